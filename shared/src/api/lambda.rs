@@ -1,0 +1,49 @@
+//! The border with `lambda_http`: API Gateway events in, responses out, one span per
+//! request carrying API Gateway's request id.
+
+use std::future::Future;
+
+use lambda_http::{Body, RequestExt};
+use tracing::Instrument;
+
+use super::{Request, Response};
+
+/// Converts an API Gateway request into the handlers' request.
+pub fn into_request(req: lambda_http::Request) -> Request {
+    let (parts, body) = req.into_parts();
+    let bytes = match body {
+        Body::Empty => Vec::new(),
+        Body::Text(s) => s.into_bytes(),
+        Body::Binary(b) => b,
+        _ => Vec::new(),
+    };
+    http::Request::from_parts(parts, bytes)
+}
+
+/// Converts a handler's response for API Gateway.
+pub fn into_lambda(resp: Response) -> lambda_http::Response<Body> {
+    resp.map(|s| if s.is_empty() { Body::Empty } else { Body::Text(s) })
+}
+
+/// The request id API Gateway gave this request, if any.
+pub fn request_id(req: &lambda_http::Request) -> String {
+    match req.request_context_ref() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(c)) => c.request_id.clone().unwrap_or_default(),
+        Some(lambda_http::request::RequestContext::ApiGatewayV1(c)) => c.request_id.clone().unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+/// Runs a handler on Lambda until the runtime stops it.
+pub async fn run<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(Request) -> Fut + Send + Sync,
+    Fut: Future<Output = Response> + Send,
+{
+    let handler = &handler;
+    lambda_http::run(lambda_http::service_fn(move |req: lambda_http::Request| {
+        let span = tracing::info_span!("request", request_id = %request_id(&req), method = %req.method(), path = %req.uri().path());
+        async move { Ok::<_, std::convert::Infallible>(into_lambda(handler(into_request(req)).await)) }.instrument(span)
+    }))
+    .await
+}

@@ -1,0 +1,57 @@
+//! The HTTP edge shared by every function and the local API: one error type with
+//! its mapping to the contract's status and code, JSON bodies in and out, bearer
+//! tokens, cookies and route matching. Framework-neutral (`http` types), so the
+//! Lambda adapter ([`lambda`]) and the local API convert at the border only.
+
+mod error;
+pub mod lambda;
+mod request;
+mod routing;
+
+pub use error::ApiError;
+pub use request::{bearer_token, cookie, header, parse_body, user_agent, MAX_BODY_BYTES};
+pub use routing::{match_path, Route};
+
+/// A request as the handlers see it.
+pub type Request = http::Request<Vec<u8>>;
+/// A response as the handlers make it.
+pub type Response = http::Response<String>;
+
+/// A JSON response.
+pub fn json<T: serde::Serialize>(status: http::StatusCode, body: &T) -> Response {
+    match serde_json::to_string(body) {
+        Ok(text) => with_json_headers(http::Response::builder().status(status)).body(text).unwrap_or_default(),
+        Err(e) => ApiError::internal(e).into_response(),
+    }
+}
+
+/// A JSON response with extra headers (e.g. `Set-Cookie`).
+pub fn json_with_headers<T: serde::Serialize>(status: http::StatusCode, body: &T, headers: &[(http::HeaderName, String)]) -> Response {
+    let mut r = json(status, body);
+    for (name, value) in headers {
+        if let Ok(v) = http::HeaderValue::from_str(value) {
+            r.headers_mut().append(name.clone(), v);
+        }
+    }
+    r
+}
+
+/// An empty 204 response.
+pub fn no_content() -> Response {
+    http::Response::builder()
+        .status(http::StatusCode::NO_CONTENT)
+        .header(http::header::CACHE_CONTROL, "no-store")
+        .body(String::new())
+        .unwrap_or_default()
+}
+
+fn with_json_headers(b: http::response::Builder) -> http::response::Builder {
+    // Tokens and codes pass through these bodies: nothing may cache them.
+    b.header(http::header::CONTENT_TYPE, "application/json")
+        .header(http::header::CACHE_CONTROL, "no-store")
+}
+
+/// Turns a handler's result into the response.
+pub fn respond(result: Result<Response, ApiError>) -> Response {
+    result.unwrap_or_else(ApiError::into_response)
+}

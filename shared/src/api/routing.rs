@@ -1,0 +1,73 @@
+//! Route matching on method and path, with `{name}` segments.
+
+/// A route: method and path pattern, e.g. `DELETE /account/devices/{device_id}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    /// HTTP method, upper case.
+    pub method: &'static str,
+    /// Path pattern.
+    pub path: &'static str,
+}
+
+impl Route {
+    /// A route.
+    pub const fn new(method: &'static str, path: &'static str) -> Self {
+        Self { method, path }
+    }
+}
+
+/// The values of the `{name}` segments if `path` matches `pattern`, in order.
+/// A trailing slash is ignored; segments are percent-decoded.
+pub fn match_path(pattern: &str, path: &str) -> Option<Vec<String>> {
+    let p: Vec<&str> = pattern.trim_end_matches('/').split('/').collect();
+    let a: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    if p.len() != a.len() {
+        return None;
+    }
+    let mut params = Vec::new();
+    for (ps, s) in p.iter().zip(&a) {
+        if ps.starts_with('{') && ps.ends_with('}') {
+            if s.is_empty() {
+                return None;
+            }
+            params.push(percent_decode(s)?);
+        } else if ps != s {
+            return None;
+        }
+    }
+    Some(params)
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_literal_and_parameter_segments() {
+        assert_eq!(match_path("/register", "/register"), Some(vec![]));
+        assert_eq!(match_path("/register", "/register/"), Some(vec![]));
+        assert_eq!(match_path("/users/{user_id}/two-factor", "/users/abc/two-factor"), Some(vec!["abc".into()]));
+        assert_eq!(match_path("/tenants/{tenant}/features/two-factor", "/tenants/a%20b/features/two-factor"), Some(vec!["a b".into()]));
+        assert_eq!(match_path("/users/{user_id}/two-factor", "/users//two-factor"), None);
+        assert_eq!(match_path("/users/{user_id}/two-factor", "/users/a/b/two-factor"), None);
+        assert_eq!(match_path("/login", "/logins"), None);
+        assert_eq!(match_path("/x/{id}", "/x/%zz"), None);
+    }
+}

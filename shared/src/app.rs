@@ -1,0 +1,121 @@
+//! Wiring: the settings, keys, clock and store a handler works with ([`Core`]), and
+//! the builders the Lambda mains and the local API call once at start.
+
+use std::sync::Arc;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, ConfigError, EmailProvider, Env, ProcessEnv, SmsProvider};
+use crate::crypto::{decode_key, HashKey, SealKey};
+use crate::senders::{log::LogSender, ses::SesSender, sns::SnsSender, twilio::TwilioSender, EmailSender, SmsSender};
+use crate::store::Store;
+use crate::tokens::{TokenLifetimes, Tokens};
+
+/// The secrets: token signing, code hashing, TOTP key sealing.
+pub struct Keys {
+    /// Signs and checks tokens.
+    pub tokens: Tokens,
+    /// Hashes codes, recovery codes and device tokens.
+    pub hash_key: HashKey,
+    /// Seals TOTP keys at rest.
+    pub seal_key: SealKey,
+}
+
+impl Keys {
+    /// Reads `JWT_SIGNING_KEY`, `JWT_KEY_ID` (default `k1`), `JWT_PREVIOUS_KEYS`
+    /// (`kid:base64,…`, still accepted), `CODE_HMAC_KEY` and `TOTP_ENCRYPTION_KEY`
+    /// (base64; 32 bytes or more, the last exactly 32).
+    pub fn from_env(env: &dyn Env, lifetimes: TokenLifetimes) -> Result<Self, ConfigError> {
+        let required = |var: &str, min: usize| -> Result<Vec<u8>, ConfigError> {
+            let v = env.get(var).ok_or_else(|| ConfigError::new(var, "required (base64 of at least 32 random bytes)"))?;
+            decode_key(&v, min).map_err(|e| ConfigError::new(var, e.to_string()))
+        };
+        let jwt = required("JWT_SIGNING_KEY", 32)?;
+        let kid = env.get("JWT_KEY_ID").unwrap_or_else(|| "k1".into());
+        let previous = match env.get("JWT_PREVIOUS_KEYS") {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .filter(|s| !s.trim().is_empty())
+                .map(|pair| {
+                    let (k, v) = pair.split_once(':').ok_or_else(|| ConfigError::new("JWT_PREVIOUS_KEYS", "entries are kid:base64"))?;
+                    let key = decode_key(v, 32).map_err(|e| ConfigError::new("JWT_PREVIOUS_KEYS", e.to_string()))?;
+                    Ok((k.trim().to_string(), key))
+                })
+                .collect::<Result<_, ConfigError>>()?,
+        };
+        let tokens = Tokens::new(&kid, &jwt, &previous, lifetimes).map_err(|e| ConfigError::new("JWT_SIGNING_KEY", e.to_string()))?;
+        let hash_key = HashKey::new(&required("CODE_HMAC_KEY", 32)?).map_err(|e| ConfigError::new("CODE_HMAC_KEY", e.to_string()))?;
+        let seal_key = SealKey::new(&required("TOTP_ENCRYPTION_KEY", 32)?).map_err(|e| ConfigError::new("TOTP_ENCRYPTION_KEY", e.to_string()))?;
+        Ok(Self { tokens, hash_key, seal_key })
+    }
+
+    /// Fresh random keys: for the local API (tokens die with the process) and tests.
+    pub fn random(lifetimes: TokenLifetimes) -> Self {
+        let bytes = crate::crypto::random_bytes(32).unwrap_or_else(|_| vec![0x5a; 32]);
+        Self {
+            tokens: Tokens::new("local", &bytes, &[], lifetimes).expect("32 bytes is a valid key"),
+            hash_key: HashKey::random().expect("randomness for a local key"),
+            seal_key: SealKey::random().expect("randomness for a local key"),
+        }
+    }
+}
+
+/// What every handler works with.
+pub struct Core {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// Settings.
+    pub config: Config,
+    /// Tokens.
+    pub tokens: Tokens,
+    /// Keyed hashes.
+    pub hash_key: HashKey,
+    /// TOTP key sealing.
+    pub seal_key: SealKey,
+}
+
+impl Core {
+    /// Puts the parts together.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: Config, keys: Keys) -> Self {
+        Self { store, clock, config, tokens: keys.tokens, hash_key: keys.hash_key, seal_key: keys.seal_key }
+    }
+
+    /// The current time.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// For a Lambda function: settings and keys from the environment, DynamoDB from
+    /// `TABLE_NAME` (and `AWS_ENDPOINT_URL_DYNAMODB` or `DYNAMODB_ENDPOINT`, if set).
+    pub async fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
+        let config = Config::from_env()?;
+        let keys = Keys::from_env(&ProcessEnv, config.token_lifetimes)?;
+        let store = crate::store::dynamo::store_from_env(&ProcessEnv, sdk).await?;
+        Ok(Self::new(store, Arc::new(SystemClock), config, keys))
+    }
+}
+
+/// The AWS SDK configuration from the usual chain (environment, role), loaded once.
+pub async fn aws_sdk_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// The SMS sender `SMS_PROVIDER` names.
+pub fn sms_sender(config: &Config, env: &dyn Env, sdk: &aws_config::SdkConfig, log: &LogSender) -> Result<Arc<dyn SmsSender>, ConfigError> {
+    Ok(match config.sms_provider {
+        SmsProvider::Log => Arc::new(log.clone()),
+        SmsProvider::Sns => Arc::new(SnsSender::new(aws_sdk_sns::Client::new(sdk))),
+        SmsProvider::Twilio => Arc::new(TwilioSender::from_env(env)?),
+    })
+}
+
+/// The email sender `EMAIL_PROVIDER` names.
+pub fn email_sender(config: &Config, sdk: &aws_config::SdkConfig, log: &LogSender) -> Result<Arc<dyn EmailSender>, ConfigError> {
+    Ok(match (&config.email_provider, &config.ses_from) {
+        (EmailProvider::Ses, Some(from)) => Arc::new(SesSender::new(aws_sdk_ses::Client::new(sdk), from.clone())),
+        (EmailProvider::Ses, None) => return Err(ConfigError::new("SES_FROM", "required when EMAIL_PROVIDER is ses")),
+        (EmailProvider::Log, _) => Arc::new(log.clone()),
+    })
+}

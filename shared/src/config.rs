@@ -1,0 +1,220 @@
+//! Settings from the environment, each with its documented default. A value that is
+//! set but cannot be used stops the function at start with the variable's name.
+
+use std::collections::HashMap;
+
+use crate::lockout::LockoutPolicy;
+use crate::tokens::TokenLifetimes;
+
+/// A setting that could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{var}: {reason}")]
+pub struct ConfigError {
+    /// The environment variable.
+    pub var: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl ConfigError {
+    /// An error about `var`.
+    pub fn new(var: &str, reason: impl Into<String>) -> Self {
+        Self { var: var.to_string(), reason: reason.into() }
+    }
+}
+
+/// Where settings come from: the process environment, or a map in tests.
+pub trait Env {
+    /// The value of `var`, if set and not empty.
+    fn get(&self, var: &str) -> Option<String>;
+}
+
+/// The process environment.
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn get(&self, var: &str) -> Option<String> {
+        std::env::var(var).ok().filter(|v| !v.trim().is_empty())
+    }
+}
+
+impl Env for HashMap<String, String> {
+    fn get(&self, var: &str) -> Option<String> {
+        HashMap::get(self, var).cloned().filter(|v| !v.trim().is_empty())
+    }
+}
+
+fn number<T: std::str::FromStr + PartialOrd + Copy + std::fmt::Display>(env: &dyn Env, var: &str, default: T, min: T, max: T) -> Result<T, ConfigError> {
+    match env.get(var) {
+        None => Ok(default),
+        Some(v) => {
+            let n: T = v.trim().parse().map_err(|_| ConfigError::new(var, format!("{v:?} is not a number")))?;
+            if n < min || n > max {
+                return Err(ConfigError::new(var, format!("must be between {min} and {max}")));
+            }
+            Ok(n)
+        }
+    }
+}
+
+/// Which SMS provider sends texts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SmsProvider {
+    /// Log only (local use, default).
+    Log,
+    /// Amazon SNS.
+    Sns,
+    /// Twilio's Messages API.
+    Twilio,
+}
+
+/// Which email provider sends mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EmailProvider {
+    /// Log only (local use, default).
+    Log,
+    /// Amazon SES.
+    Ses,
+}
+
+/// Every non-secret setting.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `LOCKOUT_MAX_FAILED_ATTEMPTS` (5) and `LOCKOUT_DURATION_SECONDS` (300).
+    pub lockout: LockoutPolicy,
+    /// `PASSWORD_MIN_LENGTH` (12).
+    pub password_min_length: usize,
+    /// `CODE_TTL_SECONDS` (300).
+    pub code_ttl_seconds: i64,
+    /// `RESEND_COOLDOWN_SECONDS` (30).
+    pub resend_cooldown_seconds: i64,
+    /// `SEND_LIMIT_PER_USER_PER_HOUR` (10).
+    pub sends_per_user_per_hour: u32,
+    /// `SEND_LIMIT_PER_DESTINATION_PER_HOUR` (5).
+    pub sends_per_destination_per_hour: u32,
+    /// `SEND_LIMIT_PER_TENANT_PER_HOUR` (1000).
+    pub sends_per_tenant_per_hour: u32,
+    /// `ALLOWED_COUNTRY_CODES`: calling codes SMS may go to, e.g. `1,44`; empty allows all.
+    pub allowed_country_codes: Vec<u16>,
+    /// `REMEMBER_BROWSER_DAYS` (14).
+    pub remember_browser_days: i64,
+    /// `REMEMBER_BROWSER_COOKIE` (`Identity.TwoFactorRememberMe`).
+    pub remember_browser_cookie: String,
+    /// `ACCESS_TOKEN_TTL_SECONDS` (900), two-factor tokens 300, setup tokens 600.
+    pub token_lifetimes: TokenLifetimes,
+    /// `STEP_UP_MAX_AGE_SECONDS` (600): how fresh a second factor must be to weaken the account.
+    pub step_up_max_age_seconds: i64,
+    /// `TOTP_ISSUER` (`twofa`): the issuer authenticator apps show.
+    pub totp_issuer: String,
+    /// `SMS_PROVIDER`: `log` (default), `sns` or `twilio`.
+    pub sms_provider: SmsProvider,
+    /// `EMAIL_PROVIDER`: `log` (default) or `ses`.
+    pub email_provider: EmailProvider,
+    /// `SES_FROM`: the verified sender address (required with `ses`).
+    pub ses_from: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::from(&HashMap::new()).expect("the defaults are valid")
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from(&ProcessEnv)
+    }
+
+    /// Reads settings from `env`.
+    pub fn from(env: &dyn Env) -> Result<Self, ConfigError> {
+        let sms_provider = match env.get("SMS_PROVIDER").as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("log") => SmsProvider::Log,
+            Some("sns") => SmsProvider::Sns,
+            Some("twilio") => SmsProvider::Twilio,
+            Some(o) => return Err(ConfigError::new("SMS_PROVIDER", format!("{o:?} is not one of log, sns, twilio"))),
+        };
+        let email_provider = match env.get("EMAIL_PROVIDER").as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("log") => EmailProvider::Log,
+            Some("ses") => EmailProvider::Ses,
+            Some(o) => return Err(ConfigError::new("EMAIL_PROVIDER", format!("{o:?} is not one of log, ses"))),
+        };
+        let ses_from = env.get("SES_FROM");
+        if email_provider == EmailProvider::Ses && ses_from.is_none() {
+            return Err(ConfigError::new("SES_FROM", "required when EMAIL_PROVIDER is ses"));
+        }
+        let allowed_country_codes = match env.get("ALLOWED_COUNTRY_CODES") {
+            None => Vec::new(),
+            Some(v) => v
+                .split(',')
+                .map(|c| c.trim().trim_start_matches('+'))
+                .filter(|c| !c.is_empty())
+                .map(|c| c.parse::<u16>().map_err(|_| ConfigError::new("ALLOWED_COUNTRY_CODES", format!("{c:?} is not a calling code"))))
+                .collect::<Result<_, _>>()?,
+        };
+        Ok(Self {
+            lockout: LockoutPolicy {
+                max_failed_attempts: number(env, "LOCKOUT_MAX_FAILED_ATTEMPTS", 5, 1, 100)?,
+                duration_seconds: number(env, "LOCKOUT_DURATION_SECONDS", 300, 1, 86_400 * 30)?,
+            },
+            password_min_length: number(env, "PASSWORD_MIN_LENGTH", 12, 8, 128)?,
+            code_ttl_seconds: number(env, "CODE_TTL_SECONDS", 300, 30, 600)?,
+            resend_cooldown_seconds: number(env, "RESEND_COOLDOWN_SECONDS", 30, 0, 3600)?,
+            sends_per_user_per_hour: number(env, "SEND_LIMIT_PER_USER_PER_HOUR", 10, 1, 10_000)?,
+            sends_per_destination_per_hour: number(env, "SEND_LIMIT_PER_DESTINATION_PER_HOUR", 5, 1, 10_000)?,
+            sends_per_tenant_per_hour: number(env, "SEND_LIMIT_PER_TENANT_PER_HOUR", 1000, 1, 10_000_000)?,
+            allowed_country_codes,
+            remember_browser_days: number(env, "REMEMBER_BROWSER_DAYS", 14, 1, 365)?,
+            remember_browser_cookie: env.get("REMEMBER_BROWSER_COOKIE").unwrap_or_else(|| "Identity.TwoFactorRememberMe".into()),
+            token_lifetimes: TokenLifetimes {
+                access: number(env, "ACCESS_TOKEN_TTL_SECONDS", 900, 60, 86_400)?,
+                ..TokenLifetimes::default()
+            },
+            step_up_max_age_seconds: number(env, "STEP_UP_MAX_AGE_SECONDS", 600, 60, 86_400)?,
+            totp_issuer: env.get("TOTP_ISSUER").unwrap_or_else(|| "twofa".into()),
+            sms_provider,
+            email_provider,
+            ses_from,
+        })
+    }
+
+    /// Whether SMS may go to numbers with this calling code.
+    pub fn sms_allowed_to(&self, country_code: u16) -> bool {
+        self.allowed_country_codes.is_empty() || self.allowed_country_codes.contains(&country_code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let c = Config::default();
+        assert_eq!(c.lockout, LockoutPolicy { max_failed_attempts: 5, duration_seconds: 300 });
+        assert_eq!((c.password_min_length, c.code_ttl_seconds, c.resend_cooldown_seconds), (12, 300, 30));
+        assert_eq!(c.remember_browser_days, 14);
+        assert_eq!(c.remember_browser_cookie, "Identity.TwoFactorRememberMe");
+        assert_eq!((&c.sms_provider, &c.email_provider), (&SmsProvider::Log, &EmailProvider::Log));
+        assert!(c.sms_allowed_to(44));
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable() {
+        let e = Config::from(&env(&[("LOCKOUT_MAX_FAILED_ATTEMPTS", "many")])).unwrap_err();
+        assert_eq!(e.var, "LOCKOUT_MAX_FAILED_ATTEMPTS");
+        assert_eq!(Config::from(&env(&[("CODE_TTL_SECONDS", "3600")])).unwrap_err().var, "CODE_TTL_SECONDS");
+        assert_eq!(Config::from(&env(&[("EMAIL_PROVIDER", "ses")])).unwrap_err().var, "SES_FROM");
+        assert_eq!(Config::from(&env(&[("SMS_PROVIDER", "pigeon")])).unwrap_err().var, "SMS_PROVIDER");
+    }
+
+    #[test]
+    fn country_codes_limit_sms() {
+        let c = Config::from(&env(&[("ALLOWED_COUNTRY_CODES", "1, +44")])).unwrap();
+        assert!(c.sms_allowed_to(1) && c.sms_allowed_to(44) && !c.sms_allowed_to(7));
+    }
+}

@@ -1,0 +1,32 @@
+//! twofa: the domain of a multi-tenant two-factor authentication service, and the
+//! ports it needs with their adapters.
+//!
+//! Pure domain modules ([`policy`], [`lockout`], [`codes`], [`throttle`], [`totp`],
+//! [`tokens`], [`devices`], [`user`], [`tenant`], [`email`], [`phone`], [`password`])
+//! never name an AWS or HTTP type. Ports are narrow traits: [`store`] (adapters
+//! `memory` and `dynamo`) and [`senders`] (`log`, `sns`, `twilio`, `ses`). [`api`]
+//! is the HTTP edge every function shares; [`app`] wires the parts together.
+#![warn(missing_docs)]
+
+pub mod api;
+pub mod app;
+pub mod clock;
+pub mod codes;
+pub mod config;
+pub mod crypto;
+pub mod devices;
+pub mod email;
+pub mod lockout;
+pub mod password;
+pub mod phone;
+pub mod policy;
+pub mod secret;
+pub mod senders;
+pub mod signin;
+pub mod store;
+pub mod telemetry;
+pub mod tenant;
+pub mod throttle;
+pub mod totp;
+pub mod tokens;
+pub mod user;

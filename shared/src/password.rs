@@ -1,0 +1,164 @@
+//! Passwords: the NIST SP 800-63B rules (length, no commonly used ones, no composition
+//! rules) and Argon2id hashing at OWASP's parameters, off the async worker threads.
+
+use std::sync::OnceLock;
+
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Params, PasswordHash, Version};
+
+use crate::crypto::random_bytes;
+use crate::secret::Secret;
+
+/// The most characters a password may have.
+pub const MAX_PASSWORD_CHARS: usize = 128;
+
+/// Why a password was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct WeakPassword(pub String);
+
+/// A password that met the rules. Never printed.
+#[derive(Debug, Clone)]
+pub struct Password(Secret<String>);
+
+impl Password {
+    /// Checks a new password: `min_chars` to 128 characters (any Unicode), and not
+    /// guessable (zxcvbn estimates fewer than a million guesses, which covers the
+    /// common-password lists and keyboard walks). `context` holds words the user
+    /// gave alongside (email, tenant) that must not make up the password.
+    pub fn new(input: &str, min_chars: usize, context: &[&str]) -> Result<Self, WeakPassword> {
+        let n = input.chars().count();
+        if n < min_chars {
+            return Err(WeakPassword(format!("the password must have at least {min_chars} characters")));
+        }
+        if n > MAX_PASSWORD_CHARS {
+            return Err(WeakPassword(format!(
+                "the password must have at most {MAX_PASSWORD_CHARS} characters"
+            )));
+        }
+        if input.trim().is_empty() {
+            return Err(WeakPassword("the password is only spaces".into()));
+        }
+        let estimate = zxcvbn::zxcvbn(input, context);
+        if (estimate.score() as u8) < 2 {
+            return Err(WeakPassword(
+                "the password is too common or too easy to guess; a few unrelated words make a strong one".into(),
+            ));
+        }
+        Ok(Self(Secret::new(input.to_string())))
+    }
+
+    /// The password itself, for hashing.
+    pub fn expose(&self) -> &str {
+        self.0.expose()
+    }
+}
+
+/// Why hashing failed: a bug or a broken host, never the user's doing.
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// Argon2 refused its parameters or input.
+    #[error("argon2: {0}")]
+    Argon2(String),
+    /// The blocking task died.
+    #[error("hashing task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+    /// No randomness for the salt.
+    #[error(transparent)]
+    Crypto(#[from] crate::crypto::CryptoError),
+}
+
+fn argon2() -> Argon2<'static> {
+    // OWASP: Argon2id, m=19456 KiB, t=2, p=1.
+    let params = Params::new(19_456, 2, 1, None).expect("constant Argon2 parameters are valid");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+fn hash_blocking(password: &[u8]) -> Result<String, HashError> {
+    let salt = random_bytes(16)?;
+    argon2()
+        .hash_password_with_salt(password, &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| HashError::Argon2(e.to_string()))
+}
+
+fn verify_blocking(password: &[u8], phc: &str) -> bool {
+    match PasswordHash::new(phc) {
+        Ok(parsed) => argon2().verify_password(password, &parsed).is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// Hashes a password to a PHC string, on a blocking thread.
+pub async fn hash_password(password: &Password) -> Result<String, HashError> {
+    let p = password.expose().as_bytes().to_vec();
+    tokio::task::spawn_blocking(move || hash_blocking(&p)).await?
+}
+
+/// Verifies a password against a PHC string, on a blocking thread. With `None`
+/// (no such user) a dummy hash is verified instead, so that the answer takes
+/// as long as for a real user and timing tells nothing.
+pub async fn verify_password(password: &str, phc: Option<&str>) -> Result<bool, HashError> {
+    let p = password.as_bytes().to_vec();
+    let real = phc.map(str::to_string);
+    tokio::task::spawn_blocking(move || match real {
+        Some(h) => Ok(verify_blocking(&p, &h)),
+        None => {
+            verify_blocking(&p, dummy_hash()?);
+            Ok(false)
+        }
+    })
+    .await?
+}
+
+fn dummy_hash() -> Result<&'static str, HashError> {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    if let Some(h) = DUMMY.get() {
+        return Ok(h);
+    }
+    let h = hash_blocking(b"not a password anyone has")?;
+    Ok(DUMMY.get_or_init(|| h))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_short_long_and_common_passwords() {
+        assert!(Password::new("short-pass1", 12, &[]).is_err());
+        assert!(Password::new(&"x7Kq".repeat(33), 12, &[]).is_err());
+        for common in ["password1234", "123456789012", "qwertyuiopas", "aaaaaaaaaaaa", "iloveyou1234"] {
+            assert!(Password::new(common, 12, &[]).is_err(), "{common} was accepted");
+        }
+    }
+
+    #[test]
+    fn accepts_long_unguessable_passwords_of_any_script() {
+        for good in ["correct horse battery staple", "Tr0ub4dor&3-mango-kite", "пароль-очень-длинный-7", "Sup3r-Secret-Passw0rd!"] {
+            assert!(Password::new(good, 12, &[]).is_ok(), "{good} was refused");
+        }
+    }
+
+    #[test]
+    fn the_minimum_length_is_configurable() {
+        assert!(Password::new("kite-mango-zebra-42", 20, &[]).is_err());
+        assert!(Password::new("kite-mango-zebra-42", 12, &[]).is_ok());
+    }
+
+    #[test]
+    fn refuses_a_password_made_of_the_users_own_email() {
+        assert!(Password::new("jane.doe@example.com", 12, &["jane.doe@example.com"]).is_err());
+    }
+
+    #[tokio::test]
+    async fn hashes_verify_only_the_right_password_and_use_argon2id_at_owasp_parameters() {
+        let p = Password::new("Tr0ub4dor&3-mango-kite", 12, &[]).unwrap();
+        let h = hash_password(&p).await.unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
+        assert!(verify_password("Tr0ub4dor&3-mango-kite", Some(&h)).await.unwrap());
+        assert!(!verify_password("Tr0ub4dor&3-mango-kitE", Some(&h)).await.unwrap());
+        assert!(!verify_password("Tr0ub4dor&3-mango-kite", None).await.unwrap());
+        assert!(!verify_password("anything", Some("not a phc string")).await.unwrap());
+    }
+}

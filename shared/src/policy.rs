@@ -1,0 +1,242 @@
+//! The effective two-factor behaviour, decided across the three layers of ABP
+//! Commercial's settings: host (or tenant feature, then tenant), then the user.
+//! Pure: no I/O, so the whole matrix is tested.
+
+use serde::{Deserialize, Serialize};
+
+/// Whether two-factor authentication is required, left to the user, or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Behaviour {
+    /// Every user must prove a second factor.
+    Forced,
+    /// Each user's own flag decides.
+    Optional,
+    /// No user is asked for a second factor.
+    Disabled,
+}
+
+/// A second-factor provider a user can sign in with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Provider {
+    /// An authenticator app (TOTP, RFC 6238).
+    Authenticator,
+    /// A code emailed to a confirmed address.
+    Email,
+    /// A code texted to a confirmed phone number.
+    Sms,
+}
+
+impl Provider {
+    /// All providers, in the order the contract offers them.
+    pub const ALL: [Provider; 3] = [Provider::Authenticator, Provider::Email, Provider::Sms];
+
+    /// The contract's name of the provider.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Authenticator => "authenticator",
+            Provider::Email => "email",
+            Provider::Sms => "sms",
+        }
+    }
+}
+
+/// One side's settings (the host's, or a tenant admin's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TwoFactorSettings {
+    /// The side's behaviour.
+    pub behaviour: Behaviour,
+    /// Whether users may switch their own flag when the behaviour is optional.
+    pub users_can_change: bool,
+    /// Whether "remember this browser" is offered.
+    pub remember_browser: bool,
+    /// Providers that may be offered and accepted, kept in the contract's order.
+    pub allowed_providers: Vec<Provider>,
+}
+
+impl Default for TwoFactorSettings {
+    fn default() -> Self {
+        Self {
+            behaviour: Behaviour::Optional,
+            users_can_change: true,
+            remember_browser: true,
+            allowed_providers: Provider::ALL.to_vec(),
+        }
+    }
+}
+
+impl TwoFactorSettings {
+    /// Whether `p` is allowed by these settings.
+    pub fn allows(&self, p: Provider) -> bool {
+        self.allowed_providers.contains(&p)
+    }
+}
+
+/// Normalises a provider list: no duplicates, in the contract's order.
+pub fn normalise_providers(list: &[Provider]) -> Vec<Provider> {
+    Provider::ALL.iter().copied().filter(|p| list.contains(p)).collect()
+}
+
+/// Which layer decided the effective behaviour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecidedBy {
+    /// The host's setting (host users).
+    Host,
+    /// The feature the host admin set for the tenant.
+    TenantFeature,
+    /// The tenant admin's setting.
+    Tenant,
+    /// The user's own flag.
+    User,
+}
+
+/// The layers above a user: the host's settings, or a tenant's feature and settings.
+#[derive(Debug, Clone, Copy)]
+pub enum Layers<'a> {
+    /// A host user.
+    Host(&'a TwoFactorSettings),
+    /// A tenant user.
+    Tenant {
+        /// The host admin's feature value for the tenant.
+        feature: Behaviour,
+        /// The tenant admin's settings.
+        settings: &'a TwoFactorSettings,
+    },
+}
+
+/// What applies to one user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Effective {
+    /// The behaviour in force.
+    pub behaviour: Behaviour,
+    /// The layer that decided it.
+    pub decided_by: DecidedBy,
+    /// Whether a second factor is asked for at sign-in.
+    pub enabled: bool,
+    /// Whether the user may change the flag themself.
+    pub can_change: bool,
+    /// Whether "remember this browser" is offered.
+    pub remember_browser_allowed: bool,
+    /// Providers that may be offered and accepted.
+    pub allowed_providers: Vec<Provider>,
+}
+
+/// The effective behaviour for a user whose own flag is `user_flag`.
+pub fn effective(layers: Layers<'_>, user_flag: bool) -> Effective {
+    let (settings, decided) = match layers {
+        Layers::Host(s) => match s.behaviour {
+            Behaviour::Optional => (s, None),
+            b => (s, Some((b, DecidedBy::Host))),
+        },
+        Layers::Tenant { feature, settings } => match (feature, settings.behaviour) {
+            (Behaviour::Optional, Behaviour::Optional) => (settings, None),
+            (Behaviour::Optional, b) => (settings, Some((b, DecidedBy::Tenant))),
+            (f, _) => (settings, Some((f, DecidedBy::TenantFeature))),
+        },
+    };
+    let (behaviour, decided_by, enabled) = match decided {
+        Some((b, by)) => (b, by, b == Behaviour::Forced),
+        None => (Behaviour::Optional, DecidedBy::User, user_flag),
+    };
+    Effective {
+        behaviour,
+        decided_by,
+        enabled,
+        can_change: behaviour == Behaviour::Optional && settings.users_can_change,
+        remember_browser_allowed: settings.remember_browser,
+        allowed_providers: normalise_providers(&settings.allowed_providers),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn behaviour() -> impl Strategy<Value = Behaviour> {
+        prop_oneof![Just(Behaviour::Forced), Just(Behaviour::Optional), Just(Behaviour::Disabled)]
+    }
+
+    fn settings() -> impl Strategy<Value = TwoFactorSettings> {
+        (behaviour(), any::<bool>(), any::<bool>(), proptest::sample::subsequence(Provider::ALL.to_vec(), 0..=3))
+            .prop_map(|(behaviour, users_can_change, remember_browser, allowed_providers)| TwoFactorSettings {
+                behaviour,
+                users_can_change,
+                remember_browser,
+                allowed_providers,
+            })
+    }
+
+    /// The rules of API.md, written a second way: walk the layers top-down and stop
+    /// at the first one that is not optional.
+    fn oracle(host: Option<&TwoFactorSettings>, feature: Behaviour, tenant: &TwoFactorSettings, flag: bool) -> (Behaviour, DecidedBy, bool) {
+        let chain: Vec<(Behaviour, DecidedBy)> = match host {
+            Some(h) => vec![(h.behaviour, DecidedBy::Host)],
+            None => vec![(feature, DecidedBy::TenantFeature), (tenant.behaviour, DecidedBy::Tenant)],
+        };
+        for (b, by) in chain {
+            if b != Behaviour::Optional {
+                return (b, by, b == Behaviour::Forced);
+            }
+        }
+        (Behaviour::Optional, DecidedBy::User, flag)
+    }
+
+    proptest! {
+        #[test]
+        fn host_users_follow_the_host_then_their_flag(s in settings(), flag in any::<bool>()) {
+            let e = effective(Layers::Host(&s), flag);
+            let (b, by, enabled) = oracle(Some(&s), Behaviour::Optional, &s, flag);
+            prop_assert_eq!((e.behaviour, e.decided_by, e.enabled), (b, by, enabled));
+            prop_assert_eq!(e.can_change, b == Behaviour::Optional && s.users_can_change);
+            prop_assert_eq!(e.remember_browser_allowed, s.remember_browser);
+            prop_assert_eq!(e.allowed_providers, normalise_providers(&s.allowed_providers));
+        }
+
+        #[test]
+        fn tenant_users_follow_feature_then_tenant_then_flag(feature in behaviour(), s in settings(), flag in any::<bool>()) {
+            let e = effective(Layers::Tenant { feature, settings: &s }, flag);
+            let (b, by, enabled) = oracle(None, feature, &s, flag);
+            prop_assert_eq!((e.behaviour, e.decided_by, e.enabled), (b, by, enabled));
+            prop_assert_eq!(e.can_change, b == Behaviour::Optional && s.users_can_change);
+            prop_assert_eq!(e.remember_browser_allowed, s.remember_browser);
+        }
+    }
+
+    #[test]
+    fn every_combination_of_layers_is_decided_by_the_first_non_optional_layer() {
+        let all = [Behaviour::Forced, Behaviour::Optional, Behaviour::Disabled];
+        for feature in all {
+            for tenant in all {
+                for flag in [false, true] {
+                    let s = TwoFactorSettings { behaviour: tenant, ..Default::default() };
+                    let e = effective(Layers::Tenant { feature, settings: &s }, flag);
+                    let expected_by = if feature != Behaviour::Optional {
+                        DecidedBy::TenantFeature
+                    } else if tenant != Behaviour::Optional {
+                        DecidedBy::Tenant
+                    } else {
+                        DecidedBy::User
+                    };
+                    assert_eq!(e.decided_by, expected_by, "feature {feature:?}, tenant {tenant:?}, flag {flag}");
+                    let expected_enabled = match expected_by {
+                        DecidedBy::User => flag,
+                        DecidedBy::TenantFeature => feature == Behaviour::Forced,
+                        _ => tenant == Behaviour::Forced,
+                    };
+                    assert_eq!(e.enabled, expected_enabled, "feature {feature:?}, tenant {tenant:?}, flag {flag}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn providers_are_offered_in_the_contract_order() {
+        assert_eq!(
+            normalise_providers(&[Provider::Sms, Provider::Authenticator, Provider::Sms]),
+            vec![Provider::Authenticator, Provider::Sms]
+        );
+    }
+}

@@ -1,0 +1,123 @@
+//! What login, verify-code and manage-settings share: the policy that applies to a
+//! user (read in one item), the providers a user can use, access tokens, and the
+//! security notices sent by email.
+
+use serde::Serialize;
+
+use crate::app::Core;
+use crate::policy::{effective, Effective, Layers, Provider, TwoFactorSettings};
+use crate::secret::Secret;
+use crate::senders::{EmailMessage, EmailSender};
+use crate::store::{StoreError, TenantStore};
+use crate::tenant::{Scope, Tenant};
+use crate::tokens::{NewToken, TokenError, TokenKind};
+use crate::user::User;
+
+/// The settings of a user's side: the host's, or the tenant's item (feature and
+/// settings together, so the whole policy costs one read).
+#[derive(Debug, Clone)]
+pub enum Side {
+    /// Host users follow the host's settings.
+    Host(TwoFactorSettings),
+    /// Tenant users follow their tenant's feature and settings.
+    Tenant(Tenant),
+}
+
+impl Side {
+    /// The effective behaviour for a user with this flag.
+    pub fn effective(&self, user_flag: bool) -> Effective {
+        match self {
+            Side::Host(s) => effective(Layers::Host(s), user_flag),
+            Side::Tenant(t) => effective(Layers::Tenant { feature: t.feature, settings: &t.settings }, user_flag),
+        }
+    }
+
+    /// The side's own settings.
+    pub fn settings(&self) -> &TwoFactorSettings {
+        match self {
+            Side::Host(s) => s,
+            Side::Tenant(t) => &t.settings,
+        }
+    }
+}
+
+/// Reads the side of `scope` in one store read; `None` for a tenant that does not exist.
+pub async fn load_side(store: &dyn TenantStore, scope: &Scope) -> Result<Option<Side>, StoreError> {
+    Ok(match scope {
+        Scope::Host => Some(Side::Host(store.host_settings().await?.unwrap_or_default())),
+        Scope::Tenant(key) => store.tenant(key).await?.map(Side::Tenant),
+    })
+}
+
+/// The providers a user can sign in with now: allowed by policy, and set up
+/// (authenticator enabled, email or phone confirmed), in the contract's order.
+pub fn usable_providers(user: &User, eff: &Effective) -> Vec<Provider> {
+    eff.allowed_providers
+        .iter()
+        .copied()
+        .filter(|p| match p {
+            Provider::Authenticator => user.authenticator_enabled(),
+            Provider::Email => user.email_confirmed,
+            Provider::Sms => user.phone_number.is_some() && user.phone_number_confirmed,
+        })
+        .collect()
+}
+
+/// The body of a successful sign-in.
+#[derive(Debug, Serialize)]
+pub struct SignedIn {
+    /// Always `signed_in`.
+    pub status: &'static str,
+    /// The access token.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// A remember-browser token, when one was asked for and allowed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remember_browser_token: Option<String>,
+}
+
+/// Issues an access token for `user`, who proved `amr`; `mfa_at` is when a second
+/// factor was proven (for step-up), if one was.
+pub fn issue_access(core: &Core, user: &User, amr: &[&str], mfa_at: Option<i64>) -> Result<SignedIn, TokenError> {
+    let token = core.tokens.issue(
+        TokenKind::Access,
+        NewToken {
+            user_id: user.id.clone(),
+            scope: user.scope.key(),
+            roles: user.roles.iter().map(|r| r.as_str().to_string()).collect(),
+            amr: amr.iter().map(|s| s.to_string()).collect(),
+            mfa_at,
+            sid: None,
+        },
+        core.now(),
+    )?;
+    Ok(SignedIn {
+        status: "signed_in",
+        access_token: token,
+        token_type: "Bearer",
+        expires_in: core.tokens.lifetime(TokenKind::Access),
+        remember_browser_token: None,
+    })
+}
+
+/// Sends a security notice to the user's confirmed address. Best effort: a notice
+/// that cannot be sent is logged and the action it reports still stands.
+pub async fn notify(email: &dyn EmailSender, user: &User, subject: &str, text: &str) {
+    if !user.email_confirmed {
+        return;
+    }
+    let message = EmailMessage {
+        to: user.email.clone(),
+        subject: subject.to_string(),
+        body: Secret::new(format!(
+            "{text}\n\nIf this was not you, change your password and review your two-factor settings."
+        )),
+        code: None,
+    };
+    if let Err(e) = email.send_email(&message).await {
+        tracing::warn!(error = %e, user_id = %user.id, "security notice not sent");
+    }
+}
