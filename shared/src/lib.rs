@@ -26,6 +26,7 @@ pub mod signin;
 pub mod store;
 pub mod telemetry;
 pub mod tenant;
+pub mod testing;
 pub mod throttle;
 pub mod totp;
 pub mod tokens;

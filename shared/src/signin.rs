@@ -121,3 +121,44 @@ pub async fn notify(email: &dyn EmailSender, user: &User, subject: &str, text: &
         tracing::warn!(error = %e, user_id = %user.id, "security notice not sent");
     }
 }
+
+/// The caller of an authenticated route: who, and with which kind of token.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The kind of token presented.
+    pub kind: TokenKind,
+    /// Its claims.
+    pub claims: crate::tokens::Claims,
+    /// The user, freshly read.
+    pub user: User,
+}
+
+impl Caller {
+    /// Whether the caller's token is an access token whose second factor is at most
+    /// `max_age` seconds old at `now`.
+    pub fn has_fresh_second_factor(&self, now: i64, max_age: i64) -> bool {
+        self.kind == TokenKind::Access && self.claims.mfa_at.is_some_and(|t| now - t <= max_age)
+    }
+}
+
+/// Checks the bearer token (one of `kinds`) and reads its user: 401 `unauthorized`
+/// for a missing, expired, forged or wrong-kind token, or a user that no longer exists.
+pub async fn authenticate(core: &Core, req: &crate::api::Request, kinds: &[TokenKind]) -> Result<Caller, crate::api::ApiError> {
+    use crate::api::{bearer_token, ApiError};
+    let token = bearer_token(req).ok_or_else(ApiError::unauthorized)?;
+    let now = core.now();
+    let (kind, claims) = kinds
+        .iter()
+        .find_map(|k| core.tokens.verify(*k, token, now).ok().map(|c| (*k, c)))
+        .ok_or_else(ApiError::unauthorized)?;
+    let user = core.store.user(&claims.sub).await?.ok_or_else(ApiError::unauthorized)?;
+    if user.scope.key() != claims.scope {
+        return Err(ApiError::unauthorized());
+    }
+    Ok(Caller { kind, claims, user })
+}
+
+/// The `Set-Cookie` value for a remember-browser token: HttpOnly, Secure, SameSite=Strict.
+pub fn remember_cookie(cookie_name: &str, token: &str, max_age_seconds: i64) -> String {
+    format!("{cookie_name}={token}; Max-Age={max_age_seconds}; Path=/; HttpOnly; Secure; SameSite=Strict")
+}

@@ -1,1 +1,13 @@
-//! send-code
+//! The send-code function: `POST /send-code`.
+
+use twofa::api::{Request, Response, Route};
+use twofa::app::Core;
+use twofa::senders::{EmailSender, SmsSender};
+
+/// The routes this function serves.
+pub const ROUTES: &[Route] = &[Route::new("POST", "/send-code")];
+
+/// Serves one request.
+pub async fn handle(_core: &Core, _sms: &dyn SmsSender, _email: &dyn EmailSender, _req: Request) -> Response {
+    twofa::api::ApiError::not_found("not implemented yet").into_response()
+}
