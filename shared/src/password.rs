@@ -162,3 +162,9 @@ mod tests {
         assert!(!verify_password("anything", Some("not a phc string")).await.unwrap());
     }
 }
+
+/// Hashes without the strength rules, synchronously; for seeding test users.
+#[doc(hidden)]
+pub fn hash_blocking_for_tests(password: &str) -> String {
+    hash_blocking(password.as_bytes()).unwrap_or_default()
+}

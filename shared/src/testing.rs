@@ -16,3 +16,67 @@ pub fn service_endpoint(var: &str) -> Option<String> {
         }
     }
 }
+
+use std::sync::Arc;
+
+use crate::api::Request;
+use crate::app::{Core, Keys};
+use crate::clock::ManualClock;
+use crate::config::Config;
+use crate::store::memory::MemoryStore;
+use crate::tenant::Scope;
+use crate::user::{Role, User};
+
+/// A core over a fresh memory store and a manual clock (at 2026-01-01), with random keys.
+pub fn memory_core(config: Config) -> (Core, Arc<MemoryStore>, Arc<ManualClock>) {
+    let store = Arc::new(MemoryStore::new());
+    let clock = Arc::new(ManualClock::new(1_767_225_600));
+    let keys = Keys::random(config.token_lifetimes);
+    (Core::new(store.clone(), clock.clone(), config, keys), store, clock)
+}
+
+/// A JSON request as a client would send it, with an optional bearer token.
+pub fn json_request(method: &str, path: &str, body: &serde_json::Value, bearer: Option<&str>) -> Request {
+    let mut b = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/json")
+        .header("user-agent", "twofa-tests");
+    if let Some(t) = bearer {
+        b = b.header("authorization", format!("Bearer {t}"));
+    }
+    let bytes = if body.is_null() { Vec::new() } else { body.to_string().into_bytes() };
+    b.body(bytes).expect("a request built from valid parts")
+}
+
+/// Stores a user with this password (hashed for real) and nothing else set up:
+/// email unconfirmed, no phone, 2FA flag off.
+pub async fn seed_user(core: &Core, scope: Scope, email: &str, password: &str, roles: &[Role]) -> User {
+    let hash = crate::password::hash_blocking_for_tests(password);
+    let user = User {
+        id: uuid::Uuid::new_v4().to_string(),
+        scope,
+        email: email.to_string(),
+        email_confirmed: false,
+        password_hash: hash,
+        phone_number: None,
+        phone_number_confirmed: false,
+        roles: roles.to_vec(),
+        two_factor_enabled: false,
+        authenticator: None,
+        totp_last_step: None,
+        recovery_codes: Vec::new(),
+        failed_count: 0,
+        lockout_end: None,
+        security_stamp: uuid::Uuid::new_v4().to_string(),
+        pending_sign_in: None,
+        created_at: core.now(),
+    };
+    core.store.create_user(&user).await.expect("seeding a user into a fresh store");
+    user
+}
+
+/// The JSON body of a response.
+pub fn body_json(resp: &crate::api::Response) -> serde_json::Value {
+    serde_json::from_str(resp.body()).unwrap_or(serde_json::Value::Null)
+}
