@@ -162,3 +162,49 @@ pub async fn authenticate(core: &Core, req: &crate::api::Request, kinds: &[Token
 pub fn remember_cookie(cookie_name: &str, token: &str, max_age_seconds: i64) -> String {
     format!("{cookie_name}={token}; Max-Age={max_age_seconds}; Path=/; HttpOnly; Secure; SameSite=Strict")
 }
+
+/// What a failed password or code led to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// Counted; this many attempts remain.
+    Counted {
+        /// Attempts left before the lock.
+        attempts_remaining: u32,
+    },
+    /// The account is locked (by this failure or before it) for this many seconds.
+    Locked {
+        /// Seconds until the lock ends.
+        retry_after: i64,
+    },
+}
+
+impl Failure {
+    /// The answer for a locked account; `None` when the failure was only counted.
+    pub fn locked_error(self) -> Option<crate::api::ApiError> {
+        match self {
+            Failure::Locked { retry_after } => Some(crate::api::ApiError::locked_out(retry_after)),
+            Failure::Counted { .. } => None,
+        }
+    }
+}
+
+/// Counts a failed password or code against `user` with one atomic store update;
+/// the failure that reaches the limit locks the account (ending any sign-in in
+/// progress, so its two-factor token dies) and sends the lockout notice.
+pub async fn record_failure(core: &Core, email: &dyn EmailSender, user: &User) -> Result<Failure, StoreError> {
+    use crate::lockout::AfterFailure;
+    use crate::store::FailureCount;
+    let now = core.now();
+    match core.store.record_failure(&user.id, now).await? {
+        FailureCount::Locked(until) => Ok(Failure::Locked { retry_after: until - now }),
+        FailureCount::Counted(n) => match core.config.lockout.after_failure(n, now) {
+            AfterFailure::Counted { attempts_remaining } => Ok(Failure::Counted { attempts_remaining }),
+            AfterFailure::LockNow { until } => {
+                core.store.lock(&user.id, until).await?;
+                tracing::warn!(user_id = %user.id, "account locked after repeated failures");
+                notify(email, user, "Your account was locked", "Your account was locked for a while after several failed sign-in attempts.").await;
+                Ok(Failure::Locked { retry_after: until - now })
+            }
+        },
+    }
+}
