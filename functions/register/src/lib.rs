@@ -1,12 +1,86 @@
-//! The register function: `POST /register`.
+//! The register function: `POST /register` creates a user in the host or a tenant.
 
-use twofa::api::{Request, Response, Route};
+use http::StatusCode;
+use serde::Deserialize;
+use serde_json::json;
+use twofa::api::{json, parse_body, respond, ApiError, Request, Response, Route};
 use twofa::app::Core;
+use twofa::email::Email;
+use twofa::password::{hash_password, Password};
+use twofa::phone::PhoneNumber;
+use twofa::store::StoreError;
+use twofa::tenant::{Scope, TenantName};
+use twofa::user::User;
 
 /// The routes this function serves.
 pub const ROUTES: &[Route] = &[Route::new("POST", "/register")];
 
 /// Serves one request.
-pub async fn handle(_core: &Core, _req: Request) -> Response {
-    twofa::api::ApiError::not_found("not implemented yet").into_response()
+pub async fn handle(core: &Core, req: Request) -> Response {
+    if let Some(resp) = twofa::api::route_guard(ROUTES, &req) {
+        return resp;
+    }
+    respond(register(core, req).await)
+}
+
+#[derive(Deserialize)]
+struct RegisterBody {
+    tenant: Option<String>,
+    email: String,
+    password: String,
+    phone_number: Option<String>,
+}
+
+async fn register(core: &Core, req: Request) -> Result<Response, ApiError> {
+    let body: RegisterBody = parse_body(&req)?;
+    let email = Email::parse(&body.email).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_email", e.to_string()))?;
+    let context: Vec<&str> = [Some(body.email.as_str()), body.tenant.as_deref()].into_iter().flatten().collect();
+    let password = Password::new(&body.password, core.config.password_min_length, &context)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "weak_password", e.to_string()))?;
+    let phone = body
+        .phone_number
+        .as_deref()
+        .map(PhoneNumber::parse)
+        .transpose()
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_phone", e.to_string()))?;
+    let scope = existing_scope(core, body.tenant.as_deref()).await?;
+
+    let user = User {
+        id: uuid::Uuid::new_v4().to_string(),
+        scope,
+        email: email.as_str().to_string(),
+        email_confirmed: false,
+        password_hash: hash_password(&password).await?,
+        phone_number: phone.map(|p| p.as_str().to_string()),
+        phone_number_confirmed: false,
+        roles: Vec::new(),
+        two_factor_enabled: false,
+        authenticator: None,
+        totp_last_step: None,
+        recovery_codes: Vec::new(),
+        failed_count: 0,
+        lockout_end: None,
+        security_stamp: uuid::Uuid::new_v4().to_string(),
+        pending_sign_in: None,
+        created_at: core.now(),
+    };
+    match core.store.create_user(&user).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => {
+            return Err(ApiError::new(StatusCode::CONFLICT, "email_taken", "an account with this email already exists"));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!(user_id = %user.id, scope = %user.scope.key(), "user registered");
+    Ok(json(StatusCode::CREATED, &json!({ "user_id": user.id, "email": user.email, "email_confirmed": false })))
+}
+
+/// The scope a public route's `tenant` names: the host when absent, else a tenant
+/// that must exist (404 `unknown_tenant`, also for names that cannot exist).
+pub async fn existing_scope(core: &Core, tenant: Option<&str>) -> Result<Scope, ApiError> {
+    let Some(name) = tenant else { return Ok(Scope::Host) };
+    let unknown = || ApiError::new(StatusCode::NOT_FOUND, "unknown_tenant", "no tenant has this name");
+    let key = TenantName::parse(name).map_err(|_| unknown())?.key();
+    core.store.tenant(&key).await?.ok_or_else(unknown)?;
+    Ok(Scope::Tenant(key))
 }

@@ -10,7 +10,7 @@ mod routing;
 
 pub use error::ApiError;
 pub use request::{bearer_token, cookie, header, parse_body, user_agent, MAX_BODY_BYTES};
-pub use routing::{match_path, Route};
+pub use routing::{find_route, match_path, route_guard, Route};
 
 /// A request as the handlers see it.
 pub type Request = http::Request<Vec<u8>>;

@@ -55,6 +55,32 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// The answer for a request no route of `routes` takes: 404 `not_found` for an
+/// unknown path, 405 `method_not_allowed` for a known path with another method;
+/// `None` when a route matches.
+pub fn route_guard(routes: &[Route], req: &super::Request) -> Option<super::Response> {
+    let path = req.uri().path();
+    let on_path: Vec<&Route> = routes.iter().filter(|r| match_path(r.path, path).is_some()).collect();
+    if on_path.iter().any(|r| r.method == req.method().as_str()) {
+        return None;
+    }
+    let err = if on_path.is_empty() {
+        super::ApiError::not_found(format!("no route {} {path}", req.method()))
+    } else {
+        let allowed: Vec<&str> = on_path.iter().map(|r| r.method).collect();
+        super::ApiError::new(http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("{path} takes {}", allowed.join(", ")))
+    };
+    Some(err.into_response())
+}
+
+/// The first route of `routes` that takes this request, with its path parameters.
+pub fn find_route<'a>(routes: &'a [Route], req: &super::Request) -> Option<(&'a Route, Vec<String>)> {
+    routes
+        .iter()
+        .filter(|r| r.method == req.method().as_str())
+        .find_map(|r| match_path(r.path, req.uri().path()).map(|p| (r, p)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
