@@ -208,3 +208,17 @@ pub async fn record_failure(core: &Core, email: &dyn EmailSender, user: &User) -
         },
     }
 }
+
+/// 404 `unknown_tenant`.
+pub fn unknown_tenant() -> crate::api::ApiError {
+    crate::api::ApiError::new(http::StatusCode::NOT_FOUND, "unknown_tenant", "no tenant has this name")
+}
+
+/// The scope a public route's `tenant` field names: the host when absent or null;
+/// a name that cannot exist is an unknown tenant. Whether it exists is the caller's read.
+pub fn scope_of(tenant: Option<&str>) -> Result<Scope, crate::api::ApiError> {
+    match tenant {
+        None => Ok(Scope::Host),
+        Some(name) => crate::tenant::TenantName::parse(name).map(|n| Scope::Tenant(n.key())).map_err(|_| unknown_tenant()),
+    }
+}

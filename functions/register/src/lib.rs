@@ -9,7 +9,8 @@ use twofa::email::Email;
 use twofa::password::{hash_password, Password};
 use twofa::phone::PhoneNumber;
 use twofa::store::StoreError;
-use twofa::tenant::{Scope, TenantName};
+use twofa::signin::{scope_of, unknown_tenant};
+use twofa::tenant::Scope;
 use twofa::user::User;
 
 /// The routes this function serves.
@@ -75,12 +76,10 @@ async fn register(core: &Core, req: Request) -> Result<Response, ApiError> {
     Ok(json(StatusCode::CREATED, &json!({ "user_id": user.id, "email": user.email, "email_confirmed": false })))
 }
 
-/// The scope a public route's `tenant` names: the host when absent, else a tenant
-/// that must exist (404 `unknown_tenant`, also for names that cannot exist).
-pub async fn existing_scope(core: &Core, tenant: Option<&str>) -> Result<Scope, ApiError> {
-    let Some(name) = tenant else { return Ok(Scope::Host) };
-    let unknown = || ApiError::new(StatusCode::NOT_FOUND, "unknown_tenant", "no tenant has this name");
-    let key = TenantName::parse(name).map_err(|_| unknown())?.key();
-    core.store.tenant(&key).await?.ok_or_else(unknown)?;
-    Ok(Scope::Tenant(key))
+async fn existing_scope(core: &Core, tenant: Option<&str>) -> Result<Scope, ApiError> {
+    let scope = scope_of(tenant)?;
+    if let Scope::Tenant(key) = &scope {
+        core.store.tenant(key).await?.ok_or_else(unknown_tenant)?;
+    }
+    Ok(scope)
 }
