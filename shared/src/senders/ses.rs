@@ -1,14 +1,15 @@
-//! Email through Amazon SES. (Placeholder until the senders task lands; refuses every message.)
+//! Email through Amazon SES (the v1 `SendEmail` API) from one verified address.
 
 use async_trait::async_trait;
+use aws_sdk_ses::error::{DisplayErrorContext, SdkError};
+use aws_sdk_ses::operation::send_email::SendEmailError;
+use aws_sdk_ses::types::{Body, Content, Destination, Message};
 
 use super::{DeliveryError, EmailMessage, EmailSender};
 
 /// Sends email with SES `SendEmail` from a verified address.
 pub struct SesSender {
-    #[allow(dead_code)]
     client: aws_sdk_ses::Client,
-    #[allow(dead_code)]
     from: String,
 }
 
@@ -19,9 +20,42 @@ impl SesSender {
     }
 }
 
+fn utf8(text: &str) -> Result<Content, DeliveryError> {
+    Content::builder()
+        .data(text)
+        .charset("UTF-8")
+        .build()
+        .map_err(|e| DeliveryError::Unavailable(format!("could not build an SES message: {e}")))
+}
+
 #[async_trait]
 impl EmailSender for SesSender {
-    async fn send_email(&self, _m: &EmailMessage) -> Result<(), DeliveryError> {
-        Err(DeliveryError::Unavailable("SES sender not implemented yet".into()))
+    #[tracing::instrument(name = "ses_send_email", skip_all)]
+    async fn send_email(&self, m: &EmailMessage) -> Result<(), DeliveryError> {
+        let message = Message::builder()
+            .subject(utf8(&m.subject)?)
+            .body(Body::builder().text(utf8(m.body.expose())?).build())
+            .build();
+        self.client
+            .send_email()
+            .source(&self.from)
+            .destination(Destination::builder().to_addresses(&m.to).build())
+            .message(message)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(delivery_error)
     }
+}
+
+/// SES refuses for reasons retrying cannot fix: an unverified sender or, in the
+/// sandbox, recipient (`MessageRejected`), a MAIL FROM domain without its records,
+/// a configuration set that does not exist. Those are `Refused`; the rest,
+/// throttling and paused sending included, is `Unavailable`.
+fn delivery_error(err: SdkError<SendEmailError>) -> DeliveryError {
+    let refused = err.as_service_error().is_some_and(|e| {
+        e.is_message_rejected() || e.is_mail_from_domain_not_verified_exception() || e.is_configuration_set_does_not_exist_exception()
+    });
+    let text = DisplayErrorContext(&err).to_string();
+    if refused { DeliveryError::Refused(text) } else { DeliveryError::Unavailable(text) }
 }
