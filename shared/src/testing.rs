@@ -53,25 +53,7 @@ pub fn json_request(method: &str, path: &str, body: &serde_json::Value, bearer: 
 /// email unconfirmed, no phone, 2FA flag off.
 pub async fn seed_user(core: &Core, scope: Scope, email: &str, password: &str, roles: &[Role]) -> User {
     let hash = crate::password::hash_blocking_for_tests(password);
-    let user = User {
-        id: uuid::Uuid::new_v4().to_string(),
-        scope,
-        email: email.to_string(),
-        email_confirmed: false,
-        password_hash: hash,
-        phone_number: None,
-        phone_number_confirmed: false,
-        roles: roles.to_vec(),
-        two_factor_enabled: false,
-        authenticator: None,
-        totp_last_step: None,
-        recovery_codes: Vec::new(),
-        failed_count: 0,
-        lockout_end: None,
-        security_stamp: uuid::Uuid::new_v4().to_string(),
-        pending_sign_in: None,
-        created_at: core.now(),
-    };
+    let user = User { roles: roles.to_vec(), ..User::new(scope, email, hash, core.now()) };
     core.store.create_user(&user).await.expect("seeding a user into a fresh store");
     user
 }
@@ -79,4 +61,10 @@ pub async fn seed_user(core: &Core, scope: Scope, email: &str, password: &str, r
 /// The JSON body of a response.
 pub fn body_json(resp: &crate::api::Response) -> serde_json::Value {
     serde_json::from_str(resp.body()).unwrap_or(serde_json::Value::Null)
+}
+
+/// A user value (not stored) with a throwaway password hash; for building fixtures
+/// such as a tenant's first admin.
+pub fn seed_user_value(scope: &Scope, email: &str) -> User {
+    User { email_confirmed: true, roles: vec![Role::TenantAdmin], ..User::new(scope.clone(), email, String::new(), 0) }
 }

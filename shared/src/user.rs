@@ -82,6 +82,30 @@ pub struct User {
 }
 
 impl User {
+    /// A new user with a random id and security stamp, nothing confirmed, no second
+    /// factor, the own two-factor flag off, no roles.
+    pub fn new(scope: Scope, email: &str, password_hash: String, now: Timestamp) -> Self {
+        Self {
+            id: uuid::Uuid::new_v4().to_string(),
+            scope,
+            email: email.to_string(),
+            email_confirmed: false,
+            password_hash,
+            phone_number: None,
+            phone_number_confirmed: false,
+            roles: Vec::new(),
+            two_factor_enabled: false,
+            authenticator: None,
+            totp_last_step: None,
+            recovery_codes: Vec::new(),
+            failed_count: 0,
+            lockout_end: None,
+            security_stamp: uuid::Uuid::new_v4().to_string(),
+            pending_sign_in: None,
+            created_at: now,
+        }
+    }
+
     /// Whether the user holds `role`.
     pub fn has_role(&self, role: Role) -> bool {
         self.roles.contains(&role)

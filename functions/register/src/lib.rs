@@ -47,23 +47,8 @@ async fn register(core: &Core, req: Request) -> Result<Response, ApiError> {
     let scope = existing_scope(core, body.tenant.as_deref()).await?;
 
     let user = User {
-        id: uuid::Uuid::new_v4().to_string(),
-        scope,
-        email: email.as_str().to_string(),
-        email_confirmed: false,
-        password_hash: hash_password(&password).await?,
         phone_number: phone.map(|p| p.as_str().to_string()),
-        phone_number_confirmed: false,
-        roles: Vec::new(),
-        two_factor_enabled: false,
-        authenticator: None,
-        totp_last_step: None,
-        recovery_codes: Vec::new(),
-        failed_count: 0,
-        lockout_end: None,
-        security_stamp: uuid::Uuid::new_v4().to_string(),
-        pending_sign_in: None,
-        created_at: core.now(),
+        ..User::new(scope, email.as_str(), hash_password(&password).await?, core.now())
     };
     match core.store.create_user(&user).await {
         Ok(()) => {}

@@ -1,1 +1,75 @@
-fn main() {}
+//! `cargo run -p local-api`: every route on 127.0.0.1:$PORT (default 3000).
+
+use std::sync::Arc;
+
+use local_api::admin::{random_password, seed_host_admin, Seeded};
+use local_api::{router, LocalApi};
+use twofa::app::{Core, Keys};
+use twofa::clock::SystemClock;
+use twofa::config::{Config, Env, ProcessEnv};
+use twofa::senders::log::LogSender;
+use twofa::store::Store;
+
+#[tokio::main]
+async fn main() {
+    twofa::telemetry::init();
+    if let Err(e) = run().await {
+        eprintln!("local-api: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let env = ProcessEnv;
+    let config = Config::from_env()?;
+    // Keys from the environment when given (tokens then survive restarts), else fresh ones.
+    let keys = match env.get("JWT_SIGNING_KEY") {
+        Some(_) => Keys::from_env(&env, config.token_lifetimes)?,
+        None => {
+            tracing::info!("no JWT_SIGNING_KEY: using random keys for this run; tokens die when it stops");
+            Keys::random(config.token_lifetimes)
+        }
+    };
+    let sdk = twofa::app::aws_sdk_config().await;
+    let store: Arc<dyn Store> = match (env.get("TABLE_NAME"), env.get("AWS_ENDPOINT_URL_DYNAMODB").or(env.get("DYNAMODB_ENDPOINT"))) {
+        (Some(table), Some(endpoint)) => {
+            let store = twofa::store::dynamo::DynamoStore::from_env(&env, &sdk)?;
+            store.ensure_table().await?;
+            tracing::info!(%table, %endpoint, "using DynamoDB");
+            Arc::new(store)
+        }
+        _ => {
+            tracing::info!("using the embedded store; data lives until the process stops");
+            Arc::new(twofa::store::memory::MemoryStore::new())
+        }
+    };
+    let outbox = LogSender::new(Arc::new(SystemClock));
+    let sms = twofa::app::sms_sender(&config, &env, &sdk, &outbox)?;
+    let email = twofa::app::email_sender(&config, &sdk, &outbox)?;
+    let core = Core::new(store, Arc::new(SystemClock), config, keys);
+
+    match (env.get("LOCAL_ADMIN_EMAIL"), env.get("LOCAL_ADMIN_PASSWORD")) {
+        (Some(email), Some(password)) => match seed_host_admin(&core, &email, &password).await? {
+            Seeded::Created(_) => tracing::info!(email = %email, "host admin created"),
+            Seeded::Existed(_) => tracing::info!(email = %email, "host admin already exists"),
+        },
+        _ => {
+            let email = "admin@localhost.localdomain";
+            let password = random_password();
+            if let Seeded::Created(_) = seed_host_admin(&core, email, &password).await? {
+                // Printed once, to the terminal only: there is no default password.
+                println!("host admin: {email}  password: {password}");
+            }
+        }
+    }
+
+    let api = Arc::new(LocalApi { core, sms, email, outbox });
+    let port: u16 = env.get("PORT").map(|p| p.parse()).transpose().map_err(|_| "PORT must be a port number")?.unwrap_or(3000);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    tracing::info!("local API listening on http://127.0.0.1:{port}");
+    axum::serve(listener, router(api)).with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! The first host admin: created by the local API at start and, for a deployed
+//! stack, by the `create-host-admin` command. Idempotent; no default password.
+
+use twofa::app::Core;
+use twofa::email::Email;
+use twofa::password::{hash_password, Password};
+use twofa::store::StoreError;
+use twofa::tenant::Scope;
+use twofa::user::{Role, User};
+
+/// What seeding did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Seeded {
+    /// A new host admin with this id.
+    Created(String),
+    /// A host user with this email already existed; nothing changed.
+    Existed(String),
+}
+
+/// Why seeding failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    /// The email does not parse.
+    #[error("invalid admin email: {0}")]
+    Email(#[from] twofa::email::InvalidEmail),
+    /// The password is too weak.
+    #[error("admin password refused: {0}")]
+    Password(#[from] twofa::password::WeakPassword),
+    /// Hashing failed.
+    #[error(transparent)]
+    Hash(#[from] twofa::password::HashError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Creates a host admin with this email and password unless a host user with
+/// that email exists already (then nothing changes: a restart never resets a password).
+pub async fn seed_host_admin(core: &Core, email: &str, password: &str) -> Result<Seeded, SeedError> {
+    let email = Email::parse(email)?;
+    if let Some(existing) = core.store.user_by_email(&Scope::Host, &email.key()).await? {
+        return Ok(Seeded::Existed(existing.id));
+    }
+    let password = Password::new(password, core.config.password_min_length, &[email.as_str()])?;
+    let user = User {
+        // The operator typed this address; notices may go to it.
+        email_confirmed: true,
+        roles: vec![Role::HostAdmin],
+        ..User::new(Scope::Host, email.as_str(), hash_password(&password).await?, core.now())
+    };
+    match core.store.create_user(&user).await {
+        Ok(()) => Ok(Seeded::Created(user.id)),
+        // Two starts racing: the other one created it.
+        Err(StoreError::Conflict(_)) => Ok(Seeded::Existed(String::new())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A random password that meets the rules: 24 characters of base64url (144 bits).
+pub fn random_password() -> String {
+    twofa::crypto::random_token(18).unwrap_or_else(|_| uuid::Uuid::new_v4().simple().to_string())
+}
