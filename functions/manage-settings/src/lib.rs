@@ -1,8 +1,21 @@
 //! The manage-settings function: settings, tenants, features, users' flags and the account routes.
 
-use twofa::api::{Request, Response, Route};
+use twofa::api::{respond, Request, Response, Route};
 use twofa::app::Core;
 use twofa::senders::EmailSender;
+
+mod account;
+mod authenticator;
+mod caller;
+mod devices;
+mod errors;
+mod policy;
+mod recovery;
+mod routes;
+mod security;
+mod settings;
+mod tenants;
+mod users;
 
 /// The routes this function serves.
 pub const ROUTES: &[Route] = &[
@@ -24,7 +37,8 @@ pub const ROUTES: &[Route] = &[
     Route::new("DELETE", "/account/devices/{device_id}"),
 ];
 
-/// Serves one request.
-pub async fn handle(_core: &Core, _email: &dyn EmailSender, _req: Request) -> Response {
-    twofa::api::ApiError::not_found("not implemented yet").into_response()
+/// Serves one request: a route of [`ROUTES`], 405 `method_not_allowed` for a known
+/// path with another method, 404 `not_found` for anything else.
+pub async fn handle(core: &Core, email: &dyn EmailSender, req: Request) -> Response {
+    respond(routes::dispatch(core, email, &req).await)
 }

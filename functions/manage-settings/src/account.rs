@@ -1,0 +1,127 @@
+//! `GET | PUT /account/two-factor`: the caller's own two-factor state and flag.
+
+use http::StatusCode;
+use serde::{Deserialize, Serialize};
+use twofa::api::{json, parse_body, ApiError, Request, Response};
+use twofa::app::Core;
+use twofa::email::mask_email;
+use twofa::phone::PhoneNumber;
+use twofa::policy::{Behaviour, DecidedBy, Provider};
+use twofa::senders::EmailSender;
+use twofa::signin::{notify, usable_providers, Side};
+use twofa::user::{User, UserPatch};
+
+use crate::caller::signed_in;
+use crate::errors;
+use crate::policy::{may_change_own_flag, side_of, two_factor_on};
+use crate::security::{new_stamp, require_step_up};
+
+#[derive(Deserialize)]
+struct FlagChange {
+    enabled: bool,
+}
+
+/// The body of `GET /account/two-factor`: the contract's fields, plus which
+/// providers the policy allows (`allowed_providers`, and `allowed` per provider).
+#[derive(Serialize)]
+struct AccountTwoFactor {
+    behaviour: Behaviour,
+    decided_by: DecidedBy,
+    enabled: bool,
+    can_change: bool,
+    remember_browser_allowed: bool,
+    allowed_providers: Vec<Provider>,
+    providers: Providers,
+    recovery_codes_left: usize,
+}
+
+#[derive(Serialize)]
+struct Providers {
+    authenticator: AuthenticatorState,
+    email: Destination,
+    sms: Destination,
+}
+
+#[derive(Serialize)]
+struct AuthenticatorState {
+    enabled: bool,
+    allowed: bool,
+}
+
+#[derive(Serialize)]
+struct Destination {
+    hint: Option<String>,
+    confirmed: bool,
+    allowed: bool,
+}
+
+fn view(user: &User, side: &Side) -> AccountTwoFactor {
+    let eff = side.effective(user.two_factor_enabled);
+    let allowed = |p| eff.allowed_providers.contains(&p);
+    let phone_hint = user.phone_number.as_deref().map(|p| {
+        // A stored number was parsed when saved; should it ever not parse, hide it all.
+        PhoneNumber::parse(p).map(|n| n.masked()).unwrap_or_else(|_| "***".to_string())
+    });
+    AccountTwoFactor {
+        behaviour: eff.behaviour,
+        decided_by: eff.decided_by,
+        enabled: eff.enabled,
+        can_change: may_change_own_flag(user, side, &eff),
+        remember_browser_allowed: eff.remember_browser_allowed,
+        allowed_providers: eff.allowed_providers.clone(),
+        providers: Providers {
+            authenticator: AuthenticatorState { enabled: user.authenticator_enabled(), allowed: allowed(Provider::Authenticator) },
+            email: Destination { hint: Some(mask_email(&user.email)), confirmed: user.email_confirmed, allowed: allowed(Provider::Email) },
+            sms: Destination {
+                hint: phone_hint,
+                confirmed: user.phone_number.is_some() && user.phone_number_confirmed,
+                allowed: allowed(Provider::Sms),
+            },
+        },
+        recovery_codes_left: user.recovery_codes.len(),
+    }
+}
+
+/// `GET /account/two-factor`: two store reads, the user and its side.
+pub async fn get(core: &Core, req: &Request) -> Result<Response, ApiError> {
+    let caller = signed_in(core, req).await?;
+    let side = side_of(core, &caller.user).await?;
+    Ok(json(StatusCode::OK, &view(&caller.user, &side)))
+}
+
+/// `PUT /account/two-factor`: the caller's own flag, when the policy leaves it to
+/// them. Turning it off needs step-up; turning it on needs a usable provider.
+pub async fn put(core: &Core, email: &dyn EmailSender, req: &Request) -> Result<Response, ApiError> {
+    let caller = signed_in(core, req).await?;
+    let change: FlagChange = parse_body(req)?;
+    let mut user = caller.user.clone();
+    let side = side_of(core, &user).await?;
+    let eff = side.effective(user.two_factor_enabled);
+    if eff.behaviour != Behaviour::Optional {
+        return Err(ApiError::forbidden("two-factor sign-in is decided by policy for your account; it cannot be changed"));
+    }
+    if !may_change_own_flag(&user, &side, &eff) {
+        return Err(ApiError::forbidden("your administrator does not let users change two-factor sign-in"));
+    }
+    if change.enabled == user.two_factor_enabled {
+        return Ok(json(StatusCode::OK, &view(&user, &side)));
+    }
+    if change.enabled {
+        if usable_providers(&user, &eff).is_empty() {
+            return Err(errors::no_provider());
+        }
+    } else {
+        require_step_up(core, &caller, two_factor_on(&user, &eff))?;
+    }
+    let patch = UserPatch { two_factor_enabled: Some(change.enabled), security_stamp: Some(new_stamp()), ..Default::default() };
+    core.store.update_user(&user.id, &patch).await?;
+    patch.apply(&mut user);
+    tracing::info!(user_id = %user.id, enabled = change.enabled, "two-factor flag changed by the user");
+    let (subject, text) = if change.enabled {
+        ("Two-factor sign-in was turned on", "Two-factor sign-in was turned on for your account.")
+    } else {
+        ("Two-factor sign-in was turned off", "Two-factor sign-in was turned off for your account.")
+    };
+    notify(email, &user, subject, text).await;
+    Ok(json(StatusCode::OK, &view(&user, &side)))
+}

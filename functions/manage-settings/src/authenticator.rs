@@ -1,0 +1,155 @@
+//! `POST | DELETE /account/authenticator` and `POST /account/authenticator/verify`:
+//! enrolling an authenticator app. The key is sealed at rest under the user's id,
+//! shown once, and never logged.
+
+use http::StatusCode;
+use serde::{Deserialize, Serialize};
+use twofa::api::{json, no_content, parse_body, ApiError, Request, Response};
+use twofa::app::Core;
+use twofa::lockout::locked_for;
+use twofa::policy::Provider;
+use twofa::senders::EmailSender;
+use twofa::signin::{notify, record_failure, Failure};
+use twofa::tokens::TokenKind;
+use twofa::totp;
+use twofa::user::{Authenticator, User, UserPatch};
+
+use crate::caller::{enrolling, signed_in};
+use crate::errors;
+use crate::policy::{side_of, two_factor_on};
+use crate::recovery::new_codes;
+use crate::security::{new_stamp, require_step_up};
+
+#[derive(Serialize)]
+struct Enrolment {
+    shared_key: String,
+    authenticator_uri: String,
+    qr_code_svg: String,
+}
+
+#[derive(Deserialize)]
+struct CodeBody {
+    code: String,
+}
+
+#[derive(Serialize)]
+struct Enabled {
+    enabled: bool,
+    recovery_codes: Vec<String>,
+    /// With a setup token: the holder must now sign in again.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    sign_in_again: bool,
+}
+
+/// `POST /account/authenticator`: a new 160-bit key, pending until a code from it is verified.
+pub async fn create(core: &Core, req: &Request) -> Result<Response, ApiError> {
+    let caller = enrolling(core, req).await?;
+    let user = &caller.user;
+    // Replacing a working authenticator in one step would leave the account without
+    // it until the new one is verified: it must be removed first (with step-up).
+    if user.authenticator_enabled() {
+        return Err(errors::authenticator_exists());
+    }
+    let side = side_of(core, user).await?;
+    if !side.effective(user.two_factor_enabled).allowed_providers.contains(&Provider::Authenticator) {
+        return Err(errors::provider_unavailable(Provider::Authenticator.as_str()));
+    }
+    let key = totp::new_key()?;
+    let sealed_key = core.seal_key.seal(key.expose(), &user.id)?;
+    let pending = UserPatch { authenticator: Some(Some(Authenticator { sealed_key, enabled: false })), ..Default::default() };
+    core.store.update_user(&user.id, &pending).await?;
+    let authenticator_uri = totp::provisioning_uri(key.expose(), &core.config.totp_issuer, &user.email);
+    let qr_code_svg = totp::qr_svg(&authenticator_uri).map_err(ApiError::internal)?;
+    tracing::info!(user_id = %user.id, "authenticator enrolment started");
+    Ok(json(
+        StatusCode::OK,
+        &Enrolment { shared_key: totp::base32(key.expose()).trim_end_matches('=').to_string(), authenticator_uri, qr_code_svg },
+    ))
+}
+
+/// `POST /account/authenticator/verify`: a code from the pending key enables it,
+/// turns the user's own flag on and gives ten recovery codes. A wrong or replayed
+/// code counts toward the lockout.
+pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request) -> Result<Response, ApiError> {
+    let caller = enrolling(core, req).await?;
+    let body: CodeBody = parse_body(req)?;
+    let user = &caller.user;
+    let now = core.now();
+    let pending = match &user.authenticator {
+        None => return Err(errors::no_pending_authenticator()),
+        Some(a) if a.enabled => return Err(errors::authenticator_exists()),
+        Some(a) => a.clone(),
+    };
+    if let Some(retry_after) = locked_for(user.lockout_end, now) {
+        return Err(ApiError::locked_out(retry_after));
+    }
+    let key = core.seal_key.open(&pending.sealed_key, &user.id)?;
+    let accepted = match totp::check(key.expose(), &body.code, now).map_err(ApiError::internal)? {
+        Some(step) => {
+            let fresh = core.store.advance_totp_step(&user.id, step).await?;
+            if !fresh {
+                tracing::warn!(user_id = %user.id, "authenticator code replayed during enrolment");
+            }
+            fresh
+        }
+        None => false,
+    };
+    if !accepted {
+        return Err(wrong_code(core, email, user).await?);
+    }
+    let (codes, hashes) = new_codes(core, &user.id)?;
+    let patch = UserPatch {
+        authenticator: Some(Some(Authenticator { sealed_key: pending.sealed_key, enabled: true })),
+        recovery_codes: Some(hashes),
+        two_factor_enabled: Some(true),
+        security_stamp: Some(new_stamp()),
+        reset_failures: true,
+        ..Default::default()
+    };
+    core.store.update_user(&user.id, &patch).await?;
+    tracing::info!(user_id = %user.id, "authenticator enabled");
+    notify(
+        email,
+        user,
+        "A new authenticator app was added",
+        "An authenticator app was added to your account, and two-factor sign-in is on.",
+    )
+    .await;
+    Ok(json(
+        StatusCode::OK,
+        &Enabled { enabled: true, recovery_codes: codes, sign_in_again: caller.kind == TokenKind::Setup },
+    ))
+}
+
+/// `DELETE /account/authenticator`: step-up when it is working and 2FA is on.
+pub async fn delete(core: &Core, email: &dyn EmailSender, req: &Request) -> Result<Response, ApiError> {
+    let caller = signed_in(core, req).await?;
+    let user = &caller.user;
+    let Some(current) = &user.authenticator else {
+        return Err(ApiError::not_found("no authenticator app is set up"));
+    };
+    if current.enabled {
+        let side = side_of(core, user).await?;
+        require_step_up(core, &caller, two_factor_on(user, &side.effective(user.two_factor_enabled)))?;
+    }
+    let patch = UserPatch {
+        authenticator: Some(None),
+        // Removing a pending key changes nothing a remembered browser relied on.
+        security_stamp: current.enabled.then(new_stamp),
+        ..Default::default()
+    };
+    core.store.update_user(&user.id, &patch).await?;
+    tracing::info!(user_id = %user.id, was_enabled = current.enabled, "authenticator removed");
+    if current.enabled {
+        notify(email, user, "An authenticator app was removed", "The authenticator app was removed from your account.").await;
+    }
+    Ok(no_content())
+}
+
+/// The answer to a wrong code, once it has been counted.
+async fn wrong_code(core: &Core, email: &dyn EmailSender, user: &User) -> Result<ApiError, ApiError> {
+    Ok(match record_failure(core, email, user).await? {
+        Failure::Counted { attempts_remaining } => errors::invalid_code(attempts_remaining),
+        Failure::Locked { retry_after } => ApiError::locked_out(retry_after),
+    })
+}

@@ -1,0 +1,67 @@
+//! The remembered browsers: `GET /account/devices`, `DELETE /account/devices/{id}`
+//! and `POST /account/forget-browser`.
+
+use http::StatusCode;
+use serde::Serialize;
+use twofa::api::{json, no_content, ApiError, Request, Response};
+use twofa::app::Core;
+use twofa::clock::Timestamp;
+use twofa::user::UserPatch;
+
+use crate::caller::signed_in;
+use crate::security::new_stamp;
+
+/// A remembered browser as listed; times in seconds since the Unix epoch.
+#[derive(Serialize)]
+struct DeviceView {
+    device_id: String,
+    created_at: Timestamp,
+    last_used_at: Timestamp,
+    expires_at: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_agent: Option<String>,
+}
+
+/// `GET /account/devices`: only browsers that would still skip the second factor.
+pub async fn list(core: &Core, req: &Request) -> Result<Response, ApiError> {
+    let caller = signed_in(core, req).await?;
+    let now = core.now();
+    let live: Vec<DeviceView> = core
+        .store
+        .devices(&caller.user.id)
+        .await?
+        .into_iter()
+        .filter(|d| d.expires_at > now && d.security_stamp == caller.user.security_stamp)
+        .map(|d| DeviceView {
+            device_id: d.device_id,
+            created_at: d.created_at,
+            last_used_at: d.last_used_at,
+            expires_at: d.expires_at,
+            user_agent: d.user_agent,
+        })
+        .collect();
+    Ok(json(StatusCode::OK, &live))
+}
+
+/// `DELETE /account/devices/{device_id}`: devices are keyed by their user, so only
+/// the caller's own can be found.
+pub async fn forget_one(core: &Core, req: &Request, device_id: &str) -> Result<Response, ApiError> {
+    let caller = signed_in(core, req).await?;
+    if !core.store.delete_device(&caller.user.id, device_id).await? {
+        return Err(ApiError::not_found("there is no such remembered browser"));
+    }
+    tracing::info!(user_id = %caller.user.id, device_id, "remembered browser forgotten");
+    Ok(no_content())
+}
+
+/// `POST /account/forget-browser`: every remembered browser stops working.
+pub async fn forget_all(core: &Core, req: &Request) -> Result<Response, ApiError> {
+    let caller = signed_in(core, req).await?;
+    // The new stamp alone kills every device token at once; deleting the records
+    // then tidies the list.
+    let patch = UserPatch { security_stamp: Some(new_stamp()), ..Default::default() };
+    core.store.update_user(&caller.user.id, &patch).await?;
+    core.store.delete_devices(&caller.user.id).await?;
+    tracing::info!(user_id = %caller.user.id, "every remembered browser forgotten");
+    Ok(no_content())
+}

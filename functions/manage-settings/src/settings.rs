@@ -1,0 +1,86 @@
+//! `GET | PUT /settings/two-factor`: the settings of the side the caller administers
+//! (the host's for a host admin, its tenant's for a tenant admin).
+
+use http::StatusCode;
+use serde::Deserialize;
+use twofa::api::{json, parse_body, ApiError, Request, Response};
+use twofa::app::Core;
+use twofa::policy::{normalise_providers, Behaviour, Provider, TwoFactorSettings};
+use twofa::signin::{load_side, Side};
+use twofa::tenant::Scope;
+
+use crate::caller::{admin, signed_in};
+use crate::errors;
+
+/// A partial change: omitted (or null) fields keep their value.
+#[derive(Debug, Deserialize)]
+struct SettingsChange {
+    behaviour: Option<Behaviour>,
+    users_can_change: Option<bool>,
+    remember_browser: Option<bool>,
+    allowed_providers: Option<Vec<String>>,
+}
+
+/// `GET /settings/two-factor`.
+pub async fn get(core: &Core, req: &Request) -> Result<Response, ApiError> {
+    let caller = signed_in(core, req).await?;
+    let scope = admin(&caller)?;
+    let side = read(core, &scope).await?;
+    Ok(json(StatusCode::OK, side.settings()))
+}
+
+/// `PUT /settings/two-factor`.
+pub async fn put(core: &Core, req: &Request) -> Result<Response, ApiError> {
+    let caller = signed_in(core, req).await?;
+    let scope = admin(&caller)?;
+    let change: SettingsChange = parse_body(req)?;
+    let providers = change.allowed_providers.as_deref().map(parse_providers).transpose()?;
+    let side = read(core, &scope).await?;
+    let current = side.settings().clone();
+    if let (Side::Tenant(tenant), Some(behaviour)) = (&side, change.behaviour) {
+        if behaviour != current.behaviour && tenant.feature != Behaviour::Optional {
+            return Err(errors::controlled_by_host());
+        }
+    }
+    let next = TwoFactorSettings {
+        behaviour: change.behaviour.unwrap_or(current.behaviour),
+        users_can_change: change.users_can_change.unwrap_or(current.users_can_change),
+        remember_browser: change.remember_browser.unwrap_or(current.remember_browser),
+        allowed_providers: providers.unwrap_or_else(|| normalise_providers(&current.allowed_providers)),
+    };
+    if next != current {
+        match &scope {
+            Scope::Host => core.store.set_host_settings(&next).await?,
+            Scope::Tenant(key) => core.store.set_tenant_settings(key, &next).await.map_err(|e| match e {
+                twofa::store::StoreError::NotFound => errors::unknown_tenant(),
+                other => other.into(),
+            })?,
+        }
+        tracing::info!(scope = %scope.key(), user_id = %caller.user.id, "two-factor settings changed");
+    }
+    Ok(json(StatusCode::OK, &next))
+}
+
+async fn read(core: &Core, scope: &Scope) -> Result<Side, ApiError> {
+    load_side(core.store.as_ref(), scope).await?.ok_or_else(errors::unknown_tenant)
+}
+
+/// Provider names in the contract's order, without duplicates; at least one, since a
+/// side with none leaves forced users no way in.
+fn parse_providers(names: &[String]) -> Result<Vec<Provider>, ApiError> {
+    let parsed = names
+        .iter()
+        .map(|name| {
+            Provider::ALL.into_iter().find(|p| p.as_str() == name).ok_or_else(|| {
+                ApiError::invalid_field(
+                    "allowed_providers",
+                    format!("{name:?} is not a provider; the providers are authenticator, email and sms"),
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if parsed.is_empty() {
+        return Err(ApiError::invalid_field("allowed_providers", "at least one provider must be allowed"));
+    }
+    Ok(normalise_providers(&parsed))
+}

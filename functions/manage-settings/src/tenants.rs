@@ -1,0 +1,120 @@
+//! `POST /tenants` and `GET | PUT /tenants/{tenant}/features/two-factor`: the host
+//! admin's view of tenants.
+
+use http::StatusCode;
+use serde::{Deserialize, Serialize};
+use twofa::api::{json, parse_body, ApiError, Request, Response};
+use twofa::app::Core;
+use twofa::email::Email;
+use twofa::password::{hash_password, Password};
+use twofa::policy::{Behaviour, TwoFactorSettings};
+use twofa::store::StoreError;
+use twofa::tenant::{Scope, Tenant, TenantName};
+use twofa::user::{Role, User};
+
+use crate::caller::{host_admin, signed_in};
+use crate::errors;
+use crate::security::new_stamp;
+
+#[derive(Deserialize)]
+struct NewTenant {
+    name: String,
+    admin_email: String,
+    admin_password: String,
+}
+
+#[derive(Serialize)]
+struct Created {
+    tenant: String,
+    admin_user_id: String,
+}
+
+#[derive(Deserialize)]
+struct FeatureChange {
+    behaviour: Behaviour,
+}
+
+#[derive(Serialize)]
+struct Feature {
+    tenant: String,
+    behaviour: Behaviour,
+}
+
+/// `POST /tenants`: the tenant (feature optional, default settings) and its first
+/// admin, in one atomic write.
+pub async fn create(core: &Core, req: &Request) -> Result<Response, ApiError> {
+    let caller = signed_in(core, req).await?;
+    host_admin(&caller)?;
+    let body: NewTenant = parse_body(req)?;
+    let name = TenantName::parse(&body.name).map_err(|e| ApiError::invalid_field("name", e.0))?;
+    let email = Email::parse(&body.admin_email).map_err(|e| errors::invalid_email("admin_email", e.0))?;
+    let password = Password::new(&body.admin_password, core.config.password_min_length, &[email.as_str(), name.as_str()])
+        .map_err(|e| errors::weak_password("admin_password", e.0))?;
+    // Spares the Argon2 hash for a name already taken; the create below stays the real guard.
+    if core.store.tenant(&name.key()).await?.is_some() {
+        return Err(errors::tenant_exists());
+    }
+    let now = core.now();
+    let tenant = Tenant {
+        name: name.as_str().to_string(),
+        feature: Behaviour::Optional,
+        settings: TwoFactorSettings::default(),
+        created_at: now,
+    };
+    let admin = User {
+        id: uuid::Uuid::new_v4().to_string(),
+        scope: Scope::Tenant(name.key()),
+        email: email.as_str().to_string(),
+        email_confirmed: false,
+        password_hash: hash_password(&password).await?,
+        phone_number: None,
+        phone_number_confirmed: false,
+        roles: vec![Role::TenantAdmin],
+        two_factor_enabled: false,
+        authenticator: None,
+        totp_last_step: None,
+        recovery_codes: Vec::new(),
+        failed_count: 0,
+        lockout_end: None,
+        security_stamp: new_stamp(),
+        pending_sign_in: None,
+        created_at: now,
+    };
+    match core.store.create_tenant(&tenant, &admin).await {
+        Ok(()) => {}
+        // The admin's email is new in a new scope: a conflict means a racing create won.
+        Err(StoreError::Conflict(_)) => return Err(errors::tenant_exists()),
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!(tenant = %tenant.name, admin_user_id = %admin.id, "tenant created");
+    Ok(json(StatusCode::CREATED, &Created { tenant: tenant.name, admin_user_id: admin.id }))
+}
+
+/// `GET /tenants/{tenant}/features/two-factor`.
+pub async fn get_feature(core: &Core, req: &Request, tenant: &str) -> Result<Response, ApiError> {
+    let caller = signed_in(core, req).await?;
+    host_admin(&caller)?;
+    let tenant = find(core, tenant).await?;
+    Ok(json(StatusCode::OK, &Feature { tenant: tenant.name, behaviour: tenant.feature }))
+}
+
+/// `PUT /tenants/{tenant}/features/two-factor`.
+pub async fn put_feature(core: &Core, req: &Request, tenant: &str) -> Result<Response, ApiError> {
+    let caller = signed_in(core, req).await?;
+    host_admin(&caller)?;
+    let change: FeatureChange = parse_body(req)?;
+    let tenant = find(core, tenant).await?;
+    let key = tenant.name.to_ascii_lowercase();
+    core.store.set_tenant_feature(&key, change.behaviour).await.map_err(|e| match e {
+        StoreError::NotFound => errors::unknown_tenant(),
+        other => other.into(),
+    })?;
+    tracing::info!(tenant = %tenant.name, behaviour = ?change.behaviour, "tenant two-factor feature set");
+    Ok(json(StatusCode::OK, &Feature { tenant: tenant.name, behaviour: change.behaviour }))
+}
+
+/// The tenant named `name` (any case); a name that cannot exist is as unknown as one that does not.
+async fn find(core: &Core, name: &str) -> Result<Tenant, ApiError> {
+    let name = TenantName::parse(name).map_err(|_| errors::unknown_tenant())?;
+    core.store.tenant(&name.key()).await?.ok_or_else(errors::unknown_tenant)
+}
