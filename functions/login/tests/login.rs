@@ -1,0 +1,269 @@
+//! POST /login through the handler, over the memory store and a manual clock.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use twofa::app::Core;
+use twofa::config::Config;
+use twofa::devices::{device_token_hash, new_device_token, Device};
+use twofa::policy::{Behaviour, TwoFactorSettings};
+use twofa::senders::log::LogSender;
+use twofa::store::{TenantStore, UserStore};
+use twofa::tenant::{Scope, Tenant};
+use twofa::testing::{body_json, json_request, memory_core, seed_user};
+use twofa::tokens::TokenKind;
+use twofa::user::UserPatch;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+async fn login_req(core: &Core, body: Value, cookie: Option<&str>) -> (u16, Value, http::HeaderMap) {
+    let mut req = json_request("POST", "/login", &body, None);
+    if let Some(c) = cookie {
+        req.headers_mut().insert("cookie", c.parse().unwrap());
+    }
+    let resp = login::handle(core, &LogSender::default(), req).await;
+    (resp.status().as_u16(), body_json(&resp), resp.headers().clone())
+}
+
+async fn login(core: &Core, email: &str, password: &str) -> (u16, Value) {
+    let (s, b, _) = login_req(core, json!({"email": email, "password": password}), None).await;
+    (s, b)
+}
+
+#[tokio::test]
+async fn the_right_password_signs_in_with_a_bearer_access_token_when_2fa_is_off() {
+    let (core, _, _) = memory_core(Config::default());
+    let user = seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
+    let (status, body) = login(&core, "JANE@example.com", PASSWORD).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!((body["status"].as_str(), body["token_type"].as_str(), body["expires_in"].as_i64()), (Some("signed_in"), Some("Bearer"), Some(900)));
+    let claims = core.tokens.verify(TokenKind::Access, body["access_token"].as_str().unwrap(), core.now()).unwrap();
+    assert_eq!(claims.sub, user.id);
+    assert_eq!(claims.amr, vec!["pwd"]);
+}
+
+#[tokio::test]
+async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() {
+    let (core, _, _) = memory_core(Config::default());
+    seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
+    let (s1, b1) = login(&core, "jane@example.com", "wrong horse battery staple").await;
+    let (s2, b2) = login(&core, "nobody@example.com", PASSWORD).await;
+    let (s3, b3) = login(&core, "not an email", PASSWORD).await;
+    assert_eq!((s1, s2, s3), (401, 401, 401));
+    assert_eq!(b1, b2);
+    assert_eq!(b1, b3);
+    assert_eq!(b1["error"], "invalid_credentials");
+}
+
+#[tokio::test]
+async fn the_fifth_failure_locks_for_five_minutes_even_against_the_right_password() {
+    let (core, _, clock) = memory_core(Config::default());
+    seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
+    for i in 1..=4 {
+        assert_eq!(login(&core, "jane@example.com", "wrong horse battery").await.0, 401, "failure {i}");
+    }
+    let (status, body, headers) = login_req(&core, json!({"email": "jane@example.com", "password": "wrong horse battery"}), None).await;
+    assert_eq!((status, body["error"].as_str(), body["retry_after_seconds"].as_i64()), (423, Some("locked_out"), Some(300)));
+    assert_eq!(headers.get("retry-after").unwrap(), "300");
+    clock.advance(120);
+    let (status, body) = login(&core, "jane@example.com", PASSWORD).await;
+    assert_eq!((status, body["retry_after_seconds"].as_i64()), (423, Some(180)));
+    clock.advance(180);
+    assert_eq!(login(&core, "jane@example.com", PASSWORD).await.0, 200);
+}
+
+#[tokio::test]
+async fn a_success_resets_the_count_of_failures() {
+    let (core, _, _) = memory_core(Config::default());
+    seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
+    for _ in 0..4 {
+        login(&core, "jane@example.com", "wrong horse battery").await;
+    }
+    assert_eq!(login(&core, "jane@example.com", PASSWORD).await.0, 200);
+    for i in 1..=4 {
+        assert_eq!(login(&core, "jane@example.com", "wrong horse battery").await.0, 401, "failure {i} after the reset");
+    }
+}
+
+#[tokio::test]
+async fn the_lockout_limits_are_configurable() {
+    let env: std::collections::HashMap<String, String> =
+        [("LOCKOUT_MAX_FAILED_ATTEMPTS", "2"), ("LOCKOUT_DURATION_SECONDS", "60")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let (core, _, _) = memory_core(Config::from(&env).unwrap());
+    seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
+    assert_eq!(login(&core, "jane@example.com", "wrong horse battery").await.0, 401);
+    let (status, body) = login(&core, "jane@example.com", "wrong horse battery").await;
+    assert_eq!((status, body["retry_after_seconds"].as_i64()), (423, Some(60)));
+}
+
+#[tokio::test]
+async fn twenty_concurrent_wrong_passwords_get_at_most_five_invalid_credentials() {
+    let (core, _, _) = memory_core(Config::default());
+    seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
+    let core = Arc::new(core);
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let core = core.clone();
+            tokio::spawn(async move { login(&core, "jane@example.com", "wrong horse battery").await.0 })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    let invalid = statuses.iter().filter(|s| **s == 401).count();
+    let locked = statuses.iter().filter(|s| **s == 423).count();
+    assert_eq!(invalid + locked, 20, "{statuses:?}");
+    assert!(invalid <= 5, "{invalid} invalid_credentials: {statuses:?}");
+    assert_eq!(login(&core, "jane@example.com", PASSWORD).await.0, 423);
+}
+
+#[tokio::test]
+async fn tenants_are_separate_and_unknown_tenants_are_404() {
+    let (core, store, _) = memory_core(Config::default());
+    let tenant = Tenant { name: "acme".into(), feature: Behaviour::Optional, settings: TwoFactorSettings::default(), created_at: 0 };
+    store.create_tenant(&tenant, &twofa::testing::seed_user_value(&tenant.scope(), "admin@acme.example")).await.unwrap();
+    seed_user(&core, tenant.scope(), "jane@example.com", PASSWORD, &[]).await;
+    assert_eq!(login(&core, "jane@example.com", PASSWORD).await.0, 401, "a tenant user is not a host user");
+    let (s, _, _) = login_req(&core, json!({"tenant": "Acme", "email": "jane@example.com", "password": PASSWORD}), None).await;
+    assert_eq!(s, 200);
+    let (s, b, _) = login_req(&core, json!({"tenant": "nope", "email": "jane@example.com", "password": PASSWORD}), None).await;
+    assert_eq!((s, b["error"].as_str()), (404, Some("unknown_tenant")));
+}
+
+#[tokio::test]
+async fn with_2fa_on_the_password_leads_to_the_confirmed_providers_in_contract_order() {
+    let (core, store, _) = memory_core(Config::default());
+    let user = seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
+    let patch = UserPatch {
+        two_factor_enabled: Some(true),
+        email_confirmed: Some(true),
+        phone_number: Some(Some("+15555550100".into())),
+        phone_number_confirmed: Some(true),
+        ..Default::default()
+    };
+    store.update_user(&user.id, &patch).await.unwrap();
+    let (status, body) = login(&core, "jane@example.com", PASSWORD).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["status"], "two_factor_required");
+    assert_eq!(body["providers"], json!(["email", "sms"]));
+    assert_eq!(body["remember_browser_allowed"], true);
+    assert!(body.get("access_token").is_none(), "no session before the second factor");
+    let tf = body["two_factor_token"].as_str().unwrap();
+    let claims = core.tokens.verify(TokenKind::TwoFactor, tf, core.now()).unwrap();
+    assert!(core.tokens.verify(TokenKind::Access, tf, core.now()).is_err(), "a two-factor token is not an access token");
+    let stored = store.user(&user.id).await.unwrap().unwrap();
+    assert_eq!(claims.sid, stored.pending_sign_in);
+}
+
+#[tokio::test]
+async fn unconfirmed_destinations_and_disallowed_providers_are_not_offered() {
+    let (core, store, _) = memory_core(Config::default());
+    let user = seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
+    let patch = UserPatch {
+        two_factor_enabled: Some(true),
+        email_confirmed: Some(true),
+        phone_number: Some(Some("+15555550100".into())),
+        ..Default::default()
+    };
+    store.update_user(&user.id, &patch).await.unwrap();
+    assert_eq!(login(&core, "jane@example.com", PASSWORD).await.1["providers"], json!(["email"]));
+    store
+        .set_host_settings(&TwoFactorSettings { allowed_providers: vec![twofa::policy::Provider::Sms], ..Default::default() })
+        .await
+        .unwrap();
+    let (_, body) = login(&core, "jane@example.com", PASSWORD).await;
+    assert_ne!(body["status"], "signed_in", "2FA still applies when nothing is usable: {body}");
+}
+
+#[tokio::test]
+async fn forced_2fa_without_a_usable_provider_gives_only_a_setup_token() {
+    let (core, store, _) = memory_core(Config::default());
+    seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
+    store.set_host_settings(&TwoFactorSettings { behaviour: Behaviour::Forced, ..Default::default() }).await.unwrap();
+    let (status, body) = login(&core, "jane@example.com", PASSWORD).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("two_factor_setup_required")));
+    let setup = body["setup_token"].as_str().unwrap();
+    assert!(core.tokens.verify(TokenKind::Setup, setup, core.now()).is_ok());
+    assert!(core.tokens.verify(TokenKind::Access, setup, core.now()).is_err());
+    assert!(body.get("access_token").is_none());
+}
+
+#[tokio::test]
+async fn disabled_2fa_never_asks_even_when_the_user_turned_it_on() {
+    let (core, store, _) = memory_core(Config::default());
+    let user = seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
+    store.update_user(&user.id, &UserPatch { two_factor_enabled: Some(true), email_confirmed: Some(true), ..Default::default() }).await.unwrap();
+    store.set_host_settings(&TwoFactorSettings { behaviour: Behaviour::Disabled, ..Default::default() }).await.unwrap();
+    assert_eq!(login(&core, "jane@example.com", PASSWORD).await.1["status"], "signed_in");
+}
+
+async fn remembered_user(core: &Core, expires_in: i64) -> (twofa::user::User, String) {
+    let user = seed_user(core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
+    core.store.update_user(&user.id, &UserPatch { two_factor_enabled: Some(true), email_confirmed: Some(true), ..Default::default() }).await.unwrap();
+    let (device_id, token) = new_device_token().unwrap();
+    let device = Device {
+        user_id: user.id.clone(),
+        device_id,
+        token_hash: device_token_hash(&core.hash_key, &user.id, token.expose()),
+        security_stamp: user.security_stamp.clone(),
+        created_at: core.now(),
+        last_used_at: core.now(),
+        expires_at: core.now() + expires_in,
+        user_agent: None,
+    };
+    twofa::store::DeviceStore::put_device(core.store.as_ref(), &device).await.unwrap();
+    (user, token.expose().clone())
+}
+
+#[tokio::test]
+async fn a_remembered_browser_skips_the_second_factor_by_body_or_cookie() {
+    let (core, _, _) = memory_core(Config::default());
+    let (_, token) = remembered_user(&core, 86_400).await;
+    let (_, body, _) = login_req(&core, json!({"email": "jane@example.com", "password": PASSWORD, "remember_browser_token": token}), None).await;
+    assert_eq!(body["status"], "signed_in");
+    let cookie = format!("Identity.TwoFactorRememberMe={token}");
+    let (_, body, _) = login_req(&core, json!({"email": "jane@example.com", "password": PASSWORD}), Some(&cookie)).await;
+    assert_eq!(body["status"], "signed_in");
+    let claims = core.tokens.verify(TokenKind::Access, body["access_token"].as_str().unwrap(), core.now()).unwrap();
+    assert_eq!(claims.amr, vec!["pwd", "device"]);
+}
+
+#[tokio::test]
+async fn a_remembered_browser_stops_working_when_it_expires_or_the_security_stamp_changes() {
+    let (core, _, clock) = memory_core(Config::default());
+    let (user, token) = remembered_user(&core, 100).await;
+    let body = json!({"email": "jane@example.com", "password": PASSWORD, "remember_browser_token": token});
+    assert_eq!(login_req(&core, body.clone(), None).await.1["status"], "signed_in");
+    clock.advance(100);
+    assert_eq!(login_req(&core, body.clone(), None).await.1["status"], "two_factor_required");
+    clock.set(core.now() - 100);
+    core.store.update_user(&user.id, &UserPatch { security_stamp: Some("changed".into()), ..Default::default() }).await.unwrap();
+    assert_eq!(login_req(&core, body.clone(), None).await.1["status"], "two_factor_required");
+    let forged = json!({"email": "jane@example.com", "password": PASSWORD, "remember_browser_token": format!("{token}x")});
+    assert_eq!(login_req(&core, forged, None).await.1["status"], "two_factor_required");
+}
+
+#[tokio::test]
+async fn a_remembered_browser_does_not_bypass_the_password() {
+    let (core, _, _) = memory_core(Config::default());
+    let (_, token) = remembered_user(&core, 86_400).await;
+    let (status, _, _) = login_req(&core, json!({"email": "jane@example.com", "password": "wrong horse battery", "remember_browser_token": token}), None).await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn malformed_requests_get_400_naming_the_field_and_count_nothing() {
+    let (core, store, _) = memory_core(Config::default());
+    let user = seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
+    for (body, field) in [
+        (json!({"password": PASSWORD}), "email"),
+        (json!({"email": "jane@example.com"}), "password"),
+        (json!({"email": "jane@example.com", "password": 12}), "password"),
+        (json!({"email": "jane@example.com", "password": PASSWORD, "tenant": 5}), "tenant"),
+    ] {
+        let (s, b, _) = login_req(&core, body, None).await;
+        assert_eq!((s, b["error"].as_str(), b["field"].as_str()), (400, Some("invalid_request"), Some(field)));
+    }
+    assert_eq!(store.user(&user.id).await.unwrap().unwrap().failed_count, 0);
+}
