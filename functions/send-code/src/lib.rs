@@ -1,13 +1,37 @@
-//! The send-code function: `POST /send-code`.
+//! The send-code function: `POST /send-code`. Sends a one-time code by email or SMS,
+//! either for the second factor of a sign-in (with a two-factor token) or to confirm
+//! the account's email address or a phone number (with a bearer token).
 
-use twofa::api::{Request, Response, Route};
+mod attempt;
+mod confirm;
+mod deliver;
+mod errors;
+mod request;
+mod sign_in;
+mod step_up;
+mod throttle;
+
+use twofa::api::{respond, ApiError, Request, Response, Route};
 use twofa::app::Core;
 use twofa::senders::{EmailSender, SmsSender};
+
+use request::SendRequest;
 
 /// The routes this function serves.
 pub const ROUTES: &[Route] = &[Route::new("POST", "/send-code")];
 
 /// Serves one request.
-pub async fn handle(_core: &Core, _sms: &dyn SmsSender, _email: &dyn EmailSender, _req: Request) -> Response {
-    twofa::api::ApiError::not_found("not implemented yet").into_response()
+pub async fn handle(core: &Core, sms: &dyn SmsSender, email: &dyn EmailSender, req: Request) -> Response {
+    respond(serve(core, sms, email, &req).await)
+}
+
+async fn serve(core: &Core, sms: &dyn SmsSender, email: &dyn EmailSender, req: &Request) -> Result<Response, ApiError> {
+    if req.method() != http::Method::POST {
+        return Err(errors::method_not_allowed());
+    }
+    let senders = deliver::Senders { sms, email };
+    match SendRequest::parse(req)? {
+        SendRequest::SignIn { two_factor_token, provider } => sign_in::send(core, &senders, &two_factor_token, provider).await,
+        SendRequest::Confirm(purpose) => confirm::send(core, &senders, req, purpose).await,
+    }
 }

@@ -1,13 +1,38 @@
-//! The verify-code function: `POST /verify-code`.
+//! The verify-code function: `POST /verify-code`. Checks a second-factor code to
+//! finish a sign-in (authenticator, emailed or texted code, recovery code), or a
+//! confirmation code for the account's email address or a phone number. Every code
+//! works once; every wrong one counts toward the account lockout.
 
-use twofa::api::{Request, Response, Route};
+mod attempt;
+mod check;
+mod confirm;
+mod errors;
+mod failure;
+mod remember;
+mod request;
+mod sign_in;
+mod step_up;
+
+use twofa::api::{respond, ApiError, Request, Response, Route};
 use twofa::app::Core;
 use twofa::senders::EmailSender;
+
+use request::VerifyRequest;
 
 /// The routes this function serves.
 pub const ROUTES: &[Route] = &[Route::new("POST", "/verify-code")];
 
 /// Serves one request.
-pub async fn handle(_core: &Core, _email: &dyn EmailSender, _req: Request) -> Response {
-    twofa::api::ApiError::not_found("not implemented yet").into_response()
+pub async fn handle(core: &Core, email: &dyn EmailSender, req: Request) -> Response {
+    respond(serve(core, email, &req).await)
+}
+
+async fn serve(core: &Core, email: &dyn EmailSender, req: &Request) -> Result<Response, ApiError> {
+    if req.method() != http::Method::POST {
+        return Err(errors::method_not_allowed());
+    }
+    match VerifyRequest::parse(req)? {
+        VerifyRequest::SignIn(sign_in) => sign_in::verify(core, email, req, sign_in).await,
+        VerifyRequest::Confirm { purpose, code } => confirm::verify(core, email, req, purpose, &code).await,
+    }
 }

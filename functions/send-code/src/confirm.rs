@@ -1,0 +1,38 @@
+//! A code to confirm the account's email address or a phone number. Only confirmed
+//! destinations are ever offered for sign-in; the number is recorded on the account
+//! by verify-code once its code comes back.
+
+use twofa::api::{ApiError, Request, Response};
+use twofa::app::Core;
+use twofa::codes::CodePurpose;
+use twofa::email::mask_email;
+use twofa::phone::PhoneNumber;
+use twofa::signin::authenticate;
+use twofa::tokens::TokenKind;
+
+use crate::deliver::{send_code, Destination, Senders};
+use crate::errors::invalid_phone;
+use crate::request::ConfirmPurpose;
+use crate::step_up;
+
+pub async fn send(core: &Core, senders: &Senders<'_>, req: &Request, purpose: ConfirmPurpose) -> Result<Response, ApiError> {
+    let caller = authenticate(core, req, &[TokenKind::Access, TokenKind::Setup]).await?;
+    match purpose {
+        ConfirmPurpose::Email => {
+            let to = Destination { address: caller.user.email.clone(), hint: mask_email(&caller.user.email) };
+            send_code(core, senders, &caller.user, CodePurpose::ConfirmEmail, to).await
+        }
+        ConfirmPurpose::Phone(input) => {
+            let number = PhoneNumber::parse(&input).map_err(|e| invalid_phone(e.to_string()))?;
+            if !core.config.sms_allowed_to(number.country_code()) {
+                return Err(invalid_phone(format!(
+                    "text messages to +{} numbers are not allowed by this service",
+                    number.country_code()
+                )));
+            }
+            step_up::check_new_phone(core, &caller, number.as_str()).await?;
+            let to = Destination { address: number.as_str().to_string(), hint: number.masked() };
+            send_code(core, senders, &caller.user, CodePurpose::ConfirmPhone, to).await
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! The contract's refusals that only this function gives.
+
+use http::StatusCode;
+use twofa::api::ApiError;
+
+pub fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use POST /send-code")
+}
+
+pub fn provider_unavailable(provider: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "provider_unavailable",
+        format!("{provider} is not available for this account: not confirmed, not allowed, or nothing to send"),
+    )
+    .with("provider", provider)
+}
+
+pub fn too_many_requests(retry_after: i64) -> ApiError {
+    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", "too many codes were requested; try again later")
+        .retry_after(retry_after)
+}
+
+pub fn busy() -> ApiError {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", "the service is busy; try again")
+}
+
+pub fn delivery_failed(channel: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_GATEWAY,
+        "delivery_failed",
+        format!("the {channel} could not be delivered; no code was issued, try again later"),
+    )
+}
+
+pub fn invalid_phone(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_phone", message).with("field", "phone_number")
+}
+
+pub fn step_up_required() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "step_up_required",
+        "confirming a new phone number needs a recently proven second factor; sign in again with it",
+    )
+}

@@ -1,0 +1,47 @@
+//! A code for the second factor of a sign-in, to a destination the user confirmed
+//! and the policy allows.
+
+use twofa::api::{ApiError, Response};
+use twofa::app::Core;
+use twofa::codes::CodePurpose;
+use twofa::email::mask_email;
+use twofa::phone::PhoneNumber;
+use twofa::policy::Provider;
+use twofa::signin::{load_side, usable_providers};
+use twofa::user::User;
+
+use crate::attempt::pending_user;
+use crate::deliver::{send_code, Destination, Senders};
+use crate::errors::provider_unavailable;
+use crate::request::SignInProvider;
+
+pub async fn send(core: &Core, senders: &Senders<'_>, token: &str, provider: SignInProvider) -> Result<Response, ApiError> {
+    let user = pending_user(core, token).await?;
+    let (provider, purpose) = match provider {
+        SignInProvider::Email => (Provider::Email, CodePurpose::SignInEmail),
+        SignInProvider::Sms => (Provider::Sms, CodePurpose::SignInSms),
+        SignInProvider::NothingToSend(name) => return Err(provider_unavailable(name)),
+    };
+    let Some(side) = load_side(core.store.as_ref(), &user.scope).await? else {
+        return Err(ApiError::unauthorized());
+    };
+    if !usable_providers(&user, &side.effective(user.two_factor_enabled)).contains(&provider) {
+        return Err(provider_unavailable(provider.as_str()));
+    }
+    let to = destination(core, &user, provider).ok_or_else(|| provider_unavailable(provider.as_str()))?;
+    send_code(core, senders, &user, purpose, to).await
+}
+
+/// The confirmed destination of `provider`; `None` for a number SMS may not go to.
+fn destination(core: &Core, user: &User, provider: Provider) -> Option<Destination> {
+    match provider {
+        Provider::Email => Some(Destination { address: user.email.clone(), hint: mask_email(&user.email) }),
+        Provider::Sms => {
+            let number = PhoneNumber::parse(user.phone_number.as_deref()?).ok()?;
+            core.config
+                .sms_allowed_to(number.country_code())
+                .then(|| Destination { address: number.as_str().to_string(), hint: number.masked() })
+        }
+        Provider::Authenticator => None,
+    }
+}

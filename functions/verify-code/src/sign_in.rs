@@ -1,0 +1,87 @@
+//! Finishing a sign-in with a second factor: the two-factor token's sign-in must still
+//! be pending, the method allowed by policy and set up, the code right. Success ends
+//! the sign-in (so the token cannot be used again) and issues the access token.
+
+use twofa::api::{json, json_with_headers, ApiError, Request, Response};
+use twofa::app::Core;
+use twofa::codes::CodePurpose;
+use twofa::phone::PhoneNumber;
+use twofa::policy::{Effective, Provider};
+use twofa::senders::EmailSender;
+use twofa::signin::{issue_access, load_side, notify, usable_providers};
+use twofa::user::User;
+
+use crate::attempt::{self, Attempt};
+use crate::check::{self, Checked};
+use crate::errors::{code_expired, provider_unavailable};
+use crate::failure::wrong_code;
+use crate::remember::remember;
+use crate::request::{Method, SignIn};
+
+pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request, s: SignIn) -> Result<Response, ApiError> {
+    let Attempt { user, sid } = attempt::pending(core, &s.two_factor_token).await?;
+    let Some(side) = load_side(core.store.as_ref(), &user.scope).await? else {
+        return Err(ApiError::unauthorized());
+    };
+    let eff = side.effective(user.two_factor_enabled);
+    if !usable(&user, &eff, s.method) {
+        return Err(provider_unavailable(s.method.as_str()));
+    }
+
+    let checked = match s.method {
+        Method::Authenticator => check::authenticator(core, &user, &s.code).await?,
+        Method::Email => sent_code(core, &user, CodePurpose::SignInEmail, &s.code, &user.email).await?,
+        Method::Sms => {
+            let number = user.phone_number.as_deref().unwrap_or_default();
+            // Bound to the number as send-code normalised it.
+            let number = PhoneNumber::parse(number).map(|p| p.as_str().to_string()).unwrap_or_else(|_| number.to_string());
+            sent_code(core, &user, CodePurpose::SignInSms, &s.code, &number).await?
+        }
+        Method::RecoveryCode => check::recovery(core, &user, &s.code).await?,
+    };
+    match checked {
+        Checked::Accepted => {}
+        Checked::Wrong => return Err(wrong_code(core, email, &user).await),
+        Checked::Expired => return Err(code_expired()),
+    }
+
+    if !core.store.complete_sign_in(&user.id, &sid).await? {
+        return Err(ApiError::unauthorized());
+    }
+    tracing::info!(user_id = %user.id, method = s.method.as_str(), "signed in with a second factor");
+    if s.method == Method::RecoveryCode {
+        let left = user.recovery_codes.len().saturating_sub(1);
+        notify(
+            email,
+            &user,
+            "A recovery code was used",
+            &format!("A recovery code was used to sign in to your account. You have {left} left; you can make new ones in your two-factor settings."),
+        )
+        .await;
+    }
+
+    let mut signed_in = issue_access(core, &user, &["pwd", s.method.amr()], Some(core.now()))?;
+    if s.remember_browser && eff.remember_browser_allowed {
+        let remembered = remember(core, email, &user, req).await?;
+        signed_in.remember_browser_token = Some(remembered.token);
+        return Ok(json_with_headers(http::StatusCode::OK, &signed_in, &[(http::header::SET_COOKIE, remembered.cookie)]));
+    }
+    Ok(json(http::StatusCode::OK, &signed_in))
+}
+
+/// Whether the policy allows `method` and the user has it set up. Recovery codes
+/// are accepted whenever the user has some left (API.md, login).
+fn usable(user: &User, eff: &Effective, method: Method) -> bool {
+    let provider = match method {
+        Method::Authenticator => Provider::Authenticator,
+        Method::Email => Provider::Email,
+        Method::Sms => Provider::Sms,
+        Method::RecoveryCode => return !user.recovery_codes.is_empty(),
+    };
+    usable_providers(user, eff).contains(&provider)
+}
+
+async fn sent_code(core: &Core, user: &User, purpose: CodePurpose, typed: &str, destination: &str) -> Result<Checked, ApiError> {
+    let pending = core.store.code(&user.id, purpose).await?;
+    check::sent_code(core, pending.as_ref(), typed, destination).await
+}
