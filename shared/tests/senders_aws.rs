@@ -1,0 +1,150 @@
+//! The SNS and SES senders against moto's server. moto keeps what was sent and
+//! shows it at `GET /moto-api/data.json` (`sns.SMS`, `ses.Message`). Other test
+//! binaries share the server, so every test uses its own number or addresses and
+//! looks only at its own records; nothing is reset.
+
+use aws_sdk_sns::config::{BehaviorVersion, Credentials, Region};
+use serde_json::Value;
+use twofa::secret::Secret;
+use twofa::senders::ses::SesSender;
+use twofa::senders::sns::SnsSender;
+use twofa::senders::{DeliveryError, EmailMessage, EmailSender, SmsMessage, SmsSender};
+use twofa::testing::service_endpoint;
+
+fn credentials() -> Credentials {
+    Credentials::new("test", "test", None, None, "test")
+}
+
+fn sns_client(endpoint: &str) -> aws_sdk_sns::Client {
+    aws_sdk_sns::Client::from_conf(
+        aws_sdk_sns::Config::builder()
+            .endpoint_url(endpoint)
+            .region(Region::new("us-east-1"))
+            .credentials_provider(credentials())
+            .behavior_version(BehaviorVersion::latest())
+            .build(),
+    )
+}
+
+fn ses_client(endpoint: &str) -> aws_sdk_ses::Client {
+    aws_sdk_ses::Client::from_conf(
+        aws_sdk_ses::Config::builder()
+            .endpoint_url(endpoint)
+            .region(aws_sdk_ses::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_ses::config::Credentials::new("test", "test", None, None, "test"))
+            .behavior_version(aws_sdk_ses::config::BehaviorVersion::latest())
+            .build(),
+    )
+}
+
+/// The records moto keeps for `service`'s `model`, e.g. `("sns", "SMS")`.
+async fn moto_records(endpoint: &str, service: &str, model: &str) -> Vec<Value> {
+    let url = format!("{}/moto-api/data.json", endpoint.trim_end_matches('/'));
+    let data: Value = reqwest::get(&url)
+        .await
+        .and_then(|r| r.error_for_status())
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url} is not JSON: {e}"));
+    data[service][model].as_array().cloned().unwrap_or_default()
+}
+
+/// A +1 555 number no other test uses.
+fn unique_number() -> String {
+    format!("+1555{:07}", uuid::Uuid::new_v4().as_u128() % 10_000_000)
+}
+
+fn unique_label() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+fn sms(to: &str, code: &str) -> SmsMessage {
+    SmsMessage {
+        to: to.into(),
+        body: Secret::new(format!("Your security code is: {code}")),
+        code: Some(Secret::new(code.into())),
+    }
+}
+
+#[tokio::test]
+async fn an_sms_sent_through_sns_reaches_the_number_with_its_code() {
+    let Some(moto) = service_endpoint("MOTO_ENDPOINT") else { return };
+    let to = unique_number();
+
+    SnsSender::new(sns_client(&moto)).send_sms(&sms(&to, "731904")).await.expect("SNS accepts the message");
+
+    let sent: Vec<Value> = moto_records(&moto, "sns", "SMS").await.into_iter().filter(|m| m["phone_number"] == to.as_str()).collect();
+    assert_eq!(sent.len(), 1, "messages to {to}: {sent:?}");
+    assert_eq!(sent[0]["message"], "Your security code is: 731904");
+}
+
+#[tokio::test]
+async fn an_sms_with_a_sender_id_is_still_delivered() {
+    let Some(moto) = service_endpoint("MOTO_ENDPOINT") else { return };
+    let to = unique_number();
+
+    SnsSender::new(sns_client(&moto))
+        .with_sender_id(Some("TwoFA".into()))
+        .send_sms(&sms(&to, "220145"))
+        .await
+        .expect("SNS accepts the message");
+
+    let sent = moto_records(&moto, "sns", "SMS").await;
+    assert!(sent.iter().any(|m| m["phone_number"] == to.as_str() && m["message"] == "Your security code is: 220145"), "no message to {to}");
+}
+
+#[tokio::test]
+async fn sns_refuses_a_number_that_is_not_e164_and_the_error_does_not_carry_the_code() {
+    let Some(moto) = service_endpoint("MOTO_ENDPOINT") else { return };
+
+    let err = SnsSender::new(sns_client(&moto)).send_sms(&sms("0555-CALL-ME", "118822")).await.unwrap_err();
+
+    assert!(matches!(&err, DeliveryError::Refused(m) if m.contains("InvalidParameter")), "{err:?}");
+    assert!(!err.to_string().contains("118822"), "{err}");
+}
+
+#[tokio::test]
+async fn an_unreachable_sns_endpoint_means_the_provider_is_unavailable() {
+    // No moto needed: a port that was just free and is closed again.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free local port");
+    let endpoint = format!("http://{}", listener.local_addr().expect("a bound address"));
+    drop(listener);
+
+    let err = SnsSender::new(sns_client(&endpoint)).send_sms(&sms(&unique_number(), "554433")).await.unwrap_err();
+
+    assert!(matches!(err, DeliveryError::Unavailable(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn ses_refuses_an_unverified_sender_then_delivers_once_the_sender_is_verified() {
+    let Some(moto) = service_endpoint("MOTO_ENDPOINT") else { return };
+    let client = ses_client(&moto);
+    // A domain of its own, so no other test's verified domain covers this sender.
+    let label = unique_label();
+    let from = format!("no-reply@{label}.example.com");
+    let to = format!("user-{label}@example.org");
+    let subject = format!("Your security code ({label})");
+    let message = EmailMessage {
+        to: to.clone(),
+        subject: subject.clone(),
+        body: Secret::new("Your security code is: 640127".into()),
+        code: Some(Secret::new("640127".into())),
+    };
+    let sender = SesSender::new(client.clone(), from.clone());
+
+    let err = sender.send_email(&message).await.unwrap_err();
+    assert!(matches!(&err, DeliveryError::Refused(m) if m.contains("not verified")), "{err:?}");
+    assert!(!err.to_string().contains("640127"), "{err}");
+    let delivered_to = |records: &[Value]| records.iter().filter(|m| m["destinations"]["ToAddresses"][0] == to.as_str()).cloned().collect::<Vec<_>>();
+    assert!(delivered_to(&moto_records(&moto, "ses", "Message").await).is_empty(), "a refused message was recorded as sent");
+
+    client.verify_email_identity().email_address(&from).send().await.expect("moto verifies the identity");
+    sender.send_email(&message).await.expect("SES accepts mail from a verified sender");
+
+    let sent = delivered_to(&moto_records(&moto, "ses", "Message").await);
+    assert_eq!(sent.len(), 1, "messages to {to}: {sent:?}");
+    assert_eq!(sent[0]["source"], from.as_str());
+    assert_eq!(sent[0]["subject"], subject.as_str());
+    assert_eq!(sent[0]["body"], "Your security code is: 640127");
+}
