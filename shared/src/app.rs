@@ -102,11 +102,11 @@ pub async fn aws_sdk_config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }
 
-/// The SMS sender `SMS_PROVIDER` names.
+/// The SMS sender `SMS_PROVIDER` names (with `sns`, `SNS_SENDER_ID` is an optional sender id).
 pub fn sms_sender(config: &Config, env: &dyn Env, sdk: &aws_config::SdkConfig, log: &LogSender) -> Result<Arc<dyn SmsSender>, ConfigError> {
     Ok(match config.sms_provider {
         SmsProvider::Log => Arc::new(log.clone()),
-        SmsProvider::Sns => Arc::new(SnsSender::new(aws_sdk_sns::Client::new(sdk))),
+        SmsProvider::Sns => Arc::new(SnsSender::new(aws_sdk_sns::Client::new(sdk)).with_sender_id(env.get("SNS_SENDER_ID"))),
         SmsProvider::Twilio => Arc::new(TwilioSender::from_env(env)?),
     })
 }
