@@ -1,1 +1,155 @@
+//! One way to start the local API for a test: in this process, on a free loopback
+//! port, over the memory store or a fresh table in DynamoDB Local, with the log
+//! senders or SNS and SES on moto. Tests then talk to it over real HTTP.
 
+use std::sync::Arc;
+
+use aws_config::BehaviorVersion;
+use local_api::{router, LocalApi};
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+use twofa::app::{Core, Keys};
+use twofa::clock::SystemClock;
+use twofa::config::Config;
+use twofa::senders::log::LogSender;
+use twofa::senders::{EmailSender, SmsSender};
+use twofa::store::Store;
+
+/// Where the app keeps its data.
+pub enum Backend {
+    /// The embedded store.
+    Memory,
+    /// A fresh table in DynamoDB Local at this endpoint.
+    Dynamo(String),
+}
+
+impl Backend {
+    /// DynamoDB Local when the test command started it; `None` (a loud skip, or a
+    /// failure under CI) otherwise.
+    pub fn dynamo() -> Option<Self> {
+        twofa::testing::service_endpoint("DYNAMODB_ENDPOINT").map(Backend::Dynamo)
+    }
+}
+
+/// The SDK configuration for a local emulator at `endpoint`, with test credentials.
+pub fn local_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+            aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "test"),
+        ))
+        .behavior_version(BehaviorVersion::latest())
+        .build()
+}
+
+/// Builds the store of a backend; for DynamoDB a fresh table, so tests never share data.
+pub async fn store(backend: &Backend) -> Arc<dyn Store> {
+    match backend {
+        Backend::Memory => Arc::new(twofa::store::memory::MemoryStore::new()),
+        Backend::Dynamo(endpoint) => {
+            let client = aws_sdk_dynamodb::Client::new(&local_sdk_config(endpoint));
+            let table = format!("twofa-e2e-{}", uuid::Uuid::new_v4().simple());
+            let store = twofa::store::dynamo::DynamoStore::new(client, table);
+            store.ensure_table().await.expect("a table in DynamoDB Local");
+            Arc::new(store)
+        }
+    }
+}
+
+/// A running local API; clones share it.
+#[derive(Clone)]
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// The client.
+    pub http: reqwest::Client,
+    /// The server's state (store, outbox).
+    pub api: Arc<LocalApi>,
+}
+
+/// Options for [`spawn_app`].
+pub struct AppOptions {
+    /// Settings.
+    pub config: Config,
+    /// SMS sender; the log sender when `None`.
+    pub sms: Option<Arc<dyn SmsSender>>,
+    /// Email sender; the log sender when `None`.
+    pub email: Option<Arc<dyn EmailSender>>,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        Self { config: Config::default(), sms: None, email: None }
+    }
+}
+
+/// Starts the local API on a free port.
+pub async fn spawn_app(backend: &Backend, options: AppOptions) -> TestApp {
+    let outbox = LogSender::default();
+    let sms = options.sms.unwrap_or_else(|| Arc::new(outbox.clone()));
+    let email = options.email.unwrap_or_else(|| Arc::new(outbox.clone()));
+    let keys = Keys::random(options.config.token_lifetimes);
+    let core = Core::new(store(backend).await, Arc::new(SystemClock), options.config, keys);
+    let api = Arc::new(LocalApi { core, sms, email, outbox });
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("a free loopback port");
+    let port = listener.local_addr().expect("a bound address").port();
+    let app = router(api.clone());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    TestApp { base: format!("http://127.0.0.1:{port}"), http: reqwest::Client::new(), api }
+}
+
+/// A response as tests read it.
+#[derive(Debug)]
+pub struct Reply {
+    /// Status code.
+    pub status: u16,
+    /// JSON body (Null when empty or not JSON).
+    pub body: Value,
+    /// Headers.
+    pub headers: HeaderMap,
+}
+
+impl TestApp {
+    /// Sends `method path` with an optional JSON body and bearer token.
+    pub async fn call(&self, method: &str, path: &str, body: Option<&Value>, bearer: Option<&str>) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a valid method");
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        if let Some(t) = bearer {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("the local API answers");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap_or_default();
+        Reply { status, body: serde_json::from_str(&text).unwrap_or(Value::Null), headers }
+    }
+
+    /// POST with a JSON body.
+    pub async fn post(&self, path: &str, body: &Value, bearer: Option<&str>) -> Reply {
+        self.call("POST", path, Some(body), bearer).await
+    }
+
+    /// The log senders' outbox, read over HTTP like a developer would.
+    pub async fn outbox(&self) -> Vec<Value> {
+        match self.call("GET", "/_local/outbox", None, None).await.body {
+            Value::Array(items) => items,
+            _ => Vec::new(),
+        }
+    }
+
+    /// The code in the newest outbox message to `to`.
+    pub async fn last_code_to(&self, to: &str) -> Option<String> {
+        self.outbox()
+            .await
+            .iter()
+            .rev()
+            .find(|m| m["to"] == to)
+            .and_then(|m| m["code"].as_str().map(str::to_string))
+    }
+}
