@@ -52,6 +52,12 @@ pub fn base32(key: &[u8]) -> String {
     totp_rs::Secret::from(key.to_vec()).to_base32()
 }
 
+/// The key from the base32 text an authenticator app is given; `None` if it is not base32.
+/// What a real authenticator does with the shared key; tests use it to play one.
+pub fn key_from_base32(text: &str) -> Option<Vec<u8>> {
+    totp_rs::Secret::try_from_base32(text.trim().to_uppercase()).ok().map(|s| s.as_bytes().to_vec())
+}
+
 fn percent_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
@@ -138,6 +144,7 @@ mod tests {
             uri,
             "otpauth://totp/twofa:jane@example.com?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=twofa&algorithm=SHA1&digits=6&period=30"
         );
+        assert_eq!(key_from_base32("gezdgnbvgy3tqojqgezdgnbvgy3tqojq").as_deref(), Some(RFC_SEED));
         let svg = qr_svg(&uri).unwrap();
         assert!(svg.starts_with("<?xml") || svg.starts_with("<svg"), "{}", &svg[..40]);
         assert!(svg.contains("</svg>"));
