@@ -226,27 +226,35 @@ fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
+/// One row: the complete environment, minus `removed`, plus `added`, must fail on `var`.
+struct EnvCase {
+    row: &'static str,
+    removed: &'static [&'static str],
+    added: &'static [(&'static str, &'static str)],
+    var: &'static str,
+}
+
 #[test]
 fn configuration_from_the_environment_names_the_variable_that_is_missing_or_wrong() {
     let complete = [("TWILIO_SID", SID), ("TWILIO_AUTH_TOKEN", TOKEN), ("TWILIO_SEND_NUMBER", FROM)];
-    let cases: &[(&str, &[&str], &[(&str, &str)], &str)] = &[
-        ("no SID", &["TWILIO_SID"], &[], "TWILIO_SID"),
-        ("no auth token", &["TWILIO_AUTH_TOKEN"], &[], "TWILIO_AUTH_TOKEN"),
-        ("no send number", &["TWILIO_SEND_NUMBER"], &[], "TWILIO_SEND_NUMBER"),
-        ("a blank auth token", &[], &[("TWILIO_AUTH_TOKEN", "  ")], "TWILIO_AUTH_TOKEN"),
-        ("a timeout that is not a number", &[], &[("TWILIO_TIMEOUT_SECONDS", "soon")], "TWILIO_TIMEOUT_SECONDS"),
-        ("a zero timeout", &[], &[("TWILIO_TIMEOUT_SECONDS", "0")], "TWILIO_TIMEOUT_SECONDS"),
-        ("a base URL that is not a URL", &[], &[("TWILIO_BASE_URL", "api.twilio.com")], "TWILIO_BASE_URL"),
+    let cases = [
+        EnvCase { row: "no SID", removed: &["TWILIO_SID"], added: &[], var: "TWILIO_SID" },
+        EnvCase { row: "no auth token", removed: &["TWILIO_AUTH_TOKEN"], added: &[], var: "TWILIO_AUTH_TOKEN" },
+        EnvCase { row: "no send number", removed: &["TWILIO_SEND_NUMBER"], added: &[], var: "TWILIO_SEND_NUMBER" },
+        EnvCase { row: "a blank auth token", removed: &[], added: &[("TWILIO_AUTH_TOKEN", "  ")], var: "TWILIO_AUTH_TOKEN" },
+        EnvCase { row: "a timeout that is not a number", removed: &[], added: &[("TWILIO_TIMEOUT_SECONDS", "soon")], var: "TWILIO_TIMEOUT_SECONDS" },
+        EnvCase { row: "a zero timeout", removed: &[], added: &[("TWILIO_TIMEOUT_SECONDS", "0")], var: "TWILIO_TIMEOUT_SECONDS" },
+        EnvCase { row: "a base URL that is not a URL", removed: &[], added: &[("TWILIO_BASE_URL", "api.twilio.com")], var: "TWILIO_BASE_URL" },
     ];
-    for (row, removed, added, var) in cases {
+    for EnvCase { row, removed, added, var } in cases {
         let mut e = env(&complete);
-        for r in *removed {
+        for r in removed {
             e.remove(*r);
         }
         e.extend(env(added));
         match TwilioSender::from_env(&e) {
             Err(err) => {
-                assert_eq!(err.var, *var, "row {row:?}: {err}");
+                assert_eq!(err.var, var, "row {row:?}: {err}");
                 assert!(!err.to_string().contains(TOKEN), "row {row:?} shows the token: {err}");
             }
             Ok(_) => panic!("row {row:?}: a sender was built"),
