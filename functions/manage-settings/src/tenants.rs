@@ -14,7 +14,6 @@ use twofa::user::{Role, User};
 
 use crate::caller::{host_admin, signed_in};
 use crate::errors;
-use crate::security::new_stamp;
 
 #[derive(Deserialize)]
 struct NewTenant {
@@ -61,25 +60,8 @@ pub async fn create(core: &Core, req: &Request) -> Result<Response, ApiError> {
         settings: TwoFactorSettings::default(),
         created_at: now,
     };
-    let admin = User {
-        id: uuid::Uuid::new_v4().to_string(),
-        scope: Scope::Tenant(name.key()),
-        email: email.as_str().to_string(),
-        email_confirmed: false,
-        password_hash: hash_password(&password).await?,
-        phone_number: None,
-        phone_number_confirmed: false,
-        roles: vec![Role::TenantAdmin],
-        two_factor_enabled: false,
-        authenticator: None,
-        totp_last_step: None,
-        recovery_codes: Vec::new(),
-        failed_count: 0,
-        lockout_end: None,
-        security_stamp: new_stamp(),
-        pending_sign_in: None,
-        created_at: now,
-    };
+    let mut admin = User::new(Scope::Tenant(name.key()), email.as_str(), hash_password(&password).await?, now);
+    admin.roles = vec![Role::TenantAdmin];
     match core.store.create_tenant(&tenant, &admin).await {
         Ok(()) => {}
         // The admin's email is new in a new scope: a conflict means a racing create won.
