@@ -153,3 +153,24 @@ impl TestApp {
             .and_then(|m| m["code"].as_str().map(str::to_string))
     }
 }
+
+/// What moto recorded for `service`'s `model` (e.g. `("sns", "SMS")`, `("ses", "Message")`).
+pub async fn moto_records(endpoint: &str, service: &str, model: &str) -> Vec<Value> {
+    let url = format!("{}/moto-api/data.json", endpoint.trim_end_matches('/'));
+    let data: Value = match reqwest::get(&url).await {
+        Ok(r) => r.json().await.unwrap_or(Value::Null),
+        Err(e) => panic!("GET {url}: {e}"),
+    };
+    data[service][model].as_array().cloned().unwrap_or_default()
+}
+
+/// The first run of six digits in a message: the code it carries.
+pub fn code_in(text: &str) -> Option<String> {
+    let chars: Vec<char> = text.chars().collect();
+    chars.windows(6).find(|w| w.iter().all(char::is_ascii_digit)).map(|w| w.iter().collect())
+}
+
+/// A +1 555 number no other test uses.
+pub fn unique_number() -> String {
+    format!("+1555{:07}", uuid::Uuid::new_v4().as_u128() % 10_000_000)
+}
