@@ -1,0 +1,282 @@
+//! Every events/ file, as `sam local invoke` would pass it, goes through
+//! `lambda_http::request::from_str` and the function that owns its route (over a
+//! memory store), and gets the status the contract gives that request. The stored
+//! world each event needs (its user, tenant, device, pending code) is set up first,
+//! and its placeholder bearer token is swapped for one minted for that user.
+
+use serde_json::{json, Value};
+use twofa::api::{Request, Response};
+use twofa::app::Core;
+use twofa::codes::{code_hash, CodePurpose, PendingCode};
+use twofa::config::Config;
+use twofa::devices::Device;
+use twofa::policy::{Behaviour, TwoFactorSettings};
+use twofa::senders::log::LogSender;
+use twofa::tenant::{Scope, Tenant};
+use twofa::tokens::{NewToken, TokenKind};
+use twofa::user::{Authenticator, Role, User, UserPatch};
+
+/// The ids the event files use in their paths.
+const EVENT_USER_ID: &str = "6f1c5a3e-2b7d-4c9a-9e1f-0d3b8a7c5e21";
+const EVENT_DEVICE_ID: &str = "Xq7b2LmP9vRt";
+/// The code the verify-code events carry.
+const EVENT_CODE: &str = "492817";
+const JANE: &str = "jane.doe@example.com";
+const JANE_PASSWORD: &str = "violet-Harbor-92-lantern";
+
+struct World {
+    core: Core,
+    log: LogSender,
+}
+
+/// What an event needs besides its file.
+#[derive(Default)]
+struct Setup {
+    bearer: Option<String>,
+    body: Vec<(&'static str, Value)>,
+    path_ids: Vec<(&'static str, String)>,
+}
+
+impl World {
+    fn new() -> Self {
+        let (core, _store, clock) = twofa::testing::memory_core(Config::default());
+        Self { core, log: LogSender::new(clock) }
+    }
+
+    async fn user(&self, scope: Scope, email: &str, roles: &[Role]) -> User {
+        twofa::testing::seed_user(&self.core, scope, email, JANE_PASSWORD, roles).await
+    }
+
+    async fn patch(&self, user: &User, patch: UserPatch) -> User {
+        self.core.store.update_user(&user.id, &patch).await.expect("patching a seeded user");
+        self.core.store.user(&user.id).await.expect("reading it back").expect("the user exists")
+    }
+
+    /// Jane, whose email is confirmed.
+    async fn jane(&self) -> User {
+        let jane = self.user(Scope::Host, JANE, &[]).await;
+        self.patch(&jane, UserPatch { email_confirmed: Some(true), ..Default::default() }).await
+    }
+
+    fn access(&self, user: &User, mfa_at: Option<i64>) -> String {
+        let roles = user.roles.iter().map(|r| r.as_str().to_string()).collect();
+        let t = NewToken { user_id: user.id.clone(), scope: user.scope.key(), roles, amr: vec!["pwd".into()], mfa_at, sid: None };
+        self.core.tokens.issue(TokenKind::Access, t, self.core.now()).expect("minting an access token")
+    }
+
+    /// Jane in the middle of signing in: 2FA on, a pending sign-in, and its two-factor token.
+    async fn jane_signing_in(&self) -> (User, String) {
+        let jane = self.jane().await;
+        let sid = "sid-from-login".to_string();
+        let jane = self.patch(&jane, UserPatch { two_factor_enabled: Some(true), pending_sign_in: Some(Some(sid.clone())), ..Default::default() }).await;
+        let t = NewToken { user_id: jane.id.clone(), scope: jane.scope.key(), amr: vec!["pwd".into()], sid: Some(sid), ..Default::default() };
+        let token = self.core.tokens.issue(TokenKind::TwoFactor, t, self.core.now()).expect("minting a two-factor token");
+        (jane, token)
+    }
+
+    async fn host_admin(&self) -> String {
+        let admin = self.user(Scope::Host, "root@example.com", &[Role::HostAdmin]).await;
+        self.access(&admin, None)
+    }
+
+    async fn tenant_acme(&self) {
+        let now = self.core.now();
+        let tenant = Tenant { name: "acme".into(), feature: Behaviour::Optional, settings: TwoFactorSettings::default(), created_at: now };
+        let mut admin = User::new(tenant.scope(), "admin@acme.example", twofa::password::hash_blocking_for_tests("amber-Falcon-37-meadow"), now);
+        admin.roles = vec![Role::TenantAdmin];
+        self.core.store.create_tenant(&tenant, &admin).await.expect("creating tenant acme");
+    }
+
+    /// Gives the user an authenticator (pending or enabled); returns its key.
+    async fn authenticator(&self, user: &User, enabled: bool) -> (User, Vec<u8>) {
+        let key = twofa::totp::new_key().expect("a TOTP key").expose().clone();
+        let sealed_key = self.core.seal_key.seal(&key, &user.id).expect("sealing");
+        let patch = UserPatch {
+            authenticator: Some(Some(Authenticator { sealed_key, enabled })),
+            two_factor_enabled: enabled.then_some(true),
+            ..Default::default()
+        };
+        (self.patch(user, patch).await, key)
+    }
+
+    /// The stored world and substitutions an event needs, and the status the contract gives it.
+    async fn prepare(&self, event: &str) -> (Setup, u16) {
+        let now = self.core.now();
+        match event {
+            // 201 {user_id, email, email_confirmed: false}
+            "register.json" => (Setup::default(), 201),
+            // No second factor applies to a user whose own flag is off: signed in.
+            "login.json" => {
+                self.user(Scope::Host, JANE, &[]).await;
+                (Setup::default(), 200)
+            }
+            "send-code.json" => {
+                let (_, token) = self.jane_signing_in().await;
+                (Setup { body: vec![("two_factor_token", json!(token))], ..Default::default() }, 202)
+            }
+            "verify-code.json" => {
+                let (jane, token) = self.jane_signing_in().await;
+                let hash = code_hash(&self.core.hash_key, &jane.id, CodePurpose::SignInEmail, &jane.email, EVENT_CODE);
+                let code = PendingCode { user_id: jane.id.clone(), purpose: CodePurpose::SignInEmail, destination: jane.email.clone(), hash, created_at: now, expires_at: now + 300 };
+                self.core.store.put_code(&code).await.expect("storing the emailed code");
+                (Setup { body: vec![("two_factor_token", json!(token))], ..Default::default() }, 200)
+            }
+            "settings-get.json" | "settings-put.json" | "tenants-create.json" => {
+                (Setup { bearer: Some(self.host_admin().await), ..Default::default() }, if event == "tenants-create.json" { 201 } else { 200 })
+            }
+            "tenant-feature-get.json" | "tenant-feature-put.json" => {
+                self.tenant_acme().await;
+                (Setup { bearer: Some(self.host_admin().await), ..Default::default() }, 200)
+            }
+            "user-two-factor-get.json" | "user-two-factor-put.json" => {
+                let jane = self.jane().await;
+                (Setup { bearer: Some(self.host_admin().await), path_ids: vec![(EVENT_USER_ID, jane.id)], ..Default::default() }, 200)
+            }
+            "account-two-factor-get.json" | "account-two-factor-put.json" | "account-authenticator-add.json" | "account-recovery-codes.json" => {
+                let jane = self.jane().await;
+                (Setup { bearer: Some(self.access(&jane, None)), ..Default::default() }, 200)
+            }
+            "account-authenticator-verify.json" => {
+                let (jane, key) = self.authenticator(&self.jane().await, false).await;
+                let code = twofa::totp::code_at(&key, now).expect("a code from the authenticator");
+                (Setup { bearer: Some(self.access(&jane, None)), body: vec![("code", json!(code))], ..Default::default() }, 200)
+            }
+            // Removing the authenticator weakens the account: the token proves a second factor just now.
+            "account-authenticator-remove.json" => {
+                let (jane, _) = self.authenticator(&self.jane().await, true).await;
+                (Setup { bearer: Some(self.access(&jane, Some(now))), ..Default::default() }, 204)
+            }
+            "account-forget-browser.json" => {
+                let jane = self.jane().await;
+                (Setup { bearer: Some(self.access(&jane, None)), ..Default::default() }, 204)
+            }
+            "account-devices-list.json" | "account-devices-forget.json" => {
+                let jane = self.jane().await;
+                let device = Device {
+                    user_id: jane.id.clone(),
+                    device_id: EVENT_DEVICE_ID.into(),
+                    token_hash: "not-needed-to-list-or-forget".into(),
+                    security_stamp: jane.security_stamp.clone(),
+                    created_at: now,
+                    last_used_at: now,
+                    expires_at: now + 14 * 86_400,
+                    user_agent: Some("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0".into()),
+                };
+                self.core.store.put_device(&device).await.expect("remembering a browser");
+                (Setup { bearer: Some(self.access(&jane, None)), ..Default::default() }, if event == "account-devices-list.json" { 200 } else { 204 })
+            }
+            other => panic!("events/{other} has no expectation here: add one"),
+        }
+    }
+
+    /// Calls the function that owns `route_key`, as its Lambda main does.
+    async fn call(&self, route_key: &str, req: Request) -> Response {
+        let (method, path) = route_key.split_once(' ').unwrap_or_default();
+        let function = local_api::route_table()
+            .into_iter()
+            .find(|(_, r)| r.method == method && r.path == path)
+            .map(|(f, _)| f)
+            .unwrap_or_else(|| panic!("no function serves {route_key}"));
+        let log = &self.log;
+        match function {
+            "register" => register::handle(&self.core, req).await,
+            "login" => login::handle(&self.core, log, req).await,
+            "send-code" => send_code::handle(&self.core, log, log, req).await,
+            "verify-code" => verify_code::handle(&self.core, log, req).await,
+            "manage-settings" => manage_settings::handle(&self.core, log, req).await,
+            other => panic!("unknown function {other}"),
+        }
+    }
+}
+
+/// The event with the setup's substitutions made.
+fn apply(mut event: Value, setup: &Setup) -> String {
+    if let Some(token) = &setup.bearer {
+        assert!(event["headers"]["authorization"].is_string(), "an authenticated route's event carries a bearer token");
+        event["headers"]["authorization"] = json!(format!("Bearer {token}"));
+    }
+    if !setup.body.is_empty() {
+        let mut body: Value = serde_json::from_str(event["body"].as_str().expect("an event body")).expect("a JSON body");
+        for (field, value) in &setup.body {
+            assert!(body.get(*field).is_some(), "the event body has {field}");
+            body[*field] = value.clone();
+        }
+        let text = body.to_string();
+        event["headers"]["content-length"] = json!(text.len().to_string());
+        event["body"] = json!(text);
+    }
+    let mut text = event.to_string();
+    for (placeholder, id) in &setup.path_ids {
+        text = text.replace(placeholder, id);
+    }
+    text
+}
+
+fn event_files() -> Vec<(String, Value)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("events/ exists")
+        .map(|e| e.expect("a readable entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json") && p.file_name().is_some_and(|n| n != "env.json"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let text = std::fs::read_to_string(&p).expect("a readable event");
+            (name, serde_json::from_str(&text).expect("a JSON event"))
+        })
+        .collect()
+}
+
+/// Runs one event in a fresh world: (status expected, status and body answered).
+async fn run(name: &str, event: Value) -> (u16, u16, String) {
+    let world = World::new();
+    let (setup, expected) = world.prepare(name).await;
+    let route_key = event["routeKey"].as_str().expect("a routeKey").to_string();
+    let lambda_req = lambda_http::request::from_str(&apply(event, &setup)).unwrap_or_else(|e| panic!("{name}: lambda_http refuses it: {e}"));
+    let resp = world.call(&route_key, twofa::api::lambda::into_request(lambda_req)).await;
+    (expected, resp.status().as_u16(), resp.body().clone())
+}
+
+#[tokio::test]
+async fn every_event_file_gets_the_status_the_contract_gives_it() {
+    let events = event_files();
+    assert!(events.len() >= 20, "an event for every route");
+    let mut wrong = Vec::new();
+    for (name, event) in events {
+        let (expected, got, body) = run(&name, event).await;
+        if got != expected {
+            wrong.push(format!("events/{name}: expected {expected}, got {got} {body}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{} event(s) answered otherwise:\n{}", wrong.len(), wrong.join("\n"));
+}
+
+#[tokio::test]
+async fn an_event_with_its_placeholder_token_is_refused_as_unauthorized() {
+    // The files as committed carry a token no deployment signed: a real API must refuse it.
+    for (name, event) in event_files().into_iter().filter(|(_, e)| e["headers"]["authorization"].is_string()) {
+        let world = World::new();
+        let route_key = event["routeKey"].as_str().expect("a routeKey").to_string();
+        let req = lambda_http::request::from_str(&event.to_string()).expect("a valid event");
+        let resp = world.call(&route_key, twofa::api::lambda::into_request(req)).await;
+        assert_eq!(resp.status().as_u16(), 401, "events/{name} with its placeholder token: {}", resp.body());
+    }
+}
+
+#[tokio::test]
+async fn the_remembered_browser_event_sets_a_strict_cookie() {
+    let (name, event) = event_files().into_iter().find(|(n, _)| n == "verify-code.json").expect("events/verify-code.json");
+    assert_eq!(event["body"].as_str().map(|b| b.contains("\"remember_browser\":true")), Some(true), "the event asks to remember the browser");
+    let world = World::new();
+    let (setup, _) = world.prepare(&name).await;
+    let req = lambda_http::request::from_str(&apply(event, &setup)).expect("a valid event");
+    let resp = world.call("POST /verify-code", twofa::api::lambda::into_request(req)).await;
+    let cookie = resp.headers().get("set-cookie").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    assert!(cookie.starts_with("Identity.TwoFactorRememberMe="), "Set-Cookie: {cookie:?} ({})", resp.body());
+    for attribute in ["HttpOnly", "Secure", "SameSite=Strict"] {
+        assert!(cookie.contains(attribute), "Set-Cookie lacks {attribute}: {cookie}");
+    }
+}
