@@ -37,10 +37,11 @@ pub async fn put(core: &Core, req: &Request) -> Result<Response, ApiError> {
     let providers = change.allowed_providers.as_deref().map(parse_providers).transpose()?;
     let side = read(core, &scope).await?;
     let current = side.settings().clone();
-    if let (Side::Tenant(tenant), Some(behaviour)) = (&side, change.behaviour) {
-        if behaviour != current.behaviour && tenant.feature != Behaviour::Optional {
-            return Err(errors::controlled_by_host());
-        }
+    if let (Side::Tenant(tenant), Some(behaviour)) = (&side, change.behaviour)
+        && behaviour != current.behaviour
+        && tenant.feature != Behaviour::Optional
+    {
+        return Err(errors::controlled_by_host());
     }
     let next = TwoFactorSettings {
         behaviour: change.behaviour.unwrap_or(current.behaviour),
