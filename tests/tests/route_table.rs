@@ -210,7 +210,7 @@ fn each_function_is_a_cargo_lambda_arm64_build_of_its_own_binary() {
 fn env_vars_read_in(file: &str) -> BTreeSet<String> {
     let src = std::fs::read_to_string(root().join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
     let mut vars = BTreeSet::new();
-    for marker in ["env.get(\"", "number(env, \"", "required(\""] {
+    for marker in [".get(\"", "var(\"", "number(env, \"", "required(\""] {
         for piece in src.split(marker).skip(1) {
             if let Some(name) = piece.split('"').next().filter(|n| n.chars().all(|c| c.is_ascii_uppercase() || c == '_')) {
                 vars.insert(name.to_string());
@@ -231,7 +231,7 @@ fn every_setting_the_code_reads_is_set_by_the_template() {
         set.extend(mapping(get(get(get(f, "Properties"), "Environment"), "Variables")).into_iter().map(|(k, _)| k));
     }
     // Endpoints are for tests and the local API; Twilio's base URL, timeout and SID alias are test or optional knobs.
-    let not_for_lambda = ["AWS_ENDPOINT_URL_DYNAMODB", "DYNAMODB_ENDPOINT", "TWILIO_BASE_URL", "TWILIO_TIMEOUT_SECONDS", "TWILIO_ACCOUNT_SID", "SNS_SENDER_ID"];
+    let not_for_lambda = ["AWS_ENDPOINT_URL_DYNAMODB", "DYNAMODB_ENDPOINT", "TWILIO_BASE_URL", "TWILIO_TIMEOUT_SECONDS", "TWILIO_ACCOUNT_SID"];
     let mut read = BTreeSet::new();
     for file in ["shared/src/config.rs", "shared/src/app.rs", "shared/src/store/dynamo.rs", "shared/src/senders/twilio.rs", "shared/src/senders/sns.rs"] {
         read.extend(env_vars_read_in(file));
