@@ -7,7 +7,7 @@ use common::{answer, RefusingSms, World, EMAIL, PHONE};
 use serde_json::json;
 use twofa::codes::CodePurpose;
 use twofa::policy::{Provider, TwoFactorSettings};
-use twofa::store::{CodeStore, TenantStore, ThrottleStore, UserStore};
+use twofa::store::{CodeStore, TenantStore, ThrottleStore};
 use twofa::user::UserPatch;
 
 #[tokio::test]
