@@ -21,3 +21,14 @@ echo "lint: cfn-lint template.yaml ($("$VENV/bin/cfn-lint" --version))"
 "$VENV/bin/cfn-lint" template.yaml
 echo "lint: openapi-spec-validator openapi.yaml"
 "$VENV/bin/openapi-spec-validator" openapi.yaml
+
+# SAM's own check (transform + cfn-lint) when SAM CLI is here (sam-build.sh installs it);
+# cfn-lint above already covers the template, so a missing SAM CLI is not an error.
+SAM="$ROOT/.services/samvenv/bin/sam"
+[ -x "$SAM" ] || SAM="$(command -v sam || true)"
+if [ -n "$SAM" ]; then
+    echo "lint: sam validate --lint"
+    SAM_CLI_TELEMETRY=0 "$SAM" validate --lint --template template.yaml
+else
+    echo "lint: sam validate skipped (no SAM CLI; infra/scripts/sam-build.sh installs one)"
+fi
