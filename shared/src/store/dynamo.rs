@@ -1,10 +1,725 @@
-//! The DynamoDB adapter. (Placeholder until the store task lands.)
+//! The DynamoDB adapter: every record in one table (`pk`, `sk`, both strings),
+//! on-demand capacity, TTL on `expires_at`.
+//!
+//! # Items
+//! | record | `pk` | `sk` |
+//! |---|---|---|
+//! | user | `USER#<id>` | `USER` |
+//! | pending code | `USER#<id>` | `CODE#<purpose>` |
+//! | remembered browser | `USER#<id>` | `DEVICE#<device_id>` |
+//! | email uniqueness (→ `user_id`) | `EMAIL#<scope key>#<lower-case email>` | `EMAIL` |
+//! | tenant (name, feature, settings) | `TENANT#<lower-case name>` | `TENANT` |
+//! | host settings | `HOST` | `HOST` |
+//! | send window | `WINDOW#<limit key>` | `WINDOW` |
+//!
+//! Codes, devices and windows carry `expires_at` (epoch seconds) so DynamoDB
+//! deletes them once dead; callers still check expiry, since TTL deletion lags.
+//!
+//! # Round trips
+//! Every read is strongly consistent: a sign-in must see the write that ended the
+//! previous one.
+//! - Two-factor policy: one `GetItem` (`HOST`, or the tenant item, which holds the
+//!   host's feature for the tenant and the tenant admin's settings together).
+//! - `user` (every authenticated call): one `GetItem`.
+//! - `user_by_email`: two sequential `GetItem`s (email item, then user item). The
+//!   email item is what makes the address unique, in the same transaction as the
+//!   user; a GSI would save a hop but is only eventually consistent, so a login
+//!   right after registering could miss. Login = tenant read ‖ `user_by_email`: the
+//!   scope comes from the request, so a caller may run the two concurrently.
+//! - `create_user`, `create_tenant`, `replace_windows`: one `TransactWriteItems`.
+//! - `record_failure`: one `UpdateItem` (on a lock, the old item comes back with
+//!   the refusal, so no second read).
+//! - `lock`, `complete_sign_in`, `advance_totp_step`, `consume_recovery_code`,
+//!   `update_user`, `take_code`, feature and settings writes: one conditional write.
+//! - `windows`: one `BatchGetItem`; `devices`: one `Query` (per 1 MB page);
+//!   `delete_devices`: a `Query` then `BatchWriteItem`s of 25.
 
+mod item;
+
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, DeleteRequest, KeySchemaElement, KeyType, KeysAndAttributes, Put,
+    ReturnValue, ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
+    TimeToLiveStatus, TransactWriteItem, WriteRequest,
+};
+
+use self::item::{Item, Reader, keys, n, s};
+use super::{CodeStore, DeviceStore, FailureCount, StoreError, TenantStore, ThrottleStore, UserStore};
+use crate::clock::Timestamp;
+use crate::codes::{CodePurpose, PendingCode};
 use crate::config::{ConfigError, Env};
+use crate::devices::Device;
+use crate::policy::{Behaviour, TwoFactorSettings};
+use crate::tenant::{Scope, Tenant};
+use crate::throttle::Window;
+use crate::user::{User, UserPatch};
 
-/// The store `TABLE_NAME` (and `AWS_ENDPOINT_URL_DYNAMODB` or `DYNAMODB_ENDPOINT`) name.
-pub async fn store_from_env(_env: &dyn Env, _sdk: &aws_config::SdkConfig) -> Result<Arc<dyn super::Store>, ConfigError> {
-    Err(ConfigError::new("TABLE_NAME", "the DynamoDB store is not implemented yet"))
+/// A [`super::Store`] over one DynamoDB table.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+/// The store `TABLE_NAME` (and `AWS_ENDPOINT_URL_DYNAMODB` or `DYNAMODB_ENDPOINT`)
+/// name. Does not create the table: in AWS the template owns it.
+pub async fn store_from_env(env: &dyn Env, sdk: &aws_config::SdkConfig) -> Result<Arc<dyn super::Store>, ConfigError> {
+    Ok(Arc::new(DynamoStore::from_env(env, sdk)?))
+}
+
+impl DynamoStore {
+    /// A store over `table`, through `client`.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    /// The store `TABLE_NAME` names; the endpoint is `AWS_ENDPOINT_URL_DYNAMODB`
+    /// or `DYNAMODB_ENDPOINT` when set (DynamoDB Local), else the SDK's default.
+    pub fn from_env(env: &dyn Env, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
+        let table = env
+            .get("TABLE_NAME")
+            .ok_or_else(|| ConfigError::new("TABLE_NAME", "required: the DynamoDB table to store users in"))?;
+        let mut config = aws_sdk_dynamodb::config::Builder::from(sdk);
+        if let Some(url) = env.get("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| env.get("DYNAMODB_ENDPOINT")) {
+            config = config.endpoint_url(url);
+        }
+        Ok(Self::new(Client::from_conf(config.build()), table))
+    }
+
+    /// The table's name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Creates the table if absent (on-demand, TTL on `expires_at`) and waits
+    /// until it is active. Safe to race with another caller doing the same.
+    pub async fn ensure_table(&self) -> Result<(), StoreError> {
+        let created = self
+            .client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attribute(item::PK)?)
+            .attribute_definitions(attribute(item::SK)?)
+            .key_schema(key_element(item::PK, KeyType::Hash)?)
+            .key_schema(key_element(item::SK, KeyType::Range)?)
+            .send()
+            .await;
+        match created {
+            Ok(_) => {}
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => {}
+            Err(e) => return Err(unavailable(e)),
+        }
+        self.wait_until_active().await?;
+        let ttl = self.client.describe_time_to_live().table_name(&self.table).send().await.map_err(unavailable)?;
+        let status = ttl.time_to_live_description().and_then(|d| d.time_to_live_status());
+        if !matches!(status, Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)) {
+            let spec = TimeToLiveSpecification::builder().attribute_name(item::TTL).enabled(true).build().map_err(built)?;
+            let updated = self.client.update_time_to_live().table_name(&self.table).time_to_live_specification(spec).send().await;
+            // A concurrent ensure_table may have enabled it between the two calls.
+            if let Err(e) = updated {
+                let already = e.as_service_error().and_then(|s| s.message()).is_some_and(|m| m.contains("already enabled"));
+                if !already {
+                    return Err(unavailable(e));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn wait_until_active(&self) -> Result<(), StoreError> {
+        // DynamoDB Local is active at once; AWS takes seconds. The SDK waiter polls every 20 s.
+        for _ in 0..240 {
+            let out = self.client.describe_table().table_name(&self.table).send().await.map_err(unavailable)?;
+            if out.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        Err(StoreError::Unavailable(format!("table {} did not become active within 2 minutes", self.table)))
+    }
+
+    async fn get(&self, key: Item) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.item)
+    }
+
+    async fn put(&self, item: Item) -> Result<(), StoreError> {
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    fn put_if(&self, item: Item, condition: &str, names: &[(&str, &str)], values: Vec<(&str, aws_sdk_dynamodb::types::AttributeValue)>) -> Result<TransactWriteItem, StoreError> {
+        let mut put = Put::builder().table_name(&self.table).set_item(Some(item)).condition_expression(condition);
+        for (k, v) in names {
+            put = put.expression_attribute_names(*k, *v);
+        }
+        for (k, v) in values {
+            put = put.expression_attribute_values(k, v);
+        }
+        Ok(TransactWriteItem::builder().put(put.build().map_err(built)?).build())
+    }
+
+    /// Runs a transaction; `Err(reasons)` tells, per item, whether its condition
+    /// failed. Retries a few times when it lost only to a concurrent transaction.
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Result<(), Vec<bool>>, StoreError> {
+        let mut attempt = 0;
+        loop {
+            let result = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
+            let e = match result {
+                Ok(_) => return Ok(Ok(())),
+                Err(e) => e,
+            };
+            let Some(TransactWriteItemsError::TransactionCanceledException(c)) = e.as_service_error() else {
+                return Err(unavailable(e));
+            };
+            let failed: Vec<bool> = c.cancellation_reasons().iter().map(|r| r.code() == Some("ConditionalCheckFailed")).collect();
+            if failed.iter().any(|f| *f) {
+                return Ok(Err(failed));
+            }
+            let conflict = c.cancellation_reasons().iter().any(|r| r.code() == Some("TransactionConflict"));
+            attempt += 1;
+            if !conflict || attempt > 5 {
+                return Err(unavailable(e));
+            }
+            tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
+        }
+    }
+
+    /// One conditional `UpdateItem` on the user item; `Ok(false)` when the condition failed.
+    async fn update_user_if(&self, id: &str, update: Update, condition: &str) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(item::key(keys::user_pk(id), keys::USER_SK)))
+            .update_expression(update.expression())
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(update.names))
+            .set_expression_attribute_values(Some(update.values).filter(|v| !v.is_empty()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn device_keys(&self, user_id: &str) -> Result<Vec<Item>, StoreError> {
+        let pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", item::PK)
+            .expression_attribute_names("#sk", item::SK)
+            .expression_attribute_values(":pk", s(keys::user_pk(user_id)))
+            .expression_attribute_values(":prefix", s(keys::DEVICE_PREFIX))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<Item>, _>>()
+            .await
+            .map_err(unavailable)?;
+        Ok(pages)
+    }
+}
+
+/// An `UpdateItem` expression under construction; every attribute goes through a
+/// placeholder, since many plain words (`name`, `count`) are reserved.
+#[derive(Default)]
+struct Update {
+    sets: Vec<String>,
+    removes: Vec<String>,
+    adds: Vec<String>,
+    deletes: Vec<String>,
+    names: HashMap<String, String>,
+    values: HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+}
+
+impl Update {
+    fn name(&mut self, attr: &str) -> String {
+        let placeholder = format!("#{attr}");
+        self.names.insert(placeholder.clone(), attr.to_string());
+        placeholder
+    }
+    fn value(&mut self, name: &str, v: aws_sdk_dynamodb::types::AttributeValue) -> String {
+        let placeholder = format!(":{name}");
+        self.values.insert(placeholder.clone(), v);
+        placeholder
+    }
+    fn set(mut self, attr: &str, v: aws_sdk_dynamodb::types::AttributeValue) -> Self {
+        let (k, v) = (self.name(attr), self.value(attr, v));
+        self.sets.push(format!("{k} = {v}"));
+        self
+    }
+    fn set_or_remove(self, attr: &str, v: Option<aws_sdk_dynamodb::types::AttributeValue>) -> Self {
+        match v {
+            Some(v) => self.set(attr, v),
+            None => self.remove(attr),
+        }
+    }
+    fn remove(mut self, attr: &str) -> Self {
+        let k = self.name(attr);
+        self.removes.push(k);
+        self
+    }
+    fn add(mut self, attr: &str, v: aws_sdk_dynamodb::types::AttributeValue) -> Self {
+        let (k, v) = (self.name(attr), self.value(attr, v));
+        self.adds.push(format!("{k} {v}"));
+        self
+    }
+    fn delete(mut self, attr: &str, v: aws_sdk_dynamodb::types::AttributeValue) -> Self {
+        let (k, v) = (self.name(attr), self.value(attr, v));
+        self.deletes.push(format!("{k} {v}"));
+        self
+    }
+    /// Adds a name or value used only by the condition.
+    fn with_name(mut self, attr: &str) -> Self {
+        self.name(attr);
+        self
+    }
+    fn with_value(mut self, name: &str, v: aws_sdk_dynamodb::types::AttributeValue) -> Self {
+        self.value(name, v);
+        self
+    }
+    fn is_empty(&self) -> bool {
+        self.sets.is_empty() && self.removes.is_empty() && self.adds.is_empty() && self.deletes.is_empty()
+    }
+    fn expression(&self) -> String {
+        [("SET", &self.sets, ", "), ("REMOVE", &self.removes, ", "), ("ADD", &self.adds, ", "), ("DELETE", &self.deletes, ", ")]
+            .iter()
+            .filter(|(_, parts, _)| !parts.is_empty())
+            .map(|(verb, parts, sep)| format!("{verb} {}", parts.join(sep)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+fn unavailable<E: std::error::Error + 'static>(e: E) -> StoreError {
+    StoreError::Unavailable(DisplayErrorContext(&e).to_string())
+}
+
+fn built(e: BuildError) -> StoreError {
+    StoreError::Unavailable(format!("request could not be built: {e}"))
+}
+
+fn condition_failed<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+    e.as_service_error().and_then(|s| s.code()) == Some("ConditionalCheckFailedException")
+}
+
+fn attribute(name: &str) -> Result<AttributeDefinition, StoreError> {
+    AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().map_err(built)
+}
+
+fn key_element(name: &str, kind: KeyType) -> Result<KeySchemaElement, StoreError> {
+    KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(built)
+}
+
+const USER_EXISTS: &str = "attribute_exists(#pk)";
+
+#[async_trait]
+impl UserStore for DynamoStore {
+    async fn create_user(&self, user: &User) -> Result<(), StoreError> {
+        let new = "attribute_not_exists(#pk)";
+        let names = [("#pk", item::PK)];
+        let tx = vec![
+            self.put_if(item::user_item(user), new, &names, vec![])?,
+            self.put_if(item::email_item(user), new, &names, vec![])?,
+        ];
+        match self.transact(tx).await? {
+            Ok(()) => Ok(()),
+            Err(failed) if failed.get(1) == Some(&true) => Err(StoreError::Conflict("email")),
+            Err(_) => Err(StoreError::Conflict("user")),
+        }
+    }
+
+    async fn user_by_email(&self, scope: &Scope, email_key: &str) -> Result<Option<User>, StoreError> {
+        let Some(pointer) = self.get(item::single_key(keys::email_pk(scope, email_key))).await? else {
+            return Ok(None);
+        };
+        let id = Reader(&pointer).s("user_id")?;
+        self.user(&id).await
+    }
+
+    async fn user(&self, id: &str) -> Result<Option<User>, StoreError> {
+        self.get(item::key(keys::user_pk(id), keys::USER_SK)).await?.as_ref().map(item::user_from).transpose()
+    }
+
+    async fn update_user(&self, id: &str, patch: &UserPatch) -> Result<(), StoreError> {
+        let mut u = Update::default().with_name(item::PK);
+        if let Some(v) = patch.email_confirmed {
+            u = u.set("email_confirmed", aws_sdk_dynamodb::types::AttributeValue::Bool(v));
+        }
+        if let Some(v) = &patch.phone_number {
+            u = u.set_or_remove("phone_number", v.as_ref().map(s));
+        }
+        if let Some(v) = patch.phone_number_confirmed {
+            u = u.set("phone_number_confirmed", aws_sdk_dynamodb::types::AttributeValue::Bool(v));
+        }
+        if let Some(v) = patch.two_factor_enabled {
+            u = u.set("two_factor_enabled", aws_sdk_dynamodb::types::AttributeValue::Bool(v));
+        }
+        if let Some(v) = &patch.authenticator {
+            u = u.set_or_remove("authenticator", v.as_ref().map(item::authenticator));
+        }
+        if let Some(v) = &patch.recovery_codes {
+            u = u.set_or_remove("recovery_codes", item::string_set(v));
+        }
+        if let Some(v) = &patch.security_stamp {
+            u = u.set("security_stamp", s(v));
+        }
+        if let Some(v) = &patch.password_hash {
+            u = u.set("password_hash", s(v));
+        }
+        if let Some(v) = &patch.pending_sign_in {
+            u = u.set_or_remove("pending_sign_in", v.as_ref().map(s));
+        }
+        if patch.reset_failures {
+            u = u.set("failed_count", n(0));
+        }
+        if u.is_empty() {
+            return match self.user(id).await? {
+                Some(_) => Ok(()),
+                None => Err(StoreError::NotFound),
+            };
+        }
+        if self.update_user_if(id, u, USER_EXISTS).await? { Ok(()) } else { Err(StoreError::NotFound) }
+    }
+
+    async fn record_failure(&self, id: &str, now: Timestamp) -> Result<FailureCount, StoreError> {
+        let u = Update::default().add("failed_count", n(1)).with_name(item::PK).with_name("lockout_end").with_value("now", n(now));
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(item::key(keys::user_pk(id), keys::USER_SK)))
+            .update_expression(u.expression())
+            .condition_expression("attribute_exists(#pk) AND (attribute_not_exists(#lockout_end) OR #lockout_end <= :now)")
+            .set_expression_attribute_names(Some(u.names))
+            .set_expression_attribute_values(Some(u.values))
+            .return_values(ReturnValue::UpdatedNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let old = match result {
+            Ok(out) => {
+                let attrs = out.attributes.unwrap_or_default();
+                return Ok(FailureCount::Counted(Reader(&attrs).n("failed_count")?));
+            }
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(c)) => c.item().cloned(),
+                _ => return Err(unavailable(e)),
+            },
+        };
+        // The refusal carries the old item; a store that leaves it out costs a read.
+        let old = match old {
+            Some(item) => Some(item),
+            None => self.get(item::key(keys::user_pk(id), keys::USER_SK)).await?,
+        };
+        let Some(old) = old else { return Err(StoreError::NotFound) };
+        match Reader(&old).opt_n::<Timestamp>("lockout_end")? {
+            Some(until) => Ok(FailureCount::Locked(until)),
+            None => Err(StoreError::Unavailable("a failure was refused for an account that is not locked".into())),
+        }
+    }
+
+    async fn lock(&self, id: &str, until: Timestamp) -> Result<(), StoreError> {
+        let u = Update::default().set("lockout_end", n(until)).set("failed_count", n(0)).remove("pending_sign_in").with_name(item::PK);
+        if self.update_user_if(id, u, USER_EXISTS).await? { Ok(()) } else { Err(StoreError::NotFound) }
+    }
+
+    async fn complete_sign_in(&self, id: &str, sid: &str) -> Result<bool, StoreError> {
+        let u = Update::default().remove("pending_sign_in").set("failed_count", n(0)).with_value("sid", s(sid));
+        self.update_user_if(id, u, "#pending_sign_in = :sid").await
+    }
+
+    async fn advance_totp_step(&self, id: &str, step: i64) -> Result<bool, StoreError> {
+        let u = Update::default().set("totp_last_step", n(step)).with_name(item::PK);
+        self.update_user_if(id, u, "attribute_exists(#pk) AND (attribute_not_exists(#totp_last_step) OR #totp_last_step < :totp_last_step)").await
+    }
+
+    async fn consume_recovery_code(&self, id: &str, hash: &str) -> Result<bool, StoreError> {
+        let u = Update::default()
+            .delete("recovery_codes", aws_sdk_dynamodb::types::AttributeValue::Ss(vec![hash.to_string()]))
+            .with_value("hash", s(hash));
+        self.update_user_if(id, u, "contains(#recovery_codes, :hash)").await
+    }
+}
+
+#[async_trait]
+impl TenantStore for DynamoStore {
+    async fn create_tenant(&self, tenant: &Tenant, admin: &User) -> Result<(), StoreError> {
+        let new = "attribute_not_exists(#pk)";
+        let names = [("#pk", item::PK)];
+        let tx = vec![
+            self.put_if(item::tenant_item(tenant), new, &names, vec![])?,
+            self.put_if(item::user_item(admin), new, &names, vec![])?,
+            self.put_if(item::email_item(admin), new, &names, vec![])?,
+        ];
+        match self.transact(tx).await? {
+            Ok(()) => Ok(()),
+            Err(failed) if failed.first() == Some(&true) => Err(StoreError::Conflict("tenant")),
+            Err(failed) if failed.get(2) == Some(&true) => Err(StoreError::Conflict("email")),
+            Err(_) => Err(StoreError::Conflict("user")),
+        }
+    }
+
+    async fn tenant(&self, key: &str) -> Result<Option<Tenant>, StoreError> {
+        self.get(item::single_key(keys::tenant_pk(key))).await?.as_ref().map(item::tenant_from).transpose()
+    }
+
+    async fn set_tenant_feature(&self, key: &str, feature: Behaviour) -> Result<(), StoreError> {
+        self.update_tenant(key, Update::default().set("feature", item::behaviour(feature))).await
+    }
+
+    async fn set_tenant_settings(&self, key: &str, settings: &TwoFactorSettings) -> Result<(), StoreError> {
+        self.update_tenant(key, Update::default().set("settings", item::settings(settings))).await
+    }
+
+    async fn host_settings(&self) -> Result<Option<TwoFactorSettings>, StoreError> {
+        self.get(item::single_key(keys::HOST_PK.to_string())).await?.as_ref().map(item::host_from).transpose()
+    }
+
+    async fn set_host_settings(&self, settings: &TwoFactorSettings) -> Result<(), StoreError> {
+        self.put(item::host_item(settings)).await
+    }
+}
+
+impl DynamoStore {
+    async fn update_tenant(&self, key: &str, update: Update) -> Result<(), StoreError> {
+        let update = update.with_name(item::PK);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(item::single_key(keys::tenant_pk(key))))
+            .update_expression(update.expression())
+            .condition_expression("attribute_exists(#pk)")
+            .set_expression_attribute_names(Some(update.names))
+            .set_expression_attribute_values(Some(update.values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if condition_failed(&e) => Err(StoreError::NotFound),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+}
+
+#[async_trait]
+impl CodeStore for DynamoStore {
+    async fn put_code(&self, code: &PendingCode) -> Result<(), StoreError> {
+        self.put(item::code_item(code)).await
+    }
+
+    async fn code(&self, user_id: &str, purpose: CodePurpose) -> Result<Option<PendingCode>, StoreError> {
+        self.get(item::key(keys::user_pk(user_id), keys::code_sk(purpose))).await?.as_ref().map(item::code_from).transpose()
+    }
+
+    async fn take_code(&self, user_id: &str, purpose: CodePurpose, hash: &str) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(item::key(keys::user_pk(user_id), keys::code_sk(purpose))))
+            .condition_expression("#hash = :hash")
+            .expression_attribute_names("#hash", "hash")
+            .expression_attribute_values(":hash", s(hash))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn delete_code(&self, user_id: &str, purpose: CodePurpose) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(item::key(keys::user_pk(user_id), keys::code_sk(purpose))))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ThrottleStore for DynamoStore {
+    async fn windows(&self, keys: &[String]) -> Result<Vec<Option<Window>>, StoreError> {
+        // BatchGetItem refuses duplicate keys: ask once per distinct key.
+        let mut wanted: Vec<Item> = Vec::new();
+        for k in keys {
+            let key = item::single_key(keys::window_pk(k));
+            if !wanted.contains(&key) {
+                wanted.push(key);
+            }
+        }
+        let mut found: HashMap<String, Window> = HashMap::new();
+        for chunk in wanted.chunks(100) {
+            let mut pending = Some(KeysAndAttributes::builder().set_keys(Some(chunk.to_vec())).consistent_read(true).build().map_err(built)?);
+            // Unprocessed keys come back under load; retry them, bounded.
+            for attempt in 0..8u64 {
+                let Some(request) = pending.take() else { break };
+                if attempt > 0 {
+                    tokio::time::sleep(Duration::from_millis(25 * attempt)).await;
+                }
+                let out = self.client.batch_get_item().request_items(&self.table, request).send().await.map_err(unavailable)?;
+                for i in out.responses().and_then(|r| r.get(&self.table)).into_iter().flatten() {
+                    found.insert(Reader(i).s(item::PK)?, item::window_from(i)?);
+                }
+                pending = out.unprocessed_keys().and_then(|u| u.get(&self.table)).filter(|k| !k.keys().is_empty()).cloned();
+            }
+            if pending.is_some() {
+                return Err(StoreError::Unavailable("send windows could not all be read".into()));
+            }
+        }
+        Ok(keys.iter().map(|k| found.get(&keys::window_pk(k)).copied()).collect())
+    }
+
+    async fn replace_windows(&self, keys: &[String], old: &[Option<Window>], new: &[Window]) -> Result<bool, StoreError> {
+        let mut tx = Vec::with_capacity(keys.len());
+        for ((k, o), w) in keys.iter().zip(old).zip(new) {
+            let put = match o {
+                None => self.put_if(item::window_item(k, w), "attribute_not_exists(#pk)", &[("#pk", item::PK)], vec![])?,
+                Some(o) => self.put_if(
+                    item::window_item(k, w),
+                    "#count = :count AND #window_end = :window_end",
+                    &[("#count", "count"), ("#window_end", "window_end")],
+                    vec![(":count", n(o.count)), (":window_end", n(o.window_end))],
+                )?,
+            };
+            tx.push(put);
+        }
+        match self.transact(tx).await {
+            Ok(Ok(())) => Ok(true),
+            Ok(Err(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[async_trait]
+impl DeviceStore for DynamoStore {
+    async fn put_device(&self, device: &Device) -> Result<(), StoreError> {
+        self.put(item::device_item(device)).await
+    }
+
+    async fn device(&self, user_id: &str, device_id: &str) -> Result<Option<Device>, StoreError> {
+        self.get(item::key(keys::user_pk(user_id), keys::device_sk(device_id))).await?.as_ref().map(item::device_from).transpose()
+    }
+
+    async fn devices(&self, user_id: &str) -> Result<Vec<Device>, StoreError> {
+        let mut list = self.device_keys(user_id).await?.iter().map(item::device_from).collect::<Result<Vec<_>, _>>()?;
+        list.sort_by(|a, b| (a.created_at, &a.device_id).cmp(&(b.created_at, &b.device_id)));
+        Ok(list)
+    }
+
+    async fn delete_device(&self, user_id: &str, device_id: &str) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(item::key(keys::user_pk(user_id), keys::device_sk(device_id))))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+    }
+
+    async fn delete_devices(&self, user_id: &str) -> Result<(), StoreError> {
+        let keys: Vec<Item> = self
+            .device_keys(user_id)
+            .await?
+            .into_iter()
+            .map(|i| i.into_iter().filter(|(k, _)| k == item::PK || k == item::SK).collect())
+            .collect();
+        for chunk in keys.chunks(25) {
+            let mut requests = chunk
+                .iter()
+                .map(|k| Ok(WriteRequest::builder().delete_request(DeleteRequest::builder().set_key(Some(k.clone())).build().map_err(built)?).build()))
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            for attempt in 0..8u64 {
+                if requests.is_empty() {
+                    break;
+                }
+                if attempt > 0 {
+                    tokio::time::sleep(Duration::from_millis(25 * attempt)).await;
+                }
+                let out = self.client.batch_write_item().request_items(&self.table, requests).send().await.map_err(unavailable)?;
+                requests = out.unprocessed_items().and_then(|u| u.get(&self.table)).cloned().unwrap_or_default();
+            }
+            if !requests.is_empty() {
+                return Err(StoreError::Unavailable("remembered browsers could not all be deleted".into()));
+            }
+        }
+        Ok(())
+    }
+
+    async fn touch_device(&self, user_id: &str, device_id: &str, now: Timestamp) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(item::key(keys::user_pk(user_id), keys::device_sk(device_id))))
+            .update_expression("SET #last_used_at = :now")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#last_used_at", "last_used_at")
+            .expression_attribute_names("#pk", item::PK)
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match result {
+            // A browser forgotten meanwhile stays forgotten rather than coming back as a stub.
+            Ok(_) => Ok(()),
+            Err(e) if condition_failed(&e) => Ok(()),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_update_names_every_attribute_through_a_placeholder() {
+        let u = Update::default().set("count", n(1)).remove("name").add("failed_count", n(1));
+        assert_eq!(u.expression(), "SET #count = :count REMOVE #name ADD #failed_count :failed_count");
+        assert_eq!(u.names.get("#name").map(String::as_str), Some("name"));
+    }
+
+    #[test]
+    fn the_table_name_is_required_and_the_local_endpoint_is_honoured() {
+        let sdk = aws_config::SdkConfig::builder().behavior_version(aws_config::BehaviorVersion::latest()).build();
+        let env: HashMap<String, String> = HashMap::new();
+        assert_eq!(DynamoStore::from_env(&env, &sdk).unwrap_err().var, "TABLE_NAME");
+        let env = HashMap::from([("TABLE_NAME".to_string(), "t".to_string()), ("DYNAMODB_ENDPOINT".to_string(), "http://127.0.0.1:1".to_string())]);
+        let store = DynamoStore::from_env(&env, &sdk).unwrap();
+        assert_eq!(store.table(), "t");
+        assert_eq!(store.client.config().endpoint_url(), Some("http://127.0.0.1:1"));
+    }
 }
