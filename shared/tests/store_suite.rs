@@ -66,15 +66,18 @@ suite!(
 /// A DynamoDB store on a fresh table, or `None` (skipped) without DynamoDB Local.
 async fn dynamo_store(scenario: &str) -> Option<Shared> {
     let endpoint = twofa::testing::service_endpoint("DYNAMODB_ENDPOINT")?;
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "test"))
-        .endpoint_url(endpoint)
+    let sdk = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+            aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "test"),
+        ))
         .build();
     // Table names allow 255 characters of [a-zA-Z0-9_.-].
     let table = format!("suite-{}-{}", &scenario[..scenario.len().min(60)], uuid::Uuid::new_v4().simple());
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), table);
+    // Through from_env, as the Lambdas and the local API build it.
+    let env = std::collections::HashMap::from([("TABLE_NAME".to_string(), table), ("DYNAMODB_ENDPOINT".to_string(), endpoint)]);
+    let store = DynamoStore::from_env(&env, &sdk).expect("a store from TABLE_NAME and DYNAMODB_ENDPOINT");
     store.ensure_table().await.expect("creating a table in DynamoDB Local");
     Some(Arc::new(store))
 }
