@@ -222,3 +222,65 @@ pub fn scope_of(tenant: Option<&str>) -> Result<Scope, crate::api::ApiError> {
         Some(name) => crate::tenant::TenantName::parse(name).map(|n| Scope::Tenant(n.key())).map_err(|_| unknown_tenant()),
     }
 }
+
+/// Whether a user has two-factor sign-in on: the policy asks for it and there is a
+/// provider to prove it with. A user who cannot prove a second factor cannot be
+/// asked for a fresh one, so step-up applies only then.
+pub fn two_factor_on(user: &User, eff: &Effective) -> bool {
+    eff.enabled && !usable_providers(user, eff).is_empty()
+}
+
+/// 403 `step_up_required` unless 2FA is off for the user (`two_factor_on` false) or
+/// the caller proved a second factor within `STEP_UP_MAX_AGE_SECONDS`.
+pub fn require_step_up(core: &Core, caller: &Caller, two_factor_on: bool) -> Result<(), crate::api::ApiError> {
+    let max_age = core.config.step_up_max_age_seconds;
+    if !two_factor_on || caller.has_fresh_second_factor(core.now(), max_age) {
+        return Ok(());
+    }
+    Err(crate::api::ApiError::new(
+        http::StatusCode::FORBIDDEN,
+        "step_up_required",
+        format!("this change needs a second factor proven in the last {max_age} seconds; sign in again with your second factor"),
+    ))
+}
+
+/// Step-up for confirming a phone number: only a number other than the confirmed
+/// one changes where codes go. Setup tokens pass: their holder is adding a first provider.
+pub async fn require_step_up_for_phone(core: &Core, caller: &Caller, number: &str) -> Result<(), crate::api::ApiError> {
+    let user = &caller.user;
+    let same = user.phone_number_confirmed && user.phone_number.as_deref() == Some(number);
+    if same || caller.kind != TokenKind::Access {
+        return Ok(());
+    }
+    let side = load_side(core.store.as_ref(), &user.scope).await?.ok_or_else(crate::api::ApiError::unauthorized)?;
+    require_step_up(core, caller, two_factor_on(user, &side.effective(user.two_factor_enabled)))
+}
+
+/// A sign-in waiting for its second factor.
+#[derive(Debug, Clone)]
+pub struct PendingSignIn {
+    /// The user, freshly read.
+    pub user: User,
+    /// The sign-in id the two-factor token carries.
+    pub sid: String,
+}
+
+/// The sign-in a two-factor token carries on: 401 for a bad token or a sign-in that
+/// ended (finished, replaced by a newer login, or ended by a lock), 423 while the
+/// account is locked. Every copy of the token dies with the sign-in.
+pub async fn pending_sign_in(core: &Core, token: &str) -> Result<PendingSignIn, crate::api::ApiError> {
+    use crate::api::ApiError;
+    let now = core.now();
+    let claims = core.tokens.verify(TokenKind::TwoFactor, token, now).map_err(|_| ApiError::unauthorized())?;
+    let user = core.store.user(&claims.sub).await?.ok_or_else(ApiError::unauthorized)?;
+    if user.scope.key() != claims.scope {
+        return Err(ApiError::unauthorized());
+    }
+    if let Some(seconds) = crate::lockout::locked_for(user.lockout_end, now) {
+        return Err(ApiError::locked_out(seconds));
+    }
+    match claims.sid {
+        Some(sid) if user.pending_sign_in.as_deref() == Some(sid.as_str()) => Ok(PendingSignIn { user, sid }),
+        _ => Err(ApiError::unauthorized()),
+    }
+}

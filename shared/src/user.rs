@@ -33,6 +33,11 @@ impl Role {
     }
 }
 
+/// A new security stamp: every remembered browser bound to the old one stops working.
+pub fn new_security_stamp() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
 /// An authenticator app's key, sealed with AES-256-GCM; enabled once a code from it was verified.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Authenticator {
@@ -100,7 +105,7 @@ impl User {
             recovery_codes: Vec::new(),
             failed_count: 0,
             lockout_end: None,
-            security_stamp: uuid::Uuid::new_v4().to_string(),
+            security_stamp: new_security_stamp(),
             pending_sign_in: None,
             created_at: now,
         }

@@ -13,8 +13,9 @@ use twofa::user::{User, UserPatch};
 
 use crate::caller::signed_in;
 use crate::errors;
-use crate::policy::{may_change_own_flag, side_of, two_factor_on};
-use crate::security::{new_stamp, require_step_up};
+use crate::policy::{may_change_own_flag, side_of};
+use twofa::signin::{require_step_up, two_factor_on};
+use twofa::user::new_security_stamp as new_stamp;
 
 #[derive(Deserialize)]
 struct FlagChange {

@@ -16,9 +16,10 @@ use twofa::user::{Authenticator, User, UserPatch};
 
 use crate::caller::{enrolling, signed_in};
 use crate::errors;
-use crate::policy::{side_of, two_factor_on};
+use crate::policy::side_of;
+use twofa::signin::{require_step_up, two_factor_on};
 use crate::recovery::new_codes;
-use crate::security::{new_stamp, require_step_up};
+use twofa::user::new_security_stamp as new_stamp;
 
 #[derive(Serialize)]
 struct Enrolment {

@@ -9,7 +9,7 @@ use twofa::clock::Timestamp;
 use twofa::user::UserPatch;
 
 use crate::caller::signed_in;
-use crate::security::new_stamp;
+use twofa::user::new_security_stamp as new_stamp;
 
 /// A remembered browser as listed; times in seconds since the Unix epoch.
 #[derive(Serialize)]

@@ -52,15 +52,6 @@ pub fn no_provider() -> ApiError {
     )
 }
 
-/// 403 `step_up_required`.
-pub fn step_up_required(max_age_seconds: i64) -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        "step_up_required",
-        format!("this change needs a second factor proven in the last {max_age_seconds} seconds; sign in again with your second factor"),
-    )
-}
-
 /// 409 `authenticator_exists`.
 pub fn authenticator_exists() -> ApiError {
     ApiError::new(

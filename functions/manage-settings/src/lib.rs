@@ -12,7 +12,6 @@ mod errors;
 mod policy;
 mod recovery;
 mod routes;
-mod security;
 mod settings;
 mod tenants;
 mod users;

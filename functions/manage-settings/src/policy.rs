@@ -4,7 +4,7 @@
 use twofa::api::ApiError;
 use twofa::app::Core;
 use twofa::policy::{Behaviour, Effective};
-use twofa::signin::{load_side, usable_providers, Side};
+use twofa::signin::{load_side, Side};
 use twofa::user::User;
 
 use crate::caller::administered;
@@ -20,11 +20,4 @@ pub async fn side_of(core: &Core, user: &User) -> Result<Side, ApiError> {
 pub fn may_change_own_flag(user: &User, side: &Side, eff: &Effective) -> bool {
     eff.behaviour == Behaviour::Optional
         && (side.settings().users_can_change || administered(user).as_ref() == Some(&user.scope))
-}
-
-/// Whether the user has two-factor sign-in on: asked for by the policy, with a
-/// provider to prove it with. The same rule verify-code uses for step-up: a user
-/// who cannot prove a second factor cannot be asked for a fresh one.
-pub fn two_factor_on(user: &User, eff: &Effective) -> bool {
-    eff.enabled && !usable_providers(user, eff).is_empty()
 }

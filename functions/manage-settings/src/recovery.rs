@@ -10,8 +10,8 @@ use twofa::signin::notify;
 use twofa::user::UserPatch;
 
 use crate::caller::signed_in;
-use crate::policy::{side_of, two_factor_on};
-use crate::security::require_step_up;
+use crate::policy::side_of;
+use twofa::signin::{require_step_up, two_factor_on};
 
 #[derive(Serialize)]
 struct RecoveryCodes {

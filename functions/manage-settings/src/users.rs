@@ -14,7 +14,7 @@ use twofa::user::{User, UserPatch};
 use crate::caller::{admin, signed_in};
 use crate::errors;
 use crate::policy::side_of;
-use crate::security::new_stamp;
+use twofa::user::new_security_stamp as new_stamp;
 
 #[derive(Deserialize)]
 struct FlagChange {

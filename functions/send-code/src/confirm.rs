@@ -13,7 +13,6 @@ use twofa::tokens::TokenKind;
 use crate::deliver::{send_code, Destination, Senders};
 use crate::errors::invalid_phone;
 use crate::request::ConfirmPurpose;
-use crate::step_up;
 
 pub async fn send(core: &Core, senders: &Senders<'_>, req: &Request, purpose: ConfirmPurpose) -> Result<Response, ApiError> {
     let caller = authenticate(core, req, &[TokenKind::Access, TokenKind::Setup]).await?;
@@ -30,7 +29,7 @@ pub async fn send(core: &Core, senders: &Senders<'_>, req: &Request, purpose: Co
                     number.country_code()
                 )));
             }
-            step_up::check_new_phone(core, &caller, number.as_str()).await?;
+            twofa::signin::require_step_up_for_phone(core, &caller, number.as_str()).await?;
             let to = Destination { address: number.as_str().to_string(), hint: number.masked() };
             send_code(core, senders, &caller.user, CodePurpose::ConfirmPhone, to).await
         }

@@ -3,10 +3,6 @@
 use http::StatusCode;
 use twofa::api::ApiError;
 
-pub fn method_not_allowed() -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use POST /send-code")
-}
-
 pub fn provider_unavailable(provider: &str) -> ApiError {
     ApiError::new(
         StatusCode::BAD_REQUEST,
@@ -35,12 +31,4 @@ pub fn delivery_failed(channel: &str) -> ApiError {
 
 pub fn invalid_phone(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "invalid_phone", message).with("field", "phone_number")
-}
-
-pub fn step_up_required() -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        "step_up_required",
-        "confirming a new phone number needs a recently proven second factor; sign in again with it",
-    )
 }

@@ -2,13 +2,11 @@
 //! either for the second factor of a sign-in (with a two-factor token) or to confirm
 //! the account's email address or a phone number (with a bearer token).
 
-mod attempt;
 mod confirm;
 mod deliver;
 mod errors;
 mod request;
 mod sign_in;
-mod step_up;
 mod throttle;
 
 use twofa::api::{respond, ApiError, Request, Response, Route};
@@ -22,13 +20,13 @@ pub const ROUTES: &[Route] = &[Route::new("POST", "/send-code")];
 
 /// Serves one request.
 pub async fn handle(core: &Core, sms: &dyn SmsSender, email: &dyn EmailSender, req: Request) -> Response {
+    if let Some(resp) = twofa::api::route_guard(ROUTES, &req) {
+        return resp;
+    }
     respond(serve(core, sms, email, &req).await)
 }
 
 async fn serve(core: &Core, sms: &dyn SmsSender, email: &dyn EmailSender, req: &Request) -> Result<Response, ApiError> {
-    if req.method() != http::Method::POST {
-        return Err(errors::method_not_allowed());
-    }
     let senders = deliver::Senders { sms, email };
     match SendRequest::parse(req)? {
         SendRequest::SignIn { two_factor_token, provider } => sign_in::send(core, &senders, &two_factor_token, provider).await,

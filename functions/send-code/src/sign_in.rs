@@ -10,13 +10,12 @@ use twofa::policy::Provider;
 use twofa::signin::{load_side, usable_providers};
 use twofa::user::User;
 
-use crate::attempt::pending_user;
 use crate::deliver::{send_code, Destination, Senders};
 use crate::errors::provider_unavailable;
 use crate::request::SignInProvider;
 
 pub async fn send(core: &Core, senders: &Senders<'_>, token: &str, provider: SignInProvider) -> Result<Response, ApiError> {
-    let user = pending_user(core, token).await?;
+    let user = twofa::signin::pending_sign_in(core, token).await?.user;
     let (provider, purpose) = match provider {
         SignInProvider::Email => (Provider::Email, CodePurpose::SignInEmail),
         SignInProvider::Sms => (Provider::Sms, CodePurpose::SignInSms),

@@ -16,7 +16,6 @@ use crate::check::{self, Checked};
 use crate::errors::code_expired;
 use crate::failure::wrong_code;
 use crate::request::ConfirmPurpose;
-use crate::step_up;
 
 pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request, purpose: ConfirmPurpose, code: &str) -> Result<Response, ApiError> {
     let caller = authenticate(core, req, &[TokenKind::Access, TokenKind::Setup]).await?;
@@ -32,7 +31,7 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request, purpose
     let destination = match (purpose, &pending) {
         (ConfirmPurpose::Email, _) => user.email.clone(),
         (ConfirmPurpose::Phone, Some(p)) => {
-            step_up::check_new_phone(core, &caller, &p.destination).await?;
+            twofa::signin::require_step_up_for_phone(core, &caller, &p.destination).await?;
             p.destination.clone()
         }
         (ConfirmPurpose::Phone, None) => String::new(),
@@ -52,7 +51,7 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request, purpose
             UserPatch {
                 phone_number: Some(Some(destination)),
                 phone_number_confirmed: Some(true),
-                security_stamp: Some(uuid::Uuid::new_v4().to_string()),
+                security_stamp: Some(twofa::user::new_security_stamp()),
                 reset_failures: true,
                 ..Default::default()
             },

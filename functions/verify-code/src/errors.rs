@@ -3,10 +3,6 @@
 use http::StatusCode;
 use twofa::api::ApiError;
 
-pub fn method_not_allowed() -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use POST /verify-code")
-}
-
 pub fn provider_unavailable(provider: &str) -> ApiError {
     ApiError::new(
         StatusCode::BAD_REQUEST,
@@ -23,12 +19,4 @@ pub fn invalid_code(attempts_remaining: u32) -> ApiError {
 
 pub fn code_expired() -> ApiError {
     ApiError::new(StatusCode::GONE, "code_expired", "the code has expired; ask for a new one")
-}
-
-pub fn step_up_required() -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        "step_up_required",
-        "confirming a new phone number needs a recently proven second factor; sign in again with it",
-    )
 }

@@ -3,7 +3,6 @@
 //! confirmation code for the account's email address or a phone number. Every code
 //! works once; every wrong one counts toward the account lockout.
 
-mod attempt;
 mod check;
 mod confirm;
 mod errors;
@@ -11,7 +10,6 @@ mod failure;
 mod remember;
 mod request;
 mod sign_in;
-mod step_up;
 
 use twofa::api::{respond, ApiError, Request, Response, Route};
 use twofa::app::Core;
@@ -24,13 +22,13 @@ pub const ROUTES: &[Route] = &[Route::new("POST", "/verify-code")];
 
 /// Serves one request.
 pub async fn handle(core: &Core, email: &dyn EmailSender, req: Request) -> Response {
+    if let Some(resp) = twofa::api::route_guard(ROUTES, &req) {
+        return resp;
+    }
     respond(serve(core, email, &req).await)
 }
 
 async fn serve(core: &Core, email: &dyn EmailSender, req: &Request) -> Result<Response, ApiError> {
-    if req.method() != http::Method::POST {
-        return Err(errors::method_not_allowed());
-    }
     match VerifyRequest::parse(req)? {
         VerifyRequest::SignIn(sign_in) => sign_in::verify(core, email, req, sign_in).await,
         VerifyRequest::Confirm { purpose, code } => confirm::verify(core, email, req, purpose, &code).await,

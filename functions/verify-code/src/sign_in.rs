@@ -11,7 +11,7 @@ use twofa::senders::EmailSender;
 use twofa::signin::{issue_access, load_side, notify, usable_providers};
 use twofa::user::User;
 
-use crate::attempt::{self, Attempt};
+use twofa::signin::{pending_sign_in, PendingSignIn};
 use crate::check::{self, Checked};
 use crate::errors::{code_expired, provider_unavailable};
 use crate::failure::wrong_code;
@@ -19,7 +19,7 @@ use crate::remember::remember;
 use crate::request::{Method, SignIn};
 
 pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request, s: SignIn) -> Result<Response, ApiError> {
-    let Attempt { user, sid } = attempt::pending(core, &s.two_factor_token).await?;
+    let PendingSignIn { user, sid } = pending_sign_in(core, &s.two_factor_token).await?;
     let Some(side) = load_side(core.store.as_ref(), &user.scope).await? else {
         return Err(ApiError::unauthorized());
     };
