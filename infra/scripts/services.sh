@@ -7,6 +7,7 @@
 #                       write .services/env (DYNAMODB_ENDPOINT, MOTO_ENDPOINT)
 #   services.sh stop    stop what start started
 #   services.sh env     print the env file
+#   services.sh status  exit 0 if both are running and answering
 #
 # start exits 0 only if both services answer; a service already running (pid file
 # alive and answering) is kept, so a second start is harmless.
@@ -131,5 +132,9 @@ case "${1:-}" in
     start) cmd_start ;;
     stop) cmd_stop ;;
     env) cat "$ENV_FILE" 2>/dev/null || true ;;
-    *) echo "usage: $0 start|stop|env" >&2; exit 2 ;;
+    status)
+        for name in dynamodb moto; do
+            alive "$name" && answers "$(port_of "$name")" || exit 1
+        done ;;
+    *) echo "usage: $0 start|stop|env|status" >&2; exit 2 ;;
 esac
