@@ -65,6 +65,13 @@ suite!(
 
 /// A DynamoDB store on a fresh table, or `None` (skipped) without DynamoDB Local.
 async fn dynamo_store(scenario: &str) -> Option<Shared> {
+    let store = unready_dynamo_store(scenario)?;
+    store.ensure_table().await.expect("creating a table in DynamoDB Local");
+    Some(Arc::new(store))
+}
+
+/// A DynamoDB store on a table that does not exist yet.
+fn unready_dynamo_store(scenario: &str) -> Option<DynamoStore> {
     let endpoint = twofa::testing::service_endpoint("DYNAMODB_ENDPOINT")?;
     let sdk = aws_config::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
@@ -77,9 +84,19 @@ async fn dynamo_store(scenario: &str) -> Option<Shared> {
     let table = format!("suite-{}-{}", &scenario[..scenario.len().min(60)], uuid::Uuid::new_v4().simple());
     // Through from_env, as the Lambdas and the local API build it.
     let env = std::collections::HashMap::from([("TABLE_NAME".to_string(), table), ("DYNAMODB_ENDPOINT".to_string(), endpoint)]);
-    let store = DynamoStore::from_env(&env, &sdk).expect("a store from TABLE_NAME and DYNAMODB_ENDPOINT");
-    store.ensure_table().await.expect("creating a table in DynamoDB Local");
-    Some(Arc::new(store))
+    Some(DynamoStore::from_env(&env, &sdk).expect("a store from TABLE_NAME and DYNAMODB_ENDPOINT"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ensuring_the_table_from_several_starts_at_once_and_again_later_is_harmless() {
+    let Some(store) = unready_dynamo_store("ensure") else { return };
+    let (a, b) = tokio::join!(store.ensure_table(), store.ensure_table());
+    a.expect("the first of two concurrent ensure_table calls");
+    b.expect("the second of two concurrent ensure_table calls");
+    store.ensure_table().await.expect("ensure_table on an existing table");
+    let store: Shared = Arc::new(store);
+    store.set_host_settings(&TwoFactorSettings::default()).await.expect("the ensured table takes writes");
+    assert_eq!(store.host_settings().await.unwrap(), Some(TwoFactorSettings::default()));
 }
 
 fn user(scope: Scope, email: &str) -> User {

@@ -222,7 +222,7 @@ impl DynamoStore {
         }
     }
 
-    async fn device_keys(&self, user_id: &str) -> Result<Vec<Item>, StoreError> {
+    async fn device_items(&self, user_id: &str) -> Result<Vec<Item>, StoreError> {
         let pages = self
             .client
             .query()
@@ -632,7 +632,7 @@ impl DeviceStore for DynamoStore {
     }
 
     async fn devices(&self, user_id: &str) -> Result<Vec<Device>, StoreError> {
-        let mut list = self.device_keys(user_id).await?.iter().map(item::device_from).collect::<Result<Vec<_>, _>>()?;
+        let mut list = self.device_items(user_id).await?.iter().map(item::device_from).collect::<Result<Vec<_>, _>>()?;
         list.sort_by(|a, b| (a.created_at, &a.device_id).cmp(&(b.created_at, &b.device_id)));
         Ok(list)
     }
@@ -652,7 +652,7 @@ impl DeviceStore for DynamoStore {
 
     async fn delete_devices(&self, user_id: &str) -> Result<(), StoreError> {
         let keys: Vec<Item> = self
-            .device_keys(user_id)
+            .device_items(user_id)
             .await?
             .into_iter()
             .map(|i| i.into_iter().filter(|(k, _)| k == item::PK || k == item::SK).collect())
