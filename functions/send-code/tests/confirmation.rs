@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{answer, World, EMAIL};
+use common::{answer, Client, World, EMAIL};
 use serde_json::json;
 use twofa::codes::CodePurpose;
 use twofa::store::CodeStore;

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{answer, RefusingSms, World, EMAIL, PHONE};
+use common::{answer, Client, RefusingSms, World, EMAIL, PHONE};
 use serde_json::json;
 use twofa::codes::CodePurpose;
 use twofa::policy::{Provider, TwoFactorSettings};

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{answer, World, EMAIL, PHONE};
+use common::{answer, Client, World, EMAIL, PHONE};
 use serde_json::{json, Value};
 use twofa::codes::CodePurpose;
 use twofa::store::CodeStore;

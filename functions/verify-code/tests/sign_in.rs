@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{answer, RefusingSms, World};
+use common::{answer, Client, RefusingSms, World};
 use serde_json::{json, Value};
 use twofa::codes::CodePurpose;
 use twofa::policy::{Provider, TwoFactorSettings};

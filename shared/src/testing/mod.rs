@@ -17,6 +17,8 @@ pub fn service_endpoint(var: &str) -> Option<String> {
     }
 }
 
+pub mod world;
+
 use std::sync::Arc;
 
 use crate::api::Request;

@@ -1,0 +1,175 @@
+//! One memory-backed world for the code tests of send-code and verify-code: a core
+//! with a manual clock, a log sender whose outbox shows what was sent, users in the
+//! states those tests need, and tokens as login issues them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use serde_json::Value;
+use crate::api::Response;
+use crate::app::Core;
+use crate::clock::ManualClock;
+use crate::config::Config;
+use crate::senders::log::{LogSender, OutboxEntry};
+use crate::senders::{DeliveryError, SmsMessage, SmsSender};
+use crate::store::memory::MemoryStore;
+use crate::store::UserStore;
+use crate::tenant::Scope;
+use super::{memory_core, seed_user};
+use crate::tokens::{NewToken, TokenKind};
+use crate::user::{Authenticator, User, UserPatch};
+
+/// The seeded user's email.
+pub const EMAIL: &str = "jane@example.com";
+/// The seeded user's phone number.
+pub const PHONE: &str = "+15555550100";
+
+/// A memory-backed world with one clock and one outbox.
+pub struct World {
+    /// The core handlers take.
+    pub core: Core,
+    /// The store, counting reads.
+    pub store: Arc<MemoryStore>,
+    /// The clock tests move.
+    pub clock: Arc<ManualClock>,
+    /// What the log sender kept: what would have been sent.
+    pub out: LogSender,
+}
+
+impl Default for World {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl World {
+    /// A world with the default settings.
+    pub fn new() -> Self {
+        Self::with(&[])
+    }
+
+    /// A world whose settings are these environment variables over the defaults.
+    pub fn with(env: &[(&str, &str)]) -> Self {
+        let env: HashMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let config = Config::from(&env).expect("test settings are valid");
+        let (core, store, clock) = memory_core(config);
+        let out = LogSender::new(clock.clone());
+        Self { core, store, clock, out }
+    }
+
+    /// The clock's time.
+    pub fn now(&self) -> i64 {
+        self.core.now()
+    }
+
+    /// A host user with nothing set up.
+    pub async fn plain_user(&self, email: &str) -> User {
+        seed_user(&self.core, Scope::Host, email, "correct horse battery staple", &[]).await
+    }
+
+    /// A host user with 2FA on, email and phone confirmed.
+    pub async fn two_factor_user(&self) -> User {
+        let user = self.plain_user(EMAIL).await;
+        self.patch(
+            &user,
+            UserPatch {
+                email_confirmed: Some(true),
+                phone_number: Some(Some(PHONE.into())),
+                phone_number_confirmed: Some(true),
+                two_factor_enabled: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+    }
+
+    /// Applies a patch and reads the user back.
+    pub async fn patch(&self, user: &User, patch: UserPatch) -> User {
+        self.store.update_user(&user.id, &patch).await.expect("user exists");
+        self.user(&user.id).await
+    }
+
+    /// The user as stored.
+    pub async fn user(&self, id: &str) -> User {
+        self.store.user(id).await.expect("memory store").expect("user exists")
+    }
+
+    /// Enrols and enables an authenticator; returns its key.
+    pub async fn enrol_authenticator(&self, user: &User) -> Vec<u8> {
+        let key = crate::totp::new_key().expect("randomness").expose().clone();
+        let sealed_key = self.core.seal_key.seal(&key, &user.id).expect("sealing");
+        self.patch(user, UserPatch { authenticator: Some(Some(Authenticator { sealed_key, enabled: true })), ..Default::default() })
+            .await;
+        key
+    }
+
+    /// Gives the user ten recovery codes; returns them in plain text.
+    pub async fn give_recovery_codes(&self, user: &User) -> Vec<String> {
+        let codes: Vec<String> = crate::codes::new_recovery_codes().expect("randomness").iter().map(|c| c.expose().clone()).collect();
+        let hashes = codes.iter().map(|c| crate::codes::recovery_code_hash(&self.core.hash_key, &user.id, c)).collect();
+        self.patch(user, UserPatch { recovery_codes: Some(hashes), ..Default::default() }).await;
+        codes
+    }
+
+    /// What login does when 2FA applies: a new pending sign-in and its two-factor token.
+    pub async fn start_sign_in(&self, user: &User) -> String {
+        let sid = uuid::Uuid::new_v4().to_string();
+        self.store
+            .update_user(&user.id, &UserPatch { pending_sign_in: Some(Some(sid.clone())), ..Default::default() })
+            .await
+            .expect("user exists");
+        self.token(TokenKind::TwoFactor, user, None, Some(sid))
+    }
+
+    /// An access token as login or verify-code issues it; `mfa_at` when a second factor was proven.
+    pub fn access_token(&self, user: &User, mfa_at: Option<i64>) -> String {
+        self.token(TokenKind::Access, user, mfa_at, None)
+    }
+
+    /// A setup token.
+    pub fn setup_token(&self, user: &User) -> String {
+        self.token(TokenKind::Setup, user, None, None)
+    }
+
+    fn token(&self, kind: TokenKind, user: &User, mfa_at: Option<i64>, sid: Option<String>) -> String {
+        let amr = if mfa_at.is_some() { vec!["pwd".into(), "otp".into()] } else { vec!["pwd".into()] };
+        self.core
+            .tokens
+            .issue(kind, NewToken { user_id: user.id.clone(), scope: user.scope.key(), amr, mfa_at, sid, ..Default::default() }, self.now())
+            .expect("signing a test token")
+    }
+
+    /// What the log sender kept.
+    pub fn outbox(&self) -> Vec<OutboxEntry> {
+        self.out.outbox()
+    }
+
+    /// The code of the newest message that carried one.
+    pub fn last_code(&self) -> String {
+        self.outbox().iter().rev().find_map(|m| m.code.clone()).expect("a code was sent")
+    }
+}
+
+/// The status, the contract's error code and the body.
+pub fn answer(r: &Response) -> (u16, String, Value) {
+    let body = crate::testing::body_json(r);
+    (r.status().as_u16(), body["error"].as_str().unwrap_or("").to_string(), body)
+}
+
+/// An SMS provider that refuses every message, keeping what it was asked to send.
+#[derive(Default)]
+pub struct RefusingSms {
+    /// The codes it was asked to send.
+    pub codes: Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl SmsSender for RefusingSms {
+    async fn send_sms(&self, m: &SmsMessage) -> Result<(), DeliveryError> {
+        if let Some(c) = &m.code {
+            self.codes.lock().unwrap_or_else(|p| p.into_inner()).push(c.expose().clone());
+        }
+        Err(DeliveryError::Refused("the number is opted out".into()))
+    }
+}
