@@ -13,6 +13,7 @@ pub fn init() {
         // CloudWatch adds its own timestamp; the span list carries the request id.
         builder.json().with_current_span(true).with_span_list(false).without_time().with_ansi(false).try_init()
     } else {
-        builder.compact().try_init()
+        use std::io::IsTerminal;
+        builder.compact().with_ansi(std::io::stdout().is_terminal()).try_init()
     };
 }

@@ -79,7 +79,16 @@ async fn serve(State(api): State<Arc<LocalApi>>, req: http::Request<Body>) -> ht
             let id = uuid::Uuid::new_v4();
             let span = tracing::info_span!("request", request_id = %id, method = %parts.method, path = %parts.uri.path());
             let req = http::Request::from_parts(parts, bytes.to_vec());
-            tracing::Instrument::instrument(api.dispatch(req), span).await
+            let started = std::time::Instant::now();
+            tracing::Instrument::instrument(
+                async {
+                    let response = api.dispatch(req).await;
+                    tracing::info!(status = response.status().as_u16(), ms = started.elapsed().as_millis() as u64, "served");
+                    response
+                },
+                span,
+            )
+            .await
         }
         // Over the limit (or a broken stream): the contract's 413 either way.
         _ => ApiError::new(

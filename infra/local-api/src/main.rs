@@ -6,7 +6,7 @@ use local_api::admin::{random_password, seed_host_admin, Seeded};
 use local_api::{router, LocalApi};
 use twofa::app::{Core, Keys};
 use twofa::clock::SystemClock;
-use twofa::config::{Config, Env, ProcessEnv};
+use twofa::config::{Config, EmailProvider, Env, ProcessEnv, SmsProvider};
 use twofa::senders::log::LogSender;
 use twofa::store::Store;
 
@@ -30,9 +30,20 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             Keys::random(config.token_lifetimes)
         }
     };
-    let sdk = twofa::app::aws_sdk_config().await;
-    let store: Arc<dyn Store> = match (env.get("TABLE_NAME"), env.get("AWS_ENDPOINT_URL_DYNAMODB").or(env.get("DYNAMODB_ENDPOINT"))) {
-        (Some(table), Some(endpoint)) => {
+    let dynamo = match (env.get("TABLE_NAME"), env.get("AWS_ENDPOINT_URL_DYNAMODB").or(env.get("DYNAMODB_ENDPOINT"))) {
+        (Some(table), Some(endpoint)) => Some((table, endpoint)),
+        _ => None,
+    };
+    // The AWS configuration chain probes for a region and credentials (IMDS among
+    // them): only worth it when something here talks to AWS.
+    let needs_aws = dynamo.is_some() || config.sms_provider == SmsProvider::Sns || config.email_provider == EmailProvider::Ses;
+    let sdk = if needs_aws {
+        twofa::app::aws_sdk_config().await
+    } else {
+        aws_config::SdkConfig::builder().behavior_version(aws_config::BehaviorVersion::latest()).build()
+    };
+    let store: Arc<dyn Store> = match dynamo {
+        Some((table, endpoint)) => {
             let store = twofa::store::dynamo::DynamoStore::from_env(&env, &sdk)?;
             store.ensure_table().await?;
             tracing::info!(%table, %endpoint, "using DynamoDB");

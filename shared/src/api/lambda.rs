@@ -43,7 +43,12 @@ where
     let handler = &handler;
     lambda_http::run(lambda_http::service_fn(move |req: lambda_http::Request| {
         let span = tracing::info_span!("request", request_id = %request_id(&req), method = %req.method(), path = %req.uri().path());
-        async move { Ok::<_, std::convert::Infallible>(into_lambda(handler(into_request(req)).await)) }.instrument(span)
+        async move {
+            let response = handler(into_request(req)).await;
+            tracing::info!(status = response.status().as_u16(), "served");
+            Ok::<_, std::convert::Infallible>(into_lambda(response))
+        }
+        .instrument(span)
     }))
     .await
 }
