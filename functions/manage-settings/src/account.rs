@@ -8,11 +8,10 @@ use twofa::email::mask_email;
 use twofa::phone::PhoneNumber;
 use twofa::policy::{Behaviour, DecidedBy, Provider};
 use twofa::senders::EmailSender;
-use twofa::signin::{notify, usable_providers, Side};
+use twofa::signin::{notify, Side};
 use twofa::user::{User, UserPatch};
 
 use crate::caller::signed_in;
-use crate::errors;
 use crate::policy::{may_change_own_flag, side_of};
 use twofa::signin::{require_step_up, two_factor_on};
 use twofa::user::new_security_stamp as new_stamp;
@@ -91,7 +90,7 @@ pub async fn get(core: &Core, req: &Request) -> Result<Response, ApiError> {
 }
 
 /// `PUT /account/two-factor`: the caller's own flag, when the policy leaves it to
-/// them. Turning it off needs step-up; turning it on needs a usable provider.
+/// them. Turning it off needs step-up.
 pub async fn put(core: &Core, email: &dyn EmailSender, req: &Request) -> Result<Response, ApiError> {
     let caller = signed_in(core, req).await?;
     let change: FlagChange = parse_body(req)?;
@@ -107,11 +106,10 @@ pub async fn put(core: &Core, email: &dyn EmailSender, req: &Request) -> Result<
     if change.enabled == user.two_factor_enabled {
         return Ok(json(StatusCode::OK, &view(&user, &side)));
     }
-    if change.enabled {
-        if usable_providers(&user, &eff).is_empty() {
-            return Err(errors::no_provider());
-        }
-    } else {
+    // Turning it on with nothing set up yet is allowed, as in ASP.NET Core Identity:
+    // login then answers two_factor_setup_required and lets the user enrol a provider,
+    // never a session without a second factor.
+    if !change.enabled {
         require_step_up(core, &caller, two_factor_on(&user, &eff))?;
     }
     let patch = UserPatch { two_factor_enabled: Some(change.enabled), security_stamp: Some(new_stamp()), ..Default::default() };

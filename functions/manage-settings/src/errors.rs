@@ -43,14 +43,6 @@ pub fn not_optional() -> ApiError {
     )
 }
 
-/// 409 `no_provider`: turning 2FA on for oneself with nothing to prove it with would lock one out.
-pub fn no_provider() -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        "no_provider",
-        "set up an authenticator app or confirm your email address or phone number first",
-    )
-}
 
 /// 409 `authenticator_exists`.
 pub fn authenticator_exists() -> ApiError {
