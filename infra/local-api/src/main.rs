@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use local_api::admin::{random_password, seed_host_admin, Seeded};
+use local_api::admin::{random_password, seed_host_admin, seed_local_admin, Seeded};
 use local_api::{router, LocalApi};
 use twofa::app::{Core, Keys};
 use twofa::clock::SystemClock;
@@ -60,7 +60,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let core = Core::new(store, Arc::new(SystemClock), config, keys);
 
     match (env.get("LOCAL_ADMIN_EMAIL"), env.get("LOCAL_ADMIN_PASSWORD")) {
-        (Some(email), Some(password)) => match seed_host_admin(&core, &email, &password).await? {
+        (Some(email), Some(password)) => match seed_local_admin(&core, &email, &password).await? {
             Seeded::Created(_) => tracing::info!(email = %email, "host admin created"),
             Seeded::Existed(_) => tracing::info!(email = %email, "host admin already exists"),
         },
