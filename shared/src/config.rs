@@ -90,7 +90,7 @@ pub struct Config {
     pub resend_cooldown_seconds: i64,
     /// `SEND_LIMIT_PER_USER_PER_HOUR` (10).
     pub sends_per_user_per_hour: u32,
-    /// `SEND_LIMIT_PER_DESTINATION_PER_HOUR` (5).
+    /// `SEND_LIMIT_PER_DESTINATION_PER_HOUR` (10): a number or address shared by a household or a team is legitimate; harassment and pumping stay capped.
     pub sends_per_destination_per_hour: u32,
     /// `SEND_LIMIT_PER_TENANT_PER_HOUR` (1000).
     pub sends_per_tenant_per_hour: u32,
@@ -161,7 +161,7 @@ impl Config {
             code_ttl_seconds: number(env, "CODE_TTL_SECONDS", 300, 30, 600)?,
             resend_cooldown_seconds: number(env, "RESEND_COOLDOWN_SECONDS", 30, 0, 3600)?,
             sends_per_user_per_hour: number(env, "SEND_LIMIT_PER_USER_PER_HOUR", 10, 1, 10_000)?,
-            sends_per_destination_per_hour: number(env, "SEND_LIMIT_PER_DESTINATION_PER_HOUR", 5, 1, 10_000)?,
+            sends_per_destination_per_hour: number(env, "SEND_LIMIT_PER_DESTINATION_PER_HOUR", 10, 1, 10_000)?,
             sends_per_tenant_per_hour: number(env, "SEND_LIMIT_PER_TENANT_PER_HOUR", 1000, 1, 10_000_000)?,
             allowed_country_codes,
             remember_browser_days: number(env, "REMEMBER_BROWSER_DAYS", 14, 1, 365)?,
