@@ -29,10 +29,12 @@ use crate::store::memory::MemoryStore;
 use crate::tenant::Scope;
 use crate::user::{Role, User};
 
-/// A core over a fresh memory store and a manual clock (at 2026-01-01), with random keys.
+/// A core over a fresh memory store and a manual clock, with random keys. The clock
+/// starts in 2100: a core rebuilt over DynamoDB Local with this clock must not write
+/// items whose TTL is already past, which DynamoDB Local really deletes.
 pub fn memory_core(config: Config) -> (Core, Arc<MemoryStore>, Arc<ManualClock>) {
     let store = Arc::new(MemoryStore::new());
-    let clock = Arc::new(ManualClock::new(1_767_225_600));
+    let clock = Arc::new(ManualClock::new(4_102_444_800));
     let keys = Keys::random(config.token_lifetimes);
     (Core::new(store.clone(), clock.clone(), config, keys), store, clock)
 }
