@@ -1,0 +1,87 @@
+//! DynamoDB round trips per request, counted on DynamoDB Local by an SDK interceptor:
+//! the whole three-layer policy costs one item read, and the hot routes read only
+//! what they must.
+
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_smithy_runtime_api::box_error::BoxError;
+use serde_json::{json, Value};
+use twofa::app::{Core, Keys};
+use twofa::clock::SystemClock;
+use twofa::config::Config;
+use twofa::senders::log::LogSender;
+use twofa::store::dynamo::DynamoStore;
+use twofa::testing::{body_json, json_request};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// Every request the client sends to DynamoDB (retries included), by operation name.
+#[derive(Debug, Clone, Default)]
+struct Calls(Arc<Mutex<Vec<String>>>);
+
+impl Intercept for Calls {
+    fn name(&self) -> &'static str {
+        "count-calls"
+    }
+    fn read_before_transmit(&self, ctx: &BeforeTransmitInterceptorContextRef<'_>, _: &RuntimeComponents, _: &mut ConfigBag) -> Result<(), BoxError> {
+        // DynamoDB's JSON protocol names the operation in X-Amz-Target: "DynamoDB_20120810.GetItem".
+        let target = ctx.request().headers().get("x-amz-target").unwrap_or_default();
+        let name = target.rsplit('.').next().unwrap_or_default().to_string();
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(name);
+        Ok(())
+    }
+}
+
+impl Calls {
+    /// The operations made while `f` ran.
+    async fn during<F: std::future::Future>(&self, f: F) -> (F::Output, Vec<String>) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        let out = f.await;
+        (out, self.0.lock().unwrap_or_else(|p| p.into_inner()).clone())
+    }
+}
+
+async fn counted_core(endpoint: &str) -> (Core, Calls) {
+    let calls = Calls::default();
+    let conf = aws_sdk_dynamodb::config::Builder::from(&e2e::local_sdk_config(endpoint)).interceptor(calls.clone()).build();
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(conf), format!("twofa-trips-{}", uuid::Uuid::new_v4().simple()));
+    store.ensure_table().await.expect("a table in DynamoDB Local");
+    let config = Config::default();
+    let keys = Keys::random(config.token_lifetimes);
+    (Core::new(Arc::new(store), Arc::new(SystemClock), config, keys), calls)
+}
+
+fn count(ops: &[String], name: &str) -> usize {
+    ops.iter().filter(|o| *o == name).count()
+}
+
+#[tokio::test]
+async fn the_policy_is_one_item_read_and_sign_in_reads_three_items_at_most() {
+    let Some(endpoint) = twofa::testing::service_endpoint("DYNAMODB_ENDPOINT") else { return };
+    let (core, calls) = counted_core(&endpoint).await;
+    let out = LogSender::default();
+    let body = json!({"email": "jane@example.com", "password": PASSWORD});
+
+    let (reg, ops) = calls.during(register::handle(&core, json_request("POST", "/register", &body, None))).await;
+    assert_eq!(reg.status(), 201);
+    assert_eq!(ops, vec!["TransactWriteItems"], "register: one atomic write of the user and its email key");
+
+    let (login, ops) = calls.during(login::handle(&core, &out, json_request("POST", "/login", &body, None))).await;
+    assert_eq!(login.status(), 200);
+    assert_eq!(count(&ops, "GetItem"), 3, "host settings, email key, user: {ops:?}");
+    assert_eq!(ops.len(), 3, "no write when nothing changed: {ops:?}");
+
+    let token = body_json(&login)["access_token"].as_str().unwrap_or_default().to_string();
+    let (view, ops) = calls
+        .during(manage_settings::handle(&core, &out, json_request("GET", "/account/two-factor", &Value::Null, Some(&token))))
+        .await;
+    assert_eq!(view.status(), 200);
+    assert_eq!(ops, vec!["GetItem", "GetItem"], "the user, then its whole policy in one item");
+
+    let wrong = json!({"email": "jane@example.com", "password": "wrong horse battery"});
+    let (failed, ops) = calls.during(login::handle(&core, &out, json_request("POST", "/login", &wrong, None))).await;
+    assert_eq!(failed.status(), 401);
+    assert_eq!(count(&ops, "UpdateItem"), 1, "a failure is one atomic increment: {ops:?}");
+}
