@@ -212,23 +212,6 @@ fn apply(mut event: Value, setup: &Setup) -> String {
     text
 }
 
-fn event_files() -> Vec<(String, Value)> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("events/ exists")
-        .map(|e| e.expect("a readable entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json") && p.file_name().is_some_and(|n| n != "env.json"))
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .map(|p| {
-            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            let text = std::fs::read_to_string(&p).expect("a readable event");
-            (name, serde_json::from_str(&text).expect("a JSON event"))
-        })
-        .collect()
-}
 
 /// Runs one event in a fresh world: (status expected, status and body answered).
 async fn run(name: &str, event: Value) -> (u16, u16, String) {
@@ -242,7 +225,7 @@ async fn run(name: &str, event: Value) -> (u16, u16, String) {
 
 #[tokio::test]
 async fn every_event_file_gets_the_status_the_contract_gives_it() {
-    let events = event_files();
+    let events = e2e::event_files();
     assert!(events.len() >= 20, "an event for every route");
     let mut wrong = Vec::new();
     for (name, event) in events {
@@ -257,7 +240,7 @@ async fn every_event_file_gets_the_status_the_contract_gives_it() {
 #[tokio::test]
 async fn an_event_with_its_placeholder_token_is_refused_as_unauthorized() {
     // The files as committed carry a token no deployment signed: a real API must refuse it.
-    for (name, event) in event_files().into_iter().filter(|(_, e)| e["headers"]["authorization"].is_string()) {
+    for (name, event) in e2e::event_files().into_iter().filter(|(_, e)| e["headers"]["authorization"].is_string()) {
         let world = World::new();
         let route_key = event["routeKey"].as_str().expect("a routeKey").to_string();
         let req = lambda_http::request::from_str(&event.to_string()).expect("a valid event");
@@ -268,7 +251,7 @@ async fn an_event_with_its_placeholder_token_is_refused_as_unauthorized() {
 
 #[tokio::test]
 async fn the_remembered_browser_event_sets_a_strict_cookie() {
-    let (name, event) = event_files().into_iter().find(|(n, _)| n == "verify-code.json").expect("events/verify-code.json");
+    let (name, event) = e2e::event_files().into_iter().find(|(n, _)| n == "verify-code.json").expect("events/verify-code.json");
     assert_eq!(event["body"].as_str().map(|b| b.contains("\"remember_browser\":true")), Some(true), "the event asks to remember the browser");
     let world = World::new();
     let (setup, _) = world.prepare(&name).await;

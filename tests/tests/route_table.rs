@@ -6,7 +6,7 @@
 //! permissions it uses; and openapi.yaml's structure and the contract's error codes.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_yaml::Value;
 
@@ -17,7 +17,7 @@ const METHODS: [&str; 5] = ["get", "put", "post", "delete", "patch"];
 type Table = BTreeSet<(String, String, String)>;
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    e2e::repo_root()
 }
 
 fn yaml(file: &str) -> Value {
@@ -119,28 +119,11 @@ fn local_api_routes() -> Table {
     local_api::route_table().into_iter().map(|(f, r)| (f.to_string(), r.method.to_string(), r.path.to_string())).collect()
 }
 
-/// The event files (all of events/*.json but the `sam local` environment file).
-fn event_files() -> Vec<(String, serde_json::Value)> {
-    let mut files: Vec<_> = std::fs::read_dir(root().join("events"))
-        .expect("events/ exists")
-        .map(|e| e.expect("readable dir entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json") && p.file_name().is_some_and(|n| n != "env.json"))
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .map(|p| {
-            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            let json = serde_json::from_str(&std::fs::read_to_string(&p).expect("readable event")).unwrap_or_else(|e| panic!("{name}: {e}"));
-            (name, json)
-        })
-        .collect()
-}
 
 /// (METHOD, path) of every route in the events, checked for inner consistency on the way.
 fn event_routes() -> BTreeSet<(String, String)> {
     let mut routes = BTreeSet::new();
-    for (name, ev) in event_files() {
+    for (name, ev) in e2e::event_files() {
         assert_eq!(ev["version"], "2.0", "{name}: an HTTP API payload 2.0 event");
         let route_key = ev["routeKey"].as_str().unwrap_or_default();
         let (method, pattern) = route_key.split_once(' ').unwrap_or_else(|| panic!("{name}: routeKey {route_key:?}"));
@@ -180,7 +163,7 @@ fn the_template_openapi_events_crates_and_local_api_name_the_same_routes_on_the_
 #[test]
 fn every_route_has_exactly_one_event_file_named_for_the_sam_users() {
     let mut count: BTreeMap<(String, String), usize> = BTreeMap::new();
-    for (_, ev) in event_files() {
+    for (_, ev) in e2e::event_files() {
         let (m, p) = ev["routeKey"].as_str().and_then(|k| k.split_once(' ')).unwrap_or_default();
         *count.entry((m.to_string(), p.to_string())).or_default() += 1;
     }
