@@ -131,6 +131,12 @@ fn dummy_hash() -> Result<&'static str, HashError> {
     Ok(DUMMY.get_or_init(|| h))
 }
 
+/// Hashes without the strength rules, synchronously; for seeding test users.
+#[doc(hidden)]
+pub fn hash_blocking_for_tests(password: &str) -> String {
+    hash_blocking(password.as_bytes()).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,10 +178,4 @@ mod tests {
         assert!(!verify_password("Tr0ub4dor&3-mango-kite", None).await.unwrap());
         assert!(!verify_password("anything", Some("not a phc string")).await.unwrap());
     }
-}
-
-/// Hashes without the strength rules, synchronously; for seeding test users.
-#[doc(hidden)]
-pub fn hash_blocking_for_tests(password: &str) -> String {
-    hash_blocking(password.as_bytes()).unwrap_or_default()
 }

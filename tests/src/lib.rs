@@ -69,6 +69,7 @@ pub struct TestApp {
 }
 
 /// Options for [`spawn_app`].
+#[derive(Default)]
 pub struct AppOptions {
     /// Settings.
     pub config: Config,
@@ -76,12 +77,6 @@ pub struct AppOptions {
     pub sms: Option<Arc<dyn SmsSender>>,
     /// Email sender; the log sender when `None`.
     pub email: Option<Arc<dyn EmailSender>>,
-}
-
-impl Default for AppOptions {
-    fn default() -> Self {
-        Self { config: Config::default(), sms: None, email: None }
-    }
 }
 
 /// Starts the local API on a free port.

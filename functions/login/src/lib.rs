@@ -75,10 +75,10 @@ async fn login(core: &Core, sender: &dyn EmailSender, req: Request) -> Result<Re
         return signed_in(core, &user, &["pwd"]).await;
     }
     let presented = body.remember_browser_token.or_else(|| cookie(&req, &core.config.remember_browser_cookie));
-    if let Some(token) = presented {
-        if remembered(core, &user, &eff, &token).await? {
-            return signed_in(core, &user, &["pwd", "device"]).await;
-        }
+    if let Some(token) = presented
+        && remembered(core, &user, &eff, &token).await?
+    {
+        return signed_in(core, &user, &["pwd", "device"]).await;
     }
     second_factor(core, &user, &eff).await
 }
