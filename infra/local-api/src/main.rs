@@ -30,10 +30,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             Keys::random(config.token_lifetimes)
         }
     };
-    let dynamo = match (env.get("TABLE_NAME"), env.get("AWS_ENDPOINT_URL_DYNAMODB").or(env.get("DYNAMODB_ENDPOINT"))) {
-        (Some(table), Some(endpoint)) => Some((table, endpoint)),
-        _ => None,
-    };
+    // TABLE_NAME selects DynamoDB: DynamoDB Local when an endpoint is given, else AWS's.
+    let dynamo = env.get("TABLE_NAME").map(|table| {
+        let endpoint = env.get("AWS_ENDPOINT_URL_DYNAMODB").or(env.get("DYNAMODB_ENDPOINT")).unwrap_or_else(|| "AWS".into());
+        (table, endpoint)
+    });
     // The AWS configuration chain probes for a region and credentials (IMDS among
     // them): only worth it when something here talks to AWS.
     let needs_aws = dynamo.is_some() || config.sms_provider == SmsProvider::Sns || config.email_provider == EmailProvider::Ses;
