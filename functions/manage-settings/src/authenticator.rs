@@ -9,17 +9,15 @@ use twofa::app::Core;
 use twofa::lockout::locked_for;
 use twofa::policy::Provider;
 use twofa::senders::EmailSender;
-use twofa::signin::{notify, record_failure, Failure};
+use twofa::signin::{notify, record_failure, require_step_up, two_factor_on, Failure};
 use twofa::tokens::TokenKind;
 use twofa::totp;
-use twofa::user::{Authenticator, User, UserPatch};
+use twofa::user::{new_security_stamp as new_stamp, Authenticator, User, UserPatch};
 
 use crate::caller::{enrolling, signed_in};
 use crate::errors;
 use crate::policy::side_of;
-use twofa::signin::{require_step_up, two_factor_on};
 use crate::recovery::new_codes;
-use twofa::user::new_security_stamp as new_stamp;
 
 #[derive(Serialize)]
 struct Enrolment {
@@ -52,8 +50,15 @@ pub async fn create(core: &Core, req: &Request) -> Result<Response, ApiError> {
         return Err(errors::authenticator_exists());
     }
     let side = side_of(core, user).await?;
-    if !side.effective(user.two_factor_enabled).allowed_providers.contains(&Provider::Authenticator) {
+    let eff = side.effective(user.two_factor_enabled);
+    if !eff.allowed_providers.contains(&Provider::Authenticator) {
         return Err(errors::provider_unavailable(Provider::Authenticator.as_str()));
+    }
+    // A session without a fresh second factor (a remembered browser, a stolen token)
+    // must not add a factor of its own to an account that has one. A setup token's
+    // holder is adding a first factor.
+    if caller.kind == TokenKind::Access {
+        require_step_up(core, &caller, two_factor_on(user, &eff))?;
     }
     let key = totp::new_key()?;
     let sealed_key = core.seal_key.seal(key.expose(), &user.id)?;

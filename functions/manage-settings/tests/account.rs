@@ -403,3 +403,14 @@ async fn forget_browser_kills_every_remembered_browser_of_the_user_only() {
     let r = w.call("GET", "/account/devices", json!(null), Some(&w.token(user))).await;
     assert_eq!(r.body, json!([]));
 }
+
+#[tokio::test]
+async fn adding_an_authenticator_to_an_account_with_2fa_on_needs_a_fresh_second_factor() {
+    let w = World::new().await;
+    let user = w.change(&w.host_user, UserPatch { two_factor_enabled: Some(true), ..sms_ready() }).await;
+    let r = w.call("POST", "/account/authenticator", json!({}), Some(&w.token(&user))).await;
+    assert_eq!((r.status, r.error()), (403, "step_up_required"));
+    assert!(w.user(&user.id).await.authenticator.is_none(), "nothing was enrolled");
+    let r = w.call("POST", "/account/authenticator", json!({}), Some(&w.mfa_token(&user))).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+}
