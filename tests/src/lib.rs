@@ -2,6 +2,8 @@
 //! port, over the memory store or a fresh table in DynamoDB Local, with the log
 //! senders or SNS and SES on moto. Tests then talk to it over real HTTP.
 
+pub mod fault_proxy;
+
 use std::sync::Arc;
 
 use aws_config::BehaviorVersion;
