@@ -1,4 +1,5 @@
-//! The manage-settings function: settings, tenants, features, users' flags and the account routes.
+//! The manage-settings function: settings, tenants, features, users' flags, the account
+//! routes, and the web console's static pages.
 
 use twofa::api::{respond, Request, Response, Route};
 use twofa::app::Core;
@@ -7,6 +8,7 @@ use twofa::senders::EmailSender;
 mod account;
 mod authenticator;
 mod caller;
+pub mod console;
 mod devices;
 mod errors;
 mod policy;
@@ -34,6 +36,8 @@ pub const ROUTES: &[Route] = &[
     Route::new("POST", "/account/forget-browser"),
     Route::new("GET", "/account/devices"),
     Route::new("DELETE", "/account/devices/{device_id}"),
+    Route::new("GET", "/"),
+    Route::new("GET", "/console/{file}"),
 ];
 
 /// Serves one request: a route of [`ROUTES`], 405 `method_not_allowed` for a known

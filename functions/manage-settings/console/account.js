@@ -1,0 +1,229 @@
+// Account security: the effective behaviour and who decided it, the 2FA switch,
+// confirming email and phone, the authenticator with its QR code, recovery codes,
+// remembered browsers. A change that needs a fresh second factor asks for it in
+// place (step-up) and then carries on.
+
+import { call, session } from './api.js';
+import { h, replace, field, form, button, showError, notice, section, describe, when } from './ui.js';
+import { secondFactor } from './signin.js';
+
+const BEHAVIOUR = { forced: 'Required', optional: 'Optional', disabled: 'Turned off' };
+const DECIDED_BY = {
+  host: "the host's two-factor settings",
+  tenant_feature: "the host, for your whole tenant",
+  tenant: "your tenant's two-factor settings",
+  user: 'your own choice',
+};
+
+// Runs `action` (returning a Reply); on 403 step_up_required asks for the password
+// and a fresh code in `slot`, then runs it again with the new session.
+export function guarded(slot, action) {
+  return action().then((r) => (r.error !== 'step_up_required' ? r : new Promise((resolve) => {
+    const finish = async () => { replace(slot); resolve(await action()); };
+    const cancel = () => { replace(slot); resolve(r); };
+    stepUp(slot, finish, cancel);
+  })));
+}
+
+function stepUp(slot, retry, cancel) {
+  const s = session.get();
+  if (!s) return cancel();
+  const box = h('div', { class: 'stepup', role: 'group', 'aria-label': 'Confirm it is you' });
+  replace(slot, box);
+  replace(box,
+    h('h3', {}, 'Confirm it is you'),
+    h('p', {}, 'This change needs a second factor proven in the last few minutes. Enter your password, then a fresh code.'),
+    form([field('Password', 'password', { type: 'password', autocomplete: 'current-password' })], 'Continue', async (v, f) => {
+      // Without cookies: a remembered browser must not stand in for the fresh code.
+      const r = await call('POST', '/login', { email: s.email, tenant: s.tenant, password: v.password }, { anonymous: true, omitCookies: true });
+      if (!r.ok) return showError(f, r);
+      const signedIn = (token) => { session.set({ ...s, token }); retry(); };
+      if (r.body.status === 'signed_in') return signedIn(r.body.access_token);
+      if (r.body.status !== 'two_factor_required') return showError(f, { message: 'Sign in again to make this change.' });
+      secondFactor(box, r.body, signedIn, { stepUp: true, restart: () => stepUp(slot, retry, cancel) });
+    }, [button('Cancel', cancel, { kind: 'link' })]));
+  box.querySelector('input').focus();
+}
+
+// Enrolment for a user with only a setup token (or a session: token undefined).
+export function enrolment(token, onDone) {
+  const opts = { token };
+  return h('div', {},
+    section('Authenticator app', authenticatorSetup(opts, onDone)),
+    section('Email', confirmEmail(opts, null, onDone)),
+    section('Phone number', confirmPhone(opts, null, onDone)));
+}
+
+function authenticatorSetup(opts, onDone) {
+  const slot = h('div');
+  const start = async () => {
+    const r = await guarded(slot, () => call('POST', '/account/authenticator', {}, opts));
+    if (!r.ok) return replace(slot, notice(describe(r), 'error'), button('Set up authenticator app', start));
+    const key = r.body.shared_key.replace(/\s+/g, '').match(/.{1,4}/g).join(' ');
+    const img = h('img', { class: 'qr', width: 200, height: 200, alt: 'QR code of your new authenticator key. Scan it with your authenticator app.' });
+    // As an image, the SVG is drawn and nothing in it runs.
+    img.src = `data:image/svg+xml;base64,${btoa(unescape(encodeURIComponent(r.body.qr_code_svg)))}`;
+    const f = form([field('Code', 'code', { autocomplete: 'one-time-code', inputmode: 'numeric', hint: 'The 6-digit code the app shows for twofa.' })], 'Verify', async (v, f) => {
+      const done = await call('POST', '/account/authenticator/verify', { code: v.code.replace(/\s+/g, '') }, opts);
+      if (!done.ok) return showError(f, done);
+      replace(slot, recoveryCodes(done.body.recovery_codes, onDone, 'Your authenticator app is set up.'));
+    });
+    replace(slot,
+      h('ol', { class: 'steps' },
+        h('li', {}, 'Scan this QR code with your authenticator app (Google Authenticator, Microsoft Authenticator, 1Password, ...).', h('div', {}, img)),
+        h('li', {}, 'Or type this key into the app: ', h('code', { class: 'key', 'aria-label': `Key: ${key}` }, key)),
+        h('li', {}, 'Enter the code the app shows.')),
+      f);
+    f.querySelector('input').focus();
+  };
+  replace(slot, h('p', {}, 'Use an app that shows a new 6-digit code every 30 seconds.'), button('Set up authenticator app', start));
+  return slot;
+}
+
+// The codes, shown once, with copy and download.
+function recoveryCodes(codes, onDone, headline) {
+  const status = h('p', { role: 'status', class: 'hint' });
+  const text = codes.join('\n') + '\n';
+  return h('div', { class: 'recovery' },
+    headline ? notice(headline) : null,
+    h('h3', {}, 'Save your recovery codes'),
+    h('p', {}, 'Each code signs you in once if you lose your phone. They are shown only now: copy or download them and keep them somewhere safe.'),
+    h('ol', { class: 'codes' }, codes.map((c) => h('li', {}, h('code', {}, c)))),
+    h('div', { class: 'actions' },
+      button('Copy', () => navigator.clipboard.writeText(text).then(
+        () => { status.textContent = 'Copied.'; },
+        () => { status.textContent = 'This browser did not allow copying: select the codes and copy them.'; }), { kind: 'secondary' }),
+      button('Download', () => {
+        const url = URL.createObjectURL(new Blob([text], { type: 'text/plain' }));
+        const a = h('a', { href: url, download: 'twofa-recovery-codes.txt' });
+        document.body.append(a); a.click(); a.remove();
+        setTimeout(() => URL.revokeObjectURL(url), 1000);
+        status.textContent = 'Downloaded twofa-recovery-codes.txt.';
+      }, { kind: 'secondary' }),
+      button('I have saved them', onDone)),
+    status);
+}
+
+// Send a code, then enter it: for confirming the email address or a phone number.
+function codeConfirmation(slot, opts, purpose, sendBody, onDone, again) {
+  const f = form([field('Code', 'code', { autocomplete: 'one-time-code', inputmode: 'numeric' })], 'Verify', async (v, f) => {
+    const r = await call('POST', '/verify-code', { purpose, code: v.code.replace(/\s+/g, '') }, opts);
+    if (!r.ok) return showError(f, r);
+    onDone();
+  }, [button('Send code again', again, { kind: 'secondary' })]);
+  return f;
+}
+
+function confirmEmail(opts, state, onDone) {
+  const slot = h('div');
+  const send = async () => {
+    const r = await call('POST', '/send-code', { purpose: 'confirm_email' }, opts);
+    if (!r.ok) return replace(slot, notice(describe(r), 'error'), button('Send code', send));
+    document.dispatchEvent(new CustomEvent('twofa:code-sent'));
+    const f = codeConfirmation(slot, opts, 'confirm_email', null, onDone, send);
+    replace(slot, notice(`We sent a code to ${r.body.destination_hint}.`), f);
+    f.querySelector('input').focus();
+  };
+  if (state && state.confirmed) replace(slot, h('p', {}, `${state.hint}: confirmed.`));
+  else replace(slot, h('p', {}, state ? `${state.hint}: not confirmed yet.` : 'Confirm your email address to receive codes by email.'), button('Send code', send, { 'aria-label': 'Send code to my email' }));
+  return slot;
+}
+
+function confirmPhone(opts, state, onDone) {
+  const slot = h('div');
+  const ask = (failure) => {
+    const f = form([field('Phone number', 'phone_number', { type: 'tel', autocomplete: 'tel', hint: 'In international format, e.g. +15555550100.' })], 'Send code', async (v, f) => {
+      const r = await guarded(stepSlot, () => call('POST', '/send-code', { purpose: 'confirm_phone', phone_number: v.phone_number }, opts));
+      if (!r.ok) return showError(f, r);
+      document.dispatchEvent(new CustomEvent('twofa:code-sent'));
+      const c = codeConfirmation(slot, opts, 'confirm_phone', null, onDone, () => ask());
+      replace(slot, notice(`We sent a code to ${r.body.destination_hint}.`), c);
+      c.querySelector('input').focus();
+    });
+    const stepSlot = h('div');
+    replace(slot, state && state.hint ? h('p', {}, `${state.hint}: ${state.confirmed ? 'confirmed' : 'not confirmed yet'}.`) : null, f, stepSlot);
+    if (failure) showError(f, failure);
+  };
+  if (state && state.confirmed) replace(slot, h('p', {}, `${state.hint}: confirmed.`), button('Change phone number', () => ask(), { kind: 'secondary' }));
+  else ask();
+  return slot;
+}
+
+export async function account(main, go) {
+  const r = await call('GET', '/account/two-factor');
+  if (!r.ok) return r.status === 401 ? null : replace(main, h('h1', {}, 'Account security'), notice(describe(r), 'error'));
+  const s = session.get();
+  const claims = session.claims() || {};
+  const tf = r.body;
+  const refresh = () => account(main, go);
+
+  const switchSlot = h('div');
+  const reason = tf.can_change ? null
+    : tf.behaviour !== 'optional' ? `You cannot change it: it is ${BEHAVIOUR[tf.behaviour].toLowerCase()} by ${DECIDED_BY[tf.decided_by]}.`
+    : 'You cannot change it: your administrator does not let users turn it on or off.';
+  const toggle = h('button', {
+    type: 'button', role: 'switch', class: 'switch', 'aria-checked': String(tf.enabled), disabled: !tf.can_change,
+    'aria-describedby': reason ? 'switch-reason' : undefined,
+    onclick: async () => {
+      const done = await guarded(switchSlot, () => call('PUT', '/account/two-factor', { enabled: !tf.enabled }));
+      if (done.ok) refresh(); else if (done.status !== 401) replace(switchSlot, notice(describe(done), 'error'));
+    },
+  }, h('span', { class: 'track', 'aria-hidden': 'true' }), h('span', {}, 'Two-factor sign-in'), h('span', { class: 'state' }, tf.enabled ? 'On' : 'Off'));
+
+  const hasProvider = tf.providers.authenticator.enabled || tf.providers.email.confirmed || tf.providers.sms.confirmed;
+  const auth = tf.providers.authenticator;
+  const authSlot = h('div');
+  if (!auth.allowed) replace(authSlot, h('p', {}, 'Your administrator does not allow authenticator apps.'));
+  else if (auth.enabled) {
+    const removeSlot = h('div');
+    replace(authSlot, h('p', {}, 'Your authenticator app is set up.'),
+      button('Remove authenticator app', async () => {
+        const d = await guarded(removeSlot, () => call('DELETE', '/account/authenticator'));
+        if (d.ok) refresh(); else if (d.status !== 401) replace(removeSlot, notice(describe(d), 'error'));
+      }, { kind: 'danger' }), removeSlot);
+  } else replace(authSlot, authenticatorSetup({}, refresh));
+
+  const codesSlot = h('div');
+  const newCodes = async () => {
+    const d = await guarded(codesSlot, () => call('POST', '/account/recovery-codes', {}));
+    if (d.ok) replace(codesSlot, recoveryCodes(d.body.recovery_codes, refresh, 'New recovery codes: the old ones no longer work.'));
+    else if (d.status !== 401) replace(codesSlot, notice(describe(d), 'error'));
+  };
+
+  replace(main,
+    h('h1', {}, 'Account security'),
+    h('p', { class: 'who' }, `Signed in as ${s.email}${s.tenant ? ` (tenant ${s.tenant})` : ''}. Your user id: `, h('code', { class: 'user-id' }, claims.sub || '')),
+    section('Two-factor sign-in',
+      h('dl', { class: 'facts' },
+        h('dt', {}, 'Behaviour'), h('dd', { class: 'behaviour' }, BEHAVIOUR[tf.behaviour]),
+        h('dt', {}, 'Decided by'), h('dd', { class: 'decided-by' }, DECIDED_BY[tf.decided_by])),
+      toggle,
+      reason ? h('p', { class: 'hint', id: 'switch-reason' }, reason) : null,
+      tf.enabled && !hasProvider ? notice('Two-factor sign-in is on but nothing is set up to prove it: set up a way below, or you will be asked to at your next sign-in.', 'warn') : null,
+      switchSlot),
+    section('Email', tf.providers.email.allowed ? null : h('p', { class: 'hint' }, 'Your administrator does not allow codes by email.'), confirmEmail({}, tf.providers.email, refresh)),
+    section('Phone number', tf.providers.sms.allowed ? null : h('p', { class: 'hint' }, 'Your administrator does not allow codes by SMS.'), confirmPhone({}, tf.providers.sms, refresh)),
+    section('Authenticator app', authSlot),
+    section('Recovery codes',
+      h('p', {}, `${tf.recovery_codes_left} recovery code(s) left.`),
+      button('Generate new recovery codes', newCodes, { kind: 'secondary' }), codesSlot),
+    section('Remembered browsers', await devices(refresh, tf.remember_browser_allowed)));
+}
+
+async function devices(refresh, allowed) {
+  const slot = h('div');
+  const r = await call('GET', '/account/devices');
+  if (!r.ok) return replace(slot, notice(describe(r), 'error'));
+  const list = r.body || [];
+  const forget = (path, method) => async () => {
+    const d = await call(method, path, method === 'POST' ? {} : undefined);
+    if (d.ok) refresh(); else if (d.status !== 401) replace(slot, notice(describe(d), 'error'));
+  };
+  return replace(slot,
+    h('p', {}, allowed ? 'Browsers where you chose "Remember this browser" sign in without a code.' : 'Your administrator does not allow remembering browsers.'),
+    list.length === 0 ? h('p', { class: 'empty' }, 'No remembered browsers.') : h('ul', { class: 'devices' }, list.map((d) => h('li', {},
+      h('span', { class: 'ua' }, d.user_agent || 'Unknown browser'),
+      h('span', { class: 'hint' }, ` Remembered ${when(d.created_at)}, last used ${when(d.last_used_at)}, until ${when(d.expires_at)}. `),
+      button('Forget', forget(`/account/devices/${encodeURIComponent(d.device_id)}`, 'DELETE'), { kind: 'secondary', 'aria-label': `Forget ${d.user_agent || 'this browser'}` })))),
+    list.length ? button('Forget all remembered browsers', forget('/account/forget-browser', 'POST'), { kind: 'danger' }) : null);
+}
