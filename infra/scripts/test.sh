@@ -61,3 +61,6 @@ fi
 
 # Every failing target is reported, not only the first.
 step cargo test --workspace --no-fail-fast
+
+# The web console clicked through in headless Chromium (installed on first use).
+step bash infra/scripts/browser-tests.sh
