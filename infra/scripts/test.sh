@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: starts DynamoDB Local and moto (services.sh), lints the
-# deployment files (lint.sh, when present), then `cargo test --workspace`.
+# deployment files (lint.sh, when present), then `cargo test --workspace`, then the
+# console in headless Chromium (browser-tests.sh).
 # Under CI=true a service that cannot start fails the run; elsewhere the tests
 # that need it print SKIPPED and the rest run.
 set -euo pipefail

@@ -165,6 +165,20 @@ test('the second-factor walkthrough, clicked through the console', async () => {
   await page.getByRole('button', { name: 'Verify', exact: true }).click();
   await page.locator('[data-error-for="code"]').getByText(/wrong or was already used/).waitFor();
 
+  // The token lives in this tab's sessionStorage only; a token the API refuses
+  // (expired, or ended by a security change) sends the console back to sign-in.
+  await page.getByLabel('Recovery code').fill(codes[1]);
+  await page.getByRole('button', { name: 'Verify', exact: true }).click();
+  await heading(page, 'Account security');
+  assert.deepEqual(await page.evaluate(() => [localStorage.length, document.cookie]), [0, '']);
+  await page.evaluate(() => {
+    const s = JSON.parse(sessionStorage.getItem('twofa.session'));
+    sessionStorage.setItem('twofa.session', JSON.stringify({ ...s, token: `${s.token}x` }));
+  });
+  await page.reload();
+  await heading(page, 'Sign in');
+  await page.getByText(/Your session has ended/).waitFor();
+
   await page.context().close();
   assert.deepEqual(problems, []);
 });

@@ -57,12 +57,7 @@ function createTenant() {
     ], 'Create tenant', async (v, f) => {
       replace(done);
       const r = await call('POST', '/tenants', v);
-      if (!r.ok) {
-        // The API names the admin's fields `email`/`password` in its checks of them.
-        if (r.field === 'email' || r.error === 'invalid_email') r.field = 'admin_email';
-        if (r.field === 'password' || r.error === 'weak_password') r.field = 'admin_password';
-        return showError(f, r);
-      }
+      if (!r.ok) return showError(f, r);
       f.reset();
       replace(done, notice(`Tenant ${r.body.tenant} created. Its admin signs in with the tenant name.`));
     }),
