@@ -106,7 +106,7 @@ test('the second-factor walkthrough, clicked through the console', async () => {
   await stepUp.getByRole('button', { name: 'Continue' }).click();
   await stepUp.getByRole('button', { name: 'Send code by Email' }).click();
   await stepUp.getByLabel('Code').fill(await codeFromOutbox(page, email));
-  await shot(page, 'step-up');
+  await shot(page, 'step-up', region(page, 'Recovery codes'));
   await stepUp.getByRole('button', { name: 'Verify', exact: true }).click();
   await page.getByRole('heading', { name: 'Save your recovery codes' }).waitFor();
   await page.getByRole('button', { name: 'I have saved them' }).click();
@@ -132,12 +132,12 @@ test('the second-factor walkthrough, clicked through the console', async () => {
   assert.match(await auth.getByRole('img').getAttribute('src'), /^data:image\/svg\+xml;base64,/);
   const app = authenticator(key);
   await auth.getByLabel('Code').fill(app());
-  await shot(page, 'authenticator');
+  await shot(page, 'authenticator', auth);
   await auth.getByRole('button', { name: 'Verify' }).click();
   await page.getByRole('heading', { name: 'Save your recovery codes' }).waitFor();
   const codes = await page.locator('.codes code').allTextContents();
   assert.equal(codes.length, 10);
-  await shot(page, 'recovery-codes');
+  await shot(page, 'recovery-codes', auth);
   await page.getByRole('button', { name: 'I have saved them' }).click();
   await auth.getByText('Your authenticator app is set up.').waitFor();
 
@@ -206,7 +206,7 @@ test("ABP's policy walkthrough: host, tenant admins and users, each in their own
     await tenants.getByRole('button', { name: 'Create tenant' }).click();
     await tenants.getByText(`Tenant ${name} created.`).waitFor();
   }
-  await shot(host, 'admin-host');
+  await shot(host, 'admin-host', host.locator('main'));
 
   // Users register in each tenant.
   const user = await newPage(browser, problems);
@@ -277,7 +277,7 @@ test("ABP's policy walkthrough: host, tenant admins and users, each in their own
   };
   await save('Disabled');
   await settings.locator('[data-error-for="behaviour"]').getByText(/The host decides/).waitFor();
-  await shot(tenantAdmin, 'admin-tenant');
+  await shot(tenantAdmin, 'admin-tenant', tenantAdmin.locator('main'));
   assert.equal(region(tenantAdmin, 'Tenants').count && await region(tenantAdmin, 'Tenants').count(), 0, 'a tenant admin sees its own side only');
   assert.deepEqual((await facts()).slice(0, 2), ['Required', 'the host, for your whole tenant']);
 

@@ -89,9 +89,12 @@ export async function newPage(browser, problems) {
 
 const SHOTS = process.env.CONSOLE_SCREENSHOTS ? resolve(ROOT, process.env.CONSOLE_SCREENSHOTS) : join(tmpdir(), 'twofa-console-screenshots');
 mkdirSync(SHOTS, { recursive: true });
-export async function shot(page, name) {
+// The viewport, or one part of the page (kept small: they live in the repository).
+export async function shot(page, name, part) {
   await page.waitForLoadState('networkidle');
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  const path = join(SHOTS, `${name}.png`);
+  if (!part) await page.evaluate(() => window.scrollTo(0, 0));
+  await (part ? part.screenshot({ path }) : page.screenshot({ path }));
 }
 
 // RFC 6238 with the API's parameters: SHA-1, 6 digits, 30 s steps.

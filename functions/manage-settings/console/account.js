@@ -150,7 +150,9 @@ function confirmPhone(opts, state, onDone) {
 }
 
 export async function account(main, go) {
+  const shown = main.dataset.screen;
   const r = await call('GET', '/account/two-factor');
+  if (main.dataset.screen !== shown) return null;
   if (!r.ok) return r.status === 401 ? null : replace(main, h('h1', {}, 'Account security'), notice(describe(r), 'error'));
   const s = session.get();
   const claims = session.claims() || {};
@@ -190,6 +192,8 @@ export async function account(main, go) {
     else if (d.status !== 401) replace(codesSlot, notice(describe(d), 'error'));
   };
 
+  const browsers = await devices(refresh, tf.remember_browser_allowed);
+  if (main.dataset.screen !== shown) return null;
   replace(main,
     h('h1', {}, 'Account security'),
     h('p', { class: 'who' }, `Signed in as ${s.email}${s.tenant ? ` (tenant ${s.tenant})` : ''}. Your user id: `, h('code', { class: 'user-id' }, claims.sub || '')),
@@ -207,7 +211,7 @@ export async function account(main, go) {
     section('Recovery codes',
       h('p', {}, `${tf.recovery_codes_left} recovery code(s) left.`),
       button('Generate new recovery codes', newCodes, { kind: 'secondary' }), codesSlot),
-    section('Remembered browsers', await devices(refresh, tf.remember_browser_allowed)));
+    section('Remembered browsers', browsers));
 }
 
 async function devices(refresh, allowed) {

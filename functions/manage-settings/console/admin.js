@@ -10,7 +10,9 @@ const PROVIDERS = [['authenticator', 'Authenticator app'], ['email', 'Email'], [
 
 export async function admin(main, go, claims) {
   const host = (claims.roles || []).includes('host_admin');
+  const shown = main.dataset.screen;
   const settings = await call('GET', '/settings/two-factor');
+  if (main.dataset.screen !== shown) return null;
   if (!settings.ok) return settings.status === 401 ? null : replace(main, h('h1', {}, 'Administration'), notice(describe(settings), 'error'));
   replace(main,
     h('h1', {}, host ? 'Host administration' : 'Tenant administration'),

@@ -40,6 +40,9 @@ function render() {
       h('a', { href: s.hash, 'aria-current': s === screen ? 'page' : undefined }, s.label))),
     claims ? h('li', {}, button('Sign out', () => { session.clear(); go('#/sign-in', { message: 'You have signed out.' }); }, { kind: 'link' })) : null));
   const state = pending; pending = null;
+  // Screens that load data first check this before drawing: a slow answer must not
+  // draw over the screen the user has moved on to.
+  main.dataset.screen = String(Number(main.dataset.screen || 0) + 1);
   document.title = `${screen.label} · twofa`;
   screen.render(main, go, claims && screen.render === admin ? claims : state || {});
 }

@@ -96,7 +96,8 @@ export function secondFactor(container, step, done, { restart, stepUp = false } 
       button('Choose another way', choose, { kind: 'link' }),
     ]);
     replace(container,
-      h(heading, {}, `${stepUp ? 'Confirm it is you: ' : ''}${recovery ? 'Use a recovery code' : `Verify: ${PROVIDER_NAMES[provider]}`}`),
+      h(heading, {}, stepUp ? `Confirm it is you: ${recovery ? 'recovery code' : `${PROVIDER_NAMES[provider]} code`}`
+        : recovery ? 'Use a recovery code' : `Verify: ${PROVIDER_NAMES[provider]}`),
       sent ? notice(sent) : null, f);
     if (failure) showError(f, failure);
     f.querySelector('input').focus();
