@@ -8,7 +8,7 @@ use crate::app::Core;
 use crate::policy::{effective, Effective, Layers, Provider, TwoFactorSettings};
 use crate::secret::Secret;
 use crate::senders::{EmailMessage, EmailSender};
-use crate::store::{StoreError, TenantStore};
+use crate::store::{Slot, StoreError, Subject, Succeeded, Success, TenantStore, HARD_LIMIT, HARD_LOCK_SECONDS};
 use crate::tenant::{Scope, Tenant};
 use crate::tokens::{NewToken, TokenError, TokenKind};
 use crate::user::User;
@@ -188,24 +188,81 @@ impl Failure {
     }
 }
 
-/// Counts a failed password or code against `user` with one atomic store update;
-/// the failure that reaches the limit locks the account (ending any sign-in in
-/// progress, so its two-factor token dies) and sends the lockout notice.
-pub async fn record_failure(core: &Core, email: &dyn EmailSender, user: &User) -> Result<Failure, StoreError> {
-    use crate::lockout::AfterFailure;
-    use crate::store::FailureCount;
+/// One password or code attempt, counted before it is judged (see the store's module doc).
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    /// Its id, written with its slot and its success so a retried write knows its own.
+    pub id: String,
+    /// The user as the slot's write left it (`None` for an unknown email).
+    pub user: Option<User>,
+    count: u32,
+    streak: u32,
+}
+
+/// A new attempt id.
+pub fn attempt_id() -> Result<String, crate::crypto::CryptoError> {
+    crate::crypto::random_token(16)
+}
+
+/// Takes the attempt's slot: 423 while locked, or when every slot is held by
+/// attempts not yet judged (which locks the account: an abandoned slot must not
+/// refuse forever); 401 `unauthorized` when `sid` is no longer the pending sign-in.
+pub async fn begin_attempt(core: &Core, subject: Subject<'_>, id: String, sid: Option<&str>) -> Result<Attempt, crate::api::ApiError> {
+    use crate::api::ApiError;
     let now = core.now();
-    match core.store.record_failure(&user.id, now).await? {
-        FailureCount::Locked(until) => Ok(Failure::Locked { retry_after: until - now }),
-        FailureCount::Counted(n) => match core.config.lockout.after_failure(n, now) {
-            AfterFailure::Counted { attempts_remaining } => Ok(Failure::Counted { attempts_remaining }),
-            AfterFailure::LockNow { until } => {
-                core.store.lock(&user.id, until).await?;
-                tracing::warn!(user_id = %user.id, "account locked after repeated failures");
-                notify(email, user, "Your account was locked", "Your account was locked for a while after several failed sign-in attempts.").await;
-                Ok(Failure::Locked { retry_after: until - now })
-            }
-        },
+    let policy = core.config.lockout;
+    match core.store.take_slot(subject, &id, sid, policy.max_failed_attempts, now).await? {
+        Slot::Taken { user, count, streak } => Ok(Attempt { id, user: user.map(|u| *u), count, streak }),
+        Slot::Locked(until) => Err(ApiError::locked_out(until - now)),
+        Slot::Full => {
+            let until = now + policy.duration_seconds;
+            core.store.lock(subject, now, until, false).await?;
+            tracing::warn!("account locked: every attempt slot was taken at once");
+            Err(ApiError::locked_out(until - now))
+        }
+        Slot::Ended => Err(ApiError::unauthorized()),
+    }
+}
+
+/// The attempt was wrong: it stays counted; the one that used the last slot locks
+/// the account (ending any sign-in in progress, so its two-factor token dies) and
+/// sends the lockout notice. After [`HARD_LIMIT`] consecutive failures the lock is long.
+pub async fn wrong_answer(core: &Core, email: &dyn EmailSender, subject: Subject<'_>, attempt: &Attempt) -> Result<Failure, StoreError> {
+    use crate::lockout::AfterFailure;
+    let now = core.now();
+    let hard = attempt.streak >= HARD_LIMIT;
+    let until = match core.config.lockout.after_failure(attempt.count, now) {
+        _ if hard => now + HARD_LOCK_SECONDS,
+        AfterFailure::LockNow { until } => until,
+        AfterFailure::Counted { attempts_remaining } => return Ok(Failure::Counted { attempts_remaining }),
+    };
+    core.store.lock(subject, now, until, hard).await?;
+    if let Some(user) = &attempt.user {
+        tracing::warn!(user_id = %user.id, "account locked after repeated failures");
+        notify(email, user, "Your account was locked", "Your account was locked for a while after several failed sign-in attempts.").await;
+    }
+    Ok(Failure::Locked { retry_after: until - now })
+}
+
+/// What writing a right answer led to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Accepted.
+    Accepted,
+    /// The factor was spent already (used, replayed, replaced): a wrong answer.
+    Spent,
+}
+
+/// Writes a right answer in one conditional write (see [`Success`]): 423 if the
+/// account locked while it was judged, 401 `unauthorized` if its sign-in ended.
+pub async fn right_answer(core: &Core, user_id: &str, success: &Success<'_>) -> Result<Outcome, crate::api::ApiError> {
+    use crate::api::ApiError;
+    let now = core.now();
+    match core.store.succeed(user_id, success, now).await? {
+        Succeeded::Done => Ok(Outcome::Accepted),
+        Succeeded::Spent => Ok(Outcome::Spent),
+        Succeeded::Locked(until) => Err(ApiError::locked_out(until - now)),
+        Succeeded::Ended => Err(ApiError::unauthorized()),
     }
 }
 

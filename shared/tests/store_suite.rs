@@ -10,7 +10,7 @@ use twofa::codes::{CodePurpose, PendingCode};
 use twofa::devices::Device;
 use twofa::policy::{Behaviour, Provider, TwoFactorSettings};
 use twofa::store::dynamo::DynamoStore;
-use twofa::store::{FailureCount, Store, StoreError};
+use twofa::store::{Slot, Spend, Store, StoreError, Subject, Succeeded, Success, HARD_LIMIT};
 use twofa::tenant::{Scope, Tenant};
 use twofa::throttle::Window;
 use twofa::user::{Authenticator, Role, User, UserPatch};
@@ -52,11 +52,18 @@ suite!(
     tenant_feature_and_settings_change_separately_and_only_for_an_existing_tenant,
     a_patch_changes_only_the_fields_it_names,
     patches_running_beside_failures_lose_no_failure,
-    twenty_concurrent_failures_are_counted_one_to_twenty,
-    a_locked_account_refuses_to_count_failures_until_the_lock_ends,
+    twenty_concurrent_slots_are_counted_one_to_twenty,
+    slots_run_out_at_the_limit_before_anything_is_judged,
+    a_locked_account_refuses_slots_until_the_lock_ends,
+    a_success_is_refused_once_the_account_locked_while_it_was_judged,
     a_sign_in_completes_exactly_once_under_concurrency,
     a_totp_step_is_accepted_once_and_never_an_older_one,
     a_recovery_code_is_consumed_exactly_once_under_concurrency,
+    a_sent_code_is_spent_with_its_sign_in_in_one_write,
+    a_right_password_before_a_second_factor_gives_its_slot_back_and_keeps_earlier_failures,
+    consecutive_failures_are_bounded_across_lock_periods,
+    an_unknown_email_counts_and_locks_like_an_account_and_never_blocks_registering_it,
+    a_retried_slot_or_success_is_recognised_as_its_own,
     a_code_is_taken_once_and_only_with_its_hash,
     a_new_code_replaces_the_pending_one_of_the_same_purpose_only,
     send_windows_are_replaced_only_when_none_moved,
@@ -158,8 +165,30 @@ where
     out
 }
 
+/// Takes a slot for a fresh attempt with room for many.
+async fn slot(store: &Shared, id: &str) -> Result<Slot, StoreError> {
+    store.take_slot(Subject::User(id), &uuid::Uuid::new_v4().to_string(), None, 100, NOW).await
+}
+
+fn count(slot: &Slot) -> u32 {
+    match slot {
+        Slot::Taken { count, .. } => *count,
+        other => panic!("expected a slot, got {other:?}"),
+    }
+}
+
+/// A success for a fresh attempt.
+async fn succeed(store: &Shared, id: &str, sid: Option<&str>, spend: Spend<'_>) -> Result<Succeeded, StoreError> {
+    let attempt = uuid::Uuid::new_v4().to_string();
+    store.succeed(id, &Success { attempt: &attempt, sid, spend, patch: &UserPatch::default(), release_only: false }, NOW).await
+}
+
 fn trues(results: &[Result<bool, StoreError>]) -> usize {
     results.iter().map(|r| r.as_ref().expect("no store error under concurrency")).filter(|b| **b).count()
+}
+
+fn done(results: &[Result<Succeeded, StoreError>]) -> usize {
+    results.iter().map(|r| r.as_ref().expect("no store error under concurrency")).filter(|r| **r == Succeeded::Done).count()
 }
 
 mod scenarios {
@@ -244,7 +273,7 @@ mod scenarios {
         u.authenticator = Some(Authenticator { sealed_key: "sealed".into(), enabled: true });
         u.recovery_codes = vec!["h1".into()];
         store.create_user(&u).await.unwrap();
-        store.record_failure(&u.id, NOW).await.unwrap();
+        slot(&store, &u.id).await.unwrap();
 
         let patch = UserPatch { two_factor_enabled: Some(true), phone_number: Some(None), pending_sign_in: Some(Some("sid".into())), ..Default::default() };
         store.update_user(&u.id, &patch).await.unwrap();
@@ -282,7 +311,7 @@ mod scenarios {
             let (store, id) = (store.clone(), u.id.clone());
             async move {
                 if i % 2 == 0 {
-                    store.record_failure(&id, NOW).await.map(|_| ())
+                    slot(&store, &id).await.map(|_| ())
                 } else {
                     store.update_user(&id, &UserPatch { two_factor_enabled: Some(true), security_stamp: Some(format!("s{i}")), ..Default::default() }).await
                 }
@@ -295,80 +324,104 @@ mod scenarios {
         assert!(after.two_factor_enabled);
     }
 
-    pub async fn twenty_concurrent_failures_are_counted_one_to_twenty(store: Shared) {
+    pub async fn twenty_concurrent_slots_are_counted_one_to_twenty(store: Shared) {
         let u = user(Scope::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
         let mut counts: Vec<u32> = at_once(20, |_| {
             let (store, id) = (store.clone(), u.id.clone());
-            async move { store.record_failure(&id, NOW).await }
+            async move { slot(&store, &id).await }
         })
         .await
-        .into_iter()
-        .map(|r| match r {
-            Ok(FailureCount::Counted(n)) => n,
-            other => panic!("expected a count, got {other:?}"),
-        })
+        .iter()
+        .map(|r| count(r.as_ref().expect("no store error")))
         .collect();
         counts.sort_unstable();
         assert_eq!(counts, (1..=20).collect::<Vec<u32>>());
-        assert!(matches!(store.record_failure("no-such-user", NOW).await, Err(StoreError::NotFound)));
+        assert!(matches!(slot(&store, "no-such-user").await, Err(StoreError::NotFound)));
+        assert_eq!(store.user("no-such-user").await.unwrap(), None, "a refused slot must not create a user");
     }
 
-    pub async fn a_locked_account_refuses_to_count_failures_until_the_lock_ends(store: Shared) {
+    pub async fn slots_run_out_at_the_limit_before_anything_is_judged(store: Shared) {
+        let u = user(Scope::Host, "jo@example.com");
+        store.create_user(&u).await.unwrap();
+        let results = at_once(20, |i| {
+            let (store, id) = (store.clone(), u.id.clone());
+            async move { store.take_slot(Subject::User(&id), &format!("attempt-{i}"), None, 5, NOW).await }
+        })
+        .await;
+        let taken = results.iter().filter(|r| matches!(r, Ok(Slot::Taken { .. }))).count();
+        let full = results.iter().filter(|r| matches!(r, Ok(Slot::Full))).count();
+        assert_eq!((taken, full), (5, 15), "{results:?}");
+        assert_eq!(stored(&store, &u.id).await.failed_count, 5);
+    }
+
+    pub async fn a_locked_account_refuses_slots_until_the_lock_ends(store: Shared) {
         let u = user(Scope::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
         store.update_user(&u.id, &UserPatch { pending_sign_in: Some(Some("sid".into())), ..Default::default() }).await.unwrap();
-        store.record_failure(&u.id, NOW).await.unwrap();
+        slot(&store, &u.id).await.unwrap();
         let until = NOW + 300;
 
-        store.lock(&u.id, until).await.unwrap();
+        store.lock(Subject::User(&u.id), NOW, until, false).await.unwrap();
         let locked = stored(&store, &u.id).await;
         assert_eq!((locked.lockout_end, locked.failed_count, locked.pending_sign_in), (Some(until), 0, None));
+        store.lock(Subject::User(&u.id), NOW + 10, until + 10, false).await.unwrap();
+        assert_eq!(stored(&store, &u.id).await.lockout_end, Some(until), "a lock does not extend a lock");
 
-        assert_eq!(store.record_failure(&u.id, NOW).await.unwrap(), FailureCount::Locked(until));
-        assert_eq!(store.record_failure(&u.id, until - 1).await.unwrap(), FailureCount::Locked(until));
-        assert_eq!(stored(&store, &u.id).await.failed_count, 0, "refused failures are not counted");
-        assert_eq!(store.record_failure(&u.id, until).await.unwrap(), FailureCount::Counted(1));
-        assert!(!store.complete_sign_in(&u.id, "sid").await.unwrap(), "a lock ends the sign-in in progress");
-        assert!(matches!(store.lock("no-such-user", until).await, Err(StoreError::NotFound)));
+        assert_eq!(store.take_slot(Subject::User(&u.id), "a1", None, 5, NOW).await.unwrap(), Slot::Locked(until));
+        assert_eq!(store.take_slot(Subject::User(&u.id), "a2", None, 5, until - 1).await.unwrap(), Slot::Locked(until));
+        assert_eq!(stored(&store, &u.id).await.failed_count, 0, "refused attempts are not counted");
+        assert_eq!(store.take_slot(Subject::User(&u.id), "a3", Some("sid"), 5, until).await.unwrap(), Slot::Ended, "a lock ends the sign-in in progress");
+        assert!(matches!(store.take_slot(Subject::User(&u.id), "a4", None, 5, until).await.unwrap(), Slot::Taken { count: 1, .. }));
+        assert!(matches!(store.lock(Subject::User("no-such-user"), NOW, until, false).await, Err(StoreError::NotFound)));
+    }
+
+    pub async fn a_success_is_refused_once_the_account_locked_while_it_was_judged(store: Shared) {
+        let u = user(Scope::Host, "jo@example.com");
+        store.create_user(&u).await.unwrap();
+        store.update_user(&u.id, &UserPatch { pending_sign_in: Some(Some("sid".into())), ..Default::default() }).await.unwrap();
+        slot(&store, &u.id).await.unwrap();
+        store.lock(Subject::User(&u.id), NOW, NOW + 300, false).await.unwrap();
+        assert_eq!(succeed(&store, &u.id, None, Spend::Nothing).await.unwrap(), Succeeded::Locked(NOW + 300));
+        assert_eq!(stored(&store, &u.id).await.lockout_end, Some(NOW + 300));
     }
 
     pub async fn a_sign_in_completes_exactly_once_under_concurrency(store: Shared) {
         let u = user(Scope::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
         store.update_user(&u.id, &UserPatch { pending_sign_in: Some(Some("sid-1".into())), ..Default::default() }).await.unwrap();
-        store.record_failure(&u.id, NOW).await.unwrap();
+        slot(&store, &u.id).await.unwrap();
 
-        assert!(!store.complete_sign_in(&u.id, "sid-other").await.unwrap());
+        assert_eq!(succeed(&store, &u.id, Some("sid-other"), Spend::Nothing).await.unwrap(), Succeeded::Ended);
         let results = at_once(10, |_| {
             let (store, id) = (store.clone(), u.id.clone());
-            async move { store.complete_sign_in(&id, "sid-1").await }
+            async move { succeed(&store, &id, Some("sid-1"), Spend::Nothing).await }
         })
         .await;
-        assert_eq!(trues(&results), 1);
+        assert_eq!(done(&results), 1);
         let after = stored(&store, &u.id).await;
         assert_eq!((after.pending_sign_in, after.failed_count), (None, 0));
-        assert!(!store.complete_sign_in(&u.id, "sid-1").await.unwrap());
-        assert!(!store.complete_sign_in("no-such-user", "sid-1").await.unwrap());
+        assert_eq!(succeed(&store, &u.id, Some("sid-1"), Spend::Nothing).await.unwrap(), Succeeded::Ended);
+        assert!(matches!(succeed(&store, "no-such-user", Some("sid-1"), Spend::Nothing).await, Err(StoreError::NotFound)));
     }
 
     pub async fn a_totp_step_is_accepted_once_and_never_an_older_one(store: Shared) {
         let u = user(Scope::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
 
-        assert!(store.advance_totp_step(&u.id, 100).await.unwrap());
-        assert!(!store.advance_totp_step(&u.id, 100).await.unwrap(), "the same step twice");
-        assert!(!store.advance_totp_step(&u.id, 99).await.unwrap(), "an older step");
-        assert!(store.advance_totp_step(&u.id, 101).await.unwrap());
+        assert_eq!(succeed(&store, &u.id, None, Spend::TotpStep(100)).await.unwrap(), Succeeded::Done);
+        assert_eq!(succeed(&store, &u.id, None, Spend::TotpStep(100)).await.unwrap(), Succeeded::Spent, "the same step twice");
+        assert_eq!(succeed(&store, &u.id, None, Spend::TotpStep(99)).await.unwrap(), Succeeded::Spent, "an older step");
+        assert_eq!(succeed(&store, &u.id, None, Spend::TotpStep(101)).await.unwrap(), Succeeded::Done);
 
         let results = at_once(10, |_| {
             let (store, id) = (store.clone(), u.id.clone());
-            async move { store.advance_totp_step(&id, 200).await }
+            async move { succeed(&store, &id, None, Spend::TotpStep(200)).await }
         })
         .await;
-        assert_eq!(trues(&results), 1);
+        assert_eq!(done(&results), 1);
         assert_eq!(stored(&store, &u.id).await.totp_last_step, Some(200));
-        assert!(!store.advance_totp_step("no-such-user", 300).await.unwrap());
+        assert!(matches!(succeed(&store, "no-such-user", None, Spend::TotpStep(300)).await, Err(StoreError::NotFound)));
         assert_eq!(store.user("no-such-user").await.unwrap(), None);
     }
 
@@ -379,18 +432,119 @@ mod scenarios {
 
         let results = at_once(10, |_| {
             let (store, id) = (store.clone(), u.id.clone());
-            async move { store.consume_recovery_code(&id, "h-b").await }
+            async move { succeed(&store, &id, None, Spend::RecoveryCode("h-b")).await }
         })
         .await;
-        assert_eq!(trues(&results), 1);
+        assert_eq!(done(&results), 1);
         assert_eq!(stored(&store, &u.id).await.recovery_codes, vec!["h-a".to_string(), "h-c".to_string()]);
-        assert!(!store.consume_recovery_code(&u.id, "h-unknown").await.unwrap());
+        assert_eq!(succeed(&store, &u.id, None, Spend::RecoveryCode("h-unknown")).await.unwrap(), Succeeded::Spent);
 
-        assert!(store.consume_recovery_code(&u.id, "h-a").await.unwrap());
-        assert!(store.consume_recovery_code(&u.id, "h-c").await.unwrap());
+        assert_eq!(succeed(&store, &u.id, None, Spend::RecoveryCode("h-a")).await.unwrap(), Succeeded::Done);
+        assert_eq!(succeed(&store, &u.id, None, Spend::RecoveryCode("h-c")).await.unwrap(), Succeeded::Done);
         assert!(stored(&store, &u.id).await.recovery_codes.is_empty());
-        assert!(!store.consume_recovery_code(&u.id, "h-c").await.unwrap());
-        assert!(!store.consume_recovery_code("no-such-user", "h-a").await.unwrap());
+        assert_eq!(succeed(&store, &u.id, None, Spend::RecoveryCode("h-c")).await.unwrap(), Succeeded::Spent);
+    }
+
+    pub async fn a_sent_code_is_spent_with_its_sign_in_in_one_write(store: Shared) {
+        let u = user(Scope::Host, "jo@example.com");
+        store.create_user(&u).await.unwrap();
+        store.update_user(&u.id, &UserPatch { pending_sign_in: Some(Some("sid".into())), ..Default::default() }).await.unwrap();
+        store.put_code(&code(&u.id, CodePurpose::SignInSms, "hash-1")).await.unwrap();
+        slot(&store, &u.id).await.unwrap();
+
+        let wrong = succeed(&store, &u.id, Some("sid"), Spend::Code(CodePurpose::SignInSms, "hash-other")).await.unwrap();
+        assert_eq!(wrong, Succeeded::Spent);
+        assert_eq!(stored(&store, &u.id).await.pending_sign_in.as_deref(), Some("sid"), "a refused code changes nothing");
+        assert_eq!(stored(&store, &u.id).await.failed_count, 1);
+
+        let results = at_once(10, |_| {
+            let (store, id) = (store.clone(), u.id.clone());
+            async move { succeed(&store, &id, Some("sid"), Spend::Code(CodePurpose::SignInSms, "hash-1")).await }
+        })
+        .await;
+        assert_eq!(done(&results), 1);
+        let after = stored(&store, &u.id).await;
+        assert_eq!((after.pending_sign_in, after.failed_count), (None, 0));
+        assert_eq!(store.code(&u.id, CodePurpose::SignInSms).await.unwrap(), None, "the code is spent");
+
+        // A confirmation: no sign-in, the code and the confirmed address in one write.
+        store.put_code(&code(&u.id, CodePurpose::ConfirmEmail, "hash-2")).await.unwrap();
+        let confirm = UserPatch { email_confirmed: Some(true), ..Default::default() };
+        let success = Success { attempt: "confirm-1", sid: None, spend: Spend::Code(CodePurpose::ConfirmEmail, "hash-2"), patch: &confirm, release_only: false };
+        assert_eq!(store.succeed(&u.id, &success, NOW).await.unwrap(), Succeeded::Done);
+        assert!(stored(&store, &u.id).await.email_confirmed);
+        assert_eq!(store.code(&u.id, CodePurpose::ConfirmEmail).await.unwrap(), None);
+    }
+
+    pub async fn a_right_password_before_a_second_factor_gives_its_slot_back_and_keeps_earlier_failures(store: Shared) {
+        let u = user(Scope::Host, "jo@example.com");
+        store.create_user(&u).await.unwrap();
+        slot(&store, &u.id).await.unwrap();
+        slot(&store, &u.id).await.unwrap();
+        assert_eq!(count(&slot(&store, &u.id).await.unwrap()), 3);
+        let start = UserPatch { pending_sign_in: Some(Some("sid-2".into())), ..Default::default() };
+        let success = Success { attempt: "pwd-ok", sid: None, spend: Spend::Nothing, patch: &start, release_only: true };
+        assert_eq!(store.succeed(&u.id, &success, NOW).await.unwrap(), Succeeded::Done);
+        let after = stored(&store, &u.id).await;
+        assert_eq!((after.failed_count, after.pending_sign_in.as_deref()), (2, Some("sid-2")));
+    }
+
+    pub async fn consecutive_failures_are_bounded_across_lock_periods(store: Shared) {
+        // Five failures lock for 300 s, again and again: the streak outlives the locks.
+        let u = user(Scope::Host, "jo@example.com");
+        store.create_user(&u).await.unwrap();
+        let mut now = NOW;
+        let mut failures = 0;
+        for round in 0..(HARD_LIMIT / 5 + 1) {
+            for i in 0..5 {
+                match store.take_slot(Subject::User(&u.id), &format!("r{round}-{i}"), None, 5, now).await.unwrap() {
+                    Slot::Taken { .. } => failures += 1,
+                    Slot::Full => {}
+                    other => panic!("round {round}: {other:?}"),
+                }
+            }
+            store.lock(Subject::User(&u.id), now, now + 300, false).await.unwrap();
+            now += 300;
+        }
+        assert_eq!(failures, HARD_LIMIT, "no slot past {HARD_LIMIT} consecutive failures");
+        let a = "after-success";
+        assert_eq!(store.succeed(&u.id, &Success { attempt: a, sid: None, spend: Spend::Nothing, patch: &UserPatch::default(), release_only: false }, now).await.unwrap(), Succeeded::Done);
+        assert!(matches!(store.take_slot(Subject::User(&u.id), "fresh", None, 5, now).await.unwrap(), Slot::Taken { streak: 1, .. }), "a success restarts the streak");
+        store.lock(Subject::User(&u.id), now, now + 300, true).await.unwrap();
+        assert!(matches!(store.take_slot(Subject::User(&u.id), "fresh-2", None, 5, now + 300).await.unwrap(), Slot::Taken { streak: 1, .. }), "a hard lock restarts it too");
+    }
+
+    pub async fn an_unknown_email_counts_and_locks_like_an_account_and_never_blocks_registering_it(store: Shared) {
+        let key = "keyed-hash-of-jo";
+        assert!(matches!(store.take_slot(Subject::Unknown(key), "u1", None, 2, NOW).await.unwrap(), Slot::Taken { user: None, count: 1, .. }));
+        assert!(matches!(store.take_slot(Subject::Unknown(key), "u2", None, 2, NOW).await.unwrap(), Slot::Taken { count: 2, .. }));
+        assert_eq!(store.take_slot(Subject::Unknown(key), "u3", None, 2, NOW).await.unwrap(), Slot::Full);
+        store.lock(Subject::Unknown(key), NOW, NOW + 300, false).await.unwrap();
+        assert_eq!(store.take_slot(Subject::Unknown(key), "u4", None, 2, NOW + 299).await.unwrap(), Slot::Locked(NOW + 300));
+        assert!(matches!(store.take_slot(Subject::Unknown(key), "u5", None, 2, NOW + 300).await.unwrap(), Slot::Taken { count: 1, .. }));
+        assert!(matches!(store.take_slot(Subject::Unknown("another"), "u6", None, 2, NOW).await.unwrap(), Slot::Taken { count: 1, .. }));
+
+        let u = user(Scope::Host, "jo@example.com");
+        store.create_user(&u).await.unwrap();
+        assert_eq!(store.login_record(&Scope::Host, "jo@example.com").await.unwrap().map(|r| (r.user_id, r.password_hash)), Some((u.id.clone(), Some(u.password_hash.clone()))));
+        assert_eq!(store.login_record(&Scope::Host, "nobody@example.com").await.unwrap(), None);
+    }
+
+    pub async fn a_retried_slot_or_success_is_recognised_as_its_own(store: Shared) {
+        // What the store sees when the SDK retries a write whose first try went through.
+        let u = user(Scope::Host, "jo@example.com");
+        store.create_user(&u).await.unwrap();
+        store.update_user(&u.id, &UserPatch { pending_sign_in: Some(Some("sid".into())), ..Default::default() }).await.unwrap();
+        let first = store.take_slot(Subject::User(&u.id), "a-1", Some("sid"), 1, NOW).await.unwrap();
+        let again = store.take_slot(Subject::User(&u.id), "a-1", Some("sid"), 1, NOW).await.unwrap();
+        assert_eq!((count(&first), count(&again)), (1, 1), "one slot, counted once");
+        assert_eq!(store.take_slot(Subject::User(&u.id), "a-2", Some("sid"), 1, NOW).await.unwrap(), Slot::Full);
+
+        let success = Success { attempt: "a-1", sid: Some("sid"), spend: Spend::TotpStep(7), patch: &UserPatch::default(), release_only: false };
+        assert_eq!(store.succeed(&u.id, &success, NOW).await.unwrap(), Succeeded::Done);
+        assert_eq!(store.succeed(&u.id, &success, NOW).await.unwrap(), Succeeded::Done, "the retry is this attempt's own success");
+        let other = Success { attempt: "a-3", ..success.clone() };
+        assert_eq!(store.succeed(&u.id, &other, NOW).await.unwrap(), Succeeded::Ended, "another attempt is refused");
     }
 
     fn code(user_id: &str, purpose: CodePurpose, hash: &str) -> PendingCode {

@@ -9,11 +9,12 @@ use twofa::app::Core;
 use twofa::crypto::random_token;
 use twofa::devices::parse_device_token;
 use twofa::email::Email;
-use twofa::lockout::locked_for;
 use twofa::password::verify_password;
 use twofa::senders::EmailSender;
 use twofa::policy::Effective;
-use twofa::signin::{issue_access, load_side, record_failure, scope_of, unknown_tenant, usable_providers, Failure};
+use twofa::signin::{attempt_id, begin_attempt, issue_access, load_side, right_answer, scope_of, unknown_tenant, usable_providers, wrong_answer, Failure};
+use twofa::store::{Spend, Subject, Success};
+use twofa::tenant::Scope;
 use twofa::tokens::{NewToken, TokenKind};
 use twofa::user::{User, UserPatch};
 
@@ -46,25 +47,42 @@ async fn login(core: &Core, sender: &dyn EmailSender, req: Request) -> Result<Re
     // An address that cannot parse cannot have an account; it is answered like any unknown one.
     let email_key = Email::parse(&body.email).ok().map(|e| e.key());
 
-    // The policy and the user are independent reads: one round trip of latency, not two.
-    let (side, user) = tokio::join!(load_side(core.store.as_ref(), &scope), async {
+    // The policy and the login record are independent reads: one round trip of latency.
+    let (side, record) = tokio::join!(load_side(core.store.as_ref(), &scope), async {
         match &email_key {
-            Some(k) => core.store.user_by_email(&scope, k).await,
+            Some(k) => core.store.login_record(&scope, k).await,
             None => Ok(None),
         }
     });
     let side = side?.ok_or_else(unknown_tenant)?;
-    let Some(user) = user? else {
-        verify_password(&body.password, None).await?;
-        return Err(invalid_credentials());
+    let attempt = attempt_id()?;
+    let Some(record) = record? else {
+        return unknown_email(core, sender, &scope, email_key.as_deref(), &body.password, attempt).await;
     };
 
-    let now = core.now();
-    if let Some(wait) = locked_for(user.lockout_end, now) {
-        return Err(ApiError::locked_out(wait));
-    }
-    if !verify_password(&body.password, Some(&user.password_hash)).await? {
-        return match record_failure(core, sender, &user).await? {
+    // The password check starts at once, beside the write that takes this attempt's
+    // slot; it is judged only if the slot was taken (the store's module doc).
+    let subject = Subject::User(&record.user_id);
+    let hint = record.password_hash.as_deref();
+    let (checked, slot) = tokio::join!(
+        async {
+            match hint {
+                Some(h) => verify_password(&body.password, Some(h)).await.map(Some),
+                None => Ok(None),
+            }
+        },
+        begin_attempt(core, subject, attempt, None)
+    );
+    let checked = checked?;
+    let attempt = slot?;
+    let user = attempt.user.clone().ok_or_else(invalid_credentials)?;
+    let right = match checked {
+        // The copy was checked; the user item's hash is the truth should it differ.
+        Some(ok) if hint == Some(user.password_hash.as_str()) => ok,
+        _ => verify_password(&body.password, Some(&user.password_hash)).await?,
+    };
+    if !right {
+        return match wrong_answer(core, sender, subject, &attempt).await? {
             Failure::Counted { .. } => Err(invalid_credentials()),
             locked => Err(locked.locked_error().unwrap_or_else(invalid_credentials)),
         };
@@ -72,15 +90,34 @@ async fn login(core: &Core, sender: &dyn EmailSender, req: Request) -> Result<Re
 
     let eff = side.effective(user.two_factor_enabled);
     if !eff.enabled {
-        return signed_in(core, &user, &["pwd"]).await;
+        return signed_in(core, &user, &attempt.id, &["pwd"]).await;
     }
     let presented = body.remember_browser_token.or_else(|| cookie(&req, &core.config.remember_browser_cookie));
     if let Some(token) = presented
         && remembered(core, &user, &eff, &token).await?
     {
-        return signed_in(core, &user, &["pwd", "device"]).await;
+        return signed_in(core, &user, &attempt.id, &["pwd", "device"]).await;
     }
-    second_factor(core, &user, &eff).await
+    second_factor(core, &user, &attempt.id, &eff).await
+}
+
+/// An email without an account: the same work and the same answers as a wrong
+/// password, its failures counted under the email's keyed hash so that it locks as
+/// an account would (and credential stuffing against absent accounts is throttled).
+async fn unknown_email(core: &Core, sender: &dyn EmailSender, scope: &Scope, email_key: Option<&str>, password: &str, attempt: String) -> Result<Response, ApiError> {
+    let Some(email_key) = email_key else {
+        verify_password(password, None).await?;
+        return Err(invalid_credentials());
+    };
+    let key = core.hash_key.hash(&["unknown-email", &scope.key(), email_key]);
+    let subject = Subject::Unknown(&key);
+    let (checked, slot) = tokio::join!(verify_password(password, None), begin_attempt(core, subject, attempt, None));
+    checked?;
+    let attempt = slot?;
+    match wrong_answer(core, sender, subject, &attempt).await? {
+        Failure::Counted { .. } => Err(invalid_credentials()),
+        locked => Err(locked.locked_error().unwrap_or_else(invalid_credentials)),
+    }
 }
 
 /// Whether `token` is a live remembered browser of `user` that policy still honours.
@@ -98,10 +135,10 @@ async fn remembered(core: &Core, user: &User, eff: &Effective, token: &str) -> R
     Ok(true)
 }
 
-async fn signed_in(core: &Core, user: &User, amr: &[&str]) -> Result<Response, ApiError> {
-    if user.failed_count > 0 {
-        core.store.update_user(&user.id, &UserPatch { reset_failures: true, ..Default::default() }).await?;
-    }
+/// Ends the attempt as a success (resetting the counts), unless the account locked meanwhile.
+async fn signed_in(core: &Core, user: &User, attempt: &str, amr: &[&str]) -> Result<Response, ApiError> {
+    let success = Success { attempt, sid: None, spend: Spend::Nothing, patch: &UserPatch::default(), release_only: false };
+    right_answer(core, &user.id, &success).await?;
     tracing::info!(user_id = %user.id, amr = ?amr, "signed in");
     Ok(json(StatusCode::OK, &issue_access(core, user, amr, None)?))
 }
@@ -109,7 +146,7 @@ async fn signed_in(core: &Core, user: &User, amr: &[&str]) -> Result<Response, A
 /// Starts the second step. The failure count is not reset here: failed passwords
 /// and failed codes add up to one lockout, so knowing the password does not buy
 /// unlimited guesses at the code.
-async fn second_factor(core: &Core, user: &User, eff: &Effective) -> Result<Response, ApiError> {
+async fn second_factor(core: &Core, user: &User, attempt: &str, eff: &Effective) -> Result<Response, ApiError> {
     let providers = usable_providers(user, eff);
     let now = core.now();
     let base = NewToken {
@@ -121,14 +158,16 @@ async fn second_factor(core: &Core, user: &User, eff: &Effective) -> Result<Resp
     };
     if providers.is_empty() && user.recovery_codes.is_empty() {
         // ABP signs such a user in without a second factor; we only let them enrol one.
+        let success = Success { attempt, sid: None, spend: Spend::Nothing, patch: &UserPatch::default(), release_only: true };
+        right_answer(core, &user.id, &success).await?;
         let setup_token = core.tokens.issue(TokenKind::Setup, base, now)?;
         tracing::info!(user_id = %user.id, "two-factor setup required");
         return Ok(json(StatusCode::OK, &json!({ "status": "two_factor_setup_required", "setup_token": setup_token })));
     }
     let sid = random_token(16)?;
-    core.store
-        .update_user(&user.id, &UserPatch { pending_sign_in: Some(Some(sid.clone())), ..Default::default() })
-        .await?;
+    // Giving the slot back and starting the sign-in are one write, refused if the account locked meanwhile.
+    let patch = UserPatch { pending_sign_in: Some(Some(sid.clone())), ..Default::default() };
+    right_answer(core, &user.id, &Success { attempt, sid: None, spend: Spend::Nothing, patch: &patch, release_only: true }).await?;
     let token = core.tokens.issue(TokenKind::TwoFactor, NewToken { sid: Some(sid), ..base }, now)?;
     let names: Vec<&str> = providers.iter().map(|p| p.as_str()).collect();
     Ok(json(

@@ -6,10 +6,10 @@ use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use twofa::api::{json, no_content, parse_body, ApiError, Request, Response};
 use twofa::app::Core;
-use twofa::lockout::locked_for;
 use twofa::policy::Provider;
 use twofa::senders::EmailSender;
-use twofa::signin::{notify, record_failure, require_step_up, two_factor_on, Failure};
+use twofa::signin::{attempt_id, begin_attempt, notify, require_step_up, right_answer, two_factor_on, wrong_answer, Attempt, Failure, Outcome};
+use twofa::store::{Spend, Subject, Success};
 use twofa::tokens::TokenKind;
 use twofa::totp;
 use twofa::user::{new_security_stamp as new_stamp, Authenticator, User, UserPatch};
@@ -86,33 +86,32 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request) -> Resu
         Some(a) if a.enabled => return Err(errors::authenticator_exists()),
         Some(a) => a.clone(),
     };
-    if let Some(retry_after) = locked_for(user.lockout_end, now) {
-        return Err(ApiError::locked_out(retry_after));
-    }
+    // The attempt takes its slot before the code is judged (the store's module doc).
+    let attempt = begin_attempt(core, Subject::User(&user.id), attempt_id()?, None).await?;
     let key = core.seal_key.open(&pending.sealed_key, &user.id)?;
-    let accepted = match totp::check(key.expose(), &body.code, now).map_err(ApiError::internal)? {
-        Some(step) => {
-            let fresh = core.store.advance_totp_step(&user.id, step).await?;
-            if !fresh {
-                tracing::warn!(user_id = %user.id, "authenticator code replayed during enrolment");
-            }
-            fresh
+    let fresh = attempt.user.as_ref().unwrap_or(user).totp_last_step;
+    let step = match totp::check(key.expose(), &body.code, now).map_err(ApiError::internal)? {
+        Some(step) if fresh.is_none_or(|last| last < step) => step,
+        Some(_) => {
+            tracing::warn!(user_id = %user.id, "authenticator code replayed during enrolment");
+            return Err(wrong_code(core, email, user, &attempt).await?);
         }
-        None => false,
+        None => return Err(wrong_code(core, email, user, &attempt).await?),
     };
-    if !accepted {
-        return Err(wrong_code(core, email, user).await?);
-    }
     let (codes, hashes) = new_codes(core, &user.id)?;
     let patch = UserPatch {
         authenticator: Some(Some(Authenticator { sealed_key: pending.sealed_key, enabled: true })),
         recovery_codes: Some(hashes),
         two_factor_enabled: Some(true),
         security_stamp: Some(new_stamp()),
-        reset_failures: true,
         ..Default::default()
     };
-    core.store.update_user(&user.id, &patch).await?;
+    // Spending the step, enabling the authenticator and resetting the count: one write.
+    let success = Success { attempt: &attempt.id, sid: None, spend: Spend::TotpStep(step), patch: &patch, release_only: false };
+    if right_answer(core, &user.id, &success).await? == Outcome::Spent {
+        tracing::warn!(user_id = %user.id, "authenticator code replayed during enrolment");
+        return Err(wrong_code(core, email, user, &attempt).await?);
+    }
     tracing::info!(user_id = %user.id, "authenticator enabled");
     notify(
         email,
@@ -152,9 +151,9 @@ pub async fn delete(core: &Core, email: &dyn EmailSender, req: &Request) -> Resu
     Ok(no_content())
 }
 
-/// The answer to a wrong code, once it has been counted.
-async fn wrong_code(core: &Core, email: &dyn EmailSender, user: &User) -> Result<ApiError, ApiError> {
-    Ok(match record_failure(core, email, user).await? {
+/// The answer to a wrong code: its attempt stays counted.
+async fn wrong_code(core: &Core, email: &dyn EmailSender, user: &User, attempt: &Attempt) -> Result<ApiError, ApiError> {
+    Ok(match wrong_answer(core, email, Subject::User(&user.id), attempt).await? {
         Failure::Counted { attempts_remaining } => errors::invalid_code(attempts_remaining),
         Failure::Locked { retry_after } => ApiError::locked_out(retry_after),
     })

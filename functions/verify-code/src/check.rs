@@ -1,19 +1,21 @@
-//! Checking a typed code against what the account holds. Each accepted code is
-//! spent by one conditional store write, so two requests racing with the same code
-//! cannot both win.
+//! Judging a typed code against what the account holds. Nothing is spent here: a
+//! right code is spent by the same conditional write that completes its attempt
+//! (`twofa::signin::right_answer`), so two requests racing with one code cannot both
+//! win, and a retried write knows its own success.
 
 use twofa::api::ApiError;
 use twofa::app::Core;
 use twofa::codes::{code_hash, normalise_code, recovery_code_hash, PendingCode};
 use twofa::crypto::constant_time_eq;
+use twofa::store::Spend;
 use twofa::totp;
 use twofa::user::User;
 
 /// What a typed code turned out to be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Checked {
-    /// Right, and now spent.
-    Accepted,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Judged<'a> {
+    /// Right: accepted once this is spent.
+    Right(Spend<'a>),
     /// Wrong, malformed, already used, replaced, or never sent: counts as a failure.
     Wrong,
     /// The pending code had expired; it is deleted.
@@ -21,38 +23,43 @@ pub enum Checked {
 }
 
 /// An emailed or texted code, bound to the destination it must have been sent to.
-pub async fn sent_code(core: &Core, pending: Option<&PendingCode>, typed: &str, destination: &str) -> Result<Checked, ApiError> {
-    let Some(p) = pending else { return Ok(Checked::Wrong) };
+pub async fn sent_code<'a>(core: &Core, pending: Option<&'a PendingCode>, typed: &str, destination: &str) -> Result<Judged<'a>, ApiError> {
+    let Some(p) = pending else { return Ok(Judged::Wrong) };
     if p.expires_at <= core.now() {
         // Delete only this code: a newer one may have been sent meanwhile.
         core.store.take_code(&p.user_id, p.purpose, &p.hash).await?;
-        return Ok(Checked::Expired);
+        return Ok(Judged::Expired);
     }
-    let Some(code) = normalise_code(typed) else { return Ok(Checked::Wrong) };
+    let Some(code) = normalise_code(typed) else { return Ok(Judged::Wrong) };
     let hash = code_hash(&core.hash_key, &p.user_id, p.purpose, destination, &code);
     if !constant_time_eq(&hash, &p.hash) {
-        return Ok(Checked::Wrong);
+        return Ok(Judged::Wrong);
     }
-    Ok(if core.store.take_code(&p.user_id, p.purpose, &p.hash).await? { Checked::Accepted } else { Checked::Wrong })
+    Ok(Judged::Right(Spend::Code(p.purpose, &p.hash)))
 }
 
-/// An authenticator code (RFC 6238, ±1 step). A time step is accepted once per user:
-/// the replay ASP.NET Core Identity allows is refused here (RFC 6238 §5.2).
-pub async fn authenticator(core: &Core, user: &User, typed: &str) -> Result<Checked, ApiError> {
-    let Some(auth) = user.authenticator.as_ref().filter(|a| a.enabled) else { return Ok(Checked::Wrong) };
+/// An authenticator code (RFC 6238, ±1 step). A time step is accepted once per user
+/// (the write refuses a step not later than the last): the replay ASP.NET Core
+/// Identity allows is refused here (RFC 6238 §5.2).
+pub fn authenticator(core: &Core, user: &User, typed: &str) -> Result<Judged<'static>, ApiError> {
+    let Some(auth) = user.authenticator.as_ref().filter(|a| a.enabled) else { return Ok(Judged::Wrong) };
     let key = core.seal_key.open(&auth.sealed_key, &user.id)?;
-    let step = totp::check(key.expose(), typed, core.now()).map_err(ApiError::internal)?;
-    let Some(step) = step else { return Ok(Checked::Wrong) };
-    if core.store.advance_totp_step(&user.id, step).await? {
-        Ok(Checked::Accepted)
-    } else {
-        tracing::warn!(user_id = %user.id, "authenticator code replayed; refused");
-        Ok(Checked::Wrong)
+    match totp::check(key.expose(), typed, core.now()).map_err(ApiError::internal)? {
+        Some(step) if user.totp_last_step.is_none_or(|last| last < step) => Ok(Judged::Right(Spend::TotpStep(step))),
+        Some(_) => {
+            tracing::warn!(user_id = %user.id, "authenticator code replayed; refused");
+            Ok(Judged::Wrong)
+        }
+        None => Ok(Judged::Wrong),
     }
 }
 
-/// A recovery code, removed from the account as it is used.
-pub async fn recovery(core: &Core, user: &User, typed: &str) -> Result<Checked, ApiError> {
-    let hash = recovery_code_hash(&core.hash_key, &user.id, typed);
-    Ok(if core.store.consume_recovery_code(&user.id, &hash).await? { Checked::Accepted } else { Checked::Wrong })
+/// The keyed hash of a typed recovery code.
+pub fn recovery_hash(core: &Core, user: &User, typed: &str) -> String {
+    recovery_code_hash(&core.hash_key, &user.id, typed)
+}
+
+/// A recovery code, by its hash, removed from the account as it is used.
+pub fn recovery<'a>(user: &User, hash: &'a str) -> Judged<'a> {
+    if user.recovery_codes.iter().any(|h| h == hash) { Judged::Right(Spend::RecoveryCode(hash)) } else { Judged::Wrong }
 }

@@ -6,23 +6,20 @@ use serde_json::json;
 use twofa::api::{json, ApiError, Request, Response};
 use twofa::app::Core;
 use twofa::codes::CodePurpose;
-use twofa::lockout::locked_for;
 use twofa::senders::EmailSender;
-use twofa::signin::authenticate;
+use twofa::signin::{attempt_id, authenticate, begin_attempt, right_answer, Outcome};
+use twofa::store::{Subject, Success};
 use twofa::tokens::TokenKind;
 use twofa::user::UserPatch;
 
-use crate::check::{self, Checked};
+use crate::check::{self, Judged};
 use crate::errors::code_expired;
-use crate::failure::wrong_code;
+use crate::failure::{not_a_guess, wrong_code};
 use crate::request::ConfirmPurpose;
 
 pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request, purpose: ConfirmPurpose, code: &str) -> Result<Response, ApiError> {
     let caller = authenticate(core, req, &[TokenKind::Access, TokenKind::Setup]).await?;
     let user = &caller.user;
-    if let Some(seconds) = locked_for(user.lockout_end, core.now()) {
-        return Err(ApiError::locked_out(seconds));
-    }
     let code_purpose = match purpose {
         ConfirmPurpose::Email => CodePurpose::ConfirmEmail,
         ConfirmPurpose::Phone => CodePurpose::ConfirmPhone,
@@ -36,29 +33,34 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request, purpose
         }
         (ConfirmPurpose::Phone, None) => String::new(),
     };
-    match check::sent_code(core, pending.as_ref(), code, &destination).await? {
-        Checked::Accepted => {}
-        Checked::Wrong => return Err(wrong_code(core, email, user).await),
-        Checked::Expired => return Err(code_expired()),
-    }
+    // The attempt takes its slot before the code is judged (the store's module doc).
+    let attempt = begin_attempt(core, Subject::User(&user.id), attempt_id()?, None).await?;
+    let spend = match check::sent_code(core, pending.as_ref(), code, &destination).await? {
+        Judged::Right(spend) => spend,
+        Judged::Wrong => return Err(wrong_code(core, email, user, &attempt).await),
+        Judged::Expired => {
+            not_a_guess(core, user, &attempt).await?;
+            return Err(code_expired());
+        }
+    };
 
     let (patch, body) = match purpose {
-        ConfirmPurpose::Email => (
-            UserPatch { email_confirmed: Some(true), reset_failures: true, ..Default::default() },
-            json!({ "email_confirmed": true }),
-        ),
+        ConfirmPurpose::Email => (UserPatch { email_confirmed: Some(true), ..Default::default() }, json!({ "email_confirmed": true })),
         ConfirmPurpose::Phone => (
             UserPatch {
-                phone_number: Some(Some(destination)),
+                phone_number: Some(Some(destination.clone())),
                 phone_number_confirmed: Some(true),
                 security_stamp: Some(twofa::user::new_security_stamp()),
-                reset_failures: true,
                 ..Default::default()
             },
             json!({ "phone_number_confirmed": true }),
         ),
     };
-    core.store.update_user(&user.id, &patch).await?;
+    // Spending the code, confirming and resetting the count: one write.
+    let success = Success { attempt: &attempt.id, sid: None, spend, patch: &patch, release_only: false };
+    if right_answer(core, &user.id, &success).await? == Outcome::Spent {
+        return Err(wrong_code(core, email, user, &attempt).await);
+    }
     tracing::info!(user_id = %user.id, purpose = code_purpose.as_str(), "confirmed");
     Ok(json(http::StatusCode::OK, &body))
 }

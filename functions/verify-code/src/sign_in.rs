@@ -8,13 +8,14 @@ use twofa::codes::CodePurpose;
 use twofa::phone::PhoneNumber;
 use twofa::policy::{Effective, Provider};
 use twofa::senders::EmailSender;
-use twofa::signin::{issue_access, load_side, notify, usable_providers};
-use twofa::user::User;
+use twofa::signin::{attempt_id, begin_attempt, issue_access, load_side, notify, right_answer, usable_providers, Outcome};
+use twofa::store::{Subject, Success};
+use twofa::user::{User, UserPatch};
 
 use twofa::signin::{pending_sign_in, PendingSignIn};
-use crate::check::{self, Checked};
+use crate::check::{self, Judged};
 use crate::errors::{code_expired, provider_unavailable};
-use crate::failure::wrong_code;
+use crate::failure::{not_a_guess, wrong_code};
 use crate::remember::remember;
 use crate::request::{Method, SignIn};
 
@@ -28,25 +29,41 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request, s: Sign
         return Err(provider_unavailable(s.method.as_str()));
     }
 
-    let checked = match s.method {
-        Method::Authenticator => check::authenticator(core, &user, &s.code).await?,
-        Method::Email => sent_code(core, &user, CodePurpose::SignInEmail, &s.code, &user.email).await?,
+    // The attempt takes its slot before the code is judged (the store's module doc).
+    let attempt = begin_attempt(core, Subject::User(&user.id), attempt_id()?, Some(&sid)).await?;
+    let user = attempt.user.clone().unwrap_or(user);
+    let pending;
+    let recovery_hash;
+    let judged = match s.method {
+        Method::Authenticator => check::authenticator(core, &user, &s.code)?,
+        Method::Email => {
+            pending = core.store.code(&user.id, CodePurpose::SignInEmail).await?;
+            check::sent_code(core, pending.as_ref(), &s.code, &user.email).await?
+        }
         Method::Sms => {
             let number = user.phone_number.as_deref().unwrap_or_default();
             // Bound to the number as send-code normalised it.
             let number = PhoneNumber::parse(number).map(|p| p.as_str().to_string()).unwrap_or_else(|_| number.to_string());
-            sent_code(core, &user, CodePurpose::SignInSms, &s.code, &number).await?
+            pending = core.store.code(&user.id, CodePurpose::SignInSms).await?;
+            check::sent_code(core, pending.as_ref(), &s.code, &number).await?
         }
-        Method::RecoveryCode => check::recovery(core, &user, &s.code).await?,
+        Method::RecoveryCode => {
+            recovery_hash = check::recovery_hash(core, &user, &s.code);
+            check::recovery(&user, &recovery_hash)
+        }
     };
-    match checked {
-        Checked::Accepted => {}
-        Checked::Wrong => return Err(wrong_code(core, email, &user).await),
-        Checked::Expired => return Err(code_expired()),
-    }
-
-    if !core.store.complete_sign_in(&user.id, &sid).await? {
-        return Err(ApiError::unauthorized());
+    let spend = match judged {
+        Judged::Right(spend) => spend,
+        Judged::Wrong => return Err(wrong_code(core, email, &user, &attempt).await),
+        Judged::Expired => {
+            not_a_guess(core, &user, &attempt).await?;
+            return Err(code_expired());
+        }
+    };
+    // Spending the factor, ending the sign-in and resetting the count: one write.
+    let success = Success { attempt: &attempt.id, sid: Some(&sid), spend, patch: &UserPatch::default(), release_only: false };
+    if right_answer(core, &user.id, &success).await? == Outcome::Spent {
+        return Err(wrong_code(core, email, &user, &attempt).await);
     }
     tracing::info!(user_id = %user.id, method = s.method.as_str(), "signed in with a second factor");
     if s.method == Method::RecoveryCode {
@@ -79,9 +96,4 @@ fn usable(user: &User, eff: &Effective, method: Method) -> bool {
         Method::RecoveryCode => return !user.recovery_codes.is_empty(),
     };
     usable_providers(user, eff).contains(&provider)
-}
-
-async fn sent_code(core: &Core, user: &User, purpose: CodePurpose, typed: &str, destination: &str) -> Result<Checked, ApiError> {
-    let pending = core.store.code(&user.id, purpose).await?;
-    check::sent_code(core, pending.as_ref(), typed, destination).await
 }

@@ -46,13 +46,13 @@ use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, ProvideErrorMetad
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, DeleteRequest, KeySchemaElement, KeyType, KeysAndAttributes, Put,
+    AttributeDefinition, BillingMode, Delete, DeleteRequest, KeySchemaElement, KeyType, KeysAndAttributes, Put,
     ReturnValue, ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
     TimeToLiveStatus, TransactWriteItem, WriteRequest,
 };
 
 use self::item::{Item, Reader, keys, n, s};
-use super::{CodeStore, DeviceStore, FailureCount, StoreError, TenantStore, ThrottleStore, UserStore};
+use super::{CodeStore, DeviceStore, LoginRecord, Slot, Spend, StoreError, Subject, Succeeded, Success, TenantStore, ThrottleStore, UserStore};
 use crate::clock::Timestamp;
 use crate::codes::{CodePurpose, PendingCode};
 use crate::config::{ConfigError, Env};
@@ -204,11 +204,16 @@ impl DynamoStore {
 
     /// One conditional `UpdateItem` on the user item; `Ok(false)` when the condition failed.
     async fn update_user_if(&self, id: &str, update: Update, condition: &str) -> Result<bool, StoreError> {
+        self.update_if(item::key(keys::user_pk(id), keys::USER_SK), update, condition).await
+    }
+
+    /// One conditional `UpdateItem`; `Ok(false)` when the condition failed.
+    async fn update_if(&self, key: Item, update: Update, condition: &str) -> Result<bool, StoreError> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(item::key(keys::user_pk(id), keys::USER_SK)))
+            .set_key(Some(key))
             .update_expression(update.expression())
             .condition_expression(condition)
             .set_expression_attribute_names(Some(update.names))
@@ -365,104 +370,300 @@ impl UserStore for DynamoStore {
     }
 
     async fn update_user(&self, id: &str, patch: &UserPatch) -> Result<(), StoreError> {
-        let mut u = Update::default().with_name(item::PK);
-        if let Some(v) = patch.email_confirmed {
-            u = u.set("email_confirmed", aws_sdk_dynamodb::types::AttributeValue::Bool(v));
-        }
-        if let Some(v) = &patch.phone_number {
-            u = u.set_or_remove("phone_number", v.as_ref().map(s));
-        }
-        if let Some(v) = patch.phone_number_confirmed {
-            u = u.set("phone_number_confirmed", aws_sdk_dynamodb::types::AttributeValue::Bool(v));
-        }
-        if let Some(v) = patch.two_factor_enabled {
-            u = u.set("two_factor_enabled", aws_sdk_dynamodb::types::AttributeValue::Bool(v));
-        }
-        if let Some(v) = &patch.authenticator {
-            u = u.set_or_remove("authenticator", v.as_ref().map(item::authenticator));
-        }
-        if let Some(v) = &patch.recovery_codes {
-            u = u.set_or_remove("recovery_codes", item::string_set(v));
-        }
-        if let Some(v) = &patch.security_stamp {
-            u = u.set("security_stamp", s(v));
-        }
-        if let Some(v) = &patch.password_hash {
-            u = u.set("password_hash", s(v));
-        }
-        if let Some(v) = &patch.pending_sign_in {
-            u = u.set_or_remove("pending_sign_in", v.as_ref().map(s));
-        }
-        if patch.reset_failures {
-            u = u.set("failed_count", n(0));
-        }
+        let u = patch_update(patch).with_name(item::PK);
         if u.is_empty() {
             return match self.user(id).await? {
                 Some(_) => Ok(()),
                 None => Err(StoreError::NotFound),
             };
         }
-        if self.update_user_if(id, u, USER_EXISTS).await? { Ok(()) } else { Err(StoreError::NotFound) }
+        if !self.update_user_if(id, u, USER_EXISTS).await? {
+            return Err(StoreError::NotFound);
+        }
+        if let Some(hash) = &patch.password_hash {
+            // Login's copy on the email item. Not atomic with the user: a stale copy
+            // only costs login a second check against the user item's hash.
+            if let Some(user) = self.user(id).await? {
+                let key = item::single_key(keys::email_pk(&user.scope, &user.email.to_lowercase()));
+                let copy = Update::default().set("password_hash", s(hash)).with_name(item::PK).with_name("user_id").with_value("user_id", s(id));
+                self.update_if(key, copy, "attribute_exists(#pk) AND #user_id = :user_id").await?;
+            }
+        }
+        Ok(())
     }
 
-    async fn record_failure(&self, id: &str, now: Timestamp) -> Result<FailureCount, StoreError> {
-        let u = Update::default().add("failed_count", n(1)).with_name(item::PK).with_name("lockout_end").with_value("now", n(now));
+    async fn login_record(&self, scope: &Scope, email_key: &str) -> Result<Option<LoginRecord>, StoreError> {
+        let Some(pointer) = self.get(item::single_key(keys::email_pk(scope, email_key))).await? else {
+            return Ok(None);
+        };
+        let r = Reader(&pointer);
+        Ok(Some(LoginRecord { user_id: r.s("user_id")?, password_hash: r.opt_s("password_hash")? }))
+    }
+
+    async fn take_slot(&self, subject: Subject<'_>, attempt: &str, sid: Option<&str>, max: u32, now: Timestamp) -> Result<Slot, StoreError> {
+        let mut u = Update::default()
+            .add("failed_count", n(1))
+            .add("failure_streak", n(1))
+            .set("slot_attempt", s(attempt))
+            .with_name("lockout_end")
+            .with_value("now", n(now))
+            .with_value("max", n(max))
+            .with_value("hard", n(super::HARD_LIMIT));
+        let mut condition = String::from(
+            "(attribute_not_exists(#lockout_end) OR #lockout_end <= :now) \
+             AND (attribute_not_exists(#failed_count) OR #failed_count < :max) \
+             AND (attribute_not_exists(#failure_streak) OR #failure_streak < :hard) \
+             AND (attribute_not_exists(#slot_attempt) OR #slot_attempt <> :slot_attempt)",
+        );
+        let key = match subject {
+            Subject::User(id) => {
+                u = u.with_name(item::PK);
+                condition.push_str(" AND attribute_exists(#pk)");
+                if let Some(sid) = sid {
+                    u = u.with_name("pending_sign_in").with_value("sid", s(sid));
+                    condition.push_str(" AND #pending_sign_in = :sid");
+                }
+                item::key(keys::user_pk(id), keys::USER_SK)
+            }
+            Subject::Unknown(k) => {
+                u = u.set(item::TTL, n(now + super::UNKNOWN_COUNTER_SECONDS));
+                item::single_key(keys::unknown_pk(k))
+            }
+        };
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(item::key(keys::user_pk(id), keys::USER_SK)))
+            .set_key(Some(key))
             .update_expression(u.expression())
-            .condition_expression("attribute_exists(#pk) AND (attribute_not_exists(#lockout_end) OR #lockout_end <= :now)")
+            .condition_expression(condition)
             .set_expression_attribute_names(Some(u.names))
             .set_expression_attribute_values(Some(u.values))
-            .return_values(ReturnValue::UpdatedNew)
+            .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        let old = match result {
-            Ok(out) => {
-                let attrs = out.attributes.unwrap_or_default();
-                return Ok(FailureCount::Counted(Reader(&attrs).n("failed_count")?));
-            }
+        let (item, refused) = match result {
+            Ok(out) => (out.attributes.unwrap_or_default(), false),
             Err(e) => match e.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(c)) => c.item().cloned(),
+                Some(UpdateItemError::ConditionalCheckFailedException(c)) => match c.item() {
+                    Some(old) => (old.clone(), true),
+                    None => return Err(StoreError::NotFound),
+                },
                 _ => return Err(unavailable(e)),
             },
         };
-        // The refusal carries the old item; a store that leaves it out costs a read.
-        let old = match old {
-            Some(item) => Some(item),
-            None => self.get(item::key(keys::user_pk(id), keys::USER_SK)).await?,
+        let r = Reader(&item);
+        let mine = r.opt_s("slot_attempt")?.as_deref() == Some(attempt);
+        if !refused || mine {
+            // Refused as a retry of a write that went through: this attempt's own slot.
+            let user = match subject {
+                Subject::User(_) => Some(Box::new(item::user_from(&item)?)),
+                Subject::Unknown(_) => None,
+            };
+            return Ok(Slot::Taken { user, count: r.opt_n("failed_count")?.unwrap_or(0), streak: r.opt_n("failure_streak")?.unwrap_or(0) });
+        }
+        if let Some(end) = r.opt_n::<Timestamp>("lockout_end")?.filter(|end| *end > now) {
+            return Ok(Slot::Locked(end));
+        }
+        if sid.is_some() && r.opt_s("pending_sign_in")?.as_deref() != sid {
+            return Ok(Slot::Ended);
+        }
+        Ok(Slot::Full)
+    }
+
+    async fn lock(&self, subject: Subject<'_>, now: Timestamp, until: Timestamp, hard: bool) -> Result<(), StoreError> {
+        let mut u = Update::default().set("lockout_end", n(until)).set("failed_count", n(0)).with_value("now", n(now));
+        if hard {
+            u = u.set("failure_streak", n(0));
+        }
+        let mut condition = String::from("(attribute_not_exists(#lockout_end) OR #lockout_end <= :now)");
+        let key = match subject {
+            Subject::User(id) => {
+                u = u.remove("pending_sign_in").with_name(item::PK);
+                condition.push_str(" AND attribute_exists(#pk)");
+                item::key(keys::user_pk(id), keys::USER_SK)
+            }
+            Subject::Unknown(k) => {
+                u = u.set(item::TTL, n(until.max(now) + super::UNKNOWN_COUNTER_SECONDS));
+                item::single_key(keys::unknown_pk(k))
+            }
         };
-        let Some(old) = old else { return Err(StoreError::NotFound) };
-        match Reader(&old).opt_n::<Timestamp>("lockout_end")? {
-            Some(until) => Ok(FailureCount::Locked(until)),
-            None => Err(StoreError::Unavailable("a failure was refused for an account that is not locked".into())),
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression(u.expression())
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(u.names))
+            .set_expression_attribute_values(Some(u.values))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Locked already (by a concurrent attempt): that lock stands.
+            Err(e) if condition_failed(&e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(c)) if c.item().is_none() => Err(StoreError::NotFound),
+                _ => Ok(()),
+            },
+            Err(e) => Err(unavailable(e)),
         }
     }
 
-    async fn lock(&self, id: &str, until: Timestamp) -> Result<(), StoreError> {
-        let u = Update::default().set("lockout_end", n(until)).set("failed_count", n(0)).remove("pending_sign_in").with_name(item::PK);
-        if self.update_user_if(id, u, USER_EXISTS).await? { Ok(()) } else { Err(StoreError::NotFound) }
+    async fn succeed(&self, id: &str, success: &Success<'_>, now: Timestamp) -> Result<Succeeded, StoreError> {
+        let mut u = patch_update(success.patch)
+            .set("done_attempt", s(success.attempt))
+            .with_name(item::PK)
+            .with_name("lockout_end")
+            .with_value("now", n(now));
+        u = if success.release_only {
+            u.add("failed_count", n(-1)).add("failure_streak", n(-1))
+        } else {
+            u.set("failed_count", n(0)).set("failure_streak", n(0))
+        };
+        let mut condition = String::from("attribute_exists(#pk) AND (attribute_not_exists(#lockout_end) OR #lockout_end <= :now)");
+        if let Some(sid) = success.sid {
+            if success.patch.pending_sign_in.is_none() {
+                u = u.remove("pending_sign_in");
+            }
+            u = u.with_name("pending_sign_in").with_value("sid", s(sid));
+            condition.push_str(" AND #pending_sign_in = :sid");
+        }
+        match success.spend {
+            Spend::Nothing | Spend::Code(..) => {}
+            Spend::TotpStep(step) => {
+                u = u.set("totp_last_step", n(step));
+                condition.push_str(" AND (attribute_not_exists(#totp_last_step) OR #totp_last_step < :totp_last_step)");
+            }
+            Spend::RecoveryCode(hash) => {
+                u = u.delete("recovery_codes", aws_sdk_dynamodb::types::AttributeValue::Ss(vec![hash.to_string()])).with_value("hash", s(hash));
+                condition.push_str(" AND contains(#recovery_codes, :hash)");
+            }
+        }
+        let key = item::key(keys::user_pk(id), keys::USER_SK);
+        let (old, code_refused) = match success.spend {
+            Spend::Code(purpose, hash) => {
+                let update = aws_sdk_dynamodb::types::Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key))
+                    .update_expression(u.expression())
+                    .condition_expression(condition)
+                    .set_expression_attribute_names(Some(u.names))
+                    .set_expression_attribute_values(Some(u.values))
+                    .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                    .build()
+                    .map_err(built)?;
+                let delete = Delete::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(item::key(keys::user_pk(id), keys::code_sk(purpose))))
+                    .condition_expression("#hash = :hash")
+                    .expression_attribute_names("#hash", "hash")
+                    .expression_attribute_values(":hash", s(hash))
+                    .build()
+                    .map_err(built)?;
+                let items = vec![TransactWriteItem::builder().update(update).build(), TransactWriteItem::builder().delete(delete).build()];
+                let mut conflicts = 0;
+                loop {
+                    // The client token makes the SDK's own retries of this call idempotent.
+                    let result = self.client.transact_write_items().set_transact_items(Some(items.clone())).client_request_token(success.attempt).send().await;
+                    let e = match result {
+                        Ok(_) => return Ok(Succeeded::Done),
+                        Err(e) => e,
+                    };
+                    let Some(TransactWriteItemsError::TransactionCanceledException(c)) = e.as_service_error() else {
+                        return Err(unavailable(e));
+                    };
+                    let reasons = c.cancellation_reasons();
+                    let failed = |i: usize| reasons.get(i).is_some_and(|r| r.code() == Some("ConditionalCheckFailed"));
+                    if failed(0) || failed(1) {
+                        let old = if failed(0) { reasons.first().and_then(|r| r.item().cloned()) } else { None };
+                        break (old, failed(1));
+                    }
+                    // Lost only to a concurrent transaction on the same items: try again, bounded.
+                    conflicts += 1;
+                    if conflicts > 5 || !reasons.iter().any(|r| r.code() == Some("TransactionConflict")) {
+                        return Err(unavailable(e));
+                    }
+                    tokio::time::sleep(Duration::from_millis(20 * conflicts)).await;
+                }
+            }
+            _ => {
+                let result = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .set_key(Some(key))
+                    .update_expression(u.expression())
+                    .condition_expression(condition)
+                    .set_expression_attribute_names(Some(u.names))
+                    .set_expression_attribute_values(Some(u.values))
+                    .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                    .send()
+                    .await;
+                match result {
+                    Ok(_) => return Ok(Succeeded::Done),
+                    Err(e) => match e.as_service_error() {
+                        Some(UpdateItemError::ConditionalCheckFailedException(c)) => (Some(c.item().cloned().ok_or(StoreError::NotFound)?), false),
+                        _ => return Err(unavailable(e)),
+                    },
+                }
+            }
+        };
+        let Some(old) = old else {
+            // Only the code's condition failed: used, replaced or expired meanwhile.
+            return Ok(if code_refused { Succeeded::Spent } else { Succeeded::Ended });
+        };
+        let r = Reader(&old);
+        if r.opt_s("done_attempt")?.as_deref() == Some(success.attempt) {
+            // A retry of a write that went through: this attempt's own success.
+            return Ok(Succeeded::Done);
+        }
+        if let Some(end) = r.opt_n::<Timestamp>("lockout_end")?.filter(|end| *end > now) {
+            return Ok(Succeeded::Locked(end));
+        }
+        if success.sid.is_some() && r.opt_s("pending_sign_in")?.as_deref() != success.sid {
+            return Ok(Succeeded::Ended);
+        }
+        Ok(Succeeded::Spent)
     }
+}
 
-    async fn complete_sign_in(&self, id: &str, sid: &str) -> Result<bool, StoreError> {
-        let u = Update::default().remove("pending_sign_in").set("failed_count", n(0)).with_value("sid", s(sid));
-        self.update_user_if(id, u, "#pending_sign_in = :sid").await
+/// The `UpdateItem` expression of a patch (the failure counts are the callers').
+fn patch_update(patch: &UserPatch) -> Update {
+    let mut u = Update::default();
+    if let Some(v) = patch.email_confirmed {
+        u = u.set("email_confirmed", aws_sdk_dynamodb::types::AttributeValue::Bool(v));
     }
-
-    async fn advance_totp_step(&self, id: &str, step: i64) -> Result<bool, StoreError> {
-        let u = Update::default().set("totp_last_step", n(step)).with_name(item::PK);
-        self.update_user_if(id, u, "attribute_exists(#pk) AND (attribute_not_exists(#totp_last_step) OR #totp_last_step < :totp_last_step)").await
+    if let Some(v) = &patch.phone_number {
+        u = u.set_or_remove("phone_number", v.as_ref().map(s));
     }
-
-    async fn consume_recovery_code(&self, id: &str, hash: &str) -> Result<bool, StoreError> {
-        let u = Update::default()
-            .delete("recovery_codes", aws_sdk_dynamodb::types::AttributeValue::Ss(vec![hash.to_string()]))
-            .with_value("hash", s(hash));
-        self.update_user_if(id, u, "contains(#recovery_codes, :hash)").await
+    if let Some(v) = patch.phone_number_confirmed {
+        u = u.set("phone_number_confirmed", aws_sdk_dynamodb::types::AttributeValue::Bool(v));
     }
+    if let Some(v) = patch.two_factor_enabled {
+        u = u.set("two_factor_enabled", aws_sdk_dynamodb::types::AttributeValue::Bool(v));
+    }
+    if let Some(v) = &patch.authenticator {
+        u = u.set_or_remove("authenticator", v.as_ref().map(item::authenticator));
+    }
+    if let Some(v) = &patch.recovery_codes {
+        u = u.set_or_remove("recovery_codes", item::string_set(v));
+    }
+    if let Some(v) = &patch.security_stamp {
+        u = u.set("security_stamp", s(v));
+    }
+    if let Some(v) = &patch.password_hash {
+        u = u.set("password_hash", s(v));
+    }
+    if let Some(v) = &patch.pending_sign_in {
+        u = u.set_or_remove("pending_sign_in", v.as_ref().map(s));
+    }
+    if patch.reset_failures {
+        u = u.set("failed_count", n(0)).set("failure_streak", n(0));
+    }
+    u
 }
 
 #[async_trait]

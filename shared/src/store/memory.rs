@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 
-use super::{CodeStore, DeviceStore, FailureCount, StoreError, TenantStore, ThrottleStore, UserStore};
+use super::{CodeStore, DeviceStore, LoginRecord, Slot, Spend, StoreError, Subject, Succeeded, Success, TenantStore, ThrottleStore, UserStore};
 use crate::clock::Timestamp;
 use crate::codes::{CodePurpose, PendingCode};
 use crate::devices::Device;
@@ -26,6 +26,36 @@ struct State {
     codes: HashMap<(String, CodePurpose), PendingCode>,
     windows: HashMap<String, Window>,
     devices: HashMap<(String, String), Device>,
+    /// Lockout counters: a user's by id, an unknown email's by its keyed hash.
+    counters: HashMap<CounterKey, Counter>,
+}
+
+/// A [`Subject`] owned, as a map key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum CounterKey {
+    User(String),
+    Unknown(String),
+}
+
+impl From<Subject<'_>> for CounterKey {
+    fn from(s: Subject<'_>) -> Self {
+        match s {
+            Subject::User(id) => CounterKey::User(id.to_string()),
+            Subject::Unknown(k) => CounterKey::Unknown(k.to_string()),
+        }
+    }
+}
+
+/// The streak (a user's count and lock live on the user), and an unknown email's
+/// whole counter. DynamoDB's TTL on unknown counters has no twin here: the process is short-lived.
+#[derive(Debug, Clone, Default)]
+struct Counter {
+    count: u32,
+    lockout_end: Option<Timestamp>,
+    streak: u32,
+    /// The attempt that took the last slot and the last that succeeded, as DynamoDB keeps them.
+    slot_attempt: Option<String>,
+    done_attempt: Option<String>,
 }
 
 /// An in-memory [`super::Store`].
@@ -86,57 +116,145 @@ impl UserStore for MemoryStore {
         let mut s = self.write();
         let u = s.users.get_mut(id).ok_or(StoreError::NotFound)?;
         patch.apply(u);
+        if patch.reset_failures {
+            s.counters.entry(CounterKey::User(id.to_string())).or_default().streak = 0;
+        }
         Ok(())
     }
 
-    async fn record_failure(&self, id: &str, now: Timestamp) -> Result<FailureCount, StoreError> {
-        let mut s = self.write();
-        let u = s.users.get_mut(id).ok_or(StoreError::NotFound)?;
-        match u.lockout_end {
-            Some(end) if end > now => Ok(FailureCount::Locked(end)),
-            _ => {
+    async fn login_record(&self, scope: &Scope, email_key: &str) -> Result<Option<LoginRecord>, StoreError> {
+        let s = self.read();
+        Ok(s.emails.get(&(scope.key(), email_key.to_string())).map(|id| LoginRecord {
+            user_id: id.clone(),
+            password_hash: s.users.get(id).map(|u| u.password_hash.clone()),
+        }))
+    }
+
+    async fn take_slot(&self, subject: Subject<'_>, attempt: &str, sid: Option<&str>, max: u32, now: Timestamp) -> Result<Slot, StoreError> {
+        let mut guard = self.write();
+        let s = &mut *guard;
+        let key = CounterKey::from(subject);
+        if let CounterKey::User(id) = &key
+            && !s.users.contains_key(id)
+        {
+            return Err(StoreError::NotFound);
+        }
+        let counter = s.counters.entry(key.clone()).or_default();
+        let again = counter.slot_attempt.as_deref() == Some(attempt);
+        match key {
+            CounterKey::User(id) => {
+                let u = s.users.get_mut(&id).ok_or(StoreError::NotFound)?;
+                if again {
+                    return Ok(Slot::Taken { user: Some(Box::new(u.clone())), count: u.failed_count, streak: counter.streak });
+                }
+                if let Some(end) = u.lockout_end.filter(|end| *end > now) {
+                    return Ok(Slot::Locked(end));
+                }
+                if sid.is_some() && u.pending_sign_in.as_deref() != sid {
+                    return Ok(Slot::Ended);
+                }
+                if u.failed_count >= max || counter.streak >= super::HARD_LIMIT {
+                    return Ok(Slot::Full);
+                }
                 u.failed_count += 1;
-                Ok(FailureCount::Counted(u.failed_count))
+                counter.streak += 1;
+                counter.slot_attempt = Some(attempt.to_string());
+                Ok(Slot::Taken { user: Some(Box::new(u.clone())), count: u.failed_count, streak: counter.streak })
+            }
+            CounterKey::Unknown(_) => {
+                if again {
+                    return Ok(Slot::Taken { user: None, count: counter.count, streak: counter.streak });
+                }
+                if let Some(end) = counter.lockout_end.filter(|end| *end > now) {
+                    return Ok(Slot::Locked(end));
+                }
+                if counter.count >= max || counter.streak >= super::HARD_LIMIT {
+                    return Ok(Slot::Full);
+                }
+                counter.count += 1;
+                counter.streak += 1;
+                counter.slot_attempt = Some(attempt.to_string());
+                Ok(Slot::Taken { user: None, count: counter.count, streak: counter.streak })
             }
         }
     }
 
-    async fn lock(&self, id: &str, until: Timestamp) -> Result<(), StoreError> {
-        let mut s = self.write();
-        let u = s.users.get_mut(id).ok_or(StoreError::NotFound)?;
-        u.lockout_end = Some(until);
-        u.failed_count = 0;
-        u.pending_sign_in = None;
+    async fn lock(&self, subject: Subject<'_>, now: Timestamp, until: Timestamp, hard: bool) -> Result<(), StoreError> {
+        let mut guard = self.write();
+        let s = &mut *guard;
+        let key = CounterKey::from(subject);
+        if let CounterKey::User(id) = &key {
+            let u = s.users.get_mut(id).ok_or(StoreError::NotFound)?;
+            if u.lockout_end.is_some_and(|end| end > now) {
+                return Ok(());
+            }
+            u.lockout_end = Some(until);
+            u.failed_count = 0;
+            u.pending_sign_in = None;
+        }
+        let counter = s.counters.entry(key).or_default();
+        if counter.lockout_end.is_some_and(|end| end > now) {
+            return Ok(());
+        }
+        counter.lockout_end = Some(until);
+        counter.count = 0;
+        if hard {
+            counter.streak = 0;
+        }
         Ok(())
     }
 
-    async fn complete_sign_in(&self, id: &str, sid: &str) -> Result<bool, StoreError> {
-        let mut s = self.write();
-        let Some(u) = s.users.get_mut(id) else { return Ok(false) };
-        if u.pending_sign_in.as_deref() != Some(sid) {
-            return Ok(false);
+    async fn succeed(&self, id: &str, success: &Success<'_>, now: Timestamp) -> Result<Succeeded, StoreError> {
+        let mut guard = self.write();
+        let s = &mut *guard;
+        let u = s.users.get_mut(id).ok_or(StoreError::NotFound)?;
+        let counter = s.counters.entry(CounterKey::User(id.to_string())).or_default();
+        if counter.done_attempt.as_deref() == Some(success.attempt) {
+            return Ok(Succeeded::Done);
         }
-        u.pending_sign_in = None;
-        u.failed_count = 0;
-        Ok(true)
-    }
-
-    async fn advance_totp_step(&self, id: &str, step: i64) -> Result<bool, StoreError> {
-        let mut s = self.write();
-        let Some(u) = s.users.get_mut(id) else { return Ok(false) };
-        if u.totp_last_step.is_some_and(|last| last >= step) {
-            return Ok(false);
+        if let Some(end) = u.lockout_end.filter(|end| *end > now) {
+            return Ok(Succeeded::Locked(end));
         }
-        u.totp_last_step = Some(step);
-        Ok(true)
-    }
-
-    async fn consume_recovery_code(&self, id: &str, hash: &str) -> Result<bool, StoreError> {
-        let mut s = self.write();
-        let Some(u) = s.users.get_mut(id) else { return Ok(false) };
-        let before = u.recovery_codes.len();
-        u.recovery_codes.retain(|h| h != hash);
-        Ok(u.recovery_codes.len() < before)
+        if success.sid.is_some() && u.pending_sign_in.as_deref() != success.sid {
+            return Ok(Succeeded::Ended);
+        }
+        match success.spend {
+            Spend::Nothing => {}
+            Spend::TotpStep(step) => {
+                if u.totp_last_step.is_some_and(|last| last >= step) {
+                    return Ok(Succeeded::Spent);
+                }
+                u.totp_last_step = Some(step);
+            }
+            Spend::RecoveryCode(hash) => {
+                if !u.recovery_codes.iter().any(|h| h == hash) {
+                    return Ok(Succeeded::Spent);
+                }
+                u.recovery_codes.retain(|h| h != hash);
+            }
+            Spend::Code(purpose, hash) => {
+                let key = (id.to_string(), purpose);
+                if !s.codes.get(&key).is_some_and(|c| c.hash == hash) {
+                    return Ok(Succeeded::Spent);
+                }
+                s.codes.remove(&key);
+            }
+        }
+        let u = s.users.get_mut(id).ok_or(StoreError::NotFound)?;
+        success.patch.apply(u);
+        if success.sid.is_some() {
+            u.pending_sign_in = None;
+        }
+        let counter = s.counters.entry(CounterKey::User(id.to_string())).or_default();
+        counter.done_attempt = Some(success.attempt.to_string());
+        if success.release_only {
+            u.failed_count = u.failed_count.saturating_sub(1);
+            counter.streak = counter.streak.saturating_sub(1);
+        } else {
+            u.failed_count = 0;
+            counter.streak = 0;
+        }
+        Ok(Succeeded::Done)
     }
 }
 

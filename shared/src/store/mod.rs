@@ -6,6 +6,40 @@
 //! Operations that guard security (lockout counters, single-use codes, TOTP steps,
 //! recovery codes, the pending sign-in) are atomic conditional updates in the store,
 //! never read-modify-write in the caller.
+//!
+//! # An attempt takes its slot before it is judged
+//! Every password or code attempt first takes a slot ([`UserStore::take_slot`]): one
+//! conditional write that counts it as a failure, only while the account is not
+//! locked, fewer than `max` attempts are counted, and (for a second factor) the
+//! sign-in is still pending. Only then is the password or code judged. A wrong one
+//! stays counted (and locks the account when its slot was the last); a right one
+//! ends with one conditional write ([`UserStore::succeed`]) that spends the factor,
+//! completes the sign-in and resets the count, and that fails if the account locked
+//! meanwhile. So guesses sent together get no more tries than guesses sent one by
+//! one: the slots run out before anything is judged, whatever the concurrency. An
+//! attempt whose answer never came (a crash, a timeout) stays counted: it is a
+//! failure. When every slot is held and the account is not locked, the refused
+//! attempt locks it ([`UserStore::lock`]), so a slot abandoned by a crash cannot
+//! keep the account refusing forever.
+//!
+//! Consecutive failures are bounded across lock periods too (NIST SP 800-63B 5.2.2:
+//! at most 100 in 30 days): a second counter, the streak, counts failures and is
+//! reset only by a success; at [`HARD_LIMIT`] the lock lasts [`HARD_LOCK_SECONDS`]
+//! (30 days) and the streak starts again. `LOCKOUT_MAX_FAILED_ATTEMPTS` is capped at
+//! 100 by the settings.
+//!
+//! Emails without an account count their failures too, on a counter keyed by the
+//! email's keyed hash ([`Subject::Unknown`]), with a TTL, so that they lock exactly
+//! as a real account does and a lock answer tells nothing about who has an account.
+//! That counter lives apart from the `EMAIL#` uniqueness guard: it never blocks a
+//! registration.
+//!
+//! # Retried writes
+//! The slot and the success write carry the attempt's id (`slot_attempt`,
+//! `done_attempt`). A write whose first try succeeded but whose answer was lost is
+//! retried by the SDK and then fails its condition; the old item it returns carries
+//! this attempt's id, which means "it was me": the slot counts once, and the right
+//! code spent by the first try is answered as accepted, not as a wrong code.
 
 use async_trait::async_trait;
 
@@ -37,13 +71,95 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// What counting a failure did.
+/// Consecutive failures (across lock periods) after which the lock is long.
+pub const HARD_LIMIT: u32 = 100;
+/// How long the lock after [`HARD_LIMIT`] consecutive failures lasts: 30 days, the
+/// period NIST's bound of 100 counts over.
+pub const HARD_LOCK_SECONDS: i64 = 30 * 86_400;
+/// How long an unknown email's failure counter lives after its last attempt.
+pub const UNKNOWN_COUNTER_SECONDS: i64 = 30 * 86_400;
+
+/// Whose lockout an attempt counts against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailureCount {
-    /// Counted: the failure count is now this.
-    Counted(u32),
-    /// Not counted: the account is locked until then.
+pub enum Subject<'a> {
+    /// A user, by id.
+    User(&'a str),
+    /// An email without an account, by the keyed hash of its scope and address.
+    Unknown(&'a str),
+}
+
+/// What taking a slot did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Slot {
+    /// Taken: the attempt is counted as a failure until it succeeds.
+    Taken {
+        /// The user as the write left it (`None` for an unknown email).
+        user: Option<Box<User>>,
+        /// Attempts counted since the last success or lock, this one included.
+        count: u32,
+        /// Failures since the last success, across locks, this one included.
+        streak: u32,
+    },
+    /// Refused: locked until then.
     Locked(Timestamp),
+    /// Refused: every slot is held by attempts not yet judged (or abandoned).
+    Full,
+    /// Refused: the sign-in the attempt is for is no longer pending.
+    Ended,
+}
+
+/// What a right answer spends, in the same write that completes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Spend<'a> {
+    /// Nothing (a password).
+    Nothing,
+    /// A TOTP step, accepted only if later than the last one used.
+    TotpStep(i64),
+    /// A recovery code, by hash, removed if present.
+    RecoveryCode(&'a str),
+    /// The pending emailed or texted code, deleted if its hash is still this.
+    Code(CodePurpose, &'a str),
+}
+
+/// A right answer, written as one conditional write that holds only while the
+/// account is not locked (and `sid`, when given, is still the pending sign-in).
+#[derive(Debug, Clone)]
+pub struct Success<'a> {
+    /// The attempt's id (see the module doc on retries).
+    pub attempt: &'a str,
+    /// The sign-in this ends, if any.
+    pub sid: Option<&'a str>,
+    /// What it spends.
+    pub spend: Spend<'a>,
+    /// Other changes made with it (a confirmed address, an enabled authenticator, a
+    /// new pending sign-in).
+    pub patch: &'a UserPatch,
+    /// Only give the slot back, keeping earlier failures counted (a right password
+    /// before a second factor); otherwise the counts reset.
+    pub release_only: bool,
+}
+
+/// What a success write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Succeeded {
+    /// Written (or written by an earlier try of the same attempt).
+    Done,
+    /// Refused: the account locked meanwhile, until then.
+    Locked(Timestamp),
+    /// Refused: the sign-in is no longer pending.
+    Ended,
+    /// Refused: the factor was spent already (used, replayed, replaced).
+    Spent,
+}
+
+/// What login reads under an email before the password check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginRecord {
+    /// The user's id.
+    pub user_id: String,
+    /// A copy of the password hash; the user item's is the truth (`None` for a
+    /// record written before the copy was kept).
+    pub password_hash: Option<String>,
 }
 
 /// Users and their security counters.
@@ -57,17 +173,19 @@ pub trait UserStore: Send + Sync {
     async fn user(&self, id: &str) -> Result<Option<User>, StoreError>;
     /// Changes some fields; `NotFound` if there is no such user.
     async fn update_user(&self, id: &str, patch: &UserPatch) -> Result<(), StoreError>;
-    /// Counts a failed password or code, unless the account is locked at `now`.
-    async fn record_failure(&self, id: &str, now: Timestamp) -> Result<FailureCount, StoreError>;
-    /// Locks until `until`: resets the count and ends any sign-in in progress.
-    async fn lock(&self, id: &str, until: Timestamp) -> Result<(), StoreError>;
-    /// Ends the sign-in `sid` if it is still the pending one, resetting the failure
-    /// count; `false` if it was not (used, replaced, or ended by a lock).
-    async fn complete_sign_in(&self, id: &str, sid: &str) -> Result<bool, StoreError>;
-    /// Records TOTP step `step` as used if it is later than the last one used; `false` on replay.
-    async fn advance_totp_step(&self, id: &str, step: i64) -> Result<bool, StoreError>;
-    /// Removes one recovery code hash if present; `false` if it was not (unknown or used).
-    async fn consume_recovery_code(&self, id: &str, hash: &str) -> Result<bool, StoreError>;
+    /// The user id and (a copy of) the password hash under an email key, from the
+    /// one item the email names: what login needs before the password check.
+    async fn login_record(&self, scope: &Scope, email_key: &str) -> Result<Option<LoginRecord>, StoreError>;
+    /// Takes a slot for attempt `attempt` (see the module doc): counts it while
+    /// `subject` is not locked at `now`, fewer than `max` are counted, the streak is
+    /// under [`HARD_LIMIT`], and `sid` (when given) is the pending sign-in. An unknown
+    /// email's counter is created on first use. `NotFound` for a user that does not exist.
+    async fn take_slot(&self, subject: Subject<'_>, attempt: &str, sid: Option<&str>, max: u32, now: Timestamp) -> Result<Slot, StoreError>;
+    /// Locks until `until` unless already locked at `now`: resets the count, ends any
+    /// sign-in in progress, and with `hard` restarts the streak.
+    async fn lock(&self, subject: Subject<'_>, now: Timestamp, until: Timestamp, hard: bool) -> Result<(), StoreError>;
+    /// Writes a right answer (see [`Success`]).
+    async fn succeed(&self, id: &str, success: &Success<'_>, now: Timestamp) -> Result<Succeeded, StoreError>;
 }
 
 /// Tenants and the two-factor settings of the host and of each tenant.

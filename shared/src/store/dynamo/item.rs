@@ -58,6 +58,10 @@ pub mod keys {
     }
     /// The host's settings.
     pub const HOST_PK: &str = "HOST";
+    /// The failure counter of an email without an account, by its keyed hash.
+    pub fn unknown_pk(key: &str) -> String {
+        format!("GUESS#{key}")
+    }
     /// A send-limit window.
     pub fn window_pk(key: &str) -> String {
         format!("WINDOW#{key}")
@@ -308,6 +312,8 @@ pub fn user_from(i: &Item) -> Result<User, StoreError> {
 pub fn email_item(u: &User) -> Item {
     let mut i = single_key(keys::email_pk(&u.scope, &u.email.to_lowercase()));
     i.insert("user_id".to_string(), s(&u.id));
+    // A copy, so login can check the password after one round trip (the store's module doc).
+    i.insert("password_hash".to_string(), s(&u.password_hash));
     i
 }
 
