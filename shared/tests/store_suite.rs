@@ -470,7 +470,9 @@ mod scenarios {
         // A confirmation: no sign-in, the code and the confirmed address in one write.
         store.put_code(&code(&u.id, CodePurpose::ConfirmEmail, "hash-2")).await.unwrap();
         let confirm = UserPatch { email_confirmed: Some(true), ..Default::default() };
-        let success = Success { attempt: "confirm-1", sid: None, spend: Spend::Code(CodePurpose::ConfirmEmail, "hash-2"), patch: &confirm, release_only: false };
+        // Attempt ids are random: DynamoDB keeps a transaction's client token account-wide for 10 minutes.
+        let attempt = uuid::Uuid::new_v4().to_string();
+        let success = Success { attempt: &attempt, sid: None, spend: Spend::Code(CodePurpose::ConfirmEmail, "hash-2"), patch: &confirm, release_only: false };
         assert_eq!(store.succeed(&u.id, &success, NOW).await.unwrap(), Succeeded::Done);
         assert!(stored(&store, &u.id).await.email_confirmed);
         assert_eq!(store.code(&u.id, CodePurpose::ConfirmEmail).await.unwrap(), None);

@@ -205,7 +205,14 @@ async fn a_replayed_code_is_refused_and_counted() {
     let now = w.core.now();
     let code = totp::code_at(&key, now).unwrap();
     // The step was used already (say, by a sign-in with another device): no replay.
-    assert!(w.core.store.advance_totp_step(&user.id, now / 30).await.unwrap());
+    let used = twofa::store::Success {
+        attempt: "earlier-sign-in",
+        sid: None,
+        spend: twofa::store::Spend::TotpStep(now / 30),
+        patch: &twofa::user::UserPatch::default(),
+        release_only: false,
+    };
+    assert_eq!(w.core.store.succeed(&user.id, &used, now).await.unwrap(), twofa::store::Succeeded::Done);
     let r = w.call("POST", "/account/authenticator/verify", json!({"code": code}), Some(&t)).await;
     assert_eq!((r.status, r.error(), &r.body["attempts_remaining"]), (401, "invalid_code", &json!(4)));
     assert!(!w.user(&user.id).await.authenticator_enabled());
