@@ -7,13 +7,41 @@
 //! | user | `USER#<id>` | `USER` |
 //! | pending code | `USER#<id>` | `CODE#<purpose>` |
 //! | remembered browser | `USER#<id>` | `DEVICE#<device_id>` |
-//! | email uniqueness (→ `user_id`) | `EMAIL#<scope key>#<lower-case email>` | `EMAIL` |
+//! | email uniqueness (→ `user_id`, a copy of `password_hash`) | `EMAIL#<scope key>#<lower-case email>` | `EMAIL` |
+//! | unknown email's failure counter | `GUESS#<keyed hash of scope and email>` | `GUESS` |
 //! | tenant (name, feature, settings) | `TENANT#<lower-case name>` | `TENANT` |
 //! | host settings | `HOST` | `HOST` |
 //! | send window | `WINDOW#<limit key>` | `WINDOW` |
 //!
-//! Codes, devices and windows carry `expires_at` (epoch seconds) so DynamoDB
-//! deletes them once dead; callers still check expiry, since TTL deletion lags.
+//! Codes, devices, windows and unknown-email counters carry `expires_at` (epoch
+//! seconds) so DynamoDB deletes them once dead; callers still check expiry, since
+//! TTL deletion lags.
+//!
+//! # Lockout: a slot before the answer
+//! The rules are in the parent module's doc (`store/mod.rs`); here is what they cost.
+//! The user item holds `failed_count` (attempts counted since the last success or
+//! lock, in-flight ones included), `failure_streak` (failures since the last
+//! success, across locks), `lockout_end`, and the ids of the last attempt that took
+//! a slot (`slot_attempt`) and the last that succeeded (`done_attempt`).
+//! - `take_slot`: one `UpdateItem`, `ADD failed_count 1, failure_streak 1` under
+//!   `not locked AND failed_count < max AND failure_streak < 100 AND slot_attempt <>
+//!   this attempt` (and `pending_sign_in = sid` for a second factor), returning the
+//!   new item: the slot is also the read of the user. A refusal returns the old
+//!   item, which says why (locked, sign-in ended, all slots held) or that it was
+//!   this attempt's own slot written by a try whose answer was lost.
+//! - `succeed`: one `UpdateItem` that spends a TOTP step (`totp_last_step <
+//!   step`) or a recovery code (`DELETE` from the set, `contains`), ends the sign-in,
+//!   applies the patch, sets `done_attempt` and resets the counts, under `not
+//!   locked` (and `pending_sign_in = sid`). An emailed or texted code is its own
+//!   item: then one `TransactWriteItems` (that update plus the conditional delete of
+//!   the code) with the attempt id as client request token, retried on a
+//!   transaction conflict. A refusal whose old item carries this `done_attempt` is
+//!   this attempt's own success.
+//! - Failure counting cannot double: a retried slot write finds its own
+//!   `slot_attempt` and is not counted again. The one exception: another attempt on
+//!   the same account taking a slot between the first try and the retry (a few ms);
+//!   then one failure counts twice, erring toward the lock. `lock` is a `SET`, so a
+//!   retry is harmless.
 //!
 //! # Round trips
 //! Every read is strongly consistent: a sign-in must see the write that ended the
@@ -24,12 +52,18 @@
 //! - `user_by_email`: two sequential `GetItem`s (email item, then user item). The
 //!   email item is what makes the address unique, in the same transaction as the
 //!   user; a GSI would save a hop but is only eventually consistent, so a login
-//!   right after registering could miss. Login = tenant read ‖ `user_by_email`: the
-//!   scope comes from the request, so a caller may run the two concurrently.
+//!   right after registering could miss.
+//! - Login: policy ‖ `login_record` (the email item, with a copy of the password
+//!   hash): one round trip before the password check. Argon2 then runs beside
+//!   `take_slot` on the user item (which returns the user), and the answer waits for
+//!   both; a right password ends with `succeed`. So the critical path is one round
+//!   trip, Argon2 (which hides the slot's round trip), and the success write. It
+//!   costs a write per sign-in that the old read did not (two `UpdateItem`s instead
+//!   of one `GetItem`), and 100-odd bytes on the email item. The copy is written with
+//!   the user and refreshed by `update_user` when the hash changes; if it is ever
+//!   stale, login checks again against the user item's hash, which is the truth.
 //! - `create_user`, `create_tenant`, `replace_windows`: one `TransactWriteItems`.
-//! - `record_failure`: one `UpdateItem` (on a lock, the old item comes back with
-//!   the refusal, so no second read).
-//! - `lock`, `complete_sign_in`, `advance_totp_step`, `consume_recovery_code`,
+//! - `take_slot`, `lock`, `succeed` (one `TransactWriteItems` for a sent code),
 //!   `update_user`, `take_code`, feature and settings writes: one conditional write.
 //! - `windows`: one `BatchGetItem`; `devices`: one `Query` (per 1 MB page);
 //!   `delete_devices`: a `Query` then `BatchWriteItem`s of 25.
