@@ -207,6 +207,9 @@ mod tests {
     fn a_bad_value_names_its_variable() {
         let e = Config::from(&env(&[("LOCKOUT_MAX_FAILED_ATTEMPTS", "many")])).unwrap_err();
         assert_eq!(e.var, "LOCKOUT_MAX_FAILED_ATTEMPTS");
+        // NIST SP 800-63B 5.2.2 allows at most 100 consecutive failures.
+        assert_eq!(Config::from(&env(&[("LOCKOUT_MAX_FAILED_ATTEMPTS", "101")])).unwrap_err().var, "LOCKOUT_MAX_FAILED_ATTEMPTS");
+        assert!(Config::from(&env(&[("LOCKOUT_MAX_FAILED_ATTEMPTS", "100")])).is_ok());
         assert_eq!(Config::from(&env(&[("CODE_TTL_SECONDS", "3600")])).unwrap_err().var, "CODE_TTL_SECONDS");
         assert_eq!(Config::from(&env(&[("EMAIL_PROVIDER", "ses")])).unwrap_err().var, "SES_FROM");
         assert_eq!(Config::from(&env(&[("SMS_PROVIDER", "pigeon")])).unwrap_err().var, "SMS_PROVIDER");

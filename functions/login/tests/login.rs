@@ -267,3 +267,54 @@ async fn malformed_requests_get_400_naming_the_field_and_count_nothing() {
     }
     assert_eq!(store.user(&user.id).await.unwrap().unwrap().failed_count, 0);
 }
+
+#[tokio::test]
+async fn an_unknown_email_locks_after_as_many_failures_as_an_account_and_answers_alike() {
+    let (core, _, clock) = memory_core(Config::default());
+    seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    for _ in 0..6 {
+        known.push(login_req(&core, json!({"email": "jane@example.com", "password": "wrong horse battery"}), None).await);
+        unknown.push(login_req(&core, json!({"email": "nobody@example.com", "password": "wrong horse battery"}), None).await);
+    }
+    let statuses = |v: &Vec<(u16, Value, http::HeaderMap)>| v.iter().map(|r| r.0).collect::<Vec<_>>();
+    assert_eq!(statuses(&known), vec![401, 401, 401, 401, 423, 423]);
+    assert_eq!(statuses(&unknown), statuses(&known), "a lockout must not tell a known email from an unknown one");
+    for (k, u) in known.iter().zip(&unknown) {
+        assert_eq!(k.1, u.1);
+        assert_eq!(k.2.get("retry-after"), u.2.get("retry-after"));
+    }
+    clock.advance(300);
+    assert_eq!(login(&core, "nobody@example.com", "wrong horse battery").await.0, 401, "the lock ends as an account's does");
+}
+
+#[tokio::test]
+async fn registering_an_email_whose_unknown_counter_is_locked_is_not_blocked() {
+    let (core, _, _) = memory_core(Config::default());
+    for _ in 0..5 {
+        login(&core, "late@example.com", "wrong horse battery").await;
+    }
+    assert_eq!(login(&core, "late@example.com", PASSWORD).await.0, 423);
+    seed_user(&core, Scope::Host, "late@example.com", PASSWORD, &[]).await;
+    assert_eq!(login(&core, "late@example.com", PASSWORD).await.0, 200, "the account's own counter decides from now on");
+}
+
+#[tokio::test]
+async fn consecutive_failures_stop_at_one_hundred_across_lock_periods_with_a_thirty_day_lock() {
+    // NIST SP 800-63B 5.2.2: at most 100 consecutive failures in 30 days, whatever the settings.
+    let env: std::collections::HashMap<String, String> =
+        [("LOCKOUT_MAX_FAILED_ATTEMPTS", "50"), ("LOCKOUT_DURATION_SECONDS", "1")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let (core, _, clock) = memory_core(Config::from(&env).unwrap());
+    seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
+    let mut last = (0, Value::Null);
+    for _ in 0..100 {
+        last = login(&core, "jane@example.com", "wrong horse battery").await;
+        if last.0 == 423 {
+            clock.advance(1);
+        }
+    }
+    assert_eq!((last.0, last.1["retry_after_seconds"].as_i64()), (423, Some(30 * 86_400)), "the hundredth failure locks for 30 days");
+    clock.advance(86_400);
+    assert_eq!(login(&core, "jane@example.com", PASSWORD).await.0, 423);
+}
