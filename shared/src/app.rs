@@ -106,7 +106,7 @@ pub async fn aws_sdk_config() -> aws_config::SdkConfig {
 pub fn sms_sender(config: &Config, env: &dyn Env, sdk: &aws_config::SdkConfig, log: &LogSender) -> Result<Arc<dyn SmsSender>, ConfigError> {
     Ok(match config.sms_provider {
         SmsProvider::Log => Arc::new(log.clone()),
-        SmsProvider::Sns => Arc::new(SnsSender::new(aws_sdk_sns::Client::new(sdk)).with_sender_id(env.get("SNS_SENDER_ID"))),
+        SmsProvider::Sns => Arc::new(SnsSender::new(crate::timeouts::sns(sdk)).with_sender_id(env.get("SNS_SENDER_ID"))),
         SmsProvider::Twilio => Arc::new(TwilioSender::from_env(env)?),
     })
 }
@@ -114,7 +114,7 @@ pub fn sms_sender(config: &Config, env: &dyn Env, sdk: &aws_config::SdkConfig, l
 /// The email sender `EMAIL_PROVIDER` names.
 pub fn email_sender(config: &Config, sdk: &aws_config::SdkConfig, log: &LogSender) -> Result<Arc<dyn EmailSender>, ConfigError> {
     Ok(match (&config.email_provider, &config.ses_from) {
-        (EmailProvider::Ses, Some(from)) => Arc::new(SesSender::new(aws_sdk_ses::Client::new(sdk), from.clone())),
+        (EmailProvider::Ses, Some(from)) => Arc::new(SesSender::new(crate::timeouts::ses(sdk), from.clone())),
         (EmailProvider::Ses, None) => return Err(ConfigError::new("SES_FROM", "required when EMAIL_PROVIDER is ses")),
         (EmailProvider::Log, _) => Arc::new(log.clone()),
     })

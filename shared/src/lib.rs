@@ -28,6 +28,7 @@ pub mod telemetry;
 pub mod tenant;
 pub mod testing;
 pub mod throttle;
+pub mod timeouts;
 pub mod totp;
 pub mod tokens;
 pub mod user;

@@ -244,6 +244,7 @@ fn configuration_from_the_environment_names_the_variable_that_is_missing_or_wron
         EnvCase { row: "a blank auth token", removed: &[], added: &[("TWILIO_AUTH_TOKEN", "  ")], var: "TWILIO_AUTH_TOKEN" },
         EnvCase { row: "a timeout that is not a number", removed: &[], added: &[("TWILIO_TIMEOUT_SECONDS", "soon")], var: "TWILIO_TIMEOUT_SECONDS" },
         EnvCase { row: "a zero timeout", removed: &[], added: &[("TWILIO_TIMEOUT_SECONDS", "0")], var: "TWILIO_TIMEOUT_SECONDS" },
+        EnvCase { row: "a timeout the function would hit first", removed: &[], added: &[("TWILIO_TIMEOUT_SECONDS", "10")], var: "TWILIO_TIMEOUT_SECONDS" },
         EnvCase { row: "a base URL that is not a URL", removed: &[], added: &[("TWILIO_BASE_URL", "api.twilio.com")], var: "TWILIO_BASE_URL" },
     ];
     for EnvCase { row, removed, added, var } in cases {
@@ -269,4 +270,21 @@ fn the_account_sid_may_be_given_under_either_name() {
         let built = TwilioSender::from_env(&e);
         assert!(built.is_ok(), "{name}: {:?}", built.err());
     }
+}
+
+#[tokio::test]
+async fn by_default_a_slow_twilio_is_given_up_on_well_before_the_function_times_out() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(twilio_message_accepted().set_delay(Duration::from_secs(60)))
+        .mount(&server)
+        .await;
+    let e = env(&[("TWILIO_SID", SID), ("TWILIO_AUTH_TOKEN", TOKEN), ("TWILIO_SEND_NUMBER", FROM), ("TWILIO_BASE_URL", &server.uri())]);
+    let sender = TwilioSender::from_env(&e).expect("a sender from the environment");
+
+    // template.yaml's function timeout is 10 s; half of it leaves room for the store calls around the send.
+    let sent = tokio::time::timeout(Duration::from_secs(5), sender.send_sms(&code_message())).await;
+
+    let err = sent.expect("Twilio's default timeout is under half the function's").unwrap_err();
+    assert!(matches!(&err, DeliveryError::Unavailable(m) if m.contains("timed out")), "{err:?}");
 }

@@ -43,6 +43,9 @@ pub enum Fault {
     /// Forwards it, then closes the connection without answering: an I/O error
     /// after the write happened.
     ForwardThenClose,
+    /// Forwards it, then never answers: a provider that took the message but is
+    /// slower than the client's timeout.
+    ForwardThenHang,
     /// Answers 500 `InternalServerError` without forwarding.
     Error500,
     /// Answers 400 `ProvisionedThroughputExceededException` without forwarding:
@@ -238,10 +241,13 @@ async fn serve(stream: TcpStream, upstream: String, client: reqwest::Client, sta
                 "The level of configured provisioned throughput for the table was exceeded (injected by the fault proxy)",
             ),
             Fault::Close => return,
+            Fault::ForwardThenHang => {
+                let _ = forward(&client, &upstream, &request).await;
+                hang(stream).await;
+                return;
+            }
             Fault::Hang => {
-                // Hold the connection until the client gives up and closes it.
-                let mut sink = [0u8; 1024];
-                while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+                hang(stream).await;
                 return;
             }
         };
@@ -249,6 +255,12 @@ async fn serve(stream: TcpStream, upstream: String, client: reqwest::Client, sta
             return;
         }
     }
+}
+
+/// Holds the connection, answering nothing, until the client gives up and closes it.
+async fn hang(mut stream: BufReader<TcpStream>) {
+    let mut sink = [0u8; 1024];
+    while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
 }
 
 async fn read_request(stream: &mut BufReader<TcpStream>) -> Option<Request> {

@@ -45,12 +45,13 @@ pub fn local_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
         .build()
 }
 
-/// Builds the store of a backend; for DynamoDB a fresh table, so tests never share data.
+/// Builds the store of a backend; for DynamoDB a fresh table, so tests never share
+/// data, through a client with the timeouts and retries the functions use.
 pub async fn store(backend: &Backend) -> Arc<dyn Store> {
     match backend {
         Backend::Memory => Arc::new(twofa::store::memory::MemoryStore::new()),
         Backend::Dynamo(endpoint) => {
-            let client = aws_sdk_dynamodb::Client::new(&local_sdk_config(endpoint));
+            let client = aws_sdk_dynamodb::Client::from_conf(twofa::timeouts::dynamodb(&local_sdk_config(endpoint)).build());
             let table = format!("twofa-e2e-{}", uuid::Uuid::new_v4().simple());
             let store = twofa::store::dynamo::DynamoStore::new(client, table);
             store.ensure_table().await.expect("a table in DynamoDB Local");

@@ -105,6 +105,7 @@ impl From<StoreError> for ApiError {
             StoreError::Unavailable(cause) => {
                 tracing::error!(error = %cause, "store unavailable");
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", "the service is briefly unavailable; try again")
+                    .retry_after(crate::timeouts::RETRY_AFTER_SECONDS)
             }
             other => Self::internal(other),
         }

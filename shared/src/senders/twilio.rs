@@ -13,8 +13,12 @@ use crate::secret::Secret;
 
 /// Where Twilio's API lives unless `TWILIO_BASE_URL` says otherwise.
 pub const DEFAULT_BASE_URL: &str = "https://api.twilio.com";
-/// How long one send may take unless `TWILIO_TIMEOUT_SECONDS` says otherwise.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one send may take unless `TWILIO_TIMEOUT_SECONDS` says otherwise: the
+/// providers' limit (see [`crate::timeouts`]).
+pub const DEFAULT_TIMEOUT: Duration = crate::timeouts::PROVIDER_OPERATION;
+/// The longest `TWILIO_TIMEOUT_SECONDS` may ask for: half the function's 10 s, so a
+/// slow provider is answered 502 (its code taken back) before Lambda kills the call.
+pub const MAX_TIMEOUT_SECONDS: u64 = 5;
 
 /// Everything a Twilio sender needs. `Debug` shows no auth token.
 #[derive(Debug, Clone)]
@@ -67,7 +71,11 @@ impl TwilioSender {
             .map_err(|()| bad_url(None))?
             .pop_if_empty()
             .extend(["2010-04-01", "Accounts", &config.account_sid, "Messages.json"]);
-        let http = reqwest::Client::builder().timeout(config.timeout).build().map_err(TwilioSetupError::Client)?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(crate::timeouts::CONNECT.min(config.timeout))
+            .timeout(config.timeout)
+            .build()
+            .map_err(TwilioSetupError::Client)?;
         Ok(Self {
             http,
             messages_url,
@@ -79,7 +87,7 @@ impl TwilioSender {
 
     /// Reads `TWILIO_SID` (or `TWILIO_ACCOUNT_SID`), `TWILIO_AUTH_TOKEN`,
     /// `TWILIO_SEND_NUMBER`, and optionally `TWILIO_BASE_URL` (default
-    /// [`DEFAULT_BASE_URL`]) and `TWILIO_TIMEOUT_SECONDS` (default 10, 1 to 60).
+    /// [`DEFAULT_BASE_URL`]) and `TWILIO_TIMEOUT_SECONDS` (default 3, 1 to [`MAX_TIMEOUT_SECONDS`]).
     pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
         let required = |var: &str| env.get(var).ok_or_else(|| ConfigError::new(var, "required when SMS_PROVIDER is twilio"));
         let account_sid = env
@@ -92,8 +100,11 @@ impl TwilioSender {
         let timeout = match env.get("TWILIO_TIMEOUT_SECONDS") {
             None => DEFAULT_TIMEOUT,
             Some(v) => match v.trim().parse::<u64>() {
-                Ok(n) if (1..=60).contains(&n) => Duration::from_secs(n),
-                _ => return Err(ConfigError::new("TWILIO_TIMEOUT_SECONDS", format!("{v:?} is not a whole number of seconds from 1 to 60"))),
+                Ok(n) if (1..=MAX_TIMEOUT_SECONDS).contains(&n) => Duration::from_secs(n),
+                _ => {
+                    let why = format!("{v:?} is not a whole number of seconds from 1 to {MAX_TIMEOUT_SECONDS} (the function times out at 10)");
+                    return Err(ConfigError::new("TWILIO_TIMEOUT_SECONDS", why));
+                }
             },
         };
         Self::new(TwilioConfig { account_sid, auth_token, send_number, base_url, timeout }).map_err(|e| match e {

@@ -121,7 +121,7 @@ impl DynamoStore {
         let table = env
             .get("TABLE_NAME")
             .ok_or_else(|| ConfigError::new("TABLE_NAME", "required: the DynamoDB table to store users in"))?;
-        let mut config = aws_sdk_dynamodb::config::Builder::from(sdk);
+        let mut config = crate::timeouts::dynamodb(sdk);
         if let Some(url) = env.get("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| env.get("DYNAMODB_ENDPOINT")) {
             config = config.endpoint_url(url);
         }
@@ -136,6 +136,13 @@ impl DynamoStore {
     /// Creates the table if absent (on-demand, TTL on `expires_at`) and waits
     /// until it is active. Safe to race with another caller doing the same.
     pub async fn ensure_table(&self) -> Result<(), StoreError> {
+        // Setting up is not a request: a DynamoDB Local just started can take longer
+        // than a request's limits to create its first table.
+        let config = self.client.config().to_builder().timeout_config(crate::timeouts::setup_timeouts());
+        Self::new(Client::from_conf(config.build()), self.table.clone()).create_if_absent().await
+    }
+
+    async fn create_if_absent(&self) -> Result<(), StoreError> {
         let created = self
             .client
             .create_table()

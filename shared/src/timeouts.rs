@@ -1,0 +1,99 @@
+//! How long a call to another service may take and how often it is retried, for
+//! every client the functions build (DynamoDB, SNS, SES, Twilio).
+//!
+//! Without limits a store that stops answering holds an invocation until Lambda
+//! kills it at the function's own timeout (`Timeout` in template.yaml, 10 s), and
+//! the client gets API Gateway's bare 502/504 while a half-done request may have
+//! left state behind. With these, a hung store fails the request in
+//! [`STORE_OPERATION`] (answered 503 `service_unavailable` with `Retry-After`) and
+//! a slow provider in [`PROVIDER_OPERATION`] (answered 502 `delivery_failed`, its
+//! code taken back). Worst case for one request that fails: a few store calls that
+//! each take just under their limit plus one provider call; the budget below keeps
+//! the usual case (one dependency down fails the first call to it) far below 10 s.
+//!
+//! Retries are bounded and fast: DynamoDB answers in milliseconds, so a second or
+//! third attempt after 50–500 ms backoff catches a blip, and anything longer is an
+//! outage better reported at once. Note that a retried write may already have been
+//! applied (a timeout or a 500 after the write): the store's writes must be safe to
+//! repeat, see `store::dynamo`.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+
+/// Opening a connection to DynamoDB or an AWS provider.
+pub const CONNECT: Duration = Duration::from_secs(1);
+/// One attempt of a DynamoDB call (its p99 is single-digit milliseconds).
+pub const STORE_ATTEMPT: Duration = Duration::from_secs(2);
+/// A DynamoDB call, retries included.
+pub const STORE_OPERATION: Duration = Duration::from_secs(4);
+/// Tries of one DynamoDB call.
+pub const STORE_ATTEMPTS: u32 = 3;
+/// A provider call (SNS, SES, Twilio), retries included.
+pub const PROVIDER_OPERATION: Duration = Duration::from_secs(3);
+/// Tries of one SNS or SES call: a retried send may deliver the same code twice, which is harmless.
+pub const PROVIDER_ATTEMPTS: u32 = 2;
+/// What a 503 asks the client to wait: the store is expected back within seconds.
+pub const RETRY_AFTER_SECONDS: i64 = 2;
+
+/// The timeouts of DynamoDB calls.
+pub fn store_timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(CONNECT)
+        .operation_attempt_timeout(STORE_ATTEMPT)
+        .operation_timeout(STORE_OPERATION)
+        .build()
+}
+
+/// The timeouts of setting a table up (the local API, tests): a table being created,
+/// or a DynamoDB Local just started, answers in seconds rather than milliseconds.
+pub fn setup_timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .operation_attempt_timeout(Duration::from_secs(30))
+        .operation_timeout(Duration::from_secs(60))
+        .build()
+}
+
+/// The retries of DynamoDB calls (throttling, 5xx, I/O errors, attempt timeouts).
+pub fn store_retries() -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(STORE_ATTEMPTS)
+        .with_initial_backoff(Duration::from_millis(50))
+        .with_max_backoff(Duration::from_millis(500))
+}
+
+/// The timeouts of SNS and SES calls.
+pub fn provider_timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(CONNECT)
+        .operation_attempt_timeout(PROVIDER_OPERATION / PROVIDER_ATTEMPTS)
+        .operation_timeout(PROVIDER_OPERATION)
+        .build()
+}
+
+/// The retries of SNS and SES calls.
+pub fn provider_retries() -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(PROVIDER_ATTEMPTS)
+        .with_initial_backoff(Duration::from_millis(50))
+        .with_max_backoff(Duration::from_millis(200))
+}
+
+/// A DynamoDB client configuration from `sdk` with the store's limits (add an endpoint before building).
+pub fn dynamodb(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::config::Builder {
+    aws_sdk_dynamodb::config::Builder::from(sdk).timeout_config(store_timeouts()).retry_config(store_retries())
+}
+
+/// An SNS client with the providers' limits.
+pub fn sns(sdk: &aws_config::SdkConfig) -> aws_sdk_sns::Client {
+    let config = aws_sdk_sns::config::Builder::from(sdk).timeout_config(provider_timeouts()).retry_config(provider_retries());
+    aws_sdk_sns::Client::from_conf(config.build())
+}
+
+/// An SES client with the providers' limits.
+pub fn ses(sdk: &aws_config::SdkConfig) -> aws_sdk_ses::Client {
+    let config = aws_sdk_ses::config::Builder::from(sdk).timeout_config(provider_timeouts()).retry_config(provider_retries());
+    aws_sdk_ses::Client::from_conf(config.build())
+}
