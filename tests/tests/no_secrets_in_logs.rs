@@ -1,11 +1,17 @@
 //! Logs never carry a password, a password hash, a token or a code: a whole sign-in
-//! with every secret in play is run with the log captured at the most verbose level,
-//! and none of those secrets may appear in it.
+//! with every secret in play is run with the log captured at the most verbose level
+//! (`RUST_LOG=trace`, through the functions' own subscriber set-up), and none of
+//! those secrets may appear in it. Once with the handlers called directly, once
+//! through the real Lambda entry points: the `lambda_http` adapter and the Lambda
+//! runtime fed API Gateway events by a stand-in Runtime API, DynamoDB Local, and
+//! SNS and SES on moto, so the runtime's and the SDK's own logs are in the capture.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::Layer;
 use serde_json::json;
 use twofa::config::Config;
 use twofa::senders::{DeliveryError, EmailMessage, EmailSender, SmsMessage, SmsSender};
@@ -17,6 +23,30 @@ const PASSWORD: &str = "correct horse battery staple";
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).to_string()
+    }
+}
+
+/// The log of this test binary: the subscriber the functions install
+/// (`telemetry::init`), at `RUST_LOG=trace`, in Lambda's JSON format, captured.
+fn global_log() -> Captured {
+    static LOG: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    LOG.get_or_init(|| {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        twofa::telemetry::init_with(Some("trace"), true, false, move || writer.clone());
+        captured
+    })
+    .clone()
+}
+
+/// The secrets (by name) found in `log`.
+fn leaked<'a>(log: &str, secrets: &[(&'a str, String)]) -> Vec<&'a str> {
+    secrets.iter().filter(|(_, s)| !s.is_empty() && log.contains(s.as_str())).map(|(what, _)| *what).collect()
+}
 
 impl Write for Captured {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -50,15 +80,7 @@ impl EmailSender for Provider {
 
 #[tokio::test]
 async fn a_whole_sign_in_leaves_no_secret_in_the_log() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .without_time()
-        .with_writer(move || writer.clone())
-        .finish();
-    tracing::subscriber::set_global_default(subscriber).expect("the only subscriber of this test binary");
+    let captured = global_log();
 
     let (core, store, _) = memory_core(Config::default());
     let provider = Provider::default();
@@ -86,7 +108,7 @@ async fn a_whole_sign_in_leaves_no_secret_in_the_log() {
     let remember = done["remember_browser_token"].as_str().expect("a remembered browser").to_string();
     let hash = store.user(&user_id).await.expect("read").expect("the user").password_hash;
 
-    let log = String::from_utf8_lossy(&captured.0.lock().unwrap_or_else(|p| p.into_inner())).to_string();
+    let log = captured.text();
     assert!(log.contains("signed in with a second factor"), "the log was not captured: {log}");
     for (what, secret) in [
         ("password", PASSWORD),
@@ -100,4 +122,285 @@ async fn a_whole_sign_in_leaves_no_secret_in_the_log() {
     ] {
         assert!(!log.contains(secret), "the {what} is in the log:\n{log}");
     }
+}
+
+/// A stand-in for Lambda's Runtime API: hands API Gateway events to the runtime's
+/// `next` poll and returns what the function answered.
+#[derive(Clone, Default)]
+struct RuntimeApi {
+    queue: Arc<tokio::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<(String, serde_json::Value)>>>>,
+    sender: Arc<Mutex<Option<tokio::sync::mpsc::UnboundedSender<(String, serde_json::Value)>>>>,
+    waiting: Arc<Mutex<std::collections::HashMap<String, tokio::sync::oneshot::Sender<serde_json::Value>>>>,
+}
+
+impl RuntimeApi {
+    /// Serves on a free port; the address for `AWS_LAMBDA_RUNTIME_API`.
+    async fn start() -> (Self, String) {
+        use axum::routing::{get, post};
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let api = Self::default();
+        *api.queue.lock().await = Some(rx);
+        *api.sender.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);
+        let router = axum::Router::new()
+            .route("/2018-06-01/runtime/invocation/next", get(Self::next))
+            .route("/2018-06-01/runtime/invocation/{id}/response", post(Self::answer))
+            .route("/2018-06-01/runtime/invocation/{id}/error", post(Self::answer))
+            .with_state(api.clone());
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("a free port");
+        let addr = listener.local_addr().expect("a bound address").to_string();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        (api, addr)
+    }
+
+    async fn next(axum::extract::State(api): axum::extract::State<Self>) -> axum::response::Response {
+        let mut queue = api.queue.lock().await;
+        let Some((id, event)) = queue.as_mut().expect("the queue").recv().await else {
+            return axum::response::IntoResponse::into_response(http::StatusCode::GONE);
+        };
+        let deadline = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() + 10_000).unwrap_or(0);
+        axum::response::Response::builder()
+            .header("lambda-runtime-aws-request-id", id)
+            .header("lambda-runtime-deadline-ms", deadline.to_string())
+            .header("lambda-runtime-invoked-function-arn", "arn:aws:lambda:us-east-1:123456789012:function:twofa")
+            .header("lambda-runtime-trace-id", "Root=1-00000000-000000000000000000000000")
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(event.to_string()))
+            .expect("a response")
+    }
+
+    async fn answer(
+        axum::extract::State(api): axum::extract::State<Self>,
+        axum::extract::Path(id): axum::extract::Path<String>,
+        body: axum::body::Bytes,
+    ) -> http::StatusCode {
+        let value = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+        if let Some(tx) = api.waiting.lock().unwrap_or_else(|p| p.into_inner()).remove(&id) {
+            let _ = tx.send(value);
+        }
+        http::StatusCode::ACCEPTED
+    }
+
+    /// Invokes the function with an API Gateway (HTTP API) event and returns its answer.
+    async fn call(&self, method: &str, path: &str, body: Option<&serde_json::Value>, bearer: Option<&str>, cookie: Option<&str>) -> Answer {
+        let id = uuid::Uuid::new_v4().to_string();
+        let mut headers = json!({"content-type": "application/json", "user-agent": "Mozilla/5.0 (the no-secrets test)"});
+        if let Some(t) = bearer {
+            headers["authorization"] = format!("Bearer {t}").into();
+        }
+        let mut event = json!({
+            "version": "2.0",
+            "routeKey": "$default",
+            "rawPath": path,
+            "rawQueryString": "",
+            "headers": headers,
+            "requestContext": {
+                "accountId": "123456789012", "apiId": "api", "domainName": "api.example.com", "domainPrefix": "api",
+                "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.24", "userAgent": "test"},
+                "requestId": id, "routeKey": "$default", "stage": "$default", "time": "01/Jan/2026:00:00:00 +0000", "timeEpoch": 1767225600000u64
+            },
+            "isBase64Encoded": false
+        });
+        if let Some(b) = body {
+            event["body"] = b.to_string().into();
+        }
+        if let Some(c) = cookie {
+            event["cookies"] = json!([c]);
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), tx);
+        let sender = self.sender.lock().unwrap_or_else(|p| p.into_inner()).clone().expect("the queue");
+        sender.send((id, event)).expect("the runtime API is up");
+        let raw = tokio::time::timeout(std::time::Duration::from_secs(30), rx).await.expect("the function answered").expect("an answer");
+        let body = raw["body"].as_str().and_then(|b| serde_json::from_str(b).ok()).unwrap_or(serde_json::Value::Null);
+        Answer { status: raw["statusCode"].as_u64().unwrap_or(0), body, raw }
+    }
+
+    async fn post(&self, path: &str, body: serde_json::Value, bearer: Option<&str>) -> Answer {
+        self.call("POST", path, Some(&body), bearer, None).await
+    }
+}
+
+#[derive(Debug)]
+struct Answer {
+    status: u64,
+    body: serde_json::Value,
+    raw: serde_json::Value,
+}
+
+impl Answer {
+    fn ok(self, status: u64, what: &str) -> serde_json::Value {
+        assert_eq!(self.status, status, "{what}: {:?}", self.raw);
+        self.body
+    }
+}
+
+const KEY: &str = "c2VjcmV0LWtleS1mb3ItdGhlLW5vLXNlY3JldHMtdGVzdA==";
+
+#[tokio::test]
+async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_leaves_no_secret_in_the_log() {
+    let Some(dynamo) = twofa::testing::service_endpoint("DYNAMODB_ENDPOINT") else { return };
+    let Some(moto) = twofa::testing::service_endpoint("MOTO_ENDPOINT") else { return };
+    let (runtime, runtime_addr) = RuntimeApi::start().await;
+    let label = uuid::Uuid::new_v4().simple().to_string();
+    let table = format!("twofa-logs-{label}");
+    let from = format!("no-reply@{label}.example.com");
+    // What the template and Lambda give a function, set before anything reads the
+    // environment (this test is the only one here that does).
+    for (var, value) in [
+        ("AWS_LAMBDA_FUNCTION_NAME", "twofa-all"),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512"),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+        ("AWS_LAMBDA_RUNTIME_API", runtime_addr.as_str()),
+        ("TABLE_NAME", table.as_str()),
+        ("JWT_SIGNING_KEY", KEY),
+        ("CODE_HMAC_KEY", KEY),
+        ("TOTP_ENCRYPTION_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="),
+        ("SMS_PROVIDER", "sns"),
+        ("EMAIL_PROVIDER", "ses"),
+        ("SES_FROM", from.as_str()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", dynamo.as_str()),
+        ("AWS_ENDPOINT_URL_SNS", moto.as_str()),
+        ("AWS_ENDPOINT_URL_SES", moto.as_str()),
+        ("RUST_LOG", "trace"),
+    ] {
+        // SAFETY: set before this test starts any thread that reads the environment.
+        unsafe { std::env::set_var(var, value) };
+    }
+
+    // What every main does (functions/*/src/main.rs), with one function serving every route.
+    let sdk = twofa::app::aws_sdk_config().await;
+    twofa::store::dynamo::DynamoStore::from_env(&twofa::config::ProcessEnv, &sdk).expect("a store").ensure_table().await.expect("a table");
+    aws_sdk_ses::Client::new(&sdk).verify_email_identity().email_address(&from).send().await.expect("moto verifies the sender");
+    let core = Arc::new(twofa::app::Core::from_env(&sdk).await.expect("a core from the environment"));
+    let log = twofa::senders::log::LogSender::default();
+    let sms = twofa::app::sms_sender(&core.config, &twofa::config::ProcessEnv, &sdk, &log).expect("SNS");
+    let email = twofa::app::email_sender(&core.config, &sdk, &log).expect("SES");
+    let (sms, email) = (Arc::<dyn SmsSender>::from(sms), Arc::<dyn EmailSender>::from(email));
+    // The runtime's thread logs through the functions' own layer (pinned, at trace)
+    // and, as the control, through one without the pins: the control must catch a
+    // secret, or this test could not tell a leak from a log it never saw.
+    let (pinned, control) = (Captured::default(), Captured::default());
+    let (w1, w2) = (pinned.clone(), control.clone());
+    let subscriber = tracing_subscriber::registry()
+        .with(twofa::telemetry::layer(Some("trace"), true, false, move || w1.clone()))
+        .with(tracing_subscriber::fmt::layer().json().with_writer(move || w2.clone()).with_filter(tracing_subscriber::EnvFilter::new("trace")));
+    let served = core.clone();
+    std::thread::spawn(move || {
+        let _log = tracing::subscriber::set_default(subscriber);
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+        let (core, sms, email) = (&served, &sms, &email);
+        let _ = rt.block_on(twofa::api::lambda::run(move |req: twofa::api::Request| async move {
+            match req.uri().path() {
+                "/register" => register::handle(core, req).await,
+                "/login" => login::handle(core, email.as_ref(), req).await,
+                "/send-code" => send_code::handle(core, sms.as_ref(), email.as_ref(), req).await,
+                "/verify-code" => verify_code::handle(core, email.as_ref(), req).await,
+                _ => manage_settings::handle(core, email.as_ref(), req).await,
+            }
+        }));
+    });
+
+    let address = format!("jane-{label}@example.org");
+    let phone = e2e::unique_number();
+    let wrong_password = "wrong horse battery staple";
+    let mut secrets: Vec<(&str, String)> = vec![("password", PASSWORD.into()), ("wrong password", wrong_password.into())];
+    let sms_code = |to: String| {
+        let moto = moto.clone();
+        async move {
+            let sent = e2e::moto_records(&moto, "sns", "SMS").await;
+            let last = sent.iter().rev().find(|m| m["phone_number"] == to.as_str()).expect("an SMS");
+            e2e::code_in(last["message"].as_str().unwrap_or_default()).expect("a code in the SMS")
+        }
+    };
+    let email_code = |to: String| {
+        let moto = moto.clone();
+        async move {
+            let sent = e2e::moto_records(&moto, "ses", "Message").await;
+            let last = sent.iter().rev().find(|m| m["destinations"]["ToAddresses"][0] == to.as_str()).expect("an email");
+            e2e::code_in(&last["body"].to_string()).expect("a code in the email")
+        }
+    };
+    let login = |password: &'static str, remember: Option<String>| {
+        let mut body = json!({"email": address, "password": password});
+        if let Some(t) = remember {
+            body["remember_browser_token"] = t.into();
+        }
+        body
+    };
+
+    // Register, sign in (a wrong password first), confirm the email and the phone.
+    runtime.post("/register", json!({"email": address, "password": PASSWORD, "phone_number": phone}), None).await.ok(201, "register");
+    runtime.post("/login", login(wrong_password, None), None).await.ok(401, "a wrong password");
+    let access = runtime.post("/login", login(PASSWORD, None), None).await.ok(200, "login")["access_token"].as_str().expect("a token").to_string();
+    secrets.push(("access token", access.clone()));
+    runtime.post("/send-code", json!({"purpose": "confirm_email"}), Some(&access)).await.ok(202, "confirm_email");
+    let code = email_code(address.clone()).await;
+    secrets.push(("email confirmation code", code.clone()));
+    runtime.post("/verify-code", json!({"purpose": "confirm_email", "code": code}), Some(&access)).await.ok(200, "email confirmed");
+    runtime.post("/send-code", json!({"purpose": "confirm_phone", "phone_number": phone}), Some(&access)).await.ok(202, "confirm_phone");
+    let code = sms_code(phone.clone()).await;
+    secrets.push(("phone confirmation code", code.clone()));
+    runtime.post("/verify-code", json!({"purpose": "confirm_phone", "code": code}), Some(&access)).await.ok(200, "phone confirmed");
+    runtime.call("PUT", "/account/two-factor", Some(&json!({"enabled": true})), Some(&access), None).await.ok(200, "2FA on");
+
+    // SMS, remembering the browser; then the remembered browser by body and by cookie.
+    let tf = runtime.post("/login", login(PASSWORD, None), None).await.ok(200, "login, 2FA")["two_factor_token"].as_str().expect("tf").to_string();
+    secrets.push(("two-factor token (sms)", tf.clone()));
+    runtime.post("/send-code", json!({"two_factor_token": tf, "provider": "sms"}), None).await.ok(202, "sms code");
+    let code = sms_code(phone.clone()).await;
+    secrets.push(("sms code", code.clone()));
+    let signed = runtime
+        .post("/verify-code", json!({"two_factor_token": tf, "provider": "sms", "code": code, "remember_browser": true}), None)
+        .await;
+    let cookie = signed.raw["cookies"][0].as_str().unwrap_or_default().split(';').next().unwrap_or_default().to_string();
+    let signed = signed.ok(200, "sms verified");
+    let access = signed["access_token"].as_str().expect("a token").to_string();
+    let remember = signed["remember_browser_token"].as_str().expect("a remember token").to_string();
+    secrets.extend([("access token (sms)", access.clone()), ("remember-browser token", remember.clone())]);
+    assert!(cookie.contains('='), "a remember-browser cookie: {:?}", signed);
+    runtime.post("/login", login(PASSWORD, Some(remember.clone())), None).await.ok(200, "remembered by body");
+    let by_cookie = runtime.call("POST", "/login", Some(&login(PASSWORD, None)), None, Some(&cookie)).await.ok(200, "remembered by cookie");
+    assert_eq!(by_cookie["status"], "signed_in", "{by_cookie:?}");
+
+    // Enrol an authenticator; its recovery codes.
+    let added = runtime.post("/account/authenticator", json!({}), Some(&access)).await.ok(200, "authenticator added");
+    let shared_key = added["shared_key"].as_str().expect("a shared key").to_string();
+    let key = twofa::totp::key_from_base32(&shared_key).expect("a base32 key");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_secs() as i64;
+    let code = twofa::totp::code_at(&key, now).expect("a TOTP code");
+    secrets.extend([("authenticator key", shared_key.clone()), ("authenticator uri", added["authenticator_uri"].as_str().unwrap_or_default().into())]);
+    let verified = runtime.post("/account/authenticator/verify", json!({"code": code}), Some(&access)).await.ok(200, "authenticator verified");
+    let recovery: Vec<String> = verified["recovery_codes"].as_array().expect("recovery codes").iter().filter_map(|c| c.as_str().map(str::to_string)).collect();
+    for c in &recovery {
+        secrets.push(("recovery code", c.clone()));
+    }
+
+    // Email (a wrong code first), the authenticator (the next step: this one is spent), a recovery code.
+    let tf = runtime.post("/login", login(PASSWORD, None), None).await.ok(200, "login, email")["two_factor_token"].as_str().expect("tf").to_string();
+    runtime.post("/send-code", json!({"two_factor_token": tf, "provider": "email"}), None).await.ok(202, "email code");
+    let code = email_code(address.clone()).await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    runtime.post("/verify-code", json!({"two_factor_token": tf, "provider": "email", "code": wrong}), None).await.ok(401, "a wrong code");
+    let done = runtime.post("/verify-code", json!({"two_factor_token": tf, "provider": "email", "code": code}), None).await.ok(200, "email verified");
+    secrets.extend([("two-factor token (email)", tf), ("email code", code), ("access token (email)", done["access_token"].as_str().unwrap_or_default().into())]);
+
+    let tf = runtime.post("/login", login(PASSWORD, None), None).await.ok(200, "login, totp")["two_factor_token"].as_str().expect("tf").to_string();
+    let code = twofa::totp::code_at(&key, now + 30).expect("the next TOTP code");
+    let done = runtime.post("/verify-code", json!({"two_factor_token": tf, "provider": "authenticator", "code": code}), None).await.ok(200, "totp verified");
+    secrets.extend([("two-factor token (totp)", tf), ("access token (totp)", done["access_token"].as_str().unwrap_or_default().into())]);
+
+    let tf = runtime.post("/login", login(PASSWORD, None), None).await.ok(200, "login, recovery")["two_factor_token"].as_str().expect("tf").to_string();
+    let done = runtime.post("/verify-code", json!({"two_factor_token": tf, "provider": "recovery_code", "code": recovery[0]}), None).await.ok(200, "recovery code");
+    secrets.extend([("two-factor token (recovery)", tf), ("access token (recovery)", done["access_token"].as_str().unwrap_or_default().into())]);
+
+    let user = core.store.user_by_email(&twofa::tenant::Scope::Host, &address.to_lowercase()).await.expect("read").expect("the user");
+    secrets.push(("password hash", user.password_hash.clone()));
+    secrets.push(("remember-browser cookie", cookie));
+
+    let log = pinned.text();
+    assert!(log.contains(&user.id), "the runtime's log was not captured");
+    let found = leaked(&log, &secrets);
+    assert!(found.is_empty(), "secrets in the log: {found:?}");
+    let control = leaked(&control.text(), &secrets);
+    assert!(control.contains(&"password"), "the unpinned control logged no password: the check cannot see a leak ({control:?})");
 }
