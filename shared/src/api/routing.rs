@@ -16,8 +16,14 @@ impl Route {
     }
 }
 
+/// The longest path parameter, in octets once decoded. Ids, device ids and tenant
+/// names (64 characters) fit; longer ones would reach DynamoDB's key-size limits
+/// and answer 503 for what is a client's mistake.
+pub const MAX_PARAM_OCTETS: usize = 256;
+
 /// The values of the `{name}` segments if `path` matches `pattern`, in order.
-/// A trailing slash is ignored; segments are percent-decoded.
+/// A trailing slash is ignored; segments are percent-decoded. A parameter longer
+/// than [`MAX_PARAM_OCTETS`] matches nothing, so it is answered 404 `not_found`.
 pub fn match_path(pattern: &str, path: &str) -> Option<Vec<String>> {
     let p: Vec<&str> = pattern.trim_end_matches('/').split('/').collect();
     let a: Vec<&str> = path.trim_end_matches('/').split('/').collect();
@@ -30,7 +36,10 @@ pub fn match_path(pattern: &str, path: &str) -> Option<Vec<String>> {
             if s.is_empty() {
                 return None;
             }
-            params.push(percent_decode(s)?);
+            if s.len() > 3 * MAX_PARAM_OCTETS {
+                return None;
+            }
+            params.push(percent_decode(s).filter(|p| p.len() <= MAX_PARAM_OCTETS)?);
         } else if ps != s {
             return None;
         }
