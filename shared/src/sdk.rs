@@ -9,6 +9,11 @@
 //! most of a bootstrap's init (BENCHMARKS.md, "Cold start"); here they load on the
 //! first request instead, once per process.
 //!
+//! Building an SDK client parses its crate's copy of the AWS partitions file and
+//! compiles its region patterns (once per service crate): DynamoDB's is paid at
+//! init, since every request needs it, but SES's and SNS's only when a message is
+//! first sent ([`OnFirstUse`]), which most invocations never do.
+//!
 //! Operator tools that run on a laptop (`create-host-admin`) keep the full chain:
 //! [`crate::app::aws_sdk_config`].
 
@@ -20,7 +25,35 @@ use aws_smithy_runtime_api::client::http::{HttpClient, HttpConnectorSettings, Sh
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::shared::IntoShared;
 
+use std::sync::OnceLock;
+
 use crate::config::{ConfigError, Env};
+
+/// An SDK client made from its configuration when first asked for.
+pub struct OnFirstUse<C> {
+    sdk: SdkConfig,
+    build: fn(&SdkConfig) -> C,
+    client: OnceLock<C>,
+}
+
+impl<C> OnFirstUse<C> {
+    /// `build(sdk)` runs on the first [`get`](Self::get), once.
+    pub fn new(sdk: &SdkConfig, build: fn(&SdkConfig) -> C) -> Self {
+        Self { sdk: sdk.clone(), build, client: OnceLock::new() }
+    }
+
+    /// A client already made.
+    pub fn ready(client: C) -> Self {
+        let cell = OnceLock::new();
+        let _ = cell.set(client);
+        Self { sdk: SdkConfig::builder().build(), build: |_| unreachable!("the cell of a ready client is full"), client: cell }
+    }
+
+    /// The client, made now if this is the first call.
+    pub fn get(&self) -> &C {
+        self.client.get_or_init(|| (self.build)(&self.sdk))
+    }
+}
 
 /// The SDK configuration inside Lambda: the region from `AWS_REGION` (or
 /// `AWS_DEFAULT_REGION`), the role's credentials from `AWS_ACCESS_KEY_ID`,
@@ -125,5 +158,20 @@ mod tests {
         let env = MapEnv(env);
         let store = crate::store::dynamo::DynamoStore::from_env(&env, &lambda_sdk_config(&env).unwrap()).unwrap();
         store.ensure_table().await.expect("DynamoDB answers through the lazily started client");
+    }
+
+    #[test]
+    fn a_client_on_first_use_is_made_once_and_only_when_asked_for() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static MADE: AtomicUsize = AtomicUsize::new(0);
+        let sdk = lambda_sdk_config(&MapEnv(lambda_env())).unwrap();
+        let lazy = OnFirstUse::new(&sdk, |sdk| {
+            MADE.fetch_add(1, Ordering::SeqCst);
+            aws_sdk_dynamodb::Client::new(sdk)
+        });
+        assert_eq!(MADE.load(Ordering::SeqCst), 0, "nothing is built at start");
+        lazy.get();
+        lazy.get();
+        assert_eq!(MADE.load(Ordering::SeqCst), 1);
     }
 }
