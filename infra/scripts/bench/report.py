@@ -153,9 +153,9 @@ p()
 p(f"These are **x86_64** ({platform.machine()}) builds: this machine has no `aarch64-unknown-linux-gnu` standard "
   "library and no cross linker (`rustup target add aarch64-unknown-linux-gnu` and `cargo-lambda`, which brings zig "
   "as the linker, are what `infra/scripts/sam-build.sh` installs; the build network here reaches only crates.io, "
-  "PyPI, npm and Debian). Earlier `sam build` runs measured the arm64 bootstraps at 0.73 to 0.78 of the x86_64 size "
-  "(BENCHMARKS.md of 2026-11-22: login 11.9 MB arm64 against 16.3 MB x86_64); run `infra/scripts/sam-build.sh` for "
-  "the arm64 figures.")
+  "PyPI, npm and Debian). The last arm64 figures on record put an arm64 bootstrap at about 0.73 of its x86_64 size "
+  "(login before these changes: 11.9 MB by `sam build` for arm64, 16.3 MB for x86_64); multiply by that for an "
+  "estimate, and run `infra/scripts/sam-build.sh` where the arm64 target can be installed for the real figures.")
 p()
 
 # 3. Handlers
