@@ -63,7 +63,10 @@ pub async fn create(core: &Core, req: &Request) -> Result<Response, ApiError> {
     let key = totp::new_key()?;
     let sealed_key = core.seal_key.seal(key.expose(), &user.id)?;
     let pending = UserPatch { authenticator: Some(Some(Authenticator { sealed_key, enabled: false })), ..Default::default() };
-    core.store.update_user(&user.id, &pending).await?;
+    // On condition that no authenticator was enabled meanwhile: that is what the check above and step-up decided on.
+    if !core.store.update_user_if_authenticator(&user.id, user.authenticator.as_ref(), &pending).await? {
+        return Err(errors::conflict("the authenticator changed while this request was served; read the account again"));
+    }
     let authenticator_uri = totp::provisioning_uri(key.expose(), &core.config.totp_issuer, &user.email);
     let qr_code_svg = totp::qr_svg(&authenticator_uri).map_err(ApiError::internal)?;
     tracing::info!(user_id = %user.id, "authenticator enrolment started");
@@ -143,7 +146,10 @@ pub async fn delete(core: &Core, email: &dyn EmailSender, req: &Request) -> Resu
         security_stamp: current.enabled.then(new_stamp),
         ..Default::default()
     };
-    core.store.update_user(&user.id, &patch).await?;
+    // A remove that read "pending" skipped step-up: it must not remove one enabled meanwhile.
+    if !core.store.update_user_if_authenticator(&user.id, Some(current), &patch).await? {
+        return Err(errors::conflict("the authenticator changed while this request was served; read the account again"));
+    }
     tracing::info!(user_id = %user.id, was_enabled = current.enabled, "authenticator removed");
     if current.enabled {
         notify(email, user, "An authenticator app was removed", "The authenticator app was removed from your account.").await;
