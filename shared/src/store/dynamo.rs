@@ -79,9 +79,9 @@
 //! still need a read per request to check the version, saving nothing; a cache
 //! trusted for N seconds would apply a tightened policy (SMS disallowed, 2FA forced)
 //! up to N seconds late in every warm Lambda, and the saving measured in
-//! BENCHMARKS.md (one `GetItem`, about 1-3 ms of a request in-region) does not buy
-//! that. Decided: no cache; revisit with DAX or a cache only if one policy partition
-//! is measured hot.
+//! BENCHMARKS.md (one `GetItem` a request, a few ms in-region, often beside the
+//! user read) does not buy that. Decided: no cache; revisit only if one policy
+//! partition is measured hot.
 //!
 //! # Retries
 //! The SDK retries throttled and failed calls. A retried counter `ADD` may count one
