@@ -302,6 +302,7 @@ mod scenarios {
 
     pub async fn a_settings_change_decided_on_a_value_that_moved_is_refused_and_writes_nothing(store: Shared) {
         let read = TwoFactorSettings::default();
+        assert_eq!(store.change_settings(&Scope::Host, &read, &read).await.unwrap(), read, "no change to unsaved settings: the defaults");
         let sms_only = TwoFactorSettings { allowed_providers: vec![Provider::Sms], ..read.clone() };
         assert_eq!(store.change_settings(&Scope::Host, &read, &sms_only).await.unwrap(), sms_only);
         // A second admin read the defaults too and changes the same field.

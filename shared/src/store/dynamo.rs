@@ -859,8 +859,11 @@ impl TenantStore for DynamoStore {
             Scope::Tenant(k) => item::single_key(keys::tenant_pk(k)),
         };
         let Some(change) = SettingsChange::new(from, to) else {
-            let current = self.get(key).await?.ok_or(StoreError::NotFound)?;
-            return item::host_from(&current);
+            return match (self.get(key).await?, scope) {
+                (Some(current), _) => item::host_from(&current),
+                (None, Scope::Host) => Ok(TwoFactorSettings::default()),
+                (None, Scope::Tenant(_)) => Err(StoreError::NotFound),
+            };
         };
         // The host item exists only once saved; the first change creates it whole.
         for _ in 0..4 {
