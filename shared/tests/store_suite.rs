@@ -53,6 +53,7 @@ suite!(
     two_admins_changing_different_settings_at_once_both_keep_their_change,
     a_settings_change_decided_on_a_value_that_moved_is_refused_and_writes_nothing,
     an_authenticator_write_applies_only_while_the_authenticator_is_what_was_read,
+    a_success_enabling_an_authenticator_is_refused_once_the_pending_one_changed,
     a_patch_changes_only_the_fields_it_names,
     patches_running_beside_failures_lose_no_failure,
     twenty_concurrent_slots_are_counted_one_to_twenty,
@@ -184,7 +185,7 @@ fn count(slot: &Slot) -> u32 {
 /// A success for a fresh attempt.
 async fn succeed(store: &Shared, id: &str, sid: Option<&str>, spend: Spend<'_>) -> Result<Succeeded, StoreError> {
     let attempt = uuid::Uuid::new_v4().to_string();
-    store.succeed(id, &Success { attempt: &attempt, sid, spend, patch: &UserPatch::default(), release_only: false }, NOW).await
+    store.succeed(id, &Success { attempt: &attempt, sid, spend, patch: &UserPatch::default(), release_only: false, authenticator: None }, NOW).await
 }
 
 fn trues(results: &[Result<bool, StoreError>]) -> usize {
@@ -332,6 +333,28 @@ mod scenarios {
         assert!(store.update_user_if_authenticator(&u.id, Some(&enabled), &set(None)).await.unwrap());
         assert_eq!(stored(&store, &u.id).await.authenticator, None);
         assert!(!store.update_user_if_authenticator("nobody", None, &set(None)).await.unwrap());
+    }
+
+    pub async fn a_success_enabling_an_authenticator_is_refused_once_the_pending_one_changed(store: Shared) {
+        // Enrolment verify checks a code against the pending key it read; a new
+        // enrolment (another key) or a remove meanwhile must not be overwritten.
+        let u = user(Scope::Host, "jo@example.com");
+        store.create_user(&u).await.unwrap();
+        let first = Authenticator { sealed_key: "k1".into(), enabled: false };
+        let second = Authenticator { sealed_key: "k2".into(), enabled: false };
+        store.update_user(&u.id, &UserPatch { authenticator: Some(Some(second.clone())), ..Default::default() }).await.unwrap();
+        let enable = UserPatch { authenticator: Some(Some(Authenticator { enabled: true, ..first.clone() })), ..Default::default() };
+        let slot = store.take_slot(Subject::User(&u.id), "a-1", None, 5, NOW).await.unwrap();
+        assert_eq!(count(&slot), 1);
+        let success = Success { attempt: "a-1", sid: None, spend: Spend::TotpStep(7), patch: &enable, release_only: false, authenticator: Some(&first) };
+        assert_eq!(store.succeed(&u.id, &success, NOW).await.unwrap(), Succeeded::Changed);
+        let after = stored(&store, &u.id).await;
+        assert_eq!((after.authenticator, after.totp_last_step), (Some(second.clone()), None), "nothing of the refused write");
+
+        let enable = UserPatch { authenticator: Some(Some(Authenticator { enabled: true, ..second.clone() })), ..Default::default() };
+        let success = Success { attempt: "a-2", patch: &enable, authenticator: Some(&second), ..success };
+        assert_eq!(store.succeed(&u.id, &success, NOW).await.unwrap(), Succeeded::Done, "the pending one it was checked against");
+        assert_eq!(stored(&store, &u.id).await.authenticator, Some(Authenticator { enabled: true, ..second }));
     }
 
     pub async fn a_patch_changes_only_the_fields_it_names(store: Shared) {
@@ -539,7 +562,7 @@ mod scenarios {
         let confirm = UserPatch { email_confirmed: Some(true), ..Default::default() };
         // Attempt ids are random: DynamoDB keeps a transaction's client token account-wide for 10 minutes.
         let attempt = uuid::Uuid::new_v4().to_string();
-        let success = Success { attempt: &attempt, sid: None, spend: Spend::Code(CodePurpose::ConfirmEmail, "hash-2"), patch: &confirm, release_only: false };
+        let success = Success { attempt: &attempt, sid: None, spend: Spend::Code(CodePurpose::ConfirmEmail, "hash-2"), patch: &confirm, release_only: false, authenticator: None };
         assert_eq!(store.succeed(&u.id, &success, NOW).await.unwrap(), Succeeded::Done);
         assert!(stored(&store, &u.id).await.email_confirmed);
         assert_eq!(store.code(&u.id, CodePurpose::ConfirmEmail).await.unwrap(), None);
@@ -552,7 +575,7 @@ mod scenarios {
         slot(&store, &u.id).await.unwrap();
         assert_eq!(count(&slot(&store, &u.id).await.unwrap()), 3);
         let start = UserPatch { pending_sign_in: Some(Some("sid-2".into())), ..Default::default() };
-        let success = Success { attempt: "pwd-ok", sid: None, spend: Spend::Nothing, patch: &start, release_only: true };
+        let success = Success { attempt: "pwd-ok", sid: None, spend: Spend::Nothing, patch: &start, release_only: true, authenticator: None };
         assert_eq!(store.succeed(&u.id, &success, NOW).await.unwrap(), Succeeded::Done);
         let after = stored(&store, &u.id).await;
         assert_eq!((after.failed_count, after.pending_sign_in.as_deref()), (2, Some("sid-2")));
@@ -577,7 +600,7 @@ mod scenarios {
         }
         assert_eq!(failures, HARD_LIMIT, "no slot past {HARD_LIMIT} consecutive failures");
         let a = "after-success";
-        assert_eq!(store.succeed(&u.id, &Success { attempt: a, sid: None, spend: Spend::Nothing, patch: &UserPatch::default(), release_only: false }, now).await.unwrap(), Succeeded::Done);
+        assert_eq!(store.succeed(&u.id, &Success { attempt: a, sid: None, spend: Spend::Nothing, patch: &UserPatch::default(), release_only: false, authenticator: None }, now).await.unwrap(), Succeeded::Done);
         assert!(matches!(store.take_slot(Subject::User(&u.id), "fresh", None, 5, now).await.unwrap(), Slot::Taken { streak: 1, .. }), "a success restarts the streak");
         store.lock(Subject::User(&u.id), now, now + 300, true).await.unwrap();
         assert!(matches!(store.take_slot(Subject::User(&u.id), "fresh-2", None, 5, now + 300).await.unwrap(), Slot::Taken { streak: 1, .. }), "a hard lock restarts it too");
@@ -609,7 +632,7 @@ mod scenarios {
         assert_eq!((count(&first), count(&again)), (1, 1), "one slot, counted once");
         assert_eq!(store.take_slot(Subject::User(&u.id), "a-2", Some("sid"), 1, NOW).await.unwrap(), Slot::Full);
 
-        let success = Success { attempt: "a-1", sid: Some("sid"), spend: Spend::TotpStep(7), patch: &UserPatch::default(), release_only: false };
+        let success = Success { attempt: "a-1", sid: Some("sid"), spend: Spend::TotpStep(7), patch: &UserPatch::default(), release_only: false, authenticator: None };
         assert_eq!(store.succeed(&u.id, &success, NOW).await.unwrap(), Succeeded::Done);
         assert_eq!(store.succeed(&u.id, &success, NOW).await.unwrap(), Succeeded::Done, "the retry is this attempt's own success");
         let other = Success { attempt: "a-3", ..success.clone() };

@@ -716,6 +716,16 @@ impl UserStore for DynamoStore {
             u = u.with_name("pending_sign_in").with_value("sid", s(sid));
             condition.push_str(" AND #pending_sign_in = :sid");
         }
+        if let Some(a) = success.authenticator {
+            // Scalars compared one by one, as in `update_user_if_authenticator`.
+            u = u
+                .with_name("authenticator")
+                .with_name("sealed_key")
+                .with_name("enabled")
+                .with_value("expected_sealed_key", s(&a.sealed_key))
+                .with_value("expected_enabled", aws_sdk_dynamodb::types::AttributeValue::Bool(a.enabled));
+            condition.push_str(" AND #authenticator.#sealed_key = :expected_sealed_key AND #authenticator.#enabled = :expected_enabled");
+        }
         match success.spend {
             Spend::Nothing | Spend::Code(..) => {}
             Spend::TotpStep(step) => {
@@ -810,6 +820,11 @@ impl UserStore for DynamoStore {
         }
         if success.sid.is_some() && r.opt_s("pending_sign_in")?.as_deref() != success.sid {
             return Ok(Succeeded::Ended);
+        }
+        if let Some(a) = success.authenticator
+            && item::user_from(&old)?.authenticator.as_ref() != Some(a)
+        {
+            return Ok(Succeeded::Changed);
         }
         Ok(Succeeded::Spent)
     }

@@ -231,6 +231,9 @@ impl UserStore for MemoryStore {
         if success.sid.is_some() && u.pending_sign_in.as_deref() != success.sid {
             return Ok(Succeeded::Ended);
         }
+        if success.authenticator.is_some_and(|a| u.authenticator.as_ref() != Some(a)) {
+            return Ok(Succeeded::Changed);
+        }
         match success.spend {
             Spend::Nothing => {}
             Spend::TotpStep(step) => {

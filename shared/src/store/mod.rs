@@ -144,6 +144,9 @@ pub struct Success<'a> {
     /// Only give the slot back, keeping earlier failures counted (a right password
     /// before a second factor); otherwise the counts reset.
     pub release_only: bool,
+    /// Written only while the user's authenticator is still this one (the pending
+    /// one a code was checked against); otherwise [`Succeeded::Changed`].
+    pub authenticator: Option<&'a Authenticator>,
 }
 
 /// What a success write did.
@@ -157,6 +160,8 @@ pub enum Succeeded {
     Ended,
     /// Refused: the factor was spent already (used, replayed, replaced).
     Spent,
+    /// Refused: the authenticator is no longer the one the answer was checked against.
+    Changed,
 }
 
 /// What login reads under an email before the password check.
