@@ -263,6 +263,7 @@ pub async fn right_answer(core: &Core, user_id: &str, success: &Success<'_>) -> 
         Succeeded::Spent => Ok(Outcome::Spent),
         Succeeded::Locked(until) => Err(ApiError::locked_out(until - now)),
         Succeeded::Ended => Err(ApiError::unauthorized()),
+        Succeeded::Changed => Err(ApiError::new(http::StatusCode::CONFLICT, "conflict", "the account changed while this answer was checked; start again")),
     }
 }
 

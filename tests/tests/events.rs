@@ -264,3 +264,14 @@ async fn the_remembered_browser_event_sets_a_strict_cookie() {
         assert!(cookie.contains(attribute), "Set-Cookie lacks {attribute}: {cookie}");
     }
 }
+
+#[test]
+fn the_source_ip_and_user_agent_of_the_request_context_reach_the_handlers() {
+    let (_, event) = e2e::event_files().into_iter().find(|(n, _)| n == "send-code.json").expect("events/send-code.json");
+    let req = lambda_http::request::from_str(&event.to_string()).expect("a valid event");
+    let req = twofa::api::lambda::into_request(req);
+    let client = twofa::api::client_info(&req);
+    assert_eq!(client.source_ip.map(|ip| ip.to_string()).as_deref(), event["requestContext"]["http"]["sourceIp"].as_str());
+    assert_eq!(client.user_agent.as_deref(), event["requestContext"]["http"]["userAgent"].as_str());
+    assert!(client.source_ip.is_some(), "the event carries a source IP");
+}

@@ -137,7 +137,7 @@ async fn remembered(core: &Core, user: &User, eff: &Effective, token: &str) -> R
 
 /// Ends the attempt as a success (resetting the counts), unless the account locked meanwhile.
 async fn signed_in(core: &Core, user: &User, attempt: &str, amr: &[&str]) -> Result<Response, ApiError> {
-    let success = Success { attempt, sid: None, spend: Spend::Nothing, patch: &UserPatch::default(), release_only: false };
+    let success = Success { attempt, sid: None, spend: Spend::Nothing, patch: &UserPatch::default(), release_only: false, authenticator: None };
     right_answer(core, &user.id, &success).await?;
     tracing::info!(user_id = %user.id, amr = ?amr, "signed in");
     Ok(json(StatusCode::OK, &issue_access(core, user, amr, None)?))
@@ -158,7 +158,7 @@ async fn second_factor(core: &Core, user: &User, attempt: &str, eff: &Effective)
     };
     if providers.is_empty() && user.recovery_codes.is_empty() {
         // ABP signs such a user in without a second factor; we only let them enrol one.
-        let success = Success { attempt, sid: None, spend: Spend::Nothing, patch: &UserPatch::default(), release_only: true };
+        let success = Success { attempt, sid: None, spend: Spend::Nothing, patch: &UserPatch::default(), release_only: true, authenticator: None };
         right_answer(core, &user.id, &success).await?;
         let setup_token = core.tokens.issue(TokenKind::Setup, base, now)?;
         tracing::info!(user_id = %user.id, "two-factor setup required");
@@ -167,7 +167,7 @@ async fn second_factor(core: &Core, user: &User, attempt: &str, eff: &Effective)
     let sid = random_token(16)?;
     // Giving the slot back and starting the sign-in are one write, refused if the account locked meanwhile.
     let patch = UserPatch { pending_sign_in: Some(Some(sid.clone())), ..Default::default() };
-    right_answer(core, &user.id, &Success { attempt, sid: None, spend: Spend::Nothing, patch: &patch, release_only: true }).await?;
+    right_answer(core, &user.id, &Success { attempt, sid: None, spend: Spend::Nothing, patch: &patch, release_only: true, authenticator: None }).await?;
     let token = core.tokens.issue(TokenKind::TwoFactor, NewToken { sid: Some(sid), ..base }, now)?;
     let names: Vec<&str> = providers.iter().map(|p| p.as_str()).collect();
     Ok(json(

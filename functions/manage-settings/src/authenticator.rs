@@ -8,8 +8,8 @@ use twofa::api::{json, no_content, parse_body, ApiError, Request, Response};
 use twofa::app::Core;
 use twofa::policy::Provider;
 use twofa::senders::EmailSender;
-use twofa::signin::{attempt_id, begin_attempt, notify, require_step_up, right_answer, two_factor_on, wrong_answer, Attempt, Failure, Outcome};
-use twofa::store::{Spend, Subject, Success};
+use twofa::signin::{attempt_id, begin_attempt, notify, require_step_up, right_answer, two_factor_on, wrong_answer, Attempt, Failure};
+use twofa::store::{Spend, Subject, Succeeded, Success};
 use twofa::tokens::TokenKind;
 use twofa::totp;
 use twofa::user::{new_security_stamp as new_stamp, Authenticator, User, UserPatch};
@@ -63,7 +63,10 @@ pub async fn create(core: &Core, req: &Request) -> Result<Response, ApiError> {
     let key = totp::new_key()?;
     let sealed_key = core.seal_key.seal(key.expose(), &user.id)?;
     let pending = UserPatch { authenticator: Some(Some(Authenticator { sealed_key, enabled: false })), ..Default::default() };
-    core.store.update_user(&user.id, &pending).await?;
+    // On condition that no authenticator was enabled meanwhile: that is what the check above and step-up decided on.
+    if !core.store.update_user_if_authenticator(&user.id, user.authenticator.as_ref(), &pending).await? {
+        return Err(errors::conflict("the authenticator changed while this request was served; read the account again"));
+    }
     let authenticator_uri = totp::provisioning_uri(key.expose(), &core.config.totp_issuer, &user.email);
     let qr_code_svg = totp::qr_svg(&authenticator_uri).map_err(ApiError::internal)?;
     tracing::info!(user_id = %user.id, "authenticator enrolment started");
@@ -100,17 +103,29 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request) -> Resu
     };
     let (codes, hashes) = new_codes(core, &user.id)?;
     let patch = UserPatch {
-        authenticator: Some(Some(Authenticator { sealed_key: pending.sealed_key, enabled: true })),
+        authenticator: Some(Some(Authenticator { sealed_key: pending.sealed_key.clone(), enabled: true })),
         recovery_codes: Some(hashes),
         two_factor_enabled: Some(true),
         security_stamp: Some(new_stamp()),
         ..Default::default()
     };
     // Spending the step, enabling the authenticator and resetting the count: one write.
-    let success = Success { attempt: &attempt.id, sid: None, spend: Spend::TotpStep(step), patch: &patch, release_only: false };
-    if right_answer(core, &user.id, &success).await? == Outcome::Spent {
-        tracing::warn!(user_id = %user.id, "authenticator code replayed during enrolment");
-        return Err(wrong_code(core, email, user, &attempt).await?);
+    // Enables only the key the code was checked against, while it is still the pending one.
+    let success = Success { attempt: &attempt.id, sid: None, spend: Spend::TotpStep(step), patch: &patch, release_only: false, authenticator: Some(&pending) };
+    match core.store.succeed(&user.id, &success, now).await? {
+        Succeeded::Done => {}
+        Succeeded::Spent => {
+            tracing::warn!(user_id = %user.id, "authenticator code replayed during enrolment");
+            return Err(wrong_code(core, email, user, &attempt).await?);
+        }
+        Succeeded::Changed => {
+            // Not a guess: the attempt gives its slot back.
+            let release = Success { attempt: &attempt.id, sid: None, spend: Spend::Nothing, patch: &UserPatch::default(), release_only: true, authenticator: None };
+            right_answer(core, &user.id, &release).await?;
+            return Err(errors::conflict("the authenticator changed while this code was checked; start again"));
+        }
+        Succeeded::Locked(until) => return Err(ApiError::locked_out(until - now)),
+        Succeeded::Ended => return Err(ApiError::unauthorized()),
     }
     tracing::info!(user_id = %user.id, "authenticator enabled");
     notify(
@@ -143,7 +158,10 @@ pub async fn delete(core: &Core, email: &dyn EmailSender, req: &Request) -> Resu
         security_stamp: current.enabled.then(new_stamp),
         ..Default::default()
     };
-    core.store.update_user(&user.id, &patch).await?;
+    // A remove that read "pending" skipped step-up: it must not remove one enabled meanwhile.
+    if !core.store.update_user_if_authenticator(&user.id, Some(current), &patch).await? {
+        return Err(errors::conflict("the authenticator changed while this request was served; read the account again"));
+    }
     tracing::info!(user_id = %user.id, was_enabled = current.enabled, "authenticator removed");
     if current.enabled {
         notify(email, user, "An authenticator app was removed", "The authenticator app was removed from your account.").await;

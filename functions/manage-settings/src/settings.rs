@@ -49,17 +49,19 @@ pub async fn put(core: &Core, req: &Request) -> Result<Response, ApiError> {
         remember_browser: change.remember_browser.unwrap_or(current.remember_browser),
         allowed_providers: providers.unwrap_or_else(|| normalise_providers(&current.allowed_providers)),
     };
-    if next != current {
-        match &scope {
-            Scope::Host => core.store.set_host_settings(&next).await?,
-            Scope::Tenant(key) => core.store.set_tenant_settings(key, &next).await.map_err(|e| match e {
-                twofa::store::StoreError::NotFound => errors::unknown_tenant(),
-                other => other.into(),
-            })?,
-        }
-        tracing::info!(scope = %scope.key(), user_id = %caller.user.id, "two-factor settings changed");
+    if next == current {
+        return Ok(json(StatusCode::OK, &next));
     }
-    Ok(json(StatusCode::OK, &next))
+    // Only the fields this admin changed are written, each on condition that it still
+    // holds what was read: another admin's change to another field survives, and a
+    // change decided on a value that moved meanwhile is refused, not applied blind.
+    let saved = core.store.change_settings(&scope, &current, &next).await.map_err(|e| match e {
+        twofa::store::StoreError::NotFound => errors::unknown_tenant(),
+        twofa::store::StoreError::Conflict(_) => errors::conflict("the settings changed while this change was being made; read them again and retry"),
+        other => other.into(),
+    })?;
+    tracing::info!(scope = %scope.key(), user_id = %caller.user.id, "two-factor settings changed");
+    Ok(json(StatusCode::OK, &saved))
 }
 
 async fn read(core: &Core, scope: &Scope) -> Result<Side, ApiError> {

@@ -211,6 +211,7 @@ async fn a_replayed_code_is_refused_and_counted() {
         spend: twofa::store::Spend::TotpStep(now / 30),
         patch: &twofa::user::UserPatch::default(),
         release_only: false,
+        authenticator: None,
     };
     assert_eq!(w.core.store.succeed(&user.id, &used, now).await.unwrap(), twofa::store::Succeeded::Done);
     let r = w.call("POST", "/account/authenticator/verify", json!({"code": code}), Some(&t)).await;

@@ -2,6 +2,8 @@
 //! one of the same purpose), deliver it, and take it back if delivery fails so no
 //! code that never arrived stays usable.
 
+use std::net::IpAddr;
+
 use serde::Serialize;
 use twofa::api::{json, ApiError, Response};
 use twofa::app::Core;
@@ -35,9 +37,9 @@ struct Sent {
     resend_after: i64,
 }
 
-/// Sends a new code for `purpose` to `to`: 202, or 429 / 502.
-pub async fn send_code(core: &Core, senders: &Senders<'_>, user: &User, purpose: CodePurpose, to: Destination) -> Result<Response, ApiError> {
-    throttle::reserve(core, &throttle::limits(core, user, purpose, &to.address)).await?;
+/// Sends a new code for `purpose` to `to`, asked from `source`: 202, or 429 / 502.
+pub async fn send_code(core: &Core, senders: &Senders<'_>, user: &User, purpose: CodePurpose, to: Destination, source: Option<IpAddr>) -> Result<Response, ApiError> {
+    throttle::reserve(core, &throttle::limits(core, user, purpose, &to.address, source)).await?;
 
     let now = core.now();
     let ttl = core.config.code_ttl_seconds;

@@ -57,7 +57,7 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request, purpose
         ),
     };
     // Spending the code, confirming and resetting the count: one write.
-    let success = Success { attempt: &attempt.id, sid: None, spend, patch: &patch, release_only: false };
+    let success = Success { attempt: &attempt.id, sid: None, spend, patch: &patch, release_only: false, authenticator: None };
     if right_answer(core, &user.id, &success).await? == Outcome::Spent {
         return Err(wrong_code(core, email, user, &attempt).await);
     }

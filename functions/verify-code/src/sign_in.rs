@@ -61,7 +61,7 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request, s: Sign
         }
     };
     // Spending the factor, ending the sign-in and resetting the count: one write.
-    let success = Success { attempt: &attempt.id, sid: Some(&sid), spend, patch: &UserPatch::default(), release_only: false };
+    let success = Success { attempt: &attempt.id, sid: Some(&sid), spend, patch: &UserPatch::default(), release_only: false, authenticator: None };
     if right_answer(core, &user.id, &success).await? == Outcome::Spent {
         return Err(wrong_code(core, email, &user, &attempt).await);
     }
