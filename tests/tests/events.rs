@@ -116,7 +116,7 @@ impl World {
             }
             "verify-code.json" => {
                 let (jane, token) = self.jane_signing_in().await;
-                let hash = code_hash(&self.core.hash_key, &jane.id, CodePurpose::SignInEmail, &jane.email, EVENT_CODE);
+                let hash = code_hash(&self.core.hash_key, &jane.id, CodePurpose::SignInEmail, &jane.email, Some("sid-from-login"), EVENT_CODE);
                 let code = PendingCode { user_id: jane.id.clone(), purpose: CodePurpose::SignInEmail, destination: jane.email.clone(), hash, created_at: now, expires_at: now + 300 };
                 self.core.store.put_code(&code).await.expect("storing the emailed code");
                 (Setup { body: vec![("two_factor_token", json!(token))], ..Default::default() }, 200)

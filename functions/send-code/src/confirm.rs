@@ -19,7 +19,7 @@ pub async fn send(core: &Core, senders: &Senders<'_>, req: &Request, purpose: Co
     match purpose {
         ConfirmPurpose::Email => {
             let to = Destination { address: caller.user.email.clone(), hint: mask_email(&caller.user.email) };
-            send_code(core, senders, &caller.user, CodePurpose::ConfirmEmail, to).await
+            send_code(core, senders, &caller.user, CodePurpose::ConfirmEmail, to, None).await
         }
         ConfirmPurpose::Phone(input) => {
             let number = PhoneNumber::parse(&input).map_err(|e| invalid_phone(e.to_string()))?;
@@ -31,7 +31,7 @@ pub async fn send(core: &Core, senders: &Senders<'_>, req: &Request, purpose: Co
             }
             twofa::signin::require_step_up_for_phone(core, &caller, number.as_str()).await?;
             let to = Destination { address: number.as_str().to_string(), hint: number.masked() };
-            send_code(core, senders, &caller.user, CodePurpose::ConfirmPhone, to).await
+            send_code(core, senders, &caller.user, CodePurpose::ConfirmPhone, to, None).await
         }
     }
 }

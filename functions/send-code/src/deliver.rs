@@ -35,14 +35,22 @@ struct Sent {
     resend_after: i64,
 }
 
-/// Sends a new code for `purpose` to `to`: 202, or 429 / 502.
-pub async fn send_code(core: &Core, senders: &Senders<'_>, user: &User, purpose: CodePurpose, to: Destination) -> Result<Response, ApiError> {
+/// Sends a new code for `purpose` to `to`, bound to the sign-in `sid` that asked for
+/// it (none for a confirmation): 202, or 429 / 502.
+pub async fn send_code(
+    core: &Core,
+    senders: &Senders<'_>,
+    user: &User,
+    purpose: CodePurpose,
+    to: Destination,
+    sid: Option<&str>,
+) -> Result<Response, ApiError> {
     throttle::reserve(core, &throttle::limits(core, user, purpose, &to.address)).await?;
 
     let now = core.now();
     let ttl = core.config.code_ttl_seconds;
     let code = new_code()?;
-    let hash = code_hash(&core.hash_key, &user.id, purpose, &to.address, code.expose());
+    let hash = code_hash(&core.hash_key, &user.id, purpose, &to.address, sid, code.expose());
     core.store
         .put_code(&PendingCode {
             user_id: user.id.clone(),

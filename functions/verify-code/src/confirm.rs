@@ -35,7 +35,7 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request, purpose
     };
     // The attempt takes its slot before the code is judged (the store's module doc).
     let attempt = begin_attempt(core, Subject::User(&user.id), attempt_id()?, None).await?;
-    let spend = match check::sent_code(core, pending.as_ref(), code, &destination).await? {
+    let spend = match check::sent_code(core, pending.as_ref(), code, &destination, None).await? {
         Judged::Right(spend) => spend,
         Judged::Wrong => return Err(wrong_code(core, email, user, &attempt).await),
         Judged::Expired => {
