@@ -59,8 +59,7 @@ impl World {
     }
 
     fn access(&self, user: &User, mfa_at: Option<i64>) -> String {
-        let roles = user.roles.iter().map(|r| r.as_str().to_string()).collect();
-        let t = NewToken { user_id: user.id.clone(), scope: user.scope.key(), roles, amr: vec!["pwd".into()], mfa_at, sid: None };
+        let t = NewToken { amr: vec!["pwd".into()], mfa_at, ..twofa::signin::token_for(&self.core, user) };
         self.core.tokens.issue(TokenKind::Access, t, self.core.now()).expect("minting an access token")
     }
 
@@ -69,7 +68,7 @@ impl World {
         let jane = self.jane().await;
         let sid = "sid-from-login".to_string();
         let jane = self.patch(&jane, UserPatch { two_factor_enabled: Some(true), pending_sign_in: Some(Some(sid.clone())), ..Default::default() }).await;
-        let t = NewToken { user_id: jane.id.clone(), scope: jane.scope.key(), amr: vec!["pwd".into()], sid: Some(sid), ..Default::default() };
+        let t = NewToken { amr: vec!["pwd".into()], sid: Some(sid), ..twofa::signin::token_for(&self.core, &jane) };
         let token = self.core.tokens.issue(TokenKind::TwoFactor, t, self.core.now()).expect("minting a two-factor token");
         (jane, token)
     }

@@ -8,11 +8,11 @@ use twofa::api::{json, no_content, parse_body, ApiError, Request, Response};
 use twofa::app::Core;
 use twofa::policy::Provider;
 use twofa::senders::EmailSender;
-use twofa::signin::{attempt_id, begin_attempt, notify, require_step_up, right_answer, two_factor_on, wrong_answer, Attempt, Failure, Outcome};
+use twofa::signin::{attempt_id, begin_attempt, fresh_access, notify, require_step_up, right_answer, rotate_stamp, two_factor_on, wrong_answer, Attempt, Failure, FreshAccess, Outcome};
 use twofa::store::{Spend, Subject, Success};
 use twofa::tokens::TokenKind;
 use twofa::totp;
-use twofa::user::{new_security_stamp as new_stamp, Authenticator, User, UserPatch};
+use twofa::user::{Authenticator, User, UserPatch};
 
 use crate::caller::{enrolling, signed_in};
 use crate::errors;
@@ -38,6 +38,9 @@ struct Enabled {
     /// With a setup token: the holder must now sign in again.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     sign_in_again: bool,
+    /// With an access token: the caller's token under the new security stamp.
+    #[serde(flatten)]
+    fresh: Option<FreshAccess>,
 }
 
 /// `POST /account/authenticator`: a new 160-bit key, pending until a code from it is verified.
@@ -103,15 +106,18 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request) -> Resu
         authenticator: Some(Some(Authenticator { sealed_key: pending.sealed_key, enabled: true })),
         recovery_codes: Some(hashes),
         two_factor_enabled: Some(true),
-        security_stamp: Some(new_stamp()),
         ..Default::default()
-    };
-    // Spending the step, enabling the authenticator and resetting the count: one write.
+    }
+    .rotating_stamp();
+    // Spending the step, enabling the authenticator, the new stamp and resetting the count: one write.
     let success = Success { attempt: &attempt.id, sid: None, spend: Spend::TotpStep(step), patch: &patch, release_only: false };
     if right_answer(core, &user.id, &success).await? == Outcome::Spent {
         tracing::warn!(user_id = %user.id, "authenticator code replayed during enrolment");
         return Err(wrong_code(core, email, user, &attempt).await?);
     }
+    let mut changed = user.clone();
+    patch.apply(&mut changed);
+    let fresh = fresh_access(core, &caller, &changed)?;
     tracing::info!(user_id = %user.id, "authenticator enabled");
     notify(
         email,
@@ -122,7 +128,7 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request) -> Resu
     .await;
     Ok(json(
         StatusCode::OK,
-        &Enabled { enabled: true, recovery_codes: codes, sign_in_again: caller.kind == TokenKind::Setup },
+        &Enabled { enabled: true, recovery_codes: codes, sign_in_again: caller.kind == TokenKind::Setup, fresh },
     ))
 }
 
@@ -137,13 +143,14 @@ pub async fn delete(core: &Core, email: &dyn EmailSender, req: &Request) -> Resu
         let side = side_of(core, user).await?;
         require_step_up(core, &caller, two_factor_on(user, &side.effective(user.two_factor_enabled)))?;
     }
-    let patch = UserPatch {
-        authenticator: Some(None),
-        // Removing a pending key changes nothing a remembered browser relied on.
-        security_stamp: current.enabled.then(new_stamp),
-        ..Default::default()
-    };
-    core.store.update_user(&user.id, &patch).await?;
+    let patch = UserPatch { authenticator: Some(None), ..Default::default() };
+    if current.enabled {
+        // A 204 has no body for a fresh token: the caller signs in again.
+        rotate_stamp(core, &caller, user, patch).await?;
+    } else {
+        // Removing a pending key changes nothing a remembered browser or a token relied on.
+        core.store.update_user(&user.id, &patch).await?;
+    }
     tracing::info!(user_id = %user.id, was_enabled = current.enabled, "authenticator removed");
     if current.enabled {
         notify(email, user, "An authenticator app was removed", "The authenticator app was removed from your account.").await;
