@@ -53,14 +53,13 @@ pub async fn put(core: &Core, email: &dyn EmailSender, req: &Request, user_id: &
     let caller = signed_in(core, req).await?;
     let scope = admin(&caller)?;
     let change: FlagChange = parse_body(req)?;
-    let user = managed(core, &scope, user_id).await?;
+    let mut user = managed(core, &scope, user_id).await?;
     // The user is of the admin's side: one read serves both.
     let side = side_of(core, &user).await?;
     if side.effective(user.two_factor_enabled).behaviour != Behaviour::Optional {
         return Err(errors::not_optional());
     }
     let mut fresh = None;
-    let mut user = user;
     if change.enabled != user.two_factor_enabled {
         if !change.enabled {
             let admin = &caller.user;
