@@ -12,7 +12,7 @@ use twofa::email::Email;
 use twofa::password::verify_password;
 use twofa::senders::EmailSender;
 use twofa::policy::Effective;
-use twofa::signin::{attempt_id, begin_attempt, issue_access, load_side, right_answer, scope_of, unknown_tenant, usable_providers, wrong_answer, Failure};
+use twofa::signin::{attempt_id, begin_attempt, issue_access, load_side, right_answer, scope_of, token_for, unknown_tenant, usable_providers, wrong_answer, Failure};
 use twofa::store::{Spend, Subject, Success};
 use twofa::tenant::Scope;
 use twofa::tokens::{NewToken, TokenKind};
@@ -149,13 +149,9 @@ async fn signed_in(core: &Core, user: &User, attempt: &str, amr: &[&str]) -> Res
 async fn second_factor(core: &Core, user: &User, attempt: &str, eff: &Effective) -> Result<Response, ApiError> {
     let providers = usable_providers(user, eff);
     let now = core.now();
-    let base = NewToken {
-        user_id: user.id.clone(),
-        scope: user.scope.key(),
-        roles: user.roles.iter().map(|r| r.as_str().to_string()).collect(),
-        amr: vec!["pwd".into()],
-        ..Default::default()
-    };
+    // The setup token names the security stamp: enrolling a first factor rotates it,
+    // so the token cannot enrol a second one.
+    let base = NewToken { amr: vec!["pwd".into()], ..token_for(core, user) };
     if providers.is_empty() && user.recovery_codes.is_empty() {
         // ABP signs such a user in without a second factor; we only let them enrol one.
         let success = Success { attempt, sid: None, spend: Spend::Nothing, patch: &UserPatch::default(), release_only: true, authenticator: None };

@@ -23,7 +23,7 @@ pub async fn send(core: &Core, senders: &Senders<'_>, req: &Request, purpose: Co
     match purpose {
         ConfirmPurpose::Email => {
             let to = Destination { address: caller.user.email.clone(), hint: mask_email(&caller.user.email) };
-            send_code(core, senders, &caller.user, CodePurpose::ConfirmEmail, to, source).await
+            send_code(core, senders, &caller.user, CodePurpose::ConfirmEmail, to, None, source).await
         }
         ConfirmPurpose::Phone(input) => {
             let side = load_side(core.store.as_ref(), &caller.user.scope).await?.ok_or_else(ApiError::unauthorized)?;
@@ -39,7 +39,7 @@ pub async fn send(core: &Core, senders: &Senders<'_>, req: &Request, purpose: Co
             }
             twofa::signin::require_step_up_for_phone(core, &caller, number.as_str()).await?;
             let to = Destination { address: number.as_str().to_string(), hint: number.masked() };
-            send_code(core, senders, &caller.user, CodePurpose::ConfirmPhone, to, source).await
+            send_code(core, senders, &caller.user, CodePurpose::ConfirmPhone, to, None, source).await
         }
     }
 }

@@ -17,7 +17,7 @@ use crate::errors::provider_unavailable;
 use crate::request::SignInProvider;
 
 pub async fn send(core: &Core, senders: &Senders<'_>, token: &str, provider: SignInProvider, source: Option<IpAddr>) -> Result<Response, ApiError> {
-    let user = twofa::signin::pending_sign_in(core, token).await?.user;
+    let twofa::signin::PendingSignIn { user, sid } = twofa::signin::pending_sign_in(core, token).await?;
     let (provider, purpose) = match provider {
         SignInProvider::Email => (Provider::Email, CodePurpose::SignInEmail),
         SignInProvider::Sms => (Provider::Sms, CodePurpose::SignInSms),
@@ -30,7 +30,7 @@ pub async fn send(core: &Core, senders: &Senders<'_>, token: &str, provider: Sig
         return Err(provider_unavailable(provider.as_str()));
     }
     let to = destination(core, &user, provider).ok_or_else(|| provider_unavailable(provider.as_str()))?;
-    send_code(core, senders, &user, purpose, to, source).await
+    send_code(core, senders, &user, purpose, to, Some(&sid), source).await
 }
 
 /// The confirmed destination of `provider`; `None` for a number SMS may not go to.
