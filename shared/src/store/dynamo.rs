@@ -80,13 +80,15 @@ use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, ProvideErrorMetad
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, Delete, DeleteRequest, KeySchemaElement, KeyType, KeysAndAttributes, Put,
+    AttributeDefinition, AttributeValue, BillingMode, CreateGlobalSecondaryIndexAction, Delete, DeleteRequest, GlobalSecondaryIndex,
+    GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, Put,
     ReturnValue, ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
     TimeToLiveStatus, TransactWriteItem, WriteRequest,
 };
 
 use self::item::{Item, Reader, keys, n, s};
-use super::{CodeStore, DeviceStore, LoginRecord, Slot, Spend, StoreError, Subject, Succeeded, Success, TenantStore, ThrottleStore, UserStore};
+use super::{CodeStore, DeviceStore, EventStore, LoginRecord, Page, PageKey, Slot, Spend, StoreError, Subject, Succeeded, Success, TenantStore, ThrottleStore, UserStore};
+use crate::audit::{EventType, SecurityEvent};
 use crate::clock::Timestamp;
 use crate::codes::{CodePurpose, PendingCode};
 use crate::config::{ConfigError, Env};
@@ -150,8 +152,11 @@ impl DynamoStore {
             .billing_mode(BillingMode::PayPerRequest)
             .attribute_definitions(attribute(item::PK)?)
             .attribute_definitions(attribute(item::SK)?)
+            .attribute_definitions(attribute(item::SIDE_PK)?)
+            .attribute_definitions(attribute(item::SIDE_SK)?)
             .key_schema(key_element(item::PK, KeyType::Hash)?)
             .key_schema(key_element(item::SK, KeyType::Range)?)
+            .global_secondary_indexes(side_index()?)
             .send()
             .await;
         match created {
@@ -160,6 +165,7 @@ impl DynamoStore {
             Err(e) => return Err(unavailable(e)),
         }
         self.wait_until_active().await?;
+        self.ensure_side_index().await?;
         let ttl = self.client.describe_time_to_live().table_name(&self.table).send().await.map_err(unavailable)?;
         let status = ttl.time_to_live_description().and_then(|d| d.time_to_live_status());
         if !matches!(status, Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)) {
@@ -174,6 +180,97 @@ impl DynamoStore {
             }
         }
         Ok(())
+    }
+
+    /// A table made before the side index existed (a developer's DynamoDB Local) gets it
+    /// added; users written before then are not in it until rewritten.
+    async fn ensure_side_index(&self) -> Result<(), StoreError> {
+        for _ in 0..240 {
+            let out = self.client.describe_table().table_name(&self.table).send().await.map_err(unavailable)?;
+            let index = out.table().map(|t| t.global_secondary_indexes()).unwrap_or_default().iter().find(|i| i.index_name() == Some(item::SIDE_INDEX));
+            match index.and_then(|i| i.index_status()) {
+                Some(IndexStatus::Active) => return Ok(()),
+                Some(_) => {}
+                None if index.is_some() => return Ok(()),
+                None => {
+                    let create = CreateGlobalSecondaryIndexAction::builder()
+                        .index_name(item::SIDE_INDEX)
+                        .key_schema(key_element(item::SIDE_PK, KeyType::Hash)?)
+                        .key_schema(key_element(item::SIDE_SK, KeyType::Range)?)
+                        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                        .build()
+                        .map_err(built)?;
+                    let updated = self
+                        .client
+                        .update_table()
+                        .table_name(&self.table)
+                        .attribute_definitions(attribute(item::SIDE_PK)?)
+                        .attribute_definitions(attribute(item::SIDE_SK)?)
+                        .global_secondary_index_updates(GlobalSecondaryIndexUpdate::builder().create(create).build())
+                        .send()
+                        .await;
+                    // Another start may be adding it at the same moment.
+                    if let Err(e) = updated
+                        && !e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception())
+                        && !e.as_service_error().and_then(|s| s.message()).is_some_and(|m| m.contains("already exists"))
+                    {
+                        return Err(unavailable(e));
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        Err(StoreError::Unavailable(format!("the index {} of {} did not become active within 2 minutes", item::SIDE_INDEX, self.table)))
+    }
+
+    /// One page of a `Query`: asks for one item more than `limit` so that `next` is
+    /// `None` exactly on the last page, and carries on past pages DynamoDB cut short
+    /// (1 MB, or a filter that dropped items), at most a few times.
+    async fn query_page(&self, q: PageQuery<'_>, start: Option<Item>, limit: usize) -> Result<Page<Item>, StoreError> {
+        let mut items: Vec<Item> = Vec::new();
+        let mut start = start;
+        for _ in 0..8 {
+            let want = limit + 1 - items.len();
+            let mut req = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression(q.key_condition)
+                .scan_index_forward(q.forward)
+                .limit(i32::try_from(want).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start.take());
+            req = match q.index {
+                Some(index) => req.index_name(index),
+                // Only the table offers strongly consistent reads; an index follows it within a second.
+                None => req.consistent_read(true),
+            };
+            if let Some(filter) = q.filter {
+                req = req.filter_expression(filter);
+            }
+            for (k, v) in q.names {
+                req = req.expression_attribute_names(*k, *v);
+            }
+            for (k, v) in &q.values {
+                req = req.expression_attribute_values(*k, v.clone());
+            }
+            let out = req.send().await.map_err(unavailable)?;
+            items.extend(out.items.unwrap_or_default());
+            if items.len() > limit {
+                items.truncate(limit);
+                let next = items.last().map(|i| (q.page_key)(i)).transpose()?;
+                return Ok(Page { items, next });
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(Page { items, next: None }),
+            }
+        }
+        // Filtered too much to fill the page: the next one starts where this read stopped.
+        let next = match start {
+            Some(key) => Some((q.page_key)(&key)?),
+            None => None,
+        };
+        Ok(Page { items, next })
     }
 
     async fn wait_until_active(&self) -> Result<(), StoreError> {
@@ -358,6 +455,51 @@ impl Update {
             .collect::<Vec<_>>()
             .join(" ")
     }
+}
+
+/// What [`DynamoStore::query_page`] asks for.
+struct PageQuery<'a> {
+    index: Option<&'static str>,
+    key_condition: &'a str,
+    filter: Option<&'a str>,
+    names: &'a [(&'a str, &'a str)],
+    values: Vec<(&'a str, AttributeValue)>,
+    forward: bool,
+    /// The page key of an item (or of DynamoDB's own last evaluated key).
+    page_key: fn(&Item) -> Result<PageKey, StoreError>,
+}
+
+/// The index every side's users and events are paged through: all attributes are
+/// projected, so a page is one `Query` with no follow-up reads.
+fn side_index() -> Result<GlobalSecondaryIndex, StoreError> {
+    GlobalSecondaryIndex::builder()
+        .index_name(item::SIDE_INDEX)
+        .key_schema(key_element(item::SIDE_PK, KeyType::Hash)?)
+        .key_schema(key_element(item::SIDE_SK, KeyType::Range)?)
+        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+        .build()
+        .map_err(built)
+}
+
+fn user_of(i: &Item) -> Result<String, StoreError> {
+    let pk = Reader(i).s(item::PK)?;
+    pk.strip_prefix("USER#").map(str::to_string).ok_or_else(|| StoreError::Corrupt(format!("{pk} is not a user's partition")))
+}
+
+/// Page key of an item read through the side index (a user or an event).
+fn side_page_key(i: &Item) -> Result<PageKey, StoreError> {
+    Ok(PageKey { sort: Reader(i).s(item::SIDE_SK)?, user_id: user_of(i)? })
+}
+
+/// Page key of an event read from its user's partition.
+fn event_page_key(i: &Item) -> Result<PageKey, StoreError> {
+    let sk = Reader(i).s(item::SK)?;
+    let sort = sk.strip_prefix(keys::EVENT_PREFIX).map(str::to_string).ok_or_else(|| StoreError::Corrupt(format!("{sk} is not an event")))?;
+    Ok(PageKey { sort, user_id: user_of(i)? })
+}
+
+fn events_from(page: Page<Item>) -> Result<Page<SecurityEvent>, StoreError> {
+    Ok(Page { items: page.items.iter().map(item::event_from).collect::<Result<_, _>>()?, next: page.next })
 }
 
 fn unavailable<E: std::error::Error + 'static>(e: E) -> StoreError {
@@ -669,6 +811,31 @@ impl UserStore for DynamoStore {
         }
         Ok(Succeeded::Spent)
     }
+
+    async fn unlock(&self, id: &str) -> Result<(), StoreError> {
+        let u = Update::default().remove("lockout_end").set("failed_count", n(0)).with_name(item::PK);
+        if self.update_user_if(id, u, USER_EXISTS).await? { Ok(()) } else { Err(StoreError::NotFound) }
+    }
+
+    async fn users_in(&self, scope: &Scope, email_prefix: &str, after: Option<&PageKey>, limit: usize) -> Result<Page<User>, StoreError> {
+        let start = after.map(|a| {
+            let mut k = item::key(keys::user_pk(&a.user_id), keys::USER_SK);
+            k.insert(item::SIDE_PK.to_string(), s(keys::side_users(scope)));
+            k.insert(item::SIDE_SK.to_string(), s(&a.sort));
+            k
+        });
+        let mut values = vec![(":side", s(keys::side_users(scope)))];
+        let key_condition = if email_prefix.is_empty() {
+            "#side_pk = :side"
+        } else {
+            values.push((":prefix", s(email_prefix)));
+            "#side_pk = :side AND begins_with(#side_sk, :prefix)"
+        };
+        let names: &[(&str, &str)] = if email_prefix.is_empty() { &[("#side_pk", item::SIDE_PK)] } else { &[("#side_pk", item::SIDE_PK), ("#side_sk", item::SIDE_SK)] };
+        let q = PageQuery { index: Some(item::SIDE_INDEX), key_condition, filter: None, names, values, forward: true, page_key: side_page_key };
+        let page = self.query_page(q, start, limit).await?;
+        Ok(Page { items: page.items.iter().map(item::user_from).collect::<Result<_, _>>()?, next: page.next })
+    }
 }
 
 /// The `UpdateItem` expression of a patch (the failure counts are the callers').
@@ -705,6 +872,60 @@ fn patch_update(patch: &UserPatch) -> Update {
         u = u.set("failed_count", n(0)).set("failure_streak", n(0));
     }
     u
+}
+
+
+#[async_trait]
+impl EventStore for DynamoStore {
+    async fn record_event(&self, event: &SecurityEvent) -> Result<(), StoreError> {
+        self.put(item::event_item(event)?).await
+    }
+
+    async fn user_events(&self, user_id: &str, event_type: Option<EventType>, after: Option<&PageKey>, limit: usize) -> Result<Page<SecurityEvent>, StoreError> {
+        // The start key is rebuilt in this user's partition whatever user the page key names.
+        let start = after.map(|a| item::key(keys::user_pk(user_id), keys::event_sk(&a.sort)));
+        let mut names = vec![("#pk", item::PK), ("#sk", item::SK)];
+        let mut values = vec![(":pk", s(keys::user_pk(user_id))), (":prefix", s(keys::EVENT_PREFIX))];
+        if let Some(t) = event_type {
+            names.push(("#type", "type"));
+            values.push((":type", s(t.as_str())));
+        }
+        let q = PageQuery {
+            index: None,
+            key_condition: "#pk = :pk AND begins_with(#sk, :prefix)",
+            filter: event_type.map(|_| "#type = :type"),
+            names: &names,
+            values,
+            forward: false,
+            page_key: event_page_key,
+        };
+        events_from(self.query_page(q, start, limit).await?)
+    }
+
+    async fn side_events(&self, scope: &Scope, event_type: Option<EventType>, after: Option<&PageKey>, limit: usize) -> Result<Page<SecurityEvent>, StoreError> {
+        let start = after.map(|a| {
+            let mut k = item::key(keys::user_pk(&a.user_id), keys::event_sk(&a.sort));
+            k.insert(item::SIDE_PK.to_string(), s(keys::side_events(scope)));
+            k.insert(item::SIDE_SK.to_string(), s(&a.sort));
+            k
+        });
+        let mut names = vec![("#side_pk", item::SIDE_PK)];
+        let mut values = vec![(":side", s(keys::side_events(scope)))];
+        if let Some(t) = event_type {
+            names.push(("#type", "type"));
+            values.push((":type", s(t.as_str())));
+        }
+        let q = PageQuery {
+            index: Some(item::SIDE_INDEX),
+            key_condition: "#side_pk = :side",
+            filter: event_type.map(|_| "#type = :type"),
+            names: &names,
+            values,
+            forward: false,
+            page_key: side_page_key,
+        };
+        events_from(self.query_page(q, start, limit).await?)
+    }
 }
 
 #[async_trait]
