@@ -194,6 +194,12 @@ impl SecurityEvent {
         self
     }
 
+    /// Another event of the same request: same account, time, origin and actor, its
+    /// own id (after this one's), no details.
+    pub fn then(&self, event_type: EventType) -> Self {
+        Self { event_id: new_event_id(), event_type, details: BTreeMap::new(), ..self.clone() }
+    }
+
     /// The order of events: by time, then by id (which follows creation within a second).
     pub fn sort_key(&self) -> String {
         sort_key(self.at, &self.event_id)

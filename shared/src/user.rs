@@ -181,6 +181,12 @@ impl UserPatch {
             u.failed_count = 0;
         }
     }
+    /// For a user who lost the phone: no authenticator, no recovery codes, and a new
+    /// security stamp so that sessions and remembered browsers end. Email and phone stay.
+    pub fn second_factor_reset() -> Self {
+        Self { authenticator: Some(None), recovery_codes: Some(Vec::new()), security_stamp: Some(new_security_stamp()), ..Default::default() }
+    }
+
     /// Whether the patch changes nothing.
     pub fn is_empty(&self) -> bool {
         *self == UserPatch::default()

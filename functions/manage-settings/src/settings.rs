@@ -58,6 +58,15 @@ pub async fn put(core: &Core, req: &Request) -> Result<Response, ApiError> {
             })?,
         }
         tracing::info!(scope = %scope.key(), user_id = %caller.user.id, "two-factor settings changed");
+        // An admin's change of its side is recorded on the admin's own account, as its actor.
+        let event = core
+            .event(twofa::audit::EventType::SettingsChanged, &caller.user, req)
+            .by(&caller.user)
+            .detail("behaviour", serde_json::to_value(next.behaviour).unwrap_or_default())
+            .detail("users_can_change", next.users_can_change)
+            .detail("remember_browser", next.remember_browser)
+            .detail("allowed_providers", serde_json::to_value(&next.allowed_providers).unwrap_or_default());
+        core.record(event).await;
     }
     Ok(json(StatusCode::OK, &next))
 }

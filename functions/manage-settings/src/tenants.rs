@@ -69,6 +69,12 @@ pub async fn create(core: &Core, req: &Request) -> Result<Response, ApiError> {
         Err(e) => return Err(e.into()),
     }
     tracing::info!(tenant = %tenant.name, admin_user_id = %admin.id, "tenant created");
+    let event = core
+        .event(twofa::audit::EventType::TenantCreated, &caller.user, req)
+        .by(&caller.user)
+        .detail("tenant", tenant.name.clone())
+        .detail("admin_user_id", admin.id.clone());
+    core.record(event).await;
     Ok(json(StatusCode::CREATED, &Created { tenant: tenant.name, admin_user_id: admin.id }))
 }
 
@@ -92,6 +98,12 @@ pub async fn put_feature(core: &Core, req: &Request, tenant: &str) -> Result<Res
         other => other.into(),
     })?;
     tracing::info!(tenant = %tenant.name, behaviour = ?change.behaviour, "tenant two-factor feature set");
+    let event = core
+        .event(twofa::audit::EventType::FeatureChanged, &caller.user, req)
+        .by(&caller.user)
+        .detail("tenant", tenant.name.clone())
+        .detail("behaviour", serde_json::to_value(change.behaviour).unwrap_or_default());
+    core.record(event).await;
     Ok(json(StatusCode::OK, &Feature { tenant: tenant.name, behaviour: change.behaviour }))
 }
 

@@ -72,8 +72,18 @@ pub fn router(api: Arc<LocalApi>) -> axum::Router {
     axum::Router::new().fallback(serve).with_state(api)
 }
 
+/// The router as a service that knows each connection's peer, so security events
+/// name the client's address as they do behind API Gateway.
+pub fn make_service(api: Arc<LocalApi>) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<axum::Router, std::net::SocketAddr> {
+    router(api).into_make_service_with_connect_info::<std::net::SocketAddr>()
+}
+
 async fn serve(State(api): State<Arc<LocalApi>>, req: http::Request<Body>) -> http::Response<Body> {
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    // The peer address, when served with connect info (see `make_service`), stands in for API Gateway's sourceIp.
+    if let Some(peer) = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string()) {
+        parts.extensions.insert(twofa::api::SourceIp(peer));
+    }
     let response = match axum::body::to_bytes(body, MAX_BODY_BYTES + 1).await {
         Ok(bytes) if bytes.len() <= MAX_BODY_BYTES => {
             let id = uuid::Uuid::new_v4();

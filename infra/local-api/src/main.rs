@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use local_api::admin::{random_password, seed_host_admin, seed_local_admin, Seeded};
-use local_api::{router, LocalApi};
+use local_api::{make_service, LocalApi};
 use twofa::app::{Core, Keys};
 use twofa::clock::SystemClock;
 use twofa::config::{Config, EmailProvider, Env, ProcessEnv, SmsProvider};
@@ -79,7 +79,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let port: u16 = env.get("PORT").map(|p| p.parse()).transpose().map_err(|_| "PORT must be a port number")?.unwrap_or(3000);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     tracing::info!("local API listening on http://127.0.0.1:{port}");
-    axum::serve(listener, router(api)).with_graceful_shutdown(async {
+    axum::serve(listener, make_service(api)).with_graceful_shutdown(async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;

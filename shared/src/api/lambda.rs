@@ -8,9 +8,18 @@ use tracing::Instrument;
 
 use super::{Request, Response};
 
-/// Converts an API Gateway request into the handlers' request.
+/// Converts an API Gateway request into the handlers' request, with the client's
+/// address from the request context as a [`super::SourceIp`] extension.
 pub fn into_request(req: lambda_http::Request) -> Request {
-    let (parts, body) = req.into_parts();
+    let source_ip = match req.request_context_ref() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(c)) => c.http.source_ip.clone(),
+        Some(lambda_http::request::RequestContext::ApiGatewayV1(c)) => c.identity.source_ip.clone(),
+        _ => None,
+    };
+    let (mut parts, body) = req.into_parts();
+    if let Some(ip) = source_ip {
+        parts.extensions.insert(super::SourceIp(ip));
+    }
     let bytes = match body {
         Body::Empty => Vec::new(),
         Body::Text(s) => s.into_bytes(),

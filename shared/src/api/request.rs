@@ -76,6 +76,16 @@ pub fn cookie(req: &Request, name: &str) -> Option<String> {
         .map(|(_, v)| v.trim_matches('"').to_string())
 }
 
+/// The client's address as the edge saw it (API Gateway's `sourceIp`, the local
+/// API's peer), carried as a request extension.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceIp(pub String);
+
+/// Where the request came from: its source address and User-Agent.
+pub fn origin(req: &Request) -> crate::audit::Origin {
+    crate::audit::Origin { ip: req.extensions().get::<SourceIp>().map(|s| s.0.clone()), user_agent: user_agent(req) }
+}
+
 /// The User-Agent, cut to 256 characters.
 pub fn user_agent(req: &Request) -> Option<String> {
     header(req, http::header::USER_AGENT.as_str()).map(|s| s.chars().take(256).collect())

@@ -1,21 +1,44 @@
 //! The DynamoDB adapter: every record in one table (`pk`, `sk`, both strings),
-//! on-demand capacity, TTL on `expires_at`.
+//! on-demand capacity, TTL on `expires_at`, and one global secondary index,
+//! `by_side` (`side_pk`, `side_sk`, all attributes projected).
 //!
 //! # Items
-//! | record | `pk` | `sk` |
-//! |---|---|---|
-//! | user | `USER#<id>` | `USER` |
-//! | pending code | `USER#<id>` | `CODE#<purpose>` |
-//! | remembered browser | `USER#<id>` | `DEVICE#<device_id>` |
-//! | email uniqueness (→ `user_id`, a copy of `password_hash`) | `EMAIL#<scope key>#<lower-case email>` | `EMAIL` |
-//! | unknown email's failure counter | `GUESS#<keyed hash of scope and email>` | `GUESS` |
-//! | tenant (name, feature, settings) | `TENANT#<lower-case name>` | `TENANT` |
-//! | host settings | `HOST` | `HOST` |
-//! | send window | `WINDOW#<limit key>` | `WINDOW` |
+//! | record | `pk` | `sk` | `side_pk` / `side_sk` (index) |
+//! |---|---|---|---|
+//! | user | `USER#<id>` | `USER` | `USERS#<scope key>` / lower-case email |
+//! | pending code | `USER#<id>` | `CODE#<purpose>` | |
+//! | remembered browser | `USER#<id>` | `DEVICE#<device_id>` | |
+//! | security event | `USER#<id>` | `EVENT#<at, 12 digits>#<event_id>` | `EVENTS#<scope key>` / `<at>#<event_id>` |
+//! | email uniqueness (→ `user_id`, a copy of `password_hash`) | `EMAIL#<scope key>#<lower-case email>` | `EMAIL` | |
+//! | unknown email's failure counter | `GUESS#<keyed hash of scope and email>` | `GUESS` | |
+//! | tenant (name, feature, settings) | `TENANT#<lower-case name>` | `TENANT` | |
+//! | host settings | `HOST` | `HOST` | |
+//! | send window | `WINDOW#<limit key>` | `WINDOW` | |
 //!
-//! Codes, devices, windows and unknown-email counters carry `expires_at` (epoch
-//! seconds) so DynamoDB deletes them once dead; callers still check expiry, since
-//! TTL deletion lags.
+//! Codes, devices, windows, unknown-email counters and events carry `expires_at` (epoch seconds) so DynamoDB
+//! deletes them once dead; callers still check expiry, since TTL deletion lags.
+//! An event expires `EVENT_RETENTION_DAYS` after it happened.
+//!
+//! # Paging a side: the `by_side` index
+//! An admin lists its side's users by email prefix, and its side's events newest
+//! first, without a `Scan`: each user item and each event item also carries index
+//! keys, so one side's users are one index partition sorted by lower-case email (a
+//! prefix is `begins_with` on the sort key) and its events another, sorted by time.
+//! The side in the key comes from the caller's stored user, never from the request,
+//! and a cursor only says where in that partition to start, so no cursor reaches
+//! another side. The email-uniqueness item stays as it was: reshaping it into one
+//! partition per side would move every existing address and funnel every login of a
+//! side through one partition key.
+//!
+//! The index is eventually consistent (usually well under a second behind). For an
+//! admin's list that is harmless: a user registered or locked a moment ago may show
+//! a moment later, and nothing is decided from the list, since unlock and reset read
+//! the user item strongly. A user's own events, and an admin's events of one user,
+//! are read from the user's partition with a strongly consistent `Query` instead.
+//! One side's events share one index partition key; DynamoDB splits it by sort key
+//! under load, but a side writing well over a thousand events a second (sign-ins
+//! included) would need the key sharded. Users written before the index existed
+//! (tables made before v1.1) lack the index keys and are not listed until rewritten.
 //!
 //! # Lockout: a slot before the answer
 //! The rules are in the parent module's doc (`store/mod.rs`); here is what they cost.
@@ -44,8 +67,8 @@
 //!   retry is harmless.
 //!
 //! # Round trips
-//! Every read is strongly consistent: a sign-in must see the write that ended the
-//! previous one.
+//! Every read of the table is strongly consistent: a sign-in must see the write that
+//! ended the previous one.
 //! - Two-factor policy: one `GetItem` (`HOST`, or the tenant item, which holds the
 //!   host's feature for the tenant and the tenant admin's settings together).
 //! - `user` (every authenticated call): one `GetItem`.
@@ -63,10 +86,16 @@
 //!   the user and refreshed by `update_user` when the hash changes; if it is ever
 //!   stale, login checks again against the user item's hash, which is the truth.
 //! - `create_user`, `create_tenant`, `replace_windows`: one `TransactWriteItems`.
-//! - `take_slot`, `lock`, `succeed` (one `TransactWriteItems` for a sent code),
+//! - `take_slot`, `lock`, `unlock`, `succeed` (one `TransactWriteItems` for a sent code),
 //!   `update_user`, `take_code`, feature and settings writes: one conditional write.
 //! - `windows`: one `BatchGetItem`; `devices`: one `Query` (per 1 MB page);
 //!   `delete_devices`: a `Query` then `BatchWriteItem`s of 25.
+//! - `users_in`, `side_events`: one index `Query` a page; `user_events`: one table
+//!   `Query` a page. Each asks for one item more than the page so that the last
+//!   page says so; a page DynamoDB cut short (1 MB, or a `type` filter) costs
+//!   another `Query`, at most eight.
+//! - `record_events`: one `PutItem`, or one `BatchWriteItem` for the events one
+//!   request causes together (a sign-in with a recovery code, a lockout).
 
 mod item;
 
@@ -81,7 +110,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, CreateGlobalSecondaryIndexAction, Delete, DeleteRequest, GlobalSecondaryIndex,
-    GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, Put,
+    GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, Put, PutRequest,
     ReturnValue, ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
     TimeToLiveStatus, TransactWriteItem, WriteRequest,
 };
@@ -363,6 +392,21 @@ impl DynamoStore {
             Err(e) if condition_failed(&e) => Ok(false),
             Err(e) => Err(unavailable(e)),
         }
+    }
+
+    /// One `BatchWriteItem` of at most 25 requests, retrying what comes back unprocessed under load.
+    async fn batch_write(&self, mut requests: Vec<WriteRequest>, what: &str) -> Result<(), StoreError> {
+        for attempt in 0..8u64 {
+            if requests.is_empty() {
+                return Ok(());
+            }
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(25 * attempt)).await;
+            }
+            let out = self.client.batch_write_item().request_items(&self.table, requests).send().await.map_err(unavailable)?;
+            requests = out.unprocessed_items().and_then(|u| u.get(&self.table)).cloned().unwrap_or_default();
+        }
+        if requests.is_empty() { Ok(()) } else { Err(StoreError::Unavailable(format!("{what} could not all be written"))) }
     }
 
     async fn device_items(&self, user_id: &str) -> Result<Vec<Item>, StoreError> {
@@ -877,8 +921,21 @@ fn patch_update(patch: &UserPatch) -> Update {
 
 #[async_trait]
 impl EventStore for DynamoStore {
-    async fn record_event(&self, event: &SecurityEvent) -> Result<(), StoreError> {
-        self.put(item::event_item(event)?).await
+    async fn record_events(&self, events: &[SecurityEvent]) -> Result<(), StoreError> {
+        match events {
+            [] => Ok(()),
+            [one] => self.put(item::event_item(one)?).await,
+            many => {
+                let puts = many
+                    .iter()
+                    .map(|e| Ok(WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(item::event_item(e)?)).build().map_err(built)?).build()))
+                    .collect::<Result<Vec<_>, StoreError>>()?;
+                for chunk in puts.chunks(25) {
+                    self.batch_write(chunk.to_vec(), "security events").await?;
+                }
+                Ok(())
+            }
+        }
     }
 
     async fn user_events(&self, user_id: &str, event_type: Option<EventType>, after: Option<&PageKey>, limit: usize) -> Result<Page<SecurityEvent>, StoreError> {
@@ -1121,23 +1178,11 @@ impl DeviceStore for DynamoStore {
             .map(|i| i.into_iter().filter(|(k, _)| k == item::PK || k == item::SK).collect())
             .collect();
         for chunk in keys.chunks(25) {
-            let mut requests = chunk
+            let requests = chunk
                 .iter()
                 .map(|k| Ok(WriteRequest::builder().delete_request(DeleteRequest::builder().set_key(Some(k.clone())).build().map_err(built)?).build()))
                 .collect::<Result<Vec<_>, StoreError>>()?;
-            for attempt in 0..8u64 {
-                if requests.is_empty() {
-                    break;
-                }
-                if attempt > 0 {
-                    tokio::time::sleep(Duration::from_millis(25 * attempt)).await;
-                }
-                let out = self.client.batch_write_item().request_items(&self.table, requests).send().await.map_err(unavailable)?;
-                requests = out.unprocessed_items().and_then(|u| u.get(&self.table)).cloned().unwrap_or_default();
-            }
-            if !requests.is_empty() {
-                return Err(StoreError::Unavailable("remembered browsers could not all be deleted".into()));
-            }
+            self.batch_write(requests, "remembered browsers").await?;
         }
         Ok(())
     }

@@ -284,6 +284,10 @@ impl UserStore for MemoryStore {
         let u = s.users.get_mut(id).ok_or(StoreError::NotFound)?;
         u.lockout_end = None;
         u.failed_count = 0;
+        // The streak stays: it bounds consecutive failures across locks, and an unlock is not a success.
+        if let Some(c) = s.counters.get_mut(&CounterKey::User(id.to_string())) {
+            c.lockout_end = None;
+        }
         Ok(())
     }
 
@@ -303,8 +307,8 @@ impl UserStore for MemoryStore {
 
 #[async_trait]
 impl EventStore for MemoryStore {
-    async fn record_event(&self, event: &SecurityEvent) -> Result<(), StoreError> {
-        self.write().events.push(event.clone());
+    async fn record_events(&self, events: &[SecurityEvent]) -> Result<(), StoreError> {
+        self.write().events.extend_from_slice(events);
         Ok(())
     }
 

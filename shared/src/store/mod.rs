@@ -217,8 +217,8 @@ pub trait UserStore: Send + Sync {
 /// Security events, newest first.
 #[async_trait]
 pub trait EventStore: Send + Sync {
-    /// Stores an event.
-    async fn record_event(&self, event: &SecurityEvent) -> Result<(), StoreError>;
+    /// Stores events, in one write request: an event costs its request one write, however many it records.
+    async fn record_events(&self, events: &[SecurityEvent]) -> Result<(), StoreError>;
     /// One user's events (of `event_type` only, if given), newest first, after `after`.
     async fn user_events(&self, user_id: &str, event_type: Option<EventType>, after: Option<&PageKey>, limit: usize) -> Result<Page<SecurityEvent>, StoreError>;
     /// The events of a side's users (of `event_type` only, if given), newest first, after `after`.
