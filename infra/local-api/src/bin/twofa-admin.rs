@@ -64,30 +64,29 @@ enum Command {
 
 /// One user, by id or by email in a side.
 #[derive(Args)]
-#[group(required = true, multiple = false, id = "who")]
 struct Target {
     /// The user's id.
-    #[arg(long, group = "who")]
+    #[arg(long, required_unless_present = "email", conflicts_with = "email")]
     user_id: Option<String>,
     /// The user's email (in the host, or in --tenant).
-    #[arg(long, group = "who")]
+    #[arg(long)]
     email: Option<String>,
     /// The tenant the email belongs to; the host when absent.
     #[arg(long, requires = "email")]
     tenant: Option<String>,
 }
 
+/// Whose events: one user (by id or email), or a whole side.
 #[derive(Args)]
-#[group(required = true, multiple = false, id = "whose")]
 struct EventTarget {
     /// One user's events, by id.
-    #[arg(long, group = "whose")]
+    #[arg(long, required_unless_present_any = ["email", "side"], conflicts_with_all = ["email", "side"])]
     user_id: Option<String>,
     /// One user's events, by email (in the host, or in --tenant).
-    #[arg(long, group = "whose")]
+    #[arg(long, conflicts_with = "side")]
     email: Option<String>,
     /// Every event of a side: the host, or --tenant.
-    #[arg(long, group = "whose")]
+    #[arg(long)]
     side: bool,
     /// The tenant of --email or --side; the host when absent.
     #[arg(long)]
