@@ -241,6 +241,8 @@ mod tests {
         assert!(first.sort_key() < second.sort_key());
         assert!(sort_key(99, "zzzz") < sort_key(100, "0000"));
         assert!(sort_key(9, "a") < sort_key(10, "a"), "fixed width");
+        let third = second.detail("failures", 5).then(EventType::Unlocked);
+        assert!(third.sort_key() > first.sort_key() && third.details.is_empty() && third.at == 100);
     }
 
     #[test]
