@@ -89,6 +89,10 @@ async fn the_policy_is_one_item_read_and_login_is_one_round_trip_before_the_pass
     assert_eq!(ops, vec!["GetItem", "GetItem", "UpdateItem"], "an unknown email does the same work (its counter's slot), with no event: there is no account");
 }
 
+fn count(ops: &[String], name: &str) -> usize {
+    ops.iter().filter(|o| *o == name).count()
+}
+
 /// A host admin signed in on `core`, and its access token.
 async fn host_admin(core: &Core) -> (twofa::user::User, String) {
     let admin = twofa::testing::seed_user(core, twofa::tenant::Scope::Host, "root@example.com", PASSWORD, &[twofa::user::Role::HostAdmin]).await;

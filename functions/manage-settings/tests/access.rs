@@ -181,7 +181,7 @@ async fn a_tenant_admin_reaches_neither_another_tenant_nor_the_host_on_any_admin
         assert_eq!(w.call("GET", &format!("/tenants/{t}/features/two-factor"), json!(null), Some(&acme)).await.status, 403);
     }
     // Users of globex and of the host: not found, on every user route and event filter.
-    w.core.store.lock(&w.globex_user.id, w.core.now() + 300).await.unwrap();
+    w.core.store.lock(twofa::store::Subject::User(&w.globex_user.id), w.core.now(), w.core.now() + 300, false).await.unwrap();
     for target in [&w.globex_user, &w.globex_admin, &w.host_user, &w.host_admin] {
         let path = format!("/users/{}/two-factor", target.id);
         assert_eq!(w.call("GET", &path, json!(null), Some(&acme)).await.status, 404);

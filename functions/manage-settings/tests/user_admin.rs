@@ -7,6 +7,7 @@ mod support;
 use serde_json::{json, Value};
 use support::World;
 use twofa::devices::Device;
+use twofa::store::Subject;
 use twofa::tenant::Scope;
 use twofa::testing::seed_user;
 use twofa::user::{Authenticator, UserPatch};
@@ -68,7 +69,7 @@ async fn a_listed_user_shows_its_state_and_no_secret() {
             ..Default::default()
         })
         .await;
-    w.core.store.lock(&user.id, w.core.now() + 300).await.unwrap();
+    w.core.store.lock(Subject::User(&user.id), w.core.now(), w.core.now() + 300, false).await.unwrap();
     let r = list(&w, "?email=alice", &w.token(&w.acme_admin)).await;
     assert_eq!(r.status, 200);
     let item = &r.body["users"][0];
@@ -132,9 +133,9 @@ async fn bad_list_parameters_and_non_admins_are_refused() {
 #[tokio::test]
 async fn an_admin_unlocks_its_own_sides_user_and_counting_starts_again() {
     let w = World::new().await;
-    w.core.store.record_failure(&w.acme_user.id, w.core.now()).await.unwrap();
-    w.core.store.lock(&w.acme_user.id, w.core.now() + 300).await.unwrap();
-    w.core.store.record_failure(&w.acme_user.id, w.core.now() + 400).await.unwrap();
+    let now = w.core.now();
+    w.core.store.take_slot(Subject::User(&w.acme_user.id), "attempt-1", None, 5, now).await.unwrap();
+    w.core.store.lock(Subject::User(&w.acme_user.id), now, now + 300, false).await.unwrap();
     let path = format!("/users/{}/unlock", w.acme_user.id);
 
     for (token, status) in [(w.token(&w.globex_admin), 404), (w.token(&w.host_admin), 404), (w.token(&w.acme_user), 403)] {

@@ -85,7 +85,7 @@ async fn the_operator_unlocks_resets_a_lost_second_factor_and_reads_the_events()
         ..Default::default()
     };
     store.update_user(&user.id, &patch).await.unwrap();
-    store.lock(&user.id, now + 3600).await.unwrap();
+    store.lock(twofa::store::Subject::User(&user.id), now, now + 3600, false).await.unwrap();
 
     let (ok, out) = run(&endpoint, &table, &["unlock", "--email", "jo@acme.example"], None);
     assert!(!ok && out.contains("no such user"), "the email is looked up in the host unless --tenant says otherwise: {out}");
