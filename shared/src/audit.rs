@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
+use crate::policy::SettingChange;
 use crate::tenant::Scope;
 use crate::user::User;
 
@@ -200,10 +201,39 @@ impl SecurityEvent {
         Self { event_id: new_event_id(), event_type, details: BTreeMap::new(), ..self.clone() }
     }
 
+    /// The same event with what an admin's change of `side`'s settings moved: each
+    /// setting's name, value before and after, and whether it weakens the side.
+    pub fn changes(self, side: &Scope, changes: &[SettingChange]) -> Self {
+        let moved: Vec<serde_json::Value> = changes
+            .iter()
+            .map(|c| serde_json::json!({"field": c.field, "from": c.from, "to": c.to, "weakens": c.weakens}))
+            .collect();
+        self.detail("side", side.key()).detail("changes", moved).detail("weakening", changes.iter().any(|c| c.weakens))
+    }
+
     /// The order of events: by time, then by id (which follows creation within a second).
     pub fn sort_key(&self) -> String {
         sort_key(self.at, &self.event_id)
     }
+}
+
+/// The log line of an admin's change to the settings of `side` (the host, or a
+/// tenant's feature), beside the stored event: one line per change, for log search,
+/// never a secret (no secret is a setting). Nothing when nothing moved.
+pub fn log_settings_changed(actor: &User, side: &Scope, changes: &[SettingChange]) {
+    if changes.is_empty() {
+        return;
+    }
+    let change = changes.iter().map(|c| format!("{}: {} -> {}", c.field, c.from, c.to)).collect::<Vec<_>>().join("; ");
+    let weakening = changes.iter().any(|c| c.weakens);
+    tracing::info!(
+        actor_id = %actor.id,
+        actor_side = %actor.scope.key(),
+        side = %side.key(),
+        change = %change,
+        weakening,
+        "audit: two-factor settings changed"
+    );
 }
 
 /// The sort key of an event at `at` with id `event_id`: fixed-width, so that string

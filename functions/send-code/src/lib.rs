@@ -29,7 +29,9 @@ pub async fn handle(core: &Core, sms: &dyn SmsSender, email: &dyn EmailSender, r
 async fn serve(core: &Core, sms: &dyn SmsSender, email: &dyn EmailSender, req: &Request) -> Result<Response, ApiError> {
     let senders = deliver::Senders { sms, email };
     match SendRequest::parse(req)? {
-        SendRequest::SignIn { two_factor_token, provider } => sign_in::send(core, &senders, &two_factor_token, provider).await,
+        SendRequest::SignIn { two_factor_token, provider } => {
+            sign_in::send(core, &senders, &two_factor_token, provider, twofa::api::client_info(req).source_ip).await
+        }
         SendRequest::Confirm(purpose) => confirm::send(core, &senders, req, purpose).await,
     }
 }

@@ -2,17 +2,19 @@
 //! embedded store (or DynamoDB when configured), calling the same handlers the
 //! Lambda functions run. Adds `GET /_local/outbox`.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::State;
 use http::StatusCode;
-use twofa::api::{ApiError, Request, Response, Route, MAX_BODY_BYTES};
+use twofa::api::{ApiError, ClientInfo, Request, Response, Route, MAX_BODY_BYTES};
 use twofa::app::Core;
 use twofa::senders::log::LogSender;
 use twofa::senders::{EmailSender, SmsSender};
 
 pub mod admin;
+pub mod start;
 
 /// Every route with the function that serves it, as the SAM template maps them.
 pub fn route_table() -> Vec<(&'static str, Route)> {
@@ -67,23 +69,24 @@ impl LocalApi {
     }
 }
 
-/// The axum router: every request goes through [`LocalApi::dispatch`].
+/// The axum router: every request goes through [`LocalApi::dispatch`]. Serve it
+/// with [`serve`] (or `into_make_service_with_connect_info::<SocketAddr>`) so the
+/// handlers see the socket peer as the source address.
 pub fn router(api: Arc<LocalApi>) -> axum::Router {
-    axum::Router::new().fallback(serve).with_state(api)
+    axum::Router::new().fallback(serve_one).with_state(api)
 }
 
-/// The router as a service that knows each connection's peer, so security events
-/// name the client's address as they do behind API Gateway.
-pub fn make_service(api: Arc<LocalApi>) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<axum::Router, std::net::SocketAddr> {
-    router(api).into_make_service_with_connect_info::<std::net::SocketAddr>()
+/// Serves the local API on `listener` until `shutdown` completes.
+pub async fn serve(listener: tokio::net::TcpListener, api: Arc<LocalApi>, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    axum::serve(listener, router(api).into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await
 }
 
-async fn serve(State(api): State<Arc<LocalApi>>, req: http::Request<Body>) -> http::Response<Body> {
+async fn serve_one(State(api): State<Arc<LocalApi>>, req: http::Request<Body>) -> http::Response<Body> {
     let (mut parts, body) = req.into_parts();
-    // The peer address, when served with connect info (see `make_service`), stands in for API Gateway's sourceIp.
-    if let Some(peer) = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string()) {
-        parts.extensions.insert(twofa::api::SourceIp(peer));
-    }
+    // The socket peer plays API Gateway's source IP.
+    let peer = parts.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let user_agent = parts.headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string);
+    parts.extensions.insert(ClientInfo { source_ip: peer, user_agent });
     let response = match axum::body::to_bytes(body, MAX_BODY_BYTES + 1).await {
         Ok(bytes) if bytes.len() <= MAX_BODY_BYTES => {
             let id = uuid::Uuid::new_v4();

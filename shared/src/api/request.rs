@@ -76,14 +76,12 @@ pub fn cookie(req: &Request, name: &str) -> Option<String> {
         .map(|(_, v)| v.trim_matches('"').to_string())
 }
 
-/// The client's address as the edge saw it (API Gateway's `sourceIp`, the local
-/// API's peer), carried as a request extension.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceIp(pub String);
-
-/// Where the request came from: its source address and User-Agent.
+/// Where the request came from, for a security event: the sender the edge saw
+/// ([`super::ClientInfo`]) and its User-Agent, the header's when the edge gave none.
 pub fn origin(req: &Request) -> crate::audit::Origin {
-    crate::audit::Origin { ip: req.extensions().get::<SourceIp>().map(|s| s.0.clone()), user_agent: user_agent(req) }
+    let client = super::client_info(req);
+    let user_agent = client.user_agent.map(|s| s.chars().take(256).collect()).or_else(|| user_agent(req));
+    crate::audit::Origin { ip: client.source_ip.map(|ip| ip.to_string()), user_agent }
 }
 
 /// The User-Agent, cut to 256 characters.

@@ -126,7 +126,7 @@ async fn run(command: Command) -> Result<(), Failure> {
         Command::ResetTwoFactor(target) => {
             let core = core().await?;
             let user = find(&core, target.user_id, target.email, target.tenant).await?;
-            core.store.update_user(&user.id, &UserPatch::second_factor_reset()).await?;
+            core.store.update_user(&user.id, &UserPatch::second_factor_reset().rotating_stamp()).await?;
             core.store.delete_devices(&user.id).await?;
             core.record(operator_event(&core, EventType::TwoFactorReset, &user)).await;
             println!("second factor reset for {} ({}); email and phone stay", user.email, user.id);
