@@ -31,7 +31,8 @@ async fn a_user_reads_its_own_events_newest_first_and_not_the_address_of_the_adm
     let unlock = format!("/users/{}/unlock", w.acme_user.id);
     assert_eq!(call_from(&w, "198.51.100.7", "POST", &unlock, &w.token(&w.acme_admin)).await.status, 204);
 
-    let r = w.call("GET", "/account/events", json!(null), Some(&user_token)).await;
+    // forget-browser rotated the stamp: the user signs in again.
+    let r = w.call("GET", "/account/events", json!(null), Some(&w.token(&w.user(&w.acme_user.id).await))).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(types(&r.body), ["unlocked", "browsers_forgotten"]);
     assert_eq!(r.body["next_cursor"], Value::Null);
@@ -64,6 +65,8 @@ async fn an_admin_reads_its_sides_events_only_filtered_by_user_and_type() {
     let user_ids: Vec<&str> = r.body["events"].as_array().unwrap().iter().map(|e| e["user_id"].as_str().unwrap()).collect();
     assert_eq!(user_ids, [w.acme_admin.id.as_str(), w.acme_user.id.as_str()]);
     assert_eq!(r.body["events"][0]["details"]["remember_browser"], false);
+    let moved = &r.body["events"][0]["details"]["changes"];
+    assert_eq!(moved, &json!([{"field": "remember_browser", "from": "true", "to": "false", "weakens": false}]), "the audit names what moved");
     let r = w.call("GET", "/events?type=browsers_forgotten", json!(null), Some(&w.token(&w.host_admin))).await;
     let host_users: Vec<&str> = r.body["events"].as_array().unwrap().iter().map(|e| e["user_id"].as_str().unwrap()).collect();
     assert_eq!(host_users, [w.host_user.id.as_str()], "the host admin's side is the host's users, not the tenants'");
@@ -72,7 +75,7 @@ async fn an_admin_reads_its_sides_events_only_filtered_by_user_and_type() {
     assert_eq!((r.status, r.error()), (404, "not_found"), "another side's user is as unknown as a missing one");
     let r = w.call("GET", "/events?type=made_up", json!(null), Some(&acme)).await;
     assert_eq!((r.status, r.body["field"].as_str()), (400, Some("type")));
-    let r = w.call("GET", "/events", json!(null), Some(&w.token(&w.acme_user))).await;
+    let r = w.call("GET", "/events", json!(null), Some(&w.token(&w.user(&w.acme_user.id).await))).await;
     assert_eq!((r.status, r.error()), (403, "forbidden"));
     assert_eq!(w.call("GET", "/account/events", json!(null), None).await.status, 401);
 }
@@ -80,11 +83,13 @@ async fn an_admin_reads_its_sides_events_only_filtered_by_user_and_type() {
 #[tokio::test]
 async fn event_lists_page_with_cursors_bound_to_the_list_they_came_from() {
     let w = World::new().await;
-    let t = w.token(&w.acme_user);
     for _ in 0..5 {
+        // Each forget-browser rotates the stamp: a new sign-in each time.
+        let t = w.token(&w.user(&w.acme_user.id).await);
         assert_eq!(w.call("POST", "/account/forget-browser", json!(null), Some(&t)).await.status, 204);
         w.clock.advance(1);
     }
+    let t = w.token(&w.user(&w.acme_user.id).await);
     let (mut seen, mut cursor, mut pages) = (Vec::new(), String::new(), 0);
     loop {
         let r = w.call("GET", &format!("/account/events?limit=2&cursor={cursor}"), json!(null), Some(&t)).await;
@@ -113,7 +118,7 @@ async fn events_past_their_retention_are_not_listed_even_before_the_ttl_sweeps_t
     let t = w.token(&w.acme_user);
     assert_eq!(w.call("POST", "/account/forget-browser", json!(null), Some(&t)).await.status, 204);
     w.clock.advance(90 * 86_400);
-    let r = w.call("GET", "/account/events", json!(null), Some(&w.token(&w.acme_user))).await;
+    let r = w.call("GET", "/account/events", json!(null), Some(&w.token(&w.user(&w.acme_user.id).await))).await;
     assert_eq!(types(&r.body), Vec::<String>::new());
 }
 
@@ -127,9 +132,10 @@ async fn every_account_change_is_recorded_once_and_no_event_holds_a_secret() {
     let r = w.call("POST", "/account/recovery-codes", json!(null), Some(&t)).await;
     assert_eq!(r.status, 200);
     let codes: Vec<String> = r.body["recovery_codes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect();
-    assert_eq!(w.call("PUT", "/account/two-factor", json!({"enabled": true}), Some(&t)).await.status, 200);
-    assert_eq!(w.call("PUT", "/account/two-factor", json!({"enabled": false}), Some(&t)).await.status, 200);
-    assert_eq!(w.call("DELETE", "/account/authenticator", json!(null), Some(&t)).await.status, 204);
+    // Each change rotates the stamp: the next one is made from a fresh sign-in.
+    assert_eq!(w.call("PUT", "/account/two-factor", json!({"enabled": true}), Some(&w.mfa_token(&w.user(&user.id).await))).await.status, 200);
+    assert_eq!(w.call("PUT", "/account/two-factor", json!({"enabled": false}), Some(&w.mfa_token(&w.user(&user.id).await))).await.status, 200);
+    assert_eq!(w.call("DELETE", "/account/authenticator", json!(null), Some(&w.mfa_token(&w.user(&user.id).await))).await.status, 204);
     let admin = w.token(&w.acme_admin);
     assert_eq!(w.call("PUT", &format!("/users/{}/two-factor", user.id), json!({"enabled": true}), Some(&admin)).await.status, 200);
     assert_eq!(w.call("POST", &format!("/users/{}/reset-two-factor", user.id), json!(null), Some(&admin)).await.status, 204);

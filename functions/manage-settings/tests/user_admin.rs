@@ -223,7 +223,9 @@ async fn an_admin_turning_off_its_own_flag_through_the_users_route_meets_the_acc
     assert!(w.user(&admin.id).await.two_factor_enabled);
     let r = w.call("PUT", &path, json!({"enabled": false}), Some(&w.mfa_token(&admin))).await;
     assert_eq!(r.status, 200);
-    // Another user's flag is the admin's to set without step-up, as before.
+    // Another user's flag is the admin's to turn on without step-up (from a new sign-in:
+    // the change of its own flag rotated its stamp).
+    let admin = w.user(&admin.id).await;
     let r = w.call("PUT", &format!("/users/{}/two-factor", w.acme_user.id), json!({"enabled": true}), Some(&w.token(&admin))).await;
     assert_eq!(r.status, 200);
 }
