@@ -87,6 +87,26 @@ impl Core {
         self.clock.now()
     }
 
+    /// An event of `event_type` on `user`, now, from where `req` came from.
+    pub fn event(&self, event_type: crate::audit::EventType, user: &crate::user::User, req: &crate::api::Request) -> crate::audit::SecurityEvent {
+        crate::audit::SecurityEvent::new(event_type, user, self.now(), self.config.event_retention_days, &crate::api::origin(req))
+    }
+
+    /// Stores an event. Best effort, like a security notice: the change it reports has
+    /// happened and stands, so a store failure here is logged, not answered with a
+    /// 503 that would invite a retry of the change.
+    pub async fn record(&self, event: crate::audit::SecurityEvent) {
+        self.record_all(vec![event]).await
+    }
+
+    /// Stores events that one request caused, in one write.
+    pub async fn record_all(&self, events: Vec<crate::audit::SecurityEvent>) {
+        if let Err(e) = self.store.record_events(&events).await {
+            let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+            tracing::error!(error = %e, event_types = ?types, "security events not recorded");
+        }
+    }
+
     /// For a Lambda function: settings and keys from the environment, DynamoDB from
     /// `TABLE_NAME` (and `AWS_ENDPOINT_URL_DYNAMODB` or `DYNAMODB_ENDPOINT`, if set).
     pub async fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {

@@ -119,6 +119,8 @@ pub struct Config {
     pub email_provider: EmailProvider,
     /// `SES_FROM`: the verified sender address (required with `ses`).
     pub ses_from: Option<String>,
+    /// `EVENT_RETENTION_DAYS` (90): how long security events are kept before the table's TTL drops them.
+    pub event_retention_days: i64,
 }
 
 impl Default for Config {
@@ -184,6 +186,7 @@ impl Config {
             sms_provider,
             email_provider,
             ses_from,
+            event_retention_days: number(env, "EVENT_RETENTION_DAYS", 90, 1, 3650)?,
         })
     }
 
@@ -207,6 +210,7 @@ mod tests {
         assert_eq!(c.lockout, LockoutPolicy { max_failed_attempts: 5, duration_seconds: 300 });
         assert_eq!((c.password_min_length, c.code_ttl_seconds, c.resend_cooldown_seconds), (12, 300, 30));
         assert_eq!(c.remember_browser_days, 14);
+        assert_eq!(c.event_retention_days, 90);
         assert_eq!((c.sends_per_tenant_per_hour, c.confirmations_per_tenant_per_hour, c.sends_per_ip_per_hour), (1000, 200, 100));
         assert_eq!(c.remember_browser_cookie, "Identity.TwoFactorRememberMe");
         assert_eq!((&c.sms_provider, &c.email_provider), (&SmsProvider::Log, &EmailProvider::Log));

@@ -1,7 +1,7 @@
 //! twofa: the domain of a multi-tenant two-factor authentication service, and the
 //! ports it needs with their adapters.
 //!
-//! Pure domain modules ([`policy`], [`lockout`], [`codes`], [`throttle`], [`totp`],
+//! Pure domain modules ([`policy`], [`audit`], [`lockout`], [`codes`], [`throttle`], [`totp`],
 //! [`tokens`], [`devices`], [`user`], [`tenant`], [`email`], [`phone`], [`password`])
 //! never name an AWS or HTTP type. Ports are narrow traits: [`store`] (adapters
 //! `memory` and `dynamo`) and [`senders`] (`log`, `sns`, `twilio`, `ses`). [`api`]
@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod app;
+pub mod audit;
 pub mod clock;
 pub mod codes;
 pub mod config;

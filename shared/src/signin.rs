@@ -11,6 +11,7 @@
 use serde::Serialize;
 
 use crate::app::Core;
+use crate::audit::{EventType, SecurityEvent};
 use crate::policy::{effective, Effective, Layers, Provider, TwoFactorSettings};
 use crate::secret::Secret;
 use crate::senders::{EmailMessage, EmailSender};
@@ -309,6 +310,18 @@ pub async fn wrong_answer(core: &Core, email: &dyn EmailSender, subject: Subject
         notify(email, user, "Your account was locked", "Your account was locked for a while after several failed sign-in attempts.").await;
     }
     Ok(Failure::Locked { retry_after: until - now })
+}
+
+/// Records a wrong answer's `sign_in_failed` event, and with it, in the same write,
+/// the `locked_out` event when this answer locked the account.
+pub async fn record_wrong_answer(core: &Core, failed: SecurityEvent, failure: Failure) {
+    match failure {
+        Failure::Counted { .. } => core.record(failed).await,
+        Failure::Locked { retry_after } => {
+            let locked = failed.then(EventType::LockedOut).detail("locked_until", core.now() + retry_after);
+            core.record_all(vec![failed, locked]).await
+        }
+    }
 }
 
 /// What writing a right answer led to.

@@ -182,6 +182,12 @@ impl UserPatch {
             u.failed_count = 0;
         }
     }
+    /// For a user who lost the phone: no authenticator, no recovery codes. Email and
+    /// phone stay. Written `.rotating_stamp()`, so that sessions and remembered browsers end.
+    pub fn second_factor_reset() -> Self {
+        Self { authenticator: Some(None), recovery_codes: Some(Vec::new()), ..Default::default() }
+    }
+
     /// The same change with a new security stamp: the one way a change ends the
     /// user's remembered browsers and every access and setup token issued before it.
     /// Handlers write it through `crate::signin::rotate_stamp`, which also hands the

@@ -5,12 +5,13 @@
 
 use std::sync::Arc;
 
+use twofa::audit::{EventType, Origin, SecurityEvent};
 use twofa::clock::Timestamp;
 use twofa::codes::{CodePurpose, PendingCode};
 use twofa::devices::Device;
 use twofa::policy::{Behaviour, Provider, TwoFactorSettings};
 use twofa::store::dynamo::DynamoStore;
-use twofa::store::{Slot, Spend, Store, StoreError, Subject, Succeeded, Success, HARD_LIMIT};
+use twofa::store::{Page, PageKey, Slot, Spend, Store, StoreError, Subject, Succeeded, Success, HARD_LIMIT};
 use twofa::tenant::{Scope, Tenant};
 use twofa::throttle::{Limit, Taken, Window};
 use twofa::user::{Authenticator, Role, User, UserPatch};
@@ -73,6 +74,9 @@ suite!(
     sends_racing_under_one_limit_are_all_counted_up_to_the_cap_and_no_further,
     an_ended_window_starts_again_at_one_and_a_give_back_touches_only_its_own_window,
     remembered_browsers_are_listed_touched_and_forgotten_per_user,
+    a_side_lists_its_users_by_email_prefix_a_page_at_a_time_and_never_another_sides,
+    unlocking_ends_the_lock_and_clears_the_count_of_an_existing_user_only,
+    events_are_listed_newest_first_per_user_and_per_side_a_page_at_a_time,
 );
 
 /// A DynamoDB store on a fresh table, or `None` (skipped) without DynamoDB Local.
@@ -186,6 +190,25 @@ fn count(slot: &Slot) -> u32 {
 async fn succeed(store: &Shared, id: &str, sid: Option<&str>, spend: Spend<'_>) -> Result<Succeeded, StoreError> {
     let attempt = uuid::Uuid::new_v4().to_string();
     store.succeed(id, &Success { attempt: &attempt, sid, spend, patch: &UserPatch::default(), release_only: false, authenticator: None }, NOW).await
+}
+
+/// Every page of a list, following `next` until it is `None`; also the size of each page.
+async fn all_pages<T, F, Fut>(fetch: F) -> (Vec<T>, Vec<usize>)
+where
+    F: Fn(Option<PageKey>) -> Fut,
+    Fut: std::future::Future<Output = Result<Page<T>, StoreError>>,
+{
+    let (mut items, mut sizes, mut after) = (Vec::new(), Vec::new(), None);
+    for _ in 0..100 {
+        let page = fetch(after).await.expect("a page");
+        sizes.push(page.items.len());
+        items.extend(page.items);
+        match page.next {
+            Some(k) => after = Some(k),
+            None => return (items, sizes),
+        }
+    }
+    panic!("a list that never ends");
 }
 
 fn trues(results: &[Result<bool, StoreError>]) -> usize {
@@ -761,5 +784,124 @@ mod scenarios {
         assert_eq!(store.devices("u1").await.unwrap(), vec![]);
         assert_eq!(store.devices("u2").await.unwrap(), vec![other], "another user's browsers stay");
         store.delete_devices("nobody").await.unwrap();
+    }
+
+    fn emails(users: &[User]) -> Vec<String> {
+        users.iter().map(|u| u.email.clone()).collect()
+    }
+
+    pub async fn a_side_lists_its_users_by_email_prefix_a_page_at_a_time_and_never_another_sides(store: Shared) {
+        for email in ["dan@example.com", "Bob@example.com", "amy@example.com", "carl@example.com", "bea@example.com"] {
+            store.create_user(&user(acme(), email)).await.unwrap();
+        }
+        let globex = Scope::Tenant("globex".into());
+        store.create_user(&user(globex.clone(), "bob@example.com")).await.unwrap();
+        store.create_user(&user(Scope::Host, "ben@example.com")).await.unwrap();
+        let s = &store;
+
+        let (all, sizes) = all_pages(|after| {
+            let acme = acme();
+            async move { s.users_in(&acme, "", after.as_ref(), 2).await }
+        })
+        .await;
+        assert_eq!(emails(&all), ["amy@example.com", "bea@example.com", "Bob@example.com", "carl@example.com", "dan@example.com"], "by email, case aside");
+        assert_eq!(sizes, [2, 2, 1], "the last page says it is the last");
+
+        let b = s.users_in(&acme(), "b", None, 2).await.unwrap();
+        assert_eq!(emails(&b.items), ["bea@example.com", "Bob@example.com"]);
+        assert_eq!(b.next, None, "a page that ends the list exactly has no next page");
+        let (b_one_by_one, sizes) = all_pages(|after| {
+            let acme = acme();
+            async move { s.users_in(&acme, "b", after.as_ref(), 1).await }
+        })
+        .await;
+        assert_eq!((emails(&b_one_by_one), sizes), (emails(&b.items), vec![1, 1]));
+        assert!(s.users_in(&acme(), "zz", None, 10).await.unwrap().items.is_empty());
+
+        assert_eq!(emails(&s.users_in(&globex, "b", None, 10).await.unwrap().items), ["bob@example.com"]);
+        assert_eq!(emails(&s.users_in(&Scope::Host, "", None, 10).await.unwrap().items), ["ben@example.com"]);
+        // A page key from one side only positions a list of another side; it never reaches across.
+        let from_acme = s.users_in(&acme(), "", None, 1).await.unwrap().next.expect("more than one acme user");
+        let crossed = s.users_in(&globex, "", Some(&from_acme), 10).await.unwrap();
+        assert!(crossed.items.iter().all(|u| u.scope == globex), "{:?}", emails(&crossed.items));
+
+        let bea = s.users_in(&acme(), "bea", None, 1).await.unwrap().items.remove(0);
+        s.lock(Subject::User(&bea.id), NOW, NOW + 60, false).await.unwrap();
+        let listed = s.users_in(&acme(), "bea", None, 1).await.unwrap().items.remove(0);
+        assert_eq!(listed, stored(s, &bea.id).await, "a listed user is the whole user, as stored");
+        assert_eq!(listed.lockout_end, Some(NOW + 60));
+    }
+
+    pub async fn unlocking_ends_the_lock_and_clears_the_count_of_an_existing_user_only(store: Shared) {
+        let u = user(acme(), "jo@example.com");
+        store.create_user(&u).await.unwrap();
+        slot(&store, &u.id).await.unwrap();
+        store.lock(Subject::User(&u.id), NOW, NOW + 300, false).await.unwrap();
+        assert_eq!(slot(&store, &u.id).await.unwrap(), Slot::Locked(NOW + 300));
+        store.unlock(&u.id).await.unwrap();
+        let after = stored(&store, &u.id).await;
+        assert_eq!((after.lockout_end, after.failed_count), (None, 0));
+        assert_eq!(count(&slot(&store, &u.id).await.unwrap()), 1, "counting starts again at once");
+        assert!(matches!(store.unlock("no-such-user").await, Err(StoreError::NotFound)));
+        assert_eq!(store.user("no-such-user").await.unwrap(), None, "unlocking does not create a user");
+    }
+
+    fn event(t: EventType, u: &User, at: Timestamp) -> SecurityEvent {
+        SecurityEvent::new(t, u, at, 90, &Origin { ip: Some("192.0.2.1".into()), user_agent: Some("Firefox".into()) })
+    }
+
+    pub async fn events_are_listed_newest_first_per_user_and_per_side_a_page_at_a_time(store: Shared) {
+        let (u1, u2, u3) = (user(acme(), "one@example.com"), user(acme(), "two@example.com"), user(Scope::Tenant("globex".into()), "three@example.com"));
+        let mut u1_events = Vec::new();
+        for i in 0..5 {
+            let t = if i % 2 == 0 { EventType::SignIn } else { EventType::SignInFailed };
+            let e = event(t, &u1, NOW + i).detail("amr", vec!["pwd"]);
+            store.record_events(std::slice::from_ref(&e)).await.unwrap();
+            u1_events.push(e);
+        }
+        // One request's events, in one write, in the same second.
+        let failed = event(EventType::SignInFailed, &u2, NOW + 2);
+        let locked = event(EventType::LockedOut, &u2, NOW + 2).by(&u1).detail("failures", 5);
+        store.record_events(&[failed.clone(), locked.clone()]).await.unwrap();
+        let other = event(EventType::SignIn, &u3, NOW + 3);
+        store.record_events(std::slice::from_ref(&other)).await.unwrap();
+        let s = &store;
+
+        let (mine, sizes) = all_pages(|after| {
+            let id = u1.id.clone();
+            async move { s.user_events(&id, None, after.as_ref(), 2).await }
+        })
+        .await;
+        u1_events.reverse();
+        assert_eq!(mine, u1_events, "newest first, each event whole");
+        assert_eq!(sizes, [2, 2, 1]);
+        let sign_ins = s.user_events(&u1.id, Some(EventType::SignIn), None, 10).await.unwrap();
+        assert_eq!(sign_ins.items.iter().map(|e| e.at).collect::<Vec<_>>(), [NOW + 4, NOW + 2, NOW]);
+        let (failures, _) = all_pages(|after| {
+            let id = u1.id.clone();
+            async move { s.user_events(&id, Some(EventType::SignInFailed), after.as_ref(), 1).await }
+        })
+        .await;
+        assert_eq!(failures.iter().map(|e| e.at).collect::<Vec<_>>(), [NOW + 3, NOW + 1]);
+
+        let (side, _) = all_pages(|after| async move { s.side_events(&acme(), None, after.as_ref(), 3).await }).await;
+        assert_eq!(side.len(), 7, "both acme users' events, not globex's");
+        assert!(side.windows(2).all(|w| w[0].sort_key() > w[1].sort_key()), "newest first");
+        let pos = |e: &SecurityEvent| side.iter().position(|x| x.event_id == e.event_id).expect("listed");
+        assert!(pos(&locked) < pos(&failed), "the lock came after the failure that caused it");
+        let (locks, _) = all_pages(|after| async move { s.side_events(&acme(), Some(EventType::LockedOut), after.as_ref(), 1).await }).await;
+        assert_eq!(locks, vec![locked]);
+        assert_eq!(s.side_events(&Scope::Tenant("globex".into()), None, None, 10).await.unwrap().items, vec![other]);
+        assert!(s.side_events(&Scope::Host, None, None, 10).await.unwrap().items.is_empty());
+
+        // More events than one batch write takes.
+        let many: Vec<SecurityEvent> = (0..30).map(|i| event(EventType::BrowserForgotten, &u3, NOW + 100 + i)).collect();
+        store.record_events(&many).await.unwrap();
+        let (u3_events, _) = all_pages(|after| {
+            let id = u3.id.clone();
+            async move { s.user_events(&id, None, after.as_ref(), 100).await }
+        })
+        .await;
+        assert_eq!(u3_events.len(), 31);
     }
 }

@@ -165,6 +165,19 @@ impl World {
                 (Setup { bearer: Some(self.access(&jane, None)), ..Default::default() }, if event == "account-devices-list.json" { 200 } else { 204 })
             }
             "console.json" | "console-file.json" => (Setup::default(), 200),
+            "users-list.json" | "events-list.json" => {
+                self.jane().await;
+                (Setup { bearer: Some(self.host_admin().await), ..Default::default() }, 200)
+            }
+            // The host admin has no second factor, so resetting Jane's needs no step-up.
+            "user-unlock.json" | "user-reset-two-factor.json" => {
+                let (jane, _) = self.authenticator(&self.jane().await, true).await;
+                (Setup { bearer: Some(self.host_admin().await), path_ids: vec![(EVENT_USER_ID, jane.id)], ..Default::default() }, 204)
+            }
+            "account-events.json" => {
+                let jane = self.jane().await;
+                (Setup { bearer: Some(self.access(&jane, None)), ..Default::default() }, 200)
+            }
             other => panic!("events/{other} has no expectation here: add one"),
         }
     }
@@ -262,6 +275,15 @@ async fn the_remembered_browser_event_sets_a_strict_cookie() {
     for attribute in ["HttpOnly", "Secure", "SameSite=Strict"] {
         assert!(cookie.contains(attribute), "Set-Cookie lacks {attribute}: {cookie}");
     }
+}
+
+#[test]
+fn the_client_address_of_an_api_gateway_event_reaches_the_handlers() {
+    let (_, event) = e2e::event_files().into_iter().find(|(n, _)| n == "account-events.json").expect("events/account-events.json");
+    let req = twofa::api::lambda::into_request(lambda_http::request::from_str(&event.to_string()).expect("a valid event"));
+    let origin = twofa::api::origin(&req);
+    assert_eq!(origin.ip.as_deref(), Some("203.0.113.24"), "requestContext.http.sourceIp");
+    assert!(origin.user_agent.is_some_and(|ua| ua.starts_with("Mozilla/5.0")));
 }
 
 #[test]

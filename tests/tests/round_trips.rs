@@ -69,7 +69,7 @@ async fn the_policy_is_one_item_read_and_login_is_one_round_trip_before_the_pass
     // Host settings ‖ the email item (with the password hash's copy): one round trip
     // before the password check. The slot's write runs beside Argon2 and returns the
     // user, so there is no user read; the success write gives the slot back.
-    assert_eq!(ops, vec!["GetItem", "GetItem", "UpdateItem", "UpdateItem"], "policy ‖ email item, slot (returns the user), success");
+    assert_eq!(ops, vec!["GetItem", "GetItem", "UpdateItem", "UpdateItem", "PutItem"], "policy ‖ email item, slot (returns the user), success, the sign_in event");
 
     let token = body_json(&login)["access_token"].as_str().unwrap_or_default().to_string();
     let (view, ops) = calls
@@ -81,10 +81,53 @@ async fn the_policy_is_one_item_read_and_login_is_one_round_trip_before_the_pass
     let wrong = json!({"email": "jane@example.com", "password": "wrong horse battery"});
     let (failed, ops) = calls.during(login::handle(&core, &out, json_request("POST", "/login", &wrong, None))).await;
     assert_eq!(failed.status(), 401);
-    assert_eq!(ops, vec!["GetItem", "GetItem", "UpdateItem"], "a failure is its slot, counted before the password was judged");
+    assert_eq!(ops, vec!["GetItem", "GetItem", "UpdateItem", "PutItem"], "a failure is its slot, counted before the password was judged, and its event");
 
     let unknown = json!({"email": "nobody@example.com", "password": PASSWORD});
     let (failed, ops) = calls.during(login::handle(&core, &out, json_request("POST", "/login", &unknown, None))).await;
     assert_eq!(failed.status(), 401);
-    assert_eq!(ops, vec!["GetItem", "GetItem", "UpdateItem"], "an unknown email does the same work: its counter's slot");
+    assert_eq!(ops, vec!["GetItem", "GetItem", "UpdateItem"], "an unknown email does the same work (its counter's slot), with no event: there is no account");
+}
+
+fn count(ops: &[String], name: &str) -> usize {
+    ops.iter().filter(|o| *o == name).count()
+}
+
+/// A host admin signed in on `core`, and its access token.
+async fn host_admin(core: &Core) -> (twofa::user::User, String) {
+    let admin = twofa::testing::seed_user(core, twofa::tenant::Scope::Host, "root@example.com", PASSWORD, &[twofa::user::Role::HostAdmin]).await;
+    let token = twofa::signin::issue_access(core, &admin, &["pwd"], None).expect("a token").access_token;
+    (admin, token)
+}
+
+#[tokio::test]
+async fn a_page_of_users_or_events_is_one_query_never_a_scan() {
+    let Some(endpoint) = twofa::testing::service_endpoint("DYNAMODB_ENDPOINT") else { return };
+    let (core, calls) = counted_core(&endpoint).await;
+    let out = LogSender::default();
+    let (admin, token) = host_admin(&core).await;
+    for i in 0..3 {
+        twofa::testing::seed_user(&core, twofa::tenant::Scope::Host, &format!("user{i}@example.com"), PASSWORD, &[]).await;
+    }
+    let get = |path: &str| manage_settings::handle(&core, &out, json_request("GET", path, &Value::Null, Some(&token)));
+
+    let (page, ops) = calls.during(get("/users?email=user&limit=2")).await;
+    assert_eq!(page.status(), 200);
+    assert_eq!(body_json(&page)["users"].as_array().map(Vec::len), Some(2));
+    assert_eq!(count(&ops, "Query"), 1, "one index Query for the page: {ops:?}");
+    assert_eq!(count(&ops, "GetItem"), 2, "the caller, and the side's policy beside the Query: {ops:?}");
+    assert_eq!((count(&ops, "Scan"), ops.len()), (0, 3), "{ops:?}");
+
+    let (unlock, ops) = calls.during(manage_settings::handle(&core, &out, json_request("POST", &format!("/users/{}/unlock", admin.id), &Value::Null, Some(&token)))).await;
+    assert_eq!(unlock.status(), 204);
+    assert_eq!(ops, ["GetItem", "GetItem", "UpdateItem", "PutItem"], "caller, user, the unlock, its event");
+
+    for path in ["/account/events", "/events", &format!("/events?user_id={}", admin.id)] {
+        let (events, ops) = calls.during(get(path)).await;
+        assert_eq!(events.status(), 200, "{path}");
+        assert_eq!(count(&ops, "Query"), 1, "{path}: {ops:?}");
+        assert_eq!(count(&ops, "Scan"), 0, "{path}: {ops:?}");
+    }
+    let (events, _) = calls.during(get("/account/events")).await;
+    assert_eq!(body_json(&events)["events"][0]["type"], "unlocked", "the event is there to read at once from the user's partition");
 }

@@ -150,7 +150,7 @@ fn without_function(t: &Table) -> BTreeSet<(String, String)> {
 #[test]
 fn the_template_openapi_events_crates_and_local_api_name_the_same_routes_on_the_same_functions() {
     let crates = crate_routes();
-    assert_eq!(crates.len(), 22, "the contract has 20 routes, and the console's page and files 2");
+    assert_eq!(crates.len(), 27, "the contract has 25 routes, and the console's page and files 2");
     let template = template_routes(&yaml("template.yaml"));
     let openapi = openapi_routes(&yaml("openapi.yaml"));
     let local = local_api_routes();
@@ -285,10 +285,11 @@ fn each_function_may_send_only_what_it_sends_and_touch_only_the_table() {
             assert!(!a.contains('*') && a != "dynamodb:Scan", "{name}: {a} reaches further than any handler needs");
         }
         let writes: BTreeSet<&str> = actions.iter().filter_map(|a| a.strip_prefix("dynamodb:")).filter(|a| !["GetItem", "BatchGetItem", "Query"].contains(a)).collect();
-        // register only creates; login only counts failures and moves sign-in state; neither deletes.
+        // register only creates; login only counts failures, moves sign-in state and records
+        // security events; neither deletes.
         match name.as_str() {
             "register" => assert_eq!(writes, BTreeSet::from(["PutItem"]), "{name}"),
-            "login" => assert_eq!(writes, BTreeSet::from(["UpdateItem"]), "{name}"),
+            "login" => assert_eq!(writes, BTreeSet::from(["UpdateItem", "PutItem"]), "{name}"),
             _ => assert!(!writes.is_empty(), "{name} writes"),
         }
         let policies = serde_yaml::to_string(untag(get(get(f, "Properties"), "Policies"))).expect("serialisable");
@@ -457,6 +458,20 @@ fn openapi_documents_every_status_and_error_code_of_the_contract() {
         ("GET", "/account/devices", 200, ""),
         ("DELETE", "/account/devices/{device_id}", 204, ""),
         ("DELETE", "/account/devices/{device_id}", 404, "not_found"),
+        ("GET", "/users", 200, ""),
+        ("GET", "/users", 400, "invalid_request"),
+        ("GET", "/users", 403, "forbidden"),
+        ("POST", "/users/{user_id}/unlock", 204, ""),
+        ("POST", "/users/{user_id}/unlock", 404, "not_found"),
+        ("POST", "/users/{user_id}/reset-two-factor", 204, ""),
+        ("POST", "/users/{user_id}/reset-two-factor", 403, "step_up_required"),
+        ("POST", "/users/{user_id}/reset-two-factor", 404, "not_found"),
+        ("GET", "/account/events", 200, ""),
+        ("GET", "/account/events", 400, "invalid_request"),
+        ("GET", "/events", 200, ""),
+        ("GET", "/events", 400, "invalid_request"),
+        ("GET", "/events", 403, "forbidden"),
+        ("GET", "/events", 404, "not_found"),
     ];
     for (method, path, status, code) in contract {
         let op = get(get(get(&doc, "paths"), path), &method.to_lowercase());

@@ -6,13 +6,14 @@ use serde::Deserialize;
 use serde_json::json;
 use twofa::api::{cookie, json, parse_body, respond, ApiError, Request, Response, Route};
 use twofa::app::Core;
+use twofa::audit::EventType;
 use twofa::crypto::random_token;
 use twofa::devices::parse_device_token;
 use twofa::email::Email;
 use twofa::password::verify_password;
 use twofa::senders::EmailSender;
 use twofa::policy::Effective;
-use twofa::signin::{attempt_id, begin_attempt, issue_access, load_side, right_answer, scope_of, token_for, unknown_tenant, usable_providers, wrong_answer, Failure};
+use twofa::signin::{attempt_id, begin_attempt, issue_access, load_side, record_wrong_answer, right_answer, scope_of, token_for, unknown_tenant, usable_providers, wrong_answer, Failure};
 use twofa::store::{Spend, Subject, Success};
 use twofa::tenant::Scope;
 use twofa::tokens::{NewToken, TokenKind};
@@ -82,7 +83,9 @@ async fn login(core: &Core, sender: &dyn EmailSender, req: Request) -> Result<Re
         _ => verify_password(&body.password, Some(&user.password_hash)).await?,
     };
     if !right {
-        return match wrong_answer(core, sender, subject, &attempt).await? {
+        let failure = wrong_answer(core, sender, subject, &attempt).await?;
+        record_wrong_answer(core, core.event(EventType::SignInFailed, &user, &req).detail("factor", "password"), failure).await;
+        return match failure {
             Failure::Counted { .. } => Err(invalid_credentials()),
             locked => Err(locked.locked_error().unwrap_or_else(invalid_credentials)),
         };
@@ -90,13 +93,13 @@ async fn login(core: &Core, sender: &dyn EmailSender, req: Request) -> Result<Re
 
     let eff = side.effective(user.two_factor_enabled);
     if !eff.enabled {
-        return signed_in(core, &user, &attempt.id, &["pwd"]).await;
+        return signed_in(core, &user, &attempt.id, &["pwd"], &req).await;
     }
     let presented = body.remember_browser_token.or_else(|| cookie(&req, &core.config.remember_browser_cookie));
     if let Some(token) = presented
         && remembered(core, &user, &eff, &token).await?
     {
-        return signed_in(core, &user, &attempt.id, &["pwd", "device"]).await;
+        return signed_in(core, &user, &attempt.id, &["pwd", "device"], &req).await;
     }
     second_factor(core, &user, &attempt.id, &eff).await
 }
@@ -136,10 +139,11 @@ async fn remembered(core: &Core, user: &User, eff: &Effective, token: &str) -> R
 }
 
 /// Ends the attempt as a success (resetting the counts), unless the account locked meanwhile.
-async fn signed_in(core: &Core, user: &User, attempt: &str, amr: &[&str]) -> Result<Response, ApiError> {
+async fn signed_in(core: &Core, user: &User, attempt: &str, amr: &[&str], req: &Request) -> Result<Response, ApiError> {
     let success = Success { attempt, sid: None, spend: Spend::Nothing, patch: &UserPatch::default(), release_only: false, authenticator: None };
     right_answer(core, &user.id, &success).await?;
     tracing::info!(user_id = %user.id, amr = ?amr, "signed in");
+    core.record(core.event(EventType::SignIn, user, req).detail("amr", amr.to_vec())).await;
     Ok(json(StatusCode::OK, &issue_access(core, user, amr, None)?))
 }
 

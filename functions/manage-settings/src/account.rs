@@ -4,6 +4,7 @@ use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use twofa::api::{json, parse_body, ApiError, Request, Response};
 use twofa::app::Core;
+use twofa::audit::EventType;
 use twofa::email::mask_email;
 use twofa::phone::PhoneNumber;
 use twofa::policy::{Behaviour, DecidedBy, Provider};
@@ -124,5 +125,6 @@ pub async fn put(core: &Core, email: &dyn EmailSender, req: &Request) -> Result<
         ("Two-factor sign-in was turned off", "Two-factor sign-in was turned off for your account.")
     };
     notify(email, &user, subject, text).await;
+    core.record(core.event(if change.enabled { EventType::TwoFactorEnabled } else { EventType::TwoFactorDisabled }, &user, req)).await;
     Ok(json(StatusCode::OK, &AccountTwoFactor { fresh, ..view(&user, &side) }))
 }

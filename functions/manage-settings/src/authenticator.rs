@@ -6,9 +6,10 @@ use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use twofa::api::{json, no_content, parse_body, ApiError, Request, Response};
 use twofa::app::Core;
+use twofa::audit::EventType;
 use twofa::policy::Provider;
 use twofa::senders::EmailSender;
-use twofa::signin::{attempt_id, begin_attempt, fresh_access, notify, require_step_up, right_answer, two_factor_on, wrong_answer, Attempt, Failure, FreshAccess};
+use twofa::signin::{attempt_id, begin_attempt, fresh_access, notify, record_wrong_answer, require_step_up, right_answer, two_factor_on, wrong_answer, Attempt, Failure, FreshAccess};
 use twofa::store::{Spend, Subject, Succeeded, Success};
 use twofa::tokens::TokenKind;
 use twofa::totp;
@@ -100,9 +101,9 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request) -> Resu
         Some(step) if fresh.is_none_or(|last| last < step) => step,
         Some(_) => {
             tracing::warn!(user_id = %user.id, "authenticator code replayed during enrolment");
-            return Err(wrong_code(core, email, user, &attempt).await?);
+            return Err(wrong_code(core, email, user, &attempt, req).await?);
         }
-        None => return Err(wrong_code(core, email, user, &attempt).await?),
+        None => return Err(wrong_code(core, email, user, &attempt, req).await?),
     };
     let (codes, hashes) = new_codes(core, &user.id)?;
     let patch = UserPatch {
@@ -120,7 +121,7 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request) -> Resu
         Succeeded::Done => {}
         Succeeded::Spent => {
             tracing::warn!(user_id = %user.id, "authenticator code replayed during enrolment");
-            return Err(wrong_code(core, email, user, &attempt).await?);
+            return Err(wrong_code(core, email, user, &attempt, req).await?);
         }
         Succeeded::Changed => {
             // Not a guess: the attempt gives its slot back.
@@ -135,6 +136,7 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request) -> Resu
     patch.apply(&mut changed);
     let fresh = fresh_access(core, &caller, &changed)?;
     tracing::info!(user_id = %user.id, "authenticator enabled");
+    core.record(core.event(EventType::AuthenticatorAdded, user, req)).await;
     notify(
         email,
         user,
@@ -169,6 +171,7 @@ pub async fn delete(core: &Core, email: &dyn EmailSender, req: &Request) -> Resu
         return Err(errors::conflict("the authenticator changed while this request was served; read the account again"));
     }
     tracing::info!(user_id = %user.id, was_enabled = current.enabled, "authenticator removed");
+    core.record(core.event(EventType::AuthenticatorRemoved, user, req).detail("was_enabled", current.enabled)).await;
     if current.enabled {
         notify(email, user, "An authenticator app was removed", "The authenticator app was removed from your account.").await;
     }
@@ -176,8 +179,10 @@ pub async fn delete(core: &Core, email: &dyn EmailSender, req: &Request) -> Resu
 }
 
 /// The answer to a wrong code: its attempt stays counted.
-async fn wrong_code(core: &Core, email: &dyn EmailSender, user: &User, attempt: &Attempt) -> Result<ApiError, ApiError> {
-    Ok(match wrong_answer(core, email, Subject::User(&user.id), attempt).await? {
+async fn wrong_code(core: &Core, email: &dyn EmailSender, user: &User, attempt: &Attempt, req: &Request) -> Result<ApiError, ApiError> {
+    let failure = wrong_answer(core, email, Subject::User(&user.id), attempt).await?;
+    record_wrong_answer(core, core.event(EventType::SignInFailed, user, req).detail("factor", "authenticator_enrolment"), failure).await;
+    Ok(match failure {
         Failure::Counted { attempts_remaining } => errors::invalid_code(attempts_remaining),
         Failure::Locked { retry_after } => ApiError::locked_out(retry_after),
     })

@@ -51,6 +51,7 @@ pub async fn forget_one(core: &Core, req: &Request, device_id: &str) -> Result<R
         return Err(ApiError::not_found("there is no such remembered browser"));
     }
     tracing::info!(user_id = %caller.user.id, device_id, "remembered browser forgotten");
+    core.record(core.event(twofa::audit::EventType::BrowserForgotten, &caller.user, req).detail("device_id", device_id)).await;
     Ok(no_content())
 }
 
@@ -63,5 +64,6 @@ pub async fn forget_all(core: &Core, req: &Request) -> Result<Response, ApiError
     rotate_stamp(core, &caller, &caller.user, UserPatch::default()).await?;
     core.store.delete_devices(&caller.user.id).await?;
     tracing::info!(user_id = %caller.user.id, "every remembered browser forgotten");
+    core.record(core.event(twofa::audit::EventType::BrowsersForgotten, &caller.user, req)).await;
     Ok(no_content())
 }

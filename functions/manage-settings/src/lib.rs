@@ -6,12 +6,12 @@ use twofa::app::Core;
 use twofa::senders::EmailSender;
 
 mod account;
-mod audit;
 mod authenticator;
 mod caller;
 pub mod console;
 mod devices;
 mod errors;
+mod events;
 mod policy;
 mod recovery;
 mod routes;
@@ -39,6 +39,11 @@ pub const ROUTES: &[Route] = &[
     Route::new("DELETE", "/account/devices/{device_id}"),
     Route::new("GET", "/"),
     Route::new("GET", "/console/{file}"),
+    Route::new("GET", "/users"),
+    Route::new("POST", "/users/{user_id}/unlock"),
+    Route::new("POST", "/users/{user_id}/reset-two-factor"),
+    Route::new("GET", "/account/events"),
+    Route::new("GET", "/events"),
 ];
 
 /// Serves one request: a route of [`ROUTES`], 405 `method_not_allowed` for a known

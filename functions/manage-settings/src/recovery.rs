@@ -34,6 +34,7 @@ pub async fn regenerate(core: &Core, email: &dyn EmailSender, req: &Request) -> 
     let (codes, hashes) = new_codes(core, &user.id)?;
     core.store.update_user(&user.id, &UserPatch { recovery_codes: Some(hashes), ..Default::default() }).await?;
     tracing::info!(user_id = %user.id, "recovery codes replaced");
+    core.record(core.event(twofa::audit::EventType::RecoveryCodesGenerated, user, req)).await;
     notify(email, user, "New recovery codes were made", "New recovery codes were made for your account; the old ones no longer work.").await;
     Ok(json(StatusCode::OK, &RecoveryCodes { recovery_codes: codes }))
 }

@@ -4,7 +4,7 @@ use twofa::api::{match_path, ApiError, Request, Response, Route};
 use twofa::app::Core;
 use twofa::senders::EmailSender;
 
-use crate::{account, authenticator, console, devices, errors, recovery, settings, tenants, users, ROUTES};
+use crate::{account, authenticator, console, devices, errors, events, recovery, settings, tenants, users, ROUTES};
 
 /// Finds the route for the request and serves it.
 pub async fn dispatch(core: &Core, email: &dyn EmailSender, req: &Request) -> Result<Response, ApiError> {
@@ -47,6 +47,11 @@ async fn serve(core: &Core, email: &dyn EmailSender, req: &Request, route: Route
         ("DELETE", "/account/devices/{device_id}") => devices::forget_one(core, req, param).await,
         ("GET", "/") => Ok(console::index()),
         ("GET", "/console/{file}") => console::asset(param),
+        ("GET", "/users") => users::list(core, req).await,
+        ("POST", "/users/{user_id}/unlock") => users::unlock(core, req, param).await,
+        ("POST", "/users/{user_id}/reset-two-factor") => users::reset_two_factor(core, email, req, param).await,
+        ("GET", "/account/events") => events::own(core, req).await,
+        ("GET", "/events") => events::side(core, req).await,
         _ => Err(ApiError::not_found("there is no such route")),
     }
 }

@@ -12,7 +12,6 @@ use twofa::tenant::Scope;
 use crate::caller::{admin, signed_in};
 use crate::errors;
 use crate::policy::require_step_up_to_weaken;
-use crate::audit;
 
 /// A partial change: omitted (or null) fields keep their value.
 #[derive(Debug, Deserialize)]
@@ -66,7 +65,17 @@ pub async fn put(core: &Core, req: &Request) -> Result<Response, ApiError> {
         twofa::store::StoreError::Conflict(_) => errors::conflict("the settings changed while this change was being made; read them again and retry"),
         other => other.into(),
     })?;
-    audit::settings_changed(&caller.user, &scope, &changes);
+    twofa::audit::log_settings_changed(&caller.user, &scope, &changes);
+    // An admin's change of its side is recorded on the admin's own account, as its actor.
+    let event = core
+        .event(twofa::audit::EventType::SettingsChanged, &caller.user, req)
+        .by(&caller.user)
+        .detail("behaviour", serde_json::to_value(saved.behaviour).unwrap_or_default())
+        .detail("users_can_change", saved.users_can_change)
+        .detail("remember_browser", saved.remember_browser)
+        .detail("allowed_providers", serde_json::to_value(&saved.allowed_providers).unwrap_or_default())
+        .changes(&scope, &changes);
+    core.record(event).await;
     Ok(json(StatusCode::OK, &saved))
 }
 

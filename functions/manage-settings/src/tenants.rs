@@ -12,7 +12,6 @@ use twofa::store::StoreError;
 use twofa::tenant::{Scope, Tenant, TenantName};
 use twofa::user::{Role, User};
 
-use crate::audit;
 use crate::caller::{host_admin, signed_in};
 use crate::errors;
 use crate::policy::{require_step_up_to_weaken, side_of};
@@ -71,6 +70,12 @@ pub async fn create(core: &Core, req: &Request) -> Result<Response, ApiError> {
         Err(e) => return Err(e.into()),
     }
     tracing::info!(tenant = %tenant.name, admin_user_id = %admin.id, "tenant created");
+    let event = core
+        .event(twofa::audit::EventType::TenantCreated, &caller.user, req)
+        .by(&caller.user)
+        .detail("tenant", tenant.name.clone())
+        .detail("admin_user_id", admin.id.clone());
+    core.record(event).await;
     Ok(json(StatusCode::CREATED, &Created { tenant: tenant.name, admin_user_id: admin.id }))
 }
 
@@ -100,7 +105,15 @@ pub async fn put_feature(core: &Core, req: &Request, tenant: &str) -> Result<Res
         StoreError::NotFound => errors::unknown_tenant(),
         other => other.into(),
     })?;
-    audit::settings_changed(&caller.user, &Scope::Tenant(key), &changes);
+    let side = Scope::Tenant(key);
+    twofa::audit::log_settings_changed(&caller.user, &side, &changes);
+    let event = core
+        .event(twofa::audit::EventType::FeatureChanged, &caller.user, req)
+        .by(&caller.user)
+        .detail("tenant", tenant.name.clone())
+        .detail("behaviour", serde_json::to_value(change.behaviour).unwrap_or_default())
+        .changes(&side, &changes);
+    core.record(event).await;
     Ok(json(StatusCode::OK, &Feature { tenant: tenant.name, behaviour: change.behaviour }))
 }
 

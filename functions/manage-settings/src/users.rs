@@ -1,19 +1,32 @@
-//! `GET | PUT /users/{user_id}/two-factor`: an admin's view of the users of its own
-//! side. Users of other sides answer exactly as unknown ids do.
+//! `GET /users`, `GET | PUT /users/{user_id}/two-factor`, `POST /users/{user_id}/unlock`
+//! and `POST /users/{user_id}/reset-two-factor`: an admin's view of the users of its
+//! own side. Users of other sides answer exactly as unknown ids do.
 
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
-use twofa::api::{json, parse_body, ApiError, Request, Response};
+use twofa::api::paging::{cursor, encode_cursor, limit, query_param};
+use twofa::api::{json, no_content, parse_body, ApiError, Request, Response};
 use twofa::app::Core;
-use twofa::policy::{Behaviour, DecidedBy};
-use twofa::signin::{notify, require_step_up, rotate_stamp, two_factor_on, FreshAccess, Side};
+use twofa::audit::EventType;
+use twofa::clock::Timestamp;
+use twofa::lockout::locked_for;
+use twofa::phone::PhoneNumber;
+use twofa::policy::{Behaviour, DecidedBy, Provider};
+use twofa::signin::{notify, require_step_up, rotate_stamp, two_factor_on, usable_providers, FreshAccess, Side};
 use twofa::senders::EmailSender;
+use twofa::store::StoreError;
 use twofa::tenant::Scope;
-use twofa::user::{User, UserPatch};
+use twofa::user::{Role, User, UserPatch};
 
 use crate::caller::{admin, signed_in};
 use crate::errors;
 use crate::policy::side_of;
+
+/// Users per page unless `limit` says otherwise, and the most `limit` may ask for.
+const PAGE: usize = 50;
+const MAX_PAGE: usize = 100;
+/// An email prefix longer than any address cannot match.
+const MAX_PREFIX_CHARS: usize = 254;
 
 #[derive(Deserialize)]
 struct FlagChange {
@@ -34,6 +47,108 @@ struct UserTwoFactor {
 fn view(user: &User, side: &Side) -> UserTwoFactor {
     let eff = side.effective(user.two_factor_enabled);
     UserTwoFactor { user_id: user.id.clone(), enabled: eff.enabled, behaviour: eff.behaviour, decided_by: eff.decided_by, fresh: None }
+}
+
+/// A user as `GET /users` lists it: no secret, the phone only as a hint.
+#[derive(Serialize)]
+struct Listed {
+    user_id: String,
+    email: String,
+    email_confirmed: bool,
+    phone_hint: Option<String>,
+    phone_confirmed: bool,
+    two_factor_enabled: bool,
+    providers: Vec<Provider>,
+    roles: Vec<Role>,
+    locked_until: Option<Timestamp>,
+    created_at: Timestamp,
+}
+
+#[derive(Serialize)]
+struct UserList {
+    users: Vec<Listed>,
+    next_cursor: Option<String>,
+}
+
+fn listed(user: User, side: &Side, now: Timestamp) -> Listed {
+    let eff = side.effective(user.two_factor_enabled);
+    Listed {
+        providers: usable_providers(&user, &eff),
+        two_factor_enabled: eff.enabled,
+        phone_hint: user.phone_number.as_deref().map(|p| PhoneNumber::parse(p).map(|n| n.masked()).unwrap_or_else(|_| "***".to_string())),
+        phone_confirmed: user.phone_number.is_some() && user.phone_number_confirmed,
+        locked_until: locked_for(user.lockout_end, now).and(user.lockout_end),
+        user_id: user.id,
+        email: user.email,
+        email_confirmed: user.email_confirmed,
+        roles: user.roles,
+        created_at: user.created_at,
+    }
+}
+
+/// `GET /users?email=&cursor=&limit=`: the caller's side's users by email, one
+/// index `Query` a page (see the store's module doc), beside the one policy read.
+pub async fn list(core: &Core, req: &Request) -> Result<Response, ApiError> {
+    let caller = signed_in(core, req).await?;
+    let scope = admin(&caller)?;
+    let prefix = query_param(req, "email")?.unwrap_or_default().trim().to_lowercase();
+    if prefix.chars().count() > MAX_PREFIX_CHARS {
+        return Err(ApiError::invalid_field("email", format!("an email prefix has at most {MAX_PREFIX_CHARS} characters")));
+    }
+    let limit = limit(req, PAGE, MAX_PAGE)?;
+    let scope_key = scope.key();
+    let binding = ["users", scope_key.as_str(), prefix.as_str()];
+    let after = cursor(req, &core.hash_key, &binding)?;
+    let (page, side) = tokio::join!(core.store.users_in(&scope, &prefix, after.as_ref(), limit), side_of(core, &caller.user));
+    let (page, side) = (page?, side?);
+    let now = core.now();
+    let next_cursor = page.next.as_ref().map(|k| encode_cursor(&core.hash_key, &binding, k));
+    Ok(json(StatusCode::OK, &UserList { users: page.items.into_iter().map(|u| listed(u, &side, now)).collect(), next_cursor }))
+}
+
+/// `POST /users/{user_id}/unlock`: ends a lock and clears the failure count.
+pub async fn unlock(core: &Core, req: &Request, user_id: &str) -> Result<Response, ApiError> {
+    let caller = signed_in(core, req).await?;
+    let scope = admin(&caller)?;
+    let user = managed(core, &scope, user_id).await?;
+    core.store.unlock(&user.id).await.map_err(gone)?;
+    tracing::info!(user_id = %user.id, admin_id = %caller.user.id, "account unlocked by an administrator");
+    core.record(core.event(EventType::Unlocked, &user, req).by(&caller.user)).await;
+    Ok(no_content())
+}
+
+/// `POST /users/{user_id}/reset-two-factor`: for a user who lost the phone with the
+/// authenticator and the recovery codes. Removes both, forgets every remembered
+/// browser and ends every session; confirmed email and phone stay, so the user can
+/// still sign in with them. The admin needs a fresh second factor of its own when it
+/// has 2FA on: a stolen admin session must not strip a user's factors.
+pub async fn reset_two_factor(core: &Core, email: &dyn EmailSender, req: &Request, user_id: &str) -> Result<Response, ApiError> {
+    let caller = signed_in(core, req).await?;
+    let scope = admin(&caller)?;
+    let user = managed(core, &scope, user_id).await?;
+    // The admin and the user share the side, so one policy read serves both.
+    let side = side_of(core, &caller.user).await?;
+    require_step_up(core, &caller, two_factor_on(&caller.user, &side.effective(caller.user.two_factor_enabled)))?;
+    // The new stamp ends the user's sessions and remembered browsers.
+    core.store.update_user(&user.id, &UserPatch::second_factor_reset().rotating_stamp()).await.map_err(gone)?;
+    core.store.delete_devices(&user.id).await?;
+    tracing::info!(user_id = %user.id, admin_id = %caller.user.id, "second factor reset by an administrator");
+    core.record(core.event(EventType::TwoFactorReset, &user, req).by(&caller.user)).await;
+    notify(
+        email,
+        &user,
+        "Your second factor was reset",
+        "An administrator removed your authenticator app and recovery codes and forgot your remembered browsers.",
+    )
+    .await;
+    Ok(no_content())
+}
+
+fn gone(e: StoreError) -> ApiError {
+    match e {
+        StoreError::NotFound => errors::no_such_user(),
+        other => other.into(),
+    }
 }
 
 /// `GET /users/{user_id}/two-factor`.
@@ -74,13 +189,15 @@ pub async fn put(core: &Core, email: &dyn EmailSender, req: &Request, user_id: &
             ("Two-factor sign-in was turned off", "An administrator turned off two-factor sign-in for your account.")
         };
         notify(email, &user, subject, text).await;
+        let event_type = if change.enabled { EventType::TwoFactorEnabled } else { EventType::TwoFactorDisabled };
+        core.record(core.event(event_type, &user, req).by(&caller.user)).await;
     }
     Ok(json(StatusCode::OK, &UserTwoFactor { fresh, ..view(&user, &side) }))
 }
 
 /// The user `id` if it belongs to the side `scope`; 404 otherwise, whether it does
 /// not exist or belongs elsewhere.
-async fn managed(core: &Core, scope: &Scope, id: &str) -> Result<User, ApiError> {
+pub async fn managed(core: &Core, scope: &Scope, id: &str) -> Result<User, ApiError> {
     match core.store.user(id).await? {
         Some(user) if &user.scope == scope => Ok(user),
         _ => Err(errors::no_such_user()),

@@ -27,6 +27,11 @@ fn routes() -> Vec<(&'static str, &'static str, Value)> {
         ("POST", "/account/forget-browser", json!(null)),
         ("GET", "/account/devices", json!(null)),
         ("DELETE", "/account/devices/{device_id}", json!(null)),
+        ("GET", "/users", json!(null)),
+        ("POST", "/users/{user_id}/unlock", json!(null)),
+        ("POST", "/users/{user_id}/reset-two-factor", json!(null)),
+        ("GET", "/account/events", json!(null)),
+        ("GET", "/events", json!(null)),
     ]
 }
 
@@ -134,7 +139,7 @@ async fn a_token_whose_tenant_is_not_its_users_tenant_is_refused_everywhere() {
 async fn admin_routes_answer_each_role_as_the_contract_says() {
     let w = World::new().await;
     // (route index, [plain user, tenant admin, host admin])
-    let expected: [(usize, [u16; 3]); 7] = [
+    let expected: [(usize, [u16; 3]); 11] = [
         (0, [403, 200, 200]),
         (1, [403, 200, 200]),
         (2, [403, 403, 201]),
@@ -142,6 +147,10 @@ async fn admin_routes_answer_each_role_as_the_contract_says() {
         (4, [403, 403, 200]),
         (5, [403, 200, 200]),
         (6, [403, 200, 200]),
+        (16, [403, 200, 200]),
+        (17, [403, 204, 204]),
+        (18, [403, 204, 204]),
+        (20, [403, 200, 200]),
     ];
     let all = routes();
     for (i, statuses) in expected {
@@ -149,7 +158,10 @@ async fn admin_routes_answer_each_role_as_the_contract_says() {
         let callers = [(&w.acme_user, &w.acme_user), (&w.acme_admin, &w.acme_user), (&w.host_admin, &w.host_user)];
         for ((caller, target), want) in callers.into_iter().zip(statuses) {
             let path = path_for(pattern, "acme", target);
-            let r = w.call(method, &path, body.clone(), Some(&w.token(caller))).await;
+            // An earlier route may have rotated the caller's stamp (an admin's change of
+            // its flag, a reset): the token is for the caller as stored now.
+            let caller = w.core.store.user(&caller.id).await.unwrap().unwrap();
+            let r = w.call(method, &path, body.clone(), Some(&w.token(&caller))).await;
             assert_eq!(r.status, want, "{method} {pattern} by {}: {:?}", caller.email, r.body);
         }
     }
@@ -187,13 +199,24 @@ async fn a_tenant_admin_reaches_neither_another_tenant_nor_the_host_on_any_admin
         assert_eq!(r.status, 403, "{t}");
         assert_eq!(w.call("GET", &format!("/tenants/{t}/features/two-factor"), json!(null), Some(&acme)).await.status, 403);
     }
-    // Users of globex and of the host: not found.
+    // Users of globex and of the host: not found, on every user route and event filter.
+    w.core.store.lock(twofa::store::Subject::User(&w.globex_user.id), w.core.now(), w.core.now() + 300, false).await.unwrap();
     for target in [&w.globex_user, &w.globex_admin, &w.host_user, &w.host_admin] {
         let path = format!("/users/{}/two-factor", target.id);
         assert_eq!(w.call("GET", &path, json!(null), Some(&acme)).await.status, 404);
         assert_eq!(w.call("PUT", &path, json!({"enabled": true}), Some(&acme)).await.status, 404);
+        for action in ["unlock", "reset-two-factor"] {
+            let r = w.call("POST", &format!("/users/{}/{action}", target.id), json!(null), Some(&acme)).await;
+            assert_eq!((r.status, r.error()), (404, "not_found"), "{action} {}", target.email);
+        }
+        assert_eq!(w.call("GET", &format!("/events?user_id={}", target.id), json!(null), Some(&acme)).await.status, 404);
     }
+    let listed = w.call("GET", "/users", json!(null), Some(&acme)).await;
+    let ids: Vec<&str> = listed.body["users"].as_array().unwrap().iter().map(|u| u["user_id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 2, "only acme's admin and user: {ids:?}");
+    assert!(ids.contains(&w.acme_user.id.as_str()) && ids.contains(&w.acme_admin.id.as_str()));
     assert!(!w.user(&w.globex_user.id).await.two_factor_enabled);
+    assert!(w.user(&w.globex_user.id).await.lockout_end.is_some(), "globex's lock stands");
 }
 
 #[tokio::test]

@@ -7,6 +7,8 @@
 use serde_json::json;
 use twofa::api::{json, ApiError, Request, Response};
 use twofa::app::Core;
+use twofa::audit::EventType;
+use twofa::phone::PhoneNumber;
 use twofa::codes::CodePurpose;
 use twofa::senders::EmailSender;
 use twofa::signin::{attempt_id, authenticate, begin_attempt, fresh_access, right_answer, Outcome};
@@ -39,13 +41,18 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request, purpose
     let attempt = begin_attempt(core, Subject::User(&user.id), attempt_id()?, None).await?;
     let spend = match check::sent_code(core, pending.as_ref(), code, &destination, None).await? {
         Judged::Right(spend) => spend,
-        Judged::Wrong => return Err(wrong_code(core, email, user, &attempt).await),
+        Judged::Wrong => return Err(wrong_code(core, email, user, &attempt, req, code_purpose.as_str()).await),
         Judged::Expired => {
             not_a_guess(core, user, &attempt).await?;
             return Err(code_expired());
         }
     };
 
+    // The whole number is the user's own; a hint is enough for the side's admins reading events.
+    let event = match purpose {
+        ConfirmPurpose::Email => core.event(EventType::EmailConfirmed, user, req),
+        ConfirmPurpose::Phone => core.event(EventType::PhoneConfirmed, user, req).detail("phone_hint", hint(&destination)),
+    };
     let (patch, mut body) = match purpose {
         ConfirmPurpose::Email => (UserPatch { email_confirmed: Some(true), ..Default::default() }, json!({ "email_confirmed": true })),
         ConfirmPurpose::Phone => (
@@ -62,12 +69,13 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request, purpose
     let patch = patch.rotating_stamp();
     let success = Success { attempt: &attempt.id, sid: None, spend, patch: &patch, release_only: false, authenticator: None };
     if right_answer(core, &user.id, &success).await? == Outcome::Spent {
-        return Err(wrong_code(core, email, user, &attempt).await);
+        return Err(wrong_code(core, email, user, &attempt, req, code_purpose.as_str()).await);
     }
     let mut changed = user.clone();
     patch.apply(&mut changed);
     let fresh = fresh_access(core, &caller, &changed)?;
     tracing::info!(user_id = %user.id, purpose = code_purpose.as_str(), "confirmed");
+    core.record(event).await;
     if let Some(fresh) = fresh {
         body["access_token"] = fresh.access_token.into();
         body["expires_in"] = fresh.expires_in.into();
@@ -76,4 +84,8 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request, purpose
         body["sign_in_again"] = true.into();
     }
     Ok(json(http::StatusCode::OK, &body))
+}
+
+fn hint(number: &str) -> String {
+    PhoneNumber::parse(number).map(|n| n.masked()).unwrap_or_else(|_| "***".to_string())
 }

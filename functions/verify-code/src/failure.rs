@@ -1,9 +1,10 @@
 //! A wrong code counts toward the account lockout exactly like a wrong password.
 
-use twofa::api::ApiError;
+use twofa::api::{ApiError, Request};
 use twofa::app::Core;
+use twofa::audit::EventType;
 use twofa::senders::EmailSender;
-use twofa::signin::{right_answer, wrong_answer, Attempt, Failure};
+use twofa::signin::{record_wrong_answer, right_answer, wrong_answer, Attempt, Failure};
 use twofa::store::{Spend, Subject, Success};
 use twofa::user::{User, UserPatch};
 
@@ -11,8 +12,13 @@ use crate::errors::invalid_code;
 
 /// The attempt stays counted: 401 `invalid_code` with the attempts left, or 423 when
 /// it used the last slot and locked the account (which also ends its sign-in in progress).
-pub async fn wrong_code(core: &Core, email: &dyn EmailSender, user: &User, attempt: &Attempt) -> ApiError {
-    match wrong_answer(core, email, Subject::User(&user.id), attempt).await {
+/// `factor` names what was wrong in the `sign_in_failed` event (never the code itself).
+pub async fn wrong_code(core: &Core, email: &dyn EmailSender, user: &User, attempt: &Attempt, req: &Request, factor: &'static str) -> ApiError {
+    let failure = wrong_answer(core, email, Subject::User(&user.id), attempt).await;
+    if let Ok(f) = failure {
+        record_wrong_answer(core, core.event(EventType::SignInFailed, user, req).detail("factor", factor), f).await;
+    }
+    match failure {
         Ok(Failure::Counted { attempts_remaining }) => invalid_code(attempts_remaining),
         Ok(Failure::Locked { retry_after }) => ApiError::locked_out(retry_after),
         Err(e) => e.into(),

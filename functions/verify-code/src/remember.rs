@@ -11,6 +11,7 @@ use twofa::user::User;
 
 /// A browser just remembered: the token for the body and its `Set-Cookie` value.
 pub struct Remembered {
+    pub device_id: String,
     pub token: String,
     pub cookie: String,
 }
@@ -23,7 +24,7 @@ pub async fn remember(core: &Core, email: &dyn EmailSender, user: &User, req: &R
     core.store
         .put_device(&Device {
             user_id: user.id.clone(),
-            device_id,
+            device_id: device_id.clone(),
             token_hash: device_token_hash(&core.hash_key, &user.id, token.expose()),
             security_stamp: user.security_stamp.clone(),
             created_at: now,
@@ -39,5 +40,5 @@ pub async fn remember(core: &Core, email: &dyn EmailSender, user: &User, req: &R
         &format!("A browser signed in to your account and will not be asked for a second factor for {days} days. You can forget it in your two-factor settings."),
     )
     .await;
-    Ok(Remembered { cookie: remember_cookie(&core.config.remember_browser_cookie, token.expose(), max_age), token: token.expose().clone() })
+    Ok(Remembered { device_id, cookie: remember_cookie(&core.config.remember_browser_cookie, token.expose(), max_age), token: token.expose().clone() })
 }

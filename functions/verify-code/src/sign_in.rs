@@ -4,6 +4,7 @@
 
 use twofa::api::{json, json_with_headers, ApiError, Request, Response};
 use twofa::app::Core;
+use twofa::audit::EventType;
 use twofa::codes::CodePurpose;
 use twofa::phone::PhoneNumber;
 use twofa::policy::{Effective, Provider};
@@ -54,7 +55,7 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request, s: Sign
     };
     let spend = match judged {
         Judged::Right(spend) => spend,
-        Judged::Wrong => return Err(wrong_code(core, email, &user, &attempt).await),
+        Judged::Wrong => return Err(wrong_code(core, email, &user, &attempt, req, s.method.as_str()).await),
         Judged::Expired => {
             not_a_guess(core, &user, &attempt).await?;
             return Err(code_expired());
@@ -63,7 +64,7 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request, s: Sign
     // Spending the factor, ending the sign-in and resetting the count: one write.
     let success = Success { attempt: &attempt.id, sid: Some(&sid), spend, patch: &UserPatch::default(), release_only: false, authenticator: None };
     if right_answer(core, &user.id, &success).await? == Outcome::Spent {
-        return Err(wrong_code(core, email, &user, &attempt).await);
+        return Err(wrong_code(core, email, &user, &attempt, req, s.method.as_str()).await);
     }
     tracing::info!(user_id = %user.id, method = s.method.as_str(), "signed in with a second factor");
     if s.method == Method::RecoveryCode {
@@ -77,12 +78,21 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request, s: Sign
         .await;
     }
 
-    let mut signed_in = issue_access(core, &user, &["pwd", s.method.amr()], Some(core.now()))?;
+    let amr = ["pwd", s.method.amr()];
+    let mut signed_in = issue_access(core, &user, &amr, Some(core.now()))?;
+    // Everything this sign-in did goes into the store in one write.
+    let mut events = vec![core.event(EventType::SignIn, &user, req).detail("amr", amr.to_vec()).detail("provider", s.method.as_str())];
+    if s.method == Method::RecoveryCode {
+        events.push(core.event(EventType::RecoveryCodeUsed, &user, req).detail("recovery_codes_left", user.recovery_codes.len().saturating_sub(1)));
+    }
     if s.remember_browser && eff.remember_browser_allowed {
         let remembered = remember(core, email, &user, req).await?;
+        events.push(core.event(EventType::BrowserRemembered, &user, req).detail("device_id", remembered.device_id.clone()));
+        core.record_all(events).await;
         signed_in.remember_browser_token = Some(remembered.token);
         return Ok(json_with_headers(http::StatusCode::OK, &signed_in, &[(http::header::SET_COOKIE, remembered.cookie)]));
     }
+    core.record_all(events).await;
     Ok(json(http::StatusCode::OK, &signed_in))
 }
 

@@ -335,3 +335,46 @@ async fn bad_input_is_refused_naming_the_field_and_changes_nothing() {
     assert_eq!(w.user(&user.id).await, before);
     assert_eq!(w.verify(sign_in(&token, "email", &code), None).await.status(), 200, "the code still works");
 }
+
+/// The user's events, newest first, as the store holds them.
+async fn events(w: &World, user_id: &str) -> Vec<twofa::audit::SecurityEvent> {
+    use twofa::store::EventStore;
+    w.store.user_events(user_id, None, None, 100).await.unwrap().items
+}
+
+#[tokio::test]
+async fn a_sign_in_with_a_recovery_code_and_a_remembered_browser_records_each_with_its_amr() {
+    let w = World::new();
+    let user = w.two_factor_user().await;
+    let codes = w.give_recovery_codes(&user).await;
+    let token = w.start_sign_in(&user).await;
+    let mut body = sign_in(&token, "recovery_code", &codes[0]);
+    body["remember_browser"] = json!(true);
+    assert_eq!(w.verify(body, None).await.status(), 200);
+
+    let recorded = events(&w, &user.id).await;
+    let types: Vec<&str> = recorded.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(types, ["browser_remembered", "recovery_code_used", "sign_in"], "all three, newest first");
+    assert_eq!(recorded[2].details["amr"], json!(["pwd", "rec"]));
+    assert_eq!(recorded[1].details["recovery_codes_left"], 9);
+    assert_eq!(recorded[2].user_agent.as_deref(), Some("twofa-tests"));
+    let text = serde_json::to_string(&recorded).unwrap();
+    assert!(!text.contains(&codes[0]) && !text.contains(&token), "no code or token in an event: {text}");
+}
+
+#[tokio::test]
+async fn a_wrong_code_is_recorded_and_the_one_that_locks_is_recorded_with_the_lock() {
+    let w = World::new();
+    let user = w.two_factor_user().await;
+    let token = w.start_sign_in(&user).await;
+    w.send_sign_in_code(&token, "email").await;
+    for _ in 0..5 {
+        w.verify(sign_in(&token, "email", "000000"), None).await;
+    }
+    let recorded = events(&w, &user.id).await;
+    let types: Vec<&str> = recorded.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(types, ["locked_out", "sign_in_failed", "sign_in_failed", "sign_in_failed", "sign_in_failed", "sign_in_failed"]);
+    assert!(recorded[0].details["locked_until"].as_i64().is_some_and(|t| t > w.now()), "{:?}", recorded[0].details);
+    assert_eq!(recorded[1].details["factor"], json!("email"));
+    assert!(!serde_json::to_string(&recorded).unwrap().contains("000000"), "the wrong code is not kept");
+}

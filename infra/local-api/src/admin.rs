@@ -1,5 +1,5 @@
 //! The first host admin: created by the local API at start and, for a deployed
-//! stack, by the `create-host-admin` command. Idempotent; no default password.
+//! stack, by `twofa-admin create-host-admin`. Idempotent; no default password.
 
 use twofa::app::Core;
 use twofa::email::Email;

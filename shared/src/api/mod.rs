@@ -6,12 +6,13 @@
 mod client;
 mod error;
 pub mod lambda;
+pub mod paging;
 mod request;
 mod routing;
 
 pub use client::{client_info, ClientInfo};
 pub use error::ApiError;
-pub use request::{bearer_token, cookie, header, parse_body, user_agent, MAX_BODY_BYTES};
+pub use request::{bearer_token, cookie, header, origin, parse_body, user_agent, MAX_BODY_BYTES};
 pub use routing::{find_route, match_path, route_guard, Route};
 
 /// A request as the handlers see it.

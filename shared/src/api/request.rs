@@ -76,6 +76,14 @@ pub fn cookie(req: &Request, name: &str) -> Option<String> {
         .map(|(_, v)| v.trim_matches('"').to_string())
 }
 
+/// Where the request came from, for a security event: the sender the edge saw
+/// ([`super::ClientInfo`]) and its User-Agent, the header's when the edge gave none.
+pub fn origin(req: &Request) -> crate::audit::Origin {
+    let client = super::client_info(req);
+    let user_agent = client.user_agent.map(|s| s.chars().take(256).collect()).or_else(|| user_agent(req));
+    crate::audit::Origin { ip: client.source_ip.map(|ip| ip.to_string()), user_agent }
+}
+
 /// The User-Agent, cut to 256 characters.
 pub fn user_agent(req: &Request) -> Option<String> {
     header(req, http::header::USER_AGENT.as_str()).map(|s| s.chars().take(256).collect())

@@ -1,21 +1,24 @@
 //! The DynamoDB adapter: every record in one table (`pk`, `sk`, both strings),
-//! on-demand capacity, TTL on `expires_at`.
+//! on-demand capacity, TTL on `expires_at`, and one global secondary index,
+//! `by_side` (`side_pk`, `side_sk`, all attributes projected).
 //!
 //! # Items
-//! | record | `pk` | `sk` |
-//! |---|---|---|
-//! | user | `USER#<id>` | `USER` |
-//! | pending code | `USER#<id>` | `CODE#<purpose>` |
-//! | remembered browser | `USER#<id>` | `DEVICE#<device_id>` |
-//! | email uniqueness (→ `user_id`, a copy of `password_hash`) | `EMAIL#<scope key>#<lower-case email>` | `EMAIL` |
-//! | unknown email's failure counter | `GUESS#<keyed hash of scope and email>` | `GUESS` |
-//! | tenant (name, feature, settings) | `TENANT#<lower-case name>` | `TENANT` |
-//! | host settings | `HOST` | `HOST` |
-//! | send window (one per limit) | `WINDOW#<limit key>` | `WINDOW` |
-//! | "the local API created this table" | `CREATED_BY#local-api` | `CREATED_BY` |
+//! | record | `pk` | `sk` | `side_pk` / `side_sk` (index) |
+//! |---|---|---|---|
+//! | user | `USER#<id>` | `USER` | `USERS#<scope key>` / lower-case email |
+//! | pending code | `USER#<id>` | `CODE#<purpose>` | |
+//! | remembered browser | `USER#<id>` | `DEVICE#<device_id>` | |
+//! | security event | `USER#<id>` | `EVENT#<at, 12 digits>#<event_id>` | `EVENTS#<scope key>` / `<at>#<event_id>` |
+//! | email uniqueness (→ `user_id`, a copy of `password_hash`) | `EMAIL#<scope key>#<lower-case email>` | `EMAIL` | |
+//! | unknown email's failure counter | `GUESS#<keyed hash of scope and email>` | `GUESS` | |
+//! | tenant (name, feature, settings) | `TENANT#<lower-case name>` | `TENANT` | |
+//! | host settings | `HOST` | `HOST` | |
+//! | send window (one per limit) | `WINDOW#<limit key>` | `WINDOW` | |
+//! | "the local API created this table" | `CREATED_BY#local-api` | `CREATED_BY` | |
 //!
-//! Codes, devices, windows and unknown-email counters carry `expires_at` (epoch
-//! seconds), the TTL, so DynamoDB deletes them once dead.
+//! Codes, devices, windows, unknown-email counters and events carry `expires_at`
+//! (epoch seconds), the TTL, so DynamoDB deletes them once dead. An event expires
+//! `EVENT_RETENTION_DAYS` after it happened.
 //!
 //! # Expiry
 //! Expiry is decided from the item, never by TTL. DynamoDB deletes an item whose
@@ -24,7 +27,30 @@
 //! 410 `code_expired` to 401 `invalid_code`, counted toward the lockout). Codes and
 //! devices keep their logical expiry in `valid_until`, windows in `window_end`, and
 //! `expires_at` (the TTL) is a day later ([`item::TTL_GRACE_SECONDS`]); an item
-//! from before the grace period has only `expires_at`, read as its expiry.
+//! from before the grace period has only `expires_at`, read as its expiry. Nothing
+//! is decided from an event's expiry: a listing may show one TTL has not taken yet.
+//!
+//! # Paging a side: the `by_side` index
+//! An admin lists its side's users by email prefix, and its side's events newest
+//! first, without a `Scan`: each user item and each event item also carries index
+//! keys, so one side's users are one index partition sorted by lower-case email (a
+//! prefix is `begins_with` on the sort key) and its events another, sorted by time.
+//! The side in the key comes from the caller's stored user, never from the request,
+//! and a cursor only says where in that partition to start, so no cursor reaches
+//! another side. The email-uniqueness item stays as it was: reshaping it into one
+//! partition per side would move every existing address and funnel every login of a
+//! side through one partition key.
+//!
+//! The index is eventually consistent (usually well under a second behind). For an
+//! admin's list that is harmless: a user registered or locked a moment ago may show
+//! a moment later, and nothing is decided from the list, since unlock and reset read
+//! the user item strongly. A user's own events, and an admin's events of one user,
+//! are read from the user's partition with a strongly consistent `Query` instead.
+//! One side's events share one index partition key; DynamoDB splits it by sort key
+//! under load, but a side writing well over a thousand events a second (sign-ins
+//! included) would need the key sharded. Users written before the index existed
+//! (tables made before v1.1) lack the index keys and are not listed until rewritten;
+//! `ensure_table` adds the index to such a table.
 //!
 //! # Lockout: a slot before the answer
 //! The rules are in the parent module's doc (`store/mod.rs`); here is what they cost.
@@ -88,8 +114,8 @@
 //! send twice; that errs on the refusing side and ends with the window.
 //!
 //! # Round trips
-//! Every read is strongly consistent: a sign-in must see the write that ended the
-//! previous one.
+//! Every read of the table is strongly consistent: a sign-in must see the write that
+//! ended the previous one.
 //! - Two-factor policy: one `GetItem` (`HOST`, or the tenant item, which holds the
 //!   host's feature for the tenant and the tenant admin's settings together).
 //! - `user` (every authenticated call): one `GetItem`.
@@ -107,12 +133,18 @@
 //!   the user and refreshed by `update_user` when the hash changes; if it is ever
 //!   stale, login checks again against the user item's hash, which is the truth.
 //! - `create_user`, `create_tenant`: one `TransactWriteItems`.
-//! - `take_slot`, `lock`, `succeed` (one `TransactWriteItems` for a sent code),
+//! - `take_slot`, `lock`, `unlock`, `succeed` (one `TransactWriteItems` for a sent code),
 //!   `update_user`, `update_user_if_authenticator`, `take_code`, feature and settings
 //!   writes: one conditional write (the host's first settings change: two).
 //! - A send: one `UpdateItem` per limit, all at once (a second once per window that
 //!   ended; a give-back each when one refuses). `devices`: one `Query` (per 1 MB
 //!   page); `delete_devices`: a `Query` then `BatchWriteItem`s of 25.
+//! - `users_in`, `side_events`: one index `Query` a page; `user_events`: one table
+//!   `Query` a page. Each asks for one item more than the page so that the last
+//!   page says so; a page DynamoDB cut short (1 MB, or a `type` filter) costs
+//!   another `Query`, at most eight.
+//! - `record_events`: one `PutItem`, or one `BatchWriteItem` for the events one
+//!   request causes together (a sign-in with a recovery code, a lockout).
 
 mod item;
 
@@ -126,13 +158,15 @@ use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, ProvideErrorMetad
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, Delete, DeleteRequest, KeySchemaElement, KeyType, Put,
+    AttributeDefinition, AttributeValue, BillingMode, CreateGlobalSecondaryIndexAction, Delete, DeleteRequest, GlobalSecondaryIndex,
+    GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, Projection, ProjectionType, Put, PutRequest,
     ReturnValue, ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
     TimeToLiveStatus, TransactWriteItem, WriteRequest,
 };
 
 use self::item::{Item, Reader, keys, n, s};
-use super::{CodeStore, DeviceStore, LoginRecord, Slot, Spend, StoreError, Subject, Succeeded, Success, TenantStore, ThrottleStore, UserStore};
+use super::{CodeStore, DeviceStore, EventStore, LoginRecord, Page, PageKey, Slot, Spend, StoreError, Subject, Succeeded, Success, TenantStore, ThrottleStore, UserStore};
+use crate::audit::{EventType, SecurityEvent};
 use crate::clock::Timestamp;
 use crate::codes::{CodePurpose, PendingCode};
 use crate::config::{ConfigError, Env};
@@ -207,8 +241,11 @@ impl DynamoStore {
             .billing_mode(BillingMode::PayPerRequest)
             .attribute_definitions(attribute(item::PK)?)
             .attribute_definitions(attribute(item::SK)?)
+            .attribute_definitions(attribute(item::SIDE_PK)?)
+            .attribute_definitions(attribute(item::SIDE_SK)?)
             .key_schema(key_element(item::PK, KeyType::Hash)?)
             .key_schema(key_element(item::SK, KeyType::Range)?)
+            .global_secondary_indexes(side_index()?)
             .send()
             .await;
         let ensured = match created {
@@ -220,6 +257,7 @@ impl DynamoStore {
             self.check_key_schema().await?;
         }
         self.wait_until_active().await?;
+        self.ensure_side_index().await?;
         let ttl = self.client.describe_time_to_live().table_name(&self.table).send().await.map_err(unavailable)?;
         let status = ttl.time_to_live_description().and_then(|d| d.time_to_live_status());
         if !matches!(status, Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)) {
@@ -254,6 +292,97 @@ impl DynamoStore {
             )));
         }
         Ok(())
+    }
+
+    /// A table made before the side index existed (a developer's DynamoDB Local) gets it
+    /// added; users written before then are not in it until rewritten.
+    async fn ensure_side_index(&self) -> Result<(), StoreError> {
+        for _ in 0..240 {
+            let out = self.client.describe_table().table_name(&self.table).send().await.map_err(unavailable)?;
+            let index = out.table().map(|t| t.global_secondary_indexes()).unwrap_or_default().iter().find(|i| i.index_name() == Some(item::SIDE_INDEX));
+            match index.and_then(|i| i.index_status()) {
+                Some(IndexStatus::Active) => return Ok(()),
+                Some(_) => {}
+                None if index.is_some() => return Ok(()),
+                None => {
+                    let create = CreateGlobalSecondaryIndexAction::builder()
+                        .index_name(item::SIDE_INDEX)
+                        .key_schema(key_element(item::SIDE_PK, KeyType::Hash)?)
+                        .key_schema(key_element(item::SIDE_SK, KeyType::Range)?)
+                        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                        .build()
+                        .map_err(built)?;
+                    let updated = self
+                        .client
+                        .update_table()
+                        .table_name(&self.table)
+                        .attribute_definitions(attribute(item::SIDE_PK)?)
+                        .attribute_definitions(attribute(item::SIDE_SK)?)
+                        .global_secondary_index_updates(GlobalSecondaryIndexUpdate::builder().create(create).build())
+                        .send()
+                        .await;
+                    // Another start may be adding it at the same moment.
+                    if let Err(e) = updated
+                        && !e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception())
+                        && !e.as_service_error().and_then(|s| s.message()).is_some_and(|m| m.contains("already exists"))
+                    {
+                        return Err(unavailable(e));
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        Err(StoreError::Unavailable(format!("the index {} of {} did not become active within 2 minutes", item::SIDE_INDEX, self.table)))
+    }
+
+    /// One page of a `Query`: asks for one item more than `limit` so that `next` is
+    /// `None` exactly on the last page, and carries on past pages DynamoDB cut short
+    /// (1 MB, or a filter that dropped items), at most a few times.
+    async fn query_page(&self, q: PageQuery<'_>, start: Option<Item>, limit: usize) -> Result<Page<Item>, StoreError> {
+        let mut items: Vec<Item> = Vec::new();
+        let mut start = start;
+        for _ in 0..8 {
+            let want = limit + 1 - items.len();
+            let mut req = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression(q.key_condition)
+                .scan_index_forward(q.forward)
+                .limit(i32::try_from(want).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start.take());
+            req = match q.index {
+                Some(index) => req.index_name(index),
+                // Only the table offers strongly consistent reads; an index follows it within a second.
+                None => req.consistent_read(true),
+            };
+            if let Some(filter) = q.filter {
+                req = req.filter_expression(filter);
+            }
+            for (k, v) in q.names {
+                req = req.expression_attribute_names(*k, *v);
+            }
+            for (k, v) in &q.values {
+                req = req.expression_attribute_values(*k, v.clone());
+            }
+            let out = req.send().await.map_err(unavailable)?;
+            items.extend(out.items.unwrap_or_default());
+            if items.len() > limit {
+                items.truncate(limit);
+                let next = items.last().map(|i| (q.page_key)(i)).transpose()?;
+                return Ok(Page { items, next });
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(Page { items, next: None }),
+            }
+        }
+        // Filtered too much to fill the page: the next one starts where this read stopped.
+        let next = match start {
+            Some(key) => Some((q.page_key)(&key)?),
+            None => None,
+        };
+        Ok(Page { items, next })
     }
 
     /// Records that `by` created this table (the local API seeds an admin only into a table it created).
@@ -360,6 +489,21 @@ impl DynamoStore {
         }
     }
 
+    /// One `BatchWriteItem` of at most 25 requests, retrying what comes back unprocessed under load.
+    async fn batch_write(&self, mut requests: Vec<WriteRequest>, what: &str) -> Result<(), StoreError> {
+        for attempt in 0..8u64 {
+            if requests.is_empty() {
+                return Ok(());
+            }
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(25 * attempt)).await;
+            }
+            let out = self.client.batch_write_item().request_items(&self.table, requests).send().await.map_err(unavailable)?;
+            requests = out.unprocessed_items().and_then(|u| u.get(&self.table)).cloned().unwrap_or_default();
+        }
+        if requests.is_empty() { Ok(()) } else { Err(StoreError::Unavailable(format!("{what} could not all be written"))) }
+    }
+
     async fn device_items(&self, user_id: &str) -> Result<Vec<Item>, StoreError> {
         let pages = self
             .client
@@ -456,6 +600,51 @@ impl Update {
             .collect::<Vec<_>>()
             .join(" ")
     }
+}
+
+/// What [`DynamoStore::query_page`] asks for.
+struct PageQuery<'a> {
+    index: Option<&'static str>,
+    key_condition: &'a str,
+    filter: Option<&'a str>,
+    names: &'a [(&'a str, &'a str)],
+    values: Vec<(&'a str, AttributeValue)>,
+    forward: bool,
+    /// The page key of an item (or of DynamoDB's own last evaluated key).
+    page_key: fn(&Item) -> Result<PageKey, StoreError>,
+}
+
+/// The index every side's users and events are paged through: all attributes are
+/// projected, so a page is one `Query` with no follow-up reads.
+fn side_index() -> Result<GlobalSecondaryIndex, StoreError> {
+    GlobalSecondaryIndex::builder()
+        .index_name(item::SIDE_INDEX)
+        .key_schema(key_element(item::SIDE_PK, KeyType::Hash)?)
+        .key_schema(key_element(item::SIDE_SK, KeyType::Range)?)
+        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+        .build()
+        .map_err(built)
+}
+
+fn user_of(i: &Item) -> Result<String, StoreError> {
+    let pk = Reader(i).s(item::PK)?;
+    pk.strip_prefix("USER#").map(str::to_string).ok_or_else(|| StoreError::Corrupt(format!("{pk} is not a user's partition")))
+}
+
+/// Page key of an item read through the side index (a user or an event).
+fn side_page_key(i: &Item) -> Result<PageKey, StoreError> {
+    Ok(PageKey { sort: Reader(i).s(item::SIDE_SK)?, user_id: user_of(i)? })
+}
+
+/// Page key of an event read from its user's partition.
+fn event_page_key(i: &Item) -> Result<PageKey, StoreError> {
+    let sk = Reader(i).s(item::SK)?;
+    let sort = sk.strip_prefix(keys::EVENT_PREFIX).map(str::to_string).ok_or_else(|| StoreError::Corrupt(format!("{sk} is not an event")))?;
+    Ok(PageKey { sort, user_id: user_of(i)? })
+}
+
+fn events_from(page: Page<Item>) -> Result<Page<SecurityEvent>, StoreError> {
+    Ok(Page { items: page.items.iter().map(item::event_from).collect::<Result<_, _>>()?, next: page.next })
 }
 
 fn unavailable<E: std::error::Error + 'static>(e: E) -> StoreError {
@@ -835,6 +1024,97 @@ impl UserStore for DynamoStore {
         }
         Ok(Succeeded::Spent)
     }
+
+    async fn unlock(&self, id: &str) -> Result<(), StoreError> {
+        let u = Update::default().remove("lockout_end").set("failed_count", n(0)).with_name(item::PK);
+        if self.update_user_if(id, u, USER_EXISTS).await? { Ok(()) } else { Err(StoreError::NotFound) }
+    }
+
+    async fn users_in(&self, scope: &Scope, email_prefix: &str, after: Option<&PageKey>, limit: usize) -> Result<Page<User>, StoreError> {
+        let start = after.map(|a| {
+            let mut k = item::key(keys::user_pk(&a.user_id), keys::USER_SK);
+            k.insert(item::SIDE_PK.to_string(), s(keys::side_users(scope)));
+            k.insert(item::SIDE_SK.to_string(), s(&a.sort));
+            k
+        });
+        let mut values = vec![(":side", s(keys::side_users(scope)))];
+        let key_condition = if email_prefix.is_empty() {
+            "#side_pk = :side"
+        } else {
+            values.push((":prefix", s(email_prefix)));
+            "#side_pk = :side AND begins_with(#side_sk, :prefix)"
+        };
+        let names: &[(&str, &str)] = if email_prefix.is_empty() { &[("#side_pk", item::SIDE_PK)] } else { &[("#side_pk", item::SIDE_PK), ("#side_sk", item::SIDE_SK)] };
+        let q = PageQuery { index: Some(item::SIDE_INDEX), key_condition, filter: None, names, values, forward: true, page_key: side_page_key };
+        let page = self.query_page(q, start, limit).await?;
+        Ok(Page { items: page.items.iter().map(item::user_from).collect::<Result<_, _>>()?, next: page.next })
+    }
+}
+
+#[async_trait]
+impl EventStore for DynamoStore {
+    async fn record_events(&self, events: &[SecurityEvent]) -> Result<(), StoreError> {
+        match events {
+            [] => Ok(()),
+            [one] => self.put(item::event_item(one)?).await,
+            many => {
+                let puts = many
+                    .iter()
+                    .map(|e| Ok(WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(item::event_item(e)?)).build().map_err(built)?).build()))
+                    .collect::<Result<Vec<_>, StoreError>>()?;
+                for chunk in puts.chunks(25) {
+                    self.batch_write(chunk.to_vec(), "security events").await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn user_events(&self, user_id: &str, event_type: Option<EventType>, after: Option<&PageKey>, limit: usize) -> Result<Page<SecurityEvent>, StoreError> {
+        // The start key is rebuilt in this user's partition whatever user the page key names.
+        let start = after.map(|a| item::key(keys::user_pk(user_id), keys::event_sk(&a.sort)));
+        let mut names = vec![("#pk", item::PK), ("#sk", item::SK)];
+        let mut values = vec![(":pk", s(keys::user_pk(user_id))), (":prefix", s(keys::EVENT_PREFIX))];
+        if let Some(t) = event_type {
+            names.push(("#type", "type"));
+            values.push((":type", s(t.as_str())));
+        }
+        let q = PageQuery {
+            index: None,
+            key_condition: "#pk = :pk AND begins_with(#sk, :prefix)",
+            filter: event_type.map(|_| "#type = :type"),
+            names: &names,
+            values,
+            forward: false,
+            page_key: event_page_key,
+        };
+        events_from(self.query_page(q, start, limit).await?)
+    }
+
+    async fn side_events(&self, scope: &Scope, event_type: Option<EventType>, after: Option<&PageKey>, limit: usize) -> Result<Page<SecurityEvent>, StoreError> {
+        let start = after.map(|a| {
+            let mut k = item::key(keys::user_pk(&a.user_id), keys::event_sk(&a.sort));
+            k.insert(item::SIDE_PK.to_string(), s(keys::side_events(scope)));
+            k.insert(item::SIDE_SK.to_string(), s(&a.sort));
+            k
+        });
+        let mut names = vec![("#side_pk", item::SIDE_PK)];
+        let mut values = vec![(":side", s(keys::side_events(scope)))];
+        if let Some(t) = event_type {
+            names.push(("#type", "type"));
+            values.push((":type", s(t.as_str())));
+        }
+        let q = PageQuery {
+            index: Some(item::SIDE_INDEX),
+            key_condition: "#side_pk = :side",
+            filter: event_type.map(|_| "#type = :type"),
+            names: &names,
+            values,
+            forward: false,
+            page_key: side_page_key,
+        };
+        events_from(self.query_page(q, start, limit).await?)
+    }
 }
 
 #[async_trait]
@@ -1194,23 +1474,11 @@ impl DeviceStore for DynamoStore {
             .map(|i| i.into_iter().filter(|(k, _)| k == item::PK || k == item::SK).collect())
             .collect();
         for chunk in keys.chunks(25) {
-            let mut requests = chunk
+            let requests = chunk
                 .iter()
                 .map(|k| Ok(WriteRequest::builder().delete_request(DeleteRequest::builder().set_key(Some(k.clone())).build().map_err(built)?).build()))
                 .collect::<Result<Vec<_>, StoreError>>()?;
-            for attempt in 0..8u64 {
-                if requests.is_empty() {
-                    break;
-                }
-                if attempt > 0 {
-                    tokio::time::sleep(Duration::from_millis(25 * attempt)).await;
-                }
-                let out = self.client.batch_write_item().request_items(&self.table, requests).send().await.map_err(unavailable)?;
-                requests = out.unprocessed_items().and_then(|u| u.get(&self.table)).cloned().unwrap_or_default();
-            }
-            if !requests.is_empty() {
-                return Err(StoreError::Unavailable("remembered browsers could not all be deleted".into()));
-            }
+            self.batch_write(requests, "remembered browsers").await?;
         }
         Ok(())
     }

@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 
-use super::{CodeStore, DeviceStore, LoginRecord, Slot, Spend, StoreError, Subject, Succeeded, Success, TenantStore, ThrottleStore, UserStore};
+use super::{CodeStore, DeviceStore, EventStore, LoginRecord, Page, PageKey, Slot, Spend, StoreError, Subject, Succeeded, Success, TenantStore, ThrottleStore, UserStore};
+use crate::audit::{EventType, SecurityEvent};
 use crate::clock::Timestamp;
 use crate::codes::{CodePurpose, PendingCode};
 use crate::devices::Device;
@@ -28,6 +29,7 @@ struct State {
     devices: HashMap<(String, String), Device>,
     /// Lockout counters: a user's by id, an unknown email's by its keyed hash.
     counters: HashMap<CounterKey, Counter>,
+    events: Vec<SecurityEvent>,
 }
 
 /// A [`Subject`] owned, as a map key.
@@ -56,6 +58,26 @@ struct Counter {
     /// The attempt that took the last slot and the last that succeeded, as DynamoDB keeps them.
     slot_attempt: Option<String>,
     done_attempt: Option<String>,
+}
+
+/// The first `limit` of `sorted` (already past the start), and where the next page starts.
+fn page<T>(mut sorted: Vec<(String, String, T)>, limit: usize) -> Page<T> {
+    let more = sorted.len() > limit;
+    sorted.truncate(limit);
+    let next = if more { sorted.last().map(|(sort, user_id, _)| PageKey { sort: sort.clone(), user_id: user_id.clone() }) } else { None };
+    Page { items: sorted.into_iter().map(|(_, _, t)| t).collect(), next }
+}
+
+/// Events matching `keep`, newest first, after `after`.
+fn event_page(events: &[SecurityEvent], keep: impl Fn(&SecurityEvent) -> bool, after: Option<&PageKey>, limit: usize) -> Page<SecurityEvent> {
+    let mut list: Vec<(String, String, SecurityEvent)> = events
+        .iter()
+        .filter(|e| keep(e))
+        .map(|e| (e.sort_key(), e.user_id.clone(), e.clone()))
+        .filter(|(k, _, _)| after.is_none_or(|a| *k < a.sort))
+        .collect();
+    list.sort_by(|a, b| b.0.cmp(&a.0));
+    page(list, limit)
 }
 
 /// An in-memory [`super::Store`].
@@ -271,6 +293,49 @@ impl UserStore for MemoryStore {
             counter.streak = 0;
         }
         Ok(Succeeded::Done)
+    }
+
+    async fn unlock(&self, id: &str) -> Result<(), StoreError> {
+        let mut s = self.write();
+        let u = s.users.get_mut(id).ok_or(StoreError::NotFound)?;
+        u.lockout_end = None;
+        u.failed_count = 0;
+        // The streak stays: it bounds consecutive failures across locks, and an unlock is not a success.
+        if let Some(c) = s.counters.get_mut(&CounterKey::User(id.to_string())) {
+            c.lockout_end = None;
+        }
+        Ok(())
+    }
+
+    async fn users_in(&self, scope: &Scope, email_prefix: &str, after: Option<&PageKey>, limit: usize) -> Result<Page<User>, StoreError> {
+        let s = self.read();
+        let mut list: Vec<(String, String, User)> = s
+            .users
+            .values()
+            .filter(|u| &u.scope == scope)
+            .map(|u| (u.email.to_lowercase(), u.id.clone(), u.clone()))
+            .filter(|(k, _, _)| k.starts_with(email_prefix) && after.is_none_or(|a| *k > a.sort))
+            .collect();
+        list.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(page(list, limit))
+    }
+}
+
+#[async_trait]
+impl EventStore for MemoryStore {
+    async fn record_events(&self, events: &[SecurityEvent]) -> Result<(), StoreError> {
+        self.write().events.extend_from_slice(events);
+        Ok(())
+    }
+
+    async fn user_events(&self, user_id: &str, event_type: Option<EventType>, after: Option<&PageKey>, limit: usize) -> Result<Page<SecurityEvent>, StoreError> {
+        let s = self.read();
+        Ok(event_page(&s.events, |e| e.user_id == user_id && event_type.is_none_or(|t| e.event_type == t), after, limit))
+    }
+
+    async fn side_events(&self, scope: &Scope, event_type: Option<EventType>, after: Option<&PageKey>, limit: usize) -> Result<Page<SecurityEvent>, StoreError> {
+        let s = self.read();
+        Ok(event_page(&s.events, |e| &e.scope == scope && event_type.is_none_or(|t| e.event_type == t), after, limit))
     }
 }
 

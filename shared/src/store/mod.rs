@@ -47,6 +47,7 @@
 
 use async_trait::async_trait;
 
+use crate::audit::{EventType, SecurityEvent};
 use crate::clock::Timestamp;
 use crate::codes::{CodePurpose, PendingCode};
 use crate::devices::Device;
@@ -174,6 +175,26 @@ pub struct LoginRecord {
     pub password_hash: Option<String>,
 }
 
+/// Where the next page starts: just after the item with this sort key (a side's
+/// email key for users, [`crate::audit::sort_key`] for events), which belongs to
+/// this user. Adapters rebuild their start key from it; callers sign it into a cursor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageKey {
+    /// The sort key of the last item of the page.
+    pub sort: String,
+    /// The user of that item.
+    pub user_id: String,
+}
+
+/// One page of a list; `next` is `None` on the last page.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    /// The items, in the list's order.
+    pub items: Vec<T>,
+    /// Where the next page starts.
+    pub next: Option<PageKey>,
+}
+
 /// Users and their security counters.
 #[async_trait]
 pub trait UserStore: Send + Sync {
@@ -202,6 +223,22 @@ pub trait UserStore: Send + Sync {
     /// (what the caller read and decided on: whether step-up was needed, whether
     /// there was one to replace); `false` if it changed meanwhile or there is no user.
     async fn update_user_if_authenticator(&self, id: &str, expected: Option<&Authenticator>, patch: &UserPatch) -> Result<bool, StoreError>;
+    /// Ends a lock and clears the failure count; `NotFound` if there is no such user.
+    async fn unlock(&self, id: &str) -> Result<(), StoreError>;
+    /// The users of `scope` whose email key starts with `email_prefix` (lower case),
+    /// by email key, at most `limit`, after `after`.
+    async fn users_in(&self, scope: &Scope, email_prefix: &str, after: Option<&PageKey>, limit: usize) -> Result<Page<User>, StoreError>;
+}
+
+/// Security events, newest first.
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Stores events, in one write request: an event costs its request one write, however many it records.
+    async fn record_events(&self, events: &[SecurityEvent]) -> Result<(), StoreError>;
+    /// One user's events (of `event_type` only, if given), newest first, after `after`.
+    async fn user_events(&self, user_id: &str, event_type: Option<EventType>, after: Option<&PageKey>, limit: usize) -> Result<Page<SecurityEvent>, StoreError>;
+    /// The events of a side's users (of `event_type` only, if given), newest first, after `after`.
+    async fn side_events(&self, scope: &Scope, event_type: Option<EventType>, after: Option<&PageKey>, limit: usize) -> Result<Page<SecurityEvent>, StoreError>;
 }
 
 /// Tenants and the two-factor settings of the host and of each tenant.
@@ -275,6 +312,6 @@ pub trait DeviceStore: Send + Sync {
 }
 
 /// Everything a store holds.
-pub trait Store: UserStore + TenantStore + CodeStore + ThrottleStore + DeviceStore {}
+pub trait Store: UserStore + TenantStore + CodeStore + ThrottleStore + DeviceStore + EventStore {}
 
-impl<T: UserStore + TenantStore + CodeStore + ThrottleStore + DeviceStore> Store for T {}
+impl<T: UserStore + TenantStore + CodeStore + ThrottleStore + DeviceStore + EventStore> Store for T {}

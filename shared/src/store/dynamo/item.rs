@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use crate::audit::{EventType, SecurityEvent};
 use crate::clock::Timestamp;
 use crate::codes::{CodePurpose, PendingCode};
 use crate::devices::Device;
@@ -24,10 +25,17 @@ pub type Item = HashMap<String, AttributeValue>;
 pub const PK: &str = "pk";
 /// Sort key attribute.
 pub const SK: &str = "sk";
-/// The TTL attribute (epoch seconds) on codes, devices and send windows. It is
-/// set [`TTL_GRACE_SECONDS`] past the logical expiry, which is kept in its own
-/// attribute and is what every decision reads: DynamoDB deletes an expired item
-/// at any time from its TTL to days later, and an answer must not flip with it.
+/// The index that pages a side's users by email and its events by time.
+pub const SIDE_INDEX: &str = "by_side";
+/// Partition key of [`SIDE_INDEX`]: `USERS#<scope key>` or `EVENTS#<scope key>`.
+pub const SIDE_PK: &str = "side_pk";
+/// Sort key of [`SIDE_INDEX`]: the lower-case email, or the event's sort key.
+pub const SIDE_SK: &str = "side_sk";
+/// The TTL attribute (epoch seconds) on codes, devices, send windows and events. On
+/// codes, devices and windows it is set [`TTL_GRACE_SECONDS`] past the logical
+/// expiry, which is kept in its own attribute and is what every decision reads:
+/// DynamoDB deletes an expired item at any time from its TTL to days later, and an
+/// answer must not flip with it. An event's is its retention end: nothing decides on it.
 pub const TTL: &str = "expires_at";
 /// How long an item outlives its logical expiry before TTL may delete it.
 pub const TTL_GRACE_SECONDS: i64 = 86_400;
@@ -78,6 +86,20 @@ pub mod keys {
     /// A send-limit window.
     pub fn window_pk(key: &str) -> String {
         format!("WINDOW#{key}")
+    }
+    /// Sort-key prefix of a user's events.
+    pub const EVENT_PREFIX: &str = "EVENT#";
+    /// Sort key of an event, under its user's partition.
+    pub fn event_sk(sort: &str) -> String {
+        format!("{EVENT_PREFIX}{sort}")
+    }
+    /// The index partition of a side's users.
+    pub fn side_users(scope: &Scope) -> String {
+        format!("USERS#{}", scope.key())
+    }
+    /// The index partition of a side's events.
+    pub fn side_events(scope: &Scope) -> String {
+        format!("EVENTS#{}", scope.key())
     }
     /// Sort key of items that are alone in their partition: the kind again.
     pub fn single_sk(pk: &str) -> &str {
@@ -263,6 +285,8 @@ pub fn user_item(u: &User) -> Item {
     put("failed_count", n(u.failed_count));
     put("security_stamp", s(&u.security_stamp));
     put("created_at", n(u.created_at));
+    put(SIDE_PK, s(keys::side_users(&u.scope)));
+    put(SIDE_SK, s(u.email.to_lowercase()));
     if let Some(v) = &u.phone_number {
         put("phone_number", s(v));
     }
@@ -437,6 +461,50 @@ pub fn device_from(i: &Item) -> Result<Device, StoreError> {
     })
 }
 
+/// An event's item, under its user's partition and in its side's index partition;
+/// `details` is a JSON string, so its shape is the domain's alone.
+pub fn event_item(e: &SecurityEvent) -> Result<Item, StoreError> {
+    let sort = e.sort_key();
+    let mut i = key(keys::user_pk(&e.user_id), keys::event_sk(&sort));
+    let details = serde_json::to_string(&e.details).map_err(|err| StoreError::Corrupt(format!("event details: {err}")))?;
+    let mut put = |k: &str, v: AttributeValue| {
+        i.insert(k.to_string(), v);
+    };
+    put(SIDE_PK, s(keys::side_events(&e.scope)));
+    put(SIDE_SK, s(sort));
+    put("event_id", s(&e.event_id));
+    put("type", s(e.event_type.as_str()));
+    put("at", n(e.at));
+    put("user_id", s(&e.user_id));
+    put("scope", s(e.scope.key()));
+    put("details", s(details));
+    put(TTL, n(e.expires_at));
+    for (k, v) in [("actor_id", &e.actor_id), ("ip", &e.ip), ("user_agent", &e.user_agent)] {
+        if let Some(v) = v {
+            put(k, s(v));
+        }
+    }
+    Ok(i)
+}
+
+/// An event from its item.
+pub fn event_from(i: &Item) -> Result<SecurityEvent, StoreError> {
+    let r = Reader(i);
+    let details = serde_json::from_str(&r.s("details")?).map_err(|_| corrupt("details", "not a JSON object"))?;
+    Ok(SecurityEvent {
+        event_id: r.s("event_id")?,
+        event_type: EventType::parse(&r.s("type")?).ok_or_else(|| corrupt("type", "unknown event type"))?,
+        at: r.n("at")?,
+        user_id: r.s("user_id")?,
+        scope: Scope::from_key(&r.s("scope")?).ok_or_else(|| corrupt("scope", "unknown scope key"))?,
+        actor_id: r.opt_s("actor_id")?,
+        ip: r.opt_s("ip")?,
+        user_agent: r.opt_s("user_agent")?,
+        details,
+        expires_at: r.n(TTL)?,
+    })
+}
+
 /// A send window's item; TTL deletes it a grace period after the window ends.
 /// (The store writes windows by update expressions; this is their layout.)
 #[cfg(test)]
@@ -500,6 +568,24 @@ mod tests {
         assert_eq!(device_from(&device_item(&d)).unwrap(), d);
         let w = Window { count: 4, window_end: 9 };
         assert_eq!(window_from(&window_item("k", &w)).unwrap(), w);
+    }
+
+    #[test]
+    fn an_event_survives_the_round_trip_and_sits_in_its_user_partition_and_side_index() {
+        let origin = crate::audit::Origin { ip: Some("192.0.2.7".into()), user_agent: Some("ua".into()) };
+        let e = SecurityEvent::new(EventType::SignIn, &user(), 50, 90, &origin).detail("amr", vec!["pwd", "otp"]);
+        let i = event_item(&e).unwrap();
+        assert_eq!(event_from(&i).unwrap(), e);
+        assert_eq!(Reader(&i).s(PK).unwrap(), "USER#u1");
+        assert_eq!(Reader(&i).s(SIDE_PK).unwrap(), "EVENTS#t:acme");
+        assert!(Reader(&i).s(SK).unwrap().starts_with("EVENT#000000000050#"));
+    }
+
+    #[test]
+    fn a_user_item_is_indexed_under_its_side_by_lower_case_email() {
+        let i = user_item(&user());
+        assert_eq!(Reader(&i).s(SIDE_PK).unwrap(), "USERS#t:acme");
+        assert_eq!(Reader(&i).s(SIDE_SK).unwrap(), "jo@example.com");
     }
 
     #[test]
