@@ -129,7 +129,7 @@ fn user(scope: Scope, email: &str) -> User {
 }
 
 fn tenant(name: &str) -> Tenant {
-    Tenant { name: name.to_string(), feature: Behaviour::Optional, settings: TwoFactorSettings::default(), created_at: NOW }
+    Tenant { name: name.to_string(), feature: Behaviour::Optional, settings: TwoFactorSettings::default(), created_at: NOW, lockout: None, host_lockout: None }
 }
 
 fn acme() -> Scope {

@@ -81,7 +81,7 @@ impl World {
 
     async fn tenant_acme(&self) {
         let now = self.core.now();
-        let tenant = Tenant { name: "acme".into(), feature: Behaviour::Optional, settings: TwoFactorSettings::default(), created_at: now };
+        let tenant = Tenant { name: "acme".into(), feature: Behaviour::Optional, settings: TwoFactorSettings::default(), created_at: now, lockout: None, host_lockout: None };
         let mut admin = User::new(tenant.scope(), "admin@acme.example", twofa::password::hash_blocking_for_tests("amber-Falcon-37-meadow"), now);
         admin.roles = vec![Role::TenantAdmin];
         self.core.store.create_tenant(&tenant, &admin).await.expect("creating tenant acme");

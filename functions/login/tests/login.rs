@@ -121,7 +121,7 @@ async fn twenty_concurrent_wrong_passwords_get_at_most_five_invalid_credentials(
 #[tokio::test]
 async fn tenants_are_separate_and_unknown_tenants_are_404() {
     let (core, store, _) = memory_core(Config::default());
-    let tenant = Tenant { name: "acme".into(), feature: Behaviour::Optional, settings: TwoFactorSettings::default(), created_at: 0 };
+    let tenant = Tenant { name: "acme".into(), feature: Behaviour::Optional, settings: TwoFactorSettings::default(), created_at: 0, lockout: None, host_lockout: None };
     store.create_tenant(&tenant, &twofa::testing::seed_user_value(&tenant.scope(), "admin@acme.example")).await.unwrap();
     seed_user(&core, tenant.scope(), "jane@example.com", PASSWORD, &[]).await;
     assert_eq!(login(&core, "jane@example.com", PASSWORD).await.0, 401, "a tenant user is not a host user");

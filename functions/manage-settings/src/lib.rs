@@ -11,10 +11,13 @@ mod caller;
 pub mod console;
 mod devices;
 mod errors;
+mod lockout;
+mod password;
 mod policy;
 mod recovery;
 mod routes;
 mod settings;
+mod sign_out;
 mod tenants;
 mod users;
 
@@ -36,6 +39,10 @@ pub const ROUTES: &[Route] = &[
     Route::new("POST", "/account/forget-browser"),
     Route::new("GET", "/account/devices"),
     Route::new("DELETE", "/account/devices/{device_id}"),
+    Route::new("PUT", "/account/password"),
+    Route::new("POST", "/account/sign-out-everywhere"),
+    Route::new("GET", "/settings/lockout"),
+    Route::new("PUT", "/settings/lockout"),
     Route::new("GET", "/"),
     Route::new("GET", "/console/{file}"),
 ];

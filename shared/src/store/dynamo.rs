@@ -80,7 +80,7 @@ use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, ProvideErrorMetad
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, Delete, DeleteRequest, KeySchemaElement, KeyType, KeysAndAttributes, Put,
+    AttributeDefinition, BillingMode, ConditionCheck, Delete, DeleteRequest, KeySchemaElement, KeyType, KeysAndAttributes, Put,
     ReturnValue, ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
     TimeToLiveStatus, TransactWriteItem, WriteRequest,
 };
@@ -91,8 +91,9 @@ use crate::clock::Timestamp;
 use crate::codes::{CodePurpose, PendingCode};
 use crate::config::{ConfigError, Env};
 use crate::devices::Device;
+use crate::lockout::LockoutPolicy;
 use crate::policy::{Behaviour, TwoFactorSettings};
-use crate::tenant::{Scope, Tenant};
+use crate::tenant::{Host, Scope, Tenant};
 use crate::throttle::Window;
 use crate::user::{User, UserPatch};
 
@@ -712,17 +713,45 @@ impl TenantStore for DynamoStore {
     async fn create_tenant(&self, tenant: &Tenant, admin: &User) -> Result<(), StoreError> {
         let new = "attribute_not_exists(#pk)";
         let names = [("#pk", item::PK)];
-        let tx = vec![
-            self.put_if(item::tenant_item(tenant), new, &names, vec![])?,
-            self.put_if(item::user_item(admin), new, &names, vec![])?,
-            self.put_if(item::email_item(admin), new, &names, vec![])?,
-        ];
-        match self.transact(tx).await? {
-            Ok(()) => Ok(()),
-            Err(failed) if failed.first() == Some(&true) => Err(StoreError::Conflict("tenant")),
-            Err(failed) if failed.get(2) == Some(&true) => Err(StoreError::Conflict("email")),
-            Err(_) => Err(StoreError::Conflict("user")),
+        let key = tenant.name.to_ascii_lowercase();
+        // The tenant starts with the host's lockout values as they are, and the
+        // transaction checks they still are: a host change that lands first makes
+        // this attempt fail and read again; one that lands after finds the tenant
+        // in the listing it copies into.
+        for _ in 0..5 {
+            let host = self.get(item::single_key(keys::HOST_PK.to_string())).await?;
+            let version: u64 = match &host {
+                Some(h) => Reader(h).opt_n("lockout_version")?.unwrap_or(0),
+                None => 0,
+            };
+            let host_lockout = host.as_ref().map(|h| item::opt_lockout(h, "lockout")).transpose()?.flatten();
+            let mut tenant_item = item::tenant_item(&Tenant { host_lockout, ..tenant.clone() });
+            tenant_item.insert("host_lockout_version".to_string(), n(version));
+            let unchanged = if version == 0 { "attribute_not_exists(#v)" } else { "#v = :v" };
+            let mut check = ConditionCheck::builder()
+                .table_name(&self.table)
+                .set_key(Some(item::single_key(keys::HOST_PK.to_string())))
+                .condition_expression(unchanged)
+                .expression_attribute_names("#v", "lockout_version");
+            if version > 0 {
+                check = check.expression_attribute_values(":v", n(version));
+            }
+            let tx = vec![
+                self.put_if(tenant_item, new, &names, vec![])?,
+                self.put_if(item::user_item(admin), new, &names, vec![])?,
+                self.put_if(item::email_item(admin), new, &names, vec![])?,
+                self.put_if(item::tenant_listing_item(&key), new, &names, vec![])?,
+                TransactWriteItem::builder().condition_check(check.build().map_err(built)?).build(),
+            ];
+            return match self.transact(tx).await? {
+                Ok(()) => Ok(()),
+                Err(failed) if failed.first() == Some(&true) || failed.get(3) == Some(&true) => Err(StoreError::Conflict("tenant")),
+                Err(failed) if failed.get(2) == Some(&true) => Err(StoreError::Conflict("email")),
+                Err(failed) if failed.get(4) == Some(&true) => continue,
+                Err(_) => Err(StoreError::Conflict("user")),
+            };
         }
+        Err(StoreError::Unavailable("the host's lockout values kept changing while the tenant was created".into()))
     }
 
     async fn tenant(&self, key: &str) -> Result<Option<Tenant>, StoreError> {
@@ -738,15 +767,109 @@ impl TenantStore for DynamoStore {
     }
 
     async fn host_settings(&self) -> Result<Option<TwoFactorSettings>, StoreError> {
-        self.get(item::single_key(keys::HOST_PK.to_string())).await?.as_ref().map(item::host_from).transpose()
+        Ok(self.host().await?.settings)
     }
 
     async fn set_host_settings(&self, settings: &TwoFactorSettings) -> Result<(), StoreError> {
-        self.put(item::host_item(settings)).await
+        // An update, not a put: the host's lockout values live in the same item.
+        self.update_host(Update::default().set("settings", item::settings(settings))).await.map(|_| ())
+    }
+
+    async fn host(&self) -> Result<Host, StoreError> {
+        match self.get(item::single_key(keys::HOST_PK.to_string())).await? {
+            Some(i) => item::host_from(&i),
+            None => Ok(Host::default()),
+        }
+    }
+
+    async fn set_host_lockout(&self, lockout: &LockoutPolicy) -> Result<(), StoreError> {
+        let update = Update::default().set("lockout", item::lockout(lockout)).add("lockout_version", n(1));
+        let host = self.update_host(update).await?;
+        let version: u64 = Reader(&host).n("lockout_version")?;
+        // Every copy is conditional on being older, so two host changes racing
+        // leave the newer values everywhere, whatever order the copies land in.
+        let mut copies = tokio::task::JoinSet::new();
+        for chunk in self.tenant_keys().await?.chunks(16) {
+            for key in chunk {
+                let (store, key, lockout) = (self.clone(), key.clone(), *lockout);
+                copies.spawn(async move { store.copy_host_lockout(&key, &lockout, version).await });
+            }
+            while let Some(done) = copies.join_next().await {
+                done.map_err(|e| StoreError::Unavailable(format!("copying lockout values: {e}")))??;
+            }
+        }
+        Ok(())
+    }
+
+    async fn set_tenant_lockout(&self, key: &str, lockout: &LockoutPolicy) -> Result<(), StoreError> {
+        self.update_tenant(key, Update::default().set("lockout", item::lockout(lockout))).await
     }
 }
 
 impl DynamoStore {
+    /// Updates the host's item (creating it if absent); returns it as updated.
+    async fn update_host(&self, update: Update) -> Result<Item, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(item::single_key(keys::HOST_PK.to_string())))
+            .update_expression(update.expression())
+            .set_expression_attribute_names(Some(update.names))
+            .set_expression_attribute_values(Some(update.values).filter(|v| !v.is_empty()))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.attributes.unwrap_or_default())
+    }
+
+    /// Every tenant's key, from the listing partition.
+    async fn tenant_keys(&self) -> Result<Vec<String>, StoreError> {
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", item::PK)
+            .expression_attribute_values(":pk", s(keys::TENANTS_PK))
+            .projection_expression("#sk")
+            .expression_attribute_names("#sk", item::SK)
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<Item>, _>>()
+            .await
+            .map_err(unavailable)?;
+        items.iter().map(|i| Reader(i).s(item::SK)).collect()
+    }
+
+    /// Copies the host's lockout values of `version` into a tenant unless a newer copy is there.
+    async fn copy_host_lockout(&self, key: &str, lockout: &LockoutPolicy, version: u64) -> Result<(), StoreError> {
+        let update = Update::default()
+            .set("host_lockout", item::lockout(lockout))
+            .set("host_lockout_version", n(version))
+            .with_name(item::PK);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(item::single_key(keys::tenant_pk(key))))
+            .update_expression(update.expression())
+            .condition_expression("attribute_exists(#pk) AND (attribute_not_exists(#host_lockout_version) OR #host_lockout_version < :host_lockout_version)")
+            .set_expression_attribute_names(Some(update.names))
+            .set_expression_attribute_values(Some(update.values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // A newer copy is there already (or the tenant is gone): nothing to do.
+            Err(e) if condition_failed(&e) => Ok(()),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
     async fn update_tenant(&self, key: &str, update: Update) -> Result<(), StoreError> {
         let update = update.with_name(item::PK);
         let result = self

@@ -46,8 +46,9 @@ use async_trait::async_trait;
 use crate::clock::Timestamp;
 use crate::codes::{CodePurpose, PendingCode};
 use crate::devices::Device;
+use crate::lockout::LockoutPolicy;
 use crate::policy::{Behaviour, TwoFactorSettings};
-use crate::tenant::{Scope, Tenant};
+use crate::tenant::{Host, Scope, Tenant};
 use crate::throttle::Window;
 use crate::user::{User, UserPatch};
 
@@ -191,7 +192,9 @@ pub trait UserStore: Send + Sync {
 /// Tenants and the two-factor settings of the host and of each tenant.
 #[async_trait]
 pub trait TenantStore: Send + Sync {
-    /// Creates a tenant with its first admin, atomically; `Conflict("tenant")` if the name is taken.
+    /// Creates a tenant with its first admin, atomically; `Conflict("tenant")` if the
+    /// name is taken. The stored tenant carries the host's lockout values as they are
+    /// at that moment (whatever `tenant.host_lockout` says), and follows them after.
     async fn create_tenant(&self, tenant: &Tenant, admin: &User) -> Result<(), StoreError>;
     /// The tenant with this key (lower-case name).
     async fn tenant(&self, key: &str) -> Result<Option<Tenant>, StoreError>;
@@ -201,8 +204,16 @@ pub trait TenantStore: Send + Sync {
     async fn set_tenant_settings(&self, key: &str, settings: &TwoFactorSettings) -> Result<(), StoreError>;
     /// The host's settings, if ever saved.
     async fn host_settings(&self) -> Result<Option<TwoFactorSettings>, StoreError>;
-    /// Saves the host's settings.
+    /// Saves the host's settings (and nothing else of the host's).
     async fn set_host_settings(&self, settings: &TwoFactorSettings) -> Result<(), StoreError>;
+    /// The host's two-factor settings and own lockout values, in one read.
+    async fn host(&self) -> Result<Host, StoreError>;
+    /// Saves the host's own lockout values and copies them into every tenant, whose
+    /// item keeps them for when it has no values of its own: a later read of any
+    /// tenant sees them.
+    async fn set_host_lockout(&self, lockout: &LockoutPolicy) -> Result<(), StoreError>;
+    /// Sets a tenant's own lockout values; `NotFound` if no such tenant.
+    async fn set_tenant_lockout(&self, key: &str, lockout: &LockoutPolicy) -> Result<(), StoreError>;
 }
 
 /// Pending emailed and texted codes.
