@@ -8,6 +8,7 @@ use std::sync::Arc;
 use twofa::clock::Timestamp;
 use twofa::codes::{CodePurpose, PendingCode};
 use twofa::devices::Device;
+use twofa::lockout::LockoutPolicy;
 use twofa::policy::{Behaviour, Provider, TwoFactorSettings};
 use twofa::store::dynamo::DynamoStore;
 use twofa::store::{Slot, Spend, Store, StoreError, Subject, Succeeded, Success, HARD_LIMIT};
@@ -68,6 +69,10 @@ suite!(
     a_new_code_replaces_the_pending_one_of_the_same_purpose_only,
     send_windows_are_replaced_only_when_none_moved,
     remembered_browsers_are_listed_touched_and_forgotten_per_user,
+    a_password_reset_code_is_a_purpose_of_its_own_taken_once,
+    the_hosts_lockout_values_reach_every_tenant_item_and_a_tenants_own_values_win,
+    lockout_values_and_two_factor_settings_of_one_item_are_written_apart,
+    racing_host_lockout_changes_and_tenant_creations_leave_every_tenant_with_the_newest_values,
 );
 
 /// A DynamoDB store on a fresh table, or `None` (skipped) without DynamoDB Local.
@@ -659,5 +664,89 @@ mod scenarios {
         assert_eq!(store.devices("u1").await.unwrap(), vec![]);
         assert_eq!(store.devices("u2").await.unwrap(), vec![other], "another user's browsers stay");
         store.delete_devices("nobody").await.unwrap();
+    }
+
+    pub async fn a_password_reset_code_is_a_purpose_of_its_own_taken_once(store: Shared) {
+        store.put_code(&code("u1", CodePurpose::SignInEmail, "sign-in")).await.unwrap();
+        let reset = code("u1", CodePurpose::PasswordReset, "reset");
+        store.put_code(&reset).await.unwrap();
+        assert_eq!(store.code("u1", CodePurpose::PasswordReset).await.unwrap(), Some(reset));
+        assert!(!store.take_code("u1", CodePurpose::PasswordReset, "sign-in").await.unwrap(), "a sign-in code is no reset code");
+        let results = at_once(10, |_| {
+            let store = store.clone();
+            async move { store.take_code("u1", CodePurpose::PasswordReset, "reset").await }
+        })
+        .await;
+        assert_eq!(trues(&results), 1);
+        assert_eq!(store.code("u1", CodePurpose::SignInEmail).await.unwrap().map(|c| c.hash), Some("sign-in".to_string()));
+    }
+
+    fn lockout(max_failed_attempts: u32, duration_seconds: i64) -> LockoutPolicy {
+        LockoutPolicy { max_failed_attempts, duration_seconds }
+    }
+
+    pub async fn the_hosts_lockout_values_reach_every_tenant_item_and_a_tenants_own_values_win(store: Shared) {
+        let defaults = lockout(5, 300);
+        assert_eq!(store.host().await.unwrap(), twofa::tenant::Host::default());
+        store.create_tenant(&tenant("Acme"), &user(acme(), "admin@acme.test")).await.unwrap();
+        store.create_tenant(&tenant("Globex"), &user(Scope::Tenant("globex".into()), "admin@globex.test")).await.unwrap();
+        assert_eq!(store.tenant("acme").await.unwrap().unwrap().lockout_or(defaults), defaults);
+
+        store.set_tenant_lockout("globex", &lockout(9, 90)).await.unwrap();
+        store.set_host_lockout(&lockout(2, 60)).await.unwrap();
+        assert_eq!(store.host().await.unwrap().lockout, Some(lockout(2, 60)));
+        assert_eq!(store.tenant("acme").await.unwrap().unwrap().lockout_or(defaults), lockout(2, 60), "acme follows the host");
+        assert_eq!(store.tenant("globex").await.unwrap().unwrap().lockout_or(defaults), lockout(9, 90), "globex keeps its own");
+
+        store.create_tenant(&tenant("Initech"), &user(Scope::Tenant("initech".into()), "admin@initech.test")).await.unwrap();
+        let initech = store.tenant("initech").await.unwrap().unwrap();
+        assert_eq!((initech.lockout, initech.host_lockout), (None, Some(lockout(2, 60))), "a new tenant starts with the host's values");
+
+        store.set_host_lockout(&lockout(3, 30)).await.unwrap();
+        for key in ["acme", "globex", "initech"] {
+            assert_eq!(store.tenant(key).await.unwrap().unwrap().host_lockout, Some(lockout(3, 30)), "{key}");
+        }
+        assert!(matches!(store.set_tenant_lockout("nowhere", &lockout(1, 1)).await, Err(StoreError::NotFound)));
+        assert_eq!(store.tenant("nowhere").await.unwrap(), None, "a refused write must not create the tenant");
+    }
+
+    pub async fn lockout_values_and_two_factor_settings_of_one_item_are_written_apart(store: Shared) {
+        let forced = TwoFactorSettings { behaviour: Behaviour::Forced, ..Default::default() };
+        store.set_host_lockout(&lockout(4, 40)).await.unwrap();
+        store.set_host_settings(&forced).await.unwrap();
+        assert_eq!(store.host().await.unwrap(), twofa::tenant::Host { settings: Some(forced.clone()), lockout: Some(lockout(4, 40)) });
+        store.set_host_lockout(&lockout(6, 60)).await.unwrap();
+        assert_eq!(store.host_settings().await.unwrap(), Some(forced.clone()), "the lockout write kept the settings");
+
+        store.create_tenant(&tenant("Acme"), &user(acme(), "admin@acme.test")).await.unwrap();
+        store.set_tenant_lockout("acme", &lockout(7, 70)).await.unwrap();
+        store.set_tenant_settings("acme", &forced).await.unwrap();
+        store.set_tenant_feature("acme", Behaviour::Disabled).await.unwrap();
+        let t = store.tenant("acme").await.unwrap().unwrap();
+        assert_eq!((t.lockout, t.host_lockout, t.settings, t.feature), (Some(lockout(7, 70)), Some(lockout(6, 60)), forced, Behaviour::Disabled));
+    }
+
+    pub async fn racing_host_lockout_changes_and_tenant_creations_leave_every_tenant_with_the_newest_values(store: Shared) {
+        let results = at_once(16, |i| {
+            let store = store.clone();
+            async move {
+                if i % 2 == 0 {
+                    store.set_host_lockout(&lockout(1 + i as u32, 10 + i as i64)).await
+                } else {
+                    let name = format!("t{i}");
+                    store.create_tenant(&tenant(&name), &user(Scope::Tenant(name.clone()), &format!("admin@{name}.test"))).await
+                }
+            }
+        })
+        .await;
+        for r in results {
+            r.expect("no store error while host changes and tenant creations race");
+        }
+        let host = store.host().await.unwrap().lockout;
+        assert!(host.is_some());
+        for i in (1..16).step_by(2) {
+            let t = store.tenant(&format!("t{i}")).await.unwrap().expect("the tenant was created");
+            assert_eq!(t.host_lockout, host, "t{i} holds the host's newest values");
+        }
     }
 }

@@ -503,6 +503,10 @@ mod tests {
     fn tenants_codes_devices_and_windows_survive_the_round_trip() {
         let t = Tenant { name: "Acme".into(), feature: Behaviour::Forced, settings: TwoFactorSettings::default(), created_at: 5, lockout: None, host_lockout: None };
         assert_eq!(tenant_from(&tenant_item(&t)).unwrap(), t);
+        let own = LockoutPolicy { max_failed_attempts: 3, duration_seconds: 60 };
+        let host = LockoutPolicy { max_failed_attempts: 7, duration_seconds: 900 };
+        let t = Tenant { lockout: Some(own), host_lockout: Some(host), ..t };
+        assert_eq!(tenant_from(&tenant_item(&t)).unwrap(), t);
         let c = PendingCode { user_id: "u".into(), purpose: CodePurpose::ConfirmPhone, destination: "+1".into(), hash: "h".into(), created_at: 1, expires_at: 2 };
         assert_eq!(code_from(&code_item(&c)).unwrap(), c);
         let d = Device { user_id: "u".into(), device_id: "d".into(), token_hash: "h".into(), security_stamp: "s".into(), created_at: 1, last_used_at: 2, expires_at: 3, user_agent: Some("ua".into()) };
