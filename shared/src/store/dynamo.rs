@@ -9,8 +9,9 @@
 //! | remembered browser | `USER#<id>` | `DEVICE#<device_id>` |
 //! | email uniqueness (→ `user_id`, a copy of `password_hash`) | `EMAIL#<scope key>#<lower-case email>` | `EMAIL` |
 //! | unknown email's failure counter | `GUESS#<keyed hash of scope and email>` | `GUESS` |
-//! | tenant (name, feature, settings) | `TENANT#<lower-case name>` | `TENANT` |
-//! | host settings | `HOST` | `HOST` |
+//! | tenant (name, feature, settings, lockout values) | `TENANT#<lower-case name>` | `TENANT` |
+//! | tenant listing | `TENANTS` | `<lower-case name>` |
+//! | host settings and lockout values | `HOST` | `HOST` |
 //! | send window | `WINDOW#<limit key>` | `WINDOW` |
 //!
 //! Codes, devices, windows and unknown-email counters carry `expires_at` (epoch
@@ -43,6 +44,36 @@
 //!   then one failure counts twice, erring toward the lock. `lock` is a `SET`, so a
 //!   retry is harmless.
 //!
+//! # Lockout values per side, and why the tenant item holds the host's
+//! Login reads a user's policy in one item (below), and the lockout values are
+//! part of the policy: counting an attempt atomically against the limit needs them before
+//! the first attempt is judged, so they cannot wait for a failure. A tenant
+//! without values of its own follows the host's, so the tenant item holds both:
+//! `lockout` (the tenant admin's, if set) and `host_lockout` with
+//! `host_lockout_version` (a copy of the host's). Reading the host's item too,
+//! even in the same `BatchGetItem`, would make every tenant login read two items.
+//!
+//! What keeps the copies right is that the host item's `lockout_version` orders
+//! every host change, and every copy says which version it holds:
+//! - A host change is one `UpdateItem` on `HOST` (`SET lockout`, `ADD
+//!   lockout_version 1`, returning the new version *v*), then a `Query` of the
+//!   `TENANTS` listing and, per tenant, `UpdateItem SET host_lockout, host_lockout_version = v`
+//!   on condition that the stored version is older. Two changes racing therefore
+//!   leave the newer values in every tenant, whichever copy lands last.
+//! - Creating a tenant reads `HOST`, writes the tenant with that copy and
+//!   version, and checks in the same transaction (`ConditionCheck` on `HOST`)
+//!   that the version has not moved. A host change that commits first makes the
+//!   creation read again (up to 5 times); one that commits after finds the new
+//!   tenant in its listing, since the listing item is in the same transaction.
+//! - A host change that fails half way (the function timed out, DynamoDB refused)
+//!   answers 503; the admin's retry bumps the version again and copies to all.
+//!   Until then some tenants follow the older values: the window is one failed
+//!   admin request, never a silent split.
+//! The copies are made 16 at a time; at about 5 ms each a function with a 10 s
+//! timeout reaches some 10,000 tenants per change. Tenants created before the
+//! `TENANTS` listing existed are not in it: list them once
+//! (`PutItem pk=TENANTS, sk=<key>` for each `TENANT#` item) when upgrading.
+//!
 //! # Round trips
 //! Every read is strongly consistent: a sign-in must see the write that ended the
 //! previous one.
@@ -62,7 +93,14 @@
 //!   of one `GetItem`), and 100-odd bytes on the email item. The copy is written with
 //!   the user and refreshed by `update_user` when the hash changes; if it is ever
 //!   stale, login checks again against the user item's hash, which is the truth.
-//! - `create_user`, `create_tenant`, `replace_windows`: one `TransactWriteItems`.
+//! - `create_user`, `replace_windows`: one `TransactWriteItems`. `create_tenant`:
+//!   a `GetItem` of `HOST`, then one `TransactWriteItems` (repeated only when the
+//!   host's lockout values changed in between).
+//! - `host` (the host's policy: settings and lockout values): one `GetItem`.
+//! - `set_host_settings`: one `UpdateItem` (never a put, which would drop the
+//!   lockout values). `set_host_lockout`: one `UpdateItem`, one `Query` of the
+//!   listing (per 1 MB page), one `UpdateItem` per tenant. `set_tenant_lockout`:
+//!   one `UpdateItem`.
 //! - `take_slot`, `lock`, `succeed` (one `TransactWriteItems` for a sent code),
 //!   `update_user`, `take_code`, feature and settings writes: one conditional write.
 //! - `windows`: one `BatchGetItem`; `devices`: one `Query` (per 1 MB page);
