@@ -133,3 +133,19 @@ impl EmailSender for RefusingEmail {
         Err(DeliveryError::Refused("mailbox unavailable".into()))
     }
 }
+
+#[tokio::test]
+async fn nothing_a_client_sends_gets_a_5xx() {
+    let w = world();
+    confirmed_user(&w).await;
+    let bodies = [
+        json!({"email": format!("{}@example.com", "é".repeat(5000))}),
+        json!({"email": EMAIL, "tenant": "x".repeat(3000)}),
+        json!({"email": "\u{0000}@\u{0000}.\u{202e}"}),
+        json!({"email": EMAIL, "tenant": 7}),
+    ];
+    for body in bodies {
+        let r = forgot(&w, body.clone()).await;
+        assert!(r.status().as_u16() < 500, "{} for a body of {} bytes", r.status(), body.to_string().len());
+    }
+}

@@ -168,3 +168,22 @@ async fn a_body_that_is_not_the_contract_is_refused_with_400_and_changes_nothing
     }
     assert_eq!(w.user(&u.id).await, u);
 }
+
+#[tokio::test]
+async fn nothing_a_client_sends_gets_a_5xx() {
+    let w = world();
+    user(&w).await;
+    let long_email = format!("{}@example.com", "é".repeat(5000));
+    let bodies = [
+        json!({"email": long_email, "code": "123456", "new_password": NEW_PASSWORD}),
+        json!({"email": EMAIL, "code": "1".repeat(10_000), "new_password": NEW_PASSWORD}),
+        json!({"email": EMAIL, "code": "123456", "new_password": "ü".repeat(5000)}),
+        json!({"tenant": "x".repeat(3000), "email": EMAIL, "code": "123456", "new_password": NEW_PASSWORD}),
+        json!({"tenant": null, "email": "\u{0000}@\u{0000}", "code": "\u{202e}", "new_password": NEW_PASSWORD}),
+        json!({"email": [EMAIL], "code": "123456", "new_password": NEW_PASSWORD}),
+    ];
+    for body in bodies {
+        let r = reset(&w, body.clone()).await;
+        assert!(r.status().is_client_error(), "{} for {}", r.status(), &body.to_string()[..80.min(body.to_string().len())]);
+    }
+}
