@@ -27,6 +27,10 @@ fn routes() -> Vec<(&'static str, &'static str, Value)> {
         ("POST", "/account/forget-browser", json!(null)),
         ("GET", "/account/devices", json!(null)),
         ("DELETE", "/account/devices/{device_id}", json!(null)),
+        ("PUT", "/account/password", json!({"current_password": support::PASSWORD, "new_password": "an entirely new passphrase"})),
+        ("POST", "/account/sign-out-everywhere", json!(null)),
+        ("GET", "/settings/lockout", json!(null)),
+        ("PUT", "/settings/lockout", json!({"max_failed_attempts": 4})),
     ]
 }
 
@@ -118,7 +122,7 @@ async fn a_token_whose_tenant_is_not_its_users_tenant_is_refused_everywhere() {
 async fn admin_routes_answer_each_role_as_the_contract_says() {
     let w = World::new().await;
     // (route index, [plain user, tenant admin, host admin])
-    let expected: [(usize, [u16; 3]); 7] = [
+    let expected: [(usize, [u16; 3]); 9] = [
         (0, [403, 200, 200]),
         (1, [403, 200, 200]),
         (2, [403, 403, 201]),
@@ -126,6 +130,8 @@ async fn admin_routes_answer_each_role_as_the_contract_says() {
         (4, [403, 403, 200]),
         (5, [403, 200, 200]),
         (6, [403, 200, 200]),
+        (18, [403, 200, 200]),
+        (19, [403, 200, 200]),
     ];
     let all = routes();
     for (i, statuses) in expected {
