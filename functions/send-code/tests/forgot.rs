@@ -61,7 +61,7 @@ async fn unknown_unconfirmed_locked_and_malformed_emails_get_the_same_answer_and
     let unconfirmed = w.plain_user("una@example.com").await;
     let locked = w.plain_user("lou@example.com").await;
     w.patch(&locked, UserPatch { email_confirmed: Some(true), ..Default::default() }).await;
-    w.store.lock(&locked.id, w.now() + 300).await.unwrap();
+    w.store.lock(twofa::store::Subject::User(&locked.id), w.now(), w.now() + 300, false).await.unwrap();
 
     let answers: Vec<(u16, String, Value)> = vec![
         answer(&forgot(&w, json!({"email": "nobody@example.com"})).await),

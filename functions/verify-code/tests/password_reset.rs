@@ -187,3 +187,18 @@ async fn nothing_a_client_sends_gets_a_5xx() {
         assert!(r.status().is_client_error(), "{} for {}", r.status(), &body.to_string()[..80.min(body.to_string().len())]);
     }
 }
+
+#[tokio::test]
+async fn an_unknown_email_locks_after_as_many_wrong_codes_as_an_account_does() {
+    let w = world();
+    w.store.set_host_lockout(&twofa::lockout::LockoutPolicy { max_failed_attempts: 2, duration_seconds: 600 }).await.unwrap();
+    user(&w).await;
+    let mut answers = Vec::new();
+    for email in [EMAIL, "nobody@example.com"] {
+        let first = answer(&reset(&w, with_code(email, "000000")).await);
+        let second = answer(&reset(&w, with_code(email, "000000")).await);
+        answers.push((first, second));
+    }
+    assert_eq!(answers[0], answers[1], "an account and an unknown email answer alike, lock included");
+    assert_eq!((answers[1].1).0, 423);
+}
