@@ -102,19 +102,21 @@ pub async fn aws_sdk_config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }
 
-/// The SMS sender `SMS_PROVIDER` names (with `sns`, `SNS_SENDER_ID` is an optional sender id).
+/// The SMS sender `SMS_PROVIDER` names (with `sns`, `SNS_SENDER_ID` is an optional
+/// sender id). SNS's client is made when the first text goes out (see [`crate::sdk`]).
 pub fn sms_sender(config: &Config, env: &dyn Env, sdk: &aws_config::SdkConfig, log: &LogSender) -> Result<Arc<dyn SmsSender>, ConfigError> {
     Ok(match config.sms_provider {
         SmsProvider::Log => Arc::new(log.clone()),
-        SmsProvider::Sns => Arc::new(SnsSender::new(crate::timeouts::sns(sdk)).with_sender_id(env.get("SNS_SENDER_ID"))),
+        SmsProvider::Sns => Arc::new(SnsSender::on_first_use(sdk).with_sender_id(env.get("SNS_SENDER_ID"))),
         SmsProvider::Twilio => Arc::new(TwilioSender::from_env(env)?),
     })
 }
 
-/// The email sender `EMAIL_PROVIDER` names.
+/// The email sender `EMAIL_PROVIDER` names. SES's client is made when the first email
+/// goes out (see [`crate::sdk`]).
 pub fn email_sender(config: &Config, sdk: &aws_config::SdkConfig, log: &LogSender) -> Result<Arc<dyn EmailSender>, ConfigError> {
     Ok(match (&config.email_provider, &config.ses_from) {
-        (EmailProvider::Ses, Some(from)) => Arc::new(SesSender::new(crate::timeouts::ses(sdk), from.clone())),
+        (EmailProvider::Ses, Some(from)) => Arc::new(SesSender::on_first_use(sdk, from.clone())),
         (EmailProvider::Ses, None) => return Err(ConfigError::new("SES_FROM", "required when EMAIL_PROVIDER is ses")),
         (EmailProvider::Log, _) => Arc::new(log.clone()),
     })

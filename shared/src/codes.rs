@@ -49,7 +49,7 @@ pub struct PendingCode {
     pub purpose: CodePurpose,
     /// Where it was sent (E.164 number or email address).
     pub destination: String,
-    /// HMAC of user, purpose, destination and code.
+    /// HMAC of user, purpose, destination, sign-in (for sign-in codes) and code.
     pub hash: String,
     /// When it was made.
     pub created_at: Timestamp,
@@ -62,9 +62,12 @@ pub fn new_code() -> Result<Secret<String>, CryptoError> {
     Ok(Secret::new(format!("{:06}", random_below(1_000_000)?)))
 }
 
-/// The keyed hash that binds a code to its user, purpose and destination.
-pub fn code_hash(key: &HashKey, user_id: &str, purpose: CodePurpose, destination: &str, code: &str) -> String {
-    key.hash(&["otp", user_id, purpose.as_str(), destination, code])
+/// The keyed hash that binds a code to its user, purpose and destination, and a
+/// sign-in code to the sign-in (`sid`) that asked for it: a newer login, a finished
+/// sign-in or a lockout starts another sign-in, under which no earlier code matches,
+/// with no store write to end them.
+pub fn code_hash(key: &HashKey, user_id: &str, purpose: CodePurpose, destination: &str, sign_in: Option<&str>, code: &str) -> String {
+    key.hash(&["otp", user_id, purpose.as_str(), destination, sign_in.unwrap_or(""), code])
 }
 
 /// What a user typed, as a code: digits only, spaces and dashes removed; `None` if not 6 digits.
@@ -128,13 +131,16 @@ mod tests {
     }
 
     #[test]
-    fn a_code_hash_binds_user_purpose_and_destination() {
+    fn a_code_hash_binds_user_purpose_destination_and_sign_in() {
         let k = HashKey::random().unwrap();
-        let h = code_hash(&k, "u1", CodePurpose::SignInSms, "+15555550100", "123456");
-        assert_eq!(h, code_hash(&k, "u1", CodePurpose::SignInSms, "+15555550100", "123456"));
-        assert_ne!(h, code_hash(&k, "u2", CodePurpose::SignInSms, "+15555550100", "123456"));
-        assert_ne!(h, code_hash(&k, "u1", CodePurpose::ConfirmPhone, "+15555550100", "123456"));
-        assert_ne!(h, code_hash(&k, "u1", CodePurpose::SignInSms, "+15555550101", "123456"));
+        let sid = Some("s1");
+        let h = code_hash(&k, "u1", CodePurpose::SignInSms, "+15555550100", sid, "123456");
+        assert_eq!(h, code_hash(&k, "u1", CodePurpose::SignInSms, "+15555550100", sid, "123456"));
+        assert_ne!(h, code_hash(&k, "u2", CodePurpose::SignInSms, "+15555550100", sid, "123456"));
+        assert_ne!(h, code_hash(&k, "u1", CodePurpose::ConfirmPhone, "+15555550100", sid, "123456"));
+        assert_ne!(h, code_hash(&k, "u1", CodePurpose::SignInSms, "+15555550101", sid, "123456"));
+        assert_ne!(h, code_hash(&k, "u1", CodePurpose::SignInSms, "+15555550100", Some("s2"), "123456"));
+        assert_ne!(h, code_hash(&k, "u1", CodePurpose::SignInSms, "+15555550100", None, "123456"));
         assert!(!h.contains("123456"));
     }
 

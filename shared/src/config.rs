@@ -92,8 +92,15 @@ pub struct Config {
     pub sends_per_user_per_hour: u32,
     /// `SEND_LIMIT_PER_DESTINATION_PER_HOUR` (10): a number or address shared by a household or a team is legitimate; harassment and pumping stay capped.
     pub sends_per_destination_per_hour: u32,
-    /// `SEND_LIMIT_PER_TENANT_PER_HOUR` (1000).
+    /// `SEND_LIMIT_PER_TENANT_PER_HOUR` (1000): sign-in codes for one tenant (or the host).
     pub sends_per_tenant_per_hour: u32,
+    /// `SEND_LIMIT_CONFIRMATIONS_PER_TENANT_PER_HOUR` (200): confirmation codes for one
+    /// tenant (or the host), a budget apart so throwaway accounts confirming addresses
+    /// cannot starve sign-in codes.
+    pub confirmations_per_tenant_per_hour: u32,
+    /// `SEND_LIMIT_PER_IP_PER_HOUR` (100): codes requested from one source address
+    /// (an IPv6 /64) in an hour, whatever the account.
+    pub sends_per_ip_per_hour: u32,
     /// `ALLOWED_COUNTRY_CODES`: calling codes SMS may go to, e.g. `1,44`; empty allows all.
     pub allowed_country_codes: Vec<u16>,
     /// `REMEMBER_BROWSER_DAYS` (14).
@@ -169,6 +176,8 @@ impl Config {
             sends_per_user_per_hour: number(env, "SEND_LIMIT_PER_USER_PER_HOUR", 10, 1, 10_000)?,
             sends_per_destination_per_hour: number(env, "SEND_LIMIT_PER_DESTINATION_PER_HOUR", 10, 1, 10_000)?,
             sends_per_tenant_per_hour: number(env, "SEND_LIMIT_PER_TENANT_PER_HOUR", 1000, 1, 10_000_000)?,
+            confirmations_per_tenant_per_hour: number(env, "SEND_LIMIT_CONFIRMATIONS_PER_TENANT_PER_HOUR", 200, 1, 10_000_000)?,
+            sends_per_ip_per_hour: number(env, "SEND_LIMIT_PER_IP_PER_HOUR", 100, 1, 10_000_000)?,
             allowed_country_codes,
             remember_browser_days: number(env, "REMEMBER_BROWSER_DAYS", 14, 1, 365)?,
             remember_browser_cookie: env.get("REMEMBER_BROWSER_COOKIE").unwrap_or_else(|| "Identity.TwoFactorRememberMe".into()),
@@ -205,6 +214,7 @@ mod tests {
         assert_eq!(c.lockout, LockoutPolicy { max_failed_attempts: 5, duration_seconds: 300 });
         assert_eq!((c.password_min_length, c.code_ttl_seconds, c.resend_cooldown_seconds), (12, 300, 30));
         assert_eq!(c.remember_browser_days, 14);
+        assert_eq!((c.sends_per_tenant_per_hour, c.confirmations_per_tenant_per_hour, c.sends_per_ip_per_hour), (1000, 200, 100));
         assert_eq!(c.remember_browser_cookie, "Identity.TwoFactorRememberMe");
         assert_eq!((&c.sms_provider, &c.email_provider), (&SmsProvider::Log, &EmailProvider::Log));
         assert!(c.sms_allowed_to(44));

@@ -20,6 +20,7 @@ pub mod lockout;
 pub mod password;
 pub mod phone;
 pub mod policy;
+pub mod sdk;
 pub mod secret;
 pub mod senders;
 pub mod signin;

@@ -16,6 +16,28 @@ pub enum Behaviour {
     Disabled,
 }
 
+impl Behaviour {
+    /// The contract's name of the behaviour.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Behaviour::Forced => "forced",
+            Behaviour::Optional => "optional",
+            Behaviour::Disabled => "disabled",
+        }
+    }
+
+    /// Whether moving from `self` to `to` asks fewer users for a second factor:
+    /// forced, then optional (each user's flag), then disabled.
+    pub fn weakened_by(self, to: Behaviour) -> bool {
+        let rank = |b| match b {
+            Behaviour::Forced => 2,
+            Behaviour::Optional => 1,
+            Behaviour::Disabled => 0,
+        };
+        rank(to) < rank(self)
+    }
+}
+
 /// A second-factor provider a user can sign in with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -76,6 +98,65 @@ impl TwoFactorSettings {
 /// Normalises a provider list: no duplicates, in the contract's order.
 pub fn normalise_providers(list: &[Provider]) -> Vec<Provider> {
     Provider::ALL.iter().copied().filter(|p| list.contains(p)).collect()
+}
+
+/// One setting a change moves, in words fit for the audit log (no secret is a setting).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingChange {
+    /// The setting's name in the contract (`feature` for a tenant's feature).
+    pub field: &'static str,
+    /// Its value before.
+    pub from: String,
+    /// Its value after.
+    pub to: String,
+    /// Whether it lowers the protection of every account of the side: a weaker
+    /// behaviour, a provider allowed again, remember-browser turned on.
+    pub weakens: bool,
+}
+
+/// What moves from `before` to `after`, setting by setting.
+pub fn setting_changes(before: &TwoFactorSettings, after: &TwoFactorSettings) -> Vec<SettingChange> {
+    let names = |ps: &[Provider]| normalise_providers(ps).iter().map(|p| p.as_str()).collect::<Vec<_>>().join(",");
+    let mut changes = Vec::new();
+    if let Some(c) = behaviour_change("behaviour", before.behaviour, after.behaviour) {
+        changes.push(c);
+    }
+    if before.users_can_change != after.users_can_change {
+        changes.push(SettingChange {
+            field: "users_can_change",
+            from: before.users_can_change.to_string(),
+            to: after.users_can_change.to_string(),
+            weakens: false,
+        });
+    }
+    if before.remember_browser != after.remember_browser {
+        changes.push(SettingChange {
+            field: "remember_browser",
+            from: before.remember_browser.to_string(),
+            to: after.remember_browser.to_string(),
+            weakens: after.remember_browser,
+        });
+    }
+    let (from, to) = (names(&before.allowed_providers), names(&after.allowed_providers));
+    if from != to {
+        let weakens = after.allowed_providers.iter().any(|p| !before.allows(*p));
+        changes.push(SettingChange { field: "allowed_providers", from, to, weakens });
+    }
+    changes
+}
+
+/// The change of a tenant's feature (the host admin's layer), if it moves.
+pub fn feature_change(before: Behaviour, after: Behaviour) -> Option<SettingChange> {
+    behaviour_change("feature", before, after)
+}
+
+fn behaviour_change(field: &'static str, before: Behaviour, after: Behaviour) -> Option<SettingChange> {
+    (before != after).then(|| SettingChange {
+        field,
+        from: before.as_str().to_string(),
+        to: after.as_str().to_string(),
+        weakens: before.weakened_by(after),
+    })
 }
 
 /// Which layer decided the effective behaviour.
@@ -154,6 +235,27 @@ pub fn effective(layers: Layers<'_>, user_flag: bool) -> Effective {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn weakening_changes_are_told_from_the_others() {
+        let strict = TwoFactorSettings {
+            behaviour: Behaviour::Forced,
+            users_can_change: false,
+            remember_browser: false,
+            allowed_providers: vec![Provider::Authenticator],
+        };
+        let weakens = |after: TwoFactorSettings| setting_changes(&strict, &after).iter().map(|c| (c.field, c.weakens)).collect::<Vec<_>>();
+        assert_eq!(weakens(TwoFactorSettings { behaviour: Behaviour::Optional, ..strict.clone() }), [("behaviour", true)]);
+        assert_eq!(weakens(TwoFactorSettings { remember_browser: true, ..strict.clone() }), [("remember_browser", true)]);
+        assert_eq!(weakens(TwoFactorSettings { users_can_change: true, ..strict.clone() }), [("users_can_change", false)]);
+        let swapped = TwoFactorSettings { allowed_providers: vec![Provider::Email], ..strict.clone() };
+        assert_eq!(weakens(swapped.clone()), [("allowed_providers", true)], "email is allowed again");
+        assert_eq!(setting_changes(&swapped, &TwoFactorSettings { allowed_providers: vec![], ..strict.clone() })[0].weakens, false);
+        assert!(setting_changes(&strict, &strict).is_empty());
+        assert_eq!(feature_change(Behaviour::Disabled, Behaviour::Optional).map(|c| c.weakens), Some(false));
+        assert_eq!(feature_change(Behaviour::Optional, Behaviour::Disabled).map(|c| (c.from, c.to, c.weakens)), Some(("optional".into(), "disabled".into(), true)));
+        assert_eq!(feature_change(Behaviour::Forced, Behaviour::Forced), None);
+    }
 
     fn behaviour() -> impl Strategy<Value = Behaviour> {
         prop_oneof![Just(Behaviour::Forced), Just(Behaviour::Optional), Just(Behaviour::Disabled)]

@@ -1,13 +1,17 @@
 //! Send limits against SMS pumping and mail floods: a resend cooldown per user and
-//! purpose, and hourly caps per user, per destination and per tenant. The store
-//! reads the windows and writes them back only if nobody moved them meanwhile;
-//! deciding is pure.
+//! purpose, and hourly caps per user, per destination, per source address and per
+//! tenant (sign-in codes and confirmations on separate budgets, so throwaway
+//! accounts confirming addresses cannot starve sign-ins).
+//!
+//! Each limit is its own counter, counted by one atomic step in the store
+//! ([`crate::store::ThrottleStore::take_send`]): concurrent sends never make each
+//! other fail, they only count. The rule that step applies is [`Limit::take`].
 
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 
-/// One counter: how many sends since `window_end - length`.
+/// One counter: how many sends since the window opened (`window_end - seconds`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Window {
     /// Sends counted in this window.
@@ -27,34 +31,50 @@ pub struct Limit {
     pub seconds: i64,
 }
 
-/// The outcome of checking limits.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
-    /// Allowed: write these windows back (same order as the limits).
-    Allow(Vec<Window>),
-    /// Refused: try again after this many seconds.
-    Refuse {
-        /// Seconds until the limit that refused opens again.
-        retry_after: i64,
-    },
+/// What counting one send under a limit did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taken {
+    /// Counted: the window now.
+    Counted(Window),
+    /// Not counted: this window is full.
+    Full(Window),
 }
 
-/// Decides whether one more send fits every limit, given the stored windows.
-pub fn decide(limits: &[Limit], current: &[Option<Window>], now: Timestamp) -> Decision {
-    let mut next = Vec::with_capacity(limits.len());
-    let mut retry_after = 0;
-    for (limit, w) in limits.iter().zip(current) {
-        match w {
-            Some(w) if w.window_end > now => {
-                if w.count >= limit.max {
-                    retry_after = retry_after.max(w.window_end - now);
-                }
-                next.push(Window { count: w.count + 1, window_end: w.window_end });
-            }
-            _ => next.push(Window { count: 1, window_end: now + limit.seconds }),
+impl Limit {
+    /// The window after one more send at `now`: a window that has ended starts
+    /// again at one, a live one counts up to `max`; `Err` with the full window.
+    pub fn take(&self, current: Option<Window>, now: Timestamp) -> Result<Window, Window> {
+        match current {
+            Some(w) if w.window_end > now && w.count >= self.max => Err(w),
+            Some(w) if w.window_end > now => Ok(Window { count: w.count + 1, window_end: w.window_end }),
+            _ => Ok(self.fresh(now)),
         }
     }
-    if retry_after > 0 { Decision::Refuse { retry_after } } else { Decision::Allow(next) }
+
+    /// A window opened by a send at `now`.
+    pub fn fresh(&self, now: Timestamp) -> Window {
+        Window { count: 1, window_end: now + self.seconds }
+    }
+}
+
+/// Seconds until every full window among `refused` has closed.
+pub fn retry_after(refused: &[Window], now: Timestamp) -> i64 {
+    refused.iter().map(|w| w.window_end - now).max().unwrap_or(0).max(1)
+}
+
+/// The counting key of a source address: an IPv6 client rotates addresses within
+/// its /64 at will, so the /64 is what one client is.
+pub fn source_key(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
 }
 
 #[cfg(test)]
@@ -67,29 +87,35 @@ mod tests {
 
     #[test]
     fn a_cooldown_refuses_a_resend_until_it_has_passed() {
-        let l = [limit(1, 30)];
-        let Decision::Allow(w) = decide(&l, &[None], 100) else { panic!("first send refused") };
-        assert_eq!(decide(&l, &[Some(w[0])], 110), Decision::Refuse { retry_after: 20 });
-        assert!(matches!(decide(&l, &[Some(w[0])], 130), Decision::Allow(_)));
+        let l = limit(1, 30);
+        let w = l.take(None, 100).expect("first send");
+        let full = l.take(Some(w), 110).expect_err("a resend within the cooldown");
+        assert_eq!(retry_after(&[full], 110), 20);
+        assert_eq!(l.take(Some(w), 130), Ok(Window { count: 1, window_end: 160 }));
     }
 
     #[test]
     fn an_hourly_cap_counts_up_to_its_maximum() {
-        let l = [limit(3, 3600)];
+        let l = limit(3, 3600);
         let mut w = None;
         for _ in 0..3 {
-            match decide(&l, &[w], 0) {
-                Decision::Allow(v) => w = Some(v[0]),
-                r => panic!("refused early: {r:?}"),
-            }
+            w = Some(l.take(w, 0).expect("within the cap"));
         }
-        assert_eq!(decide(&l, &[w], 600), Decision::Refuse { retry_after: 3000 });
+        let full = l.take(w, 600).expect_err("past the cap");
+        assert_eq!(retry_after(&[full], 600), 3000);
     }
 
     #[test]
     fn the_longest_wait_of_the_limits_that_refuse_is_reported() {
-        let l = [limit(1, 30), limit(1, 3600)];
-        let cur = [Some(Window { count: 1, window_end: 20 }), Some(Window { count: 1, window_end: 3000 })];
-        assert_eq!(decide(&l, &cur, 10), Decision::Refuse { retry_after: 2990 });
+        let refused = [Window { count: 1, window_end: 20 }, Window { count: 1, window_end: 3000 }];
+        assert_eq!(retry_after(&refused, 10), 2990);
+    }
+
+    #[test]
+    fn an_ipv6_client_is_counted_by_its_64_and_a_mapped_ipv4_as_ipv4() {
+        let a: std::net::IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: std::net::IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        assert_eq!(source_key(a), source_key(b));
+        assert_eq!(source_key("::ffff:192.0.2.7".parse().unwrap()), "192.0.2.7");
     }
 }

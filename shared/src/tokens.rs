@@ -61,6 +61,10 @@ pub struct Claims {
     /// For two-factor tokens: the sign-in attempt it belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+    /// A keyed digest of the user's security stamp when issued: access and setup
+    /// tokens die when the stamp changes (see `crate::signin::authenticate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stamp: Option<String>,
 }
 
 /// Why a token was refused. Callers answer 401 for every variant.
@@ -112,6 +116,10 @@ pub struct NewToken {
     pub mfa_at: Option<Timestamp>,
     /// The sign-in attempt (two-factor tokens).
     pub sid: Option<String>,
+    /// The digest of the user's security stamp.
+    pub stamp: Option<String>,
+    /// An expiry not to pass: a token reissued after a stamp change keeps the old one's.
+    pub not_after: Option<Timestamp>,
 }
 
 /// Issues and checks tokens with an HMAC key, named by a key id so keys can rotate:
@@ -169,12 +177,13 @@ impl Tokens {
             roles: t.roles,
             amr: t.amr,
             iat: now,
-            exp: now + self.lifetime(kind),
+            exp: t.not_after.map_or(now + self.lifetime(kind), |cap| cap.min(now + self.lifetime(kind))),
             aud: kind.audience().to_string(),
             iss: self.issuer.clone(),
             jti: random_token(12)?,
             mfa_at: t.mfa_at,
             sid: t.sid,
+            stamp: t.stamp,
         };
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(self.kid.clone());
@@ -250,6 +259,15 @@ mod tests {
         let forged = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap());
         assert!(t.verify(TokenKind::Access, &format!("{}.{forged}.{}", parts[0], parts[2]), 1001).is_err());
         assert!(t.verify(TokenKind::Access, "not a token", 1001).is_err());
+    }
+
+    #[test]
+    fn a_token_never_outlives_the_expiry_it_is_capped_at() {
+        let t = tokens(&[7; 32]);
+        let capped = t.issue(TokenKind::Access, NewToken { not_after: Some(1100), ..new("u1") }, 1000).unwrap();
+        assert_eq!(t.verify(TokenKind::Access, &capped, 1001).unwrap().exp, 1100);
+        let uncapped = t.issue(TokenKind::Access, NewToken { not_after: Some(5000), ..new("u1") }, 1000).unwrap();
+        assert_eq!(t.verify(TokenKind::Access, &uncapped, 1001).unwrap().exp, 1900);
     }
 
     #[test]

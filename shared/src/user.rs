@@ -33,7 +33,8 @@ impl Role {
     }
 }
 
-/// A new security stamp: every remembered browser bound to the old one stops working.
+/// A new security stamp: every remembered browser bound to the old one, and every
+/// access or setup token issued under it, stops working.
 pub fn new_security_stamp() -> String {
     uuid::Uuid::new_v4().to_string()
 }
@@ -180,6 +181,13 @@ impl UserPatch {
         if self.reset_failures {
             u.failed_count = 0;
         }
+    }
+    /// The same change with a new security stamp: the one way a change ends the
+    /// user's remembered browsers and every access and setup token issued before it.
+    /// Handlers write it through `crate::signin::rotate_stamp`, which also hands the
+    /// acting client a fresh token.
+    pub fn rotating_stamp(self) -> Self {
+        Self { security_stamp: Some(new_security_stamp()), ..self }
     }
     /// Whether the patch changes nothing.
     pub fn is_empty(&self) -> bool {

@@ -13,7 +13,7 @@ use twofa::policy::{Behaviour, Provider, TwoFactorSettings};
 use twofa::store::dynamo::DynamoStore;
 use twofa::store::{Slot, Spend, Store, StoreError, Subject, Succeeded, Success, HARD_LIMIT};
 use twofa::tenant::{Scope, Tenant};
-use twofa::throttle::Window;
+use twofa::throttle::{Limit, Taken, Window};
 use twofa::user::{Authenticator, Role, User, UserPatch};
 
 type Shared = Arc<dyn Store>;
@@ -51,6 +51,10 @@ suite!(
     a_tenant_name_is_unique_regardless_of_case_and_its_admin_is_created_with_it,
     host_settings_are_absent_until_saved_and_then_replaced_whole,
     tenant_feature_and_settings_change_separately_and_only_for_an_existing_tenant,
+    two_admins_changing_different_settings_at_once_both_keep_their_change,
+    a_settings_change_decided_on_a_value_that_moved_is_refused_and_writes_nothing,
+    an_authenticator_write_applies_only_while_the_authenticator_is_what_was_read,
+    a_success_enabling_an_authenticator_is_refused_once_the_pending_one_changed,
     a_patch_changes_only_the_fields_it_names,
     patches_running_beside_failures_lose_no_failure,
     twenty_concurrent_slots_are_counted_one_to_twenty,
@@ -67,7 +71,8 @@ suite!(
     a_retried_slot_or_success_is_recognised_as_its_own,
     a_code_is_taken_once_and_only_with_its_hash,
     a_new_code_replaces_the_pending_one_of_the_same_purpose_only,
-    send_windows_are_replaced_only_when_none_moved,
+    sends_racing_under_one_limit_are_all_counted_up_to_the_cap_and_no_further,
+    an_ended_window_starts_again_at_one_and_a_give_back_touches_only_its_own_window,
     remembered_browsers_are_listed_touched_and_forgotten_per_user,
     a_password_reset_code_is_a_purpose_of_its_own_taken_once,
     the_hosts_lockout_values_reach_every_tenant_item_and_a_tenants_own_values_win,
@@ -185,7 +190,7 @@ fn count(slot: &Slot) -> u32 {
 /// A success for a fresh attempt.
 async fn succeed(store: &Shared, id: &str, sid: Option<&str>, spend: Spend<'_>) -> Result<Succeeded, StoreError> {
     let attempt = uuid::Uuid::new_v4().to_string();
-    store.succeed(id, &Success { attempt: &attempt, sid, spend, patch: &UserPatch::default(), release_only: false }, NOW).await
+    store.succeed(id, &Success { attempt: &attempt, sid, spend, patch: &UserPatch::default(), release_only: false, authenticator: None }, NOW).await
 }
 
 fn trues(results: &[Result<bool, StoreError>]) -> usize {
@@ -270,6 +275,91 @@ mod scenarios {
         assert!(matches!(store.set_tenant_feature("globex", Behaviour::Forced).await, Err(StoreError::NotFound)));
         assert!(matches!(store.set_tenant_settings("globex", &settings).await, Err(StoreError::NotFound)));
         assert_eq!(store.tenant("globex").await.unwrap(), None, "a refused write must not create the tenant");
+    }
+
+    pub async fn two_admins_changing_different_settings_at_once_both_keep_their_change(store: Shared) {
+        store.create_tenant(&tenant("Acme"), &user(acme(), "admin@acme.test")).await.unwrap();
+        for scope in [Scope::Host, acme()] {
+            // Both read the defaults (the host item does not even exist yet), then write at once.
+            let read = TwoFactorSettings::default();
+            let no_sms = TwoFactorSettings { allowed_providers: vec![Provider::Authenticator, Provider::Email], ..read.clone() };
+            let no_remember = TwoFactorSettings { remember_browser: false, ..read.clone() };
+            let forced = TwoFactorSettings { behaviour: Behaviour::Forced, ..read.clone() };
+            let changes = [no_sms, no_remember, forced];
+            let results = at_once(3, |i| {
+                let (store, scope, read, to) = (store.clone(), scope.clone(), read.clone(), changes[i].clone());
+                async move { store.change_settings(&scope, &read, &to).await }
+            })
+            .await;
+            assert!(results.iter().all(Result::is_ok), "{scope:?}: {results:?}");
+            let after = match &scope {
+                Scope::Host => store.host_settings().await.unwrap().unwrap(),
+                Scope::Tenant(k) => store.tenant(k).await.unwrap().unwrap().settings,
+            };
+            let expected = TwoFactorSettings {
+                behaviour: Behaviour::Forced,
+                users_can_change: true,
+                remember_browser: false,
+                allowed_providers: vec![Provider::Authenticator, Provider::Email],
+            };
+            assert_eq!(after, expected, "{scope:?}: every change survived");
+        }
+    }
+
+    pub async fn a_settings_change_decided_on_a_value_that_moved_is_refused_and_writes_nothing(store: Shared) {
+        let read = TwoFactorSettings::default();
+        assert_eq!(store.change_settings(&Scope::Host, &read, &read).await.unwrap(), read, "no change to unsaved settings: the defaults");
+        let sms_only = TwoFactorSettings { allowed_providers: vec![Provider::Sms], ..read.clone() };
+        assert_eq!(store.change_settings(&Scope::Host, &read, &sms_only).await.unwrap(), sms_only);
+        // A second admin read the defaults too and changes the same field.
+        let email_only = TwoFactorSettings { allowed_providers: vec![Provider::Email], remember_browser: false, ..read.clone() };
+        assert!(matches!(store.change_settings(&Scope::Host, &read, &email_only).await, Err(StoreError::Conflict(_))));
+        assert_eq!(store.host_settings().await.unwrap(), Some(sms_only.clone()), "nothing of the refused change was written");
+        let unchanged = store.change_settings(&Scope::Host, &sms_only, &sms_only).await.unwrap();
+        assert_eq!(unchanged, sms_only);
+        let unknown = Scope::Tenant("globex".into());
+        assert!(matches!(store.change_settings(&unknown, &read, &sms_only).await, Err(StoreError::NotFound)));
+        assert_eq!(store.tenant("globex").await.unwrap(), None, "a refused write must not create the tenant");
+    }
+
+    pub async fn an_authenticator_write_applies_only_while_the_authenticator_is_what_was_read(store: Shared) {
+        let u = user(Scope::Host, "jo@example.com");
+        store.create_user(&u).await.unwrap();
+        let pending = Authenticator { sealed_key: "k1".into(), enabled: false };
+        let enabled = Authenticator { sealed_key: "k1".into(), enabled: true };
+        let set = |a: Option<Authenticator>| UserPatch { authenticator: Some(a), ..Default::default() };
+
+        assert!(store.update_user_if_authenticator(&u.id, None, &set(Some(pending.clone()))).await.unwrap());
+        assert!(!store.update_user_if_authenticator(&u.id, None, &set(Some(pending.clone()))).await.unwrap(), "one is there now");
+        assert!(store.update_user_if_authenticator(&u.id, Some(&pending), &set(Some(enabled.clone()))).await.unwrap());
+        // A remove that read "pending" (and so skipped step-up) must not remove the one enabled since.
+        assert!(!store.update_user_if_authenticator(&u.id, Some(&pending), &set(None)).await.unwrap());
+        assert_eq!(stored(&store, &u.id).await.authenticator, Some(enabled.clone()));
+        assert!(store.update_user_if_authenticator(&u.id, Some(&enabled), &set(None)).await.unwrap());
+        assert_eq!(stored(&store, &u.id).await.authenticator, None);
+        assert!(!store.update_user_if_authenticator("nobody", None, &set(None)).await.unwrap());
+    }
+
+    pub async fn a_success_enabling_an_authenticator_is_refused_once_the_pending_one_changed(store: Shared) {
+        // Enrolment verify checks a code against the pending key it read; a new
+        // enrolment (another key) or a remove meanwhile must not be overwritten.
+        let u = user(Scope::Host, "jo@example.com");
+        store.create_user(&u).await.unwrap();
+        let first = Authenticator { sealed_key: "k1".into(), enabled: false };
+        let second = Authenticator { sealed_key: "k2".into(), enabled: false };
+        store.update_user(&u.id, &UserPatch { authenticator: Some(Some(second.clone())), ..Default::default() }).await.unwrap();
+        let enable = UserPatch { authenticator: Some(Some(Authenticator { enabled: true, ..first.clone() })), ..Default::default() };
+        let slot = store.take_slot(Subject::User(&u.id), "a-1", None, 5, NOW).await.unwrap();
+        assert_eq!(count(&slot), 1);
+        let success = Success { attempt: "a-1", sid: None, spend: Spend::TotpStep(7), patch: &enable, release_only: false, authenticator: Some(&first) };
+        assert_eq!(store.succeed(&u.id, &success, NOW).await.unwrap(), Succeeded::Changed);
+        let after = stored(&store, &u.id).await;
+        assert_eq!((after.authenticator, after.totp_last_step), (Some(second.clone()), None), "nothing of the refused write");
+
+        let enable = UserPatch { authenticator: Some(Some(Authenticator { enabled: true, ..second.clone() })), ..Default::default() };
+        let success = Success { attempt: "a-2", patch: &enable, authenticator: Some(&second), ..success };
+        assert_eq!(store.succeed(&u.id, &success, NOW).await.unwrap(), Succeeded::Done, "the pending one it was checked against");
+        assert_eq!(stored(&store, &u.id).await.authenticator, Some(Authenticator { enabled: true, ..second }));
     }
 
     pub async fn a_patch_changes_only_the_fields_it_names(store: Shared) {
@@ -477,7 +567,7 @@ mod scenarios {
         let confirm = UserPatch { email_confirmed: Some(true), ..Default::default() };
         // Attempt ids are random: DynamoDB keeps a transaction's client token account-wide for 10 minutes.
         let attempt = uuid::Uuid::new_v4().to_string();
-        let success = Success { attempt: &attempt, sid: None, spend: Spend::Code(CodePurpose::ConfirmEmail, "hash-2"), patch: &confirm, release_only: false };
+        let success = Success { attempt: &attempt, sid: None, spend: Spend::Code(CodePurpose::ConfirmEmail, "hash-2"), patch: &confirm, release_only: false, authenticator: None };
         assert_eq!(store.succeed(&u.id, &success, NOW).await.unwrap(), Succeeded::Done);
         assert!(stored(&store, &u.id).await.email_confirmed);
         assert_eq!(store.code(&u.id, CodePurpose::ConfirmEmail).await.unwrap(), None);
@@ -490,7 +580,7 @@ mod scenarios {
         slot(&store, &u.id).await.unwrap();
         assert_eq!(count(&slot(&store, &u.id).await.unwrap()), 3);
         let start = UserPatch { pending_sign_in: Some(Some("sid-2".into())), ..Default::default() };
-        let success = Success { attempt: "pwd-ok", sid: None, spend: Spend::Nothing, patch: &start, release_only: true };
+        let success = Success { attempt: "pwd-ok", sid: None, spend: Spend::Nothing, patch: &start, release_only: true, authenticator: None };
         assert_eq!(store.succeed(&u.id, &success, NOW).await.unwrap(), Succeeded::Done);
         let after = stored(&store, &u.id).await;
         assert_eq!((after.failed_count, after.pending_sign_in.as_deref()), (2, Some("sid-2")));
@@ -515,7 +605,7 @@ mod scenarios {
         }
         assert_eq!(failures, HARD_LIMIT, "no slot past {HARD_LIMIT} consecutive failures");
         let a = "after-success";
-        assert_eq!(store.succeed(&u.id, &Success { attempt: a, sid: None, spend: Spend::Nothing, patch: &UserPatch::default(), release_only: false }, now).await.unwrap(), Succeeded::Done);
+        assert_eq!(store.succeed(&u.id, &Success { attempt: a, sid: None, spend: Spend::Nothing, patch: &UserPatch::default(), release_only: false, authenticator: None }, now).await.unwrap(), Succeeded::Done);
         assert!(matches!(store.take_slot(Subject::User(&u.id), "fresh", None, 5, now).await.unwrap(), Slot::Taken { streak: 1, .. }), "a success restarts the streak");
         store.lock(Subject::User(&u.id), now, now + 300, true).await.unwrap();
         assert!(matches!(store.take_slot(Subject::User(&u.id), "fresh-2", None, 5, now + 300).await.unwrap(), Slot::Taken { streak: 1, .. }), "a hard lock restarts it too");
@@ -547,7 +637,7 @@ mod scenarios {
         assert_eq!((count(&first), count(&again)), (1, 1), "one slot, counted once");
         assert_eq!(store.take_slot(Subject::User(&u.id), "a-2", Some("sid"), 1, NOW).await.unwrap(), Slot::Full);
 
-        let success = Success { attempt: "a-1", sid: Some("sid"), spend: Spend::TotpStep(7), patch: &UserPatch::default(), release_only: false };
+        let success = Success { attempt: "a-1", sid: Some("sid"), spend: Spend::TotpStep(7), patch: &UserPatch::default(), release_only: false, authenticator: None };
         assert_eq!(store.succeed(&u.id, &success, NOW).await.unwrap(), Succeeded::Done);
         assert_eq!(store.succeed(&u.id, &success, NOW).await.unwrap(), Succeeded::Done, "the retry is this attempt's own success");
         let other = Success { attempt: "a-3", ..success.clone() };
@@ -598,31 +688,43 @@ mod scenarios {
         store.delete_code("u1", CodePurpose::ConfirmEmail).await.unwrap();
     }
 
-    pub async fn send_windows_are_replaced_only_when_none_moved(store: Shared) {
-        let keys = vec!["cooldown:u1:sms".to_string(), "dest:+15555550100".to_string()];
-        assert_eq!(store.windows(&keys).await.unwrap(), vec![None, None]);
-
-        let first = [Window { count: 1, window_end: NOW + 30 }, Window { count: 1, window_end: NOW + 3600 }];
-        assert!(store.replace_windows(&keys, &[None, None], &first).await.unwrap());
-        assert_eq!(store.windows(&keys).await.unwrap(), vec![Some(first[0]), Some(first[1])]);
-        assert!(!store.replace_windows(&keys, &[None, None], &first).await.unwrap(), "a stale read must not overwrite");
-
-        let old = [Some(first[0]), Some(first[1])];
-        let second = [Window { count: 2, window_end: NOW + 30 }, Window { count: 2, window_end: NOW + 3600 }];
-        let results = at_once(8, |_| {
-            let (store, keys) = (store.clone(), keys.clone());
-            async move { store.replace_windows(&keys, &old, &second).await }
+    pub async fn sends_racing_under_one_limit_are_all_counted_up_to_the_cap_and_no_further(store: Shared) {
+        let limit = Limit { key: "tenant:HOST".to_string(), max: 15, seconds: 3600 };
+        let results = at_once(20, |_| {
+            let (store, limit) = (store.clone(), limit.clone());
+            async move { store.take_send(&limit, NOW).await }
         })
         .await;
-        assert_eq!(trues(&results), 1, "{results:?}");
-        assert_eq!(store.windows(&keys).await.unwrap(), vec![Some(second[0]), Some(second[1])]);
+        let counted = results.iter().filter(|r| matches!(r, Ok(Taken::Counted(_)))).count();
+        let full = results.iter().filter(|r| matches!(r, Ok(Taken::Full(_)))).count();
+        assert_eq!((counted, full), (15, 5), "no send fails for racing another: {results:?}");
+        assert_eq!(store.send_window(&limit.key).await.unwrap(), Some(Window { count: 15, window_end: NOW + 3600 }));
+    }
 
-        let partly_stale = [Some(second[0]), Some(first[1])];
-        assert!(!store.replace_windows(&keys, &partly_stale, &first).await.unwrap(), "one moved window refuses all");
-        assert_eq!(store.windows(&keys).await.unwrap(), vec![Some(second[0]), Some(second[1])], "nothing was written");
+    pub async fn an_ended_window_starts_again_at_one_and_a_give_back_touches_only_its_own_window(store: Shared) {
+        let limit = Limit { key: "cooldown:u1:sign_in_sms".to_string(), max: 1, seconds: 30 };
+        assert_eq!(store.send_window(&limit.key).await.unwrap(), None);
+        let first = Window { count: 1, window_end: NOW + 30 };
+        assert_eq!(store.take_send(&limit, NOW).await.unwrap(), Taken::Counted(first));
+        assert_eq!(store.take_send(&limit, NOW + 29).await.unwrap(), Taken::Full(first));
 
-        let repeated = vec![keys[1].clone(), "tenant:acme".to_string(), keys[1].clone()];
-        assert_eq!(store.windows(&repeated).await.unwrap(), vec![Some(second[1]), None, Some(second[1])]);
+        // Many sends at once after the window ended: one opens the next window, the rest find it full.
+        let results = at_once(6, |_| {
+            let (store, limit) = (store.clone(), limit.clone());
+            async move { store.take_send(&limit, NOW + 30).await }
+        })
+        .await;
+        let second = Window { count: 1, window_end: NOW + 60 };
+        assert_eq!(results.iter().filter(|r| matches!(r, Ok(Taken::Counted(w)) if *w == second)).count(), 1, "{results:?}");
+        assert!(results.iter().all(|r| matches!(r, Ok(Taken::Counted(_)) | Ok(Taken::Full(_)))), "{results:?}");
+
+        store.give_back_send(&limit.key, first.window_end).await.unwrap();
+        assert_eq!(store.send_window(&limit.key).await.unwrap(), Some(second), "a give-back for an ended window changes nothing");
+        store.give_back_send(&limit.key, second.window_end).await.unwrap();
+        assert_eq!(store.send_window(&limit.key).await.unwrap(), Some(Window { count: 0, window_end: NOW + 60 }));
+        store.give_back_send(&limit.key, second.window_end).await.unwrap();
+        assert_eq!(store.send_window(&limit.key).await.unwrap(), Some(Window { count: 0, window_end: NOW + 60 }), "never below zero");
+        assert_eq!(store.take_send(&limit, NOW + 31).await.unwrap(), Taken::Counted(Window { count: 1, window_end: NOW + 60 }));
     }
 
     fn device(user_id: &str, device_id: &str, created_at: Timestamp) -> Device {

@@ -7,7 +7,7 @@ pub mod fault_proxy;
 use std::sync::Arc;
 
 use aws_config::BehaviorVersion;
-use local_api::{router, LocalApi};
+use local_api::LocalApi;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 use twofa::app::{Core, Keys};
@@ -92,9 +92,9 @@ pub async fn spawn_app(backend: &Backend, options: AppOptions) -> TestApp {
     let api = Arc::new(LocalApi { core, sms, email, outbox });
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("a free loopback port");
     let port = listener.local_addr().expect("a bound address").port();
-    let app = router(api.clone());
+    let server = api.clone();
     tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
+        let _ = local_api::serve(listener, server, std::future::pending()).await;
     });
     TestApp { base: format!("http://127.0.0.1:{port}"), http: reqwest::Client::new(), api }
 }

@@ -59,8 +59,7 @@ impl World {
     }
 
     fn access(&self, user: &User, mfa_at: Option<i64>) -> String {
-        let roles = user.roles.iter().map(|r| r.as_str().to_string()).collect();
-        let t = NewToken { user_id: user.id.clone(), scope: user.scope.key(), roles, amr: vec!["pwd".into()], mfa_at, sid: None };
+        let t = NewToken { amr: vec!["pwd".into()], mfa_at, ..twofa::signin::token_for(&self.core, user) };
         self.core.tokens.issue(TokenKind::Access, t, self.core.now()).expect("minting an access token")
     }
 
@@ -69,7 +68,7 @@ impl World {
         let jane = self.jane().await;
         let sid = "sid-from-login".to_string();
         let jane = self.patch(&jane, UserPatch { two_factor_enabled: Some(true), pending_sign_in: Some(Some(sid.clone())), ..Default::default() }).await;
-        let t = NewToken { user_id: jane.id.clone(), scope: jane.scope.key(), amr: vec!["pwd".into()], sid: Some(sid), ..Default::default() };
+        let t = NewToken { amr: vec!["pwd".into()], sid: Some(sid), ..twofa::signin::token_for(&self.core, &jane) };
         let token = self.core.tokens.issue(TokenKind::TwoFactor, t, self.core.now()).expect("minting a two-factor token");
         (jane, token)
     }
@@ -116,7 +115,7 @@ impl World {
             }
             "verify-code.json" => {
                 let (jane, token) = self.jane_signing_in().await;
-                let hash = code_hash(&self.core.hash_key, &jane.id, CodePurpose::SignInEmail, &jane.email, EVENT_CODE);
+                let hash = code_hash(&self.core.hash_key, &jane.id, CodePurpose::SignInEmail, &jane.email, Some("sid-from-login"), EVENT_CODE);
                 let code = PendingCode { user_id: jane.id.clone(), purpose: CodePurpose::SignInEmail, destination: jane.email.clone(), hash, created_at: now, expires_at: now + 300 };
                 self.core.store.put_code(&code).await.expect("storing the emailed code");
                 (Setup { body: vec![("two_factor_token", json!(token))], ..Default::default() }, 200)
@@ -172,7 +171,7 @@ impl World {
             }
             "password-reset.json" => {
                 let jane = self.jane().await;
-                let hash = code_hash(&self.core.hash_key, &jane.id, CodePurpose::PasswordReset, &jane.email, EVENT_CODE);
+                let hash = code_hash(&self.core.hash_key, &jane.id, CodePurpose::PasswordReset, &jane.email, None, EVENT_CODE);
                 let code = PendingCode { user_id: jane.id.clone(), purpose: CodePurpose::PasswordReset, destination: jane.email.clone(), hash, created_at: now, expires_at: now + 300 };
                 self.core.store.put_code(&code).await.expect("storing the emailed reset code");
                 (Setup::default(), 204)
@@ -280,4 +279,15 @@ async fn the_remembered_browser_event_sets_a_strict_cookie() {
     for attribute in ["HttpOnly", "Secure", "SameSite=Strict"] {
         assert!(cookie.contains(attribute), "Set-Cookie lacks {attribute}: {cookie}");
     }
+}
+
+#[test]
+fn the_source_ip_and_user_agent_of_the_request_context_reach_the_handlers() {
+    let (_, event) = e2e::event_files().into_iter().find(|(n, _)| n == "send-code.json").expect("events/send-code.json");
+    let req = lambda_http::request::from_str(&event.to_string()).expect("a valid event");
+    let req = twofa::api::lambda::into_request(req);
+    let client = twofa::api::client_info(&req);
+    assert_eq!(client.source_ip.map(|ip| ip.to_string()).as_deref(), event["requestContext"]["http"]["sourceIp"].as_str());
+    assert_eq!(client.user_agent.as_deref(), event["requestContext"]["http"]["userAgent"].as_str());
+    assert!(client.source_ip.is_some(), "the event carries a source IP");
 }

@@ -31,6 +31,8 @@ async fn a_forced_user_without_a_provider_can_only_enrol_and_then_signs_in_with_
     let done = app.post("/account/authenticator/verify", &json!({"code": twofa::totp::code_at(&key, now).unwrap()}), Some(&setup)).await;
     assert_eq!((done.status, done.body["enabled"].as_bool()), (200, Some(true)), "{:?}", done.body);
     assert!(done.body.get("access_token").is_none(), "enrolment signs nobody in");
+    let again = app.post("/account/authenticator", &json!({}), Some(&setup)).await;
+    assert_eq!(again.status, 401, "a setup token enrols one first factor, then stops: {:?}", again.body);
 
     // Signing in again now asks for the new factor.
     let step = app.post("/login", &json!({"email": "new@example.com", "password": PASSWORD}), None).await;

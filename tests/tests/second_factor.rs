@@ -69,20 +69,24 @@ async fn the_whole_second_factor_walkthrough_on_dynamodb_local_and_moto() {
     assert_eq!(sent.status, 202, "{:?}", sent.body);
     let code = email_code(&moto, &email).await;
     let ok = app.post("/verify-code", &json!({"purpose": "confirm_email", "code": code}), Some(&access)).await;
-    assert_eq!((ok.status, &ok.body), (200, &json!({"email_confirmed": true})));
+    assert_eq!((ok.status, &ok.body["email_confirmed"]), (200, &json!(true)), "{:?}", ok.body);
+    // A new factor rotates the security stamp: the client goes on with the token in the answer.
+    let access = ok.body["access_token"].as_str().expect("a fresh access token").to_string();
 
     let sent = app.post("/send-code", &json!({"purpose": "confirm_phone", "phone_number": phone}), Some(&access)).await;
     assert_eq!(sent.status, 202, "{:?}", sent.body);
     assert_eq!(sent.body["destination_hint"], format!("+1*******{}", &phone[phone.len() - 4..]));
     let code = sms_code(&moto, &phone).await;
     let ok = app.post("/verify-code", &json!({"purpose": "confirm_phone", "code": code}), Some(&access)).await;
-    assert_eq!((ok.status, &ok.body), (200, &json!({"phone_number_confirmed": true})));
+    assert_eq!((ok.status, &ok.body["phone_number_confirmed"]), (200, &json!(true)), "{:?}", ok.body);
+    let access = ok.body["access_token"].as_str().expect("a fresh access token").to_string();
 
     // Enable 2FA; the notice goes to the confirmed address.
     let notices_before = emails_to(&moto, &email).await.len();
     let on = app.call("PUT", "/account/two-factor", Some(&json!({"enabled": true})), Some(&access)).await;
     assert_eq!(on.status, 200, "{:?}", on.body);
     assert!(emails_to(&moto, &email).await.len() > notices_before, "no notice of enabling 2FA");
+    assert!(on.body["access_token"].is_string(), "{:?}", on.body);
 
     // Sign in again: the password alone no longer signs in.
     let step = login(&app, &email, None).await;
@@ -119,6 +123,20 @@ async fn the_whole_second_factor_walkthrough_on_dynamodb_local_and_moto() {
     assert_eq!(app.post("/account/forget-browser", &json!({}), Some(&access)).await.status, 204);
     let step = login(&app, &email, Some(&remember)).await;
     assert_eq!(step["status"], "two_factor_required");
+    // And every access token issued before it is over, on every function's routes.
+    let send = app.post("/send-code", &json!({"purpose": "confirm_email"}), Some(&access)).await;
+    let verify = app.post("/verify-code", &json!({"purpose": "confirm_email", "code": "123456"}), Some(&access)).await;
+    let view = app.call("GET", "/account/two-factor", None, Some(&access)).await;
+    for r in [&send, &verify, &view] {
+        assert_eq!((r.status, r.body["error"].as_str()), (401, Some("unauthorized")), "{:?}", r.body);
+    }
+    let tf = step["two_factor_token"].as_str().unwrap();
+    // By email: a second text inside the resend cooldown would wait.
+    assert_eq!(app.post("/send-code", &json!({"two_factor_token": tf, "provider": "email"}), None).await.status, 202);
+    let code = email_code(&moto, &email).await;
+    let signed = app.post("/verify-code", &json!({"two_factor_token": tf, "provider": "email", "code": code}), None).await;
+    assert_eq!(signed.status, 200, "{:?}", signed.body);
+    let access = signed.body["access_token"].as_str().unwrap().to_string();
 
     // Enrol an authenticator app and sign in with it.
     let enrol = app.post("/account/authenticator", &json!({}), Some(&access)).await;

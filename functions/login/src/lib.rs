@@ -13,7 +13,7 @@ use twofa::lockout::LockoutPolicy;
 use twofa::password::verify_password;
 use twofa::senders::EmailSender;
 use twofa::policy::Effective;
-use twofa::signin::{attempt_id, begin_attempt, issue_access, load_side, right_answer, scope_of, unknown_tenant, usable_providers, wrong_answer, Failure};
+use twofa::signin::{attempt_id, begin_attempt, issue_access, load_side, right_answer, scope_of, token_for, unknown_tenant, usable_providers, wrong_answer, Failure};
 use twofa::store::{Spend, Subject, Success};
 use twofa::tenant::Scope;
 use twofa::tokens::{NewToken, TokenKind};
@@ -139,7 +139,7 @@ async fn remembered(core: &Core, user: &User, eff: &Effective, token: &str) -> R
 
 /// Ends the attempt as a success (resetting the counts), unless the account locked meanwhile.
 async fn signed_in(core: &Core, user: &User, attempt: &str, amr: &[&str]) -> Result<Response, ApiError> {
-    let success = Success { attempt, sid: None, spend: Spend::Nothing, patch: &UserPatch::default(), release_only: false };
+    let success = Success { attempt, sid: None, spend: Spend::Nothing, patch: &UserPatch::default(), release_only: false, authenticator: None };
     right_answer(core, &user.id, &success).await?;
     tracing::info!(user_id = %user.id, amr = ?amr, "signed in");
     Ok(json(StatusCode::OK, &issue_access(core, user, amr, None)?))
@@ -151,16 +151,12 @@ async fn signed_in(core: &Core, user: &User, attempt: &str, amr: &[&str]) -> Res
 async fn second_factor(core: &Core, user: &User, attempt: &str, eff: &Effective) -> Result<Response, ApiError> {
     let providers = usable_providers(user, eff);
     let now = core.now();
-    let base = NewToken {
-        user_id: user.id.clone(),
-        scope: user.scope.key(),
-        roles: user.roles.iter().map(|r| r.as_str().to_string()).collect(),
-        amr: vec!["pwd".into()],
-        ..Default::default()
-    };
+    // The setup token names the security stamp: enrolling a first factor rotates it,
+    // so the token cannot enrol a second one.
+    let base = NewToken { amr: vec!["pwd".into()], ..token_for(core, user) };
     if providers.is_empty() && user.recovery_codes.is_empty() {
         // ABP signs such a user in without a second factor; we only let them enrol one.
-        let success = Success { attempt, sid: None, spend: Spend::Nothing, patch: &UserPatch::default(), release_only: true };
+        let success = Success { attempt, sid: None, spend: Spend::Nothing, patch: &UserPatch::default(), release_only: true, authenticator: None };
         right_answer(core, &user.id, &success).await?;
         let setup_token = core.tokens.issue(TokenKind::Setup, base, now)?;
         tracing::info!(user_id = %user.id, "two-factor setup required");
@@ -169,7 +165,7 @@ async fn second_factor(core: &Core, user: &User, attempt: &str, eff: &Effective)
     let sid = random_token(16)?;
     // Giving the slot back and starting the sign-in are one write, refused if the account locked meanwhile.
     let patch = UserPatch { pending_sign_in: Some(Some(sid.clone())), ..Default::default() };
-    right_answer(core, &user.id, &Success { attempt, sid: None, spend: Spend::Nothing, patch: &patch, release_only: true }).await?;
+    right_answer(core, &user.id, &Success { attempt, sid: None, spend: Spend::Nothing, patch: &patch, release_only: true, authenticator: None }).await?;
     let token = core.tokens.issue(TokenKind::TwoFactor, NewToken { sid: Some(sid), ..base }, now)?;
     let names: Vec<&str> = providers.iter().map(|p| p.as_str()).collect();
     Ok(json(

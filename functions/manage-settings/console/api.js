@@ -63,6 +63,11 @@ export async function call(method, path, body, { token, anonymous = false, omitC
   let parsed = null;
   try { parsed = text ? JSON.parse(text) : null; } catch { parsed = null; }
   const reply = new Reply(response.status, parsed);
+  // A change that rotated the account's security stamp ended the session's token and
+  // answers with its successor (`access_token`): go on with it.
+  if (reply.ok && !token && !anonymous && bearer && typeof parsed?.access_token === 'string') {
+    session.set({ ...session.get(), token: parsed.access_token });
+  }
   // The session's own token refused: it expired or the account's security changed.
   if (reply.status === 401 && !token && !anonymous && bearer) {
     session.clear();

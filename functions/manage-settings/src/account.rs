@@ -8,13 +8,12 @@ use twofa::email::mask_email;
 use twofa::phone::PhoneNumber;
 use twofa::policy::{Behaviour, DecidedBy, Provider};
 use twofa::senders::EmailSender;
-use twofa::signin::{notify, Side};
+use twofa::signin::{notify, rotate_stamp, FreshAccess, Side};
 use twofa::user::{User, UserPatch};
 
 use crate::caller::signed_in;
 use crate::policy::{may_change_own_flag, side_of};
 use twofa::signin::{require_step_up, two_factor_on};
-use twofa::user::new_security_stamp as new_stamp;
 
 #[derive(Deserialize)]
 struct FlagChange {
@@ -33,6 +32,9 @@ struct AccountTwoFactor {
     allowed_providers: Vec<Provider>,
     providers: Providers,
     recovery_codes_left: usize,
+    /// After a change: the caller's token under the new security stamp.
+    #[serde(flatten)]
+    fresh: Option<FreshAccess>,
 }
 
 #[derive(Serialize)]
@@ -79,6 +81,7 @@ fn view(user: &User, side: &Side) -> AccountTwoFactor {
             },
         },
         recovery_codes_left: user.recovery_codes.len(),
+        fresh: None,
     }
 }
 
@@ -94,27 +97,26 @@ pub async fn get(core: &Core, req: &Request) -> Result<Response, ApiError> {
 pub async fn put(core: &Core, email: &dyn EmailSender, req: &Request) -> Result<Response, ApiError> {
     let caller = signed_in(core, req).await?;
     let change: FlagChange = parse_body(req)?;
-    let mut user = caller.user.clone();
-    let side = side_of(core, &user).await?;
+    let user = &caller.user;
+    let side = side_of(core, user).await?;
     let eff = side.effective(user.two_factor_enabled);
     if eff.behaviour != Behaviour::Optional {
         return Err(ApiError::forbidden("two-factor sign-in is decided by policy for your account; it cannot be changed"));
     }
-    if !may_change_own_flag(&user, &side, &eff) {
+    if !may_change_own_flag(user, &side, &eff) {
         return Err(ApiError::forbidden("your administrator does not let users change two-factor sign-in"));
     }
     if change.enabled == user.two_factor_enabled {
-        return Ok(json(StatusCode::OK, &view(&user, &side)));
+        return Ok(json(StatusCode::OK, &view(user, &side)));
     }
     // Turning it on with nothing set up yet is allowed, as in ASP.NET Core Identity:
     // login then answers two_factor_setup_required and lets the user enrol a provider,
     // never a session without a second factor.
     if !change.enabled {
-        require_step_up(core, &caller, two_factor_on(&user, &eff))?;
+        require_step_up(core, &caller, two_factor_on(user, &eff))?;
     }
-    let patch = UserPatch { two_factor_enabled: Some(change.enabled), security_stamp: Some(new_stamp()), ..Default::default() };
-    core.store.update_user(&user.id, &patch).await?;
-    patch.apply(&mut user);
+    let patch = UserPatch { two_factor_enabled: Some(change.enabled), ..Default::default() };
+    let (user, fresh) = rotate_stamp(core, &caller, user, patch).await?;
     tracing::info!(user_id = %user.id, enabled = change.enabled, "two-factor flag changed by the user");
     let (subject, text) = if change.enabled {
         ("Two-factor sign-in was turned on", "Two-factor sign-in was turned on for your account.")
@@ -122,5 +124,5 @@ pub async fn put(core: &Core, email: &dyn EmailSender, req: &Request) -> Result<
         ("Two-factor sign-in was turned off", "Two-factor sign-in was turned off for your account.")
     };
     notify(email, &user, subject, text).await;
-    Ok(json(StatusCode::OK, &view(&user, &side)))
+    Ok(json(StatusCode::OK, &AccountTwoFactor { fresh, ..view(&user, &side) }))
 }

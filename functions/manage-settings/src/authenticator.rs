@@ -8,11 +8,11 @@ use twofa::api::{json, no_content, parse_body, ApiError, Request, Response};
 use twofa::app::Core;
 use twofa::policy::Provider;
 use twofa::senders::EmailSender;
-use twofa::signin::{attempt_id, begin_attempt, notify, require_step_up, right_answer, two_factor_on, wrong_answer, Attempt, Failure, Outcome};
-use twofa::store::{Spend, Subject, Success};
+use twofa::signin::{attempt_id, begin_attempt, fresh_access, notify, require_step_up, right_answer, two_factor_on, wrong_answer, Attempt, Failure, FreshAccess};
+use twofa::store::{Spend, Subject, Succeeded, Success};
 use twofa::tokens::TokenKind;
 use twofa::totp;
-use twofa::user::{new_security_stamp as new_stamp, Authenticator, User, UserPatch};
+use twofa::user::{Authenticator, User, UserPatch};
 
 use crate::caller::{enrolling, signed_in};
 use crate::errors;
@@ -38,6 +38,9 @@ struct Enabled {
     /// With a setup token: the holder must now sign in again.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     sign_in_again: bool,
+    /// With an access token: the caller's token under the new security stamp.
+    #[serde(flatten)]
+    fresh: Option<FreshAccess>,
 }
 
 /// `POST /account/authenticator`: a new 160-bit key, pending until a code from it is verified.
@@ -63,7 +66,10 @@ pub async fn create(core: &Core, req: &Request) -> Result<Response, ApiError> {
     let key = totp::new_key()?;
     let sealed_key = core.seal_key.seal(key.expose(), &user.id)?;
     let pending = UserPatch { authenticator: Some(Some(Authenticator { sealed_key, enabled: false })), ..Default::default() };
-    core.store.update_user(&user.id, &pending).await?;
+    // On condition that no authenticator was enabled meanwhile: that is what the check above and step-up decided on.
+    if !core.store.update_user_if_authenticator(&user.id, user.authenticator.as_ref(), &pending).await? {
+        return Err(errors::conflict("the authenticator changed while this request was served; read the account again"));
+    }
     let authenticator_uri = totp::provisioning_uri(key.expose(), &core.config.totp_issuer, &user.email);
     let qr_code_svg = totp::qr_svg(&authenticator_uri).map_err(ApiError::internal)?;
     tracing::info!(user_id = %user.id, "authenticator enrolment started");
@@ -101,18 +107,34 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request) -> Resu
     };
     let (codes, hashes) = new_codes(core, &user.id)?;
     let patch = UserPatch {
-        authenticator: Some(Some(Authenticator { sealed_key: pending.sealed_key, enabled: true })),
+        authenticator: Some(Some(Authenticator { sealed_key: pending.sealed_key.clone(), enabled: true })),
         recovery_codes: Some(hashes),
         two_factor_enabled: Some(true),
-        security_stamp: Some(new_stamp()),
         ..Default::default()
-    };
-    // Spending the step, enabling the authenticator and resetting the count: one write.
-    let success = Success { attempt: &attempt.id, sid: None, spend: Spend::TotpStep(step), patch: &patch, release_only: false };
-    if right_answer(core, &user.id, &success).await? == Outcome::Spent {
-        tracing::warn!(user_id = %user.id, "authenticator code replayed during enrolment");
-        return Err(wrong_code(core, email, user, &attempt).await?);
     }
+    .rotating_stamp();
+    // Spending the step, enabling the authenticator, the new stamp and resetting the
+    // count: one write. It enables only the key the code was checked against, while
+    // that is still the pending one.
+    let success = Success { attempt: &attempt.id, sid: None, spend: Spend::TotpStep(step), patch: &patch, release_only: false, authenticator: Some(&pending) };
+    match core.store.succeed(&user.id, &success, now).await? {
+        Succeeded::Done => {}
+        Succeeded::Spent => {
+            tracing::warn!(user_id = %user.id, "authenticator code replayed during enrolment");
+            return Err(wrong_code(core, email, user, &attempt).await?);
+        }
+        Succeeded::Changed => {
+            // Not a guess: the attempt gives its slot back.
+            let release = Success { attempt: &attempt.id, sid: None, spend: Spend::Nothing, patch: &UserPatch::default(), release_only: true, authenticator: None };
+            right_answer(core, &user.id, &release).await?;
+            return Err(errors::conflict("the authenticator changed while this code was checked; start again"));
+        }
+        Succeeded::Locked(until) => return Err(ApiError::locked_out(until - now)),
+        Succeeded::Ended => return Err(ApiError::unauthorized()),
+    }
+    let mut changed = user.clone();
+    patch.apply(&mut changed);
+    let fresh = fresh_access(core, &caller, &changed)?;
     tracing::info!(user_id = %user.id, "authenticator enabled");
     notify(
         email,
@@ -123,7 +145,7 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request) -> Resu
     .await;
     Ok(json(
         StatusCode::OK,
-        &Enabled { enabled: true, recovery_codes: codes, sign_in_again: caller.kind == TokenKind::Setup },
+        &Enabled { enabled: true, recovery_codes: codes, sign_in_again: caller.kind == TokenKind::Setup, fresh },
     ))
 }
 
@@ -138,13 +160,15 @@ pub async fn delete(core: &Core, email: &dyn EmailSender, req: &Request) -> Resu
         let side = side_of(core, user).await?;
         require_step_up(core, &caller, two_factor_on(user, &side.effective(user.two_factor_enabled)))?;
     }
-    let patch = UserPatch {
-        authenticator: Some(None),
-        // Removing a pending key changes nothing a remembered browser relied on.
-        security_stamp: current.enabled.then(new_stamp),
-        ..Default::default()
-    };
-    core.store.update_user(&user.id, &patch).await?;
+    // Removing an enabled key ends every session and remembered browser (a 204 has no
+    // body for a fresh token: the caller signs in again); a pending one changes nothing
+    // they relied on.
+    let patch = UserPatch { authenticator: Some(None), ..Default::default() };
+    let patch = if current.enabled { patch.rotating_stamp() } else { patch };
+    // A remove that read "pending" skipped step-up: it must not remove one enabled meanwhile.
+    if !core.store.update_user_if_authenticator(&user.id, Some(current), &patch).await? {
+        return Err(errors::conflict("the authenticator changed while this request was served; read the account again"));
+    }
     tracing::info!(user_id = %user.id, was_enabled = current.enabled, "authenticator removed");
     if current.enabled {
         notify(email, user, "An authenticator app was removed", "The authenticator app was removed from your account.").await;

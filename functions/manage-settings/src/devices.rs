@@ -9,7 +9,7 @@ use twofa::clock::Timestamp;
 use twofa::user::UserPatch;
 
 use crate::caller::signed_in;
-use twofa::user::new_security_stamp as new_stamp;
+use twofa::signin::rotate_stamp;
 
 /// A remembered browser as listed; times in seconds since the Unix epoch.
 #[derive(Serialize)]
@@ -57,10 +57,10 @@ pub async fn forget_one(core: &Core, req: &Request, device_id: &str) -> Result<R
 /// `POST /account/forget-browser`: every remembered browser stops working.
 pub async fn forget_all(core: &Core, req: &Request) -> Result<Response, ApiError> {
     let caller = signed_in(core, req).await?;
-    // The new stamp alone kills every device token at once; deleting the records
-    // then tidies the list.
-    let patch = UserPatch { security_stamp: Some(new_stamp()), ..Default::default() };
-    core.store.update_user(&caller.user.id, &patch).await?;
+    // The new stamp alone kills every device token (and every access token) at once;
+    // deleting the records then tidies the list. A 204 has no body for a fresh token:
+    // the caller signs in again, as every other session must.
+    rotate_stamp(core, &caller, &caller.user, UserPatch::default()).await?;
     core.store.delete_devices(&caller.user.id).await?;
     tracing::info!(user_id = %caller.user.id, "every remembered browser forgotten");
     Ok(no_content())

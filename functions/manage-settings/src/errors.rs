@@ -44,6 +44,11 @@ pub fn not_optional() -> ApiError {
 }
 
 
+/// 409 `conflict`: what the change was decided on moved meanwhile; nothing was written.
+pub fn conflict(message: &str) -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, "conflict", message)
+}
+
 /// 409 `authenticator_exists`.
 pub fn authenticator_exists() -> ApiError {
     ApiError::new(

@@ -6,6 +6,7 @@ use twofa::app::Core;
 use twofa::senders::EmailSender;
 
 mod account;
+mod audit;
 mod authenticator;
 mod caller;
 pub mod console;

@@ -5,7 +5,7 @@ use twofa::senders::log::LogSender;
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     twofa::telemetry::init();
-    let sdk = twofa::app::aws_sdk_config().await;
+    let sdk = twofa::sdk::lambda_sdk_config(&twofa::config::ProcessEnv)?;
     let core = twofa::app::Core::from_env(&sdk).await?;
     let email = twofa::app::email_sender(&core.config, &sdk, &LogSender::default())?;
     twofa::api::lambda::run(|req| manage_settings::handle(&core, email.as_ref(), req)).await

@@ -15,7 +15,7 @@ use twofa::password::{hash_password, verify_password, Password};
 use twofa::senders::EmailSender;
 use twofa::signin::{attempt_id, begin_attempt, notify, require_step_up, right_answer, two_factor_on, wrong_answer, Failure};
 use twofa::store::{Spend, Subject, Success};
-use twofa::user::{new_security_stamp, UserPatch};
+use twofa::user::UserPatch;
 
 use crate::caller::signed_in;
 use crate::errors;
@@ -53,15 +53,12 @@ pub async fn change(core: &Core, email: &dyn EmailSender, req: &Request) -> Resu
         });
     }
     let hash = hash_password(&new).await?;
-    let patch = UserPatch {
-        password_hash: Some(hash.clone()),
-        security_stamp: Some(new_security_stamp()),
-        pending_sign_in: Some(None),
-        ..Default::default()
-    };
+    // The stamp rotates in the success write itself; the answer is 204 with no fresh
+    // token, so the caller's own session ends with the others.
+    let patch = UserPatch { password_hash: Some(hash.clone()), pending_sign_in: Some(None), ..Default::default() }.rotating_stamp();
     // The new password, the new stamp and the reset count in one write, refused if
     // the account locked while the password was checked.
-    let success = Success { attempt: &attempt.id, sid: None, spend: Spend::Nothing, patch: &patch, release_only: false };
+    let success = Success { attempt: &attempt.id, sid: None, spend: Spend::Nothing, patch: &patch, authenticator: None, release_only: false };
     right_answer(core, &user.id, &success).await?;
     // Login's copy of the hash on the email item follows through update_user.
     core.store.update_user(&user.id, &UserPatch { password_hash: Some(hash), ..Default::default() }).await?;

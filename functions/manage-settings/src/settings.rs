@@ -5,12 +5,14 @@ use http::StatusCode;
 use serde::Deserialize;
 use twofa::api::{json, parse_body, ApiError, Request, Response};
 use twofa::app::Core;
-use twofa::policy::{normalise_providers, Behaviour, Provider, TwoFactorSettings};
+use twofa::policy::{normalise_providers, setting_changes, Behaviour, Provider, TwoFactorSettings};
 use twofa::signin::{load_side, Side};
 use twofa::tenant::Scope;
 
 use crate::caller::{admin, signed_in};
 use crate::errors;
+use crate::policy::require_step_up_to_weaken;
+use crate::audit;
 
 /// A partial change: omitted (or null) fields keep their value.
 #[derive(Debug, Deserialize)]
@@ -29,7 +31,8 @@ pub async fn get(core: &Core, req: &Request) -> Result<Response, ApiError> {
     Ok(json(StatusCode::OK, side.settings()))
 }
 
-/// `PUT /settings/two-factor`.
+/// `PUT /settings/two-factor`. A change that weakens every account of the side
+/// needs the admin's fresh second factor when the admin has 2FA on; every change is audited.
 pub async fn put(core: &Core, req: &Request) -> Result<Response, ApiError> {
     let caller = signed_in(core, req).await?;
     let scope = admin(&caller)?;
@@ -49,17 +52,22 @@ pub async fn put(core: &Core, req: &Request) -> Result<Response, ApiError> {
         remember_browser: change.remember_browser.unwrap_or(current.remember_browser),
         allowed_providers: providers.unwrap_or_else(|| normalise_providers(&current.allowed_providers)),
     };
-    if next != current {
-        match &scope {
-            Scope::Host => core.store.set_host_settings(&next).await?,
-            Scope::Tenant(key) => core.store.set_tenant_settings(key, &next).await.map_err(|e| match e {
-                twofa::store::StoreError::NotFound => errors::unknown_tenant(),
-                other => other.into(),
-            })?,
-        }
-        tracing::info!(scope = %scope.key(), user_id = %caller.user.id, "two-factor settings changed");
+    let changes = setting_changes(&current, &next);
+    // The admin belongs to the side it administers: the side just read is its own.
+    require_step_up_to_weaken(core, &caller, &side, &changes)?;
+    if next == current {
+        return Ok(json(StatusCode::OK, &next));
     }
-    Ok(json(StatusCode::OK, &next))
+    // Only the fields this admin changed are written, each on condition that it still
+    // holds what was read: another admin's change to another field survives, and a
+    // change decided on a value that moved meanwhile is refused, not applied blind.
+    let saved = core.store.change_settings(&scope, &current, &next).await.map_err(|e| match e {
+        twofa::store::StoreError::NotFound => errors::unknown_tenant(),
+        twofa::store::StoreError::Conflict(_) => errors::conflict("the settings changed while this change was being made; read them again and retry"),
+        other => other.into(),
+    })?;
+    audit::settings_changed(&caller.user, &scope, &changes);
+    Ok(json(StatusCode::OK, &saved))
 }
 
 async fn read(core: &Core, scope: &Scope) -> Result<Side, ApiError> {

@@ -5,8 +5,8 @@
 use twofa::api::{no_content, ApiError, Request, Response};
 use twofa::app::Core;
 use twofa::senders::EmailSender;
-use twofa::signin::notify;
-use twofa::user::{new_security_stamp, UserPatch};
+use twofa::signin::{notify, rotate_stamp};
+use twofa::user::UserPatch;
 
 use crate::caller::signed_in;
 
@@ -14,8 +14,9 @@ use crate::caller::signed_in;
 pub async fn everywhere(core: &Core, email: &dyn EmailSender, req: &Request) -> Result<Response, ApiError> {
     let caller = signed_in(core, req).await?;
     let user = &caller.user;
-    let patch = UserPatch { security_stamp: Some(new_security_stamp()), pending_sign_in: Some(None), ..Default::default() };
-    core.store.update_user(&user.id, &patch).await?;
+    // The answer is 204: the fresh token rotate_stamp offers is not handed out, so
+    // the caller's own session ends with every other.
+    rotate_stamp(core, &caller, user, UserPatch { pending_sign_in: Some(None), ..Default::default() }).await?;
     core.store.delete_devices(&user.id).await?;
     tracing::info!(user_id = %user.id, "signed out everywhere");
     notify(

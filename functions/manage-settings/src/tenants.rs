@@ -7,13 +7,15 @@ use twofa::api::{json, parse_body, ApiError, Request, Response};
 use twofa::app::Core;
 use twofa::email::Email;
 use twofa::password::{hash_password, Password};
-use twofa::policy::Behaviour;
+use twofa::policy::{feature_change, Behaviour};
 use twofa::store::StoreError;
 use twofa::tenant::{Scope, Tenant, TenantName};
 use twofa::user::{Role, User};
 
+use crate::audit;
 use crate::caller::{host_admin, signed_in};
 use crate::errors;
+use crate::policy::{require_step_up_to_weaken, side_of};
 
 #[derive(Deserialize)]
 struct NewTenant {
@@ -75,18 +77,25 @@ pub async fn get_feature(core: &Core, req: &Request, tenant: &str) -> Result<Res
     Ok(json(StatusCode::OK, &Feature { tenant: tenant.name, behaviour: tenant.feature }))
 }
 
-/// `PUT /tenants/{tenant}/features/two-factor`.
+/// `PUT /tenants/{tenant}/features/two-factor`. Lowering it (to optional or
+/// disabled) weakens every account of the tenant: the host admin's fresh second
+/// factor when it has 2FA on. Every change is audited.
 pub async fn put_feature(core: &Core, req: &Request, tenant: &str) -> Result<Response, ApiError> {
     let caller = signed_in(core, req).await?;
     host_admin(&caller)?;
     let change: FeatureChange = parse_body(req)?;
     let tenant = find(core, tenant).await?;
+    let changes: Vec<_> = feature_change(tenant.feature, change.behaviour).into_iter().collect();
+    if changes.iter().any(|c| c.weakens) {
+        // The host's settings decide whether the host admin has 2FA on: read only when needed.
+        require_step_up_to_weaken(core, &caller, &side_of(core, &caller.user).await?, &changes)?;
+    }
     let key = tenant.name.to_ascii_lowercase();
     core.store.set_tenant_feature(&key, change.behaviour).await.map_err(|e| match e {
         StoreError::NotFound => errors::unknown_tenant(),
         other => other.into(),
     })?;
-    tracing::info!(tenant = %tenant.name, behaviour = ?change.behaviour, "tenant two-factor feature set");
+    audit::settings_changed(&caller.user, &Scope::Tenant(key), &changes);
     Ok(json(StatusCode::OK, &Feature { tenant: tenant.name, behaviour: change.behaviour }))
 }
 

@@ -90,6 +90,22 @@ async fn every_route_refuses_a_missing_forged_expired_or_wrong_kind_token() {
 }
 
 #[tokio::test]
+async fn every_route_refuses_an_access_token_issued_before_the_security_stamp_changed() {
+    let w = World::new().await;
+    let admin = &w.host_admin;
+    let before = w.mfa_token(admin);
+    let r = w.call("POST", "/account/forget-browser", json!(null), Some(&w.mfa_token(admin))).await;
+    assert_eq!(r.status, 204);
+    for (method, pattern, body) in routes() {
+        let path = path_for(pattern, "acme", &w.host_user);
+        let r = w.call(method, &path, body.clone(), Some(&before)).await;
+        assert_eq!((r.status, r.error()), (401, "unauthorized"), "{method} {pattern} with a token from before forget-browser");
+    }
+    assert!(w.core.store.tenant("initech").await.unwrap().is_none());
+    assert!(!w.user(&w.host_user.id).await.two_factor_enabled);
+}
+
+#[tokio::test]
 async fn a_setup_token_opens_only_authenticator_enrolment() {
     let w = World::new().await;
     let setup = w.setup_token(&w.host_admin);
@@ -108,7 +124,7 @@ async fn a_token_whose_tenant_is_not_its_users_tenant_is_refused_everywhere() {
     let crossed = w
         .core
         .tokens
-        .issue(TokenKind::Access, NewToken { user_id: w.acme_admin.id.clone(), scope: w.globex_admin.scope.key(), roles: vec!["tenant_admin".into()], ..Default::default() }, w.core.now())
+        .issue(TokenKind::Access, NewToken { scope: w.globex_admin.scope.key(), ..twofa::signin::token_for(&w.core, &w.acme_admin) }, w.core.now())
         .unwrap();
     for (method, pattern, body) in routes() {
         let path = path_for(pattern, "globex", &w.globex_user);
@@ -151,7 +167,7 @@ async fn a_role_claimed_in_a_token_but_not_held_grants_nothing() {
     let boastful = w
         .core
         .tokens
-        .issue(TokenKind::Access, NewToken { user_id: w.host_user.id.clone(), scope: "host".into(), roles: vec!["host_admin".into()], ..Default::default() }, w.core.now())
+        .issue(TokenKind::Access, NewToken { roles: vec!["host_admin".into()], ..twofa::signin::token_for(&w.core, &w.host_user) }, w.core.now())
         .unwrap();
     let r = w.call("PUT", "/settings/two-factor", json!({"behaviour": "disabled"}), Some(&boastful)).await;
     assert_eq!((r.status, r.error()), (403, "forbidden"));
@@ -206,6 +222,8 @@ async fn account_routes_act_on_the_callers_own_records_only() {
     assert_eq!(w.call("GET", "/account/devices", json!(null), Some(&acme)).await.body, json!([]));
     assert_eq!(w.call("POST", "/account/forget-browser", json!(null), Some(&acme)).await.status, 204);
     assert_eq!(w.core.store.devices(&w.globex_user.id).await.unwrap(), vec![theirs]);
+    // forget-browser ended that session: sign in again.
+    let acme = w.token(&w.user(&w.acme_user.id).await);
     assert_eq!(w.call("POST", "/account/recovery-codes", json!(null), Some(&acme)).await.status, 200);
     assert_eq!(w.call("POST", "/account/authenticator", json!(null), Some(&acme)).await.status, 200);
     let globex = w.user(&w.globex_user.id).await;

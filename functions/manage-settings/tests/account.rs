@@ -134,7 +134,9 @@ async fn a_user_cannot_change_the_flag_when_policy_decides_or_users_may_not() {
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["can_change"], true);
     // Forced by the tenant: nobody's flag counts.
-    w.call("PUT", "/settings/two-factor", json!({"behaviour": "forced"}), Some(&acme)).await;
+    let admin = w.user(&admin.id).await;
+    let r = w.call("PUT", "/settings/two-factor", json!({"behaviour": "forced"}), Some(&w.mfa_token(&admin))).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
     let r = w.call("PUT", "/account/two-factor", json!({"enabled": false}), Some(&w.mfa_token(&admin))).await;
     assert_eq!((r.status, r.error()), (403, "forbidden"));
     assert!(!w.user(&user.id).await.two_factor_enabled);
@@ -189,6 +191,8 @@ async fn a_code_from_the_app_enables_it_turns_2fa_on_and_gives_ten_recovery_code
     assert_ne!(after.security_stamp, user.security_stamp);
     let mail = w.mail_to(&user.email);
     assert_eq!(mail.last().and_then(|m| m.subject.as_deref()), Some("A new authenticator app was added"));
+    // The new authenticator ended the old token; the answer carries its successor.
+    let t = r.body["access_token"].as_str().expect("a fresh access token").to_string();
     let v = w.call("GET", "/account/two-factor", json!(null), Some(&t)).await;
     assert_eq!((&v.body["providers"]["authenticator"]["enabled"], &v.body["recovery_codes_left"]), (&json!(true), &json!(10)));
     // Enrolment is over: the code cannot be used again here.
@@ -211,6 +215,7 @@ async fn a_replayed_code_is_refused_and_counted() {
         spend: twofa::store::Spend::TotpStep(now / 30),
         patch: &twofa::user::UserPatch::default(),
         release_only: false,
+        authenticator: None,
     };
     assert_eq!(w.core.store.succeed(&user.id, &used, now).await.unwrap(), twofa::store::Succeeded::Done);
     let r = w.call("POST", "/account/authenticator/verify", json!({"code": code}), Some(&t)).await;
@@ -309,7 +314,7 @@ async fn removing_a_working_authenticator_needs_step_up_when_2fa_is_on() {
     assert!(after.authenticator.is_none());
     assert_ne!(after.security_stamp, user.security_stamp);
     assert_eq!(w.mail_to(&user.email).last().and_then(|m| m.subject.as_deref()), Some("An authenticator app was removed"));
-    let r = w.call("DELETE", "/account/authenticator", json!(null), Some(&w.mfa_token(&user))).await;
+    let r = w.call("DELETE", "/account/authenticator", json!(null), Some(&w.mfa_token(&after))).await;
     assert_eq!((r.status, r.error()), (404, "not_found"));
 }
 
@@ -407,7 +412,7 @@ async fn forget_browser_kills_every_remembered_browser_of_the_user_only() {
     assert!(w.core.store.devices(&user.id).await.unwrap().is_empty());
     assert_ne!(w.user(&user.id).await.security_stamp, user.security_stamp);
     assert_eq!(w.core.store.devices(&w.acme_user.id).await.unwrap().len(), 1);
-    let r = w.call("GET", "/account/devices", json!(null), Some(&w.token(user))).await;
+    let r = w.call("GET", "/account/devices", json!(null), Some(&w.token(&w.user(&user.id).await))).await;
     assert_eq!(r.body, json!([]));
 }
 
@@ -420,4 +425,78 @@ async fn adding_an_authenticator_to_an_account_with_2fa_on_needs_a_fresh_second_
     assert!(w.user(&user.id).await.authenticator.is_none(), "nothing was enrolled");
     let r = w.call("POST", "/account/authenticator", json!({}), Some(&w.mfa_token(&user))).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
+}
+
+/// The claims of a token as an authenticated route reads them.
+fn claims(w: &World, token: &str) -> twofa::tokens::Claims {
+    w.core.tokens.verify(twofa::tokens::TokenKind::Access, token, w.core.now()).expect("an access token")
+}
+
+#[tokio::test]
+async fn turning_2fa_off_ends_earlier_tokens_and_the_acting_client_gets_a_fresh_one_of_the_same_session() {
+    let w = World::new().await;
+    let user = w.change(&w.host_user, UserPatch { two_factor_enabled: Some(true), ..sms_ready() }).await;
+    let other_session = w.token(&user);
+    let acting = w.mfa_token(&user);
+    w.clock.advance(60);
+
+    let r = w.call("PUT", "/account/two-factor", json!({"enabled": false}), Some(&acting)).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+
+    for (what, old) in [("the acting token", &acting), ("another session", &other_session)] {
+        let r = w.call("GET", "/account/two-factor", json!(null), Some(old)).await;
+        assert_eq!((r.status, r.error()), (401, "unauthorized"), "{what}");
+    }
+    let fresh = r.body["access_token"].as_str().expect("a fresh access token");
+    assert_eq!(w.call("GET", "/account/two-factor", json!(null), Some(fresh)).await.status, 200);
+    let (old, new) = (claims(&w, &acting), claims(&w, fresh));
+    assert_eq!((&new.amr, new.mfa_at), (&old.amr, old.mfa_at), "the same sign-in, the same second factor");
+    assert!(new.exp <= old.exp, "a fresh token does not lengthen the session");
+}
+
+#[tokio::test]
+async fn a_new_authenticator_ends_earlier_tokens_and_the_acting_client_gets_a_fresh_one() {
+    let w = World::new().await;
+    let user = &w.acme_user;
+    let other_session = w.token(user);
+    let acting = w.token(user);
+    let key = start_enrolment(&w, &acting).await;
+    let code = totp::code_at(&key, w.core.now()).unwrap();
+
+    let r = w.call("POST", "/account/authenticator/verify", json!({"code": code}), Some(&acting)).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+
+    for old in [&acting, &other_session] {
+        assert_eq!(w.call("GET", "/account/two-factor", json!(null), Some(old)).await.status, 401);
+    }
+    let fresh = r.body["access_token"].as_str().expect("a fresh access token");
+    assert_eq!(w.call("GET", "/account/two-factor", json!(null), Some(fresh)).await.status, 200);
+}
+
+#[tokio::test]
+async fn forget_browser_ends_the_session_that_asked_and_every_other() {
+    let w = World::new().await;
+    let user = &w.host_user;
+    let acting = w.token(user);
+    let other_session = w.token(user);
+    assert_eq!(w.call("POST", "/account/forget-browser", json!(null), Some(&acting)).await.status, 204);
+    for old in [&acting, &other_session] {
+        assert_eq!(w.call("GET", "/account/devices", json!(null), Some(old)).await.status, 401);
+    }
+}
+
+#[tokio::test]
+async fn a_setup_token_stops_working_once_its_authenticator_is_enrolled() {
+    let w = World::new().await;
+    w.call("PUT", "/tenants/acme/features/two-factor", json!({"behaviour": "forced"}), Some(&w.token(&w.host_admin))).await;
+    let user = w.change(&w.acme_user, UserPatch { email_confirmed: Some(false), ..Default::default() }).await;
+    let setup = w.setup_token(&user);
+    let key = start_enrolment(&w, &setup).await;
+    let code = totp::code_at(&key, w.core.now()).unwrap();
+    assert_eq!(w.call("POST", "/account/authenticator/verify", json!({"code": code}), Some(&setup)).await.status, 200);
+
+    let r = w.call("POST", "/account/authenticator", json!(null), Some(&setup)).await;
+    assert_eq!((r.status, r.error()), (401, "unauthorized"), "no second enrolment with the spent setup token");
+    let r = w.call("POST", "/account/authenticator/verify", json!({"code": code}), Some(&setup)).await;
+    assert_eq!((r.status, r.error()), (401, "unauthorized"));
 }

@@ -268,3 +268,154 @@ async fn plain_users_may_not_use_the_user_routes_even_on_themselves() {
     assert_eq!(w.call("GET", &path, json!(null), Some(&t)).await.status, 403);
     assert_eq!(w.call("PUT", &path, json!({"enabled": true}), Some(&t)).await.status, 403);
 }
+
+/// The log lines written while `f` runs, at every level.
+async fn logged<F: std::future::Future<Output = ()>>(f: F) -> String {
+    #[derive(Clone, Default)]
+    struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Buffer {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .without_time()
+        .with_writer(move || writer.clone())
+        .finish();
+    // The tests run on a current-thread runtime: the default holds for the whole future.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    f.await;
+    let log = buffer.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    String::from_utf8_lossy(&log).to_string()
+}
+
+/// An admin with 2FA on (its email is confirmed in the world).
+async fn with_two_factor(w: &World, admin: &twofa::user::User) -> twofa::user::User {
+    w.change(admin, twofa::user::UserPatch { two_factor_enabled: Some(true), ..Default::default() }).await
+}
+
+#[tokio::test]
+async fn an_admin_turning_its_own_2fa_off_meets_the_same_step_up_as_on_its_account() {
+    let w = World::new().await;
+    for admin in [&w.host_admin, &w.acme_admin] {
+        let admin = with_two_factor(&w, admin).await;
+        let path = format!("/users/{}/two-factor", admin.id);
+        // A token from a remembered browser: no second factor proven.
+        let remembered = twofa::signin::issue_access(&w.core, &admin, &["pwd", "device"], None).unwrap().access_token;
+        let r = w.call("PUT", &path, json!({"enabled": false}), Some(&remembered)).await;
+        assert_eq!((r.status, r.error()), (403, "step_up_required"), "{}", admin.email);
+        assert!(w.user(&admin.id).await.two_factor_enabled, "{}: still on", admin.email);
+
+        let r = w.call("PUT", &path, json!({"enabled": false}), Some(&w.mfa_token(&admin))).await;
+        assert_eq!((r.status, &r.body["enabled"]), (200, &json!(false)), "{}", admin.email);
+        assert!(r.body["access_token"].is_string(), "its own session goes on with a fresh token: {:?}", r.body);
+    }
+}
+
+#[tokio::test]
+async fn an_admin_with_2fa_on_needs_a_fresh_second_factor_to_turn_a_users_2fa_off() {
+    let w = World::new().await;
+    let admin = with_two_factor(&w, &w.acme_admin).await;
+    let user = w.change(&w.acme_user, twofa::user::UserPatch { two_factor_enabled: Some(true), ..Default::default() }).await;
+    let path = format!("/users/{}/two-factor", user.id);
+    let r = w.call("PUT", &path, json!({"enabled": false}), Some(&w.token(&admin))).await;
+    assert_eq!((r.status, r.error()), (403, "step_up_required"));
+    assert!(w.user(&user.id).await.two_factor_enabled);
+    let r = w.call("PUT", &path, json!({"enabled": false}), Some(&w.mfa_token(&admin))).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(r.body.get("access_token").is_none(), "no token for someone else's session");
+}
+
+#[tokio::test]
+async fn settings_that_weaken_every_account_of_a_side_need_the_admins_fresh_second_factor() {
+    let w = World::new().await;
+    let host = with_two_factor(&w, &w.host_admin).await;
+    let acme = with_two_factor(&w, &w.acme_admin).await;
+    // Start strict, with a fresh second factor; email stays allowed, so the admins keep 2FA on.
+    let strict = json!({"behaviour": "forced", "remember_browser": false, "allowed_providers": ["email"]});
+    for admin in [&host, &acme] {
+        let r = w.call("PUT", "/settings/two-factor", strict.clone(), Some(&w.mfa_token(admin))).await;
+        assert_eq!(r.status, 200, "{}: {:?}", admin.email, r.body);
+    }
+    let weakening = [
+        json!({"behaviour": "disabled"}),
+        json!({"behaviour": "optional"}),
+        json!({"allowed_providers": ["email", "sms"]}),
+        json!({"remember_browser": true}),
+    ];
+    for admin in [&host, &acme] {
+        let stale = w.token(admin);
+        for change in &weakening {
+            let r = w.call("PUT", "/settings/two-factor", change.clone(), Some(&stale)).await;
+            assert_eq!((r.status, r.error()), (403, "step_up_required"), "{} {change}", admin.email);
+        }
+        let r = w.call("GET", "/settings/two-factor", json!(null), Some(&stale)).await;
+        assert_eq!(r.body["behaviour"], "forced", "{}: nothing changed", admin.email);
+        assert_eq!(r.body["allowed_providers"], json!(["email"]));
+        assert_eq!(r.body["remember_browser"], false);
+        // Tightening, or a change that weakens nothing, needs no step-up.
+        let r = w.call("PUT", "/settings/two-factor", json!({"users_can_change": false}), Some(&stale)).await;
+        assert_eq!(r.status, 200, "{}: {:?}", admin.email, r.body);
+        let fresh = w.mfa_token(admin);
+        for change in &weakening {
+            let r = w.call("PUT", "/settings/two-factor", change.clone(), Some(&fresh)).await;
+            assert_eq!(r.status, 200, "{} {change}: {:?}", admin.email, r.body);
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_admin_without_2fa_is_asked_no_step_up_for_settings() {
+    let w = World::new().await;
+    let r = w.call("PUT", "/settings/two-factor", json!({"behaviour": "disabled"}), Some(&w.token(&w.host_admin))).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+}
+
+#[tokio::test]
+async fn the_host_disabling_a_tenants_feature_needs_its_fresh_second_factor() {
+    let w = World::new().await;
+    let host = with_two_factor(&w, &w.host_admin).await;
+    let r = w.call("PUT", "/tenants/acme/features/two-factor", json!({"behaviour": "forced"}), Some(&w.token(&host))).await;
+    assert_eq!(r.status, 200, "tightening needs no step-up: {:?}", r.body);
+    for behaviour in ["disabled", "optional"] {
+        let r = w.call("PUT", "/tenants/acme/features/two-factor", json!({"behaviour": behaviour}), Some(&w.token(&host))).await;
+        assert_eq!((r.status, r.error()), (403, "step_up_required"), "{behaviour}");
+    }
+    assert_eq!(w.core.store.tenant("acme").await.unwrap().unwrap().feature, Behaviour::Forced);
+    let r = w.call("PUT", "/tenants/acme/features/two-factor", json!({"behaviour": "disabled"}), Some(&w.mfa_token(&host))).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(w.core.store.tenant("acme").await.unwrap().unwrap().feature, Behaviour::Disabled);
+}
+
+#[tokio::test]
+async fn every_settings_or_feature_change_leaves_an_audit_line_with_actor_side_and_change() {
+    let w = World::new().await;
+    let host = w.token(&w.host_admin);
+    let acme = w.token(&w.acme_admin);
+    let log = logged(async {
+        w.call("PUT", "/settings/two-factor", json!({"behaviour": "disabled", "remember_browser": false}), Some(&host)).await;
+        w.call("PUT", "/settings/two-factor", json!({"allowed_providers": ["email"]}), Some(&acme)).await;
+        w.call("PUT", "/tenants/acme/features/two-factor", json!({"behaviour": "forced"}), Some(&host)).await;
+    })
+    .await;
+    let audit: Vec<&str> = log.lines().filter(|l| l.contains("audit")).collect();
+    assert_eq!(audit.len(), 3, "{log}");
+    for (line, actor, side, change) in [
+        (audit[0], &w.host_admin.id, "host", "behaviour: optional -> disabled; remember_browser: true -> false"),
+        (audit[1], &w.acme_admin.id, "t:acme", "allowed_providers: authenticator,email,sms -> email"),
+        (audit[2], &w.host_admin.id, "t:acme", "feature: optional -> forced"),
+    ] {
+        assert!(line.contains(&format!("actor_id={actor}")), "{line}");
+        assert!(line.contains(&format!("side={side}")), "{line}");
+        assert!(line.contains(change), "{line}");
+    }
+    assert!(!log.contains("Bearer") && !log.contains(&host) && !log.contains(&acme), "no token in the log");
+}

@@ -10,7 +10,9 @@ use support::World;
 use twofa::user::User;
 
 async fn account(w: &World, user: &User) -> Value {
-    let r = w.call("GET", "/account/two-factor", json!(null), Some(&w.token(user))).await;
+    // Read afresh: an admin's change of the flag rotates the user's security stamp.
+    let user = w.user(&user.id).await;
+    let r = w.call("GET", "/account/two-factor", json!(null), Some(&w.token(&user))).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     r.body
 }

@@ -3,7 +3,7 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     twofa::telemetry::init();
-    let sdk = twofa::app::aws_sdk_config().await;
+    let sdk = twofa::sdk::lambda_sdk_config(&twofa::config::ProcessEnv)?;
     let core = twofa::app::Core::from_env(&sdk).await?;
     twofa::api::lambda::run(|req| register::handle(&core, req)).await
 }

@@ -1,27 +1,35 @@
 //! A code to confirm the account's email address or a phone number. Only confirmed
 //! destinations are ever offered for sign-in; the number is recorded on the account
-//! by verify-code once its code comes back.
+//! by verify-code once its code comes back. A number is only texted where the
+//! caller's side allows SMS: a confirmation is still a paid text.
 
-use twofa::api::{ApiError, Request, Response};
+use twofa::api::{client_info, ApiError, Request, Response};
 use twofa::app::Core;
 use twofa::codes::CodePurpose;
 use twofa::email::mask_email;
 use twofa::phone::PhoneNumber;
+use twofa::policy::Provider;
+use twofa::signin::load_side;
 use twofa::signin::authenticate;
 use twofa::tokens::TokenKind;
 
 use crate::deliver::{send_code, Destination, Senders};
-use crate::errors::invalid_phone;
+use crate::errors::{invalid_phone, provider_unavailable};
 use crate::request::ConfirmPurpose;
 
 pub async fn send(core: &Core, senders: &Senders<'_>, req: &Request, purpose: ConfirmPurpose) -> Result<Response, ApiError> {
     let caller = authenticate(core, req, &[TokenKind::Access, TokenKind::Setup]).await?;
+    let source = client_info(req).source_ip;
     match purpose {
         ConfirmPurpose::Email => {
             let to = Destination { address: caller.user.email.clone(), hint: mask_email(&caller.user.email) };
-            send_code(core, senders, &caller.user, CodePurpose::ConfirmEmail, to).await
+            send_code(core, senders, &caller.user, CodePurpose::ConfirmEmail, to, None, source).await
         }
         ConfirmPurpose::Phone(input) => {
+            let side = load_side(core.store.as_ref(), &caller.user.scope).await?.ok_or_else(ApiError::unauthorized)?;
+            if !side.effective(caller.user.two_factor_enabled).allowed_providers.contains(&Provider::Sms) {
+                return Err(provider_unavailable(Provider::Sms.as_str()));
+            }
             let number = PhoneNumber::parse(&input).map_err(|e| invalid_phone(e.to_string()))?;
             if !core.config.sms_allowed_to(number.country_code()) {
                 return Err(invalid_phone(format!(
@@ -31,7 +39,7 @@ pub async fn send(core: &Core, senders: &Senders<'_>, req: &Request, purpose: Co
             }
             twofa::signin::require_step_up_for_phone(core, &caller, number.as_str()).await?;
             let to = Destination { address: number.as_str().to_string(), hint: number.masked() };
-            send_code(core, senders, &caller.user, CodePurpose::ConfirmPhone, to).await
+            send_code(core, senders, &caller.user, CodePurpose::ConfirmPhone, to, None, source).await
         }
     }
 }

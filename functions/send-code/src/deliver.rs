@@ -2,6 +2,8 @@
 //! one of the same purpose), deliver it, and take it back if delivery fails so no
 //! code that never arrived stays usable.
 
+use std::net::IpAddr;
+
 use serde::Serialize;
 use twofa::api::{json, ApiError, Response};
 use twofa::app::Core;
@@ -35,14 +37,23 @@ struct Sent {
     resend_after: i64,
 }
 
-/// Sends a new code for `purpose` to `to`: 202, or 429 / 502.
-pub async fn send_code(core: &Core, senders: &Senders<'_>, user: &User, purpose: CodePurpose, to: Destination) -> Result<Response, ApiError> {
-    throttle::reserve(core, &throttle::limits(core, user, purpose, &to.address)).await?;
+/// Sends a new code for `purpose` to `to`, bound to the sign-in `sid` that asked for
+/// it (none for a confirmation), asked from `source`: 202, or 429 / 502.
+pub async fn send_code(
+    core: &Core,
+    senders: &Senders<'_>,
+    user: &User,
+    purpose: CodePurpose,
+    to: Destination,
+    sid: Option<&str>,
+    source: Option<IpAddr>,
+) -> Result<Response, ApiError> {
+    throttle::reserve(core, &throttle::limits(core, user, purpose, &to.address, source)).await?;
 
     let now = core.now();
     let ttl = core.config.code_ttl_seconds;
     let code = new_code()?;
-    let hash = code_hash(&core.hash_key, &user.id, purpose, &to.address, code.expose());
+    let hash = code_hash(&core.hash_key, &user.id, purpose, &to.address, sid, code.expose());
     core.store
         .put_code(&PendingCode {
             user_id: user.id.clone(),

@@ -17,11 +17,6 @@ pub fn too_many_requests(retry_after: i64) -> ApiError {
         .retry_after(retry_after)
 }
 
-pub fn busy() -> ApiError {
-    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", "the service is busy; try again")
-        .retry_after(twofa::timeouts::RETRY_AFTER_SECONDS)
-}
-
 pub fn delivery_failed(channel: &str) -> ApiError {
     ApiError::new(
         StatusCode::BAD_GATEWAY,

@@ -27,7 +27,7 @@ pub async fn forgot(core: &Core, senders: &Senders<'_>, req: &Request) -> Result
     // A malformed body is refused at once: it says nothing about any account.
     let body: ForgotBody = parse_body(req)?;
     let answer_at = tokio::time::Instant::now() + Duration::from_millis(core.config.password_reset_answer_ms);
-    let looked_up = send_if_account(core, senders, &body).await;
+    let looked_up = send_if_account(core, senders, &body, twofa::api::client_info(req).source_ip).await;
     tokio::time::sleep_until(answer_at).await;
     // Only the lookup itself can fail the request, alike for every email.
     looked_up?;
@@ -35,9 +35,9 @@ pub async fn forgot(core: &Core, senders: &Senders<'_>, req: &Request) -> Result
 }
 
 /// Sends a reset code if `body` names an account whose email is confirmed and that
-/// is not locked. Errors after the lookup are logged, never answered: a 429 or a
+/// is not locked, counted under `source`'s per-IP limit too. Errors after the lookup are logged, never answered: a 429 or a
 /// 502 would tell that the account exists.
-async fn send_if_account(core: &Core, senders: &Senders<'_>, body: &ForgotBody) -> Result<(), ApiError> {
+async fn send_if_account(core: &Core, senders: &Senders<'_>, body: &ForgotBody, source: Option<std::net::IpAddr>) -> Result<(), ApiError> {
     // A tenant name or an address that cannot exist has no account.
     let (Ok(scope), Ok(email)) = (scope_of(body.tenant.as_deref()), Email::parse(&body.email)) else { return Ok(()) };
     let Some(user) = core.store.user_by_email(&scope, &email.key()).await? else { return Ok(()) };
@@ -51,7 +51,7 @@ async fn send_if_account(core: &Core, senders: &Senders<'_>, body: &ForgotBody) 
         return Ok(());
     }
     let to = Destination { address: user.email.clone(), hint: mask_email(&user.email) };
-    if let Err(e) = send_code(core, senders, &user, CodePurpose::PasswordReset, to).await {
+    if let Err(e) = send_code(core, senders, &user, CodePurpose::PasswordReset, to, None, source).await {
         tracing::info!(user_id = %user.id, error = e.code(), "password reset code not sent");
     }
     Ok(())

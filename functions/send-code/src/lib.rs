@@ -34,7 +34,9 @@ async fn serve(core: &Core, sms: &dyn SmsSender, email: &dyn EmailSender, req: &
         return forgot::forgot(core, &senders, req).await;
     }
     match SendRequest::parse(req)? {
-        SendRequest::SignIn { two_factor_token, provider } => sign_in::send(core, &senders, &two_factor_token, provider).await,
+        SendRequest::SignIn { two_factor_token, provider } => {
+            sign_in::send(core, &senders, &two_factor_token, provider, twofa::api::client_info(req).source_ip).await
+        }
         SendRequest::Confirm(purpose) => confirm::send(core, &senders, req, purpose).await,
     }
 }

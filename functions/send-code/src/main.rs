@@ -6,7 +6,7 @@ use twofa::senders::log::LogSender;
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     twofa::telemetry::init();
-    let sdk = twofa::app::aws_sdk_config().await;
+    let sdk = twofa::sdk::lambda_sdk_config(&ProcessEnv)?;
     let core = twofa::app::Core::from_env(&sdk).await?;
     let log = LogSender::default();
     let sms = twofa::app::sms_sender(&core.config, &ProcessEnv, &sdk, &log)?;

@@ -1,6 +1,8 @@
 //! A code for the second factor of a sign-in, to a destination the user confirmed
 //! and the policy allows.
 
+use std::net::IpAddr;
+
 use twofa::api::{ApiError, Response};
 use twofa::app::Core;
 use twofa::codes::CodePurpose;
@@ -14,8 +16,8 @@ use crate::deliver::{send_code, Destination, Senders};
 use crate::errors::provider_unavailable;
 use crate::request::SignInProvider;
 
-pub async fn send(core: &Core, senders: &Senders<'_>, token: &str, provider: SignInProvider) -> Result<Response, ApiError> {
-    let user = twofa::signin::pending_sign_in(core, token).await?.user;
+pub async fn send(core: &Core, senders: &Senders<'_>, token: &str, provider: SignInProvider, source: Option<IpAddr>) -> Result<Response, ApiError> {
+    let twofa::signin::PendingSignIn { user, sid } = twofa::signin::pending_sign_in(core, token).await?;
     let (provider, purpose) = match provider {
         SignInProvider::Email => (Provider::Email, CodePurpose::SignInEmail),
         SignInProvider::Sms => (Provider::Sms, CodePurpose::SignInSms),
@@ -28,7 +30,7 @@ pub async fn send(core: &Core, senders: &Senders<'_>, token: &str, provider: Sig
         return Err(provider_unavailable(provider.as_str()));
     }
     let to = destination(core, &user, provider).ok_or_else(|| provider_unavailable(provider.as_str()))?;
-    send_code(core, senders, &user, purpose, to).await
+    send_code(core, senders, &user, purpose, to, Some(&sid), source).await
 }
 
 /// The confirmed destination of `provider`; `None` for a number SMS may not go to.

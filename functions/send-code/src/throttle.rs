@@ -1,48 +1,76 @@
 //! Send limits, checked and counted before anything is sent (SMS pumping costs money
-//! whether or not the code is ever used). The windows are written back only if no
-//! concurrent send moved them; on such a race the check runs again on fresh counts.
+//! whether or not the code is ever used). Every limit is its own counter, counted by
+//! one atomic store step, all at once: concurrent sends in one tenant only count,
+//! they never make each other fail.
+//!
+//! When one limit refuses, the sends the others counted are given back. Otherwise a
+//! sender hammering a capped destination (or its own cooldown) would use up its
+//! tenant's budget and deny every other user their sign-in codes. Between the
+//! count and the give-back a concurrent send may see one more than there is and be
+//! refused; that errs on the safe side and lasts one round trip. A give-back that
+//! fails leaves the count high until the window ends: also the safe side.
 
+use futures_util::future::join_all;
 use twofa::api::ApiError;
 use twofa::app::Core;
 use twofa::codes::CodePurpose;
-use twofa::throttle::{decide, Decision, Limit};
+use twofa::throttle::{retry_after, source_key, Limit, Taken};
 use twofa::user::User;
 
-use crate::errors::{busy, too_many_requests};
+use crate::errors::too_many_requests;
 
 const HOUR: i64 = 3600;
-// A conflict means another send for the same keys landed in between; a few
-// rereads settle it, and a client that still loses may try again.
-const ATTEMPTS: usize = 3;
 
-/// The limits one send to `destination` for `purpose` counts against.
-pub fn limits(core: &Core, user: &User, purpose: CodePurpose, destination: &str) -> Vec<Limit> {
+/// The limits one send to `destination` for `purpose`, asked from `source`, counts against.
+pub fn limits(core: &Core, user: &User, purpose: CodePurpose, destination: &str, source: Option<std::net::IpAddr>) -> Vec<Limit> {
     let c = &core.config;
-    let mut limits = Vec::with_capacity(4);
+    let mut limits = Vec::with_capacity(5);
     if c.resend_cooldown_seconds > 0 {
         limits.push(Limit { key: format!("cooldown:{}:{}", user.id, purpose.as_str()), max: 1, seconds: c.resend_cooldown_seconds });
     }
     limits.push(Limit { key: format!("user:{}", user.id), max: c.sends_per_user_per_hour, seconds: HOUR });
     limits.push(Limit { key: format!("dest:{}", destination.to_lowercase()), max: c.sends_per_destination_per_hour, seconds: HOUR });
-    limits.push(Limit { key: format!("tenant:{}", user.scope.key()), max: c.sends_per_tenant_per_hour, seconds: HOUR });
+    if let Some(ip) = source {
+        limits.push(Limit { key: format!("ip:{}", source_key(ip)), max: c.sends_per_ip_per_hour, seconds: HOUR });
+    }
+    limits.push(match purpose {
+        // A reset code is a way into the account, asked without a password, as a
+        // sign-in code is: it counts in the sign-in budget, so resets cannot use up
+        // the confirmations' and a flood of resets is capped where sign-ins are.
+        CodePurpose::SignInEmail | CodePurpose::SignInSms | CodePurpose::PasswordReset => {
+            Limit { key: format!("tenant:{}", user.scope.key()), max: c.sends_per_tenant_per_hour, seconds: HOUR }
+        }
+        CodePurpose::ConfirmEmail | CodePurpose::ConfirmPhone => {
+            Limit { key: format!("tenant-confirm:{}", user.scope.key()), max: c.confirmations_per_tenant_per_hour, seconds: HOUR }
+        }
+    });
     limits
 }
 
 /// Counts one send against every limit, or refuses with 429 and the longest wait.
 pub async fn reserve(core: &Core, limits: &[Limit]) -> Result<(), ApiError> {
-    let keys: Vec<String> = limits.iter().map(|l| l.key.clone()).collect();
-    for _ in 0..ATTEMPTS {
-        let now = core.now();
-        let current = core.store.windows(&keys).await?;
-        match decide(limits, &current, now) {
-            Decision::Refuse { retry_after } => return Err(too_many_requests(retry_after)),
-            Decision::Allow(next) => {
-                if core.store.replace_windows(&keys, &current, &next).await? {
-                    return Ok(());
-                }
-            }
+    let now = core.now();
+    let results = join_all(limits.iter().map(|l| core.store.take_send(l, now))).await;
+    let mut counted = Vec::new();
+    let mut full = Vec::new();
+    let mut failed = None;
+    for (limit, result) in limits.iter().zip(results) {
+        match result {
+            Ok(Taken::Counted(w)) => counted.push((limit.key.as_str(), w.window_end)),
+            Ok(Taken::Full(w)) => full.push(w),
+            Err(e) => failed = Some(e),
         }
     }
-    tracing::warn!("send limits still contended after {ATTEMPTS} attempts");
-    Err(busy())
+    if full.is_empty() && failed.is_none() {
+        return Ok(());
+    }
+    for r in join_all(counted.iter().map(|(key, end)| core.store.give_back_send(key, *end))).await {
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "a counted send could not be given back; the count stays high until its window ends");
+        }
+    }
+    match failed {
+        Some(e) => Err(e.into()),
+        None => Err(too_many_requests(retry_after(&full, now))),
+    }
 }

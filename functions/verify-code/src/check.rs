@@ -18,20 +18,20 @@ pub enum Judged<'a> {
     Right(Spend<'a>),
     /// Wrong, malformed, already used, replaced, or never sent: counts as a failure.
     Wrong,
-    /// The pending code had expired; it is deleted.
+    /// The pending code had expired. It stays until TTL deletes it, a grace period
+    /// later, so asking again answers the same; it can never be accepted.
     Expired,
 }
 
-/// An emailed or texted code, bound to the destination it must have been sent to.
-pub async fn sent_code<'a>(core: &Core, pending: Option<&'a PendingCode>, typed: &str, destination: &str) -> Result<Judged<'a>, ApiError> {
+/// An emailed or texted code, bound to the destination it must have been sent to
+/// and, for a sign-in code, to the sign-in `sid` that asked for it.
+pub async fn sent_code<'a>(core: &Core, pending: Option<&'a PendingCode>, typed: &str, destination: &str, sid: Option<&str>) -> Result<Judged<'a>, ApiError> {
     let Some(p) = pending else { return Ok(Judged::Wrong) };
     if p.expires_at <= core.now() {
-        // Delete only this code: a newer one may have been sent meanwhile.
-        core.store.take_code(&p.user_id, p.purpose, &p.hash).await?;
         return Ok(Judged::Expired);
     }
     let Some(code) = normalise_code(typed) else { return Ok(Judged::Wrong) };
-    let hash = code_hash(&core.hash_key, &p.user_id, p.purpose, destination, &code);
+    let hash = code_hash(&core.hash_key, &p.user_id, p.purpose, destination, sid, &code);
     if !constant_time_eq(&hash, &p.hash) {
         return Ok(Judged::Wrong);
     }
@@ -45,7 +45,7 @@ pub async fn sent_code<'a>(core: &Core, pending: Option<&'a PendingCode>, typed:
 pub async fn reset_code<'a>(core: &Core, pending: Option<&'a PendingCode>, typed: &str, destination: &str) -> Result<Judged<'a>, ApiError> {
     let Some(p) = pending else { return Ok(Judged::Wrong) };
     let Some(code) = normalise_code(typed) else { return Ok(Judged::Wrong) };
-    let hash = code_hash(&core.hash_key, &p.user_id, p.purpose, destination, &code);
+    let hash = code_hash(&core.hash_key, &p.user_id, p.purpose, destination, None, &code);
     if !constant_time_eq(&hash, &p.hash) {
         return Ok(Judged::Wrong);
     }

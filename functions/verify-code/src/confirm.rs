@@ -1,13 +1,15 @@
 //! Confirming the account's email address or a phone number with the code send-code
-//! sent. A confirmed phone number is recorded here, from the code's own destination,
-//! and changes the security stamp: remembered browsers die with the old number.
+//! sent. A confirmed phone number is recorded here, from the code's own destination.
+//! Either confirmation adds a second factor and so rotates the security stamp:
+//! remembered browsers die with the old number, a setup token cannot enrol a second
+//! factor, and an access token's holder goes on with the fresh one in the answer.
 
 use serde_json::json;
 use twofa::api::{json, ApiError, Request, Response};
 use twofa::app::Core;
 use twofa::codes::CodePurpose;
 use twofa::senders::EmailSender;
-use twofa::signin::{attempt_id, authenticate, begin_attempt, right_answer, Outcome};
+use twofa::signin::{attempt_id, authenticate, begin_attempt, fresh_access, right_answer, Outcome};
 use twofa::store::{Subject, Success};
 use twofa::tokens::TokenKind;
 use twofa::user::UserPatch;
@@ -37,7 +39,7 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request, purpose
     };
     // The attempt takes its slot before the code is judged (the store's module doc).
     let attempt = begin_attempt(core, Subject::User(&user.id), attempt_id()?, None, policy).await?;
-    let spend = match check::sent_code(core, pending.as_ref(), code, &destination).await? {
+    let spend = match check::sent_code(core, pending.as_ref(), code, &destination, None).await? {
         Judged::Right(spend) => spend,
         Judged::Wrong => return Err(wrong_code(core, email, user, &attempt).await),
         Judged::Expired => {
@@ -46,23 +48,34 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request, purpose
         }
     };
 
-    let (patch, body) = match purpose {
+    let (patch, mut body) = match purpose {
         ConfirmPurpose::Email => (UserPatch { email_confirmed: Some(true), ..Default::default() }, json!({ "email_confirmed": true })),
         ConfirmPurpose::Phone => (
             UserPatch {
                 phone_number: Some(Some(destination.clone())),
                 phone_number_confirmed: Some(true),
-                security_stamp: Some(twofa::user::new_security_stamp()),
                 ..Default::default()
             },
             json!({ "phone_number_confirmed": true }),
         ),
     };
-    // Spending the code, confirming and resetting the count: one write.
-    let success = Success { attempt: &attempt.id, sid: None, spend, patch: &patch, release_only: false };
+    // Either confirmation adds a factor: the new stamp goes in the same single write
+    // as spending the code, confirming and resetting the count.
+    let patch = patch.rotating_stamp();
+    let success = Success { attempt: &attempt.id, sid: None, spend, patch: &patch, release_only: false, authenticator: None };
     if right_answer(core, &user.id, &success).await? == Outcome::Spent {
         return Err(wrong_code(core, email, user, &attempt).await);
     }
+    let mut changed = user.clone();
+    patch.apply(&mut changed);
+    let fresh = fresh_access(core, &caller, &changed)?;
     tracing::info!(user_id = %user.id, purpose = code_purpose.as_str(), "confirmed");
+    if let Some(fresh) = fresh {
+        body["access_token"] = fresh.access_token.into();
+        body["expires_in"] = fresh.expires_in.into();
+    }
+    if caller.kind == TokenKind::Setup {
+        body["sign_in_again"] = true.into();
+    }
     Ok(json(http::StatusCode::OK, &body))
 }

@@ -21,6 +21,6 @@ pub async fn wrong_code(core: &Core, email: &dyn EmailSender, user: &User, attem
 
 /// An expired code is not a guess: its attempt gives its slot back.
 pub async fn not_a_guess(core: &Core, user: &User, attempt: &Attempt) -> Result<(), ApiError> {
-    let success = Success { attempt: &attempt.id, sid: None, spend: Spend::Nothing, patch: &UserPatch::default(), release_only: true };
+    let success = Success { attempt: &attempt.id, sid: None, spend: Spend::Nothing, patch: &UserPatch::default(), release_only: true, authenticator: None };
     right_answer(core, &user.id, &success).await.map(|_| ())
 }

@@ -23,7 +23,7 @@ use twofa::password::{hash_password, Password};
 use twofa::senders::EmailSender;
 use twofa::signin::{attempt_id, begin_attempt, load_side, notify, right_answer, scope_of, unknown_email_key, wrong_answer, Failure, Outcome};
 use twofa::store::{Subject, Success};
-use twofa::user::{new_security_stamp, UserPatch};
+use twofa::user::UserPatch;
 
 use crate::check::{self, Judged};
 use crate::errors::code_expired;
@@ -97,14 +97,14 @@ async fn attempt(core: &Core, sender: &dyn EmailSender, body: &ResetBody, passwo
     let hash = hash_password(password).await?;
     let patch = UserPatch {
         password_hash: Some(hash.clone()),
-        security_stamp: Some(new_security_stamp()),
         // A sign-in that was waiting for its second factor started with the old password.
         pending_sign_in: Some(None),
         ..Default::default()
-    };
+    }
+    .rotating_stamp();
     // Spending the code, the new password and stamp, and the reset count: one write,
     // so two resets racing with one code cannot both win.
-    let success = Success { attempt: &attempt.id, sid: None, spend, patch: &patch, release_only: false };
+    let success = Success { attempt: &attempt.id, sid: None, spend, patch: &patch, authenticator: None, release_only: false };
     if right_answer(core, &user.id, &success).await? == Outcome::Spent {
         return Err(refused(wrong_answer(core, sender, subject, &attempt).await?));
     }

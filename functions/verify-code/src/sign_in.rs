@@ -38,14 +38,14 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request, s: Sign
         Method::Authenticator => check::authenticator(core, &user, &s.code)?,
         Method::Email => {
             pending = core.store.code(&user.id, CodePurpose::SignInEmail).await?;
-            check::sent_code(core, pending.as_ref(), &s.code, &user.email).await?
+            check::sent_code(core, pending.as_ref(), &s.code, &user.email, Some(&sid)).await?
         }
         Method::Sms => {
             let number = user.phone_number.as_deref().unwrap_or_default();
             // Bound to the number as send-code normalised it.
             let number = PhoneNumber::parse(number).map(|p| p.as_str().to_string()).unwrap_or_else(|_| number.to_string());
             pending = core.store.code(&user.id, CodePurpose::SignInSms).await?;
-            check::sent_code(core, pending.as_ref(), &s.code, &number).await?
+            check::sent_code(core, pending.as_ref(), &s.code, &number, Some(&sid)).await?
         }
         Method::RecoveryCode => {
             recovery_hash = check::recovery_hash(core, &user, &s.code);
@@ -61,7 +61,7 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request, s: Sign
         }
     };
     // Spending the factor, ending the sign-in and resetting the count: one write.
-    let success = Success { attempt: &attempt.id, sid: Some(&sid), spend, patch: &UserPatch::default(), release_only: false };
+    let success = Success { attempt: &attempt.id, sid: Some(&sid), spend, patch: &UserPatch::default(), release_only: false, authenticator: None };
     if right_answer(core, &user.id, &success).await? == Outcome::Spent {
         return Err(wrong_code(core, email, &user, &attempt).await);
     }

@@ -21,7 +21,8 @@ async fn confirming_the_email_address_marks_it_confirmed() {
 
     let (status, _, body) = answer(&w.verify(confirm("confirm_email", &w.last_code()), Some(&access)).await);
 
-    assert_eq!((status, body), (200, json!({"email_confirmed": true})));
+    assert_eq!((status, &body["email_confirmed"]), (200, &json!(true)), "{body}");
+    assert!(body["access_token"].is_string(), "the caller goes on under the new security stamp: {body}");
     assert!(w.user(&user.id).await.email_confirmed);
 }
 
@@ -35,7 +36,7 @@ async fn confirming_a_phone_number_records_it_and_changes_the_security_stamp() {
 
     let (status, _, body) = answer(&w.verify(confirm("confirm_phone", &w.last_code()), Some(&access)).await);
 
-    assert_eq!((status, body), (200, json!({"phone_number_confirmed": true})));
+    assert_eq!((status, &body["phone_number_confirmed"]), (200, &json!(true)), "{body}");
     let after = w.user(&user.id).await;
     assert_eq!((after.phone_number.as_deref(), after.phone_number_confirmed), (Some("+12015550123"), true));
     assert_ne!(after.security_stamp, user.security_stamp, "remembered browsers die with the old stamp");
@@ -71,7 +72,7 @@ async fn a_setup_token_can_confirm_a_phone_number() {
 
     let (status, _, body) = answer(&w.verify(confirm("confirm_phone", &w.last_code()), Some(&setup)).await);
 
-    assert_eq!((status, body), (200, json!({"phone_number_confirmed": true})));
+    assert_eq!((status, body), (200, json!({"phone_number_confirmed": true, "sign_in_again": true})));
 }
 
 #[tokio::test]
@@ -123,4 +124,55 @@ async fn a_two_factor_token_or_no_token_cannot_confirm() {
         assert_eq!((status, code_name.as_str()), (401, "unauthorized"), "{bearer:?}");
     }
     assert_eq!(w.user(&user.id).await.failed_count, 0);
+}
+
+#[tokio::test]
+async fn a_setup_token_stops_working_once_a_first_factor_is_confirmed() {
+    let w = World::new();
+    let user = w.plain_user(EMAIL).await;
+    let setup = w.setup_token(&user);
+    assert_eq!(w.send(json!({"purpose": "confirm_email"}), Some(&setup)).await.status(), 202);
+    let (status, _, body) = answer(&w.verify(confirm("confirm_email", &w.last_code()), Some(&setup)).await);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["sign_in_again"], true, "{body}");
+
+    let r = w.send(json!({"purpose": "confirm_phone", "phone_number": "+12015550123"}), Some(&setup)).await;
+    let (status, code_name, _) = answer(&r);
+    assert_eq!((status, code_name.as_str()), (401, "unauthorized"), "no second destination with the spent setup token");
+    let (status, code_name, _) = answer(&w.verify(confirm("confirm_phone", "123456"), Some(&setup)).await);
+    assert_eq!((status, code_name.as_str()), (401, "unauthorized"));
+}
+
+#[tokio::test]
+async fn a_setup_token_cannot_confirm_a_second_phone_number() {
+    let w = World::new();
+    let user = w.plain_user(EMAIL).await;
+    let setup = w.setup_token(&user);
+    assert_eq!(w.send(json!({"purpose": "confirm_phone", "phone_number": "+12015550123"}), Some(&setup)).await.status(), 202);
+    assert_eq!(w.verify(confirm("confirm_phone", &w.last_code()), Some(&setup)).await.status(), 200);
+    w.clock.advance(30);
+
+    let r = w.send(json!({"purpose": "confirm_phone", "phone_number": "+12015550199"}), Some(&setup)).await;
+    assert_eq!(r.status(), 401);
+    assert_eq!(w.user(&user.id).await.phone_number.as_deref(), Some("+12015550123"));
+}
+
+#[tokio::test]
+async fn a_confirmation_ends_earlier_access_tokens_and_hands_the_caller_a_fresh_one() {
+    let w = World::new();
+    let user = w.plain_user(EMAIL).await;
+    let other_session = w.access_token(&user, None);
+    let access = w.access_token(&user, None);
+    assert_eq!(w.send(json!({"purpose": "confirm_email"}), Some(&access)).await.status(), 202);
+
+    let (status, _, body) = answer(&w.verify(confirm("confirm_email", &w.last_code()), Some(&access)).await);
+    assert_eq!((status, &body["email_confirmed"]), (200, &json!(true)), "{body}");
+
+    for (what, old) in [("the acting token", &access), ("another session", &other_session)] {
+        let r = w.send(json!({"purpose": "confirm_phone", "phone_number": "+12015550123"}), Some(old)).await;
+        assert_eq!(r.status(), 401, "{what}");
+    }
+    let fresh = body["access_token"].as_str().expect("a fresh access token");
+    let r = w.send(json!({"purpose": "confirm_phone", "phone_number": "+12015550123"}), Some(fresh)).await;
+    assert_eq!(r.status(), 202);
 }

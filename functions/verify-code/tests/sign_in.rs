@@ -70,19 +70,19 @@ async fn a_code_for_one_channel_does_not_work_for_the_other() {
 }
 
 #[tokio::test]
-async fn an_expired_code_answers_410_and_is_gone() {
+async fn an_expired_code_answers_410_every_time_it_is_tried_and_counts_no_failure() {
     let w = World::with(&[("CODE_TTL_SECONDS", "60")]);
     let user = w.two_factor_user().await;
     let token = w.start_sign_in(&user).await;
     let code = w.send_sign_in_code(&token, "email").await;
     w.clock.advance(60);
 
-    let (status, code_name, _) = answer(&w.verify(sign_in(&token, "email", &code), None).await);
-
-    assert_eq!((status, code_name.as_str()), (410, "code_expired"));
-    assert_eq!(w.store.code(&user.id, CodePurpose::SignInEmail).await.unwrap(), None);
-    let (status, code_name, _) = answer(&w.verify(sign_in(&token, "email", &code), None).await);
-    assert_eq!((status, code_name.as_str()), (401, "invalid_code"));
+    for attempt in [&code, &code, &"000000".to_string()] {
+        let (status, code_name, _) = answer(&w.verify(sign_in(&token, "email", attempt), None).await);
+        assert_eq!((status, code_name.as_str()), (410, "code_expired"));
+    }
+    assert_eq!(w.user(&user.id).await.failed_count, 0, "an expired code is no guess");
+    assert!(w.store.code(&user.id, CodePurpose::SignInEmail).await.unwrap().is_some(), "TTL deletes it, a grace period later");
 }
 
 #[tokio::test]
@@ -173,6 +173,43 @@ async fn wrong_sign_in_and_confirmation_codes_lock_by_the_sides_lockout_values()
     let confirm = json!({"purpose": "confirm_email", "code": "abcdef"});
     assert_eq!(answer(&w.verify(confirm.clone(), Some(&access)).await).2["attempts_remaining"].as_u64(), Some(1));
     assert_eq!(answer(&w.verify(confirm, Some(&access)).await).0, 423);
+}
+
+#[tokio::test]
+async fn a_code_works_only_for_the_sign_in_that_asked_for_it() {
+    let w = World::new();
+    let user = w.two_factor_user().await;
+    let first = w.start_sign_in(&user).await;
+    let email_code = w.send_sign_in_code(&first, "email").await;
+    let sms_code = w.send_sign_in_code(&first, "sms").await;
+
+    // A new login replaces the sign-in: its codes do not carry over.
+    let second = w.start_sign_in(&user).await;
+    let (status, code_name, _) = answer(&w.verify(sign_in(&second, "email", &email_code), None).await);
+    assert_eq!((status, code_name.as_str()), (401, "invalid_code"), "a code of the replaced sign-in");
+
+    // A completed sign-in ends the codes it did not use.
+    w.clock.advance(30);
+    let used = w.send_sign_in_code(&second, "email").await;
+    assert_eq!(w.verify(sign_in(&second, "email", &used), None).await.status(), 200);
+    let third = w.start_sign_in(&user).await;
+    let (status, code_name, _) = answer(&w.verify(sign_in(&third, "sms", &sms_code), None).await);
+    assert_eq!((status, code_name.as_str()), (401, "invalid_code"), "a code left over from a finished sign-in");
+}
+
+#[tokio::test]
+async fn a_lockout_ends_the_codes_pending_before_it() {
+    let w = World::with(&[("LOCKOUT_DURATION_SECONDS", "60"), ("LOCKOUT_MAX_FAILED_ATTEMPTS", "2")]);
+    let user = w.two_factor_user().await;
+    let token = w.start_sign_in(&user).await;
+    let code = w.send_sign_in_code(&token, "sms").await;
+    assert_eq!(w.verify(sign_in(&token, "email", "000000"), None).await.status(), 401);
+    assert_eq!(w.verify(sign_in(&token, "email", "000000"), None).await.status(), 423);
+
+    w.clock.advance(61);
+    let after = w.start_sign_in(&user).await;
+    let (status, code_name, _) = answer(&w.verify(sign_in(&after, "sms", &code), None).await);
+    assert_eq!((status, code_name.as_str()), (401, "invalid_code"), "a code sent before the lockout");
 }
 
 #[tokio::test]

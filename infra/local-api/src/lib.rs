@@ -2,17 +2,19 @@
 //! embedded store (or DynamoDB when configured), calling the same handlers the
 //! Lambda functions run. Adds `GET /_local/outbox`.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::State;
 use http::StatusCode;
-use twofa::api::{ApiError, Request, Response, Route, MAX_BODY_BYTES};
+use twofa::api::{ApiError, ClientInfo, Request, Response, Route, MAX_BODY_BYTES};
 use twofa::app::Core;
 use twofa::senders::log::LogSender;
 use twofa::senders::{EmailSender, SmsSender};
 
 pub mod admin;
+pub mod start;
 
 /// Every route with the function that serves it, as the SAM template maps them.
 pub fn route_table() -> Vec<(&'static str, Route)> {
@@ -67,13 +69,24 @@ impl LocalApi {
     }
 }
 
-/// The axum router: every request goes through [`LocalApi::dispatch`].
+/// The axum router: every request goes through [`LocalApi::dispatch`]. Serve it
+/// with [`serve`] (or `into_make_service_with_connect_info::<SocketAddr>`) so the
+/// handlers see the socket peer as the source address.
 pub fn router(api: Arc<LocalApi>) -> axum::Router {
-    axum::Router::new().fallback(serve).with_state(api)
+    axum::Router::new().fallback(serve_one).with_state(api)
 }
 
-async fn serve(State(api): State<Arc<LocalApi>>, req: http::Request<Body>) -> http::Response<Body> {
-    let (parts, body) = req.into_parts();
+/// Serves the local API on `listener` until `shutdown` completes.
+pub async fn serve(listener: tokio::net::TcpListener, api: Arc<LocalApi>, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    axum::serve(listener, router(api).into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await
+}
+
+async fn serve_one(State(api): State<Arc<LocalApi>>, req: http::Request<Body>) -> http::Response<Body> {
+    let (mut parts, body) = req.into_parts();
+    // The socket peer plays API Gateway's source IP.
+    let peer = parts.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let user_agent = parts.headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string);
+    parts.extensions.insert(ClientInfo { source_ip: peer, user_agent });
     let response = match axum::body::to_bytes(body, MAX_BODY_BYTES + 1).await {
         Ok(bytes) if bytes.len() <= MAX_BODY_BYTES => {
             let id = uuid::Uuid::new_v4();

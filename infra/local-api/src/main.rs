@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use local_api::admin::{random_password, seed_host_admin, seed_local_admin, Seeded};
-use local_api::{router, LocalApi};
+use local_api::start::Target;
+use local_api::LocalApi;
 use twofa::app::{Core, Keys};
 use twofa::clock::SystemClock;
 use twofa::config::{Config, EmailProvider, Env, ProcessEnv, SmsProvider};
@@ -30,29 +31,25 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             Keys::random(config.token_lifetimes)
         }
     };
-    // TABLE_NAME selects DynamoDB: DynamoDB Local when an endpoint is given, else AWS's.
-    let dynamo = env.get("TABLE_NAME").map(|table| {
-        let endpoint = env.get("AWS_ENDPOINT_URL_DYNAMODB").or(env.get("DYNAMODB_ENDPOINT")).unwrap_or_else(|| "AWS".into());
-        (table, endpoint)
-    });
+    // TABLE_NAME selects DynamoDB: DynamoDB Local at an explicit endpoint, AWS's only with LOCAL_API_USE_AWS=true.
+    let target = local_api::start::target(&env)?;
     // The AWS configuration chain probes for a region and credentials (IMDS among
     // them): only worth it when something here talks to AWS.
-    let needs_aws = dynamo.is_some() || config.sms_provider == SmsProvider::Sns || config.email_provider == EmailProvider::Ses;
+    let needs_aws = matches!(target, Target::Dynamo { .. }) || config.sms_provider == SmsProvider::Sns || config.email_provider == EmailProvider::Ses;
     let sdk = if needs_aws {
         twofa::app::aws_sdk_config().await
     } else {
         aws_config::SdkConfig::builder().behavior_version(aws_config::BehaviorVersion::latest()).build()
     };
-    let store: Arc<dyn Store> = match dynamo {
-        Some((table, endpoint)) => {
-            let store = twofa::store::dynamo::DynamoStore::from_env(&env, &sdk)?;
-            store.ensure_table().await?;
-            tracing::info!(%table, %endpoint, "using DynamoDB");
-            Arc::new(store)
+    let (store, may_seed): (Arc<dyn Store>, bool) = match target {
+        Target::Dynamo { table, endpoint } => {
+            let opened = local_api::start::open_dynamo(&env, &sdk).await?;
+            tracing::info!(%table, endpoint = endpoint.as_deref().unwrap_or("AWS"), "using DynamoDB");
+            (opened.store, opened.may_seed)
         }
-        _ => {
+        Target::Memory => {
             tracing::info!("using the embedded store; data lives until the process stops");
-            Arc::new(twofa::store::memory::MemoryStore::new())
+            (Arc::new(twofa::store::memory::MemoryStore::new()), true)
         }
     };
     let outbox = LogSender::new(Arc::new(SystemClock));
@@ -61,6 +58,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let core = Core::new(store, Arc::new(SystemClock), config, keys);
 
     match (env.get("LOCAL_ADMIN_EMAIL"), env.get("LOCAL_ADMIN_PASSWORD")) {
+        _ if !may_seed => eprintln!(
+            "local-api: not seeding a host admin: the table existed before and the local API did not create it \
+             (use create-host-admin to add an admin to a table on purpose)"
+        ),
         (Some(email), Some(password)) => match seed_local_admin(&core, &email, &password).await? {
             Seeded::Created(_) => tracing::info!(email = %email, "host admin created"),
             Seeded::Existed(_) => tracing::info!(email = %email, "host admin already exists"),
@@ -79,7 +80,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let port: u16 = env.get("PORT").map(|p| p.parse()).transpose().map_err(|_| "PORT must be a port number")?.unwrap_or(3000);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     tracing::info!("local API listening on http://127.0.0.1:{port}");
-    axum::serve(listener, router(api)).with_graceful_shutdown(async {
+    local_api::serve(listener, api, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;

@@ -6,11 +6,14 @@ use std::future::Future;
 use lambda_http::{Body, RequestExt};
 use tracing::Instrument;
 
-use super::{Request, Response};
+use super::{ClientInfo, Request, Response};
 
-/// Converts an API Gateway request into the handlers' request.
+/// Converts an API Gateway request into the handlers' request, keeping the
+/// sender from the request context as a [`ClientInfo`] extension.
 pub fn into_request(req: lambda_http::Request) -> Request {
-    let (parts, body) = req.into_parts();
+    let client = client_info(&req);
+    let (mut parts, body) = req.into_parts();
+    parts.extensions.insert(client);
     let bytes = match body {
         Body::Empty => Vec::new(),
         Body::Text(s) => s.into_bytes(),
@@ -18,6 +21,17 @@ pub fn into_request(req: lambda_http::Request) -> Request {
         _ => Vec::new(),
     };
     http::Request::from_parts(parts, bytes)
+}
+
+/// The sender as API Gateway saw it (HTTP API or REST API).
+fn client_info(req: &lambda_http::Request) -> ClientInfo {
+    match req.request_context_ref() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(c)) => ClientInfo::new(c.http.source_ip.as_deref(), c.http.user_agent.as_deref()),
+        Some(lambda_http::request::RequestContext::ApiGatewayV1(c)) => {
+            ClientInfo::new(c.identity.source_ip.as_deref(), c.identity.user_agent.as_deref())
+        }
+        _ => ClientInfo::default(),
+    }
 }
 
 /// Converts a handler's response for API Gateway.

@@ -3,11 +3,13 @@
 //! tokens, cookies and route matching. Framework-neutral (`http` types), so the
 //! Lambda adapter ([`lambda`]) and the local API convert at the border only.
 
+mod client;
 mod error;
 pub mod lambda;
 mod request;
 mod routing;
 
+pub use client::{client_info, ClientInfo};
 pub use error::ApiError;
 pub use request::{bearer_token, cookie, header, parse_body, user_agent, MAX_BODY_BYTES};
 pub use routing::{find_route, match_path, route_guard, Route};

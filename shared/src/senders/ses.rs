@@ -6,17 +6,23 @@ use aws_sdk_ses::operation::send_email::SendEmailError;
 use aws_sdk_ses::types::{Body, Content, Destination, Message};
 
 use super::{DeliveryError, EmailMessage, EmailSender};
+use crate::sdk::OnFirstUse;
 
 /// Sends email with SES `SendEmail` from a verified address.
 pub struct SesSender {
-    client: aws_sdk_ses::Client,
+    client: OnFirstUse<aws_sdk_ses::Client>,
     from: String,
 }
 
 impl SesSender {
     /// A sender on this client, from this verified address.
     pub fn new(client: aws_sdk_ses::Client, from: String) -> Self {
-        Self { client, from }
+        Self { client: OnFirstUse::ready(client), from }
+    }
+
+    /// A sender whose client is made from `sdk` when the first email goes out.
+    pub fn on_first_use(sdk: &aws_config::SdkConfig, from: String) -> Self {
+        Self { client: OnFirstUse::new(sdk, crate::timeouts::ses), from }
     }
 }
 
@@ -37,6 +43,7 @@ impl EmailSender for SesSender {
             .body(Body::builder().text(utf8(m.body.expose())?).build())
             .build();
         self.client
+            .get()
             .send_email()
             .source(&self.from)
             .destination(Destination::builder().to_addresses(&m.to).build())

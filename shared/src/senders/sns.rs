@@ -7,17 +7,23 @@ use aws_sdk_sns::operation::publish::PublishError;
 use aws_sdk_sns::types::MessageAttributeValue;
 
 use super::{DeliveryError, SmsMessage, SmsSender};
+use crate::sdk::OnFirstUse;
 
 /// Sends SMS with SNS `Publish` to a phone number.
 pub struct SnsSender {
-    client: aws_sdk_sns::Client,
+    client: OnFirstUse<aws_sdk_sns::Client>,
     sender_id: Option<String>,
 }
 
 impl SnsSender {
     /// A sender on this client.
     pub fn new(client: aws_sdk_sns::Client) -> Self {
-        Self { client, sender_id: None }
+        Self { client: OnFirstUse::ready(client), sender_id: None }
+    }
+
+    /// A sender whose client is made from `sdk` when the first text goes out.
+    pub fn on_first_use(sdk: &aws_config::SdkConfig) -> Self {
+        Self { client: OnFirstUse::new(sdk, crate::timeouts::sns), sender_id: None }
     }
 
     /// Sets the alphanumeric sender id (`AWS.SNS.SMS.SenderID`) shown where the
@@ -42,6 +48,7 @@ impl SmsSender for SnsSender {
     async fn send_sms(&self, m: &SmsMessage) -> Result<(), DeliveryError> {
         let mut publish = self
             .client
+            .get()
             .publish()
             .phone_number(&m.to)
             .message(m.body.expose())

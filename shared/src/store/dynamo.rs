@@ -12,11 +12,20 @@
 //! | tenant (name, feature, settings, lockout values) | `TENANT#<lower-case name>` | `TENANT` |
 //! | tenant listing | `TENANTS` | `<lower-case name>` |
 //! | host settings and lockout values | `HOST` | `HOST` |
-//! | send window | `WINDOW#<limit key>` | `WINDOW` |
+//! | send window (one per limit) | `WINDOW#<limit key>` | `WINDOW` |
+//! | "the local API created this table" | `CREATED_BY#local-api` | `CREATED_BY` |
 //!
 //! Codes, devices, windows and unknown-email counters carry `expires_at` (epoch
-//! seconds) so DynamoDB deletes them once dead; callers still check expiry, since
-//! TTL deletion lags.
+//! seconds), the TTL, so DynamoDB deletes them once dead.
+//!
+//! # Expiry
+//! Expiry is decided from the item, never by TTL. DynamoDB deletes an item whose
+//! TTL has passed at any time from then to days later, so an answer that depended
+//! on the item being there would flip at a random moment (an expired code went from
+//! 410 `code_expired` to 401 `invalid_code`, counted toward the lockout). Codes and
+//! devices keep their logical expiry in `valid_until`, windows in `window_end`, and
+//! `expires_at` (the TTL) is a day later ([`item::TTL_GRACE_SECONDS`]); an item
+//! from before the grace period has only `expires_at`, read as its expiry.
 //!
 //! # Lockout: a slot before the answer
 //! The rules are in the parent module's doc (`store/mod.rs`); here is what they cost.
@@ -74,6 +83,41 @@
 //! `TENANTS` listing existed are not in it: list them once
 //! (`PutItem pk=TENANTS, sk=<key>` for each `TENANT#` item) when upgrading.
 //!
+//! # Contention
+//! No hot item is rewritten by read-then-conditional-put. Each send limit is its
+//! own counter, counted by one conditional `UpdateItem`:
+//! `ADD count 1` on `attribute_not_exists(pk) OR (window_end > :now AND count < :max)`,
+//! so concurrent sends in one tenant all count and none fails for racing another;
+//! the cap holds because the condition and the add are one atomic step. A window
+//! that has ended is started again by a second conditional write (`window_end =` the
+//! old end), once per window; a sender that loses that race counts in the new window.
+//! The limits of one send are counted at once; if one refuses, the others are given
+//! back (`ADD count -1` on the same `window_end`). The cost of a give-back: a
+//! concurrent send may briefly see one send too many and be refused, the safe side.
+//!
+//! Settings are never rewritten whole from a read: a change sets only the fields it
+//! changes inside the `settings` map, each on condition that it still holds what the
+//! admin read (lists compared by size and element), so two admins changing different
+//! fields both keep their change and a change to a moved field is refused (409).
+//! Authenticator writes are conditioned on the authenticator the handler decided on.
+//!
+//! # The policy item is read every time (no cache)
+//! Every request of a host user reads `HOST` (a tenant user, its tenant item),
+//! strongly consistently. A partition serves about 3,000 strongly consistent reads a
+//! second, so one host's sign-ins and sends would reach that around 1,000 sign-ins a
+//! second (about 3 policy reads each), far above the API's default throttle (50
+//! requests a second, burst 100). A per-process cache with a version check would
+//! still need a read per request to check the version, saving nothing; a cache
+//! trusted for N seconds would apply a tightened policy (SMS disallowed, 2FA forced)
+//! up to N seconds late in every warm Lambda, and the saving measured in
+//! BENCHMARKS.md (one `GetItem` a request, a few ms in-region, often beside the
+//! user read) does not buy that. Decided: no cache; revisit only if one policy
+//! partition is measured hot.
+//!
+//! # Retries
+//! The SDK retries throttled and failed calls. A retried counter `ADD` may count one
+//! send twice; that errs on the refusing side and ends with the window.
+//!
 //! # Round trips
 //! Every read is strongly consistent: a sign-in must see the write that ended the
 //! previous one.
@@ -93,18 +137,20 @@
 //!   of one `GetItem`), and 100-odd bytes on the email item. The copy is written with
 //!   the user and refreshed by `update_user` when the hash changes; if it is ever
 //!   stale, login checks again against the user item's hash, which is the truth.
-//! - `create_user`, `replace_windows`: one `TransactWriteItems`. `create_tenant`:
+//! - `create_user`: one `TransactWriteItems`. `create_tenant`:
 //!   a `GetItem` of `HOST`, then one `TransactWriteItems` (repeated only when the
 //!   host's lockout values changed in between).
 //! - `host` (the host's policy: settings and lockout values): one `GetItem`.
-//! - `set_host_settings`: one `UpdateItem` (never a put, which would drop the
+//! - `set_host_settings`, the host's first settings change: one `UpdateItem` (never a put, which would drop the
 //!   lockout values). `set_host_lockout`: one `UpdateItem`, one `Query` of the
 //!   listing (per 1 MB page), one `UpdateItem` per tenant. `set_tenant_lockout`:
 //!   one `UpdateItem`.
 //! - `take_slot`, `lock`, `succeed` (one `TransactWriteItems` for a sent code),
-//!   `update_user`, `take_code`, feature and settings writes: one conditional write.
-//! - `windows`: one `BatchGetItem`; `devices`: one `Query` (per 1 MB page);
-//!   `delete_devices`: a `Query` then `BatchWriteItem`s of 25.
+//!   `update_user`, `update_user_if_authenticator`, `take_code`, feature and settings
+//!   writes: one conditional write (the host's first settings change: two).
+//! - A send: one `UpdateItem` per limit, all at once (a second once per window that
+//!   ended; a give-back each when one refuses). `devices`: one `Query` (per 1 MB
+//!   page); `delete_devices`: a `Query` then `BatchWriteItem`s of 25.
 
 mod item;
 
@@ -118,7 +164,7 @@ use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, ProvideErrorMetad
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, ConditionCheck, Delete, DeleteRequest, KeySchemaElement, KeyType, KeysAndAttributes, Put,
+    AttributeDefinition, BillingMode, ConditionCheck, Delete, DeleteRequest, KeySchemaElement, KeyType, Put,
     ReturnValue, ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
     TimeToLiveStatus, TransactWriteItem, WriteRequest,
 };
@@ -132,8 +178,17 @@ use crate::devices::Device;
 use crate::lockout::LockoutPolicy;
 use crate::policy::{Behaviour, TwoFactorSettings};
 use crate::tenant::{Host, Scope, Tenant};
-use crate::throttle::Window;
-use crate::user::{User, UserPatch};
+use crate::throttle::{Limit, Taken, Window};
+use crate::user::{Authenticator, User, UserPatch};
+
+/// What [`DynamoStore::ensure_table`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ensured {
+    /// This call created the table.
+    Created,
+    /// The table was there already (with the right key schema).
+    Existed,
+}
 
 /// A [`super::Store`] over one DynamoDB table.
 #[derive(Debug, Clone)]
@@ -173,15 +228,17 @@ impl DynamoStore {
     }
 
     /// Creates the table if absent (on-demand, TTL on `expires_at`) and waits
-    /// until it is active. Safe to race with another caller doing the same.
-    pub async fn ensure_table(&self) -> Result<(), StoreError> {
+    /// until it is active. Safe to race with another caller doing the same. A table
+    /// that exists must have this store's key schema (`pk` hash, `sk` range, both
+    /// strings): another application's table is refused, never written to.
+    pub async fn ensure_table(&self) -> Result<Ensured, StoreError> {
         // Setting up is not a request: a DynamoDB Local just started can take longer
         // than a request's limits to create its first table.
         let config = self.client.config().to_builder().timeout_config(crate::timeouts::setup_timeouts());
         Self::new(Client::from_conf(config.build()), self.table.clone()).create_if_absent().await
     }
 
-    async fn create_if_absent(&self) -> Result<(), StoreError> {
+    async fn create_if_absent(&self) -> Result<Ensured, StoreError> {
         let created = self
             .client
             .create_table()
@@ -193,10 +250,13 @@ impl DynamoStore {
             .key_schema(key_element(item::SK, KeyType::Range)?)
             .send()
             .await;
-        match created {
-            Ok(_) => {}
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => {}
+        let ensured = match created {
+            Ok(_) => Ensured::Created,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => Ensured::Existed,
             Err(e) => return Err(unavailable(e)),
+        };
+        if ensured == Ensured::Existed {
+            self.check_key_schema().await?;
         }
         self.wait_until_active().await?;
         let ttl = self.client.describe_time_to_live().table_name(&self.table).send().await.map_err(unavailable)?;
@@ -212,7 +272,39 @@ impl DynamoStore {
                 }
             }
         }
+        Ok(ensured)
+    }
+
+    async fn check_key_schema(&self) -> Result<(), StoreError> {
+        let out = self.client.describe_table().table_name(&self.table).send().await.map_err(unavailable)?;
+        let table = out.table();
+        let keys: Vec<(String, KeyType)> =
+            table.map(|t| t.key_schema().iter().map(|k| (k.attribute_name().to_string(), k.key_type().clone())).collect()).unwrap_or_default();
+        let types: HashMap<String, ScalarAttributeType> = table
+            .map(|t| t.attribute_definitions().iter().map(|a| (a.attribute_name().to_string(), a.attribute_type().clone())).collect())
+            .unwrap_or_default();
+        let expected = [(item::PK.to_string(), KeyType::Hash), (item::SK.to_string(), KeyType::Range)];
+        let strings = [item::PK, item::SK].iter().all(|k| types.get(*k) == Some(&ScalarAttributeType::S));
+        if keys.as_slice() != expected.as_slice() || !strings {
+            let found = keys.iter().map(|(k, t)| format!("{k} ({})", t.as_str())).collect::<Vec<_>>().join(", ");
+            return Err(StoreError::WrongTable(format!(
+                "table {} has the key schema [{found}]; this store needs pk (HASH, string) and sk (RANGE, string), so it is not this application's table",
+                self.table
+            )));
+        }
         Ok(())
+    }
+
+    /// Records that `by` created this table (the local API seeds an admin only into a table it created).
+    pub async fn mark_created_by(&self, by: &str) -> Result<(), StoreError> {
+        let mut i = item::key(format!("CREATED_BY#{by}"), "CREATED_BY");
+        i.insert("by".to_string(), s(by));
+        self.put(i).await
+    }
+
+    /// Whether [`DynamoStore::mark_created_by`] recorded `by`.
+    pub async fn created_by(&self, by: &str) -> Result<bool, StoreError> {
+        Ok(self.get(item::key(format!("CREATED_BY#{by}"), "CREATED_BY")).await?.is_some())
     }
 
     async fn wait_until_active(&self) -> Result<(), StoreError> {
@@ -362,6 +454,12 @@ impl Update {
             None => self.remove(attr),
         }
     }
+    /// `SET attr = if_not_exists(attr, v)`: only a new item takes the value.
+    fn set_if_absent(mut self, attr: &str, v: aws_sdk_dynamodb::types::AttributeValue) -> Self {
+        let (k, v) = (self.name(attr), self.value(attr, v));
+        self.sets.push(format!("{k} = if_not_exists({k}, {v})"));
+        self
+    }
     fn remove(mut self, attr: &str) -> Self {
         let k = self.name(attr);
         self.removes.push(k);
@@ -419,6 +517,42 @@ fn key_element(name: &str, kind: KeyType) -> Result<KeySchemaElement, StoreError
     KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(built)
 }
 
+/// The `UpdateItem` of a patch: only the fields it names.
+fn patch_update(patch: &UserPatch) -> Update {
+    let mut u = Update::default().with_name(item::PK);
+    if let Some(v) = patch.email_confirmed {
+        u = u.set("email_confirmed", aws_sdk_dynamodb::types::AttributeValue::Bool(v));
+    }
+    if let Some(v) = &patch.phone_number {
+        u = u.set_or_remove("phone_number", v.as_ref().map(s));
+    }
+    if let Some(v) = patch.phone_number_confirmed {
+        u = u.set("phone_number_confirmed", aws_sdk_dynamodb::types::AttributeValue::Bool(v));
+    }
+    if let Some(v) = patch.two_factor_enabled {
+        u = u.set("two_factor_enabled", aws_sdk_dynamodb::types::AttributeValue::Bool(v));
+    }
+    if let Some(v) = &patch.authenticator {
+        u = u.set_or_remove("authenticator", v.as_ref().map(item::authenticator));
+    }
+    if let Some(v) = &patch.recovery_codes {
+        u = u.set_or_remove("recovery_codes", item::string_set(v));
+    }
+    if let Some(v) = &patch.security_stamp {
+        u = u.set("security_stamp", s(v));
+    }
+    if let Some(v) = &patch.password_hash {
+        u = u.set("password_hash", s(v));
+    }
+    if let Some(v) = &patch.pending_sign_in {
+        u = u.set_or_remove("pending_sign_in", v.as_ref().map(s));
+    }
+    if patch.reset_failures {
+        u = u.set("failed_count", n(0)).set("failure_streak", n(0));
+    }
+    u
+}
+
 const USER_EXISTS: &str = "attribute_exists(#pk)";
 
 #[async_trait]
@@ -450,7 +584,7 @@ impl UserStore for DynamoStore {
     }
 
     async fn update_user(&self, id: &str, patch: &UserPatch) -> Result<(), StoreError> {
-        let u = patch_update(patch).with_name(item::PK);
+        let u = patch_update(patch);
         if u.is_empty() {
             return match self.user(id).await? {
                 Some(_) => Ok(()),
@@ -470,6 +604,23 @@ impl UserStore for DynamoStore {
             }
         }
         Ok(())
+    }
+
+    async fn update_user_if_authenticator(&self, id: &str, expected: Option<&Authenticator>, patch: &UserPatch) -> Result<bool, StoreError> {
+        let u = patch_update(patch).with_name(item::PK).with_name("authenticator");
+        match expected {
+            None => self.update_user_if(id, u, "attribute_exists(#pk) AND attribute_not_exists(#authenticator)").await,
+            // Scalars compared one by one: the key and whether it is enabled are what was decided on.
+            Some(a) => {
+                let u = u
+                    .with_name("sealed_key")
+                    .with_name("enabled")
+                    .with_value("expected_sealed_key", s(&a.sealed_key))
+                    .with_value("expected_enabled", aws_sdk_dynamodb::types::AttributeValue::Bool(a.enabled));
+                let condition = "attribute_exists(#pk) AND #authenticator.#sealed_key = :expected_sealed_key AND #authenticator.#enabled = :expected_enabled";
+                self.update_user_if(id, u, condition).await
+            }
+        }
     }
 
     async fn login_record(&self, scope: &Scope, email_key: &str) -> Result<Option<LoginRecord>, StoreError> {
@@ -611,6 +762,16 @@ impl UserStore for DynamoStore {
             u = u.with_name("pending_sign_in").with_value("sid", s(sid));
             condition.push_str(" AND #pending_sign_in = :sid");
         }
+        if let Some(a) = success.authenticator {
+            // Scalars compared one by one, as in `update_user_if_authenticator`.
+            u = u
+                .with_name("authenticator")
+                .with_name("sealed_key")
+                .with_name("enabled")
+                .with_value("expected_sealed_key", s(&a.sealed_key))
+                .with_value("expected_enabled", aws_sdk_dynamodb::types::AttributeValue::Bool(a.enabled));
+            condition.push_str(" AND #authenticator.#sealed_key = :expected_sealed_key AND #authenticator.#enabled = :expected_enabled");
+        }
         match success.spend {
             Spend::Nothing | Spend::Code(..) => {}
             Spend::TotpStep(step) => {
@@ -706,44 +867,13 @@ impl UserStore for DynamoStore {
         if success.sid.is_some() && r.opt_s("pending_sign_in")?.as_deref() != success.sid {
             return Ok(Succeeded::Ended);
         }
+        if let Some(a) = success.authenticator
+            && item::user_from(&old)?.authenticator.as_ref() != Some(a)
+        {
+            return Ok(Succeeded::Changed);
+        }
         Ok(Succeeded::Spent)
     }
-}
-
-/// The `UpdateItem` expression of a patch (the failure counts are the callers').
-fn patch_update(patch: &UserPatch) -> Update {
-    let mut u = Update::default();
-    if let Some(v) = patch.email_confirmed {
-        u = u.set("email_confirmed", aws_sdk_dynamodb::types::AttributeValue::Bool(v));
-    }
-    if let Some(v) = &patch.phone_number {
-        u = u.set_or_remove("phone_number", v.as_ref().map(s));
-    }
-    if let Some(v) = patch.phone_number_confirmed {
-        u = u.set("phone_number_confirmed", aws_sdk_dynamodb::types::AttributeValue::Bool(v));
-    }
-    if let Some(v) = patch.two_factor_enabled {
-        u = u.set("two_factor_enabled", aws_sdk_dynamodb::types::AttributeValue::Bool(v));
-    }
-    if let Some(v) = &patch.authenticator {
-        u = u.set_or_remove("authenticator", v.as_ref().map(item::authenticator));
-    }
-    if let Some(v) = &patch.recovery_codes {
-        u = u.set_or_remove("recovery_codes", item::string_set(v));
-    }
-    if let Some(v) = &patch.security_stamp {
-        u = u.set("security_stamp", s(v));
-    }
-    if let Some(v) = &patch.password_hash {
-        u = u.set("password_hash", s(v));
-    }
-    if let Some(v) = &patch.pending_sign_in {
-        u = u.set_or_remove("pending_sign_in", v.as_ref().map(s));
-    }
-    if patch.reset_failures {
-        u = u.set("failed_count", n(0)).set("failure_streak", n(0));
-    }
-    u
 }
 
 #[async_trait]
@@ -841,6 +971,142 @@ impl TenantStore for DynamoStore {
 
     async fn set_tenant_lockout(&self, key: &str, lockout: &LockoutPolicy) -> Result<(), StoreError> {
         self.update_tenant(key, Update::default().set("lockout", item::lockout(lockout))).await
+    }
+
+    async fn change_settings(&self, scope: &Scope, from: &TwoFactorSettings, to: &TwoFactorSettings) -> Result<TwoFactorSettings, StoreError> {
+        let key = match scope {
+            Scope::Host => item::single_key(keys::HOST_PK.to_string()),
+            Scope::Tenant(k) => item::single_key(keys::tenant_pk(k)),
+        };
+        let Some(change) = SettingsChange::new(from, to) else {
+            return match (self.get(key).await?, scope) {
+                (Some(current), _) => item::settings_or_default(&current),
+                (None, Scope::Host) => Ok(TwoFactorSettings::default()),
+                (None, Scope::Tenant(_)) => Err(StoreError::NotFound),
+            };
+        };
+        // The host's settings exist only once saved; the first change sets them whole.
+        // The host item may be there already without them (lockout values saved
+        // first), so that first save is an update too, never a put that would drop them.
+        for _ in 0..4 {
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key.clone()))
+                .update_expression(&change.update)
+                .condition_expression(&change.condition)
+                .set_expression_attribute_names(Some(change.names.clone()))
+                .set_expression_attribute_values(Some(change.values.clone()))
+                .return_values(ReturnValue::AllNew)
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .send()
+                .await;
+            let old = match result {
+                Ok(out) => return item::settings_or_default(&out.attributes.unwrap_or_default()),
+                Err(e) => match e.as_service_error() {
+                    Some(UpdateItemError::ConditionalCheckFailedException(c)) => c.item().cloned(),
+                    _ => return Err(unavailable(e)),
+                },
+            };
+            let old = match old.filter(|i| !i.is_empty()) {
+                Some(i) => Some(i),
+                None => self.get(key.clone()).await?,
+            };
+            let saved = old.as_ref().filter(|i| i.contains_key("settings"));
+            match (saved, old.is_some(), scope) {
+                // Refused because a field moved: conflict. Refused only because the
+                // settings were not there yet and now are (another admin's first save): again.
+                (Some(old), _, _) => {
+                    if change.moved(from, &item::settings_or_default(old)?) {
+                        return Err(StoreError::Conflict("settings"));
+                    }
+                }
+                (None, false, Scope::Tenant(_)) => return Err(StoreError::NotFound),
+                (None, true, Scope::Tenant(_)) => return Err(StoreError::Unavailable("tenant item without settings".into())),
+                (None, _, Scope::Host) if *from == TwoFactorSettings::default() => {
+                    let created = self
+                        .client
+                        .update_item()
+                        .table_name(&self.table)
+                        .set_key(Some(key.clone()))
+                        .update_expression("SET #settings = :settings")
+                        .condition_expression("attribute_not_exists(#settings)")
+                        .expression_attribute_names("#settings", "settings")
+                        .expression_attribute_values(":settings", item::settings(to))
+                        .send()
+                        .await;
+                    match created {
+                        Ok(_) => return Ok(to.clone()),
+                        // Another admin saved first: change on top of theirs.
+                        Err(e) if condition_failed(&e) => {}
+                        Err(e) => return Err(unavailable(e)),
+                    }
+                }
+                (None, _, Scope::Host) => return Err(StoreError::Conflict("settings")),
+            }
+        }
+        Err(StoreError::Conflict("settings"))
+    }
+}
+
+/// One settings change as an `UpdateItem`: each changed field is set inside the
+/// `settings` map on condition that it still holds the value the admin read.
+struct SettingsChange {
+    to: TwoFactorSettings,
+    update: String,
+    condition: String,
+    names: HashMap<String, String>,
+    values: HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+}
+
+impl SettingsChange {
+    fn new(from: &TwoFactorSettings, to: &TwoFactorSettings) -> Option<Self> {
+        use aws_sdk_dynamodb::types::AttributeValue as Av;
+        let mut sets = Vec::new();
+        let mut conditions = vec!["attribute_exists(#settings)".to_string()];
+        let mut names = HashMap::from([("#settings".to_string(), "settings".to_string())]);
+        let mut values = HashMap::new();
+        let mut field = |name: &str, old: Vec<(String, Av)>, new: Av| {
+            names.insert(format!("#{name}"), name.to_string());
+            sets.push(format!("#settings.#{name} = :{name}"));
+            values.insert(format!(":{name}"), new);
+            for (path, v) in old {
+                let placeholder = format!(":old_{name}{}", conditions.len());
+                conditions.push(format!("{path} = {placeholder}"));
+                values.insert(placeholder, v);
+            }
+        };
+        if from.behaviour != to.behaviour {
+            field("behaviour", vec![("#settings.#behaviour".into(), item::behaviour(from.behaviour))], item::behaviour(to.behaviour));
+        }
+        if from.users_can_change != to.users_can_change {
+            let old = vec![("#settings.#users_can_change".into(), Av::Bool(from.users_can_change))];
+            field("users_can_change", old, Av::Bool(to.users_can_change));
+        }
+        if from.remember_browser != to.remember_browser {
+            let old = vec![("#settings.#remember_browser".into(), Av::Bool(from.remember_browser))];
+            field("remember_browser", old, Av::Bool(to.remember_browser));
+        }
+        if from.allowed_providers != to.allowed_providers {
+            // A list is compared element by element: its size, then each entry.
+            let mut old = vec![("size(#settings.#allowed_providers)".to_string(), n(from.allowed_providers.len()))];
+            old.extend(from.allowed_providers.iter().enumerate().map(|(i, p)| (format!("#settings.#allowed_providers[{i}]"), s(p.as_str()))));
+            field("allowed_providers", old, Av::L(to.allowed_providers.iter().map(|p| s(p.as_str())).collect()));
+        }
+        if sets.is_empty() {
+            return None;
+        }
+        Some(Self { to: to.clone(), update: format!("SET {}", sets.join(", ")), condition: conditions.join(" AND "), names, values })
+    }
+
+    /// Whether a field this change sets no longer holds its `from` value in `now`.
+    fn moved(&self, from: &TwoFactorSettings, now: &TwoFactorSettings) -> bool {
+        let to = &self.to;
+        (from.behaviour != to.behaviour && now.behaviour != from.behaviour)
+            || (from.users_can_change != to.users_can_change && now.users_can_change != from.users_can_change)
+            || (from.remember_browser != to.remember_browser && now.remember_browser != from.remember_browser)
+            || (from.allowed_providers != to.allowed_providers && now.allowed_providers != from.allowed_providers)
     }
 }
 
@@ -971,56 +1237,98 @@ impl CodeStore for DynamoStore {
 
 #[async_trait]
 impl ThrottleStore for DynamoStore {
-    async fn windows(&self, keys: &[String]) -> Result<Vec<Option<Window>>, StoreError> {
-        // BatchGetItem refuses duplicate keys: ask once per distinct key.
-        let mut wanted: Vec<Item> = Vec::new();
-        for k in keys {
-            let key = item::single_key(keys::window_pk(k));
-            if !wanted.contains(&key) {
-                wanted.push(key);
+    async fn take_send(&self, limit: &Limit, now: Timestamp) -> Result<Taken, StoreError> {
+        let key = item::single_key(keys::window_pk(&limit.key));
+        let fresh = limit.fresh(now);
+        // Another send may reset the same ended window first; then the count is a
+        // plain ADD on the next attempt. Only a window ending again and again
+        // between two steps could exhaust this.
+        for _ in 0..4 {
+            let u = Update::default()
+                .add("count", n(1))
+                .set_if_absent("window_end", n(fresh.window_end))
+                .set_if_absent(item::TTL, n(item::ttl_after(fresh.window_end)))
+                .with_name(item::PK)
+                .with_value("now", n(now))
+                .with_value("max", n(limit.max));
+            let counted = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key.clone()))
+                .update_expression(u.expression())
+                .condition_expression("attribute_not_exists(#pk) OR (#window_end > :now AND #count < :max)")
+                .set_expression_attribute_names(Some(u.names))
+                .set_expression_attribute_values(Some(u.values))
+                .return_values(ReturnValue::AllNew)
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .send()
+                .await;
+            let old = match counted {
+                Ok(out) => return Ok(Taken::Counted(item::window_from(&out.attributes.unwrap_or_default())?)),
+                Err(e) => match e.as_service_error() {
+                    Some(UpdateItemError::ConditionalCheckFailedException(c)) => c.item().cloned(),
+                    _ => return Err(unavailable(e)),
+                },
+            };
+            let old = match old {
+                Some(i) => Some(i),
+                None => self.get(key.clone()).await?,
+            };
+            let Some(old) = old else { continue };
+            let old = item::window_from(&old)?;
+            if old.window_end > now {
+                return Ok(Taken::Full(old));
+            }
+            // The window has ended: start it again, unless another send just did.
+            let u = Update::default()
+                .set("count", n(1))
+                .set("window_end", n(fresh.window_end))
+                .set(item::TTL, n(item::ttl_after(fresh.window_end)))
+                .with_value("old_end", n(old.window_end));
+            let reset = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key.clone()))
+                .update_expression(u.expression())
+                .condition_expression("#window_end = :old_end")
+                .set_expression_attribute_names(Some(u.names))
+                .set_expression_attribute_values(Some(u.values))
+                .send()
+                .await;
+            match reset {
+                Ok(_) => return Ok(Taken::Counted(fresh)),
+                Err(e) if condition_failed(&e) => continue,
+                Err(e) => return Err(unavailable(e)),
             }
         }
-        let mut found: HashMap<String, Window> = HashMap::new();
-        for chunk in wanted.chunks(100) {
-            let mut pending = Some(KeysAndAttributes::builder().set_keys(Some(chunk.to_vec())).consistent_read(true).build().map_err(built)?);
-            // Unprocessed keys come back under load; retry them, bounded.
-            for attempt in 0..8u64 {
-                let Some(request) = pending.take() else { break };
-                if attempt > 0 {
-                    tokio::time::sleep(Duration::from_millis(25 * attempt)).await;
-                }
-                let out = self.client.batch_get_item().request_items(&self.table, request).send().await.map_err(unavailable)?;
-                for i in out.responses().and_then(|r| r.get(&self.table)).into_iter().flatten() {
-                    found.insert(Reader(i).s(item::PK)?, item::window_from(i)?);
-                }
-                pending = out.unprocessed_keys().and_then(|u| u.get(&self.table)).filter(|k| !k.keys().is_empty()).cloned();
-            }
-            if pending.is_some() {
-                return Err(StoreError::Unavailable("send windows could not all be read".into()));
-            }
-        }
-        Ok(keys.iter().map(|k| found.get(&keys::window_pk(k)).copied()).collect())
+        Err(StoreError::Unavailable(format!("send window {} kept changing under four attempts", limit.key)))
     }
 
-    async fn replace_windows(&self, keys: &[String], old: &[Option<Window>], new: &[Window]) -> Result<bool, StoreError> {
-        let mut tx = Vec::with_capacity(keys.len());
-        for ((k, o), w) in keys.iter().zip(old).zip(new) {
-            let put = match o {
-                None => self.put_if(item::window_item(k, w), "attribute_not_exists(#pk)", &[("#pk", item::PK)], vec![])?,
-                Some(o) => self.put_if(
-                    item::window_item(k, w),
-                    "#count = :count AND #window_end = :window_end",
-                    &[("#count", "count"), ("#window_end", "window_end")],
-                    vec![(":count", n(o.count)), (":window_end", n(o.window_end))],
-                )?,
-            };
-            tx.push(put);
+    async fn give_back_send(&self, key: &str, window_end: Timestamp) -> Result<(), StoreError> {
+        let u = Update::default().add("count", n(-1)).with_name("window_end").with_value("end", n(window_end)).with_value("zero", n(0));
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(item::single_key(keys::window_pk(key))))
+            .update_expression(u.expression())
+            .condition_expression("#window_end = :end AND #count > :zero")
+            .set_expression_attribute_names(Some(u.names))
+            .set_expression_attribute_values(Some(u.values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // The window ended and started again: what it counted is gone already.
+            Err(e) if condition_failed(&e) => Ok(()),
+            Err(e) => Err(unavailable(e)),
         }
-        match self.transact(tx).await {
-            Ok(Ok(())) => Ok(true),
-            Ok(Err(_)) => Ok(false),
-            Err(e) => Err(e),
-        }
+    }
+
+    async fn send_window(&self, key: &str) -> Result<Option<Window>, StoreError> {
+        self.get(item::single_key(keys::window_pk(key))).await?.as_ref().map(item::window_from).transpose()
     }
 }
 

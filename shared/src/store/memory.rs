@@ -15,8 +15,8 @@ use crate::devices::Device;
 use crate::lockout::LockoutPolicy;
 use crate::policy::{Behaviour, TwoFactorSettings};
 use crate::tenant::{Host, Scope, Tenant};
-use crate::throttle::Window;
-use crate::user::{User, UserPatch};
+use crate::throttle::{Limit, Taken, Window};
+use crate::user::{Authenticator, User, UserPatch};
 
 #[derive(Default)]
 struct State {
@@ -124,6 +124,19 @@ impl UserStore for MemoryStore {
         Ok(())
     }
 
+    async fn update_user_if_authenticator(&self, id: &str, expected: Option<&Authenticator>, patch: &UserPatch) -> Result<bool, StoreError> {
+        let mut s = self.write();
+        let Some(u) = s.users.get_mut(id) else { return Ok(false) };
+        if u.authenticator.as_ref() != expected {
+            return Ok(false);
+        }
+        patch.apply(u);
+        if patch.reset_failures {
+            s.counters.entry(CounterKey::User(id.to_string())).or_default().streak = 0;
+        }
+        Ok(true)
+    }
+
     async fn login_record(&self, scope: &Scope, email_key: &str) -> Result<Option<LoginRecord>, StoreError> {
         let s = self.read();
         Ok(s.emails.get(&(scope.key(), email_key.to_string())).map(|id| LoginRecord {
@@ -219,6 +232,9 @@ impl UserStore for MemoryStore {
         }
         if success.sid.is_some() && u.pending_sign_in.as_deref() != success.sid {
             return Ok(Succeeded::Ended);
+        }
+        if success.authenticator.is_some_and(|a| u.authenticator.as_ref() != Some(a)) {
+            return Ok(Succeeded::Changed);
         }
         match success.spend {
             Spend::Nothing => {}
@@ -323,6 +339,34 @@ impl TenantStore for MemoryStore {
         s.tenants.get_mut(key).ok_or(StoreError::NotFound)?.lockout = Some(*lockout);
         Ok(())
     }
+
+    async fn change_settings(&self, scope: &Scope, from: &TwoFactorSettings, to: &TwoFactorSettings) -> Result<TwoFactorSettings, StoreError> {
+        let mut s = self.write();
+        let current = match scope {
+            Scope::Host => s.host_settings.get_or_insert_with(TwoFactorSettings::default),
+            Scope::Tenant(key) => &mut s.tenants.get_mut(key).ok_or(StoreError::NotFound)?.settings,
+        };
+        let moved = (from.behaviour != to.behaviour && current.behaviour != from.behaviour)
+            || (from.users_can_change != to.users_can_change && current.users_can_change != from.users_can_change)
+            || (from.remember_browser != to.remember_browser && current.remember_browser != from.remember_browser)
+            || (from.allowed_providers != to.allowed_providers && current.allowed_providers != from.allowed_providers);
+        if moved {
+            return Err(StoreError::Conflict("settings"));
+        }
+        if from.behaviour != to.behaviour {
+            current.behaviour = to.behaviour;
+        }
+        if from.users_can_change != to.users_can_change {
+            current.users_can_change = to.users_can_change;
+        }
+        if from.remember_browser != to.remember_browser {
+            current.remember_browser = to.remember_browser;
+        }
+        if from.allowed_providers != to.allowed_providers {
+            current.allowed_providers = to.allowed_providers.clone();
+        }
+        Ok(current.clone())
+    }
 }
 
 #[async_trait]
@@ -355,20 +399,26 @@ impl CodeStore for MemoryStore {
 
 #[async_trait]
 impl ThrottleStore for MemoryStore {
-    async fn windows(&self, keys: &[String]) -> Result<Vec<Option<Window>>, StoreError> {
-        let s = self.read();
-        Ok(keys.iter().map(|k| s.windows.get(k).copied()).collect())
+    async fn take_send(&self, limit: &Limit, now: Timestamp) -> Result<Taken, StoreError> {
+        let mut s = self.write();
+        match limit.take(s.windows.get(&limit.key).copied(), now) {
+            Ok(w) => {
+                s.windows.insert(limit.key.clone(), w);
+                Ok(Taken::Counted(w))
+            }
+            Err(full) => Ok(Taken::Full(full)),
+        }
     }
 
-    async fn replace_windows(&self, keys: &[String], old: &[Option<Window>], new: &[Window]) -> Result<bool, StoreError> {
-        let mut s = self.write();
-        if keys.iter().zip(old).any(|(k, o)| s.windows.get(k) != o.as_ref()) {
-            return Ok(false);
+    async fn give_back_send(&self, key: &str, window_end: Timestamp) -> Result<(), StoreError> {
+        if let Some(w) = self.write().windows.get_mut(key).filter(|w| w.window_end == window_end && w.count > 0) {
+            w.count -= 1;
         }
-        for (k, w) in keys.iter().zip(new) {
-            s.windows.insert(k.clone(), *w);
-        }
-        Ok(true)
+        Ok(())
+    }
+
+    async fn send_window(&self, key: &str) -> Result<Option<Window>, StoreError> {
+        Ok(self.read().windows.get(key).copied())
     }
 }
 

@@ -5,7 +5,11 @@
 //!
 //! Operations that guard security (lockout counters, single-use codes, TOTP steps,
 //! recovery codes, the pending sign-in) are atomic conditional updates in the store,
-//! never read-modify-write in the caller.
+//! never read-modify-write in the caller. Counters many requests share (send
+//! windows) are counted by one atomic add each, so concurrent requests never fail
+//! each other; writes decided on a read (settings, the authenticator) carry what
+//! was read as their condition. Expiry is decided from the item, not by whether it
+//! is still there (see the `dynamo` module doc).
 //!
 //! # An attempt takes its slot before it is judged
 //! Every password or code attempt first takes a slot ([`UserStore::take_slot`]): one
@@ -49,8 +53,8 @@ use crate::devices::Device;
 use crate::lockout::LockoutPolicy;
 use crate::policy::{Behaviour, TwoFactorSettings};
 use crate::tenant::{Host, Scope, Tenant};
-use crate::throttle::Window;
-use crate::user::{User, UserPatch};
+use crate::throttle::{Limit, Taken, Window};
+use crate::user::{Authenticator, User, UserPatch};
 
 pub mod dynamo;
 pub mod memory;
@@ -70,6 +74,9 @@ pub enum StoreError {
     /// A stored item could not be read back.
     #[error("corrupt item: {0}")]
     Corrupt(String),
+    /// The table exists but is not laid out as this store needs.
+    #[error("wrong table: {0}")]
+    WrongTable(String),
 }
 
 /// Consecutive failures (across lock periods) after which the lock is long.
@@ -138,6 +145,9 @@ pub struct Success<'a> {
     /// Only give the slot back, keeping earlier failures counted (a right password
     /// before a second factor); otherwise the counts reset.
     pub release_only: bool,
+    /// Written only while the user's authenticator is still this one (the pending
+    /// one a code was checked against); otherwise [`Succeeded::Changed`].
+    pub authenticator: Option<&'a Authenticator>,
 }
 
 /// What a success write did.
@@ -151,6 +161,8 @@ pub enum Succeeded {
     Ended,
     /// Refused: the factor was spent already (used, replayed, replaced).
     Spent,
+    /// Refused: the authenticator is no longer the one the answer was checked against.
+    Changed,
 }
 
 /// What login reads under an email before the password check.
@@ -187,6 +199,10 @@ pub trait UserStore: Send + Sync {
     async fn lock(&self, subject: Subject<'_>, now: Timestamp, until: Timestamp, hard: bool) -> Result<(), StoreError>;
     /// Writes a right answer (see [`Success`]).
     async fn succeed(&self, id: &str, success: &Success<'_>, now: Timestamp) -> Result<Succeeded, StoreError>;
+    /// Applies `patch` only while the user's authenticator is still `expected`
+    /// (what the caller read and decided on: whether step-up was needed, whether
+    /// there was one to replace); `false` if it changed meanwhile or there is no user.
+    async fn update_user_if_authenticator(&self, id: &str, expected: Option<&Authenticator>, patch: &UserPatch) -> Result<bool, StoreError>;
 }
 
 /// Tenants and the two-factor settings of the host and of each tenant.
@@ -204,7 +220,9 @@ pub trait TenantStore: Send + Sync {
     async fn set_tenant_settings(&self, key: &str, settings: &TwoFactorSettings) -> Result<(), StoreError>;
     /// The host's settings, if ever saved.
     async fn host_settings(&self) -> Result<Option<TwoFactorSettings>, StoreError>;
-    /// Saves the host's settings (and nothing else of the host's).
+    /// Saves the host's settings, whole (seeding and tests; admins change them
+    /// through [`TenantStore::change_settings`]), and nothing else of the host's:
+    /// its lockout values stay.
     async fn set_host_settings(&self, settings: &TwoFactorSettings) -> Result<(), StoreError>;
     /// The host's two-factor settings and own lockout values, in one read.
     async fn host(&self) -> Result<Host, StoreError>;
@@ -214,6 +232,13 @@ pub trait TenantStore: Send + Sync {
     async fn set_host_lockout(&self, lockout: &LockoutPolicy) -> Result<(), StoreError>;
     /// Sets a tenant's own lockout values; `NotFound` if no such tenant.
     async fn set_tenant_lockout(&self, key: &str, lockout: &LockoutPolicy) -> Result<(), StoreError>;
+    /// Changes the fields of `scope`'s settings where `to` differs from `from` (what
+    /// the caller read and decided on), only while each of those fields still holds
+    /// its `from` value, and leaves the other fields as they are: two admins changing
+    /// different fields at once both keep their change. Returns the settings as they
+    /// are after (lockout values are not settings: they stay); `Conflict("settings")` if a field to change had moved, `NotFound`
+    /// for a tenant that does not exist.
+    async fn change_settings(&self, scope: &Scope, from: &TwoFactorSettings, to: &TwoFactorSettings) -> Result<TwoFactorSettings, StoreError>;
 }
 
 /// Pending emailed and texted codes.
@@ -229,13 +254,19 @@ pub trait CodeStore: Send + Sync {
     async fn delete_code(&self, user_id: &str, purpose: CodePurpose) -> Result<(), StoreError>;
 }
 
-/// Send-limit windows (see [`crate::throttle`]).
+/// Send-limit windows (see [`crate::throttle`]): one counter per limit, each
+/// counted by one atomic step, so concurrent sends under the same limit never
+/// make each other fail.
 #[async_trait]
 pub trait ThrottleStore: Send + Sync {
-    /// The current windows under these keys.
-    async fn windows(&self, keys: &[String]) -> Result<Vec<Option<Window>>, StoreError>;
-    /// Writes `new` under `keys` only if every window is still `old`; `false` if one moved.
-    async fn replace_windows(&self, keys: &[String], old: &[Option<Window>], new: &[Window]) -> Result<bool, StoreError>;
+    /// Counts one send under `limit` at `now` if its window has room, by the rule
+    /// of [`Limit::take`]; `Full` (nothing counted) otherwise.
+    async fn take_send(&self, limit: &Limit, now: Timestamp) -> Result<Taken, StoreError>;
+    /// Uncounts one send from the window under `key` that ends at `window_end`;
+    /// nothing if that window has since ended and started again.
+    async fn give_back_send(&self, key: &str, window_end: Timestamp) -> Result<(), StoreError>;
+    /// The window under `key`, as stored (it may have ended).
+    async fn send_window(&self, key: &str) -> Result<Option<Window>, StoreError>;
 }
 
 /// Remembered browsers.

@@ -134,10 +134,8 @@ impl World {
 
     fn token(&self, kind: TokenKind, user: &User, mfa_at: Option<i64>, sid: Option<String>) -> String {
         let amr = if mfa_at.is_some() { vec!["pwd".into(), "otp".into()] } else { vec!["pwd".into()] };
-        self.core
-            .tokens
-            .issue(kind, NewToken { user_id: user.id.clone(), scope: user.scope.key(), amr, mfa_at, sid, ..Default::default() }, self.now())
-            .expect("signing a test token")
+        let t = NewToken { amr, mfa_at, sid, ..crate::signin::token_for(&self.core, user) };
+        self.core.tokens.issue(kind, t, self.now()).expect("signing a test token")
     }
 
     /// What the log sender kept.

@@ -10,7 +10,7 @@ use twofa::app::Core;
 use twofa::clock::ManualClock;
 use twofa::config::Config;
 use twofa::senders::log::{LogSender, OutboxEntry};
-use twofa::signin::issue_access;
+use twofa::signin::{issue_access, token_for};
 use twofa::store::memory::MemoryStore;
 use twofa::tenant::Scope;
 use twofa::testing::{body_json, json_request, memory_core, seed_user};
@@ -115,7 +115,7 @@ impl World {
     pub fn setup_token(&self, user: &User) -> String {
         self.core
             .tokens
-            .issue(TokenKind::Setup, NewToken { user_id: user.id.clone(), scope: user.scope.key(), amr: vec!["pwd".into()], ..Default::default() }, self.core.now())
+            .issue(TokenKind::Setup, NewToken { amr: vec!["pwd".into()], ..token_for(&self.core, user) }, self.core.now())
             .expect("a setup token")
     }
 
@@ -123,7 +123,7 @@ impl World {
     pub fn two_factor_token(&self, user: &User) -> String {
         self.core
             .tokens
-            .issue(TokenKind::TwoFactor, NewToken { user_id: user.id.clone(), scope: user.scope.key(), sid: Some("s".into()), ..Default::default() }, self.core.now())
+            .issue(TokenKind::TwoFactor, NewToken { sid: Some("s".into()), ..token_for(&self.core, user) }, self.core.now())
             .expect("a two-factor token")
     }
 

@@ -25,8 +25,21 @@ pub type Item = HashMap<String, AttributeValue>;
 pub const PK: &str = "pk";
 /// Sort key attribute.
 pub const SK: &str = "sk";
-/// The TTL attribute (epoch seconds) on codes, devices and send windows.
+/// The TTL attribute (epoch seconds) on codes, devices and send windows. It is
+/// set [`TTL_GRACE_SECONDS`] past the logical expiry, which is kept in its own
+/// attribute and is what every decision reads: DynamoDB deletes an expired item
+/// at any time from its TTL to days later, and an answer must not flip with it.
 pub const TTL: &str = "expires_at";
+/// How long an item outlives its logical expiry before TTL may delete it.
+pub const TTL_GRACE_SECONDS: i64 = 86_400;
+/// The logical expiry of codes and devices (older items have only [`TTL`], then
+/// equal to it).
+pub const VALID_UNTIL: &str = "valid_until";
+
+/// The TTL of an item whose logical expiry is `expiry`.
+pub fn ttl_after(expiry: Timestamp) -> Timestamp {
+    expiry.saturating_add(TTL_GRACE_SECONDS)
+}
 
 /// Keys of every kind of item (see the module doc of `dynamo` for the layout).
 pub mod keys {
@@ -377,6 +390,11 @@ pub fn tenant_from(i: &Item) -> Result<Tenant, StoreError> {
     })
 }
 
+/// The settings in a host or tenant item, the defaults where none were saved yet.
+pub fn settings_or_default(i: &Item) -> Result<TwoFactorSettings, StoreError> {
+    Ok(Reader(i).opt_map("settings")?.map(settings_from).transpose()?.unwrap_or_default())
+}
+
 /// The host's item: settings and own lockout values, each absent until first saved.
 pub fn host_from(i: &Item) -> Result<Host, StoreError> {
     Ok(Host {
@@ -400,7 +418,8 @@ pub fn code_item(c: &PendingCode) -> Item {
     i.insert("destination".to_string(), s(&c.destination));
     i.insert("hash".to_string(), s(&c.hash));
     i.insert("created_at".to_string(), n(c.created_at));
-    i.insert(TTL.to_string(), n(c.expires_at));
+    i.insert(VALID_UNTIL.to_string(), n(c.expires_at));
+    i.insert(TTL.to_string(), n(ttl_after(c.expires_at)));
     i
 }
 
@@ -413,8 +432,16 @@ pub fn code_from(i: &Item) -> Result<PendingCode, StoreError> {
         destination: r.s("destination")?,
         hash: r.s("hash")?,
         created_at: r.n("created_at")?,
-        expires_at: r.n(TTL)?,
+        expires_at: valid_until(&r)?,
     })
+}
+
+/// The logical expiry of a code or device item.
+fn valid_until(r: &Reader<'_>) -> Result<Timestamp, StoreError> {
+    match r.opt_n(VALID_UNTIL)? {
+        Some(t) => Ok(t),
+        None => r.n(TTL),
+    }
 }
 
 /// A remembered browser's item, under its user's partition.
@@ -426,7 +453,8 @@ pub fn device_item(d: &Device) -> Item {
     i.insert("security_stamp".to_string(), s(&d.security_stamp));
     i.insert("created_at".to_string(), n(d.created_at));
     i.insert("last_used_at".to_string(), n(d.last_used_at));
-    i.insert(TTL.to_string(), n(d.expires_at));
+    i.insert(VALID_UNTIL.to_string(), n(d.expires_at));
+    i.insert(TTL.to_string(), n(ttl_after(d.expires_at)));
     if let Some(ua) = &d.user_agent {
         i.insert("user_agent".to_string(), s(ua));
     }
@@ -443,17 +471,19 @@ pub fn device_from(i: &Item) -> Result<Device, StoreError> {
         security_stamp: r.s("security_stamp")?,
         created_at: r.n("created_at")?,
         last_used_at: r.n("last_used_at")?,
-        expires_at: r.n(TTL)?,
+        expires_at: valid_until(&r)?,
         user_agent: r.opt_s("user_agent")?,
     })
 }
 
-/// A send window's item; it expires with the window.
+/// A send window's item; TTL deletes it a grace period after the window ends.
+/// (The store writes windows by update expressions; this is their layout.)
+#[cfg(test)]
 pub fn window_item(key: &str, w: &Window) -> Item {
     let mut i = single_key(keys::window_pk(key));
     i.insert("count".to_string(), n(w.count));
     i.insert("window_end".to_string(), n(w.window_end));
-    i.insert(TTL.to_string(), n(w.window_end));
+    i.insert(TTL.to_string(), n(ttl_after(w.window_end)));
     i
 }
 
@@ -513,6 +543,24 @@ mod tests {
         assert_eq!(device_from(&device_item(&d)).unwrap(), d);
         let w = Window { count: 4, window_end: 9 };
         assert_eq!(window_from(&window_item("k", &w)).unwrap(), w);
+    }
+
+    #[test]
+    fn ttl_deletes_codes_devices_and_windows_only_a_day_after_they_expire() {
+        let c = PendingCode { user_id: "u".into(), purpose: CodePurpose::SignInSms, destination: "+1".into(), hash: "h".into(), created_at: 1, expires_at: 300 };
+        assert_eq!(code_item(&c).get(TTL), Some(&n(300 + TTL_GRACE_SECONDS)));
+        let d = Device { user_id: "u".into(), device_id: "d".into(), token_hash: "h".into(), security_stamp: "s".into(), created_at: 1, last_used_at: 2, expires_at: 3, user_agent: None };
+        assert_eq!(device_item(&d).get(TTL), Some(&n(3 + TTL_GRACE_SECONDS)));
+        assert_eq!(window_item("k", &Window { count: 1, window_end: 9 }).get(TTL), Some(&n(9 + TTL_GRACE_SECONDS)));
+    }
+
+    #[test]
+    fn a_code_stored_before_the_grace_period_reads_its_expiry_from_its_ttl() {
+        let c = PendingCode { user_id: "u".into(), purpose: CodePurpose::SignInSms, destination: "+1".into(), hash: "h".into(), created_at: 1, expires_at: 300 };
+        let mut old = code_item(&c);
+        old.remove(VALID_UNTIL);
+        old.insert(TTL.to_string(), n(300));
+        assert_eq!(code_from(&old).unwrap(), c);
     }
 
     #[test]

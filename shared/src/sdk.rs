@@ -1,0 +1,177 @@
+//! The AWS SDK configuration of a Lambda function, built for a short cold start.
+//!
+//! `aws_config::load_defaults` is made for any machine: it reads `~/.aws/config`
+//! and `~/.aws/credentials`, knows IMDS, SSO and web identity, and its HTTPS
+//! client loads and parses the host's whole root certificate store as the first
+//! client is built. Lambda needs none of that at init: it puts the region and the
+//! function role's credentials in the environment, and a root store is needed only
+//! for the first TLS handshake. Measured on a release build, loading the roots was
+//! most of a bootstrap's init (BENCHMARKS.md, "Cold start"); here they load on the
+//! first request instead, once per process.
+//!
+//! Building an SDK client parses its crate's copy of the AWS partitions file and
+//! compiles its region patterns (once per service crate): DynamoDB's is paid at
+//! init, since every request needs it, but SES's and SNS's only when a message is
+//! first sent ([`OnFirstUse`]), which most invocations never do.
+//!
+//! Operator tools that run on a laptop (`create-host-admin`) keep the full chain:
+//! [`crate::app::aws_sdk_config`].
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
+use aws_smithy_http_client::{tls, Builder, ConnectorBuilder};
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_runtime_api::shared::IntoShared;
+
+use std::sync::OnceLock;
+
+use crate::config::{ConfigError, Env};
+
+/// An SDK client made from its configuration when first asked for.
+pub struct OnFirstUse<C> {
+    sdk: SdkConfig,
+    build: fn(&SdkConfig) -> C,
+    client: OnceLock<C>,
+}
+
+impl<C> OnFirstUse<C> {
+    /// `build(sdk)` runs on the first [`get`](Self::get), once.
+    pub fn new(sdk: &SdkConfig, build: fn(&SdkConfig) -> C) -> Self {
+        Self { sdk: sdk.clone(), build, client: OnceLock::new() }
+    }
+
+    /// A client already made.
+    pub fn ready(client: C) -> Self {
+        let cell = OnceLock::new();
+        let _ = cell.set(client);
+        Self { sdk: SdkConfig::builder().build(), build: |_| unreachable!("the cell of a ready client is full"), client: cell }
+    }
+
+    /// The client, made now if this is the first call.
+    pub fn get(&self) -> &C {
+        self.client.get_or_init(|| (self.build)(&self.sdk))
+    }
+}
+
+/// The SDK configuration inside Lambda: the region from `AWS_REGION` (or
+/// `AWS_DEFAULT_REGION`), the role's credentials from `AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, and an HTTPS client whose
+/// root certificates load on first use. Reads no file and calls no endpoint.
+pub fn lambda_sdk_config(env: &dyn Env) -> Result<SdkConfig, ConfigError> {
+    let region = env
+        .get("AWS_REGION")
+        .or_else(|| env.get("AWS_DEFAULT_REGION"))
+        .ok_or_else(|| ConfigError::new("AWS_REGION", "required: Lambda sets it"))?;
+    let key = env.get("AWS_ACCESS_KEY_ID").ok_or_else(|| ConfigError::new("AWS_ACCESS_KEY_ID", "required: Lambda sets it from the function's role"))?;
+    let secret = env
+        .get("AWS_SECRET_ACCESS_KEY")
+        .ok_or_else(|| ConfigError::new("AWS_SECRET_ACCESS_KEY", "required: Lambda sets it from the function's role"))?;
+    // Lambda's credentials last as long as the execution environment, as they would
+    // through the SDK's own environment provider, which reads the same variables.
+    let credentials = Credentials::new(key, secret, env.get("AWS_SESSION_TOKEN"), None, "lambda-environment");
+    Ok(SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region))
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .http_client(lazy_roots_https_client())
+        .build())
+}
+
+/// The SDK's default HTTPS client (hyper, rustls on aws-lc), minus its eager start.
+fn lazy_roots_https_client() -> SharedHttpClient {
+    let client = Builder::new().build_with_connector_fn(|settings, components| {
+        let mut connector = ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc));
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.build()
+    });
+    LazyRoots(client).into_shared()
+}
+
+/// Hands out the inner client's connectors (built on first use and cached by it)
+/// but skips its `validate_base_client_config`, which builds a connector, and so
+/// loads the root store, while the SDK client is being constructed.
+#[derive(Debug)]
+struct LazyRoots(SharedHttpClient);
+
+impl HttpClient for LazyRoots {
+    fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.0.connector_metadata()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    struct MapEnv(HashMap<&'static str, &'static str>);
+
+    impl Env for MapEnv {
+        fn get(&self, var: &str) -> Option<String> {
+            self.0.get(var).map(|v| v.to_string())
+        }
+    }
+
+    fn lambda_env() -> HashMap<&'static str, &'static str> {
+        HashMap::from([("AWS_REGION", "eu-west-3"), ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"), ("AWS_SECRET_ACCESS_KEY", "secret"), ("AWS_SESSION_TOKEN", "token")])
+    }
+
+    #[tokio::test]
+    async fn the_region_and_the_role_credentials_come_from_the_environment_lambda_sets() {
+        let sdk = lambda_sdk_config(&MapEnv(lambda_env())).unwrap();
+        assert_eq!(sdk.region().map(|r| r.as_ref()), Some("eu-west-3"));
+        let provider = sdk.credentials_provider().unwrap();
+        let credentials = aws_sdk_dynamodb::config::ProvideCredentials::provide_credentials(&provider).await.unwrap();
+        assert_eq!(credentials.access_key_id(), "AKIDEXAMPLE");
+        assert_eq!(credentials.session_token(), Some("token"));
+    }
+
+    #[test]
+    fn a_missing_region_or_key_is_named_in_the_error() {
+        let mut env = lambda_env();
+        env.remove("AWS_REGION");
+        assert_eq!(lambda_sdk_config(&MapEnv(env)).unwrap_err().var, "AWS_REGION");
+        let mut env = lambda_env();
+        env.remove("AWS_SECRET_ACCESS_KEY");
+        assert_eq!(lambda_sdk_config(&MapEnv(env)).unwrap_err().var, "AWS_SECRET_ACCESS_KEY");
+    }
+
+    #[tokio::test]
+    async fn a_store_on_this_configuration_reaches_dynamodb() {
+        // The client without its eager start must still connect, sign and retry as the SDK's own.
+        let Some(endpoint) = crate::testing::service_endpoint("DYNAMODB_ENDPOINT") else { return };
+        let table = format!("twofa-sdk-{}", uuid::Uuid::new_v4().simple());
+        let mut env = lambda_env();
+        env.insert("AWS_REGION", "us-east-1");
+        env.insert("TABLE_NAME", Box::leak(table.into_boxed_str()));
+        env.insert("DYNAMODB_ENDPOINT", Box::leak(endpoint.into_boxed_str()));
+        let env = MapEnv(env);
+        let store = crate::store::dynamo::DynamoStore::from_env(&env, &lambda_sdk_config(&env).unwrap()).unwrap();
+        store.ensure_table().await.expect("DynamoDB answers through the lazily started client");
+    }
+
+    #[test]
+    fn a_client_on_first_use_is_made_once_and_only_when_asked_for() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static MADE: AtomicUsize = AtomicUsize::new(0);
+        let sdk = lambda_sdk_config(&MapEnv(lambda_env())).unwrap();
+        let lazy = OnFirstUse::new(&sdk, |sdk| {
+            MADE.fetch_add(1, Ordering::SeqCst);
+            aws_sdk_dynamodb::Client::new(sdk)
+        });
+        assert_eq!(MADE.load(Ordering::SeqCst), 0, "nothing is built at start");
+        lazy.get();
+        lazy.get();
+        assert_eq!(MADE.load(Ordering::SeqCst), 1);
+    }
+}
