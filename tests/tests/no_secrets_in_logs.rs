@@ -336,11 +336,17 @@ async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_lea
     runtime.post("/send-code", json!({"purpose": "confirm_email"}), Some(&access)).await.ok(202, "confirm_email");
     let code = email_code(address.clone()).await;
     secrets.push(("email confirmation code", code.clone()));
-    runtime.post("/verify-code", json!({"purpose": "confirm_email", "code": code}), Some(&access)).await.ok(200, "email confirmed");
+    // A confirmation adds a factor, so it rotates the security stamp: the caller goes
+    // on with the fresh access token the answer carries.
+    let confirmed = runtime.post("/verify-code", json!({"purpose": "confirm_email", "code": code}), Some(&access)).await.ok(200, "email confirmed");
+    let access = confirmed["access_token"].as_str().expect("a fresh token").to_string();
+    secrets.push(("access token (after email)", access.clone()));
     runtime.post("/send-code", json!({"purpose": "confirm_phone", "phone_number": phone}), Some(&access)).await.ok(202, "confirm_phone");
     let code = sms_code(phone.clone()).await;
     secrets.push(("phone confirmation code", code.clone()));
-    runtime.post("/verify-code", json!({"purpose": "confirm_phone", "code": code}), Some(&access)).await.ok(200, "phone confirmed");
+    let confirmed = runtime.post("/verify-code", json!({"purpose": "confirm_phone", "code": code}), Some(&access)).await.ok(200, "phone confirmed");
+    let access = confirmed["access_token"].as_str().expect("a fresh token").to_string();
+    secrets.push(("access token (after phone)", access.clone()));
     runtime.call("PUT", "/account/two-factor", Some(&json!({"enabled": true})), Some(&access), None).await.ok(200, "2FA on");
 
     // SMS, remembering the browser; then the remembered browser by body and by cookie.
