@@ -155,7 +155,10 @@ async fn admin_routes_answer_each_role_as_the_contract_says() {
         let callers = [(&w.acme_user, &w.acme_user), (&w.acme_admin, &w.acme_user), (&w.host_admin, &w.host_user)];
         for ((caller, target), want) in callers.into_iter().zip(statuses) {
             let path = path_for(pattern, "acme", target);
-            let r = w.call(method, &path, body.clone(), Some(&w.token(caller))).await;
+            // Read again: an earlier route may have rotated the caller's stamp (an
+            // admin's change of a user's 2FA ends that user's tokens).
+            let fresh = w.user(&caller.id).await;
+            let r = w.call(method, &path, body.clone(), Some(&w.token(&fresh))).await;
             assert_eq!(r.status, want, "{method} {pattern} by {}: {:?}", caller.email, r.body);
         }
     }
