@@ -149,3 +149,22 @@ async fn nothing_a_client_sends_gets_a_5xx() {
         assert!(r.status().as_u16() < 500, "{} for a body of {} bytes", r.status(), body.to_string().len());
     }
 }
+
+#[tokio::test]
+async fn reset_codes_count_in_the_tenants_sign_in_budget_not_the_confirmations_one() {
+    let signin_budget_of_one = World::with(&[("PASSWORD_RESET_ANSWER_MS", "0"), ("SEND_LIMIT_PER_TENANT_PER_HOUR", "1")]);
+    for email in ["jane@example.com", "otto@example.com"] {
+        let user = signin_budget_of_one.plain_user(email).await;
+        signin_budget_of_one.patch(&user, UserPatch { email_confirmed: Some(true), ..Default::default() }).await;
+        assert_eq!(forgot(&signin_budget_of_one, json!({"email": email})).await.status(), 202);
+    }
+    assert_eq!(reset_mails(&signin_budget_of_one), 1, "the second reset is over the sign-in budget");
+
+    let confirm_budget_of_one = World::with(&[("PASSWORD_RESET_ANSWER_MS", "0"), ("SEND_LIMIT_CONFIRMATIONS_PER_TENANT_PER_HOUR", "1")]);
+    for email in ["jane@example.com", "otto@example.com"] {
+        let user = confirm_budget_of_one.plain_user(email).await;
+        confirm_budget_of_one.patch(&user, UserPatch { email_confirmed: Some(true), ..Default::default() }).await;
+        assert_eq!(forgot(&confirm_budget_of_one, json!({"email": email})).await.status(), 202);
+    }
+    assert_eq!(reset_mails(&confirm_budget_of_one), 2, "resets leave the confirmations' budget alone");
+}
