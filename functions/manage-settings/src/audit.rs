@@ -9,6 +9,15 @@ use twofa::user::User;
 /// Records that `actor` changed the settings of `side` (the host, or a tenant).
 /// Nothing is recorded when nothing moved.
 pub fn settings_changed(actor: &User, side: &Scope, changes: &[SettingChange]) {
+    record(actor, side, changes, "audit: two-factor settings changed");
+}
+
+/// Records that `actor` changed the lockout values of `side`, as [`settings_changed`] does.
+pub fn lockout_changed(actor: &User, side: &Scope, changes: &[SettingChange]) {
+    record(actor, side, changes, "audit: lockout settings changed");
+}
+
+fn record(actor: &User, side: &Scope, changes: &[SettingChange], what: &'static str) {
     if changes.is_empty() {
         return;
     }
@@ -20,6 +29,6 @@ pub fn settings_changed(actor: &User, side: &Scope, changes: &[SettingChange]) {
         side = %side.key(),
         change = %change,
         weakening,
-        "audit: two-factor settings changed"
+        "{what}"
     );
 }

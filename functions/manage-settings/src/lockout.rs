@@ -9,13 +9,15 @@ use serde::{Deserialize, Serialize};
 use twofa::api::{json, parse_body, ApiError, Request, Response};
 use twofa::app::Core;
 use twofa::lockout::LockoutPolicy;
-use twofa::signin::{load_side, require_step_up, two_factor_on, Side};
+use twofa::policy::lockout_changes;
+use twofa::signin::{load_side, Side};
 use twofa::store::StoreError;
 use twofa::tenant::Scope;
 
 use crate::caller::{admin, signed_in};
+use crate::audit;
 use crate::errors;
-use crate::policy::side_of;
+use crate::policy::require_step_up_to_weaken;
 
 #[derive(Serialize)]
 struct LockoutView {
@@ -60,7 +62,7 @@ pub async fn get(core: &Core, req: &Request) -> Result<Response, ApiError> {
 
 /// `PUT /settings/lockout`. More attempts or a shorter lock weakens every account
 /// of the side at once: that needs the admin's fresh second factor when the admin
-/// has 2FA on, as the account routes that weaken one account do.
+/// has 2FA on, as a weakening two-factor settings change does; every change is audited.
 pub async fn put(core: &Core, req: &Request) -> Result<Response, ApiError> {
     let caller = signed_in(core, req).await?;
     let scope = admin(&caller)?;
@@ -75,10 +77,9 @@ pub async fn put(core: &Core, req: &Request) -> Result<Response, ApiError> {
         let range = if field == "max_failed_attempts" { "1 to 100" } else { "1 to 2592000 (30 days)" };
         ApiError::invalid_field(field, format!("{field} must be {range}"))
     })?;
-    if next.max_failed_attempts > current.max_failed_attempts || next.duration_seconds < current.duration_seconds {
-        let own_side = side_of(core, &caller.user).await?;
-        require_step_up(core, &caller, two_factor_on(&caller.user, &own_side.effective(caller.user.two_factor_enabled)))?;
-    }
+    let changes = lockout_changes(&current, &next);
+    // The admin belongs to the side it administers: the side just read is its own.
+    require_step_up_to_weaken(core, &caller, &side, &changes)?;
     match &scope {
         Scope::Host => core.store.set_host_lockout(&next).await?,
         Scope::Tenant(key) => core.store.set_tenant_lockout(key, &next).await.map_err(|e| match e {
@@ -86,6 +87,6 @@ pub async fn put(core: &Core, req: &Request) -> Result<Response, ApiError> {
             other => other.into(),
         })?,
     }
-    tracing::info!(scope = %scope.key(), user_id = %caller.user.id, max_failed_attempts = next.max_failed_attempts, lockout_seconds = next.duration_seconds, "lockout settings changed");
+    audit::lockout_changed(&caller.user, &scope, &changes);
     Ok(json(StatusCode::OK, &view(core, &read(core, &scope).await?)))
 }
