@@ -77,6 +77,7 @@ suite!(
     a_password_reset_code_is_a_purpose_of_its_own_taken_once,
     the_hosts_lockout_values_reach_every_tenant_item_and_a_tenants_own_values_win,
     lockout_values_and_two_factor_settings_of_one_item_are_written_apart,
+    an_admins_settings_changes_and_lockout_changes_leave_each_other_in_place,
     racing_host_lockout_changes_and_tenant_creations_leave_every_tenant_with_the_newest_values,
 );
 
@@ -810,6 +811,29 @@ mod scenarios {
         }
         assert!(matches!(store.set_tenant_lockout("nowhere", &lockout(1, 1)).await, Err(StoreError::NotFound)));
         assert_eq!(store.tenant("nowhere").await.unwrap(), None, "a refused write must not create the tenant");
+    }
+
+    pub async fn an_admins_settings_changes_and_lockout_changes_leave_each_other_in_place(store: Shared) {
+        let defaults = TwoFactorSettings::default();
+        let forced = TwoFactorSettings { behaviour: Behaviour::Forced, ..Default::default() };
+        // The host's lockout values saved before its settings ever were: the first
+        // settings change must set them beside the values, not replace the item.
+        store.set_host_lockout(&lockout(4, 40)).await.unwrap();
+        assert_eq!(store.change_settings(&Scope::Host, &defaults, &defaults).await.unwrap(), defaults, "lockout values are not settings");
+        assert_eq!(store.change_settings(&Scope::Host, &defaults, &forced).await.unwrap(), forced);
+        assert_eq!(store.host().await.unwrap(), twofa::tenant::Host { settings: Some(forced.clone()), lockout: Some(lockout(4, 40)) });
+        let sms_only = TwoFactorSettings { allowed_providers: vec![Provider::Sms], ..forced.clone() };
+        store.change_settings(&Scope::Host, &forced, &sms_only).await.unwrap();
+        store.set_host_lockout(&lockout(6, 60)).await.unwrap();
+        assert_eq!(store.host().await.unwrap(), twofa::tenant::Host { settings: Some(sms_only.clone()), lockout: Some(lockout(6, 60)) });
+
+        store.create_tenant(&tenant("Acme"), &user(acme(), "admin@acme.test")).await.unwrap();
+        store.set_tenant_lockout("acme", &lockout(7, 70)).await.unwrap();
+        let read = store.tenant("acme").await.unwrap().unwrap().settings;
+        let changed = TwoFactorSettings { remember_browser: !read.remember_browser, ..read.clone() };
+        store.change_settings(&acme(), &read, &changed).await.unwrap();
+        let t = store.tenant("acme").await.unwrap().unwrap();
+        assert_eq!((t.lockout, t.host_lockout, t.settings), (Some(lockout(7, 70)), Some(lockout(6, 60)), changed));
     }
 
     pub async fn lockout_values_and_two_factor_settings_of_one_item_are_written_apart(store: Shared) {
