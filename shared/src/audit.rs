@@ -221,6 +221,15 @@ impl SecurityEvent {
 /// tenant's feature), beside the stored event: one line per change, for log search,
 /// never a secret (no secret is a setting). Nothing when nothing moved.
 pub fn log_settings_changed(actor: &User, side: &Scope, changes: &[SettingChange]) {
+    log_changes(actor, side, changes, "two-factor settings");
+}
+
+/// The same audit line for a change of a side's lockout values.
+pub fn log_lockout_changed(actor: &User, side: &Scope, changes: &[SettingChange]) {
+    log_changes(actor, side, changes, "lockout settings");
+}
+
+fn log_changes(actor: &User, side: &Scope, changes: &[SettingChange], what: &str) {
     if changes.is_empty() {
         return;
     }
@@ -232,7 +241,7 @@ pub fn log_settings_changed(actor: &User, side: &Scope, changes: &[SettingChange
         side = %side.key(),
         change = %change,
         weakening,
-        "audit: two-factor settings changed"
+        "audit: {what} changed"
     );
 }
 

@@ -19,6 +19,8 @@ pub enum CodePurpose {
     ConfirmEmail,
     /// Confirming a phone number.
     ConfirmPhone,
+    /// Resetting a forgotten password (emailed to a confirmed address only).
+    PasswordReset,
 }
 
 impl CodePurpose {
@@ -29,6 +31,7 @@ impl CodePurpose {
             CodePurpose::SignInSms => "sign_in_sms",
             CodePurpose::ConfirmEmail => "confirm_email",
             CodePurpose::ConfirmPhone => "confirm_phone",
+            CodePurpose::PasswordReset => "password_reset",
         }
     }
     /// Whether the code goes out by SMS.

@@ -111,6 +111,12 @@ pub struct Config {
     pub token_lifetimes: TokenLifetimes,
     /// `STEP_UP_MAX_AGE_SECONDS` (600): how fresh a second factor must be to weaken the account.
     pub step_up_max_age_seconds: i64,
+    /// `PASSWORD_RESET_ANSWER_MS` (1000): the least time every `/password/forgot`
+    /// answer and every refused `/password/reset` takes, so that how long the work
+    /// took (a lookup that found nothing, or one that went on to email a code) does
+    /// not tell which emails have accounts. Set it above the email provider's slowest
+    /// usual send.
+    pub password_reset_answer_ms: u64,
     /// `TOTP_ISSUER` (`twofa`): the issuer authenticator apps show.
     pub totp_issuer: String,
     /// `SMS_PROVIDER`: `log` (default), `sns` or `twilio`.
@@ -182,6 +188,7 @@ impl Config {
                 ..TokenLifetimes::default()
             },
             step_up_max_age_seconds: number(env, "STEP_UP_MAX_AGE_SECONDS", 600, 60, 86_400)?,
+            password_reset_answer_ms: number(env, "PASSWORD_RESET_ANSWER_MS", 1000, 0, 5000)?,
             totp_issuer: env.get("TOTP_ISSUER").unwrap_or_else(|| "twofa".into()),
             sms_provider,
             email_provider,

@@ -145,6 +145,29 @@ pub fn setting_changes(before: &TwoFactorSettings, after: &TwoFactorSettings) ->
     changes
 }
 
+/// What moves in a side's lockout values. More attempts or a shorter lock weakens
+/// every account of the side at once.
+pub fn lockout_changes(before: &crate::lockout::LockoutPolicy, after: &crate::lockout::LockoutPolicy) -> Vec<SettingChange> {
+    let mut changes = Vec::new();
+    if before.max_failed_attempts != after.max_failed_attempts {
+        changes.push(SettingChange {
+            field: "max_failed_attempts",
+            from: before.max_failed_attempts.to_string(),
+            to: after.max_failed_attempts.to_string(),
+            weakens: after.max_failed_attempts > before.max_failed_attempts,
+        });
+    }
+    if before.duration_seconds != after.duration_seconds {
+        changes.push(SettingChange {
+            field: "lockout_seconds",
+            from: before.duration_seconds.to_string(),
+            to: after.duration_seconds.to_string(),
+            weakens: after.duration_seconds < before.duration_seconds,
+        });
+    }
+    changes
+}
+
 /// The change of a tenant's feature (the host admin's layer), if it moves.
 pub fn feature_change(before: Behaviour, after: Behaviour) -> Option<SettingChange> {
     behaviour_change("feature", before, after)

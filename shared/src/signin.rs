@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::app::Core;
 use crate::audit::{EventType, SecurityEvent};
+use crate::lockout::LockoutPolicy;
 use crate::policy::{effective, Effective, Layers, Provider, TwoFactorSettings};
 use crate::secret::Secret;
 use crate::senders::{EmailMessage, EmailSender};
@@ -20,12 +21,12 @@ use crate::tenant::{Scope, Tenant};
 use crate::tokens::{NewToken, TokenError, TokenKind};
 use crate::user::{User, UserPatch};
 
-/// The settings of a user's side: the host's, or the tenant's item (feature and
-/// settings together, so the whole policy costs one read).
+/// The settings of a user's side: the host's item, or the tenant's item (feature,
+/// settings and lockout values together, so the whole policy costs one read).
 #[derive(Debug, Clone)]
 pub enum Side {
-    /// Host users follow the host's settings.
-    Host(TwoFactorSettings),
+    /// Host users follow the host's settings and lockout values (`None`: never set).
+    Host(TwoFactorSettings, Option<LockoutPolicy>),
     /// Tenant users follow their tenant's feature and settings.
     Tenant(Tenant),
 }
@@ -34,7 +35,7 @@ impl Side {
     /// The effective behaviour for a user with this flag.
     pub fn effective(&self, user_flag: bool) -> Effective {
         match self {
-            Side::Host(s) => effective(Layers::Host(s), user_flag),
+            Side::Host(s, _) => effective(Layers::Host(s), user_flag),
             Side::Tenant(t) => effective(Layers::Tenant { feature: t.feature, settings: &t.settings }, user_flag),
         }
     }
@@ -42,8 +43,17 @@ impl Side {
     /// The side's own settings.
     pub fn settings(&self) -> &TwoFactorSettings {
         match self {
-            Side::Host(s) => s,
+            Side::Host(s, _) => s,
             Side::Tenant(t) => &t.settings,
+        }
+    }
+
+    /// The lockout values for this side's users: the side's own, for a tenant
+    /// without its own the host's, and else the function's defaults.
+    pub fn lockout(&self, defaults: LockoutPolicy) -> LockoutPolicy {
+        match self {
+            Side::Host(_, own) => own.unwrap_or(defaults),
+            Side::Tenant(t) => t.lockout_or(defaults),
         }
     }
 }
@@ -51,9 +61,19 @@ impl Side {
 /// Reads the side of `scope` in one store read; `None` for a tenant that does not exist.
 pub async fn load_side(store: &dyn TenantStore, scope: &Scope) -> Result<Option<Side>, StoreError> {
     Ok(match scope {
-        Scope::Host => Some(Side::Host(store.host_settings().await?.unwrap_or_default())),
+        Scope::Host => {
+            let host = store.host().await?;
+            Some(Side::Host(host.settings.unwrap_or_default(), host.lockout))
+        }
         Scope::Tenant(key) => store.tenant(key).await?.map(Side::Tenant),
     })
+}
+
+/// The lockout values of `user`'s side, for a route that has not read the side
+/// anyway (one read; only on a failure path).
+pub async fn lockout_of(core: &Core, user: &User) -> Result<LockoutPolicy, StoreError> {
+    let defaults = core.config.lockout;
+    Ok(load_side(core.store.as_ref(), &user.scope).await?.map_or(defaults, |side| side.lockout(defaults)))
 }
 
 /// The providers a user can sign in with now: allowed by policy, and set up
@@ -265,6 +285,14 @@ pub struct Attempt {
     pub user: Option<User>,
     count: u32,
     streak: u32,
+    policy: LockoutPolicy,
+}
+
+/// The key an email without an account counts its failures under
+/// ([`Subject::Unknown`]): the keyed hash of its scope and lower-case address, so
+/// login and password reset add up for it as they do for an account.
+pub fn unknown_email_key(core: &Core, scope: &Scope, email_key: &str) -> String {
+    core.hash_key.hash(&["unknown-email", &scope.key(), email_key])
 }
 
 /// A new attempt id.
@@ -275,12 +303,12 @@ pub fn attempt_id() -> Result<String, crate::crypto::CryptoError> {
 /// Takes the attempt's slot: 423 while locked, or when every slot is held by
 /// attempts not yet judged (which locks the account: an abandoned slot must not
 /// refuse forever); 401 `unauthorized` when `sid` is no longer the pending sign-in.
-pub async fn begin_attempt(core: &Core, subject: Subject<'_>, id: String, sid: Option<&str>) -> Result<Attempt, crate::api::ApiError> {
+/// `policy` is the lockout of the subject's side ([`Side::lockout`]).
+pub async fn begin_attempt(core: &Core, subject: Subject<'_>, id: String, sid: Option<&str>, policy: LockoutPolicy) -> Result<Attempt, crate::api::ApiError> {
     use crate::api::ApiError;
     let now = core.now();
-    let policy = core.config.lockout;
     match core.store.take_slot(subject, &id, sid, policy.max_failed_attempts, now).await? {
-        Slot::Taken { user, count, streak } => Ok(Attempt { id, user: user.map(|u| *u), count, streak }),
+        Slot::Taken { user, count, streak } => Ok(Attempt { id, user: user.map(|u| *u), count, streak, policy }),
         Slot::Locked(until) => Err(ApiError::locked_out(until - now)),
         Slot::Full => {
             let until = now + policy.duration_seconds;
@@ -299,7 +327,7 @@ pub async fn wrong_answer(core: &Core, email: &dyn EmailSender, subject: Subject
     use crate::lockout::AfterFailure;
     let now = core.now();
     let hard = attempt.streak >= HARD_LIMIT;
-    let until = match core.config.lockout.after_failure(attempt.count, now) {
+    let until = match attempt.policy.after_failure(attempt.count, now) {
         _ if hard => now + HARD_LOCK_SECONDS,
         AfterFailure::LockNow { until } => until,
         AfterFailure::Counted { attempts_remaining } => return Ok(Failure::Counted { attempts_remaining }),

@@ -5,6 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
+use crate::lockout::LockoutPolicy;
 use crate::policy::{Behaviour, TwoFactorSettings};
 
 /// Why a tenant name was refused.
@@ -44,6 +45,15 @@ impl fmt::Debug for TenantName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "TenantName({})", self.0)
     }
+}
+
+/// The host's stored settings, each `None` until first saved.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Host {
+    /// The host's two-factor settings.
+    pub settings: Option<TwoFactorSettings>,
+    /// The host's own lockout values (also the values of tenants without their own).
+    pub lockout: Option<LockoutPolicy>,
 }
 
 /// Where a user, a setting or a counter belongs: the host, or one tenant (by its key).
@@ -92,9 +102,36 @@ pub struct Tenant {
     pub settings: TwoFactorSettings,
     /// When the tenant was created.
     pub created_at: Timestamp,
+    /// The tenant admin's own lockout values, if ever set.
+    #[serde(default)]
+    pub lockout: Option<LockoutPolicy>,
+    /// The host's own lockout values as the store last copied them here (`None`:
+    /// the host has none, so the function's defaults apply). Kept on the tenant's
+    /// item so that a tenant user's whole policy stays one read; the store keeps
+    /// the copy current (see the `dynamo` module doc).
+    #[serde(default)]
+    pub host_lockout: Option<LockoutPolicy>,
 }
 
 impl Tenant {
+    /// A new tenant: feature and settings at their defaults, no lockout values of
+    /// its own (the store fills in the host's when it creates the tenant).
+    pub fn new(name: &str, now: Timestamp) -> Self {
+        Self {
+            name: name.to_string(),
+            feature: Behaviour::Optional,
+            settings: TwoFactorSettings::default(),
+            created_at: now,
+            lockout: None,
+            host_lockout: None,
+        }
+    }
+
+    /// The lockout values for this tenant's users: its own, else the host's, else `defaults`.
+    pub fn lockout_or(&self, defaults: LockoutPolicy) -> LockoutPolicy {
+        self.lockout.or(self.host_lockout).unwrap_or(defaults)
+    }
+
     /// The key of this tenant's scope.
     pub fn scope(&self) -> Scope {
         Scope::Tenant(self.name.to_ascii_lowercase())

@@ -9,6 +9,7 @@ use twofa::audit::{EventType, Origin, SecurityEvent};
 use twofa::clock::Timestamp;
 use twofa::codes::{CodePurpose, PendingCode};
 use twofa::devices::Device;
+use twofa::lockout::LockoutPolicy;
 use twofa::policy::{Behaviour, Provider, TwoFactorSettings};
 use twofa::store::dynamo::DynamoStore;
 use twofa::store::{Page, PageKey, Slot, Spend, Store, StoreError, Subject, Succeeded, Success, HARD_LIMIT};
@@ -77,6 +78,11 @@ suite!(
     a_side_lists_its_users_by_email_prefix_a_page_at_a_time_and_never_another_sides,
     unlocking_ends_the_lock_and_clears_the_count_of_an_existing_user_only,
     events_are_listed_newest_first_per_user_and_per_side_a_page_at_a_time,
+    a_password_reset_code_is_a_purpose_of_its_own_taken_once,
+    the_hosts_lockout_values_reach_every_tenant_item_and_a_tenants_own_values_win,
+    lockout_values_and_two_factor_settings_of_one_item_are_written_apart,
+    an_admins_settings_changes_and_lockout_changes_leave_each_other_in_place,
+    racing_host_lockout_changes_and_tenant_creations_leave_every_tenant_with_the_newest_values,
 );
 
 /// A DynamoDB store on a fresh table, or `None` (skipped) without DynamoDB Local.
@@ -138,7 +144,7 @@ fn user(scope: Scope, email: &str) -> User {
 }
 
 fn tenant(name: &str) -> Tenant {
-    Tenant { name: name.to_string(), feature: Behaviour::Optional, settings: TwoFactorSettings::default(), created_at: NOW }
+    Tenant { name: name.to_string(), feature: Behaviour::Optional, settings: TwoFactorSettings::default(), created_at: NOW, lockout: None, host_lockout: None }
 }
 
 fn acme() -> Scope {
@@ -903,5 +909,112 @@ mod scenarios {
         })
         .await;
         assert_eq!(u3_events.len(), 31);
+    }
+
+    pub async fn a_password_reset_code_is_a_purpose_of_its_own_taken_once(store: Shared) {
+        store.put_code(&code("u1", CodePurpose::SignInEmail, "sign-in")).await.unwrap();
+        let reset = code("u1", CodePurpose::PasswordReset, "reset");
+        store.put_code(&reset).await.unwrap();
+        assert_eq!(store.code("u1", CodePurpose::PasswordReset).await.unwrap(), Some(reset));
+        assert!(!store.take_code("u1", CodePurpose::PasswordReset, "sign-in").await.unwrap(), "a sign-in code is no reset code");
+        let results = at_once(10, |_| {
+            let store = store.clone();
+            async move { store.take_code("u1", CodePurpose::PasswordReset, "reset").await }
+        })
+        .await;
+        assert_eq!(trues(&results), 1);
+        assert_eq!(store.code("u1", CodePurpose::SignInEmail).await.unwrap().map(|c| c.hash), Some("sign-in".to_string()));
+    }
+
+    fn lockout(max_failed_attempts: u32, duration_seconds: i64) -> LockoutPolicy {
+        LockoutPolicy { max_failed_attempts, duration_seconds }
+    }
+
+    pub async fn the_hosts_lockout_values_reach_every_tenant_item_and_a_tenants_own_values_win(store: Shared) {
+        let defaults = lockout(5, 300);
+        assert_eq!(store.host().await.unwrap(), twofa::tenant::Host::default());
+        store.create_tenant(&tenant("Acme"), &user(acme(), "admin@acme.test")).await.unwrap();
+        store.create_tenant(&tenant("Globex"), &user(Scope::Tenant("globex".into()), "admin@globex.test")).await.unwrap();
+        assert_eq!(store.tenant("acme").await.unwrap().unwrap().lockout_or(defaults), defaults);
+
+        store.set_tenant_lockout("globex", &lockout(9, 90)).await.unwrap();
+        store.set_host_lockout(&lockout(2, 60)).await.unwrap();
+        assert_eq!(store.host().await.unwrap().lockout, Some(lockout(2, 60)));
+        assert_eq!(store.tenant("acme").await.unwrap().unwrap().lockout_or(defaults), lockout(2, 60), "acme follows the host");
+        assert_eq!(store.tenant("globex").await.unwrap().unwrap().lockout_or(defaults), lockout(9, 90), "globex keeps its own");
+
+        store.create_tenant(&tenant("Initech"), &user(Scope::Tenant("initech".into()), "admin@initech.test")).await.unwrap();
+        let initech = store.tenant("initech").await.unwrap().unwrap();
+        assert_eq!((initech.lockout, initech.host_lockout), (None, Some(lockout(2, 60))), "a new tenant starts with the host's values");
+
+        store.set_host_lockout(&lockout(3, 30)).await.unwrap();
+        for key in ["acme", "globex", "initech"] {
+            assert_eq!(store.tenant(key).await.unwrap().unwrap().host_lockout, Some(lockout(3, 30)), "{key}");
+        }
+        assert!(matches!(store.set_tenant_lockout("nowhere", &lockout(1, 1)).await, Err(StoreError::NotFound)));
+        assert_eq!(store.tenant("nowhere").await.unwrap(), None, "a refused write must not create the tenant");
+    }
+
+    pub async fn an_admins_settings_changes_and_lockout_changes_leave_each_other_in_place(store: Shared) {
+        let defaults = TwoFactorSettings::default();
+        let forced = TwoFactorSettings { behaviour: Behaviour::Forced, ..Default::default() };
+        // The host's lockout values saved before its settings ever were: the first
+        // settings change must set them beside the values, not replace the item.
+        store.set_host_lockout(&lockout(4, 40)).await.unwrap();
+        assert_eq!(store.change_settings(&Scope::Host, &defaults, &defaults).await.unwrap(), defaults, "lockout values are not settings");
+        assert_eq!(store.change_settings(&Scope::Host, &defaults, &forced).await.unwrap(), forced);
+        assert_eq!(store.host().await.unwrap(), twofa::tenant::Host { settings: Some(forced.clone()), lockout: Some(lockout(4, 40)) });
+        let sms_only = TwoFactorSettings { allowed_providers: vec![Provider::Sms], ..forced.clone() };
+        store.change_settings(&Scope::Host, &forced, &sms_only).await.unwrap();
+        store.set_host_lockout(&lockout(6, 60)).await.unwrap();
+        assert_eq!(store.host().await.unwrap(), twofa::tenant::Host { settings: Some(sms_only.clone()), lockout: Some(lockout(6, 60)) });
+
+        store.create_tenant(&tenant("Acme"), &user(acme(), "admin@acme.test")).await.unwrap();
+        store.set_tenant_lockout("acme", &lockout(7, 70)).await.unwrap();
+        let read = store.tenant("acme").await.unwrap().unwrap().settings;
+        let changed = TwoFactorSettings { remember_browser: !read.remember_browser, ..read.clone() };
+        store.change_settings(&acme(), &read, &changed).await.unwrap();
+        let t = store.tenant("acme").await.unwrap().unwrap();
+        assert_eq!((t.lockout, t.host_lockout, t.settings), (Some(lockout(7, 70)), Some(lockout(6, 60)), changed));
+    }
+
+    pub async fn lockout_values_and_two_factor_settings_of_one_item_are_written_apart(store: Shared) {
+        let forced = TwoFactorSettings { behaviour: Behaviour::Forced, ..Default::default() };
+        store.set_host_lockout(&lockout(4, 40)).await.unwrap();
+        store.set_host_settings(&forced).await.unwrap();
+        assert_eq!(store.host().await.unwrap(), twofa::tenant::Host { settings: Some(forced.clone()), lockout: Some(lockout(4, 40)) });
+        store.set_host_lockout(&lockout(6, 60)).await.unwrap();
+        assert_eq!(store.host_settings().await.unwrap(), Some(forced.clone()), "the lockout write kept the settings");
+
+        store.create_tenant(&tenant("Acme"), &user(acme(), "admin@acme.test")).await.unwrap();
+        store.set_tenant_lockout("acme", &lockout(7, 70)).await.unwrap();
+        store.set_tenant_settings("acme", &forced).await.unwrap();
+        store.set_tenant_feature("acme", Behaviour::Disabled).await.unwrap();
+        let t = store.tenant("acme").await.unwrap().unwrap();
+        assert_eq!((t.lockout, t.host_lockout, t.settings, t.feature), (Some(lockout(7, 70)), Some(lockout(6, 60)), forced, Behaviour::Disabled));
+    }
+
+    pub async fn racing_host_lockout_changes_and_tenant_creations_leave_every_tenant_with_the_newest_values(store: Shared) {
+        let results = at_once(16, |i| {
+            let store = store.clone();
+            async move {
+                if i % 2 == 0 {
+                    store.set_host_lockout(&lockout(1 + i as u32, 10 + i as i64)).await
+                } else {
+                    let name = format!("t{i}");
+                    store.create_tenant(&tenant(&name), &user(Scope::Tenant(name.clone()), &format!("admin@{name}.test"))).await
+                }
+            }
+        })
+        .await;
+        for r in results {
+            r.expect("no store error while host changes and tenant creations race");
+        }
+        let host = store.host().await.unwrap().lockout;
+        assert!(host.is_some());
+        for i in (1..16).step_by(2) {
+            let t = store.tenant(&format!("t{i}")).await.unwrap().expect("the tenant was created");
+            assert_eq!(t.host_lockout, host, "t{i} holds the host's newest values");
+        }
     }
 }

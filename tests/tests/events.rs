@@ -80,7 +80,7 @@ impl World {
 
     async fn tenant_acme(&self) {
         let now = self.core.now();
-        let tenant = Tenant { name: "acme".into(), feature: Behaviour::Optional, settings: TwoFactorSettings::default(), created_at: now };
+        let tenant = Tenant { name: "acme".into(), feature: Behaviour::Optional, settings: TwoFactorSettings::default(), created_at: now, lockout: None, host_lockout: None };
         let mut admin = User::new(tenant.scope(), "admin@acme.example", twofa::password::hash_blocking_for_tests("amber-Falcon-37-meadow"), now);
         admin.roles = vec![Role::TenantAdmin];
         self.core.store.create_tenant(&tenant, &admin).await.expect("creating tenant acme");
@@ -164,6 +164,23 @@ impl World {
                 self.core.store.put_device(&device).await.expect("remembering a browser");
                 (Setup { bearer: Some(self.access(&jane, None)), ..Default::default() }, if event == "account-devices-list.json" { 200 } else { 204 })
             }
+            // Whatever the account, 202 {}; Jane's confirmed address gets a code.
+            "password-forgot.json" => {
+                self.jane().await;
+                (Setup::default(), 202)
+            }
+            "password-reset.json" => {
+                let jane = self.jane().await;
+                let hash = code_hash(&self.core.hash_key, &jane.id, CodePurpose::PasswordReset, &jane.email, None, EVENT_CODE);
+                let code = PendingCode { user_id: jane.id.clone(), purpose: CodePurpose::PasswordReset, destination: jane.email.clone(), hash, created_at: now, expires_at: now + 300 };
+                self.core.store.put_code(&code).await.expect("storing the emailed reset code");
+                (Setup::default(), 204)
+            }
+            "account-password-change.json" | "account-sign-out-everywhere.json" => {
+                let jane = self.jane().await;
+                (Setup { bearer: Some(self.access(&jane, None)), ..Default::default() }, 204)
+            }
+            "settings-lockout-get.json" | "settings-lockout-put.json" => (Setup { bearer: Some(self.host_admin().await), ..Default::default() }, 200),
             "console.json" | "console-file.json" => (Setup::default(), 200),
             "users-list.json" | "events-list.json" => {
                 self.jane().await;

@@ -150,7 +150,7 @@ fn without_function(t: &Table) -> BTreeSet<(String, String)> {
 #[test]
 fn the_template_openapi_events_crates_and_local_api_name_the_same_routes_on_the_same_functions() {
     let crates = crate_routes();
-    assert_eq!(crates.len(), 27, "the contract has 25 routes, and the console's page and files 2");
+    assert_eq!(crates.len(), 33, "the contract has 31 routes, and the console's page and files 2");
     let template = template_routes(&yaml("template.yaml"));
     let openapi = openapi_routes(&yaml("openapi.yaml"));
     let local = local_api_routes();
@@ -379,7 +379,7 @@ fn every_openapi_reference_resolves_and_every_operation_answers_with_json_errors
                 let schema = get(get(get(resolve(&doc, r), "content"), "application/json"), "schema");
                 assert!(!schema.is_null(), "{method} {path} {status}: a JSON error body");
             }
-            let public = ["/register", "/login", "/", "/console/{file}"].contains(&path.as_str());
+            let public = ["/register", "/login", "/password/forgot", "/password/reset", "/", "/console/{file}"].contains(&path.as_str());
             let security = get(op, "security").as_sequence().map(|s| s.len());
             assert_eq!(public, security == Some(0), "{method} {path}: public routes (only) drop the bearer requirement");
         }
@@ -472,6 +472,20 @@ fn openapi_documents_every_status_and_error_code_of_the_contract() {
         ("GET", "/events", 400, "invalid_request"),
         ("GET", "/events", 403, "forbidden"),
         ("GET", "/events", 404, "not_found"),
+        ("POST", "/password/forgot", 202, ""),
+        ("POST", "/password/reset", 204, ""),
+        ("POST", "/password/reset", 401, "invalid_code"),
+        ("POST", "/password/reset", 410, "code_expired"),
+        ("POST", "/password/reset", 400, "weak_password"),
+        ("POST", "/password/reset", 423, "locked_out"),
+        ("PUT", "/account/password", 204, ""),
+        ("PUT", "/account/password", 401, "invalid_credentials"),
+        ("PUT", "/account/password", 400, "weak_password"),
+        ("PUT", "/account/password", 403, "step_up_required"),
+        ("POST", "/account/sign-out-everywhere", 204, ""),
+        ("GET", "/settings/lockout", 200, ""),
+        ("PUT", "/settings/lockout", 200, ""),
+        ("PUT", "/settings/lockout", 403, "forbidden"),
     ];
     for (method, path, status, code) in contract {
         let op = get(get(get(&doc, "paths"), path), &method.to_lowercase());

@@ -10,6 +10,7 @@ use twofa::audit::EventType;
 use twofa::crypto::random_token;
 use twofa::devices::parse_device_token;
 use twofa::email::Email;
+use twofa::lockout::LockoutPolicy;
 use twofa::password::verify_password;
 use twofa::senders::EmailSender;
 use twofa::policy::Effective;
@@ -57,8 +58,9 @@ async fn login(core: &Core, sender: &dyn EmailSender, req: Request) -> Result<Re
     });
     let side = side?.ok_or_else(unknown_tenant)?;
     let attempt = attempt_id()?;
+    let policy = side.lockout(core.config.lockout);
     let Some(record) = record? else {
-        return unknown_email(core, sender, &scope, email_key.as_deref(), &body.password, attempt).await;
+        return unknown_email(core, sender, &scope, email_key.as_deref(), &body.password, attempt, policy).await;
     };
 
     // The password check starts at once, beside the write that takes this attempt's
@@ -72,7 +74,7 @@ async fn login(core: &Core, sender: &dyn EmailSender, req: Request) -> Result<Re
                 None => Ok(None),
             }
         },
-        begin_attempt(core, subject, attempt, None)
+        begin_attempt(core, subject, attempt, None, policy)
     );
     let checked = checked?;
     let attempt = slot?;
@@ -107,14 +109,14 @@ async fn login(core: &Core, sender: &dyn EmailSender, req: Request) -> Result<Re
 /// An email without an account: the same work and the same answers as a wrong
 /// password, its failures counted under the email's keyed hash so that it locks as
 /// an account would (and credential stuffing against absent accounts is throttled).
-async fn unknown_email(core: &Core, sender: &dyn EmailSender, scope: &Scope, email_key: Option<&str>, password: &str, attempt: String) -> Result<Response, ApiError> {
+async fn unknown_email(core: &Core, sender: &dyn EmailSender, scope: &Scope, email_key: Option<&str>, password: &str, attempt: String, policy: LockoutPolicy) -> Result<Response, ApiError> {
     let Some(email_key) = email_key else {
         verify_password(password, None).await?;
         return Err(invalid_credentials());
     };
-    let key = core.hash_key.hash(&["unknown-email", &scope.key(), email_key]);
+    let key = twofa::signin::unknown_email_key(core, scope, email_key);
     let subject = Subject::Unknown(&key);
-    let (checked, slot) = tokio::join!(verify_password(password, None), begin_attempt(core, subject, attempt, None));
+    let (checked, slot) = tokio::join!(verify_password(password, None), begin_attempt(core, subject, attempt, None, policy));
     checked?;
     let attempt = slot?;
     match wrong_answer(core, sender, subject, &attempt).await? {

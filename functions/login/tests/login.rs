@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use twofa::app::Core;
 use twofa::config::Config;
 use twofa::devices::{device_token_hash, new_device_token, Device};
+use twofa::lockout::LockoutPolicy;
 use twofa::policy::{Behaviour, TwoFactorSettings};
 use twofa::senders::log::LogSender;
 use twofa::store::{TenantStore, UserStore};
@@ -97,6 +98,28 @@ async fn the_lockout_limits_are_configurable() {
 }
 
 #[tokio::test]
+async fn each_side_locks_by_its_own_values_and_a_tenant_without_them_by_the_hosts() {
+    let (core, _, _) = memory_core(Config::default());
+    for name in ["acme", "globex"] {
+        let tenant = Tenant::new(name, 0);
+        core.store.create_tenant(&tenant, &twofa::testing::seed_user_value(&tenant.scope(), &format!("admin@{name}.example"))).await.unwrap();
+        seed_user(&core, tenant.scope(), "jane@example.com", PASSWORD, &[]).await;
+    }
+    seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
+    core.store.set_host_lockout(&LockoutPolicy { max_failed_attempts: 2, duration_seconds: 60 }).await.unwrap();
+    core.store.set_tenant_lockout("acme", &LockoutPolicy { max_failed_attempts: 3, duration_seconds: 120 }).await.unwrap();
+
+    for (tenant, attempts, seconds) in [(None, 2, 60), (Some("acme"), 3, 120), (Some("globex"), 2, 60)] {
+        let body = json!({"tenant": tenant, "email": "jane@example.com", "password": "wrong horse battery staple"});
+        for _ in 1..attempts {
+            assert_eq!(login_req(&core, body.clone(), None).await.0, 401, "{tenant:?}");
+        }
+        let (status, answer, _) = login_req(&core, body, None).await;
+        assert_eq!((status, &answer["retry_after_seconds"]), (423, &json!(seconds)), "{tenant:?}");
+    }
+}
+
+#[tokio::test]
 async fn twenty_concurrent_wrong_passwords_get_at_most_five_invalid_credentials() {
     let (core, _, _) = memory_core(Config::default());
     seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
@@ -121,7 +144,7 @@ async fn twenty_concurrent_wrong_passwords_get_at_most_five_invalid_credentials(
 #[tokio::test]
 async fn tenants_are_separate_and_unknown_tenants_are_404() {
     let (core, store, _) = memory_core(Config::default());
-    let tenant = Tenant { name: "acme".into(), feature: Behaviour::Optional, settings: TwoFactorSettings::default(), created_at: 0 };
+    let tenant = Tenant { name: "acme".into(), feature: Behaviour::Optional, settings: TwoFactorSettings::default(), created_at: 0, lockout: None, host_lockout: None };
     store.create_tenant(&tenant, &twofa::testing::seed_user_value(&tenant.scope(), "admin@acme.example")).await.unwrap();
     seed_user(&core, tenant.scope(), "jane@example.com", PASSWORD, &[]).await;
     assert_eq!(login(&core, "jane@example.com", PASSWORD).await.0, 401, "a tenant user is not a host user");

@@ -94,7 +94,8 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request) -> Resu
         Some(a) => a.clone(),
     };
     // The attempt takes its slot before the code is judged (the store's module doc).
-    let attempt = begin_attempt(core, Subject::User(&user.id), attempt_id()?, None).await?;
+    let policy = twofa::signin::lockout_of(core, user).await?;
+    let attempt = begin_attempt(core, Subject::User(&user.id), attempt_id()?, None, policy).await?;
     let key = core.seal_key.open(&pending.sealed_key, &user.id)?;
     let fresh = attempt.user.as_ref().unwrap_or(user).totp_last_step;
     let step = match totp::check(key.expose(), &body.code, now).map_err(ApiError::internal)? {

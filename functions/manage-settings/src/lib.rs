@@ -12,10 +12,13 @@ pub mod console;
 mod devices;
 mod errors;
 mod events;
+mod lockout;
+mod password;
 mod policy;
 mod recovery;
 mod routes;
 mod settings;
+mod sign_out;
 mod tenants;
 mod users;
 
@@ -37,6 +40,10 @@ pub const ROUTES: &[Route] = &[
     Route::new("POST", "/account/forget-browser"),
     Route::new("GET", "/account/devices"),
     Route::new("DELETE", "/account/devices/{device_id}"),
+    Route::new("PUT", "/account/password"),
+    Route::new("POST", "/account/sign-out-everywhere"),
+    Route::new("GET", "/settings/lockout"),
+    Route::new("PUT", "/settings/lockout"),
     Route::new("GET", "/"),
     Route::new("GET", "/console/{file}"),
     Route::new("GET", "/users"),

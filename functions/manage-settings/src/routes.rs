@@ -4,7 +4,7 @@ use twofa::api::{match_path, ApiError, Request, Response, Route};
 use twofa::app::Core;
 use twofa::senders::EmailSender;
 
-use crate::{account, authenticator, console, devices, errors, events, recovery, settings, tenants, users, ROUTES};
+use crate::{account, authenticator, console, devices, errors, events, lockout, password, recovery, settings, sign_out, tenants, users, ROUTES};
 
 /// Finds the route for the request and serves it.
 pub async fn dispatch(core: &Core, email: &dyn EmailSender, req: &Request) -> Result<Response, ApiError> {
@@ -45,6 +45,10 @@ async fn serve(core: &Core, email: &dyn EmailSender, req: &Request, route: Route
         ("POST", "/account/forget-browser") => devices::forget_all(core, req).await,
         ("GET", "/account/devices") => devices::list(core, req).await,
         ("DELETE", "/account/devices/{device_id}") => devices::forget_one(core, req, param).await,
+        ("PUT", "/account/password") => password::change(core, email, req).await,
+        ("POST", "/account/sign-out-everywhere") => sign_out::everywhere(core, email, req).await,
+        ("GET", "/settings/lockout") => lockout::get(core, req).await,
+        ("PUT", "/settings/lockout") => lockout::put(core, req).await,
         ("GET", "/") => Ok(console::index()),
         ("GET", "/console/{file}") => console::asset(param),
         ("GET", "/users") => users::list(core, req).await,

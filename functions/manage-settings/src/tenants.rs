@@ -7,7 +7,7 @@ use twofa::api::{json, parse_body, ApiError, Request, Response};
 use twofa::app::Core;
 use twofa::email::Email;
 use twofa::password::{hash_password, Password};
-use twofa::policy::{feature_change, Behaviour, TwoFactorSettings};
+use twofa::policy::{feature_change, Behaviour};
 use twofa::store::StoreError;
 use twofa::tenant::{Scope, Tenant, TenantName};
 use twofa::user::{Role, User};
@@ -55,12 +55,7 @@ pub async fn create(core: &Core, req: &Request) -> Result<Response, ApiError> {
         return Err(errors::tenant_exists());
     }
     let now = core.now();
-    let tenant = Tenant {
-        name: name.as_str().to_string(),
-        feature: Behaviour::Optional,
-        settings: TwoFactorSettings::default(),
-        created_at: now,
-    };
+    let tenant = Tenant::new(name.as_str(), now);
     let mut admin = User::new(Scope::Tenant(name.key()), email.as_str(), hash_password(&password).await?, now);
     admin.roles = vec![Role::TenantAdmin];
     match core.store.create_tenant(&tenant, &admin).await {

@@ -32,6 +32,10 @@ fn routes() -> Vec<(&'static str, &'static str, Value)> {
         ("POST", "/users/{user_id}/reset-two-factor", json!(null)),
         ("GET", "/account/events", json!(null)),
         ("GET", "/events", json!(null)),
+        ("PUT", "/account/password", json!({"current_password": support::PASSWORD, "new_password": "an entirely new passphrase"})),
+        ("POST", "/account/sign-out-everywhere", json!(null)),
+        ("GET", "/settings/lockout", json!(null)),
+        ("PUT", "/settings/lockout", json!({"max_failed_attempts": 4})),
     ]
 }
 
@@ -139,7 +143,7 @@ async fn a_token_whose_tenant_is_not_its_users_tenant_is_refused_everywhere() {
 async fn admin_routes_answer_each_role_as_the_contract_says() {
     let w = World::new().await;
     // (route index, [plain user, tenant admin, host admin])
-    let expected: [(usize, [u16; 3]); 11] = [
+    let expected: [(usize, [u16; 3]); 13] = [
         (0, [403, 200, 200]),
         (1, [403, 200, 200]),
         (2, [403, 403, 201]),
@@ -151,6 +155,8 @@ async fn admin_routes_answer_each_role_as_the_contract_says() {
         (17, [403, 204, 204]),
         (18, [403, 204, 204]),
         (20, [403, 200, 200]),
+        (23, [403, 200, 200]),
+        (24, [403, 200, 200]),
     ];
     let all = routes();
     for (i, statuses) in expected {

@@ -14,7 +14,7 @@ async fn post(core: &twofa::app::Core, body: Value) -> (u16, Value) {
 }
 
 async fn with_tenant(core: &twofa::app::Core, name: &str) {
-    let tenant = Tenant { name: name.into(), feature: Behaviour::Optional, settings: TwoFactorSettings::default(), created_at: 0 };
+    let tenant = Tenant { name: name.into(), feature: Behaviour::Optional, settings: TwoFactorSettings::default(), created_at: 0, lockout: None, host_lockout: None };
     let admin = twofa::testing::seed_user_value(&tenant.scope(), &format!("admin@{name}.example"));
     core.store.create_tenant(&tenant, &admin).await.unwrap();
 }

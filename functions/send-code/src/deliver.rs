@@ -96,6 +96,10 @@ async fn deliver(core: &Core, senders: &Senders<'_>, purpose: CodePurpose, to: &
             "Confirm your email address",
             format!("Your {service} code to confirm this email address is {c}. It expires in {expiry}."),
         ),
+        CodePurpose::PasswordReset => (
+            "Your password reset code",
+            format!("Your {service} code to reset your password is {c}. It expires in {expiry}.\n\nIf you did not ask to reset your password, ignore this email: your password stays as it is."),
+        ),
         CodePurpose::SignInSms => ("", format!("Your {service} sign-in code is {c}. It expires in {expiry}.")),
         CodePurpose::ConfirmPhone => ("", format!("Your {service} code to confirm this phone number is {c}. It expires in {expiry}.")),
     };

@@ -34,7 +34,10 @@ pub fn limits(core: &Core, user: &User, purpose: CodePurpose, destination: &str,
         limits.push(Limit { key: format!("ip:{}", source_key(ip)), max: c.sends_per_ip_per_hour, seconds: HOUR });
     }
     limits.push(match purpose {
-        CodePurpose::SignInEmail | CodePurpose::SignInSms => {
+        // A reset code is a way into the account, asked without a password, as a
+        // sign-in code is: it counts in the sign-in budget, so resets cannot use up
+        // the confirmations' and a flood of resets is capped where sign-ins are.
+        CodePurpose::SignInEmail | CodePurpose::SignInSms | CodePurpose::PasswordReset => {
             Limit { key: format!("tenant:{}", user.scope.key()), max: c.sends_per_tenant_per_hour, seconds: HOUR }
         }
         CodePurpose::ConfirmEmail | CodePurpose::ConfirmPhone => {

@@ -38,6 +38,24 @@ pub async fn sent_code<'a>(core: &Core, pending: Option<&'a PendingCode>, typed:
     Ok(Judged::Right(Spend::Code(p.purpose, &p.hash)))
 }
 
+/// A password reset code. Unlike [`sent_code`], the typed code is compared before
+/// the expiry is looked at: `code_expired` goes only to whoever typed the right
+/// code, since anyone may ask for a code for any email and wait, and an expired
+/// code must not then tell that the email has an account.
+pub async fn reset_code<'a>(core: &Core, pending: Option<&'a PendingCode>, typed: &str, destination: &str) -> Result<Judged<'a>, ApiError> {
+    let Some(p) = pending else { return Ok(Judged::Wrong) };
+    let Some(code) = normalise_code(typed) else { return Ok(Judged::Wrong) };
+    let hash = code_hash(&core.hash_key, &p.user_id, p.purpose, destination, None, &code);
+    if !constant_time_eq(&hash, &p.hash) {
+        return Ok(Judged::Wrong);
+    }
+    if p.expires_at <= core.now() {
+        core.store.take_code(&p.user_id, p.purpose, &p.hash).await?;
+        return Ok(Judged::Expired);
+    }
+    Ok(Judged::Right(Spend::Code(p.purpose, &p.hash)))
+}
+
 /// An authenticator code (RFC 6238, ±1 step). A time step is accepted once per user
 /// (the write refuses a step not later than the last): the replay ASP.NET Core
 /// Identity allows is refused here (RFC 6238 §5.2).

@@ -28,7 +28,9 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request, purpose
         ConfirmPurpose::Email => CodePurpose::ConfirmEmail,
         ConfirmPurpose::Phone => CodePurpose::ConfirmPhone,
     };
-    let pending = core.store.code(&user.id, code_purpose).await?;
+    // The side's lockout values are needed before the attempt takes its slot.
+    let (pending, policy) = tokio::join!(core.store.code(&user.id, code_purpose), twofa::signin::lockout_of(core, user));
+    let (pending, policy) = (pending?, policy?);
     let destination = match (purpose, &pending) {
         (ConfirmPurpose::Email, _) => user.email.clone(),
         (ConfirmPurpose::Phone, Some(p)) => {
@@ -38,7 +40,7 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request, purpose
         (ConfirmPurpose::Phone, None) => String::new(),
     };
     // The attempt takes its slot before the code is judged (the store's module doc).
-    let attempt = begin_attempt(core, Subject::User(&user.id), attempt_id()?, None).await?;
+    let attempt = begin_attempt(core, Subject::User(&user.id), attempt_id()?, None, policy).await?;
     let spend = match check::sent_code(core, pending.as_ref(), code, &destination, None).await? {
         Judged::Right(spend) => spend,
         Judged::Wrong => return Err(wrong_code(core, email, user, &attempt, req, code_purpose.as_str()).await),

@@ -31,7 +31,7 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request, s: Sign
     }
 
     // The attempt takes its slot before the code is judged (the store's module doc).
-    let attempt = begin_attempt(core, Subject::User(&user.id), attempt_id()?, Some(&sid)).await?;
+    let attempt = begin_attempt(core, Subject::User(&user.id), attempt_id()?, Some(&sid), side.lockout(core.config.lockout)).await?;
     let user = attempt.user.clone().unwrap_or(user);
     let pending;
     let recovery_hash;

@@ -156,6 +156,26 @@ async fn five_wrong_codes_lock_the_account_and_kill_the_two_factor_token() {
 }
 
 #[tokio::test]
+async fn wrong_sign_in_and_confirmation_codes_lock_by_the_sides_lockout_values() {
+    let w = World::new();
+    w.store.set_host_lockout(&twofa::lockout::LockoutPolicy { max_failed_attempts: 2, duration_seconds: 45 }).await.unwrap();
+    let user = w.two_factor_user().await;
+    let token = w.start_sign_in(&user).await;
+    w.send_sign_in_code(&token, "email").await;
+    let (status, _, body) = answer(&w.verify(sign_in(&token, "email", "abcdef"), None).await);
+    assert_eq!((status, body["attempts_remaining"].as_u64()), (401, Some(1)), "the host's 2 attempts, not the default 5");
+    let (status, code_name, body) = answer(&w.verify(sign_in(&token, "email", "abcdef"), None).await);
+    assert_eq!((status, code_name.as_str(), body["retry_after_seconds"].as_i64()), (423, "locked_out", Some(45)));
+
+    let other = w.plain_user("otto@example.com").await;
+    let access = w.access_token(&other, None);
+    assert_eq!(w.send(json!({"purpose": "confirm_email"}), Some(&access)).await.status(), 202);
+    let confirm = json!({"purpose": "confirm_email", "code": "abcdef"});
+    assert_eq!(answer(&w.verify(confirm.clone(), Some(&access)).await).2["attempts_remaining"].as_u64(), Some(1));
+    assert_eq!(answer(&w.verify(confirm, Some(&access)).await).0, 423);
+}
+
+#[tokio::test]
 async fn a_code_works_only_for_the_sign_in_that_asked_for_it() {
     let w = World::new();
     let user = w.two_factor_user().await;

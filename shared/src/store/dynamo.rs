@@ -11,8 +11,9 @@
 //! | security event | `USER#<id>` | `EVENT#<at, 12 digits>#<event_id>` | `EVENTS#<scope key>` / `<at>#<event_id>` |
 //! | email uniqueness (→ `user_id`, a copy of `password_hash`) | `EMAIL#<scope key>#<lower-case email>` | `EMAIL` | |
 //! | unknown email's failure counter | `GUESS#<keyed hash of scope and email>` | `GUESS` | |
-//! | tenant (name, feature, settings) | `TENANT#<lower-case name>` | `TENANT` | |
-//! | host settings | `HOST` | `HOST` | |
+//! | tenant (name, feature, settings, lockout values) | `TENANT#<lower-case name>` | `TENANT` | |
+//! | tenant listing | `TENANTS` | `<lower-case name>` | |
+//! | host settings and lockout values | `HOST` | `HOST` | |
 //! | send window (one per limit) | `WINDOW#<limit key>` | `WINDOW` | |
 //! | "the local API created this table" | `CREATED_BY#local-api` | `CREATED_BY` | |
 //!
@@ -78,6 +79,36 @@
 //!   then one failure counts twice, erring toward the lock. `lock` is a `SET`, so a
 //!   retry is harmless.
 //!
+//! # Lockout values per side, and why the tenant item holds the host's
+//! Login reads a user's policy in one item (below), and the lockout values are
+//! part of the policy: counting an attempt atomically against the limit needs them before
+//! the first attempt is judged, so they cannot wait for a failure. A tenant
+//! without values of its own follows the host's, so the tenant item holds both:
+//! `lockout` (the tenant admin's, if set) and `host_lockout` with
+//! `host_lockout_version` (a copy of the host's). Reading the host's item too,
+//! even in the same `BatchGetItem`, would make every tenant login read two items.
+//!
+//! What keeps the copies right is that the host item's `lockout_version` orders
+//! every host change, and every copy says which version it holds:
+//! - A host change is one `UpdateItem` on `HOST` (`SET lockout`, `ADD
+//!   lockout_version 1`, returning the new version *v*), then a `Query` of the
+//!   `TENANTS` listing and, per tenant, `UpdateItem SET host_lockout, host_lockout_version = v`
+//!   on condition that the stored version is older. Two changes racing therefore
+//!   leave the newer values in every tenant, whichever copy lands last.
+//! - Creating a tenant reads `HOST`, writes the tenant with that copy and
+//!   version, and checks in the same transaction (`ConditionCheck` on `HOST`)
+//!   that the version has not moved. A host change that commits first makes the
+//!   creation read again (up to 5 times); one that commits after finds the new
+//!   tenant in its listing, since the listing item is in the same transaction.
+//! - A host change that fails half way (the function timed out, DynamoDB refused)
+//!   answers 503; the admin's retry bumps the version again and copies to all.
+//!   Until then some tenants follow the older values: the window is one failed
+//!   admin request, never a silent split.
+//! The copies are made 16 at a time; at about 5 ms each a function with a 10 s
+//! timeout reaches some 10,000 tenants per change. Tenants created before the
+//! `TENANTS` listing existed are not in it: list them once
+//! (`PutItem pk=TENANTS, sk=<key>` for each `TENANT#` item) when upgrading.
+//!
 //! # Contention
 //! No hot item is rewritten by read-then-conditional-put. Each send limit is its
 //! own counter, counted by one conditional `UpdateItem`:
@@ -132,7 +163,14 @@
 //!   of one `GetItem`), and 100-odd bytes on the email item. The copy is written with
 //!   the user and refreshed by `update_user` when the hash changes; if it is ever
 //!   stale, login checks again against the user item's hash, which is the truth.
-//! - `create_user`, `create_tenant`: one `TransactWriteItems`.
+//! - `create_user`: one `TransactWriteItems`. `create_tenant`:
+//!   a `GetItem` of `HOST`, then one `TransactWriteItems` (repeated only when the
+//!   host's lockout values changed in between).
+//! - `host` (the host's policy: settings and lockout values): one `GetItem`.
+//! - `set_host_settings`, the host's first settings change: one `UpdateItem` (never a put, which would drop the
+//!   lockout values). `set_host_lockout`: one `UpdateItem`, one `Query` of the
+//!   listing (per 1 MB page), one `UpdateItem` per tenant. `set_tenant_lockout`:
+//!   one `UpdateItem`.
 //! - `take_slot`, `lock`, `unlock`, `succeed` (one `TransactWriteItems` for a sent code),
 //!   `update_user`, `update_user_if_authenticator`, `take_code`, feature and settings
 //!   writes: one conditional write (the host's first settings change: two).
@@ -158,8 +196,9 @@ use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, ProvideErrorMetad
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, CreateGlobalSecondaryIndexAction, Delete, DeleteRequest, GlobalSecondaryIndex,
-    GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, Projection, ProjectionType, Put, PutRequest,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, CreateGlobalSecondaryIndexAction, Delete, DeleteRequest,
+    GlobalSecondaryIndex, GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, Projection, ProjectionType, Put,
+    PutRequest,
     ReturnValue, ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
     TimeToLiveStatus, TransactWriteItem, WriteRequest,
 };
@@ -171,8 +210,9 @@ use crate::clock::Timestamp;
 use crate::codes::{CodePurpose, PendingCode};
 use crate::config::{ConfigError, Env};
 use crate::devices::Device;
+use crate::lockout::LockoutPolicy;
 use crate::policy::{Behaviour, TwoFactorSettings};
-use crate::tenant::{Scope, Tenant};
+use crate::tenant::{Host, Scope, Tenant};
 use crate::throttle::{Limit, Taken, Window};
 use crate::user::{Authenticator, User, UserPatch};
 
@@ -1122,17 +1162,45 @@ impl TenantStore for DynamoStore {
     async fn create_tenant(&self, tenant: &Tenant, admin: &User) -> Result<(), StoreError> {
         let new = "attribute_not_exists(#pk)";
         let names = [("#pk", item::PK)];
-        let tx = vec![
-            self.put_if(item::tenant_item(tenant), new, &names, vec![])?,
-            self.put_if(item::user_item(admin), new, &names, vec![])?,
-            self.put_if(item::email_item(admin), new, &names, vec![])?,
-        ];
-        match self.transact(tx).await? {
-            Ok(()) => Ok(()),
-            Err(failed) if failed.first() == Some(&true) => Err(StoreError::Conflict("tenant")),
-            Err(failed) if failed.get(2) == Some(&true) => Err(StoreError::Conflict("email")),
-            Err(_) => Err(StoreError::Conflict("user")),
+        let key = tenant.name.to_ascii_lowercase();
+        // The tenant starts with the host's lockout values as they are, and the
+        // transaction checks they still are: a host change that lands first makes
+        // this attempt fail and read again; one that lands after finds the tenant
+        // in the listing it copies into.
+        for _ in 0..5 {
+            let host = self.get(item::single_key(keys::HOST_PK.to_string())).await?;
+            let version: u64 = match &host {
+                Some(h) => Reader(h).opt_n("lockout_version")?.unwrap_or(0),
+                None => 0,
+            };
+            let host_lockout = host.as_ref().map(|h| item::opt_lockout(h, "lockout")).transpose()?.flatten();
+            let mut tenant_item = item::tenant_item(&Tenant { host_lockout, ..tenant.clone() });
+            tenant_item.insert("host_lockout_version".to_string(), n(version));
+            let unchanged = if version == 0 { "attribute_not_exists(#v)" } else { "#v = :v" };
+            let mut check = ConditionCheck::builder()
+                .table_name(&self.table)
+                .set_key(Some(item::single_key(keys::HOST_PK.to_string())))
+                .condition_expression(unchanged)
+                .expression_attribute_names("#v", "lockout_version");
+            if version > 0 {
+                check = check.expression_attribute_values(":v", n(version));
+            }
+            let tx = vec![
+                self.put_if(tenant_item, new, &names, vec![])?,
+                self.put_if(item::user_item(admin), new, &names, vec![])?,
+                self.put_if(item::email_item(admin), new, &names, vec![])?,
+                self.put_if(item::tenant_listing_item(&key), new, &names, vec![])?,
+                TransactWriteItem::builder().condition_check(check.build().map_err(built)?).build(),
+            ];
+            return match self.transact(tx).await? {
+                Ok(()) => Ok(()),
+                Err(failed) if failed.first() == Some(&true) || failed.get(3) == Some(&true) => Err(StoreError::Conflict("tenant")),
+                Err(failed) if failed.get(2) == Some(&true) => Err(StoreError::Conflict("email")),
+                Err(failed) if failed.get(4) == Some(&true) => continue,
+                Err(_) => Err(StoreError::Conflict("user")),
+            };
         }
+        Err(StoreError::Unavailable("the host's lockout values kept changing while the tenant was created".into()))
     }
 
     async fn tenant(&self, key: &str) -> Result<Option<Tenant>, StoreError> {
@@ -1148,11 +1216,42 @@ impl TenantStore for DynamoStore {
     }
 
     async fn host_settings(&self) -> Result<Option<TwoFactorSettings>, StoreError> {
-        self.get(item::single_key(keys::HOST_PK.to_string())).await?.as_ref().map(item::host_from).transpose()
+        Ok(self.host().await?.settings)
     }
 
     async fn set_host_settings(&self, settings: &TwoFactorSettings) -> Result<(), StoreError> {
-        self.put(item::host_item(settings)).await
+        // An update, not a put: the host's lockout values live in the same item.
+        self.update_host(Update::default().set("settings", item::settings(settings))).await.map(|_| ())
+    }
+
+    async fn host(&self) -> Result<Host, StoreError> {
+        match self.get(item::single_key(keys::HOST_PK.to_string())).await? {
+            Some(i) => item::host_from(&i),
+            None => Ok(Host::default()),
+        }
+    }
+
+    async fn set_host_lockout(&self, lockout: &LockoutPolicy) -> Result<(), StoreError> {
+        let update = Update::default().set("lockout", item::lockout(lockout)).add("lockout_version", n(1));
+        let host = self.update_host(update).await?;
+        let version: u64 = Reader(&host).n("lockout_version")?;
+        // Every copy is conditional on being older, so two host changes racing
+        // leave the newer values everywhere, whatever order the copies land in.
+        let mut copies = tokio::task::JoinSet::new();
+        for chunk in self.tenant_keys().await?.chunks(16) {
+            for key in chunk {
+                let (store, key, lockout) = (self.clone(), key.clone(), *lockout);
+                copies.spawn(async move { store.copy_host_lockout(&key, &lockout, version).await });
+            }
+            while let Some(done) = copies.join_next().await {
+                done.map_err(|e| StoreError::Unavailable(format!("copying lockout values: {e}")))??;
+            }
+        }
+        Ok(())
+    }
+
+    async fn set_tenant_lockout(&self, key: &str, lockout: &LockoutPolicy) -> Result<(), StoreError> {
+        self.update_tenant(key, Update::default().set("lockout", item::lockout(lockout))).await
     }
 
     async fn change_settings(&self, scope: &Scope, from: &TwoFactorSettings, to: &TwoFactorSettings) -> Result<TwoFactorSettings, StoreError> {
@@ -1162,12 +1261,14 @@ impl TenantStore for DynamoStore {
         };
         let Some(change) = SettingsChange::new(from, to) else {
             return match (self.get(key).await?, scope) {
-                (Some(current), _) => item::host_from(&current),
+                (Some(current), _) => item::settings_or_default(&current),
                 (None, Scope::Host) => Ok(TwoFactorSettings::default()),
                 (None, Scope::Tenant(_)) => Err(StoreError::NotFound),
             };
         };
-        // The host item exists only once saved; the first change creates it whole.
+        // The host's settings exist only once saved; the first change sets them whole.
+        // The host item may be there already without them (lockout values saved
+        // first), so that first save is an update too, never a put that would drop them.
         for _ in 0..4 {
             let result = self
                 .client
@@ -1183,7 +1284,7 @@ impl TenantStore for DynamoStore {
                 .send()
                 .await;
             let old = match result {
-                Ok(out) => return item::host_from(&out.attributes.unwrap_or_default()),
+                Ok(out) => return item::settings_or_default(&out.attributes.unwrap_or_default()),
                 Err(e) => match e.as_service_error() {
                     Some(UpdateItemError::ConditionalCheckFailedException(c)) => c.item().cloned(),
                     _ => return Err(unavailable(e)),
@@ -1193,17 +1294,29 @@ impl TenantStore for DynamoStore {
                 Some(i) => Some(i),
                 None => self.get(key.clone()).await?,
             };
-            match (old, scope) {
+            let saved = old.as_ref().filter(|i| i.contains_key("settings"));
+            match (saved, old.is_some(), scope) {
                 // Refused because a field moved: conflict. Refused only because the
-                // item was not there yet and now is (another admin's first save): again.
-                (Some(old), _) => {
-                    if change.moved(from, &item::host_from(&old)?) {
+                // settings were not there yet and now are (another admin's first save): again.
+                (Some(old), _, _) => {
+                    if change.moved(from, &item::settings_or_default(old)?) {
                         return Err(StoreError::Conflict("settings"));
                     }
                 }
-                (None, Scope::Tenant(_)) => return Err(StoreError::NotFound),
-                (None, Scope::Host) if *from == TwoFactorSettings::default() => {
-                    let created = self.client.put_item().table_name(&self.table).set_item(Some(item::host_item(to))).condition_expression("attribute_not_exists(#pk)").expression_attribute_names("#pk", item::PK).send().await;
+                (None, false, Scope::Tenant(_)) => return Err(StoreError::NotFound),
+                (None, true, Scope::Tenant(_)) => return Err(StoreError::Unavailable("tenant item without settings".into())),
+                (None, _, Scope::Host) if *from == TwoFactorSettings::default() => {
+                    let created = self
+                        .client
+                        .update_item()
+                        .table_name(&self.table)
+                        .set_key(Some(key.clone()))
+                        .update_expression("SET #settings = :settings")
+                        .condition_expression("attribute_not_exists(#settings)")
+                        .expression_attribute_names("#settings", "settings")
+                        .expression_attribute_values(":settings", item::settings(to))
+                        .send()
+                        .await;
                     match created {
                         Ok(_) => return Ok(to.clone()),
                         // Another admin saved first: change on top of theirs.
@@ -1211,7 +1324,7 @@ impl TenantStore for DynamoStore {
                         Err(e) => return Err(unavailable(e)),
                     }
                 }
-                (None, Scope::Host) => return Err(StoreError::Conflict("settings")),
+                (None, _, Scope::Host) => return Err(StoreError::Conflict("settings")),
             }
         }
         Err(StoreError::Conflict("settings"))
@@ -1279,6 +1392,69 @@ impl SettingsChange {
 }
 
 impl DynamoStore {
+    /// Updates the host's item (creating it if absent); returns it as updated.
+    async fn update_host(&self, update: Update) -> Result<Item, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(item::single_key(keys::HOST_PK.to_string())))
+            .update_expression(update.expression())
+            .set_expression_attribute_names(Some(update.names))
+            .set_expression_attribute_values(Some(update.values).filter(|v| !v.is_empty()))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.attributes.unwrap_or_default())
+    }
+
+    /// Every tenant's key, from the listing partition.
+    async fn tenant_keys(&self) -> Result<Vec<String>, StoreError> {
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", item::PK)
+            .expression_attribute_values(":pk", s(keys::TENANTS_PK))
+            .projection_expression("#sk")
+            .expression_attribute_names("#sk", item::SK)
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<Item>, _>>()
+            .await
+            .map_err(unavailable)?;
+        items.iter().map(|i| Reader(i).s(item::SK)).collect()
+    }
+
+    /// Copies the host's lockout values of `version` into a tenant unless a newer copy is there.
+    async fn copy_host_lockout(&self, key: &str, lockout: &LockoutPolicy, version: u64) -> Result<(), StoreError> {
+        let update = Update::default()
+            .set("host_lockout", item::lockout(lockout))
+            .set("host_lockout_version", n(version))
+            .with_name(item::PK);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(item::single_key(keys::tenant_pk(key))))
+            .update_expression(update.expression())
+            .condition_expression("attribute_exists(#pk) AND (attribute_not_exists(#host_lockout_version) OR #host_lockout_version < :host_lockout_version)")
+            .set_expression_attribute_names(Some(update.names))
+            .set_expression_attribute_values(Some(update.values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // A newer copy is there already (or the tenant is gone): nothing to do.
+            Err(e) if condition_failed(&e) => Ok(()),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
     async fn update_tenant(&self, key: &str, update: Update) -> Result<(), StoreError> {
         let update = update.with_name(item::PK);
         let result = self

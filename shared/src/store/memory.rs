@@ -13,8 +13,9 @@ use crate::audit::{EventType, SecurityEvent};
 use crate::clock::Timestamp;
 use crate::codes::{CodePurpose, PendingCode};
 use crate::devices::Device;
+use crate::lockout::LockoutPolicy;
 use crate::policy::{Behaviour, TwoFactorSettings};
-use crate::tenant::{Scope, Tenant};
+use crate::tenant::{Host, Scope, Tenant};
 use crate::throttle::{Limit, Taken, Window};
 use crate::user::{Authenticator, User, UserPatch};
 
@@ -24,6 +25,7 @@ struct State {
     emails: HashMap<(String, String), String>,
     tenants: HashMap<String, Tenant>,
     host_settings: Option<TwoFactorSettings>,
+    host_lockout: Option<LockoutPolicy>,
     codes: HashMap<(String, CodePurpose), PendingCode>,
     windows: HashMap<String, Window>,
     devices: HashMap<(String, String), Device>,
@@ -351,7 +353,8 @@ impl TenantStore for MemoryStore {
         if s.emails.contains_key(&email_key) {
             return Err(StoreError::Conflict("email"));
         }
-        s.tenants.insert(key, tenant.clone());
+        let stored = Tenant { host_lockout: s.host_lockout, ..tenant.clone() };
+        s.tenants.insert(key, stored);
         s.emails.insert(email_key, admin.id.clone());
         s.users.insert(admin.id.clone(), admin.clone());
         Ok(())
@@ -379,6 +382,26 @@ impl TenantStore for MemoryStore {
 
     async fn set_host_settings(&self, settings: &TwoFactorSettings) -> Result<(), StoreError> {
         self.write().host_settings = Some(settings.clone());
+        Ok(())
+    }
+
+    async fn host(&self) -> Result<Host, StoreError> {
+        let s = self.read();
+        Ok(Host { settings: s.host_settings.clone(), lockout: s.host_lockout })
+    }
+
+    async fn set_host_lockout(&self, lockout: &LockoutPolicy) -> Result<(), StoreError> {
+        let mut s = self.write();
+        s.host_lockout = Some(*lockout);
+        for t in s.tenants.values_mut() {
+            t.host_lockout = Some(*lockout);
+        }
+        Ok(())
+    }
+
+    async fn set_tenant_lockout(&self, key: &str, lockout: &LockoutPolicy) -> Result<(), StoreError> {
+        let mut s = self.write();
+        s.tenants.get_mut(key).ok_or(StoreError::NotFound)?.lockout = Some(*lockout);
         Ok(())
     }
 

@@ -51,8 +51,9 @@ use crate::audit::{EventType, SecurityEvent};
 use crate::clock::Timestamp;
 use crate::codes::{CodePurpose, PendingCode};
 use crate::devices::Device;
+use crate::lockout::LockoutPolicy;
 use crate::policy::{Behaviour, TwoFactorSettings};
-use crate::tenant::{Scope, Tenant};
+use crate::tenant::{Host, Scope, Tenant};
 use crate::throttle::{Limit, Taken, Window};
 use crate::user::{Authenticator, User, UserPatch};
 
@@ -244,7 +245,9 @@ pub trait EventStore: Send + Sync {
 /// Tenants and the two-factor settings of the host and of each tenant.
 #[async_trait]
 pub trait TenantStore: Send + Sync {
-    /// Creates a tenant with its first admin, atomically; `Conflict("tenant")` if the name is taken.
+    /// Creates a tenant with its first admin, atomically; `Conflict("tenant")` if the
+    /// name is taken. The stored tenant carries the host's lockout values as they are
+    /// at that moment (whatever `tenant.host_lockout` says), and follows them after.
     async fn create_tenant(&self, tenant: &Tenant, admin: &User) -> Result<(), StoreError>;
     /// The tenant with this key (lower-case name).
     async fn tenant(&self, key: &str) -> Result<Option<Tenant>, StoreError>;
@@ -255,13 +258,22 @@ pub trait TenantStore: Send + Sync {
     /// The host's settings, if ever saved.
     async fn host_settings(&self) -> Result<Option<TwoFactorSettings>, StoreError>;
     /// Saves the host's settings, whole (seeding and tests; admins change them
-    /// through [`TenantStore::change_settings`]).
+    /// through [`TenantStore::change_settings`]), and nothing else of the host's:
+    /// its lockout values stay.
     async fn set_host_settings(&self, settings: &TwoFactorSettings) -> Result<(), StoreError>;
+    /// The host's two-factor settings and own lockout values, in one read.
+    async fn host(&self) -> Result<Host, StoreError>;
+    /// Saves the host's own lockout values and copies them into every tenant, whose
+    /// item keeps them for when it has no values of its own: a later read of any
+    /// tenant sees them.
+    async fn set_host_lockout(&self, lockout: &LockoutPolicy) -> Result<(), StoreError>;
+    /// Sets a tenant's own lockout values; `NotFound` if no such tenant.
+    async fn set_tenant_lockout(&self, key: &str, lockout: &LockoutPolicy) -> Result<(), StoreError>;
     /// Changes the fields of `scope`'s settings where `to` differs from `from` (what
     /// the caller read and decided on), only while each of those fields still holds
     /// its `from` value, and leaves the other fields as they are: two admins changing
     /// different fields at once both keep their change. Returns the settings as they
-    /// are after; `Conflict("settings")` if a field to change had moved, `NotFound`
+    /// are after (lockout values are not settings: they stay); `Conflict("settings")` if a field to change had moved, `NotFound`
     /// for a tenant that does not exist.
     async fn change_settings(&self, scope: &Scope, from: &TwoFactorSettings, to: &TwoFactorSettings) -> Result<TwoFactorSettings, StoreError>;
 }

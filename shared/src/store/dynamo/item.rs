@@ -12,9 +12,10 @@ use crate::audit::{EventType, SecurityEvent};
 use crate::clock::Timestamp;
 use crate::codes::{CodePurpose, PendingCode};
 use crate::devices::Device;
+use crate::lockout::LockoutPolicy;
 use crate::policy::{Behaviour, Provider, TwoFactorSettings};
 use crate::store::StoreError;
-use crate::tenant::{Scope, Tenant};
+use crate::tenant::{Host, Scope, Tenant};
 use crate::throttle::Window;
 use crate::user::{Authenticator, Role, User};
 
@@ -83,6 +84,10 @@ pub mod keys {
     pub fn unknown_pk(key: &str) -> String {
         format!("GUESS#{key}")
     }
+    /// The partition listing every tenant (one item per tenant, sort key the
+    /// tenant's key): what lets the host's lockout values reach every tenant with a
+    /// `Query`, never a `Scan`.
+    pub const TENANTS_PK: &str = "TENANTS";
     /// A send-limit window.
     pub fn window_pk(key: &str) -> String {
         format!("WINDOW#{key}")
@@ -260,6 +265,26 @@ pub fn settings_from(m: &Item) -> Result<TwoFactorSettings, StoreError> {
     })
 }
 
+/// Lockout values as a map attribute.
+pub fn lockout(v: &LockoutPolicy) -> AttributeValue {
+    AttributeValue::M(HashMap::from([
+        ("max_failed_attempts".to_string(), n(v.max_failed_attempts)),
+        ("lockout_seconds".to_string(), n(v.duration_seconds)),
+    ]))
+}
+
+/// Lockout values from an optional map attribute.
+pub fn opt_lockout(i: &Item, name: &str) -> Result<Option<LockoutPolicy>, StoreError> {
+    let Some(AttributeValue::M(m)) = i.get(name) else {
+        return match i.get(name) {
+            None => Ok(None),
+            Some(_) => Err(corrupt(name, "not a map")),
+        };
+    };
+    let r = Reader(m);
+    Ok(Some(LockoutPolicy { max_failed_attempts: r.n("max_failed_attempts")?, duration_seconds: r.n("lockout_seconds")? }))
+}
+
 /// An authenticator as a map attribute.
 pub fn authenticator(a: &Authenticator) -> AttributeValue {
     AttributeValue::M(HashMap::from([
@@ -361,7 +386,18 @@ pub fn tenant_item(t: &Tenant) -> Item {
     i.insert("feature".to_string(), behaviour(t.feature));
     i.insert("settings".to_string(), settings(&t.settings));
     i.insert("created_at".to_string(), n(t.created_at));
+    if let Some(l) = &t.lockout {
+        i.insert("lockout".to_string(), lockout(l));
+    }
+    if let Some(l) = &t.host_lockout {
+        i.insert("host_lockout".to_string(), lockout(l));
+    }
     i
+}
+
+/// The item that lists a tenant in the [`keys::TENANTS_PK`] partition.
+pub fn tenant_listing_item(tenant_key: &str) -> Item {
+    key(keys::TENANTS_PK, tenant_key)
 }
 
 /// A tenant from its item.
@@ -373,23 +409,26 @@ pub fn tenant_from(i: &Item) -> Result<Tenant, StoreError> {
         feature: parse_behaviour(&r.s("feature")?)?,
         settings: settings_from(settings)?,
         created_at: r.n("created_at")?,
+        lockout: opt_lockout(i, "lockout")?,
+        host_lockout: opt_lockout(i, "host_lockout")?,
     })
 }
 
-/// The host settings item.
-pub fn host_item(v: &TwoFactorSettings) -> Item {
-    let mut i = single_key(keys::HOST_PK.to_string());
-    i.insert("settings".to_string(), settings(v));
-    i
+/// The settings in a host or tenant item, the defaults where none were saved yet.
+pub fn settings_or_default(i: &Item) -> Result<TwoFactorSettings, StoreError> {
+    Ok(Reader(i).opt_map("settings")?.map(settings_from).transpose()?.unwrap_or_default())
 }
 
-/// Host settings from their item.
-pub fn host_from(i: &Item) -> Result<TwoFactorSettings, StoreError> {
-    settings_from(Reader(i).opt_map("settings")?.ok_or_else(|| corrupt("settings", "missing"))?)
+/// The host's item: settings and own lockout values, each absent until first saved.
+pub fn host_from(i: &Item) -> Result<Host, StoreError> {
+    Ok(Host {
+        settings: Reader(i).opt_map("settings")?.map(settings_from).transpose()?,
+        lockout: opt_lockout(i, "lockout")?,
+    })
 }
 
 fn parse_purpose(v: &str) -> Result<CodePurpose, StoreError> {
-    [CodePurpose::SignInEmail, CodePurpose::SignInSms, CodePurpose::ConfirmEmail, CodePurpose::ConfirmPhone]
+    [CodePurpose::SignInEmail, CodePurpose::SignInSms, CodePurpose::ConfirmEmail, CodePurpose::ConfirmPhone, CodePurpose::PasswordReset]
         .into_iter()
         .find(|p| p.as_str() == v)
         .ok_or_else(|| corrupt("purpose", "unknown value"))
@@ -560,7 +599,11 @@ mod tests {
 
     #[test]
     fn tenants_codes_devices_and_windows_survive_the_round_trip() {
-        let t = Tenant { name: "Acme".into(), feature: Behaviour::Forced, settings: TwoFactorSettings::default(), created_at: 5 };
+        let t = Tenant { name: "Acme".into(), feature: Behaviour::Forced, settings: TwoFactorSettings::default(), created_at: 5, lockout: None, host_lockout: None };
+        assert_eq!(tenant_from(&tenant_item(&t)).unwrap(), t);
+        let own = LockoutPolicy { max_failed_attempts: 3, duration_seconds: 60 };
+        let host = LockoutPolicy { max_failed_attempts: 7, duration_seconds: 900 };
+        let t = Tenant { lockout: Some(own), host_lockout: Some(host), ..t };
         assert_eq!(tenant_from(&tenant_item(&t)).unwrap(), t);
         let c = PendingCode { user_id: "u".into(), purpose: CodePurpose::ConfirmPhone, destination: "+1".into(), hash: "h".into(), created_at: 1, expires_at: 2 };
         assert_eq!(code_from(&code_item(&c)).unwrap(), c);

@@ -1,0 +1,74 @@
+//! `PUT /account/password`: the signed-in user changes their password. The current
+//! password is checked like a login's (the attempt takes a lockout slot of the
+//! user's side before it is judged, and none is checked while the account is
+//! locked), so a stolen
+//! access token does not open an unthrottled guessing oracle; with 2FA on, a fresh
+//! second factor is needed first, so it does not open one at all. Success rotates
+//! the security stamp: every access token issued before it, the caller's own
+//! included, and every remembered browser stop working.
+
+use http::StatusCode;
+use serde::Deserialize;
+use twofa::api::{no_content, parse_body, ApiError, Request, Response};
+use twofa::app::Core;
+use twofa::password::{hash_password, verify_password, Password};
+use twofa::senders::EmailSender;
+use twofa::signin::{attempt_id, begin_attempt, notify, require_step_up, right_answer, two_factor_on, wrong_answer, Failure};
+use twofa::store::{Spend, Subject, Success};
+use twofa::user::UserPatch;
+
+use crate::caller::signed_in;
+use crate::errors;
+use crate::policy::side_of;
+
+#[derive(Deserialize)]
+struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+fn invalid_credentials() -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "the current password is wrong")
+}
+
+/// `PUT /account/password`.
+pub async fn change(core: &Core, email: &dyn EmailSender, req: &Request) -> Result<Response, ApiError> {
+    let caller = signed_in(core, req).await?;
+    let change: PasswordChange = parse_body(req)?;
+    let user = &caller.user;
+    let side = side_of(core, user).await?;
+    require_step_up(core, &caller, two_factor_on(user, &side.effective(user.two_factor_enabled)))?;
+    // Before the current password: a weak choice costs no attempt.
+    let new = Password::new(&change.new_password, core.config.password_min_length, &[user.email.as_str()])
+        .map_err(|e| errors::weak_password("new_password", e.0))?;
+    // The attempt takes its slot before the password is judged (the store's module
+    // doc): 423 while locked, and guesses sent together get no more tries.
+    let subject = Subject::User(&user.id);
+    let attempt = begin_attempt(core, subject, attempt_id()?, None, side.lockout(core.config.lockout)).await?;
+    let current = attempt.user.as_ref().unwrap_or(user);
+    if !verify_password(&change.current_password, Some(&current.password_hash)).await? {
+        return Err(match wrong_answer(core, email, subject, &attempt).await? {
+            Failure::Counted { .. } => invalid_credentials(),
+            Failure::Locked { retry_after } => ApiError::locked_out(retry_after),
+        });
+    }
+    let hash = hash_password(&new).await?;
+    // The stamp rotates in the success write itself; the answer is 204 with no fresh
+    // token, so the caller's own session ends with the others.
+    let patch = UserPatch { password_hash: Some(hash.clone()), pending_sign_in: Some(None), ..Default::default() }.rotating_stamp();
+    // The new password, the new stamp and the reset count in one write, refused if
+    // the account locked while the password was checked.
+    let success = Success { attempt: &attempt.id, sid: None, spend: Spend::Nothing, patch: &patch, authenticator: None, release_only: false };
+    right_answer(core, &user.id, &success).await?;
+    // Login's copy of the hash on the email item follows through update_user.
+    core.store.update_user(&user.id, &UserPatch { password_hash: Some(hash), ..Default::default() }).await?;
+    tracing::info!(user_id = %user.id, "password changed by the user");
+    notify(
+        email,
+        user,
+        "Your password was changed",
+        "The password of your account was changed. Every session and remembered browser was signed out.",
+    )
+    .await;
+    Ok(no_content())
+}

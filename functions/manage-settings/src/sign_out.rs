@@ -1,0 +1,30 @@
+//! `POST /account/sign-out-everywhere`: one new security stamp ends every access
+//! token issued before it (the caller's own too) and every remembered browser;
+//! the browsers' records are then deleted so the list is tidy.
+
+use twofa::api::{no_content, ApiError, Request, Response};
+use twofa::app::Core;
+use twofa::senders::EmailSender;
+use twofa::signin::{notify, rotate_stamp};
+use twofa::user::UserPatch;
+
+use crate::caller::signed_in;
+
+/// `POST /account/sign-out-everywhere`.
+pub async fn everywhere(core: &Core, email: &dyn EmailSender, req: &Request) -> Result<Response, ApiError> {
+    let caller = signed_in(core, req).await?;
+    let user = &caller.user;
+    // The answer is 204: the fresh token rotate_stamp offers is not handed out, so
+    // the caller's own session ends with every other.
+    rotate_stamp(core, &caller, user, UserPatch { pending_sign_in: Some(None), ..Default::default() }).await?;
+    core.store.delete_devices(&user.id).await?;
+    tracing::info!(user_id = %user.id, "signed out everywhere");
+    notify(
+        email,
+        user,
+        "You were signed out everywhere",
+        "Every session and remembered browser of your account was signed out.",
+    )
+    .await;
+    Ok(no_content())
+}
