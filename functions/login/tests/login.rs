@@ -318,3 +318,30 @@ async fn consecutive_failures_stop_at_one_hundred_across_lock_periods_with_a_thi
     clock.advance(86_400);
     assert_eq!(login(&core, "jane@example.com", PASSWORD).await.0, 423);
 }
+
+#[tokio::test]
+async fn the_hundredth_failure_raced_by_a_refused_guess_still_ends_in_a_lock_that_ends() {
+    // Attack: drive the streak to 95 with wrong passwords (19 five-minute locks), then
+    // send six wrong guesses at once. Five take the last slots (the fifth is the
+    // hundredth failure); the sixth finds every slot held and locks for five minutes.
+    // The hundredth failure's 30-day lock then finds the account locked already, so
+    // it never restarts the streak: from then on every attempt, the right password
+    // included, is refused as "every slot held" and locks again, for ever.
+    let (core, store, clock) = memory_core(Config::default());
+    let user = seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
+    for _ in 0..95 {
+        if login(&core, "jane@example.com", "wrong horse battery").await.0 == 423 {
+            clock.advance(300);
+        }
+    }
+    assert!(store.user(&user.id).await.unwrap().unwrap().lockout_end.is_some_and(|end| end <= core.now()));
+    let wrong = || login(&core, "jane@example.com", "wrong horse battery");
+    let raced = tokio::join!(wrong(), wrong(), wrong(), wrong(), wrong(), wrong());
+    assert_eq!(raced.5 .0, 423, "the sixth guess found every slot held");
+    clock.advance(30 * 86_400 + 1);
+    assert_eq!(
+        login(&core, "jane@example.com", PASSWORD).await.0,
+        200,
+        "after the longest lock the right password must sign in again: the account must not refuse for ever"
+    );
+}
