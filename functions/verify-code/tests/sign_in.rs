@@ -335,3 +335,20 @@ async fn bad_input_is_refused_naming_the_field_and_changes_nothing() {
     assert_eq!(w.user(&user.id).await, before);
     assert_eq!(w.verify(sign_in(&token, "email", &code), None).await.status(), 200, "the code still works");
 }
+
+#[tokio::test]
+async fn a_code_sent_for_one_sign_in_does_not_finish_another() {
+    // SECURITY.md: a sent code works "only for the request that asked for them". Attack:
+    // the victim signs in and is sent a code; an attacker who has the password and sees
+    // that code (a lock-screen preview, an SMS interception) signs in afresh, which
+    // replaces the victim's sign-in, and finishes the attacker's own with the victim's code.
+    let w = World::new();
+    let user = w.two_factor_user().await;
+    let victims = w.start_sign_in(&user).await;
+    let code = w.send_sign_in_code(&victims, "sms").await;
+    let attackers = w.start_sign_in(&user).await;
+
+    let (status, code_name, body) = answer(&w.verify(sign_in(&attackers, "sms", &code), None).await);
+
+    assert_eq!((status, code_name.as_str()), (401, "invalid_code"), "the code was sent for another sign-in: {body}");
+}
