@@ -593,7 +593,7 @@ mod scenarios {
         assert_eq!(count(&slot(&store, &u.id).await.unwrap()), 1);
         store.lock(Subject::User(&u.id), NOW, NOW + 1, false).await.unwrap();
         let start = UserPatch { pending_sign_in: Some(Some("sid".into())), ..Default::default() };
-        let success = Success { attempt: "pwd-ok", sid: None, spend: Spend::Nothing, patch: &start, release_only: true };
+        let success = Success { attempt: "pwd-ok", sid: None, spend: Spend::Nothing, patch: &start, authenticator: None, release_only: true };
         assert_eq!(store.succeed(&u.id, &success, NOW + 2).await.unwrap(), Succeeded::Done);
         let after = store.user(&u.id).await.expect("the user still reads after a slot is given back").expect("the user exists");
         assert_eq!(after.failed_count, 0);

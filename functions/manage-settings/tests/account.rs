@@ -499,6 +499,7 @@ async fn a_setup_token_stops_working_once_its_authenticator_is_enrolled() {
     assert_eq!((r.status, r.error()), (401, "unauthorized"), "no second enrolment with the spent setup token");
     let r = w.call("POST", "/account/authenticator/verify", json!({"code": code}), Some(&setup)).await;
     assert_eq!((r.status, r.error()), (401, "unauthorized"));
+}
 
 #[tokio::test]
 async fn enrolling_an_authenticator_never_answers_500_for_an_address_register_accepts() {
