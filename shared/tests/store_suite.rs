@@ -66,6 +66,7 @@ suite!(
     a_sent_code_is_spent_with_its_sign_in_in_one_write,
     a_right_password_before_a_second_factor_gives_its_slot_back_and_keeps_earlier_failures,
     a_slot_given_back_after_a_lock_reset_the_count_leaves_the_user_readable,
+    a_hard_lock_replaces_a_shorter_lock_and_restarts_the_streak,
     consecutive_failures_are_bounded_across_lock_periods,
     an_unknown_email_counts_and_locks_like_an_account_and_never_blocks_registering_it,
     a_retried_slot_or_success_is_recognised_as_its_own,
@@ -598,6 +599,22 @@ mod scenarios {
         let after = store.user(&u.id).await.expect("the user still reads after a slot is given back").expect("the user exists");
         assert_eq!(after.failed_count, 0);
         assert!(matches!(store.take_slot(Subject::User(&u.id), "next", None, 5, NOW + 2).await.unwrap(), Slot::Taken { count: 1, streak: 1, .. }));
+    }
+
+    pub async fn a_hard_lock_replaces_a_shorter_lock_and_restarts_the_streak(store: Shared) {
+        // The hundredth failure raced by a guess that found every slot held: the short
+        // lock lands first, and the 30-day lock must still take effect and restart the
+        // streak, or the streak stays at the limit and refuses every attempt for ever.
+        let u = user(Scope::Host, "jo@example.com");
+        store.create_user(&u).await.unwrap();
+        slot(&store, &u.id).await.unwrap();
+        store.lock(Subject::User(&u.id), NOW, NOW + 300, false).await.unwrap();
+        store.lock(Subject::User(&u.id), NOW, NOW + 30 * 86_400, true).await.unwrap();
+        assert_eq!(stored(&store, &u.id).await.lockout_end, Some(NOW + 30 * 86_400));
+        store.lock(Subject::User(&u.id), NOW + 1, NOW + 301, true).await.unwrap();
+        assert_eq!(stored(&store, &u.id).await.lockout_end, Some(NOW + 30 * 86_400), "no lock shortens a longer one");
+        let after = NOW + 30 * 86_400;
+        assert!(matches!(store.take_slot(Subject::User(&u.id), "next", None, 5, after).await.unwrap(), Slot::Taken { count: 1, streak: 1, .. }));
     }
 
     pub async fn consecutive_failures_are_bounded_across_lock_periods(store: Shared) {

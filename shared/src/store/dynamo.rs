@@ -38,6 +38,9 @@
 //!   new item: the slot is also the read of the user. A refusal returns the old
 //!   item, which says why (locked, sign-in ended, all slots held) or that it was
 //!   this attempt's own slot written by a try whose answer was lost.
+//! - `lock`: one `UpdateItem` under `not locked`, or for the hard lock `not locked
+//!   OR lockout_end < until`: the 30-day lock replaces a shorter one (the raced
+//!   hundredth failure); no lock shortens or extends another otherwise.
 //! - `succeed`: one `UpdateItem` that spends a TOTP step (`totp_last_step <
 //!   step`) or a recovery code (`DELETE` from the set, `contains`), ends the sign-in,
 //!   applies the patch, sets `done_attempt` and resets the counts, under `not
@@ -669,7 +672,13 @@ impl UserStore for DynamoStore {
         if hard {
             u = u.set("failure_streak", n(0));
         }
-        let mut condition = String::from("(attribute_not_exists(#lockout_end) OR #lockout_end <= :now)");
+        // A lock already on stands, except that a hard lock replaces a shorter one (a
+        // raced hundredth failure must still lock long and restart the streak).
+        let mut condition = String::from(if hard {
+            "(attribute_not_exists(#lockout_end) OR #lockout_end <= :now OR #lockout_end < :lockout_end)"
+        } else {
+            "(attribute_not_exists(#lockout_end) OR #lockout_end <= :now)"
+        });
         let key = match subject {
             Subject::User(id) => {
                 u = u.remove("pending_sign_in").with_name(item::PK);
@@ -695,7 +704,7 @@ impl UserStore for DynamoStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            // Locked already (by a concurrent attempt): that lock stands.
+            // Locked already, at least as long (by a concurrent attempt): that lock stands.
             Err(e) if condition_failed(&e) => match e.as_service_error() {
                 Some(UpdateItemError::ConditionalCheckFailedException(c)) if c.item().is_none() => Err(StoreError::NotFound),
                 _ => Ok(()),

@@ -196,17 +196,20 @@ impl UserStore for MemoryStore {
         let mut guard = self.write();
         let s = &mut *guard;
         let key = CounterKey::from(subject);
+        // A lock already on stands, unless a hard lock would end later (see the module
+        // doc of `store`).
+        let stands = |end: Option<Timestamp>| end.is_some_and(|end| end > now && (!hard || end >= until));
         if let CounterKey::User(id) = &key {
             let u = s.users.get_mut(id).ok_or(StoreError::NotFound)?;
-            if u.lockout_end.is_some_and(|end| end > now) {
+            if stands(u.lockout_end) {
                 return Ok(());
             }
             u.lockout_end = Some(until);
             u.failed_count = 0;
             u.pending_sign_in = None;
         }
-        let counter = s.counters.entry(key).or_default();
-        if counter.lockout_end.is_some_and(|end| end > now) {
+        let counter = s.counters.entry(key.clone()).or_default();
+        if matches!(key, CounterKey::Unknown(_)) && stands(counter.lockout_end) {
             return Ok(());
         }
         counter.lockout_end = Some(until);

@@ -29,7 +29,11 @@
 //! Consecutive failures are bounded across lock periods too (NIST SP 800-63B 5.2.2:
 //! at most 100 in 30 days): a second counter, the streak, counts failures and is
 //! reset only by a success; at [`HARD_LIMIT`] the lock lasts [`HARD_LOCK_SECONDS`]
-//! (30 days) and the streak starts again. `LOCKOUT_MAX_FAILED_ATTEMPTS` is capped at
+//! (30 days) and the streak starts again. A lock never shortens or extends one already
+//! on, except that the 30-day lock replaces a shorter one: the hundredth failure, raced
+//! by a guess that found every slot held and locked for minutes, still locks for 30
+//! days and restarts the streak (otherwise the streak would stay at the limit and refuse every attempt,
+//! the right password included, for ever). `LOCKOUT_MAX_FAILED_ATTEMPTS` is capped at
 //! 100 by the settings.
 //!
 //! Emails without an account count their failures too, on a counter keyed by the
@@ -193,7 +197,8 @@ pub trait UserStore: Send + Sync {
     /// under [`HARD_LIMIT`], and `sid` (when given) is the pending sign-in. An unknown
     /// email's counter is created on first use. `NotFound` for a user that does not exist.
     async fn take_slot(&self, subject: Subject<'_>, attempt: &str, sid: Option<&str>, max: u32, now: Timestamp) -> Result<Slot, StoreError>;
-    /// Locks until `until` unless already locked at `now`: resets the count, ends any
+    /// Locks until `until` unless already locked at `now` (with `hard`: unless locked
+    /// until `until` or later; a shorter lock gives way): resets the count, ends any
     /// sign-in in progress, and with `hard` restarts the streak.
     async fn lock(&self, subject: Subject<'_>, now: Timestamp, until: Timestamp, hard: bool) -> Result<(), StoreError>;
     /// Writes a right answer (see [`Success`]).
