@@ -287,6 +287,12 @@ pub async fn begin_attempt(core: &Core, subject: Subject<'_>, id: String, sid: O
             tracing::warn!("account locked: every attempt slot was taken at once");
             Err(ApiError::locked_out(until - now))
         }
+        Slot::Exhausted => {
+            let until = now + HARD_LOCK_SECONDS;
+            core.store.lock(subject, now, until, true).await?;
+            tracing::warn!("account locked long: the lock after the last consecutive failure was never written");
+            Err(ApiError::locked_out(until - now))
+        }
         Slot::Ended => Err(ApiError::unauthorized()),
     }
 }

@@ -345,3 +345,30 @@ async fn the_hundredth_failure_raced_by_a_refused_guess_still_ends_in_a_lock_tha
         "after the longest lock the right password must sign in again: the account must not refuse for ever"
     );
 }
+
+#[tokio::test]
+async fn a_hundredth_failure_whose_lock_was_never_written_still_ends_in_a_lock_that_ends() {
+    // The hundredth failure took its slot, then its Lambda died (timeout, crash) before
+    // the 30-day lock was written: the streak sits at the limit with no lock to restart
+    // it. The next attempt must lock for the long period, not for minutes again and
+    // again, and after it the right password must sign in.
+    use twofa::store::{Slot, Subject, HARD_LIMIT};
+    let (core, store, clock) = memory_core(Config::default());
+    let user = seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
+    let mut taken = 0;
+    while taken < HARD_LIMIT {
+        let now = core.now();
+        match store.take_slot(Subject::User(&user.id), &format!("abandoned-{taken}"), None, 5, now).await.unwrap() {
+            Slot::Taken { count, .. } if count < 5 || taken + 1 == HARD_LIMIT => taken += 1,
+            Slot::Taken { .. } => {
+                taken += 1;
+                store.lock(Subject::User(&user.id), now, now + 300, false).await.unwrap();
+                clock.advance(300);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(login(&core, "jane@example.com", PASSWORD).await.0, 423);
+    clock.advance(30 * 86_400 + 1);
+    assert_eq!(login(&core, "jane@example.com", PASSWORD).await.0, 200, "the account must not refuse for ever");
+}

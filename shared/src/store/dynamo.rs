@@ -667,6 +667,9 @@ impl UserStore for DynamoStore {
         if sid.is_some() && r.opt_s("pending_sign_in")?.as_deref() != sid {
             return Ok(Slot::Ended);
         }
+        if r.counter("failure_streak")? >= super::HARD_LIMIT {
+            return Ok(Slot::Exhausted);
+        }
         Ok(Slot::Full)
     }
 

@@ -166,7 +166,10 @@ impl UserStore for MemoryStore {
                 if sid.is_some() && u.pending_sign_in.as_deref() != sid {
                     return Ok(Slot::Ended);
                 }
-                if u.failed_count >= max || counter.streak >= super::HARD_LIMIT {
+                if counter.streak >= super::HARD_LIMIT {
+                    return Ok(Slot::Exhausted);
+                }
+                if u.failed_count >= max {
                     return Ok(Slot::Full);
                 }
                 u.failed_count += 1;
@@ -181,7 +184,10 @@ impl UserStore for MemoryStore {
                 if let Some(end) = counter.lockout_end.filter(|end| *end > now) {
                     return Ok(Slot::Locked(end));
                 }
-                if counter.count >= max || counter.streak >= super::HARD_LIMIT {
+                if counter.streak >= super::HARD_LIMIT {
+                    return Ok(Slot::Exhausted);
+                }
+                if counter.count >= max {
                     return Ok(Slot::Full);
                 }
                 counter.count += 1;

@@ -24,7 +24,9 @@
 //! attempt whose answer never came (a crash, a timeout) stays counted: it is a
 //! failure. When every slot is held and the account is not locked, the refused
 //! attempt locks it ([`UserStore::lock`]), so a slot abandoned by a crash cannot
-//! keep the account refusing forever.
+//! keep the account refusing forever; likewise when the abandoned slot was the
+//! hundredth consecutive failure ([`Slot::Exhausted`]), the refused attempt writes
+//! the 30-day lock that restarts the streak.
 //!
 //! Consecutive failures are bounded across lock periods too (NIST SP 800-63B 5.2.2:
 //! at most 100 in 30 days): a second counter, the streak, counts failures and is
@@ -115,6 +117,10 @@ pub enum Slot {
     Locked(Timestamp),
     /// Refused: every slot is held by attempts not yet judged (or abandoned).
     Full,
+    /// Refused: [`HARD_LIMIT`] consecutive failures are counted but the long lock they
+    /// earn was never written (the hundredth attempt was abandoned); the refused
+    /// attempt writes it, or the streak would refuse every attempt for ever.
+    Exhausted,
     /// Refused: the sign-in the attempt is for is no longer pending.
     Ended,
 }
