@@ -316,6 +316,12 @@ pub async fn begin_attempt(core: &Core, subject: Subject<'_>, id: String, sid: O
             tracing::warn!("account locked: every attempt slot was taken at once");
             Err(ApiError::locked_out(until - now))
         }
+        Slot::Exhausted => {
+            let until = now + HARD_LOCK_SECONDS;
+            core.store.lock(subject, now, until, true).await?;
+            tracing::warn!("account locked long: the lock after the last consecutive failure was never written");
+            Err(ApiError::locked_out(until - now))
+        }
         Slot::Ended => Err(ApiError::unauthorized()),
     }
 }
@@ -333,6 +339,13 @@ pub async fn wrong_answer(core: &Core, email: &dyn EmailSender, subject: Subject
         AfterFailure::Counted { attempts_remaining } => return Ok(Failure::Counted { attempts_remaining }),
     };
     core.store.lock(subject, now, until, hard).await?;
+    // Known weakness (red team): the notice is awaited, so the attempt that locks a
+    // real account answers later (one SES call) than the one that locks an unknown
+    // email, and the timing can tell whether the address has an account. It costs the
+    // prober a lock of that account and sends its owner this email. Not sending it
+    // inside the answer is unreliable in Lambda (the environment freezes after the
+    // answer), and padding the unknown path to an SES call's latency is a guess; the
+    // sound fix is a queue (SQS) the answer enqueues to on both paths, not done yet.
     if let Some(user) = &attempt.user {
         tracing::warn!(user_id = %user.id, "account locked after repeated failures");
         notify(email, user, "Your account was locked", "Your account was locked for a while after several failed sign-in attempts.").await;

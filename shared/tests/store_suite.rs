@@ -67,6 +67,8 @@ suite!(
     a_recovery_code_is_consumed_exactly_once_under_concurrency,
     a_sent_code_is_spent_with_its_sign_in_in_one_write,
     a_right_password_before_a_second_factor_gives_its_slot_back_and_keeps_earlier_failures,
+    a_slot_given_back_after_a_lock_reset_the_count_leaves_the_user_readable,
+    a_hard_lock_replaces_a_shorter_lock_and_restarts_the_streak,
     consecutive_failures_are_bounded_across_lock_periods,
     an_unknown_email_counts_and_locks_like_an_account_and_never_blocks_registering_it,
     a_retried_slot_or_success_is_recognised_as_its_own,
@@ -610,6 +612,40 @@ mod scenarios {
         assert_eq!((after.failed_count, after.pending_sign_in.as_deref()), (2, Some("sid-2")));
     }
 
+    pub async fn a_slot_given_back_after_a_lock_reset_the_count_leaves_the_user_readable(store: Shared) {
+        // A right password judged while other attempts locked the account (which resets
+        // the count) and the lock ended (LOCKOUT_DURATION_SECONDS may be 1; a slow store
+        // or Argon2 on a small Lambda takes that long) gives back a slot that is no longer
+        // counted. The count must not go below zero: DynamoDB would store -1, which no
+        // longer reads as a user, and every route that reads the user would answer 500.
+        let u = user(Scope::Host, "jo@example.com");
+        store.create_user(&u).await.unwrap();
+        assert_eq!(count(&slot(&store, &u.id).await.unwrap()), 1);
+        store.lock(Subject::User(&u.id), NOW, NOW + 1, false).await.unwrap();
+        let start = UserPatch { pending_sign_in: Some(Some("sid".into())), ..Default::default() };
+        let success = Success { attempt: "pwd-ok", sid: None, spend: Spend::Nothing, patch: &start, authenticator: None, release_only: true };
+        assert_eq!(store.succeed(&u.id, &success, NOW + 2).await.unwrap(), Succeeded::Done);
+        let after = store.user(&u.id).await.expect("the user still reads after a slot is given back").expect("the user exists");
+        assert_eq!(after.failed_count, 0);
+        assert!(matches!(store.take_slot(Subject::User(&u.id), "next", None, 5, NOW + 2).await.unwrap(), Slot::Taken { count: 1, streak: 1, .. }));
+    }
+
+    pub async fn a_hard_lock_replaces_a_shorter_lock_and_restarts_the_streak(store: Shared) {
+        // The hundredth failure raced by a guess that found every slot held: the short
+        // lock lands first, and the 30-day lock must still take effect and restart the
+        // streak, or the streak stays at the limit and refuses every attempt for ever.
+        let u = user(Scope::Host, "jo@example.com");
+        store.create_user(&u).await.unwrap();
+        slot(&store, &u.id).await.unwrap();
+        store.lock(Subject::User(&u.id), NOW, NOW + 300, false).await.unwrap();
+        store.lock(Subject::User(&u.id), NOW, NOW + 30 * 86_400, true).await.unwrap();
+        assert_eq!(stored(&store, &u.id).await.lockout_end, Some(NOW + 30 * 86_400));
+        store.lock(Subject::User(&u.id), NOW + 1, NOW + 301, true).await.unwrap();
+        assert_eq!(stored(&store, &u.id).await.lockout_end, Some(NOW + 30 * 86_400), "no lock shortens a longer one");
+        let after = NOW + 30 * 86_400;
+        assert!(matches!(store.take_slot(Subject::User(&u.id), "next", None, 5, after).await.unwrap(), Slot::Taken { count: 1, streak: 1, .. }));
+    }
+
     pub async fn consecutive_failures_are_bounded_across_lock_periods(store: Shared) {
         // Five failures lock for 300 s, again and again: the streak outlives the locks.
         let u = user(Scope::Host, "jo@example.com");
@@ -620,7 +656,7 @@ mod scenarios {
             for i in 0..5 {
                 match store.take_slot(Subject::User(&u.id), &format!("r{round}-{i}"), None, 5, now).await.unwrap() {
                     Slot::Taken { .. } => failures += 1,
-                    Slot::Full => {}
+                    Slot::Full | Slot::Exhausted => {}
                     other => panic!("round {round}: {other:?}"),
                 }
             }

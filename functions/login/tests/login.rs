@@ -341,3 +341,57 @@ async fn consecutive_failures_stop_at_one_hundred_across_lock_periods_with_a_thi
     clock.advance(86_400);
     assert_eq!(login(&core, "jane@example.com", PASSWORD).await.0, 423);
 }
+
+#[tokio::test]
+async fn the_hundredth_failure_raced_by_a_refused_guess_still_ends_in_a_lock_that_ends() {
+    // Attack: drive the streak to 95 with wrong passwords (19 five-minute locks), then
+    // send six wrong guesses at once. Five take the last slots (the fifth is the
+    // hundredth failure); the sixth finds every slot held and locks for five minutes.
+    // The hundredth failure's 30-day lock then finds the account locked already, so
+    // it never restarts the streak: from then on every attempt, the right password
+    // included, is refused as "every slot held" and locks again, for ever.
+    let (core, store, clock) = memory_core(Config::default());
+    let user = seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
+    for _ in 0..95 {
+        if login(&core, "jane@example.com", "wrong horse battery").await.0 == 423 {
+            clock.advance(300);
+        }
+    }
+    assert!(store.user(&user.id).await.unwrap().unwrap().lockout_end.is_some_and(|end| end <= core.now()));
+    let wrong = || login(&core, "jane@example.com", "wrong horse battery");
+    let raced = tokio::join!(wrong(), wrong(), wrong(), wrong(), wrong(), wrong());
+    assert_eq!(raced.5 .0, 423, "the sixth guess found every slot held");
+    clock.advance(30 * 86_400 + 1);
+    assert_eq!(
+        login(&core, "jane@example.com", PASSWORD).await.0,
+        200,
+        "after the longest lock the right password must sign in again: the account must not refuse for ever"
+    );
+}
+
+#[tokio::test]
+async fn a_hundredth_failure_whose_lock_was_never_written_still_ends_in_a_lock_that_ends() {
+    // The hundredth failure took its slot, then its Lambda died (timeout, crash) before
+    // the 30-day lock was written: the streak sits at the limit with no lock to restart
+    // it. The next attempt must lock for the long period, not for minutes again and
+    // again, and after it the right password must sign in.
+    use twofa::store::{Slot, Subject, HARD_LIMIT};
+    let (core, store, clock) = memory_core(Config::default());
+    let user = seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
+    let mut taken = 0;
+    while taken < HARD_LIMIT {
+        let now = core.now();
+        match store.take_slot(Subject::User(&user.id), &format!("abandoned-{taken}"), None, 5, now).await.unwrap() {
+            Slot::Taken { count, .. } if count < 5 || taken + 1 == HARD_LIMIT => taken += 1,
+            Slot::Taken { .. } => {
+                taken += 1;
+                store.lock(Subject::User(&user.id), now, now + 300, false).await.unwrap();
+                clock.advance(300);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(login(&core, "jane@example.com", PASSWORD).await.0, 423);
+    clock.advance(30 * 86_400 + 1);
+    assert_eq!(login(&core, "jane@example.com", PASSWORD).await.0, 200, "the account must not refuse for ever");
+}

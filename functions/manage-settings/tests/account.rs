@@ -500,3 +500,23 @@ async fn a_setup_token_stops_working_once_its_authenticator_is_enrolled() {
     let r = w.call("POST", "/account/authenticator/verify", json!({"code": code}), Some(&setup)).await;
     assert_eq!((r.status, r.error()), (401, "unauthorized"));
 }
+
+#[tokio::test]
+async fn enrolling_an_authenticator_never_answers_500_for_an_address_register_accepts() {
+    // Attack (or only an unlucky user): register an address of 254 characters whose
+    // local part and domain are 4-byte characters. Its percent-encoded otpauth URI
+    // is about 3,000 bytes, more than a QR code holds, and POST /account/authenticator
+    // answers 500 (ApiError::internal): client input must never give a 5xx, and the
+    // user can never enrol an authenticator.
+    let w = World::new().await;
+    // Since emails are capped at 254 octets (not characters), the longest such address
+    // register accepts is 64 octets of 4-byte characters before the @ and 184 after.
+    let address = format!("{}@{}.com", "😀".repeat(16), "𠀀".repeat(46));
+    assert_eq!(address.len(), 253);
+    assert!(twofa::email::Email::parse(&address).is_ok(), "register accepts the address");
+    let user = twofa::testing::seed_user(&w.core, twofa::tenant::Scope::Host, &address, "correct horse battery staple", &[]).await;
+
+    let r = w.call("POST", "/account/authenticator", json!(null), Some(&w.token(&user))).await;
+
+    assert!(r.status < 500, "client input gave {}: {:?}", r.status, r.body);
+}

@@ -222,3 +222,25 @@ async fn bad_input_is_refused_naming_the_field_and_changes_nothing() {
     assert_eq!(w.store.send_window(&format!("user:{}", user.id)).await.unwrap(), None, "nothing was counted");
     assert_eq!(w.user(&user.id).await, before);
 }
+
+#[tokio::test]
+async fn accounts_anyone_can_register_cannot_spend_the_tenants_cap_on_sign_in_codes() {
+    // Attack: register throwaway accounts (POST /register is public), sign in (2FA is
+    // off for them, so an access token at once) and have each send confirm_email codes
+    // to its own throwaway address. Every send counts against the side's hourly cap
+    // (SEND_LIMIT_PER_TENANT_PER_HOUR, 1000 by default: 100 accounts at 10 an hour),
+    // so for the rest of the hour no user of the tenant or host receives a sign-in
+    // code, and users with email or SMS as their only factor cannot sign in.
+    let w = World::with(&[("SEND_LIMIT_PER_TENANT_PER_HOUR", "10")]);
+    let victim = w.two_factor_user().await;
+    for i in 0..10 {
+        let throwaway = w.plain_user(&format!("throwaway{i}@attacker.example")).await;
+        let r = w.send(json!({"purpose": "confirm_email"}), Some(&w.access_token(&throwaway, None))).await;
+        assert_eq!(r.status(), 202, "throwaway {i}: {}", r.body());
+    }
+    let token = w.start_sign_in(&victim).await;
+
+    let (status, code, body) = answer(&w.send(json!({"two_factor_token": token, "provider": "email"}), None).await);
+
+    assert_eq!(status, 202, "the victim's sign-in code was refused ({code}): {body}");
+}

@@ -398,3 +398,20 @@ async fn a_wrong_code_is_recorded_and_the_one_that_locks_is_recorded_with_the_lo
     assert_eq!(recorded[1].details["factor"], json!("email"));
     assert!(!serde_json::to_string(&recorded).unwrap().contains("000000"), "the wrong code is not kept");
 }
+
+#[tokio::test]
+async fn a_code_sent_for_one_sign_in_does_not_finish_another() {
+    // SECURITY.md: a sent code works "only for the request that asked for them". Attack:
+    // the victim signs in and is sent a code; an attacker who has the password and sees
+    // that code (a lock-screen preview, an SMS interception) signs in afresh, which
+    // replaces the victim's sign-in, and finishes the attacker's own with the victim's code.
+    let w = World::new();
+    let user = w.two_factor_user().await;
+    let victims = w.start_sign_in(&user).await;
+    let code = w.send_sign_in_code(&victims, "sms").await;
+    let attackers = w.start_sign_in(&user).await;
+
+    let (status, code_name, body) = answer(&w.verify(sign_in(&attackers, "sms", &code), None).await);
+
+    assert_eq!((status, code_name.as_str()), (401, "invalid_code"), "the code was sent for another sign-in: {body}");
+}

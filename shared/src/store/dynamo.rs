@@ -65,6 +65,9 @@
 //!   new item: the slot is also the read of the user. A refusal returns the old
 //!   item, which says why (locked, sign-in ended, all slots held) or that it was
 //!   this attempt's own slot written by a try whose answer was lost.
+//! - `lock`: one `UpdateItem` under `not locked`, or for the hard lock `not locked
+//!   OR lockout_end < until`: the 30-day lock replaces a shorter one (the raced
+//!   hundredth failure); no lock shortens or extends another otherwise.
 //! - `succeed`: one `UpdateItem` that spends a TOTP step (`totp_last_step <
 //!   step`) or a recovery code (`DELETE` from the set, `contains`), ends the sign-in,
 //!   applies the patch, sets `done_attempt` and resets the counts, under `not
@@ -72,7 +75,10 @@
 //!   item: then one `TransactWriteItems` (that update plus the conditional delete of
 //!   the code) with the attempt id as client request token, retried on a
 //!   transaction conflict. A refusal whose old item carries this `done_attempt` is
-//!   this attempt's own success.
+//!   this attempt's own success. A right password before a second factor gives
+//!   its slot back instead (`ADD -1` on each count, each under `> 0`: a lock may
+//!   have reset the count meanwhile; refused for that alone, the write is retried
+//!   giving back only what is still counted), so no count goes below zero.
 //! - Failure counting cannot double: a retried slot write finds its own
 //!   `slot_attempt` and is not counted again. The one exception: another attempt on
 //!   the same account taking a slot between the first try and the retry (a few ms);
@@ -882,13 +888,16 @@ impl UserStore for DynamoStore {
                 Subject::User(_) => Some(Box::new(item::user_from(&item)?)),
                 Subject::Unknown(_) => None,
             };
-            return Ok(Slot::Taken { user, count: r.opt_n("failed_count")?.unwrap_or(0), streak: r.opt_n("failure_streak")?.unwrap_or(0) });
+            return Ok(Slot::Taken { user, count: r.counter("failed_count")?, streak: r.counter("failure_streak")? });
         }
         if let Some(end) = r.opt_n::<Timestamp>("lockout_end")?.filter(|end| *end > now) {
             return Ok(Slot::Locked(end));
         }
         if sid.is_some() && r.opt_s("pending_sign_in")?.as_deref() != sid {
             return Ok(Slot::Ended);
+        }
+        if r.counter("failure_streak")? >= super::HARD_LIMIT {
+            return Ok(Slot::Exhausted);
         }
         Ok(Slot::Full)
     }
@@ -898,7 +907,13 @@ impl UserStore for DynamoStore {
         if hard {
             u = u.set("failure_streak", n(0));
         }
-        let mut condition = String::from("(attribute_not_exists(#lockout_end) OR #lockout_end <= :now)");
+        // A lock already on stands, except that a hard lock replaces a shorter one (a
+        // raced hundredth failure must still lock long and restart the streak).
+        let mut condition = String::from(if hard {
+            "(attribute_not_exists(#lockout_end) OR #lockout_end <= :now OR #lockout_end < :lockout_end)"
+        } else {
+            "(attribute_not_exists(#lockout_end) OR #lockout_end <= :now)"
+        });
         let key = match subject {
             Subject::User(id) => {
                 u = u.remove("pending_sign_in").with_name(item::PK);
@@ -924,7 +939,7 @@ impl UserStore for DynamoStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            // Locked already (by a concurrent attempt): that lock stands.
+            // Locked already, at least as long (by a concurrent attempt): that lock stands.
             Err(e) if condition_failed(&e) => match e.as_service_error() {
                 Some(UpdateItemError::ConditionalCheckFailedException(c)) if c.item().is_none() => Err(StoreError::NotFound),
                 _ => Ok(()),
@@ -934,17 +949,66 @@ impl UserStore for DynamoStore {
     }
 
     async fn succeed(&self, id: &str, success: &Success<'_>, now: Timestamp) -> Result<Succeeded, StoreError> {
+        let (mut count, mut streak) = (success.release_only, success.release_only);
+        // The counts to give back may have been reset meanwhile (a lock reset the
+        // count while the answer was judged, and that lock has ended): write again
+        // giving back only what is still counted. Each retry gives back less: at most two.
+        for _ in 0..3 {
+            match self.write_success(id, success, now, count, streak).await? {
+                Ok(done) => return Ok(done),
+                Err((counted, streaked)) => (count, streak) = (count && counted > 0, streak && streaked > 0),
+            }
+        }
+        Ok(Succeeded::Spent)
+    }
+
+    async fn unlock(&self, id: &str) -> Result<(), StoreError> {
+        let u = Update::default().remove("lockout_end").set("failed_count", n(0)).with_name(item::PK);
+        if self.update_user_if(id, u, USER_EXISTS).await? { Ok(()) } else { Err(StoreError::NotFound) }
+    }
+
+    async fn users_in(&self, scope: &Scope, email_prefix: &str, after: Option<&PageKey>, limit: usize) -> Result<Page<User>, StoreError> {
+        let start = after.map(|a| {
+            let mut k = item::key(keys::user_pk(&a.user_id), keys::USER_SK);
+            k.insert(item::SIDE_PK.to_string(), s(keys::side_users(scope)));
+            k.insert(item::SIDE_SK.to_string(), s(&a.sort));
+            k
+        });
+        let mut values = vec![(":side", s(keys::side_users(scope)))];
+        let key_condition = if email_prefix.is_empty() {
+            "#side_pk = :side"
+        } else {
+            values.push((":prefix", s(email_prefix)));
+            "#side_pk = :side AND begins_with(#side_sk, :prefix)"
+        };
+        let names: &[(&str, &str)] = if email_prefix.is_empty() { &[("#side_pk", item::SIDE_PK)] } else { &[("#side_pk", item::SIDE_PK), ("#side_sk", item::SIDE_SK)] };
+        let q = PageQuery { index: Some(item::SIDE_INDEX), key_condition, filter: None, names, values, forward: true, page_key: side_page_key };
+        let page = self.query_page(q, start, limit).await?;
+        Ok(Page { items: page.items.iter().map(item::user_from).collect::<Result<_, _>>()?, next: page.next })
+    }
+}
+
+impl DynamoStore {
+    /// The success write. With `release_only`, the slot is given back by `ADD -1`
+    /// on `failed_count` (when `count`) and `failure_streak` (when `streak`), each
+    /// only while it is above 0, so the counts never go below zero; a refusal for
+    /// that alone is `Err` with the counts found.
+    async fn write_success(&self, id: &str, success: &Success<'_>, now: Timestamp, count: bool, streak: bool) -> Result<Result<Succeeded, (u32, u32)>, StoreError> {
         let mut u = patch_update(success.patch)
             .set("done_attempt", s(success.attempt))
             .with_name(item::PK)
             .with_name("lockout_end")
             .with_value("now", n(now));
-        u = if success.release_only {
-            u.add("failed_count", n(-1)).add("failure_streak", n(-1))
-        } else {
-            u.set("failed_count", n(0)).set("failure_streak", n(0))
-        };
         let mut condition = String::from("attribute_exists(#pk) AND (attribute_not_exists(#lockout_end) OR #lockout_end <= :now)");
+        if !success.release_only {
+            u = u.set("failed_count", n(0)).set("failure_streak", n(0));
+        }
+        for (attr, give_back) in [("failed_count", count), ("failure_streak", streak)] {
+            if success.release_only && give_back {
+                u = u.add(attr, n(-1)).with_value("zero", n(0));
+                condition.push_str(&format!(" AND #{attr} > :zero"));
+            }
+        }
         if let Some(sid) = success.sid {
             if success.patch.pending_sign_in.is_none() {
                 u = u.remove("pending_sign_in");
@@ -1000,7 +1064,7 @@ impl UserStore for DynamoStore {
                     // The client token makes the SDK's own retries of this call idempotent.
                     let result = self.client.transact_write_items().set_transact_items(Some(items.clone())).client_request_token(success.attempt).send().await;
                     let e = match result {
-                        Ok(_) => return Ok(Succeeded::Done),
+                        Ok(_) => return Ok(Ok(Succeeded::Done)),
                         Err(e) => e,
                     };
                     let Some(TransactWriteItemsError::TransactionCanceledException(c)) = e.as_service_error() else {
@@ -1034,7 +1098,7 @@ impl UserStore for DynamoStore {
                     .send()
                     .await;
                 match result {
-                    Ok(_) => return Ok(Succeeded::Done),
+                    Ok(_) => return Ok(Ok(Succeeded::Done)),
                     Err(e) => match e.as_service_error() {
                         Some(UpdateItemError::ConditionalCheckFailedException(c)) => (Some(c.item().cloned().ok_or(StoreError::NotFound)?), false),
                         _ => return Err(unavailable(e)),
@@ -1044,51 +1108,31 @@ impl UserStore for DynamoStore {
         };
         let Some(old) = old else {
             // Only the code's condition failed: used, replaced or expired meanwhile.
-            return Ok(if code_refused { Succeeded::Spent } else { Succeeded::Ended });
+            return Ok(Ok(if code_refused { Succeeded::Spent } else { Succeeded::Ended }));
         };
         let r = Reader(&old);
         if r.opt_s("done_attempt")?.as_deref() == Some(success.attempt) {
             // A retry of a write that went through: this attempt's own success.
-            return Ok(Succeeded::Done);
+            return Ok(Ok(Succeeded::Done));
         }
         if let Some(end) = r.opt_n::<Timestamp>("lockout_end")?.filter(|end| *end > now) {
-            return Ok(Succeeded::Locked(end));
+            return Ok(Ok(Succeeded::Locked(end)));
         }
         if success.sid.is_some() && r.opt_s("pending_sign_in")?.as_deref() != success.sid {
-            return Ok(Succeeded::Ended);
+            return Ok(Ok(Succeeded::Ended));
         }
         if let Some(a) = success.authenticator
             && item::user_from(&old)?.authenticator.as_ref() != Some(a)
         {
-            return Ok(Succeeded::Changed);
+            return Ok(Ok(Succeeded::Changed));
         }
-        Ok(Succeeded::Spent)
+        let (counted, streaked) = (r.counter("failed_count")?, r.counter("failure_streak")?);
+        if (count && counted == 0) || (streak && streaked == 0) {
+            return Ok(Err((counted, streaked)));
+        }
+        Ok(Ok(Succeeded::Spent))
     }
 
-    async fn unlock(&self, id: &str) -> Result<(), StoreError> {
-        let u = Update::default().remove("lockout_end").set("failed_count", n(0)).with_name(item::PK);
-        if self.update_user_if(id, u, USER_EXISTS).await? { Ok(()) } else { Err(StoreError::NotFound) }
-    }
-
-    async fn users_in(&self, scope: &Scope, email_prefix: &str, after: Option<&PageKey>, limit: usize) -> Result<Page<User>, StoreError> {
-        let start = after.map(|a| {
-            let mut k = item::key(keys::user_pk(&a.user_id), keys::USER_SK);
-            k.insert(item::SIDE_PK.to_string(), s(keys::side_users(scope)));
-            k.insert(item::SIDE_SK.to_string(), s(&a.sort));
-            k
-        });
-        let mut values = vec![(":side", s(keys::side_users(scope)))];
-        let key_condition = if email_prefix.is_empty() {
-            "#side_pk = :side"
-        } else {
-            values.push((":prefix", s(email_prefix)));
-            "#side_pk = :side AND begins_with(#side_sk, :prefix)"
-        };
-        let names: &[(&str, &str)] = if email_prefix.is_empty() { &[("#side_pk", item::SIDE_PK)] } else { &[("#side_pk", item::SIDE_PK), ("#side_sk", item::SIDE_SK)] };
-        let q = PageQuery { index: Some(item::SIDE_INDEX), key_condition, filter: None, names, values, forward: true, page_key: side_page_key };
-        let page = self.query_page(q, start, limit).await?;
-        Ok(Page { items: page.items.iter().map(item::user_from).collect::<Result<_, _>>()?, next: page.next })
-    }
 }
 
 #[async_trait]

@@ -190,7 +190,10 @@ impl UserStore for MemoryStore {
                 if sid.is_some() && u.pending_sign_in.as_deref() != sid {
                     return Ok(Slot::Ended);
                 }
-                if u.failed_count >= max || counter.streak >= super::HARD_LIMIT {
+                if counter.streak >= super::HARD_LIMIT {
+                    return Ok(Slot::Exhausted);
+                }
+                if u.failed_count >= max {
                     return Ok(Slot::Full);
                 }
                 u.failed_count += 1;
@@ -205,7 +208,10 @@ impl UserStore for MemoryStore {
                 if let Some(end) = counter.lockout_end.filter(|end| *end > now) {
                     return Ok(Slot::Locked(end));
                 }
-                if counter.count >= max || counter.streak >= super::HARD_LIMIT {
+                if counter.streak >= super::HARD_LIMIT {
+                    return Ok(Slot::Exhausted);
+                }
+                if counter.count >= max {
                     return Ok(Slot::Full);
                 }
                 counter.count += 1;
@@ -220,17 +226,20 @@ impl UserStore for MemoryStore {
         let mut guard = self.write();
         let s = &mut *guard;
         let key = CounterKey::from(subject);
+        // A lock already on stands, unless a hard lock would end later (see the module
+        // doc of `store`).
+        let stands = |end: Option<Timestamp>| end.is_some_and(|end| end > now && (!hard || end >= until));
         if let CounterKey::User(id) = &key {
             let u = s.users.get_mut(id).ok_or(StoreError::NotFound)?;
-            if u.lockout_end.is_some_and(|end| end > now) {
+            if stands(u.lockout_end) {
                 return Ok(());
             }
             u.lockout_end = Some(until);
             u.failed_count = 0;
             u.pending_sign_in = None;
         }
-        let counter = s.counters.entry(key).or_default();
-        if counter.lockout_end.is_some_and(|end| end > now) {
+        let counter = s.counters.entry(key.clone()).or_default();
+        if matches!(key, CounterKey::Unknown(_)) && stands(counter.lockout_end) {
             return Ok(());
         }
         counter.lockout_end = Some(until);

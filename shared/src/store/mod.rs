@@ -24,12 +24,18 @@
 //! attempt whose answer never came (a crash, a timeout) stays counted: it is a
 //! failure. When every slot is held and the account is not locked, the refused
 //! attempt locks it ([`UserStore::lock`]), so a slot abandoned by a crash cannot
-//! keep the account refusing forever.
+//! keep the account refusing forever; likewise when the abandoned slot was the
+//! hundredth consecutive failure ([`Slot::Exhausted`]), the refused attempt writes
+//! the 30-day lock that restarts the streak.
 //!
 //! Consecutive failures are bounded across lock periods too (NIST SP 800-63B 5.2.2:
 //! at most 100 in 30 days): a second counter, the streak, counts failures and is
 //! reset only by a success; at [`HARD_LIMIT`] the lock lasts [`HARD_LOCK_SECONDS`]
-//! (30 days) and the streak starts again. `LOCKOUT_MAX_FAILED_ATTEMPTS` is capped at
+//! (30 days) and the streak starts again. A lock never shortens or extends one already
+//! on, except that the 30-day lock replaces a shorter one: the hundredth failure, raced
+//! by a guess that found every slot held and locked for minutes, still locks for 30
+//! days and restarts the streak (otherwise the streak would stay at the limit and refuse every attempt,
+//! the right password included, for ever). `LOCKOUT_MAX_FAILED_ATTEMPTS` is capped at
 //! 100 by the settings.
 //!
 //! Emails without an account count their failures too, on a counter keyed by the
@@ -113,6 +119,10 @@ pub enum Slot {
     Locked(Timestamp),
     /// Refused: every slot is held by attempts not yet judged (or abandoned).
     Full,
+    /// Refused: [`HARD_LIMIT`] consecutive failures are counted but the long lock they
+    /// earn was never written (the hundredth attempt was abandoned); the refused
+    /// attempt writes it, or the streak would refuse every attempt for ever.
+    Exhausted,
     /// Refused: the sign-in the attempt is for is no longer pending.
     Ended,
 }
@@ -215,7 +225,8 @@ pub trait UserStore: Send + Sync {
     /// under [`HARD_LIMIT`], and `sid` (when given) is the pending sign-in. An unknown
     /// email's counter is created on first use. `NotFound` for a user that does not exist.
     async fn take_slot(&self, subject: Subject<'_>, attempt: &str, sid: Option<&str>, max: u32, now: Timestamp) -> Result<Slot, StoreError>;
-    /// Locks until `until` unless already locked at `now`: resets the count, ends any
+    /// Locks until `until` unless already locked at `now` (with `hard`: unless locked
+    /// until `until` or later; a shorter lock gives way): resets the count, ends any
     /// sign-in in progress, and with `hard` restarts the streak.
     async fn lock(&self, subject: Subject<'_>, now: Timestamp, until: Timestamp, hard: bool) -> Result<(), StoreError>;
     /// Writes a right answer (see [`Success`]).

@@ -166,6 +166,12 @@ impl Reader<'_> {
             Some(_) => Err(corrupt(name, "not a number")),
         }
     }
+    /// A failure counter (`failed_count`, `failure_streak`); absent reads as 0. An
+    /// item written before give-backs were conditioned on a positive count may hold
+    /// a negative one: it reads as 0, so the user stays readable.
+    pub fn counter(&self, name: &str) -> Result<u32, StoreError> {
+        Ok(self.opt_n::<i64>(name)?.map_or(0, |v| u32::try_from(v.max(0)).unwrap_or(u32::MAX)))
+    }
     /// A required number.
     pub fn n<T: std::str::FromStr>(&self, name: &str) -> Result<T, StoreError> {
         self.opt_n(name)?.ok_or_else(|| corrupt(name, "missing"))
@@ -362,7 +368,7 @@ pub fn user_from(i: &Item) -> Result<User, StoreError> {
         authenticator,
         totp_last_step: r.opt_n("totp_last_step")?,
         recovery_codes: r.string_set("recovery_codes")?,
-        failed_count: r.opt_n("failed_count")?.unwrap_or(0),
+        failed_count: r.counter("failed_count")?,
         lockout_end: r.opt_n("lockout_end")?,
         security_stamp: r.s("security_stamp")?,
         pending_sign_in: r.opt_s("pending_sign_in")?,
@@ -654,5 +660,12 @@ mod tests {
         let mut i = user_item(&user());
         i.insert("failed_count".into(), s("three"));
         assert!(matches!(user_from(&i), Err(StoreError::Corrupt(m)) if m.contains("failed_count")));
+    }
+
+    #[test]
+    fn a_negative_count_left_by_an_unconditioned_give_back_reads_as_zero() {
+        let mut i = user_item(&user());
+        i.insert("failed_count".into(), n(-1));
+        assert_eq!(user_from(&i).unwrap().failed_count, 0);
     }
 }
