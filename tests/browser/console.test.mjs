@@ -251,6 +251,8 @@ test("ABP's policy walkthrough: host, tenant admins and users, each in their own
   const app = authenticator((await auth.locator('code.key').textContent()).trim());
   await auth.getByLabel('Code').fill(app());
   await auth.getByRole('button', { name: 'Verify' }).click();
+  // allTextContents does not wait: read the codes once they are on screen.
+  await user.locator('.codes code').first().waitFor();
   const recovery = await user.locator('.codes code').allTextContents();
   await user.getByRole('button', { name: 'I have saved them' }).click();
   await heading(user, 'Sign in');
