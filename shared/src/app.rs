@@ -5,8 +5,10 @@ use std::sync::Arc;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError, EmailProvider, Env, ProcessEnv, SmsProvider};
-use crate::crypto::{decode_key, HashKey, SealKey};
-use crate::senders::{log::LogSender, ses::SesSender, sns::SnsSender, twilio::TwilioSender, EmailSender, SmsSender};
+use crate::crypto::{HashKey, SealKey, decode_key};
+use crate::senders::{
+    EmailSender, SmsSender, log::LogSender, ses::SesSender, sns::SnsSender, twilio::TwilioSender,
+};
 use crate::store::Store;
 use crate::tokens::{TokenLifetimes, Tokens};
 
@@ -26,7 +28,9 @@ impl Keys {
     /// (base64; 32 bytes or more, the last exactly 32).
     pub fn from_env(env: &dyn Env, lifetimes: TokenLifetimes) -> Result<Self, ConfigError> {
         let required = |var: &str, min: usize| -> Result<Vec<u8>, ConfigError> {
-            let v = env.get(var).ok_or_else(|| ConfigError::new(var, "required (base64 of at least 32 random bytes)"))?;
+            let v = env.get(var).ok_or_else(|| {
+                ConfigError::new(var, "required (base64 of at least 32 random bytes)")
+            })?;
             decode_key(&v, min).map_err(|e| ConfigError::new(var, e.to_string()))
         };
         let jwt = required("JWT_SIGNING_KEY", 32)?;
@@ -37,16 +41,26 @@ impl Keys {
                 .split(',')
                 .filter(|s| !s.trim().is_empty())
                 .map(|pair| {
-                    let (k, v) = pair.split_once(':').ok_or_else(|| ConfigError::new("JWT_PREVIOUS_KEYS", "entries are kid:base64"))?;
-                    let key = decode_key(v, 32).map_err(|e| ConfigError::new("JWT_PREVIOUS_KEYS", e.to_string()))?;
+                    let (k, v) = pair.split_once(':').ok_or_else(|| {
+                        ConfigError::new("JWT_PREVIOUS_KEYS", "entries are kid:base64")
+                    })?;
+                    let key = decode_key(v, 32)
+                        .map_err(|e| ConfigError::new("JWT_PREVIOUS_KEYS", e.to_string()))?;
                     Ok((k.trim().to_string(), key))
                 })
                 .collect::<Result<_, ConfigError>>()?,
         };
-        let tokens = Tokens::new(&kid, &jwt, &previous, lifetimes).map_err(|e| ConfigError::new("JWT_SIGNING_KEY", e.to_string()))?;
-        let hash_key = HashKey::new(&required("CODE_HMAC_KEY", 32)?).map_err(|e| ConfigError::new("CODE_HMAC_KEY", e.to_string()))?;
-        let seal_key = SealKey::new(&required("TOTP_ENCRYPTION_KEY", 32)?).map_err(|e| ConfigError::new("TOTP_ENCRYPTION_KEY", e.to_string()))?;
-        Ok(Self { tokens, hash_key, seal_key })
+        let tokens = Tokens::new(&kid, &jwt, &previous, lifetimes)
+            .map_err(|e| ConfigError::new("JWT_SIGNING_KEY", e.to_string()))?;
+        let hash_key = HashKey::new(&required("CODE_HMAC_KEY", 32)?)
+            .map_err(|e| ConfigError::new("CODE_HMAC_KEY", e.to_string()))?;
+        let seal_key = SealKey::new(&required("TOTP_ENCRYPTION_KEY", 32)?)
+            .map_err(|e| ConfigError::new("TOTP_ENCRYPTION_KEY", e.to_string()))?;
+        Ok(Self {
+            tokens,
+            hash_key,
+            seal_key,
+        })
     }
 
     /// Fresh random keys: for the local API (tokens die with the process) and tests.
@@ -79,7 +93,14 @@ pub struct Core {
 impl Core {
     /// Puts the parts together.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: Config, keys: Keys) -> Self {
-        Self { store, clock, config, tokens: keys.tokens, hash_key: keys.hash_key, seal_key: keys.seal_key }
+        Self {
+            store,
+            clock,
+            config,
+            tokens: keys.tokens,
+            hash_key: keys.hash_key,
+            seal_key: keys.seal_key,
+        }
     }
 
     /// The current time.
@@ -88,8 +109,19 @@ impl Core {
     }
 
     /// An event of `event_type` on `user`, now, from where `req` came from.
-    pub fn event(&self, event_type: crate::audit::EventType, user: &crate::user::User, req: &crate::api::Request) -> crate::audit::SecurityEvent {
-        crate::audit::SecurityEvent::new(event_type, user, self.now(), self.config.event_retention_days, &crate::api::origin(req))
+    pub fn event(
+        &self,
+        event_type: crate::audit::EventType,
+        user: &crate::user::User,
+        req: &crate::api::Request,
+    ) -> crate::audit::SecurityEvent {
+        crate::audit::SecurityEvent::new(
+            event_type,
+            user,
+            self.now(),
+            self.config.event_retention_days,
+            &crate::api::origin(req),
+        )
     }
 
     /// Stores an event. Best effort, like a security notice: the change it reports has
@@ -124,20 +156,36 @@ pub async fn aws_sdk_config() -> aws_config::SdkConfig {
 
 /// The SMS sender `SMS_PROVIDER` names (with `sns`, `SNS_SENDER_ID` is an optional
 /// sender id). SNS's client is made when the first text goes out (see [`crate::sdk`]).
-pub fn sms_sender(config: &Config, env: &dyn Env, sdk: &aws_config::SdkConfig, log: &LogSender) -> Result<Arc<dyn SmsSender>, ConfigError> {
+pub fn sms_sender(
+    config: &Config,
+    env: &dyn Env,
+    sdk: &aws_config::SdkConfig,
+    log: &LogSender,
+) -> Result<Arc<dyn SmsSender>, ConfigError> {
     Ok(match config.sms_provider {
         SmsProvider::Log => Arc::new(log.clone()),
-        SmsProvider::Sns => Arc::new(SnsSender::on_first_use(sdk).with_sender_id(env.get("SNS_SENDER_ID"))),
+        SmsProvider::Sns => {
+            Arc::new(SnsSender::on_first_use(sdk).with_sender_id(env.get("SNS_SENDER_ID")))
+        }
         SmsProvider::Twilio => Arc::new(TwilioSender::from_env(env)?),
     })
 }
 
 /// The email sender `EMAIL_PROVIDER` names. SES's client is made when the first email
 /// goes out (see [`crate::sdk`]).
-pub fn email_sender(config: &Config, sdk: &aws_config::SdkConfig, log: &LogSender) -> Result<Arc<dyn EmailSender>, ConfigError> {
+pub fn email_sender(
+    config: &Config,
+    sdk: &aws_config::SdkConfig,
+    log: &LogSender,
+) -> Result<Arc<dyn EmailSender>, ConfigError> {
     Ok(match (&config.email_provider, &config.ses_from) {
         (EmailProvider::Ses, Some(from)) => Arc::new(SesSender::on_first_use(sdk, from.clone())),
-        (EmailProvider::Ses, None) => return Err(ConfigError::new("SES_FROM", "required when EMAIL_PROVIDER is ses")),
+        (EmailProvider::Ses, None) => {
+            return Err(ConfigError::new(
+                "SES_FROM",
+                "required when EMAIL_PROVIDER is ses",
+            ));
+        }
         (EmailProvider::Log, _) => Arc::new(log.clone()),
     })
 }

@@ -168,7 +168,13 @@ pub struct SecurityEvent {
 
 impl SecurityEvent {
     /// An event of `event_type` on `user` at `at`, kept `retention_days`.
-    pub fn new(event_type: EventType, user: &User, at: Timestamp, retention_days: i64, origin: &Origin) -> Self {
+    pub fn new(
+        event_type: EventType,
+        user: &User,
+        at: Timestamp,
+        retention_days: i64,
+        origin: &Origin,
+    ) -> Self {
         Self {
             event_id: new_event_id(),
             event_type,
@@ -198,7 +204,12 @@ impl SecurityEvent {
     /// Another event of the same request: same account, time, origin and actor, its
     /// own id (after this one's), no details.
     pub fn then(&self, event_type: EventType) -> Self {
-        Self { event_id: new_event_id(), event_type, details: BTreeMap::new(), ..self.clone() }
+        Self {
+            event_id: new_event_id(),
+            event_type,
+            details: BTreeMap::new(),
+            ..self.clone()
+        }
     }
 
     /// The same event with what an admin's change of `side`'s settings moved: each
@@ -208,7 +219,9 @@ impl SecurityEvent {
             .iter()
             .map(|c| serde_json::json!({"field": c.field, "from": c.from, "to": c.to, "weakens": c.weakens}))
             .collect();
-        self.detail("side", side.key()).detail("changes", moved).detail("weakening", changes.iter().any(|c| c.weakens))
+        self.detail("side", side.key())
+            .detail("changes", moved)
+            .detail("weakening", changes.iter().any(|c| c.weakens))
     }
 
     /// The order of events: by time, then by id (which follows creation within a second).
@@ -233,7 +246,11 @@ fn log_changes(actor: &User, side: &Scope, changes: &[SettingChange], what: &str
     if changes.is_empty() {
         return;
     }
-    let change = changes.iter().map(|c| format!("{}: {} -> {}", c.field, c.from, c.to)).collect::<Vec<_>>().join("; ");
+    let change = changes
+        .iter()
+        .map(|c| format!("{}: {} -> {}", c.field, c.from, c.to))
+        .collect::<Vec<_>>()
+        .join("; ");
     let weakening = changes.iter().any(|c| c.weakens);
     tracing::info!(
         actor_id = %actor.id,
@@ -254,7 +271,10 @@ pub fn sort_key(at: Timestamp, event_id: &str) -> String {
 /// A time-ordered unique id: wall-clock nanoseconds, then randomness. The clock is the
 /// system's even under a test clock: the id only orders events that share a second.
 fn new_event_id() -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
     let random = uuid::Uuid::new_v4().simple().to_string();
     format!("{:020x}{}", nanos as u64, &random[..12])
 }
@@ -286,9 +306,29 @@ mod tests {
 
     #[test]
     fn an_event_expires_after_the_retention_and_names_its_actor() {
-        let u = User::new(Scope::Tenant("acme".into()), "a@example.com", String::new(), 0);
-        let admin = User::new(Scope::Tenant("acme".into()), "b@example.com", String::new(), 0);
-        let e = SecurityEvent::new(EventType::Unlocked, &u, 1000, 90, &Origin { ip: Some("192.0.2.1".into()), user_agent: None }).by(&admin);
+        let u = User::new(
+            Scope::Tenant("acme".into()),
+            "a@example.com",
+            String::new(),
+            0,
+        );
+        let admin = User::new(
+            Scope::Tenant("acme".into()),
+            "b@example.com",
+            String::new(),
+            0,
+        );
+        let e = SecurityEvent::new(
+            EventType::Unlocked,
+            &u,
+            1000,
+            90,
+            &Origin {
+                ip: Some("192.0.2.1".into()),
+                user_agent: None,
+            },
+        )
+        .by(&admin);
         assert_eq!(e.expires_at, 1000 + 90 * 86_400);
         assert_eq!(e.actor_id.as_deref(), Some(admin.id.as_str()));
         let wire = serde_json::to_value(&e).unwrap();

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
-use crate::crypto::{random_below, CryptoError, HashKey};
+use crate::crypto::{CryptoError, HashKey, random_below};
 use crate::secret::Secret;
 
 /// What a code was sent for. One pending code per user and purpose: a new one replaces the old.
@@ -66,8 +66,22 @@ pub fn new_code() -> Result<Secret<String>, CryptoError> {
 /// sign-in code to the sign-in (`sid`) that asked for it: a newer login, a finished
 /// sign-in or a lockout starts another sign-in, under which no earlier code matches,
 /// with no store write to end them.
-pub fn code_hash(key: &HashKey, user_id: &str, purpose: CodePurpose, destination: &str, sign_in: Option<&str>, code: &str) -> String {
-    key.hash(&["otp", user_id, purpose.as_str(), destination, sign_in.unwrap_or(""), code])
+pub fn code_hash(
+    key: &HashKey,
+    user_id: &str,
+    purpose: CodePurpose,
+    destination: &str,
+    sign_in: Option<&str>,
+    code: &str,
+) -> String {
+    key.hash(&[
+        "otp",
+        user_id,
+        purpose.as_str(),
+        destination,
+        sign_in.unwrap_or(""),
+        code,
+    ])
 }
 
 /// What a user typed, as a code: digits only, spaces and dashes removed; `None` if not 6 digits.
@@ -124,23 +138,99 @@ mod tests {
 
     #[test]
     fn codes_are_six_digits_and_vary() {
-        let codes: std::collections::HashSet<String> =
-            (0..50).map(|_| new_code().unwrap().expose().clone()).collect();
-        assert!(codes.iter().all(|c| c.len() == 6 && c.chars().all(|d| d.is_ascii_digit())));
-        assert!(codes.len() > 40, "50 codes gave only {} distinct values", codes.len());
+        let codes: std::collections::HashSet<String> = (0..50)
+            .map(|_| new_code().unwrap().expose().clone())
+            .collect();
+        assert!(
+            codes
+                .iter()
+                .all(|c| c.len() == 6 && c.chars().all(|d| d.is_ascii_digit()))
+        );
+        assert!(
+            codes.len() > 40,
+            "50 codes gave only {} distinct values",
+            codes.len()
+        );
     }
 
     #[test]
     fn a_code_hash_binds_user_purpose_destination_and_sign_in() {
         let k = HashKey::random().unwrap();
         let sid = Some("s1");
-        let h = code_hash(&k, "u1", CodePurpose::SignInSms, "+15555550100", sid, "123456");
-        assert_eq!(h, code_hash(&k, "u1", CodePurpose::SignInSms, "+15555550100", sid, "123456"));
-        assert_ne!(h, code_hash(&k, "u2", CodePurpose::SignInSms, "+15555550100", sid, "123456"));
-        assert_ne!(h, code_hash(&k, "u1", CodePurpose::ConfirmPhone, "+15555550100", sid, "123456"));
-        assert_ne!(h, code_hash(&k, "u1", CodePurpose::SignInSms, "+15555550101", sid, "123456"));
-        assert_ne!(h, code_hash(&k, "u1", CodePurpose::SignInSms, "+15555550100", Some("s2"), "123456"));
-        assert_ne!(h, code_hash(&k, "u1", CodePurpose::SignInSms, "+15555550100", None, "123456"));
+        let h = code_hash(
+            &k,
+            "u1",
+            CodePurpose::SignInSms,
+            "+15555550100",
+            sid,
+            "123456",
+        );
+        assert_eq!(
+            h,
+            code_hash(
+                &k,
+                "u1",
+                CodePurpose::SignInSms,
+                "+15555550100",
+                sid,
+                "123456"
+            )
+        );
+        assert_ne!(
+            h,
+            code_hash(
+                &k,
+                "u2",
+                CodePurpose::SignInSms,
+                "+15555550100",
+                sid,
+                "123456"
+            )
+        );
+        assert_ne!(
+            h,
+            code_hash(
+                &k,
+                "u1",
+                CodePurpose::ConfirmPhone,
+                "+15555550100",
+                sid,
+                "123456"
+            )
+        );
+        assert_ne!(
+            h,
+            code_hash(
+                &k,
+                "u1",
+                CodePurpose::SignInSms,
+                "+15555550101",
+                sid,
+                "123456"
+            )
+        );
+        assert_ne!(
+            h,
+            code_hash(
+                &k,
+                "u1",
+                CodePurpose::SignInSms,
+                "+15555550100",
+                Some("s2"),
+                "123456"
+            )
+        );
+        assert_ne!(
+            h,
+            code_hash(
+                &k,
+                "u1",
+                CodePurpose::SignInSms,
+                "+15555550100",
+                None,
+                "123456"
+            )
+        );
         assert!(!h.contains("123456"));
     }
 
@@ -156,12 +246,19 @@ mod tests {
         let k = HashKey::random().unwrap();
         let codes = new_recovery_codes().unwrap();
         assert_eq!(codes.len(), 10);
-        let distinct: std::collections::HashSet<_> = codes.iter().map(|c| c.expose().clone()).collect();
+        let distinct: std::collections::HashSet<_> =
+            codes.iter().map(|c| c.expose().clone()).collect();
         assert_eq!(distinct.len(), 10);
         let c = codes[0].expose();
         assert_eq!(c.len(), 27);
         let retyped = c.to_uppercase().replace('-', " ");
-        assert_eq!(recovery_code_hash(&k, "u", c), recovery_code_hash(&k, "u", &retyped));
-        assert_ne!(recovery_code_hash(&k, "u", c), recovery_code_hash(&k, "v", c));
+        assert_eq!(
+            recovery_code_hash(&k, "u", c),
+            recovery_code_hash(&k, "u", &retyped)
+        );
+        assert_ne!(
+            recovery_code_hash(&k, "u", c),
+            recovery_code_hash(&k, "v", c)
+        );
     }
 }

@@ -19,7 +19,10 @@ pub struct ConfigError {
 impl ConfigError {
     /// An error about `var`.
     pub fn new(var: &str, reason: impl Into<String>) -> Self {
-        Self { var: var.to_string(), reason: reason.into() }
+        Self {
+            var: var.to_string(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -40,17 +43,31 @@ impl Env for ProcessEnv {
 
 impl Env for HashMap<String, String> {
     fn get(&self, var: &str) -> Option<String> {
-        HashMap::get(self, var).cloned().filter(|v| !v.trim().is_empty())
+        HashMap::get(self, var)
+            .cloned()
+            .filter(|v| !v.trim().is_empty())
     }
 }
 
-fn number<T: std::str::FromStr + PartialOrd + Copy + std::fmt::Display>(env: &dyn Env, var: &str, default: T, min: T, max: T) -> Result<T, ConfigError> {
+fn number<T: std::str::FromStr + PartialOrd + Copy + std::fmt::Display>(
+    env: &dyn Env,
+    var: &str,
+    default: T,
+    min: T,
+    max: T,
+) -> Result<T, ConfigError> {
     match env.get(var) {
         None => Ok(default),
         Some(v) => {
-            let n: T = v.trim().parse().map_err(|_| ConfigError::new(var, format!("{v:?} is not a number")))?;
+            let n: T = v
+                .trim()
+                .parse()
+                .map_err(|_| ConfigError::new(var, format!("{v:?} is not a number")))?;
             if n < min || n > max {
-                return Err(ConfigError::new(var, format!("must be between {min} and {max}")));
+                return Err(ConfigError::new(
+                    var,
+                    format!("must be between {min} and {max}"),
+                ));
             }
             Ok(n)
         }
@@ -143,20 +160,43 @@ impl Config {
 
     /// Reads settings from `env`.
     pub fn from(env: &dyn Env) -> Result<Self, ConfigError> {
-        let sms_provider = match env.get("SMS_PROVIDER").as_deref().map(str::to_ascii_lowercase).as_deref() {
+        let sms_provider = match env
+            .get("SMS_PROVIDER")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             None | Some("log") => SmsProvider::Log,
             Some("sns") => SmsProvider::Sns,
             Some("twilio") => SmsProvider::Twilio,
-            Some(o) => return Err(ConfigError::new("SMS_PROVIDER", format!("{o:?} is not one of log, sns, twilio"))),
+            Some(o) => {
+                return Err(ConfigError::new(
+                    "SMS_PROVIDER",
+                    format!("{o:?} is not one of log, sns, twilio"),
+                ));
+            }
         };
-        let email_provider = match env.get("EMAIL_PROVIDER").as_deref().map(str::to_ascii_lowercase).as_deref() {
+        let email_provider = match env
+            .get("EMAIL_PROVIDER")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             None | Some("log") => EmailProvider::Log,
             Some("ses") => EmailProvider::Ses,
-            Some(o) => return Err(ConfigError::new("EMAIL_PROVIDER", format!("{o:?} is not one of log, ses"))),
+            Some(o) => {
+                return Err(ConfigError::new(
+                    "EMAIL_PROVIDER",
+                    format!("{o:?} is not one of log, ses"),
+                ));
+            }
         };
         let ses_from = env.get("SES_FROM");
         if email_provider == EmailProvider::Ses && ses_from.is_none() {
-            return Err(ConfigError::new("SES_FROM", "required when EMAIL_PROVIDER is ses"));
+            return Err(ConfigError::new(
+                "SES_FROM",
+                "required when EMAIL_PROVIDER is ses",
+            ));
         }
         let allowed_country_codes = match env.get("ALLOWED_COUNTRY_CODES") {
             None => Vec::new(),
@@ -164,7 +204,14 @@ impl Config {
                 .split(',')
                 .map(|c| c.trim().trim_start_matches('+'))
                 .filter(|c| !c.is_empty())
-                .map(|c| c.parse::<u16>().map_err(|_| ConfigError::new("ALLOWED_COUNTRY_CODES", format!("{c:?} is not a calling code"))))
+                .map(|c| {
+                    c.parse::<u16>().map_err(|_| {
+                        ConfigError::new(
+                            "ALLOWED_COUNTRY_CODES",
+                            format!("{c:?} is not a calling code"),
+                        )
+                    })
+                })
                 .collect::<Result<_, _>>()?,
         };
         Ok(Self {
@@ -176,13 +223,33 @@ impl Config {
             code_ttl_seconds: number(env, "CODE_TTL_SECONDS", 300, 30, 600)?,
             resend_cooldown_seconds: number(env, "RESEND_COOLDOWN_SECONDS", 30, 0, 3600)?,
             sends_per_user_per_hour: number(env, "SEND_LIMIT_PER_USER_PER_HOUR", 10, 1, 10_000)?,
-            sends_per_destination_per_hour: number(env, "SEND_LIMIT_PER_DESTINATION_PER_HOUR", 10, 1, 10_000)?,
-            sends_per_tenant_per_hour: number(env, "SEND_LIMIT_PER_TENANT_PER_HOUR", 1000, 1, 10_000_000)?,
-            confirmations_per_tenant_per_hour: number(env, "SEND_LIMIT_CONFIRMATIONS_PER_TENANT_PER_HOUR", 200, 1, 10_000_000)?,
+            sends_per_destination_per_hour: number(
+                env,
+                "SEND_LIMIT_PER_DESTINATION_PER_HOUR",
+                10,
+                1,
+                10_000,
+            )?,
+            sends_per_tenant_per_hour: number(
+                env,
+                "SEND_LIMIT_PER_TENANT_PER_HOUR",
+                1000,
+                1,
+                10_000_000,
+            )?,
+            confirmations_per_tenant_per_hour: number(
+                env,
+                "SEND_LIMIT_CONFIRMATIONS_PER_TENANT_PER_HOUR",
+                200,
+                1,
+                10_000_000,
+            )?,
             sends_per_ip_per_hour: number(env, "SEND_LIMIT_PER_IP_PER_HOUR", 100, 1, 10_000_000)?,
             allowed_country_codes,
             remember_browser_days: number(env, "REMEMBER_BROWSER_DAYS", 14, 1, 365)?,
-            remember_browser_cookie: env.get("REMEMBER_BROWSER_COOKIE").unwrap_or_else(|| "Identity.TwoFactorRememberMe".into()),
+            remember_browser_cookie: env
+                .get("REMEMBER_BROWSER_COOKIE")
+                .unwrap_or_else(|| "Identity.TwoFactorRememberMe".into()),
             token_lifetimes: TokenLifetimes {
                 access: number(env, "ACCESS_TOKEN_TTL_SECONDS", 900, 60, 86_400)?,
                 ..TokenLifetimes::default()
@@ -208,19 +275,45 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn defaults_are_the_documented_ones() {
         let c = Config::default();
-        assert_eq!(c.lockout, LockoutPolicy { max_failed_attempts: 5, duration_seconds: 300 });
-        assert_eq!((c.password_min_length, c.code_ttl_seconds, c.resend_cooldown_seconds), (12, 300, 30));
+        assert_eq!(
+            c.lockout,
+            LockoutPolicy {
+                max_failed_attempts: 5,
+                duration_seconds: 300
+            }
+        );
+        assert_eq!(
+            (
+                c.password_min_length,
+                c.code_ttl_seconds,
+                c.resend_cooldown_seconds
+            ),
+            (12, 300, 30)
+        );
         assert_eq!(c.remember_browser_days, 14);
         assert_eq!(c.event_retention_days, 90);
-        assert_eq!((c.sends_per_tenant_per_hour, c.confirmations_per_tenant_per_hour, c.sends_per_ip_per_hour), (1000, 200, 100));
+        assert_eq!(
+            (
+                c.sends_per_tenant_per_hour,
+                c.confirmations_per_tenant_per_hour,
+                c.sends_per_ip_per_hour
+            ),
+            (1000, 200, 100)
+        );
         assert_eq!(c.remember_browser_cookie, "Identity.TwoFactorRememberMe");
-        assert_eq!((&c.sms_provider, &c.email_provider), (&SmsProvider::Log, &EmailProvider::Log));
+        assert_eq!(
+            (&c.sms_provider, &c.email_provider),
+            (&SmsProvider::Log, &EmailProvider::Log)
+        );
         assert!(c.sms_allowed_to(44));
     }
 
@@ -229,11 +322,31 @@ mod tests {
         let e = Config::from(&env(&[("LOCKOUT_MAX_FAILED_ATTEMPTS", "many")])).unwrap_err();
         assert_eq!(e.var, "LOCKOUT_MAX_FAILED_ATTEMPTS");
         // NIST SP 800-63B 5.2.2 allows at most 100 consecutive failures.
-        assert_eq!(Config::from(&env(&[("LOCKOUT_MAX_FAILED_ATTEMPTS", "101")])).unwrap_err().var, "LOCKOUT_MAX_FAILED_ATTEMPTS");
+        assert_eq!(
+            Config::from(&env(&[("LOCKOUT_MAX_FAILED_ATTEMPTS", "101")]))
+                .unwrap_err()
+                .var,
+            "LOCKOUT_MAX_FAILED_ATTEMPTS"
+        );
         assert!(Config::from(&env(&[("LOCKOUT_MAX_FAILED_ATTEMPTS", "100")])).is_ok());
-        assert_eq!(Config::from(&env(&[("CODE_TTL_SECONDS", "3600")])).unwrap_err().var, "CODE_TTL_SECONDS");
-        assert_eq!(Config::from(&env(&[("EMAIL_PROVIDER", "ses")])).unwrap_err().var, "SES_FROM");
-        assert_eq!(Config::from(&env(&[("SMS_PROVIDER", "pigeon")])).unwrap_err().var, "SMS_PROVIDER");
+        assert_eq!(
+            Config::from(&env(&[("CODE_TTL_SECONDS", "3600")]))
+                .unwrap_err()
+                .var,
+            "CODE_TTL_SECONDS"
+        );
+        assert_eq!(
+            Config::from(&env(&[("EMAIL_PROVIDER", "ses")]))
+                .unwrap_err()
+                .var,
+            "SES_FROM"
+        );
+        assert_eq!(
+            Config::from(&env(&[("SMS_PROVIDER", "pigeon")]))
+                .unwrap_err()
+                .var,
+            "SMS_PROVIDER"
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Small cryptographic helpers on aws-lc-rs, which the SDK's TLS already brings:
 //! randomness, keyed hashes, constant-time comparison and AES-256-GCM sealing.
 
-use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use aws_lc_rs::{constant_time, hmac, rand};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -124,7 +124,8 @@ impl SealKey {
     /// copied to another record does not open. Output: base64(nonce || ciphertext || tag).
     pub fn seal(&self, plain: &[u8], context: &str) -> Result<String, CryptoError> {
         let nonce_bytes = random_bytes(NONCE_LEN)?;
-        let nonce = Nonce::try_assume_unique_for_key(&nonce_bytes).map_err(|_| CryptoError::Random)?;
+        let nonce =
+            Nonce::try_assume_unique_for_key(&nonce_bytes).map_err(|_| CryptoError::Random)?;
         let mut in_out = plain.to_vec();
         self.0
             .seal_in_place_append_tag(nonce, Aad::from(context.as_bytes()), &mut in_out)

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
-use crate::crypto::{constant_time_eq, random_token, CryptoError, HashKey};
+use crate::crypto::{CryptoError, HashKey, constant_time_eq, random_token};
 use crate::secret::Secret;
 
 /// A remembered browser as stored.
@@ -33,14 +33,22 @@ pub struct Device {
 pub fn new_device_token() -> Result<(String, Secret<String>), CryptoError> {
     let device_id = random_token(9)?;
     let secret = random_token(32)?;
-    Ok((device_id.clone(), Secret::new(format!("rb1.{device_id}.{secret}"))))
+    Ok((
+        device_id.clone(),
+        Secret::new(format!("rb1.{device_id}.{secret}")),
+    ))
 }
 
 /// The device id and secret of a presented token, if it has the right shape.
 pub fn parse_device_token(token: &str) -> Option<(&str, &str)> {
     let rest = token.strip_prefix("rb1.")?;
     let (id, secret) = rest.split_once('.')?;
-    let ok = |s: &str| !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let ok = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 64
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
     (ok(id) && ok(secret)).then_some((id, secret))
 }
 
@@ -54,7 +62,10 @@ impl Device {
     pub fn accepts(&self, key: &HashKey, token: &str, stamp: &str, now: Timestamp) -> bool {
         self.expires_at > now
             && self.security_stamp == stamp
-            && constant_time_eq(&self.token_hash, &device_token_hash(key, &self.user_id, token))
+            && constant_time_eq(
+                &self.token_hash,
+                &device_token_hash(key, &self.user_id, token),
+            )
     }
 }
 
@@ -79,7 +90,10 @@ mod tests {
     fn a_device_token_works_until_expiry_or_a_stamp_change() {
         let key = HashKey::random().unwrap();
         let (id, token) = new_device_token().unwrap();
-        assert_eq!(parse_device_token(token.expose()).map(|p| p.0), Some(id.as_str()));
+        assert_eq!(
+            parse_device_token(token.expose()).map(|p| p.0),
+            Some(id.as_str())
+        );
         let d = device(&key, token.expose());
         assert!(d.accepts(&key, token.expose(), "s1", 99));
         assert!(!d.accepts(&key, token.expose(), "s1", 100));
@@ -89,7 +103,14 @@ mod tests {
 
     #[test]
     fn malformed_device_tokens_are_not_parsed() {
-        for bad in ["", "rb1.", "rb1.abc", "rb2.a.b", "rb1.a.b c", "eyJhbGciOiJIUzI1NiJ9.x.y"] {
+        for bad in [
+            "",
+            "rb1.",
+            "rb1.abc",
+            "rb2.a.b",
+            "rb1.a.b c",
+            "eyJhbGciOiJIUzI1NiJ9.x.y",
+        ] {
             assert!(parse_device_token(bad).is_none(), "{bad:?}");
         }
     }

@@ -28,7 +28,9 @@ impl Email {
             return Err(InvalidEmail("the email address is longer than 254 octets"));
         }
         if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(InvalidEmail("the email address contains spaces or control characters"));
+            return Err(InvalidEmail(
+                "the email address contains spaces or control characters",
+            ));
         }
         let (local, domain) = s
             .rsplit_once('@')
@@ -98,8 +100,17 @@ mod tests {
     #[test]
     fn refuses_malformed_addresses() {
         for bad in [
-            "", "plain", "@example.com", "a@", "a@b", "a b@example.com", "a@exa mple.com",
-            "a@@example.com", "a@-example.com", "a@example..com", "a@exam\nple.com",
+            "",
+            "plain",
+            "@example.com",
+            "a@",
+            "a@b",
+            "a b@example.com",
+            "a@exa mple.com",
+            "a@@example.com",
+            "a@-example.com",
+            "a@example..com",
+            "a@exam\nple.com",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} was accepted");
         }
@@ -111,7 +122,13 @@ mod tests {
 
     #[test]
     fn masks_as_the_contract_shows() {
-        assert_eq!(Email::parse("john@example.com").unwrap().masked(), "j***@example.com");
-        assert_eq!(format!("{:?}", Email::parse("john@example.com").unwrap()), "Email(j***@example.com)");
+        assert_eq!(
+            Email::parse("john@example.com").unwrap().masked(),
+            "j***@example.com"
+        );
+        assert_eq!(
+            format!("{:?}", Email::parse("john@example.com").unwrap()),
+            "Email(j***@example.com)"
+        );
     }
 }

@@ -31,6 +31,6 @@ pub mod tenant;
 pub mod testing;
 pub mod throttle;
 pub mod timeouts;
-pub mod totp;
 pub mod tokens;
+pub mod totp;
 pub mod user;

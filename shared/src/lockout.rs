@@ -23,7 +23,10 @@ pub struct LockoutPolicy {
 
 impl Default for LockoutPolicy {
     fn default() -> Self {
-        Self { max_failed_attempts: 5, duration_seconds: 300 }
+        Self {
+            max_failed_attempts: 5,
+            duration_seconds: 300,
+        }
     }
 }
 
@@ -52,7 +55,10 @@ impl LockoutPolicy {
         if !(1..=MAX_LOCKOUT_SECONDS).contains(&duration_seconds) {
             return Err("lockout_seconds");
         }
-        Ok(Self { max_failed_attempts, duration_seconds })
+        Ok(Self {
+            max_failed_attempts,
+            duration_seconds,
+        })
     }
 
     /// Decides from the failure count the store's atomic increment returned.
@@ -60,9 +66,13 @@ impl LockoutPolicy {
     /// concurrent failures never get past it.
     pub fn after_failure(&self, failed_count: u32, now: Timestamp) -> AfterFailure {
         if failed_count >= self.max_failed_attempts {
-            AfterFailure::LockNow { until: now + self.duration_seconds }
+            AfterFailure::LockNow {
+                until: now + self.duration_seconds,
+            }
         } else {
-            AfterFailure::Counted { attempts_remaining: self.max_failed_attempts - failed_count }
+            AfterFailure::Counted {
+                attempts_remaining: self.max_failed_attempts - failed_count,
+            }
         }
     }
 }
@@ -82,10 +92,26 @@ mod tests {
     #[test]
     fn the_fifth_failure_locks_for_five_minutes_by_default() {
         let p = LockoutPolicy::default();
-        assert_eq!(p.after_failure(1, 100), AfterFailure::Counted { attempts_remaining: 4 });
-        assert_eq!(p.after_failure(4, 100), AfterFailure::Counted { attempts_remaining: 1 });
-        assert_eq!(p.after_failure(5, 100), AfterFailure::LockNow { until: 400 });
-        assert_eq!(p.after_failure(17, 100), AfterFailure::LockNow { until: 400 });
+        assert_eq!(
+            p.after_failure(1, 100),
+            AfterFailure::Counted {
+                attempts_remaining: 4
+            }
+        );
+        assert_eq!(
+            p.after_failure(4, 100),
+            AfterFailure::Counted {
+                attempts_remaining: 1
+            }
+        );
+        assert_eq!(
+            p.after_failure(5, 100),
+            AfterFailure::LockNow { until: 400 }
+        );
+        assert_eq!(
+            p.after_failure(17, 100),
+            AfterFailure::LockNow { until: 400 }
+        );
     }
 
     #[test]
@@ -95,7 +121,10 @@ mod tests {
         assert_eq!(LockoutPolicy::checked(0, 60), Err("max_failed_attempts"));
         assert_eq!(LockoutPolicy::checked(101, 60), Err("max_failed_attempts"));
         assert_eq!(LockoutPolicy::checked(5, 0), Err("lockout_seconds"));
-        assert_eq!(LockoutPolicy::checked(5, 30 * 86_400 + 1), Err("lockout_seconds"));
+        assert_eq!(
+            LockoutPolicy::checked(5, 30 * 86_400 + 1),
+            Err("lockout_seconds")
+        );
     }
 
     #[test]

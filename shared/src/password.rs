@@ -29,7 +29,9 @@ impl Password {
     pub fn new(input: &str, min_chars: usize, context: &[&str]) -> Result<Self, WeakPassword> {
         let n = input.chars().count();
         if n < min_chars {
-            return Err(WeakPassword(format!("the password must have at least {min_chars} characters")));
+            return Err(WeakPassword(format!(
+                "the password must have at least {min_chars} characters"
+            )));
         }
         if n > MAX_PASSWORD_CHARS {
             return Err(WeakPassword(format!(
@@ -54,7 +56,9 @@ impl Password {
     pub fn operator_chosen(input: &str) -> Result<Self, WeakPassword> {
         match input.chars().count() {
             0 => Err(WeakPassword("the password is empty".into())),
-            n if n > MAX_PASSWORD_CHARS => Err(WeakPassword(format!("the password must have at most {MAX_PASSWORD_CHARS} characters"))),
+            n if n > MAX_PASSWORD_CHARS => Err(WeakPassword(format!(
+                "the password must have at most {MAX_PASSWORD_CHARS} characters"
+            ))),
             _ => Ok(Self(Secret::new(input.to_string()))),
         }
     }
@@ -157,14 +161,28 @@ mod tests {
     fn refuses_short_long_and_common_passwords() {
         assert!(Password::new("short-pass1", 12, &[]).is_err());
         assert!(Password::new(&"x7Kq".repeat(33), 12, &[]).is_err());
-        for common in ["password1234", "123456789012", "qwertyuiopas", "aaaaaaaaaaaa", "iloveyou1234"] {
-            assert!(Password::new(common, 12, &[]).is_err(), "{common} was accepted");
+        for common in [
+            "password1234",
+            "123456789012",
+            "qwertyuiopas",
+            "aaaaaaaaaaaa",
+            "iloveyou1234",
+        ] {
+            assert!(
+                Password::new(common, 12, &[]).is_err(),
+                "{common} was accepted"
+            );
         }
     }
 
     #[test]
     fn accepts_long_unguessable_passwords_of_any_script() {
-        for good in ["correct horse battery staple", "Tr0ub4dor&3-mango-kite", "пароль-очень-длинный-7", "Sup3r-Secret-Passw0rd!"] {
+        for good in [
+            "correct horse battery staple",
+            "Tr0ub4dor&3-mango-kite",
+            "пароль-очень-длинный-7",
+            "Sup3r-Secret-Passw0rd!",
+        ] {
             assert!(Password::new(good, 12, &[]).is_ok(), "{good} was refused");
         }
     }
@@ -185,7 +203,10 @@ mod tests {
         // The first makes the dummy hash instead of hashing and then verifying.
         let runs: Vec<DummyWork> = (0..3).map(|_| dummy_work(b"some guess").unwrap()).collect();
         // Other tests in this process may have made it already.
-        assert!(runs.iter().filter(|w| **w == DummyWork::Hashed).count() <= 1, "{runs:?}");
+        assert!(
+            runs.iter().filter(|w| **w == DummyWork::Hashed).count() <= 1,
+            "{runs:?}"
+        );
         assert_eq!(runs[1..], [DummyWork::Verified, DummyWork::Verified]);
     }
 
@@ -194,9 +215,25 @@ mod tests {
         let p = Password::new("Tr0ub4dor&3-mango-kite", 12, &[]).unwrap();
         let h = hash_password(&p).await.unwrap();
         assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
-        assert!(verify_password("Tr0ub4dor&3-mango-kite", Some(&h)).await.unwrap());
-        assert!(!verify_password("Tr0ub4dor&3-mango-kitE", Some(&h)).await.unwrap());
-        assert!(!verify_password("Tr0ub4dor&3-mango-kite", None).await.unwrap());
-        assert!(!verify_password("anything", Some("not a phc string")).await.unwrap());
+        assert!(
+            verify_password("Tr0ub4dor&3-mango-kite", Some(&h))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !verify_password("Tr0ub4dor&3-mango-kitE", Some(&h))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !verify_password("Tr0ub4dor&3-mango-kite", None)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !verify_password("anything", Some("not a phc string"))
+                .await
+                .unwrap()
+        );
     }
 }

@@ -30,7 +30,9 @@ impl PhoneNumber {
             .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
             .collect();
         if compact.len() > 16 || !compact[1..].chars().all(|c| c.is_ascii_digit()) {
-            return Err(InvalidPhone("the phone number has characters other than digits".into()));
+            return Err(InvalidPhone(
+                "the phone number has characters other than digits".into(),
+            ));
         }
         let parsed = phonenumber::parse(None, &compact)
             .map_err(|_| InvalidPhone("the phone number could not be parsed".into()))?;
@@ -39,14 +41,21 @@ impl PhoneNumber {
         // plausible length are what an SMS gateway needs.
         let national_digits = parsed.national().value().to_string().len();
         if parsed.code().value() == 0
-            || phonenumber::metadata::DATABASE.by_code(&parsed.code().value()).is_none()
+            || phonenumber::metadata::DATABASE
+                .by_code(&parsed.code().value())
+                .is_none()
             || !(4..=14).contains(&national_digits)
             || compact.len() - 1 < 8
         {
-            return Err(InvalidPhone("the phone number is not a possible number".into()));
+            return Err(InvalidPhone(
+                "the phone number is not a possible number".into(),
+            ));
         }
         let e164 = parsed.format().mode(phonenumber::Mode::E164).to_string();
-        Ok(Self { e164, country_code: parsed.code().value() })
+        Ok(Self {
+            e164,
+            country_code: parsed.code().value(),
+        })
     }
 
     /// The number in E.164.
@@ -93,14 +102,27 @@ mod tests {
         let p = PhoneNumber::parse("+1 (201) 555-0123").unwrap();
         assert_eq!(p.as_str(), "+12015550123");
         assert_eq!(p.country_code(), 1);
-        assert_eq!(PhoneNumber::parse("+15555550100").unwrap().as_str(), "+15555550100");
+        assert_eq!(
+            PhoneNumber::parse("+15555550100").unwrap().as_str(),
+            "+15555550100"
+        );
         let uk = PhoneNumber::parse("+447911123456").unwrap();
         assert_eq!(uk.country_code(), 44);
     }
 
     #[test]
     fn refuses_numbers_that_are_not_e164_or_cannot_exist() {
-        for bad in ["", "5555550100", "+", "+1", "+1abc5550100", "+999123456789", "+1555", "+1555555", "+12015550123456789"] {
+        for bad in [
+            "",
+            "5555550100",
+            "+",
+            "+1",
+            "+1abc5550100",
+            "+999123456789",
+            "+1555",
+            "+1555555",
+            "+12015550123456789",
+        ] {
             assert!(PhoneNumber::parse(bad).is_err(), "{bad:?} was accepted");
         }
     }
@@ -108,6 +130,9 @@ mod tests {
     #[test]
     fn masks_as_the_contract_shows() {
         assert_eq!(mask_phone("+15555550100", 1), "+1*******0100");
-        assert_eq!(PhoneNumber::parse("+12015550123").unwrap().masked(), "+1*******0123");
+        assert_eq!(
+            PhoneNumber::parse("+12015550123").unwrap().masked(),
+            "+1*******0123"
+        );
     }
 }

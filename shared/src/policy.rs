@@ -97,7 +97,11 @@ impl TwoFactorSettings {
 
 /// Normalises a provider list: no duplicates, in the contract's order.
 pub fn normalise_providers(list: &[Provider]) -> Vec<Provider> {
-    Provider::ALL.iter().copied().filter(|p| list.contains(p)).collect()
+    Provider::ALL
+        .iter()
+        .copied()
+        .filter(|p| list.contains(p))
+        .collect()
 }
 
 /// One setting a change moves, in words fit for the audit log (no secret is a setting).
@@ -115,8 +119,17 @@ pub struct SettingChange {
 }
 
 /// What moves from `before` to `after`, setting by setting.
-pub fn setting_changes(before: &TwoFactorSettings, after: &TwoFactorSettings) -> Vec<SettingChange> {
-    let names = |ps: &[Provider]| normalise_providers(ps).iter().map(|p| p.as_str()).collect::<Vec<_>>().join(",");
+pub fn setting_changes(
+    before: &TwoFactorSettings,
+    after: &TwoFactorSettings,
+) -> Vec<SettingChange> {
+    let names = |ps: &[Provider]| {
+        normalise_providers(ps)
+            .iter()
+            .map(|p| p.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
     let mut changes = Vec::new();
     if let Some(c) = behaviour_change("behaviour", before.behaviour, after.behaviour) {
         changes.push(c);
@@ -137,17 +150,28 @@ pub fn setting_changes(before: &TwoFactorSettings, after: &TwoFactorSettings) ->
             weakens: after.remember_browser,
         });
     }
-    let (from, to) = (names(&before.allowed_providers), names(&after.allowed_providers));
+    let (from, to) = (
+        names(&before.allowed_providers),
+        names(&after.allowed_providers),
+    );
     if from != to {
         let weakens = after.allowed_providers.iter().any(|p| !before.allows(*p));
-        changes.push(SettingChange { field: "allowed_providers", from, to, weakens });
+        changes.push(SettingChange {
+            field: "allowed_providers",
+            from,
+            to,
+            weakens,
+        });
     }
     changes
 }
 
 /// What moves in a side's lockout values. More attempts or a shorter lock weakens
 /// every account of the side at once.
-pub fn lockout_changes(before: &crate::lockout::LockoutPolicy, after: &crate::lockout::LockoutPolicy) -> Vec<SettingChange> {
+pub fn lockout_changes(
+    before: &crate::lockout::LockoutPolicy,
+    after: &crate::lockout::LockoutPolicy,
+) -> Vec<SettingChange> {
     let mut changes = Vec::new();
     if before.max_failed_attempts != after.max_failed_attempts {
         changes.push(SettingChange {
@@ -173,7 +197,11 @@ pub fn feature_change(before: Behaviour, after: Behaviour) -> Option<SettingChan
     behaviour_change("feature", before, after)
 }
 
-fn behaviour_change(field: &'static str, before: Behaviour, after: Behaviour) -> Option<SettingChange> {
+fn behaviour_change(
+    field: &'static str,
+    before: Behaviour,
+    after: Behaviour,
+) -> Option<SettingChange> {
     (before != after).then(|| SettingChange {
         field,
         from: before.as_str().to_string(),
@@ -267,39 +295,107 @@ mod tests {
             remember_browser: false,
             allowed_providers: vec![Provider::Authenticator],
         };
-        let weakens = |after: TwoFactorSettings| setting_changes(&strict, &after).iter().map(|c| (c.field, c.weakens)).collect::<Vec<_>>();
-        assert_eq!(weakens(TwoFactorSettings { behaviour: Behaviour::Optional, ..strict.clone() }), [("behaviour", true)]);
-        assert_eq!(weakens(TwoFactorSettings { remember_browser: true, ..strict.clone() }), [("remember_browser", true)]);
-        assert_eq!(weakens(TwoFactorSettings { users_can_change: true, ..strict.clone() }), [("users_can_change", false)]);
-        let swapped = TwoFactorSettings { allowed_providers: vec![Provider::Email], ..strict.clone() };
-        assert_eq!(weakens(swapped.clone()), [("allowed_providers", true)], "email is allowed again");
-        assert_eq!(setting_changes(&swapped, &TwoFactorSettings { allowed_providers: vec![], ..strict.clone() })[0].weakens, false);
+        let weakens = |after: TwoFactorSettings| {
+            setting_changes(&strict, &after)
+                .iter()
+                .map(|c| (c.field, c.weakens))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            weakens(TwoFactorSettings {
+                behaviour: Behaviour::Optional,
+                ..strict.clone()
+            }),
+            [("behaviour", true)]
+        );
+        assert_eq!(
+            weakens(TwoFactorSettings {
+                remember_browser: true,
+                ..strict.clone()
+            }),
+            [("remember_browser", true)]
+        );
+        assert_eq!(
+            weakens(TwoFactorSettings {
+                users_can_change: true,
+                ..strict.clone()
+            }),
+            [("users_can_change", false)]
+        );
+        let swapped = TwoFactorSettings {
+            allowed_providers: vec![Provider::Email],
+            ..strict.clone()
+        };
+        assert_eq!(
+            weakens(swapped.clone()),
+            [("allowed_providers", true)],
+            "email is allowed again"
+        );
+        assert_eq!(
+            setting_changes(
+                &swapped,
+                &TwoFactorSettings {
+                    allowed_providers: vec![],
+                    ..strict.clone()
+                }
+            )[0]
+            .weakens,
+            false
+        );
         assert!(setting_changes(&strict, &strict).is_empty());
-        assert_eq!(feature_change(Behaviour::Disabled, Behaviour::Optional).map(|c| c.weakens), Some(false));
-        assert_eq!(feature_change(Behaviour::Optional, Behaviour::Disabled).map(|c| (c.from, c.to, c.weakens)), Some(("optional".into(), "disabled".into(), true)));
+        assert_eq!(
+            feature_change(Behaviour::Disabled, Behaviour::Optional).map(|c| c.weakens),
+            Some(false)
+        );
+        assert_eq!(
+            feature_change(Behaviour::Optional, Behaviour::Disabled)
+                .map(|c| (c.from, c.to, c.weakens)),
+            Some(("optional".into(), "disabled".into(), true))
+        );
         assert_eq!(feature_change(Behaviour::Forced, Behaviour::Forced), None);
     }
 
     fn behaviour() -> impl Strategy<Value = Behaviour> {
-        prop_oneof![Just(Behaviour::Forced), Just(Behaviour::Optional), Just(Behaviour::Disabled)]
+        prop_oneof![
+            Just(Behaviour::Forced),
+            Just(Behaviour::Optional),
+            Just(Behaviour::Disabled)
+        ]
     }
 
     fn settings() -> impl Strategy<Value = TwoFactorSettings> {
-        (behaviour(), any::<bool>(), any::<bool>(), proptest::sample::subsequence(Provider::ALL.to_vec(), 0..=3))
-            .prop_map(|(behaviour, users_can_change, remember_browser, allowed_providers)| TwoFactorSettings {
-                behaviour,
-                users_can_change,
-                remember_browser,
-                allowed_providers,
-            })
+        (
+            behaviour(),
+            any::<bool>(),
+            any::<bool>(),
+            proptest::sample::subsequence(Provider::ALL.to_vec(), 0..=3),
+        )
+            .prop_map(
+                |(behaviour, users_can_change, remember_browser, allowed_providers)| {
+                    TwoFactorSettings {
+                        behaviour,
+                        users_can_change,
+                        remember_browser,
+                        allowed_providers,
+                    }
+                },
+            )
     }
 
     /// The rules of API.md, written a second way: walk the layers top-down and stop
     /// at the first one that is not optional.
-    fn oracle(host: Option<&TwoFactorSettings>, feature: Behaviour, tenant: &TwoFactorSettings, flag: bool) -> (Behaviour, DecidedBy, bool) {
+    fn oracle(
+        host: Option<&TwoFactorSettings>,
+        feature: Behaviour,
+        tenant: &TwoFactorSettings,
+        flag: bool,
+    ) -> (Behaviour, DecidedBy, bool) {
         let chain: Vec<(Behaviour, DecidedBy)> = match host {
             Some(h) => vec![(h.behaviour, DecidedBy::Host)],
-            None => vec![(feature, DecidedBy::TenantFeature), (tenant.behaviour, DecidedBy::Tenant)],
+            None => vec![
+                (feature, DecidedBy::TenantFeature),
+                (tenant.behaviour, DecidedBy::Tenant),
+            ],
         };
         for (b, by) in chain {
             if b != Behaviour::Optional {
@@ -336,8 +432,17 @@ mod tests {
         for feature in all {
             for tenant in all {
                 for flag in [false, true] {
-                    let s = TwoFactorSettings { behaviour: tenant, ..Default::default() };
-                    let e = effective(Layers::Tenant { feature, settings: &s }, flag);
+                    let s = TwoFactorSettings {
+                        behaviour: tenant,
+                        ..Default::default()
+                    };
+                    let e = effective(
+                        Layers::Tenant {
+                            feature,
+                            settings: &s,
+                        },
+                        flag,
+                    );
                     let expected_by = if feature != Behaviour::Optional {
                         DecidedBy::TenantFeature
                     } else if tenant != Behaviour::Optional {
@@ -345,13 +450,19 @@ mod tests {
                     } else {
                         DecidedBy::User
                     };
-                    assert_eq!(e.decided_by, expected_by, "feature {feature:?}, tenant {tenant:?}, flag {flag}");
+                    assert_eq!(
+                        e.decided_by, expected_by,
+                        "feature {feature:?}, tenant {tenant:?}, flag {flag}"
+                    );
                     let expected_enabled = match expected_by {
                         DecidedBy::User => flag,
                         DecidedBy::TenantFeature => feature == Behaviour::Forced,
                         _ => tenant == Behaviour::Forced,
                     };
-                    assert_eq!(e.enabled, expected_enabled, "feature {feature:?}, tenant {tenant:?}, flag {flag}");
+                    assert_eq!(
+                        e.enabled, expected_enabled,
+                        "feature {feature:?}, tenant {tenant:?}, flag {flag}"
+                    );
                 }
             }
         }

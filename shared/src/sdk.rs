@@ -19,9 +19,11 @@
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
-use aws_smithy_http_client::{tls, Builder, ConnectorBuilder};
+use aws_smithy_http_client::{Builder, ConnectorBuilder, tls};
 use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
-use aws_smithy_runtime_api::client::http::{HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector};
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::shared::IntoShared;
 
@@ -39,14 +41,22 @@ pub struct OnFirstUse<C> {
 impl<C> OnFirstUse<C> {
     /// `build(sdk)` runs on the first [`get`](Self::get), once.
     pub fn new(sdk: &SdkConfig, build: fn(&SdkConfig) -> C) -> Self {
-        Self { sdk: sdk.clone(), build, client: OnceLock::new() }
+        Self {
+            sdk: sdk.clone(),
+            build,
+            client: OnceLock::new(),
+        }
     }
 
     /// A client already made.
     pub fn ready(client: C) -> Self {
         let cell = OnceLock::new();
         let _ = cell.set(client);
-        Self { sdk: SdkConfig::builder().build(), build: |_| unreachable!("the cell of a ready client is full"), client: cell }
+        Self {
+            sdk: SdkConfig::builder().build(),
+            build: |_| unreachable!("the cell of a ready client is full"),
+            client: cell,
+        }
     }
 
     /// The client, made now if this is the first call.
@@ -64,13 +74,27 @@ pub fn lambda_sdk_config(env: &dyn Env) -> Result<SdkConfig, ConfigError> {
         .get("AWS_REGION")
         .or_else(|| env.get("AWS_DEFAULT_REGION"))
         .ok_or_else(|| ConfigError::new("AWS_REGION", "required: Lambda sets it"))?;
-    let key = env.get("AWS_ACCESS_KEY_ID").ok_or_else(|| ConfigError::new("AWS_ACCESS_KEY_ID", "required: Lambda sets it from the function's role"))?;
-    let secret = env
-        .get("AWS_SECRET_ACCESS_KEY")
-        .ok_or_else(|| ConfigError::new("AWS_SECRET_ACCESS_KEY", "required: Lambda sets it from the function's role"))?;
+    let key = env.get("AWS_ACCESS_KEY_ID").ok_or_else(|| {
+        ConfigError::new(
+            "AWS_ACCESS_KEY_ID",
+            "required: Lambda sets it from the function's role",
+        )
+    })?;
+    let secret = env.get("AWS_SECRET_ACCESS_KEY").ok_or_else(|| {
+        ConfigError::new(
+            "AWS_SECRET_ACCESS_KEY",
+            "required: Lambda sets it from the function's role",
+        )
+    })?;
     // Lambda's credentials last as long as the execution environment, as they would
     // through the SDK's own environment provider, which reads the same variables.
-    let credentials = Credentials::new(key, secret, env.get("AWS_SESSION_TOKEN"), None, "lambda-environment");
+    let credentials = Credentials::new(
+        key,
+        secret,
+        env.get("AWS_SESSION_TOKEN"),
+        None,
+        "lambda-environment",
+    );
     Ok(SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(region))
@@ -82,7 +106,9 @@ pub fn lambda_sdk_config(env: &dyn Env) -> Result<SdkConfig, ConfigError> {
 /// The SDK's default HTTPS client (hyper, rustls on aws-lc), minus its eager start.
 fn lazy_roots_https_client() -> SharedHttpClient {
     let client = Builder::new().build_with_connector_fn(|settings, components| {
-        let mut connector = ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc));
+        let mut connector = ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ));
         connector.set_connector_settings(settings.cloned());
         if let Some(components) = components {
             connector.set_sleep_impl(components.sleep_impl());
@@ -99,7 +125,11 @@ fn lazy_roots_https_client() -> SharedHttpClient {
 struct LazyRoots(SharedHttpClient);
 
 impl HttpClient for LazyRoots {
-    fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
         self.0.http_connector(settings, components)
     }
 
@@ -123,7 +153,12 @@ mod tests {
     }
 
     fn lambda_env() -> HashMap<&'static str, &'static str> {
-        HashMap::from([("AWS_REGION", "eu-west-3"), ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"), ("AWS_SECRET_ACCESS_KEY", "secret"), ("AWS_SESSION_TOKEN", "token")])
+        HashMap::from([
+            ("AWS_REGION", "eu-west-3"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_SESSION_TOKEN", "token"),
+        ])
     }
 
     #[tokio::test]
@@ -131,7 +166,10 @@ mod tests {
         let sdk = lambda_sdk_config(&MapEnv(lambda_env())).unwrap();
         assert_eq!(sdk.region().map(|r| r.as_ref()), Some("eu-west-3"));
         let provider = sdk.credentials_provider().unwrap();
-        let credentials = aws_sdk_dynamodb::config::ProvideCredentials::provide_credentials(&provider).await.unwrap();
+        let credentials =
+            aws_sdk_dynamodb::config::ProvideCredentials::provide_credentials(&provider)
+                .await
+                .unwrap();
         assert_eq!(credentials.access_key_id(), "AKIDEXAMPLE");
         assert_eq!(credentials.session_token(), Some("token"));
     }
@@ -140,24 +178,37 @@ mod tests {
     fn a_missing_region_or_key_is_named_in_the_error() {
         let mut env = lambda_env();
         env.remove("AWS_REGION");
-        assert_eq!(lambda_sdk_config(&MapEnv(env)).unwrap_err().var, "AWS_REGION");
+        assert_eq!(
+            lambda_sdk_config(&MapEnv(env)).unwrap_err().var,
+            "AWS_REGION"
+        );
         let mut env = lambda_env();
         env.remove("AWS_SECRET_ACCESS_KEY");
-        assert_eq!(lambda_sdk_config(&MapEnv(env)).unwrap_err().var, "AWS_SECRET_ACCESS_KEY");
+        assert_eq!(
+            lambda_sdk_config(&MapEnv(env)).unwrap_err().var,
+            "AWS_SECRET_ACCESS_KEY"
+        );
     }
 
     #[tokio::test]
     async fn a_store_on_this_configuration_reaches_dynamodb() {
         // The client without its eager start must still connect, sign and retry as the SDK's own.
-        let Some(endpoint) = crate::testing::service_endpoint("DYNAMODB_ENDPOINT") else { return };
+        let Some(endpoint) = crate::testing::service_endpoint("DYNAMODB_ENDPOINT") else {
+            return;
+        };
         let table = format!("twofa-sdk-{}", uuid::Uuid::new_v4().simple());
         let mut env = lambda_env();
         env.insert("AWS_REGION", "us-east-1");
         env.insert("TABLE_NAME", Box::leak(table.into_boxed_str()));
         env.insert("DYNAMODB_ENDPOINT", Box::leak(endpoint.into_boxed_str()));
         let env = MapEnv(env);
-        let store = crate::store::dynamo::DynamoStore::from_env(&env, &lambda_sdk_config(&env).unwrap()).unwrap();
-        store.ensure_table().await.expect("DynamoDB answers through the lazily started client");
+        let store =
+            crate::store::dynamo::DynamoStore::from_env(&env, &lambda_sdk_config(&env).unwrap())
+                .unwrap();
+        store
+            .ensure_table()
+            .await
+            .expect("DynamoDB answers through the lazily started client");
     }
 
     #[test]

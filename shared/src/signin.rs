@@ -13,10 +13,12 @@ use serde::Serialize;
 use crate::app::Core;
 use crate::audit::{EventType, SecurityEvent};
 use crate::lockout::LockoutPolicy;
-use crate::policy::{effective, Effective, Layers, Provider, TwoFactorSettings};
+use crate::policy::{Effective, Layers, Provider, TwoFactorSettings, effective};
 use crate::secret::Secret;
 use crate::senders::{EmailMessage, EmailSender};
-use crate::store::{Slot, StoreError, Subject, Succeeded, Success, TenantStore, HARD_LIMIT, HARD_LOCK_SECONDS};
+use crate::store::{
+    HARD_LIMIT, HARD_LOCK_SECONDS, Slot, StoreError, Subject, Succeeded, Success, TenantStore,
+};
 use crate::tenant::{Scope, Tenant};
 use crate::tokens::{NewToken, TokenError, TokenKind};
 use crate::user::{User, UserPatch};
@@ -36,7 +38,13 @@ impl Side {
     pub fn effective(&self, user_flag: bool) -> Effective {
         match self {
             Side::Host(s, _) => effective(Layers::Host(s), user_flag),
-            Side::Tenant(t) => effective(Layers::Tenant { feature: t.feature, settings: &t.settings }, user_flag),
+            Side::Tenant(t) => effective(
+                Layers::Tenant {
+                    feature: t.feature,
+                    settings: &t.settings,
+                },
+                user_flag,
+            ),
         }
     }
 
@@ -73,7 +81,9 @@ pub async fn load_side(store: &dyn TenantStore, scope: &Scope) -> Result<Option<
 /// anyway (one read; only on a failure path).
 pub async fn lockout_of(core: &Core, user: &User) -> Result<LockoutPolicy, StoreError> {
     let defaults = core.config.lockout;
-    Ok(load_side(core.store.as_ref(), &user.scope).await?.map_or(defaults, |side| side.lockout(defaults)))
+    Ok(load_side(core.store.as_ref(), &user.scope)
+        .await?
+        .map_or(defaults, |side| side.lockout(defaults)))
 }
 
 /// The providers a user can sign in with now: allowed by policy, and set up
@@ -109,7 +119,9 @@ pub struct SignedIn {
 /// The keyed digest of `user`'s security stamp that tokens carry: it changes with the
 /// stamp and tells nothing about it.
 fn stamp_digest(core: &Core, user: &User) -> String {
-    let mut digest = core.hash_key.hash(&["security_stamp", &user.id, &user.security_stamp]);
+    let mut digest = core
+        .hash_key
+        .hash(&["security_stamp", &user.id, &user.security_stamp]);
     // 128 bits (22 base64 characters) is plenty to tell stamps apart.
     digest.truncate(22);
     digest
@@ -128,10 +140,19 @@ pub fn token_for(core: &Core, user: &User) -> NewToken {
 
 /// Issues an access token for `user`, who proved `amr`; `mfa_at` is when a second
 /// factor was proven (for step-up), if one was.
-pub fn issue_access(core: &Core, user: &User, amr: &[&str], mfa_at: Option<i64>) -> Result<SignedIn, TokenError> {
+pub fn issue_access(
+    core: &Core,
+    user: &User,
+    amr: &[&str],
+    mfa_at: Option<i64>,
+) -> Result<SignedIn, TokenError> {
     let token = core.tokens.issue(
         TokenKind::Access,
-        NewToken { amr: amr.iter().map(|s| s.to_string()).collect(), mfa_at, ..token_for(core, user) },
+        NewToken {
+            amr: amr.iter().map(|s| s.to_string()).collect(),
+            mfa_at,
+            ..token_for(core, user)
+        },
         core.now(),
     )?;
     Ok(SignedIn {
@@ -183,21 +204,33 @@ impl Caller {
 
 /// Checks the bearer token (one of `kinds`) and reads its user: 401 `unauthorized`
 /// for a missing, expired, forged or wrong-kind token, or a user that no longer exists.
-pub async fn authenticate(core: &Core, req: &crate::api::Request, kinds: &[TokenKind]) -> Result<Caller, crate::api::ApiError> {
-    use crate::api::{bearer_token, ApiError};
+pub async fn authenticate(
+    core: &Core,
+    req: &crate::api::Request,
+    kinds: &[TokenKind],
+) -> Result<Caller, crate::api::ApiError> {
+    use crate::api::{ApiError, bearer_token};
     let token = bearer_token(req).ok_or_else(ApiError::unauthorized)?;
     let now = core.now();
     let (kind, claims) = kinds
         .iter()
         .find_map(|k| core.tokens.verify(*k, token, now).ok().map(|c| (*k, c)))
         .ok_or_else(ApiError::unauthorized)?;
-    let user = core.store.user(&claims.sub).await?.ok_or_else(ApiError::unauthorized)?;
+    let user = core
+        .store
+        .user(&claims.sub)
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
     if user.scope.key() != claims.scope {
         return Err(ApiError::unauthorized());
     }
     // A token from before the last stamp change (or from before tokens named one) is over.
     let current = stamp_digest(core, &user);
-    if !claims.stamp.as_deref().is_some_and(|s| crate::crypto::constant_time_eq(s, &current)) {
+    if !claims
+        .stamp
+        .as_deref()
+        .is_some_and(|s| crate::crypto::constant_time_eq(s, &current))
+    {
         return Err(ApiError::unauthorized());
     }
     Ok(Caller { kind, claims, user })
@@ -219,7 +252,12 @@ pub struct FreshAccess {
 /// Returns the user as changed and, when the caller changed its own account with an
 /// access token, a [`FreshAccess`] to go on with. A setup token's holder signs in again;
 /// an answer without a body (204) ends the caller's session too.
-pub async fn rotate_stamp(core: &Core, caller: &Caller, user: &User, patch: UserPatch) -> Result<(User, Option<FreshAccess>), crate::api::ApiError> {
+pub async fn rotate_stamp(
+    core: &Core,
+    caller: &Caller,
+    user: &User,
+    patch: UserPatch,
+) -> Result<(User, Option<FreshAccess>), crate::api::ApiError> {
     let patch = patch.rotating_stamp();
     core.store.update_user(&user.id, &patch).await?;
     let mut changed = user.clone();
@@ -231,7 +269,11 @@ pub async fn rotate_stamp(core: &Core, caller: &Caller, user: &User, patch: User
 /// The [`FreshAccess`] for a caller whose own account is now `changed` (written with
 /// [`UserPatch::rotating_stamp`], by [`rotate_stamp`] or in a route's own single
 /// write); `None` for a setup token or someone else's account.
-pub fn fresh_access(core: &Core, caller: &Caller, changed: &User) -> Result<Option<FreshAccess>, TokenError> {
+pub fn fresh_access(
+    core: &Core,
+    caller: &Caller,
+    changed: &User,
+) -> Result<Option<FreshAccess>, TokenError> {
     if caller.kind != TokenKind::Access || caller.user.id != changed.id {
         return Ok(None);
     }
@@ -239,16 +281,26 @@ pub fn fresh_access(core: &Core, caller: &Caller, changed: &User) -> Result<Opti
     let c = &caller.claims;
     let token = core.tokens.issue(
         TokenKind::Access,
-        NewToken { amr: c.amr.clone(), mfa_at: c.mfa_at, not_after: Some(c.exp), ..token_for(core, changed) },
+        NewToken {
+            amr: c.amr.clone(),
+            mfa_at: c.mfa_at,
+            not_after: Some(c.exp),
+            ..token_for(core, changed)
+        },
         now,
     )?;
     let expires_in = c.exp.min(now + core.tokens.lifetime(TokenKind::Access)) - now;
-    Ok(Some(FreshAccess { access_token: token, expires_in }))
+    Ok(Some(FreshAccess {
+        access_token: token,
+        expires_in,
+    }))
 }
 
 /// The `Set-Cookie` value for a remember-browser token: HttpOnly, Secure, SameSite=Strict.
 pub fn remember_cookie(cookie_name: &str, token: &str, max_age_seconds: i64) -> String {
-    format!("{cookie_name}={token}; Max-Age={max_age_seconds}; Path=/; HttpOnly; Secure; SameSite=Strict")
+    format!(
+        "{cookie_name}={token}; Max-Age={max_age_seconds}; Path=/; HttpOnly; Secure; SameSite=Strict"
+    )
 }
 
 /// What a failed password or code led to.
@@ -292,7 +344,8 @@ pub struct Attempt {
 /// ([`Subject::Unknown`]): the keyed hash of its scope and lower-case address, so
 /// login and password reset add up for it as they do for an account.
 pub fn unknown_email_key(core: &Core, scope: &Scope, email_key: &str) -> String {
-    core.hash_key.hash(&["unknown-email", &scope.key(), email_key])
+    core.hash_key
+        .hash(&["unknown-email", &scope.key(), email_key])
 }
 
 /// A new attempt id.
@@ -304,11 +357,31 @@ pub fn attempt_id() -> Result<String, crate::crypto::CryptoError> {
 /// attempts not yet judged (which locks the account: an abandoned slot must not
 /// refuse forever); 401 `unauthorized` when `sid` is no longer the pending sign-in.
 /// `policy` is the lockout of the subject's side ([`Side::lockout`]).
-pub async fn begin_attempt(core: &Core, subject: Subject<'_>, id: String, sid: Option<&str>, policy: LockoutPolicy) -> Result<Attempt, crate::api::ApiError> {
+pub async fn begin_attempt(
+    core: &Core,
+    subject: Subject<'_>,
+    id: String,
+    sid: Option<&str>,
+    policy: LockoutPolicy,
+) -> Result<Attempt, crate::api::ApiError> {
     use crate::api::ApiError;
     let now = core.now();
-    match core.store.take_slot(subject, &id, sid, policy.max_failed_attempts, now).await? {
-        Slot::Taken { user, count, streak } => Ok(Attempt { id, user: user.map(|u| *u), count, streak, policy }),
+    match core
+        .store
+        .take_slot(subject, &id, sid, policy.max_failed_attempts, now)
+        .await?
+    {
+        Slot::Taken {
+            user,
+            count,
+            streak,
+        } => Ok(Attempt {
+            id,
+            user: user.map(|u| *u),
+            count,
+            streak,
+            policy,
+        }),
         Slot::Locked(until) => Err(ApiError::locked_out(until - now)),
         Slot::Full => {
             let until = now + policy.duration_seconds;
@@ -319,7 +392,9 @@ pub async fn begin_attempt(core: &Core, subject: Subject<'_>, id: String, sid: O
         Slot::Exhausted => {
             let until = now + HARD_LOCK_SECONDS;
             core.store.lock(subject, now, until, true).await?;
-            tracing::warn!("account locked long: the lock after the last consecutive failure was never written");
+            tracing::warn!(
+                "account locked long: the lock after the last consecutive failure was never written"
+            );
             Err(ApiError::locked_out(until - now))
         }
         Slot::Ended => Err(ApiError::unauthorized()),
@@ -329,14 +404,21 @@ pub async fn begin_attempt(core: &Core, subject: Subject<'_>, id: String, sid: O
 /// The attempt was wrong: it stays counted; the one that used the last slot locks
 /// the account (ending any sign-in in progress, so its two-factor token dies) and
 /// sends the lockout notice. After [`HARD_LIMIT`] consecutive failures the lock is long.
-pub async fn wrong_answer(core: &Core, email: &dyn EmailSender, subject: Subject<'_>, attempt: &Attempt) -> Result<Failure, StoreError> {
+pub async fn wrong_answer(
+    core: &Core,
+    email: &dyn EmailSender,
+    subject: Subject<'_>,
+    attempt: &Attempt,
+) -> Result<Failure, StoreError> {
     use crate::lockout::AfterFailure;
     let now = core.now();
     let hard = attempt.streak >= HARD_LIMIT;
     let until = match attempt.policy.after_failure(attempt.count, now) {
         _ if hard => now + HARD_LOCK_SECONDS,
         AfterFailure::LockNow { until } => until,
-        AfterFailure::Counted { attempts_remaining } => return Ok(Failure::Counted { attempts_remaining }),
+        AfterFailure::Counted { attempts_remaining } => {
+            return Ok(Failure::Counted { attempts_remaining });
+        }
     };
     core.store.lock(subject, now, until, hard).await?;
     // Known weakness (red team): the notice is awaited, so the attempt that locks a
@@ -348,9 +430,17 @@ pub async fn wrong_answer(core: &Core, email: &dyn EmailSender, subject: Subject
     // sound fix is a queue (SQS) the answer enqueues to on both paths, not done yet.
     if let Some(user) = &attempt.user {
         tracing::warn!(user_id = %user.id, "account locked after repeated failures");
-        notify(email, user, "Your account was locked", "Your account was locked for a while after several failed sign-in attempts.").await;
+        notify(
+            email,
+            user,
+            "Your account was locked",
+            "Your account was locked for a while after several failed sign-in attempts.",
+        )
+        .await;
     }
-    Ok(Failure::Locked { retry_after: until - now })
+    Ok(Failure::Locked {
+        retry_after: until - now,
+    })
 }
 
 /// Records a wrong answer's `sign_in_failed` event, and with it, in the same write,
@@ -359,7 +449,9 @@ pub async fn record_wrong_answer(core: &Core, failed: SecurityEvent, failure: Fa
     match failure {
         Failure::Counted { .. } => core.record(failed).await,
         Failure::Locked { retry_after } => {
-            let locked = failed.then(EventType::LockedOut).detail("locked_until", core.now() + retry_after);
+            let locked = failed
+                .then(EventType::LockedOut)
+                .detail("locked_until", core.now() + retry_after);
             core.record_all(vec![failed, locked]).await
         }
     }
@@ -376,7 +468,11 @@ pub enum Outcome {
 
 /// Writes a right answer in one conditional write (see [`Success`]): 423 if the
 /// account locked while it was judged, 401 `unauthorized` if its sign-in ended.
-pub async fn right_answer(core: &Core, user_id: &str, success: &Success<'_>) -> Result<Outcome, crate::api::ApiError> {
+pub async fn right_answer(
+    core: &Core,
+    user_id: &str,
+    success: &Success<'_>,
+) -> Result<Outcome, crate::api::ApiError> {
     use crate::api::ApiError;
     let now = core.now();
     match core.store.succeed(user_id, success, now).await? {
@@ -384,13 +480,21 @@ pub async fn right_answer(core: &Core, user_id: &str, success: &Success<'_>) -> 
         Succeeded::Spent => Ok(Outcome::Spent),
         Succeeded::Locked(until) => Err(ApiError::locked_out(until - now)),
         Succeeded::Ended => Err(ApiError::unauthorized()),
-        Succeeded::Changed => Err(ApiError::new(http::StatusCode::CONFLICT, "conflict", "the account changed while this answer was checked; start again")),
+        Succeeded::Changed => Err(ApiError::new(
+            http::StatusCode::CONFLICT,
+            "conflict",
+            "the account changed while this answer was checked; start again",
+        )),
     }
 }
 
 /// 404 `unknown_tenant`.
 pub fn unknown_tenant() -> crate::api::ApiError {
-    crate::api::ApiError::new(http::StatusCode::NOT_FOUND, "unknown_tenant", "no tenant has this name")
+    crate::api::ApiError::new(
+        http::StatusCode::NOT_FOUND,
+        "unknown_tenant",
+        "no tenant has this name",
+    )
 }
 
 /// The scope a public route's `tenant` field names: the host when absent or null;
@@ -398,7 +502,9 @@ pub fn unknown_tenant() -> crate::api::ApiError {
 pub fn scope_of(tenant: Option<&str>) -> Result<Scope, crate::api::ApiError> {
     match tenant {
         None => Ok(Scope::Host),
-        Some(name) => crate::tenant::TenantName::parse(name).map(|n| Scope::Tenant(n.key())).map_err(|_| unknown_tenant()),
+        Some(name) => crate::tenant::TenantName::parse(name)
+            .map(|n| Scope::Tenant(n.key()))
+            .map_err(|_| unknown_tenant()),
     }
 }
 
@@ -411,7 +517,11 @@ pub fn two_factor_on(user: &User, eff: &Effective) -> bool {
 
 /// 403 `step_up_required` unless 2FA is off for the user (`two_factor_on` false) or
 /// the caller proved a second factor within `STEP_UP_MAX_AGE_SECONDS`.
-pub fn require_step_up(core: &Core, caller: &Caller, two_factor_on: bool) -> Result<(), crate::api::ApiError> {
+pub fn require_step_up(
+    core: &Core,
+    caller: &Caller,
+    two_factor_on: bool,
+) -> Result<(), crate::api::ApiError> {
     let max_age = core.config.step_up_max_age_seconds;
     if !two_factor_on || caller.has_fresh_second_factor(core.now(), max_age) {
         return Ok(());
@@ -419,20 +529,32 @@ pub fn require_step_up(core: &Core, caller: &Caller, two_factor_on: bool) -> Res
     Err(crate::api::ApiError::new(
         http::StatusCode::FORBIDDEN,
         "step_up_required",
-        format!("this change needs a second factor proven in the last {max_age} seconds; sign in again with your second factor"),
+        format!(
+            "this change needs a second factor proven in the last {max_age} seconds; sign in again with your second factor"
+        ),
     ))
 }
 
 /// Step-up for confirming a phone number: only a number other than the confirmed
 /// one changes where codes go. Setup tokens pass: their holder is adding a first provider.
-pub async fn require_step_up_for_phone(core: &Core, caller: &Caller, number: &str) -> Result<(), crate::api::ApiError> {
+pub async fn require_step_up_for_phone(
+    core: &Core,
+    caller: &Caller,
+    number: &str,
+) -> Result<(), crate::api::ApiError> {
     let user = &caller.user;
     let same = user.phone_number_confirmed && user.phone_number.as_deref() == Some(number);
     if same || caller.kind != TokenKind::Access {
         return Ok(());
     }
-    let side = load_side(core.store.as_ref(), &user.scope).await?.ok_or_else(crate::api::ApiError::unauthorized)?;
-    require_step_up(core, caller, two_factor_on(user, &side.effective(user.two_factor_enabled)))
+    let side = load_side(core.store.as_ref(), &user.scope)
+        .await?
+        .ok_or_else(crate::api::ApiError::unauthorized)?;
+    require_step_up(
+        core,
+        caller,
+        two_factor_on(user, &side.effective(user.two_factor_enabled)),
+    )
 }
 
 /// A sign-in waiting for its second factor.
@@ -447,11 +569,21 @@ pub struct PendingSignIn {
 /// The sign-in a two-factor token carries on: 401 for a bad token or a sign-in that
 /// ended (finished, replaced by a newer login, or ended by a lock), 423 while the
 /// account is locked. Every copy of the token dies with the sign-in.
-pub async fn pending_sign_in(core: &Core, token: &str) -> Result<PendingSignIn, crate::api::ApiError> {
+pub async fn pending_sign_in(
+    core: &Core,
+    token: &str,
+) -> Result<PendingSignIn, crate::api::ApiError> {
     use crate::api::ApiError;
     let now = core.now();
-    let claims = core.tokens.verify(TokenKind::TwoFactor, token, now).map_err(|_| ApiError::unauthorized())?;
-    let user = core.store.user(&claims.sub).await?.ok_or_else(ApiError::unauthorized)?;
+    let claims = core
+        .tokens
+        .verify(TokenKind::TwoFactor, token, now)
+        .map_err(|_| ApiError::unauthorized())?;
+    let user = core
+        .store
+        .user(&claims.sub)
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
     if user.scope.key() != claims.scope {
         return Err(ApiError::unauthorized());
     }
@@ -459,7 +591,9 @@ pub async fn pending_sign_in(core: &Core, token: &str) -> Result<PendingSignIn, 
         return Err(ApiError::locked_out(seconds));
     }
     match claims.sid {
-        Some(sid) if user.pending_sign_in.as_deref() == Some(sid.as_str()) => Ok(PendingSignIn { user, sid }),
+        Some(sid) if user.pending_sign_in.as_deref() == Some(sid.as_str()) => {
+            Ok(PendingSignIn { user, sid })
+        }
         _ => Err(ApiError::unauthorized()),
     }
 }

@@ -4,11 +4,11 @@
 //! are pinned ([`PINNED`]) whatever `RUST_LOG` asks for.
 
 use tracing::level_filters::LevelFilter;
+use tracing_subscriber::Layer;
 use tracing_subscriber::filter::{EnvFilter, FilterExt, Targets};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::Layer;
 
 /// Log targets (prefixes) held at `info` or quieter, whatever the filter says. At
 /// `debug` and `trace` they log what we cannot vet: the Lambda runtime the raw
@@ -16,16 +16,24 @@ use tracing_subscriber::Layer;
 /// bodies and headers (codes sent through SNS and SES, items with hashes), the
 /// HTTP and TLS stacks the bytes on the wire. `LogLevel` is a free template
 /// parameter, so without this a secret would be one setting away.
-pub const PINNED: &[&str] = &["lambda_", "aws_", "hyper", "h2", "http", "rustls", "reqwest", "tower", "wiremock"];
+pub const PINNED: &[&str] = &[
+    "lambda_", "aws_", "hyper", "h2", "http", "rustls", "reqwest", "tower", "wiremock",
+];
 
 /// The filter of every log line: `rust_log` (`RUST_LOG`'s syntax; `info` when
 /// absent or unreadable) with [`PINNED`] held at `info`.
-pub fn filter<S>(rust_log: Option<&str>) -> impl tracing_subscriber::layer::Filter<S> + Send + Sync + 'static
+pub fn filter<S>(
+    rust_log: Option<&str>,
+) -> impl tracing_subscriber::layer::Filter<S> + Send + Sync + 'static
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
-    let wanted = rust_log.and_then(|s| EnvFilter::try_new(s).ok()).unwrap_or_else(|| EnvFilter::new("info"));
-    let pins = Targets::new().with_default(LevelFilter::TRACE).with_targets(PINNED.iter().map(|t| (*t, LevelFilter::INFO)));
+    let wanted = rust_log
+        .and_then(|s| EnvFilter::try_new(s).ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    let pins = Targets::new()
+        .with_default(LevelFilter::TRACE)
+        .with_targets(PINNED.iter().map(|t| (*t, LevelFilter::INFO)));
     wanted.and(pins)
 }
 
@@ -44,11 +52,18 @@ pub fn init_with<W>(rust_log: Option<&str>, json: bool, ansi: bool, writer: W)
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    let _ = tracing_subscriber::registry().with(layer(rust_log, json, ansi, writer)).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(layer(rust_log, json, ansi, writer))
+        .try_init();
 }
 
 /// The one log layer [`init`] installs, filtered by [`filter`].
-pub fn layer<S, W>(rust_log: Option<&str>, json: bool, ansi: bool, writer: W) -> Box<dyn Layer<S> + Send + Sync + 'static>
+pub fn layer<S, W>(
+    rust_log: Option<&str>,
+    json: bool,
+    ansi: bool,
+    writer: W,
+) -> Box<dyn Layer<S> + Send + Sync + 'static>
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
@@ -56,9 +71,17 @@ where
     let fmt = tracing_subscriber::fmt::layer().with_writer(writer);
     if json {
         // CloudWatch adds its own timestamp; the span list carries the request id.
-        let fmt = fmt.json().with_current_span(true).with_span_list(false).without_time().with_ansi(false);
+        let fmt = fmt
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .without_time()
+            .with_ansi(false);
         fmt.with_filter(filter(rust_log)).boxed()
     } else {
-        fmt.compact().with_ansi(ansi).with_filter(filter(rust_log)).boxed()
+        fmt.compact()
+            .with_ansi(ansi)
+            .with_filter(filter(rust_log))
+            .boxed()
     }
 }

@@ -24,7 +24,10 @@ impl TenantName {
         if s.is_empty() || s.chars().count() > 64 {
             return Err(InvalidTenantName("a tenant name has 1 to 64 characters"));
         }
-        if !s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+        if !s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
             return Err(InvalidTenantName(
                 "a tenant name has only letters, digits, '-', '_' and '.'",
             ));
@@ -144,7 +147,10 @@ mod tests {
 
     #[test]
     fn tenant_names_are_unique_regardless_of_case() {
-        assert_eq!(TenantName::parse("Acme").unwrap().key(), TenantName::parse("acme").unwrap().key());
+        assert_eq!(
+            TenantName::parse("Acme").unwrap().key(),
+            TenantName::parse("acme").unwrap().key()
+        );
     }
 
     #[test]

@@ -46,20 +46,31 @@ impl Limit {
     pub fn take(&self, current: Option<Window>, now: Timestamp) -> Result<Window, Window> {
         match current {
             Some(w) if w.window_end > now && w.count >= self.max => Err(w),
-            Some(w) if w.window_end > now => Ok(Window { count: w.count + 1, window_end: w.window_end }),
+            Some(w) if w.window_end > now => Ok(Window {
+                count: w.count + 1,
+                window_end: w.window_end,
+            }),
             _ => Ok(self.fresh(now)),
         }
     }
 
     /// A window opened by a send at `now`.
     pub fn fresh(&self, now: Timestamp) -> Window {
-        Window { count: 1, window_end: now + self.seconds }
+        Window {
+            count: 1,
+            window_end: now + self.seconds,
+        }
     }
 }
 
 /// Seconds until every full window among `refused` has closed.
 pub fn retry_after(refused: &[Window], now: Timestamp) -> i64 {
-    refused.iter().map(|w| w.window_end - now).max().unwrap_or(0).max(1)
+    refused
+        .iter()
+        .map(|w| w.window_end - now)
+        .max()
+        .unwrap_or(0)
+        .max(1)
 }
 
 /// The counting key of a source address: an IPv6 client rotates addresses within
@@ -82,16 +93,28 @@ mod tests {
     use super::*;
 
     fn limit(max: u32, seconds: i64) -> Limit {
-        Limit { key: "k".into(), max, seconds }
+        Limit {
+            key: "k".into(),
+            max,
+            seconds,
+        }
     }
 
     #[test]
     fn a_cooldown_refuses_a_resend_until_it_has_passed() {
         let l = limit(1, 30);
         let w = l.take(None, 100).expect("first send");
-        let full = l.take(Some(w), 110).expect_err("a resend within the cooldown");
+        let full = l
+            .take(Some(w), 110)
+            .expect_err("a resend within the cooldown");
         assert_eq!(retry_after(&[full], 110), 20);
-        assert_eq!(l.take(Some(w), 130), Ok(Window { count: 1, window_end: 160 }));
+        assert_eq!(
+            l.take(Some(w), 130),
+            Ok(Window {
+                count: 1,
+                window_end: 160
+            })
+        );
     }
 
     #[test]
@@ -107,7 +130,16 @@ mod tests {
 
     #[test]
     fn the_longest_wait_of_the_limits_that_refuse_is_reported() {
-        let refused = [Window { count: 1, window_end: 20 }, Window { count: 1, window_end: 3000 }];
+        let refused = [
+            Window {
+                count: 1,
+                window_end: 20,
+            },
+            Window {
+                count: 1,
+                window_end: 3000,
+            },
+        ];
         assert_eq!(retry_after(&refused, 10), 2990);
     }
 

@@ -83,17 +83,23 @@ pub fn provider_retries() -> RetryConfig {
 
 /// A DynamoDB client configuration from `sdk` with the store's limits (add an endpoint before building).
 pub fn dynamodb(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::config::Builder {
-    aws_sdk_dynamodb::config::Builder::from(sdk).timeout_config(store_timeouts()).retry_config(store_retries())
+    aws_sdk_dynamodb::config::Builder::from(sdk)
+        .timeout_config(store_timeouts())
+        .retry_config(store_retries())
 }
 
 /// An SNS client with the providers' limits.
 pub fn sns(sdk: &aws_config::SdkConfig) -> aws_sdk_sns::Client {
-    let config = aws_sdk_sns::config::Builder::from(sdk).timeout_config(provider_timeouts()).retry_config(provider_retries());
+    let config = aws_sdk_sns::config::Builder::from(sdk)
+        .timeout_config(provider_timeouts())
+        .retry_config(provider_retries());
     aws_sdk_sns::Client::from_conf(config.build())
 }
 
 /// An SES client with the providers' limits.
 pub fn ses(sdk: &aws_config::SdkConfig) -> aws_sdk_ses::Client {
-    let config = aws_sdk_ses::config::Builder::from(sdk).timeout_config(provider_timeouts()).retry_config(provider_retries());
+    let config = aws_sdk_ses::config::Builder::from(sdk)
+        .timeout_config(provider_timeouts())
+        .retry_config(provider_retries());
     aws_sdk_ses::Client::from_conf(config.build())
 }

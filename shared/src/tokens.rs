@@ -8,7 +8,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
-use crate::crypto::{random_token, CryptoError};
+use crate::crypto::{CryptoError, random_token};
 
 /// The kinds of token. Remember-browser tokens are not JWTs but random device
 /// tokens with a server-side record (see [`crate::devices`]).
@@ -97,7 +97,11 @@ pub struct TokenLifetimes {
 
 impl Default for TokenLifetimes {
     fn default() -> Self {
-        Self { access: 900, two_factor: 300, setup: 600 }
+        Self {
+            access: 900,
+            two_factor: 300,
+            setup: 600,
+        }
     }
 }
 
@@ -135,16 +139,26 @@ pub struct Tokens {
 
 impl std::fmt::Debug for Tokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tokens").field("kid", &self.kid).field("issuer", &self.issuer).finish_non_exhaustive()
+        f.debug_struct("Tokens")
+            .field("kid", &self.kid)
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
     }
 }
 
 impl Tokens {
     /// Signs with `key` (at least 32 bytes) under `kid`; `previous` are older (kid, key)
     /// pairs that still verify.
-    pub fn new(kid: &str, key: &[u8], previous: &[(String, Vec<u8>)], lifetimes: TokenLifetimes) -> Result<Self, CryptoError> {
+    pub fn new(
+        kid: &str,
+        key: &[u8],
+        previous: &[(String, Vec<u8>)],
+        lifetimes: TokenLifetimes,
+    ) -> Result<Self, CryptoError> {
         if key.len() < 32 {
-            return Err(CryptoError::InvalidKey("the JWT signing key must have at least 32 bytes"));
+            return Err(CryptoError::InvalidKey(
+                "the JWT signing key must have at least 32 bytes",
+            ));
         }
         let mut decoding = HashMap::new();
         for (k, bytes) in previous {
@@ -170,14 +184,21 @@ impl Tokens {
     }
 
     /// Issues a token of `kind` at `now`.
-    pub fn issue(&self, kind: TokenKind, t: NewToken, now: Timestamp) -> Result<String, TokenError> {
+    pub fn issue(
+        &self,
+        kind: TokenKind,
+        t: NewToken,
+        now: Timestamp,
+    ) -> Result<String, TokenError> {
         let claims = Claims {
             sub: t.user_id,
             scope: t.scope,
             roles: t.roles,
             amr: t.amr,
             iat: now,
-            exp: t.not_after.map_or(now + self.lifetime(kind), |cap| cap.min(now + self.lifetime(kind))),
+            exp: t.not_after.map_or(now + self.lifetime(kind), |cap| {
+                cap.min(now + self.lifetime(kind))
+            }),
             aud: kind.audience().to_string(),
             iss: self.issuer.clone(),
             jti: random_token(12)?,
@@ -187,24 +208,40 @@ impl Tokens {
         };
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, &claims, &self.encoding).map_err(|e| TokenError::Sign(e.to_string()))
+        jsonwebtoken::encode(&header, &claims, &self.encoding)
+            .map_err(|e| TokenError::Sign(e.to_string()))
     }
 
     /// Checks a token of `kind` at `now`: signature by a known key, HS256 only, audience, issuer, expiry.
-    pub fn verify(&self, kind: TokenKind, token: &str, now: Timestamp) -> Result<Claims, TokenError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|e| TokenError::Invalid(e.to_string()))?;
+    pub fn verify(
+        &self,
+        kind: TokenKind,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<Claims, TokenError> {
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|e| TokenError::Invalid(e.to_string()))?;
         if header.alg != Algorithm::HS256 {
             return Err(TokenError::Invalid("unexpected algorithm".into()));
         }
-        let kid = header.kid.ok_or_else(|| TokenError::Invalid("no key id".into()))?;
-        let key = self.decoding.get(&kid).ok_or_else(|| TokenError::Invalid("unknown key id".into()))?;
+        let kid = header
+            .kid
+            .ok_or_else(|| TokenError::Invalid("no key id".into()))?;
+        let key = self
+            .decoding
+            .get(&kid)
+            .ok_or_else(|| TokenError::Invalid("unknown key id".into()))?;
         let mut v = Validation::new(Algorithm::HS256);
         // Expiry is checked below against the injected clock.
         v.validate_exp = false;
-        v.required_spec_claims = ["exp", "aud", "iss", "sub"].iter().map(|s| s.to_string()).collect();
+        v.required_spec_claims = ["exp", "aud", "iss", "sub"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         v.set_audience(&[kind.audience()]);
         v.set_issuer(&[&self.issuer]);
-        let data = jsonwebtoken::decode::<Claims>(token, key, &v).map_err(|e| TokenError::Invalid(e.to_string()))?;
+        let data = jsonwebtoken::decode::<Claims>(token, key, &v)
+            .map_err(|e| TokenError::Invalid(e.to_string()))?;
         if data.claims.exp <= now {
             return Err(TokenError::Expired);
         }
@@ -223,7 +260,12 @@ mod tests {
     }
 
     fn new(user: &str) -> NewToken {
-        NewToken { user_id: user.into(), scope: "host".into(), amr: vec!["pwd".into()], ..Default::default() }
+        NewToken {
+            user_id: user.into(),
+            scope: "host".into(),
+            amr: vec!["pwd".into()],
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -233,7 +275,11 @@ mod tests {
         for issued in kinds {
             let tok = t.issue(issued, new("u1"), 1000).unwrap();
             for checked in kinds {
-                assert_eq!(t.verify(checked, &tok, 1001).is_ok(), issued == checked, "{issued:?} checked as {checked:?}");
+                assert_eq!(
+                    t.verify(checked, &tok, 1001).is_ok(),
+                    issued == checked,
+                    "{issued:?} checked as {checked:?}"
+                );
             }
         }
     }
@@ -243,8 +289,15 @@ mod tests {
         let t = tokens(&[7; 32]);
         let tok = t.issue(TokenKind::TwoFactor, new("u1"), 1000).unwrap();
         assert!(t.verify(TokenKind::TwoFactor, &tok, 1299).is_ok());
-        assert!(matches!(t.verify(TokenKind::TwoFactor, &tok, 1300), Err(TokenError::Expired)));
-        assert!(tokens(&[8; 32]).verify(TokenKind::TwoFactor, &tok, 1001).is_err());
+        assert!(matches!(
+            t.verify(TokenKind::TwoFactor, &tok, 1300),
+            Err(TokenError::Expired)
+        ));
+        assert!(
+            tokens(&[8; 32])
+                .verify(TokenKind::TwoFactor, &tok, 1001)
+                .is_err()
+        );
     }
 
     #[test]
@@ -253,30 +306,80 @@ mod tests {
         let tok = t.issue(TokenKind::Access, new("u1"), 1000).unwrap();
         let parts: Vec<&str> = tok.split('.').collect();
         let none_header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT","kid":"k1"}"#);
-        assert!(t.verify(TokenKind::Access, &format!("{none_header}.{}.", parts[1]), 1001).is_err());
-        let mut claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+        assert!(
+            t.verify(
+                TokenKind::Access,
+                &format!("{none_header}.{}.", parts[1]),
+                1001
+            )
+            .is_err()
+        );
+        let mut claims: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
         claims["sub"] = "admin".into();
         let forged = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap());
-        assert!(t.verify(TokenKind::Access, &format!("{}.{forged}.{}", parts[0], parts[2]), 1001).is_err());
+        assert!(
+            t.verify(
+                TokenKind::Access,
+                &format!("{}.{forged}.{}", parts[0], parts[2]),
+                1001
+            )
+            .is_err()
+        );
         assert!(t.verify(TokenKind::Access, "not a token", 1001).is_err());
     }
 
     #[test]
     fn a_token_never_outlives_the_expiry_it_is_capped_at() {
         let t = tokens(&[7; 32]);
-        let capped = t.issue(TokenKind::Access, NewToken { not_after: Some(1100), ..new("u1") }, 1000).unwrap();
-        assert_eq!(t.verify(TokenKind::Access, &capped, 1001).unwrap().exp, 1100);
-        let uncapped = t.issue(TokenKind::Access, NewToken { not_after: Some(5000), ..new("u1") }, 1000).unwrap();
-        assert_eq!(t.verify(TokenKind::Access, &uncapped, 1001).unwrap().exp, 1900);
+        let capped = t
+            .issue(
+                TokenKind::Access,
+                NewToken {
+                    not_after: Some(1100),
+                    ..new("u1")
+                },
+                1000,
+            )
+            .unwrap();
+        assert_eq!(
+            t.verify(TokenKind::Access, &capped, 1001).unwrap().exp,
+            1100
+        );
+        let uncapped = t
+            .issue(
+                TokenKind::Access,
+                NewToken {
+                    not_after: Some(5000),
+                    ..new("u1")
+                },
+                1000,
+            )
+            .unwrap();
+        assert_eq!(
+            t.verify(TokenKind::Access, &uncapped, 1001).unwrap().exp,
+            1900
+        );
     }
 
     #[test]
     fn an_older_key_still_verifies_after_rotation() {
         let old = tokens(&[7; 32]);
         let tok = old.issue(TokenKind::Access, new("u1"), 1000).unwrap();
-        let rotated = Tokens::new("k2", &[9; 32], &[("k1".into(), vec![7; 32])], TokenLifetimes::default()).unwrap();
-        assert_eq!(rotated.verify(TokenKind::Access, &tok, 1001).unwrap().sub, "u1");
-        let header = jsonwebtoken::decode_header(rotated.issue(TokenKind::Access, new("u1"), 1000).unwrap()).unwrap();
+        let rotated = Tokens::new(
+            "k2",
+            &[9; 32],
+            &[("k1".into(), vec![7; 32])],
+            TokenLifetimes::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            rotated.verify(TokenKind::Access, &tok, 1001).unwrap().sub,
+            "u1"
+        );
+        let header =
+            jsonwebtoken::decode_header(rotated.issue(TokenKind::Access, new("u1"), 1000).unwrap())
+                .unwrap();
         assert_eq!(header.kid.as_deref(), Some("k2"));
     }
 }

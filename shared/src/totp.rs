@@ -6,7 +6,7 @@ use qrcode::QrCode;
 use qrcode::render::svg;
 use totp_rs::{Algorithm, Builder, Totp};
 
-use crate::crypto::{random_bytes, CryptoError};
+use crate::crypto::{CryptoError, random_bytes};
 use crate::secret::Secret;
 
 /// Seconds per TOTP step.
@@ -55,13 +55,17 @@ pub fn base32(key: &[u8]) -> String {
 /// The key from the base32 text an authenticator app is given; `None` if it is not base32.
 /// What a real authenticator does with the shared key; tests use it to play one.
 pub fn key_from_base32(text: &str) -> Option<Vec<u8>> {
-    totp_rs::Secret::try_from_base32(text.trim().to_uppercase()).ok().map(|s| s.as_bytes().to_vec())
+    totp_rs::Secret::try_from_base32(text.trim().to_uppercase())
+        .ok()
+        .map(|s| s.as_bytes().to_vec())
 }
 
 fn percent_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'@' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'@' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -81,7 +85,10 @@ pub fn provisioning_uri(key: &[u8], issuer: &str, account: &str) -> String {
 /// The URI as a QR code in SVG, for a page to show as it is.
 pub fn qr_svg(uri: &str) -> Result<String, TotpKeyError> {
     let code = QrCode::new(uri.as_bytes()).map_err(|e| TotpKeyError(e.to_string()))?;
-    Ok(code.render::<svg::Color<'_>>().min_dimensions(200, 200).build())
+    Ok(code
+        .render::<svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .build())
 }
 
 #[cfg(test)]
@@ -93,10 +100,22 @@ mod tests {
     #[test]
     fn rfc4226_appendix_d_vectors() {
         // HOTP is TOTP with a one-second step at time = counter.
-        let hotp = Builder::new().with_secret(RFC_SEED.to_vec()).with_step_duration(1).with_skew(0).build().unwrap();
-        let expected = ["755224", "287082", "359152", "969429", "338314", "254676", "287922", "162583", "399871", "520489"];
+        let hotp = Builder::new()
+            .with_secret(RFC_SEED.to_vec())
+            .with_step_duration(1)
+            .with_skew(0)
+            .build()
+            .unwrap();
+        let expected = [
+            "755224", "287082", "359152", "969429", "338314", "254676", "287922", "162583",
+            "399871", "520489",
+        ];
         for (counter, want) in expected.iter().enumerate() {
-            assert_eq!(hotp.generate(counter as u64).to_string(), *want, "counter {counter}");
+            assert_eq!(
+                hotp.generate(counter as u64).to_string(),
+                *want,
+                "counter {counter}"
+            );
         }
     }
 
@@ -118,7 +137,12 @@ mod tests {
                 (Algorithm::SHA256, seed32.clone(), sha256),
                 (Algorithm::SHA512, seed64.clone(), sha512),
             ] {
-                let t8 = Builder::new().with_algorithm(alg).with_digits(8).with_secret(seed).build().unwrap();
+                let t8 = Builder::new()
+                    .with_algorithm(alg)
+                    .with_digits(8)
+                    .with_secret(seed)
+                    .build()
+                    .unwrap();
                 assert_eq!(t8.generate(t).to_string(), want, "{alg:?} at {t}");
             }
         }
@@ -130,8 +154,14 @@ mod tests {
         let now = 1_700_000_000;
         let code = code_at(key.expose(), now).unwrap();
         assert_eq!(check(key.expose(), &code, now).unwrap(), Some(now / 30));
-        assert_eq!(check(key.expose(), &code, now + 30).unwrap(), Some(now / 30));
-        assert_eq!(check(key.expose(), &code, now - 30).unwrap(), Some(now / 30));
+        assert_eq!(
+            check(key.expose(), &code, now + 30).unwrap(),
+            Some(now / 30)
+        );
+        assert_eq!(
+            check(key.expose(), &code, now - 30).unwrap(),
+            Some(now / 30)
+        );
         assert_eq!(check(key.expose(), &code, now + 90).unwrap(), None);
         assert_eq!(check(key.expose(), "12345", now).unwrap(), None);
         assert_eq!(check(key.expose(), "abcdef", now).unwrap(), None);
@@ -144,9 +174,16 @@ mod tests {
             uri,
             "otpauth://totp/twofa:jane@example.com?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=twofa&algorithm=SHA1&digits=6&period=30"
         );
-        assert_eq!(key_from_base32("gezdgnbvgy3tqojqgezdgnbvgy3tqojq").as_deref(), Some(RFC_SEED));
+        assert_eq!(
+            key_from_base32("gezdgnbvgy3tqojqgezdgnbvgy3tqojq").as_deref(),
+            Some(RFC_SEED)
+        );
         let svg = qr_svg(&uri).unwrap();
-        assert!(svg.starts_with("<?xml") || svg.starts_with("<svg"), "{}", &svg[..40]);
+        assert!(
+            svg.starts_with("<?xml") || svg.starts_with("<svg"),
+            "{}",
+            &svg[..40]
+        );
         assert!(svg.contains("</svg>"));
     }
 }

@@ -185,7 +185,11 @@ impl UserPatch {
     /// For a user who lost the phone: no authenticator, no recovery codes. Email and
     /// phone stay. Written `.rotating_stamp()`, so that sessions and remembered browsers end.
     pub fn second_factor_reset() -> Self {
-        Self { authenticator: Some(None), recovery_codes: Some(Vec::new()), ..Default::default() }
+        Self {
+            authenticator: Some(None),
+            recovery_codes: Some(Vec::new()),
+            ..Default::default()
+        }
     }
 
     /// The same change with a new security stamp: the one way a change ends the
@@ -193,7 +197,10 @@ impl UserPatch {
     /// Handlers write it through `crate::signin::rotate_stamp`, which also hands the
     /// acting client a fresh token.
     pub fn rotating_stamp(self) -> Self {
-        Self { security_stamp: Some(new_security_stamp()), ..self }
+        Self {
+            security_stamp: Some(new_security_stamp()),
+            ..self
+        }
     }
     /// Whether the patch changes nothing.
     pub fn is_empty(&self) -> bool {

@@ -31,7 +31,9 @@ fn ses_client(endpoint: &str) -> aws_sdk_ses::Client {
         aws_sdk_ses::Config::builder()
             .endpoint_url(endpoint)
             .region(aws_sdk_ses::config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_ses::config::Credentials::new("test", "test", None, None, "test"))
+            .credentials_provider(aws_sdk_ses::config::Credentials::new(
+                "test", "test", None, None, "test",
+            ))
             .behavior_version(aws_sdk_ses::config::BehaviorVersion::latest())
             .build(),
     )
@@ -69,19 +71,30 @@ fn sms(to: &str, code: &str) -> SmsMessage {
 
 #[tokio::test]
 async fn an_sms_sent_through_sns_reaches_the_number_with_its_code() {
-    let Some(moto) = service_endpoint("MOTO_ENDPOINT") else { return };
+    let Some(moto) = service_endpoint("MOTO_ENDPOINT") else {
+        return;
+    };
     let to = unique_number();
 
-    SnsSender::new(sns_client(&moto)).send_sms(&sms(&to, "731904")).await.expect("SNS accepts the message");
+    SnsSender::new(sns_client(&moto))
+        .send_sms(&sms(&to, "731904"))
+        .await
+        .expect("SNS accepts the message");
 
-    let sent: Vec<Value> = moto_records(&moto, "sns", "SMS").await.into_iter().filter(|m| m["phone_number"] == to.as_str()).collect();
+    let sent: Vec<Value> = moto_records(&moto, "sns", "SMS")
+        .await
+        .into_iter()
+        .filter(|m| m["phone_number"] == to.as_str())
+        .collect();
     assert_eq!(sent.len(), 1, "messages to {to}: {sent:?}");
     assert_eq!(sent[0]["message"], "Your security code is: 731904");
 }
 
 #[tokio::test]
 async fn an_sms_with_a_sender_id_is_still_delivered() {
-    let Some(moto) = service_endpoint("MOTO_ENDPOINT") else { return };
+    let Some(moto) = service_endpoint("MOTO_ENDPOINT") else {
+        return;
+    };
     let to = unique_number();
 
     SnsSender::new(sns_client(&moto))
@@ -91,16 +104,29 @@ async fn an_sms_with_a_sender_id_is_still_delivered() {
         .expect("SNS accepts the message");
 
     let sent = moto_records(&moto, "sns", "SMS").await;
-    assert!(sent.iter().any(|m| m["phone_number"] == to.as_str() && m["message"] == "Your security code is: 220145"), "no message to {to}");
+    assert!(
+        sent.iter()
+            .any(|m| m["phone_number"] == to.as_str()
+                && m["message"] == "Your security code is: 220145"),
+        "no message to {to}"
+    );
 }
 
 #[tokio::test]
 async fn sns_refuses_a_number_that_is_not_e164_and_the_error_does_not_carry_the_code() {
-    let Some(moto) = service_endpoint("MOTO_ENDPOINT") else { return };
+    let Some(moto) = service_endpoint("MOTO_ENDPOINT") else {
+        return;
+    };
 
-    let err = SnsSender::new(sns_client(&moto)).send_sms(&sms("0555-CALL-ME", "118822")).await.unwrap_err();
+    let err = SnsSender::new(sns_client(&moto))
+        .send_sms(&sms("0555-CALL-ME", "118822"))
+        .await
+        .unwrap_err();
 
-    assert!(matches!(&err, DeliveryError::Refused(m) if m.contains("InvalidParameter")), "{err:?}");
+    assert!(
+        matches!(&err, DeliveryError::Refused(m) if m.contains("InvalidParameter")),
+        "{err:?}"
+    );
     assert!(!err.to_string().contains("118822"), "{err}");
 }
 
@@ -111,14 +137,19 @@ async fn an_unreachable_sns_endpoint_means_the_provider_is_unavailable() {
     let endpoint = format!("http://{}", listener.local_addr().expect("a bound address"));
     drop(listener);
 
-    let err = SnsSender::new(sns_client(&endpoint)).send_sms(&sms(&unique_number(), "554433")).await.unwrap_err();
+    let err = SnsSender::new(sns_client(&endpoint))
+        .send_sms(&sms(&unique_number(), "554433"))
+        .await
+        .unwrap_err();
 
     assert!(matches!(err, DeliveryError::Unavailable(_)), "{err:?}");
 }
 
 #[tokio::test]
 async fn ses_refuses_an_unverified_sender_then_delivers_once_the_sender_is_verified() {
-    let Some(moto) = service_endpoint("MOTO_ENDPOINT") else { return };
+    let Some(moto) = service_endpoint("MOTO_ENDPOINT") else {
+        return;
+    };
     let client = ses_client(&moto);
     // A domain of its own, so no other test's verified domain covers this sender.
     let label = unique_label();
@@ -134,13 +165,33 @@ async fn ses_refuses_an_unverified_sender_then_delivers_once_the_sender_is_verif
     let sender = SesSender::new(client.clone(), from.clone());
 
     let err = sender.send_email(&message).await.unwrap_err();
-    assert!(matches!(&err, DeliveryError::Refused(m) if m.contains("not verified")), "{err:?}");
+    assert!(
+        matches!(&err, DeliveryError::Refused(m) if m.contains("not verified")),
+        "{err:?}"
+    );
     assert!(!err.to_string().contains("640127"), "{err}");
-    let delivered_to = |records: &[Value]| records.iter().filter(|m| m["destinations"]["ToAddresses"][0] == to.as_str()).cloned().collect::<Vec<_>>();
-    assert!(delivered_to(&moto_records(&moto, "ses", "Message").await).is_empty(), "a refused message was recorded as sent");
+    let delivered_to = |records: &[Value]| {
+        records
+            .iter()
+            .filter(|m| m["destinations"]["ToAddresses"][0] == to.as_str())
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        delivered_to(&moto_records(&moto, "ses", "Message").await).is_empty(),
+        "a refused message was recorded as sent"
+    );
 
-    client.verify_email_identity().email_address(&from).send().await.expect("moto verifies the identity");
-    sender.send_email(&message).await.expect("SES accepts mail from a verified sender");
+    client
+        .verify_email_identity()
+        .email_address(&from)
+        .send()
+        .await
+        .expect("moto verifies the identity");
+    sender
+        .send_email(&message)
+        .await
+        .expect("SES accepts mail from a verified sender");
 
     let sent = delivered_to(&moto_records(&moto, "ses", "Message").await);
     assert_eq!(sent.len(), 1, "messages to {to}: {sent:?}");

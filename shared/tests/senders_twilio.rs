@@ -44,9 +44,13 @@ struct TwilioForm;
 
 impl Match for TwilioForm {
     fn matches(&self, request: &Request) -> bool {
-        let Ok(body) = std::str::from_utf8(&request.body) else { return false };
+        let Ok(body) = std::str::from_utf8(&request.body) else {
+            return false;
+        };
         // A URL's query is decoded by the same rules as a form body.
-        let Ok(url) = reqwest::Url::parse(&format!("http://form.invalid/?{body}")) else { return false };
+        let Ok(url) = reqwest::Url::parse(&format!("http://form.invalid/?{body}")) else {
+            return false;
+        };
         let fields: HashMap<String, String> = url.query_pairs().into_owned().collect();
         fields.len() == 3
             && fields.get("To").map(String::as_str) == Some(TO)
@@ -64,11 +68,15 @@ fn twilio_message_accepted() -> ResponseTemplate {
 fn assert_no_secret_in(err: &DeliveryError) {
     let text = format!("{err} {err:?}");
     assert!(!text.contains(CODE), "the error carries the code: {text}");
-    assert!(!text.contains(TOKEN), "the error carries the auth token: {text}");
+    assert!(
+        !text.contains(TOKEN),
+        "the error carries the auth token: {text}"
+    );
 }
 
 #[tokio::test]
-async fn a_message_is_posted_once_to_the_accounts_messages_resource_with_basic_auth_and_form_fields() {
+async fn a_message_is_posted_once_to_the_accounts_messages_resource_with_basic_auth_and_form_fields()
+ {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path(messages_path()))
@@ -80,7 +88,9 @@ async fn a_message_is_posted_once_to_the_accounts_messages_resource_with_basic_a
         .mount(&server)
         .await;
 
-    let result = sender(&server, Duration::from_secs(5)).send_sms(&code_message()).await;
+    let result = sender(&server, Duration::from_secs(5))
+        .send_sms(&code_message())
+        .await;
 
     assert!(result.is_ok(), "{result:?}");
     server.verify().await;
@@ -104,7 +114,10 @@ async fn a_sender_configured_from_the_environment_posts_to_the_configured_base_u
         ("TWILIO_BASE_URL", &server.uri()),
     ]);
 
-    let result = TwilioSender::from_env(&env).expect("a complete environment").send_sms(&code_message()).await;
+    let result = TwilioSender::from_env(&env)
+        .expect("a complete environment")
+        .send_sms(&code_message())
+        .await;
 
     assert!(result.is_ok(), "{result:?}");
     server.verify().await;
@@ -129,9 +142,15 @@ async fn wrong_credentials_do_not_match_and_twilios_401_is_a_refusal() {
         .mount(&server)
         .await;
 
-    let err = sender(&server, Duration::from_secs(5)).send_sms(&code_message()).await.unwrap_err();
+    let err = sender(&server, Duration::from_secs(5))
+        .send_sms(&code_message())
+        .await
+        .unwrap_err();
 
-    assert!(matches!(&err, DeliveryError::Refused(m) if m.contains("20003")), "{err:?}");
+    assert!(
+        matches!(&err, DeliveryError::Refused(m) if m.contains("20003")),
+        "{err:?}"
+    );
     assert_no_secret_in(&err);
     server.verify().await;
 }
@@ -151,11 +170,17 @@ async fn a_400_with_twilios_error_is_a_refusal_that_names_twilios_code_but_not_o
         .mount(&server)
         .await;
 
-    let err = sender(&server, Duration::from_secs(5)).send_sms(&code_message()).await.unwrap_err();
+    let err = sender(&server, Duration::from_secs(5))
+        .send_sms(&code_message())
+        .await
+        .unwrap_err();
 
     match &err {
         DeliveryError::Refused(m) => {
-            assert!(m.contains("21211") && m.contains("Invalid 'To' Phone Number"), "{m}");
+            assert!(
+                m.contains("21211") && m.contains("Invalid 'To' Phone Number"),
+                "{m}"
+            );
         }
         other => panic!("expected a refusal, got {other:?}"),
     }
@@ -165,9 +190,15 @@ async fn a_400_with_twilios_error_is_a_refusal_that_names_twilios_code_but_not_o
 #[tokio::test]
 async fn a_400_without_a_json_body_is_still_a_refusal() {
     let server = MockServer::start().await;
-    Mock::given(method("POST")).respond_with(ResponseTemplate::new(400).set_body_string("bad request")).mount(&server).await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(400).set_body_string("bad request"))
+        .mount(&server)
+        .await;
 
-    let err = sender(&server, Duration::from_secs(5)).send_sms(&code_message()).await.unwrap_err();
+    let err = sender(&server, Duration::from_secs(5))
+        .send_sms(&code_message())
+        .await
+        .unwrap_err();
 
     assert!(matches!(err, DeliveryError::Refused(_)), "{err:?}");
 }
@@ -176,14 +207,24 @@ async fn a_400_without_a_json_body_is_still_a_refusal() {
 async fn a_500_from_twilio_means_the_provider_is_unavailable() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(500).set_body_json(serde_json::json!({"code": 20500, "message": "Internal Server Error"})))
+        .respond_with(
+            ResponseTemplate::new(500).set_body_json(
+                serde_json::json!({"code": 20500, "message": "Internal Server Error"}),
+            ),
+        )
         .expect(1)
         .mount(&server)
         .await;
 
-    let err = sender(&server, Duration::from_secs(5)).send_sms(&code_message()).await.unwrap_err();
+    let err = sender(&server, Duration::from_secs(5))
+        .send_sms(&code_message())
+        .await
+        .unwrap_err();
 
-    assert!(matches!(&err, DeliveryError::Unavailable(m) if m.contains("500")), "{err:?}");
+    assert!(
+        matches!(&err, DeliveryError::Unavailable(m) if m.contains("500")),
+        "{err:?}"
+    );
     assert_no_secret_in(&err);
 }
 
@@ -195,9 +236,15 @@ async fn a_response_slower_than_the_configured_timeout_means_the_provider_is_una
         .mount(&server)
         .await;
 
-    let err = sender(&server, Duration::from_millis(200)).send_sms(&code_message()).await.unwrap_err();
+    let err = sender(&server, Duration::from_millis(200))
+        .send_sms(&code_message())
+        .await
+        .unwrap_err();
 
-    assert!(matches!(&err, DeliveryError::Unavailable(m) if m.contains("timed out")), "{err:?}");
+    assert!(
+        matches!(&err, DeliveryError::Unavailable(m) if m.contains("timed out")),
+        "{err:?}"
+    );
     assert_no_secret_in(&err);
 }
 
@@ -223,7 +270,10 @@ async fn a_refused_connection_means_the_provider_is_unavailable() {
 }
 
 fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// One row: the complete environment, minus `removed`, plus `added`, must fail on `var`.
@@ -236,18 +286,68 @@ struct EnvCase {
 
 #[test]
 fn configuration_from_the_environment_names_the_variable_that_is_missing_or_wrong() {
-    let complete = [("TWILIO_SID", SID), ("TWILIO_AUTH_TOKEN", TOKEN), ("TWILIO_SEND_NUMBER", FROM)];
-    let cases = [
-        EnvCase { row: "no SID", removed: &["TWILIO_SID"], added: &[], var: "TWILIO_SID" },
-        EnvCase { row: "no auth token", removed: &["TWILIO_AUTH_TOKEN"], added: &[], var: "TWILIO_AUTH_TOKEN" },
-        EnvCase { row: "no send number", removed: &["TWILIO_SEND_NUMBER"], added: &[], var: "TWILIO_SEND_NUMBER" },
-        EnvCase { row: "a blank auth token", removed: &[], added: &[("TWILIO_AUTH_TOKEN", "  ")], var: "TWILIO_AUTH_TOKEN" },
-        EnvCase { row: "a timeout that is not a number", removed: &[], added: &[("TWILIO_TIMEOUT_SECONDS", "soon")], var: "TWILIO_TIMEOUT_SECONDS" },
-        EnvCase { row: "a zero timeout", removed: &[], added: &[("TWILIO_TIMEOUT_SECONDS", "0")], var: "TWILIO_TIMEOUT_SECONDS" },
-        EnvCase { row: "a timeout the function would hit first", removed: &[], added: &[("TWILIO_TIMEOUT_SECONDS", "10")], var: "TWILIO_TIMEOUT_SECONDS" },
-        EnvCase { row: "a base URL that is not a URL", removed: &[], added: &[("TWILIO_BASE_URL", "api.twilio.com")], var: "TWILIO_BASE_URL" },
+    let complete = [
+        ("TWILIO_SID", SID),
+        ("TWILIO_AUTH_TOKEN", TOKEN),
+        ("TWILIO_SEND_NUMBER", FROM),
     ];
-    for EnvCase { row, removed, added, var } in cases {
+    let cases = [
+        EnvCase {
+            row: "no SID",
+            removed: &["TWILIO_SID"],
+            added: &[],
+            var: "TWILIO_SID",
+        },
+        EnvCase {
+            row: "no auth token",
+            removed: &["TWILIO_AUTH_TOKEN"],
+            added: &[],
+            var: "TWILIO_AUTH_TOKEN",
+        },
+        EnvCase {
+            row: "no send number",
+            removed: &["TWILIO_SEND_NUMBER"],
+            added: &[],
+            var: "TWILIO_SEND_NUMBER",
+        },
+        EnvCase {
+            row: "a blank auth token",
+            removed: &[],
+            added: &[("TWILIO_AUTH_TOKEN", "  ")],
+            var: "TWILIO_AUTH_TOKEN",
+        },
+        EnvCase {
+            row: "a timeout that is not a number",
+            removed: &[],
+            added: &[("TWILIO_TIMEOUT_SECONDS", "soon")],
+            var: "TWILIO_TIMEOUT_SECONDS",
+        },
+        EnvCase {
+            row: "a zero timeout",
+            removed: &[],
+            added: &[("TWILIO_TIMEOUT_SECONDS", "0")],
+            var: "TWILIO_TIMEOUT_SECONDS",
+        },
+        EnvCase {
+            row: "a timeout the function would hit first",
+            removed: &[],
+            added: &[("TWILIO_TIMEOUT_SECONDS", "10")],
+            var: "TWILIO_TIMEOUT_SECONDS",
+        },
+        EnvCase {
+            row: "a base URL that is not a URL",
+            removed: &[],
+            added: &[("TWILIO_BASE_URL", "api.twilio.com")],
+            var: "TWILIO_BASE_URL",
+        },
+    ];
+    for EnvCase {
+        row,
+        removed,
+        added,
+        var,
+    } in cases
+    {
         let mut e = env(&complete);
         for r in removed {
             e.remove(*r);
@@ -256,7 +356,10 @@ fn configuration_from_the_environment_names_the_variable_that_is_missing_or_wron
         match TwilioSender::from_env(&e) {
             Err(err) => {
                 assert_eq!(err.var, var, "row {row:?}: {err}");
-                assert!(!err.to_string().contains(TOKEN), "row {row:?} shows the token: {err}");
+                assert!(
+                    !err.to_string().contains(TOKEN),
+                    "row {row:?} shows the token: {err}"
+                );
             }
             Ok(_) => panic!("row {row:?}: a sender was built"),
         }
@@ -266,7 +369,12 @@ fn configuration_from_the_environment_names_the_variable_that_is_missing_or_wron
 #[test]
 fn the_account_sid_may_be_given_under_either_name() {
     for name in ["TWILIO_SID", "TWILIO_ACCOUNT_SID"] {
-        let e = env(&[(name, SID), ("TWILIO_AUTH_TOKEN", TOKEN), ("TWILIO_SEND_NUMBER", FROM), ("TWILIO_TIMEOUT_SECONDS", "3")]);
+        let e = env(&[
+            (name, SID),
+            ("TWILIO_AUTH_TOKEN", TOKEN),
+            ("TWILIO_SEND_NUMBER", FROM),
+            ("TWILIO_TIMEOUT_SECONDS", "3"),
+        ]);
         let built = TwilioSender::from_env(&e);
         assert!(built.is_ok(), "{name}: {:?}", built.err());
     }
@@ -279,12 +387,22 @@ async fn by_default_a_slow_twilio_is_given_up_on_well_before_the_function_times_
         .respond_with(twilio_message_accepted().set_delay(Duration::from_secs(60)))
         .mount(&server)
         .await;
-    let e = env(&[("TWILIO_SID", SID), ("TWILIO_AUTH_TOKEN", TOKEN), ("TWILIO_SEND_NUMBER", FROM), ("TWILIO_BASE_URL", &server.uri())]);
+    let e = env(&[
+        ("TWILIO_SID", SID),
+        ("TWILIO_AUTH_TOKEN", TOKEN),
+        ("TWILIO_SEND_NUMBER", FROM),
+        ("TWILIO_BASE_URL", &server.uri()),
+    ]);
     let sender = TwilioSender::from_env(&e).expect("a sender from the environment");
 
     // template.yaml's function timeout is 10 s; half of it leaves room for the store calls around the send.
     let sent = tokio::time::timeout(Duration::from_secs(5), sender.send_sms(&code_message())).await;
 
-    let err = sent.expect("Twilio's default timeout is under half the function's").unwrap_err();
-    assert!(matches!(&err, DeliveryError::Unavailable(m) if m.contains("timed out")), "{err:?}");
+    let err = sent
+        .expect("Twilio's default timeout is under half the function's")
+        .unwrap_err();
+    assert!(
+        matches!(&err, DeliveryError::Unavailable(m) if m.contains("timed out")),
+        "{err:?}"
+    );
 }

@@ -12,7 +12,9 @@ use twofa::devices::Device;
 use twofa::lockout::LockoutPolicy;
 use twofa::policy::{Behaviour, Provider, TwoFactorSettings};
 use twofa::store::dynamo::DynamoStore;
-use twofa::store::{Page, PageKey, Slot, Spend, Store, StoreError, Subject, Succeeded, Success, HARD_LIMIT};
+use twofa::store::{
+    HARD_LIMIT, Page, PageKey, Slot, Spend, Store, StoreError, Subject, Succeeded, Success,
+};
 use twofa::tenant::{Scope, Tenant};
 use twofa::throttle::{Limit, Taken, Window};
 use twofa::user::{Authenticator, Role, User, UserPatch};
@@ -90,7 +92,10 @@ suite!(
 /// A DynamoDB store on a fresh table, or `None` (skipped) without DynamoDB Local.
 async fn dynamo_store(scenario: &str) -> Option<Shared> {
     let store = unready_dynamo_store(scenario)?;
-    store.ensure_table().await.expect("creating a table in DynamoDB Local");
+    store
+        .ensure_table()
+        .await
+        .expect("creating a table in DynamoDB Local");
     Some(Arc::new(store))
 }
 
@@ -105,22 +110,40 @@ fn unready_dynamo_store(scenario: &str) -> Option<DynamoStore> {
         ))
         .build();
     // Table names allow 255 characters of [a-zA-Z0-9_.-].
-    let table = format!("suite-{}-{}", &scenario[..scenario.len().min(60)], uuid::Uuid::new_v4().simple());
+    let table = format!(
+        "suite-{}-{}",
+        &scenario[..scenario.len().min(60)],
+        uuid::Uuid::new_v4().simple()
+    );
     // Through from_env, as the Lambdas and the local API build it.
-    let env = std::collections::HashMap::from([("TABLE_NAME".to_string(), table), ("DYNAMODB_ENDPOINT".to_string(), endpoint)]);
+    let env = std::collections::HashMap::from([
+        ("TABLE_NAME".to_string(), table),
+        ("DYNAMODB_ENDPOINT".to_string(), endpoint),
+    ]);
     Some(DynamoStore::from_env(&env, &sdk).expect("a store from TABLE_NAME and DYNAMODB_ENDPOINT"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ensuring_the_table_from_several_starts_at_once_and_again_later_is_harmless() {
-    let Some(store) = unready_dynamo_store("ensure") else { return };
+    let Some(store) = unready_dynamo_store("ensure") else {
+        return;
+    };
     let (a, b) = tokio::join!(store.ensure_table(), store.ensure_table());
     a.expect("the first of two concurrent ensure_table calls");
     b.expect("the second of two concurrent ensure_table calls");
-    store.ensure_table().await.expect("ensure_table on an existing table");
+    store
+        .ensure_table()
+        .await
+        .expect("ensure_table on an existing table");
     let store: Shared = Arc::new(store);
-    store.set_host_settings(&TwoFactorSettings::default()).await.expect("the ensured table takes writes");
-    assert_eq!(store.host_settings().await.unwrap(), Some(TwoFactorSettings::default()));
+    store
+        .set_host_settings(&TwoFactorSettings::default())
+        .await
+        .expect("the ensured table takes writes");
+    assert_eq!(
+        store.host_settings().await.unwrap(),
+        Some(TwoFactorSettings::default())
+    );
 }
 
 fn user(scope: Scope, email: &str) -> User {
@@ -146,7 +169,14 @@ fn user(scope: Scope, email: &str) -> User {
 }
 
 fn tenant(name: &str) -> Tenant {
-    Tenant { name: name.to_string(), feature: Behaviour::Optional, settings: TwoFactorSettings::default(), created_at: NOW, lockout: None, host_lockout: None }
+    Tenant {
+        name: name.to_string(),
+        feature: Behaviour::Optional,
+        settings: TwoFactorSettings::default(),
+        created_at: NOW,
+        lockout: None,
+        host_lockout: None,
+    }
 }
 
 fn acme() -> Scope {
@@ -154,7 +184,11 @@ fn acme() -> Scope {
 }
 
 async fn stored(store: &Shared, id: &str) -> User {
-    store.user(id).await.expect("reading a user").expect("the user exists")
+    store
+        .user(id)
+        .await
+        .expect("reading a user")
+        .expect("the user exists")
 }
 
 /// Runs `n` copies of `op` at once and returns their answers.
@@ -184,7 +218,15 @@ where
 
 /// Takes a slot for a fresh attempt with room for many.
 async fn slot(store: &Shared, id: &str) -> Result<Slot, StoreError> {
-    store.take_slot(Subject::User(id), &uuid::Uuid::new_v4().to_string(), None, 100, NOW).await
+    store
+        .take_slot(
+            Subject::User(id),
+            &uuid::Uuid::new_v4().to_string(),
+            None,
+            100,
+            NOW,
+        )
+        .await
 }
 
 fn count(slot: &Slot) -> u32 {
@@ -195,9 +237,27 @@ fn count(slot: &Slot) -> u32 {
 }
 
 /// A success for a fresh attempt.
-async fn succeed(store: &Shared, id: &str, sid: Option<&str>, spend: Spend<'_>) -> Result<Succeeded, StoreError> {
+async fn succeed(
+    store: &Shared,
+    id: &str,
+    sid: Option<&str>,
+    spend: Spend<'_>,
+) -> Result<Succeeded, StoreError> {
     let attempt = uuid::Uuid::new_v4().to_string();
-    store.succeed(id, &Success { attempt: &attempt, sid, spend, patch: &UserPatch::default(), release_only: false, authenticator: None }, NOW).await
+    store
+        .succeed(
+            id,
+            &Success {
+                attempt: &attempt,
+                sid,
+                spend,
+                patch: &UserPatch::default(),
+                release_only: false,
+                authenticator: None,
+            },
+            NOW,
+        )
+        .await
 }
 
 /// Every page of a list, following `next` until it is `None`; also the size of each page.
@@ -220,11 +280,19 @@ where
 }
 
 fn trues(results: &[Result<bool, StoreError>]) -> usize {
-    results.iter().map(|r| r.as_ref().expect("no store error under concurrency")).filter(|b| **b).count()
+    results
+        .iter()
+        .map(|r| r.as_ref().expect("no store error under concurrency"))
+        .filter(|b| **b)
+        .count()
 }
 
 fn done(results: &[Result<Succeeded, StoreError>]) -> usize {
-    results.iter().map(|r| r.as_ref().expect("no store error under concurrency")).filter(|r| **r == Succeeded::Done).count()
+    results
+        .iter()
+        .map(|r| r.as_ref().expect("no store error under concurrency"))
+        .filter(|r| **r == Succeeded::Done)
+        .count()
 }
 
 mod scenarios {
@@ -234,86 +302,208 @@ mod scenarios {
         let mut u = user(acme(), "Jo@Example.com");
         u.phone_number = Some("+15555550100".into());
         u.roles = vec![Role::TenantAdmin];
-        u.authenticator = Some(Authenticator { sealed_key: "sealed".into(), enabled: false });
+        u.authenticator = Some(Authenticator {
+            sealed_key: "sealed".into(),
+            enabled: false,
+        });
         u.recovery_codes = vec!["h1".into(), "h2".into()];
         store.create_user(&u).await.unwrap();
 
         assert_eq!(store.user(&u.id).await.unwrap(), Some(u.clone()));
-        assert_eq!(store.user_by_email(&acme(), "jo@example.com").await.unwrap(), Some(u.clone()));
-        assert_eq!(store.user_by_email(&Scope::Host, "jo@example.com").await.unwrap(), None);
-        assert_eq!(store.user_by_email(&Scope::Tenant("other".into()), "jo@example.com").await.unwrap(), None);
+        assert_eq!(
+            store
+                .user_by_email(&acme(), "jo@example.com")
+                .await
+                .unwrap(),
+            Some(u.clone())
+        );
+        assert_eq!(
+            store
+                .user_by_email(&Scope::Host, "jo@example.com")
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .user_by_email(&Scope::Tenant("other".into()), "jo@example.com")
+                .await
+                .unwrap(),
+            None
+        );
         assert_eq!(store.user("no-such-user").await.unwrap(), None);
     }
 
-    pub async fn an_email_is_unique_in_its_scope_regardless_of_case_but_free_in_another(store: Shared) {
+    pub async fn an_email_is_unique_in_its_scope_regardless_of_case_but_free_in_another(
+        store: Shared,
+    ) {
         let first = user(acme(), "jo@example.com");
         store.create_user(&first).await.unwrap();
 
         let again = user(acme(), "JO@Example.COM");
-        assert!(matches!(store.create_user(&again).await, Err(StoreError::Conflict("email"))));
-        assert_eq!(store.user(&again.id).await.unwrap(), None, "a refused user must not be half-stored");
+        assert!(matches!(
+            store.create_user(&again).await,
+            Err(StoreError::Conflict("email"))
+        ));
+        assert_eq!(
+            store.user(&again.id).await.unwrap(),
+            None,
+            "a refused user must not be half-stored"
+        );
 
         let elsewhere = user(Scope::Tenant("globex".into()), "jo@example.com");
         store.create_user(&elsewhere).await.unwrap();
         let host = user(Scope::Host, "jo@example.com");
         store.create_user(&host).await.unwrap();
-        assert_eq!(store.user_by_email(&acme(), "jo@example.com").await.unwrap().map(|u| u.id), Some(first.id));
-        assert_eq!(store.user_by_email(&Scope::Host, "jo@example.com").await.unwrap().map(|u| u.id), Some(host.id));
+        assert_eq!(
+            store
+                .user_by_email(&acme(), "jo@example.com")
+                .await
+                .unwrap()
+                .map(|u| u.id),
+            Some(first.id)
+        );
+        assert_eq!(
+            store
+                .user_by_email(&Scope::Host, "jo@example.com")
+                .await
+                .unwrap()
+                .map(|u| u.id),
+            Some(host.id)
+        );
     }
 
-    pub async fn a_tenant_name_is_unique_regardless_of_case_and_its_admin_is_created_with_it(store: Shared) {
+    pub async fn a_tenant_name_is_unique_regardless_of_case_and_its_admin_is_created_with_it(
+        store: Shared,
+    ) {
         let mut admin = user(acme(), "admin@acme.test");
         admin.roles = vec![Role::TenantAdmin];
         store.create_tenant(&tenant("Acme"), &admin).await.unwrap();
 
         assert_eq!(store.tenant("acme").await.unwrap(), Some(tenant("Acme")));
-        assert_eq!(store.user_by_email(&acme(), "admin@acme.test").await.unwrap(), Some(admin));
+        assert_eq!(
+            store
+                .user_by_email(&acme(), "admin@acme.test")
+                .await
+                .unwrap(),
+            Some(admin)
+        );
 
         let other_admin = user(acme(), "boss@acme.test");
-        assert!(matches!(store.create_tenant(&tenant("ACME"), &other_admin).await, Err(StoreError::Conflict("tenant"))));
-        assert_eq!(store.user(&other_admin.id).await.unwrap(), None, "the refused tenant's admin must not exist");
-        assert_eq!(store.tenant("acme").await.unwrap().map(|t| t.name), Some("Acme".to_string()));
+        assert!(matches!(
+            store.create_tenant(&tenant("ACME"), &other_admin).await,
+            Err(StoreError::Conflict("tenant"))
+        ));
+        assert_eq!(
+            store.user(&other_admin.id).await.unwrap(),
+            None,
+            "the refused tenant's admin must not exist"
+        );
+        assert_eq!(
+            store.tenant("acme").await.unwrap().map(|t| t.name),
+            Some("Acme".to_string())
+        );
         assert_eq!(store.tenant("globex").await.unwrap(), None);
     }
 
     pub async fn host_settings_are_absent_until_saved_and_then_replaced_whole(store: Shared) {
         assert_eq!(store.host_settings().await.unwrap(), None);
-        let forced = TwoFactorSettings { behaviour: Behaviour::Forced, allowed_providers: vec![Provider::Authenticator], ..Default::default() };
+        let forced = TwoFactorSettings {
+            behaviour: Behaviour::Forced,
+            allowed_providers: vec![Provider::Authenticator],
+            ..Default::default()
+        };
         store.set_host_settings(&forced).await.unwrap();
         assert_eq!(store.host_settings().await.unwrap(), Some(forced));
-        let open = TwoFactorSettings { users_can_change: false, remember_browser: false, allowed_providers: vec![], ..Default::default() };
+        let open = TwoFactorSettings {
+            users_can_change: false,
+            remember_browser: false,
+            allowed_providers: vec![],
+            ..Default::default()
+        };
         store.set_host_settings(&open).await.unwrap();
         assert_eq!(store.host_settings().await.unwrap(), Some(open));
     }
 
-    pub async fn tenant_feature_and_settings_change_separately_and_only_for_an_existing_tenant(store: Shared) {
-        store.create_tenant(&tenant("Acme"), &user(acme(), "admin@acme.test")).await.unwrap();
-        let settings = TwoFactorSettings { behaviour: Behaviour::Disabled, allowed_providers: vec![Provider::Email, Provider::Sms], ..Default::default() };
+    pub async fn tenant_feature_and_settings_change_separately_and_only_for_an_existing_tenant(
+        store: Shared,
+    ) {
+        store
+            .create_tenant(&tenant("Acme"), &user(acme(), "admin@acme.test"))
+            .await
+            .unwrap();
+        let settings = TwoFactorSettings {
+            behaviour: Behaviour::Disabled,
+            allowed_providers: vec![Provider::Email, Provider::Sms],
+            ..Default::default()
+        };
 
-        store.set_tenant_feature("acme", Behaviour::Forced).await.unwrap();
+        store
+            .set_tenant_feature("acme", Behaviour::Forced)
+            .await
+            .unwrap();
         store.set_tenant_settings("acme", &settings).await.unwrap();
         let t = store.tenant("acme").await.unwrap().unwrap();
-        assert_eq!((t.feature, t.settings, t.name), (Behaviour::Forced, settings.clone(), "Acme".to_string()));
+        assert_eq!(
+            (t.feature, t.settings, t.name),
+            (Behaviour::Forced, settings.clone(), "Acme".to_string())
+        );
 
-        store.set_tenant_feature("acme", Behaviour::Disabled).await.unwrap();
-        assert_eq!(store.tenant("acme").await.unwrap().unwrap().settings, settings, "the feature write kept the settings");
+        store
+            .set_tenant_feature("acme", Behaviour::Disabled)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.tenant("acme").await.unwrap().unwrap().settings,
+            settings,
+            "the feature write kept the settings"
+        );
 
-        assert!(matches!(store.set_tenant_feature("globex", Behaviour::Forced).await, Err(StoreError::NotFound)));
-        assert!(matches!(store.set_tenant_settings("globex", &settings).await, Err(StoreError::NotFound)));
-        assert_eq!(store.tenant("globex").await.unwrap(), None, "a refused write must not create the tenant");
+        assert!(matches!(
+            store.set_tenant_feature("globex", Behaviour::Forced).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            store.set_tenant_settings("globex", &settings).await,
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(
+            store.tenant("globex").await.unwrap(),
+            None,
+            "a refused write must not create the tenant"
+        );
     }
 
-    pub async fn two_admins_changing_different_settings_at_once_both_keep_their_change(store: Shared) {
-        store.create_tenant(&tenant("Acme"), &user(acme(), "admin@acme.test")).await.unwrap();
+    pub async fn two_admins_changing_different_settings_at_once_both_keep_their_change(
+        store: Shared,
+    ) {
+        store
+            .create_tenant(&tenant("Acme"), &user(acme(), "admin@acme.test"))
+            .await
+            .unwrap();
         for scope in [Scope::Host, acme()] {
             // Both read the defaults (the host item does not even exist yet), then write at once.
             let read = TwoFactorSettings::default();
-            let no_sms = TwoFactorSettings { allowed_providers: vec![Provider::Authenticator, Provider::Email], ..read.clone() };
-            let no_remember = TwoFactorSettings { remember_browser: false, ..read.clone() };
-            let forced = TwoFactorSettings { behaviour: Behaviour::Forced, ..read.clone() };
+            let no_sms = TwoFactorSettings {
+                allowed_providers: vec![Provider::Authenticator, Provider::Email],
+                ..read.clone()
+            };
+            let no_remember = TwoFactorSettings {
+                remember_browser: false,
+                ..read.clone()
+            };
+            let forced = TwoFactorSettings {
+                behaviour: Behaviour::Forced,
+                ..read.clone()
+            };
             let changes = [no_sms, no_remember, forced];
             let results = at_once(3, |i| {
-                let (store, scope, read, to) = (store.clone(), scope.clone(), read.clone(), changes[i].clone());
+                let (store, scope, read, to) = (
+                    store.clone(),
+                    scope.clone(),
+                    read.clone(),
+                    changes[i].clone(),
+                );
                 async move { store.change_settings(&scope, &read, &to).await }
             })
             .await;
@@ -332,71 +522,226 @@ mod scenarios {
         }
     }
 
-    pub async fn a_settings_change_decided_on_a_value_that_moved_is_refused_and_writes_nothing(store: Shared) {
+    pub async fn a_settings_change_decided_on_a_value_that_moved_is_refused_and_writes_nothing(
+        store: Shared,
+    ) {
         let read = TwoFactorSettings::default();
-        assert_eq!(store.change_settings(&Scope::Host, &read, &read).await.unwrap(), read, "no change to unsaved settings: the defaults");
-        let sms_only = TwoFactorSettings { allowed_providers: vec![Provider::Sms], ..read.clone() };
-        assert_eq!(store.change_settings(&Scope::Host, &read, &sms_only).await.unwrap(), sms_only);
+        assert_eq!(
+            store
+                .change_settings(&Scope::Host, &read, &read)
+                .await
+                .unwrap(),
+            read,
+            "no change to unsaved settings: the defaults"
+        );
+        let sms_only = TwoFactorSettings {
+            allowed_providers: vec![Provider::Sms],
+            ..read.clone()
+        };
+        assert_eq!(
+            store
+                .change_settings(&Scope::Host, &read, &sms_only)
+                .await
+                .unwrap(),
+            sms_only
+        );
         // A second admin read the defaults too and changes the same field.
-        let email_only = TwoFactorSettings { allowed_providers: vec![Provider::Email], remember_browser: false, ..read.clone() };
-        assert!(matches!(store.change_settings(&Scope::Host, &read, &email_only).await, Err(StoreError::Conflict(_))));
-        assert_eq!(store.host_settings().await.unwrap(), Some(sms_only.clone()), "nothing of the refused change was written");
-        let unchanged = store.change_settings(&Scope::Host, &sms_only, &sms_only).await.unwrap();
+        let email_only = TwoFactorSettings {
+            allowed_providers: vec![Provider::Email],
+            remember_browser: false,
+            ..read.clone()
+        };
+        assert!(matches!(
+            store
+                .change_settings(&Scope::Host, &read, &email_only)
+                .await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(
+            store.host_settings().await.unwrap(),
+            Some(sms_only.clone()),
+            "nothing of the refused change was written"
+        );
+        let unchanged = store
+            .change_settings(&Scope::Host, &sms_only, &sms_only)
+            .await
+            .unwrap();
         assert_eq!(unchanged, sms_only);
         let unknown = Scope::Tenant("globex".into());
-        assert!(matches!(store.change_settings(&unknown, &read, &sms_only).await, Err(StoreError::NotFound)));
-        assert_eq!(store.tenant("globex").await.unwrap(), None, "a refused write must not create the tenant");
+        assert!(matches!(
+            store.change_settings(&unknown, &read, &sms_only).await,
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(
+            store.tenant("globex").await.unwrap(),
+            None,
+            "a refused write must not create the tenant"
+        );
     }
 
-    pub async fn an_authenticator_write_applies_only_while_the_authenticator_is_what_was_read(store: Shared) {
+    pub async fn an_authenticator_write_applies_only_while_the_authenticator_is_what_was_read(
+        store: Shared,
+    ) {
         let u = user(Scope::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
-        let pending = Authenticator { sealed_key: "k1".into(), enabled: false };
-        let enabled = Authenticator { sealed_key: "k1".into(), enabled: true };
-        let set = |a: Option<Authenticator>| UserPatch { authenticator: Some(a), ..Default::default() };
+        let pending = Authenticator {
+            sealed_key: "k1".into(),
+            enabled: false,
+        };
+        let enabled = Authenticator {
+            sealed_key: "k1".into(),
+            enabled: true,
+        };
+        let set = |a: Option<Authenticator>| UserPatch {
+            authenticator: Some(a),
+            ..Default::default()
+        };
 
-        assert!(store.update_user_if_authenticator(&u.id, None, &set(Some(pending.clone()))).await.unwrap());
-        assert!(!store.update_user_if_authenticator(&u.id, None, &set(Some(pending.clone()))).await.unwrap(), "one is there now");
-        assert!(store.update_user_if_authenticator(&u.id, Some(&pending), &set(Some(enabled.clone()))).await.unwrap());
+        assert!(
+            store
+                .update_user_if_authenticator(&u.id, None, &set(Some(pending.clone())))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .update_user_if_authenticator(&u.id, None, &set(Some(pending.clone())))
+                .await
+                .unwrap(),
+            "one is there now"
+        );
+        assert!(
+            store
+                .update_user_if_authenticator(&u.id, Some(&pending), &set(Some(enabled.clone())))
+                .await
+                .unwrap()
+        );
         // A remove that read "pending" (and so skipped step-up) must not remove the one enabled since.
-        assert!(!store.update_user_if_authenticator(&u.id, Some(&pending), &set(None)).await.unwrap());
-        assert_eq!(stored(&store, &u.id).await.authenticator, Some(enabled.clone()));
-        assert!(store.update_user_if_authenticator(&u.id, Some(&enabled), &set(None)).await.unwrap());
+        assert!(
+            !store
+                .update_user_if_authenticator(&u.id, Some(&pending), &set(None))
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            stored(&store, &u.id).await.authenticator,
+            Some(enabled.clone())
+        );
+        assert!(
+            store
+                .update_user_if_authenticator(&u.id, Some(&enabled), &set(None))
+                .await
+                .unwrap()
+        );
         assert_eq!(stored(&store, &u.id).await.authenticator, None);
-        assert!(!store.update_user_if_authenticator("nobody", None, &set(None)).await.unwrap());
+        assert!(
+            !store
+                .update_user_if_authenticator("nobody", None, &set(None))
+                .await
+                .unwrap()
+        );
     }
 
-    pub async fn a_success_enabling_an_authenticator_is_refused_once_the_pending_one_changed(store: Shared) {
+    pub async fn a_success_enabling_an_authenticator_is_refused_once_the_pending_one_changed(
+        store: Shared,
+    ) {
         // Enrolment verify checks a code against the pending key it read; a new
         // enrolment (another key) or a remove meanwhile must not be overwritten.
         let u = user(Scope::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
-        let first = Authenticator { sealed_key: "k1".into(), enabled: false };
-        let second = Authenticator { sealed_key: "k2".into(), enabled: false };
-        store.update_user(&u.id, &UserPatch { authenticator: Some(Some(second.clone())), ..Default::default() }).await.unwrap();
-        let enable = UserPatch { authenticator: Some(Some(Authenticator { enabled: true, ..first.clone() })), ..Default::default() };
-        let slot = store.take_slot(Subject::User(&u.id), "a-1", None, 5, NOW).await.unwrap();
+        let first = Authenticator {
+            sealed_key: "k1".into(),
+            enabled: false,
+        };
+        let second = Authenticator {
+            sealed_key: "k2".into(),
+            enabled: false,
+        };
+        store
+            .update_user(
+                &u.id,
+                &UserPatch {
+                    authenticator: Some(Some(second.clone())),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let enable = UserPatch {
+            authenticator: Some(Some(Authenticator {
+                enabled: true,
+                ..first.clone()
+            })),
+            ..Default::default()
+        };
+        let slot = store
+            .take_slot(Subject::User(&u.id), "a-1", None, 5, NOW)
+            .await
+            .unwrap();
         assert_eq!(count(&slot), 1);
-        let success = Success { attempt: "a-1", sid: None, spend: Spend::TotpStep(7), patch: &enable, release_only: false, authenticator: Some(&first) };
-        assert_eq!(store.succeed(&u.id, &success, NOW).await.unwrap(), Succeeded::Changed);
+        let success = Success {
+            attempt: "a-1",
+            sid: None,
+            spend: Spend::TotpStep(7),
+            patch: &enable,
+            release_only: false,
+            authenticator: Some(&first),
+        };
+        assert_eq!(
+            store.succeed(&u.id, &success, NOW).await.unwrap(),
+            Succeeded::Changed
+        );
         let after = stored(&store, &u.id).await;
-        assert_eq!((after.authenticator, after.totp_last_step), (Some(second.clone()), None), "nothing of the refused write");
+        assert_eq!(
+            (after.authenticator, after.totp_last_step),
+            (Some(second.clone()), None),
+            "nothing of the refused write"
+        );
 
-        let enable = UserPatch { authenticator: Some(Some(Authenticator { enabled: true, ..second.clone() })), ..Default::default() };
-        let success = Success { attempt: "a-2", patch: &enable, authenticator: Some(&second), ..success };
-        assert_eq!(store.succeed(&u.id, &success, NOW).await.unwrap(), Succeeded::Done, "the pending one it was checked against");
-        assert_eq!(stored(&store, &u.id).await.authenticator, Some(Authenticator { enabled: true, ..second }));
+        let enable = UserPatch {
+            authenticator: Some(Some(Authenticator {
+                enabled: true,
+                ..second.clone()
+            })),
+            ..Default::default()
+        };
+        let success = Success {
+            attempt: "a-2",
+            patch: &enable,
+            authenticator: Some(&second),
+            ..success
+        };
+        assert_eq!(
+            store.succeed(&u.id, &success, NOW).await.unwrap(),
+            Succeeded::Done,
+            "the pending one it was checked against"
+        );
+        assert_eq!(
+            stored(&store, &u.id).await.authenticator,
+            Some(Authenticator {
+                enabled: true,
+                ..second
+            })
+        );
     }
 
     pub async fn a_patch_changes_only_the_fields_it_names(store: Shared) {
         let mut u = user(Scope::Host, "jo@example.com");
         u.phone_number = Some("+15555550100".into());
-        u.authenticator = Some(Authenticator { sealed_key: "sealed".into(), enabled: true });
+        u.authenticator = Some(Authenticator {
+            sealed_key: "sealed".into(),
+            enabled: true,
+        });
         u.recovery_codes = vec!["h1".into()];
         store.create_user(&u).await.unwrap();
         slot(&store, &u.id).await.unwrap();
 
-        let patch = UserPatch { two_factor_enabled: Some(true), phone_number: Some(None), pending_sign_in: Some(Some("sid".into())), ..Default::default() };
+        let patch = UserPatch {
+            two_factor_enabled: Some(true),
+            phone_number: Some(None),
+            pending_sign_in: Some(Some("sid".into())),
+            ..Default::default()
+        };
         store.update_user(&u.id, &patch).await.unwrap();
         let mut expected = u.clone();
         patch.apply(&mut expected);
@@ -415,14 +760,30 @@ mod scenarios {
         patch.apply(&mut expected);
         assert_eq!(stored(&store, &u.id).await, expected);
 
-        let restore = UserPatch { recovery_codes: Some(vec!["h2".into(), "h3".into()]), phone_number: Some(Some("+15555550101".into())), ..Default::default() };
+        let restore = UserPatch {
+            recovery_codes: Some(vec!["h2".into(), "h3".into()]),
+            phone_number: Some(Some("+15555550101".into())),
+            ..Default::default()
+        };
         store.update_user(&u.id, &restore).await.unwrap();
         restore.apply(&mut expected);
         assert_eq!(stored(&store, &u.id).await, expected);
 
-        assert!(matches!(store.update_user("no-such-user", &patch).await, Err(StoreError::NotFound)));
-        assert!(matches!(store.update_user("no-such-user", &UserPatch::default()).await, Err(StoreError::NotFound)));
-        assert_eq!(store.user("no-such-user").await.unwrap(), None, "a refused patch must not create a user");
+        assert!(matches!(
+            store.update_user("no-such-user", &patch).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            store
+                .update_user("no-such-user", &UserPatch::default())
+                .await,
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(
+            store.user("no-such-user").await.unwrap(),
+            None,
+            "a refused patch must not create a user"
+        );
     }
 
     pub async fn patches_running_beside_failures_lose_no_failure(store: Shared) {
@@ -434,7 +795,16 @@ mod scenarios {
                 if i % 2 == 0 {
                     slot(&store, &id).await.map(|_| ())
                 } else {
-                    store.update_user(&id, &UserPatch { two_factor_enabled: Some(true), security_stamp: Some(format!("s{i}")), ..Default::default() }).await
+                    store
+                        .update_user(
+                            &id,
+                            &UserPatch {
+                                two_factor_enabled: Some(true),
+                                security_stamp: Some(format!("s{i}")),
+                                ..Default::default()
+                            },
+                        )
+                        .await
                 }
             }
         })
@@ -458,8 +828,15 @@ mod scenarios {
         .collect();
         counts.sort_unstable();
         assert_eq!(counts, (1..=20).collect::<Vec<u32>>());
-        assert!(matches!(slot(&store, "no-such-user").await, Err(StoreError::NotFound)));
-        assert_eq!(store.user("no-such-user").await.unwrap(), None, "a refused slot must not create a user");
+        assert!(matches!(
+            slot(&store, "no-such-user").await,
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(
+            store.user("no-such-user").await.unwrap(),
+            None,
+            "a refused slot must not create a user"
+        );
     }
 
     pub async fn slots_run_out_at_the_limit_before_anything_is_judged(store: Shared) {
@@ -467,11 +844,21 @@ mod scenarios {
         store.create_user(&u).await.unwrap();
         let results = at_once(20, |i| {
             let (store, id) = (store.clone(), u.id.clone());
-            async move { store.take_slot(Subject::User(&id), &format!("attempt-{i}"), None, 5, NOW).await }
+            async move {
+                store
+                    .take_slot(Subject::User(&id), &format!("attempt-{i}"), None, 5, NOW)
+                    .await
+            }
         })
         .await;
-        let taken = results.iter().filter(|r| matches!(r, Ok(Slot::Taken { .. }))).count();
-        let full = results.iter().filter(|r| matches!(r, Ok(Slot::Full))).count();
+        let taken = results
+            .iter()
+            .filter(|r| matches!(r, Ok(Slot::Taken { .. })))
+            .count();
+        let full = results
+            .iter()
+            .filter(|r| matches!(r, Ok(Slot::Full)))
+            .count();
         assert_eq!((taken, full), (5, 15), "{results:?}");
         assert_eq!(stored(&store, &u.id).await.failed_count, 5);
     }
@@ -479,41 +866,130 @@ mod scenarios {
     pub async fn a_locked_account_refuses_slots_until_the_lock_ends(store: Shared) {
         let u = user(Scope::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
-        store.update_user(&u.id, &UserPatch { pending_sign_in: Some(Some("sid".into())), ..Default::default() }).await.unwrap();
+        store
+            .update_user(
+                &u.id,
+                &UserPatch {
+                    pending_sign_in: Some(Some("sid".into())),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
         slot(&store, &u.id).await.unwrap();
         let until = NOW + 300;
 
-        store.lock(Subject::User(&u.id), NOW, until, false).await.unwrap();
+        store
+            .lock(Subject::User(&u.id), NOW, until, false)
+            .await
+            .unwrap();
         let locked = stored(&store, &u.id).await;
-        assert_eq!((locked.lockout_end, locked.failed_count, locked.pending_sign_in), (Some(until), 0, None));
-        store.lock(Subject::User(&u.id), NOW + 10, until + 10, false).await.unwrap();
-        assert_eq!(stored(&store, &u.id).await.lockout_end, Some(until), "a lock does not extend a lock");
+        assert_eq!(
+            (
+                locked.lockout_end,
+                locked.failed_count,
+                locked.pending_sign_in
+            ),
+            (Some(until), 0, None)
+        );
+        store
+            .lock(Subject::User(&u.id), NOW + 10, until + 10, false)
+            .await
+            .unwrap();
+        assert_eq!(
+            stored(&store, &u.id).await.lockout_end,
+            Some(until),
+            "a lock does not extend a lock"
+        );
 
-        assert_eq!(store.take_slot(Subject::User(&u.id), "a1", None, 5, NOW).await.unwrap(), Slot::Locked(until));
-        assert_eq!(store.take_slot(Subject::User(&u.id), "a2", None, 5, until - 1).await.unwrap(), Slot::Locked(until));
-        assert_eq!(stored(&store, &u.id).await.failed_count, 0, "refused attempts are not counted");
-        assert_eq!(store.take_slot(Subject::User(&u.id), "a3", Some("sid"), 5, until).await.unwrap(), Slot::Ended, "a lock ends the sign-in in progress");
-        assert!(matches!(store.take_slot(Subject::User(&u.id), "a4", None, 5, until).await.unwrap(), Slot::Taken { count: 1, .. }));
-        assert!(matches!(store.lock(Subject::User("no-such-user"), NOW, until, false).await, Err(StoreError::NotFound)));
+        assert_eq!(
+            store
+                .take_slot(Subject::User(&u.id), "a1", None, 5, NOW)
+                .await
+                .unwrap(),
+            Slot::Locked(until)
+        );
+        assert_eq!(
+            store
+                .take_slot(Subject::User(&u.id), "a2", None, 5, until - 1)
+                .await
+                .unwrap(),
+            Slot::Locked(until)
+        );
+        assert_eq!(
+            stored(&store, &u.id).await.failed_count,
+            0,
+            "refused attempts are not counted"
+        );
+        assert_eq!(
+            store
+                .take_slot(Subject::User(&u.id), "a3", Some("sid"), 5, until)
+                .await
+                .unwrap(),
+            Slot::Ended,
+            "a lock ends the sign-in in progress"
+        );
+        assert!(matches!(
+            store
+                .take_slot(Subject::User(&u.id), "a4", None, 5, until)
+                .await
+                .unwrap(),
+            Slot::Taken { count: 1, .. }
+        ));
+        assert!(matches!(
+            store
+                .lock(Subject::User("no-such-user"), NOW, until, false)
+                .await,
+            Err(StoreError::NotFound)
+        ));
     }
 
     pub async fn a_success_is_refused_once_the_account_locked_while_it_was_judged(store: Shared) {
         let u = user(Scope::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
-        store.update_user(&u.id, &UserPatch { pending_sign_in: Some(Some("sid".into())), ..Default::default() }).await.unwrap();
+        store
+            .update_user(
+                &u.id,
+                &UserPatch {
+                    pending_sign_in: Some(Some("sid".into())),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
         slot(&store, &u.id).await.unwrap();
-        store.lock(Subject::User(&u.id), NOW, NOW + 300, false).await.unwrap();
-        assert_eq!(succeed(&store, &u.id, None, Spend::Nothing).await.unwrap(), Succeeded::Locked(NOW + 300));
+        store
+            .lock(Subject::User(&u.id), NOW, NOW + 300, false)
+            .await
+            .unwrap();
+        assert_eq!(
+            succeed(&store, &u.id, None, Spend::Nothing).await.unwrap(),
+            Succeeded::Locked(NOW + 300)
+        );
         assert_eq!(stored(&store, &u.id).await.lockout_end, Some(NOW + 300));
     }
 
     pub async fn a_sign_in_completes_exactly_once_under_concurrency(store: Shared) {
         let u = user(Scope::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
-        store.update_user(&u.id, &UserPatch { pending_sign_in: Some(Some("sid-1".into())), ..Default::default() }).await.unwrap();
+        store
+            .update_user(
+                &u.id,
+                &UserPatch {
+                    pending_sign_in: Some(Some("sid-1".into())),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
         slot(&store, &u.id).await.unwrap();
 
-        assert_eq!(succeed(&store, &u.id, Some("sid-other"), Spend::Nothing).await.unwrap(), Succeeded::Ended);
+        assert_eq!(
+            succeed(&store, &u.id, Some("sid-other"), Spend::Nothing)
+                .await
+                .unwrap(),
+            Succeeded::Ended
+        );
         let results = at_once(10, |_| {
             let (store, id) = (store.clone(), u.id.clone());
             async move { succeed(&store, &id, Some("sid-1"), Spend::Nothing).await }
@@ -522,18 +998,48 @@ mod scenarios {
         assert_eq!(done(&results), 1);
         let after = stored(&store, &u.id).await;
         assert_eq!((after.pending_sign_in, after.failed_count), (None, 0));
-        assert_eq!(succeed(&store, &u.id, Some("sid-1"), Spend::Nothing).await.unwrap(), Succeeded::Ended);
-        assert!(matches!(succeed(&store, "no-such-user", Some("sid-1"), Spend::Nothing).await, Err(StoreError::NotFound)));
+        assert_eq!(
+            succeed(&store, &u.id, Some("sid-1"), Spend::Nothing)
+                .await
+                .unwrap(),
+            Succeeded::Ended
+        );
+        assert!(matches!(
+            succeed(&store, "no-such-user", Some("sid-1"), Spend::Nothing).await,
+            Err(StoreError::NotFound)
+        ));
     }
 
     pub async fn a_totp_step_is_accepted_once_and_never_an_older_one(store: Shared) {
         let u = user(Scope::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
 
-        assert_eq!(succeed(&store, &u.id, None, Spend::TotpStep(100)).await.unwrap(), Succeeded::Done);
-        assert_eq!(succeed(&store, &u.id, None, Spend::TotpStep(100)).await.unwrap(), Succeeded::Spent, "the same step twice");
-        assert_eq!(succeed(&store, &u.id, None, Spend::TotpStep(99)).await.unwrap(), Succeeded::Spent, "an older step");
-        assert_eq!(succeed(&store, &u.id, None, Spend::TotpStep(101)).await.unwrap(), Succeeded::Done);
+        assert_eq!(
+            succeed(&store, &u.id, None, Spend::TotpStep(100))
+                .await
+                .unwrap(),
+            Succeeded::Done
+        );
+        assert_eq!(
+            succeed(&store, &u.id, None, Spend::TotpStep(100))
+                .await
+                .unwrap(),
+            Succeeded::Spent,
+            "the same step twice"
+        );
+        assert_eq!(
+            succeed(&store, &u.id, None, Spend::TotpStep(99))
+                .await
+                .unwrap(),
+            Succeeded::Spent,
+            "an older step"
+        );
+        assert_eq!(
+            succeed(&store, &u.id, None, Spend::TotpStep(101))
+                .await
+                .unwrap(),
+            Succeeded::Done
+        );
 
         let results = at_once(10, |_| {
             let (store, id) = (store.clone(), u.id.clone());
@@ -542,7 +1048,10 @@ mod scenarios {
         .await;
         assert_eq!(done(&results), 1);
         assert_eq!(stored(&store, &u.id).await.totp_last_step, Some(200));
-        assert!(matches!(succeed(&store, "no-such-user", None, Spend::TotpStep(300)).await, Err(StoreError::NotFound)));
+        assert!(matches!(
+            succeed(&store, "no-such-user", None, Spend::TotpStep(300)).await,
+            Err(StoreError::NotFound)
+        ));
         assert_eq!(store.user("no-such-user").await.unwrap(), None);
     }
 
@@ -557,62 +1066,159 @@ mod scenarios {
         })
         .await;
         assert_eq!(done(&results), 1);
-        assert_eq!(stored(&store, &u.id).await.recovery_codes, vec!["h-a".to_string(), "h-c".to_string()]);
-        assert_eq!(succeed(&store, &u.id, None, Spend::RecoveryCode("h-unknown")).await.unwrap(), Succeeded::Spent);
+        assert_eq!(
+            stored(&store, &u.id).await.recovery_codes,
+            vec!["h-a".to_string(), "h-c".to_string()]
+        );
+        assert_eq!(
+            succeed(&store, &u.id, None, Spend::RecoveryCode("h-unknown"))
+                .await
+                .unwrap(),
+            Succeeded::Spent
+        );
 
-        assert_eq!(succeed(&store, &u.id, None, Spend::RecoveryCode("h-a")).await.unwrap(), Succeeded::Done);
-        assert_eq!(succeed(&store, &u.id, None, Spend::RecoveryCode("h-c")).await.unwrap(), Succeeded::Done);
+        assert_eq!(
+            succeed(&store, &u.id, None, Spend::RecoveryCode("h-a"))
+                .await
+                .unwrap(),
+            Succeeded::Done
+        );
+        assert_eq!(
+            succeed(&store, &u.id, None, Spend::RecoveryCode("h-c"))
+                .await
+                .unwrap(),
+            Succeeded::Done
+        );
         assert!(stored(&store, &u.id).await.recovery_codes.is_empty());
-        assert_eq!(succeed(&store, &u.id, None, Spend::RecoveryCode("h-c")).await.unwrap(), Succeeded::Spent);
+        assert_eq!(
+            succeed(&store, &u.id, None, Spend::RecoveryCode("h-c"))
+                .await
+                .unwrap(),
+            Succeeded::Spent
+        );
     }
 
     pub async fn a_sent_code_is_spent_with_its_sign_in_in_one_write(store: Shared) {
         let u = user(Scope::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
-        store.update_user(&u.id, &UserPatch { pending_sign_in: Some(Some("sid".into())), ..Default::default() }).await.unwrap();
-        store.put_code(&code(&u.id, CodePurpose::SignInSms, "hash-1")).await.unwrap();
+        store
+            .update_user(
+                &u.id,
+                &UserPatch {
+                    pending_sign_in: Some(Some("sid".into())),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        store
+            .put_code(&code(&u.id, CodePurpose::SignInSms, "hash-1"))
+            .await
+            .unwrap();
         slot(&store, &u.id).await.unwrap();
 
-        let wrong = succeed(&store, &u.id, Some("sid"), Spend::Code(CodePurpose::SignInSms, "hash-other")).await.unwrap();
+        let wrong = succeed(
+            &store,
+            &u.id,
+            Some("sid"),
+            Spend::Code(CodePurpose::SignInSms, "hash-other"),
+        )
+        .await
+        .unwrap();
         assert_eq!(wrong, Succeeded::Spent);
-        assert_eq!(stored(&store, &u.id).await.pending_sign_in.as_deref(), Some("sid"), "a refused code changes nothing");
+        assert_eq!(
+            stored(&store, &u.id).await.pending_sign_in.as_deref(),
+            Some("sid"),
+            "a refused code changes nothing"
+        );
         assert_eq!(stored(&store, &u.id).await.failed_count, 1);
 
         let results = at_once(10, |_| {
             let (store, id) = (store.clone(), u.id.clone());
-            async move { succeed(&store, &id, Some("sid"), Spend::Code(CodePurpose::SignInSms, "hash-1")).await }
+            async move {
+                succeed(
+                    &store,
+                    &id,
+                    Some("sid"),
+                    Spend::Code(CodePurpose::SignInSms, "hash-1"),
+                )
+                .await
+            }
         })
         .await;
         assert_eq!(done(&results), 1);
         let after = stored(&store, &u.id).await;
         assert_eq!((after.pending_sign_in, after.failed_count), (None, 0));
-        assert_eq!(store.code(&u.id, CodePurpose::SignInSms).await.unwrap(), None, "the code is spent");
+        assert_eq!(
+            store.code(&u.id, CodePurpose::SignInSms).await.unwrap(),
+            None,
+            "the code is spent"
+        );
 
         // A confirmation: no sign-in, the code and the confirmed address in one write.
-        store.put_code(&code(&u.id, CodePurpose::ConfirmEmail, "hash-2")).await.unwrap();
-        let confirm = UserPatch { email_confirmed: Some(true), ..Default::default() };
+        store
+            .put_code(&code(&u.id, CodePurpose::ConfirmEmail, "hash-2"))
+            .await
+            .unwrap();
+        let confirm = UserPatch {
+            email_confirmed: Some(true),
+            ..Default::default()
+        };
         // Attempt ids are random: DynamoDB keeps a transaction's client token account-wide for 10 minutes.
         let attempt = uuid::Uuid::new_v4().to_string();
-        let success = Success { attempt: &attempt, sid: None, spend: Spend::Code(CodePurpose::ConfirmEmail, "hash-2"), patch: &confirm, release_only: false, authenticator: None };
-        assert_eq!(store.succeed(&u.id, &success, NOW).await.unwrap(), Succeeded::Done);
+        let success = Success {
+            attempt: &attempt,
+            sid: None,
+            spend: Spend::Code(CodePurpose::ConfirmEmail, "hash-2"),
+            patch: &confirm,
+            release_only: false,
+            authenticator: None,
+        };
+        assert_eq!(
+            store.succeed(&u.id, &success, NOW).await.unwrap(),
+            Succeeded::Done
+        );
         assert!(stored(&store, &u.id).await.email_confirmed);
-        assert_eq!(store.code(&u.id, CodePurpose::ConfirmEmail).await.unwrap(), None);
+        assert_eq!(
+            store.code(&u.id, CodePurpose::ConfirmEmail).await.unwrap(),
+            None
+        );
     }
 
-    pub async fn a_right_password_before_a_second_factor_gives_its_slot_back_and_keeps_earlier_failures(store: Shared) {
+    pub async fn a_right_password_before_a_second_factor_gives_its_slot_back_and_keeps_earlier_failures(
+        store: Shared,
+    ) {
         let u = user(Scope::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
         slot(&store, &u.id).await.unwrap();
         slot(&store, &u.id).await.unwrap();
         assert_eq!(count(&slot(&store, &u.id).await.unwrap()), 3);
-        let start = UserPatch { pending_sign_in: Some(Some("sid-2".into())), ..Default::default() };
-        let success = Success { attempt: "pwd-ok", sid: None, spend: Spend::Nothing, patch: &start, release_only: true, authenticator: None };
-        assert_eq!(store.succeed(&u.id, &success, NOW).await.unwrap(), Succeeded::Done);
+        let start = UserPatch {
+            pending_sign_in: Some(Some("sid-2".into())),
+            ..Default::default()
+        };
+        let success = Success {
+            attempt: "pwd-ok",
+            sid: None,
+            spend: Spend::Nothing,
+            patch: &start,
+            release_only: true,
+            authenticator: None,
+        };
+        assert_eq!(
+            store.succeed(&u.id, &success, NOW).await.unwrap(),
+            Succeeded::Done
+        );
         let after = stored(&store, &u.id).await;
-        assert_eq!((after.failed_count, after.pending_sign_in.as_deref()), (2, Some("sid-2")));
+        assert_eq!(
+            (after.failed_count, after.pending_sign_in.as_deref()),
+            (2, Some("sid-2"))
+        );
     }
 
-    pub async fn a_slot_given_back_after_a_lock_reset_the_count_leaves_the_user_readable(store: Shared) {
+    pub async fn a_slot_given_back_after_a_lock_reset_the_count_leaves_the_user_readable(
+        store: Shared,
+    ) {
         // A right password judged while other attempts locked the account (which resets
         // the count) and the lock ended (LOCKOUT_DURATION_SECONDS may be 1; a slow store
         // or Argon2 on a small Lambda takes that long) gives back a slot that is no longer
@@ -621,13 +1227,43 @@ mod scenarios {
         let u = user(Scope::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
         assert_eq!(count(&slot(&store, &u.id).await.unwrap()), 1);
-        store.lock(Subject::User(&u.id), NOW, NOW + 1, false).await.unwrap();
-        let start = UserPatch { pending_sign_in: Some(Some("sid".into())), ..Default::default() };
-        let success = Success { attempt: "pwd-ok", sid: None, spend: Spend::Nothing, patch: &start, authenticator: None, release_only: true };
-        assert_eq!(store.succeed(&u.id, &success, NOW + 2).await.unwrap(), Succeeded::Done);
-        let after = store.user(&u.id).await.expect("the user still reads after a slot is given back").expect("the user exists");
+        store
+            .lock(Subject::User(&u.id), NOW, NOW + 1, false)
+            .await
+            .unwrap();
+        let start = UserPatch {
+            pending_sign_in: Some(Some("sid".into())),
+            ..Default::default()
+        };
+        let success = Success {
+            attempt: "pwd-ok",
+            sid: None,
+            spend: Spend::Nothing,
+            patch: &start,
+            authenticator: None,
+            release_only: true,
+        };
+        assert_eq!(
+            store.succeed(&u.id, &success, NOW + 2).await.unwrap(),
+            Succeeded::Done
+        );
+        let after = store
+            .user(&u.id)
+            .await
+            .expect("the user still reads after a slot is given back")
+            .expect("the user exists");
         assert_eq!(after.failed_count, 0);
-        assert!(matches!(store.take_slot(Subject::User(&u.id), "next", None, 5, NOW + 2).await.unwrap(), Slot::Taken { count: 1, streak: 1, .. }));
+        assert!(matches!(
+            store
+                .take_slot(Subject::User(&u.id), "next", None, 5, NOW + 2)
+                .await
+                .unwrap(),
+            Slot::Taken {
+                count: 1,
+                streak: 1,
+                ..
+            }
+        ));
     }
 
     pub async fn a_hard_lock_replaces_a_shorter_lock_and_restarts_the_streak(store: Shared) {
@@ -637,13 +1273,39 @@ mod scenarios {
         let u = user(Scope::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
         slot(&store, &u.id).await.unwrap();
-        store.lock(Subject::User(&u.id), NOW, NOW + 300, false).await.unwrap();
-        store.lock(Subject::User(&u.id), NOW, NOW + 30 * 86_400, true).await.unwrap();
-        assert_eq!(stored(&store, &u.id).await.lockout_end, Some(NOW + 30 * 86_400));
-        store.lock(Subject::User(&u.id), NOW + 1, NOW + 301, true).await.unwrap();
-        assert_eq!(stored(&store, &u.id).await.lockout_end, Some(NOW + 30 * 86_400), "no lock shortens a longer one");
+        store
+            .lock(Subject::User(&u.id), NOW, NOW + 300, false)
+            .await
+            .unwrap();
+        store
+            .lock(Subject::User(&u.id), NOW, NOW + 30 * 86_400, true)
+            .await
+            .unwrap();
+        assert_eq!(
+            stored(&store, &u.id).await.lockout_end,
+            Some(NOW + 30 * 86_400)
+        );
+        store
+            .lock(Subject::User(&u.id), NOW + 1, NOW + 301, true)
+            .await
+            .unwrap();
+        assert_eq!(
+            stored(&store, &u.id).await.lockout_end,
+            Some(NOW + 30 * 86_400),
+            "no lock shortens a longer one"
+        );
         let after = NOW + 30 * 86_400;
-        assert!(matches!(store.take_slot(Subject::User(&u.id), "next", None, 5, after).await.unwrap(), Slot::Taken { count: 1, streak: 1, .. }));
+        assert!(matches!(
+            store
+                .take_slot(Subject::User(&u.id), "next", None, 5, after)
+                .await
+                .unwrap(),
+            Slot::Taken {
+                count: 1,
+                streak: 1,
+                ..
+            }
+        ));
     }
 
     pub async fn consecutive_failures_are_bounded_across_lock_periods(store: Shared) {
@@ -654,54 +1316,206 @@ mod scenarios {
         let mut failures = 0;
         for round in 0..(HARD_LIMIT / 5 + 1) {
             for i in 0..5 {
-                match store.take_slot(Subject::User(&u.id), &format!("r{round}-{i}"), None, 5, now).await.unwrap() {
+                match store
+                    .take_slot(Subject::User(&u.id), &format!("r{round}-{i}"), None, 5, now)
+                    .await
+                    .unwrap()
+                {
                     Slot::Taken { .. } => failures += 1,
                     Slot::Full | Slot::Exhausted => {}
                     other => panic!("round {round}: {other:?}"),
                 }
             }
-            store.lock(Subject::User(&u.id), now, now + 300, false).await.unwrap();
+            store
+                .lock(Subject::User(&u.id), now, now + 300, false)
+                .await
+                .unwrap();
             now += 300;
         }
-        assert_eq!(failures, HARD_LIMIT, "no slot past {HARD_LIMIT} consecutive failures");
+        assert_eq!(
+            failures, HARD_LIMIT,
+            "no slot past {HARD_LIMIT} consecutive failures"
+        );
         let a = "after-success";
-        assert_eq!(store.succeed(&u.id, &Success { attempt: a, sid: None, spend: Spend::Nothing, patch: &UserPatch::default(), release_only: false, authenticator: None }, now).await.unwrap(), Succeeded::Done);
-        assert!(matches!(store.take_slot(Subject::User(&u.id), "fresh", None, 5, now).await.unwrap(), Slot::Taken { streak: 1, .. }), "a success restarts the streak");
-        store.lock(Subject::User(&u.id), now, now + 300, true).await.unwrap();
-        assert!(matches!(store.take_slot(Subject::User(&u.id), "fresh-2", None, 5, now + 300).await.unwrap(), Slot::Taken { streak: 1, .. }), "a hard lock restarts it too");
+        assert_eq!(
+            store
+                .succeed(
+                    &u.id,
+                    &Success {
+                        attempt: a,
+                        sid: None,
+                        spend: Spend::Nothing,
+                        patch: &UserPatch::default(),
+                        release_only: false,
+                        authenticator: None
+                    },
+                    now
+                )
+                .await
+                .unwrap(),
+            Succeeded::Done
+        );
+        assert!(
+            matches!(
+                store
+                    .take_slot(Subject::User(&u.id), "fresh", None, 5, now)
+                    .await
+                    .unwrap(),
+                Slot::Taken { streak: 1, .. }
+            ),
+            "a success restarts the streak"
+        );
+        store
+            .lock(Subject::User(&u.id), now, now + 300, true)
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                store
+                    .take_slot(Subject::User(&u.id), "fresh-2", None, 5, now + 300)
+                    .await
+                    .unwrap(),
+                Slot::Taken { streak: 1, .. }
+            ),
+            "a hard lock restarts it too"
+        );
     }
 
-    pub async fn an_unknown_email_counts_and_locks_like_an_account_and_never_blocks_registering_it(store: Shared) {
+    pub async fn an_unknown_email_counts_and_locks_like_an_account_and_never_blocks_registering_it(
+        store: Shared,
+    ) {
         let key = "keyed-hash-of-jo";
-        assert!(matches!(store.take_slot(Subject::Unknown(key), "u1", None, 2, NOW).await.unwrap(), Slot::Taken { user: None, count: 1, .. }));
-        assert!(matches!(store.take_slot(Subject::Unknown(key), "u2", None, 2, NOW).await.unwrap(), Slot::Taken { count: 2, .. }));
-        assert_eq!(store.take_slot(Subject::Unknown(key), "u3", None, 2, NOW).await.unwrap(), Slot::Full);
-        store.lock(Subject::Unknown(key), NOW, NOW + 300, false).await.unwrap();
-        assert_eq!(store.take_slot(Subject::Unknown(key), "u4", None, 2, NOW + 299).await.unwrap(), Slot::Locked(NOW + 300));
-        assert!(matches!(store.take_slot(Subject::Unknown(key), "u5", None, 2, NOW + 300).await.unwrap(), Slot::Taken { count: 1, .. }));
-        assert!(matches!(store.take_slot(Subject::Unknown("another"), "u6", None, 2, NOW).await.unwrap(), Slot::Taken { count: 1, .. }));
+        assert!(matches!(
+            store
+                .take_slot(Subject::Unknown(key), "u1", None, 2, NOW)
+                .await
+                .unwrap(),
+            Slot::Taken {
+                user: None,
+                count: 1,
+                ..
+            }
+        ));
+        assert!(matches!(
+            store
+                .take_slot(Subject::Unknown(key), "u2", None, 2, NOW)
+                .await
+                .unwrap(),
+            Slot::Taken { count: 2, .. }
+        ));
+        assert_eq!(
+            store
+                .take_slot(Subject::Unknown(key), "u3", None, 2, NOW)
+                .await
+                .unwrap(),
+            Slot::Full
+        );
+        store
+            .lock(Subject::Unknown(key), NOW, NOW + 300, false)
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .take_slot(Subject::Unknown(key), "u4", None, 2, NOW + 299)
+                .await
+                .unwrap(),
+            Slot::Locked(NOW + 300)
+        );
+        assert!(matches!(
+            store
+                .take_slot(Subject::Unknown(key), "u5", None, 2, NOW + 300)
+                .await
+                .unwrap(),
+            Slot::Taken { count: 1, .. }
+        ));
+        assert!(matches!(
+            store
+                .take_slot(Subject::Unknown("another"), "u6", None, 2, NOW)
+                .await
+                .unwrap(),
+            Slot::Taken { count: 1, .. }
+        ));
 
         let u = user(Scope::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
-        assert_eq!(store.login_record(&Scope::Host, "jo@example.com").await.unwrap().map(|r| (r.user_id, r.password_hash)), Some((u.id.clone(), Some(u.password_hash.clone()))));
-        assert_eq!(store.login_record(&Scope::Host, "nobody@example.com").await.unwrap(), None);
+        assert_eq!(
+            store
+                .login_record(&Scope::Host, "jo@example.com")
+                .await
+                .unwrap()
+                .map(|r| (r.user_id, r.password_hash)),
+            Some((u.id.clone(), Some(u.password_hash.clone())))
+        );
+        assert_eq!(
+            store
+                .login_record(&Scope::Host, "nobody@example.com")
+                .await
+                .unwrap(),
+            None
+        );
     }
 
     pub async fn a_retried_slot_or_success_is_recognised_as_its_own(store: Shared) {
         // What the store sees when the SDK retries a write whose first try went through.
         let u = user(Scope::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
-        store.update_user(&u.id, &UserPatch { pending_sign_in: Some(Some("sid".into())), ..Default::default() }).await.unwrap();
-        let first = store.take_slot(Subject::User(&u.id), "a-1", Some("sid"), 1, NOW).await.unwrap();
-        let again = store.take_slot(Subject::User(&u.id), "a-1", Some("sid"), 1, NOW).await.unwrap();
-        assert_eq!((count(&first), count(&again)), (1, 1), "one slot, counted once");
-        assert_eq!(store.take_slot(Subject::User(&u.id), "a-2", Some("sid"), 1, NOW).await.unwrap(), Slot::Full);
+        store
+            .update_user(
+                &u.id,
+                &UserPatch {
+                    pending_sign_in: Some(Some("sid".into())),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let first = store
+            .take_slot(Subject::User(&u.id), "a-1", Some("sid"), 1, NOW)
+            .await
+            .unwrap();
+        let again = store
+            .take_slot(Subject::User(&u.id), "a-1", Some("sid"), 1, NOW)
+            .await
+            .unwrap();
+        assert_eq!(
+            (count(&first), count(&again)),
+            (1, 1),
+            "one slot, counted once"
+        );
+        assert_eq!(
+            store
+                .take_slot(Subject::User(&u.id), "a-2", Some("sid"), 1, NOW)
+                .await
+                .unwrap(),
+            Slot::Full
+        );
 
-        let success = Success { attempt: "a-1", sid: Some("sid"), spend: Spend::TotpStep(7), patch: &UserPatch::default(), release_only: false, authenticator: None };
-        assert_eq!(store.succeed(&u.id, &success, NOW).await.unwrap(), Succeeded::Done);
-        assert_eq!(store.succeed(&u.id, &success, NOW).await.unwrap(), Succeeded::Done, "the retry is this attempt's own success");
-        let other = Success { attempt: "a-3", ..success.clone() };
-        assert_eq!(store.succeed(&u.id, &other, NOW).await.unwrap(), Succeeded::Ended, "another attempt is refused");
+        let success = Success {
+            attempt: "a-1",
+            sid: Some("sid"),
+            spend: Spend::TotpStep(7),
+            patch: &UserPatch::default(),
+            release_only: false,
+            authenticator: None,
+        };
+        assert_eq!(
+            store.succeed(&u.id, &success, NOW).await.unwrap(),
+            Succeeded::Done
+        );
+        assert_eq!(
+            store.succeed(&u.id, &success, NOW).await.unwrap(),
+            Succeeded::Done,
+            "the retry is this attempt's own success"
+        );
+        let other = Success {
+            attempt: "a-3",
+            ..success.clone()
+        };
+        assert_eq!(
+            store.succeed(&u.id, &other, NOW).await.unwrap(),
+            Succeeded::Ended,
+            "another attempt is refused"
+        );
     }
 
     fn code(user_id: &str, purpose: CodePurpose, hash: &str) -> PendingCode {
@@ -719,54 +1533,150 @@ mod scenarios {
         let c = code("u1", CodePurpose::SignInSms, "hash-1");
         store.put_code(&c).await.unwrap();
 
-        assert!(!store.take_code("u1", CodePurpose::SignInSms, "hash-wrong").await.unwrap());
-        assert_eq!(store.code("u1", CodePurpose::SignInSms).await.unwrap(), Some(c), "a wrong code leaves the right one usable");
-        assert!(!store.take_code("u2", CodePurpose::SignInSms, "hash-1").await.unwrap(), "another user's code");
-        assert!(!store.take_code("u1", CodePurpose::ConfirmPhone, "hash-1").await.unwrap(), "another purpose");
+        assert!(
+            !store
+                .take_code("u1", CodePurpose::SignInSms, "hash-wrong")
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            store.code("u1", CodePurpose::SignInSms).await.unwrap(),
+            Some(c),
+            "a wrong code leaves the right one usable"
+        );
+        assert!(
+            !store
+                .take_code("u2", CodePurpose::SignInSms, "hash-1")
+                .await
+                .unwrap(),
+            "another user's code"
+        );
+        assert!(
+            !store
+                .take_code("u1", CodePurpose::ConfirmPhone, "hash-1")
+                .await
+                .unwrap(),
+            "another purpose"
+        );
 
         let results = at_once(10, |_| {
             let store = store.clone();
-            async move { store.take_code("u1", CodePurpose::SignInSms, "hash-1").await }
+            async move {
+                store
+                    .take_code("u1", CodePurpose::SignInSms, "hash-1")
+                    .await
+            }
         })
         .await;
         assert_eq!(trues(&results), 1);
-        assert_eq!(store.code("u1", CodePurpose::SignInSms).await.unwrap(), None);
+        assert_eq!(
+            store.code("u1", CodePurpose::SignInSms).await.unwrap(),
+            None
+        );
     }
 
     pub async fn a_new_code_replaces_the_pending_one_of_the_same_purpose_only(store: Shared) {
-        store.put_code(&code("u1", CodePurpose::SignInEmail, "old")).await.unwrap();
-        store.put_code(&code("u1", CodePurpose::ConfirmEmail, "confirm")).await.unwrap();
+        store
+            .put_code(&code("u1", CodePurpose::SignInEmail, "old"))
+            .await
+            .unwrap();
+        store
+            .put_code(&code("u1", CodePurpose::ConfirmEmail, "confirm"))
+            .await
+            .unwrap();
         let newer = code("u1", CodePurpose::SignInEmail, "new");
         store.put_code(&newer).await.unwrap();
 
-        assert_eq!(store.code("u1", CodePurpose::SignInEmail).await.unwrap(), Some(newer));
-        assert!(!store.take_code("u1", CodePurpose::SignInEmail, "old").await.unwrap(), "the replaced code is dead");
-        assert_eq!(store.code("u1", CodePurpose::ConfirmEmail).await.unwrap().map(|c| c.hash), Some("confirm".to_string()));
+        assert_eq!(
+            store.code("u1", CodePurpose::SignInEmail).await.unwrap(),
+            Some(newer)
+        );
+        assert!(
+            !store
+                .take_code("u1", CodePurpose::SignInEmail, "old")
+                .await
+                .unwrap(),
+            "the replaced code is dead"
+        );
+        assert_eq!(
+            store
+                .code("u1", CodePurpose::ConfirmEmail)
+                .await
+                .unwrap()
+                .map(|c| c.hash),
+            Some("confirm".to_string())
+        );
 
-        store.delete_code("u1", CodePurpose::ConfirmEmail).await.unwrap();
-        assert_eq!(store.code("u1", CodePurpose::ConfirmEmail).await.unwrap(), None);
-        store.delete_code("u1", CodePurpose::ConfirmEmail).await.unwrap();
+        store
+            .delete_code("u1", CodePurpose::ConfirmEmail)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.code("u1", CodePurpose::ConfirmEmail).await.unwrap(),
+            None
+        );
+        store
+            .delete_code("u1", CodePurpose::ConfirmEmail)
+            .await
+            .unwrap();
     }
 
-    pub async fn sends_racing_under_one_limit_are_all_counted_up_to_the_cap_and_no_further(store: Shared) {
-        let limit = Limit { key: "tenant:HOST".to_string(), max: 15, seconds: 3600 };
+    pub async fn sends_racing_under_one_limit_are_all_counted_up_to_the_cap_and_no_further(
+        store: Shared,
+    ) {
+        let limit = Limit {
+            key: "tenant:HOST".to_string(),
+            max: 15,
+            seconds: 3600,
+        };
         let results = at_once(20, |_| {
             let (store, limit) = (store.clone(), limit.clone());
             async move { store.take_send(&limit, NOW).await }
         })
         .await;
-        let counted = results.iter().filter(|r| matches!(r, Ok(Taken::Counted(_)))).count();
-        let full = results.iter().filter(|r| matches!(r, Ok(Taken::Full(_)))).count();
-        assert_eq!((counted, full), (15, 5), "no send fails for racing another: {results:?}");
-        assert_eq!(store.send_window(&limit.key).await.unwrap(), Some(Window { count: 15, window_end: NOW + 3600 }));
+        let counted = results
+            .iter()
+            .filter(|r| matches!(r, Ok(Taken::Counted(_))))
+            .count();
+        let full = results
+            .iter()
+            .filter(|r| matches!(r, Ok(Taken::Full(_))))
+            .count();
+        assert_eq!(
+            (counted, full),
+            (15, 5),
+            "no send fails for racing another: {results:?}"
+        );
+        assert_eq!(
+            store.send_window(&limit.key).await.unwrap(),
+            Some(Window {
+                count: 15,
+                window_end: NOW + 3600
+            })
+        );
     }
 
-    pub async fn an_ended_window_starts_again_at_one_and_a_give_back_touches_only_its_own_window(store: Shared) {
-        let limit = Limit { key: "cooldown:u1:sign_in_sms".to_string(), max: 1, seconds: 30 };
+    pub async fn an_ended_window_starts_again_at_one_and_a_give_back_touches_only_its_own_window(
+        store: Shared,
+    ) {
+        let limit = Limit {
+            key: "cooldown:u1:sign_in_sms".to_string(),
+            max: 1,
+            seconds: 30,
+        };
         assert_eq!(store.send_window(&limit.key).await.unwrap(), None);
-        let first = Window { count: 1, window_end: NOW + 30 };
-        assert_eq!(store.take_send(&limit, NOW).await.unwrap(), Taken::Counted(first));
-        assert_eq!(store.take_send(&limit, NOW + 29).await.unwrap(), Taken::Full(first));
+        let first = Window {
+            count: 1,
+            window_end: NOW + 30,
+        };
+        assert_eq!(
+            store.take_send(&limit, NOW).await.unwrap(),
+            Taken::Counted(first)
+        );
+        assert_eq!(
+            store.take_send(&limit, NOW + 29).await.unwrap(),
+            Taken::Full(first)
+        );
 
         // Many sends at once after the window ended: one opens the next window, the rest find it full.
         let results = at_once(6, |_| {
@@ -774,17 +1684,64 @@ mod scenarios {
             async move { store.take_send(&limit, NOW + 30).await }
         })
         .await;
-        let second = Window { count: 1, window_end: NOW + 60 };
-        assert_eq!(results.iter().filter(|r| matches!(r, Ok(Taken::Counted(w)) if *w == second)).count(), 1, "{results:?}");
-        assert!(results.iter().all(|r| matches!(r, Ok(Taken::Counted(_)) | Ok(Taken::Full(_)))), "{results:?}");
+        let second = Window {
+            count: 1,
+            window_end: NOW + 60,
+        };
+        assert_eq!(
+            results
+                .iter()
+                .filter(|r| matches!(r, Ok(Taken::Counted(w)) if *w == second))
+                .count(),
+            1,
+            "{results:?}"
+        );
+        assert!(
+            results
+                .iter()
+                .all(|r| matches!(r, Ok(Taken::Counted(_)) | Ok(Taken::Full(_)))),
+            "{results:?}"
+        );
 
-        store.give_back_send(&limit.key, first.window_end).await.unwrap();
-        assert_eq!(store.send_window(&limit.key).await.unwrap(), Some(second), "a give-back for an ended window changes nothing");
-        store.give_back_send(&limit.key, second.window_end).await.unwrap();
-        assert_eq!(store.send_window(&limit.key).await.unwrap(), Some(Window { count: 0, window_end: NOW + 60 }));
-        store.give_back_send(&limit.key, second.window_end).await.unwrap();
-        assert_eq!(store.send_window(&limit.key).await.unwrap(), Some(Window { count: 0, window_end: NOW + 60 }), "never below zero");
-        assert_eq!(store.take_send(&limit, NOW + 31).await.unwrap(), Taken::Counted(Window { count: 1, window_end: NOW + 60 }));
+        store
+            .give_back_send(&limit.key, first.window_end)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.send_window(&limit.key).await.unwrap(),
+            Some(second),
+            "a give-back for an ended window changes nothing"
+        );
+        store
+            .give_back_send(&limit.key, second.window_end)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.send_window(&limit.key).await.unwrap(),
+            Some(Window {
+                count: 0,
+                window_end: NOW + 60
+            })
+        );
+        store
+            .give_back_send(&limit.key, second.window_end)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.send_window(&limit.key).await.unwrap(),
+            Some(Window {
+                count: 0,
+                window_end: NOW + 60
+            }),
+            "never below zero"
+        );
+        assert_eq!(
+            store.take_send(&limit, NOW + 31).await.unwrap(),
+            Taken::Counted(Window {
+                count: 1,
+                window_end: NOW + 60
+            })
+        );
     }
 
     fn device(user_id: &str, device_id: &str, created_at: Timestamp) -> Device {
@@ -801,18 +1758,37 @@ mod scenarios {
     }
 
     pub async fn remembered_browsers_are_listed_touched_and_forgotten_per_user(store: Shared) {
-        let (d1, d2, other) = (device("u1", "d1", NOW + 10), device("u1", "d2", NOW + 5), device("u2", "d1", NOW));
+        let (d1, d2, other) = (
+            device("u1", "d1", NOW + 10),
+            device("u1", "d2", NOW + 5),
+            device("u2", "d1", NOW),
+        );
         for d in [&d1, &d2, &other] {
             store.put_device(d).await.unwrap();
         }
-        assert_eq!(store.devices("u1").await.unwrap(), vec![d2.clone(), d1.clone()], "oldest first");
+        assert_eq!(
+            store.devices("u1").await.unwrap(),
+            vec![d2.clone(), d1.clone()],
+            "oldest first"
+        );
         assert_eq!(store.device("u1", "d1").await.unwrap(), Some(d1.clone()));
         assert_eq!(store.device("u1", "d9").await.unwrap(), None);
 
         store.touch_device("u1", "d1", NOW + 50).await.unwrap();
-        assert_eq!(store.device("u1", "d1").await.unwrap().map(|d| d.last_used_at), Some(NOW + 50));
+        assert_eq!(
+            store
+                .device("u1", "d1")
+                .await
+                .unwrap()
+                .map(|d| d.last_used_at),
+            Some(NOW + 50)
+        );
         store.touch_device("u1", "d9", NOW + 50).await.unwrap();
-        assert_eq!(store.device("u1", "d9").await.unwrap(), None, "touching a forgotten browser does not bring it back");
+        assert_eq!(
+            store.device("u1", "d9").await.unwrap(),
+            None,
+            "touching a forgotten browser does not bring it back"
+        );
 
         assert!(store.delete_device("u1", "d1").await.unwrap());
         assert!(!store.delete_device("u1", "d1").await.unwrap());
@@ -820,11 +1796,18 @@ mod scenarios {
 
         // More than one batch of deletes.
         for i in 0..30 {
-            store.put_device(&device("u1", &format!("many{i}"), NOW + i)).await.unwrap();
+            store
+                .put_device(&device("u1", &format!("many{i}"), NOW + i))
+                .await
+                .unwrap();
         }
         store.delete_devices("u1").await.unwrap();
         assert_eq!(store.devices("u1").await.unwrap(), vec![]);
-        assert_eq!(store.devices("u2").await.unwrap(), vec![other], "another user's browsers stay");
+        assert_eq!(
+            store.devices("u2").await.unwrap(),
+            vec![other],
+            "another user's browsers stay"
+        );
         store.delete_devices("nobody").await.unwrap();
     }
 
@@ -832,13 +1815,27 @@ mod scenarios {
         users.iter().map(|u| u.email.clone()).collect()
     }
 
-    pub async fn a_side_lists_its_users_by_email_prefix_a_page_at_a_time_and_never_another_sides(store: Shared) {
-        for email in ["dan@example.com", "Bob@example.com", "amy@example.com", "carl@example.com", "bea@example.com"] {
+    pub async fn a_side_lists_its_users_by_email_prefix_a_page_at_a_time_and_never_another_sides(
+        store: Shared,
+    ) {
+        for email in [
+            "dan@example.com",
+            "Bob@example.com",
+            "amy@example.com",
+            "carl@example.com",
+            "bea@example.com",
+        ] {
             store.create_user(&user(acme(), email)).await.unwrap();
         }
         let globex = Scope::Tenant("globex".into());
-        store.create_user(&user(globex.clone(), "bob@example.com")).await.unwrap();
-        store.create_user(&user(Scope::Host, "ben@example.com")).await.unwrap();
+        store
+            .create_user(&user(globex.clone(), "bob@example.com"))
+            .await
+            .unwrap();
+        store
+            .create_user(&user(Scope::Host, "ben@example.com"))
+            .await
+            .unwrap();
         let s = &store;
 
         let (all, sizes) = all_pages(|after| {
@@ -846,67 +1843,163 @@ mod scenarios {
             async move { s.users_in(&acme, "", after.as_ref(), 2).await }
         })
         .await;
-        assert_eq!(emails(&all), ["amy@example.com", "bea@example.com", "Bob@example.com", "carl@example.com", "dan@example.com"], "by email, case aside");
+        assert_eq!(
+            emails(&all),
+            [
+                "amy@example.com",
+                "bea@example.com",
+                "Bob@example.com",
+                "carl@example.com",
+                "dan@example.com"
+            ],
+            "by email, case aside"
+        );
         assert_eq!(sizes, [2, 2, 1], "the last page says it is the last");
 
         let b = s.users_in(&acme(), "b", None, 2).await.unwrap();
         assert_eq!(emails(&b.items), ["bea@example.com", "Bob@example.com"]);
-        assert_eq!(b.next, None, "a page that ends the list exactly has no next page");
+        assert_eq!(
+            b.next, None,
+            "a page that ends the list exactly has no next page"
+        );
         let (b_one_by_one, sizes) = all_pages(|after| {
             let acme = acme();
             async move { s.users_in(&acme, "b", after.as_ref(), 1).await }
         })
         .await;
-        assert_eq!((emails(&b_one_by_one), sizes), (emails(&b.items), vec![1, 1]));
-        assert!(s.users_in(&acme(), "zz", None, 10).await.unwrap().items.is_empty());
+        assert_eq!(
+            (emails(&b_one_by_one), sizes),
+            (emails(&b.items), vec![1, 1])
+        );
+        assert!(
+            s.users_in(&acme(), "zz", None, 10)
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        );
 
-        assert_eq!(emails(&s.users_in(&globex, "b", None, 10).await.unwrap().items), ["bob@example.com"]);
-        assert_eq!(emails(&s.users_in(&Scope::Host, "", None, 10).await.unwrap().items), ["ben@example.com"]);
+        assert_eq!(
+            emails(&s.users_in(&globex, "b", None, 10).await.unwrap().items),
+            ["bob@example.com"]
+        );
+        assert_eq!(
+            emails(&s.users_in(&Scope::Host, "", None, 10).await.unwrap().items),
+            ["ben@example.com"]
+        );
         // A page key from one side only positions a list of another side; it never reaches across.
-        let from_acme = s.users_in(&acme(), "", None, 1).await.unwrap().next.expect("more than one acme user");
+        let from_acme = s
+            .users_in(&acme(), "", None, 1)
+            .await
+            .unwrap()
+            .next
+            .expect("more than one acme user");
         let crossed = s.users_in(&globex, "", Some(&from_acme), 10).await.unwrap();
-        assert!(crossed.items.iter().all(|u| u.scope == globex), "{:?}", emails(&crossed.items));
+        assert!(
+            crossed.items.iter().all(|u| u.scope == globex),
+            "{:?}",
+            emails(&crossed.items)
+        );
 
-        let bea = s.users_in(&acme(), "bea", None, 1).await.unwrap().items.remove(0);
-        s.lock(Subject::User(&bea.id), NOW, NOW + 60, false).await.unwrap();
-        let listed = s.users_in(&acme(), "bea", None, 1).await.unwrap().items.remove(0);
-        assert_eq!(listed, stored(s, &bea.id).await, "a listed user is the whole user, as stored");
+        let bea = s
+            .users_in(&acme(), "bea", None, 1)
+            .await
+            .unwrap()
+            .items
+            .remove(0);
+        s.lock(Subject::User(&bea.id), NOW, NOW + 60, false)
+            .await
+            .unwrap();
+        let listed = s
+            .users_in(&acme(), "bea", None, 1)
+            .await
+            .unwrap()
+            .items
+            .remove(0);
+        assert_eq!(
+            listed,
+            stored(s, &bea.id).await,
+            "a listed user is the whole user, as stored"
+        );
         assert_eq!(listed.lockout_end, Some(NOW + 60));
     }
 
-    pub async fn unlocking_ends_the_lock_and_clears_the_count_of_an_existing_user_only(store: Shared) {
+    pub async fn unlocking_ends_the_lock_and_clears_the_count_of_an_existing_user_only(
+        store: Shared,
+    ) {
         let u = user(acme(), "jo@example.com");
         store.create_user(&u).await.unwrap();
         slot(&store, &u.id).await.unwrap();
-        store.lock(Subject::User(&u.id), NOW, NOW + 300, false).await.unwrap();
+        store
+            .lock(Subject::User(&u.id), NOW, NOW + 300, false)
+            .await
+            .unwrap();
         assert_eq!(slot(&store, &u.id).await.unwrap(), Slot::Locked(NOW + 300));
         store.unlock(&u.id).await.unwrap();
         let after = stored(&store, &u.id).await;
         assert_eq!((after.lockout_end, after.failed_count), (None, 0));
-        assert_eq!(count(&slot(&store, &u.id).await.unwrap()), 1, "counting starts again at once");
-        assert!(matches!(store.unlock("no-such-user").await, Err(StoreError::NotFound)));
-        assert_eq!(store.user("no-such-user").await.unwrap(), None, "unlocking does not create a user");
+        assert_eq!(
+            count(&slot(&store, &u.id).await.unwrap()),
+            1,
+            "counting starts again at once"
+        );
+        assert!(matches!(
+            store.unlock("no-such-user").await,
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(
+            store.user("no-such-user").await.unwrap(),
+            None,
+            "unlocking does not create a user"
+        );
     }
 
     fn event(t: EventType, u: &User, at: Timestamp) -> SecurityEvent {
-        SecurityEvent::new(t, u, at, 90, &Origin { ip: Some("192.0.2.1".into()), user_agent: Some("Firefox".into()) })
+        SecurityEvent::new(
+            t,
+            u,
+            at,
+            90,
+            &Origin {
+                ip: Some("192.0.2.1".into()),
+                user_agent: Some("Firefox".into()),
+            },
+        )
     }
 
-    pub async fn events_are_listed_newest_first_per_user_and_per_side_a_page_at_a_time(store: Shared) {
-        let (u1, u2, u3) = (user(acme(), "one@example.com"), user(acme(), "two@example.com"), user(Scope::Tenant("globex".into()), "three@example.com"));
+    pub async fn events_are_listed_newest_first_per_user_and_per_side_a_page_at_a_time(
+        store: Shared,
+    ) {
+        let (u1, u2, u3) = (
+            user(acme(), "one@example.com"),
+            user(acme(), "two@example.com"),
+            user(Scope::Tenant("globex".into()), "three@example.com"),
+        );
         let mut u1_events = Vec::new();
         for i in 0..5 {
-            let t = if i % 2 == 0 { EventType::SignIn } else { EventType::SignInFailed };
+            let t = if i % 2 == 0 {
+                EventType::SignIn
+            } else {
+                EventType::SignInFailed
+            };
             let e = event(t, &u1, NOW + i).detail("amr", vec!["pwd"]);
             store.record_events(std::slice::from_ref(&e)).await.unwrap();
             u1_events.push(e);
         }
         // One request's events, in one write, in the same second.
         let failed = event(EventType::SignInFailed, &u2, NOW + 2);
-        let locked = event(EventType::LockedOut, &u2, NOW + 2).by(&u1).detail("failures", 5);
-        store.record_events(&[failed.clone(), locked.clone()]).await.unwrap();
+        let locked = event(EventType::LockedOut, &u2, NOW + 2)
+            .by(&u1)
+            .detail("failures", 5);
+        store
+            .record_events(&[failed.clone(), locked.clone()])
+            .await
+            .unwrap();
         let other = event(EventType::SignIn, &u3, NOW + 3);
-        store.record_events(std::slice::from_ref(&other)).await.unwrap();
+        store
+            .record_events(std::slice::from_ref(&other))
+            .await
+            .unwrap();
         let s = &store;
 
         let (mine, sizes) = all_pages(|after| {
@@ -917,27 +2010,69 @@ mod scenarios {
         u1_events.reverse();
         assert_eq!(mine, u1_events, "newest first, each event whole");
         assert_eq!(sizes, [2, 2, 1]);
-        let sign_ins = s.user_events(&u1.id, Some(EventType::SignIn), None, 10).await.unwrap();
-        assert_eq!(sign_ins.items.iter().map(|e| e.at).collect::<Vec<_>>(), [NOW + 4, NOW + 2, NOW]);
+        let sign_ins = s
+            .user_events(&u1.id, Some(EventType::SignIn), None, 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            sign_ins.items.iter().map(|e| e.at).collect::<Vec<_>>(),
+            [NOW + 4, NOW + 2, NOW]
+        );
         let (failures, _) = all_pages(|after| {
             let id = u1.id.clone();
-            async move { s.user_events(&id, Some(EventType::SignInFailed), after.as_ref(), 1).await }
+            async move {
+                s.user_events(&id, Some(EventType::SignInFailed), after.as_ref(), 1)
+                    .await
+            }
         })
         .await;
-        assert_eq!(failures.iter().map(|e| e.at).collect::<Vec<_>>(), [NOW + 3, NOW + 1]);
+        assert_eq!(
+            failures.iter().map(|e| e.at).collect::<Vec<_>>(),
+            [NOW + 3, NOW + 1]
+        );
 
-        let (side, _) = all_pages(|after| async move { s.side_events(&acme(), None, after.as_ref(), 3).await }).await;
+        let (side, _) =
+            all_pages(|after| async move { s.side_events(&acme(), None, after.as_ref(), 3).await })
+                .await;
         assert_eq!(side.len(), 7, "both acme users' events, not globex's");
-        assert!(side.windows(2).all(|w| w[0].sort_key() > w[1].sort_key()), "newest first");
-        let pos = |e: &SecurityEvent| side.iter().position(|x| x.event_id == e.event_id).expect("listed");
-        assert!(pos(&locked) < pos(&failed), "the lock came after the failure that caused it");
-        let (locks, _) = all_pages(|after| async move { s.side_events(&acme(), Some(EventType::LockedOut), after.as_ref(), 1).await }).await;
+        assert!(
+            side.windows(2).all(|w| w[0].sort_key() > w[1].sort_key()),
+            "newest first"
+        );
+        let pos = |e: &SecurityEvent| {
+            side.iter()
+                .position(|x| x.event_id == e.event_id)
+                .expect("listed")
+        };
+        assert!(
+            pos(&locked) < pos(&failed),
+            "the lock came after the failure that caused it"
+        );
+        let (locks, _) = all_pages(|after| async move {
+            s.side_events(&acme(), Some(EventType::LockedOut), after.as_ref(), 1)
+                .await
+        })
+        .await;
         assert_eq!(locks, vec![locked]);
-        assert_eq!(s.side_events(&Scope::Tenant("globex".into()), None, None, 10).await.unwrap().items, vec![other]);
-        assert!(s.side_events(&Scope::Host, None, None, 10).await.unwrap().items.is_empty());
+        assert_eq!(
+            s.side_events(&Scope::Tenant("globex".into()), None, None, 10)
+                .await
+                .unwrap()
+                .items,
+            vec![other]
+        );
+        assert!(
+            s.side_events(&Scope::Host, None, None, 10)
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        );
 
         // More events than one batch write takes.
-        let many: Vec<SecurityEvent> = (0..30).map(|i| event(EventType::BrowserForgotten, &u3, NOW + 100 + i)).collect();
+        let many: Vec<SecurityEvent> = (0..30)
+            .map(|i| event(EventType::BrowserForgotten, &u3, NOW + 100 + i))
+            .collect();
         store.record_events(&many).await.unwrap();
         let (u3_events, _) = all_pages(|after| {
             let id = u3.id.clone();
@@ -948,97 +2083,276 @@ mod scenarios {
     }
 
     pub async fn a_password_reset_code_is_a_purpose_of_its_own_taken_once(store: Shared) {
-        store.put_code(&code("u1", CodePurpose::SignInEmail, "sign-in")).await.unwrap();
+        store
+            .put_code(&code("u1", CodePurpose::SignInEmail, "sign-in"))
+            .await
+            .unwrap();
         let reset = code("u1", CodePurpose::PasswordReset, "reset");
         store.put_code(&reset).await.unwrap();
-        assert_eq!(store.code("u1", CodePurpose::PasswordReset).await.unwrap(), Some(reset));
-        assert!(!store.take_code("u1", CodePurpose::PasswordReset, "sign-in").await.unwrap(), "a sign-in code is no reset code");
+        assert_eq!(
+            store.code("u1", CodePurpose::PasswordReset).await.unwrap(),
+            Some(reset)
+        );
+        assert!(
+            !store
+                .take_code("u1", CodePurpose::PasswordReset, "sign-in")
+                .await
+                .unwrap(),
+            "a sign-in code is no reset code"
+        );
         let results = at_once(10, |_| {
             let store = store.clone();
-            async move { store.take_code("u1", CodePurpose::PasswordReset, "reset").await }
+            async move {
+                store
+                    .take_code("u1", CodePurpose::PasswordReset, "reset")
+                    .await
+            }
         })
         .await;
         assert_eq!(trues(&results), 1);
-        assert_eq!(store.code("u1", CodePurpose::SignInEmail).await.unwrap().map(|c| c.hash), Some("sign-in".to_string()));
+        assert_eq!(
+            store
+                .code("u1", CodePurpose::SignInEmail)
+                .await
+                .unwrap()
+                .map(|c| c.hash),
+            Some("sign-in".to_string())
+        );
     }
 
     fn lockout(max_failed_attempts: u32, duration_seconds: i64) -> LockoutPolicy {
-        LockoutPolicy { max_failed_attempts, duration_seconds }
+        LockoutPolicy {
+            max_failed_attempts,
+            duration_seconds,
+        }
     }
 
-    pub async fn the_hosts_lockout_values_reach_every_tenant_item_and_a_tenants_own_values_win(store: Shared) {
+    pub async fn the_hosts_lockout_values_reach_every_tenant_item_and_a_tenants_own_values_win(
+        store: Shared,
+    ) {
         let defaults = lockout(5, 300);
         assert_eq!(store.host().await.unwrap(), twofa::tenant::Host::default());
-        store.create_tenant(&tenant("Acme"), &user(acme(), "admin@acme.test")).await.unwrap();
-        store.create_tenant(&tenant("Globex"), &user(Scope::Tenant("globex".into()), "admin@globex.test")).await.unwrap();
-        assert_eq!(store.tenant("acme").await.unwrap().unwrap().lockout_or(defaults), defaults);
+        store
+            .create_tenant(&tenant("Acme"), &user(acme(), "admin@acme.test"))
+            .await
+            .unwrap();
+        store
+            .create_tenant(
+                &tenant("Globex"),
+                &user(Scope::Tenant("globex".into()), "admin@globex.test"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .tenant("acme")
+                .await
+                .unwrap()
+                .unwrap()
+                .lockout_or(defaults),
+            defaults
+        );
 
-        store.set_tenant_lockout("globex", &lockout(9, 90)).await.unwrap();
+        store
+            .set_tenant_lockout("globex", &lockout(9, 90))
+            .await
+            .unwrap();
         store.set_host_lockout(&lockout(2, 60)).await.unwrap();
         assert_eq!(store.host().await.unwrap().lockout, Some(lockout(2, 60)));
-        assert_eq!(store.tenant("acme").await.unwrap().unwrap().lockout_or(defaults), lockout(2, 60), "acme follows the host");
-        assert_eq!(store.tenant("globex").await.unwrap().unwrap().lockout_or(defaults), lockout(9, 90), "globex keeps its own");
+        assert_eq!(
+            store
+                .tenant("acme")
+                .await
+                .unwrap()
+                .unwrap()
+                .lockout_or(defaults),
+            lockout(2, 60),
+            "acme follows the host"
+        );
+        assert_eq!(
+            store
+                .tenant("globex")
+                .await
+                .unwrap()
+                .unwrap()
+                .lockout_or(defaults),
+            lockout(9, 90),
+            "globex keeps its own"
+        );
 
-        store.create_tenant(&tenant("Initech"), &user(Scope::Tenant("initech".into()), "admin@initech.test")).await.unwrap();
+        store
+            .create_tenant(
+                &tenant("Initech"),
+                &user(Scope::Tenant("initech".into()), "admin@initech.test"),
+            )
+            .await
+            .unwrap();
         let initech = store.tenant("initech").await.unwrap().unwrap();
-        assert_eq!((initech.lockout, initech.host_lockout), (None, Some(lockout(2, 60))), "a new tenant starts with the host's values");
+        assert_eq!(
+            (initech.lockout, initech.host_lockout),
+            (None, Some(lockout(2, 60))),
+            "a new tenant starts with the host's values"
+        );
 
         store.set_host_lockout(&lockout(3, 30)).await.unwrap();
         for key in ["acme", "globex", "initech"] {
-            assert_eq!(store.tenant(key).await.unwrap().unwrap().host_lockout, Some(lockout(3, 30)), "{key}");
+            assert_eq!(
+                store.tenant(key).await.unwrap().unwrap().host_lockout,
+                Some(lockout(3, 30)),
+                "{key}"
+            );
         }
-        assert!(matches!(store.set_tenant_lockout("nowhere", &lockout(1, 1)).await, Err(StoreError::NotFound)));
-        assert_eq!(store.tenant("nowhere").await.unwrap(), None, "a refused write must not create the tenant");
+        assert!(matches!(
+            store.set_tenant_lockout("nowhere", &lockout(1, 1)).await,
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(
+            store.tenant("nowhere").await.unwrap(),
+            None,
+            "a refused write must not create the tenant"
+        );
     }
 
-    pub async fn an_admins_settings_changes_and_lockout_changes_leave_each_other_in_place(store: Shared) {
+    pub async fn an_admins_settings_changes_and_lockout_changes_leave_each_other_in_place(
+        store: Shared,
+    ) {
         let defaults = TwoFactorSettings::default();
-        let forced = TwoFactorSettings { behaviour: Behaviour::Forced, ..Default::default() };
+        let forced = TwoFactorSettings {
+            behaviour: Behaviour::Forced,
+            ..Default::default()
+        };
         // The host's lockout values saved before its settings ever were: the first
         // settings change must set them beside the values, not replace the item.
         store.set_host_lockout(&lockout(4, 40)).await.unwrap();
-        assert_eq!(store.change_settings(&Scope::Host, &defaults, &defaults).await.unwrap(), defaults, "lockout values are not settings");
-        assert_eq!(store.change_settings(&Scope::Host, &defaults, &forced).await.unwrap(), forced);
-        assert_eq!(store.host().await.unwrap(), twofa::tenant::Host { settings: Some(forced.clone()), lockout: Some(lockout(4, 40)) });
-        let sms_only = TwoFactorSettings { allowed_providers: vec![Provider::Sms], ..forced.clone() };
-        store.change_settings(&Scope::Host, &forced, &sms_only).await.unwrap();
+        assert_eq!(
+            store
+                .change_settings(&Scope::Host, &defaults, &defaults)
+                .await
+                .unwrap(),
+            defaults,
+            "lockout values are not settings"
+        );
+        assert_eq!(
+            store
+                .change_settings(&Scope::Host, &defaults, &forced)
+                .await
+                .unwrap(),
+            forced
+        );
+        assert_eq!(
+            store.host().await.unwrap(),
+            twofa::tenant::Host {
+                settings: Some(forced.clone()),
+                lockout: Some(lockout(4, 40))
+            }
+        );
+        let sms_only = TwoFactorSettings {
+            allowed_providers: vec![Provider::Sms],
+            ..forced.clone()
+        };
+        store
+            .change_settings(&Scope::Host, &forced, &sms_only)
+            .await
+            .unwrap();
         store.set_host_lockout(&lockout(6, 60)).await.unwrap();
-        assert_eq!(store.host().await.unwrap(), twofa::tenant::Host { settings: Some(sms_only.clone()), lockout: Some(lockout(6, 60)) });
+        assert_eq!(
+            store.host().await.unwrap(),
+            twofa::tenant::Host {
+                settings: Some(sms_only.clone()),
+                lockout: Some(lockout(6, 60))
+            }
+        );
 
-        store.create_tenant(&tenant("Acme"), &user(acme(), "admin@acme.test")).await.unwrap();
-        store.set_tenant_lockout("acme", &lockout(7, 70)).await.unwrap();
+        store
+            .create_tenant(&tenant("Acme"), &user(acme(), "admin@acme.test"))
+            .await
+            .unwrap();
+        store
+            .set_tenant_lockout("acme", &lockout(7, 70))
+            .await
+            .unwrap();
         let read = store.tenant("acme").await.unwrap().unwrap().settings;
-        let changed = TwoFactorSettings { remember_browser: !read.remember_browser, ..read.clone() };
-        store.change_settings(&acme(), &read, &changed).await.unwrap();
+        let changed = TwoFactorSettings {
+            remember_browser: !read.remember_browser,
+            ..read.clone()
+        };
+        store
+            .change_settings(&acme(), &read, &changed)
+            .await
+            .unwrap();
         let t = store.tenant("acme").await.unwrap().unwrap();
-        assert_eq!((t.lockout, t.host_lockout, t.settings), (Some(lockout(7, 70)), Some(lockout(6, 60)), changed));
+        assert_eq!(
+            (t.lockout, t.host_lockout, t.settings),
+            (Some(lockout(7, 70)), Some(lockout(6, 60)), changed)
+        );
     }
 
-    pub async fn lockout_values_and_two_factor_settings_of_one_item_are_written_apart(store: Shared) {
-        let forced = TwoFactorSettings { behaviour: Behaviour::Forced, ..Default::default() };
+    pub async fn lockout_values_and_two_factor_settings_of_one_item_are_written_apart(
+        store: Shared,
+    ) {
+        let forced = TwoFactorSettings {
+            behaviour: Behaviour::Forced,
+            ..Default::default()
+        };
         store.set_host_lockout(&lockout(4, 40)).await.unwrap();
         store.set_host_settings(&forced).await.unwrap();
-        assert_eq!(store.host().await.unwrap(), twofa::tenant::Host { settings: Some(forced.clone()), lockout: Some(lockout(4, 40)) });
+        assert_eq!(
+            store.host().await.unwrap(),
+            twofa::tenant::Host {
+                settings: Some(forced.clone()),
+                lockout: Some(lockout(4, 40))
+            }
+        );
         store.set_host_lockout(&lockout(6, 60)).await.unwrap();
-        assert_eq!(store.host_settings().await.unwrap(), Some(forced.clone()), "the lockout write kept the settings");
+        assert_eq!(
+            store.host_settings().await.unwrap(),
+            Some(forced.clone()),
+            "the lockout write kept the settings"
+        );
 
-        store.create_tenant(&tenant("Acme"), &user(acme(), "admin@acme.test")).await.unwrap();
-        store.set_tenant_lockout("acme", &lockout(7, 70)).await.unwrap();
+        store
+            .create_tenant(&tenant("Acme"), &user(acme(), "admin@acme.test"))
+            .await
+            .unwrap();
+        store
+            .set_tenant_lockout("acme", &lockout(7, 70))
+            .await
+            .unwrap();
         store.set_tenant_settings("acme", &forced).await.unwrap();
-        store.set_tenant_feature("acme", Behaviour::Disabled).await.unwrap();
+        store
+            .set_tenant_feature("acme", Behaviour::Disabled)
+            .await
+            .unwrap();
         let t = store.tenant("acme").await.unwrap().unwrap();
-        assert_eq!((t.lockout, t.host_lockout, t.settings, t.feature), (Some(lockout(7, 70)), Some(lockout(6, 60)), forced, Behaviour::Disabled));
+        assert_eq!(
+            (t.lockout, t.host_lockout, t.settings, t.feature),
+            (
+                Some(lockout(7, 70)),
+                Some(lockout(6, 60)),
+                forced,
+                Behaviour::Disabled
+            )
+        );
     }
 
-    pub async fn racing_host_lockout_changes_and_tenant_creations_leave_every_tenant_with_the_newest_values(store: Shared) {
+    pub async fn racing_host_lockout_changes_and_tenant_creations_leave_every_tenant_with_the_newest_values(
+        store: Shared,
+    ) {
         let results = at_once(16, |i| {
             let store = store.clone();
             async move {
                 if i % 2 == 0 {
-                    store.set_host_lockout(&lockout(1 + i as u32, 10 + i as i64)).await
+                    store
+                        .set_host_lockout(&lockout(1 + i as u32, 10 + i as i64))
+                        .await
                 } else {
                     let name = format!("t{i}");
-                    store.create_tenant(&tenant(&name), &user(Scope::Tenant(name.clone()), &format!("admin@{name}.test"))).await
+                    store
+                        .create_tenant(
+                            &tenant(&name),
+                            &user(Scope::Tenant(name.clone()), &format!("admin@{name}.test")),
+                        )
+                        .await
                 }
             }
         })
@@ -1049,7 +2363,11 @@ mod scenarios {
         let host = store.host().await.unwrap().lockout;
         assert!(host.is_some());
         for i in (1..16).step_by(2) {
-            let t = store.tenant(&format!("t{i}")).await.unwrap().expect("the tenant was created");
+            let t = store
+                .tenant(&format!("t{i}"))
+                .await
+                .unwrap()
+                .expect("the tenant was created");
             assert_eq!(t.host_lockout, host, "t{i} holds the host's newest values");
         }
     }

@@ -69,7 +69,11 @@ pub struct Rule {
 impl Rule {
     /// Applies `fault` to every request until [`Rule::target`] or [`Rule::times`] narrow it.
     pub fn new(fault: Fault) -> Self {
-        Self { fault, target: None, times: None }
+        Self {
+            fault,
+            target: None,
+            times: None,
+        }
     }
 
     /// Only to requests whose `X-Amz-Target` ends with `operation` (`"UpdateItem"`,
@@ -120,21 +124,35 @@ impl FaultProxy {
     /// Starts a proxy on a free loopback port in front of `upstream`
     /// (`http://127.0.0.1:8000`), passing everything through.
     pub async fn start(upstream: &str) -> Self {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("a free loopback port");
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .expect("a free loopback port");
         let port = listener.local_addr().expect("a bound address").port();
         let state = Arc::new(Mutex::new(State::default()));
         let upstream = upstream.trim_end_matches('/').to_string();
         // No pooling: a connection the proxy closed or hung must not be reused upstream.
-        let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().expect("an HTTP client");
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .expect("an HTTP client");
         let shared = state.clone();
         let task = tokio::spawn(async move {
             let mut connections = tokio::task::JoinSet::new();
             while let Ok((stream, _)) = listener.accept().await {
-                connections.spawn(serve(stream, upstream.clone(), client.clone(), shared.clone()));
+                connections.spawn(serve(
+                    stream,
+                    upstream.clone(),
+                    client.clone(),
+                    shared.clone(),
+                ));
                 while connections.try_join_next().is_some() {}
             }
         });
-        Self { endpoint: format!("http://127.0.0.1:{port}"), state, task }
+        Self {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            state,
+            task,
+        }
     }
 
     /// The URL to give the SDK (`endpoint_url`) instead of the upstream's.
@@ -164,12 +182,20 @@ impl FaultProxy {
 
     /// How many requests for `operation` (matched as in [`Rule::target`]) arrived.
     pub fn count(&self, operation: &str) -> usize {
-        self.lock().seen.iter().filter(|s| target_is(&s.target, operation)).count()
+        self.lock()
+            .seen
+            .iter()
+            .filter(|s| target_is(&s.target, operation))
+            .count()
     }
 
     /// How many requests for `operation` met a fault (anything but [`Fault::Pass`]).
     pub fn count_faults(&self, operation: &str) -> usize {
-        self.lock().seen.iter().filter(|s| target_is(&s.target, operation) && s.action != Fault::Pass).count()
+        self.lock()
+            .seen
+            .iter()
+            .filter(|s| target_is(&s.target, operation) && s.action != Fault::Pass)
+            .count()
     }
 
     /// Forgets what was seen (the rules stay).
@@ -178,7 +204,9 @@ impl FaultProxy {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -199,16 +227,29 @@ struct Request {
 
 impl Request {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
-async fn serve(stream: TcpStream, upstream: String, client: reqwest::Client, state: Arc<Mutex<State>>) {
+async fn serve(
+    stream: TcpStream,
+    upstream: String,
+    client: reqwest::Client,
+    state: Arc<Mutex<State>>,
+) {
     let mut stream = BufReader::new(stream);
     while let Some(request) = read_request(&mut stream).await {
-        let target = request.header("x-amz-target").unwrap_or_default().to_string();
+        let target = request
+            .header("x-amz-target")
+            .unwrap_or_default()
+            .to_string();
         let action = {
-            let mut state = state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut state = state
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             let action = match state.rules.iter_mut().find(|r| r.matches(&target)) {
                 Some(rule) => {
                     if let Some(n) = rule.times.as_mut() {
@@ -228,7 +269,11 @@ async fn serve(stream: TcpStream, upstream: String, client: reqwest::Client, sta
             },
             Fault::ForwardThen500 => {
                 let _ = forward(&client, &upstream, &request).await;
-                error(500, "InternalServerError", "injected by the fault proxy after the request was applied")
+                error(
+                    500,
+                    "InternalServerError",
+                    "injected by the fault proxy after the request was applied",
+                )
             }
             Fault::ForwardThenClose => {
                 let _ = forward(&client, &upstream, &request).await;
@@ -284,8 +329,16 @@ async fn read_request(stream: &mut BufReader<TcpStream>) -> Option<Request> {
         let (name, value) = trimmed.split_once(':')?;
         headers.push((name.trim().to_string(), value.trim().to_string()));
     }
-    let mut request = Request { method, path, headers, body: Vec::new() };
-    if request.header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+    let mut request = Request {
+        method,
+        path,
+        headers,
+        body: Vec::new(),
+    };
+    if request
+        .header("transfer-encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+    {
         loop {
             line.clear();
             stream.read_line(&mut line).await.ok()?;
@@ -319,7 +372,12 @@ async fn forward(client: &reqwest::Client, upstream: &str, request: &Request) ->
     let status = response.status();
     let headers = response.headers().clone();
     let body = response.bytes().await.ok()?;
-    let mut answer = format!("HTTP/1.1 {} {}\r\n", status.as_u16(), status.canonical_reason().unwrap_or("")).into_bytes();
+    let mut answer = format!(
+        "HTTP/1.1 {} {}\r\n",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    )
+    .into_bytes();
     for (name, value) in &headers {
         if !is_framing(name.as_str()) {
             answer.extend_from_slice(name.as_str().as_bytes());
@@ -335,13 +393,25 @@ async fn forward(client: &reqwest::Client, upstream: &str, request: &Request) ->
 
 /// Headers about one hop's framing, which the proxy sets itself.
 fn is_framing(name: &str) -> bool {
-    ["content-length", "transfer-encoding", "connection", "keep-alive", "host"].iter().any(|h| name.eq_ignore_ascii_case(h))
+    [
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "host",
+    ]
+    .iter()
+    .any(|h| name.eq_ignore_ascii_case(h))
 }
 
 /// A DynamoDB-style JSON error answer.
 fn error(status: u16, kind: &str, message: &str) -> Vec<u8> {
     let body = serde_json::json!({ "__type": format!("com.amazonaws.dynamodb.v20120810#{kind}"), "message": message }).to_string();
-    let reason = if status == 500 { "Internal Server Error" } else { "Bad Request" };
+    let reason = if status == 500 {
+        "Internal Server Error"
+    } else {
+        "Bad Request"
+    };
     format!(
         "HTTP/1.1 {status} {reason}\r\ncontent-type: application/x-amz-json-1.0\r\nx-amzn-errortype: {kind}\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()

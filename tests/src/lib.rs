@@ -51,10 +51,15 @@ pub async fn store(backend: &Backend) -> Arc<dyn Store> {
     match backend {
         Backend::Memory => Arc::new(twofa::store::memory::MemoryStore::new()),
         Backend::Dynamo(endpoint) => {
-            let client = aws_sdk_dynamodb::Client::from_conf(twofa::timeouts::dynamodb(&local_sdk_config(endpoint)).build());
+            let client = aws_sdk_dynamodb::Client::from_conf(
+                twofa::timeouts::dynamodb(&local_sdk_config(endpoint)).build(),
+            );
             let table = format!("twofa-e2e-{}", uuid::Uuid::new_v4().simple());
             let store = twofa::store::dynamo::DynamoStore::new(client, table);
-            store.ensure_table().await.expect("a table in DynamoDB Local");
+            store
+                .ensure_table()
+                .await
+                .expect("a table in DynamoDB Local");
             Arc::new(store)
         }
     }
@@ -88,15 +93,31 @@ pub async fn spawn_app(backend: &Backend, options: AppOptions) -> TestApp {
     let sms = options.sms.unwrap_or_else(|| Arc::new(outbox.clone()));
     let email = options.email.unwrap_or_else(|| Arc::new(outbox.clone()));
     let keys = Keys::random(options.config.token_lifetimes);
-    let core = Core::new(store(backend).await, Arc::new(SystemClock), options.config, keys);
-    let api = Arc::new(LocalApi { core, sms, email, outbox });
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("a free loopback port");
+    let core = Core::new(
+        store(backend).await,
+        Arc::new(SystemClock),
+        options.config,
+        keys,
+    );
+    let api = Arc::new(LocalApi {
+        core,
+        sms,
+        email,
+        outbox,
+    });
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("a free loopback port");
     let port = listener.local_addr().expect("a bound address").port();
     let server = api.clone();
     tokio::spawn(async move {
         let _ = local_api::serve(listener, server, std::future::pending()).await;
     });
-    TestApp { base: format!("http://127.0.0.1:{port}"), http: reqwest::Client::new(), api }
+    TestApp {
+        base: format!("http://127.0.0.1:{port}"),
+        http: reqwest::Client::new(),
+        api,
+    }
 }
 
 /// A response as tests read it.
@@ -112,7 +133,13 @@ pub struct Reply {
 
 impl TestApp {
     /// Sends `method path` with an optional JSON body and bearer token.
-    pub async fn call(&self, method: &str, path: &str, body: Option<&Value>, bearer: Option<&str>) -> Reply {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        bearer: Option<&str>,
+    ) -> Reply {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a valid method");
         let mut req = self.http.request(method, format!("{}{path}", self.base));
         if let Some(b) = body {
@@ -125,7 +152,11 @@ impl TestApp {
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let text = resp.text().await.unwrap_or_default();
-        Reply { status, body: serde_json::from_str(&text).unwrap_or(Value::Null), headers }
+        Reply {
+            status,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+            headers,
+        }
     }
 
     /// POST with a JSON body.
@@ -165,7 +196,10 @@ pub async fn moto_records(endpoint: &str, service: &str, model: &str) -> Vec<Val
 /// The first run of six digits in a message: the code it carries.
 pub fn code_in(text: &str) -> Option<String> {
     let chars: Vec<char> = text.chars().collect();
-    chars.windows(6).find(|w| w.iter().all(char::is_ascii_digit)).map(|w| w.iter().collect())
+    chars
+        .windows(6)
+        .find(|w| w.iter().all(char::is_ascii_digit))
+        .map(|w| w.iter().collect())
 }
 
 /// A +1 555 number no other test uses.
@@ -185,13 +219,19 @@ pub fn event_files() -> Vec<(String, Value)> {
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "json") && p.file_name().is_some_and(|n| n != "env.json"))
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "json")
+                && p.file_name().is_some_and(|n| n != "env.json")
+        })
         .collect();
     files.sort();
     files
         .into_iter()
         .map(|p| {
-            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{name}: {e}"));
             let json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
             (name, json)

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use e2e::{code_in, local_sdk_config, moto_records, spawn_app, AppOptions, Backend, TestApp};
+use e2e::{AppOptions, Backend, TestApp, code_in, local_sdk_config, moto_records, spawn_app};
 use serde_json::json;
 use twofa::config::Config;
 use twofa::senders::ses::SesSender;
@@ -18,82 +18,251 @@ const THIRD: &str = "and a changed one after that";
 
 async fn last_email_code(moto: &str, to: &str) -> String {
     let sent = moto_records(moto, "ses", "Message").await;
-    let last = sent.iter().rev().find(|m| m["destinations"]["ToAddresses"][0] == to).unwrap_or_else(|| panic!("no email to {to}"));
+    let last = sent
+        .iter()
+        .rev()
+        .find(|m| m["destinations"]["ToAddresses"][0] == to)
+        .unwrap_or_else(|| panic!("no email to {to}"));
     code_in(&last["body"].to_string()).expect("a code in the email")
 }
 
 async fn sign_in(app: &TestApp, email: &str, password: &str) -> String {
-    let r = app.post("/login", &json!({"email": email, "password": password}), None).await;
-    assert_eq!((r.status, r.body["status"].as_str()), (200, Some("signed_in")), "{:?}", r.body);
-    r.body["access_token"].as_str().expect("an access token").to_string()
+    let r = app
+        .post(
+            "/login",
+            &json!({"email": email, "password": password}),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["status"].as_str()),
+        (200, Some("signed_in")),
+        "{:?}",
+        r.body
+    );
+    r.body["access_token"]
+        .as_str()
+        .expect("an access token")
+        .to_string()
 }
 
 #[tokio::test]
 async fn forgot_reset_change_sign_out_everywhere_and_a_host_lockout_of_two_over_http() {
-    let Some(backend) = Backend::dynamo() else { return };
-    let Some(moto) = twofa::testing::service_endpoint("MOTO_ENDPOINT") else { return };
+    let Some(backend) = Backend::dynamo() else {
+        return;
+    };
+    let Some(moto) = twofa::testing::service_endpoint("MOTO_ENDPOINT") else {
+        return;
+    };
     let sdk = local_sdk_config(&moto);
     let label = uuid::Uuid::new_v4().simple().to_string();
     let from = format!("no-reply@{label}.example.com");
-    aws_sdk_ses::Client::new(&sdk).verify_email_identity().email_address(&from).send().await.expect("moto verifies the sender");
-    let app = spawn_app(&backend, AppOptions { config: Config::default(), sms: None, email: Some(Arc::new(SesSender::new(aws_sdk_ses::Client::new(&sdk), from))) }).await;
+    aws_sdk_ses::Client::new(&sdk)
+        .verify_email_identity()
+        .email_address(&from)
+        .send()
+        .await
+        .expect("moto verifies the sender");
+    let app = spawn_app(
+        &backend,
+        AppOptions {
+            config: Config::default(),
+            sms: None,
+            email: Some(Arc::new(SesSender::new(
+                aws_sdk_ses::Client::new(&sdk),
+                from,
+            ))),
+        },
+    )
+    .await;
     let email = format!("jane-{label}@example.org");
 
     // Register and confirm the address: only a confirmed one gets reset codes.
-    assert_eq!(app.post("/register", &json!({"email": email, "password": FIRST}), None).await.status, 201);
+    assert_eq!(
+        app.post(
+            "/register",
+            &json!({"email": email, "password": FIRST}),
+            None
+        )
+        .await
+        .status,
+        201
+    );
     let first = sign_in(&app, &email, FIRST).await;
-    assert_eq!(app.post("/send-code", &json!({"purpose": "confirm_email"}), Some(&first)).await.status, 202);
+    assert_eq!(
+        app.post(
+            "/send-code",
+            &json!({"purpose": "confirm_email"}),
+            Some(&first)
+        )
+        .await
+        .status,
+        202
+    );
     let code = last_email_code(&moto, &email).await;
-    assert_eq!(app.post("/verify-code", &json!({"purpose": "confirm_email", "code": code}), Some(&first)).await.status, 200);
+    assert_eq!(
+        app.post(
+            "/verify-code",
+            &json!({"purpose": "confirm_email", "code": code}),
+            Some(&first)
+        )
+        .await
+        .status,
+        200
+    );
 
     // Forgot: the same answer for the account and for an unknown email.
-    let known = app.post("/password/forgot", &json!({"email": email.to_uppercase()}), None).await;
-    let unknown = app.post("/password/forgot", &json!({"email": format!("nobody-{label}@example.org")}), None).await;
+    let known = app
+        .post(
+            "/password/forgot",
+            &json!({"email": email.to_uppercase()}),
+            None,
+        )
+        .await;
+    let unknown = app
+        .post(
+            "/password/forgot",
+            &json!({"email": format!("nobody-{label}@example.org")}),
+            None,
+        )
+        .await;
     assert_eq!((known.status, &known.body), (202, &json!({})));
     assert_eq!((unknown.status, &unknown.body), (known.status, &known.body));
 
     // Reset with the emailed code: no sign-in, and the old token and password are dead.
     let code = last_email_code(&moto, &email).await;
-    let reset = app.post("/password/reset", &json!({"email": email, "code": code, "new_password": SECOND}), None).await;
-    assert_eq!((reset.status, &reset.body), (204, &serde_json::Value::Null), "{:?}", reset.body);
-    let again = app.post("/password/reset", &json!({"email": email, "code": code, "new_password": SECOND}), None).await;
-    assert_eq!((again.status, again.body["error"].as_str()), (401, Some("invalid_code")), "a code works once");
-    let old = app.call("GET", "/account/two-factor", None, Some(&first)).await;
-    assert_eq!((old.status, old.body["error"].as_str()), (401, Some("unauthorized")), "a token from before the reset");
-    assert_eq!(app.post("/login", &json!({"email": email, "password": FIRST}), None).await.status, 401);
+    let reset = app
+        .post(
+            "/password/reset",
+            &json!({"email": email, "code": code, "new_password": SECOND}),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (reset.status, &reset.body),
+        (204, &serde_json::Value::Null),
+        "{:?}",
+        reset.body
+    );
+    let again = app
+        .post(
+            "/password/reset",
+            &json!({"email": email, "code": code, "new_password": SECOND}),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (again.status, again.body["error"].as_str()),
+        (401, Some("invalid_code")),
+        "a code works once"
+    );
+    let old = app
+        .call("GET", "/account/two-factor", None, Some(&first))
+        .await;
+    assert_eq!(
+        (old.status, old.body["error"].as_str()),
+        (401, Some("unauthorized")),
+        "a token from before the reset"
+    );
+    assert_eq!(
+        app.post("/login", &json!({"email": email, "password": FIRST}), None)
+            .await
+            .status,
+        401
+    );
 
     // Change the password with the current one; the token used for it dies with the old stamp.
     let second = sign_in(&app, &email, SECOND).await;
     let change = json!({"current_password": SECOND, "new_password": THIRD});
-    assert_eq!(app.call("PUT", "/account/password", Some(&change), Some(&second)).await.status, 204);
-    assert_eq!(app.call("GET", "/account/two-factor", None, Some(&second)).await.status, 401);
+    assert_eq!(
+        app.call("PUT", "/account/password", Some(&change), Some(&second))
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        app.call("GET", "/account/two-factor", None, Some(&second))
+            .await
+            .status,
+        401
+    );
 
     // Sign out everywhere: every token issued before it stops working.
     let third = sign_in(&app, &email, THIRD).await;
     let other = sign_in(&app, &email, THIRD).await;
-    assert_eq!(app.post("/account/sign-out-everywhere", &json!({}), Some(&third)).await.status, 204);
+    assert_eq!(
+        app.post("/account/sign-out-everywhere", &json!({}), Some(&third))
+            .await
+            .status,
+        204
+    );
     for token in [&third, &other] {
-        assert_eq!(app.call("GET", "/account/two-factor", None, Some(token)).await.status, 401);
+        assert_eq!(
+            app.call("GET", "/account/two-factor", None, Some(token))
+                .await
+                .status,
+            401
+        );
     }
 
     // The host admin sets a lockout of 2: the second wrong password locks Jane for the host's 120 s.
     let admin_email = format!("root-{label}@example.org");
-    twofa::testing::seed_user(&app.api.core, Scope::Host, &admin_email, FIRST, &[Role::HostAdmin]).await;
+    twofa::testing::seed_user(
+        &app.api.core,
+        Scope::Host,
+        &admin_email,
+        FIRST,
+        &[Role::HostAdmin],
+    )
+    .await;
     let admin = sign_in(&app, &admin_email, FIRST).await;
-    let put = app.call("PUT", "/settings/lockout", Some(&json!({"max_failed_attempts": 2, "lockout_seconds": 120})), Some(&admin)).await;
-    assert_eq!((put.status, &put.body), (200, &json!({"max_failed_attempts": 2, "lockout_seconds": 120, "source": "side"})));
+    let put = app
+        .call(
+            "PUT",
+            "/settings/lockout",
+            Some(&json!({"max_failed_attempts": 2, "lockout_seconds": 120})),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(
+        (put.status, &put.body),
+        (
+            200,
+            &json!({"max_failed_attempts": 2, "lockout_seconds": 120, "source": "side"})
+        )
+    );
     let wrong = json!({"email": email, "password": "not the password at all"});
     assert_eq!(app.post("/login", &wrong, None).await.status, 401);
     let locked = app.post("/login", &wrong, None).await;
-    assert_eq!((locked.status, locked.body["error"].as_str(), locked.body["retry_after_seconds"].as_i64()), (423, Some("locked_out"), Some(120)));
-    assert_eq!(app.post("/login", &json!({"email": email, "password": THIRD}), None).await.status, 423);
+    assert_eq!(
+        (
+            locked.status,
+            locked.body["error"].as_str(),
+            locked.body["retry_after_seconds"].as_i64()
+        ),
+        (423, Some("locked_out"), Some(120))
+    );
+    assert_eq!(
+        app.post("/login", &json!({"email": email, "password": THIRD}), None)
+            .await
+            .status,
+        423
+    );
     let notices: Vec<String> = moto_records(&moto, "ses", "Message")
         .await
         .into_iter()
         .filter(|m| m["destinations"]["ToAddresses"][0] == email.as_str())
         .map(|m| m["subject"].as_str().unwrap_or_default().to_string())
         .collect();
-    for subject in ["Your password was reset", "Your password was changed", "You were signed out everywhere", "Your account was locked"] {
-        assert!(notices.iter().any(|s| s == subject), "no notice {subject:?} among {notices:?}");
+    for subject in [
+        "Your password was reset",
+        "Your password was changed",
+        "You were signed out everywhere",
+        "Your account was locked",
+    ] {
+        assert!(
+            notices.iter().any(|s| s == subject),
+            "no notice {subject:?} among {notices:?}"
+        );
     }
 }

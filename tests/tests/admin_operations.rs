@@ -3,68 +3,161 @@
 //! what happened in the security events, with the client's address; the host admin
 //! sees none of it.
 
-use e2e::{spawn_app, AppOptions, Backend, TestApp};
-use serde_json::{json, Value};
+use e2e::{AppOptions, Backend, TestApp, spawn_app};
+use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery staple";
 
 async fn sign_in(app: &TestApp, tenant: Option<&str>, email: &str) -> String {
-    let r = app.post("/login", &json!({"tenant": tenant, "email": email, "password": PASSWORD}), None).await;
+    let r = app
+        .post(
+            "/login",
+            &json!({"tenant": tenant, "email": email, "password": PASSWORD}),
+            None,
+        )
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    r.body["access_token"].as_str().expect("signed in").to_string()
+    r.body["access_token"]
+        .as_str()
+        .expect("signed in")
+        .to_string()
 }
 
 fn types(body: &Value) -> Vec<&str> {
-    body["events"].as_array().map(|a| a.iter().map(|e| e["type"].as_str().unwrap_or("")).collect()).unwrap_or_default()
+    body["events"]
+        .as_array()
+        .map(|a| a.iter().map(|e| e["type"].as_str().unwrap_or("")).collect())
+        .unwrap_or_default()
 }
 
 #[tokio::test]
 async fn a_tenant_admin_finds_unlocks_and_audits_a_locked_out_user_on_dynamodb_local() {
-    let Some(backend) = Backend::dynamo() else { return };
+    let Some(backend) = Backend::dynamo() else {
+        return;
+    };
     let app = spawn_app(&backend, AppOptions::default()).await;
-    local_api::admin::seed_host_admin(&app.api.core, "root@example.com", PASSWORD).await.expect("the host admin");
+    local_api::admin::seed_host_admin(&app.api.core, "root@example.com", PASSWORD)
+        .await
+        .expect("the host admin");
     let host = sign_in(&app, None, "root@example.com").await;
     let r = app.post("/tenants", &json!({"name": "Acme", "admin_email": "boss@acme.example", "admin_password": PASSWORD}), Some(&host)).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
-    let r = app.post("/register", &json!({"tenant": "acme", "email": "Jane@Acme.example", "password": PASSWORD}), None).await;
+    let r = app
+        .post(
+            "/register",
+            &json!({"tenant": "acme", "email": "Jane@Acme.example", "password": PASSWORD}),
+            None,
+        )
+        .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     let jane_id = r.body["user_id"].as_str().unwrap().to_string();
 
     for _ in 0..5 {
         app.post("/login", &json!({"tenant": "acme", "email": "jane@acme.example", "password": "wrong horse battery"}), None).await;
     }
-    let r = app.post("/login", &json!({"tenant": "acme", "email": "jane@acme.example", "password": PASSWORD}), None).await;
-    assert_eq!((r.status, r.body["error"].as_str()), (423, Some("locked_out")));
+    let r = app
+        .post(
+            "/login",
+            &json!({"tenant": "acme", "email": "jane@acme.example", "password": PASSWORD}),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (423, Some("locked_out"))
+    );
 
     let boss = sign_in(&app, Some("acme"), "boss@acme.example").await;
     let r = app.call("GET", "/users?email=JA", None, Some(&boss)).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["users"][0]["user_id"], jane_id.as_str());
-    assert!(r.body["users"][0]["locked_until"].is_i64(), "the list shows the lock: {:?}", r.body);
+    assert!(
+        r.body["users"][0]["locked_until"].is_i64(),
+        "the list shows the lock: {:?}",
+        r.body
+    );
     assert_eq!(r.body["next_cursor"], Value::Null);
     let r = app.call("GET", "/users?email=ja", None, Some(&host)).await;
-    assert_eq!(r.body["users"], json!([]), "the host admin's side is the host's users");
-    let r = app.post(&format!("/users/{jane_id}/unlock"), &json!(null), Some(&host)).await;
+    assert_eq!(
+        r.body["users"],
+        json!([]),
+        "the host admin's side is the host's users"
+    );
+    let r = app
+        .post(
+            &format!("/users/{jane_id}/unlock"),
+            &json!(null),
+            Some(&host),
+        )
+        .await;
     assert_eq!(r.status, 404, "nor may it touch a tenant's user");
 
-    let r = app.post(&format!("/users/{jane_id}/unlock"), &json!(null), Some(&boss)).await;
+    let r = app
+        .post(
+            &format!("/users/{jane_id}/unlock"),
+            &json!(null),
+            Some(&boss),
+        )
+        .await;
     assert_eq!(r.status, 204, "{:?}", r.body);
     let jane = sign_in(&app, Some("acme"), "jane@acme.example").await;
 
-    let r = app.call("GET", &format!("/events?user_id={jane_id}"), None, Some(&boss)).await;
+    let r = app
+        .call(
+            "GET",
+            &format!("/events?user_id={jane_id}"),
+            None,
+            Some(&boss),
+        )
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    assert_eq!(types(&r.body), ["sign_in", "unlocked", "locked_out", "sign_in_failed", "sign_in_failed", "sign_in_failed", "sign_in_failed", "sign_in_failed"]);
+    assert_eq!(
+        types(&r.body),
+        [
+            "sign_in",
+            "unlocked",
+            "locked_out",
+            "sign_in_failed",
+            "sign_in_failed",
+            "sign_in_failed",
+            "sign_in_failed",
+            "sign_in_failed"
+        ]
+    );
     let unlocked = &r.body["events"][1];
-    assert_eq!((unlocked["ip"].as_str(), unlocked["actor_id"].is_string()), (Some("127.0.0.1"), true));
+    assert_eq!(
+        (unlocked["ip"].as_str(), unlocked["actor_id"].is_string()),
+        (Some("127.0.0.1"), true)
+    );
     assert_eq!(r.body["events"][0]["details"]["amr"], json!(["pwd"]));
 
-    let r = app.call("GET", "/account/events?limit=3", None, Some(&jane)).await;
+    let r = app
+        .call("GET", "/account/events?limit=3", None, Some(&jane))
+        .await;
     assert_eq!(types(&r.body), ["sign_in", "unlocked", "locked_out"]);
-    assert_eq!(r.body["events"][1]["ip"], Value::Null, "the admin's address is not shown to the user");
-    let next = r.body["next_cursor"].as_str().expect("more events").to_string();
-    let r = app.call("GET", &format!("/account/events?cursor={next}"), None, Some(&jane)).await;
+    assert_eq!(
+        r.body["events"][1]["ip"],
+        Value::Null,
+        "the admin's address is not shown to the user"
+    );
+    let next = r.body["next_cursor"]
+        .as_str()
+        .expect("more events")
+        .to_string();
+    let r = app
+        .call(
+            "GET",
+            &format!("/account/events?cursor={next}"),
+            None,
+            Some(&jane),
+        )
+        .await;
     assert_eq!(types(&r.body).len(), 5);
 
     let r = app.call("GET", "/events", None, Some(&host)).await;
-    assert!(types(&r.body).iter().all(|t| *t != "sign_in_failed"), "no acme event reaches the host: {:?}", r.body);
+    assert!(
+        types(&r.body).iter().all(|t| *t != "sign_in_failed"),
+        "no acme event reaches the host: {:?}",
+        r.body
+    );
 }

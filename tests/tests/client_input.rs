@@ -3,9 +3,9 @@
 //! does not have), every body field and path parameter, long, multibyte or of the
 //! wrong type, gets an answer below 500, and a 4xx carries the JSON error.
 
-use e2e::{spawn_app, AppOptions, Backend, Reply, TestApp};
+use e2e::{AppOptions, Backend, Reply, TestApp, spawn_app};
 use proptest::prelude::*;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use twofa::tenant::Scope;
 use twofa::user::Role;
 
@@ -18,20 +18,55 @@ fn backends() -> Vec<Backend> {
 }
 
 fn assert_client_error_or_success(reply: &Reply, what: &str) {
-    assert!(reply.status < 500, "{what}: {} {:?}", reply.status, reply.body);
+    assert!(
+        reply.status < 500,
+        "{what}: {} {:?}",
+        reply.status,
+        reply.body
+    );
     if reply.status >= 400 {
-        assert!(reply.body["error"].is_string() && reply.body["message"].is_string(), "{what}: a {} without a JSON error: {:?}", reply.status, reply.body);
+        assert!(
+            reply.body["error"].is_string() && reply.body["message"].is_string(),
+            "{what}: a {} without a JSON error: {:?}",
+            reply.status,
+            reply.body
+        );
     }
 }
 
 /// A host admin and a plain user, signed in: their access tokens.
 async fn tokens(app: &TestApp) -> (String, String) {
-    twofa::testing::seed_user(&app.api.core, Scope::Host, "admin@example.com", PASSWORD, &[Role::HostAdmin]).await;
-    twofa::testing::seed_user(&app.api.core, Scope::Host, "user@example.com", PASSWORD, &[]).await;
+    twofa::testing::seed_user(
+        &app.api.core,
+        Scope::Host,
+        "admin@example.com",
+        PASSWORD,
+        &[Role::HostAdmin],
+    )
+    .await;
+    twofa::testing::seed_user(
+        &app.api.core,
+        Scope::Host,
+        "user@example.com",
+        PASSWORD,
+        &[],
+    )
+    .await;
     let mut out = Vec::new();
     for email in ["admin@example.com", "user@example.com"] {
-        let r = app.post("/login", &json!({"email": email, "password": PASSWORD}), None).await;
-        out.push(r.body["access_token"].as_str().unwrap_or_else(|| panic!("{email} signs in: {:?}", r.body)).to_string());
+        let r = app
+            .post(
+                "/login",
+                &json!({"email": email, "password": PASSWORD}),
+                None,
+            )
+            .await;
+        out.push(
+            r.body["access_token"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{email} signs in: {:?}", r.body))
+                .to_string(),
+        );
     }
     (out.remove(0), out.remove(0))
 }
@@ -40,13 +75,27 @@ async fn tokens(app: &TestApp) -> (String, String) {
 /// the authenticator's QR code (the address is in its URI) could not hold.
 fn long_multibyte_email() -> String {
     let c = "𝐀";
-    format!("{}@{}.{}.{}.{}", c.repeat(64), c.repeat(60), c.repeat(60), c.repeat(60), c.repeat(6))
+    format!(
+        "{}@{}.{}.{}.{}",
+        c.repeat(64),
+        c.repeat(60),
+        c.repeat(60),
+        c.repeat(60),
+        c.repeat(6)
+    )
 }
 
 /// The longest address of four-byte characters RFC 5321 allows: 252 octets.
 fn longest_multibyte_email() -> String {
     let c = "𝐀";
-    format!("{}@{}.{}.{}.{}", c.repeat(16), c.repeat(15), c.repeat(15), c.repeat(15), c)
+    format!(
+        "{}@{}.{}.{}.{}",
+        c.repeat(16),
+        c.repeat(15),
+        c.repeat(15),
+        c.repeat(15),
+        c
+    )
 }
 
 #[tokio::test]
@@ -55,13 +104,34 @@ async fn the_longest_multibyte_email_allowed_gets_its_authenticator_qr_code() {
     assert!(email.len() <= 254);
     for backend in backends() {
         let app = spawn_app(&backend, AppOptions::default()).await;
-        let registered = app.post("/register", &json!({"email": email, "password": PASSWORD}), None).await;
+        let registered = app
+            .post(
+                "/register",
+                &json!({"email": email, "password": PASSWORD}),
+                None,
+            )
+            .await;
         assert_eq!(registered.status, 201, "{:?}", registered.body);
-        let login = app.post("/login", &json!({"email": email, "password": PASSWORD}), None).await;
-        let access = login.body["access_token"].as_str().expect("signed in").to_string();
-        let added = app.post("/account/authenticator", &json!({}), Some(&access)).await;
+        let login = app
+            .post(
+                "/login",
+                &json!({"email": email, "password": PASSWORD}),
+                None,
+            )
+            .await;
+        let access = login.body["access_token"]
+            .as_str()
+            .expect("signed in")
+            .to_string();
+        let added = app
+            .post("/account/authenticator", &json!({}), Some(&access))
+            .await;
         assert_eq!(added.status, 200, "{:?}", added.body);
-        assert!(added.body["qr_code_svg"].as_str().is_some_and(|s| s.starts_with("<?xml") || s.contains("<svg")));
+        assert!(
+            added.body["qr_code_svg"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("<?xml") || s.contains("<svg"))
+        );
     }
 }
 
@@ -71,15 +141,32 @@ async fn a_long_multibyte_email_never_makes_the_authenticator_qr_code_fail() {
     assert_eq!(email.chars().count(), 254);
     for backend in backends() {
         let app = spawn_app(&backend, AppOptions::default()).await;
-        let registered = app.post("/register", &json!({"email": email, "password": PASSWORD}), None).await;
+        let registered = app
+            .post(
+                "/register",
+                &json!({"email": email, "password": PASSWORD}),
+                None,
+            )
+            .await;
         assert_client_error_or_success(&registered, "register");
         if registered.status != 201 {
             assert_eq!(registered.body["error"], "invalid_email");
             continue;
         }
-        let login = app.post("/login", &json!({"email": email, "password": PASSWORD}), None).await;
-        let access = login.body["access_token"].as_str().expect("signed in").to_string();
-        let added = app.post("/account/authenticator", &json!({}), Some(&access)).await;
+        let login = app
+            .post(
+                "/login",
+                &json!({"email": email, "password": PASSWORD}),
+                None,
+            )
+            .await;
+        let access = login.body["access_token"]
+            .as_str()
+            .expect("signed in")
+            .to_string();
+        let added = app
+            .post("/account/authenticator", &json!({}), Some(&access))
+            .await;
         assert_client_error_or_success(&added, "POST /account/authenticator");
     }
 }
@@ -90,16 +177,41 @@ async fn path_parameters_of_any_length_answer_a_4xx_json_error() {
         let app = spawn_app(&backend, AppOptions::default()).await;
         let (admin, user) = tokens(&app).await;
         for (method, path, token) in [
-            ("GET", format!("/users/{}/two-factor", "u".repeat(2_100)), &admin),
-            ("PUT", format!("/users/{}/two-factor", "u".repeat(2_100)), &admin),
-            ("GET", format!("/tenants/{}/features/two-factor", "t".repeat(2_100)), &admin),
-            ("DELETE", format!("/account/devices/{}", "d".repeat(1_100)), &user),
-            ("DELETE", format!("/account/devices/{}", "%F0%9D%90%80".repeat(300)), &user),
+            (
+                "GET",
+                format!("/users/{}/two-factor", "u".repeat(2_100)),
+                &admin,
+            ),
+            (
+                "PUT",
+                format!("/users/{}/two-factor", "u".repeat(2_100)),
+                &admin,
+            ),
+            (
+                "GET",
+                format!("/tenants/{}/features/two-factor", "t".repeat(2_100)),
+                &admin,
+            ),
+            (
+                "DELETE",
+                format!("/account/devices/{}", "d".repeat(1_100)),
+                &user,
+            ),
+            (
+                "DELETE",
+                format!("/account/devices/{}", "%F0%9D%90%80".repeat(300)),
+                &user,
+            ),
         ] {
             let body = json!({"enabled": false});
             let reply = app.call(method, &path, Some(&body), Some(token)).await;
             assert_client_error_or_success(&reply, &format!("{method} {}…", &path[..40]));
-            assert!(reply.status >= 400, "{method} {}…: {}", &path[..40], reply.status);
+            assert!(
+                reply.status >= 400,
+                "{method} {}…: {}",
+                &path[..40],
+                reply.status
+            );
         }
     }
 }
@@ -110,25 +222,61 @@ fn any_value() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::from),
         any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
         "\\PC{0,40}".prop_map(Value::from),
         "[a-z0-9+.@-]{0,20}@[a-z0-9.-]{0,20}".prop_map(Value::from),
         "\\+[0-9]{0,20}".prop_map(Value::from),
         "\\PC{200,600}".prop_map(Value::from),
     ];
     leaf.prop_recursive(2, 8, 4, |inner| {
-        prop_oneof![prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from), prop::collection::btree_map("[a-z_]{1,8}", inner, 0..3).prop_map(|m| Value::Object(m.into_iter().collect()))]
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+            prop::collection::btree_map("[a-z_]{1,8}", inner, 0..3)
+                .prop_map(|m| Value::Object(m.into_iter().collect()))
+        ]
     })
 }
 
 /// Every route that takes a body, with the fields it reads.
 const BODIES: &[(&str, &str, &[&str])] = &[
-    ("POST", "/register", &["tenant", "email", "password", "phone_number"]),
-    ("POST", "/login", &["tenant", "email", "password", "remember_browser_token"]),
-    ("POST", "/send-code", &["two_factor_token", "provider", "purpose", "phone_number"]),
-    ("POST", "/verify-code", &["two_factor_token", "provider", "code", "remember_browser", "purpose"]),
-    ("PUT", "/settings/two-factor", &["behaviour", "allowed_providers", "remember_browser_allowed"]),
-    ("POST", "/tenants", &["name", "admin_email", "admin_password"]),
+    (
+        "POST",
+        "/register",
+        &["tenant", "email", "password", "phone_number"],
+    ),
+    (
+        "POST",
+        "/login",
+        &["tenant", "email", "password", "remember_browser_token"],
+    ),
+    (
+        "POST",
+        "/send-code",
+        &["two_factor_token", "provider", "purpose", "phone_number"],
+    ),
+    (
+        "POST",
+        "/verify-code",
+        &[
+            "two_factor_token",
+            "provider",
+            "code",
+            "remember_browser",
+            "purpose",
+        ],
+    ),
+    (
+        "PUT",
+        "/settings/two-factor",
+        &["behaviour", "allowed_providers", "remember_browser_allowed"],
+    ),
+    (
+        "POST",
+        "/tenants",
+        &["name", "admin_email", "admin_password"],
+    ),
     ("PUT", "/account/two-factor", &["enabled"]),
     ("POST", "/account/authenticator/verify", &["code"]),
     ("PUT", "/users/x/two-factor", &["enabled"]),
@@ -145,7 +293,15 @@ const PATHS: &[(&str, &str)] = &[
 ];
 
 fn percent_encode(s: &str) -> String {
-    s.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 fn check_every_input_on(backend: Backend, cases: u32) {
@@ -155,8 +311,16 @@ fn check_every_input_on(backend: Backend, cases: u32) {
         let (admin, user) = tokens(&app).await;
         (app, admin, user)
     });
-    let config = ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() };
-    let bodies = (0..BODIES.len(), prop::collection::vec(any_value(), 5), 0..3usize);
+    let config = ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
+    let bodies = (
+        0..BODIES.len(),
+        prop::collection::vec(any_value(), 5),
+        0..3usize,
+    );
     proptest!(config.clone(), |((route, values, who) in bodies)| {
         let (method, path, fields) = BODIES[route];
         let body: serde_json::Map<String, Value> = fields.iter().zip(values).map(|(f, v)| (f.to_string(), v)).collect();
@@ -186,6 +350,8 @@ fn no_body_field_or_path_parameter_gets_a_5xx_on_the_embedded_store() {
 
 #[test]
 fn no_body_field_or_path_parameter_gets_a_5xx_on_dynamodb_local() {
-    let Some(backend) = Backend::dynamo() else { return };
+    let Some(backend) = Backend::dynamo() else {
+        return;
+    };
     check_every_input_on(backend, 48);
 }

@@ -4,10 +4,10 @@
 //! world each event needs (its user, tenant, device, pending code) is set up first,
 //! and its placeholder bearer token is swapped for one minted for that user.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use twofa::api::{Request, Response};
 use twofa::app::Core;
-use twofa::codes::{code_hash, CodePurpose, PendingCode};
+use twofa::codes::{CodePurpose, PendingCode, code_hash};
 use twofa::config::Config;
 use twofa::devices::Device;
 use twofa::policy::{Behaviour, TwoFactorSettings};
@@ -40,7 +40,10 @@ struct Setup {
 impl World {
     fn new() -> Self {
         let (core, _store, clock) = twofa::testing::memory_core(Config::default());
-        Self { core, log: LogSender::new(clock) }
+        Self {
+            core,
+            log: LogSender::new(clock),
+        }
     }
 
     async fn user(&self, scope: Scope, email: &str, roles: &[Role]) -> User {
@@ -48,42 +51,100 @@ impl World {
     }
 
     async fn patch(&self, user: &User, patch: UserPatch) -> User {
-        self.core.store.update_user(&user.id, &patch).await.expect("patching a seeded user");
-        self.core.store.user(&user.id).await.expect("reading it back").expect("the user exists")
+        self.core
+            .store
+            .update_user(&user.id, &patch)
+            .await
+            .expect("patching a seeded user");
+        self.core
+            .store
+            .user(&user.id)
+            .await
+            .expect("reading it back")
+            .expect("the user exists")
     }
 
     /// Jane, whose email is confirmed.
     async fn jane(&self) -> User {
         let jane = self.user(Scope::Host, JANE, &[]).await;
-        self.patch(&jane, UserPatch { email_confirmed: Some(true), ..Default::default() }).await
+        self.patch(
+            &jane,
+            UserPatch {
+                email_confirmed: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
     }
 
     fn access(&self, user: &User, mfa_at: Option<i64>) -> String {
-        let t = NewToken { amr: vec!["pwd".into()], mfa_at, ..twofa::signin::token_for(&self.core, user) };
-        self.core.tokens.issue(TokenKind::Access, t, self.core.now()).expect("minting an access token")
+        let t = NewToken {
+            amr: vec!["pwd".into()],
+            mfa_at,
+            ..twofa::signin::token_for(&self.core, user)
+        };
+        self.core
+            .tokens
+            .issue(TokenKind::Access, t, self.core.now())
+            .expect("minting an access token")
     }
 
     /// Jane in the middle of signing in: 2FA on, a pending sign-in, and its two-factor token.
     async fn jane_signing_in(&self) -> (User, String) {
         let jane = self.jane().await;
         let sid = "sid-from-login".to_string();
-        let jane = self.patch(&jane, UserPatch { two_factor_enabled: Some(true), pending_sign_in: Some(Some(sid.clone())), ..Default::default() }).await;
-        let t = NewToken { amr: vec!["pwd".into()], sid: Some(sid), ..twofa::signin::token_for(&self.core, &jane) };
-        let token = self.core.tokens.issue(TokenKind::TwoFactor, t, self.core.now()).expect("minting a two-factor token");
+        let jane = self
+            .patch(
+                &jane,
+                UserPatch {
+                    two_factor_enabled: Some(true),
+                    pending_sign_in: Some(Some(sid.clone())),
+                    ..Default::default()
+                },
+            )
+            .await;
+        let t = NewToken {
+            amr: vec!["pwd".into()],
+            sid: Some(sid),
+            ..twofa::signin::token_for(&self.core, &jane)
+        };
+        let token = self
+            .core
+            .tokens
+            .issue(TokenKind::TwoFactor, t, self.core.now())
+            .expect("minting a two-factor token");
         (jane, token)
     }
 
     async fn host_admin(&self) -> String {
-        let admin = self.user(Scope::Host, "root@example.com", &[Role::HostAdmin]).await;
+        let admin = self
+            .user(Scope::Host, "root@example.com", &[Role::HostAdmin])
+            .await;
         self.access(&admin, None)
     }
 
     async fn tenant_acme(&self) {
         let now = self.core.now();
-        let tenant = Tenant { name: "acme".into(), feature: Behaviour::Optional, settings: TwoFactorSettings::default(), created_at: now, lockout: None, host_lockout: None };
-        let mut admin = User::new(tenant.scope(), "admin@acme.example", twofa::password::hash_blocking_for_tests("amber-Falcon-37-meadow"), now);
+        let tenant = Tenant {
+            name: "acme".into(),
+            feature: Behaviour::Optional,
+            settings: TwoFactorSettings::default(),
+            created_at: now,
+            lockout: None,
+            host_lockout: None,
+        };
+        let mut admin = User::new(
+            tenant.scope(),
+            "admin@acme.example",
+            twofa::password::hash_blocking_for_tests("amber-Falcon-37-meadow"),
+            now,
+        );
         admin.roles = vec![Role::TenantAdmin];
-        self.core.store.create_tenant(&tenant, &admin).await.expect("creating tenant acme");
+        self.core
+            .store
+            .create_tenant(&tenant, &admin)
+            .await
+            .expect("creating tenant acme");
     }
 
     /// Gives the user an authenticator (pending or enabled); returns its key.
@@ -91,7 +152,10 @@ impl World {
         let key = twofa::totp::new_key().expect("a TOTP key").expose().clone();
         let sealed_key = self.core.seal_key.seal(&key, &user.id).expect("sealing");
         let patch = UserPatch {
-            authenticator: Some(Some(Authenticator { sealed_key, enabled })),
+            authenticator: Some(Some(Authenticator {
+                sealed_key,
+                enabled,
+            })),
             two_factor_enabled: enabled.then_some(true),
             ..Default::default()
         };
@@ -111,43 +175,122 @@ impl World {
             }
             "send-code.json" => {
                 let (_, token) = self.jane_signing_in().await;
-                (Setup { body: vec![("two_factor_token", json!(token))], ..Default::default() }, 202)
+                (
+                    Setup {
+                        body: vec![("two_factor_token", json!(token))],
+                        ..Default::default()
+                    },
+                    202,
+                )
             }
             "verify-code.json" => {
                 let (jane, token) = self.jane_signing_in().await;
-                let hash = code_hash(&self.core.hash_key, &jane.id, CodePurpose::SignInEmail, &jane.email, Some("sid-from-login"), EVENT_CODE);
-                let code = PendingCode { user_id: jane.id.clone(), purpose: CodePurpose::SignInEmail, destination: jane.email.clone(), hash, created_at: now, expires_at: now + 300 };
-                self.core.store.put_code(&code).await.expect("storing the emailed code");
-                (Setup { body: vec![("two_factor_token", json!(token))], ..Default::default() }, 200)
+                let hash = code_hash(
+                    &self.core.hash_key,
+                    &jane.id,
+                    CodePurpose::SignInEmail,
+                    &jane.email,
+                    Some("sid-from-login"),
+                    EVENT_CODE,
+                );
+                let code = PendingCode {
+                    user_id: jane.id.clone(),
+                    purpose: CodePurpose::SignInEmail,
+                    destination: jane.email.clone(),
+                    hash,
+                    created_at: now,
+                    expires_at: now + 300,
+                };
+                self.core
+                    .store
+                    .put_code(&code)
+                    .await
+                    .expect("storing the emailed code");
+                (
+                    Setup {
+                        body: vec![("two_factor_token", json!(token))],
+                        ..Default::default()
+                    },
+                    200,
+                )
             }
-            "settings-get.json" | "settings-put.json" | "tenants-create.json" => {
-                (Setup { bearer: Some(self.host_admin().await), ..Default::default() }, if event == "tenants-create.json" { 201 } else { 200 })
-            }
+            "settings-get.json" | "settings-put.json" | "tenants-create.json" => (
+                Setup {
+                    bearer: Some(self.host_admin().await),
+                    ..Default::default()
+                },
+                if event == "tenants-create.json" {
+                    201
+                } else {
+                    200
+                },
+            ),
             "tenant-feature-get.json" | "tenant-feature-put.json" => {
                 self.tenant_acme().await;
-                (Setup { bearer: Some(self.host_admin().await), ..Default::default() }, 200)
+                (
+                    Setup {
+                        bearer: Some(self.host_admin().await),
+                        ..Default::default()
+                    },
+                    200,
+                )
             }
             "user-two-factor-get.json" | "user-two-factor-put.json" => {
                 let jane = self.jane().await;
-                (Setup { bearer: Some(self.host_admin().await), path_ids: vec![(EVENT_USER_ID, jane.id)], ..Default::default() }, 200)
+                (
+                    Setup {
+                        bearer: Some(self.host_admin().await),
+                        path_ids: vec![(EVENT_USER_ID, jane.id)],
+                        ..Default::default()
+                    },
+                    200,
+                )
             }
-            "account-two-factor-get.json" | "account-two-factor-put.json" | "account-authenticator-add.json" | "account-recovery-codes.json" => {
+            "account-two-factor-get.json"
+            | "account-two-factor-put.json"
+            | "account-authenticator-add.json"
+            | "account-recovery-codes.json" => {
                 let jane = self.jane().await;
-                (Setup { bearer: Some(self.access(&jane, None)), ..Default::default() }, 200)
+                (
+                    Setup {
+                        bearer: Some(self.access(&jane, None)),
+                        ..Default::default()
+                    },
+                    200,
+                )
             }
             "account-authenticator-verify.json" => {
                 let (jane, key) = self.authenticator(&self.jane().await, false).await;
                 let code = twofa::totp::code_at(&key, now).expect("a code from the authenticator");
-                (Setup { bearer: Some(self.access(&jane, None)), body: vec![("code", json!(code))], ..Default::default() }, 200)
+                (
+                    Setup {
+                        bearer: Some(self.access(&jane, None)),
+                        body: vec![("code", json!(code))],
+                        ..Default::default()
+                    },
+                    200,
+                )
             }
             // Removing the authenticator weakens the account: the token proves a second factor just now.
             "account-authenticator-remove.json" => {
                 let (jane, _) = self.authenticator(&self.jane().await, true).await;
-                (Setup { bearer: Some(self.access(&jane, Some(now))), ..Default::default() }, 204)
+                (
+                    Setup {
+                        bearer: Some(self.access(&jane, Some(now))),
+                        ..Default::default()
+                    },
+                    204,
+                )
             }
             "account-forget-browser.json" => {
                 let jane = self.jane().await;
-                (Setup { bearer: Some(self.access(&jane, None)), ..Default::default() }, 204)
+                (
+                    Setup {
+                        bearer: Some(self.access(&jane, None)),
+                        ..Default::default()
+                    },
+                    204,
+                )
             }
             "account-devices-list.json" | "account-devices-forget.json" => {
                 let jane = self.jane().await;
@@ -159,10 +302,27 @@ impl World {
                     created_at: now,
                     last_used_at: now,
                     expires_at: now + 14 * 86_400,
-                    user_agent: Some("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0".into()),
+                    user_agent: Some(
+                        "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+                            .into(),
+                    ),
                 };
-                self.core.store.put_device(&device).await.expect("remembering a browser");
-                (Setup { bearer: Some(self.access(&jane, None)), ..Default::default() }, if event == "account-devices-list.json" { 200 } else { 204 })
+                self.core
+                    .store
+                    .put_device(&device)
+                    .await
+                    .expect("remembering a browser");
+                (
+                    Setup {
+                        bearer: Some(self.access(&jane, None)),
+                        ..Default::default()
+                    },
+                    if event == "account-devices-list.json" {
+                        200
+                    } else {
+                        204
+                    },
+                )
             }
             // Whatever the account, 202 {}; Jane's confirmed address gets a code.
             "password-forgot.json" => {
@@ -171,29 +331,78 @@ impl World {
             }
             "password-reset.json" => {
                 let jane = self.jane().await;
-                let hash = code_hash(&self.core.hash_key, &jane.id, CodePurpose::PasswordReset, &jane.email, None, EVENT_CODE);
-                let code = PendingCode { user_id: jane.id.clone(), purpose: CodePurpose::PasswordReset, destination: jane.email.clone(), hash, created_at: now, expires_at: now + 300 };
-                self.core.store.put_code(&code).await.expect("storing the emailed reset code");
+                let hash = code_hash(
+                    &self.core.hash_key,
+                    &jane.id,
+                    CodePurpose::PasswordReset,
+                    &jane.email,
+                    None,
+                    EVENT_CODE,
+                );
+                let code = PendingCode {
+                    user_id: jane.id.clone(),
+                    purpose: CodePurpose::PasswordReset,
+                    destination: jane.email.clone(),
+                    hash,
+                    created_at: now,
+                    expires_at: now + 300,
+                };
+                self.core
+                    .store
+                    .put_code(&code)
+                    .await
+                    .expect("storing the emailed reset code");
                 (Setup::default(), 204)
             }
             "account-password-change.json" | "account-sign-out-everywhere.json" => {
                 let jane = self.jane().await;
-                (Setup { bearer: Some(self.access(&jane, None)), ..Default::default() }, 204)
+                (
+                    Setup {
+                        bearer: Some(self.access(&jane, None)),
+                        ..Default::default()
+                    },
+                    204,
+                )
             }
-            "settings-lockout-get.json" | "settings-lockout-put.json" => (Setup { bearer: Some(self.host_admin().await), ..Default::default() }, 200),
+            "settings-lockout-get.json" | "settings-lockout-put.json" => (
+                Setup {
+                    bearer: Some(self.host_admin().await),
+                    ..Default::default()
+                },
+                200,
+            ),
             "console.json" | "console-file.json" => (Setup::default(), 200),
             "users-list.json" | "events-list.json" => {
                 self.jane().await;
-                (Setup { bearer: Some(self.host_admin().await), ..Default::default() }, 200)
+                (
+                    Setup {
+                        bearer: Some(self.host_admin().await),
+                        ..Default::default()
+                    },
+                    200,
+                )
             }
             // The host admin has no second factor, so resetting Jane's needs no step-up.
             "user-unlock.json" | "user-reset-two-factor.json" => {
                 let (jane, _) = self.authenticator(&self.jane().await, true).await;
-                (Setup { bearer: Some(self.host_admin().await), path_ids: vec![(EVENT_USER_ID, jane.id)], ..Default::default() }, 204)
+                (
+                    Setup {
+                        bearer: Some(self.host_admin().await),
+                        path_ids: vec![(EVENT_USER_ID, jane.id)],
+                        ..Default::default()
+                    },
+                    204,
+                )
             }
             "account-events.json" => {
                 let jane = self.jane().await;
-                (Setup { bearer: Some(self.access(&jane, None)), ..Default::default() }, 200)
+                (
+                    Setup {
+                        bearer: Some(self.access(&jane, None)),
+                        ..Default::default()
+                    },
+                    200,
+                )
             }
             other => panic!("events/{other} has no expectation here: add one"),
         }
@@ -222,11 +431,15 @@ impl World {
 /// The event with the setup's substitutions made.
 fn apply(mut event: Value, setup: &Setup) -> String {
     if let Some(token) = &setup.bearer {
-        assert!(event["headers"]["authorization"].is_string(), "an authenticated route's event carries a bearer token");
+        assert!(
+            event["headers"]["authorization"].is_string(),
+            "an authenticated route's event carries a bearer token"
+        );
         event["headers"]["authorization"] = json!(format!("Bearer {token}"));
     }
     if !setup.body.is_empty() {
-        let mut body: Value = serde_json::from_str(event["body"].as_str().expect("an event body")).expect("a JSON body");
+        let mut body: Value = serde_json::from_str(event["body"].as_str().expect("an event body"))
+            .expect("a JSON body");
         for (field, value) in &setup.body {
             assert!(body.get(*field).is_some(), "the event body has {field}");
             body[*field] = value.clone();
@@ -242,14 +455,16 @@ fn apply(mut event: Value, setup: &Setup) -> String {
     text
 }
 
-
 /// Runs one event in a fresh world: (status expected, status and body answered).
 async fn run(name: &str, event: Value) -> (u16, u16, String) {
     let world = World::new();
     let (setup, expected) = world.prepare(name).await;
     let route_key = event["routeKey"].as_str().expect("a routeKey").to_string();
-    let lambda_req = lambda_http::request::from_str(&apply(event, &setup)).unwrap_or_else(|e| panic!("{name}: lambda_http refuses it: {e}"));
-    let resp = world.call(&route_key, twofa::api::lambda::into_request(lambda_req)).await;
+    let lambda_req = lambda_http::request::from_str(&apply(event, &setup))
+        .unwrap_or_else(|e| panic!("{name}: lambda_http refuses it: {e}"));
+    let resp = world
+        .call(&route_key, twofa::api::lambda::into_request(lambda_req))
+        .await;
     (expected, resp.status().as_u16(), resp.body().clone())
 }
 
@@ -261,55 +476,117 @@ async fn every_event_file_gets_the_status_the_contract_gives_it() {
     for (name, event) in events {
         let (expected, got, body) = run(&name, event).await;
         if got != expected {
-            wrong.push(format!("events/{name}: expected {expected}, got {got} {body}"));
+            wrong.push(format!(
+                "events/{name}: expected {expected}, got {got} {body}"
+            ));
         }
     }
-    assert!(wrong.is_empty(), "{} event(s) answered otherwise:\n{}", wrong.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} event(s) answered otherwise:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
 }
 
 #[tokio::test]
 async fn an_event_with_its_placeholder_token_is_refused_as_unauthorized() {
     // The files as committed carry a token no deployment signed: a real API must refuse it.
-    for (name, event) in e2e::event_files().into_iter().filter(|(_, e)| e["headers"]["authorization"].is_string()) {
+    for (name, event) in e2e::event_files()
+        .into_iter()
+        .filter(|(_, e)| e["headers"]["authorization"].is_string())
+    {
         let world = World::new();
         let route_key = event["routeKey"].as_str().expect("a routeKey").to_string();
         let req = lambda_http::request::from_str(&event.to_string()).expect("a valid event");
-        let resp = world.call(&route_key, twofa::api::lambda::into_request(req)).await;
-        assert_eq!(resp.status().as_u16(), 401, "events/{name} with its placeholder token: {}", resp.body());
+        let resp = world
+            .call(&route_key, twofa::api::lambda::into_request(req))
+            .await;
+        assert_eq!(
+            resp.status().as_u16(),
+            401,
+            "events/{name} with its placeholder token: {}",
+            resp.body()
+        );
     }
 }
 
 #[tokio::test]
 async fn the_remembered_browser_event_sets_a_strict_cookie() {
-    let (name, event) = e2e::event_files().into_iter().find(|(n, _)| n == "verify-code.json").expect("events/verify-code.json");
-    assert_eq!(event["body"].as_str().map(|b| b.contains("\"remember_browser\":true")), Some(true), "the event asks to remember the browser");
+    let (name, event) = e2e::event_files()
+        .into_iter()
+        .find(|(n, _)| n == "verify-code.json")
+        .expect("events/verify-code.json");
+    assert_eq!(
+        event["body"]
+            .as_str()
+            .map(|b| b.contains("\"remember_browser\":true")),
+        Some(true),
+        "the event asks to remember the browser"
+    );
     let world = World::new();
     let (setup, _) = world.prepare(&name).await;
     let req = lambda_http::request::from_str(&apply(event, &setup)).expect("a valid event");
-    let resp = world.call("POST /verify-code", twofa::api::lambda::into_request(req)).await;
-    let cookie = resp.headers().get("set-cookie").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-    assert!(cookie.starts_with("Identity.TwoFactorRememberMe="), "Set-Cookie: {cookie:?} ({})", resp.body());
+    let resp = world
+        .call("POST /verify-code", twofa::api::lambda::into_request(req))
+        .await;
+    let cookie = resp
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        cookie.starts_with("Identity.TwoFactorRememberMe="),
+        "Set-Cookie: {cookie:?} ({})",
+        resp.body()
+    );
     for attribute in ["HttpOnly", "Secure", "SameSite=Strict"] {
-        assert!(cookie.contains(attribute), "Set-Cookie lacks {attribute}: {cookie}");
+        assert!(
+            cookie.contains(attribute),
+            "Set-Cookie lacks {attribute}: {cookie}"
+        );
     }
 }
 
 #[test]
 fn the_client_address_of_an_api_gateway_event_reaches_the_handlers() {
-    let (_, event) = e2e::event_files().into_iter().find(|(n, _)| n == "account-events.json").expect("events/account-events.json");
-    let req = twofa::api::lambda::into_request(lambda_http::request::from_str(&event.to_string()).expect("a valid event"));
+    let (_, event) = e2e::event_files()
+        .into_iter()
+        .find(|(n, _)| n == "account-events.json")
+        .expect("events/account-events.json");
+    let req = twofa::api::lambda::into_request(
+        lambda_http::request::from_str(&event.to_string()).expect("a valid event"),
+    );
     let origin = twofa::api::origin(&req);
-    assert_eq!(origin.ip.as_deref(), Some("203.0.113.24"), "requestContext.http.sourceIp");
-    assert!(origin.user_agent.is_some_and(|ua| ua.starts_with("Mozilla/5.0")));
+    assert_eq!(
+        origin.ip.as_deref(),
+        Some("203.0.113.24"),
+        "requestContext.http.sourceIp"
+    );
+    assert!(
+        origin
+            .user_agent
+            .is_some_and(|ua| ua.starts_with("Mozilla/5.0"))
+    );
 }
 
 #[test]
 fn the_source_ip_and_user_agent_of_the_request_context_reach_the_handlers() {
-    let (_, event) = e2e::event_files().into_iter().find(|(n, _)| n == "send-code.json").expect("events/send-code.json");
+    let (_, event) = e2e::event_files()
+        .into_iter()
+        .find(|(n, _)| n == "send-code.json")
+        .expect("events/send-code.json");
     let req = lambda_http::request::from_str(&event.to_string()).expect("a valid event");
     let req = twofa::api::lambda::into_request(req);
     let client = twofa::api::client_info(&req);
-    assert_eq!(client.source_ip.map(|ip| ip.to_string()).as_deref(), event["requestContext"]["http"]["sourceIp"].as_str());
-    assert_eq!(client.user_agent.as_deref(), event["requestContext"]["http"]["userAgent"].as_str());
+    assert_eq!(
+        client.source_ip.map(|ip| ip.to_string()).as_deref(),
+        event["requestContext"]["http"]["sourceIp"].as_str()
+    );
+    assert_eq!(
+        client.user_agent.as_deref(),
+        event["requestContext"]["http"]["userAgent"].as_str()
+    );
     assert!(client.source_ip.is_some(), "the event carries a source IP");
 }

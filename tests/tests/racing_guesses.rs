@@ -9,8 +9,8 @@
 //! a lockout notice means two attempts were judged in one slot. Each race runs for
 //! several users, since on the old code the right answer only sometimes won.
 
-use e2e::{spawn_app, AppOptions, Backend, Reply, TestApp};
-use serde_json::{json, Value};
+use e2e::{AppOptions, Backend, Reply, TestApp, spawn_app};
+use serde_json::{Value, json};
 use twofa::config::Config;
 use twofa::tenant::Scope;
 use twofa::user::{Authenticator, UserPatch};
@@ -20,17 +20,34 @@ const WRONG: usize = 12;
 const ROUNDS: usize = 4;
 
 async fn app(backend: &Backend) -> TestApp {
-    let env = std::collections::HashMap::from([("LOCKOUT_MAX_FAILED_ATTEMPTS".to_string(), "1".to_string())]);
-    spawn_app(backend, AppOptions { config: Config::from(&env).expect("valid settings"), ..Default::default() }).await
+    let env = std::collections::HashMap::from([(
+        "LOCKOUT_MAX_FAILED_ATTEMPTS".to_string(),
+        "1".to_string(),
+    )]);
+    spawn_app(
+        backend,
+        AppOptions {
+            config: Config::from(&env).expect("valid settings"),
+            ..Default::default()
+        },
+    )
+    .await
 }
 
 /// Sends every body in `wrong` and then `right` to `path` at once; the right one's reply comes first.
-async fn together(app: &TestApp, path: &str, wrong: Vec<Value>, right: Value) -> (Reply, Vec<Reply>) {
+async fn together(
+    app: &TestApp,
+    path: &str,
+    wrong: Vec<Value>,
+    right: Value,
+) -> (Reply, Vec<Reply>) {
     let mut tasks = Vec::new();
     for body in wrong.into_iter().chain(std::iter::once(right)) {
         let app = app.clone();
         let path = path.to_string();
-        tasks.push(tokio::spawn(async move { app.post(&path, &body, None).await }));
+        tasks.push(tokio::spawn(
+            async move { app.post(&path, &body, None).await },
+        ));
     }
     let mut replies = Vec::new();
     for t in tasks {
@@ -41,19 +58,32 @@ async fn together(app: &TestApp, path: &str, wrong: Vec<Value>, right: Value) ->
 }
 
 async fn lock_notices(app: &TestApp, to: &str) -> usize {
-    app.api.outbox.outbox().iter().filter(|m| m.to == to && m.subject.as_deref() == Some("Your account was locked")).count()
+    app.api
+        .outbox
+        .outbox()
+        .iter()
+        .filter(|m| m.to == to && m.subject.as_deref() == Some("Your account was locked"))
+        .count()
 }
 
 /// The rule every race checks: at most one attempt judged in the one slot.
 async fn at_most_one_judged(app: &TestApp, email: &str, right: &Reply, wrong: &[Reply]) {
     let statuses: Vec<u16> = wrong.iter().map(|r| r.status).collect();
-    assert!(statuses.iter().all(|s| [401, 423].contains(s)), "wrong guesses answered {statuses:?}");
+    assert!(
+        statuses.iter().all(|s| [401, 423].contains(s)),
+        "wrong guesses answered {statuses:?}"
+    );
     let notices = lock_notices(app, email).await;
     assert!(
         !(right.status == 200 && notices > 0),
         "the right answer signed in although a wrong guess was judged in the same slot (wrong: {statuses:?}, notices: {notices})"
     );
-    assert!([200, 401, 423].contains(&right.status), "the right answer got {} {:?}", right.status, right.body);
+    assert!(
+        [200, 401, 423].contains(&right.status),
+        "the right answer got {} {:?}",
+        right.status,
+        right.body
+    );
 }
 
 /// A host user with a confirmed email (so lockout notices are sent), a confirmed
@@ -63,19 +93,32 @@ async fn two_factor_user(app: &TestApp, email: &str) -> (String, Vec<u8>, Vec<St
     let user = twofa::testing::seed_user(core, Scope::Host, email, PASSWORD, &[]).await;
     let key = twofa::totp::new_key().expect("randomness").expose().clone();
     let sealed_key = core.seal_key.seal(&key, &user.id).expect("sealing");
-    let codes: Vec<String> = twofa::codes::new_recovery_codes().expect("randomness").iter().map(|c| c.expose().clone()).collect();
-    let hashes = codes.iter().map(|c| twofa::codes::recovery_code_hash(&core.hash_key, &user.id, c)).collect();
+    let codes: Vec<String> = twofa::codes::new_recovery_codes()
+        .expect("randomness")
+        .iter()
+        .map(|c| c.expose().clone())
+        .collect();
+    let hashes = codes
+        .iter()
+        .map(|c| twofa::codes::recovery_code_hash(&core.hash_key, &user.id, c))
+        .collect();
     let phone = e2e::unique_number();
     let patch = UserPatch {
         email_confirmed: Some(true),
         phone_number: Some(Some(phone.clone())),
         phone_number_confirmed: Some(true),
         two_factor_enabled: Some(true),
-        authenticator: Some(Some(Authenticator { sealed_key, enabled: true })),
+        authenticator: Some(Some(Authenticator {
+            sealed_key,
+            enabled: true,
+        })),
         recovery_codes: Some(hashes),
         ..Default::default()
     };
-    core.store.update_user(&user.id, &patch).await.expect("the user exists");
+    core.store
+        .update_user(&user.id, &patch)
+        .await
+        .expect("the user exists");
     (phone, key, codes)
 }
 
@@ -83,19 +126,53 @@ async fn passwords(backend: Backend) {
     let app = app(&backend).await;
     for round in 0..ROUNDS {
         let email = format!("race{round}@example.com");
-        let user = twofa::testing::seed_user(&app.api.core, Scope::Host, &email, PASSWORD, &[]).await;
-        app.api.core.store.update_user(&user.id, &UserPatch { email_confirmed: Some(true), ..Default::default() }).await.unwrap();
-        let wrong = (0..WRONG).map(|i| json!({"email": email, "password": format!("wrong horse battery {i}")})).collect();
-        let (right, wrong) = together(&app, "/login", wrong, json!({"email": email, "password": PASSWORD})).await;
+        let user =
+            twofa::testing::seed_user(&app.api.core, Scope::Host, &email, PASSWORD, &[]).await;
+        app.api
+            .core
+            .store
+            .update_user(
+                &user.id,
+                &UserPatch {
+                    email_confirmed: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let wrong = (0..WRONG)
+            .map(|i| json!({"email": email, "password": format!("wrong horse battery {i}")}))
+            .collect();
+        let (right, wrong) = together(
+            &app,
+            "/login",
+            wrong,
+            json!({"email": email, "password": PASSWORD}),
+        )
+        .await;
         at_most_one_judged(&app, &email, &right, &wrong).await;
     }
 }
 
 /// A two-factor token for `email` from a real login.
 async fn two_factor_token(app: &TestApp, email: &str) -> String {
-    let r = app.post("/login", &json!({"email": email, "password": PASSWORD}), None).await;
-    assert_eq!((r.status, r.body["status"].as_str()), (200, Some("two_factor_required")), "{:?}", r.body);
-    r.body["two_factor_token"].as_str().unwrap_or_default().to_string()
+    let r = app
+        .post(
+            "/login",
+            &json!({"email": email, "password": PASSWORD}),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["status"].as_str()),
+        (200, Some("two_factor_required")),
+        "{:?}",
+        r.body
+    );
+    r.body["two_factor_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 async fn codes(backend: Backend, provider: &str) {
@@ -106,9 +183,19 @@ async fn codes(backend: Backend, provider: &str) {
         let token = two_factor_token(&app, &email).await;
         let right = match provider {
             "email" | "sms" => {
-                let sent = app.post("/send-code", &json!({"two_factor_token": token, "provider": provider}), None).await;
+                let sent = app
+                    .post(
+                        "/send-code",
+                        &json!({"two_factor_token": token, "provider": provider}),
+                        None,
+                    )
+                    .await;
                 assert_eq!(sent.status, 202, "{:?}", sent.body);
-                let to = if provider == "email" { email.clone() } else { phone.clone() };
+                let to = if provider == "email" {
+                    email.clone()
+                } else {
+                    phone.clone()
+                };
                 app.last_code_to(&to).await.expect("a code was sent")
             }
             "authenticator" => twofa::totp::code_at(&key, app.api.core.now()).expect("a TOTP code"),
@@ -121,7 +208,11 @@ async fn codes(backend: Backend, provider: &str) {
                 format!("{:06}", (n + 1 + i as u32) % 1_000_000)
             }
         };
-        let wrong = (0..WRONG).map(|i| json!({"two_factor_token": token, "provider": provider, "code": wrong_code(i)})).collect();
+        let wrong = (0..WRONG)
+            .map(
+                |i| json!({"two_factor_token": token, "provider": provider, "code": wrong_code(i)}),
+            )
+            .collect();
         let right_body = json!({"two_factor_token": token, "provider": provider, "code": right});
         let (right, wrong) = together(&app, "/verify-code", wrong, right_body).await;
         at_most_one_judged(&app, &email, &right, &wrong).await;
@@ -152,7 +243,9 @@ macro_rules! on_both_stores {
     };
 }
 
-fn boxed<F: std::future::Future<Output = ()> + Send + 'static>(f: F) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+fn boxed<F: std::future::Future<Output = ()> + Send + 'static>(
+    f: F,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
     Box::pin(f)
 }
 

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_smithy_runtime_api::box_error::BoxError;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use twofa::app::{Core, Keys};
 use twofa::clock::SystemClock;
 use twofa::config::Config;
@@ -25,9 +25,18 @@ impl Intercept for Calls {
     fn name(&self) -> &'static str {
         "count-calls"
     }
-    fn read_before_transmit(&self, ctx: &BeforeTransmitInterceptorContextRef<'_>, _: &RuntimeComponents, _: &mut ConfigBag) -> Result<(), BoxError> {
+    fn read_before_transmit(
+        &self,
+        ctx: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
         // DynamoDB's JSON protocol names the operation in X-Amz-Target: "DynamoDB_20120810.GetItem".
-        let target = ctx.request().headers().get("x-amz-target").unwrap_or_default();
+        let target = ctx
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or_default();
         let name = target.rsplit('.').next().unwrap_or_default().to_string();
         self.0.lock().unwrap_or_else(|p| p.into_inner()).push(name);
         Ok(())
@@ -39,54 +48,120 @@ impl Calls {
     async fn during<F: std::future::Future>(&self, f: F) -> (F::Output, Vec<String>) {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).clear();
         let out = f.await;
-        (out, self.0.lock().unwrap_or_else(|p| p.into_inner()).clone())
+        (
+            out,
+            self.0.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+        )
     }
 }
 
 async fn counted_core(endpoint: &str) -> (Core, Calls) {
     let calls = Calls::default();
-    let conf = aws_sdk_dynamodb::config::Builder::from(&e2e::local_sdk_config(endpoint)).interceptor(calls.clone()).build();
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(conf), format!("twofa-trips-{}", uuid::Uuid::new_v4().simple()));
-    store.ensure_table().await.expect("a table in DynamoDB Local");
+    let conf = aws_sdk_dynamodb::config::Builder::from(&e2e::local_sdk_config(endpoint))
+        .interceptor(calls.clone())
+        .build();
+    let store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::from_conf(conf),
+        format!("twofa-trips-{}", uuid::Uuid::new_v4().simple()),
+    );
+    store
+        .ensure_table()
+        .await
+        .expect("a table in DynamoDB Local");
     let config = Config::default();
     let keys = Keys::random(config.token_lifetimes);
-    (Core::new(Arc::new(store), Arc::new(SystemClock), config, keys), calls)
+    (
+        Core::new(Arc::new(store), Arc::new(SystemClock), config, keys),
+        calls,
+    )
 }
 
 #[tokio::test]
 async fn the_policy_is_one_item_read_and_login_is_one_round_trip_before_the_password_check() {
-    let Some(endpoint) = twofa::testing::service_endpoint("DYNAMODB_ENDPOINT") else { return };
+    let Some(endpoint) = twofa::testing::service_endpoint("DYNAMODB_ENDPOINT") else {
+        return;
+    };
     let (core, calls) = counted_core(&endpoint).await;
     let out = LogSender::default();
     let body = json!({"email": "jane@example.com", "password": PASSWORD});
 
-    let (reg, ops) = calls.during(register::handle(&core, json_request("POST", "/register", &body, None))).await;
+    let (reg, ops) = calls
+        .during(register::handle(
+            &core,
+            json_request("POST", "/register", &body, None),
+        ))
+        .await;
     assert_eq!(reg.status(), 201);
-    assert_eq!(ops, vec!["TransactWriteItems"], "register: one atomic write of the user and its email key");
+    assert_eq!(
+        ops,
+        vec!["TransactWriteItems"],
+        "register: one atomic write of the user and its email key"
+    );
 
-    let (login, ops) = calls.during(login::handle(&core, &out, json_request("POST", "/login", &body, None))).await;
+    let (login, ops) = calls
+        .during(login::handle(
+            &core,
+            &out,
+            json_request("POST", "/login", &body, None),
+        ))
+        .await;
     assert_eq!(login.status(), 200);
     // Host settings ‖ the email item (with the password hash's copy): one round trip
     // before the password check. The slot's write runs beside Argon2 and returns the
     // user, so there is no user read; the success write gives the slot back.
-    assert_eq!(ops, vec!["GetItem", "GetItem", "UpdateItem", "UpdateItem", "PutItem"], "policy ‖ email item, slot (returns the user), success, the sign_in event");
+    assert_eq!(
+        ops,
+        vec!["GetItem", "GetItem", "UpdateItem", "UpdateItem", "PutItem"],
+        "policy ‖ email item, slot (returns the user), success, the sign_in event"
+    );
 
-    let token = body_json(&login)["access_token"].as_str().unwrap_or_default().to_string();
+    let token = body_json(&login)["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let (view, ops) = calls
-        .during(manage_settings::handle(&core, &out, json_request("GET", "/account/two-factor", &Value::Null, Some(&token))))
+        .during(manage_settings::handle(
+            &core,
+            &out,
+            json_request("GET", "/account/two-factor", &Value::Null, Some(&token)),
+        ))
         .await;
     assert_eq!(view.status(), 200);
-    assert_eq!(ops, vec!["GetItem", "GetItem"], "the user, then its whole policy in one item");
+    assert_eq!(
+        ops,
+        vec!["GetItem", "GetItem"],
+        "the user, then its whole policy in one item"
+    );
 
     let wrong = json!({"email": "jane@example.com", "password": "wrong horse battery"});
-    let (failed, ops) = calls.during(login::handle(&core, &out, json_request("POST", "/login", &wrong, None))).await;
+    let (failed, ops) = calls
+        .during(login::handle(
+            &core,
+            &out,
+            json_request("POST", "/login", &wrong, None),
+        ))
+        .await;
     assert_eq!(failed.status(), 401);
-    assert_eq!(ops, vec!["GetItem", "GetItem", "UpdateItem", "PutItem"], "a failure is its slot, counted before the password was judged, and its event");
+    assert_eq!(
+        ops,
+        vec!["GetItem", "GetItem", "UpdateItem", "PutItem"],
+        "a failure is its slot, counted before the password was judged, and its event"
+    );
 
     let unknown = json!({"email": "nobody@example.com", "password": PASSWORD});
-    let (failed, ops) = calls.during(login::handle(&core, &out, json_request("POST", "/login", &unknown, None))).await;
+    let (failed, ops) = calls
+        .during(login::handle(
+            &core,
+            &out,
+            json_request("POST", "/login", &unknown, None),
+        ))
+        .await;
     assert_eq!(failed.status(), 401);
-    assert_eq!(ops, vec!["GetItem", "GetItem", "UpdateItem"], "an unknown email does the same work (its counter's slot), with no event: there is no account");
+    assert_eq!(
+        ops,
+        vec!["GetItem", "GetItem", "UpdateItem"],
+        "an unknown email does the same work (its counter's slot), with no event: there is no account"
+    );
 }
 
 fn count(ops: &[String], name: &str) -> usize {
@@ -95,39 +170,94 @@ fn count(ops: &[String], name: &str) -> usize {
 
 /// A host admin signed in on `core`, and its access token.
 async fn host_admin(core: &Core) -> (twofa::user::User, String) {
-    let admin = twofa::testing::seed_user(core, twofa::tenant::Scope::Host, "root@example.com", PASSWORD, &[twofa::user::Role::HostAdmin]).await;
-    let token = twofa::signin::issue_access(core, &admin, &["pwd"], None).expect("a token").access_token;
+    let admin = twofa::testing::seed_user(
+        core,
+        twofa::tenant::Scope::Host,
+        "root@example.com",
+        PASSWORD,
+        &[twofa::user::Role::HostAdmin],
+    )
+    .await;
+    let token = twofa::signin::issue_access(core, &admin, &["pwd"], None)
+        .expect("a token")
+        .access_token;
     (admin, token)
 }
 
 #[tokio::test]
 async fn a_page_of_users_or_events_is_one_query_never_a_scan() {
-    let Some(endpoint) = twofa::testing::service_endpoint("DYNAMODB_ENDPOINT") else { return };
+    let Some(endpoint) = twofa::testing::service_endpoint("DYNAMODB_ENDPOINT") else {
+        return;
+    };
     let (core, calls) = counted_core(&endpoint).await;
     let out = LogSender::default();
     let (admin, token) = host_admin(&core).await;
     for i in 0..3 {
-        twofa::testing::seed_user(&core, twofa::tenant::Scope::Host, &format!("user{i}@example.com"), PASSWORD, &[]).await;
+        twofa::testing::seed_user(
+            &core,
+            twofa::tenant::Scope::Host,
+            &format!("user{i}@example.com"),
+            PASSWORD,
+            &[],
+        )
+        .await;
     }
-    let get = |path: &str| manage_settings::handle(&core, &out, json_request("GET", path, &Value::Null, Some(&token)));
+    let get = |path: &str| {
+        manage_settings::handle(
+            &core,
+            &out,
+            json_request("GET", path, &Value::Null, Some(&token)),
+        )
+    };
 
     let (page, ops) = calls.during(get("/users?email=user&limit=2")).await;
     assert_eq!(page.status(), 200);
     assert_eq!(body_json(&page)["users"].as_array().map(Vec::len), Some(2));
-    assert_eq!(count(&ops, "Query"), 1, "one index Query for the page: {ops:?}");
-    assert_eq!(count(&ops, "GetItem"), 2, "the caller, and the side's policy beside the Query: {ops:?}");
+    assert_eq!(
+        count(&ops, "Query"),
+        1,
+        "one index Query for the page: {ops:?}"
+    );
+    assert_eq!(
+        count(&ops, "GetItem"),
+        2,
+        "the caller, and the side's policy beside the Query: {ops:?}"
+    );
     assert_eq!((count(&ops, "Scan"), ops.len()), (0, 3), "{ops:?}");
 
-    let (unlock, ops) = calls.during(manage_settings::handle(&core, &out, json_request("POST", &format!("/users/{}/unlock", admin.id), &Value::Null, Some(&token)))).await;
+    let (unlock, ops) = calls
+        .during(manage_settings::handle(
+            &core,
+            &out,
+            json_request(
+                "POST",
+                &format!("/users/{}/unlock", admin.id),
+                &Value::Null,
+                Some(&token),
+            ),
+        ))
+        .await;
     assert_eq!(unlock.status(), 204);
-    assert_eq!(ops, ["GetItem", "GetItem", "UpdateItem", "PutItem"], "caller, user, the unlock, its event");
+    assert_eq!(
+        ops,
+        ["GetItem", "GetItem", "UpdateItem", "PutItem"],
+        "caller, user, the unlock, its event"
+    );
 
-    for path in ["/account/events", "/events", &format!("/events?user_id={}", admin.id)] {
+    for path in [
+        "/account/events",
+        "/events",
+        &format!("/events?user_id={}", admin.id),
+    ] {
         let (events, ops) = calls.during(get(path)).await;
         assert_eq!(events.status(), 200, "{path}");
         assert_eq!(count(&ops, "Query"), 1, "{path}: {ops:?}");
         assert_eq!(count(&ops, "Scan"), 0, "{path}: {ops:?}");
     }
     let (events, _) = calls.during(get("/account/events")).await;
-    assert_eq!(body_json(&events)["events"][0]["type"], "unlocked", "the event is there to read at once from the user's partition");
+    assert_eq!(
+        body_json(&events)["events"][0]["type"],
+        "unlocked",
+        "the event is there to read at once from the user's partition"
+    );
 }

@@ -4,7 +4,7 @@
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
-use twofa::api::{cookie, json, parse_body, respond, ApiError, Request, Response, Route};
+use twofa::api::{ApiError, Request, Response, Route, cookie, json, parse_body, respond};
 use twofa::app::Core;
 use twofa::audit::EventType;
 use twofa::crypto::random_token;
@@ -12,9 +12,12 @@ use twofa::devices::parse_device_token;
 use twofa::email::Email;
 use twofa::lockout::LockoutPolicy;
 use twofa::password::verify_password;
-use twofa::senders::EmailSender;
 use twofa::policy::Effective;
-use twofa::signin::{attempt_id, begin_attempt, issue_access, load_side, record_wrong_answer, right_answer, scope_of, token_for, unknown_tenant, usable_providers, wrong_answer, Failure};
+use twofa::senders::EmailSender;
+use twofa::signin::{
+    Failure, attempt_id, begin_attempt, issue_access, load_side, record_wrong_answer, right_answer,
+    scope_of, token_for, unknown_tenant, usable_providers, wrong_answer,
+};
 use twofa::store::{Spend, Subject, Success};
 use twofa::tenant::Scope;
 use twofa::tokens::{NewToken, TokenKind};
@@ -40,7 +43,11 @@ struct LoginBody {
 }
 
 fn invalid_credentials() -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "the email or the password is wrong")
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+        "the email or the password is wrong",
+    )
 }
 
 async fn login(core: &Core, sender: &dyn EmailSender, req: Request) -> Result<Response, ApiError> {
@@ -60,7 +67,16 @@ async fn login(core: &Core, sender: &dyn EmailSender, req: Request) -> Result<Re
     let attempt = attempt_id()?;
     let policy = side.lockout(core.config.lockout);
     let Some(record) = record? else {
-        return unknown_email(core, sender, &scope, email_key.as_deref(), &body.password, attempt, policy).await;
+        return unknown_email(
+            core,
+            sender,
+            &scope,
+            email_key.as_deref(),
+            &body.password,
+            attempt,
+            policy,
+        )
+        .await;
     };
 
     // The password check starts at once, beside the write that takes this attempt's
@@ -86,7 +102,13 @@ async fn login(core: &Core, sender: &dyn EmailSender, req: Request) -> Result<Re
     };
     if !right {
         let failure = wrong_answer(core, sender, subject, &attempt).await?;
-        record_wrong_answer(core, core.event(EventType::SignInFailed, &user, &req).detail("factor", "password"), failure).await;
+        record_wrong_answer(
+            core,
+            core.event(EventType::SignInFailed, &user, &req)
+                .detail("factor", "password"),
+            failure,
+        )
+        .await;
         return match failure {
             Failure::Counted { .. } => Err(invalid_credentials()),
             locked => Err(locked.locked_error().unwrap_or_else(invalid_credentials)),
@@ -97,7 +119,9 @@ async fn login(core: &Core, sender: &dyn EmailSender, req: Request) -> Result<Re
     if !eff.enabled {
         return signed_in(core, &user, &attempt.id, &["pwd"], &req).await;
     }
-    let presented = body.remember_browser_token.or_else(|| cookie(&req, &core.config.remember_browser_cookie));
+    let presented = body
+        .remember_browser_token
+        .or_else(|| cookie(&req, &core.config.remember_browser_cookie));
     if let Some(token) = presented
         && remembered(core, &user, &eff, &token).await?
     {
@@ -109,14 +133,25 @@ async fn login(core: &Core, sender: &dyn EmailSender, req: Request) -> Result<Re
 /// An email without an account: the same work and the same answers as a wrong
 /// password, its failures counted under the email's keyed hash so that it locks as
 /// an account would (and credential stuffing against absent accounts is throttled).
-async fn unknown_email(core: &Core, sender: &dyn EmailSender, scope: &Scope, email_key: Option<&str>, password: &str, attempt: String, policy: LockoutPolicy) -> Result<Response, ApiError> {
+async fn unknown_email(
+    core: &Core,
+    sender: &dyn EmailSender,
+    scope: &Scope,
+    email_key: Option<&str>,
+    password: &str,
+    attempt: String,
+    policy: LockoutPolicy,
+) -> Result<Response, ApiError> {
     let Some(email_key) = email_key else {
         verify_password(password, None).await?;
         return Err(invalid_credentials());
     };
     let key = twofa::signin::unknown_email_key(core, scope, email_key);
     let subject = Subject::Unknown(&key);
-    let (checked, slot) = tokio::join!(verify_password(password, None), begin_attempt(core, subject, attempt, None, policy));
+    let (checked, slot) = tokio::join!(
+        verify_password(password, None),
+        begin_attempt(core, subject, attempt, None, policy)
+    );
     checked?;
     let attempt = slot?;
     match wrong_answer(core, sender, subject, &attempt).await? {
@@ -126,12 +161,21 @@ async fn unknown_email(core: &Core, sender: &dyn EmailSender, scope: &Scope, ema
 }
 
 /// Whether `token` is a live remembered browser of `user` that policy still honours.
-async fn remembered(core: &Core, user: &User, eff: &Effective, token: &str) -> Result<bool, ApiError> {
-    let Some((device_id, _)) = parse_device_token(token) else { return Ok(false) };
+async fn remembered(
+    core: &Core,
+    user: &User,
+    eff: &Effective,
+    token: &str,
+) -> Result<bool, ApiError> {
+    let Some((device_id, _)) = parse_device_token(token) else {
+        return Ok(false);
+    };
     if !eff.remember_browser_allowed {
         return Ok(false);
     }
-    let Some(device) = core.store.device(&user.id, device_id).await? else { return Ok(false) };
+    let Some(device) = core.store.device(&user.id, device_id).await? else {
+        return Ok(false);
+    };
     let now = core.now();
     if !device.accepts(&core.hash_key, token, &user.security_stamp, now) {
         return Ok(false);
@@ -141,36 +185,93 @@ async fn remembered(core: &Core, user: &User, eff: &Effective, token: &str) -> R
 }
 
 /// Ends the attempt as a success (resetting the counts), unless the account locked meanwhile.
-async fn signed_in(core: &Core, user: &User, attempt: &str, amr: &[&str], req: &Request) -> Result<Response, ApiError> {
-    let success = Success { attempt, sid: None, spend: Spend::Nothing, patch: &UserPatch::default(), release_only: false, authenticator: None };
+async fn signed_in(
+    core: &Core,
+    user: &User,
+    attempt: &str,
+    amr: &[&str],
+    req: &Request,
+) -> Result<Response, ApiError> {
+    let success = Success {
+        attempt,
+        sid: None,
+        spend: Spend::Nothing,
+        patch: &UserPatch::default(),
+        release_only: false,
+        authenticator: None,
+    };
     right_answer(core, &user.id, &success).await?;
     tracing::info!(user_id = %user.id, amr = ?amr, "signed in");
-    core.record(core.event(EventType::SignIn, user, req).detail("amr", amr.to_vec())).await;
+    core.record(
+        core.event(EventType::SignIn, user, req)
+            .detail("amr", amr.to_vec()),
+    )
+    .await;
     Ok(json(StatusCode::OK, &issue_access(core, user, amr, None)?))
 }
 
 /// Starts the second step. The failure count is not reset here: failed passwords
 /// and failed codes add up to one lockout, so knowing the password does not buy
 /// unlimited guesses at the code.
-async fn second_factor(core: &Core, user: &User, attempt: &str, eff: &Effective) -> Result<Response, ApiError> {
+async fn second_factor(
+    core: &Core,
+    user: &User,
+    attempt: &str,
+    eff: &Effective,
+) -> Result<Response, ApiError> {
     let providers = usable_providers(user, eff);
     let now = core.now();
     // The setup token names the security stamp: enrolling a first factor rotates it,
     // so the token cannot enrol a second one.
-    let base = NewToken { amr: vec!["pwd".into()], ..token_for(core, user) };
+    let base = NewToken {
+        amr: vec!["pwd".into()],
+        ..token_for(core, user)
+    };
     if providers.is_empty() && user.recovery_codes.is_empty() {
         // ABP signs such a user in without a second factor; we only let them enrol one.
-        let success = Success { attempt, sid: None, spend: Spend::Nothing, patch: &UserPatch::default(), release_only: true, authenticator: None };
+        let success = Success {
+            attempt,
+            sid: None,
+            spend: Spend::Nothing,
+            patch: &UserPatch::default(),
+            release_only: true,
+            authenticator: None,
+        };
         right_answer(core, &user.id, &success).await?;
         let setup_token = core.tokens.issue(TokenKind::Setup, base, now)?;
         tracing::info!(user_id = %user.id, "two-factor setup required");
-        return Ok(json(StatusCode::OK, &json!({ "status": "two_factor_setup_required", "setup_token": setup_token })));
+        return Ok(json(
+            StatusCode::OK,
+            &json!({ "status": "two_factor_setup_required", "setup_token": setup_token }),
+        ));
     }
     let sid = random_token(16)?;
     // Giving the slot back and starting the sign-in are one write, refused if the account locked meanwhile.
-    let patch = UserPatch { pending_sign_in: Some(Some(sid.clone())), ..Default::default() };
-    right_answer(core, &user.id, &Success { attempt, sid: None, spend: Spend::Nothing, patch: &patch, release_only: true, authenticator: None }).await?;
-    let token = core.tokens.issue(TokenKind::TwoFactor, NewToken { sid: Some(sid), ..base }, now)?;
+    let patch = UserPatch {
+        pending_sign_in: Some(Some(sid.clone())),
+        ..Default::default()
+    };
+    right_answer(
+        core,
+        &user.id,
+        &Success {
+            attempt,
+            sid: None,
+            spend: Spend::Nothing,
+            patch: &patch,
+            release_only: true,
+            authenticator: None,
+        },
+    )
+    .await?;
+    let token = core.tokens.issue(
+        TokenKind::TwoFactor,
+        NewToken {
+            sid: Some(sid),
+            ..base
+        },
+        now,
+    )?;
     let names: Vec<&str> = providers.iter().map(|p| p.as_str()).collect();
     Ok(json(
         StatusCode::OK,

@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use twofa::app::Core;
 use twofa::config::Config;
-use twofa::devices::{device_token_hash, new_device_token, Device};
+use twofa::devices::{Device, device_token_hash, new_device_token};
 use twofa::lockout::LockoutPolicy;
 use twofa::policy::{Behaviour, TwoFactorSettings};
 use twofa::senders::log::LogSender;
@@ -17,13 +17,21 @@ use twofa::user::UserPatch;
 
 const PASSWORD: &str = "correct horse battery staple";
 
-async fn login_req(core: &Core, body: Value, cookie: Option<&str>) -> (u16, Value, http::HeaderMap) {
+async fn login_req(
+    core: &Core,
+    body: Value,
+    cookie: Option<&str>,
+) -> (u16, Value, http::HeaderMap) {
     let mut req = json_request("POST", "/login", &body, None);
     if let Some(c) = cookie {
         req.headers_mut().insert("cookie", c.parse().unwrap());
     }
     let resp = login::handle(core, &LogSender::default(), req).await;
-    (resp.status().as_u16(), body_json(&resp), resp.headers().clone())
+    (
+        resp.status().as_u16(),
+        body_json(&resp),
+        resp.headers().clone(),
+    )
 }
 
 async fn login(core: &Core, email: &str, password: &str) -> (u16, Value) {
@@ -37,8 +45,22 @@ async fn the_right_password_signs_in_with_a_bearer_access_token_when_2fa_is_off(
     let user = seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
     let (status, body) = login(&core, "JANE@example.com", PASSWORD).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!((body["status"].as_str(), body["token_type"].as_str(), body["expires_in"].as_i64()), (Some("signed_in"), Some("Bearer"), Some(900)));
-    let claims = core.tokens.verify(TokenKind::Access, body["access_token"].as_str().unwrap(), core.now()).unwrap();
+    assert_eq!(
+        (
+            body["status"].as_str(),
+            body["token_type"].as_str(),
+            body["expires_in"].as_i64()
+        ),
+        (Some("signed_in"), Some("Bearer"), Some(900))
+    );
+    let claims = core
+        .tokens
+        .verify(
+            TokenKind::Access,
+            body["access_token"].as_str().unwrap(),
+            core.now(),
+        )
+        .unwrap();
     assert_eq!(claims.sub, user.id);
     assert_eq!(claims.amr, vec!["pwd"]);
 }
@@ -61,14 +83,35 @@ async fn the_fifth_failure_locks_for_five_minutes_even_against_the_right_passwor
     let (core, _, clock) = memory_core(Config::default());
     seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
     for i in 1..=4 {
-        assert_eq!(login(&core, "jane@example.com", "wrong horse battery").await.0, 401, "failure {i}");
+        assert_eq!(
+            login(&core, "jane@example.com", "wrong horse battery")
+                .await
+                .0,
+            401,
+            "failure {i}"
+        );
     }
-    let (status, body, headers) = login_req(&core, json!({"email": "jane@example.com", "password": "wrong horse battery"}), None).await;
-    assert_eq!((status, body["error"].as_str(), body["retry_after_seconds"].as_i64()), (423, Some("locked_out"), Some(300)));
+    let (status, body, headers) = login_req(
+        &core,
+        json!({"email": "jane@example.com", "password": "wrong horse battery"}),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (
+            status,
+            body["error"].as_str(),
+            body["retry_after_seconds"].as_i64()
+        ),
+        (423, Some("locked_out"), Some(300))
+    );
     assert_eq!(headers.get("retry-after").unwrap(), "300");
     clock.advance(120);
     let (status, body) = login(&core, "jane@example.com", PASSWORD).await;
-    assert_eq!((status, body["retry_after_seconds"].as_i64()), (423, Some(180)));
+    assert_eq!(
+        (status, body["retry_after_seconds"].as_i64()),
+        (423, Some(180))
+    );
     clock.advance(180);
     assert_eq!(login(&core, "jane@example.com", PASSWORD).await.0, 200);
 }
@@ -82,19 +125,38 @@ async fn a_success_resets_the_count_of_failures() {
     }
     assert_eq!(login(&core, "jane@example.com", PASSWORD).await.0, 200);
     for i in 1..=4 {
-        assert_eq!(login(&core, "jane@example.com", "wrong horse battery").await.0, 401, "failure {i} after the reset");
+        assert_eq!(
+            login(&core, "jane@example.com", "wrong horse battery")
+                .await
+                .0,
+            401,
+            "failure {i} after the reset"
+        );
     }
 }
 
 #[tokio::test]
 async fn the_lockout_limits_are_configurable() {
-    let env: std::collections::HashMap<String, String> =
-        [("LOCKOUT_MAX_FAILED_ATTEMPTS", "2"), ("LOCKOUT_DURATION_SECONDS", "60")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let env: std::collections::HashMap<String, String> = [
+        ("LOCKOUT_MAX_FAILED_ATTEMPTS", "2"),
+        ("LOCKOUT_DURATION_SECONDS", "60"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
     let (core, _, _) = memory_core(Config::from(&env).unwrap());
     seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
-    assert_eq!(login(&core, "jane@example.com", "wrong horse battery").await.0, 401);
+    assert_eq!(
+        login(&core, "jane@example.com", "wrong horse battery")
+            .await
+            .0,
+        401
+    );
     let (status, body) = login(&core, "jane@example.com", "wrong horse battery").await;
-    assert_eq!((status, body["retry_after_seconds"].as_i64()), (423, Some(60)));
+    assert_eq!(
+        (status, body["retry_after_seconds"].as_i64()),
+        (423, Some(60))
+    );
 }
 
 #[tokio::test]
@@ -102,20 +164,53 @@ async fn each_side_locks_by_its_own_values_and_a_tenant_without_them_by_the_host
     let (core, _, _) = memory_core(Config::default());
     for name in ["acme", "globex"] {
         let tenant = Tenant::new(name, 0);
-        core.store.create_tenant(&tenant, &twofa::testing::seed_user_value(&tenant.scope(), &format!("admin@{name}.example"))).await.unwrap();
+        core.store
+            .create_tenant(
+                &tenant,
+                &twofa::testing::seed_user_value(&tenant.scope(), &format!("admin@{name}.example")),
+            )
+            .await
+            .unwrap();
         seed_user(&core, tenant.scope(), "jane@example.com", PASSWORD, &[]).await;
     }
     seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
-    core.store.set_host_lockout(&LockoutPolicy { max_failed_attempts: 2, duration_seconds: 60 }).await.unwrap();
-    core.store.set_tenant_lockout("acme", &LockoutPolicy { max_failed_attempts: 3, duration_seconds: 120 }).await.unwrap();
+    core.store
+        .set_host_lockout(&LockoutPolicy {
+            max_failed_attempts: 2,
+            duration_seconds: 60,
+        })
+        .await
+        .unwrap();
+    core.store
+        .set_tenant_lockout(
+            "acme",
+            &LockoutPolicy {
+                max_failed_attempts: 3,
+                duration_seconds: 120,
+            },
+        )
+        .await
+        .unwrap();
 
-    for (tenant, attempts, seconds) in [(None, 2, 60), (Some("acme"), 3, 120), (Some("globex"), 2, 60)] {
+    for (tenant, attempts, seconds) in [
+        (None, 2, 60),
+        (Some("acme"), 3, 120),
+        (Some("globex"), 2, 60),
+    ] {
         let body = json!({"tenant": tenant, "email": "jane@example.com", "password": "wrong horse battery staple"});
         for _ in 1..attempts {
-            assert_eq!(login_req(&core, body.clone(), None).await.0, 401, "{tenant:?}");
+            assert_eq!(
+                login_req(&core, body.clone(), None).await.0,
+                401,
+                "{tenant:?}"
+            );
         }
         let (status, answer, _) = login_req(&core, body, None).await;
-        assert_eq!((status, &answer["retry_after_seconds"]), (423, &json!(seconds)), "{tenant:?}");
+        assert_eq!(
+            (status, &answer["retry_after_seconds"]),
+            (423, &json!(seconds)),
+            "{tenant:?}"
+        );
     }
 }
 
@@ -127,7 +222,11 @@ async fn twenty_concurrent_wrong_passwords_get_at_most_five_invalid_credentials(
     let tasks: Vec<_> = (0..20)
         .map(|_| {
             let core = core.clone();
-            tokio::spawn(async move { login(&core, "jane@example.com", "wrong horse battery").await.0 })
+            tokio::spawn(async move {
+                login(&core, "jane@example.com", "wrong horse battery")
+                    .await
+                    .0
+            })
         })
         .collect();
     let mut statuses = Vec::new();
@@ -144,13 +243,40 @@ async fn twenty_concurrent_wrong_passwords_get_at_most_five_invalid_credentials(
 #[tokio::test]
 async fn tenants_are_separate_and_unknown_tenants_are_404() {
     let (core, store, _) = memory_core(Config::default());
-    let tenant = Tenant { name: "acme".into(), feature: Behaviour::Optional, settings: TwoFactorSettings::default(), created_at: 0, lockout: None, host_lockout: None };
-    store.create_tenant(&tenant, &twofa::testing::seed_user_value(&tenant.scope(), "admin@acme.example")).await.unwrap();
+    let tenant = Tenant {
+        name: "acme".into(),
+        feature: Behaviour::Optional,
+        settings: TwoFactorSettings::default(),
+        created_at: 0,
+        lockout: None,
+        host_lockout: None,
+    };
+    store
+        .create_tenant(
+            &tenant,
+            &twofa::testing::seed_user_value(&tenant.scope(), "admin@acme.example"),
+        )
+        .await
+        .unwrap();
     seed_user(&core, tenant.scope(), "jane@example.com", PASSWORD, &[]).await;
-    assert_eq!(login(&core, "jane@example.com", PASSWORD).await.0, 401, "a tenant user is not a host user");
-    let (s, _, _) = login_req(&core, json!({"tenant": "Acme", "email": "jane@example.com", "password": PASSWORD}), None).await;
+    assert_eq!(
+        login(&core, "jane@example.com", PASSWORD).await.0,
+        401,
+        "a tenant user is not a host user"
+    );
+    let (s, _, _) = login_req(
+        &core,
+        json!({"tenant": "Acme", "email": "jane@example.com", "password": PASSWORD}),
+        None,
+    )
+    .await;
     assert_eq!(s, 200);
-    let (s, b, _) = login_req(&core, json!({"tenant": "nope", "email": "jane@example.com", "password": PASSWORD}), None).await;
+    let (s, b, _) = login_req(
+        &core,
+        json!({"tenant": "nope", "email": "jane@example.com", "password": PASSWORD}),
+        None,
+    )
+    .await;
     assert_eq!((s, b["error"].as_str()), (404, Some("unknown_tenant")));
 }
 
@@ -171,10 +297,21 @@ async fn with_2fa_on_the_password_leads_to_the_confirmed_providers_in_contract_o
     assert_eq!(body["status"], "two_factor_required");
     assert_eq!(body["providers"], json!(["email", "sms"]));
     assert_eq!(body["remember_browser_allowed"], true);
-    assert!(body.get("access_token").is_none(), "no session before the second factor");
+    assert!(
+        body.get("access_token").is_none(),
+        "no session before the second factor"
+    );
     let tf = body["two_factor_token"].as_str().unwrap();
-    let claims = core.tokens.verify(TokenKind::TwoFactor, tf, core.now()).unwrap();
-    assert!(core.tokens.verify(TokenKind::Access, tf, core.now()).is_err(), "a two-factor token is not an access token");
+    let claims = core
+        .tokens
+        .verify(TokenKind::TwoFactor, tf, core.now())
+        .unwrap();
+    assert!(
+        core.tokens
+            .verify(TokenKind::Access, tf, core.now())
+            .is_err(),
+        "a two-factor token is not an access token"
+    );
     let stored = store.user(&user.id).await.unwrap().unwrap();
     assert_eq!(claims.sid, stored.pending_sign_in);
 }
@@ -190,25 +327,51 @@ async fn unconfirmed_destinations_and_disallowed_providers_are_not_offered() {
         ..Default::default()
     };
     store.update_user(&user.id, &patch).await.unwrap();
-    assert_eq!(login(&core, "jane@example.com", PASSWORD).await.1["providers"], json!(["email"]));
+    assert_eq!(
+        login(&core, "jane@example.com", PASSWORD).await.1["providers"],
+        json!(["email"])
+    );
     store
-        .set_host_settings(&TwoFactorSettings { allowed_providers: vec![twofa::policy::Provider::Sms], ..Default::default() })
+        .set_host_settings(&TwoFactorSettings {
+            allowed_providers: vec![twofa::policy::Provider::Sms],
+            ..Default::default()
+        })
         .await
         .unwrap();
     let (_, body) = login(&core, "jane@example.com", PASSWORD).await;
-    assert_ne!(body["status"], "signed_in", "2FA still applies when nothing is usable: {body}");
+    assert_ne!(
+        body["status"], "signed_in",
+        "2FA still applies when nothing is usable: {body}"
+    );
 }
 
 #[tokio::test]
 async fn forced_2fa_without_a_usable_provider_gives_only_a_setup_token() {
     let (core, store, _) = memory_core(Config::default());
     seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
-    store.set_host_settings(&TwoFactorSettings { behaviour: Behaviour::Forced, ..Default::default() }).await.unwrap();
+    store
+        .set_host_settings(&TwoFactorSettings {
+            behaviour: Behaviour::Forced,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let (status, body) = login(&core, "jane@example.com", PASSWORD).await;
-    assert_eq!((status, body["status"].as_str()), (200, Some("two_factor_setup_required")));
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("two_factor_setup_required"))
+    );
     let setup = body["setup_token"].as_str().unwrap();
-    assert!(core.tokens.verify(TokenKind::Setup, setup, core.now()).is_ok());
-    assert!(core.tokens.verify(TokenKind::Access, setup, core.now()).is_err());
+    assert!(
+        core.tokens
+            .verify(TokenKind::Setup, setup, core.now())
+            .is_ok()
+    );
+    assert!(
+        core.tokens
+            .verify(TokenKind::Access, setup, core.now())
+            .is_err()
+    );
     assert!(body.get("access_token").is_none());
 }
 
@@ -216,14 +379,43 @@ async fn forced_2fa_without_a_usable_provider_gives_only_a_setup_token() {
 async fn disabled_2fa_never_asks_even_when_the_user_turned_it_on() {
     let (core, store, _) = memory_core(Config::default());
     let user = seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
-    store.update_user(&user.id, &UserPatch { two_factor_enabled: Some(true), email_confirmed: Some(true), ..Default::default() }).await.unwrap();
-    store.set_host_settings(&TwoFactorSettings { behaviour: Behaviour::Disabled, ..Default::default() }).await.unwrap();
-    assert_eq!(login(&core, "jane@example.com", PASSWORD).await.1["status"], "signed_in");
+    store
+        .update_user(
+            &user.id,
+            &UserPatch {
+                two_factor_enabled: Some(true),
+                email_confirmed: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    store
+        .set_host_settings(&TwoFactorSettings {
+            behaviour: Behaviour::Disabled,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        login(&core, "jane@example.com", PASSWORD).await.1["status"],
+        "signed_in"
+    );
 }
 
 async fn remembered_user(core: &Core, expires_in: i64) -> (twofa::user::User, String) {
     let user = seed_user(core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
-    core.store.update_user(&user.id, &UserPatch { two_factor_enabled: Some(true), email_confirmed: Some(true), ..Default::default() }).await.unwrap();
+    core.store
+        .update_user(
+            &user.id,
+            &UserPatch {
+                two_factor_enabled: Some(true),
+                email_confirmed: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
     let (device_id, token) = new_device_token().unwrap();
     let device = Device {
         user_id: user.id.clone(),
@@ -235,7 +427,9 @@ async fn remembered_user(core: &Core, expires_in: i64) -> (twofa::user::User, St
         expires_at: core.now() + expires_in,
         user_agent: None,
     };
-    twofa::store::DeviceStore::put_device(core.store.as_ref(), &device).await.unwrap();
+    twofa::store::DeviceStore::put_device(core.store.as_ref(), &device)
+        .await
+        .unwrap();
     (user, token.expose().clone())
 }
 
@@ -243,12 +437,29 @@ async fn remembered_user(core: &Core, expires_in: i64) -> (twofa::user::User, St
 async fn a_remembered_browser_skips_the_second_factor_by_body_or_cookie() {
     let (core, _, _) = memory_core(Config::default());
     let (_, token) = remembered_user(&core, 86_400).await;
-    let (_, body, _) = login_req(&core, json!({"email": "jane@example.com", "password": PASSWORD, "remember_browser_token": token}), None).await;
+    let (_, body, _) = login_req(
+        &core,
+        json!({"email": "jane@example.com", "password": PASSWORD, "remember_browser_token": token}),
+        None,
+    )
+    .await;
     assert_eq!(body["status"], "signed_in");
     let cookie = format!("Identity.TwoFactorRememberMe={token}");
-    let (_, body, _) = login_req(&core, json!({"email": "jane@example.com", "password": PASSWORD}), Some(&cookie)).await;
+    let (_, body, _) = login_req(
+        &core,
+        json!({"email": "jane@example.com", "password": PASSWORD}),
+        Some(&cookie),
+    )
+    .await;
     assert_eq!(body["status"], "signed_in");
-    let claims = core.tokens.verify(TokenKind::Access, body["access_token"].as_str().unwrap(), core.now()).unwrap();
+    let claims = core
+        .tokens
+        .verify(
+            TokenKind::Access,
+            body["access_token"].as_str().unwrap(),
+            core.now(),
+        )
+        .unwrap();
     assert_eq!(claims.amr, vec!["pwd", "device"]);
 }
 
@@ -256,15 +467,37 @@ async fn a_remembered_browser_skips_the_second_factor_by_body_or_cookie() {
 async fn a_remembered_browser_stops_working_when_it_expires_or_the_security_stamp_changes() {
     let (core, _, clock) = memory_core(Config::default());
     let (user, token) = remembered_user(&core, 100).await;
-    let body = json!({"email": "jane@example.com", "password": PASSWORD, "remember_browser_token": token});
-    assert_eq!(login_req(&core, body.clone(), None).await.1["status"], "signed_in");
+    let body =
+        json!({"email": "jane@example.com", "password": PASSWORD, "remember_browser_token": token});
+    assert_eq!(
+        login_req(&core, body.clone(), None).await.1["status"],
+        "signed_in"
+    );
     clock.advance(100);
-    assert_eq!(login_req(&core, body.clone(), None).await.1["status"], "two_factor_required");
+    assert_eq!(
+        login_req(&core, body.clone(), None).await.1["status"],
+        "two_factor_required"
+    );
     clock.set(core.now() - 100);
-    core.store.update_user(&user.id, &UserPatch { security_stamp: Some("changed".into()), ..Default::default() }).await.unwrap();
-    assert_eq!(login_req(&core, body.clone(), None).await.1["status"], "two_factor_required");
+    core.store
+        .update_user(
+            &user.id,
+            &UserPatch {
+                security_stamp: Some("changed".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        login_req(&core, body.clone(), None).await.1["status"],
+        "two_factor_required"
+    );
     let forged = json!({"email": "jane@example.com", "password": PASSWORD, "remember_browser_token": format!("{token}x")});
-    assert_eq!(login_req(&core, forged, None).await.1["status"], "two_factor_required");
+    assert_eq!(
+        login_req(&core, forged, None).await.1["status"],
+        "two_factor_required"
+    );
 }
 
 #[tokio::test]
@@ -282,11 +515,20 @@ async fn malformed_requests_get_400_naming_the_field_and_count_nothing() {
     for (body, field) in [
         (json!({"password": PASSWORD}), "email"),
         (json!({"email": "jane@example.com"}), "password"),
-        (json!({"email": "jane@example.com", "password": 12}), "password"),
-        (json!({"email": "jane@example.com", "password": PASSWORD, "tenant": 5}), "tenant"),
+        (
+            json!({"email": "jane@example.com", "password": 12}),
+            "password",
+        ),
+        (
+            json!({"email": "jane@example.com", "password": PASSWORD, "tenant": 5}),
+            "tenant",
+        ),
     ] {
         let (s, b, _) = login_req(&core, body, None).await;
-        assert_eq!((s, b["error"].as_str(), b["field"].as_str()), (400, Some("invalid_request"), Some(field)));
+        assert_eq!(
+            (s, b["error"].as_str(), b["field"].as_str()),
+            (400, Some("invalid_request"), Some(field))
+        );
     }
     assert_eq!(store.user(&user.id).await.unwrap().unwrap().failed_count, 0);
 }
@@ -298,18 +540,43 @@ async fn an_unknown_email_locks_after_as_many_failures_as_an_account_and_answers
     let mut known = Vec::new();
     let mut unknown = Vec::new();
     for _ in 0..6 {
-        known.push(login_req(&core, json!({"email": "jane@example.com", "password": "wrong horse battery"}), None).await);
-        unknown.push(login_req(&core, json!({"email": "nobody@example.com", "password": "wrong horse battery"}), None).await);
+        known.push(
+            login_req(
+                &core,
+                json!({"email": "jane@example.com", "password": "wrong horse battery"}),
+                None,
+            )
+            .await,
+        );
+        unknown.push(
+            login_req(
+                &core,
+                json!({"email": "nobody@example.com", "password": "wrong horse battery"}),
+                None,
+            )
+            .await,
+        );
     }
-    let statuses = |v: &Vec<(u16, Value, http::HeaderMap)>| v.iter().map(|r| r.0).collect::<Vec<_>>();
+    let statuses =
+        |v: &Vec<(u16, Value, http::HeaderMap)>| v.iter().map(|r| r.0).collect::<Vec<_>>();
     assert_eq!(statuses(&known), vec![401, 401, 401, 401, 423, 423]);
-    assert_eq!(statuses(&unknown), statuses(&known), "a lockout must not tell a known email from an unknown one");
+    assert_eq!(
+        statuses(&unknown),
+        statuses(&known),
+        "a lockout must not tell a known email from an unknown one"
+    );
     for (k, u) in known.iter().zip(&unknown) {
         assert_eq!(k.1, u.1);
         assert_eq!(k.2.get("retry-after"), u.2.get("retry-after"));
     }
     clock.advance(300);
-    assert_eq!(login(&core, "nobody@example.com", "wrong horse battery").await.0, 401, "the lock ends as an account's does");
+    assert_eq!(
+        login(&core, "nobody@example.com", "wrong horse battery")
+            .await
+            .0,
+        401,
+        "the lock ends as an account's does"
+    );
 }
 
 #[tokio::test]
@@ -320,14 +587,23 @@ async fn registering_an_email_whose_unknown_counter_is_locked_is_not_blocked() {
     }
     assert_eq!(login(&core, "late@example.com", PASSWORD).await.0, 423);
     seed_user(&core, Scope::Host, "late@example.com", PASSWORD, &[]).await;
-    assert_eq!(login(&core, "late@example.com", PASSWORD).await.0, 200, "the account's own counter decides from now on");
+    assert_eq!(
+        login(&core, "late@example.com", PASSWORD).await.0,
+        200,
+        "the account's own counter decides from now on"
+    );
 }
 
 #[tokio::test]
 async fn consecutive_failures_stop_at_one_hundred_across_lock_periods_with_a_thirty_day_lock() {
     // NIST SP 800-63B 5.2.2: at most 100 consecutive failures in 30 days, whatever the settings.
-    let env: std::collections::HashMap<String, String> =
-        [("LOCKOUT_MAX_FAILED_ATTEMPTS", "50"), ("LOCKOUT_DURATION_SECONDS", "1")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let env: std::collections::HashMap<String, String> = [
+        ("LOCKOUT_MAX_FAILED_ATTEMPTS", "50"),
+        ("LOCKOUT_DURATION_SECONDS", "1"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
     let (core, _, clock) = memory_core(Config::from(&env).unwrap());
     seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
     let mut last = (0, Value::Null);
@@ -337,7 +613,11 @@ async fn consecutive_failures_stop_at_one_hundred_across_lock_periods_with_a_thi
             clock.advance(1);
         }
     }
-    assert_eq!((last.0, last.1["retry_after_seconds"].as_i64()), (423, Some(30 * 86_400)), "the hundredth failure locks for 30 days");
+    assert_eq!(
+        (last.0, last.1["retry_after_seconds"].as_i64()),
+        (423, Some(30 * 86_400)),
+        "the hundredth failure locks for 30 days"
+    );
     clock.advance(86_400);
     assert_eq!(login(&core, "jane@example.com", PASSWORD).await.0, 423);
 }
@@ -353,14 +633,26 @@ async fn the_hundredth_failure_raced_by_a_refused_guess_still_ends_in_a_lock_tha
     let (core, store, clock) = memory_core(Config::default());
     let user = seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
     for _ in 0..95 {
-        if login(&core, "jane@example.com", "wrong horse battery").await.0 == 423 {
+        if login(&core, "jane@example.com", "wrong horse battery")
+            .await
+            .0
+            == 423
+        {
             clock.advance(300);
         }
     }
-    assert!(store.user(&user.id).await.unwrap().unwrap().lockout_end.is_some_and(|end| end <= core.now()));
+    assert!(
+        store
+            .user(&user.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .lockout_end
+            .is_some_and(|end| end <= core.now())
+    );
     let wrong = || login(&core, "jane@example.com", "wrong horse battery");
     let raced = tokio::join!(wrong(), wrong(), wrong(), wrong(), wrong(), wrong());
-    assert_eq!(raced.5 .0, 423, "the sixth guess found every slot held");
+    assert_eq!(raced.5.0, 423, "the sixth guess found every slot held");
     clock.advance(30 * 86_400 + 1);
     assert_eq!(
         login(&core, "jane@example.com", PASSWORD).await.0,
@@ -375,17 +667,30 @@ async fn a_hundredth_failure_whose_lock_was_never_written_still_ends_in_a_lock_t
     // the 30-day lock was written: the streak sits at the limit with no lock to restart
     // it. The next attempt must lock for the long period, not for minutes again and
     // again, and after it the right password must sign in.
-    use twofa::store::{Slot, Subject, HARD_LIMIT};
+    use twofa::store::{HARD_LIMIT, Slot, Subject};
     let (core, store, clock) = memory_core(Config::default());
     let user = seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
     let mut taken = 0;
     while taken < HARD_LIMIT {
         let now = core.now();
-        match store.take_slot(Subject::User(&user.id), &format!("abandoned-{taken}"), None, 5, now).await.unwrap() {
+        match store
+            .take_slot(
+                Subject::User(&user.id),
+                &format!("abandoned-{taken}"),
+                None,
+                5,
+                now,
+            )
+            .await
+            .unwrap()
+        {
             Slot::Taken { count, .. } if count < 5 || taken + 1 == HARD_LIMIT => taken += 1,
             Slot::Taken { .. } => {
                 taken += 1;
-                store.lock(Subject::User(&user.id), now, now + 300, false).await.unwrap();
+                store
+                    .lock(Subject::User(&user.id), now, now + 300, false)
+                    .await
+                    .unwrap();
                 clock.advance(300);
             }
             other => panic!("{other:?}"),
@@ -393,5 +698,9 @@ async fn a_hundredth_failure_whose_lock_was_never_written_still_ends_in_a_lock_t
     }
     assert_eq!(login(&core, "jane@example.com", PASSWORD).await.0, 423);
     clock.advance(30 * 86_400 + 1);
-    assert_eq!(login(&core, "jane@example.com", PASSWORD).await.0, 200, "the account must not refuse for ever");
+    assert_eq!(
+        login(&core, "jane@example.com", PASSWORD).await.0,
+        200,
+        "the account must not refuse for ever"
+    );
 }

@@ -2,14 +2,14 @@
 
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
-use twofa::api::{json, parse_body, ApiError, Request, Response};
+use twofa::api::{ApiError, Request, Response, json, parse_body};
 use twofa::app::Core;
 use twofa::audit::EventType;
 use twofa::email::mask_email;
 use twofa::phone::PhoneNumber;
 use twofa::policy::{Behaviour, DecidedBy, Provider};
 use twofa::senders::EmailSender;
-use twofa::signin::{notify, rotate_stamp, FreshAccess, Side};
+use twofa::signin::{FreshAccess, Side, notify, rotate_stamp};
 use twofa::user::{User, UserPatch};
 
 use crate::caller::signed_in;
@@ -63,7 +63,9 @@ fn view(user: &User, side: &Side) -> AccountTwoFactor {
     let allowed = |p| eff.allowed_providers.contains(&p);
     let phone_hint = user.phone_number.as_deref().map(|p| {
         // A stored number was parsed when saved; should it ever not parse, hide it all.
-        PhoneNumber::parse(p).map(|n| n.masked()).unwrap_or_else(|_| "***".to_string())
+        PhoneNumber::parse(p)
+            .map(|n| n.masked())
+            .unwrap_or_else(|_| "***".to_string())
     });
     AccountTwoFactor {
         behaviour: eff.behaviour,
@@ -73,8 +75,15 @@ fn view(user: &User, side: &Side) -> AccountTwoFactor {
         remember_browser_allowed: eff.remember_browser_allowed,
         allowed_providers: eff.allowed_providers.clone(),
         providers: Providers {
-            authenticator: AuthenticatorState { enabled: user.authenticator_enabled(), allowed: allowed(Provider::Authenticator) },
-            email: Destination { hint: Some(mask_email(&user.email)), confirmed: user.email_confirmed, allowed: allowed(Provider::Email) },
+            authenticator: AuthenticatorState {
+                enabled: user.authenticator_enabled(),
+                allowed: allowed(Provider::Authenticator),
+            },
+            email: Destination {
+                hint: Some(mask_email(&user.email)),
+                confirmed: user.email_confirmed,
+                allowed: allowed(Provider::Email),
+            },
             sms: Destination {
                 hint: phone_hint,
                 confirmed: user.phone_number.is_some() && user.phone_number_confirmed,
@@ -95,17 +104,25 @@ pub async fn get(core: &Core, req: &Request) -> Result<Response, ApiError> {
 
 /// `PUT /account/two-factor`: the caller's own flag, when the policy leaves it to
 /// them. Turning it off needs step-up.
-pub async fn put(core: &Core, email: &dyn EmailSender, req: &Request) -> Result<Response, ApiError> {
+pub async fn put(
+    core: &Core,
+    email: &dyn EmailSender,
+    req: &Request,
+) -> Result<Response, ApiError> {
     let caller = signed_in(core, req).await?;
     let change: FlagChange = parse_body(req)?;
     let user = &caller.user;
     let side = side_of(core, user).await?;
     let eff = side.effective(user.two_factor_enabled);
     if eff.behaviour != Behaviour::Optional {
-        return Err(ApiError::forbidden("two-factor sign-in is decided by policy for your account; it cannot be changed"));
+        return Err(ApiError::forbidden(
+            "two-factor sign-in is decided by policy for your account; it cannot be changed",
+        ));
     }
     if !may_change_own_flag(user, &side, &eff) {
-        return Err(ApiError::forbidden("your administrator does not let users change two-factor sign-in"));
+        return Err(ApiError::forbidden(
+            "your administrator does not let users change two-factor sign-in",
+        ));
     }
     if change.enabled == user.two_factor_enabled {
         return Ok(json(StatusCode::OK, &view(user, &side)));
@@ -116,15 +133,39 @@ pub async fn put(core: &Core, email: &dyn EmailSender, req: &Request) -> Result<
     if !change.enabled {
         require_step_up(core, &caller, two_factor_on(user, &eff))?;
     }
-    let patch = UserPatch { two_factor_enabled: Some(change.enabled), ..Default::default() };
+    let patch = UserPatch {
+        two_factor_enabled: Some(change.enabled),
+        ..Default::default()
+    };
     let (user, fresh) = rotate_stamp(core, &caller, user, patch).await?;
     tracing::info!(user_id = %user.id, enabled = change.enabled, "two-factor flag changed by the user");
     let (subject, text) = if change.enabled {
-        ("Two-factor sign-in was turned on", "Two-factor sign-in was turned on for your account.")
+        (
+            "Two-factor sign-in was turned on",
+            "Two-factor sign-in was turned on for your account.",
+        )
     } else {
-        ("Two-factor sign-in was turned off", "Two-factor sign-in was turned off for your account.")
+        (
+            "Two-factor sign-in was turned off",
+            "Two-factor sign-in was turned off for your account.",
+        )
     };
     notify(email, &user, subject, text).await;
-    core.record(core.event(if change.enabled { EventType::TwoFactorEnabled } else { EventType::TwoFactorDisabled }, &user, req)).await;
-    Ok(json(StatusCode::OK, &AccountTwoFactor { fresh, ..view(&user, &side) }))
+    core.record(core.event(
+        if change.enabled {
+            EventType::TwoFactorEnabled
+        } else {
+            EventType::TwoFactorDisabled
+        },
+        &user,
+        req,
+    ))
+    .await;
+    Ok(json(
+        StatusCode::OK,
+        &AccountTwoFactor {
+            fresh,
+            ..view(&user, &side)
+        },
+    ))
 }

@@ -4,12 +4,15 @@
 
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
-use twofa::api::{json, no_content, parse_body, ApiError, Request, Response};
+use twofa::api::{ApiError, Request, Response, json, no_content, parse_body};
 use twofa::app::Core;
 use twofa::audit::EventType;
 use twofa::policy::Provider;
 use twofa::senders::EmailSender;
-use twofa::signin::{attempt_id, begin_attempt, fresh_access, notify, record_wrong_answer, require_step_up, right_answer, two_factor_on, wrong_answer, Attempt, Failure, FreshAccess};
+use twofa::signin::{
+    Attempt, Failure, FreshAccess, attempt_id, begin_attempt, fresh_access, notify,
+    record_wrong_answer, require_step_up, right_answer, two_factor_on, wrong_answer,
+};
 use twofa::store::{Spend, Subject, Succeeded, Success};
 use twofa::tokens::TokenKind;
 use twofa::totp;
@@ -56,7 +59,9 @@ pub async fn create(core: &Core, req: &Request) -> Result<Response, ApiError> {
     let side = side_of(core, user).await?;
     let eff = side.effective(user.two_factor_enabled);
     if !eff.allowed_providers.contains(&Provider::Authenticator) {
-        return Err(errors::provider_unavailable(Provider::Authenticator.as_str()));
+        return Err(errors::provider_unavailable(
+            Provider::Authenticator.as_str(),
+        ));
     }
     // A session without a fresh second factor (a remembered browser, a stolen token)
     // must not add a factor of its own to an account that has one. A setup token's
@@ -66,24 +71,45 @@ pub async fn create(core: &Core, req: &Request) -> Result<Response, ApiError> {
     }
     let key = totp::new_key()?;
     let sealed_key = core.seal_key.seal(key.expose(), &user.id)?;
-    let pending = UserPatch { authenticator: Some(Some(Authenticator { sealed_key, enabled: false })), ..Default::default() };
+    let pending = UserPatch {
+        authenticator: Some(Some(Authenticator {
+            sealed_key,
+            enabled: false,
+        })),
+        ..Default::default()
+    };
     // On condition that no authenticator was enabled meanwhile: that is what the check above and step-up decided on.
-    if !core.store.update_user_if_authenticator(&user.id, user.authenticator.as_ref(), &pending).await? {
-        return Err(errors::conflict("the authenticator changed while this request was served; read the account again"));
+    if !core
+        .store
+        .update_user_if_authenticator(&user.id, user.authenticator.as_ref(), &pending)
+        .await?
+    {
+        return Err(errors::conflict(
+            "the authenticator changed while this request was served; read the account again",
+        ));
     }
-    let authenticator_uri = totp::provisioning_uri(key.expose(), &core.config.totp_issuer, &user.email);
+    let authenticator_uri =
+        totp::provisioning_uri(key.expose(), &core.config.totp_issuer, &user.email);
     let qr_code_svg = totp::qr_svg(&authenticator_uri).map_err(ApiError::internal)?;
     tracing::info!(user_id = %user.id, "authenticator enrolment started");
     Ok(json(
         StatusCode::OK,
-        &Enrolment { shared_key: totp::base32(key.expose()).trim_end_matches('=').to_string(), authenticator_uri, qr_code_svg },
+        &Enrolment {
+            shared_key: totp::base32(key.expose()).trim_end_matches('=').to_string(),
+            authenticator_uri,
+            qr_code_svg,
+        },
     ))
 }
 
 /// `POST /account/authenticator/verify`: a code from the pending key enables it,
 /// turns the user's own flag on and gives ten recovery codes. A wrong or replayed
 /// code counts toward the lockout.
-pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request) -> Result<Response, ApiError> {
+pub async fn verify(
+    core: &Core,
+    email: &dyn EmailSender,
+    req: &Request,
+) -> Result<Response, ApiError> {
     let caller = enrolling(core, req).await?;
     let body: CodeBody = parse_body(req)?;
     let user = &caller.user;
@@ -108,7 +134,10 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request) -> Resu
     };
     let (codes, hashes) = new_codes(core, &user.id)?;
     let patch = UserPatch {
-        authenticator: Some(Some(Authenticator { sealed_key: pending.sealed_key.clone(), enabled: true })),
+        authenticator: Some(Some(Authenticator {
+            sealed_key: pending.sealed_key.clone(),
+            enabled: true,
+        })),
         recovery_codes: Some(hashes),
         two_factor_enabled: Some(true),
         ..Default::default()
@@ -117,7 +146,14 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request) -> Resu
     // Spending the step, enabling the authenticator, the new stamp and resetting the
     // count: one write. It enables only the key the code was checked against, while
     // that is still the pending one.
-    let success = Success { attempt: &attempt.id, sid: None, spend: Spend::TotpStep(step), patch: &patch, release_only: false, authenticator: Some(&pending) };
+    let success = Success {
+        attempt: &attempt.id,
+        sid: None,
+        spend: Spend::TotpStep(step),
+        patch: &patch,
+        release_only: false,
+        authenticator: Some(&pending),
+    };
     match core.store.succeed(&user.id, &success, now).await? {
         Succeeded::Done => {}
         Succeeded::Spent => {
@@ -126,9 +162,18 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request) -> Resu
         }
         Succeeded::Changed => {
             // Not a guess: the attempt gives its slot back.
-            let release = Success { attempt: &attempt.id, sid: None, spend: Spend::Nothing, patch: &UserPatch::default(), release_only: true, authenticator: None };
+            let release = Success {
+                attempt: &attempt.id,
+                sid: None,
+                spend: Spend::Nothing,
+                patch: &UserPatch::default(),
+                release_only: true,
+                authenticator: None,
+            };
             right_answer(core, &user.id, &release).await?;
-            return Err(errors::conflict("the authenticator changed while this code was checked; start again"));
+            return Err(errors::conflict(
+                "the authenticator changed while this code was checked; start again",
+            ));
         }
         Succeeded::Locked(until) => return Err(ApiError::locked_out(until - now)),
         Succeeded::Ended => return Err(ApiError::unauthorized()),
@@ -137,7 +182,8 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request) -> Resu
     patch.apply(&mut changed);
     let fresh = fresh_access(core, &caller, &changed)?;
     tracing::info!(user_id = %user.id, "authenticator enabled");
-    core.record(core.event(EventType::AuthenticatorAdded, user, req)).await;
+    core.record(core.event(EventType::AuthenticatorAdded, user, req))
+        .await;
     notify(
         email,
         user,
@@ -147,12 +193,21 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request) -> Resu
     .await;
     Ok(json(
         StatusCode::OK,
-        &Enabled { enabled: true, recovery_codes: codes, sign_in_again: caller.kind == TokenKind::Setup, fresh },
+        &Enabled {
+            enabled: true,
+            recovery_codes: codes,
+            sign_in_again: caller.kind == TokenKind::Setup,
+            fresh,
+        },
     ))
 }
 
 /// `DELETE /account/authenticator`: step-up when it is working and 2FA is on.
-pub async fn delete(core: &Core, email: &dyn EmailSender, req: &Request) -> Result<Response, ApiError> {
+pub async fn delete(
+    core: &Core,
+    email: &dyn EmailSender,
+    req: &Request,
+) -> Result<Response, ApiError> {
     let caller = signed_in(core, req).await?;
     let user = &caller.user;
     let Some(current) = &user.authenticator else {
@@ -160,29 +215,68 @@ pub async fn delete(core: &Core, email: &dyn EmailSender, req: &Request) -> Resu
     };
     if current.enabled {
         let side = side_of(core, user).await?;
-        require_step_up(core, &caller, two_factor_on(user, &side.effective(user.two_factor_enabled)))?;
+        require_step_up(
+            core,
+            &caller,
+            two_factor_on(user, &side.effective(user.two_factor_enabled)),
+        )?;
     }
     // Removing an enabled key ends every session and remembered browser (a 204 has no
     // body for a fresh token: the caller signs in again); a pending one changes nothing
     // they relied on.
-    let patch = UserPatch { authenticator: Some(None), ..Default::default() };
-    let patch = if current.enabled { patch.rotating_stamp() } else { patch };
+    let patch = UserPatch {
+        authenticator: Some(None),
+        ..Default::default()
+    };
+    let patch = if current.enabled {
+        patch.rotating_stamp()
+    } else {
+        patch
+    };
     // A remove that read "pending" skipped step-up: it must not remove one enabled meanwhile.
-    if !core.store.update_user_if_authenticator(&user.id, Some(current), &patch).await? {
-        return Err(errors::conflict("the authenticator changed while this request was served; read the account again"));
+    if !core
+        .store
+        .update_user_if_authenticator(&user.id, Some(current), &patch)
+        .await?
+    {
+        return Err(errors::conflict(
+            "the authenticator changed while this request was served; read the account again",
+        ));
     }
     tracing::info!(user_id = %user.id, was_enabled = current.enabled, "authenticator removed");
-    core.record(core.event(EventType::AuthenticatorRemoved, user, req).detail("was_enabled", current.enabled)).await;
+    core.record(
+        core.event(EventType::AuthenticatorRemoved, user, req)
+            .detail("was_enabled", current.enabled),
+    )
+    .await;
     if current.enabled {
-        notify(email, user, "An authenticator app was removed", "The authenticator app was removed from your account.").await;
+        notify(
+            email,
+            user,
+            "An authenticator app was removed",
+            "The authenticator app was removed from your account.",
+        )
+        .await;
     }
     Ok(no_content())
 }
 
 /// The answer to a wrong code: its attempt stays counted.
-async fn wrong_code(core: &Core, email: &dyn EmailSender, user: &User, attempt: &Attempt, req: &Request) -> Result<ApiError, ApiError> {
+async fn wrong_code(
+    core: &Core,
+    email: &dyn EmailSender,
+    user: &User,
+    attempt: &Attempt,
+    req: &Request,
+) -> Result<ApiError, ApiError> {
     let failure = wrong_answer(core, email, Subject::User(&user.id), attempt).await?;
-    record_wrong_answer(core, core.event(EventType::SignInFailed, user, req).detail("factor", "authenticator_enrolment"), failure).await;
+    record_wrong_answer(
+        core,
+        core.event(EventType::SignInFailed, user, req)
+            .detail("factor", "authenticator_enrolment"),
+        failure,
+    )
+    .await;
     Ok(match failure {
         Failure::Counted { attempts_remaining } => errors::invalid_code(attempts_remaining),
         Failure::Locked { retry_after } => ApiError::locked_out(retry_after),

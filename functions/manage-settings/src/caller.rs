@@ -3,7 +3,7 @@
 
 use twofa::api::{ApiError, Request};
 use twofa::app::Core;
-use twofa::signin::{authenticate, Caller};
+use twofa::signin::{Caller, authenticate};
 use twofa::tenant::Scope;
 use twofa::tokens::TokenKind;
 use twofa::user::{Role, User};
@@ -32,7 +32,8 @@ pub fn administered(user: &User) -> Option<Scope> {
 
 /// The side the caller administers, or 403 `forbidden`.
 pub fn admin(caller: &Caller) -> Result<Scope, ApiError> {
-    administered(&caller.user).ok_or_else(|| ApiError::forbidden("only an administrator may do this"))
+    administered(&caller.user)
+        .ok_or_else(|| ApiError::forbidden("only an administrator may do this"))
 }
 
 /// Nothing, if the caller is a host admin; else 403 `forbidden`.

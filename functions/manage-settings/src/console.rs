@@ -3,7 +3,7 @@
 //! cookie stays `SameSite=Strict` and no CORS is needed. A fixed list of files:
 //! nothing is read from disk, and no name a client sends reaches a path.
 
-use http::{header, HeaderValue, StatusCode};
+use http::{HeaderValue, StatusCode, header};
 use twofa::api::{ApiError, Response};
 
 /// The page's own scripts and styles only; `data:` images for the QR code the API
@@ -12,13 +12,41 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' da
 
 /// (name under `/console/`, content type, content)
 const ASSETS: &[(&str, &str, &str)] = &[
-    ("console.css", "text/css; charset=utf-8", include_str!("../console/console.css")),
-    ("api.js", "text/javascript; charset=utf-8", include_str!("../console/api.js")),
-    ("ui.js", "text/javascript; charset=utf-8", include_str!("../console/ui.js")),
-    ("signin.js", "text/javascript; charset=utf-8", include_str!("../console/signin.js")),
-    ("account.js", "text/javascript; charset=utf-8", include_str!("../console/account.js")),
-    ("admin.js", "text/javascript; charset=utf-8", include_str!("../console/admin.js")),
-    ("app.js", "text/javascript; charset=utf-8", include_str!("../console/app.js")),
+    (
+        "console.css",
+        "text/css; charset=utf-8",
+        include_str!("../console/console.css"),
+    ),
+    (
+        "api.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../console/api.js"),
+    ),
+    (
+        "ui.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../console/ui.js"),
+    ),
+    (
+        "signin.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../console/signin.js"),
+    ),
+    (
+        "account.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../console/account.js"),
+    ),
+    (
+        "admin.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../console/admin.js"),
+    ),
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../console/app.js"),
+    ),
 ];
 
 const INDEX: &str = include_str!("../console/index.html");
@@ -62,27 +90,59 @@ mod tests {
     #[test]
     fn every_file_the_page_loads_is_served_and_nothing_else() {
         for (name, _, _) in ASSETS {
-            assert!(INDEX.contains(&format!("/console/{name}")) || ASSETS.iter().any(|(_, _, body)| body.contains(&format!("./{name}"))), "{name} is never loaded");
+            assert!(
+                INDEX.contains(&format!("/console/{name}"))
+                    || ASSETS
+                        .iter()
+                        .any(|(_, _, body)| body.contains(&format!("./{name}"))),
+                "{name} is never loaded"
+            );
         }
         for name in ["../lib.rs", "index.html", "", "app.js/", "APP.JS"] {
-            assert_eq!(asset(name).err().map(|e| e.status()), Some(StatusCode::NOT_FOUND), "{name:?}");
+            assert_eq!(
+                asset(name).err().map(|e| e.status()),
+                Some(StatusCode::NOT_FOUND),
+                "{name:?}"
+            );
         }
     }
 
     #[test]
     fn the_pages_carry_no_inline_script_or_style() {
-        assert!(!INDEX.contains("<style") && !INDEX.contains(" style="), "inline style in index.html");
-        let handler = INDEX.split(" on").skip(1).any(|rest| rest.split('=').next().is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_lowercase())));
+        assert!(
+            !INDEX.contains("<style") && !INDEX.contains(" style="),
+            "inline style in index.html"
+        );
+        let handler = INDEX.split(" on").skip(1).any(|rest| {
+            rest.split('=')
+                .next()
+                .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_lowercase()))
+        });
         assert!(!handler, "an inline event handler in index.html");
-        assert_eq!(INDEX.matches("<script").count(), INDEX.matches("<script type=\"module\" src=\"/console/").count(), "only external module scripts");
+        assert_eq!(
+            INDEX.matches("<script").count(),
+            INDEX
+                .matches("<script type=\"module\" src=\"/console/")
+                .count(),
+            "only external module scripts"
+        );
         for (name, _, body) in ASSETS {
-            assert!(!body.contains("innerHTML") && !body.contains("eval(") && !body.contains("localStorage.") && !body.contains("document.cookie"), "{name}");
+            assert!(
+                !body.contains("innerHTML")
+                    && !body.contains("eval(")
+                    && !body.contains("localStorage.")
+                    && !body.contains("document.cookie"),
+                "{name}"
+            );
         }
     }
 
     #[test]
     fn the_pages_are_small() {
         let total: usize = INDEX.len() + ASSETS.iter().map(|(_, _, b)| b.len()).sum::<usize>();
-        assert!(total < 96 * 1024, "the console adds {total} bytes to the function");
+        assert!(
+            total < 96 * 1024,
+            "the console adds {total} bytes to the function"
+        );
     }
 }

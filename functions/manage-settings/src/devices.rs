@@ -3,7 +3,7 @@
 
 use http::StatusCode;
 use serde::Serialize;
-use twofa::api::{json, no_content, ApiError, Request, Response};
+use twofa::api::{ApiError, Request, Response, json, no_content};
 use twofa::app::Core;
 use twofa::clock::Timestamp;
 use twofa::user::UserPatch;
@@ -51,7 +51,11 @@ pub async fn forget_one(core: &Core, req: &Request, device_id: &str) -> Result<R
         return Err(ApiError::not_found("there is no such remembered browser"));
     }
     tracing::info!(user_id = %caller.user.id, device_id, "remembered browser forgotten");
-    core.record(core.event(twofa::audit::EventType::BrowserForgotten, &caller.user, req).detail("device_id", device_id)).await;
+    core.record(
+        core.event(twofa::audit::EventType::BrowserForgotten, &caller.user, req)
+            .detail("device_id", device_id),
+    )
+    .await;
     Ok(no_content())
 }
 
@@ -64,6 +68,11 @@ pub async fn forget_all(core: &Core, req: &Request) -> Result<Response, ApiError
     rotate_stamp(core, &caller, &caller.user, UserPatch::default()).await?;
     core.store.delete_devices(&caller.user.id).await?;
     tracing::info!(user_id = %caller.user.id, "every remembered browser forgotten");
-    core.record(core.event(twofa::audit::EventType::BrowsersForgotten, &caller.user, req)).await;
+    core.record(core.event(
+        twofa::audit::EventType::BrowsersForgotten,
+        &caller.user,
+        req,
+    ))
+    .await;
     Ok(no_content())
 }

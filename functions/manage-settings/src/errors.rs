@@ -5,13 +5,21 @@ use twofa::api::ApiError;
 
 /// 405 for a known path asked with another method; `allowed` lists the methods it takes.
 pub fn method_not_allowed(allowed: &[&str]) -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this path does not take that method")
-        .with("allowed", allowed.join(", "))
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this path does not take that method",
+    )
+    .with("allowed", allowed.join(", "))
 }
 
 /// 404 `unknown_tenant`.
 pub fn unknown_tenant() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "unknown_tenant", "there is no such tenant")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "unknown_tenant",
+        "there is no such tenant",
+    )
 }
 
 /// 404 `not_found` for a user that does not exist or belongs to another side: the
@@ -22,7 +30,11 @@ pub fn no_such_user() -> ApiError {
 
 /// 409 `tenant_exists`.
 pub fn tenant_exists() -> ApiError {
-    ApiError::new(StatusCode::CONFLICT, "tenant_exists", "a tenant with this name already exists")
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "tenant_exists",
+        "a tenant with this name already exists",
+    )
 }
 
 /// 409 `controlled_by_host`.
@@ -42,7 +54,6 @@ pub fn not_optional() -> ApiError {
         "two-factor sign-in is forced or disabled for this user by policy; the user's own flag does not apply",
     )
 }
-
 
 /// 409 `conflict`: what the change was decided on moved meanwhile; nothing was written.
 pub fn conflict(message: &str) -> ApiError {
@@ -78,8 +89,12 @@ pub fn provider_unavailable(provider: &str) -> ApiError {
 
 /// 401 `invalid_code` with the attempts left before the account locks.
 pub fn invalid_code(attempts_remaining: u32) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "invalid_code", "the code is wrong or was already used")
-        .with("attempts_remaining", attempts_remaining)
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_code",
+        "the code is wrong or was already used",
+    )
+    .with("attempts_remaining", attempts_remaining)
 }
 
 /// 400 `invalid_email` about `field`.

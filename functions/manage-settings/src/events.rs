@@ -4,7 +4,7 @@
 use http::StatusCode;
 use serde::Serialize;
 use twofa::api::paging::{cursor, encode_cursor, limit, query_param};
-use twofa::api::{json, ApiError, Request, Response};
+use twofa::api::{ApiError, Request, Response, json};
 use twofa::app::Core;
 use twofa::audit::{EventType, SecurityEvent};
 use twofa::store::Page;
@@ -21,12 +21,31 @@ struct EventList {
     next_cursor: Option<String>,
 }
 
-fn answer(core: &Core, page: Page<SecurityEvent>, binding: &[&str], shown: impl Fn(SecurityEvent) -> SecurityEvent) -> Response {
+fn answer(
+    core: &Core,
+    page: Page<SecurityEvent>,
+    binding: &[&str],
+    shown: impl Fn(SecurityEvent) -> SecurityEvent,
+) -> Response {
     let now = core.now();
-    let next_cursor = page.next.as_ref().map(|k| encode_cursor(&core.hash_key, binding, k));
+    let next_cursor = page
+        .next
+        .as_ref()
+        .map(|k| encode_cursor(&core.hash_key, binding, k));
     // The table's TTL deletes late: an expired event is gone, whether or not its item is.
-    let events = page.items.into_iter().filter(|e| e.expires_at > now).map(shown).collect();
-    json(StatusCode::OK, &EventList { events, next_cursor })
+    let events = page
+        .items
+        .into_iter()
+        .filter(|e| e.expires_at > now)
+        .map(shown)
+        .collect();
+    json(
+        StatusCode::OK,
+        &EventList {
+            events,
+            next_cursor,
+        },
+    )
 }
 
 /// `GET /account/events?cursor=`: the caller's own events. Where an admin acted on the
@@ -36,7 +55,10 @@ pub async fn own(core: &Core, req: &Request) -> Result<Response, ApiError> {
     let user_id = caller.user.id.as_str();
     let binding = ["events:own", user_id];
     let after = cursor(req, &core.hash_key, &binding)?;
-    let page = core.store.user_events(user_id, None, after.as_ref(), limit(req, PAGE, MAX_PAGE)?).await?;
+    let page = core
+        .store
+        .user_events(user_id, None, after.as_ref(), limit(req, PAGE, MAX_PAGE)?)
+        .await?;
     Ok(answer(core, page, &binding, |mut e| {
         if e.actor_id.as_deref().is_some_and(|a| a != user_id) {
             e.ip = None;
@@ -53,19 +75,32 @@ pub async fn side(core: &Core, req: &Request) -> Result<Response, ApiError> {
     let scope = admin(&caller)?;
     let event_type = match query_param(req, "type")? {
         None => None,
-        Some(t) => Some(EventType::parse(&t).ok_or_else(|| ApiError::invalid_field("type", format!("{t:?} is not an event type")))?),
+        Some(t) => Some(EventType::parse(&t).ok_or_else(|| {
+            ApiError::invalid_field("type", format!("{t:?} is not an event type"))
+        })?),
     };
     let user_id = query_param(req, "user_id")?;
     let limit = limit(req, PAGE, MAX_PAGE)?;
     let scope_key = scope.key();
-    let binding = ["events:side", scope_key.as_str(), user_id.as_deref().unwrap_or(""), event_type.map(EventType::as_str).unwrap_or("")];
+    let binding = [
+        "events:side",
+        scope_key.as_str(),
+        user_id.as_deref().unwrap_or(""),
+        event_type.map(EventType::as_str).unwrap_or(""),
+    ];
     let after = cursor(req, &core.hash_key, &binding)?;
     let page = match &user_id {
         Some(id) => {
             let user = managed(core, &scope, id).await?;
-            core.store.user_events(&user.id, event_type, after.as_ref(), limit).await?
+            core.store
+                .user_events(&user.id, event_type, after.as_ref(), limit)
+                .await?
         }
-        None => core.store.side_events(&scope, event_type, after.as_ref(), limit).await?,
+        None => {
+            core.store
+                .side_events(&scope, event_type, after.as_ref(), limit)
+                .await?
+        }
     };
     Ok(answer(core, page, &binding, |e| e))
 }

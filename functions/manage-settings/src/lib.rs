@@ -1,7 +1,7 @@
 //! The manage-settings function: settings, tenants, features, users' flags, the account
 //! routes, and the web console's static pages.
 
-use twofa::api::{respond, Request, Response, Route};
+use twofa::api::{Request, Response, Route, respond};
 use twofa::app::Core;
 use twofa::senders::EmailSender;
 

@@ -6,11 +6,11 @@
 
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
-use twofa::api::{json, parse_body, ApiError, Request, Response};
+use twofa::api::{ApiError, Request, Response, json, parse_body};
 use twofa::app::Core;
 use twofa::lockout::LockoutPolicy;
 use twofa::policy::lockout_changes;
-use twofa::signin::{load_side, Side};
+use twofa::signin::{Side, load_side};
 use twofa::store::StoreError;
 use twofa::tenant::Scope;
 
@@ -45,18 +45,27 @@ fn view(core: &Core, side: &Side) -> LockoutView {
         (None, None) => "defaults",
     };
     let values = side.lockout(core.config.lockout);
-    LockoutView { max_failed_attempts: values.max_failed_attempts, lockout_seconds: values.duration_seconds, source }
+    LockoutView {
+        max_failed_attempts: values.max_failed_attempts,
+        lockout_seconds: values.duration_seconds,
+        source,
+    }
 }
 
 async fn read(core: &Core, scope: &Scope) -> Result<Side, ApiError> {
-    load_side(core.store.as_ref(), scope).await?.ok_or_else(errors::unknown_tenant)
+    load_side(core.store.as_ref(), scope)
+        .await?
+        .ok_or_else(errors::unknown_tenant)
 }
 
 /// `GET /settings/lockout`.
 pub async fn get(core: &Core, req: &Request) -> Result<Response, ApiError> {
     let caller = signed_in(core, req).await?;
     let scope = admin(&caller)?;
-    Ok(json(StatusCode::OK, &view(core, &read(core, &scope).await?)))
+    Ok(json(
+        StatusCode::OK,
+        &view(core, &read(core, &scope).await?),
+    ))
 }
 
 /// `PUT /settings/lockout`. More attempts or a shorter lock weakens every account
@@ -69,11 +78,17 @@ pub async fn put(core: &Core, req: &Request) -> Result<Response, ApiError> {
     let side = read(core, &scope).await?;
     let current = side.lockout(core.config.lockout);
     let next = LockoutPolicy::checked(
-        change.max_failed_attempts.unwrap_or(current.max_failed_attempts),
+        change
+            .max_failed_attempts
+            .unwrap_or(current.max_failed_attempts),
         change.lockout_seconds.unwrap_or(current.duration_seconds),
     )
     .map_err(|field| {
-        let range = if field == "max_failed_attempts" { "1 to 100" } else { "1 to 2592000 (30 days)" };
+        let range = if field == "max_failed_attempts" {
+            "1 to 100"
+        } else {
+            "1 to 2592000 (30 days)"
+        };
         ApiError::invalid_field(field, format!("{field} must be {range}"))
     })?;
     let changes = lockout_changes(&current, &next);
@@ -81,21 +96,33 @@ pub async fn put(core: &Core, req: &Request) -> Result<Response, ApiError> {
     require_step_up_to_weaken(core, &caller, &side, &changes)?;
     match &scope {
         Scope::Host => core.store.set_host_lockout(&next).await?,
-        Scope::Tenant(key) => core.store.set_tenant_lockout(key, &next).await.map_err(|e| match e {
-            StoreError::NotFound => errors::unknown_tenant(),
-            other => other.into(),
-        })?,
+        Scope::Tenant(key) => {
+            core.store
+                .set_tenant_lockout(key, &next)
+                .await
+                .map_err(|e| match e {
+                    StoreError::NotFound => errors::unknown_tenant(),
+                    other => other.into(),
+                })?
+        }
     }
     twofa::audit::log_lockout_changed(&caller.user, &scope, &changes);
     if !changes.is_empty() {
         // Recorded on the admin's own account, as its actor, like a settings change.
         let event = core
-            .event(twofa::audit::EventType::LockoutSettingsChanged, &caller.user, req)
+            .event(
+                twofa::audit::EventType::LockoutSettingsChanged,
+                &caller.user,
+                req,
+            )
             .by(&caller.user)
             .detail("max_failed_attempts", next.max_failed_attempts)
             .detail("lockout_seconds", next.duration_seconds)
             .changes(&scope, &changes);
         core.record(event).await;
     }
-    Ok(json(StatusCode::OK, &view(core, &read(core, &scope).await?)))
+    Ok(json(
+        StatusCode::OK,
+        &view(core, &read(core, &scope).await?),
+    ))
 }

@@ -9,11 +9,14 @@
 
 use http::StatusCode;
 use serde::Deserialize;
-use twofa::api::{no_content, parse_body, ApiError, Request, Response};
+use twofa::api::{ApiError, Request, Response, no_content, parse_body};
 use twofa::app::Core;
-use twofa::password::{hash_password, verify_password, Password};
+use twofa::password::{Password, hash_password, verify_password};
 use twofa::senders::EmailSender;
-use twofa::signin::{attempt_id, begin_attempt, notify, require_step_up, right_answer, two_factor_on, wrong_answer, Failure};
+use twofa::signin::{
+    Failure, attempt_id, begin_attempt, notify, require_step_up, right_answer, two_factor_on,
+    wrong_answer,
+};
 use twofa::store::{Spend, Subject, Success};
 use twofa::user::UserPatch;
 
@@ -28,23 +31,46 @@ struct PasswordChange {
 }
 
 fn invalid_credentials() -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "the current password is wrong")
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+        "the current password is wrong",
+    )
 }
 
 /// `PUT /account/password`.
-pub async fn change(core: &Core, email: &dyn EmailSender, req: &Request) -> Result<Response, ApiError> {
+pub async fn change(
+    core: &Core,
+    email: &dyn EmailSender,
+    req: &Request,
+) -> Result<Response, ApiError> {
     let caller = signed_in(core, req).await?;
     let change: PasswordChange = parse_body(req)?;
     let user = &caller.user;
     let side = side_of(core, user).await?;
-    require_step_up(core, &caller, two_factor_on(user, &side.effective(user.two_factor_enabled)))?;
+    require_step_up(
+        core,
+        &caller,
+        two_factor_on(user, &side.effective(user.two_factor_enabled)),
+    )?;
     // Before the current password: a weak choice costs no attempt.
-    let new = Password::new(&change.new_password, core.config.password_min_length, &[user.email.as_str()])
-        .map_err(|e| errors::weak_password("new_password", e.0))?;
+    let new = Password::new(
+        &change.new_password,
+        core.config.password_min_length,
+        &[user.email.as_str()],
+    )
+    .map_err(|e| errors::weak_password("new_password", e.0))?;
     // The attempt takes its slot before the password is judged (the store's module
     // doc): 423 while locked, and guesses sent together get no more tries.
     let subject = Subject::User(&user.id);
-    let attempt = begin_attempt(core, subject, attempt_id()?, None, side.lockout(core.config.lockout)).await?;
+    let attempt = begin_attempt(
+        core,
+        subject,
+        attempt_id()?,
+        None,
+        side.lockout(core.config.lockout),
+    )
+    .await?;
     let current = attempt.user.as_ref().unwrap_or(user);
     if !verify_password(&change.current_password, Some(&current.password_hash)).await? {
         return Err(match wrong_answer(core, email, subject, &attempt).await? {
@@ -55,13 +81,33 @@ pub async fn change(core: &Core, email: &dyn EmailSender, req: &Request) -> Resu
     let hash = hash_password(&new).await?;
     // The stamp rotates in the success write itself; the answer is 204 with no fresh
     // token, so the caller's own session ends with the others.
-    let patch = UserPatch { password_hash: Some(hash.clone()), pending_sign_in: Some(None), ..Default::default() }.rotating_stamp();
+    let patch = UserPatch {
+        password_hash: Some(hash.clone()),
+        pending_sign_in: Some(None),
+        ..Default::default()
+    }
+    .rotating_stamp();
     // The new password, the new stamp and the reset count in one write, refused if
     // the account locked while the password was checked.
-    let success = Success { attempt: &attempt.id, sid: None, spend: Spend::Nothing, patch: &patch, authenticator: None, release_only: false };
+    let success = Success {
+        attempt: &attempt.id,
+        sid: None,
+        spend: Spend::Nothing,
+        patch: &patch,
+        authenticator: None,
+        release_only: false,
+    };
     right_answer(core, &user.id, &success).await?;
     // Login's copy of the hash on the email item follows through update_user.
-    core.store.update_user(&user.id, &UserPatch { password_hash: Some(hash), ..Default::default() }).await?;
+    core.store
+        .update_user(
+            &user.id,
+            &UserPatch {
+                password_hash: Some(hash),
+                ..Default::default()
+            },
+        )
+        .await?;
     tracing::info!(user_id = %user.id, "password changed by the user");
     notify(
         email,

@@ -4,7 +4,7 @@
 use twofa::api::ApiError;
 use twofa::app::Core;
 use twofa::policy::{Behaviour, Effective, SettingChange};
-use twofa::signin::{load_side, require_step_up, two_factor_on, Caller, Side};
+use twofa::signin::{Caller, Side, load_side, require_step_up, two_factor_on};
 use twofa::user::User;
 
 use crate::caller::administered;
@@ -12,7 +12,9 @@ use crate::errors;
 
 /// The side `user` belongs to (one store read).
 pub async fn side_of(core: &Core, user: &User) -> Result<Side, ApiError> {
-    load_side(core.store.as_ref(), &user.scope).await?.ok_or_else(errors::unknown_tenant)
+    load_side(core.store.as_ref(), &user.scope)
+        .await?
+        .ok_or_else(errors::unknown_tenant)
 }
 
 /// Whether `user` may switch their own flag: the behaviour is optional, and the
@@ -25,10 +27,19 @@ pub fn may_change_own_flag(user: &User, side: &Side, eff: &Effective) -> bool {
 /// 403 `step_up_required` when `changes` weaken every account of a side and the
 /// admin, who has 2FA on, proved no second factor lately: the same bar as turning
 /// its own 2FA off. `admin_side` is the side the admin itself belongs to.
-pub fn require_step_up_to_weaken(core: &Core, caller: &Caller, admin_side: &Side, changes: &[SettingChange]) -> Result<(), ApiError> {
+pub fn require_step_up_to_weaken(
+    core: &Core,
+    caller: &Caller,
+    admin_side: &Side,
+    changes: &[SettingChange],
+) -> Result<(), ApiError> {
     if !changes.iter().any(|c| c.weakens) {
         return Ok(());
     }
     let admin = &caller.user;
-    require_step_up(core, caller, two_factor_on(admin, &admin_side.effective(admin.two_factor_enabled)))
+    require_step_up(
+        core,
+        caller,
+        two_factor_on(admin, &admin_side.effective(admin.two_factor_enabled)),
+    )
 }

@@ -2,7 +2,7 @@
 
 use http::StatusCode;
 use serde::Serialize;
-use twofa::api::{json, ApiError, Request, Response};
+use twofa::api::{ApiError, Request, Response, json};
 use twofa::app::Core;
 use twofa::codes::{new_recovery_codes, recovery_code_hash};
 use twofa::senders::EmailSender;
@@ -20,21 +20,55 @@ struct RecoveryCodes {
 
 /// Ten new codes for `user_id`: the codes to show once, and the keyed hashes to store.
 pub fn new_codes(core: &Core, user_id: &str) -> Result<(Vec<String>, Vec<String>), ApiError> {
-    let codes: Vec<String> = new_recovery_codes()?.iter().map(|c| c.expose().clone()).collect();
-    let hashes = codes.iter().map(|c| recovery_code_hash(&core.hash_key, user_id, c)).collect();
+    let codes: Vec<String> = new_recovery_codes()?
+        .iter()
+        .map(|c| c.expose().clone())
+        .collect();
+    let hashes = codes
+        .iter()
+        .map(|c| recovery_code_hash(&core.hash_key, user_id, c))
+        .collect();
     Ok((codes, hashes))
 }
 
 /// `POST /account/recovery-codes`: replaces every code; step-up when 2FA is on.
-pub async fn regenerate(core: &Core, email: &dyn EmailSender, req: &Request) -> Result<Response, ApiError> {
+pub async fn regenerate(
+    core: &Core,
+    email: &dyn EmailSender,
+    req: &Request,
+) -> Result<Response, ApiError> {
     let caller = signed_in(core, req).await?;
     let user = &caller.user;
     let side = side_of(core, user).await?;
-    require_step_up(core, &caller, two_factor_on(user, &side.effective(user.two_factor_enabled)))?;
+    require_step_up(
+        core,
+        &caller,
+        two_factor_on(user, &side.effective(user.two_factor_enabled)),
+    )?;
     let (codes, hashes) = new_codes(core, &user.id)?;
-    core.store.update_user(&user.id, &UserPatch { recovery_codes: Some(hashes), ..Default::default() }).await?;
+    core.store
+        .update_user(
+            &user.id,
+            &UserPatch {
+                recovery_codes: Some(hashes),
+                ..Default::default()
+            },
+        )
+        .await?;
     tracing::info!(user_id = %user.id, "recovery codes replaced");
-    core.record(core.event(twofa::audit::EventType::RecoveryCodesGenerated, user, req)).await;
-    notify(email, user, "New recovery codes were made", "New recovery codes were made for your account; the old ones no longer work.").await;
-    Ok(json(StatusCode::OK, &RecoveryCodes { recovery_codes: codes }))
+    core.record(core.event(twofa::audit::EventType::RecoveryCodesGenerated, user, req))
+        .await;
+    notify(
+        email,
+        user,
+        "New recovery codes were made",
+        "New recovery codes were made for your account; the old ones no longer work.",
+    )
+    .await;
+    Ok(json(
+        StatusCode::OK,
+        &RecoveryCodes {
+            recovery_codes: codes,
+        },
+    ))
 }

@@ -3,10 +3,10 @@
 
 use http::StatusCode;
 use serde::Deserialize;
-use twofa::api::{json, parse_body, ApiError, Request, Response};
+use twofa::api::{ApiError, Request, Response, json, parse_body};
 use twofa::app::Core;
-use twofa::policy::{normalise_providers, setting_changes, Behaviour, Provider, TwoFactorSettings};
-use twofa::signin::{load_side, Side};
+use twofa::policy::{Behaviour, Provider, TwoFactorSettings, normalise_providers, setting_changes};
+use twofa::signin::{Side, load_side};
 use twofa::tenant::Scope;
 
 use crate::caller::{admin, signed_in};
@@ -36,7 +36,11 @@ pub async fn put(core: &Core, req: &Request) -> Result<Response, ApiError> {
     let caller = signed_in(core, req).await?;
     let scope = admin(&caller)?;
     let change: SettingsChange = parse_body(req)?;
-    let providers = change.allowed_providers.as_deref().map(parse_providers).transpose()?;
+    let providers = change
+        .allowed_providers
+        .as_deref()
+        .map(parse_providers)
+        .transpose()?;
     let side = read(core, &scope).await?;
     let current = side.settings().clone();
     if let (Side::Tenant(tenant), Some(behaviour)) = (&side, change.behaviour)
@@ -49,7 +53,8 @@ pub async fn put(core: &Core, req: &Request) -> Result<Response, ApiError> {
         behaviour: change.behaviour.unwrap_or(current.behaviour),
         users_can_change: change.users_can_change.unwrap_or(current.users_can_change),
         remember_browser: change.remember_browser.unwrap_or(current.remember_browser),
-        allowed_providers: providers.unwrap_or_else(|| normalise_providers(&current.allowed_providers)),
+        allowed_providers: providers
+            .unwrap_or_else(|| normalise_providers(&current.allowed_providers)),
     };
     let changes = setting_changes(&current, &next);
     // The admin belongs to the side it administers: the side just read is its own.
@@ -60,27 +65,41 @@ pub async fn put(core: &Core, req: &Request) -> Result<Response, ApiError> {
     // Only the fields this admin changed are written, each on condition that it still
     // holds what was read: another admin's change to another field survives, and a
     // change decided on a value that moved meanwhile is refused, not applied blind.
-    let saved = core.store.change_settings(&scope, &current, &next).await.map_err(|e| match e {
-        twofa::store::StoreError::NotFound => errors::unknown_tenant(),
-        twofa::store::StoreError::Conflict(_) => errors::conflict("the settings changed while this change was being made; read them again and retry"),
-        other => other.into(),
-    })?;
+    let saved = core
+        .store
+        .change_settings(&scope, &current, &next)
+        .await
+        .map_err(|e| match e {
+            twofa::store::StoreError::NotFound => errors::unknown_tenant(),
+            twofa::store::StoreError::Conflict(_) => errors::conflict(
+                "the settings changed while this change was being made; read them again and retry",
+            ),
+            other => other.into(),
+        })?;
     twofa::audit::log_settings_changed(&caller.user, &scope, &changes);
     // An admin's change of its side is recorded on the admin's own account, as its actor.
     let event = core
         .event(twofa::audit::EventType::SettingsChanged, &caller.user, req)
         .by(&caller.user)
-        .detail("behaviour", serde_json::to_value(saved.behaviour).unwrap_or_default())
+        .detail(
+            "behaviour",
+            serde_json::to_value(saved.behaviour).unwrap_or_default(),
+        )
         .detail("users_can_change", saved.users_can_change)
         .detail("remember_browser", saved.remember_browser)
-        .detail("allowed_providers", serde_json::to_value(&saved.allowed_providers).unwrap_or_default())
+        .detail(
+            "allowed_providers",
+            serde_json::to_value(&saved.allowed_providers).unwrap_or_default(),
+        )
         .changes(&scope, &changes);
     core.record(event).await;
     Ok(json(StatusCode::OK, &saved))
 }
 
 async fn read(core: &Core, scope: &Scope) -> Result<Side, ApiError> {
-    load_side(core.store.as_ref(), scope).await?.ok_or_else(errors::unknown_tenant)
+    load_side(core.store.as_ref(), scope)
+        .await?
+        .ok_or_else(errors::unknown_tenant)
 }
 
 /// Provider names in the contract's order, without duplicates; at least one, since a
@@ -98,7 +117,10 @@ fn parse_providers(names: &[String]) -> Result<Vec<Provider>, ApiError> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     if parsed.is_empty() {
-        return Err(ApiError::invalid_field("allowed_providers", "at least one provider must be allowed"));
+        return Err(ApiError::invalid_field(
+            "allowed_providers",
+            "at least one provider must be allowed",
+        ));
     }
     Ok(normalise_providers(&parsed))
 }

@@ -2,7 +2,7 @@
 //! token issued before it (the caller's own too) and every remembered browser;
 //! the browsers' records are then deleted so the list is tidy.
 
-use twofa::api::{no_content, ApiError, Request, Response};
+use twofa::api::{ApiError, Request, Response, no_content};
 use twofa::app::Core;
 use twofa::senders::EmailSender;
 use twofa::signin::{notify, rotate_stamp};
@@ -11,12 +11,25 @@ use twofa::user::UserPatch;
 use crate::caller::signed_in;
 
 /// `POST /account/sign-out-everywhere`.
-pub async fn everywhere(core: &Core, email: &dyn EmailSender, req: &Request) -> Result<Response, ApiError> {
+pub async fn everywhere(
+    core: &Core,
+    email: &dyn EmailSender,
+    req: &Request,
+) -> Result<Response, ApiError> {
     let caller = signed_in(core, req).await?;
     let user = &caller.user;
     // The answer is 204: the fresh token rotate_stamp offers is not handed out, so
     // the caller's own session ends with every other.
-    rotate_stamp(core, &caller, user, UserPatch { pending_sign_in: Some(None), ..Default::default() }).await?;
+    rotate_stamp(
+        core,
+        &caller,
+        user,
+        UserPatch {
+            pending_sign_in: Some(None),
+            ..Default::default()
+        },
+    )
+    .await?;
     core.store.delete_devices(&user.id).await?;
     tracing::info!(user_id = %user.id, "signed out everywhere");
     notify(

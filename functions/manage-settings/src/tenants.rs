@@ -3,11 +3,11 @@
 
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
-use twofa::api::{json, parse_body, ApiError, Request, Response};
+use twofa::api::{ApiError, Request, Response, json, parse_body};
 use twofa::app::Core;
 use twofa::email::Email;
-use twofa::password::{hash_password, Password};
-use twofa::policy::{feature_change, Behaviour};
+use twofa::password::{Password, hash_password};
+use twofa::policy::{Behaviour, feature_change};
 use twofa::store::StoreError;
 use twofa::tenant::{Scope, Tenant, TenantName};
 use twofa::user::{Role, User};
@@ -47,16 +47,26 @@ pub async fn create(core: &Core, req: &Request) -> Result<Response, ApiError> {
     host_admin(&caller)?;
     let body: NewTenant = parse_body(req)?;
     let name = TenantName::parse(&body.name).map_err(|e| ApiError::invalid_field("name", e.0))?;
-    let email = Email::parse(&body.admin_email).map_err(|e| errors::invalid_email("admin_email", e.0))?;
-    let password = Password::new(&body.admin_password, core.config.password_min_length, &[email.as_str(), name.as_str()])
-        .map_err(|e| errors::weak_password("admin_password", e.0))?;
+    let email =
+        Email::parse(&body.admin_email).map_err(|e| errors::invalid_email("admin_email", e.0))?;
+    let password = Password::new(
+        &body.admin_password,
+        core.config.password_min_length,
+        &[email.as_str(), name.as_str()],
+    )
+    .map_err(|e| errors::weak_password("admin_password", e.0))?;
     // Spares the Argon2 hash for a name already taken; the create below stays the real guard.
     if core.store.tenant(&name.key()).await?.is_some() {
         return Err(errors::tenant_exists());
     }
     let now = core.now();
     let tenant = Tenant::new(name.as_str(), now);
-    let mut admin = User::new(Scope::Tenant(name.key()), email.as_str(), hash_password(&password).await?, now);
+    let mut admin = User::new(
+        Scope::Tenant(name.key()),
+        email.as_str(),
+        hash_password(&password).await?,
+        now,
+    );
     admin.roles = vec![Role::TenantAdmin];
     match core.store.create_tenant(&tenant, &admin).await {
         Ok(()) => {}
@@ -71,7 +81,13 @@ pub async fn create(core: &Core, req: &Request) -> Result<Response, ApiError> {
         .detail("tenant", tenant.name.clone())
         .detail("admin_user_id", admin.id.clone());
     core.record(event).await;
-    Ok(json(StatusCode::CREATED, &Created { tenant: tenant.name, admin_user_id: admin.id }))
+    Ok(json(
+        StatusCode::CREATED,
+        &Created {
+            tenant: tenant.name,
+            admin_user_id: admin.id,
+        },
+    ))
 }
 
 /// `GET /tenants/{tenant}/features/two-factor`.
@@ -79,7 +95,13 @@ pub async fn get_feature(core: &Core, req: &Request, tenant: &str) -> Result<Res
     let caller = signed_in(core, req).await?;
     host_admin(&caller)?;
     let tenant = find(core, tenant).await?;
-    Ok(json(StatusCode::OK, &Feature { tenant: tenant.name, behaviour: tenant.feature }))
+    Ok(json(
+        StatusCode::OK,
+        &Feature {
+            tenant: tenant.name,
+            behaviour: tenant.feature,
+        },
+    ))
 }
 
 /// `PUT /tenants/{tenant}/features/two-factor`. Lowering it (to optional or
@@ -90,30 +112,47 @@ pub async fn put_feature(core: &Core, req: &Request, tenant: &str) -> Result<Res
     host_admin(&caller)?;
     let change: FeatureChange = parse_body(req)?;
     let tenant = find(core, tenant).await?;
-    let changes: Vec<_> = feature_change(tenant.feature, change.behaviour).into_iter().collect();
+    let changes: Vec<_> = feature_change(tenant.feature, change.behaviour)
+        .into_iter()
+        .collect();
     if changes.iter().any(|c| c.weakens) {
         // The host's settings decide whether the host admin has 2FA on: read only when needed.
         require_step_up_to_weaken(core, &caller, &side_of(core, &caller.user).await?, &changes)?;
     }
     let key = tenant.name.to_ascii_lowercase();
-    core.store.set_tenant_feature(&key, change.behaviour).await.map_err(|e| match e {
-        StoreError::NotFound => errors::unknown_tenant(),
-        other => other.into(),
-    })?;
+    core.store
+        .set_tenant_feature(&key, change.behaviour)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => errors::unknown_tenant(),
+            other => other.into(),
+        })?;
     let side = Scope::Tenant(key);
     twofa::audit::log_settings_changed(&caller.user, &side, &changes);
     let event = core
         .event(twofa::audit::EventType::FeatureChanged, &caller.user, req)
         .by(&caller.user)
         .detail("tenant", tenant.name.clone())
-        .detail("behaviour", serde_json::to_value(change.behaviour).unwrap_or_default())
+        .detail(
+            "behaviour",
+            serde_json::to_value(change.behaviour).unwrap_or_default(),
+        )
         .changes(&side, &changes);
     core.record(event).await;
-    Ok(json(StatusCode::OK, &Feature { tenant: tenant.name, behaviour: change.behaviour }))
+    Ok(json(
+        StatusCode::OK,
+        &Feature {
+            tenant: tenant.name,
+            behaviour: change.behaviour,
+        },
+    ))
 }
 
 /// The tenant named `name` (any case); a name that cannot exist is as unknown as one that does not.
 async fn find(core: &Core, name: &str) -> Result<Tenant, ApiError> {
     let name = TenantName::parse(name).map_err(|_| errors::unknown_tenant())?;
-    core.store.tenant(&name.key()).await?.ok_or_else(errors::unknown_tenant)
+    core.store
+        .tenant(&name.key())
+        .await?
+        .ok_or_else(errors::unknown_tenant)
 }

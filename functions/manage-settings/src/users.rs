@@ -5,15 +5,17 @@
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use twofa::api::paging::{cursor, encode_cursor, limit, query_param};
-use twofa::api::{json, no_content, parse_body, ApiError, Request, Response};
+use twofa::api::{ApiError, Request, Response, json, no_content, parse_body};
 use twofa::app::Core;
 use twofa::audit::EventType;
 use twofa::clock::Timestamp;
 use twofa::lockout::locked_for;
 use twofa::phone::PhoneNumber;
 use twofa::policy::{Behaviour, DecidedBy, Provider};
-use twofa::signin::{notify, require_step_up, rotate_stamp, two_factor_on, usable_providers, FreshAccess, Side};
 use twofa::senders::EmailSender;
+use twofa::signin::{
+    FreshAccess, Side, notify, require_step_up, rotate_stamp, two_factor_on, usable_providers,
+};
 use twofa::store::StoreError;
 use twofa::tenant::Scope;
 use twofa::user::{Role, User, UserPatch};
@@ -46,7 +48,13 @@ struct UserTwoFactor {
 
 fn view(user: &User, side: &Side) -> UserTwoFactor {
     let eff = side.effective(user.two_factor_enabled);
-    UserTwoFactor { user_id: user.id.clone(), enabled: eff.enabled, behaviour: eff.behaviour, decided_by: eff.decided_by, fresh: None }
+    UserTwoFactor {
+        user_id: user.id.clone(),
+        enabled: eff.enabled,
+        behaviour: eff.behaviour,
+        decided_by: eff.decided_by,
+        fresh: None,
+    }
 }
 
 /// A user as `GET /users` lists it: no secret, the phone only as a hint.
@@ -75,7 +83,11 @@ fn listed(user: User, side: &Side, now: Timestamp) -> Listed {
     Listed {
         providers: usable_providers(&user, &eff),
         two_factor_enabled: eff.enabled,
-        phone_hint: user.phone_number.as_deref().map(|p| PhoneNumber::parse(p).map(|n| n.masked()).unwrap_or_else(|_| "***".to_string())),
+        phone_hint: user.phone_number.as_deref().map(|p| {
+            PhoneNumber::parse(p)
+                .map(|n| n.masked())
+                .unwrap_or_else(|_| "***".to_string())
+        }),
         phone_confirmed: user.phone_number.is_some() && user.phone_number_confirmed,
         locked_until: locked_for(user.lockout_end, now).and(user.lockout_end),
         user_id: user.id,
@@ -91,19 +103,41 @@ fn listed(user: User, side: &Side, now: Timestamp) -> Listed {
 pub async fn list(core: &Core, req: &Request) -> Result<Response, ApiError> {
     let caller = signed_in(core, req).await?;
     let scope = admin(&caller)?;
-    let prefix = query_param(req, "email")?.unwrap_or_default().trim().to_lowercase();
+    let prefix = query_param(req, "email")?
+        .unwrap_or_default()
+        .trim()
+        .to_lowercase();
     if prefix.chars().count() > MAX_PREFIX_CHARS {
-        return Err(ApiError::invalid_field("email", format!("an email prefix has at most {MAX_PREFIX_CHARS} characters")));
+        return Err(ApiError::invalid_field(
+            "email",
+            format!("an email prefix has at most {MAX_PREFIX_CHARS} characters"),
+        ));
     }
     let limit = limit(req, PAGE, MAX_PAGE)?;
     let scope_key = scope.key();
     let binding = ["users", scope_key.as_str(), prefix.as_str()];
     let after = cursor(req, &core.hash_key, &binding)?;
-    let (page, side) = tokio::join!(core.store.users_in(&scope, &prefix, after.as_ref(), limit), side_of(core, &caller.user));
+    let (page, side) = tokio::join!(
+        core.store.users_in(&scope, &prefix, after.as_ref(), limit),
+        side_of(core, &caller.user)
+    );
     let (page, side) = (page?, side?);
     let now = core.now();
-    let next_cursor = page.next.as_ref().map(|k| encode_cursor(&core.hash_key, &binding, k));
-    Ok(json(StatusCode::OK, &UserList { users: page.items.into_iter().map(|u| listed(u, &side, now)).collect(), next_cursor }))
+    let next_cursor = page
+        .next
+        .as_ref()
+        .map(|k| encode_cursor(&core.hash_key, &binding, k));
+    Ok(json(
+        StatusCode::OK,
+        &UserList {
+            users: page
+                .items
+                .into_iter()
+                .map(|u| listed(u, &side, now))
+                .collect(),
+            next_cursor,
+        },
+    ))
 }
 
 /// `POST /users/{user_id}/unlock`: ends a lock and clears the failure count.
@@ -113,7 +147,8 @@ pub async fn unlock(core: &Core, req: &Request, user_id: &str) -> Result<Respons
     let user = managed(core, &scope, user_id).await?;
     core.store.unlock(&user.id).await.map_err(gone)?;
     tracing::info!(user_id = %user.id, admin_id = %caller.user.id, "account unlocked by an administrator");
-    core.record(core.event(EventType::Unlocked, &user, req).by(&caller.user)).await;
+    core.record(core.event(EventType::Unlocked, &user, req).by(&caller.user))
+        .await;
     Ok(no_content())
 }
 
@@ -122,18 +157,37 @@ pub async fn unlock(core: &Core, req: &Request, user_id: &str) -> Result<Respons
 /// browser and ends every session; confirmed email and phone stay, so the user can
 /// still sign in with them. The admin needs a fresh second factor of its own when it
 /// has 2FA on: a stolen admin session must not strip a user's factors.
-pub async fn reset_two_factor(core: &Core, email: &dyn EmailSender, req: &Request, user_id: &str) -> Result<Response, ApiError> {
+pub async fn reset_two_factor(
+    core: &Core,
+    email: &dyn EmailSender,
+    req: &Request,
+    user_id: &str,
+) -> Result<Response, ApiError> {
     let caller = signed_in(core, req).await?;
     let scope = admin(&caller)?;
     let user = managed(core, &scope, user_id).await?;
     // The admin and the user share the side, so one policy read serves both.
     let side = side_of(core, &caller.user).await?;
-    require_step_up(core, &caller, two_factor_on(&caller.user, &side.effective(caller.user.two_factor_enabled)))?;
+    require_step_up(
+        core,
+        &caller,
+        two_factor_on(
+            &caller.user,
+            &side.effective(caller.user.two_factor_enabled),
+        ),
+    )?;
     // The new stamp ends the user's sessions and remembered browsers.
-    core.store.update_user(&user.id, &UserPatch::second_factor_reset().rotating_stamp()).await.map_err(gone)?;
+    core.store
+        .update_user(&user.id, &UserPatch::second_factor_reset().rotating_stamp())
+        .await
+        .map_err(gone)?;
     core.store.delete_devices(&user.id).await?;
     tracing::info!(user_id = %user.id, admin_id = %caller.user.id, "second factor reset by an administrator");
-    core.record(core.event(EventType::TwoFactorReset, &user, req).by(&caller.user)).await;
+    core.record(
+        core.event(EventType::TwoFactorReset, &user, req)
+            .by(&caller.user),
+    )
+    .await;
     notify(
         email,
         &user,
@@ -164,7 +218,12 @@ pub async fn get(core: &Core, req: &Request, user_id: &str) -> Result<Response, 
 /// while the behaviour is optional. Turning it off, for itself or anyone of its side,
 /// needs the admin's own step-up when the admin has 2FA on: a remembered browser or a
 /// stolen admin token must not switch off what `/account/two-factor` guards.
-pub async fn put(core: &Core, email: &dyn EmailSender, req: &Request, user_id: &str) -> Result<Response, ApiError> {
+pub async fn put(
+    core: &Core,
+    email: &dyn EmailSender,
+    req: &Request,
+    user_id: &str,
+) -> Result<Response, ApiError> {
     let caller = signed_in(core, req).await?;
     let scope = admin(&caller)?;
     let change: FlagChange = parse_body(req)?;
@@ -178,21 +237,45 @@ pub async fn put(core: &Core, email: &dyn EmailSender, req: &Request, user_id: &
     if change.enabled != user.two_factor_enabled {
         if !change.enabled {
             let admin = &caller.user;
-            require_step_up(core, &caller, two_factor_on(admin, &side.effective(admin.two_factor_enabled)))?;
+            require_step_up(
+                core,
+                &caller,
+                two_factor_on(admin, &side.effective(admin.two_factor_enabled)),
+            )?;
         }
-        let patch = UserPatch { two_factor_enabled: Some(change.enabled), ..Default::default() };
+        let patch = UserPatch {
+            two_factor_enabled: Some(change.enabled),
+            ..Default::default()
+        };
         (user, fresh) = rotate_stamp(core, &caller, &user, patch).await?;
         tracing::info!(user_id = %user.id, admin_id = %caller.user.id, enabled = change.enabled, "user's two-factor flag set by an administrator");
         let (subject, text) = if change.enabled {
-            ("Two-factor sign-in was turned on", "An administrator turned on two-factor sign-in for your account.")
+            (
+                "Two-factor sign-in was turned on",
+                "An administrator turned on two-factor sign-in for your account.",
+            )
         } else {
-            ("Two-factor sign-in was turned off", "An administrator turned off two-factor sign-in for your account.")
+            (
+                "Two-factor sign-in was turned off",
+                "An administrator turned off two-factor sign-in for your account.",
+            )
         };
         notify(email, &user, subject, text).await;
-        let event_type = if change.enabled { EventType::TwoFactorEnabled } else { EventType::TwoFactorDisabled };
-        core.record(core.event(event_type, &user, req).by(&caller.user)).await;
+        let event_type = if change.enabled {
+            EventType::TwoFactorEnabled
+        } else {
+            EventType::TwoFactorDisabled
+        };
+        core.record(core.event(event_type, &user, req).by(&caller.user))
+            .await;
     }
-    Ok(json(StatusCode::OK, &UserTwoFactor { fresh, ..view(&user, &side) }))
+    Ok(json(
+        StatusCode::OK,
+        &UserTwoFactor {
+            fresh,
+            ..view(&user, &side)
+        },
+    ))
 }
 
 /// The user `id` if it belongs to the side `scope`; 404 otherwise, whether it does

@@ -2,7 +2,7 @@
 
 mod support;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use support::World;
 use twofa::devices::Device;
 use twofa::tokens::{NewToken, TokenKind};
@@ -12,25 +12,53 @@ use twofa::user::User;
 fn routes() -> Vec<(&'static str, &'static str, Value)> {
     vec![
         ("GET", "/settings/two-factor", json!(null)),
-        ("PUT", "/settings/two-factor", json!({"remember_browser": false})),
-        ("POST", "/tenants", json!({"name": "Initech", "admin_email": "bill@initech.example", "admin_password": support::PASSWORD})),
+        (
+            "PUT",
+            "/settings/two-factor",
+            json!({"remember_browser": false}),
+        ),
+        (
+            "POST",
+            "/tenants",
+            json!({"name": "Initech", "admin_email": "bill@initech.example", "admin_password": support::PASSWORD}),
+        ),
         ("GET", "/tenants/{tenant}/features/two-factor", json!(null)),
-        ("PUT", "/tenants/{tenant}/features/two-factor", json!({"behaviour": "optional"})),
+        (
+            "PUT",
+            "/tenants/{tenant}/features/two-factor",
+            json!({"behaviour": "optional"}),
+        ),
         ("GET", "/users/{user_id}/two-factor", json!(null)),
-        ("PUT", "/users/{user_id}/two-factor", json!({"enabled": true})),
+        (
+            "PUT",
+            "/users/{user_id}/two-factor",
+            json!({"enabled": true}),
+        ),
         ("GET", "/account/two-factor", json!(null)),
         ("PUT", "/account/two-factor", json!({"enabled": false})),
         ("POST", "/account/authenticator", json!(null)),
         ("DELETE", "/account/authenticator", json!(null)),
-        ("POST", "/account/authenticator/verify", json!({"code": "123456"})),
+        (
+            "POST",
+            "/account/authenticator/verify",
+            json!({"code": "123456"}),
+        ),
         ("POST", "/account/recovery-codes", json!(null)),
         ("POST", "/account/forget-browser", json!(null)),
         ("GET", "/account/devices", json!(null)),
         ("DELETE", "/account/devices/{device_id}", json!(null)),
-        ("PUT", "/account/password", json!({"current_password": support::PASSWORD, "new_password": "an entirely new passphrase"})),
+        (
+            "PUT",
+            "/account/password",
+            json!({"current_password": support::PASSWORD, "new_password": "an entirely new passphrase"}),
+        ),
         ("POST", "/account/sign-out-everywhere", json!(null)),
         ("GET", "/settings/lockout", json!(null)),
-        ("PUT", "/settings/lockout", json!({"max_failed_attempts": 4})),
+        (
+            "PUT",
+            "/settings/lockout",
+            json!({"max_failed_attempts": 4}),
+        ),
         ("GET", "/users", json!(null)),
         ("POST", "/users/{user_id}/unlock", json!(null)),
         ("POST", "/users/{user_id}/reset-two-factor", json!(null)),
@@ -40,7 +68,10 @@ fn routes() -> Vec<(&'static str, &'static str, Value)> {
 }
 
 fn path_for(pattern: &str, tenant: &str, user: &User) -> String {
-    pattern.replace("{tenant}", tenant).replace("{user_id}", &user.id).replace("{device_id}", "d1")
+    pattern
+        .replace("{tenant}", tenant)
+        .replace("{user_id}", &user.id)
+        .replace("{device_id}", "d1")
 }
 
 #[test]
@@ -62,11 +93,25 @@ async fn unknown_paths_are_404_and_known_paths_with_another_method_are_405() {
     let t = w.token(&w.host_admin);
     let r = w.call("GET", "/nope", json!(null), Some(&t)).await;
     assert_eq!((r.status, r.error()), (404, "not_found"));
-    let r = w.call("GET", "/account/authenticator/verify/extra", json!(null), Some(&t)).await;
+    let r = w
+        .call(
+            "GET",
+            "/account/authenticator/verify/extra",
+            json!(null),
+            Some(&t),
+        )
+        .await;
     assert_eq!(r.status, 404);
-    let r = w.call("DELETE", "/settings/two-factor", json!(null), Some(&t)).await;
-    assert_eq!((r.status, r.error(), &r.body["allowed"]), (405, "method_not_allowed", &json!("GET, PUT")));
-    let r = w.call("PATCH", "/account/devices/d1", json!(null), None).await;
+    let r = w
+        .call("DELETE", "/settings/two-factor", json!(null), Some(&t))
+        .await;
+    assert_eq!(
+        (r.status, r.error(), &r.body["allowed"]),
+        (405, "method_not_allowed", &json!("GET, PUT"))
+    );
+    let r = w
+        .call("PATCH", "/account/devices/d1", json!(null), None)
+        .await;
     assert_eq!((r.status, r.error()), (405, "method_not_allowed"));
 }
 
@@ -87,7 +132,11 @@ async fn every_route_refuses_a_missing_forged_expired_or_wrong_kind_token() {
         let path = path_for(pattern, "acme", &w.host_user);
         for (what, token) in &bad {
             let r = w.call(method, &path, body.clone(), token.as_deref()).await;
-            assert_eq!((r.status, r.error()), (401, "unauthorized"), "{method} {pattern} with {what}");
+            assert_eq!(
+                (r.status, r.error()),
+                (401, "unauthorized"),
+                "{method} {pattern} with {what}"
+            );
         }
     }
     assert!(w.core.store.tenant("initech").await.unwrap().is_none());
@@ -99,12 +148,23 @@ async fn every_route_refuses_an_access_token_issued_before_the_security_stamp_ch
     let w = World::new().await;
     let admin = &w.host_admin;
     let before = w.mfa_token(admin);
-    let r = w.call("POST", "/account/forget-browser", json!(null), Some(&w.mfa_token(admin))).await;
+    let r = w
+        .call(
+            "POST",
+            "/account/forget-browser",
+            json!(null),
+            Some(&w.mfa_token(admin)),
+        )
+        .await;
     assert_eq!(r.status, 204);
     for (method, pattern, body) in routes() {
         let path = path_for(pattern, "acme", &w.host_user);
         let r = w.call(method, &path, body.clone(), Some(&before)).await;
-        assert_eq!((r.status, r.error()), (401, "unauthorized"), "{method} {pattern} with a token from before forget-browser");
+        assert_eq!(
+            (r.status, r.error()),
+            (401, "unauthorized"),
+            "{method} {pattern} with a token from before forget-browser"
+        );
     }
     assert!(w.core.store.tenant("initech").await.unwrap().is_none());
     assert!(!w.user(&w.host_user.id).await.two_factor_enabled);
@@ -118,7 +178,12 @@ async fn a_setup_token_opens_only_authenticator_enrolment() {
         let path = path_for(pattern, "acme", &w.host_user);
         let r = w.call(method, &path, body.clone(), Some(&setup)).await;
         let enrolment = pattern.starts_with("/account/authenticator") && method == "POST";
-        assert_eq!(r.error() == "unauthorized", !enrolment, "{method} {pattern} with a setup token: {:?}", r.body);
+        assert_eq!(
+            r.error() == "unauthorized",
+            !enrolment,
+            "{method} {pattern} with a setup token: {:?}",
+            r.body
+        );
     }
 }
 
@@ -129,7 +194,14 @@ async fn a_token_whose_tenant_is_not_its_users_tenant_is_refused_everywhere() {
     let crossed = w
         .core
         .tokens
-        .issue(TokenKind::Access, NewToken { scope: w.globex_admin.scope.key(), ..twofa::signin::token_for(&w.core, &w.acme_admin) }, w.core.now())
+        .issue(
+            TokenKind::Access,
+            NewToken {
+                scope: w.globex_admin.scope.key(),
+                ..twofa::signin::token_for(&w.core, &w.acme_admin)
+            },
+            w.core.now(),
+        )
         .unwrap();
     for (method, pattern, body) in routes() {
         let path = path_for(pattern, "globex", &w.globex_user);
@@ -161,14 +233,24 @@ async fn admin_routes_answer_each_role_as_the_contract_says() {
     let all = routes();
     for (i, statuses) in expected {
         let (method, pattern, body) = &all[i];
-        let callers = [(&w.acme_user, &w.acme_user), (&w.acme_admin, &w.acme_user), (&w.host_admin, &w.host_user)];
+        let callers = [
+            (&w.acme_user, &w.acme_user),
+            (&w.acme_admin, &w.acme_user),
+            (&w.host_admin, &w.host_user),
+        ];
         for ((caller, target), want) in callers.into_iter().zip(statuses) {
             let path = path_for(pattern, "acme", target);
             // An earlier route may have rotated the caller's stamp (an admin's change of
             // its flag, a reset): the token is for the caller as stored now.
             let caller = w.core.store.user(&caller.id).await.unwrap().unwrap();
-            let r = w.call(method, &path, body.clone(), Some(&w.token(&caller))).await;
-            assert_eq!(r.status, want, "{method} {pattern} by {}: {:?}", caller.email, r.body);
+            let r = w
+                .call(method, &path, body.clone(), Some(&w.token(&caller)))
+                .await;
+            assert_eq!(
+                r.status, want,
+                "{method} {pattern} by {}: {:?}",
+                caller.email, r.body
+            );
         }
     }
 }
@@ -179,9 +261,23 @@ async fn a_role_claimed_in_a_token_but_not_held_grants_nothing() {
     let boastful = w
         .core
         .tokens
-        .issue(TokenKind::Access, NewToken { roles: vec!["host_admin".into()], ..twofa::signin::token_for(&w.core, &w.host_user) }, w.core.now())
+        .issue(
+            TokenKind::Access,
+            NewToken {
+                roles: vec!["host_admin".into()],
+                ..twofa::signin::token_for(&w.core, &w.host_user)
+            },
+            w.core.now(),
+        )
         .unwrap();
-    let r = w.call("PUT", "/settings/two-factor", json!({"behaviour": "disabled"}), Some(&boastful)).await;
+    let r = w
+        .call(
+            "PUT",
+            "/settings/two-factor",
+            json!({"behaviour": "disabled"}),
+            Some(&boastful),
+        )
+        .await;
     assert_eq!((r.status, r.error()), (403, "forbidden"));
     assert_eq!(w.core.store.host_settings().await.unwrap(), None);
 }
@@ -190,39 +286,140 @@ async fn a_role_claimed_in_a_token_but_not_held_grants_nothing() {
 async fn a_tenant_admin_reaches_neither_another_tenant_nor_the_host_on_any_admin_route() {
     let w = World::new().await;
     let host = w.token(&w.host_admin);
-    w.call("PUT", "/settings/two-factor", json!({"behaviour": "forced"}), Some(&host)).await;
-    w.call("PUT", "/settings/two-factor", json!({"behaviour": "disabled"}), Some(&w.token(&w.globex_admin))).await;
+    w.call(
+        "PUT",
+        "/settings/two-factor",
+        json!({"behaviour": "forced"}),
+        Some(&host),
+    )
+    .await;
+    w.call(
+        "PUT",
+        "/settings/two-factor",
+        json!({"behaviour": "disabled"}),
+        Some(&w.token(&w.globex_admin)),
+    )
+    .await;
     let acme = w.token(&w.acme_admin);
     // Settings: its own tenant's, whatever the host's and globex's are.
-    let r = w.call("GET", "/settings/two-factor", json!(null), Some(&acme)).await;
+    let r = w
+        .call("GET", "/settings/two-factor", json!(null), Some(&acme))
+        .await;
     assert_eq!(r.body["behaviour"], "optional");
-    w.call("PUT", "/settings/two-factor", json!({"users_can_change": false}), Some(&acme)).await;
-    assert!(w.core.store.tenant("globex").await.unwrap().unwrap().settings.users_can_change);
-    assert!(w.core.store.host_settings().await.unwrap().unwrap().users_can_change);
+    w.call(
+        "PUT",
+        "/settings/two-factor",
+        json!({"users_can_change": false}),
+        Some(&acme),
+    )
+    .await;
+    assert!(
+        w.core
+            .store
+            .tenant("globex")
+            .await
+            .unwrap()
+            .unwrap()
+            .settings
+            .users_can_change
+    );
+    assert!(
+        w.core
+            .store
+            .host_settings()
+            .await
+            .unwrap()
+            .unwrap()
+            .users_can_change
+    );
     // Tenants and features: the host's alone.
     for t in ["globex", "acme"] {
-        let r = w.call("PUT", &format!("/tenants/{t}/features/two-factor"), json!({"behaviour": "disabled"}), Some(&acme)).await;
+        let r = w
+            .call(
+                "PUT",
+                &format!("/tenants/{t}/features/two-factor"),
+                json!({"behaviour": "disabled"}),
+                Some(&acme),
+            )
+            .await;
         assert_eq!(r.status, 403, "{t}");
-        assert_eq!(w.call("GET", &format!("/tenants/{t}/features/two-factor"), json!(null), Some(&acme)).await.status, 403);
+        assert_eq!(
+            w.call(
+                "GET",
+                &format!("/tenants/{t}/features/two-factor"),
+                json!(null),
+                Some(&acme)
+            )
+            .await
+            .status,
+            403
+        );
     }
     // Users of globex and of the host: not found, on every user route and event filter.
-    w.core.store.lock(twofa::store::Subject::User(&w.globex_user.id), w.core.now(), w.core.now() + 300, false).await.unwrap();
+    w.core
+        .store
+        .lock(
+            twofa::store::Subject::User(&w.globex_user.id),
+            w.core.now(),
+            w.core.now() + 300,
+            false,
+        )
+        .await
+        .unwrap();
     for target in [&w.globex_user, &w.globex_admin, &w.host_user, &w.host_admin] {
         let path = format!("/users/{}/two-factor", target.id);
-        assert_eq!(w.call("GET", &path, json!(null), Some(&acme)).await.status, 404);
-        assert_eq!(w.call("PUT", &path, json!({"enabled": true}), Some(&acme)).await.status, 404);
+        assert_eq!(
+            w.call("GET", &path, json!(null), Some(&acme)).await.status,
+            404
+        );
+        assert_eq!(
+            w.call("PUT", &path, json!({"enabled": true}), Some(&acme))
+                .await
+                .status,
+            404
+        );
         for action in ["unlock", "reset-two-factor"] {
-            let r = w.call("POST", &format!("/users/{}/{action}", target.id), json!(null), Some(&acme)).await;
-            assert_eq!((r.status, r.error()), (404, "not_found"), "{action} {}", target.email);
+            let r = w
+                .call(
+                    "POST",
+                    &format!("/users/{}/{action}", target.id),
+                    json!(null),
+                    Some(&acme),
+                )
+                .await;
+            assert_eq!(
+                (r.status, r.error()),
+                (404, "not_found"),
+                "{action} {}",
+                target.email
+            );
         }
-        assert_eq!(w.call("GET", &format!("/events?user_id={}", target.id), json!(null), Some(&acme)).await.status, 404);
+        assert_eq!(
+            w.call(
+                "GET",
+                &format!("/events?user_id={}", target.id),
+                json!(null),
+                Some(&acme)
+            )
+            .await
+            .status,
+            404
+        );
     }
     let listed = w.call("GET", "/users", json!(null), Some(&acme)).await;
-    let ids: Vec<&str> = listed.body["users"].as_array().unwrap().iter().map(|u| u["user_id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = listed.body["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["user_id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids.len(), 2, "only acme's admin and user: {ids:?}");
     assert!(ids.contains(&w.acme_user.id.as_str()) && ids.contains(&w.acme_admin.id.as_str()));
     assert!(!w.user(&w.globex_user.id).await.two_factor_enabled);
-    assert!(w.user(&w.globex_user.id).await.lockout_end.is_some(), "globex's lock stands");
+    assert!(
+        w.user(&w.globex_user.id).await.lockout_end.is_some(),
+        "globex's lock stands"
+    );
 }
 
 #[tokio::test]
@@ -241,14 +438,42 @@ async fn account_routes_act_on_the_callers_own_records_only() {
     };
     w.core.store.put_device(&theirs).await.unwrap();
     let acme = w.token(&w.acme_user);
-    assert_eq!(w.call("DELETE", "/account/devices/d1", json!(null), Some(&acme)).await.status, 404);
-    assert_eq!(w.call("GET", "/account/devices", json!(null), Some(&acme)).await.body, json!([]));
-    assert_eq!(w.call("POST", "/account/forget-browser", json!(null), Some(&acme)).await.status, 204);
-    assert_eq!(w.core.store.devices(&w.globex_user.id).await.unwrap(), vec![theirs]);
+    assert_eq!(
+        w.call("DELETE", "/account/devices/d1", json!(null), Some(&acme))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        w.call("GET", "/account/devices", json!(null), Some(&acme))
+            .await
+            .body,
+        json!([])
+    );
+    assert_eq!(
+        w.call("POST", "/account/forget-browser", json!(null), Some(&acme))
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        w.core.store.devices(&w.globex_user.id).await.unwrap(),
+        vec![theirs]
+    );
     // forget-browser ended that session: sign in again.
     let acme = w.token(&w.user(&w.acme_user.id).await);
-    assert_eq!(w.call("POST", "/account/recovery-codes", json!(null), Some(&acme)).await.status, 200);
-    assert_eq!(w.call("POST", "/account/authenticator", json!(null), Some(&acme)).await.status, 200);
+    assert_eq!(
+        w.call("POST", "/account/recovery-codes", json!(null), Some(&acme))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        w.call("POST", "/account/authenticator", json!(null), Some(&acme))
+            .await
+            .status,
+        200
+    );
     let globex = w.user(&w.globex_user.id).await;
     assert_eq!(globex, w.globex_user, "nothing of the globex user changed");
 }

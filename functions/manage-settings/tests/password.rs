@@ -4,7 +4,7 @@
 mod support;
 
 use serde_json::json;
-use support::{World, PASSWORD};
+use support::{PASSWORD, World};
 use twofa::devices::Device;
 use twofa::lockout::LockoutPolicy;
 use twofa::password::verify_password;
@@ -20,7 +20,10 @@ fn change(current: &str, new: &str) -> serde_json::Value {
 fn two_factor_on() -> UserPatch {
     UserPatch {
         two_factor_enabled: Some(true),
-        authenticator: Some(Some(Authenticator { sealed_key: "k".into(), enabled: true })),
+        authenticator: Some(Some(Authenticator {
+            sealed_key: "k".into(),
+            enabled: true,
+        })),
         ..Default::default()
     }
 }
@@ -30,31 +33,86 @@ async fn the_right_current_password_sets_the_new_one_rotates_the_stamp_and_sends
     let w = World::new().await;
     let before = w.acme_user.clone();
 
-    let r = w.call("PUT", "/account/password", change(PASSWORD, NEW), Some(&w.token(&before))).await;
+    let r = w
+        .call(
+            "PUT",
+            "/account/password",
+            change(PASSWORD, NEW),
+            Some(&w.token(&before)),
+        )
+        .await;
 
     assert_eq!(r.status, 204, "{:?}", r.body);
     let after = w.user(&before.id).await;
-    assert!(verify_password(NEW, Some(&after.password_hash)).await.unwrap());
+    assert!(
+        verify_password(NEW, Some(&after.password_hash))
+            .await
+            .unwrap()
+    );
     assert_ne!(after.security_stamp, before.security_stamp);
-    assert_eq!(w.mail_to(&before.email).last().and_then(|m| m.subject.clone()).as_deref(), Some("Your password was changed"));
+    assert_eq!(
+        w.mail_to(&before.email)
+            .last()
+            .and_then(|m| m.subject.clone())
+            .as_deref(),
+        Some("Your password was changed")
+    );
 }
 
 #[tokio::test]
 async fn a_wrong_current_password_is_401_and_counts_toward_the_sides_lockout() {
     let w = World::new().await;
     let user = w.acme_user.clone();
-    w.store.set_tenant_lockout("acme", &LockoutPolicy { max_failed_attempts: 2, duration_seconds: 900 }).await.unwrap();
+    w.store
+        .set_tenant_lockout(
+            "acme",
+            &LockoutPolicy {
+                max_failed_attempts: 2,
+                duration_seconds: 900,
+            },
+        )
+        .await
+        .unwrap();
     let token = w.token(&user);
 
-    let r = w.call("PUT", "/account/password", change("not my password at all", NEW), Some(&token)).await;
+    let r = w
+        .call(
+            "PUT",
+            "/account/password",
+            change("not my password at all", NEW),
+            Some(&token),
+        )
+        .await;
     assert_eq!((r.status, r.error()), (401, "invalid_credentials"));
-    let r = w.call("PUT", "/account/password", change("still not my password", NEW), Some(&token)).await;
-    assert_eq!((r.status, r.error(), &r.body["retry_after_seconds"]), (423, "locked_out", &json!(900)), "acme's 2 attempts, 900 s");
+    let r = w
+        .call(
+            "PUT",
+            "/account/password",
+            change("still not my password", NEW),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.error(), &r.body["retry_after_seconds"]),
+        (423, "locked_out", &json!(900)),
+        "acme's 2 attempts, 900 s"
+    );
 
     // Locked: not even the right password is looked at, so guessing stops here.
-    let r = w.call("PUT", "/account/password", change(PASSWORD, NEW), Some(&token)).await;
+    let r = w
+        .call(
+            "PUT",
+            "/account/password",
+            change(PASSWORD, NEW),
+            Some(&token),
+        )
+        .await;
     assert_eq!((r.status, r.error()), (423, "locked_out"));
-    assert!(verify_password(PASSWORD, Some(&w.user(&user.id).await.password_hash)).await.unwrap());
+    assert!(
+        verify_password(PASSWORD, Some(&w.user(&user.id).await.password_hash))
+            .await
+            .unwrap()
+    );
 }
 
 #[tokio::test]
@@ -62,11 +120,29 @@ async fn with_two_factor_on_the_change_needs_a_fresh_second_factor() {
     let w = World::new().await;
     let user = w.change(&w.host_user, two_factor_on()).await;
 
-    let r = w.call("PUT", "/account/password", change(PASSWORD, NEW), Some(&w.token(&user))).await;
+    let r = w
+        .call(
+            "PUT",
+            "/account/password",
+            change(PASSWORD, NEW),
+            Some(&w.token(&user)),
+        )
+        .await;
     assert_eq!((r.status, r.error()), (403, "step_up_required"));
-    assert_eq!(w.user(&user.id).await.failed_count, 0, "refused before the password was looked at");
+    assert_eq!(
+        w.user(&user.id).await.failed_count,
+        0,
+        "refused before the password was looked at"
+    );
 
-    let r = w.call("PUT", "/account/password", change(PASSWORD, NEW), Some(&w.mfa_token(&user))).await;
+    let r = w
+        .call(
+            "PUT",
+            "/account/password",
+            change(PASSWORD, NEW),
+            Some(&w.mfa_token(&user)),
+        )
+        .await;
     assert_eq!(r.status, 204, "{:?}", r.body);
 }
 
@@ -75,8 +151,19 @@ async fn a_weak_new_password_is_400_and_costs_no_attempt() {
     let w = World::new().await;
     let user = w.host_user.clone();
     for weak in ["short", "password1234", "hana@example.com"] {
-        let r = w.call("PUT", "/account/password", change("wrong, but never checked", weak), Some(&w.token(&user))).await;
-        assert_eq!((r.status, r.error(), &r.body["field"]), (400, "weak_password", &json!("new_password")), "{weak}");
+        let r = w
+            .call(
+                "PUT",
+                "/account/password",
+                change("wrong, but never checked", weak),
+                Some(&w.token(&user)),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.error(), &r.body["field"]),
+            (400, "weak_password", &json!("new_password")),
+            "{weak}"
+        );
     }
     assert_eq!(w.user(&user.id).await, user);
 }
@@ -85,14 +172,44 @@ async fn a_weak_new_password_is_400_and_costs_no_attempt() {
 async fn bad_bodies_and_tokens_are_refused_and_change_nothing() {
     let w = World::new().await;
     let user = w.host_user.clone();
-    for body in [json!({}), json!({"current_password": PASSWORD}), json!({"current_password": 1, "new_password": NEW})] {
-        let r = w.call("PUT", "/account/password", body.clone(), Some(&w.token(&user))).await;
+    for body in [
+        json!({}),
+        json!({"current_password": PASSWORD}),
+        json!({"current_password": 1, "new_password": NEW}),
+    ] {
+        let r = w
+            .call(
+                "PUT",
+                "/account/password",
+                body.clone(),
+                Some(&w.token(&user)),
+            )
+            .await;
         assert_eq!((r.status, r.error()), (400, "invalid_request"), "{body}");
     }
-    for token in [None, Some(w.setup_token(&user)), Some(w.two_factor_token(&user)), Some(w.forged_token(&user))] {
-        let r = w.call("PUT", "/account/password", change(PASSWORD, NEW), token.as_deref()).await;
+    for token in [
+        None,
+        Some(w.setup_token(&user)),
+        Some(w.two_factor_token(&user)),
+        Some(w.forged_token(&user)),
+    ] {
+        let r = w
+            .call(
+                "PUT",
+                "/account/password",
+                change(PASSWORD, NEW),
+                token.as_deref(),
+            )
+            .await;
         assert_eq!((r.status, r.error()), (401, "unauthorized"));
-        let r = w.call("POST", "/account/sign-out-everywhere", json!(null), token.as_deref()).await;
+        let r = w
+            .call(
+                "POST",
+                "/account/sign-out-everywhere",
+                json!(null),
+                token.as_deref(),
+            )
+            .await;
         assert_eq!((r.status, r.error()), (401, "unauthorized"));
     }
     assert_eq!(w.user(&user.id).await, user);
@@ -117,10 +234,23 @@ async fn signing_out_everywhere_rotates_the_stamp_forgets_every_browser_and_send
         .await
         .unwrap();
 
-    let r = w.call("POST", "/account/sign-out-everywhere", json!(null), Some(&w.token(&user))).await;
+    let r = w
+        .call(
+            "POST",
+            "/account/sign-out-everywhere",
+            json!(null),
+            Some(&w.token(&user)),
+        )
+        .await;
 
     assert_eq!(r.status, 204, "{:?}", r.body);
     assert_ne!(w.user(&user.id).await.security_stamp, user.security_stamp);
     assert!(w.store.devices(&user.id).await.unwrap().is_empty());
-    assert_eq!(w.mail_to(&user.email).last().and_then(|m| m.subject.clone()).as_deref(), Some("You were signed out everywhere"));
+    assert_eq!(
+        w.mail_to(&user.email)
+            .last()
+            .and_then(|m| m.subject.clone())
+            .as_deref(),
+        Some("You were signed out everywhere")
+    );
 }

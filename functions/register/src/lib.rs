@@ -3,13 +3,13 @@
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
-use twofa::api::{json, parse_body, respond, ApiError, Request, Response, Route};
+use twofa::api::{ApiError, Request, Response, Route, json, parse_body, respond};
 use twofa::app::Core;
 use twofa::email::Email;
-use twofa::password::{hash_password, Password};
+use twofa::password::{Password, hash_password};
 use twofa::phone::PhoneNumber;
-use twofa::store::StoreError;
 use twofa::signin::{scope_of, unknown_tenant};
+use twofa::store::StoreError;
 use twofa::tenant::Scope;
 use twofa::user::User;
 
@@ -34,8 +34,12 @@ struct RegisterBody {
 
 async fn register(core: &Core, req: Request) -> Result<Response, ApiError> {
     let body: RegisterBody = parse_body(&req)?;
-    let email = Email::parse(&body.email).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_email", e.to_string()))?;
-    let context: Vec<&str> = [Some(body.email.as_str()), body.tenant.as_deref()].into_iter().flatten().collect();
+    let email = Email::parse(&body.email)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_email", e.to_string()))?;
+    let context: Vec<&str> = [Some(body.email.as_str()), body.tenant.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
     let password = Password::new(&body.password, core.config.password_min_length, &context)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "weak_password", e.to_string()))?;
     let phone = body
@@ -48,17 +52,29 @@ async fn register(core: &Core, req: Request) -> Result<Response, ApiError> {
 
     let user = User {
         phone_number: phone.map(|p| p.as_str().to_string()),
-        ..User::new(scope, email.as_str(), hash_password(&password).await?, core.now())
+        ..User::new(
+            scope,
+            email.as_str(),
+            hash_password(&password).await?,
+            core.now(),
+        )
     };
     match core.store.create_user(&user).await {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
-            return Err(ApiError::new(StatusCode::CONFLICT, "email_taken", "an account with this email already exists"));
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "email_taken",
+                "an account with this email already exists",
+            ));
         }
         Err(e) => return Err(e.into()),
     }
     tracing::info!(user_id = %user.id, scope = %user.scope.key(), "user registered");
-    Ok(json(StatusCode::CREATED, &json!({ "user_id": user.id, "email": user.email, "email_confirmed": false })))
+    Ok(json(
+        StatusCode::CREATED,
+        &json!({ "user_id": user.id, "email": user.email, "email_confirmed": false }),
+    ))
 }
 
 async fn existing_scope(core: &Core, tenant: Option<&str>) -> Result<Scope, ApiError> {

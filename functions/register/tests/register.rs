@@ -1,6 +1,6 @@
 //! POST /register through the handler, over the memory store.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use twofa::config::Config;
 use twofa::policy::{Behaviour, TwoFactorSettings};
 use twofa::tenant::Tenant;
@@ -14,7 +14,14 @@ async fn post(core: &twofa::app::Core, body: Value) -> (u16, Value) {
 }
 
 async fn with_tenant(core: &twofa::app::Core, name: &str) {
-    let tenant = Tenant { name: name.into(), feature: Behaviour::Optional, settings: TwoFactorSettings::default(), created_at: 0, lockout: None, host_lockout: None };
+    let tenant = Tenant {
+        name: name.into(),
+        feature: Behaviour::Optional,
+        settings: TwoFactorSettings::default(),
+        created_at: 0,
+        lockout: None,
+        host_lockout: None,
+    };
     let admin = twofa::testing::seed_user_value(&tenant.scope(), &format!("admin@{name}.example"));
     core.store.create_tenant(&tenant, &admin).await.unwrap();
 }
@@ -22,36 +29,86 @@ async fn with_tenant(core: &twofa::app::Core, name: &str) {
 #[tokio::test]
 async fn a_new_user_is_created_unconfirmed_in_the_host() {
     let (core, store, _) = memory_core(Config::default());
-    let (status, body) = post(&core, json!({"email": "Jane@Example.com", "password": STRONG})).await;
+    let (status, body) = post(
+        &core,
+        json!({"email": "Jane@Example.com", "password": STRONG}),
+    )
+    .await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["email"], "Jane@Example.com");
     assert_eq!(body["email_confirmed"], false);
     let id = body["user_id"].as_str().unwrap();
-    let user = twofa::store::UserStore::user(store.as_ref(), id).await.unwrap().unwrap();
+    let user = twofa::store::UserStore::user(store.as_ref(), id)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(user.password_hash.starts_with("$argon2id$"));
     assert!(!user.two_factor_enabled, "a new user's own flag starts off");
-    assert!(!body.to_string().contains("argon2"), "the hash never leaves the store");
+    assert!(
+        !body.to_string().contains("argon2"),
+        "the hash never leaves the store"
+    );
 }
 
 #[tokio::test]
 async fn the_same_email_in_any_case_is_taken_but_only_within_one_tenant() {
     let (core, _, _) = memory_core(Config::default());
     with_tenant(&core, "acme").await;
-    assert_eq!(post(&core, json!({"email": "jane@example.com", "password": STRONG})).await.0, 201);
-    let (status, body) = post(&core, json!({"email": "JANE@example.COM", "password": STRONG})).await;
+    assert_eq!(
+        post(
+            &core,
+            json!({"email": "jane@example.com", "password": STRONG})
+        )
+        .await
+        .0,
+        201
+    );
+    let (status, body) = post(
+        &core,
+        json!({"email": "JANE@example.COM", "password": STRONG}),
+    )
+    .await;
     assert_eq!((status, body["error"].as_str()), (409, Some("email_taken")));
-    assert_eq!(post(&core, json!({"tenant": "ACME", "email": "jane@example.com", "password": STRONG})).await.0, 201);
-    assert_eq!(post(&core, json!({"tenant": "acme", "email": "jane@example.com", "password": STRONG})).await.0, 409);
+    assert_eq!(
+        post(
+            &core,
+            json!({"tenant": "ACME", "email": "jane@example.com", "password": STRONG})
+        )
+        .await
+        .0,
+        201
+    );
+    assert_eq!(
+        post(
+            &core,
+            json!({"tenant": "acme", "email": "jane@example.com", "password": STRONG})
+        )
+        .await
+        .0,
+        409
+    );
 }
 
 #[tokio::test]
 async fn unknown_or_impossible_tenants_are_404() {
     let (core, _, _) = memory_core(Config::default());
     for tenant in ["nope", "no such tenant", ""] {
-        let (status, body) = post(&core, json!({"tenant": tenant, "email": "a@example.com", "password": STRONG})).await;
-        assert_eq!((status, body["error"].as_str()), (404, Some("unknown_tenant")), "tenant {tenant:?}");
+        let (status, body) = post(
+            &core,
+            json!({"tenant": tenant, "email": "a@example.com", "password": STRONG}),
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (404, Some("unknown_tenant")),
+            "tenant {tenant:?}"
+        );
     }
-    let (status, _) = post(&core, json!({"tenant": null, "email": "a@example.com", "password": STRONG})).await;
+    let (status, _) = post(
+        &core,
+        json!({"tenant": null, "email": "a@example.com", "password": STRONG}),
+    )
+    .await;
     assert_eq!(status, 201, "a null tenant is the host");
 }
 
@@ -59,22 +116,63 @@ async fn unknown_or_impossible_tenants_are_404() {
 async fn each_invalid_field_has_its_own_error_and_creates_nothing() {
     let (core, store, _) = memory_core(Config::default());
     let cases = [
-        (json!({"email": "not-an-email", "password": STRONG}), 400, "invalid_email"),
-        (json!({"email": "a@example.com", "password": "short"}), 400, "weak_password"),
-        (json!({"email": "a@example.com", "password": "password1234"}), 400, "weak_password"),
-        (json!({"email": "a@example.com", "password": "x".repeat(129)}), 400, "weak_password"),
-        (json!({"email": "a@example.com", "password": STRONG, "phone_number": "555-0100"}), 400, "invalid_phone"),
+        (
+            json!({"email": "not-an-email", "password": STRONG}),
+            400,
+            "invalid_email",
+        ),
+        (
+            json!({"email": "a@example.com", "password": "short"}),
+            400,
+            "weak_password",
+        ),
+        (
+            json!({"email": "a@example.com", "password": "password1234"}),
+            400,
+            "weak_password",
+        ),
+        (
+            json!({"email": "a@example.com", "password": "x".repeat(129)}),
+            400,
+            "weak_password",
+        ),
+        (
+            json!({"email": "a@example.com", "password": STRONG, "phone_number": "555-0100"}),
+            400,
+            "invalid_phone",
+        ),
         (json!({"email": "a@example.com"}), 400, "invalid_request"),
-        (json!({"email": 42, "password": STRONG}), 400, "invalid_request"),
-        (json!({"email": "a@example.com", "password": STRONG, "phone_number": 5}), 400, "invalid_request"),
+        (
+            json!({"email": 42, "password": STRONG}),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({"email": "a@example.com", "password": STRONG, "phone_number": 5}),
+            400,
+            "invalid_request",
+        ),
         (json!(["a@example.com"]), 400, "invalid_request"),
     ];
     for (body, status, code) in cases {
         let (s, b) = post(&core, body.clone()).await;
-        assert_eq!((s, b["error"].as_str()), (status, Some(code)), "{body} -> {b}");
+        assert_eq!(
+            (s, b["error"].as_str()),
+            (status, Some(code)),
+            "{body} -> {b}"
+        );
         assert!(b["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
-    assert!(twofa::store::UserStore::user_by_email(store.as_ref(), &twofa::tenant::Scope::Host, "a@example.com").await.unwrap().is_none());
+    assert!(
+        twofa::store::UserStore::user_by_email(
+            store.as_ref(),
+            &twofa::tenant::Scope::Host,
+            "a@example.com"
+        )
+        .await
+        .unwrap()
+        .is_none()
+    );
 }
 
 #[tokio::test]
@@ -87,9 +185,16 @@ async fn a_missing_field_is_named() {
 #[tokio::test]
 async fn a_phone_number_is_kept_in_e164_and_unconfirmed() {
     let (core, store, _) = memory_core(Config::default());
-    let (status, body) = post(&core, json!({"email": "p@example.com", "password": STRONG, "phone_number": "+1 555 555 0100"})).await;
+    let (status, body) = post(
+        &core,
+        json!({"email": "p@example.com", "password": STRONG, "phone_number": "+1 555 555 0100"}),
+    )
+    .await;
     assert_eq!(status, 201);
-    let user = twofa::store::UserStore::user(store.as_ref(), body["user_id"].as_str().unwrap()).await.unwrap().unwrap();
+    let user = twofa::store::UserStore::user(store.as_ref(), body["user_id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(user.phone_number.as_deref(), Some("+15555550100"));
     assert!(!user.phone_number_confirmed);
 }

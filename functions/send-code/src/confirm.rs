@@ -3,31 +3,54 @@
 //! by verify-code once its code comes back. A number is only texted where the
 //! caller's side allows SMS: a confirmation is still a paid text.
 
-use twofa::api::{client_info, ApiError, Request, Response};
+use twofa::api::{ApiError, Request, Response, client_info};
 use twofa::app::Core;
 use twofa::codes::CodePurpose;
 use twofa::email::mask_email;
 use twofa::phone::PhoneNumber;
 use twofa::policy::Provider;
-use twofa::signin::load_side;
 use twofa::signin::authenticate;
+use twofa::signin::load_side;
 use twofa::tokens::TokenKind;
 
-use crate::deliver::{send_code, Destination, Senders};
+use crate::deliver::{Destination, Senders, send_code};
 use crate::errors::{invalid_phone, provider_unavailable};
 use crate::request::ConfirmPurpose;
 
-pub async fn send(core: &Core, senders: &Senders<'_>, req: &Request, purpose: ConfirmPurpose) -> Result<Response, ApiError> {
+pub async fn send(
+    core: &Core,
+    senders: &Senders<'_>,
+    req: &Request,
+    purpose: ConfirmPurpose,
+) -> Result<Response, ApiError> {
     let caller = authenticate(core, req, &[TokenKind::Access, TokenKind::Setup]).await?;
     let source = client_info(req).source_ip;
     match purpose {
         ConfirmPurpose::Email => {
-            let to = Destination { address: caller.user.email.clone(), hint: mask_email(&caller.user.email) };
-            send_code(core, senders, &caller.user, CodePurpose::ConfirmEmail, to, None, source).await
+            let to = Destination {
+                address: caller.user.email.clone(),
+                hint: mask_email(&caller.user.email),
+            };
+            send_code(
+                core,
+                senders,
+                &caller.user,
+                CodePurpose::ConfirmEmail,
+                to,
+                None,
+                source,
+            )
+            .await
         }
         ConfirmPurpose::Phone(input) => {
-            let side = load_side(core.store.as_ref(), &caller.user.scope).await?.ok_or_else(ApiError::unauthorized)?;
-            if !side.effective(caller.user.two_factor_enabled).allowed_providers.contains(&Provider::Sms) {
+            let side = load_side(core.store.as_ref(), &caller.user.scope)
+                .await?
+                .ok_or_else(ApiError::unauthorized)?;
+            if !side
+                .effective(caller.user.two_factor_enabled)
+                .allowed_providers
+                .contains(&Provider::Sms)
+            {
                 return Err(provider_unavailable(Provider::Sms.as_str()));
             }
             let number = PhoneNumber::parse(&input).map_err(|e| invalid_phone(e.to_string()))?;
@@ -38,8 +61,20 @@ pub async fn send(core: &Core, senders: &Senders<'_>, req: &Request, purpose: Co
                 )));
             }
             twofa::signin::require_step_up_for_phone(core, &caller, number.as_str()).await?;
-            let to = Destination { address: number.as_str().to_string(), hint: number.masked() };
-            send_code(core, senders, &caller.user, CodePurpose::ConfirmPhone, to, None, source).await
+            let to = Destination {
+                address: number.as_str().to_string(),
+                hint: number.masked(),
+            };
+            send_code(
+                core,
+                senders,
+                &caller.user,
+                CodePurpose::ConfirmPhone,
+                to,
+                None,
+                source,
+            )
+            .await
         }
     }
 }

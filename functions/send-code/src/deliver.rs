@@ -5,9 +5,9 @@
 use std::net::IpAddr;
 
 use serde::Serialize;
-use twofa::api::{json, ApiError, Response};
+use twofa::api::{ApiError, Response, json};
 use twofa::app::Core;
-use twofa::codes::{code_hash, new_code, CodePurpose, PendingCode};
+use twofa::codes::{CodePurpose, PendingCode, code_hash, new_code};
 use twofa::secret::Secret;
 use twofa::senders::{DeliveryError, EmailMessage, EmailSender, SmsMessage, SmsSender};
 use twofa::user::User;
@@ -48,12 +48,23 @@ pub async fn send_code(
     sid: Option<&str>,
     source: Option<IpAddr>,
 ) -> Result<Response, ApiError> {
-    throttle::reserve(core, &throttle::limits(core, user, purpose, &to.address, source)).await?;
+    throttle::reserve(
+        core,
+        &throttle::limits(core, user, purpose, &to.address, source),
+    )
+    .await?;
 
     let now = core.now();
     let ttl = core.config.code_ttl_seconds;
     let code = new_code()?;
-    let hash = code_hash(&core.hash_key, &user.id, purpose, &to.address, sid, code.expose());
+    let hash = code_hash(
+        &core.hash_key,
+        &user.id,
+        purpose,
+        &to.address,
+        sid,
+        code.expose(),
+    );
     core.store
         .put_code(&PendingCode {
             user_id: user.id.clone(),
@@ -70,46 +81,91 @@ pub async fn send_code(
         // Take back only our code: a concurrent send may already have replaced it.
         core.store.take_code(&user.id, purpose, &hash).await?;
         match &e {
-            DeliveryError::Refused(_) => tracing::warn!(error = %e, user_id = %user.id, channel, "code not delivered"),
-            DeliveryError::Unavailable(_) => tracing::error!(error = %e, user_id = %user.id, channel, "code not delivered"),
+            DeliveryError::Refused(_) => {
+                tracing::warn!(error = %e, user_id = %user.id, channel, "code not delivered")
+            }
+            DeliveryError::Unavailable(_) => {
+                tracing::error!(error = %e, user_id = %user.id, channel, "code not delivered")
+            }
         }
-        return Err(delivery_failed(if purpose.is_sms() { "text message" } else { "email" }));
+        return Err(delivery_failed(if purpose.is_sms() {
+            "text message"
+        } else {
+            "email"
+        }));
     }
     tracing::info!(user_id = %user.id, purpose = purpose.as_str(), channel, "code sent");
 
     Ok(json(
         http::StatusCode::ACCEPTED,
-        &Sent { provider: channel, destination_hint: to.hint, expires_in: ttl, resend_after: core.config.resend_cooldown_seconds },
+        &Sent {
+            provider: channel,
+            destination_hint: to.hint,
+            expires_in: ttl,
+            resend_after: core.config.resend_cooldown_seconds,
+        },
     ))
 }
 
-async fn deliver(core: &Core, senders: &Senders<'_>, purpose: CodePurpose, to: &str, code: Secret<String>) -> Result<(), DeliveryError> {
+async fn deliver(
+    core: &Core,
+    senders: &Senders<'_>,
+    purpose: CodePurpose,
+    to: &str,
+    code: Secret<String>,
+) -> Result<(), DeliveryError> {
     let service = &core.config.totp_issuer;
     let expiry = expires_in_words(core.config.code_ttl_seconds);
     let c = code.expose();
     let (subject, text) = match purpose {
         CodePurpose::SignInEmail => (
             "Your sign-in code",
-            format!("Your {service} sign-in code is {c}. It expires in {expiry}.\n\nIf you did not try to sign in, change your password."),
+            format!(
+                "Your {service} sign-in code is {c}. It expires in {expiry}.\n\nIf you did not try to sign in, change your password."
+            ),
         ),
         CodePurpose::ConfirmEmail => (
             "Confirm your email address",
-            format!("Your {service} code to confirm this email address is {c}. It expires in {expiry}."),
+            format!(
+                "Your {service} code to confirm this email address is {c}. It expires in {expiry}."
+            ),
         ),
         CodePurpose::PasswordReset => (
             "Your password reset code",
-            format!("Your {service} code to reset your password is {c}. It expires in {expiry}.\n\nIf you did not ask to reset your password, ignore this email: your password stays as it is."),
+            format!(
+                "Your {service} code to reset your password is {c}. It expires in {expiry}.\n\nIf you did not ask to reset your password, ignore this email: your password stays as it is."
+            ),
         ),
-        CodePurpose::SignInSms => ("", format!("Your {service} sign-in code is {c}. It expires in {expiry}.")),
-        CodePurpose::ConfirmPhone => ("", format!("Your {service} code to confirm this phone number is {c}. It expires in {expiry}.")),
+        CodePurpose::SignInSms => (
+            "",
+            format!("Your {service} sign-in code is {c}. It expires in {expiry}."),
+        ),
+        CodePurpose::ConfirmPhone => (
+            "",
+            format!(
+                "Your {service} code to confirm this phone number is {c}. It expires in {expiry}."
+            ),
+        ),
     };
     let body = Secret::new(text);
     if purpose.is_sms() {
-        senders.sms.send_sms(&SmsMessage { to: to.to_string(), body, code: Some(code) }).await
+        senders
+            .sms
+            .send_sms(&SmsMessage {
+                to: to.to_string(),
+                body,
+                code: Some(code),
+            })
+            .await
     } else {
         senders
             .email
-            .send_email(&EmailMessage { to: to.to_string(), subject: subject.to_string(), body, code: Some(code) })
+            .send_email(&EmailMessage {
+                to: to.to_string(),
+                subject: subject.to_string(),
+                body,
+                code: Some(code),
+            })
             .await
     }
 }

@@ -13,8 +13,12 @@ pub fn provider_unavailable(provider: &str) -> ApiError {
 }
 
 pub fn too_many_requests(retry_after: i64) -> ApiError {
-    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", "too many codes were requested; try again later")
-        .retry_after(retry_after)
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_requests",
+        "too many codes were requested; try again later",
+    )
+    .retry_after(retry_after)
 }
 
 pub fn delivery_failed(channel: &str) -> ApiError {

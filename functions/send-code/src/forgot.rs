@@ -8,14 +8,14 @@
 use std::time::Duration;
 
 use serde::Deserialize;
-use twofa::api::{json, parse_body, ApiError, Request, Response};
+use twofa::api::{ApiError, Request, Response, json, parse_body};
 use twofa::app::Core;
 use twofa::codes::CodePurpose;
-use twofa::email::{mask_email, Email};
+use twofa::email::{Email, mask_email};
 use twofa::lockout::locked_for;
 use twofa::signin::scope_of;
 
-use crate::deliver::{send_code, Destination, Senders};
+use crate::deliver::{Destination, Senders, send_code};
 
 #[derive(Deserialize)]
 struct ForgotBody {
@@ -23,11 +23,17 @@ struct ForgotBody {
     email: String,
 }
 
-pub async fn forgot(core: &Core, senders: &Senders<'_>, req: &Request) -> Result<Response, ApiError> {
+pub async fn forgot(
+    core: &Core,
+    senders: &Senders<'_>,
+    req: &Request,
+) -> Result<Response, ApiError> {
     // A malformed body is refused at once: it says nothing about any account.
     let body: ForgotBody = parse_body(req)?;
-    let answer_at = tokio::time::Instant::now() + Duration::from_millis(core.config.password_reset_answer_ms);
-    let looked_up = send_if_account(core, senders, &body, twofa::api::client_info(req).source_ip).await;
+    let answer_at =
+        tokio::time::Instant::now() + Duration::from_millis(core.config.password_reset_answer_ms);
+    let looked_up =
+        send_if_account(core, senders, &body, twofa::api::client_info(req).source_ip).await;
     tokio::time::sleep_until(answer_at).await;
     // Only the lookup itself can fail the request, alike for every email.
     looked_up?;
@@ -37,10 +43,20 @@ pub async fn forgot(core: &Core, senders: &Senders<'_>, req: &Request) -> Result
 /// Sends a reset code if `body` names an account whose email is confirmed and that
 /// is not locked, counted under `source`'s per-IP limit too. Errors after the lookup are logged, never answered: a 429 or a
 /// 502 would tell that the account exists.
-async fn send_if_account(core: &Core, senders: &Senders<'_>, body: &ForgotBody, source: Option<std::net::IpAddr>) -> Result<(), ApiError> {
+async fn send_if_account(
+    core: &Core,
+    senders: &Senders<'_>,
+    body: &ForgotBody,
+    source: Option<std::net::IpAddr>,
+) -> Result<(), ApiError> {
     // A tenant name or an address that cannot exist has no account.
-    let (Ok(scope), Ok(email)) = (scope_of(body.tenant.as_deref()), Email::parse(&body.email)) else { return Ok(()) };
-    let Some(user) = core.store.user_by_email(&scope, &email.key()).await? else { return Ok(()) };
+    let (Ok(scope), Ok(email)) = (scope_of(body.tenant.as_deref()), Email::parse(&body.email))
+    else {
+        return Ok(());
+    };
+    let Some(user) = core.store.user_by_email(&scope, &email.key()).await? else {
+        return Ok(());
+    };
     if !user.email_confirmed {
         tracing::info!(user_id = %user.id, "password reset asked for an unconfirmed address; nothing sent");
         return Ok(());
@@ -50,8 +66,21 @@ async fn send_if_account(core: &Core, senders: &Senders<'_>, body: &ForgotBody, 
         tracing::info!(user_id = %user.id, "password reset asked for a locked account; nothing sent");
         return Ok(());
     }
-    let to = Destination { address: user.email.clone(), hint: mask_email(&user.email) };
-    if let Err(e) = send_code(core, senders, &user, CodePurpose::PasswordReset, to, None, source).await {
+    let to = Destination {
+        address: user.email.clone(),
+        hint: mask_email(&user.email),
+    };
+    if let Err(e) = send_code(
+        core,
+        senders,
+        &user,
+        CodePurpose::PasswordReset,
+        to,
+        None,
+        source,
+    )
+    .await
+    {
         tracing::info!(user_id = %user.id, error = e.code(), "password reset code not sent");
     }
     Ok(())

@@ -2,7 +2,7 @@
 //! or `purpose` (confirmation). Unknown names are refused here, before anything is read or sent.
 
 use serde::Deserialize;
-use twofa::api::{parse_body, ApiError, Request};
+use twofa::api::{ApiError, Request, parse_body};
 
 /// What a sign-in may ask a code for. The other providers have nothing to send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,7 +23,10 @@ pub enum ConfirmPurpose {
 
 #[derive(Debug)]
 pub enum SendRequest {
-    SignIn { two_factor_token: String, provider: SignInProvider },
+    SignIn {
+        two_factor_token: String,
+        provider: SignInProvider,
+    },
     Confirm(ConfirmPurpose),
 }
 
@@ -45,22 +48,43 @@ impl SendRequest {
             )),
             (Some(two_factor_token), None) => {
                 let provider = match body.provider.as_deref() {
-                    None => return Err(ApiError::invalid_field("provider", "the field provider is required")),
+                    None => {
+                        return Err(ApiError::invalid_field(
+                            "provider",
+                            "the field provider is required",
+                        ));
+                    }
                     Some("email") => SignInProvider::Email,
                     Some("sms") => SignInProvider::Sms,
                     Some("authenticator") => SignInProvider::NothingToSend("authenticator"),
                     Some("recovery_code") => SignInProvider::NothingToSend("recovery_code"),
-                    Some(_) => return Err(ApiError::invalid_field("provider", "provider must be \"email\" or \"sms\"")),
+                    Some(_) => {
+                        return Err(ApiError::invalid_field(
+                            "provider",
+                            "provider must be \"email\" or \"sms\"",
+                        ));
+                    }
                 };
-                Ok(SendRequest::SignIn { two_factor_token, provider })
+                Ok(SendRequest::SignIn {
+                    two_factor_token,
+                    provider,
+                })
             }
             (None, Some(purpose)) => match purpose.as_str() {
                 "confirm_email" => Ok(SendRequest::Confirm(ConfirmPurpose::Email)),
                 "confirm_phone" => body
                     .phone_number
                     .map(|p| SendRequest::Confirm(ConfirmPurpose::Phone(p)))
-                    .ok_or_else(|| ApiError::invalid_field("phone_number", "the field phone_number is required with confirm_phone")),
-                _ => Err(ApiError::invalid_field("purpose", "purpose must be \"confirm_email\" or \"confirm_phone\"")),
+                    .ok_or_else(|| {
+                        ApiError::invalid_field(
+                            "phone_number",
+                            "the field phone_number is required with confirm_phone",
+                        )
+                    }),
+                _ => Err(ApiError::invalid_field(
+                    "purpose",
+                    "purpose must be \"confirm_email\" or \"confirm_phone\"",
+                )),
             },
             (None, None) => Err(ApiError::invalid_field(
                 "two_factor_token",

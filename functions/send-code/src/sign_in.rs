@@ -12,12 +12,19 @@ use twofa::policy::Provider;
 use twofa::signin::{load_side, usable_providers};
 use twofa::user::User;
 
-use crate::deliver::{send_code, Destination, Senders};
+use crate::deliver::{Destination, Senders, send_code};
 use crate::errors::provider_unavailable;
 use crate::request::SignInProvider;
 
-pub async fn send(core: &Core, senders: &Senders<'_>, token: &str, provider: SignInProvider, source: Option<IpAddr>) -> Result<Response, ApiError> {
-    let twofa::signin::PendingSignIn { user, sid } = twofa::signin::pending_sign_in(core, token).await?;
+pub async fn send(
+    core: &Core,
+    senders: &Senders<'_>,
+    token: &str,
+    provider: SignInProvider,
+    source: Option<IpAddr>,
+) -> Result<Response, ApiError> {
+    let twofa::signin::PendingSignIn { user, sid } =
+        twofa::signin::pending_sign_in(core, token).await?;
     let (provider, purpose) = match provider {
         SignInProvider::Email => (Provider::Email, CodePurpose::SignInEmail),
         SignInProvider::Sms => (Provider::Sms, CodePurpose::SignInSms),
@@ -29,19 +36,26 @@ pub async fn send(core: &Core, senders: &Senders<'_>, token: &str, provider: Sig
     if !usable_providers(&user, &side.effective(user.two_factor_enabled)).contains(&provider) {
         return Err(provider_unavailable(provider.as_str()));
     }
-    let to = destination(core, &user, provider).ok_or_else(|| provider_unavailable(provider.as_str()))?;
+    let to = destination(core, &user, provider)
+        .ok_or_else(|| provider_unavailable(provider.as_str()))?;
     send_code(core, senders, &user, purpose, to, Some(&sid), source).await
 }
 
 /// The confirmed destination of `provider`; `None` for a number SMS may not go to.
 fn destination(core: &Core, user: &User, provider: Provider) -> Option<Destination> {
     match provider {
-        Provider::Email => Some(Destination { address: user.email.clone(), hint: mask_email(&user.email) }),
+        Provider::Email => Some(Destination {
+            address: user.email.clone(),
+            hint: mask_email(&user.email),
+        }),
         Provider::Sms => {
             let number = PhoneNumber::parse(user.phone_number.as_deref()?).ok()?;
             core.config
                 .sms_allowed_to(number.country_code())
-                .then(|| Destination { address: number.as_str().to_string(), hint: number.masked() })
+                .then(|| Destination {
+                    address: number.as_str().to_string(),
+                    hint: number.masked(),
+                })
         }
         Provider::Authenticator => None,
     }

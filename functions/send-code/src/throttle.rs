@@ -14,7 +14,7 @@ use futures_util::future::join_all;
 use twofa::api::ApiError;
 use twofa::app::Core;
 use twofa::codes::CodePurpose;
-use twofa::throttle::{retry_after, source_key, Limit, Taken};
+use twofa::throttle::{Limit, Taken, retry_after, source_key};
 use twofa::user::User;
 
 use crate::errors::too_many_requests;
@@ -22,27 +22,53 @@ use crate::errors::too_many_requests;
 const HOUR: i64 = 3600;
 
 /// The limits one send to `destination` for `purpose`, asked from `source`, counts against.
-pub fn limits(core: &Core, user: &User, purpose: CodePurpose, destination: &str, source: Option<std::net::IpAddr>) -> Vec<Limit> {
+pub fn limits(
+    core: &Core,
+    user: &User,
+    purpose: CodePurpose,
+    destination: &str,
+    source: Option<std::net::IpAddr>,
+) -> Vec<Limit> {
     let c = &core.config;
     let mut limits = Vec::with_capacity(5);
     if c.resend_cooldown_seconds > 0 {
-        limits.push(Limit { key: format!("cooldown:{}:{}", user.id, purpose.as_str()), max: 1, seconds: c.resend_cooldown_seconds });
+        limits.push(Limit {
+            key: format!("cooldown:{}:{}", user.id, purpose.as_str()),
+            max: 1,
+            seconds: c.resend_cooldown_seconds,
+        });
     }
-    limits.push(Limit { key: format!("user:{}", user.id), max: c.sends_per_user_per_hour, seconds: HOUR });
-    limits.push(Limit { key: format!("dest:{}", destination.to_lowercase()), max: c.sends_per_destination_per_hour, seconds: HOUR });
+    limits.push(Limit {
+        key: format!("user:{}", user.id),
+        max: c.sends_per_user_per_hour,
+        seconds: HOUR,
+    });
+    limits.push(Limit {
+        key: format!("dest:{}", destination.to_lowercase()),
+        max: c.sends_per_destination_per_hour,
+        seconds: HOUR,
+    });
     if let Some(ip) = source {
-        limits.push(Limit { key: format!("ip:{}", source_key(ip)), max: c.sends_per_ip_per_hour, seconds: HOUR });
+        limits.push(Limit {
+            key: format!("ip:{}", source_key(ip)),
+            max: c.sends_per_ip_per_hour,
+            seconds: HOUR,
+        });
     }
     limits.push(match purpose {
         // A reset code is a way into the account, asked without a password, as a
         // sign-in code is: it counts in the sign-in budget, so resets cannot use up
         // the confirmations' and a flood of resets is capped where sign-ins are.
-        CodePurpose::SignInEmail | CodePurpose::SignInSms | CodePurpose::PasswordReset => {
-            Limit { key: format!("tenant:{}", user.scope.key()), max: c.sends_per_tenant_per_hour, seconds: HOUR }
-        }
-        CodePurpose::ConfirmEmail | CodePurpose::ConfirmPhone => {
-            Limit { key: format!("tenant-confirm:{}", user.scope.key()), max: c.confirmations_per_tenant_per_hour, seconds: HOUR }
-        }
+        CodePurpose::SignInEmail | CodePurpose::SignInSms | CodePurpose::PasswordReset => Limit {
+            key: format!("tenant:{}", user.scope.key()),
+            max: c.sends_per_tenant_per_hour,
+            seconds: HOUR,
+        },
+        CodePurpose::ConfirmEmail | CodePurpose::ConfirmPhone => Limit {
+            key: format!("tenant-confirm:{}", user.scope.key()),
+            max: c.confirmations_per_tenant_per_hour,
+            seconds: HOUR,
+        },
     });
     limits
 }
@@ -64,7 +90,13 @@ pub async fn reserve(core: &Core, limits: &[Limit]) -> Result<(), ApiError> {
     if full.is_empty() && failed.is_none() {
         return Ok(());
     }
-    for r in join_all(counted.iter().map(|(key, end)| core.store.give_back_send(key, *end))).await {
+    for r in join_all(
+        counted
+            .iter()
+            .map(|(key, end)| core.store.give_back_send(key, *end)),
+    )
+    .await
+    {
         if let Err(e) = r {
             tracing::warn!(error = %e, "a counted send could not be given back; the count stays high until its window ends");
         }

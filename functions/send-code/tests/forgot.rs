@@ -5,8 +5,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{answer, World, EMAIL};
-use serde_json::{json, Value};
+use common::{EMAIL, World, answer};
+use serde_json::{Value, json};
 use twofa::api::Response;
 use twofa::codes::CodePurpose;
 use twofa::senders::{DeliveryError, EmailMessage, EmailSender, SmsSender};
@@ -23,17 +23,38 @@ async fn forgot(w: &World, body: Value) -> Response {
     forgot_with(w, &w.out, &w.out, body).await
 }
 
-async fn forgot_with(w: &World, sms: &dyn SmsSender, email: &dyn EmailSender, body: Value) -> Response {
-    send_code::handle(&w.core, sms, email, json_request("POST", "/password/forgot", &body, None)).await
+async fn forgot_with(
+    w: &World,
+    sms: &dyn SmsSender,
+    email: &dyn EmailSender,
+    body: Value,
+) -> Response {
+    send_code::handle(
+        &w.core,
+        sms,
+        email,
+        json_request("POST", "/password/forgot", &body, None),
+    )
+    .await
 }
 
 async fn confirmed_user(w: &World) -> twofa::user::User {
     let user = w.plain_user(EMAIL).await;
-    w.patch(&user, UserPatch { email_confirmed: Some(true), ..Default::default() }).await
+    w.patch(
+        &user,
+        UserPatch {
+            email_confirmed: Some(true),
+            ..Default::default()
+        },
+    )
+    .await
 }
 
 fn reset_mails(w: &World) -> usize {
-    w.outbox().iter().filter(|m| m.subject.as_deref() == Some("Your password reset code")).count()
+    w.outbox()
+        .iter()
+        .filter(|m| m.subject.as_deref() == Some("Your password reset code"))
+        .count()
 }
 
 #[tokio::test]
@@ -45,13 +66,25 @@ async fn a_confirmed_address_gets_a_six_digit_reset_code_kept_only_as_a_keyed_ha
 
     assert_eq!((status, body), (202, json!({})));
     let sent = w.outbox().pop().expect("an email");
-    assert_eq!((sent.to.as_str(), sent.subject.as_deref()), (EMAIL, Some("Your password reset code")));
+    assert_eq!(
+        (sent.to.as_str(), sent.subject.as_deref()),
+        (EMAIL, Some("Your password reset code"))
+    );
     let code = sent.code.expect("a code");
     assert!(code.len() == 6 && code.chars().all(|c| c.is_ascii_digit()));
-    let pending = w.store.code(&user.id, CodePurpose::PasswordReset).await.unwrap().expect("a pending code");
+    let pending = w
+        .store
+        .code(&user.id, CodePurpose::PasswordReset)
+        .await
+        .unwrap()
+        .expect("a pending code");
     assert_eq!(pending.destination, EMAIL);
     assert!(!pending.hash.contains(&code));
-    assert_eq!(pending.expires_at, w.now() + 300, "the same lifetime as sign-in codes");
+    assert_eq!(
+        pending.expires_at,
+        w.now() + 300,
+        "the same lifetime as sign-in codes"
+    );
 }
 
 #[tokio::test]
@@ -60,8 +93,23 @@ async fn unknown_unconfirmed_locked_and_malformed_emails_get_the_same_answer_and
     let known = confirmed_user(&w).await;
     let unconfirmed = w.plain_user("una@example.com").await;
     let locked = w.plain_user("lou@example.com").await;
-    w.patch(&locked, UserPatch { email_confirmed: Some(true), ..Default::default() }).await;
-    w.store.lock(twofa::store::Subject::User(&locked.id), w.now(), w.now() + 300, false).await.unwrap();
+    w.patch(
+        &locked,
+        UserPatch {
+            email_confirmed: Some(true),
+            ..Default::default()
+        },
+    )
+    .await;
+    w.store
+        .lock(
+            twofa::store::Subject::User(&locked.id),
+            w.now(),
+            w.now() + 300,
+            false,
+        )
+        .await
+        .unwrap();
 
     let answers: Vec<(u16, String, Value)> = vec![
         answer(&forgot(&w, json!({"email": "nobody@example.com"})).await),
@@ -77,7 +125,10 @@ async fn unknown_unconfirmed_locked_and_malformed_emails_get_the_same_answer_and
     }
     assert_eq!(reset_mails(&w), 0, "no code for any of them");
     for id in [&unconfirmed.id, &locked.id, &known.id] {
-        assert_eq!(w.store.code(id, CodePurpose::PasswordReset).await.unwrap(), None);
+        assert_eq!(
+            w.store.code(id, CodePurpose::PasswordReset).await.unwrap(),
+            None
+        );
     }
 }
 
@@ -91,13 +142,29 @@ async fn a_throttled_or_failed_send_still_answers_202_and_leaves_no_usable_code(
     // Within the resend cooldown: the same answer as any other email, and no second email.
     let (status, _, body) = answer(&forgot(&w, json!({"email": EMAIL})).await);
     assert_eq!((status, body), (202, json!({})));
-    assert_eq!(reset_mails(&w), 1, "reset codes go through the same send limits as sign-in codes");
+    assert_eq!(
+        reset_mails(&w),
+        1,
+        "reset codes go through the same send limits as sign-in codes"
+    );
 
     w.clock.advance(31);
     let refusing = RefusingEmail;
-    let (status, _, body) = answer(&forgot_with(&w, &w.out, &refusing, json!({"email": EMAIL})).await);
-    assert_eq!((status, body), (202, json!({})), "a 502 would tell that the account exists");
-    assert_eq!(w.store.code(&user.id, CodePurpose::PasswordReset).await.unwrap(), None, "the code that never arrived is not usable");
+    let (status, _, body) =
+        answer(&forgot_with(&w, &w.out, &refusing, json!({"email": EMAIL})).await);
+    assert_eq!(
+        (status, body),
+        (202, json!({})),
+        "a 502 would tell that the account exists"
+    );
+    assert_eq!(
+        w.store
+            .code(&user.id, CodePurpose::PasswordReset)
+            .await
+            .unwrap(),
+        None,
+        "the code that never arrived is not usable"
+    );
 }
 
 #[tokio::test]
@@ -109,7 +176,10 @@ async fn every_answer_takes_at_least_the_floor_whatever_the_email() {
         let r = forgot(&w, json!({"email": email})).await;
         assert_eq!(r.status(), 202);
         // A lower bound only: sleeping never ends early, so this cannot flake.
-        assert!(started.elapsed() >= Duration::from_millis(250), "{email} answered before the floor");
+        assert!(
+            started.elapsed() >= Duration::from_millis(250),
+            "{email} answered before the floor"
+        );
         w.clock.advance(31);
     }
 }
@@ -121,7 +191,13 @@ async fn a_body_that_is_not_the_contract_is_refused_with_400() {
         let (status, code, _) = answer(&forgot(&w, body.clone()).await);
         assert_eq!((status, code.as_str()), (400, "invalid_request"), "{body}");
     }
-    let wrong_method = send_code::handle(&w.core, &w.out, &w.out, json_request("GET", "/password/forgot", &json!(null), None)).await;
+    let wrong_method = send_code::handle(
+        &w.core,
+        &w.out,
+        &w.out,
+        json_request("GET", "/password/forgot", &json!(null), None),
+    )
+    .await;
     assert_eq!(wrong_method.status(), 405);
 }
 
@@ -146,25 +222,70 @@ async fn nothing_a_client_sends_gets_a_5xx() {
     ];
     for body in bodies {
         let r = forgot(&w, body.clone()).await;
-        assert!(r.status().as_u16() < 500, "{} for a body of {} bytes", r.status(), body.to_string().len());
+        assert!(
+            r.status().as_u16() < 500,
+            "{} for a body of {} bytes",
+            r.status(),
+            body.to_string().len()
+        );
     }
 }
 
 #[tokio::test]
 async fn reset_codes_count_in_the_tenants_sign_in_budget_not_the_confirmations_one() {
-    let signin_budget_of_one = World::with(&[("PASSWORD_RESET_ANSWER_MS", "0"), ("SEND_LIMIT_PER_TENANT_PER_HOUR", "1")]);
+    let signin_budget_of_one = World::with(&[
+        ("PASSWORD_RESET_ANSWER_MS", "0"),
+        ("SEND_LIMIT_PER_TENANT_PER_HOUR", "1"),
+    ]);
     for email in ["jane@example.com", "otto@example.com"] {
         let user = signin_budget_of_one.plain_user(email).await;
-        signin_budget_of_one.patch(&user, UserPatch { email_confirmed: Some(true), ..Default::default() }).await;
-        assert_eq!(forgot(&signin_budget_of_one, json!({"email": email})).await.status(), 202);
+        signin_budget_of_one
+            .patch(
+                &user,
+                UserPatch {
+                    email_confirmed: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await;
+        assert_eq!(
+            forgot(&signin_budget_of_one, json!({"email": email}))
+                .await
+                .status(),
+            202
+        );
     }
-    assert_eq!(reset_mails(&signin_budget_of_one), 1, "the second reset is over the sign-in budget");
+    assert_eq!(
+        reset_mails(&signin_budget_of_one),
+        1,
+        "the second reset is over the sign-in budget"
+    );
 
-    let confirm_budget_of_one = World::with(&[("PASSWORD_RESET_ANSWER_MS", "0"), ("SEND_LIMIT_CONFIRMATIONS_PER_TENANT_PER_HOUR", "1")]);
+    let confirm_budget_of_one = World::with(&[
+        ("PASSWORD_RESET_ANSWER_MS", "0"),
+        ("SEND_LIMIT_CONFIRMATIONS_PER_TENANT_PER_HOUR", "1"),
+    ]);
     for email in ["jane@example.com", "otto@example.com"] {
         let user = confirm_budget_of_one.plain_user(email).await;
-        confirm_budget_of_one.patch(&user, UserPatch { email_confirmed: Some(true), ..Default::default() }).await;
-        assert_eq!(forgot(&confirm_budget_of_one, json!({"email": email})).await.status(), 202);
+        confirm_budget_of_one
+            .patch(
+                &user,
+                UserPatch {
+                    email_confirmed: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await;
+        assert_eq!(
+            forgot(&confirm_budget_of_one, json!({"email": email}))
+                .await
+                .status(),
+            202
+        );
     }
-    assert_eq!(reset_mails(&confirm_budget_of_one), 2, "resets leave the confirmations' budget alone");
+    assert_eq!(
+        reset_mails(&confirm_budget_of_one),
+        2,
+        "resets leave the confirmations' budget alone"
+    );
 }

@@ -5,7 +5,7 @@
 
 use twofa::api::ApiError;
 use twofa::app::Core;
-use twofa::codes::{code_hash, normalise_code, recovery_code_hash, PendingCode};
+use twofa::codes::{PendingCode, code_hash, normalise_code, recovery_code_hash};
 use twofa::crypto::constant_time_eq;
 use twofa::store::Spend;
 use twofa::totp;
@@ -25,13 +25,30 @@ pub enum Judged<'a> {
 
 /// An emailed or texted code, bound to the destination it must have been sent to
 /// and, for a sign-in code, to the sign-in `sid` that asked for it.
-pub async fn sent_code<'a>(core: &Core, pending: Option<&'a PendingCode>, typed: &str, destination: &str, sid: Option<&str>) -> Result<Judged<'a>, ApiError> {
-    let Some(p) = pending else { return Ok(Judged::Wrong) };
+pub async fn sent_code<'a>(
+    core: &Core,
+    pending: Option<&'a PendingCode>,
+    typed: &str,
+    destination: &str,
+    sid: Option<&str>,
+) -> Result<Judged<'a>, ApiError> {
+    let Some(p) = pending else {
+        return Ok(Judged::Wrong);
+    };
     if p.expires_at <= core.now() {
         return Ok(Judged::Expired);
     }
-    let Some(code) = normalise_code(typed) else { return Ok(Judged::Wrong) };
-    let hash = code_hash(&core.hash_key, &p.user_id, p.purpose, destination, sid, &code);
+    let Some(code) = normalise_code(typed) else {
+        return Ok(Judged::Wrong);
+    };
+    let hash = code_hash(
+        &core.hash_key,
+        &p.user_id,
+        p.purpose,
+        destination,
+        sid,
+        &code,
+    );
     if !constant_time_eq(&hash, &p.hash) {
         return Ok(Judged::Wrong);
     }
@@ -42,10 +59,26 @@ pub async fn sent_code<'a>(core: &Core, pending: Option<&'a PendingCode>, typed:
 /// the expiry is looked at: `code_expired` goes only to whoever typed the right
 /// code, since anyone may ask for a code for any email and wait, and an expired
 /// code must not then tell that the email has an account.
-pub async fn reset_code<'a>(core: &Core, pending: Option<&'a PendingCode>, typed: &str, destination: &str) -> Result<Judged<'a>, ApiError> {
-    let Some(p) = pending else { return Ok(Judged::Wrong) };
-    let Some(code) = normalise_code(typed) else { return Ok(Judged::Wrong) };
-    let hash = code_hash(&core.hash_key, &p.user_id, p.purpose, destination, None, &code);
+pub async fn reset_code<'a>(
+    core: &Core,
+    pending: Option<&'a PendingCode>,
+    typed: &str,
+    destination: &str,
+) -> Result<Judged<'a>, ApiError> {
+    let Some(p) = pending else {
+        return Ok(Judged::Wrong);
+    };
+    let Some(code) = normalise_code(typed) else {
+        return Ok(Judged::Wrong);
+    };
+    let hash = code_hash(
+        &core.hash_key,
+        &p.user_id,
+        p.purpose,
+        destination,
+        None,
+        &code,
+    );
     if !constant_time_eq(&hash, &p.hash) {
         return Ok(Judged::Wrong);
     }
@@ -60,10 +93,14 @@ pub async fn reset_code<'a>(core: &Core, pending: Option<&'a PendingCode>, typed
 /// (the write refuses a step not later than the last): the replay ASP.NET Core
 /// Identity allows is refused here (RFC 6238 §5.2).
 pub fn authenticator(core: &Core, user: &User, typed: &str) -> Result<Judged<'static>, ApiError> {
-    let Some(auth) = user.authenticator.as_ref().filter(|a| a.enabled) else { return Ok(Judged::Wrong) };
+    let Some(auth) = user.authenticator.as_ref().filter(|a| a.enabled) else {
+        return Ok(Judged::Wrong);
+    };
     let key = core.seal_key.open(&auth.sealed_key, &user.id)?;
     match totp::check(key.expose(), typed, core.now()).map_err(ApiError::internal)? {
-        Some(step) if user.totp_last_step.is_none_or(|last| last < step) => Ok(Judged::Right(Spend::TotpStep(step))),
+        Some(step) if user.totp_last_step.is_none_or(|last| last < step) => {
+            Ok(Judged::Right(Spend::TotpStep(step)))
+        }
         Some(_) => {
             tracing::warn!(user_id = %user.id, "authenticator code replayed; refused");
             Ok(Judged::Wrong)
@@ -79,5 +116,9 @@ pub fn recovery_hash(core: &Core, user: &User, typed: &str) -> String {
 
 /// A recovery code, by its hash, removed from the account as it is used.
 pub fn recovery<'a>(user: &User, hash: &'a str) -> Judged<'a> {
-    if user.recovery_codes.iter().any(|h| h == hash) { Judged::Right(Spend::RecoveryCode(hash)) } else { Judged::Wrong }
+    if user.recovery_codes.iter().any(|h| h == hash) {
+        Judged::Right(Spend::RecoveryCode(hash))
+    } else {
+        Judged::Wrong
+    }
 }

@@ -5,13 +5,13 @@
 //! factor, and an access token's holder goes on with the fresh one in the answer.
 
 use serde_json::json;
-use twofa::api::{json, ApiError, Request, Response};
+use twofa::api::{ApiError, Request, Response, json};
 use twofa::app::Core;
 use twofa::audit::EventType;
-use twofa::phone::PhoneNumber;
 use twofa::codes::CodePurpose;
+use twofa::phone::PhoneNumber;
 use twofa::senders::EmailSender;
-use twofa::signin::{attempt_id, authenticate, begin_attempt, fresh_access, right_answer, Outcome};
+use twofa::signin::{Outcome, attempt_id, authenticate, begin_attempt, fresh_access, right_answer};
 use twofa::store::{Subject, Success};
 use twofa::tokens::TokenKind;
 use twofa::user::UserPatch;
@@ -21,7 +21,13 @@ use crate::errors::code_expired;
 use crate::failure::{not_a_guess, wrong_code};
 use crate::request::ConfirmPurpose;
 
-pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request, purpose: ConfirmPurpose, code: &str) -> Result<Response, ApiError> {
+pub async fn verify(
+    core: &Core,
+    email: &dyn EmailSender,
+    req: &Request,
+    purpose: ConfirmPurpose,
+    code: &str,
+) -> Result<Response, ApiError> {
     let caller = authenticate(core, req, &[TokenKind::Access, TokenKind::Setup]).await?;
     let user = &caller.user;
     let code_purpose = match purpose {
@@ -29,7 +35,10 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request, purpose
         ConfirmPurpose::Phone => CodePurpose::ConfirmPhone,
     };
     // The side's lockout values are needed before the attempt takes its slot.
-    let (pending, policy) = tokio::join!(core.store.code(&user.id, code_purpose), twofa::signin::lockout_of(core, user));
+    let (pending, policy) = tokio::join!(
+        core.store.code(&user.id, code_purpose),
+        twofa::signin::lockout_of(core, user)
+    );
     let (pending, policy) = (pending?, policy?);
     let destination = match (purpose, &pending) {
         (ConfirmPurpose::Email, _) => user.email.clone(),
@@ -43,7 +52,9 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request, purpose
     let attempt = begin_attempt(core, Subject::User(&user.id), attempt_id()?, None, policy).await?;
     let spend = match check::sent_code(core, pending.as_ref(), code, &destination, None).await? {
         Judged::Right(spend) => spend,
-        Judged::Wrong => return Err(wrong_code(core, email, user, &attempt, req, code_purpose.as_str()).await),
+        Judged::Wrong => {
+            return Err(wrong_code(core, email, user, &attempt, req, code_purpose.as_str()).await);
+        }
         Judged::Expired => {
             not_a_guess(core, user, &attempt).await?;
             return Err(code_expired());
@@ -53,10 +64,18 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request, purpose
     // The whole number is the user's own; a hint is enough for the side's admins reading events.
     let event = match purpose {
         ConfirmPurpose::Email => core.event(EventType::EmailConfirmed, user, req),
-        ConfirmPurpose::Phone => core.event(EventType::PhoneConfirmed, user, req).detail("phone_hint", hint(&destination)),
+        ConfirmPurpose::Phone => core
+            .event(EventType::PhoneConfirmed, user, req)
+            .detail("phone_hint", hint(&destination)),
     };
     let (patch, mut body) = match purpose {
-        ConfirmPurpose::Email => (UserPatch { email_confirmed: Some(true), ..Default::default() }, json!({ "email_confirmed": true })),
+        ConfirmPurpose::Email => (
+            UserPatch {
+                email_confirmed: Some(true),
+                ..Default::default()
+            },
+            json!({ "email_confirmed": true }),
+        ),
         ConfirmPurpose::Phone => (
             UserPatch {
                 phone_number: Some(Some(destination.clone())),
@@ -69,7 +88,14 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request, purpose
     // Either confirmation adds a factor: the new stamp goes in the same single write
     // as spending the code, confirming and resetting the count.
     let patch = patch.rotating_stamp();
-    let success = Success { attempt: &attempt.id, sid: None, spend, patch: &patch, release_only: false, authenticator: None };
+    let success = Success {
+        attempt: &attempt.id,
+        sid: None,
+        spend,
+        patch: &patch,
+        release_only: false,
+        authenticator: None,
+    };
     if right_answer(core, &user.id, &success).await? == Outcome::Spent {
         return Err(wrong_code(core, email, user, &attempt, req, code_purpose.as_str()).await);
     }
@@ -89,5 +115,7 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request, purpose
 }
 
 fn hint(number: &str) -> String {
-    PhoneNumber::parse(number).map(|n| n.masked()).unwrap_or_else(|_| "***".to_string())
+    PhoneNumber::parse(number)
+        .map(|n| n.masked())
+        .unwrap_or_else(|_| "***".to_string())
 }

@@ -13,10 +13,18 @@ pub fn provider_unavailable(provider: &str) -> ApiError {
 }
 
 pub fn invalid_code(attempts_remaining: u32) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "invalid_code", "the code is wrong, already used, or was replaced by a newer one")
-        .with("attempts_remaining", attempts_remaining)
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_code",
+        "the code is wrong, already used, or was replaced by a newer one",
+    )
+    .with("attempts_remaining", attempts_remaining)
 }
 
 pub fn code_expired() -> ApiError {
-    ApiError::new(StatusCode::GONE, "code_expired", "the code has expired; ask for a new one")
+    ApiError::new(
+        StatusCode::GONE,
+        "code_expired",
+        "the code has expired; ask for a new one",
+    )
 }

@@ -4,7 +4,7 @@ use twofa::api::{ApiError, Request};
 use twofa::app::Core;
 use twofa::audit::EventType;
 use twofa::senders::EmailSender;
-use twofa::signin::{record_wrong_answer, right_answer, wrong_answer, Attempt, Failure};
+use twofa::signin::{Attempt, Failure, record_wrong_answer, right_answer, wrong_answer};
 use twofa::store::{Spend, Subject, Success};
 use twofa::user::{User, UserPatch};
 
@@ -13,10 +13,23 @@ use crate::errors::invalid_code;
 /// The attempt stays counted: 401 `invalid_code` with the attempts left, or 423 when
 /// it used the last slot and locked the account (which also ends its sign-in in progress).
 /// `factor` names what was wrong in the `sign_in_failed` event (never the code itself).
-pub async fn wrong_code(core: &Core, email: &dyn EmailSender, user: &User, attempt: &Attempt, req: &Request, factor: &'static str) -> ApiError {
+pub async fn wrong_code(
+    core: &Core,
+    email: &dyn EmailSender,
+    user: &User,
+    attempt: &Attempt,
+    req: &Request,
+    factor: &'static str,
+) -> ApiError {
     let failure = wrong_answer(core, email, Subject::User(&user.id), attempt).await;
     if let Ok(f) = failure {
-        record_wrong_answer(core, core.event(EventType::SignInFailed, user, req).detail("factor", factor), f).await;
+        record_wrong_answer(
+            core,
+            core.event(EventType::SignInFailed, user, req)
+                .detail("factor", factor),
+            f,
+        )
+        .await;
     }
     match failure {
         Ok(Failure::Counted { attempts_remaining }) => invalid_code(attempts_remaining),
@@ -27,6 +40,13 @@ pub async fn wrong_code(core: &Core, email: &dyn EmailSender, user: &User, attem
 
 /// An expired code is not a guess: its attempt gives its slot back.
 pub async fn not_a_guess(core: &Core, user: &User, attempt: &Attempt) -> Result<(), ApiError> {
-    let success = Success { attempt: &attempt.id, sid: None, spend: Spend::Nothing, patch: &UserPatch::default(), release_only: true, authenticator: None };
+    let success = Success {
+        attempt: &attempt.id,
+        sid: None,
+        spend: Spend::Nothing,
+        patch: &UserPatch::default(),
+        release_only: true,
+        authenticator: None,
+    };
     right_answer(core, &user.id, &success).await.map(|_| ())
 }

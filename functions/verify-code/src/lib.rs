@@ -13,14 +13,17 @@ mod request;
 mod reset;
 mod sign_in;
 
-use twofa::api::{respond, ApiError, Request, Response, Route};
+use twofa::api::{ApiError, Request, Response, Route, respond};
 use twofa::app::Core;
 use twofa::senders::EmailSender;
 
 use request::VerifyRequest;
 
 /// The routes this function serves.
-pub const ROUTES: &[Route] = &[Route::new("POST", "/verify-code"), Route::new("POST", "/password/reset")];
+pub const ROUTES: &[Route] = &[
+    Route::new("POST", "/verify-code"),
+    Route::new("POST", "/password/reset"),
+];
 
 /// Serves one request.
 pub async fn handle(core: &Core, email: &dyn EmailSender, req: Request) -> Response {
@@ -36,6 +39,8 @@ async fn serve(core: &Core, email: &dyn EmailSender, req: &Request) -> Result<Re
     }
     match VerifyRequest::parse(req)? {
         VerifyRequest::SignIn(sign_in) => sign_in::verify(core, email, req, sign_in).await,
-        VerifyRequest::Confirm { purpose, code } => confirm::verify(core, email, req, purpose, &code).await,
+        VerifyRequest::Confirm { purpose, code } => {
+            confirm::verify(core, email, req, purpose, &code).await
+        }
     }
 }

@@ -2,9 +2,9 @@
 //! expiry and the user's security stamp, so it can be listed, revoked, and dies with
 //! any change of the user's security settings.
 
-use twofa::api::{user_agent, ApiError, Request};
+use twofa::api::{ApiError, Request, user_agent};
 use twofa::app::Core;
-use twofa::devices::{device_token_hash, new_device_token, Device};
+use twofa::devices::{Device, device_token_hash, new_device_token};
 use twofa::senders::EmailSender;
 use twofa::signin::{notify, remember_cookie};
 use twofa::user::User;
@@ -16,7 +16,12 @@ pub struct Remembered {
     pub cookie: String,
 }
 
-pub async fn remember(core: &Core, email: &dyn EmailSender, user: &User, req: &Request) -> Result<Remembered, ApiError> {
+pub async fn remember(
+    core: &Core,
+    email: &dyn EmailSender,
+    user: &User,
+    req: &Request,
+) -> Result<Remembered, ApiError> {
     let now = core.now();
     let days = core.config.remember_browser_days;
     let max_age = days * 86_400;
@@ -40,5 +45,13 @@ pub async fn remember(core: &Core, email: &dyn EmailSender, user: &User, req: &R
         &format!("A browser signed in to your account and will not be asked for a second factor for {days} days. You can forget it in your two-factor settings."),
     )
     .await;
-    Ok(Remembered { device_id, cookie: remember_cookie(&core.config.remember_browser_cookie, token.expose(), max_age), token: token.expose().clone() })
+    Ok(Remembered {
+        device_id,
+        cookie: remember_cookie(
+            &core.config.remember_browser_cookie,
+            token.expose(),
+            max_age,
+        ),
+        token: token.expose().clone(),
+    })
 }

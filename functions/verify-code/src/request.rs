@@ -3,7 +3,7 @@
 //! nothing; a code of the wrong form is only a wrong code, checked later.
 
 use serde::Deserialize;
-use twofa::api::{parse_body, ApiError, Request};
+use twofa::api::{ApiError, Request, parse_body};
 
 /// A second factor a sign-in can be finished with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +54,10 @@ pub struct SignIn {
 #[derive(Debug)]
 pub enum VerifyRequest {
     SignIn(SignIn),
-    Confirm { purpose: ConfirmPurpose, code: String },
+    Confirm {
+        purpose: ConfirmPurpose,
+        code: String,
+    },
 }
 
 #[derive(Deserialize)]
@@ -76,7 +79,12 @@ impl VerifyRequest {
             )),
             (Some(two_factor_token), None) => {
                 let method = match body.provider.as_deref() {
-                    None => return Err(ApiError::invalid_field("provider", "the field provider is required")),
+                    None => {
+                        return Err(ApiError::invalid_field(
+                            "provider",
+                            "the field provider is required",
+                        ));
+                    }
                     Some("authenticator") => Method::Authenticator,
                     Some("email") => Method::Email,
                     Some("sms") => Method::Sms,
@@ -100,9 +108,17 @@ impl VerifyRequest {
                 let purpose = match purpose.as_str() {
                     "confirm_email" => ConfirmPurpose::Email,
                     "confirm_phone" => ConfirmPurpose::Phone,
-                    _ => return Err(ApiError::invalid_field("purpose", "purpose must be \"confirm_email\" or \"confirm_phone\"")),
+                    _ => {
+                        return Err(ApiError::invalid_field(
+                            "purpose",
+                            "purpose must be \"confirm_email\" or \"confirm_phone\"",
+                        ));
+                    }
                 };
-                Ok(VerifyRequest::Confirm { purpose, code: required_code(body.code)? })
+                Ok(VerifyRequest::Confirm {
+                    purpose,
+                    code: required_code(body.code)?,
+                })
             }
             (None, None) => Err(ApiError::invalid_field(
                 "two_factor_token",

@@ -15,13 +15,16 @@ use std::time::Duration;
 
 use http::StatusCode;
 use serde::Deserialize;
-use twofa::api::{no_content, parse_body, ApiError, Request, Response};
+use twofa::api::{ApiError, Request, Response, no_content, parse_body};
 use twofa::app::Core;
 use twofa::codes::CodePurpose;
 use twofa::email::Email;
-use twofa::password::{hash_password, Password};
+use twofa::password::{Password, hash_password};
 use twofa::senders::EmailSender;
-use twofa::signin::{attempt_id, begin_attempt, load_side, notify, right_answer, scope_of, unknown_email_key, wrong_answer, Failure, Outcome};
+use twofa::signin::{
+    Failure, Outcome, attempt_id, begin_attempt, load_side, notify, right_answer, scope_of,
+    unknown_email_key, wrong_answer,
+};
 use twofa::store::{Subject, Success};
 use twofa::user::UserPatch;
 
@@ -40,17 +43,36 @@ struct ResetBody {
 /// 401 `invalid_code` as the reset gives it: the same for a wrong code and for an
 /// email without an account.
 fn invalid_reset_code() -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "invalid_code", "the code is wrong, already used, or was not sent to this email")
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_code",
+        "the code is wrong, already used, or was not sent to this email",
+    )
 }
 
-pub async fn reset(core: &Core, email: &dyn EmailSender, req: &Request) -> Result<Response, ApiError> {
+pub async fn reset(
+    core: &Core,
+    email: &dyn EmailSender,
+    req: &Request,
+) -> Result<Response, ApiError> {
     let body: ResetBody = parse_body(req)?;
     // Checked before the code, so a weak choice does not spend it; the rules know
     // nothing of accounts.
-    let context: Vec<&str> = [Some(body.email.as_str()), body.tenant.as_deref()].into_iter().flatten().collect();
-    let password = Password::new(&body.new_password, core.config.password_min_length, &context)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "weak_password", e.to_string()).with("field", "new_password"))?;
-    let answer_at = tokio::time::Instant::now() + Duration::from_millis(core.config.password_reset_answer_ms);
+    let context: Vec<&str> = [Some(body.email.as_str()), body.tenant.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    let password = Password::new(
+        &body.new_password,
+        core.config.password_min_length,
+        &context,
+    )
+    .map_err(|e| {
+        ApiError::new(StatusCode::BAD_REQUEST, "weak_password", e.to_string())
+            .with("field", "new_password")
+    })?;
+    let answer_at =
+        tokio::time::Instant::now() + Duration::from_millis(core.config.password_reset_answer_ms);
     let result = attempt(core, email, &body, &password).await;
     if result.is_err() {
         tokio::time::sleep_until(answer_at).await;
@@ -58,22 +80,35 @@ pub async fn reset(core: &Core, email: &dyn EmailSender, req: &Request) -> Resul
     result
 }
 
-async fn attempt(core: &Core, sender: &dyn EmailSender, body: &ResetBody, password: &Password) -> Result<Response, ApiError> {
-    let (Ok(scope), Ok(address)) = (scope_of(body.tenant.as_deref()), Email::parse(&body.email)) else {
+async fn attempt(
+    core: &Core,
+    sender: &dyn EmailSender,
+    body: &ResetBody,
+    password: &Password,
+) -> Result<Response, ApiError> {
+    let (Ok(scope), Ok(address)) = (scope_of(body.tenant.as_deref()), Email::parse(&body.email))
+    else {
         return Err(invalid_reset_code());
     };
     let key = address.key();
     // As login does: the policy and the user are independent reads, one round trip of latency.
-    let (side, user) = tokio::join!(load_side(core.store.as_ref(), &scope), core.store.user_by_email(&scope, &key));
+    let (side, user) = tokio::join!(
+        load_side(core.store.as_ref(), &scope),
+        core.store.user_by_email(&scope, &key)
+    );
     let (side, user) = (side?, user?);
-    let policy = side.as_ref().map_or(core.config.lockout, |s| s.lockout(core.config.lockout));
+    let policy = side
+        .as_ref()
+        .map_or(core.config.lockout, |s| s.lockout(core.config.lockout));
     let Some(user) = user else {
         // Counted under the email's keyed hash, as login counts it, so an email
         // without an account locks exactly as an account does.
         let unknown = unknown_email_key(core, &scope, &key);
         let subject = Subject::Unknown(&unknown);
         let attempt = begin_attempt(core, subject, attempt_id()?, None, policy).await?;
-        return Err(refused(wrong_answer(core, sender, subject, &attempt).await?));
+        return Err(refused(
+            wrong_answer(core, sender, subject, &attempt).await?,
+        ));
     };
 
     // The attempt takes its slot before the code is judged (the store's module doc).
@@ -87,7 +122,11 @@ async fn attempt(core: &Core, sender: &dyn EmailSender, body: &ResetBody, passwo
     let user = attempt.user.clone().unwrap_or(user);
     let spend = match check::reset_code(core, pending.as_ref(), &body.code, &user.email).await? {
         Judged::Right(spend) => spend,
-        Judged::Wrong => return Err(refused(wrong_answer(core, sender, subject, &attempt).await?)),
+        Judged::Wrong => {
+            return Err(refused(
+                wrong_answer(core, sender, subject, &attempt).await?,
+            ));
+        }
         Judged::Expired => {
             not_a_guess(core, &user, &attempt).await?;
             return Err(code_expired());
@@ -104,12 +143,29 @@ async fn attempt(core: &Core, sender: &dyn EmailSender, body: &ResetBody, passwo
     .rotating_stamp();
     // Spending the code, the new password and stamp, and the reset count: one write,
     // so two resets racing with one code cannot both win.
-    let success = Success { attempt: &attempt.id, sid: None, spend, patch: &patch, authenticator: None, release_only: false };
+    let success = Success {
+        attempt: &attempt.id,
+        sid: None,
+        spend,
+        patch: &patch,
+        authenticator: None,
+        release_only: false,
+    };
     if right_answer(core, &user.id, &success).await? == Outcome::Spent {
-        return Err(refused(wrong_answer(core, sender, subject, &attempt).await?));
+        return Err(refused(
+            wrong_answer(core, sender, subject, &attempt).await?,
+        ));
     }
     // Login's copy of the hash on the email item follows through update_user.
-    core.store.update_user(&user.id, &UserPatch { password_hash: Some(hash), ..Default::default() }).await?;
+    core.store
+        .update_user(
+            &user.id,
+            &UserPatch {
+                password_hash: Some(hash),
+                ..Default::default()
+            },
+        )
+        .await?;
     tracing::info!(user_id = %user.id, "password reset with an emailed code");
     notify(
         sender,

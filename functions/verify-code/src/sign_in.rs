@@ -2,25 +2,33 @@
 //! be pending, the method allowed by policy and set up, the code right. Success ends
 //! the sign-in (so the token cannot be used again) and issues the access token.
 
-use twofa::api::{json, json_with_headers, ApiError, Request, Response};
+use twofa::api::{ApiError, Request, Response, json, json_with_headers};
 use twofa::app::Core;
 use twofa::audit::EventType;
 use twofa::codes::CodePurpose;
 use twofa::phone::PhoneNumber;
 use twofa::policy::{Effective, Provider};
 use twofa::senders::EmailSender;
-use twofa::signin::{attempt_id, begin_attempt, issue_access, load_side, notify, right_answer, usable_providers, Outcome};
+use twofa::signin::{
+    Outcome, attempt_id, begin_attempt, issue_access, load_side, notify, right_answer,
+    usable_providers,
+};
 use twofa::store::{Subject, Success};
 use twofa::user::{User, UserPatch};
 
-use twofa::signin::{pending_sign_in, PendingSignIn};
 use crate::check::{self, Judged};
 use crate::errors::{code_expired, provider_unavailable};
 use crate::failure::{not_a_guess, wrong_code};
 use crate::remember::remember;
 use crate::request::{Method, SignIn};
+use twofa::signin::{PendingSignIn, pending_sign_in};
 
-pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request, s: SignIn) -> Result<Response, ApiError> {
+pub async fn verify(
+    core: &Core,
+    email: &dyn EmailSender,
+    req: &Request,
+    s: SignIn,
+) -> Result<Response, ApiError> {
     let PendingSignIn { user, sid } = pending_sign_in(core, &s.two_factor_token).await?;
     let Some(side) = load_side(core.store.as_ref(), &user.scope).await? else {
         return Err(ApiError::unauthorized());
@@ -31,7 +39,14 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request, s: Sign
     }
 
     // The attempt takes its slot before the code is judged (the store's module doc).
-    let attempt = begin_attempt(core, Subject::User(&user.id), attempt_id()?, Some(&sid), side.lockout(core.config.lockout)).await?;
+    let attempt = begin_attempt(
+        core,
+        Subject::User(&user.id),
+        attempt_id()?,
+        Some(&sid),
+        side.lockout(core.config.lockout),
+    )
+    .await?;
     let user = attempt.user.clone().unwrap_or(user);
     let pending;
     let recovery_hash;
@@ -44,7 +59,9 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request, s: Sign
         Method::Sms => {
             let number = user.phone_number.as_deref().unwrap_or_default();
             // Bound to the number as send-code normalised it.
-            let number = PhoneNumber::parse(number).map(|p| p.as_str().to_string()).unwrap_or_else(|_| number.to_string());
+            let number = PhoneNumber::parse(number)
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_else(|_| number.to_string());
             pending = core.store.code(&user.id, CodePurpose::SignInSms).await?;
             check::sent_code(core, pending.as_ref(), &s.code, &number, Some(&sid)).await?
         }
@@ -55,14 +72,23 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request, s: Sign
     };
     let spend = match judged {
         Judged::Right(spend) => spend,
-        Judged::Wrong => return Err(wrong_code(core, email, &user, &attempt, req, s.method.as_str()).await),
+        Judged::Wrong => {
+            return Err(wrong_code(core, email, &user, &attempt, req, s.method.as_str()).await);
+        }
         Judged::Expired => {
             not_a_guess(core, &user, &attempt).await?;
             return Err(code_expired());
         }
     };
     // Spending the factor, ending the sign-in and resetting the count: one write.
-    let success = Success { attempt: &attempt.id, sid: Some(&sid), spend, patch: &UserPatch::default(), release_only: false, authenticator: None };
+    let success = Success {
+        attempt: &attempt.id,
+        sid: Some(&sid),
+        spend,
+        patch: &UserPatch::default(),
+        release_only: false,
+        authenticator: None,
+    };
     if right_answer(core, &user.id, &success).await? == Outcome::Spent {
         return Err(wrong_code(core, email, &user, &attempt, req, s.method.as_str()).await);
     }
@@ -81,16 +107,30 @@ pub async fn verify(core: &Core, email: &dyn EmailSender, req: &Request, s: Sign
     let amr = ["pwd", s.method.amr()];
     let mut signed_in = issue_access(core, &user, &amr, Some(core.now()))?;
     // Everything this sign-in did goes into the store in one write.
-    let mut events = vec![core.event(EventType::SignIn, &user, req).detail("amr", amr.to_vec()).detail("provider", s.method.as_str())];
+    let mut events = vec![
+        core.event(EventType::SignIn, &user, req)
+            .detail("amr", amr.to_vec())
+            .detail("provider", s.method.as_str()),
+    ];
     if s.method == Method::RecoveryCode {
-        events.push(core.event(EventType::RecoveryCodeUsed, &user, req).detail("recovery_codes_left", user.recovery_codes.len().saturating_sub(1)));
+        events.push(core.event(EventType::RecoveryCodeUsed, &user, req).detail(
+            "recovery_codes_left",
+            user.recovery_codes.len().saturating_sub(1),
+        ));
     }
     if s.remember_browser && eff.remember_browser_allowed {
         let remembered = remember(core, email, &user, req).await?;
-        events.push(core.event(EventType::BrowserRemembered, &user, req).detail("device_id", remembered.device_id.clone()));
+        events.push(
+            core.event(EventType::BrowserRemembered, &user, req)
+                .detail("device_id", remembered.device_id.clone()),
+        );
         core.record_all(events).await;
         signed_in.remember_browser_token = Some(remembered.token);
-        return Ok(json_with_headers(http::StatusCode::OK, &signed_in, &[(http::header::SET_COOKIE, remembered.cookie)]));
+        return Ok(json_with_headers(
+            http::StatusCode::OK,
+            &signed_in,
+            &[(http::header::SET_COOKIE, remembered.cookie)],
+        ));
     }
     core.record_all(events).await;
     Ok(json(http::StatusCode::OK, &signed_in))

@@ -3,7 +3,7 @@
 
 use twofa::app::Core;
 use twofa::email::Email;
-use twofa::password::{hash_password, Password};
+use twofa::password::{Password, hash_password};
 use twofa::store::StoreError;
 use twofa::tenant::Scope;
 use twofa::user::{Role, User};
@@ -37,7 +37,11 @@ pub enum SeedError {
 /// Creates a host admin with this email and password unless a host user with
 /// that email exists already (then nothing changes: a restart never resets a password).
 /// The password must meet the rules users' passwords meet.
-pub async fn seed_host_admin(core: &Core, email: &str, password: &str) -> Result<Seeded, SeedError> {
+pub async fn seed_host_admin(
+    core: &Core,
+    email: &str,
+    password: &str,
+) -> Result<Seeded, SeedError> {
     let checked = Password::new(password, core.config.password_min_length, &[email])?;
     seed(core, email, &checked).await
 }
@@ -45,7 +49,11 @@ pub async fn seed_host_admin(core: &Core, email: &str, password: &str) -> Result
 /// The local API's admin from `LOCAL_ADMIN_EMAIL` / `LOCAL_ADMIN_PASSWORD`: a
 /// password that misses the rules is accepted with a warning, because a
 /// development setup must not fail to start over a test password.
-pub async fn seed_local_admin(core: &Core, email: &str, password: &str) -> Result<Seeded, SeedError> {
+pub async fn seed_local_admin(
+    core: &Core,
+    email: &str,
+    password: &str,
+) -> Result<Seeded, SeedError> {
     let checked = match Password::new(password, core.config.password_min_length, &[email]) {
         Ok(p) => p,
         Err(e) => {
@@ -65,7 +73,12 @@ async fn seed(core: &Core, email: &str, password: &Password) -> Result<Seeded, S
         // The operator typed this address; notices may go to it.
         email_confirmed: true,
         roles: vec![Role::HostAdmin],
-        ..User::new(Scope::Host, email.as_str(), hash_password(password).await?, core.now())
+        ..User::new(
+            Scope::Host,
+            email.as_str(),
+            hash_password(password).await?,
+            core.now(),
+        )
     };
     match core.store.create_user(&user).await {
         Ok(()) => Ok(Seeded::Created(user.id)),

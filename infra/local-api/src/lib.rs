@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::State;
 use http::StatusCode;
-use twofa::api::{ApiError, ClientInfo, Request, Response, Route, MAX_BODY_BYTES};
+use twofa::api::{ApiError, ClientInfo, MAX_BODY_BYTES, Request, Response, Route};
 use twofa::app::Core;
 use twofa::senders::log::LogSender;
 use twofa::senders::{EmailSender, SmsSender};
@@ -51,19 +51,34 @@ impl LocalApi {
             return if req.method() == http::Method::GET {
                 twofa::api::json(StatusCode::OK, &self.outbox.outbox())
             } else {
-                ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "/_local/outbox takes GET").into_response()
+                ApiError::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    "/_local/outbox takes GET",
+                )
+                .into_response()
             };
         }
         let owner = route_table()
             .into_iter()
-            .find(|(_, r)| twofa::api::match_path(r.path, &path).is_some() && r.method == req.method().as_str())
-            .or_else(|| route_table().into_iter().find(|(_, r)| twofa::api::match_path(r.path, &path).is_some()));
+            .find(|(_, r)| {
+                twofa::api::match_path(r.path, &path).is_some() && r.method == req.method().as_str()
+            })
+            .or_else(|| {
+                route_table()
+                    .into_iter()
+                    .find(|(_, r)| twofa::api::match_path(r.path, &path).is_some())
+            });
         match owner.map(|(f, _)| f) {
             Some("register") => register::handle(&self.core, req).await,
             Some("login") => login::handle(&self.core, self.email.as_ref(), req).await,
-            Some("send-code") => send_code::handle(&self.core, self.sms.as_ref(), self.email.as_ref(), req).await,
+            Some("send-code") => {
+                send_code::handle(&self.core, self.sms.as_ref(), self.email.as_ref(), req).await
+            }
             Some("verify-code") => verify_code::handle(&self.core, self.email.as_ref(), req).await,
-            Some("manage-settings") => manage_settings::handle(&self.core, self.email.as_ref(), req).await,
+            Some("manage-settings") => {
+                manage_settings::handle(&self.core, self.email.as_ref(), req).await
+            }
             _ => ApiError::not_found(format!("no route {} {path}", req.method())).into_response(),
         }
     }
@@ -77,16 +92,38 @@ pub fn router(api: Arc<LocalApi>) -> axum::Router {
 }
 
 /// Serves the local API on `listener` until `shutdown` completes.
-pub async fn serve(listener: tokio::net::TcpListener, api: Arc<LocalApi>, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    axum::serve(listener, router(api).into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    api: Arc<LocalApi>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(api).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
-async fn serve_one(State(api): State<Arc<LocalApi>>, req: http::Request<Body>) -> http::Response<Body> {
+async fn serve_one(
+    State(api): State<Arc<LocalApi>>,
+    req: http::Request<Body>,
+) -> http::Response<Body> {
     let (mut parts, body) = req.into_parts();
     // The socket peer plays API Gateway's source IP.
-    let peer = parts.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    let user_agent = parts.headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string);
-    parts.extensions.insert(ClientInfo { source_ip: peer, user_agent });
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let user_agent = parts
+        .headers
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    parts.extensions.insert(ClientInfo {
+        source_ip: peer,
+        user_agent,
+    });
     let response = match axum::body::to_bytes(body, MAX_BODY_BYTES + 1).await {
         Ok(bytes) if bytes.len() <= MAX_BODY_BYTES => {
             let id = uuid::Uuid::new_v4();
@@ -96,7 +133,11 @@ async fn serve_one(State(api): State<Arc<LocalApi>>, req: http::Request<Body>) -
             tracing::Instrument::instrument(
                 async {
                     let response = api.dispatch(req).await;
-                    tracing::info!(status = response.status().as_u16(), ms = started.elapsed().as_millis() as u64, "served");
+                    tracing::info!(
+                        status = response.status().as_u16(),
+                        ms = started.elapsed().as_millis() as u64,
+                        "served"
+                    );
                     response
                 },
                 span,

@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use local_api::admin::{random_password, seed_host_admin, seed_local_admin, Seeded};
-use local_api::start::Target;
 use local_api::LocalApi;
+use local_api::admin::{Seeded, random_password, seed_host_admin, seed_local_admin};
+use local_api::start::Target;
 use twofa::app::{Core, Keys};
 use twofa::clock::SystemClock;
 use twofa::config::{Config, EmailProvider, Env, ProcessEnv, SmsProvider};
@@ -27,7 +27,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let keys = match env.get("JWT_SIGNING_KEY") {
         Some(_) => Keys::from_env(&env, config.token_lifetimes)?,
         None => {
-            tracing::info!("no JWT_SIGNING_KEY: using random keys for this run; tokens die when it stops");
+            tracing::info!(
+                "no JWT_SIGNING_KEY: using random keys for this run; tokens die when it stops"
+            );
             Keys::random(config.token_lifetimes)
         }
     };
@@ -35,11 +37,15 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let target = local_api::start::target(&env)?;
     // The AWS configuration chain probes for a region and credentials (IMDS among
     // them): only worth it when something here talks to AWS.
-    let needs_aws = matches!(target, Target::Dynamo { .. }) || config.sms_provider == SmsProvider::Sns || config.email_provider == EmailProvider::Ses;
+    let needs_aws = matches!(target, Target::Dynamo { .. })
+        || config.sms_provider == SmsProvider::Sns
+        || config.email_provider == EmailProvider::Ses;
     let sdk = if needs_aws {
         twofa::app::aws_sdk_config().await
     } else {
-        aws_config::SdkConfig::builder().behavior_version(aws_config::BehaviorVersion::latest()).build()
+        aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build()
     };
     let (store, may_seed): (Arc<dyn Store>, bool) = match target {
         Target::Dynamo { table, endpoint } => {
@@ -57,7 +63,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let email = twofa::app::email_sender(&config, &sdk, &outbox)?;
     let core = Core::new(store, Arc::new(SystemClock), config, keys);
 
-    match (env.get("LOCAL_ADMIN_EMAIL"), env.get("LOCAL_ADMIN_PASSWORD")) {
+    match (
+        env.get("LOCAL_ADMIN_EMAIL"),
+        env.get("LOCAL_ADMIN_PASSWORD"),
+    ) {
         _ if !may_seed => eprintln!(
             "local-api: not seeding a host admin: the table existed before and the local API did not create it \
              (use create-host-admin to add an admin to a table on purpose)"
@@ -76,8 +85,18 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
-    let api = Arc::new(LocalApi { core, sms, email, outbox });
-    let port: u16 = env.get("PORT").map(|p| p.parse()).transpose().map_err(|_| "PORT must be a port number")?.unwrap_or(3000);
+    let api = Arc::new(LocalApi {
+        core,
+        sms,
+        email,
+        outbox,
+    });
+    let port: u16 = env
+        .get("PORT")
+        .map(|p| p.parse())
+        .transpose()
+        .map_err(|_| "PORT must be a port number")?
+        .unwrap_or(3000);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     tracing::info!("local API listening on http://127.0.0.1:{port}");
     local_api::serve(listener, api, async {

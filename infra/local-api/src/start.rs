@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use twofa::config::Env;
-use twofa::store::dynamo::{DynamoStore, Ensured};
 use twofa::store::Store;
+use twofa::store::dynamo::{DynamoStore, Ensured};
 
 /// What the local API marks a table it created with.
 pub const CREATOR: &str = "local-api";
@@ -28,9 +28,15 @@ pub enum Target {
 /// Reads `TABLE_NAME`, the endpoint variables and `LOCAL_API_USE_AWS`; refuses a
 /// table with no endpoint unless AWS was asked for.
 pub fn target(env: &dyn Env) -> Result<Target, String> {
-    let Some(table) = env.get("TABLE_NAME") else { return Ok(Target::Memory) };
-    let endpoint = env.get("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| env.get("DYNAMODB_ENDPOINT"));
-    let use_aws = env.get("LOCAL_API_USE_AWS").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    let Some(table) = env.get("TABLE_NAME") else {
+        return Ok(Target::Memory);
+    };
+    let endpoint = env
+        .get("AWS_ENDPOINT_URL_DYNAMODB")
+        .or_else(|| env.get("DYNAMODB_ENDPOINT"));
+    let use_aws = env
+        .get("LOCAL_API_USE_AWS")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
     if endpoint.is_none() && !use_aws {
         return Err(format!(
             "TABLE_NAME={table} with no DYNAMODB_ENDPOINT (or AWS_ENDPOINT_URL_DYNAMODB) would use the real DynamoDB of \
@@ -52,7 +58,10 @@ pub struct Opened {
 
 /// Opens the DynamoDB store of `env`: creates the table if absent (checking the key
 /// schema of one that exists) and marks a table it created as its own.
-pub async fn open_dynamo(env: &dyn Env, sdk: &aws_config::SdkConfig) -> Result<Opened, Box<dyn std::error::Error>> {
+pub async fn open_dynamo(
+    env: &dyn Env,
+    sdk: &aws_config::SdkConfig,
+) -> Result<Opened, Box<dyn std::error::Error>> {
     let store = DynamoStore::from_env(env, sdk)?;
     let may_seed = match store.ensure_table().await? {
         Ensured::Created => {
@@ -61,5 +70,8 @@ pub async fn open_dynamo(env: &dyn Env, sdk: &aws_config::SdkConfig) -> Result<O
         }
         Ensured::Existed => store.created_by(CREATOR).await?,
     };
-    Ok(Opened { store: Arc::new(store), may_seed })
+    Ok(Opened {
+        store: Arc::new(store),
+        may_seed,
+    })
 }

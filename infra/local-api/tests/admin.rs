@@ -1,6 +1,6 @@
 //! The first host admin: created once, never reset by a restart, no default password.
 
-use local_api::admin::{random_password, seed_host_admin, seed_local_admin, Seeded, SeedError};
+use local_api::admin::{SeedError, Seeded, random_password, seed_host_admin, seed_local_admin};
 use twofa::config::Config;
 use twofa::password::verify_password;
 use twofa::tenant::Scope;
@@ -10,21 +10,45 @@ use twofa::user::Role;
 #[tokio::test]
 async fn seeding_twice_keeps_the_first_admin_and_its_password() {
     let (core, _, _) = memory_core(Config::default());
-    let first = seed_host_admin(&core, "root@example.com", "correct horse battery staple").await.unwrap();
-    let Seeded::Created(id) = first else { panic!("not created: {first:?}") };
-    let again = seed_host_admin(&core, "ROOT@example.com", "another horse battery staple").await.unwrap();
+    let first = seed_host_admin(&core, "root@example.com", "correct horse battery staple")
+        .await
+        .unwrap();
+    let Seeded::Created(id) = first else {
+        panic!("not created: {first:?}")
+    };
+    let again = seed_host_admin(&core, "ROOT@example.com", "another horse battery staple")
+        .await
+        .unwrap();
     assert_eq!(again, Seeded::Existed(id.clone()));
-    let admin = core.store.user_by_email(&Scope::Host, "root@example.com").await.unwrap().unwrap();
+    let admin = core
+        .store
+        .user_by_email(&Scope::Host, "root@example.com")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(admin.roles, vec![Role::HostAdmin]);
-    assert!(verify_password("correct horse battery staple", Some(&admin.password_hash)).await.unwrap());
+    assert!(
+        verify_password("correct horse battery staple", Some(&admin.password_hash))
+            .await
+            .unwrap()
+    );
 }
 
 #[tokio::test]
 async fn the_operator_command_refuses_a_weak_password_but_the_local_api_accepts_one() {
     let (core, _, _) = memory_core(Config::default());
-    assert!(matches!(seed_host_admin(&core, "root@example.com", "admin").await, Err(SeedError::Password(_))));
-    assert!(matches!(seed_local_admin(&core, "root@example.com", "admin").await, Ok(Seeded::Created(_))));
-    assert!(matches!(seed_local_admin(&core, "not an email", "correct horse battery staple").await, Err(SeedError::Email(_))));
+    assert!(matches!(
+        seed_host_admin(&core, "root@example.com", "admin").await,
+        Err(SeedError::Password(_))
+    ));
+    assert!(matches!(
+        seed_local_admin(&core, "root@example.com", "admin").await,
+        Ok(Seeded::Created(_))
+    ));
+    assert!(matches!(
+        seed_local_admin(&core, "not an email", "correct horse battery staple").await,
+        Err(SeedError::Email(_))
+    ));
 }
 
 #[test]

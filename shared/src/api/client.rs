@@ -18,11 +18,17 @@ pub struct ClientInfo {
 impl ClientInfo {
     /// From the edge's text fields; an address that does not parse is unknown.
     pub fn new(source_ip: Option<&str>, user_agent: Option<&str>) -> Self {
-        Self { source_ip: source_ip.and_then(|ip| ip.trim().parse().ok()), user_agent: user_agent.map(str::to_string) }
+        Self {
+            source_ip: source_ip.and_then(|ip| ip.trim().parse().ok()),
+            user_agent: user_agent.map(str::to_string),
+        }
     }
 }
 
 /// The request's sender, or an unknown one (a request built in a test or by hand).
 pub fn client_info(req: &Request) -> ClientInfo {
-    req.extensions().get::<ClientInfo>().cloned().unwrap_or_default()
+    req.extensions()
+        .get::<ClientInfo>()
+        .cloned()
+        .unwrap_or_default()
 }

@@ -20,7 +20,13 @@ pub struct ApiError {
 impl ApiError {
     /// An error with the given status, contract code and sentence.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), extra: Map::new(), headers: Vec::new() }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            extra: Map::new(),
+            headers: Vec::new(),
+        }
     }
 
     /// 400 `invalid_request` naming the field at fault.
@@ -35,7 +41,11 @@ impl ApiError {
 
     /// 401 `unauthorized`.
     pub fn unauthorized() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid bearer token is required")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid bearer token is required",
+        )
     }
 
     /// 403 `forbidden`.
@@ -50,14 +60,22 @@ impl ApiError {
 
     /// 423 `locked_out` with `retry_after_seconds` and `Retry-After`.
     pub fn locked_out(retry_after: i64) -> Self {
-        Self::new(StatusCode::LOCKED, "locked_out", "too many failed attempts; the account is locked for a while")
-            .retry_after(retry_after)
+        Self::new(
+            StatusCode::LOCKED,
+            "locked_out",
+            "too many failed attempts; the account is locked for a while",
+        )
+        .retry_after(retry_after)
     }
 
     /// 500 for a bug: the cause is logged, the client learns nothing of it.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "something went wrong on our side")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "something went wrong on our side",
+        )
     }
 
     /// Adds a field to the body.
@@ -69,7 +87,8 @@ impl ApiError {
     /// Adds `retry_after_seconds` and the `Retry-After` header.
     pub fn retry_after(mut self, seconds: i64) -> Self {
         let s = seconds.max(1);
-        self.headers.push((http::header::RETRY_AFTER, s.to_string()));
+        self.headers
+            .push((http::header::RETRY_AFTER, s.to_string()));
         self.with("retry_after_seconds", s)
     }
 
@@ -104,8 +123,12 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::Unavailable(cause) => {
                 tracing::error!(error = %cause, "store unavailable");
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", "the service is briefly unavailable; try again")
-                    .retry_after(crate::timeouts::RETRY_AFTER_SECONDS)
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "service_unavailable",
+                    "the service is briefly unavailable; try again",
+                )
+                .retry_after(crate::timeouts::RETRY_AFTER_SECONDS)
             }
             other => Self::internal(other),
         }
@@ -127,7 +150,9 @@ impl From<crate::password::HashError> for ApiError {
 impl From<crate::tokens::TokenError> for ApiError {
     fn from(e: crate::tokens::TokenError) -> Self {
         match e {
-            crate::tokens::TokenError::Sign(_) | crate::tokens::TokenError::Crypto(_) => Self::internal(e),
+            crate::tokens::TokenError::Sign(_) | crate::tokens::TokenError::Crypto(_) => {
+                Self::internal(e)
+            }
             _ => Self::unauthorized(),
         }
     }

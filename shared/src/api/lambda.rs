@@ -26,24 +26,37 @@ pub fn into_request(req: lambda_http::Request) -> Request {
 /// The sender as API Gateway saw it (HTTP API or REST API).
 fn client_info(req: &lambda_http::Request) -> ClientInfo {
     match req.request_context_ref() {
-        Some(lambda_http::request::RequestContext::ApiGatewayV2(c)) => ClientInfo::new(c.http.source_ip.as_deref(), c.http.user_agent.as_deref()),
-        Some(lambda_http::request::RequestContext::ApiGatewayV1(c)) => {
-            ClientInfo::new(c.identity.source_ip.as_deref(), c.identity.user_agent.as_deref())
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(c)) => {
+            ClientInfo::new(c.http.source_ip.as_deref(), c.http.user_agent.as_deref())
         }
+        Some(lambda_http::request::RequestContext::ApiGatewayV1(c)) => ClientInfo::new(
+            c.identity.source_ip.as_deref(),
+            c.identity.user_agent.as_deref(),
+        ),
         _ => ClientInfo::default(),
     }
 }
 
 /// Converts a handler's response for API Gateway.
 pub fn into_lambda(resp: Response) -> lambda_http::Response<Body> {
-    resp.map(|s| if s.is_empty() { Body::Empty } else { Body::Text(s) })
+    resp.map(|s| {
+        if s.is_empty() {
+            Body::Empty
+        } else {
+            Body::Text(s)
+        }
+    })
 }
 
 /// The request id API Gateway gave this request, if any.
 pub fn request_id(req: &lambda_http::Request) -> String {
     match req.request_context_ref() {
-        Some(lambda_http::request::RequestContext::ApiGatewayV2(c)) => c.request_id.clone().unwrap_or_default(),
-        Some(lambda_http::request::RequestContext::ApiGatewayV1(c)) => c.request_id.clone().unwrap_or_default(),
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(c)) => {
+            c.request_id.clone().unwrap_or_default()
+        }
+        Some(lambda_http::request::RequestContext::ApiGatewayV1(c)) => {
+            c.request_id.clone().unwrap_or_default()
+        }
         _ => String::new(),
     }
 }

@@ -10,10 +10,10 @@ pub mod paging;
 mod request;
 mod routing;
 
-pub use client::{client_info, ClientInfo};
+pub use client::{ClientInfo, client_info};
 pub use error::ApiError;
-pub use request::{bearer_token, cookie, header, origin, parse_body, user_agent, MAX_BODY_BYTES};
-pub use routing::{find_route, match_path, route_guard, Route};
+pub use request::{MAX_BODY_BYTES, bearer_token, cookie, header, origin, parse_body, user_agent};
+pub use routing::{Route, find_route, match_path, route_guard};
 
 /// A request as the handlers see it.
 pub type Request = http::Request<Vec<u8>>;
@@ -23,13 +23,19 @@ pub type Response = http::Response<String>;
 /// A JSON response.
 pub fn json<T: serde::Serialize>(status: http::StatusCode, body: &T) -> Response {
     match serde_json::to_string(body) {
-        Ok(text) => with_json_headers(http::Response::builder().status(status)).body(text).unwrap_or_default(),
+        Ok(text) => with_json_headers(http::Response::builder().status(status))
+            .body(text)
+            .unwrap_or_default(),
         Err(e) => ApiError::internal(e).into_response(),
     }
 }
 
 /// A JSON response with extra headers (e.g. `Set-Cookie`).
-pub fn json_with_headers<T: serde::Serialize>(status: http::StatusCode, body: &T, headers: &[(http::HeaderName, String)]) -> Response {
+pub fn json_with_headers<T: serde::Serialize>(
+    status: http::StatusCode,
+    body: &T,
+    headers: &[(http::HeaderName, String)],
+) -> Response {
     let mut r = json(status, body);
     for (name, value) in headers {
         if let Ok(v) = http::HeaderValue::from_str(value) {

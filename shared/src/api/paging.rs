@@ -19,15 +19,25 @@ const MAX_PARAM_CHARS: usize = 1024;
 /// The first value of query parameter `name`, percent-decoded (`+` is a space);
 /// `None` when absent or empty.
 pub fn query_param(req: &Request, name: &str) -> Result<Option<String>, ApiError> {
-    let Some(query) = req.uri().query() else { return Ok(None) };
+    let Some(query) = req.uri().query() else {
+        return Ok(None);
+    };
     for pair in query.split('&') {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         if decode(k).as_deref() != Some(name) {
             continue;
         }
-        let value = decode(v).ok_or_else(|| ApiError::invalid_field(name, format!("the parameter {name} is not valid percent-encoded UTF-8")))?;
+        let value = decode(v).ok_or_else(|| {
+            ApiError::invalid_field(
+                name,
+                format!("the parameter {name} is not valid percent-encoded UTF-8"),
+            )
+        })?;
         if value.chars().count() > MAX_PARAM_CHARS {
-            return Err(ApiError::invalid_field(name, format!("the parameter {name} is longer than {MAX_PARAM_CHARS} characters")));
+            return Err(ApiError::invalid_field(
+                name,
+                format!("the parameter {name} is longer than {MAX_PARAM_CHARS} characters"),
+            ));
         }
         return Ok(Some(value).filter(|v| !v.is_empty()));
     }
@@ -64,7 +74,10 @@ pub fn limit(req: &Request, default: usize, max: usize) -> Result<usize, ApiErro
         None => Ok(default),
         Some(v) => match v.trim().parse::<usize>() {
             Ok(n) if (1..=max).contains(&n) => Ok(n),
-            _ => Err(ApiError::invalid_field("limit", format!("limit must be a whole number from 1 to {max}"))),
+            _ => Err(ApiError::invalid_field(
+                "limit",
+                format!("limit must be a whole number from 1 to {max}"),
+            )),
         },
     }
 }
@@ -76,9 +89,20 @@ pub fn encode_cursor(hash_key: &HashKey, binding: &[&str], key: &PageKey) -> Str
 }
 
 /// The `cursor` parameter, checked against `binding`; `None` when absent.
-pub fn cursor(req: &Request, hash_key: &HashKey, binding: &[&str]) -> Result<Option<PageKey>, ApiError> {
-    let Some(text) = query_param(req, "cursor")? else { return Ok(None) };
-    let refused = || ApiError::invalid_field("cursor", "the cursor is not one this list gave out; start again without it");
+pub fn cursor(
+    req: &Request,
+    hash_key: &HashKey,
+    binding: &[&str],
+) -> Result<Option<PageKey>, ApiError> {
+    let Some(text) = query_param(req, "cursor")? else {
+        return Ok(None);
+    };
+    let refused = || {
+        ApiError::invalid_field(
+            "cursor",
+            "the cursor is not one this list gave out; start again without it",
+        )
+    };
     let (payload, mac) = text.split_once('.').ok_or_else(refused)?;
     if !constant_time_eq(mac, &sign(hash_key, binding, payload)) {
         return Err(refused());
@@ -109,7 +133,13 @@ mod tests {
         assert_eq!(query_param(&r, "email").unwrap().as_deref(), Some("Jö x"));
         assert_eq!(query_param(&r, "cursor").unwrap(), None);
         assert_eq!(query_param(&r, "other").unwrap(), None);
-        assert_eq!(query_param(&req("/users?email=%zz"), "email").unwrap_err().into_response().status(), 400);
+        assert_eq!(
+            query_param(&req("/users?email=%zz"), "email")
+                .unwrap_err()
+                .into_response()
+                .status(),
+            400
+        );
     }
 
     #[test]
@@ -117,23 +147,49 @@ mod tests {
         assert_eq!(limit(&req("/users"), 50, 100).unwrap(), 50);
         assert_eq!(limit(&req("/users?limit=100"), 50, 100).unwrap(), 100);
         for bad in ["0", "101", "-1", "ten", "1.5"] {
-            assert!(limit(&req(&format!("/users?limit={bad}")), 50, 100).is_err(), "{bad}");
+            assert!(
+                limit(&req(&format!("/users?limit={bad}")), 50, 100).is_err(),
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn a_cursor_works_only_for_the_list_it_was_made_for_and_only_untouched() {
         let k = HashKey::random().unwrap();
-        let key = PageKey { sort: "jo@example.com".into(), user_id: "u1".into() };
+        let key = PageKey {
+            sort: "jo@example.com".into(),
+            user_id: "u1".into(),
+        };
         let c = encode_cursor(&k, &["users", "t:acme", "jo"], &key);
         let with = |c: &str| req(&format!("/users?cursor={c}"));
-        assert_eq!(cursor(&with(&c), &k, &["users", "t:acme", "jo"]).unwrap(), Some(key));
-        assert!(cursor(&with(&c), &k, &["users", "t:other", "jo"]).is_err(), "another side");
-        assert!(cursor(&with(&c), &k, &["users", "t:acme", ""]).is_err(), "another filter");
+        assert_eq!(
+            cursor(&with(&c), &k, &["users", "t:acme", "jo"]).unwrap(),
+            Some(key)
+        );
+        assert!(
+            cursor(&with(&c), &k, &["users", "t:other", "jo"]).is_err(),
+            "another side"
+        );
+        assert!(
+            cursor(&with(&c), &k, &["users", "t:acme", ""]).is_err(),
+            "another filter"
+        );
         let (payload, mac) = c.split_once('.').unwrap();
         let forged = URL_SAFE_NO_PAD.encode(r#"["zz@example.com","u1"]"#);
-        assert!(cursor(&with(&format!("{forged}.{mac}")), &k, &["users", "t:acme", "jo"]).is_err(), "edited payload");
-        assert!(cursor(&with(payload), &k, &["users", "t:acme", "jo"]).is_err(), "no signature");
+        assert!(
+            cursor(
+                &with(&format!("{forged}.{mac}")),
+                &k,
+                &["users", "t:acme", "jo"]
+            )
+            .is_err(),
+            "edited payload"
+        );
+        assert!(
+            cursor(&with(payload), &k, &["users", "t:acme", "jo"]).is_err(),
+            "no signature"
+        );
         assert!(cursor(&with("garbage"), &k, &["users", "t:acme", "jo"]).is_err());
     }
 }

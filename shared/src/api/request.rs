@@ -21,12 +21,22 @@ pub fn parse_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
         ));
     }
     let content_type = header(req, http::header::CONTENT_TYPE.as_str()).unwrap_or_default();
-    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    if mime != "application/json" && !(mime.starts_with("application/") && mime.ends_with("+json")) {
-        return Err(ApiError::invalid_request("the body must be JSON, sent with Content-Type: application/json"));
+    let mime = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if mime != "application/json" && !(mime.starts_with("application/") && mime.ends_with("+json"))
+    {
+        return Err(ApiError::invalid_request(
+            "the body must be JSON, sent with Content-Type: application/json",
+        ));
     }
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::invalid_request("the body is empty; a JSON object is expected"));
+        return Err(ApiError::invalid_request(
+            "the body is empty; a JSON object is expected",
+        ));
     }
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::invalid_request(format!("the body is not valid JSON: {e}")))?;
@@ -80,8 +90,14 @@ pub fn cookie(req: &Request, name: &str) -> Option<String> {
 /// ([`super::ClientInfo`]) and its User-Agent, the header's when the edge gave none.
 pub fn origin(req: &Request) -> crate::audit::Origin {
     let client = super::client_info(req);
-    let user_agent = client.user_agent.map(|s| s.chars().take(256).collect()).or_else(|| user_agent(req));
-    crate::audit::Origin { ip: client.source_ip.map(|ip| ip.to_string()), user_agent }
+    let user_agent = client
+        .user_agent
+        .map(|s| s.chars().take(256).collect())
+        .or_else(|| user_agent(req));
+    crate::audit::Origin {
+        ip: client.source_ip.map(|ip| ip.to_string()),
+        user_agent,
+    }
 }
 
 /// The User-Agent, cut to 256 characters.
@@ -113,29 +129,61 @@ mod tests {
         let e = r.unwrap_err();
         let resp = e.into_response();
         let v: Value = serde_json::from_str(resp.body()).unwrap();
-        (resp.status().as_u16(), v["field"].as_str().unwrap_or("").to_string())
+        (
+            resp.status().as_u16(),
+            v["field"].as_str().unwrap_or("").to_string(),
+        )
     }
 
     #[test]
     fn reads_an_object_and_ignores_unknown_fields() {
-        let b: Body = parse_body(&req(Some("application/json; charset=utf-8"), r#"{"email":"a","extra":1}"#)).unwrap();
+        let b: Body = parse_body(&req(
+            Some("application/json; charset=utf-8"),
+            r#"{"email":"a","extra":1}"#,
+        ))
+        .unwrap();
         assert_eq!(b.email, "a");
     }
 
     #[test]
     fn names_the_missing_or_mistyped_field() {
-        assert_eq!(err(parse_body(&req(Some("application/json"), r#"{}"#))), (400, "email".into()));
-        assert_eq!(err(parse_body(&req(Some("application/json"), r#"{"email":5}"#))), (400, "email".into()));
-        assert_eq!(err(parse_body(&req(Some("application/json"), r#"{"email":null}"#))), (400, "email".into()));
-        assert_eq!(err(parse_body(&req(Some("application/json"), r#"{"email":"a","count":-1}"#))), (400, "count".into()));
+        assert_eq!(
+            err(parse_body(&req(Some("application/json"), r#"{}"#))),
+            (400, "email".into())
+        );
+        assert_eq!(
+            err(parse_body(&req(Some("application/json"), r#"{"email":5}"#))),
+            (400, "email".into())
+        );
+        assert_eq!(
+            err(parse_body(&req(
+                Some("application/json"),
+                r#"{"email":null}"#
+            ))),
+            (400, "email".into())
+        );
+        assert_eq!(
+            err(parse_body(&req(
+                Some("application/json"),
+                r#"{"email":"a","count":-1}"#
+            ))),
+            (400, "count".into())
+        );
     }
 
     #[test]
     fn refuses_other_content_types_non_objects_bad_json_and_big_bodies() {
         assert_eq!(err(parse_body(&req(None, r#"{"email":"a"}"#))).0, 400);
-        assert_eq!(err(parse_body(&req(Some("text/plain"), r#"{"email":"a"}"#))).0, 400);
+        assert_eq!(
+            err(parse_body(&req(Some("text/plain"), r#"{"email":"a"}"#))).0,
+            400
+        );
         for body in ["[]", "\"x\"", "null", "{", "", "  "] {
-            assert_eq!(err(parse_body(&req(Some("application/json"), body))).0, 400, "{body:?}");
+            assert_eq!(
+                err(parse_body(&req(Some("application/json"), body))).0,
+                400,
+                "{body:?}"
+            );
         }
         let big = format!(r#"{{"email":"{}"}}"#, "a".repeat(MAX_BODY_BYTES));
         assert_eq!(err(parse_body(&req(Some("application/json"), &big))).0, 413);
@@ -149,9 +197,15 @@ mod tests {
             .body(vec![])
             .unwrap();
         assert_eq!(bearer_token(&r), Some("abc.def"));
-        assert_eq!(cookie(&r, "Identity.TwoFactorRememberMe").as_deref(), Some("rb1.x.y"));
+        assert_eq!(
+            cookie(&r, "Identity.TwoFactorRememberMe").as_deref(),
+            Some("rb1.x.y")
+        );
         assert_eq!(cookie(&r, "b"), None);
-        let basic = http::Request::builder().header("authorization", "Basic abc").body(vec![]).unwrap();
+        let basic = http::Request::builder()
+            .header("authorization", "Basic abc")
+            .body(vec![])
+            .unwrap();
         assert_eq!(bearer_token(&basic), None);
     }
 }

@@ -69,7 +69,10 @@ fn percent_decode(s: &str) -> Option<String> {
 /// `None` when a route matches.
 pub fn route_guard(routes: &[Route], req: &super::Request) -> Option<super::Response> {
     let path = req.uri().path();
-    let on_path: Vec<&Route> = routes.iter().filter(|r| match_path(r.path, path).is_some()).collect();
+    let on_path: Vec<&Route> = routes
+        .iter()
+        .filter(|r| match_path(r.path, path).is_some())
+        .collect();
     if on_path.iter().any(|r| r.method == req.method().as_str()) {
         return None;
     }
@@ -77,13 +80,20 @@ pub fn route_guard(routes: &[Route], req: &super::Request) -> Option<super::Resp
         super::ApiError::not_found(format!("no route {} {path}", req.method()))
     } else {
         let allowed: Vec<&str> = on_path.iter().map(|r| r.method).collect();
-        super::ApiError::new(http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("{path} takes {}", allowed.join(", ")))
+        super::ApiError::new(
+            http::StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("{path} takes {}", allowed.join(", ")),
+        )
     };
     Some(err.into_response())
 }
 
 /// The first route of `routes` that takes this request, with its path parameters.
-pub fn find_route<'a>(routes: &'a [Route], req: &super::Request) -> Option<(&'a Route, Vec<String>)> {
+pub fn find_route<'a>(
+    routes: &'a [Route],
+    req: &super::Request,
+) -> Option<(&'a Route, Vec<String>)> {
     routes
         .iter()
         .filter(|r| r.method == req.method().as_str())
@@ -98,10 +108,25 @@ mod tests {
     fn matches_literal_and_parameter_segments() {
         assert_eq!(match_path("/register", "/register"), Some(vec![]));
         assert_eq!(match_path("/register", "/register/"), Some(vec![]));
-        assert_eq!(match_path("/users/{user_id}/two-factor", "/users/abc/two-factor"), Some(vec!["abc".into()]));
-        assert_eq!(match_path("/tenants/{tenant}/features/two-factor", "/tenants/a%20b/features/two-factor"), Some(vec!["a b".into()]));
-        assert_eq!(match_path("/users/{user_id}/two-factor", "/users//two-factor"), None);
-        assert_eq!(match_path("/users/{user_id}/two-factor", "/users/a/b/two-factor"), None);
+        assert_eq!(
+            match_path("/users/{user_id}/two-factor", "/users/abc/two-factor"),
+            Some(vec!["abc".into()])
+        );
+        assert_eq!(
+            match_path(
+                "/tenants/{tenant}/features/two-factor",
+                "/tenants/a%20b/features/two-factor"
+            ),
+            Some(vec!["a b".into()])
+        );
+        assert_eq!(
+            match_path("/users/{user_id}/two-factor", "/users//two-factor"),
+            None
+        );
+        assert_eq!(
+            match_path("/users/{user_id}/two-factor", "/users/a/b/two-factor"),
+            None
+        );
         assert_eq!(match_path("/login", "/logins"), None);
         assert_eq!(match_path("/x/{id}", "/x/%zz"), None);
     }

@@ -44,16 +44,25 @@ impl Default for LogSender {
 impl LogSender {
     /// A sender with an empty outbox.
     pub fn new(clock: Arc<dyn Clock>) -> Self {
-        Self { outbox: Arc::default(), clock }
+        Self {
+            outbox: Arc::default(),
+            clock,
+        }
     }
 
     /// What was sent so far, newest last.
     pub fn outbox(&self) -> Vec<OutboxEntry> {
-        self.outbox.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.outbox
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     fn keep(&self, entry: OutboxEntry) {
-        self.outbox.lock().unwrap_or_else(|p| p.into_inner()).push(entry);
+        self.outbox
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(entry);
     }
 }
 
@@ -99,15 +108,30 @@ mod tests {
     #[tokio::test]
     async fn keeps_messages_newest_last_with_their_codes() {
         let s = LogSender::default();
-        s.send_sms(&SmsMessage { to: "+15555550100".into(), body: Secret::new("code 123456".into()), code: Some(Secret::new("123456".into())) })
-            .await
-            .unwrap();
-        s.send_email(&EmailMessage { to: "a@example.com".into(), subject: "Hi".into(), body: Secret::new("notice".into()), code: None })
-            .await
-            .unwrap();
+        s.send_sms(&SmsMessage {
+            to: "+15555550100".into(),
+            body: Secret::new("code 123456".into()),
+            code: Some(Secret::new("123456".into())),
+        })
+        .await
+        .unwrap();
+        s.send_email(&EmailMessage {
+            to: "a@example.com".into(),
+            subject: "Hi".into(),
+            body: Secret::new("notice".into()),
+            code: None,
+        })
+        .await
+        .unwrap();
         let out = s.outbox();
         assert_eq!(out.len(), 2);
-        assert_eq!((out[0].channel, out[0].code.as_deref()), ("sms", Some("123456")));
-        assert_eq!((out[1].channel, out[1].subject.as_deref()), ("email", Some("Hi")));
+        assert_eq!(
+            (out[0].channel, out[0].code.as_deref()),
+            ("sms", Some("123456"))
+        );
+        assert_eq!(
+            (out[1].channel, out[1].subject.as_deref()),
+            ("email", Some("Hi"))
+        );
     }
 }

@@ -17,12 +17,18 @@ pub struct SesSender {
 impl SesSender {
     /// A sender on this client, from this verified address.
     pub fn new(client: aws_sdk_ses::Client, from: String) -> Self {
-        Self { client: OnFirstUse::ready(client), from }
+        Self {
+            client: OnFirstUse::ready(client),
+            from,
+        }
     }
 
     /// A sender whose client is made from `sdk` when the first email goes out.
     pub fn on_first_use(sdk: &aws_config::SdkConfig, from: String) -> Self {
-        Self { client: OnFirstUse::new(sdk, crate::timeouts::ses), from }
+        Self {
+            client: OnFirstUse::new(sdk, crate::timeouts::ses),
+            from,
+        }
     }
 }
 
@@ -61,8 +67,14 @@ impl EmailSender for SesSender {
 /// throttling and paused sending included, is `Unavailable`.
 fn delivery_error(err: SdkError<SendEmailError>) -> DeliveryError {
     let refused = err.as_service_error().is_some_and(|e| {
-        e.is_message_rejected() || e.is_mail_from_domain_not_verified_exception() || e.is_configuration_set_does_not_exist_exception()
+        e.is_message_rejected()
+            || e.is_mail_from_domain_not_verified_exception()
+            || e.is_configuration_set_does_not_exist_exception()
     });
     let text = DisplayErrorContext(&err).to_string();
-    if refused { DeliveryError::Refused(text) } else { DeliveryError::Unavailable(text) }
+    if refused {
+        DeliveryError::Refused(text)
+    } else {
+        DeliveryError::Unavailable(text)
+    }
 }

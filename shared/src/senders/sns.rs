@@ -18,12 +18,18 @@ pub struct SnsSender {
 impl SnsSender {
     /// A sender on this client.
     pub fn new(client: aws_sdk_sns::Client) -> Self {
-        Self { client: OnFirstUse::ready(client), sender_id: None }
+        Self {
+            client: OnFirstUse::ready(client),
+            sender_id: None,
+        }
     }
 
     /// A sender whose client is made from `sdk` when the first text goes out.
     pub fn on_first_use(sdk: &aws_config::SdkConfig) -> Self {
-        Self { client: OnFirstUse::new(sdk, crate::timeouts::sns), sender_id: None }
+        Self {
+            client: OnFirstUse::new(sdk, crate::timeouts::sns),
+            sender_id: None,
+        }
     }
 
     /// Sets the alphanumeric sender id (`AWS.SNS.SMS.SenderID`) shown where the
@@ -39,7 +45,9 @@ fn string_attribute(value: &str) -> Result<MessageAttributeValue, DeliveryError>
         .data_type("String")
         .string_value(value)
         .build()
-        .map_err(|e| DeliveryError::Unavailable(format!("could not build an SNS message attribute: {e}")))
+        .map_err(|e| {
+            DeliveryError::Unavailable(format!("could not build an SNS message attribute: {e}"))
+        })
 }
 
 #[async_trait]
@@ -73,5 +81,9 @@ fn delivery_error(err: SdkError<PublishError>) -> DeliveryError {
             || e.is_endpoint_disabled_exception()
     });
     let text = DisplayErrorContext(&err).to_string();
-    if refused { DeliveryError::Refused(text) } else { DeliveryError::Unavailable(text) }
+    if refused {
+        DeliveryError::Refused(text)
+    } else {
+        DeliveryError::Unavailable(text)
+    }
 }

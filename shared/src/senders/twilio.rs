@@ -40,7 +40,10 @@ pub struct TwilioConfig {
 pub enum TwilioSetupError {
     /// The base URL and account SID do not make a usable URL.
     #[error("the Twilio base URL {0:?} is not a usable http(s) URL")]
-    BaseUrl(String, #[source] Option<Box<dyn std::error::Error + Send + Sync>>),
+    BaseUrl(
+        String,
+        #[source] Option<Box<dyn std::error::Error + Send + Sync>>,
+    ),
     /// The HTTP client could not be built (TLS set-up).
     #[error("could not build the HTTP client for Twilio")]
     Client(#[source] reqwest::Error),
@@ -59,8 +62,11 @@ pub struct TwilioSender {
 impl TwilioSender {
     /// A sender for this account; builds its HTTP client once.
     pub fn new(config: TwilioConfig) -> Result<Self, TwilioSetupError> {
-        let bad_url = |e: Option<Box<dyn std::error::Error + Send + Sync>>| TwilioSetupError::BaseUrl(config.base_url.clone(), e);
-        let mut messages_url = reqwest::Url::parse(&config.base_url).map_err(|e| bad_url(Some(Box::new(e))))?;
+        let bad_url = |e: Option<Box<dyn std::error::Error + Send + Sync>>| {
+            TwilioSetupError::BaseUrl(config.base_url.clone(), e)
+        };
+        let mut messages_url =
+            reqwest::Url::parse(&config.base_url).map_err(|e| bad_url(Some(Box::new(e))))?;
         if !matches!(messages_url.scheme(), "http" | "https") {
             return Err(bad_url(None));
         }
@@ -70,7 +76,12 @@ impl TwilioSender {
             .path_segments_mut()
             .map_err(|()| bad_url(None))?
             .pop_if_empty()
-            .extend(["2010-04-01", "Accounts", &config.account_sid, "Messages.json"]);
+            .extend([
+                "2010-04-01",
+                "Accounts",
+                &config.account_sid,
+                "Messages.json",
+            ]);
         let http = reqwest::Client::builder()
             .connect_timeout(crate::timeouts::CONNECT.min(config.timeout))
             .timeout(config.timeout)
@@ -89,25 +100,44 @@ impl TwilioSender {
     /// `TWILIO_SEND_NUMBER`, and optionally `TWILIO_BASE_URL` (default
     /// [`DEFAULT_BASE_URL`]) and `TWILIO_TIMEOUT_SECONDS` (default 3, 1 to [`MAX_TIMEOUT_SECONDS`]).
     pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
-        let required = |var: &str| env.get(var).ok_or_else(|| ConfigError::new(var, "required when SMS_PROVIDER is twilio"));
+        let required = |var: &str| {
+            env.get(var)
+                .ok_or_else(|| ConfigError::new(var, "required when SMS_PROVIDER is twilio"))
+        };
         let account_sid = env
             .get("TWILIO_SID")
             .or_else(|| env.get("TWILIO_ACCOUNT_SID"))
-            .ok_or_else(|| ConfigError::new("TWILIO_SID", "required when SMS_PROVIDER is twilio (or set TWILIO_ACCOUNT_SID)"))?;
+            .ok_or_else(|| {
+                ConfigError::new(
+                    "TWILIO_SID",
+                    "required when SMS_PROVIDER is twilio (or set TWILIO_ACCOUNT_SID)",
+                )
+            })?;
         let auth_token = Secret::new(required("TWILIO_AUTH_TOKEN")?);
         let send_number = required("TWILIO_SEND_NUMBER")?;
-        let base_url = env.get("TWILIO_BASE_URL").unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
+        let base_url = env
+            .get("TWILIO_BASE_URL")
+            .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
         let timeout = match env.get("TWILIO_TIMEOUT_SECONDS") {
             None => DEFAULT_TIMEOUT,
             Some(v) => match v.trim().parse::<u64>() {
                 Ok(n) if (1..=MAX_TIMEOUT_SECONDS).contains(&n) => Duration::from_secs(n),
                 _ => {
-                    let why = format!("{v:?} is not a whole number of seconds from 1 to {MAX_TIMEOUT_SECONDS} (the function times out at 10)");
+                    let why = format!(
+                        "{v:?} is not a whole number of seconds from 1 to {MAX_TIMEOUT_SECONDS} (the function times out at 10)"
+                    );
                     return Err(ConfigError::new("TWILIO_TIMEOUT_SECONDS", why));
                 }
             },
         };
-        Self::new(TwilioConfig { account_sid, auth_token, send_number, base_url, timeout }).map_err(|e| match e {
+        Self::new(TwilioConfig {
+            account_sid,
+            auth_token,
+            send_number,
+            base_url,
+            timeout,
+        })
+        .map_err(|e| match e {
             TwilioSetupError::BaseUrl(..) => ConfigError::new("TWILIO_BASE_URL", e.to_string()),
             TwilioSetupError::Client(_) => ConfigError::new("SMS_PROVIDER", e.to_string()),
         })
@@ -125,7 +155,11 @@ struct TwilioError {
 impl SmsSender for TwilioSender {
     #[tracing::instrument(name = "twilio_send_sms", skip_all)]
     async fn send_sms(&self, m: &SmsMessage) -> Result<(), DeliveryError> {
-        let form = [("To", m.to.as_str()), ("From", self.send_number.as_str()), ("Body", m.body.expose().as_str())];
+        let form = [
+            ("To", m.to.as_str()),
+            ("From", self.send_number.as_str()),
+            ("Body", m.body.expose().as_str()),
+        ];
         let response = self
             .http
             .post(self.messages_url.clone())
@@ -135,19 +169,34 @@ impl SmsSender for TwilioSender {
             .await
             // reqwest's error names the URL (which holds the SID, not the token) and
             // the cause; it never carries the form we sent.
-            .map_err(|e| DeliveryError::Unavailable(format!("Twilio request failed: {}", error_chain(&e))))?;
+            .map_err(|e| {
+                DeliveryError::Unavailable(format!("Twilio request failed: {}", error_chain(&e)))
+            })?;
         let status = response.status();
         if status.is_success() {
             return Ok(());
         }
         let detail = match response.json::<TwilioError>().await {
-            Ok(TwilioError { code: Some(code), message: Some(message) }) => format!(": Twilio error {code}: {message}"),
-            Ok(TwilioError { code: Some(code), message: None }) => format!(": Twilio error {code}"),
-            Ok(TwilioError { code: None, message: Some(message) }) => format!(": {message}"),
+            Ok(TwilioError {
+                code: Some(code),
+                message: Some(message),
+            }) => format!(": Twilio error {code}: {message}"),
+            Ok(TwilioError {
+                code: Some(code),
+                message: None,
+            }) => format!(": Twilio error {code}"),
+            Ok(TwilioError {
+                code: None,
+                message: Some(message),
+            }) => format!(": {message}"),
             _ => String::new(),
         };
         let text = format!("Twilio answered {status}{detail}");
-        if status.is_client_error() { Err(DeliveryError::Refused(text)) } else { Err(DeliveryError::Unavailable(text)) }
+        if status.is_client_error() {
+            Err(DeliveryError::Refused(text))
+        } else {
+            Err(DeliveryError::Unavailable(text))
+        }
     }
 }
 
@@ -180,7 +229,11 @@ mod tests {
 
     #[test]
     fn the_messages_url_is_built_from_the_base_and_the_account_sid() {
-        for base in ["https://api.twilio.com", "https://api.twilio.com/", "http://127.0.0.1:9000/"] {
+        for base in [
+            "https://api.twilio.com",
+            "https://api.twilio.com/",
+            "http://127.0.0.1:9000/",
+        ] {
             let s = TwilioSender::new(config(base)).unwrap();
             assert_eq!(
                 s.messages_url.path(),
@@ -193,7 +246,13 @@ mod tests {
     #[test]
     fn a_base_url_that_is_not_http_is_refused() {
         for base in ["not a url", "mailto:ops@example.com", "ftp://example.com"] {
-            assert!(matches!(TwilioSender::new(config(base)), Err(TwilioSetupError::BaseUrl(..))), "base {base}");
+            assert!(
+                matches!(
+                    TwilioSender::new(config(base)),
+                    Err(TwilioSetupError::BaseUrl(..))
+                ),
+                "base {base}"
+            );
         }
     }
 

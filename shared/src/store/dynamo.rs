@@ -202,15 +202,18 @@ use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, ProvideErrorMetad
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, CreateGlobalSecondaryIndexAction, Delete, DeleteRequest,
-    GlobalSecondaryIndex, GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, Projection, ProjectionType, Put,
-    PutRequest,
-    ReturnValue, ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
-    TimeToLiveStatus, TransactWriteItem, WriteRequest,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck,
+    CreateGlobalSecondaryIndexAction, Delete, DeleteRequest, GlobalSecondaryIndex,
+    GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, Projection, ProjectionType,
+    Put, PutRequest, ReturnValue, ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
+    TableStatus, TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem, WriteRequest,
 };
 
 use self::item::{Item, Reader, keys, n, s};
-use super::{CodeStore, DeviceStore, EventStore, LoginRecord, Page, PageKey, Slot, Spend, StoreError, Subject, Succeeded, Success, TenantStore, ThrottleStore, UserStore};
+use super::{
+    CodeStore, DeviceStore, EventStore, LoginRecord, Page, PageKey, Slot, Spend, StoreError,
+    Subject, Succeeded, Success, TenantStore, ThrottleStore, UserStore,
+};
 use crate::audit::{EventType, SecurityEvent};
 use crate::clock::Timestamp;
 use crate::codes::{CodePurpose, PendingCode};
@@ -240,24 +243,36 @@ pub struct DynamoStore {
 
 /// The store `TABLE_NAME` (and `AWS_ENDPOINT_URL_DYNAMODB` or `DYNAMODB_ENDPOINT`)
 /// name. Does not create the table: in AWS the template owns it.
-pub async fn store_from_env(env: &dyn Env, sdk: &aws_config::SdkConfig) -> Result<Arc<dyn super::Store>, ConfigError> {
+pub async fn store_from_env(
+    env: &dyn Env,
+    sdk: &aws_config::SdkConfig,
+) -> Result<Arc<dyn super::Store>, ConfigError> {
     Ok(Arc::new(DynamoStore::from_env(env, sdk)?))
 }
 
 impl DynamoStore {
     /// A store over `table`, through `client`.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 
     /// The store `TABLE_NAME` names; the endpoint is `AWS_ENDPOINT_URL_DYNAMODB`
     /// or `DYNAMODB_ENDPOINT` when set (DynamoDB Local), else the SDK's default.
     pub fn from_env(env: &dyn Env, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
-        let table = env
-            .get("TABLE_NAME")
-            .ok_or_else(|| ConfigError::new("TABLE_NAME", "required: the DynamoDB table to store users in"))?;
+        let table = env.get("TABLE_NAME").ok_or_else(|| {
+            ConfigError::new(
+                "TABLE_NAME",
+                "required: the DynamoDB table to store users in",
+            )
+        })?;
         let mut config = crate::timeouts::dynamodb(sdk);
-        if let Some(url) = env.get("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| env.get("DYNAMODB_ENDPOINT")) {
+        if let Some(url) = env
+            .get("AWS_ENDPOINT_URL_DYNAMODB")
+            .or_else(|| env.get("DYNAMODB_ENDPOINT"))
+        {
             config = config.endpoint_url(url);
         }
         Ok(Self::new(Client::from_conf(config.build()), table))
@@ -275,8 +290,14 @@ impl DynamoStore {
     pub async fn ensure_table(&self) -> Result<Ensured, StoreError> {
         // Setting up is not a request: a DynamoDB Local just started can take longer
         // than a request's limits to create its first table.
-        let config = self.client.config().to_builder().timeout_config(crate::timeouts::setup_timeouts());
-        Self::new(Client::from_conf(config.build()), self.table.clone()).create_if_absent().await
+        let config = self
+            .client
+            .config()
+            .to_builder()
+            .timeout_config(crate::timeouts::setup_timeouts());
+        Self::new(Client::from_conf(config.build()), self.table.clone())
+            .create_if_absent()
+            .await
     }
 
     async fn create_if_absent(&self) -> Result<Ensured, StoreError> {
@@ -296,7 +317,12 @@ impl DynamoStore {
             .await;
         let ensured = match created {
             Ok(_) => Ensured::Created,
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => Ensured::Existed,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_in_use_exception()) =>
+            {
+                Ensured::Existed
+            }
             Err(e) => return Err(unavailable(e)),
         };
         if ensured == Ensured::Existed {
@@ -304,14 +330,38 @@ impl DynamoStore {
         }
         self.wait_until_active().await?;
         self.ensure_side_index().await?;
-        let ttl = self.client.describe_time_to_live().table_name(&self.table).send().await.map_err(unavailable)?;
-        let status = ttl.time_to_live_description().and_then(|d| d.time_to_live_status());
-        if !matches!(status, Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)) {
-            let spec = TimeToLiveSpecification::builder().attribute_name(item::TTL).enabled(true).build().map_err(built)?;
-            let updated = self.client.update_time_to_live().table_name(&self.table).time_to_live_specification(spec).send().await;
+        let ttl = self
+            .client
+            .describe_time_to_live()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let status = ttl
+            .time_to_live_description()
+            .and_then(|d| d.time_to_live_status());
+        if !matches!(
+            status,
+            Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+        ) {
+            let spec = TimeToLiveSpecification::builder()
+                .attribute_name(item::TTL)
+                .enabled(true)
+                .build()
+                .map_err(built)?;
+            let updated = self
+                .client
+                .update_time_to_live()
+                .table_name(&self.table)
+                .time_to_live_specification(spec)
+                .send()
+                .await;
             // A concurrent ensure_table may have enabled it between the two calls.
             if let Err(e) = updated {
-                let already = e.as_service_error().and_then(|s| s.message()).is_some_and(|m| m.contains("already enabled"));
+                let already = e
+                    .as_service_error()
+                    .and_then(|s| s.message())
+                    .is_some_and(|m| m.contains("already enabled"));
                 if !already {
                     return Err(unavailable(e));
                 }
@@ -321,17 +371,43 @@ impl DynamoStore {
     }
 
     async fn check_key_schema(&self) -> Result<(), StoreError> {
-        let out = self.client.describe_table().table_name(&self.table).send().await.map_err(unavailable)?;
+        let out = self
+            .client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map_err(unavailable)?;
         let table = out.table();
-        let keys: Vec<(String, KeyType)> =
-            table.map(|t| t.key_schema().iter().map(|k| (k.attribute_name().to_string(), k.key_type().clone())).collect()).unwrap_or_default();
-        let types: HashMap<String, ScalarAttributeType> = table
-            .map(|t| t.attribute_definitions().iter().map(|a| (a.attribute_name().to_string(), a.attribute_type().clone())).collect())
+        let keys: Vec<(String, KeyType)> = table
+            .map(|t| {
+                t.key_schema()
+                    .iter()
+                    .map(|k| (k.attribute_name().to_string(), k.key_type().clone()))
+                    .collect()
+            })
             .unwrap_or_default();
-        let expected = [(item::PK.to_string(), KeyType::Hash), (item::SK.to_string(), KeyType::Range)];
-        let strings = [item::PK, item::SK].iter().all(|k| types.get(*k) == Some(&ScalarAttributeType::S));
+        let types: HashMap<String, ScalarAttributeType> = table
+            .map(|t| {
+                t.attribute_definitions()
+                    .iter()
+                    .map(|a| (a.attribute_name().to_string(), a.attribute_type().clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let expected = [
+            (item::PK.to_string(), KeyType::Hash),
+            (item::SK.to_string(), KeyType::Range),
+        ];
+        let strings = [item::PK, item::SK]
+            .iter()
+            .all(|k| types.get(*k) == Some(&ScalarAttributeType::S));
         if keys.as_slice() != expected.as_slice() || !strings {
-            let found = keys.iter().map(|(k, t)| format!("{k} ({})", t.as_str())).collect::<Vec<_>>().join(", ");
+            let found = keys
+                .iter()
+                .map(|(k, t)| format!("{k} ({})", t.as_str()))
+                .collect::<Vec<_>>()
+                .join(", ");
             return Err(StoreError::WrongTable(format!(
                 "table {} has the key schema [{found}]; this store needs pk (HASH, string) and sk (RANGE, string), so it is not this application's table",
                 self.table
@@ -344,8 +420,19 @@ impl DynamoStore {
     /// added; users written before then are not in it until rewritten.
     async fn ensure_side_index(&self) -> Result<(), StoreError> {
         for _ in 0..240 {
-            let out = self.client.describe_table().table_name(&self.table).send().await.map_err(unavailable)?;
-            let index = out.table().map(|t| t.global_secondary_indexes()).unwrap_or_default().iter().find(|i| i.index_name() == Some(item::SIDE_INDEX));
+            let out = self
+                .client
+                .describe_table()
+                .table_name(&self.table)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            let index = out
+                .table()
+                .map(|t| t.global_secondary_indexes())
+                .unwrap_or_default()
+                .iter()
+                .find(|i| i.index_name() == Some(item::SIDE_INDEX));
             match index.and_then(|i| i.index_status()) {
                 Some(IndexStatus::Active) => return Ok(()),
                 Some(_) => {}
@@ -355,7 +442,11 @@ impl DynamoStore {
                         .index_name(item::SIDE_INDEX)
                         .key_schema(key_element(item::SIDE_PK, KeyType::Hash)?)
                         .key_schema(key_element(item::SIDE_SK, KeyType::Range)?)
-                        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                        .projection(
+                            Projection::builder()
+                                .projection_type(ProjectionType::All)
+                                .build(),
+                        )
                         .build()
                         .map_err(built)?;
                     let updated = self
@@ -364,13 +455,20 @@ impl DynamoStore {
                         .table_name(&self.table)
                         .attribute_definitions(attribute(item::SIDE_PK)?)
                         .attribute_definitions(attribute(item::SIDE_SK)?)
-                        .global_secondary_index_updates(GlobalSecondaryIndexUpdate::builder().create(create).build())
+                        .global_secondary_index_updates(
+                            GlobalSecondaryIndexUpdate::builder().create(create).build(),
+                        )
                         .send()
                         .await;
                     // Another start may be adding it at the same moment.
                     if let Err(e) = updated
-                        && !e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception())
-                        && !e.as_service_error().and_then(|s| s.message()).is_some_and(|m| m.contains("already exists"))
+                        && !e
+                            .as_service_error()
+                            .is_some_and(|s| s.is_resource_in_use_exception())
+                        && !e
+                            .as_service_error()
+                            .and_then(|s| s.message())
+                            .is_some_and(|m| m.contains("already exists"))
                     {
                         return Err(unavailable(e));
                     }
@@ -378,13 +476,22 @@ impl DynamoStore {
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        Err(StoreError::Unavailable(format!("the index {} of {} did not become active within 2 minutes", item::SIDE_INDEX, self.table)))
+        Err(StoreError::Unavailable(format!(
+            "the index {} of {} did not become active within 2 minutes",
+            item::SIDE_INDEX,
+            self.table
+        )))
     }
 
     /// One page of a `Query`: asks for one item more than `limit` so that `next` is
     /// `None` exactly on the last page, and carries on past pages DynamoDB cut short
     /// (1 MB, or a filter that dropped items), at most a few times.
-    async fn query_page(&self, q: PageQuery<'_>, start: Option<Item>, limit: usize) -> Result<Page<Item>, StoreError> {
+    async fn query_page(
+        &self,
+        q: PageQuery<'_>,
+        start: Option<Item>,
+        limit: usize,
+    ) -> Result<Page<Item>, StoreError> {
         let mut items: Vec<Item> = Vec::new();
         let mut start = start;
         for _ in 0..8 {
@@ -440,19 +547,31 @@ impl DynamoStore {
 
     /// Whether [`DynamoStore::mark_created_by`] recorded `by`.
     pub async fn created_by(&self, by: &str) -> Result<bool, StoreError> {
-        Ok(self.get(item::key(format!("CREATED_BY#{by}"), "CREATED_BY")).await?.is_some())
+        Ok(self
+            .get(item::key(format!("CREATED_BY#{by}"), "CREATED_BY"))
+            .await?
+            .is_some())
     }
 
     async fn wait_until_active(&self) -> Result<(), StoreError> {
         // DynamoDB Local is active at once; AWS takes seconds. The SDK waiter polls every 20 s.
         for _ in 0..240 {
-            let out = self.client.describe_table().table_name(&self.table).send().await.map_err(unavailable)?;
+            let out = self
+                .client
+                .describe_table()
+                .table_name(&self.table)
+                .send()
+                .await
+                .map_err(unavailable)?;
             if out.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        Err(StoreError::Unavailable(format!("table {} did not become active within 2 minutes", self.table)))
+        Err(StoreError::Unavailable(format!(
+            "table {} did not become active within 2 minutes",
+            self.table
+        )))
     }
 
     async fn get(&self, key: Item) -> Result<Option<Item>, StoreError> {
@@ -469,39 +588,73 @@ impl DynamoStore {
     }
 
     async fn put(&self, item: Item) -> Result<(), StoreError> {
-        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(unavailable)?;
         Ok(())
     }
 
-    fn put_if(&self, item: Item, condition: &str, names: &[(&str, &str)], values: Vec<(&str, aws_sdk_dynamodb::types::AttributeValue)>) -> Result<TransactWriteItem, StoreError> {
-        let mut put = Put::builder().table_name(&self.table).set_item(Some(item)).condition_expression(condition);
+    fn put_if(
+        &self,
+        item: Item,
+        condition: &str,
+        names: &[(&str, &str)],
+        values: Vec<(&str, aws_sdk_dynamodb::types::AttributeValue)>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition);
         for (k, v) in names {
             put = put.expression_attribute_names(*k, *v);
         }
         for (k, v) in values {
             put = put.expression_attribute_values(k, v);
         }
-        Ok(TransactWriteItem::builder().put(put.build().map_err(built)?).build())
+        Ok(TransactWriteItem::builder()
+            .put(put.build().map_err(built)?)
+            .build())
     }
 
     /// Runs a transaction; `Err(reasons)` tells, per item, whether its condition
     /// failed. Retries a few times when it lost only to a concurrent transaction.
-    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Result<(), Vec<bool>>, StoreError> {
+    async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<Result<(), Vec<bool>>, StoreError> {
         let mut attempt = 0;
         loop {
-            let result = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
             let e = match result {
                 Ok(_) => return Ok(Ok(())),
                 Err(e) => e,
             };
-            let Some(TransactWriteItemsError::TransactionCanceledException(c)) = e.as_service_error() else {
+            let Some(TransactWriteItemsError::TransactionCanceledException(c)) =
+                e.as_service_error()
+            else {
                 return Err(unavailable(e));
             };
-            let failed: Vec<bool> = c.cancellation_reasons().iter().map(|r| r.code() == Some("ConditionalCheckFailed")).collect();
+            let failed: Vec<bool> = c
+                .cancellation_reasons()
+                .iter()
+                .map(|r| r.code() == Some("ConditionalCheckFailed"))
+                .collect();
             if failed.iter().any(|f| *f) {
                 return Ok(Err(failed));
             }
-            let conflict = c.cancellation_reasons().iter().any(|r| r.code() == Some("TransactionConflict"));
+            let conflict = c
+                .cancellation_reasons()
+                .iter()
+                .any(|r| r.code() == Some("TransactionConflict"));
             attempt += 1;
             if !conflict || attempt > 5 {
                 return Err(unavailable(e));
@@ -511,12 +664,27 @@ impl DynamoStore {
     }
 
     /// One conditional `UpdateItem` on the user item; `Ok(false)` when the condition failed.
-    async fn update_user_if(&self, id: &str, update: Update, condition: &str) -> Result<bool, StoreError> {
-        self.update_if(item::key(keys::user_pk(id), keys::USER_SK), update, condition).await
+    async fn update_user_if(
+        &self,
+        id: &str,
+        update: Update,
+        condition: &str,
+    ) -> Result<bool, StoreError> {
+        self.update_if(
+            item::key(keys::user_pk(id), keys::USER_SK),
+            update,
+            condition,
+        )
+        .await
     }
 
     /// One conditional `UpdateItem`; `Ok(false)` when the condition failed.
-    async fn update_if(&self, key: Item, update: Update, condition: &str) -> Result<bool, StoreError> {
+    async fn update_if(
+        &self,
+        key: Item,
+        update: Update,
+        condition: &str,
+    ) -> Result<bool, StoreError> {
         let result = self
             .client
             .update_item()
@@ -536,7 +704,11 @@ impl DynamoStore {
     }
 
     /// One `BatchWriteItem` of at most 25 requests, retrying what comes back unprocessed under load.
-    async fn batch_write(&self, mut requests: Vec<WriteRequest>, what: &str) -> Result<(), StoreError> {
+    async fn batch_write(
+        &self,
+        mut requests: Vec<WriteRequest>,
+        what: &str,
+    ) -> Result<(), StoreError> {
         for attempt in 0..8u64 {
             if requests.is_empty() {
                 return Ok(());
@@ -544,10 +716,26 @@ impl DynamoStore {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(25 * attempt)).await;
             }
-            let out = self.client.batch_write_item().request_items(&self.table, requests).send().await.map_err(unavailable)?;
-            requests = out.unprocessed_items().and_then(|u| u.get(&self.table)).cloned().unwrap_or_default();
+            let out = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, requests)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            requests = out
+                .unprocessed_items()
+                .and_then(|u| u.get(&self.table))
+                .cloned()
+                .unwrap_or_default();
         }
-        if requests.is_empty() { Ok(()) } else { Err(StoreError::Unavailable(format!("{what} could not all be written"))) }
+        if requests.is_empty() {
+            Ok(())
+        } else {
+            Err(StoreError::Unavailable(format!(
+                "{what} could not all be written"
+            )))
+        }
     }
 
     async fn device_items(&self, user_id: &str) -> Result<Vec<Item>, StoreError> {
@@ -636,15 +824,23 @@ impl Update {
         self
     }
     fn is_empty(&self) -> bool {
-        self.sets.is_empty() && self.removes.is_empty() && self.adds.is_empty() && self.deletes.is_empty()
+        self.sets.is_empty()
+            && self.removes.is_empty()
+            && self.adds.is_empty()
+            && self.deletes.is_empty()
     }
     fn expression(&self) -> String {
-        [("SET", &self.sets, ", "), ("REMOVE", &self.removes, ", "), ("ADD", &self.adds, ", "), ("DELETE", &self.deletes, ", ")]
-            .iter()
-            .filter(|(_, parts, _)| !parts.is_empty())
-            .map(|(verb, parts, sep)| format!("{verb} {}", parts.join(sep)))
-            .collect::<Vec<_>>()
-            .join(" ")
+        [
+            ("SET", &self.sets, ", "),
+            ("REMOVE", &self.removes, ", "),
+            ("ADD", &self.adds, ", "),
+            ("DELETE", &self.deletes, ", "),
+        ]
+        .iter()
+        .filter(|(_, parts, _)| !parts.is_empty())
+        .map(|(verb, parts, sep)| format!("{verb} {}", parts.join(sep)))
+        .collect::<Vec<_>>()
+        .join(" ")
     }
 }
 
@@ -667,30 +863,52 @@ fn side_index() -> Result<GlobalSecondaryIndex, StoreError> {
         .index_name(item::SIDE_INDEX)
         .key_schema(key_element(item::SIDE_PK, KeyType::Hash)?)
         .key_schema(key_element(item::SIDE_SK, KeyType::Range)?)
-        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
         .build()
         .map_err(built)
 }
 
 fn user_of(i: &Item) -> Result<String, StoreError> {
     let pk = Reader(i).s(item::PK)?;
-    pk.strip_prefix("USER#").map(str::to_string).ok_or_else(|| StoreError::Corrupt(format!("{pk} is not a user's partition")))
+    pk.strip_prefix("USER#")
+        .map(str::to_string)
+        .ok_or_else(|| StoreError::Corrupt(format!("{pk} is not a user's partition")))
 }
 
 /// Page key of an item read through the side index (a user or an event).
 fn side_page_key(i: &Item) -> Result<PageKey, StoreError> {
-    Ok(PageKey { sort: Reader(i).s(item::SIDE_SK)?, user_id: user_of(i)? })
+    Ok(PageKey {
+        sort: Reader(i).s(item::SIDE_SK)?,
+        user_id: user_of(i)?,
+    })
 }
 
 /// Page key of an event read from its user's partition.
 fn event_page_key(i: &Item) -> Result<PageKey, StoreError> {
     let sk = Reader(i).s(item::SK)?;
-    let sort = sk.strip_prefix(keys::EVENT_PREFIX).map(str::to_string).ok_or_else(|| StoreError::Corrupt(format!("{sk} is not an event")))?;
-    Ok(PageKey { sort, user_id: user_of(i)? })
+    let sort = sk
+        .strip_prefix(keys::EVENT_PREFIX)
+        .map(str::to_string)
+        .ok_or_else(|| StoreError::Corrupt(format!("{sk} is not an event")))?;
+    Ok(PageKey {
+        sort,
+        user_id: user_of(i)?,
+    })
 }
 
 fn events_from(page: Page<Item>) -> Result<Page<SecurityEvent>, StoreError> {
-    Ok(Page { items: page.items.iter().map(item::event_from).collect::<Result<_, _>>()?, next: page.next })
+    Ok(Page {
+        items: page
+            .items
+            .iter()
+            .map(item::event_from)
+            .collect::<Result<_, _>>()?,
+        next: page.next,
+    })
 }
 
 fn unavailable<E: std::error::Error + 'static>(e: E) -> StoreError {
@@ -706,27 +924,44 @@ fn condition_failed<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
 }
 
 fn attribute(name: &str) -> Result<AttributeDefinition, StoreError> {
-    AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().map_err(built)
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .map_err(built)
 }
 
 fn key_element(name: &str, kind: KeyType) -> Result<KeySchemaElement, StoreError> {
-    KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(built)
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()
+        .map_err(built)
 }
 
 /// The `UpdateItem` of a patch: only the fields it names.
 fn patch_update(patch: &UserPatch) -> Update {
     let mut u = Update::default().with_name(item::PK);
     if let Some(v) = patch.email_confirmed {
-        u = u.set("email_confirmed", aws_sdk_dynamodb::types::AttributeValue::Bool(v));
+        u = u.set(
+            "email_confirmed",
+            aws_sdk_dynamodb::types::AttributeValue::Bool(v),
+        );
     }
     if let Some(v) = &patch.phone_number {
         u = u.set_or_remove("phone_number", v.as_ref().map(s));
     }
     if let Some(v) = patch.phone_number_confirmed {
-        u = u.set("phone_number_confirmed", aws_sdk_dynamodb::types::AttributeValue::Bool(v));
+        u = u.set(
+            "phone_number_confirmed",
+            aws_sdk_dynamodb::types::AttributeValue::Bool(v),
+        );
     }
     if let Some(v) = patch.two_factor_enabled {
-        u = u.set("two_factor_enabled", aws_sdk_dynamodb::types::AttributeValue::Bool(v));
+        u = u.set(
+            "two_factor_enabled",
+            aws_sdk_dynamodb::types::AttributeValue::Bool(v),
+        );
     }
     if let Some(v) = &patch.authenticator {
         u = u.set_or_remove("authenticator", v.as_ref().map(item::authenticator));
@@ -767,8 +1002,15 @@ impl UserStore for DynamoStore {
         }
     }
 
-    async fn user_by_email(&self, scope: &Scope, email_key: &str) -> Result<Option<User>, StoreError> {
-        let Some(pointer) = self.get(item::single_key(keys::email_pk(scope, email_key))).await? else {
+    async fn user_by_email(
+        &self,
+        scope: &Scope,
+        email_key: &str,
+    ) -> Result<Option<User>, StoreError> {
+        let Some(pointer) = self
+            .get(item::single_key(keys::email_pk(scope, email_key)))
+            .await?
+        else {
             return Ok(None);
         };
         let id = Reader(&pointer).s("user_id")?;
@@ -776,7 +1018,11 @@ impl UserStore for DynamoStore {
     }
 
     async fn user(&self, id: &str) -> Result<Option<User>, StoreError> {
-        self.get(item::key(keys::user_pk(id), keys::USER_SK)).await?.as_ref().map(item::user_from).transpose()
+        self.get(item::key(keys::user_pk(id), keys::USER_SK))
+            .await?
+            .as_ref()
+            .map(item::user_from)
+            .transpose()
     }
 
     async fn update_user(&self, id: &str, patch: &UserPatch) -> Result<(), StoreError> {
@@ -795,39 +1041,78 @@ impl UserStore for DynamoStore {
             // only costs login a second check against the user item's hash.
             if let Some(user) = self.user(id).await? {
                 let key = item::single_key(keys::email_pk(&user.scope, &user.email.to_lowercase()));
-                let copy = Update::default().set("password_hash", s(hash)).with_name(item::PK).with_name("user_id").with_value("user_id", s(id));
-                self.update_if(key, copy, "attribute_exists(#pk) AND #user_id = :user_id").await?;
+                let copy = Update::default()
+                    .set("password_hash", s(hash))
+                    .with_name(item::PK)
+                    .with_name("user_id")
+                    .with_value("user_id", s(id));
+                self.update_if(key, copy, "attribute_exists(#pk) AND #user_id = :user_id")
+                    .await?;
             }
         }
         Ok(())
     }
 
-    async fn update_user_if_authenticator(&self, id: &str, expected: Option<&Authenticator>, patch: &UserPatch) -> Result<bool, StoreError> {
-        let u = patch_update(patch).with_name(item::PK).with_name("authenticator");
+    async fn update_user_if_authenticator(
+        &self,
+        id: &str,
+        expected: Option<&Authenticator>,
+        patch: &UserPatch,
+    ) -> Result<bool, StoreError> {
+        let u = patch_update(patch)
+            .with_name(item::PK)
+            .with_name("authenticator");
         match expected {
-            None => self.update_user_if(id, u, "attribute_exists(#pk) AND attribute_not_exists(#authenticator)").await,
+            None => {
+                self.update_user_if(
+                    id,
+                    u,
+                    "attribute_exists(#pk) AND attribute_not_exists(#authenticator)",
+                )
+                .await
+            }
             // Scalars compared one by one: the key and whether it is enabled are what was decided on.
             Some(a) => {
                 let u = u
                     .with_name("sealed_key")
                     .with_name("enabled")
                     .with_value("expected_sealed_key", s(&a.sealed_key))
-                    .with_value("expected_enabled", aws_sdk_dynamodb::types::AttributeValue::Bool(a.enabled));
+                    .with_value(
+                        "expected_enabled",
+                        aws_sdk_dynamodb::types::AttributeValue::Bool(a.enabled),
+                    );
                 let condition = "attribute_exists(#pk) AND #authenticator.#sealed_key = :expected_sealed_key AND #authenticator.#enabled = :expected_enabled";
                 self.update_user_if(id, u, condition).await
             }
         }
     }
 
-    async fn login_record(&self, scope: &Scope, email_key: &str) -> Result<Option<LoginRecord>, StoreError> {
-        let Some(pointer) = self.get(item::single_key(keys::email_pk(scope, email_key))).await? else {
+    async fn login_record(
+        &self,
+        scope: &Scope,
+        email_key: &str,
+    ) -> Result<Option<LoginRecord>, StoreError> {
+        let Some(pointer) = self
+            .get(item::single_key(keys::email_pk(scope, email_key)))
+            .await?
+        else {
             return Ok(None);
         };
         let r = Reader(&pointer);
-        Ok(Some(LoginRecord { user_id: r.s("user_id")?, password_hash: r.opt_s("password_hash")? }))
+        Ok(Some(LoginRecord {
+            user_id: r.s("user_id")?,
+            password_hash: r.opt_s("password_hash")?,
+        }))
     }
 
-    async fn take_slot(&self, subject: Subject<'_>, attempt: &str, sid: Option<&str>, max: u32, now: Timestamp) -> Result<Slot, StoreError> {
+    async fn take_slot(
+        &self,
+        subject: Subject<'_>,
+        attempt: &str,
+        sid: Option<&str>,
+        max: u32,
+        now: Timestamp,
+    ) -> Result<Slot, StoreError> {
         let mut u = Update::default()
             .add("failed_count", n(1))
             .add("failure_streak", n(1))
@@ -888,9 +1173,16 @@ impl UserStore for DynamoStore {
                 Subject::User(_) => Some(Box::new(item::user_from(&item)?)),
                 Subject::Unknown(_) => None,
             };
-            return Ok(Slot::Taken { user, count: r.counter("failed_count")?, streak: r.counter("failure_streak")? });
+            return Ok(Slot::Taken {
+                user,
+                count: r.counter("failed_count")?,
+                streak: r.counter("failure_streak")?,
+            });
         }
-        if let Some(end) = r.opt_n::<Timestamp>("lockout_end")?.filter(|end| *end > now) {
+        if let Some(end) = r
+            .opt_n::<Timestamp>("lockout_end")?
+            .filter(|end| *end > now)
+        {
             return Ok(Slot::Locked(end));
         }
         if sid.is_some() && r.opt_s("pending_sign_in")?.as_deref() != sid {
@@ -902,8 +1194,17 @@ impl UserStore for DynamoStore {
         Ok(Slot::Full)
     }
 
-    async fn lock(&self, subject: Subject<'_>, now: Timestamp, until: Timestamp, hard: bool) -> Result<(), StoreError> {
-        let mut u = Update::default().set("lockout_end", n(until)).set("failed_count", n(0)).with_value("now", n(now));
+    async fn lock(
+        &self,
+        subject: Subject<'_>,
+        now: Timestamp,
+        until: Timestamp,
+        hard: bool,
+    ) -> Result<(), StoreError> {
+        let mut u = Update::default()
+            .set("lockout_end", n(until))
+            .set("failed_count", n(0))
+            .with_value("now", n(now));
         if hard {
             u = u.set("failure_streak", n(0));
         }
@@ -921,7 +1222,10 @@ impl UserStore for DynamoStore {
                 item::key(keys::user_pk(id), keys::USER_SK)
             }
             Subject::Unknown(k) => {
-                u = u.set(item::TTL, n(until.max(now) + super::UNKNOWN_COUNTER_SECONDS));
+                u = u.set(
+                    item::TTL,
+                    n(until.max(now) + super::UNKNOWN_COUNTER_SECONDS),
+                );
                 item::single_key(keys::unknown_pk(k))
             }
         };
@@ -941,14 +1245,21 @@ impl UserStore for DynamoStore {
             Ok(_) => Ok(()),
             // Locked already, at least as long (by a concurrent attempt): that lock stands.
             Err(e) if condition_failed(&e) => match e.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(c)) if c.item().is_none() => Err(StoreError::NotFound),
+                Some(UpdateItemError::ConditionalCheckFailedException(c)) if c.item().is_none() => {
+                    Err(StoreError::NotFound)
+                }
                 _ => Ok(()),
             },
             Err(e) => Err(unavailable(e)),
         }
     }
 
-    async fn succeed(&self, id: &str, success: &Success<'_>, now: Timestamp) -> Result<Succeeded, StoreError> {
+    async fn succeed(
+        &self,
+        id: &str,
+        success: &Success<'_>,
+        now: Timestamp,
+    ) -> Result<Succeeded, StoreError> {
         let (mut count, mut streak) = (success.release_only, success.release_only);
         // The counts to give back may have been reset meanwhile (a lock reset the
         // count while the answer was judged, and that lock has ended): write again
@@ -956,18 +1267,33 @@ impl UserStore for DynamoStore {
         for _ in 0..3 {
             match self.write_success(id, success, now, count, streak).await? {
                 Ok(done) => return Ok(done),
-                Err((counted, streaked)) => (count, streak) = (count && counted > 0, streak && streaked > 0),
+                Err((counted, streaked)) => {
+                    (count, streak) = (count && counted > 0, streak && streaked > 0)
+                }
             }
         }
         Ok(Succeeded::Spent)
     }
 
     async fn unlock(&self, id: &str) -> Result<(), StoreError> {
-        let u = Update::default().remove("lockout_end").set("failed_count", n(0)).with_name(item::PK);
-        if self.update_user_if(id, u, USER_EXISTS).await? { Ok(()) } else { Err(StoreError::NotFound) }
+        let u = Update::default()
+            .remove("lockout_end")
+            .set("failed_count", n(0))
+            .with_name(item::PK);
+        if self.update_user_if(id, u, USER_EXISTS).await? {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound)
+        }
     }
 
-    async fn users_in(&self, scope: &Scope, email_prefix: &str, after: Option<&PageKey>, limit: usize) -> Result<Page<User>, StoreError> {
+    async fn users_in(
+        &self,
+        scope: &Scope,
+        email_prefix: &str,
+        after: Option<&PageKey>,
+        limit: usize,
+    ) -> Result<Page<User>, StoreError> {
         let start = after.map(|a| {
             let mut k = item::key(keys::user_pk(&a.user_id), keys::USER_SK);
             k.insert(item::SIDE_PK.to_string(), s(keys::side_users(scope)));
@@ -981,10 +1307,29 @@ impl UserStore for DynamoStore {
             values.push((":prefix", s(email_prefix)));
             "#side_pk = :side AND begins_with(#side_sk, :prefix)"
         };
-        let names: &[(&str, &str)] = if email_prefix.is_empty() { &[("#side_pk", item::SIDE_PK)] } else { &[("#side_pk", item::SIDE_PK), ("#side_sk", item::SIDE_SK)] };
-        let q = PageQuery { index: Some(item::SIDE_INDEX), key_condition, filter: None, names, values, forward: true, page_key: side_page_key };
+        let names: &[(&str, &str)] = if email_prefix.is_empty() {
+            &[("#side_pk", item::SIDE_PK)]
+        } else {
+            &[("#side_pk", item::SIDE_PK), ("#side_sk", item::SIDE_SK)]
+        };
+        let q = PageQuery {
+            index: Some(item::SIDE_INDEX),
+            key_condition,
+            filter: None,
+            names,
+            values,
+            forward: true,
+            page_key: side_page_key,
+        };
         let page = self.query_page(q, start, limit).await?;
-        Ok(Page { items: page.items.iter().map(item::user_from).collect::<Result<_, _>>()?, next: page.next })
+        Ok(Page {
+            items: page
+                .items
+                .iter()
+                .map(item::user_from)
+                .collect::<Result<_, _>>()?,
+            next: page.next,
+        })
     }
 }
 
@@ -993,13 +1338,22 @@ impl DynamoStore {
     /// on `failed_count` (when `count`) and `failure_streak` (when `streak`), each
     /// only while it is above 0, so the counts never go below zero; a refusal for
     /// that alone is `Err` with the counts found.
-    async fn write_success(&self, id: &str, success: &Success<'_>, now: Timestamp, count: bool, streak: bool) -> Result<Result<Succeeded, (u32, u32)>, StoreError> {
+    async fn write_success(
+        &self,
+        id: &str,
+        success: &Success<'_>,
+        now: Timestamp,
+        count: bool,
+        streak: bool,
+    ) -> Result<Result<Succeeded, (u32, u32)>, StoreError> {
         let mut u = patch_update(success.patch)
             .set("done_attempt", s(success.attempt))
             .with_name(item::PK)
             .with_name("lockout_end")
             .with_value("now", n(now));
-        let mut condition = String::from("attribute_exists(#pk) AND (attribute_not_exists(#lockout_end) OR #lockout_end <= :now)");
+        let mut condition = String::from(
+            "attribute_exists(#pk) AND (attribute_not_exists(#lockout_end) OR #lockout_end <= :now)",
+        );
         if !success.release_only {
             u = u.set("failed_count", n(0)).set("failure_streak", n(0));
         }
@@ -1023,7 +1377,10 @@ impl DynamoStore {
                 .with_name("sealed_key")
                 .with_name("enabled")
                 .with_value("expected_sealed_key", s(&a.sealed_key))
-                .with_value("expected_enabled", aws_sdk_dynamodb::types::AttributeValue::Bool(a.enabled));
+                .with_value(
+                    "expected_enabled",
+                    aws_sdk_dynamodb::types::AttributeValue::Bool(a.enabled),
+                );
             condition.push_str(" AND #authenticator.#sealed_key = :expected_sealed_key AND #authenticator.#enabled = :expected_enabled");
         }
         match success.spend {
@@ -1033,7 +1390,12 @@ impl DynamoStore {
                 condition.push_str(" AND (attribute_not_exists(#totp_last_step) OR #totp_last_step < :totp_last_step)");
             }
             Spend::RecoveryCode(hash) => {
-                u = u.delete("recovery_codes", aws_sdk_dynamodb::types::AttributeValue::Ss(vec![hash.to_string()])).with_value("hash", s(hash));
+                u = u
+                    .delete(
+                        "recovery_codes",
+                        aws_sdk_dynamodb::types::AttributeValue::Ss(vec![hash.to_string()]),
+                    )
+                    .with_value("hash", s(hash));
                 condition.push_str(" AND contains(#recovery_codes, :hash)");
             }
         }
@@ -1047,7 +1409,9 @@ impl DynamoStore {
                     .condition_expression(condition)
                     .set_expression_attribute_names(Some(u.names))
                     .set_expression_attribute_values(Some(u.values))
-                    .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    )
                     .build()
                     .map_err(built)?;
                 let delete = Delete::builder()
@@ -1058,27 +1422,50 @@ impl DynamoStore {
                     .expression_attribute_values(":hash", s(hash))
                     .build()
                     .map_err(built)?;
-                let items = vec![TransactWriteItem::builder().update(update).build(), TransactWriteItem::builder().delete(delete).build()];
+                let items = vec![
+                    TransactWriteItem::builder().update(update).build(),
+                    TransactWriteItem::builder().delete(delete).build(),
+                ];
                 let mut conflicts = 0;
                 loop {
                     // The client token makes the SDK's own retries of this call idempotent.
-                    let result = self.client.transact_write_items().set_transact_items(Some(items.clone())).client_request_token(success.attempt).send().await;
+                    let result = self
+                        .client
+                        .transact_write_items()
+                        .set_transact_items(Some(items.clone()))
+                        .client_request_token(success.attempt)
+                        .send()
+                        .await;
                     let e = match result {
                         Ok(_) => return Ok(Ok(Succeeded::Done)),
                         Err(e) => e,
                     };
-                    let Some(TransactWriteItemsError::TransactionCanceledException(c)) = e.as_service_error() else {
+                    let Some(TransactWriteItemsError::TransactionCanceledException(c)) =
+                        e.as_service_error()
+                    else {
                         return Err(unavailable(e));
                     };
                     let reasons = c.cancellation_reasons();
-                    let failed = |i: usize| reasons.get(i).is_some_and(|r| r.code() == Some("ConditionalCheckFailed"));
+                    let failed = |i: usize| {
+                        reasons
+                            .get(i)
+                            .is_some_and(|r| r.code() == Some("ConditionalCheckFailed"))
+                    };
                     if failed(0) || failed(1) {
-                        let old = if failed(0) { reasons.first().and_then(|r| r.item().cloned()) } else { None };
+                        let old = if failed(0) {
+                            reasons.first().and_then(|r| r.item().cloned())
+                        } else {
+                            None
+                        };
                         break (old, failed(1));
                     }
                     // Lost only to a concurrent transaction on the same items: try again, bounded.
                     conflicts += 1;
-                    if conflicts > 5 || !reasons.iter().any(|r| r.code() == Some("TransactionConflict")) {
+                    if conflicts > 5
+                        || !reasons
+                            .iter()
+                            .any(|r| r.code() == Some("TransactionConflict"))
+                    {
                         return Err(unavailable(e));
                     }
                     tokio::time::sleep(Duration::from_millis(20 * conflicts)).await;
@@ -1094,13 +1481,17 @@ impl DynamoStore {
                     .condition_expression(condition)
                     .set_expression_attribute_names(Some(u.names))
                     .set_expression_attribute_values(Some(u.values))
-                    .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    )
                     .send()
                     .await;
                 match result {
                     Ok(_) => return Ok(Ok(Succeeded::Done)),
                     Err(e) => match e.as_service_error() {
-                        Some(UpdateItemError::ConditionalCheckFailedException(c)) => (Some(c.item().cloned().ok_or(StoreError::NotFound)?), false),
+                        Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
+                            (Some(c.item().cloned().ok_or(StoreError::NotFound)?), false)
+                        }
                         _ => return Err(unavailable(e)),
                     },
                 }
@@ -1108,14 +1499,21 @@ impl DynamoStore {
         };
         let Some(old) = old else {
             // Only the code's condition failed: used, replaced or expired meanwhile.
-            return Ok(Ok(if code_refused { Succeeded::Spent } else { Succeeded::Ended }));
+            return Ok(Ok(if code_refused {
+                Succeeded::Spent
+            } else {
+                Succeeded::Ended
+            }));
         };
         let r = Reader(&old);
         if r.opt_s("done_attempt")?.as_deref() == Some(success.attempt) {
             // A retry of a write that went through: this attempt's own success.
             return Ok(Ok(Succeeded::Done));
         }
-        if let Some(end) = r.opt_n::<Timestamp>("lockout_end")?.filter(|end| *end > now) {
+        if let Some(end) = r
+            .opt_n::<Timestamp>("lockout_end")?
+            .filter(|end| *end > now)
+        {
             return Ok(Ok(Succeeded::Locked(end)));
         }
         if success.sid.is_some() && r.opt_s("pending_sign_in")?.as_deref() != success.sid {
@@ -1132,7 +1530,6 @@ impl DynamoStore {
         }
         Ok(Ok(Succeeded::Spent))
     }
-
 }
 
 #[async_trait]
@@ -1144,7 +1541,16 @@ impl EventStore for DynamoStore {
             many => {
                 let puts = many
                     .iter()
-                    .map(|e| Ok(WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(item::event_item(e)?)).build().map_err(built)?).build()))
+                    .map(|e| {
+                        Ok(WriteRequest::builder()
+                            .put_request(
+                                PutRequest::builder()
+                                    .set_item(Some(item::event_item(e)?))
+                                    .build()
+                                    .map_err(built)?,
+                            )
+                            .build())
+                    })
                     .collect::<Result<Vec<_>, StoreError>>()?;
                 for chunk in puts.chunks(25) {
                     self.batch_write(chunk.to_vec(), "security events").await?;
@@ -1154,11 +1560,20 @@ impl EventStore for DynamoStore {
         }
     }
 
-    async fn user_events(&self, user_id: &str, event_type: Option<EventType>, after: Option<&PageKey>, limit: usize) -> Result<Page<SecurityEvent>, StoreError> {
+    async fn user_events(
+        &self,
+        user_id: &str,
+        event_type: Option<EventType>,
+        after: Option<&PageKey>,
+        limit: usize,
+    ) -> Result<Page<SecurityEvent>, StoreError> {
         // The start key is rebuilt in this user's partition whatever user the page key names.
         let start = after.map(|a| item::key(keys::user_pk(user_id), keys::event_sk(&a.sort)));
         let mut names = vec![("#pk", item::PK), ("#sk", item::SK)];
-        let mut values = vec![(":pk", s(keys::user_pk(user_id))), (":prefix", s(keys::EVENT_PREFIX))];
+        let mut values = vec![
+            (":pk", s(keys::user_pk(user_id))),
+            (":prefix", s(keys::EVENT_PREFIX)),
+        ];
         if let Some(t) = event_type {
             names.push(("#type", "type"));
             values.push((":type", s(t.as_str())));
@@ -1175,7 +1590,13 @@ impl EventStore for DynamoStore {
         events_from(self.query_page(q, start, limit).await?)
     }
 
-    async fn side_events(&self, scope: &Scope, event_type: Option<EventType>, after: Option<&PageKey>, limit: usize) -> Result<Page<SecurityEvent>, StoreError> {
+    async fn side_events(
+        &self,
+        scope: &Scope,
+        event_type: Option<EventType>,
+        after: Option<&PageKey>,
+        limit: usize,
+    ) -> Result<Page<SecurityEvent>, StoreError> {
         let start = after.map(|a| {
             let mut k = item::key(keys::user_pk(&a.user_id), keys::event_sk(&a.sort));
             k.insert(item::SIDE_PK.to_string(), s(keys::side_events(scope)));
@@ -1212,15 +1633,28 @@ impl TenantStore for DynamoStore {
         // this attempt fail and read again; one that lands after finds the tenant
         // in the listing it copies into.
         for _ in 0..5 {
-            let host = self.get(item::single_key(keys::HOST_PK.to_string())).await?;
+            let host = self
+                .get(item::single_key(keys::HOST_PK.to_string()))
+                .await?;
             let version: u64 = match &host {
                 Some(h) => Reader(h).opt_n("lockout_version")?.unwrap_or(0),
                 None => 0,
             };
-            let host_lockout = host.as_ref().map(|h| item::opt_lockout(h, "lockout")).transpose()?.flatten();
-            let mut tenant_item = item::tenant_item(&Tenant { host_lockout, ..tenant.clone() });
+            let host_lockout = host
+                .as_ref()
+                .map(|h| item::opt_lockout(h, "lockout"))
+                .transpose()?
+                .flatten();
+            let mut tenant_item = item::tenant_item(&Tenant {
+                host_lockout,
+                ..tenant.clone()
+            });
             tenant_item.insert("host_lockout_version".to_string(), n(version));
-            let unchanged = if version == 0 { "attribute_not_exists(#v)" } else { "#v = :v" };
+            let unchanged = if version == 0 {
+                "attribute_not_exists(#v)"
+            } else {
+                "#v = :v"
+            };
             let mut check = ConditionCheck::builder()
                 .table_name(&self.table)
                 .set_key(Some(item::single_key(keys::HOST_PK.to_string())))
@@ -1234,29 +1668,51 @@ impl TenantStore for DynamoStore {
                 self.put_if(item::user_item(admin), new, &names, vec![])?,
                 self.put_if(item::email_item(admin), new, &names, vec![])?,
                 self.put_if(item::tenant_listing_item(&key), new, &names, vec![])?,
-                TransactWriteItem::builder().condition_check(check.build().map_err(built)?).build(),
+                TransactWriteItem::builder()
+                    .condition_check(check.build().map_err(built)?)
+                    .build(),
             ];
             return match self.transact(tx).await? {
                 Ok(()) => Ok(()),
-                Err(failed) if failed.first() == Some(&true) || failed.get(3) == Some(&true) => Err(StoreError::Conflict("tenant")),
+                Err(failed) if failed.first() == Some(&true) || failed.get(3) == Some(&true) => {
+                    Err(StoreError::Conflict("tenant"))
+                }
                 Err(failed) if failed.get(2) == Some(&true) => Err(StoreError::Conflict("email")),
                 Err(failed) if failed.get(4) == Some(&true) => continue,
                 Err(_) => Err(StoreError::Conflict("user")),
             };
         }
-        Err(StoreError::Unavailable("the host's lockout values kept changing while the tenant was created".into()))
+        Err(StoreError::Unavailable(
+            "the host's lockout values kept changing while the tenant was created".into(),
+        ))
     }
 
     async fn tenant(&self, key: &str) -> Result<Option<Tenant>, StoreError> {
-        self.get(item::single_key(keys::tenant_pk(key))).await?.as_ref().map(item::tenant_from).transpose()
+        self.get(item::single_key(keys::tenant_pk(key)))
+            .await?
+            .as_ref()
+            .map(item::tenant_from)
+            .transpose()
     }
 
     async fn set_tenant_feature(&self, key: &str, feature: Behaviour) -> Result<(), StoreError> {
-        self.update_tenant(key, Update::default().set("feature", item::behaviour(feature))).await
+        self.update_tenant(
+            key,
+            Update::default().set("feature", item::behaviour(feature)),
+        )
+        .await
     }
 
-    async fn set_tenant_settings(&self, key: &str, settings: &TwoFactorSettings) -> Result<(), StoreError> {
-        self.update_tenant(key, Update::default().set("settings", item::settings(settings))).await
+    async fn set_tenant_settings(
+        &self,
+        key: &str,
+        settings: &TwoFactorSettings,
+    ) -> Result<(), StoreError> {
+        self.update_tenant(
+            key,
+            Update::default().set("settings", item::settings(settings)),
+        )
+        .await
     }
 
     async fn host_settings(&self) -> Result<Option<TwoFactorSettings>, StoreError> {
@@ -1265,18 +1721,25 @@ impl TenantStore for DynamoStore {
 
     async fn set_host_settings(&self, settings: &TwoFactorSettings) -> Result<(), StoreError> {
         // An update, not a put: the host's lockout values live in the same item.
-        self.update_host(Update::default().set("settings", item::settings(settings))).await.map(|_| ())
+        self.update_host(Update::default().set("settings", item::settings(settings)))
+            .await
+            .map(|_| ())
     }
 
     async fn host(&self) -> Result<Host, StoreError> {
-        match self.get(item::single_key(keys::HOST_PK.to_string())).await? {
+        match self
+            .get(item::single_key(keys::HOST_PK.to_string()))
+            .await?
+        {
             Some(i) => item::host_from(&i),
             None => Ok(Host::default()),
         }
     }
 
     async fn set_host_lockout(&self, lockout: &LockoutPolicy) -> Result<(), StoreError> {
-        let update = Update::default().set("lockout", item::lockout(lockout)).add("lockout_version", n(1));
+        let update = Update::default()
+            .set("lockout", item::lockout(lockout))
+            .add("lockout_version", n(1));
         let host = self.update_host(update).await?;
         let version: u64 = Reader(&host).n("lockout_version")?;
         // Every copy is conditional on being older, so two host changes racing
@@ -1294,11 +1757,24 @@ impl TenantStore for DynamoStore {
         Ok(())
     }
 
-    async fn set_tenant_lockout(&self, key: &str, lockout: &LockoutPolicy) -> Result<(), StoreError> {
-        self.update_tenant(key, Update::default().set("lockout", item::lockout(lockout))).await
+    async fn set_tenant_lockout(
+        &self,
+        key: &str,
+        lockout: &LockoutPolicy,
+    ) -> Result<(), StoreError> {
+        self.update_tenant(
+            key,
+            Update::default().set("lockout", item::lockout(lockout)),
+        )
+        .await
     }
 
-    async fn change_settings(&self, scope: &Scope, from: &TwoFactorSettings, to: &TwoFactorSettings) -> Result<TwoFactorSettings, StoreError> {
+    async fn change_settings(
+        &self,
+        scope: &Scope,
+        from: &TwoFactorSettings,
+        to: &TwoFactorSettings,
+    ) -> Result<TwoFactorSettings, StoreError> {
         let key = match scope {
             Scope::Host => item::single_key(keys::HOST_PK.to_string()),
             Scope::Tenant(k) => item::single_key(keys::tenant_pk(k)),
@@ -1324,7 +1800,9 @@ impl TenantStore for DynamoStore {
                 .set_expression_attribute_names(Some(change.names.clone()))
                 .set_expression_attribute_values(Some(change.values.clone()))
                 .return_values(ReturnValue::AllNew)
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
                 .send()
                 .await;
             let old = match result {
@@ -1348,7 +1826,11 @@ impl TenantStore for DynamoStore {
                     }
                 }
                 (None, false, Scope::Tenant(_)) => return Err(StoreError::NotFound),
-                (None, true, Scope::Tenant(_)) => return Err(StoreError::Unavailable("tenant item without settings".into())),
+                (None, true, Scope::Tenant(_)) => {
+                    return Err(StoreError::Unavailable(
+                        "tenant item without settings".into(),
+                    ));
+                }
                 (None, _, Scope::Host) if *from == TwoFactorSettings::default() => {
                     let created = self
                         .client
@@ -1403,35 +1885,69 @@ impl SettingsChange {
             }
         };
         if from.behaviour != to.behaviour {
-            field("behaviour", vec![("#settings.#behaviour".into(), item::behaviour(from.behaviour))], item::behaviour(to.behaviour));
+            field(
+                "behaviour",
+                vec![(
+                    "#settings.#behaviour".into(),
+                    item::behaviour(from.behaviour),
+                )],
+                item::behaviour(to.behaviour),
+            );
         }
         if from.users_can_change != to.users_can_change {
-            let old = vec![("#settings.#users_can_change".into(), Av::Bool(from.users_can_change))];
+            let old = vec![(
+                "#settings.#users_can_change".into(),
+                Av::Bool(from.users_can_change),
+            )];
             field("users_can_change", old, Av::Bool(to.users_can_change));
         }
         if from.remember_browser != to.remember_browser {
-            let old = vec![("#settings.#remember_browser".into(), Av::Bool(from.remember_browser))];
+            let old = vec![(
+                "#settings.#remember_browser".into(),
+                Av::Bool(from.remember_browser),
+            )];
             field("remember_browser", old, Av::Bool(to.remember_browser));
         }
         if from.allowed_providers != to.allowed_providers {
             // A list is compared element by element: its size, then each entry.
-            let mut old = vec![("size(#settings.#allowed_providers)".to_string(), n(from.allowed_providers.len()))];
-            old.extend(from.allowed_providers.iter().enumerate().map(|(i, p)| (format!("#settings.#allowed_providers[{i}]"), s(p.as_str()))));
-            field("allowed_providers", old, Av::L(to.allowed_providers.iter().map(|p| s(p.as_str())).collect()));
+            let mut old = vec![(
+                "size(#settings.#allowed_providers)".to_string(),
+                n(from.allowed_providers.len()),
+            )];
+            old.extend(
+                from.allowed_providers
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| (format!("#settings.#allowed_providers[{i}]"), s(p.as_str()))),
+            );
+            field(
+                "allowed_providers",
+                old,
+                Av::L(to.allowed_providers.iter().map(|p| s(p.as_str())).collect()),
+            );
         }
         if sets.is_empty() {
             return None;
         }
-        Some(Self { to: to.clone(), update: format!("SET {}", sets.join(", ")), condition: conditions.join(" AND "), names, values })
+        Some(Self {
+            to: to.clone(),
+            update: format!("SET {}", sets.join(", ")),
+            condition: conditions.join(" AND "),
+            names,
+            values,
+        })
     }
 
     /// Whether a field this change sets no longer holds its `from` value in `now`.
     fn moved(&self, from: &TwoFactorSettings, now: &TwoFactorSettings) -> bool {
         let to = &self.to;
         (from.behaviour != to.behaviour && now.behaviour != from.behaviour)
-            || (from.users_can_change != to.users_can_change && now.users_can_change != from.users_can_change)
-            || (from.remember_browser != to.remember_browser && now.remember_browser != from.remember_browser)
-            || (from.allowed_providers != to.allowed_providers && now.allowed_providers != from.allowed_providers)
+            || (from.users_can_change != to.users_can_change
+                && now.users_can_change != from.users_can_change)
+            || (from.remember_browser != to.remember_browser
+                && now.remember_browser != from.remember_browser)
+            || (from.allowed_providers != to.allowed_providers
+                && now.allowed_providers != from.allowed_providers)
     }
 }
 
@@ -1475,7 +1991,12 @@ impl DynamoStore {
     }
 
     /// Copies the host's lockout values of `version` into a tenant unless a newer copy is there.
-    async fn copy_host_lockout(&self, key: &str, lockout: &LockoutPolicy, version: u64) -> Result<(), StoreError> {
+    async fn copy_host_lockout(
+        &self,
+        key: &str,
+        lockout: &LockoutPolicy,
+        version: u64,
+    ) -> Result<(), StoreError> {
         let update = Update::default()
             .set("host_lockout", item::lockout(lockout))
             .set("host_lockout_version", n(version))
@@ -1526,16 +2047,32 @@ impl CodeStore for DynamoStore {
         self.put(item::code_item(code)).await
     }
 
-    async fn code(&self, user_id: &str, purpose: CodePurpose) -> Result<Option<PendingCode>, StoreError> {
-        self.get(item::key(keys::user_pk(user_id), keys::code_sk(purpose))).await?.as_ref().map(item::code_from).transpose()
+    async fn code(
+        &self,
+        user_id: &str,
+        purpose: CodePurpose,
+    ) -> Result<Option<PendingCode>, StoreError> {
+        self.get(item::key(keys::user_pk(user_id), keys::code_sk(purpose)))
+            .await?
+            .as_ref()
+            .map(item::code_from)
+            .transpose()
     }
 
-    async fn take_code(&self, user_id: &str, purpose: CodePurpose, hash: &str) -> Result<bool, StoreError> {
+    async fn take_code(
+        &self,
+        user_id: &str,
+        purpose: CodePurpose,
+        hash: &str,
+    ) -> Result<bool, StoreError> {
         let result = self
             .client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(item::key(keys::user_pk(user_id), keys::code_sk(purpose))))
+            .set_key(Some(item::key(
+                keys::user_pk(user_id),
+                keys::code_sk(purpose),
+            )))
             .condition_expression("#hash = :hash")
             .expression_attribute_names("#hash", "hash")
             .expression_attribute_values(":hash", s(hash))
@@ -1552,7 +2089,10 @@ impl CodeStore for DynamoStore {
         self.client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(item::key(keys::user_pk(user_id), keys::code_sk(purpose))))
+            .set_key(Some(item::key(
+                keys::user_pk(user_id),
+                keys::code_sk(purpose),
+            )))
             .send()
             .await
             .map_err(unavailable)?;
@@ -1582,15 +2122,23 @@ impl ThrottleStore for DynamoStore {
                 .table_name(&self.table)
                 .set_key(Some(key.clone()))
                 .update_expression(u.expression())
-                .condition_expression("attribute_not_exists(#pk) OR (#window_end > :now AND #count < :max)")
+                .condition_expression(
+                    "attribute_not_exists(#pk) OR (#window_end > :now AND #count < :max)",
+                )
                 .set_expression_attribute_names(Some(u.names))
                 .set_expression_attribute_values(Some(u.values))
                 .return_values(ReturnValue::AllNew)
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
                 .send()
                 .await;
             let old = match counted {
-                Ok(out) => return Ok(Taken::Counted(item::window_from(&out.attributes.unwrap_or_default())?)),
+                Ok(out) => {
+                    return Ok(Taken::Counted(item::window_from(
+                        &out.attributes.unwrap_or_default(),
+                    )?));
+                }
                 Err(e) => match e.as_service_error() {
                     Some(UpdateItemError::ConditionalCheckFailedException(c)) => c.item().cloned(),
                     _ => return Err(unavailable(e)),
@@ -1628,11 +2176,18 @@ impl ThrottleStore for DynamoStore {
                 Err(e) => return Err(unavailable(e)),
             }
         }
-        Err(StoreError::Unavailable(format!("send window {} kept changing under four attempts", limit.key)))
+        Err(StoreError::Unavailable(format!(
+            "send window {} kept changing under four attempts",
+            limit.key
+        )))
     }
 
     async fn give_back_send(&self, key: &str, window_end: Timestamp) -> Result<(), StoreError> {
-        let u = Update::default().add("count", n(-1)).with_name("window_end").with_value("end", n(window_end)).with_value("zero", n(0));
+        let u = Update::default()
+            .add("count", n(-1))
+            .with_name("window_end")
+            .with_value("end", n(window_end))
+            .with_value("zero", n(0));
         let result = self
             .client
             .update_item()
@@ -1653,7 +2208,11 @@ impl ThrottleStore for DynamoStore {
     }
 
     async fn send_window(&self, key: &str) -> Result<Option<Window>, StoreError> {
-        self.get(item::single_key(keys::window_pk(key))).await?.as_ref().map(item::window_from).transpose()
+        self.get(item::single_key(keys::window_pk(key)))
+            .await?
+            .as_ref()
+            .map(item::window_from)
+            .transpose()
     }
 }
 
@@ -1664,11 +2223,23 @@ impl DeviceStore for DynamoStore {
     }
 
     async fn device(&self, user_id: &str, device_id: &str) -> Result<Option<Device>, StoreError> {
-        self.get(item::key(keys::user_pk(user_id), keys::device_sk(device_id))).await?.as_ref().map(item::device_from).transpose()
+        self.get(item::key(
+            keys::user_pk(user_id),
+            keys::device_sk(device_id),
+        ))
+        .await?
+        .as_ref()
+        .map(item::device_from)
+        .transpose()
     }
 
     async fn devices(&self, user_id: &str) -> Result<Vec<Device>, StoreError> {
-        let mut list = self.device_items(user_id).await?.iter().map(item::device_from).collect::<Result<Vec<_>, _>>()?;
+        let mut list = self
+            .device_items(user_id)
+            .await?
+            .iter()
+            .map(item::device_from)
+            .collect::<Result<Vec<_>, _>>()?;
         list.sort_by(|a, b| (a.created_at, &a.device_id).cmp(&(b.created_at, &b.device_id)));
         Ok(list)
     }
@@ -1678,7 +2249,10 @@ impl DeviceStore for DynamoStore {
             .client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(item::key(keys::user_pk(user_id), keys::device_sk(device_id))))
+            .set_key(Some(item::key(
+                keys::user_pk(user_id),
+                keys::device_sk(device_id),
+            )))
             .return_values(ReturnValue::AllOld)
             .send()
             .await
@@ -1691,24 +2265,45 @@ impl DeviceStore for DynamoStore {
             .device_items(user_id)
             .await?
             .into_iter()
-            .map(|i| i.into_iter().filter(|(k, _)| k == item::PK || k == item::SK).collect())
+            .map(|i| {
+                i.into_iter()
+                    .filter(|(k, _)| k == item::PK || k == item::SK)
+                    .collect()
+            })
             .collect();
         for chunk in keys.chunks(25) {
             let requests = chunk
                 .iter()
-                .map(|k| Ok(WriteRequest::builder().delete_request(DeleteRequest::builder().set_key(Some(k.clone())).build().map_err(built)?).build()))
+                .map(|k| {
+                    Ok(WriteRequest::builder()
+                        .delete_request(
+                            DeleteRequest::builder()
+                                .set_key(Some(k.clone()))
+                                .build()
+                                .map_err(built)?,
+                        )
+                        .build())
+                })
                 .collect::<Result<Vec<_>, StoreError>>()?;
             self.batch_write(requests, "remembered browsers").await?;
         }
         Ok(())
     }
 
-    async fn touch_device(&self, user_id: &str, device_id: &str, now: Timestamp) -> Result<(), StoreError> {
+    async fn touch_device(
+        &self,
+        user_id: &str,
+        device_id: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(item::key(keys::user_pk(user_id), keys::device_sk(device_id))))
+            .set_key(Some(item::key(
+                keys::user_pk(user_id),
+                keys::device_sk(device_id),
+            )))
             .update_expression("SET #last_used_at = :now")
             .condition_expression("attribute_exists(#pk)")
             .expression_attribute_names("#last_used_at", "last_used_at")
@@ -1731,15 +2326,29 @@ mod tests {
 
     #[test]
     fn an_update_names_every_attribute_through_a_placeholder() {
-        let u = Update::default().set("count", n(1)).remove("name").add("failed_count", n(1));
-        assert_eq!(u.expression(), "SET #count = :count REMOVE #name ADD #failed_count :failed_count");
+        let u = Update::default()
+            .set("count", n(1))
+            .remove("name")
+            .add("failed_count", n(1));
+        assert_eq!(
+            u.expression(),
+            "SET #count = :count REMOVE #name ADD #failed_count :failed_count"
+        );
         assert_eq!(u.names.get("#name").map(String::as_str), Some("name"));
     }
 
     #[test]
     fn a_store_without_a_table_name_is_refused_naming_the_variable() {
-        let sdk = aws_config::SdkConfig::builder().behavior_version(aws_config::BehaviorVersion::latest()).build();
-        let env = HashMap::from([("DYNAMODB_ENDPOINT".to_string(), "http://127.0.0.1:1".to_string())]);
-        assert_eq!(DynamoStore::from_env(&env, &sdk).unwrap_err().var, "TABLE_NAME");
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        let env = HashMap::from([(
+            "DYNAMODB_ENDPOINT".to_string(),
+            "http://127.0.0.1:1".to_string(),
+        )]);
+        assert_eq!(
+            DynamoStore::from_env(&env, &sdk).unwrap_err().var,
+            "TABLE_NAME"
+        );
     }
 }

@@ -8,7 +8,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 
-use super::{CodeStore, DeviceStore, EventStore, LoginRecord, Page, PageKey, Slot, Spend, StoreError, Subject, Succeeded, Success, TenantStore, ThrottleStore, UserStore};
+use super::{
+    CodeStore, DeviceStore, EventStore, LoginRecord, Page, PageKey, Slot, Spend, StoreError,
+    Subject, Succeeded, Success, TenantStore, ThrottleStore, UserStore,
+};
 use crate::audit::{EventType, SecurityEvent};
 use crate::clock::Timestamp;
 use crate::codes::{CodePurpose, PendingCode};
@@ -66,12 +69,27 @@ struct Counter {
 fn page<T>(mut sorted: Vec<(String, String, T)>, limit: usize) -> Page<T> {
     let more = sorted.len() > limit;
     sorted.truncate(limit);
-    let next = if more { sorted.last().map(|(sort, user_id, _)| PageKey { sort: sort.clone(), user_id: user_id.clone() }) } else { None };
-    Page { items: sorted.into_iter().map(|(_, _, t)| t).collect(), next }
+    let next = if more {
+        sorted.last().map(|(sort, user_id, _)| PageKey {
+            sort: sort.clone(),
+            user_id: user_id.clone(),
+        })
+    } else {
+        None
+    };
+    Page {
+        items: sorted.into_iter().map(|(_, _, t)| t).collect(),
+        next,
+    }
 }
 
 /// Events matching `keep`, newest first, after `after`.
-fn event_page(events: &[SecurityEvent], keep: impl Fn(&SecurityEvent) -> bool, after: Option<&PageKey>, limit: usize) -> Page<SecurityEvent> {
+fn event_page(
+    events: &[SecurityEvent],
+    keep: impl Fn(&SecurityEvent) -> bool,
+    after: Option<&PageKey>,
+    limit: usize,
+) -> Page<SecurityEvent> {
     let mut list: Vec<(String, String, SecurityEvent)> = events
         .iter()
         .filter(|e| keep(e))
@@ -124,7 +142,11 @@ impl UserStore for MemoryStore {
         Ok(())
     }
 
-    async fn user_by_email(&self, scope: &Scope, email_key: &str) -> Result<Option<User>, StoreError> {
+    async fn user_by_email(
+        &self,
+        scope: &Scope,
+        email_key: &str,
+    ) -> Result<Option<User>, StoreError> {
         let s = self.read();
         Ok(s.emails
             .get(&(scope.key(), email_key.to_string()))
@@ -141,33 +163,59 @@ impl UserStore for MemoryStore {
         let u = s.users.get_mut(id).ok_or(StoreError::NotFound)?;
         patch.apply(u);
         if patch.reset_failures {
-            s.counters.entry(CounterKey::User(id.to_string())).or_default().streak = 0;
+            s.counters
+                .entry(CounterKey::User(id.to_string()))
+                .or_default()
+                .streak = 0;
         }
         Ok(())
     }
 
-    async fn update_user_if_authenticator(&self, id: &str, expected: Option<&Authenticator>, patch: &UserPatch) -> Result<bool, StoreError> {
+    async fn update_user_if_authenticator(
+        &self,
+        id: &str,
+        expected: Option<&Authenticator>,
+        patch: &UserPatch,
+    ) -> Result<bool, StoreError> {
         let mut s = self.write();
-        let Some(u) = s.users.get_mut(id) else { return Ok(false) };
+        let Some(u) = s.users.get_mut(id) else {
+            return Ok(false);
+        };
         if u.authenticator.as_ref() != expected {
             return Ok(false);
         }
         patch.apply(u);
         if patch.reset_failures {
-            s.counters.entry(CounterKey::User(id.to_string())).or_default().streak = 0;
+            s.counters
+                .entry(CounterKey::User(id.to_string()))
+                .or_default()
+                .streak = 0;
         }
         Ok(true)
     }
 
-    async fn login_record(&self, scope: &Scope, email_key: &str) -> Result<Option<LoginRecord>, StoreError> {
+    async fn login_record(
+        &self,
+        scope: &Scope,
+        email_key: &str,
+    ) -> Result<Option<LoginRecord>, StoreError> {
         let s = self.read();
-        Ok(s.emails.get(&(scope.key(), email_key.to_string())).map(|id| LoginRecord {
-            user_id: id.clone(),
-            password_hash: s.users.get(id).map(|u| u.password_hash.clone()),
-        }))
+        Ok(s.emails
+            .get(&(scope.key(), email_key.to_string()))
+            .map(|id| LoginRecord {
+                user_id: id.clone(),
+                password_hash: s.users.get(id).map(|u| u.password_hash.clone()),
+            }))
     }
 
-    async fn take_slot(&self, subject: Subject<'_>, attempt: &str, sid: Option<&str>, max: u32, now: Timestamp) -> Result<Slot, StoreError> {
+    async fn take_slot(
+        &self,
+        subject: Subject<'_>,
+        attempt: &str,
+        sid: Option<&str>,
+        max: u32,
+        now: Timestamp,
+    ) -> Result<Slot, StoreError> {
         let mut guard = self.write();
         let s = &mut *guard;
         let key = CounterKey::from(subject);
@@ -182,7 +230,11 @@ impl UserStore for MemoryStore {
             CounterKey::User(id) => {
                 let u = s.users.get_mut(&id).ok_or(StoreError::NotFound)?;
                 if again {
-                    return Ok(Slot::Taken { user: Some(Box::new(u.clone())), count: u.failed_count, streak: counter.streak });
+                    return Ok(Slot::Taken {
+                        user: Some(Box::new(u.clone())),
+                        count: u.failed_count,
+                        streak: counter.streak,
+                    });
                 }
                 if let Some(end) = u.lockout_end.filter(|end| *end > now) {
                     return Ok(Slot::Locked(end));
@@ -199,11 +251,19 @@ impl UserStore for MemoryStore {
                 u.failed_count += 1;
                 counter.streak += 1;
                 counter.slot_attempt = Some(attempt.to_string());
-                Ok(Slot::Taken { user: Some(Box::new(u.clone())), count: u.failed_count, streak: counter.streak })
+                Ok(Slot::Taken {
+                    user: Some(Box::new(u.clone())),
+                    count: u.failed_count,
+                    streak: counter.streak,
+                })
             }
             CounterKey::Unknown(_) => {
                 if again {
-                    return Ok(Slot::Taken { user: None, count: counter.count, streak: counter.streak });
+                    return Ok(Slot::Taken {
+                        user: None,
+                        count: counter.count,
+                        streak: counter.streak,
+                    });
                 }
                 if let Some(end) = counter.lockout_end.filter(|end| *end > now) {
                     return Ok(Slot::Locked(end));
@@ -217,18 +277,29 @@ impl UserStore for MemoryStore {
                 counter.count += 1;
                 counter.streak += 1;
                 counter.slot_attempt = Some(attempt.to_string());
-                Ok(Slot::Taken { user: None, count: counter.count, streak: counter.streak })
+                Ok(Slot::Taken {
+                    user: None,
+                    count: counter.count,
+                    streak: counter.streak,
+                })
             }
         }
     }
 
-    async fn lock(&self, subject: Subject<'_>, now: Timestamp, until: Timestamp, hard: bool) -> Result<(), StoreError> {
+    async fn lock(
+        &self,
+        subject: Subject<'_>,
+        now: Timestamp,
+        until: Timestamp,
+        hard: bool,
+    ) -> Result<(), StoreError> {
         let mut guard = self.write();
         let s = &mut *guard;
         let key = CounterKey::from(subject);
         // A lock already on stands, unless a hard lock would end later (see the module
         // doc of `store`).
-        let stands = |end: Option<Timestamp>| end.is_some_and(|end| end > now && (!hard || end >= until));
+        let stands =
+            |end: Option<Timestamp>| end.is_some_and(|end| end > now && (!hard || end >= until));
         if let CounterKey::User(id) = &key {
             let u = s.users.get_mut(id).ok_or(StoreError::NotFound)?;
             if stands(u.lockout_end) {
@@ -250,11 +321,19 @@ impl UserStore for MemoryStore {
         Ok(())
     }
 
-    async fn succeed(&self, id: &str, success: &Success<'_>, now: Timestamp) -> Result<Succeeded, StoreError> {
+    async fn succeed(
+        &self,
+        id: &str,
+        success: &Success<'_>,
+        now: Timestamp,
+    ) -> Result<Succeeded, StoreError> {
         let mut guard = self.write();
         let s = &mut *guard;
         let u = s.users.get_mut(id).ok_or(StoreError::NotFound)?;
-        let counter = s.counters.entry(CounterKey::User(id.to_string())).or_default();
+        let counter = s
+            .counters
+            .entry(CounterKey::User(id.to_string()))
+            .or_default();
         if counter.done_attempt.as_deref() == Some(success.attempt) {
             return Ok(Succeeded::Done);
         }
@@ -264,7 +343,10 @@ impl UserStore for MemoryStore {
         if success.sid.is_some() && u.pending_sign_in.as_deref() != success.sid {
             return Ok(Succeeded::Ended);
         }
-        if success.authenticator.is_some_and(|a| u.authenticator.as_ref() != Some(a)) {
+        if success
+            .authenticator
+            .is_some_and(|a| u.authenticator.as_ref() != Some(a))
+        {
             return Ok(Succeeded::Changed);
         }
         match success.spend {
@@ -294,7 +376,10 @@ impl UserStore for MemoryStore {
         if success.sid.is_some() {
             u.pending_sign_in = None;
         }
-        let counter = s.counters.entry(CounterKey::User(id.to_string())).or_default();
+        let counter = s
+            .counters
+            .entry(CounterKey::User(id.to_string()))
+            .or_default();
         counter.done_attempt = Some(success.attempt.to_string());
         if success.release_only {
             u.failed_count = u.failed_count.saturating_sub(1);
@@ -318,7 +403,13 @@ impl UserStore for MemoryStore {
         Ok(())
     }
 
-    async fn users_in(&self, scope: &Scope, email_prefix: &str, after: Option<&PageKey>, limit: usize) -> Result<Page<User>, StoreError> {
+    async fn users_in(
+        &self,
+        scope: &Scope,
+        email_prefix: &str,
+        after: Option<&PageKey>,
+        limit: usize,
+    ) -> Result<Page<User>, StoreError> {
         let s = self.read();
         let mut list: Vec<(String, String, User)> = s
             .users
@@ -339,14 +430,36 @@ impl EventStore for MemoryStore {
         Ok(())
     }
 
-    async fn user_events(&self, user_id: &str, event_type: Option<EventType>, after: Option<&PageKey>, limit: usize) -> Result<Page<SecurityEvent>, StoreError> {
+    async fn user_events(
+        &self,
+        user_id: &str,
+        event_type: Option<EventType>,
+        after: Option<&PageKey>,
+        limit: usize,
+    ) -> Result<Page<SecurityEvent>, StoreError> {
         let s = self.read();
-        Ok(event_page(&s.events, |e| e.user_id == user_id && event_type.is_none_or(|t| e.event_type == t), after, limit))
+        Ok(event_page(
+            &s.events,
+            |e| e.user_id == user_id && event_type.is_none_or(|t| e.event_type == t),
+            after,
+            limit,
+        ))
     }
 
-    async fn side_events(&self, scope: &Scope, event_type: Option<EventType>, after: Option<&PageKey>, limit: usize) -> Result<Page<SecurityEvent>, StoreError> {
+    async fn side_events(
+        &self,
+        scope: &Scope,
+        event_type: Option<EventType>,
+        after: Option<&PageKey>,
+        limit: usize,
+    ) -> Result<Page<SecurityEvent>, StoreError> {
         let s = self.read();
-        Ok(event_page(&s.events, |e| &e.scope == scope && event_type.is_none_or(|t| e.event_type == t), after, limit))
+        Ok(event_page(
+            &s.events,
+            |e| &e.scope == scope && event_type.is_none_or(|t| e.event_type == t),
+            after,
+            limit,
+        ))
     }
 }
 
@@ -362,7 +475,10 @@ impl TenantStore for MemoryStore {
         if s.emails.contains_key(&email_key) {
             return Err(StoreError::Conflict("email"));
         }
-        let stored = Tenant { host_lockout: s.host_lockout, ..tenant.clone() };
+        let stored = Tenant {
+            host_lockout: s.host_lockout,
+            ..tenant.clone()
+        };
         s.tenants.insert(key, stored);
         s.emails.insert(email_key, admin.id.clone());
         s.users.insert(admin.id.clone(), admin.clone());
@@ -379,7 +495,11 @@ impl TenantStore for MemoryStore {
         Ok(())
     }
 
-    async fn set_tenant_settings(&self, key: &str, settings: &TwoFactorSettings) -> Result<(), StoreError> {
+    async fn set_tenant_settings(
+        &self,
+        key: &str,
+        settings: &TwoFactorSettings,
+    ) -> Result<(), StoreError> {
         let mut s = self.write();
         s.tenants.get_mut(key).ok_or(StoreError::NotFound)?.settings = settings.clone();
         Ok(())
@@ -396,7 +516,10 @@ impl TenantStore for MemoryStore {
 
     async fn host(&self) -> Result<Host, StoreError> {
         let s = self.read();
-        Ok(Host { settings: s.host_settings.clone(), lockout: s.host_lockout })
+        Ok(Host {
+            settings: s.host_settings.clone(),
+            lockout: s.host_lockout,
+        })
     }
 
     async fn set_host_lockout(&self, lockout: &LockoutPolicy) -> Result<(), StoreError> {
@@ -408,22 +531,36 @@ impl TenantStore for MemoryStore {
         Ok(())
     }
 
-    async fn set_tenant_lockout(&self, key: &str, lockout: &LockoutPolicy) -> Result<(), StoreError> {
+    async fn set_tenant_lockout(
+        &self,
+        key: &str,
+        lockout: &LockoutPolicy,
+    ) -> Result<(), StoreError> {
         let mut s = self.write();
         s.tenants.get_mut(key).ok_or(StoreError::NotFound)?.lockout = Some(*lockout);
         Ok(())
     }
 
-    async fn change_settings(&self, scope: &Scope, from: &TwoFactorSettings, to: &TwoFactorSettings) -> Result<TwoFactorSettings, StoreError> {
+    async fn change_settings(
+        &self,
+        scope: &Scope,
+        from: &TwoFactorSettings,
+        to: &TwoFactorSettings,
+    ) -> Result<TwoFactorSettings, StoreError> {
         let mut s = self.write();
         let current = match scope {
-            Scope::Host => s.host_settings.get_or_insert_with(TwoFactorSettings::default),
+            Scope::Host => s
+                .host_settings
+                .get_or_insert_with(TwoFactorSettings::default),
             Scope::Tenant(key) => &mut s.tenants.get_mut(key).ok_or(StoreError::NotFound)?.settings,
         };
         let moved = (from.behaviour != to.behaviour && current.behaviour != from.behaviour)
-            || (from.users_can_change != to.users_can_change && current.users_can_change != from.users_can_change)
-            || (from.remember_browser != to.remember_browser && current.remember_browser != from.remember_browser)
-            || (from.allowed_providers != to.allowed_providers && current.allowed_providers != from.allowed_providers);
+            || (from.users_can_change != to.users_can_change
+                && current.users_can_change != from.users_can_change)
+            || (from.remember_browser != to.remember_browser
+                && current.remember_browser != from.remember_browser)
+            || (from.allowed_providers != to.allowed_providers
+                && current.allowed_providers != from.allowed_providers);
         if moved {
             return Err(StoreError::Conflict("settings"));
         }
@@ -446,15 +583,30 @@ impl TenantStore for MemoryStore {
 #[async_trait]
 impl CodeStore for MemoryStore {
     async fn put_code(&self, code: &PendingCode) -> Result<(), StoreError> {
-        self.write().codes.insert((code.user_id.clone(), code.purpose), code.clone());
+        self.write()
+            .codes
+            .insert((code.user_id.clone(), code.purpose), code.clone());
         Ok(())
     }
 
-    async fn code(&self, user_id: &str, purpose: CodePurpose) -> Result<Option<PendingCode>, StoreError> {
-        Ok(self.read().codes.get(&(user_id.to_string(), purpose)).cloned())
+    async fn code(
+        &self,
+        user_id: &str,
+        purpose: CodePurpose,
+    ) -> Result<Option<PendingCode>, StoreError> {
+        Ok(self
+            .read()
+            .codes
+            .get(&(user_id.to_string(), purpose))
+            .cloned())
     }
 
-    async fn take_code(&self, user_id: &str, purpose: CodePurpose, hash: &str) -> Result<bool, StoreError> {
+    async fn take_code(
+        &self,
+        user_id: &str,
+        purpose: CodePurpose,
+        hash: &str,
+    ) -> Result<bool, StoreError> {
         let mut s = self.write();
         let key = (user_id.to_string(), purpose);
         if s.codes.get(&key).is_some_and(|c| c.hash == hash) {
@@ -485,7 +637,12 @@ impl ThrottleStore for MemoryStore {
     }
 
     async fn give_back_send(&self, key: &str, window_end: Timestamp) -> Result<(), StoreError> {
-        if let Some(w) = self.write().windows.get_mut(key).filter(|w| w.window_end == window_end && w.count > 0) {
+        if let Some(w) = self
+            .write()
+            .windows
+            .get_mut(key)
+            .filter(|w| w.window_end == window_end && w.count > 0)
+        {
             w.count -= 1;
         }
         Ok(())
@@ -499,23 +656,39 @@ impl ThrottleStore for MemoryStore {
 #[async_trait]
 impl DeviceStore for MemoryStore {
     async fn put_device(&self, device: &Device) -> Result<(), StoreError> {
-        self.write().devices.insert((device.user_id.clone(), device.device_id.clone()), device.clone());
+        self.write().devices.insert(
+            (device.user_id.clone(), device.device_id.clone()),
+            device.clone(),
+        );
         Ok(())
     }
 
     async fn device(&self, user_id: &str, device_id: &str) -> Result<Option<Device>, StoreError> {
-        Ok(self.read().devices.get(&(user_id.to_string(), device_id.to_string())).cloned())
+        Ok(self
+            .read()
+            .devices
+            .get(&(user_id.to_string(), device_id.to_string()))
+            .cloned())
     }
 
     async fn devices(&self, user_id: &str) -> Result<Vec<Device>, StoreError> {
         let s = self.read();
-        let mut list: Vec<Device> = s.devices.values().filter(|d| d.user_id == user_id).cloned().collect();
+        let mut list: Vec<Device> = s
+            .devices
+            .values()
+            .filter(|d| d.user_id == user_id)
+            .cloned()
+            .collect();
         list.sort_by(|a, b| (a.created_at, &a.device_id).cmp(&(b.created_at, &b.device_id)));
         Ok(list)
     }
 
     async fn delete_device(&self, user_id: &str, device_id: &str) -> Result<bool, StoreError> {
-        Ok(self.write().devices.remove(&(user_id.to_string(), device_id.to_string())).is_some())
+        Ok(self
+            .write()
+            .devices
+            .remove(&(user_id.to_string(), device_id.to_string()))
+            .is_some())
     }
 
     async fn delete_devices(&self, user_id: &str) -> Result<(), StoreError> {
@@ -523,8 +696,17 @@ impl DeviceStore for MemoryStore {
         Ok(())
     }
 
-    async fn touch_device(&self, user_id: &str, device_id: &str, now: Timestamp) -> Result<(), StoreError> {
-        if let Some(d) = self.write().devices.get_mut(&(user_id.to_string(), device_id.to_string())) {
+    async fn touch_device(
+        &self,
+        user_id: &str,
+        device_id: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        if let Some(d) = self
+            .write()
+            .devices
+            .get_mut(&(user_id.to_string(), device_id.to_string()))
+        {
             d.last_used_at = now;
         }
         Ok(())

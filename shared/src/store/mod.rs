@@ -212,34 +212,71 @@ pub trait UserStore: Send + Sync {
     /// Creates a user; `Conflict("email")` if the email is taken in its scope.
     async fn create_user(&self, user: &User) -> Result<(), StoreError>;
     /// The user with this email key (lower case) in `scope`.
-    async fn user_by_email(&self, scope: &Scope, email_key: &str) -> Result<Option<User>, StoreError>;
+    async fn user_by_email(
+        &self,
+        scope: &Scope,
+        email_key: &str,
+    ) -> Result<Option<User>, StoreError>;
     /// The user with this id.
     async fn user(&self, id: &str) -> Result<Option<User>, StoreError>;
     /// Changes some fields; `NotFound` if there is no such user.
     async fn update_user(&self, id: &str, patch: &UserPatch) -> Result<(), StoreError>;
     /// The user id and (a copy of) the password hash under an email key, from the
     /// one item the email names: what login needs before the password check.
-    async fn login_record(&self, scope: &Scope, email_key: &str) -> Result<Option<LoginRecord>, StoreError>;
+    async fn login_record(
+        &self,
+        scope: &Scope,
+        email_key: &str,
+    ) -> Result<Option<LoginRecord>, StoreError>;
     /// Takes a slot for attempt `attempt` (see the module doc): counts it while
     /// `subject` is not locked at `now`, fewer than `max` are counted, the streak is
     /// under [`HARD_LIMIT`], and `sid` (when given) is the pending sign-in. An unknown
     /// email's counter is created on first use. `NotFound` for a user that does not exist.
-    async fn take_slot(&self, subject: Subject<'_>, attempt: &str, sid: Option<&str>, max: u32, now: Timestamp) -> Result<Slot, StoreError>;
+    async fn take_slot(
+        &self,
+        subject: Subject<'_>,
+        attempt: &str,
+        sid: Option<&str>,
+        max: u32,
+        now: Timestamp,
+    ) -> Result<Slot, StoreError>;
     /// Locks until `until` unless already locked at `now` (with `hard`: unless locked
     /// until `until` or later; a shorter lock gives way): resets the count, ends any
     /// sign-in in progress, and with `hard` restarts the streak.
-    async fn lock(&self, subject: Subject<'_>, now: Timestamp, until: Timestamp, hard: bool) -> Result<(), StoreError>;
+    async fn lock(
+        &self,
+        subject: Subject<'_>,
+        now: Timestamp,
+        until: Timestamp,
+        hard: bool,
+    ) -> Result<(), StoreError>;
     /// Writes a right answer (see [`Success`]).
-    async fn succeed(&self, id: &str, success: &Success<'_>, now: Timestamp) -> Result<Succeeded, StoreError>;
+    async fn succeed(
+        &self,
+        id: &str,
+        success: &Success<'_>,
+        now: Timestamp,
+    ) -> Result<Succeeded, StoreError>;
     /// Applies `patch` only while the user's authenticator is still `expected`
     /// (what the caller read and decided on: whether step-up was needed, whether
     /// there was one to replace); `false` if it changed meanwhile or there is no user.
-    async fn update_user_if_authenticator(&self, id: &str, expected: Option<&Authenticator>, patch: &UserPatch) -> Result<bool, StoreError>;
+    async fn update_user_if_authenticator(
+        &self,
+        id: &str,
+        expected: Option<&Authenticator>,
+        patch: &UserPatch,
+    ) -> Result<bool, StoreError>;
     /// Ends a lock and clears the failure count; `NotFound` if there is no such user.
     async fn unlock(&self, id: &str) -> Result<(), StoreError>;
     /// The users of `scope` whose email key starts with `email_prefix` (lower case),
     /// by email key, at most `limit`, after `after`.
-    async fn users_in(&self, scope: &Scope, email_prefix: &str, after: Option<&PageKey>, limit: usize) -> Result<Page<User>, StoreError>;
+    async fn users_in(
+        &self,
+        scope: &Scope,
+        email_prefix: &str,
+        after: Option<&PageKey>,
+        limit: usize,
+    ) -> Result<Page<User>, StoreError>;
 }
 
 /// Security events, newest first.
@@ -248,9 +285,21 @@ pub trait EventStore: Send + Sync {
     /// Stores events, in one write request: an event costs its request one write, however many it records.
     async fn record_events(&self, events: &[SecurityEvent]) -> Result<(), StoreError>;
     /// One user's events (of `event_type` only, if given), newest first, after `after`.
-    async fn user_events(&self, user_id: &str, event_type: Option<EventType>, after: Option<&PageKey>, limit: usize) -> Result<Page<SecurityEvent>, StoreError>;
+    async fn user_events(
+        &self,
+        user_id: &str,
+        event_type: Option<EventType>,
+        after: Option<&PageKey>,
+        limit: usize,
+    ) -> Result<Page<SecurityEvent>, StoreError>;
     /// The events of a side's users (of `event_type` only, if given), newest first, after `after`.
-    async fn side_events(&self, scope: &Scope, event_type: Option<EventType>, after: Option<&PageKey>, limit: usize) -> Result<Page<SecurityEvent>, StoreError>;
+    async fn side_events(
+        &self,
+        scope: &Scope,
+        event_type: Option<EventType>,
+        after: Option<&PageKey>,
+        limit: usize,
+    ) -> Result<Page<SecurityEvent>, StoreError>;
 }
 
 /// Tenants and the two-factor settings of the host and of each tenant.
@@ -265,7 +314,11 @@ pub trait TenantStore: Send + Sync {
     /// Sets the feature the host admin controls; `NotFound` if no such tenant.
     async fn set_tenant_feature(&self, key: &str, feature: Behaviour) -> Result<(), StoreError>;
     /// Sets the tenant admin's settings; `NotFound` if no such tenant.
-    async fn set_tenant_settings(&self, key: &str, settings: &TwoFactorSettings) -> Result<(), StoreError>;
+    async fn set_tenant_settings(
+        &self,
+        key: &str,
+        settings: &TwoFactorSettings,
+    ) -> Result<(), StoreError>;
     /// The host's settings, if ever saved.
     async fn host_settings(&self) -> Result<Option<TwoFactorSettings>, StoreError>;
     /// Saves the host's settings, whole (seeding and tests; admins change them
@@ -279,14 +332,23 @@ pub trait TenantStore: Send + Sync {
     /// tenant sees them.
     async fn set_host_lockout(&self, lockout: &LockoutPolicy) -> Result<(), StoreError>;
     /// Sets a tenant's own lockout values; `NotFound` if no such tenant.
-    async fn set_tenant_lockout(&self, key: &str, lockout: &LockoutPolicy) -> Result<(), StoreError>;
+    async fn set_tenant_lockout(
+        &self,
+        key: &str,
+        lockout: &LockoutPolicy,
+    ) -> Result<(), StoreError>;
     /// Changes the fields of `scope`'s settings where `to` differs from `from` (what
     /// the caller read and decided on), only while each of those fields still holds
     /// its `from` value, and leaves the other fields as they are: two admins changing
     /// different fields at once both keep their change. Returns the settings as they
     /// are after (lockout values are not settings: they stay); `Conflict("settings")` if a field to change had moved, `NotFound`
     /// for a tenant that does not exist.
-    async fn change_settings(&self, scope: &Scope, from: &TwoFactorSettings, to: &TwoFactorSettings) -> Result<TwoFactorSettings, StoreError>;
+    async fn change_settings(
+        &self,
+        scope: &Scope,
+        from: &TwoFactorSettings,
+        to: &TwoFactorSettings,
+    ) -> Result<TwoFactorSettings, StoreError>;
 }
 
 /// Pending emailed and texted codes.
@@ -295,9 +357,18 @@ pub trait CodeStore: Send + Sync {
     /// Stores a code, replacing any pending one of the same user and purpose.
     async fn put_code(&self, code: &PendingCode) -> Result<(), StoreError>;
     /// The pending code of a user for a purpose.
-    async fn code(&self, user_id: &str, purpose: CodePurpose) -> Result<Option<PendingCode>, StoreError>;
+    async fn code(
+        &self,
+        user_id: &str,
+        purpose: CodePurpose,
+    ) -> Result<Option<PendingCode>, StoreError>;
     /// Deletes the pending code if its hash is `hash`; `false` if it was not there (used already).
-    async fn take_code(&self, user_id: &str, purpose: CodePurpose, hash: &str) -> Result<bool, StoreError>;
+    async fn take_code(
+        &self,
+        user_id: &str,
+        purpose: CodePurpose,
+        hash: &str,
+    ) -> Result<bool, StoreError>;
     /// Deletes the pending code, whatever it is.
     async fn delete_code(&self, user_id: &str, purpose: CodePurpose) -> Result<(), StoreError>;
 }
@@ -331,10 +402,21 @@ pub trait DeviceStore: Send + Sync {
     /// Forgets all of a user's browsers.
     async fn delete_devices(&self, user_id: &str) -> Result<(), StoreError>;
     /// Notes a sign-in with this browser.
-    async fn touch_device(&self, user_id: &str, device_id: &str, now: Timestamp) -> Result<(), StoreError>;
+    async fn touch_device(
+        &self,
+        user_id: &str,
+        device_id: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
 }
 
 /// Everything a store holds.
-pub trait Store: UserStore + TenantStore + CodeStore + ThrottleStore + DeviceStore + EventStore {}
+pub trait Store:
+    UserStore + TenantStore + CodeStore + ThrottleStore + DeviceStore + EventStore
+{
+}
 
-impl<T: UserStore + TenantStore + CodeStore + ThrottleStore + DeviceStore + EventStore> Store for T {}
+impl<T: UserStore + TenantStore + CodeStore + ThrottleStore + DeviceStore + EventStore> Store
+    for T
+{
+}

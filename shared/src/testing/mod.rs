@@ -8,10 +8,14 @@ pub fn service_endpoint(var: &str) -> Option<String> {
     match std::env::var(var) {
         Ok(v) if !v.trim().is_empty() => Some(v),
         _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("{var} is not set: CI must run this test against the real service (run infra/scripts/test.sh)")
+            panic!(
+                "{var} is not set: CI must run this test against the real service (run infra/scripts/test.sh)"
+            )
         }
         _ => {
-            eprintln!("SKIPPED: {var} is not set; run infra/scripts/test.sh to test against the real service");
+            eprintln!(
+                "SKIPPED: {var} is not set; run infra/scripts/test.sh to test against the real service"
+            );
             None
         }
     }
@@ -36,11 +40,20 @@ pub fn memory_core(config: Config) -> (Core, Arc<MemoryStore>, Arc<ManualClock>)
     let store = Arc::new(MemoryStore::new());
     let clock = Arc::new(ManualClock::new(4_102_444_800));
     let keys = Keys::random(config.token_lifetimes);
-    (Core::new(store.clone(), clock.clone(), config, keys), store, clock)
+    (
+        Core::new(store.clone(), clock.clone(), config, keys),
+        store,
+        clock,
+    )
 }
 
 /// A JSON request as a client would send it, with an optional bearer token.
-pub fn json_request(method: &str, path: &str, body: &serde_json::Value, bearer: Option<&str>) -> Request {
+pub fn json_request(
+    method: &str,
+    path: &str,
+    body: &serde_json::Value,
+    bearer: Option<&str>,
+) -> Request {
     let mut b = http::Request::builder()
         .method(method)
         .uri(path)
@@ -49,16 +62,32 @@ pub fn json_request(method: &str, path: &str, body: &serde_json::Value, bearer: 
     if let Some(t) = bearer {
         b = b.header("authorization", format!("Bearer {t}"));
     }
-    let bytes = if body.is_null() { Vec::new() } else { body.to_string().into_bytes() };
+    let bytes = if body.is_null() {
+        Vec::new()
+    } else {
+        body.to_string().into_bytes()
+    };
     b.body(bytes).expect("a request built from valid parts")
 }
 
 /// Stores a user with this password (hashed for real) and nothing else set up:
 /// email unconfirmed, no phone, 2FA flag off.
-pub async fn seed_user(core: &Core, scope: Scope, email: &str, password: &str, roles: &[Role]) -> User {
+pub async fn seed_user(
+    core: &Core,
+    scope: Scope,
+    email: &str,
+    password: &str,
+    roles: &[Role],
+) -> User {
     let hash = crate::password::hash_blocking_for_tests(password);
-    let user = User { roles: roles.to_vec(), ..User::new(scope, email, hash, core.now()) };
-    core.store.create_user(&user).await.expect("seeding a user into a fresh store");
+    let user = User {
+        roles: roles.to_vec(),
+        ..User::new(scope, email, hash, core.now())
+    };
+    core.store
+        .create_user(&user)
+        .await
+        .expect("seeding a user into a fresh store");
     user
 }
 
@@ -70,5 +99,9 @@ pub fn body_json(resp: &crate::api::Response) -> serde_json::Value {
 /// A user value (not stored) with a throwaway password hash; for building fixtures
 /// such as a tenant's first admin.
 pub fn seed_user_value(scope: &Scope, email: &str) -> User {
-    User { email_confirmed: true, roles: vec![Role::TenantAdmin], ..User::new(scope.clone(), email, String::new(), 0) }
+    User {
+        email_confirmed: true,
+        roles: vec![Role::TenantAdmin],
+        ..User::new(scope.clone(), email, String::new(), 0)
+    }
 }

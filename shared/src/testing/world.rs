@@ -5,20 +5,20 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use async_trait::async_trait;
-use serde_json::Value;
+use super::{memory_core, seed_user};
 use crate::api::Response;
 use crate::app::Core;
 use crate::clock::ManualClock;
 use crate::config::Config;
 use crate::senders::log::{LogSender, OutboxEntry};
 use crate::senders::{DeliveryError, SmsMessage, SmsSender};
-use crate::store::memory::MemoryStore;
 use crate::store::UserStore;
+use crate::store::memory::MemoryStore;
 use crate::tenant::Scope;
-use super::{memory_core, seed_user};
 use crate::tokens::{NewToken, TokenKind};
 use crate::user::{Authenticator, User, UserPatch};
+use async_trait::async_trait;
+use serde_json::Value;
 
 /// The seeded user's email.
 pub const EMAIL: &str = "jane@example.com";
@@ -51,11 +51,19 @@ impl World {
 
     /// A world whose settings are these environment variables over the defaults.
     pub fn with(env: &[(&str, &str)]) -> Self {
-        let env: HashMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let config = Config::from(&env).expect("test settings are valid");
         let (core, store, clock) = memory_core(config);
         let out = LogSender::new(clock.clone());
-        Self { core, store, clock, out }
+        Self {
+            core,
+            store,
+            clock,
+            out,
+        }
     }
 
     /// The clock's time.
@@ -65,7 +73,14 @@ impl World {
 
     /// A host user with nothing set up.
     pub async fn plain_user(&self, email: &str) -> User {
-        seed_user(&self.core, Scope::Host, email, "correct horse battery staple", &[]).await
+        seed_user(
+            &self.core,
+            Scope::Host,
+            email,
+            "correct horse battery staple",
+            &[],
+        )
+        .await
     }
 
     /// A host user with 2FA on, email and phone confirmed.
@@ -86,29 +101,59 @@ impl World {
 
     /// Applies a patch and reads the user back.
     pub async fn patch(&self, user: &User, patch: UserPatch) -> User {
-        self.store.update_user(&user.id, &patch).await.expect("user exists");
+        self.store
+            .update_user(&user.id, &patch)
+            .await
+            .expect("user exists");
         self.user(&user.id).await
     }
 
     /// The user as stored.
     pub async fn user(&self, id: &str) -> User {
-        self.store.user(id).await.expect("memory store").expect("user exists")
+        self.store
+            .user(id)
+            .await
+            .expect("memory store")
+            .expect("user exists")
     }
 
     /// Enrols and enables an authenticator; returns its key.
     pub async fn enrol_authenticator(&self, user: &User) -> Vec<u8> {
         let key = crate::totp::new_key().expect("randomness").expose().clone();
         let sealed_key = self.core.seal_key.seal(&key, &user.id).expect("sealing");
-        self.patch(user, UserPatch { authenticator: Some(Some(Authenticator { sealed_key, enabled: true })), ..Default::default() })
-            .await;
+        self.patch(
+            user,
+            UserPatch {
+                authenticator: Some(Some(Authenticator {
+                    sealed_key,
+                    enabled: true,
+                })),
+                ..Default::default()
+            },
+        )
+        .await;
         key
     }
 
     /// Gives the user ten recovery codes; returns them in plain text.
     pub async fn give_recovery_codes(&self, user: &User) -> Vec<String> {
-        let codes: Vec<String> = crate::codes::new_recovery_codes().expect("randomness").iter().map(|c| c.expose().clone()).collect();
-        let hashes = codes.iter().map(|c| crate::codes::recovery_code_hash(&self.core.hash_key, &user.id, c)).collect();
-        self.patch(user, UserPatch { recovery_codes: Some(hashes), ..Default::default() }).await;
+        let codes: Vec<String> = crate::codes::new_recovery_codes()
+            .expect("randomness")
+            .iter()
+            .map(|c| c.expose().clone())
+            .collect();
+        let hashes = codes
+            .iter()
+            .map(|c| crate::codes::recovery_code_hash(&self.core.hash_key, &user.id, c))
+            .collect();
+        self.patch(
+            user,
+            UserPatch {
+                recovery_codes: Some(hashes),
+                ..Default::default()
+            },
+        )
+        .await;
         codes
     }
 
@@ -116,7 +161,13 @@ impl World {
     pub async fn start_sign_in(&self, user: &User) -> String {
         let sid = uuid::Uuid::new_v4().to_string();
         self.store
-            .update_user(&user.id, &UserPatch { pending_sign_in: Some(Some(sid.clone())), ..Default::default() })
+            .update_user(
+                &user.id,
+                &UserPatch {
+                    pending_sign_in: Some(Some(sid.clone())),
+                    ..Default::default()
+                },
+            )
             .await
             .expect("user exists");
         self.token(TokenKind::TwoFactor, user, None, Some(sid))
@@ -132,10 +183,28 @@ impl World {
         self.token(TokenKind::Setup, user, None, None)
     }
 
-    fn token(&self, kind: TokenKind, user: &User, mfa_at: Option<i64>, sid: Option<String>) -> String {
-        let amr = if mfa_at.is_some() { vec!["pwd".into(), "otp".into()] } else { vec!["pwd".into()] };
-        let t = NewToken { amr, mfa_at, sid, ..crate::signin::token_for(&self.core, user) };
-        self.core.tokens.issue(kind, t, self.now()).expect("signing a test token")
+    fn token(
+        &self,
+        kind: TokenKind,
+        user: &User,
+        mfa_at: Option<i64>,
+        sid: Option<String>,
+    ) -> String {
+        let amr = if mfa_at.is_some() {
+            vec!["pwd".into(), "otp".into()]
+        } else {
+            vec!["pwd".into()]
+        };
+        let t = NewToken {
+            amr,
+            mfa_at,
+            sid,
+            ..crate::signin::token_for(&self.core, user)
+        };
+        self.core
+            .tokens
+            .issue(kind, t, self.now())
+            .expect("signing a test token")
     }
 
     /// What the log sender kept.
@@ -145,14 +214,22 @@ impl World {
 
     /// The code of the newest message that carried one.
     pub fn last_code(&self) -> String {
-        self.outbox().iter().rev().find_map(|m| m.code.clone()).expect("a code was sent")
+        self.outbox()
+            .iter()
+            .rev()
+            .find_map(|m| m.code.clone())
+            .expect("a code was sent")
     }
 }
 
 /// The status, the contract's error code and the body.
 pub fn answer(r: &Response) -> (u16, String, Value) {
     let body = crate::testing::body_json(r);
-    (r.status().as_u16(), body["error"].as_str().unwrap_or("").to_string(), body)
+    (
+        r.status().as_u16(),
+        body["error"].as_str().unwrap_or("").to_string(),
+        body,
+    )
 }
 
 /// An SMS provider that refuses every message, keeping what it was asked to send.
@@ -166,7 +243,10 @@ pub struct RefusingSms {
 impl SmsSender for RefusingSms {
     async fn send_sms(&self, m: &SmsMessage) -> Result<(), DeliveryError> {
         if let Some(c) = &m.code {
-            self.codes.lock().unwrap_or_else(|p| p.into_inner()).push(c.expose().clone());
+            self.codes
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(c.expose().clone());
         }
         Err(DeliveryError::Refused("the number is opted out".into()))
     }

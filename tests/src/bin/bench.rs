@@ -23,7 +23,13 @@ const PASSWORD: &str = "correct horse battery staple";
 fn summary(name: &str, mut samples: Vec<Duration>) {
     samples.sort();
     let pick = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize].as_secs_f64() * 1000.0;
-    println!("| {name} | {} | {:.2} | {:.2} | {:.2} |", samples.len(), pick(0.5), pick(0.95), pick(1.0));
+    println!(
+        "| {name} | {} | {:.2} | {:.2} | {:.2} |",
+        samples.len(),
+        pick(0.5),
+        pick(0.95),
+        pick(1.0)
+    );
 }
 
 async fn time<F, Fut>(n: usize, mut f: F) -> Vec<Duration>
@@ -56,7 +62,10 @@ fn cpu_ms() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     // Fields after the command name, which is in parentheses and may hold spaces.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
-    let f: Vec<f64> = rest.split_whitespace().map(|x| x.parse().unwrap_or(0.0)).collect();
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0.0))
+        .collect();
     // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name and state.
     (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) * 1000.0 / 100.0
 }
@@ -70,7 +79,10 @@ fn argon2(n: usize) {
         std::hint::black_box(twofa::password::hash_blocking_for_tests(password.expose()));
         wall.push(t.elapsed().as_secs_f64() * 1000.0);
     }
-    println!("{}", json!({"hashes": n, "wall_ms": wall, "cpu_ms": cpu_ms() - cpu}));
+    println!(
+        "{}",
+        json!({"hashes": n, "wall_ms": wall, "cpu_ms": cpu_ms() - cpu})
+    );
 }
 
 async fn handlers() {
@@ -81,7 +93,9 @@ async fn handlers() {
 
     let password = twofa::password::Password::new(PASSWORD, 12, &[]).expect("a strong password");
     let hashes = time(20, |_| async {
-        twofa::password::hash_password(&password).await.expect("hashing");
+        twofa::password::hash_password(&password)
+            .await
+            .expect("hashing");
     })
     .await;
     summary("Argon2id hash (m=19456 KiB, t=2, p=1)", hashes);
@@ -89,7 +103,16 @@ async fn handlers() {
     let registers = time(30, |i| {
         let core = &core;
         async move {
-            let r = register::handle(core, json_request("POST", "/register", &json!({"email": format!("u{i}@example.com"), "password": PASSWORD}), None)).await;
+            let r = register::handle(
+                core,
+                json_request(
+                    "POST",
+                    "/register",
+                    &json!({"email": format!("u{i}@example.com"), "password": PASSWORD}),
+                    None,
+                ),
+            )
+            .await;
             assert_eq!(r.status(), 201);
         }
     })
@@ -99,7 +122,17 @@ async fn handlers() {
     let logins = time(30, |i| {
         let (core, outbox) = (&core, &outbox);
         async move {
-            let r = login::handle(core, outbox, json_request("POST", "/login", &json!({"email": format!("u{i}@example.com"), "password": PASSWORD}), None)).await;
+            let r = login::handle(
+                core,
+                outbox,
+                json_request(
+                    "POST",
+                    "/login",
+                    &json!({"email": format!("u{i}@example.com"), "password": PASSWORD}),
+                    None,
+                ),
+            )
+            .await;
             assert_eq!(r.status(), 200);
         }
     })
@@ -109,7 +142,17 @@ async fn handlers() {
     let unknown = time(30, |_| {
         let (core, outbox) = (&core, &outbox);
         async move {
-            let r = login::handle(core, outbox, json_request("POST", "/login", &json!({"email": "nobody@example.com", "password": PASSWORD}), None)).await;
+            let r = login::handle(
+                core,
+                outbox,
+                json_request(
+                    "POST",
+                    "/login",
+                    &json!({"email": "nobody@example.com", "password": PASSWORD}),
+                    None,
+                ),
+            )
+            .await;
             assert_eq!(r.status(), 401);
         }
     })
@@ -118,7 +161,14 @@ async fn handlers() {
 
     let user = seed_user(&core, Scope::Host, "mfa@example.com", PASSWORD, &[]).await;
     core.store
-        .update_user(&user.id, &UserPatch { two_factor_enabled: Some(true), email_confirmed: Some(true), ..Default::default() })
+        .update_user(
+            &user.id,
+            &UserPatch {
+                two_factor_enabled: Some(true),
+                email_confirmed: Some(true),
+                ..Default::default()
+            },
+        )
         .await
         .expect("2FA on");
     let flows = time(20, |_| {
@@ -133,22 +183,83 @@ async fn handlers() {
     println!("| request | store reads |");
     println!("|---|---:|");
     let before = store.reads();
-    let r = login::handle(&core, &outbox, json_request("POST", "/login", &json!({"email": "u0@example.com", "password": PASSWORD}), None)).await;
+    let r = login::handle(
+        &core,
+        &outbox,
+        json_request(
+            "POST",
+            "/login",
+            &json!({"email": "u0@example.com", "password": PASSWORD}),
+            None,
+        ),
+    )
+    .await;
     println!("| POST /login (2FA off) | {} |", store.reads() - before);
-    let token = body_json(&r)["access_token"].as_str().unwrap_or_default().to_string();
+    let token = body_json(&r)["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let before = store.reads();
-    manage_settings::handle(&core, &outbox, json_request("GET", "/account/two-factor", &serde_json::Value::Null, Some(&token))).await;
+    manage_settings::handle(
+        &core,
+        &outbox,
+        json_request(
+            "GET",
+            "/account/two-factor",
+            &serde_json::Value::Null,
+            Some(&token),
+        ),
+    )
+    .await;
     println!("| GET /account/two-factor | {} |", store.reads() - before);
 }
 
 /// One whole sign-in with an emailed code, read back from the log sender's outbox.
 async fn sign_in_with_email_code(core: &Core, outbox: &LogSender) {
-    let r = login::handle(core, outbox, json_request("POST", "/login", &json!({"email": "mfa@example.com", "password": PASSWORD}), None)).await;
-    let tf = body_json(&r)["two_factor_token"].as_str().unwrap_or_default().to_string();
-    let r = send_code::handle(core, outbox, outbox, json_request("POST", "/send-code", &json!({"two_factor_token": tf, "provider": "email"}), None)).await;
+    let r = login::handle(
+        core,
+        outbox,
+        json_request(
+            "POST",
+            "/login",
+            &json!({"email": "mfa@example.com", "password": PASSWORD}),
+            None,
+        ),
+    )
+    .await;
+    let tf = body_json(&r)["two_factor_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let r = send_code::handle(
+        core,
+        outbox,
+        outbox,
+        json_request(
+            "POST",
+            "/send-code",
+            &json!({"two_factor_token": tf, "provider": "email"}),
+            None,
+        ),
+    )
+    .await;
     assert_eq!(r.status(), 202, "{}", r.body());
-    let code = outbox.outbox().last().and_then(|m| m.code.clone()).unwrap_or_default();
-    let r = verify_code::handle(core, outbox, json_request("POST", "/verify-code", &json!({"two_factor_token": tf, "provider": "email", "code": code}), None)).await;
+    let code = outbox
+        .outbox()
+        .last()
+        .and_then(|m| m.code.clone())
+        .unwrap_or_default();
+    let r = verify_code::handle(
+        core,
+        outbox,
+        json_request(
+            "POST",
+            "/verify-code",
+            &json!({"two_factor_token": tf, "provider": "email", "code": code}),
+            None,
+        ),
+    )
+    .await;
     assert_eq!(r.status(), 200, "{}", r.body());
 }
 
@@ -167,11 +278,34 @@ impl aws_sdk_dynamodb::config::Intercept for Units {
         _: &aws_sdk_dynamodb::config::RuntimeComponents,
         _: &mut aws_sdk_dynamodb::config::ConfigBag,
     ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
-        let op = ctx.request().headers().get("x-amz-target").unwrap_or_default().rsplit('.').next().unwrap_or_default().to_string();
-        let body: serde_json::Value = ctx.request().body().bytes().and_then(|b| serde_json::from_slice(b).ok()).unwrap_or_default();
+        let op = ctx
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or_default()
+            .rsplit('.')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let body: serde_json::Value = ctx
+            .request()
+            .body()
+            .bytes()
+            .and_then(|b| serde_json::from_slice(b).ok())
+            .unwrap_or_default();
         let items = |key: &str| body[key].as_array().map_or(1.0, |a| a.len() as f64);
-        let batch = || body["RequestItems"].as_object().map_or(0.0, |t| t.values().map(|v| v["Keys"].as_array().or(v.as_array()).map_or(0, |a| a.len())).sum::<usize>() as f64);
-        let strong = if body["ConsistentRead"].as_bool() == Some(true) { 1.0 } else { 0.5 };
+        let batch = || {
+            body["RequestItems"].as_object().map_or(0.0, |t| {
+                t.values()
+                    .map(|v| v["Keys"].as_array().or(v.as_array()).map_or(0, |a| a.len()))
+                    .sum::<usize>() as f64
+            })
+        };
+        let strong = if body["ConsistentRead"].as_bool() == Some(true) {
+            1.0
+        } else {
+            0.5
+        };
         let (rru, wru) = match op.as_str() {
             "GetItem" | "Query" => (strong, 0.0),
             "PutItem" | "UpdateItem" | "DeleteItem" => (0.0, 1.0),
@@ -181,7 +315,10 @@ impl aws_sdk_dynamodb::config::Intercept for Units {
             "BatchWriteItem" => (0.0, batch()),
             _ => (0.0, 0.0),
         };
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).push((op, rru, wru));
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((op, rru, wru));
         Ok(())
     }
 }
@@ -201,29 +338,90 @@ async fn units() {
     use std::sync::Arc;
     let endpoint = std::env::var("DYNAMODB_ENDPOINT").expect("DYNAMODB_ENDPOINT: DynamoDB Local");
     let units = Units::default();
-    let conf = aws_sdk_dynamodb::config::Builder::from(&e2e::local_sdk_config(&endpoint)).interceptor(units.clone()).build();
-    let store = twofa::store::dynamo::DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(conf), format!("twofa-bench-{}", uuid::Uuid::new_v4().simple()));
-    store.ensure_table().await.expect("a table in DynamoDB Local");
+    let conf = aws_sdk_dynamodb::config::Builder::from(&e2e::local_sdk_config(&endpoint))
+        .interceptor(units.clone())
+        .build();
+    let store = twofa::store::dynamo::DynamoStore::new(
+        aws_sdk_dynamodb::Client::from_conf(conf),
+        format!("twofa-bench-{}", uuid::Uuid::new_v4().simple()),
+    );
+    store
+        .ensure_table()
+        .await
+        .expect("a table in DynamoDB Local");
     let config = Config::default();
     let keys = twofa::app::Keys::random(config.token_lifetimes);
-    let core = Core::new(Arc::new(store), Arc::new(twofa::clock::SystemClock), config, keys);
+    let core = Core::new(
+        Arc::new(store),
+        Arc::new(twofa::clock::SystemClock),
+        config,
+        keys,
+    );
     let outbox = LogSender::default();
     let user = seed_user(&core, Scope::Host, "mfa@example.com", PASSWORD, &[]).await;
     core.store
-        .update_user(&user.id, &UserPatch { two_factor_enabled: Some(true), email_confirmed: Some(true), ..Default::default() })
+        .update_user(
+            &user.id,
+            &UserPatch {
+                two_factor_enabled: Some(true),
+                email_confirmed: Some(true),
+                ..Default::default()
+            },
+        )
         .await
         .expect("2FA on");
     units.take();
-    let r = login::handle(&core, &outbox, json_request("POST", "/login", &json!({"email": "mfa@example.com", "password": PASSWORD}), None)).await;
+    let r = login::handle(
+        &core,
+        &outbox,
+        json_request(
+            "POST",
+            "/login",
+            &json!({"email": "mfa@example.com", "password": PASSWORD}),
+            None,
+        ),
+    )
+    .await;
     assert_eq!(r.status(), 200, "{}", r.body());
     let login = units.take();
-    let tf = body_json(&r)["two_factor_token"].as_str().unwrap_or_default().to_string();
-    let r = send_code::handle(&core, &outbox, &outbox, json_request("POST", "/send-code", &json!({"two_factor_token": tf, "provider": "email"}), None)).await;
+    let tf = body_json(&r)["two_factor_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let r = send_code::handle(
+        &core,
+        &outbox,
+        &outbox,
+        json_request(
+            "POST",
+            "/send-code",
+            &json!({"two_factor_token": tf, "provider": "email"}),
+            None,
+        ),
+    )
+    .await;
     assert_eq!(r.status(), 202, "{}", r.body());
     let send = units.take();
-    let code = outbox.outbox().last().and_then(|m| m.code.clone()).unwrap_or_default();
-    let r = verify_code::handle(&core, &outbox, json_request("POST", "/verify-code", &json!({"two_factor_token": tf, "provider": "email", "code": code}), None)).await;
+    let code = outbox
+        .outbox()
+        .last()
+        .and_then(|m| m.code.clone())
+        .unwrap_or_default();
+    let r = verify_code::handle(
+        &core,
+        &outbox,
+        json_request(
+            "POST",
+            "/verify-code",
+            &json!({"two_factor_token": tf, "provider": "email", "code": code}),
+            None,
+        ),
+    )
+    .await;
     assert_eq!(r.status(), 200, "{}", r.body());
     let verify = units.take();
-    println!("{}", json!({"login": login, "send-code": send, "verify-code": verify}));
+    println!(
+        "{}",
+        json!({"login": login, "send-code": send, "verify-code": verify})
+    );
 }

@@ -32,11 +32,18 @@ fn init_once(path: &str, name: &str) -> Duration {
         .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {path}: {e}"));
-    let (stream, _) = listener.accept().expect("the bootstrap connects to the Runtime API");
+    let (stream, _) = listener
+        .accept()
+        .expect("the bootstrap connects to the Runtime API");
     let mut line = String::new();
-    BufReader::new(&stream).read_line(&mut line).expect("a request line");
+    BufReader::new(&stream)
+        .read_line(&mut line)
+        .expect("a request line");
     let took = start.elapsed();
-    assert!(line.starts_with(NEXT), "{name} asked for {line:?} first, not for the next invocation");
+    assert!(
+        line.starts_with(NEXT),
+        "{name} asked for {line:?} first, not for the next invocation"
+    );
     let _ = child.kill();
     let _ = child.wait();
     took
@@ -49,10 +56,20 @@ fn ms(d: Duration) -> f64 {
 fn main() {
     let bootstraps: Vec<(String, String)> = std::env::args()
         .skip(1)
-        .map(|a| a.split_once('=').map(|(n, p)| (n.to_string(), p.to_string())).expect("arguments are NAME=PATH"))
+        .map(|a| {
+            a.split_once('=')
+                .map(|(n, p)| (n.to_string(), p.to_string()))
+                .expect("arguments are NAME=PATH")
+        })
         .collect();
-    assert!(!bootstraps.is_empty(), "usage: coldstart NAME=PATH [NAME=PATH ...] (the first is the yardstick)");
-    let runs: usize = std::env::var("RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(15);
+    assert!(
+        !bootstraps.is_empty(),
+        "usage: coldstart NAME=PATH [NAME=PATH ...] (the first is the yardstick)"
+    );
+    let runs: usize = std::env::var("RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(15);
     // One start each before timing: the page cache then holds every binary.
     for (name, path) in &bootstraps {
         init_once(path, name);
@@ -63,7 +80,10 @@ fn main() {
             samples[i].push(init_once(path, name));
         }
     }
-    println!("| bootstrap | starts | min ms | median ms | p90 ms | median / {} |", bootstraps[0].0);
+    println!(
+        "| bootstrap | starts | min ms | median ms | p90 ms | median / {} |",
+        bootstraps[0].0
+    );
     println!("|---|---:|---:|---:|---:|---:|");
     let mut yardstick = None;
     for ((name, _), mut s) in bootstraps.iter().zip(samples) {
@@ -71,6 +91,13 @@ fn main() {
         let pick = |q: f64| ms(s[((s.len() - 1) as f64 * q).round() as usize]);
         let median = pick(0.5);
         let base = *yardstick.get_or_insert(median);
-        println!("| {name} | {} | {:.2} | {:.2} | {:.2} | {:.2}x |", s.len(), ms(s[0]), median, pick(0.9), median / base);
+        println!(
+            "| {name} | {} | {:.2} | {:.2} | {:.2} | {:.2}x |",
+            s.len(),
+            ms(s[0]),
+            median,
+            pick(0.9),
+            median / base
+        );
     }
 }

@@ -1,11 +1,11 @@
 //! The shared world (`twofa::testing::world`) and the calls these tests make as a client.
 #![allow(dead_code, unused_imports)]
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use twofa::api::Response;
 use twofa::senders::SmsSender;
 use twofa::testing::json_request;
-pub use twofa::testing::world::{answer, RefusingSms, World, EMAIL, PHONE};
+pub use twofa::testing::world::{EMAIL, PHONE, RefusingSms, World, answer};
 
 /// Requests to the functions under test.
 pub trait Client {
@@ -23,11 +23,22 @@ impl Client for World {
     }
 
     async fn send_with(&self, sms: &dyn SmsSender, body: Value, bearer: Option<&str>) -> Response {
-        send_code::handle(&self.core, sms, &self.out, json_request("POST", "/send-code", &body, bearer)).await
+        send_code::handle(
+            &self.core,
+            sms,
+            &self.out,
+            json_request("POST", "/send-code", &body, bearer),
+        )
+        .await
     }
 
     async fn send_sign_in_code(&self, token: &str, provider: &str) -> String {
-        let r = self.send(json!({"two_factor_token": token, "provider": provider}), None).await;
+        let r = self
+            .send(
+                json!({"two_factor_token": token, "provider": provider}),
+                None,
+            )
+            .await;
         assert_eq!(r.status(), 202, "{}", r.body());
         self.last_code()
     }

@@ -16,7 +16,7 @@ use std::io::BufRead;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
-use local_api::admin::{random_password, seed_host_admin, Seeded};
+use local_api::admin::{Seeded, random_password, seed_host_admin};
 use twofa::app::{Core, Keys};
 use twofa::audit::{EventType, Origin, SecurityEvent};
 use twofa::clock::SystemClock;
@@ -27,7 +27,11 @@ use twofa::tenant::{Scope, TenantName};
 use twofa::user::{User, UserPatch};
 
 #[derive(Parser)]
-#[command(name = "twofa-admin", about = "Operator commands on a twofa table (TABLE_NAME)", version)]
+#[command(
+    name = "twofa-admin",
+    about = "Operator commands on a twofa table (TABLE_NAME)",
+    version
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -109,35 +113,58 @@ async fn core() -> Result<Core, Failure> {
     let sdk = twofa::app::aws_sdk_config().await;
     let store = twofa::store::dynamo::DynamoStore::from_env(&ProcessEnv, &sdk)?;
     // Only the store is used; no token is signed and no code is hashed here.
-    Ok(Core::new(Arc::new(store), Arc::new(SystemClock), config.clone(), Keys::random(config.token_lifetimes)))
+    Ok(Core::new(
+        Arc::new(store),
+        Arc::new(SystemClock),
+        config.clone(),
+        Keys::random(config.token_lifetimes),
+    ))
 }
 
 async fn run(command: Command) -> Result<(), Failure> {
     match command {
-        Command::CreateHostAdmin { email, password_stdin } => create_host_admin(&email, password_stdin).await,
+        Command::CreateHostAdmin {
+            email,
+            password_stdin,
+        } => create_host_admin(&email, password_stdin).await,
         Command::Unlock(target) => {
             let core = core().await?;
             let user = find(&core, target.user_id, target.email, target.tenant).await?;
             core.store.unlock(&user.id).await?;
-            core.record(operator_event(&core, EventType::Unlocked, &user)).await;
+            core.record(operator_event(&core, EventType::Unlocked, &user))
+                .await;
             println!("unlocked {} ({})", user.email, user.id);
             Ok(())
         }
         Command::ResetTwoFactor(target) => {
             let core = core().await?;
             let user = find(&core, target.user_id, target.email, target.tenant).await?;
-            core.store.update_user(&user.id, &UserPatch::second_factor_reset().rotating_stamp()).await?;
+            core.store
+                .update_user(&user.id, &UserPatch::second_factor_reset().rotating_stamp())
+                .await?;
             core.store.delete_devices(&user.id).await?;
-            core.record(operator_event(&core, EventType::TwoFactorReset, &user)).await;
-            println!("second factor reset for {} ({}); email and phone stay", user.email, user.id);
+            core.record(operator_event(&core, EventType::TwoFactorReset, &user))
+                .await;
+            println!(
+                "second factor reset for {} ({}); email and phone stay",
+                user.email, user.id
+            );
             Ok(())
         }
-        Command::Events { target, event_type, limit } => {
+        Command::Events {
+            target,
+            event_type,
+            limit,
+        } => {
             let event_type = event_type
                 .map(|t| EventType::parse(&t).ok_or_else(|| format!("{t:?} is not an event type")))
                 .transpose()?;
             let core = core().await?;
-            let side = if target.side { Some(scope(target.tenant.as_deref())?) } else { None };
+            let side = if target.side {
+                Some(scope(target.tenant.as_deref())?)
+            } else {
+                None
+            };
             let user = match side {
                 Some(_) => None,
                 None => Some(find(&core, target.user_id, target.email, target.tenant).await?),
@@ -145,8 +172,16 @@ async fn run(command: Command) -> Result<(), Failure> {
             let (mut left, mut after): (usize, Option<PageKey>) = (limit as usize, None);
             while left > 0 {
                 let page = match (&side, &user) {
-                    (Some(scope), _) => core.store.side_events(scope, event_type, after.as_ref(), left.min(100)).await?,
-                    (None, Some(user)) => core.store.user_events(&user.id, event_type, after.as_ref(), left.min(100)).await?,
+                    (Some(scope), _) => {
+                        core.store
+                            .side_events(scope, event_type, after.as_ref(), left.min(100))
+                            .await?
+                    }
+                    (None, Some(user)) => {
+                        core.store
+                            .user_events(&user.id, event_type, after.as_ref(), left.min(100))
+                            .await?
+                    }
                     (None, None) => break,
                 };
                 left = left.saturating_sub(page.items.len());
@@ -173,7 +208,9 @@ async fn create_host_admin(email: &str, password_stdin: bool) -> Result<(), Fail
     };
     let core = core().await?;
     match seed_host_admin(&core, email, &password).await? {
-        Seeded::Created(id) if generated => println!("host admin {email} created (id {id}); password: {password}"),
+        Seeded::Created(id) if generated => {
+            println!("host admin {email} created (id {id}); password: {password}")
+        }
         Seeded::Created(id) => println!("host admin {email} created (id {id})"),
         Seeded::Existed(_) => println!("a host user {email} already exists; nothing changed"),
     }
@@ -183,16 +220,29 @@ async fn create_host_admin(email: &str, password_stdin: bool) -> Result<(), Fail
 fn scope(tenant: Option<&str>) -> Result<Scope, Failure> {
     Ok(match tenant {
         None => Scope::Host,
-        Some(name) => Scope::Tenant(TenantName::parse(name).map_err(|e| format!("--tenant: {e}"))?.key()),
+        Some(name) => Scope::Tenant(
+            TenantName::parse(name)
+                .map_err(|e| format!("--tenant: {e}"))?
+                .key(),
+        ),
     })
 }
 
-async fn find(core: &Core, user_id: Option<String>, email: Option<String>, tenant: Option<String>) -> Result<User, Failure> {
+async fn find(
+    core: &Core,
+    user_id: Option<String>,
+    email: Option<String>,
+    tenant: Option<String>,
+) -> Result<User, Failure> {
     let found = match (user_id, email) {
         (Some(id), _) => core.store.user(&id).await?,
         (None, Some(email)) => {
-            let key = Email::parse(&email).map_err(|e| format!("--email: {e}"))?.key();
-            core.store.user_by_email(&scope(tenant.as_deref())?, &key).await?
+            let key = Email::parse(&email)
+                .map_err(|e| format!("--email: {e}"))?
+                .key();
+            core.store
+                .user_by_email(&scope(tenant.as_deref())?, &key)
+                .await?
         }
         (None, None) => return Err("name a user with --user-id or --email".into()),
     };
@@ -201,5 +251,12 @@ async fn find(core: &Core, user_id: Option<String>, email: Option<String>, tenan
 
 /// An event of a change the operator made: no admin account acted, no client address.
 fn operator_event(core: &Core, event_type: EventType, user: &User) -> SecurityEvent {
-    SecurityEvent::new(event_type, user, core.now(), core.config.event_retention_days, &Origin::default()).detail("by", "operator")
+    SecurityEvent::new(
+        event_type,
+        user,
+        core.now(),
+        core.config.event_retention_days,
+        &Origin::default(),
+    )
+    .detail("by", "operator")
 }

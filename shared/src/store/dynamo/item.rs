@@ -162,7 +162,10 @@ impl Reader<'_> {
     pub fn opt_n<T: std::str::FromStr>(&self, name: &str) -> Result<Option<T>, StoreError> {
         match self.0.get(name) {
             None | Some(AttributeValue::Null(_)) => Ok(None),
-            Some(AttributeValue::N(v)) => v.parse().map(Some).map_err(|_| corrupt(name, "not a number of the right kind")),
+            Some(AttributeValue::N(v)) => v
+                .parse()
+                .map(Some)
+                .map_err(|_| corrupt(name, "not a number of the right kind")),
             Some(_) => Err(corrupt(name, "not a number")),
         }
     }
@@ -170,7 +173,9 @@ impl Reader<'_> {
     /// item written before give-backs were conditioned on a positive count may hold
     /// a negative one: it reads as 0, so the user stays readable.
     pub fn counter(&self, name: &str) -> Result<u32, StoreError> {
-        Ok(self.opt_n::<i64>(name)?.map_or(0, |v| u32::try_from(v.max(0)).unwrap_or(u32::MAX)))
+        Ok(self
+            .opt_n::<i64>(name)?
+            .map_or(0, |v| u32::try_from(v.max(0)).unwrap_or(u32::MAX)))
     }
     /// A required number.
     pub fn n<T: std::str::FromStr>(&self, name: &str) -> Result<T, StoreError> {
@@ -202,7 +207,11 @@ impl Reader<'_> {
             None => Ok(Vec::new()),
             Some(AttributeValue::L(v)) => v
                 .iter()
-                .map(|a| a.as_s().cloned().map_err(|_| corrupt(name, "holds a non-string")))
+                .map(|a| {
+                    a.as_s()
+                        .cloned()
+                        .map_err(|_| corrupt(name, "holds a non-string"))
+                })
                 .collect(),
             Some(_) => Err(corrupt(name, "not a list")),
         }
@@ -241,8 +250,14 @@ pub fn behaviour(b: Behaviour) -> AttributeValue {
 pub fn settings(v: &TwoFactorSettings) -> AttributeValue {
     AttributeValue::M(HashMap::from([
         ("behaviour".to_string(), behaviour(v.behaviour)),
-        ("users_can_change".to_string(), AttributeValue::Bool(v.users_can_change)),
-        ("remember_browser".to_string(), AttributeValue::Bool(v.remember_browser)),
+        (
+            "users_can_change".to_string(),
+            AttributeValue::Bool(v.users_can_change),
+        ),
+        (
+            "remember_browser".to_string(),
+            AttributeValue::Bool(v.remember_browser),
+        ),
         (
             "allowed_providers".to_string(),
             AttributeValue::L(v.allowed_providers.iter().map(|p| s(p.as_str())).collect()),
@@ -288,7 +303,10 @@ pub fn opt_lockout(i: &Item, name: &str) -> Result<Option<LockoutPolicy>, StoreE
         };
     };
     let r = Reader(m);
-    Ok(Some(LockoutPolicy { max_failed_attempts: r.n("max_failed_attempts")?, duration_seconds: r.n("lockout_seconds")? }))
+    Ok(Some(LockoutPolicy {
+        max_failed_attempts: r.n("max_failed_attempts")?,
+        duration_seconds: r.n("lockout_seconds")?,
+    }))
 }
 
 /// An authenticator as a map attribute.
@@ -310,9 +328,18 @@ pub fn user_item(u: &User) -> Item {
     put("email", s(&u.email));
     put("email_confirmed", AttributeValue::Bool(u.email_confirmed));
     put("password_hash", s(&u.password_hash));
-    put("phone_number_confirmed", AttributeValue::Bool(u.phone_number_confirmed));
-    put("roles", AttributeValue::L(u.roles.iter().map(|r| s(r.as_str())).collect()));
-    put("two_factor_enabled", AttributeValue::Bool(u.two_factor_enabled));
+    put(
+        "phone_number_confirmed",
+        AttributeValue::Bool(u.phone_number_confirmed),
+    );
+    put(
+        "roles",
+        AttributeValue::L(u.roles.iter().map(|r| s(r.as_str())).collect()),
+    );
+    put(
+        "two_factor_enabled",
+        AttributeValue::Bool(u.two_factor_enabled),
+    );
     put("failed_count", n(u.failed_count));
     put("security_stamp", s(&u.security_stamp));
     put("created_at", n(u.created_at));
@@ -342,7 +369,8 @@ pub fn user_item(u: &User) -> Item {
 /// A user from its item.
 pub fn user_from(i: &Item) -> Result<User, StoreError> {
     let r = Reader(i);
-    let scope = Scope::from_key(&r.s("scope")?).ok_or_else(|| corrupt("scope", "unknown scope key"))?;
+    let scope =
+        Scope::from_key(&r.s("scope")?).ok_or_else(|| corrupt("scope", "unknown scope key"))?;
     let roles = r
         .string_list("roles")?
         .iter()
@@ -352,7 +380,10 @@ pub fn user_from(i: &Item) -> Result<User, StoreError> {
         None => None,
         Some(m) => {
             let a = Reader(m);
-            Some(Authenticator { sealed_key: a.s("sealed_key")?, enabled: a.bool("enabled")? })
+            Some(Authenticator {
+                sealed_key: a.s("sealed_key")?,
+                enabled: a.bool("enabled")?,
+            })
         }
     };
     Ok(User {
@@ -409,7 +440,9 @@ pub fn tenant_listing_item(tenant_key: &str) -> Item {
 /// A tenant from its item.
 pub fn tenant_from(i: &Item) -> Result<Tenant, StoreError> {
     let r = Reader(i);
-    let settings = r.opt_map("settings")?.ok_or_else(|| corrupt("settings", "missing"))?;
+    let settings = r
+        .opt_map("settings")?
+        .ok_or_else(|| corrupt("settings", "missing"))?;
     Ok(Tenant {
         name: r.s("name")?,
         feature: parse_behaviour(&r.s("feature")?)?,
@@ -422,22 +455,35 @@ pub fn tenant_from(i: &Item) -> Result<Tenant, StoreError> {
 
 /// The settings in a host or tenant item, the defaults where none were saved yet.
 pub fn settings_or_default(i: &Item) -> Result<TwoFactorSettings, StoreError> {
-    Ok(Reader(i).opt_map("settings")?.map(settings_from).transpose()?.unwrap_or_default())
+    Ok(Reader(i)
+        .opt_map("settings")?
+        .map(settings_from)
+        .transpose()?
+        .unwrap_or_default())
 }
 
 /// The host's item: settings and own lockout values, each absent until first saved.
 pub fn host_from(i: &Item) -> Result<Host, StoreError> {
     Ok(Host {
-        settings: Reader(i).opt_map("settings")?.map(settings_from).transpose()?,
+        settings: Reader(i)
+            .opt_map("settings")?
+            .map(settings_from)
+            .transpose()?,
         lockout: opt_lockout(i, "lockout")?,
     })
 }
 
 fn parse_purpose(v: &str) -> Result<CodePurpose, StoreError> {
-    [CodePurpose::SignInEmail, CodePurpose::SignInSms, CodePurpose::ConfirmEmail, CodePurpose::ConfirmPhone, CodePurpose::PasswordReset]
-        .into_iter()
-        .find(|p| p.as_str() == v)
-        .ok_or_else(|| corrupt("purpose", "unknown value"))
+    [
+        CodePurpose::SignInEmail,
+        CodePurpose::SignInSms,
+        CodePurpose::ConfirmEmail,
+        CodePurpose::ConfirmPhone,
+        CodePurpose::PasswordReset,
+    ]
+    .into_iter()
+    .find(|p| p.as_str() == v)
+    .ok_or_else(|| corrupt("purpose", "unknown value"))
 }
 
 /// A pending code's item, under its user's partition.
@@ -511,7 +557,8 @@ pub fn device_from(i: &Item) -> Result<Device, StoreError> {
 pub fn event_item(e: &SecurityEvent) -> Result<Item, StoreError> {
     let sort = e.sort_key();
     let mut i = key(keys::user_pk(&e.user_id), keys::event_sk(&sort));
-    let details = serde_json::to_string(&e.details).map_err(|err| StoreError::Corrupt(format!("event details: {err}")))?;
+    let details = serde_json::to_string(&e.details)
+        .map_err(|err| StoreError::Corrupt(format!("event details: {err}")))?;
     let mut put = |k: &str, v: AttributeValue| {
         i.insert(k.to_string(), v);
     };
@@ -524,7 +571,11 @@ pub fn event_item(e: &SecurityEvent) -> Result<Item, StoreError> {
     put("scope", s(e.scope.key()));
     put("details", s(details));
     put(TTL, n(e.expires_at));
-    for (k, v) in [("actor_id", &e.actor_id), ("ip", &e.ip), ("user_agent", &e.user_agent)] {
+    for (k, v) in [
+        ("actor_id", &e.actor_id),
+        ("ip", &e.ip),
+        ("user_agent", &e.user_agent),
+    ] {
         if let Some(v) = v {
             put(k, s(v));
         }
@@ -535,13 +586,16 @@ pub fn event_item(e: &SecurityEvent) -> Result<Item, StoreError> {
 /// An event from its item.
 pub fn event_from(i: &Item) -> Result<SecurityEvent, StoreError> {
     let r = Reader(i);
-    let details = serde_json::from_str(&r.s("details")?).map_err(|_| corrupt("details", "not a JSON object"))?;
+    let details = serde_json::from_str(&r.s("details")?)
+        .map_err(|_| corrupt("details", "not a JSON object"))?;
     Ok(SecurityEvent {
         event_id: r.s("event_id")?,
-        event_type: EventType::parse(&r.s("type")?).ok_or_else(|| corrupt("type", "unknown event type"))?,
+        event_type: EventType::parse(&r.s("type")?)
+            .ok_or_else(|| corrupt("type", "unknown event type"))?,
         at: r.n("at")?,
         user_id: r.s("user_id")?,
-        scope: Scope::from_key(&r.s("scope")?).ok_or_else(|| corrupt("scope", "unknown scope key"))?,
+        scope: Scope::from_key(&r.s("scope")?)
+            .ok_or_else(|| corrupt("scope", "unknown scope key"))?,
         actor_id: r.opt_s("actor_id")?,
         ip: r.opt_s("ip")?,
         user_agent: r.opt_s("user_agent")?,
@@ -564,7 +618,10 @@ pub fn window_item(key: &str, w: &Window) -> Item {
 /// A send window from its item.
 pub fn window_from(i: &Item) -> Result<Window, StoreError> {
     let r = Reader(i);
-    Ok(Window { count: r.n("count")?, window_end: r.n::<Timestamp>("window_end")? })
+    Ok(Window {
+        count: r.n("count")?,
+        window_end: r.n::<Timestamp>("window_end")?,
+    })
 }
 
 #[cfg(test)]
@@ -582,7 +639,10 @@ mod tests {
             phone_number_confirmed: false,
             roles: vec![Role::TenantAdmin],
             two_factor_enabled: true,
-            authenticator: Some(Authenticator { sealed_key: "sealed".into(), enabled: true }),
+            authenticator: Some(Authenticator {
+                sealed_key: "sealed".into(),
+                enabled: true,
+            }),
             totp_last_step: Some(7),
             recovery_codes: vec!["a".into(), "b".into()],
             failed_count: 3,
@@ -597,32 +657,84 @@ mod tests {
     fn a_user_survives_the_round_trip_through_an_item() {
         let u = user();
         assert_eq!(user_from(&user_item(&u)).unwrap(), u);
-        let bare = User { phone_number: None, authenticator: None, totp_last_step: None, recovery_codes: vec![], lockout_end: None, pending_sign_in: None, roles: vec![], ..u };
+        let bare = User {
+            phone_number: None,
+            authenticator: None,
+            totp_last_step: None,
+            recovery_codes: vec![],
+            lockout_end: None,
+            pending_sign_in: None,
+            roles: vec![],
+            ..u
+        };
         let item = user_item(&bare);
-        assert!(!item.contains_key("lockout_end") && !item.contains_key("recovery_codes"), "absent fields must be absent attributes");
+        assert!(
+            !item.contains_key("lockout_end") && !item.contains_key("recovery_codes"),
+            "absent fields must be absent attributes"
+        );
         assert_eq!(user_from(&item).unwrap(), bare);
     }
 
     #[test]
     fn tenants_codes_devices_and_windows_survive_the_round_trip() {
-        let t = Tenant { name: "Acme".into(), feature: Behaviour::Forced, settings: TwoFactorSettings::default(), created_at: 5, lockout: None, host_lockout: None };
+        let t = Tenant {
+            name: "Acme".into(),
+            feature: Behaviour::Forced,
+            settings: TwoFactorSettings::default(),
+            created_at: 5,
+            lockout: None,
+            host_lockout: None,
+        };
         assert_eq!(tenant_from(&tenant_item(&t)).unwrap(), t);
-        let own = LockoutPolicy { max_failed_attempts: 3, duration_seconds: 60 };
-        let host = LockoutPolicy { max_failed_attempts: 7, duration_seconds: 900 };
-        let t = Tenant { lockout: Some(own), host_lockout: Some(host), ..t };
+        let own = LockoutPolicy {
+            max_failed_attempts: 3,
+            duration_seconds: 60,
+        };
+        let host = LockoutPolicy {
+            max_failed_attempts: 7,
+            duration_seconds: 900,
+        };
+        let t = Tenant {
+            lockout: Some(own),
+            host_lockout: Some(host),
+            ..t
+        };
         assert_eq!(tenant_from(&tenant_item(&t)).unwrap(), t);
-        let c = PendingCode { user_id: "u".into(), purpose: CodePurpose::ConfirmPhone, destination: "+1".into(), hash: "h".into(), created_at: 1, expires_at: 2 };
+        let c = PendingCode {
+            user_id: "u".into(),
+            purpose: CodePurpose::ConfirmPhone,
+            destination: "+1".into(),
+            hash: "h".into(),
+            created_at: 1,
+            expires_at: 2,
+        };
         assert_eq!(code_from(&code_item(&c)).unwrap(), c);
-        let d = Device { user_id: "u".into(), device_id: "d".into(), token_hash: "h".into(), security_stamp: "s".into(), created_at: 1, last_used_at: 2, expires_at: 3, user_agent: Some("ua".into()) };
+        let d = Device {
+            user_id: "u".into(),
+            device_id: "d".into(),
+            token_hash: "h".into(),
+            security_stamp: "s".into(),
+            created_at: 1,
+            last_used_at: 2,
+            expires_at: 3,
+            user_agent: Some("ua".into()),
+        };
         assert_eq!(device_from(&device_item(&d)).unwrap(), d);
-        let w = Window { count: 4, window_end: 9 };
+        let w = Window {
+            count: 4,
+            window_end: 9,
+        };
         assert_eq!(window_from(&window_item("k", &w)).unwrap(), w);
     }
 
     #[test]
     fn an_event_survives_the_round_trip_and_sits_in_its_user_partition_and_side_index() {
-        let origin = crate::audit::Origin { ip: Some("192.0.2.7".into()), user_agent: Some("ua".into()) };
-        let e = SecurityEvent::new(EventType::SignIn, &user(), 50, 90, &origin).detail("amr", vec!["pwd", "otp"]);
+        let origin = crate::audit::Origin {
+            ip: Some("192.0.2.7".into()),
+            user_agent: Some("ua".into()),
+        };
+        let e = SecurityEvent::new(EventType::SignIn, &user(), 50, 90, &origin)
+            .detail("amr", vec!["pwd", "otp"]);
         let i = event_item(&e).unwrap();
         assert_eq!(event_from(&i).unwrap(), e);
         assert_eq!(Reader(&i).s(PK).unwrap(), "USER#u1");
@@ -639,16 +751,49 @@ mod tests {
 
     #[test]
     fn ttl_deletes_codes_devices_and_windows_only_a_day_after_they_expire() {
-        let c = PendingCode { user_id: "u".into(), purpose: CodePurpose::SignInSms, destination: "+1".into(), hash: "h".into(), created_at: 1, expires_at: 300 };
+        let c = PendingCode {
+            user_id: "u".into(),
+            purpose: CodePurpose::SignInSms,
+            destination: "+1".into(),
+            hash: "h".into(),
+            created_at: 1,
+            expires_at: 300,
+        };
         assert_eq!(code_item(&c).get(TTL), Some(&n(300 + TTL_GRACE_SECONDS)));
-        let d = Device { user_id: "u".into(), device_id: "d".into(), token_hash: "h".into(), security_stamp: "s".into(), created_at: 1, last_used_at: 2, expires_at: 3, user_agent: None };
+        let d = Device {
+            user_id: "u".into(),
+            device_id: "d".into(),
+            token_hash: "h".into(),
+            security_stamp: "s".into(),
+            created_at: 1,
+            last_used_at: 2,
+            expires_at: 3,
+            user_agent: None,
+        };
         assert_eq!(device_item(&d).get(TTL), Some(&n(3 + TTL_GRACE_SECONDS)));
-        assert_eq!(window_item("k", &Window { count: 1, window_end: 9 }).get(TTL), Some(&n(9 + TTL_GRACE_SECONDS)));
+        assert_eq!(
+            window_item(
+                "k",
+                &Window {
+                    count: 1,
+                    window_end: 9
+                }
+            )
+            .get(TTL),
+            Some(&n(9 + TTL_GRACE_SECONDS))
+        );
     }
 
     #[test]
     fn a_code_stored_before_the_grace_period_reads_its_expiry_from_its_ttl() {
-        let c = PendingCode { user_id: "u".into(), purpose: CodePurpose::SignInSms, destination: "+1".into(), hash: "h".into(), created_at: 1, expires_at: 300 };
+        let c = PendingCode {
+            user_id: "u".into(),
+            purpose: CodePurpose::SignInSms,
+            destination: "+1".into(),
+            hash: "h".into(),
+            created_at: 1,
+            expires_at: 300,
+        };
         let mut old = code_item(&c);
         old.remove(VALID_UNTIL);
         old.insert(TTL.to_string(), n(300));
