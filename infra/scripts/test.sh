@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: starts DynamoDB Local and moto (services.sh), lints the
-# deployment files (lint.sh, when present), then `cargo test --workspace`, then the
+# deployment files (lint.sh, when present), checks rustfmt and clippy, then
+# `cargo test --workspace`, then the
 # console in headless Chromium (browser-tests.sh).
 # Under CI=true a service that cannot start fails the run; elsewhere the tests
 # that need it print SKIPPED and the rest run.
@@ -59,6 +60,10 @@ fi
 if [[ -f infra/scripts/lint.sh ]]; then
     step bash infra/scripts/lint.sh
 fi
+
+# The lint gate: formatting and clippy's warnings fail the run, so they never pile up.
+step cargo fmt --all --check
+step cargo clippy --workspace --all-targets --locked -- -D warnings
 
 # Every failing target is reported, not only the first.
 step cargo test --workspace --no-fail-fast

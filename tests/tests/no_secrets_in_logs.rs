@@ -222,19 +222,16 @@ async fn a_whole_sign_in_leaves_no_secret_in_the_log() {
     }
 }
 
+type Event = (String, serde_json::Value);
+type Answers = std::collections::HashMap<String, tokio::sync::oneshot::Sender<serde_json::Value>>;
+
 /// A stand-in for Lambda's Runtime API: hands API Gateway events to the runtime's
 /// `next` poll and returns what the function answered.
 #[derive(Clone, Default)]
 struct RuntimeApi {
-    queue: Arc<
-        tokio::sync::Mutex<
-            Option<tokio::sync::mpsc::UnboundedReceiver<(String, serde_json::Value)>>,
-        >,
-    >,
-    sender: Arc<Mutex<Option<tokio::sync::mpsc::UnboundedSender<(String, serde_json::Value)>>>>,
-    waiting: Arc<
-        Mutex<std::collections::HashMap<String, tokio::sync::oneshot::Sender<serde_json::Value>>>,
-    >,
+    queue: Arc<tokio::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<Event>>>>,
+    sender: Arc<Mutex<Option<tokio::sync::mpsc::UnboundedSender<Event>>>>,
+    waiting: Arc<Mutex<Answers>>,
 }
 
 impl RuntimeApi {
@@ -450,10 +447,6 @@ async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_lea
     let sms =
         twofa::app::sms_sender(&core.config, &twofa::config::ProcessEnv, &sdk, &log).expect("SNS");
     let email = twofa::app::email_sender(&core.config, &sdk, &log).expect("SES");
-    let (sms, email) = (
-        Arc::<dyn SmsSender>::from(sms),
-        Arc::<dyn EmailSender>::from(email),
-    );
     // The runtime's thread logs through the functions' own layer (pinned, at trace)
     // and, as the control, through one without the pins: the control must catch a
     // secret, or this test could not tell a leak from a log it never saw.

@@ -110,6 +110,7 @@
 //!   answers 503; the admin's retry bumps the version again and copies to all.
 //!   Until then some tenants follow the older values: the window is one failed
 //!   admin request, never a silent split.
+//!
 //! The copies are made 16 at a time; at about 5 ms each a function with a 10 s
 //! timeout reaches some 10,000 tenants per change. Tenants created before the
 //! `TENANTS` listing existed are not in it: list them once

@@ -365,7 +365,7 @@ impl UserStore for MemoryStore {
             }
             Spend::Code(purpose, hash) => {
                 let key = (id.to_string(), purpose);
-                if !s.codes.get(&key).is_some_and(|c| c.hash == hash) {
+                if s.codes.get(&key).is_none_or(|c| c.hash != hash) {
                     return Ok(Succeeded::Spent);
                 }
                 s.codes.remove(&key);
