@@ -1,12 +1,13 @@
 //! The account lifecycle of contract v1.1 over HTTP against the local API on
 //! DynamoDB Local, with email through SES on moto: forgot → emailed code → reset →
 //! the old token refused → change password → sign out everywhere → a host lockout
-//! of 2 locks a user after 2 failures.
+//! of 2 locks a user after 2 failures → the host admin finds, unlocks and resets
+//! the lost authenticator → the user's and the admin's event lists show it all.
 
 use std::sync::Arc;
 
 use e2e::{AppOptions, Backend, TestApp, code_in, local_sdk_config, moto_records, spawn_app};
-use serde_json::json;
+use serde_json::{Value, json};
 use twofa::config::Config;
 use twofa::senders::ses::SesSender;
 use twofa::tenant::Scope;
@@ -44,6 +45,13 @@ async fn sign_in(app: &TestApp, email: &str, password: &str) -> String {
         .as_str()
         .expect("an access token")
         .to_string()
+}
+
+fn types(events: &Value) -> Vec<&str> {
+    events["events"]
+        .as_array()
+        .map(|a| a.iter().map(|e| e["type"].as_str().unwrap_or("")).collect())
+        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -205,9 +213,27 @@ async fn forgot_reset_change_sign_out_everywhere_and_a_host_lockout_of_two_over_
         );
     }
 
+    // Jane enrols an authenticator app, which she will lose.
+    let fourth = sign_in(&app, &email, THIRD).await;
+    let enrol = app
+        .post("/account/authenticator", &json!({}), Some(&fourth))
+        .await;
+    assert_eq!(enrol.status, 200, "{:?}", enrol.body);
+    let key = twofa::totp::key_from_base32(enrol.body["shared_key"].as_str().unwrap_or_default())
+        .expect("a base32 key");
+    let now = twofa::clock::Clock::now(&twofa::clock::SystemClock);
+    let verified = app
+        .post(
+            "/account/authenticator/verify",
+            &json!({"code": twofa::totp::code_at(&key, now).expect("a code")}),
+            Some(&fourth),
+        )
+        .await;
+    assert_eq!(verified.status, 200, "{:?}", verified.body);
+
     // The host admin sets a lockout of 2: the second wrong password locks Jane for the host's 120 s.
     let admin_email = format!("root-{label}@example.org");
-    twofa::testing::seed_user(
+    let root = twofa::testing::seed_user(
         &app.api.core,
         Scope::Host,
         &admin_email,
@@ -264,5 +290,126 @@ async fn forgot_reset_change_sign_out_everywhere_and_a_host_lockout_of_two_over_
             notices.iter().any(|s| s == subject),
             "no notice {subject:?} among {notices:?}"
         );
+    }
+
+    // The host admin finds Jane locked, unlocks her, and resets the authenticator she lost.
+    let found = app
+        .call(
+            "GET",
+            &format!("/users?email=jane-{label}"),
+            None,
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(found.status, 200, "{:?}", found.body);
+    let row = &found.body["users"][0];
+    assert_eq!(
+        (
+            row["email"].as_str(),
+            found.body["users"].as_array().map(Vec::len)
+        ),
+        (Some(email.as_str()), Some(1))
+    );
+    assert!(row["locked_until"].is_number(), "{row:?}");
+    assert!(
+        row["providers"].to_string().contains("authenticator"),
+        "{row:?}"
+    );
+    let jane = row["user_id"].as_str().expect("a user id").to_string();
+    assert_eq!(
+        app.post(&format!("/users/{jane}/unlock"), &json!({}), Some(&admin))
+            .await
+            .status,
+        204
+    );
+    let step = app
+        .post("/login", &json!({"email": email, "password": THIRD}), None)
+        .await;
+    assert_eq!(
+        (step.status, step.body["status"].as_str()),
+        (200, Some("two_factor_required")),
+        "unlocked: {:?}",
+        step.body
+    );
+    assert!(step.body["providers"].to_string().contains("authenticator"));
+    assert_eq!(
+        app.post(
+            &format!("/users/{jane}/reset-two-factor"),
+            &json!({}),
+            Some(&admin)
+        )
+        .await
+        .status,
+        204
+    );
+    // Without the authenticator Jane signs in with an emailed code.
+    let step = app
+        .post("/login", &json!({"email": email, "password": THIRD}), None)
+        .await;
+    assert_eq!(step.body["status"].as_str(), Some("two_factor_required"));
+    assert!(
+        !step.body["providers"].to_string().contains("authenticator"),
+        "{:?}",
+        step.body
+    );
+    let tf = step.body["two_factor_token"].as_str().unwrap_or_default();
+    assert_eq!(
+        app.post(
+            "/send-code",
+            &json!({"two_factor_token": tf, "provider": "email"}),
+            None
+        )
+        .await
+        .status,
+        202
+    );
+    let code = last_email_code(&moto, &email).await;
+    let signed = app
+        .post(
+            "/verify-code",
+            &json!({"two_factor_token": tf, "provider": "email", "code": code}),
+            None,
+        )
+        .await;
+    assert_eq!(signed.status, 200, "{:?}", signed.body);
+    let access = signed.body["access_token"].as_str().unwrap_or_default();
+
+    // Both event lists tell the whole story; the admin's own actions carry its id.
+    let own = app.call("GET", "/account/events", None, Some(access)).await;
+    let side = app
+        .call(
+            "GET",
+            &format!("/events?user_id={jane}"),
+            None,
+            Some(&admin),
+        )
+        .await;
+    assert_eq!((own.status, side.status), (200, 200));
+    for list in [&own.body, &side.body] {
+        let seen = types(list);
+        for expected in [
+            "email_confirmed",
+            "password_reset",
+            "password_changed",
+            "signed_out_everywhere",
+            "authenticator_added",
+            "sign_in_failed",
+            "locked_out",
+            "unlocked",
+            "two_factor_reset",
+            "sign_in",
+        ] {
+            assert!(seen.contains(&expected), "no {expected} in {seen:?}");
+        }
+        assert_eq!(seen.first(), Some(&"sign_in"), "newest first: {seen:?}");
+    }
+    for event in side.body["events"].as_array().into_iter().flatten() {
+        if ["unlocked", "two_factor_reset"].contains(&event["type"].as_str().unwrap_or("")) {
+            assert_eq!(
+                event["actor_id"].as_str(),
+                Some(root.id.as_str()),
+                "{event:?}"
+            );
+        }
     }
 }

@@ -11,11 +11,12 @@ use http::StatusCode;
 use serde::Deserialize;
 use twofa::api::{ApiError, Request, Response, no_content, parse_body};
 use twofa::app::Core;
+use twofa::audit::EventType;
 use twofa::password::{Password, hash_password, verify_password};
 use twofa::senders::EmailSender;
 use twofa::signin::{
-    Failure, attempt_id, begin_attempt, notify, require_step_up, right_answer, two_factor_on,
-    wrong_answer,
+    Failure, attempt_id, begin_attempt, notify, record_wrong_answer, require_step_up, right_answer,
+    two_factor_on, wrong_answer,
 };
 use twofa::store::{Spend, Subject, Success};
 use twofa::user::UserPatch;
@@ -73,7 +74,15 @@ pub async fn change(
     .await?;
     let current = attempt.user.as_ref().unwrap_or(user);
     if !verify_password(&change.current_password, Some(&current.password_hash)).await? {
-        return Err(match wrong_answer(core, email, subject, &attempt).await? {
+        let failure = wrong_answer(core, email, subject, &attempt).await?;
+        record_wrong_answer(
+            core,
+            core.event(EventType::SignInFailed, current, req)
+                .detail("factor", "password"),
+            failure,
+        )
+        .await;
+        return Err(match failure {
             Failure::Counted { .. } => invalid_credentials(),
             Failure::Locked { retry_after } => ApiError::locked_out(retry_after),
         });
@@ -109,6 +118,8 @@ pub async fn change(
         )
         .await?;
     tracing::info!(user_id = %user.id, "password changed by the user");
+    core.record(core.event(EventType::PasswordChanged, user, req))
+        .await;
     notify(
         email,
         user,

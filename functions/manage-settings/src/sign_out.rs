@@ -4,6 +4,7 @@
 
 use twofa::api::{ApiError, Request, Response, no_content};
 use twofa::app::Core;
+use twofa::audit::EventType;
 use twofa::senders::EmailSender;
 use twofa::signin::{notify, rotate_stamp};
 use twofa::user::UserPatch;
@@ -32,6 +33,8 @@ pub async fn everywhere(
     .await?;
     core.store.delete_devices(&user.id).await?;
     tracing::info!(user_id = %user.id, "signed out everywhere");
+    core.record(core.event(EventType::SignedOutEverywhere, user, req))
+        .await;
     notify(
         email,
         user,

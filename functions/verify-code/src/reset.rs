@@ -17,16 +17,17 @@ use http::StatusCode;
 use serde::Deserialize;
 use twofa::api::{ApiError, Request, Response, no_content, parse_body};
 use twofa::app::Core;
+use twofa::audit::EventType;
 use twofa::codes::CodePurpose;
 use twofa::email::Email;
 use twofa::password::{Password, hash_password};
 use twofa::senders::EmailSender;
 use twofa::signin::{
-    Failure, Outcome, attempt_id, begin_attempt, load_side, notify, right_answer, scope_of,
-    unknown_email_key, wrong_answer,
+    Attempt, Failure, Outcome, attempt_id, begin_attempt, load_side, notify, record_wrong_answer,
+    right_answer, scope_of, unknown_email_key, wrong_answer,
 };
 use twofa::store::{Subject, Success};
-use twofa::user::UserPatch;
+use twofa::user::{User, UserPatch};
 
 use crate::check::{self, Judged};
 use crate::errors::code_expired;
@@ -73,7 +74,7 @@ pub async fn reset(
     })?;
     let answer_at =
         tokio::time::Instant::now() + Duration::from_millis(core.config.password_reset_answer_ms);
-    let result = attempt(core, email, &body, &password).await;
+    let result = attempt(core, email, &body, &password, req).await;
     if result.is_err() {
         tokio::time::sleep_until(answer_at).await;
     }
@@ -85,6 +86,7 @@ async fn attempt(
     sender: &dyn EmailSender,
     body: &ResetBody,
     password: &Password,
+    req: &Request,
 ) -> Result<Response, ApiError> {
     let (Ok(scope), Ok(address)) = (scope_of(body.tenant.as_deref()), Email::parse(&body.email))
     else {
@@ -122,11 +124,7 @@ async fn attempt(
     let user = attempt.user.clone().unwrap_or(user);
     let spend = match check::reset_code(core, pending.as_ref(), &body.code, &user.email).await? {
         Judged::Right(spend) => spend,
-        Judged::Wrong => {
-            return Err(refused(
-                wrong_answer(core, sender, subject, &attempt).await?,
-            ));
-        }
+        Judged::Wrong => return Err(wrong_code(core, sender, &user, &attempt, req).await?),
         Judged::Expired => {
             not_a_guess(core, &user, &attempt).await?;
             return Err(code_expired());
@@ -152,9 +150,7 @@ async fn attempt(
         release_only: false,
     };
     if right_answer(core, &user.id, &success).await? == Outcome::Spent {
-        return Err(refused(
-            wrong_answer(core, sender, subject, &attempt).await?,
-        ));
+        return Err(wrong_code(core, sender, &user, &attempt, req).await?);
     }
     // Login's copy of the hash on the email item follows through update_user.
     core.store
@@ -167,6 +163,8 @@ async fn attempt(
         )
         .await?;
     tracing::info!(user_id = %user.id, "password reset with an emailed code");
+    core.record(core.event(EventType::PasswordReset, &user, req))
+        .await;
     notify(
         sender,
         &user,
@@ -175,6 +173,26 @@ async fn attempt(
     )
     .await;
     Ok(no_content())
+}
+
+/// A wrong code for an account: counted, recorded as a failed sign-in (with the
+/// lockout it caused), and refused.
+async fn wrong_code(
+    core: &Core,
+    sender: &dyn EmailSender,
+    user: &User,
+    attempt: &Attempt,
+    req: &Request,
+) -> Result<ApiError, ApiError> {
+    let failure = wrong_answer(core, sender, Subject::User(&user.id), attempt).await?;
+    record_wrong_answer(
+        core,
+        core.event(EventType::SignInFailed, user, req)
+            .detail("factor", "reset_code"),
+        failure,
+    )
+    .await;
+    Ok(refused(failure))
 }
 
 /// The answer to a wrong code, once counted: the same 401 for every email, or 423.
