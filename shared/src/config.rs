@@ -134,6 +134,13 @@ pub struct Config {
     /// not tell which emails have accounts. Set it above the email provider's slowest
     /// usual send.
     pub password_reset_answer_ms: u64,
+    /// `LOCKED_ANSWER_MS` (1000): the least time a `/login` answered 423 takes.
+    /// The attempt that locks a real account with a confirmed email sends its owner
+    /// the lockout notice first; without this floor that send would make it answer
+    /// later than the attempt that locks an unknown email, and tell that the account
+    /// exists. Set it above the email provider's slowest usual send plus a password
+    /// check.
+    pub locked_answer_ms: u64,
     /// `TOTP_ISSUER` (`twofa`): the issuer authenticator apps show.
     pub totp_issuer: String,
     /// `SMS_PROVIDER`: `log` (default), `sns` or `twilio`.
@@ -256,6 +263,7 @@ impl Config {
             },
             step_up_max_age_seconds: number(env, "STEP_UP_MAX_AGE_SECONDS", 600, 60, 86_400)?,
             password_reset_answer_ms: number(env, "PASSWORD_RESET_ANSWER_MS", 1000, 0, 5000)?,
+            locked_answer_ms: number(env, "LOCKED_ANSWER_MS", 1000, 0, 5000)?,
             totp_issuer: env.get("TOTP_ISSUER").unwrap_or_else(|| "twofa".into()),
             sms_provider,
             email_provider,

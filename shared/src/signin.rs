@@ -421,13 +421,10 @@ pub async fn wrong_answer(
         }
     };
     core.store.lock(subject, now, until, hard).await?;
-    // Known weakness (red team): the notice is awaited, so the attempt that locks a
-    // real account answers later (one SES call) than the one that locks an unknown
-    // email, and the timing can tell whether the address has an account. It costs the
-    // prober a lock of that account and sends its owner this email. Not sending it
-    // inside the answer is unreliable in Lambda (the environment freezes after the
-    // answer), and padding the unknown path to an SES call's latency is a guess; the
-    // sound fix is a queue (SQS) the answer enqueues to on both paths, not done yet.
+    // The notice is awaited, which would make the attempt that locks a real account
+    // answer later than the one that locks an unknown email; login answers every 423
+    // after the same floor (`LOCKED_ANSWER_MS`) to hide it. Sending it after the
+    // answer is unreliable in Lambda (the environment freezes once it answered).
     if let Some(user) = &attempt.user {
         tracing::warn!(user_id = %user.id, "account locked after repeated failures");
         notify(

@@ -52,6 +52,23 @@ fn invalid_credentials() -> ApiError {
 
 async fn login(core: &Core, sender: &dyn EmailSender, req: Request) -> Result<Response, ApiError> {
     let body: LoginBody = parse_body(&req)?;
+    // Every 423 waits for the same floor, so the attempt that locks a real account
+    // (which emails its owner first) answers when the one that locks an unknown email does.
+    let answer_at = tokio::time::Instant::now()
+        + std::time::Duration::from_millis(core.config.locked_answer_ms);
+    let result = password_step(core, sender, req, body).await;
+    if matches!(&result, Err(e) if e.code() == "locked_out") {
+        tokio::time::sleep_until(answer_at).await;
+    }
+    result
+}
+
+async fn password_step(
+    core: &Core,
+    sender: &dyn EmailSender,
+    req: Request,
+    body: LoginBody,
+) -> Result<Response, ApiError> {
     let scope = scope_of(body.tenant.as_deref())?;
     // An address that cannot parse cannot have an account; it is answered like any unknown one.
     let email_key = Email::parse(&body.email).ok().map(|e| e.key());

@@ -704,3 +704,70 @@ async fn a_hundredth_failure_whose_lock_was_never_written_still_ends_in_a_lock_t
         "the account must not refuse for ever"
     );
 }
+
+/// An email provider that takes `delay` to accept each message (on tokio's clock).
+struct SlowEmail {
+    delay: std::time::Duration,
+}
+
+#[async_trait::async_trait]
+impl twofa::senders::EmailSender for SlowEmail {
+    async fn send_email(
+        &self,
+        _message: &twofa::senders::EmailMessage,
+    ) -> Result<(), twofa::senders::DeliveryError> {
+        tokio::time::sleep(self.delay).await;
+        Ok(())
+    }
+}
+
+/// How long (on tokio's paused clock, so the sleeps are exact and instant) the
+/// attempt that locks takes, for a known account with a confirmed email and for an
+/// unknown email.
+async fn time_of_the_locking_answer(email: &str) -> std::time::Duration {
+    let (core, _, _) = memory_core(Config {
+        lockout: LockoutPolicy {
+            max_failed_attempts: 1,
+            duration_seconds: 300,
+        },
+        ..Config::default()
+    });
+    let user = seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
+    core.store
+        .update_user(
+            &user.id,
+            &UserPatch {
+                email_confirmed: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let sender = SlowEmail {
+        delay: std::time::Duration::from_millis(300),
+    };
+    let req = json_request(
+        "POST",
+        "/login",
+        &json!({"email": email, "password": "wrong horse battery"}),
+        None,
+    );
+    let start = tokio::time::Instant::now();
+    let resp = login::handle(&core, &sender, req).await;
+    assert_eq!(resp.status().as_u16(), 423, "{}", body_json(&resp));
+    start.elapsed()
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_attempt_that_locks_answers_after_the_same_time_for_a_known_and_an_unknown_email() {
+    let known = time_of_the_locking_answer("jane@example.com").await;
+    let unknown = time_of_the_locking_answer("nobody@example.com").await;
+    // The known account's lockout notice takes the provider 300 ms; the answer must
+    // not wait for it longer than the unknown email's answer waits for nothing.
+    assert_eq!(
+        known.as_millis(),
+        unknown.as_millis(),
+        "the lockout notice's send time tells that the account exists"
+    );
+    assert!(known.as_millis() >= 300, "{known:?}");
+}
