@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Runs every test: starts DynamoDB Local and moto (services.sh), lints the
 # deployment files (lint.sh, when present), checks rustfmt and clippy, then
-# `cargo test --workspace`, then the
+# `cargo test --workspace`, then a short run of each fuzz target (fuzz.sh,
+# FUZZ_SECONDS each, default 10), then the
 # console in headless Chromium (browser-tests.sh).
-# Under CI=true a service that cannot start fails the run; elsewhere the tests
-# that need it print SKIPPED and the rest run.
+# Under CI=true a service that cannot start, or a fuzz build that fails, fails the
+# run; elsewhere the tests that need it print SKIPPED and the rest run. A fuzz
+# crash always fails the run.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -35,10 +37,12 @@ trap 'exit 143' TERM
 # Runs a step as a child and waits for it, so Ctrl-C or a TERM stops the run at once
 # (bash defers traps while a foreground command runs) and the trap stops the child.
 step() {
+    local status=0
     "$@" &
     child=$!
-    wait "$child"
+    wait "$child" || status=$?
     child=
+    return "$status"
 }
 
 # Services someone already started (another run, a developer) are used and left running.
@@ -67,6 +71,16 @@ step cargo clippy --workspace --all-targets --locked -- -D warnings
 
 # Every failing target is reported, not only the first.
 step cargo test --workspace --no-fail-fast
+
+# The parsers a client reaches, fuzzed briefly: the build is the cost (minutes,
+# cold), the runs are FUZZ_SECONDS each. Longer runs: README, "Fuzzing".
+fuzz_status=0
+step bash infra/scripts/fuzz.sh "${FUZZ_SECONDS:-10}" || fuzz_status=$?
+if (( fuzz_status == 3 )) && [[ "${CI:-}" != "true" ]]; then
+    echo "test.sh: WARNING: the fuzz targets did not build: fuzzing SKIPPED" >&2
+elif (( fuzz_status != 0 )); then
+    exit "$fuzz_status"
+fi
 
 # The web console clicked through in headless Chromium (installed on first use).
 step bash infra/scripts/browser-tests.sh

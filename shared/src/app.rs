@@ -3,9 +3,14 @@
 
 use std::sync::Arc;
 
-use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, ConfigError, EmailProvider, Env, ProcessEnv, SmsProvider};
+use crate::clock::Clock;
+#[cfg(feature = "aws")]
+use crate::clock::SystemClock;
+use crate::config::{Config, ConfigError, Env};
+#[cfg(feature = "aws")]
+use crate::config::{EmailProvider, ProcessEnv, SmsProvider};
 use crate::crypto::{HashKey, SealKey, decode_key};
+#[cfg(feature = "aws")]
 use crate::senders::{
     EmailSender, SmsSender, log::LogSender, ses::SesSender, sns::SnsSender, twilio::TwilioSender,
 };
@@ -139,6 +144,7 @@ impl Core {
         }
     }
 
+    #[cfg(feature = "aws")]
     /// For a Lambda function: settings and keys from the environment, DynamoDB from
     /// `TABLE_NAME` (and `AWS_ENDPOINT_URL_DYNAMODB` or `DYNAMODB_ENDPOINT`, if set).
     pub async fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
@@ -149,11 +155,13 @@ impl Core {
     }
 }
 
+#[cfg(feature = "aws")]
 /// The AWS SDK configuration from the usual chain (environment, role), loaded once.
 pub async fn aws_sdk_config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }
 
+#[cfg(feature = "aws")]
 /// The SMS sender `SMS_PROVIDER` names (with `sns`, `SNS_SENDER_ID` is an optional
 /// sender id). SNS's client is made when the first text goes out (see [`crate::sdk`]).
 pub fn sms_sender(
@@ -171,6 +179,7 @@ pub fn sms_sender(
     })
 }
 
+#[cfg(feature = "aws")]
 /// The email sender `EMAIL_PROVIDER` names. SES's client is made when the first email
 /// goes out (see [`crate::sdk`]).
 pub fn email_sender(

@@ -6,6 +6,10 @@
 //! never name an AWS or HTTP type. Ports are narrow traits: [`store`] (adapters
 //! `memory` and `dynamo`) and [`senders`] (`log`, `sns`, `twilio`, `ses`). [`api`]
 //! is the HTTP edge every function shares; [`app`] wires the parts together.
+//!
+//! The AWS adapters (`store::dynamo`, `senders::sns`, `senders::ses`, `sdk`,
+//! `api::lambda` and the `app` builders that use them) are the default feature
+//! `aws`; without it the crate builds without the AWS SDKs (the fuzz targets).
 #![warn(missing_docs)]
 
 pub mod api;
@@ -21,6 +25,7 @@ pub mod lockout;
 pub mod password;
 pub mod phone;
 pub mod policy;
+#[cfg(feature = "aws")]
 pub mod sdk;
 pub mod secret;
 pub mod senders;

@@ -19,7 +19,9 @@
 
 use std::time::Duration;
 
+#[cfg(feature = "aws")]
 use aws_config::retry::RetryConfig;
+#[cfg(feature = "aws")]
 use aws_config::timeout::TimeoutConfig;
 
 /// Opening a connection to DynamoDB or an AWS provider.
@@ -38,6 +40,7 @@ pub const PROVIDER_ATTEMPTS: u32 = 2;
 pub const RETRY_AFTER_SECONDS: i64 = 2;
 
 /// The timeouts of DynamoDB calls.
+#[cfg(feature = "aws")]
 pub fn store_timeouts() -> TimeoutConfig {
     TimeoutConfig::builder()
         .connect_timeout(CONNECT)
@@ -48,6 +51,7 @@ pub fn store_timeouts() -> TimeoutConfig {
 
 /// The timeouts of setting a table up (the local API, tests): a table being created,
 /// or a DynamoDB Local just started, answers in seconds rather than milliseconds.
+#[cfg(feature = "aws")]
 pub fn setup_timeouts() -> TimeoutConfig {
     TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(5))
@@ -57,6 +61,7 @@ pub fn setup_timeouts() -> TimeoutConfig {
 }
 
 /// The retries of DynamoDB calls (throttling, 5xx, I/O errors, attempt timeouts).
+#[cfg(feature = "aws")]
 pub fn store_retries() -> RetryConfig {
     RetryConfig::standard()
         .with_max_attempts(STORE_ATTEMPTS)
@@ -65,6 +70,7 @@ pub fn store_retries() -> RetryConfig {
 }
 
 /// The timeouts of SNS and SES calls.
+#[cfg(feature = "aws")]
 pub fn provider_timeouts() -> TimeoutConfig {
     TimeoutConfig::builder()
         .connect_timeout(CONNECT)
@@ -74,6 +80,7 @@ pub fn provider_timeouts() -> TimeoutConfig {
 }
 
 /// The retries of SNS and SES calls.
+#[cfg(feature = "aws")]
 pub fn provider_retries() -> RetryConfig {
     RetryConfig::standard()
         .with_max_attempts(PROVIDER_ATTEMPTS)
@@ -82,6 +89,7 @@ pub fn provider_retries() -> RetryConfig {
 }
 
 /// A DynamoDB client configuration from `sdk` with the store's limits (add an endpoint before building).
+#[cfg(feature = "aws")]
 pub fn dynamodb(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::config::Builder {
     aws_sdk_dynamodb::config::Builder::from(sdk)
         .timeout_config(store_timeouts())
@@ -89,6 +97,7 @@ pub fn dynamodb(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::config::Builde
 }
 
 /// An SNS client with the providers' limits.
+#[cfg(feature = "aws")]
 pub fn sns(sdk: &aws_config::SdkConfig) -> aws_sdk_sns::Client {
     let config = aws_sdk_sns::config::Builder::from(sdk)
         .timeout_config(provider_timeouts())
@@ -97,6 +106,7 @@ pub fn sns(sdk: &aws_config::SdkConfig) -> aws_sdk_sns::Client {
 }
 
 /// An SES client with the providers' limits.
+#[cfg(feature = "aws")]
 pub fn ses(sdk: &aws_config::SdkConfig) -> aws_sdk_ses::Client {
     let config = aws_sdk_ses::config::Builder::from(sdk)
         .timeout_config(provider_timeouts())

@@ -5,6 +5,7 @@
 
 mod client;
 mod error;
+#[cfg(feature = "aws")]
 pub mod lambda;
 pub mod paging;
 mod request;

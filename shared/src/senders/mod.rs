@@ -8,7 +8,9 @@ use async_trait::async_trait;
 use crate::secret::Secret;
 
 pub mod log;
+#[cfg(feature = "aws")]
 pub mod ses;
+#[cfg(feature = "aws")]
 pub mod sns;
 pub mod twilio;
 

@@ -63,6 +63,7 @@ use crate::tenant::{Host, Scope, Tenant};
 use crate::throttle::{Limit, Taken, Window};
 use crate::user::{Authenticator, User, UserPatch};
 
+#[cfg(feature = "aws")]
 pub mod dynamo;
 pub mod memory;
 
