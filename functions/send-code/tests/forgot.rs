@@ -289,3 +289,39 @@ async fn reset_codes_count_in_the_tenants_sign_in_budget_not_the_confirmations_o
         "resets leave the confirmations' budget alone"
     );
 }
+
+/// Red team: `/password/forgot` needs no password, only an email, yet every reset it
+/// sends is counted in the user's own hourly budget (and the address's), the one
+/// sign-in codes are drawn from. Ten anonymous requests an hour, the cooldown waited
+/// out, and the user who knows the password gets no sign-in code by text or email.
+#[tokio::test]
+async fn anonymous_reset_requests_do_not_use_up_a_users_sign_in_codes() {
+    let w = world();
+    let user = w.two_factor_user().await;
+    for _ in 0..10 {
+        assert_eq!(forgot(&w, json!({"email": EMAIL})).await.status(), 202);
+        w.clock.advance(31);
+    }
+    for provider in ["sms", "email"] {
+        let token = w.start_sign_in(&user).await;
+        let r = send_code::handle(
+            &w.core,
+            &w.out,
+            &w.out,
+            json_request(
+                "POST",
+                "/send-code",
+                &json!({"two_factor_token": token, "provider": provider}),
+                None,
+            ),
+        )
+        .await;
+        let (status, code, _) = answer(&r);
+        assert_eq!(
+            (status, code.as_str()),
+            (202, ""),
+            "the account owner, password in hand, is refused a {provider} sign-in code \
+             because strangers asked for password resets"
+        );
+    }
+}
