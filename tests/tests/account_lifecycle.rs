@@ -413,3 +413,73 @@ async fn forgot_reset_change_sign_out_everywhere_and_a_host_lockout_of_two_over_
         }
     }
 }
+
+/// Red team: a password change and sign-out-everywhere are what a user does on
+/// reading "Your password reset code" they never asked for, but neither ends the
+/// pending reset code: whoever read that email resets the password anyway, minutes
+/// after the owner changed it and signed every session out.
+#[tokio::test]
+async fn a_password_change_or_sign_out_everywhere_ends_a_pending_reset_code() {
+    let env = std::collections::HashMap::from([(
+        "PASSWORD_RESET_ANSWER_MS".to_string(),
+        "0".to_string(),
+    )]);
+    let app = spawn_app(
+        &Backend::Memory,
+        AppOptions {
+            config: Config::from(&env).expect("valid settings"),
+            ..Default::default()
+        },
+    )
+    .await;
+    let email = "jane@example.com";
+    let user = twofa::testing::seed_user(&app.api.core, Scope::Host, email, FIRST, &[]).await;
+    app.api
+        .core
+        .store
+        .update_user(
+            &user.id,
+            &twofa::user::UserPatch {
+                email_confirmed: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("store");
+
+    let r = app
+        .post("/password/forgot", &json!({"email": email}), None)
+        .await;
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let stolen = app.last_code_to(email).await.expect("a reset code");
+
+    let token = sign_in(&app, email, FIRST).await;
+    let r = app
+        .call(
+            "PUT",
+            "/account/password",
+            Some(&json!({"current_password": FIRST, "new_password": THIRD})),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    let token = sign_in(&app, email, THIRD).await;
+    let r = app
+        .post("/account/sign-out-everywhere", &json!({}), Some(&token))
+        .await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+
+    let r = app
+        .post(
+            "/password/reset",
+            &json!({"email": email, "code": stolen, "new_password": SECOND}),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (401, Some("invalid_code")),
+        "the reset code sent before the change still resets the password: {:?}",
+        r.body
+    );
+}

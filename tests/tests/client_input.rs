@@ -355,3 +355,32 @@ fn no_body_field_or_path_parameter_gets_a_5xx_on_dynamodb_local() {
     };
     check_every_input_on(backend, 48);
 }
+
+/// Red team: a query parameter is capped at 1024 *characters*, a path parameter at
+/// 256 octets. `GET /events?user_id=` takes the id to DynamoDB as a key
+/// (`USER#<id>`, at most 2048 bytes): 700 four-byte characters are within the cap
+/// and three times past the key limit, and DynamoDB's refusal comes back as a 503.
+#[tokio::test]
+async fn query_parameters_of_any_length_answer_a_4xx_json_error() {
+    for backend in backends() {
+        let app = spawn_app(&backend, AppOptions::default()).await;
+        let (admin, user) = tokens(&app).await;
+        let long = percent_encode(&"\u{1D400}".repeat(700));
+        for (path, token) in [
+            (format!("/events?user_id={long}"), &admin),
+            (format!("/events?type={long}"), &admin),
+            (format!("/users?email={long}"), &admin),
+            (format!("/users?cursor={long}"), &admin),
+            (format!("/account/events?cursor={long}"), &user),
+        ] {
+            let reply = app.call("GET", &path, None, Some(token)).await;
+            assert_client_error_or_success(&reply, &format!("GET {}…", &path[..30]));
+            assert!(
+                reply.status >= 400,
+                "GET {}…: {}",
+                &path[..30],
+                reply.status
+            );
+        }
+    }
+}

@@ -900,3 +900,62 @@ async fn every_settings_or_feature_change_leaves_an_audit_line_with_actor_side_a
         "no token in the log"
     );
 }
+
+/// Red team: step-up asks for a fresh second factor only while the admin has a
+/// provider the side allows, and taking a provider off `allowed_providers` does not
+/// count as weakening, so it needs no step-up. An admin session without a fresh
+/// second factor (a stolen token, a remembered browser) disallows the admin's own
+/// providers, and every step-up after that, for the admin and for every user left
+/// without a provider, is gone: here the admin's own 2FA is turned off.
+#[tokio::test]
+async fn a_stale_admin_session_cannot_shed_step_up_by_disallowing_its_own_providers() {
+    let w = World::new().await;
+    let admin = w
+        .change(
+            &w.host_admin,
+            twofa::user::UserPatch {
+                two_factor_enabled: Some(true),
+                authenticator: Some(Some(twofa::user::Authenticator {
+                    sealed_key: "k".into(),
+                    enabled: true,
+                })),
+                ..Default::default()
+            },
+        )
+        .await;
+    let stale = w.token(&admin);
+    let off = w
+        .call(
+            "PUT",
+            "/account/two-factor",
+            json!({"enabled": false}),
+            Some(&stale),
+        )
+        .await;
+    assert_eq!((off.status, off.error()), (403, "step_up_required"));
+
+    let narrowed = w
+        .call(
+            "PUT",
+            "/settings/two-factor",
+            json!({"allowed_providers": ["sms"]}),
+            Some(&stale),
+        )
+        .await;
+    let off = w
+        .call(
+            "PUT",
+            "/account/two-factor",
+            json!({"enabled": false}),
+            Some(&stale),
+        )
+        .await;
+    assert_eq!(
+        (off.status, off.error()),
+        (403, "step_up_required"),
+        "after PUT /settings/two-factor answered {} {:?}, a stale session turned the admin's 2FA off: {:?}",
+        narrowed.status,
+        narrowed.body,
+        off.body
+    );
+}

@@ -254,3 +254,51 @@ async fn signing_out_everywhere_rotates_the_stamp_forgets_every_browser_and_send
         Some("You were signed out everywhere")
     );
 }
+
+/// Red team: step-up asks for a fresh second factor only when the user has a
+/// *provider* (`two_factor_on`), but login asks for a recovery code whenever the
+/// user has 2FA on and codes left, providers or not (as after removing the
+/// authenticator with the email unconfirmed, or an admin disallowing the one
+/// provider set up). Such a user is asked a second factor at every sign-in, yet a
+/// stale session changes the password, makes new recovery codes and turns 2FA off
+/// without one.
+#[tokio::test]
+async fn a_user_whose_only_second_factor_is_recovery_codes_still_needs_step_up() {
+    let w = World::new().await;
+    let user = w
+        .change(
+            &w.host_user,
+            UserPatch {
+                email_confirmed: Some(false),
+                two_factor_enabled: Some(true),
+                recovery_codes: Some(vec!["hash-1".into(), "hash-2".into()]),
+                ..Default::default()
+            },
+        )
+        .await;
+    let seen = w
+        .call(
+            "GET",
+            "/account/two-factor",
+            json!(null),
+            Some(&w.token(&user)),
+        )
+        .await;
+    assert_eq!(seen.body["enabled"], true, "{:?}", seen.body);
+    assert_eq!(seen.body["recovery_codes_left"], 2, "{:?}", seen.body);
+
+    for (method, path, body) in [
+        ("PUT", "/account/password", change(PASSWORD, NEW)),
+        ("POST", "/account/recovery-codes", json!(null)),
+        ("PUT", "/account/two-factor", json!({"enabled": false})),
+    ] {
+        let stale = w.token(&w.user(&user.id).await);
+        let r = w.call(method, path, body, Some(&stale)).await;
+        assert_eq!(
+            (r.status, r.error()),
+            (403, "step_up_required"),
+            "{method} {path} without a fresh second factor: {:?}",
+            r.body
+        );
+    }
+}

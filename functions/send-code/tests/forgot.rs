@@ -289,3 +289,84 @@ async fn reset_codes_count_in_the_tenants_sign_in_budget_not_the_confirmations_o
         "resets leave the confirmations' budget alone"
     );
 }
+
+/// Red team: `/password/forgot` needs no password, only an email, yet every reset it
+/// sends is counted in the user's own hourly budget (and the address's), the one
+/// sign-in codes are drawn from. Ten anonymous requests an hour, the cooldown waited
+/// out, and the user who knows the password gets no sign-in code by text or email.
+#[tokio::test]
+async fn anonymous_reset_requests_do_not_use_up_a_users_sign_in_codes() {
+    let w = world();
+    let user = w.two_factor_user().await;
+    for _ in 0..10 {
+        assert_eq!(forgot(&w, json!({"email": EMAIL})).await.status(), 202);
+        w.clock.advance(31);
+    }
+    for provider in ["sms", "email"] {
+        let token = w.start_sign_in(&user).await;
+        let r = send_code::handle(
+            &w.core,
+            &w.out,
+            &w.out,
+            json_request(
+                "POST",
+                "/send-code",
+                &json!({"two_factor_token": token, "provider": provider}),
+                None,
+            ),
+        )
+        .await;
+        let (status, code, _) = answer(&r);
+        assert_eq!(
+            (status, code.as_str()),
+            (202, ""),
+            "the account owner, password in hand, is refused a {provider} sign-in code \
+             because strangers asked for password resets"
+        );
+    }
+}
+
+/// Red team: the per-address hourly cap is counted only when the email names a
+/// confirmed, unlocked account, and the attacker's own account shares that counter.
+/// Fill the address's budget to one short (here the cap is 1, by default 100 sends),
+/// ask a reset for the probed email, then one for an account of one's own: whether
+/// one's own reset email arrives tells whether the probed email has an account.
+#[tokio::test]
+async fn whether_a_probed_email_has_an_account_does_not_change_what_the_prober_gets_next() {
+    async fn forgot_from(w: &World, email: &str) -> u16 {
+        let mut req = json_request("POST", "/password/forgot", &json!({"email": email}), None);
+        req.extensions_mut().insert(twofa::api::ClientInfo::new(
+            Some("203.0.113.7"),
+            Some("prober"),
+        ));
+        send_code::handle(&w.core, &w.out, &w.out, req)
+            .await
+            .status()
+            .as_u16()
+    }
+    let mut own_mail_arrived = Vec::new();
+    for probed in ["jane@example.com", "nobody@example.com"] {
+        let w = World::with(&[
+            ("PASSWORD_RESET_ANSWER_MS", "0"),
+            ("SEND_LIMIT_PER_IP_PER_HOUR", "1"),
+        ]);
+        for email in ["jane@example.com", "mallory@example.com"] {
+            let user = w.plain_user(email).await;
+            w.patch(
+                &user,
+                UserPatch {
+                    email_confirmed: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await;
+        }
+        assert_eq!(forgot_from(&w, probed).await, 202);
+        assert_eq!(forgot_from(&w, "mallory@example.com").await, 202);
+        own_mail_arrived.push(w.outbox().iter().any(|m| m.to == "mallory@example.com"));
+    }
+    assert_eq!(
+        own_mail_arrived[0], own_mail_arrived[1],
+        "the prober's own reset email arrives only when the probed email has no account"
+    );
+}
