@@ -505,14 +505,19 @@ pub fn scope_of(tenant: Option<&str>) -> Result<Scope, crate::api::ApiError> {
     }
 }
 
-/// Whether a user has two-factor sign-in on: the policy asks for it and there is a
-/// provider to prove it with. A user who cannot prove a second factor cannot be
-/// asked for a fresh one, so step-up applies only then.
-pub fn two_factor_on(user: &User, eff: &Effective) -> bool {
-    eff.enabled && !usable_providers(user, eff).is_empty()
+/// Whether the user can prove a second factor now: the policy asks for one and a
+/// provider or a recovery code is left. Only adding a first factor looks at this (a
+/// user who cannot prove one may add one); every weakening asks for step-up whenever
+/// the policy has two-factor sign-in on, provider or not, or a stale session could
+/// first disallow its own providers and then weaken freely. Such a user signs in
+/// again, and login asks for a recovery code or sets up a first provider.
+pub fn can_prove_second_factor(user: &User, eff: &Effective) -> bool {
+    eff.enabled && (!usable_providers(user, eff).is_empty() || !user.recovery_codes.is_empty())
 }
 
-/// 403 `step_up_required` unless 2FA is off for the user (`two_factor_on` false) or
+/// 403 `step_up_required` unless 2FA is off for the user (`two_factor_on` false:
+/// the policy's effective `enabled`, or [`can_prove_second_factor`] when adding a
+/// first factor) or
 /// the caller proved a second factor within `STEP_UP_MAX_AGE_SECONDS`.
 pub fn require_step_up(
     core: &Core,
@@ -550,7 +555,7 @@ pub async fn require_step_up_for_phone(
     require_step_up(
         core,
         caller,
-        two_factor_on(user, &side.effective(user.two_factor_enabled)),
+        can_prove_second_factor(user, &side.effective(user.two_factor_enabled)),
     )
 }
 

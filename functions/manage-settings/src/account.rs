@@ -14,7 +14,7 @@ use twofa::user::{User, UserPatch};
 
 use crate::caller::signed_in;
 use crate::policy::{may_change_own_flag, side_of};
-use twofa::signin::{require_step_up, two_factor_on};
+use twofa::signin::require_step_up;
 
 #[derive(Deserialize)]
 struct FlagChange {
@@ -131,7 +131,7 @@ pub async fn put(
     // login then answers two_factor_setup_required and lets the user enrol a provider,
     // never a session without a second factor.
     if !change.enabled {
-        require_step_up(core, &caller, two_factor_on(user, &eff))?;
+        require_step_up(core, &caller, eff.enabled)?;
     }
     let patch = UserPatch {
         two_factor_enabled: Some(change.enabled),

@@ -10,8 +10,8 @@ use twofa::audit::EventType;
 use twofa::policy::Provider;
 use twofa::senders::EmailSender;
 use twofa::signin::{
-    Attempt, Failure, FreshAccess, attempt_id, begin_attempt, fresh_access, notify,
-    record_wrong_answer, require_step_up, right_answer, two_factor_on, wrong_answer,
+    Attempt, Failure, FreshAccess, attempt_id, begin_attempt, can_prove_second_factor,
+    fresh_access, notify, record_wrong_answer, require_step_up, right_answer, wrong_answer,
 };
 use twofa::store::{Spend, Subject, Succeeded, Success};
 use twofa::tokens::TokenKind;
@@ -67,7 +67,7 @@ pub async fn create(core: &Core, req: &Request) -> Result<Response, ApiError> {
     // must not add a factor of its own to an account that has one. A setup token's
     // holder is adding a first factor.
     if caller.kind == TokenKind::Access {
-        require_step_up(core, &caller, two_factor_on(user, &eff))?;
+        require_step_up(core, &caller, can_prove_second_factor(user, &eff))?;
     }
     let key = totp::new_key()?;
     let sealed_key = core.seal_key.seal(key.expose(), &user.id)?;
@@ -218,7 +218,7 @@ pub async fn delete(
         require_step_up(
             core,
             &caller,
-            two_factor_on(user, &side.effective(user.two_factor_enabled)),
+            side.effective(user.two_factor_enabled).enabled,
         )?;
     }
     // Removing an enabled key ends every session and remembered browser (a 204 has no

@@ -16,7 +16,7 @@ use twofa::password::{Password, hash_password, verify_password};
 use twofa::senders::EmailSender;
 use twofa::signin::{
     Failure, attempt_id, begin_attempt, notify, record_wrong_answer, require_step_up, right_answer,
-    two_factor_on, wrong_answer,
+    wrong_answer,
 };
 use twofa::store::{Spend, Subject, Success};
 use twofa::user::UserPatch;
@@ -52,7 +52,7 @@ pub async fn change(
     require_step_up(
         core,
         &caller,
-        two_factor_on(user, &side.effective(user.two_factor_enabled)),
+        side.effective(user.two_factor_enabled).enabled,
     )?;
     // Before the current password: a weak choice costs no attempt.
     let new = Password::new(

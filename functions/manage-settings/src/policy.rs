@@ -4,7 +4,7 @@
 use twofa::api::ApiError;
 use twofa::app::Core;
 use twofa::policy::{Behaviour, Effective, SettingChange};
-use twofa::signin::{Caller, Side, load_side, require_step_up, two_factor_on};
+use twofa::signin::{Caller, Side, load_side, require_step_up};
 use twofa::user::User;
 
 use crate::caller::administered;
@@ -40,6 +40,6 @@ pub fn require_step_up_to_weaken(
     require_step_up(
         core,
         caller,
-        two_factor_on(admin, &admin_side.effective(admin.two_factor_enabled)),
+        admin_side.effective(admin.two_factor_enabled).enabled,
     )
 }

@@ -11,7 +11,7 @@ use twofa::user::UserPatch;
 
 use crate::caller::signed_in;
 use crate::policy::side_of;
-use twofa::signin::{require_step_up, two_factor_on};
+use twofa::signin::require_step_up;
 
 #[derive(Serialize)]
 struct RecoveryCodes {
@@ -43,7 +43,7 @@ pub async fn regenerate(
     require_step_up(
         core,
         &caller,
-        two_factor_on(user, &side.effective(user.two_factor_enabled)),
+        side.effective(user.two_factor_enabled).enabled,
     )?;
     let (codes, hashes) = new_codes(core, &user.id)?;
     core.store

@@ -13,9 +13,7 @@ use twofa::lockout::locked_for;
 use twofa::phone::PhoneNumber;
 use twofa::policy::{Behaviour, DecidedBy, Provider};
 use twofa::senders::EmailSender;
-use twofa::signin::{
-    FreshAccess, Side, notify, require_step_up, rotate_stamp, two_factor_on, usable_providers,
-};
+use twofa::signin::{FreshAccess, Side, notify, require_step_up, rotate_stamp, usable_providers};
 use twofa::store::StoreError;
 use twofa::tenant::Scope;
 use twofa::user::{Role, User, UserPatch};
@@ -171,10 +169,7 @@ pub async fn reset_two_factor(
     require_step_up(
         core,
         &caller,
-        two_factor_on(
-            &caller.user,
-            &side.effective(caller.user.two_factor_enabled),
-        ),
+        side.effective(caller.user.two_factor_enabled).enabled,
     )?;
     // The new stamp ends the user's sessions and remembered browsers.
     core.store
@@ -240,7 +235,7 @@ pub async fn put(
             require_step_up(
                 core,
                 &caller,
-                two_factor_on(admin, &side.effective(admin.two_factor_enabled)),
+                side.effective(admin.two_factor_enabled).enabled,
             )?;
         }
         let patch = UserPatch {
