@@ -76,7 +76,10 @@ async fn send_if_account(
         &user,
         CodePurpose::PasswordReset,
         to,
-        None,
+        // Bound to the security stamp: a password change, sign-out everywhere, 2FA
+        // off or an admin reset (each rotates it) ends a reset code the owner never
+        // asked for, with no write of its own.
+        Some(&user.security_stamp),
         source,
     )
     .await

@@ -59,11 +59,13 @@ pub async fn sent_code<'a>(
 /// the expiry is looked at: `code_expired` goes only to whoever typed the right
 /// code, since anyone may ask for a code for any email and wait, and an expired
 /// code must not then tell that the email has an account.
+/// The code is bound to the security stamp it was sent under (see send-code's
+/// forgot), so any rotation since ends it.
 pub async fn reset_code<'a>(
     core: &Core,
     pending: Option<&'a PendingCode>,
     typed: &str,
-    destination: &str,
+    user: &User,
 ) -> Result<Judged<'a>, ApiError> {
     let Some(p) = pending else {
         return Ok(Judged::Wrong);
@@ -75,8 +77,8 @@ pub async fn reset_code<'a>(
         &core.hash_key,
         &p.user_id,
         p.purpose,
-        destination,
-        None,
+        &user.email,
+        Some(&user.security_stamp),
         &code,
     );
     if !constant_time_eq(&hash, &p.hash) {

@@ -122,7 +122,7 @@ async fn attempt(
     );
     let (pending, attempt) = (pending?, attempt?);
     let user = attempt.user.clone().unwrap_or(user);
-    let spend = match check::reset_code(core, pending.as_ref(), &body.code, &user.email).await? {
+    let spend = match check::reset_code(core, pending.as_ref(), &body.code, &user).await? {
         Judged::Right(spend) => spend,
         Judged::Wrong => return Err(wrong_code(core, sender, &user, &attempt, req).await?),
         Judged::Expired => {
