@@ -382,5 +382,17 @@ async fn query_parameters_of_any_length_answer_a_4xx_json_error() {
                 reply.status
             );
         }
+        // At the cap itself (1024 octets) every value is answered, never a 5xx.
+        let at_cap = "u".repeat(1024);
+        for (path, token) in [
+            (format!("/events?user_id={at_cap}"), &admin),
+            (format!("/events?type={at_cap}"), &admin),
+            (format!("/users?email={at_cap}"), &admin),
+            (format!("/users?cursor={at_cap}"), &admin),
+            (format!("/account/events?cursor={at_cap}"), &user),
+        ] {
+            let reply = app.call("GET", &path, None, Some(token)).await;
+            assert_client_error_or_success(&reply, &format!("GET {}…", &path[..30]));
+        }
     }
 }

@@ -16,6 +16,7 @@ use twofa::lockout::locked_for;
 use twofa::signin::scope_of;
 
 use crate::deliver::{Destination, Senders, send_code};
+use crate::throttle;
 
 #[derive(Deserialize)]
 struct ForgotBody {
@@ -32,8 +33,22 @@ pub async fn forgot(
     let body: ForgotBody = parse_body(req)?;
     let answer_at =
         tokio::time::Instant::now() + Duration::from_millis(core.config.password_reset_answer_ms);
-    let looked_up =
-        send_if_account(core, senders, &body, twofa::api::client_info(req).source_ip).await;
+    // The caller's address pays for every request, account or not: counted only
+    // when a code went out, its budget running out early would tell the caller that
+    // an email it asked about has an account.
+    let source = twofa::api::client_info(req).source_ip;
+    let allowed = match source {
+        Some(ip) => throttle::reserve(core, &[throttle::ip_limit(core, ip)])
+            .await
+            .is_ok(),
+        None => true,
+    };
+    let looked_up = if allowed {
+        send_if_account(core, senders, &body).await
+    } else {
+        tracing::info!("password reset asked over this address's hourly cap; nothing sent");
+        Ok(())
+    };
     tokio::time::sleep_until(answer_at).await;
     // Only the lookup itself can fail the request, alike for every email.
     looked_up?;
@@ -41,13 +56,12 @@ pub async fn forgot(
 }
 
 /// Sends a reset code if `body` names an account whose email is confirmed and that
-/// is not locked, counted under `source`'s per-IP limit too. Errors after the lookup are logged, never answered: a 429 or a
+/// is not locked. Errors after the lookup are logged, never answered: a 429 or a
 /// 502 would tell that the account exists.
 async fn send_if_account(
     core: &Core,
     senders: &Senders<'_>,
     body: &ForgotBody,
-    source: Option<std::net::IpAddr>,
 ) -> Result<(), ApiError> {
     // A tenant name or an address that cannot exist has no account.
     let (Ok(scope), Ok(email)) = (scope_of(body.tenant.as_deref()), Email::parse(&body.email))
@@ -80,7 +94,8 @@ async fn send_if_account(
         // off or an admin reset (each rotates it) ends a reset code the owner never
         // asked for, with no write of its own.
         Some(&user.security_stamp),
-        source,
+        // The caller's address was counted before the lookup.
+        None,
     )
     .await
     {

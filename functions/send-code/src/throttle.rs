@@ -38,22 +38,25 @@ pub fn limits(
             seconds: c.resend_cooldown_seconds,
         });
     }
+    // Anyone who knows an email may ask for a reset code, so resets count in budgets
+    // of their own for the user and the address: strangers asking for resets must not
+    // use up the sign-in codes of the owner, who has the password.
+    let budget = match purpose {
+        CodePurpose::PasswordReset => "-reset",
+        _ => "",
+    };
     limits.push(Limit {
-        key: format!("user:{}", user.id),
+        key: format!("user{budget}:{}", user.id),
         max: c.sends_per_user_per_hour,
         seconds: HOUR,
     });
     limits.push(Limit {
-        key: format!("dest:{}", destination.to_lowercase()),
+        key: format!("dest{budget}:{}", destination.to_lowercase()),
         max: c.sends_per_destination_per_hour,
         seconds: HOUR,
     });
     if let Some(ip) = source {
-        limits.push(Limit {
-            key: format!("ip:{}", source_key(ip)),
-            max: c.sends_per_ip_per_hour,
-            seconds: HOUR,
-        });
+        limits.push(ip_limit(core, ip));
     }
     limits.push(match purpose {
         // A reset code is a way into the account, asked without a password, as a
@@ -71,6 +74,15 @@ pub fn limits(
         },
     });
     limits
+}
+
+/// The hourly cap on sends asked from one address.
+pub fn ip_limit(core: &Core, ip: std::net::IpAddr) -> Limit {
+    Limit {
+        key: format!("ip:{}", source_key(ip)),
+        max: core.config.sends_per_ip_per_hour,
+        seconds: HOUR,
+    }
 }
 
 /// Counts one send against every limit, or refuses with 429 and the longest wait.

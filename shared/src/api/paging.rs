@@ -13,8 +13,10 @@ use super::{ApiError, Request};
 use crate::crypto::{HashKey, constant_time_eq};
 use crate::store::PageKey;
 
-/// Longest query string value read; longer is a 400.
-const MAX_PARAM_CHARS: usize = 1024;
+/// Longest query string value read, in octets; longer is a 400. Octets, not
+/// characters: a value may become part of a DynamoDB key (`USER#<id>`, at most 2048
+/// bytes), and 1024 four-byte characters would pass a character count.
+const MAX_PARAM_OCTETS: usize = 1024;
 
 /// The first value of query parameter `name`, percent-decoded (`+` is a space);
 /// `None` when absent or empty.
@@ -33,10 +35,10 @@ pub fn query_param(req: &Request, name: &str) -> Result<Option<String>, ApiError
                 format!("the parameter {name} is not valid percent-encoded UTF-8"),
             )
         })?;
-        if value.chars().count() > MAX_PARAM_CHARS {
+        if value.len() > MAX_PARAM_OCTETS {
             return Err(ApiError::invalid_field(
                 name,
-                format!("the parameter {name} is longer than {MAX_PARAM_CHARS} characters"),
+                format!("the parameter {name} is longer than {MAX_PARAM_OCTETS} octets"),
             ));
         }
         return Ok(Some(value).filter(|v| !v.is_empty()));
