@@ -336,7 +336,8 @@ impl World {
                     &jane.id,
                     CodePurpose::PasswordReset,
                     &jane.email,
-                    None,
+                    // A reset code is bound to the stamp it was sent under.
+                    Some(&jane.security_stamp),
                     EVENT_CODE,
                 );
                 let code = PendingCode {
