@@ -302,7 +302,7 @@ test("ABP's policy walkthrough: host, tenant admins and users, each in their own
   await user.getByText('You cannot change it: your administrator does not let users turn it on or off.').waitFor();
 
   // 6. And sets it for one user, by id: off, then on again.
-  const flag = region(tenantAdmin, "A user's two-factor sign-in");
+  const flag = region(tenantAdmin, 'Manage a user');
   await flag.getByLabel('User id').fill(acmeUserId);
   await flag.getByRole('button', { name: 'Look up' }).click();
   for (const on of [false, true]) {
