@@ -229,7 +229,7 @@ test("an admin's side: lockout, users by email a page at a time, unlock, the 2FA
   await users.getByRole('button', { name: `Manage ${userEmail(0)}` }).click();
   const manage = region(admin, 'Manage a user');
   await manage.getByRole('heading', { name: userEmail(0) }).waitFor();
-  const userId = (await manage.locator('code').first().textContent()).trim();
+  const userId = (await manage.locator('code.user-id').textContent()).trim();
   await manage.getByRole('button', { name: 'Unlock' }).click();
   await manage.getByText('The account is unlocked').waitFor();
   await users.getByRole('row', { name: new RegExp(userEmail(0)) }).getByText('Email not confirmed').waitFor();
@@ -269,15 +269,20 @@ test("an admin's side: lockout, users by email a page at a time, unlock, the 2FA
   await events.getByRole('button', { name: 'Show events' }).click();
   // (Located in the table: the type filter's options carry the same words.)
   const what = (within, kind) => within.locator('tbody .what', { hasText: kind }).first().waitFor();
-  for (const kind of ['Second factor reset by an administrator', 'Unlocked by an administrator', 'Lockout settings changed', 'Failed sign-in']) {
+  for (const kind of ['Second factor reset', 'Account unlocked', 'Lockout settings changed', 'Failed sign-in']) {
     await what(events, kind);
   }
+  await events.locator(`[data-user-id="${userId}"]`, { hasText: userEmail(0) }).first().waitFor();
+  await events.getByLabel('User id').fill(userId);
+  await events.getByRole('button', { name: 'Show events' }).click();
+  await what(events, 'Locked out');
+  assert.deepEqual([...new Set(await events.locator('tbody td[data-user-id]').allTextContents())], [userEmail(0)]);
   await shot(admin, 'admin-events', events);
   await events.getByLabel('User id').fill('no-such-user');
   await events.getByRole('button', { name: 'Show events' }).click();
   await events.locator('[data-error-for="user_id"]').getByText('There is no such user on your side.').waitFor();
   await manage.getByRole('button', { name: "Show this user's events" }).click();
-  await what(manage, 'Unlocked by an administrator');
+  await what(manage, 'Account unlocked');
 
   // Each admin sees its own side only: the host neither finds nor reads tenant users,
   // and the tenant admin does not find the host's.
@@ -287,7 +292,7 @@ test("an admin's side: lockout, users by email a page at a time, unlock, the 2FA
   await region(host, 'Users').getByRole('button', { name: 'Search' }).click();
   await region(host, 'Users').getByText('No user\'s email starts with "user00".').waitFor();
   await region(host, 'Security events').locator('tbody tr').first().waitFor();
-  assert.equal(await region(host, 'Security events').getByText(userId).count(), 0);
+  assert.equal(await region(host, 'Security events').locator(`[data-user-id="${userId}"]`).count(), 0);
   await region(host, 'Manage a user').getByLabel('User id').fill(userId);
   await region(host, 'Manage a user').getByRole('button', { name: 'Look up' }).click();
   await region(host, 'Manage a user').getByText('There is no such user on your side.').waitFor();

@@ -206,7 +206,7 @@ test("ABP's policy walkthrough: host, tenant admins and users, each in their own
     await tenants.getByRole('button', { name: 'Create tenant' }).click();
     await tenants.getByText(`Tenant ${name} created.`).waitFor();
   }
-  await shot(host, 'admin-host', host.locator('main'));
+  await shot(host, 'admin-host');
 
   // Users register in each tenant.
   const user = await newPage(browser, problems);
@@ -280,7 +280,7 @@ test("ABP's policy walkthrough: host, tenant admins and users, each in their own
   };
   await save('Disabled');
   await settings.locator('[data-error-for="behaviour"]').getByText(/The host decides/).waitFor();
-  await shot(tenantAdmin, 'admin-tenant', tenantAdmin.locator('main'));
+  await shot(tenantAdmin, 'admin-tenant', settings);
   assert.equal(region(tenantAdmin, 'Tenants').count && await region(tenantAdmin, 'Tenants').count(), 0, 'a tenant admin sees its own side only');
   assert.deepEqual((await facts()).slice(0, 2), ['Required', 'the host, for your whole tenant']);
 

@@ -17,13 +17,18 @@ const PROVIDERS = [['authenticator', 'Authenticator app'], ['email', 'Email'], [
 export async function admin(main, go, claims) {
   const host = (claims.roles || []).includes('host_admin');
   const shown = main.dataset.screen;
-  const [settings, lockout] = await Promise.all([call('GET', '/settings/two-factor'), call('GET', '/settings/lockout')]);
+  // The first hundred users name the accounts in the events; each page of users
+  // looked at later adds its own.
+  const [settings, lockout, known] = await Promise.all([
+    call('GET', '/settings/two-factor'), call('GET', '/settings/lockout'), call('GET', '/users?limit=100')]);
   if (main.dataset.screen !== shown) return null;
-  const failed = [settings, lockout].find((r) => !r.ok);
+  const failed = [settings, lockout, known].find((r) => !r.ok);
   if (failed) return failed.error === 'unauthorized' ? null : replace(main, h('h1', {}, 'Administration'), notice(describe(failed), 'error'));
+  const names = new Map(known.body.users.map((u) => [u.user_id, u.email]));
+  const people = { names, ownId: claims.sub };
   let reload = () => {};
-  const [manage, open] = manageUser(() => reload());
-  const [search, again] = userSearch(open);
+  const [manage, open] = manageUser(() => reload(), people);
+  const [search, again] = userSearch(open, names);
   reload = again;
   replace(main,
     h('h1', {}, host ? 'Host administration' : 'Tenant administration'),
@@ -34,7 +39,7 @@ export async function admin(main, go, claims) {
     host ? section("A tenant's two-factor feature", tenantFeature()) : null,
     section('Users', search),
     section('Manage a user', manage),
-    section('Security events', sideEvents()));
+    section('Security events', sideEvents(people)));
 }
 
 function settingsForm(s, host) {
@@ -136,13 +141,13 @@ function lockoutForm(l, host) {
 }
 
 // The side's security events, newest first, by type and user.
-function sideEvents() {
+function sideEvents(people) {
   const slot = h('div');
   const show = (v = {}) => {
     const q = new URLSearchParams();
     if (v.user_id) q.set('user_id', v.user_id);
     if (v.type) q.set('type', v.type);
-    replace(slot, eventList(`/events${q.toString() ? `?${q}` : ''}`, { admin: true }));
+    replace(slot, eventList(`/events${q.toString() ? `?${q}` : ''}`, { admin: true, ...people }));
   };
   const typeId = 'events-type';
   const filter = form([
@@ -154,6 +159,7 @@ function sideEvents() {
     field('User id', 'user_id', { required: false, autocomplete: 'off', hint: 'Leave empty for every user of your side.' }),
   ], 'Show events', async (v, f) => {
     // The user filter answers 404 for a user of another side: say so beside it.
+    replace(slot);
     if (v.user_id) {
       const r = await call('GET', `/users/${encodeURIComponent(v.user_id)}/two-factor`);
       if (!r.ok) return r.error === 'unauthorized' ? null : showError(f, { ...r, field: 'user_id' }, { not_found: 'There is no such user on your side.' });

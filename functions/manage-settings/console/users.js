@@ -10,9 +10,10 @@ import { eventList } from './events.js';
 const PAGE_SIZE = 10;
 const WAYS = { authenticator: 'authenticator app', email: 'email', sms: 'SMS' };
 
-// The "Users" section; `manage(user)` opens one in the "Manage a user" section.
-// Returns [element, reload] so a change to a user can redraw the page shown.
-export function userSearch(manage) {
+// The "Users" section; `manage(user)` opens one in the "Manage a user" section;
+// `names` (user id → email) learns every user shown. Returns [element, reload] so
+// a change to a user can redraw the page shown.
+export function userSearch(manage, names) {
   const results = h('div', { class: 'results' });
   let prefix = '';
   // The cursors of the pages before the one shown: "Previous page" pops one.
@@ -24,6 +25,7 @@ export function userSearch(manage) {
     if (!r.ok) return r.error === 'unauthorized' ? null : replace(results, notice(describe(r), 'error'));
     const page = cursors.length + 1;
     const { users, next_cursor: next } = r.body;
+    users.forEach((u) => names.set(u.user_id, u.email));
     replace(results,
       users.length === 0 ? h('p', { class: 'empty' }, prefix ? `No user's email starts with "${prefix}".` : 'No users yet.')
         : h('table', {},
@@ -52,8 +54,9 @@ export function userSearch(manage) {
   return [h('div', {}, search, results), () => show(cursors[cursors.length - 1])];
 }
 
-// The "Manage a user" section: a user picked from the list, or looked up by id.
-export function manageUser(changed) {
+// The "Manage a user" section: a user picked from the list, or looked up by id;
+// `people`: { names, ownId } for its events.
+export function manageUser(changed, people) {
   const slot = h('div');
   let open = null;
   const lookup = form([field('User id', 'user_id', { autocomplete: 'off', hint: 'Users see their id on their Account security page.' })], 'Look up', async (v, f) => {
@@ -82,13 +85,13 @@ export function manageUser(changed) {
     }, { kind });
     const events = h('div');
     replace(slot,
-      h('h3', {}, user.email || user.user_id),
-      h('p', { class: 'hint' }, 'User id: ', h('code', {}, user.user_id)),
+      h('h3', {}, user.email || people.names.get(user.user_id) || 'A user of your side'),
+      h('p', { class: 'hint' }, 'User id: ', h('code', { class: 'user-id' }, user.user_id)),
       flag,
       h('div', { class: 'actions' },
         act('Unlock', 'unlock', 'The account is unlocked and its failed attempts are cleared.', 'secondary'),
         act('Reset second factor', 'reset-two-factor', 'The second factor is reset: the authenticator app and recovery codes are removed and every remembered browser and session ended. A confirmed email or phone still works.', 'danger'),
-        button("Show this user's events", () => replace(events, eventList(`/events?user_id=${encodeURIComponent(user.user_id)}`, { admin: true })), { kind: 'link' })),
+        button("Show this user's events", () => replace(events, eventList(`/events?user_id=${encodeURIComponent(user.user_id)}`, { admin: true, ...people })), { kind: 'link' })),
       stepSlot, status, events);
     slot.querySelector('h3').scrollIntoView({ block: 'nearest' });
     return r;
