@@ -152,6 +152,66 @@ test('forgot and reset the password, change it with a fresh code asked in place,
   assert.deepEqual(problems, []);
 });
 
+// An account with a confirmed email, made straight through the API (the screens
+// under test come after).
+async function confirmedAccount(email) {
+  const post = (path, body, token) => fetch(`${api.base}${path}`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body),
+  });
+  assert.equal((await post('/register', { email, password: PASSWORD })).status, 201);
+  const { access_token: token } = await (await post('/login', { email, password: PASSWORD })).json();
+  assert.equal((await post('/send-code', { purpose: 'confirm_email' }, token)).status, 202);
+  const outbox = await (await fetch(`${api.base}/_local/outbox`)).json();
+  const { code } = outbox.filter((m) => m.to === email).pop();
+  assert.equal((await post('/verify-code', { purpose: 'confirm_email', code }, token)).status, 200);
+}
+
+test('forgot and reset the password from the keyboard alone', async () => {
+  const page = await newPage(browser, problems);
+  const email = `lee-${label()}@example.org`;
+  const fresh = 'typed without a mouse, all of it';
+  await confirmedAccount(email);
+  const focused = () => page.evaluate(() => {
+    const el = document.activeElement;
+    return el.labels?.[0]?.textContent || el.textContent;
+  });
+  const tabTo = async (name) => {
+    for (let i = 0; i < 12 && (await focused()) !== name; i++) await page.keyboard.press('Tab');
+    assert.equal(await focused(), name);
+  };
+
+  await page.goto(`${api.base}/`);
+  await heading(page, 'Sign in');
+  assert.equal(await focused(), 'Email');
+  await page.keyboard.type(email);
+  await tabTo('Forgot your password?');
+  await page.keyboard.press('Enter');
+  await heading(page, 'Forgot your password?');
+  assert.equal(await focused(), 'Email');
+  assert.equal(await page.getByLabel('Email').inputValue(), email);
+  await page.keyboard.press('Enter');
+  await heading(page, 'Reset your password');
+  assert.equal(await focused(), 'Code');
+  // Reading the outbox clicks its Refresh button (the test's doing, not the user's):
+  // the focus then goes back to where the user left it.
+  const code = await codeFromOutbox(page, email);
+  await page.getByLabel('Code').focus();
+  await page.keyboard.type(code);
+  await tabTo('New password');
+  await page.keyboard.type(fresh);
+  await page.keyboard.press('Enter');
+  await heading(page, 'Sign in');
+  assert.equal(await focused(), 'Password');
+  await page.keyboard.type(fresh);
+  await page.keyboard.press('Enter');
+  await heading(page, 'Account security');
+
+  await page.context().close();
+  assert.deepEqual(problems, []);
+});
+
 test("an admin's side: lockout, users by email a page at a time, unlock, the 2FA flag, reset of the second factor with a fresh code in place, the side's events; each admin sees only its side", async () => {
   const id = label();
   const tenant = `initech${id}`;

@@ -78,13 +78,16 @@ function recoveryCodes(codes, onDone, headline) {
 }
 
 // Send a code, then enter it: for confirming the email address or a phone number.
+// A new phone number needs a fresh second factor when it is confirmed too (the code
+// may come back after the one proven for sending it grew old): asked in place.
 function codeConfirmation(slot, opts, purpose, sendBody, onDone, again) {
+  const stepSlot = h('div');
   const f = form([field('Code', 'code', { autocomplete: 'one-time-code', inputmode: 'numeric' })], 'Verify', async (v, f) => {
-    const r = await call('POST', '/verify-code', { purpose, code: v.code.replace(/\s+/g, '') }, opts);
-    if (!r.ok) return showError(f, r);
+    const r = await guarded(stepSlot, () => call('POST', '/verify-code', { purpose, code: v.code.replace(/\s+/g, '') }, opts));
+    if (!r.ok) return r.error === 'unauthorized' && !opts.token ? null : showError(f, r);
     onDone();
   }, [button('Send code again', again, { kind: 'secondary' })]);
-  return f;
+  return h('div', {}, f, stepSlot);
 }
 
 function confirmEmail(opts, state, onDone) {
