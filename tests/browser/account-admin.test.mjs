@@ -141,7 +141,8 @@ test('forgot and reset the password, change it with a fresh code asked in place,
   await events.locator('tbody tr').first().waitFor();
   const kinds = await events.locator('tbody tr .what').allTextContents();
   assert.equal(kinds[0], 'Signed in');
-  for (const kind of ['Failed sign-in', 'Browser remembered', 'Two-factor sign-in turned on', 'Email confirmed']) {
+  for (const kind of ['Signed out everywhere', 'Password changed', 'Password reset with an emailed code', 'Failed sign-in',
+    'Browser remembered', 'Two-factor sign-in turned on', 'Email confirmed']) {
     assert.ok(kinds.includes(kind), `${kind} in ${kinds}`);
   }
   await events.getByText('with password + email code').first().waitFor();

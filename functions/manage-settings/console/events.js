@@ -46,6 +46,7 @@ function facts(details = {}) {
     if (['changes', 'side', 'weakening'].includes(k) || moved.has(k) || (k === 'provider' && details.amr)) continue;
     if (k === 'amr' && Array.isArray(v)) out.push(`with ${v.map((a) => AMR[a] || a).join(' + ')}`);
     else if (/(_until|_at)$/.test(k) && typeof v === 'number') out.push(`${words(k)}: ${when(v)}`);
+    else if (k === 'factor') out.push(`factor: ${words(String(v))}`);
     else out.push(`${words(k)}: ${Array.isArray(v) ? v.join(', ') : typeof v === 'object' && v !== null ? JSON.stringify(v) : v}`);
   }
   return out.join('; ');
