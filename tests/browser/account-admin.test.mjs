@@ -213,7 +213,7 @@ test('forgot and reset the password from the keyboard alone', async () => {
   assert.deepEqual(problems, []);
 });
 
-test("an admin's side: lockout, users by email a page at a time, unlock, the 2FA flag, reset of the second factor with a fresh code in place, the side's events; each admin sees only its side", async () => {
+test("an admin's side: lockout, users by email a page at a time, unlock, the 2FA flag, a weaker lockout and a reset of a second factor each asking a fresh code in place, the side's events; each admin sees only its side", async () => {
   const id = label();
   const tenant = `initech${id}`;
   const tenantAdmin = `admin@${tenant}.example.com`;
@@ -302,18 +302,28 @@ test("an admin's side: lockout, users by email a page at a time, unlock, the 2FA
   await manage.getByRole('button', { name: 'Save', exact: true }).click();
   await manage.getByText('Two-factor sign-in is on for this user.').waitFor();
 
-  // The admin turns its own 2FA on and comes back through a remembered browser: the
-  // reset of user00's second factor asks the admin for a fresh code, in place.
+  // The admin turns its own 2FA on and comes back through a remembered browser: a
+  // weaker lockout, then the reset of user00's second factor, each ask the admin for
+  // a fresh code, in place.
   await admin.getByRole('link', { name: 'Account security' }).click();
   await heading(admin, 'Account security');
   await confirmEmailAndTurnOn(admin, tenantAdmin);
   await signOut(admin);
   await signInWithEmailCode(admin, tenantAdmin, PASSWORD, { tenant, remember: true });
-  await signOut(admin);
-  await signIn(admin, api.base, tenantAdmin, PASSWORD, tenant);
-  await heading(admin, 'Account security');
-  await admin.getByRole('link', { name: 'Administration' }).click();
-  await heading(admin, 'Tenant administration');
+  const throughRememberedBrowser = async () => {
+    await signOut(admin);
+    await signIn(admin, api.base, tenantAdmin, PASSWORD, tenant);
+    await heading(admin, 'Account security');
+    await admin.getByRole('link', { name: 'Administration' }).click();
+    await heading(admin, 'Tenant administration');
+  };
+  // A settings form too: more attempts weaken every account of the side.
+  await throughRememberedBrowser();
+  await lockout.getByLabel('Failed attempts before the account locks').fill('10');
+  await lockout.getByRole('button', { name: 'Save lockout' }).click();
+  await stepUpWithEmail(admin, lockout, tenantAdmin, PASSWORD);
+  await lockout.getByText('Lockout saved: 10 failed attempts lock an account for 600 seconds.').waitFor();
+  await throughRememberedBrowser();
   await region(admin, 'Manage a user').getByLabel('User id').fill(userId);
   await region(admin, 'Manage a user').getByRole('button', { name: 'Look up' }).click();
   await manage.getByRole('button', { name: 'Reset second factor' }).click();
