@@ -1,11 +1,14 @@
 // Account security: the effective behaviour and who decided it, the 2FA switch,
 // confirming email and phone, the authenticator with its QR code, recovery codes,
-// remembered browsers. A change that needs a fresh second factor asks for it in
-// place (step-up) and then carries on.
+// remembered browsers, the password, signing out everywhere, the account's security
+// events. A change that needs a fresh second factor asks for it in place (stepup.js)
+// and then carries on.
 
 import { call, session } from './api.js';
 import { h, replace, field, form, button, showError, notice, section, describe, when } from './ui.js';
-import { secondFactor } from './signin.js';
+import { guarded } from './stepup.js';
+import { changePassword, signOutEverywhere } from './password.js';
+import { eventList } from './events.js';
 
 const BEHAVIOUR = { forced: 'Required', optional: 'Optional', disabled: 'Turned off' };
 const DECIDED_BY = {
@@ -14,36 +17,6 @@ const DECIDED_BY = {
   tenant: "your tenant's two-factor settings",
   user: 'your own choice',
 };
-
-// Runs `action` (returning a Reply); on 403 step_up_required asks for the password
-// and a fresh code in `slot`, then runs it again with the new session.
-export function guarded(slot, action) {
-  return action().then((r) => (r.error !== 'step_up_required' ? r : new Promise((resolve) => {
-    const finish = async () => { replace(slot); resolve(await action()); };
-    const cancel = () => { replace(slot); resolve(r); };
-    stepUp(slot, finish, cancel);
-  })));
-}
-
-function stepUp(slot, retry, cancel) {
-  const s = session.get();
-  if (!s) return cancel();
-  const box = h('div', { class: 'stepup', role: 'group', 'aria-label': 'Confirm it is you' });
-  replace(slot, box);
-  replace(box,
-    h('h3', {}, 'Confirm it is you'),
-    h('p', {}, 'This change needs a second factor proven in the last few minutes. Enter your password, then a fresh code.'),
-    form([field('Password', 'password', { type: 'password', autocomplete: 'current-password' })], 'Continue', async (v, f) => {
-      // Without cookies: a remembered browser must not stand in for the fresh code.
-      const r = await call('POST', '/login', { email: s.email, tenant: s.tenant, password: v.password }, { anonymous: true, omitCookies: true });
-      if (!r.ok) return showError(f, r);
-      const signedIn = (token) => { session.set({ ...s, token }); retry(); };
-      if (r.body.status === 'signed_in') return signedIn(r.body.access_token);
-      if (r.body.status !== 'two_factor_required') return showError(f, { message: 'Sign in again to make this change.' });
-      secondFactor(box, r.body, signedIn, { stepUp: true, restart: () => stepUp(slot, retry, cancel) });
-    }, [button('Cancel', cancel, { kind: 'link' })]));
-  box.querySelector('input').focus();
-}
 
 // Enrolment for a user with only a setup token (or a session: token undefined).
 export function enrolment(token, onDone) {
@@ -105,13 +78,16 @@ function recoveryCodes(codes, onDone, headline) {
 }
 
 // Send a code, then enter it: for confirming the email address or a phone number.
+// A new phone number needs a fresh second factor when it is confirmed too (the code
+// may come back after the one proven for sending it grew old): asked in place.
 function codeConfirmation(slot, opts, purpose, sendBody, onDone, again) {
+  const stepSlot = h('div');
   const f = form([field('Code', 'code', { autocomplete: 'one-time-code', inputmode: 'numeric' })], 'Verify', async (v, f) => {
-    const r = await call('POST', '/verify-code', { purpose, code: v.code.replace(/\s+/g, '') }, opts);
-    if (!r.ok) return showError(f, r);
+    const r = await guarded(stepSlot, () => call('POST', '/verify-code', { purpose, code: v.code.replace(/\s+/g, '') }, opts));
+    if (!r.ok) return r.error === 'unauthorized' && !opts.token ? null : showError(f, r);
     onDone();
   }, [button('Send code again', again, { kind: 'secondary' })]);
-  return f;
+  return h('div', {}, f, stepSlot);
 }
 
 function confirmEmail(opts, state, onDone) {
@@ -211,7 +187,10 @@ export async function account(main, go) {
     section('Recovery codes',
       h('p', {}, `${tf.recovery_codes_left} recovery code(s) left.`),
       button('Generate new recovery codes', newCodes, { kind: 'secondary' }), codesSlot),
-    section('Remembered browsers', browsers));
+    section('Remembered browsers', browsers),
+    section('Password', changePassword(go)),
+    section('Sign out everywhere', signOutEverywhere(go)),
+    section('Security events', h('p', { class: 'hint' }, 'What happened on your account, newest first.'), eventList('/account/events', { ownId: claims.sub })));
 }
 
 async function devices(refresh, allowed) {

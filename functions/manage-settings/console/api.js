@@ -69,7 +69,9 @@ export async function call(method, path, body, { token, anonymous = false, omitC
     session.set({ ...session.get(), token: parsed.access_token });
   }
   // The session's own token refused: it expired or the account's security changed.
-  if (reply.status === 401 && !token && !anonymous && bearer) {
+  // Other 401s (a wrong current password, a wrong confirmation code) judge what was
+  // typed, not the session.
+  if (reply.status === 401 && reply.error === 'unauthorized' && !token && !anonymous && bearer) {
     session.clear();
     ended.forEach((fn) => fn(reply));
   }

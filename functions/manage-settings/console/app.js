@@ -6,17 +6,16 @@ import { h, replace, button, when } from './ui.js';
 import { signIn, register } from './signin.js';
 import { account } from './account.js';
 import { admin } from './admin.js';
+import { forgotPassword } from './password.js';
 
 const isAdmin = (c) => (c?.roles || []).some((r) => r === 'host_admin' || r === 'tenant_admin');
 
-// Every screen: its address, its name in the navigation, who sees it. The v1.1
-// screens slot in here when their routes exist: "Forgot your password?" and its
-// reset (signed out), password change, sign-out everywhere and the security events
-// (Account), users with unlock and reset, lockout settings and the side's events
-// (Admin).
+// Every screen: its address, its name in the navigation (none: reached by a link),
+// who sees it.
 const SCREENS = [
   { hash: '#/sign-in', label: 'Sign in', show: (c) => !c, render: signIn },
   { hash: '#/register', label: 'Register', show: (c) => !c, render: register },
+  { hash: '#/forgot', title: 'Forgot your password?', show: (c) => !c, render: forgotPassword },
   { hash: '#/account', label: 'Account security', show: (c) => !!c, render: account },
   { hash: '#/admin', label: 'Administration', show: isAdmin, render: admin },
 ];
@@ -36,14 +35,14 @@ function render() {
   const screen = wanted && wanted.show(claims) ? wanted : SCREENS.find((s) => s.show(claims));
   if (screen.hash !== location.hash) { history.replaceState(null, '', screen.hash); }
   replace(nav, h('ul', {},
-    SCREENS.filter((s) => s.show(claims)).map((s) => h('li', {},
+    SCREENS.filter((s) => s.label && s.show(claims)).map((s) => h('li', {},
       h('a', { href: s.hash, 'aria-current': s === screen ? 'page' : undefined }, s.label))),
     claims ? h('li', {}, button('Sign out', () => { session.clear(); go('#/sign-in', { message: 'You have signed out.' }); }, { kind: 'link' })) : null));
   const state = pending; pending = null;
   // Screens that load data first check this before drawing: a slow answer must not
   // draw over the screen the user has moved on to.
   main.dataset.screen = String(Number(main.dataset.screen || 0) + 1);
-  document.title = `${screen.label} · twofa`;
+  document.title = `${screen.label || screen.title} · twofa`;
   screen.render(main, go, claims && screen.render === admin ? claims : state || {});
 }
 

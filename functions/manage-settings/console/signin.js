@@ -48,6 +48,11 @@ export function signIn(main, go, { email = '', tenant = '', message } = {}) {
       if (r.body.status === 'two_factor_required') return secondFactor(main, r.body, done, { restart: () => signIn(main, go, { email: v.email, tenant: v.tenant }) });
       if (r.body.status === 'two_factor_setup_required') return setupRequired(main, go, r.body.setup_token, v);
     }),
+    h('p', {}, h('a', {
+      href: '#/forgot',
+      // Carries what was typed over, so the email need not be typed twice.
+      onclick: (ev) => { ev.preventDefault(); const f = main.querySelector('form'); go('#/forgot', { email: f.email.value.trim(), tenant: f.tenant.value.trim() }); },
+    }, 'Forgot your password?')),
     h('p', {}, 'No account yet? ', h('a', { href: '#/register' }, 'Register')));
   main.querySelector(email ? 'input[type=password]' : 'input').focus();
 }

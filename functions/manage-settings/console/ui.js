@@ -109,8 +109,10 @@ export function showError(f, reply, words = {}) {
   const slot = name && f.querySelector(`[data-error-for="${CSS.escape(name)}"]`);
   if (slot) {
     slot.textContent = message;
-    const input = f.querySelector(`[name="${CSS.escape(name)}"]`);
-    if (input) { input.setAttribute('aria-invalid', 'true'); input.focus(); }
+    // Of a group of radio buttons, the chosen one takes the focus; the group's
+    // fieldset already points at the message.
+    const input = f.querySelector(`[name="${CSS.escape(name)}"]:checked`) || f.querySelector(`[name="${CSS.escape(name)}"]`);
+    if (input) { if (input.type !== 'radio') input.setAttribute('aria-invalid', 'true'); input.focus(); }
   } else {
     const status = f.querySelector('.form-error');
     if (status) status.textContent = message;
@@ -127,7 +129,8 @@ export function describe(reply) {
     case 'too_many_requests': return `Too many codes sent. Try again in ${minutes(b.retry_after_seconds)}.`;
     case 'invalid_credentials': return 'The email or password is wrong.';
     case 'delivery_failed': return 'The code could not be delivered. Try another way or try again later.';
-    default: return reply.message || `The request failed (${reply.status}).`;
+    // The API's own sentence, as a sentence.
+    default: return reply.message ? `${reply.message[0].toUpperCase()}${reply.message.slice(1)}${/[.!?]$/.test(reply.message) ? '' : '.'}` : `The request failed (${reply.status}).`;
   }
 }
 

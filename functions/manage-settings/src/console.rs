@@ -43,6 +43,26 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../console/admin.js"),
     ),
     (
+        "stepup.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../console/stepup.js"),
+    ),
+    (
+        "password.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../console/password.js"),
+    ),
+    (
+        "events.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../console/events.js"),
+    ),
+    (
+        "users.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../console/users.js"),
+    ),
+    (
         "app.js",
         "text/javascript; charset=utf-8",
         include_str!("../console/app.js"),
