@@ -5,7 +5,8 @@
 #   1. cold-start init of every bootstrap beside a hello-world lambda_http binary,
 #      under a local Lambda Runtime API (tests/src/bin/coldstart.rs), and the
 #      instructions each executes until then (callgrind: immune to other load);
-#   2. bootstrap sizes, stripped and zipped (x86_64 here: see report.py);
+#   2. bootstrap sizes, stripped and zipped: x86_64 from this build, and with ARM64=1
+#      arm64 built as `sam build` does (cargo-lambda; rustup installs the target);
 #   3. handler latency in-process and store reads per request (tests/src/bin/bench.rs);
 #   4. password sign-ins per CPU-second of the local API over DynamoDB Local, driven
 #      by wrk, against the Argon2 bound;
@@ -14,7 +15,9 @@
 #
 # Uses DynamoDB Local (DYNAMODB_ENDPOINT, or services.sh starts it), and installs on
 # first use: wrk and valgrind (apt), argon2-cffi (pip, into the git-ignored
-# .services/benchvenv). RUNS (cold starts per bootstrap, 15) and WRK_SECONDS (20).
+# .services/benchvenv), cargo-lambda (pip, .services/samvenv, as sam-build.sh) and the
+# aarch64-unknown-linux-gnu target (rustup), those two only with ARM64=1.
+# RUNS (cold starts per bootstrap, 15) and WRK_SECONDS (20).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -36,6 +39,9 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import argon2' 2>/dev
 fi
 
 OUT=$(mktemp -d)
+date +%s > "$OUT/started"
+load() { echo "$1 $(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/load.txt"; }
+load start
 trap 'kill "${API_PID:-}" 2>/dev/null || true; rm -rf "$OUT"; (( started )) && bash infra/scripts/services.sh stop || true' EXIT
 echo "building release binaries" >&2
 packages=(); for f in "${FUNCTIONS[@]}"; do packages+=(-p "$f"); done
@@ -48,6 +54,7 @@ export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=test 
 export TABLE_NAME=bench EMAIL_PROVIDER=ses SES_FROM=no-reply@example.com SMS_PROVIDER=sns RUST_LOG=info
 export JWT_SIGNING_KEY=$(head -c 32 /dev/urandom | base64) CODE_HMAC_KEY=$(head -c 32 /dev/urandom | base64) TOTP_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64)
 
+load built
 echo "1. cold starts" >&2
 args=(hello-lambda="$BIN/hello-lambda"); for f in "${FUNCTIONS[@]}"; do args+=("$f=$BIN/$f"); done
 RUNS=${RUNS:-15} "$BIN/coldstart" "${args[@]}" > "$OUT/coldstart.md"
@@ -64,15 +71,36 @@ for name in hello-lambda "${FUNCTIONS[@]}"; do
 done
 
 echo "2. sizes" >&2
+zipped() { rm -f "$OUT/z.zip"; cp "$1" "$OUT/bootstrap"; (cd "$OUT" && zip -q -9 z.zip bootstrap); stat -c %s "$OUT/z.zip"; }
 for name in hello-lambda "${FUNCTIONS[@]}"; do
-    rm -f "$OUT/z.zip"; cp "$BIN/$name" "$OUT/bootstrap"; (cd "$OUT" && zip -q -9 z.zip bootstrap)
-    echo "$name $(stat -c %s "$BIN/$name") $(stat -c %s "$OUT/z.zip")" >> "$OUT/sizes.txt"
+    echo "$name $(stat -c %s "$BIN/$name") $(zipped "$BIN/$name")" >> "$OUT/sizes.txt"
 done
+# arm64 as `sam build` makes them: its rust-cargolambda build method runs `cargo lambda
+# build --release --arm64` (zig as the cross linker, and cargo-lambda's own additions to
+# the release profile). Its own target directory, so it can run beside the x86_64 one.
+# A second whole release build (an hour on a loaded 2-core machine), so only with ARM64=1.
+load arm64-build
+LAMBDA_VENV=.services/samvenv
+if [ "${ARM64:-0}" = 1 ] && rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1; then
+    [ -x "$LAMBDA_VENV/bin/cargo-lambda" ] || { python3 -m venv "$LAMBDA_VENV" && "$LAMBDA_VENV/bin/pip" install --quiet cargo-lambda; }
+    arm_start=$(date +%s)
+    CARGO_TARGET_DIR=$ROOT/target/arm PATH="$ROOT/$LAMBDA_VENV/bin:$PATH" \
+        cargo lambda build --release --arm64 --quiet "${packages[@]}" "${bins[@]}"
+    echo $(( $(date +%s) - arm_start )) > "$OUT/arm64-build.seconds"
+    for name in "${FUNCTIONS[@]}"; do
+        boot=target/arm/lambda/$name/bootstrap
+        if file "$boot" | grep -q 'ARM aarch64'; then
+            echo "$name $(stat -c %s "$boot") $(zipped "$boot")" >> "$OUT/sizes-arm64.txt"
+        fi
+    done
+fi
 
+load handlers
 echo "3. handlers in-process" >&2
 "$BIN/bench" > "$OUT/handlers.md"
 "$BIN/bench" units > "$OUT/units.json"
 
+load wrk
 echo "4. sign-ins per second over DynamoDB Local" >&2
 # The local API alone on CPU 0 (its Argon2 runs there too), wrk on CPU 1; its CPU
 # time comes from /proc, so what other work on the machine takes is not counted.
@@ -95,6 +123,7 @@ for connections in 1 2; do
 done
 kill "$API_PID"; wait "$API_PID" 2>/dev/null || true; API_PID=
 
+load argon2
 echo "5. Argon2id: Rust and the C reference, alternating on CPU 0" >&2
 for round in 1 2 3; do
     taskset -c 0 "$BIN/bench" argon2 10 > "$OUT/argon2-rust-$round.json"
@@ -102,7 +131,12 @@ for round in 1 2 3; do
 done
 "$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("argon2-cffi"), m.version("argon2-cffi-bindings"))' > "$OUT/argon2-cffi.version"
 
+load end
 echo "writing BENCHMARKS.md" >&2
-python3 infra/scripts/bench/report.py "$OUT" > BENCHMARKS.md.new
+# The raw measurements stay in target/bench: `python3 infra/scripts/bench/report.py
+# target/bench > BENCHMARKS.md` rewrites the file from them without measuring again.
+date +%s > "$OUT/ended"
+rm -rf target/bench && cp -r "$OUT" target/bench
+python3 infra/scripts/bench/report.py target/bench > BENCHMARKS.md.new
 mv BENCHMARKS.md.new BENCHMARKS.md
 echo "BENCHMARKS.md rewritten" >&2

@@ -14,7 +14,7 @@ import sys
 OUT = sys.argv[1]
 FUNCTIONS = ["register", "login", "send-code", "verify-code", "manage-settings"]
 # template.yaml: MemorySize per function (Globals: 512).
-MEMORY_MB = {"register": 1024, "login": 1024, "send-code": 512, "verify-code": 512, "manage-settings": 1024}
+MEMORY_MB = {"register": 1024, "login": 1024, "send-code": 512, "verify-code": 1024, "manage-settings": 1024}
 LIMIT_STRIPPED, LIMIT_ZIPPED = 10_000_000, 4_000_000
 KEYCLOAK_PER_VCPU = 15
 
@@ -77,11 +77,15 @@ def money(x):
     return f"${x:,.2f}" if x >= 0.01 else f"${x:,.4f}"
 
 
-now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+now = datetime.datetime.fromtimestamp(int(read("ended").strip() or 0) or datetime.datetime.now().timestamp(),
+                                     datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 cpu = sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip()
 cores = os.cpu_count()
 mem = sh("awk '/MemTotal/ {printf \"%.0f GiB\", $2/1048576}' /proc/meminfo")
-load = read("load.txt").split() or os.getloadavg()
+# `label 1-min 5-min 15-min` lines, one at the start of each section (bench.sh `load`).
+loads = [line.split() for line in read("load.txt").splitlines() if len(line.split()) == 4]
+started = int(read("started").strip() or 0)
+took_s = int(read("ended").strip() or 0) - started if started else 0
 commit = sh("git rev-parse --short HEAD")
 rustc = sh("rustc --version")
 p = print
@@ -89,10 +93,19 @@ p = print
 p("# Benchmarks")
 p()
 p(f"Written by `bash infra/scripts/bench.sh` on {now}, at commit {commit} (plus the working tree), {rustc}.")
+peak = max([float(x[1]) for x in loads] + [os.getloadavg()[0]])
 p(f"Machine: {cpu}, {cores} cores, {mem}, {platform.system()} {platform.machine()}. "
-  f"Load average when the run ended: {os.getloadavg()[0]:.1f} on {cores} cores"
-  + (" — the machine was shared with other builds and tests, so wall times carry their noise; "
-     "the instruction counts and CPU-time figures below do not." if os.getloadavg()[0] > 1.5 else "."))
+  f"The run took {took_s // 60} min {took_s % 60} s, release builds included. "
+  f"Load average (1 min) up to {peak:.1f} on {cores} cores"
+  + (": the machine was shared with other engineers' builds and tests, so wall times carry their noise; "
+     "the ratios measured side by side, the instruction counts and the CPU-time figures much less so."
+     if peak > cores else "."))
+if loads:
+    p()
+    p("| load average at | 1 min | 5 min | 15 min |")
+    p("|---|---:|---:|---:|")
+    for label, one, five, fifteen in loads:
+        p(f"| {label} | {one} | {five} | {fifteen} |")
 p()
 p("Measurements, not tests: nothing here is asserted by the test suite. Every comparison ran side by side in this one run.")
 p()
@@ -150,12 +163,31 @@ for name in ["hello-lambda"] + FUNCTIONS:
         s, z = sizes[name]
         p(f"| {name} | {mb(s)} | {mb(z)} |")
 p()
-p(f"These are **x86_64** ({platform.machine()}) builds: this machine has no `aarch64-unknown-linux-gnu` standard "
-  "library and no cross linker (`rustup target add aarch64-unknown-linux-gnu` and `cargo-lambda`, which brings zig "
-  "as the linker, are what `infra/scripts/sam-build.sh` installs; the build network here reaches only crates.io, "
-  "PyPI, npm and Debian). The last arm64 figures on record put an arm64 bootstrap at about 0.73 of its x86_64 size "
-  "(login before these changes: 11.9 MB by `sam build` for arm64, 16.3 MB for x86_64); multiply by that for an "
-  "estimate, and run `infra/scripts/sam-build.sh` where the arm64 target can be installed for the real figures.")
+arm = pairs("sizes-arm64.txt")
+if arm:
+    p(f"arm64, as `sam build` makes them (`cargo lambda build --release --arm64`, which links with zig and adds "
+      f"`-C target-cpu=neoverse-n1`), built in {read('arm64-build.seconds').strip() or '?'} s:")
+    p()
+    p("| function | stripped | zipped | within the targets |")
+    p("|---|---:|---:|---|")
+    for name in FUNCTIONS:
+        if name in arm:
+            s_, z_ = arm[name]
+            ok = "yes" if s_ <= LIMIT_STRIPPED and z_ <= LIMIT_ZIPPED else "**no**"
+            p(f"| {name} | {mb(s_)} | {mb(z_)} | {ok} |")
+    p()
+else:
+    p(f"These are **x86_64** ({platform.machine()}) builds; `ARM64=1 bash infra/scripts/bench.sh` adds the arm64 "
+      "bootstraps as `sam build` makes them. What that needs, checked on this machine on 2026-11-23: "
+      "`rustup target add aarch64-unknown-linux-gnu` (it downloads from static.rust-lang.org, which answered here) "
+      "and cargo-lambda from PyPI (its wheel brings zig, the cross linker; no Debian cross gcc is needed), then "
+      "`cargo lambda build --release --arm64`: a second whole release build, which on this loaded machine did not "
+      "finish inside the session. The last arm64 figures on record put an arm64 bootstrap at about 0.73 of its "
+      "x86_64 size (login: 11.9 MB by `sam build` for arm64, 16.3 MB for x86_64).")
+    p()
+p("cargo-lambda also adds `profile.release.panic=\"abort\"` unless the profile names a panic strategy; the "
+  "workspace now says `panic = \"unwind\"`, because lambda_runtime answers a panicking invocation with an error "
+  "(`catch_unwind`) and keeps the warm environment, where an abort would end it.")
 p()
 
 # 3. Handlers
