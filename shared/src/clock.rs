@@ -34,13 +34,9 @@ impl ManualClock {
     pub fn new(now: Timestamp) -> Self {
         Self(AtomicI64::new(now))
     }
-    /// Moves the clock forward by `seconds`.
+    /// Moves the clock by `seconds` (back, when negative).
     pub fn advance(&self, seconds: i64) {
         self.0.fetch_add(seconds, Ordering::SeqCst);
-    }
-    /// Sets the clock to `now`.
-    pub fn set(&self, now: Timestamp) {
-        self.0.store(now, Ordering::SeqCst);
     }
 }
 

@@ -27,7 +27,7 @@ async fn app(backend: &Backend) -> TestApp {
     spawn_app(
         backend,
         AppOptions {
-            config: Config::from(&env).expect("valid settings"),
+            config: Config::read(&env).expect("valid settings"),
             ..Default::default()
         },
     )

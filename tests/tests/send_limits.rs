@@ -15,7 +15,7 @@ fn config(pairs: &[(&str, &str)]) -> Config {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    Config::from(&env).expect("test settings are valid")
+    Config::read(&env).expect("test settings are valid")
 }
 
 /// A host user with 2FA on and a confirmed email, in the middle of a sign-in; its two-factor token.
