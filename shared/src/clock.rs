@@ -1,6 +1,7 @@
 //! Time is injected: every rule about expiry, lockout or TOTP steps takes `now`
 //! from a [`Clock`], so tests move time instead of sleeping.
 
+#[cfg(any(test, feature = "testing"))]
 use std::sync::atomic::{AtomicI64, Ordering};
 
 /// Seconds since the Unix epoch.
@@ -26,9 +27,11 @@ impl Clock for SystemClock {
 }
 
 /// A clock that only moves when told to; for tests.
+#[cfg(any(test, feature = "testing"))]
 #[derive(Debug)]
 pub struct ManualClock(AtomicI64);
 
+#[cfg(any(test, feature = "testing"))]
 impl ManualClock {
     /// A clock standing at `now`.
     pub fn new(now: Timestamp) -> Self {
@@ -40,6 +43,7 @@ impl ManualClock {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
         self.0.load(Ordering::SeqCst)

@@ -1,6 +1,6 @@
 //! A measurement, not a test (ignored by default): what an in-process cache of the
 //! policy item would save. Run on DynamoDB Local with
-//! `cargo test -p e2e --test policy_cache_measure -- --ignored --nocapture`;
+//! `cargo test --workspace --test it -- policy_cache_measure --ignored --nocapture`;
 //! BENCHMARKS.md records the result and the decision.
 
 use std::sync::{Arc, RwLock};

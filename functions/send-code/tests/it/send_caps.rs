@@ -3,7 +3,7 @@
 //! one source address has its own hourly cap, and a side that does not allow SMS
 //! texts nobody.
 
-mod common;
+use crate::common;
 
 use common::{Client, EMAIL, World, answer};
 use serde_json::json;

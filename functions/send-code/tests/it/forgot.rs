@@ -1,7 +1,7 @@
 //! `POST /password/forgot`: a reset code emailed to a confirmed address, and the
 //! same answer (status, body, and never sooner than the floor) for every email.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,7 @@
 //! `GET | PUT /settings/lockout`: each admin its own side; defaults from the
 //! function's settings; a tenant without its own values follows the host's.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::World;

@@ -1,7 +1,7 @@
 //! A measurement, not a test (ignored by default; BENCHMARKS.md has the numbers):
 //! how long `POST /password/forgot` takes for an account that gets a code and for
 //! an unknown email, on DynamoDB Local and SES on moto, without and with the floor.
-//! Run: `cargo test --workspace --test forgot_timing -- --ignored --nocapture`
+//! Run: `cargo test --workspace --test it -- forgot_timing --ignored --nocapture`
 //! with the services of infra/scripts/test.sh.
 
 use std::collections::HashMap;

@@ -1,7 +1,7 @@
 //! The account routes: the caller's own 2FA state and flag, the authenticator app,
 //! recovery codes and remembered browsers; step-up and security notices.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::World;

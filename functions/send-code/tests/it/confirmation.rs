@@ -1,7 +1,7 @@
 //! send-code for confirmations: the account's email address, or a phone number,
 //! with a bearer access or setup token; step-up for a new number when 2FA is on.
 
-mod common;
+use crate::common;
 
 use common::{Client, EMAIL, World, answer};
 use serde_json::json;

@@ -1,7 +1,7 @@
 //! `PUT /account/password` and `POST /account/sign-out-everywhere`: step-up, the
 //! current password counted toward the lockout, a new security stamp, a notice.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::{PASSWORD, World};

@@ -1,6 +1,6 @@
 //! The admins' routes: settings of a side, tenants and their feature, users' flags.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::{PASSWORD, World};

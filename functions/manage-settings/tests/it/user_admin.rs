@@ -2,7 +2,7 @@
 //! a lost second factor. The admin is also the attacker here: another side's users,
 //! ids and cursors answer as if they did not exist.
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use support::World;

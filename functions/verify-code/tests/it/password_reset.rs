@@ -2,7 +2,7 @@
 //! lifetime, the lockout of the account's side, the stamp rotated, no sign-in,
 //! the second factor untouched; an unknown email answers as a wrong code does.
 
-mod common;
+use crate::common;
 
 use common::{EMAIL, World, answer};
 use serde_json::{Value, json};

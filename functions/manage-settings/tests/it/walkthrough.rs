@@ -3,7 +3,7 @@
 //! admin disables it, then makes it optional without letting users change it and
 //! enables it for one user, and a second tenant turns SMS off for its users.
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use support::World;

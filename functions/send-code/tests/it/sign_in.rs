@@ -1,7 +1,7 @@
 //! send-code for the second factor of a sign-in: delivery, masking, availability,
 //! throttling, delivery failures and bad input.
 
-mod common;
+use crate::common;
 
 use common::{Client, EMAIL, PHONE, RefusingSms, World, answer};
 use serde_json::json;

@@ -1,6 +1,6 @@
 //! Who may call what: routing, token kinds, roles, and tenant isolation on every route.
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use support::World;
@@ -78,7 +78,7 @@ fn path_for(pattern: &str, tenant: &str, user: &User) -> String {
 fn the_route_table_here_is_the_function_s_route_table() {
     let mine: Vec<(&str, &str)> = routes().iter().map(|(m, p, _)| (*m, *p)).collect();
     // The console's page and files are public static content: every other route
-    // here takes a token (tests/tests/console.rs covers those two).
+    // here takes a token (tests/tests/it/console.rs covers those two).
     let theirs: Vec<(&str, &str)> = manage_settings::ROUTES
         .iter()
         .filter(|r| !["/", "/console/{file}"].contains(&r.path))

@@ -2,7 +2,7 @@
 //! a page at a time; with the client's address and browser, the acting admin, and no
 //! secret.
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use support::World;

@@ -1,7 +1,7 @@
 //! verify-code for the second factor of a sign-in: every method, single use, expiry,
 //! replacement, TOTP replay, lockout, remember-browser, and refusals.
 
-mod common;
+use crate::common;
 
 use common::{Client, RefusingSms, World, answer};
 use serde_json::{Value, json};

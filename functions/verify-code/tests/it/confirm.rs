@@ -1,7 +1,7 @@
 //! verify-code for confirmations: the account's email address and phone numbers,
 //! with step-up for a new number when 2FA is on, and failures that count.
 
-mod common;
+use crate::common;
 
 use common::{Client, EMAIL, PHONE, World, answer};
 use serde_json::{Value, json};
