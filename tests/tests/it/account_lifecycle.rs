@@ -427,7 +427,7 @@ async fn a_password_change_or_sign_out_everywhere_ends_a_pending_reset_code() {
     let app = spawn_app(
         &Backend::Memory,
         AppOptions {
-            config: Config::from(&env).expect("valid settings"),
+            config: Config::read(&env).expect("valid settings"),
             ..Default::default()
         },
     )
