@@ -187,14 +187,8 @@ pub fn email_sender(
     sdk: &aws_config::SdkConfig,
     log: &LogSender,
 ) -> Result<Arc<dyn EmailSender>, ConfigError> {
-    Ok(match (&config.email_provider, &config.ses_from) {
-        (EmailProvider::Ses, Some(from)) => Arc::new(SesSender::on_first_use(sdk, from.clone())),
-        (EmailProvider::Ses, None) => {
-            return Err(ConfigError::new(
-                "SES_FROM",
-                "required when EMAIL_PROVIDER is ses",
-            ));
-        }
-        (EmailProvider::Log, _) => Arc::new(log.clone()),
+    Ok(match &config.email_provider {
+        EmailProvider::Ses { from } => Arc::new(SesSender::on_first_use(sdk, from.clone())),
+        EmailProvider::Log => Arc::new(log.clone()),
     })
 }

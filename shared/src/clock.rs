@@ -1,6 +1,7 @@
 //! Time is injected: every rule about expiry, lockout or TOTP steps takes `now`
 //! from a [`Clock`], so tests move time instead of sleeping.
 
+#[cfg(any(test, feature = "testing"))]
 use std::sync::atomic::{AtomicI64, Ordering};
 
 /// Seconds since the Unix epoch.
@@ -26,24 +27,23 @@ impl Clock for SystemClock {
 }
 
 /// A clock that only moves when told to; for tests.
+#[cfg(any(test, feature = "testing"))]
 #[derive(Debug)]
 pub struct ManualClock(AtomicI64);
 
+#[cfg(any(test, feature = "testing"))]
 impl ManualClock {
     /// A clock standing at `now`.
     pub fn new(now: Timestamp) -> Self {
         Self(AtomicI64::new(now))
     }
-    /// Moves the clock forward by `seconds`.
+    /// Moves the clock by `seconds` (back, when negative).
     pub fn advance(&self, seconds: i64) {
         self.0.fetch_add(seconds, Ordering::SeqCst);
     }
-    /// Sets the clock to `now`.
-    pub fn set(&self, now: Timestamp) {
-        self.0.store(now, Ordering::SeqCst);
-    }
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
         self.0.load(Ordering::SeqCst)

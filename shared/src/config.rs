@@ -90,8 +90,11 @@ pub enum SmsProvider {
 pub enum EmailProvider {
     /// Log only (local use, default).
     Log,
-    /// Amazon SES.
-    Ses,
+    /// Amazon SES, from `SES_FROM`, the verified sender address (required with `ses`).
+    Ses {
+        /// The verified sender address.
+        from: String,
+    },
 }
 
 /// Every non-secret setting.
@@ -145,28 +148,26 @@ pub struct Config {
     pub totp_issuer: String,
     /// `SMS_PROVIDER`: `log` (default), `sns` or `twilio`.
     pub sms_provider: SmsProvider,
-    /// `EMAIL_PROVIDER`: `log` (default) or `ses`.
+    /// `EMAIL_PROVIDER`: `log` (default) or `ses` (with `SES_FROM`).
     pub email_provider: EmailProvider,
-    /// `SES_FROM`: the verified sender address (required with `ses`).
-    pub ses_from: Option<String>,
     /// `EVENT_RETENTION_DAYS` (90): how long security events are kept before the table's TTL drops them.
     pub event_retention_days: i64,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Self::from(&HashMap::new()).expect("the defaults are valid")
+        Self::read(&HashMap::new()).expect("the defaults are valid")
     }
 }
 
 impl Config {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from(&ProcessEnv)
+        Self::read(&ProcessEnv)
     }
 
     /// Reads settings from `env`.
-    pub fn from(env: &dyn Env) -> Result<Self, ConfigError> {
+    pub fn read(env: &dyn Env) -> Result<Self, ConfigError> {
         let sms_provider = match env
             .get("SMS_PROVIDER")
             .as_deref()
@@ -190,7 +191,11 @@ impl Config {
             .as_deref()
         {
             None | Some("log") => EmailProvider::Log,
-            Some("ses") => EmailProvider::Ses,
+            Some("ses") => EmailProvider::Ses {
+                from: env.get("SES_FROM").ok_or_else(|| {
+                    ConfigError::new("SES_FROM", "required when EMAIL_PROVIDER is ses")
+                })?,
+            },
             Some(o) => {
                 return Err(ConfigError::new(
                     "EMAIL_PROVIDER",
@@ -198,13 +203,6 @@ impl Config {
                 ));
             }
         };
-        let ses_from = env.get("SES_FROM");
-        if email_provider == EmailProvider::Ses && ses_from.is_none() {
-            return Err(ConfigError::new(
-                "SES_FROM",
-                "required when EMAIL_PROVIDER is ses",
-            ));
-        }
         let allowed_country_codes = match env.get("ALLOWED_COUNTRY_CODES") {
             None => Vec::new(),
             Some(v) => v
@@ -267,7 +265,6 @@ impl Config {
             totp_issuer: env.get("TOTP_ISSUER").unwrap_or_else(|| "twofa".into()),
             sms_provider,
             email_provider,
-            ses_from,
             event_retention_days: number(env, "EVENT_RETENTION_DAYS", 90, 1, 3650)?,
         })
     }
@@ -327,30 +324,30 @@ mod tests {
 
     #[test]
     fn a_bad_value_names_its_variable() {
-        let e = Config::from(&env(&[("LOCKOUT_MAX_FAILED_ATTEMPTS", "many")])).unwrap_err();
+        let e = Config::read(&env(&[("LOCKOUT_MAX_FAILED_ATTEMPTS", "many")])).unwrap_err();
         assert_eq!(e.var, "LOCKOUT_MAX_FAILED_ATTEMPTS");
         // NIST SP 800-63B 5.2.2 allows at most 100 consecutive failures.
         assert_eq!(
-            Config::from(&env(&[("LOCKOUT_MAX_FAILED_ATTEMPTS", "101")]))
+            Config::read(&env(&[("LOCKOUT_MAX_FAILED_ATTEMPTS", "101")]))
                 .unwrap_err()
                 .var,
             "LOCKOUT_MAX_FAILED_ATTEMPTS"
         );
-        assert!(Config::from(&env(&[("LOCKOUT_MAX_FAILED_ATTEMPTS", "100")])).is_ok());
+        assert!(Config::read(&env(&[("LOCKOUT_MAX_FAILED_ATTEMPTS", "100")])).is_ok());
         assert_eq!(
-            Config::from(&env(&[("CODE_TTL_SECONDS", "3600")]))
+            Config::read(&env(&[("CODE_TTL_SECONDS", "3600")]))
                 .unwrap_err()
                 .var,
             "CODE_TTL_SECONDS"
         );
         assert_eq!(
-            Config::from(&env(&[("EMAIL_PROVIDER", "ses")]))
+            Config::read(&env(&[("EMAIL_PROVIDER", "ses")]))
                 .unwrap_err()
                 .var,
             "SES_FROM"
         );
         assert_eq!(
-            Config::from(&env(&[("SMS_PROVIDER", "pigeon")]))
+            Config::read(&env(&[("SMS_PROVIDER", "pigeon")]))
                 .unwrap_err()
                 .var,
             "SMS_PROVIDER"
@@ -359,7 +356,7 @@ mod tests {
 
     #[test]
     fn country_codes_limit_sms() {
-        let c = Config::from(&env(&[("ALLOWED_COUNTRY_CODES", "1, +44")])).unwrap();
+        let c = Config::read(&env(&[("ALLOWED_COUNTRY_CODES", "1, +44")])).unwrap();
         assert!(c.sms_allowed_to(1) && c.sms_allowed_to(44) && !c.sms_allowed_to(7));
     }
 }

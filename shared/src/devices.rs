@@ -58,10 +58,15 @@ pub fn device_token_hash(key: &HashKey, user_id: &str, token: &str) -> String {
 }
 
 impl Device {
+    /// Whether this browser would still skip the second factor at `now` for a user
+    /// whose stamp is `stamp`: not expired, and remembered under that stamp.
+    pub fn is_live(&self, stamp: &str, now: Timestamp) -> bool {
+        self.expires_at > now && self.security_stamp == stamp
+    }
+
     /// Whether `token` opens this device record for a user whose stamp is `stamp`, at `now`.
     pub fn accepts(&self, key: &HashKey, token: &str, stamp: &str, now: Timestamp) -> bool {
-        self.expires_at > now
-            && self.security_stamp == stamp
+        self.is_live(stamp, now)
             && constant_time_eq(
                 &self.token_hash,
                 &device_token_hash(key, &self.user_id, token),

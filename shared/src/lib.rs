@@ -33,6 +33,7 @@ pub mod signin;
 pub mod store;
 pub mod telemetry;
 pub mod tenant;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod throttle;
 pub mod timeouts;

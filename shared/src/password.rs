@@ -148,7 +148,7 @@ enum DummyWork {
 }
 
 /// Hashes without the strength rules, synchronously; for seeding test users.
-#[doc(hidden)]
+#[cfg(any(test, feature = "testing"))]
 pub fn hash_blocking_for_tests(password: &str) -> String {
     hash_blocking(password.as_bytes()).unwrap_or_default()
 }

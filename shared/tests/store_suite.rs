@@ -1606,19 +1606,6 @@ mod scenarios {
                 .map(|c| c.hash),
             Some("confirm".to_string())
         );
-
-        store
-            .delete_code("u1", CodePurpose::ConfirmEmail)
-            .await
-            .unwrap();
-        assert_eq!(
-            store.code("u1", CodePurpose::ConfirmEmail).await.unwrap(),
-            None
-        );
-        store
-            .delete_code("u1", CodePurpose::ConfirmEmail)
-            .await
-            .unwrap();
     }
 
     pub async fn sends_racing_under_one_limit_are_all_counted_up_to_the_cap_and_no_further(

@@ -144,7 +144,7 @@ async fn the_lockout_limits_are_configurable() {
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    let (core, _, _) = memory_core(Config::from(&env).unwrap());
+    let (core, _, _) = memory_core(Config::read(&env).unwrap());
     seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
     assert_eq!(
         login(&core, "jane@example.com", "wrong horse battery")
@@ -478,7 +478,7 @@ async fn a_remembered_browser_stops_working_when_it_expires_or_the_security_stam
         login_req(&core, body.clone(), None).await.1["status"],
         "two_factor_required"
     );
-    clock.set(core.now() - 100);
+    clock.advance(-100);
     core.store
         .update_user(
             &user.id,
@@ -604,7 +604,7 @@ async fn consecutive_failures_stop_at_one_hundred_across_lock_periods_with_a_thi
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    let (core, _, clock) = memory_core(Config::from(&env).unwrap());
+    let (core, _, clock) = memory_core(Config::read(&env).unwrap());
     seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
     let mut last = (0, Value::Null);
     for _ in 0..100 {

@@ -31,7 +31,7 @@ pub async fn list(core: &Core, req: &Request) -> Result<Response, ApiError> {
         .devices(&caller.user.id)
         .await?
         .into_iter()
-        .filter(|d| d.expires_at > now && d.security_stamp == caller.user.security_stamp)
+        .filter(|d| d.is_live(&caller.user.security_stamp, now))
         .map(|d| DeviceView {
             device_id: d.device_id,
             created_at: d.created_at,

@@ -39,7 +39,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     // them): only worth it when something here talks to AWS.
     let needs_aws = matches!(target, Target::Dynamo { .. })
         || config.sms_provider == SmsProvider::Sns
-        || config.email_provider == EmailProvider::Ses;
+        || matches!(config.email_provider, EmailProvider::Ses { .. });
     let sdk = if needs_aws {
         twofa::app::aws_sdk_config().await
     } else {

@@ -89,17 +89,6 @@ pub fn route_guard(routes: &[Route], req: &super::Request) -> Option<super::Resp
     Some(err.into_response())
 }
 
-/// The first route of `routes` that takes this request, with its path parameters.
-pub fn find_route<'a>(
-    routes: &'a [Route],
-    req: &super::Request,
-) -> Option<(&'a Route, Vec<String>)> {
-    routes
-        .iter()
-        .filter(|r| r.method == req.method().as_str())
-        .find_map(|r| match_path(r.path, req.uri().path()).map(|p| (r, p)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

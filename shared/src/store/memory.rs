@@ -616,11 +616,6 @@ impl CodeStore for MemoryStore {
             Ok(false)
         }
     }
-
-    async fn delete_code(&self, user_id: &str, purpose: CodePurpose) -> Result<(), StoreError> {
-        self.write().codes.remove(&(user_id.to_string(), purpose));
-        Ok(())
-    }
 }
 
 #[async_trait]

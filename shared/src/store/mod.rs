@@ -370,8 +370,6 @@ pub trait CodeStore: Send + Sync {
         purpose: CodePurpose,
         hash: &str,
     ) -> Result<bool, StoreError>;
-    /// Deletes the pending code, whatever it is.
-    async fn delete_code(&self, user_id: &str, purpose: CodePurpose) -> Result<(), StoreError>;
 }
 
 /// Send-limit windows (see [`crate::throttle`]): one counter per limit, each

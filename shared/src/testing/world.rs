@@ -55,7 +55,7 @@ impl World {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let config = Config::from(&env).expect("test settings are valid");
+        let config = Config::read(&env).expect("test settings are valid");
         let (core, store, clock) = memory_core(config);
         let out = LogSender::new(clock.clone());
         Self {

@@ -1,0 +1,372 @@
+//! `POST /password/forgot`: a reset code emailed to a confirmed address, and the
+//! same answer (status, body, and never sooner than the floor) for every email.
+
+use crate::common;
+
+use std::time::{Duration, Instant};
+
+use common::{EMAIL, World, answer};
+use serde_json::{Value, json};
+use twofa::api::Response;
+use twofa::codes::CodePurpose;
+use twofa::senders::{DeliveryError, EmailMessage, EmailSender, SmsSender};
+use twofa::store::{CodeStore, UserStore};
+use twofa::testing::json_request;
+use twofa::user::UserPatch;
+
+/// No floor: these tests look at what is sent; the floor has its own test.
+fn world() -> World {
+    World::with(&[("PASSWORD_RESET_ANSWER_MS", "0")])
+}
+
+async fn forgot(w: &World, body: Value) -> Response {
+    forgot_with(w, &w.out, &w.out, body).await
+}
+
+async fn forgot_with(
+    w: &World,
+    sms: &dyn SmsSender,
+    email: &dyn EmailSender,
+    body: Value,
+) -> Response {
+    send_code::handle(
+        &w.core,
+        sms,
+        email,
+        json_request("POST", "/password/forgot", &body, None),
+    )
+    .await
+}
+
+async fn confirmed_user(w: &World) -> twofa::user::User {
+    let user = w.plain_user(EMAIL).await;
+    w.patch(
+        &user,
+        UserPatch {
+            email_confirmed: Some(true),
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+fn reset_mails(w: &World) -> usize {
+    w.outbox()
+        .iter()
+        .filter(|m| m.subject.as_deref() == Some("Your password reset code"))
+        .count()
+}
+
+#[tokio::test]
+async fn a_confirmed_address_gets_a_six_digit_reset_code_kept_only_as_a_keyed_hash() {
+    let w = world();
+    let user = confirmed_user(&w).await;
+
+    let (status, _, body) = answer(&forgot(&w, json!({"email": "JANE@example.com"})).await);
+
+    assert_eq!((status, body), (202, json!({})));
+    let sent = w.outbox().pop().expect("an email");
+    assert_eq!(
+        (sent.to.as_str(), sent.subject.as_deref()),
+        (EMAIL, Some("Your password reset code"))
+    );
+    let code = sent.code.expect("a code");
+    assert!(code.len() == 6 && code.chars().all(|c| c.is_ascii_digit()));
+    let pending = w
+        .store
+        .code(&user.id, CodePurpose::PasswordReset)
+        .await
+        .unwrap()
+        .expect("a pending code");
+    assert_eq!(pending.destination, EMAIL);
+    assert!(!pending.hash.contains(&code));
+    assert_eq!(
+        pending.expires_at,
+        w.now() + 300,
+        "the same lifetime as sign-in codes"
+    );
+}
+
+#[tokio::test]
+async fn unknown_unconfirmed_locked_and_malformed_emails_get_the_same_answer_and_nothing_is_sent() {
+    let w = world();
+    let known = confirmed_user(&w).await;
+    let unconfirmed = w.plain_user("una@example.com").await;
+    let locked = w.plain_user("lou@example.com").await;
+    w.patch(
+        &locked,
+        UserPatch {
+            email_confirmed: Some(true),
+            ..Default::default()
+        },
+    )
+    .await;
+    w.store
+        .lock(
+            twofa::store::Subject::User(&locked.id),
+            w.now(),
+            w.now() + 300,
+            false,
+        )
+        .await
+        .unwrap();
+
+    let answers: Vec<(u16, String, Value)> = vec![
+        answer(&forgot(&w, json!({"email": "nobody@example.com"})).await),
+        answer(&forgot(&w, json!({"email": "una@example.com"})).await),
+        answer(&forgot(&w, json!({"email": "lou@example.com"})).await),
+        answer(&forgot(&w, json!({"email": "not an address"})).await),
+        answer(&forgot(&w, json!({"email": EMAIL, "tenant": "no-such-tenant"})).await),
+        answer(&forgot(&w, json!({"email": EMAIL, "tenant": "not a tenant name!"})).await),
+    ];
+
+    for a in &answers {
+        assert_eq!(a, &(202, String::new(), json!({})));
+    }
+    assert_eq!(reset_mails(&w), 0, "no code for any of them");
+    for id in [&unconfirmed.id, &locked.id, &known.id] {
+        assert_eq!(
+            w.store.code(id, CodePurpose::PasswordReset).await.unwrap(),
+            None
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_throttled_or_failed_send_still_answers_202_and_leaves_no_usable_code() {
+    let w = world();
+    let user = confirmed_user(&w).await;
+    assert_eq!(forgot(&w, json!({"email": EMAIL})).await.status(), 202);
+    assert_eq!(reset_mails(&w), 1);
+
+    // Within the resend cooldown: the same answer as any other email, and no second email.
+    let (status, _, body) = answer(&forgot(&w, json!({"email": EMAIL})).await);
+    assert_eq!((status, body), (202, json!({})));
+    assert_eq!(
+        reset_mails(&w),
+        1,
+        "reset codes go through the same send limits as sign-in codes"
+    );
+
+    w.clock.advance(31);
+    let refusing = RefusingEmail;
+    let (status, _, body) =
+        answer(&forgot_with(&w, &w.out, &refusing, json!({"email": EMAIL})).await);
+    assert_eq!(
+        (status, body),
+        (202, json!({})),
+        "a 502 would tell that the account exists"
+    );
+    assert_eq!(
+        w.store
+            .code(&user.id, CodePurpose::PasswordReset)
+            .await
+            .unwrap(),
+        None,
+        "the code that never arrived is not usable"
+    );
+}
+
+#[tokio::test]
+async fn every_answer_takes_at_least_the_floor_whatever_the_email() {
+    let w = World::with(&[("PASSWORD_RESET_ANSWER_MS", "250")]);
+    confirmed_user(&w).await;
+    for email in [EMAIL, "nobody@example.com", "not an address"] {
+        let started = Instant::now();
+        let r = forgot(&w, json!({"email": email})).await;
+        assert_eq!(r.status(), 202);
+        // A lower bound only: sleeping never ends early, so this cannot flake.
+        assert!(
+            started.elapsed() >= Duration::from_millis(250),
+            "{email} answered before the floor"
+        );
+        w.clock.advance(31);
+    }
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_the_contract_is_refused_with_400() {
+    let w = world();
+    for body in [json!({}), json!({"email": 5}), json!([])] {
+        let (status, code, _) = answer(&forgot(&w, body.clone()).await);
+        assert_eq!((status, code.as_str()), (400, "invalid_request"), "{body}");
+    }
+    let wrong_method = send_code::handle(
+        &w.core,
+        &w.out,
+        &w.out,
+        json_request("GET", "/password/forgot", &json!(null), None),
+    )
+    .await;
+    assert_eq!(wrong_method.status(), 405);
+}
+
+struct RefusingEmail;
+
+#[async_trait::async_trait]
+impl EmailSender for RefusingEmail {
+    async fn send_email(&self, _: &EmailMessage) -> Result<(), DeliveryError> {
+        Err(DeliveryError::Refused("mailbox unavailable".into()))
+    }
+}
+
+#[tokio::test]
+async fn nothing_a_client_sends_gets_a_5xx() {
+    let w = world();
+    confirmed_user(&w).await;
+    let bodies = [
+        json!({"email": format!("{}@example.com", "é".repeat(5000))}),
+        json!({"email": EMAIL, "tenant": "x".repeat(3000)}),
+        json!({"email": "\u{0000}@\u{0000}.\u{202e}"}),
+        json!({"email": EMAIL, "tenant": 7}),
+    ];
+    for body in bodies {
+        let r = forgot(&w, body.clone()).await;
+        assert!(
+            r.status().as_u16() < 500,
+            "{} for a body of {} bytes",
+            r.status(),
+            body.to_string().len()
+        );
+    }
+}
+
+#[tokio::test]
+async fn reset_codes_count_in_the_tenants_sign_in_budget_not_the_confirmations_one() {
+    let signin_budget_of_one = World::with(&[
+        ("PASSWORD_RESET_ANSWER_MS", "0"),
+        ("SEND_LIMIT_PER_TENANT_PER_HOUR", "1"),
+    ]);
+    for email in ["jane@example.com", "otto@example.com"] {
+        let user = signin_budget_of_one.plain_user(email).await;
+        signin_budget_of_one
+            .patch(
+                &user,
+                UserPatch {
+                    email_confirmed: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await;
+        assert_eq!(
+            forgot(&signin_budget_of_one, json!({"email": email}))
+                .await
+                .status(),
+            202
+        );
+    }
+    assert_eq!(
+        reset_mails(&signin_budget_of_one),
+        1,
+        "the second reset is over the sign-in budget"
+    );
+
+    let confirm_budget_of_one = World::with(&[
+        ("PASSWORD_RESET_ANSWER_MS", "0"),
+        ("SEND_LIMIT_CONFIRMATIONS_PER_TENANT_PER_HOUR", "1"),
+    ]);
+    for email in ["jane@example.com", "otto@example.com"] {
+        let user = confirm_budget_of_one.plain_user(email).await;
+        confirm_budget_of_one
+            .patch(
+                &user,
+                UserPatch {
+                    email_confirmed: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await;
+        assert_eq!(
+            forgot(&confirm_budget_of_one, json!({"email": email}))
+                .await
+                .status(),
+            202
+        );
+    }
+    assert_eq!(
+        reset_mails(&confirm_budget_of_one),
+        2,
+        "resets leave the confirmations' budget alone"
+    );
+}
+
+/// Red team: `/password/forgot` needs no password, only an email, yet every reset it
+/// sends is counted in the user's own hourly budget (and the address's), the one
+/// sign-in codes are drawn from. Ten anonymous requests an hour, the cooldown waited
+/// out, and the user who knows the password gets no sign-in code by text or email.
+#[tokio::test]
+async fn anonymous_reset_requests_do_not_use_up_a_users_sign_in_codes() {
+    let w = world();
+    let user = w.two_factor_user().await;
+    for _ in 0..10 {
+        assert_eq!(forgot(&w, json!({"email": EMAIL})).await.status(), 202);
+        w.clock.advance(31);
+    }
+    for provider in ["sms", "email"] {
+        let token = w.start_sign_in(&user).await;
+        let r = send_code::handle(
+            &w.core,
+            &w.out,
+            &w.out,
+            json_request(
+                "POST",
+                "/send-code",
+                &json!({"two_factor_token": token, "provider": provider}),
+                None,
+            ),
+        )
+        .await;
+        let (status, code, _) = answer(&r);
+        assert_eq!(
+            (status, code.as_str()),
+            (202, ""),
+            "the account owner, password in hand, is refused a {provider} sign-in code \
+             because strangers asked for password resets"
+        );
+    }
+}
+
+/// Red team: the per-address hourly cap is counted only when the email names a
+/// confirmed, unlocked account, and the attacker's own account shares that counter.
+/// Fill the address's budget to one short (here the cap is 1, by default 100 sends),
+/// ask a reset for the probed email, then one for an account of one's own: whether
+/// one's own reset email arrives tells whether the probed email has an account.
+#[tokio::test]
+async fn whether_a_probed_email_has_an_account_does_not_change_what_the_prober_gets_next() {
+    async fn forgot_from(w: &World, email: &str) -> u16 {
+        let mut req = json_request("POST", "/password/forgot", &json!({"email": email}), None);
+        req.extensions_mut().insert(twofa::api::ClientInfo::new(
+            Some("203.0.113.7"),
+            Some("prober"),
+        ));
+        send_code::handle(&w.core, &w.out, &w.out, req)
+            .await
+            .status()
+            .as_u16()
+    }
+    let mut own_mail_arrived = Vec::new();
+    for probed in ["jane@example.com", "nobody@example.com"] {
+        let w = World::with(&[
+            ("PASSWORD_RESET_ANSWER_MS", "0"),
+            ("SEND_LIMIT_PER_IP_PER_HOUR", "1"),
+        ]);
+        for email in ["jane@example.com", "mallory@example.com"] {
+            let user = w.plain_user(email).await;
+            w.patch(
+                &user,
+                UserPatch {
+                    email_confirmed: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await;
+        }
+        assert_eq!(forgot_from(&w, probed).await, 202);
+        assert_eq!(forgot_from(&w, "mallory@example.com").await, 202);
+        own_mail_arrived.push(w.outbox().iter().any(|m| m.to == "mallory@example.com"));
+    }
+    assert_eq!(
+        own_mail_arrived[0], own_mail_arrived[1],
+        "the prober's own reset email arrives only when the probed email has no account"
+    );
+}

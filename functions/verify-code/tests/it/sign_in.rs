@@ -1,0 +1,691 @@
+//! verify-code for the second factor of a sign-in: every method, single use, expiry,
+//! replacement, TOTP replay, lockout, remember-browser, and refusals.
+
+use crate::common;
+
+use common::{Client, RefusingSms, World, answer};
+use serde_json::{Value, json};
+use twofa::codes::CodePurpose;
+use twofa::policy::{Provider, TwoFactorSettings};
+use twofa::store::{CodeStore, DeviceStore, TenantStore};
+use twofa::tokens::TokenKind;
+
+fn sign_in(token: &str, provider: &str, code: &str) -> Value {
+    json!({"two_factor_token": token, "provider": provider, "code": code})
+}
+
+/// The access token's amr and mfa_at, checked as an authenticated route would.
+fn access_claims(w: &World, body: &Value) -> (Vec<String>, Option<i64>) {
+    assert_eq!(
+        (body["status"].as_str(), body["token_type"].as_str()),
+        (Some("signed_in"), Some("Bearer")),
+        "{body}"
+    );
+    let claims = w
+        .core
+        .tokens
+        .verify(
+            TokenKind::Access,
+            body["access_token"].as_str().unwrap(),
+            w.now(),
+        )
+        .unwrap();
+    (claims.amr, claims.mfa_at)
+}
+
+#[tokio::test]
+async fn an_emailed_code_signs_in_once_and_the_token_records_the_method() {
+    let w = World::new();
+    let user = w.two_factor_user().await;
+    let token = w.start_sign_in(&user).await;
+    let code = w.send_sign_in_code(&token, "email").await;
+
+    let (status, _, body) = answer(&w.verify(sign_in(&token, "email", &code), None).await);
+
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["expires_in"], 900);
+    assert!(body.get("remember_browser_token").is_none());
+    assert_eq!(
+        access_claims(&w, &body),
+        (vec!["pwd".into(), "email".into()], Some(w.now()))
+    );
+    assert_eq!(w.user(&user.id).await.pending_sign_in, None);
+
+    let (status, code_name, _) = answer(&w.verify(sign_in(&token, "email", &code), None).await);
+    assert_eq!(
+        (status, code_name.as_str()),
+        (401, "unauthorized"),
+        "the two-factor token is spent"
+    );
+    let again = w.start_sign_in(&user).await;
+    let (status, code_name, _) = answer(&w.verify(sign_in(&again, "email", &code), None).await);
+    assert_eq!(
+        (status, code_name.as_str()),
+        (401, "invalid_code"),
+        "the code is spent"
+    );
+}
+
+#[tokio::test]
+async fn a_texted_code_signs_in_and_may_be_typed_with_spaces() {
+    let w = World::new();
+    let user = w.two_factor_user().await;
+    let token = w.start_sign_in(&user).await;
+    let code = w.send_sign_in_code(&token, "sms").await;
+    let typed = format!("{} {}", &code[..3], &code[3..]);
+
+    let (status, _, body) = answer(&w.verify(sign_in(&token, "sms", &typed), None).await);
+
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        access_claims(&w, &body).0,
+        vec!["pwd".to_string(), "sms".to_string()]
+    );
+}
+
+#[tokio::test]
+async fn a_code_for_one_channel_does_not_work_for_the_other() {
+    let w = World::new();
+    let user = w.two_factor_user().await;
+    let token = w.start_sign_in(&user).await;
+    let code = w.send_sign_in_code(&token, "sms").await;
+
+    let (status, code_name, _) = answer(&w.verify(sign_in(&token, "email", &code), None).await);
+
+    assert_eq!((status, code_name.as_str()), (401, "invalid_code"));
+}
+
+#[tokio::test]
+async fn an_expired_code_answers_410_every_time_it_is_tried_and_counts_no_failure() {
+    let w = World::with(&[("CODE_TTL_SECONDS", "60")]);
+    let user = w.two_factor_user().await;
+    let token = w.start_sign_in(&user).await;
+    let code = w.send_sign_in_code(&token, "email").await;
+    w.clock.advance(60);
+
+    for attempt in [&code, &code, &"000000".to_string()] {
+        let (status, code_name, _) =
+            answer(&w.verify(sign_in(&token, "email", attempt), None).await);
+        assert_eq!((status, code_name.as_str()), (410, "code_expired"));
+    }
+    assert_eq!(
+        w.user(&user.id).await.failed_count,
+        0,
+        "an expired code is no guess"
+    );
+    assert!(
+        w.store
+            .code(&user.id, CodePurpose::SignInEmail)
+            .await
+            .unwrap()
+            .is_some(),
+        "TTL deletes it, a grace period later"
+    );
+}
+
+#[tokio::test]
+async fn a_new_code_replaces_the_previous_one() {
+    let w = World::new();
+    let user = w.two_factor_user().await;
+    let token = w.start_sign_in(&user).await;
+    let first = w.send_sign_in_code(&token, "email").await;
+    w.clock.advance(30);
+    let second = w.send_sign_in_code(&token, "email").await;
+
+    if first != second {
+        let (status, code_name, _) =
+            answer(&w.verify(sign_in(&token, "email", &first), None).await);
+        assert_eq!(
+            (status, code_name.as_str()),
+            (401, "invalid_code"),
+            "the replaced code"
+        );
+    }
+    assert_eq!(
+        w.verify(sign_in(&token, "email", &second), None)
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn an_authenticator_code_is_accepted_once_and_its_replay_is_counted() {
+    let w = World::new();
+    let user = w.two_factor_user().await;
+    let key = w.enrol_authenticator(&user).await;
+    let code = twofa::totp::code_at(&key, w.now()).unwrap();
+    let token = w.start_sign_in(&user).await;
+
+    let (status, _, body) = answer(
+        &w.verify(sign_in(&token, "authenticator", &code), None)
+            .await,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        access_claims(&w, &body).0,
+        vec!["pwd".to_string(), "otp".to_string()]
+    );
+
+    // The same code, still inside its 30-second window, in a new sign-in.
+    w.clock.advance(5);
+    let again = w.start_sign_in(&user).await;
+    let (status, code_name, body) = answer(
+        &w.verify(sign_in(&again, "authenticator", &code), None)
+            .await,
+    );
+    assert_eq!((status, code_name.as_str()), (401, "invalid_code"));
+    assert_eq!(body["attempts_remaining"], 4);
+    assert_eq!(w.user(&user.id).await.failed_count, 1);
+
+    // The next step's code still works.
+    w.clock.advance(30);
+    let next = twofa::totp::code_at(&key, w.now()).unwrap();
+    assert_eq!(
+        w.verify(sign_in(&again, "authenticator", &next), None)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        w.user(&user.id).await.failed_count,
+        0,
+        "a success resets the count"
+    );
+}
+
+#[tokio::test]
+async fn five_wrong_codes_lock_the_account_and_kill_the_two_factor_token() {
+    let w = World::with(&[("LOCKOUT_DURATION_SECONDS", "60")]);
+    let user = w.two_factor_user().await;
+    let token = w.start_sign_in(&user).await;
+    let code = w.send_sign_in_code(&token, "email").await;
+
+    for remaining in [4, 3, 2, 1] {
+        let (status, code_name, body) =
+            answer(&w.verify(sign_in(&token, "email", "abcdef"), None).await);
+        assert_eq!(
+            (
+                status,
+                code_name.as_str(),
+                body["attempts_remaining"].as_u64()
+            ),
+            (401, "invalid_code", Some(remaining))
+        );
+    }
+    let r = w.verify(sign_in(&token, "email", "12345"), None).await;
+    let (status, code_name, body) = answer(&r);
+    assert_eq!((status, code_name.as_str()), (423, "locked_out"), "{body}");
+    assert_eq!(
+        (
+            body["retry_after_seconds"].as_i64(),
+            r.headers()["retry-after"].to_str().unwrap()
+        ),
+        (Some(60), "60")
+    );
+    assert!(
+        w.outbox()
+            .iter()
+            .any(|m| m.subject.as_deref() == Some("Your account was locked")),
+        "the lockout notice"
+    );
+
+    let (status, code_name, _) = answer(&w.verify(sign_in(&token, "email", &code), None).await);
+    assert_eq!(
+        (status, code_name.as_str()),
+        (423, "locked_out"),
+        "even the right code while locked"
+    );
+
+    w.clock.advance(61);
+    let (status, code_name, _) = answer(&w.verify(sign_in(&token, "email", &code), None).await);
+    assert_eq!(
+        (status, code_name.as_str()),
+        (401, "unauthorized"),
+        "the lock ended the sign-in"
+    );
+    let r = w
+        .send(
+            json!({"two_factor_token": token, "provider": "email"}),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), 401);
+}
+
+#[tokio::test]
+async fn wrong_sign_in_and_confirmation_codes_lock_by_the_sides_lockout_values() {
+    let w = World::new();
+    w.store
+        .set_host_lockout(&twofa::lockout::LockoutPolicy {
+            max_failed_attempts: 2,
+            duration_seconds: 45,
+        })
+        .await
+        .unwrap();
+    let user = w.two_factor_user().await;
+    let token = w.start_sign_in(&user).await;
+    w.send_sign_in_code(&token, "email").await;
+    let (status, _, body) = answer(&w.verify(sign_in(&token, "email", "abcdef"), None).await);
+    assert_eq!(
+        (status, body["attempts_remaining"].as_u64()),
+        (401, Some(1)),
+        "the host's 2 attempts, not the default 5"
+    );
+    let (status, code_name, body) =
+        answer(&w.verify(sign_in(&token, "email", "abcdef"), None).await);
+    assert_eq!(
+        (
+            status,
+            code_name.as_str(),
+            body["retry_after_seconds"].as_i64()
+        ),
+        (423, "locked_out", Some(45))
+    );
+
+    let other = w.plain_user("otto@example.com").await;
+    let access = w.access_token(&other, None);
+    assert_eq!(
+        w.send(json!({"purpose": "confirm_email"}), Some(&access))
+            .await
+            .status(),
+        202
+    );
+    let confirm = json!({"purpose": "confirm_email", "code": "abcdef"});
+    assert_eq!(
+        answer(&w.verify(confirm.clone(), Some(&access)).await).2["attempts_remaining"].as_u64(),
+        Some(1)
+    );
+    assert_eq!(answer(&w.verify(confirm, Some(&access)).await).0, 423);
+}
+
+#[tokio::test]
+async fn a_code_works_only_for_the_sign_in_that_asked_for_it() {
+    let w = World::new();
+    let user = w.two_factor_user().await;
+    let first = w.start_sign_in(&user).await;
+    let email_code = w.send_sign_in_code(&first, "email").await;
+    let sms_code = w.send_sign_in_code(&first, "sms").await;
+
+    // A new login replaces the sign-in: its codes do not carry over.
+    let second = w.start_sign_in(&user).await;
+    let (status, code_name, _) =
+        answer(&w.verify(sign_in(&second, "email", &email_code), None).await);
+    assert_eq!(
+        (status, code_name.as_str()),
+        (401, "invalid_code"),
+        "a code of the replaced sign-in"
+    );
+
+    // A completed sign-in ends the codes it did not use.
+    w.clock.advance(30);
+    let used = w.send_sign_in_code(&second, "email").await;
+    assert_eq!(
+        w.verify(sign_in(&second, "email", &used), None)
+            .await
+            .status(),
+        200
+    );
+    let third = w.start_sign_in(&user).await;
+    let (status, code_name, _) = answer(&w.verify(sign_in(&third, "sms", &sms_code), None).await);
+    assert_eq!(
+        (status, code_name.as_str()),
+        (401, "invalid_code"),
+        "a code left over from a finished sign-in"
+    );
+}
+
+#[tokio::test]
+async fn a_lockout_ends_the_codes_pending_before_it() {
+    let w = World::with(&[
+        ("LOCKOUT_DURATION_SECONDS", "60"),
+        ("LOCKOUT_MAX_FAILED_ATTEMPTS", "2"),
+    ]);
+    let user = w.two_factor_user().await;
+    let token = w.start_sign_in(&user).await;
+    let code = w.send_sign_in_code(&token, "sms").await;
+    assert_eq!(
+        w.verify(sign_in(&token, "email", "000000"), None)
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        w.verify(sign_in(&token, "email", "000000"), None)
+            .await
+            .status(),
+        423
+    );
+
+    w.clock.advance(61);
+    let after = w.start_sign_in(&user).await;
+    let (status, code_name, _) = answer(&w.verify(sign_in(&after, "sms", &code), None).await);
+    assert_eq!(
+        (status, code_name.as_str()),
+        (401, "invalid_code"),
+        "a code sent before the lockout"
+    );
+}
+
+#[tokio::test]
+async fn a_recovery_code_works_once_and_the_user_is_told() {
+    let w = World::new();
+    let user = w.two_factor_user().await;
+    let codes = w.give_recovery_codes(&user).await;
+    let token = w.start_sign_in(&user).await;
+    let retyped = codes[3].to_uppercase().replace('-', " ");
+
+    let (status, _, body) = answer(
+        &w.verify(sign_in(&token, "recovery_code", &retyped), None)
+            .await,
+    );
+
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        access_claims(&w, &body).0,
+        vec!["pwd".to_string(), "rec".to_string()]
+    );
+    assert_eq!(w.user(&user.id).await.recovery_codes.len(), 9);
+    let notice = w
+        .outbox()
+        .into_iter()
+        .find(|m| m.subject.as_deref() == Some("A recovery code was used"))
+        .expect("a notice");
+    assert!(notice.body.contains("9 left"), "{}", notice.body);
+
+    let again = w.start_sign_in(&user).await;
+    let (status, code_name, _) = answer(
+        &w.verify(sign_in(&again, "recovery_code", &codes[3]), None)
+            .await,
+    );
+    assert_eq!((status, code_name.as_str()), (401, "invalid_code"));
+    assert_eq!(
+        w.verify(sign_in(&again, "recovery_code", &codes[4]), None)
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn remember_browser_returns_a_token_and_a_strict_cookie_and_stores_a_device() {
+    let w = World::new();
+    let user = w.two_factor_user().await;
+    let token = w.start_sign_in(&user).await;
+    let code = w.send_sign_in_code(&token, "email").await;
+    let mut body = sign_in(&token, "email", &code);
+    body["remember_browser"] = json!(true);
+
+    let r = w.verify(body, None).await;
+
+    let (status, _, body) = answer(&r);
+    assert_eq!(status, 200, "{body}");
+    let device_token = body["remember_browser_token"]
+        .as_str()
+        .expect("a remember-browser token");
+    let cookie = r.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        cookie.starts_with(&format!("Identity.TwoFactorRememberMe={device_token};")),
+        "{cookie}"
+    );
+    for part in ["HttpOnly", "Secure", "SameSite=Strict", "Max-Age=1209600"] {
+        assert!(
+            cookie.split("; ").any(|p| p == part),
+            "{part} missing from {cookie}"
+        );
+    }
+    let devices = w.store.devices(&user.id).await.unwrap();
+    assert_eq!(devices.len(), 1);
+    let d = &devices[0];
+    assert_eq!(
+        (d.expires_at, d.user_agent.as_deref()),
+        (w.now() + 1_209_600, Some("twofa-tests"))
+    );
+    assert!(d.accepts(
+        &w.core.hash_key,
+        device_token,
+        &user.security_stamp,
+        w.now()
+    ));
+    assert!(!d.token_hash.contains(device_token));
+    assert!(
+        w.outbox()
+            .iter()
+            .any(|m| m.subject.as_deref() == Some("A browser was remembered"))
+    );
+}
+
+#[tokio::test]
+async fn remember_browser_is_not_granted_where_the_settings_do_not_offer_it() {
+    let w = World::new();
+    w.store
+        .set_host_settings(&TwoFactorSettings {
+            remember_browser: false,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let user = w.two_factor_user().await;
+    let token = w.start_sign_in(&user).await;
+    let code = w.send_sign_in_code(&token, "email").await;
+    let mut body = sign_in(&token, "email", &code);
+    body["remember_browser"] = json!(true);
+
+    let r = w.verify(body, None).await;
+
+    let (status, _, body) = answer(&r);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.get("remember_browser_token").is_none());
+    assert!(r.headers().get("set-cookie").is_none());
+    assert!(w.store.devices(&user.id).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn methods_not_set_up_or_not_allowed_are_unavailable_and_not_counted() {
+    let w = World::new();
+    w.store
+        .set_host_settings(&TwoFactorSettings {
+            allowed_providers: vec![Provider::Authenticator, Provider::Email],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let user = w.two_factor_user().await;
+    let token = w.start_sign_in(&user).await;
+
+    for provider in ["authenticator", "recovery_code", "sms"] {
+        let (status, code_name, body) =
+            answer(&w.verify(sign_in(&token, provider, "123456"), None).await);
+        assert_eq!(
+            (status, code_name.as_str()),
+            (400, "provider_unavailable"),
+            "{provider}: {body}"
+        );
+    }
+    assert_eq!(w.user(&user.id).await.failed_count, 0);
+}
+
+#[tokio::test]
+async fn an_access_token_or_a_replaced_sign_in_is_not_a_two_factor_token() {
+    let w = World::new();
+    let user = w.two_factor_user().await;
+    let old = w.start_sign_in(&user).await;
+    let code = w.send_sign_in_code(&old, "email").await;
+    let _current = w.start_sign_in(&user).await;
+    let access = w.access_token(&user, Some(w.now()));
+
+    for token in [access.as_str(), old.as_str(), "x.y.z"] {
+        let (status, code_name, _) = answer(&w.verify(sign_in(token, "email", &code), None).await);
+        assert_eq!((status, code_name.as_str()), (401, "unauthorized"));
+    }
+    assert_eq!(w.user(&user.id).await.failed_count, 0);
+}
+
+#[tokio::test]
+async fn a_code_whose_delivery_failed_never_signs_in() {
+    let w = World::new();
+    let user = w.two_factor_user().await;
+    let token = w.start_sign_in(&user).await;
+    let refusing = RefusingSms::default();
+    let r = w
+        .send_with(
+            &refusing,
+            json!({"two_factor_token": token, "provider": "sms"}),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), 502);
+    let undelivered = refusing.codes.lock().unwrap()[0].clone();
+
+    let (status, code_name, _) =
+        answer(&w.verify(sign_in(&token, "sms", &undelivered), None).await);
+
+    assert_eq!((status, code_name.as_str()), (401, "invalid_code"));
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_naming_the_field_and_changes_nothing() {
+    let w = World::new();
+    let user = w.two_factor_user().await;
+    let token = w.start_sign_in(&user).await;
+    let code = w.send_sign_in_code(&token, "email").await;
+    let before = w.user(&user.id).await;
+    let cases = [
+        (
+            json!({"two_factor_token": token, "provider": "email"}),
+            "code",
+        ),
+        (
+            json!({"two_factor_token": token, "provider": "email", "code": 123456}),
+            "code",
+        ),
+        (
+            json!({"two_factor_token": token, "provider": "pigeon", "code": code}),
+            "provider",
+        ),
+        (json!({"two_factor_token": token, "code": code}), "provider"),
+        (
+            json!({"two_factor_token": token, "provider": "email", "code": code, "remember_browser": "yes"}),
+            "remember_browser",
+        ),
+        (
+            json!({"two_factor_token": [], "provider": "email", "code": code}),
+            "two_factor_token",
+        ),
+        (json!({"code": code}), "two_factor_token"),
+        (json!({"purpose": "confirm_fax", "code": code}), "purpose"),
+        (json!({"purpose": "confirm_email"}), "code"),
+    ];
+    for (body, field) in cases {
+        let (status, code_name, answer_body) = answer(&w.verify(body.clone(), None).await);
+        assert_eq!(
+            (status, code_name.as_str(), answer_body["field"].as_str()),
+            (400, "invalid_request", Some(field)),
+            "{body}"
+        );
+    }
+
+    assert_eq!(w.user(&user.id).await, before);
+    assert_eq!(
+        w.verify(sign_in(&token, "email", &code), None)
+            .await
+            .status(),
+        200,
+        "the code still works"
+    );
+}
+
+/// The user's events, newest first, as the store holds them.
+async fn events(w: &World, user_id: &str) -> Vec<twofa::audit::SecurityEvent> {
+    use twofa::store::EventStore;
+    w.store
+        .user_events(user_id, None, None, 100)
+        .await
+        .unwrap()
+        .items
+}
+
+#[tokio::test]
+async fn a_sign_in_with_a_recovery_code_and_a_remembered_browser_records_each_with_its_amr() {
+    let w = World::new();
+    let user = w.two_factor_user().await;
+    let codes = w.give_recovery_codes(&user).await;
+    let token = w.start_sign_in(&user).await;
+    let mut body = sign_in(&token, "recovery_code", &codes[0]);
+    body["remember_browser"] = json!(true);
+    assert_eq!(w.verify(body, None).await.status(), 200);
+
+    let recorded = events(&w, &user.id).await;
+    let types: Vec<&str> = recorded.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(
+        types,
+        ["browser_remembered", "recovery_code_used", "sign_in"],
+        "all three, newest first"
+    );
+    assert_eq!(recorded[2].details["amr"], json!(["pwd", "rec"]));
+    assert_eq!(recorded[1].details["recovery_codes_left"], 9);
+    assert_eq!(recorded[2].user_agent.as_deref(), Some("twofa-tests"));
+    let text = serde_json::to_string(&recorded).unwrap();
+    assert!(
+        !text.contains(&codes[0]) && !text.contains(&token),
+        "no code or token in an event: {text}"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_code_is_recorded_and_the_one_that_locks_is_recorded_with_the_lock() {
+    let w = World::new();
+    let user = w.two_factor_user().await;
+    let token = w.start_sign_in(&user).await;
+    w.send_sign_in_code(&token, "email").await;
+    for _ in 0..5 {
+        w.verify(sign_in(&token, "email", "000000"), None).await;
+    }
+    let recorded = events(&w, &user.id).await;
+    let types: Vec<&str> = recorded.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "locked_out",
+            "sign_in_failed",
+            "sign_in_failed",
+            "sign_in_failed",
+            "sign_in_failed",
+            "sign_in_failed"
+        ]
+    );
+    assert!(
+        recorded[0].details["locked_until"]
+            .as_i64()
+            .is_some_and(|t| t > w.now()),
+        "{:?}",
+        recorded[0].details
+    );
+    assert_eq!(recorded[1].details["factor"], json!("email"));
+    assert!(
+        !serde_json::to_string(&recorded).unwrap().contains("000000"),
+        "the wrong code is not kept"
+    );
+}
+
+#[tokio::test]
+async fn a_code_sent_for_one_sign_in_does_not_finish_another() {
+    // SECURITY.md: a sent code works "only for the request that asked for them". Attack:
+    // the victim signs in and is sent a code; an attacker who has the password and sees
+    // that code (a lock-screen preview, an SMS interception) signs in afresh, which
+    // replaces the victim's sign-in, and finishes the attacker's own with the victim's code.
+    let w = World::new();
+    let user = w.two_factor_user().await;
+    let victims = w.start_sign_in(&user).await;
+    let code = w.send_sign_in_code(&victims, "sms").await;
+    let attackers = w.start_sign_in(&user).await;
+
+    let (status, code_name, body) =
+        answer(&w.verify(sign_in(&attackers, "sms", &code), None).await);
+
+    assert_eq!(
+        (status, code_name.as_str()),
+        (401, "invalid_code"),
+        "the code was sent for another sign-in: {body}"
+    );
+}

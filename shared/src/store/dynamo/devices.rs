@@ -1,0 +1,169 @@
+//! Remembered browsers, under their user's partition.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{DeleteRequest, ReturnValue, WriteRequest};
+
+use super::DynamoStore;
+use super::item::{self, Item, Reader, TTL, VALID_UNTIL, key, keys, n, s, ttl_after, valid_until};
+use super::request::{built, condition_failed, unavailable};
+use crate::clock::Timestamp;
+use crate::devices::Device;
+use crate::store::{DeviceStore, StoreError};
+
+/// A remembered browser's item, under its user's partition.
+pub fn device_item(d: &Device) -> Item {
+    let mut i = key(keys::user_pk(&d.user_id), keys::device_sk(&d.device_id));
+    i.insert("user_id".to_string(), s(&d.user_id));
+    i.insert("device_id".to_string(), s(&d.device_id));
+    i.insert("token_hash".to_string(), s(&d.token_hash));
+    i.insert("security_stamp".to_string(), s(&d.security_stamp));
+    i.insert("created_at".to_string(), n(d.created_at));
+    i.insert("last_used_at".to_string(), n(d.last_used_at));
+    i.insert(VALID_UNTIL.to_string(), n(d.expires_at));
+    i.insert(TTL.to_string(), n(ttl_after(d.expires_at)));
+    if let Some(ua) = &d.user_agent {
+        i.insert("user_agent".to_string(), s(ua));
+    }
+    i
+}
+
+/// A remembered browser from its item.
+pub fn device_from(i: &Item) -> Result<Device, StoreError> {
+    let r = Reader(i);
+    Ok(Device {
+        user_id: r.s("user_id")?,
+        device_id: r.s("device_id")?,
+        token_hash: r.s("token_hash")?,
+        security_stamp: r.s("security_stamp")?,
+        created_at: r.n("created_at")?,
+        last_used_at: r.n("last_used_at")?,
+        expires_at: valid_until(&r)?,
+        user_agent: r.opt_s("user_agent")?,
+    })
+}
+
+impl DynamoStore {
+    pub(super) async fn device_items(&self, user_id: &str) -> Result<Vec<Item>, StoreError> {
+        let pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", item::PK)
+            .expression_attribute_names("#sk", item::SK)
+            .expression_attribute_values(":pk", s(keys::user_pk(user_id)))
+            .expression_attribute_values(":prefix", s(keys::DEVICE_PREFIX))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<Item>, _>>()
+            .await
+            .map_err(unavailable)?;
+        Ok(pages)
+    }
+}
+
+#[async_trait]
+impl DeviceStore for DynamoStore {
+    async fn put_device(&self, device: &Device) -> Result<(), StoreError> {
+        self.put(device_item(device)).await
+    }
+
+    async fn device(&self, user_id: &str, device_id: &str) -> Result<Option<Device>, StoreError> {
+        self.get(item::key(
+            keys::user_pk(user_id),
+            keys::device_sk(device_id),
+        ))
+        .await?
+        .as_ref()
+        .map(device_from)
+        .transpose()
+    }
+
+    async fn devices(&self, user_id: &str) -> Result<Vec<Device>, StoreError> {
+        let mut list = self
+            .device_items(user_id)
+            .await?
+            .iter()
+            .map(device_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        list.sort_by(|a, b| (a.created_at, &a.device_id).cmp(&(b.created_at, &b.device_id)));
+        Ok(list)
+    }
+
+    async fn delete_device(&self, user_id: &str, device_id: &str) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(item::key(
+                keys::user_pk(user_id),
+                keys::device_sk(device_id),
+            )))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+    }
+
+    async fn delete_devices(&self, user_id: &str) -> Result<(), StoreError> {
+        let keys: Vec<Item> = self
+            .device_items(user_id)
+            .await?
+            .into_iter()
+            .map(|i| {
+                i.into_iter()
+                    .filter(|(k, _)| k == item::PK || k == item::SK)
+                    .collect()
+            })
+            .collect();
+        for chunk in keys.chunks(25) {
+            let requests = chunk
+                .iter()
+                .map(|k| {
+                    Ok(WriteRequest::builder()
+                        .delete_request(
+                            DeleteRequest::builder()
+                                .set_key(Some(k.clone()))
+                                .build()
+                                .map_err(built)?,
+                        )
+                        .build())
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            self.batch_write(requests, "remembered browsers").await?;
+        }
+        Ok(())
+    }
+
+    async fn touch_device(
+        &self,
+        user_id: &str,
+        device_id: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(item::key(
+                keys::user_pk(user_id),
+                keys::device_sk(device_id),
+            )))
+            .update_expression("SET #last_used_at = :now")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#last_used_at", "last_used_at")
+            .expression_attribute_names("#pk", item::PK)
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match result {
+            // A browser forgotten meanwhile stays forgotten rather than coming back as a stub.
+            Ok(_) => Ok(()),
+            Err(e) if condition_failed(&e) => Ok(()),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! Send-limit windows: one counter item per limit.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
+
+use super::DynamoStore;
+use super::item::{self, Item, Reader, keys, n};
+use super::request::{condition_failed, unavailable};
+use super::update::Update;
+use crate::clock::Timestamp;
+use crate::store::{StoreError, ThrottleStore};
+use crate::throttle::{Limit, Taken, Window};
+
+/// A send window from its item.
+pub fn window_from(i: &Item) -> Result<Window, StoreError> {
+    let r = Reader(i);
+    Ok(Window {
+        count: r.n("count")?,
+        window_end: r.n::<Timestamp>("window_end")?,
+    })
+}
+
+#[async_trait]
+impl ThrottleStore for DynamoStore {
+    async fn take_send(&self, limit: &Limit, now: Timestamp) -> Result<Taken, StoreError> {
+        let key = item::single_key(keys::window_pk(&limit.key));
+        let fresh = limit.fresh(now);
+        // Another send may reset the same ended window first; then the count is a
+        // plain ADD on the next attempt. Only a window ending again and again
+        // between two steps could exhaust this.
+        for _ in 0..4 {
+            let u = Update::default()
+                .add("count", n(1))
+                .set_if_absent("window_end", n(fresh.window_end))
+                .set_if_absent(item::TTL, n(item::ttl_after(fresh.window_end)))
+                .with_name(item::PK)
+                .with_value("now", n(now))
+                .with_value("max", n(limit.max));
+            let counted = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key.clone()))
+                .update_expression(u.expression())
+                .condition_expression(
+                    "attribute_not_exists(#pk) OR (#window_end > :now AND #count < :max)",
+                )
+                .set_expression_attribute_names(Some(u.names))
+                .set_expression_attribute_values(Some(u.values))
+                .return_values(ReturnValue::AllNew)
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .send()
+                .await;
+            let old = match counted {
+                Ok(out) => {
+                    return Ok(Taken::Counted(window_from(
+                        &out.attributes.unwrap_or_default(),
+                    )?));
+                }
+                Err(e) => match e.as_service_error() {
+                    Some(UpdateItemError::ConditionalCheckFailedException(c)) => c.item().cloned(),
+                    _ => return Err(unavailable(e)),
+                },
+            };
+            let old = match old {
+                Some(i) => Some(i),
+                None => self.get(key.clone()).await?,
+            };
+            let Some(old) = old else { continue };
+            let old = window_from(&old)?;
+            if old.window_end > now {
+                return Ok(Taken::Full(old));
+            }
+            // The window has ended: start it again, unless another send just did.
+            let u = Update::default()
+                .set("count", n(1))
+                .set("window_end", n(fresh.window_end))
+                .set(item::TTL, n(item::ttl_after(fresh.window_end)))
+                .with_value("old_end", n(old.window_end));
+            let reset = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key.clone()))
+                .update_expression(u.expression())
+                .condition_expression("#window_end = :old_end")
+                .set_expression_attribute_names(Some(u.names))
+                .set_expression_attribute_values(Some(u.values))
+                .send()
+                .await;
+            match reset {
+                Ok(_) => return Ok(Taken::Counted(fresh)),
+                Err(e) if condition_failed(&e) => continue,
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "send window {} kept changing under four attempts",
+            limit.key
+        )))
+    }
+
+    async fn give_back_send(&self, key: &str, window_end: Timestamp) -> Result<(), StoreError> {
+        let u = Update::default()
+            .add("count", n(-1))
+            .with_name("window_end")
+            .with_value("end", n(window_end))
+            .with_value("zero", n(0));
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(item::single_key(keys::window_pk(key))))
+            .update_expression(u.expression())
+            .condition_expression("#window_end = :end AND #count > :zero")
+            .set_expression_attribute_names(Some(u.names))
+            .set_expression_attribute_values(Some(u.values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // The window ended and started again: what it counted is gone already.
+            Err(e) if condition_failed(&e) => Ok(()),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn send_window(&self, key: &str) -> Result<Option<Window>, StoreError> {
+        self.get(item::single_key(keys::window_pk(key)))
+            .await?
+            .as_ref()
+            .map(window_from)
+            .transpose()
+    }
+}

@@ -1,0 +1,395 @@
+//! Tenants, the tenant listing and the host's item.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    ConditionCheck, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
+
+use super::DynamoStore;
+use super::item::{self, Item, Reader, corrupt, key, keys, n, s, single_key};
+use super::request::{built, condition_failed, unavailable};
+use super::settings::{
+    SettingsChange, behaviour_value, lockout_value, opt_lockout, parse_behaviour, settings_from,
+    settings_or_default, settings_value,
+};
+use super::update::Update;
+use super::users::{email_item, user_item};
+use crate::lockout::LockoutPolicy;
+use crate::policy::{Behaviour, TwoFactorSettings};
+use crate::store::{StoreError, TenantStore};
+use crate::tenant::{Host, Scope, Tenant};
+use crate::user::User;
+
+/// The tenant item: name, feature and settings, so a tenant user's policy is one read.
+pub fn tenant_item(t: &Tenant) -> Item {
+    let mut i = single_key(keys::tenant_pk(&t.name.to_ascii_lowercase()));
+    i.insert("name".to_string(), s(&t.name));
+    i.insert("feature".to_string(), behaviour_value(t.feature));
+    i.insert("settings".to_string(), settings_value(&t.settings));
+    i.insert("created_at".to_string(), n(t.created_at));
+    if let Some(l) = &t.lockout {
+        i.insert("lockout".to_string(), lockout_value(l));
+    }
+    if let Some(l) = &t.host_lockout {
+        i.insert("host_lockout".to_string(), lockout_value(l));
+    }
+    i
+}
+
+/// The item that lists a tenant in the [`keys::TENANTS_PK`] partition.
+pub fn tenant_listing_item(tenant_key: &str) -> Item {
+    key(keys::TENANTS_PK, tenant_key)
+}
+
+/// A tenant from its item.
+pub fn tenant_from(i: &Item) -> Result<Tenant, StoreError> {
+    let r = Reader(i);
+    let settings = r
+        .opt_map("settings")?
+        .ok_or_else(|| corrupt("settings", "missing"))?;
+    Ok(Tenant {
+        name: r.s("name")?,
+        feature: parse_behaviour(&r.s("feature")?)?,
+        settings: settings_from(settings)?,
+        created_at: r.n("created_at")?,
+        lockout: opt_lockout(i, "lockout")?,
+        host_lockout: opt_lockout(i, "host_lockout")?,
+    })
+}
+
+/// The host's item: settings and own lockout values, each absent until first saved.
+pub fn host_from(i: &Item) -> Result<Host, StoreError> {
+    Ok(Host {
+        settings: Reader(i)
+            .opt_map("settings")?
+            .map(settings_from)
+            .transpose()?,
+        lockout: opt_lockout(i, "lockout")?,
+    })
+}
+
+#[async_trait]
+impl TenantStore for DynamoStore {
+    async fn create_tenant(&self, tenant: &Tenant, admin: &User) -> Result<(), StoreError> {
+        let new = "attribute_not_exists(#pk)";
+        let names = [("#pk", item::PK)];
+        let key = tenant.name.to_ascii_lowercase();
+        // The tenant starts with the host's lockout values as they are, and the
+        // transaction checks they still are: a host change that lands first makes
+        // this attempt fail and read again; one that lands after finds the tenant
+        // in the listing it copies into.
+        for _ in 0..5 {
+            let host = self
+                .get(item::single_key(keys::HOST_PK.to_string()))
+                .await?;
+            let version: u64 = match &host {
+                Some(h) => Reader(h).opt_n("lockout_version")?.unwrap_or(0),
+                None => 0,
+            };
+            let host_lockout = host
+                .as_ref()
+                .map(|h| opt_lockout(h, "lockout"))
+                .transpose()?
+                .flatten();
+            let mut tenant_item = tenant_item(&Tenant {
+                host_lockout,
+                ..tenant.clone()
+            });
+            tenant_item.insert("host_lockout_version".to_string(), n(version));
+            let unchanged = if version == 0 {
+                "attribute_not_exists(#v)"
+            } else {
+                "#v = :v"
+            };
+            let mut check = ConditionCheck::builder()
+                .table_name(&self.table)
+                .set_key(Some(item::single_key(keys::HOST_PK.to_string())))
+                .condition_expression(unchanged)
+                .expression_attribute_names("#v", "lockout_version");
+            if version > 0 {
+                check = check.expression_attribute_values(":v", n(version));
+            }
+            let tx = vec![
+                self.put_if(tenant_item, new, &names, vec![])?,
+                self.put_if(user_item(admin), new, &names, vec![])?,
+                self.put_if(email_item(admin), new, &names, vec![])?,
+                self.put_if(tenant_listing_item(&key), new, &names, vec![])?,
+                TransactWriteItem::builder()
+                    .condition_check(check.build().map_err(built)?)
+                    .build(),
+            ];
+            return match self.transact(tx).await? {
+                Ok(()) => Ok(()),
+                Err(failed) if failed.first() == Some(&true) || failed.get(3) == Some(&true) => {
+                    Err(StoreError::Conflict("tenant"))
+                }
+                Err(failed) if failed.get(2) == Some(&true) => Err(StoreError::Conflict("email")),
+                Err(failed) if failed.get(4) == Some(&true) => continue,
+                Err(_) => Err(StoreError::Conflict("user")),
+            };
+        }
+        Err(StoreError::Unavailable(
+            "the host's lockout values kept changing while the tenant was created".into(),
+        ))
+    }
+
+    async fn tenant(&self, key: &str) -> Result<Option<Tenant>, StoreError> {
+        self.get(item::single_key(keys::tenant_pk(key)))
+            .await?
+            .as_ref()
+            .map(tenant_from)
+            .transpose()
+    }
+
+    async fn set_tenant_feature(&self, key: &str, feature: Behaviour) -> Result<(), StoreError> {
+        self.update_tenant(
+            key,
+            Update::default().set("feature", behaviour_value(feature)),
+        )
+        .await
+    }
+
+    async fn set_tenant_settings(
+        &self,
+        key: &str,
+        settings: &TwoFactorSettings,
+    ) -> Result<(), StoreError> {
+        self.update_tenant(
+            key,
+            Update::default().set("settings", settings_value(settings)),
+        )
+        .await
+    }
+
+    async fn host_settings(&self) -> Result<Option<TwoFactorSettings>, StoreError> {
+        Ok(self.host().await?.settings)
+    }
+
+    async fn set_host_settings(&self, settings: &TwoFactorSettings) -> Result<(), StoreError> {
+        // An update, not a put: the host's lockout values live in the same item.
+        self.update_host(Update::default().set("settings", settings_value(settings)))
+            .await
+            .map(|_| ())
+    }
+
+    async fn host(&self) -> Result<Host, StoreError> {
+        match self
+            .get(item::single_key(keys::HOST_PK.to_string()))
+            .await?
+        {
+            Some(i) => host_from(&i),
+            None => Ok(Host::default()),
+        }
+    }
+
+    async fn set_host_lockout(&self, lockout: &LockoutPolicy) -> Result<(), StoreError> {
+        let update = Update::default()
+            .set("lockout", lockout_value(lockout))
+            .add("lockout_version", n(1));
+        let host = self.update_host(update).await?;
+        let version: u64 = Reader(&host).n("lockout_version")?;
+        // Every copy is conditional on being older, so two host changes racing
+        // leave the newer values everywhere, whatever order the copies land in.
+        let mut copies = tokio::task::JoinSet::new();
+        for chunk in self.tenant_keys().await?.chunks(16) {
+            for key in chunk {
+                let (store, key, lockout) = (self.clone(), key.clone(), *lockout);
+                copies.spawn(async move { store.copy_host_lockout(&key, &lockout, version).await });
+            }
+            while let Some(done) = copies.join_next().await {
+                done.map_err(|e| StoreError::Unavailable(format!("copying lockout values: {e}")))??;
+            }
+        }
+        Ok(())
+    }
+
+    async fn set_tenant_lockout(
+        &self,
+        key: &str,
+        lockout: &LockoutPolicy,
+    ) -> Result<(), StoreError> {
+        self.update_tenant(
+            key,
+            Update::default().set("lockout", lockout_value(lockout)),
+        )
+        .await
+    }
+
+    async fn change_settings(
+        &self,
+        scope: &Scope,
+        from: &TwoFactorSettings,
+        to: &TwoFactorSettings,
+    ) -> Result<TwoFactorSettings, StoreError> {
+        let key = match scope {
+            Scope::Host => item::single_key(keys::HOST_PK.to_string()),
+            Scope::Tenant(k) => item::single_key(keys::tenant_pk(k)),
+        };
+        let Some(change) = SettingsChange::new(from, to) else {
+            return match (self.get(key).await?, scope) {
+                (Some(current), _) => settings_or_default(&current),
+                (None, Scope::Host) => Ok(TwoFactorSettings::default()),
+                (None, Scope::Tenant(_)) => Err(StoreError::NotFound),
+            };
+        };
+        // The host's settings exist only once saved; the first change sets them whole.
+        // The host item may be there already without them (lockout values saved
+        // first), so that first save is an update too, never a put that would drop them.
+        for _ in 0..4 {
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key.clone()))
+                .update_expression(&change.update)
+                .condition_expression(&change.condition)
+                .set_expression_attribute_names(Some(change.names.clone()))
+                .set_expression_attribute_values(Some(change.values.clone()))
+                .return_values(ReturnValue::AllNew)
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .send()
+                .await;
+            let old = match result {
+                Ok(out) => return settings_or_default(&out.attributes.unwrap_or_default()),
+                Err(e) => match e.as_service_error() {
+                    Some(UpdateItemError::ConditionalCheckFailedException(c)) => c.item().cloned(),
+                    _ => return Err(unavailable(e)),
+                },
+            };
+            let old = match old.filter(|i| !i.is_empty()) {
+                Some(i) => Some(i),
+                None => self.get(key.clone()).await?,
+            };
+            let saved = old.as_ref().filter(|i| i.contains_key("settings"));
+            match (saved, old.is_some(), scope) {
+                // Refused because a field moved: conflict. Refused only because the
+                // settings were not there yet and now are (another admin's first save): again.
+                (Some(old), _, _) => {
+                    if change.moved(from, &settings_or_default(old)?) {
+                        return Err(StoreError::Conflict("settings"));
+                    }
+                }
+                (None, false, Scope::Tenant(_)) => return Err(StoreError::NotFound),
+                (None, true, Scope::Tenant(_)) => {
+                    return Err(StoreError::Unavailable(
+                        "tenant item without settings".into(),
+                    ));
+                }
+                (None, _, Scope::Host) if *from == TwoFactorSettings::default() => {
+                    let created = self
+                        .client
+                        .update_item()
+                        .table_name(&self.table)
+                        .set_key(Some(key.clone()))
+                        .update_expression("SET #settings = :settings")
+                        .condition_expression("attribute_not_exists(#settings)")
+                        .expression_attribute_names("#settings", "settings")
+                        .expression_attribute_values(":settings", settings_value(to))
+                        .send()
+                        .await;
+                    match created {
+                        Ok(_) => return Ok(to.clone()),
+                        // Another admin saved first: change on top of theirs.
+                        Err(e) if condition_failed(&e) => {}
+                        Err(e) => return Err(unavailable(e)),
+                    }
+                }
+                (None, _, Scope::Host) => return Err(StoreError::Conflict("settings")),
+            }
+        }
+        Err(StoreError::Conflict("settings"))
+    }
+}
+
+impl DynamoStore {
+    /// Updates the host's item (creating it if absent); returns it as updated.
+    pub(super) async fn update_host(&self, update: Update) -> Result<Item, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(item::single_key(keys::HOST_PK.to_string())))
+            .update_expression(update.expression())
+            .set_expression_attribute_names(Some(update.names))
+            .set_expression_attribute_values(Some(update.values).filter(|v| !v.is_empty()))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.attributes.unwrap_or_default())
+    }
+
+    /// Every tenant's key, from the listing partition.
+    pub(super) async fn tenant_keys(&self) -> Result<Vec<String>, StoreError> {
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", item::PK)
+            .expression_attribute_values(":pk", s(keys::TENANTS_PK))
+            .projection_expression("#sk")
+            .expression_attribute_names("#sk", item::SK)
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<Item>, _>>()
+            .await
+            .map_err(unavailable)?;
+        items.iter().map(|i| Reader(i).s(item::SK)).collect()
+    }
+
+    /// Copies the host's lockout values of `version` into a tenant unless a newer copy is there.
+    pub(super) async fn copy_host_lockout(
+        &self,
+        key: &str,
+        lockout: &LockoutPolicy,
+        version: u64,
+    ) -> Result<(), StoreError> {
+        let update = Update::default()
+            .set("host_lockout", lockout_value(lockout))
+            .set("host_lockout_version", n(version))
+            .with_name(item::PK);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(item::single_key(keys::tenant_pk(key))))
+            .update_expression(update.expression())
+            .condition_expression("attribute_exists(#pk) AND (attribute_not_exists(#host_lockout_version) OR #host_lockout_version < :host_lockout_version)")
+            .set_expression_attribute_names(Some(update.names))
+            .set_expression_attribute_values(Some(update.values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // A newer copy is there already (or the tenant is gone): nothing to do.
+            Err(e) if condition_failed(&e) => Ok(()),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    pub(super) async fn update_tenant(&self, key: &str, update: Update) -> Result<(), StoreError> {
+        let update = update.with_name(item::PK);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(item::single_key(keys::tenant_pk(key))))
+            .update_expression(update.expression())
+            .condition_expression("attribute_exists(#pk)")
+            .set_expression_attribute_names(Some(update.names))
+            .set_expression_attribute_values(Some(update.values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if condition_failed(&e) => Err(StoreError::NotFound),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+}

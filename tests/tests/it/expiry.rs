@@ -1,0 +1,160 @@
+//! Expiry is decided from the item, never by DynamoDB's TTL sweep, which deletes an
+//! expired item at any time from its TTL to days later. Run against DynamoDB Local
+//! with a clock in 2100 (so DynamoDB Local's own sweep leaves the items alone) and
+//! the sweep played by the test: delete every item whose TTL attribute has passed.
+//! The memory store has no sweep to show this.
+
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use e2e::{Backend, local_sdk_config};
+use serde_json::json;
+use twofa::app::{Core, Keys};
+use twofa::clock::{Clock, ManualClock};
+use twofa::config::Config;
+use twofa::senders::log::LogSender;
+use twofa::store::dynamo::DynamoStore;
+use twofa::tenant::Scope;
+use twofa::testing::json_request;
+use twofa::testing::world::answer as answer_of;
+use twofa::tokens::{NewToken, TokenKind};
+use twofa::user::{User, UserPatch};
+
+/// Deletes what DynamoDB's TTL would: every item whose `expires_at` is at or before `now`.
+async fn sweep(client: &aws_sdk_dynamodb::Client, table: &str, now: i64) -> usize {
+    let items = client
+        .scan()
+        .table_name(table)
+        .send()
+        .await
+        .expect("scanning the table")
+        .items
+        .unwrap_or_default();
+    let mut deleted = 0;
+    for item in items {
+        let due = matches!(item.get("expires_at"), Some(AttributeValue::N(t)) if t.parse::<i64>().is_ok_and(|t| t <= now));
+        if due {
+            let key = item
+                .iter()
+                .filter(|(k, _)| *k == "pk" || *k == "sk")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            client
+                .delete_item()
+                .table_name(table)
+                .set_key(Some(key))
+                .send()
+                .await
+                .expect("deleting as TTL would");
+            deleted += 1;
+        }
+    }
+    deleted
+}
+
+#[tokio::test]
+async fn an_expired_code_answers_410_before_and_after_the_sweep_and_counts_no_failure() {
+    let Some(Backend::Dynamo(endpoint)) = Backend::dynamo() else {
+        return;
+    };
+    let client = aws_sdk_dynamodb::Client::new(&local_sdk_config(&endpoint));
+    let table = format!("twofa-expiry-{}", uuid::Uuid::new_v4().simple());
+    let store = DynamoStore::new(client.clone(), table.clone());
+    store
+        .ensure_table()
+        .await
+        .expect("a table in DynamoDB Local");
+    let env: std::collections::HashMap<String, String> =
+        [("CODE_TTL_SECONDS".to_string(), "60".to_string())].into();
+    let config = Config::read(&env).expect("valid settings");
+    let clock = Arc::new(ManualClock::new(4_102_444_800));
+    let keys = Keys::random(config.token_lifetimes);
+    let core = Core::new(Arc::new(store), clock.clone(), config, keys);
+    let out = LogSender::new(clock.clone());
+
+    let user = User::new(
+        Scope::Host,
+        "jane@example.org",
+        "$argon2id$unused".into(),
+        core.now(),
+    );
+    core.store.create_user(&user).await.unwrap();
+    let sid = uuid::Uuid::new_v4().to_string();
+    let patch = UserPatch {
+        email_confirmed: Some(true),
+        two_factor_enabled: Some(true),
+        pending_sign_in: Some(Some(sid.clone())),
+        ..Default::default()
+    };
+    core.store.update_user(&user.id, &patch).await.unwrap();
+    let claims = NewToken {
+        user_id: user.id.clone(),
+        scope: user.scope.key(),
+        amr: vec!["pwd".into()],
+        sid: Some(sid),
+        ..Default::default()
+    };
+    let token = core
+        .tokens
+        .issue(TokenKind::TwoFactor, claims, core.now())
+        .unwrap();
+
+    let sent = send_code::handle(
+        &core,
+        &out,
+        &out,
+        json_request(
+            "POST",
+            "/send-code",
+            &json!({"two_factor_token": token, "provider": "email"}),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(sent.status(), 202, "{}", sent.body());
+    let code = out
+        .outbox()
+        .iter()
+        .rev()
+        .find_map(|m| m.code.clone())
+        .expect("a code was sent");
+    let verify = json!({"two_factor_token": token, "provider": "email", "code": code});
+
+    clock.advance(61);
+    let before = answer_of(
+        &verify_code::handle(
+            &core,
+            &out,
+            json_request("POST", "/verify-code", &verify, None),
+        )
+        .await,
+    );
+    assert_eq!(
+        (before.0, before.1.as_str()),
+        (410, "code_expired"),
+        "before the sweep"
+    );
+    sweep(&client, &table, clock.now()).await;
+    let after = answer_of(
+        &verify_code::handle(
+            &core,
+            &out,
+            json_request("POST", "/verify-code", &verify, None),
+        )
+        .await,
+    );
+    assert_eq!(
+        (after.0, after.1.as_str()),
+        (410, "code_expired"),
+        "after the sweep"
+    );
+    let stored = core.store.user(&user.id).await.unwrap().expect("the user");
+    assert_eq!(stored.failed_count, 0, "an expired code counts no failure");
+
+    // A day later TTL may take the code; only then is it as unknown as any wrong code.
+    clock.advance(86_400);
+    assert!(
+        sweep(&client, &table, clock.now()).await >= 1,
+        "the code goes once its grace period has passed"
+    );
+}

@@ -1,0 +1,23 @@
+//! End-to-end tests, one binary: the local API over HTTP, the event files, the route
+//! table, faults, on DynamoDB Local and moto. `no_secrets_in_logs` stays a binary of
+//! its own: it installs the process-wide log subscriber and sets the process
+//! environment, which would reach every other test sharing its process.
+
+mod account_lifecycle;
+mod admin_operations;
+mod client_input;
+mod console;
+mod events;
+mod expiry;
+mod fault_proxy;
+mod faults;
+mod forgot_timing;
+mod policy;
+mod policy_cache_measure;
+mod racing_guesses;
+mod retried_writes;
+mod round_trips;
+mod route_table;
+mod second_factor;
+mod send_limits;
+mod sign_in;

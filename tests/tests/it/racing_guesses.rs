@@ -1,0 +1,258 @@
+//! Guesses sent together get no more tries than guesses sent one by one (issue 8.1):
+//! with `LOCKOUT_MAX_FAILED_ATTEMPTS=1`, many wrong passwords or codes and one right
+//! one are sent at once, over HTTP to the local API, on the embedded store and on
+//! DynamoDB Local. Whichever attempt takes the one slot is the only one judged: the
+//! right one may sign in only if it took the slot before any wrong one was judged.
+//!
+//! The observable: a wrong guess that is judged reaches the limit and locks the
+//! account, which sends the lockout notice. So a right answer that signed in beside
+//! a lockout notice means two attempts were judged in one slot. Each race runs for
+//! several users, since on the old code the right answer only sometimes won.
+
+use e2e::{AppOptions, Backend, Reply, TestApp, spawn_app};
+use serde_json::{Value, json};
+use twofa::config::Config;
+use twofa::tenant::Scope;
+use twofa::user::{Authenticator, UserPatch};
+
+const PASSWORD: &str = "correct horse battery staple";
+const WRONG: usize = 12;
+const ROUNDS: usize = 4;
+
+async fn app(backend: &Backend) -> TestApp {
+    let env = std::collections::HashMap::from([(
+        "LOCKOUT_MAX_FAILED_ATTEMPTS".to_string(),
+        "1".to_string(),
+    )]);
+    spawn_app(
+        backend,
+        AppOptions {
+            config: Config::read(&env).expect("valid settings"),
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+/// Sends every body in `wrong` and then `right` to `path` at once; the right one's reply comes first.
+async fn together(
+    app: &TestApp,
+    path: &str,
+    wrong: Vec<Value>,
+    right: Value,
+) -> (Reply, Vec<Reply>) {
+    let mut tasks = Vec::new();
+    for body in wrong.into_iter().chain(std::iter::once(right)) {
+        let app = app.clone();
+        let path = path.to_string();
+        tasks.push(tokio::spawn(
+            async move { app.post(&path, &body, None).await },
+        ));
+    }
+    let mut replies = Vec::new();
+    for t in tasks {
+        replies.push(t.await.expect("the request task finished"));
+    }
+    let right = replies.pop().expect("the right one's reply");
+    (right, replies)
+}
+
+async fn lock_notices(app: &TestApp, to: &str) -> usize {
+    app.api
+        .outbox
+        .outbox()
+        .iter()
+        .filter(|m| m.to == to && m.subject.as_deref() == Some("Your account was locked"))
+        .count()
+}
+
+/// The rule every race checks: at most one attempt judged in the one slot.
+async fn at_most_one_judged(app: &TestApp, email: &str, right: &Reply, wrong: &[Reply]) {
+    let statuses: Vec<u16> = wrong.iter().map(|r| r.status).collect();
+    assert!(
+        statuses.iter().all(|s| [401, 423].contains(s)),
+        "wrong guesses answered {statuses:?}"
+    );
+    let notices = lock_notices(app, email).await;
+    assert!(
+        !(right.status == 200 && notices > 0),
+        "the right answer signed in although a wrong guess was judged in the same slot (wrong: {statuses:?}, notices: {notices})"
+    );
+    assert!(
+        [200, 401, 423].contains(&right.status),
+        "the right answer got {} {:?}",
+        right.status,
+        right.body
+    );
+}
+
+/// A host user with a confirmed email (so lockout notices are sent), a confirmed
+/// phone, an enabled authenticator (its key returned), recovery codes, and 2FA on.
+async fn two_factor_user(app: &TestApp, email: &str) -> (String, Vec<u8>, Vec<String>) {
+    let core = &app.api.core;
+    let user = twofa::testing::seed_user(core, Scope::Host, email, PASSWORD, &[]).await;
+    let key = twofa::totp::new_key().expect("randomness").expose().clone();
+    let sealed_key = core.seal_key.seal(&key, &user.id).expect("sealing");
+    let codes: Vec<String> = twofa::codes::new_recovery_codes()
+        .expect("randomness")
+        .iter()
+        .map(|c| c.expose().clone())
+        .collect();
+    let hashes = codes
+        .iter()
+        .map(|c| twofa::codes::recovery_code_hash(&core.hash_key, &user.id, c))
+        .collect();
+    let phone = e2e::unique_number();
+    let patch = UserPatch {
+        email_confirmed: Some(true),
+        phone_number: Some(Some(phone.clone())),
+        phone_number_confirmed: Some(true),
+        two_factor_enabled: Some(true),
+        authenticator: Some(Some(Authenticator {
+            sealed_key,
+            enabled: true,
+        })),
+        recovery_codes: Some(hashes),
+        ..Default::default()
+    };
+    core.store
+        .update_user(&user.id, &patch)
+        .await
+        .expect("the user exists");
+    (phone, key, codes)
+}
+
+async fn passwords(backend: Backend) {
+    let app = app(&backend).await;
+    for round in 0..ROUNDS {
+        let email = format!("race{round}@example.com");
+        let user =
+            twofa::testing::seed_user(&app.api.core, Scope::Host, &email, PASSWORD, &[]).await;
+        app.api
+            .core
+            .store
+            .update_user(
+                &user.id,
+                &UserPatch {
+                    email_confirmed: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let wrong = (0..WRONG)
+            .map(|i| json!({"email": email, "password": format!("wrong horse battery {i}")}))
+            .collect();
+        let (right, wrong) = together(
+            &app,
+            "/login",
+            wrong,
+            json!({"email": email, "password": PASSWORD}),
+        )
+        .await;
+        at_most_one_judged(&app, &email, &right, &wrong).await;
+    }
+}
+
+/// A two-factor token for `email` from a real login.
+async fn two_factor_token(app: &TestApp, email: &str) -> String {
+    let r = app
+        .post(
+            "/login",
+            &json!({"email": email, "password": PASSWORD}),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["status"].as_str()),
+        (200, Some("two_factor_required")),
+        "{:?}",
+        r.body
+    );
+    r.body["two_factor_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+async fn codes(backend: Backend, provider: &str) {
+    let app = app(&backend).await;
+    for round in 0..ROUNDS {
+        let email = format!("race-{provider}{round}@example.com");
+        let (phone, key, recovery) = two_factor_user(&app, &email).await;
+        let token = two_factor_token(&app, &email).await;
+        let right = match provider {
+            "email" | "sms" => {
+                let sent = app
+                    .post(
+                        "/send-code",
+                        &json!({"two_factor_token": token, "provider": provider}),
+                        None,
+                    )
+                    .await;
+                assert_eq!(sent.status, 202, "{:?}", sent.body);
+                let to = if provider == "email" {
+                    email.clone()
+                } else {
+                    phone.clone()
+                };
+                app.last_code_to(&to).await.expect("a code was sent")
+            }
+            "authenticator" => twofa::totp::code_at(&key, app.api.core.now()).expect("a TOTP code"),
+            _ => recovery[0].clone(),
+        };
+        let wrong_code = |i: usize| match provider {
+            "recovery_code" => format!("wrong0-wrong0-wrong0-{i:06}"),
+            _ => {
+                let n: u32 = right.parse::<u32>().unwrap_or(0);
+                format!("{:06}", (n + 1 + i as u32) % 1_000_000)
+            }
+        };
+        let wrong = (0..WRONG)
+            .map(
+                |i| json!({"two_factor_token": token, "provider": provider, "code": wrong_code(i)}),
+            )
+            .collect();
+        let right_body = json!({"two_factor_token": token, "provider": provider, "code": right});
+        let (right, wrong) = together(&app, "/verify-code", wrong, right_body).await;
+        at_most_one_judged(&app, &email, &right, &wrong).await;
+    }
+}
+
+macro_rules! on_both_stores {
+    ($($name:ident => $body:expr;)*) => {
+        mod memory {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    ($body)(Backend::Memory).await
+                }
+            )*
+        }
+        mod dynamodb {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let Some(backend) = Backend::dynamo() else { return };
+                    ($body)(backend).await
+                }
+            )*
+        }
+    };
+}
+
+fn boxed<F: std::future::Future<Output = ()> + Send + 'static>(
+    f: F,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(f)
+}
+
+on_both_stores! {
+    wrong_passwords_sent_with_the_right_one_leave_it_no_second_slot => |b| boxed(passwords(b));
+    wrong_emailed_codes_sent_with_the_right_one_leave_it_no_second_slot => |b| boxed(codes(b, "email"));
+    wrong_texted_codes_sent_with_the_right_one_leave_it_no_second_slot => |b| boxed(codes(b, "sms"));
+    wrong_authenticator_codes_sent_with_the_right_one_leave_it_no_second_slot => |b| boxed(codes(b, "authenticator"));
+    wrong_recovery_codes_sent_with_the_right_one_leave_it_no_second_slot => |b| boxed(codes(b, "recovery_code"));
+}
