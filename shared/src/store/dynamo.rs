@@ -199,7 +199,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{BuildError, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
@@ -477,11 +477,14 @@ impl DynamoStore {
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        Err(StoreError::Unavailable(format!(
-            "the index {} of {} did not become active within 2 minutes",
-            item::SIDE_INDEX,
-            self.table
-        )))
+        Err(StoreError::Unavailable(
+            format!(
+                "the index {} of {} did not become active within 2 minutes",
+                item::SIDE_INDEX,
+                self.table
+            )
+            .into(),
+        ))
     }
 
     /// One page of a `Query`: asks for one item more than `limit` so that `next` is
@@ -569,10 +572,13 @@ impl DynamoStore {
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        Err(StoreError::Unavailable(format!(
-            "table {} did not become active within 2 minutes",
-            self.table
-        )))
+        Err(StoreError::Unavailable(
+            format!(
+                "table {} did not become active within 2 minutes",
+                self.table
+            )
+            .into(),
+        ))
     }
 
     async fn get(&self, key: Item) -> Result<Option<Item>, StoreError> {
@@ -733,9 +739,9 @@ impl DynamoStore {
         if requests.is_empty() {
             Ok(())
         } else {
-            Err(StoreError::Unavailable(format!(
-                "{what} could not all be written"
-            )))
+            Err(StoreError::Unavailable(
+                format!("{what} could not all be written").into(),
+            ))
         }
     }
 
@@ -912,12 +918,12 @@ fn events_from(page: Page<Item>) -> Result<Page<SecurityEvent>, StoreError> {
     })
 }
 
-fn unavailable<E: std::error::Error + 'static>(e: E) -> StoreError {
-    StoreError::Unavailable(DisplayErrorContext(&e).to_string())
+fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
+    StoreError::Unavailable(Box::new(e))
 }
 
 fn built(e: BuildError) -> StoreError {
-    StoreError::Unavailable(format!("request could not be built: {e}"))
+    StoreError::Unavailable(Box::new(e))
 }
 
 fn condition_failed<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
@@ -1752,7 +1758,7 @@ impl TenantStore for DynamoStore {
                 copies.spawn(async move { store.copy_host_lockout(&key, &lockout, version).await });
             }
             while let Some(done) = copies.join_next().await {
-                done.map_err(|e| StoreError::Unavailable(format!("copying lockout values: {e}")))??;
+                done.map_err(|e| StoreError::Unavailable(Box::new(e)))??;
             }
         }
         Ok(())
@@ -2177,10 +2183,13 @@ impl ThrottleStore for DynamoStore {
                 Err(e) => return Err(unavailable(e)),
             }
         }
-        Err(StoreError::Unavailable(format!(
-            "send window {} kept changing under four attempts",
-            limit.key
-        )))
+        Err(StoreError::Unavailable(
+            format!(
+                "send window {} kept changing under four attempts",
+                limit.key
+            )
+            .into(),
+        ))
     }
 
     async fn give_back_send(&self, key: &str, window_end: Timestamp) -> Result<(), StoreError> {
