@@ -19,8 +19,8 @@ use twofa::totp;
 use twofa::user::{Authenticator, User, UserPatch};
 
 use crate::caller::{enrolling, signed_in};
-use crate::policy::side_of;
 use crate::recovery::new_codes;
+use crate::side::side_of;
 
 #[derive(Serialize)]
 struct Enrolment {

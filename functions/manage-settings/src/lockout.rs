@@ -15,7 +15,7 @@ use twofa::store::StoreError;
 use twofa::tenant::Scope;
 
 use crate::caller::{admin, signed_in};
-use crate::policy::require_step_up_to_weaken;
+use crate::side::require_step_up_to_weaken;
 
 #[derive(Serialize)]
 struct LockoutView {

@@ -21,7 +21,7 @@ use twofa::store::{Spend, Subject, Success};
 use twofa::user::UserPatch;
 
 use crate::caller::signed_in;
-use crate::policy::side_of;
+use crate::side::side_of;
 
 #[derive(Deserialize)]
 struct PasswordChange {

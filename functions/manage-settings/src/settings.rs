@@ -10,7 +10,7 @@ use twofa::signin::{Side, load_side};
 use twofa::tenant::Scope;
 
 use crate::caller::{admin, signed_in};
-use crate::policy::require_step_up_to_weaken;
+use crate::side::require_step_up_to_weaken;
 
 /// A partial change: omitted (or null) fields keep their value.
 #[derive(Debug, Deserialize)]

@@ -13,7 +13,7 @@ use twofa::tenant::{Scope, Tenant, TenantName};
 use twofa::user::{Role, User};
 
 use crate::caller::{host_admin, signed_in};
-use crate::policy::{require_step_up_to_weaken, side_of};
+use crate::side::{require_step_up_to_weaken, side_of};
 
 #[derive(Deserialize)]
 struct NewTenant {

@@ -19,7 +19,7 @@ use twofa::tenant::Scope;
 use twofa::user::{Role, User, UserPatch};
 
 use crate::caller::{admin, signed_in};
-use crate::policy::side_of;
+use crate::side::side_of;
 
 /// Users per page unless `limit` says otherwise, and the most `limit` may ask for.
 const PAGE: usize = 50;

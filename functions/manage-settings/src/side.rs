@@ -1,4 +1,4 @@
-//! The policy that applies to a user, read in one store item, and what it lets the
+//! The side a user belongs to, read in one store item, and what its policy lets the
 //! user do with their own flag.
 
 use twofa::api::ApiError;
