@@ -63,7 +63,7 @@ async fn login(core: &Core, sender: &dyn EmailSender, req: Request) -> Result<Re
     let answer_at = tokio::time::Instant::now()
         + std::time::Duration::from_millis(core.config.locked_answer_ms);
     let result = password_step(core, sender, req, body).await;
-    if matches!(&result, Err(e) if e.code() == "locked_out") {
+    if matches!(&result, Err(e) if e.is(ErrorCode::LockedOut)) {
         tokio::time::sleep_until(answer_at).await;
     }
     result

@@ -267,6 +267,11 @@ impl ApiError {
         self.code.as_str()
     }
 
+    /// Whether the answer carries `code`.
+    pub fn is(&self, code: ErrorCode) -> bool {
+        self.code == code
+    }
+
     /// The JSON response.
     pub fn into_response(self) -> Response {
         let mut body = Map::new();
