@@ -346,7 +346,8 @@ impl World {
                     &jane.id,
                     CodePurpose::PasswordReset,
                     &jane.email,
-                    None,
+                    // Sent under the stamp the user has now, as /password/forgot does.
+                    Some(&jane.security_stamp),
                     EVENT_CODE,
                 );
                 let code = PendingCode {
