@@ -9,7 +9,7 @@ use crate::clock::SystemClock;
 use crate::config::{Config, ConfigError, Env};
 #[cfg(feature = "aws")]
 use crate::config::{EmailProvider, ProcessEnv, SmsProvider};
-use crate::crypto::{HashKey, SealKey, decode_key};
+use crate::crypto::{CryptoError, HashKey, SealKey, decode_key};
 #[cfg(feature = "aws")]
 use crate::senders::{
     EmailSender, SmsSender, log::LogSender, ses::SesSender, sns::SnsSender, twilio::TwilioSender,
@@ -69,13 +69,21 @@ impl Keys {
     }
 
     /// Fresh random keys: for the local API (tokens die with the process) and tests.
-    pub fn random(lifetimes: TokenLifetimes) -> Self {
-        let bytes = crate::crypto::random_bytes(32).unwrap_or_else(|_| vec![0x5a; 32]);
-        Self {
-            tokens: Tokens::new("local", &bytes, &[], lifetimes).expect("32 bytes is a valid key"),
-            hash_key: HashKey::random().expect("randomness for a local key"),
-            seal_key: SealKey::random().expect("randomness for a local key"),
-        }
+    /// Without randomness there are no keys: a fixed fallback would let anyone forge
+    /// tokens.
+    pub fn random(lifetimes: TokenLifetimes) -> Result<Self, CryptoError> {
+        Self::from_random_source(lifetimes, crate::crypto::random_bytes)
+    }
+
+    fn from_random_source(
+        lifetimes: TokenLifetimes,
+        random_bytes: impl Fn(usize) -> Result<Vec<u8>, CryptoError>,
+    ) -> Result<Self, CryptoError> {
+        Ok(Self {
+            tokens: Tokens::new("local", &random_bytes(32)?, &[], lifetimes)?,
+            hash_key: HashKey::new(&random_bytes(32)?)?,
+            seal_key: SealKey::new(&random_bytes(32)?)?,
+        })
     }
 }
 
@@ -191,4 +199,16 @@ pub fn email_sender(
         EmailProvider::Ses { from } => Arc::new(SesSender::on_first_use(sdk, from.clone())),
         EmailProvider::Log => Arc::new(log.clone()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_refused_when_the_system_has_no_randomness() {
+        let broken = |_: usize| Err(CryptoError::Random);
+        let keys = Keys::from_random_source(TokenLifetimes::default(), broken);
+        assert!(keys.is_err(), "keys made without randomness are guessable");
+    }
 }

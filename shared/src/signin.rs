@@ -477,21 +477,10 @@ pub async fn right_answer(
         Succeeded::Spent => Ok(Outcome::Spent),
         Succeeded::Locked(until) => Err(ApiError::locked_out(until - now)),
         Succeeded::Ended => Err(ApiError::unauthorized()),
-        Succeeded::Changed => Err(ApiError::new(
-            http::StatusCode::CONFLICT,
-            "conflict",
+        Succeeded::Changed => Err(ApiError::conflict(
             "the account changed while this answer was checked; start again",
         )),
     }
-}
-
-/// 404 `unknown_tenant`.
-pub fn unknown_tenant() -> crate::api::ApiError {
-    crate::api::ApiError::new(
-        http::StatusCode::NOT_FOUND,
-        "unknown_tenant",
-        "no tenant has this name",
-    )
 }
 
 /// The scope a public route's `tenant` field names: the host when absent or null;
@@ -501,7 +490,7 @@ pub fn scope_of(tenant: Option<&str>) -> Result<Scope, crate::api::ApiError> {
         None => Ok(Scope::Host),
         Some(name) => crate::tenant::TenantName::parse(name)
             .map(|n| Scope::Tenant(n.key()))
-            .map_err(|_| unknown_tenant()),
+            .map_err(|_| crate::api::ApiError::unknown_tenant()),
     }
 }
 
@@ -528,9 +517,7 @@ pub fn require_step_up(
     if !two_factor_on || caller.has_fresh_second_factor(core.now(), max_age) {
         return Ok(());
     }
-    Err(crate::api::ApiError::new(
-        http::StatusCode::FORBIDDEN,
-        "step_up_required",
+    Err(crate::api::ApiError::of(crate::api::ErrorCode::StepUpRequired).saying(
         format!(
             "this change needs a second factor proven in the last {max_age} seconds; sign in again with your second factor"
         ),

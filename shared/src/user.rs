@@ -1,5 +1,7 @@
 //! Users as stored: identity, credentials, second factors and the counters that guard them.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
@@ -40,7 +42,7 @@ pub fn new_security_stamp() -> String {
 }
 
 /// An authenticator app's key, sealed with AES-256-GCM; enabled once a code from it was verified.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Authenticator {
     /// The TOTP key, sealed (see [`crate::crypto::SealKey`]).
     pub sealed_key: String,
@@ -48,8 +50,8 @@ pub struct Authenticator {
     pub enabled: bool,
 }
 
-/// A user record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A user record. Printed, it shows no hash, key, code, stamp or sign-in nonce.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     /// Random, globally unique id.
     pub id: String,
@@ -85,6 +87,66 @@ pub struct User {
     pub pending_sign_in: Option<String>,
     /// When the user registered.
     pub created_at: Timestamp,
+}
+
+/// What a log may show in place of a secret: that it is there, not what it is.
+const REDACTED: &str = "[redacted]";
+
+fn redacted<T>(value: &Option<T>) -> Option<&'static str> {
+    value.as_ref().map(|_| REDACTED)
+}
+
+impl fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("sealed_key", &REDACTED)
+            .field("enabled", &self.enabled)
+            .finish()
+    }
+}
+
+// Every field named, so that a new one cannot reach a log unseen.
+impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let User {
+            id,
+            scope,
+            email,
+            email_confirmed,
+            password_hash: _,
+            phone_number,
+            phone_number_confirmed,
+            roles,
+            two_factor_enabled,
+            authenticator,
+            totp_last_step,
+            recovery_codes,
+            failed_count,
+            lockout_end,
+            security_stamp: _,
+            pending_sign_in,
+            created_at,
+        } = self;
+        f.debug_struct("User")
+            .field("id", id)
+            .field("scope", scope)
+            .field("email", email)
+            .field("email_confirmed", email_confirmed)
+            .field("password_hash", &REDACTED)
+            .field("phone_number", phone_number)
+            .field("phone_number_confirmed", phone_number_confirmed)
+            .field("roles", roles)
+            .field("two_factor_enabled", two_factor_enabled)
+            .field("authenticator", authenticator)
+            .field("totp_last_step", totp_last_step)
+            .field("recovery_codes", &recovery_codes.len())
+            .field("failed_count", failed_count)
+            .field("lockout_end", lockout_end)
+            .field("security_stamp", &REDACTED)
+            .field("pending_sign_in", &redacted(pending_sign_in))
+            .field("created_at", created_at)
+            .finish()
+    }
 }
 
 impl User {
@@ -123,8 +185,9 @@ impl User {
 }
 
 /// A change to some fields of a user; fields left `None` are not touched, so a
-/// settings change never overwrites a counter moved concurrently.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// settings change never overwrites a counter moved concurrently. Printed, it shows
+/// which secrets it changes, never their values.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct UserPatch {
     /// New email-confirmed flag.
     pub email_confirmed: Option<bool>,
@@ -146,6 +209,35 @@ pub struct UserPatch {
     pub pending_sign_in: Option<Option<String>>,
     /// Reset the failure count to zero.
     pub reset_failures: bool,
+}
+
+impl fmt::Debug for UserPatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let UserPatch {
+            email_confirmed,
+            phone_number,
+            phone_number_confirmed,
+            two_factor_enabled,
+            authenticator,
+            recovery_codes,
+            security_stamp,
+            password_hash,
+            pending_sign_in,
+            reset_failures,
+        } = self;
+        f.debug_struct("UserPatch")
+            .field("email_confirmed", email_confirmed)
+            .field("phone_number", phone_number)
+            .field("phone_number_confirmed", phone_number_confirmed)
+            .field("two_factor_enabled", two_factor_enabled)
+            .field("authenticator", authenticator)
+            .field("recovery_codes", &recovery_codes.as_ref().map(Vec::len))
+            .field("security_stamp", &redacted(security_stamp))
+            .field("password_hash", &redacted(password_hash))
+            .field("pending_sign_in", &pending_sign_in.as_ref().map(redacted))
+            .field("reset_failures", reset_failures)
+            .finish()
+    }
 }
 
 impl UserPatch {
@@ -205,5 +297,56 @@ impl UserPatch {
     /// Whether the patch changes nothing.
     pub fn is_empty(&self) -> bool {
         *self == UserPatch::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRETS: [&str; 5] = [
+        "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
+        "sealed-totp-key",
+        "recovery-code-hash",
+        "stamp-of-the-user",
+        "pending-sign-in-nonce",
+    ];
+
+    fn user_with_every_secret() -> User {
+        let mut u = User::new(Scope::Host, "ada@example.com", SECRETS[0].into(), 0);
+        u.authenticator = Some(Authenticator {
+            sealed_key: SECRETS[1].into(),
+            enabled: true,
+        });
+        u.recovery_codes = vec![SECRETS[2].into()];
+        u.security_stamp = SECRETS[3].into();
+        u.pending_sign_in = Some(SECRETS[4].into());
+        u
+    }
+
+    #[test]
+    fn a_printed_user_shows_no_hash_key_code_stamp_or_sign_in() {
+        let printed = format!("{:?}", user_with_every_secret());
+        for secret in SECRETS {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        assert!(printed.contains("ada@example.com"), "{printed}");
+    }
+
+    #[test]
+    fn a_printed_patch_shows_no_hash_key_code_stamp_or_sign_in() {
+        let u = user_with_every_secret();
+        let patch = UserPatch {
+            password_hash: Some(u.password_hash.clone()),
+            authenticator: Some(u.authenticator.clone()),
+            recovery_codes: Some(u.recovery_codes.clone()),
+            security_stamp: Some(u.security_stamp.clone()),
+            pending_sign_in: Some(u.pending_sign_in.clone()),
+            ..Default::default()
+        };
+        let printed = format!("{patch:?}");
+        for secret in SECRETS {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
     }
 }

@@ -92,7 +92,7 @@ pub async fn spawn_app(backend: &Backend, options: AppOptions) -> TestApp {
     let outbox = LogSender::default();
     let sms = options.sms.unwrap_or_else(|| Arc::new(outbox.clone()));
     let email = options.email.unwrap_or_else(|| Arc::new(outbox.clone()));
-    let keys = Keys::random(options.config.token_lifetimes);
+    let keys = Keys::random(options.config.token_lifetimes).expect("the system has randomness");
     let core = Core::new(
         store(backend).await,
         Arc::new(SystemClock),

@@ -4,7 +4,9 @@
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
-use twofa::api::{ApiError, Request, Response, Route, cookie, json, parse_body, respond};
+use twofa::api::{
+    ApiError, ErrorCode, Request, Response, cookie, json, operation, parse_body, respond,
+};
 use twofa::app::Core;
 use twofa::audit::EventType;
 use twofa::crypto::random_token;
@@ -16,22 +18,30 @@ use twofa::policy::Effective;
 use twofa::senders::EmailSender;
 use twofa::signin::{
     Failure, attempt_id, begin_attempt, issue_access, load_side, record_wrong_answer, right_answer,
-    scope_of, token_for, unknown_tenant, usable_providers, wrong_answer,
+    scope_of, token_for, usable_providers, wrong_answer,
 };
 use twofa::store::{Spend, Subject, Success};
 use twofa::tenant::Scope;
 use twofa::tokens::{NewToken, TokenKind};
 use twofa::user::{User, UserPatch};
 
-/// The routes this function serves.
-pub const ROUTES: &[Route] = &[Route::new("POST", "/login")];
+twofa::operations! {
+    /// What a request to this function asks for.
+    pub enum Operation {
+        /// Check a password; sign in or start the second factor.
+        Login = "POST" "/login",
+    }
+}
 
 /// Serves one request.
 pub async fn handle(core: &Core, email: &dyn EmailSender, req: Request) -> Response {
-    if let Some(resp) = twofa::api::route_guard(ROUTES, &req) {
-        return resp;
+    respond(serve(core, email, req).await)
+}
+
+async fn serve(core: &Core, email: &dyn EmailSender, req: Request) -> Result<Response, ApiError> {
+    match operation::<Operation>(&req)?.0 {
+        Operation::Login => login(core, email, req).await,
     }
-    respond(login(core, email, req).await)
 }
 
 #[derive(Deserialize)]
@@ -43,11 +53,7 @@ struct LoginBody {
 }
 
 fn invalid_credentials() -> ApiError {
-    ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "invalid_credentials",
-        "the email or the password is wrong",
-    )
+    ApiError::of(ErrorCode::InvalidCredentials)
 }
 
 async fn login(core: &Core, sender: &dyn EmailSender, req: Request) -> Result<Response, ApiError> {
@@ -57,7 +63,7 @@ async fn login(core: &Core, sender: &dyn EmailSender, req: Request) -> Result<Re
     let answer_at = tokio::time::Instant::now()
         + std::time::Duration::from_millis(core.config.locked_answer_ms);
     let result = password_step(core, sender, req, body).await;
-    if matches!(&result, Err(e) if e.code() == "locked_out") {
+    if matches!(&result, Err(e) if e.is(ErrorCode::LockedOut)) {
         tokio::time::sleep_until(answer_at).await;
     }
     result
@@ -80,7 +86,7 @@ async fn password_step(
             None => Ok(None),
         }
     });
-    let side = side?.ok_or_else(unknown_tenant)?;
+    let side = side?.ok_or_else(ApiError::unknown_tenant)?;
     let attempt = attempt_id()?;
     let policy = side.lockout(core.config.lockout);
     let Some(record) = record? else {

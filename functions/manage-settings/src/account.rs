@@ -13,7 +13,7 @@ use twofa::signin::{FreshAccess, Side, notify, rotate_stamp};
 use twofa::user::{User, UserPatch};
 
 use crate::caller::signed_in;
-use crate::policy::{may_change_own_flag, side_of};
+use crate::side::{may_change_own_flag, side_of};
 use twofa::signin::require_step_up;
 
 #[derive(Deserialize)]

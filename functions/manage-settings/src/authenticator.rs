@@ -4,7 +4,7 @@
 
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
-use twofa::api::{ApiError, Request, Response, json, no_content, parse_body};
+use twofa::api::{ApiError, ErrorCode, Request, Response, json, no_content, parse_body};
 use twofa::app::Core;
 use twofa::audit::EventType;
 use twofa::policy::Provider;
@@ -19,9 +19,8 @@ use twofa::totp;
 use twofa::user::{Authenticator, User, UserPatch};
 
 use crate::caller::{enrolling, signed_in};
-use crate::errors;
-use crate::policy::side_of;
 use crate::recovery::new_codes;
+use crate::side::side_of;
 
 #[derive(Serialize)]
 struct Enrolment {
@@ -54,12 +53,12 @@ pub async fn create(core: &Core, req: &Request) -> Result<Response, ApiError> {
     // Replacing a working authenticator in one step would leave the account without
     // it until the new one is verified: it must be removed first (with step-up).
     if user.authenticator_enabled() {
-        return Err(errors::authenticator_exists());
+        return Err(ApiError::of(ErrorCode::AuthenticatorExists));
     }
     let side = side_of(core, user).await?;
     let eff = side.effective(user.two_factor_enabled);
     if !eff.allowed_providers.contains(&Provider::Authenticator) {
-        return Err(errors::provider_unavailable(
+        return Err(ApiError::provider_unavailable(
             Provider::Authenticator.as_str(),
         ));
     }
@@ -84,7 +83,7 @@ pub async fn create(core: &Core, req: &Request) -> Result<Response, ApiError> {
         .update_user_if_authenticator(&user.id, user.authenticator.as_ref(), &pending)
         .await?
     {
-        return Err(errors::conflict(
+        return Err(ApiError::conflict(
             "the authenticator changed while this request was served; read the account again",
         ));
     }
@@ -115,8 +114,8 @@ pub async fn verify(
     let user = &caller.user;
     let now = core.now();
     let pending = match &user.authenticator {
-        None => return Err(errors::no_pending_authenticator()),
-        Some(a) if a.enabled => return Err(errors::authenticator_exists()),
+        None => return Err(ApiError::of(ErrorCode::NoPendingAuthenticator)),
+        Some(a) if a.enabled => return Err(ApiError::of(ErrorCode::AuthenticatorExists)),
         Some(a) => a.clone(),
     };
     // The attempt takes its slot before the code is judged (the store's module doc).
@@ -171,7 +170,7 @@ pub async fn verify(
                 authenticator: None,
             };
             right_answer(core, &user.id, &release).await?;
-            return Err(errors::conflict(
+            return Err(ApiError::conflict(
                 "the authenticator changed while this code was checked; start again",
             ));
         }
@@ -239,7 +238,7 @@ pub async fn delete(
         .update_user_if_authenticator(&user.id, Some(current), &patch)
         .await?
     {
-        return Err(errors::conflict(
+        return Err(ApiError::conflict(
             "the authenticator changed while this request was served; read the account again",
         ));
     }
@@ -278,7 +277,7 @@ async fn wrong_code(
     )
     .await;
     Ok(match failure {
-        Failure::Counted { attempts_remaining } => errors::invalid_code(attempts_remaining),
+        Failure::Counted { attempts_remaining } => ApiError::invalid_code(attempts_remaining),
         Failure::Locked { retry_after } => ApiError::locked_out(retry_after),
     })
 }

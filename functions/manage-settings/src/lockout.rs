@@ -15,8 +15,7 @@ use twofa::store::StoreError;
 use twofa::tenant::Scope;
 
 use crate::caller::{admin, signed_in};
-use crate::errors;
-use crate::policy::require_step_up_to_weaken;
+use crate::side::require_step_up_to_weaken;
 
 #[derive(Serialize)]
 struct LockoutView {
@@ -55,7 +54,7 @@ fn view(core: &Core, side: &Side) -> LockoutView {
 async fn read(core: &Core, scope: &Scope) -> Result<Side, ApiError> {
     load_side(core.store.as_ref(), scope)
         .await?
-        .ok_or_else(errors::unknown_tenant)
+        .ok_or_else(ApiError::unknown_tenant)
 }
 
 /// `GET /settings/lockout`.
@@ -101,7 +100,7 @@ pub async fn put(core: &Core, req: &Request) -> Result<Response, ApiError> {
                 .set_tenant_lockout(key, &next)
                 .await
                 .map_err(|e| match e {
-                    StoreError::NotFound => errors::unknown_tenant(),
+                    StoreError::NotFound => ApiError::unknown_tenant(),
                     other => other.into(),
                 })?
         }

@@ -7,9 +7,8 @@
 //! the security stamp: every access token issued before it, the caller's own
 //! included, and every remembered browser stop working.
 
-use http::StatusCode;
 use serde::Deserialize;
-use twofa::api::{ApiError, Request, Response, no_content, parse_body};
+use twofa::api::{ApiError, ErrorCode, Request, Response, no_content, parse_body};
 use twofa::app::Core;
 use twofa::audit::EventType;
 use twofa::password::{Password, hash_password, verify_password};
@@ -22,8 +21,7 @@ use twofa::store::{Spend, Subject, Success};
 use twofa::user::UserPatch;
 
 use crate::caller::signed_in;
-use crate::errors;
-use crate::policy::side_of;
+use crate::side::side_of;
 
 #[derive(Deserialize)]
 struct PasswordChange {
@@ -32,11 +30,7 @@ struct PasswordChange {
 }
 
 fn invalid_credentials() -> ApiError {
-    ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "invalid_credentials",
-        "the current password is wrong",
-    )
+    ApiError::of(ErrorCode::InvalidCredentials).saying("the current password is wrong")
 }
 
 /// `PUT /account/password`.
@@ -60,7 +54,7 @@ pub async fn change(
         core.config.password_min_length,
         &[user.email.as_str()],
     )
-    .map_err(|e| errors::weak_password("new_password", e.0))?;
+    .map_err(|e| ApiError::weak_password("new_password", e.0))?;
     // The attempt takes its slot before the password is judged (the store's module
     // doc): 423 while locked, and guesses sent together get no more tries.
     let subject = Subject::User(&user.id);

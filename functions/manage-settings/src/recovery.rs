@@ -10,7 +10,7 @@ use twofa::signin::notify;
 use twofa::user::UserPatch;
 
 use crate::caller::signed_in;
-use crate::policy::side_of;
+use crate::side::side_of;
 use twofa::signin::require_step_up;
 
 #[derive(Serialize)]

@@ -1,82 +1,110 @@
-//! Dispatch: which module serves which route of [`crate::ROUTES`].
+//! The route table ([`Operation`], [`ROUTES`]) and which module serves each operation.
 
-use twofa::api::{ApiError, Request, Response, Route, match_path};
+use twofa::api::{ApiError, Request, Response, operation};
 use twofa::app::Core;
 use twofa::senders::EmailSender;
 
 use crate::{
-    ROUTES, account, authenticator, console, devices, errors, events, lockout, password, recovery,
-    settings, sign_out, tenants, users,
+    account, authenticator, console, devices, events, lockout, password, recovery, settings,
+    sign_out, tenants, users,
 };
 
-/// Finds the route for the request and serves it.
+twofa::operations! {
+    /// What a request to this function asks for.
+    pub enum Operation {
+        /// Read the side's two-factor settings.
+        GetSettings = "GET" "/settings/two-factor",
+        /// Change the side's two-factor settings.
+        PutSettings = "PUT" "/settings/two-factor",
+        /// Create a tenant and its first admin.
+        CreateTenant = "POST" "/tenants",
+        /// Read whether a tenant may use two-factor sign-in.
+        GetTenantFeature = "GET" "/tenants/{tenant}/features/two-factor",
+        /// Change whether a tenant may use two-factor sign-in.
+        PutTenantFeature = "PUT" "/tenants/{tenant}/features/two-factor",
+        /// Read a user's two-factor flag.
+        GetUserTwoFactor = "GET" "/users/{user_id}/two-factor",
+        /// Change a user's two-factor flag.
+        PutUserTwoFactor = "PUT" "/users/{user_id}/two-factor",
+        /// Read the caller's second factors.
+        GetAccount = "GET" "/account/two-factor",
+        /// Change the caller's own two-factor flag.
+        PutAccount = "PUT" "/account/two-factor",
+        /// Start enrolling an authenticator app.
+        EnrolAuthenticator = "POST" "/account/authenticator",
+        /// Remove the authenticator app.
+        RemoveAuthenticator = "DELETE" "/account/authenticator",
+        /// Finish enrolling with a first code.
+        VerifyAuthenticator = "POST" "/account/authenticator/verify",
+        /// Replace the recovery codes.
+        RegenerateRecoveryCodes = "POST" "/account/recovery-codes",
+        /// Forget every remembered browser.
+        ForgetBrowsers = "POST" "/account/forget-browser",
+        /// List the remembered browsers.
+        ListDevices = "GET" "/account/devices",
+        /// Forget one remembered browser.
+        ForgetDevice = "DELETE" "/account/devices/{device_id}",
+        /// Change the password.
+        ChangePassword = "PUT" "/account/password",
+        /// End every session.
+        SignOutEverywhere = "POST" "/account/sign-out-everywhere",
+        /// Read the side's lockout settings.
+        GetLockout = "GET" "/settings/lockout",
+        /// Change the side's lockout settings.
+        PutLockout = "PUT" "/settings/lockout",
+        /// The console's page.
+        ConsolePage = "GET" "/",
+        /// A file of the console.
+        ConsoleFile = "GET" "/console/{file}",
+        /// List the side's users.
+        ListUsers = "GET" "/users",
+        /// End a user's lock.
+        UnlockUser = "POST" "/users/{user_id}/unlock",
+        /// Reset a user's second factors.
+        ResetUserTwoFactor = "POST" "/users/{user_id}/reset-two-factor",
+        /// The caller's security events.
+        OwnEvents = "GET" "/account/events",
+        /// The side's security events.
+        SideEvents = "GET" "/events",
+    }
+}
+
+/// Serves the operation the request asks for.
 pub async fn dispatch(
     core: &Core,
     email: &dyn EmailSender,
     req: &Request,
 ) -> Result<Response, ApiError> {
-    let path = req.uri().path();
-    let method = req.method().as_str();
-    let mut allowed = Vec::new();
-    for route in ROUTES {
-        let Some(params) = match_path(route.path, path) else {
-            continue;
-        };
-        if route.method == method {
-            return serve(core, email, req, *route, &params).await;
-        }
-        allowed.push(route.method);
-    }
-    if allowed.is_empty() {
-        Err(ApiError::not_found("there is no such route"))
-    } else {
-        Err(errors::method_not_allowed(&allowed))
-    }
-}
-
-async fn serve(
-    core: &Core,
-    email: &dyn EmailSender,
-    req: &Request,
-    route: Route,
-    params: &[String],
-) -> Result<Response, ApiError> {
-    // Every pattern below has at most one `{param}`.
+    let (op, params) = operation::<Operation>(req)?;
+    // Every pattern has at most one `{param}`.
     let param = params.first().map(String::as_str).unwrap_or_default();
-    match (route.method, route.path) {
-        ("GET", "/settings/two-factor") => settings::get(core, req).await,
-        ("PUT", "/settings/two-factor") => settings::put(core, req).await,
-        ("POST", "/tenants") => tenants::create(core, req).await,
-        ("GET", "/tenants/{tenant}/features/two-factor") => {
-            tenants::get_feature(core, req, param).await
-        }
-        ("PUT", "/tenants/{tenant}/features/two-factor") => {
-            tenants::put_feature(core, req, param).await
-        }
-        ("GET", "/users/{user_id}/two-factor") => users::get(core, req, param).await,
-        ("PUT", "/users/{user_id}/two-factor") => users::put(core, email, req, param).await,
-        ("GET", "/account/two-factor") => account::get(core, req).await,
-        ("PUT", "/account/two-factor") => account::put(core, email, req).await,
-        ("POST", "/account/authenticator") => authenticator::create(core, req).await,
-        ("DELETE", "/account/authenticator") => authenticator::delete(core, email, req).await,
-        ("POST", "/account/authenticator/verify") => authenticator::verify(core, email, req).await,
-        ("POST", "/account/recovery-codes") => recovery::regenerate(core, email, req).await,
-        ("POST", "/account/forget-browser") => devices::forget_all(core, req).await,
-        ("GET", "/account/devices") => devices::list(core, req).await,
-        ("DELETE", "/account/devices/{device_id}") => devices::forget_one(core, req, param).await,
-        ("PUT", "/account/password") => password::change(core, email, req).await,
-        ("POST", "/account/sign-out-everywhere") => sign_out::everywhere(core, email, req).await,
-        ("GET", "/settings/lockout") => lockout::get(core, req).await,
-        ("PUT", "/settings/lockout") => lockout::put(core, req).await,
-        ("GET", "/") => Ok(console::index()),
-        ("GET", "/console/{file}") => console::asset(param),
-        ("GET", "/users") => users::list(core, req).await,
-        ("POST", "/users/{user_id}/unlock") => users::unlock(core, req, param).await,
-        ("POST", "/users/{user_id}/reset-two-factor") => {
-            users::reset_two_factor(core, email, req, param).await
-        }
-        ("GET", "/account/events") => events::own(core, req).await,
-        ("GET", "/events") => events::side(core, req).await,
-        _ => Err(ApiError::not_found("there is no such route")),
+    match op {
+        Operation::GetSettings => settings::get(core, req).await,
+        Operation::PutSettings => settings::put(core, req).await,
+        Operation::CreateTenant => tenants::create(core, req).await,
+        Operation::GetTenantFeature => tenants::get_feature(core, req, param).await,
+        Operation::PutTenantFeature => tenants::put_feature(core, req, param).await,
+        Operation::GetUserTwoFactor => users::get(core, req, param).await,
+        Operation::PutUserTwoFactor => users::put(core, email, req, param).await,
+        Operation::GetAccount => account::get(core, req).await,
+        Operation::PutAccount => account::put(core, email, req).await,
+        Operation::EnrolAuthenticator => authenticator::create(core, req).await,
+        Operation::RemoveAuthenticator => authenticator::delete(core, email, req).await,
+        Operation::VerifyAuthenticator => authenticator::verify(core, email, req).await,
+        Operation::RegenerateRecoveryCodes => recovery::regenerate(core, email, req).await,
+        Operation::ForgetBrowsers => devices::forget_all(core, req).await,
+        Operation::ListDevices => devices::list(core, req).await,
+        Operation::ForgetDevice => devices::forget_one(core, req, param).await,
+        Operation::ChangePassword => password::change(core, email, req).await,
+        Operation::SignOutEverywhere => sign_out::everywhere(core, email, req).await,
+        Operation::GetLockout => lockout::get(core, req).await,
+        Operation::PutLockout => lockout::put(core, req).await,
+        Operation::ConsolePage => Ok(console::index()),
+        Operation::ConsoleFile => console::asset(param),
+        Operation::ListUsers => users::list(core, req).await,
+        Operation::UnlockUser => users::unlock(core, req, param).await,
+        Operation::ResetUserTwoFactor => users::reset_two_factor(core, email, req, param).await,
+        Operation::OwnEvents => events::own(core, req).await,
+        Operation::SideEvents => events::side(core, req).await,
     }
 }

@@ -3,15 +3,14 @@
 
 use http::StatusCode;
 use serde::Deserialize;
-use twofa::api::{ApiError, Request, Response, json, parse_body};
+use twofa::api::{ApiError, ErrorCode, Request, Response, json, parse_body};
 use twofa::app::Core;
 use twofa::policy::{Behaviour, Provider, TwoFactorSettings, normalise_providers, setting_changes};
 use twofa::signin::{Side, load_side};
 use twofa::tenant::Scope;
 
 use crate::caller::{admin, signed_in};
-use crate::errors;
-use crate::policy::require_step_up_to_weaken;
+use crate::side::require_step_up_to_weaken;
 
 /// A partial change: omitted (or null) fields keep their value.
 #[derive(Debug, Deserialize)]
@@ -47,7 +46,7 @@ pub async fn put(core: &Core, req: &Request) -> Result<Response, ApiError> {
         && behaviour != current.behaviour
         && tenant.feature != Behaviour::Optional
     {
-        return Err(errors::controlled_by_host());
+        return Err(ApiError::of(ErrorCode::ControlledByHost));
     }
     let next = TwoFactorSettings {
         behaviour: change.behaviour.unwrap_or(current.behaviour),
@@ -70,8 +69,8 @@ pub async fn put(core: &Core, req: &Request) -> Result<Response, ApiError> {
         .change_settings(&scope, &current, &next)
         .await
         .map_err(|e| match e {
-            twofa::store::StoreError::NotFound => errors::unknown_tenant(),
-            twofa::store::StoreError::Conflict(_) => errors::conflict(
+            twofa::store::StoreError::NotFound => ApiError::unknown_tenant(),
+            twofa::store::StoreError::Conflict(_) => ApiError::conflict(
                 "the settings changed while this change was being made; read them again and retry",
             ),
             other => other.into(),
@@ -99,7 +98,7 @@ pub async fn put(core: &Core, req: &Request) -> Result<Response, ApiError> {
 async fn read(core: &Core, scope: &Scope) -> Result<Side, ApiError> {
     load_side(core.store.as_ref(), scope)
         .await?
-        .ok_or_else(errors::unknown_tenant)
+        .ok_or_else(ApiError::unknown_tenant)
 }
 
 /// Provider names in the contract's order, without duplicates; at least one, since a

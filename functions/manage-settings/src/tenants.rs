@@ -3,7 +3,7 @@
 
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
-use twofa::api::{ApiError, Request, Response, json, parse_body};
+use twofa::api::{ApiError, ErrorCode, Request, Response, json, parse_body};
 use twofa::app::Core;
 use twofa::email::Email;
 use twofa::password::{Password, hash_password};
@@ -13,8 +13,7 @@ use twofa::tenant::{Scope, Tenant, TenantName};
 use twofa::user::{Role, User};
 
 use crate::caller::{host_admin, signed_in};
-use crate::errors;
-use crate::policy::{require_step_up_to_weaken, side_of};
+use crate::side::{require_step_up_to_weaken, side_of};
 
 #[derive(Deserialize)]
 struct NewTenant {
@@ -48,16 +47,16 @@ pub async fn create(core: &Core, req: &Request) -> Result<Response, ApiError> {
     let body: NewTenant = parse_body(req)?;
     let name = TenantName::parse(&body.name).map_err(|e| ApiError::invalid_field("name", e.0))?;
     let email =
-        Email::parse(&body.admin_email).map_err(|e| errors::invalid_email("admin_email", e.0))?;
+        Email::parse(&body.admin_email).map_err(|e| ApiError::invalid_email("admin_email", e.0))?;
     let password = Password::new(
         &body.admin_password,
         core.config.password_min_length,
         &[email.as_str(), name.as_str()],
     )
-    .map_err(|e| errors::weak_password("admin_password", e.0))?;
+    .map_err(|e| ApiError::weak_password("admin_password", e.0))?;
     // Spares the Argon2 hash for a name already taken; the create below stays the real guard.
     if core.store.tenant(&name.key()).await?.is_some() {
-        return Err(errors::tenant_exists());
+        return Err(ApiError::of(ErrorCode::TenantExists));
     }
     let now = core.now();
     let tenant = Tenant::new(name.as_str(), now);
@@ -71,7 +70,7 @@ pub async fn create(core: &Core, req: &Request) -> Result<Response, ApiError> {
     match core.store.create_tenant(&tenant, &admin).await {
         Ok(()) => {}
         // The admin's email is new in a new scope: a conflict means a racing create won.
-        Err(StoreError::Conflict(_)) => return Err(errors::tenant_exists()),
+        Err(StoreError::Conflict(_)) => return Err(ApiError::of(ErrorCode::TenantExists)),
         Err(e) => return Err(e.into()),
     }
     tracing::info!(tenant = %tenant.name, admin_user_id = %admin.id, "tenant created");
@@ -124,7 +123,7 @@ pub async fn put_feature(core: &Core, req: &Request, tenant: &str) -> Result<Res
         .set_tenant_feature(&key, change.behaviour)
         .await
         .map_err(|e| match e {
-            StoreError::NotFound => errors::unknown_tenant(),
+            StoreError::NotFound => ApiError::unknown_tenant(),
             other => other.into(),
         })?;
     let side = Scope::Tenant(key);
@@ -150,9 +149,9 @@ pub async fn put_feature(core: &Core, req: &Request, tenant: &str) -> Result<Res
 
 /// The tenant named `name` (any case); a name that cannot exist is as unknown as one that does not.
 async fn find(core: &Core, name: &str) -> Result<Tenant, ApiError> {
-    let name = TenantName::parse(name).map_err(|_| errors::unknown_tenant())?;
+    let name = TenantName::parse(name).map_err(|_| ApiError::unknown_tenant())?;
     core.store
         .tenant(&name.key())
         .await?
-        .ok_or_else(errors::unknown_tenant)
+        .ok_or_else(ApiError::unknown_tenant)
 }

@@ -5,7 +5,7 @@
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use twofa::api::paging::{cursor, encode_cursor, limit, query_param};
-use twofa::api::{ApiError, Request, Response, json, no_content, parse_body};
+use twofa::api::{ApiError, ErrorCode, Request, Response, json, no_content, parse_body};
 use twofa::app::Core;
 use twofa::audit::EventType;
 use twofa::clock::Timestamp;
@@ -19,8 +19,7 @@ use twofa::tenant::Scope;
 use twofa::user::{Role, User, UserPatch};
 
 use crate::caller::{admin, signed_in};
-use crate::errors;
-use crate::policy::side_of;
+use crate::side::side_of;
 
 /// Users per page unless `limit` says otherwise, and the most `limit` may ask for.
 const PAGE: usize = 50;
@@ -195,7 +194,7 @@ pub async fn reset_two_factor(
 
 fn gone(e: StoreError) -> ApiError {
     match e {
-        StoreError::NotFound => errors::no_such_user(),
+        StoreError::NotFound => no_such_user(),
         other => other.into(),
     }
 }
@@ -226,7 +225,7 @@ pub async fn put(
     // The user is of the admin's side: one read serves both.
     let side = side_of(core, &user).await?;
     if side.effective(user.two_factor_enabled).behaviour != Behaviour::Optional {
-        return Err(errors::not_optional());
+        return Err(ApiError::of(ErrorCode::NotOptional));
     }
     let mut fresh = None;
     if change.enabled != user.two_factor_enabled {
@@ -278,6 +277,12 @@ pub async fn put(
 pub async fn managed(core: &Core, scope: &Scope, id: &str) -> Result<User, ApiError> {
     match core.store.user(id).await? {
         Some(user) if &user.scope == scope => Ok(user),
-        _ => Err(errors::no_such_user()),
+        _ => Err(no_such_user()),
     }
+}
+
+/// 404 `not_found` for a user that does not exist or belongs to another side: the
+/// two are indistinguishable so that ids of other tenants' users reveal nothing.
+fn no_such_user() -> ApiError {
+    ApiError::not_found("there is no such user")
 }

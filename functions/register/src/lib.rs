@@ -3,25 +3,33 @@
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
-use twofa::api::{ApiError, Request, Response, Route, json, parse_body, respond};
+use twofa::api::{ApiError, ErrorCode, Request, Response, json, operation, parse_body, respond};
 use twofa::app::Core;
 use twofa::email::Email;
 use twofa::password::{Password, hash_password};
 use twofa::phone::PhoneNumber;
-use twofa::signin::{scope_of, unknown_tenant};
+use twofa::signin::scope_of;
 use twofa::store::StoreError;
 use twofa::tenant::Scope;
 use twofa::user::User;
 
-/// The routes this function serves.
-pub const ROUTES: &[Route] = &[Route::new("POST", "/register")];
+twofa::operations! {
+    /// What a request to this function asks for.
+    pub enum Operation {
+        /// Create a user.
+        Register = "POST" "/register",
+    }
+}
 
 /// Serves one request.
 pub async fn handle(core: &Core, req: Request) -> Response {
-    if let Some(resp) = twofa::api::route_guard(ROUTES, &req) {
-        return resp;
+    respond(serve(core, req).await)
+}
+
+async fn serve(core: &Core, req: Request) -> Result<Response, ApiError> {
+    match operation::<Operation>(&req)?.0 {
+        Operation::Register => register(core, req).await,
     }
-    respond(register(core, req).await)
 }
 
 #[derive(Deserialize)]
@@ -34,20 +42,20 @@ struct RegisterBody {
 
 async fn register(core: &Core, req: Request) -> Result<Response, ApiError> {
     let body: RegisterBody = parse_body(&req)?;
-    let email = Email::parse(&body.email)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_email", e.to_string()))?;
+    let email =
+        Email::parse(&body.email).map_err(|e| ApiError::invalid_email("email", e.to_string()))?;
     let context: Vec<&str> = [Some(body.email.as_str()), body.tenant.as_deref()]
         .into_iter()
         .flatten()
         .collect();
     let password = Password::new(&body.password, core.config.password_min_length, &context)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "weak_password", e.to_string()))?;
+        .map_err(|e| ApiError::weak_password("password", e.to_string()))?;
     let phone = body
         .phone_number
         .as_deref()
         .map(PhoneNumber::parse)
         .transpose()
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_phone", e.to_string()))?;
+        .map_err(|e| ApiError::invalid_phone("phone_number", e.to_string()))?;
     let scope = existing_scope(core, body.tenant.as_deref()).await?;
 
     let user = User {
@@ -62,11 +70,7 @@ async fn register(core: &Core, req: Request) -> Result<Response, ApiError> {
     match core.store.create_user(&user).await {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "email_taken",
-                "an account with this email already exists",
-            ));
+            return Err(ApiError::of(ErrorCode::EmailTaken));
         }
         Err(e) => return Err(e.into()),
     }
@@ -80,7 +84,10 @@ async fn register(core: &Core, req: Request) -> Result<Response, ApiError> {
 async fn existing_scope(core: &Core, tenant: Option<&str>) -> Result<Scope, ApiError> {
     let scope = scope_of(tenant)?;
     if let Scope::Tenant(key) = &scope {
-        core.store.tenant(key).await?.ok_or_else(unknown_tenant)?;
+        core.store
+            .tenant(key)
+            .await?
+            .ok_or_else(ApiError::unknown_tenant)?;
     }
     Ok(scope)
 }

@@ -176,6 +176,35 @@ async fn each_invalid_field_has_its_own_error_and_creates_nothing() {
 }
 
 #[tokio::test]
+async fn a_refused_email_password_or_number_names_its_field_as_every_route_does() {
+    let (core, _, _) = memory_core(Config::default());
+    for (body, code, field) in [
+        (
+            json!({"email": "not an address", "password": STRONG}),
+            "invalid_email",
+            "email",
+        ),
+        (
+            json!({"email": "a@example.com", "password": "short"}),
+            "weak_password",
+            "password",
+        ),
+        (
+            json!({"email": "a@example.com", "password": STRONG, "phone_number": "12"}),
+            "invalid_phone",
+            "phone_number",
+        ),
+    ] {
+        let (s, b) = post(&core, body.clone()).await;
+        assert_eq!(
+            (s, b["error"].as_str(), b["field"].as_str()),
+            (400, Some(code), Some(field)),
+            "{body} -> {b}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_missing_field_is_named() {
     let (core, _, _) = memory_core(Config::default());
     let (_, b) = post(&core, json!({"email": "a@example.com"})).await;

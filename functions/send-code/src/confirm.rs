@@ -14,7 +14,6 @@ use twofa::signin::load_side;
 use twofa::tokens::TokenKind;
 
 use crate::deliver::{Destination, Senders, send_code};
-use crate::errors::{invalid_phone, provider_unavailable};
 use crate::request::ConfirmPurpose;
 
 pub async fn send(
@@ -51,14 +50,18 @@ pub async fn send(
                 .allowed_providers
                 .contains(&Provider::Sms)
             {
-                return Err(provider_unavailable(Provider::Sms.as_str()));
+                return Err(ApiError::provider_unavailable(Provider::Sms.as_str()));
             }
-            let number = PhoneNumber::parse(&input).map_err(|e| invalid_phone(e.to_string()))?;
+            let number = PhoneNumber::parse(&input)
+                .map_err(|e| ApiError::invalid_phone("phone_number", e.to_string()))?;
             if !core.config.sms_allowed_to(number.country_code()) {
-                return Err(invalid_phone(format!(
-                    "text messages to +{} numbers are not allowed by this service",
-                    number.country_code()
-                )));
+                return Err(ApiError::invalid_phone(
+                    "phone_number",
+                    format!(
+                        "text messages to +{} numbers are not allowed by this service",
+                        number.country_code()
+                    ),
+                ));
             }
             twofa::signin::require_step_up_for_phone(core, &caller, number.as_str()).await?;
             let to = Destination {

@@ -5,14 +5,13 @@
 use std::net::IpAddr;
 
 use serde::Serialize;
-use twofa::api::{ApiError, Response, json};
+use twofa::api::{ApiError, ErrorCode, Response, json};
 use twofa::app::Core;
 use twofa::codes::{CodePurpose, PendingCode, code_hash, new_code};
 use twofa::secret::Secret;
 use twofa::senders::{DeliveryError, EmailMessage, EmailSender, SmsMessage, SmsSender};
 use twofa::user::User;
 
-use crate::errors::delivery_failed;
 use crate::throttle;
 
 /// The senders a code can go out through.
@@ -88,11 +87,14 @@ pub async fn send_code(
                 tracing::error!(error = %e, user_id = %user.id, channel, "code not delivered")
             }
         }
-        return Err(delivery_failed(if purpose.is_sms() {
+        let message = if purpose.is_sms() {
             "text message"
         } else {
             "email"
-        }));
+        };
+        return Err(ApiError::of(ErrorCode::DeliveryFailed).saying(format!(
+            "the {message} could not be delivered; no code was issued, try again later"
+        )));
     }
     tracing::info!(user_id = %user.id, purpose = purpose.as_str(), channel, "code sent");
 

@@ -5,23 +5,26 @@
 
 mod confirm;
 mod deliver;
-mod errors;
 mod forgot;
 mod request;
 mod sign_in;
 mod throttle;
 
-use twofa::api::{ApiError, Request, Response, Route, respond};
+use twofa::api::{ApiError, Request, Response, operation, respond};
 use twofa::app::Core;
 use twofa::senders::{EmailSender, SmsSender};
 
 use request::SendRequest;
 
-/// The routes this function serves.
-pub const ROUTES: &[Route] = &[
-    Route::new("POST", "/send-code"),
-    Route::new("POST", "/password/forgot"),
-];
+twofa::operations! {
+    /// What a request to this function asks for.
+    pub enum Operation {
+        /// Send a sign-in or confirmation code.
+        SendCode = "POST" "/send-code",
+        /// Email a password reset code.
+        ForgotPassword = "POST" "/password/forgot",
+    }
+}
 
 /// Serves one request.
 pub async fn handle(
@@ -30,9 +33,6 @@ pub async fn handle(
     email: &dyn EmailSender,
     req: Request,
 ) -> Response {
-    if let Some(resp) = twofa::api::route_guard(ROUTES, &req) {
-        return resp;
-    }
     respond(serve(core, sms, email, &req).await)
 }
 
@@ -43,9 +43,17 @@ async fn serve(
     req: &Request,
 ) -> Result<Response, ApiError> {
     let senders = deliver::Senders { sms, email };
-    if twofa::api::match_path("/password/forgot", req.uri().path()).is_some() {
-        return forgot::forgot(core, &senders, req).await;
+    match operation::<Operation>(req)?.0 {
+        Operation::ForgotPassword => forgot::forgot(core, &senders, req).await,
+        Operation::SendCode => send_code(core, &senders, req).await,
     }
+}
+
+async fn send_code(
+    core: &Core,
+    senders: &deliver::Senders<'_>,
+    req: &Request,
+) -> Result<Response, ApiError> {
     match SendRequest::parse(req)? {
         SendRequest::SignIn {
             two_factor_token,
@@ -53,13 +61,13 @@ async fn serve(
         } => {
             sign_in::send(
                 core,
-                &senders,
+                senders,
                 &two_factor_token,
                 provider,
                 twofa::api::client_info(req).source_ip,
             )
             .await
         }
-        SendRequest::Confirm(purpose) => confirm::send(core, &senders, req, purpose).await,
+        SendRequest::Confirm(purpose) => confirm::send(core, senders, req, purpose).await,
     }
 }

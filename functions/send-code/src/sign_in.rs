@@ -13,7 +13,6 @@ use twofa::signin::{load_side, usable_providers};
 use twofa::user::User;
 
 use crate::deliver::{Destination, Senders, send_code};
-use crate::errors::provider_unavailable;
 use crate::request::SignInProvider;
 
 pub async fn send(
@@ -28,16 +27,16 @@ pub async fn send(
     let (provider, purpose) = match provider {
         SignInProvider::Email => (Provider::Email, CodePurpose::SignInEmail),
         SignInProvider::Sms => (Provider::Sms, CodePurpose::SignInSms),
-        SignInProvider::NothingToSend(name) => return Err(provider_unavailable(name)),
+        SignInProvider::NothingToSend(name) => return Err(ApiError::provider_unavailable(name)),
     };
     let Some(side) = load_side(core.store.as_ref(), &user.scope).await? else {
         return Err(ApiError::unauthorized());
     };
     if !usable_providers(&user, &side.effective(user.two_factor_enabled)).contains(&provider) {
-        return Err(provider_unavailable(provider.as_str()));
+        return Err(ApiError::provider_unavailable(provider.as_str()));
     }
     let to = destination(core, &user, provider)
-        .ok_or_else(|| provider_unavailable(provider.as_str()))?;
+        .ok_or_else(|| ApiError::provider_unavailable(provider.as_str()))?;
     send_code(core, senders, &user, purpose, to, Some(&sid), source).await
 }
 

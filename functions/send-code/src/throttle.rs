@@ -17,8 +17,6 @@ use twofa::codes::CodePurpose;
 use twofa::throttle::{Limit, Taken, retry_after, source_key};
 use twofa::user::User;
 
-use crate::errors::too_many_requests;
-
 const HOUR: i64 = 3600;
 
 /// The limits one send to `destination` for `purpose`, asked from `source`, counts against.
@@ -115,6 +113,6 @@ pub async fn reserve(core: &Core, limits: &[Limit]) -> Result<(), ApiError> {
     }
     match failed {
         Some(e) => Err(e.into()),
-        None => Err(too_many_requests(retry_after(&full, now))),
+        None => Err(ApiError::too_many_requests(retry_after(&full, now))),
     }
 }

@@ -5,7 +5,7 @@
 //! factor, and an access token's holder goes on with the fresh one in the answer.
 
 use serde_json::json;
-use twofa::api::{ApiError, Request, Response, json};
+use twofa::api::{ApiError, ErrorCode, Request, Response, json};
 use twofa::app::Core;
 use twofa::audit::EventType;
 use twofa::codes::CodePurpose;
@@ -17,7 +17,6 @@ use twofa::tokens::TokenKind;
 use twofa::user::UserPatch;
 
 use crate::check::{self, Judged};
-use crate::errors::code_expired;
 use crate::failure::{not_a_guess, wrong_code};
 use crate::request::ConfirmPurpose;
 
@@ -57,7 +56,7 @@ pub async fn verify(
         }
         Judged::Expired => {
             not_a_guess(core, user, &attempt).await?;
-            return Err(code_expired());
+            return Err(ApiError::of(ErrorCode::CodeExpired));
         }
     };
 

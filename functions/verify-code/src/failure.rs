@@ -8,8 +8,6 @@ use twofa::signin::{Attempt, Failure, record_wrong_answer, right_answer, wrong_a
 use twofa::store::{Spend, Subject, Success};
 use twofa::user::{User, UserPatch};
 
-use crate::errors::invalid_code;
-
 /// The attempt stays counted: 401 `invalid_code` with the attempts left, or 423 when
 /// it used the last slot and locked the account (which also ends its sign-in in progress).
 /// `factor` names what was wrong in the `sign_in_failed` event (never the code itself).
@@ -32,7 +30,7 @@ pub async fn wrong_code(
         .await;
     }
     match failure {
-        Ok(Failure::Counted { attempts_remaining }) => invalid_code(attempts_remaining),
+        Ok(Failure::Counted { attempts_remaining }) => ApiError::invalid_code(attempts_remaining),
         Ok(Failure::Locked { retry_after }) => ApiError::locked_out(retry_after),
         Err(e) => e.into(),
     }

@@ -6,37 +6,45 @@
 
 mod check;
 mod confirm;
-mod errors;
 mod failure;
 mod remember;
 mod request;
 mod reset;
 mod sign_in;
 
-use twofa::api::{ApiError, Request, Response, Route, respond};
+use twofa::api::{ApiError, Request, Response, operation, respond};
 use twofa::app::Core;
 use twofa::senders::EmailSender;
 
 use request::VerifyRequest;
 
-/// The routes this function serves.
-pub const ROUTES: &[Route] = &[
-    Route::new("POST", "/verify-code"),
-    Route::new("POST", "/password/reset"),
-];
+twofa::operations! {
+    /// What a request to this function asks for.
+    pub enum Operation {
+        /// Check a sign-in or confirmation code.
+        VerifyCode = "POST" "/verify-code",
+        /// Set a new password with an emailed reset code.
+        ResetPassword = "POST" "/password/reset",
+    }
+}
 
 /// Serves one request.
 pub async fn handle(core: &Core, email: &dyn EmailSender, req: Request) -> Response {
-    if let Some(resp) = twofa::api::route_guard(ROUTES, &req) {
-        return resp;
-    }
     respond(serve(core, email, &req).await)
 }
 
 async fn serve(core: &Core, email: &dyn EmailSender, req: &Request) -> Result<Response, ApiError> {
-    if twofa::api::match_path("/password/reset", req.uri().path()).is_some() {
-        return reset::reset(core, email, req).await;
+    match operation::<Operation>(req)?.0 {
+        Operation::ResetPassword => reset::reset(core, email, req).await,
+        Operation::VerifyCode => verify_code(core, email, req).await,
     }
+}
+
+async fn verify_code(
+    core: &Core,
+    email: &dyn EmailSender,
+    req: &Request,
+) -> Result<Response, ApiError> {
     match VerifyRequest::parse(req)? {
         VerifyRequest::SignIn(sign_in) => sign_in::verify(core, email, req, sign_in).await,
         VerifyRequest::Confirm { purpose, code } => {

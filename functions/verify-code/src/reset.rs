@@ -13,9 +13,8 @@
 
 use std::time::Duration;
 
-use http::StatusCode;
 use serde::Deserialize;
-use twofa::api::{ApiError, Request, Response, no_content, parse_body};
+use twofa::api::{ApiError, ErrorCode, Request, Response, no_content, parse_body};
 use twofa::app::Core;
 use twofa::audit::EventType;
 use twofa::codes::CodePurpose;
@@ -30,7 +29,6 @@ use twofa::store::{Subject, Success};
 use twofa::user::{User, UserPatch};
 
 use crate::check::{self, Judged};
-use crate::errors::code_expired;
 use crate::failure::not_a_guess;
 
 #[derive(Deserialize)]
@@ -44,11 +42,8 @@ struct ResetBody {
 /// 401 `invalid_code` as the reset gives it: the same for a wrong code and for an
 /// email without an account.
 fn invalid_reset_code() -> ApiError {
-    ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "invalid_code",
-        "the code is wrong, already used, or was not sent to this email",
-    )
+    ApiError::of(ErrorCode::InvalidCode)
+        .saying("the code is wrong, already used, or was not sent to this email")
 }
 
 pub async fn reset(
@@ -68,10 +63,7 @@ pub async fn reset(
         core.config.password_min_length,
         &context,
     )
-    .map_err(|e| {
-        ApiError::new(StatusCode::BAD_REQUEST, "weak_password", e.to_string())
-            .with("field", "new_password")
-    })?;
+    .map_err(|e| ApiError::weak_password("new_password", e.to_string()))?;
     let answer_at =
         tokio::time::Instant::now() + Duration::from_millis(core.config.password_reset_answer_ms);
     let result = attempt(core, email, &body, &password, req).await;
@@ -127,7 +119,7 @@ async fn attempt(
         Judged::Wrong => return Err(wrong_code(core, sender, &user, &attempt, req).await?),
         Judged::Expired => {
             not_a_guess(core, &user, &attempt).await?;
-            return Err(code_expired());
+            return Err(ApiError::of(ErrorCode::CodeExpired));
         }
     };
 

@@ -2,7 +2,7 @@
 //! be pending, the method allowed by policy and set up, the code right. Success ends
 //! the sign-in (so the token cannot be used again) and issues the access token.
 
-use twofa::api::{ApiError, Request, Response, json, json_with_headers};
+use twofa::api::{ApiError, ErrorCode, Request, Response, json, json_with_headers};
 use twofa::app::Core;
 use twofa::audit::EventType;
 use twofa::codes::CodePurpose;
@@ -17,7 +17,6 @@ use twofa::store::{Subject, Success};
 use twofa::user::{User, UserPatch};
 
 use crate::check::{self, Judged};
-use crate::errors::{code_expired, provider_unavailable};
 use crate::failure::{not_a_guess, wrong_code};
 use crate::remember::remember;
 use crate::request::{Method, SignIn};
@@ -35,7 +34,7 @@ pub async fn verify(
     };
     let eff = side.effective(user.two_factor_enabled);
     if !usable(&user, &eff, s.method) {
-        return Err(provider_unavailable(s.method.as_str()));
+        return Err(ApiError::provider_unavailable(s.method.as_str()));
     }
 
     // The attempt takes its slot before the code is judged (the store's module doc).
@@ -77,7 +76,7 @@ pub async fn verify(
         }
         Judged::Expired => {
             not_a_guess(core, &user, &attempt).await?;
-            return Err(code_expired());
+            return Err(ApiError::of(ErrorCode::CodeExpired));
         }
     };
     // Spending the factor, ending the sign-in and resetting the count: one write.

@@ -51,12 +51,7 @@ impl LocalApi {
             return if req.method() == http::Method::GET {
                 twofa::api::json(StatusCode::OK, &self.outbox.outbox())
             } else {
-                ApiError::new(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    "method_not_allowed",
-                    "/_local/outbox takes GET",
-                )
-                .into_response()
+                ApiError::method_not_allowed("/_local/outbox", &["GET"]).into_response()
             };
         }
         let owner = route_table()
@@ -145,12 +140,7 @@ async fn serve_one(
             .await
         }
         // Over the limit (or a broken stream): the contract's 413 either way.
-        _ => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("the body must be at most {MAX_BODY_BYTES} bytes"),
-        )
-        .into_response(),
+        _ => ApiError::payload_too_large().into_response(),
     };
     response.map(Body::from)
 }

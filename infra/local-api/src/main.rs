@@ -30,7 +30,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             tracing::info!(
                 "no JWT_SIGNING_KEY: using random keys for this run; tokens die when it stops"
             );
-            Keys::random(config.token_lifetimes)
+            Keys::random(config.token_lifetimes)?
         }
     };
     // TABLE_NAME selects DynamoDB: DynamoDB Local at an explicit endpoint, AWS's only with LOCAL_API_USE_AWS=true.

@@ -12,9 +12,9 @@ mod request;
 mod routing;
 
 pub use client::{ClientInfo, client_info};
-pub use error::ApiError;
+pub use error::{ApiError, ErrorCode};
 pub use request::{MAX_BODY_BYTES, bearer_token, cookie, header, origin, parse_body, user_agent};
-pub use routing::{Route, match_path, route_guard};
+pub use routing::{Operation, Route, match_path, operation};
 
 /// A request as the handlers see it.
 pub type Request = http::Request<Vec<u8>>;

@@ -14,11 +14,7 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 pub fn parse_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
     let body = req.body();
     if body.len() > MAX_BODY_BYTES {
-        return Err(ApiError::new(
-            http::StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("the body must be at most {MAX_BODY_BYTES} bytes"),
-        ));
+        return Err(ApiError::payload_too_large());
     }
     let content_type = header(req, http::header::CONTENT_TYPE.as_str()).unwrap_or_default();
     let mime = content_type

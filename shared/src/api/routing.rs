@@ -64,29 +64,83 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// The answer for a request no route of `routes` takes: 404 `not_found` for an
-/// unknown path, 405 `method_not_allowed` for a known path with another method;
-/// `None` when a route matches.
-pub fn route_guard(routes: &[Route], req: &super::Request) -> Option<super::Response> {
+/// A function's operations: what a request to it can ask for, each on one route.
+/// Made by [`operations!`](crate::operations), which keeps the routes, the
+/// operations and the function's `ROUTES` in one table.
+pub trait Operation: Copy + 'static {
+    /// Every operation, in the table's order.
+    const ALL: &'static [Self];
+    /// The route that asks for it.
+    fn route(self) -> Route;
+}
+
+/// The operation `req` asks for, with its path parameters; otherwise the contract's
+/// 404 `not_found` for an unknown path, or 405 `method_not_allowed` naming the
+/// methods a known path takes.
+pub fn operation<O: Operation>(req: &super::Request) -> Result<(O, Vec<String>), super::ApiError> {
     let path = req.uri().path();
-    let on_path: Vec<&Route> = routes
-        .iter()
-        .filter(|r| match_path(r.path, path).is_some())
-        .collect();
-    if on_path.iter().any(|r| r.method == req.method().as_str()) {
-        return None;
+    let mut allowed = Vec::new();
+    for &op in O::ALL {
+        let route = op.route();
+        let Some(params) = match_path(route.path, path) else {
+            continue;
+        };
+        if route.method == req.method().as_str() {
+            return Ok((op, params));
+        }
+        allowed.push(route.method);
     }
-    let err = if on_path.is_empty() {
-        super::ApiError::not_found(format!("no route {} {path}", req.method()))
+    if allowed.is_empty() {
+        Err(super::ApiError::not_found(format!(
+            "no route {} {path}",
+            req.method()
+        )))
     } else {
-        let allowed: Vec<&str> = on_path.iter().map(|r| r.method).collect();
-        super::ApiError::new(
-            http::StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            format!("{path} takes {}", allowed.join(", ")),
-        )
+        Err(super::ApiError::method_not_allowed(path, &allowed))
+    }
+}
+
+/// A function's route table: an enum of its operations, each with its method and
+/// path, and the `ROUTES` the SAM template, openapi.yaml and the local API are
+/// checked against. A handler `match`es on the enum, so the compiler refuses a
+/// route without its arm.
+///
+/// ```
+/// twofa::operations! {
+///     /// What a request to the function asks for.
+///     pub enum Operation {
+///         /// `POST /register`.
+///         Register = "POST" "/register",
+///     }
+/// }
+/// assert_eq!(ROUTES[0].path, "/register");
+/// ```
+#[macro_export]
+macro_rules! operations {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $($(#[$doc:meta])* $variant:ident = $method:literal $path:literal,)+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        $vis enum $name {
+            $($(#[$doc])* $variant,)+
+        }
+
+        impl $crate::api::Operation for $name {
+            const ALL: &'static [Self] = &[$($name::$variant,)+];
+            fn route(self) -> $crate::api::Route {
+                match self {
+                    $($name::$variant => $crate::api::Route::new($method, $path),)+
+                }
+            }
+        }
+
+        /// The routes this function serves.
+        $vis const ROUTES: &[$crate::api::Route] = &[$($crate::api::Route::new($method, $path),)+];
     };
-    Some(err.into_response())
 }
 
 #[cfg(test)]

@@ -76,15 +76,32 @@ pub enum StoreError {
     /// The record to change does not exist.
     #[error("not found")]
     NotFound,
-    /// The database could not be reached or refused the request.
-    #[error("store unavailable: {0}")]
-    Unavailable(String),
+    /// The database could not be reached or refused the request. The cause stays
+    /// an error (the SDK's, with its chain), so the log can walk it.
+    #[error("store unavailable: {}", chain(.0.as_ref()))]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// A stored item could not be read back.
     #[error("corrupt item: {0}")]
     Corrupt(String),
     /// The table exists but is not laid out as this store needs.
     #[error("wrong table: {0}")]
     WrongTable(String),
+}
+
+/// An error and its sources, `a: b: c`, as one line for the log.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let next = s.to_string();
+        // Some errors repeat their source's text in their own.
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = s.source();
+    }
+    text
 }
 
 /// Consecutive failures (across lock periods) after which the lock is long.

@@ -39,7 +39,7 @@ use crate::user::{Role, User};
 pub fn memory_core(config: Config) -> (Core, Arc<MemoryStore>, Arc<ManualClock>) {
     let store = Arc::new(MemoryStore::new());
     let clock = Arc::new(ManualClock::new(4_102_444_800));
-    let keys = Keys::random(config.token_lifetimes);
+    let keys = Keys::random(config.token_lifetimes).expect("the system has randomness");
     (
         Core::new(store.clone(), clock.clone(), config, keys),
         store,

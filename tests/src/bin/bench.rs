@@ -350,7 +350,7 @@ async fn units() {
         .await
         .expect("a table in DynamoDB Local");
     let config = Config::default();
-    let keys = twofa::app::Keys::random(config.token_lifetimes);
+    let keys = twofa::app::Keys::random(config.token_lifetimes).expect("the system has randomness");
     let core = Core::new(
         Arc::new(store),
         Arc::new(twofa::clock::SystemClock),

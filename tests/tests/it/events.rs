@@ -4,6 +4,8 @@
 //! world each event needs (its user, tenant, device, pending code) is set up first,
 //! and its placeholder bearer token is swapped for one minted for that user.
 
+use std::sync::Arc;
+
 use serde_json::{Value, json};
 use twofa::api::{Request, Response};
 use twofa::app::Core;
@@ -25,8 +27,7 @@ const JANE: &str = "jane.doe@example.com";
 const JANE_PASSWORD: &str = "violet-Harbor-92-lantern";
 
 struct World {
-    core: Core,
-    log: LogSender,
+    api: local_api::LocalApi,
 }
 
 /// What an event needs besides its file.
@@ -40,23 +41,32 @@ struct Setup {
 impl World {
     fn new() -> Self {
         let (core, _store, clock) = twofa::testing::memory_core(Config::default());
+        let log = LogSender::new(clock);
         Self {
-            core,
-            log: LogSender::new(clock),
+            api: local_api::LocalApi {
+                core,
+                sms: Arc::new(log.clone()),
+                email: Arc::new(log.clone()),
+                outbox: log,
+            },
         }
     }
 
+    fn core(&self) -> &Core {
+        &self.api.core
+    }
+
     async fn user(&self, scope: Scope, email: &str, roles: &[Role]) -> User {
-        twofa::testing::seed_user(&self.core, scope, email, JANE_PASSWORD, roles).await
+        twofa::testing::seed_user(self.core(), scope, email, JANE_PASSWORD, roles).await
     }
 
     async fn patch(&self, user: &User, patch: UserPatch) -> User {
-        self.core
+        self.core()
             .store
             .update_user(&user.id, &patch)
             .await
             .expect("patching a seeded user");
-        self.core
+        self.core()
             .store
             .user(&user.id)
             .await
@@ -81,11 +91,11 @@ impl World {
         let t = NewToken {
             amr: vec!["pwd".into()],
             mfa_at,
-            ..twofa::signin::token_for(&self.core, user)
+            ..twofa::signin::token_for(self.core(), user)
         };
-        self.core
+        self.core()
             .tokens
-            .issue(TokenKind::Access, t, self.core.now())
+            .issue(TokenKind::Access, t, self.core().now())
             .expect("minting an access token")
     }
 
@@ -106,12 +116,12 @@ impl World {
         let t = NewToken {
             amr: vec!["pwd".into()],
             sid: Some(sid),
-            ..twofa::signin::token_for(&self.core, &jane)
+            ..twofa::signin::token_for(self.core(), &jane)
         };
         let token = self
-            .core
+            .core()
             .tokens
-            .issue(TokenKind::TwoFactor, t, self.core.now())
+            .issue(TokenKind::TwoFactor, t, self.core().now())
             .expect("minting a two-factor token");
         (jane, token)
     }
@@ -124,7 +134,7 @@ impl World {
     }
 
     async fn tenant_acme(&self) {
-        let now = self.core.now();
+        let now = self.core().now();
         let tenant = Tenant {
             name: "acme".into(),
             feature: Behaviour::Optional,
@@ -140,7 +150,7 @@ impl World {
             now,
         );
         admin.roles = vec![Role::TenantAdmin];
-        self.core
+        self.core()
             .store
             .create_tenant(&tenant, &admin)
             .await
@@ -150,7 +160,7 @@ impl World {
     /// Gives the user an authenticator (pending or enabled); returns its key.
     async fn authenticator(&self, user: &User, enabled: bool) -> (User, Vec<u8>) {
         let key = twofa::totp::new_key().expect("a TOTP key").expose().clone();
-        let sealed_key = self.core.seal_key.seal(&key, &user.id).expect("sealing");
+        let sealed_key = self.core().seal_key.seal(&key, &user.id).expect("sealing");
         let patch = UserPatch {
             authenticator: Some(Some(Authenticator {
                 sealed_key,
@@ -164,7 +174,7 @@ impl World {
 
     /// The stored world and substitutions an event needs, and the status the contract gives it.
     async fn prepare(&self, event: &str) -> (Setup, u16) {
-        let now = self.core.now();
+        let now = self.core().now();
         match event {
             // 201 {user_id, email, email_confirmed: false}
             "register.json" => (Setup::default(), 201),
@@ -186,7 +196,7 @@ impl World {
             "verify-code.json" => {
                 let (jane, token) = self.jane_signing_in().await;
                 let hash = code_hash(
-                    &self.core.hash_key,
+                    &self.core().hash_key,
                     &jane.id,
                     CodePurpose::SignInEmail,
                     &jane.email,
@@ -201,7 +211,7 @@ impl World {
                     created_at: now,
                     expires_at: now + 300,
                 };
-                self.core
+                self.core()
                     .store
                     .put_code(&code)
                     .await
@@ -307,7 +317,7 @@ impl World {
                             .into(),
                     ),
                 };
-                self.core
+                self.core()
                     .store
                     .put_device(&device)
                     .await
@@ -332,7 +342,7 @@ impl World {
             "password-reset.json" => {
                 let jane = self.jane().await;
                 let hash = code_hash(
-                    &self.core.hash_key,
+                    &self.core().hash_key,
                     &jane.id,
                     CodePurpose::PasswordReset,
                     &jane.email,
@@ -348,7 +358,7 @@ impl World {
                     created_at: now,
                     expires_at: now + 300,
                 };
-                self.core
+                self.core()
                     .store
                     .put_code(&code)
                     .await
@@ -409,23 +419,10 @@ impl World {
         }
     }
 
-    /// Calls the function that owns `route_key`, as its Lambda main does.
-    async fn call(&self, route_key: &str, req: Request) -> Response {
-        let (method, path) = route_key.split_once(' ').unwrap_or_default();
-        let function = local_api::route_table()
-            .into_iter()
-            .find(|(_, r)| r.method == method && r.path == path)
-            .map(|(f, _)| f)
-            .unwrap_or_else(|| panic!("no function serves {route_key}"));
-        let log = &self.log;
-        match function {
-            "register" => register::handle(&self.core, req).await,
-            "login" => login::handle(&self.core, log, req).await,
-            "send-code" => send_code::handle(&self.core, log, log, req).await,
-            "verify-code" => verify_code::handle(&self.core, log, req).await,
-            "manage-settings" => manage_settings::handle(&self.core, log, req).await,
-            other => panic!("unknown function {other}"),
-        }
+    /// Serves the request through the local API, which hands it to the function
+    /// that owns its route, as API Gateway does.
+    async fn call(&self, req: Request) -> Response {
+        self.api.dispatch(req).await
     }
 }
 
@@ -460,11 +457,10 @@ fn apply(mut event: Value, setup: &Setup) -> String {
 async fn run(name: &str, event: Value) -> (u16, u16, String) {
     let world = World::new();
     let (setup, expected) = world.prepare(name).await;
-    let route_key = event["routeKey"].as_str().expect("a routeKey").to_string();
     let lambda_req = lambda_http::request::from_str(&apply(event, &setup))
         .unwrap_or_else(|e| panic!("{name}: lambda_http refuses it: {e}"));
     let resp = world
-        .call(&route_key, twofa::api::lambda::into_request(lambda_req))
+        .call(twofa::api::lambda::into_request(lambda_req))
         .await;
     (expected, resp.status().as_u16(), resp.body().clone())
 }
@@ -498,11 +494,8 @@ async fn an_event_with_its_placeholder_token_is_refused_as_unauthorized() {
         .filter(|(_, e)| e["headers"]["authorization"].is_string())
     {
         let world = World::new();
-        let route_key = event["routeKey"].as_str().expect("a routeKey").to_string();
         let req = lambda_http::request::from_str(&event.to_string()).expect("a valid event");
-        let resp = world
-            .call(&route_key, twofa::api::lambda::into_request(req))
-            .await;
+        let resp = world.call(twofa::api::lambda::into_request(req)).await;
         assert_eq!(
             resp.status().as_u16(),
             401,
@@ -528,9 +521,7 @@ async fn the_remembered_browser_event_sets_a_strict_cookie() {
     let world = World::new();
     let (setup, _) = world.prepare(&name).await;
     let req = lambda_http::request::from_str(&apply(event, &setup)).expect("a valid event");
-    let resp = world
-        .call("POST /verify-code", twofa::api::lambda::into_request(req))
-        .await;
+    let resp = world.call(twofa::api::lambda::into_request(req)).await;
     let cookie = resp
         .headers()
         .get("set-cookie")

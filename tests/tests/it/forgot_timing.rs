@@ -53,7 +53,7 @@ async fn forgot_takes_as_long_for_an_account_that_gets_a_code_as_for_an_unknown_
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
         let config = Config::read(&env).expect("settings");
-        let keys = Keys::random(config.token_lifetimes);
+        let keys = Keys::random(config.token_lifetimes).expect("the system has randomness");
         let core = Core::new(
             e2e::store(&backend).await,
             Arc::new(SystemClock),

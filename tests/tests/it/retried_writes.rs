@@ -46,7 +46,7 @@ async fn setup() -> Option<Setup> {
         .await
         .expect("a table in DynamoDB Local");
     let config = Config::default();
-    let keys = Keys::random(config.token_lifetimes);
+    let keys = Keys::random(config.token_lifetimes).expect("the system has randomness");
     let core = Core::new(Arc::new(store), Arc::new(SystemClock), config, keys);
     Some(Setup {
         proxy,

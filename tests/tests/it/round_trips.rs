@@ -69,7 +69,7 @@ async fn counted_core(endpoint: &str) -> (Core, Calls) {
         .await
         .expect("a table in DynamoDB Local");
     let config = Config::default();
-    let keys = Keys::random(config.token_lifetimes);
+    let keys = Keys::random(config.token_lifetimes).expect("the system has randomness");
     (
         Core::new(Arc::new(store), Arc::new(SystemClock), config, keys),
         calls,

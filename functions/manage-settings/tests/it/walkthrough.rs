@@ -237,7 +237,8 @@ async fn the_abp_walkthrough_on_dynamodb_local() {
         .await
         .expect("DynamoDB Local creates the table");
     let (memory, counter, clock) = twofa::testing::memory_core(twofa::config::Config::default());
-    let keys = twofa::app::Keys::random(memory.config.token_lifetimes);
+    let keys =
+        twofa::app::Keys::random(memory.config.token_lifetimes).expect("the system has randomness");
     let core = twofa::app::Core::new(Arc::new(store), clock.clone(), memory.config.clone(), keys);
     let w = World::populate(core, counter, clock).await;
     walkthrough(&w).await;

@@ -117,7 +117,7 @@ async fn core() -> Result<Core, Failure> {
         Arc::new(store),
         Arc::new(SystemClock),
         config.clone(),
-        Keys::random(config.token_lifetimes),
+        Keys::random(config.token_lifetimes)?,
     ))
 }
 

@@ -1,4 +1,4 @@
-//! The policy that applies to a user, read in one store item, and what it lets the
+//! The side a user belongs to, read in one store item, and what its policy lets the
 //! user do with their own flag.
 
 use twofa::api::ApiError;
@@ -8,13 +8,12 @@ use twofa::signin::{Caller, Side, load_side, require_step_up};
 use twofa::user::User;
 
 use crate::caller::administered;
-use crate::errors;
 
 /// The side `user` belongs to (one store read).
 pub async fn side_of(core: &Core, user: &User) -> Result<Side, ApiError> {
     load_side(core.store.as_ref(), &user.scope)
         .await?
-        .ok_or_else(errors::unknown_tenant)
+        .ok_or_else(ApiError::unknown_tenant)
 }
 
 /// Whether `user` may switch their own flag: the behaviour is optional, and the
