@@ -97,10 +97,13 @@ impl ThrottleStore for DynamoStore {
                 Err(e) => return Err(unavailable(e)),
             }
         }
-        Err(StoreError::Unavailable(format!(
-            "send window {} kept changing under four attempts",
-            limit.key
-        )))
+        Err(StoreError::Unavailable(
+            format!(
+                "send window {} kept changing under four attempts",
+                limit.key
+            )
+            .into(),
+        ))
     }
 
     async fn give_back_send(&self, key: &str, window_end: Timestamp) -> Result<(), StoreError> {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{BuildError, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, WriteRequest};
 
@@ -210,9 +210,9 @@ impl DynamoStore {
         if requests.is_empty() {
             Ok(())
         } else {
-            Err(StoreError::Unavailable(format!(
-                "{what} could not all be written"
-            )))
+            Err(StoreError::Unavailable(
+                format!("{what} could not all be written").into(),
+            ))
         }
     }
 }
@@ -244,12 +244,12 @@ pub(super) fn side_page_key(i: &Item) -> Result<PageKey, StoreError> {
     })
 }
 
-pub(super) fn unavailable<E: std::error::Error + 'static>(e: E) -> StoreError {
-    StoreError::Unavailable(DisplayErrorContext(&e).to_string())
+pub(super) fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
+    StoreError::Unavailable(Box::new(e))
 }
 
 pub(super) fn built(e: BuildError) -> StoreError {
-    StoreError::Unavailable(format!("request could not be built: {e}"))
+    StoreError::Unavailable(Box::new(e))
 }
 
 pub(super) fn condition_failed<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {

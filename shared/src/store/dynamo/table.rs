@@ -219,11 +219,14 @@ impl DynamoStore {
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        Err(StoreError::Unavailable(format!(
-            "the index {} of {} did not become active within 2 minutes",
-            item::SIDE_INDEX,
-            self.table
-        )))
+        Err(StoreError::Unavailable(
+            format!(
+                "the index {} of {} did not become active within 2 minutes",
+                item::SIDE_INDEX,
+                self.table
+            )
+            .into(),
+        ))
     }
 
     /// Records that `by` created this table (the local API seeds an admin only into a table it created).
@@ -256,10 +259,13 @@ impl DynamoStore {
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        Err(StoreError::Unavailable(format!(
-            "table {} did not become active within 2 minutes",
-            self.table
-        )))
+        Err(StoreError::Unavailable(
+            format!(
+                "table {} did not become active within 2 minutes",
+                self.table
+            )
+            .into(),
+        ))
     }
 }
 

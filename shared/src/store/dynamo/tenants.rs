@@ -198,7 +198,9 @@ impl TenantStore for DynamoStore {
                 copies.spawn(async move { store.copy_host_lockout(&key, &lockout, version).await });
             }
             while let Some(done) = copies.join_next().await {
-                done.map_err(|e| StoreError::Unavailable(format!("copying lockout values: {e}")))??;
+                done.map_err(|e| {
+                    StoreError::Unavailable(format!("copying lockout values: {e}").into())
+                })??;
             }
         }
         Ok(())
