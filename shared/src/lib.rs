@@ -29,7 +29,7 @@ pub mod policy;
 pub mod sdk;
 pub mod secret;
 pub mod senders;
-pub mod signin;
+pub mod sign_in;
 pub mod store;
 pub mod telemetry;
 pub mod tenant;

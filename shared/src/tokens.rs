@@ -62,7 +62,7 @@ pub struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// A keyed digest of the user's security stamp when issued: access and setup
-    /// tokens die when the stamp changes (see `crate::signin::authenticate`).
+    /// tokens die when the stamp changes (see `crate::sign_in::authenticate`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stamp: Option<String>,
 }

@@ -16,7 +16,7 @@ use twofa::lockout::LockoutPolicy;
 use twofa::password::verify_password;
 use twofa::policy::Effective;
 use twofa::senders::EmailSender;
-use twofa::signin::{
+use twofa::sign_in::{
     Failure, attempt_id, begin_attempt, issue_access, load_side, record_wrong_answer, right_answer,
     scope_of, token_for, usable_providers, wrong_answer,
 };
@@ -169,7 +169,7 @@ async fn unknown_email(
         verify_password(password, None).await?;
         return Err(invalid_credentials());
     };
-    let key = twofa::signin::unknown_email_key(core, scope, email_key);
+    let key = twofa::sign_in::unknown_email_key(core, scope, email_key);
     let subject = Subject::Unknown(&key);
     let (checked, slot) = tokio::join!(
         verify_password(password, None),

@@ -9,12 +9,12 @@ use twofa::email::mask_email;
 use twofa::phone::PhoneNumber;
 use twofa::policy::{Behaviour, DecidedBy, Provider};
 use twofa::senders::EmailSender;
-use twofa::signin::{FreshAccess, Side, notify, rotate_stamp};
+use twofa::sign_in::{FreshAccess, Side, notify, rotate_stamp};
 use twofa::user::{User, UserPatch};
 
 use crate::caller::signed_in;
 use crate::side::{may_change_own_flag, side_of};
-use twofa::signin::require_step_up;
+use twofa::sign_in::require_step_up;
 
 #[derive(Deserialize)]
 struct FlagChange {

@@ -9,7 +9,7 @@ use twofa::app::Core;
 use twofa::audit::EventType;
 use twofa::policy::Provider;
 use twofa::senders::EmailSender;
-use twofa::signin::{
+use twofa::sign_in::{
     Attempt, Failure, FreshAccess, attempt_id, begin_attempt, can_prove_second_factor,
     fresh_access, notify, record_wrong_answer, require_step_up, right_answer, wrong_answer,
 };
@@ -119,7 +119,7 @@ pub async fn verify(
         Some(a) => a.clone(),
     };
     // The attempt takes its slot before the code is judged (the store's module doc).
-    let policy = twofa::signin::lockout_of(core, user).await?;
+    let policy = twofa::sign_in::lockout_of(core, user).await?;
     let attempt = begin_attempt(core, Subject::User(&user.id), attempt_id()?, None, policy).await?;
     let key = core.seal_key.open(&pending.sealed_key, &user.id)?;
     let fresh = attempt.user.as_ref().unwrap_or(user).totp_last_step;

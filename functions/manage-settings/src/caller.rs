@@ -3,7 +3,7 @@
 
 use twofa::api::{ApiError, Request};
 use twofa::app::Core;
-use twofa::signin::{Caller, authenticate};
+use twofa::sign_in::{Caller, authenticate};
 use twofa::tenant::Scope;
 use twofa::tokens::TokenKind;
 use twofa::user::{Role, User};

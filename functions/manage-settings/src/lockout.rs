@@ -10,7 +10,7 @@ use twofa::api::{ApiError, Request, Response, json, parse_body};
 use twofa::app::Core;
 use twofa::lockout::LockoutPolicy;
 use twofa::policy::lockout_changes;
-use twofa::signin::{Side, load_side};
+use twofa::sign_in::{Side, load_side};
 use twofa::store::StoreError;
 use twofa::tenant::Scope;
 

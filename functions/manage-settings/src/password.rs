@@ -13,7 +13,7 @@ use twofa::app::Core;
 use twofa::audit::EventType;
 use twofa::password::{Password, hash_password, verify_password};
 use twofa::senders::EmailSender;
-use twofa::signin::{
+use twofa::sign_in::{
     Failure, attempt_id, begin_attempt, notify, record_wrong_answer, require_step_up, right_answer,
     wrong_answer,
 };

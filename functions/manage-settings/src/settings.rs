@@ -6,7 +6,7 @@ use serde::Deserialize;
 use twofa::api::{ApiError, ErrorCode, Request, Response, json, parse_body};
 use twofa::app::Core;
 use twofa::policy::{Behaviour, Provider, TwoFactorSettings, normalise_providers, setting_changes};
-use twofa::signin::{Side, load_side};
+use twofa::sign_in::{Side, load_side};
 use twofa::tenant::Scope;
 
 use crate::caller::{admin, signed_in};

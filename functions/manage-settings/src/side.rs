@@ -4,7 +4,7 @@
 use twofa::api::ApiError;
 use twofa::app::Core;
 use twofa::policy::{Behaviour, Effective, SettingChange};
-use twofa::signin::{Caller, Side, load_side, require_step_up};
+use twofa::sign_in::{Caller, Side, load_side, require_step_up};
 use twofa::user::User;
 
 use crate::caller::administered;

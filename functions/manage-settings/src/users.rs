@@ -13,7 +13,7 @@ use twofa::lockout::locked_for;
 use twofa::phone::PhoneNumber;
 use twofa::policy::{Behaviour, DecidedBy, Provider};
 use twofa::senders::EmailSender;
-use twofa::signin::{FreshAccess, Side, notify, require_step_up, rotate_stamp, usable_providers};
+use twofa::sign_in::{FreshAccess, Side, notify, require_step_up, rotate_stamp, usable_providers};
 use twofa::store::StoreError;
 use twofa::tenant::Scope;
 use twofa::user::{Role, User, UserPatch};

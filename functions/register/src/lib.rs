@@ -8,7 +8,7 @@ use twofa::app::Core;
 use twofa::email::Email;
 use twofa::password::{Password, hash_password};
 use twofa::phone::PhoneNumber;
-use twofa::signin::scope_of;
+use twofa::sign_in::scope_of;
 use twofa::store::StoreError;
 use twofa::tenant::Scope;
 use twofa::user::User;

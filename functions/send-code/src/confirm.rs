@@ -9,8 +9,8 @@ use twofa::codes::CodePurpose;
 use twofa::email::mask_email;
 use twofa::phone::PhoneNumber;
 use twofa::policy::Provider;
-use twofa::signin::authenticate;
-use twofa::signin::load_side;
+use twofa::sign_in::authenticate;
+use twofa::sign_in::load_side;
 use twofa::tokens::TokenKind;
 
 use crate::deliver::{Destination, Senders, send_code};
@@ -63,7 +63,7 @@ pub async fn send(
                     ),
                 ));
             }
-            twofa::signin::require_step_up_for_phone(core, &caller, number.as_str()).await?;
+            twofa::sign_in::require_step_up_for_phone(core, &caller, number.as_str()).await?;
             let to = Destination {
                 address: number.as_str().to_string(),
                 hint: number.masked(),

@@ -13,7 +13,7 @@ use twofa::app::Core;
 use twofa::codes::CodePurpose;
 use twofa::email::{Email, mask_email};
 use twofa::lockout::locked_for;
-use twofa::signin::scope_of;
+use twofa::sign_in::scope_of;
 
 use crate::deliver::{Destination, Senders, send_code};
 use crate::throttle;

@@ -9,7 +9,7 @@ use twofa::codes::CodePurpose;
 use twofa::email::mask_email;
 use twofa::phone::PhoneNumber;
 use twofa::policy::Provider;
-use twofa::signin::{load_side, usable_providers};
+use twofa::sign_in::{load_side, usable_providers};
 use twofa::user::User;
 
 use crate::deliver::{Destination, Senders, send_code};
@@ -22,8 +22,8 @@ pub async fn send(
     provider: SignInProvider,
     source: Option<IpAddr>,
 ) -> Result<Response, ApiError> {
-    let twofa::signin::PendingSignIn { user, sid } =
-        twofa::signin::pending_sign_in(core, token).await?;
+    let twofa::sign_in::PendingSignIn { user, sid } =
+        twofa::sign_in::pending_sign_in(core, token).await?;
     let (provider, purpose) = match provider {
         SignInProvider::Email => (Provider::Email, CodePurpose::SignInEmail),
         SignInProvider::Sms => (Provider::Sms, CodePurpose::SignInSms),

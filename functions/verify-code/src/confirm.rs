@@ -11,7 +11,9 @@ use twofa::audit::EventType;
 use twofa::codes::CodePurpose;
 use twofa::phone::PhoneNumber;
 use twofa::senders::EmailSender;
-use twofa::signin::{Outcome, attempt_id, authenticate, begin_attempt, fresh_access, right_answer};
+use twofa::sign_in::{
+    Outcome, attempt_id, authenticate, begin_attempt, fresh_access, right_answer,
+};
 use twofa::store::{Subject, Success};
 use twofa::tokens::TokenKind;
 use twofa::user::UserPatch;
@@ -36,13 +38,13 @@ pub async fn verify(
     // The side's lockout values are needed before the attempt takes its slot.
     let (pending, policy) = tokio::join!(
         core.store.code(&user.id, code_purpose),
-        twofa::signin::lockout_of(core, user)
+        twofa::sign_in::lockout_of(core, user)
     );
     let (pending, policy) = (pending?, policy?);
     let destination = match (purpose, &pending) {
         (ConfirmPurpose::Email, _) => user.email.clone(),
         (ConfirmPurpose::Phone, Some(p)) => {
-            twofa::signin::require_step_up_for_phone(core, &caller, &p.destination).await?;
+            twofa::sign_in::require_step_up_for_phone(core, &caller, &p.destination).await?;
             p.destination.clone()
         }
         (ConfirmPurpose::Phone, None) => String::new(),

@@ -4,7 +4,7 @@ use twofa::api::{ApiError, Request};
 use twofa::app::Core;
 use twofa::audit::EventType;
 use twofa::senders::EmailSender;
-use twofa::signin::{Attempt, Failure, record_wrong_answer, right_answer, wrong_answer};
+use twofa::sign_in::{Attempt, Failure, record_wrong_answer, right_answer, wrong_answer};
 use twofa::store::{Spend, Subject, Success};
 use twofa::user::{User, UserPatch};
 

@@ -6,7 +6,7 @@ use twofa::api::{ApiError, Request, user_agent};
 use twofa::app::Core;
 use twofa::devices::{Device, device_token_hash, new_device_token};
 use twofa::senders::EmailSender;
-use twofa::signin::{notify, remember_cookie};
+use twofa::sign_in::{notify, remember_cookie};
 use twofa::user::User;
 
 /// A browser just remembered: the token for the body and its `Set-Cookie` value.

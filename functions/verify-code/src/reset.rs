@@ -21,7 +21,7 @@ use twofa::codes::CodePurpose;
 use twofa::email::Email;
 use twofa::password::{Password, hash_password};
 use twofa::senders::EmailSender;
-use twofa::signin::{
+use twofa::sign_in::{
     Attempt, Failure, Outcome, attempt_id, begin_attempt, load_side, notify, record_wrong_answer,
     right_answer, scope_of, unknown_email_key, wrong_answer,
 };

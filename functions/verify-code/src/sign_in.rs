@@ -9,7 +9,7 @@ use twofa::codes::CodePurpose;
 use twofa::phone::PhoneNumber;
 use twofa::policy::{Effective, Provider};
 use twofa::senders::EmailSender;
-use twofa::signin::{
+use twofa::sign_in::{
     Outcome, attempt_id, begin_attempt, issue_access, load_side, notify, right_answer,
     usable_providers,
 };
@@ -20,7 +20,7 @@ use crate::check::{self, Judged};
 use crate::failure::{not_a_guess, wrong_code};
 use crate::remember::remember;
 use crate::request::{Method, SignIn};
-use twofa::signin::{PendingSignIn, pending_sign_in};
+use twofa::sign_in::{PendingSignIn, pending_sign_in};
 
 pub async fn verify(
     core: &Core,

@@ -199,7 +199,7 @@ impl World {
             amr,
             mfa_at,
             sid,
-            ..crate::signin::token_for(&self.core, user)
+            ..crate::sign_in::token_for(&self.core, user)
         };
         self.core
             .tokens

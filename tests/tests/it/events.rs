@@ -91,7 +91,7 @@ impl World {
         let t = NewToken {
             amr: vec!["pwd".into()],
             mfa_at,
-            ..twofa::signin::token_for(self.core(), user)
+            ..twofa::sign_in::token_for(self.core(), user)
         };
         self.core()
             .tokens
@@ -116,7 +116,7 @@ impl World {
         let t = NewToken {
             amr: vec!["pwd".into()],
             sid: Some(sid),
-            ..twofa::signin::token_for(self.core(), &jane)
+            ..twofa::sign_in::token_for(self.core(), &jane)
         };
         let token = self
             .core()

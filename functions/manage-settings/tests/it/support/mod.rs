@@ -10,7 +10,7 @@ use twofa::app::Core;
 use twofa::clock::ManualClock;
 use twofa::config::Config;
 use twofa::senders::log::{LogSender, OutboxEntry};
-use twofa::signin::{issue_access, token_for};
+use twofa::sign_in::{issue_access, token_for};
 use twofa::store::memory::MemoryStore;
 use twofa::tenant::Scope;
 use twofa::testing::{body_json, json_request, memory_core, seed_user};
