@@ -5,7 +5,7 @@
 
 use tracing::level_filters::LevelFilter;
 use tracing_subscriber::Layer;
-use tracing_subscriber::filter::{EnvFilter, FilterExt, Targets};
+use tracing_subscriber::filter::{FilterExt, Targets};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -20,8 +20,12 @@ pub const PINNED: &[&str] = &[
     "lambda_", "aws_", "hyper", "h2", "http", "rustls", "reqwest", "tower", "wiremock",
 ];
 
-/// The filter of every log line: `rust_log` (`RUST_LOG`'s syntax; `info` when
-/// absent or unreadable) with [`PINNED`] held at `info`.
+/// The filter of every log line: `rust_log` (`RUST_LOG`'s `target=level` list, or a
+/// bare level; `info` when absent or unreadable) with [`PINNED`] held at `info`.
+///
+/// `Targets`, not `EnvFilter`: the span and field matchers `EnvFilter` adds are
+/// never used here, and its regex engine was about 2.5 MB of every bootstrap's
+/// objects (BENCHMARKS.md, "Cold start and size").
 pub fn filter<S>(
     rust_log: Option<&str>,
 ) -> impl tracing_subscriber::layer::Filter<S> + Send + Sync + 'static
@@ -29,8 +33,8 @@ where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
     let wanted = rust_log
-        .and_then(|s| EnvFilter::try_new(s).ok())
-        .unwrap_or_else(|| EnvFilter::new("info"));
+        .and_then(|s| s.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
     let pins = Targets::new()
         .with_default(LevelFilter::TRACE)
         .with_targets(PINNED.iter().map(|t| (*t, LevelFilter::INFO)));

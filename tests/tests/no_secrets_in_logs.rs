@@ -463,7 +463,7 @@ async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_lea
             tracing_subscriber::fmt::layer()
                 .json()
                 .with_writer(move || w2.clone())
-                .with_filter(tracing_subscriber::EnvFilter::new("trace")),
+                .with_filter(tracing::level_filters::LevelFilter::TRACE),
         );
     let served = core.clone();
     std::thread::spawn(move || {
