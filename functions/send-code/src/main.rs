@@ -3,7 +3,7 @@
 use twofa::config::ProcessEnv;
 use twofa::senders::log::LogSender;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     twofa::telemetry::init();
     let sdk = twofa::sdk::lambda_sdk_config(&ProcessEnv)?;

@@ -2,7 +2,7 @@
 
 use twofa::senders::log::LogSender;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     twofa::telemetry::init();
     let sdk = twofa::sdk::lambda_sdk_config(&twofa::config::ProcessEnv)?;
