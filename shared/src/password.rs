@@ -3,8 +3,8 @@
 
 use std::sync::OnceLock;
 
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::{Algorithm, Argon2, Params, PasswordHash, Version};
+use argon2::password_hash::phc::{Output, ParamsString, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
 
 use crate::crypto::random_bytes;
 use crate::secret::Secret;
@@ -89,19 +89,68 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
+thread_local! {
+    /// Argon2's working memory, kept by each blocking thread between hashes. A fresh
+    /// 19 MiB allocation for every hash (what `hash_password_into` does) is zeroed by
+    /// the allocator and faulted in page by page: about an eighth of a hash's time,
+    /// measured (BENCHMARKS.md, Argon2). Wiped after each use, as the C reference does.
+    static MEMORY: std::cell::RefCell<Vec<Block>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs Argon2 (`argon2`, its parameters) over `password` and `salt` into `out`, in
+/// this thread's kept memory.
+fn run_argon2(argon2: &Argon2, password: &[u8], salt: &[u8], out: &mut [u8]) -> argon2::Result<()> {
+    MEMORY.with_borrow_mut(|memory| {
+        let blocks = argon2.params().block_count();
+        if memory.len() < blocks {
+            memory.resize(blocks, Block::default());
+        }
+        let result =
+            argon2.hash_password_into_with_memory(password, salt, out, &mut memory[..blocks]);
+        memory[..blocks].fill(Block::default());
+        result
+    })
+}
+
 fn hash_blocking(password: &[u8]) -> Result<String, HashError> {
     let salt = random_bytes(16)?;
-    argon2()
-        .hash_password_with_salt(password, &salt)
+    let argon2 = argon2();
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    run_argon2(&argon2, password, &salt, &mut out).map_err(|e| HashError::Argon2(e.to_string()))?;
+    let phc = || -> argon2::password_hash::Result<PasswordHash> {
+        Ok(PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(argon2.params())?,
+            salt: Some(Salt::new(&salt)?),
+            hash: Some(Output::new(&out)?),
+        })
+    };
+    phc()
         .map(|h| h.to_string())
         .map_err(|e| HashError::Argon2(e.to_string()))
 }
 
+/// Checks `password` against a PHC string as `PasswordVerifier` does (the algorithm,
+/// version and parameters the string names; a constant-time comparison of the
+/// output), in the kept memory.
 fn verify_blocking(password: &[u8], phc: &str) -> bool {
-    match PasswordHash::new(phc) {
-        Ok(parsed) => argon2().verify_password(password, &parsed).is_ok(),
-        Err(_) => false,
-    }
+    let check = || -> Option<bool> {
+        let parsed = PasswordHash::new(phc).ok()?;
+        let algorithm = Algorithm::try_from(parsed.algorithm.as_str()).ok()?;
+        let version = parsed
+            .version
+            .map_or(Ok(Version::default()), Version::try_from)
+            .ok()?;
+        let params = Params::try_from(&parsed).ok()?;
+        let (salt, expected) = (parsed.salt?, parsed.hash?);
+        let mut out = vec![0u8; expected.len()];
+        let argon2 = Argon2::new(algorithm, version, params);
+        run_argon2(&argon2, password, salt.as_ref(), &mut out).ok()?;
+        // `Output`'s equality is constant-time.
+        Some(Output::new(&out).ok()? == expected)
+    };
+    check().unwrap_or(false)
 }
 
 /// Hashes a password to a PHC string, on a blocking thread.
