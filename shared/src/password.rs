@@ -259,6 +259,29 @@ mod tests {
         assert_eq!(runs[1..], [DummyWork::Verified, DummyWork::Verified]);
     }
 
+    #[test]
+    fn hashes_agree_with_the_argon2_crates_own_hasher_and_verifier_at_any_parameters() {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let password = b"Tr0ub4dor&3-mango-kite";
+        // A hash stored before the kept memory, and one at other parameters (more
+        // memory than the buffer holds, then less), still verify.
+        for params in [
+            Params::new(19_456, 2, 1, None).unwrap(),
+            Params::new(32_768, 3, 1, None).unwrap(),
+            Params::new(8_192, 1, 1, None).unwrap(),
+        ] {
+            let theirs = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+                .hash_password_with_salt(password, b"sixteen byte slt")
+                .unwrap()
+                .to_string();
+            assert!(verify_blocking(password, &theirs), "{theirs}");
+            assert!(!verify_blocking(b"Tr0ub4dor&3-mango-kitE", &theirs));
+        }
+        let ours = hash_blocking(password).unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(argon2().verify_password(password, &parsed).is_ok());
+    }
+
     #[tokio::test]
     async fn hashes_verify_only_the_right_password_and_use_argon2id_at_owasp_parameters() {
         let p = Password::new("Tr0ub4dor&3-mango-kite", 12, &[]).unwrap();
