@@ -287,7 +287,7 @@ async fn with_2fa_on_the_password_leads_to_the_confirmed_providers_in_contract_o
     let patch = UserPatch {
         two_factor_enabled: Some(true),
         email_confirmed: Some(true),
-        phone_number: Some(Some("+15555550100".into())),
+        phone_number: Some(Some(twofa::testing::test_phone("+15555550100"))),
         phone_number_confirmed: Some(true),
         ..Default::default()
     };
@@ -323,7 +323,7 @@ async fn unconfirmed_destinations_and_disallowed_providers_are_not_offered() {
     let patch = UserPatch {
         two_factor_enabled: Some(true),
         email_confirmed: Some(true),
-        phone_number: Some(Some("+15555550100".into())),
+        phone_number: Some(Some(twofa::testing::test_phone("+15555550100"))),
         ..Default::default()
     };
     store.update_user(&user.id, &patch).await.unwrap();

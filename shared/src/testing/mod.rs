@@ -29,6 +29,8 @@ use crate::api::Request;
 use crate::app::{Core, Keys};
 use crate::clock::ManualClock;
 use crate::config::Config;
+use crate::email::Email;
+use crate::phone::PhoneNumber;
 use crate::store::memory::MemoryStore;
 use crate::tenant::Scope;
 use crate::user::{Role, User};
@@ -82,7 +84,7 @@ pub async fn seed_user(
     let hash = crate::password::hash_blocking_for_tests(password);
     let user = User {
         roles: roles.to_vec(),
-        ..User::new(scope, email, hash, core.now())
+        ..User::new(scope, test_email(email), hash, core.now())
     };
     core.store
         .create_user(&user)
@@ -102,6 +104,16 @@ pub fn seed_user_value(scope: &Scope, email: &str) -> User {
     User {
         email_confirmed: true,
         roles: vec![Role::TenantAdmin],
-        ..User::new(scope.clone(), email, String::new(), 0)
+        ..User::new(scope.clone(), test_email(email), String::new(), 0)
     }
+}
+
+/// A fixture's address, parsed; a test that needs a bad one parses it itself.
+pub fn test_email(text: &str) -> Email {
+    Email::parse(text).expect("a test fixture's address parses")
+}
+
+/// A fixture's phone number, parsed.
+pub fn test_phone(text: &str) -> PhoneNumber {
+    PhoneNumber::parse(text).expect("a test fixture's number parses")
 }

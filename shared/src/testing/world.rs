@@ -90,7 +90,7 @@ impl World {
             &user,
             UserPatch {
                 email_confirmed: Some(true),
-                phone_number: Some(Some(PHONE.into())),
+                phone_number: Some(Some(super::test_phone(PHONE))),
                 phone_number_confirmed: Some(true),
                 two_factor_enabled: Some(true),
                 ..Default::default()

@@ -145,7 +145,7 @@ impl World {
         };
         let mut admin = User::new(
             tenant.scope(),
-            "admin@acme.example",
+            twofa::testing::test_email("admin@acme.example"),
             twofa::password::hash_blocking_for_tests("amber-Falcon-37-meadow"),
             now,
         );
@@ -199,14 +199,14 @@ impl World {
                     &self.core().hash_key,
                     &jane.id,
                     CodePurpose::SignInEmail,
-                    &jane.email,
+                    jane.email.as_str(),
                     Some("sid-from-login"),
                     EVENT_CODE,
                 );
                 let code = PendingCode {
                     user_id: jane.id.clone(),
                     purpose: CodePurpose::SignInEmail,
-                    destination: jane.email.clone(),
+                    destination: jane.email.as_str().to_string(),
                     hash,
                     created_at: now,
                     expires_at: now + 300,
@@ -345,7 +345,7 @@ impl World {
                     &self.core().hash_key,
                     &jane.id,
                     CodePurpose::PasswordReset,
-                    &jane.email,
+                    jane.email.as_str(),
                     // A reset code is bound to the stamp it was sent under.
                     Some(&jane.security_stamp),
                     EVENT_CODE,
@@ -353,7 +353,7 @@ impl World {
                 let code = PendingCode {
                     user_id: jane.id.clone(),
                     purpose: CodePurpose::PasswordReset,
-                    destination: jane.email.clone(),
+                    destination: jane.email.as_str().to_string(),
                     hash,
                     created_at: now,
                     expires_at: now + 300,

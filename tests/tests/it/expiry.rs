@@ -74,7 +74,7 @@ async fn an_expired_code_answers_410_before_and_after_the_sweep_and_counts_no_fa
 
     let user = User::new(
         Scope::Host,
-        "jane@example.org",
+        twofa::testing::test_email("jane@example.org"),
         "$argon2id$unused".into(),
         core.now(),
     );

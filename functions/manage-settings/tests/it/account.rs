@@ -11,7 +11,7 @@ use twofa::user::{Authenticator, User, UserPatch};
 
 fn sms_ready() -> UserPatch {
     UserPatch {
-        phone_number: Some(Some("+15555550100".into())),
+        phone_number: Some(Some(twofa::testing::test_phone("+15555550100"))),
         phone_number_confirmed: Some(true),
         ..Default::default()
     }
@@ -89,7 +89,12 @@ async fn reading_the_account_view_costs_two_store_reads_the_user_and_its_side() 
             .call("GET", "/account/two-factor", json!(null), Some(&t))
             .await;
         assert_eq!(r.status, 200);
-        assert_eq!(w.store.reads() - before, 2, "reads for {}", user.email);
+        assert_eq!(
+            w.store.reads() - before,
+            2,
+            "reads for {}",
+            user.email.as_str()
+        );
     }
 }
 

@@ -119,7 +119,7 @@ async fn a_listed_user_shows_its_state_and_no_secret() {
         .change(
             &w.acme_user,
             UserPatch {
-                phone_number: Some(Some("+15555550100".into())),
+                phone_number: Some(Some(twofa::testing::test_phone("+15555550100"))),
                 phone_number_confirmed: Some(true),
                 authenticator: Some(Some(Authenticator {
                     sealed_key: "sealed-secret".into(),
@@ -315,7 +315,7 @@ async fn lost_phone(w: &World) -> twofa::user::User {
         .change(
             &w.acme_user,
             UserPatch {
-                phone_number: Some(Some("+15555550100".into())),
+                phone_number: Some(Some(twofa::testing::test_phone("+15555550100"))),
                 phone_number_confirmed: Some(true),
                 authenticator: Some(Some(Authenticator {
                     sealed_key: "k".into(),

@@ -139,7 +139,7 @@ async fn the_operator_unlocks_resets_a_lost_second_factor_and_reads_the_events()
         .as_secs() as i64;
     let user = User::new(
         Scope::Tenant("acme".into()),
-        "Jo@Acme.example",
+        twofa::testing::test_email("Jo@Acme.example"),
         "$argon2id$x".into(),
         now,
     );

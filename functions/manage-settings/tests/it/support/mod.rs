@@ -214,11 +214,11 @@ impl World {
     }
 
     /// The emails sent to `address`, oldest first.
-    pub fn mail_to(&self, address: &str) -> Vec<OutboxEntry> {
+    pub fn mail_to(&self, address: impl AsRef<str>) -> Vec<OutboxEntry> {
         self.email
             .outbox()
             .into_iter()
-            .filter(|m| m.to == address)
+            .filter(|m| m.to == address.as_ref())
             .collect()
     }
 }
