@@ -108,24 +108,14 @@ fn unready_dynamo_store(scenario: &str) -> Option<DynamoStore> {
 /// its table without the store and the table's name.
 fn unready_dynamo_table(scenario: &str) -> Option<(DynamoStore, aws_sdk_dynamodb::Client, String)> {
     let endpoint = twofa::testing::service_endpoint("DYNAMODB_ENDPOINT")?;
-    let sdk = aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
-            aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "test"),
-        ))
-        .build();
+    let sdk = twofa::testing::emulator_sdk_config(&endpoint);
     // Table names allow 255 characters of [a-zA-Z0-9_.-].
     let table = format!(
         "suite-{}-{}",
         &scenario[..scenario.len().min(60)],
         uuid::Uuid::new_v4().simple()
     );
-    let raw = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .endpoint_url(&endpoint)
-            .build(),
-    );
+    let raw = aws_sdk_dynamodb::Client::new(&sdk);
     // Through from_env, as the Lambdas and the local API build it.
     let env = std::collections::HashMap::from([
         ("TABLE_NAME".to_string(), table.clone()),

@@ -6,7 +6,6 @@ pub mod fault_proxy;
 
 use std::sync::Arc;
 
-use aws_config::BehaviorVersion;
 use local_api::LocalApi;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
@@ -16,6 +15,7 @@ use twofa::config::Config;
 use twofa::senders::log::LogSender;
 use twofa::senders::{EmailSender, SmsSender};
 use twofa::store::Store;
+use twofa::testing::emulator_sdk_config;
 
 /// Where the app keeps its data.
 pub enum Backend {
@@ -33,18 +33,6 @@ impl Backend {
     }
 }
 
-/// The SDK configuration for a local emulator at `endpoint`, with test credentials.
-pub fn local_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::SdkConfig::builder()
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
-            aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "test"),
-        ))
-        .behavior_version(BehaviorVersion::latest())
-        .build()
-}
-
 /// Builds the store of a backend; for DynamoDB a fresh table, so tests never share
 /// data, through a client with the timeouts and retries the functions use.
 pub async fn store(backend: &Backend) -> Arc<dyn Store> {
@@ -52,7 +40,7 @@ pub async fn store(backend: &Backend) -> Arc<dyn Store> {
         Backend::Memory => Arc::new(twofa::store::memory::MemoryStore::new()),
         Backend::Dynamo(endpoint) => {
             let client = aws_sdk_dynamodb::Client::from_conf(
-                twofa::timeouts::dynamodb(&local_sdk_config(endpoint)).build(),
+                twofa::timeouts::dynamodb(&emulator_sdk_config(endpoint)).build(),
             );
             let table = format!("twofa-e2e-{}", uuid::Uuid::new_v4().simple());
             let store = twofa::store::dynamo::DynamoStore::new(client, table);

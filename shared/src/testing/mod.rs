@@ -23,6 +23,21 @@ pub fn service_endpoint(var: &str) -> Option<String> {
 
 pub mod world;
 
+/// The SDK configuration for a local emulator (DynamoDB Local, moto) at `endpoint`:
+/// test credentials and a region given here, so nothing is read from the machine
+/// and no call goes to AWS. The one place tests and the bench build it.
+#[cfg(feature = "aws")]
+pub fn emulator_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+            aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "test"),
+        ))
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .build()
+}
+
 use std::sync::Arc;
 
 use crate::api::Request;

@@ -338,9 +338,10 @@ async fn units() {
     use std::sync::Arc;
     let endpoint = std::env::var("DYNAMODB_ENDPOINT").expect("DYNAMODB_ENDPOINT: DynamoDB Local");
     let units = Units::default();
-    let conf = aws_sdk_dynamodb::config::Builder::from(&e2e::local_sdk_config(&endpoint))
-        .interceptor(units.clone())
-        .build();
+    let conf =
+        aws_sdk_dynamodb::config::Builder::from(&twofa::testing::emulator_sdk_config(&endpoint))
+            .interceptor(units.clone())
+            .build();
     let store = twofa::store::dynamo::DynamoStore::new(
         aws_sdk_dynamodb::Client::from_conf(conf),
         format!("twofa-bench-{}", uuid::Uuid::new_v4().simple()),

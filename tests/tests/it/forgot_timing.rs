@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use e2e::{Backend, local_sdk_config};
+use e2e::Backend;
 use serde_json::json;
 use twofa::app::{Core, Keys};
 use twofa::clock::SystemClock;
@@ -16,6 +16,7 @@ use twofa::config::Config;
 use twofa::senders::log::LogSender;
 use twofa::senders::ses::SesSender;
 use twofa::tenant::Scope;
+use twofa::testing::emulator_sdk_config;
 use twofa::testing::json_request;
 use twofa::user::UserPatch;
 
@@ -32,7 +33,7 @@ async fn forgot_takes_as_long_for_an_account_that_gets_a_code_as_for_an_unknown_
     let Some(moto) = twofa::testing::service_endpoint("MOTO_ENDPOINT") else {
         return;
     };
-    let sdk = local_sdk_config(&moto);
+    let sdk = emulator_sdk_config(&moto);
     let from = format!("no-reply@{}.example.com", uuid::Uuid::new_v4().simple());
     aws_sdk_ses::Client::new(&sdk)
         .verify_email_identity()

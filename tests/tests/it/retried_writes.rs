@@ -30,13 +30,15 @@ struct Setup {
 async fn setup() -> Option<Setup> {
     let upstream = twofa::testing::service_endpoint("DYNAMODB_ENDPOINT")?;
     let proxy = FaultProxy::start(&upstream).await;
-    let conf = aws_sdk_dynamodb::config::Builder::from(&e2e::local_sdk_config(proxy.endpoint()))
-        .retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(3)
-                .with_initial_backoff(Duration::from_millis(10)),
-        )
-        .build();
+    let conf = aws_sdk_dynamodb::config::Builder::from(&twofa::testing::emulator_sdk_config(
+        proxy.endpoint(),
+    ))
+    .retry_config(
+        RetryConfig::standard()
+            .with_max_attempts(3)
+            .with_initial_backoff(Duration::from_millis(10)),
+    )
+    .build();
     let store = DynamoStore::new(
         aws_sdk_dynamodb::Client::from_conf(conf),
         format!("twofa-retries-{}", uuid::Uuid::new_v4().simple()),

@@ -57,9 +57,10 @@ impl Calls {
 
 async fn counted_core(endpoint: &str) -> (Core, Calls) {
     let calls = Calls::default();
-    let conf = aws_sdk_dynamodb::config::Builder::from(&e2e::local_sdk_config(endpoint))
-        .interceptor(calls.clone())
-        .build();
+    let conf =
+        aws_sdk_dynamodb::config::Builder::from(&twofa::testing::emulator_sdk_config(endpoint))
+            .interceptor(calls.clone())
+            .build();
     let store = DynamoStore::new(
         aws_sdk_dynamodb::Client::from_conf(conf),
         format!("twofa-trips-{}", uuid::Uuid::new_v4().simple()),

@@ -209,21 +209,13 @@ async fn the_abp_walkthrough_over_the_memory_store() {
 
 #[tokio::test]
 async fn the_abp_walkthrough_on_dynamodb_local() {
-    use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
     use std::sync::Arc;
     use twofa::store::dynamo::DynamoStore;
 
     let Some(endpoint) = twofa::testing::service_endpoint("DYNAMODB_ENDPOINT") else {
         return;
     };
-    let client = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::Config::builder()
-            .endpoint_url(endpoint)
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-            .behavior_version(BehaviorVersion::latest())
-            .build(),
-    );
+    let client = aws_sdk_dynamodb::Client::new(&twofa::testing::emulator_sdk_config(&endpoint));
     // A table of its own: tenant names and emails are unique per table.
     let store = DynamoStore::new(
         client,
