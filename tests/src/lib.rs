@@ -7,7 +7,6 @@ pub mod fault_proxy;
 use std::sync::Arc;
 
 use local_api::LocalApi;
-use reqwest::header::HeaderMap;
 use serde_json::Value;
 use twofa::app::{Core, Keys};
 use twofa::clock::SystemClock;
@@ -108,16 +107,7 @@ pub async fn spawn_app(backend: &Backend, options: AppOptions) -> TestApp {
     }
 }
 
-/// A response as tests read it.
-#[derive(Debug)]
-pub struct Reply {
-    /// Status code.
-    pub status: u16,
-    /// JSON body (Null when empty or not JSON).
-    pub body: Value,
-    /// Headers.
-    pub headers: HeaderMap,
-}
+pub use twofa::testing::Reply;
 
 impl TestApp {
     /// Sends `method path` with an optional JSON body and bearer token.
@@ -140,11 +130,7 @@ impl TestApp {
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let text = resp.text().await.unwrap_or_default();
-        Reply {
-            status,
-            body: serde_json::from_str(&text).unwrap_or(Value::Null),
-            headers,
-        }
+        Reply::new(status, headers, &text)
     }
 
     /// POST with a JSON body.

@@ -4,13 +4,14 @@ use serde_json::{Value, json};
 use twofa::config::Config;
 use twofa::policy::{Behaviour, TwoFactorSettings};
 use twofa::tenant::Tenant;
-use twofa::testing::{body_json, json_request, memory_core};
+use twofa::testing::{Reply, json_request, memory_core};
 
 const STRONG: &str = "correct horse battery staple";
 
 async fn post(core: &twofa::app::Core, body: Value) -> (u16, Value) {
     let resp = register::handle(core, json_request("POST", "/register", &body, None)).await;
-    (resp.status().as_u16(), body_json(&resp))
+    let r = Reply::of(&resp);
+    (r.status, r.body)
 }
 
 async fn with_tenant(core: &twofa::app::Core, name: &str) {

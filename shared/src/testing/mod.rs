@@ -108,9 +108,37 @@ pub async fn seed_user(
     user
 }
 
-/// The JSON body of a response.
-pub fn body_json(resp: &crate::api::Response) -> serde_json::Value {
-    serde_json::from_str(resp.body()).unwrap_or(serde_json::Value::Null)
+/// A response as tests read it, from a handler or over HTTP: the one place a test
+/// turns an answer into its status, JSON body and headers.
+#[derive(Debug)]
+pub struct Reply {
+    /// Status code.
+    pub status: u16,
+    /// JSON body (Null when empty or not JSON).
+    pub body: serde_json::Value,
+    /// Headers.
+    pub headers: http::HeaderMap,
+}
+
+impl Reply {
+    /// An answer from its parts, as an HTTP client receives them.
+    pub fn new(status: u16, headers: http::HeaderMap, body: &str) -> Self {
+        Self {
+            status,
+            body: serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+            headers,
+        }
+    }
+
+    /// A handler's answer.
+    pub fn of(resp: &crate::api::Response) -> Self {
+        Self::new(resp.status().as_u16(), resp.headers().clone(), resp.body())
+    }
+
+    /// The contract's error code, if the answer is an error (empty otherwise).
+    pub fn error(&self) -> &str {
+        self.body["error"].as_str().unwrap_or("")
+    }
 }
 
 /// A user value (not stored) with a throwaway password hash; for building fixtures

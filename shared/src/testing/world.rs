@@ -224,12 +224,8 @@ impl World {
 
 /// The status, the contract's error code and the body.
 pub fn answer(r: &Response) -> (u16, String, Value) {
-    let body = crate::testing::body_json(r);
-    (
-        r.status().as_u16(),
-        body["error"].as_str().unwrap_or("").to_string(),
-        body,
-    )
+    let r = super::Reply::of(r);
+    (r.status, r.error().to_string(), r.body)
 }
 
 /// An SMS provider that refuses every message, keeping what it was asked to send.

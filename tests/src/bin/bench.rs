@@ -15,7 +15,7 @@ use twofa::app::Core;
 use twofa::config::Config;
 use twofa::senders::log::LogSender;
 use twofa::tenant::Scope;
-use twofa::testing::{body_json, json_request, memory_core, seed_user};
+use twofa::testing::{Reply, json_request, memory_core, seed_user};
 use twofa::user::UserPatch;
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -195,7 +195,7 @@ async fn handlers() {
     )
     .await;
     println!("| POST /login (2FA off) | {} |", store.reads() - before);
-    let token = body_json(&r)["access_token"]
+    let token = Reply::of(&r).body["access_token"]
         .as_str()
         .unwrap_or_default()
         .to_string();
@@ -227,7 +227,7 @@ async fn sign_in_with_email_code(core: &Core, outbox: &LogSender) {
         ),
     )
     .await;
-    let tf = body_json(&r)["two_factor_token"]
+    let tf = Reply::of(&r).body["two_factor_token"]
         .as_str()
         .unwrap_or_default()
         .to_string();
@@ -385,7 +385,7 @@ async fn units() {
     .await;
     assert_eq!(r.status(), 200, "{}", r.body());
     let login = units.take();
-    let tf = body_json(&r)["two_factor_token"]
+    let tf = Reply::of(&r).body["two_factor_token"]
         .as_str()
         .unwrap_or_default()
         .to_string();

@@ -15,7 +15,7 @@ use twofa::config::Config;
 use twofa::senders::log::LogSender;
 use twofa::store::dynamo::DynamoStore;
 use twofa::tenant::Scope;
-use twofa::testing::{body_json, json_request, seed_user};
+use twofa::testing::{Reply, json_request, seed_user};
 use twofa::tokens::{NewToken, TokenKind};
 use twofa::user::{Authenticator, User, UserPatch};
 
@@ -119,7 +119,8 @@ async fn verify(s: &Setup, body: Value) -> (u16, Value) {
         json_request("POST", "/verify-code", &body, None),
     )
     .await;
-    (resp.status().as_u16(), body_json(&resp))
+    let r = Reply::of(&resp);
+    (r.status, r.body)
 }
 
 /// The second write of the kind `operation` (the first is the attempt's slot) is applied and answered 500.

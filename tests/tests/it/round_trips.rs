@@ -13,7 +13,7 @@ use twofa::clock::SystemClock;
 use twofa::config::Config;
 use twofa::senders::log::LogSender;
 use twofa::store::dynamo::DynamoStore;
-use twofa::testing::{body_json, json_request};
+use twofa::testing::{Reply, json_request};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -116,7 +116,7 @@ async fn the_policy_is_one_item_read_and_login_is_one_round_trip_before_the_pass
         "policy ‖ email item, slot (returns the user), success, the sign_in event"
     );
 
-    let token = body_json(&login)["access_token"]
+    let token = Reply::of(&login).body["access_token"]
         .as_str()
         .unwrap_or_default()
         .to_string();
@@ -213,7 +213,10 @@ async fn a_page_of_users_or_events_is_one_query_never_a_scan() {
 
     let (page, ops) = calls.during(get("/users?email=user&limit=2")).await;
     assert_eq!(page.status(), 200);
-    assert_eq!(body_json(&page)["users"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        Reply::of(&page).body["users"].as_array().map(Vec::len),
+        Some(2)
+    );
     assert_eq!(
         count(&ops, "Query"),
         1,
@@ -257,7 +260,7 @@ async fn a_page_of_users_or_events_is_one_query_never_a_scan() {
     }
     let (events, _) = calls.during(get("/account/events")).await;
     assert_eq!(
-        body_json(&events)["events"][0]["type"],
+        Reply::of(&events).body["events"][0]["type"],
         "unlocked",
         "the event is there to read at once from the user's partition"
     );

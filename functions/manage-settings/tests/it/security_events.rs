@@ -7,19 +7,15 @@ use crate::support;
 use serde_json::{Value, json};
 use support::World;
 use twofa::api::ClientInfo;
-use twofa::testing::{body_json, json_request};
+use twofa::testing::{Reply, json_request};
 use twofa::user::{Authenticator, UserPatch};
 
 /// A request from `ip`, as API Gateway's request context would say.
-async fn call_from(w: &World, ip: &str, method: &str, path: &str, token: &str) -> support::Reply {
+async fn call_from(w: &World, ip: &str, method: &str, path: &str, token: &str) -> Reply {
     let mut req = json_request(method, path, &json!(null), Some(token));
     req.extensions_mut().insert(ClientInfo::new(Some(ip), None));
     let resp = manage_settings::handle(&w.core, &w.email, req).await;
-    support::Reply {
-        status: resp.status().as_u16(),
-        body: body_json(&resp),
-        headers: resp.headers().clone(),
-    }
+    Reply::of(&resp)
 }
 
 fn types(body: &Value) -> Vec<String> {

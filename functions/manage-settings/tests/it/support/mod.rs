@@ -13,26 +13,13 @@ use twofa::senders::log::{LogSender, OutboxEntry};
 use twofa::sign_in::{issue_access, token_for};
 use twofa::store::memory::MemoryStore;
 use twofa::tenant::Scope;
-use twofa::testing::{body_json, json_request, memory_core, seed_user};
+use twofa::testing::{json_request, memory_core, seed_user};
 use twofa::tokens::{NewToken, TokenKind};
 use twofa::user::{Role, User, UserPatch};
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
-/// What a handler answered.
-#[derive(Debug)]
-pub struct Reply {
-    pub status: u16,
-    pub body: Value,
-    pub headers: http::HeaderMap,
-}
-
-impl Reply {
-    /// The contract's error code, if the answer is an error.
-    pub fn error(&self) -> &str {
-        self.body["error"].as_str().unwrap_or("")
-    }
-}
+pub use twofa::testing::Reply;
 
 pub struct World {
     pub core: Core,
@@ -134,11 +121,7 @@ impl World {
             json_request(method, path, &body, token),
         )
         .await;
-        Reply {
-            status: resp.status().as_u16(),
-            body: body_json(&resp),
-            headers: resp.headers().clone(),
-        }
+        Reply::of(&resp)
     }
 
     /// An access token from a password-only sign-in.
