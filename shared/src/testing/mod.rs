@@ -48,7 +48,7 @@ use crate::email::Email;
 use crate::phone::PhoneNumber;
 use crate::store::memory::MemoryStore;
 use crate::tenant::Scope;
-use crate::user::{Role, User};
+use crate::user::{Role, User, UserPatch};
 
 /// A core over a fresh memory store and a manual clock, with random keys. The clock
 /// starts in 2100: a core rebuilt over DynamoDB Local with this clock must not write
@@ -106,6 +106,19 @@ pub async fn seed_user(
         .await
         .expect("seeding a user into a fresh store");
     user
+}
+
+/// Applies a patch to a stored user and reads the user back (test set-up).
+pub async fn patch_user(core: &Core, user: &User, patch: UserPatch) -> User {
+    core.store
+        .update_user(&user.id, &patch)
+        .await
+        .expect("the user exists");
+    core.store
+        .user(&user.id)
+        .await
+        .expect("the store answers")
+        .expect("the user exists")
 }
 
 /// A response as tests read it, from a handler or over HTTP: the one place a test

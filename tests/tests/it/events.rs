@@ -10,10 +10,8 @@ use serde_json::{Value, json};
 use twofa::api::{Request, Response};
 use twofa::app::Core;
 use twofa::codes::{CodePurpose, PendingCode, code_hash};
-use twofa::config::Config;
 use twofa::devices::Device;
 use twofa::policy::{Behaviour, TwoFactorSettings};
-use twofa::senders::log::LogSender;
 use twofa::tenant::{Scope, Tenant};
 use twofa::tokens::{NewToken, TokenKind};
 use twofa::user::{Authenticator, Role, User, UserPatch};
@@ -39,15 +37,15 @@ struct Setup {
 }
 
 impl World {
+    /// The shared world (`twofa::testing::world`), served by the local API.
     fn new() -> Self {
-        let (core, _store, clock) = twofa::testing::memory_core(Config::default());
-        let log = LogSender::new(clock);
+        let w = twofa::testing::world::World::new();
         Self {
             api: local_api::LocalApi {
-                core,
-                sms: Arc::new(log.clone()),
-                email: Arc::new(log.clone()),
-                outbox: log,
+                core: w.core,
+                sms: Arc::new(w.out.clone()),
+                email: Arc::new(w.out.clone()),
+                outbox: w.out,
             },
         }
     }
@@ -61,17 +59,7 @@ impl World {
     }
 
     async fn patch(&self, user: &User, patch: UserPatch) -> User {
-        self.core()
-            .store
-            .update_user(&user.id, &patch)
-            .await
-            .expect("patching a seeded user");
-        self.core()
-            .store
-            .user(&user.id)
-            .await
-            .expect("reading it back")
-            .expect("the user exists")
+        twofa::testing::patch_user(self.core(), user, patch).await
     }
 
     /// Jane, whose email is confirmed.

@@ -625,7 +625,7 @@ async fn logged<F: std::future::Future<Output = ()>>(f: F) -> String {
 
 /// An admin with 2FA on (its email is confirmed in the world).
 async fn with_two_factor(w: &World, admin: &twofa::user::User) -> twofa::user::User {
-    w.change(
+    w.patch(
         admin,
         twofa::user::UserPatch {
             two_factor_enabled: Some(true),
@@ -687,7 +687,7 @@ async fn an_admin_with_2fa_on_needs_a_fresh_second_factor_to_turn_a_users_2fa_of
     let w = World::new().await;
     let admin = with_two_factor(&w, &w.acme_admin).await;
     let user = w
-        .change(
+        .patch(
             &w.acme_user,
             twofa::user::UserPatch {
                 two_factor_enabled: Some(true),
@@ -928,7 +928,7 @@ async fn every_settings_or_feature_change_leaves_an_audit_line_with_actor_side_a
 async fn a_stale_admin_session_cannot_shed_step_up_by_disallowing_its_own_providers() {
     let w = World::new().await;
     let admin = w
-        .change(
+        .patch(
             &w.host_admin,
             twofa::user::UserPatch {
                 two_factor_enabled: Some(true),

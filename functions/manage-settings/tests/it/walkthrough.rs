@@ -232,6 +232,6 @@ async fn the_abp_walkthrough_on_dynamodb_local() {
     let keys =
         twofa::app::Keys::random(memory.config.token_lifetimes).expect("the system has randomness");
     let core = twofa::app::Core::new(Arc::new(store), clock.clone(), memory.config.clone(), keys);
-    let w = World::populate(core, counter, clock).await;
+    let w = World::populate(twofa::testing::world::World::over(core, counter, clock)).await;
     walkthrough(&w).await;
 }
