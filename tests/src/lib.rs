@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use local_api::LocalApi;
 use serde_json::Value;
-use twofa::app::{Core, Keys};
 use twofa::clock::SystemClock;
 use twofa::config::Config;
 use twofa::senders::log::LogSender;
@@ -79,13 +78,8 @@ pub async fn spawn_app(backend: &Backend, options: AppOptions) -> TestApp {
     let outbox = LogSender::default();
     let sms = options.sms.unwrap_or_else(|| Arc::new(outbox.clone()));
     let email = options.email.unwrap_or_else(|| Arc::new(outbox.clone()));
-    let keys = Keys::random(options.config.token_lifetimes).expect("the system has randomness");
-    let core = Core::new(
-        store(backend).await,
-        Arc::new(SystemClock),
-        options.config,
-        keys,
-    );
+    let core =
+        twofa::testing::core_over(store(backend).await, Arc::new(SystemClock), options.config);
     let api = Arc::new(LocalApi {
         core,
         sms,

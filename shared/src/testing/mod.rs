@@ -42,10 +42,11 @@ use std::sync::Arc;
 
 use crate::api::Request;
 use crate::app::{Core, Keys};
-use crate::clock::ManualClock;
+use crate::clock::{Clock, ManualClock};
 use crate::config::Config;
 use crate::email::Email;
 use crate::phone::PhoneNumber;
+use crate::store::Store;
 use crate::store::memory::MemoryStore;
 use crate::tenant::Scope;
 use crate::user::{Role, User, UserPatch};
@@ -56,12 +57,17 @@ use crate::user::{Role, User, UserPatch};
 pub fn memory_core(config: Config) -> (Core, Arc<MemoryStore>, Arc<ManualClock>) {
     let store = Arc::new(MemoryStore::new());
     let clock = Arc::new(ManualClock::new(4_102_444_800));
-    let keys = Keys::random(config.token_lifetimes).expect("the system has randomness");
     (
-        Core::new(store.clone(), clock.clone(), config, keys),
+        core_over(store.clone(), clock.clone(), config),
         store,
         clock,
     )
+}
+
+/// A core over `store` and `clock` with random keys, as every test core is built.
+pub fn core_over(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: Config) -> Core {
+    let keys = Keys::random(config.token_lifetimes).expect("the system has randomness");
+    Core::new(store, clock, config, keys)
 }
 
 /// A JSON request as a client would send it, with an optional bearer token.

@@ -350,13 +350,10 @@ async fn units() {
         .ensure_table()
         .await
         .expect("a table in DynamoDB Local");
-    let config = Config::default();
-    let keys = twofa::app::Keys::random(config.token_lifetimes).expect("the system has randomness");
-    let core = Core::new(
+    let core = twofa::testing::core_over(
         Arc::new(store),
         Arc::new(twofa::clock::SystemClock),
-        config,
-        keys,
+        Config::default(),
     );
     let outbox = LogSender::default();
     let user = seed_user(&core, Scope::Host, "mfa@example.com", PASSWORD, &[]).await;

@@ -10,7 +10,6 @@ use std::time::Instant;
 
 use e2e::Backend;
 use serde_json::json;
-use twofa::app::{Core, Keys};
 use twofa::clock::SystemClock;
 use twofa::config::Config;
 use twofa::senders::log::LogSender;
@@ -54,13 +53,8 @@ async fn forgot_takes_as_long_for_an_account_that_gets_a_code_as_for_an_unknown_
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
         let config = Config::read(&env).expect("settings");
-        let keys = Keys::random(config.token_lifetimes).expect("the system has randomness");
-        let core = Core::new(
-            e2e::store(&backend).await,
-            Arc::new(SystemClock),
-            config,
-            keys,
-        );
+        let core =
+            twofa::testing::core_over(e2e::store(&backend).await, Arc::new(SystemClock), config);
         let user = twofa::testing::seed_user(
             &core,
             Scope::Host,

@@ -9,7 +9,7 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use e2e::fault_proxy::{Fault, FaultProxy, Rule};
 use serde_json::{Value, json};
-use twofa::app::{Core, Keys};
+use twofa::app::Core;
 use twofa::clock::SystemClock;
 use twofa::config::Config;
 use twofa::senders::log::LogSender;
@@ -47,9 +47,7 @@ async fn setup() -> Option<Setup> {
         .ensure_table()
         .await
         .expect("a table in DynamoDB Local");
-    let config = Config::default();
-    let keys = Keys::random(config.token_lifetimes).expect("the system has randomness");
-    let core = Core::new(Arc::new(store), Arc::new(SystemClock), config, keys);
+    let core = twofa::testing::core_over(Arc::new(store), Arc::new(SystemClock), Config::default());
     Some(Setup {
         proxy,
         core,

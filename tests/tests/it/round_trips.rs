@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_smithy_runtime_api::box_error::BoxError;
 use serde_json::{Value, json};
-use twofa::app::{Core, Keys};
+use twofa::app::Core;
 use twofa::clock::SystemClock;
 use twofa::config::Config;
 use twofa::senders::log::LogSender;
@@ -69,10 +69,8 @@ async fn counted_core(endpoint: &str) -> (Core, Calls) {
         .ensure_table()
         .await
         .expect("a table in DynamoDB Local");
-    let config = Config::default();
-    let keys = Keys::random(config.token_lifetimes).expect("the system has randomness");
     (
-        Core::new(Arc::new(store), Arc::new(SystemClock), config, keys),
+        twofa::testing::core_over(Arc::new(store), Arc::new(SystemClock), Config::default()),
         calls,
     )
 }
