@@ -294,7 +294,12 @@ mod tests {
 
     #[test]
     fn events_of_one_second_sort_in_creation_order_and_seconds_in_time_order() {
-        let u = User::new(Scope::Host, "a@example.com", String::new(), 0);
+        let u = User::new(
+            Scope::Host,
+            crate::testing::test_email("a@example.com"),
+            String::new(),
+            0,
+        );
         let first = SecurityEvent::new(EventType::SignInFailed, &u, 100, 90, &Origin::default());
         let second = SecurityEvent::new(EventType::LockedOut, &u, 100, 90, &Origin::default());
         assert!(first.sort_key() < second.sort_key());
@@ -308,13 +313,13 @@ mod tests {
     fn an_event_expires_after_the_retention_and_names_its_actor() {
         let u = User::new(
             Scope::Tenant("acme".into()),
-            "a@example.com",
+            crate::testing::test_email("a@example.com"),
             String::new(),
             0,
         );
         let admin = User::new(
             Scope::Tenant("acme".into()),
-            "b@example.com",
+            crate::testing::test_email("b@example.com"),
             String::new(),
             0,
         );

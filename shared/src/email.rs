@@ -69,7 +69,7 @@ impl Email {
 }
 
 /// Masks an address as `j***@example.com`: the first character, three stars, the domain.
-pub fn mask_email(address: &str) -> String {
+fn mask_email(address: &str) -> String {
     match address.rsplit_once('@') {
         Some((local, domain)) => {
             let first: String = local.chars().take(1).collect();
@@ -83,6 +83,26 @@ impl fmt::Debug for Email {
     // Addresses are personal data: logs get the masked form.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Email({})", self.masked())
+    }
+}
+
+impl AsRef<str> for Email {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+// As the plain address, the spelling the contract's bodies use.
+impl serde::Serialize for Email {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Email {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Email::parse(&text).map_err(serde::de::Error::custom)
     }
 }
 

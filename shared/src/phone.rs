@@ -75,7 +75,7 @@ impl PhoneNumber {
 }
 
 /// Masks an E.164 number as the contract shows: `+`, the country code, seven stars, the last four digits.
-pub fn mask_phone(e164: &str, country_code: u16) -> String {
+fn mask_phone(e164: &str, country_code: u16) -> String {
     let last4: String = e164
         .chars()
         .rev()
@@ -90,6 +90,20 @@ pub fn mask_phone(e164: &str, country_code: u16) -> String {
 impl fmt::Debug for PhoneNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "PhoneNumber({})", self.masked())
+    }
+}
+
+// As the E.164 text, the spelling the contract's bodies use.
+impl serde::Serialize for PhoneNumber {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.e164)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for PhoneNumber {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        PhoneNumber::parse(&text).map_err(serde::de::Error::custom)
     }
 }
 

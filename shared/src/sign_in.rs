@@ -171,7 +171,7 @@ pub async fn notify(email: &dyn EmailSender, user: &User, subject: &str, text: &
         return;
     }
     let message = EmailMessage {
-        to: user.email.clone(),
+        to: user.email.as_str().to_string(),
         subject: subject.to_string(),
         body: Secret::new(format!(
             "{text}\n\nIf this was not you, change your password and review your two-factor settings."
@@ -532,7 +532,11 @@ pub async fn require_step_up_for_phone(
     number: &str,
 ) -> Result<(), crate::api::ApiError> {
     let user = &caller.user;
-    let same = user.phone_number_confirmed && user.phone_number.as_deref() == Some(number);
+    let same = user.phone_number_confirmed
+        && user
+            .phone_number
+            .as_ref()
+            .is_some_and(|p| p.as_str() == number);
     if same || caller.kind != TokenKind::Access {
         return Ok(());
     }

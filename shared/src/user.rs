@@ -5,6 +5,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
+use crate::email::Email;
+use crate::phone::PhoneNumber;
 use crate::tenant::Scope;
 
 /// A role a user holds.
@@ -58,13 +60,13 @@ pub struct User {
     /// The host or the tenant the user belongs to.
     pub scope: Scope,
     /// The address as registered.
-    pub email: String,
+    pub email: Email,
     /// Whether the address was confirmed with a code.
     pub email_confirmed: bool,
     /// Argon2id PHC string.
     pub password_hash: String,
-    /// E.164 number, if any.
-    pub phone_number: Option<String>,
+    /// The confirmed or registered number, if any.
+    pub phone_number: Option<PhoneNumber>,
     /// Whether the number was confirmed with a code.
     pub phone_number_confirmed: bool,
     /// Roles held.
@@ -130,10 +132,14 @@ impl fmt::Debug for User {
         f.debug_struct("User")
             .field("id", id)
             .field("scope", scope)
-            .field("email", email)
+            // As printed before the address was parsed: logs keep their spelling.
+            .field("email", &email.as_str())
             .field("email_confirmed", email_confirmed)
             .field("password_hash", &REDACTED)
-            .field("phone_number", phone_number)
+            .field(
+                "phone_number",
+                &phone_number.as_ref().map(PhoneNumber::as_str),
+            )
             .field("phone_number_confirmed", phone_number_confirmed)
             .field("roles", roles)
             .field("two_factor_enabled", two_factor_enabled)
@@ -152,11 +158,11 @@ impl fmt::Debug for User {
 impl User {
     /// A new user with a random id and security stamp, nothing confirmed, no second
     /// factor, the own two-factor flag off, no roles.
-    pub fn new(scope: Scope, email: &str, password_hash: String, now: Timestamp) -> Self {
+    pub fn new(scope: Scope, email: Email, password_hash: String, now: Timestamp) -> Self {
         Self {
             id: uuid::Uuid::new_v4().to_string(),
             scope,
-            email: email.to_string(),
+            email,
             email_confirmed: false,
             password_hash,
             phone_number: None,
@@ -192,7 +198,7 @@ pub struct UserPatch {
     /// New email-confirmed flag.
     pub email_confirmed: Option<bool>,
     /// New phone number (`Some(None)` removes it).
-    pub phone_number: Option<Option<String>>,
+    pub phone_number: Option<Option<PhoneNumber>>,
     /// New phone-confirmed flag.
     pub phone_number_confirmed: Option<bool>,
     /// New own two-factor flag.
@@ -227,7 +233,12 @@ impl fmt::Debug for UserPatch {
         } = self;
         f.debug_struct("UserPatch")
             .field("email_confirmed", email_confirmed)
-            .field("phone_number", phone_number)
+            .field(
+                "phone_number",
+                &phone_number
+                    .as_ref()
+                    .map(|p| p.as_ref().map(PhoneNumber::as_str)),
+            )
             .field("phone_number_confirmed", phone_number_confirmed)
             .field("two_factor_enabled", two_factor_enabled)
             .field("authenticator", authenticator)
@@ -313,7 +324,12 @@ mod tests {
     ];
 
     fn user_with_every_secret() -> User {
-        let mut u = User::new(Scope::Host, "ada@example.com", SECRETS[0].into(), 0);
+        let mut u = User::new(
+            Scope::Host,
+            Email::parse("ada@example.com").unwrap(),
+            SECRETS[0].into(),
+            0,
+        );
         u.authenticator = Some(Authenticator {
             sealed_key: SECRETS[1].into(),
             enabled: true,

@@ -3,40 +3,19 @@
 //! binaries share the server, so every test uses its own number or addresses and
 //! looks only at its own records; nothing is reset.
 
-use aws_sdk_sns::config::{BehaviorVersion, Credentials, Region};
 use serde_json::Value;
 use twofa::secret::Secret;
 use twofa::senders::ses::SesSender;
 use twofa::senders::sns::SnsSender;
 use twofa::senders::{DeliveryError, EmailMessage, EmailSender, SmsMessage, SmsSender};
-use twofa::testing::service_endpoint;
-
-fn credentials() -> Credentials {
-    Credentials::new("test", "test", None, None, "test")
-}
+use twofa::testing::{emulator_sdk_config, service_endpoint};
 
 fn sns_client(endpoint: &str) -> aws_sdk_sns::Client {
-    aws_sdk_sns::Client::from_conf(
-        aws_sdk_sns::Config::builder()
-            .endpoint_url(endpoint)
-            .region(Region::new("us-east-1"))
-            .credentials_provider(credentials())
-            .behavior_version(BehaviorVersion::latest())
-            .build(),
-    )
+    aws_sdk_sns::Client::new(&emulator_sdk_config(endpoint))
 }
 
 fn ses_client(endpoint: &str) -> aws_sdk_ses::Client {
-    aws_sdk_ses::Client::from_conf(
-        aws_sdk_ses::Config::builder()
-            .endpoint_url(endpoint)
-            .region(aws_sdk_ses::config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_ses::config::Credentials::new(
-                "test", "test", None, None, "test",
-            ))
-            .behavior_version(aws_sdk_ses::config::BehaviorVersion::latest())
-            .build(),
-    )
+    aws_sdk_ses::Client::new(&emulator_sdk_config(endpoint))
 }
 
 /// The records moto keeps for `service`'s `model`, e.g. `("sns", "SMS")`.

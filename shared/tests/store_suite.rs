@@ -101,26 +101,78 @@ async fn dynamo_store(scenario: &str) -> Option<Shared> {
 
 /// A DynamoDB store on a table that does not exist yet.
 fn unready_dynamo_store(scenario: &str) -> Option<DynamoStore> {
+    unready_dynamo_table(scenario).map(|(store, _, _)| store)
+}
+
+/// A DynamoDB store on a table that does not exist yet, with a client that reaches
+/// its table without the store and the table's name.
+fn unready_dynamo_table(scenario: &str) -> Option<(DynamoStore, aws_sdk_dynamodb::Client, String)> {
     let endpoint = twofa::testing::service_endpoint("DYNAMODB_ENDPOINT")?;
-    let sdk = aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
-            aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "test"),
-        ))
-        .build();
+    let sdk = twofa::testing::emulator_sdk_config(&endpoint);
     // Table names allow 255 characters of [a-zA-Z0-9_.-].
     let table = format!(
         "suite-{}-{}",
         &scenario[..scenario.len().min(60)],
         uuid::Uuid::new_v4().simple()
     );
+    let raw = aws_sdk_dynamodb::Client::new(&sdk);
     // Through from_env, as the Lambdas and the local API build it.
     let env = std::collections::HashMap::from([
-        ("TABLE_NAME".to_string(), table),
+        ("TABLE_NAME".to_string(), table.clone()),
         ("DYNAMODB_ENDPOINT".to_string(), endpoint),
     ]);
-    Some(DynamoStore::from_env(&env, &sdk).expect("a store from TABLE_NAME and DYNAMODB_ENDPOINT"))
+    let store =
+        DynamoStore::from_env(&env, &sdk).expect("a store from TABLE_NAME and DYNAMODB_ENDPOINT");
+    Some((store, raw, table))
+}
+
+// Stored text is planted by hand, which differs per store, so this scenario is
+// instantiated here rather than by `suite!`.
+mod unparsable_stored_text {
+    use std::sync::Arc;
+
+    use twofa::store::memory::MemoryStore;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn in_memory_reads_as_a_corrupt_item() {
+        let store = Arc::new(MemoryStore::new());
+        let planted = store.clone();
+        super::scenarios::unparsable_stored_text_reads_as_a_corrupt_item(
+            store,
+            async |id: &str, attribute: &str, text: &str| {
+                planted.plant_stored_text(id, attribute, text)
+            },
+        )
+        .await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn in_dynamodb_reads_as_a_corrupt_item() {
+        let Some((store, raw, table)) = super::unready_dynamo_table("unparsable") else {
+            return;
+        };
+        store
+            .ensure_table()
+            .await
+            .expect("creating a table in DynamoDB Local");
+        super::scenarios::unparsable_stored_text_reads_as_a_corrupt_item(
+            Arc::new(store),
+            async |id: &str, attribute: &str, text: &str| {
+                use aws_sdk_dynamodb::types::AttributeValue::S;
+                raw.update_item()
+                    .table_name(&table)
+                    .key("pk", S(format!("USER#{id}")))
+                    .key("sk", S("USER".into()))
+                    .update_expression("SET #a = :t")
+                    .expression_attribute_names("#a", attribute)
+                    .expression_attribute_values(":t", S(text.into()))
+                    .send()
+                    .await
+                    .expect("a hand edit of the user item");
+            },
+        )
+        .await
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -150,7 +202,7 @@ fn user(scope: Scope, email: &str) -> User {
     User {
         id: uuid::Uuid::new_v4().to_string(),
         scope,
-        email: email.to_string(),
+        email: twofa::testing::test_email(email),
         email_confirmed: false,
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_string(),
         phone_number: None,
@@ -300,7 +352,7 @@ mod scenarios {
 
     pub async fn a_created_user_is_found_by_id_and_by_email_in_its_scope_only(store: Shared) {
         let mut u = user(acme(), "Jo@Example.com");
-        u.phone_number = Some("+15555550100".into());
+        u.phone_number = Some(twofa::testing::test_phone("+15555550100"));
         u.roles = vec![Role::TenantAdmin];
         u.authenticator = Some(Authenticator {
             sealed_key: "sealed".into(),
@@ -332,6 +384,66 @@ mod scenarios {
             None
         );
         assert_eq!(store.user("no-such-user").await.unwrap(), None);
+    }
+
+    /// Text in a user's email or phone_number attribute that no longer parses (a
+    /// hand edit of the table, a rule since tightened) is a corrupt item on every read
+    /// that returns the user: never a panic, never a default a handler would take for
+    /// the user's own. The error names the attribute, not the text, which is personal.
+    pub async fn unparsable_stored_text_reads_as_a_corrupt_item(
+        store: Shared,
+        plant: impl AsyncFn(&str, &str, &str),
+    ) {
+        let corrupt = |r: Result<_, StoreError>, attribute: &str| match r {
+            Err(StoreError::Corrupt(m)) => {
+                assert!(m.contains(attribute), "{m}");
+                assert!(!m.contains("not-an-address") && !m.contains("0100"), "{m}");
+            }
+            other => panic!("{attribute}: {other:?}"),
+        };
+        let jo = user(acme(), "jo@example.com");
+        let al = user(acme(), "al@example.com");
+        store.create_user(&jo).await.unwrap();
+        store.create_user(&al).await.unwrap();
+        plant(&jo.id, "email", "not-an-address").await;
+        corrupt(store.user(&jo.id).await.map(|_| ()), "email");
+        corrupt(
+            store
+                .user_by_email(&acme(), "jo@example.com")
+                .await
+                .map(|_| ()),
+            "email",
+        );
+        corrupt(
+            store.users_in(&acme(), "", None, 10).await.map(|_| ()),
+            "email",
+        );
+        assert_eq!(
+            stored(&store, &al.id).await,
+            al,
+            "another user stays readable"
+        );
+
+        let mut ann = user(Scope::Host, "ann@example.com");
+        ann.phone_number = Some(twofa::testing::test_phone("+15555550100"));
+        store.create_user(&ann).await.unwrap();
+        plant(&ann.id, "phone_number", "555-0100").await;
+        corrupt(store.user(&ann.id).await.map(|_| ()), "phone_number");
+        corrupt(slot(&store, &ann.id).await.map(|_| ()), "phone_number");
+
+        // A write of the number replaces the text, and the user reads again.
+        let number = twofa::testing::test_phone("+15555550101");
+        store
+            .update_user(
+                &ann.id,
+                &UserPatch {
+                    phone_number: Some(Some(number.clone())),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(stored(&store, &ann.id).await.phone_number, Some(number));
     }
 
     pub async fn an_email_is_unique_in_its_scope_regardless_of_case_but_free_in_another(
@@ -727,7 +839,7 @@ mod scenarios {
 
     pub async fn a_patch_changes_only_the_fields_it_names(store: Shared) {
         let mut u = user(Scope::Host, "jo@example.com");
-        u.phone_number = Some("+15555550100".into());
+        u.phone_number = Some(twofa::testing::test_phone("+15555550100"));
         u.authenticator = Some(Authenticator {
             sealed_key: "sealed".into(),
             enabled: true,
@@ -762,7 +874,7 @@ mod scenarios {
 
         let restore = UserPatch {
             recovery_codes: Some(vec!["h2".into(), "h3".into()]),
-            phone_number: Some(Some("+15555550101".into())),
+            phone_number: Some(Some(twofa::testing::test_phone("+15555550101"))),
             ..Default::default()
         };
         store.update_user(&u.id, &restore).await.unwrap();
@@ -1799,7 +1911,7 @@ mod scenarios {
     }
 
     fn emails(users: &[User]) -> Vec<String> {
-        users.iter().map(|u| u.email.clone()).collect()
+        users.iter().map(|u| u.email.as_str().to_string()).collect()
     }
 
     pub async fn a_side_lists_its_users_by_email_prefix_a_page_at_a_time_and_never_another_sides(

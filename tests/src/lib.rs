@@ -6,16 +6,14 @@ pub mod fault_proxy;
 
 use std::sync::Arc;
 
-use aws_config::BehaviorVersion;
 use local_api::LocalApi;
-use reqwest::header::HeaderMap;
 use serde_json::Value;
-use twofa::app::{Core, Keys};
 use twofa::clock::SystemClock;
 use twofa::config::Config;
 use twofa::senders::log::LogSender;
 use twofa::senders::{EmailSender, SmsSender};
 use twofa::store::Store;
+use twofa::testing::emulator_sdk_config;
 
 /// Where the app keeps its data.
 pub enum Backend {
@@ -33,18 +31,6 @@ impl Backend {
     }
 }
 
-/// The SDK configuration for a local emulator at `endpoint`, with test credentials.
-pub fn local_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::SdkConfig::builder()
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
-            aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "test"),
-        ))
-        .behavior_version(BehaviorVersion::latest())
-        .build()
-}
-
 /// Builds the store of a backend; for DynamoDB a fresh table, so tests never share
 /// data, through a client with the timeouts and retries the functions use.
 pub async fn store(backend: &Backend) -> Arc<dyn Store> {
@@ -52,7 +38,7 @@ pub async fn store(backend: &Backend) -> Arc<dyn Store> {
         Backend::Memory => Arc::new(twofa::store::memory::MemoryStore::new()),
         Backend::Dynamo(endpoint) => {
             let client = aws_sdk_dynamodb::Client::from_conf(
-                twofa::timeouts::dynamodb(&local_sdk_config(endpoint)).build(),
+                twofa::timeouts::dynamodb(&emulator_sdk_config(endpoint)).build(),
             );
             let table = format!("twofa-e2e-{}", uuid::Uuid::new_v4().simple());
             let store = twofa::store::dynamo::DynamoStore::new(client, table);
@@ -92,13 +78,8 @@ pub async fn spawn_app(backend: &Backend, options: AppOptions) -> TestApp {
     let outbox = LogSender::default();
     let sms = options.sms.unwrap_or_else(|| Arc::new(outbox.clone()));
     let email = options.email.unwrap_or_else(|| Arc::new(outbox.clone()));
-    let keys = Keys::random(options.config.token_lifetimes).expect("the system has randomness");
-    let core = Core::new(
-        store(backend).await,
-        Arc::new(SystemClock),
-        options.config,
-        keys,
-    );
+    let core =
+        twofa::testing::core_over(store(backend).await, Arc::new(SystemClock), options.config);
     let api = Arc::new(LocalApi {
         core,
         sms,
@@ -120,16 +101,7 @@ pub async fn spawn_app(backend: &Backend, options: AppOptions) -> TestApp {
     }
 }
 
-/// A response as tests read it.
-#[derive(Debug)]
-pub struct Reply {
-    /// Status code.
-    pub status: u16,
-    /// JSON body (Null when empty or not JSON).
-    pub body: Value,
-    /// Headers.
-    pub headers: HeaderMap,
-}
+pub use twofa::testing::Reply;
 
 impl TestApp {
     /// Sends `method path` with an optional JSON body and bearer token.
@@ -152,11 +124,7 @@ impl TestApp {
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let text = resp.text().await.unwrap_or_default();
-        Reply {
-            status,
-            body: serde_json::from_str(&text).unwrap_or(Value::Null),
-            headers,
-        }
+        Reply::new(status, headers, &text)
     }
 
     /// POST with a JSON body.

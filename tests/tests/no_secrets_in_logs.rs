@@ -16,7 +16,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use twofa::config::Config;
 use twofa::senders::{DeliveryError, EmailMessage, EmailSender, SmsMessage, SmsSender};
 use twofa::store::UserStore;
-use twofa::testing::{body_json, json_request, memory_core};
+use twofa::testing::{Reply, json_request, memory_core};
 use twofa::user::UserPatch;
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -107,7 +107,7 @@ async fn a_whole_sign_in_leaves_no_secret_in_the_log() {
         ),
     )
     .await;
-    let user_id = body_json(&reg)["user_id"]
+    let user_id = Reply::of(&reg).body["user_id"]
         .as_str()
         .expect("a user id")
         .to_string();
@@ -134,7 +134,7 @@ async fn a_whole_sign_in_leaves_no_secret_in_the_log() {
         ),
     )
     .await;
-    let step = body_json(
+    let step = Reply::of(
         &login::handle(
             &core,
             &provider,
@@ -146,7 +146,8 @@ async fn a_whole_sign_in_leaves_no_secret_in_the_log() {
             ),
         )
         .await,
-    );
+    )
+    .body;
     let tf = step["two_factor_token"]
         .as_str()
         .expect("a two-factor token")
@@ -184,10 +185,10 @@ async fn a_whole_sign_in_leaves_no_secret_in_the_log() {
         ),
     )
     .await;
-    let done = body_json(
+    let done = Reply::of(
         &verify_code::handle(&core, &provider, json_request("POST", "/verify-code", &json!({"two_factor_token": tf, "provider": "email", "code": code, "remember_browser": true}), None))
             .await,
-    );
+    ).body;
     let access = done["access_token"]
         .as_str()
         .expect("signed in")

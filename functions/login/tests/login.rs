@@ -11,7 +11,7 @@ use twofa::policy::{Behaviour, TwoFactorSettings};
 use twofa::senders::log::LogSender;
 use twofa::store::{TenantStore, UserStore};
 use twofa::tenant::{Scope, Tenant};
-use twofa::testing::{body_json, json_request, memory_core, seed_user};
+use twofa::testing::{Reply, json_request, memory_core, seed_user};
 use twofa::tokens::TokenKind;
 use twofa::user::UserPatch;
 
@@ -27,11 +27,8 @@ async fn login_req(
         req.headers_mut().insert("cookie", c.parse().unwrap());
     }
     let resp = login::handle(core, &LogSender::default(), req).await;
-    (
-        resp.status().as_u16(),
-        body_json(&resp),
-        resp.headers().clone(),
-    )
+    let r = Reply::of(&resp);
+    (r.status, r.body, r.headers)
 }
 
 async fn login(core: &Core, email: &str, password: &str) -> (u16, Value) {
@@ -287,7 +284,7 @@ async fn with_2fa_on_the_password_leads_to_the_confirmed_providers_in_contract_o
     let patch = UserPatch {
         two_factor_enabled: Some(true),
         email_confirmed: Some(true),
-        phone_number: Some(Some("+15555550100".into())),
+        phone_number: Some(Some(twofa::testing::test_phone("+15555550100"))),
         phone_number_confirmed: Some(true),
         ..Default::default()
     };
@@ -323,7 +320,7 @@ async fn unconfirmed_destinations_and_disallowed_providers_are_not_offered() {
     let patch = UserPatch {
         two_factor_enabled: Some(true),
         email_confirmed: Some(true),
-        phone_number: Some(Some("+15555550100".into())),
+        phone_number: Some(Some(twofa::testing::test_phone("+15555550100"))),
         ..Default::default()
     };
     store.update_user(&user.id, &patch).await.unwrap();
@@ -754,7 +751,7 @@ async fn time_of_the_locking_answer(email: &str) -> std::time::Duration {
     );
     let start = tokio::time::Instant::now();
     let resp = login::handle(&core, &sender, req).await;
-    assert_eq!(resp.status().as_u16(), 423, "{}", body_json(&resp));
+    assert_eq!(resp.status().as_u16(), 423, "{}", Reply::of(&resp).body);
     start.elapsed()
 }
 

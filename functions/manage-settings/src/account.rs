@@ -5,7 +5,6 @@ use serde::{Deserialize, Serialize};
 use twofa::api::{ApiError, Request, Response, json, parse_body};
 use twofa::app::Core;
 use twofa::audit::EventType;
-use twofa::email::mask_email;
 use twofa::phone::PhoneNumber;
 use twofa::policy::{Behaviour, DecidedBy, Provider};
 use twofa::senders::EmailSender;
@@ -61,12 +60,6 @@ struct Destination {
 fn view(user: &User, side: &Side) -> AccountTwoFactor {
     let eff = side.effective(user.two_factor_enabled);
     let allowed = |p| eff.allowed_providers.contains(&p);
-    let phone_hint = user.phone_number.as_deref().map(|p| {
-        // A stored number was parsed when saved; should it ever not parse, hide it all.
-        PhoneNumber::parse(p)
-            .map(|n| n.masked())
-            .unwrap_or_else(|_| "***".to_string())
-    });
     AccountTwoFactor {
         behaviour: eff.behaviour,
         decided_by: eff.decided_by,
@@ -80,12 +73,12 @@ fn view(user: &User, side: &Side) -> AccountTwoFactor {
                 allowed: allowed(Provider::Authenticator),
             },
             email: Destination {
-                hint: Some(mask_email(&user.email)),
+                hint: Some(user.email.masked()),
                 confirmed: user.email_confirmed,
                 allowed: allowed(Provider::Email),
             },
             sms: Destination {
-                hint: phone_hint,
+                hint: user.phone_number.as_ref().map(PhoneNumber::masked),
                 confirmed: user.phone_number.is_some() && user.phone_number_confirmed,
                 allowed: allowed(Provider::Sms),
             },

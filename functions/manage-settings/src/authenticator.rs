@@ -88,7 +88,7 @@ pub async fn create(core: &Core, req: &Request) -> Result<Response, ApiError> {
         ));
     }
     let authenticator_uri =
-        totp::provisioning_uri(key.expose(), &core.config.totp_issuer, &user.email);
+        totp::provisioning_uri(key.expose(), &core.config.totp_issuer, user.email.as_str());
     let qr_code_svg = totp::qr_svg(&authenticator_uri).map_err(ApiError::internal)?;
     tracing::info!(user_id = %user.id, "authenticator enrolment started");
     Ok(json(

@@ -62,7 +62,7 @@ pub async fn create(core: &Core, req: &Request) -> Result<Response, ApiError> {
     let tenant = Tenant::new(name.as_str(), now);
     let mut admin = User::new(
         Scope::Tenant(name.key()),
-        email.as_str(),
+        email,
         hash_password(&password).await?,
         now,
     );

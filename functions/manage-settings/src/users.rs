@@ -9,6 +9,7 @@ use twofa::api::{ApiError, ErrorCode, Request, Response, json, no_content, parse
 use twofa::app::Core;
 use twofa::audit::EventType;
 use twofa::clock::Timestamp;
+use twofa::email::Email;
 use twofa::lockout::locked_for;
 use twofa::phone::PhoneNumber;
 use twofa::policy::{Behaviour, DecidedBy, Provider};
@@ -58,7 +59,7 @@ fn view(user: &User, side: &Side) -> UserTwoFactor {
 #[derive(Serialize)]
 struct Listed {
     user_id: String,
-    email: String,
+    email: Email,
     email_confirmed: bool,
     phone_hint: Option<String>,
     phone_confirmed: bool,
@@ -80,11 +81,7 @@ fn listed(user: User, side: &Side, now: Timestamp) -> Listed {
     Listed {
         providers: usable_providers(&user, &eff),
         two_factor_enabled: eff.enabled,
-        phone_hint: user.phone_number.as_deref().map(|p| {
-            PhoneNumber::parse(p)
-                .map(|n| n.masked())
-                .unwrap_or_else(|_| "***".to_string())
-        }),
+        phone_hint: user.phone_number.as_ref().map(PhoneNumber::masked),
         phone_confirmed: user.phone_number.is_some() && user.phone_number_confirmed,
         locked_until: locked_for(user.lockout_end, now).and(user.lockout_end),
         user_id: user.id,

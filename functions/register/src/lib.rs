@@ -59,13 +59,8 @@ async fn register(core: &Core, req: Request) -> Result<Response, ApiError> {
     let scope = existing_scope(core, body.tenant.as_deref()).await?;
 
     let user = User {
-        phone_number: phone.map(|p| p.as_str().to_string()),
-        ..User::new(
-            scope,
-            email.as_str(),
-            hash_password(&password).await?,
-            core.now(),
-        )
+        phone_number: phone,
+        ..User::new(scope, email, hash_password(&password).await?, core.now())
     };
     match core.store.create_user(&user).await {
         Ok(()) => {}

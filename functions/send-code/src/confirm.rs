@@ -6,7 +6,6 @@
 use twofa::api::{ApiError, Request, Response, client_info};
 use twofa::app::Core;
 use twofa::codes::CodePurpose;
-use twofa::email::mask_email;
 use twofa::phone::PhoneNumber;
 use twofa::policy::Provider;
 use twofa::sign_in::authenticate;
@@ -26,10 +25,7 @@ pub async fn send(
     let source = client_info(req).source_ip;
     match purpose {
         ConfirmPurpose::Email => {
-            let to = Destination {
-                address: caller.user.email.clone(),
-                hint: mask_email(&caller.user.email),
-            };
+            let to = Destination::email(&caller.user.email);
             send_code(
                 core,
                 senders,
@@ -64,10 +60,7 @@ pub async fn send(
                 ));
             }
             twofa::sign_in::require_step_up_for_phone(core, &caller, number.as_str()).await?;
-            let to = Destination {
-                address: number.as_str().to_string(),
-                hint: number.masked(),
-            };
+            let to = Destination::phone(&number);
             send_code(
                 core,
                 senders,

@@ -8,6 +8,8 @@ use serde::Serialize;
 use twofa::api::{ApiError, ErrorCode, Response, json};
 use twofa::app::Core;
 use twofa::codes::{CodePurpose, PendingCode, code_hash, new_code};
+use twofa::email::Email;
+use twofa::phone::PhoneNumber;
 use twofa::secret::Secret;
 use twofa::senders::{DeliveryError, EmailMessage, EmailSender, SmsMessage, SmsSender};
 use twofa::user::User;
@@ -26,6 +28,27 @@ pub struct Destination {
     pub address: String,
     /// The masked form for the answer.
     pub hint: String,
+    /// What the per-destination limit counts under: addresses differing only in case are one.
+    pub key: String,
+}
+
+impl Destination {
+    /// An address, parsed when it was registered.
+    pub fn email(address: &Email) -> Self {
+        Self {
+            address: address.as_str().to_string(),
+            hint: address.masked(),
+            key: address.key(),
+        }
+    }
+    /// A number, parsed when it was given.
+    pub fn phone(number: &PhoneNumber) -> Self {
+        Self {
+            address: number.as_str().to_string(),
+            hint: number.masked(),
+            key: number.as_str().to_string(),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -49,7 +72,7 @@ pub async fn send_code(
 ) -> Result<Response, ApiError> {
     throttle::reserve(
         core,
-        &throttle::limits(core, user, purpose, &to.address, source),
+        &throttle::limits(core, user, purpose, &to.key, source),
     )
     .await?;
 

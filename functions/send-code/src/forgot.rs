@@ -11,7 +11,7 @@ use serde::Deserialize;
 use twofa::api::{ApiError, Request, Response, json, parse_body};
 use twofa::app::Core;
 use twofa::codes::CodePurpose;
-use twofa::email::{Email, mask_email};
+use twofa::email::Email;
 use twofa::lockout::locked_for;
 use twofa::sign_in::scope_of;
 
@@ -80,10 +80,7 @@ async fn send_if_account(
         tracing::info!(user_id = %user.id, "password reset asked for a locked account; nothing sent");
         return Ok(());
     }
-    let to = Destination {
-        address: user.email.clone(),
-        hint: mask_email(&user.email),
-    };
+    let to = Destination::email(&user.email);
     if let Err(e) = send_code(
         core,
         senders,

@@ -6,8 +6,6 @@ use std::net::IpAddr;
 use twofa::api::{ApiError, Response};
 use twofa::app::Core;
 use twofa::codes::CodePurpose;
-use twofa::email::mask_email;
-use twofa::phone::PhoneNumber;
 use twofa::policy::Provider;
 use twofa::sign_in::{load_side, usable_providers};
 use twofa::user::User;
@@ -43,18 +41,12 @@ pub async fn send(
 /// The confirmed destination of `provider`; `None` for a number SMS may not go to.
 fn destination(core: &Core, user: &User, provider: Provider) -> Option<Destination> {
     match provider {
-        Provider::Email => Some(Destination {
-            address: user.email.clone(),
-            hint: mask_email(&user.email),
-        }),
+        Provider::Email => Some(Destination::email(&user.email)),
         Provider::Sms => {
-            let number = PhoneNumber::parse(user.phone_number.as_deref()?).ok()?;
+            let number = user.phone_number.as_ref()?;
             core.config
                 .sms_allowed_to(number.country_code())
-                .then(|| Destination {
-                    address: number.as_str().to_string(),
-                    hint: number.masked(),
-                })
+                .then(|| Destination::phone(number))
         }
         Provider::Authenticator => None,
     }

@@ -19,7 +19,8 @@ use twofa::user::User;
 
 const HOUR: i64 = 3600;
 
-/// The limits one send to `destination` for `purpose`, asked from `source`, counts against.
+/// The limits one send to the destination keyed `destination` (see
+/// [`crate::deliver::Destination::key`]) for `purpose`, asked from `source`, counts against.
 pub fn limits(
     core: &Core,
     user: &User,
@@ -49,7 +50,7 @@ pub fn limits(
         seconds: HOUR,
     });
     limits.push(Limit {
-        key: format!("dest{budget}:{}", destination.to_lowercase()),
+        key: format!("dest{budget}:{destination}"),
         max: c.sends_per_destination_per_hour,
         seconds: HOUR,
     });

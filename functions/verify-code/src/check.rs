@@ -77,7 +77,7 @@ pub async fn reset_code<'a>(
         &core.hash_key,
         &p.user_id,
         p.purpose,
-        &user.email,
+        user.email.as_str(),
         Some(&user.security_stamp),
         &code,
     );

@@ -14,7 +14,7 @@ use twofa::senders::EmailSender;
 use twofa::sign_in::{
     Outcome, attempt_id, authenticate, begin_attempt, fresh_access, right_answer,
 };
-use twofa::store::{Subject, Success};
+use twofa::store::{Subject, Success, stored_phone};
 use twofa::tokens::TokenKind;
 use twofa::user::UserPatch;
 
@@ -41,13 +41,15 @@ pub async fn verify(
         twofa::sign_in::lockout_of(core, user)
     );
     let (pending, policy) = (pending?, policy?);
-    let destination = match (purpose, &pending) {
-        (ConfirmPurpose::Email, _) => user.email.clone(),
+    let (destination, number) = match (purpose, &pending) {
+        (ConfirmPurpose::Email, _) => (user.email.as_str().to_string(), None),
         (ConfirmPurpose::Phone, Some(p)) => {
+            // As send-code wrote it; text that no longer parses is a corrupt item.
+            let number = stored_phone("destination", &p.destination)?;
             twofa::sign_in::require_step_up_for_phone(core, &caller, &p.destination).await?;
-            p.destination.clone()
+            (p.destination.clone(), Some(number))
         }
-        (ConfirmPurpose::Phone, None) => String::new(),
+        (ConfirmPurpose::Phone, None) => (String::new(), None),
     };
     // The attempt takes its slot before the code is judged (the store's module doc).
     let attempt = begin_attempt(core, Subject::User(&user.id), attempt_id()?, None, policy).await?;
@@ -67,7 +69,7 @@ pub async fn verify(
         ConfirmPurpose::Email => core.event(EventType::EmailConfirmed, user, req),
         ConfirmPurpose::Phone => core
             .event(EventType::PhoneConfirmed, user, req)
-            .detail("phone_hint", hint(&destination)),
+            .detail("phone_hint", hint(number.as_ref())),
     };
     let (patch, mut body) = match purpose {
         ConfirmPurpose::Email => (
@@ -79,7 +81,7 @@ pub async fn verify(
         ),
         ConfirmPurpose::Phone => (
             UserPatch {
-                phone_number: Some(Some(destination.clone())),
+                phone_number: Some(number),
                 phone_number_confirmed: Some(true),
                 ..Default::default()
             },
@@ -115,8 +117,6 @@ pub async fn verify(
     Ok(json(http::StatusCode::OK, &body))
 }
 
-fn hint(number: &str) -> String {
-    PhoneNumber::parse(number)
-        .map(|n| n.masked())
-        .unwrap_or_else(|_| "***".to_string())
+fn hint(number: Option<&PhoneNumber>) -> String {
+    number.map_or_else(|| "***".to_string(), PhoneNumber::masked)
 }

@@ -53,16 +53,19 @@ pub async fn verify(
         Method::Authenticator => check::authenticator(core, &user, &s.code)?,
         Method::Email => {
             pending = core.store.code(&user.id, CodePurpose::SignInEmail).await?;
-            check::sent_code(core, pending.as_ref(), &s.code, &user.email, Some(&sid)).await?
+            check::sent_code(
+                core,
+                pending.as_ref(),
+                &s.code,
+                user.email.as_str(),
+                Some(&sid),
+            )
+            .await?
         }
         Method::Sms => {
-            let number = user.phone_number.as_deref().unwrap_or_default();
-            // Bound to the number as send-code normalised it.
-            let number = PhoneNumber::parse(number)
-                .map(|p| p.as_str().to_string())
-                .unwrap_or_else(|_| number.to_string());
+            let number = user.phone_number.as_ref().map_or("", PhoneNumber::as_str);
             pending = core.store.code(&user.id, CodePurpose::SignInSms).await?;
-            check::sent_code(core, pending.as_ref(), &s.code, &number, Some(&sid)).await?
+            check::sent_code(core, pending.as_ref(), &s.code, number, Some(&sid)).await?
         }
         Method::RecoveryCode => {
             recovery_hash = check::recovery_hash(core, &user, &s.code);

@@ -75,7 +75,7 @@ async fn seed(core: &Core, email: &str, password: &Password) -> Result<Seeded, S
         roles: vec![Role::HostAdmin],
         ..User::new(
             Scope::Host,
-            email.as_str(),
+            email,
             hash_password(password).await?,
             core.now(),
         )

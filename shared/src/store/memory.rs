@@ -10,7 +10,7 @@ use async_trait::async_trait;
 
 use super::{
     CodeStore, DeviceStore, EventStore, LoginRecord, Page, PageKey, Slot, Spend, StoreError,
-    Subject, Succeeded, Success, TenantStore, ThrottleStore, UserStore,
+    Subject, Succeeded, Success, TenantStore, ThrottleStore, UserStore, stored_email, stored_phone,
 };
 use crate::audit::{EventType, SecurityEvent};
 use crate::clock::Timestamp;
@@ -35,6 +35,48 @@ struct State {
     /// Lockout counters: a user's by id, an unknown email's by its keyed hash.
     counters: HashMap<CounterKey, Counter>,
     events: Vec<SecurityEvent>,
+    /// Text a test planted in place of a user's parsed address or number, by user id.
+    planted: HashMap<String, Planted>,
+}
+
+/// Stored text in place of a parsed field, as a hand-edited DynamoDB item would hold
+/// it: every read parses it as the DynamoDB adapter parses its attributes.
+#[derive(Default)]
+struct Planted {
+    email: Option<String>,
+    phone_number: Option<String>,
+}
+
+/// `u` as a read returns it: planted text parsed, and unparsable text a corrupt item.
+fn read_back(planted: &HashMap<String, Planted>, u: &User) -> Result<User, StoreError> {
+    let mut u = u.clone();
+    if let Some(p) = planted.get(&u.id) {
+        if let Some(text) = &p.email {
+            u.email = stored_email("email", text)?;
+        }
+        if let Some(text) = &p.phone_number {
+            u.phone_number = Some(stored_phone("phone_number", text)?);
+        }
+    }
+    Ok(u)
+}
+
+impl State {
+    fn user(&self, id: &str) -> Result<Option<User>, StoreError> {
+        self.users
+            .get(id)
+            .map(|u| read_back(&self.planted, u))
+            .transpose()
+    }
+
+    /// A patch naming the number writes over planted text, as an update writes over an attribute.
+    fn patched(&mut self, id: &str, patch: &UserPatch) {
+        if patch.phone_number.is_some()
+            && let Some(p) = self.planted.get_mut(id)
+        {
+            p.phone_number = None;
+        }
+    }
 }
 
 /// A [`Subject`] owned, as a map key.
@@ -127,13 +169,27 @@ impl MemoryStore {
         // A panic while holding the lock leaves plain data behind; keep serving it.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// Puts `text` where a user's `attribute` (`"email"` or `"phone_number"`, the
+    /// DynamoDB attribute names) is held, unparsed, as a hand edit of the table would:
+    /// the store suite checks that both stores read it back the same way.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn plant_stored_text(&self, user_id: &str, attribute: &str, text: &str) {
+        let mut s = self.write();
+        let p = s.planted.entry(user_id.to_string()).or_default();
+        match attribute {
+            "email" => p.email = Some(text.to_string()),
+            "phone_number" => p.phone_number = Some(text.to_string()),
+            other => panic!("the memory store holds no text for {other}"),
+        }
+    }
 }
 
 #[async_trait]
 impl UserStore for MemoryStore {
     async fn create_user(&self, user: &User) -> Result<(), StoreError> {
         let mut s = self.write();
-        let key = (user.scope.key(), user.email.to_lowercase());
+        let key = (user.scope.key(), user.email.key());
         if s.emails.contains_key(&key) {
             return Err(StoreError::Conflict("email"));
         }
@@ -148,20 +204,21 @@ impl UserStore for MemoryStore {
         email_key: &str,
     ) -> Result<Option<User>, StoreError> {
         let s = self.read();
-        Ok(s.emails
-            .get(&(scope.key(), email_key.to_string()))
-            .and_then(|id| s.users.get(id))
-            .cloned())
+        match s.emails.get(&(scope.key(), email_key.to_string())) {
+            Some(id) => s.user(id),
+            None => Ok(None),
+        }
     }
 
     async fn user(&self, id: &str) -> Result<Option<User>, StoreError> {
-        Ok(self.read().users.get(id).cloned())
+        self.read().user(id)
     }
 
     async fn update_user(&self, id: &str, patch: &UserPatch) -> Result<(), StoreError> {
         let mut s = self.write();
         let u = s.users.get_mut(id).ok_or(StoreError::NotFound)?;
         patch.apply(u);
+        s.patched(id, patch);
         if patch.reset_failures {
             s.counters
                 .entry(CounterKey::User(id.to_string()))
@@ -185,6 +242,7 @@ impl UserStore for MemoryStore {
             return Ok(false);
         }
         patch.apply(u);
+        s.patched(id, patch);
         if patch.reset_failures {
             s.counters
                 .entry(CounterKey::User(id.to_string()))
@@ -231,7 +289,7 @@ impl UserStore for MemoryStore {
                 let u = s.users.get_mut(&id).ok_or(StoreError::NotFound)?;
                 if again {
                     return Ok(Slot::Taken {
-                        user: Some(Box::new(u.clone())),
+                        user: Some(Box::new(read_back(&s.planted, u)?)),
                         count: u.failed_count,
                         streak: counter.streak,
                     });
@@ -252,7 +310,7 @@ impl UserStore for MemoryStore {
                 counter.streak += 1;
                 counter.slot_attempt = Some(attempt.to_string());
                 Ok(Slot::Taken {
-                    user: Some(Box::new(u.clone())),
+                    user: Some(Box::new(read_back(&s.planted, u)?)),
                     count: u.failed_count,
                     streak: counter.streak,
                 })
@@ -388,6 +446,7 @@ impl UserStore for MemoryStore {
             u.failed_count = 0;
             counter.streak = 0;
         }
+        s.patched(id, success.patch);
         Ok(Succeeded::Done)
     }
 
@@ -415,9 +474,10 @@ impl UserStore for MemoryStore {
             .users
             .values()
             .filter(|u| &u.scope == scope)
-            .map(|u| (u.email.to_lowercase(), u.id.clone(), u.clone()))
+            .map(|u| (u.email.key(), u.id.clone(), u))
             .filter(|(k, _, _)| k.starts_with(email_prefix) && after.is_none_or(|a| *k > a.sort))
-            .collect();
+            .map(|(k, id, u)| Ok((k, id, read_back(&s.planted, u)?)))
+            .collect::<Result<_, StoreError>>()?;
         list.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(page(list, limit))
     }
@@ -471,7 +531,7 @@ impl TenantStore for MemoryStore {
         if s.tenants.contains_key(&key) {
             return Err(StoreError::Conflict("tenant"));
         }
-        let email_key = (admin.scope.key(), admin.email.to_lowercase());
+        let email_key = (admin.scope.key(), admin.email.key());
         if s.emails.contains_key(&email_key) {
             return Err(StoreError::Conflict("email"));
         }

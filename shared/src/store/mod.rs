@@ -57,7 +57,9 @@ use crate::audit::{EventType, SecurityEvent};
 use crate::clock::Timestamp;
 use crate::codes::{CodePurpose, PendingCode};
 use crate::devices::Device;
+use crate::email::Email;
 use crate::lockout::LockoutPolicy;
+use crate::phone::PhoneNumber;
 use crate::policy::{Behaviour, TwoFactorSettings};
 use crate::tenant::{Host, Scope, Tenant};
 use crate::throttle::{Limit, Taken, Window};
@@ -102,6 +104,22 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
         source = s.source();
     }
     text
+}
+
+/// A stored address read back. Text that no longer parses (written by hand, or by a
+/// rule since tightened) is a corrupt item for both stores alike: never a panic, and
+/// never a default a handler would mistake for the user's address. The message names
+/// the attribute, not the text, which is personal data.
+pub fn stored_email(attribute: &str, text: &str) -> Result<Email, StoreError> {
+    Email::parse(text)
+        .map_err(|_| StoreError::Corrupt(format!("attribute {attribute}: not an email address")))
+}
+
+/// A stored phone number read back; as [`stored_email`].
+pub fn stored_phone(attribute: &str, text: &str) -> Result<PhoneNumber, StoreError> {
+    PhoneNumber::parse(text).map_err(|_| {
+        StoreError::Corrupt(format!("attribute {attribute}: not an E.164 phone number"))
+    })
 }
 
 /// Consecutive failures (across lock periods) after which the lock is long.

@@ -23,15 +23,33 @@ pub fn service_endpoint(var: &str) -> Option<String> {
 
 pub mod world;
 
+/// The SDK configuration for a local emulator (DynamoDB Local, moto) at `endpoint`:
+/// test credentials and a region given here, so nothing is read from the machine
+/// and no call goes to AWS. The one place tests and the bench build it.
+#[cfg(feature = "aws")]
+pub fn emulator_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+            aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "test"),
+        ))
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .build()
+}
+
 use std::sync::Arc;
 
 use crate::api::Request;
 use crate::app::{Core, Keys};
-use crate::clock::ManualClock;
+use crate::clock::{Clock, ManualClock};
 use crate::config::Config;
+use crate::email::Email;
+use crate::phone::PhoneNumber;
+use crate::store::Store;
 use crate::store::memory::MemoryStore;
 use crate::tenant::Scope;
-use crate::user::{Role, User};
+use crate::user::{Role, User, UserPatch};
 
 /// A core over a fresh memory store and a manual clock, with random keys. The clock
 /// starts in 2100: a core rebuilt over DynamoDB Local with this clock must not write
@@ -39,12 +57,17 @@ use crate::user::{Role, User};
 pub fn memory_core(config: Config) -> (Core, Arc<MemoryStore>, Arc<ManualClock>) {
     let store = Arc::new(MemoryStore::new());
     let clock = Arc::new(ManualClock::new(4_102_444_800));
-    let keys = Keys::random(config.token_lifetimes).expect("the system has randomness");
     (
-        Core::new(store.clone(), clock.clone(), config, keys),
+        core_over(store.clone(), clock.clone(), config),
         store,
         clock,
     )
+}
+
+/// A core over `store` and `clock` with random keys, as every test core is built.
+pub fn core_over(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: Config) -> Core {
+    let keys = Keys::random(config.token_lifetimes).expect("the system has randomness");
+    Core::new(store, clock, config, keys)
 }
 
 /// A JSON request as a client would send it, with an optional bearer token.
@@ -82,7 +105,7 @@ pub async fn seed_user(
     let hash = crate::password::hash_blocking_for_tests(password);
     let user = User {
         roles: roles.to_vec(),
-        ..User::new(scope, email, hash, core.now())
+        ..User::new(scope, test_email(email), hash, core.now())
     };
     core.store
         .create_user(&user)
@@ -91,9 +114,50 @@ pub async fn seed_user(
     user
 }
 
-/// The JSON body of a response.
-pub fn body_json(resp: &crate::api::Response) -> serde_json::Value {
-    serde_json::from_str(resp.body()).unwrap_or(serde_json::Value::Null)
+/// Applies a patch to a stored user and reads the user back (test set-up).
+pub async fn patch_user(core: &Core, user: &User, patch: UserPatch) -> User {
+    core.store
+        .update_user(&user.id, &patch)
+        .await
+        .expect("the user exists");
+    core.store
+        .user(&user.id)
+        .await
+        .expect("the store answers")
+        .expect("the user exists")
+}
+
+/// A response as tests read it, from a handler or over HTTP: the one place a test
+/// turns an answer into its status, JSON body and headers.
+#[derive(Debug)]
+pub struct Reply {
+    /// Status code.
+    pub status: u16,
+    /// JSON body (Null when empty or not JSON).
+    pub body: serde_json::Value,
+    /// Headers.
+    pub headers: http::HeaderMap,
+}
+
+impl Reply {
+    /// An answer from its parts, as an HTTP client receives them.
+    pub fn new(status: u16, headers: http::HeaderMap, body: &str) -> Self {
+        Self {
+            status,
+            body: serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+            headers,
+        }
+    }
+
+    /// A handler's answer.
+    pub fn of(resp: &crate::api::Response) -> Self {
+        Self::new(resp.status().as_u16(), resp.headers().clone(), resp.body())
+    }
+
+    /// The contract's error code, if the answer is an error (empty otherwise).
+    pub fn error(&self) -> &str {
+        self.body["error"].as_str().unwrap_or("")
+    }
 }
 
 /// A user value (not stored) with a throwaway password hash; for building fixtures
@@ -102,6 +166,16 @@ pub fn seed_user_value(scope: &Scope, email: &str) -> User {
     User {
         email_confirmed: true,
         roles: vec![Role::TenantAdmin],
-        ..User::new(scope.clone(), email, String::new(), 0)
+        ..User::new(scope.clone(), test_email(email), String::new(), 0)
     }
+}
+
+/// A fixture's address, parsed; a test that needs a bad one parses it itself.
+pub fn test_email(text: &str) -> Email {
+    Email::parse(text).expect("a test fixture's address parses")
+}
+
+/// A fixture's phone number, parsed.
+pub fn test_phone(text: &str) -> PhoneNumber {
+    PhoneNumber::parse(text).expect("a test fixture's number parses")
 }

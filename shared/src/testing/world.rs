@@ -1,6 +1,7 @@
-//! One memory-backed world for the code tests of send-code and verify-code: a core
-//! with a manual clock, a log sender whose outbox shows what was sent, users in the
-//! states those tests need, and tokens as login issues them.
+//! The one world of the handler tests (send-code, verify-code, manage-settings and
+//! the event replay): a core with a manual clock, a log sender whose outbox shows
+//! what was sent, users in the states those tests need, and tokens as login issues
+//! them. Memory-backed, or over another store ([`World::over`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -57,6 +58,12 @@ impl World {
             .collect();
         let config = Config::read(&env).expect("test settings are valid");
         let (core, store, clock) = memory_core(config);
+        Self::over(core, store, clock)
+    }
+
+    /// A world over `core`, whose store may be another than `store` (which then
+    /// counts nothing); users are read and changed through the core's store.
+    pub fn over(core: Core, store: Arc<MemoryStore>, clock: Arc<ManualClock>) -> Self {
         let out = LogSender::new(clock.clone());
         Self {
             core,
@@ -64,6 +71,11 @@ impl World {
             clock,
             out,
         }
+    }
+
+    /// Empties the outbox, so that what set-up sent is not taken for what a test sent.
+    pub fn forget_sent(&mut self) {
+        self.out = LogSender::new(self.clock.clone());
     }
 
     /// The clock's time.
@@ -90,7 +102,7 @@ impl World {
             &user,
             UserPatch {
                 email_confirmed: Some(true),
-                phone_number: Some(Some(PHONE.into())),
+                phone_number: Some(Some(super::test_phone(PHONE))),
                 phone_number_confirmed: Some(true),
                 two_factor_enabled: Some(true),
                 ..Default::default()
@@ -101,19 +113,16 @@ impl World {
 
     /// Applies a patch and reads the user back.
     pub async fn patch(&self, user: &User, patch: UserPatch) -> User {
-        self.store
-            .update_user(&user.id, &patch)
-            .await
-            .expect("user exists");
-        self.user(&user.id).await
+        super::patch_user(&self.core, user, patch).await
     }
 
     /// The user as stored.
     pub async fn user(&self, id: &str) -> User {
-        self.store
+        self.core
+            .store
             .user(id)
             .await
-            .expect("memory store")
+            .expect("the store answers")
             .expect("user exists")
     }
 
@@ -212,6 +221,14 @@ impl World {
         self.out.outbox()
     }
 
+    /// The emails sent to `address`, oldest first.
+    pub fn mail_to(&self, address: impl AsRef<str>) -> Vec<OutboxEntry> {
+        self.outbox()
+            .into_iter()
+            .filter(|m| m.to == address.as_ref())
+            .collect()
+    }
+
     /// The code of the newest message that carried one.
     pub fn last_code(&self) -> String {
         self.outbox()
@@ -224,12 +241,8 @@ impl World {
 
 /// The status, the contract's error code and the body.
 pub fn answer(r: &Response) -> (u16, String, Value) {
-    let body = crate::testing::body_json(r);
-    (
-        r.status().as_u16(),
-        body["error"].as_str().unwrap_or("").to_string(),
-        body,
-    )
+    let r = super::Reply::of(r);
+    (r.status, r.error().to_string(), r.body)
 }
 
 /// An SMS provider that refuses every message, keeping what it was asked to send.

@@ -15,7 +15,7 @@ use twofa::app::Core;
 use twofa::config::Config;
 use twofa::senders::log::LogSender;
 use twofa::tenant::Scope;
-use twofa::testing::{body_json, json_request, memory_core, seed_user};
+use twofa::testing::{Reply, json_request, memory_core, seed_user};
 use twofa::user::UserPatch;
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -195,7 +195,7 @@ async fn handlers() {
     )
     .await;
     println!("| POST /login (2FA off) | {} |", store.reads() - before);
-    let token = body_json(&r)["access_token"]
+    let token = Reply::of(&r).body["access_token"]
         .as_str()
         .unwrap_or_default()
         .to_string();
@@ -227,7 +227,7 @@ async fn sign_in_with_email_code(core: &Core, outbox: &LogSender) {
         ),
     )
     .await;
-    let tf = body_json(&r)["two_factor_token"]
+    let tf = Reply::of(&r).body["two_factor_token"]
         .as_str()
         .unwrap_or_default()
         .to_string();
@@ -338,9 +338,10 @@ async fn units() {
     use std::sync::Arc;
     let endpoint = std::env::var("DYNAMODB_ENDPOINT").expect("DYNAMODB_ENDPOINT: DynamoDB Local");
     let units = Units::default();
-    let conf = aws_sdk_dynamodb::config::Builder::from(&e2e::local_sdk_config(&endpoint))
-        .interceptor(units.clone())
-        .build();
+    let conf =
+        aws_sdk_dynamodb::config::Builder::from(&twofa::testing::emulator_sdk_config(&endpoint))
+            .interceptor(units.clone())
+            .build();
     let store = twofa::store::dynamo::DynamoStore::new(
         aws_sdk_dynamodb::Client::from_conf(conf),
         format!("twofa-bench-{}", uuid::Uuid::new_v4().simple()),
@@ -349,13 +350,10 @@ async fn units() {
         .ensure_table()
         .await
         .expect("a table in DynamoDB Local");
-    let config = Config::default();
-    let keys = twofa::app::Keys::random(config.token_lifetimes).expect("the system has randomness");
-    let core = Core::new(
+    let core = twofa::testing::core_over(
         Arc::new(store),
         Arc::new(twofa::clock::SystemClock),
-        config,
-        keys,
+        Config::default(),
     );
     let outbox = LogSender::default();
     let user = seed_user(&core, Scope::Host, "mfa@example.com", PASSWORD, &[]).await;
@@ -384,7 +382,7 @@ async fn units() {
     .await;
     assert_eq!(r.status(), 200, "{}", r.body());
     let login = units.take();
-    let tf = body_json(&r)["two_factor_token"]
+    let tf = Reply::of(&r).body["two_factor_token"]
         .as_str()
         .unwrap_or_default()
         .to_string();

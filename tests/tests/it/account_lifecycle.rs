@@ -6,11 +6,12 @@
 
 use std::sync::Arc;
 
-use e2e::{AppOptions, Backend, TestApp, code_in, local_sdk_config, moto_records, spawn_app};
+use e2e::{AppOptions, Backend, TestApp, code_in, moto_records, spawn_app};
 use serde_json::{Value, json};
 use twofa::config::Config;
 use twofa::senders::ses::SesSender;
 use twofa::tenant::Scope;
+use twofa::testing::emulator_sdk_config;
 use twofa::user::Role;
 
 const FIRST: &str = "correct horse battery staple";
@@ -62,7 +63,7 @@ async fn forgot_reset_change_sign_out_everywhere_and_a_host_lockout_of_two_over_
     let Some(moto) = twofa::testing::service_endpoint("MOTO_ENDPOINT") else {
         return;
     };
-    let sdk = local_sdk_config(&moto);
+    let sdk = emulator_sdk_config(&moto);
     let label = uuid::Uuid::new_v4().simple().to_string();
     let from = format!("no-reply@{label}.example.com");
     aws_sdk_ses::Client::new(&sdk)

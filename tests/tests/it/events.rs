@@ -10,10 +10,8 @@ use serde_json::{Value, json};
 use twofa::api::{Request, Response};
 use twofa::app::Core;
 use twofa::codes::{CodePurpose, PendingCode, code_hash};
-use twofa::config::Config;
 use twofa::devices::Device;
 use twofa::policy::{Behaviour, TwoFactorSettings};
-use twofa::senders::log::LogSender;
 use twofa::tenant::{Scope, Tenant};
 use twofa::tokens::{NewToken, TokenKind};
 use twofa::user::{Authenticator, Role, User, UserPatch};
@@ -39,15 +37,15 @@ struct Setup {
 }
 
 impl World {
+    /// The shared world (`twofa::testing::world`), served by the local API.
     fn new() -> Self {
-        let (core, _store, clock) = twofa::testing::memory_core(Config::default());
-        let log = LogSender::new(clock);
+        let w = twofa::testing::world::World::new();
         Self {
             api: local_api::LocalApi {
-                core,
-                sms: Arc::new(log.clone()),
-                email: Arc::new(log.clone()),
-                outbox: log,
+                core: w.core,
+                sms: Arc::new(w.out.clone()),
+                email: Arc::new(w.out.clone()),
+                outbox: w.out,
             },
         }
     }
@@ -61,17 +59,7 @@ impl World {
     }
 
     async fn patch(&self, user: &User, patch: UserPatch) -> User {
-        self.core()
-            .store
-            .update_user(&user.id, &patch)
-            .await
-            .expect("patching a seeded user");
-        self.core()
-            .store
-            .user(&user.id)
-            .await
-            .expect("reading it back")
-            .expect("the user exists")
+        twofa::testing::patch_user(self.core(), user, patch).await
     }
 
     /// Jane, whose email is confirmed.
@@ -145,7 +133,7 @@ impl World {
         };
         let mut admin = User::new(
             tenant.scope(),
-            "admin@acme.example",
+            twofa::testing::test_email("admin@acme.example"),
             twofa::password::hash_blocking_for_tests("amber-Falcon-37-meadow"),
             now,
         );
@@ -199,14 +187,14 @@ impl World {
                     &self.core().hash_key,
                     &jane.id,
                     CodePurpose::SignInEmail,
-                    &jane.email,
+                    jane.email.as_str(),
                     Some("sid-from-login"),
                     EVENT_CODE,
                 );
                 let code = PendingCode {
                     user_id: jane.id.clone(),
                     purpose: CodePurpose::SignInEmail,
-                    destination: jane.email.clone(),
+                    destination: jane.email.as_str().to_string(),
                     hash,
                     created_at: now,
                     expires_at: now + 300,
@@ -345,7 +333,7 @@ impl World {
                     &self.core().hash_key,
                     &jane.id,
                     CodePurpose::PasswordReset,
-                    &jane.email,
+                    jane.email.as_str(),
                     // A reset code is bound to the stamp it was sent under.
                     Some(&jane.security_stamp),
                     EVENT_CODE,
@@ -353,7 +341,7 @@ impl World {
                 let code = PendingCode {
                     user_id: jane.id.clone(),
                     purpose: CodePurpose::PasswordReset,
-                    destination: jane.email.clone(),
+                    destination: jane.email.as_str().to_string(),
                     hash,
                     created_at: now,
                     expires_at: now + 300,

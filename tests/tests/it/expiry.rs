@@ -7,14 +7,14 @@
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use e2e::{Backend, local_sdk_config};
+use e2e::Backend;
 use serde_json::json;
-use twofa::app::{Core, Keys};
 use twofa::clock::{Clock, ManualClock};
 use twofa::config::Config;
 use twofa::senders::log::LogSender;
 use twofa::store::dynamo::DynamoStore;
 use twofa::tenant::Scope;
+use twofa::testing::emulator_sdk_config;
 use twofa::testing::json_request;
 use twofa::testing::world::answer as answer_of;
 use twofa::tokens::{NewToken, TokenKind};
@@ -57,7 +57,7 @@ async fn an_expired_code_answers_410_before_and_after_the_sweep_and_counts_no_fa
     let Some(Backend::Dynamo(endpoint)) = Backend::dynamo() else {
         return;
     };
-    let client = aws_sdk_dynamodb::Client::new(&local_sdk_config(&endpoint));
+    let client = aws_sdk_dynamodb::Client::new(&emulator_sdk_config(&endpoint));
     let table = format!("twofa-expiry-{}", uuid::Uuid::new_v4().simple());
     let store = DynamoStore::new(client.clone(), table.clone());
     store
@@ -68,13 +68,12 @@ async fn an_expired_code_answers_410_before_and_after_the_sweep_and_counts_no_fa
         [("CODE_TTL_SECONDS".to_string(), "60".to_string())].into();
     let config = Config::read(&env).expect("valid settings");
     let clock = Arc::new(ManualClock::new(4_102_444_800));
-    let keys = Keys::random(config.token_lifetimes).expect("the system has randomness");
-    let core = Core::new(Arc::new(store), clock.clone(), config, keys);
+    let core = twofa::testing::core_over(Arc::new(store), clock.clone(), config);
     let out = LogSender::new(clock.clone());
 
     let user = User::new(
         Scope::Host,
-        "jane@example.org",
+        twofa::testing::test_email("jane@example.org"),
         "$argon2id$unused".into(),
         core.now(),
     );

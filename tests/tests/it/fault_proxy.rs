@@ -14,7 +14,7 @@ use e2e::fault_proxy::{Fault, FaultProxy, Rule};
 
 /// A client through the proxy with `attempts` tries per call, each given `attempt_timeout`.
 fn client(proxy: &FaultProxy, attempts: u32, attempt_timeout: Duration) -> Client {
-    let sdk = e2e::local_sdk_config(proxy.endpoint());
+    let sdk = twofa::testing::emulator_sdk_config(proxy.endpoint());
     let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
         .retry_config(
             RetryConfig::standard()

@@ -367,7 +367,7 @@ async fn a_provider_slower_than_its_timeout_answers_502_and_its_code_is_not_left
     let proxy = FaultProxy::start(&moto).await;
     let label = uuid::Uuid::new_v4().simple().to_string();
     let from = format!("no-reply@{label}.example.com");
-    let direct = e2e::local_sdk_config(&moto);
+    let direct = twofa::testing::emulator_sdk_config(&moto);
     aws_sdk_ses::Client::new(&direct)
         .verify_email_identity()
         .email_address(&from)
@@ -375,7 +375,7 @@ async fn a_provider_slower_than_its_timeout_answers_502_and_its_code_is_not_left
         .await
         .expect("moto verifies the sender");
     // The functions' own SES client, with its timeouts, reaching moto through the proxy.
-    let ses = twofa::timeouts::ses(&e2e::local_sdk_config(proxy.endpoint()));
+    let ses = twofa::timeouts::ses(&twofa::testing::emulator_sdk_config(proxy.endpoint()));
     let options = AppOptions {
         email: Some(std::sync::Arc::new(twofa::senders::ses::SesSender::new(
             ses, from,

@@ -8,14 +8,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use e2e::{Backend, local_sdk_config};
+use e2e::Backend;
 use serde_json::json;
-use twofa::app::{Core, Keys};
 use twofa::clock::SystemClock;
 use twofa::config::Config;
 use twofa::senders::log::LogSender;
 use twofa::senders::ses::SesSender;
 use twofa::tenant::Scope;
+use twofa::testing::emulator_sdk_config;
 use twofa::testing::json_request;
 use twofa::user::UserPatch;
 
@@ -32,7 +32,7 @@ async fn forgot_takes_as_long_for_an_account_that_gets_a_code_as_for_an_unknown_
     let Some(moto) = twofa::testing::service_endpoint("MOTO_ENDPOINT") else {
         return;
     };
-    let sdk = local_sdk_config(&moto);
+    let sdk = emulator_sdk_config(&moto);
     let from = format!("no-reply@{}.example.com", uuid::Uuid::new_v4().simple());
     aws_sdk_ses::Client::new(&sdk)
         .verify_email_identity()
@@ -53,13 +53,8 @@ async fn forgot_takes_as_long_for_an_account_that_gets_a_code_as_for_an_unknown_
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
         let config = Config::read(&env).expect("settings");
-        let keys = Keys::random(config.token_lifetimes).expect("the system has randomness");
-        let core = Core::new(
-            e2e::store(&backend).await,
-            Arc::new(SystemClock),
-            config,
-            keys,
-        );
+        let core =
+            twofa::testing::core_over(e2e::store(&backend).await, Arc::new(SystemClock), config);
         let user = twofa::testing::seed_user(
             &core,
             Scope::Host,

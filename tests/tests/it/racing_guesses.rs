@@ -105,7 +105,7 @@ async fn two_factor_user(app: &TestApp, email: &str) -> (String, Vec<u8>, Vec<St
     let phone = e2e::unique_number();
     let patch = UserPatch {
         email_confirmed: Some(true),
-        phone_number: Some(Some(phone.clone())),
+        phone_number: Some(Some(twofa::testing::test_phone(&phone))),
         phone_number_confirmed: Some(true),
         two_factor_enabled: Some(true),
         authenticator: Some(Some(Authenticator {

@@ -9,13 +9,13 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use e2e::fault_proxy::{Fault, FaultProxy, Rule};
 use serde_json::{Value, json};
-use twofa::app::{Core, Keys};
+use twofa::app::Core;
 use twofa::clock::SystemClock;
 use twofa::config::Config;
 use twofa::senders::log::LogSender;
 use twofa::store::dynamo::DynamoStore;
 use twofa::tenant::Scope;
-use twofa::testing::{body_json, json_request, seed_user};
+use twofa::testing::{Reply, json_request, seed_user};
 use twofa::tokens::{NewToken, TokenKind};
 use twofa::user::{Authenticator, User, UserPatch};
 
@@ -30,13 +30,15 @@ struct Setup {
 async fn setup() -> Option<Setup> {
     let upstream = twofa::testing::service_endpoint("DYNAMODB_ENDPOINT")?;
     let proxy = FaultProxy::start(&upstream).await;
-    let conf = aws_sdk_dynamodb::config::Builder::from(&e2e::local_sdk_config(proxy.endpoint()))
-        .retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(3)
-                .with_initial_backoff(Duration::from_millis(10)),
-        )
-        .build();
+    let conf = aws_sdk_dynamodb::config::Builder::from(&twofa::testing::emulator_sdk_config(
+        proxy.endpoint(),
+    ))
+    .retry_config(
+        RetryConfig::standard()
+            .with_max_attempts(3)
+            .with_initial_backoff(Duration::from_millis(10)),
+    )
+    .build();
     let store = DynamoStore::new(
         aws_sdk_dynamodb::Client::from_conf(conf),
         format!("twofa-retries-{}", uuid::Uuid::new_v4().simple()),
@@ -45,9 +47,7 @@ async fn setup() -> Option<Setup> {
         .ensure_table()
         .await
         .expect("a table in DynamoDB Local");
-    let config = Config::default();
-    let keys = Keys::random(config.token_lifetimes).expect("the system has randomness");
-    let core = Core::new(Arc::new(store), Arc::new(SystemClock), config, keys);
+    let core = twofa::testing::core_over(Arc::new(store), Arc::new(SystemClock), Config::default());
     Some(Setup {
         proxy,
         core,
@@ -117,7 +117,8 @@ async fn verify(s: &Setup, body: Value) -> (u16, Value) {
         json_request("POST", "/verify-code", &body, None),
     )
     .await;
-    (resp.status().as_u16(), body_json(&resp))
+    let r = Reply::of(&resp);
+    (r.status, r.body)
 }
 
 /// The second write of the kind `operation` (the first is the attempt's slot) is applied and answered 500.

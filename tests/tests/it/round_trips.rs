@@ -8,12 +8,12 @@ use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_smithy_runtime_api::box_error::BoxError;
 use serde_json::{Value, json};
-use twofa::app::{Core, Keys};
+use twofa::app::Core;
 use twofa::clock::SystemClock;
 use twofa::config::Config;
 use twofa::senders::log::LogSender;
 use twofa::store::dynamo::DynamoStore;
-use twofa::testing::{body_json, json_request};
+use twofa::testing::{Reply, json_request};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -57,9 +57,10 @@ impl Calls {
 
 async fn counted_core(endpoint: &str) -> (Core, Calls) {
     let calls = Calls::default();
-    let conf = aws_sdk_dynamodb::config::Builder::from(&e2e::local_sdk_config(endpoint))
-        .interceptor(calls.clone())
-        .build();
+    let conf =
+        aws_sdk_dynamodb::config::Builder::from(&twofa::testing::emulator_sdk_config(endpoint))
+            .interceptor(calls.clone())
+            .build();
     let store = DynamoStore::new(
         aws_sdk_dynamodb::Client::from_conf(conf),
         format!("twofa-trips-{}", uuid::Uuid::new_v4().simple()),
@@ -68,10 +69,8 @@ async fn counted_core(endpoint: &str) -> (Core, Calls) {
         .ensure_table()
         .await
         .expect("a table in DynamoDB Local");
-    let config = Config::default();
-    let keys = Keys::random(config.token_lifetimes).expect("the system has randomness");
     (
-        Core::new(Arc::new(store), Arc::new(SystemClock), config, keys),
+        twofa::testing::core_over(Arc::new(store), Arc::new(SystemClock), Config::default()),
         calls,
     )
 }
@@ -115,7 +114,7 @@ async fn the_policy_is_one_item_read_and_login_is_one_round_trip_before_the_pass
         "policy ‖ email item, slot (returns the user), success, the sign_in event"
     );
 
-    let token = body_json(&login)["access_token"]
+    let token = Reply::of(&login).body["access_token"]
         .as_str()
         .unwrap_or_default()
         .to_string();
@@ -212,7 +211,10 @@ async fn a_page_of_users_or_events_is_one_query_never_a_scan() {
 
     let (page, ops) = calls.during(get("/users?email=user&limit=2")).await;
     assert_eq!(page.status(), 200);
-    assert_eq!(body_json(&page)["users"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        Reply::of(&page).body["users"].as_array().map(Vec::len),
+        Some(2)
+    );
     assert_eq!(
         count(&ops, "Query"),
         1,
@@ -256,7 +258,7 @@ async fn a_page_of_users_or_events_is_one_query_never_a_scan() {
     }
     let (events, _) = calls.during(get("/account/events")).await;
     assert_eq!(
-        body_json(&events)["events"][0]["type"],
+        Reply::of(&events).body["events"][0]["type"],
         "unlocked",
         "the event is there to read at once from the user's partition"
     );

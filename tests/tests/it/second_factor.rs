@@ -6,13 +6,12 @@
 
 use std::sync::Arc;
 
-use e2e::{
-    AppOptions, Backend, TestApp, code_in, local_sdk_config, moto_records, spawn_app, unique_number,
-};
+use e2e::{AppOptions, Backend, TestApp, code_in, moto_records, spawn_app, unique_number};
 use serde_json::{Value, json};
 use twofa::config::Config;
 use twofa::senders::ses::SesSender;
 use twofa::senders::sns::SnsSender;
+use twofa::testing::emulator_sdk_config;
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -62,7 +61,7 @@ async fn the_whole_second_factor_walkthrough_on_dynamodb_local_and_moto() {
     let Some(moto) = twofa::testing::service_endpoint("MOTO_ENDPOINT") else {
         return;
     };
-    let sdk = local_sdk_config(&moto);
+    let sdk = emulator_sdk_config(&moto);
     let label = uuid::Uuid::new_v4().simple().to_string();
     let from = format!("no-reply@{label}.example.com");
     aws_sdk_ses::Client::new(&sdk)

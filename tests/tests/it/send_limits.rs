@@ -23,7 +23,10 @@ async fn signing_in(app: &TestApp, label: &str) -> String {
     let core = &app.api.core;
     let user = User::new(
         Scope::Host,
-        &format!("user-{label}-{}@example.org", uuid::Uuid::new_v4().simple()),
+        twofa::testing::test_email(&format!(
+            "user-{label}-{}@example.org",
+            uuid::Uuid::new_v4().simple()
+        )),
         "$argon2id$unused".into(),
         core.now(),
     );

@@ -247,9 +247,11 @@ async fn admin_routes_answer_each_role_as_the_contract_says() {
                 .call(method, &path, body.clone(), Some(&w.token(&caller)))
                 .await;
             assert_eq!(
-                r.status, want,
+                r.status,
+                want,
                 "{method} {pattern} by {}: {:?}",
-                caller.email, r.body
+                caller.email.as_str(),
+                r.body
             );
         }
     }
@@ -391,7 +393,7 @@ async fn a_tenant_admin_reaches_neither_another_tenant_nor_the_host_on_any_admin
                 (r.status, r.error()),
                 (404, "not_found"),
                 "{action} {}",
-                target.email
+                target.email.as_str()
             );
         }
         assert_eq!(

@@ -11,7 +11,7 @@ use twofa::user::{Authenticator, User, UserPatch};
 
 fn sms_ready() -> UserPatch {
     UserPatch {
-        phone_number: Some(Some("+15555550100".into())),
+        phone_number: Some(Some(twofa::testing::test_phone("+15555550100"))),
         phone_number_confirmed: Some(true),
         ..Default::default()
     }
@@ -34,7 +34,7 @@ async fn start_enrolment(w: &World, token: &str) -> Vec<u8> {
 async fn the_account_view_shows_policy_providers_with_masked_hints_and_recovery_codes_left() {
     let w = World::new().await;
     let user = w
-        .change(
+        .patch(
             &w.acme_user,
             UserPatch {
                 recovery_codes: Some(vec!["h1".into(), "h2".into()]),
@@ -89,7 +89,12 @@ async fn reading_the_account_view_costs_two_store_reads_the_user_and_its_side() 
             .call("GET", "/account/two-factor", json!(null), Some(&t))
             .await;
         assert_eq!(r.status, 200);
-        assert_eq!(w.store.reads() - before, 2, "reads for {}", user.email);
+        assert_eq!(
+            w.store.reads() - before,
+            2,
+            "reads for {}",
+            user.email.as_str()
+        );
     }
 }
 
@@ -163,7 +168,7 @@ async fn the_account_view_names_the_layer_that_decided() {
 #[tokio::test]
 async fn a_user_turns_2fa_on_with_a_provider_and_is_told() {
     let w = World::new().await;
-    let user = w.change(&w.host_user, sms_ready()).await;
+    let user = w.patch(&w.host_user, sms_ready()).await;
     let r = w
         .call(
             "PUT",
@@ -189,7 +194,7 @@ async fn a_user_turns_2fa_on_with_a_provider_and_is_told() {
 async fn turning_2fa_on_before_any_provider_is_set_up_is_allowed_and_shown() {
     let w = World::new().await;
     let user = w
-        .change(
+        .patch(
             &w.host_user,
             UserPatch {
                 email_confirmed: Some(false),
@@ -213,7 +218,7 @@ async fn turning_2fa_on_before_any_provider_is_set_up_is_allowed_and_shown() {
 async fn turning_2fa_off_needs_a_second_factor_proven_in_the_last_ten_minutes() {
     let w = World::new().await;
     let user = w
-        .change(
+        .patch(
             &w.host_user,
             UserPatch {
                 two_factor_enabled: Some(true),
@@ -272,7 +277,7 @@ async fn a_user_cannot_change_the_flag_when_policy_decides_or_users_may_not() {
         Some(&acme),
     )
     .await;
-    let user = w.change(&w.acme_user, sms_ready()).await;
+    let user = w.patch(&w.acme_user, sms_ready()).await;
     let r = w
         .call(
             "PUT",
@@ -294,7 +299,7 @@ async fn a_user_cannot_change_the_flag_when_policy_decides_or_users_may_not() {
         false
     );
     // An admin of that side always may.
-    let admin = w.change(&w.acme_admin, sms_ready()).await;
+    let admin = w.patch(&w.acme_admin, sms_ready()).await;
     let r = w
         .call(
             "PUT",
@@ -602,7 +607,7 @@ async fn a_user_forced_into_2fa_enrols_with_a_setup_token_and_must_sign_in_again
     )
     .await;
     let user = w
-        .change(
+        .patch(
             &w.acme_user,
             UserPatch {
                 email_confirmed: Some(false),
@@ -667,7 +672,7 @@ async fn an_authenticator_not_allowed_by_policy_cannot_be_enrolled() {
 async fn a_working_authenticator_must_be_removed_before_another_is_enrolled() {
     let w = World::new().await;
     let user = w
-        .change(
+        .patch(
             &w.host_user,
             UserPatch {
                 authenticator: Some(Some(Authenticator {
@@ -694,7 +699,7 @@ async fn a_working_authenticator_must_be_removed_before_another_is_enrolled() {
 async fn removing_a_working_authenticator_needs_step_up_when_2fa_is_on() {
     let w = World::new().await;
     let user = w
-        .change(
+        .patch(
             &w.host_user,
             UserPatch {
                 authenticator: Some(Some(Authenticator {
@@ -749,7 +754,7 @@ async fn removing_a_working_authenticator_needs_step_up_when_2fa_is_on() {
 async fn new_recovery_codes_replace_the_old_ones_and_need_step_up_when_2fa_is_on() {
     let w = World::new().await;
     let user = w
-        .change(
+        .patch(
             &w.acme_user,
             UserPatch {
                 two_factor_enabled: Some(true),
@@ -957,7 +962,7 @@ async fn forget_browser_kills_every_remembered_browser_of_the_user_only() {
 async fn adding_an_authenticator_to_an_account_with_2fa_on_needs_a_fresh_second_factor() {
     let w = World::new().await;
     let user = w
-        .change(
+        .patch(
             &w.host_user,
             UserPatch {
                 two_factor_enabled: Some(true),
@@ -1002,7 +1007,7 @@ async fn turning_2fa_off_ends_earlier_tokens_and_the_acting_client_gets_a_fresh_
  {
     let w = World::new().await;
     let user = w
-        .change(
+        .patch(
             &w.host_user,
             UserPatch {
                 two_factor_enabled: Some(true),
@@ -1130,7 +1135,7 @@ async fn a_setup_token_stops_working_once_its_authenticator_is_enrolled() {
     )
     .await;
     let user = w
-        .change(
+        .patch(
             &w.acme_user,
             UserPatch {
                 email_confirmed: Some(false),

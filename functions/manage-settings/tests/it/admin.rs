@@ -24,7 +24,12 @@ async fn settings_start_at_the_documented_defaults_for_the_host_and_every_tenant
                 Some(&w.token(admin)),
             )
             .await;
-        assert_eq!((r.status, &r.body), (200, &defaults()), "{}", admin.email);
+        assert_eq!(
+            (r.status, &r.body),
+            (200, &defaults()),
+            "{}",
+            admin.email.as_str()
+        );
     }
 }
 
@@ -322,7 +327,12 @@ async fn only_the_host_admin_creates_tenants() {
         let r = w
             .call("POST", "/tenants", json!({"name": "Rogue", "admin_email": "x@rogue.example", "admin_password": PASSWORD}), Some(&w.token(user)))
             .await;
-        assert_eq!((r.status, r.error()), (403, "forbidden"), "{}", user.email);
+        assert_eq!(
+            (r.status, r.error()),
+            (403, "forbidden"),
+            "{}",
+            user.email.as_str()
+        );
     }
     assert!(w.core.store.tenant("rogue").await.unwrap().is_none());
 }
@@ -553,8 +563,8 @@ async fn users_of_another_side_look_exactly_like_unknown_users() {
             (got.status, &got.body),
             (unknown.status, &unknown.body),
             "{} reading {}",
-            admin.email,
-            target.email
+            admin.email.as_str(),
+            target.email.as_str()
         );
         assert_eq!(got.status, 404);
         let r = w
@@ -615,7 +625,7 @@ async fn logged<F: std::future::Future<Output = ()>>(f: F) -> String {
 
 /// An admin with 2FA on (its email is confirmed in the world).
 async fn with_two_factor(w: &World, admin: &twofa::user::User) -> twofa::user::User {
-    w.change(
+    w.patch(
         admin,
         twofa::user::UserPatch {
             two_factor_enabled: Some(true),
@@ -642,12 +652,12 @@ async fn an_admin_turning_its_own_2fa_off_meets_the_same_step_up_as_on_its_accou
             (r.status, r.error()),
             (403, "step_up_required"),
             "{}",
-            admin.email
+            admin.email.as_str()
         );
         assert!(
             w.user(&admin.id).await.two_factor_enabled,
             "{}: still on",
-            admin.email
+            admin.email.as_str()
         );
 
         let r = w
@@ -662,7 +672,7 @@ async fn an_admin_turning_its_own_2fa_off_meets_the_same_step_up_as_on_its_accou
             (r.status, &r.body["enabled"]),
             (200, &json!(false)),
             "{}",
-            admin.email
+            admin.email.as_str()
         );
         assert!(
             r.body["access_token"].is_string(),
@@ -677,7 +687,7 @@ async fn an_admin_with_2fa_on_needs_a_fresh_second_factor_to_turn_a_users_2fa_of
     let w = World::new().await;
     let admin = with_two_factor(&w, &w.acme_admin).await;
     let user = w
-        .change(
+        .patch(
             &w.acme_user,
             twofa::user::UserPatch {
                 two_factor_enabled: Some(true),
@@ -728,7 +738,7 @@ async fn settings_that_weaken_every_account_of_a_side_need_the_admins_fresh_seco
                 Some(&w.mfa_token(admin)),
             )
             .await;
-        assert_eq!(r.status, 200, "{}: {:?}", admin.email, r.body);
+        assert_eq!(r.status, 200, "{}: {:?}", admin.email.as_str(), r.body);
     }
     let weakening = [
         json!({"behaviour": "disabled"}),
@@ -746,16 +756,17 @@ async fn settings_that_weaken_every_account_of_a_side_need_the_admins_fresh_seco
                 (r.status, r.error()),
                 (403, "step_up_required"),
                 "{} {change}",
-                admin.email
+                admin.email.as_str()
             );
         }
         let r = w
             .call("GET", "/settings/two-factor", json!(null), Some(&stale))
             .await;
         assert_eq!(
-            r.body["behaviour"], "forced",
+            r.body["behaviour"],
+            "forced",
             "{}: nothing changed",
-            admin.email
+            admin.email.as_str()
         );
         assert_eq!(r.body["allowed_providers"], json!(["email"]));
         assert_eq!(r.body["remember_browser"], false);
@@ -768,13 +779,19 @@ async fn settings_that_weaken_every_account_of_a_side_need_the_admins_fresh_seco
                 Some(&stale),
             )
             .await;
-        assert_eq!(r.status, 200, "{}: {:?}", admin.email, r.body);
+        assert_eq!(r.status, 200, "{}: {:?}", admin.email.as_str(), r.body);
         let fresh = w.mfa_token(admin);
         for change in &weakening {
             let r = w
                 .call("PUT", "/settings/two-factor", change.clone(), Some(&fresh))
                 .await;
-            assert_eq!(r.status, 200, "{} {change}: {:?}", admin.email, r.body);
+            assert_eq!(
+                r.status,
+                200,
+                "{} {change}: {:?}",
+                admin.email.as_str(),
+                r.body
+            );
         }
     }
 }
@@ -911,7 +928,7 @@ async fn every_settings_or_feature_change_leaves_an_audit_line_with_actor_side_a
 async fn a_stale_admin_session_cannot_shed_step_up_by_disallowing_its_own_providers() {
     let w = World::new().await;
     let admin = w
-        .change(
+        .patch(
             &w.host_admin,
             twofa::user::UserPatch {
                 two_factor_enabled: Some(true),

@@ -202,7 +202,7 @@ async fn only_admins_see_or_change_lockout_settings_and_only_of_their_own_side()
 async fn weakening_the_lockout_needs_the_admins_fresh_second_factor_when_it_has_2fa_on() {
     let w = World::new().await;
     let admin = w
-        .change(
+        .patch(
             &w.acme_admin,
             UserPatch {
                 two_factor_enabled: Some(true),

@@ -118,7 +118,7 @@ async fn a_wrong_current_password_is_401_and_counts_toward_the_sides_lockout() {
 #[tokio::test]
 async fn with_two_factor_on_the_change_needs_a_fresh_second_factor() {
     let w = World::new().await;
-    let user = w.change(&w.host_user, two_factor_on()).await;
+    let user = w.patch(&w.host_user, two_factor_on()).await;
 
     let r = w
         .call(
@@ -266,7 +266,7 @@ async fn signing_out_everywhere_rotates_the_stamp_forgets_every_browser_and_send
 async fn a_user_whose_only_second_factor_is_recovery_codes_still_needs_step_up() {
     let w = World::new().await;
     let user = w
-        .change(
+        .patch(
             &w.host_user,
             UserPatch {
                 email_confirmed: Some(false),

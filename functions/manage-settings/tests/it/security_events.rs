@@ -7,19 +7,15 @@ use crate::support;
 use serde_json::{Value, json};
 use support::World;
 use twofa::api::ClientInfo;
-use twofa::testing::{body_json, json_request};
+use twofa::testing::{Reply, json_request};
 use twofa::user::{Authenticator, UserPatch};
 
 /// A request from `ip`, as API Gateway's request context would say.
-async fn call_from(w: &World, ip: &str, method: &str, path: &str, token: &str) -> support::Reply {
+async fn call_from(w: &World, ip: &str, method: &str, path: &str, token: &str) -> Reply {
     let mut req = json_request(method, path, &json!(null), Some(token));
     req.extensions_mut().insert(ClientInfo::new(Some(ip), None));
-    let resp = manage_settings::handle(&w.core, &w.email, req).await;
-    support::Reply {
-        status: resp.status().as_u16(),
-        body: body_json(&resp),
-        headers: resp.headers().clone(),
-    }
+    let resp = manage_settings::handle(&w.core, &w.out, req).await;
+    Reply::of(&resp)
 }
 
 fn types(body: &Value) -> Vec<String> {
@@ -339,7 +335,7 @@ async fn events_past_their_retention_are_not_listed_even_before_the_ttl_sweeps_t
 async fn every_account_change_is_recorded_once_and_no_event_holds_a_secret() {
     let w = World::new().await;
     let user = w
-        .change(
+        .patch(
             &w.acme_user,
             UserPatch {
                 authenticator: Some(Some(Authenticator {

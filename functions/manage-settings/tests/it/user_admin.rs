@@ -116,10 +116,10 @@ async fn a_tenant_admin_lists_its_own_users_by_email_prefix_a_page_at_a_time() {
 async fn a_listed_user_shows_its_state_and_no_secret() {
     let w = World::new().await;
     let user = w
-        .change(
+        .patch(
             &w.acme_user,
             UserPatch {
-                phone_number: Some(Some("+15555550100".into())),
+                phone_number: Some(Some(twofa::testing::test_phone("+15555550100"))),
                 phone_number_confirmed: Some(true),
                 authenticator: Some(Some(Authenticator {
                     sealed_key: "sealed-secret".into(),
@@ -312,10 +312,10 @@ async fn an_admin_unlocks_its_own_sides_user_and_counting_starts_again() {
 
 async fn lost_phone(w: &World) -> twofa::user::User {
     let user = w
-        .change(
+        .patch(
             &w.acme_user,
             UserPatch {
-                phone_number: Some(Some("+15555550100".into())),
+                phone_number: Some(Some(twofa::testing::test_phone("+15555550100"))),
                 phone_number_confirmed: Some(true),
                 authenticator: Some(Some(Authenticator {
                     sealed_key: "k".into(),
@@ -383,7 +383,7 @@ async fn an_admin_with_2fa_on_needs_its_own_fresh_second_factor_to_reset_a_users
     let w = World::new().await;
     let user = lost_phone(&w).await;
     let admin = w
-        .change(
+        .patch(
             &w.acme_admin,
             UserPatch {
                 authenticator: Some(Some(Authenticator {
@@ -430,7 +430,7 @@ async fn an_admin_with_2fa_on_needs_its_own_fresh_second_factor_to_reset_a_users
 async fn an_admin_turning_off_its_own_flag_through_the_users_route_meets_the_accounts_step_up() {
     let w = World::new().await;
     let admin = w
-        .change(
+        .patch(
             &w.acme_admin,
             UserPatch {
                 authenticator: Some(Some(Authenticator {

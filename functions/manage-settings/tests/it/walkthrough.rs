@@ -209,21 +209,13 @@ async fn the_abp_walkthrough_over_the_memory_store() {
 
 #[tokio::test]
 async fn the_abp_walkthrough_on_dynamodb_local() {
-    use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
     use std::sync::Arc;
     use twofa::store::dynamo::DynamoStore;
 
     let Some(endpoint) = twofa::testing::service_endpoint("DYNAMODB_ENDPOINT") else {
         return;
     };
-    let client = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::Config::builder()
-            .endpoint_url(endpoint)
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-            .behavior_version(BehaviorVersion::latest())
-            .build(),
-    );
+    let client = aws_sdk_dynamodb::Client::new(&twofa::testing::emulator_sdk_config(&endpoint));
     // A table of its own: tenant names and emails are unique per table.
     let store = DynamoStore::new(
         client,
@@ -236,10 +228,13 @@ async fn the_abp_walkthrough_on_dynamodb_local() {
         .ensure_table()
         .await
         .expect("DynamoDB Local creates the table");
-    let (memory, counter, clock) = twofa::testing::memory_core(twofa::config::Config::default());
-    let keys =
-        twofa::app::Keys::random(memory.config.token_lifetimes).expect("the system has randomness");
-    let core = twofa::app::Core::new(Arc::new(store), clock.clone(), memory.config.clone(), keys);
-    let w = World::populate(core, counter, clock).await;
+    // The memory store only counts nothing here: the core's store is DynamoDB's.
+    let (_, counter, clock) = twofa::testing::memory_core(twofa::config::Config::default());
+    let core = twofa::testing::core_over(
+        Arc::new(store),
+        clock.clone(),
+        twofa::config::Config::default(),
+    );
+    let w = World::populate(twofa::testing::world::World::over(core, counter, clock)).await;
     walkthrough(&w).await;
 }

@@ -84,7 +84,7 @@ async fn providers_not_confirmed_not_allowed_or_with_nothing_to_send_are_unavail
             &unconfirmed,
             UserPatch {
                 two_factor_enabled: Some(true),
-                phone_number: Some(Some(PHONE.into())),
+                phone_number: Some(Some(twofa::testing::test_phone(PHONE))),
                 ..Default::default()
             },
         )
@@ -265,7 +265,7 @@ async fn the_hourly_cap_per_destination_counts_sends_from_every_account() {
         .patch(
             &b,
             UserPatch {
-                phone_number: Some(Some(PHONE.into())),
+                phone_number: Some(Some(twofa::testing::test_phone(PHONE))),
                 phone_number_confirmed: Some(true),
                 two_factor_enabled: Some(true),
                 ..Default::default()

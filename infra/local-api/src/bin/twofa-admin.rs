@@ -133,7 +133,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             core.store.unlock(&user.id).await?;
             core.record(operator_event(&core, EventType::Unlocked, &user))
                 .await;
-            println!("unlocked {} ({})", user.email, user.id);
+            println!("unlocked {} ({})", user.email.as_str(), user.id);
             Ok(())
         }
         Command::ResetTwoFactor(target) => {
@@ -147,7 +147,8 @@ async fn run(command: Command) -> Result<(), Failure> {
                 .await;
             println!(
                 "second factor reset for {} ({}); email and phone stay",
-                user.email, user.id
+                user.email.as_str(),
+                user.id
             );
             Ok(())
         }

@@ -4,7 +4,6 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use aws_config::BehaviorVersion;
 use twofa::password::verify_password;
 use twofa::store::dynamo::DynamoStore;
 use twofa::store::{DeviceStore, UserStore};
@@ -42,14 +41,7 @@ fn run(endpoint: &str, table: &str, args: &[&str], stdin: Option<&str>) -> (bool
 
 /// A fresh table in DynamoDB Local, as the stack's template makes it.
 async fn table(endpoint: &str) -> (DynamoStore, String) {
-    let sdk = aws_config::SdkConfig::builder()
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
-            aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "test"),
-        ))
-        .behavior_version(BehaviorVersion::latest())
-        .build();
+    let sdk = twofa::testing::emulator_sdk_config(endpoint);
     let table = format!("twofa-admin-{}", uuid::Uuid::new_v4().simple());
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table.clone());
     store.ensure_table().await.expect("the stack's table");
@@ -139,7 +131,7 @@ async fn the_operator_unlocks_resets_a_lost_second_factor_and_reads_the_events()
         .as_secs() as i64;
     let user = User::new(
         Scope::Tenant("acme".into()),
-        "Jo@Acme.example",
+        twofa::testing::test_email("Jo@Acme.example"),
         "$argon2id$x".into(),
         now,
     );

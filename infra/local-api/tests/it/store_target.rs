@@ -4,26 +4,16 @@
 
 use std::collections::HashMap;
 
-use aws_config::BehaviorVersion;
 use local_api::start::{Target, open_dynamo, target};
 use twofa::store::StoreError;
 use twofa::store::dynamo::DynamoStore;
+use twofa::testing::emulator_sdk_config;
 
 fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
     pairs
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
-}
-
-fn sdk() -> aws_config::SdkConfig {
-    aws_config::SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
-            aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "test"),
-        ))
-        .build()
 }
 
 #[test]
@@ -64,7 +54,7 @@ async fn an_admin_is_seeded_only_into_a_table_the_local_api_created() {
     let Some(endpoint) = twofa::testing::service_endpoint("DYNAMODB_ENDPOINT") else {
         return;
     };
-    let sdk = sdk();
+    let sdk = emulator_sdk_config(&endpoint);
 
     let theirs = format!("someone-elses-{}", uuid::Uuid::new_v4().simple());
     let settings = env(&[("TABLE_NAME", &theirs), ("DYNAMODB_ENDPOINT", &endpoint)]);
@@ -98,11 +88,7 @@ async fn a_table_with_another_key_schema_is_refused() {
     use aws_sdk_dynamodb::types::{
         AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
     };
-    let client = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&sdk())
-            .endpoint_url(&endpoint)
-            .build(),
-    );
+    let client = aws_sdk_dynamodb::Client::new(&emulator_sdk_config(&endpoint));
     let table = format!("other-app-{}", uuid::Uuid::new_v4().simple());
     client
         .create_table()
@@ -136,7 +122,9 @@ async fn a_table_with_another_key_schema_is_refused() {
     );
     let settings = env(&[("TABLE_NAME", &table), ("DYNAMODB_ENDPOINT", &endpoint)]);
     assert!(
-        open_dynamo(&settings, &sdk()).await.is_err(),
+        open_dynamo(&settings, &emulator_sdk_config(&endpoint))
+            .await
+            .is_err(),
         "the local API does not start on it"
     );
 }

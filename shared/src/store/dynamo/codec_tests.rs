@@ -24,10 +24,10 @@ fn user() -> User {
     User {
         id: "u1".into(),
         scope: Scope::Tenant("acme".into()),
-        email: "Jo@Example.com".into(),
+        email: crate::testing::test_email("Jo@Example.com"),
         email_confirmed: true,
         password_hash: "$argon2id$x".into(),
-        phone_number: Some("+15555550100".into()),
+        phone_number: Some(crate::testing::test_phone("+15555550100")),
         phone_number_confirmed: false,
         roles: vec![Role::TenantAdmin],
         two_factor_enabled: true,

@@ -15,6 +15,7 @@ use super::update::Update;
 use crate::clock::Timestamp;
 use crate::store::{
     LoginRecord, Page, PageKey, Slot, StoreError, Subject, Succeeded, Success, UserStore,
+    stored_email, stored_phone,
 };
 use crate::tenant::Scope;
 use crate::user::{Authenticator, Role, User, UserPatch};
@@ -53,7 +54,7 @@ pub fn user_item(u: &User) -> Item {
     };
     put(attr::ID, s(&u.id));
     put(attr::SCOPE, s(u.scope.key()));
-    put(attr::EMAIL, s(&u.email));
+    put(attr::EMAIL, s(u.email.as_str()));
     put(
         attr::ROLES,
         AttributeValue::L(u.roles.iter().map(|r| s(r.as_str())).collect()),
@@ -61,7 +62,7 @@ pub fn user_item(u: &User) -> Item {
     put(attr::FAILED_COUNT, n(u.failed_count));
     put(attr::CREATED_AT, n(u.created_at));
     put(SIDE_PK, s(keys::side_users(&u.scope)));
-    put(SIDE_SK, s(u.email.to_lowercase()));
+    put(SIDE_SK, s(u.email.key()));
     if let Some(v) = u.totp_last_step {
         put(attr::TOTP_LAST_STEP, n(v));
     }
@@ -94,10 +95,13 @@ pub fn user_from(i: &Item) -> Result<User, StoreError> {
     Ok(User {
         id: r.s(attr::ID)?,
         scope,
-        email: r.s(attr::EMAIL)?,
+        email: stored_email(attr::EMAIL, &r.s(attr::EMAIL)?)?,
         email_confirmed: r.bool(attr::EMAIL_CONFIRMED)?,
         password_hash: r.s(attr::PASSWORD_HASH)?,
-        phone_number: r.opt_s(attr::PHONE_NUMBER)?,
+        phone_number: r
+            .opt_s(attr::PHONE_NUMBER)?
+            .map(|p| stored_phone(attr::PHONE_NUMBER, &p))
+            .transpose()?,
         phone_number_confirmed: r.bool(attr::PHONE_NUMBER_CONFIRMED)?,
         roles,
         two_factor_enabled: r.bool(attr::TWO_FACTOR_ENABLED)?,
@@ -114,7 +118,7 @@ pub fn user_from(i: &Item) -> Result<User, StoreError> {
 
 /// The item that makes an email unique in its scope and points at the user.
 pub fn email_item(u: &User) -> Item {
-    let mut i = single_key(keys::email_pk(&u.scope, &u.email.to_lowercase()));
+    let mut i = single_key(keys::email_pk(&u.scope, &u.email.key()));
     i.insert("user_id".to_string(), s(&u.id));
     // A copy, so login can check the password after one round trip (the store's module doc).
     i.insert(attr::PASSWORD_HASH.to_string(), s(&u.password_hash));
@@ -135,7 +139,9 @@ fn patch_attributes(p: &UserPatch) -> Vec<(&'static str, Option<AttributeValue>)
     field(attr::EMAIL_CONFIRMED, flag(&p.email_confirmed).map(Some));
     field(
         attr::PHONE_NUMBER,
-        p.phone_number.as_ref().map(|v| v.as_ref().map(s)),
+        p.phone_number
+            .as_ref()
+            .map(|v| v.as_ref().map(|p| s(p.as_str()))),
     );
     field(
         attr::PHONE_NUMBER_CONFIRMED,
@@ -239,7 +245,7 @@ impl UserStore for DynamoStore {
             // Login's copy on the email item. Not atomic with the user: a stale copy
             // only costs login a second check against the user item's hash.
             if let Some(user) = self.user(id).await? {
-                let key = item::single_key(keys::email_pk(&user.scope, &user.email.to_lowercase()));
+                let key = item::single_key(keys::email_pk(&user.scope, &user.email.key()));
                 let copy = Update::default()
                     .set(attr::PASSWORD_HASH, s(hash))
                     .with_name(item::PK)

@@ -1,44 +1,24 @@
-//! One world for the handler tests: a host with an admin and a user, and two
-//! tenants (`acme`, `globex`) created through `POST /tenants`, each with its admin
-//! and a user; tokens of every kind; the notices the log sender kept.
+//! The shared world populated for the handler tests: a host with an admin and a
+//! user, and two tenants (`acme`, `globex`) created through `POST /tenants`, each
+//! with its admin and a user; tokens of every kind.
 #![allow(dead_code)]
 
-use std::sync::Arc;
-
 use serde_json::{Value, json};
-use twofa::app::Core;
-use twofa::clock::ManualClock;
 use twofa::config::Config;
-use twofa::senders::log::{LogSender, OutboxEntry};
 use twofa::sign_in::{issue_access, token_for};
-use twofa::store::memory::MemoryStore;
 use twofa::tenant::Scope;
-use twofa::testing::{body_json, json_request, memory_core, seed_user};
+use twofa::testing::{json_request, memory_core, seed_user};
 use twofa::tokens::{NewToken, TokenKind};
 use twofa::user::{Role, User, UserPatch};
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
-/// What a handler answered.
-#[derive(Debug)]
-pub struct Reply {
-    pub status: u16,
-    pub body: Value,
-    pub headers: http::HeaderMap,
-}
+pub use twofa::testing::Reply;
 
-impl Reply {
-    /// The contract's error code, if the answer is an error.
-    pub fn error(&self) -> &str {
-        self.body["error"].as_str().unwrap_or("")
-    }
-}
-
+/// The shared world (`twofa::testing::world`), populated: what it offers (core,
+/// store, clock, outbox, users read and changed) is reached through it.
 pub struct World {
-    pub core: Core,
-    pub store: Arc<MemoryStore>,
-    pub clock: Arc<ManualClock>,
-    pub email: LogSender,
+    base: twofa::testing::world::World,
     pub host_admin: User,
     pub host_user: User,
     pub acme_admin: User,
@@ -47,30 +27,32 @@ pub struct World {
     pub globex_user: User,
 }
 
+impl std::ops::Deref for World {
+    type Target = twofa::testing::world::World;
+    fn deref(&self) -> &Self::Target {
+        &self.base
+    }
+}
+
 impl World {
     /// The world over the memory store.
     pub async fn new() -> Self {
-        let (core, store, clock) = memory_core(Config::default());
-        Self::populate(core, store, clock).await
+        Self::populate(twofa::testing::world::World::new()).await
     }
 
-    /// The world over `core` (another store); `store` counts nothing then.
-    pub async fn populate(core: Core, store: Arc<MemoryStore>, clock: Arc<ManualClock>) -> Self {
-        let email = LogSender::new(clock.clone());
+    /// `base` with the host's and the tenants' admins and users.
+    pub async fn populate(base: twofa::testing::world::World) -> Self {
         let host_admin = seed_user(
-            &core,
+            &base.core,
             Scope::Host,
             "root@example.com",
             PASSWORD,
             &[Role::HostAdmin],
         )
         .await;
-        let host_user = seed_user(&core, Scope::Host, "hana@example.com", PASSWORD, &[]).await;
+        let host_user = seed_user(&base.core, Scope::Host, "hana@example.com", PASSWORD, &[]).await;
         let mut w = World {
-            core,
-            store,
-            clock,
-            email,
+            base,
             host_user,
             acme_admin: host_admin.clone(),
             acme_user: host_admin.clone(),
@@ -100,13 +82,13 @@ impl World {
             email_confirmed: Some(true),
             ..Default::default()
         };
-        w.host_admin = w.change(&w.host_admin, confirmed()).await;
-        w.host_user = w.change(&w.host_user, confirmed()).await;
-        w.acme_admin = w.change(&w.acme_admin, confirmed()).await;
-        w.acme_user = w.change(&w.acme_user, confirmed()).await;
-        w.globex_admin = w.change(&w.globex_admin, confirmed()).await;
-        w.globex_user = w.change(&w.globex_user, confirmed()).await;
-        w.email = LogSender::new(w.clock.clone());
+        w.host_admin = w.patch(&w.host_admin, confirmed()).await;
+        w.host_user = w.patch(&w.host_user, confirmed()).await;
+        w.acme_admin = w.patch(&w.acme_admin, confirmed()).await;
+        w.acme_user = w.patch(&w.acme_user, confirmed()).await;
+        w.globex_admin = w.patch(&w.globex_admin, confirmed()).await;
+        w.globex_user = w.patch(&w.globex_user, confirmed()).await;
+        w.base.forget_sent();
         w
     }
 
@@ -130,15 +112,11 @@ impl World {
     pub async fn call(&self, method: &str, path: &str, body: Value, token: Option<&str>) -> Reply {
         let resp = manage_settings::handle(
             &self.core,
-            &self.email,
+            &self.out,
             json_request(method, path, &body, token),
         )
         .await;
-        Reply {
-            status: resp.status().as_u16(),
-            body: body_json(&resp),
-            headers: resp.headers().clone(),
-        }
+        Reply::of(&resp)
     }
 
     /// An access token from a password-only sign-in.
@@ -153,21 +131,6 @@ impl World {
         issue_access(&self.core, user, &["pwd", "otp"], Some(self.core.now()))
             .expect("an access token")
             .access_token
-    }
-
-    /// A setup token, as login gives a user forced into 2FA without a provider.
-    pub fn setup_token(&self, user: &User) -> String {
-        self.core
-            .tokens
-            .issue(
-                TokenKind::Setup,
-                NewToken {
-                    amr: vec!["pwd".into()],
-                    ..token_for(&self.core, user)
-                },
-                self.core.now(),
-            )
-            .expect("a setup token")
     }
 
     /// A two-factor token (the wrong kind for every route here).
@@ -191,34 +154,5 @@ impl World {
         issue_access(&other, user, &["pwd", "otp"], Some(self.core.now()))
             .expect("an access token")
             .access_token
-    }
-
-    /// The user as stored now.
-    pub async fn user(&self, id: &str) -> User {
-        self.core
-            .store
-            .user(id)
-            .await
-            .expect("store")
-            .expect("the user exists")
-    }
-
-    /// Changes a user directly in the store (test set-up).
-    pub async fn change(&self, user: &User, patch: UserPatch) -> User {
-        self.core
-            .store
-            .update_user(&user.id, &patch)
-            .await
-            .expect("store");
-        self.user(&user.id).await
-    }
-
-    /// The emails sent to `address`, oldest first.
-    pub fn mail_to(&self, address: &str) -> Vec<OutboxEntry> {
-        self.email
-            .outbox()
-            .into_iter()
-            .filter(|m| m.to == address)
-            .collect()
     }
 }
