@@ -139,7 +139,8 @@ async fn handlers() {
     .await;
     summary("POST /login (2FA off)", logins);
 
-    let unknown = time(30, |_| {
+    // A new unknown email each time: one email's failures lock it like an account's.
+    let unknown = time(30, |i| {
         let (core, outbox) = (&core, &outbox);
         async move {
             let r = login::handle(
@@ -148,7 +149,7 @@ async fn handlers() {
                 json_request(
                     "POST",
                     "/login",
-                    &json!({"email": "nobody@example.com", "password": PASSWORD}),
+                    &json!({"email": format!("nobody{i}@example.com"), "password": PASSWORD}),
                     None,
                 ),
             )
