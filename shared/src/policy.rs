@@ -1,8 +1,14 @@
 //! The effective two-factor behaviour, decided across the three layers of ABP
 //! Commercial's settings: host (or tenant feature, then tenant), then the user.
-//! Pure: no I/O, so the whole matrix is tested.
+//! Pure: no I/O, so the whole matrix is tested; the one read of a user's side is
+//! [`side`].
 
 use serde::{Deserialize, Serialize};
+
+use crate::user::User;
+
+mod side;
+pub use side::{Side, load_side};
 
 /// Whether two-factor authentication is required, left to the user, or off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -280,6 +286,30 @@ pub fn effective(layers: Layers<'_>, user_flag: bool) -> Effective {
         remember_browser_allowed: settings.remember_browser,
         allowed_providers: normalise_providers(&settings.allowed_providers),
     }
+}
+
+/// The providers a user can sign in with now: allowed by policy, and set up
+/// (authenticator enabled, email or phone confirmed), in the contract's order.
+pub fn usable_providers(user: &User, eff: &Effective) -> Vec<Provider> {
+    eff.allowed_providers
+        .iter()
+        .copied()
+        .filter(|p| match p {
+            Provider::Authenticator => user.authenticator_enabled(),
+            Provider::Email => user.email_confirmed,
+            Provider::Sms => user.phone_number.is_some() && user.phone_number_confirmed,
+        })
+        .collect()
+}
+
+/// Whether the user can prove a second factor now: the policy asks for one and a
+/// provider or a recovery code is left. Only adding a first factor looks at this (a
+/// user who cannot prove one may add one); every weakening asks for step-up whenever
+/// the policy has two-factor sign-in on, provider or not, or a stale session could
+/// first disallow its own providers and then weaken freely. Such a user signs in
+/// again, and login asks for a recovery code or sets up a first provider.
+pub fn can_prove_second_factor(user: &User, eff: &Effective) -> bool {
+    eff.enabled && (!usable_providers(user, eff).is_empty() || !user.recovery_codes.is_empty())
 }
 
 #[cfg(test)]

@@ -5,24 +5,23 @@ use http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 use twofa::api::{
-    ApiError, ErrorCode, Request, Response, cookie, json, operation, parse_body, respond,
+    ApiError, ErrorCode, Request, Response, cookie, json, operation, parse_body, respond, scope_of,
 };
 use twofa::app::Core;
 use twofa::audit::EventType;
 use twofa::crypto::random_token;
 use twofa::devices::parse_device_token;
 use twofa::email::Email;
-use twofa::lockout::LockoutPolicy;
-use twofa::password::verify_password;
-use twofa::policy::Effective;
-use twofa::senders::EmailSender;
-use twofa::sign_in::{
-    Failure, attempt_id, begin_attempt, issue_access, load_side, record_wrong_answer, right_answer,
-    scope_of, token_for, usable_providers, wrong_answer,
+use twofa::lockout::{
+    Failure, LockoutPolicy, attempt_id, begin_attempt, record_wrong_answer, right_answer,
+    wrong_answer,
 };
+use twofa::password::verify_password;
+use twofa::policy::{Effective, load_side, usable_providers};
+use twofa::senders::EmailSender;
 use twofa::store::{Spend, Subject, Success};
 use twofa::tenant::Scope;
-use twofa::tokens::{NewToken, TokenKind};
+use twofa::tokens::{NewToken, TokenKind, issue_access, token_for};
 use twofa::user::{User, UserPatch};
 
 twofa::operations! {
@@ -169,7 +168,7 @@ async fn unknown_email(
         verify_password(password, None).await?;
         return Err(invalid_credentials());
     };
-    let key = twofa::sign_in::unknown_email_key(core, scope, email_key);
+    let key = twofa::lockout::unknown_email_key(core, scope, email_key);
     let subject = Subject::Unknown(&key);
     let (checked, slot) = tokio::join!(
         verify_password(password, None),

@@ -4,17 +4,18 @@
 
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
-use twofa::api::{ApiError, ErrorCode, Request, Response, json, no_content, parse_body};
+use twofa::api::{
+    ApiError, ErrorCode, Request, Response, json, no_content, parse_body, require_step_up,
+};
 use twofa::app::Core;
 use twofa::audit::EventType;
-use twofa::policy::Provider;
-use twofa::senders::EmailSender;
-use twofa::sign_in::{
-    Attempt, Failure, FreshAccess, attempt_id, begin_attempt, can_prove_second_factor,
-    fresh_access, notify, record_wrong_answer, require_step_up, right_answer, wrong_answer,
+use twofa::lockout::{
+    Attempt, Failure, attempt_id, begin_attempt, record_wrong_answer, right_answer, wrong_answer,
 };
+use twofa::policy::{Provider, can_prove_second_factor};
+use twofa::senders::{EmailSender, notify};
 use twofa::store::{Spend, Subject, Succeeded, Success};
-use twofa::tokens::TokenKind;
+use twofa::tokens::{FreshAccess, TokenKind, fresh_access};
 use twofa::totp;
 use twofa::user::{Authenticator, User, UserPatch};
 
@@ -119,7 +120,7 @@ pub async fn verify(
         Some(a) => a.clone(),
     };
     // The attempt takes its slot before the code is judged (the store's module doc).
-    let policy = twofa::sign_in::lockout_of(core, user).await?;
+    let policy = twofa::lockout::lockout_of(core, user).await?;
     let attempt = begin_attempt(core, Subject::User(&user.id), attempt_id()?, None, policy).await?;
     let key = core.seal_key.open(&pending.sealed_key, &user.id)?;
     let fresh = attempt.user.as_ref().unwrap_or(user).totp_last_step;

@@ -8,15 +8,14 @@
 //! included, and every remembered browser stop working.
 
 use serde::Deserialize;
-use twofa::api::{ApiError, ErrorCode, Request, Response, no_content, parse_body};
+use twofa::api::{ApiError, ErrorCode, Request, Response, no_content, parse_body, require_step_up};
 use twofa::app::Core;
 use twofa::audit::EventType;
-use twofa::password::{Password, hash_password, verify_password};
-use twofa::senders::EmailSender;
-use twofa::sign_in::{
-    Failure, attempt_id, begin_attempt, notify, record_wrong_answer, require_step_up, right_answer,
-    wrong_answer,
+use twofa::lockout::{
+    Failure, attempt_id, begin_attempt, record_wrong_answer, right_answer, wrong_answer,
 };
+use twofa::password::{Password, hash_password, verify_password};
+use twofa::senders::{EmailSender, notify};
 use twofa::store::{Spend, Subject, Success};
 use twofa::user::UserPatch;
 

@@ -5,8 +5,9 @@ use http::StatusCode;
 use serde::Deserialize;
 use twofa::api::{ApiError, ErrorCode, Request, Response, json, parse_body};
 use twofa::app::Core;
-use twofa::policy::{Behaviour, Provider, TwoFactorSettings, normalise_providers, setting_changes};
-use twofa::sign_in::{Side, load_side};
+use twofa::policy::{
+    Behaviour, Provider, Side, TwoFactorSettings, load_side, normalise_providers, setting_changes,
+};
 use twofa::tenant::Scope;
 
 use crate::caller::{admin, signed_in};

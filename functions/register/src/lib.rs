@@ -3,12 +3,12 @@
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
+use twofa::api::scope_of;
 use twofa::api::{ApiError, ErrorCode, Request, Response, json, operation, parse_body, respond};
 use twofa::app::Core;
 use twofa::email::Email;
 use twofa::password::{Password, hash_password};
 use twofa::phone::PhoneNumber;
-use twofa::sign_in::scope_of;
 use twofa::store::StoreError;
 use twofa::tenant::Scope;
 use twofa::user::User;

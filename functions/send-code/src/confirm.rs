@@ -3,13 +3,13 @@
 //! by verify-code once its code comes back. A number is only texted where the
 //! caller's side allows SMS: a confirmation is still a paid text.
 
+use twofa::api::authenticate;
 use twofa::api::{ApiError, Request, Response, client_info};
 use twofa::app::Core;
 use twofa::codes::CodePurpose;
 use twofa::phone::PhoneNumber;
 use twofa::policy::Provider;
-use twofa::sign_in::authenticate;
-use twofa::sign_in::load_side;
+use twofa::policy::load_side;
 use twofa::tokens::TokenKind;
 
 use crate::deliver::{Destination, Senders, send_code};
@@ -59,7 +59,7 @@ pub async fn send(
                     ),
                 ));
             }
-            twofa::sign_in::require_step_up_for_phone(core, &caller, number.as_str()).await?;
+            twofa::api::require_step_up_for_phone(core, &caller, number.as_str()).await?;
             let to = Destination::phone(&number);
             send_code(
                 core,

@@ -6,8 +6,7 @@ use std::net::IpAddr;
 use twofa::api::{ApiError, Response};
 use twofa::app::Core;
 use twofa::codes::CodePurpose;
-use twofa::policy::Provider;
-use twofa::sign_in::{load_side, usable_providers};
+use twofa::policy::{Provider, load_side, usable_providers};
 use twofa::user::User;
 
 use crate::deliver::{Destination, Senders, send_code};

@@ -5,17 +5,15 @@
 //! factor, and an access token's holder goes on with the fresh one in the answer.
 
 use serde_json::json;
-use twofa::api::{ApiError, ErrorCode, Request, Response, json};
+use twofa::api::{ApiError, ErrorCode, Request, Response, authenticate, json};
 use twofa::app::Core;
 use twofa::audit::EventType;
 use twofa::codes::CodePurpose;
+use twofa::lockout::{Outcome, attempt_id, begin_attempt, right_answer};
 use twofa::phone::PhoneNumber;
 use twofa::senders::EmailSender;
-use twofa::sign_in::{
-    Outcome, attempt_id, authenticate, begin_attempt, fresh_access, right_answer,
-};
 use twofa::store::{Subject, Success, stored_phone};
-use twofa::tokens::TokenKind;
+use twofa::tokens::{TokenKind, fresh_access};
 use twofa::user::UserPatch;
 
 use crate::check::{self, Judged};
@@ -38,7 +36,7 @@ pub async fn verify(
     // The side's lockout values are needed before the attempt takes its slot.
     let (pending, policy) = tokio::join!(
         core.store.code(&user.id, code_purpose),
-        twofa::sign_in::lockout_of(core, user)
+        twofa::lockout::lockout_of(core, user)
     );
     let (pending, policy) = (pending?, policy?);
     let (destination, number) = match (purpose, &pending) {
@@ -46,7 +44,7 @@ pub async fn verify(
         (ConfirmPurpose::Phone, Some(p)) => {
             // As send-code wrote it; text that no longer parses is a corrupt item.
             let number = stored_phone("destination", &p.destination)?;
-            twofa::sign_in::require_step_up_for_phone(core, &caller, &p.destination).await?;
+            twofa::api::require_step_up_for_phone(core, &caller, &p.destination).await?;
             (p.destination.clone(), Some(number))
         }
         (ConfirmPurpose::Phone, None) => (String::new(), None),

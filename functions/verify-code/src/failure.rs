@@ -3,8 +3,8 @@
 use twofa::api::{ApiError, Request};
 use twofa::app::Core;
 use twofa::audit::EventType;
+use twofa::lockout::{Attempt, Failure, record_wrong_answer, right_answer, wrong_answer};
 use twofa::senders::EmailSender;
-use twofa::sign_in::{Attempt, Failure, record_wrong_answer, right_answer, wrong_answer};
 use twofa::store::{Spend, Subject, Success};
 use twofa::user::{User, UserPatch};
 

@@ -14,17 +14,18 @@
 use std::time::Duration;
 
 use serde::Deserialize;
-use twofa::api::{ApiError, ErrorCode, Request, Response, no_content, parse_body};
+use twofa::api::{ApiError, ErrorCode, Request, Response, no_content, parse_body, scope_of};
 use twofa::app::Core;
 use twofa::audit::EventType;
 use twofa::codes::CodePurpose;
 use twofa::email::Email;
-use twofa::password::{Password, hash_password};
-use twofa::senders::EmailSender;
-use twofa::sign_in::{
-    Attempt, Failure, Outcome, attempt_id, begin_attempt, load_side, notify, record_wrong_answer,
-    right_answer, scope_of, unknown_email_key, wrong_answer,
+use twofa::lockout::{
+    Attempt, Failure, Outcome, attempt_id, begin_attempt, record_wrong_answer, right_answer,
+    unknown_email_key, wrong_answer,
 };
+use twofa::password::{Password, hash_password};
+use twofa::policy::load_side;
+use twofa::senders::{EmailSender, notify};
 use twofa::store::{Subject, Success};
 use twofa::user::{User, UserPatch};
 

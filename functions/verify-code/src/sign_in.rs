@@ -6,21 +6,19 @@ use twofa::api::{ApiError, ErrorCode, Request, Response, json, json_with_headers
 use twofa::app::Core;
 use twofa::audit::EventType;
 use twofa::codes::CodePurpose;
+use twofa::lockout::{Outcome, attempt_id, begin_attempt, right_answer};
 use twofa::phone::PhoneNumber;
-use twofa::policy::{Effective, Provider};
-use twofa::senders::EmailSender;
-use twofa::sign_in::{
-    Outcome, attempt_id, begin_attempt, issue_access, load_side, notify, right_answer,
-    usable_providers,
-};
+use twofa::policy::{Effective, Provider, load_side, usable_providers};
+use twofa::senders::{EmailSender, notify};
+use twofa::sign_in::{PendingSignIn, pending_sign_in};
 use twofa::store::{Subject, Success};
+use twofa::tokens::issue_access;
 use twofa::user::{User, UserPatch};
 
 use crate::check::{self, Judged};
 use crate::failure::{not_a_guess, wrong_code};
 use crate::remember::remember;
 use crate::request::{Method, SignIn};
-use twofa::sign_in::{PendingSignIn, pending_sign_in};
 
 pub async fn verify(
     core: &Core,
