@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 mod attempt;
 pub use attempt::{
-    Attempt, Failure, Outcome, attempt_id, begin_attempt, lockout_of, record_wrong_answer,
-    right_answer, unknown_email_key, wrong_answer,
+    Attempt, Outcome, WrongAnswer, attempt_id, begin_attempt, lockout_of, refuse_wrong_answer,
+    right_answer, unknown_email_key,
 };
 
 use crate::clock::Timestamp;

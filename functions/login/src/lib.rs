@@ -13,8 +13,7 @@ use twofa::crypto::random_token;
 use twofa::devices::parse_device_token;
 use twofa::email::Email;
 use twofa::lockout::{
-    Failure, LockoutPolicy, attempt_id, begin_attempt, record_wrong_answer, right_answer,
-    wrong_answer,
+    LockoutPolicy, WrongAnswer, attempt_id, begin_attempt, refuse_wrong_answer, right_answer,
 };
 use twofa::password::verify_password;
 use twofa::policy::{Effective, load_side, usable_providers};
@@ -123,18 +122,15 @@ async fn password_step(
         _ => verify_password(&body.password, Some(&user.password_hash)).await?,
     };
     if !right {
-        let failure = wrong_answer(core, sender, subject, &attempt).await?;
-        record_wrong_answer(
-            core,
-            core.event(EventType::SignInFailed, &user, &req)
-                .detail("factor", "password"),
-            failure,
-        )
-        .await;
-        return match failure {
-            Failure::Counted { .. } => Err(invalid_credentials()),
-            locked => Err(locked.locked_error().unwrap_or_else(invalid_credentials)),
+        let by = WrongAnswer {
+            user: &user,
+            req: &req,
+            factor: "password",
         };
+        let refused = refuse_wrong_answer(core, sender, subject, &attempt, Some(by), |_| {
+            invalid_credentials()
+        });
+        return Err(refused.await);
     }
 
     let eff = side.effective(user.two_factor_enabled);
@@ -176,10 +172,10 @@ async fn unknown_email(
     );
     checked?;
     let attempt = slot?;
-    match wrong_answer(core, sender, subject, &attempt).await? {
-        Failure::Counted { .. } => Err(invalid_credentials()),
-        locked => Err(locked.locked_error().unwrap_or_else(invalid_credentials)),
-    }
+    let refused = refuse_wrong_answer(core, sender, subject, &attempt, None, |_| {
+        invalid_credentials()
+    });
+    Err(refused.await)
 }
 
 /// Whether `token` is a live remembered browser of `user` that policy still honours.

@@ -10,7 +10,7 @@ use twofa::api::{
 use twofa::app::Core;
 use twofa::audit::EventType;
 use twofa::lockout::{
-    Attempt, Failure, attempt_id, begin_attempt, record_wrong_answer, right_answer, wrong_answer,
+    Attempt, WrongAnswer, attempt_id, begin_attempt, refuse_wrong_answer, right_answer,
 };
 use twofa::policy::{Provider, can_prove_second_factor};
 use twofa::senders::{EmailSender, notify};
@@ -128,9 +128,9 @@ pub async fn verify(
         Some(step) if fresh.is_none_or(|last| last < step) => step,
         Some(_) => {
             tracing::warn!(user_id = %user.id, "authenticator code replayed during enrolment");
-            return Err(wrong_code(core, email, user, &attempt, req).await?);
+            return Err(wrong_code(core, email, user, &attempt, req).await);
         }
-        None => return Err(wrong_code(core, email, user, &attempt, req).await?),
+        None => return Err(wrong_code(core, email, user, &attempt, req).await),
     };
     let (codes, hashes) = new_codes(core, &user.id)?;
     let patch = UserPatch {
@@ -158,7 +158,7 @@ pub async fn verify(
         Succeeded::Done => {}
         Succeeded::Spent => {
             tracing::warn!(user_id = %user.id, "authenticator code replayed during enrolment");
-            return Err(wrong_code(core, email, user, &attempt, req).await?);
+            return Err(wrong_code(core, email, user, &attempt, req).await);
         }
         Succeeded::Changed => {
             // Not a guess: the attempt gives its slot back.
@@ -268,17 +268,19 @@ async fn wrong_code(
     user: &User,
     attempt: &Attempt,
     req: &Request,
-) -> Result<ApiError, ApiError> {
-    let failure = wrong_answer(core, email, Subject::User(&user.id), attempt).await?;
-    record_wrong_answer(
+) -> ApiError {
+    let by = WrongAnswer {
+        user,
+        req,
+        factor: "authenticator_enrolment",
+    };
+    refuse_wrong_answer(
         core,
-        core.event(EventType::SignInFailed, user, req)
-            .detail("factor", "authenticator_enrolment"),
-        failure,
+        email,
+        Subject::User(&user.id),
+        attempt,
+        Some(by),
+        ApiError::invalid_code,
     )
-    .await;
-    Ok(match failure {
-        Failure::Counted { attempts_remaining } => ApiError::invalid_code(attempts_remaining),
-        Failure::Locked { retry_after } => ApiError::locked_out(retry_after),
-    })
+    .await
 }

@@ -3,7 +3,7 @@
 //! a right one is written in one conditional write. The counting itself is the
 //! store's atomic write; the rules it is read with are the pure ones of [`super`].
 
-use crate::api::ApiError;
+use crate::api::{ApiError, Request};
 use crate::app::Core;
 use crate::audit::{EventType, SecurityEvent};
 use crate::senders::{EmailSender, notify};
@@ -24,7 +24,7 @@ pub async fn lockout_of(core: &Core, user: &User) -> Result<LockoutPolicy, Store
 
 /// What a failed password or code led to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Failure {
+enum Failure {
     /// Counted; this many attempts remain.
     Counted {
         /// Attempts left before the lock.
@@ -35,16 +35,6 @@ pub enum Failure {
         /// Seconds until the lock ends.
         retry_after: i64,
     },
-}
-
-impl Failure {
-    /// The answer for a locked account; `None` when the failure was only counted.
-    pub fn locked_error(self) -> Option<ApiError> {
-        match self {
-            Failure::Locked { retry_after } => Some(ApiError::locked_out(retry_after)),
-            Failure::Counted { .. } => None,
-        }
-    }
 }
 
 /// One password or code attempt, counted before it is judged (see the store's module doc).
@@ -119,10 +109,52 @@ pub async fn begin_attempt(
     }
 }
 
+/// Who gave a wrong answer, for its `sign_in_failed` event.
+#[derive(Debug, Clone, Copy)]
+pub struct WrongAnswer<'a> {
+    /// The account (as the attempt's slot write left it, when the handler has that).
+    pub user: &'a User,
+    /// The request, for the event's origin.
+    pub req: &'a Request,
+    /// What was wrong (`password`, `authenticator`, `reset_code`…; never the answer).
+    pub factor: &'static str,
+}
+
+/// The one way a handler answers a wrong password or code. The attempt stays counted
+/// and the one that used the last slot locks the account ([`wrong_answer`]); the
+/// `sign_in_failed` event is recorded for an account (`by`; `None` for an email
+/// without one), with `locked_out` in the same write when this answer locked it.
+/// The answer is 423 `locked_out` when the count this attempt's own slot write
+/// returned reached the limit (never an earlier read), else `counted` of the
+/// attempts left.
+pub async fn refuse_wrong_answer(
+    core: &Core,
+    email: &dyn EmailSender,
+    subject: Subject<'_>,
+    attempt: &Attempt,
+    by: Option<WrongAnswer<'_>>,
+    counted: impl FnOnce(u32) -> ApiError,
+) -> ApiError {
+    let failure = match wrong_answer(core, email, subject, attempt).await {
+        Ok(failure) => failure,
+        Err(e) => return e.into(),
+    };
+    if let Some(by) = by {
+        let failed = core
+            .event(EventType::SignInFailed, by.user, by.req)
+            .detail("factor", by.factor);
+        record_wrong_answer(core, failed, failure).await;
+    }
+    match failure {
+        Failure::Counted { attempts_remaining } => counted(attempts_remaining),
+        Failure::Locked { retry_after } => ApiError::locked_out(retry_after),
+    }
+}
+
 /// The attempt was wrong: it stays counted; the one that used the last slot locks
 /// the account (ending any sign-in in progress, so its two-factor token dies) and
 /// sends the lockout notice. After [`HARD_LIMIT`] consecutive failures the lock is long.
-pub async fn wrong_answer(
+async fn wrong_answer(
     core: &Core,
     email: &dyn EmailSender,
     subject: Subject<'_>,
@@ -159,7 +191,7 @@ pub async fn wrong_answer(
 
 /// Records a wrong answer's `sign_in_failed` event, and with it, in the same write,
 /// the `locked_out` event when this answer locked the account.
-pub async fn record_wrong_answer(core: &Core, failed: SecurityEvent, failure: Failure) {
+async fn record_wrong_answer(core: &Core, failed: SecurityEvent, failure: Failure) {
     match failure {
         Failure::Counted { .. } => core.record(failed).await,
         Failure::Locked { retry_after } => {
