@@ -2,7 +2,7 @@
 
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
-use twofa::api::{ApiError, Request, Response, json, parse_body};
+use twofa::api::{ApiError, Request, Response, json, parse_body, require_step_up};
 use twofa::app::Core;
 use twofa::audit::EventType;
 use twofa::phone::PhoneNumber;
@@ -12,7 +12,6 @@ use twofa::user::{User, UserPatch};
 
 use crate::caller::signed_in;
 use crate::side::{may_change_own_flag, side_of};
-use twofa::api::require_step_up;
 use twofa::tokens::{FreshAccess, rotate_stamp};
 
 #[derive(Deserialize)]

@@ -108,7 +108,7 @@ fn parse_providers(names: &[String]) -> Result<Vec<Provider>, ApiError> {
     let parsed = names
         .iter()
         .map(|name| {
-            Provider::ALL.into_iter().find(|p| p.as_str() == name).ok_or_else(|| {
+            Provider::ALLOWABLE.into_iter().find(|p| p.as_str() == name).ok_or_else(|| {
                 ApiError::invalid_field(
                     "allowed_providers",
                     format!("{name:?} is not a provider; the providers are authenticator, email and sms"),

@@ -3,8 +3,9 @@
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
-use twofa::api::scope_of;
-use twofa::api::{ApiError, ErrorCode, Request, Response, json, operation, parse_body, respond};
+use twofa::api::{
+    ApiError, ErrorCode, Request, Response, json, operation, parse_body, respond, scope_of,
+};
 use twofa::app::Core;
 use twofa::email::Email;
 use twofa::password::{Password, hash_password};

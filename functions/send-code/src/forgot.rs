@@ -8,8 +8,7 @@
 use std::time::Duration;
 
 use serde::Deserialize;
-use twofa::api::scope_of;
-use twofa::api::{ApiError, Request, Response, json, parse_body};
+use twofa::api::{ApiError, Request, Response, json, parse_body, scope_of};
 use twofa::app::Core;
 use twofa::codes::CodePurpose;
 use twofa::email::Email;

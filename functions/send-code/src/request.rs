@@ -3,31 +3,21 @@
 
 use serde::Deserialize;
 use twofa::api::{ApiError, Request, parse_body};
-
-/// What a sign-in may ask a code for. The other providers have nothing to send.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SignInProvider {
-    Email,
-    Sms,
-    /// A provider of the contract that has no code to send (authenticator, recovery_code).
-    NothingToSend(&'static str),
-}
-
-/// What a confirmation code is for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConfirmPurpose {
-    Email,
-    /// The number as the client typed it; parsed later, so its error is `invalid_phone`.
-    Phone(String),
-}
+use twofa::policy::{ConfirmPurpose, Provider};
 
 #[derive(Debug)]
 pub enum SendRequest {
+    /// Any provider of the contract; only email and SMS have a code to send.
     SignIn {
         two_factor_token: String,
-        provider: SignInProvider,
+        provider: Provider,
     },
-    Confirm(ConfirmPurpose),
+    Confirm {
+        purpose: ConfirmPurpose,
+        /// With `confirm_phone`: the number as the client typed it; parsed later,
+        /// so its error is `invalid_phone`.
+        phone_number: Option<String>,
+    },
 }
 
 #[derive(Deserialize)]
@@ -54,34 +44,24 @@ impl SendRequest {
                             "the field provider is required",
                         ));
                     }
-                    Some("email") => SignInProvider::Email,
-                    Some("sms") => SignInProvider::Sms,
-                    Some("authenticator") => SignInProvider::NothingToSend("authenticator"),
-                    Some("recovery_code") => SignInProvider::NothingToSend("recovery_code"),
-                    Some(_) => {
-                        return Err(ApiError::invalid_field(
-                            "provider",
-                            "provider must be \"email\" or \"sms\"",
-                        ));
-                    }
+                    Some(name) => Provider::parse(name).ok_or_else(|| {
+                        ApiError::invalid_field("provider", "provider must be \"email\" or \"sms\"")
+                    })?,
                 };
                 Ok(SendRequest::SignIn {
                     two_factor_token,
                     provider,
                 })
             }
-            (None, Some(purpose)) => match purpose.as_str() {
-                "confirm_email" => Ok(SendRequest::Confirm(ConfirmPurpose::Email)),
-                "confirm_phone" => body
-                    .phone_number
-                    .map(|p| SendRequest::Confirm(ConfirmPurpose::Phone(p)))
-                    .ok_or_else(|| {
-                        ApiError::invalid_field(
-                            "phone_number",
-                            "the field phone_number is required with confirm_phone",
-                        )
-                    }),
-                _ => Err(ApiError::invalid_field(
+            (None, Some(purpose)) => match ConfirmPurpose::parse(&purpose) {
+                Some(ConfirmPurpose::Phone) if body.phone_number.is_none() => {
+                    Err(phone_number_required())
+                }
+                Some(purpose) => Ok(SendRequest::Confirm {
+                    purpose,
+                    phone_number: body.phone_number,
+                }),
+                None => Err(ApiError::invalid_field(
                     "purpose",
                     "purpose must be \"confirm_email\" or \"confirm_phone\"",
                 )),
@@ -92,4 +72,12 @@ impl SendRequest {
             )),
         }
     }
+}
+
+/// 400 for `confirm_phone` without a number.
+pub fn phone_number_required() -> ApiError {
+    ApiError::invalid_field(
+        "phone_number",
+        "the field phone_number is required with confirm_phone",
+    )
 }

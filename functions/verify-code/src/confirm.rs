@@ -8,9 +8,9 @@ use serde_json::json;
 use twofa::api::{ApiError, ErrorCode, Request, Response, authenticate, json};
 use twofa::app::Core;
 use twofa::audit::EventType;
-use twofa::codes::CodePurpose;
 use twofa::lockout::{Outcome, attempt_id, begin_attempt, right_answer};
 use twofa::phone::PhoneNumber;
+use twofa::policy::ConfirmPurpose;
 use twofa::senders::EmailSender;
 use twofa::store::{Subject, Success, stored_phone};
 use twofa::tokens::{TokenKind, fresh_access};
@@ -18,7 +18,6 @@ use twofa::user::UserPatch;
 
 use crate::check::{self, Judged};
 use crate::failure::{not_a_guess, wrong_code};
-use crate::request::ConfirmPurpose;
 
 pub async fn verify(
     core: &Core,
@@ -29,10 +28,7 @@ pub async fn verify(
 ) -> Result<Response, ApiError> {
     let caller = authenticate(core, req, &[TokenKind::Access, TokenKind::Setup]).await?;
     let user = &caller.user;
-    let code_purpose = match purpose {
-        ConfirmPurpose::Email => CodePurpose::ConfirmEmail,
-        ConfirmPurpose::Phone => CodePurpose::ConfirmPhone,
-    };
+    let code_purpose = purpose.code_purpose();
     // The side's lockout values are needed before the attempt takes its slot.
     let (pending, policy) = tokio::join!(
         core.store.code(&user.id, code_purpose),
