@@ -1,8 +1,9 @@
 //! The two shapes of a send-code body, told apart by `two_factor_token` (sign-in)
-//! or `purpose` (confirmation). Unknown names are refused here, before anything is read or sent.
+//! or `purpose` (confirmation) as verify-code's are ([`TokenOrPurpose`]). Unknown
+//! names are refused here, before anything is read or sent.
 
 use serde::Deserialize;
-use twofa::api::{ApiError, Request, parse_body};
+use twofa::api::{ApiError, Request, TokenOrPurpose, parse_body};
 use twofa::policy::{ConfirmPurpose, Provider};
 
 #[derive(Debug)]
@@ -31,45 +32,28 @@ struct Body {
 impl SendRequest {
     pub fn parse(req: &Request) -> Result<Self, ApiError> {
         let body: Body = parse_body(req)?;
-        match (body.two_factor_token, body.purpose) {
-            (Some(_), Some(_)) => Err(ApiError::invalid_field(
-                "purpose",
-                "send either two_factor_token (sign-in) or purpose (confirmation), not both",
-            )),
-            (Some(two_factor_token), None) => {
-                let provider = match body.provider.as_deref() {
-                    None => {
-                        return Err(ApiError::invalid_field(
-                            "provider",
-                            "the field provider is required",
-                        ));
-                    }
-                    Some(name) => Provider::parse(name).ok_or_else(|| {
-                        ApiError::invalid_field("provider", "provider must be \"email\" or \"sms\"")
-                    })?,
-                };
-                Ok(SendRequest::SignIn {
-                    two_factor_token,
-                    provider,
-                })
+        let shape = TokenOrPurpose::parse(
+            body.two_factor_token,
+            body.provider,
+            body.purpose,
+            &[Provider::Email, Provider::Sms],
+            "send two_factor_token and provider to sign in, or purpose with a bearer token to confirm an address",
+        )?;
+        match shape {
+            TokenOrPurpose::SignIn {
+                two_factor_token,
+                provider,
+            } => Ok(SendRequest::SignIn {
+                two_factor_token,
+                provider,
+            }),
+            TokenOrPurpose::Confirm(ConfirmPurpose::Phone) if body.phone_number.is_none() => {
+                Err(phone_number_required())
             }
-            (None, Some(purpose)) => match ConfirmPurpose::parse(&purpose) {
-                Some(ConfirmPurpose::Phone) if body.phone_number.is_none() => {
-                    Err(phone_number_required())
-                }
-                Some(purpose) => Ok(SendRequest::Confirm {
-                    purpose,
-                    phone_number: body.phone_number,
-                }),
-                None => Err(ApiError::invalid_field(
-                    "purpose",
-                    "purpose must be \"confirm_email\" or \"confirm_phone\"",
-                )),
-            },
-            (None, None) => Err(ApiError::invalid_field(
-                "two_factor_token",
-                "send two_factor_token and provider to sign in, or purpose with a bearer token to confirm an address",
-            )),
+            TokenOrPurpose::Confirm(purpose) => Ok(SendRequest::Confirm {
+                purpose,
+                phone_number: body.phone_number,
+            }),
         }
     }
 }

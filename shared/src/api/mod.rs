@@ -6,6 +6,7 @@
 
 mod auth;
 mod client;
+mod code_body;
 mod error;
 #[cfg(feature = "aws")]
 pub mod lambda;
@@ -15,6 +16,7 @@ mod routing;
 
 pub use auth::{Caller, authenticate, require_step_up, require_step_up_for_phone, scope_of};
 pub use client::{ClientInfo, client_info};
+pub use code_body::TokenOrPurpose;
 pub use error::{ApiError, ErrorCode};
 pub use request::{MAX_BODY_BYTES, bearer_token, cookie, header, origin, parse_body, user_agent};
 pub use routing::{Operation, Route, match_path, operation};
