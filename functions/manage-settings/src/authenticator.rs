@@ -16,7 +16,7 @@ use twofa::policy::{Provider, can_prove_second_factor};
 use twofa::senders::{EmailSender, notify};
 use twofa::store::{Spend, Subject, Succeeded, Success};
 use twofa::tokens::{FreshAccess, TokenKind, fresh_access};
-use twofa::totp;
+use twofa::totp::{self, Checked};
 use twofa::user::{Authenticator, User, UserPatch};
 
 use crate::caller::{enrolling, signed_in};
@@ -123,14 +123,17 @@ pub async fn verify(
     let policy = twofa::lockout::lockout_of(core, user).await?;
     let attempt = begin_attempt(core, Subject::User(&user.id), attempt_id()?, None, policy).await?;
     let key = core.seal_key.open(&pending.sealed_key, &user.id)?;
-    let fresh = attempt.user.as_ref().unwrap_or(user).totp_last_step;
-    let step = match totp::check(key.expose(), &body.code, now).map_err(ApiError::internal)? {
-        Some(step) if fresh.is_none_or(|last| last < step) => step,
-        Some(_) => {
+    // The same rule as signing in (verify-code): a step the user used is never taken again.
+    let last_step = attempt.user.as_ref().unwrap_or(user).totp_last_step;
+    let checked =
+        totp::check_step(key.expose(), &body.code, now, last_step).map_err(ApiError::internal)?;
+    let step = match checked {
+        Checked::Fresh(step) => step,
+        Checked::Replayed => {
             tracing::warn!(user_id = %user.id, "authenticator code replayed during enrolment");
             return Err(wrong_code(core, email, user, &attempt, req).await);
         }
-        None => return Err(wrong_code(core, email, user, &attempt, req).await),
+        Checked::Wrong => return Err(wrong_code(core, email, user, &attempt, req).await),
     };
     let (codes, hashes) = new_codes(core, &user.id)?;
     let patch = UserPatch {
