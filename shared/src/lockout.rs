@@ -1,7 +1,7 @@
 //! Account lockout as ASP.NET Core Identity does it: every failed password or code
 //! counts; at the limit the account locks for a while; a success resets the count.
 //! The store moves the counter atomically; these pure rules read what it returned,
-//! and [`attempt`] is the store-backed half that takes, counts and ends attempts.
+//! and `attempt` is the store-backed half that takes, counts and ends attempts.
 
 use serde::{Deserialize, Serialize};
 

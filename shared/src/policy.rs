@@ -1,7 +1,7 @@
 //! The effective two-factor behaviour, decided across the three layers of ABP
 //! Commercial's settings: host (or tenant feature, then tenant), then the user.
 //! Pure: no I/O, so the whole matrix is tested; the one read of a user's side is
-//! [`side`].
+//! `side`.
 
 use serde::{Deserialize, Serialize};
 

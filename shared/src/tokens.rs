@@ -1,7 +1,7 @@
 //! Signed tokens (JWT, HS256 only). Each kind has its own audience, so a two-factor
 //! or setup token can never stand in for an access token, nor the reverse. Expiry is
 //! checked against the injected clock. What a user's tokens carry, and the access
-//! token a sign-in or a stamp rotation hands out, are in [`issue`].
+//! token a sign-in or a stamp rotation hands out, are in `issue`.
 
 use std::collections::HashMap;
 

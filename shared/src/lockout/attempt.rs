@@ -121,7 +121,7 @@ pub struct WrongAnswer<'a> {
 }
 
 /// The one way a handler answers a wrong password or code. The attempt stays counted
-/// and the one that used the last slot locks the account ([`wrong_answer`]); the
+/// and the one that used the last slot locks the account (`wrong_answer`); the
 /// `sign_in_failed` event is recorded for an account (`by`; `None` for an email
 /// without one), with `locked_out` in the same write when this answer locked it.
 /// The answer is 423 `locked_out` when the count this attempt's own slot write
