@@ -7,6 +7,14 @@
 //! `memory` and `dynamo`) and [`senders`] (`log`, `sns`, `twilio`, `ses`). [`api`]
 //! is the HTTP edge every function shares; [`app`] wires the parts together.
 //!
+//! Three domain modules have a half that works through the [`app::Core`] for the
+//! handlers: `policy::side` (reading a user's side), `lockout::attempt` (taking,
+//! counting and ending an attempt in the store) and `tokens::issue` (a user's
+//! tokens and the stamp rotation). They answer in the edge's
+//! [`api::ApiError`]; the rules they apply stay in the pure parent module.
+//! [`sign_in`] holds what is left of a sign-in: the pending one a two-factor
+//! token carries on.
+//!
 //! The AWS adapters (`store::dynamo`, `senders::sns`, `senders::ses`, `sdk`,
 //! `api::lambda` and the `app` builders that use them) are the default feature
 //! `aws`; without it the crate builds without the AWS SDKs (the fuzz targets).

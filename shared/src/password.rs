@@ -98,8 +98,12 @@ thread_local! {
 }
 
 /// Runs Argon2 (`argon2`, its parameters) over `password` and `salt` into `out`, in
-/// this thread's kept memory.
+/// this thread's kept memory. A hash at larger parameters than ours (an older or
+/// imported one) borrows more for its run only: a thread keeps what our own
+/// parameters need, so one such hash does not leave every blocking thread holding
+/// its memory for good.
 fn run_argon2(argon2: &Argon2, password: &[u8], salt: &[u8], out: &mut [u8]) -> argon2::Result<()> {
+    let kept = OWN_BLOCKS.get_or_init(|| self::argon2().params().block_count());
     MEMORY.with_borrow_mut(|memory| {
         let blocks = argon2.params().block_count();
         if memory.len() < blocks {
@@ -108,8 +112,33 @@ fn run_argon2(argon2: &Argon2, password: &[u8], salt: &[u8], out: &mut [u8]) -> 
         let result =
             argon2.hash_password_into_with_memory(password, salt, out, &mut memory[..blocks]);
         memory[..blocks].fill(Block::default());
+        // The wipe must happen even where the memory is given back just after.
+        std::hint::black_box(&mut memory[..]);
+        if memory.len() > *kept {
+            memory.truncate(*kept);
+            memory.shrink_to(*kept);
+        }
         result
     })
+}
+
+/// The blocks our own parameters need: what each thread keeps.
+static OWN_BLOCKS: OnceLock<usize> = OnceLock::new();
+
+/// Ceilings on the costs a stored hash may name. Ours are m=19456 KiB, t=2, p=1; a
+/// string beyond these was not written by this service, and running it would let one
+/// stored value make a login allocate gigabytes (an allocation that fails aborts the
+/// process), spin for hours, or run millions of lanes. Such a hash is refused like
+/// a wrong password: fail closed.
+const MAX_STORED_M_KIB: u32 = 65_536;
+const MAX_STORED_T: u32 = 10;
+const MAX_STORED_P: u32 = 8;
+
+/// Whether `params` are within what a stored hash may ask for ([`MAX_STORED_M_KIB`]).
+fn affordable(params: &Params) -> bool {
+    params.m_cost() <= MAX_STORED_M_KIB
+        && params.t_cost() <= MAX_STORED_T
+        && params.p_cost() <= MAX_STORED_P
 }
 
 fn hash_blocking(password: &[u8]) -> Result<String, HashError> {
@@ -133,7 +162,8 @@ fn hash_blocking(password: &[u8]) -> Result<String, HashError> {
 
 /// Checks `password` against a PHC string as `PasswordVerifier` does (the algorithm,
 /// version and parameters the string names; a constant-time comparison of the
-/// output), in the kept memory.
+/// output), in the kept memory. Costs beyond the ceilings ([`affordable`]) are refused
+/// unrun.
 fn verify_blocking(password: &[u8], phc: &str) -> bool {
     let check = || -> Option<bool> {
         let parsed = PasswordHash::new(phc).ok()?;
@@ -142,7 +172,7 @@ fn verify_blocking(password: &[u8], phc: &str) -> bool {
             .version
             .map_or(Ok(Version::default()), Version::try_from)
             .ok()?;
-        let params = Params::try_from(&parsed).ok()?;
+        let params = Params::try_from(&parsed).ok().filter(affordable)?;
         let (salt, expected) = (parsed.salt?, parsed.hash?);
         let mut out = vec![0u8; expected.len()];
         let argon2 = Argon2::new(algorithm, version, params);
@@ -280,6 +310,75 @@ mod tests {
         let ours = hash_blocking(password).unwrap();
         let parsed = PasswordHash::new(&ours).unwrap();
         assert!(argon2().verify_password(password, &parsed).is_ok());
+    }
+
+    #[test]
+    fn a_stored_hash_naming_absurd_costs_fails_closed_without_running_them() {
+        let password = b"Tr0ub4dor&3-mango-kite";
+        let ours = hash_blocking(password).unwrap();
+        assert!(verify_blocking(password, &ours));
+        // Terabytes of memory, billions of passes, millions of lanes: a corrupt or
+        // planted hash must not make a login allocate or spin; it is only wrong.
+        for absurd in [
+            "m=4294967295,t=2,p=1",
+            "m=19456,t=4294967295,p=1",
+            "m=134217728,t=2,p=16777215",
+            "m=19456,t=2,p=0",
+            "m=0,t=2,p=1",
+        ] {
+            let planted = ours.replace("m=19456,t=2,p=1", absurd);
+            assert!(!verify_blocking(password, &planted), "{planted}");
+        }
+    }
+
+    #[test]
+    fn a_stored_hash_under_another_algorithm_or_version_or_with_parts_missing_does_not_verify() {
+        let password = b"Tr0ub4dor&3-mango-kite";
+        let ours = hash_blocking(password).unwrap();
+        let (head, hash) = ours.rsplit_once('$').unwrap();
+        let (_, salt) = head.rsplit_once('$').unwrap();
+        for other in [
+            ours.replace("$argon2id$", "$argon2i$"),
+            ours.replace("$argon2id$", "$argon2d$"),
+            ours.replace("$argon2id$", "$pbkdf2-sha256$"),
+            ours.replace("$v=19$", "$v=16$"),
+            ours.replace("$v=19$", "$v=20$"),
+            head.to_string(),
+            ours.replace(&format!("${salt}$"), "$"),
+            ours.replace(hash, ""),
+            String::new(),
+        ] {
+            assert!(!verify_blocking(password, &other), "{other}");
+        }
+    }
+
+    #[test]
+    fn verifying_a_larger_hash_leaves_a_thread_no_more_kept_memory_than_our_own_and_none_of_it_set()
+    {
+        use argon2::password_hash::PasswordHasher;
+        let password = b"Tr0ub4dor&3-mango-kite";
+        let larger = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(65_536, 2, 1, None).unwrap(),
+        )
+        .hash_password_with_salt(password, b"sixteen byte slt")
+        .unwrap()
+        .to_string();
+        assert!(verify_blocking(password, &larger));
+        let own = argon2().params().block_count();
+        MEMORY.with_borrow(|memory| {
+            assert!(memory.len() <= own, "{} blocks kept", memory.len());
+            assert!(
+                memory.capacity() <= own,
+                "{} blocks held",
+                memory.capacity()
+            );
+            assert!(
+                memory.iter().all(|b| b.as_ref().iter().all(|w| *w == 0)),
+                "the last hash's blocks are still in the kept memory"
+            );
+        });
     }
 
     #[tokio::test]

@@ -1,8 +1,14 @@
 //! The effective two-factor behaviour, decided across the three layers of ABP
 //! Commercial's settings: host (or tenant feature, then tenant), then the user.
-//! Pure: no I/O, so the whole matrix is tested.
+//! Pure: no I/O, so the whole matrix is tested; the one read of a user's side is
+//! `side`.
 
 use serde::{Deserialize, Serialize};
+
+use crate::user::User;
+
+mod side;
+pub use side::{Side, load_side};
 
 /// Whether two-factor authentication is required, left to the user, or off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -38,7 +44,9 @@ impl Behaviour {
     }
 }
 
-/// A second-factor provider a user can sign in with.
+/// A second factor a sign-in can be finished with: the contract's `provider`. The
+/// first three are what a side's settings allow and what a user sets up; a recovery
+/// code is accepted whenever the user has one left, and is never a setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Provider {
@@ -48,11 +56,13 @@ pub enum Provider {
     Email,
     /// A code texted to a confirmed phone number.
     Sms,
+    /// One of the user's recovery codes.
+    RecoveryCode,
 }
 
 impl Provider {
-    /// All providers, in the order the contract offers them.
-    pub const ALL: [Provider; 3] = [Provider::Authenticator, Provider::Email, Provider::Sms];
+    /// The providers a side's settings may allow, in the order the contract offers them.
+    pub const ALLOWABLE: [Provider; 3] = [Provider::Authenticator, Provider::Email, Provider::Sms];
 
     /// The contract's name of the provider.
     pub fn as_str(self) -> &'static str {
@@ -60,6 +70,70 @@ impl Provider {
             Provider::Authenticator => "authenticator",
             Provider::Email => "email",
             Provider::Sms => "sms",
+            Provider::RecoveryCode => "recovery_code",
+        }
+    }
+
+    /// The provider the contract names `name`, if any.
+    pub fn parse(name: &str) -> Option<Provider> {
+        [
+            Provider::Authenticator,
+            Provider::Email,
+            Provider::Sms,
+            Provider::RecoveryCode,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == name)
+    }
+
+    /// The RFC 8176 `amr` value an access token records for a sign-in finished with it.
+    pub fn amr(self) -> &'static str {
+        match self {
+            Provider::Authenticator => "otp",
+            Provider::Email => "email",
+            Provider::Sms => "sms",
+            Provider::RecoveryCode => "rec",
+        }
+    }
+}
+
+/// What a confirmation code confirms: an address that, once confirmed, serves a
+/// provider. Not a second factor itself (nothing signs in with it), so it is its
+/// own small enum beside [`Provider`] rather than more variants of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfirmPurpose {
+    /// The account's email address (`confirm_email`).
+    Email,
+    /// A phone number (`confirm_phone`).
+    Phone,
+}
+
+impl ConfirmPurpose {
+    /// The contract's name of the purpose.
+    pub fn as_str(self) -> &'static str {
+        self.code_purpose().as_str()
+    }
+
+    /// The purpose the contract names `name`, if any.
+    pub fn parse(name: &str) -> Option<ConfirmPurpose> {
+        [ConfirmPurpose::Email, ConfirmPurpose::Phone]
+            .into_iter()
+            .find(|p| p.as_str() == name)
+    }
+
+    /// The provider the confirmed address serves.
+    pub fn provider(self) -> Provider {
+        match self {
+            ConfirmPurpose::Email => Provider::Email,
+            ConfirmPurpose::Phone => Provider::Sms,
+        }
+    }
+
+    /// The purpose its code is stored and hashed under.
+    pub fn code_purpose(self) -> crate::codes::CodePurpose {
+        match self {
+            ConfirmPurpose::Email => crate::codes::CodePurpose::ConfirmEmail,
+            ConfirmPurpose::Phone => crate::codes::CodePurpose::ConfirmPhone,
         }
     }
 }
@@ -83,7 +157,7 @@ impl Default for TwoFactorSettings {
             behaviour: Behaviour::Optional,
             users_can_change: true,
             remember_browser: true,
-            allowed_providers: Provider::ALL.to_vec(),
+            allowed_providers: Provider::ALLOWABLE.to_vec(),
         }
     }
 }
@@ -97,7 +171,7 @@ impl TwoFactorSettings {
 
 /// Normalises a provider list: no duplicates, in the contract's order.
 pub fn normalise_providers(list: &[Provider]) -> Vec<Provider> {
-    Provider::ALL
+    Provider::ALLOWABLE
         .iter()
         .copied()
         .filter(|p| list.contains(p))
@@ -282,6 +356,32 @@ pub fn effective(layers: Layers<'_>, user_flag: bool) -> Effective {
     }
 }
 
+/// The providers a user can sign in with now: allowed by policy, and set up
+/// (authenticator enabled, email or phone confirmed), in the contract's order.
+pub fn usable_providers(user: &User, eff: &Effective) -> Vec<Provider> {
+    eff.allowed_providers
+        .iter()
+        .copied()
+        .filter(|p| match p {
+            Provider::Authenticator => user.authenticator_enabled(),
+            Provider::Email => user.email_confirmed,
+            Provider::Sms => user.phone_number.is_some() && user.phone_number_confirmed,
+            // Never in a side's settings; recovery codes are counted apart.
+            Provider::RecoveryCode => false,
+        })
+        .collect()
+}
+
+/// Whether the user can prove a second factor now: the policy asks for one and a
+/// provider or a recovery code is left. Only adding a first factor looks at this (a
+/// user who cannot prove one may add one); every weakening asks for step-up whenever
+/// the policy has two-factor sign-in on, provider or not, or a stale session could
+/// first disallow its own providers and then weaken freely. Such a user signs in
+/// again, and login asks for a recovery code or sets up a first provider.
+pub fn can_prove_second_factor(user: &User, eff: &Effective) -> bool {
+    eff.enabled && (!usable_providers(user, eff).is_empty() || !user.recovery_codes.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -367,7 +467,7 @@ mod tests {
             behaviour(),
             any::<bool>(),
             any::<bool>(),
-            proptest::sample::subsequence(Provider::ALL.to_vec(), 0..=3),
+            proptest::sample::subsequence(Provider::ALLOWABLE.to_vec(), 0..=3),
         )
             .prop_map(
                 |(behaviour, users_can_change, remember_browser, allowed_providers)| {

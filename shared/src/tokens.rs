@@ -1,6 +1,7 @@
 //! Signed tokens (JWT, HS256 only). Each kind has its own audience, so a two-factor
 //! or setup token can never stand in for an access token, nor the reverse. Expiry is
-//! checked against the injected clock.
+//! checked against the injected clock. What a user's tokens carry, and the access
+//! token a sign-in or a stamp rotation hands out, are in `issue`.
 
 use std::collections::HashMap;
 
@@ -9,6 +10,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::crypto::{CryptoError, random_token};
+
+mod issue;
+pub(crate) use issue::stamp_digest;
+pub use issue::{
+    FreshAccess, SignedIn, fresh_access, issue_access, remember_cookie, rotate_stamp, token_for,
+};
 
 /// The kinds of token. Remember-browser tokens are not JWTs but random device
 /// tokens with a server-side record (see [`crate::devices`]).
@@ -62,7 +69,7 @@ pub struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// A keyed digest of the user's security stamp when issued: access and setup
-    /// tokens die when the stamp changes (see `crate::sign_in::authenticate`).
+    /// tokens die when the stamp changes (see `crate::api::authenticate`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stamp: Option<String>,
 }

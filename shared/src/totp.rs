@@ -42,6 +42,35 @@ pub fn check(key: &[u8], code: &str, now: i64) -> Result<Option<i64>, TotpKeyErr
     Ok(totp(key)?.check(&code, now as u64).map(|s| s as i64))
 }
 
+/// A typed authenticator code, judged for a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checked {
+    /// Right, and of a step later than the user's last: accepted once that step is spent.
+    Fresh(i64),
+    /// Right, but of a step the user has used already (or an earlier one).
+    Replayed,
+    /// Not a code of the key now.
+    Wrong,
+}
+
+/// Checks `code` at `now` for a user whose last accepted step is `last_step`: a step
+/// is accepted once per user, whichever route took it (the replay ASP.NET Core
+/// Identity allows is refused here, RFC 6238 §5.2). Signing in and confirming an
+/// authenticator both judge with this; the write that spends the step refuses it
+/// again if another request took it meanwhile.
+pub fn check_step(
+    key: &[u8],
+    code: &str,
+    now: i64,
+    last_step: Option<i64>,
+) -> Result<Checked, TotpKeyError> {
+    Ok(match check(key, code, now)? {
+        Some(step) if last_step.is_none_or(|last| last < step) => Checked::Fresh(step),
+        Some(_) => Checked::Replayed,
+        None => Checked::Wrong,
+    })
+}
+
 /// The code an authenticator shows at `now`; for tests and for tools.
 pub fn code_at(key: &[u8], now: i64) -> Result<String, TotpKeyError> {
     Ok(totp(key)?.generate(now.max(0) as u64).to_string())
@@ -96,6 +125,33 @@ mod tests {
     use super::*;
 
     const RFC_SEED: &[u8] = b"12345678901234567890";
+
+    #[test]
+    fn a_step_is_taken_once_and_never_after_a_later_one() {
+        let now = 59 * 30;
+        let code = code_at(RFC_SEED, now).unwrap();
+        assert_eq!(
+            check_step(RFC_SEED, &code, now, None).unwrap(),
+            Checked::Fresh(59)
+        );
+        assert_eq!(
+            check_step(RFC_SEED, &code, now, Some(58)).unwrap(),
+            Checked::Fresh(59)
+        );
+        assert_eq!(
+            check_step(RFC_SEED, &code, now, Some(59)).unwrap(),
+            Checked::Replayed
+        );
+        assert_eq!(
+            check_step(RFC_SEED, &code, now, Some(60)).unwrap(),
+            Checked::Replayed
+        );
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        assert_eq!(
+            check_step(RFC_SEED, wrong, now, None).unwrap(),
+            Checked::Wrong
+        );
+    }
 
     #[test]
     fn rfc4226_appendix_d_vectors() {

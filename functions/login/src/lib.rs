@@ -5,24 +5,22 @@ use http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 use twofa::api::{
-    ApiError, ErrorCode, Request, Response, cookie, json, operation, parse_body, respond,
+    ApiError, ErrorCode, Request, Response, cookie, json, operation, parse_body, respond, scope_of,
 };
 use twofa::app::Core;
 use twofa::audit::EventType;
 use twofa::crypto::random_token;
 use twofa::devices::parse_device_token;
 use twofa::email::Email;
-use twofa::lockout::LockoutPolicy;
-use twofa::password::verify_password;
-use twofa::policy::Effective;
-use twofa::senders::EmailSender;
-use twofa::sign_in::{
-    Failure, attempt_id, begin_attempt, issue_access, load_side, record_wrong_answer, right_answer,
-    scope_of, token_for, usable_providers, wrong_answer,
+use twofa::lockout::{
+    LockoutPolicy, WrongAnswer, attempt_id, begin_attempt, refuse_wrong_answer, right_answer,
 };
+use twofa::password::verify_password;
+use twofa::policy::{Effective, load_side, usable_providers};
+use twofa::senders::EmailSender;
 use twofa::store::{Spend, Subject, Success};
 use twofa::tenant::Scope;
-use twofa::tokens::{NewToken, TokenKind};
+use twofa::tokens::{NewToken, TokenKind, issue_access, token_for};
 use twofa::user::{User, UserPatch};
 
 twofa::operations! {
@@ -124,18 +122,15 @@ async fn password_step(
         _ => verify_password(&body.password, Some(&user.password_hash)).await?,
     };
     if !right {
-        let failure = wrong_answer(core, sender, subject, &attempt).await?;
-        record_wrong_answer(
-            core,
-            core.event(EventType::SignInFailed, &user, &req)
-                .detail("factor", "password"),
-            failure,
-        )
-        .await;
-        return match failure {
-            Failure::Counted { .. } => Err(invalid_credentials()),
-            locked => Err(locked.locked_error().unwrap_or_else(invalid_credentials)),
+        let by = WrongAnswer {
+            user: &user,
+            req: &req,
+            factor: "password",
         };
+        let refused = refuse_wrong_answer(core, sender, subject, &attempt, Some(by), |_| {
+            invalid_credentials()
+        });
+        return Err(refused.await);
     }
 
     let eff = side.effective(user.two_factor_enabled);
@@ -169,7 +164,7 @@ async fn unknown_email(
         verify_password(password, None).await?;
         return Err(invalid_credentials());
     };
-    let key = twofa::sign_in::unknown_email_key(core, scope, email_key);
+    let key = twofa::lockout::unknown_email_key(core, scope, email_key);
     let subject = Subject::Unknown(&key);
     let (checked, slot) = tokio::join!(
         verify_password(password, None),
@@ -177,10 +172,10 @@ async fn unknown_email(
     );
     checked?;
     let attempt = slot?;
-    match wrong_answer(core, sender, subject, &attempt).await? {
-        Failure::Counted { .. } => Err(invalid_credentials()),
-        locked => Err(locked.locked_error().unwrap_or_else(invalid_credentials)),
-    }
+    let refused = refuse_wrong_answer(core, sender, subject, &attempt, None, |_| {
+        invalid_credentials()
+    });
+    Err(refused.await)
 }
 
 /// Whether `token` is a live remembered browser of `user` that policy still honours.

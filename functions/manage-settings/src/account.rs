@@ -2,18 +2,17 @@
 
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
-use twofa::api::{ApiError, Request, Response, json, parse_body};
+use twofa::api::{ApiError, Request, Response, json, parse_body, require_step_up};
 use twofa::app::Core;
 use twofa::audit::EventType;
 use twofa::phone::PhoneNumber;
-use twofa::policy::{Behaviour, DecidedBy, Provider};
-use twofa::senders::EmailSender;
-use twofa::sign_in::{FreshAccess, Side, notify, rotate_stamp};
+use twofa::policy::{Behaviour, DecidedBy, Provider, Side};
+use twofa::senders::{EmailSender, notify};
 use twofa::user::{User, UserPatch};
 
 use crate::caller::signed_in;
 use crate::side::{may_change_own_flag, side_of};
-use twofa::sign_in::require_step_up;
+use twofa::tokens::{FreshAccess, rotate_stamp};
 
 #[derive(Deserialize)]
 struct FlagChange {

@@ -4,18 +4,19 @@
 
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
-use twofa::api::{ApiError, ErrorCode, Request, Response, json, no_content, parse_body};
+use twofa::api::{
+    ApiError, ErrorCode, Request, Response, json, no_content, parse_body, require_step_up,
+};
 use twofa::app::Core;
 use twofa::audit::EventType;
-use twofa::policy::Provider;
-use twofa::senders::EmailSender;
-use twofa::sign_in::{
-    Attempt, Failure, FreshAccess, attempt_id, begin_attempt, can_prove_second_factor,
-    fresh_access, notify, record_wrong_answer, require_step_up, right_answer, wrong_answer,
+use twofa::lockout::{
+    Attempt, WrongAnswer, attempt_id, begin_attempt, refuse_wrong_answer, right_answer,
 };
+use twofa::policy::{Provider, can_prove_second_factor};
+use twofa::senders::{EmailSender, notify};
 use twofa::store::{Spend, Subject, Succeeded, Success};
-use twofa::tokens::TokenKind;
-use twofa::totp;
+use twofa::tokens::{FreshAccess, TokenKind, fresh_access};
+use twofa::totp::{self, Checked};
 use twofa::user::{Authenticator, User, UserPatch};
 
 use crate::caller::{enrolling, signed_in};
@@ -119,17 +120,20 @@ pub async fn verify(
         Some(a) => a.clone(),
     };
     // The attempt takes its slot before the code is judged (the store's module doc).
-    let policy = twofa::sign_in::lockout_of(core, user).await?;
+    let policy = twofa::lockout::lockout_of(core, user).await?;
     let attempt = begin_attempt(core, Subject::User(&user.id), attempt_id()?, None, policy).await?;
     let key = core.seal_key.open(&pending.sealed_key, &user.id)?;
-    let fresh = attempt.user.as_ref().unwrap_or(user).totp_last_step;
-    let step = match totp::check(key.expose(), &body.code, now).map_err(ApiError::internal)? {
-        Some(step) if fresh.is_none_or(|last| last < step) => step,
-        Some(_) => {
+    // The same rule as signing in (verify-code): a step the user used is never taken again.
+    let last_step = attempt.user.as_ref().unwrap_or(user).totp_last_step;
+    let checked =
+        totp::check_step(key.expose(), &body.code, now, last_step).map_err(ApiError::internal)?;
+    let step = match checked {
+        Checked::Fresh(step) => step,
+        Checked::Replayed => {
             tracing::warn!(user_id = %user.id, "authenticator code replayed during enrolment");
-            return Err(wrong_code(core, email, user, &attempt, req).await?);
+            return Err(wrong_code(core, email, user, &attempt, req).await);
         }
-        None => return Err(wrong_code(core, email, user, &attempt, req).await?),
+        Checked::Wrong => return Err(wrong_code(core, email, user, &attempt, req).await),
     };
     let (codes, hashes) = new_codes(core, &user.id)?;
     let patch = UserPatch {
@@ -157,7 +161,7 @@ pub async fn verify(
         Succeeded::Done => {}
         Succeeded::Spent => {
             tracing::warn!(user_id = %user.id, "authenticator code replayed during enrolment");
-            return Err(wrong_code(core, email, user, &attempt, req).await?);
+            return Err(wrong_code(core, email, user, &attempt, req).await);
         }
         Succeeded::Changed => {
             // Not a guess: the attempt gives its slot back.
@@ -267,17 +271,19 @@ async fn wrong_code(
     user: &User,
     attempt: &Attempt,
     req: &Request,
-) -> Result<ApiError, ApiError> {
-    let failure = wrong_answer(core, email, Subject::User(&user.id), attempt).await?;
-    record_wrong_answer(
+) -> ApiError {
+    let by = WrongAnswer {
+        user,
+        req,
+        factor: "authenticator_enrolment",
+    };
+    refuse_wrong_answer(
         core,
-        core.event(EventType::SignInFailed, user, req)
-            .detail("factor", "authenticator_enrolment"),
-        failure,
+        email,
+        Subject::User(&user.id),
+        attempt,
+        Some(by),
+        ApiError::invalid_code,
     )
-    .await;
-    Ok(match failure {
-        Failure::Counted { attempts_remaining } => ApiError::invalid_code(attempts_remaining),
-        Failure::Locked { retry_after } => ApiError::locked_out(retry_after),
-    })
+    .await
 }

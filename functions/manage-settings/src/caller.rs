@@ -1,9 +1,8 @@
 //! Who is calling: which token kinds a route takes, and which side an admin administers.
 //! Roles and scope come from the stored user, never from the body.
 
-use twofa::api::{ApiError, Request};
+use twofa::api::{ApiError, Caller, Request, authenticate};
 use twofa::app::Core;
-use twofa::sign_in::{Caller, authenticate};
 use twofa::tenant::Scope;
 use twofa::tokens::TokenKind;
 use twofa::user::{Role, User};

@@ -9,7 +9,7 @@ use twofa::clock::Timestamp;
 use twofa::user::UserPatch;
 
 use crate::caller::signed_in;
-use twofa::sign_in::rotate_stamp;
+use twofa::tokens::rotate_stamp;
 
 /// A remembered browser as listed; times in seconds since the Unix epoch.
 #[derive(Serialize)]

@@ -9,8 +9,7 @@ use serde::{Deserialize, Serialize};
 use twofa::api::{ApiError, Request, Response, json, parse_body};
 use twofa::app::Core;
 use twofa::lockout::LockoutPolicy;
-use twofa::policy::lockout_changes;
-use twofa::sign_in::{Side, load_side};
+use twofa::policy::{Side, load_side, lockout_changes};
 use twofa::store::StoreError;
 use twofa::tenant::Scope;
 

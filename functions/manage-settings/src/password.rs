@@ -8,15 +8,12 @@
 //! included, and every remembered browser stop working.
 
 use serde::Deserialize;
-use twofa::api::{ApiError, ErrorCode, Request, Response, no_content, parse_body};
+use twofa::api::{ApiError, ErrorCode, Request, Response, no_content, parse_body, require_step_up};
 use twofa::app::Core;
 use twofa::audit::EventType;
+use twofa::lockout::{WrongAnswer, attempt_id, begin_attempt, refuse_wrong_answer, right_answer};
 use twofa::password::{Password, hash_password, verify_password};
-use twofa::senders::EmailSender;
-use twofa::sign_in::{
-    Failure, attempt_id, begin_attempt, notify, record_wrong_answer, require_step_up, right_answer,
-    wrong_answer,
-};
+use twofa::senders::{EmailSender, notify};
 use twofa::store::{Spend, Subject, Success};
 use twofa::user::UserPatch;
 
@@ -68,18 +65,15 @@ pub async fn change(
     .await?;
     let current = attempt.user.as_ref().unwrap_or(user);
     if !verify_password(&change.current_password, Some(&current.password_hash)).await? {
-        let failure = wrong_answer(core, email, subject, &attempt).await?;
-        record_wrong_answer(
-            core,
-            core.event(EventType::SignInFailed, current, req)
-                .detail("factor", "password"),
-            failure,
-        )
-        .await;
-        return Err(match failure {
-            Failure::Counted { .. } => invalid_credentials(),
-            Failure::Locked { retry_after } => ApiError::locked_out(retry_after),
+        let by = WrongAnswer {
+            user: current,
+            req,
+            factor: "password",
+        };
+        let refused = refuse_wrong_answer(core, email, subject, &attempt, Some(by), |_| {
+            invalid_credentials()
         });
+        return Err(refused.await);
     }
     let hash = hash_password(&new).await?;
     // The stamp rotates in the success write itself; the answer is 204 with no fresh

@@ -2,16 +2,14 @@
 
 use http::StatusCode;
 use serde::Serialize;
-use twofa::api::{ApiError, Request, Response, json};
+use twofa::api::{ApiError, Request, Response, json, require_step_up};
 use twofa::app::Core;
 use twofa::codes::{new_recovery_codes, recovery_code_hash};
-use twofa::senders::EmailSender;
-use twofa::sign_in::notify;
+use twofa::senders::{EmailSender, notify};
 use twofa::user::UserPatch;
 
 use crate::caller::signed_in;
 use crate::side::side_of;
-use twofa::sign_in::require_step_up;
 
 #[derive(Serialize)]
 struct RecoveryCodes {

@@ -5,8 +5,9 @@ use http::StatusCode;
 use serde::Deserialize;
 use twofa::api::{ApiError, ErrorCode, Request, Response, json, parse_body};
 use twofa::app::Core;
-use twofa::policy::{Behaviour, Provider, TwoFactorSettings, normalise_providers, setting_changes};
-use twofa::sign_in::{Side, load_side};
+use twofa::policy::{
+    Behaviour, Provider, Side, TwoFactorSettings, load_side, normalise_providers, setting_changes,
+};
 use twofa::tenant::Scope;
 
 use crate::caller::{admin, signed_in};
@@ -107,7 +108,7 @@ fn parse_providers(names: &[String]) -> Result<Vec<Provider>, ApiError> {
     let parsed = names
         .iter()
         .map(|name| {
-            Provider::ALL.into_iter().find(|p| p.as_str() == name).ok_or_else(|| {
+            Provider::ALLOWABLE.into_iter().find(|p| p.as_str() == name).ok_or_else(|| {
                 ApiError::invalid_field(
                     "allowed_providers",
                     format!("{name:?} is not a provider; the providers are authenticator, email and sms"),

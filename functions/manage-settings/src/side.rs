@@ -1,10 +1,9 @@
 //! The side a user belongs to, read in one store item, and what its policy lets the
 //! user do with their own flag.
 
-use twofa::api::ApiError;
+use twofa::api::{ApiError, Caller, require_step_up};
 use twofa::app::Core;
-use twofa::policy::{Behaviour, Effective, SettingChange};
-use twofa::sign_in::{Caller, Side, load_side, require_step_up};
+use twofa::policy::{Behaviour, Effective, SettingChange, Side, load_side};
 use twofa::user::User;
 
 use crate::caller::administered;

@@ -5,8 +5,8 @@
 use twofa::api::{ApiError, Request, Response, no_content};
 use twofa::app::Core;
 use twofa::audit::EventType;
-use twofa::senders::EmailSender;
-use twofa::sign_in::{notify, rotate_stamp};
+use twofa::senders::{EmailSender, notify};
+use twofa::tokens::rotate_stamp;
 use twofa::user::UserPatch;
 
 use crate::caller::signed_in;

@@ -5,18 +5,20 @@
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use twofa::api::paging::{cursor, encode_cursor, limit, query_param};
-use twofa::api::{ApiError, ErrorCode, Request, Response, json, no_content, parse_body};
+use twofa::api::{
+    ApiError, ErrorCode, Request, Response, json, no_content, parse_body, require_step_up,
+};
 use twofa::app::Core;
 use twofa::audit::EventType;
 use twofa::clock::Timestamp;
 use twofa::email::Email;
 use twofa::lockout::locked_for;
 use twofa::phone::PhoneNumber;
-use twofa::policy::{Behaviour, DecidedBy, Provider};
-use twofa::senders::EmailSender;
-use twofa::sign_in::{FreshAccess, Side, notify, require_step_up, rotate_stamp, usable_providers};
+use twofa::policy::{Behaviour, DecidedBy, Provider, Side, usable_providers};
+use twofa::senders::{EmailSender, notify};
 use twofa::store::StoreError;
 use twofa::tenant::Scope;
+use twofa::tokens::{FreshAccess, rotate_stamp};
 use twofa::user::{Role, User, UserPatch};
 
 use crate::caller::{admin, signed_in};

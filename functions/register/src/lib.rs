@@ -3,12 +3,13 @@
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
-use twofa::api::{ApiError, ErrorCode, Request, Response, json, operation, parse_body, respond};
+use twofa::api::{
+    ApiError, ErrorCode, Request, Response, json, operation, parse_body, respond, scope_of,
+};
 use twofa::app::Core;
 use twofa::email::Email;
 use twofa::password::{Password, hash_password};
 use twofa::phone::PhoneNumber;
-use twofa::sign_in::scope_of;
 use twofa::store::StoreError;
 use twofa::tenant::Scope;
 use twofa::user::User;

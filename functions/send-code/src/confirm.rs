@@ -3,23 +3,21 @@
 //! by verify-code once its code comes back. A number is only texted where the
 //! caller's side allows SMS: a confirmation is still a paid text.
 
-use twofa::api::{ApiError, Request, Response, client_info};
+use twofa::api::{ApiError, Request, Response, authenticate, client_info};
 use twofa::app::Core;
-use twofa::codes::CodePurpose;
 use twofa::phone::PhoneNumber;
-use twofa::policy::Provider;
-use twofa::sign_in::authenticate;
-use twofa::sign_in::load_side;
+use twofa::policy::{ConfirmPurpose, load_side};
 use twofa::tokens::TokenKind;
 
 use crate::deliver::{Destination, Senders, send_code};
-use crate::request::ConfirmPurpose;
+use crate::request::phone_number_required;
 
 pub async fn send(
     core: &Core,
     senders: &Senders<'_>,
     req: &Request,
     purpose: ConfirmPurpose,
+    phone_number: Option<String>,
 ) -> Result<Response, ApiError> {
     let caller = authenticate(core, req, &[TokenKind::Access, TokenKind::Setup]).await?;
     let source = client_info(req).source_ip;
@@ -30,23 +28,24 @@ pub async fn send(
                 core,
                 senders,
                 &caller.user,
-                CodePurpose::ConfirmEmail,
+                purpose.code_purpose(),
                 to,
                 None,
                 source,
             )
             .await
         }
-        ConfirmPurpose::Phone(input) => {
+        ConfirmPurpose::Phone => {
+            let input = phone_number.ok_or_else(phone_number_required)?;
             let side = load_side(core.store.as_ref(), &caller.user.scope)
                 .await?
                 .ok_or_else(ApiError::unauthorized)?;
             if !side
                 .effective(caller.user.two_factor_enabled)
                 .allowed_providers
-                .contains(&Provider::Sms)
+                .contains(&purpose.provider())
             {
-                return Err(ApiError::provider_unavailable(Provider::Sms.as_str()));
+                return Err(ApiError::provider_unavailable(purpose.provider().as_str()));
             }
             let number = PhoneNumber::parse(&input)
                 .map_err(|e| ApiError::invalid_phone("phone_number", e.to_string()))?;
@@ -59,13 +58,13 @@ pub async fn send(
                     ),
                 ));
             }
-            twofa::sign_in::require_step_up_for_phone(core, &caller, number.as_str()).await?;
+            twofa::api::require_step_up_for_phone(core, &caller, number.as_str()).await?;
             let to = Destination::phone(&number);
             send_code(
                 core,
                 senders,
                 &caller.user,
-                CodePurpose::ConfirmPhone,
+                purpose.code_purpose(),
                 to,
                 None,
                 source,

@@ -8,12 +8,11 @@
 use std::time::Duration;
 
 use serde::Deserialize;
-use twofa::api::{ApiError, Request, Response, json, parse_body};
+use twofa::api::{ApiError, Request, Response, json, parse_body, scope_of};
 use twofa::app::Core;
 use twofa::codes::CodePurpose;
 use twofa::email::Email;
 use twofa::lockout::locked_for;
-use twofa::sign_in::scope_of;
 
 use crate::deliver::{Destination, Senders, send_code};
 use crate::throttle;

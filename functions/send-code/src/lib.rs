@@ -68,6 +68,9 @@ async fn send_code(
             )
             .await
         }
-        SendRequest::Confirm(purpose) => confirm::send(core, senders, req, purpose).await,
+        SendRequest::Confirm {
+            purpose,
+            phone_number,
+        } => confirm::send(core, senders, req, purpose, phone_number).await,
     }
 }

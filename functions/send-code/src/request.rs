@@ -1,33 +1,24 @@
 //! The two shapes of a send-code body, told apart by `two_factor_token` (sign-in)
-//! or `purpose` (confirmation). Unknown names are refused here, before anything is read or sent.
+//! or `purpose` (confirmation) as verify-code's are ([`TokenOrPurpose`]). Unknown
+//! names are refused here, before anything is read or sent.
 
 use serde::Deserialize;
-use twofa::api::{ApiError, Request, parse_body};
-
-/// What a sign-in may ask a code for. The other providers have nothing to send.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SignInProvider {
-    Email,
-    Sms,
-    /// A provider of the contract that has no code to send (authenticator, recovery_code).
-    NothingToSend(&'static str),
-}
-
-/// What a confirmation code is for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConfirmPurpose {
-    Email,
-    /// The number as the client typed it; parsed later, so its error is `invalid_phone`.
-    Phone(String),
-}
+use twofa::api::{ApiError, Request, TokenOrPurpose, parse_body};
+use twofa::policy::{ConfirmPurpose, Provider};
 
 #[derive(Debug)]
 pub enum SendRequest {
+    /// Any provider of the contract; only email and SMS have a code to send.
     SignIn {
         two_factor_token: String,
-        provider: SignInProvider,
+        provider: Provider,
     },
-    Confirm(ConfirmPurpose),
+    Confirm {
+        purpose: ConfirmPurpose,
+        /// With `confirm_phone`: the number as the client typed it; parsed later,
+        /// so its error is `invalid_phone`.
+        phone_number: Option<String>,
+    },
 }
 
 #[derive(Deserialize)]
@@ -41,55 +32,36 @@ struct Body {
 impl SendRequest {
     pub fn parse(req: &Request) -> Result<Self, ApiError> {
         let body: Body = parse_body(req)?;
-        match (body.two_factor_token, body.purpose) {
-            (Some(_), Some(_)) => Err(ApiError::invalid_field(
-                "purpose",
-                "send either two_factor_token (sign-in) or purpose (confirmation), not both",
-            )),
-            (Some(two_factor_token), None) => {
-                let provider = match body.provider.as_deref() {
-                    None => {
-                        return Err(ApiError::invalid_field(
-                            "provider",
-                            "the field provider is required",
-                        ));
-                    }
-                    Some("email") => SignInProvider::Email,
-                    Some("sms") => SignInProvider::Sms,
-                    Some("authenticator") => SignInProvider::NothingToSend("authenticator"),
-                    Some("recovery_code") => SignInProvider::NothingToSend("recovery_code"),
-                    Some(_) => {
-                        return Err(ApiError::invalid_field(
-                            "provider",
-                            "provider must be \"email\" or \"sms\"",
-                        ));
-                    }
-                };
-                Ok(SendRequest::SignIn {
-                    two_factor_token,
-                    provider,
-                })
+        let shape = TokenOrPurpose::parse(
+            body.two_factor_token,
+            body.provider,
+            body.purpose,
+            &[Provider::Email, Provider::Sms],
+            "send two_factor_token and provider to sign in, or purpose with a bearer token to confirm an address",
+        )?;
+        match shape {
+            TokenOrPurpose::SignIn {
+                two_factor_token,
+                provider,
+            } => Ok(SendRequest::SignIn {
+                two_factor_token,
+                provider,
+            }),
+            TokenOrPurpose::Confirm(ConfirmPurpose::Phone) if body.phone_number.is_none() => {
+                Err(phone_number_required())
             }
-            (None, Some(purpose)) => match purpose.as_str() {
-                "confirm_email" => Ok(SendRequest::Confirm(ConfirmPurpose::Email)),
-                "confirm_phone" => body
-                    .phone_number
-                    .map(|p| SendRequest::Confirm(ConfirmPurpose::Phone(p)))
-                    .ok_or_else(|| {
-                        ApiError::invalid_field(
-                            "phone_number",
-                            "the field phone_number is required with confirm_phone",
-                        )
-                    }),
-                _ => Err(ApiError::invalid_field(
-                    "purpose",
-                    "purpose must be \"confirm_email\" or \"confirm_phone\"",
-                )),
-            },
-            (None, None) => Err(ApiError::invalid_field(
-                "two_factor_token",
-                "send two_factor_token and provider to sign in, or purpose with a bearer token to confirm an address",
-            )),
+            TokenOrPurpose::Confirm(purpose) => Ok(SendRequest::Confirm {
+                purpose,
+                phone_number: body.phone_number,
+            }),
         }
     }
+}
+
+/// 400 for `confirm_phone` without a number.
+pub fn phone_number_required() -> ApiError {
+    ApiError::invalid_field(
+        "phone_number",
+        "the field phone_number is required with confirm_phone",
+    )
 }

@@ -6,26 +6,27 @@ use std::net::IpAddr;
 use twofa::api::{ApiError, Response};
 use twofa::app::Core;
 use twofa::codes::CodePurpose;
-use twofa::policy::Provider;
-use twofa::sign_in::{load_side, usable_providers};
+use twofa::policy::{Provider, load_side, usable_providers};
 use twofa::user::User;
 
 use crate::deliver::{Destination, Senders, send_code};
-use crate::request::SignInProvider;
 
 pub async fn send(
     core: &Core,
     senders: &Senders<'_>,
     token: &str,
-    provider: SignInProvider,
+    provider: Provider,
     source: Option<IpAddr>,
 ) -> Result<Response, ApiError> {
     let twofa::sign_in::PendingSignIn { user, sid } =
         twofa::sign_in::pending_sign_in(core, token).await?;
-    let (provider, purpose) = match provider {
-        SignInProvider::Email => (Provider::Email, CodePurpose::SignInEmail),
-        SignInProvider::Sms => (Provider::Sms, CodePurpose::SignInSms),
-        SignInProvider::NothingToSend(name) => return Err(ApiError::provider_unavailable(name)),
+    let purpose = match provider {
+        Provider::Email => CodePurpose::SignInEmail,
+        Provider::Sms => CodePurpose::SignInSms,
+        // Nothing to send: the user has the code already.
+        Provider::Authenticator | Provider::RecoveryCode => {
+            return Err(ApiError::provider_unavailable(provider.as_str()));
+        }
     };
     let Some(side) = load_side(core.store.as_ref(), &user.scope).await? else {
         return Err(ApiError::unauthorized());
@@ -48,6 +49,6 @@ fn destination(core: &Core, user: &User, provider: Provider) -> Option<Destinati
                 .sms_allowed_to(number.country_code())
                 .then(|| Destination::phone(number))
         }
-        Provider::Authenticator => None,
+        Provider::Authenticator | Provider::RecoveryCode => None,
     }
 }

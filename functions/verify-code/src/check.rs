@@ -1,6 +1,6 @@
 //! Judging a typed code against what the account holds. Nothing is spent here: a
 //! right code is spent by the same conditional write that completes its attempt
-//! (`twofa::sign_in::right_answer`), so two requests racing with one code cannot both
+//! (`twofa::lockout::right_answer`), so two requests racing with one code cannot both
 //! win, and a retried write knows its own success.
 
 use twofa::api::ApiError;
@@ -8,7 +8,7 @@ use twofa::app::Core;
 use twofa::codes::{PendingCode, code_hash, normalise_code, recovery_code_hash};
 use twofa::crypto::constant_time_eq;
 use twofa::store::Spend;
-use twofa::totp;
+use twofa::totp::{self, Checked};
 use twofa::user::User;
 
 /// What a typed code turned out to be.
@@ -91,23 +91,23 @@ pub async fn reset_code<'a>(
     Ok(Judged::Right(Spend::Code(p.purpose, &p.hash)))
 }
 
-/// An authenticator code (RFC 6238, ±1 step). A time step is accepted once per user
-/// (the write refuses a step not later than the last): the replay ASP.NET Core
-/// Identity allows is refused here (RFC 6238 §5.2).
+/// An authenticator code (RFC 6238, ±1 step), judged by [`totp::check_step`]: a time
+/// step is accepted once per user (the write refuses a step not later than the last).
+/// Confirming an authenticator (manage-settings) judges with the same rule.
 pub fn authenticator(core: &Core, user: &User, typed: &str) -> Result<Judged<'static>, ApiError> {
     let Some(auth) = user.authenticator.as_ref().filter(|a| a.enabled) else {
         return Ok(Judged::Wrong);
     };
     let key = core.seal_key.open(&auth.sealed_key, &user.id)?;
-    match totp::check(key.expose(), typed, core.now()).map_err(ApiError::internal)? {
-        Some(step) if user.totp_last_step.is_none_or(|last| last < step) => {
-            Ok(Judged::Right(Spend::TotpStep(step)))
-        }
-        Some(_) => {
+    let checked = totp::check_step(key.expose(), typed, core.now(), user.totp_last_step)
+        .map_err(ApiError::internal)?;
+    match checked {
+        Checked::Fresh(step) => Ok(Judged::Right(Spend::TotpStep(step))),
+        Checked::Replayed => {
             tracing::warn!(user_id = %user.id, "authenticator code replayed; refused");
             Ok(Judged::Wrong)
         }
-        None => Ok(Judged::Wrong),
+        Checked::Wrong => Ok(Judged::Wrong),
     }
 }
 

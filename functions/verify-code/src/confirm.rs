@@ -5,22 +5,19 @@
 //! factor, and an access token's holder goes on with the fresh one in the answer.
 
 use serde_json::json;
-use twofa::api::{ApiError, ErrorCode, Request, Response, json};
+use twofa::api::{ApiError, ErrorCode, Request, Response, authenticate, json};
 use twofa::app::Core;
 use twofa::audit::EventType;
-use twofa::codes::CodePurpose;
+use twofa::lockout::{Outcome, attempt_id, begin_attempt, right_answer};
 use twofa::phone::PhoneNumber;
+use twofa::policy::ConfirmPurpose;
 use twofa::senders::EmailSender;
-use twofa::sign_in::{
-    Outcome, attempt_id, authenticate, begin_attempt, fresh_access, right_answer,
-};
 use twofa::store::{Subject, Success, stored_phone};
-use twofa::tokens::TokenKind;
+use twofa::tokens::{TokenKind, fresh_access};
 use twofa::user::UserPatch;
 
 use crate::check::{self, Judged};
 use crate::failure::{not_a_guess, wrong_code};
-use crate::request::ConfirmPurpose;
 
 pub async fn verify(
     core: &Core,
@@ -31,14 +28,11 @@ pub async fn verify(
 ) -> Result<Response, ApiError> {
     let caller = authenticate(core, req, &[TokenKind::Access, TokenKind::Setup]).await?;
     let user = &caller.user;
-    let code_purpose = match purpose {
-        ConfirmPurpose::Email => CodePurpose::ConfirmEmail,
-        ConfirmPurpose::Phone => CodePurpose::ConfirmPhone,
-    };
+    let code_purpose = purpose.code_purpose();
     // The side's lockout values are needed before the attempt takes its slot.
     let (pending, policy) = tokio::join!(
         core.store.code(&user.id, code_purpose),
-        twofa::sign_in::lockout_of(core, user)
+        twofa::lockout::lockout_of(core, user)
     );
     let (pending, policy) = (pending?, policy?);
     let (destination, number) = match (purpose, &pending) {
@@ -46,7 +40,7 @@ pub async fn verify(
         (ConfirmPurpose::Phone, Some(p)) => {
             // As send-code wrote it; text that no longer parses is a corrupt item.
             let number = stored_phone("destination", &p.destination)?;
-            twofa::sign_in::require_step_up_for_phone(core, &caller, &p.destination).await?;
+            twofa::api::require_step_up_for_phone(core, &caller, &p.destination).await?;
             (p.destination.clone(), Some(number))
         }
         (ConfirmPurpose::Phone, None) => (String::new(), None),

@@ -2,9 +2,8 @@
 
 use twofa::api::{ApiError, Request};
 use twofa::app::Core;
-use twofa::audit::EventType;
+use twofa::lockout::{Attempt, WrongAnswer, refuse_wrong_answer, right_answer};
 use twofa::senders::EmailSender;
-use twofa::sign_in::{Attempt, Failure, record_wrong_answer, right_answer, wrong_answer};
 use twofa::store::{Spend, Subject, Success};
 use twofa::user::{User, UserPatch};
 
@@ -19,21 +18,16 @@ pub async fn wrong_code(
     req: &Request,
     factor: &'static str,
 ) -> ApiError {
-    let failure = wrong_answer(core, email, Subject::User(&user.id), attempt).await;
-    if let Ok(f) = failure {
-        record_wrong_answer(
-            core,
-            core.event(EventType::SignInFailed, user, req)
-                .detail("factor", factor),
-            f,
-        )
-        .await;
-    }
-    match failure {
-        Ok(Failure::Counted { attempts_remaining }) => ApiError::invalid_code(attempts_remaining),
-        Ok(Failure::Locked { retry_after }) => ApiError::locked_out(retry_after),
-        Err(e) => e.into(),
-    }
+    let by = WrongAnswer { user, req, factor };
+    refuse_wrong_answer(
+        core,
+        email,
+        Subject::User(&user.id),
+        attempt,
+        Some(by),
+        ApiError::invalid_code,
+    )
+    .await
 }
 
 /// An expired code is not a guess: its attempt gives its slot back.

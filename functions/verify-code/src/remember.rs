@@ -5,8 +5,8 @@
 use twofa::api::{ApiError, Request, user_agent};
 use twofa::app::Core;
 use twofa::devices::{Device, device_token_hash, new_device_token};
-use twofa::senders::EmailSender;
-use twofa::sign_in::{notify, remember_cookie};
+use twofa::senders::{EmailSender, notify};
+use twofa::tokens::remember_cookie;
 use twofa::user::User;
 
 /// A browser just remembered: the token for the body and its `Set-Cookie` value.

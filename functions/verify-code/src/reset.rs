@@ -14,17 +14,18 @@
 use std::time::Duration;
 
 use serde::Deserialize;
-use twofa::api::{ApiError, ErrorCode, Request, Response, no_content, parse_body};
+use twofa::api::{ApiError, ErrorCode, Request, Response, no_content, parse_body, scope_of};
 use twofa::app::Core;
 use twofa::audit::EventType;
 use twofa::codes::CodePurpose;
 use twofa::email::Email;
-use twofa::password::{Password, hash_password};
-use twofa::senders::EmailSender;
-use twofa::sign_in::{
-    Attempt, Failure, Outcome, attempt_id, begin_attempt, load_side, notify, record_wrong_answer,
-    right_answer, scope_of, unknown_email_key, wrong_answer,
+use twofa::lockout::{
+    Attempt, Outcome, WrongAnswer, attempt_id, begin_attempt, refuse_wrong_answer, right_answer,
+    unknown_email_key,
 };
+use twofa::password::{Password, hash_password};
+use twofa::policy::load_side;
+use twofa::senders::{EmailSender, notify};
 use twofa::store::{Subject, Success};
 use twofa::user::{User, UserPatch};
 
@@ -100,9 +101,10 @@ async fn attempt(
         let unknown = unknown_email_key(core, &scope, &key);
         let subject = Subject::Unknown(&unknown);
         let attempt = begin_attempt(core, subject, attempt_id()?, None, policy).await?;
-        return Err(refused(
-            wrong_answer(core, sender, subject, &attempt).await?,
-        ));
+        let refused = refuse_wrong_answer(core, sender, subject, &attempt, None, |_| {
+            invalid_reset_code()
+        });
+        return Err(refused.await);
     };
 
     // The attempt takes its slot before the code is judged (the store's module doc).
@@ -116,7 +118,7 @@ async fn attempt(
     let user = attempt.user.clone().unwrap_or(user);
     let spend = match check::reset_code(core, pending.as_ref(), &body.code, &user).await? {
         Judged::Right(spend) => spend,
-        Judged::Wrong => return Err(wrong_code(core, sender, &user, &attempt, req).await?),
+        Judged::Wrong => return Err(wrong_code(core, sender, &user, &attempt, req).await),
         Judged::Expired => {
             not_a_guess(core, &user, &attempt).await?;
             return Err(ApiError::of(ErrorCode::CodeExpired));
@@ -142,7 +144,7 @@ async fn attempt(
         release_only: false,
     };
     if right_answer(core, &user.id, &success).await? == Outcome::Spent {
-        return Err(wrong_code(core, sender, &user, &attempt, req).await?);
+        return Err(wrong_code(core, sender, &user, &attempt, req).await);
     }
     // Login's copy of the hash on the email item follows through update_user.
     core.store
@@ -168,29 +170,26 @@ async fn attempt(
 }
 
 /// A wrong code for an account: counted, recorded as a failed sign-in (with the
-/// lockout it caused), and refused.
+/// lockout it caused), and refused with the same 401 as for every email, or 423.
 async fn wrong_code(
     core: &Core,
     sender: &dyn EmailSender,
     user: &User,
     attempt: &Attempt,
     req: &Request,
-) -> Result<ApiError, ApiError> {
-    let failure = wrong_answer(core, sender, Subject::User(&user.id), attempt).await?;
-    record_wrong_answer(
+) -> ApiError {
+    let by = WrongAnswer {
+        user,
+        req,
+        factor: "reset_code",
+    };
+    refuse_wrong_answer(
         core,
-        core.event(EventType::SignInFailed, user, req)
-            .detail("factor", "reset_code"),
-        failure,
+        sender,
+        Subject::User(&user.id),
+        attempt,
+        Some(by),
+        |_| invalid_reset_code(),
     )
-    .await;
-    Ok(refused(failure))
-}
-
-/// The answer to a wrong code, once counted: the same 401 for every email, or 423.
-fn refused(failure: Failure) -> ApiError {
-    match failure {
-        Failure::Counted { .. } => invalid_reset_code(),
-        Failure::Locked { retry_after } => ApiError::locked_out(retry_after),
-    }
+    .await
 }

@@ -6,21 +6,19 @@ use twofa::api::{ApiError, ErrorCode, Request, Response, json, json_with_headers
 use twofa::app::Core;
 use twofa::audit::EventType;
 use twofa::codes::CodePurpose;
+use twofa::lockout::{Outcome, attempt_id, begin_attempt, right_answer};
 use twofa::phone::PhoneNumber;
-use twofa::policy::{Effective, Provider};
-use twofa::senders::EmailSender;
-use twofa::sign_in::{
-    Outcome, attempt_id, begin_attempt, issue_access, load_side, notify, right_answer,
-    usable_providers,
-};
+use twofa::policy::{Effective, Provider, load_side, usable_providers};
+use twofa::senders::{EmailSender, notify};
+use twofa::sign_in::{PendingSignIn, pending_sign_in};
 use twofa::store::{Subject, Success};
+use twofa::tokens::issue_access;
 use twofa::user::{User, UserPatch};
 
 use crate::check::{self, Judged};
 use crate::failure::{not_a_guess, wrong_code};
 use crate::remember::remember;
-use crate::request::{Method, SignIn};
-use twofa::sign_in::{PendingSignIn, pending_sign_in};
+use crate::request::SignIn;
 
 pub async fn verify(
     core: &Core,
@@ -33,8 +31,8 @@ pub async fn verify(
         return Err(ApiError::unauthorized());
     };
     let eff = side.effective(user.two_factor_enabled);
-    if !usable(&user, &eff, s.method) {
-        return Err(ApiError::provider_unavailable(s.method.as_str()));
+    if !usable(&user, &eff, s.provider) {
+        return Err(ApiError::provider_unavailable(s.provider.as_str()));
     }
 
     // The attempt takes its slot before the code is judged (the store's module doc).
@@ -49,9 +47,9 @@ pub async fn verify(
     let user = attempt.user.clone().unwrap_or(user);
     let pending;
     let recovery_hash;
-    let judged = match s.method {
-        Method::Authenticator => check::authenticator(core, &user, &s.code)?,
-        Method::Email => {
+    let judged = match s.provider {
+        Provider::Authenticator => check::authenticator(core, &user, &s.code)?,
+        Provider::Email => {
             pending = core.store.code(&user.id, CodePurpose::SignInEmail).await?;
             check::sent_code(
                 core,
@@ -62,12 +60,12 @@ pub async fn verify(
             )
             .await?
         }
-        Method::Sms => {
+        Provider::Sms => {
             let number = user.phone_number.as_ref().map_or("", PhoneNumber::as_str);
             pending = core.store.code(&user.id, CodePurpose::SignInSms).await?;
             check::sent_code(core, pending.as_ref(), &s.code, number, Some(&sid)).await?
         }
-        Method::RecoveryCode => {
+        Provider::RecoveryCode => {
             recovery_hash = check::recovery_hash(core, &user, &s.code);
             check::recovery(&user, &recovery_hash)
         }
@@ -75,7 +73,7 @@ pub async fn verify(
     let spend = match judged {
         Judged::Right(spend) => spend,
         Judged::Wrong => {
-            return Err(wrong_code(core, email, &user, &attempt, req, s.method.as_str()).await);
+            return Err(wrong_code(core, email, &user, &attempt, req, s.provider.as_str()).await);
         }
         Judged::Expired => {
             not_a_guess(core, &user, &attempt).await?;
@@ -92,10 +90,10 @@ pub async fn verify(
         authenticator: None,
     };
     if right_answer(core, &user.id, &success).await? == Outcome::Spent {
-        return Err(wrong_code(core, email, &user, &attempt, req, s.method.as_str()).await);
+        return Err(wrong_code(core, email, &user, &attempt, req, s.provider.as_str()).await);
     }
-    tracing::info!(user_id = %user.id, method = s.method.as_str(), "signed in with a second factor");
-    if s.method == Method::RecoveryCode {
+    tracing::info!(user_id = %user.id, method = s.provider.as_str(), "signed in with a second factor");
+    if s.provider == Provider::RecoveryCode {
         let left = user.recovery_codes.len().saturating_sub(1);
         notify(
             email,
@@ -106,15 +104,15 @@ pub async fn verify(
         .await;
     }
 
-    let amr = ["pwd", s.method.amr()];
+    let amr = ["pwd", s.provider.amr()];
     let mut signed_in = issue_access(core, &user, &amr, Some(core.now()))?;
     // Everything this sign-in did goes into the store in one write.
     let mut events = vec![
         core.event(EventType::SignIn, &user, req)
             .detail("amr", amr.to_vec())
-            .detail("provider", s.method.as_str()),
+            .detail("provider", s.provider.as_str()),
     ];
-    if s.method == Method::RecoveryCode {
+    if s.provider == Provider::RecoveryCode {
         events.push(core.event(EventType::RecoveryCodeUsed, &user, req).detail(
             "recovery_codes_left",
             user.recovery_codes.len().saturating_sub(1),
@@ -138,14 +136,13 @@ pub async fn verify(
     Ok(json(http::StatusCode::OK, &signed_in))
 }
 
-/// Whether the policy allows `method` and the user has it set up. Recovery codes
+/// Whether the policy allows `provider` and the user has it set up. Recovery codes
 /// are accepted whenever the user has some left (API.md, login).
-fn usable(user: &User, eff: &Effective, method: Method) -> bool {
-    let provider = match method {
-        Method::Authenticator => Provider::Authenticator,
-        Method::Email => Provider::Email,
-        Method::Sms => Provider::Sms,
-        Method::RecoveryCode => return !user.recovery_codes.is_empty(),
-    };
-    usable_providers(user, eff).contains(&provider)
+fn usable(user: &User, eff: &Effective, provider: Provider) -> bool {
+    match provider {
+        Provider::RecoveryCode => !user.recovery_codes.is_empty(),
+        Provider::Authenticator | Provider::Email | Provider::Sms => {
+            usable_providers(user, eff).contains(&provider)
+        }
+    }
 }

@@ -1,9 +1,12 @@
 //! The HTTP edge shared by every function and the local API: one error type with
 //! its mapping to the contract's status and code, JSON bodies in and out, bearer
-//! tokens, cookies and route matching. Framework-neutral (`http` types), so the
+//! tokens, cookies and route matching, and who the caller is ([`authenticate`],
+//! step-up). Framework-neutral (`http` types), so the
 //! Lambda adapter ([`lambda`]) and the local API convert at the border only.
 
+mod auth;
 mod client;
+mod code_body;
 mod error;
 #[cfg(feature = "aws")]
 pub mod lambda;
@@ -11,7 +14,9 @@ pub mod paging;
 mod request;
 mod routing;
 
+pub use auth::{Caller, authenticate, require_step_up, require_step_up_for_phone, scope_of};
 pub use client::{ClientInfo, client_info};
+pub use code_body::TokenOrPurpose;
 pub use error::{ApiError, ErrorCode};
 pub use request::{MAX_BODY_BYTES, bearer_token, cookie, header, origin, parse_body, user_agent};
 pub use routing::{Operation, Route, match_path, operation};

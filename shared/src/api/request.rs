@@ -36,6 +36,12 @@ pub fn parse_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
     }
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::invalid_request(format!("the body is not valid JSON: {e}")))?;
+    // Parsed already, so this only walks it again to find a name given twice.
+    if let Err(e) = serde_json::from_slice::<NoDuplicateNames>(body) {
+        return Err(ApiError::invalid_request(format!(
+            "the body names a field twice: {e}"
+        )));
+    }
     if !value.is_object() {
         return Err(ApiError::invalid_request("the body must be a JSON object"));
     }
@@ -55,6 +61,60 @@ pub fn parse_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
         };
         ApiError::invalid_field(&field, message)
     })
+}
+
+/// Any JSON in which no object names a field twice. `serde_json::Value` keeps the last
+/// of two; a proxy, a log or a client library may read the first, and a body that
+/// says two things must not be judged on one of them silently.
+struct NoDuplicateNames;
+
+impl<'de> serde::Deserialize<'de> for NoDuplicateNames {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(NoDuplicateNames)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for NoDuplicateNames {
+    type Value = NoDuplicateNames;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_unit<E>(self) -> Result<Self, E> {
+        Ok(self)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self, A::Error> {
+        while seq.next_element::<NoDuplicateNames>()?.is_some() {}
+        Ok(self)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self, A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(name) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            map.next_value::<NoDuplicateNames>()?;
+            if !seen.insert(name.clone()) {
+                return Err(serde::de::Error::custom(format!("\"{name}\"")));
+            }
+        }
+        Ok(self)
+    }
 }
 
 /// A header's value as text, if present and readable.
@@ -129,6 +189,23 @@ mod tests {
             resp.status().as_u16(),
             v["field"].as_str().unwrap_or("").to_string(),
         )
+    }
+
+    #[test]
+    fn a_field_named_twice_is_refused_at_any_depth_whichever_value_would_win() {
+        for body in [
+            r#"{"email":"a@example.com","email":"b@example.com"}"#,
+            r#"{"email":"a@example.com","count":1,"count":2}"#,
+            r#"{"email":"a@example.com","extra":{"k":1,"k":2}}"#,
+            r#"{"email":"a@example.com","extra":[{"k":1,"k":2}]}"#,
+        ] {
+            let r = parse_body::<Body>(&req(Some("application/json"), body));
+            let e = r.expect_err(body);
+            assert!(e.is(crate::api::ErrorCode::InvalidRequest), "{body}: {e:?}");
+        }
+        // The same name in two different objects is no duplicate.
+        let ok = r#"{"email":"a@example.com","extra":[{"k":1},{"k":2}],"k":3}"#;
+        assert!(parse_body::<Body>(&req(Some("application/json"), ok)).is_ok());
     }
 
     #[test]

@@ -1,13 +1,15 @@
 //! The delivery ports: SMS and email senders behind narrow traits, chosen by
 //! configuration. Adapters: [`sns`], [`twilio`] (SMS), [`ses`] (email), and
 //! [`log`], which delivers nothing but logs the message and keeps it in an outbox
-//! for local use, as ABP does in DEBUG.
+//! for local use, as ABP does in DEBUG. [`notify`] sends the security notices.
 
 use async_trait::async_trait;
 
 use crate::secret::Secret;
 
 pub mod log;
+mod notice;
+pub use notice::notify;
 #[cfg(feature = "aws")]
 pub mod ses;
 #[cfg(feature = "aws")]

@@ -208,7 +208,7 @@ impl World {
             amr,
             mfa_at,
             sid,
-            ..crate::sign_in::token_for(&self.core, user)
+            ..crate::tokens::token_for(&self.core, user)
         };
         self.core
             .tokens

@@ -79,7 +79,7 @@ impl World {
         let t = NewToken {
             amr: vec!["pwd".into()],
             mfa_at,
-            ..twofa::sign_in::token_for(self.core(), user)
+            ..twofa::tokens::token_for(self.core(), user)
         };
         self.core()
             .tokens
@@ -104,7 +104,7 @@ impl World {
         let t = NewToken {
             amr: vec!["pwd".into()],
             sid: Some(sid),
-            ..twofa::sign_in::token_for(self.core(), &jane)
+            ..twofa::tokens::token_for(self.core(), &jane)
         };
         let token = self
             .core()

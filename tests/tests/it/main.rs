@@ -15,6 +15,7 @@ mod forgot_timing;
 mod policy;
 mod policy_cache_measure;
 mod racing_guesses;
+mod replay;
 mod retried_writes;
 mod round_trips;
 mod route_table;

@@ -41,13 +41,27 @@ async fn together(
     wrong: Vec<Value>,
     right: Value,
 ) -> (Reply, Vec<Reply>) {
+    together_as(app, "POST", path, None, wrong, right).await
+}
+
+/// [`together`] with any method and a bearer token.
+async fn together_as(
+    app: &TestApp,
+    method: &'static str,
+    path: &str,
+    bearer: Option<&str>,
+    wrong: Vec<Value>,
+    right: Value,
+) -> (Reply, Vec<Reply>) {
     let mut tasks = Vec::new();
     for body in wrong.into_iter().chain(std::iter::once(right)) {
         let app = app.clone();
         let path = path.to_string();
-        tasks.push(tokio::spawn(
-            async move { app.post(&path, &body, None).await },
-        ));
+        let bearer = bearer.map(str::to_string);
+        tasks.push(tokio::spawn(async move {
+            app.call(method, &path, Some(&body), bearer.as_deref())
+                .await
+        }));
     }
     let mut replies = Vec::new();
     for t in tasks {
@@ -68,6 +82,17 @@ async fn lock_notices(app: &TestApp, to: &str) -> usize {
 
 /// The rule every race checks: at most one attempt judged in the one slot.
 async fn at_most_one_judged(app: &TestApp, email: &str, right: &Reply, wrong: &[Reply]) {
+    at_most_one_judged_of(app, email, 200, right, wrong).await
+}
+
+/// [`at_most_one_judged`] for a route whose success is `ok` (204 for a password).
+async fn at_most_one_judged_of(
+    app: &TestApp,
+    email: &str,
+    ok: u16,
+    right: &Reply,
+    wrong: &[Reply],
+) {
     let statuses: Vec<u16> = wrong.iter().map(|r| r.status).collect();
     assert!(
         statuses.iter().all(|s| [401, 423].contains(s)),
@@ -75,11 +100,11 @@ async fn at_most_one_judged(app: &TestApp, email: &str, right: &Reply, wrong: &[
     );
     let notices = lock_notices(app, email).await;
     assert!(
-        !(right.status == 200 && notices > 0),
+        !(right.status == ok && notices > 0),
         "the right answer signed in although a wrong guess was judged in the same slot (wrong: {statuses:?}, notices: {notices})"
     );
     assert!(
-        [200, 401, 423].contains(&right.status),
+        [ok, 401, 423].contains(&right.status),
         "the right answer got {} {:?}",
         right.status,
         right.body
@@ -219,6 +244,137 @@ async fn codes(backend: Backend, provider: &str) {
     }
 }
 
+/// A host user with a confirmed email (so lockout notices are sent) and 2FA off, and
+/// an access token from a real login.
+async fn signed_in_user(app: &TestApp, email: &str) -> String {
+    let user = twofa::testing::seed_user(&app.api.core, Scope::Host, email, PASSWORD, &[]).await;
+    app.api
+        .core
+        .store
+        .update_user(
+            &user.id,
+            &UserPatch {
+                email_confirmed: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("the user exists");
+    let r = app
+        .post(
+            "/login",
+            &json!({"email": email, "password": PASSWORD}),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["status"], "signed_in", "{:?}", r.body);
+    r.body["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Six digits that are not `right`, different for each `i`.
+fn wrong_digits(right: &str, i: usize) -> String {
+    let n: u32 = right.parse::<u32>().unwrap_or(0);
+    format!("{:06}", (n + 1 + i as u32) % 1_000_000)
+}
+
+const NEW_PASSWORD: &str = "a fresh and unguessable passphrase";
+
+async fn password_changes(backend: Backend) {
+    let app = app(&backend).await;
+    for round in 0..ROUNDS {
+        let email = format!("race-change{round}@example.com");
+        let token = signed_in_user(&app, &email).await;
+        let wrong = (0..WRONG)
+            .map(|i| json!({"current_password": format!("wrong horse battery {i}"), "new_password": NEW_PASSWORD}))
+            .collect();
+        let right = json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD});
+        let (right, wrong) =
+            together_as(&app, "PUT", "/account/password", Some(&token), wrong, right).await;
+        at_most_one_judged_of(&app, &email, 204, &right, &wrong).await;
+    }
+}
+
+async fn password_resets(backend: Backend) {
+    let app = app(&backend).await;
+    for round in 0..ROUNDS {
+        let email = format!("race-reset{round}@example.com");
+        signed_in_user(&app, &email).await;
+        let asked = app
+            .post("/password/forgot", &json!({"email": email}), None)
+            .await;
+        assert_eq!(asked.status, 202, "{:?}", asked.body);
+        let code = app.last_code_to(&email).await.expect("a reset code");
+        let wrong = (0..WRONG)
+            .map(|i| json!({"email": email, "code": wrong_digits(&code, i), "new_password": NEW_PASSWORD}))
+            .collect();
+        let right = json!({"email": email, "code": code, "new_password": NEW_PASSWORD});
+        let (right, wrong) = together(&app, "/password/reset", wrong, right).await;
+        at_most_one_judged_of(&app, &email, 204, &right, &wrong).await;
+    }
+}
+
+async fn authenticator_enrolments(backend: Backend) {
+    let app = app(&backend).await;
+    for round in 0..ROUNDS {
+        let email = format!("race-enrol{round}@example.com");
+        let token = signed_in_user(&app, &email).await;
+        let started = app
+            .post("/account/authenticator", &json!({}), Some(&token))
+            .await;
+        assert_eq!(started.status, 200, "{:?}", started.body);
+        let key = twofa::totp::key_from_base32(started.body["shared_key"].as_str().unwrap_or(""))
+            .expect("a base32 key");
+        let code = twofa::totp::code_at(&key, app.api.core.now()).expect("a TOTP code");
+        let wrong = (0..WRONG)
+            .map(|i| json!({"code": wrong_digits(&code, i)}))
+            .collect();
+        let (right, wrong) = together_as(
+            &app,
+            "POST",
+            "/account/authenticator/verify",
+            Some(&token),
+            wrong,
+            json!({"code": code}),
+        )
+        .await;
+        at_most_one_judged(&app, &email, &right, &wrong).await;
+    }
+}
+
+async fn phone_confirmations(backend: Backend) {
+    let app = app(&backend).await;
+    for round in 0..ROUNDS {
+        let email = format!("race-phone{round}@example.com");
+        let token = signed_in_user(&app, &email).await;
+        let phone = e2e::unique_number();
+        let sent = app
+            .post(
+                "/send-code",
+                &json!({"purpose": "confirm_phone", "phone_number": phone}),
+                Some(&token),
+            )
+            .await;
+        assert_eq!(sent.status, 202, "{:?}", sent.body);
+        let code = app.last_code_to(&phone).await.expect("a code was texted");
+        let wrong = (0..WRONG)
+            .map(|i| json!({"purpose": "confirm_phone", "code": wrong_digits(&code, i)}))
+            .collect();
+        let (right, wrong) = together_as(
+            &app,
+            "POST",
+            "/verify-code",
+            Some(&token),
+            wrong,
+            json!({"purpose": "confirm_phone", "code": code}),
+        )
+        .await;
+        at_most_one_judged(&app, &email, &right, &wrong).await;
+    }
+}
+
 macro_rules! on_both_stores {
     ($($name:ident => $body:expr;)*) => {
         mod memory {
@@ -255,4 +411,8 @@ on_both_stores! {
     wrong_texted_codes_sent_with_the_right_one_leave_it_no_second_slot => |b| boxed(codes(b, "sms"));
     wrong_authenticator_codes_sent_with_the_right_one_leave_it_no_second_slot => |b| boxed(codes(b, "authenticator"));
     wrong_recovery_codes_sent_with_the_right_one_leave_it_no_second_slot => |b| boxed(codes(b, "recovery_code"));
+    wrong_current_passwords_sent_with_the_right_one_leave_it_no_second_slot => |b| boxed(password_changes(b));
+    wrong_reset_codes_sent_with_the_right_one_leave_it_no_second_slot => |b| boxed(password_resets(b));
+    wrong_enrolment_codes_sent_with_the_right_one_leave_it_no_second_slot => |b| boxed(authenticator_enrolments(b));
+    wrong_phone_confirmation_codes_sent_with_the_right_one_leave_it_no_second_slot => |b| boxed(phone_confirmations(b));
 }

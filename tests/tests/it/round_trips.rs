@@ -177,7 +177,7 @@ async fn host_admin(core: &Core) -> (twofa::user::User, String) {
         &[twofa::user::Role::HostAdmin],
     )
     .await;
-    let token = twofa::sign_in::issue_access(core, &admin, &["pwd"], None)
+    let token = twofa::tokens::issue_access(core, &admin, &["pwd"], None)
         .expect("a token")
         .access_token;
     (admin, token)

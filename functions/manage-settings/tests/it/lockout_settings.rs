@@ -5,7 +5,7 @@ use crate::support;
 
 use serde_json::json;
 use support::World;
-use twofa::sign_in::load_side;
+use twofa::policy::load_side;
 use twofa::tenant::Scope;
 use twofa::user::{Authenticator, UserPatch};
 

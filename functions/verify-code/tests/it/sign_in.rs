@@ -150,6 +150,41 @@ async fn a_new_code_replaces_the_previous_one() {
 }
 
 #[tokio::test]
+async fn a_body_naming_the_provider_twice_is_refused_and_changes_nothing() {
+    let w = World::new();
+    let user = w.two_factor_user().await;
+    let key = w.enrol_authenticator(&user).await;
+    let code = twofa::totp::code_at(&key, w.now()).unwrap();
+    let token = w.start_sign_in(&user).await;
+    // A proxy, a log or a client library reading the first "provider" sees email; a
+    // parser where the last wins would judge an authenticator code.
+    let raw = format!(
+        r#"{{"two_factor_token":"{token}","provider":"email","provider":"authenticator","code":"{code}"}}"#
+    );
+    let mut req = twofa::testing::json_request("POST", "/verify-code", &Value::Null, None);
+    *req.body_mut() = raw.into_bytes();
+    let (status, error, body) = answer(&verify_code::handle(&w.core, &w.out, req).await);
+    assert_eq!((status, error.as_str()), (400, "invalid_request"), "{body}");
+    let after = w.user(&user.id).await;
+    assert_eq!(after.failed_count, 0);
+    assert_eq!(
+        after.totp_last_step, user.totp_last_step,
+        "the step is not spent"
+    );
+    assert!(
+        after.pending_sign_in.is_some(),
+        "the sign-in is still pending"
+    );
+    // The honest body still signs in with that code.
+    assert_eq!(
+        w.verify(sign_in(&token, "authenticator", &code), None)
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
 async fn an_authenticator_code_is_accepted_once_and_its_replay_is_counted() {
     let w = World::new();
     let user = w.two_factor_user().await;

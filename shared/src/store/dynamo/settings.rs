@@ -56,7 +56,7 @@ pub fn settings_from(m: &Item) -> Result<TwoFactorSettings, StoreError> {
         .string_list("allowed_providers")?
         .iter()
         .map(|p| {
-            Provider::ALL
+            Provider::ALLOWABLE
                 .into_iter()
                 .find(|k| k.as_str() == p)
                 .ok_or_else(|| corrupt("allowed_providers", "unknown provider"))

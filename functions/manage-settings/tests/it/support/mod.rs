@@ -5,10 +5,9 @@
 
 use serde_json::{Value, json};
 use twofa::config::Config;
-use twofa::sign_in::{issue_access, token_for};
 use twofa::tenant::Scope;
 use twofa::testing::{json_request, memory_core, seed_user};
-use twofa::tokens::{NewToken, TokenKind};
+use twofa::tokens::{NewToken, TokenKind, issue_access, token_for};
 use twofa::user::{Role, User, UserPatch};
 
 pub const PASSWORD: &str = "correct horse battery staple";

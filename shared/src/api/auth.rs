@@ -1,0 +1,112 @@
+//! Who is calling an authenticated route, and whether the caller proved a second
+//! factor lately enough for a change that weakens their account (step-up).
+
+use super::{ApiError, ErrorCode, Request, bearer_token};
+use crate::app::Core;
+use crate::policy::{can_prove_second_factor, load_side};
+use crate::tenant::Scope;
+use crate::tokens::{Claims, TokenKind, stamp_digest};
+use crate::user::User;
+
+/// The caller of an authenticated route: who, and with which kind of token.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The kind of token presented.
+    pub kind: TokenKind,
+    /// Its claims.
+    pub claims: Claims,
+    /// The user, freshly read.
+    pub user: User,
+}
+
+impl Caller {
+    /// Whether the caller's token is an access token whose second factor is at most
+    /// `max_age` seconds old at `now`.
+    pub fn has_fresh_second_factor(&self, now: i64, max_age: i64) -> bool {
+        self.kind == TokenKind::Access && self.claims.mfa_at.is_some_and(|t| now - t <= max_age)
+    }
+}
+
+/// Checks the bearer token (one of `kinds`) and reads its user: 401 `unauthorized`
+/// for a missing, expired, forged or wrong-kind token, or a user that no longer exists.
+pub async fn authenticate(
+    core: &Core,
+    req: &Request,
+    kinds: &[TokenKind],
+) -> Result<Caller, ApiError> {
+    let token = bearer_token(req).ok_or_else(ApiError::unauthorized)?;
+    let now = core.now();
+    let (kind, claims) = kinds
+        .iter()
+        .find_map(|k| core.tokens.verify(*k, token, now).ok().map(|c| (*k, c)))
+        .ok_or_else(ApiError::unauthorized)?;
+    let user = core
+        .store
+        .user(&claims.sub)
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
+    if user.scope.key() != claims.scope {
+        return Err(ApiError::unauthorized());
+    }
+    // A token from before the last stamp change (or from before tokens named one) is over.
+    let current = stamp_digest(core, &user);
+    if !claims
+        .stamp
+        .as_deref()
+        .is_some_and(|s| crate::crypto::constant_time_eq(s, &current))
+    {
+        return Err(ApiError::unauthorized());
+    }
+    Ok(Caller { kind, claims, user })
+}
+
+/// The scope a public route's `tenant` field names: the host when absent or null;
+/// a name that cannot exist is an unknown tenant. Whether it exists is the caller's read.
+pub fn scope_of(tenant: Option<&str>) -> Result<Scope, ApiError> {
+    match tenant {
+        None => Ok(Scope::Host),
+        Some(name) => crate::tenant::TenantName::parse(name)
+            .map(|n| Scope::Tenant(n.key()))
+            .map_err(|_| ApiError::unknown_tenant()),
+    }
+}
+
+/// 403 `step_up_required` unless 2FA is off for the user (`two_factor_on` false:
+/// the policy's effective `enabled`, or [`can_prove_second_factor`] when adding a
+/// first factor) or
+/// the caller proved a second factor within `STEP_UP_MAX_AGE_SECONDS`.
+pub fn require_step_up(core: &Core, caller: &Caller, two_factor_on: bool) -> Result<(), ApiError> {
+    let max_age = core.config.step_up_max_age_seconds;
+    if !two_factor_on || caller.has_fresh_second_factor(core.now(), max_age) {
+        return Ok(());
+    }
+    Err(ApiError::of(ErrorCode::StepUpRequired).saying(format!(
+        "this change needs a second factor proven in the last {max_age} seconds; sign in again with your second factor"
+    )))
+}
+
+/// Step-up for confirming a phone number: only a number other than the confirmed
+/// one changes where codes go. Setup tokens pass: their holder is adding a first provider.
+pub async fn require_step_up_for_phone(
+    core: &Core,
+    caller: &Caller,
+    number: &str,
+) -> Result<(), ApiError> {
+    let user = &caller.user;
+    let same = user.phone_number_confirmed
+        && user
+            .phone_number
+            .as_ref()
+            .is_some_and(|p| p.as_str() == number);
+    if same || caller.kind != TokenKind::Access {
+        return Ok(());
+    }
+    let side = load_side(core.store.as_ref(), &user.scope)
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
+    require_step_up(
+        core,
+        caller,
+        can_prove_second_factor(user, &side.effective(user.two_factor_enabled)),
+    )
+}

@@ -1,0 +1,232 @@
+//! Lockout in the store: one password or code attempt takes its slot before it is
+//! judged (see the store's module doc), a wrong answer stays counted and may lock,
+//! a right one is written in one conditional write. The counting itself is the
+//! store's atomic write; the rules it is read with are the pure ones of [`super`].
+
+use crate::api::{ApiError, Request};
+use crate::app::Core;
+use crate::audit::{EventType, SecurityEvent};
+use crate::senders::{EmailSender, notify};
+use crate::store::{HARD_LIMIT, HARD_LOCK_SECONDS, Slot, StoreError, Subject, Succeeded, Success};
+use crate::tenant::Scope;
+use crate::user::User;
+
+use super::{AfterFailure, LockoutPolicy};
+
+/// The lockout values of `user`'s side, for a route that has not read the side
+/// anyway (one read; only on a failure path).
+pub async fn lockout_of(core: &Core, user: &User) -> Result<LockoutPolicy, StoreError> {
+    let defaults = core.config.lockout;
+    Ok(crate::policy::load_side(core.store.as_ref(), &user.scope)
+        .await?
+        .map_or(defaults, |side| side.lockout(defaults)))
+}
+
+/// What a failed password or code led to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    /// Counted; this many attempts remain.
+    Counted {
+        /// Attempts left before the lock.
+        attempts_remaining: u32,
+    },
+    /// The account is locked (by this failure or before it) for this many seconds.
+    Locked {
+        /// Seconds until the lock ends.
+        retry_after: i64,
+    },
+}
+
+/// One password or code attempt, counted before it is judged (see the store's module doc).
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    /// Its id, written with its slot and its success so a retried write knows its own.
+    pub id: String,
+    /// The user as the slot's write left it (`None` for an unknown email).
+    pub user: Option<User>,
+    count: u32,
+    streak: u32,
+    policy: LockoutPolicy,
+}
+
+/// The key an email without an account counts its failures under
+/// ([`Subject::Unknown`]): the keyed hash of its scope and lower-case address, so
+/// login and password reset add up for it as they do for an account.
+pub fn unknown_email_key(core: &Core, scope: &Scope, email_key: &str) -> String {
+    core.hash_key
+        .hash(&["unknown-email", &scope.key(), email_key])
+}
+
+/// A new attempt id.
+pub fn attempt_id() -> Result<String, crate::crypto::CryptoError> {
+    crate::crypto::random_token(16)
+}
+
+/// Takes the attempt's slot: 423 while locked, or when every slot is held by
+/// attempts not yet judged (which locks the account: an abandoned slot must not
+/// refuse forever); 401 `unauthorized` when `sid` is no longer the pending sign-in.
+/// `policy` is the lockout of the subject's side ([`crate::policy::Side::lockout`]).
+pub async fn begin_attempt(
+    core: &Core,
+    subject: Subject<'_>,
+    id: String,
+    sid: Option<&str>,
+    policy: LockoutPolicy,
+) -> Result<Attempt, ApiError> {
+    let now = core.now();
+    match core
+        .store
+        .take_slot(subject, &id, sid, policy.max_failed_attempts, now)
+        .await?
+    {
+        Slot::Taken {
+            user,
+            count,
+            streak,
+        } => Ok(Attempt {
+            id,
+            user: user.map(|u| *u),
+            count,
+            streak,
+            policy,
+        }),
+        Slot::Locked(until) => Err(ApiError::locked_out(until - now)),
+        Slot::Full => {
+            let until = now + policy.duration_seconds;
+            core.store.lock(subject, now, until, false).await?;
+            tracing::warn!("account locked: every attempt slot was taken at once");
+            Err(ApiError::locked_out(until - now))
+        }
+        Slot::Exhausted => {
+            let until = now + HARD_LOCK_SECONDS;
+            core.store.lock(subject, now, until, true).await?;
+            tracing::warn!(
+                "account locked long: the lock after the last consecutive failure was never written"
+            );
+            Err(ApiError::locked_out(until - now))
+        }
+        Slot::Ended => Err(ApiError::unauthorized()),
+    }
+}
+
+/// Who gave a wrong answer, for its `sign_in_failed` event.
+#[derive(Debug, Clone, Copy)]
+pub struct WrongAnswer<'a> {
+    /// The account (as the attempt's slot write left it, when the handler has that).
+    pub user: &'a User,
+    /// The request, for the event's origin.
+    pub req: &'a Request,
+    /// What was wrong (`password`, `authenticator`, `reset_code`…; never the answer).
+    pub factor: &'static str,
+}
+
+/// The one way a handler answers a wrong password or code. The attempt stays counted
+/// and the one that used the last slot locks the account (`wrong_answer`); the
+/// `sign_in_failed` event is recorded for an account (`by`; `None` for an email
+/// without one), with `locked_out` in the same write when this answer locked it.
+/// The answer is 423 `locked_out` when the count this attempt's own slot write
+/// returned reached the limit (never an earlier read), else `counted` of the
+/// attempts left.
+pub async fn refuse_wrong_answer(
+    core: &Core,
+    email: &dyn EmailSender,
+    subject: Subject<'_>,
+    attempt: &Attempt,
+    by: Option<WrongAnswer<'_>>,
+    counted: impl FnOnce(u32) -> ApiError,
+) -> ApiError {
+    let failure = match wrong_answer(core, email, subject, attempt).await {
+        Ok(failure) => failure,
+        Err(e) => return e.into(),
+    };
+    if let Some(by) = by {
+        let failed = core
+            .event(EventType::SignInFailed, by.user, by.req)
+            .detail("factor", by.factor);
+        record_wrong_answer(core, failed, failure).await;
+    }
+    match failure {
+        Failure::Counted { attempts_remaining } => counted(attempts_remaining),
+        Failure::Locked { retry_after } => ApiError::locked_out(retry_after),
+    }
+}
+
+/// The attempt was wrong: it stays counted; the one that used the last slot locks
+/// the account (ending any sign-in in progress, so its two-factor token dies) and
+/// sends the lockout notice. After [`HARD_LIMIT`] consecutive failures the lock is long.
+async fn wrong_answer(
+    core: &Core,
+    email: &dyn EmailSender,
+    subject: Subject<'_>,
+    attempt: &Attempt,
+) -> Result<Failure, StoreError> {
+    let now = core.now();
+    let hard = attempt.streak >= HARD_LIMIT;
+    let until = match attempt.policy.after_failure(attempt.count, now) {
+        _ if hard => now + HARD_LOCK_SECONDS,
+        AfterFailure::LockNow { until } => until,
+        AfterFailure::Counted { attempts_remaining } => {
+            return Ok(Failure::Counted { attempts_remaining });
+        }
+    };
+    core.store.lock(subject, now, until, hard).await?;
+    // The notice is awaited, which would make the attempt that locks a real account
+    // answer later than the one that locks an unknown email; login answers every 423
+    // after the same floor (`LOCKED_ANSWER_MS`) to hide it. Sending it after the
+    // answer is unreliable in Lambda (the environment freezes once it answered).
+    if let Some(user) = &attempt.user {
+        tracing::warn!(user_id = %user.id, "account locked after repeated failures");
+        notify(
+            email,
+            user,
+            "Your account was locked",
+            "Your account was locked for a while after several failed sign-in attempts.",
+        )
+        .await;
+    }
+    Ok(Failure::Locked {
+        retry_after: until - now,
+    })
+}
+
+/// Records a wrong answer's `sign_in_failed` event, and with it, in the same write,
+/// the `locked_out` event when this answer locked the account.
+async fn record_wrong_answer(core: &Core, failed: SecurityEvent, failure: Failure) {
+    match failure {
+        Failure::Counted { .. } => core.record(failed).await,
+        Failure::Locked { retry_after } => {
+            let locked = failed
+                .then(EventType::LockedOut)
+                .detail("locked_until", core.now() + retry_after);
+            core.record_all(vec![failed, locked]).await
+        }
+    }
+}
+
+/// What writing a right answer led to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Accepted.
+    Accepted,
+    /// The factor was spent already (used, replayed, replaced): a wrong answer.
+    Spent,
+}
+
+/// Writes a right answer in one conditional write (see [`Success`]): 423 if the
+/// account locked while it was judged, 401 `unauthorized` if its sign-in ended.
+pub async fn right_answer(
+    core: &Core,
+    user_id: &str,
+    success: &Success<'_>,
+) -> Result<Outcome, ApiError> {
+    let now = core.now();
+    match core.store.succeed(user_id, success, now).await? {
+        Succeeded::Done => Ok(Outcome::Accepted),
+        Succeeded::Spent => Ok(Outcome::Spent),
+        Succeeded::Locked(until) => Err(ApiError::locked_out(until - now)),
+        Succeeded::Ended => Err(ApiError::unauthorized()),
+        Succeeded::Changed => Err(ApiError::conflict(
+            "the account changed while this answer was checked; start again",
+        )),
+    }
+}
