@@ -40,6 +40,7 @@ fi
 
 OUT=$(mktemp -d)
 date +%s > "$OUT/started"
+git rev-parse --short HEAD > "$OUT/commit"
 load() { echo "$1 $(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/load.txt"; }
 load start
 trap 'kill "${API_PID:-}" 2>/dev/null || true; rm -rf "$OUT"; (( started )) && bash infra/scripts/services.sh stop || true' EXIT

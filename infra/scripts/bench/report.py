@@ -86,11 +86,11 @@ mem = sh("awk '/MemTotal/ {printf \"%.0f GiB\", $2/1048576}' /proc/meminfo")
 loads = [line.split() for line in read("load.txt").splitlines() if len(line.split()) == 4]
 started = int(read("started").strip() or 0)
 took_s = int(read("ended").strip() or 0) - started if started else 0
-commit = sh("git rev-parse --short HEAD")
+# The commit the binaries were built from: bench.sh notes it before building.
+commit = read("commit").strip() or sh("git rev-parse --short HEAD")
 rustc = sh("rustc --version")
 p = print
 
-p("# Benchmarks")
 p()
 p(f"Written by `bash infra/scripts/bench.sh` on {now}, at commit {commit} (plus the working tree), {rustc}.")
 peak = max([float(x[1]) for x in loads] + [os.getloadavg()[0]])
@@ -199,8 +199,8 @@ p("`tests/src/bin/bench.rs` over the embedded store, release build. What dominat
 p()
 p(read("handlers.md").strip())
 p()
-p("`tests/tests/round_trips.rs` counts every request the SDK sends to DynamoDB Local and asserts the counts; "
-  "`shared/src/store/dynamo.rs` explains each.")
+p("`tests/tests/it/round_trips.rs` counts every request the SDK sends to DynamoDB Local and asserts the counts; "
+  "`shared/src/store/dynamo/mod.rs` explains each.")
 p()
 
 # 5 first: the Argon2 figures feed the bound of 4.
