@@ -3,6 +3,7 @@
 //! senders or SNS and SES on moto. Tests then talk to it over real HTTP.
 
 pub mod fault_proxy;
+pub mod lockout_log;
 
 use std::sync::Arc;
 
@@ -75,11 +76,15 @@ pub struct AppOptions {
 
 /// Starts the local API on a free port.
 pub async fn spawn_app(backend: &Backend, options: AppOptions) -> TestApp {
+    spawn_app_over(store(backend).await, options).await
+}
+
+/// [`spawn_app`] over a store the test built (a backend's, wrapped).
+pub async fn spawn_app_over(store: Arc<dyn Store>, options: AppOptions) -> TestApp {
     let outbox = LogSender::default();
     let sms = options.sms.unwrap_or_else(|| Arc::new(outbox.clone()));
     let email = options.email.unwrap_or_else(|| Arc::new(outbox.clone()));
-    let core =
-        twofa::testing::core_over(store(backend).await, Arc::new(SystemClock), options.config);
+    let core = twofa::testing::core_over(store, Arc::new(SystemClock), options.config);
     let api = Arc::new(LocalApi {
         core,
         sms,

@@ -3,56 +3,74 @@
 //! one are sent at once, over HTTP to the local API, on the embedded store and on
 //! DynamoDB Local. Whichever attempt takes the one slot is the only one judged: the
 //! right one may sign in only if it took the slot before any wrong one was judged.
+//! Each race runs for several users, since on the old code the right answer only
+//! sometimes won.
 //!
-//! The observable: a wrong guess that is judged reaches the limit and locks the
-//! account, which sends the lockout notice. So a right answer that signed in beside
-//! a lockout notice means two attempts were judged in one slot. Each race runs for
-//! several users, since on the old code the right answer only sometimes won.
+//! The observable is what the store saw, noted by a wrapper ([`LockoutLog`]): every
+//! slot with the count it returned, every lock and every success write, each between
+//! two ticks of one clock. Replies and lockout notices alone cannot tell a lost lock
+//! from a legitimate order: the right answer is accepted (resetting the count), and
+//! a wrong one that was already past its checks (its token read before the success
+//! rotated the stamp) then takes the freed slot and locks the account, notice and
+//! all. So a race is broken only when the store shows two attempts in the one slot
+//! (a count past the limit), a slot taken after a lock was written, or the right
+//! answer accepted after a lock was written.
 
-use e2e::{AppOptions, Backend, Reply, TestApp, spawn_app};
+use e2e::lockout_log::{Entry, LockoutLog, Noted};
+use e2e::{AppOptions, Backend, Reply, TestApp, spawn_app_over};
 use serde_json::{Value, json};
 use twofa::config::Config;
+use twofa::store::Succeeded;
 use twofa::tenant::Scope;
 use twofa::user::{Authenticator, UserPatch};
 
 const PASSWORD: &str = "correct horse battery staple";
 const WRONG: usize = 12;
 const ROUNDS: usize = 4;
+/// `LOCKOUT_MAX_FAILED_ATTEMPTS`: one slot.
+const MAX: u32 = 1;
 
-async fn app(backend: &Backend) -> TestApp {
+/// The local API over `backend`'s store, with its lockout writes noted.
+async fn racing_app(backend: &Backend) -> (TestApp, LockoutLog) {
     let env = std::collections::HashMap::from([(
         "LOCKOUT_MAX_FAILED_ATTEMPTS".to_string(),
-        "1".to_string(),
+        MAX.to_string(),
     )]);
-    spawn_app(
-        backend,
+    let log = LockoutLog::over(e2e::store(backend).await);
+    let app = spawn_app_over(
+        std::sync::Arc::new(log.clone()),
         AppOptions {
             config: Config::read(&env).expect("valid settings"),
             ..Default::default()
         },
     )
-    .await
+    .await;
+    (app, log)
 }
 
-/// Sends every body in `wrong` and then `right` to `path` at once; the right one's reply comes first.
+/// Sends every body in `wrong` and then `right` to `path` at once, noting the lockout
+/// writes of this race alone; the right one's reply comes first.
 async fn together(
     app: &TestApp,
+    log: &LockoutLog,
     path: &str,
     wrong: Vec<Value>,
     right: Value,
 ) -> (Reply, Vec<Reply>) {
-    together_as(app, "POST", path, None, wrong, right).await
+    together_as(app, log, "POST", path, None, wrong, right).await
 }
 
 /// [`together`] with any method and a bearer token.
 async fn together_as(
     app: &TestApp,
+    log: &LockoutLog,
     method: &'static str,
     path: &str,
     bearer: Option<&str>,
     wrong: Vec<Value>,
     right: Value,
 ) -> (Reply, Vec<Reply>) {
+    log.clear();
     let mut tasks = Vec::new();
     for body in wrong.into_iter().chain(std::iter::once(right)) {
         let app = app.clone();
@@ -71,23 +89,21 @@ async fn together_as(
     (right, replies)
 }
 
-async fn lock_notices(app: &TestApp, to: &str) -> usize {
-    app.api
-        .outbox
-        .outbox()
-        .iter()
-        .filter(|m| m.to == to && m.subject.as_deref() == Some("Your account was locked"))
-        .count()
-}
-
 /// The rule every race checks: at most one attempt judged in the one slot.
-async fn at_most_one_judged(app: &TestApp, email: &str, right: &Reply, wrong: &[Reply]) {
-    at_most_one_judged_of(app, email, 200, right, wrong).await
+async fn at_most_one_judged(
+    app: &TestApp,
+    log: &LockoutLog,
+    email: &str,
+    right: &Reply,
+    wrong: &[Reply],
+) {
+    at_most_one_judged_of(app, log, email, 200, right, wrong).await
 }
 
 /// [`at_most_one_judged`] for a route whose success is `ok` (204 for a password).
 async fn at_most_one_judged_of(
     app: &TestApp,
+    log: &LockoutLog,
     email: &str,
     ok: u16,
     right: &Reply,
@@ -98,17 +114,85 @@ async fn at_most_one_judged_of(
         statuses.iter().all(|s| [401, 423].contains(s)),
         "wrong guesses answered {statuses:?}"
     );
-    let notices = lock_notices(app, email).await;
-    assert!(
-        !(right.status == ok && notices > 0),
-        "the right answer signed in although a wrong guess was judged in the same slot (wrong: {statuses:?}, notices: {notices})"
-    );
     assert!(
         [ok, 401, 423].contains(&right.status),
         "the right answer got {} {:?}",
         right.status,
         right.body
     );
+    let user = app
+        .api
+        .core
+        .store
+        .user_by_email(&Scope::Host, email)
+        .await
+        .expect("the store answers")
+        .expect("the user exists");
+    let seen = log.of(&user.id);
+    let accepted = seen
+        .iter()
+        .filter(|e| {
+            e.noted
+                == Noted::Succeed {
+                    done: Succeeded::Done,
+                    release: false,
+                }
+        })
+        .count();
+    assert_eq!(
+        accepted,
+        usize::from(right.status == ok),
+        "the right answer got {} but the store wrote {accepted} successes: {seen:#?}",
+        right.status
+    );
+    if let Err(broken) = one_slot(&seen) {
+        panic!(
+            "{broken} (wrong: {statuses:?}, right: {}): {seen:#?}",
+            right.status
+        );
+    }
+}
+
+/// Whether the store's writes for one account, in one race, kept it to one judged
+/// attempt at a time: no slot taken past the limit, and nothing taken or accepted
+/// after a lock was written. A write that started after another ended was applied
+/// after it; writes whose spans overlap may have been applied in either order, and
+/// are never called broken. A wrong answer that took the slot a success freed, and
+/// locked, is the legitimate order, not a lost lock.
+fn one_slot(seen: &[Entry]) -> Result<(), String> {
+    if let Some(e) = seen
+        .iter()
+        .find(|e| matches!(e.noted, Noted::Slot(Some(count)) if count > MAX))
+    {
+        return Err(format!(
+            "attempt {:?} was judged in a slot that was not free: {:?}",
+            e.attempt, e.noted
+        ));
+    }
+    for lock in seen.iter().filter(|e| e.noted == Noted::Lock) {
+        let after = seen.iter().filter(|e| e.started > lock.ended);
+        for e in after {
+            match e.noted {
+                Noted::Slot(Some(_)) => {
+                    return Err(format!(
+                        "attempt {:?} took a slot after the account locked",
+                        e.attempt
+                    ));
+                }
+                Noted::Succeed {
+                    done: Succeeded::Done,
+                    ..
+                } => {
+                    return Err(format!(
+                        "the right answer ({:?}) was accepted after the account locked",
+                        e.attempt
+                    ));
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A host user with a confirmed email (so lockout notices are sent), a confirmed
@@ -148,7 +232,7 @@ async fn two_factor_user(app: &TestApp, email: &str) -> (String, Vec<u8>, Vec<St
 }
 
 async fn passwords(backend: Backend) {
-    let app = app(&backend).await;
+    let (app, log) = racing_app(&backend).await;
     for round in 0..ROUNDS {
         let email = format!("race{round}@example.com");
         let user =
@@ -170,12 +254,13 @@ async fn passwords(backend: Backend) {
             .collect();
         let (right, wrong) = together(
             &app,
+            &log,
             "/login",
             wrong,
             json!({"email": email, "password": PASSWORD}),
         )
         .await;
-        at_most_one_judged(&app, &email, &right, &wrong).await;
+        at_most_one_judged(&app, &log, &email, &right, &wrong).await;
     }
 }
 
@@ -201,7 +286,7 @@ async fn two_factor_token(app: &TestApp, email: &str) -> String {
 }
 
 async fn codes(backend: Backend, provider: &str) {
-    let app = app(&backend).await;
+    let (app, log) = racing_app(&backend).await;
     for round in 0..ROUNDS {
         let email = format!("race-{provider}{round}@example.com");
         let (phone, key, recovery) = two_factor_user(&app, &email).await;
@@ -239,8 +324,8 @@ async fn codes(backend: Backend, provider: &str) {
             )
             .collect();
         let right_body = json!({"two_factor_token": token, "provider": provider, "code": right});
-        let (right, wrong) = together(&app, "/verify-code", wrong, right_body).await;
-        at_most_one_judged(&app, &email, &right, &wrong).await;
+        let (right, wrong) = together(&app, &log, "/verify-code", wrong, right_body).await;
+        at_most_one_judged(&app, &log, &email, &right, &wrong).await;
     }
 }
 
@@ -283,7 +368,7 @@ fn wrong_digits(right: &str, i: usize) -> String {
 const NEW_PASSWORD: &str = "a fresh and unguessable passphrase";
 
 async fn password_changes(backend: Backend) {
-    let app = app(&backend).await;
+    let (app, log) = racing_app(&backend).await;
     for round in 0..ROUNDS {
         let email = format!("race-change{round}@example.com");
         let token = signed_in_user(&app, &email).await;
@@ -291,14 +376,22 @@ async fn password_changes(backend: Backend) {
             .map(|i| json!({"current_password": format!("wrong horse battery {i}"), "new_password": NEW_PASSWORD}))
             .collect();
         let right = json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD});
-        let (right, wrong) =
-            together_as(&app, "PUT", "/account/password", Some(&token), wrong, right).await;
-        at_most_one_judged_of(&app, &email, 204, &right, &wrong).await;
+        let (right, wrong) = together_as(
+            &app,
+            &log,
+            "PUT",
+            "/account/password",
+            Some(&token),
+            wrong,
+            right,
+        )
+        .await;
+        at_most_one_judged_of(&app, &log, &email, 204, &right, &wrong).await;
     }
 }
 
 async fn password_resets(backend: Backend) {
-    let app = app(&backend).await;
+    let (app, log) = racing_app(&backend).await;
     for round in 0..ROUNDS {
         let email = format!("race-reset{round}@example.com");
         signed_in_user(&app, &email).await;
@@ -311,13 +404,13 @@ async fn password_resets(backend: Backend) {
             .map(|i| json!({"email": email, "code": wrong_digits(&code, i), "new_password": NEW_PASSWORD}))
             .collect();
         let right = json!({"email": email, "code": code, "new_password": NEW_PASSWORD});
-        let (right, wrong) = together(&app, "/password/reset", wrong, right).await;
-        at_most_one_judged_of(&app, &email, 204, &right, &wrong).await;
+        let (right, wrong) = together(&app, &log, "/password/reset", wrong, right).await;
+        at_most_one_judged_of(&app, &log, &email, 204, &right, &wrong).await;
     }
 }
 
 async fn authenticator_enrolments(backend: Backend) {
-    let app = app(&backend).await;
+    let (app, log) = racing_app(&backend).await;
     for round in 0..ROUNDS {
         let email = format!("race-enrol{round}@example.com");
         let token = signed_in_user(&app, &email).await;
@@ -333,6 +426,7 @@ async fn authenticator_enrolments(backend: Backend) {
             .collect();
         let (right, wrong) = together_as(
             &app,
+            &log,
             "POST",
             "/account/authenticator/verify",
             Some(&token),
@@ -340,12 +434,12 @@ async fn authenticator_enrolments(backend: Backend) {
             json!({"code": code}),
         )
         .await;
-        at_most_one_judged(&app, &email, &right, &wrong).await;
+        at_most_one_judged(&app, &log, &email, &right, &wrong).await;
     }
 }
 
 async fn phone_confirmations(backend: Backend) {
-    let app = app(&backend).await;
+    let (app, log) = racing_app(&backend).await;
     for round in 0..ROUNDS {
         let email = format!("race-phone{round}@example.com");
         let token = signed_in_user(&app, &email).await;
@@ -364,6 +458,7 @@ async fn phone_confirmations(backend: Backend) {
             .collect();
         let (right, wrong) = together_as(
             &app,
+            &log,
             "POST",
             "/verify-code",
             Some(&token),
@@ -371,8 +466,61 @@ async fn phone_confirmations(backend: Backend) {
             json!({"purpose": "confirm_phone", "code": code}),
         )
         .await;
-        at_most_one_judged(&app, &email, &right, &wrong).await;
+        at_most_one_judged(&app, &log, &email, &right, &wrong).await;
     }
+}
+
+/// A noted write of attempt `attempt` (`None` for a lock) between ticks `started` and `ended`.
+fn noted(attempt: Option<&str>, noted: Noted, started: u64, ended: u64) -> Entry {
+    Entry {
+        subject: "u".to_string(),
+        attempt: attempt.map(str::to_string),
+        noted,
+        started,
+        ended,
+    }
+}
+
+const ACCEPTED: Noted = Noted::Succeed {
+    done: Succeeded::Done,
+    release: false,
+};
+
+#[test]
+fn a_wrong_answer_that_takes_the_slot_a_success_freed_and_locks_is_no_lost_lock() {
+    // The right answer is accepted; a wrong one, whose slot write overlapped the
+    // success, got the freed slot (count 1 again) and locked; the rest were refused.
+    let seen = [
+        noted(Some("right"), Noted::Slot(Some(1)), 0, 1),
+        noted(Some("right"), ACCEPTED, 2, 5),
+        noted(Some("wrong"), Noted::Slot(Some(1)), 3, 6),
+        noted(None, Noted::Lock, 7, 8),
+        noted(Some("late"), Noted::Slot(None), 9, 10),
+    ];
+    assert_eq!(one_slot(&seen), Ok(()));
+}
+
+#[test]
+fn two_attempts_in_one_slot_or_anything_taken_after_the_lock_is_a_lost_lock() {
+    let second_slot = [
+        noted(Some("right"), Noted::Slot(Some(1)), 0, 1),
+        noted(Some("wrong"), Noted::Slot(Some(2)), 2, 3),
+        noted(Some("right"), ACCEPTED, 4, 5),
+        noted(None, Noted::Lock, 6, 7),
+    ];
+    assert!(one_slot(&second_slot).is_err());
+    let accepted_after_the_lock = [
+        noted(Some("right"), Noted::Slot(Some(1)), 0, 1),
+        noted(None, Noted::Lock, 2, 3),
+        noted(Some("right"), ACCEPTED, 4, 5),
+    ];
+    assert!(one_slot(&accepted_after_the_lock).is_err());
+    let slot_after_the_lock = [
+        noted(Some("wrong"), Noted::Slot(Some(1)), 0, 1),
+        noted(None, Noted::Lock, 2, 3),
+        noted(Some("other"), Noted::Slot(Some(1)), 4, 5),
+    ];
+    assert!(one_slot(&slot_after_the_lock).is_err());
 }
 
 macro_rules! on_both_stores {
