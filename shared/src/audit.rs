@@ -175,12 +175,51 @@ impl SecurityEvent {
         retention_days: i64,
         origin: &Origin,
     ) -> Self {
+        Self::about(
+            event_type,
+            user.id.clone(),
+            user.scope.clone(),
+            at,
+            retention_days,
+            origin,
+        )
+    }
+
+    /// An event of `event_type` on an email without an account (a failed attempt):
+    /// no user (`user_id` is empty) and no side, so it is stored only under the
+    /// email's keyed hash ([`crate::store::EventStore::record_unknown_events`]), which
+    /// no list reads. It costs the write an account's event costs, so that the time
+    /// a refusal takes tells nothing about who has an account.
+    pub fn unknown_email(
+        event_type: EventType,
+        at: Timestamp,
+        retention_days: i64,
+        origin: &Origin,
+    ) -> Self {
+        Self::about(
+            event_type,
+            String::new(),
+            Scope::Host,
+            at,
+            retention_days,
+            origin,
+        )
+    }
+
+    fn about(
+        event_type: EventType,
+        user_id: String,
+        scope: Scope,
+        at: Timestamp,
+        retention_days: i64,
+        origin: &Origin,
+    ) -> Self {
         Self {
             event_id: new_event_id(),
             event_type,
             at,
-            user_id: user.id.clone(),
-            scope: user.scope.clone(),
+            user_id,
+            scope,
             actor_id: None,
             ip: origin.ip.clone(),
             user_agent: origin.user_agent.clone(),

@@ -175,6 +175,73 @@ mod unparsable_stored_text {
     }
 }
 
+// An unknown email's events are read by no route, so each store is read its own
+// way; the scenario is instantiated here rather than by `suite!`.
+mod unknown_email_events {
+    use std::sync::Arc;
+
+    use twofa::store::memory::MemoryStore;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn in_memory_are_kept_under_the_emails_key_and_in_no_list() {
+        let store = Arc::new(MemoryStore::new());
+        let kept = store.clone();
+        super::scenarios::an_unknown_emails_events_are_kept_under_its_key_and_in_no_list(
+            store,
+            async |key: &str| {
+                kept.unknown_events(key)
+                    .iter()
+                    .map(|e| e.event_type.as_str().to_string())
+                    .collect()
+            },
+        )
+        .await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn in_dynamodb_are_kept_under_the_emails_key_and_in_no_list() {
+        let Some((store, raw, table)) = super::unready_dynamo_table("unknown-events") else {
+            return;
+        };
+        store
+            .ensure_table()
+            .await
+            .expect("creating a table in DynamoDB Local");
+        super::scenarios::an_unknown_emails_events_are_kept_under_its_key_and_in_no_list(
+            Arc::new(store),
+            async |key: &str| {
+                use aws_sdk_dynamodb::types::AttributeValue::S;
+                let items = raw
+                    .query()
+                    .table_name(&table)
+                    .key_condition_expression("pk = :pk AND begins_with(sk, :event)")
+                    .expression_attribute_values(":pk", S(format!("GUESS#{key}")))
+                    .expression_attribute_values(":event", S("EVENT#".into()))
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .expect("a query of the email's partition")
+                    .items
+                    .unwrap_or_default();
+                items
+                    .iter()
+                    .map(|i| {
+                        for absent in ["side_pk", "side_sk", "user_id", "scope"] {
+                            assert!(!i.contains_key(absent), "{absent} on {i:?}");
+                        }
+                        assert!(i.contains_key("expires_at"), "no TTL on {i:?}");
+                        i.get("type")
+                            .and_then(|t| t.as_s().ok())
+                            .cloned()
+                            .unwrap_or_default()
+                    })
+                    .collect()
+            },
+        )
+        .await
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ensuring_the_table_from_several_starts_at_once_and_again_later_is_harmless() {
     let Some(store) = unready_dynamo_store("ensure") else {
@@ -1565,6 +1632,65 @@ mod scenarios {
                 .unwrap(),
             None
         );
+    }
+
+    /// An email without an account records its failures as an account does (the same
+    /// requests, so a refusal's time tells nothing), but under its keyed hash: beside
+    /// its counter, which they leave alone, and in no user's or side's list. `kept`
+    /// reads the types of the events stored under a key, oldest first.
+    pub async fn an_unknown_emails_events_are_kept_under_its_key_and_in_no_list(
+        store: Shared,
+        kept: impl AsyncFn(&str) -> Vec<String>,
+    ) {
+        let origin = Origin {
+            ip: Some("192.0.2.1".into()),
+            user_agent: Some("curl".into()),
+        };
+        let failed = |at| {
+            SecurityEvent::unknown_email(EventType::SignInFailed, at, 90, &origin)
+                .detail("factor", "password")
+        };
+        let key = "keyed-hash-of-jo";
+        store
+            .take_slot(Subject::Unknown(key), "a1", None, 2, NOW)
+            .await
+            .unwrap();
+        store
+            .record_unknown_events(key, &[failed(NOW)])
+            .await
+            .unwrap();
+        let second = failed(NOW + 1);
+        let locked = second
+            .then(EventType::LockedOut)
+            .detail("locked_until", NOW + 301);
+        store
+            .record_unknown_events(key, &[second, locked])
+            .await
+            .unwrap();
+
+        assert_eq!(
+            kept(key).await,
+            ["sign_in_failed", "sign_in_failed", "locked_out"]
+        );
+        assert!(kept("another-key").await.is_empty());
+        assert!(
+            matches!(
+                store
+                    .take_slot(Subject::Unknown(key), "a2", None, 2, NOW + 1)
+                    .await
+                    .unwrap(),
+                Slot::Taken { count: 2, .. }
+            ),
+            "the counter beside the events still counts"
+        );
+        for side in [Scope::Host, acme()] {
+            let listed = store.side_events(&side, None, None, 10).await.unwrap();
+            assert!(listed.items.is_empty(), "{side:?}: {:?}", listed.items);
+        }
+        for user_id in ["", key] {
+            let listed = store.user_events(user_id, None, None, 10).await.unwrap();
+            assert!(listed.items.is_empty(), "{user_id:?}: {:?}", listed.items);
+        }
     }
 
     pub async fn a_retried_slot_or_success_is_recognised_as_its_own(store: Shared) {

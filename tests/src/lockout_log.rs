@@ -228,6 +228,13 @@ impl EventStore for LockoutLog {
     async fn record_events(&self, events: &[SecurityEvent]) -> Result<(), StoreError> {
         self.inner.record_events(events).await
     }
+    async fn record_unknown_events(
+        &self,
+        key: &str,
+        events: &[SecurityEvent],
+    ) -> Result<(), StoreError> {
+        self.inner.record_unknown_events(key, events).await
+    }
     async fn user_events(
         &self,
         user_id: &str,

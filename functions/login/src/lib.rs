@@ -85,7 +85,6 @@ async fn password_step(
         }
     });
     let side = side?.ok_or_else(ApiError::unknown_tenant)?;
-    let attempt = attempt_id()?;
     let policy = side.lockout(core.config.lockout);
     let Some(record) = record? else {
         return unknown_email(
@@ -94,11 +93,12 @@ async fn password_step(
             &scope,
             email_key.as_deref(),
             &body.password,
-            attempt,
             policy,
+            &req,
         )
         .await;
     };
+    let attempt = attempt_id()?;
 
     // The password check starts at once, beside the write that takes this attempt's
     // slot; it is judged only if the slot was taken (the store's module doc).
@@ -123,11 +123,10 @@ async fn password_step(
     };
     if !right {
         let by = WrongAnswer {
-            user: &user,
             req: &req,
             factor: "password",
         };
-        let refused = refuse_wrong_answer(core, sender, subject, &attempt, Some(by), |_| {
+        let refused = refuse_wrong_answer(core, sender, subject, &attempt, by, |_| {
             invalid_credentials()
         });
         return Err(refused.await);
@@ -157,8 +156,8 @@ async fn unknown_email(
     scope: &Scope,
     email_key: Option<&str>,
     password: &str,
-    attempt: String,
     policy: LockoutPolicy,
+    req: &Request,
 ) -> Result<Response, ApiError> {
     let Some(email_key) = email_key else {
         verify_password(password, None).await?;
@@ -168,11 +167,15 @@ async fn unknown_email(
     let subject = Subject::Unknown(&key);
     let (checked, slot) = tokio::join!(
         verify_password(password, None),
-        begin_attempt(core, subject, attempt, None, policy)
+        begin_attempt(core, subject, attempt_id()?, None, policy)
     );
     checked?;
     let attempt = slot?;
-    let refused = refuse_wrong_answer(core, sender, subject, &attempt, None, |_| {
+    let by = WrongAnswer {
+        req,
+        factor: "password",
+    };
+    let refused = refuse_wrong_answer(core, sender, subject, &attempt, by, |_| {
         invalid_credentials()
     });
     Err(refused.await)

@@ -577,6 +577,47 @@ async fn an_unknown_email_locks_after_as_many_failures_as_an_account_and_answers
 }
 
 #[tokio::test]
+async fn an_unknown_emails_failures_are_recorded_under_its_key_without_the_email_or_password() {
+    let (core, store, _) = memory_core(Config::default());
+    let password = "wrong horse battery";
+    for _ in 0..5 {
+        login(&core, "Nobody@example.com", password).await;
+    }
+    let key = twofa::lockout::unknown_email_key(&core, &Scope::Host, "nobody@example.com");
+    let kept = store.unknown_events(&key);
+    let types: Vec<&str> = kept.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "sign_in_failed",
+            "sign_in_failed",
+            "sign_in_failed",
+            "sign_in_failed",
+            "sign_in_failed",
+            "locked_out"
+        ],
+        "as an account's failures are recorded: the same writes"
+    );
+    for e in &kept {
+        let text = format!("{e:?} {}", serde_json::to_string(e).unwrap()).to_lowercase();
+        assert!(
+            !text.contains("nobody") && !text.contains(password),
+            "{text}"
+        );
+        assert_eq!(e.user_id, "", "no account");
+    }
+    seed_user(&core, Scope::Host, "nobody@example.com", PASSWORD, &[]).await;
+    assert!(
+        twofa::store::EventStore::side_events(store.as_ref(), &Scope::Host, None, None, 10)
+            .await
+            .unwrap()
+            .items
+            .is_empty(),
+        "no list shows them, not even once the email has an account"
+    );
+}
+
+#[tokio::test]
 async fn registering_an_email_whose_unknown_counter_is_locked_is_not_blocked() {
     let (core, _, _) = memory_core(Config::default());
     for _ in 0..5 {

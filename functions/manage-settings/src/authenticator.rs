@@ -273,7 +273,6 @@ async fn wrong_code(
     req: &Request,
 ) -> ApiError {
     let by = WrongAnswer {
-        user,
         req,
         factor: "authenticator_enrolment",
     };
@@ -282,7 +281,7 @@ async fn wrong_code(
         email,
         Subject::User(&user.id),
         attempt,
-        Some(by),
+        by,
         ApiError::invalid_code,
     )
     .await

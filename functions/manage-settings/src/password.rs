@@ -66,11 +66,10 @@ pub async fn change(
     let current = attempt.user.as_ref().unwrap_or(user);
     if !verify_password(&change.current_password, Some(&current.password_hash)).await? {
         let by = WrongAnswer {
-            user: current,
             req,
             factor: "password",
         };
-        let refused = refuse_wrong_answer(core, email, subject, &attempt, Some(by), |_| {
+        let refused = refuse_wrong_answer(core, email, subject, &attempt, by, |_| {
             invalid_credentials()
         });
         return Err(refused.await);

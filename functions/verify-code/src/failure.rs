@@ -18,13 +18,13 @@ pub async fn wrong_code(
     req: &Request,
     factor: &'static str,
 ) -> ApiError {
-    let by = WrongAnswer { user, req, factor };
+    let by = WrongAnswer { req, factor };
     refuse_wrong_answer(
         core,
         email,
         Subject::User(&user.id),
         attempt,
-        Some(by),
+        by,
         ApiError::invalid_code,
     )
     .await

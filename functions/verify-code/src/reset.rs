@@ -101,7 +101,11 @@ async fn attempt(
         let unknown = unknown_email_key(core, &scope, &key);
         let subject = Subject::Unknown(&unknown);
         let attempt = begin_attempt(core, subject, attempt_id()?, None, policy).await?;
-        let refused = refuse_wrong_answer(core, sender, subject, &attempt, None, |_| {
+        let by = WrongAnswer {
+            req,
+            factor: "reset_code",
+        };
+        let refused = refuse_wrong_answer(core, sender, subject, &attempt, by, |_| {
             invalid_reset_code()
         });
         return Err(refused.await);
@@ -179,17 +183,11 @@ async fn wrong_code(
     req: &Request,
 ) -> ApiError {
     let by = WrongAnswer {
-        user,
         req,
         factor: "reset_code",
     };
-    refuse_wrong_answer(
-        core,
-        sender,
-        Subject::User(&user.id),
-        attempt,
-        Some(by),
-        |_| invalid_reset_code(),
-    )
+    refuse_wrong_answer(core, sender, Subject::User(&user.id), attempt, by, |_| {
+        invalid_reset_code()
+    })
     .await
 }

@@ -109,11 +109,9 @@ pub async fn begin_attempt(
     }
 }
 
-/// Who gave a wrong answer, for its `sign_in_failed` event.
+/// A wrong answer, for its `sign_in_failed` event.
 #[derive(Debug, Clone, Copy)]
 pub struct WrongAnswer<'a> {
-    /// The account (as the attempt's slot write left it, when the handler has that).
-    pub user: &'a User,
     /// The request, for the event's origin.
     pub req: &'a Request,
     /// What was wrong (`password`, `authenticator`, `reset_code`…; never the answer).
@@ -122,8 +120,9 @@ pub struct WrongAnswer<'a> {
 
 /// The one way a handler answers a wrong password or code. The attempt stays counted
 /// and the one that used the last slot locks the account (`wrong_answer`); the
-/// `sign_in_failed` event is recorded for an account (`by`; `None` for an email
-/// without one), with `locked_out` in the same write when this answer locked it.
+/// `sign_in_failed` event is recorded, with `locked_out` in the same write when this
+/// answer locked it: on the account, or for an email without one under its keyed
+/// hash, so that both refusals cost the same store requests (the store's module doc).
 /// The answer is 423 `locked_out` when the count this attempt's own slot write
 /// returned reached the limit (never an earlier read), else `counted` of the
 /// attempts left.
@@ -132,19 +131,14 @@ pub async fn refuse_wrong_answer(
     email: &dyn EmailSender,
     subject: Subject<'_>,
     attempt: &Attempt,
-    by: Option<WrongAnswer<'_>>,
+    by: WrongAnswer<'_>,
     counted: impl FnOnce(u32) -> ApiError,
 ) -> ApiError {
     let failure = match wrong_answer(core, email, subject, attempt).await {
         Ok(failure) => failure,
         Err(e) => return e.into(),
     };
-    if let Some(by) = by {
-        let failed = core
-            .event(EventType::SignInFailed, by.user, by.req)
-            .detail("factor", by.factor);
-        record_wrong_answer(core, failed, failure).await;
-    }
+    record_wrong_answer(core, subject, attempt, by, failure).await;
     match failure {
         Failure::Counted { attempts_remaining } => counted(attempts_remaining),
         Failure::Locked { retry_after } => ApiError::locked_out(retry_after),
@@ -190,16 +184,45 @@ async fn wrong_answer(
 }
 
 /// Records a wrong answer's `sign_in_failed` event, and with it, in the same write,
-/// the `locked_out` event when this answer locked the account.
-async fn record_wrong_answer(core: &Core, failed: SecurityEvent, failure: Failure) {
-    match failure {
-        Failure::Counted { .. } => core.record(failed).await,
+/// the `locked_out` event when this answer locked the account: on the user the slot
+/// write returned, or under an unknown email's key.
+async fn record_wrong_answer(
+    core: &Core,
+    subject: Subject<'_>,
+    attempt: &Attempt,
+    by: WrongAnswer<'_>,
+    failure: Failure,
+) {
+    let (now, retention, origin) = (
+        core.now(),
+        core.config.event_retention_days,
+        crate::api::origin(by.req),
+    );
+    let failed = match &attempt.user {
+        Some(user) => SecurityEvent::new(EventType::SignInFailed, user, now, retention, &origin),
+        None => SecurityEvent::unknown_email(EventType::SignInFailed, now, retention, &origin),
+    }
+    .detail("factor", by.factor);
+    let events = match failure {
+        Failure::Counted { .. } => vec![failed],
         Failure::Locked { retry_after } => {
             let locked = failed
                 .then(EventType::LockedOut)
-                .detail("locked_until", core.now() + retry_after);
-            core.record_all(vec![failed, locked]).await
+                .detail("locked_until", now + retry_after);
+            vec![failed, locked]
         }
+    };
+    let recorded = match (subject, &attempt.user) {
+        (Subject::User(_), Some(_)) => core.store.record_events(&events).await,
+        (Subject::Unknown(key), None) => core.store.record_unknown_events(key, &events).await,
+        // A slot write returns the user for a user's subject, never for an unknown email.
+        _ => {
+            tracing::error!("a failed attempt's subject and user disagree: no event recorded");
+            return;
+        }
+    };
+    if let Err(e) = recorded {
+        tracing::error!(error = %e, "the failed attempt's events were not recorded");
     }
 }
 

@@ -35,6 +35,8 @@ struct State {
     /// Lockout counters: a user's by id, an unknown email's by its keyed hash.
     counters: HashMap<CounterKey, Counter>,
     events: Vec<SecurityEvent>,
+    /// Events of emails without an account, by the email's keyed hash: no list reads them.
+    unknown_events: HashMap<String, Vec<SecurityEvent>>,
     /// Text a test planted in place of a user's parsed address or number, by user id.
     planted: HashMap<String, Planted>,
 }
@@ -168,6 +170,17 @@ impl MemoryStore {
     fn write(&self) -> std::sync::MutexGuard<'_, State> {
         // A panic while holding the lock leaves plain data behind; keep serving it.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The events recorded for an email without an account, under its keyed hash:
+    /// no route reads them, the store suite does.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn unknown_events(&self, key: &str) -> Vec<SecurityEvent> {
+        self.write()
+            .unknown_events
+            .get(key)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Puts `text` where a user's `attribute` (`"email"` or `"phone_number"`, the
@@ -487,6 +500,19 @@ impl UserStore for MemoryStore {
 impl EventStore for MemoryStore {
     async fn record_events(&self, events: &[SecurityEvent]) -> Result<(), StoreError> {
         self.write().events.extend_from_slice(events);
+        Ok(())
+    }
+
+    async fn record_unknown_events(
+        &self,
+        key: &str,
+        events: &[SecurityEvent],
+    ) -> Result<(), StoreError> {
+        self.write()
+            .unknown_events
+            .entry(key.to_string())
+            .or_default()
+            .extend_from_slice(events);
         Ok(())
     }
 

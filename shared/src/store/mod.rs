@@ -42,7 +42,11 @@
 //! email's keyed hash ([`Subject::Unknown`]), with a TTL, so that they lock exactly
 //! as a real account does and a lock answer tells nothing about who has an account.
 //! That counter lives apart from the `EMAIL#` uniqueness guard: it never blocks a
-//! registration.
+//! registration. Their failures are recorded as events too, under the same key
+//! ([`EventStore::record_unknown_events`]): an account's wrong password writes its
+//! `sign_in_failed` event (with `locked_out` when it locks), and an unknown email
+//! must cost the same requests, in the same order, or the time a 401 or 423 takes
+//! would tell which emails have an account.
 //!
 //! # Retried writes
 //! The slot and the success write carry the attempt's id (`slot_attempt`,
@@ -320,6 +324,15 @@ pub trait UserStore: Send + Sync {
 pub trait EventStore: Send + Sync {
     /// Stores events, in one write request: an event costs its request one write, however many it records.
     async fn record_events(&self, events: &[SecurityEvent]) -> Result<(), StoreError>;
+    /// Stores the events of an email without an account
+    /// ([`SecurityEvent::unknown_email`]) under its keyed hash `key`, with the same
+    /// requests [`EventStore::record_events`] makes for as many events, and kept as
+    /// long: in no user's or side's list, read by no route.
+    async fn record_unknown_events(
+        &self,
+        key: &str,
+        events: &[SecurityEvent],
+    ) -> Result<(), StoreError>;
     /// One user's events (of `event_type` only, if given), newest first, after `after`.
     async fn user_events(
         &self,

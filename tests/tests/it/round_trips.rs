@@ -56,6 +56,10 @@ impl Calls {
 }
 
 async fn counted_core(endpoint: &str) -> (Core, Calls) {
+    counted_core_with(endpoint, Config::default()).await
+}
+
+async fn counted_core_with(endpoint: &str, config: Config) -> (Core, Calls) {
     let calls = Calls::default();
     let conf =
         aws_sdk_dynamodb::config::Builder::from(&twofa::testing::emulator_sdk_config(endpoint))
@@ -70,7 +74,7 @@ async fn counted_core(endpoint: &str) -> (Core, Calls) {
         .await
         .expect("a table in DynamoDB Local");
     (
-        twofa::testing::core_over(Arc::new(store), Arc::new(SystemClock), Config::default()),
+        twofa::testing::core_over(Arc::new(store), Arc::new(SystemClock), config),
         calls,
     )
 }
@@ -158,8 +162,77 @@ async fn the_policy_is_one_item_read_and_login_is_one_round_trip_before_the_pass
     assert_eq!(failed.status(), 401);
     assert_eq!(
         ops,
-        vec!["GetItem", "GetItem", "UpdateItem"],
-        "an unknown email does the same work (its counter's slot), with no event: there is no account"
+        vec!["GetItem", "GetItem", "UpdateItem", "PutItem"],
+        "an unknown email does the same work: its counter's slot, and its event under the email's keyed hash"
+    );
+}
+
+/// The DynamoDB requests, in order, of each of `tries` failed logins with `body`,
+/// with the status each got.
+async fn failed_logins(
+    core: &Core,
+    calls: &Calls,
+    body: &Value,
+    tries: usize,
+) -> Vec<(u16, Vec<String>)> {
+    let out = LogSender::default();
+    let mut seen = Vec::new();
+    for _ in 0..tries {
+        let (answer, ops) = calls
+            .during(login::handle(
+                core,
+                &out,
+                json_request("POST", "/login", body, None),
+            ))
+            .await;
+        seen.push((answer.status().as_u16(), ops));
+    }
+    seen
+}
+
+#[tokio::test]
+async fn a_wrong_password_and_an_unknown_email_cost_the_same_requests_in_the_same_order() {
+    let Some(endpoint) = twofa::testing::service_endpoint("DYNAMODB_ENDPOINT") else {
+        return;
+    };
+    // Two failures lock; no floor on the 423, which the requests alone must not tell apart.
+    let env = std::collections::HashMap::from([
+        ("LOCKOUT_MAX_FAILED_ATTEMPTS".to_string(), "2".to_string()),
+        ("LOCKED_ANSWER_MS".to_string(), "0".to_string()),
+    ]);
+    let (core, calls) =
+        counted_core_with(&endpoint, Config::read(&env).expect("valid settings")).await;
+    let user = twofa::testing::seed_user(
+        &core,
+        twofa::tenant::Scope::Host,
+        "jane@example.com",
+        PASSWORD,
+        &[],
+    )
+    .await;
+    // A confirmed address: the locking attempt sends the owner a notice (the log sender here).
+    twofa::testing::patch_user(
+        &core,
+        &user,
+        twofa::user::UserPatch {
+            email_confirmed: Some(true),
+            ..Default::default()
+        },
+    )
+    .await;
+    let wrong = json!({"email": "jane@example.com", "password": "wrong horse battery"});
+    let unknown = json!({"email": "nobody@example.com", "password": "wrong horse battery"});
+    let account = failed_logins(&core, &calls, &wrong, 3).await;
+    let nobody = failed_logins(&core, &calls, &unknown, 3).await;
+    let statuses = |seen: &[(u16, Vec<String>)]| seen.iter().map(|(s, _)| *s).collect::<Vec<_>>();
+    assert_eq!(statuses(&account), [401, 423, 423], "{account:?}");
+    assert_eq!(statuses(&nobody), [401, 423, 423], "{nobody:?}");
+    // The 401, the 423 that locks, a 423 while locked: the same requests each.
+    let ops = |seen: &[(u16, Vec<String>)]| seen.iter().map(|(_, o)| o.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        ops(&account),
+        ops(&nobody),
+        "an account's requests, then an unknown email's"
     );
 }
 

@@ -41,6 +41,21 @@ pub fn event_item(e: &SecurityEvent) -> Result<Item, StoreError> {
     Ok(i)
 }
 
+/// The item of an event of an email without an account: under the email's keyed
+/// hash (beside its failure counter), in no side's index partition and without the
+/// user and side it does not have, expiring as every event does.
+pub fn unknown_event_item(key: &str, e: &SecurityEvent) -> Result<Item, StoreError> {
+    let mut i = event_item(e)?;
+    for gone in [SIDE_PK, SIDE_SK, "user_id", "scope"] {
+        i.remove(gone);
+    }
+    i.extend(item::key(
+        keys::unknown_pk(key),
+        keys::event_sk(&e.sort_key()),
+    ));
+    Ok(i)
+}
+
 /// An event from its item.
 pub fn event_from(i: &Item) -> Result<SecurityEvent, StoreError> {
     let r = Reader(i);
@@ -89,29 +104,20 @@ pub(super) fn events_from(page: Page<Item>) -> Result<Page<SecurityEvent>, Store
 #[async_trait]
 impl EventStore for DynamoStore {
     async fn record_events(&self, events: &[SecurityEvent]) -> Result<(), StoreError> {
-        match events {
-            [] => Ok(()),
-            [one] => self.put(event_item(one)?).await,
-            many => {
-                let puts = many
-                    .iter()
-                    .map(|e| {
-                        Ok(WriteRequest::builder()
-                            .put_request(
-                                PutRequest::builder()
-                                    .set_item(Some(event_item(e)?))
-                                    .build()
-                                    .map_err(built)?,
-                            )
-                            .build())
-                    })
-                    .collect::<Result<Vec<_>, StoreError>>()?;
-                for chunk in puts.chunks(25) {
-                    self.batch_write(chunk.to_vec(), "security events").await?;
-                }
-                Ok(())
-            }
-        }
+        self.put_events(events.iter().map(event_item).collect::<Result<_, _>>()?)
+            .await
+    }
+
+    async fn record_unknown_events(
+        &self,
+        key: &str,
+        events: &[SecurityEvent],
+    ) -> Result<(), StoreError> {
+        let items = events
+            .iter()
+            .map(|e| unknown_event_item(key, e))
+            .collect::<Result<_, _>>()?;
+        self.put_events(items).await
     }
 
     async fn user_events(
@@ -173,5 +179,35 @@ impl EventStore for DynamoStore {
             page_key: side_page_key,
         };
         events_from(self.query_page(q, start, limit).await?)
+    }
+}
+
+impl DynamoStore {
+    /// Event items in one request: a `PutItem` for one, a `BatchWriteItem` for more
+    /// (25 a request). Both kinds of event take this path, so an unknown email's
+    /// refusal costs the requests an account's does.
+    async fn put_events(&self, items: Vec<Item>) -> Result<(), StoreError> {
+        match <[Item; 1]>::try_from(items) {
+            Ok([one]) => self.put(one).await,
+            Err(many) => {
+                let puts = many
+                    .into_iter()
+                    .map(|i| {
+                        Ok(WriteRequest::builder()
+                            .put_request(
+                                PutRequest::builder()
+                                    .set_item(Some(i))
+                                    .build()
+                                    .map_err(built)?,
+                            )
+                            .build())
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()?;
+                for chunk in puts.chunks(25) {
+                    self.batch_write(chunk.to_vec(), "security events").await?;
+                }
+                Ok(())
+            }
+        }
     }
 }

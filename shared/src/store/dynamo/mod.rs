@@ -11,6 +11,7 @@
 //! | security event | `USER#<id>` | `EVENT#<at, 12 digits>#<event_id>` | `EVENTS#<scope key>` / `<at>#<event_id>` |
 //! | email uniqueness (→ `user_id`, a copy of `password_hash`) | `EMAIL#<scope key>#<lower-case email>` | `EMAIL` | |
 //! | unknown email's failure counter | `GUESS#<keyed hash of scope and email>` | `GUESS` | |
+//! | unknown email's failure event (no `user_id`, `scope`) | `GUESS#<keyed hash of scope and email>` | `EVENT#<at, 12 digits>#<event_id>` | none: no list reads it |
 //! | tenant (name, feature, settings, lockout values) | `TENANT#<lower-case name>` | `TENANT` | |
 //! | tenant listing | `TENANTS` | `<lower-case name>` | |
 //! | host settings and lockout values | `HOST` | `HOST` | |
@@ -201,6 +202,8 @@
 //!   another `Query`, at most eight.
 //! - `record_events`: one `PutItem`, or one `BatchWriteItem` for the events one
 //!   request causes together (a sign-in with a recovery code, a lockout).
+//!   `record_unknown_events` makes the same requests for as many events, so an
+//!   unknown email's refusal costs what an account's does.
 
 mod attempts;
 #[cfg(test)]
