@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 mod attempt;
 pub use attempt::{
     Attempt, Outcome, WrongAnswer, attempt_id, begin_attempt, lockout_of, refuse_wrong_answer,
-    right_answer, unknown_email_key,
+    refuse_wrong_code, right_answer, unknown_email_key,
 };
 
 use crate::clock::Timestamp;

@@ -9,19 +9,20 @@ use twofa::api::{
 };
 use twofa::app::Core;
 use twofa::audit::EventType;
-use twofa::lockout::{
-    Attempt, WrongAnswer, attempt_id, begin_attempt, refuse_wrong_answer, right_answer,
-};
+use twofa::lockout::{attempt_id, begin_attempt, refuse_wrong_code, right_answer};
 use twofa::policy::{Provider, can_prove_second_factor};
 use twofa::senders::{EmailSender, notify};
 use twofa::store::{Spend, Subject, Succeeded, Success};
 use twofa::tokens::{FreshAccess, TokenKind, fresh_access};
 use twofa::totp::{self, Checked};
-use twofa::user::{Authenticator, User, UserPatch};
+use twofa::user::{Authenticator, UserPatch};
 
 use crate::caller::{enrolling, signed_in};
 use crate::recovery::new_codes;
 use crate::side::side_of;
+
+/// What a wrong enrolment code names in its `sign_in_failed` event.
+const ENROLMENT: &str = "authenticator_enrolment";
 
 #[derive(Serialize)]
 struct Enrolment {
@@ -131,9 +132,11 @@ pub async fn verify(
         Checked::Fresh(step) => step,
         Checked::Replayed => {
             tracing::warn!(user_id = %user.id, "authenticator code replayed during enrolment");
-            return Err(wrong_code(core, email, user, &attempt, req).await);
+            return Err(refuse_wrong_code(core, email, user, &attempt, req, ENROLMENT).await);
         }
-        Checked::Wrong => return Err(wrong_code(core, email, user, &attempt, req).await),
+        Checked::Wrong => {
+            return Err(refuse_wrong_code(core, email, user, &attempt, req, ENROLMENT).await);
+        }
     };
     let (codes, hashes) = new_codes(core, &user.id)?;
     let patch = UserPatch {
@@ -161,7 +164,7 @@ pub async fn verify(
         Succeeded::Done => {}
         Succeeded::Spent => {
             tracing::warn!(user_id = %user.id, "authenticator code replayed during enrolment");
-            return Err(wrong_code(core, email, user, &attempt, req).await);
+            return Err(refuse_wrong_code(core, email, user, &attempt, req, ENROLMENT).await);
         }
         Succeeded::Changed => {
             // Not a guess: the attempt gives its slot back.
@@ -262,27 +265,4 @@ pub async fn delete(
         .await;
     }
     Ok(no_content())
-}
-
-/// The answer to a wrong code: its attempt stays counted.
-async fn wrong_code(
-    core: &Core,
-    email: &dyn EmailSender,
-    user: &User,
-    attempt: &Attempt,
-    req: &Request,
-) -> ApiError {
-    let by = WrongAnswer {
-        req,
-        factor: "authenticator_enrolment",
-    };
-    refuse_wrong_answer(
-        core,
-        email,
-        Subject::User(&user.id),
-        attempt,
-        by,
-        ApiError::invalid_code,
-    )
-    .await
 }

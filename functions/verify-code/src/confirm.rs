@@ -8,7 +8,7 @@ use serde_json::json;
 use twofa::api::{ApiError, ErrorCode, Request, Response, authenticate, json};
 use twofa::app::Core;
 use twofa::audit::EventType;
-use twofa::lockout::{Outcome, attempt_id, begin_attempt, right_answer};
+use twofa::lockout::{Outcome, attempt_id, begin_attempt, refuse_wrong_code, right_answer};
 use twofa::phone::PhoneNumber;
 use twofa::policy::ConfirmPurpose;
 use twofa::senders::EmailSender;
@@ -17,7 +17,7 @@ use twofa::tokens::{TokenKind, fresh_access};
 use twofa::user::UserPatch;
 
 use crate::check::{self, Judged};
-use crate::failure::{not_a_guess, wrong_code};
+use crate::failure::not_a_guess;
 
 pub async fn verify(
     core: &Core,
@@ -50,7 +50,9 @@ pub async fn verify(
     let spend = match check::sent_code(core, pending.as_ref(), code, &destination, None).await? {
         Judged::Right(spend) => spend,
         Judged::Wrong => {
-            return Err(wrong_code(core, email, user, &attempt, req, code_purpose.as_str()).await);
+            return Err(
+                refuse_wrong_code(core, email, user, &attempt, req, code_purpose.as_str()).await,
+            );
         }
         Judged::Expired => {
             not_a_guess(core, user, &attempt).await?;
@@ -94,7 +96,9 @@ pub async fn verify(
         authenticator: None,
     };
     if right_answer(core, &user.id, &success).await? == Outcome::Spent {
-        return Err(wrong_code(core, email, user, &attempt, req, code_purpose.as_str()).await);
+        return Err(
+            refuse_wrong_code(core, email, user, &attempt, req, code_purpose.as_str()).await,
+        );
     }
     let mut changed = user.clone();
     patch.apply(&mut changed);

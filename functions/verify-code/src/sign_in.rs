@@ -6,7 +6,7 @@ use twofa::api::{ApiError, ErrorCode, Request, Response, json, json_with_headers
 use twofa::app::Core;
 use twofa::audit::EventType;
 use twofa::codes::CodePurpose;
-use twofa::lockout::{Outcome, attempt_id, begin_attempt, right_answer};
+use twofa::lockout::{Outcome, attempt_id, begin_attempt, refuse_wrong_code, right_answer};
 use twofa::phone::PhoneNumber;
 use twofa::policy::{Effective, Provider, load_side, usable_providers};
 use twofa::senders::{EmailSender, notify};
@@ -16,7 +16,7 @@ use twofa::tokens::issue_access;
 use twofa::user::{User, UserPatch};
 
 use crate::check::{self, Judged};
-use crate::failure::{not_a_guess, wrong_code};
+use crate::failure::not_a_guess;
 use crate::remember::remember;
 use crate::request::SignIn;
 
@@ -73,7 +73,9 @@ pub async fn verify(
     let spend = match judged {
         Judged::Right(spend) => spend,
         Judged::Wrong => {
-            return Err(wrong_code(core, email, &user, &attempt, req, s.provider.as_str()).await);
+            return Err(
+                refuse_wrong_code(core, email, &user, &attempt, req, s.provider.as_str()).await,
+            );
         }
         Judged::Expired => {
             not_a_guess(core, &user, &attempt).await?;
@@ -90,7 +92,9 @@ pub async fn verify(
         authenticator: None,
     };
     if right_answer(core, &user.id, &success).await? == Outcome::Spent {
-        return Err(wrong_code(core, email, &user, &attempt, req, s.provider.as_str()).await);
+        return Err(
+            refuse_wrong_code(core, email, &user, &attempt, req, s.provider.as_str()).await,
+        );
     }
     tracing::info!(user_id = %user.id, method = s.provider.as_str(), "signed in with a second factor");
     if s.provider == Provider::RecoveryCode {

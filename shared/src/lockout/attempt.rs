@@ -145,6 +145,29 @@ pub async fn refuse_wrong_answer(
     }
 }
 
+/// A wrong code from `user` (a second factor, a confirmation, an enrolment):
+/// [`refuse_wrong_answer`] on the account, answered 401 `invalid_code` with the
+/// attempts left, or 423. `factor` names what was wrong in the event.
+pub async fn refuse_wrong_code(
+    core: &Core,
+    email: &dyn EmailSender,
+    user: &User,
+    attempt: &Attempt,
+    req: &Request,
+    factor: &'static str,
+) -> ApiError {
+    let by = WrongAnswer { req, factor };
+    refuse_wrong_answer(
+        core,
+        email,
+        Subject::User(&user.id),
+        attempt,
+        by,
+        ApiError::invalid_code,
+    )
+    .await
+}
+
 /// The attempt was wrong: it stays counted; the one that used the last slot locks
 /// the account (ending any sign-in in progress, so its two-factor token dies) and
 /// sends the lockout notice. After [`HARD_LIMIT`] consecutive failures the lock is long.
