@@ -4,9 +4,9 @@
 //! [`crate::lockout`], tokens in [`crate::tokens`], notices in [`crate::senders`],
 //! caller authentication and step-up in [`crate::api`].
 
-use crate::api::ApiError;
+use crate::api::{ApiError, Caller};
 use crate::app::Core;
-use crate::tokens::TokenKind;
+use crate::tokens::{TokenKind, user_of_token};
 use crate::user::User;
 
 /// A sign-in waiting for its second factor.
@@ -22,20 +22,8 @@ pub struct PendingSignIn {
 /// ended (finished, replaced by a newer login, or ended by a lock), 423 while the
 /// account is locked. Every copy of the token dies with the sign-in.
 pub async fn pending_sign_in(core: &Core, token: &str) -> Result<PendingSignIn, ApiError> {
-    let now = core.now();
-    let claims = core
-        .tokens
-        .verify(TokenKind::TwoFactor, token, now)
-        .map_err(|_| ApiError::unauthorized())?;
-    let user = core
-        .store
-        .user(&claims.sub)
-        .await?
-        .ok_or_else(ApiError::unauthorized)?;
-    if user.scope.key() != claims.scope {
-        return Err(ApiError::unauthorized());
-    }
-    if let Some(seconds) = crate::lockout::locked_for(user.lockout_end, now) {
+    let Caller { claims, user, .. } = user_of_token(core, &[TokenKind::TwoFactor], token).await?;
+    if let Some(seconds) = crate::lockout::locked_for(user.lockout_end, core.now()) {
         return Err(ApiError::locked_out(seconds));
     }
     match claims.sid {

@@ -15,6 +15,7 @@ mod issue;
 pub(crate) use issue::stamp_digest;
 pub use issue::{
     FreshAccess, SignedIn, fresh_access, issue_access, remember_cookie, rotate_stamp, token_for,
+    user_of_token,
 };
 
 /// The kinds of token. Remember-browser tokens are not JWTs but random device

@@ -5,7 +5,7 @@ use super::{ApiError, ErrorCode, Request, bearer_token};
 use crate::app::Core;
 use crate::policy::{can_prove_second_factor, load_side};
 use crate::tenant::Scope;
-use crate::tokens::{Claims, TokenKind, stamp_digest};
+use crate::tokens::{Claims, TokenKind, stamp_digest, user_of_token};
 use crate::user::User;
 
 /// The caller of an authenticated route: who, and with which kind of token.
@@ -35,29 +35,18 @@ pub async fn authenticate(
     kinds: &[TokenKind],
 ) -> Result<Caller, ApiError> {
     let token = bearer_token(req).ok_or_else(ApiError::unauthorized)?;
-    let now = core.now();
-    let (kind, claims) = kinds
-        .iter()
-        .find_map(|k| core.tokens.verify(*k, token, now).ok().map(|c| (*k, c)))
-        .ok_or_else(ApiError::unauthorized)?;
-    let user = core
-        .store
-        .user(&claims.sub)
-        .await?
-        .ok_or_else(ApiError::unauthorized)?;
-    if user.scope.key() != claims.scope {
-        return Err(ApiError::unauthorized());
-    }
+    let caller = user_of_token(core, kinds, token).await?;
     // A token from before the last stamp change (or from before tokens named one) is over.
-    let current = stamp_digest(core, &user);
-    if !claims
+    let current = stamp_digest(core, &caller.user);
+    if !caller
+        .claims
         .stamp
         .as_deref()
         .is_some_and(|s| crate::crypto::constant_time_eq(s, &current))
     {
         return Err(ApiError::unauthorized());
     }
-    Ok(Caller { kind, claims, user })
+    Ok(caller)
 }
 
 /// The scope a public route's `tenant` field names: the host when absent or null;

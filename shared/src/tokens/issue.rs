@@ -1,6 +1,6 @@
 //! Tokens for a user: what each carries (who, which side, which roles, the security
-//! stamp), the access token a sign-in ends with, and the fresh one a change that
-//! rotates the caller's own stamp hands back.
+//! stamp), the user a presented one names, the access token a sign-in ends with,
+//! and the fresh one a change that rotates the caller's own stamp hands back.
 //!
 //! Every token names the user's security stamp (a keyed digest of it), and every
 //! authenticated route compares it with the stamp of the user it reads anyway: a
@@ -40,6 +40,33 @@ pub(crate) fn stamp_digest(core: &Core, user: &User) -> String {
     // 128 bits (22 base64 characters) is plenty to tell stamps apart.
     digest.truncate(22);
     digest
+}
+
+/// The user a presented token names, freshly read, as the [`Caller`] it makes: the
+/// first of `kinds` the token verifies as (signature, audience, expiry), its claims,
+/// and its user, on the side the token names. 401 `unauthorized` for a bad, expired
+/// or wrong-kind token, a user that no longer exists, or one of another side. What
+/// else holds a token to its user (the stamp, the pending sign-in) is the caller's
+/// check: each kind is held by its own.
+pub async fn user_of_token(
+    core: &Core,
+    kinds: &[TokenKind],
+    token: &str,
+) -> Result<Caller, ApiError> {
+    let now = core.now();
+    let (kind, claims) = kinds
+        .iter()
+        .find_map(|k| core.tokens.verify(*k, token, now).ok().map(|c| (*k, c)))
+        .ok_or_else(ApiError::unauthorized)?;
+    let user = core
+        .store
+        .user(&claims.sub)
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
+    if user.scope.key() != claims.scope {
+        return Err(ApiError::unauthorized());
+    }
+    Ok(Caller { kind, claims, user })
 }
 
 /// What every token for `user` carries: who, which side, which roles, and the stamp.
