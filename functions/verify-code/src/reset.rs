@@ -27,7 +27,7 @@ use twofa::password::{Password, hash_password};
 use twofa::policy::load_side;
 use twofa::senders::{EmailSender, notify};
 use twofa::store::{Subject, Success};
-use twofa::user::{User, UserPatch};
+use twofa::user::UserPatch;
 
 use crate::check::{self, Judged};
 use crate::failure::not_a_guess;
@@ -86,43 +86,42 @@ async fn attempt(
         return Err(invalid_reset_code());
     };
     let key = address.key();
-    // As login does: the policy and the user are independent reads, one round trip of latency.
-    let (side, user) = tokio::join!(
+    // As login does: the policy and the email's item are independent reads, one round trip of latency.
+    let (side, record) = tokio::join!(
         load_side(core.store.as_ref(), &scope),
-        core.store.user_by_email(&scope, &key)
+        core.store.login_record(&scope, &key)
     );
-    let (side, user) = (side?, user?);
+    let (side, record) = (side?, record?);
     let policy = side
         .as_ref()
         .map_or(core.config.lockout, |s| s.lockout(core.config.lockout));
-    let Some(user) = user else {
-        // Counted under the email's keyed hash, as login counts it, so an email
-        // without an account locks exactly as an account does.
-        let unknown = unknown_email_key(core, &scope, &key);
-        let subject = Subject::Unknown(&unknown);
-        let attempt = begin_attempt(core, subject, attempt_id()?, None, policy).await?;
-        let by = WrongAnswer {
-            req,
-            factor: "reset_code",
-        };
-        let refused = refuse_wrong_answer(core, sender, subject, &attempt, by, |_| {
-            invalid_reset_code()
-        });
-        return Err(refused.await);
+    // An email without an account counts under its keyed hash, as login counts it, so
+    // it locks exactly as an account does. It also makes the account's requests in
+    // the same order (the code's read beside the slot's write, then the failure's
+    // writes): the floor hides the time a refusal takes only while the work fits
+    // under it, and `PASSWORD_RESET_ANSWER_MS` may be 0. Its code read finds nothing:
+    // no user id is a keyed hash.
+    let unknown;
+    let (subject, code_owner) = match &record {
+        Some(r) => (Subject::User(&r.user_id), r.user_id.as_str()),
+        None => {
+            unknown = unknown_email_key(core, &scope, &key);
+            (Subject::Unknown(&unknown), unknown.as_str())
+        }
     };
-
-    // The attempt takes its slot before the code is judged (the store's module doc).
-    let id = user.id.clone();
-    let subject = Subject::User(&id);
+    // The attempt takes its slot before the code is judged (the store's module doc);
+    // the slot's write returns the user.
     let (pending, attempt) = tokio::join!(
-        core.store.code(&user.id, CodePurpose::PasswordReset),
+        core.store.code(code_owner, CodePurpose::PasswordReset),
         begin_attempt(core, subject, attempt_id()?, None, policy)
     );
     let (pending, attempt) = (pending?, attempt?);
-    let user = attempt.user.clone().unwrap_or(user);
+    let Some(user) = attempt.user.clone() else {
+        return Err(wrong_code(core, sender, subject, &attempt, req).await);
+    };
     let spend = match check::reset_code(core, pending.as_ref(), &body.code, &user).await? {
         Judged::Right(spend) => spend,
-        Judged::Wrong => return Err(wrong_code(core, sender, &user, &attempt, req).await),
+        Judged::Wrong => return Err(wrong_code(core, sender, subject, &attempt, req).await),
         Judged::Expired => {
             not_a_guess(core, &user, &attempt).await?;
             return Err(ApiError::of(ErrorCode::CodeExpired));
@@ -148,7 +147,7 @@ async fn attempt(
         release_only: false,
     };
     if right_answer(core, &user.id, &success).await? == Outcome::Spent {
-        return Err(wrong_code(core, sender, &user, &attempt, req).await);
+        return Err(wrong_code(core, sender, subject, &attempt, req).await);
     }
     // Login's copy of the hash on the email item follows through update_user.
     core.store
@@ -173,12 +172,13 @@ async fn attempt(
     Ok(no_content())
 }
 
-/// A wrong code for an account: counted, recorded as a failed sign-in (with the
-/// lockout it caused), and refused with the same 401 as for every email, or 423.
+/// A wrong code, for an account or an email without one: counted, recorded as a
+/// failed sign-in (with the lockout it caused), and refused with the same 401 for
+/// every email, or 423.
 async fn wrong_code(
     core: &Core,
     sender: &dyn EmailSender,
-    user: &User,
+    subject: Subject<'_>,
     attempt: &Attempt,
     req: &Request,
 ) -> ApiError {
@@ -186,8 +186,5 @@ async fn wrong_code(
         req,
         factor: "reset_code",
     };
-    refuse_wrong_answer(core, sender, Subject::User(&user.id), attempt, by, |_| {
-        invalid_reset_code()
-    })
-    .await
+    refuse_wrong_answer(core, sender, subject, attempt, by, |_| invalid_reset_code()).await
 }

@@ -236,6 +236,77 @@ async fn a_wrong_password_and_an_unknown_email_cost_the_same_requests_in_the_sam
     );
 }
 
+/// The DynamoDB requests, in order, of each of `tries` refused password resets with
+/// `body`, with the status each got.
+async fn failed_resets(
+    core: &Core,
+    calls: &Calls,
+    body: &Value,
+    tries: usize,
+) -> Vec<(u16, Vec<String>)> {
+    let out = LogSender::default();
+    let mut seen = Vec::new();
+    for _ in 0..tries {
+        let (answer, ops) = calls
+            .during(verify_code::handle(
+                core,
+                &out,
+                json_request("POST", "/password/reset", body, None),
+            ))
+            .await;
+        seen.push((answer.status().as_u16(), ops));
+    }
+    seen
+}
+
+#[tokio::test]
+async fn a_wrong_reset_code_and_an_unknown_email_cost_the_same_requests_in_the_same_order() {
+    let Some(endpoint) = twofa::testing::service_endpoint("DYNAMODB_ENDPOINT") else {
+        return;
+    };
+    // As for login: without the floor, the requests alone must not tell an account
+    // from an email without one, for the 401, the 423 that locks and a 423 while locked.
+    let env = std::collections::HashMap::from([
+        ("LOCKOUT_MAX_FAILED_ATTEMPTS".to_string(), "2".to_string()),
+        ("PASSWORD_RESET_ANSWER_MS".to_string(), "0".to_string()),
+    ]);
+    let (core, calls) =
+        counted_core_with(&endpoint, Config::read(&env).expect("valid settings")).await;
+    let user = twofa::testing::seed_user(
+        &core,
+        twofa::tenant::Scope::Host,
+        "jane@example.com",
+        PASSWORD,
+        &[],
+    )
+    .await;
+    twofa::testing::patch_user(
+        &core,
+        &user,
+        twofa::user::UserPatch {
+            email_confirmed: Some(true),
+            ..Default::default()
+        },
+    )
+    .await;
+    let new_password = "a fresh and unguessable passphrase";
+    let wrong =
+        json!({"email": "jane@example.com", "code": "000000", "new_password": new_password});
+    let unknown =
+        json!({"email": "nobody@example.com", "code": "000000", "new_password": new_password});
+    let account = failed_resets(&core, &calls, &wrong, 3).await;
+    let nobody = failed_resets(&core, &calls, &unknown, 3).await;
+    let statuses = |seen: &[(u16, Vec<String>)]| seen.iter().map(|(s, _)| *s).collect::<Vec<_>>();
+    assert_eq!(statuses(&account), [401, 423, 423], "{account:?}");
+    assert_eq!(statuses(&nobody), [401, 423, 423], "{nobody:?}");
+    let ops = |seen: &[(u16, Vec<String>)]| seen.iter().map(|(_, o)| o.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        ops(&account),
+        ops(&nobody),
+        "an account's requests, then an unknown email's"
+    );
+}
+
 fn count(ops: &[String], name: &str) -> usize {
     ops.iter().filter(|o| *o == name).count()
 }

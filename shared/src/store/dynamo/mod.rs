@@ -182,6 +182,10 @@
 //!   of one `GetItem`), and 100-odd bytes on the email item. The copy is written with
 //!   the user and refreshed by `update_user` when the hash changes; if it is ever
 //!   stale, login checks again against the user item's hash, which is the truth.
+//! - Password reset: policy ‖ `login_record`, then the code's `GetItem` ‖ `take_slot`
+//!   (which returns the user), then the failure's writes or the success. An email
+//!   without an account makes the same requests: its slot is its `GUESS#` counter and
+//!   its code read (under the keyed hash, which no user id is) finds nothing.
 //! - `create_user`: one `TransactWriteItems`. `create_tenant`:
 //!   a `GetItem` of `HOST`, then one `TransactWriteItems` (repeated only when the
 //!   host's lockout values changed in between).
