@@ -13,8 +13,11 @@
 //! a wrong one that was already past its checks (its token read before the success
 //! rotated the stamp) then takes the freed slot and locks the account, notice and
 //! all. So a race is broken only when the store shows two attempts in the one slot
-//! (a count past the limit), a slot taken after a lock was written, or the right
-//! answer accepted after a lock was written.
+//! (a count past the limit, or two slots taken with no success between them, since
+//! a store whose count is not atomic reports 1 to both), an answer judged without
+//! being counted (a success written by an attempt that took no slot, or more
+//! answers refused as wrong than slots that stayed counted), a slot taken after a
+//! lock was written, or the right answer accepted after a lock was written.
 
 use e2e::lockout_log::{Entry, LockoutLog, Noted};
 use e2e::{AppOptions, Backend, Reply, TestApp, spawn_app_over};
@@ -145,7 +148,19 @@ async fn at_most_one_judged_of(
         "the right answer got {} but the store wrote {accepted} successes: {seen:#?}",
         right.status
     );
-    if let Err(broken) = one_slot(&seen) {
+    // Judged: accepted, or refused as a wrong answer (a refusal for anything else,
+    // a lock or an ended sign-in, judged nothing).
+    let judged = wrong
+        .iter()
+        .chain(std::iter::once(right))
+        .filter(|r| {
+            r.status == ok
+                || (r.status == 401
+                    && ["invalid_code", "invalid_credentials"]
+                        .contains(&r.body["error"].as_str().unwrap_or("")))
+        })
+        .count();
+    if let Err(broken) = one_slot(&seen, judged) {
         panic!(
             "{broken} (wrong: {statuses:?}, right: {}): {seen:#?}",
             right.status
@@ -154,13 +169,28 @@ async fn at_most_one_judged_of(
 }
 
 /// Whether the store's writes for one account, in one race, kept it to one judged
-/// attempt at a time: no slot taken past the limit, and nothing taken or accepted
-/// after a lock was written. A write that started after another ended was applied
-/// after it; writes whose spans overlap may have been applied in either order, and
-/// are never called broken. A wrong answer that took the slot a success freed, and
-/// locked, is the legitimate order, not a lost lock.
-fn one_slot(seen: &[Entry]) -> Result<(), String> {
-    if let Some(e) = seen
+/// attempt at a time, `judged` being how many replies say their answer was judged
+/// (the right one accepted, or a wrong one refused as wrong and counted). A write
+/// that started after another ended was applied after it; writes whose spans
+/// overlap may have been applied in either order, and are never called broken. A
+/// wrong answer that took the slot a success freed, and locked, is the legitimate
+/// order, not a lost lock. Broken:
+/// - a slot taken past the limit, or two slots with no success (accepted, or a slot
+///   given back) that could have freed the slot between them: the counts a store
+///   reports are not trusted, since a count that is not atomic reports 1 to both;
+/// - a success written (accepted or not) without a slot of its own attempt before
+///   it: the answer was judged uncounted;
+/// - a slot taken, or a success accepted, after a lock was written;
+/// - more answers judged than slots kept (a wrong answer that gave its slot back
+///   was judged for free).
+fn one_slot(seen: &[Entry], judged: usize) -> Result<(), String> {
+    // The pairwise rule below holds for one slot only.
+    const _: () = assert!(MAX == 1);
+    let taken: Vec<&Entry> = seen
+        .iter()
+        .filter(|e| matches!(e.noted, Noted::Slot(Some(_))))
+        .collect();
+    if let Some(e) = taken
         .iter()
         .find(|e| matches!(e.noted, Noted::Slot(Some(count)) if count > MAX))
     {
@@ -168,6 +198,50 @@ fn one_slot(seen: &[Entry]) -> Result<(), String> {
             "attempt {:?} was judged in a slot that was not free: {:?}",
             e.attempt, e.noted
         ));
+    }
+    // Only a success frees the slot for another attempt: a lock resets the count
+    // too, but no slot is taken while it holds.
+    let frees: Vec<&Entry> = seen
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.noted,
+                Noted::Succeed {
+                    done: Succeeded::Done,
+                    ..
+                }
+            )
+        })
+        .collect();
+    // Whether a write that frees the slot may have been applied after `x` and before `y`.
+    let freed_between = |x: &Entry, y: &Entry| {
+        frees
+            .iter()
+            .any(|f| x.started < f.ended && f.started < y.ended)
+    };
+    for (i, a) in taken.iter().enumerate() {
+        for b in &taken[i + 1..] {
+            if a.attempt != b.attempt && !freed_between(a, b) && !freed_between(b, a) {
+                return Err(format!(
+                    "attempts {:?} and {:?} were judged in the one slot, nothing freeing it between them",
+                    a.attempt, b.attempt
+                ));
+            }
+        }
+    }
+    for s in seen
+        .iter()
+        .filter(|e| matches!(e.noted, Noted::Succeed { .. }))
+    {
+        if !taken
+            .iter()
+            .any(|t| t.attempt == s.attempt && t.started < s.ended)
+        {
+            return Err(format!(
+                "attempt {:?} wrote its success without a slot of its own: it was judged uncounted",
+                s.attempt
+            ));
+        }
     }
     for lock in seen.iter().filter(|e| e.noted == Noted::Lock) {
         let after = seen.iter().filter(|e| e.started > lock.ended);
@@ -191,6 +265,23 @@ fn one_slot(seen: &[Entry]) -> Result<(), String> {
                 _ => {}
             }
         }
+    }
+    let mut kept: Vec<&Option<String>> = taken
+        .iter()
+        .filter(|t| {
+            !seen
+                .iter()
+                .any(|e| e.attempt == t.attempt && e.noted == GIVEN_BACK)
+        })
+        .map(|t| &t.attempt)
+        .collect();
+    kept.sort();
+    kept.dedup();
+    if judged > kept.len() {
+        return Err(format!(
+            "{judged} answers were judged but only {} slots stayed counted",
+            kept.len()
+        ));
     }
     Ok(())
 }
@@ -497,7 +588,7 @@ fn a_wrong_answer_that_takes_the_slot_a_success_freed_and_locks_is_no_lost_lock(
         noted(None, Noted::Lock, 7, 8),
         noted(Some("late"), Noted::Slot(None), 9, 10),
     ];
-    assert_eq!(one_slot(&seen), Ok(()));
+    assert_eq!(one_slot(&seen, 1), Ok(()));
 }
 
 #[test]
@@ -508,19 +599,70 @@ fn two_attempts_in_one_slot_or_anything_taken_after_the_lock_is_a_lost_lock() {
         noted(Some("right"), ACCEPTED, 4, 5),
         noted(None, Noted::Lock, 6, 7),
     ];
-    assert!(one_slot(&second_slot).is_err());
+    assert!(one_slot(&second_slot, 1).is_err());
     let accepted_after_the_lock = [
         noted(Some("right"), Noted::Slot(Some(1)), 0, 1),
         noted(None, Noted::Lock, 2, 3),
         noted(Some("right"), ACCEPTED, 4, 5),
     ];
-    assert!(one_slot(&accepted_after_the_lock).is_err());
+    assert!(one_slot(&accepted_after_the_lock, 1).is_err());
     let slot_after_the_lock = [
         noted(Some("wrong"), Noted::Slot(Some(1)), 0, 1),
         noted(None, Noted::Lock, 2, 3),
         noted(Some("other"), Noted::Slot(Some(1)), 4, 5),
     ];
-    assert!(one_slot(&slot_after_the_lock).is_err());
+    assert!(one_slot(&slot_after_the_lock, 1).is_err());
+}
+
+const GIVEN_BACK: Noted = Noted::Succeed {
+    done: Succeeded::Done,
+    release: true,
+};
+
+#[test]
+fn a_right_answer_accepted_without_a_slot_of_its_own_is_a_lost_lock() {
+    // The wrong one took the one slot; the right one was judged beside it, uncounted,
+    // and its success landed before the wrong one's lock.
+    let seen = [
+        noted(Some("wrong"), Noted::Slot(Some(1)), 0, 1),
+        noted(Some("right"), ACCEPTED, 2, 3),
+        noted(None, Noted::Lock, 4, 5),
+    ];
+    assert!(one_slot(&seen, 1).is_err());
+}
+
+#[test]
+fn two_slots_with_no_reset_that_could_come_between_them_are_a_lost_lock_whatever_counts_they_report()
+ {
+    // A store whose count is not atomic (read, then write what was read plus one)
+    // answers count 1 to both: only the order shows that the one slot was taken twice.
+    let seen = [
+        noted(Some("right"), Noted::Slot(Some(1)), 0, 3),
+        noted(Some("wrong"), Noted::Slot(Some(1)), 1, 4),
+        noted(Some("right"), ACCEPTED, 5, 6),
+        noted(None, Noted::Lock, 7, 8),
+    ];
+    assert!(one_slot(&seen, 1).is_err());
+    // One after the other, each given back before the next: two slots, legitimately.
+    let one_by_one = [
+        noted(Some("a"), Noted::Slot(Some(1)), 0, 1),
+        noted(Some("a"), GIVEN_BACK, 2, 3),
+        noted(Some("b"), Noted::Slot(Some(1)), 4, 5),
+    ];
+    assert_eq!(one_slot(&one_by_one, 0), Ok(()));
+}
+
+#[test]
+fn wrong_answers_that_give_their_slot_back_are_judged_for_free_and_a_lost_lock() {
+    // Two answers were judged wrong (401 `invalid_code`), and each gave its slot back:
+    // neither is counted, so guesses never reach the lock.
+    let seen = [
+        noted(Some("w1"), Noted::Slot(Some(1)), 0, 1),
+        noted(Some("w1"), GIVEN_BACK, 2, 3),
+        noted(Some("w2"), Noted::Slot(Some(1)), 4, 5),
+        noted(Some("w2"), GIVEN_BACK, 6, 7),
+    ];
+    assert!(one_slot(&seen, 2).is_err());
 }
 
 macro_rules! on_both_stores {
