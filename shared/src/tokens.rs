@@ -12,11 +12,13 @@ use crate::clock::Timestamp;
 use crate::crypto::{CryptoError, random_token};
 
 mod issue;
-pub(crate) use issue::stamp_digest;
+// `user_of_token` makes a `Caller` without the stamp check: only `api::authenticate`
+// (which adds it) and `sign_in::pending_sign_in` (whose kind is held by its sign-in
+// id) may call it, so no handler can take it for authentication.
 pub use issue::{
     FreshAccess, SignedIn, fresh_access, issue_access, remember_cookie, rotate_stamp, token_for,
-    user_of_token,
 };
+pub(crate) use issue::{stamp_digest, user_of_token};
 
 /// The kinds of token. Remember-browser tokens are not JWTs but random device
 /// tokens with a server-side record (see [`crate::devices`]).

@@ -48,7 +48,7 @@ pub(crate) fn stamp_digest(core: &Core, user: &User) -> String {
 /// or wrong-kind token, a user that no longer exists, or one of another side. What
 /// else holds a token to its user (the stamp, the pending sign-in) is the caller's
 /// check: each kind is held by its own.
-pub async fn user_of_token(
+pub(crate) async fn user_of_token(
     core: &Core,
     kinds: &[TokenKind],
     token: &str,
