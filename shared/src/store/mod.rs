@@ -39,8 +39,14 @@
 //! 100 by the settings.
 //!
 //! Emails without an account count their failures too, on a counter keyed by the
-//! email's keyed hash ([`Subject::Unknown`]), with a TTL, so that they lock exactly
-//! as a real account does and a lock answer tells nothing about who has an account.
+//! email's keyed hash ([`Subject::Unknown`]), so that they lock exactly as a real
+//! account does and a lock answer tells nothing about who has an account. The
+//! counter is kept as long as an account's count is: only a success resets that,
+//! and an email without an account never succeeds, so it has no TTL. Were it swept,
+//! four failures, a wait past the sweep and a fifth would answer 401 for an email
+//! without an account and 423 for an account nobody signed in to meanwhile. It
+//! costs one small item per email ever tried, as many as the requests that tried
+//! them at most.
 //! That counter lives apart from the `EMAIL#` uniqueness guard: it never blocks a
 //! registration. Their failures are recorded as events too, under the same key
 //! ([`EventStore::record_unknown_events`]): an account's wrong password writes its
@@ -131,8 +137,6 @@ pub const HARD_LIMIT: u32 = 100;
 /// How long the lock after [`HARD_LIMIT`] consecutive failures lasts: 30 days, the
 /// period NIST's bound of 100 counts over.
 pub const HARD_LOCK_SECONDS: i64 = 30 * 86_400;
-/// How long an unknown email's failure counter lives after its last attempt.
-pub const UNKNOWN_COUNTER_SECONDS: i64 = 30 * 86_400;
 
 /// Whose lockout an attempt counts against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -157,3 +157,56 @@ async fn an_expired_code_answers_410_before_and_after_the_sweep_and_counts_no_fa
         "the code goes once its grace period has passed"
     );
 }
+
+/// The status of a login with a wrong password for `email`.
+async fn wrong_login(core: &twofa::app::Core, out: &LogSender, email: &str) -> u16 {
+    let body = json!({"email": email, "password": "wrong horse battery"});
+    login::handle(core, out, json_request("POST", "/login", &body, None))
+        .await
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn an_unknown_emails_failures_still_count_after_the_sweep_as_an_accounts_do() {
+    let Some(Backend::Dynamo(endpoint)) = Backend::dynamo() else {
+        return;
+    };
+    let client = aws_sdk_dynamodb::Client::new(&emulator_sdk_config(&endpoint));
+    let table = format!("twofa-expiry-{}", uuid::Uuid::new_v4().simple());
+    let store = DynamoStore::new(client.clone(), table.clone());
+    store
+        .ensure_table()
+        .await
+        .expect("a table in DynamoDB Local");
+    let clock = Arc::new(ManualClock::new(4_102_444_800));
+    let core = twofa::testing::core_over(Arc::new(store), clock.clone(), Config::default());
+    let out = LogSender::new(clock.clone());
+    twofa::testing::seed_user(
+        &core,
+        Scope::Host,
+        "jane@example.org",
+        "correct horse battery staple",
+        &[],
+    )
+    .await;
+    // Four of the five failures, for an account nobody signs in to and for an email
+    // without one: the same answers.
+    for email in ["jane@example.org", "nobody@example.org"] {
+        for _ in 0..4 {
+            assert_eq!(wrong_login(&core, &out, email).await, 401, "{email}");
+        }
+    }
+    // More than a year later, the sweep has passed over everything whose TTL is due.
+    clock.advance(400 * 86_400);
+    sweep(&client, &table, clock.now()).await;
+    // The account's count stayed, so its fifth failure locks it. An email without one
+    // must lock too: were its count swept away, a 401 here would tell the prober that
+    // the email has no account (and a 423 that it has one nobody signed in to).
+    assert_eq!(wrong_login(&core, &out, "jane@example.org").await, 423);
+    assert_eq!(
+        wrong_login(&core, &out, "nobody@example.org").await,
+        423,
+        "the unknown email's fifth failure, after the sweep"
+    );
+}

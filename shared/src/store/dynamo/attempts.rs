@@ -52,7 +52,9 @@ impl DynamoStore {
                 item::key(keys::user_pk(id), keys::USER_SK)
             }
             Subject::Unknown(k) => {
-                u = u.set(item::TTL, n(now + crate::store::UNKNOWN_COUNTER_SECONDS));
+                // Kept as long as an account's count (see `Subject::Unknown`); a TTL an
+                // older write left is dropped.
+                u = u.remove(item::TTL);
                 item::single_key(keys::unknown_pk(k))
             }
         };
@@ -137,10 +139,7 @@ impl DynamoStore {
                 item::key(keys::user_pk(id), keys::USER_SK)
             }
             Subject::Unknown(k) => {
-                u = u.set(
-                    item::TTL,
-                    n(until.max(now) + crate::store::UNKNOWN_COUNTER_SECONDS),
-                );
+                u = u.remove(item::TTL);
                 item::single_key(keys::unknown_pk(k))
             }
         };

@@ -18,9 +18,10 @@
 //! | send window (one per limit) | `WINDOW#<limit key>` | `WINDOW` | |
 //! | "the local API created this table" | `CREATED_BY#local-api` | `CREATED_BY` | |
 //!
-//! Codes, devices, windows, unknown-email counters and events carry `expires_at`
-//! (epoch seconds), the TTL, so DynamoDB deletes them once dead. An event expires
-//! `EVENT_RETENTION_DAYS` after it happened.
+//! Codes, devices, windows and events carry `expires_at` (epoch seconds), the TTL,
+//! so DynamoDB deletes them once dead. An event expires `EVENT_RETENTION_DAYS`
+//! after it happened. An unknown email's counter has none: it is kept as an
+//! account's count is (the parent module's doc says why).
 //!
 //! # Where things are
 //! One module per record kind, each with its item codec and its port's
