@@ -1218,3 +1218,31 @@ async fn enrolling_an_authenticator_never_answers_500_for_an_address_register_ac
         r.body
     );
 }
+
+#[tokio::test]
+async fn a_wrong_enrolment_code_is_recorded_as_a_failed_attempt_naming_the_enrolment() {
+    let w = World::new().await;
+    let user = &w.host_user;
+    let t = w.token(user);
+    start_enrolment(&w, &t).await;
+    let r = w
+        .call(
+            "POST",
+            "/account/authenticator/verify",
+            json!({"code": "not a code"}),
+            Some(&t),
+        )
+        .await;
+    assert_eq!((r.status, r.error()), (401, "invalid_code"));
+    let recorded =
+        twofa::store::EventStore::user_events(w.core.store.as_ref(), &user.id, None, None, 10)
+            .await
+            .unwrap()
+            .items;
+    let failed: Vec<&serde_json::Value> = recorded
+        .iter()
+        .filter(|e| e.event_type.as_str() == "sign_in_failed")
+        .map(|e| &e.details["factor"])
+        .collect();
+    assert_eq!(failed, [&json!("authenticator_enrolment")]);
+}

@@ -379,3 +379,26 @@ async fn a_confirmation_ends_earlier_access_tokens_and_hands_the_caller_a_fresh_
         .await;
     assert_eq!(r.status(), 202);
 }
+
+#[tokio::test]
+async fn a_wrong_confirmation_code_is_recorded_as_a_failed_attempt_naming_its_purpose() {
+    let w = World::new();
+    let user = w.plain_user(EMAIL).await;
+    let access = w.access_token(&user, None);
+    let sent = w
+        .send(json!({"purpose": "confirm_email"}), Some(&access))
+        .await;
+    assert_eq!(sent.status(), 202);
+    w.verify(confirm("confirm_email", "000000x"), Some(&access))
+        .await;
+    let recorded =
+        twofa::store::EventStore::user_events(w.store.as_ref(), &user.id, None, None, 10)
+            .await
+            .unwrap()
+            .items;
+    let seen: Vec<(&str, &Value)> = recorded
+        .iter()
+        .map(|e| (e.event_type.as_str(), &e.details["factor"]))
+        .collect();
+    assert_eq!(seen, [("sign_in_failed", &json!("confirm_email"))]);
+}
