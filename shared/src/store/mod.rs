@@ -125,9 +125,10 @@ pub fn stored_email(attribute: &str, text: &str) -> Result<Email, StoreError> {
         .map_err(|_| StoreError::Corrupt(format!("attribute {attribute}: not an email address")))
 }
 
-/// A stored phone number read back; as [`stored_email`].
+/// A stored phone number read back; as [`stored_email`], but checked for shape only
+/// (see [`PhoneNumber::from_stored`]).
 pub fn stored_phone(attribute: &str, text: &str) -> Result<PhoneNumber, StoreError> {
-    PhoneNumber::parse(text).map_err(|_| {
+    PhoneNumber::from_stored(text).map_err(|_| {
         StoreError::Corrupt(format!("attribute {attribute}: not an E.164 phone number"))
     })
 }
