@@ -166,7 +166,10 @@ impl Core {
 #[cfg(feature = "aws")]
 /// The AWS SDK configuration from the usual chain (environment, role), loaded once.
 pub async fn aws_sdk_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(crate::sdk::https_client())
+        .load()
+        .await
 }
 
 #[cfg(feature = "aws")]

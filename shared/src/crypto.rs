@@ -1,10 +1,13 @@
-//! Small cryptographic helpers on aws-lc-rs, which the SDK's TLS already brings:
-//! randomness, keyed hashes, constant-time comparison and AES-256-GCM sealing.
+//! Small cryptographic helpers on ring, which the TLS of the SDK and of the Twilio
+//! sender already brings: randomness, keyed hashes, constant-time comparison and
+//! AES-256-GCM sealing.
 
-use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
-use aws_lc_rs::{constant_time, hmac, rand};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use ring::hmac;
+use ring::rand::{SecureRandom, SystemRandom};
+use subtle::ConstantTimeEq;
 
 use crate::secret::Secret;
 
@@ -22,10 +25,20 @@ pub enum CryptoError {
     Open,
 }
 
+/// Makes ring rustls's provider for the process, for reqwest (the Twilio sender, and the
+/// tests' HTTP clients), which is built without one of its own: its default would bring
+/// aws-lc beside ring. Call it before building a `reqwest::Client`; later calls do nothing.
+pub fn install_tls_provider() {
+    // An Err means a provider is installed already: ring, since nothing else can be.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// `n` bytes from the operating system's CSPRNG.
 pub fn random_bytes(n: usize) -> Result<Vec<u8>, CryptoError> {
     let mut buf = vec![0u8; n];
-    rand::fill(&mut buf).map_err(|_| CryptoError::Random)?;
+    SystemRandom::new()
+        .fill(&mut buf)
+        .map_err(|_| CryptoError::Random)?;
     Ok(buf)
 }
 
@@ -35,7 +48,9 @@ pub fn random_below(bound: u32) -> Result<u32, CryptoError> {
     let zone = u32::MAX - (u32::MAX % bound);
     loop {
         let mut b = [0u8; 4];
-        rand::fill(&mut b).map_err(|_| CryptoError::Random)?;
+        SystemRandom::new()
+            .fill(&mut b)
+            .map_err(|_| CryptoError::Random)?;
         let v = u32::from_le_bytes(b);
         if v < zone {
             return Ok(v % bound);
@@ -97,7 +112,7 @@ impl HashKey {
 
 /// Compares two strings in time independent of where they differ.
 pub fn constant_time_eq(a: &str, b: &str) -> bool {
-    constant_time::verify_slices_are_equal(a.as_bytes(), b.as_bytes()).is_ok()
+    bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
 /// AES-256-GCM under a configured key, for secrets we must read back (TOTP keys).

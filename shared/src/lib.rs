@@ -29,6 +29,7 @@ pub mod config;
 pub mod crypto;
 pub mod devices;
 pub mod email;
+mod jwt_crypto;
 pub mod lockout;
 pub mod password;
 pub mod phone;

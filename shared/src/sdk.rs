@@ -99,15 +99,18 @@ pub fn lambda_sdk_config(env: &dyn Env) -> Result<SdkConfig, ConfigError> {
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(region))
         .credentials_provider(SharedCredentialsProvider::new(credentials))
-        .http_client(lazy_roots_https_client())
+        .http_client(https_client())
         .build())
 }
 
-/// The SDK's default HTTPS client (hyper, rustls on aws-lc), minus its eager start.
-fn lazy_roots_https_client() -> SharedHttpClient {
+/// The SDK's default HTTPS client (hyper, rustls), on ring and minus its eager start.
+/// Every SDK configuration in the workspace takes it: the SDK crates are built without
+/// their `default-https-client` feature (which would bring aws-lc beside ring), so a
+/// configuration without it has no client and its first request fails.
+pub fn https_client() -> SharedHttpClient {
     let client = Builder::new().build_with_connector_fn(|settings, components| {
         let mut connector = ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::AwsLc,
+            tls::rustls_provider::CryptoMode::Ring,
         ));
         connector.set_connector_settings(settings.cloned());
         if let Some(components) = components {

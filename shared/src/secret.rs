@@ -27,7 +27,10 @@ impl<T> fmt::Debug for Secret<T> {
 
 impl<T: AsRef<[u8]>> PartialEq for Secret<T> {
     fn eq(&self, other: &Self) -> bool {
-        aws_lc_rs::constant_time::verify_slices_are_equal(self.0.as_ref(), other.0.as_ref()).is_ok()
+        bool::from(subtle::ConstantTimeEq::ct_eq(
+            self.0.as_ref(),
+            other.0.as_ref(),
+        ))
     }
 }
 

@@ -170,6 +170,7 @@ impl Tokens {
                 "the JWT signing key must have at least 32 bytes",
             ));
         }
+        crate::jwt_crypto::install();
         let mut decoding = HashMap::new();
         for (k, bytes) in previous {
             decoding.insert(k.clone(), DecodingKey::from_secret(bytes));

@@ -21,6 +21,7 @@ fn ses_client(endpoint: &str) -> aws_sdk_ses::Client {
 /// The records moto keeps for `service`'s `model`, e.g. `("sns", "SMS")`.
 async fn moto_records(endpoint: &str, service: &str, model: &str) -> Vec<Value> {
     let url = format!("{}/moto-api/data.json", endpoint.trim_end_matches('/'));
+    twofa::crypto::install_tls_provider();
     let data: Value = reqwest::get(&url)
         .await
         .and_then(|r| r.error_for_status())

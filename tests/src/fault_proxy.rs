@@ -131,6 +131,7 @@ impl FaultProxy {
         let state = Arc::new(Mutex::new(State::default()));
         let upstream = upstream.trim_end_matches('/').to_string();
         // No pooling: a connection the proxy closed or hung must not be reused upstream.
+        twofa::crypto::install_tls_provider();
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(0)
             .build()

@@ -99,6 +99,7 @@ pub async fn spawn_app_over(store: Arc<dyn Store>, options: AppOptions) -> TestA
     tokio::spawn(async move {
         let _ = local_api::serve(listener, server, std::future::pending()).await;
     });
+    twofa::crypto::install_tls_provider();
     TestApp {
         base: format!("http://127.0.0.1:{port}"),
         http: reqwest::Client::new(),
@@ -159,6 +160,7 @@ impl TestApp {
 /// What moto recorded for `service`'s `model` (e.g. `("sns", "SMS")`, `("ses", "Message")`).
 pub async fn moto_records(endpoint: &str, service: &str, model: &str) -> Vec<Value> {
     let url = format!("{}/moto-api/data.json", endpoint.trim_end_matches('/'));
+    twofa::crypto::install_tls_provider();
     let data: Value = match reqwest::get(&url).await {
         Ok(r) => r.json().await.unwrap_or(Value::Null),
         Err(e) => panic!("GET {url}: {e}"),

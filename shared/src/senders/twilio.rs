@@ -82,6 +82,7 @@ impl TwilioSender {
                 &config.account_sid,
                 "Messages.json",
             ]);
+        crate::crypto::install_tls_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(crate::timeouts::CONNECT.min(config.timeout))
             .timeout(config.timeout)

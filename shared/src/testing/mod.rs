@@ -35,6 +35,7 @@ pub fn emulator_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
             aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "test"),
         ))
         .behavior_version(aws_config::BehaviorVersion::latest())
+        .http_client(crate::sdk::https_client())
         .build()
 }
 

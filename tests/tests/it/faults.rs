@@ -282,6 +282,7 @@ impl OwnDynamo {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
         };
+        twofa::crypto::install_tls_provider();
         for _ in 0..240 {
             if reqwest::get(&own.endpoint).await.is_ok() {
                 return Some(own);
