@@ -124,6 +124,22 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_or_truncated_tag_does_not_verify() {
+        install();
+        let key = DecodingKey::from_secret(KEY);
+        let full =
+            jsonwebtoken::crypto::sign(b"x", &EncodingKey::from_secret(KEY), Algorithm::HS256)
+                .unwrap();
+        assert!(jsonwebtoken::crypto::verify(&full, b"x", &key, Algorithm::HS256).unwrap());
+        for tag in ["", &full[..22], &full[..full.len() - 1]] {
+            assert!(
+                !jsonwebtoken::crypto::verify(tag, b"x", &key, Algorithm::HS256).unwrap_or(false),
+                "{tag:?} verified"
+            );
+        }
+    }
+
+    #[test]
     fn any_other_algorithm_is_an_error_not_a_panic() {
         install();
         for alg in [

@@ -58,10 +58,11 @@ impl PhoneNumber {
             ));
         }
         let e164 = parsed.format().mode(phonenumber::Mode::E164).to_string();
-        Ok(Self {
-            e164,
-            country_code: parsed.code().value(),
-        })
+        // What is returned is what gets stored, so it must read back: libphonenumber
+        // drops a national prefix from what it returns (`+49001234` becomes `+491234`),
+        // and a number too short to read back would be an item no request could load.
+        Self::from_stored(&e164)
+            .map_err(|_| InvalidPhone("the phone number is not a possible number".into()))
     }
 
     /// A number this service stored after [`PhoneNumber::parse`] accepted it: `+`, a
@@ -224,6 +225,28 @@ mod tests {
             let stored = PhoneNumber::from_stored(parsed.as_str()).unwrap();
             assert_eq!(stored, parsed, "{text}");
             assert_eq!(stored.masked(), parsed.masked(), "{text}");
+        }
+    }
+
+    #[test]
+    fn whatever_parse_accepts_reads_back_from_the_store() {
+        // libphonenumber drops a national prefix ("0" in Germany and France) from
+        // what it returns, so 8 digits given could be 6 stored: an item no read takes.
+        for text in [
+            "+49001234",
+            "+490012345",
+            "+33001234",
+            "+4900123456",
+            "+390612345678",
+        ] {
+            if let Ok(parsed) = PhoneNumber::parse(text) {
+                assert_eq!(
+                    PhoneNumber::from_stored(parsed.as_str()).as_ref(),
+                    Ok(&parsed),
+                    "{text} parsed as {}",
+                    parsed.as_str()
+                );
+            }
         }
     }
 
