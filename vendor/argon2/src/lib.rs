@@ -351,6 +351,10 @@ impl<'key> Argon2<'key> {
     }
 
     #[allow(clippy::cast_possible_truncation, unused_mut)]
+    // Not inlined: inlined into a caller built for size (opt-level "z", as twofa's
+    // release profile builds its own code), this loop's block copies and XORs were
+    // compiled for size too, and cost a tenth of a hash.
+    #[inline(never)]
     fn fill_blocks(
         &self,
         memory_blocks: &mut [Block],
@@ -503,16 +507,10 @@ impl<'key> Argon2<'key> {
                     let ref_index = ref_lane * lane_length + lane_index;
 
                     // Calculate new block
-                    let result = self.compress(
-                        memory_view.get_block(prev_index),
-                        memory_view.get_block(ref_index),
-                    );
-
-                    if self.version == Version::V0x10 || pass == 0 {
-                        *memory_view.get_block_mut(cur_index) = result;
-                    } else {
-                        *memory_view.get_block_mut(cur_index) ^= &result;
-                    };
+                    let (prev, reference, cur) =
+                        memory_view.get_blocks_for_fill(prev_index, ref_index, cur_index);
+                    let xor = !(self.version == Version::V0x10 || pass == 0);
+                    self.fill_block(prev, reference, cur, xor);
 
                     prev_index = cur_index;
                     cur_index += 1;
@@ -523,18 +521,32 @@ impl<'key> Argon2<'key> {
         Ok(())
     }
 
+    /// `cur = compress(prev, reference)`, or `cur ^= compress(prev, reference)` when
+    /// `xor`.
+    fn fill_block(&self, prev: &Block, reference: &Block, cur: &mut Block, xor: bool) {
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        {
+            if self.cpu_feat_avx2.get() {
+                // SAFETY: checked that AVX2 was detected.
+                unsafe { block::avx2::fill(prev, reference, cur, xor) };
+                return;
+            }
+        }
+
+        let result = Block::compress(prev, reference);
+        if xor {
+            *cur ^= &result;
+        } else {
+            *cur = result;
+        }
+    }
+
     fn compress(&self, rhs: &Block, lhs: &Block) -> Block {
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
         {
-            /// Enable AVX2 optimizations.
-            #[target_feature(enable = "avx2")]
-            unsafe fn compress_avx2(rhs: &Block, lhs: &Block) -> Block {
-                Block::compress(rhs, lhs)
-            }
-
             if self.cpu_feat_avx2.get() {
                 // SAFETY: checked that AVX2 was detected.
-                return unsafe { compress_avx2(rhs, lhs) };
+                return unsafe { block::avx2::compress(rhs, lhs) };
             }
         }
 

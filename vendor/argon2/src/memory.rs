@@ -140,19 +140,40 @@ impl<'a> SegmentView<'a> {
         unsafe { self.inner.blocks.add(index).as_ref() }
     }
 
-    /// Get a mutable reference to a block.
+    /// The blocks at `prev` and `reference`, to read, and the one at `cur`, to write,
+    /// at once: for a compression that writes its result in place.
     ///
     /// # Panics
     ///
-    /// Panics if the index is out of bounds or if the desired block lies outside this segment.
-    pub fn get_block_mut(&mut self, index: usize) -> &mut Block {
-        assert!(index < self.inner.block_count);
-        assert_eq!(self.inner.lane_of(index), self.lane);
-        assert_eq!(self.inner.slice_of(index), self.slice);
+    /// Panics if an index is out of bounds, if `prev` or `reference` is a block
+    /// `get_block` refuses, if `cur` lies outside this segment, or if `cur` is
+    /// `prev` or `reference`.
+    pub fn get_blocks_for_fill(
+        &mut self,
+        prev: usize,
+        reference: usize,
+        cur: usize,
+    ) -> (&Block, &Block, &mut Block) {
+        for index in [prev, reference] {
+            assert!(index < self.inner.block_count);
+            assert!(
+                self.inner.lane_of(index) == self.lane || self.inner.slice_of(index) != self.slice
+            );
+        }
+        assert!(cur < self.inner.block_count);
+        assert_eq!(self.inner.lane_of(cur), self.lane);
+        assert_eq!(self.inner.slice_of(cur), self.slice);
+        assert!(cur != prev && cur != reference);
 
-        // SAFETY: by construction, the base pointer is valid for reads and writes, and we assert
-        // that the index is in bounds. We also assert that the index lies on this segment, and
-        // we're the only view for it, taking `&mut self`.
-        unsafe { self.inner.blocks.add(index).as_mut() }
+        // SAFETY: as in `get_block` for the two read; the block written is in this
+        // view's own lane and slice, which no other view reads or writes while this
+        // one is alive, and it is neither of the two read, so nothing aliases it.
+        unsafe {
+            (
+                self.inner.blocks.add(prev).as_ref(),
+                self.inner.blocks.add(reference).as_ref(),
+                self.inner.blocks.add(cur).as_mut(),
+            )
+        }
     }
 }
