@@ -312,6 +312,32 @@ mod tests {
         assert!(argon2().verify_password(password, &parsed).is_ok());
     }
 
+    /// Hashes made by the C reference (argon2-cffi 25.1.0, `hash_secret`), at our
+    /// parameters and at four lanes, verify here: Argon2 as we run it (our own AVX2
+    /// compression on x86, vendor/argon2) is the reference's, not only the crate's.
+    #[test]
+    fn hashes_made_by_the_c_reference_verify_here() {
+        for (password, phc) in [
+            (
+                &b"correct horse battery staple"[..],
+                "$argon2id$v=19$m=19456,t=2,p=1$dHdvZmEtYy1yZWYtc2FsdA$/ahGLVCi9nzmjiPodrYyL0Qn+AIrf2z0ZJnBrUZCAUc",
+            ),
+            (
+                b"Tr0ub4dor&3 is not a passphrase",
+                "$argon2id$v=19$m=19456,t=2,p=1$AAECAwQFBgcICQoLDA0ODw$wfDrewGaKic7km4WwHHe/bQCp8SORVSwwRGQlj9iOOk",
+            ),
+            (
+                b"lanes",
+                "$argon2id$v=19$m=4096,t=3,p=4$c2FsdHNhbHRzYWx0c2FsdA$DUsNohPmn8jDZiF7hASeAxZvq9zYJ1twd2JiJe3GTNY",
+            ),
+        ] {
+            assert!(verify_blocking(password, phc), "{phc}");
+            let mut wrong = password.to_vec();
+            wrong[0] ^= 1;
+            assert!(!verify_blocking(&wrong, phc), "{phc}");
+        }
+    }
+
     #[test]
     fn a_stored_hash_naming_absurd_costs_fails_closed_without_running_them() {
         let password = b"Tr0ub4dor&3-mango-kite";

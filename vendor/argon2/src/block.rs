@@ -53,6 +53,10 @@ macro_rules! permute {
 #[repr(align(64))]
 pub struct Block([u64; Self::SIZE / 8]);
 
+// The AVX2 code reads a block's words as 32-byte vectors: they start where the
+// 64-byte aligned block does.
+const _: () = assert!(core::mem::offset_of!(Block, 0) == 0);
+
 impl Block {
     /// Memory block size in bytes
     pub const SIZE: usize = 1024;

@@ -526,7 +526,13 @@ impl<'key> Argon2<'key> {
     fn fill_block(&self, prev: &Block, reference: &Block, cur: &mut Block, xor: bool) {
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
         {
-            if self.cpu_feat_avx2.get() {
+            #[cfg(not(test))]
+            let avx2 = self.cpu_feat_avx2.get();
+            #[cfg(test)]
+            let avx2 = self.cpu_feat_avx2.get() && !paths_for_tests::PORTABLE_ONLY.get();
+            if avx2 {
+                #[cfg(test)]
+                paths_for_tests::AVX2_FILLS.set(paths_for_tests::AVX2_FILLS.get() + 1);
                 // SAFETY: checked that AVX2 was detected.
                 unsafe { block::avx2::fill(prev, reference, cur, xor) };
                 return;
@@ -737,6 +743,89 @@ impl From<Params> for Argon2<'_> {
 impl From<&Params> for Argon2<'_> {
     fn from(params: &Params) -> Self {
         Self::from(params.clone())
+    }
+}
+
+/// Where AVX2 is present, a test can make `fill_block` take the portable compression
+/// (what arm64 runs) and count the blocks the AVX2 one filled, so one machine tests
+/// both paths and that the AVX2 one is taken.
+#[cfg(test)]
+mod paths_for_tests {
+    extern crate std;
+    use core::cell::Cell;
+
+    std::thread_local! {
+        pub(crate) static PORTABLE_ONLY: Cell<bool> = const { Cell::new(false) };
+        pub(crate) static AVX2_FILLS: Cell<u64> = const { Cell::new(0) };
+    }
+}
+
+#[cfg(all(test, feature = "alloc"))]
+#[allow(clippy::unwrap_used)]
+mod path_tests {
+    extern crate std;
+
+    use crate::paths_for_tests::{AVX2_FILLS, PORTABLE_ONLY};
+    use crate::{Algorithm, Argon2, AssociatedData, Params, ParamsBuilder, Version};
+    use hex_literal::hex;
+
+    /// The tag of `argon2` over `password` and `salt`, by the portable compression or
+    /// not, and how many blocks the AVX2 one filled.
+    fn tag(argon2: &Argon2<'_>, password: &[u8], portable: bool) -> ([u8; 32], u64) {
+        PORTABLE_ONLY.set(portable);
+        let before = AVX2_FILLS.get();
+        let mut out = [0u8; 32];
+        argon2
+            .hash_password_into(password, b"sixteen byte slt", &mut out)
+            .unwrap();
+        PORTABLE_ONLY.set(false);
+        (out, AVX2_FILLS.get() - before)
+    }
+
+    /// Both compressions give RFC 9106's Argon2id tag (section 5.3), and the same tags
+    /// as each other for every variant and version, at one and several lanes and at
+    /// OWASP's parameters (the service's); where AVX2 is present it is the one taken.
+    #[test]
+    fn the_avx2_and_portable_paths_give_the_same_tags() {
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        let avx2 = std::is_x86_feature_detected!("avx2");
+        #[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
+        let avx2 = false;
+
+        let rfc_params = ParamsBuilder::new()
+            .m_cost(32)
+            .t_cost(3)
+            .p_cost(4)
+            .data(AssociatedData::new(&[0x04; 12]).unwrap())
+            .build()
+            .unwrap();
+        let rfc =
+            Argon2::new_with_secret(&[0x03; 8], Algorithm::Argon2id, Version::V0x13, rfc_params)
+                .unwrap();
+        let expected = hex!("0d640df58d78766c08c037a34a8b53c9d01ef0452d75b65eb52520e96b01e659");
+        for portable in [false, true] {
+            let mut out = [0u8; 32];
+            PORTABLE_ONLY.set(portable);
+            rfc.hash_password_into(&[0x01; 32], &[0x02; 16], &mut out)
+                .unwrap();
+            PORTABLE_ONLY.set(false);
+            assert_eq!(out, expected, "portable: {portable}");
+        }
+
+        for algorithm in [Algorithm::Argon2d, Algorithm::Argon2i, Algorithm::Argon2id] {
+            for version in [Version::V0x10, Version::V0x13] {
+                for (m, t, p) in [(8, 1, 1), (4096, 3, 4), (1000, 2, 7), (19_456, 2, 1)] {
+                    let argon2 =
+                        Argon2::new(algorithm, version, Params::new(m, t, p, None).unwrap());
+                    let (fast, filled) = tag(&argon2, b"correct horse", false);
+                    let (portable, none) = tag(&argon2, b"correct horse", true);
+                    let case = (algorithm, version, m, t, p);
+                    assert_eq!(fast, portable, "{case:?}");
+                    assert_eq!(none, 0, "{case:?}: the portable run used AVX2");
+                    assert_eq!(filled > 0, avx2, "{case:?}: AVX2 present but not taken");
+                }
+            }
+        }
     }
 }
 

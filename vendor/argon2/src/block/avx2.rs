@@ -21,8 +21,9 @@ type Lanes = [__m256i; 32];
 /// `x + y + 2 * lo32(x) * lo32(y)`, the multiply-hardened addition of `BlaMka`.
 #[inline(always)]
 fn blamka(x: __m256i, y: __m256i) -> __m256i {
-    // SAFETY: the intrinsics need AVX2. These helpers are private and inlined only
-    // into `compress` and `fill`, which may run only where AVX2 was detected.
+    // SAFETY: the intrinsics need AVX2. These helpers are private and reached only
+    // from `compress` and `fill`, which run only where AVX2 was detected (and,
+    // inlined into them, are compiled with it).
     unsafe {
         let xy = _mm256_mul_epu32(x, y);
         _mm256_add_epi64(_mm256_add_epi64(x, y), _mm256_add_epi64(xy, xy))
@@ -103,13 +104,20 @@ fn permute(a: &mut __m256i, b: &mut __m256i, c: &mut __m256i, d: &mut __m256i) {
 #[inline(always)]
 fn compressed(rhs: &Block, lhs: &Block) -> Lanes {
     // SAFETY: `Lanes` and the words of a `Block` are the same 1024 bytes, every bit
-    // pattern is valid for both, and a `Block` (64-byte aligned) is aligned enough
-    // for `__m256i`. AVX2 as in `blamka`.
-    let r: Lanes = unsafe {
-        let x = &*core::ptr::from_ref(&rhs.0).cast::<Lanes>();
-        let y = &*core::ptr::from_ref(&lhs.0).cast::<Lanes>();
-        core::array::from_fn(|k| _mm256_xor_si256(x[k], y[k]))
+    // pattern is valid for both, and a `Block` (64-byte aligned, its words at offset
+    // 0) is aligned enough for `__m256i`.
+    let (mut r, y) = unsafe {
+        (
+            *core::ptr::from_ref(&rhs.0).cast::<Lanes>(),
+            &*core::ptr::from_ref(&lhs.0).cast::<Lanes>(),
+        )
     };
+    // A loop: the closure of `core::array::from_fn` here was compiled apart, without
+    // AVX2, and called 32 times a block.
+    for (r, y) in r.iter_mut().zip(y) {
+        // SAFETY: as in `blamka`.
+        *r = unsafe { _mm256_xor_si256(*r, *y) };
+    }
     let mut q = r;
 
     // Rows: row k is words 16k..16k+16, registers 4k..4k+4.
@@ -177,9 +185,7 @@ pub(crate) unsafe fn compress(rhs: &Block, lhs: &Block) -> Block {
 #[target_feature(enable = "avx2")]
 pub(crate) unsafe fn fill(prev: &Block, reference: &Block, cur: &mut Block, xor: bool) {
     let new = compressed(prev, reference);
-    // SAFETY: `Lanes` and the words of a `Block` are the same 1024 bytes, every bit
-    // pattern is valid for both, and a `Block` (64-byte aligned) is aligned enough
-    // for `__m256i`.
+    // SAFETY: as in `compressed`.
     let cur = unsafe { &mut *core::ptr::from_mut(&mut cur.0).cast::<Lanes>() };
     if xor {
         for (cur, new) in cur.iter_mut().zip(new) {
