@@ -249,7 +249,7 @@ p()
 p("## 5. Argon2id against the C reference")
 p()
 p("OWASP's parameters (Argon2id, m = 19456 KiB, t = 2, p = 1, 16-byte salt, 32-byte tag): `bench argon2` (the "
-  f"`argon2` crate, RustCrypto, as the handlers use it) and argon2-cffi {read('argon2-cffi.version').strip()} "
+  f"`argon2` crate, RustCrypto, vendored with our AVX2 compression (vendor/argon2/PATCHED.md), as the handlers use it) and argon2-cffi {read('argon2-cffi.version').strip()} "
   "(the reference C implementation, `infra/scripts/bench/argon2_cffi.py`), 10 hashes each, alternating 3 times on CPU 0.")
 p()
 p("| implementation | hashes | CPU ms a hash | wall median ms (IQR) |")
@@ -260,9 +260,9 @@ p()
 ratio = rust_cpu / c_cpu if c_cpu else 0
 p(f"Rust / C: **{ratio:.2f}x** in CPU time, {rust_wall[0] / c_wall[0] if c_wall[0] else 0:.2f}x in median wall time.")
 p()
-p("On arm64 (Graviton), not measured here: both implementations fall back to portable 64-bit code there (argon2-cffi's "
-  "bundled C has SSE/AVX paths for x86 only; the `argon2` crate's SIMD paths are x86 too), and Argon2 is bound by "
-  "memory bandwidth and 64-bit multiplies. Expect a hash on one Graviton2 core to take roughly 1.2x to 1.5x its "
+p("On arm64 (Graviton, where the functions are deployed), not measured here: both implementations fall back to portable "
+  "64-bit code there (argon2-cffi's bundled C has SSE/AVX paths for x86 only, and so has our AVX2 compression; a NEON one "
+  "is not written), and Argon2 is bound by memory bandwidth and 64-bit multiplies. Expect a hash on one Graviton2 core to take roughly 1.2x to 1.5x its "
   "x86 time here, and a Lambda function gets a whole vCPU only at 1769 MB: at the 1024 MB login and register have, "
   "a hash takes about 1769/1024 = 1.7x longer than on a whole core. That is the duration the cost table uses.")
 p()
