@@ -222,8 +222,7 @@ mod tests {
         z ^ (z >> 31)
     }
 
-    fn block(f: impl FnMut(usize) -> u64) -> Block {
-        let mut f = f;
+    fn block(mut f: impl FnMut(usize) -> u64) -> Block {
         let mut b = Block::new();
         for (i, w) in b.0.iter_mut().enumerate() {
             *w = f(i);
