@@ -313,8 +313,8 @@ mod tests {
     }
 
     /// Hashes made by the C reference (argon2-cffi 25.1.0, `hash_secret`), at our
-    /// parameters and at four lanes, verify here: Argon2 as we run it (our own AVX2
-    /// compression on x86, vendor/argon2) is the reference's, not only the crate's.
+    /// parameters and at four lanes, verify here: Argon2 as we run it is the
+    /// reference's, not only the crate's.
     #[test]
     fn hashes_made_by_the_c_reference_verify_here() {
         for (password, phc) in [
