@@ -7,7 +7,7 @@
 # tests print SKIPPED and this exits 0.
 #
 # Ends with a line "N passed, M failed". CONSOLE_SCREENSHOTS=docs/console rewrites
-# the README's screenshots.
+# the screenshots in docs/console.md.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"

@@ -73,7 +73,7 @@ step cargo clippy --workspace --all-targets --locked -- -D warnings
 step cargo test --workspace --no-fail-fast
 
 # The parsers a client reaches, fuzzed briefly: the build is the cost (minutes,
-# cold), the runs are FUZZ_SECONDS each. Longer runs: README, "Fuzzing".
+# cold), the runs are FUZZ_SECONDS each. Longer runs: docs/development.md, "Fuzzing".
 fuzz_status=0
 step bash infra/scripts/fuzz.sh "${FUZZ_SECONDS:-10}" || fuzz_status=$?
 if (( fuzz_status == 3 )) && [[ "${CI:-}" != "true" ]]; then

@@ -481,8 +481,8 @@ mod tests {
             )
     }
 
-    /// The rules of API.md, written a second way: walk the layers top-down and stop
-    /// at the first one that is not optional.
+    /// The contract's rules (host, tenant feature, tenant, user), written a second
+    /// way: walk the layers top-down and stop at the first one that is not optional.
     fn oracle(
         host: Option<&TwoFactorSettings>,
         feature: Behaviour,

@@ -141,7 +141,7 @@ pub async fn verify(
 }
 
 /// Whether the policy allows `provider` and the user has it set up. Recovery codes
-/// are accepted whenever the user has some left (API.md, login).
+/// are accepted whenever the user has some left (openapi.yaml, `TwoFactorRequired`).
 fn usable(user: &User, eff: &Effective, provider: Provider) -> bool {
     match provider {
         Provider::RecoveryCode => !user.recovery_codes.is_empty(),

@@ -97,8 +97,8 @@ peak = max([float(x[1]) for x in loads] + [os.getloadavg()[0]])
 p(f"Machine: {cpu}, {cores} cores, {mem}, {platform.system()} {platform.machine()}. "
   f"The run took {took_s // 60} min {took_s % 60} s, release builds included. "
   f"Load average (1 min) up to {peak:.1f} on {cores} cores"
-  + (": the machine was shared with other engineers' builds and tests, so wall times carry their noise; "
-     "the ratios measured side by side, the instruction counts and the CPU-time figures much less so."
+  + (": wall times carry the noise of that load; the ratios measured side by side, the instruction counts "
+     "and the CPU-time figures much less so."
      if peak > cores else "."))
 if loads:
     p()
@@ -134,19 +134,7 @@ if ins:
         if name in ins:
             p(f"| {name} | {ins[name][0]:,} | {ins[name][0] / base:.2f}x | {rss.get(name, [0])[0] / 1024:.1f} MiB |")
     p()
-p("Where the time went, before: measured on the main of 2026-11-22 (issue 13), init was 12.8 to 13.8 ms against 3.4 ms "
-  "for hello world (3.7x to 4.0x). `strace -f -tt` of the login bootstrap showed `aws_config::load_defaults` reading "
-  "`~/.aws/config` and `~/.aws/credentials`, then the SDK's HTTPS client reading the whole root store "
-  "(`/etc/ssl/certs/ca-certificates.crt` and each of its 146 hashed files) and parsing every certificate while the "
-  "DynamoDB client was being built: its `validate_base_client_config` builds a connector on purpose. Under strace that "
-  "was 131 of the 158 ms to the first Runtime API call. Now (`shared/src/sdk.rs`) the functions take the region and "
-  "the role's credentials from the environment Lambda sets, read no file, and the roots load on the first TLS "
-  "request, once per process (Amazon Linux 2023 has a single bundle, about half of what this Debian host parses). "
-  "callgrind then showed each SDK client parsing its own crate's copy of the AWS partitions JSON and compiling its "
-  "region regexes when built, about a quarter of what was left for DynamoDB and as much again for SES: the SES and "
-  "SNS clients are now made when the first message goes out, which most invocations never do. DynamoDB's client "
-  "is still built at init (every request needs it). Settings and keys are parsed once; the Argon2 dummy hash for "
-  "unknown emails is made on first use.")
+p("Why init is this small, and what it does: the section \"Cold start and size\" below the measured part.")
 p()
 
 # 2. Sizes
@@ -178,15 +166,12 @@ if arm:
     p()
 else:
     p(f"These are **x86_64** ({platform.machine()}) builds; `ARM64=1 bash infra/scripts/bench.sh` adds the arm64 "
-      "bootstraps as `sam build` makes them. What that needs, checked on this machine on 2026-11-23: "
-      "`rustup target add aarch64-unknown-linux-gnu` (it downloads from static.rust-lang.org, which answered here) "
-      "and cargo-lambda from PyPI (its wheel brings zig, the cross linker; no Debian cross gcc is needed), then "
-      "`cargo lambda build --release --arm64`: a second whole release build, which on this loaded machine did not "
-      "finish inside the session. The last arm64 figures on record put an arm64 bootstrap at about 0.73 of its "
-      "x86_64 size (login: 11.9 MB by `sam build` for arm64, 16.3 MB for x86_64).")
+      "bootstraps as `sam build` makes them: `rustup target add aarch64-unknown-linux-gnu` and cargo-lambda from "
+      "PyPI (its wheel brings zig, the cross linker; no cross gcc is needed), then "
+      "`cargo lambda build --release --arm64`, a second whole release build.")
     p()
 p("cargo-lambda also adds `profile.release.panic=\"abort\"` unless the profile names a panic strategy; the "
-  "workspace now says `panic = \"unwind\"`, because lambda_runtime answers a panicking invocation with an error "
+  "workspace says `panic = \"unwind\"`, because lambda_runtime answers a panicking invocation with an error "
   "(`catch_unwind`) and keeps the warm environment, where an abort would end it.")
 p()
 
@@ -249,7 +234,7 @@ p()
 p("## 5. Argon2id against the C reference")
 p()
 p("OWASP's parameters (Argon2id, m = 19456 KiB, t = 2, p = 1, 16-byte salt, 32-byte tag): `bench argon2` (the "
-  f"`argon2` crate, RustCrypto, vendored with our AVX2 compression (vendor/argon2/PATCHED.md), as the handlers use it) and argon2-cffi {read('argon2-cffi.version').strip()} "
+  f"`argon2` crate, RustCrypto's, from crates.io as the handlers use it) and argon2-cffi {read('argon2-cffi.version').strip()} "
   "(the reference C implementation, `infra/scripts/bench/argon2_cffi.py`), 10 hashes each, alternating 3 times on CPU 0.")
 p()
 p("| implementation | hashes | CPU ms a hash | wall median ms (IQR) |")
@@ -261,8 +246,7 @@ ratio = rust_cpu / c_cpu if c_cpu else 0
 p(f"Rust / C: **{ratio:.2f}x** in CPU time, {rust_wall[0] / c_wall[0] if c_wall[0] else 0:.2f}x in median wall time.")
 p()
 p("On arm64 (Graviton, where the functions are deployed), not measured here: both implementations fall back to portable "
-  "64-bit code there (argon2-cffi's bundled C has SSE/AVX paths for x86 only, and so has our AVX2 compression; a NEON one "
-  "is not written), and Argon2 is bound by memory bandwidth and 64-bit multiplies. Expect a hash on one Graviton2 core to take roughly 1.2x to 1.5x its "
+  "64-bit code there (argon2-cffi's bundled C and the `argon2` crate have SIMD paths for x86 only), and Argon2 is bound by memory bandwidth and 64-bit multiplies. Expect a hash on one Graviton2 core to take roughly 1.2x to 1.5x its "
   "x86 time here, and a Lambda function gets a whole vCPU only at 1769 MB: at the 1024 MB login and register have, "
   "a hash takes about 1769/1024 = 1.7x longer than on a whole core. That is the duration the cost table uses.")
 p()

@@ -13,7 +13,7 @@ use crate::store::StoreError;
 
 macro_rules! error_codes {
     ($($(#[$doc:meta])* $variant:ident = $code:literal, $status:ident, $sentence:literal;)*) => {
-        /// An error code of the contract (API.md, openapi.yaml).
+        /// An error code of the contract (openapi.yaml).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum ErrorCode {
             $($(#[$doc])* $variant,)*

@@ -675,7 +675,7 @@ fn documented_codes(doc: &Value, method: &str, path: &str, status: u16) -> BTree
 #[test]
 fn openapi_documents_every_status_and_error_code_of_the_contract() {
     let doc = yaml("openapi.yaml");
-    // From API.md, route by route: (method, path, status, error code or "" for success).
+    // The contract's answers, route by route: (method, path, status, error code or "" for success).
     let contract: &[(&str, &str, u16, &str)] = &[
         ("POST", "/register", 201, ""),
         ("POST", "/register", 400, "invalid_email"),
