@@ -2,7 +2,7 @@
 //! codes at once do not contend on one counter and the tenant's confirmation cap still
 //! holds (on DynamoDB Local: the memory store serialises everything behind one lock,
 //! so only DynamoDB shows the contention); budgets strangers can cause sends in never
-//! hold up an owner's sign-in.
+//! hold up an owner's sign-in; a give-back retried after a lost answer applies once.
 
 use e2e::{AppOptions, Backend, TestApp, spawn_app};
 use serde_json::json;
@@ -325,4 +325,96 @@ async fn anonymous_reset_requests_do_not_void_the_code_the_owner_is_typing() {
 
         assert_eq!(r.status, 204, "the owner's reset code: {:?}", r.body);
     }
+}
+
+/// Issue 22: a send refused by one limit gives back what the others counted (`count
+/// - 1`). When DynamoDB applied the give-back and its answer was lost, the SDK sent it
+/// again and it applied twice: with a cap of 3 an hour, each lost answer let one more
+/// code out. Through the fault proxy on DynamoDB Local: the give-back is answered 500
+/// after it applied, and the window must still hold exactly what was sent.
+#[tokio::test]
+async fn a_give_back_whose_answer_was_lost_and_retried_uncounts_one_send() {
+    use aws_config::retry::RetryConfig;
+    use e2e::fault_proxy::{Fault, FaultProxy, Rule};
+    use twofa::store::ThrottleStore;
+    use twofa::throttle::{Limit, Taken};
+
+    let Some(upstream) = twofa::testing::service_endpoint("DYNAMODB_ENDPOINT") else {
+        return;
+    };
+    let proxy = FaultProxy::start(&upstream).await;
+    let conf = aws_sdk_dynamodb::config::Builder::from(&twofa::testing::emulator_sdk_config(
+        proxy.endpoint(),
+    ))
+    .retry_config(
+        RetryConfig::standard()
+            .with_max_attempts(3)
+            .with_initial_backoff(std::time::Duration::from_millis(10)),
+    )
+    .build();
+    let store = twofa::store::dynamo::DynamoStore::new(
+        aws_sdk_dynamodb::Client::from_conf(conf),
+        format!("twofa-give-back-{}", uuid::Uuid::new_v4().simple()),
+    );
+    store
+        .ensure_table()
+        .await
+        .expect("a table in DynamoDB Local");
+    let tenant = Limit {
+        key: "tenant-confirm:host".into(),
+        max: 3,
+        seconds: 3600,
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64;
+    let mut codes_out = 0;
+    let mut end = 0;
+    for _ in 0..2 {
+        // A send that went out, then one refused elsewhere whose count comes back.
+        let Taken::Counted(_) = store.take_send(&tenant, now).await.expect("counted") else {
+            panic!("room in the window");
+        };
+        codes_out += 1;
+        let Taken::Counted(w) = store.take_send(&tenant, now).await.expect("counted") else {
+            panic!("room in the window");
+        };
+        end = w.window_end;
+        proxy.set(Rule::new(Fault::ForwardThen500).times(1));
+        store
+            .give_back_send(&tenant.key, end)
+            .await
+            .expect("the retried give-back answers");
+        let lost = proxy
+            .seen()
+            .iter()
+            .filter(|s| s.action != Fault::Pass)
+            .count();
+        assert_eq!(
+            lost,
+            1,
+            "the give-back's answer was lost: {:?}",
+            proxy.seen()
+        );
+        proxy.clear();
+        proxy.reset_counts();
+    }
+    while let Taken::Counted(_) = store.take_send(&tenant, now).await.expect("counted") {
+        codes_out += 1;
+        assert!(codes_out <= 10, "the window never fills");
+    }
+
+    assert_eq!(
+        (
+            codes_out,
+            store
+                .send_window(&tenant.key)
+                .await
+                .expect("read")
+                .map(|w| w.count)
+        ),
+        (3, Some(3)),
+        "codes out in the hour with a cap of 3 (window ending at {end})"
+    );
 }
