@@ -15,7 +15,8 @@
 //!   is one that strangers' accounts can fill for everyone else.
 //! - confirmations: the account's own budget, the destination's confirmations (apart
 //!   from its sign-in codes, so strangers texting a number cannot starve its owner's
-//!   sign-in), the source address's and the side's confirmations.
+//!   sign-in; an address's per side), the source address's and the side's
+//!   confirmations.
 //! - resets: one live code per account and security stamp. While a reset code lives,
 //!   another request sends nothing, and the code already in the owner's inbox still
 //!   works: strangers can neither silence the owner's reset nor void the code being
@@ -74,10 +75,16 @@ pub fn limits(
     });
     let sign_in = matches!(purpose, CodePurpose::SignInEmail | CodePurpose::SignInSms);
     // Sign-in codes and confirmations to one destination count apart: any account
-    // may ask a confirmation for any number, only its owners a sign-in code.
-    let kind = if sign_in { "" } else { "-confirm" };
+    // may ask a confirmation for any number, only its owners a sign-in code. An
+    // address has one account per side and only the host makes sides, so its
+    // confirmations count per side: accounts elsewhere cannot hold up its owner's.
+    let key = match purpose {
+        CodePurpose::ConfirmEmail => format!("dest-confirm:{destination}:{}", user.scope.key()),
+        CodePurpose::ConfirmPhone => format!("dest-confirm:{destination}"),
+        _ => format!("dest:{destination}"),
+    };
     limits.push(Limit {
-        key: format!("dest{kind}:{destination}"),
+        key,
         max: c.sends_per_destination_per_hour,
         seconds: HOUR,
     });

@@ -369,3 +369,55 @@ async fn resets_and_confirmations_asked_from_an_address_leave_its_sign_in_codes_
         "the owner's sign-in code from the shared address: {body}"
     );
 }
+
+/// Red team: the victim's address registered in another tenant asked `confirm_email`
+/// ten times and filled the address's confirmation cap, so the victim, new in its own
+/// side (where a forced 2FA with email only makes that confirmation its first
+/// sign-in), could not confirm it for the hour. An address has one account per side,
+/// and sides are made by the host: each side's account confirms it on its own budget.
+#[tokio::test]
+async fn an_address_registered_in_another_tenant_cannot_hold_up_its_owner_confirming_it() {
+    let w = World::new();
+    let owner = throwaway(&w, twofa::tenant::Scope::Host, EMAIL, UserPatch::default()).await;
+    let tenant = twofa::tenant::Tenant::new("acme", 0);
+    w.core
+        .store
+        .create_tenant(
+            &tenant,
+            &twofa::testing::seed_user_value(&tenant.scope(), "admin@acme.example"),
+        )
+        .await
+        .expect("a new tenant");
+    let impostor = throwaway(&w, tenant.scope(), EMAIL, UserPatch::default()).await;
+    let access = w.access_token(&impostor, None);
+    let mut answers = Vec::new();
+    for _ in 0..11 {
+        answers.push(
+            answer(
+                &w.send(json!({"purpose": "confirm_email"}), Some(&access))
+                    .await,
+            )
+            .0,
+        );
+        w.clock.advance(31);
+    }
+    assert_eq!(
+        answers.iter().filter(|s| **s == 202).count(),
+        10,
+        "the impostor's account mails the address at most its own hourly cap"
+    );
+
+    let (status, code, body) = answer(
+        &w.send(
+            json!({"purpose": "confirm_email"}),
+            Some(&w.access_token(&owner, None)),
+        )
+        .await,
+    );
+
+    assert_eq!(
+        (status, code.as_str()),
+        (202, ""),
+        "the owner's own confirmation: {body}"
+    );
+}
