@@ -112,14 +112,14 @@ pub struct Config {
     pub sends_per_user_per_hour: u32,
     /// `SEND_LIMIT_PER_DESTINATION_PER_HOUR` (10): a number or address shared by a household or a team is legitimate; harassment and pumping stay capped.
     pub sends_per_destination_per_hour: u32,
-    /// `SEND_LIMIT_PER_TENANT_PER_HOUR` (1000): sign-in codes for one tenant (or the host).
-    pub sends_per_tenant_per_hour: u32,
     /// `SEND_LIMIT_CONFIRMATIONS_PER_TENANT_PER_HOUR` (200): confirmation codes for one
-    /// tenant (or the host), a budget apart so throwaway accounts confirming addresses
-    /// cannot starve sign-in codes.
+    /// tenant (or the host), which any registered account may ask. Sign-in codes have
+    /// no such budget of the side (`SEND_LIMIT_PER_TENANT_PER_HOUR` is no longer read):
+    /// accounts anyone can register could fill it for every other user.
     pub confirmations_per_tenant_per_hour: u32,
     /// `SEND_LIMIT_PER_IP_PER_HOUR` (100): codes requested from one source address
-    /// (an IPv6 /64) in an hour, whatever the account.
+    /// (an IPv6 /64) in an hour, whatever the account; sign-in codes and the rest
+    /// (confirmations, resets, which need no password) each count this many apart.
     pub sends_per_ip_per_hour: u32,
     /// `ALLOWED_COUNTRY_CODES`: calling codes SMS may go to, e.g. `1,44`; empty allows all.
     pub allowed_country_codes: Vec<u16>,
@@ -235,13 +235,6 @@ impl Config {
                 1,
                 10_000,
             )?,
-            sends_per_tenant_per_hour: number(
-                env,
-                "SEND_LIMIT_PER_TENANT_PER_HOUR",
-                1000,
-                1,
-                10_000_000,
-            )?,
             confirmations_per_tenant_per_hour: number(
                 env,
                 "SEND_LIMIT_CONFIRMATIONS_PER_TENANT_PER_HOUR",
@@ -307,12 +300,8 @@ mod tests {
         assert_eq!(c.remember_browser_days, 14);
         assert_eq!(c.event_retention_days, 90);
         assert_eq!(
-            (
-                c.sends_per_tenant_per_hour,
-                c.confirmations_per_tenant_per_hour,
-                c.sends_per_ip_per_hour
-            ),
-            (1000, 200, 100)
+            (c.confirmations_per_tenant_per_hour, c.sends_per_ip_per_hour),
+            (200, 100)
         );
         assert_eq!(c.remember_browser_cookie, "Identity.TwoFactorRememberMe");
         assert_eq!(

@@ -3,9 +3,29 @@
 //! one atomic store step, all at once: concurrent sends in one tenant only count,
 //! they never make each other fail.
 //!
+//! The budgets are drawn by who can cause a send. A send a stranger can cause (a
+//! confirmation, which any registered account may ask for any number or for an
+//! address nobody confirmed; a reset, which anyone may ask for any address) never
+//! counts in a budget an owner's sign-in codes are drawn from, and what a stranger
+//! can send to someone else's destination is bounded:
+//! - sign-in codes go only to a destination the account confirmed, asked with its
+//!   password: the account's own budget, the destination's (which only the accounts
+//!   that confirmed it, its owners, can spend) and the source address's. No budget
+//!   of the side: any account can be registered, so a side-wide cap on sign-in codes
+//!   is one that strangers' accounts can fill for everyone else.
+//! - confirmations: the account's own budget, the destination's confirmations (apart
+//!   from its sign-in codes, so strangers texting a number cannot starve its owner's
+//!   sign-in; an address's per side), the source address's and the side's
+//!   confirmations.
+//! - resets: one live code per account and security stamp. While a reset code lives,
+//!   another request sends nothing, and the code already in the owner's inbox still
+//!   works: strangers can neither silence the owner's reset nor void the code being
+//!   typed, and they mail the owner at most one code per code lifetime. The caller's
+//!   address is counted before the account is looked up ([`ip_limit`]).
+//!
 //! When one limit refuses, the sends the others counted are given back. Otherwise a
 //! sender hammering a capped destination (or its own cooldown) would use up its
-//! tenant's budget and deny every other user their sign-in codes. Between the
+//! tenant's budget and deny every other user their confirmations. Between the
 //! count and the give-back a concurrent send may see one more than there is and be
 //! refused; that errs on the safe side and lasts one round trip. A give-back that
 //! fails leaves the count high until the window ends: also the safe side.
@@ -29,6 +49,17 @@ pub fn limits(
     source: Option<std::net::IpAddr>,
 ) -> Vec<Limit> {
     let c = &core.config;
+    if purpose == CodePurpose::PasswordReset {
+        // Bound to the stamp as the code is: a password change or sign-out everywhere
+        // ends the code, and so its window, and the owner may ask again at once. The
+        // stamp is kept out of the key (keys reach error messages): a keyed digest.
+        let stamp = core.hash_key.hash(&["reset-window", &user.security_stamp]);
+        return vec![Limit {
+            key: format!("reset:{}:{}", user.id, &stamp[..16]),
+            max: 1,
+            seconds: c.code_ttl_seconds,
+        }];
+    }
     let mut limits = Vec::with_capacity(5);
     if c.resend_cooldown_seconds > 0 {
         limits.push(Limit {
@@ -37,45 +68,49 @@ pub fn limits(
             seconds: c.resend_cooldown_seconds,
         });
     }
-    // Anyone who knows an email may ask for a reset code, so resets count in budgets
-    // of their own for the user and the address: strangers asking for resets must not
-    // use up the sign-in codes of the owner, who has the password.
-    let budget = match purpose {
-        CodePurpose::PasswordReset => "-reset",
-        _ => "",
-    };
     limits.push(Limit {
-        key: format!("user{budget}:{}", user.id),
+        key: format!("user:{}", user.id),
         max: c.sends_per_user_per_hour,
         seconds: HOUR,
     });
+    let sign_in = matches!(purpose, CodePurpose::SignInEmail | CodePurpose::SignInSms);
+    // Sign-in codes and confirmations to one destination count apart: any account
+    // may ask a confirmation for any number, only its owners a sign-in code. An
+    // address has one account per side and only the host makes sides, so its
+    // confirmations count per side: accounts elsewhere cannot hold up its owner's.
+    let key = match purpose {
+        CodePurpose::ConfirmEmail => format!("dest-confirm:{destination}:{}", user.scope.key()),
+        CodePurpose::ConfirmPhone => format!("dest-confirm:{destination}"),
+        _ => format!("dest:{destination}"),
+    };
     limits.push(Limit {
-        key: format!("dest{budget}:{destination}"),
+        key,
         max: c.sends_per_destination_per_hour,
         seconds: HOUR,
     });
     if let Some(ip) = source {
-        limits.push(ip_limit(core, ip));
+        limits.push(Limit {
+            // Apart from the address's confirmations and resets, which strangers
+            // sharing it (a NAT, a café) can ask without the owner's password.
+            key: format!(
+                "ip{}:{}",
+                if sign_in { "-sign-in" } else { "" },
+                source_key(ip)
+            ),
+            ..ip_limit(core, ip)
+        });
     }
-    limits.push(match purpose {
-        // A reset code is a way into the account, asked without a password, as a
-        // sign-in code is: it counts in the sign-in budget, so resets cannot use up
-        // the confirmations' and a flood of resets is capped where sign-ins are.
-        CodePurpose::SignInEmail | CodePurpose::SignInSms | CodePurpose::PasswordReset => Limit {
-            key: format!("tenant:{}", user.scope.key()),
-            max: c.sends_per_tenant_per_hour,
-            seconds: HOUR,
-        },
-        CodePurpose::ConfirmEmail | CodePurpose::ConfirmPhone => Limit {
+    if !sign_in {
+        limits.push(Limit {
             key: format!("tenant-confirm:{}", user.scope.key()),
             max: c.confirmations_per_tenant_per_hour,
             seconds: HOUR,
-        },
-    });
+        });
+    }
     limits
 }
 
-/// The hourly cap on sends asked from one address.
+/// The hourly cap on confirmations and resets asked from one address.
 pub fn ip_limit(core: &Core, ip: std::net::IpAddr) -> Limit {
     Limit {
         key: format!("ip:{}", source_key(ip)),

@@ -434,7 +434,8 @@ pub trait ThrottleStore: Send + Sync {
     /// of [`Limit::take`]; `Full` (nothing counted) otherwise.
     async fn take_send(&self, limit: &Limit, now: Timestamp) -> Result<Taken, StoreError>;
     /// Uncounts one send from the window under `key` that ends at `window_end`;
-    /// nothing if that window has since ended and started again.
+    /// nothing if that window has since ended and started again. Applies once even
+    /// when the store's client sends it again after a lost answer.
     async fn give_back_send(&self, key: &str, window_end: Timestamp) -> Result<(), StoreError>;
     /// The window under `key`, as stored (it may have ended).
     async fn send_window(&self, key: &str) -> Result<Option<Window>, StoreError>;

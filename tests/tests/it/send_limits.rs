@@ -1,14 +1,15 @@
-//! Send limits over HTTP against the local API on DynamoDB Local: many users of one
-//! tenant asking for codes at once do not contend on one counter, and the tenant's
-//! cap still holds. The memory store serialises everything behind one lock, so only
-//! DynamoDB shows the contention.
+//! Send limits over HTTP against the local API: many users of one tenant asking for
+//! codes at once do not contend on one counter and the tenant's confirmation cap still
+//! holds (on DynamoDB Local: the memory store serialises everything behind one lock,
+//! so only DynamoDB shows the contention); budgets strangers can cause sends in never
+//! hold up an owner's sign-in; a give-back retried after a lost answer applies once.
 
 use e2e::{AppOptions, Backend, TestApp, spawn_app};
 use serde_json::json;
 use twofa::config::Config;
 use twofa::tenant::Scope;
-use twofa::tokens::{NewToken, TokenKind};
-use twofa::user::{User, UserPatch};
+use twofa::tokens::TokenKind;
+use twofa::user::User;
 
 fn config(pairs: &[(&str, &str)]) -> Config {
     let env: std::collections::HashMap<String, String> = pairs
@@ -18,8 +19,8 @@ fn config(pairs: &[(&str, &str)]) -> Config {
     Config::read(&env).expect("test settings are valid")
 }
 
-/// A host user with 2FA on and a confirmed email, in the middle of a sign-in; its two-factor token.
-async fn signing_in(app: &TestApp, label: &str) -> String {
+/// A host user with nothing confirmed yet, signed in; its access token.
+async fn confirming(app: &TestApp, label: &str) -> String {
     let core = &app.api.core;
     let user = User::new(
         Scope::Host,
@@ -31,26 +32,12 @@ async fn signing_in(app: &TestApp, label: &str) -> String {
         core.now(),
     );
     core.store.create_user(&user).await.expect("a new user");
-    let sid = uuid::Uuid::new_v4().to_string();
-    let patch = UserPatch {
-        email_confirmed: Some(true),
-        two_factor_enabled: Some(true),
-        pending_sign_in: Some(Some(sid.clone())),
-        ..Default::default()
-    };
-    core.store
-        .update_user(&user.id, &patch)
-        .await
-        .expect("the user exists");
-    let token = NewToken {
-        user_id: user.id.clone(),
-        scope: user.scope.key(),
-        amr: vec!["pwd".into()],
-        sid: Some(sid),
-        ..Default::default()
-    };
     core.tokens
-        .issue(TokenKind::TwoFactor, token, core.now())
+        .issue(
+            TokenKind::Access,
+            twofa::tokens::token_for(core, &user),
+            core.now(),
+        )
         .expect("signing a token")
 }
 
@@ -63,14 +50,14 @@ async fn twenty_users_of_one_tenant_sending_at_once_all_get_their_code_and_the_t
     let app = spawn_app(
         &backend,
         AppOptions {
-            config: config(&[("SEND_LIMIT_PER_TENANT_PER_HOUR", "20")]),
+            config: config(&[("SEND_LIMIT_CONFIRMATIONS_PER_TENANT_PER_HOUR", "20")]),
             ..Default::default()
         },
     )
     .await;
     let mut tokens = Vec::new();
     for i in 0..21 {
-        tokens.push(signing_in(&app, &i.to_string()).await);
+        tokens.push(confirming(&app, &i.to_string()).await);
     }
     let last = tokens.pop().expect("21 users");
     let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(tokens.len()));
@@ -82,8 +69,8 @@ async fn twenty_users_of_one_tenant_sending_at_once_all_get_their_code_and_the_t
                 barrier.wait().await;
                 app.post(
                     "/send-code",
-                    &json!({"two_factor_token": token, "provider": "email"}),
-                    None,
+                    &json!({"purpose": "confirm_email"}),
+                    Some(&token),
                 )
                 .await
             })
@@ -101,8 +88,8 @@ async fn twenty_users_of_one_tenant_sending_at_once_all_get_their_code_and_the_t
     let r = app
         .post(
             "/send-code",
-            &json!({"two_factor_token": last, "provider": "email"}),
-            None,
+            &json!({"purpose": "confirm_email"}),
+            Some(&last),
         )
         .await;
     assert_eq!(
@@ -110,5 +97,324 @@ async fn twenty_users_of_one_tenant_sending_at_once_all_get_their_code_and_the_t
         (429, Some("too_many_requests")),
         "{:?}",
         r.body
+    );
+}
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// Registers over HTTP and signs in with the password alone; the access token.
+async fn register(app: &TestApp, email: &str, phone: Option<&str>) -> String {
+    let mut body = json!({"email": email, "password": PASSWORD});
+    if let Some(p) = phone {
+        body["phone_number"] = json!(p);
+    }
+    let r = app.post("/register", &body, None).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let r = app
+        .post(
+            "/login",
+            &json!({"email": email, "password": PASSWORD}),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["status"], "signed_in", "{:?}", r.body);
+    r.body["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Confirms `purpose` (`confirm_email`, or `confirm_phone` for `phone`) with the
+/// code the outbox shows; the access token the answer hands back.
+async fn confirm(app: &TestApp, access: &str, to: &str, phone: Option<&str>) -> String {
+    let (purpose, body) = match phone {
+        Some(p) => (
+            "confirm_phone",
+            json!({"purpose": "confirm_phone", "phone_number": p}),
+        ),
+        None => ("confirm_email", json!({"purpose": "confirm_email"})),
+    };
+    let r = app.post("/send-code", &body, Some(access)).await;
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let code = app.last_code_to(to).await.expect("a confirmation code");
+    let r = app
+        .post(
+            "/verify-code",
+            &json!({"purpose": purpose, "code": code}),
+            Some(access),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body["access_token"]
+        .as_str()
+        .unwrap_or(access)
+        .to_string()
+}
+
+/// What an account's owner does to protect it: confirm the address, turn 2FA on.
+async fn with_two_factor_on(app: &TestApp, email: &str, phone: Option<&str>) {
+    let access = register(app, email, phone).await;
+    let mut access = confirm(app, &access, email, None).await;
+    if let Some(p) = phone {
+        access = confirm(app, &access, p, Some(p)).await;
+    }
+    let r = app
+        .call(
+            "PUT",
+            "/account/two-factor",
+            Some(&json!({"enabled": true})),
+            Some(&access),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+}
+
+/// Signs in with the password and asks for a sign-in code by `provider`: the answer.
+async fn sign_in_code(app: &TestApp, email: &str, provider: &str) -> e2e::Reply {
+    let r = app
+        .post(
+            "/login",
+            &json!({"email": email, "password": PASSWORD}),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["status"], "two_factor_required", "{:?}", r.body);
+    app.post(
+        "/send-code",
+        &json!({"two_factor_token": r.body["two_factor_token"], "provider": provider}),
+        None,
+    )
+    .await
+}
+
+fn backends() -> Vec<Backend> {
+    let mut all = vec![Backend::Memory];
+    all.extend(Backend::dynamo());
+    all
+}
+
+/// Red team: accounts anyone can register turn their own 2FA on and ask their own
+/// sign-in codes and password resets; those used to count in the side's hourly
+/// sign-in budget (here 3), and every other user of the side was refused.
+#[tokio::test]
+async fn throwaway_accounts_asking_their_own_codes_and_resets_leave_other_users_sign_in_codes_alone()
+ {
+    for backend in backends() {
+        let app = spawn_app(
+            &backend,
+            AppOptions {
+                config: config(&[
+                    ("SEND_LIMIT_PER_TENANT_PER_HOUR", "3"),
+                    ("PASSWORD_RESET_ANSWER_MS", "0"),
+                ]),
+                ..Default::default()
+            },
+        )
+        .await;
+        with_two_factor_on(&app, "victim@example.com", None).await;
+        for i in 0..2 {
+            let email = format!("throwaway{i}@attacker.example");
+            with_two_factor_on(&app, &email, None).await;
+            assert_eq!(sign_in_code(&app, &email, "email").await.status, 202);
+            let r = app
+                .post("/password/forgot", &json!({"email": email}), None)
+                .await;
+            assert_eq!(r.status, 202);
+        }
+        let r = sign_in_code(&app, "victim@example.com", "email").await;
+
+        assert_eq!(r.status, 202, "the victim's sign-in code: {:?}", r.body);
+        assert_eq!(
+            app.outbox()
+                .await
+                .iter()
+                .filter(|m| m["code"].is_string()
+                    && m["to"]
+                        .as_str()
+                        .is_some_and(|t| t.ends_with("@attacker.example")))
+                .count(),
+            2 * 3,
+            "each throwaway got its confirmation, its sign-in code and its reset"
+        );
+    }
+}
+
+/// Red team: throwaway accounts ask `confirm_phone` for the victim's number, which
+/// used to spend the number's hourly cap (here 3, one of it the victim's own
+/// confirmation): the victim got the strangers' texts and then no sign-in code.
+#[tokio::test]
+async fn confirmations_strangers_send_to_a_number_leave_its_owners_sign_in_codes_alone() {
+    for backend in backends() {
+        let app = spawn_app(
+            &backend,
+            AppOptions {
+                config: config(&[("SEND_LIMIT_PER_DESTINATION_PER_HOUR", "3")]),
+                ..Default::default()
+            },
+        )
+        .await;
+        let number = e2e::unique_number();
+        with_two_factor_on(&app, "victim@example.com", Some(&number)).await;
+        let mut answers = Vec::new();
+        for i in 0..3 {
+            let access = register(&app, &format!("throwaway{i}@attacker.example"), None).await;
+            let r = app
+                .post(
+                    "/send-code",
+                    &json!({"purpose": "confirm_phone", "phone_number": number}),
+                    Some(&access),
+                )
+                .await;
+            answers.push(r.status);
+        }
+        assert_eq!(
+            answers,
+            [202, 202, 429],
+            "strangers text the number at most its cap, the owner's confirmation included"
+        );
+
+        let r = sign_in_code(&app, "victim@example.com", "sms").await;
+
+        assert_eq!(r.status, 202, "the owner's sign-in code: {:?}", r.body);
+    }
+}
+
+/// Red team: anonymous `/password/forgot` requests for the victim's address each
+/// mailed a new code that replaced the one the victim was typing (and used up the
+/// address's reset budget, so the victim's own request later sent nothing). A reset
+/// code stays the only one while it lives: the owner's code still resets.
+#[tokio::test]
+async fn anonymous_reset_requests_do_not_void_the_code_the_owner_is_typing() {
+    for backend in backends() {
+        let app = spawn_app(
+            &backend,
+            AppOptions {
+                config: config(&[
+                    ("RESEND_COOLDOWN_SECONDS", "0"),
+                    ("PASSWORD_RESET_ANSWER_MS", "0"),
+                ]),
+                ..Default::default()
+            },
+        )
+        .await;
+        let email = "victim@example.com";
+        let access = register(&app, email, None).await;
+        confirm(&app, &access, email, None).await;
+        let r = app
+            .post("/password/forgot", &json!({"email": email}), None)
+            .await;
+        assert_eq!(r.status, 202);
+        let code = app
+            .last_code_to(email)
+            .await
+            .expect("the owner's reset code");
+        for _ in 0..10 {
+            let r = app
+                .post("/password/forgot", &json!({"email": email}), None)
+                .await;
+            assert_eq!(r.status, 202);
+        }
+
+        let r = app
+            .post(
+                "/password/reset",
+                &json!({"email": email, "code": code, "new_password": "a fresh and unguessable passphrase"}),
+                None,
+            )
+            .await;
+
+        assert_eq!(r.status, 204, "the owner's reset code: {:?}", r.body);
+    }
+}
+
+/// Issue 22: a send refused by one limit gives back what the others counted (`count
+/// - 1`). When DynamoDB applied the give-back and its answer was lost, the SDK sent it
+/// again and it applied twice: with a cap of 3 an hour, each lost answer let one more
+/// code out. Through the fault proxy on DynamoDB Local: the give-back is answered 500
+/// after it applied, and the window must still hold exactly what was sent.
+#[tokio::test]
+async fn a_give_back_whose_answer_was_lost_and_retried_uncounts_one_send() {
+    use aws_config::retry::RetryConfig;
+    use e2e::fault_proxy::{Fault, FaultProxy, Rule};
+    use twofa::store::ThrottleStore;
+    use twofa::throttle::{Limit, Taken};
+
+    let Some(upstream) = twofa::testing::service_endpoint("DYNAMODB_ENDPOINT") else {
+        return;
+    };
+    let proxy = FaultProxy::start(&upstream).await;
+    let conf = aws_sdk_dynamodb::config::Builder::from(&twofa::testing::emulator_sdk_config(
+        proxy.endpoint(),
+    ))
+    .retry_config(
+        RetryConfig::standard()
+            .with_max_attempts(3)
+            .with_initial_backoff(std::time::Duration::from_millis(10)),
+    )
+    .build();
+    let store = twofa::store::dynamo::DynamoStore::new(
+        aws_sdk_dynamodb::Client::from_conf(conf),
+        format!("twofa-give-back-{}", uuid::Uuid::new_v4().simple()),
+    );
+    store
+        .ensure_table()
+        .await
+        .expect("a table in DynamoDB Local");
+    let tenant = Limit {
+        key: "tenant-confirm:host".into(),
+        max: 3,
+        seconds: 3600,
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64;
+    let mut codes_out = 0;
+    let mut end = 0;
+    for _ in 0..2 {
+        // A send that went out, then one refused elsewhere whose count comes back.
+        let Taken::Counted(_) = store.take_send(&tenant, now).await.expect("counted") else {
+            panic!("room in the window");
+        };
+        codes_out += 1;
+        let Taken::Counted(w) = store.take_send(&tenant, now).await.expect("counted") else {
+            panic!("room in the window");
+        };
+        end = w.window_end;
+        proxy.set(Rule::new(Fault::ForwardThen500).times(1));
+        store
+            .give_back_send(&tenant.key, end)
+            .await
+            .expect("the retried give-back answers");
+        let lost = proxy
+            .seen()
+            .iter()
+            .filter(|s| s.action != Fault::Pass)
+            .count();
+        assert_eq!(
+            lost,
+            1,
+            "the give-back's answer was lost: {:?}",
+            proxy.seen()
+        );
+        proxy.clear();
+        proxy.reset_counts();
+    }
+    while let Taken::Counted(_) = store.take_send(&tenant, now).await.expect("counted") {
+        codes_out += 1;
+        assert!(codes_out <= 10, "the window never fills");
+    }
+
+    assert_eq!(
+        (
+            codes_out,
+            store
+                .send_window(&tenant.key)
+                .await
+                .expect("read")
+                .map(|w| w.count)
+        ),
+        (3, Some(3)),
+        "codes out in the hour with a cap of 3 (window ending at {end})"
     );
 }

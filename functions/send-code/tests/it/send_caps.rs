@@ -5,12 +5,13 @@
 
 use crate::common;
 
-use common::{Client, EMAIL, World, answer};
+use common::{Client, EMAIL, PHONE, World, answer};
 use serde_json::json;
 use twofa::api::ClientInfo;
 use twofa::policy::{Provider, TwoFactorSettings};
 use twofa::store::TenantStore;
 use twofa::testing::json_request;
+use twofa::user::{User, UserPatch};
 
 async fn send_from(w: &World, ip: &str, body: serde_json::Value, bearer: &str) -> (u16, String) {
     let mut req = json_request("POST", "/send-code", &body, Some(bearer));
@@ -150,4 +151,273 @@ async fn confirm_phone_sends_nothing_where_the_side_does_not_allow_sms() {
         "{body}"
     );
     assert!(w.outbox().is_empty(), "no text was sent");
+}
+
+/// An account anyone could have registered, stored without running Argon2 (these
+/// tests make a hundred of them); `patch` is what its owner then did with it.
+async fn throwaway(w: &World, scope: twofa::tenant::Scope, email: &str, patch: UserPatch) -> User {
+    let user = User::new(
+        scope,
+        twofa::testing::test_email(email),
+        "$argon2id$unused".into(),
+        w.now(),
+    );
+    w.core
+        .store
+        .create_user(&user)
+        .await
+        .expect("a new account");
+    w.patch(&user, patch).await
+}
+
+/// Red team, at the shipped defaults: throwaway accounts that confirm their own
+/// address and turn their own 2FA on ask for their own sign-in codes, ten an hour
+/// each; 101 of them used to fill the side's hourly budget (1000), and no other user
+/// of the side received a sign-in code for the rest of the hour.
+#[tokio::test]
+async fn throwaway_accounts_with_their_own_two_factor_on_cannot_use_up_other_users_sign_in_codes() {
+    let w = World::new();
+    let victim = w.two_factor_user().await;
+    let mut tokens = Vec::new();
+    for i in 0..101 {
+        let account = throwaway(
+            &w,
+            twofa::tenant::Scope::Host,
+            &format!("throwaway{i}@attacker.example"),
+            UserPatch {
+                email_confirmed: Some(true),
+                two_factor_enabled: Some(true),
+                ..Default::default()
+            },
+        )
+        .await;
+        tokens.push(w.start_sign_in(&account).await);
+    }
+    let mut sent = 0;
+    for _ in 0..10 {
+        for token in &tokens {
+            let r = w
+                .send(
+                    json!({"two_factor_token": token, "provider": "email"}),
+                    None,
+                )
+                .await;
+            sent += usize::from(r.status() == 202);
+        }
+        w.clock.advance(31);
+    }
+    assert!(sent >= 1000, "the attack ran: {sent} sign-in codes sent");
+    let token = w.start_sign_in(&victim).await;
+
+    for provider in ["email", "sms"] {
+        let (status, code, body) = answer(
+            &w.send(
+                json!({"two_factor_token": token, "provider": provider}),
+                None,
+            )
+            .await,
+        );
+        assert_eq!(
+            (status, code.as_str()),
+            (202, ""),
+            "the victim is refused a {provider} sign-in code: {body}"
+        );
+        w.clock.advance(31);
+    }
+}
+
+/// Red team: ten throwaway accounts ask `confirm_phone` for the victim's number. Each
+/// text used to count in the number's hourly cap, the one the victim's own sign-in
+/// codes are drawn from, so the victim received the strangers' texts and then no
+/// sign-in code for the rest of the hour.
+#[tokio::test]
+async fn confirmations_strangers_send_to_a_number_leave_its_owners_sign_in_codes_alone() {
+    let w = World::new();
+    let victim = w.two_factor_user().await;
+    let mut answers = Vec::new();
+    for i in 0..11 {
+        let account = throwaway(
+            &w,
+            twofa::tenant::Scope::Host,
+            &format!("throwaway{i}@attacker.example"),
+            UserPatch::default(),
+        )
+        .await;
+        let access = w.access_token(&account, None);
+        answers.push(
+            answer(
+                &w.send(
+                    json!({"purpose": "confirm_phone", "phone_number": PHONE}),
+                    Some(&access),
+                )
+                .await,
+            )
+            .0,
+        );
+    }
+    assert_eq!(
+        answers.iter().filter(|s| **s == 202).count(),
+        10,
+        "strangers text the number at most its hourly cap: {answers:?}"
+    );
+    let token = w.start_sign_in(&victim).await;
+
+    let (status, code, body) = answer(
+        &w.send(json!({"two_factor_token": token, "provider": "sms"}), None)
+            .await,
+    );
+
+    assert_eq!(
+        (status, code.as_str()),
+        (202, ""),
+        "the owner of the number is refused a sign-in code: {body}"
+    );
+    assert_eq!(w.outbox().iter().filter(|m| m.to == PHONE).count(), 11);
+}
+
+/// Red team: the victim's address, registered in another tenant (nobody confirms it
+/// there), asks `confirm_email` ten times in the hour; the address's hourly cap was
+/// then spent and the victim's own emailed sign-in codes refused.
+#[tokio::test]
+async fn confirmations_asked_for_an_address_in_another_tenant_leave_its_owners_sign_in_codes_alone()
+{
+    let w = World::new();
+    let victim = w.two_factor_user().await;
+    let tenant = twofa::tenant::Tenant::new("acme", 0);
+    w.core
+        .store
+        .create_tenant(
+            &tenant,
+            &twofa::testing::seed_user_value(&tenant.scope(), "admin@acme.example"),
+        )
+        .await
+        .expect("a new tenant");
+    let impostor = throwaway(&w, tenant.scope(), EMAIL, UserPatch::default()).await;
+    let access = w.access_token(&impostor, None);
+    let mut answers = Vec::new();
+    for _ in 0..11 {
+        answers.push(
+            answer(
+                &w.send(json!({"purpose": "confirm_email"}), Some(&access))
+                    .await,
+            )
+            .0,
+        );
+        w.clock.advance(31);
+    }
+    assert_eq!(answers.iter().filter(|s| **s == 202).count(), 10);
+    let token = w.start_sign_in(&victim).await;
+
+    let (status, code, body) = answer(
+        &w.send(
+            json!({"two_factor_token": token, "provider": "email"}),
+            None,
+        )
+        .await,
+    );
+
+    assert_eq!(
+        (status, code.as_str()),
+        (202, ""),
+        "the owner of the address is refused a sign-in code: {body}"
+    );
+}
+
+/// Red team: resets and confirmations need no password, yet they counted in the
+/// same hourly budget of the source address as sign-in codes. Strangers behind the
+/// owner's address (a NAT, a café) asking resets used up the owner's sign-in codes
+/// from there.
+#[tokio::test]
+async fn resets_and_confirmations_asked_from_an_address_leave_its_sign_in_codes_alone() {
+    let w = World::with(&[
+        ("SEND_LIMIT_PER_IP_PER_HOUR", "2"),
+        ("PASSWORD_RESET_ANSWER_MS", "0"),
+    ]);
+    let owner = w.two_factor_user().await;
+    let shared = "203.0.113.9";
+    for email in ["someone@example.net", "else@example.net"] {
+        let mut req = json_request("POST", "/password/forgot", &json!({"email": email}), None);
+        req.extensions_mut()
+            .insert(ClientInfo::new(Some(shared), Some("twofa-tests")));
+        let r = send_code::handle(&w.core, &w.out, &w.out, req).await;
+        assert_eq!(r.status(), 202);
+    }
+    let stranger = w.plain_user("stranger@example.net").await;
+    let access = w.access_token(&stranger, None);
+    assert_eq!(
+        send_from(&w, shared, json!({"purpose": "confirm_email"}), &access)
+            .await
+            .0,
+        429,
+        "the address's budget for what needs no password is spent"
+    );
+    let token = w.start_sign_in(&owner).await;
+
+    let mut req = json_request(
+        "POST",
+        "/send-code",
+        &json!({"two_factor_token": token, "provider": "email"}),
+        None,
+    );
+    req.extensions_mut()
+        .insert(ClientInfo::new(Some(shared), Some("twofa-tests")));
+    let (status, code, body) = answer(&send_code::handle(&w.core, &w.out, &w.out, req).await);
+
+    assert_eq!(
+        (status, code.as_str()),
+        (202, ""),
+        "the owner's sign-in code from the shared address: {body}"
+    );
+}
+
+/// Red team: the victim's address registered in another tenant asked `confirm_email`
+/// ten times and filled the address's confirmation cap, so the victim, new in its own
+/// side (where a forced 2FA with email only makes that confirmation its first
+/// sign-in), could not confirm it for the hour. An address has one account per side,
+/// and sides are made by the host: each side's account confirms it on its own budget.
+#[tokio::test]
+async fn an_address_registered_in_another_tenant_cannot_hold_up_its_owner_confirming_it() {
+    let w = World::new();
+    let owner = throwaway(&w, twofa::tenant::Scope::Host, EMAIL, UserPatch::default()).await;
+    let tenant = twofa::tenant::Tenant::new("acme", 0);
+    w.core
+        .store
+        .create_tenant(
+            &tenant,
+            &twofa::testing::seed_user_value(&tenant.scope(), "admin@acme.example"),
+        )
+        .await
+        .expect("a new tenant");
+    let impostor = throwaway(&w, tenant.scope(), EMAIL, UserPatch::default()).await;
+    let access = w.access_token(&impostor, None);
+    let mut answers = Vec::new();
+    for _ in 0..11 {
+        answers.push(
+            answer(
+                &w.send(json!({"purpose": "confirm_email"}), Some(&access))
+                    .await,
+            )
+            .0,
+        );
+        w.clock.advance(31);
+    }
+    assert_eq!(
+        answers.iter().filter(|s| **s == 202).count(),
+        10,
+        "the impostor's account mails the address at most its own hourly cap"
+    );
+
+    let (status, code, body) = answer(
+        &w.send(
+            json!({"purpose": "confirm_email"}),
+            Some(&w.access_token(&owner, None)),
+        )
+        .await,
+    );
+
+    assert_eq!(
+        (status, code.as_str()),
+        (202, ""),
+        "the owner's own confirmation: {body}"
+    );
 }

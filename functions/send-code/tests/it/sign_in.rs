@@ -317,44 +317,6 @@ async fn the_hourly_cap_per_destination_counts_sends_from_every_account() {
 }
 
 #[tokio::test]
-async fn the_hourly_cap_per_tenant_counts_every_user_of_the_side() {
-    let w = World::with(&[("SEND_LIMIT_PER_TENANT_PER_HOUR", "1")]);
-    let a = w.two_factor_user().await;
-    let b = w.plain_user("bob@example.com").await;
-    let b = w
-        .patch(
-            &b,
-            UserPatch {
-                email_confirmed: Some(true),
-                two_factor_enabled: Some(true),
-                ..Default::default()
-            },
-        )
-        .await;
-    let token_a = w.start_sign_in(&a).await;
-    let token_b = w.start_sign_in(&b).await;
-    assert_eq!(
-        w.send(
-            json!({"two_factor_token": token_a, "provider": "email"}),
-            None
-        )
-        .await
-        .status(),
-        202
-    );
-
-    let (status, code, _) = answer(
-        &w.send(
-            json!({"two_factor_token": token_b, "provider": "email"}),
-            None,
-        )
-        .await,
-    );
-
-    assert_eq!((status, code.as_str()), (429, "too_many_requests"));
-}
-
-#[tokio::test]
 async fn a_refused_delivery_answers_502_and_leaves_no_pending_code() {
     let w = World::new();
     let user = w.two_factor_user().await;

@@ -1,12 +1,25 @@
 //! Send-limit windows: one counter item per limit.
+//!
+//! A count is a plain `ADD`: a retry of one whose answer was lost counts twice, which
+//! errs on the safe side. A give-back (`ADD count -1`) retried that way would let a
+//! send out past the cap, so it runs as a one-item transaction with a client request
+//! token, which DynamoDB applies once however often the SDK sends it (for ten
+//! minutes). A plain count that meets that transaction in flight is refused with
+//! `TransactionConflictException`, which the SDK does not retry: the count tries
+//! again.
+
+use std::time::Duration;
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{
+    ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
 
 use super::DynamoStore;
 use super::item::{self, Item, Reader, keys, n};
-use super::request::{condition_failed, unavailable};
+use super::request::{built, condition_failed, unavailable};
 use super::update::Update;
 use crate::clock::Timestamp;
 use crate::store::{StoreError, ThrottleStore};
@@ -62,6 +75,11 @@ impl ThrottleStore for DynamoStore {
                 }
                 Err(e) => match e.as_service_error() {
                     Some(UpdateItemError::ConditionalCheckFailedException(c)) => c.item().cloned(),
+                    Some(UpdateItemError::TransactionConflictException(_)) => {
+                        // A give-back of this window in flight; it lasts one round trip.
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        continue;
+                    }
                     _ => return Err(unavailable(e)),
                 },
             };
@@ -94,6 +112,14 @@ impl ThrottleStore for DynamoStore {
             match reset {
                 Ok(_) => return Ok(Taken::Counted(fresh)),
                 Err(e) if condition_failed(&e) => continue,
+                Err(e)
+                    if matches!(
+                        e.as_service_error(),
+                        Some(UpdateItemError::TransactionConflictException(_))
+                    ) =>
+                {
+                    continue;
+                }
                 Err(e) => return Err(unavailable(e)),
             }
         }
@@ -112,22 +138,55 @@ impl ThrottleStore for DynamoStore {
             .with_name("window_end")
             .with_value("end", n(window_end))
             .with_value("zero", n(0));
-        let result = self
-            .client
-            .update_item()
+        let update = aws_sdk_dynamodb::types::Update::builder()
             .table_name(&self.table)
             .set_key(Some(item::single_key(keys::window_pk(key))))
             .update_expression(u.expression())
             .condition_expression("#window_end = :end AND #count > :zero")
             .set_expression_attribute_names(Some(u.names))
             .set_expression_attribute_values(Some(u.values))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            // The window ended and started again: what it counted is gone already.
-            Err(e) if condition_failed(&e) => Ok(()),
-            Err(e) => Err(unavailable(e)),
+            .build()
+            .map_err(built)?;
+        let items = vec![TransactWriteItem::builder().update(update).build()];
+        let mut conflicts = 0;
+        loop {
+            // One token per try of ours: the SDK's retries of this call share it, so a
+            // give-back that applied and whose answer was lost applies once. A try
+            // cancelled by a conflict applied nothing, and the next is a new token.
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .client_request_token(uuid::Uuid::new_v4().simple().to_string())
+                .send()
+                .await;
+            let e = match result {
+                Ok(_) => return Ok(()),
+                Err(e) => e,
+            };
+            let Some(TransactWriteItemsError::TransactionCanceledException(c)) =
+                e.as_service_error()
+            else {
+                return Err(unavailable(e));
+            };
+            let reasons = c.cancellation_reasons();
+            // The window ended and started again (what it counted is gone already),
+            // or the count is at zero: nothing to give back.
+            if reasons
+                .iter()
+                .any(|r| r.code() == Some("ConditionalCheckFailed"))
+            {
+                return Ok(());
+            }
+            conflicts += 1;
+            if conflicts > 3
+                || !reasons
+                    .iter()
+                    .any(|r| r.code() == Some("TransactionConflict"))
+            {
+                return Err(unavailable(e));
+            }
+            tokio::time::sleep(Duration::from_millis(10 * conflicts)).await;
         }
     }
 

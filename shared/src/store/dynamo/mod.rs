@@ -138,8 +138,10 @@
 //! that has ended is started again by a second conditional write (`window_end =` the
 //! old end), once per window; a sender that loses that race counts in the new window.
 //! The limits of one send are counted at once; if one refuses, the others are given
-//! back (`ADD count -1` on the same `window_end`). The cost of a give-back: a
-//! concurrent send may briefly see one send too many and be refused, the safe side.
+//! back (`ADD count -1` on the same `window_end`, as a one-item `TransactWriteItems`
+//! with a client request token so that the SDK's retry of it applies once). The cost
+//! of a give-back: a concurrent send may briefly see one send too many and be refused,
+//! the safe side, or meet it in flight and count again.
 //!
 //! Settings are never rewritten whole from a read: a change sets only the fields it
 //! changes inside the `settings` map, each on condition that it still holds what the
@@ -199,7 +201,8 @@
 //!   `update_user`, `update_user_if_authenticator`, `take_code`, feature and settings
 //!   writes: one conditional write (the host's first settings change: two).
 //! - A send: one `UpdateItem` per limit, all at once (a second once per window that
-//!   ended; a give-back each when one refuses). `devices`: one `Query` (per 1 MB
+//!   ended; a give-back, one single-item `TransactWriteItems`, each when one
+//!   refuses). `devices`: one `Query` (per 1 MB
 //!   page); `delete_devices`: a `Query` then `BatchWriteItem`s of 25.
 //! - `users_in`, `side_events`: one index `Query` a page; `user_events`: one table
 //!   `Query` a page. Each asks for one item more than the page so that the last
