@@ -12,6 +12,7 @@ mod expiry;
 mod fault_proxy;
 mod faults;
 mod forgot_timing;
+mod permissions;
 mod policy;
 mod policy_cache_measure;
 mod racing_guesses;
