@@ -83,9 +83,9 @@ impl Template {
     }
 
     /// Why CloudFormation would refuse this deployment's parameters: a value without
-    /// a default, outside `AllowedValues` or a number's bounds, or a rule whose
-    /// assertion fails (its `AssertDescription`). Empty when it would accept them.
-    /// (`AllowedPattern` is left to cfn-lint's `--parameters`.)
+    /// a default, outside `AllowedValues`, `AllowedPattern` or a number's bounds, or a
+    /// rule whose assertion fails (its `AssertDescription`). Empty when it would
+    /// accept them. (cfn-lint 1.x with `--parameters` checks `AllowedValues` only.)
     pub fn refusals(&self) -> Result<Vec<String>, String> {
         let mut out = Vec::new();
         for (name, p) in &mapping(&self.doc, "Parameters") {
@@ -97,6 +97,14 @@ impl Template {
                 && !allowed.iter().any(|a| scalar(a) == *value)
             {
                 out.push(format!("{name}: {value:?} is not an allowed value"));
+            }
+            if let Some(pattern) = untag(p).get("AllowedPattern").map(scalar) {
+                // CloudFormation matches the whole value.
+                let re = regex_lite::Regex::new(&format!("^(?:{pattern})$"))
+                    .map_err(|e| format!("{name}: AllowedPattern {pattern:?}: {e}"))?;
+                if !re.is_match(value) {
+                    out.push(format!("{name}: {value:?} does not match {pattern:?}"));
+                }
             }
             if text(untag(p).get("Type")) == "Number" {
                 match value.parse::<f64>() {
@@ -388,7 +396,7 @@ mod tests {
     const DOC: &str = r#"
 Parameters:
   Provider: {Type: String, Default: sns, AllowedValues: [sns, log]}
-  Codes: {Type: String, Default: ""}
+  Codes: {Type: String, Default: "", AllowedPattern: "[0-9,]*"}
   Count: {Type: Number, Default: 5, MinValue: 1, MaxValue: 10}
 Conditions:
   UseSns: !Equals [!Ref Provider, sns]

@@ -7,6 +7,7 @@ mod account_lifecycle;
 mod admin_operations;
 mod client_input;
 mod console;
+mod deploy_defaults;
 mod events;
 mod expiry;
 mod fault_proxy;

@@ -333,7 +333,9 @@ fn every_setting_the_code_reads_is_set_by_the_template() {
         );
     }
     // Endpoints are for tests and the local API; Twilio's base URL, timeout and SID alias are test or optional knobs.
+    // Lambda itself sets AWS_LAMBDA_FUNCTION_NAME.
     let not_for_lambda = [
+        "AWS_LAMBDA_FUNCTION_NAME",
         "AWS_ENDPOINT_URL_DYNAMODB",
         "DYNAMODB_ENDPOINT",
         "TWILIO_BASE_URL",
