@@ -174,7 +174,8 @@ pub async fn aws_sdk_config() -> aws_config::SdkConfig {
 
 #[cfg(feature = "aws")]
 /// The SMS sender `SMS_PROVIDER` names (with `sns`, `SNS_SENDER_ID` is an optional
-/// sender id). SNS's client is made when the first text goes out (see [`crate::sdk`]).
+/// sender id and `SNS_MAX_PRICE_USD` the most one text may cost). SNS's client is
+/// made when the first text goes out (see [`crate::sdk`]).
 pub fn sms_sender(
     config: &Config,
     env: &dyn Env,
@@ -184,7 +185,23 @@ pub fn sms_sender(
     Ok(match config.sms_provider {
         SmsProvider::Log => Arc::new(log.clone()),
         SmsProvider::Sns => {
-            Arc::new(SnsSender::on_first_use(sdk).with_sender_id(env.get("SNS_SENDER_ID")))
+            let max_price = env.get("SNS_MAX_PRICE_USD");
+            if let Some(p) = &max_price
+                && !p
+                    .trim()
+                    .parse::<f64>()
+                    .is_ok_and(|usd| usd.is_finite() && usd > 0.0)
+            {
+                return Err(ConfigError::new(
+                    "SNS_MAX_PRICE_USD",
+                    format!("{p:?} is not a price in USD above zero"),
+                ));
+            }
+            Arc::new(
+                SnsSender::on_first_use(sdk)
+                    .with_sender_id(env.get("SNS_SENDER_ID"))
+                    .with_max_price(max_price.map(|p| p.trim().to_string())),
+            )
         }
         SmsProvider::Twilio => Arc::new(TwilioSender::from_env(env)?),
     })
@@ -207,6 +224,32 @@ pub fn email_sender(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "aws")]
+    #[test]
+    fn an_sns_maximum_price_that_is_not_a_price_stops_the_function_at_start() {
+        let sdk = aws_config::SdkConfig::builder().build();
+        let config = Config {
+            sms_provider: SmsProvider::Sns,
+            ..Config::default()
+        };
+        for (price, ok) in [
+            ("0.10", true),
+            ("2", true),
+            ("lots", false),
+            ("0", false),
+            ("-1", false),
+        ] {
+            let env: std::collections::HashMap<String, String> =
+                [("SNS_MAX_PRICE_USD".to_string(), price.to_string())].into();
+            let sender = sms_sender(&config, &env, &sdk, &LogSender::default());
+            assert_eq!(
+                sender.err().map(|e| e.var),
+                (!ok).then(|| "SNS_MAX_PRICE_USD".to_string()),
+                "{price}"
+            );
+        }
+    }
 
     #[test]
     fn keys_are_refused_when_the_system_has_no_randomness() {

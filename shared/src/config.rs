@@ -146,9 +146,10 @@ pub struct Config {
     pub locked_answer_ms: u64,
     /// `TOTP_ISSUER` (`twofa`): the issuer authenticator apps show.
     pub totp_issuer: String,
-    /// `SMS_PROVIDER`: `log` (default), `sns` or `twilio`.
+    /// `SMS_PROVIDER`: `log` (default), `sns` or `twilio`. In a Lambda function `log`
+    /// is refused unless `TEST_STACK` is `true`.
     pub sms_provider: SmsProvider,
-    /// `EMAIL_PROVIDER`: `log` (default) or `ses` (with `SES_FROM`).
+    /// `EMAIL_PROVIDER`: `log` (default) or `ses` (with `SES_FROM`); `log` as for SMS.
     pub email_provider: EmailProvider,
     /// `EVENT_RETENTION_DAYS` (90): how long security events are kept before the table's TTL drops them.
     pub event_retention_days: i64,
@@ -203,6 +204,35 @@ impl Config {
                 ));
             }
         };
+        // The log senders write every code to the log; in CloudWatch anyone who may read
+        // the function's logs could take over accounts with them. A Lambda function (Lambda
+        // sets AWS_LAMBDA_FUNCTION_NAME) runs them only in a stack deployed as a test stack
+        // (template.yaml's TestStack); the local API and the tests keep them.
+        let test_stack = match env.get("TEST_STACK").as_deref().map(str::trim) {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(o) => {
+                return Err(ConfigError::new(
+                    "TEST_STACK",
+                    format!("{o:?} is not true or false"),
+                ));
+            }
+        };
+        if env.get("AWS_LAMBDA_FUNCTION_NAME").is_some() && !test_stack {
+            let refuse = |var: &str| {
+                ConfigError::new(
+                    var,
+                    "log writes codes to the function's log: allowed only in a test stack \
+                     (TEST_STACK=true, the template's TestStack); choose a real provider",
+                )
+            };
+            if sms_provider == SmsProvider::Log {
+                return Err(refuse("SMS_PROVIDER"));
+            }
+            if email_provider == EmailProvider::Log {
+                return Err(refuse("EMAIL_PROVIDER"));
+            }
+        }
         let allowed_country_codes = match env.get("ALLOWED_COUNTRY_CODES") {
             None => Vec::new(),
             Some(v) => v
@@ -341,6 +371,55 @@ mod tests {
                 .var,
             "SMS_PROVIDER"
         );
+    }
+
+    #[test]
+    fn a_lambda_function_refuses_the_log_senders_unless_its_stack_is_a_test_stack() {
+        // Lambda sets AWS_LAMBDA_FUNCTION_NAME; the local API and the tests do not.
+        let lambda = [
+            ("AWS_LAMBDA_FUNCTION_NAME", "twofa-LoginFunction-x"),
+            ("SES_FROM", "no-reply@example.com"),
+        ];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut pairs = lambda.to_vec();
+            pairs.extend_from_slice(extra);
+            Config::read(&env(&pairs))
+        };
+        for (extra, refused) in [
+            (
+                &[("SMS_PROVIDER", "sns"), ("EMAIL_PROVIDER", "ses")][..],
+                None,
+            ),
+            (&[("EMAIL_PROVIDER", "ses")][..], Some("SMS_PROVIDER")),
+            (
+                &[("SMS_PROVIDER", "log"), ("EMAIL_PROVIDER", "ses")][..],
+                Some("SMS_PROVIDER"),
+            ),
+            (
+                &[("SMS_PROVIDER", "sns"), ("EMAIL_PROVIDER", "log")][..],
+                Some("EMAIL_PROVIDER"),
+            ),
+            (&[("SMS_PROVIDER", "sns")][..], Some("EMAIL_PROVIDER")),
+            (
+                &[("SMS_PROVIDER", "log"), ("TEST_STACK", "false")][..],
+                Some("SMS_PROVIDER"),
+            ),
+            (&[("SMS_PROVIDER", "log"), ("TEST_STACK", "true")][..], None),
+        ] {
+            assert_eq!(
+                with(extra).err().map(|e| e.var),
+                refused.map(str::to_string),
+                "{extra:?}"
+            );
+        }
+        assert_eq!(
+            with(&[("SMS_PROVIDER", "sns"), ("TEST_STACK", "yes")])
+                .unwrap_err()
+                .var,
+            "TEST_STACK"
+        );
+        // The local API keeps its log senders.
+        assert!(Config::read(&env(&[("SMS_PROVIDER", "log")])).is_ok());
     }
 
     #[test]

@@ -218,16 +218,16 @@ impl Drop for FaultProxy {
     }
 }
 
-/// A request as read off the wire.
-struct Request {
-    method: String,
-    path: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
+/// A request as read off the wire (the permission gate reads them too).
+pub(crate) struct Request {
+    pub(crate) method: String,
+    pub(crate) path: String,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -309,7 +309,7 @@ async fn hang(mut stream: BufReader<TcpStream>) {
     while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
 }
 
-async fn read_request(stream: &mut BufReader<TcpStream>) -> Option<Request> {
+pub(crate) async fn read_request(stream: &mut BufReader<TcpStream>) -> Option<Request> {
     let mut line = String::new();
     if stream.read_line(&mut line).await.ok()? == 0 {
         return None;
@@ -361,7 +361,11 @@ async fn read_request(stream: &mut BufReader<TcpStream>) -> Option<Request> {
 
 /// Sends the request upstream; the response as bytes to write back, or `None` when
 /// the upstream did not answer (the client then sees the connection close).
-async fn forward(client: &reqwest::Client, upstream: &str, request: &Request) -> Option<Vec<u8>> {
+pub(crate) async fn forward(
+    client: &reqwest::Client,
+    upstream: &str,
+    request: &Request,
+) -> Option<Vec<u8>> {
     let method = reqwest::Method::from_bytes(request.method.as_bytes()).ok()?;
     let mut out = client.request(method, format!("{upstream}{}", request.path));
     for (name, value) in &request.headers {

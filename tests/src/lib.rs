@@ -2,8 +2,14 @@
 //! port, over the memory store or a fresh table in DynamoDB Local, with the log
 //! senders or SNS and SES on moto. Tests then talk to it over real HTTP.
 
+pub mod deployed;
 pub mod fault_proxy;
+pub mod iam;
+pub mod iam_gate;
 pub mod lockout_log;
+pub mod template;
+
+pub use deployed::{Deployment, spawn_deployed};
 
 use std::sync::Arc;
 
@@ -59,8 +65,11 @@ pub struct TestApp {
     pub base: String,
     /// The client.
     pub http: reqwest::Client,
-    /// The server's state (store, outbox).
+    /// The server's state (store, outbox); on DynamoDB an operator's view, whose
+    /// store no permission gate stands in front of.
     pub api: Arc<LocalApi>,
+    /// On DynamoDB, the permission gates each function's calls pass through.
+    pub gates: Option<Arc<deployed::Gates>>,
 }
 
 /// Options for [`spawn_app`].
@@ -74,9 +83,14 @@ pub struct AppOptions {
     pub email: Option<Arc<dyn EmailSender>>,
 }
 
-/// Starts the local API on a free port.
+/// Starts the local API on a free port. On DynamoDB each function reaches the table
+/// through a gate holding its policy from template.yaml ([`deployed`]), as a deployed
+/// stack's role would: a store call the template does not grant is refused.
 pub async fn spawn_app(backend: &Backend, options: AppOptions) -> TestApp {
-    spawn_app_over(store(backend).await, options).await
+    match backend {
+        Backend::Memory => spawn_app_over(store(backend).await, options).await,
+        Backend::Dynamo(endpoint) => deployed::spawn(endpoint, options, None).await,
+    }
 }
 
 /// [`spawn_app`] over a store the test built (a backend's, wrapped).
@@ -104,12 +118,18 @@ pub async fn spawn_app_over(store: Arc<dyn Store>, options: AppOptions) -> TestA
         base: format!("http://127.0.0.1:{port}"),
         http: reqwest::Client::new(),
         api,
+        gates: None,
     }
 }
 
 pub use twofa::testing::Reply;
 
 impl TestApp {
+    /// What the permission gates refused so far (nothing without gates).
+    pub fn denied(&self) -> Vec<String> {
+        self.gates.as_ref().map(|g| g.denied()).unwrap_or_default()
+    }
+
     /// Sends `method path` with an optional JSON body and bearer token.
     pub async fn call(
         &self,

@@ -13,6 +13,7 @@ use crate::sdk::OnFirstUse;
 pub struct SnsSender {
     client: OnFirstUse<aws_sdk_sns::Client>,
     sender_id: Option<String>,
+    max_price_usd: Option<String>,
 }
 
 impl SnsSender {
@@ -21,6 +22,7 @@ impl SnsSender {
         Self {
             client: OnFirstUse::ready(client),
             sender_id: None,
+            max_price_usd: None,
         }
     }
 
@@ -29,6 +31,7 @@ impl SnsSender {
         Self {
             client: OnFirstUse::new(sdk, crate::timeouts::sns),
             sender_id: None,
+            max_price_usd: None,
         }
     }
 
@@ -36,6 +39,14 @@ impl SnsSender {
     /// destination country supports one; `None` leaves the carrier's default.
     pub fn with_sender_id(mut self, sender_id: Option<String>) -> Self {
         self.sender_id = sender_id.filter(|s| !s.trim().is_empty());
+        self
+    }
+
+    /// Sets the most SNS may charge for one text, in USD (`AWS.SNS.SMS.MaxPrice`):
+    /// a text that would cost more is not sent, so a number in a dear destination
+    /// cannot be texted at any price. `None` leaves the account's limits alone.
+    pub fn with_max_price(mut self, usd: Option<String>) -> Self {
+        self.max_price_usd = usd.filter(|s| !s.trim().is_empty());
         self
     }
 }
@@ -63,6 +74,18 @@ impl SmsSender for SnsSender {
             .message_attributes("AWS.SNS.SMS.SMSType", string_attribute("Transactional")?);
         if let Some(id) = &self.sender_id {
             publish = publish.message_attributes("AWS.SNS.SMS.SenderID", string_attribute(id)?);
+        }
+        if let Some(usd) = &self.max_price_usd {
+            let price = MessageAttributeValue::builder()
+                .data_type("Number")
+                .string_value(usd)
+                .build()
+                .map_err(|e| {
+                    DeliveryError::Unavailable(format!(
+                        "could not build an SNS message attribute: {e}"
+                    ))
+                })?;
+            publish = publish.message_attributes("AWS.SNS.SMS.MaxPrice", price);
         }
         publish.send().await.map(|_| ()).map_err(delivery_error)
     }

@@ -3,13 +3,13 @@
 //! the old token refused → change password → sign out everywhere → a host lockout
 //! of 2 locks a user after 2 failures → the host admin finds, unlocks and resets
 //! the lost authenticator → the user's and the admin's event lists show it all.
+//! Deployed as template.yaml says, each function's calls through its permissions.
 
-use std::sync::Arc;
-
-use e2e::{AppOptions, Backend, TestApp, code_in, moto_records, spawn_app};
+use e2e::{
+    AppOptions, Backend, Deployment, TestApp, code_in, moto_records, spawn_app, spawn_deployed,
+};
 use serde_json::{Value, json};
 use twofa::config::Config;
-use twofa::senders::ses::SesSender;
 use twofa::tenant::Scope;
 use twofa::testing::emulator_sdk_config;
 use twofa::user::Role;
@@ -57,7 +57,7 @@ fn types(events: &Value) -> Vec<&str> {
 
 #[tokio::test]
 async fn forgot_reset_change_sign_out_everywhere_and_a_host_lockout_of_two_over_http() {
-    let Some(backend) = Backend::dynamo() else {
+    let Some(Backend::Dynamo(dynamodb)) = Backend::dynamo() else {
         return;
     };
     let Some(moto) = twofa::testing::service_endpoint("MOTO_ENDPOINT") else {
@@ -72,16 +72,14 @@ async fn forgot_reset_change_sign_out_everywhere_and_a_host_lockout_of_two_over_
         .send()
         .await
         .expect("moto verifies the sender");
-    let app = spawn_app(
-        &backend,
-        AppOptions {
-            config: Config::default(),
-            sms: None,
-            email: Some(Arc::new(SesSender::new(
-                aws_sdk_ses::Client::new(&sdk),
-                from,
-            ))),
-        },
+    // Deployed as the template says: each function's calls through its permissions.
+    let app = spawn_deployed(
+        &dynamodb,
+        Config::default(),
+        Deployment::of_repo(
+            &[("SesFrom", from.as_str()), ("AllowedCountryCodes", "1")],
+            Some(&moto),
+        ),
     )
     .await;
     let email = format!("jane-{label}@example.org");
@@ -413,6 +411,11 @@ async fn forgot_reset_change_sign_out_everywhere_and_a_host_lockout_of_two_over_
             );
         }
     }
+    assert_eq!(
+        app.denied(),
+        Vec::<String>::new(),
+        "the template's permissions"
+    );
 }
 
 /// Red team: a password change and sign-out-everywhere are what a user does on

@@ -2,15 +2,12 @@
 //! HTTP against the local API on DynamoDB Local, with SMS through SNS and email
 //! through SES on moto: register, confirm email and phone, enable 2FA, sign in with
 //! an SMS code and remember the browser, sign in without a code, forget the browser,
-//! enrol an authenticator and sign in with it, then use a recovery code.
+//! enrol an authenticator and sign in with it, then use a recovery code. Deployed as
+//! template.yaml says, each function's calls through its permissions (`e2e::deployed`).
 
-use std::sync::Arc;
-
-use e2e::{AppOptions, Backend, TestApp, code_in, moto_records, spawn_app, unique_number};
+use e2e::{Backend, Deployment, TestApp, code_in, moto_records, spawn_deployed, unique_number};
 use serde_json::{Value, json};
 use twofa::config::Config;
-use twofa::senders::ses::SesSender;
-use twofa::senders::sns::SnsSender;
 use twofa::testing::emulator_sdk_config;
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -55,7 +52,7 @@ async fn login(app: &TestApp, email: &str, remember: Option<&str>) -> Value {
 
 #[tokio::test]
 async fn the_whole_second_factor_walkthrough_on_dynamodb_local_and_moto() {
-    let Some(backend) = Backend::dynamo() else {
+    let Some(Backend::Dynamo(dynamodb)) = Backend::dynamo() else {
         return;
     };
     let Some(moto) = twofa::testing::service_endpoint("MOTO_ENDPOINT") else {
@@ -70,16 +67,14 @@ async fn the_whole_second_factor_walkthrough_on_dynamodb_local_and_moto() {
         .send()
         .await
         .expect("moto verifies the sender");
-    let app = spawn_app(
-        &backend,
-        AppOptions {
-            config: Config::default(),
-            sms: Some(Arc::new(SnsSender::new(aws_sdk_sns::Client::new(&sdk)))),
-            email: Some(Arc::new(SesSender::new(
-                aws_sdk_ses::Client::new(&sdk),
-                from,
-            ))),
-        },
+    // Deployed as the template says: SNS and SES, each function through its permissions.
+    let app = spawn_deployed(
+        &dynamodb,
+        Config::default(),
+        Deployment::of_repo(
+            &[("SesFrom", from.as_str()), ("AllowedCountryCodes", "1")],
+            Some(&moto),
+        ),
     )
     .await;
     let email = format!("jane-{label}@example.org");
@@ -387,5 +382,10 @@ async fn the_whole_second_factor_walkthrough_on_dynamodb_local_and_moto() {
     assert_eq!(
         (reused.status, reused.body["error"].as_str()),
         (401, Some("invalid_code"))
+    );
+    assert_eq!(
+        app.denied(),
+        Vec::<String>::new(),
+        "the template's permissions"
     );
 }
