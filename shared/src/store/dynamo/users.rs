@@ -14,7 +14,7 @@ use super::request::{PageQuery, side_page_key};
 use super::update::Update;
 use crate::clock::Timestamp;
 use crate::store::{
-    LoginRecord, Page, PageKey, Slot, StoreError, Subject, Succeeded, Success, UserStore,
+    LoginRecord, Page, PageKey, Slot, StoreError, Subject, Succeeded, Success, Unlocked, UserStore,
     stored_email, stored_phone,
 };
 use crate::tenant::Scope;
@@ -340,16 +340,8 @@ impl UserStore for DynamoStore {
         self.write_succeed(id, success, now).await
     }
 
-    async fn unlock(&self, id: &str) -> Result<(), StoreError> {
-        let u = Update::default()
-            .remove(attr::LOCKOUT_END)
-            .set(attr::FAILED_COUNT, n(0))
-            .with_name(item::PK);
-        if self.update_user_if(id, u, USER_EXISTS).await? {
-            Ok(())
-        } else {
-            Err(StoreError::NotFound)
-        }
+    async fn unlock(&self, id: &str, now: Timestamp) -> Result<Unlocked, StoreError> {
+        self.write_unlock(id, now).await
     }
 
     async fn users_in(
