@@ -83,6 +83,7 @@ suite!(
     a_side_lists_its_users_by_email_prefix_a_page_at_a_time_and_never_another_sides,
     unlocking_ends_the_lock_and_clears_the_count_of_an_existing_user_only,
     unlocking_keeps_the_streak_and_never_ends_the_lock_of_a_hundred_consecutive_failures,
+    a_lost_second_factor_mark_is_kept_until_a_reset_of_the_second_factor,
     events_are_listed_newest_first_per_user_and_per_side_a_page_at_a_time,
     a_password_reset_code_is_a_purpose_of_its_own_taken_once,
     the_hosts_lockout_values_reach_every_tenant_item_and_a_tenants_own_values_win,
@@ -286,6 +287,7 @@ fn user(scope: Scope, email: &str) -> User {
         security_stamp: "stamp-1".to_string(),
         pending_sign_in: None,
         created_at: NOW,
+        second_factor_lost: false,
     }
 }
 
@@ -2244,6 +2246,46 @@ mod scenarios {
             return;
         }
         panic!("the streak never reached {HARD_LIMIT}");
+    }
+
+    pub async fn a_lost_second_factor_mark_is_kept_until_a_reset_of_the_second_factor(
+        store: Shared,
+    ) {
+        let u = user(acme(), "jo@example.com");
+        store.create_user(&u).await.unwrap();
+        assert!(!stored(&store, &u.id).await.second_factor_lost);
+        let mark = UserPatch {
+            second_factor_lost: Some(true),
+            ..Default::default()
+        };
+        store.update_user(&u.id, &mark).await.unwrap();
+        let marked = stored(&store, &u.id).await;
+        assert!(marked.second_factor_lost);
+        assert_eq!(
+            store
+                .users_in(&acme(), "", None, 10)
+                .await
+                .unwrap()
+                .items
+                .iter()
+                .map(|l| l.second_factor_lost)
+                .collect::<Vec<_>>(),
+            [true],
+            "the list the settings change reads sees the mark"
+        );
+        store
+            .update_user(&u.id, &UserPatch::default().rotating_stamp())
+            .await
+            .unwrap();
+        assert!(
+            stored(&store, &u.id).await.second_factor_lost,
+            "other changes keep it"
+        );
+        store
+            .update_user(&u.id, &UserPatch::second_factor_reset().rotating_stamp())
+            .await
+            .unwrap();
+        assert!(!stored(&store, &u.id).await.second_factor_lost);
     }
 
     fn event(t: EventType, u: &User, at: Timestamp) -> SecurityEvent {

@@ -43,6 +43,7 @@ pub fn user_item(u: &User) -> Item {
         password_hash: Some(u.password_hash.clone()),
         pending_sign_in: Some(u.pending_sign_in.clone()),
         reset_failures: false,
+        second_factor_lost: Some(u.second_factor_lost),
     };
     for (name, v) in patch_attributes(&whole) {
         if let Some(v) = v {
@@ -113,6 +114,7 @@ pub fn user_from(i: &Item) -> Result<User, StoreError> {
         security_stamp: r.s(attr::SECURITY_STAMP)?,
         pending_sign_in: r.opt_s(attr::PENDING_SIGN_IN)?,
         created_at: r.n(attr::CREATED_AT)?,
+        second_factor_lost: r.bool(attr::SECOND_FACTOR_LOST)?,
     })
 }
 
@@ -172,6 +174,10 @@ fn patch_attributes(p: &UserPatch) -> Vec<(&'static str, Option<AttributeValue>)
     field(
         attr::PENDING_SIGN_IN,
         p.pending_sign_in.as_ref().map(|v| v.as_ref().map(s)),
+    );
+    field(
+        attr::SECOND_FACTOR_LOST,
+        flag(&p.second_factor_lost).map(Some),
     );
     if p.reset_failures {
         field(attr::FAILED_COUNT, Some(Some(n(0))));
