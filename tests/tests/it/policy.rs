@@ -476,3 +476,64 @@ async fn a_factor_allowed_again_signs_in_as_before_and_a_new_user_still_sets_one
         );
     }
 }
+
+#[tokio::test]
+async fn a_user_left_only_a_recovery_code_signs_in_with_it_and_then_cannot_enrol_with_the_password_alone()
+ {
+    for backend in backends().await {
+        let side = SmsSide::new(&backend).await;
+        let core = &side.app.api.core;
+        let code = twofa::codes::new_recovery_codes().expect("randomness")[0]
+            .expose()
+            .clone();
+        let code = code.as_str();
+        twofa::testing::patch_user(
+            core,
+            &side.sms_user,
+            twofa::user::UserPatch {
+                recovery_codes: Some(vec![twofa::codes::recovery_code_hash(
+                    &core.hash_key,
+                    &side.sms_user.id,
+                    code,
+                )]),
+                ..Default::default()
+            },
+        )
+        .await;
+        let r = side
+            .allow_only_the_authenticator(&side.admin_token(3_600))
+            .await;
+        assert_eq!(
+            (r.status, &r.body["stranded_users"]),
+            (200, &json!(0)),
+            "a recovery code is left: nobody is stranded yet: {:?}",
+            r.body
+        );
+
+        let login = side.sms_user_login().await;
+        assert_eq!(
+            (login.body["status"].as_str(), &login.body["providers"]),
+            (Some("two_factor_required"), &json!([])),
+            "{:?}",
+            login.body
+        );
+        let signed = side
+            .app
+            .post(
+                "/verify-code",
+                &json!({"two_factor_token": login.body["two_factor_token"], "provider": "recovery_code", "code": code}),
+                None,
+            )
+            .await;
+        assert_eq!(signed.body["status"], "signed_in", "{:?}", signed.body);
+
+        // The code is spent: the password alone must not now enrol a factor.
+        let login = side.sms_user_login().await;
+        assert_eq!(
+            (login.status, login.error()),
+            (403, "forbidden"),
+            "{:?}",
+            login.body
+        );
+    }
+}
