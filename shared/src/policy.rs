@@ -382,6 +382,29 @@ pub fn can_prove_second_factor(user: &User, eff: &Effective) -> bool {
     eff.enabled && (!usable_providers(user, eff).is_empty() || !user.recovery_codes.is_empty())
 }
 
+/// Whether a change of policy from `before` to `after` takes every provider the user
+/// could sign in with while two-factor sign-in stays on for it. Recovery codes, which
+/// no policy moves, may still let it in; once they are spent only a factor it had
+/// (allowed again) or an administrator's reset may let it set up a new one, so such
+/// a user is marked (`second_factor_lost`) when the change is made. A user for whom
+/// two-factor sign-in was off before loses nothing: the password alone was all it
+/// took already, so its setting up a first factor gives nobody more than they had.
+pub fn loses_every_provider(user: &User, before: &Effective, after: &Effective) -> bool {
+    before.enabled
+        && after.enabled
+        && !usable_providers(user, before).is_empty()
+        && usable_providers(user, after).is_empty()
+}
+
+/// Whether a change of policy from `before` to `after` strands the user: it could
+/// prove a second factor, and now two-factor sign-in is on for it and it can prove
+/// none, not even with a recovery code. Its owner is then locked out until an
+/// administrator acts, while whoever holds only the password gains nothing (login
+/// does not let the password alone enrol a factor on such an account).
+pub fn strands(user: &User, before: &Effective, after: &Effective) -> bool {
+    loses_every_provider(user, before, after) && user.recovery_codes.is_empty()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -564,6 +587,96 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    fn user_with(authenticator: bool, email: bool, sms: bool, codes: bool) -> User {
+        let mut u = User::new(
+            crate::tenant::Scope::Host,
+            crate::testing::test_email("jo@example.com"),
+            String::new(),
+            0,
+        );
+        u.authenticator = authenticator.then(|| crate::user::Authenticator {
+            sealed_key: "k".into(),
+            enabled: true,
+        });
+        u.email_confirmed = email;
+        u.phone_number = sms.then(|| crate::testing::test_phone("+15555550100"));
+        u.phone_number_confirmed = sms;
+        if codes {
+            u.recovery_codes = vec!["h".into()];
+        }
+        u
+    }
+
+    #[test]
+    fn removing_the_only_provider_a_user_has_strands_it_and_recovery_codes_keep_it_in() {
+        let all = TwoFactorSettings {
+            behaviour: Behaviour::Forced,
+            ..Default::default()
+        };
+        let no_sms = TwoFactorSettings {
+            allowed_providers: vec![Provider::Authenticator, Provider::Email],
+            ..all.clone()
+        };
+        let (before, after) = (
+            effective(Layers::Host(&all), false),
+            effective(Layers::Host(&no_sms), false),
+        );
+        assert!(strands(
+            &user_with(false, false, true, false),
+            &before,
+            &after
+        ));
+        assert!(
+            !strands(&user_with(false, true, true, false), &before, &after),
+            "email is left"
+        );
+        assert!(
+            !strands(&user_with(false, false, true, true), &before, &after),
+            "a recovery code is left"
+        );
+        assert!(
+            loses_every_provider(&user_with(false, false, true, true), &before, &after),
+            "but once it is spent, the password alone must not enrol a factor"
+        );
+        assert!(
+            !strands(&user_with(false, false, false, false), &before, &after),
+            "a user with nothing before loses nothing"
+        );
+        let optional = TwoFactorSettings {
+            behaviour: Behaviour::Optional,
+            ..no_sms.clone()
+        };
+        assert!(
+            !strands(
+                &user_with(false, false, true, false),
+                &effective(Layers::Host(&all), false),
+                &effective(Layers::Host(&optional), false)
+            ),
+            "2FA off after: nothing is asked for"
+        );
+    }
+
+    proptest! {
+        /// Only taking a provider away strands anyone: a behaviour, a feature or a flag
+        /// moves whether a factor is asked for, never whether one can be proven.
+        #[test]
+        fn only_a_provider_taken_away_strands_anyone(
+            before in settings(),
+            after in settings(),
+            (feature_before, feature_after) in (behaviour(), behaviour()),
+            (flag_before, flag_after) in (any::<bool>(), any::<bool>()),
+            (a, e, p, c) in (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()),
+        ) {
+            let user = user_with(a, e, p, c);
+            let b = effective(Layers::Tenant { feature: feature_before, settings: &before }, flag_before);
+            let f = effective(Layers::Tenant { feature: feature_after, settings: &after }, flag_after);
+            if loses_every_provider(&user, &b, &f) {
+                prop_assert!(before.allowed_providers.iter().any(|p| !after.allows(*p)));
+            }
+            prop_assert!(!strands(&user, &b, &f) || loses_every_provider(&user, &b, &f));
         }
     }
 

@@ -89,6 +89,14 @@ pub struct User {
     pub pending_sign_in: Option<String>,
     /// When the user registered.
     pub created_at: Timestamp,
+    /// Set when a settings change left the account, which could prove a second factor,
+    /// with two-factor sign-in on and none it can prove
+    /// ([`crate::policy::strands`]): the password alone then never starts
+    /// enrolment, since that would hand a factor to whoever holds only the password.
+    /// Cleared by an administrator's reset of the second factor, or once a factor it
+    /// had is usable again.
+    #[serde(default)]
+    pub second_factor_lost: bool,
 }
 
 /// What a log may show in place of a secret: that it is there, not what it is.
@@ -128,6 +136,7 @@ impl fmt::Debug for User {
             security_stamp: _,
             pending_sign_in,
             created_at,
+            second_factor_lost,
         } = self;
         f.debug_struct("User")
             .field("id", id)
@@ -151,6 +160,7 @@ impl fmt::Debug for User {
             .field("security_stamp", &REDACTED)
             .field("pending_sign_in", &redacted(pending_sign_in))
             .field("created_at", created_at)
+            .field("second_factor_lost", second_factor_lost)
             .finish()
     }
 }
@@ -177,6 +187,7 @@ impl User {
             security_stamp: new_security_stamp(),
             pending_sign_in: None,
             created_at: now,
+            second_factor_lost: false,
         }
     }
 
@@ -215,6 +226,8 @@ pub struct UserPatch {
     pub pending_sign_in: Option<Option<String>>,
     /// Reset the failure count to zero.
     pub reset_failures: bool,
+    /// New lost-second-factor mark (see [`User::second_factor_lost`]).
+    pub second_factor_lost: Option<bool>,
 }
 
 impl fmt::Debug for UserPatch {
@@ -230,6 +243,7 @@ impl fmt::Debug for UserPatch {
             password_hash,
             pending_sign_in,
             reset_failures,
+            second_factor_lost,
         } = self;
         f.debug_struct("UserPatch")
             .field("email_confirmed", email_confirmed)
@@ -247,6 +261,7 @@ impl fmt::Debug for UserPatch {
             .field("password_hash", &redacted(password_hash))
             .field("pending_sign_in", &pending_sign_in.as_ref().map(redacted))
             .field("reset_failures", reset_failures)
+            .field("second_factor_lost", second_factor_lost)
             .finish()
     }
 }
@@ -284,13 +299,19 @@ impl UserPatch {
         if self.reset_failures {
             u.failed_count = 0;
         }
+        if let Some(v) = self.second_factor_lost {
+            u.second_factor_lost = v;
+        }
     }
     /// For a user who lost the phone: no authenticator, no recovery codes. Email and
     /// phone stay. Written `.rotating_stamp()`, so that sessions and remembered browsers end.
+    /// It is also the administrator's word that the user may set up a first factor
+    /// again with the password: the lost-second-factor mark goes.
     pub fn second_factor_reset() -> Self {
         Self {
             authenticator: Some(None),
             recovery_codes: Some(Vec::new()),
+            second_factor_lost: Some(false),
             ..Default::default()
         }
     }

@@ -13,7 +13,8 @@ use twofa::lockout::LockoutPolicy;
 use twofa::policy::{Behaviour, Provider, TwoFactorSettings};
 use twofa::store::dynamo::DynamoStore;
 use twofa::store::{
-    HARD_LIMIT, Page, PageKey, Slot, Spend, Store, StoreError, Subject, Succeeded, Success,
+    HARD_LIMIT, HARD_LOCK_SECONDS, Page, PageKey, Slot, Spend, Store, StoreError, Subject,
+    Succeeded, Success, Unlocked,
 };
 use twofa::tenant::{Scope, Tenant};
 use twofa::throttle::{Limit, Taken, Window};
@@ -81,6 +82,8 @@ suite!(
     remembered_browsers_are_listed_touched_and_forgotten_per_user,
     a_side_lists_its_users_by_email_prefix_a_page_at_a_time_and_never_another_sides,
     unlocking_ends_the_lock_and_clears_the_count_of_an_existing_user_only,
+    unlocking_keeps_the_streak_and_never_ends_the_lock_of_a_hundred_consecutive_failures,
+    a_lost_second_factor_mark_is_kept_until_a_reset_of_the_second_factor,
     events_are_listed_newest_first_per_user_and_per_side_a_page_at_a_time,
     a_password_reset_code_is_a_purpose_of_its_own_taken_once,
     the_hosts_lockout_values_reach_every_tenant_item_and_a_tenants_own_values_win,
@@ -284,6 +287,7 @@ fn user(scope: Scope, email: &str) -> User {
         security_stamp: "stamp-1".to_string(),
         pending_sign_in: None,
         created_at: NOW,
+        second_factor_lost: false,
     }
 }
 
@@ -2160,7 +2164,7 @@ mod scenarios {
             .await
             .unwrap();
         assert_eq!(slot(&store, &u.id).await.unwrap(), Slot::Locked(NOW + 300));
-        store.unlock(&u.id).await.unwrap();
+        assert_eq!(store.unlock(&u.id, NOW).await.unwrap(), Unlocked::Done);
         let after = stored(&store, &u.id).await;
         assert_eq!((after.lockout_end, after.failed_count), (None, 0));
         assert_eq!(
@@ -2169,7 +2173,7 @@ mod scenarios {
             "counting starts again at once"
         );
         assert!(matches!(
-            store.unlock("no-such-user").await,
+            store.unlock("no-such-user", NOW).await,
             Err(StoreError::NotFound)
         ));
         assert_eq!(
@@ -2177,6 +2181,111 @@ mod scenarios {
             None,
             "unlocking does not create a user"
         );
+    }
+
+    pub async fn unlocking_keeps_the_streak_and_never_ends_the_lock_of_a_hundred_consecutive_failures(
+        store: Shared,
+    ) {
+        let u = user(Scope::Host, "jo@example.com");
+        store.create_user(&u).await.unwrap();
+        let take = |attempt: String, now: Timestamp| {
+            let (store, id) = (store.clone(), u.id.clone());
+            async move {
+                store
+                    .take_slot(Subject::User(&id), &attempt, None, 5, now)
+                    .await
+                    .unwrap()
+            }
+        };
+        // Five failures, a lock, an unlock, again and again: the streak only grows.
+        let mut now = NOW;
+        for round in 0..HARD_LIMIT / 5 {
+            for i in 0..5 {
+                let slot = take(format!("r{round}-{i}"), now).await;
+                assert!(
+                    matches!(slot, Slot::Taken { streak, .. } if streak == round * 5 + i + 1),
+                    "round {round}, attempt {i}: {slot:?}"
+                );
+            }
+            let hard = (round + 1) * 5 >= HARD_LIMIT;
+            let until = now + if hard { HARD_LOCK_SECONDS } else { 300 };
+            store
+                .lock(Subject::User(&u.id), now, until, hard)
+                .await
+                .unwrap();
+            let unlocked = store.unlock(&u.id, now + 1).await.unwrap();
+            if !hard {
+                assert_eq!(unlocked, Unlocked::Done, "round {round}");
+                continue;
+            }
+            assert_eq!(
+                unlocked,
+                Unlocked::HardLocked(until),
+                "the lock after {HARD_LIMIT} consecutive failures is not the admin's to end"
+            );
+            assert_eq!(
+                take("after-unlock".into(), now + 2).await,
+                Slot::Locked(until),
+                "attempt {} is not judged",
+                HARD_LIMIT + 1
+            );
+            let after = stored(&store, &u.id).await;
+            assert_eq!(after.lockout_end, Some(until), "nothing changed");
+            // Once it ended by itself, a new period starts and unlocks work again.
+            now = until;
+            assert!(matches!(
+                take("next-period".into(), now).await,
+                Slot::Taken { streak: 1, .. }
+            ));
+            store
+                .lock(Subject::User(&u.id), now, now + 300, false)
+                .await
+                .unwrap();
+            assert_eq!(store.unlock(&u.id, now).await.unwrap(), Unlocked::Done);
+            assert_eq!(stored(&store, &u.id).await.lockout_end, None);
+            return;
+        }
+        panic!("the streak never reached {HARD_LIMIT}");
+    }
+
+    pub async fn a_lost_second_factor_mark_is_kept_until_a_reset_of_the_second_factor(
+        store: Shared,
+    ) {
+        let u = user(acme(), "jo@example.com");
+        store.create_user(&u).await.unwrap();
+        assert!(!stored(&store, &u.id).await.second_factor_lost);
+        let mark = UserPatch {
+            second_factor_lost: Some(true),
+            ..Default::default()
+        };
+        store.update_user(&u.id, &mark).await.unwrap();
+        let marked = stored(&store, &u.id).await;
+        assert!(marked.second_factor_lost);
+        assert_eq!(
+            store
+                .users_in(&acme(), "", None, 10)
+                .await
+                .unwrap()
+                .items
+                .iter()
+                .map(|l| l.second_factor_lost)
+                .collect::<Vec<_>>(),
+            [true],
+            "the list the settings change reads sees the mark"
+        );
+        store
+            .update_user(&u.id, &UserPatch::default().rotating_stamp())
+            .await
+            .unwrap();
+        assert!(
+            stored(&store, &u.id).await.second_factor_lost,
+            "other changes keep it"
+        );
+        store
+            .update_user(&u.id, &UserPatch::second_factor_reset().rotating_stamp())
+            .await
+            .unwrap();
+        assert!(!stored(&store, &u.id).await.second_factor_lost);
     }
 
     fn event(t: EventType, u: &User, at: Timestamp) -> SecurityEvent {

@@ -16,7 +16,7 @@ use twofa::lockout::LockoutPolicy;
 use twofa::policy::{Behaviour, TwoFactorSettings};
 use twofa::store::{
     CodeStore, DeviceStore, EventStore, LoginRecord, Page, PageKey, Slot, Store, StoreError,
-    Subject, Succeeded, Success, TenantStore, ThrottleStore, UserStore,
+    Subject, Succeeded, Success, TenantStore, ThrottleStore, Unlocked, UserStore,
 };
 use twofa::tenant::{Host, Scope, Tenant};
 use twofa::throttle::{Limit, Taken, Window};
@@ -209,8 +209,8 @@ impl UserStore for LockoutLog {
             .update_user_if_authenticator(id, expected, patch)
             .await
     }
-    async fn unlock(&self, id: &str) -> Result<(), StoreError> {
-        self.inner.unlock(id).await
+    async fn unlock(&self, id: &str, now: Timestamp) -> Result<Unlocked, StoreError> {
+        self.inner.unlock(id, now).await
     }
     async fn users_in(
         &self,

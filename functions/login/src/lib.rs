@@ -249,6 +249,9 @@ async fn second_factor(
         ..token_for(core, user)
     };
     if providers.is_empty() && user.recovery_codes.is_empty() {
+        if user.second_factor_lost {
+            return factor_lost(core, user, attempt).await;
+        }
         // ABP signs such a user in without a second factor; we only let them enrol one.
         let success = Success {
             attempt,
@@ -268,8 +271,11 @@ async fn second_factor(
     }
     let sid = random_token(16)?;
     // Giving the slot back and starting the sign-in are one write, refused if the account locked meanwhile.
+    // A usable provider again ends the lost-second-factor mark: a later change that
+    // takes it away marks the user again.
     let patch = UserPatch {
         pending_sign_in: Some(Some(sid.clone())),
+        second_factor_lost: (user.second_factor_lost && !providers.is_empty()).then_some(false),
         ..Default::default()
     };
     right_answer(
@@ -302,5 +308,26 @@ async fn second_factor(
             "providers": names,
             "remember_browser_allowed": eff.remember_browser_allowed,
         }),
+    ))
+}
+
+/// A user whose every provider a settings change took away, with no recovery code
+/// left: the password was right, but the password alone never enrols a factor on an
+/// account that had one (SECURITY.md). 403 `forbidden` until a factor it had is
+/// allowed again or an administrator resets its second factor; no token of any kind.
+async fn factor_lost(core: &Core, user: &User, attempt: &str) -> Result<Response, ApiError> {
+    // The slot is given back, earlier failures stay counted, as for any right password.
+    let success = Success {
+        attempt,
+        sid: None,
+        spend: Spend::Nothing,
+        patch: &UserPatch::default(),
+        release_only: true,
+        authenticator: None,
+    };
+    right_answer(core, &user.id, &success).await?;
+    tracing::info!(user_id = %user.id, "sign-in refused: every second factor of the account was taken away by policy");
+    Err(ApiError::forbidden(
+        "the second factors of this account are no longer allowed here; an administrator must reset them (or allow one of them again) before you can set up a new one",
     ))
 }

@@ -2,7 +2,7 @@
 //! (the host's for a host admin, its tenant's for a tenant admin).
 
 use http::StatusCode;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use twofa::api::{ApiError, ErrorCode, Request, Response, json, parse_body};
 use twofa::app::Core;
 use twofa::policy::{
@@ -11,7 +11,7 @@ use twofa::policy::{
 use twofa::tenant::Scope;
 
 use crate::caller::{admin, signed_in};
-use crate::side::require_step_up_to_weaken;
+use crate::side::{losses, require_step_up_to_weaken};
 
 /// A partial change: omitted (or null) fields keep their value.
 #[derive(Debug, Deserialize)]
@@ -22,6 +22,15 @@ struct SettingsChange {
     allowed_providers: Option<Vec<String>>,
 }
 
+/// The settings after a change, and how many users of the side it left with
+/// two-factor sign-in on and no second factor they can prove.
+#[derive(Serialize)]
+struct Changed {
+    #[serde(flatten)]
+    settings: TwoFactorSettings,
+    stranded_users: usize,
+}
+
 /// `GET /settings/two-factor`.
 pub async fn get(core: &Core, req: &Request) -> Result<Response, ApiError> {
     let caller = signed_in(core, req).await?;
@@ -30,8 +39,11 @@ pub async fn get(core: &Core, req: &Request) -> Result<Response, ApiError> {
     Ok(json(StatusCode::OK, side.settings()))
 }
 
-/// `PUT /settings/two-factor`. A change that weakens every account of the side
-/// needs the admin's fresh second factor when the admin has 2FA on; every change is audited.
+/// `PUT /settings/two-factor`. A change that weakens every account of the side, or
+/// that takes from any user every provider it could sign in with and leaves it no
+/// recovery code (judged by its effect, user by user: `policy::strands`), needs the
+/// admin's fresh second factor when the admin has 2FA on; the answer says how many
+/// users it strands. Every change is audited.
 pub async fn put(core: &Core, req: &Request) -> Result<Response, ApiError> {
     let caller = signed_in(core, req).await?;
     let scope = admin(&caller)?;
@@ -56,11 +68,36 @@ pub async fn put(core: &Core, req: &Request) -> Result<Response, ApiError> {
         allowed_providers: providers
             .unwrap_or_else(|| normalise_providers(&current.allowed_providers)),
     };
-    let changes = setting_changes(&current, &next);
+    let mut changes = setting_changes(&current, &next);
+    // Only a provider taken away can leave a user without one (`policy::loses_every_provider`):
+    // the side's users are read only then.
+    let losses = if current.allowed_providers.iter().any(|p| !next.allows(*p)) {
+        Some(losses(core, &scope, &side, &side.with_settings(next.clone())).await?)
+    } else {
+        None
+    };
+    let stranded_users = losses.as_ref().map_or(0, |l| l.stranded);
+    if stranded_users > 0 {
+        for c in changes
+            .iter_mut()
+            .filter(|c| c.field == "allowed_providers")
+        {
+            c.weakens = true;
+        }
+    }
     // The admin belongs to the side it administers: the side just read is its own.
     require_step_up_to_weaken(core, &caller, &side, &changes)?;
     if next == current {
-        return Ok(json(StatusCode::OK, &next));
+        return Ok(json(
+            StatusCode::OK,
+            &Changed {
+                settings: next,
+                stranded_users,
+            },
+        ));
+    }
+    if let Some(losses) = &losses {
+        losses.mark(core).await?;
     }
     // Only the fields this admin changed are written, each on condition that it still
     // holds what was read: another admin's change to another field survives, and a
@@ -91,9 +128,16 @@ pub async fn put(core: &Core, req: &Request) -> Result<Response, ApiError> {
             "allowed_providers",
             serde_json::to_value(&saved.allowed_providers).unwrap_or_default(),
         )
+        .detail("stranded_users", stranded_users)
         .changes(&scope, &changes);
     core.record(event).await;
-    Ok(json(StatusCode::OK, &saved))
+    Ok(json(
+        StatusCode::OK,
+        &Changed {
+            settings: saved,
+            stranded_users,
+        },
+    ))
 }
 
 async fn read(core: &Core, scope: &Scope) -> Result<Side, ApiError> {

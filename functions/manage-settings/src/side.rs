@@ -3,8 +3,11 @@
 
 use twofa::api::{ApiError, Caller, require_step_up};
 use twofa::app::Core;
-use twofa::policy::{Behaviour, Effective, SettingChange, Side, load_side};
-use twofa::user::User;
+use twofa::policy::{
+    Behaviour, Effective, SettingChange, Side, load_side, loses_every_provider, strands,
+};
+use twofa::tenant::Scope;
+use twofa::user::{User, UserPatch};
 
 use crate::caller::administered;
 
@@ -40,4 +43,71 @@ pub fn require_step_up_to_weaken(
         caller,
         admin_side.effective(admin.two_factor_enabled).enabled,
     )
+}
+
+/// Users read a page at a time while a change is judged.
+const PAGE: usize = 100;
+
+/// What a change of a side's settings does to its users: who loses every provider it
+/// could sign in with, and how many of them are stranded (not even a recovery code left).
+pub struct Losses {
+    /// The users who lose every provider and are not marked yet.
+    unmarked: Vec<String>,
+    /// Users left with two-factor sign-in on and no way to prove a second factor.
+    pub stranded: usize,
+}
+
+/// Reads every user of `scope` (a page at a time) and judges the change from `before`
+/// to `after` for each, by its effect ([`loses_every_provider`], [`strands`]).
+pub async fn losses(
+    core: &Core,
+    scope: &Scope,
+    before: &Side,
+    after: &Side,
+) -> Result<Losses, ApiError> {
+    let mut losses = Losses {
+        unmarked: Vec::new(),
+        stranded: 0,
+    };
+    let mut next = None;
+    loop {
+        let page = core.store.users_in(scope, "", next.as_ref(), PAGE).await?;
+        for user in &page.items {
+            let (b, a) = (
+                before.effective(user.two_factor_enabled),
+                after.effective(user.two_factor_enabled),
+            );
+            if !loses_every_provider(user, &b, &a) {
+                continue;
+            }
+            losses.stranded += usize::from(strands(user, &b, &a));
+            if !user.second_factor_lost {
+                losses.unmarked.push(user.id.clone());
+            }
+        }
+        match page.next {
+            Some(k) => next = Some(k),
+            None => return Ok(losses),
+        }
+    }
+}
+
+impl Losses {
+    /// Marks the users who lose every provider, before the change is written: a change
+    /// that fails after some marks leaves marks that only ever refuse the password
+    /// alone an enrolment, never one that lets it through.
+    pub async fn mark(&self, core: &Core) -> Result<(), ApiError> {
+        let patch = UserPatch {
+            second_factor_lost: Some(true),
+            ..Default::default()
+        };
+        for id in &self.unmarked {
+            match core.store.update_user(id, &patch).await {
+                // Deleted meanwhile: nothing to mark.
+                Ok(()) | Err(twofa::store::StoreError::NotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
 }

@@ -16,7 +16,7 @@ use twofa::lockout::locked_for;
 use twofa::phone::PhoneNumber;
 use twofa::policy::{Behaviour, DecidedBy, Provider, Side, usable_providers};
 use twofa::senders::{EmailSender, notify};
-use twofa::store::StoreError;
+use twofa::store::{StoreError, Unlocked};
 use twofa::tenant::Scope;
 use twofa::tokens::{FreshAccess, rotate_stamp};
 use twofa::user::{Role, User, UserPatch};
@@ -136,12 +136,31 @@ pub async fn list(core: &Core, req: &Request) -> Result<Response, ApiError> {
     ))
 }
 
-/// `POST /users/{user_id}/unlock`: ends a lock and clears the failure count.
+/// `POST /users/{user_id}/unlock`: ends a lock and clears the failure count. The
+/// admin needs a fresh second factor of its own when it has 2FA on, as for
+/// reset-two-factor: an unlock gives whoever is guessing a new round of guesses. The
+/// streak toward the 100-failure limit stays, and the 30-day lock that limit earned
+/// is not the admin's to end (403 `forbidden`, saying until when): either would give
+/// another hundred guesses.
 pub async fn unlock(core: &Core, req: &Request, user_id: &str) -> Result<Response, ApiError> {
     let caller = signed_in(core, req).await?;
     let scope = admin(&caller)?;
-    let user = managed(core, &scope, user_id).await?;
-    core.store.unlock(&user.id).await.map_err(gone)?;
+    // The admin and the user share the side: one policy read, beside the user's.
+    let (user, side) = tokio::join!(managed(core, &scope, user_id), side_of(core, &caller.user));
+    let (user, side) = (user?, side?);
+    require_step_up(
+        core,
+        &caller,
+        side.effective(caller.user.two_factor_enabled).enabled,
+    )?;
+    if let Unlocked::HardLocked(until) = core
+        .store
+        .unlock(&user.id, core.now())
+        .await
+        .map_err(gone)?
+    {
+        return Err(ApiError::hard_lock_stands(until));
+    }
     tracing::info!(user_id = %user.id, admin_id = %caller.user.id, "account unlocked by an administrator");
     core.record(core.event(EventType::Unlocked, &user, req).by(&caller.user))
         .await;

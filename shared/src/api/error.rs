@@ -200,6 +200,15 @@ impl ApiError {
         Self::of(ErrorCode::Forbidden).saying(message)
     }
 
+    /// 403 `forbidden` for an unlock of the lock that 100 consecutive failures earned;
+    /// `locked_until` says when it ends by itself.
+    pub fn hard_lock_stands(locked_until: i64) -> Self {
+        Self::forbidden(
+            "this account reached 100 consecutive failed attempts; that lock ends by itself and no administrator can end it sooner",
+        )
+        .with("locked_until", locked_until)
+    }
+
     /// 404 `not_found`.
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::of(ErrorCode::NotFound).saying(message)

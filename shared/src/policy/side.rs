@@ -40,6 +40,17 @@ impl Side {
         }
     }
 
+    /// The same side with `settings` in place of its own (what a change would make of it).
+    pub fn with_settings(&self, settings: TwoFactorSettings) -> Side {
+        match self {
+            Side::Host(_, lockout) => Side::Host(settings, *lockout),
+            Side::Tenant(t) => Side::Tenant(Tenant {
+                settings,
+                ..t.clone()
+            }),
+        }
+    }
+
     /// The lockout values for this side's users: the side's own, for a tenant
     /// without its own the host's, and else the function's defaults.
     pub fn lockout(&self, defaults: LockoutPolicy) -> LockoutPolicy {

@@ -10,7 +10,8 @@ use async_trait::async_trait;
 
 use super::{
     CodeStore, DeviceStore, EventStore, LoginRecord, Page, PageKey, Slot, Spend, StoreError,
-    Subject, Succeeded, Success, TenantStore, ThrottleStore, UserStore, stored_email, stored_phone,
+    Subject, Succeeded, Success, TenantStore, ThrottleStore, Unlocked, UserStore, stored_email,
+    stored_phone,
 };
 use crate::audit::{EventType, SecurityEvent};
 use crate::clock::Timestamp;
@@ -104,6 +105,8 @@ struct Counter {
     count: u32,
     lockout_end: Option<Timestamp>,
     streak: u32,
+    /// When the lock after `HARD_LIMIT` consecutive failures ends (an unlock does not end it).
+    hard_lock_end: Option<Timestamp>,
     /// The attempt that took the last slot and the last that succeeded, as DynamoDB keeps them.
     slot_attempt: Option<String>,
     done_attempt: Option<String>,
@@ -388,6 +391,7 @@ impl UserStore for MemoryStore {
         counter.count = 0;
         if hard {
             counter.streak = 0;
+            counter.hard_lock_end = Some(until);
         }
         Ok(())
     }
@@ -463,16 +467,25 @@ impl UserStore for MemoryStore {
         Ok(Succeeded::Done)
     }
 
-    async fn unlock(&self, id: &str) -> Result<(), StoreError> {
-        let mut s = self.write();
+    async fn unlock(&self, id: &str, now: Timestamp) -> Result<Unlocked, StoreError> {
+        let mut guard = self.write();
+        let s = &mut *guard;
         let u = s.users.get_mut(id).ok_or(StoreError::NotFound)?;
+        let counter = s.counters.get_mut(&CounterKey::User(id.to_string()));
+        if let Some(end) = counter
+            .as_ref()
+            .and_then(|c| c.hard_lock_end)
+            .filter(|end| *end > now)
+        {
+            return Ok(Unlocked::HardLocked(end));
+        }
         u.lockout_end = None;
         u.failed_count = 0;
         // The streak stays: it bounds consecutive failures across locks, and an unlock is not a success.
-        if let Some(c) = s.counters.get_mut(&CounterKey::User(id.to_string())) {
+        if let Some(c) = counter {
             c.lockout_end = None;
         }
-        Ok(())
+        Ok(Unlocked::Done)
     }
 
     async fn users_in(

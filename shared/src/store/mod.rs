@@ -31,7 +31,9 @@
 //! Consecutive failures are bounded across lock periods too (NIST SP 800-63B 5.2.2:
 //! at most 100 in 30 days): a second counter, the streak, counts failures and is
 //! reset only by a success; at [`HARD_LIMIT`] the lock lasts [`HARD_LOCK_SECONDS`]
-//! (30 days) and the streak starts again. A lock never shortens or extends one already
+//! (30 days) and the streak starts again; an administrator's unlock neither resets
+//! the streak nor ends that lock early ([`UserStore::unlock`]), since either would give
+//! another hundred guesses. A lock never shortens or extends one already
 //! on, except that the 30-day lock replaces a shorter one: the hundredth failure, raced
 //! by a guess that found every slot held and locked for minutes, still locks for 30
 //! days and restarts the streak (otherwise the streak would stay at the limit and refuse every attempt,
@@ -221,6 +223,17 @@ pub enum Succeeded {
     Changed,
 }
 
+/// What an unlock did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unlocked {
+    /// The lock (if any) ended and the count cleared; the streak stays.
+    Done,
+    /// Refused: the lock after [`HARD_LIMIT`] consecutive failures is on until then.
+    /// Ending it early would give another [`HARD_LIMIT`] guesses (it restarted the
+    /// streak), so it ends only by itself or, after it, with a success.
+    HardLocked(Timestamp),
+}
+
 /// What login reads under an email before the password check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoginRecord {
@@ -311,8 +324,11 @@ pub trait UserStore: Send + Sync {
         expected: Option<&Authenticator>,
         patch: &UserPatch,
     ) -> Result<bool, StoreError>;
-    /// Ends a lock and clears the failure count; `NotFound` if there is no such user.
-    async fn unlock(&self, id: &str) -> Result<(), StoreError>;
+    /// Ends a lock and clears the failure count, unless the lock on at `now` is the one
+    /// [`HARD_LIMIT`] consecutive failures earned ([`Unlocked::HardLocked`], nothing
+    /// changed). The streak stays either way: only a success resets it. `NotFound` if
+    /// there is no such user.
+    async fn unlock(&self, id: &str, now: Timestamp) -> Result<Unlocked, StoreError>;
     /// The users of `scope` whose email key starts with `email_prefix` (lower case),
     /// by email key, at most `limit`, after `after`.
     async fn users_in(

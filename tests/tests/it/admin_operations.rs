@@ -161,3 +161,122 @@ async fn a_tenant_admin_finds_unlocks_and_audits_a_locked_out_user_on_dynamodb_l
         r.body
     );
 }
+
+/// Wrong passwords for Jane, the host admin unlocking her after every lock: until
+/// the hundredth consecutive failure, then once more. Returns how many wrong
+/// passwords were sent before an unlock was refused, and that refusal.
+async fn guess_and_unlock_until_refused(
+    core: &twofa::app::Core,
+    jane: &twofa::user::User,
+    admin_token: &str,
+) -> (u32, twofa::testing::Reply) {
+    use twofa::testing::{Reply, json_request};
+    let out = twofa::senders::log::LogSender::default();
+    for sent in 1..=250 {
+        let r = Reply::of(
+            &login::handle(
+                core,
+                &out,
+                json_request(
+                    "POST",
+                    "/login",
+                    &json!({"email": "jane@example.com", "password": "wrong horse battery"}),
+                    None,
+                ),
+            )
+            .await,
+        );
+        if r.status != 423 {
+            assert_eq!(r.status, 401, "attempt {sent}: {:?}", r.body);
+            continue;
+        }
+        let unlocked = Reply::of(
+            &manage_settings::handle(
+                core,
+                &out,
+                json_request(
+                    "POST",
+                    &format!("/users/{}/unlock", jane.id),
+                    &Value::Null,
+                    Some(admin_token),
+                ),
+            )
+            .await,
+        );
+        if unlocked.status != 204 {
+            return (sent, unlocked);
+        }
+    }
+    panic!("250 wrong passwords were judged: unlocks reset the bound of 100 consecutive failures");
+}
+
+#[tokio::test]
+async fn unlocks_give_no_more_than_a_hundred_consecutive_guesses_on_both_stores() {
+    use std::sync::Arc;
+    use twofa::clock::ManualClock;
+    use twofa::config::Config;
+    use twofa::tenant::Scope;
+    use twofa::testing::{Reply, core_over, json_request, seed_user};
+    use twofa::user::Role;
+    let mut backends = vec![Backend::Memory];
+    backends.extend(Backend::dynamo());
+    for backend in backends {
+        let clock = Arc::new(ManualClock::new(4_102_444_800));
+        let config = Config {
+            locked_answer_ms: 0,
+            ..Config::default()
+        };
+        let core = core_over(e2e::store(&backend).await, clock.clone(), config);
+        let admin = seed_user(
+            &core,
+            Scope::Host,
+            "root@example.com",
+            PASSWORD,
+            &[Role::HostAdmin],
+        )
+        .await;
+        let jane = seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
+        let token = twofa::tokens::issue_access(&core, &admin, &["pwd"], None)
+            .unwrap()
+            .access_token;
+
+        let (sent, refused) = guess_and_unlock_until_refused(&core, &jane, &token).await;
+        assert_eq!(
+            sent,
+            twofa::store::HARD_LIMIT,
+            "every unlock kept the streak: the hundredth failure locked long"
+        );
+        assert_eq!(
+            (refused.status, refused.error()),
+            (403, "forbidden"),
+            "the 30-day lock is not the admin's to end: {:?}",
+            refused.body
+        );
+        let until = refused.body["locked_until"].as_i64().expect("locked_until");
+        assert_eq!(until, core.now() + twofa::store::HARD_LOCK_SECONDS);
+
+        let right = || async {
+            Reply::of(
+                &login::handle(
+                    &core,
+                    &twofa::senders::log::LogSender::default(),
+                    json_request(
+                        "POST",
+                        "/login",
+                        &json!({"email": "jane@example.com", "password": PASSWORD}),
+                        None,
+                    ),
+                )
+                .await,
+            )
+        };
+        assert_eq!(
+            right().await.status,
+            423,
+            "attempt {} is not judged, the right password included",
+            twofa::store::HARD_LIMIT + 1
+        );
+        clock.advance(twofa::store::HARD_LOCK_SECONDS);
+        assert_eq!(right().await.status, 200, "after the lock, a new period");
+    }
+}

@@ -386,8 +386,8 @@ async fn a_page_of_users_or_events_is_one_query_never_a_scan() {
     assert_eq!(unlock.status(), 204);
     assert_eq!(
         ops,
-        ["GetItem", "GetItem", "UpdateItem", "PutItem"],
-        "caller, user, the unlock, its event"
+        ["GetItem", "GetItem", "GetItem", "UpdateItem", "PutItem"],
+        "caller, then user and the side's policy at once (step-up), the unlock, its event"
     );
 
     for path in [

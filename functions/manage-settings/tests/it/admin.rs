@@ -48,7 +48,7 @@ async fn a_partial_put_changes_only_the_fields_sent_and_answers_the_whole_settin
     assert_eq!(r.status, 200);
     assert_eq!(
         r.body,
-        json!({"behaviour":"optional","users_can_change":true,"remember_browser":false,"allowed_providers":["authenticator","email","sms"]})
+        json!({"behaviour":"optional","users_can_change":true,"remember_browser":false,"allowed_providers":["authenticator","email","sms"],"stranded_users":0})
     );
     let r = w
         .call(
@@ -60,7 +60,7 @@ async fn a_partial_put_changes_only_the_fields_sent_and_answers_the_whole_settin
         .await;
     assert_eq!(
         r.body,
-        json!({"behaviour":"forced","users_can_change":true,"remember_browser":false,"allowed_providers":["authenticator","sms"]})
+        json!({"behaviour":"forced","users_can_change":true,"remember_browser":false,"allowed_providers":["authenticator","sms"],"stranded_users":0})
     );
     let stored = w.core.store.host_settings().await.unwrap().unwrap();
     assert_eq!(stored.behaviour, Behaviour::Forced);

@@ -310,6 +310,50 @@ async fn an_admin_unlocks_its_own_sides_user_and_counting_starts_again() {
     assert_eq!((r.status, r.error()), (404, "not_found"));
 }
 
+#[tokio::test]
+async fn a_stale_admin_session_cannot_unlock_a_user() {
+    let w = World::new().await;
+    let now = w.core.now();
+    w.core
+        .store
+        .lock(Subject::User(&w.acme_user.id), now, now + 300, false)
+        .await
+        .unwrap();
+    let admin = w
+        .patch(
+            &w.acme_admin,
+            UserPatch {
+                authenticator: Some(Some(Authenticator {
+                    sealed_key: "k".into(),
+                    enabled: true,
+                })),
+                two_factor_enabled: Some(true),
+                ..Default::default()
+            },
+        )
+        .await;
+    let path = format!("/users/{}/unlock", w.acme_user.id);
+    let stale = w.mfa_token(&admin);
+    w.clock.advance(w.core.config.step_up_max_age_seconds + 1);
+    let r = w.call("POST", &path, json!(null), Some(&stale)).await;
+    assert_eq!(
+        (r.status, r.error()),
+        (403, "step_up_required"),
+        "an unlock gives whoever is guessing a new round: {:?}",
+        r.body
+    );
+    assert_eq!(
+        w.user(&w.acme_user.id).await.lockout_end,
+        Some(now + 300),
+        "refused: nothing changed"
+    );
+    let r = w
+        .call("POST", &path, json!(null), Some(&w.mfa_token(&admin)))
+        .await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    assert_eq!(w.user(&w.acme_user.id).await.lockout_end, None);
+}
+
 async fn lost_phone(w: &World) -> twofa::user::User {
     let user = w
         .patch(

@@ -22,7 +22,7 @@ use twofa::audit::{EventType, Origin, SecurityEvent};
 use twofa::clock::SystemClock;
 use twofa::config::{Config, ProcessEnv};
 use twofa::email::Email;
-use twofa::store::PageKey;
+use twofa::store::{PageKey, Unlocked};
 use twofa::tenant::{Scope, TenantName};
 use twofa::user::{User, UserPatch};
 
@@ -130,7 +130,14 @@ async fn run(command: Command) -> Result<(), Failure> {
         Command::Unlock(target) => {
             let core = core().await?;
             let user = find(&core, target.user_id, target.email, target.tenant).await?;
-            core.store.unlock(&user.id).await?;
+            if let Unlocked::HardLocked(until) = core.store.unlock(&user.id, core.now()).await? {
+                // As for an admin: the lock 100 consecutive failures earned ends by itself.
+                return Err(Failure::from(format!(
+                    "{} ({}) reached 100 consecutive failed attempts; that lock ends by itself at {until} (Unix time)",
+                    user.email.as_str(),
+                    user.id
+                )));
+            }
             core.record(operator_event(&core, EventType::Unlocked, &user))
                 .await;
             println!("unlocked {} ({})", user.email.as_str(), user.id);

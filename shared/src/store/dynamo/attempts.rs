@@ -15,7 +15,7 @@ use super::request::{built, condition_failed, unavailable};
 use super::update::Update;
 use super::users::{patch_update, user_from};
 use crate::clock::Timestamp;
-use crate::store::{Slot, Spend, StoreError, Subject, Succeeded, Success};
+use crate::store::{Slot, Spend, StoreError, Subject, Succeeded, Success, Unlocked};
 
 impl DynamoStore {
     /// [`crate::store::UserStore::take_slot`]: one `UpdateItem` that is also the read of the user.
@@ -123,7 +123,10 @@ impl DynamoStore {
             .set(attr::FAILED_COUNT, n(0))
             .with_value("now", n(now));
         if hard {
-            u = u.set(attr::FAILURE_STREAK, n(0));
+            // Unlock reads it: the lock that restarted the streak is not the admin's to end.
+            u = u
+                .set(attr::FAILURE_STREAK, n(0))
+                .set(attr::HARD_LOCK_END, n(until));
         }
         // A lock already on stands, except that a hard lock replaces a shorter one (a
         // raced hundredth failure must still lock long and restart the streak).
@@ -165,6 +168,53 @@ impl DynamoStore {
                 _ => Ok(()),
             },
             Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    /// [`crate::store::UserStore::unlock`]: one `UpdateItem`, refused while the lock
+    /// [`crate::store::HARD_LIMIT`] consecutive failures earned is on (the old item
+    /// it returns then says until when).
+    pub(super) async fn write_unlock(
+        &self,
+        id: &str,
+        now: Timestamp,
+    ) -> Result<Unlocked, StoreError> {
+        let u = Update::default()
+            .remove(attr::LOCKOUT_END)
+            .set(attr::FAILED_COUNT, n(0))
+            .with_name(item::PK)
+            .with_name(attr::HARD_LOCK_END)
+            .with_value("now", n(now));
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(item::key(keys::user_pk(id), keys::USER_SK)))
+            .update_expression(u.expression())
+            .condition_expression(
+                "attribute_exists(#pk) AND (attribute_not_exists(#hard_lock_end) OR #hard_lock_end <= :now)",
+            )
+            .set_expression_attribute_names(Some(u.names))
+            .set_expression_attribute_values(Some(u.values))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Unlocked::Done),
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(c)) => match c.item() {
+                    None => Err(StoreError::NotFound),
+                    Some(old) => match Reader(old).opt_n(attr::HARD_LOCK_END)? {
+                        Some(end) => Ok(Unlocked::HardLocked(end)),
+                        // Not a hard lock that failed the condition: the item is not what it should be.
+                        None => Err(item::corrupt(
+                            attr::HARD_LOCK_END,
+                            "missing where an unlock was refused",
+                        )),
+                    },
+                },
+                _ => Err(unavailable(e)),
+            },
         }
     }
 

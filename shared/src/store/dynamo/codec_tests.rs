@@ -42,6 +42,7 @@ fn user() -> User {
         security_stamp: "stamp".into(),
         pending_sign_in: Some("sid".into()),
         created_at: 1,
+        second_factor_lost: true,
     }
 }
 

@@ -59,6 +59,9 @@ pub mod attr {
     pub const SECURITY_STAMP: &str = "security_stamp";
     pub const PENDING_SIGN_IN: &str = "pending_sign_in";
     pub const CREATED_AT: &str = "created_at";
+    pub const SECOND_FACTOR_LOST: &str = "second_factor_lost";
+    /// When the lock after `HARD_LIMIT` consecutive failures ends: an unlock does not end it.
+    pub const HARD_LOCK_END: &str = "hard_lock_end";
     /// The last attempt that took a slot (see the store's module doc on retries).
     pub const SLOT_ATTEMPT: &str = "slot_attempt";
     /// The last attempt that succeeded.

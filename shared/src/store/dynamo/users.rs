@@ -14,7 +14,7 @@ use super::request::{PageQuery, side_page_key};
 use super::update::Update;
 use crate::clock::Timestamp;
 use crate::store::{
-    LoginRecord, Page, PageKey, Slot, StoreError, Subject, Succeeded, Success, UserStore,
+    LoginRecord, Page, PageKey, Slot, StoreError, Subject, Succeeded, Success, Unlocked, UserStore,
     stored_email, stored_phone,
 };
 use crate::tenant::Scope;
@@ -43,6 +43,7 @@ pub fn user_item(u: &User) -> Item {
         password_hash: Some(u.password_hash.clone()),
         pending_sign_in: Some(u.pending_sign_in.clone()),
         reset_failures: false,
+        second_factor_lost: Some(u.second_factor_lost),
     };
     for (name, v) in patch_attributes(&whole) {
         if let Some(v) = v {
@@ -113,6 +114,7 @@ pub fn user_from(i: &Item) -> Result<User, StoreError> {
         security_stamp: r.s(attr::SECURITY_STAMP)?,
         pending_sign_in: r.opt_s(attr::PENDING_SIGN_IN)?,
         created_at: r.n(attr::CREATED_AT)?,
+        second_factor_lost: r.bool(attr::SECOND_FACTOR_LOST)?,
     })
 }
 
@@ -172,6 +174,10 @@ fn patch_attributes(p: &UserPatch) -> Vec<(&'static str, Option<AttributeValue>)
     field(
         attr::PENDING_SIGN_IN,
         p.pending_sign_in.as_ref().map(|v| v.as_ref().map(s)),
+    );
+    field(
+        attr::SECOND_FACTOR_LOST,
+        flag(&p.second_factor_lost).map(Some),
     );
     if p.reset_failures {
         field(attr::FAILED_COUNT, Some(Some(n(0))));
@@ -340,16 +346,8 @@ impl UserStore for DynamoStore {
         self.write_succeed(id, success, now).await
     }
 
-    async fn unlock(&self, id: &str) -> Result<(), StoreError> {
-        let u = Update::default()
-            .remove(attr::LOCKOUT_END)
-            .set(attr::FAILED_COUNT, n(0))
-            .with_name(item::PK);
-        if self.update_user_if(id, u, USER_EXISTS).await? {
-            Ok(())
-        } else {
-            Err(StoreError::NotFound)
-        }
+    async fn unlock(&self, id: &str, now: Timestamp) -> Result<Unlocked, StoreError> {
+        self.write_unlock(id, now).await
     }
 
     async fn users_in(
