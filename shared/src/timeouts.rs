@@ -94,6 +94,66 @@ pub fn dynamodb(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::config::Builde
     aws_sdk_dynamodb::config::Builder::from(sdk)
         .timeout_config(store_timeouts())
         .retry_config(store_retries())
+        .retry_classifier(TransactionConflicts)
+}
+
+/// Retries a plain write that met a transaction in flight on the same item.
+///
+/// DynamoDB refuses such a write with `TransactionConflictException` (a 400), which
+/// the SDK's own classifiers do not retry: a healthy store would fail a sign-in
+/// whose slot landed while another request spent a code on the same user. Nothing
+/// was written, and the transaction ends within milliseconds, so the write is
+/// retried with the store's backoff like throttling, within the same attempts and
+/// time limits. (A transaction that loses to another is `TransactionCanceled`, which
+/// the adapter retries itself.)
+#[cfg(feature = "aws")]
+#[derive(Debug)]
+pub struct TransactionConflicts;
+
+#[cfg(feature = "aws")]
+impl aws_smithy_runtime_api::client::retries::classifiers::ClassifyRetry for TransactionConflicts {
+    fn classify_retry(
+        &self,
+        ctx: &aws_smithy_runtime_api::client::interceptors::context::InterceptorContext,
+    ) -> aws_smithy_runtime_api::client::retries::classifiers::RetryAction {
+        use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+        use aws_sdk_dynamodb::operation::{
+            batch_write_item::BatchWriteItemError, delete_item::DeleteItemError,
+            put_item::PutItemError, update_item::UpdateItemError,
+        };
+        use aws_smithy_runtime_api::client::retries::classifiers::RetryAction;
+
+        let Some(Err(error)) = ctx.output_or_error() else {
+            return RetryAction::NoActionIndicated;
+        };
+        let Some(error) = error.as_operation_error() else {
+            return RetryAction::NoActionIndicated;
+        };
+        // The operation's own error type, one per write that can meet a transaction.
+        let code = error
+            .downcast_ref::<UpdateItemError>()
+            .and_then(|e| e.code())
+            .or_else(|| error.downcast_ref::<PutItemError>().and_then(|e| e.code()))
+            .or_else(|| {
+                error
+                    .downcast_ref::<DeleteItemError>()
+                    .and_then(|e| e.code())
+            })
+            .or_else(|| {
+                error
+                    .downcast_ref::<BatchWriteItemError>()
+                    .and_then(|e| e.code())
+            });
+        if code == Some("TransactionConflictException") {
+            RetryAction::throttling_error()
+        } else {
+            RetryAction::NoActionIndicated
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "dynamodb transaction conflicts"
+    }
 }
 
 /// An SNS client with the providers' limits.

@@ -70,6 +70,7 @@ suite!(
     a_sent_code_is_spent_with_its_sign_in_in_one_write,
     a_right_password_before_a_second_factor_gives_its_slot_back_and_keeps_earlier_failures,
     a_slot_given_back_after_a_lock_reset_the_count_leaves_the_user_readable,
+    a_retried_give_back_gives_the_slot_back_once,
     a_hard_lock_replaces_a_shorter_lock_and_restarts_the_streak,
     consecutive_failures_are_bounded_across_lock_periods,
     an_unknown_email_counts_and_locks_like_an_account_and_never_blocks_registering_it,
@@ -1393,6 +1394,46 @@ mod scenarios {
             (after.failed_count, after.pending_sign_in.as_deref()),
             (2, Some("sid-2"))
         );
+    }
+
+    pub async fn a_retried_give_back_gives_the_slot_back_once(store: Shared) {
+        // Two wrong passwords, then a right one whose give-back is sent twice (the SDK
+        // retrying a write whose answer was lost): the two failures stay counted.
+        let u = user(Scope::Host, "jo@example.com");
+        store.create_user(&u).await.unwrap();
+        slot(&store, &u.id).await.unwrap();
+        slot(&store, &u.id).await.unwrap();
+        store
+            .take_slot(Subject::User(&u.id), "pwd-ok", None, 100, NOW)
+            .await
+            .unwrap();
+        let start = UserPatch {
+            pending_sign_in: Some(Some("sid".into())),
+            ..Default::default()
+        };
+        let success = Success {
+            attempt: "pwd-ok",
+            sid: None,
+            spend: Spend::Nothing,
+            patch: &start,
+            release_only: true,
+            authenticator: None,
+        };
+        for _ in 0..2 {
+            assert_eq!(
+                store.succeed(&u.id, &success, NOW).await.unwrap(),
+                Succeeded::Done
+            );
+        }
+        assert_eq!(stored(&store, &u.id).await.failed_count, 2);
+        assert!(matches!(
+            slot(&store, &u.id).await.unwrap(),
+            Slot::Taken {
+                count: 3,
+                streak: 3,
+                ..
+            }
+        ));
     }
 
     pub async fn a_slot_given_back_after_a_lock_reset_the_count_leaves_the_user_readable(

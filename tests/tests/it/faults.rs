@@ -175,6 +175,35 @@ async fn a_brief_blip_is_retried_and_never_reaches_the_client() {
 }
 
 #[tokio::test]
+async fn a_write_meeting_a_transaction_in_flight_is_retried_and_never_reaches_the_client() {
+    let Some((proxy, app)) = proxied_app().await else {
+        return;
+    };
+    assert_eq!(
+        post(&app, "/register", login("jane@example.com", PASSWORD))
+            .await
+            .status,
+        201
+    );
+    // A sign-in's slot meets another request's transaction on the same user item
+    // (a code being spent): DynamoDB refuses the plain write, and a retry a moment
+    // later goes through.
+    proxy.set(
+        Rule::new(Fault::TransactionConflict)
+            .target("UpdateItem")
+            .times(1),
+    );
+    let signed_in = post(&app, "/login", login("jane@example.com", PASSWORD)).await;
+    assert_eq!(proxy.count_faults("UpdateItem"), 1, "the conflict happened");
+    assert_eq!(
+        (signed_in.status, signed_in.body["status"].as_str()),
+        (200, Some("signed_in")),
+        "{:?}",
+        signed_in.body
+    );
+}
+
+#[tokio::test]
 async fn a_register_whose_transaction_fails_leaves_no_half_created_user() {
     let Some((proxy, app)) = proxied_app().await else {
         return;

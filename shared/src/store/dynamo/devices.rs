@@ -1,7 +1,7 @@
 //! Remembered browsers, under their user's partition.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{DeleteRequest, ReturnValue, WriteRequest};
+use aws_sdk_dynamodb::types::{Delete, DeleteRequest, TransactWriteItem, WriteRequest};
 
 use super::DynamoStore;
 use super::item::{self, Item, Reader, TTL, VALID_UNTIL, key, keys, n, s, ttl_after, valid_until};
@@ -93,19 +93,22 @@ impl DeviceStore for DynamoStore {
     }
 
     async fn delete_device(&self, user_id: &str, device_id: &str) -> Result<bool, StoreError> {
-        let out = self
-            .client
-            .delete_item()
+        // A transaction of one delete, not a `DeleteItem`: the SDK sends its retries
+        // with the same client request token, which DynamoDB answers as the first
+        // try's success. A plain delete retried after its answer was lost would find
+        // nothing and answer 404 for the browser it had just forgotten.
+        let delete = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(item::key(
                 keys::user_pk(user_id),
                 keys::device_sk(device_id),
             )))
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", item::PK)
+            .build()
+            .map_err(built)?;
+        let tx = vec![TransactWriteItem::builder().delete(delete).build()];
+        Ok(self.transact(tx).await?.is_ok())
     }
 
     async fn delete_devices(&self, user_id: &str) -> Result<(), StoreError> {
