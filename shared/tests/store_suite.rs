@@ -80,6 +80,7 @@ suite!(
     sends_racing_under_one_limit_are_all_counted_up_to_the_cap_and_no_further,
     an_ended_window_starts_again_at_one_and_a_give_back_touches_only_its_own_window,
     remembered_browsers_are_listed_touched_and_forgotten_per_user,
+    remembering_more_browsers_than_the_bound_forgets_the_oldest_of_that_user_only,
     a_side_lists_its_users_by_email_prefix_a_page_at_a_time_and_never_another_sides,
     unlocking_ends_the_lock_and_clears_the_count_of_an_existing_user_only,
     events_are_listed_newest_first_per_user_and_per_side_a_page_at_a_time,
@@ -2021,6 +2022,31 @@ mod scenarios {
             expires_at: created_at + 14 * 86_400,
             user_agent: (created_at % 2 == 0).then(|| "Firefox".to_string()),
         }
+    }
+
+    pub async fn remembering_more_browsers_than_the_bound_forgets_the_oldest_of_that_user_only(
+        store: Shared,
+    ) {
+        let max = twofa::devices::MAX_PER_USER;
+        let other = device("u2", "d0", NOW);
+        store.put_device(&other).await.unwrap();
+        let all: Vec<Device> = (0..max + 3)
+            .map(|i| device("u1", &format!("d{i:02}"), NOW + i as Timestamp))
+            .collect();
+        for d in &all {
+            store.put_device(d).await.unwrap();
+        }
+        assert_eq!(
+            store.devices("u1").await.unwrap(),
+            all[3..].to_vec(),
+            "the newest {max}, oldest first"
+        );
+        assert_eq!(store.device("u1", "d00").await.unwrap(), None);
+        assert_eq!(
+            store.devices("u2").await.unwrap(),
+            vec![other],
+            "another user's browsers stay"
+        );
     }
 
     pub async fn remembered_browsers_are_listed_touched_and_forgotten_per_user(store: Shared) {

@@ -443,7 +443,8 @@ pub trait ThrottleStore: Send + Sync {
 /// Remembered browsers.
 #[async_trait]
 pub trait DeviceStore: Send + Sync {
-    /// Stores a remembered browser.
+    /// Stores a remembered browser, and forgets the oldest of the user's others
+    /// (never this one) beyond [`crate::devices::MAX_PER_USER`].
     async fn put_device(&self, device: &Device) -> Result<(), StoreError>;
     /// One remembered browser.
     async fn device(&self, user_id: &str, device_id: &str) -> Result<Option<Device>, StoreError>;

@@ -216,9 +216,15 @@
 //!   `update_user`, `update_user_if_authenticator`, `take_code`, feature and settings
 //!   writes: one conditional write (the host's first settings change: two).
 //! - A send: one `UpdateItem` per limit, all at once (a second once per window that
-//!   ended; a give-back each when one refuses). `devices`: one `Query` (per 1 MB
-//!   page); `delete_device`: one `TransactWriteItems` of one delete (see Retries);
-//!   `delete_devices`: a `Query` then `BatchWriteItem`s of 25.
+//!   ended; a give-back each when one refuses).
+//! - Remembered browsers: a user keeps at most `devices::MAX_PER_USER` (10), the
+//!   oldest forgotten as another is remembered, so a read of them is bounded whatever
+//!   the history. `put_device`: `PutItem` ‖ a `Query` of the others, then, only at
+//!   the bound, one `BatchWriteItem` deleting the oldest. `devices`: one `Query` of
+//!   at most 25 items; `delete_device`: one `TransactWriteItems` of one delete (see
+//!   Retries); `delete_devices`: that `Query` and one `BatchWriteItem`. A partition
+//!   filled before the bound drains as its items expire (the remember lifetime and
+//!   a day); until then those reads take 25 of its items.
 //! - `users_in`, `side_events`: one index `Query` a page; `user_events`: one table
 //!   `Query` a page. Each asks for one item more than the page so that the last
 //!   page says so; a page DynamoDB cut short (1 MB, or a `type` filter) costs
