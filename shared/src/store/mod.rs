@@ -22,7 +22,10 @@
 //! meanwhile. So guesses sent together get no more tries than guesses sent one by
 //! one: the slots run out before anything is judged, whatever the concurrency. An
 //! attempt whose answer never came (a crash, a timeout) stays counted: it is a
-//! failure. When every slot is held and the account is not locked, the refused
+//! failure. So a slot is taken only while the request's deadline leaves time to
+//! write it and its success (`timeouts::SLOT_NEEDS`): a stalled store then answers
+//! 503 before anything is counted, rather than let the function time out between
+//! the two with a right answer counted as wrong. When every slot is held and the account is not locked, the refused
 //! attempt locks it ([`UserStore::lock`]), so a slot abandoned by a crash cannot
 //! keep the account refusing forever; likewise when the abandoned slot was the
 //! hundredth consecutive failure ([`Slot::Exhausted`]), the refused attempt writes

@@ -181,6 +181,9 @@
 //! one browser is a one-item `TransactWriteItems`, whose retries carry the same
 //! client request token and are answered as the first try's success.
 //!
+//! A request's calls share its deadline (`timeouts::within_deadline`): an SDK
+//! interceptor starts no attempt, first or retry, that could not end before it.
+//!
 //! # Round trips
 //! Every read of the table is strongly consistent: a sign-in must see the write that
 //! ended the previous one.
