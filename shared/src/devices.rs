@@ -8,6 +8,13 @@ use crate::clock::Timestamp;
 use crate::crypto::{CryptoError, HashKey, constant_time_eq, random_token};
 use crate::secret::Secret;
 
+/// How many browsers one user may have remembered at once; remembering another
+/// forgets the oldest. Without a bound every remembered sign-in added a record for
+/// good (until it expired): 30,000 of them made the device list larger than a Lambda
+/// response may be and forgetting them longer than the function may run. With it,
+/// listing and forgetting cost the same whatever the history (and fit one batch).
+pub const MAX_PER_USER: usize = 10;
+
 /// A remembered browser as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Device {

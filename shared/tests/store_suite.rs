@@ -71,6 +71,7 @@ suite!(
     a_sent_code_is_spent_with_its_sign_in_in_one_write,
     a_right_password_before_a_second_factor_gives_its_slot_back_and_keeps_earlier_failures,
     a_slot_given_back_after_a_lock_reset_the_count_leaves_the_user_readable,
+    a_retried_give_back_gives_the_slot_back_once,
     a_hard_lock_replaces_a_shorter_lock_and_restarts_the_streak,
     consecutive_failures_are_bounded_across_lock_periods,
     an_unknown_email_counts_and_locks_like_an_account_and_never_blocks_registering_it,
@@ -80,6 +81,7 @@ suite!(
     sends_racing_under_one_limit_are_all_counted_up_to_the_cap_and_no_further,
     an_ended_window_starts_again_at_one_and_a_give_back_touches_only_its_own_window,
     remembered_browsers_are_listed_touched_and_forgotten_per_user,
+    remembering_more_browsers_than_the_bound_forgets_the_oldest_of_that_user_only,
     a_side_lists_its_users_by_email_prefix_a_page_at_a_time_and_never_another_sides,
     unlocking_ends_the_lock_and_clears_the_count_of_an_existing_user_only,
     unlocking_keeps_the_streak_and_never_ends_the_lock_of_a_hundred_consecutive_failures,
@@ -1399,6 +1401,46 @@ mod scenarios {
         );
     }
 
+    pub async fn a_retried_give_back_gives_the_slot_back_once(store: Shared) {
+        // Two wrong passwords, then a right one whose give-back is sent twice (the SDK
+        // retrying a write whose answer was lost): the two failures stay counted.
+        let u = user(Scope::Host, "jo@example.com");
+        store.create_user(&u).await.unwrap();
+        slot(&store, &u.id).await.unwrap();
+        slot(&store, &u.id).await.unwrap();
+        store
+            .take_slot(Subject::User(&u.id), "pwd-ok", None, 100, NOW)
+            .await
+            .unwrap();
+        let start = UserPatch {
+            pending_sign_in: Some(Some("sid".into())),
+            ..Default::default()
+        };
+        let success = Success {
+            attempt: "pwd-ok",
+            sid: None,
+            spend: Spend::Nothing,
+            patch: &start,
+            release_only: true,
+            authenticator: None,
+        };
+        for _ in 0..2 {
+            assert_eq!(
+                store.succeed(&u.id, &success, NOW).await.unwrap(),
+                Succeeded::Done
+            );
+        }
+        assert_eq!(stored(&store, &u.id).await.failed_count, 2);
+        assert!(matches!(
+            slot(&store, &u.id).await.unwrap(),
+            Slot::Taken {
+                count: 3,
+                streak: 3,
+                ..
+            }
+        ));
+    }
+
     pub async fn a_slot_given_back_after_a_lock_reset_the_count_leaves_the_user_readable(
         store: Shared,
     ) {
@@ -1984,6 +2026,31 @@ mod scenarios {
             expires_at: created_at + 14 * 86_400,
             user_agent: (created_at % 2 == 0).then(|| "Firefox".to_string()),
         }
+    }
+
+    pub async fn remembering_more_browsers_than_the_bound_forgets_the_oldest_of_that_user_only(
+        store: Shared,
+    ) {
+        let max = twofa::devices::MAX_PER_USER;
+        let other = device("u2", "d0", NOW);
+        store.put_device(&other).await.unwrap();
+        let all: Vec<Device> = (0..max + 3)
+            .map(|i| device("u1", &format!("d{i:02}"), NOW + i as Timestamp))
+            .collect();
+        for d in &all {
+            store.put_device(d).await.unwrap();
+        }
+        assert_eq!(
+            store.devices("u1").await.unwrap(),
+            all[3..].to_vec(),
+            "the newest {max}, oldest first"
+        );
+        assert_eq!(store.device("u1", "d00").await.unwrap(), None);
+        assert_eq!(
+            store.devices("u2").await.unwrap(),
+            vec![other],
+            "another user's browsers stay"
+        );
     }
 
     pub async fn remembered_browsers_are_listed_touched_and_forgotten_per_user(store: Shared) {

@@ -51,6 +51,9 @@ pub enum Fault {
     /// Answers 400 `ProvisionedThroughputExceededException` without forwarding:
     /// DynamoDB throttling, which the SDK retries with backoff.
     Throttle,
+    /// Answers 400 `TransactionConflictException` without forwarding: what DynamoDB
+    /// answers a plain write on an item inside a transaction still in flight.
+    TransactionConflict,
     /// Never answers (the connection stays open until the client gives up): a
     /// paused or overloaded store.
     Hang,
@@ -285,6 +288,11 @@ async fn serve(
                 400,
                 "ProvisionedThroughputExceededException",
                 "The level of configured provisioned throughput for the table was exceeded (injected by the fault proxy)",
+            ),
+            Fault::TransactionConflict => error(
+                400,
+                "TransactionConflictException",
+                "Transaction is ongoing for the item (injected by the fault proxy)",
             ),
             Fault::Close => return,
             Fault::ForwardThenHang => {

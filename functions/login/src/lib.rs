@@ -5,7 +5,8 @@ use http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 use twofa::api::{
-    ApiError, ErrorCode, Request, Response, cookie, json, operation, parse_body, respond, scope_of,
+    ApiError, ErrorCode, Request, Response, cookie, json, operation, parse_body, respond_within,
+    scope_of,
 };
 use twofa::app::Core;
 use twofa::audit::EventType;
@@ -33,7 +34,7 @@ twofa::operations! {
 
 /// Serves one request.
 pub async fn handle(core: &Core, email: &dyn EmailSender, req: Request) -> Response {
-    respond(serve(core, email, req).await)
+    respond_within(serve(core, email, req)).await
 }
 
 async fn serve(core: &Core, email: &dyn EmailSender, req: Request) -> Result<Response, ApiError> {

@@ -1,7 +1,7 @@
 //! The manage-settings function: settings, tenants, features, users' flags, the account
 //! routes, and the web console's static pages.
 
-use twofa::api::{Request, Response, respond};
+use twofa::api::{Request, Response, respond_within};
 use twofa::app::Core;
 use twofa::senders::EmailSender;
 
@@ -26,5 +26,5 @@ pub use routes::{Operation, ROUTES};
 /// Serves one request: an [`Operation`], 405 `method_not_allowed` for a known
 /// path with another method, 404 `not_found` for anything else.
 pub async fn handle(core: &Core, email: &dyn EmailSender, req: Request) -> Response {
-    respond(routes::dispatch(core, email, &req).await)
+    respond_within(routes::dispatch(core, email, &req)).await
 }

@@ -4,7 +4,7 @@ use http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 use twofa::api::{
-    ApiError, ErrorCode, Request, Response, json, operation, parse_body, respond, scope_of,
+    ApiError, ErrorCode, Request, Response, json, operation, parse_body, respond_within, scope_of,
 };
 use twofa::app::Core;
 use twofa::email::Email;
@@ -24,7 +24,7 @@ twofa::operations! {
 
 /// Serves one request.
 pub async fn handle(core: &Core, req: Request) -> Response {
-    respond(serve(core, req).await)
+    respond_within(serve(core, req)).await
 }
 
 async fn serve(core: &Core, req: Request) -> Result<Response, ApiError> {

@@ -10,7 +10,7 @@ mod request;
 mod sign_in;
 mod throttle;
 
-use twofa::api::{ApiError, Request, Response, operation, respond};
+use twofa::api::{ApiError, Request, Response, operation, respond_within};
 use twofa::app::Core;
 use twofa::senders::{EmailSender, SmsSender};
 
@@ -33,7 +33,7 @@ pub async fn handle(
     email: &dyn EmailSender,
     req: Request,
 ) -> Response {
-    respond(serve(core, sms, email, &req).await)
+    respond_within(serve(core, sms, email, &req)).await
 }
 
 async fn serve(

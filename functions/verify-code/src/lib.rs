@@ -12,7 +12,7 @@ mod request;
 mod reset;
 mod sign_in;
 
-use twofa::api::{ApiError, Request, Response, operation, respond};
+use twofa::api::{ApiError, Request, Response, operation, respond_within};
 use twofa::app::Core;
 use twofa::senders::EmailSender;
 
@@ -30,7 +30,7 @@ twofa::operations! {
 
 /// Serves one request.
 pub async fn handle(core: &Core, email: &dyn EmailSender, req: Request) -> Response {
-    respond(serve(core, email, &req).await)
+    respond_within(serve(core, email, &req)).await
 }
 
 async fn serve(core: &Core, email: &dyn EmailSender, req: &Request) -> Result<Response, ApiError> {

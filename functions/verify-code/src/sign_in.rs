@@ -36,21 +36,35 @@ pub async fn verify(
     }
 
     // The attempt takes its slot before the code is judged (the store's module doc).
-    let attempt = begin_attempt(
-        core,
-        Subject::User(&user.id),
-        attempt_id()?,
-        Some(&sid),
-        side.lockout(core.config.lockout),
-    )
-    .await?;
+    // A sent code is read beside the slot, never between it and the success: once
+    // the slot counts the attempt, only the write that completes it is left to make.
+    let code_purpose = match s.provider {
+        Provider::Email => Some(CodePurpose::SignInEmail),
+        Provider::Sms => Some(CodePurpose::SignInSms),
+        Provider::Authenticator | Provider::RecoveryCode => None,
+    };
+    let read_code = async {
+        match code_purpose {
+            Some(purpose) => core.store.code(&user.id, purpose).await,
+            None => Ok(None),
+        }
+    };
+    let (pending, attempt) = tokio::join!(
+        read_code,
+        begin_attempt(
+            core,
+            Subject::User(&user.id),
+            attempt_id()?,
+            Some(&sid),
+            side.lockout(core.config.lockout),
+        )
+    );
+    let (pending, attempt) = (pending?, attempt?);
     let user = attempt.user.clone().unwrap_or(user);
-    let pending;
     let recovery_hash;
     let judged = match s.provider {
         Provider::Authenticator => check::authenticator(core, &user, &s.code)?,
         Provider::Email => {
-            pending = core.store.code(&user.id, CodePurpose::SignInEmail).await?;
             check::sent_code(
                 core,
                 pending.as_ref(),
@@ -62,7 +76,6 @@ pub async fn verify(
         }
         Provider::Sms => {
             let number = user.phone_number.as_ref().map_or("", PhoneNumber::as_str);
-            pending = core.store.code(&user.id, CodePurpose::SignInSms).await?;
             check::sent_code(core, pending.as_ref(), &s.code, number, Some(&sid)).await?
         }
         Provider::RecoveryCode => {

@@ -70,3 +70,39 @@ fn with_json_headers(b: http::response::Builder) -> http::response::Builder {
 pub fn respond(result: Result<Response, ApiError>) -> Response {
     result.unwrap_or_else(ApiError::into_response)
 }
+
+/// Serves a request under the request deadline ([`crate::timeouts::within_deadline`]):
+/// its answer, or 503 `service_unavailable` with `Retry-After` once the deadline is reached.
+pub async fn respond_within(
+    request: impl std::future::Future<Output = Result<Response, ApiError>>,
+) -> Response {
+    match crate::timeouts::within_deadline(request).await {
+        Some(result) => respond(result),
+        None => {
+            tracing::warn!("the request's deadline was reached");
+            ApiError::service_unavailable().into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod deadline_tests {
+    use super::*;
+    use crate::timeouts::{REQUEST_DEADLINE, RETRY_AFTER_SECONDS};
+
+    #[tokio::test]
+    async fn a_request_that_reaches_its_deadline_answers_503_with_retry_after() {
+        let resp = respond_within(async {
+            tokio::time::sleep(REQUEST_DEADLINE + std::time::Duration::from_millis(50)).await;
+            Ok(no_content())
+        })
+        .await;
+        assert_eq!(resp.status().as_u16(), 503);
+        assert_eq!(
+            resp.headers()
+                .get(http::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()),
+            Some(RETRY_AFTER_SECONDS.to_string().as_str())
+        );
+    }
+}

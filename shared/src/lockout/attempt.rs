@@ -73,6 +73,12 @@ pub async fn begin_attempt(
     sid: Option<&str>,
     policy: LockoutPolicy,
 ) -> Result<Attempt, ApiError> {
+    // A slot is a failure until its success is written: not taken without the time
+    // to write both before the request's deadline (see `timeouts::SLOT_NEEDS`).
+    if !crate::timeouts::has_time_for(crate::timeouts::SLOT_NEEDS) {
+        tracing::warn!("no time left to judge an attempt before the deadline; refused uncounted");
+        return Err(ApiError::service_unavailable());
+    }
     let now = core.now();
     match core
         .store

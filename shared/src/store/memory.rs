@@ -750,10 +750,24 @@ impl ThrottleStore for MemoryStore {
 #[async_trait]
 impl DeviceStore for MemoryStore {
     async fn put_device(&self, device: &Device) -> Result<(), StoreError> {
-        self.write().devices.insert(
+        let mut s = self.write();
+        s.devices.insert(
             (device.user_id.clone(), device.device_id.clone()),
             device.clone(),
         );
+        // The oldest of the user's other browsers beyond the bound are forgotten (never
+        // the one just remembered), as the DynamoDB store does.
+        let mut theirs: Vec<(Timestamp, String)> = s
+            .devices
+            .values()
+            .filter(|d| d.user_id == device.user_id && d.device_id != device.device_id)
+            .map(|d| (d.created_at, d.device_id.clone()))
+            .collect();
+        theirs.sort();
+        let excess = (theirs.len() + 1).saturating_sub(crate::devices::MAX_PER_USER);
+        for (_, id) in &theirs[..excess] {
+            s.devices.remove(&(device.user_id.clone(), id.clone()));
+        }
         Ok(())
     }
 

@@ -22,7 +22,10 @@
 //! meanwhile. So guesses sent together get no more tries than guesses sent one by
 //! one: the slots run out before anything is judged, whatever the concurrency. An
 //! attempt whose answer never came (a crash, a timeout) stays counted: it is a
-//! failure. When every slot is held and the account is not locked, the refused
+//! failure. So a slot is taken only while the request's deadline leaves time to
+//! write it and its success (`timeouts::SLOT_NEEDS`): a stalled store then answers
+//! 503 before anything is counted, rather than let the function time out between
+//! the two with a right answer counted as wrong. When every slot is held and the account is not locked, the refused
 //! attempt locks it ([`UserStore::lock`]), so a slot abandoned by a crash cannot
 //! keep the account refusing forever; likewise when the abandoned slot was the
 //! hundredth consecutive failure ([`Slot::Exhausted`]), the refused attempt writes
@@ -460,7 +463,8 @@ pub trait ThrottleStore: Send + Sync {
 /// Remembered browsers.
 #[async_trait]
 pub trait DeviceStore: Send + Sync {
-    /// Stores a remembered browser.
+    /// Stores a remembered browser, and forgets the oldest of the user's others
+    /// (never this one) beyond [`crate::devices::MAX_PER_USER`].
     async fn put_device(&self, device: &Device) -> Result<(), StoreError>;
     /// One remembered browser.
     async fn device(&self, user_id: &str, device_id: &str) -> Result<Option<Device>, StoreError>;

@@ -210,3 +210,95 @@ async fn an_unknown_emails_failures_still_count_after_the_sweep_as_an_accounts_d
         "the unknown email's fifth failure, after the sweep"
     );
 }
+
+#[tokio::test]
+async fn a_right_but_expired_reset_code_answers_410_every_time_whatever_the_sweep_and_counts_no_failure()
+ {
+    let Some(Backend::Dynamo(endpoint)) = Backend::dynamo() else {
+        return;
+    };
+    let client = aws_sdk_dynamodb::Client::new(&emulator_sdk_config(&endpoint));
+    let table = format!("twofa-expiry-{}", uuid::Uuid::new_v4().simple());
+    let store = DynamoStore::new(client.clone(), table.clone());
+    store
+        .ensure_table()
+        .await
+        .expect("a table in DynamoDB Local");
+    let env: std::collections::HashMap<String, String> = [
+        ("CODE_TTL_SECONDS".to_string(), "60".to_string()),
+        ("PASSWORD_RESET_ANSWER_MS".to_string(), "0".to_string()),
+    ]
+    .into();
+    let config = Config::read(&env).expect("valid settings");
+    let clock = Arc::new(ManualClock::new(4_102_444_800));
+    let core = twofa::testing::core_over(Arc::new(store), clock.clone(), config);
+    let out = LogSender::new(clock.clone());
+    let user = twofa::testing::seed_user(
+        &core,
+        Scope::Host,
+        "jane@example.org",
+        "correct horse battery staple",
+        &[],
+    )
+    .await;
+    core.store
+        .update_user(
+            &user.id,
+            &UserPatch {
+                email_confirmed: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let forgot = send_code::handle(
+        &core,
+        &out,
+        &out,
+        json_request(
+            "POST",
+            "/password/forgot",
+            &json!({"email": "jane@example.org"}),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(forgot.status(), 202, "{}", forgot.body());
+    let code = out
+        .outbox()
+        .iter()
+        .rev()
+        .find_map(|m| m.code.clone())
+        .expect("a reset code was sent");
+    let reset = json!({"email": "jane@example.org", "code": code, "new_password": "a brand new passphrase"});
+    let answer = || async {
+        answer_of(
+            &verify_code::handle(
+                &core,
+                &out,
+                json_request("POST", "/password/reset", &reset, None),
+            )
+            .await,
+        )
+    };
+
+    clock.advance(61);
+    for when in ["first", "again"] {
+        let a = answer().await;
+        assert_eq!((a.0, a.1.as_str()), (410, "code_expired"), "{when}");
+    }
+    // Days later, whatever TTL did meanwhile.
+    clock.advance(3 * 86_400);
+    sweep(&client, &table, clock.now()).await;
+    let a = answer().await;
+    assert_eq!(
+        (a.0, a.1.as_str()),
+        (410, "code_expired"),
+        "after the sweep"
+    );
+    let stored = core.store.user(&user.id).await.unwrap().expect("the user");
+    assert_eq!(
+        stored.failed_count, 0,
+        "an expired code counts no failure, ever"
+    );
+}

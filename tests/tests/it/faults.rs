@@ -175,6 +175,35 @@ async fn a_brief_blip_is_retried_and_never_reaches_the_client() {
 }
 
 #[tokio::test]
+async fn a_write_meeting_a_transaction_in_flight_is_retried_and_never_reaches_the_client() {
+    let Some((proxy, app)) = proxied_app().await else {
+        return;
+    };
+    assert_eq!(
+        post(&app, "/register", login("jane@example.com", PASSWORD))
+            .await
+            .status,
+        201
+    );
+    // A sign-in's slot meets another request's transaction on the same user item
+    // (a code being spent): DynamoDB refuses the plain write, and a retry a moment
+    // later goes through.
+    proxy.set(
+        Rule::new(Fault::TransactionConflict)
+            .target("UpdateItem")
+            .times(1),
+    );
+    let signed_in = post(&app, "/login", login("jane@example.com", PASSWORD)).await;
+    assert_eq!(proxy.count_faults("UpdateItem"), 1, "the conflict happened");
+    assert_eq!(
+        (signed_in.status, signed_in.body["status"].as_str()),
+        (200, Some("signed_in")),
+        "{:?}",
+        signed_in.body
+    );
+}
+
+#[tokio::test]
 async fn a_register_whose_transaction_fails_leaves_no_half_created_user() {
     let Some((proxy, app)) = proxied_app().await else {
         return;
@@ -232,6 +261,82 @@ async fn a_wrong_password_whose_failure_cannot_be_counted_is_not_answered_as_a_w
     );
     proxy.clear();
     assert_whole_user(&app, "jane@example.com").await;
+}
+
+/// A brown-out: every first try of a DynamoDB request hangs (until the SDK's attempt
+/// timeout) and its retry answers, for the next `n` requests.
+fn brown_out(proxy: &FaultProxy, n: usize) {
+    proxy.clear();
+    for _ in 0..n {
+        proxy.add(Rule::new(Fault::Hang).times(1));
+        proxy.add(Rule::new(Fault::Pass).times(1));
+    }
+}
+
+#[tokio::test]
+async fn in_a_brown_out_a_right_code_is_answered_before_the_function_timeout_and_never_counted_as_wrong()
+ {
+    let Some((proxy, app)) = proxied_app().await else {
+        return;
+    };
+    let core = &app.api.core;
+    let user = twofa::testing::seed_user(
+        core,
+        twofa::tenant::Scope::Host,
+        "jane@example.com",
+        PASSWORD,
+        &[],
+    )
+    .await;
+    let key = twofa::totp::new_key().expect("randomness").expose().clone();
+    let sid = uuid::Uuid::new_v4().to_string();
+    let patch = twofa::user::UserPatch {
+        two_factor_enabled: Some(true),
+        authenticator: Some(Some(twofa::user::Authenticator {
+            sealed_key: core.seal_key.seal(&key, &user.id).expect("sealing"),
+            enabled: true,
+        })),
+        pending_sign_in: Some(Some(sid.clone())),
+        ..Default::default()
+    };
+    core.store.update_user(&user.id, &patch).await.unwrap();
+    let token = core
+        .tokens
+        .issue(
+            twofa::tokens::TokenKind::TwoFactor,
+            twofa::tokens::NewToken {
+                user_id: user.id.clone(),
+                scope: user.scope.key(),
+                amr: vec!["pwd".into()],
+                sid: Some(sid),
+                ..Default::default()
+            },
+            core.now(),
+        )
+        .expect("a token");
+    let code = twofa::totp::code_at(&key, core.now()).expect("a TOTP code");
+
+    brown_out(&proxy, 20);
+    let reply = post(
+        &app,
+        "/verify-code",
+        json!({"two_factor_token": token, "provider": "authenticator", "code": code}),
+    )
+    .await;
+    assert!(
+        proxy.seen().iter().any(|s| s.action == Fault::Hang),
+        "the brown-out happened"
+    );
+    match reply.status {
+        200 => {}
+        _ => assert_unavailable(&reply, "verify-code in a brown-out"),
+    }
+    proxy.clear();
+    let after = core.store.user(&user.id).await.unwrap().expect("the user");
+    assert_eq!(
+        after.failed_count, 0,
+        "the right code was not left counted as a failure"
+    );
 }
 
 /// A DynamoDB Local of this test's own, killed when dropped.

@@ -258,3 +258,183 @@ async fn a_wrong_code_whose_slot_write_is_retried_counts_once() {
         1
     );
 }
+
+async fn login(s: &Setup, email: &str, password: &str) -> (u16, Value) {
+    let resp = login::handle(
+        &s.core,
+        &s.out,
+        json_request(
+            "POST",
+            "/login",
+            &json!({"email": email, "password": password}),
+            None,
+        ),
+    )
+    .await;
+    let r = Reply::of(&resp);
+    (r.status, r.body)
+}
+
+#[tokio::test]
+async fn a_right_password_whose_give_back_is_retried_keeps_the_earlier_failures_counted() {
+    let Some(s) = setup().await else { return };
+    let (user, _, _, _) = signing_in(&s.core).await;
+    let email = user.email.as_str().to_string();
+    for _ in 0..2 {
+        let (status, body) = login(&s, &email, "wrong horse battery staple").await;
+        assert_eq!(status, 401, "{body}");
+    }
+    // The slot passes; the give-back that starts the second step is applied and answered 500.
+    fail_the_success_write(&s.proxy, "UpdateItem");
+    let (status, body) = login(&s, &email, PASSWORD).await;
+    assert_eq!(s.proxy.count_faults("UpdateItem"), 1, "the fault happened");
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("two_factor_required")),
+        "{body}"
+    );
+    let after = s.core.store.user(&user.id).await.unwrap().unwrap();
+    assert_eq!(
+        after.failed_count, 2,
+        "the two wrong passwords stay counted: the give-back applied once"
+    );
+}
+
+/// A user without a second factor, signed in: its access token.
+async fn signed_in_user(core: &Core, roles: &[twofa::user::Role]) -> (User, String) {
+    let user = seed_user(
+        core,
+        Scope::Host,
+        &format!("{}@example.com", uuid::Uuid::new_v4().simple()),
+        PASSWORD,
+        roles,
+    )
+    .await;
+    let token = twofa::tokens::issue_access(core, &user, &["pwd"], None)
+        .expect("a token")
+        .access_token;
+    (user, token)
+}
+
+async fn manage(s: &Setup, method: &str, path: &str, body: Value, token: &str) -> Reply {
+    let resp = manage_settings::handle(
+        &s.core,
+        &s.out,
+        json_request(method, path, &body, Some(token)),
+    )
+    .await;
+    Reply::of(&resp)
+}
+
+#[tokio::test]
+async fn a_settings_change_whose_write_is_retried_is_answered_as_applied_and_recorded() {
+    let Some(s) = setup().await else { return };
+    let (admin, token) = signed_in_user(&s.core, &[twofa::user::Role::HostAdmin]).await;
+    s.core
+        .store
+        .set_host_settings(&twofa::policy::TwoFactorSettings::default())
+        .await
+        .expect("the host's settings");
+    s.proxy.clear();
+    s.proxy.add(
+        Rule::new(Fault::ForwardThen500)
+            .target("UpdateItem")
+            .times(1),
+    );
+    let put = manage(
+        &s,
+        "PUT",
+        "/settings/two-factor",
+        json!({"remember_browser": false}),
+        &token,
+    )
+    .await;
+    assert_eq!(s.proxy.count_faults("UpdateItem"), 1, "the fault happened");
+    assert_eq!(
+        (put.status, put.body["remember_browser"].as_bool()),
+        (200, Some(false)),
+        "{}",
+        put.body
+    );
+    let events = s
+        .core
+        .store
+        .user_events(
+            &admin.id,
+            Some(twofa::audit::EventType::SettingsChanged),
+            None,
+            10,
+        )
+        .await
+        .expect("the admin's events");
+    assert_eq!(events.items.len(), 1, "the change is recorded once");
+}
+
+#[tokio::test]
+async fn a_new_authenticator_whose_write_is_retried_is_the_key_the_client_receives() {
+    let Some(s) = setup().await else { return };
+    let (user, token) = signed_in_user(&s.core, &[]).await;
+    s.proxy.clear();
+    s.proxy.add(
+        Rule::new(Fault::ForwardThen500)
+            .target("UpdateItem")
+            .times(1),
+    );
+    let created = manage(&s, "POST", "/account/authenticator", Value::Null, &token).await;
+    assert_eq!(s.proxy.count_faults("UpdateItem"), 1, "the fault happened");
+    assert_eq!(created.status, 200, "{}", created.body);
+    let stored = s
+        .core
+        .store
+        .user(&user.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .authenticator
+        .expect("a pending authenticator");
+    let key = s
+        .core
+        .seal_key
+        .open(&stored.sealed_key, &user.id)
+        .expect("the stored key opens");
+    assert_eq!(
+        created.body["shared_key"].as_str(),
+        Some(twofa::totp::base32(key.expose()).trim_end_matches('=')),
+        "the pending key is the one the client was shown"
+    );
+}
+
+#[tokio::test]
+async fn a_forgotten_browser_whose_delete_is_retried_is_answered_204() {
+    let Some(s) = setup().await else { return };
+    let (user, token) = signed_in_user(&s.core, &[]).await;
+    let now = s.core.now();
+    s.core
+        .store
+        .put_device(&twofa::devices::Device {
+            user_id: user.id.clone(),
+            device_id: "d1".into(),
+            token_hash: "h".into(),
+            security_stamp: user.security_stamp.clone(),
+            created_at: now,
+            last_used_at: now,
+            expires_at: now + 86_400,
+            user_agent: None,
+        })
+        .await
+        .unwrap();
+    s.proxy.clear();
+    // Whichever write forgets it is applied and answered 500.
+    for operation in ["DeleteItem", "TransactWriteItems"] {
+        s.proxy
+            .add(Rule::new(Fault::ForwardThen500).target(operation).times(1));
+    }
+    let forgot = manage(&s, "DELETE", "/account/devices/d1", Value::Null, &token).await;
+    assert_eq!(
+        s.proxy.count_faults("DeleteItem") + s.proxy.count_faults("TransactWriteItems"),
+        1,
+        "the fault happened"
+    );
+    assert_eq!(forgot.status, 204, "{}", forgot.body);
+    assert_eq!(s.core.store.device(&user.id, "d1").await.unwrap(), None);
+}

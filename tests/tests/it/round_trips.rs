@@ -407,3 +407,87 @@ async fn a_page_of_users_or_events_is_one_query_never_a_scan() {
         "the event is there to read at once from the user's partition"
     );
 }
+
+/// A user of the host signed in on `core`, its access token, and `n` remembered browsers.
+async fn with_browsers(core: &Core, email: &str, n: usize) -> (twofa::user::User, String) {
+    let user =
+        twofa::testing::seed_user(core, twofa::tenant::Scope::Host, email, PASSWORD, &[]).await;
+    let now = core.now();
+    for i in 0..n {
+        let at = now - (n - i) as i64;
+        core.store
+            .put_device(&twofa::devices::Device {
+                user_id: user.id.clone(),
+                device_id: format!("d{i:05}"),
+                token_hash: "h".into(),
+                security_stamp: user.security_stamp.clone(),
+                created_at: at,
+                last_used_at: at,
+                expires_at: now + 86_400,
+                user_agent: Some("a browser with a long enough user agent".into()),
+            })
+            .await
+            .expect("a remembered browser");
+    }
+    let token = twofa::tokens::issue_access(core, &user, &["pwd"], None)
+        .expect("a token")
+        .access_token;
+    (user, token)
+}
+
+#[tokio::test]
+async fn listing_and_forgetting_remembered_browsers_cost_the_same_whatever_the_history() {
+    let Some(endpoint) = twofa::testing::service_endpoint("DYNAMODB_ENDPOINT") else {
+        return;
+    };
+    let (core, calls) = counted_core(&endpoint).await;
+    let out = LogSender::default();
+    let max = twofa::devices::MAX_PER_USER;
+    let (_, one) = with_browsers(&core, "few@example.com", 2).await;
+    let (_, many) = with_browsers(&core, "many@example.com", 3 * max + 5).await;
+    let call = |method: &'static str, path: &'static str, token: String| {
+        let (core, out) = (&core, &out);
+        async move {
+            let resp = manage_settings::handle(
+                core,
+                out,
+                json_request(method, path, &Value::Null, Some(&token)),
+            )
+            .await;
+            Reply::of(&resp)
+        }
+    };
+
+    let (listed_one, ops_one) = calls
+        .during(call("GET", "/account/devices", one.clone()))
+        .await;
+    let (listed_many, ops_many) = calls
+        .during(call("GET", "/account/devices", many.clone()))
+        .await;
+    assert_eq!(listed_one.body.as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        listed_many.body.as_array().map(Vec::len),
+        Some(max),
+        "the newest {max} are kept"
+    );
+    assert_eq!(ops_one, ops_many, "a list costs the same");
+
+    let (forgot_one, ops_one) = calls
+        .during(call("DELETE", "/account/devices/d00000", one.clone()))
+        .await;
+    assert_eq!(forgot_one.status, 204, "{}", forgot_one.body);
+    assert_eq!(
+        ops_one,
+        ["GetItem", "TransactWriteItems", "PutItem"],
+        "the caller, the delete (a transaction, so its retry knows itself), its event"
+    );
+
+    let (_, ops_one) = calls
+        .during(call("POST", "/account/forget-browser", one))
+        .await;
+    let (forgot_many, ops_many) = calls
+        .during(call("POST", "/account/forget-browser", many))
+        .await;
+    assert_eq!(forgot_many.status, 204, "{}", forgot_many.body);
+    assert_eq!(ops_one, ops_many, "forgetting every browser costs the same");
+}

@@ -257,8 +257,12 @@ impl DynamoStore {
             .with_name(item::PK)
             .with_name(attr::LOCKOUT_END)
             .with_value("now", n(now));
+        // Not this attempt's own success already: a retry of a write whose answer was
+        // lost is refused, and its old item says it was this attempt's (a give-back,
+        // which spends nothing, would otherwise give the slot back twice).
         let mut condition = String::from(
-            "attribute_exists(#pk) AND (attribute_not_exists(#lockout_end) OR #lockout_end <= :now)",
+            "attribute_exists(#pk) AND (attribute_not_exists(#lockout_end) OR #lockout_end <= :now) \
+             AND (attribute_not_exists(#done_attempt) OR #done_attempt <> :done_attempt)",
         );
         if !success.release_only {
             u = u

@@ -153,6 +153,16 @@ pub(super) fn ttl_deletes_codes_devices_and_windows_only_a_day_after_they_expire
         expires_at: 300,
     };
     assert_eq!(code_item(&c).get(TTL), Some(&n(300 + TTL_GRACE_SECONDS)));
+    let reset = PendingCode {
+        purpose: CodePurpose::PasswordReset,
+        ..c.clone()
+    };
+    assert_eq!(
+        code_item(&reset).get(TTL),
+        None,
+        "a reset code is never swept: its answer must not flip"
+    );
+    assert_eq!(code_item(&reset).get(VALID_UNTIL), Some(&n(300)));
     let d = Device {
         user_id: "u".into(),
         device_id: "d".into(),

@@ -32,7 +32,14 @@ pub fn code_item(c: &PendingCode) -> Item {
     i.insert("hash".to_string(), s(&c.hash));
     i.insert("created_at".to_string(), n(c.created_at));
     i.insert(VALID_UNTIL.to_string(), n(c.expires_at));
-    i.insert(TTL.to_string(), n(ttl_after(c.expires_at)));
+    // A reset code is kept until a new one replaces it or it is spent, never swept:
+    // its right but expired code answers 410 and counts nothing, and once swept it
+    // would answer 401 and count a failure (the reset names an email, so there is no
+    // sign-in whose end could say the code had been sent). One item per account that
+    // ever asked, as the unknown email's counter is one per email that ever tried.
+    if c.purpose != CodePurpose::PasswordReset {
+        i.insert(TTL.to_string(), n(ttl_after(c.expires_at)));
+    }
     i
 }
 

@@ -1,13 +1,13 @@
 //! Remembered browsers, under their user's partition.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{DeleteRequest, ReturnValue, WriteRequest};
+use aws_sdk_dynamodb::types::{Delete, DeleteRequest, TransactWriteItem, WriteRequest};
 
 use super::DynamoStore;
 use super::item::{self, Item, Reader, TTL, VALID_UNTIL, key, keys, n, s, ttl_after, valid_until};
 use super::request::{built, condition_failed, unavailable};
 use crate::clock::Timestamp;
-use crate::devices::Device;
+use crate::devices::{Device, MAX_PER_USER};
 use crate::store::{DeviceStore, StoreError};
 
 /// A remembered browser's item, under its user's partition.
@@ -42,9 +42,18 @@ pub fn device_from(i: &Item) -> Result<Device, StoreError> {
     })
 }
 
+/// The most device items one read takes: a user keeps [`MAX_PER_USER`] (a few more
+/// for a moment when remembers race), and this many fit one `BatchWriteItem`, so
+/// listing is one `Query` and forgetting them all one `Query` and one batch,
+/// whatever the history. A partition filled before the bound holds more, all
+/// expiring within the remember lifetime and a day: until then a read takes some of them.
+const READ_LIMIT: usize = 25;
+const _: () = assert!(MAX_PER_USER < READ_LIMIT);
+
 impl DynamoStore {
+    /// A user's device items, at most [`READ_LIMIT`], in one `Query`.
     pub(super) async fn device_items(&self, user_id: &str) -> Result<Vec<Item>, StoreError> {
-        let pages = self
+        let out = self
             .client
             .query()
             .table_name(&self.table)
@@ -54,20 +63,72 @@ impl DynamoStore {
             .expression_attribute_values(":pk", s(keys::user_pk(user_id)))
             .expression_attribute_values(":prefix", s(keys::DEVICE_PREFIX))
             .consistent_read(true)
-            .into_paginator()
-            .items()
+            .limit(READ_LIMIT as i32)
             .send()
-            .collect::<Result<Vec<Item>, _>>()
             .await
             .map_err(unavailable)?;
-        Ok(pages)
+        Ok(out.items.unwrap_or_default())
+    }
+
+    /// Deletes these device items (their keys), in batches of 25.
+    async fn delete_device_items(&self, items: &[Item]) -> Result<(), StoreError> {
+        let keys: Vec<Item> = items
+            .iter()
+            .map(|i| {
+                i.iter()
+                    .filter(|(k, _)| *k == item::PK || *k == item::SK)
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            })
+            .collect();
+        for chunk in keys.chunks(25) {
+            let requests = chunk
+                .iter()
+                .map(|k| {
+                    Ok(WriteRequest::builder()
+                        .delete_request(
+                            DeleteRequest::builder()
+                                .set_key(Some(k.clone()))
+                                .build()
+                                .map_err(built)?,
+                        )
+                        .build())
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            self.batch_write(requests, "remembered browsers").await?;
+        }
+        Ok(())
     }
 }
 
 #[async_trait]
 impl DeviceStore for DynamoStore {
     async fn put_device(&self, device: &Device) -> Result<(), StoreError> {
-        self.put(device_item(device)).await
+        // The read of the others runs beside the put (it may or may not see the new
+        // one, which is never among those evicted): one round trip, and a batch of
+        // deletes only when the bound is reached.
+        let (put, others) = tokio::join!(
+            self.put(device_item(device)),
+            self.device_items(&device.user_id)
+        );
+        put?;
+        let items = others?;
+        let mut others = items
+            .iter()
+            .map(|i| Ok((device_from(i)?, i)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        others.retain(|(d, _)| d.device_id != device.device_id);
+        if others.len() < MAX_PER_USER {
+            return Ok(());
+        }
+        others.sort_by(|(a, _), (b, _)| {
+            (a.created_at, &a.device_id).cmp(&(b.created_at, &b.device_id))
+        });
+        let evicted: Vec<Item> = others[..others.len() + 1 - MAX_PER_USER]
+            .iter()
+            .map(|(_, i)| (*i).clone())
+            .collect();
+        self.delete_device_items(&evicted).await
     }
 
     async fn device(&self, user_id: &str, device_id: &str) -> Result<Option<Device>, StoreError> {
@@ -93,49 +154,27 @@ impl DeviceStore for DynamoStore {
     }
 
     async fn delete_device(&self, user_id: &str, device_id: &str) -> Result<bool, StoreError> {
-        let out = self
-            .client
-            .delete_item()
+        // A transaction of one delete, not a `DeleteItem`: the SDK sends its retries
+        // with the same client request token, which DynamoDB answers as the first
+        // try's success. A plain delete retried after its answer was lost would find
+        // nothing and answer 404 for the browser it had just forgotten.
+        let delete = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(item::key(
                 keys::user_pk(user_id),
                 keys::device_sk(device_id),
             )))
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", item::PK)
+            .build()
+            .map_err(built)?;
+        let tx = vec![TransactWriteItem::builder().delete(delete).build()];
+        Ok(self.transact(tx).await?.is_ok())
     }
 
     async fn delete_devices(&self, user_id: &str) -> Result<(), StoreError> {
-        let keys: Vec<Item> = self
-            .device_items(user_id)
-            .await?
-            .into_iter()
-            .map(|i| {
-                i.into_iter()
-                    .filter(|(k, _)| k == item::PK || k == item::SK)
-                    .collect()
-            })
-            .collect();
-        for chunk in keys.chunks(25) {
-            let requests = chunk
-                .iter()
-                .map(|k| {
-                    Ok(WriteRequest::builder()
-                        .delete_request(
-                            DeleteRequest::builder()
-                                .set_key(Some(k.clone()))
-                                .build()
-                                .map_err(built)?,
-                        )
-                        .build())
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?;
-            self.batch_write(requests, "remembered browsers").await?;
-        }
-        Ok(())
+        let items = self.device_items(user_id).await?;
+        self.delete_device_items(&items).await
     }
 
     async fn touch_device(

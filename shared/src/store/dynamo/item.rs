@@ -36,6 +36,23 @@ pub const TTL_GRACE_SECONDS: i64 = 86_400;
 /// equal to it).
 pub const VALID_UNTIL: &str = "valid_until";
 
+/// The id of the last conditional change written by a write that must know its own
+/// retry (a settings change, an authenticator write): a fresh id per call, written
+/// with the change. The SDK retries a write whose answer was lost; the retry then
+/// fails its condition, and the old item carrying this call's id says the change
+/// is there already, written by this very call.
+pub const WRITE_ID: &str = "write_id";
+
+/// A fresh [`WRITE_ID`] for one call.
+pub fn new_write_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// Whether `old` (the item a refused write returned) carries the change written under `write_id`.
+pub fn written_by(old: &Item, write_id: &str) -> bool {
+    matches!(old.get(WRITE_ID), Some(AttributeValue::S(v)) if v == write_id)
+}
+
 /// The user item's attributes: its codec, its patches and the lockout writes
 /// conditions all name them from here (a condition names `#<attribute>`, the
 /// placeholder [`super::update::Update`] gives each).

@@ -5,8 +5,8 @@
 //! send out past the cap, so it runs as a one-item transaction with a client request
 //! token, which DynamoDB applies once however often the SDK sends it (for ten
 //! minutes). A plain count that meets that transaction in flight is refused with
-//! `TransactionConflictException`, which the SDK does not retry: the count tries
-//! again.
+//! `TransactionConflictException`, which every client of the store retries
+//! (`timeouts::TransactionConflicts`).
 
 use std::time::Duration;
 
@@ -75,11 +75,6 @@ impl ThrottleStore for DynamoStore {
                 }
                 Err(e) => match e.as_service_error() {
                     Some(UpdateItemError::ConditionalCheckFailedException(c)) => c.item().cloned(),
-                    Some(UpdateItemError::TransactionConflictException(_)) => {
-                        // A give-back of this window in flight; it lasts one round trip.
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                        continue;
-                    }
                     _ => return Err(unavailable(e)),
                 },
             };
@@ -112,14 +107,6 @@ impl ThrottleStore for DynamoStore {
             match reset {
                 Ok(_) => return Ok(Taken::Counted(fresh)),
                 Err(e) if condition_failed(&e) => continue,
-                Err(e)
-                    if matches!(
-                        e.as_service_error(),
-                        Some(UpdateItemError::TransactionConflictException(_))
-                    ) =>
-                {
-                    continue;
-                }
                 Err(e) => return Err(unavailable(e)),
             }
         }

@@ -18,8 +18,8 @@
 //! | send window (one per limit) | `WINDOW#<limit key>` | `WINDOW` | |
 //! | "the local API created this table" | `CREATED_BY#local-api` | `CREATED_BY` | |
 //!
-//! Codes, devices, windows and events carry `expires_at` (epoch seconds), the TTL,
-//! so DynamoDB deletes them once dead. An event expires `EVENT_RETENTION_DAYS`
+//! Codes (but a password reset's), devices, windows and events carry `expires_at`
+//! (epoch seconds), the TTL, so DynamoDB deletes them once dead. An event expires `EVENT_RETENTION_DAYS`
 //! after it happened. An unknown email's counter has none: it is kept as an
 //! account's count is (the parent module's doc says why).
 //!
@@ -43,6 +43,10 @@
 //! `expires_at` (the TTL) is a day later ([`item::TTL_GRACE_SECONDS`]); an item
 //! from before the grace period has only `expires_at`, read as its expiry. Nothing
 //! is decided from an event's expiry: a listing may show one TTL has not taken yet.
+//! A password reset code has no TTL at all: a grace period only delays the flip,
+//! and the reset names an email, with no sign-in whose end could tell a swept code
+//! from one never sent. It stays until a new one replaces it or it is spent, so its
+//! right but expired code answers 410 (nothing counted) however late it comes.
 //!
 //! # Paging a side: the `by_side` index
 //! An admin lists its side's users by email prefix, and its side's events newest
@@ -88,7 +92,10 @@
 //!   item: then one `TransactWriteItems` (that update plus the conditional delete of
 //!   the code) with the attempt id as client request token, retried on a
 //!   transaction conflict. A refusal whose old item carries this `done_attempt` is
-//!   this attempt's own success. A right password before a second factor gives
+//!   this attempt's own success; the write's condition also refuses an item whose
+//!   `done_attempt` is already this attempt, so a retried give-back (which spends
+//!   nothing another condition would catch) is recognised rather than applied
+//!   twice. A right password before a second factor gives
 //!   its slot back instead (`ADD -1` on each count, each under `> 0`: a lock may
 //!   have reset the count meanwhile; refused for that alone, the write is retried
 //!   giving back only what is still counted), so no count goes below zero.
@@ -163,8 +170,21 @@
 //! partition is measured hot.
 //!
 //! # Retries
-//! The SDK retries throttled and failed calls. A retried counter `ADD` may count one
+//! The SDK retries throttled and failed calls, and (`timeouts::TransactionConflicts`)
+//! a plain write refused with `TransactionConflictException` because a transaction
+//! on the same item was in flight. A retried counter `ADD` may count one
 //! send twice; that errs on the refusing side and ends with the window.
+//!
+//! A conditional write whose first try went through and whose answer was lost fails
+//! its condition on the retry. Each one that answers from that condition recognises
+//! itself: the lockout writes by their attempt ids; a settings change and an
+//! authenticator write by the fresh `write_id` each call writes with its change
+//! ([`item::WRITE_ID`]), read back from the refused write's old item; forgetting
+//! one browser is a one-item `TransactWriteItems`, whose retries carry the same
+//! client request token and are answered as the first try's success.
+//!
+//! A request's calls share its deadline (`timeouts::within_deadline`): an SDK
+//! interceptor starts no attempt, first or retry, that could not end before it.
 //!
 //! # Round trips
 //! Every read of the table is strongly consistent: a sign-in must see the write that
@@ -202,8 +222,15 @@
 //!   writes: one conditional write (the host's first settings change: two).
 //! - A send: one `UpdateItem` per limit, all at once (a second once per window that
 //!   ended; a give-back, one single-item `TransactWriteItems`, each when one
-//!   refuses). `devices`: one `Query` (per 1 MB
-//!   page); `delete_devices`: a `Query` then `BatchWriteItem`s of 25.
+//!   refuses).
+//! - Remembered browsers: a user keeps at most `devices::MAX_PER_USER` (10), the
+//!   oldest forgotten as another is remembered, so a read of them is bounded whatever
+//!   the history. `put_device`: `PutItem` ‖ a `Query` of the others, then, only at
+//!   the bound, one `BatchWriteItem` deleting the oldest. `devices`: one `Query` of
+//!   at most 25 items; `delete_device`: one `TransactWriteItems` of one delete (see
+//!   Retries); `delete_devices`: that `Query` and one `BatchWriteItem`. A partition
+//!   filled before the bound drains as its items expire (the remember lifetime and
+//!   a day); until then those reads take 25 of its items.
 //! - `users_in`, `side_events`: one index `Query` a page; `user_events`: one table
 //!   `Query` a page. Each asks for one item more than the page so that the last
 //!   page says so; a page DynamoDB cut short (1 MB, or a `type` filter) costs

@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::error::{BuildError, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, WriteRequest};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, WriteRequest,
+};
 
 use super::DynamoStore;
 use super::item::{self, Item, Reader};
@@ -178,6 +181,40 @@ impl DynamoStore {
             Ok(_) => Ok(true),
             Err(e) if condition_failed(&e) => Ok(false),
             Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    /// As [`DynamoStore::update_if`], but a retry of a write that went through (its
+    /// answer lost) is `Ok(true)`, not a failed condition: the write carries a fresh
+    /// [`item::WRITE_ID`], and a refusal whose old item holds it was this call's own.
+    pub(super) async fn update_once(
+        &self,
+        key: Item,
+        update: Update,
+        condition: &str,
+    ) -> Result<bool, StoreError> {
+        let write_id = item::new_write_id();
+        let update = update.set(item::WRITE_ID, AttributeValue::S(write_id.clone()));
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression(update.expression())
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(update.names))
+            .set_expression_attribute_values(Some(update.values))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
+                    Ok(c.item().is_some_and(|old| item::written_by(old, &write_id)))
+                }
+                _ => Err(unavailable(e)),
+            },
         }
     }
 

@@ -106,6 +106,8 @@ pub fn settings_or_default(i: &Item) -> Result<TwoFactorSettings, StoreError> {
 /// `settings` map on condition that it still holds the value the admin read.
 pub(super) struct SettingsChange {
     pub(super) to: TwoFactorSettings,
+    /// Written with the change ([`super::item::WRITE_ID`]): a retry knows its own change.
+    pub(super) write_id: String,
     pub(super) update: String,
     pub(super) condition: String,
     pub(super) names: HashMap<String, String>,
@@ -174,8 +176,13 @@ impl SettingsChange {
         if sets.is_empty() {
             return None;
         }
+        let write_id = super::item::new_write_id();
+        names.insert("#write_id".to_string(), super::item::WRITE_ID.to_string());
+        values.insert(":write_id".to_string(), s(&write_id));
+        sets.push("#write_id = :write_id".to_string());
         Some(Self {
             to: to.clone(),
+            write_id,
             update: format!("SET {}", sets.join(", ")),
             condition: conditions.join(" AND "),
             names,

@@ -265,6 +265,13 @@ impl TenantStore for DynamoStore {
                 Some(i) => Some(i),
                 None => self.get(key.clone()).await?,
             };
+            // A retry of this very change whose first try went through (its answer lost).
+            if let Some(old) = old
+                .as_ref()
+                .filter(|i| item::written_by(i, &change.write_id))
+            {
+                return settings_or_default(old);
+            }
             let saved = old.as_ref().filter(|i| i.contains_key("settings"));
             match (saved, old.is_some(), scope) {
                 // Refused because a field moved: conflict. Refused only because the
@@ -286,10 +293,12 @@ impl TenantStore for DynamoStore {
                         .update_item()
                         .table_name(&self.table)
                         .set_key(Some(key.clone()))
-                        .update_expression("SET #settings = :settings")
+                        .update_expression("SET #settings = :settings, #write_id = :write_id")
                         .condition_expression("attribute_not_exists(#settings)")
                         .expression_attribute_names("#settings", "settings")
+                        .expression_attribute_names("#write_id", item::WRITE_ID)
                         .expression_attribute_values(":settings", settings_value(to))
+                        .expression_attribute_values(":write_id", s(&change.write_id))
                         .send()
                         .await;
                     match created {

@@ -273,10 +273,13 @@ impl UserStore for DynamoStore {
         let u = patch_update(patch)
             .with_name(item::PK)
             .with_name(attr::AUTHENTICATOR);
+        // `update_once`: a retried write that went through is this call's own, not a
+        // change made meanwhile (which would answer 409 over a key the client never got).
+        let key = item::key(keys::user_pk(id), keys::USER_SK);
         match expected {
             None => {
-                self.update_user_if(
-                    id,
+                self.update_once(
+                    key,
                     u,
                     "attribute_exists(#pk) AND attribute_not_exists(#authenticator)",
                 )
@@ -293,7 +296,7 @@ impl UserStore for DynamoStore {
                         aws_sdk_dynamodb::types::AttributeValue::Bool(a.enabled),
                     );
                 let condition = "attribute_exists(#pk) AND #authenticator.#sealed_key = :expected_sealed_key AND #authenticator.#enabled = :expected_enabled";
-                self.update_user_if(id, u, condition).await
+                self.update_once(key, u, condition).await
             }
         }
     }
