@@ -121,12 +121,13 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-/// A stored address read back. Text that no longer parses (written by hand, or by a
-/// rule since tightened) is a corrupt item for both stores alike: never a panic, and
+/// A stored address read back, as stored ([`Email::from_stored`]: an address
+/// registered before addresses were normalised keeps its text and key). Text that
+/// does not have an address's shape (written by hand) is a corrupt item for both stores alike: never a panic, and
 /// never a default a handler would mistake for the user's address. The message names
 /// the attribute, not the text, which is personal data.
 pub fn stored_email(attribute: &str, text: &str) -> Result<Email, StoreError> {
-    Email::parse(text)
+    Email::from_stored(text)
         .map_err(|_| StoreError::Corrupt(format!("attribute {attribute}: not an email address")))
 }
 
