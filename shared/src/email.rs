@@ -1,4 +1,5 @@
-//! Email addresses: parsed once, compared case-insensitively, shown masked.
+//! Email addresses: parsed once and normalised (look-alikes are one address),
+//! compared case-insensitively, shown masked.
 
 use std::fmt;
 
@@ -10,17 +11,76 @@ pub const MAX_OCTETS: usize = 254;
 #[error("{0}")]
 pub struct InvalidEmail(pub &'static str);
 
-/// A syntactically plausible email address, kept as the user typed it (trimmed).
+/// A syntactically plausible email address, normalised (see [`Email::parse`]).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Email(String);
 
+/// NFKC: compatibility forms (fullwidth letters, ligatures) become the characters
+/// they look like, and decomposed accents are composed.
+const NFKC: icu_normalizer::ComposingNormalizerBorrowed<'static> =
+    icu_normalizer::ComposingNormalizerBorrowed::new_nfkc();
+
+/// Characters that show nothing (zero-width spaces and joiners, the soft hyphen,
+/// variation selectors, bidi controls...): two addresses differing only by them
+/// look the same.
+fn is_invisible(c: char) -> bool {
+    c.is_control()
+        || icu_properties::CodePointSetData::new::<icu_properties::props::DefaultIgnorableCodePoint>()
+            .contains(c)
+}
+
 impl Email {
-    /// Parses an address: one `@`, a non-empty local part of at most 64 octets, a
-    /// domain with a dot, no spaces or control characters, 254 octets at most (RFC
-    /// 5321 counts octets, not characters: 254 four-byte characters were once taken,
-    /// and overflowed the authenticator's QR code, which carries the address).
+    /// Parses an address a client gave, normalised so that addresses that look the
+    /// same are the same: Unicode NFKC for the whole address, then IDNA UTS #46
+    /// for a domain that is not plain ASCII or holds a Punycode label (fullwidth
+    /// letters and dots become ASCII, upper case lower case, `xn--` labels are
+    /// shown as what they spell). Invisible characters (default-ignorable code
+    /// points: zero-width, soft hyphen...) and control characters are refused,
+    /// never silently dropped. Then: one `@`, a non-empty local part of at most 64
+    /// octets, a domain with a dot, no spaces, 254 octets at most (RFC 5321 counts
+    /// octets, not characters: 254 four-byte characters were once taken, and
+    /// overflowed the authenticator's QR code, which carries the address).
     pub fn parse(input: &str) -> Result<Self, InvalidEmail> {
         let s = input.trim();
+        if s.is_empty() {
+            return Err(InvalidEmail("the email address is empty"));
+        }
+        // Before normalising: NFKC would turn some of them into nothing.
+        if s.chars().any(is_invisible) {
+            return Err(InvalidEmail(
+                "the email address contains invisible or control characters",
+            ));
+        }
+        let s: String = NFKC.normalize(s).into_owned();
+        let (local, domain) = s
+            .rsplit_once('@')
+            .ok_or(InvalidEmail("the email address has no @"))?;
+        let needs_idna = !domain.is_ascii()
+            || domain
+                .split('.')
+                .any(|l| l.len() >= 4 && l[..4].eq_ignore_ascii_case("xn--"));
+        if !needs_idna {
+            return Self::checked(s.clone());
+        }
+        let (mapped, result) = idna::domain_to_unicode(domain);
+        if result.is_err() {
+            return Err(InvalidEmail("the domain after @ is not valid"));
+        }
+        Self::checked(format!("{local}@{mapped}"))
+    }
+
+    /// An address read back from the store: the rules of [`Email::checked`], and
+    /// kept as stored. An address registered before addresses were normalised is
+    /// stored (and keyed) as it was typed; it must read back, or one such account
+    /// would make its side's user list fail.
+    pub fn from_stored(text: &str) -> Result<Self, InvalidEmail> {
+        Self::checked(text.trim().to_string())
+    }
+
+    /// The shape every address has: one `@`, a local part of 1 to 64 octets, a
+    /// domain of labels (letters, digits, inner hyphens) with a dot, no spaces or
+    /// control characters, 254 octets at most.
+    fn checked(s: String) -> Result<Self, InvalidEmail> {
         if s.is_empty() {
             return Err(InvalidEmail("the email address is empty"));
         }
@@ -49,10 +109,30 @@ impl Email {
         {
             return Err(InvalidEmail("the domain after @ is not valid"));
         }
-        Ok(Self(s.to_string()))
+        Ok(Self(s))
     }
 
-    /// The address as given.
+    /// The keys an account for `input` may be stored under, the first preferred: the
+    /// normalised address's, and the key the rules before normalisation gave (the
+    /// text as typed, in lower case) when it differs: an account registered then is
+    /// found again when its address is typed as it was registered. Empty when the
+    /// input is no address at all.
+    pub fn lookup_keys(input: &str) -> Vec<String> {
+        let legacy = Self::from_stored(input).ok().map(|e| e.key());
+        let mut keys: Vec<String> = Self::parse(input)
+            .ok()
+            .map(|e| e.key())
+            .into_iter()
+            .collect();
+        if let Some(old) = legacy
+            && !keys.contains(&old)
+        {
+            keys.push(old);
+        }
+        keys
+    }
+
+    /// The address, normalised (or as stored, for one registered before).
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -138,6 +218,98 @@ mod tests {
         assert!(Email::parse(&long_local).is_err());
         let long = format!("a@{}.com", "b".repeat(260));
         assert!(Email::parse(&long).is_err());
+    }
+
+    #[test]
+    fn decomposed_accents_are_composed() {
+        let nfd = Email::parse("jose\u{301}@example.com").unwrap();
+        let nfc = Email::parse("jos\u{e9}@example.com").unwrap();
+        assert_eq!(nfd.as_str(), "jos\u{e9}@example.com");
+        assert_eq!(nfd.key(), nfc.key());
+    }
+
+    #[test]
+    fn fullwidth_letters_and_the_fullwidth_at_become_their_ascii_twins() {
+        let e = Email::parse("\u{ff2a}ane\u{ff20}\u{ff45}xample.com").unwrap();
+        assert_eq!(e.as_str(), "Jane@example.com");
+        assert_eq!(e.key(), Email::parse("jane@example.com").unwrap().key());
+    }
+
+    #[test]
+    fn a_fullwidth_or_ideographic_domain_is_mapped_to_the_domain_it_spells() {
+        for domain in [
+            "\u{ff45}\u{ff58}\u{ff41}\u{ff4d}\u{ff50}\u{ff4c}\u{ff45}.com",
+            "example\u{3002}com",
+            "EXAMPLE.COM",
+        ] {
+            let e = Email::parse(&format!("jo@{domain}")).unwrap();
+            assert_eq!(e.key(), "jo@example.com", "{domain}");
+        }
+    }
+
+    #[test]
+    fn an_international_domain_is_one_address_in_unicode_and_in_punycode() {
+        let unicode = Email::parse("jo@M\u{fc}nchen.de").unwrap();
+        let punycode = Email::parse("jo@xn--mnchen-3ya.de").unwrap();
+        assert_eq!(unicode.as_str(), "jo@m\u{fc}nchen.de");
+        assert_eq!(punycode.as_str(), "jo@m\u{fc}nchen.de");
+        assert_eq!(unicode.key(), punycode.key());
+        assert!(Email::parse("jo@xn--zz.de").is_err(), "bad Punycode");
+    }
+
+    #[test]
+    fn invisible_and_control_characters_are_refused_not_dropped() {
+        for bad in [
+            "jo\u{200b}e@example.com",
+            "jo\u{200d}e@example.com",
+            "jo\u{ad}e@example.com",
+            "joe@exam\u{ad}ple.com",
+            "joe\u{feff}@example.com",
+            "jo\u{2060}e@example.com",
+            "jo\u{fe0f}e@example.com",
+            "jo\u{202e}e@example.com",
+            "jo\u{7}e@example.com",
+        ] {
+            assert_eq!(
+                Email::parse(bad),
+                Err(InvalidEmail(
+                    "the email address contains invisible or control characters"
+                )),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_address_stored_before_normalisation_reads_back_as_stored() {
+        for stored in ["jose\u{301}@example.com", "jo\u{200b}e@example.com"] {
+            let e = Email::from_stored(stored).unwrap();
+            assert_eq!(e.as_str(), stored);
+            assert_eq!(
+                e.key(),
+                stored.to_lowercase(),
+                "the key it was stored under"
+            );
+        }
+        assert!(Email::from_stored("not an address").is_err());
+    }
+
+    #[test]
+    fn an_address_is_looked_up_under_its_normalised_key_then_the_key_it_had_before() {
+        assert_eq!(
+            Email::lookup_keys(" Jane@Example.com "),
+            ["jane@example.com"]
+        );
+        assert_eq!(
+            Email::lookup_keys("Jose\u{301}@example.com"),
+            ["jos\u{e9}@example.com", "jose\u{301}@example.com"]
+        );
+        assert_eq!(
+            Email::lookup_keys("jo\u{200b}e@example.com"),
+            ["jo\u{200b}e@example.com"],
+            "refused for new accounts, still found if registered before"
+        );
+        assert!(Email::lookup_keys("plain").is_empty());
     }
 
     #[test]

@@ -14,6 +14,11 @@
 //! init, since every request needs it, but SES's and SNS's only when a message is
 //! first sent ([`OnFirstUse`]), which most invocations never do.
 //!
+//! The endpoint variables every AWS SDK documents (`AWS_ENDPOINT_URL`,
+//! `AWS_ENDPOINT_URL_<SERVICE>`, `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`) are honoured
+//! as the full chain honours them, from the environment alone ([`EndpointVariables`]):
+//! `sam local invoke` users point them at LocalStack or moto.
+//!
 //! Operator tools that run on a laptop (`create-host-admin`) keep the full chain:
 //! [`crate::app::aws_sdk_config`].
 
@@ -26,6 +31,7 @@ use aws_smithy_runtime_api::client::http::{
 };
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::shared::IntoShared;
+use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
 
 use std::sync::OnceLock;
 
@@ -100,7 +106,68 @@ pub fn lambda_sdk_config(env: &dyn Env) -> Result<SdkConfig, ConfigError> {
         .region(Region::new(region))
         .credentials_provider(SharedCredentialsProvider::new(credentials))
         .http_client(https_client())
+        .service_config(EndpointVariables::from_env(env))
         .build())
+}
+
+/// The services the functions call, as the SDK names them in its endpoint variables
+/// (`AWS_ENDPOINT_URL_DYNAMODB`, `_SNS`, `_SES`).
+const SERVICES: [&str; 3] = ["DYNAMODB", "SNS", "SES"];
+
+/// The SDK's endpoint variables, read once with the rest of the configuration: what
+/// each client's builder asks its [`SdkConfig`]'s service configuration for
+/// (`AWS_ENDPOINT_URL` under the service's id), answered as the full chain's
+/// environment answers it: the service's own variable first, then the global one,
+/// neither when `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` is `true`. The chain would then
+/// read the same keys from `~/.aws/config`; a Lambda function has no such file, so
+/// nothing is read but the environment. A blank value counts as unset.
+#[derive(Debug, Default)]
+struct EndpointVariables {
+    /// (variable, value) of each endpoint variable that is set.
+    set: Vec<(String, String)>,
+}
+
+impl EndpointVariables {
+    fn from_env(env: &dyn Env) -> Self {
+        let ignore = env
+            .get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+        if ignore {
+            return Self::default();
+        }
+        let names = std::iter::once(ENDPOINT.to_string())
+            .chain(SERVICES.iter().map(|s| format!("{ENDPOINT}_{s}")));
+        let set = names
+            .filter_map(|name| {
+                let value = env.get(&name)?.trim().to_string();
+                (!value.is_empty()).then_some((name, value))
+            })
+            .collect();
+        Self { set }
+    }
+
+    fn get(&self, name: &str) -> Option<String> {
+        self.set
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    }
+}
+
+/// The global endpoint variable, and the stem of each service's own.
+const ENDPOINT: &str = "AWS_ENDPOINT_URL";
+
+impl LoadServiceConfig for EndpointVariables {
+    fn load_config(&self, key: ServiceConfigKey<'_>) -> Option<String> {
+        // Only endpoints are read from here: any other key is the SDK's default.
+        if key.env() != ENDPOINT {
+            return None;
+        }
+        // As the SDK spells a service id in a variable: upper case, `_` for spaces.
+        let service = key.service_id().to_uppercase().replace(' ', "_");
+        self.get(&format!("{ENDPOINT}_{service}"))
+            .or_else(|| self.get(ENDPOINT))
+    }
 }
 
 /// The SDK's default HTTPS client (hyper, rustls), on ring and minus its eager start.
@@ -212,6 +279,72 @@ mod tests {
             .ensure_table()
             .await
             .expect("DynamoDB answers through the lazily started client");
+    }
+
+    /// The endpoint each client of the functions is built with from `vars` added to
+    /// Lambda's environment: DynamoDB, SNS, SES, asked for as each SDK crate's
+    /// `From<&SdkConfig>` asks (its service id, `AWS_ENDPOINT_URL`, `endpoint_url`).
+    /// That the clients really go there is shown against moto and DynamoDB Local
+    /// (`shared/tests/senders_aws.rs`).
+    fn endpoints(vars: &[(&'static str, &'static str)]) -> [Option<String>; 3] {
+        let mut env = lambda_env();
+        env.extend(vars.iter().copied());
+        let sdk = lambda_sdk_config(&MapEnv(env)).unwrap();
+        ["DynamoDB", "SNS", "SES"].map(|service| {
+            let key = ServiceConfigKey::builder()
+                .service_id(service)
+                .env("AWS_ENDPOINT_URL")
+                .profile("endpoint_url")
+                .build()
+                .unwrap();
+            sdk.service_config().and_then(|c| c.load_config(key))
+        })
+    }
+
+    #[test]
+    fn the_sdks_endpoint_variables_reach_every_client_and_a_services_own_wins() {
+        assert_eq!(
+            endpoints(&[]),
+            [None, None, None],
+            "AWS's own endpoints by default"
+        );
+        let global = Some("http://global.test:4566".to_string());
+        assert_eq!(
+            endpoints(&[("AWS_ENDPOINT_URL", "http://global.test:4566")]),
+            [global.clone(), global.clone(), global.clone()]
+        );
+        assert_eq!(
+            endpoints(&[
+                ("AWS_ENDPOINT_URL", "http://global.test:4566"),
+                ("AWS_ENDPOINT_URL_DYNAMODB", "http://dynamodb.test:8000"),
+                ("AWS_ENDPOINT_URL_SNS", "http://sns.test:5000"),
+            ]),
+            [
+                Some("http://dynamodb.test:8000".to_string()),
+                Some("http://sns.test:5000".to_string()),
+                global,
+            ]
+        );
+        assert_eq!(
+            endpoints(&[("AWS_ENDPOINT_URL_SES", "http://ses.test:5000")]),
+            [None, None, Some("http://ses.test:5000".to_string())]
+        );
+    }
+
+    #[test]
+    fn the_sdks_switch_to_ignore_configured_endpoints_is_honoured_and_blank_values_are_unset() {
+        assert_eq!(
+            endpoints(&[
+                ("AWS_ENDPOINT_URL", "http://global.test:4566"),
+                ("AWS_ENDPOINT_URL_SNS", "http://sns.test:5000"),
+                ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"),
+            ]),
+            [None, None, None]
+        );
+        assert_eq!(
+            endpoints(&[("AWS_ENDPOINT_URL", " "), ("AWS_ENDPOINT_URL_SNS", "")]),
+            [None, None, None]
+        );
     }
 
     #[test]

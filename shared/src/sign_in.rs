@@ -6,7 +6,7 @@
 
 use crate::api::{ApiError, Caller};
 use crate::app::Core;
-use crate::tokens::{TokenKind, user_of_token};
+use crate::tokens::{TokenKind, stamp_digest, user_of_token};
 use crate::user::User;
 
 /// A sign-in waiting for its second factor.
@@ -19,15 +19,21 @@ pub struct PendingSignIn {
 }
 
 /// The sign-in a two-factor token carries on: 401 for a bad token or a sign-in that
-/// ended (finished, replaced by a newer login, or ended by a lock), 423 while the
-/// account is locked. Every copy of the token dies with the sign-in.
+/// ended (finished, replaced by a newer login, or ended by a lock, or by a change of
+/// the security stamp since the password was checked), 423 while the account is
+/// locked. Every copy of the token dies with the sign-in. The stamp matters to a
+/// login in flight when the password changed: its sign-in may be written after the
+/// change cleared the pending one, but its token still names the old stamp.
 pub async fn pending_sign_in(core: &Core, token: &str) -> Result<PendingSignIn, ApiError> {
     let Caller { claims, user, .. } = user_of_token(core, &[TokenKind::TwoFactor], token).await?;
     if let Some(seconds) = crate::lockout::locked_for(user.lockout_end, core.now()) {
         return Err(ApiError::locked_out(seconds));
     }
     match claims.sid {
-        Some(sid) if user.pending_sign_in.as_deref() == Some(sid.as_str()) => {
+        Some(sid)
+            if user.pending_sign_in.as_deref() == Some(sid.as_str())
+                && claims.stamp.as_deref() == Some(stamp_digest(core, &user).as_str()) =>
+        {
             Ok(PendingSignIn { user, sid })
         }
         _ => Err(ApiError::unauthorized()),

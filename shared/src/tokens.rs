@@ -16,7 +16,8 @@ mod issue;
 // (which adds it) and `sign_in::pending_sign_in` (whose kind is held by its sign-in
 // id) may call it, so no handler can take it for authentication.
 pub use issue::{
-    FreshAccess, SignedIn, fresh_access, issue_access, remember_cookie, rotate_stamp, token_for,
+    FreshAccess, SignedIn, end_sessions, fresh_access, issue_access, remember_cookie, rotate_stamp,
+    token_for,
 };
 pub(crate) use issue::{stamp_digest, user_of_token};
 

@@ -228,6 +228,10 @@ pub struct UserPatch {
     pub reset_failures: bool,
     /// New lost-second-factor mark (see [`User::second_factor_lost`]).
     pub second_factor_lost: Option<bool>,
+    /// Not a change but a condition: written only while the user's security stamp is
+    /// still this one, the stamp the request was authenticated under (see
+    /// [`UserPatch::under_stamp`]); otherwise the write changes nothing.
+    pub expected_stamp: Option<String>,
 }
 
 impl fmt::Debug for UserPatch {
@@ -244,6 +248,7 @@ impl fmt::Debug for UserPatch {
             pending_sign_in,
             reset_failures,
             second_factor_lost,
+            expected_stamp,
         } = self;
         f.debug_struct("UserPatch")
             .field("email_confirmed", email_confirmed)
@@ -262,6 +267,7 @@ impl fmt::Debug for UserPatch {
             .field("pending_sign_in", &pending_sign_in.as_ref().map(redacted))
             .field("reset_failures", reset_failures)
             .field("second_factor_lost", second_factor_lost)
+            .field("expected_stamp", &redacted(expected_stamp))
             .finish()
     }
 }
@@ -326,9 +332,37 @@ impl UserPatch {
             ..self
         }
     }
+    /// The same change, written only while the user's security stamp is still `stamp`
+    /// (the one the acting request read and was authenticated under). A request in
+    /// flight when the stamp changed (a sign-out everywhere, a password change) then
+    /// changes nothing and hands out no token under a stamp of its own making: the
+    /// store refuses it (`StoreError::Conflict("security_stamp")` from `update_user`,
+    /// `false` from `update_user_if_authenticator`, `Succeeded::Ended` from `succeed`).
+    pub fn under_stamp(self, stamp: &str) -> Self {
+        Self {
+            expected_stamp: Some(stamp.to_string()),
+            ..self
+        }
+    }
+    /// Whether `user`'s stamp lets this patch be written (see [`UserPatch::under_stamp`]).
+    pub fn stamp_holds(&self, user: &User) -> bool {
+        self.expected_stamp
+            .as_ref()
+            .is_none_or(|s| *s == user.security_stamp)
+    }
+    /// Whether `user` already carries the new stamp this patch writes: the stamp is a
+    /// fresh random value, so only this very write (a retry of it whose first try
+    /// went through) can have put it there.
+    pub fn written_over(&self, user: &User) -> bool {
+        self.security_stamp.as_ref() == Some(&user.security_stamp)
+    }
     /// Whether the patch changes nothing.
     pub fn is_empty(&self) -> bool {
-        *self == UserPatch::default()
+        // The expected stamp is a condition, not a change.
+        UserPatch {
+            expected_stamp: None,
+            ..self.clone()
+        } == UserPatch::default()
     }
 }
 

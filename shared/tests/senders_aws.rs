@@ -179,3 +179,98 @@ async fn ses_refuses_an_unverified_sender_then_delivers_once_the_sender_is_verif
     assert_eq!(sent[0]["subject"], subject.as_str());
     assert_eq!(sent[0]["body"], "Your security code is: 640127");
 }
+
+/// Lambda's environment for the functions' own SDK configuration, plus `vars`.
+fn lambda_env(vars: &[(&str, &str)]) -> std::collections::HashMap<String, String> {
+    [
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ]
+    .iter()
+    .chain(vars)
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// Nothing listens there: a client sent there fails.
+const NOWHERE: &str = "http://127.0.0.1:1";
+
+/// `sam local invoke` users point the SDK's own endpoint variables at moto or
+/// LocalStack: a function's texts go where `AWS_ENDPOINT_URL_SNS` says, even when
+/// `AWS_ENDPOINT_URL` says elsewhere.
+#[tokio::test]
+async fn a_functions_texts_go_where_aws_endpoint_url_sns_points() {
+    let Some(moto) = service_endpoint("MOTO_ENDPOINT") else {
+        return;
+    };
+    let env = lambda_env(&[
+        ("AWS_ENDPOINT_URL", NOWHERE),
+        ("AWS_ENDPOINT_URL_SNS", &moto),
+    ]);
+    let sdk = twofa::sdk::lambda_sdk_config(&env).expect("Lambda's variables");
+    let to = unique_number();
+
+    SnsSender::on_first_use(&sdk)
+        .send_sms(&sms(&to, "318270"))
+        .await
+        .expect("moto accepts the text");
+
+    let sent = moto_records(&moto, "sns", "SMS").await;
+    assert_eq!(
+        sent.iter()
+            .filter(|m| m["phone_number"] == to.as_str())
+            .count(),
+        1,
+        "moto received the text to {to}"
+    );
+}
+
+/// The same for email and the store through the global `AWS_ENDPOINT_URL` alone.
+#[tokio::test]
+async fn a_functions_email_and_store_go_where_aws_endpoint_url_points() {
+    let Some(moto) = service_endpoint("MOTO_ENDPOINT") else {
+        return;
+    };
+    let label = unique_label();
+    let from = format!("no-reply@{label}.example.com");
+    let to = format!("user-{label}@example.org");
+    ses_client(&moto)
+        .verify_email_identity()
+        .email_address(&from)
+        .send()
+        .await
+        .expect("moto verifies the identity");
+    let env = lambda_env(&[("AWS_ENDPOINT_URL", &moto)]);
+    let sdk = twofa::sdk::lambda_sdk_config(&env).expect("Lambda's variables");
+
+    SesSender::on_first_use(&sdk, from)
+        .send_email(&EmailMessage {
+            to: to.clone(),
+            subject: format!("Your security code ({label})"),
+            body: Secret::new("Your security code is: 582016".into()),
+            code: Some(Secret::new("582016".into())),
+        })
+        .await
+        .expect("moto accepts the email");
+    let sent = moto_records(&moto, "ses", "Message").await;
+    assert_eq!(
+        sent.iter()
+            .filter(|m| m["destinations"]["ToAddresses"][0] == to.as_str())
+            .count(),
+        1,
+        "moto received the email to {to}"
+    );
+
+    let Some(dynamodb) = service_endpoint("DYNAMODB_ENDPOINT") else {
+        return;
+    };
+    let table = format!("twofa-endpoint-{label}");
+    let env = lambda_env(&[("AWS_ENDPOINT_URL", &dynamodb), ("TABLE_NAME", &table)]);
+    let sdk = twofa::sdk::lambda_sdk_config(&env).expect("Lambda's variables");
+    twofa::store::dynamo::DynamoStore::from_env(&env, &sdk)
+        .expect("a store")
+        .ensure_table()
+        .await
+        .expect("DynamoDB Local answers at AWS_ENDPOINT_URL");
+}

@@ -13,7 +13,7 @@ use twofa::lockout::LockoutPolicy;
 use twofa::policy::{Behaviour, Provider, TwoFactorSettings};
 use twofa::store::dynamo::DynamoStore;
 use twofa::store::{
-    HARD_LIMIT, HARD_LOCK_SECONDS, Page, PageKey, Slot, Spend, Store, StoreError, Subject,
+    HARD_LIMIT, HARD_LOCK_SECONDS, Page, PageKey, STAMP, Slot, Spend, Store, StoreError, Subject,
     Succeeded, Success, Unlocked,
 };
 use twofa::tenant::{Scope, Tenant};
@@ -58,6 +58,8 @@ suite!(
     two_admins_changing_different_settings_at_once_both_keep_their_change,
     a_settings_change_decided_on_a_value_that_moved_is_refused_and_writes_nothing,
     an_authenticator_write_applies_only_while_the_authenticator_is_what_was_read,
+    a_write_made_under_a_stamp_changes_nothing_once_the_stamp_changed,
+    a_sign_out_racing_rotations_made_under_the_old_stamp_always_has_the_last_word,
     a_success_enabling_an_authenticator_is_refused_once_the_pending_one_changed,
     a_patch_changes_only_the_fields_it_names,
     patches_running_beside_failures_lose_no_failure,
@@ -762,6 +764,169 @@ mod scenarios {
             None,
             "a refused write must not create the tenant"
         );
+    }
+
+    /// A request authenticated under `stamp-1` and still in flight when a sign-out
+    /// everywhere wrote a new stamp: each of the writes that hand a token out refuses
+    /// it and changes nothing; under the current stamp each goes through, and the same
+    /// write again (an SDK retry of a write whose answer was lost) is its own success.
+    pub async fn a_write_made_under_a_stamp_changes_nothing_once_the_stamp_changed(store: Shared) {
+        let u = user(Scope::Host, "jo@example.com");
+        store.create_user(&u).await.unwrap();
+        let pending = Authenticator {
+            sealed_key: "k1".into(),
+            enabled: false,
+        };
+        store
+            .update_user(
+                &u.id,
+                &UserPatch {
+                    authenticator: Some(Some(pending.clone())),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let turn_on = |stamp: &str| {
+            UserPatch {
+                two_factor_enabled: Some(true),
+                ..Default::default()
+            }
+            .rotating_stamp()
+            .under_stamp(stamp)
+        };
+        let enable = |stamp: &str| {
+            UserPatch {
+                authenticator: Some(Some(Authenticator {
+                    enabled: true,
+                    ..pending.clone()
+                })),
+                ..Default::default()
+            }
+            .rotating_stamp()
+            .under_stamp(stamp)
+        };
+        let sign_out = UserPatch::default().rotating_stamp();
+        store.update_user(&u.id, &sign_out).await.unwrap();
+        let signed_out = stored(&store, &u.id).await;
+        assert_eq!(
+            Some(&signed_out.security_stamp),
+            sign_out.security_stamp.as_ref()
+        );
+
+        assert!(matches!(
+            store.update_user(&u.id, &turn_on("stamp-1")).await,
+            Err(StoreError::Conflict(STAMP))
+        ));
+        assert!(
+            !store
+                .update_user_if_authenticator(&u.id, Some(&pending), &enable("stamp-1"))
+                .await
+                .unwrap()
+        );
+        let slot = slot(&store, &u.id).await.unwrap();
+        let attempt = uuid::Uuid::new_v4().to_string();
+        let patch = enable("stamp-1");
+        let success = Success {
+            attempt: &attempt,
+            sid: None,
+            spend: Spend::TotpStep(7),
+            patch: &patch,
+            release_only: false,
+            authenticator: Some(&pending),
+        };
+        assert_eq!(
+            store.succeed(&u.id, &success, NOW).await.unwrap(),
+            Succeeded::Ended
+        );
+        let after = stored(&store, &u.id).await;
+        assert_eq!(
+            after,
+            User {
+                failed_count: count(&slot),
+                ..signed_out.clone()
+            },
+            "a refused write changed nothing"
+        );
+
+        // Under the stamp that is current, each goes through, once.
+        let current = after.security_stamp.clone();
+        let on = turn_on(&current);
+        store.update_user(&u.id, &on).await.unwrap();
+        store
+            .update_user(&u.id, &on)
+            .await
+            .expect("a retry of the same write is its own");
+        let after = stored(&store, &u.id).await;
+        assert!(after.two_factor_enabled);
+        assert_eq!(Some(&after.security_stamp), on.security_stamp.as_ref());
+        let patch = enable(&after.security_stamp);
+        let success = Success {
+            patch: &patch,
+            ..success
+        };
+        assert_eq!(
+            store.succeed(&u.id, &success, NOW).await.unwrap(),
+            Succeeded::Done
+        );
+        assert!(stored(&store, &u.id).await.authenticator_enabled());
+        assert!(matches!(
+            store.update_user("nobody", &turn_on("stamp-1")).await,
+            Err(StoreError::NotFound)
+        ));
+    }
+
+    /// Many requests authenticated under the old stamp each rotate it (and would hand
+    /// back a token under their new one) while a sign-out everywhere lands among them:
+    /// at most one of them is written, and the stamp left is the sign-out's.
+    pub async fn a_sign_out_racing_rotations_made_under_the_old_stamp_always_has_the_last_word(
+        store: Shared,
+    ) {
+        for round in 0..5 {
+            let u = user(Scope::Host, &format!("jo{round}@example.com"));
+            store.create_user(&u).await.unwrap();
+            let sign_out = UserPatch::default().rotating_stamp();
+            let sign_out_stamp = sign_out.security_stamp.clone();
+            let results = at_once(9, |i| {
+                let (store, id) = (store.clone(), u.id.clone());
+                let patch = if i == 4 {
+                    sign_out.clone()
+                } else {
+                    UserPatch {
+                        two_factor_enabled: Some(true),
+                        ..Default::default()
+                    }
+                    .rotating_stamp()
+                    .under_stamp("stamp-1")
+                };
+                async move { store.update_user(&id, &patch).await }
+            })
+            .await;
+            assert!(
+                results[4].is_ok(),
+                "the sign-out is written whatever is in flight"
+            );
+            let written = results
+                .iter()
+                .enumerate()
+                .filter(|(i, r)| *i != 4 && r.is_ok())
+                .count();
+            assert!(
+                written <= 1,
+                "round {round}: {written} rotations under one stamp"
+            );
+            assert!(
+                results
+                    .iter()
+                    .all(|r| matches!(r, Ok(()) | Err(StoreError::Conflict(STAMP)))),
+                "round {round}: {results:?}"
+            );
+            assert_eq!(
+                Some(stored(&store, &u.id).await.security_stamp),
+                sign_out_stamp,
+                "round {round}: a rotation in flight outran the sign-out"
+            );
+        }
     }
 
     pub async fn an_authenticator_write_applies_only_while_the_authenticator_is_what_was_read(

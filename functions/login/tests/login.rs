@@ -62,6 +62,37 @@ async fn the_right_password_signs_in_with_a_bearer_access_token_when_2fa_is_off(
     assert_eq!(claims.amr, vec!["pwd"]);
 }
 
+/// An address typed in a look-alike form signs in to the account; an account stored
+/// before addresses were normalised (its text and key as typed then) still signs in
+/// typed as it was registered.
+#[tokio::test]
+async fn look_alike_forms_and_accounts_registered_before_normalisation_sign_in() {
+    let (core, _, _) = memory_core(Config::default());
+    seed_user(&core, Scope::Host, "jos\u{e9}@example.com", PASSWORD, &[]).await;
+    for typed in [
+        "jose\u{301}@example.com",
+        "\u{ff4a}os\u{e9}@\u{ff45}xample.com",
+    ] {
+        assert_eq!(login(&core, typed, PASSWORD).await.0, 200, "{typed:?}");
+    }
+
+    let before = twofa::email::Email::from_stored("ann\u{e9}e@example.com").unwrap();
+    let legacy = twofa::email::Email::from_stored("Rene\u{301}@example.com").unwrap();
+    for email in [before, legacy] {
+        let user = twofa::user::User::new(
+            Scope::Host,
+            email,
+            twofa::password::hash_blocking_for_tests(PASSWORD),
+            core.now(),
+        );
+        core.store.create_user(&user).await.unwrap();
+    }
+    let (status, body) = login(&core, "Rene\u{301}@example.com", PASSWORD).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = login(&core, "ann\u{e9}e@example.com", PASSWORD).await;
+    assert_eq!(status, 200, "{body}");
+}
+
 #[tokio::test]
 async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() {
     let (core, _, _) = memory_core(Config::default());

@@ -148,7 +148,9 @@ pub async fn verify(
         two_factor_enabled: Some(true),
         ..Default::default()
     }
-    .rotating_stamp();
+    .rotating_stamp()
+    // The fresh token below is handed out only if the caller's session is still live.
+    .under_stamp(&user.security_stamp);
     // Spending the step, enabling the authenticator, the new stamp and resetting the
     // count: one write. It enables only the key the code was checked against, while
     // that is still the pending one.
@@ -238,13 +240,19 @@ pub async fn delete(
         patch.rotating_stamp()
     } else {
         patch
-    };
+    }
+    // Not after the caller's session ended (a sign-out everywhere in flight).
+    .under_stamp(&user.security_stamp);
     // A remove that read "pending" skipped step-up: it must not remove one enabled meanwhile.
     if !core
         .store
         .update_user_if_authenticator(&user.id, Some(current), &patch)
         .await?
     {
+        let now = core.store.user(&user.id).await?;
+        if now.is_none_or(|u| u.security_stamp != user.security_stamp) {
+            return Err(ApiError::unauthorized());
+        }
         return Err(ApiError::conflict(
             "the authenticator changed while this request was served; read the account again",
         ));

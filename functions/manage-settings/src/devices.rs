@@ -9,7 +9,7 @@ use twofa::clock::Timestamp;
 use twofa::user::UserPatch;
 
 use crate::caller::signed_in;
-use twofa::tokens::rotate_stamp;
+use twofa::tokens::end_sessions;
 
 /// A remembered browser as listed; times in seconds since the Unix epoch.
 #[derive(Serialize)]
@@ -65,7 +65,7 @@ pub async fn forget_all(core: &Core, req: &Request) -> Result<Response, ApiError
     // The new stamp alone kills every device token (and every access token) at once;
     // deleting the records then tidies the list. A 204 has no body for a fresh token:
     // the caller signs in again, as every other session must.
-    rotate_stamp(core, &caller, &caller.user, UserPatch::default()).await?;
+    end_sessions(core, &caller.user, UserPatch::default()).await?;
     core.store.delete_devices(&caller.user.id).await?;
     tracing::info!(user_id = %caller.user.id, "every remembered browser forgotten");
     core.record(core.event(

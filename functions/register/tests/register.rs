@@ -90,6 +90,59 @@ async fn the_same_email_in_any_case_is_taken_but_only_within_one_tenant() {
     );
 }
 
+/// Addresses that look the same are one address: NFD against NFC, fullwidth letters
+/// and dots, case. The normalised form is what is stored and shown; an address
+/// with an invisible character is refused, never stored beside its twin.
+#[tokio::test]
+async fn look_alike_addresses_collide_and_an_invisible_character_is_refused() {
+    let (core, store, _) = memory_core(Config::default());
+    let (status, body) = post(
+        &core,
+        json!({"email": "jose\u{301}@\u{ff45}xample.com", "password": STRONG}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        body["email"], "jos\u{e9}@example.com",
+        "the normalised form"
+    );
+    for twin in [
+        "jos\u{e9}@example.com",
+        "JOS\u{c9}@EXAMPLE.COM",
+        "\u{ff4a}os\u{e9}@example.com",
+        "jos\u{e9}@example\u{3002}com",
+    ] {
+        let (status, body) = post(&core, json!({"email": twin, "password": STRONG})).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (409, Some("email_taken")),
+            "{twin:?}: {body}"
+        );
+    }
+    for invisible in [
+        "jo\u{200b}s\u{e9}@example.com",
+        "jos\u{ad}\u{e9}@example.com",
+        "jos\u{e9}\u{200d}@example.com",
+    ] {
+        let (status, body) = post(&core, json!({"email": invisible, "password": STRONG})).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_email")),
+            "{invisible:?}: {body}"
+        );
+    }
+    let side = twofa::store::UserStore::users_in(
+        store.as_ref(),
+        &twofa::tenant::Scope::Host,
+        "",
+        None,
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!(side.items.len(), 1, "one account for all of them");
+}
+
 #[tokio::test]
 async fn unknown_or_impossible_tenants_are_404() {
     let (core, _, _) = memory_core(Config::default());

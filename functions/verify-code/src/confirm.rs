@@ -86,7 +86,9 @@ pub async fn verify(
     };
     // Either confirmation adds a factor: the new stamp goes in the same single write
     // as spending the code, confirming and resetting the count.
-    let patch = patch.rotating_stamp();
+    // Under the caller's stamp: a confirmation in flight when the session ended
+    // (a sign-out everywhere) is refused with 401 and hands out no fresh token.
+    let patch = patch.rotating_stamp().under_stamp(&user.security_stamp);
     let success = Success {
         attempt: &attempt.id,
         sid: None,

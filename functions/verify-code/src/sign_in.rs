@@ -60,6 +60,9 @@ pub async fn verify(
         )
     );
     let (pending, attempt) = (pending?, attempt?);
+    // The stamp the two-factor token was checked against: the access token is issued
+    // only while it is still the user's (see the success write below).
+    let stamp = user.security_stamp.clone();
     let user = attempt.user.clone().unwrap_or(user);
     let recovery_hash;
     let judged = match s.provider {
@@ -95,12 +98,14 @@ pub async fn verify(
             return Err(ApiError::of(ErrorCode::CodeExpired));
         }
     };
-    // Spending the factor, ending the sign-in and resetting the count: one write.
+    // Spending the factor, ending the sign-in and resetting the count: one write,
+    // refused (401) if the stamp changed since the two-factor token was checked.
+    let patch = UserPatch::default().under_stamp(&stamp);
     let success = Success {
         attempt: &attempt.id,
         sid: Some(&sid),
         spend,
-        patch: &UserPatch::default(),
+        patch: &patch,
         release_only: false,
         authenticator: None,
     };

@@ -304,6 +304,9 @@ impl From<StoreError> for ApiError {
                 tracing::error!(error = %e, "store unavailable");
                 Self::service_unavailable()
             }
+            // A write made under the caller's stamp found it changed: the session the
+            // request was authenticated in has ended meanwhile.
+            StoreError::Conflict(crate::store::STAMP) => Self::unauthorized(),
             other => Self::internal(other),
         }
     }

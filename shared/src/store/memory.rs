@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use async_trait::async_trait;
 
 use super::{
-    CodeStore, DeviceStore, EventStore, LoginRecord, Page, PageKey, Slot, Spend, StoreError,
+    CodeStore, DeviceStore, EventStore, LoginRecord, Page, PageKey, STAMP, Slot, Spend, StoreError,
     Subject, Succeeded, Success, TenantStore, ThrottleStore, Unlocked, UserStore, stored_email,
     stored_phone,
 };
@@ -233,6 +233,12 @@ impl UserStore for MemoryStore {
     async fn update_user(&self, id: &str, patch: &UserPatch) -> Result<(), StoreError> {
         let mut s = self.write();
         let u = s.users.get_mut(id).ok_or(StoreError::NotFound)?;
+        if !patch.stamp_holds(u) {
+            return match patch.written_over(u) {
+                true => Ok(()),
+                false => Err(StoreError::Conflict(STAMP)),
+            };
+        }
         patch.apply(u);
         s.patched(id, patch);
         if patch.reset_failures {
@@ -254,6 +260,9 @@ impl UserStore for MemoryStore {
         let Some(u) = s.users.get_mut(id) else {
             return Ok(false);
         };
+        if !patch.stamp_holds(u) {
+            return Ok(patch.written_over(u));
+        }
         if u.authenticator.as_ref() != expected {
             return Ok(false);
         }
@@ -415,7 +424,9 @@ impl UserStore for MemoryStore {
         if let Some(end) = u.lockout_end.filter(|end| *end > now) {
             return Ok(Succeeded::Locked(end));
         }
-        if success.sid.is_some() && u.pending_sign_in.as_deref() != success.sid {
+        if success.sid.is_some() && u.pending_sign_in.as_deref() != success.sid
+            || !success.patch.stamp_holds(u)
+        {
             return Ok(Succeeded::Ended);
         }
         if success

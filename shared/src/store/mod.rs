@@ -105,6 +105,11 @@ pub enum StoreError {
     WrongTable(String),
 }
 
+/// What [`StoreError::Conflict`] names when a patch written
+/// [`UserPatch::under_stamp`] found the security stamp changed: the request acted
+/// under a session that has ended since.
+pub const STAMP: &str = "security_stamp";
+
 /// An error and its sources, `a: b: c`, as one line for the log.
 fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
@@ -121,12 +126,13 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-/// A stored address read back. Text that no longer parses (written by hand, or by a
-/// rule since tightened) is a corrupt item for both stores alike: never a panic, and
+/// A stored address read back, as stored ([`Email::from_stored`]: an address
+/// registered before addresses were normalised keeps its text and key). Text that
+/// does not have an address's shape (written by hand) is a corrupt item for both stores alike: never a panic, and
 /// never a default a handler would mistake for the user's address. The message names
 /// the attribute, not the text, which is personal data.
 pub fn stored_email(attribute: &str, text: &str) -> Result<Email, StoreError> {
-    Email::parse(text)
+    Email::from_stored(text)
         .map_err(|_| StoreError::Corrupt(format!("attribute {attribute}: not an email address")))
 }
 
@@ -218,7 +224,9 @@ pub enum Succeeded {
     Done,
     /// Refused: the account locked meanwhile, until then.
     Locked(Timestamp),
-    /// Refused: the sign-in is no longer pending.
+    /// Refused: the sign-in is no longer pending, or the patch was made
+    /// [`UserPatch::under_stamp`] a stamp that is no longer the user's (the session
+    /// the answer was given in has ended).
     Ended,
     /// Refused: the factor was spent already (used, replayed, replaced).
     Spent,
@@ -280,7 +288,8 @@ pub trait UserStore: Send + Sync {
     ) -> Result<Option<User>, StoreError>;
     /// The user with this id.
     async fn user(&self, id: &str) -> Result<Option<User>, StoreError>;
-    /// Changes some fields; `NotFound` if there is no such user.
+    /// Changes some fields; `NotFound` if there is no such user, `Conflict(STAMP)`
+    /// if the patch was made [`UserPatch::under_stamp`] a stamp that is no longer the user's.
     async fn update_user(&self, id: &str, patch: &UserPatch) -> Result<(), StoreError>;
     /// The user id and (a copy of) the password hash under an email key, from the
     /// one item the email names: what login needs before the password check.
@@ -320,7 +329,8 @@ pub trait UserStore: Send + Sync {
     ) -> Result<Succeeded, StoreError>;
     /// Applies `patch` only while the user's authenticator is still `expected`
     /// (what the caller read and decided on: whether step-up was needed, whether
-    /// there was one to replace); `false` if it changed meanwhile or there is no user.
+    /// there was one to replace); `false` if it changed meanwhile, there is no user,
+    /// or the patch was made [`UserPatch::under_stamp`] a stamp that is no longer the user's.
     async fn update_user_if_authenticator(
         &self,
         id: &str,

@@ -5,8 +5,11 @@
 //! Every token names the user's security stamp (a keyed digest of it), and every
 //! authenticated route compares it with the stamp of the user it reads anyway: a
 //! change that rotates the stamp ([`rotate_stamp`]) ends every access and setup token
-//! issued before it, at no extra store read. A request that read the user just
-//! before a concurrent rotation still finishes; every later one is refused.
+//! issued before it, at no extra store read; every request after it is refused. A
+//! request that read the user just before it is still in flight: one that hands out
+//! a token under a new stamp writes that stamp only while the one it was
+//! authenticated under is still the user's, in the same write (see [`rotate_stamp`]),
+//! so no such request outruns a sign-out.
 
 use serde::Serialize;
 
@@ -120,15 +123,27 @@ pub struct FreshAccess {
 /// Writes `patch` to `user` with a new security stamp: every remembered browser of
 /// the user, and every access and setup token issued for it before, stop working.
 /// Returns the user as changed and, when the caller changed its own account with an
-/// access token, a [`FreshAccess`] to go on with. A setup token's holder signs in again;
-/// an answer without a body (204) ends the caller's session too.
+/// access token, a [`FreshAccess`] to go on with. A setup token's holder signs in again.
+///
+/// A change to the caller's own account is written only while the stamp the caller
+/// was authenticated under is still the user's ([`UserPatch::under_stamp`], in the
+/// same write): a request in flight when a sign-out everywhere or a password change
+/// landed answers 401 `unauthorized` and changes nothing, rather than handing out a
+/// token under a stamp of its own making that would outlive the sign-out. A change
+/// an admin makes to someone else's account hands that account no token, so it is
+/// not held to the account's stamp. Changes whose point is to end sessions use
+/// [`end_sessions`] instead.
 pub async fn rotate_stamp(
     core: &Core,
     caller: &Caller,
     user: &User,
     patch: UserPatch,
 ) -> Result<(User, Option<FreshAccess>), ApiError> {
-    let patch = patch.rotating_stamp();
+    let mut patch = patch.rotating_stamp();
+    if caller.user.id == user.id {
+        patch = patch.under_stamp(&caller.user.security_stamp);
+    }
+    // A refusal for the stamp is `Conflict(STAMP)`, which answers 401.
     core.store.update_user(&user.id, &patch).await?;
     let mut changed = user.clone();
     patch.apply(&mut changed);
@@ -136,9 +151,23 @@ pub async fn rotate_stamp(
     Ok((changed, fresh))
 }
 
+/// Writes `patch` to `user` with a new security stamp, whatever stamp is current: for
+/// the changes whose point is to end every session (sign-out everywhere, forgetting
+/// every browser), which answer 204 and hand out no token. Nothing in flight can make
+/// them fail, and the stamp they write ends every token issued before it, those that
+/// requests in flight got from [`rotate_stamp`] meanwhile included.
+pub async fn end_sessions(core: &Core, user: &User, patch: UserPatch) -> Result<(), ApiError> {
+    core.store
+        .update_user(&user.id, &patch.rotating_stamp())
+        .await?;
+    Ok(())
+}
+
 /// The [`FreshAccess`] for a caller whose own account is now `changed` (written with
 /// [`UserPatch::rotating_stamp`], by [`rotate_stamp`] or in a route's own single
-/// write); `None` for a setup token or someone else's account.
+/// write, and [`UserPatch::under_stamp`] the caller's stamp, so that the write
+/// was refused had the caller's session ended meanwhile); `None` for a setup token
+/// or someone else's account.
 pub fn fresh_access(
     core: &Core,
     caller: &Caller,

@@ -24,3 +24,4 @@ mod route_table;
 mod second_factor;
 mod send_limits;
 mod sign_in;
+mod sign_out_race;

@@ -190,6 +190,61 @@ async fn a_user_turns_2fa_on_with_a_provider_and_is_told() {
     );
 }
 
+/// The race of a stolen token against a sign-out everywhere, made by hand on the
+/// memory store: the change reads the caller (the old stamp), the owner signs out,
+/// then the change writes. It must not land and hand back a token that outlives the
+/// sign-out.
+#[tokio::test]
+async fn a_change_authenticated_before_a_sign_out_everywhere_and_written_after_it_answers_401_and_hands_out_no_token()
+ {
+    let w = World::new().await;
+    let user = &w.host_user;
+    let (stolen, own) = (w.token(user), w.token(user));
+    let request = twofa::testing::json_request(
+        "PUT",
+        "/account/two-factor",
+        &json!({"enabled": true}),
+        Some(&stolen),
+    );
+    let caller = twofa::api::authenticate(&w.core, &request, &[twofa::tokens::TokenKind::Access])
+        .await
+        .expect("the stolen token is live when the change reads the caller");
+    let out = w
+        .call(
+            "POST",
+            "/account/sign-out-everywhere",
+            json!({}),
+            Some(&own),
+        )
+        .await;
+    assert_eq!(out.status, 204, "{:?}", out.body);
+
+    let late = UserPatch {
+        two_factor_enabled: Some(true),
+        ..Default::default()
+    };
+    match twofa::tokens::rotate_stamp(&w.core, &caller, &caller.user, late).await {
+        Err(e) => assert!(
+            e.is(twofa::api::ErrorCode::Unauthorized),
+            "the late change answered {e:?}"
+        ),
+        Ok((_, fresh)) => {
+            let token = fresh.expect("a fresh token").access_token;
+            let r = w
+                .call("GET", "/account/two-factor", json!(null), Some(&token))
+                .await;
+            panic!(
+                "the late change landed and handed out a token answering {}",
+                r.status
+            );
+        }
+    }
+    assert!(
+        !w.user(&user.id).await.two_factor_enabled,
+        "the late change was written"
+    );
+}
+
 #[tokio::test]
 async fn turning_2fa_on_before_any_provider_is_set_up_is_allowed_and_shown() {
     let w = World::new().await;

@@ -66,6 +66,32 @@ async fn an_emailed_code_signs_in_once_and_the_token_records_the_method() {
     );
 }
 
+/// A login in flight when the password changed may write its sign-in after the
+/// change cleared the pending one; its two-factor token still names the stamp of
+/// before, and signs nobody in under the new one.
+#[tokio::test]
+async fn a_two_factor_token_issued_under_a_stamp_since_changed_signs_nobody_in() {
+    let w = World::new();
+    let user = w.two_factor_user().await;
+    let token = w.start_sign_in(&user).await;
+    let code = w.send_sign_in_code(&token, "email").await;
+    w.core
+        .store
+        .update_user(
+            &user.id,
+            &twofa::user::UserPatch::default().rotating_stamp(),
+        )
+        .await
+        .unwrap();
+
+    let (status, code_name, body) = answer(&w.verify(sign_in(&token, "email", &code), None).await);
+    assert_eq!(
+        (status, code_name.as_str()),
+        (401, "unauthorized"),
+        "{body}"
+    );
+}
+
 #[tokio::test]
 async fn a_texted_code_signs_in_and_may_be_typed_with_spaces() {
     let w = World::new();

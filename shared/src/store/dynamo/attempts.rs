@@ -13,7 +13,7 @@ use super::DynamoStore;
 use super::item::{self, Reader, attr, keys, n, s};
 use super::request::{built, condition_failed, unavailable};
 use super::update::Update;
-use super::users::{patch_update, user_from};
+use super::users::{patch_update, under_stamp, user_from};
 use crate::clock::Timestamp;
 use crate::store::{Slot, Spend, StoreError, Subject, Succeeded, Success, Unlocked};
 
@@ -282,6 +282,7 @@ impl DynamoStore {
             u = u.with_name(attr::PENDING_SIGN_IN).with_value("sid", s(sid));
             condition.push_str(" AND #pending_sign_in = :sid");
         }
+        u = under_stamp(success.patch, u, &mut condition);
         if let Some(a) = success.authenticator {
             // Scalars compared one by one, as in `update_user_if_authenticator`.
             u = u
@@ -429,6 +430,11 @@ impl DynamoStore {
             return Ok(Ok(Succeeded::Locked(end)));
         }
         if success.sid.is_some() && r.opt_s(attr::PENDING_SIGN_IN)?.as_deref() != success.sid {
+            return Ok(Ok(Succeeded::Ended));
+        }
+        if let Some(stamp) = &success.patch.expected_stamp
+            && r.s(attr::SECURITY_STAMP)? != *stamp
+        {
             return Ok(Ok(Succeeded::Ended));
         }
         if let Some(a) = success.authenticator

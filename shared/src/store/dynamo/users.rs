@@ -14,7 +14,8 @@ use super::request::{PageQuery, side_page_key};
 use super::update::Update;
 use crate::clock::Timestamp;
 use crate::store::{
-    LoginRecord, Page, PageKey, Slot, StoreError, Subject, Succeeded, Success, Unlocked, UserStore,
+    LoginRecord, Page, PageKey, STAMP, Slot, StoreError, Subject, Succeeded, Success, Unlocked,
+    UserStore,
     stored_email, stored_phone,
 };
 use crate::tenant::Scope;
@@ -44,6 +45,7 @@ pub fn user_item(u: &User) -> Item {
         pending_sign_in: Some(u.pending_sign_in.clone()),
         reset_failures: false,
         second_factor_lost: Some(u.second_factor_lost),
+        expected_stamp: None,
     };
     for (name, v) in patch_attributes(&whole) {
         if let Some(v) = v {
@@ -197,6 +199,29 @@ pub(super) fn patch_update(patch: &UserPatch) -> Update {
 
 const USER_EXISTS: &str = "attribute_exists(#pk)";
 
+/// The condition a patch made [`UserPatch::under_stamp`] adds to its write: the
+/// security stamp is still the one the request read.
+pub(super) fn under_stamp(patch: &UserPatch, u: Update, condition: &mut String) -> Update {
+    match &patch.expected_stamp {
+        None => u,
+        Some(stamp) => {
+            condition.push_str(" AND #security_stamp = :expected_stamp");
+            u.with_name(attr::SECURITY_STAMP)
+                .with_value("expected_stamp", s(stamp))
+        }
+    }
+}
+
+/// Why a write of `patch` under a stamp failed its condition, from the user read
+/// after: `Ok(true)` when the user already carries the new stamp the patch writes
+/// (a retry of a write whose first try went through: the stamp is a fresh random
+/// value, so nobody else wrote it), `Ok(false)` when the stamp moved on,
+/// `NotFound` when there is no user.
+fn stamp_refusal(patch: &UserPatch, now: Option<&User>) -> Result<bool, StoreError> {
+    let user = now.ok_or(StoreError::NotFound)?;
+    Ok(patch.written_over(user))
+}
+
 #[async_trait]
 impl UserStore for DynamoStore {
     async fn create_user(&self, user: &User) -> Result<(), StoreError> {
@@ -240,12 +265,20 @@ impl UserStore for DynamoStore {
         let u = patch_update(patch);
         if u.is_empty() {
             return match self.user(id).await? {
+                Some(user) if !patch.stamp_holds(&user) => Err(StoreError::Conflict(STAMP)),
                 Some(_) => Ok(()),
                 None => Err(StoreError::NotFound),
             };
         }
-        if !self.update_user_if(id, u, USER_EXISTS).await? {
-            return Err(StoreError::NotFound);
+        let mut condition = USER_EXISTS.to_string();
+        let u = under_stamp(patch, u, &mut condition);
+        if !self.update_user_if(id, u, &condition).await? {
+            if patch.expected_stamp.is_none() {
+                return Err(StoreError::NotFound);
+            }
+            if !stamp_refusal(patch, self.user(id).await?.as_ref())? {
+                return Err(StoreError::Conflict(STAMP));
+            }
         }
         if let Some(hash) = &patch.password_hash {
             // Login's copy on the email item. Not atomic with the user: a stale copy
@@ -273,17 +306,16 @@ impl UserStore for DynamoStore {
         let u = patch_update(patch)
             .with_name(item::PK)
             .with_name(attr::AUTHENTICATOR);
+        let mut stamp = String::new();
+        let u = under_stamp(patch, u, &mut stamp);
         // `update_once`: a retried write that went through is this call's own, not a
         // change made meanwhile (which would answer 409 over a key the client never got).
         let key = item::key(keys::user_pk(id), keys::USER_SK);
-        match expected {
+        let written = match expected {
             None => {
-                self.update_once(
-                    key,
-                    u,
-                    "attribute_exists(#pk) AND attribute_not_exists(#authenticator)",
-                )
-                .await
+                let condition =
+                    "attribute_exists(#pk) AND attribute_not_exists(#authenticator)".to_string();
+                self.update_once(key, u, &(condition + &stamp)).await
             }
             // Scalars compared one by one: the key and whether it is enabled are what was decided on.
             Some(a) => {
@@ -295,9 +327,17 @@ impl UserStore for DynamoStore {
                         "expected_enabled",
                         aws_sdk_dynamodb::types::AttributeValue::Bool(a.enabled),
                     );
-                let condition = "attribute_exists(#pk) AND #authenticator.#sealed_key = :expected_sealed_key AND #authenticator.#enabled = :expected_enabled";
-                self.update_once(key, u, condition).await
+                let condition = "attribute_exists(#pk) AND #authenticator.#sealed_key = :expected_sealed_key AND #authenticator.#enabled = :expected_enabled".to_string();
+                self.update_once(key, u, &(condition + &stamp)).await
             }
+        }?;
+        if written || patch.expected_stamp.is_none() {
+            return Ok(written);
+        }
+        // A retry of a write that went through is this request's own success.
+        match stamp_refusal(patch, self.user(id).await?.as_ref()) {
+            Err(StoreError::NotFound) => Ok(false),
+            other => other,
         }
     }
 
