@@ -87,11 +87,9 @@ async fn an_expired_code_answers_410_before_and_after_the_sweep_and_counts_no_fa
     };
     core.store.update_user(&user.id, &patch).await.unwrap();
     let claims = NewToken {
-        user_id: user.id.clone(),
-        scope: user.scope.key(),
         amr: vec!["pwd".into()],
         sid: Some(sid),
-        ..Default::default()
+        ..twofa::tokens::token_for(&core, &user)
     };
     let token = core
         .tokens

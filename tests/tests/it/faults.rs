@@ -305,11 +305,9 @@ async fn in_a_brown_out_a_right_code_is_answered_before_the_function_timeout_and
         .issue(
             twofa::tokens::TokenKind::TwoFactor,
             twofa::tokens::NewToken {
-                user_id: user.id.clone(),
-                scope: user.scope.key(),
                 amr: vec!["pwd".into()],
                 sid: Some(sid),
-                ..Default::default()
+                ..twofa::tokens::token_for(&core, &user)
             },
             core.now(),
         )

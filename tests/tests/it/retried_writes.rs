@@ -98,11 +98,9 @@ async fn signing_in(core: &Core) -> (User, Vec<u8>, Vec<String>, String) {
         .issue(
             TokenKind::TwoFactor,
             NewToken {
-                user_id: user.id.clone(),
-                scope: user.scope.key(),
                 amr: vec!["pwd".into()],
                 sid: Some(sid),
-                ..Default::default()
+                ..twofa::tokens::token_for(&core, &user)
             },
             core.now(),
         )
