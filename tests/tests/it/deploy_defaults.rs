@@ -368,3 +368,34 @@ fn forgot_requests_within_the_routes_throttle_cannot_hold_every_send_code_execut
          of send-code's {reserved}: nothing is left for owners' sign-in codes"
     );
 }
+
+/// Red team, the same as above on verify-code: every refused `/password/reset` (a
+/// wrong code, or an email without an account, which locks nothing an owner has)
+/// holds its execution for the same floor, and the route has only the API's default
+/// throttle (50 a second). One anonymous client keeps all of
+/// `VerifyCodeReservedConcurrency` (20) busy, and no owner can finish a sign-in with
+/// a code (`POST /verify-code`) while it goes on.
+#[test]
+#[ignore = "red team: one client's refused resets hold every verify-code execution"]
+fn refused_resets_within_the_apis_throttle_cannot_hold_every_verify_code_execution() {
+    let template = Template::parse(&Template::repo_text(), &[]).expect("template.yaml");
+    let param = |name: &str| -> f64 {
+        template
+            .parameter(name)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name}: a number"))
+    };
+    let r = resources();
+    let own = &r["Api"]["Properties"]["RouteSettings"]["POST /password/reset"];
+    let rate = untag(&own["ThrottlingRateLimit"])
+        .as_str()
+        .map_or_else(|| param("ApiThrottlingRateLimit"), param);
+    let steady = rate * param("PasswordResetAnswerMs") / 1000.0;
+    let reserved = param("VerifyCodeReservedConcurrency");
+
+    assert!(
+        steady < reserved,
+        "refused resets alone hold {steady} executions steadily, of verify-code's {reserved}: \
+         nothing is left for owners' sign-ins"
+    );
+}
