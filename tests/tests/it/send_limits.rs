@@ -503,3 +503,49 @@ async fn a_count_whose_answer_was_lost_and_retried_counts_the_send_once() {
         "the send that started the window again, counted once"
     );
 }
+
+/// Red team (promise: strangers cannot silence the owner's own reset). Five wrong
+/// passwords from anyone lock the account (a hundred in a row, a lock period apart,
+/// lock it for 30 days), and `/password/forgot` sends nothing to a locked account,
+/// so the owner, who has forgotten the password, cannot get a reset code while a
+/// stranger keeps the lock up: 202, and nothing in the inbox.
+#[tokio::test]
+#[ignore = "red team: strangers lock the account with wrong passwords and the owner's reset sends nothing"]
+async fn wrong_passwords_from_a_stranger_do_not_silence_the_owners_reset() {
+    for backend in backends() {
+        let app = spawn_app(
+            &backend,
+            AppOptions {
+                config: config(&[("PASSWORD_RESET_ANSWER_MS", "0"), ("LOCKED_ANSWER_MS", "0")]),
+                ..Default::default()
+            },
+        )
+        .await;
+        let email = "victim@example.com";
+        let access = register(&app, email, None).await;
+        confirm(&app, &access, email, None).await;
+        for _ in 0..5 {
+            app.post(
+                "/login",
+                &json!({"email": email, "password": "a stranger's guess at it"}),
+                None,
+            )
+            .await;
+        }
+        let before = app.outbox().await.len();
+
+        let r = app
+            .post("/password/forgot", &json!({"email": email}), None)
+            .await;
+
+        assert_eq!(r.status, 202);
+        let reset_mails = app.outbox().await[before..]
+            .iter()
+            .filter(|m| m["to"] == email && m["code"].is_string())
+            .count();
+        assert_eq!(
+            reset_mails, 1,
+            "the owner asked for a reset code and none came"
+        );
+    }
+}
