@@ -326,3 +326,76 @@ fn every_function_has_bounded_concurrency_and_its_errors_throttles_and_sms_spend
         "SMS spend"
     );
 }
+
+/// Red team (promise: a send a stranger can cause never spends a budget that guards
+/// an owner's sign-in). `/password/forgot` and `/send-code` are one function, and
+/// every forgot request holds its execution for the answer's floor
+/// (`PasswordResetAnswerMs`, 1 s), whatever the email and even over the caller's
+/// hourly cap. Within the route's own throttle (10 a second, bursts of 20) one
+/// anonymous client, from one address, keeps `SendCodeReservedConcurrency` (10)
+/// executions busy: Lambda turns away every other invocation of send-code, so no
+/// owner receives a sign-in code while it goes on. (HTTP API route throttles count
+/// every caller together, so a flood of junk on `POST /send-code` or `/login`
+/// itself, past 10 a second, also refuses every owner: not shown here.)
+#[test]
+#[ignore = "red team: one client's forgot requests at the route's throttle hold every send-code execution"]
+fn forgot_requests_within_the_routes_throttle_cannot_hold_every_send_code_execution() {
+    let template = Template::parse(&Template::repo_text(), &[]).expect("template.yaml");
+    let param = |name: &str| -> f64 {
+        template
+            .parameter(name)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name}: a number"))
+    };
+    let r = resources();
+    let forgot = &r["Api"]["Properties"]["RouteSettings"]["POST /password/forgot"];
+    let rate = untag(&forgot["ThrottlingRateLimit"])
+        .as_str()
+        .expect("the route's throttle");
+    let burst = untag(&forgot["ThrottlingBurstLimit"])
+        .as_str()
+        .expect("the route's burst");
+    let floor_seconds = param("PasswordResetAnswerMs") / 1000.0;
+    // Executions the route's own throttle lets one client keep busy in the steady
+    // state, and in a burst.
+    let steady = param(rate) * floor_seconds;
+    let bursting = param(rate).max(param(burst)) * floor_seconds;
+    let reserved = param("SendCodeReservedConcurrency");
+
+    assert!(
+        bursting < reserved,
+        "forgot requests alone hold {steady} executions steadily and {bursting} in a burst, \
+         of send-code's {reserved}: nothing is left for owners' sign-in codes"
+    );
+}
+
+/// Red team, the same as above on verify-code: every refused `/password/reset` (a
+/// wrong code, or an email without an account, which locks nothing an owner has)
+/// holds its execution for the same floor, and the route has only the API's default
+/// throttle (50 a second). One anonymous client keeps all of
+/// `VerifyCodeReservedConcurrency` (20) busy, and no owner can finish a sign-in with
+/// a code (`POST /verify-code`) while it goes on.
+#[test]
+#[ignore = "red team: one client's refused resets hold every verify-code execution"]
+fn refused_resets_within_the_apis_throttle_cannot_hold_every_verify_code_execution() {
+    let template = Template::parse(&Template::repo_text(), &[]).expect("template.yaml");
+    let param = |name: &str| -> f64 {
+        template
+            .parameter(name)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name}: a number"))
+    };
+    let r = resources();
+    let own = &r["Api"]["Properties"]["RouteSettings"]["POST /password/reset"];
+    let rate = untag(&own["ThrottlingRateLimit"])
+        .as_str()
+        .map_or_else(|| param("ApiThrottlingRateLimit"), param);
+    let steady = rate * param("PasswordResetAnswerMs") / 1000.0;
+    let reserved = param("VerifyCodeReservedConcurrency");
+
+    assert!(
+        steady < reserved,
+        "refused resets alone hold {steady} executions steadily, of verify-code's {reserved}: \
+         nothing is left for owners' sign-ins"
+    );
+}
