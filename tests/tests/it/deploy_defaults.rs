@@ -326,3 +326,74 @@ fn every_function_has_bounded_concurrency_and_its_errors_throttles_and_sms_spend
         "SMS spend"
     );
 }
+
+/// A send a stranger can cause never spends a budget that guards an owner's sign-in,
+/// and executions are such a budget. `/password/forgot` and `/send-code` are one
+/// function, and every forgot request holds its execution for the answer's floor
+/// (`PasswordResetAnswerMs`, 1 s), whatever the email and even over the caller's
+/// hourly cap. Within the route's own throttle, anonymous callers hold at most half of
+/// `SendCodeReservedConcurrency`, so owners' sign-in codes still have the other half.
+/// (HTTP API route throttles count every caller together: a flood of junk on
+/// `POST /send-code` or `/login` itself refuses owners with 429 past the route's rate;
+/// SECURITY.md, Known limits.)
+#[test]
+fn forgot_requests_within_the_routes_throttle_cannot_hold_every_send_code_execution() {
+    let template = Template::parse(&Template::repo_text(), &[]).expect("template.yaml");
+    let param = |name: &str| -> f64 {
+        template
+            .parameter(name)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name}: a number"))
+    };
+    let r = resources();
+    let forgot = &r["Api"]["Properties"]["RouteSettings"]["POST /password/forgot"];
+    let rate = untag(&forgot["ThrottlingRateLimit"])
+        .as_str()
+        .expect("the route's throttle");
+    let burst = untag(&forgot["ThrottlingBurstLimit"])
+        .as_str()
+        .expect("the route's burst");
+    let floor_seconds = param("PasswordResetAnswerMs") / 1000.0;
+    // Executions the route's own throttle lets one client keep busy in the steady
+    // state, and in a burst.
+    let steady = param(rate) * floor_seconds;
+    let bursting = param(rate).max(param(burst)) * floor_seconds;
+    let reserved = param("SendCodeReservedConcurrency");
+
+    assert!(
+        bursting <= reserved / 2.0,
+        "forgot requests alone hold {steady} executions steadily and {bursting} in a burst, \
+         of send-code's {reserved}: less than half is left for owners' sign-in codes"
+    );
+}
+
+/// The same on verify-code: every refused `/password/reset` (a wrong code, or an email
+/// without an account, which locks nothing an owner has) holds its execution for the
+/// same floor, so the route has a throttle of its own that keeps anonymous callers to
+/// half of `VerifyCodeReservedConcurrency` at most, in a burst too.
+#[test]
+fn refused_resets_within_the_apis_throttle_cannot_hold_every_verify_code_execution() {
+    let template = Template::parse(&Template::repo_text(), &[]).expect("template.yaml");
+    let param = |name: &str| -> f64 {
+        template
+            .parameter(name)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name}: a number"))
+    };
+    let r = resources();
+    let own = &r["Api"]["Properties"]["RouteSettings"]["POST /password/reset"];
+    let rate = untag(&own["ThrottlingRateLimit"])
+        .as_str()
+        .map_or_else(|| param("ApiThrottlingRateLimit"), param);
+    let burst = untag(&own["ThrottlingBurstLimit"])
+        .as_str()
+        .map_or_else(|| param("ApiThrottlingBurstLimit"), param);
+    let bursting = rate.max(burst) * param("PasswordResetAnswerMs") / 1000.0;
+    let reserved = param("VerifyCodeReservedConcurrency");
+
+    assert!(
+        bursting <= reserved / 2.0,
+        "refused resets alone hold {bursting} executions in a burst, of verify-code's \
+         {reserved}: less than half is left for owners' sign-ins"
+    );
+}

@@ -486,3 +486,31 @@ async fn anonymous_reset_requests_cannot_silence_the_owners_own_reset() {
         reset_mails(&w)
     );
 }
+
+/// Red team (promise: strangers cannot silence the owner's own reset; SECURITY.md says
+/// nobody can exhaust a reset's budgets). `/password/forgot` counts every request in
+/// the source address's hourly cap (100) before the lookup, and a request over it
+/// sends nothing yet answers 202. A stranger behind the owner's address (a carrier's
+/// NAT, an office, a café) asks a hundred resets for made-up emails; the owner's own
+/// request from there then sends nothing, silently, for the rest of the hour.
+#[tokio::test]
+#[ignore = "red team: a stranger sharing the owner's address silences the owner's reset for an hour"]
+async fn a_stranger_behind_the_owners_address_cannot_silence_the_owners_reset() {
+    let w = world();
+    confirmed_user(&w).await;
+    let shared = "203.0.113.77";
+    for i in 0..100 {
+        assert_eq!(
+            forgot_from(&w, shared, &format!("nobody{i}@example.net")).await,
+            202
+        );
+    }
+
+    assert_eq!(forgot_from(&w, shared, EMAIL).await, 202);
+
+    assert_eq!(
+        reset_mails(&w),
+        1,
+        "the owner asked for a reset and no email came, while the answer said 202"
+    );
+}

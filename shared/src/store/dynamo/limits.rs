@@ -1,7 +1,12 @@
 //! Send-limit windows: one counter item per limit.
 //!
-//! A count is a plain `ADD`: a retry of one whose answer was lost counts twice, which
-//! errs on the safe side. A give-back (`ADD count -1`) retried that way would let a
+//! A count is an `ADD` that also writes a token of its own (`last_count`) and is
+//! refused where that token is already the item's: a retry of a count whose answer
+//! was lost meets its own first try, and is told so by the item it is refused with.
+//! Under a cap of one (a cooldown, a reset's one live code) a count applied twice
+//! used to refuse the very send that made it. Only another send counted between the
+//! try and its retry hides the token; then the retry counts again, the safe side.
+//! A give-back (`ADD count -1`) retried that way would let a
 //! send out past the cap, so it runs as a one-item transaction with a client request
 //! token, which DynamoDB applies once however often the SDK sends it (for ten
 //! minutes). A plain count that meets that transaction in flight is refused with
@@ -14,7 +19,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
 
 use super::DynamoStore;
@@ -24,6 +29,16 @@ use super::update::Update;
 use crate::clock::Timestamp;
 use crate::store::{StoreError, ThrottleStore};
 use crate::throttle::{Limit, Taken, Window};
+
+/// The attribute naming the last count applied to a window (see the module doc).
+const LAST_COUNT: &str = "last_count";
+
+/// Whether the window item `i` was last counted by the count holding `token`.
+fn counted_by(i: &Item, token: &str) -> bool {
+    i.get(LAST_COUNT)
+        .and_then(|v| v.as_s().ok())
+        .is_some_and(|t| t == token)
+}
 
 /// A send window from its item.
 pub fn window_from(i: &Item) -> Result<Window, StoreError> {
@@ -39,6 +54,8 @@ impl ThrottleStore for DynamoStore {
     async fn take_send(&self, limit: &Limit, now: Timestamp) -> Result<Taken, StoreError> {
         let key = item::single_key(keys::window_pk(&limit.key));
         let fresh = limit.fresh(now);
+        // One token for this count, kept by every try of it (the SDK's and ours).
+        let token = uuid::Uuid::new_v4().simple().to_string();
         // Another send may reset the same ended window first; then the count is a
         // plain ADD on the next attempt. Only a window ending again and again
         // between two steps could exhaust this.
@@ -47,6 +64,7 @@ impl ThrottleStore for DynamoStore {
                 .add("count", n(1))
                 .set_if_absent("window_end", n(fresh.window_end))
                 .set_if_absent(item::TTL, n(item::ttl_after(fresh.window_end)))
+                .set(LAST_COUNT, AttributeValue::S(token.clone()))
                 .with_name(item::PK)
                 .with_value("now", n(now))
                 .with_value("max", n(limit.max));
@@ -57,7 +75,8 @@ impl ThrottleStore for DynamoStore {
                 .set_key(Some(key.clone()))
                 .update_expression(u.expression())
                 .condition_expression(
-                    "attribute_not_exists(#pk) OR (#window_end > :now AND #count < :max)",
+                    "attribute_not_exists(#pk) OR (#window_end > :now AND #count < :max \
+                     AND (attribute_not_exists(#last_count) OR #last_count <> :last_count))",
                 )
                 .set_expression_attribute_names(Some(u.names))
                 .set_expression_attribute_values(Some(u.values))
@@ -83,6 +102,10 @@ impl ThrottleStore for DynamoStore {
                 None => self.get(key.clone()).await?,
             };
             let Some(old) = old else { continue };
+            if counted_by(&old, &token) {
+                // This count applied on an earlier try whose answer was lost.
+                return Ok(Taken::Counted(window_from(&old)?));
+            }
             let old = window_from(&old)?;
             if old.window_end > now {
                 return Ok(Taken::Full(old));
@@ -92,6 +115,7 @@ impl ThrottleStore for DynamoStore {
                 .set("count", n(1))
                 .set("window_end", n(fresh.window_end))
                 .set(item::TTL, n(item::ttl_after(fresh.window_end)))
+                .set(LAST_COUNT, AttributeValue::S(token.clone()))
                 .with_value("old_end", n(old.window_end));
             let reset = self
                 .client
