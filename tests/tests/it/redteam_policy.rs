@@ -213,3 +213,74 @@ async fn a_request_in_flight_outruns_sign_out_everywhere_and_keeps_a_live_token(
         );
     }
 }
+
+/// An admin (with step-up) takes SMS away; the SMS-only user is stranded and marked:
+/// "403 forbidden until an administrator resets its second factor". But a
+/// remembered browser still signs the password in (`pwd`, `device`: no fresh second
+/// factor), and POST /account/authenticator asks for step-up only when the user
+/// `can_prove_second_factor`, which a stranded user cannot: so a session without a
+/// fresh second factor adds a factor of its own to an account that had one (what
+/// `authenticator::create`'s own comment forbids), and the mark is bypassed. The same
+/// holds for a stolen access token minted before the change, and for confirming a
+/// new phone (`require_step_up_for_phone` uses the same test). Fixed: adding a factor
+/// needs step-up also when the account is marked and 2FA is on
+/// (`policy::adding_a_factor_needs_step_up`).
+#[tokio::test]
+async fn a_remembered_browser_of_a_stranded_user_enrols_a_factor_without_step_up() {
+    use twofa::devices::{Device, device_token_hash, new_device_token};
+    let (app, _gate) = gated_app().await;
+    let core = &app.api.core;
+    let (admin, sms_user) = sms_side(&app).await;
+    // The owner ticked "remember this browser" at an earlier SMS sign-in; the
+    // password and this cookie are what a shared computer leaves behind.
+    let (device_id, token) = new_device_token().unwrap();
+    let device = Device {
+        user_id: sms_user.id.clone(),
+        device_id,
+        token_hash: device_token_hash(&core.hash_key, &sms_user.id, token.expose()),
+        security_stamp: sms_user.security_stamp.clone(),
+        created_at: core.now(),
+        last_used_at: core.now(),
+        expires_at: core.now() + 14 * 86_400,
+        user_agent: None,
+    };
+    twofa::store::DeviceStore::put_device(core.store.as_ref(), &device)
+        .await
+        .unwrap();
+
+    let fresh = access(&app, &admin, &["pwd", "otp"], Some(core.now()));
+    let r = app
+        .call(
+            "PUT",
+            "/settings/two-factor",
+            Some(&json!({"allowed_providers": ["authenticator"]})),
+            Some(&fresh),
+        )
+        .await;
+    assert_eq!(
+        (r.status, &r.body["stranded_users"]),
+        (200, &json!(1)),
+        "{:?}",
+        r.body
+    );
+    assert_eq!(sms_user_login(&app).await.status, 403, "marked");
+
+    let login = app
+        .post(
+            "/login",
+            &json!({"tenant": "acme", "email": "sam@acme.example", "password": PASSWORD,
+                    "remember_browser_token": token.expose()}),
+            None,
+        )
+        .await;
+    assert_eq!(login.body["status"], "signed_in", "{:?}", login.body);
+    let session = login.body["access_token"].as_str().unwrap();
+    let enrol = app
+        .post("/account/authenticator", &json!({}), Some(session))
+        .await;
+    assert_eq!(
+        (enrol.status, enrol.error()),
+        (403, "step_up_required"),
+        "a session without a fresh second factor started enrolment on a stranded account"
+    );
+}
