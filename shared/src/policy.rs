@@ -382,6 +382,16 @@ pub fn can_prove_second_factor(user: &User, eff: &Effective) -> bool {
     eff.enabled && (!usable_providers(user, eff).is_empty() || !user.recovery_codes.is_empty())
 }
 
+/// Whether adding a factor (an authenticator, a new phone) with an access token needs
+/// a fresh second factor: when the user can prove one, and when a settings change
+/// took every factor it had (`second_factor_lost`) while two-factor sign-in is on.
+/// Such a user cannot prove one, but a session of it without a fresh second factor
+/// (a remembered browser, a token from before the change) must not add a factor of
+/// its own any more than the password alone may: that is the administrator's reset.
+pub fn adding_a_factor_needs_step_up(user: &User, eff: &Effective) -> bool {
+    can_prove_second_factor(user, eff) || (eff.enabled && user.second_factor_lost)
+}
+
 /// Whether a change of policy from `before` to `after` takes every provider the user
 /// could sign in with while two-factor sign-in stays on for it. Recovery codes, which
 /// no policy moves, may still let it in; once they are spent only a factor it had

@@ -93,8 +93,9 @@ pub struct User {
     /// with two-factor sign-in on and none it can prove
     /// ([`crate::policy::strands`]): the password alone then never starts
     /// enrolment, since that would hand a factor to whoever holds only the password.
-    /// Cleared by an administrator's reset of the second factor, or once a factor it
-    /// had is usable again.
+    /// Cleared only by an administrator's reset of the second factor (a factor it had
+    /// allowed again signs it in with that factor, mark or not: the mark refuses only
+    /// an account with no provider and no recovery code left).
     #[serde(default)]
     pub second_factor_lost: bool,
 }

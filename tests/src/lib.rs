@@ -4,6 +4,7 @@
 
 pub mod deployed;
 pub mod fault_proxy;
+pub mod gate_store;
 pub mod iam;
 pub mod iam_gate;
 pub mod lockout_log;

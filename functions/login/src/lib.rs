@@ -292,11 +292,14 @@ async fn second_factor(
     }
     let sid = random_token(16)?;
     // Giving the slot back and starting the sign-in are one write, refused if the account locked meanwhile.
-    // A usable provider again ends the lost-second-factor mark: a later change that
-    // takes it away marks the user again.
+    // The lost-second-factor mark stays (only an administrator's reset ends it): the
+    // providers seen here come from settings read before the password was checked, so
+    // a login racing the change that marks the user would clear the mark the change
+    // just wrote, and once its settings land the password alone would get a setup
+    // token. The mark refuses only an account with no provider and no recovery code
+    // left, so keeping it never refuses a sign-in with a factor.
     let patch = UserPatch {
         pending_sign_in: Some(Some(sid.clone())),
-        second_factor_lost: (user.second_factor_lost && !providers.is_empty()).then_some(false),
         ..Default::default()
     };
     right_answer(

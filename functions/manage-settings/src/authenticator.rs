@@ -10,7 +10,7 @@ use twofa::api::{
 use twofa::app::Core;
 use twofa::audit::EventType;
 use twofa::lockout::{attempt_id, begin_attempt, refuse_wrong_code, right_answer};
-use twofa::policy::{Provider, can_prove_second_factor};
+use twofa::policy::{Provider, adding_a_factor_needs_step_up};
 use twofa::senders::{EmailSender, notify};
 use twofa::store::{Spend, Subject, Succeeded, Success};
 use twofa::tokens::{FreshAccess, TokenKind, fresh_access};
@@ -68,7 +68,7 @@ pub async fn create(core: &Core, req: &Request) -> Result<Response, ApiError> {
     // must not add a factor of its own to an account that has one. A setup token's
     // holder is adding a first factor.
     if caller.kind == TokenKind::Access {
-        require_step_up(core, &caller, can_prove_second_factor(user, &eff))?;
+        require_step_up(core, &caller, adding_a_factor_needs_step_up(user, &eff))?;
     }
     let key = totp::new_key()?;
     let sealed_key = core.seal_key.seal(key.expose(), &user.id)?;

@@ -3,7 +3,7 @@
 
 use super::{ApiError, ErrorCode, Request, bearer_token};
 use crate::app::Core;
-use crate::policy::{can_prove_second_factor, load_side};
+use crate::policy::{adding_a_factor_needs_step_up, load_side};
 use crate::tenant::Scope;
 use crate::tokens::{Claims, TokenKind, stamp_digest, user_of_token};
 use crate::user::User;
@@ -61,7 +61,7 @@ pub fn scope_of(tenant: Option<&str>) -> Result<Scope, ApiError> {
 }
 
 /// 403 `step_up_required` unless 2FA is off for the user (`two_factor_on` false:
-/// the policy's effective `enabled`, or [`can_prove_second_factor`] when adding a
+/// the policy's effective `enabled`, or [`adding_a_factor_needs_step_up`] when adding a
 /// first factor) or
 /// the caller proved a second factor within `STEP_UP_MAX_AGE_SECONDS`.
 pub fn require_step_up(core: &Core, caller: &Caller, two_factor_on: bool) -> Result<(), ApiError> {
@@ -96,6 +96,6 @@ pub async fn require_step_up_for_phone(
     require_step_up(
         core,
         caller,
-        can_prove_second_factor(user, &side.effective(user.two_factor_enabled)),
+        adding_a_factor_needs_step_up(user, &side.effective(user.two_factor_enabled)),
     )
 }
