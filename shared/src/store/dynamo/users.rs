@@ -15,8 +15,7 @@ use super::update::Update;
 use crate::clock::Timestamp;
 use crate::store::{
     LoginRecord, Page, PageKey, STAMP, Slot, StoreError, Subject, Succeeded, Success, Unlocked,
-    UserStore,
-    stored_email, stored_phone,
+    UserStore, stored_email, stored_phone,
 };
 use crate::tenant::Scope;
 use crate::user::{Authenticator, Role, User, UserPatch};

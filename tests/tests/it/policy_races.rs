@@ -1,4 +1,4 @@
-//! Red team (policy, issue 21): races that the per-request checks do not see. Each
+//! Races with the policy and the stamp that the per-request checks do not see. Each
 //! test holds one store write of one request ([`GateStore`]) and runs another
 //! request in exactly that window, so the interleaving is certain, not lucky.
 
@@ -107,7 +107,7 @@ async fn sms_user_login(app: &TestApp) -> e2e::Reply {
 /// login (a right password costs nothing against the lockout). Fixed: login no
 /// longer clears the mark; only an administrator's reset does.
 #[tokio::test]
-async fn a_login_racing_a_stranding_change_clears_the_mark_and_the_password_alone_enrols() {
+async fn a_login_racing_a_stranding_change_keeps_the_mark_and_the_password_alone_enrols_nothing() {
     let (app, gate) = gated_app().await;
     let (admin, _sms_user) = sms_side(&app).await;
     let fresh = access(&app, &admin, &["pwd", "otp"], Some(app.api.core.now()));
@@ -161,15 +161,11 @@ async fn a_login_racing_a_stranding_change_clears_the_mark_and_the_password_alon
 /// is issued under a stamp that is no longer current; conditional on the stamp
 /// read". A thief's stolen access token sends PUT /account/two-factor (turning 2FA
 /// on needs no step-up). It authenticates under stamp S0; before it writes, the
-/// owner signs out everywhere (S0 -> S2, 204: every session is over). The thief's
-/// write is unconditional (`rotate_stamp` -> `update_user`): it overwrites S2 with
-/// S1 and hands back a fresh access token under S1, which then works on every
-/// route. The owner's sign-out is undone for the thief. Every stamp-rotating route
-/// that answers with a fresh token has the same shape (confirm email or phone,
-/// authenticator verify, an admin's own PUT /users/{id}/two-factor).
+/// owner signs out everywhere (S0 -> S2, 204: every session is over). Were the
+/// thief's write unconditional, it would overwrite S2 with S1 and hand back a fresh
+/// access token under S1 that works on every route, undoing the owner's sign-out.
 #[tokio::test]
-#[ignore = "red team: rotate_stamp writes unconditionally; a request in flight outruns sign-out-everywhere and gets a live token"]
-async fn a_request_in_flight_outruns_sign_out_everywhere_and_keeps_a_live_token() {
+async fn a_request_in_flight_cannot_outrun_sign_out_everywhere_to_keep_a_live_token() {
     let (app, gate) = gated_app().await;
     let core = &app.api.core;
     let user = seed_user(core, Scope::Host, "jo@example.com", PASSWORD, &[]).await;
@@ -226,7 +222,7 @@ async fn a_request_in_flight_outruns_sign_out_everywhere_and_keeps_a_live_token(
 /// needs step-up also when the account is marked and 2FA is on
 /// (`policy::adding_a_factor_needs_step_up`).
 #[tokio::test]
-async fn a_remembered_browser_of_a_stranded_user_enrols_a_factor_without_step_up() {
+async fn a_remembered_browser_of_a_stranded_user_cannot_enrol_a_factor_without_step_up() {
     use twofa::devices::{Device, device_token_hash, new_device_token};
     let (app, _gate) = gated_app().await;
     let core = &app.api.core;
