@@ -298,10 +298,7 @@ impl DynamoStore {
             )
         })?;
         let mut config = crate::timeouts::dynamodb(sdk);
-        if let Some(url) = env
-            .get("AWS_ENDPOINT_URL_DYNAMODB")
-            .or_else(|| env.get("DYNAMODB_ENDPOINT"))
-        {
+        if let Some(url) = endpoint_override(env) {
             config = config.endpoint_url(url);
         }
         Ok(Self::new(Client::from_conf(config.build()), table))
@@ -311,6 +308,19 @@ impl DynamoStore {
     pub fn table(&self) -> &str {
         &self.table
     }
+}
+
+/// The endpoint a store built from `env` talks to, where one is set: the SDK's own
+/// variable only where the SDK would honour it (not under
+/// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`), then ours (`DYNAMODB_ENDPOINT`, the local
+/// API's and the tests'), which always counts.
+fn endpoint_override(env: &dyn Env) -> Option<String> {
+    let ignore_sdk_endpoints = env
+        .get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    env.get("AWS_ENDPOINT_URL_DYNAMODB")
+        .filter(|_| !ignore_sdk_endpoints)
+        .or_else(|| env.get("DYNAMODB_ENDPOINT"))
 }
 
 #[cfg(test)]
@@ -331,6 +341,26 @@ mod tests {
         assert_eq!(
             DynamoStore::from_env(&env, &sdk).unwrap_err().var,
             "TABLE_NAME"
+        );
+    }
+
+    #[test]
+    fn the_sdks_dynamodb_endpoint_variable_counts_only_where_the_sdk_would_honour_it() {
+        let endpoint_of = |vars: &[(&str, &str)]| {
+            let env: HashMap<String, String> = vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            endpoint_override(&env)
+        };
+        let sdk_var = ("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:1");
+        let ours = ("DYNAMODB_ENDPOINT", "http://127.0.0.1:2");
+        let ignore = ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true");
+        assert_eq!(endpoint_of(&[sdk_var]).as_deref(), Some("http://127.0.0.1:1"));
+        assert_eq!(endpoint_of(&[sdk_var, ignore]), None);
+        assert_eq!(
+            endpoint_of(&[sdk_var, ours, ignore]).as_deref(),
+            Some("http://127.0.0.1:2")
         );
     }
 }
