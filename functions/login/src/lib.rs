@@ -19,7 +19,7 @@ use twofa::lockout::{
 use twofa::password::verify_password;
 use twofa::policy::{Effective, load_side, usable_providers};
 use twofa::senders::EmailSender;
-use twofa::store::{LoginRecord, Spend, StoreError, Subject, Success};
+use twofa::store::{Spend, Subject, Success, login_record_under};
 use twofa::tenant::Scope;
 use twofa::tokens::{NewToken, TokenKind, issue_access, token_for};
 use twofa::user::{User, UserPatch};
@@ -82,7 +82,7 @@ async fn password_step(
     // The policy and the login record are independent reads: one round trip of latency.
     let (side, record) = tokio::join!(
         load_side(core.store.as_ref(), &scope),
-        login_record_of(core, &scope, &keys)
+        login_record_under(core.store.as_ref(), &scope, &keys)
     );
     let side = side?.ok_or_else(ApiError::unknown_tenant)?;
     let policy = side.lockout(core.config.lockout);
@@ -145,27 +145,6 @@ async fn password_step(
         return signed_in(core, &user, &attempt.id, &["pwd", "device"], &req).await;
     }
     second_factor(core, &user, &attempt.id, &eff).await
-}
-
-/// The login record under the first of `keys` ([`Email::lookup_keys`]) that has one.
-/// A second key (an account registered before addresses were normalised) is read
-/// beside the first, so it costs no extra latency.
-async fn login_record_of(
-    core: &Core,
-    scope: &Scope,
-    keys: &[String],
-) -> Result<Option<LoginRecord>, StoreError> {
-    match keys {
-        [] => Ok(None),
-        [key] => core.store.login_record(scope, key).await,
-        [key, old, ..] => {
-            let (new, old) = tokio::join!(
-                core.store.login_record(scope, key),
-                core.store.login_record(scope, old)
-            );
-            Ok(new?.or(old?))
-        }
-    }
 }
 
 /// An email without an account: the same work and the same answers as a wrong

@@ -13,6 +13,7 @@ use twofa::app::Core;
 use twofa::codes::CodePurpose;
 use twofa::email::Email;
 use twofa::lockout::locked_for;
+use twofa::store::user_under;
 
 use crate::deliver::{Destination, Senders, send_code};
 use crate::throttle;
@@ -63,11 +64,12 @@ async fn send_if_account(
     body: &ForgotBody,
 ) -> Result<(), ApiError> {
     // A tenant name or an address that cannot exist has no account.
-    let (Ok(scope), Ok(email)) = (scope_of(body.tenant.as_deref()), Email::parse(&body.email))
-    else {
+    let Ok(scope) = scope_of(body.tenant.as_deref()) else {
         return Ok(());
     };
-    let Some(user) = core.store.user_by_email(&scope, &email.key()).await? else {
+    // Also under the key an account registered before addresses were normalised has.
+    let keys = Email::lookup_keys(&body.email);
+    let Some(user) = user_under(core.store.as_ref(), &scope, &keys).await? else {
         return Ok(());
     };
     if !user.email_confirmed {

@@ -26,7 +26,7 @@ use twofa::lockout::{
 use twofa::password::{Password, hash_password};
 use twofa::policy::load_side;
 use twofa::senders::{EmailSender, notify};
-use twofa::store::{Subject, Success};
+use twofa::store::{Subject, Success, login_record_under};
 use twofa::user::UserPatch;
 
 use crate::check::{self, Judged};
@@ -81,15 +81,15 @@ async fn attempt(
     password: &Password,
     req: &Request,
 ) -> Result<Response, ApiError> {
-    let (Ok(scope), Ok(address)) = (scope_of(body.tenant.as_deref()), Email::parse(&body.email))
-    else {
+    // Also under the key an account registered before addresses were normalised has.
+    let keys = Email::lookup_keys(&body.email);
+    let (Ok(scope), Some(key)) = (scope_of(body.tenant.as_deref()), keys.first().cloned()) else {
         return Err(invalid_reset_code());
     };
-    let key = address.key();
     // As login does: the policy and the email's item are independent reads, one round trip of latency.
     let (side, record) = tokio::join!(
         load_side(core.store.as_ref(), &scope),
-        core.store.login_record(&scope, &key)
+        login_record_under(core.store.as_ref(), &scope, &keys)
     );
     let (side, record) = (side?, record?);
     let policy = side

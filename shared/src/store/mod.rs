@@ -136,6 +136,48 @@ pub fn stored_email(attribute: &str, text: &str) -> Result<Email, StoreError> {
         .map_err(|_| StoreError::Corrupt(format!("attribute {attribute}: not an email address")))
 }
 
+/// The login record under the first of `keys` ([`Email::lookup_keys`]) that has one.
+/// A second key (an account registered before addresses were normalised) is read
+/// beside the first, so it costs no extra latency, and a known and an unknown address
+/// typed alike cost the same reads.
+pub async fn login_record_under(
+    store: &dyn UserStore,
+    scope: &Scope,
+    keys: &[String],
+) -> Result<Option<LoginRecord>, StoreError> {
+    match keys {
+        [] => Ok(None),
+        [key] => store.login_record(scope, key).await,
+        [key, old, ..] => {
+            let (new, old) = tokio::join!(
+                store.login_record(scope, key),
+                store.login_record(scope, old)
+            );
+            Ok(new?.or(old?))
+        }
+    }
+}
+
+/// The user under the first of `keys` ([`Email::lookup_keys`]) that has one, read
+/// as [`login_record_under`] reads.
+pub async fn user_under(
+    store: &dyn UserStore,
+    scope: &Scope,
+    keys: &[String],
+) -> Result<Option<User>, StoreError> {
+    match keys {
+        [] => Ok(None),
+        [key] => store.user_by_email(scope, key).await,
+        [key, old, ..] => {
+            let (new, old) = tokio::join!(
+                store.user_by_email(scope, key),
+                store.user_by_email(scope, old)
+            );
+            Ok(new?.or(old?))
+        }
+    }
+}
+
 /// A stored phone number read back; as [`stored_email`], but checked for shape only
 /// (see [`PhoneNumber::from_stored`]).
 pub fn stored_phone(attribute: &str, text: &str) -> Result<PhoneNumber, StoreError> {

@@ -325,3 +325,37 @@ async fn an_unknown_email_locks_after_as_many_wrong_codes_as_an_account_does() {
     );
     assert_eq!((answers[1].1).0, 423);
 }
+
+#[tokio::test]
+async fn an_account_registered_before_addresses_were_normalised_resets_its_password_as_typed_then()
+{
+    let w = world();
+    // Stored as it was typed (decomposed é): its key is not the normalised address's.
+    let typed = "Rene\u{301}@example.com";
+    let old = User::new(
+        twofa::tenant::Scope::Host,
+        twofa::email::Email::from_stored(typed).expect("stored before normalisation"),
+        twofa::password::hash_blocking_for_tests("correct horse battery staple"),
+        w.now(),
+    );
+    w.core.store.create_user(&old).await.expect("a new account");
+    w.patch(
+        &old,
+        twofa::user::UserPatch {
+            email_confirmed: Some(true),
+            ..Default::default()
+        },
+    )
+    .await;
+
+    let code = forgot(&w, typed).await;
+    let r = reset(&w, with_code(typed, &code)).await;
+
+    assert_eq!(r.status().as_u16(), 204, "{}", r.body());
+    let after = w.user(&old.id).await;
+    assert!(
+        verify_password(NEW_PASSWORD, Some(&after.password_hash))
+            .await
+            .unwrap()
+    );
+}

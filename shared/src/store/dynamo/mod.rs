@@ -356,7 +356,10 @@ mod tests {
         let sdk_var = ("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:1");
         let ours = ("DYNAMODB_ENDPOINT", "http://127.0.0.1:2");
         let ignore = ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true");
-        assert_eq!(endpoint_of(&[sdk_var]).as_deref(), Some("http://127.0.0.1:1"));
+        assert_eq!(
+            endpoint_of(&[sdk_var]).as_deref(),
+            Some("http://127.0.0.1:1")
+        );
         assert_eq!(endpoint_of(&[sdk_var, ignore]), None);
         assert_eq!(
             endpoint_of(&[sdk_var, ours, ignore]).as_deref(),
