@@ -132,6 +132,13 @@ impl Email {
         keys
     }
 
+    /// A prefix an admin searches addresses by, normalised as addresses are (NFKC,
+    /// lower case), so that typing a look-alike finds the address it looks like. The
+    /// domain's IDNA mapping needs the whole domain, so a prefix is not mapped.
+    pub fn search_prefix(input: &str) -> String {
+        NFKC.normalize(input.trim()).to_lowercase()
+    }
+
     /// The address, normalised (or as stored, for one registered before).
     pub fn as_str(&self) -> &str {
         &self.0
@@ -322,5 +329,12 @@ mod tests {
             format!("{:?}", Email::parse("john@example.com").unwrap()),
             "Email(j***@example.com)"
         );
+    }
+
+    #[test]
+    fn a_search_prefix_is_normalised_as_addresses_are() {
+        assert_eq!(Email::search_prefix(" \u{ff2a}ose\u{301} "), "jos\u{e9}");
+        let stored = Email::parse("Jos\u{e9}@example.com").unwrap().key();
+        assert!(stored.starts_with(&Email::search_prefix("JOSE\u{301}")));
     }
 }

@@ -99,10 +99,7 @@ fn listed(user: User, side: &Side, now: Timestamp) -> Listed {
 pub async fn list(core: &Core, req: &Request) -> Result<Response, ApiError> {
     let caller = signed_in(core, req).await?;
     let scope = admin(&caller)?;
-    let prefix = query_param(req, "email")?
-        .unwrap_or_default()
-        .trim()
-        .to_lowercase();
+    let prefix = Email::search_prefix(&query_param(req, "email")?.unwrap_or_default());
     if prefix.chars().count() > MAX_PREFIX_CHARS {
         return Err(ApiError::invalid_field(
             "email",
