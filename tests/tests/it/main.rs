@@ -17,6 +17,7 @@ mod permissions;
 mod policy;
 mod policy_cache_measure;
 mod racing_guesses;
+mod redteam_dynamo;
 mod replay;
 mod retried_writes;
 mod round_trips;
