@@ -138,6 +138,11 @@ pub fn stored_phone(attribute: &str, text: &str) -> Result<PhoneNumber, StoreErr
     })
 }
 
+/// How long an item with a logical expiry (a code, a device, a send window)
+/// outlives it before DynamoDB's TTL may delete it, at any moment from then to days
+/// later. Past it, the item is read as gone whether or not it was swept.
+pub const TTL_GRACE_SECONDS: i64 = 86_400;
+
 /// Consecutive failures (across lock periods) after which the lock is long.
 pub const HARD_LIMIT: u32 = 100;
 /// How long the lock after [`HARD_LIMIT`] consecutive failures lasts: 30 days, the
