@@ -414,7 +414,6 @@ async fn an_expired_code_past_its_grace_answers_the_same_whether_or_not_ttl_swep
 /// Forgetting a remembered browser that expired two days ago (past the TTL grace,
 /// so swept or not at DynamoDB's whim): 204 while the item lingers, 404 once swept.
 #[tokio::test]
-#[ignore = "red team: forgetting an expired browser answers 204 or 404 depending on whether TTL swept it"]
 async fn forgetting_an_expired_browser_answers_the_same_whether_or_not_ttl_swept_it() {
     use twofa::devices::Device;
     let Some(core) = core().await else {
