@@ -472,3 +472,61 @@ async fn forgetting_an_expired_browser_answers_the_same_whether_or_not_ttl_swept
     let swept = forget("never-remembered").await;
     assert_eq!(unswept, swept, "the answer flipped with the sweep");
 }
+
+/// A right reset code: the success transaction spends it and sets the password, then
+/// the copy of the hash for login (`update_user`) meets a store blip. The answer was
+/// 503 "try again", and the retry 401 `invalid_code`, counted as a failure: a right
+/// answer counted as wrong, for a change that had been made.
+#[tokio::test]
+async fn a_right_reset_code_whose_follow_up_write_fails_is_not_answered_as_a_failure() {
+    use e2e::fault_proxy::{Fault, Rule};
+    use serde_json::json;
+    let Some((proxy, core, user, _, _)) = signing_in_behind_a_proxy().await else {
+        eprintln!("SKIPPED: no DYNAMODB_ENDPOINT");
+        return;
+    };
+    let out = twofa::senders::log::LogSender::default();
+    let email = user.email.as_str().to_string();
+    let forgot = send_code::handle(
+        &core,
+        &out,
+        &out,
+        twofa::testing::json_request("POST", "/password/forgot", &json!({"email": email}), None),
+    )
+    .await;
+    assert_eq!(forgot.status(), 202);
+    let code = out
+        .outbox()
+        .iter()
+        .rev()
+        .find_map(|m| m.code.clone())
+        .expect("a reset code was sent");
+    let body = json!({"email": email, "code": code, "new_password": "a brand new passphrase here"});
+    let reset = || async {
+        twofa::testing::Reply::of(
+            &verify_code::handle(
+                &core,
+                &out,
+                twofa::testing::json_request("POST", "/password/reset", &body, None),
+            )
+            .await,
+        )
+    };
+    proxy.clear();
+    // The slot passes; every later UpdateItem (the login copy of the hash) fails.
+    proxy.add(Rule::new(Fault::Pass).target("UpdateItem").times(1));
+    proxy.add(Rule::new(Fault::Error500).target("UpdateItem"));
+    let first = reset().await;
+    assert!(proxy.count_faults("UpdateItem") > 0, "the fault happened");
+    proxy.clear();
+    if first.status == 204 {
+        return;
+    }
+    let again = reset().await;
+    let after = core.store.user(&user.id).await.unwrap().unwrap();
+    assert_eq!(
+        again.status, 204,
+        "first {} {:?}, then {} {:?}; failures counted {}",
+        first.status, first.body, again.status, again.body, after.failed_count
+    );
+}
