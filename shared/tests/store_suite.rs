@@ -2251,8 +2251,8 @@ mod scenarios {
             "touching a forgotten browser does not bring it back"
         );
 
-        assert!(store.delete_device("u1", "d1").await.unwrap());
-        assert!(!store.delete_device("u1", "d1").await.unwrap());
+        assert!(store.delete_device("u1", "d1", NOW).await.unwrap());
+        assert!(!store.delete_device("u1", "d1", NOW).await.unwrap());
         assert_eq!(store.devices("u1").await.unwrap(), vec![d2]);
 
         // More than one batch of deletes.

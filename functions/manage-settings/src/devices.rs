@@ -47,7 +47,11 @@ pub async fn list(core: &Core, req: &Request) -> Result<Response, ApiError> {
 /// the caller's own can be found.
 pub async fn forget_one(core: &Core, req: &Request, device_id: &str) -> Result<Response, ApiError> {
     let caller = signed_in(core, req).await?;
-    if !core.store.delete_device(&caller.user.id, device_id).await? {
+    if !core
+        .store
+        .delete_device(&caller.user.id, device_id, core.now())
+        .await?
+    {
         return Err(ApiError::not_found("there is no such remembered browser"));
     }
     tracing::info!(user_id = %caller.user.id, device_id, "remembered browser forgotten");

@@ -7,7 +7,7 @@ use twofa::api::ApiError;
 use twofa::app::Core;
 use twofa::codes::{PendingCode, code_hash, normalise_code, recovery_code_hash};
 use twofa::crypto::constant_time_eq;
-use twofa::store::Spend;
+use twofa::store::{Spend, TTL_GRACE_SECONDS};
 use twofa::totp::{self, Checked};
 use twofa::user::User;
 
@@ -35,6 +35,11 @@ pub async fn sent_code<'a>(
     let Some(p) = pending else {
         return Ok(Judged::Wrong);
     };
+    // Past its grace TTL may have swept the item, or not yet: read as never sent
+    // either way, so the answer does not depend on the sweep.
+    if p.expires_at.saturating_add(TTL_GRACE_SECONDS) <= core.now() {
+        return Ok(Judged::Wrong);
+    }
     if p.expires_at <= core.now() {
         return Ok(Judged::Expired);
     }

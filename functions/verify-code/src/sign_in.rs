@@ -140,8 +140,21 @@ pub async fn verify(
             user.recovery_codes.len().saturating_sub(1),
         ));
     }
-    if s.remember_browser && eff.remember_browser_allowed {
-        let remembered = remember(core, email, &user, req).await?;
+    // The sign-in is written already (its code spent, its pending sign-in ended): a
+    // browser that cannot be remembered must not turn it into an error, whose retry
+    // would meet an ended sign-in. It signs in without the remember token instead.
+    let remembered = if s.remember_browser && eff.remember_browser_allowed {
+        match remember(core, email, &user, req).await {
+            Ok(remembered) => Some(remembered),
+            Err(e) => {
+                tracing::error!(user_id = %user.id, error = ?e, "the browser could not be remembered; signed in without it");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    if let Some(remembered) = remembered {
         events.push(
             core.event(EventType::BrowserRemembered, &user, req)
                 .detail("device_id", remembered.device_id.clone()),

@@ -802,12 +802,19 @@ impl DeviceStore for MemoryStore {
         Ok(list)
     }
 
-    async fn delete_device(&self, user_id: &str, device_id: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .write()
+    async fn delete_device(
+        &self,
+        user_id: &str,
+        device_id: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.write();
+        let key = (user_id.to_string(), device_id.to_string());
+        let within_grace = state
             .devices
-            .remove(&(user_id.to_string(), device_id.to_string()))
-            .is_some())
+            .get(&key)
+            .is_some_and(|d| d.expires_at.saturating_add(super::TTL_GRACE_SECONDS) > now);
+        Ok(within_grace && state.devices.remove(&key).is_some())
     }
 
     async fn delete_devices(&self, user_id: &str) -> Result<(), StoreError> {

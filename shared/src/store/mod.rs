@@ -186,6 +186,11 @@ pub fn stored_phone(attribute: &str, text: &str) -> Result<PhoneNumber, StoreErr
     })
 }
 
+/// How long an item with a logical expiry (a code, a device, a send window)
+/// outlives it before DynamoDB's TTL may delete it, at any moment from then to days
+/// later. Past it, the item is read as gone whether or not it was swept.
+pub const TTL_GRACE_SECONDS: i64 = 86_400;
+
 /// Consecutive failures (across lock periods) after which the lock is long.
 pub const HARD_LIMIT: u32 = 100;
 /// How long the lock after [`HARD_LIMIT`] consecutive failures lasts: 30 days, the
@@ -522,8 +527,15 @@ pub trait DeviceStore: Send + Sync {
     async fn device(&self, user_id: &str, device_id: &str) -> Result<Option<Device>, StoreError>;
     /// All of a user's remembered browsers (expired ones may be included; callers filter).
     async fn devices(&self, user_id: &str) -> Result<Vec<Device>, StoreError>;
-    /// Forgets one; `false` if there was none.
-    async fn delete_device(&self, user_id: &str, device_id: &str) -> Result<bool, StoreError>;
+    /// Forgets one; `false` if there was none, or none that `now` is within its
+    /// [`TTL_GRACE_SECONDS`] of: past it TTL may have swept the record or not, and
+    /// the answer must not depend on which.
+    async fn delete_device(
+        &self,
+        user_id: &str,
+        device_id: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
     /// Forgets all of a user's browsers.
     async fn delete_devices(&self, user_id: &str) -> Result<(), StoreError>;
     /// Notes a sign-in with this browser.

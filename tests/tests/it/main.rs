@@ -18,6 +18,7 @@ mod policy;
 mod policy_cache_measure;
 mod policy_races;
 mod racing_guesses;
+mod redteam_dynamo;
 mod replay;
 mod retried_writes;
 mod round_trips;

@@ -153,7 +153,12 @@ impl DeviceStore for DynamoStore {
         Ok(list)
     }
 
-    async fn delete_device(&self, user_id: &str, device_id: &str) -> Result<bool, StoreError> {
+    async fn delete_device(
+        &self,
+        user_id: &str,
+        device_id: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
         // A transaction of one delete, not a `DeleteItem`: the SDK sends its retries
         // with the same client request token, which DynamoDB answers as the first
         // try's success. A plain delete retried after its answer was lost would find
@@ -164,8 +169,11 @@ impl DeviceStore for DynamoStore {
                 keys::user_pk(user_id),
                 keys::device_sk(device_id),
             )))
-            .condition_expression("attribute_exists(#pk)")
+            // Past its TTL the record may be swept or not: forgotten either way.
+            .condition_expression("attribute_exists(#pk) AND #ttl > :now")
             .expression_attribute_names("#pk", item::PK)
+            .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_values(":now", n(now))
             .build()
             .map_err(built)?;
         let tx = vec![TransactWriteItem::builder().delete(delete).build()];

@@ -31,7 +31,7 @@ pub const SIDE_SK: &str = "side_sk";
 /// answer must not flip with it. An event's is its retention end: nothing decides on it.
 pub const TTL: &str = "expires_at";
 /// How long an item outlives its logical expiry before TTL may delete it.
-pub const TTL_GRACE_SECONDS: i64 = 86_400;
+pub const TTL_GRACE_SECONDS: i64 = crate::store::TTL_GRACE_SECONDS;
 /// The logical expiry of codes and devices (older items have only [`TTL`], then
 /// equal to it).
 pub const VALID_UNTIL: &str = "valid_until";
