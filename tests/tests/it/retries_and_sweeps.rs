@@ -1,4 +1,4 @@
-//! Red team (DynamoDB semantics): a write the SDK retries after its answer was lost
+//! Retries and sweeps at their edges: a write the SDK retries after its answer was lost
 //! recognises its own earlier try only by the one attempt id the item carries
 //! (`slot_attempt`, `done_attempt`). Another attempt of the same user landing
 //! between the try and its retry overwrites that id, and the retry is then applied
@@ -40,7 +40,7 @@ fn count(slot: &Slot) -> u32 {
 }
 
 #[tokio::test]
-#[ignore = "red team: a slot write retried after another attempt's slot landed counts its attempt twice"]
+#[ignore = "open: a slot write retried after another attempt's slot landed counts its attempt twice"]
 async fn a_retried_slot_write_counts_once_even_when_another_attempt_landed_in_between() {
     let Some(core) = core().await else {
         eprintln!("SKIPPED: no DYNAMODB_ENDPOINT");
@@ -88,7 +88,7 @@ async fn a_retried_slot_write_counts_once_even_when_another_attempt_landed_in_be
 }
 
 #[tokio::test]
-#[ignore = "red team: a success write retried after another attempt's success landed answers Spent for a code it accepted"]
+#[ignore = "open: a success write retried after another attempt's success landed answers Spent for a code it accepted"]
 async fn a_retried_success_write_is_its_own_even_when_another_success_landed_in_between() {
     let Some(core) = core().await else {
         eprintln!("SKIPPED: no DYNAMODB_ENDPOINT");
@@ -150,7 +150,7 @@ async fn a_retried_success_write_is_its_own_even_when_another_success_landed_in_
 }
 
 #[tokio::test]
-#[ignore = "red team: a give-back retried after another attempt's success landed gives a slot back twice"]
+#[ignore = "open: a give-back retried after another attempt's success landed gives a slot back twice"]
 async fn a_retried_give_back_gives_back_once_even_when_another_success_landed_in_between() {
     let Some(core) = core().await else {
         eprintln!("SKIPPED: no DYNAMODB_ENDPOINT");
@@ -534,7 +534,7 @@ async fn a_right_reset_code_whose_follow_up_write_fails_is_not_answered_as_a_fai
 /// An admin's unlock applies and its answer is lost; a guess lands (counted); the
 /// SDK sends the unlock again, which clears the count again: the guess is free.
 #[tokio::test]
-#[ignore = "red team: an unlock retried after a guess landed clears that guess's count"]
+#[ignore = "open: an unlock retried after a guess landed clears that guess's count"]
 async fn a_retried_unlock_does_not_clear_a_failure_counted_after_it() {
     let Some(core) = core().await else {
         eprintln!("SKIPPED: no DYNAMODB_ENDPOINT");
