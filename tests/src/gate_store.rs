@@ -327,8 +327,13 @@ impl DeviceStore for GateStore {
     async fn devices(&self, user_id: &str) -> Result<Vec<Device>, StoreError> {
         self.inner.devices(user_id).await
     }
-    async fn delete_device(&self, user_id: &str, device_id: &str) -> Result<bool, StoreError> {
-        self.inner.delete_device(user_id, device_id).await
+    async fn delete_device(
+        &self,
+        user_id: &str,
+        device_id: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.inner.delete_device(user_id, device_id, now).await
     }
     async fn delete_devices(&self, user_id: &str) -> Result<(), StoreError> {
         self.inner.delete_devices(user_id).await

@@ -243,7 +243,7 @@ async fn the_walkthrough_fails_when_the_template_misses_any_one_action_it_needs(
 }
 
 #[test]
-fn register_and_login_may_write_only_the_partitions_a_sign_up_and_a_sign_in_touch() {
+fn the_four_public_functions_may_write_only_the_partitions_they_touch() {
     let arn = "arn:aws:dynamodb:us-east-1:123456789012:table/t";
     let template = Template::parse(&Template::repo_text(), &[("SesFrom", "a@example.com")])
         .expect("template.yaml")
@@ -259,7 +259,66 @@ fn register_and_login_may_write_only_the_partitions_a_sign_up_and_a_sign_in_touc
     };
     let register = function_policy(&template, "register").expect("register's policy");
     let login = function_policy(&template, "login").expect("login's policy");
+    let send = function_policy(&template, "send-code").expect("send-code's policy");
+    let verify = function_policy(&template, "verify-code").expect("verify-code's policy");
     for (policy, name, action, keys, allowed) in [
+        (&send, "send-code", "PutItem", &["USER#u"][..], true),
+        (
+            &send,
+            "send-code",
+            "UpdateItem",
+            &["WINDOW#dest:x"][..],
+            true,
+        ),
+        (&send, "send-code", "DeleteItem", &["USER#u"][..], true),
+        (&send, "send-code", "UpdateItem", &["HOST"][..], false),
+        (
+            &send,
+            "send-code",
+            "UpdateItem",
+            &["TENANT#acme"][..],
+            false,
+        ),
+        (
+            &send,
+            "send-code",
+            "PutItem",
+            &["EMAIL#host#a@x"][..],
+            false,
+        ),
+        (&send, "send-code", "GetItem", &["TENANT#acme"][..], true),
+        (&verify, "verify-code", "UpdateItem", &["USER#u"][..], true),
+        (&verify, "verify-code", "UpdateItem", &["GUESS#h"][..], true),
+        (
+            &verify,
+            "verify-code",
+            "UpdateItem",
+            &["EMAIL#host#a@x"][..],
+            true,
+        ),
+        (
+            &verify,
+            "verify-code",
+            "BatchWriteItem",
+            &["USER#u", "USER#u"][..],
+            true,
+        ),
+        (&verify, "verify-code", "UpdateItem", &["HOST"][..], false),
+        (
+            &verify,
+            "verify-code",
+            "UpdateItem",
+            &["WINDOW#x"][..],
+            false,
+        ),
+        (
+            &verify,
+            "verify-code",
+            "PutItem",
+            &["TENANT#acme"][..],
+            false,
+        ),
+        (&verify, "verify-code", "Query", &["USER#u"][..], true),
         (
             &register,
             "register",

@@ -279,11 +279,9 @@ async fn signing_in_behind_a_proxy() -> Option<(
         .issue(
             TokenKind::TwoFactor,
             NewToken {
-                user_id: user.id.clone(),
-                scope: user.scope.key(),
                 amr: vec!["pwd".into()],
                 sid: Some(sid),
-                ..Default::default()
+                ..twofa::tokens::token_for(&core, &user)
             },
             core.now(),
         )

@@ -332,11 +332,13 @@ fn every_setting_the_code_reads_is_set_by_the_template() {
                 .map(|(k, _)| k),
         );
     }
-    // Endpoints are for tests and the local API; Twilio's base URL, timeout and SID alias are test or optional knobs.
-    // Lambda itself sets AWS_LAMBDA_FUNCTION_NAME.
+    // Endpoints (and the SDK's switch that ignores them) are for tests, the local API
+    // and `sam local`; Twilio's base URL, timeout and SID alias are test or optional
+    // knobs. Lambda itself sets AWS_LAMBDA_FUNCTION_NAME.
     let not_for_lambda = [
         "AWS_LAMBDA_FUNCTION_NAME",
         "AWS_ENDPOINT_URL_DYNAMODB",
+        "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
         "DYNAMODB_ENDPOINT",
         "TWILIO_BASE_URL",
         "TWILIO_TIMEOUT_SECONDS",
