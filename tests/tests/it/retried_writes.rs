@@ -100,7 +100,7 @@ async fn signing_in(core: &Core) -> (User, Vec<u8>, Vec<String>, String) {
             NewToken {
                 amr: vec!["pwd".into()],
                 sid: Some(sid),
-                ..twofa::tokens::token_for(&core, &user)
+                ..twofa::tokens::token_for(core, &user)
             },
             core.now(),
         )
