@@ -26,3 +26,4 @@ mod second_factor;
 mod send_limits;
 mod sign_in;
 mod sign_out_race;
+mod stamp_races;
