@@ -256,3 +256,58 @@ async fn an_admins_change_in_flight_cannot_outrun_the_admins_sign_out_everywhere
     );
     assert_eq!(r.status, 401, "{:?}", r.body);
 }
+
+/// A thief with a stolen, stepped-up access token asks for new recovery codes; the
+/// request authenticates under stamp S0, and before its write lands the owner signs
+/// out everywhere (S0 -> S1). The write was unconditional: the thief got ten
+/// recovery codes that work after the sign-out, a second factor of its own that
+/// outlives the session the owner ended (with the password, a sign-in whenever it
+/// likes). Fixed: the codes are written only under the caller's stamp.
+#[tokio::test]
+async fn new_recovery_codes_in_flight_cannot_outrun_sign_out_everywhere() {
+    let (app, gate) = gated_app().await;
+    let core = &app.api.core;
+    let user = seed_user(core, Scope::Host, "jo@example.com", PASSWORD, &[]).await;
+    let user = patch_user(
+        core,
+        &user,
+        UserPatch {
+            email_confirmed: Some(true),
+            two_factor_enabled: Some(true),
+            recovery_codes: Some(vec!["the-owners-code-hash".into()]),
+            ..Default::default()
+        },
+    )
+    .await;
+    let now = core.now();
+    let stolen = twofa::tokens::issue_access(core, &user, &["pwd", "otp"], Some(now))
+        .expect("an access token")
+        .access_token;
+    let owners = access(&app, &user);
+
+    let mut held = gate.hold_next_user_update(|p| p.recovery_codes.is_some());
+    let thief = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            app.post("/account/recovery-codes", &json!({}), Some(&stolen))
+                .await
+        })
+    };
+    held.reached().await;
+    let out = app
+        .post("/account/sign-out-everywhere", &json!({}), Some(&owners))
+        .await;
+    assert_eq!(out.status, 204, "{:?}", out.body);
+    held.release();
+    let r = thief.await.expect("the thief's request finished");
+    let after = core.store.user(&user.id).await.unwrap().unwrap();
+    assert_eq!(
+        after.recovery_codes,
+        vec!["the-owners-code-hash".to_string()],
+        "new recovery codes were written after the sign-out ({} {:?})",
+        r.status,
+        r.body
+    );
+    assert_eq!(r.status, 401, "{:?}", r.body);
+    assert_eq!(r.body["error"], "unauthorized");
+}
