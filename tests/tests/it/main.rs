@@ -8,6 +8,7 @@ mod admin_operations;
 mod client_input;
 mod console;
 mod deploy_defaults;
+mod email_lookalikes;
 mod events;
 mod expiry;
 mod fault_proxy;
