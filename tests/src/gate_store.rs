@@ -78,6 +78,7 @@ pub struct GateStore {
     inner: Arc<dyn Store>,
     settings_hold: Arc<Mutex<Option<Hold>>>,
     user_hold: Arc<Mutex<Option<(Pick, Hold)>>>,
+    success_hold: Arc<Mutex<Option<(Pick, Hold)>>>,
 }
 
 impl GateStore {
@@ -87,6 +88,7 @@ impl GateStore {
             inner,
             settings_hold: Arc::default(),
             user_hold: Arc::default(),
+            success_hold: Arc::default(),
         }
     }
 
@@ -94,6 +96,17 @@ impl GateStore {
     pub fn hold_next_settings_change(&self) -> Held {
         let (hold, held) = pair();
         *lock(&self.settings_hold) = Some(hold);
+        held
+    }
+
+    /// Holds the next `succeed` (the success write of an attempt) whose patch `pick`
+    /// chooses until the test releases it.
+    pub fn hold_next_success(
+        &self,
+        pick: impl Fn(&UserPatch) -> bool + Send + Sync + 'static,
+    ) -> Held {
+        let (hold, held) = pair();
+        *lock(&self.success_hold) = Some((Box::new(pick), hold));
         held
     }
 
@@ -168,6 +181,16 @@ impl UserStore for GateStore {
         success: &Success<'_>,
         now: Timestamp,
     ) -> Result<Succeeded, StoreError> {
+        let held = {
+            let mut slot = lock(&self.success_hold);
+            match slot.as_ref() {
+                Some((pred, _)) if pred(success.patch) => slot.take().map(|(_, h)| h),
+                _ => None,
+            }
+        };
+        if let Some(h) = held {
+            h.wait().await;
+        }
         self.inner.succeed(id, success, now).await
     }
     async fn update_user_if_authenticator(

@@ -82,9 +82,13 @@ pub async fn change(
         pending_sign_in: Some(None),
         ..Default::default()
     }
-    .rotating_stamp();
+    .rotating_stamp()
+    // Under the caller's stamp: a change in flight when a sign-out everywhere or
+    // another password change landed answers 401 and changes nothing.
+    .under_stamp(&user.security_stamp);
     // The new password, the new stamp and the reset count in one write, refused if
-    // the account locked while the password was checked.
+    // the account locked while the password was checked, or if the caller's stamp
+    // is no longer the user's.
     let success = Success {
         attempt: &attempt.id,
         sid: None,

@@ -44,13 +44,17 @@ pub async fn regenerate(
         side.effective(user.two_factor_enabled).enabled,
     )?;
     let (codes, hashes) = new_codes(core, &user.id)?;
+    // Under the caller's stamp: codes asked for by a session that a sign-out
+    // everywhere or a password change ended while the request was in flight would be
+    // a second factor outliving it. Refused (401), nothing written.
     core.store
         .update_user(
             &user.id,
             &UserPatch {
                 recovery_codes: Some(hashes),
                 ..Default::default()
-            },
+            }
+            .under_stamp(&user.security_stamp),
         )
         .await?;
     tracing::info!(user_id = %user.id, "recovery codes replaced");

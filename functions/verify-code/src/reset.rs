@@ -135,7 +135,11 @@ async fn attempt(
         pending_sign_in: Some(None),
         ..Default::default()
     }
-    .rotating_stamp();
+    .rotating_stamp()
+    // The code was checked under this stamp and dies with it: a password change or
+    // sign-out everywhere that lands while the reset is in flight wins (the write
+    // is refused, nothing changes, and the code is over).
+    .under_stamp(&user.security_stamp);
     // Spending the code, the new password and stamp, and the reset count: one write,
     // so two resets racing with one code cannot both win.
     let success = Success {
@@ -146,7 +150,16 @@ async fn attempt(
         authenticator: None,
         release_only: false,
     };
-    if right_answer(core, &user.id, &success).await? == Outcome::Spent {
+    let outcome = right_answer(core, &user.id, &success).await.map_err(|e| {
+        // The stamp moved on since the code was checked: the code is dead, and the
+        // contract's answer for a dead code is `invalid_code`.
+        if e.is(ErrorCode::Unauthorized) {
+            invalid_reset_code()
+        } else {
+            e
+        }
+    })?;
+    if outcome == Outcome::Spent {
         return Err(wrong_code(core, sender, subject, &attempt, req).await);
     }
     // Login's copy of the hash on the email item follows through update_user. The
