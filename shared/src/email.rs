@@ -327,7 +327,7 @@ mod tests {
     /// be registered, and the owner of `οσ@` who types the address in capitals signs
     /// in to the other one, or is refused.
     #[test]
-    #[ignore = "red team: key() lowercases the sigma contextually; οσ@ and ος@ (and ΟΣ@) are case variants yet two accounts"]
+    #[ignore = "open: key() lowercases the sigma contextually; οσ@ and ος@ (and ΟΣ@) are case variants yet two accounts"]
     fn addresses_differing_only_by_a_sigmas_case_form_are_one_account() {
         let plain = Email::parse("\u{3bf}\u{3c3}@example.com").unwrap();
         let upper = Email::parse("\u{39f}\u{3a3}@example.com").unwrap();
@@ -345,7 +345,7 @@ mod tests {
     /// a) register as two accounts that an administrator's list shows identically
     /// (UTS #39 confusables; a mixed-script local part or domain is not refused).
     #[test]
-    #[ignore = "red team: confusable letters of another script (Cyrillic a in jane@) pass NFKC; two accounts look the same"]
+    #[ignore = "open: confusable letters of another script (Cyrillic a in jane@) pass NFKC; two accounts look the same"]
     fn a_latin_address_and_its_cyrillic_twin_are_not_two_accounts() {
         let latin = Email::parse("jane@example.com").unwrap();
         match Email::parse("j\u{430}ne@example.com") {

@@ -1,4 +1,4 @@
-//! Look-alike addresses are one address (issue 21 red team, promise 2), over HTTP.
+//! Look-alike addresses are one address, over HTTP.
 
 use e2e::{AppOptions, Backend, spawn_app};
 use serde_json::json;
@@ -19,7 +19,7 @@ const OTHER: &str = "another long passphrase here";
 /// right password; `/password/forgot` mails that account's code to the same
 /// mailbox).
 #[tokio::test]
-#[ignore = "red team: register ignores an account stored before normalisation; its NFC twin registers and shadows it at login"]
+#[ignore = "open: register ignores an account stored before normalisation; its NFC twin registers and shadows it at login"]
 async fn an_address_stored_before_normalisation_cannot_get_a_look_alike_twin() {
     let app = spawn_app(&Backend::Memory, AppOptions::default()).await;
     let core = &app.api.core;
@@ -40,14 +40,22 @@ async fn an_address_stored_before_normalisation_cannot_get_a_look_alike_twin() {
         )
         .await;
     let login = app
-        .post("/login", &json!({"email": typed, "password": PASSWORD}), None)
+        .post(
+            "/login",
+            &json!({"email": typed, "password": PASSWORD}),
+            None,
+        )
         .await;
     assert_eq!(
         twin.status, 409,
         "the composed twin of a stored address registered: {:?}",
         twin.body
     );
-    assert_eq!(login.status, 200, "the owner typing the address as registered: {:?}", login.body);
+    assert_eq!(
+        login.status, 200,
+        "the owner typing the address as registered: {:?}",
+        login.body
+    );
 }
 
 /// Addresses differing only by case are one account (API.md: compared
@@ -56,7 +64,7 @@ async fn an_address_stored_before_normalisation_cannot_get_a_look_alike_twin() {
 /// case is the same `\u{39f}\u{3a3}@`) register as two accounts, and the first's
 /// owner typing the address in capitals signs in to the second's.
 #[tokio::test]
-#[ignore = "red team: key() lowercases the sigma contextually; two accounts whose addresses differ only by case"]
+#[ignore = "open: key() lowercases the sigma contextually; two accounts whose addresses differ only by case"]
 async fn two_addresses_that_differ_only_by_case_cannot_both_register() {
     let app = spawn_app(&Backend::Memory, AppOptions::default()).await;
     let first = app
@@ -117,7 +125,12 @@ async fn odd_unicode_in_an_address_never_answers_500() {
             ),
         ] {
             let r = app.post(path, &body, None).await;
-            assert!(r.status < 500, "{path} {email:?}: {} {:?}", r.status, r.body);
+            assert!(
+                r.status < 500,
+                "{path} {email:?}: {} {:?}",
+                r.status,
+                r.body
+            );
         }
     }
 }

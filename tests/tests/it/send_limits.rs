@@ -510,7 +510,7 @@ async fn a_count_whose_answer_was_lost_and_retried_counts_the_send_once() {
 /// so the owner, who has forgotten the password, cannot get a reset code while a
 /// stranger keeps the lock up: 202, and nothing in the inbox.
 #[tokio::test]
-#[ignore = "red team: strangers lock the account with wrong passwords and the owner's reset sends nothing"]
+#[ignore = "open: strangers lock the account with wrong passwords and the owner's reset sends nothing"]
 async fn wrong_passwords_from_a_stranger_do_not_silence_the_owners_reset() {
     for backend in backends() {
         let app = spawn_app(

@@ -1,5 +1,5 @@
 //! Stamp changes that write a new password under a stamp the request read, raced
-//! against a stamp change made meanwhile (issue 21 red team, promise 1): each test
+//! against a stamp change made meanwhile: each test
 //! holds the success write of one request ([`GateStore::hold_next_success`]) and
 //! runs another request in exactly that window.
 
@@ -207,7 +207,7 @@ async fn a_reset_code_in_flight_cannot_outrun_the_owners_password_change() {
 /// session that was over. (A fix needs the write to check the admin's stamp too:
 /// a transaction with a condition check on the admin's item.)
 #[tokio::test]
-#[ignore = "red team: an admin's change to another user in flight outruns the admin's own sign-out everywhere"]
+#[ignore = "open: an admin's change to another user in flight outruns the admin's own sign-out everywhere"]
 async fn an_admins_change_in_flight_cannot_outrun_the_admins_sign_out_everywhere() {
     let (app, gate) = gated_app().await;
     let core = &app.api.core;

@@ -494,7 +494,7 @@ async fn anonymous_reset_requests_cannot_silence_the_owners_own_reset() {
 /// NAT, an office, a café) asks a hundred resets for made-up emails; the owner's own
 /// request from there then sends nothing, silently, for the rest of the hour.
 #[tokio::test]
-#[ignore = "red team: a stranger sharing the owner's address silences the owner's reset for an hour"]
+#[ignore = "open: a stranger sharing the owner's address silences the owner's reset for an hour"]
 async fn a_stranger_behind_the_owners_address_cannot_silence_the_owners_reset() {
     let w = world();
     confirmed_user(&w).await;

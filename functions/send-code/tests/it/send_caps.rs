@@ -431,7 +431,7 @@ async fn an_address_registered_in_another_tenant_cannot_hold_up_its_owner_confir
 /// in for the rest of the hour. SECURITY.md names only the number's cap of an
 /// SMS-only side as fillable ahead of a sign-in; this is the whole side, by email.
 #[tokio::test]
-#[ignore = "red team: throwaway accounts fill a forced side's confirmation budget and block every new user's setup"]
+#[ignore = "open: throwaway accounts fill a forced side's confirmation budget and block every new user's setup"]
 async fn throwaway_accounts_cannot_hold_up_the_first_sign_in_of_a_forced_sides_new_users() {
     let w = World::new();
     let forced_without_authenticator = TwoFactorSettings {
@@ -490,7 +490,7 @@ async fn throwaway_accounts_cannot_hold_up_the_first_sign_in_of_a_forced_sides_n
 /// owner's, mail the victim's inbox up to the side's confirmation budget (200 an
 /// hour) per side, twenty times the per-destination cap.
 #[tokio::test]
-#[ignore = "red team: plus-address aliases mail one inbox past its per-destination cap"]
+#[ignore = "open: plus-address aliases mail one inbox past its per-destination cap"]
 async fn aliases_of_one_inbox_do_not_mail_it_past_its_hourly_cap() {
     let w = World::new();
     let mut tokens = Vec::new();
