@@ -28,6 +28,7 @@ pub enum CryptoError {
 /// Makes ring rustls's provider for the process, for reqwest (the Twilio sender, and the
 /// tests' HTTP clients), which is built without one of its own: its default would bring
 /// aws-lc beside ring. Call it before building a `reqwest::Client`; later calls do nothing.
+#[cfg(feature = "twilio")]
 pub fn install_tls_provider() {
     // An Err means a provider is installed already: ring, since nothing else can be.
     let _ = rustls::crypto::ring::default_provider().install_default();

@@ -14,6 +14,7 @@ pub use notice::notify;
 pub mod ses;
 #[cfg(feature = "aws")]
 pub mod sns;
+#[cfg(feature = "twilio")]
 pub mod twilio;
 
 /// A text message.
