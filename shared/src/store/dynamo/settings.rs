@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::item::{Item, Reader, corrupt, n, s};
+use super::update::Update;
 use crate::lockout::LockoutPolicy;
 use crate::policy::{Behaviour, Provider, TwoFactorSettings};
 use crate::store::StoreError;
@@ -108,10 +109,10 @@ pub(super) struct SettingsChange {
     pub(super) to: TwoFactorSettings,
     /// Written with the change ([`super::item::WRITE_ID`]): a retry knows its own change.
     pub(super) write_id: String,
-    pub(super) update: String,
+    /// `SET` of each field changed and of the write id.
+    pub(super) update: Update,
+    /// Each field changed still holds what the admin read.
     pub(super) condition: String,
-    pub(super) names: HashMap<String, String>,
-    pub(super) values: HashMap<String, AttributeValue>,
 }
 
 impl SettingsChange {
@@ -183,10 +184,13 @@ impl SettingsChange {
         Some(Self {
             to: to.clone(),
             write_id,
-            update: format!("SET {}", sets.join(", ")),
+            update: Update {
+                sets,
+                names,
+                values,
+                ..Update::default()
+            },
             condition: conditions.join(" AND "),
-            names,
-            values,
         })
     }
 

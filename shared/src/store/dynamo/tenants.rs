@@ -1,14 +1,11 @@
 //! Tenants, the tenant listing and the host's item.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{
-    ConditionCheck, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-};
+use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
 
 use super::DynamoStore;
 use super::item::{self, Item, Reader, corrupt, key, keys, n, s, single_key};
-use super::request::{built, condition_failed, unavailable};
+use super::request::{UpdateCall, Updated, built, unavailable};
 use super::settings::{
     SettingsChange, behaviour_value, lockout_value, opt_lockout, parse_behaviour, settings_from,
     settings_or_default, settings_value,
@@ -239,27 +236,13 @@ impl TenantStore for DynamoStore {
         // The host item may be there already without them (lockout values saved
         // first), so that first save is an update too, never a put that would drop them.
         for _ in 0..4 {
-            let result = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(key.clone()))
-                .update_expression(&change.update)
-                .condition_expression(&change.condition)
-                .set_expression_attribute_names(Some(change.names.clone()))
-                .set_expression_attribute_values(Some(change.values.clone()))
-                .return_values(ReturnValue::AllNew)
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                )
-                .send()
-                .await;
-            let old = match result {
-                Ok(out) => return settings_or_default(&out.attributes.unwrap_or_default()),
-                Err(e) => match e.as_service_error() {
-                    Some(UpdateItemError::ConditionalCheckFailedException(c)) => c.item().cloned(),
-                    _ => return Err(unavailable(e)),
-                },
+            let call = UpdateCall::new(key.clone(), change.update.clone())
+                .when(&change.condition)
+                .returning_new()
+                .old_on_refusal();
+            let old = match self.update_item(call).await? {
+                Updated::Applied(new) => return settings_or_default(&new),
+                Updated::Refused(old) => old,
             };
             let old = match old.filter(|i| !i.is_empty()) {
                 Some(i) => Some(i),
@@ -288,24 +271,9 @@ impl TenantStore for DynamoStore {
                     ));
                 }
                 (None, _, Scope::Host) if *from == TwoFactorSettings::default() => {
-                    let created = self
-                        .client
-                        .update_item()
-                        .table_name(&self.table)
-                        .set_key(Some(key.clone()))
-                        .update_expression("SET #settings = :settings, #write_id = :write_id")
-                        .condition_expression("attribute_not_exists(#settings)")
-                        .expression_attribute_names("#settings", "settings")
-                        .expression_attribute_names("#write_id", item::WRITE_ID)
-                        .expression_attribute_values(":settings", settings_value(to))
-                        .expression_attribute_values(":write_id", s(&change.write_id))
-                        .send()
-                        .await;
-                    match created {
-                        Ok(_) => return Ok(to.clone()),
-                        // Another admin saved first: change on top of theirs.
-                        Err(e) if condition_failed(&e) => {}
-                        Err(e) => return Err(unavailable(e)),
+                    // Another admin saved first: change on top of theirs.
+                    if self.first_host_settings(&key, to, &change.write_id).await? {
+                        return Ok(to.clone());
                     }
                 }
                 (None, _, Scope::Host) => return Err(StoreError::Conflict("settings")),
@@ -318,19 +286,31 @@ impl TenantStore for DynamoStore {
 impl DynamoStore {
     /// Updates the host's item (creating it if absent); returns it as updated.
     pub(super) async fn update_host(&self, update: Update) -> Result<Item, StoreError> {
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(item::single_key(keys::HOST_PK.to_string())))
-            .update_expression(update.expression())
-            .set_expression_attribute_names(Some(update.names))
-            .set_expression_attribute_values(Some(update.values).filter(|v| !v.is_empty()))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(out.attributes.unwrap_or_default())
+        let key = item::single_key(keys::HOST_PK.to_string());
+        match self
+            .update_item(UpdateCall::new(key, update).returning_new())
+            .await?
+        {
+            Updated::Applied(item) => Ok(item),
+            Updated::Refused(_) => Err(StoreError::Unavailable(
+                "an update without a condition was refused".into(),
+            )),
+        }
+    }
+
+    /// Saves the host's settings whole, where none are saved yet; `Ok(false)` when
+    /// another admin's first save came first.
+    async fn first_host_settings(
+        &self,
+        key: &Item,
+        to: &TwoFactorSettings,
+        write_id: &str,
+    ) -> Result<bool, StoreError> {
+        let u = Update::default()
+            .set("settings", settings_value(to))
+            .set(item::WRITE_ID, s(write_id));
+        let call = UpdateCall::new(key.clone(), u).when("attribute_not_exists(#settings)");
+        Ok(matches!(self.update_item(call).await?, Updated::Applied(_)))
     }
 
     /// Every tenant's key, from the listing partition.
@@ -365,42 +345,21 @@ impl DynamoStore {
             .set("host_lockout", lockout_value(lockout))
             .set("host_lockout_version", n(version))
             .with_name(item::PK);
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(item::single_key(keys::tenant_pk(key))))
-            .update_expression(update.expression())
-            .condition_expression("attribute_exists(#pk) AND (attribute_not_exists(#host_lockout_version) OR #host_lockout_version < :host_lockout_version)")
-            .set_expression_attribute_names(Some(update.names))
-            .set_expression_attribute_values(Some(update.values))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            // A newer copy is there already (or the tenant is gone): nothing to do.
-            Err(e) if condition_failed(&e) => Ok(()),
-            Err(e) => Err(unavailable(e)),
-        }
+        let call = UpdateCall::new(item::single_key(keys::tenant_pk(key)), update).when(
+            "attribute_exists(#pk) AND (attribute_not_exists(#host_lockout_version) OR #host_lockout_version < :host_lockout_version)",
+        );
+        // Refused, a newer copy is there already (or the tenant is gone): nothing to do.
+        self.update_item(call).await?;
+        Ok(())
     }
 
     pub(super) async fn update_tenant(&self, key: &str, update: Update) -> Result<(), StoreError> {
         let update = update.with_name(item::PK);
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(item::single_key(keys::tenant_pk(key))))
-            .update_expression(update.expression())
-            .condition_expression("attribute_exists(#pk)")
-            .set_expression_attribute_names(Some(update.names))
-            .set_expression_attribute_values(Some(update.values))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if condition_failed(&e) => Err(StoreError::NotFound),
-            Err(e) => Err(unavailable(e)),
+        let call = UpdateCall::new(item::single_key(keys::tenant_pk(key)), update)
+            .when("attribute_exists(#pk)");
+        match self.update_item(call).await? {
+            Updated::Applied(_) => Ok(()),
+            Updated::Refused(_) => Err(StoreError::NotFound),
         }
     }
 }

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 /// An `UpdateItem` expression under construction; every attribute goes through a
 /// placeholder, since many plain words (`name`, `count`) are reserved.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(super) struct Update {
     pub(super) sets: Vec<String>,
     pub(super) removes: Vec<String>,
