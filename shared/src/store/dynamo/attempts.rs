@@ -6,9 +6,9 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem};
 
 use super::DynamoStore;
+use super::item::Update;
 use super::item::{self, Item, Reader, attr, keys, n, s};
 use super::request::{UpdateCall, Updated, built, is_condition_failure};
-use super::update::Update;
 use super::users::{patch_update, under_stamp, user_from};
 use crate::clock::Timestamp;
 use crate::codes::CodePurpose;

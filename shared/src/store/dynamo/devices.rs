@@ -4,9 +4,9 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Delete, DeleteRequest, TransactWriteItem, WriteRequest};
 
 use super::DynamoStore;
+use super::item::Update;
 use super::item::{self, Item, Reader, TTL, VALID_UNTIL, key, keys, n, s, ttl_after, valid_until};
 use super::request::{UpdateCall, built, unavailable};
-use super::update::Update;
 use crate::clock::Timestamp;
 use crate::devices::{Device, MAX_PER_USER};
 use crate::store::{DeviceStore, StoreError};

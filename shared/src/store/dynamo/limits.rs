@@ -19,9 +19,9 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::DynamoStore;
+use super::item::Update;
 use super::item::{self, Item, Reader, keys, n};
 use super::request::{UpdateCall, Updated};
-use super::update::Update;
 use crate::clock::Timestamp;
 use crate::store::{StoreError, ThrottleStore};
 use crate::throttle::{Limit, Taken, Window};

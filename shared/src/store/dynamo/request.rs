@@ -12,8 +12,8 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::DynamoStore;
+use super::item::Update;
 use super::item::{self, Item, Reader};
-use super::update::Update;
 use crate::store::{Page, PageKey, StoreError};
 
 impl DynamoStore {

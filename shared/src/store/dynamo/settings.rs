@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use super::item::Update;
 use super::item::{Item, Reader, corrupt, n, s};
-use super::update::Update;
 use crate::lockout::LockoutPolicy;
 use crate::policy::{Behaviour, Provider, TwoFactorSettings};
 use crate::store::StoreError;

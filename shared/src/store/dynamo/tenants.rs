@@ -4,13 +4,13 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
 
 use super::DynamoStore;
+use super::item::Update;
 use super::item::{self, Item, Reader, corrupt, key, keys, n, s, single_key};
 use super::request::{UpdateCall, Updated, built, unavailable};
 use super::settings::{
     SettingsChange, behaviour_value, lockout_value, opt_lockout, parse_behaviour, settings_from,
     settings_or_default, settings_value,
 };
-use super::update::Update;
 use super::users::{email_item, user_item};
 use crate::lockout::LockoutPolicy;
 use crate::policy::{Behaviour, TwoFactorSettings};
