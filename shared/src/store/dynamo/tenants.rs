@@ -77,44 +77,18 @@ impl TenantStore for DynamoStore {
         // this attempt fail and read again; one that lands after finds the tenant
         // in the listing it copies into.
         for _ in 0..5 {
-            let host = self
-                .get(item::single_key(keys::HOST_PK.to_string()))
-                .await?;
-            let version: u64 = match &host {
-                Some(h) => Reader(h).opt_n("lockout_version")?.unwrap_or(0),
-                None => 0,
-            };
-            let host_lockout = host
-                .as_ref()
-                .map(|h| opt_lockout(h, "lockout"))
-                .transpose()?
-                .flatten();
+            let (host_lockout, version) = self.host_lockout_copy().await?;
             let mut tenant_item = tenant_item(&Tenant {
                 host_lockout,
                 ..tenant.clone()
             });
             tenant_item.insert("host_lockout_version".to_string(), n(version));
-            let unchanged = if version == 0 {
-                "attribute_not_exists(#v)"
-            } else {
-                "#v = :v"
-            };
-            let mut check = ConditionCheck::builder()
-                .table_name(&self.table)
-                .set_key(Some(item::single_key(keys::HOST_PK.to_string())))
-                .condition_expression(unchanged)
-                .expression_attribute_names("#v", "lockout_version");
-            if version > 0 {
-                check = check.expression_attribute_values(":v", n(version));
-            }
             let tx = vec![
                 self.put_if(tenant_item, new, &names, vec![])?,
                 self.put_if(user_item(admin), new, &names, vec![])?,
                 self.put_if(email_item(admin), new, &names, vec![])?,
                 self.put_if(tenant_listing_item(&key), new, &names, vec![])?,
-                TransactWriteItem::builder()
-                    .condition_check(check.build().map_err(built)?)
-                    .build(),
+                self.host_lockout_unchanged(version)?,
             ];
             return match self.transact(tx).await? {
                 Ok(()) => Ok(()),
@@ -226,11 +200,7 @@ impl TenantStore for DynamoStore {
             Scope::Tenant(k) => item::single_key(keys::tenant_pk(k)),
         };
         let Some(change) = SettingsChange::new(from, to) else {
-            return match (self.get(key).await?, scope) {
-                (Some(current), _) => settings_or_default(&current),
-                (None, Scope::Host) => Ok(TwoFactorSettings::default()),
-                (None, Scope::Tenant(_)) => Err(StoreError::NotFound),
-            };
+            return self.settings_at(key, scope).await;
         };
         // The host's settings exist only once saved; the first change sets them whole.
         // The host item may be there already without them (lockout values saved
@@ -284,6 +254,15 @@ impl TenantStore for DynamoStore {
 }
 
 impl DynamoStore {
+    /// The settings saved at `key` (the host's default while it has saved none).
+    async fn settings_at(&self, key: Item, scope: &Scope) -> Result<TwoFactorSettings, StoreError> {
+        match (self.get(key).await?, scope) {
+            (Some(current), _) => settings_or_default(&current),
+            (None, Scope::Host) => Ok(TwoFactorSettings::default()),
+            (None, Scope::Tenant(_)) => Err(StoreError::NotFound),
+        }
+    }
+
     /// Updates the host's item (creating it if absent); returns it as updated.
     pub(super) async fn update_host(&self, update: Update) -> Result<Item, StoreError> {
         let key = item::single_key(keys::HOST_PK.to_string());
@@ -311,6 +290,44 @@ impl DynamoStore {
             .set(item::WRITE_ID, s(write_id));
         let call = UpdateCall::new(key.clone(), u).when("attribute_not_exists(#settings)");
         Ok(matches!(self.update_item(call).await?, Updated::Applied(_)))
+    }
+
+    /// The host's lockout values as a new tenant copies them, and their version (0
+    /// while the host has none).
+    async fn host_lockout_copy(&self) -> Result<(Option<LockoutPolicy>, u64), StoreError> {
+        let host = self
+            .get(item::single_key(keys::HOST_PK.to_string()))
+            .await?;
+        let version: u64 = match &host {
+            Some(h) => Reader(h).opt_n("lockout_version")?.unwrap_or(0),
+            None => 0,
+        };
+        let lockout = host
+            .as_ref()
+            .map(|h| opt_lockout(h, "lockout"))
+            .transpose()?
+            .flatten();
+        Ok((lockout, version))
+    }
+
+    /// A transaction's check that the host's lockout values are still at `version`.
+    fn host_lockout_unchanged(&self, version: u64) -> Result<TransactWriteItem, StoreError> {
+        let unchanged = if version == 0 {
+            "attribute_not_exists(#v)"
+        } else {
+            "#v = :v"
+        };
+        let mut check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(item::single_key(keys::HOST_PK.to_string())))
+            .condition_expression(unchanged)
+            .expression_attribute_names("#v", "lockout_version");
+        if version > 0 {
+            check = check.expression_attribute_values(":v", n(version));
+        }
+        Ok(TransactWriteItem::builder()
+            .condition_check(check.build().map_err(built)?)
+            .build())
     }
 
     /// Every tenant's key, from the listing partition.
