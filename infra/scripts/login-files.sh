@@ -18,6 +18,8 @@
 #
 # Needs: valgrind, curl, DynamoDB Local at DYNAMODB_ENDPOINT
 # (`source .services/env`). Usage: infra/scripts/login-files.sh [--list]
+# With LOGIN_FILES_OUT=<file>, callgrind's output is kept there (read it with
+# `callgrind_annotate --inclusive=no <file>` to see which functions ran).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -37,7 +39,7 @@ work="$(mktemp -d)"
 port=$((20000 + RANDOM % 20000))
 TABLE_NAME="twofa-login-files-$RANDOM$RANDOM" PORT=$port RUST_LOG=warn \
     valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" \
-    --collect-atstart=no \
+    --collect-atstart=no --compress-pos=no \
     '--toggle-collect=login::handle*' \
     '--toggle-collect=twofa::password::verify_password::{{closure}}::{{closure}}' \
     "$bin" >"$work/api.log" 2>&1 &
@@ -60,10 +62,13 @@ if [ "$reg" != 201 ] || [ "$login" != 200 ]; then
 fi
 kill -INT $api
 wait $api || true
+if [ -n "${LOGIN_FILES_OUT:-}" ]; then cp "$work/cg.out" "$LOGIN_FILES_OUT"; fi
 
 # fl= names a function's file, fi=/fe= the file of code inlined into it; each is
-# given once with its number, later by number alone. A name is listed only when a
-# cost line follows it, so a file named but never run is not counted.
+# given once with its number, later by number alone. A file counts when a cost
+# line (its first number is the source line, absolute under --compress-pos=no)
+# falls on one of its lines; line 0 is code the compiler made with no line of
+# its own (a standard library generic instantiated in the crate), not counted.
 files=$(awk '
     /^(fl|fi|fe|cfi|cfl)=/ {
         split($0, a, "=")
@@ -77,8 +82,8 @@ files=$(awk '
         if (a[1] == "cfi" || a[1] == "cfl") next
         current = name; next
     }
-    /^calls=/ { getline; if (current != "") ran[current] = 1; next }
-    /^[0-9+-]/ { if (current != "") ran[current] = 1 }
+    /^calls=/ { getline; if (current != "" && $1 > 0) ran[current] = 1; next }
+    /^[0-9]/ { if (current != "" && $1 > 0) ran[current] = 1 }
     END { for (f in ran) print f }
 ' "$work/cg.out"* | sed "s#^$ROOT/##" | grep -E '^(shared/src|functions/login/src)/' | sort -u)
 
