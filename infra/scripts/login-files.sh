@@ -10,7 +10,8 @@
 # registration comes first, outside both, then one login. Every source file of the
 # workspace with at least one instruction executed in that window is listed
 # (inlined code counts for the file it comes from). The workspace's crates are
-# built with line tables for this; dependencies keep their build.
+# built with line tables for this; dependencies keep their build (the next ordinary
+# build compiles those crates once more).
 #
 # Why not `-C instrument-coverage`: it would rebuild every dependency, and the
 # llvm-profdata/llvm-cov on this machine (LLVM 14) cannot read the profiles of
