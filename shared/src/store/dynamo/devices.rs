@@ -4,8 +4,9 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Delete, DeleteRequest, TransactWriteItem, WriteRequest};
 
 use super::DynamoStore;
+use super::item::Update;
 use super::item::{self, Item, Reader, TTL, VALID_UNTIL, key, keys, n, s, ttl_after, valid_until};
-use super::request::{built, condition_failed, unavailable};
+use super::request::{UpdateCall, built, unavailable};
 use crate::clock::Timestamp;
 use crate::devices::{Device, MAX_PER_USER};
 use crate::store::{DeviceStore, StoreError};
@@ -191,26 +192,13 @@ impl DeviceStore for DynamoStore {
         device_id: &str,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(item::key(
-                keys::user_pk(user_id),
-                keys::device_sk(device_id),
-            )))
-            .update_expression("SET #last_used_at = :now")
-            .condition_expression("attribute_exists(#pk)")
-            .expression_attribute_names("#last_used_at", "last_used_at")
-            .expression_attribute_names("#pk", item::PK)
-            .expression_attribute_values(":now", n(now))
-            .send()
-            .await;
-        match result {
-            // A browser forgotten meanwhile stays forgotten rather than coming back as a stub.
-            Ok(_) => Ok(()),
-            Err(e) if condition_failed(&e) => Ok(()),
-            Err(e) => Err(unavailable(e)),
-        }
+        let u = Update::default()
+            .set("last_used_at", n(now))
+            .with_name(item::PK);
+        let key = item::key(keys::user_pk(user_id), keys::device_sk(device_id));
+        // A browser forgotten meanwhile stays forgotten rather than coming back as a stub.
+        self.update_item(UpdateCall::new(key, u).when("attribute_exists(#pk)"))
+            .await?;
+        Ok(())
     }
 }

@@ -16,16 +16,12 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::DynamoStore;
+use super::item::Update;
 use super::item::{self, Item, Reader, keys, n};
-use super::request::{built, condition_failed, unavailable};
-use super::update::Update;
+use super::request::{UpdateCall, Updated};
 use crate::clock::Timestamp;
 use crate::store::{StoreError, ThrottleStore};
 use crate::throttle::{Limit, Taken, Window};
@@ -60,42 +56,9 @@ impl ThrottleStore for DynamoStore {
         // plain ADD on the next attempt. Only a window ending again and again
         // between two steps could exhaust this.
         for _ in 0..4 {
-            let u = Update::default()
-                .add("count", n(1))
-                .set_if_absent("window_end", n(fresh.window_end))
-                .set_if_absent(item::TTL, n(item::ttl_after(fresh.window_end)))
-                .set(LAST_COUNT, AttributeValue::S(token.clone()))
-                .with_name(item::PK)
-                .with_value("now", n(now))
-                .with_value("max", n(limit.max));
-            let counted = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(key.clone()))
-                .update_expression(u.expression())
-                .condition_expression(
-                    "attribute_not_exists(#pk) OR (#window_end > :now AND #count < :max \
-                     AND (attribute_not_exists(#last_count) OR #last_count <> :last_count))",
-                )
-                .set_expression_attribute_names(Some(u.names))
-                .set_expression_attribute_values(Some(u.values))
-                .return_values(ReturnValue::AllNew)
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                )
-                .send()
-                .await;
-            let old = match counted {
-                Ok(out) => {
-                    return Ok(Taken::Counted(window_from(
-                        &out.attributes.unwrap_or_default(),
-                    )?));
-                }
-                Err(e) => match e.as_service_error() {
-                    Some(UpdateItemError::ConditionalCheckFailedException(c)) => c.item().cloned(),
-                    _ => return Err(unavailable(e)),
-                },
+            let old = match self.count_send(&key, limit, &fresh, now, &token).await? {
+                Updated::Applied(new) => return Ok(Taken::Counted(window_from(&new)?)),
+                Updated::Refused(old) => old,
             };
             let old = match old {
                 Some(i) => Some(i),
@@ -111,27 +74,11 @@ impl ThrottleStore for DynamoStore {
                 return Ok(Taken::Full(old));
             }
             // The window has ended: start it again, unless another send just did.
-            let u = Update::default()
-                .set("count", n(1))
-                .set("window_end", n(fresh.window_end))
-                .set(item::TTL, n(item::ttl_after(fresh.window_end)))
-                .set(LAST_COUNT, AttributeValue::S(token.clone()))
-                .with_value("old_end", n(old.window_end));
-            let reset = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(key.clone()))
-                .update_expression(u.expression())
-                .condition_expression("#window_end = :old_end")
-                .set_expression_attribute_names(Some(u.names))
-                .set_expression_attribute_values(Some(u.values))
-                .send()
-                .await;
-            match reset {
-                Ok(_) => return Ok(Taken::Counted(fresh)),
-                Err(e) if condition_failed(&e) => continue,
-                Err(e) => return Err(unavailable(e)),
+            if self
+                .restart_window(&key, &fresh, old.window_end, &token)
+                .await?
+            {
+                return Ok(Taken::Counted(fresh));
             }
         }
         Err(StoreError::Unavailable(
@@ -149,56 +96,20 @@ impl ThrottleStore for DynamoStore {
             .with_name("window_end")
             .with_value("end", n(window_end))
             .with_value("zero", n(0));
-        let update = aws_sdk_dynamodb::types::Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(item::single_key(keys::window_pk(key))))
-            .update_expression(u.expression())
-            .condition_expression("#window_end = :end AND #count > :zero")
-            .set_expression_attribute_names(Some(u.names))
-            .set_expression_attribute_values(Some(u.values))
-            .build()
-            .map_err(built)?;
-        let items = vec![TransactWriteItem::builder().update(update).build()];
-        let mut conflicts = 0;
-        loop {
-            // One token per try of ours: the SDK's retries of this call share it, so a
-            // give-back that applied and whose answer was lost applies once. A try
-            // cancelled by a conflict applied nothing, and the next is a new token.
-            let result = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items.clone()))
-                .client_request_token(uuid::Uuid::new_v4().simple().to_string())
-                .send()
-                .await;
-            let e = match result {
-                Ok(_) => return Ok(()),
-                Err(e) => e,
-            };
-            let Some(TransactWriteItemsError::TransactionCanceledException(c)) =
-                e.as_service_error()
-            else {
-                return Err(unavailable(e));
-            };
-            let reasons = c.cancellation_reasons();
-            // The window ended and started again (what it counted is gone already),
-            // or the count is at zero: nothing to give back.
-            if reasons
-                .iter()
-                .any(|r| r.code() == Some("ConditionalCheckFailed"))
-            {
-                return Ok(());
-            }
-            conflicts += 1;
-            if conflicts > 3
-                || !reasons
-                    .iter()
-                    .any(|r| r.code() == Some("TransactionConflict"))
-            {
-                return Err(unavailable(e));
-            }
-            tokio::time::sleep(Duration::from_millis(10 * conflicts)).await;
-        }
+        let items = vec![
+            UpdateCall::new(item::single_key(keys::window_pk(key)), u)
+                .when("#window_end = :end AND #count > :zero")
+                .in_transaction(&self.table)?,
+        ];
+        // One token per try of ours: the SDK's retries of this call share it, so a
+        // give-back that applied and whose answer was lost applies once. A try
+        // cancelled by a conflict applied nothing, and the next is a new token.
+        let new_token = || Some(uuid::Uuid::new_v4().simple().to_string());
+        // Refused, the window ended and started again (what it counted is gone
+        // already), or the count is at zero: nothing to give back.
+        self.transact_retrying(items, new_token, 3, Duration::from_millis(10))
+            .await?;
+        Ok(())
     }
 
     async fn send_window(&self, key: &str) -> Result<Option<Window>, StoreError> {
@@ -207,5 +118,55 @@ impl ThrottleStore for DynamoStore {
             .as_ref()
             .map(window_from)
             .transpose()
+    }
+}
+
+impl DynamoStore {
+    /// Counts one send in its window: `ADD count 1` where the window is unset, or
+    /// open with room and not already counted by `token`. Applied, the window as
+    /// counted; refused, the item as it was, which tells why.
+    async fn count_send(
+        &self,
+        key: &Item,
+        limit: &Limit,
+        fresh: &Window,
+        now: Timestamp,
+        token: &str,
+    ) -> Result<Updated, StoreError> {
+        let u = Update::default()
+            .add("count", n(1))
+            .set_if_absent("window_end", n(fresh.window_end))
+            .set_if_absent(item::TTL, n(item::ttl_after(fresh.window_end)))
+            .set(LAST_COUNT, AttributeValue::S(token.to_string()))
+            .with_name(item::PK)
+            .with_value("now", n(now))
+            .with_value("max", n(limit.max));
+        let call = UpdateCall::new(key.clone(), u)
+            .when(
+                "attribute_not_exists(#pk) OR (#window_end > :now AND #count < :max \
+                 AND (attribute_not_exists(#last_count) OR #last_count <> :last_count))",
+            )
+            .returning_new()
+            .old_on_refusal();
+        self.update_item(call).await
+    }
+
+    /// Starts an ended window again with this send counted, unless another send
+    /// restarted it first (`window_end` is no longer `old_end`): `Ok(false)`.
+    async fn restart_window(
+        &self,
+        key: &Item,
+        fresh: &Window,
+        old_end: Timestamp,
+        token: &str,
+    ) -> Result<bool, StoreError> {
+        let u = Update::default()
+            .set("count", n(1))
+            .set("window_end", n(fresh.window_end))
+            .set(item::TTL, n(item::ttl_after(fresh.window_end)))
+            .set(LAST_COUNT, AttributeValue::S(token.to_string()))
+            .with_value("old_end", n(old_end));
+        let call = UpdateCall::new(key.clone(), u).when("#window_end = :old_end");
+        Ok(matches!(self.update_item(call).await?, Updated::Applied(_)))
     }
 }

@@ -30,8 +30,9 @@
 //! success), [`codes`], [`devices`], [`events`], [`tenants`] (tenants, the
 //! listing, the host item), [`limits`] (send windows). [`settings`] holds the
 //! settings and lockout values as attributes and the per-field settings change;
-//! [`item`] the keys, the attribute names and typed reads; [`update`] the
-//! update-expression builder; [`request`] the calls all of them make; [`table`]
+//! [`item`] the keys, the attribute names, typed reads and the update-expression
+//! builder; [`request`] the calls all of them make (one helper each for
+//! `UpdateItem` and `TransactWriteItems`); [`table`]
 //! creating and checking the table.
 //!
 //! # Expiry
@@ -252,7 +253,6 @@ mod request;
 mod settings;
 mod table;
 mod tenants;
-mod update;
 mod users;
 
 use std::sync::Arc;

@@ -7,12 +7,13 @@ use aws_sdk_dynamodb::error::{BuildError, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, WriteRequest,
+    AttributeValue, CancellationReason, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, WriteRequest,
 };
 
 use super::DynamoStore;
+use super::item::Update;
 use super::item::{self, Item, Reader};
-use super::update::Update;
 use crate::store::{Page, PageKey, StoreError};
 
 impl DynamoStore {
@@ -123,42 +124,57 @@ impl DynamoStore {
         &self,
         items: Vec<TransactWriteItem>,
     ) -> Result<Result<(), Vec<bool>>, StoreError> {
-        let mut attempt = 0;
-        loop {
-            let result = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items.clone()))
-                .send()
-                .await;
-            let e = match result {
-                Ok(_) => return Ok(Ok(())),
-                Err(e) => e,
-            };
-            let Some(TransactWriteItemsError::TransactionCanceledException(c)) =
-                e.as_service_error()
-            else {
-                return Err(unavailable(e));
-            };
-            let failed: Vec<bool> = c
-                .cancellation_reasons()
-                .iter()
-                .map(|r| r.code() == Some("ConditionalCheckFailed"))
-                .collect();
-            if failed.iter().any(|f| *f) {
-                return Ok(Err(failed));
-            }
-            let conflict = c
-                .cancellation_reasons()
-                .iter()
-                .any(|r| r.code() == Some("TransactionConflict"));
-            attempt += 1;
-            if !conflict || attempt > 5 {
-                return Err(unavailable(e));
-            }
-            tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
+        let refused = self
+            .transact_retrying(items, || None, 5, Duration::from_millis(20))
+            .await?;
+        Ok(match refused {
+            None => Ok(()),
+            Some(reasons) => Err(reasons.iter().map(is_condition_failure).collect()),
+        })
+    }
+
+    /// One `UpdateItem`, the one place the adapter sends it: a failed condition is
+    /// [`Updated::Refused`] (with the old item where the call asked for it), any
+    /// other error [`StoreError::Unavailable`]. The SDK's own retries (throttling, a
+    /// `TransactionConflict` with a transaction in flight) happen inside `send`; a
+    /// retry of a write that went through meets its own write as a refusal, which
+    /// each caller recognises from the old item (see the module doc, Retries).
+    pub(super) async fn update_item(&self, call: UpdateCall) -> Result<Updated, StoreError> {
+        let UpdateCall {
+            key,
+            update,
+            condition,
+            return_new,
+            old_on_refusal,
+        } = call;
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression(update.expression())
+            .set_condition_expression(condition)
+            .set_expression_attribute_names(Some(update.names).filter(|n| !n.is_empty()))
+            .set_expression_attribute_values(Some(update.values).filter(|v| !v.is_empty()));
+        if return_new {
+            req = req.return_values(ReturnValue::AllNew);
+        }
+        if old_on_refusal {
+            req = req.return_values_on_condition_check_failure(
+                ReturnValuesOnConditionCheckFailure::AllOld,
+            );
+        }
+        match req.send().await {
+            Ok(out) => Ok(Updated::Applied(out.attributes.unwrap_or_default())),
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
+                    Ok(Updated::Refused(c.item().cloned()))
+                }
+                _ => Err(unavailable(e)),
+            },
         }
     }
+
     /// One conditional `UpdateItem`; `Ok(false)` when the condition failed.
     pub(super) async fn update_if(
         &self,
@@ -166,22 +182,8 @@ impl DynamoStore {
         update: Update,
         condition: &str,
     ) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key))
-            .update_expression(update.expression())
-            .condition_expression(condition)
-            .set_expression_attribute_names(Some(update.names))
-            .set_expression_attribute_values(Some(update.values).filter(|v| !v.is_empty()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(unavailable(e)),
-        }
+        let call = UpdateCall::new(key, update).when(condition);
+        Ok(matches!(self.update_item(call).await?, Updated::Applied(_)))
     }
 
     /// As [`DynamoStore::update_if`], but a retry of a write that went through (its
@@ -195,26 +197,60 @@ impl DynamoStore {
     ) -> Result<bool, StoreError> {
         let write_id = item::new_write_id();
         let update = update.set(item::WRITE_ID, AttributeValue::S(write_id.clone()));
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key))
-            .update_expression(update.expression())
-            .condition_expression(condition)
-            .set_expression_attribute_names(Some(update.names))
-            .set_expression_attribute_values(Some(update.values))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) => match e.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
-                    Ok(c.item().is_some_and(|old| item::written_by(old, &write_id)))
-                }
-                _ => Err(unavailable(e)),
-            },
+        let call = UpdateCall::new(key, update)
+            .when(condition)
+            .old_on_refusal();
+        Ok(match self.update_item(call).await? {
+            Updated::Applied(_) => true,
+            Updated::Refused(old) => old.is_some_and(|old| item::written_by(&old, &write_id)),
+        })
+    }
+
+    /// Runs `items` as one `TransactWriteItems`, the one place the adapter sends
+    /// it. `Ok(None)` when it committed; `Ok(Some(reasons))`, one per item in order,
+    /// when a condition failed. Lost only to a concurrent transaction on the same
+    /// items, it is tried again, at most `conflicts` times, `pause` × the try's
+    /// number apart. `token` gives each try's client request token, if any: the
+    /// SDK's retries of one try share it, so a try that applied and whose answer
+    /// was lost applies once.
+    pub(super) async fn transact_retrying(
+        &self,
+        items: Vec<TransactWriteItem>,
+        mut token: impl FnMut() -> Option<String>,
+        conflicts: u64,
+        pause: Duration,
+    ) -> Result<Option<Vec<CancellationReason>>, StoreError> {
+        let mut lost = 0;
+        loop {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .set_client_request_token(token())
+                .send()
+                .await;
+            let e = match result {
+                Ok(_) => return Ok(None),
+                Err(e) => e,
+            };
+            let Some(TransactWriteItemsError::TransactionCanceledException(c)) =
+                e.as_service_error()
+            else {
+                return Err(unavailable(e));
+            };
+            let reasons = c.cancellation_reasons();
+            if reasons.iter().any(is_condition_failure) {
+                return Ok(Some(reasons.to_vec()));
+            }
+            lost += 1;
+            if lost > conflicts
+                || !reasons
+                    .iter()
+                    .any(|r| r.code() == Some("TransactionConflict"))
+            {
+                return Err(unavailable(e));
+            }
+            tokio::time::sleep(pause * u32::try_from(lost).unwrap_or(u32::MAX)).await;
         }
     }
 
@@ -266,6 +302,82 @@ pub(super) struct PageQuery<'a> {
     pub(super) page_key: fn(&Item) -> Result<PageKey, StoreError>,
 }
 
+/// An `UpdateItem` as [`DynamoStore::update_item`] sends it (or as one item of a
+/// transaction, [`UpdateCall::in_transaction`]).
+pub(super) struct UpdateCall {
+    key: Item,
+    update: Update,
+    condition: Option<String>,
+    return_new: bool,
+    old_on_refusal: bool,
+}
+
+impl UpdateCall {
+    /// `update` on the item at `key`, unconditional until [`UpdateCall::when`].
+    pub(super) fn new(key: Item, update: Update) -> Self {
+        Self {
+            key,
+            update,
+            condition: None,
+            return_new: false,
+            old_on_refusal: false,
+        }
+    }
+
+    /// Applied only where `condition` holds (its names and values are in the update).
+    pub(super) fn when(mut self, condition: impl Into<String>) -> Self {
+        self.condition = Some(condition.into());
+        self
+    }
+
+    /// Answers the item as written (`ReturnValue::AllNew`).
+    pub(super) fn returning_new(mut self) -> Self {
+        self.return_new = true;
+        self
+    }
+
+    /// A refusal answers the item as it was (`ReturnValuesOnConditionCheckFailure::AllOld`,
+    /// nothing when there is no item), which tells why, or that the refused write
+    /// was this call's own first try.
+    pub(super) fn old_on_refusal(mut self) -> Self {
+        self.old_on_refusal = true;
+        self
+    }
+
+    /// The same update as one item of a `TransactWriteItems` on `table`.
+    pub(super) fn in_transaction(self, table: &str) -> Result<TransactWriteItem, StoreError> {
+        let mut update = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(table)
+            .set_key(Some(self.key))
+            .update_expression(self.update.expression())
+            .set_condition_expression(self.condition)
+            .set_expression_attribute_names(Some(self.update.names).filter(|n| !n.is_empty()))
+            .set_expression_attribute_values(Some(self.update.values).filter(|v| !v.is_empty()));
+        if self.old_on_refusal {
+            update = update.return_values_on_condition_check_failure(
+                ReturnValuesOnConditionCheckFailure::AllOld,
+            );
+        }
+        Ok(TransactWriteItem::builder()
+            .update(update.build().map_err(built)?)
+            .build())
+    }
+}
+
+/// What an [`UpdateCall`] came to.
+pub(super) enum Updated {
+    /// Written; the item as written where the call asked for it, else empty.
+    Applied(Item),
+    /// The condition failed; the item as it was where the call asked for it and
+    /// there was one.
+    Refused(Option<Item>),
+}
+
+/// Whether a transaction's item was refused by its condition.
+pub(super) fn is_condition_failure(reason: &CancellationReason) -> bool {
+    reason.code() == Some("ConditionalCheckFailed")
+}
+
 pub(super) fn user_of(i: &Item) -> Result<String, StoreError> {
     let pk = Reader(i).s(item::PK)?;
     pk.strip_prefix("USER#")
@@ -291,4 +403,40 @@ pub(super) fn built(e: BuildError) -> StoreError {
 
 pub(super) fn condition_failed<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
     e.as_service_error().and_then(|s| s.code()) == Some("ConditionalCheckFailedException")
+}
+
+#[cfg(test)]
+mod tests {
+    /// Where the adapter's sources name `call`, file and line.
+    fn calls_of(call: &str) -> Vec<String> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store/dynamo");
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(&dir).expect("the adapter's sources") {
+            let path = entry.expect("a directory entry").path();
+            let text = std::fs::read_to_string(&path).expect("a source file");
+            let file = path.file_name().unwrap_or_default().to_string_lossy();
+            for (i, line) in text.lines().enumerate() {
+                if line.contains(call) {
+                    found.push(format!("{file}:{}", i + 1));
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn every_update_and_every_transaction_of_the_adapter_is_sent_from_one_helper() {
+        // Built from parts, so that this test's own text is not a call.
+        for call in [
+            concat!(".update", "_item()"),
+            concat!(".transact", "_write_items()"),
+        ] {
+            let found = calls_of(call);
+            assert!(
+                found.len() == 1 && found[0].starts_with("request.rs:"),
+                "`{call}` is sent from {found:?}: one helper in request.rs keeps the error \
+                 mapping and the retry rules in one place"
+            );
+        }
+    }
 }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use super::item::Update;
 use super::item::{Item, Reader, corrupt, n, s};
 use crate::lockout::LockoutPolicy;
 use crate::policy::{Behaviour, Provider, TwoFactorSettings};
@@ -108,20 +109,19 @@ pub(super) struct SettingsChange {
     pub(super) to: TwoFactorSettings,
     /// Written with the change ([`super::item::WRITE_ID`]): a retry knows its own change.
     pub(super) write_id: String,
-    pub(super) update: String,
+    /// `SET` of each field changed and of the write id.
+    pub(super) update: Update,
+    /// Each field changed still holds what the admin read.
     pub(super) condition: String,
-    pub(super) names: HashMap<String, String>,
-    pub(super) values: HashMap<String, AttributeValue>,
 }
 
 impl SettingsChange {
     pub(super) fn new(from: &TwoFactorSettings, to: &TwoFactorSettings) -> Option<Self> {
-        use AttributeValue as Av;
         let mut sets = Vec::new();
         let mut conditions = vec!["attribute_exists(#settings)".to_string()];
         let mut names = HashMap::from([("#settings".to_string(), "settings".to_string())]);
         let mut values = HashMap::new();
-        let mut field = |name: &str, old: Vec<(String, Av)>, new: Av| {
+        for (name, old, new) in changed_fields(from, to) {
             names.insert(format!("#{name}"), name.to_string());
             sets.push(format!("#settings.#{name} = :{name}"));
             values.insert(format!(":{name}"), new);
@@ -130,48 +130,6 @@ impl SettingsChange {
                 conditions.push(format!("{path} = {placeholder}"));
                 values.insert(placeholder, v);
             }
-        };
-        if from.behaviour != to.behaviour {
-            field(
-                "behaviour",
-                vec![(
-                    "#settings.#behaviour".into(),
-                    behaviour_value(from.behaviour),
-                )],
-                behaviour_value(to.behaviour),
-            );
-        }
-        if from.users_can_change != to.users_can_change {
-            let old = vec![(
-                "#settings.#users_can_change".into(),
-                Av::Bool(from.users_can_change),
-            )];
-            field("users_can_change", old, Av::Bool(to.users_can_change));
-        }
-        if from.remember_browser != to.remember_browser {
-            let old = vec![(
-                "#settings.#remember_browser".into(),
-                Av::Bool(from.remember_browser),
-            )];
-            field("remember_browser", old, Av::Bool(to.remember_browser));
-        }
-        if from.allowed_providers != to.allowed_providers {
-            // A list is compared element by element: its size, then each entry.
-            let mut old = vec![(
-                "size(#settings.#allowed_providers)".to_string(),
-                n(from.allowed_providers.len()),
-            )];
-            old.extend(
-                from.allowed_providers
-                    .iter()
-                    .enumerate()
-                    .map(|(i, p)| (format!("#settings.#allowed_providers[{i}]"), s(p.as_str()))),
-            );
-            field(
-                "allowed_providers",
-                old,
-                Av::L(to.allowed_providers.iter().map(|p| s(p.as_str())).collect()),
-            );
         }
         if sets.is_empty() {
             return None;
@@ -183,10 +141,13 @@ impl SettingsChange {
         Some(Self {
             to: to.clone(),
             write_id,
-            update: format!("SET {}", sets.join(", ")),
+            update: Update {
+                sets,
+                names,
+                values,
+                ..Update::default()
+            },
             condition: conditions.join(" AND "),
-            names,
-            values,
         })
     }
 
@@ -202,3 +163,56 @@ impl SettingsChange {
                 && now.allowed_providers != from.allowed_providers)
     }
 }
+
+/// The fields `to` changes from `from`: each one's name, the paths and values it
+/// must still hold (a list by its size and each entry), and its new value.
+fn changed_fields(from: &TwoFactorSettings, to: &TwoFactorSettings) -> Vec<ChangedField> {
+    use AttributeValue as Av;
+    let mut fields: Vec<ChangedField> = Vec::new();
+    if from.behaviour != to.behaviour {
+        fields.push((
+            "behaviour",
+            vec![(
+                "#settings.#behaviour".into(),
+                behaviour_value(from.behaviour),
+            )],
+            behaviour_value(to.behaviour),
+        ));
+    }
+    if from.users_can_change != to.users_can_change {
+        let old = vec![(
+            "#settings.#users_can_change".into(),
+            Av::Bool(from.users_can_change),
+        )];
+        fields.push(("users_can_change", old, Av::Bool(to.users_can_change)));
+    }
+    if from.remember_browser != to.remember_browser {
+        let old = vec![(
+            "#settings.#remember_browser".into(),
+            Av::Bool(from.remember_browser),
+        )];
+        fields.push(("remember_browser", old, Av::Bool(to.remember_browser)));
+    }
+    if from.allowed_providers != to.allowed_providers {
+        // A list is compared element by element: its size, then each entry.
+        let mut old = vec![(
+            "size(#settings.#allowed_providers)".to_string(),
+            n(from.allowed_providers.len()),
+        )];
+        old.extend(
+            from.allowed_providers
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (format!("#settings.#allowed_providers[{i}]"), s(p.as_str()))),
+        );
+        fields.push((
+            "allowed_providers",
+            old,
+            Av::L(to.allowed_providers.iter().map(|p| s(p.as_str())).collect()),
+        ));
+    }
+    fields
+}
+
+/// A changed field: its name, the paths and values it must still hold, its new value.
+type ChangedField = (&'static str, Vec<(String, AttributeValue)>, AttributeValue);

@@ -73,43 +73,7 @@ impl DynamoStore {
         }
         self.wait_until_active().await?;
         self.ensure_side_index().await?;
-        let ttl = self
-            .client
-            .describe_time_to_live()
-            .table_name(&self.table)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let status = ttl
-            .time_to_live_description()
-            .and_then(|d| d.time_to_live_status());
-        if !matches!(
-            status,
-            Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
-        ) {
-            let spec = TimeToLiveSpecification::builder()
-                .attribute_name(item::TTL)
-                .enabled(true)
-                .build()
-                .map_err(built)?;
-            let updated = self
-                .client
-                .update_time_to_live()
-                .table_name(&self.table)
-                .time_to_live_specification(spec)
-                .send()
-                .await;
-            // A concurrent ensure_table may have enabled it between the two calls.
-            if let Err(e) = updated {
-                let already = e
-                    .as_service_error()
-                    .and_then(|s| s.message())
-                    .is_some_and(|m| m.contains("already enabled"));
-                if !already {
-                    return Err(unavailable(e));
-                }
-            }
-        }
+        self.ensure_ttl().await?;
         Ok(ensured)
     }
 
@@ -180,42 +144,7 @@ impl DynamoStore {
                 Some(IndexStatus::Active) => return Ok(()),
                 Some(_) => {}
                 None if index.is_some() => return Ok(()),
-                None => {
-                    let create = CreateGlobalSecondaryIndexAction::builder()
-                        .index_name(item::SIDE_INDEX)
-                        .key_schema(key_element(item::SIDE_PK, KeyType::Hash)?)
-                        .key_schema(key_element(item::SIDE_SK, KeyType::Range)?)
-                        .projection(
-                            Projection::builder()
-                                .projection_type(ProjectionType::All)
-                                .build(),
-                        )
-                        .build()
-                        .map_err(built)?;
-                    let updated = self
-                        .client
-                        .update_table()
-                        .table_name(&self.table)
-                        .attribute_definitions(attribute(item::SIDE_PK)?)
-                        .attribute_definitions(attribute(item::SIDE_SK)?)
-                        .global_secondary_index_updates(
-                            GlobalSecondaryIndexUpdate::builder().create(create).build(),
-                        )
-                        .send()
-                        .await;
-                    // Another start may be adding it at the same moment.
-                    if let Err(e) = updated
-                        && !e
-                            .as_service_error()
-                            .is_some_and(|s| s.is_resource_in_use_exception())
-                        && !e
-                            .as_service_error()
-                            .and_then(|s| s.message())
-                            .is_some_and(|m| m.contains("already exists"))
-                    {
-                        return Err(unavailable(e));
-                    }
-                }
+                None => self.add_side_index().await?,
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
@@ -227,6 +156,87 @@ impl DynamoStore {
             )
             .into(),
         ))
+    }
+
+    /// Turns on TTL on `expires_at` unless it is on or turning on.
+    async fn ensure_ttl(&self) -> Result<(), StoreError> {
+        let ttl = self
+            .client
+            .describe_time_to_live()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let status = ttl
+            .time_to_live_description()
+            .and_then(|d| d.time_to_live_status());
+        if !matches!(
+            status,
+            Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+        ) {
+            let spec = TimeToLiveSpecification::builder()
+                .attribute_name(item::TTL)
+                .enabled(true)
+                .build()
+                .map_err(built)?;
+            let updated = self
+                .client
+                .update_time_to_live()
+                .table_name(&self.table)
+                .time_to_live_specification(spec)
+                .send()
+                .await;
+            // A concurrent ensure_table may have enabled it between the two calls.
+            if let Err(e) = updated {
+                let already = e
+                    .as_service_error()
+                    .and_then(|s| s.message())
+                    .is_some_and(|m| m.contains("already enabled"));
+                if !already {
+                    return Err(unavailable(e));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Asks DynamoDB to add the side index to this table.
+    async fn add_side_index(&self) -> Result<(), StoreError> {
+        let create = CreateGlobalSecondaryIndexAction::builder()
+            .index_name(item::SIDE_INDEX)
+            .key_schema(key_element(item::SIDE_PK, KeyType::Hash)?)
+            .key_schema(key_element(item::SIDE_SK, KeyType::Range)?)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .build()
+            .map_err(built)?;
+        let updated = self
+            .client
+            .update_table()
+            .table_name(&self.table)
+            .attribute_definitions(attribute(item::SIDE_PK)?)
+            .attribute_definitions(attribute(item::SIDE_SK)?)
+            .global_secondary_index_updates(
+                GlobalSecondaryIndexUpdate::builder().create(create).build(),
+            )
+            .send()
+            .await;
+        // Another start may be adding it at the same moment.
+        if let Err(e) = updated
+            && !e
+                .as_service_error()
+                .is_some_and(|s| s.is_resource_in_use_exception())
+            && !e
+                .as_service_error()
+                .and_then(|s| s.message())
+                .is_some_and(|m| m.contains("already exists"))
+        {
+            return Err(unavailable(e));
+        }
+        Ok(())
     }
 
     /// Records that `by` created this table (the local API seeds an admin only into a table it created).

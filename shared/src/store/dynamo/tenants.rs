@@ -1,19 +1,16 @@
 //! Tenants, the tenant listing and the host's item.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{
-    ConditionCheck, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-};
+use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
 
 use super::DynamoStore;
+use super::item::Update;
 use super::item::{self, Item, Reader, corrupt, key, keys, n, s, single_key};
-use super::request::{built, condition_failed, unavailable};
+use super::request::{UpdateCall, Updated, built, unavailable};
 use super::settings::{
     SettingsChange, behaviour_value, lockout_value, opt_lockout, parse_behaviour, settings_from,
     settings_or_default, settings_value,
 };
-use super::update::Update;
 use super::users::{email_item, user_item};
 use crate::lockout::LockoutPolicy;
 use crate::policy::{Behaviour, TwoFactorSettings};
@@ -80,44 +77,18 @@ impl TenantStore for DynamoStore {
         // this attempt fail and read again; one that lands after finds the tenant
         // in the listing it copies into.
         for _ in 0..5 {
-            let host = self
-                .get(item::single_key(keys::HOST_PK.to_string()))
-                .await?;
-            let version: u64 = match &host {
-                Some(h) => Reader(h).opt_n("lockout_version")?.unwrap_or(0),
-                None => 0,
-            };
-            let host_lockout = host
-                .as_ref()
-                .map(|h| opt_lockout(h, "lockout"))
-                .transpose()?
-                .flatten();
+            let (host_lockout, version) = self.host_lockout_copy().await?;
             let mut tenant_item = tenant_item(&Tenant {
                 host_lockout,
                 ..tenant.clone()
             });
             tenant_item.insert("host_lockout_version".to_string(), n(version));
-            let unchanged = if version == 0 {
-                "attribute_not_exists(#v)"
-            } else {
-                "#v = :v"
-            };
-            let mut check = ConditionCheck::builder()
-                .table_name(&self.table)
-                .set_key(Some(item::single_key(keys::HOST_PK.to_string())))
-                .condition_expression(unchanged)
-                .expression_attribute_names("#v", "lockout_version");
-            if version > 0 {
-                check = check.expression_attribute_values(":v", n(version));
-            }
             let tx = vec![
                 self.put_if(tenant_item, new, &names, vec![])?,
                 self.put_if(user_item(admin), new, &names, vec![])?,
                 self.put_if(email_item(admin), new, &names, vec![])?,
                 self.put_if(tenant_listing_item(&key), new, &names, vec![])?,
-                TransactWriteItem::builder()
-                    .condition_check(check.build().map_err(built)?)
-                    .build(),
+                self.host_lockout_unchanged(version)?,
             ];
             return match self.transact(tx).await? {
                 Ok(()) => Ok(()),
@@ -229,37 +200,19 @@ impl TenantStore for DynamoStore {
             Scope::Tenant(k) => item::single_key(keys::tenant_pk(k)),
         };
         let Some(change) = SettingsChange::new(from, to) else {
-            return match (self.get(key).await?, scope) {
-                (Some(current), _) => settings_or_default(&current),
-                (None, Scope::Host) => Ok(TwoFactorSettings::default()),
-                (None, Scope::Tenant(_)) => Err(StoreError::NotFound),
-            };
+            return self.settings_at(key, scope).await;
         };
         // The host's settings exist only once saved; the first change sets them whole.
         // The host item may be there already without them (lockout values saved
         // first), so that first save is an update too, never a put that would drop them.
         for _ in 0..4 {
-            let result = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(key.clone()))
-                .update_expression(&change.update)
-                .condition_expression(&change.condition)
-                .set_expression_attribute_names(Some(change.names.clone()))
-                .set_expression_attribute_values(Some(change.values.clone()))
-                .return_values(ReturnValue::AllNew)
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                )
-                .send()
-                .await;
-            let old = match result {
-                Ok(out) => return settings_or_default(&out.attributes.unwrap_or_default()),
-                Err(e) => match e.as_service_error() {
-                    Some(UpdateItemError::ConditionalCheckFailedException(c)) => c.item().cloned(),
-                    _ => return Err(unavailable(e)),
-                },
+            let call = UpdateCall::new(key.clone(), change.update.clone())
+                .when(&change.condition)
+                .returning_new()
+                .old_on_refusal();
+            let old = match self.update_item(call).await? {
+                Updated::Applied(new) => return settings_or_default(&new),
+                Updated::Refused(old) => old,
             };
             let old = match old.filter(|i| !i.is_empty()) {
                 Some(i) => Some(i),
@@ -288,24 +241,9 @@ impl TenantStore for DynamoStore {
                     ));
                 }
                 (None, _, Scope::Host) if *from == TwoFactorSettings::default() => {
-                    let created = self
-                        .client
-                        .update_item()
-                        .table_name(&self.table)
-                        .set_key(Some(key.clone()))
-                        .update_expression("SET #settings = :settings, #write_id = :write_id")
-                        .condition_expression("attribute_not_exists(#settings)")
-                        .expression_attribute_names("#settings", "settings")
-                        .expression_attribute_names("#write_id", item::WRITE_ID)
-                        .expression_attribute_values(":settings", settings_value(to))
-                        .expression_attribute_values(":write_id", s(&change.write_id))
-                        .send()
-                        .await;
-                    match created {
-                        Ok(_) => return Ok(to.clone()),
-                        // Another admin saved first: change on top of theirs.
-                        Err(e) if condition_failed(&e) => {}
-                        Err(e) => return Err(unavailable(e)),
+                    // Another admin saved first: change on top of theirs.
+                    if self.first_host_settings(&key, to, &change.write_id).await? {
+                        return Ok(to.clone());
                     }
                 }
                 (None, _, Scope::Host) => return Err(StoreError::Conflict("settings")),
@@ -316,21 +254,80 @@ impl TenantStore for DynamoStore {
 }
 
 impl DynamoStore {
+    /// The settings saved at `key` (the host's default while it has saved none).
+    async fn settings_at(&self, key: Item, scope: &Scope) -> Result<TwoFactorSettings, StoreError> {
+        match (self.get(key).await?, scope) {
+            (Some(current), _) => settings_or_default(&current),
+            (None, Scope::Host) => Ok(TwoFactorSettings::default()),
+            (None, Scope::Tenant(_)) => Err(StoreError::NotFound),
+        }
+    }
+
     /// Updates the host's item (creating it if absent); returns it as updated.
     pub(super) async fn update_host(&self, update: Update) -> Result<Item, StoreError> {
-        let out = self
-            .client
-            .update_item()
+        let key = item::single_key(keys::HOST_PK.to_string());
+        match self
+            .update_item(UpdateCall::new(key, update).returning_new())
+            .await?
+        {
+            Updated::Applied(item) => Ok(item),
+            Updated::Refused(_) => Err(StoreError::Unavailable(
+                "an update without a condition was refused".into(),
+            )),
+        }
+    }
+
+    /// Saves the host's settings whole, where none are saved yet; `Ok(false)` when
+    /// another admin's first save came first.
+    async fn first_host_settings(
+        &self,
+        key: &Item,
+        to: &TwoFactorSettings,
+        write_id: &str,
+    ) -> Result<bool, StoreError> {
+        let u = Update::default()
+            .set("settings", settings_value(to))
+            .set(item::WRITE_ID, s(write_id));
+        let call = UpdateCall::new(key.clone(), u).when("attribute_not_exists(#settings)");
+        Ok(matches!(self.update_item(call).await?, Updated::Applied(_)))
+    }
+
+    /// The host's lockout values as a new tenant copies them, and their version (0
+    /// while the host has none).
+    async fn host_lockout_copy(&self) -> Result<(Option<LockoutPolicy>, u64), StoreError> {
+        let host = self
+            .get(item::single_key(keys::HOST_PK.to_string()))
+            .await?;
+        let version: u64 = match &host {
+            Some(h) => Reader(h).opt_n("lockout_version")?.unwrap_or(0),
+            None => 0,
+        };
+        let lockout = host
+            .as_ref()
+            .map(|h| opt_lockout(h, "lockout"))
+            .transpose()?
+            .flatten();
+        Ok((lockout, version))
+    }
+
+    /// A transaction's check that the host's lockout values are still at `version`.
+    fn host_lockout_unchanged(&self, version: u64) -> Result<TransactWriteItem, StoreError> {
+        let unchanged = if version == 0 {
+            "attribute_not_exists(#v)"
+        } else {
+            "#v = :v"
+        };
+        let mut check = ConditionCheck::builder()
             .table_name(&self.table)
             .set_key(Some(item::single_key(keys::HOST_PK.to_string())))
-            .update_expression(update.expression())
-            .set_expression_attribute_names(Some(update.names))
-            .set_expression_attribute_values(Some(update.values).filter(|v| !v.is_empty()))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(out.attributes.unwrap_or_default())
+            .condition_expression(unchanged)
+            .expression_attribute_names("#v", "lockout_version");
+        if version > 0 {
+            check = check.expression_attribute_values(":v", n(version));
+        }
+        Ok(TransactWriteItem::builder()
+            .condition_check(check.build().map_err(built)?)
+            .build())
     }
 
     /// Every tenant's key, from the listing partition.
@@ -365,42 +362,21 @@ impl DynamoStore {
             .set("host_lockout", lockout_value(lockout))
             .set("host_lockout_version", n(version))
             .with_name(item::PK);
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(item::single_key(keys::tenant_pk(key))))
-            .update_expression(update.expression())
-            .condition_expression("attribute_exists(#pk) AND (attribute_not_exists(#host_lockout_version) OR #host_lockout_version < :host_lockout_version)")
-            .set_expression_attribute_names(Some(update.names))
-            .set_expression_attribute_values(Some(update.values))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            // A newer copy is there already (or the tenant is gone): nothing to do.
-            Err(e) if condition_failed(&e) => Ok(()),
-            Err(e) => Err(unavailable(e)),
-        }
+        let call = UpdateCall::new(item::single_key(keys::tenant_pk(key)), update).when(
+            "attribute_exists(#pk) AND (attribute_not_exists(#host_lockout_version) OR #host_lockout_version < :host_lockout_version)",
+        );
+        // Refused, a newer copy is there already (or the tenant is gone): nothing to do.
+        self.update_item(call).await?;
+        Ok(())
     }
 
     pub(super) async fn update_tenant(&self, key: &str, update: Update) -> Result<(), StoreError> {
         let update = update.with_name(item::PK);
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(item::single_key(keys::tenant_pk(key))))
-            .update_expression(update.expression())
-            .condition_expression("attribute_exists(#pk)")
-            .set_expression_attribute_names(Some(update.names))
-            .set_expression_attribute_values(Some(update.values))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if condition_failed(&e) => Err(StoreError::NotFound),
-            Err(e) => Err(unavailable(e)),
+        let call = UpdateCall::new(item::single_key(keys::tenant_pk(key)), update)
+            .when("attribute_exists(#pk)");
+        match self.update_item(call).await? {
+            Updated::Applied(_) => Ok(()),
+            Updated::Refused(_) => Err(StoreError::NotFound),
         }
     }
 }

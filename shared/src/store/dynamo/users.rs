@@ -7,11 +7,11 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::DynamoStore;
+use super::item::Update;
 use super::item::{
     self, Item, Reader, SIDE_PK, SIDE_SK, attr, corrupt, key, keys, n, s, single_key, string_set,
 };
 use super::request::{PageQuery, side_page_key};
-use super::update::Update;
 use crate::clock::Timestamp;
 use crate::store::{
     LoginRecord, Page, PageKey, STAMP, Slot, StoreError, Subject, Succeeded, Success, Unlocked,
