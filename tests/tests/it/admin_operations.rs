@@ -3,10 +3,10 @@
 //! what happened in the security events, with the client's address; the host admin
 //! sees none of it.
 
+use e2e::Client;
 use e2e::{AppOptions, Backend, TestApp, spawn_app};
 use serde_json::{Value, json};
-
-const PASSWORD: &str = "correct horse battery staple";
+use twofa::testing::fixtures::PASSWORD;
 
 async fn sign_in(app: &TestApp, tenant: Option<&str>, email: &str) -> String {
     let r = app
@@ -247,7 +247,7 @@ async fn unlocks_give_no_more_than_a_hundred_consecutive_guesses_on_both_stores(
             "every unlock kept the streak: the hundredth failure locked long"
         );
         assert_eq!(
-            (refused.status, refused.error()),
+            (refused.status, refused.error.as_str()),
             (403, "forbidden"),
             "the 30-day lock is not the admin's to end: {:?}",
             refused.body

@@ -8,11 +8,12 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use e2e::Client;
 use e2e::fault_proxy::{Fault, FaultProxy, Rule};
 use e2e::{AppOptions, Backend, Reply, TestApp, spawn_app};
 use serde_json::json;
+use twofa::testing::fixtures::PASSWORD;
 
-const PASSWORD: &str = "correct horse battery staple";
 const WRONG: &str = "wrong horse battery staple";
 
 /// template.yaml's `Timeout`: past it Lambda kills the call and API Gateway answers

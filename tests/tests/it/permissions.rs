@@ -5,6 +5,7 @@
 //! action the walkthrough needs fails it; and the writes of register and login are
 //! narrowed to the partitions a sign-up and a sign-in touch.
 
+use e2e::Client;
 use e2e::iam::{Access, allows, function_policy};
 use e2e::template::Template;
 use e2e::{
@@ -14,8 +15,7 @@ use serde_json::{Value, json};
 use serde_yaml::Value as Yaml;
 use twofa::config::Config;
 use twofa::testing::emulator_sdk_config;
-
-const PASSWORD: &str = "correct horse battery staple";
+use twofa::testing::fixtures::PASSWORD;
 
 fn expect(step: &str, r: &Reply, status: u16) -> Result<(), String> {
     if r.status == status {

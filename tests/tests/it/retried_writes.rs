@@ -15,11 +15,10 @@ use twofa::config::Config;
 use twofa::senders::log::LogSender;
 use twofa::store::dynamo::DynamoStore;
 use twofa::tenant::Scope;
+use twofa::testing::fixtures::PASSWORD;
 use twofa::testing::{Reply, json_request, seed_user};
 use twofa::tokens::{NewToken, TokenKind};
 use twofa::user::{Authenticator, User, UserPatch};
-
-const PASSWORD: &str = "correct horse battery staple";
 
 struct Setup {
     proxy: FaultProxy,

@@ -12,6 +12,7 @@ use twofa::config::Config;
 use twofa::store::dynamo::DynamoStore;
 use twofa::store::{Slot, Spend, Subject, Succeeded, Success};
 use twofa::tenant::Scope;
+use twofa::testing::fixtures::PASSWORD;
 use twofa::testing::seed_user;
 use twofa::user::UserPatch;
 
@@ -46,14 +47,7 @@ async fn a_retried_slot_write_counts_once_even_when_another_attempt_landed_in_be
         eprintln!("SKIPPED: no DYNAMODB_ENDPOINT");
         return;
     };
-    let user = seed_user(
-        &core,
-        Scope::Host,
-        "slot-retry@example.com",
-        "correct horse battery staple",
-        &[],
-    )
-    .await;
+    let user = seed_user(&core, Scope::Host, "slot-retry@example.com", PASSWORD, &[]).await;
     let (store, now) = (core.store.as_ref(), core.now());
     // Attempt A's slot applies; its answer is lost.
     assert_eq!(
@@ -98,7 +92,7 @@ async fn a_retried_success_write_is_its_own_even_when_another_success_landed_in_
         &core,
         Scope::Host,
         "success-retry@example.com",
-        "correct horse battery staple",
+        PASSWORD,
         &[],
     )
     .await;
@@ -160,7 +154,7 @@ async fn a_retried_give_back_gives_back_once_even_when_another_success_landed_in
         &core,
         Scope::Host,
         "giveback-retry@example.com",
-        "correct horse battery staple",
+        PASSWORD,
         &[],
     )
     .await;
@@ -253,7 +247,7 @@ async fn signing_in_behind_a_proxy() -> Option<(
         &core,
         Scope::Host,
         &format!("{}@example.com", uuid::Uuid::new_v4().simple()),
-        "correct horse battery staple",
+        PASSWORD,
         &[],
     )
     .await;
@@ -353,7 +347,7 @@ async fn an_expired_code_past_its_grace_answers_the_same_whether_or_not_ttl_swep
         &core,
         Scope::Host,
         &format!("{}@example.com", uuid::Uuid::new_v4().simple()),
-        "correct horse battery staple",
+        PASSWORD,
         &[],
     )
     .await;
@@ -391,7 +385,7 @@ async fn an_expired_code_past_its_grace_answers_the_same_whether_or_not_ttl_swep
             .unwrap()
             .unwrap()
             .failed_count;
-        (r.status, r.error().to_string(), count)
+        (r.status, r.error.as_str().to_string(), count)
     };
     let unswept = confirm().await;
     // The sweep.
@@ -423,7 +417,7 @@ async fn forgetting_an_expired_browser_answers_the_same_whether_or_not_ttl_swept
         &core,
         Scope::Host,
         &format!("{}@example.com", uuid::Uuid::new_v4().simple()),
-        "correct horse battery staple",
+        PASSWORD,
         &[],
     )
     .await;
@@ -542,7 +536,7 @@ async fn a_retried_unlock_does_not_clear_a_failure_counted_after_it() {
         &core,
         Scope::Host,
         &format!("{}@example.com", uuid::Uuid::new_v4().simple()),
-        "correct horse battery staple",
+        PASSWORD,
         &[],
     )
     .await;

@@ -13,9 +13,8 @@ use twofa::clock::SystemClock;
 use twofa::config::Config;
 use twofa::senders::log::LogSender;
 use twofa::store::dynamo::DynamoStore;
+use twofa::testing::fixtures::PASSWORD;
 use twofa::testing::{Reply, json_request};
-
-const PASSWORD: &str = "correct horse battery staple";
 
 /// Every request the client sends to DynamoDB (retries included), by operation name.
 #[derive(Debug, Clone, Default)]

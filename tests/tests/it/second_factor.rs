@@ -5,12 +5,12 @@
 //! enrol an authenticator and sign in with it, then use a recovery code. Deployed as
 //! template.yaml says, each function's calls through its permissions (`e2e::deployed`).
 
+use e2e::Client;
 use e2e::{Backend, Deployment, TestApp, code_in, moto_records, spawn_deployed, unique_number};
 use serde_json::{Value, json};
 use twofa::config::Config;
 use twofa::testing::emulator_sdk_config;
-
-const PASSWORD: &str = "correct horse battery staple";
+use twofa::testing::fixtures::PASSWORD;
 
 async fn sms_code(moto: &str, to: &str) -> String {
     let sent = moto_records(moto, "sns", "SMS").await;

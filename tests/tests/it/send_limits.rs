@@ -4,10 +4,12 @@
 //! so only DynamoDB shows the contention); budgets strangers can cause sends in never
 //! hold up an owner's sign-in; a give-back retried after a lost answer applies once.
 
+use e2e::Client;
 use e2e::{AppOptions, Backend, TestApp, spawn_app};
 use serde_json::json;
 use twofa::config::Config;
 use twofa::tenant::Scope;
+use twofa::testing::fixtures::PASSWORD;
 use twofa::tokens::TokenKind;
 use twofa::user::User;
 
@@ -99,8 +101,6 @@ async fn twenty_users_of_one_tenant_sending_at_once_all_get_their_code_and_the_t
         r.body
     );
 }
-
-const PASSWORD: &str = "correct horse battery staple";
 
 /// Registers over HTTP and signs in with the password alone; the access token.
 async fn register(app: &TestApp, email: &str, phone: Option<&str>) -> String {

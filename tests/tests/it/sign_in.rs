@@ -1,10 +1,10 @@
 //! Register and sign in over HTTP against the local API, on the embedded store and
 //! on DynamoDB Local: the contract's answers, lockout, and lockout under concurrency.
 
+use e2e::Client;
 use e2e::{AppOptions, Backend, TestApp, spawn_app};
 use serde_json::json;
-
-const PASSWORD: &str = "correct horse battery staple";
+use twofa::testing::fixtures::PASSWORD;
 
 async fn register_and_login(app: &TestApp) {
     let r = app.post("/register", &json!({"email": "Jane@Example.com", "password": PASSWORD, "phone_number": "+15555550100"}), None).await;

@@ -8,6 +8,7 @@ use twofa::password::verify_password;
 use twofa::store::dynamo::DynamoStore;
 use twofa::store::{DeviceStore, UserStore};
 use twofa::tenant::Scope;
+use twofa::testing::fixtures::PASSWORD;
 use twofa::user::{Authenticator, Role, User, UserPatch};
 
 fn run(endpoint: &str, table: &str, args: &[&str], stdin: Option<&str>) -> (bool, String) {
@@ -64,7 +65,7 @@ async fn the_operator_command_creates_the_first_host_admin_once() {
             "root@example.com",
             "--password-stdin",
         ],
-        Some("correct horse battery staple\n"),
+        Some(&format!("{PASSWORD}\n")),
     );
     assert!(ok, "{out}");
     let admin = store
@@ -74,7 +75,7 @@ async fn the_operator_command_creates_the_first_host_admin_once() {
         .expect("the admin is in the table");
     assert_eq!(admin.roles, vec![Role::HostAdmin]);
     assert!(
-        verify_password("correct horse battery staple", Some(&admin.password_hash))
+        verify_password(PASSWORD, Some(&admin.password_hash))
             .await
             .unwrap()
     );
