@@ -5,8 +5,8 @@
 # FUZZ_SECONDS each, default 10), then the
 # console in headless Chromium (browser-tests.sh).
 # Under CI=true a service that cannot start, or a fuzz build that fails, fails the
-# run; elsewhere the tests that need it print SKIPPED and the rest run. A fuzz
-# crash always fails the run.
+# run; elsewhere the tests that need it are ignored (shared/build.rs) and the rest
+# run. A fuzz crash always fails the run.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -55,7 +55,7 @@ else
             echo "test.sh: DynamoDB Local or moto did not start (see .services/*.log); CI must test against both" >&2
             exit 1
         fi
-        echo "test.sh: WARNING: DynamoDB Local or moto did not start (see .services/*.log): the tests that need them will be SKIPPED" >&2
+        echo "test.sh: WARNING: DynamoDB Local or moto did not start (see .services/*.log): the tests that need them will be ignored" >&2
     fi
 fi
 # shellcheck source=/dev/null

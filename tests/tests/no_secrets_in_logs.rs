@@ -391,6 +391,10 @@ fn lambda_reply(raw: &serde_json::Value) -> Reply {
 const KEY: &str = "c2VjcmV0LWtleS1mb3ItdGhlLW5vLXNlY3JldHMtdGVzdA==";
 
 #[tokio::test]
+#[cfg_attr(
+    any(no_dynamodb, no_moto),
+    ignore = "needs DynamoDB Local and moto: DYNAMODB_ENDPOINT or MOTO_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_leaves_no_secret_in_the_log()
  {
     let Some(dynamo) = twofa::testing::service_endpoint("DYNAMODB_ENDPOINT") else {

@@ -4,11 +4,14 @@
 //! requests tests build.
 //!
 //! Tests that need a real service (DynamoDB Local, moto): the test command starts
-//! them and exports their endpoints. Outside CI a missing service skips the test
-//! with a loud line; with `CI=true` it fails the run.
+//! them and exports their endpoints. Without them such a test is ignored, and shows
+//! so in cargo's summary (`cfg(no_dynamodb)`, `cfg(no_moto)`, set by `shared/build.rs`);
+//! with `CI=true` it runs and fails ([`service_endpoint`]).
 
 /// The endpoint in `var` (e.g. `DYNAMODB_ENDPOINT`, `MOTO_ENDPOINT`), or `None`
-/// after saying so on stderr. Panics under `CI=true` when the variable is unset.
+/// after saying so on stderr: for a test that runs on the memory store and adds
+/// DynamoDB Local when it is there (a test that needs the service is ignored
+/// without it, see `shared/build.rs`). Panics under `CI=true` when the variable is unset.
 pub fn service_endpoint(var: &str) -> Option<String> {
     match std::env::var(var) {
         Ok(v) if !v.trim().is_empty() => Some(v),

@@ -57,6 +57,10 @@ fn types(events: &Value) -> Vec<&str> {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    any(no_dynamodb, no_moto),
+    ignore = "needs DynamoDB Local and moto: DYNAMODB_ENDPOINT or MOTO_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn forgot_reset_change_sign_out_everywhere_and_a_host_lockout_of_two_over_http() {
     let Some(Backend::Dynamo(dynamodb)) = Backend::dynamo() else {
         return;

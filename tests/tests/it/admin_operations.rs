@@ -31,6 +31,10 @@ fn types(body: &Value) -> Vec<&str> {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn a_tenant_admin_finds_unlocks_and_audits_a_locked_out_user_on_dynamodb_local() {
     let Some(backend) = Backend::dynamo() else {
         return;

@@ -349,6 +349,10 @@ fn no_body_field_or_path_parameter_gets_a_5xx_on_the_embedded_store() {
 }
 
 #[test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 fn no_body_field_or_path_parameter_gets_a_5xx_on_dynamodb_local() {
     let Some(backend) = Backend::dynamo() else {
         return;

@@ -152,6 +152,10 @@ fn message_attributes(form: &BTreeMap<String, String>) -> BTreeMap<String, (Stri
 }
 
 #[tokio::test]
+#[cfg_attr(
+    any(no_dynamodb, no_moto),
+    ignore = "needs DynamoDB Local and moto: DYNAMODB_ENDPOINT or MOTO_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn every_text_carries_the_deployments_maximum_price() {
     let Some(Backend::Dynamo(dynamodb)) = Backend::dynamo() else {
         return;

@@ -54,6 +54,10 @@ async fn sweep(client: &aws_sdk_dynamodb::Client, table: &str, now: i64) -> usiz
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn an_expired_code_answers_410_before_and_after_the_sweep_and_counts_no_failure() {
     let Some(Backend::Dynamo(endpoint)) = Backend::dynamo() else {
         return;
@@ -167,6 +171,10 @@ async fn wrong_login(core: &twofa::app::Core, out: &LogSender, email: &str) -> u
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn an_unknown_emails_failures_still_count_after_the_sweep_as_an_accounts_do() {
     let Some(Backend::Dynamo(endpoint)) = Backend::dynamo() else {
         return;
@@ -204,6 +212,10 @@ async fn an_unknown_emails_failures_still_count_after_the_sweep_as_an_accounts_d
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn a_right_but_expired_reset_code_answers_410_every_time_whatever_the_sweep_and_counts_no_failure()
  {
     let Some(Backend::Dynamo(endpoint)) = Backend::dynamo() else {

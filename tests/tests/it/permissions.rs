@@ -202,6 +202,10 @@ fn without(function: &str, action: &str) -> String {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    any(no_dynamodb, no_moto),
+    ignore = "needs DynamoDB Local and moto: DYNAMODB_ENDPOINT or MOTO_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn the_walkthrough_of_every_function_passes_the_permissions_of_the_committed_template() {
     let Some((dynamodb, moto, from)) = services().await else {
         return;
@@ -211,6 +215,10 @@ async fn the_walkthrough_of_every_function_passes_the_permissions_of_the_committ
 }
 
 #[tokio::test]
+#[cfg_attr(
+    any(no_dynamodb, no_moto),
+    ignore = "needs DynamoDB Local and moto: DYNAMODB_ENDPOINT or MOTO_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn the_walkthrough_fails_when_the_template_misses_any_one_action_it_needs() {
     let Some((dynamodb, moto, from)) = services().await else {
         return;

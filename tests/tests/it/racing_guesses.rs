@@ -681,6 +681,7 @@ macro_rules! on_both_stores {
             use super::*;
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                #[cfg_attr(no_dynamodb, ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)")]
                 async fn $name() {
                     let Some(backend) = Backend::dynamo() else { return };
                     ($body)(backend).await

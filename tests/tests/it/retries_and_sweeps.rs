@@ -288,6 +288,10 @@ async fn signing_in_behind_a_proxy() -> Option<(
 /// (a store blip that outlasts the SDK's tries). The answer was 503 "try again", and
 /// the retry 401 `unauthorized`: the sign-in the right code earned is lost.
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn a_right_code_whose_remembered_browser_cannot_be_written_still_signs_in() {
     use e2e::fault_proxy::{Fault, Rule};
     use serde_json::json;
@@ -335,6 +339,10 @@ async fn a_right_code_whose_remembered_browser_cannot_be_written_still_signs_in(
 /// (a day), so DynamoDB may or may not have swept it. Unswept, any code typed answers
 /// 410 `code_expired` and counts nothing; swept, 401 `invalid_code`, counted.
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn an_expired_code_past_its_grace_answers_the_same_whether_or_not_ttl_swept_it() {
     use serde_json::json;
     use twofa::codes::{CodePurpose, PendingCode};
@@ -406,6 +414,10 @@ async fn an_expired_code_past_its_grace_answers_the_same_whether_or_not_ttl_swep
 /// Forgetting a remembered browser that expired two days ago (past the TTL grace,
 /// so swept or not at DynamoDB's whim): 204 while the item lingers, 404 once swept.
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn forgetting_an_expired_browser_answers_the_same_whether_or_not_ttl_swept_it() {
     use twofa::devices::Device;
     let Some(core) = core().await else {
@@ -470,6 +482,10 @@ async fn forgetting_an_expired_browser_answers_the_same_whether_or_not_ttl_swept
 /// 503 "try again", and the retry 401 `invalid_code`, counted as a failure: a right
 /// answer counted as wrong, for a change that had been made.
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn a_right_reset_code_whose_follow_up_write_fails_is_not_answered_as_a_failure() {
     use e2e::fault_proxy::{Fault, Rule};
     use serde_json::json;

@@ -51,6 +51,10 @@ async fn login(app: &TestApp, email: &str, remember: Option<&str>) -> Value {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    any(no_dynamodb, no_moto),
+    ignore = "needs DynamoDB Local and moto: DYNAMODB_ENDPOINT or MOTO_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn the_whole_second_factor_walkthrough_on_dynamodb_local_and_moto() {
     let Some(Backend::Dynamo(dynamodb)) = Backend::dynamo() else {
         return;

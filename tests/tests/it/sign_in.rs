@@ -221,6 +221,10 @@ async fn sign_in_works_as_the_contract_says_on_the_embedded_store() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn sign_in_works_as_the_contract_says_on_dynamodb_local() {
     let Some(backend) = Backend::dynamo() else {
         return;

@@ -163,6 +163,10 @@ async fn no_token_a_request_in_flight_gets_outlives_a_sign_out_everywhere_on_the
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn no_token_a_request_in_flight_gets_outlives_a_sign_out_everywhere_on_dynamodb_local() {
     let Some(backend) = Backend::dynamo() else {
         return;

@@ -213,6 +213,10 @@ async fn the_abp_walkthrough_over_the_memory_store() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn the_abp_walkthrough_on_dynamodb_local() {
     use std::sync::Arc;
     use twofa::store::dynamo::DynamoStore;

@@ -50,6 +50,10 @@ async fn table(endpoint: &str) -> (DynamoStore, String) {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn the_operator_command_creates_the_first_host_admin_once() {
     let Some(endpoint) = twofa::testing::service_endpoint("DYNAMODB_ENDPOINT") else {
         return;
@@ -121,6 +125,10 @@ async fn the_operator_command_creates_the_first_host_admin_once() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn the_operator_unlocks_resets_a_lost_second_factor_and_reads_the_events() {
     let Some(endpoint) = twofa::testing::service_endpoint("DYNAMODB_ENDPOINT") else {
         return;
