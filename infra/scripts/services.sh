@@ -8,7 +8,12 @@
 #   services.sh stop    stop what start started
 #   services.sh env     print the env file
 #   services.sh status  exit 0 if both are running and answering
+#   services.sh ports   write .services/env with the ports start will use, starting
+#                       nothing (so a build can see the endpoints while they start)
 #
+# Each service keeps its port across restarts (.services/NAME.keep) while the port
+# is free: the endpoints are build inputs (shared/build.rs marks the tests that need
+# a missing service ignored), and a new port would rebuild every crate with such tests.
 # start exits 0 only if both services answer; a service already running (pid file
 # alive and answering) is kept, so a second start is harmless.
 set -euo pipefail
@@ -22,6 +27,22 @@ log() { echo "services: $*" >&2; }
 
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Whether nothing listens on the port.
+port_free() {
+    python3 -c 'import socket, sys; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.close()' "$1" 2>/dev/null
+}
+
+# The port a service keeps: the one it had, while it is free, else a new one.
+kept_port() {
+    local name="$1" port
+    port="$(cat "$DIR/$name.keep" 2>/dev/null || true)"
+    if [[ -z "$port" ]] || ! { alive "$name" || port_free "$port"; }; then
+        port="$(free_port)"
+        echo "$port" >"$DIR/$name.keep"
+    fi
+    echo "$port"
 }
 
 # Whether anything answers HTTP on the port (any status counts: both answer 400 to a bare GET).
@@ -69,7 +90,7 @@ start_one() {
         return 0
     fi
     stop_one "$name"
-    local port; port="$(free_port)"
+    local port; port="$(kept_port "$name")"
     PORT="$port" "$@" >"$DIR/$name.log" 2>&1 &
     echo $! >"$DIR/$name.pid"
     echo "$port" >"$DIR/$name.port"
@@ -122,6 +143,14 @@ cmd_start() {
     return "$ok"
 }
 
+cmd_ports() {
+    mkdir -p "$DIR"
+    {
+        echo "export DYNAMODB_ENDPOINT=http://127.0.0.1:$(kept_port dynamodb)"
+        echo "export MOTO_ENDPOINT=http://127.0.0.1:$(kept_port moto)"
+    } >"$ENV_FILE"
+}
+
 cmd_stop() {
     stop_one dynamodb
     stop_one moto
@@ -130,11 +159,12 @@ cmd_stop() {
 
 case "${1:-}" in
     start) cmd_start ;;
+    ports) cmd_ports ;;
     stop) cmd_stop ;;
     env) cat "$ENV_FILE" 2>/dev/null || true ;;
     status)
         for name in dynamodb moto; do
             alive "$name" && answers "$(port_of "$name")" || exit 1
         done ;;
-    *) echo "usage: $0 start|stop|env|status" >&2; exit 2 ;;
+    *) echo "usage: $0 start|stop|env|status|ports" >&2; exit 2 ;;
 esac

@@ -50,6 +50,10 @@ fn sms(to: &str, code: &str) -> SmsMessage {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_moto,
+    ignore = "needs moto: MOTO_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn an_sms_sent_through_sns_reaches_the_number_with_its_code() {
     let Some(moto) = service_endpoint("MOTO_ENDPOINT") else {
         return;
@@ -71,6 +75,10 @@ async fn an_sms_sent_through_sns_reaches_the_number_with_its_code() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_moto,
+    ignore = "needs moto: MOTO_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn an_sms_with_a_sender_id_is_still_delivered() {
     let Some(moto) = service_endpoint("MOTO_ENDPOINT") else {
         return;
@@ -93,6 +101,10 @@ async fn an_sms_with_a_sender_id_is_still_delivered() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_moto,
+    ignore = "needs moto: MOTO_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn sns_refuses_a_number_that_is_not_e164_and_the_error_does_not_carry_the_code() {
     let Some(moto) = service_endpoint("MOTO_ENDPOINT") else {
         return;
@@ -126,6 +138,10 @@ async fn an_unreachable_sns_endpoint_means_the_provider_is_unavailable() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_moto,
+    ignore = "needs moto: MOTO_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn ses_refuses_an_unverified_sender_then_delivers_once_the_sender_is_verified() {
     let Some(moto) = service_endpoint("MOTO_ENDPOINT") else {
         return;
@@ -200,6 +216,10 @@ const NOWHERE: &str = "http://127.0.0.1:1";
 /// LocalStack: a function's texts go where `AWS_ENDPOINT_URL_SNS` says, even when
 /// `AWS_ENDPOINT_URL` says elsewhere.
 #[tokio::test]
+#[cfg_attr(
+    no_moto,
+    ignore = "needs moto: MOTO_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn a_functions_texts_go_where_aws_endpoint_url_sns_points() {
     let Some(moto) = service_endpoint("MOTO_ENDPOINT") else {
         return;
@@ -228,6 +248,10 @@ async fn a_functions_texts_go_where_aws_endpoint_url_sns_points() {
 
 /// The same for email and the store through the global `AWS_ENDPOINT_URL` alone.
 #[tokio::test]
+#[cfg_attr(
+    any(no_dynamodb, no_moto),
+    ignore = "needs DynamoDB Local and moto: DYNAMODB_ENDPOINT or MOTO_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn a_functions_email_and_store_go_where_aws_endpoint_url_points() {
     let Some(moto) = service_endpoint("MOTO_ENDPOINT") else {
         return;

@@ -40,6 +40,7 @@ macro_rules! suite {
         mod dynamodb {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                #[cfg_attr(no_dynamodb, ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)")]
                 async fn $scenario() {
                     let Some(store) = super::dynamo_store(stringify!($scenario)).await else { return };
                     super::scenarios::$scenario(store).await
@@ -154,6 +155,10 @@ mod unparsable_stored_text {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    #[cfg_attr(
+        no_dynamodb,
+        ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+    )]
     async fn in_dynamodb_reads_as_a_corrupt_item() {
         let Some((store, raw, table)) = super::unready_dynamo_table("unparsable") else {
             return;
@@ -206,6 +211,10 @@ mod unknown_email_events {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    #[cfg_attr(
+        no_dynamodb,
+        ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+    )]
     async fn in_dynamodb_are_kept_under_the_emails_key_and_in_no_list() {
         let Some((store, raw, table)) = super::unready_dynamo_table("unknown-events") else {
             return;

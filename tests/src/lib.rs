@@ -1,6 +1,8 @@
 //! One way to start the local API for a test: in this process, on a free loopback
 //! port, over the memory store or a fresh table in DynamoDB Local, with the log
-//! senders or SNS and SES on moto. Tests then talk to it over real HTTP.
+//! senders or SNS and SES on moto. Tests then talk to it over real HTTP, through the
+//! typed methods of [`Client`] (`app.login(&body)`, `app.send_code(&body, token)`),
+//! the same interface the handler tests' `World` has, and read a [`Reply`].
 
 pub mod deployed;
 pub mod fault_proxy;
@@ -123,16 +125,11 @@ pub async fn spawn_app_over(store: Arc<dyn Store>, options: AppOptions) -> TestA
     }
 }
 
-pub use twofa::testing::Reply;
+pub use twofa::testing::fixtures;
+pub use twofa::testing::{Client, Reply};
 
-impl TestApp {
-    /// What the permission gates refused so far (nothing without gates).
-    pub fn denied(&self) -> Vec<String> {
-        self.gates.as_ref().map(|g| g.denied()).unwrap_or_default()
-    }
-
-    /// Sends `method path` with an optional JSON body and bearer token.
-    pub async fn call(
+impl Client for TestApp {
+    async fn call(
         &self,
         method: &str,
         path: &str,
@@ -153,10 +150,12 @@ impl TestApp {
         let text = resp.text().await.unwrap_or_default();
         Reply::new(status, headers, &text)
     }
+}
 
-    /// POST with a JSON body.
-    pub async fn post(&self, path: &str, body: &Value, bearer: Option<&str>) -> Reply {
-        self.call("POST", path, Some(body), bearer).await
+impl TestApp {
+    /// What the permission gates refused so far (nothing without gates).
+    pub fn denied(&self) -> Vec<String> {
+        self.gates.as_ref().map(|g| g.denied()).unwrap_or_default()
     }
 
     /// The log senders' outbox, read over HTTP like a developer would.

@@ -16,10 +16,9 @@ use tracing_subscriber::layer::SubscriberExt;
 use twofa::config::Config;
 use twofa::senders::{DeliveryError, EmailMessage, EmailSender, SmsMessage, SmsSender};
 use twofa::store::UserStore;
+use twofa::testing::fixtures::PASSWORD;
 use twofa::testing::{Reply, json_request, memory_core};
 use twofa::user::UserPatch;
-
-const PASSWORD: &str = "correct horse battery staple";
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -247,11 +246,11 @@ impl RuntimeApi {
             .route("/2018-06-01/runtime/invocation/next", get(Self::next))
             .route(
                 "/2018-06-01/runtime/invocation/{id}/response",
-                post(Self::answer),
+                post(Self::take_response),
             )
             .route(
                 "/2018-06-01/runtime/invocation/{id}/error",
-                post(Self::answer),
+                post(Self::take_response),
             )
             .with_state(api.clone());
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
@@ -289,7 +288,7 @@ impl RuntimeApi {
             .expect("a response")
     }
 
-    async fn answer(
+    async fn take_response(
         axum::extract::State(api): axum::extract::State<Self>,
         axum::extract::Path(id): axum::extract::Path<String>,
         body: axum::body::Bytes,
@@ -314,7 +313,7 @@ impl RuntimeApi {
         body: Option<&serde_json::Value>,
         bearer: Option<&str>,
         cookie: Option<&str>,
-    ) -> Answer {
+    ) -> Reply {
         let id = uuid::Uuid::new_v4().to_string();
         let mut headers = json!({"content-type": "application/json", "user-agent": "Mozilla/5.0 (the no-secrets test)"});
         if let Some(t) = bearer {
@@ -355,39 +354,47 @@ impl RuntimeApi {
             .await
             .expect("the function answered")
             .expect("an answer");
-        let body = raw["body"]
-            .as_str()
-            .and_then(|b| serde_json::from_str(b).ok())
-            .unwrap_or(serde_json::Value::Null);
-        Answer {
-            status: raw["statusCode"].as_u64().unwrap_or(0),
-            body,
-            raw,
-        }
+        lambda_reply(&raw)
     }
 
-    async fn post(&self, path: &str, body: serde_json::Value, bearer: Option<&str>) -> Answer {
+    async fn post(&self, path: &str, body: serde_json::Value, bearer: Option<&str>) -> Reply {
         self.call("POST", path, Some(&body), bearer, None).await
     }
 }
 
-#[derive(Debug)]
-struct Answer {
-    status: u64,
-    body: serde_json::Value,
-    raw: serde_json::Value,
-}
-
-impl Answer {
-    fn ok(self, status: u64, what: &str) -> serde_json::Value {
-        assert_eq!(self.status, status, "{what}: {:?}", self.raw);
-        self.body
+/// A function's API Gateway (HTTP API) answer as tests read every answer: its
+/// headers, and its cookies as `set-cookie` headers.
+fn lambda_reply(raw: &serde_json::Value) -> Reply {
+    let mut headers = http::HeaderMap::new();
+    let named = raw["headers"].as_object().into_iter().flatten();
+    for (name, value) in named {
+        if let (Ok(name), Some(Ok(value))) = (
+            http::HeaderName::from_bytes(name.as_bytes()),
+            value.as_str().map(http::HeaderValue::from_str),
+        ) {
+            headers.append(name, value);
+        }
     }
+    for cookie in raw["cookies"].as_array().into_iter().flatten() {
+        if let Some(Ok(value)) = cookie.as_str().map(http::HeaderValue::from_str) {
+            headers.append(http::header::SET_COOKIE, value);
+        }
+    }
+    let status = raw["statusCode"].as_u64().unwrap_or(0);
+    Reply::new(
+        u16::try_from(status).unwrap_or(0),
+        headers,
+        raw["body"].as_str().unwrap_or_default(),
+    )
 }
 
 const KEY: &str = "c2VjcmV0LWtleS1mb3ItdGhlLW5vLXNlY3JldHMtdGVzdA==";
 
 #[tokio::test]
+#[cfg_attr(
+    any(no_dynamodb, no_moto),
+    ignore = "needs DynamoDB Local and moto: DYNAMODB_ENDPOINT or MOTO_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_leaves_no_secret_in_the_log()
  {
     let Some(dynamo) = twofa::testing::service_endpoint("DYNAMODB_ENDPOINT") else {
@@ -536,15 +543,15 @@ async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_lea
             None,
         )
         .await
-        .ok(201, "register");
+        .expect_status(201, "register");
     runtime
         .post("/login", login(wrong_password, None), None)
         .await
-        .ok(401, "a wrong password");
+        .expect_status(401, "a wrong password");
     let access = runtime
         .post("/login", login(PASSWORD, None), None)
         .await
-        .ok(200, "login")["access_token"]
+        .expect_status(200, "login")["access_token"]
         .as_str()
         .expect("a token")
         .to_string();
@@ -556,7 +563,7 @@ async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_lea
             Some(&access),
         )
         .await
-        .ok(202, "confirm_email");
+        .expect_status(202, "confirm_email");
     let code = email_code(address.clone()).await;
     secrets.push(("email confirmation code", code.clone()));
     // A confirmation adds a factor, so it rotates the security stamp: the caller goes
@@ -568,7 +575,7 @@ async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_lea
             Some(&access),
         )
         .await
-        .ok(200, "email confirmed");
+        .expect_status(200, "email confirmed");
     let access = confirmed["access_token"]
         .as_str()
         .expect("a fresh token")
@@ -581,7 +588,7 @@ async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_lea
             Some(&access),
         )
         .await
-        .ok(202, "confirm_phone");
+        .expect_status(202, "confirm_phone");
     let code = sms_code(phone.clone()).await;
     secrets.push(("phone confirmation code", code.clone()));
     let confirmed = runtime
@@ -591,7 +598,7 @@ async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_lea
             Some(&access),
         )
         .await
-        .ok(200, "phone confirmed");
+        .expect_status(200, "phone confirmed");
     let access = confirmed["access_token"]
         .as_str()
         .expect("a fresh token")
@@ -606,13 +613,13 @@ async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_lea
             None,
         )
         .await
-        .ok(200, "2FA on");
+        .expect_status(200, "2FA on");
 
     // SMS, remembering the browser; then the remembered browser by body and by cookie.
     let tf = runtime
         .post("/login", login(PASSWORD, None), None)
         .await
-        .ok(200, "login, 2FA")["two_factor_token"]
+        .expect_status(200, "login, 2FA")["two_factor_token"]
         .as_str()
         .expect("tf")
         .to_string();
@@ -624,20 +631,22 @@ async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_lea
             None,
         )
         .await
-        .ok(202, "sms code");
+        .expect_status(202, "sms code");
     let code = sms_code(phone.clone()).await;
     secrets.push(("sms code", code.clone()));
     let signed = runtime
         .post("/verify-code", json!({"two_factor_token": tf, "provider": "sms", "code": code, "remember_browser": true}), None)
         .await;
-    let cookie = signed.raw["cookies"][0]
-        .as_str()
+    let cookie = signed
+        .headers
+        .get(http::header::SET_COOKIE)
+        .and_then(|c| c.to_str().ok())
         .unwrap_or_default()
         .split(';')
         .next()
         .unwrap_or_default()
         .to_string();
-    let signed = signed.ok(200, "sms verified");
+    let signed = signed.expect_status(200, "sms verified");
     let access = signed["access_token"]
         .as_str()
         .expect("a token")
@@ -658,7 +667,7 @@ async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_lea
     runtime
         .post("/login", login(PASSWORD, Some(remember.clone())), None)
         .await
-        .ok(200, "remembered by body");
+        .expect_status(200, "remembered by body");
     let by_cookie = runtime
         .call(
             "POST",
@@ -668,14 +677,14 @@ async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_lea
             Some(&cookie),
         )
         .await
-        .ok(200, "remembered by cookie");
+        .expect_status(200, "remembered by cookie");
     assert_eq!(by_cookie["status"], "signed_in", "{by_cookie:?}");
 
     // Enrol an authenticator; its recovery codes.
     let added = runtime
         .post("/account/authenticator", json!({}), Some(&access))
         .await
-        .ok(200, "authenticator added");
+        .expect_status(200, "authenticator added");
     let shared_key = added["shared_key"]
         .as_str()
         .expect("a shared key")
@@ -703,7 +712,7 @@ async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_lea
             Some(&access),
         )
         .await
-        .ok(200, "authenticator verified");
+        .expect_status(200, "authenticator verified");
     let recovery: Vec<String> = verified["recovery_codes"]
         .as_array()
         .expect("recovery codes")
@@ -718,7 +727,7 @@ async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_lea
     let tf = runtime
         .post("/login", login(PASSWORD, None), None)
         .await
-        .ok(200, "login, email")["two_factor_token"]
+        .expect_status(200, "login, email")["two_factor_token"]
         .as_str()
         .expect("tf")
         .to_string();
@@ -729,7 +738,7 @@ async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_lea
             None,
         )
         .await
-        .ok(202, "email code");
+        .expect_status(202, "email code");
     let code = email_code(address.clone()).await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
     runtime
@@ -739,7 +748,7 @@ async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_lea
             None,
         )
         .await
-        .ok(401, "a wrong code");
+        .expect_status(401, "a wrong code");
     let done = runtime
         .post(
             "/verify-code",
@@ -747,7 +756,7 @@ async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_lea
             None,
         )
         .await
-        .ok(200, "email verified");
+        .expect_status(200, "email verified");
     secrets.extend([
         ("two-factor token (email)", tf),
         ("email code", code),
@@ -760,7 +769,7 @@ async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_lea
     let tf = runtime
         .post("/login", login(PASSWORD, None), None)
         .await
-        .ok(200, "login, totp")["two_factor_token"]
+        .expect_status(200, "login, totp")["two_factor_token"]
         .as_str()
         .expect("tf")
         .to_string();
@@ -772,7 +781,7 @@ async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_lea
             None,
         )
         .await
-        .ok(200, "totp verified");
+        .expect_status(200, "totp verified");
     secrets.extend([
         ("two-factor token (totp)", tf),
         (
@@ -784,7 +793,7 @@ async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_lea
     let tf = runtime
         .post("/login", login(PASSWORD, None), None)
         .await
-        .ok(200, "login, recovery")["two_factor_token"]
+        .expect_status(200, "login, recovery")["two_factor_token"]
         .as_str()
         .expect("tf")
         .to_string();
@@ -795,7 +804,7 @@ async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_lea
             None,
         )
         .await
-        .ok(200, "recovery code");
+        .expect_status(200, "recovery code");
     secrets.extend([
         ("two-factor token (recovery)", tf),
         (

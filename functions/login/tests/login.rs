@@ -11,11 +11,10 @@ use twofa::policy::{Behaviour, TwoFactorSettings};
 use twofa::senders::log::LogSender;
 use twofa::store::{TenantStore, UserStore};
 use twofa::tenant::{Scope, Tenant};
+use twofa::testing::fixtures::PASSWORD;
 use twofa::testing::{Reply, json_request, memory_core, seed_user};
 use twofa::tokens::TokenKind;
 use twofa::user::UserPatch;
-
-const PASSWORD: &str = "correct horse battery staple";
 
 async fn login_req(
     core: &Core,

@@ -6,7 +6,7 @@ use twofa::policy::{Behaviour, TwoFactorSettings};
 use twofa::tenant::Tenant;
 use twofa::testing::{Reply, json_request, memory_core};
 
-const STRONG: &str = "correct horse battery staple";
+const STRONG: &str = twofa::testing::fixtures::PASSWORD;
 
 async fn post(core: &twofa::app::Core, body: Value) -> (u16, Value) {
     let resp = register::handle(core, json_request("POST", "/register", &body, None)).await;

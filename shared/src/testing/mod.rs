@@ -1,9 +1,17 @@
-//! Support for tests that need a real service (DynamoDB Local, moto): the test
-//! command starts them and exports their endpoints. Outside CI a missing service
-//! skips the test with a loud line; with `CI=true` it fails the run.
+//! The one test harness: the [`world::World`] of the handler tests and the
+//! [`Client`] interface it shares with the end-to-end crate's `TestApp`, the one
+//! response reader [`Reply`], the one set of [`fixtures`], and the cores, users and
+//! requests tests build.
+//!
+//! Tests that need a real service (DynamoDB Local, moto): the test command starts
+//! them and exports their endpoints. Without them such a test is ignored, and shows
+//! so in cargo's summary (`cfg(no_dynamodb)`, `cfg(no_moto)`, set by `shared/build.rs`);
+//! with `CI=true` it runs and fails ([`service_endpoint`]).
 
 /// The endpoint in `var` (e.g. `DYNAMODB_ENDPOINT`, `MOTO_ENDPOINT`), or `None`
-/// after saying so on stderr. Panics under `CI=true` when the variable is unset.
+/// after saying so on stderr: for a test that runs on the memory store and adds
+/// DynamoDB Local when it is there (a test that needs the service is ignored
+/// without it, see `shared/build.rs`). Panics under `CI=true` when the variable is unset.
 pub fn service_endpoint(var: &str) -> Option<String> {
     match std::env::var(var) {
         Ok(v) if !v.trim().is_empty() => Some(v),
@@ -21,7 +29,11 @@ pub fn service_endpoint(var: &str) -> Option<String> {
     }
 }
 
+pub mod client;
+pub mod fixtures;
 pub mod world;
+
+pub use client::Client;
 
 /// The SDK configuration for a local emulator (DynamoDB Local, moto) at `endpoint`:
 /// test credentials and a region given here, so nothing is read from the machine
@@ -129,23 +141,33 @@ pub async fn patch_user(core: &Core, user: &User, patch: UserPatch) -> User {
 }
 
 /// A response as tests read it, from a handler or over HTTP: the one place a test
-/// turns an answer into its status, JSON body and headers.
+/// turns an answer into its status, error code, JSON body and headers. Its fields
+/// are public so that a test can take it apart:
+/// `let Reply { status, error, body, .. } = w.send_code(&req, None).await;`
 #[derive(Debug)]
 pub struct Reply {
     /// Status code.
     pub status: u16,
+    /// The contract's error code, if the answer is an error (empty otherwise).
+    pub error: String,
     /// JSON body (Null when empty or not JSON).
     pub body: serde_json::Value,
+    /// The body as it was sent.
+    pub text: String,
     /// Headers.
     pub headers: http::HeaderMap,
 }
 
 impl Reply {
     /// An answer from its parts, as an HTTP client receives them.
-    pub fn new(status: u16, headers: http::HeaderMap, body: &str) -> Self {
+    pub fn new(status: u16, headers: http::HeaderMap, body_text: &str) -> Self {
+        let body: serde_json::Value =
+            serde_json::from_str(body_text).unwrap_or(serde_json::Value::Null);
         Self {
             status,
-            body: serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+            error: body["error"].as_str().unwrap_or("").to_string(),
+            body,
+            text: body_text.to_string(),
             headers,
         }
     }
@@ -155,9 +177,10 @@ impl Reply {
         Self::new(resp.status().as_u16(), resp.headers().clone(), resp.body())
     }
 
-    /// The contract's error code, if the answer is an error (empty otherwise).
-    pub fn error(&self) -> &str {
-        self.body["error"].as_str().unwrap_or("")
+    /// The body, once the status is `status` (else the test fails, saying `what`).
+    pub fn expect_status(self, status: u16, what: &str) -> serde_json::Value {
+        assert_eq!(self.status, status, "{what}: {self:?}");
+        self.body
     }
 }
 

@@ -1,13 +1,18 @@
 //! The one world of the handler tests (send-code, verify-code, manage-settings and
 //! the event replay): a core with a manual clock, a log sender whose outbox shows
 //! what was sent, users in the states those tests need, and tokens as login issues
-//! them. Memory-backed, or over another store ([`World::over`]).
+//! them. Memory-backed, or over another store ([`World::over`]). Its requests go to
+//! the handlers a test crate gives it ([`World::serving`]), through the typed
+//! methods of [`Client`]; each answer is read as a [`Reply`].
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
-use super::{memory_core, seed_user};
-use crate::api::Response;
+use super::fixtures::PASSWORD;
+use super::{Client, Reply, json_request, memory_core, seed_user};
+use crate::api::{Request, Response};
 use crate::app::Core;
 use crate::clock::ManualClock;
 use crate::config::Config;
@@ -21,10 +26,18 @@ use crate::user::{Authenticator, User, UserPatch};
 use async_trait::async_trait;
 use serde_json::Value;
 
-/// The seeded user's email.
-pub const EMAIL: &str = "jane@example.com";
-/// The seeded user's phone number.
-pub const PHONE: &str = "+15555550100";
+pub use super::fixtures::{EMAIL, PHONE};
+
+/// The handlers a world's requests reach: each test crate gives the ones it tests
+/// (the shared crate cannot name the functions, which depend on it).
+pub trait Handlers: Send + Sync {
+    /// Answers `req` as the function would, with the world's core and senders.
+    fn handle<'a>(
+        &'a self,
+        world: &'a World,
+        req: Request,
+    ) -> Pin<Box<dyn Future<Output = Response> + Send + 'a>>;
+}
 
 /// A memory-backed world with one clock and one outbox.
 pub struct World {
@@ -36,6 +49,8 @@ pub struct World {
     pub clock: Arc<ManualClock>,
     /// What the log sender kept: what would have been sent.
     pub out: LogSender,
+    /// Where requests go ([`World::serving`]).
+    handlers: Option<Arc<dyn Handlers>>,
 }
 
 impl Default for World {
@@ -70,7 +85,14 @@ impl World {
             store,
             clock,
             out,
+            handlers: None,
         }
+    }
+
+    /// This world, its requests answered by `handlers`.
+    pub fn serving(mut self, handlers: impl Handlers + 'static) -> Self {
+        self.handlers = Some(Arc::new(handlers));
+        self
     }
 
     /// Empties the outbox, so that what set-up sent is not taken for what a test sent.
@@ -85,14 +107,7 @@ impl World {
 
     /// A host user with nothing set up.
     pub async fn plain_user(&self, email: &str) -> User {
-        seed_user(
-            &self.core,
-            Scope::Host,
-            email,
-            "correct horse battery staple",
-            &[],
-        )
-        .await
+        seed_user(&self.core, Scope::Host, email, PASSWORD, &[]).await
     }
 
     /// A host user with 2FA on, email and phone confirmed.
@@ -239,10 +254,21 @@ impl World {
     }
 }
 
-/// The status, the contract's error code and the body.
-pub fn answer(r: &Response) -> (u16, String, Value) {
-    let r = super::Reply::of(r);
-    (r.status, r.error().to_string(), r.body)
+impl Client for World {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        bearer: Option<&str>,
+    ) -> Reply {
+        let handlers = self
+            .handlers
+            .as_ref()
+            .expect("a world that answers requests is built with World::serving");
+        let req = json_request(method, path, body.unwrap_or(&Value::Null), bearer);
+        Reply::of(&handlers.handle(self, req).await)
+    }
 }
 
 /// An SMS provider that refuses every message, keeping what it was asked to send.

@@ -15,10 +15,9 @@ use twofa::app::Core;
 use twofa::config::Config;
 use twofa::senders::log::LogSender;
 use twofa::tenant::Scope;
+use twofa::testing::fixtures::PASSWORD;
 use twofa::testing::{Reply, json_request, memory_core, seed_user};
 use twofa::user::UserPatch;
-
-const PASSWORD: &str = "correct horse battery staple";
 
 fn summary(name: &str, mut samples: Vec<Duration>) {
     samples.sort();

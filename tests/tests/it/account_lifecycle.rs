@@ -5,6 +5,7 @@
 //! the lost authenticator → the user's and the admin's event lists show it all.
 //! Deployed as template.yaml says, each function's calls through its permissions.
 
+use e2e::Client;
 use e2e::{
     AppOptions, Backend, Deployment, TestApp, code_in, moto_records, spawn_app, spawn_deployed,
 };
@@ -14,7 +15,7 @@ use twofa::tenant::Scope;
 use twofa::testing::emulator_sdk_config;
 use twofa::user::Role;
 
-const FIRST: &str = "correct horse battery staple";
+const FIRST: &str = twofa::testing::fixtures::PASSWORD;
 const SECOND: &str = "a reset passphrase nobody guesses";
 const THIRD: &str = "and a changed one after that";
 
@@ -56,6 +57,10 @@ fn types(events: &Value) -> Vec<&str> {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    any(no_dynamodb, no_moto),
+    ignore = "needs DynamoDB Local and moto: DYNAMODB_ENDPOINT or MOTO_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn forgot_reset_change_sign_out_everywhere_and_a_host_lockout_of_two_over_http() {
     let Some(Backend::Dynamo(dynamodb)) = Backend::dynamo() else {
         return;

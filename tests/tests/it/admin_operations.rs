@@ -3,10 +3,10 @@
 //! what happened in the security events, with the client's address; the host admin
 //! sees none of it.
 
+use e2e::Client;
 use e2e::{AppOptions, Backend, TestApp, spawn_app};
 use serde_json::{Value, json};
-
-const PASSWORD: &str = "correct horse battery staple";
+use twofa::testing::fixtures::PASSWORD;
 
 async fn sign_in(app: &TestApp, tenant: Option<&str>, email: &str) -> String {
     let r = app
@@ -31,6 +31,10 @@ fn types(body: &Value) -> Vec<&str> {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn a_tenant_admin_finds_unlocks_and_audits_a_locked_out_user_on_dynamodb_local() {
     let Some(backend) = Backend::dynamo() else {
         return;
@@ -247,7 +251,7 @@ async fn unlocks_give_no_more_than_a_hundred_consecutive_guesses_on_both_stores(
             "every unlock kept the streak: the hundredth failure locked long"
         );
         assert_eq!(
-            (refused.status, refused.error()),
+            (refused.status, refused.error.as_str()),
             (403, "forbidden"),
             "the 30-day lock is not the admin's to end: {:?}",
             refused.body

@@ -3,13 +3,13 @@
 //! does not have), every body field and path parameter, long, multibyte or of the
 //! wrong type, gets an answer below 500, and a 4xx carries the JSON error.
 
+use e2e::Client;
 use e2e::{AppOptions, Backend, Reply, TestApp, spawn_app};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use twofa::tenant::Scope;
+use twofa::testing::fixtures::PASSWORD;
 use twofa::user::Role;
-
-const PASSWORD: &str = "correct horse battery staple";
 
 fn backends() -> Vec<Backend> {
     let mut all = vec![Backend::Memory];
@@ -349,6 +349,10 @@ fn no_body_field_or_path_parameter_gets_a_5xx_on_the_embedded_store() {
 }
 
 #[test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 fn no_body_field_or_path_parameter_gets_a_5xx_on_dynamodb_local() {
     let Some(backend) = Backend::dynamo() else {
         return;

@@ -2,6 +2,7 @@
 //! own origin, each with the strict headers, and nothing else under /console/.
 //! (tests/browser/ clicks through it in Chromium.)
 
+use e2e::Client;
 use e2e::{AppOptions, Backend, spawn_app};
 
 #[tokio::test]

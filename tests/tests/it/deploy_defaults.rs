@@ -8,12 +8,14 @@
 
 use std::collections::BTreeMap;
 
+use e2e::Client;
 use e2e::template::Template;
 use e2e::{Backend, Deployment, spawn_deployed, unique_number};
 use serde_json::json;
 use serde_yaml::Value;
 use twofa::config::Config;
 use twofa::testing::emulator_sdk_config;
+use twofa::testing::fixtures::PASSWORD;
 
 fn refusals(parameters: &[(&str, &str)]) -> Vec<String> {
     Template::parse(&Template::repo_text(), parameters)
@@ -150,6 +152,10 @@ fn message_attributes(form: &BTreeMap<String, String>) -> BTreeMap<String, (Stri
 }
 
 #[tokio::test]
+#[cfg_attr(
+    any(no_dynamodb, no_moto),
+    ignore = "needs DynamoDB Local and moto: DYNAMODB_ENDPOINT or MOTO_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn every_text_carries_the_deployments_maximum_price() {
     let Some(Backend::Dynamo(dynamodb)) = Backend::dynamo() else {
         return;
@@ -174,7 +180,7 @@ async fn every_text_carries_the_deployments_maximum_price() {
         )
         .await;
         let email = format!("price-{}@example.org", uuid::Uuid::new_v4().simple());
-        let credentials = json!({"email": email, "password": "correct horse battery staple"});
+        let credentials = json!({"email": email, "password": PASSWORD});
         assert_eq!(app.post("/register", &credentials, None).await.status, 201);
         let signed = app.post("/login", &credentials, None).await;
         let access = signed.body["access_token"].as_str().expect("a token");

@@ -1,12 +1,13 @@
 //! Look-alike addresses are one address, over HTTP.
 
+use e2e::Client;
 use e2e::{AppOptions, Backend, spawn_app};
 use serde_json::json;
 use twofa::email::Email;
 use twofa::tenant::Scope;
+use twofa::testing::fixtures::PASSWORD;
 use twofa::user::User;
 
-const PASSWORD: &str = "correct horse battery staple";
 const OTHER: &str = "another long passphrase here";
 
 /// An account registered before addresses were normalised is stored under the key

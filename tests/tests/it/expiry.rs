@@ -14,9 +14,10 @@ use twofa::config::Config;
 use twofa::senders::log::LogSender;
 use twofa::store::dynamo::DynamoStore;
 use twofa::tenant::Scope;
+use twofa::testing::Reply;
 use twofa::testing::emulator_sdk_config;
+use twofa::testing::fixtures::PASSWORD;
 use twofa::testing::json_request;
-use twofa::testing::world::answer as answer_of;
 use twofa::tokens::{NewToken, TokenKind};
 use twofa::user::{User, UserPatch};
 
@@ -53,6 +54,10 @@ async fn sweep(client: &aws_sdk_dynamodb::Client, table: &str, now: i64) -> usiz
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn an_expired_code_answers_410_before_and_after_the_sweep_and_counts_no_failure() {
     let Some(Backend::Dynamo(endpoint)) = Backend::dynamo() else {
         return;
@@ -118,7 +123,7 @@ async fn an_expired_code_answers_410_before_and_after_the_sweep_and_counts_no_fa
     let verify = json!({"two_factor_token": token, "provider": "email", "code": code});
 
     clock.advance(61);
-    let before = answer_of(
+    let before = Reply::of(
         &verify_code::handle(
             &core,
             &out,
@@ -127,12 +132,12 @@ async fn an_expired_code_answers_410_before_and_after_the_sweep_and_counts_no_fa
         .await,
     );
     assert_eq!(
-        (before.0, before.1.as_str()),
+        (before.status, before.error.as_str()),
         (410, "code_expired"),
         "before the sweep"
     );
     sweep(&client, &table, clock.now()).await;
-    let after = answer_of(
+    let after = Reply::of(
         &verify_code::handle(
             &core,
             &out,
@@ -141,7 +146,7 @@ async fn an_expired_code_answers_410_before_and_after_the_sweep_and_counts_no_fa
         .await,
     );
     assert_eq!(
-        (after.0, after.1.as_str()),
+        (after.status, after.error.as_str()),
         (410, "code_expired"),
         "after the sweep"
     );
@@ -166,6 +171,10 @@ async fn wrong_login(core: &twofa::app::Core, out: &LogSender, email: &str) -> u
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn an_unknown_emails_failures_still_count_after_the_sweep_as_an_accounts_do() {
     let Some(Backend::Dynamo(endpoint)) = Backend::dynamo() else {
         return;
@@ -180,14 +189,7 @@ async fn an_unknown_emails_failures_still_count_after_the_sweep_as_an_accounts_d
     let clock = Arc::new(ManualClock::new(4_102_444_800));
     let core = twofa::testing::core_over(Arc::new(store), clock.clone(), Config::default());
     let out = LogSender::new(clock.clone());
-    twofa::testing::seed_user(
-        &core,
-        Scope::Host,
-        "jane@example.org",
-        "correct horse battery staple",
-        &[],
-    )
-    .await;
+    twofa::testing::seed_user(&core, Scope::Host, "jane@example.org", PASSWORD, &[]).await;
     // Four of the five failures, for an account nobody signs in to and for an email
     // without one: the same answers.
     for email in ["jane@example.org", "nobody@example.org"] {
@@ -210,6 +212,10 @@ async fn an_unknown_emails_failures_still_count_after_the_sweep_as_an_accounts_d
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn a_right_but_expired_reset_code_answers_410_every_time_whatever_the_sweep_and_counts_no_failure()
  {
     let Some(Backend::Dynamo(endpoint)) = Backend::dynamo() else {
@@ -231,14 +237,8 @@ async fn a_right_but_expired_reset_code_answers_410_every_time_whatever_the_swee
     let clock = Arc::new(ManualClock::new(4_102_444_800));
     let core = twofa::testing::core_over(Arc::new(store), clock.clone(), config);
     let out = LogSender::new(clock.clone());
-    let user = twofa::testing::seed_user(
-        &core,
-        Scope::Host,
-        "jane@example.org",
-        "correct horse battery staple",
-        &[],
-    )
-    .await;
+    let user =
+        twofa::testing::seed_user(&core, Scope::Host, "jane@example.org", PASSWORD, &[]).await;
     core.store
         .update_user(
             &user.id,
@@ -269,8 +269,8 @@ async fn a_right_but_expired_reset_code_answers_410_every_time_whatever_the_swee
         .find_map(|m| m.code.clone())
         .expect("a reset code was sent");
     let reset = json!({"email": "jane@example.org", "code": code, "new_password": "a brand new passphrase"});
-    let answer = || async {
-        answer_of(
+    let try_reset = || async {
+        Reply::of(
             &verify_code::handle(
                 &core,
                 &out,
@@ -282,15 +282,19 @@ async fn a_right_but_expired_reset_code_answers_410_every_time_whatever_the_swee
 
     clock.advance(61);
     for when in ["first", "again"] {
-        let a = answer().await;
-        assert_eq!((a.0, a.1.as_str()), (410, "code_expired"), "{when}");
+        let a = try_reset().await;
+        assert_eq!(
+            (a.status, a.error.as_str()),
+            (410, "code_expired"),
+            "{when}"
+        );
     }
     // Days later, whatever TTL did meanwhile.
     clock.advance(3 * 86_400);
     sweep(&client, &table, clock.now()).await;
-    let a = answer().await;
+    let a = try_reset().await;
     assert_eq!(
-        (a.0, a.1.as_str()),
+        (a.status, a.error.as_str()),
         (410, "code_expired"),
         "after the sweep"
     );

@@ -90,6 +90,10 @@ async fn setup(attempts: u32) -> Option<(FaultProxy, Client, String)> {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn requests_pass_through_unchanged_and_are_counted() {
     let Some((proxy, client, table)) = setup(1).await else {
         return;
@@ -106,6 +110,10 @@ async fn requests_pass_through_unchanged_and_are_counted() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn a_500_after_the_write_makes_the_sdk_retry_a_write_that_already_happened() {
     let Some((proxy, client, table)) = setup(3).await else {
         return;
@@ -129,6 +137,10 @@ async fn a_500_after_the_write_makes_the_sdk_retry_a_write_that_already_happened
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn a_dropped_connection_after_the_write_is_retried_too() {
     let Some((proxy, client, table)) = setup(3).await else {
         return;
@@ -149,6 +161,10 @@ async fn a_dropped_connection_after_the_write_is_retried_too() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn injected_errors_never_reach_the_table() {
     let Some((proxy, client, table)) = setup(1).await else {
         return;
@@ -177,6 +193,10 @@ async fn injected_errors_never_reach_the_table() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn the_sdk_retries_a_throttled_request_until_the_rule_is_spent() {
     let Some((proxy, client, table)) = setup(3).await else {
         return;
@@ -189,6 +209,10 @@ async fn the_sdk_retries_a_throttled_request_until_the_rule_is_spent() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn a_hung_store_never_answers_until_the_client_gives_up() {
     let Some((proxy, client, table)) = setup(1).await else {
         return;

@@ -8,11 +8,12 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use e2e::Client;
 use e2e::fault_proxy::{Fault, FaultProxy, Rule};
 use e2e::{AppOptions, Backend, Reply, TestApp, spawn_app};
 use serde_json::json;
+use twofa::testing::fixtures::PASSWORD;
 
-const PASSWORD: &str = "correct horse battery staple";
 const WRONG: &str = "wrong horse battery staple";
 
 /// template.yaml's `Timeout`: past it Lambda kills the call and API Gateway answers
@@ -91,6 +92,10 @@ async fn assert_no_user(app: &TestApp, email: &str) {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn login_and_register_answer_503_with_retry_after_while_the_store_hangs() {
     let Some((proxy, app)) = proxied_app().await else {
         return;
@@ -119,6 +124,10 @@ async fn login_and_register_answer_503_with_retry_after_while_the_store_hangs() 
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn throttling_and_server_errors_that_outlast_the_retries_answer_503_with_retry_after() {
     let Some((proxy, app)) = proxied_app().await else {
         return;
@@ -153,6 +162,10 @@ async fn throttling_and_server_errors_that_outlast_the_retries_answer_503_with_r
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn a_brief_blip_is_retried_and_never_reaches_the_client() {
     let Some((proxy, app)) = proxied_app().await else {
         return;
@@ -175,6 +188,10 @@ async fn a_brief_blip_is_retried_and_never_reaches_the_client() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn a_write_meeting_a_transaction_in_flight_is_retried_and_never_reaches_the_client() {
     let Some((proxy, app)) = proxied_app().await else {
         return;
@@ -204,6 +221,10 @@ async fn a_write_meeting_a_transaction_in_flight_is_retried_and_never_reaches_th
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn a_register_whose_transaction_fails_leaves_no_half_created_user() {
     let Some((proxy, app)) = proxied_app().await else {
         return;
@@ -225,6 +246,10 @@ async fn a_register_whose_transaction_fails_leaves_no_half_created_user() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn a_register_answered_500_after_its_transaction_applied_creates_one_whole_user() {
     let Some((proxy, app)) = proxied_app().await else {
         return;
@@ -242,6 +267,10 @@ async fn a_register_answered_500_after_its_transaction_applied_creates_one_whole
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn a_wrong_password_whose_failure_cannot_be_counted_is_not_answered_as_a_wrong_password() {
     let Some((proxy, app)) = proxied_app().await else {
         return;
@@ -274,6 +303,10 @@ fn brown_out(proxy: &FaultProxy, n: usize) {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn in_a_brown_out_a_right_code_is_answered_before_the_function_timeout_and_never_counted_as_wrong()
  {
     let Some((proxy, app)) = proxied_app().await else {
@@ -464,6 +497,10 @@ async fn a_store_paused_and_then_stopped_mid_test_answers_503_and_leaves_nothing
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_moto,
+    ignore = "needs moto: MOTO_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn a_provider_slower_than_its_timeout_answers_502_and_its_code_is_not_left_usable() {
     let Some(moto) = twofa::testing::service_endpoint("MOTO_ENDPOINT") else {
         return;

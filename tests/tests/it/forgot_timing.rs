@@ -16,6 +16,7 @@ use twofa::senders::log::LogSender;
 use twofa::senders::ses::SesSender;
 use twofa::tenant::Scope;
 use twofa::testing::emulator_sdk_config;
+use twofa::testing::fixtures::PASSWORD;
 use twofa::testing::json_request;
 use twofa::user::UserPatch;
 
@@ -55,14 +56,8 @@ async fn forgot_takes_as_long_for_an_account_that_gets_a_code_as_for_an_unknown_
         let config = Config::read(&env).expect("settings");
         let core =
             twofa::testing::core_over(e2e::store(&backend).await, Arc::new(SystemClock), config);
-        let user = twofa::testing::seed_user(
-            &core,
-            Scope::Host,
-            "jane@example.org",
-            "correct horse battery staple",
-            &[],
-        )
-        .await;
+        let user =
+            twofa::testing::seed_user(&core, Scope::Host, "jane@example.org", PASSWORD, &[]).await;
         core.store
             .update_user(
                 &user.id,

@@ -5,6 +5,7 @@
 //! action the walkthrough needs fails it; and the writes of register and login are
 //! narrowed to the partitions a sign-up and a sign-in touch.
 
+use e2e::Client;
 use e2e::iam::{Access, allows, function_policy};
 use e2e::template::Template;
 use e2e::{
@@ -14,8 +15,7 @@ use serde_json::{Value, json};
 use serde_yaml::Value as Yaml;
 use twofa::config::Config;
 use twofa::testing::emulator_sdk_config;
-
-const PASSWORD: &str = "correct horse battery staple";
+use twofa::testing::fixtures::PASSWORD;
 
 fn expect(step: &str, r: &Reply, status: u16) -> Result<(), String> {
     if r.status == status {
@@ -202,6 +202,10 @@ fn without(function: &str, action: &str) -> String {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    any(no_dynamodb, no_moto),
+    ignore = "needs DynamoDB Local and moto: DYNAMODB_ENDPOINT or MOTO_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn the_walkthrough_of_every_function_passes_the_permissions_of_the_committed_template() {
     let Some((dynamodb, moto, from)) = services().await else {
         return;
@@ -211,6 +215,10 @@ async fn the_walkthrough_of_every_function_passes_the_permissions_of_the_committ
 }
 
 #[tokio::test]
+#[cfg_attr(
+    any(no_dynamodb, no_moto),
+    ignore = "needs DynamoDB Local and moto: DYNAMODB_ENDPOINT or MOTO_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn the_walkthrough_fails_when_the_template_misses_any_one_action_it_needs() {
     let Some((dynamodb, moto, from)) = services().await else {
         return;

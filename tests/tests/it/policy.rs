@@ -1,10 +1,10 @@
 //! The policy over HTTP: a host that forces 2FA, a user with nothing set up who is
 //! only let in to enrol, and who must then sign in again with the new factor.
 
+use e2e::Client;
 use e2e::{AppOptions, Backend, spawn_app};
 use serde_json::json;
-
-const PASSWORD: &str = "correct horse battery staple";
+use twofa::testing::fixtures::PASSWORD;
 
 #[tokio::test]
 async fn a_forced_user_without_a_provider_can_only_enrol_and_then_signs_in_with_it() {
@@ -323,7 +323,7 @@ async fn a_stale_admin_session_cannot_take_away_the_only_factor_of_sms_users() {
         let stale = side.admin_token(3_600);
         let r = side.allow_only_the_authenticator(&stale).await;
         assert_eq!(
-            (r.status, r.error()),
+            (r.status, r.error.as_str()),
             (403, "step_up_required"),
             "removing sms leaves an SMS-only user with 2FA on and nothing to prove it with: {:?}",
             r.body
@@ -375,7 +375,7 @@ async fn the_password_alone_never_enrols_a_factor_on_an_account_whose_factor_was
         // no recovery codes and no session.
         let login = side.sms_user_login().await;
         assert_eq!(
-            (login.status, login.error()),
+            (login.status, login.error.as_str()),
             (403, "forbidden"),
             "{:?}",
             login.body
@@ -530,7 +530,7 @@ async fn a_user_left_only_a_recovery_code_signs_in_with_it_and_then_cannot_enrol
         // The code is spent: the password alone must not now enrol a factor.
         let login = side.sms_user_login().await;
         assert_eq!(
-            (login.status, login.error()),
+            (login.status, login.error.as_str()),
             (403, "forbidden"),
             "{:?}",
             login.body

@@ -4,14 +4,14 @@
 
 use std::sync::Arc;
 
+use e2e::Client;
 use e2e::gate_store::GateStore;
 use e2e::{AppOptions, Backend, TestApp, spawn_app_over};
 use serde_json::json;
 use twofa::tenant::Scope;
+use twofa::testing::fixtures::PASSWORD;
 use twofa::testing::{patch_user, seed_user};
 use twofa::user::{Authenticator, User, UserPatch};
-
-const PASSWORD: &str = "correct horse battery staple";
 
 /// The local API over the memory store, behind a gate.
 async fn gated_app() -> (TestApp, GateStore) {
@@ -150,7 +150,7 @@ async fn a_login_racing_a_stranding_change_keeps_the_mark_and_the_password_alone
         after.body
     );
     assert_eq!(
-        (after.status, after.error()),
+        (after.status, after.error.as_str()),
         (403, "forbidden"),
         "{:?}",
         after.body
@@ -275,7 +275,7 @@ async fn a_remembered_browser_of_a_stranded_user_cannot_enrol_a_factor_without_s
         .post("/account/authenticator", &json!({}), Some(session))
         .await;
     assert_eq!(
-        (enrol.status, enrol.error()),
+        (enrol.status, enrol.error.as_str()),
         (403, "step_up_required"),
         "a session without a fresh second factor started enrolment on a stranded account"
     );

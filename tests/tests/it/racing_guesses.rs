@@ -19,15 +19,16 @@
 //! answers refused as wrong than slots that stayed counted), a slot taken after a
 //! lock was written, or the right answer accepted after a lock was written.
 
+use e2e::Client;
 use e2e::lockout_log::{Entry, LockoutLog, Noted};
 use e2e::{AppOptions, Backend, Reply, TestApp, spawn_app_over};
 use serde_json::{Value, json};
 use twofa::config::Config;
 use twofa::store::Succeeded;
 use twofa::tenant::Scope;
+use twofa::testing::fixtures::PASSWORD;
 use twofa::user::{Authenticator, UserPatch};
 
-const PASSWORD: &str = "correct horse battery staple";
 const WRONG: usize = 12;
 const ROUNDS: usize = 4;
 /// `LOCKOUT_MAX_FAILED_ATTEMPTS`: one slot.
@@ -680,6 +681,7 @@ macro_rules! on_both_stores {
             use super::*;
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                #[cfg_attr(no_dynamodb, ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)")]
                 async fn $name() {
                     let Some(backend) = Backend::dynamo() else { return };
                     ($body)(backend).await

@@ -15,11 +15,10 @@ use twofa::config::Config;
 use twofa::senders::log::LogSender;
 use twofa::store::dynamo::DynamoStore;
 use twofa::tenant::Scope;
+use twofa::testing::fixtures::PASSWORD;
 use twofa::testing::{Reply, json_request, seed_user};
 use twofa::tokens::{NewToken, TokenKind};
 use twofa::user::{Authenticator, User, UserPatch};
-
-const PASSWORD: &str = "correct horse battery staple";
 
 struct Setup {
     proxy: FaultProxy,
@@ -129,6 +128,10 @@ fn fail_the_success_write(proxy: &FaultProxy, operation: &str) {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn a_right_recovery_code_whose_write_is_retried_still_signs_in() {
     let Some(s) = setup().await else { return };
     let (user, _, codes, token) = signing_in(&s.core).await;
@@ -152,6 +155,10 @@ async fn a_right_recovery_code_whose_write_is_retried_still_signs_in() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn a_right_authenticator_code_whose_write_is_retried_still_signs_in() {
     let Some(s) = setup().await else { return };
     let (user, key, _, token) = signing_in(&s.core).await;
@@ -177,6 +184,10 @@ async fn a_right_authenticator_code_whose_write_is_retried_still_signs_in() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn a_right_emailed_code_whose_transaction_is_retried_still_signs_in() {
     let Some(s) = setup().await else { return };
     let (user, _, _, token) = signing_in(&s.core).await;
@@ -225,6 +236,10 @@ async fn a_right_emailed_code_whose_transaction_is_retried_still_signs_in() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn a_wrong_code_whose_slot_write_is_retried_counts_once() {
     let Some(s) = setup().await else { return };
     let (user, _, _, token) = signing_in(&s.core).await;
@@ -274,6 +289,10 @@ async fn login(s: &Setup, email: &str, password: &str) -> (u16, Value) {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn a_right_password_whose_give_back_is_retried_keeps_the_earlier_failures_counted() {
     let Some(s) = setup().await else { return };
     let (user, _, _, _) = signing_in(&s.core).await;
@@ -325,6 +344,10 @@ async fn manage(s: &Setup, method: &str, path: &str, body: Value, token: &str) -
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn a_settings_change_whose_write_is_retried_is_answered_as_applied_and_recorded() {
     let Some(s) = setup().await else { return };
     let (admin, token) = signed_in_user(&s.core, &[twofa::user::Role::HostAdmin]).await;
@@ -369,6 +392,10 @@ async fn a_settings_change_whose_write_is_retried_is_answered_as_applied_and_rec
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn a_new_authenticator_whose_write_is_retried_is_the_key_the_client_receives() {
     let Some(s) = setup().await else { return };
     let (user, token) = signed_in_user(&s.core, &[]).await;
@@ -403,6 +430,10 @@ async fn a_new_authenticator_whose_write_is_retried_is_the_key_the_client_receiv
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn a_forgotten_browser_whose_delete_is_retried_is_answered_204() {
     let Some(s) = setup().await else { return };
     let (user, token) = signed_in_user(&s.core, &[]).await;

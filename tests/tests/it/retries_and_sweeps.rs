@@ -12,6 +12,7 @@ use twofa::config::Config;
 use twofa::store::dynamo::DynamoStore;
 use twofa::store::{Slot, Spend, Subject, Succeeded, Success};
 use twofa::tenant::Scope;
+use twofa::testing::fixtures::PASSWORD;
 use twofa::testing::seed_user;
 use twofa::user::UserPatch;
 
@@ -46,14 +47,7 @@ async fn a_retried_slot_write_counts_once_even_when_another_attempt_landed_in_be
         eprintln!("SKIPPED: no DYNAMODB_ENDPOINT");
         return;
     };
-    let user = seed_user(
-        &core,
-        Scope::Host,
-        "slot-retry@example.com",
-        "correct horse battery staple",
-        &[],
-    )
-    .await;
+    let user = seed_user(&core, Scope::Host, "slot-retry@example.com", PASSWORD, &[]).await;
     let (store, now) = (core.store.as_ref(), core.now());
     // Attempt A's slot applies; its answer is lost.
     assert_eq!(
@@ -98,7 +92,7 @@ async fn a_retried_success_write_is_its_own_even_when_another_success_landed_in_
         &core,
         Scope::Host,
         "success-retry@example.com",
-        "correct horse battery staple",
+        PASSWORD,
         &[],
     )
     .await;
@@ -160,7 +154,7 @@ async fn a_retried_give_back_gives_back_once_even_when_another_success_landed_in
         &core,
         Scope::Host,
         "giveback-retry@example.com",
-        "correct horse battery staple",
+        PASSWORD,
         &[],
     )
     .await;
@@ -253,7 +247,7 @@ async fn signing_in_behind_a_proxy() -> Option<(
         &core,
         Scope::Host,
         &format!("{}@example.com", uuid::Uuid::new_v4().simple()),
-        "correct horse battery staple",
+        PASSWORD,
         &[],
     )
     .await;
@@ -294,6 +288,10 @@ async fn signing_in_behind_a_proxy() -> Option<(
 /// (a store blip that outlasts the SDK's tries). The answer was 503 "try again", and
 /// the retry 401 `unauthorized`: the sign-in the right code earned is lost.
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn a_right_code_whose_remembered_browser_cannot_be_written_still_signs_in() {
     use e2e::fault_proxy::{Fault, Rule};
     use serde_json::json;
@@ -341,6 +339,10 @@ async fn a_right_code_whose_remembered_browser_cannot_be_written_still_signs_in(
 /// (a day), so DynamoDB may or may not have swept it. Unswept, any code typed answers
 /// 410 `code_expired` and counts nothing; swept, 401 `invalid_code`, counted.
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn an_expired_code_past_its_grace_answers_the_same_whether_or_not_ttl_swept_it() {
     use serde_json::json;
     use twofa::codes::{CodePurpose, PendingCode};
@@ -353,7 +355,7 @@ async fn an_expired_code_past_its_grace_answers_the_same_whether_or_not_ttl_swep
         &core,
         Scope::Host,
         &format!("{}@example.com", uuid::Uuid::new_v4().simple()),
-        "correct horse battery staple",
+        PASSWORD,
         &[],
     )
     .await;
@@ -391,7 +393,7 @@ async fn an_expired_code_past_its_grace_answers_the_same_whether_or_not_ttl_swep
             .unwrap()
             .unwrap()
             .failed_count;
-        (r.status, r.error().to_string(), count)
+        (r.status, r.error.as_str().to_string(), count)
     };
     let unswept = confirm().await;
     // The sweep.
@@ -412,6 +414,10 @@ async fn an_expired_code_past_its_grace_answers_the_same_whether_or_not_ttl_swep
 /// Forgetting a remembered browser that expired two days ago (past the TTL grace,
 /// so swept or not at DynamoDB's whim): 204 while the item lingers, 404 once swept.
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn forgetting_an_expired_browser_answers_the_same_whether_or_not_ttl_swept_it() {
     use twofa::devices::Device;
     let Some(core) = core().await else {
@@ -423,7 +429,7 @@ async fn forgetting_an_expired_browser_answers_the_same_whether_or_not_ttl_swept
         &core,
         Scope::Host,
         &format!("{}@example.com", uuid::Uuid::new_v4().simple()),
-        "correct horse battery staple",
+        PASSWORD,
         &[],
     )
     .await;
@@ -476,6 +482,10 @@ async fn forgetting_an_expired_browser_answers_the_same_whether_or_not_ttl_swept
 /// 503 "try again", and the retry 401 `invalid_code`, counted as a failure: a right
 /// answer counted as wrong, for a change that had been made.
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn a_right_reset_code_whose_follow_up_write_fails_is_not_answered_as_a_failure() {
     use e2e::fault_proxy::{Fault, Rule};
     use serde_json::json;
@@ -542,7 +552,7 @@ async fn a_retried_unlock_does_not_clear_a_failure_counted_after_it() {
         &core,
         Scope::Host,
         &format!("{}@example.com", uuid::Uuid::new_v4().simple()),
-        "correct horse battery staple",
+        PASSWORD,
         &[],
     )
     .await;

@@ -13,9 +13,8 @@ use twofa::clock::SystemClock;
 use twofa::config::Config;
 use twofa::senders::log::LogSender;
 use twofa::store::dynamo::DynamoStore;
+use twofa::testing::fixtures::PASSWORD;
 use twofa::testing::{Reply, json_request};
-
-const PASSWORD: &str = "correct horse battery staple";
 
 /// Every request the client sends to DynamoDB (retries included), by operation name.
 #[derive(Debug, Clone, Default)]
@@ -80,6 +79,10 @@ async fn counted_core_with(endpoint: &str, config: Config) -> (Core, Calls) {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn the_policy_is_one_item_read_and_login_is_one_round_trip_before_the_password_check() {
     let Some(endpoint) = twofa::testing::service_endpoint("DYNAMODB_ENDPOINT") else {
         return;
@@ -191,6 +194,10 @@ async fn failed_logins(
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn a_wrong_password_and_an_unknown_email_cost_the_same_requests_in_the_same_order() {
     let Some(endpoint) = twofa::testing::service_endpoint("DYNAMODB_ENDPOINT") else {
         return;
@@ -260,6 +267,10 @@ async fn failed_resets(
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn a_wrong_reset_code_and_an_unknown_email_cost_the_same_requests_in_the_same_order() {
     let Some(endpoint) = twofa::testing::service_endpoint("DYNAMODB_ENDPOINT") else {
         return;
@@ -328,6 +339,10 @@ async fn host_admin(core: &Core) -> (twofa::user::User, String) {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn a_page_of_users_or_events_is_one_query_never_a_scan() {
     let Some(endpoint) = twofa::testing::service_endpoint("DYNAMODB_ENDPOINT") else {
         return;
@@ -436,6 +451,10 @@ async fn with_browsers(core: &Core, email: &str, n: usize) -> (twofa::user::User
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn listing_and_forgetting_remembered_browsers_cost_the_same_whatever_the_history() {
     let Some(endpoint) = twofa::testing::service_endpoint("DYNAMODB_ENDPOINT") else {
         return;

@@ -5,12 +5,12 @@
 //! enrol an authenticator and sign in with it, then use a recovery code. Deployed as
 //! template.yaml says, each function's calls through its permissions (`e2e::deployed`).
 
+use e2e::Client;
 use e2e::{Backend, Deployment, TestApp, code_in, moto_records, spawn_deployed, unique_number};
 use serde_json::{Value, json};
 use twofa::config::Config;
 use twofa::testing::emulator_sdk_config;
-
-const PASSWORD: &str = "correct horse battery staple";
+use twofa::testing::fixtures::PASSWORD;
 
 async fn sms_code(moto: &str, to: &str) -> String {
     let sent = moto_records(moto, "sns", "SMS").await;
@@ -51,6 +51,10 @@ async fn login(app: &TestApp, email: &str, remember: Option<&str>) -> Value {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    any(no_dynamodb, no_moto),
+    ignore = "needs DynamoDB Local and moto: DYNAMODB_ENDPOINT or MOTO_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn the_whole_second_factor_walkthrough_on_dynamodb_local_and_moto() {
     let Some(Backend::Dynamo(dynamodb)) = Backend::dynamo() else {
         return;

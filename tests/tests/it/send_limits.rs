@@ -4,10 +4,12 @@
 //! so only DynamoDB shows the contention); budgets strangers can cause sends in never
 //! hold up an owner's sign-in; a give-back retried after a lost answer applies once.
 
+use e2e::Client;
 use e2e::{AppOptions, Backend, TestApp, spawn_app};
 use serde_json::json;
 use twofa::config::Config;
 use twofa::tenant::Scope;
+use twofa::testing::fixtures::PASSWORD;
 use twofa::tokens::TokenKind;
 use twofa::user::User;
 
@@ -42,6 +44,10 @@ async fn confirming(app: &TestApp, label: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn twenty_users_of_one_tenant_sending_at_once_all_get_their_code_and_the_twenty_first_is_capped()
  {
     let Some(backend) = Backend::dynamo() else {
@@ -99,8 +105,6 @@ async fn twenty_users_of_one_tenant_sending_at_once_all_get_their_code_and_the_t
         r.body
     );
 }
-
-const PASSWORD: &str = "correct horse battery staple";
 
 /// Registers over HTTP and signs in with the password alone; the access token.
 async fn register(app: &TestApp, email: &str, phone: Option<&str>) -> String {
@@ -333,6 +337,10 @@ async fn anonymous_reset_requests_do_not_void_the_code_the_owner_is_typing() {
 /// code out. Through the fault proxy on DynamoDB Local: the give-back is answered 500
 /// after it applied, and the window must still hold exactly what was sent.
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn a_give_back_whose_answer_was_lost_and_retried_uncounts_one_send() {
     use aws_config::retry::RetryConfig;
     use e2e::fault_proxy::{Fault, FaultProxy, Rule};
@@ -427,6 +435,10 @@ async fn a_give_back_whose_answer_was_lost_and_retried_uncounts_one_send() {
 /// 429 with nothing sent, or the owner's `/password/forgot` sent nothing for a code
 /// lifetime. Through the fault proxy on DynamoDB Local.
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn a_count_whose_answer_was_lost_and_retried_counts_the_send_once() {
     use aws_config::retry::RetryConfig;
     use e2e::fault_proxy::{Fault, FaultProxy, Rule};

@@ -1,10 +1,10 @@
 //! Register and sign in over HTTP against the local API, on the embedded store and
 //! on DynamoDB Local: the contract's answers, lockout, and lockout under concurrency.
 
+use e2e::Client;
 use e2e::{AppOptions, Backend, TestApp, spawn_app};
 use serde_json::json;
-
-const PASSWORD: &str = "correct horse battery staple";
+use twofa::testing::fixtures::PASSWORD;
 
 async fn register_and_login(app: &TestApp) {
     let r = app.post("/register", &json!({"email": "Jane@Example.com", "password": PASSWORD, "phone_number": "+15555550100"}), None).await;
@@ -221,6 +221,10 @@ async fn sign_in_works_as_the_contract_says_on_the_embedded_store() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn sign_in_works_as_the_contract_says_on_dynamodb_local() {
     let Some(backend) = Backend::dynamo() else {
         return;

@@ -5,12 +5,13 @@
 //! request that lost answers 401 `unauthorized`, never a 500. Over HTTP on the
 //! embedded store and on DynamoDB Local, several rounds, since the order varies.
 
+use e2e::Client;
 use e2e::{AppOptions, Backend, Reply, TestApp, spawn_app};
 use serde_json::json;
 use twofa::tenant::Scope;
+use twofa::testing::fixtures::PASSWORD;
 use twofa::user::UserPatch;
 
-const PASSWORD: &str = "correct horse battery staple";
 const IN_FLIGHT: usize = 6;
 const ROUNDS: usize = 10;
 
@@ -162,6 +163,10 @@ async fn no_token_a_request_in_flight_gets_outlives_a_sign_out_everywhere_on_the
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn no_token_a_request_in_flight_gets_outlives_a_sign_out_everywhere_on_dynamodb_local() {
     let Some(backend) = Backend::dynamo() else {
         return;

@@ -5,14 +5,15 @@
 
 use std::sync::Arc;
 
+use e2e::Client;
 use e2e::gate_store::GateStore;
 use e2e::{AppOptions, Backend, TestApp, spawn_app_over};
 use serde_json::json;
 use twofa::tenant::Scope;
+use twofa::testing::fixtures::PASSWORD;
 use twofa::testing::{patch_user, seed_user};
 use twofa::user::{User, UserPatch};
 
-const PASSWORD: &str = "correct horse battery staple";
 const THIEFS: &str = "the thief's own new passphrase";
 const OWNERS: &str = "the owner's own new passphrase";
 

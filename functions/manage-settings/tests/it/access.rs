@@ -1,6 +1,7 @@
 //! Who may call what: routing, token kinds, roles, and tenant isolation on every route.
 
 use crate::support;
+use twofa::testing::Client;
 
 use serde_json::{Value, json};
 use support::World;
@@ -91,10 +92,10 @@ fn the_route_table_here_is_the_function_s_route_table() {
 async fn unknown_paths_are_404_and_known_paths_with_another_method_are_405() {
     let w = World::new().await;
     let t = w.token(&w.host_admin);
-    let r = w.call("GET", "/nope", json!(null), Some(&t)).await;
-    assert_eq!((r.status, r.error()), (404, "not_found"));
+    let r = w.settings("GET", "/nope", json!(null), Some(&t)).await;
+    assert_eq!((r.status, r.error.as_str()), (404, "not_found"));
     let r = w
-        .call(
+        .settings(
             "GET",
             "/account/authenticator/verify/extra",
             json!(null),
@@ -103,16 +104,16 @@ async fn unknown_paths_are_404_and_known_paths_with_another_method_are_405() {
         .await;
     assert_eq!(r.status, 404);
     let r = w
-        .call("DELETE", "/settings/two-factor", json!(null), Some(&t))
+        .settings("DELETE", "/settings/two-factor", json!(null), Some(&t))
         .await;
     assert_eq!(
-        (r.status, r.error(), &r.body["allowed"]),
+        (r.status, r.error.as_str(), &r.body["allowed"]),
         (405, "method_not_allowed", &json!("GET, PUT"))
     );
     let r = w
-        .call("PATCH", "/account/devices/d1", json!(null), None)
+        .settings("PATCH", "/account/devices/d1", json!(null), None)
         .await;
-    assert_eq!((r.status, r.error()), (405, "method_not_allowed"));
+    assert_eq!((r.status, r.error.as_str()), (405, "method_not_allowed"));
 }
 
 #[tokio::test]
@@ -131,9 +132,11 @@ async fn every_route_refuses_a_missing_forged_expired_or_wrong_kind_token() {
     for (method, pattern, body) in routes() {
         let path = path_for(pattern, "acme", &w.host_user);
         for (what, token) in &bad {
-            let r = w.call(method, &path, body.clone(), token.as_deref()).await;
+            let r = w
+                .settings(method, &path, body.clone(), token.as_deref())
+                .await;
             assert_eq!(
-                (r.status, r.error()),
+                (r.status, r.error.as_str()),
                 (401, "unauthorized"),
                 "{method} {pattern} with {what}"
             );
@@ -149,7 +152,7 @@ async fn every_route_refuses_an_access_token_issued_before_the_security_stamp_ch
     let admin = &w.host_admin;
     let before = w.mfa_token(admin);
     let r = w
-        .call(
+        .settings(
             "POST",
             "/account/forget-browser",
             json!(null),
@@ -159,9 +162,9 @@ async fn every_route_refuses_an_access_token_issued_before_the_security_stamp_ch
     assert_eq!(r.status, 204);
     for (method, pattern, body) in routes() {
         let path = path_for(pattern, "acme", &w.host_user);
-        let r = w.call(method, &path, body.clone(), Some(&before)).await;
+        let r = w.settings(method, &path, body.clone(), Some(&before)).await;
         assert_eq!(
-            (r.status, r.error()),
+            (r.status, r.error.as_str()),
             (401, "unauthorized"),
             "{method} {pattern} with a token from before forget-browser"
         );
@@ -176,10 +179,10 @@ async fn a_setup_token_opens_only_authenticator_enrolment() {
     let setup = w.setup_token(&w.host_admin);
     for (method, pattern, body) in routes() {
         let path = path_for(pattern, "acme", &w.host_user);
-        let r = w.call(method, &path, body.clone(), Some(&setup)).await;
+        let r = w.settings(method, &path, body.clone(), Some(&setup)).await;
         let enrolment = pattern.starts_with("/account/authenticator") && method == "POST";
         assert_eq!(
-            r.error() == "unauthorized",
+            r.error.as_str() == "unauthorized",
             !enrolment,
             "{method} {pattern} with a setup token: {:?}",
             r.body
@@ -205,7 +208,9 @@ async fn a_token_whose_tenant_is_not_its_users_tenant_is_refused_everywhere() {
         .unwrap();
     for (method, pattern, body) in routes() {
         let path = path_for(pattern, "globex", &w.globex_user);
-        let r = w.call(method, &path, body.clone(), Some(&crossed)).await;
+        let r = w
+            .settings(method, &path, body.clone(), Some(&crossed))
+            .await;
         assert_eq!(r.status, 401, "{method} {pattern}");
     }
 }
@@ -244,7 +249,7 @@ async fn admin_routes_answer_each_role_as_the_contract_says() {
             // its flag, a reset): the token is for the caller as stored now.
             let caller = w.core.store.user(&caller.id).await.unwrap().unwrap();
             let r = w
-                .call(method, &path, body.clone(), Some(&w.token(&caller)))
+                .settings(method, &path, body.clone(), Some(&w.token(&caller)))
                 .await;
             assert_eq!(
                 r.status,
@@ -273,14 +278,14 @@ async fn a_role_claimed_in_a_token_but_not_held_grants_nothing() {
         )
         .unwrap();
     let r = w
-        .call(
+        .settings(
             "PUT",
             "/settings/two-factor",
             json!({"behaviour": "disabled"}),
             Some(&boastful),
         )
         .await;
-    assert_eq!((r.status, r.error()), (403, "forbidden"));
+    assert_eq!((r.status, r.error.as_str()), (403, "forbidden"));
     assert_eq!(w.core.store.host_settings().await.unwrap(), None);
 }
 
@@ -288,14 +293,14 @@ async fn a_role_claimed_in_a_token_but_not_held_grants_nothing() {
 async fn a_tenant_admin_reaches_neither_another_tenant_nor_the_host_on_any_admin_route() {
     let w = World::new().await;
     let host = w.token(&w.host_admin);
-    w.call(
+    w.settings(
         "PUT",
         "/settings/two-factor",
         json!({"behaviour": "forced"}),
         Some(&host),
     )
     .await;
-    w.call(
+    w.settings(
         "PUT",
         "/settings/two-factor",
         json!({"behaviour": "disabled"}),
@@ -305,10 +310,10 @@ async fn a_tenant_admin_reaches_neither_another_tenant_nor_the_host_on_any_admin
     let acme = w.token(&w.acme_admin);
     // Settings: its own tenant's, whatever the host's and globex's are.
     let r = w
-        .call("GET", "/settings/two-factor", json!(null), Some(&acme))
+        .settings("GET", "/settings/two-factor", json!(null), Some(&acme))
         .await;
     assert_eq!(r.body["behaviour"], "optional");
-    w.call(
+    w.settings(
         "PUT",
         "/settings/two-factor",
         json!({"users_can_change": false}),
@@ -337,7 +342,7 @@ async fn a_tenant_admin_reaches_neither_another_tenant_nor_the_host_on_any_admin
     // Tenants and features: the host's alone.
     for t in ["globex", "acme"] {
         let r = w
-            .call(
+            .settings(
                 "PUT",
                 &format!("/tenants/{t}/features/two-factor"),
                 json!({"behaviour": "disabled"}),
@@ -346,7 +351,7 @@ async fn a_tenant_admin_reaches_neither_another_tenant_nor_the_host_on_any_admin
             .await;
         assert_eq!(r.status, 403, "{t}");
         assert_eq!(
-            w.call(
+            w.settings(
                 "GET",
                 &format!("/tenants/{t}/features/two-factor"),
                 json!(null),
@@ -371,18 +376,20 @@ async fn a_tenant_admin_reaches_neither_another_tenant_nor_the_host_on_any_admin
     for target in [&w.globex_user, &w.globex_admin, &w.host_user, &w.host_admin] {
         let path = format!("/users/{}/two-factor", target.id);
         assert_eq!(
-            w.call("GET", &path, json!(null), Some(&acme)).await.status,
+            w.settings("GET", &path, json!(null), Some(&acme))
+                .await
+                .status,
             404
         );
         assert_eq!(
-            w.call("PUT", &path, json!({"enabled": true}), Some(&acme))
+            w.settings("PUT", &path, json!({"enabled": true}), Some(&acme))
                 .await
                 .status,
             404
         );
         for action in ["unlock", "reset-two-factor"] {
             let r = w
-                .call(
+                .settings(
                     "POST",
                     &format!("/users/{}/{action}", target.id),
                     json!(null),
@@ -390,14 +397,14 @@ async fn a_tenant_admin_reaches_neither_another_tenant_nor_the_host_on_any_admin
                 )
                 .await;
             assert_eq!(
-                (r.status, r.error()),
+                (r.status, r.error.as_str()),
                 (404, "not_found"),
                 "{action} {}",
                 target.email.as_str()
             );
         }
         assert_eq!(
-            w.call(
+            w.settings(
                 "GET",
                 &format!("/events?user_id={}", target.id),
                 json!(null),
@@ -408,7 +415,7 @@ async fn a_tenant_admin_reaches_neither_another_tenant_nor_the_host_on_any_admin
             404
         );
     }
-    let listed = w.call("GET", "/users", json!(null), Some(&acme)).await;
+    let listed = w.settings("GET", "/users", json!(null), Some(&acme)).await;
     let ids: Vec<&str> = listed.body["users"]
         .as_array()
         .unwrap()
@@ -441,19 +448,19 @@ async fn account_routes_act_on_the_callers_own_records_only() {
     w.core.store.put_device(&theirs).await.unwrap();
     let acme = w.token(&w.acme_user);
     assert_eq!(
-        w.call("DELETE", "/account/devices/d1", json!(null), Some(&acme))
+        w.settings("DELETE", "/account/devices/d1", json!(null), Some(&acme))
             .await
             .status,
         404
     );
     assert_eq!(
-        w.call("GET", "/account/devices", json!(null), Some(&acme))
+        w.settings("GET", "/account/devices", json!(null), Some(&acme))
             .await
             .body,
         json!([])
     );
     assert_eq!(
-        w.call("POST", "/account/forget-browser", json!(null), Some(&acme))
+        w.settings("POST", "/account/forget-browser", json!(null), Some(&acme))
             .await
             .status,
         204
@@ -465,13 +472,13 @@ async fn account_routes_act_on_the_callers_own_records_only() {
     // forget-browser ended that session: sign in again.
     let acme = w.token(&w.user(&w.acme_user.id).await);
     assert_eq!(
-        w.call("POST", "/account/recovery-codes", json!(null), Some(&acme))
+        w.settings("POST", "/account/recovery-codes", json!(null), Some(&acme))
             .await
             .status,
         200
     );
     assert_eq!(
-        w.call("POST", "/account/authenticator", json!(null), Some(&acme))
+        w.settings("POST", "/account/authenticator", json!(null), Some(&acme))
             .await
             .status,
         200

@@ -2,10 +2,12 @@
 //! recovery codes and remembered browsers; step-up and security notices.
 
 use crate::support;
+use twofa::testing::Client;
 
 use serde_json::json;
 use support::World;
 use twofa::devices::Device;
+use twofa::testing::fixtures::PASSWORD;
 use twofa::totp;
 use twofa::user::{Authenticator, User, UserPatch};
 
@@ -20,7 +22,7 @@ fn sms_ready() -> UserPatch {
 /// Starts enrolment and returns the key the user's app would hold.
 async fn start_enrolment(w: &World, token: &str) -> Vec<u8> {
     let r = w
-        .call("POST", "/account/authenticator", json!(null), Some(token))
+        .settings("POST", "/account/authenticator", json!(null), Some(token))
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let shared = r.body["shared_key"]
@@ -43,7 +45,7 @@ async fn the_account_view_shows_policy_providers_with_masked_hints_and_recovery_
         )
         .await;
     let r = w
-        .call(
+        .settings(
             "GET",
             "/account/two-factor",
             json!(null),
@@ -66,7 +68,7 @@ async fn the_account_view_shows_policy_providers_with_masked_hints_and_recovery_
         })
     );
     let r = w
-        .call(
+        .settings(
             "GET",
             "/account/two-factor",
             json!(null),
@@ -86,7 +88,7 @@ async fn reading_the_account_view_costs_two_store_reads_the_user_and_its_side() 
         let t = w.token(user);
         let before = w.store.reads();
         let r = w
-            .call("GET", "/account/two-factor", json!(null), Some(&t))
+            .settings("GET", "/account/two-factor", json!(null), Some(&t))
             .await;
         assert_eq!(r.status, 200);
         assert_eq!(
@@ -99,7 +101,7 @@ async fn reading_the_account_view_costs_two_store_reads_the_user_and_its_side() 
 }
 
 async fn view(w: &World, user: &User) -> serde_json::Value {
-    w.call(
+    w.settings(
         "GET",
         "/account/two-factor",
         json!(null),
@@ -114,7 +116,7 @@ async fn the_account_view_names_the_layer_that_decided() {
     let w = World::new().await;
     let host = w.token(&w.host_admin);
     let acme = w.token(&w.acme_admin);
-    w.call(
+    w.settings(
         "PUT",
         "/settings/two-factor",
         json!({"behaviour": "forced"}),
@@ -138,7 +140,7 @@ async fn the_account_view_names_the_layer_that_decided() {
     );
     // The host's own settings never reach tenant users.
     assert_eq!(view(&w, &w.acme_user).await["decided_by"], "user");
-    w.call(
+    w.settings(
         "PUT",
         "/settings/two-factor",
         json!({"behaviour": "disabled"}),
@@ -150,7 +152,7 @@ async fn the_account_view_names_the_layer_that_decided() {
         (&v["behaviour"], &v["decided_by"], &v["enabled"]),
         (&json!("disabled"), &json!("tenant"), &json!(false))
     );
-    w.call(
+    w.settings(
         "PUT",
         "/tenants/acme/features/two-factor",
         json!({"behaviour": "forced"}),
@@ -170,7 +172,7 @@ async fn a_user_turns_2fa_on_with_a_provider_and_is_told() {
     let w = World::new().await;
     let user = w.patch(&w.host_user, sms_ready()).await;
     let r = w
-        .call(
+        .settings(
             "PUT",
             "/account/two-factor",
             json!({"enabled": true}),
@@ -210,7 +212,7 @@ async fn a_change_authenticated_before_a_sign_out_everywhere_and_written_after_i
         .await
         .expect("the stolen token is live when the change reads the caller");
     let out = w
-        .call(
+        .settings(
             "POST",
             "/account/sign-out-everywhere",
             json!({}),
@@ -231,7 +233,7 @@ async fn a_change_authenticated_before_a_sign_out_everywhere_and_written_after_i
         Ok((_, fresh)) => {
             let token = fresh.expect("a fresh token").access_token;
             let r = w
-                .call("GET", "/account/two-factor", json!(null), Some(&token))
+                .settings("GET", "/account/two-factor", json!(null), Some(&token))
                 .await;
             panic!(
                 "the late change landed and handed out a token answering {}",
@@ -258,7 +260,7 @@ async fn turning_2fa_on_before_any_provider_is_set_up_is_allowed_and_shown() {
         )
         .await;
     let r = w
-        .call(
+        .settings(
             "PUT",
             "/account/two-factor",
             json!({"enabled": true}),
@@ -282,28 +284,28 @@ async fn turning_2fa_off_needs_a_second_factor_proven_in_the_last_ten_minutes() 
         )
         .await;
     let r = w
-        .call(
+        .settings(
             "PUT",
             "/account/two-factor",
             json!({"enabled": false}),
             Some(&w.token(&user)),
         )
         .await;
-    assert_eq!((r.status, r.error()), (403, "step_up_required"));
+    assert_eq!((r.status, r.error.as_str()), (403, "step_up_required"));
     let stale = w.mfa_token(&user);
     w.clock.advance(601);
     let r = w
-        .call(
+        .settings(
             "PUT",
             "/account/two-factor",
             json!({"enabled": false}),
             Some(&stale),
         )
         .await;
-    assert_eq!((r.status, r.error()), (403, "step_up_required"));
+    assert_eq!((r.status, r.error.as_str()), (403, "step_up_required"));
     assert!(w.user(&user.id).await.two_factor_enabled);
     let r = w
-        .call(
+        .settings(
             "PUT",
             "/account/two-factor",
             json!({"enabled": false}),
@@ -325,7 +327,7 @@ async fn turning_2fa_off_needs_a_second_factor_proven_in_the_last_ten_minutes() 
 async fn a_user_cannot_change_the_flag_when_policy_decides_or_users_may_not() {
     let w = World::new().await;
     let acme = w.token(&w.acme_admin);
-    w.call(
+    w.settings(
         "PUT",
         "/settings/two-factor",
         json!({"users_can_change": false}),
@@ -334,16 +336,16 @@ async fn a_user_cannot_change_the_flag_when_policy_decides_or_users_may_not() {
     .await;
     let user = w.patch(&w.acme_user, sms_ready()).await;
     let r = w
-        .call(
+        .settings(
             "PUT",
             "/account/two-factor",
             json!({"enabled": true}),
             Some(&w.token(&user)),
         )
         .await;
-    assert_eq!((r.status, r.error()), (403, "forbidden"));
+    assert_eq!((r.status, r.error.as_str()), (403, "forbidden"));
     assert_eq!(
-        w.call(
+        w.settings(
             "GET",
             "/account/two-factor",
             json!(null),
@@ -356,7 +358,7 @@ async fn a_user_cannot_change_the_flag_when_policy_decides_or_users_may_not() {
     // An admin of that side always may.
     let admin = w.patch(&w.acme_admin, sms_ready()).await;
     let r = w
-        .call(
+        .settings(
             "PUT",
             "/account/two-factor",
             json!({"enabled": true}),
@@ -368,7 +370,7 @@ async fn a_user_cannot_change_the_flag_when_policy_decides_or_users_may_not() {
     // Forced by the tenant: nobody's flag counts.
     let admin = w.user(&admin.id).await;
     let r = w
-        .call(
+        .settings(
             "PUT",
             "/settings/two-factor",
             json!({"behaviour": "forced"}),
@@ -377,14 +379,14 @@ async fn a_user_cannot_change_the_flag_when_policy_decides_or_users_may_not() {
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let r = w
-        .call(
+        .settings(
             "PUT",
             "/account/two-factor",
             json!({"enabled": false}),
             Some(&w.mfa_token(&admin)),
         )
         .await;
-    assert_eq!((r.status, r.error()), (403, "forbidden"));
+    assert_eq!((r.status, r.error.as_str()), (403, "forbidden"));
     assert!(!w.user(&user.id).await.two_factor_enabled);
 }
 
@@ -397,7 +399,7 @@ async fn a_bad_flag_body_is_refused_naming_the_field() {
         json!({"enabled": null}),
     ] {
         let r = w
-            .call(
+            .settings(
                 "PUT",
                 "/account/two-factor",
                 body.clone(),
@@ -416,7 +418,7 @@ async fn a_bad_flag_body_is_refused_naming_the_field() {
 async fn enrolling_an_authenticator_gives_a_key_uri_and_qr_code_and_keeps_the_key_sealed() {
     let w = World::new().await;
     let r = w
-        .call(
+        .settings(
             "POST",
             "/account/authenticator",
             json!(null),
@@ -451,7 +453,7 @@ async fn enrolling_an_authenticator_gives_a_key_uri_and_qr_code_and_keeps_the_ke
     );
     // Not yet a provider.
     let v = w
-        .call(
+        .settings(
             "GET",
             "/account/two-factor",
             json!(null),
@@ -469,7 +471,7 @@ async fn a_code_from_the_app_enables_it_turns_2fa_on_and_gives_ten_recovery_code
     let key = start_enrolment(&w, &t).await;
     let code = totp::code_at(&key, w.core.now()).unwrap();
     let r = w
-        .call(
+        .settings(
             "POST",
             "/account/authenticator/verify",
             json!({"code": code}),
@@ -507,7 +509,7 @@ async fn a_code_from_the_app_enables_it_turns_2fa_on_and_gives_ten_recovery_code
         .expect("a fresh access token")
         .to_string();
     let v = w
-        .call("GET", "/account/two-factor", json!(null), Some(&t))
+        .settings("GET", "/account/two-factor", json!(null), Some(&t))
         .await;
     assert_eq!(
         (
@@ -518,14 +520,14 @@ async fn a_code_from_the_app_enables_it_turns_2fa_on_and_gives_ten_recovery_code
     );
     // Enrolment is over: the code cannot be used again here.
     let r = w
-        .call(
+        .settings(
             "POST",
             "/account/authenticator/verify",
             json!({"code": code}),
             Some(&t),
         )
         .await;
-    assert_eq!((r.status, r.error()), (409, "authenticator_exists"));
+    assert_eq!((r.status, r.error.as_str()), (409, "authenticator_exists"));
 }
 
 #[tokio::test]
@@ -550,7 +552,7 @@ async fn a_replayed_code_is_refused_and_counted() {
         twofa::store::Succeeded::Done
     );
     let r = w
-        .call(
+        .settings(
             "POST",
             "/account/authenticator/verify",
             json!({"code": code}),
@@ -558,7 +560,7 @@ async fn a_replayed_code_is_refused_and_counted() {
         )
         .await;
     assert_eq!(
-        (r.status, r.error(), &r.body["attempts_remaining"]),
+        (r.status, r.error.as_str(), &r.body["attempts_remaining"]),
         (401, "invalid_code", &json!(4))
     );
     assert!(!w.user(&user.id).await.authenticator_enabled());
@@ -574,7 +576,7 @@ async fn wrong_codes_count_toward_the_lockout_and_the_fifth_locks() {
     let wrong = if good == "000000" { "111111" } else { "000000" };
     for left in [4, 3, 2, 1] {
         let r = w
-            .call(
+            .settings(
                 "POST",
                 "/account/authenticator/verify",
                 json!({"code": wrong}),
@@ -582,23 +584,23 @@ async fn wrong_codes_count_toward_the_lockout_and_the_fifth_locks() {
             )
             .await;
         assert_eq!(
-            (r.status, r.error(), &r.body["attempts_remaining"]),
+            (r.status, r.error.as_str(), &r.body["attempts_remaining"]),
             (401, "invalid_code", &json!(left))
         );
     }
     let r = w
-        .call(
+        .settings(
             "POST",
             "/account/authenticator/verify",
             json!({"code": "not a code"}),
             Some(&t),
         )
         .await;
-    assert_eq!((r.status, r.error()), (423, "locked_out"));
+    assert_eq!((r.status, r.error.as_str()), (423, "locked_out"));
     assert!(r.headers.contains_key("retry-after"));
     // Locked: even the right code waits.
     let r = w
-        .call(
+        .settings(
             "POST",
             "/account/authenticator/verify",
             json!({"code": good}),
@@ -620,18 +622,21 @@ async fn verifying_without_a_pending_authenticator_or_a_code_is_refused() {
     let w = World::new().await;
     let t = w.token(&w.host_user);
     let r = w
-        .call(
+        .settings(
             "POST",
             "/account/authenticator/verify",
             json!({"code": "123456"}),
             Some(&t),
         )
         .await;
-    assert_eq!((r.status, r.error()), (409, "no_pending_authenticator"));
+    assert_eq!(
+        (r.status, r.error.as_str()),
+        (409, "no_pending_authenticator")
+    );
     start_enrolment(&w, &t).await;
     for body in [json!({}), json!({"code": 123456})] {
         let r = w
-            .call(
+            .settings(
                 "POST",
                 "/account/authenticator/verify",
                 body.clone(),
@@ -654,7 +659,7 @@ async fn verifying_without_a_pending_authenticator_or_a_code_is_refused() {
 #[tokio::test]
 async fn a_user_forced_into_2fa_enrols_with_a_setup_token_and_must_sign_in_again() {
     let w = World::new().await;
-    w.call(
+    w.settings(
         "PUT",
         "/tenants/acme/features/two-factor",
         json!({"behaviour": "forced"}),
@@ -674,7 +679,7 @@ async fn a_user_forced_into_2fa_enrols_with_a_setup_token_and_must_sign_in_again
     let key = start_enrolment(&w, &setup).await;
     let code = totp::code_at(&key, w.core.now()).unwrap();
     let r = w
-        .call(
+        .settings(
             "POST",
             "/account/authenticator/verify",
             json!({"code": code}),
@@ -694,7 +699,7 @@ async fn a_user_forced_into_2fa_enrols_with_a_setup_token_and_must_sign_in_again
         ("GET", "/account/devices"),
     ] {
         assert_eq!(
-            w.call(m, p, json!(null), Some(&setup)).await.status,
+            w.settings(m, p, json!(null), Some(&setup)).await.status,
             401,
             "{m} {p}"
         );
@@ -704,7 +709,7 @@ async fn a_user_forced_into_2fa_enrols_with_a_setup_token_and_must_sign_in_again
 #[tokio::test]
 async fn an_authenticator_not_allowed_by_policy_cannot_be_enrolled() {
     let w = World::new().await;
-    w.call(
+    w.settings(
         "PUT",
         "/settings/two-factor",
         json!({"allowed_providers": ["email", "sms"]}),
@@ -712,14 +717,14 @@ async fn an_authenticator_not_allowed_by_policy_cannot_be_enrolled() {
     )
     .await;
     let r = w
-        .call(
+        .settings(
             "POST",
             "/account/authenticator",
             json!(null),
             Some(&w.token(&w.globex_user)),
         )
         .await;
-    assert_eq!((r.status, r.error()), (400, "provider_unavailable"));
+    assert_eq!((r.status, r.error.as_str()), (400, "provider_unavailable"));
     assert!(w.user(&w.globex_user.id).await.authenticator.is_none());
 }
 
@@ -739,14 +744,14 @@ async fn a_working_authenticator_must_be_removed_before_another_is_enrolled() {
         )
         .await;
     let r = w
-        .call(
+        .settings(
             "POST",
             "/account/authenticator",
             json!(null),
             Some(&w.mfa_token(&user)),
         )
         .await;
-    assert_eq!((r.status, r.error()), (409, "authenticator_exists"));
+    assert_eq!((r.status, r.error.as_str()), (409, "authenticator_exists"));
     assert_eq!(w.user(&user.id).await.authenticator, user.authenticator);
 }
 
@@ -767,17 +772,17 @@ async fn removing_a_working_authenticator_needs_step_up_when_2fa_is_on() {
         )
         .await;
     let r = w
-        .call(
+        .settings(
             "DELETE",
             "/account/authenticator",
             json!(null),
             Some(&w.token(&user)),
         )
         .await;
-    assert_eq!((r.status, r.error()), (403, "step_up_required"));
+    assert_eq!((r.status, r.error.as_str()), (403, "step_up_required"));
     assert!(w.user(&user.id).await.authenticator_enabled());
     let r = w
-        .call(
+        .settings(
             "DELETE",
             "/account/authenticator",
             json!(null),
@@ -795,14 +800,14 @@ async fn removing_a_working_authenticator_needs_step_up_when_2fa_is_on() {
         Some("An authenticator app was removed")
     );
     let r = w
-        .call(
+        .settings(
             "DELETE",
             "/account/authenticator",
             json!(null),
             Some(&w.mfa_token(&after)),
         )
         .await;
-    assert_eq!((r.status, r.error()), (404, "not_found"));
+    assert_eq!((r.status, r.error.as_str()), (404, "not_found"));
 }
 
 #[tokio::test]
@@ -819,20 +824,20 @@ async fn new_recovery_codes_replace_the_old_ones_and_need_step_up_when_2fa_is_on
         )
         .await;
     let r = w
-        .call(
+        .settings(
             "POST",
             "/account/recovery-codes",
             json!(null),
             Some(&w.token(&user)),
         )
         .await;
-    assert_eq!((r.status, r.error()), (403, "step_up_required"));
+    assert_eq!((r.status, r.error.as_str()), (403, "step_up_required"));
     assert_eq!(
         w.user(&user.id).await.recovery_codes,
         vec!["old".to_string()]
     );
     let r = w
-        .call(
+        .settings(
             "POST",
             "/account/recovery-codes",
             json!(null),
@@ -857,7 +862,7 @@ async fn new_recovery_codes_replace_the_old_ones_and_need_step_up_when_2fa_is_on
 async fn without_2fa_on_no_step_up_is_asked() {
     let w = World::new().await;
     let r = w
-        .call(
+        .settings(
             "POST",
             "/account/recovery-codes",
             json!(null),
@@ -895,7 +900,7 @@ async fn the_device_list_shows_only_live_remembered_browsers_with_epoch_times() 
         w.core.store.put_device(&d).await.unwrap();
     }
     let r = w
-        .call("GET", "/account/devices", json!(null), Some(&w.token(user)))
+        .settings("GET", "/account/devices", json!(null), Some(&w.token(user)))
         .await;
     assert_eq!(r.status, 200);
     assert_eq!(
@@ -934,19 +939,19 @@ async fn forgetting_one_browser_removes_only_that_one_and_others_users_devices_a
         .unwrap();
     let t = w.token(user);
     assert_eq!(
-        w.call("DELETE", "/account/devices/d1", json!(null), Some(&t))
+        w.settings("DELETE", "/account/devices/d1", json!(null), Some(&t))
             .await
             .status,
         204
     );
     let r = w
-        .call("DELETE", "/account/devices/d1", json!(null), Some(&t))
+        .settings("DELETE", "/account/devices/d1", json!(null), Some(&t))
         .await;
-    assert_eq!((r.status, r.error()), (404, "not_found"));
+    assert_eq!((r.status, r.error.as_str()), (404, "not_found"));
     let r = w
-        .call("DELETE", "/account/devices/d3", json!(null), Some(&t))
+        .settings("DELETE", "/account/devices/d3", json!(null), Some(&t))
         .await;
-    assert_eq!((r.status, r.error()), (404, "not_found"));
+    assert_eq!((r.status, r.error.as_str()), (404, "not_found"));
     assert!(
         w.core
             .store
@@ -988,7 +993,7 @@ async fn forget_browser_kills_every_remembered_browser_of_the_user_only() {
         .await
         .unwrap();
     let r = w
-        .call(
+        .settings(
             "POST",
             "/account/forget-browser",
             json!(null),
@@ -1003,7 +1008,7 @@ async fn forget_browser_kills_every_remembered_browser_of_the_user_only() {
         1
     );
     let r = w
-        .call(
+        .settings(
             "GET",
             "/account/devices",
             json!(null),
@@ -1026,20 +1031,20 @@ async fn adding_an_authenticator_to_an_account_with_2fa_on_needs_a_fresh_second_
         )
         .await;
     let r = w
-        .call(
+        .settings(
             "POST",
             "/account/authenticator",
             json!({}),
             Some(&w.token(&user)),
         )
         .await;
-    assert_eq!((r.status, r.error()), (403, "step_up_required"));
+    assert_eq!((r.status, r.error.as_str()), (403, "step_up_required"));
     assert!(
         w.user(&user.id).await.authenticator.is_none(),
         "nothing was enrolled"
     );
     let r = w
-        .call(
+        .settings(
             "POST",
             "/account/authenticator",
             json!({}),
@@ -1075,7 +1080,7 @@ async fn turning_2fa_off_ends_earlier_tokens_and_the_acting_client_gets_a_fresh_
     w.clock.advance(60);
 
     let r = w
-        .call(
+        .settings(
             "PUT",
             "/account/two-factor",
             json!({"enabled": false}),
@@ -1089,15 +1094,19 @@ async fn turning_2fa_off_ends_earlier_tokens_and_the_acting_client_gets_a_fresh_
         ("another session", &other_session),
     ] {
         let r = w
-            .call("GET", "/account/two-factor", json!(null), Some(old))
+            .settings("GET", "/account/two-factor", json!(null), Some(old))
             .await;
-        assert_eq!((r.status, r.error()), (401, "unauthorized"), "{what}");
+        assert_eq!(
+            (r.status, r.error.as_str()),
+            (401, "unauthorized"),
+            "{what}"
+        );
     }
     let fresh = r.body["access_token"]
         .as_str()
         .expect("a fresh access token");
     assert_eq!(
-        w.call("GET", "/account/two-factor", json!(null), Some(fresh))
+        w.settings("GET", "/account/two-factor", json!(null), Some(fresh))
             .await
             .status,
         200
@@ -1124,7 +1133,7 @@ async fn a_new_authenticator_ends_earlier_tokens_and_the_acting_client_gets_a_fr
     let code = totp::code_at(&key, w.core.now()).unwrap();
 
     let r = w
-        .call(
+        .settings(
             "POST",
             "/account/authenticator/verify",
             json!({"code": code}),
@@ -1135,7 +1144,7 @@ async fn a_new_authenticator_ends_earlier_tokens_and_the_acting_client_gets_a_fr
 
     for old in [&acting, &other_session] {
         assert_eq!(
-            w.call("GET", "/account/two-factor", json!(null), Some(old))
+            w.settings("GET", "/account/two-factor", json!(null), Some(old))
                 .await
                 .status,
             401
@@ -1145,7 +1154,7 @@ async fn a_new_authenticator_ends_earlier_tokens_and_the_acting_client_gets_a_fr
         .as_str()
         .expect("a fresh access token");
     assert_eq!(
-        w.call("GET", "/account/two-factor", json!(null), Some(fresh))
+        w.settings("GET", "/account/two-factor", json!(null), Some(fresh))
             .await
             .status,
         200
@@ -1159,7 +1168,7 @@ async fn forget_browser_ends_the_session_that_asked_and_every_other() {
     let acting = w.token(user);
     let other_session = w.token(user);
     assert_eq!(
-        w.call(
+        w.settings(
             "POST",
             "/account/forget-browser",
             json!(null),
@@ -1171,7 +1180,7 @@ async fn forget_browser_ends_the_session_that_asked_and_every_other() {
     );
     for old in [&acting, &other_session] {
         assert_eq!(
-            w.call("GET", "/account/devices", json!(null), Some(old))
+            w.settings("GET", "/account/devices", json!(null), Some(old))
                 .await
                 .status,
             401
@@ -1182,7 +1191,7 @@ async fn forget_browser_ends_the_session_that_asked_and_every_other() {
 #[tokio::test]
 async fn a_setup_token_stops_working_once_its_authenticator_is_enrolled() {
     let w = World::new().await;
-    w.call(
+    w.settings(
         "PUT",
         "/tenants/acme/features/two-factor",
         json!({"behaviour": "forced"}),
@@ -1202,7 +1211,7 @@ async fn a_setup_token_stops_working_once_its_authenticator_is_enrolled() {
     let key = start_enrolment(&w, &setup).await;
     let code = totp::code_at(&key, w.core.now()).unwrap();
     assert_eq!(
-        w.call(
+        w.settings(
             "POST",
             "/account/authenticator/verify",
             json!({"code": code}),
@@ -1214,22 +1223,22 @@ async fn a_setup_token_stops_working_once_its_authenticator_is_enrolled() {
     );
 
     let r = w
-        .call("POST", "/account/authenticator", json!(null), Some(&setup))
+        .settings("POST", "/account/authenticator", json!(null), Some(&setup))
         .await;
     assert_eq!(
-        (r.status, r.error()),
+        (r.status, r.error.as_str()),
         (401, "unauthorized"),
         "no second enrolment with the spent setup token"
     );
     let r = w
-        .call(
+        .settings(
             "POST",
             "/account/authenticator/verify",
             json!({"code": code}),
             Some(&setup),
         )
         .await;
-    assert_eq!((r.status, r.error()), (401, "unauthorized"));
+    assert_eq!((r.status, r.error.as_str()), (401, "unauthorized"));
 }
 
 #[tokio::test]
@@ -1248,17 +1257,12 @@ async fn enrolling_an_authenticator_never_answers_500_for_an_address_register_ac
         twofa::email::Email::parse(&address).is_ok(),
         "register accepts the address"
     );
-    let user = twofa::testing::seed_user(
-        &w.core,
-        twofa::tenant::Scope::Host,
-        &address,
-        "correct horse battery staple",
-        &[],
-    )
-    .await;
+    let user =
+        twofa::testing::seed_user(&w.core, twofa::tenant::Scope::Host, &address, PASSWORD, &[])
+            .await;
 
     let r = w
-        .call(
+        .settings(
             "POST",
             "/account/authenticator",
             json!(null),
@@ -1281,14 +1285,14 @@ async fn a_wrong_enrolment_code_is_recorded_as_a_failed_attempt_naming_the_enrol
     let t = w.token(user);
     start_enrolment(&w, &t).await;
     let r = w
-        .call(
+        .settings(
             "POST",
             "/account/authenticator/verify",
             json!({"code": "not a code"}),
             Some(&t),
         )
         .await;
-    assert_eq!((r.status, r.error()), (401, "invalid_code"));
+    assert_eq!((r.status, r.error.as_str()), (401, "invalid_code"));
     let recorded =
         twofa::store::EventStore::user_events(w.core.store.as_ref(), &user.id, None, None, 10)
             .await

@@ -1,6 +1,7 @@
 //! The admins' routes: settings of a side, tenants and their feature, users' flags.
 
 use crate::support;
+use twofa::testing::Client;
 
 use serde_json::json;
 use support::{PASSWORD, World};
@@ -17,7 +18,7 @@ async fn settings_start_at_the_documented_defaults_for_the_host_and_every_tenant
     let w = World::new().await;
     for admin in [&w.host_admin, &w.acme_admin, &w.globex_admin] {
         let r = w
-            .call(
+            .settings(
                 "GET",
                 "/settings/two-factor",
                 json!(null),
@@ -38,7 +39,7 @@ async fn a_partial_put_changes_only_the_fields_sent_and_answers_the_whole_settin
     let w = World::new().await;
     let t = w.token(&w.host_admin);
     let r = w
-        .call(
+        .settings(
             "PUT",
             "/settings/two-factor",
             json!({"remember_browser": false}),
@@ -51,7 +52,7 @@ async fn a_partial_put_changes_only_the_fields_sent_and_answers_the_whole_settin
         json!({"behaviour":"optional","users_can_change":true,"remember_browser":false,"allowed_providers":["authenticator","email","sms"],"stranded_users":0})
     );
     let r = w
-        .call(
+        .settings(
             "PUT",
             "/settings/two-factor",
             json!({"behaviour": "forced", "allowed_providers": ["sms", "authenticator", "sms"]}),
@@ -66,7 +67,7 @@ async fn a_partial_put_changes_only_the_fields_sent_and_answers_the_whole_settin
     assert_eq!(stored.behaviour, Behaviour::Forced);
     assert!(!stored.remember_browser);
     let r = w
-        .call("GET", "/settings/two-factor", json!(null), Some(&t))
+        .settings("GET", "/settings/two-factor", json!(null), Some(&t))
         .await;
     assert_eq!(r.body["allowed_providers"], json!(["authenticator", "sms"]));
 }
@@ -89,18 +90,18 @@ async fn bad_settings_are_refused_naming_the_field_and_change_nothing() {
     ];
     for (body, field) in cases {
         let r = w
-            .call("PUT", "/settings/two-factor", body.clone(), Some(&t))
+            .settings("PUT", "/settings/two-factor", body.clone(), Some(&t))
             .await;
         assert_eq!(
-            (r.status, r.error(), r.body["field"].as_str()),
+            (r.status, r.error.as_str(), r.body["field"].as_str()),
             (400, "invalid_request", Some(field)),
             "{body}"
         );
     }
     let r = w
-        .call("PUT", "/settings/two-factor", json!([1]), Some(&t))
+        .settings("PUT", "/settings/two-factor", json!([1]), Some(&t))
         .await;
-    assert_eq!((r.status, r.error()), (400, "invalid_request"));
+    assert_eq!((r.status, r.error.as_str()), (400, "invalid_request"));
     assert_eq!(
         w.core.store.tenant("acme").await.unwrap().unwrap().settings,
         TwoFactorSettings::default()
@@ -111,7 +112,7 @@ async fn bad_settings_are_refused_naming_the_field_and_change_nothing() {
 async fn a_tenant_admin_sets_its_own_tenant_only() {
     let w = World::new().await;
     let r = w
-        .call(
+        .settings(
             "PUT",
             "/settings/two-factor",
             json!({"allowed_providers": ["authenticator", "email"]}),
@@ -150,20 +151,20 @@ async fn users_without_an_admin_role_may_not_read_or_change_settings() {
     for user in [&w.host_user, &w.acme_user] {
         let t = w.token(user);
         assert_eq!(
-            w.call("GET", "/settings/two-factor", json!(null), Some(&t))
+            w.settings("GET", "/settings/two-factor", json!(null), Some(&t))
                 .await
                 .status,
             403
         );
         let r = w
-            .call(
+            .settings(
                 "PUT",
                 "/settings/two-factor",
                 json!({"behaviour": "disabled"}),
                 Some(&t),
             )
             .await;
-        assert_eq!((r.status, r.error()), (403, "forbidden"));
+        assert_eq!((r.status, r.error.as_str()), (403, "forbidden"));
     }
     assert_eq!(w.core.store.host_settings().await.unwrap(), None);
 }
@@ -174,7 +175,7 @@ async fn a_tenant_admin_cannot_change_the_behaviour_while_the_host_decides_it() 
     let host = w.token(&w.host_admin);
     let admin = w.token(&w.acme_admin);
     let r = w
-        .call(
+        .settings(
             "PUT",
             "/tenants/acme/features/two-factor",
             json!({"behaviour": "forced"}),
@@ -183,17 +184,17 @@ async fn a_tenant_admin_cannot_change_the_behaviour_while_the_host_decides_it() 
         .await;
     assert_eq!(r.status, 200);
     let r = w
-        .call(
+        .settings(
             "PUT",
             "/settings/two-factor",
             json!({"behaviour": "disabled"}),
             Some(&admin),
         )
         .await;
-    assert_eq!((r.status, r.error()), (409, "controlled_by_host"));
+    assert_eq!((r.status, r.error.as_str()), (409, "controlled_by_host"));
     // Other fields, and resending the current behaviour, are still the tenant's to set.
     let r = w
-        .call(
+        .settings(
             "PUT",
             "/settings/two-factor",
             json!({"behaviour": "optional", "users_can_change": false}),
@@ -211,8 +212,7 @@ async fn a_tenant_admin_cannot_change_the_behaviour_while_the_host_decides_it() 
 #[tokio::test]
 async fn the_host_admin_creates_a_tenant_with_its_first_admin() {
     let w = World::new().await;
-    let r = w
-        .call("POST", "/tenants", json!({"name": "Initech", "admin_email": "bill@initech.example", "admin_password": PASSWORD}), Some(&w.token(&w.host_admin)))
+    let r = w.settings("POST", "/tenants", json!({"name": "Initech", "admin_email": "bill@initech.example", "admin_password": PASSWORD}), Some(&w.token(&w.host_admin)))
         .await;
     assert_eq!(r.status, 201);
     assert_eq!(r.body["tenant"], "Initech");
@@ -234,7 +234,7 @@ async fn the_host_admin_creates_a_tenant_with_its_first_admin() {
     assert!(!r.body.to_string().contains(PASSWORD));
     // The new admin administers the new tenant.
     let s = w
-        .call(
+        .settings(
             "GET",
             "/settings/two-factor",
             json!(null),
@@ -247,10 +247,9 @@ async fn the_host_admin_creates_a_tenant_with_its_first_admin() {
 #[tokio::test]
 async fn tenant_names_are_unique_regardless_of_case() {
     let w = World::new().await;
-    let r = w
-        .call("POST", "/tenants", json!({"name": "ACME", "admin_email": "other@acme.example", "admin_password": PASSWORD}), Some(&w.token(&w.host_admin)))
+    let r = w.settings("POST", "/tenants", json!({"name": "ACME", "admin_email": "other@acme.example", "admin_password": PASSWORD}), Some(&w.token(&w.host_admin)))
         .await;
-    assert_eq!((r.status, r.error()), (409, "tenant_exists"));
+    assert_eq!((r.status, r.error.as_str()), (409, "tenant_exists"));
     assert!(
         w.core
             .store
@@ -310,9 +309,9 @@ async fn a_tenant_with_a_bad_name_email_or_password_is_refused_and_not_created()
         ),
     ];
     for (body, status, code, field) in cases {
-        let r = w.call("POST", "/tenants", body.clone(), Some(&t)).await;
+        let r = w.settings("POST", "/tenants", body.clone(), Some(&t)).await;
         assert_eq!(
-            (r.status, r.error(), r.body["field"].as_str()),
+            (r.status, r.error.as_str(), r.body["field"].as_str()),
             (status, code, Some(field)),
             "{body}"
         );
@@ -324,11 +323,10 @@ async fn a_tenant_with_a_bad_name_email_or_password_is_refused_and_not_created()
 async fn only_the_host_admin_creates_tenants() {
     let w = World::new().await;
     for user in [&w.host_user, &w.acme_admin, &w.acme_user] {
-        let r = w
-            .call("POST", "/tenants", json!({"name": "Rogue", "admin_email": "x@rogue.example", "admin_password": PASSWORD}), Some(&w.token(user)))
+        let r = w.settings("POST", "/tenants", json!({"name": "Rogue", "admin_email": "x@rogue.example", "admin_password": PASSWORD}), Some(&w.token(user)))
             .await;
         assert_eq!(
-            (r.status, r.error()),
+            (r.status, r.error.as_str()),
             (403, "forbidden"),
             "{}",
             user.email.as_str()
@@ -342,7 +340,7 @@ async fn the_host_admin_reads_and_sets_a_tenants_feature_by_name_in_any_case() {
     let w = World::new().await;
     let t = w.token(&w.host_admin);
     let r = w
-        .call(
+        .settings(
             "GET",
             "/tenants/ACME/features/two-factor",
             json!(null),
@@ -354,7 +352,7 @@ async fn the_host_admin_reads_and_sets_a_tenants_feature_by_name_in_any_case() {
         (200, &json!({"tenant": "Acme", "behaviour": "optional"}))
     );
     let r = w
-        .call(
+        .settings(
             "PUT",
             "/tenants/acme/features/two-factor",
             json!({"behaviour": "disabled"}),
@@ -386,12 +384,20 @@ async fn features_of_unknown_tenants_answer_unknown_tenant_and_bad_values_are_re
         "/tenants/nope/features/two-factor",
         "/tenants/a%20b/features/two-factor",
     ] {
-        let r = w.call("GET", path, json!(null), Some(&t)).await;
-        assert_eq!((r.status, r.error()), (404, "unknown_tenant"), "{path}");
+        let r = w.settings("GET", path, json!(null), Some(&t)).await;
+        assert_eq!(
+            (r.status, r.error.as_str()),
+            (404, "unknown_tenant"),
+            "{path}"
+        );
         let r = w
-            .call("PUT", path, json!({"behaviour": "forced"}), Some(&t))
+            .settings("PUT", path, json!({"behaviour": "forced"}), Some(&t))
             .await;
-        assert_eq!((r.status, r.error()), (404, "unknown_tenant"), "{path}");
+        assert_eq!(
+            (r.status, r.error.as_str()),
+            (404, "unknown_tenant"),
+            "{path}"
+        );
     }
     for body in [
         json!({}),
@@ -399,7 +405,7 @@ async fn features_of_unknown_tenants_answer_unknown_tenant_and_bad_values_are_re
         json!({"behaviour": null}),
     ] {
         let r = w
-            .call(
+            .settings(
                 "PUT",
                 "/tenants/acme/features/two-factor",
                 body.clone(),
@@ -424,7 +430,7 @@ async fn only_the_host_admin_reads_or_sets_features_even_a_tenant_admin_for_its_
     for user in [&w.acme_admin, &w.acme_user, &w.host_user] {
         let t = w.token(user);
         assert_eq!(
-            w.call(
+            w.settings(
                 "GET",
                 "/tenants/acme/features/two-factor",
                 json!(null),
@@ -435,7 +441,7 @@ async fn only_the_host_admin_reads_or_sets_features_even_a_tenant_admin_for_its_
             403
         );
         assert_eq!(
-            w.call(
+            w.settings(
                 "PUT",
                 "/tenants/acme/features/two-factor",
                 json!({"behaviour": "disabled"}),
@@ -457,13 +463,13 @@ async fn an_admin_reads_and_sets_the_flag_of_a_user_of_its_side_and_the_user_is_
     let w = World::new().await;
     let t = w.token(&w.acme_admin);
     let path = format!("/users/{}/two-factor", w.acme_user.id);
-    let r = w.call("GET", &path, json!(null), Some(&t)).await;
+    let r = w.settings("GET", &path, json!(null), Some(&t)).await;
     assert_eq!(
         r.body,
         json!({"user_id": w.acme_user.id, "enabled": false, "behaviour": "optional", "decided_by": "user"})
     );
     let r = w
-        .call("PUT", &path, json!({"enabled": true}), Some(&t))
+        .settings("PUT", &path, json!({"enabled": true}), Some(&t))
         .await;
     assert_eq!((r.status, &r.body["enabled"]), (200, &json!(true)));
     let after = w.user(&w.acme_user.id).await;
@@ -480,7 +486,7 @@ async fn an_admin_reads_and_sets_the_flag_of_a_user_of_its_side_and_the_user_is_
     );
     // The same value again is no change: no new stamp, no second notice.
     let r = w
-        .call("PUT", &path, json!({"enabled": true}), Some(&t))
+        .settings("PUT", &path, json!({"enabled": true}), Some(&t))
         .await;
     assert_eq!(r.status, 200);
     assert_eq!(
@@ -494,7 +500,7 @@ async fn an_admin_reads_and_sets_the_flag_of_a_user_of_its_side_and_the_user_is_
 async fn a_users_flag_cannot_be_set_while_the_behaviour_is_forced_or_disabled() {
     let w = World::new().await;
     let host = w.token(&w.host_admin);
-    w.call(
+    w.settings(
         "PUT",
         "/tenants/acme/features/two-factor",
         json!({"behaviour": "forced"}),
@@ -503,22 +509,22 @@ async fn a_users_flag_cannot_be_set_while_the_behaviour_is_forced_or_disabled() 
     .await;
     let path = format!("/users/{}/two-factor", w.acme_user.id);
     let r = w
-        .call("GET", &path, json!(null), Some(&w.token(&w.acme_admin)))
+        .settings("GET", &path, json!(null), Some(&w.token(&w.acme_admin)))
         .await;
     assert_eq!(
         r.body,
         json!({"user_id": w.acme_user.id, "enabled": true, "behaviour": "forced", "decided_by": "tenant_feature"})
     );
     let r = w
-        .call(
+        .settings(
             "PUT",
             &path,
             json!({"enabled": false}),
             Some(&w.token(&w.acme_admin)),
         )
         .await;
-    assert_eq!((r.status, r.error()), (409, "not_optional"));
-    w.call(
+    assert_eq!((r.status, r.error.as_str()), (409, "not_optional"));
+    w.settings(
         "PUT",
         "/settings/two-factor",
         json!({"behaviour": "disabled"}),
@@ -526,14 +532,14 @@ async fn a_users_flag_cannot_be_set_while_the_behaviour_is_forced_or_disabled() 
     )
     .await;
     let r = w
-        .call(
+        .settings(
             "PUT",
             &format!("/users/{}/two-factor", w.host_user.id),
             json!({"enabled": true}),
             Some(&host),
         )
         .await;
-    assert_eq!((r.status, r.error()), (409, "not_optional"));
+    assert_eq!((r.status, r.error.as_str()), (409, "not_optional"));
     assert!(!w.user(&w.host_user.id).await.two_factor_enabled);
 }
 
@@ -550,9 +556,9 @@ async fn users_of_another_side_look_exactly_like_unknown_users() {
     for (admin, target) in cases {
         let t = w.token(admin);
         let path = format!("/users/{}/two-factor", target.id);
-        let got = w.call("GET", &path, json!(null), Some(&t)).await;
+        let got = w.settings("GET", &path, json!(null), Some(&t)).await;
         let unknown = w
-            .call(
+            .settings(
                 "GET",
                 "/users/00000000-0000-0000-0000-000000000000/two-factor",
                 json!(null),
@@ -568,9 +574,9 @@ async fn users_of_another_side_look_exactly_like_unknown_users() {
         );
         assert_eq!(got.status, 404);
         let r = w
-            .call("PUT", &path, json!({"enabled": true}), Some(&t))
+            .settings("PUT", &path, json!({"enabled": true}), Some(&t))
             .await;
-        assert_eq!((r.status, r.error()), (404, "not_found"));
+        assert_eq!((r.status, r.error.as_str()), (404, "not_found"));
         assert!(!w.user(&target.id).await.two_factor_enabled);
     }
 }
@@ -581,11 +587,11 @@ async fn plain_users_may_not_use_the_user_routes_even_on_themselves() {
     let t = w.token(&w.acme_user);
     let path = format!("/users/{}/two-factor", w.acme_user.id);
     assert_eq!(
-        w.call("GET", &path, json!(null), Some(&t)).await.status,
+        w.settings("GET", &path, json!(null), Some(&t)).await.status,
         403
     );
     assert_eq!(
-        w.call("PUT", &path, json!({"enabled": true}), Some(&t))
+        w.settings("PUT", &path, json!({"enabled": true}), Some(&t))
             .await
             .status,
         403
@@ -646,10 +652,10 @@ async fn an_admin_turning_its_own_2fa_off_meets_the_same_step_up_as_on_its_accou
             .unwrap()
             .access_token;
         let r = w
-            .call("PUT", &path, json!({"enabled": false}), Some(&remembered))
+            .settings("PUT", &path, json!({"enabled": false}), Some(&remembered))
             .await;
         assert_eq!(
-            (r.status, r.error()),
+            (r.status, r.error.as_str()),
             (403, "step_up_required"),
             "{}",
             admin.email.as_str()
@@ -661,7 +667,7 @@ async fn an_admin_turning_its_own_2fa_off_meets_the_same_step_up_as_on_its_accou
         );
 
         let r = w
-            .call(
+            .settings(
                 "PUT",
                 &path,
                 json!({"enabled": false}),
@@ -697,17 +703,17 @@ async fn an_admin_with_2fa_on_needs_a_fresh_second_factor_to_turn_a_users_2fa_of
         .await;
     let path = format!("/users/{}/two-factor", user.id);
     let r = w
-        .call(
+        .settings(
             "PUT",
             &path,
             json!({"enabled": false}),
             Some(&w.token(&admin)),
         )
         .await;
-    assert_eq!((r.status, r.error()), (403, "step_up_required"));
+    assert_eq!((r.status, r.error.as_str()), (403, "step_up_required"));
     assert!(w.user(&user.id).await.two_factor_enabled);
     let r = w
-        .call(
+        .settings(
             "PUT",
             &path,
             json!({"enabled": false}),
@@ -731,7 +737,7 @@ async fn settings_that_weaken_every_account_of_a_side_need_the_admins_fresh_seco
         json!({"behaviour": "forced", "remember_browser": false, "allowed_providers": ["email"]});
     for admin in [&host, &acme] {
         let r = w
-            .call(
+            .settings(
                 "PUT",
                 "/settings/two-factor",
                 strict.clone(),
@@ -750,17 +756,17 @@ async fn settings_that_weaken_every_account_of_a_side_need_the_admins_fresh_seco
         let stale = w.token(admin);
         for change in &weakening {
             let r = w
-                .call("PUT", "/settings/two-factor", change.clone(), Some(&stale))
+                .settings("PUT", "/settings/two-factor", change.clone(), Some(&stale))
                 .await;
             assert_eq!(
-                (r.status, r.error()),
+                (r.status, r.error.as_str()),
                 (403, "step_up_required"),
                 "{} {change}",
                 admin.email.as_str()
             );
         }
         let r = w
-            .call("GET", "/settings/two-factor", json!(null), Some(&stale))
+            .settings("GET", "/settings/two-factor", json!(null), Some(&stale))
             .await;
         assert_eq!(
             r.body["behaviour"],
@@ -772,7 +778,7 @@ async fn settings_that_weaken_every_account_of_a_side_need_the_admins_fresh_seco
         assert_eq!(r.body["remember_browser"], false);
         // Tightening, or a change that weakens nothing, needs no step-up.
         let r = w
-            .call(
+            .settings(
                 "PUT",
                 "/settings/two-factor",
                 json!({"users_can_change": false}),
@@ -783,7 +789,7 @@ async fn settings_that_weaken_every_account_of_a_side_need_the_admins_fresh_seco
         let fresh = w.mfa_token(admin);
         for change in &weakening {
             let r = w
-                .call("PUT", "/settings/two-factor", change.clone(), Some(&fresh))
+                .settings("PUT", "/settings/two-factor", change.clone(), Some(&fresh))
                 .await;
             assert_eq!(
                 r.status,
@@ -800,7 +806,7 @@ async fn settings_that_weaken_every_account_of_a_side_need_the_admins_fresh_seco
 async fn an_admin_without_2fa_is_asked_no_step_up_for_settings() {
     let w = World::new().await;
     let r = w
-        .call(
+        .settings(
             "PUT",
             "/settings/two-factor",
             json!({"behaviour": "disabled"}),
@@ -815,7 +821,7 @@ async fn the_host_disabling_a_tenants_feature_needs_its_fresh_second_factor() {
     let w = World::new().await;
     let host = with_two_factor(&w, &w.host_admin).await;
     let r = w
-        .call(
+        .settings(
             "PUT",
             "/tenants/acme/features/two-factor",
             json!({"behaviour": "forced"}),
@@ -825,7 +831,7 @@ async fn the_host_disabling_a_tenants_feature_needs_its_fresh_second_factor() {
     assert_eq!(r.status, 200, "tightening needs no step-up: {:?}", r.body);
     for behaviour in ["disabled", "optional"] {
         let r = w
-            .call(
+            .settings(
                 "PUT",
                 "/tenants/acme/features/two-factor",
                 json!({"behaviour": behaviour}),
@@ -833,7 +839,7 @@ async fn the_host_disabling_a_tenants_feature_needs_its_fresh_second_factor() {
             )
             .await;
         assert_eq!(
-            (r.status, r.error()),
+            (r.status, r.error.as_str()),
             (403, "step_up_required"),
             "{behaviour}"
         );
@@ -843,7 +849,7 @@ async fn the_host_disabling_a_tenants_feature_needs_its_fresh_second_factor() {
         Behaviour::Forced
     );
     let r = w
-        .call(
+        .settings(
             "PUT",
             "/tenants/acme/features/two-factor",
             json!({"behaviour": "disabled"}),
@@ -863,21 +869,21 @@ async fn every_settings_or_feature_change_leaves_an_audit_line_with_actor_side_a
     let host = w.token(&w.host_admin);
     let acme = w.token(&w.acme_admin);
     let log = logged(async {
-        w.call(
+        w.settings(
             "PUT",
             "/settings/two-factor",
             json!({"behaviour": "disabled", "remember_browser": false}),
             Some(&host),
         )
         .await;
-        w.call(
+        w.settings(
             "PUT",
             "/settings/two-factor",
             json!({"allowed_providers": ["email"]}),
             Some(&acme),
         )
         .await;
-        w.call(
+        w.settings(
             "PUT",
             "/tenants/acme/features/two-factor",
             json!({"behaviour": "forced"}),
@@ -942,17 +948,17 @@ async fn a_stale_admin_session_cannot_shed_step_up_by_disallowing_its_own_provid
         .await;
     let stale = w.token(&admin);
     let off = w
-        .call(
+        .settings(
             "PUT",
             "/account/two-factor",
             json!({"enabled": false}),
             Some(&stale),
         )
         .await;
-    assert_eq!((off.status, off.error()), (403, "step_up_required"));
+    assert_eq!((off.status, off.error.as_str()), (403, "step_up_required"));
 
     let narrowed = w
-        .call(
+        .settings(
             "PUT",
             "/settings/two-factor",
             json!({"allowed_providers": ["sms"]}),
@@ -960,7 +966,7 @@ async fn a_stale_admin_session_cannot_shed_step_up_by_disallowing_its_own_provid
         )
         .await;
     let off = w
-        .call(
+        .settings(
             "PUT",
             "/account/two-factor",
             json!({"enabled": false}),
@@ -968,7 +974,7 @@ async fn a_stale_admin_session_cannot_shed_step_up_by_disallowing_its_own_provid
         )
         .await;
     assert_eq!(
-        (off.status, off.error()),
+        (off.status, off.error.as_str()),
         (403, "step_up_required"),
         "after PUT /settings/two-factor answered {} {:?}, a stale session turned the admin's 2FA off: {:?}",
         narrowed.status,

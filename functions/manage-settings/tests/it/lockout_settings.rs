@@ -2,6 +2,7 @@
 //! function's settings; a tenant without its own values follows the host's.
 
 use crate::support;
+use twofa::testing::Client;
 
 use serde_json::json;
 use support::World;
@@ -14,7 +15,7 @@ async fn every_side_starts_with_the_functions_defaults() {
     let w = World::new().await;
     for admin in [&w.host_admin, &w.acme_admin] {
         let r = w
-            .call(
+            .settings(
                 "GET",
                 "/settings/lockout",
                 json!(null),
@@ -35,7 +36,7 @@ async fn every_side_starts_with_the_functions_defaults() {
 async fn a_tenant_without_its_own_values_follows_the_host_and_one_with_them_keeps_them() {
     let w = World::new().await;
     let r = w
-        .call(
+        .settings(
             "PUT",
             "/settings/lockout",
             json!({"max_failed_attempts": 3, "lockout_seconds": 60}),
@@ -51,7 +52,7 @@ async fn a_tenant_without_its_own_values_follows_the_host_and_one_with_them_keep
     );
 
     let r = w
-        .call(
+        .settings(
             "PUT",
             "/settings/lockout",
             json!({"max_failed_attempts": 2, "lockout_seconds": 3600}),
@@ -67,7 +68,7 @@ async fn a_tenant_without_its_own_values_follows_the_host_and_one_with_them_keep
     );
 
     let acme = w
-        .call(
+        .settings(
             "GET",
             "/settings/lockout",
             json!(null),
@@ -79,7 +80,7 @@ async fn a_tenant_without_its_own_values_follows_the_host_and_one_with_them_keep
         json!({"max_failed_attempts": 3, "lockout_seconds": 60, "source": "side"})
     );
     let globex = w
-        .call(
+        .settings(
             "GET",
             "/settings/lockout",
             json!(null),
@@ -99,7 +100,7 @@ async fn a_tenant_without_its_own_values_follows_the_host_and_one_with_them_keep
     assert_eq!(side.lockout(w.core.config.lockout).max_failed_attempts, 2);
 
     // A tenant created after the host's change follows it too.
-    let r = w.call("POST", "/tenants", json!({"name": "Initech", "admin_email": "boss@initech.example", "admin_password": support::PASSWORD}), Some(&w.token(&w.host_admin))).await;
+    let r = w.settings("POST", "/tenants", json!({"name": "Initech", "admin_email": "boss@initech.example", "admin_password": support::PASSWORD}), Some(&w.token(&w.host_admin))).await;
     assert_eq!(r.status, 201);
     let side = load_side(w.core.store.as_ref(), &Scope::Tenant("initech".into()))
         .await
@@ -113,7 +114,7 @@ async fn omitted_fields_keep_their_values_and_out_of_range_ones_are_refused_nami
     let w = World::new().await;
     let token = w.token(&w.acme_admin);
     let r = w
-        .call(
+        .settings(
             "PUT",
             "/settings/lockout",
             json!({"lockout_seconds": 120}),
@@ -135,16 +136,16 @@ async fn omitted_fields_keep_their_values_and_out_of_range_ones_are_refused_nami
         (json!({"lockout_seconds": i64::MAX}), "lockout_seconds"),
     ] {
         let r = w
-            .call("PUT", "/settings/lockout", body.clone(), Some(&token))
+            .settings("PUT", "/settings/lockout", body.clone(), Some(&token))
             .await;
         assert_eq!(
-            (r.status, r.error(), r.body["field"].as_str()),
+            (r.status, r.error.as_str(), r.body["field"].as_str()),
             (400, "invalid_request", Some(field)),
             "{body}"
         );
     }
     let r = w
-        .call("GET", "/settings/lockout", json!(null), Some(&token))
+        .settings("GET", "/settings/lockout", json!(null), Some(&token))
         .await;
     assert_eq!(
         r.body["lockout_seconds"], 120,
@@ -161,22 +162,22 @@ async fn only_admins_see_or_change_lockout_settings_and_only_of_their_own_side()
             ("PUT", json!({"max_failed_attempts": 100})),
         ] {
             let r = w
-                .call(method, "/settings/lockout", body, Some(&w.token(user)))
+                .settings(method, "/settings/lockout", body, Some(&w.token(user)))
                 .await;
-            assert_eq!((r.status, r.error()), (403, "forbidden"));
+            assert_eq!((r.status, r.error.as_str()), (403, "forbidden"));
         }
     }
     let r = w
-        .call(
+        .settings(
             "PUT",
             "/settings/lockout",
             json!({"max_failed_attempts": 9}),
             None,
         )
         .await;
-    assert_eq!((r.status, r.error()), (401, "unauthorized"));
+    assert_eq!((r.status, r.error.as_str()), (401, "unauthorized"));
     let r = w
-        .call(
+        .settings(
             "PUT",
             "/settings/lockout",
             json!({"max_failed_attempts": 9}),
@@ -185,7 +186,7 @@ async fn only_admins_see_or_change_lockout_settings_and_only_of_their_own_side()
         .await;
     assert_eq!(r.status, 200);
     let acme = w
-        .call(
+        .settings(
             "GET",
             "/settings/lockout",
             json!(null),
@@ -216,7 +217,7 @@ async fn weakening_the_lockout_needs_the_admins_fresh_second_factor_when_it_has_
         .await;
     let stale = w.token(&admin);
     let r = w
-        .call(
+        .settings(
             "PUT",
             "/settings/lockout",
             json!({"max_failed_attempts": 3}),
@@ -229,12 +230,16 @@ async fn weakening_the_lockout_needs_the_admins_fresh_second_factor_when_it_has_
         json!({"lockout_seconds": 10}),
     ] {
         let r = w
-            .call("PUT", "/settings/lockout", weaker.clone(), Some(&stale))
+            .settings("PUT", "/settings/lockout", weaker.clone(), Some(&stale))
             .await;
-        assert_eq!((r.status, r.error()), (403, "step_up_required"), "{weaker}");
+        assert_eq!(
+            (r.status, r.error.as_str()),
+            (403, "step_up_required"),
+            "{weaker}"
+        );
     }
     let r = w
-        .call(
+        .settings(
             "PUT",
             "/settings/lockout",
             json!({"max_failed_attempts": 50}),

@@ -2,6 +2,7 @@
 //! current password counted toward the lockout, a new security stamp, a notice.
 
 use crate::support;
+use twofa::testing::Client;
 
 use serde_json::json;
 use support::{PASSWORD, World};
@@ -34,7 +35,7 @@ async fn the_right_current_password_sets_the_new_one_rotates_the_stamp_and_sends
     let before = w.acme_user.clone();
 
     let r = w
-        .call(
+        .settings(
             "PUT",
             "/account/password",
             change(PASSWORD, NEW),
@@ -76,16 +77,16 @@ async fn a_wrong_current_password_is_401_and_counts_toward_the_sides_lockout() {
     let token = w.token(&user);
 
     let r = w
-        .call(
+        .settings(
             "PUT",
             "/account/password",
             change("not my password at all", NEW),
             Some(&token),
         )
         .await;
-    assert_eq!((r.status, r.error()), (401, "invalid_credentials"));
+    assert_eq!((r.status, r.error.as_str()), (401, "invalid_credentials"));
     let r = w
-        .call(
+        .settings(
             "PUT",
             "/account/password",
             change("still not my password", NEW),
@@ -93,21 +94,21 @@ async fn a_wrong_current_password_is_401_and_counts_toward_the_sides_lockout() {
         )
         .await;
     assert_eq!(
-        (r.status, r.error(), &r.body["retry_after_seconds"]),
+        (r.status, r.error.as_str(), &r.body["retry_after_seconds"]),
         (423, "locked_out", &json!(900)),
         "acme's 2 attempts, 900 s"
     );
 
     // Locked: not even the right password is looked at, so guessing stops here.
     let r = w
-        .call(
+        .settings(
             "PUT",
             "/account/password",
             change(PASSWORD, NEW),
             Some(&token),
         )
         .await;
-    assert_eq!((r.status, r.error()), (423, "locked_out"));
+    assert_eq!((r.status, r.error.as_str()), (423, "locked_out"));
     assert!(
         verify_password(PASSWORD, Some(&w.user(&user.id).await.password_hash))
             .await
@@ -121,14 +122,14 @@ async fn with_two_factor_on_the_change_needs_a_fresh_second_factor() {
     let user = w.patch(&w.host_user, two_factor_on()).await;
 
     let r = w
-        .call(
+        .settings(
             "PUT",
             "/account/password",
             change(PASSWORD, NEW),
             Some(&w.token(&user)),
         )
         .await;
-    assert_eq!((r.status, r.error()), (403, "step_up_required"));
+    assert_eq!((r.status, r.error.as_str()), (403, "step_up_required"));
     assert_eq!(
         w.user(&user.id).await.failed_count,
         0,
@@ -136,7 +137,7 @@ async fn with_two_factor_on_the_change_needs_a_fresh_second_factor() {
     );
 
     let r = w
-        .call(
+        .settings(
             "PUT",
             "/account/password",
             change(PASSWORD, NEW),
@@ -152,7 +153,7 @@ async fn a_weak_new_password_is_400_and_costs_no_attempt() {
     let user = w.host_user.clone();
     for weak in ["short", "password1234", "hana@example.com"] {
         let r = w
-            .call(
+            .settings(
                 "PUT",
                 "/account/password",
                 change("wrong, but never checked", weak),
@@ -160,7 +161,7 @@ async fn a_weak_new_password_is_400_and_costs_no_attempt() {
             )
             .await;
         assert_eq!(
-            (r.status, r.error(), &r.body["field"]),
+            (r.status, r.error.as_str(), &r.body["field"]),
             (400, "weak_password", &json!("new_password")),
             "{weak}"
         );
@@ -178,14 +179,18 @@ async fn bad_bodies_and_tokens_are_refused_and_change_nothing() {
         json!({"current_password": 1, "new_password": NEW}),
     ] {
         let r = w
-            .call(
+            .settings(
                 "PUT",
                 "/account/password",
                 body.clone(),
                 Some(&w.token(&user)),
             )
             .await;
-        assert_eq!((r.status, r.error()), (400, "invalid_request"), "{body}");
+        assert_eq!(
+            (r.status, r.error.as_str()),
+            (400, "invalid_request"),
+            "{body}"
+        );
     }
     for token in [
         None,
@@ -194,23 +199,23 @@ async fn bad_bodies_and_tokens_are_refused_and_change_nothing() {
         Some(w.forged_token(&user)),
     ] {
         let r = w
-            .call(
+            .settings(
                 "PUT",
                 "/account/password",
                 change(PASSWORD, NEW),
                 token.as_deref(),
             )
             .await;
-        assert_eq!((r.status, r.error()), (401, "unauthorized"));
+        assert_eq!((r.status, r.error.as_str()), (401, "unauthorized"));
         let r = w
-            .call(
+            .settings(
                 "POST",
                 "/account/sign-out-everywhere",
                 json!(null),
                 token.as_deref(),
             )
             .await;
-        assert_eq!((r.status, r.error()), (401, "unauthorized"));
+        assert_eq!((r.status, r.error.as_str()), (401, "unauthorized"));
     }
     assert_eq!(w.user(&user.id).await, user);
 }
@@ -235,7 +240,7 @@ async fn signing_out_everywhere_rotates_the_stamp_forgets_every_browser_and_send
         .unwrap();
 
     let r = w
-        .call(
+        .settings(
             "POST",
             "/account/sign-out-everywhere",
             json!(null),
@@ -277,7 +282,7 @@ async fn a_user_whose_only_second_factor_is_recovery_codes_still_needs_step_up()
         )
         .await;
     let seen = w
-        .call(
+        .settings(
             "GET",
             "/account/two-factor",
             json!(null),
@@ -293,9 +298,9 @@ async fn a_user_whose_only_second_factor_is_recovery_codes_still_needs_step_up()
         ("PUT", "/account/two-factor", json!({"enabled": false})),
     ] {
         let stale = w.token(&w.user(&user.id).await);
-        let r = w.call(method, path, body, Some(&stale)).await;
+        let r = w.settings(method, path, body, Some(&stale)).await;
         assert_eq!(
-            (r.status, r.error()),
+            (r.status, r.error.as_str()),
             (403, "step_up_required"),
             "{method} {path} without a fresh second factor: {:?}",
             r.body

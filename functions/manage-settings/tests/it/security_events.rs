@@ -7,7 +7,7 @@ use crate::support;
 use serde_json::{Value, json};
 use support::World;
 use twofa::api::ClientInfo;
-use twofa::testing::{Reply, json_request};
+use twofa::testing::{Client, Reply, json_request};
 use twofa::user::{Authenticator, UserPatch};
 
 /// A request from `ip`, as API Gateway's request context would say.
@@ -56,7 +56,7 @@ async fn a_user_reads_its_own_events_newest_first_and_not_the_address_of_the_adm
 
     // forget-browser rotated the stamp: the user signs in again.
     let r = w
-        .call(
+        .settings(
             "GET",
             "/account/events",
             json!(null),
@@ -104,7 +104,7 @@ async fn a_user_reads_its_own_events_newest_first_and_not_the_address_of_the_adm
     );
 
     let admin_view = w
-        .call(
+        .settings(
             "GET",
             &format!("/events?user_id={}", w.acme_user.id),
             json!(null),
@@ -116,7 +116,7 @@ async fn a_user_reads_its_own_events_newest_first_and_not_the_address_of_the_adm
         "the side's admins see who acted from where"
     );
     let others = w
-        .call(
+        .settings(
             "GET",
             "/account/events",
             json!(null),
@@ -135,7 +135,7 @@ async fn an_admin_reads_its_sides_events_only_filtered_by_user_and_type() {
     let w = World::new().await;
     for user in [&w.acme_user, &w.globex_user, &w.host_user] {
         assert_eq!(
-            w.call(
+            w.settings(
                 "POST",
                 "/account/forget-browser",
                 json!(null),
@@ -148,7 +148,7 @@ async fn an_admin_reads_its_sides_events_only_filtered_by_user_and_type() {
     }
     let acme = w.token(&w.acme_admin);
     assert_eq!(
-        w.call(
+        w.settings(
             "PUT",
             "/settings/two-factor",
             json!({"remember_browser": false}),
@@ -159,7 +159,7 @@ async fn an_admin_reads_its_sides_events_only_filtered_by_user_and_type() {
         200
     );
 
-    let r = w.call("GET", "/events", json!(null), Some(&acme)).await;
+    let r = w.settings("GET", "/events", json!(null), Some(&acme)).await;
     assert_eq!(types(&r.body), ["settings_changed", "browsers_forgotten"]);
     let user_ids: Vec<&str> = r.body["events"]
         .as_array()
@@ -179,7 +179,7 @@ async fn an_admin_reads_its_sides_events_only_filtered_by_user_and_type() {
         "the audit names what moved"
     );
     let r = w
-        .call(
+        .settings(
             "GET",
             "/events?type=browsers_forgotten",
             json!(null),
@@ -199,7 +199,7 @@ async fn an_admin_reads_its_sides_events_only_filtered_by_user_and_type() {
     );
 
     let r = w
-        .call(
+        .settings(
             "GET",
             &format!("/events?user_id={}", w.globex_user.id),
             json!(null),
@@ -207,25 +207,25 @@ async fn an_admin_reads_its_sides_events_only_filtered_by_user_and_type() {
         )
         .await;
     assert_eq!(
-        (r.status, r.error()),
+        (r.status, r.error.as_str()),
         (404, "not_found"),
         "another side's user is as unknown as a missing one"
     );
     let r = w
-        .call("GET", "/events?type=made_up", json!(null), Some(&acme))
+        .settings("GET", "/events?type=made_up", json!(null), Some(&acme))
         .await;
     assert_eq!((r.status, r.body["field"].as_str()), (400, Some("type")));
     let r = w
-        .call(
+        .settings(
             "GET",
             "/events",
             json!(null),
             Some(&w.token(&w.user(&w.acme_user.id).await)),
         )
         .await;
-    assert_eq!((r.status, r.error()), (403, "forbidden"));
+    assert_eq!((r.status, r.error.as_str()), (403, "forbidden"));
     assert_eq!(
-        w.call("GET", "/account/events", json!(null), None)
+        w.settings("GET", "/account/events", json!(null), None)
             .await
             .status,
         401
@@ -239,7 +239,7 @@ async fn event_lists_page_with_cursors_bound_to_the_list_they_came_from() {
         // Each forget-browser rotates the stamp: a new sign-in each time.
         let t = w.token(&w.user(&w.acme_user.id).await);
         assert_eq!(
-            w.call("POST", "/account/forget-browser", json!(null), Some(&t))
+            w.settings("POST", "/account/forget-browser", json!(null), Some(&t))
                 .await
                 .status,
             204
@@ -250,7 +250,7 @@ async fn event_lists_page_with_cursors_bound_to_the_list_they_came_from() {
     let (mut seen, mut cursor, mut pages) = (Vec::new(), String::new(), 0);
     loop {
         let r = w
-            .call(
+            .settings(
                 "GET",
                 &format!("/account/events?limit=2&cursor={cursor}"),
                 json!(null),
@@ -278,11 +278,11 @@ async fn event_lists_page_with_cursors_bound_to_the_list_they_came_from() {
     );
 
     let first = w
-        .call("GET", "/account/events?limit=2", json!(null), Some(&t))
+        .settings("GET", "/account/events?limit=2", json!(null), Some(&t))
         .await;
     let c = first.body["next_cursor"].as_str().unwrap();
     let r = w
-        .call(
+        .settings(
             "GET",
             &format!("/account/events?cursor={c}"),
             json!(null),
@@ -295,7 +295,7 @@ async fn event_lists_page_with_cursors_bound_to_the_list_they_came_from() {
         "a user's cursor does not page another user"
     );
     let r = w
-        .call(
+        .settings(
             "GET",
             &format!("/events?cursor={c}"),
             json!(null),
@@ -314,14 +314,14 @@ async fn events_past_their_retention_are_not_listed_even_before_the_ttl_sweeps_t
     let w = World::new().await;
     let t = w.token(&w.acme_user);
     assert_eq!(
-        w.call("POST", "/account/forget-browser", json!(null), Some(&t))
+        w.settings("POST", "/account/forget-browser", json!(null), Some(&t))
             .await
             .status,
         204
     );
     w.clock.advance(90 * 86_400);
     let r = w
-        .call(
+        .settings(
             "GET",
             "/account/events",
             json!(null),
@@ -348,7 +348,7 @@ async fn every_account_change_is_recorded_once_and_no_event_holds_a_secret() {
         .await;
     let t = w.mfa_token(&user);
     let r = w
-        .call("POST", "/account/recovery-codes", json!(null), Some(&t))
+        .settings("POST", "/account/recovery-codes", json!(null), Some(&t))
         .await;
     assert_eq!(r.status, 200);
     let codes: Vec<String> = r.body["recovery_codes"]
@@ -359,7 +359,7 @@ async fn every_account_change_is_recorded_once_and_no_event_holds_a_secret() {
         .collect();
     // Each change rotates the stamp: the next one is made from a fresh sign-in.
     assert_eq!(
-        w.call(
+        w.settings(
             "PUT",
             "/account/two-factor",
             json!({"enabled": true}),
@@ -370,7 +370,7 @@ async fn every_account_change_is_recorded_once_and_no_event_holds_a_secret() {
         200
     );
     assert_eq!(
-        w.call(
+        w.settings(
             "PUT",
             "/account/two-factor",
             json!({"enabled": false}),
@@ -381,7 +381,7 @@ async fn every_account_change_is_recorded_once_and_no_event_holds_a_secret() {
         200
     );
     assert_eq!(
-        w.call(
+        w.settings(
             "DELETE",
             "/account/authenticator",
             json!(null),
@@ -393,7 +393,7 @@ async fn every_account_change_is_recorded_once_and_no_event_holds_a_secret() {
     );
     let admin = w.token(&w.acme_admin);
     assert_eq!(
-        w.call(
+        w.settings(
             "PUT",
             &format!("/users/{}/two-factor", user.id),
             json!({"enabled": true}),
@@ -404,7 +404,7 @@ async fn every_account_change_is_recorded_once_and_no_event_holds_a_secret() {
         200
     );
     assert_eq!(
-        w.call(
+        w.settings(
             "POST",
             &format!("/users/{}/reset-two-factor", user.id),
             json!(null),
@@ -416,7 +416,7 @@ async fn every_account_change_is_recorded_once_and_no_event_holds_a_secret() {
     );
 
     let r = w
-        .call(
+        .settings(
             "GET",
             "/account/events",
             json!(null),

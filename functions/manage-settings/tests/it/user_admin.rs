@@ -3,6 +3,7 @@
 //! ids and cursors answer as if they did not exist.
 
 use crate::support;
+use twofa::testing::Client;
 
 use serde_json::{Value, json};
 use support::World;
@@ -13,7 +14,7 @@ use twofa::testing::seed_user;
 use twofa::user::{Authenticator, UserPatch};
 
 async fn list(w: &World, query: &str, token: &str) -> support::Reply {
-    w.call("GET", &format!("/users{query}"), json!(null), Some(token))
+    w.settings("GET", &format!("/users{query}"), json!(null), Some(token))
         .await
 }
 
@@ -222,7 +223,7 @@ async fn a_cursor_works_only_for_the_side_and_prefix_it_was_made_for() {
     ] {
         let r = list(&w, &query, &token).await;
         assert_eq!(
-            (r.status, r.error(), r.body["field"].as_str()),
+            (r.status, r.error.as_str(), r.body["field"].as_str()),
             (400, "invalid_request", Some("cursor")),
             "{query}"
         );
@@ -253,11 +254,14 @@ async fn bad_list_parameters_and_non_admins_are_refused() {
     assert_eq!(list(&w, "?limit=100", &t).await.status, 200);
     for user in [&w.acme_user, &w.host_user] {
         let r = list(&w, "", &w.token(user)).await;
-        assert_eq!((r.status, r.error()), (403, "forbidden"));
+        assert_eq!((r.status, r.error.as_str()), (403, "forbidden"));
     }
-    assert_eq!(w.call("GET", "/users", json!(null), None).await.status, 401);
     assert_eq!(
-        w.call("DELETE", "/users", json!(null), Some(&t))
+        w.settings("GET", "/users", json!(null), None).await.status,
+        401
+    );
+    assert_eq!(
+        w.settings("DELETE", "/users", json!(null), Some(&t))
             .await
             .status,
         405
@@ -285,7 +289,7 @@ async fn an_admin_unlocks_its_own_sides_user_and_counting_starts_again() {
         (w.token(&w.host_admin), 404),
         (w.token(&w.acme_user), 403),
     ] {
-        let r = w.call("POST", &path, json!(null), Some(&token)).await;
+        let r = w.settings("POST", &path, json!(null), Some(&token)).await;
         assert_eq!(r.status, status, "{:?}", r.body);
     }
     assert!(
@@ -294,20 +298,20 @@ async fn an_admin_unlocks_its_own_sides_user_and_counting_starts_again() {
     );
 
     let r = w
-        .call("POST", &path, json!(null), Some(&w.token(&w.acme_admin)))
+        .settings("POST", &path, json!(null), Some(&w.token(&w.acme_admin)))
         .await;
     assert_eq!(r.status, 204);
     let after = w.user(&w.acme_user.id).await;
     assert_eq!((after.lockout_end, after.failed_count), (None, 0));
     let r = w
-        .call(
+        .settings(
             "POST",
             "/users/no-such-user/unlock",
             json!(null),
             Some(&w.token(&w.acme_admin)),
         )
         .await;
-    assert_eq!((r.status, r.error()), (404, "not_found"));
+    assert_eq!((r.status, r.error.as_str()), (404, "not_found"));
 }
 
 #[tokio::test]
@@ -335,9 +339,9 @@ async fn a_stale_admin_session_cannot_unlock_a_user() {
     let path = format!("/users/{}/unlock", w.acme_user.id);
     let stale = w.mfa_token(&admin);
     w.clock.advance(w.core.config.step_up_max_age_seconds + 1);
-    let r = w.call("POST", &path, json!(null), Some(&stale)).await;
+    let r = w.settings("POST", &path, json!(null), Some(&stale)).await;
     assert_eq!(
-        (r.status, r.error()),
+        (r.status, r.error.as_str()),
         (403, "step_up_required"),
         "an unlock gives whoever is guessing a new round: {:?}",
         r.body
@@ -348,7 +352,7 @@ async fn a_stale_admin_session_cannot_unlock_a_user() {
         "refused: nothing changed"
     );
     let r = w
-        .call("POST", &path, json!(null), Some(&w.mfa_token(&admin)))
+        .settings("POST", &path, json!(null), Some(&w.mfa_token(&admin)))
         .await;
     assert_eq!(r.status, 204, "{:?}", r.body);
     assert_eq!(w.user(&w.acme_user.id).await.lockout_end, None);
@@ -391,7 +395,7 @@ async fn resetting_a_lost_second_factor_keeps_the_confirmed_email_and_phone() {
     let w = World::new().await;
     let user = lost_phone(&w).await;
     let r = w
-        .call(
+        .settings(
             "POST",
             &format!("/users/{}/reset-two-factor", user.id),
             json!(null),
@@ -441,15 +445,15 @@ async fn an_admin_with_2fa_on_needs_its_own_fresh_second_factor_to_reset_a_users
         .await;
     let path = format!("/users/{}/reset-two-factor", user.id);
     let r = w
-        .call("POST", &path, json!(null), Some(&w.token(&admin)))
+        .settings("POST", &path, json!(null), Some(&w.token(&admin)))
         .await;
-    assert_eq!((r.status, r.error()), (403, "step_up_required"));
+    assert_eq!((r.status, r.error.as_str()), (403, "step_up_required"));
     assert!(
         w.user(&user.id).await.authenticator.is_some(),
         "refused: nothing changed"
     );
     let r = w
-        .call(
+        .settings(
             "POST",
             &path,
             json!(null),
@@ -457,12 +461,12 @@ async fn an_admin_with_2fa_on_needs_its_own_fresh_second_factor_to_reset_a_users
         )
         .await;
     assert_eq!(
-        (r.status, r.error()),
+        (r.status, r.error.as_str()),
         (404, "not_found"),
         "another side's user is unknown"
     );
     assert_eq!(
-        w.call("POST", &path, json!(null), Some(&w.mfa_token(&admin)))
+        w.settings("POST", &path, json!(null), Some(&w.mfa_token(&admin)))
             .await
             .status,
         204
@@ -488,17 +492,17 @@ async fn an_admin_turning_off_its_own_flag_through_the_users_route_meets_the_acc
         .await;
     let path = format!("/users/{}/two-factor", admin.id);
     let r = w
-        .call(
+        .settings(
             "PUT",
             &path,
             json!({"enabled": false}),
             Some(&w.token(&admin)),
         )
         .await;
-    assert_eq!((r.status, r.error()), (403, "step_up_required"));
+    assert_eq!((r.status, r.error.as_str()), (403, "step_up_required"));
     assert!(w.user(&admin.id).await.two_factor_enabled);
     let r = w
-        .call(
+        .settings(
             "PUT",
             &path,
             json!({"enabled": false}),
@@ -510,7 +514,7 @@ async fn an_admin_turning_off_its_own_flag_through_the_users_route_meets_the_acc
     // the change of its own flag rotated its stamp).
     let admin = w.user(&admin.id).await;
     let r = w
-        .call(
+        .settings(
             "PUT",
             &format!("/users/{}/two-factor", w.acme_user.id),
             json!({"enabled": true}),

@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use common::{Client, EMAIL, World, answer};
+use common::{Client, EMAIL, Reply, world, world_with};
 use serde_json::json;
 use twofa::codes::CodePurpose;
 use twofa::store::CodeStore;
@@ -11,14 +11,13 @@ use twofa::user::UserPatch;
 
 #[tokio::test]
 async fn a_confirmation_code_goes_to_the_account_email_address() {
-    let w = World::new();
+    let w = world();
     let user = w.plain_user(EMAIL).await;
     let access = w.access_token(&user, None);
 
-    let (status, _, body) = answer(
-        &w.send(json!({"purpose": "confirm_email"}), Some(&access))
-            .await,
-    );
+    let Reply { status, body, .. } = w
+        .send_code(&json!({"purpose": "confirm_email"}), Some(&access))
+        .await;
 
     assert_eq!(status, 202, "{body}");
     assert_eq!(
@@ -38,18 +37,18 @@ async fn a_confirmation_code_goes_to_the_account_email_address() {
 
 #[tokio::test]
 async fn a_phone_confirmation_code_goes_to_the_number_given_in_e164() {
-    let w = World::new();
+    let w = world();
     let user = w.plain_user(EMAIL).await;
     let access = w.access_token(&user, None);
 
     let r = w
-        .send(
-            json!({"purpose": "confirm_phone", "phone_number": "+1 (201) 555-0123"}),
+        .send_code(
+            &json!({"purpose": "confirm_phone", "phone_number": "+1 (201) 555-0123"}),
             Some(&access),
         )
         .await;
 
-    let (status, _, body) = answer(&r);
+    let Reply { status, body, .. } = r;
     assert_eq!(status, 202, "{body}");
     assert_eq!(
         (body["provider"].as_str(), body["destination_hint"].as_str()),
@@ -72,26 +71,33 @@ async fn a_phone_confirmation_code_goes_to_the_number_given_in_e164() {
 
 #[tokio::test]
 async fn an_impossible_number_or_a_country_not_allowed_is_invalid_phone() {
-    let w = World::with(&[("ALLOWED_COUNTRY_CODES", "1")]);
+    let w = world_with(&[("ALLOWED_COUNTRY_CODES", "1")]);
     let user = w.plain_user(EMAIL).await;
     let access = w.access_token(&user, None);
 
-    let (status, code, _) = answer(
-        &w.send(
-            json!({"purpose": "confirm_phone", "phone_number": "5550100"}),
+    let Reply {
+        status,
+        error: code,
+        ..
+    } = w
+        .send_code(
+            &json!({"purpose": "confirm_phone", "phone_number": "5550100"}),
             Some(&access),
         )
-        .await,
-    );
+        .await;
     assert_eq!((status, code.as_str()), (400, "invalid_phone"));
 
-    let (status, code, body) = answer(
-        &w.send(
-            json!({"purpose": "confirm_phone", "phone_number": "+447911123456"}),
+    let Reply {
+        status,
+        error: code,
+        body,
+        ..
+    } = w
+        .send_code(
+            &json!({"purpose": "confirm_phone", "phone_number": "+447911123456"}),
             Some(&access),
         )
-        .await,
-    );
+        .await;
     assert_eq!((status, code.as_str()), (400, "invalid_phone"));
     assert!(
         body["message"].as_str().unwrap().contains("not allowed"),
@@ -102,12 +108,16 @@ async fn an_impossible_number_or_a_country_not_allowed_is_invalid_phone() {
 
 #[tokio::test]
 async fn a_new_number_needs_a_fresh_second_factor_when_two_factor_is_on() {
-    let w = World::new();
+    let w = world();
     let user = w.two_factor_user().await;
     let new_number = json!({"purpose": "confirm_phone", "phone_number": "+12015550123"});
 
     let stale = w.access_token(&user, None);
-    let (status, code, _) = answer(&w.send(new_number.clone(), Some(&stale)).await);
+    let Reply {
+        status,
+        error: code,
+        ..
+    } = w.send_code(&new_number.clone(), Some(&stale)).await;
     assert_eq!(
         (status, code.as_str()),
         (403, "step_up_required"),
@@ -116,7 +126,11 @@ async fn a_new_number_needs_a_fresh_second_factor_when_two_factor_is_on() {
 
     let fresh = w.access_token(&user, Some(w.now()));
     w.clock.advance(601);
-    let (status, code, _) = answer(&w.send(new_number.clone(), Some(&fresh)).await);
+    let Reply {
+        status,
+        error: code,
+        ..
+    } = w.send_code(&new_number.clone(), Some(&fresh)).await;
     assert_eq!(
         (status, code.as_str()),
         (403, "step_up_required"),
@@ -125,16 +139,16 @@ async fn a_new_number_needs_a_fresh_second_factor_when_two_factor_is_on() {
     assert!(w.outbox().is_empty());
 
     let fresh = w.access_token(&user, Some(w.now() - 600));
-    assert_eq!(w.send(new_number, Some(&fresh)).await.status(), 202);
+    assert_eq!(w.send_code(&new_number, Some(&fresh)).await.status, 202);
 }
 
 #[tokio::test]
 async fn reconfirming_the_confirmed_number_or_a_user_without_two_factor_needs_no_step_up() {
-    let w = World::new();
+    let w = world();
     let user = w.two_factor_user().await;
     let stale = w.access_token(&user, None);
     let same = json!({"purpose": "confirm_phone", "phone_number": common::PHONE});
-    assert_eq!(w.send(same, Some(&stale)).await.status(), 202);
+    assert_eq!(w.send_code(&same, Some(&stale)).await.status, 202);
 
     let off = w.plain_user("sam@example.com").await;
     let off = w
@@ -148,47 +162,53 @@ async fn reconfirming_the_confirmed_number_or_a_user_without_two_factor_needs_no
         .await;
     let token = w.access_token(&off, None);
     assert_eq!(
-        w.send(
-            json!({"purpose": "confirm_phone", "phone_number": "+12015550123"}),
+        w.send_code(
+            &json!({"purpose": "confirm_phone", "phone_number": "+12015550123"}),
             Some(&token)
         )
         .await
-        .status(),
+        .status,
         202
     );
 }
 
 #[tokio::test]
 async fn a_setup_token_may_ask_for_confirmation_codes() {
-    let w = World::new();
+    let w = world();
     let user = w.plain_user(EMAIL).await;
     let setup = w.setup_token(&user);
 
     assert_eq!(
-        w.send(
-            json!({"purpose": "confirm_phone", "phone_number": "+12015550123"}),
+        w.send_code(
+            &json!({"purpose": "confirm_phone", "phone_number": "+12015550123"}),
             Some(&setup)
         )
         .await
-        .status(),
+        .status,
         202
     );
     assert_eq!(
-        w.send(json!({"purpose": "confirm_email"}), Some(&setup))
+        w.send_code(&json!({"purpose": "confirm_email"}), Some(&setup))
             .await
-            .status(),
+            .status,
         202
     );
 }
 
 #[tokio::test]
 async fn a_confirmation_needs_a_bearer_access_or_setup_token() {
-    let w = World::new();
+    let w = world();
     let user = w.two_factor_user().await;
     let two_factor = w.start_sign_in(&user).await;
 
     for bearer in [None, Some(two_factor.as_str()), Some("forged.token.here")] {
-        let (status, code, _) = answer(&w.send(json!({"purpose": "confirm_email"}), bearer).await);
+        let Reply {
+            status,
+            error: code,
+            ..
+        } = w
+            .send_code(&json!({"purpose": "confirm_email"}), bearer)
+            .await;
         assert_eq!((status, code.as_str()), (401, "unauthorized"), "{bearer:?}");
     }
     assert!(w.outbox().is_empty());

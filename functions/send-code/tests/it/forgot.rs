@@ -5,9 +5,8 @@ use crate::common;
 
 use std::time::{Duration, Instant};
 
-use common::{EMAIL, World, answer};
+use common::{Client, EMAIL, Reply, World, world_with};
 use serde_json::{Value, json};
-use twofa::api::Response;
 use twofa::codes::CodePurpose;
 use twofa::senders::{DeliveryError, EmailMessage, EmailSender, SmsSender};
 use twofa::store::{CodeStore, UserStore};
@@ -16,26 +15,29 @@ use twofa::user::UserPatch;
 
 /// No floor: these tests look at what is sent; the floor has its own test.
 fn world() -> World {
-    World::with(&[("PASSWORD_RESET_ANSWER_MS", "0")])
+    common::world_with(&[("PASSWORD_RESET_ANSWER_MS", "0")])
 }
 
-async fn forgot(w: &World, body: Value) -> Response {
-    forgot_with(w, &w.out, &w.out, body).await
+async fn forgot(w: &World, body: Value) -> Reply {
+    w.post("/password/forgot", &body, None).await
 }
 
+/// `POST /password/forgot` with other senders than the world's.
 async fn forgot_with(
     w: &World,
     sms: &dyn SmsSender,
     email: &dyn EmailSender,
     body: Value,
-) -> Response {
-    send_code::handle(
-        &w.core,
-        sms,
-        email,
-        json_request("POST", "/password/forgot", &body, None),
+) -> Reply {
+    Reply::of(
+        &send_code::handle(
+            &w.core,
+            sms,
+            email,
+            json_request("POST", "/password/forgot", &body, None),
+        )
+        .await,
     )
-    .await
 }
 
 async fn confirmed_user(w: &World) -> twofa::user::User {
@@ -66,7 +68,7 @@ async fn a_confirmed_address_gets_a_six_digit_reset_code_kept_only_as_a_keyed_ha
     let w = world();
     let user = confirmed_user(&w).await;
 
-    let (status, _, body) = answer(&forgot(&w, json!({"email": "JANE@example.com"})).await);
+    let Reply { status, body, .. } = forgot(&w, json!({"email": "JANE@example.com"})).await;
 
     assert_eq!((status, body), (202, json!({})));
     let sent = w.outbox().pop().expect("an email");
@@ -115,17 +117,17 @@ async fn unknown_unconfirmed_locked_and_malformed_emails_get_the_same_answer_and
         .await
         .unwrap();
 
-    let answers: Vec<(u16, String, Value)> = vec![
-        answer(&forgot(&w, json!({"email": "nobody@example.com"})).await),
-        answer(&forgot(&w, json!({"email": "una@example.com"})).await),
-        answer(&forgot(&w, json!({"email": "lou@example.com"})).await),
-        answer(&forgot(&w, json!({"email": "not an address"})).await),
-        answer(&forgot(&w, json!({"email": EMAIL, "tenant": "no-such-tenant"})).await),
-        answer(&forgot(&w, json!({"email": EMAIL, "tenant": "not a tenant name!"})).await),
+    let answers = vec![
+        forgot(&w, json!({"email": "nobody@example.com"})).await,
+        forgot(&w, json!({"email": "una@example.com"})).await,
+        forgot(&w, json!({"email": "lou@example.com"})).await,
+        forgot(&w, json!({"email": "not an address"})).await,
+        forgot(&w, json!({"email": EMAIL, "tenant": "no-such-tenant"})).await,
+        forgot(&w, json!({"email": EMAIL, "tenant": "not a tenant name!"})).await,
     ];
 
     for a in &answers {
-        assert_eq!(a, &(202, String::new(), json!({})));
+        assert_eq!((a.status, a.error.as_str(), &a.body), (202, "", &json!({})));
     }
     assert_eq!(reset_mails(&w), 0, "no code for any of them");
     for id in [&unconfirmed.id, &locked.id, &known.id] {
@@ -140,18 +142,18 @@ async fn unknown_unconfirmed_locked_and_malformed_emails_get_the_same_answer_and
 async fn a_throttled_or_failed_send_still_answers_202_and_leaves_no_usable_code() {
     let w = world();
     let user = confirmed_user(&w).await;
-    assert_eq!(forgot(&w, json!({"email": EMAIL})).await.status(), 202);
+    assert_eq!(forgot(&w, json!({"email": EMAIL})).await.status, 202);
     assert_eq!(reset_mails(&w), 1);
 
     // While the code sent lives: the same answer as any other email, and no second email.
-    let (status, _, body) = answer(&forgot(&w, json!({"email": EMAIL})).await);
+    let Reply { status, body, .. } = forgot(&w, json!({"email": EMAIL})).await;
     assert_eq!((status, body), (202, json!({})));
     assert_eq!(reset_mails(&w), 1, "a live reset code is not replaced");
 
     w.clock.advance(301);
     let refusing = RefusingEmail;
-    let (status, _, body) =
-        answer(&forgot_with(&w, &w.out, &refusing, json!({"email": EMAIL})).await);
+    let Reply { status, body, .. } =
+        forgot_with(&w, &w.out, &refusing, json!({"email": EMAIL})).await;
     assert_eq!(
         (status, body),
         (202, json!({})),
@@ -169,12 +171,12 @@ async fn a_throttled_or_failed_send_still_answers_202_and_leaves_no_usable_code(
 
 #[tokio::test]
 async fn every_answer_takes_at_least_the_floor_whatever_the_email() {
-    let w = World::with(&[("PASSWORD_RESET_ANSWER_MS", "250")]);
+    let w = world_with(&[("PASSWORD_RESET_ANSWER_MS", "250")]);
     confirmed_user(&w).await;
     for email in [EMAIL, "nobody@example.com", "not an address"] {
         let started = Instant::now();
         let r = forgot(&w, json!({"email": email})).await;
-        assert_eq!(r.status(), 202);
+        assert_eq!(r.status, 202);
         // A lower bound only: sleeping never ends early, so this cannot flake.
         assert!(
             started.elapsed() >= Duration::from_millis(250),
@@ -188,7 +190,11 @@ async fn every_answer_takes_at_least_the_floor_whatever_the_email() {
 async fn a_body_that_is_not_the_contract_is_refused_with_400() {
     let w = world();
     for body in [json!({}), json!({"email": 5}), json!([])] {
-        let (status, code, _) = answer(&forgot(&w, body.clone()).await);
+        let Reply {
+            status,
+            error: code,
+            ..
+        } = forgot(&w, body.clone()).await;
         assert_eq!((status, code.as_str()), (400, "invalid_request"), "{body}");
     }
     let wrong_method = send_code::handle(
@@ -223,9 +229,9 @@ async fn nothing_a_client_sends_gets_a_5xx() {
     for body in bodies {
         let r = forgot(&w, body.clone()).await;
         assert!(
-            r.status().as_u16() < 500,
+            r.status < 500,
             "{} for a body of {} bytes",
-            r.status(),
+            r.status,
             body.to_string().len()
         );
     }
@@ -233,13 +239,13 @@ async fn nothing_a_client_sends_gets_a_5xx() {
 
 #[tokio::test]
 async fn reset_codes_count_in_no_budget_of_the_side() {
-    let w = World::with(&[
+    let w = world_with(&[
         ("PASSWORD_RESET_ANSWER_MS", "0"),
         ("SEND_LIMIT_CONFIRMATIONS_PER_TENANT_PER_HOUR", "1"),
     ]);
     for email in ["jane@example.com", "otto@example.com"] {
         confirmed(&w, email).await;
-        assert_eq!(forgot(&w, json!({"email": email})).await.status(), 202);
+        assert_eq!(forgot(&w, json!({"email": email})).await.status, 202);
     }
     assert_eq!(
         reset_mails(&w),
@@ -255,13 +261,13 @@ async fn reset_codes_count_in_no_budget_of_the_side() {
 async fn a_reset_code_is_resent_only_once_the_one_sent_has_expired_or_the_stamp_changed() {
     let w = world();
     let user = confirmed_user(&w).await;
-    assert_eq!(forgot(&w, json!({"email": EMAIL})).await.status(), 202);
+    assert_eq!(forgot(&w, json!({"email": EMAIL})).await.status, 202);
     w.clock.advance(299);
-    assert_eq!(forgot(&w, json!({"email": EMAIL})).await.status(), 202);
+    assert_eq!(forgot(&w, json!({"email": EMAIL})).await.status, 202);
     assert_eq!(reset_mails(&w), 1, "a live code is not replaced");
 
     w.clock.advance(1);
-    assert_eq!(forgot(&w, json!({"email": EMAIL})).await.status(), 202);
+    assert_eq!(forgot(&w, json!({"email": EMAIL})).await.status, 202);
     assert_eq!(reset_mails(&w), 2, "the first code has expired");
 
     w.patch(
@@ -272,7 +278,7 @@ async fn a_reset_code_is_resent_only_once_the_one_sent_has_expired_or_the_stamp_
         },
     )
     .await;
-    assert_eq!(forgot(&w, json!({"email": EMAIL})).await.status(), 202);
+    assert_eq!(forgot(&w, json!({"email": EMAIL})).await.status, 202);
     assert_eq!(reset_mails(&w), 3, "a new stamp ended the live code");
 }
 
@@ -285,24 +291,22 @@ async fn anonymous_reset_requests_do_not_use_up_a_users_sign_in_codes() {
     let w = world();
     let user = w.two_factor_user().await;
     for _ in 0..10 {
-        assert_eq!(forgot(&w, json!({"email": EMAIL})).await.status(), 202);
+        assert_eq!(forgot(&w, json!({"email": EMAIL})).await.status, 202);
         w.clock.advance(31);
     }
     for provider in ["sms", "email"] {
         let token = w.start_sign_in(&user).await;
-        let r = send_code::handle(
-            &w.core,
-            &w.out,
-            &w.out,
-            json_request(
-                "POST",
-                "/send-code",
+        let r = w
+            .send_code(
                 &json!({"two_factor_token": token, "provider": provider}),
                 None,
-            ),
-        )
-        .await;
-        let (status, code, _) = answer(&r);
+            )
+            .await;
+        let Reply {
+            status,
+            error: code,
+            ..
+        } = r;
         assert_eq!(
             (status, code.as_str()),
             (202, ""),
@@ -332,7 +336,7 @@ async fn whether_a_probed_email_has_an_account_does_not_change_what_the_prober_g
     }
     let mut own_mail_arrived = Vec::new();
     for probed in ["jane@example.com", "nobody@example.com"] {
-        let w = World::with(&[
+        let w = world_with(&[
             ("PASSWORD_RESET_ANSWER_MS", "0"),
             ("SEND_LIMIT_PER_IP_PER_HOUR", "1"),
         ]);
@@ -411,19 +415,18 @@ async fn resets_strangers_ask_for_their_own_accounts_leave_other_users_sign_in_c
 
     for provider in ["email", "sms"] {
         let token = w.start_sign_in(&victim).await;
-        let r = send_code::handle(
-            &w.core,
-            &w.out,
-            &w.out,
-            json_request(
-                "POST",
-                "/send-code",
+        let r = w
+            .send_code(
                 &json!({"two_factor_token": token, "provider": provider}),
                 None,
-            ),
-        )
-        .await;
-        let (status, code, body) = answer(&r);
+            )
+            .await;
+        let Reply {
+            status,
+            error: code,
+            body,
+            ..
+        } = r;
         assert_eq!(
             (status, code.as_str()),
             (202, ""),

@@ -5,7 +5,7 @@
 
 use crate::common;
 
-use common::{Client, EMAIL, PHONE, World, answer};
+use common::{Client, EMAIL, PHONE, Reply, World, world, world_with};
 use serde_json::json;
 use twofa::api::ClientInfo;
 use twofa::policy::{Provider, TwoFactorSettings};
@@ -17,13 +17,17 @@ async fn send_from(w: &World, ip: &str, body: serde_json::Value, bearer: &str) -
     let mut req = json_request("POST", "/send-code", &body, Some(bearer));
     req.extensions_mut()
         .insert(ClientInfo::new(Some(ip), Some("twofa-tests")));
-    let (status, code, _) = answer(&send_code::handle(&w.core, &w.out, &w.out, req).await);
+    let Reply {
+        status,
+        error: code,
+        ..
+    } = Reply::of(&send_code::handle(&w.core, &w.out, &w.out, req).await);
     (status, code)
 }
 
 #[tokio::test]
 async fn confirmations_from_throwaway_accounts_do_not_starve_sign_in_codes() {
-    let w = World::with(&[
+    let w = world_with(&[
         ("SEND_LIMIT_PER_TENANT_PER_HOUR", "2"),
         ("SEND_LIMIT_CONFIRMATIONS_PER_TENANT_PER_HOUR", "2"),
     ]);
@@ -32,11 +36,9 @@ async fn confirmations_from_throwaway_accounts_do_not_starve_sign_in_codes() {
         let throwaway = w.plain_user(&format!("throwaway{i}@example.net")).await;
         let access = w.access_token(&throwaway, None);
         answers.push(
-            answer(
-                &w.send(json!({"purpose": "confirm_email"}), Some(&access))
-                    .await,
-            )
-            .0,
+            w.send_code(&json!({"purpose": "confirm_email"}), Some(&access))
+                .await
+                .status,
         );
     }
     assert_eq!(
@@ -47,19 +49,18 @@ async fn confirmations_from_throwaway_accounts_do_not_starve_sign_in_codes() {
 
     let user = w.two_factor_user().await;
     let token = w.start_sign_in(&user).await;
-    let (status, _, body) = answer(
-        &w.send(
-            json!({"two_factor_token": token, "provider": "email"}),
+    let Reply { status, body, .. } = w
+        .send_code(
+            &json!({"two_factor_token": token, "provider": "email"}),
             None,
         )
-        .await,
-    );
+        .await;
     assert_eq!(status, 202, "a sign-in code still goes out: {body}");
 }
 
 #[tokio::test]
 async fn one_source_address_is_capped_across_accounts_and_another_address_is_not() {
-    let w = World::with(&[("SEND_LIMIT_PER_IP_PER_HOUR", "2")]);
+    let w = world_with(&[("SEND_LIMIT_PER_IP_PER_HOUR", "2")]);
     let mut answers = Vec::new();
     for i in 0..3 {
         let user = w.plain_user(&format!("user{i}@example.net")).await;
@@ -99,7 +100,7 @@ async fn one_source_address_is_capped_across_accounts_and_another_address_is_not
 #[tokio::test]
 async fn a_refused_send_gives_back_what_the_other_limits_counted() {
     // The destination is capped at one; an attacker hammering it must not use up the tenant's budget.
-    let w = World::with(&[
+    let w = world_with(&[
         ("SEND_LIMIT_PER_DESTINATION_PER_HOUR", "1"),
         ("SEND_LIMIT_CONFIRMATIONS_PER_TENANT_PER_HOUR", "3"),
         ("RESEND_COOLDOWN_SECONDS", "0"),
@@ -110,7 +111,7 @@ async fn a_refused_send_gives_back_what_the_other_limits_counted() {
     let answers: Vec<u16> = {
         let mut v = Vec::new();
         for _ in 0..5 {
-            v.push(answer(&w.send(body.clone(), Some(&access)).await).0);
+            v.push(w.send_code(&body.clone(), Some(&access)).await.status);
         }
         v
     };
@@ -119,7 +120,9 @@ async fn a_refused_send_gives_back_what_the_other_limits_counted() {
         let u = w.plain_user(&format!("u{i}@example.net")).await;
         let t = w.access_token(&u, None);
         assert_eq!(
-            answer(&w.send(json!({"purpose": "confirm_email"}), Some(&t)).await).0,
+            w.send_code(&json!({"purpose": "confirm_email"}), Some(&t))
+                .await
+                .status,
             202,
             "the tenant budget was not spent by refusals"
         );
@@ -128,7 +131,7 @@ async fn a_refused_send_gives_back_what_the_other_limits_counted() {
 
 #[tokio::test]
 async fn confirm_phone_sends_nothing_where_the_side_does_not_allow_sms() {
-    let w = World::new();
+    let w = world();
     let no_sms = TwoFactorSettings {
         allowed_providers: vec![Provider::Authenticator, Provider::Email],
         ..Default::default()
@@ -137,13 +140,17 @@ async fn confirm_phone_sends_nothing_where_the_side_does_not_allow_sms() {
     let user = w.plain_user(EMAIL).await;
     let access = w.access_token(&user, None);
 
-    let (status, code, body) = answer(
-        &w.send(
-            json!({"purpose": "confirm_phone", "phone_number": "+12015550123"}),
+    let Reply {
+        status,
+        error: code,
+        body,
+        ..
+    } = w
+        .send_code(
+            &json!({"purpose": "confirm_phone", "phone_number": "+12015550123"}),
             Some(&access),
         )
-        .await,
-    );
+        .await;
 
     assert_eq!(
         (status, code.as_str(), body["provider"].as_str()),
@@ -176,7 +183,7 @@ async fn throwaway(w: &World, scope: twofa::tenant::Scope, email: &str, patch: U
 /// of the side received a sign-in code for the rest of the hour.
 #[tokio::test]
 async fn throwaway_accounts_with_their_own_two_factor_on_cannot_use_up_other_users_sign_in_codes() {
-    let w = World::new();
+    let w = world();
     let victim = w.two_factor_user().await;
     let mut tokens = Vec::new();
     for i in 0..101 {
@@ -197,12 +204,12 @@ async fn throwaway_accounts_with_their_own_two_factor_on_cannot_use_up_other_use
     for _ in 0..10 {
         for token in &tokens {
             let r = w
-                .send(
-                    json!({"two_factor_token": token, "provider": "email"}),
+                .send_code(
+                    &json!({"two_factor_token": token, "provider": "email"}),
                     None,
                 )
                 .await;
-            sent += usize::from(r.status() == 202);
+            sent += usize::from(r.status == 202);
         }
         w.clock.advance(31);
     }
@@ -210,13 +217,17 @@ async fn throwaway_accounts_with_their_own_two_factor_on_cannot_use_up_other_use
     let token = w.start_sign_in(&victim).await;
 
     for provider in ["email", "sms"] {
-        let (status, code, body) = answer(
-            &w.send(
-                json!({"two_factor_token": token, "provider": provider}),
+        let Reply {
+            status,
+            error: code,
+            body,
+            ..
+        } = w
+            .send_code(
+                &json!({"two_factor_token": token, "provider": provider}),
                 None,
             )
-            .await,
-        );
+            .await;
         assert_eq!(
             (status, code.as_str()),
             (202, ""),
@@ -232,7 +243,7 @@ async fn throwaway_accounts_with_their_own_two_factor_on_cannot_use_up_other_use
 /// sign-in code for the rest of the hour.
 #[tokio::test]
 async fn confirmations_strangers_send_to_a_number_leave_its_owners_sign_in_codes_alone() {
-    let w = World::new();
+    let w = world();
     let victim = w.two_factor_user().await;
     let mut answers = Vec::new();
     for i in 0..11 {
@@ -245,14 +256,12 @@ async fn confirmations_strangers_send_to_a_number_leave_its_owners_sign_in_codes
         .await;
         let access = w.access_token(&account, None);
         answers.push(
-            answer(
-                &w.send(
-                    json!({"purpose": "confirm_phone", "phone_number": PHONE}),
-                    Some(&access),
-                )
-                .await,
+            w.send_code(
+                &json!({"purpose": "confirm_phone", "phone_number": PHONE}),
+                Some(&access),
             )
-            .0,
+            .await
+            .status,
         );
     }
     assert_eq!(
@@ -262,10 +271,14 @@ async fn confirmations_strangers_send_to_a_number_leave_its_owners_sign_in_codes
     );
     let token = w.start_sign_in(&victim).await;
 
-    let (status, code, body) = answer(
-        &w.send(json!({"two_factor_token": token, "provider": "sms"}), None)
-            .await,
-    );
+    let Reply {
+        status,
+        error: code,
+        body,
+        ..
+    } = w
+        .send_code(&json!({"two_factor_token": token, "provider": "sms"}), None)
+        .await;
 
     assert_eq!(
         (status, code.as_str()),
@@ -281,7 +294,7 @@ async fn confirmations_strangers_send_to_a_number_leave_its_owners_sign_in_codes
 #[tokio::test]
 async fn confirmations_asked_for_an_address_in_another_tenant_leave_its_owners_sign_in_codes_alone()
 {
-    let w = World::new();
+    let w = world();
     let victim = w.two_factor_user().await;
     let tenant = twofa::tenant::Tenant::new("acme", 0);
     w.core
@@ -297,24 +310,26 @@ async fn confirmations_asked_for_an_address_in_another_tenant_leave_its_owners_s
     let mut answers = Vec::new();
     for _ in 0..11 {
         answers.push(
-            answer(
-                &w.send(json!({"purpose": "confirm_email"}), Some(&access))
-                    .await,
-            )
-            .0,
+            w.send_code(&json!({"purpose": "confirm_email"}), Some(&access))
+                .await
+                .status,
         );
         w.clock.advance(31);
     }
     assert_eq!(answers.iter().filter(|s| **s == 202).count(), 10);
     let token = w.start_sign_in(&victim).await;
 
-    let (status, code, body) = answer(
-        &w.send(
-            json!({"two_factor_token": token, "provider": "email"}),
+    let Reply {
+        status,
+        error: code,
+        body,
+        ..
+    } = w
+        .send_code(
+            &json!({"two_factor_token": token, "provider": "email"}),
             None,
         )
-        .await,
-    );
+        .await;
 
     assert_eq!(
         (status, code.as_str()),
@@ -329,7 +344,7 @@ async fn confirmations_asked_for_an_address_in_another_tenant_leave_its_owners_s
 /// from there.
 #[tokio::test]
 async fn resets_and_confirmations_asked_from_an_address_leave_its_sign_in_codes_alone() {
-    let w = World::with(&[
+    let w = world_with(&[
         ("SEND_LIMIT_PER_IP_PER_HOUR", "2"),
         ("PASSWORD_RESET_ANSWER_MS", "0"),
     ]);
@@ -361,7 +376,12 @@ async fn resets_and_confirmations_asked_from_an_address_leave_its_sign_in_codes_
     );
     req.extensions_mut()
         .insert(ClientInfo::new(Some(shared), Some("twofa-tests")));
-    let (status, code, body) = answer(&send_code::handle(&w.core, &w.out, &w.out, req).await);
+    let Reply {
+        status,
+        error: code,
+        body,
+        ..
+    } = Reply::of(&send_code::handle(&w.core, &w.out, &w.out, req).await);
 
     assert_eq!(
         (status, code.as_str()),
@@ -377,7 +397,7 @@ async fn resets_and_confirmations_asked_from_an_address_leave_its_sign_in_codes_
 /// and sides are made by the host: each side's account confirms it on its own budget.
 #[tokio::test]
 async fn an_address_registered_in_another_tenant_cannot_hold_up_its_owner_confirming_it() {
-    let w = World::new();
+    let w = world();
     let owner = throwaway(&w, twofa::tenant::Scope::Host, EMAIL, UserPatch::default()).await;
     let tenant = twofa::tenant::Tenant::new("acme", 0);
     w.core
@@ -393,11 +413,9 @@ async fn an_address_registered_in_another_tenant_cannot_hold_up_its_owner_confir
     let mut answers = Vec::new();
     for _ in 0..11 {
         answers.push(
-            answer(
-                &w.send(json!({"purpose": "confirm_email"}), Some(&access))
-                    .await,
-            )
-            .0,
+            w.send_code(&json!({"purpose": "confirm_email"}), Some(&access))
+                .await
+                .status,
         );
         w.clock.advance(31);
     }
@@ -407,13 +425,17 @@ async fn an_address_registered_in_another_tenant_cannot_hold_up_its_owner_confir
         "the impostor's account mails the address at most its own hourly cap"
     );
 
-    let (status, code, body) = answer(
-        &w.send(
-            json!({"purpose": "confirm_email"}),
+    let Reply {
+        status,
+        error: code,
+        body,
+        ..
+    } = w
+        .send_code(
+            &json!({"purpose": "confirm_email"}),
             Some(&w.access_token(&owner, None)),
         )
-        .await,
-    );
+        .await;
 
     assert_eq!(
         (status, code.as_str()),
@@ -433,7 +455,7 @@ async fn an_address_registered_in_another_tenant_cannot_hold_up_its_owner_confir
 #[tokio::test]
 #[ignore = "open: throwaway accounts fill a forced side's confirmation budget and block every new user's setup"]
 async fn throwaway_accounts_cannot_hold_up_the_first_sign_in_of_a_forced_sides_new_users() {
-    let w = World::new();
+    let w = world();
     let forced_without_authenticator = TwoFactorSettings {
         behaviour: twofa::policy::Behaviour::Forced,
         allowed_providers: vec![Provider::Email, Provider::Sms],
@@ -492,7 +514,7 @@ async fn throwaway_accounts_cannot_hold_up_the_first_sign_in_of_a_forced_sides_n
 #[tokio::test]
 #[ignore = "open: plus-address aliases mail one inbox past its per-destination cap"]
 async fn aliases_of_one_inbox_do_not_mail_it_past_its_hourly_cap() {
-    let w = World::new();
+    let w = world();
     let mut tokens = Vec::new();
     for i in 0..5 {
         let account = throwaway(
@@ -506,7 +528,7 @@ async fn aliases_of_one_inbox_do_not_mail_it_past_its_hourly_cap() {
     }
     for _ in 0..10 {
         for token in &tokens {
-            w.send(json!({"purpose": "confirm_email"}), Some(token))
+            w.send_code(&json!({"purpose": "confirm_email"}), Some(token))
                 .await;
         }
         w.clock.advance(31);

@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use common::{Client, EMAIL, PHONE, RefusingSms, World, answer};
+use common::{Client, EMAIL, PHONE, RefusingSms, Reply, send_code_via, world, world_with};
 use serde_json::json;
 use twofa::codes::CodePurpose;
 use twofa::policy::{Provider, TwoFactorSettings};
@@ -12,18 +12,18 @@ use twofa::user::UserPatch;
 
 #[tokio::test]
 async fn an_emailed_code_goes_to_the_confirmed_address_and_the_answer_masks_it() {
-    let w = World::new();
+    let w = world();
     let user = w.two_factor_user().await;
     let token = w.start_sign_in(&user).await;
 
     let r = w
-        .send(
-            json!({"two_factor_token": token, "provider": "email"}),
+        .send_code(
+            &json!({"two_factor_token": token, "provider": "email"}),
             None,
         )
         .await;
 
-    let (status, _, body) = answer(&r);
+    let Reply { status, body, .. } = r;
     assert_eq!(status, 202, "{body}");
     assert_eq!(
         body,
@@ -38,7 +38,7 @@ async fn an_emailed_code_goes_to_the_confirmed_address_and_the_answer_masks_it()
         "{code:?}"
     );
     assert!(sent[0].body.contains(&code));
-    assert!(!r.body().contains(&code), "the answer gave the code away");
+    assert!(!r.text.contains(&code), "the answer gave the code away");
     let pending = w
         .store
         .code(&user.id, CodePurpose::SignInEmail)
@@ -54,15 +54,15 @@ async fn an_emailed_code_goes_to_the_confirmed_address_and_the_answer_masks_it()
 
 #[tokio::test]
 async fn a_texted_code_goes_to_the_confirmed_number_masked_as_the_contract_shows() {
-    let w = World::new();
+    let w = world();
     let user = w.two_factor_user().await;
     let token = w.start_sign_in(&user).await;
 
     let r = w
-        .send(json!({"two_factor_token": token, "provider": "sms"}), None)
+        .send_code(&json!({"two_factor_token": token, "provider": "sms"}), None)
         .await;
 
-    let (status, _, body) = answer(&r);
+    let Reply { status, body, .. } = r;
     assert_eq!(status, 202, "{body}");
     assert_eq!(
         (body["provider"].as_str(), body["destination_hint"].as_str()),
@@ -77,7 +77,7 @@ async fn a_texted_code_goes_to_the_confirmed_number_masked_as_the_contract_shows
 
 #[tokio::test]
 async fn providers_not_confirmed_not_allowed_or_with_nothing_to_send_are_unavailable() {
-    let w = World::with(&[("ALLOWED_COUNTRY_CODES", "44")]);
+    let w = world_with(&[("ALLOWED_COUNTRY_CODES", "44")]);
     let unconfirmed = w.plain_user("sam@example.com").await;
     let unconfirmed = w
         .patch(
@@ -91,13 +91,17 @@ async fn providers_not_confirmed_not_allowed_or_with_nothing_to_send_are_unavail
         .await;
     let token = w.start_sign_in(&unconfirmed).await;
     for provider in ["email", "sms", "authenticator", "recovery_code"] {
-        let (status, code, body) = answer(
-            &w.send(
-                json!({"two_factor_token": token, "provider": provider}),
+        let Reply {
+            status,
+            error: code,
+            body,
+            ..
+        } = w
+            .send_code(
+                &json!({"two_factor_token": token, "provider": provider}),
                 None,
             )
-            .await,
-        );
+            .await;
         assert_eq!(
             (status, code.as_str()),
             (400, "provider_unavailable"),
@@ -108,17 +112,20 @@ async fn providers_not_confirmed_not_allowed_or_with_nothing_to_send_are_unavail
     // Confirmed, but SMS to +1 is not allowed by ALLOWED_COUNTRY_CODES.
     let user = w.two_factor_user().await;
     let token = w.start_sign_in(&user).await;
-    let (status, code, _) = answer(
-        &w.send(json!({"two_factor_token": token, "provider": "sms"}), None)
-            .await,
-    );
+    let Reply {
+        status,
+        error: code,
+        ..
+    } = w
+        .send_code(&json!({"two_factor_token": token, "provider": "sms"}), None)
+        .await;
     assert_eq!((status, code.as_str()), (400, "provider_unavailable"));
     assert!(w.outbox().is_empty());
 }
 
 #[tokio::test]
 async fn a_provider_the_policy_does_not_allow_is_unavailable_even_when_confirmed() {
-    let w = World::new();
+    let w = world();
     let settings = TwoFactorSettings {
         allowed_providers: vec![Provider::Authenticator, Provider::Email],
         ..Default::default()
@@ -127,25 +134,28 @@ async fn a_provider_the_policy_does_not_allow_is_unavailable_even_when_confirmed
     let user = w.two_factor_user().await;
     let token = w.start_sign_in(&user).await;
 
-    let (status, code, _) = answer(
-        &w.send(json!({"two_factor_token": token, "provider": "sms"}), None)
-            .await,
-    );
+    let Reply {
+        status,
+        error: code,
+        ..
+    } = w
+        .send_code(&json!({"two_factor_token": token, "provider": "sms"}), None)
+        .await;
     assert_eq!((status, code.as_str()), (400, "provider_unavailable"));
     assert_eq!(
-        w.send(
-            json!({"two_factor_token": token, "provider": "email"}),
+        w.send_code(
+            &json!({"two_factor_token": token, "provider": "email"}),
             None
         )
         .await
-        .status(),
+        .status,
         202
     );
 }
 
 #[tokio::test]
 async fn only_a_live_two_factor_token_of_a_pending_sign_in_is_accepted() {
-    let w = World::new();
+    let w = world();
     let user = w.two_factor_user().await;
     let access = w.access_token(&user, Some(w.now()));
     let old = w.start_sign_in(&user).await;
@@ -156,23 +166,29 @@ async fn only_a_live_two_factor_token_of_a_pending_sign_in_is_accepted() {
         ("a replaced sign-in", old.as_str()),
         ("garbage", "not-a-token"),
     ] {
-        let (status, code, _) = answer(
-            &w.send(
-                json!({"two_factor_token": token, "provider": "email"}),
+        let Reply {
+            status,
+            error: code,
+            ..
+        } = w
+            .send_code(
+                &json!({"two_factor_token": token, "provider": "email"}),
                 None,
             )
-            .await,
-        );
+            .await;
         assert_eq!((status, code.as_str()), (401, "unauthorized"), "{what}");
     }
     w.clock.advance(300);
-    let (status, code, _) = answer(
-        &w.send(
-            json!({"two_factor_token": current, "provider": "email"}),
+    let Reply {
+        status,
+        error: code,
+        ..
+    } = w
+        .send_code(
+            &json!({"two_factor_token": current, "provider": "email"}),
             None,
         )
-        .await,
-    );
+        .await;
     assert_eq!(
         (status, code.as_str()),
         (401, "unauthorized"),
@@ -183,46 +199,51 @@ async fn only_a_live_two_factor_token_of_a_pending_sign_in_is_accepted() {
 
 #[tokio::test]
 async fn a_resend_within_the_cooldown_is_refused_with_the_wait() {
-    let w = World::new();
+    let w = world();
     let user = w.two_factor_user().await;
     let token = w.start_sign_in(&user).await;
     assert_eq!(
-        w.send(
-            json!({"two_factor_token": token, "provider": "email"}),
+        w.send_code(
+            &json!({"two_factor_token": token, "provider": "email"}),
             None
         )
         .await
-        .status(),
+        .status,
         202
     );
     w.clock.advance(10);
 
     let r = w
-        .send(
-            json!({"two_factor_token": token, "provider": "email"}),
+        .send_code(
+            &json!({"two_factor_token": token, "provider": "email"}),
             None,
         )
         .await;
 
-    let (status, code, body) = answer(&r);
+    let Reply {
+        status,
+        error: code,
+        body,
+        ..
+    } = r;
     assert_eq!((status, code.as_str()), (429, "too_many_requests"));
     assert_eq!(body["retry_after_seconds"], 20);
-    assert_eq!(r.headers()["retry-after"], "20");
+    assert_eq!(r.headers["retry-after"], "20");
     // The cooldown is per purpose: a text may go at once.
     assert_eq!(
-        w.send(json!({"two_factor_token": token, "provider": "sms"}), None)
+        w.send_code(&json!({"two_factor_token": token, "provider": "sms"}), None)
             .await
-            .status(),
+            .status,
         202
     );
     w.clock.advance(20);
     assert_eq!(
-        w.send(
-            json!({"two_factor_token": token, "provider": "email"}),
+        w.send_code(
+            &json!({"two_factor_token": token, "provider": "email"}),
             None
         )
         .await
-        .status(),
+        .status,
         202
     );
     assert_eq!(w.outbox().len(), 3);
@@ -230,27 +251,32 @@ async fn a_resend_within_the_cooldown_is_refused_with_the_wait() {
 
 #[tokio::test]
 async fn the_hourly_cap_per_user_refuses_the_send_after_the_last_allowed() {
-    let w = World::with(&[("SEND_LIMIT_PER_USER_PER_HOUR", "3")]);
+    let w = world_with(&[("SEND_LIMIT_PER_USER_PER_HOUR", "3")]);
     let user = w.two_factor_user().await;
     let token = w.start_sign_in(&user).await;
     for provider in ["email", "sms", "email"] {
         assert_eq!(
-            w.send(
-                json!({"two_factor_token": token, "provider": provider}),
+            w.send_code(
+                &json!({"two_factor_token": token, "provider": provider}),
                 None
             )
             .await
-            .status(),
+            .status,
             202
         );
         w.clock.advance(31);
     }
 
     let r = w
-        .send(json!({"two_factor_token": token, "provider": "sms"}), None)
+        .send_code(&json!({"two_factor_token": token, "provider": "sms"}), None)
         .await;
 
-    let (status, code, body) = answer(&r);
+    let Reply {
+        status,
+        error: code,
+        body,
+        ..
+    } = r;
     assert_eq!((status, code.as_str()), (429, "too_many_requests"));
     assert_eq!(body["retry_after_seconds"], 3600 - 3 * 31);
     assert_eq!(w.outbox().len(), 3);
@@ -258,7 +284,7 @@ async fn the_hourly_cap_per_user_refuses_the_send_after_the_last_allowed() {
 
 #[tokio::test]
 async fn the_hourly_cap_per_destination_counts_sends_from_every_account() {
-    let w = World::with(&[("SEND_LIMIT_PER_DESTINATION_PER_HOUR", "2")]);
+    let w = world_with(&[("SEND_LIMIT_PER_DESTINATION_PER_HOUR", "2")]);
     let a = w.two_factor_user().await;
     let b = w.plain_user("bob@example.com").await;
     let b = w
@@ -276,24 +302,27 @@ async fn the_hourly_cap_per_destination_counts_sends_from_every_account() {
     let token_b = w.start_sign_in(&b).await;
     for _ in 0..2 {
         assert_eq!(
-            w.send(
-                json!({"two_factor_token": token_a, "provider": "sms"}),
+            w.send_code(
+                &json!({"two_factor_token": token_a, "provider": "sms"}),
                 None
             )
             .await
-            .status(),
+            .status,
             202
         );
         w.clock.advance(31);
     }
 
-    let (status, code, _) = answer(
-        &w.send(
-            json!({"two_factor_token": token_b, "provider": "sms"}),
+    let Reply {
+        status,
+        error: code,
+        ..
+    } = w
+        .send_code(
+            &json!({"two_factor_token": token_b, "provider": "sms"}),
             None,
         )
-        .await,
-    );
+        .await;
 
     assert_eq!((status, code.as_str()), (429, "too_many_requests"));
     // Bob's email is another destination.
@@ -306,32 +335,36 @@ async fn the_hourly_cap_per_destination_counts_sends_from_every_account() {
     )
     .await;
     assert_eq!(
-        w.send(
-            json!({"two_factor_token": token_b, "provider": "email"}),
+        w.send_code(
+            &json!({"two_factor_token": token_b, "provider": "email"}),
             None
         )
         .await
-        .status(),
+        .status,
         202
     );
 }
 
 #[tokio::test]
 async fn a_refused_delivery_answers_502_and_leaves_no_pending_code() {
-    let w = World::new();
+    let w = world();
     let user = w.two_factor_user().await;
     let token = w.start_sign_in(&user).await;
     let refusing = RefusingSms::default();
 
-    let r = w
-        .send_with(
-            &refusing,
-            json!({"two_factor_token": token, "provider": "sms"}),
-            None,
-        )
-        .await;
+    let r = send_code_via(
+        &w,
+        &refusing,
+        &json!({"two_factor_token": token, "provider": "sms"}),
+    )
+    .await;
 
-    let (status, code, body) = answer(&r);
+    let Reply {
+        status,
+        error: code,
+        body,
+        ..
+    } = r;
     assert_eq!((status, code.as_str()), (502, "delivery_failed"), "{body}");
     assert_eq!(
         refusing.codes.lock().unwrap().len(),
@@ -349,7 +382,7 @@ async fn a_refused_delivery_answers_502_and_leaves_no_pending_code() {
 
 #[tokio::test]
 async fn bad_input_is_refused_naming_the_field_and_changes_nothing() {
-    let w = World::new();
+    let w = world();
     let user = w.two_factor_user().await;
     let token = w.start_sign_in(&user).await;
     let before = w.user(&user.id).await;
@@ -381,7 +414,12 @@ async fn bad_input_is_refused_naming_the_field_and_changes_nothing() {
         ),
     ];
     for (body, field) in cases {
-        let (status, code, answer_body) = answer(&w.send(body.clone(), None).await);
+        let Reply {
+            status,
+            error: code,
+            body: answer_body,
+            ..
+        } = w.send_code(&body.clone(), None).await;
         assert_eq!(
             (status, code.as_str(), answer_body["field"].as_str()),
             (400, "invalid_request", Some(field)),
@@ -389,8 +427,8 @@ async fn bad_input_is_refused_naming_the_field_and_changes_nothing() {
         );
     }
     let not_json = twofa::testing::json_request("POST", "/send-code", &json!("x"), None);
-    let r = send_code::handle(&w.core, &w.out, &w.out, not_json).await;
-    assert_eq!(answer(&r).1, "invalid_request");
+    let r = Reply::of(&send_code::handle(&w.core, &w.out, &w.out, not_json).await);
+    assert_eq!(r.error, "invalid_request");
 
     assert!(w.outbox().is_empty());
     assert_eq!(
@@ -412,29 +450,33 @@ async fn accounts_anyone_can_register_cannot_spend_the_tenants_cap_on_sign_in_co
     // (SEND_LIMIT_PER_TENANT_PER_HOUR, 1000 by default: 100 accounts at 10 an hour),
     // so for the rest of the hour no user of the tenant or host receives a sign-in
     // code, and users with email or SMS as their only factor cannot sign in.
-    let w = World::with(&[("SEND_LIMIT_PER_TENANT_PER_HOUR", "10")]);
+    let w = world_with(&[("SEND_LIMIT_PER_TENANT_PER_HOUR", "10")]);
     let victim = w.two_factor_user().await;
     for i in 0..10 {
         let throwaway = w
             .plain_user(&format!("throwaway{i}@attacker.example"))
             .await;
         let r = w
-            .send(
-                json!({"purpose": "confirm_email"}),
+            .send_code(
+                &json!({"purpose": "confirm_email"}),
                 Some(&w.access_token(&throwaway, None)),
             )
             .await;
-        assert_eq!(r.status(), 202, "throwaway {i}: {}", r.body());
+        assert_eq!(r.status, 202, "throwaway {i}: {}", r.body);
     }
     let token = w.start_sign_in(&victim).await;
 
-    let (status, code, body) = answer(
-        &w.send(
-            json!({"two_factor_token": token, "provider": "email"}),
+    let Reply {
+        status,
+        error: code,
+        body,
+        ..
+    } = w
+        .send_code(
+            &json!({"two_factor_token": token, "provider": "email"}),
             None,
         )
-        .await,
-    );
+        .await;
 
     assert_eq!(
         status, 202,

@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use common::{Client, EMAIL, PHONE, World, answer};
+use common::{Client, EMAIL, PHONE, Reply, world, world_with};
 use serde_json::{Value, json};
 use twofa::codes::CodePurpose;
 use twofa::store::CodeStore;
@@ -14,20 +14,19 @@ fn confirm(purpose: &str, code: &str) -> Value {
 
 #[tokio::test]
 async fn confirming_the_email_address_marks_it_confirmed() {
-    let w = World::new();
+    let w = world();
     let user = w.plain_user(EMAIL).await;
     let access = w.access_token(&user, None);
     assert_eq!(
-        w.send(json!({"purpose": "confirm_email"}), Some(&access))
+        w.send_code(&json!({"purpose": "confirm_email"}), Some(&access))
             .await
-            .status(),
+            .status,
         202
     );
 
-    let (status, _, body) = answer(
-        &w.verify(confirm("confirm_email", &w.last_code()), Some(&access))
-            .await,
-    );
+    let Reply { status, body, .. } = w
+        .verify_code(&confirm("confirm_email", &w.last_code()), Some(&access))
+        .await;
 
     assert_eq!(
         (status, &body["email_confirmed"]),
@@ -43,21 +42,20 @@ async fn confirming_the_email_address_marks_it_confirmed() {
 
 #[tokio::test]
 async fn confirming_a_phone_number_records_it_and_changes_the_security_stamp() {
-    let w = World::new();
+    let w = world();
     let user = w.plain_user(EMAIL).await;
     let access = w.access_token(&user, None);
     let r = w
-        .send(
-            json!({"purpose": "confirm_phone", "phone_number": "+1 201 555 0123"}),
+        .send_code(
+            &json!({"purpose": "confirm_phone", "phone_number": "+1 201 555 0123"}),
             Some(&access),
         )
         .await;
-    assert_eq!(r.status(), 202);
+    assert_eq!(r.status, 202);
 
-    let (status, _, body) = answer(
-        &w.verify(confirm("confirm_phone", &w.last_code()), Some(&access))
-            .await,
-    );
+    let Reply { status, body, .. } = w
+        .verify_code(&confirm("confirm_phone", &w.last_code()), Some(&access))
+        .await;
 
     assert_eq!(
         (status, &body["phone_number_confirmed"]),
@@ -88,23 +86,26 @@ async fn confirming_a_phone_number_records_it_and_changes_the_security_stamp() {
 
 #[tokio::test]
 async fn a_new_number_is_confirmed_only_with_a_fresh_second_factor_when_two_factor_is_on() {
-    let w = World::new();
+    let w = world();
     let user = w.two_factor_user().await;
     let fresh = w.access_token(&user, Some(w.now()));
     let r = w
-        .send(
-            json!({"purpose": "confirm_phone", "phone_number": "+12015550123"}),
+        .send_code(
+            &json!({"purpose": "confirm_phone", "phone_number": "+12015550123"}),
             Some(&fresh),
         )
         .await;
-    assert_eq!(r.status(), 202);
+    assert_eq!(r.status, 202);
     let code = w.last_code();
 
     let stale = w.access_token(&user, None);
-    let (status, code_name, _) = answer(
-        &w.verify(confirm("confirm_phone", &code), Some(&stale))
-            .await,
-    );
+    let Reply {
+        status,
+        error: code_name,
+        ..
+    } = w
+        .verify_code(&confirm("confirm_phone", &code), Some(&stale))
+        .await;
     assert_eq!((status, code_name.as_str()), (403, "step_up_required"));
     assert_eq!(
         w.user(&user.id)
@@ -116,10 +117,9 @@ async fn a_new_number_is_confirmed_only_with_a_fresh_second_factor_when_two_fact
         "the number did not change"
     );
 
-    let (status, _, body) = answer(
-        &w.verify(confirm("confirm_phone", &code), Some(&fresh))
-            .await,
-    );
+    let Reply { status, body, .. } = w
+        .verify_code(&confirm("confirm_phone", &code), Some(&fresh))
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         w.user(&user.id)
@@ -133,21 +133,20 @@ async fn a_new_number_is_confirmed_only_with_a_fresh_second_factor_when_two_fact
 
 #[tokio::test]
 async fn a_setup_token_can_confirm_a_phone_number() {
-    let w = World::new();
+    let w = world();
     let user = w.plain_user(EMAIL).await;
     let setup = w.setup_token(&user);
     let r = w
-        .send(
-            json!({"purpose": "confirm_phone", "phone_number": "+12015550123"}),
+        .send_code(
+            &json!({"purpose": "confirm_phone", "phone_number": "+12015550123"}),
             Some(&setup),
         )
         .await;
-    assert_eq!(r.status(), 202);
+    assert_eq!(r.status, 202);
 
-    let (status, _, body) = answer(
-        &w.verify(confirm("confirm_phone", &w.last_code()), Some(&setup))
-            .await,
-    );
+    let Reply { status, body, .. } = w
+        .verify_code(&confirm("confirm_phone", &w.last_code()), Some(&setup))
+        .await;
 
     assert_eq!(
         (status, body),
@@ -160,21 +159,25 @@ async fn a_setup_token_can_confirm_a_phone_number() {
 
 #[tokio::test]
 async fn a_wrong_confirmation_code_counts_toward_the_lockout_and_an_old_one_expires() {
-    let w = World::with(&[("CODE_TTL_SECONDS", "60")]);
+    let w = world_with(&[("CODE_TTL_SECONDS", "60")]);
     let user = w.plain_user(EMAIL).await;
     let access = w.access_token(&user, None);
     assert_eq!(
-        w.send(json!({"purpose": "confirm_email"}), Some(&access))
+        w.send_code(&json!({"purpose": "confirm_email"}), Some(&access))
             .await
-            .status(),
+            .status,
         202
     );
     let code = w.last_code();
 
-    let (status, code_name, body) = answer(
-        &w.verify(confirm("confirm_email", "000000x"), Some(&access))
-            .await,
-    );
+    let Reply {
+        status,
+        error: code_name,
+        body,
+        ..
+    } = w
+        .verify_code(&confirm("confirm_email", "000000x"), Some(&access))
+        .await;
     assert_eq!(
         (
             status,
@@ -183,10 +186,13 @@ async fn a_wrong_confirmation_code_counts_toward_the_lockout_and_an_old_one_expi
         ),
         (401, "invalid_code", Some(4))
     );
-    let (status, code_name, _) = answer(
-        &w.verify(confirm("confirm_phone", &code), Some(&access))
-            .await,
-    );
+    let Reply {
+        status,
+        error: code_name,
+        ..
+    } = w
+        .verify_code(&confirm("confirm_phone", &code), Some(&access))
+        .await;
     assert_eq!(
         (status, code_name.as_str()),
         (401, "invalid_code"),
@@ -195,47 +201,51 @@ async fn a_wrong_confirmation_code_counts_toward_the_lockout_and_an_old_one_expi
     assert_eq!(w.user(&user.id).await.failed_count, 2);
 
     w.clock.advance(60);
-    let (status, code_name, _) = answer(
-        &w.verify(confirm("confirm_email", &code), Some(&access))
-            .await,
-    );
+    let Reply {
+        status,
+        error: code_name,
+        ..
+    } = w
+        .verify_code(&confirm("confirm_email", &code), Some(&access))
+        .await;
     assert_eq!((status, code_name.as_str()), (410, "code_expired"));
     assert!(!w.user(&user.id).await.email_confirmed);
 }
 
 #[tokio::test]
 async fn a_locked_account_cannot_confirm() {
-    let w = World::new();
+    let w = world();
     let user = w.plain_user(EMAIL).await;
     let access = w.access_token(&user, None);
     assert_eq!(
-        w.send(json!({"purpose": "confirm_email"}), Some(&access))
+        w.send_code(&json!({"purpose": "confirm_email"}), Some(&access))
             .await
-            .status(),
+            .status,
         202
     );
     let code = w.last_code();
     for _ in 0..4 {
         assert_eq!(
-            w.verify(confirm("confirm_email", "nope"), Some(&access))
+            w.verify_code(&confirm("confirm_email", "nope"), Some(&access))
                 .await
-                .status(),
+                .status,
             401
         );
     }
     assert_eq!(
-        answer(
-            &w.verify(confirm("confirm_email", "nope"), Some(&access))
-                .await
-        )
-        .1,
+        w.verify_code(&confirm("confirm_email", "nope"), Some(&access))
+            .await
+            .error,
         "locked_out"
     );
 
-    let (status, code_name, _) = answer(
-        &w.verify(confirm("confirm_email", &code), Some(&access))
-            .await,
-    );
+    let Reply {
+        status,
+        error: code_name,
+        ..
+    } = w
+        .verify_code(&confirm("confirm_email", &code), Some(&access))
+        .await;
 
     assert_eq!((status, code_name.as_str()), (423, "locked_out"));
     assert!(!w.user(&user.id).await.email_confirmed);
@@ -243,13 +253,18 @@ async fn a_locked_account_cannot_confirm() {
 
 #[tokio::test]
 async fn a_two_factor_token_or_no_token_cannot_confirm() {
-    let w = World::new();
+    let w = world();
     let user = w.two_factor_user().await;
     let two_factor = w.start_sign_in(&user).await;
 
     for bearer in [None, Some(two_factor.as_str())] {
-        let (status, code_name, _) =
-            answer(&w.verify(confirm("confirm_email", "123456"), bearer).await);
+        let Reply {
+            status,
+            error: code_name,
+            ..
+        } = w
+            .verify_code(&confirm("confirm_email", "123456"), bearer)
+            .await;
         assert_eq!(
             (status, code_name.as_str()),
             (401, "unauthorized"),
@@ -261,70 +276,76 @@ async fn a_two_factor_token_or_no_token_cannot_confirm() {
 
 #[tokio::test]
 async fn a_setup_token_stops_working_once_a_first_factor_is_confirmed() {
-    let w = World::new();
+    let w = world();
     let user = w.plain_user(EMAIL).await;
     let setup = w.setup_token(&user);
     assert_eq!(
-        w.send(json!({"purpose": "confirm_email"}), Some(&setup))
+        w.send_code(&json!({"purpose": "confirm_email"}), Some(&setup))
             .await
-            .status(),
+            .status,
         202
     );
-    let (status, _, body) = answer(
-        &w.verify(confirm("confirm_email", &w.last_code()), Some(&setup))
-            .await,
-    );
+    let Reply { status, body, .. } = w
+        .verify_code(&confirm("confirm_email", &w.last_code()), Some(&setup))
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["sign_in_again"], true, "{body}");
 
     let r = w
-        .send(
-            json!({"purpose": "confirm_phone", "phone_number": "+12015550123"}),
+        .send_code(
+            &json!({"purpose": "confirm_phone", "phone_number": "+12015550123"}),
             Some(&setup),
         )
         .await;
-    let (status, code_name, _) = answer(&r);
+    let Reply {
+        status,
+        error: code_name,
+        ..
+    } = r;
     assert_eq!(
         (status, code_name.as_str()),
         (401, "unauthorized"),
         "no second destination with the spent setup token"
     );
-    let (status, code_name, _) = answer(
-        &w.verify(confirm("confirm_phone", "123456"), Some(&setup))
-            .await,
-    );
+    let Reply {
+        status,
+        error: code_name,
+        ..
+    } = w
+        .verify_code(&confirm("confirm_phone", "123456"), Some(&setup))
+        .await;
     assert_eq!((status, code_name.as_str()), (401, "unauthorized"));
 }
 
 #[tokio::test]
 async fn a_setup_token_cannot_confirm_a_second_phone_number() {
-    let w = World::new();
+    let w = world();
     let user = w.plain_user(EMAIL).await;
     let setup = w.setup_token(&user);
     assert_eq!(
-        w.send(
-            json!({"purpose": "confirm_phone", "phone_number": "+12015550123"}),
+        w.send_code(
+            &json!({"purpose": "confirm_phone", "phone_number": "+12015550123"}),
             Some(&setup)
         )
         .await
-        .status(),
+        .status,
         202
     );
     assert_eq!(
-        w.verify(confirm("confirm_phone", &w.last_code()), Some(&setup))
+        w.verify_code(&confirm("confirm_phone", &w.last_code()), Some(&setup))
             .await
-            .status(),
+            .status,
         200
     );
     w.clock.advance(30);
 
     let r = w
-        .send(
-            json!({"purpose": "confirm_phone", "phone_number": "+12015550199"}),
+        .send_code(
+            &json!({"purpose": "confirm_phone", "phone_number": "+12015550199"}),
             Some(&setup),
         )
         .await;
-    assert_eq!(r.status(), 401);
+    assert_eq!(r.status, 401);
     assert_eq!(
         w.user(&user.id)
             .await
@@ -337,21 +358,20 @@ async fn a_setup_token_cannot_confirm_a_second_phone_number() {
 
 #[tokio::test]
 async fn a_confirmation_ends_earlier_access_tokens_and_hands_the_caller_a_fresh_one() {
-    let w = World::new();
+    let w = world();
     let user = w.plain_user(EMAIL).await;
     let other_session = w.access_token(&user, None);
     let access = w.access_token(&user, None);
     assert_eq!(
-        w.send(json!({"purpose": "confirm_email"}), Some(&access))
+        w.send_code(&json!({"purpose": "confirm_email"}), Some(&access))
             .await
-            .status(),
+            .status,
         202
     );
 
-    let (status, _, body) = answer(
-        &w.verify(confirm("confirm_email", &w.last_code()), Some(&access))
-            .await,
-    );
+    let Reply { status, body, .. } = w
+        .verify_code(&confirm("confirm_email", &w.last_code()), Some(&access))
+        .await;
     assert_eq!(
         (status, &body["email_confirmed"]),
         (200, &json!(true)),
@@ -363,33 +383,33 @@ async fn a_confirmation_ends_earlier_access_tokens_and_hands_the_caller_a_fresh_
         ("another session", &other_session),
     ] {
         let r = w
-            .send(
-                json!({"purpose": "confirm_phone", "phone_number": "+12015550123"}),
+            .send_code(
+                &json!({"purpose": "confirm_phone", "phone_number": "+12015550123"}),
                 Some(old),
             )
             .await;
-        assert_eq!(r.status(), 401, "{what}");
+        assert_eq!(r.status, 401, "{what}");
     }
     let fresh = body["access_token"].as_str().expect("a fresh access token");
     let r = w
-        .send(
-            json!({"purpose": "confirm_phone", "phone_number": "+12015550123"}),
+        .send_code(
+            &json!({"purpose": "confirm_phone", "phone_number": "+12015550123"}),
             Some(fresh),
         )
         .await;
-    assert_eq!(r.status(), 202);
+    assert_eq!(r.status, 202);
 }
 
 #[tokio::test]
 async fn a_wrong_confirmation_code_is_recorded_as_a_failed_attempt_naming_its_purpose() {
-    let w = World::new();
+    let w = world();
     let user = w.plain_user(EMAIL).await;
     let access = w.access_token(&user, None);
     let sent = w
-        .send(json!({"purpose": "confirm_email"}), Some(&access))
+        .send_code(&json!({"purpose": "confirm_email"}), Some(&access))
         .await;
-    assert_eq!(sent.status(), 202);
-    w.verify(confirm("confirm_email", "000000x"), Some(&access))
+    assert_eq!(sent.status, 202);
+    w.verify_code(&confirm("confirm_email", "000000x"), Some(&access))
         .await;
     let recorded =
         twofa::store::EventStore::user_events(w.store.as_ref(), &user.id, None, None, 10)

@@ -3,7 +3,9 @@
 
 use crate::common;
 
-use common::{Client, RefusingSms, World, answer};
+use common::{
+    Client, RefusingSms, Reply, World, send_code_via, send_sign_in_code, world, world_with,
+};
 use serde_json::{Value, json};
 use twofa::codes::CodePurpose;
 use twofa::policy::{Provider, TwoFactorSettings};
@@ -35,12 +37,12 @@ fn access_claims(w: &World, body: &Value) -> (Vec<String>, Option<i64>) {
 
 #[tokio::test]
 async fn an_emailed_code_signs_in_once_and_the_token_records_the_method() {
-    let w = World::new();
+    let w = world();
     let user = w.two_factor_user().await;
     let token = w.start_sign_in(&user).await;
-    let code = w.send_sign_in_code(&token, "email").await;
+    let code = send_sign_in_code(&w, &token, "email").await;
 
-    let (status, _, body) = answer(&w.verify(sign_in(&token, "email", &code), None).await);
+    let Reply { status, body, .. } = w.verify_code(&sign_in(&token, "email", &code), None).await;
 
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["expires_in"], 900);
@@ -51,14 +53,22 @@ async fn an_emailed_code_signs_in_once_and_the_token_records_the_method() {
     );
     assert_eq!(w.user(&user.id).await.pending_sign_in, None);
 
-    let (status, code_name, _) = answer(&w.verify(sign_in(&token, "email", &code), None).await);
+    let Reply {
+        status,
+        error: code_name,
+        ..
+    } = w.verify_code(&sign_in(&token, "email", &code), None).await;
     assert_eq!(
         (status, code_name.as_str()),
         (401, "unauthorized"),
         "the two-factor token is spent"
     );
     let again = w.start_sign_in(&user).await;
-    let (status, code_name, _) = answer(&w.verify(sign_in(&again, "email", &code), None).await);
+    let Reply {
+        status,
+        error: code_name,
+        ..
+    } = w.verify_code(&sign_in(&again, "email", &code), None).await;
     assert_eq!(
         (status, code_name.as_str()),
         (401, "invalid_code"),
@@ -71,10 +81,10 @@ async fn an_emailed_code_signs_in_once_and_the_token_records_the_method() {
 /// before, and signs nobody in under the new one.
 #[tokio::test]
 async fn a_two_factor_token_issued_under_a_stamp_since_changed_signs_nobody_in() {
-    let w = World::new();
+    let w = world();
     let user = w.two_factor_user().await;
     let token = w.start_sign_in(&user).await;
-    let code = w.send_sign_in_code(&token, "email").await;
+    let code = send_sign_in_code(&w, &token, "email").await;
     w.core
         .store
         .update_user(
@@ -84,7 +94,12 @@ async fn a_two_factor_token_issued_under_a_stamp_since_changed_signs_nobody_in()
         .await
         .unwrap();
 
-    let (status, code_name, body) = answer(&w.verify(sign_in(&token, "email", &code), None).await);
+    let Reply {
+        status,
+        error: code_name,
+        body,
+        ..
+    } = w.verify_code(&sign_in(&token, "email", &code), None).await;
     assert_eq!(
         (status, code_name.as_str()),
         (401, "unauthorized"),
@@ -94,13 +109,13 @@ async fn a_two_factor_token_issued_under_a_stamp_since_changed_signs_nobody_in()
 
 #[tokio::test]
 async fn a_texted_code_signs_in_and_may_be_typed_with_spaces() {
-    let w = World::new();
+    let w = world();
     let user = w.two_factor_user().await;
     let token = w.start_sign_in(&user).await;
-    let code = w.send_sign_in_code(&token, "sms").await;
+    let code = send_sign_in_code(&w, &token, "sms").await;
     let typed = format!("{} {}", &code[..3], &code[3..]);
 
-    let (status, _, body) = answer(&w.verify(sign_in(&token, "sms", &typed), None).await);
+    let Reply { status, body, .. } = w.verify_code(&sign_in(&token, "sms", &typed), None).await;
 
     assert_eq!(status, 200, "{body}");
     assert_eq!(
@@ -111,27 +126,36 @@ async fn a_texted_code_signs_in_and_may_be_typed_with_spaces() {
 
 #[tokio::test]
 async fn a_code_for_one_channel_does_not_work_for_the_other() {
-    let w = World::new();
+    let w = world();
     let user = w.two_factor_user().await;
     let token = w.start_sign_in(&user).await;
-    let code = w.send_sign_in_code(&token, "sms").await;
+    let code = send_sign_in_code(&w, &token, "sms").await;
 
-    let (status, code_name, _) = answer(&w.verify(sign_in(&token, "email", &code), None).await);
+    let Reply {
+        status,
+        error: code_name,
+        ..
+    } = w.verify_code(&sign_in(&token, "email", &code), None).await;
 
     assert_eq!((status, code_name.as_str()), (401, "invalid_code"));
 }
 
 #[tokio::test]
 async fn an_expired_code_answers_410_every_time_it_is_tried_and_counts_no_failure() {
-    let w = World::with(&[("CODE_TTL_SECONDS", "60")]);
+    let w = world_with(&[("CODE_TTL_SECONDS", "60")]);
     let user = w.two_factor_user().await;
     let token = w.start_sign_in(&user).await;
-    let code = w.send_sign_in_code(&token, "email").await;
+    let code = send_sign_in_code(&w, &token, "email").await;
     w.clock.advance(60);
 
     for attempt in [&code, &code, &"000000".to_string()] {
-        let (status, code_name, _) =
-            answer(&w.verify(sign_in(&token, "email", attempt), None).await);
+        let Reply {
+            status,
+            error: code_name,
+            ..
+        } = w
+            .verify_code(&sign_in(&token, "email", attempt), None)
+            .await;
         assert_eq!((status, code_name.as_str()), (410, "code_expired"));
     }
     assert_eq!(
@@ -151,16 +175,19 @@ async fn an_expired_code_answers_410_every_time_it_is_tried_and_counts_no_failur
 
 #[tokio::test]
 async fn a_new_code_replaces_the_previous_one() {
-    let w = World::new();
+    let w = world();
     let user = w.two_factor_user().await;
     let token = w.start_sign_in(&user).await;
-    let first = w.send_sign_in_code(&token, "email").await;
+    let first = send_sign_in_code(&w, &token, "email").await;
     w.clock.advance(30);
-    let second = w.send_sign_in_code(&token, "email").await;
+    let second = send_sign_in_code(&w, &token, "email").await;
 
     if first != second {
-        let (status, code_name, _) =
-            answer(&w.verify(sign_in(&token, "email", &first), None).await);
+        let Reply {
+            status,
+            error: code_name,
+            ..
+        } = w.verify_code(&sign_in(&token, "email", &first), None).await;
         assert_eq!(
             (status, code_name.as_str()),
             (401, "invalid_code"),
@@ -168,16 +195,16 @@ async fn a_new_code_replaces_the_previous_one() {
         );
     }
     assert_eq!(
-        w.verify(sign_in(&token, "email", &second), None)
+        w.verify_code(&sign_in(&token, "email", &second), None)
             .await
-            .status(),
+            .status,
         200
     );
 }
 
 #[tokio::test]
 async fn a_body_naming_the_provider_twice_is_refused_and_changes_nothing() {
-    let w = World::new();
+    let w = world();
     let user = w.two_factor_user().await;
     let key = w.enrol_authenticator(&user).await;
     let code = twofa::totp::code_at(&key, w.now()).unwrap();
@@ -189,7 +216,12 @@ async fn a_body_naming_the_provider_twice_is_refused_and_changes_nothing() {
     );
     let mut req = twofa::testing::json_request("POST", "/verify-code", &Value::Null, None);
     *req.body_mut() = raw.into_bytes();
-    let (status, error, body) = answer(&verify_code::handle(&w.core, &w.out, req).await);
+    let Reply {
+        status,
+        error,
+        body,
+        ..
+    } = Reply::of(&verify_code::handle(&w.core, &w.out, req).await);
     assert_eq!((status, error.as_str()), (400, "invalid_request"), "{body}");
     let after = w.user(&user.id).await;
     assert_eq!(after.failed_count, 0);
@@ -203,25 +235,24 @@ async fn a_body_naming_the_provider_twice_is_refused_and_changes_nothing() {
     );
     // The honest body still signs in with that code.
     assert_eq!(
-        w.verify(sign_in(&token, "authenticator", &code), None)
+        w.verify_code(&sign_in(&token, "authenticator", &code), None)
             .await
-            .status(),
+            .status,
         200
     );
 }
 
 #[tokio::test]
 async fn an_authenticator_code_is_accepted_once_and_its_replay_is_counted() {
-    let w = World::new();
+    let w = world();
     let user = w.two_factor_user().await;
     let key = w.enrol_authenticator(&user).await;
     let code = twofa::totp::code_at(&key, w.now()).unwrap();
     let token = w.start_sign_in(&user).await;
 
-    let (status, _, body) = answer(
-        &w.verify(sign_in(&token, "authenticator", &code), None)
-            .await,
-    );
+    let Reply { status, body, .. } = w
+        .verify_code(&sign_in(&token, "authenticator", &code), None)
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         access_claims(&w, &body).0,
@@ -231,10 +262,14 @@ async fn an_authenticator_code_is_accepted_once_and_its_replay_is_counted() {
     // The same code, still inside its 30-second window, in a new sign-in.
     w.clock.advance(5);
     let again = w.start_sign_in(&user).await;
-    let (status, code_name, body) = answer(
-        &w.verify(sign_in(&again, "authenticator", &code), None)
-            .await,
-    );
+    let Reply {
+        status,
+        error: code_name,
+        body,
+        ..
+    } = w
+        .verify_code(&sign_in(&again, "authenticator", &code), None)
+        .await;
     assert_eq!((status, code_name.as_str()), (401, "invalid_code"));
     assert_eq!(body["attempts_remaining"], 4);
     assert_eq!(w.user(&user.id).await.failed_count, 1);
@@ -243,9 +278,9 @@ async fn an_authenticator_code_is_accepted_once_and_its_replay_is_counted() {
     w.clock.advance(30);
     let next = twofa::totp::code_at(&key, w.now()).unwrap();
     assert_eq!(
-        w.verify(sign_in(&again, "authenticator", &next), None)
+        w.verify_code(&sign_in(&again, "authenticator", &next), None)
             .await
-            .status(),
+            .status,
         200
     );
     assert_eq!(
@@ -257,14 +292,20 @@ async fn an_authenticator_code_is_accepted_once_and_its_replay_is_counted() {
 
 #[tokio::test]
 async fn five_wrong_codes_lock_the_account_and_kill_the_two_factor_token() {
-    let w = World::with(&[("LOCKOUT_DURATION_SECONDS", "60")]);
+    let w = world_with(&[("LOCKOUT_DURATION_SECONDS", "60")]);
     let user = w.two_factor_user().await;
     let token = w.start_sign_in(&user).await;
-    let code = w.send_sign_in_code(&token, "email").await;
+    let code = send_sign_in_code(&w, &token, "email").await;
 
     for remaining in [4, 3, 2, 1] {
-        let (status, code_name, body) =
-            answer(&w.verify(sign_in(&token, "email", "abcdef"), None).await);
+        let Reply {
+            status,
+            error: code_name,
+            body,
+            ..
+        } = w
+            .verify_code(&sign_in(&token, "email", "abcdef"), None)
+            .await;
         assert_eq!(
             (
                 status,
@@ -274,13 +315,20 @@ async fn five_wrong_codes_lock_the_account_and_kill_the_two_factor_token() {
             (401, "invalid_code", Some(remaining))
         );
     }
-    let r = w.verify(sign_in(&token, "email", "12345"), None).await;
-    let (status, code_name, body) = answer(&r);
+    let r = w
+        .verify_code(&sign_in(&token, "email", "12345"), None)
+        .await;
+    let Reply {
+        status,
+        error: code_name,
+        body,
+        ..
+    } = r;
     assert_eq!((status, code_name.as_str()), (423, "locked_out"), "{body}");
     assert_eq!(
         (
             body["retry_after_seconds"].as_i64(),
-            r.headers()["retry-after"].to_str().unwrap()
+            r.headers["retry-after"].to_str().unwrap()
         ),
         (Some(60), "60")
     );
@@ -291,7 +339,11 @@ async fn five_wrong_codes_lock_the_account_and_kill_the_two_factor_token() {
         "the lockout notice"
     );
 
-    let (status, code_name, _) = answer(&w.verify(sign_in(&token, "email", &code), None).await);
+    let Reply {
+        status,
+        error: code_name,
+        ..
+    } = w.verify_code(&sign_in(&token, "email", &code), None).await;
     assert_eq!(
         (status, code_name.as_str()),
         (423, "locked_out"),
@@ -299,24 +351,28 @@ async fn five_wrong_codes_lock_the_account_and_kill_the_two_factor_token() {
     );
 
     w.clock.advance(61);
-    let (status, code_name, _) = answer(&w.verify(sign_in(&token, "email", &code), None).await);
+    let Reply {
+        status,
+        error: code_name,
+        ..
+    } = w.verify_code(&sign_in(&token, "email", &code), None).await;
     assert_eq!(
         (status, code_name.as_str()),
         (401, "unauthorized"),
         "the lock ended the sign-in"
     );
     let r = w
-        .send(
-            json!({"two_factor_token": token, "provider": "email"}),
+        .send_code(
+            &json!({"two_factor_token": token, "provider": "email"}),
             None,
         )
         .await;
-    assert_eq!(r.status(), 401);
+    assert_eq!(r.status, 401);
 }
 
 #[tokio::test]
 async fn wrong_sign_in_and_confirmation_codes_lock_by_the_sides_lockout_values() {
-    let w = World::new();
+    let w = world();
     w.store
         .set_host_lockout(&twofa::lockout::LockoutPolicy {
             max_failed_attempts: 2,
@@ -326,15 +382,23 @@ async fn wrong_sign_in_and_confirmation_codes_lock_by_the_sides_lockout_values()
         .unwrap();
     let user = w.two_factor_user().await;
     let token = w.start_sign_in(&user).await;
-    w.send_sign_in_code(&token, "email").await;
-    let (status, _, body) = answer(&w.verify(sign_in(&token, "email", "abcdef"), None).await);
+    send_sign_in_code(&w, &token, "email").await;
+    let Reply { status, body, .. } = w
+        .verify_code(&sign_in(&token, "email", "abcdef"), None)
+        .await;
     assert_eq!(
         (status, body["attempts_remaining"].as_u64()),
         (401, Some(1)),
         "the host's 2 attempts, not the default 5"
     );
-    let (status, code_name, body) =
-        answer(&w.verify(sign_in(&token, "email", "abcdef"), None).await);
+    let Reply {
+        status,
+        error: code_name,
+        body,
+        ..
+    } = w
+        .verify_code(&sign_in(&token, "email", "abcdef"), None)
+        .await;
     assert_eq!(
         (
             status,
@@ -347,31 +411,36 @@ async fn wrong_sign_in_and_confirmation_codes_lock_by_the_sides_lockout_values()
     let other = w.plain_user("otto@example.com").await;
     let access = w.access_token(&other, None);
     assert_eq!(
-        w.send(json!({"purpose": "confirm_email"}), Some(&access))
+        w.send_code(&json!({"purpose": "confirm_email"}), Some(&access))
             .await
-            .status(),
+            .status,
         202
     );
     let confirm = json!({"purpose": "confirm_email", "code": "abcdef"});
     assert_eq!(
-        answer(&w.verify(confirm.clone(), Some(&access)).await).2["attempts_remaining"].as_u64(),
+        w.verify_code(&confirm.clone(), Some(&access)).await.body["attempts_remaining"].as_u64(),
         Some(1)
     );
-    assert_eq!(answer(&w.verify(confirm, Some(&access)).await).0, 423);
+    assert_eq!(w.verify_code(&confirm, Some(&access)).await.status, 423);
 }
 
 #[tokio::test]
 async fn a_code_works_only_for_the_sign_in_that_asked_for_it() {
-    let w = World::new();
+    let w = world();
     let user = w.two_factor_user().await;
     let first = w.start_sign_in(&user).await;
-    let email_code = w.send_sign_in_code(&first, "email").await;
-    let sms_code = w.send_sign_in_code(&first, "sms").await;
+    let email_code = send_sign_in_code(&w, &first, "email").await;
+    let sms_code = send_sign_in_code(&w, &first, "sms").await;
 
     // A new login replaces the sign-in: its codes do not carry over.
     let second = w.start_sign_in(&user).await;
-    let (status, code_name, _) =
-        answer(&w.verify(sign_in(&second, "email", &email_code), None).await);
+    let Reply {
+        status,
+        error: code_name,
+        ..
+    } = w
+        .verify_code(&sign_in(&second, "email", &email_code), None)
+        .await;
     assert_eq!(
         (status, code_name.as_str()),
         (401, "invalid_code"),
@@ -380,15 +449,21 @@ async fn a_code_works_only_for_the_sign_in_that_asked_for_it() {
 
     // A completed sign-in ends the codes it did not use.
     w.clock.advance(30);
-    let used = w.send_sign_in_code(&second, "email").await;
+    let used = send_sign_in_code(&w, &second, "email").await;
     assert_eq!(
-        w.verify(sign_in(&second, "email", &used), None)
+        w.verify_code(&sign_in(&second, "email", &used), None)
             .await
-            .status(),
+            .status,
         200
     );
     let third = w.start_sign_in(&user).await;
-    let (status, code_name, _) = answer(&w.verify(sign_in(&third, "sms", &sms_code), None).await);
+    let Reply {
+        status,
+        error: code_name,
+        ..
+    } = w
+        .verify_code(&sign_in(&third, "sms", &sms_code), None)
+        .await;
     assert_eq!(
         (status, code_name.as_str()),
         (401, "invalid_code"),
@@ -398,29 +473,33 @@ async fn a_code_works_only_for_the_sign_in_that_asked_for_it() {
 
 #[tokio::test]
 async fn a_lockout_ends_the_codes_pending_before_it() {
-    let w = World::with(&[
+    let w = world_with(&[
         ("LOCKOUT_DURATION_SECONDS", "60"),
         ("LOCKOUT_MAX_FAILED_ATTEMPTS", "2"),
     ]);
     let user = w.two_factor_user().await;
     let token = w.start_sign_in(&user).await;
-    let code = w.send_sign_in_code(&token, "sms").await;
+    let code = send_sign_in_code(&w, &token, "sms").await;
     assert_eq!(
-        w.verify(sign_in(&token, "email", "000000"), None)
+        w.verify_code(&sign_in(&token, "email", "000000"), None)
             .await
-            .status(),
+            .status,
         401
     );
     assert_eq!(
-        w.verify(sign_in(&token, "email", "000000"), None)
+        w.verify_code(&sign_in(&token, "email", "000000"), None)
             .await
-            .status(),
+            .status,
         423
     );
 
     w.clock.advance(61);
     let after = w.start_sign_in(&user).await;
-    let (status, code_name, _) = answer(&w.verify(sign_in(&after, "sms", &code), None).await);
+    let Reply {
+        status,
+        error: code_name,
+        ..
+    } = w.verify_code(&sign_in(&after, "sms", &code), None).await;
     assert_eq!(
         (status, code_name.as_str()),
         (401, "invalid_code"),
@@ -430,16 +509,15 @@ async fn a_lockout_ends_the_codes_pending_before_it() {
 
 #[tokio::test]
 async fn a_recovery_code_works_once_and_the_user_is_told() {
-    let w = World::new();
+    let w = world();
     let user = w.two_factor_user().await;
     let codes = w.give_recovery_codes(&user).await;
     let token = w.start_sign_in(&user).await;
     let retyped = codes[3].to_uppercase().replace('-', " ");
 
-    let (status, _, body) = answer(
-        &w.verify(sign_in(&token, "recovery_code", &retyped), None)
-            .await,
-    );
+    let Reply { status, body, .. } = w
+        .verify_code(&sign_in(&token, "recovery_code", &retyped), None)
+        .await;
 
     assert_eq!(status, 200, "{body}");
     assert_eq!(
@@ -455,36 +533,39 @@ async fn a_recovery_code_works_once_and_the_user_is_told() {
     assert!(notice.body.contains("9 left"), "{}", notice.body);
 
     let again = w.start_sign_in(&user).await;
-    let (status, code_name, _) = answer(
-        &w.verify(sign_in(&again, "recovery_code", &codes[3]), None)
-            .await,
-    );
+    let Reply {
+        status,
+        error: code_name,
+        ..
+    } = w
+        .verify_code(&sign_in(&again, "recovery_code", &codes[3]), None)
+        .await;
     assert_eq!((status, code_name.as_str()), (401, "invalid_code"));
     assert_eq!(
-        w.verify(sign_in(&again, "recovery_code", &codes[4]), None)
+        w.verify_code(&sign_in(&again, "recovery_code", &codes[4]), None)
             .await
-            .status(),
+            .status,
         200
     );
 }
 
 #[tokio::test]
 async fn remember_browser_returns_a_token_and_a_strict_cookie_and_stores_a_device() {
-    let w = World::new();
+    let w = world();
     let user = w.two_factor_user().await;
     let token = w.start_sign_in(&user).await;
-    let code = w.send_sign_in_code(&token, "email").await;
+    let code = send_sign_in_code(&w, &token, "email").await;
     let mut body = sign_in(&token, "email", &code);
     body["remember_browser"] = json!(true);
 
-    let r = w.verify(body, None).await;
+    let r = w.verify_code(&body, None).await;
 
-    let (status, _, body) = answer(&r);
+    let Reply { status, body, .. } = r;
     assert_eq!(status, 200, "{body}");
     let device_token = body["remember_browser_token"]
         .as_str()
         .expect("a remember-browser token");
-    let cookie = r.headers()["set-cookie"].to_str().unwrap();
+    let cookie = r.headers["set-cookie"].to_str().unwrap();
     assert!(
         cookie.starts_with(&format!("Identity.TwoFactorRememberMe={device_token};")),
         "{cookie}"
@@ -518,7 +599,7 @@ async fn remember_browser_returns_a_token_and_a_strict_cookie_and_stores_a_devic
 
 #[tokio::test]
 async fn remember_browser_is_not_granted_where_the_settings_do_not_offer_it() {
-    let w = World::new();
+    let w = world();
     w.store
         .set_host_settings(&TwoFactorSettings {
             remember_browser: false,
@@ -528,22 +609,22 @@ async fn remember_browser_is_not_granted_where_the_settings_do_not_offer_it() {
         .unwrap();
     let user = w.two_factor_user().await;
     let token = w.start_sign_in(&user).await;
-    let code = w.send_sign_in_code(&token, "email").await;
+    let code = send_sign_in_code(&w, &token, "email").await;
     let mut body = sign_in(&token, "email", &code);
     body["remember_browser"] = json!(true);
 
-    let r = w.verify(body, None).await;
+    let r = w.verify_code(&body, None).await;
 
-    let (status, _, body) = answer(&r);
+    let Reply { status, body, .. } = r;
     assert_eq!(status, 200, "{body}");
     assert!(body.get("remember_browser_token").is_none());
-    assert!(r.headers().get("set-cookie").is_none());
+    assert!(r.headers.get("set-cookie").is_none());
     assert!(w.store.devices(&user.id).await.unwrap().is_empty());
 }
 
 #[tokio::test]
 async fn methods_not_set_up_or_not_allowed_are_unavailable_and_not_counted() {
-    let w = World::new();
+    let w = world();
     w.store
         .set_host_settings(&TwoFactorSettings {
             allowed_providers: vec![Provider::Authenticator, Provider::Email],
@@ -555,8 +636,14 @@ async fn methods_not_set_up_or_not_allowed_are_unavailable_and_not_counted() {
     let token = w.start_sign_in(&user).await;
 
     for provider in ["authenticator", "recovery_code", "sms"] {
-        let (status, code_name, body) =
-            answer(&w.verify(sign_in(&token, provider, "123456"), None).await);
+        let Reply {
+            status,
+            error: code_name,
+            body,
+            ..
+        } = w
+            .verify_code(&sign_in(&token, provider, "123456"), None)
+            .await;
         assert_eq!(
             (status, code_name.as_str()),
             (400, "provider_unavailable"),
@@ -568,15 +655,19 @@ async fn methods_not_set_up_or_not_allowed_are_unavailable_and_not_counted() {
 
 #[tokio::test]
 async fn an_access_token_or_a_replaced_sign_in_is_not_a_two_factor_token() {
-    let w = World::new();
+    let w = world();
     let user = w.two_factor_user().await;
     let old = w.start_sign_in(&user).await;
-    let code = w.send_sign_in_code(&old, "email").await;
+    let code = send_sign_in_code(&w, &old, "email").await;
     let _current = w.start_sign_in(&user).await;
     let access = w.access_token(&user, Some(w.now()));
 
     for token in [access.as_str(), old.as_str(), "x.y.z"] {
-        let (status, code_name, _) = answer(&w.verify(sign_in(token, "email", &code), None).await);
+        let Reply {
+            status,
+            error: code_name,
+            ..
+        } = w.verify_code(&sign_in(token, "email", &code), None).await;
         assert_eq!((status, code_name.as_str()), (401, "unauthorized"));
     }
     assert_eq!(w.user(&user.id).await.failed_count, 0);
@@ -584,32 +675,36 @@ async fn an_access_token_or_a_replaced_sign_in_is_not_a_two_factor_token() {
 
 #[tokio::test]
 async fn a_code_whose_delivery_failed_never_signs_in() {
-    let w = World::new();
+    let w = world();
     let user = w.two_factor_user().await;
     let token = w.start_sign_in(&user).await;
     let refusing = RefusingSms::default();
-    let r = w
-        .send_with(
-            &refusing,
-            json!({"two_factor_token": token, "provider": "sms"}),
-            None,
-        )
-        .await;
-    assert_eq!(r.status(), 502);
+    let r = send_code_via(
+        &w,
+        &refusing,
+        &json!({"two_factor_token": token, "provider": "sms"}),
+    )
+    .await;
+    assert_eq!(r.status, 502);
     let undelivered = refusing.codes.lock().unwrap()[0].clone();
 
-    let (status, code_name, _) =
-        answer(&w.verify(sign_in(&token, "sms", &undelivered), None).await);
+    let Reply {
+        status,
+        error: code_name,
+        ..
+    } = w
+        .verify_code(&sign_in(&token, "sms", &undelivered), None)
+        .await;
 
     assert_eq!((status, code_name.as_str()), (401, "invalid_code"));
 }
 
 #[tokio::test]
 async fn bad_input_is_refused_naming_the_field_and_changes_nothing() {
-    let w = World::new();
+    let w = world();
     let user = w.two_factor_user().await;
     let token = w.start_sign_in(&user).await;
-    let code = w.send_sign_in_code(&token, "email").await;
+    let code = send_sign_in_code(&w, &token, "email").await;
     let before = w.user(&user.id).await;
     let cases = [
         (
@@ -638,7 +733,12 @@ async fn bad_input_is_refused_naming_the_field_and_changes_nothing() {
         (json!({"purpose": "confirm_email"}), "code"),
     ];
     for (body, field) in cases {
-        let (status, code_name, answer_body) = answer(&w.verify(body.clone(), None).await);
+        let Reply {
+            status,
+            error: code_name,
+            body: answer_body,
+            ..
+        } = w.verify_code(&body.clone(), None).await;
         assert_eq!(
             (status, code_name.as_str(), answer_body["field"].as_str()),
             (400, "invalid_request", Some(field)),
@@ -648,9 +748,9 @@ async fn bad_input_is_refused_naming_the_field_and_changes_nothing() {
 
     assert_eq!(w.user(&user.id).await, before);
     assert_eq!(
-        w.verify(sign_in(&token, "email", &code), None)
+        w.verify_code(&sign_in(&token, "email", &code), None)
             .await
-            .status(),
+            .status,
         200,
         "the code still works"
     );
@@ -668,13 +768,13 @@ async fn events(w: &World, user_id: &str) -> Vec<twofa::audit::SecurityEvent> {
 
 #[tokio::test]
 async fn a_sign_in_with_a_recovery_code_and_a_remembered_browser_records_each_with_its_amr() {
-    let w = World::new();
+    let w = world();
     let user = w.two_factor_user().await;
     let codes = w.give_recovery_codes(&user).await;
     let token = w.start_sign_in(&user).await;
     let mut body = sign_in(&token, "recovery_code", &codes[0]);
     body["remember_browser"] = json!(true);
-    assert_eq!(w.verify(body, None).await.status(), 200);
+    assert_eq!(w.verify_code(&body, None).await.status, 200);
 
     let recorded = events(&w, &user.id).await;
     let types: Vec<&str> = recorded.iter().map(|e| e.event_type.as_str()).collect();
@@ -695,12 +795,13 @@ async fn a_sign_in_with_a_recovery_code_and_a_remembered_browser_records_each_wi
 
 #[tokio::test]
 async fn a_wrong_code_is_recorded_and_the_one_that_locks_is_recorded_with_the_lock() {
-    let w = World::new();
+    let w = world();
     let user = w.two_factor_user().await;
     let token = w.start_sign_in(&user).await;
-    w.send_sign_in_code(&token, "email").await;
+    send_sign_in_code(&w, &token, "email").await;
     for _ in 0..5 {
-        w.verify(sign_in(&token, "email", "000000"), None).await;
+        w.verify_code(&sign_in(&token, "email", "000000"), None)
+            .await;
     }
     let recorded = events(&w, &user.id).await;
     let types: Vec<&str> = recorded.iter().map(|e| e.event_type.as_str()).collect();
@@ -735,14 +836,20 @@ async fn a_code_sent_for_one_sign_in_does_not_finish_another() {
     // the victim signs in and is sent a code; an attacker who has the password and sees
     // that code (a lock-screen preview, an SMS interception) signs in afresh, which
     // replaces the victim's sign-in, and finishes the attacker's own with the victim's code.
-    let w = World::new();
+    let w = world();
     let user = w.two_factor_user().await;
     let victims = w.start_sign_in(&user).await;
-    let code = w.send_sign_in_code(&victims, "sms").await;
+    let code = send_sign_in_code(&w, &victims, "sms").await;
     let attackers = w.start_sign_in(&user).await;
 
-    let (status, code_name, body) =
-        answer(&w.verify(sign_in(&attackers, "sms", &code), None).await);
+    let Reply {
+        status,
+        error: code_name,
+        body,
+        ..
+    } = w
+        .verify_code(&sign_in(&attackers, "sms", &code), None)
+        .await;
 
     assert_eq!(
         (status, code_name.as_str()),

@@ -4,13 +4,14 @@ use local_api::admin::{SeedError, Seeded, random_password, seed_host_admin, seed
 use twofa::config::Config;
 use twofa::password::verify_password;
 use twofa::tenant::Scope;
+use twofa::testing::fixtures::PASSWORD;
 use twofa::testing::memory_core;
 use twofa::user::Role;
 
 #[tokio::test]
 async fn seeding_twice_keeps_the_first_admin_and_its_password() {
     let (core, _, _) = memory_core(Config::default());
-    let first = seed_host_admin(&core, "root@example.com", "correct horse battery staple")
+    let first = seed_host_admin(&core, "root@example.com", PASSWORD)
         .await
         .unwrap();
     let Seeded::Created(id) = first else {
@@ -28,7 +29,7 @@ async fn seeding_twice_keeps_the_first_admin_and_its_password() {
         .unwrap();
     assert_eq!(admin.roles, vec![Role::HostAdmin]);
     assert!(
-        verify_password("correct horse battery staple", Some(&admin.password_hash))
+        verify_password(PASSWORD, Some(&admin.password_hash))
             .await
             .unwrap()
     );
@@ -46,7 +47,7 @@ async fn the_operator_command_refuses_a_weak_password_but_the_local_api_accepts_
         Ok(Seeded::Created(_))
     ));
     assert!(matches!(
-        seed_local_admin(&core, "not an email", "correct horse battery staple").await,
+        seed_local_admin(&core, "not an email", PASSWORD).await,
         Err(SeedError::Email(_))
     ));
 }

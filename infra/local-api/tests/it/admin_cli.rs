@@ -8,6 +8,7 @@ use twofa::password::verify_password;
 use twofa::store::dynamo::DynamoStore;
 use twofa::store::{DeviceStore, UserStore};
 use twofa::tenant::Scope;
+use twofa::testing::fixtures::PASSWORD;
 use twofa::user::{Authenticator, Role, User, UserPatch};
 
 fn run(endpoint: &str, table: &str, args: &[&str], stdin: Option<&str>) -> (bool, String) {
@@ -49,6 +50,10 @@ async fn table(endpoint: &str) -> (DynamoStore, String) {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn the_operator_command_creates_the_first_host_admin_once() {
     let Some(endpoint) = twofa::testing::service_endpoint("DYNAMODB_ENDPOINT") else {
         return;
@@ -64,7 +69,7 @@ async fn the_operator_command_creates_the_first_host_admin_once() {
             "root@example.com",
             "--password-stdin",
         ],
-        Some("correct horse battery staple\n"),
+        Some(&format!("{PASSWORD}\n")),
     );
     assert!(ok, "{out}");
     let admin = store
@@ -74,7 +79,7 @@ async fn the_operator_command_creates_the_first_host_admin_once() {
         .expect("the admin is in the table");
     assert_eq!(admin.roles, vec![Role::HostAdmin]);
     assert!(
-        verify_password("correct horse battery staple", Some(&admin.password_hash))
+        verify_password(PASSWORD, Some(&admin.password_hash))
             .await
             .unwrap()
     );
@@ -120,6 +125,10 @@ async fn the_operator_command_creates_the_first_host_admin_once() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn the_operator_unlocks_resets_a_lost_second_factor_and_reads_the_events() {
     let Some(endpoint) = twofa::testing::service_endpoint("DYNAMODB_ENDPOINT") else {
         return;

@@ -50,6 +50,10 @@ fn a_table_name_without_an_endpoint_is_refused_naming_both_ways_out() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn an_admin_is_seeded_only_into_a_table_the_local_api_created() {
     let Some(endpoint) = twofa::testing::service_endpoint("DYNAMODB_ENDPOINT") else {
         return;
@@ -81,6 +85,10 @@ async fn an_admin_is_seeded_only_into_a_table_the_local_api_created() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
 async fn a_table_with_another_key_schema_is_refused() {
     let Some(endpoint) = twofa::testing::service_endpoint("DYNAMODB_ENDPOINT") else {
         return;

@@ -1,18 +1,38 @@
 //! The shared world populated for the handler tests: a host with an admin and a
 //! user, and two tenants (`acme`, `globex`) created through `POST /tenants`, each
-//! with its admin and a user; tokens of every kind.
+//! with its admin and a user (the fixtures of `twofa::testing::fixtures`); tokens of
+//! every kind. Requests go to manage-settings' handler through the world's
+//! `Client` methods (`w.settings(method, path, body, token)`).
 #![allow(dead_code)]
 
-use serde_json::{Value, json};
+use std::future::Future;
+use std::pin::Pin;
+
+use serde_json::json;
+use twofa::api::{Request, Response};
 use twofa::config::Config;
 use twofa::tenant::Scope;
-use twofa::testing::{json_request, memory_core, seed_user};
+use twofa::testing::fixtures::{ACME, GLOBEX, HOST_ADMIN_EMAIL, HOST_USER_EMAIL, Tenant};
+use twofa::testing::world::Handlers;
+use twofa::testing::{memory_core, seed_user};
 use twofa::tokens::{NewToken, TokenKind, issue_access, token_for};
 use twofa::user::{Role, User, UserPatch};
 
-pub const PASSWORD: &str = "correct horse battery staple";
+pub use twofa::testing::fixtures::PASSWORD;
+pub use twofa::testing::{Client, Reply};
 
-pub use twofa::testing::Reply;
+/// manage-settings' handler, mailing through the world's log sender.
+pub struct ManageSettings;
+
+impl Handlers for ManageSettings {
+    fn handle<'a>(
+        &'a self,
+        w: &'a twofa::testing::world::World,
+        req: Request,
+    ) -> Pin<Box<dyn Future<Output = Response> + Send + 'a>> {
+        Box::pin(manage_settings::handle(&w.core, &w.out, req))
+    }
+}
 
 /// The shared world (`twofa::testing::world`), populated: what it offers (core,
 /// store, clock, outbox, users read and changed) is reached through it.
@@ -39,17 +59,19 @@ impl World {
         Self::populate(twofa::testing::world::World::new()).await
     }
 
-    /// `base` with the host's and the tenants' admins and users.
+    /// `base` with the host's and the tenants' admins and users, answering with
+    /// manage-settings.
     pub async fn populate(base: twofa::testing::world::World) -> Self {
+        let base = base.serving(ManageSettings);
         let host_admin = seed_user(
             &base.core,
             Scope::Host,
-            "root@example.com",
+            HOST_ADMIN_EMAIL,
             PASSWORD,
             &[Role::HostAdmin],
         )
         .await;
-        let host_user = seed_user(&base.core, Scope::Host, "hana@example.com", PASSWORD, &[]).await;
+        let host_user = seed_user(&base.core, Scope::Host, HOST_USER_EMAIL, PASSWORD, &[]).await;
         let mut w = World {
             base,
             host_user,
@@ -59,24 +81,8 @@ impl World {
             globex_user: host_admin.clone(),
             host_admin,
         };
-        w.acme_admin = w.create_tenant("Acme", "admin@acme.example").await;
-        w.acme_user = seed_user(
-            &w.core,
-            Scope::Tenant("acme".into()),
-            "alice@acme.example",
-            PASSWORD,
-            &[],
-        )
-        .await;
-        w.globex_admin = w.create_tenant("Globex", "admin@globex.example").await;
-        w.globex_user = seed_user(
-            &w.core,
-            Scope::Tenant("globex".into()),
-            "gus@globex.example",
-            PASSWORD,
-            &[],
-        )
-        .await;
+        (w.acme_admin, w.acme_user) = w.create_tenant(ACME).await;
+        (w.globex_admin, w.globex_user) = w.create_tenant(GLOBEX).await;
         let confirmed = || UserPatch {
             email_confirmed: Some(true),
             ..Default::default()
@@ -91,31 +97,31 @@ impl World {
         w
     }
 
-    async fn create_tenant(&self, name: &str, admin_email: &str) -> User {
+    /// Creates `tenant` through `POST /tenants`; returns its admin and a user seeded
+    /// beside it.
+    async fn create_tenant(&self, tenant: Tenant) -> (User, User) {
+        let body = json!({"name": tenant.name, "admin_email": tenant.admin_email, "admin_password": PASSWORD});
         let r = self
-            .call(
-                "POST",
-                "/tenants",
-                json!({"name": name, "admin_email": admin_email, "admin_password": PASSWORD}),
-                Some(&self.token(&self.host_admin)),
-            )
+            .post("/tenants", &body, Some(&self.token(&self.host_admin)))
             .await;
-        assert_eq!(r.status, 201, "creating tenant {name}: {:?}", r.body);
+        assert_eq!(
+            r.status, 201,
+            "creating tenant {}: {:?}",
+            tenant.name, r.body
+        );
         let id = r.body["admin_user_id"]
             .as_str()
             .expect("the new admin's id");
-        self.user(id).await
-    }
-
-    /// Sends a request to the handler.
-    pub async fn call(&self, method: &str, path: &str, body: Value, token: Option<&str>) -> Reply {
-        let resp = manage_settings::handle(
+        let admin = self.user(id).await;
+        let user = seed_user(
             &self.core,
-            &self.out,
-            json_request(method, path, &body, token),
+            Scope::Tenant(tenant.id.into()),
+            tenant.user_email,
+            PASSWORD,
+            &[],
         )
         .await;
-        Reply::of(&resp)
+        (admin, user)
     }
 
     /// An access token from a password-only sign-in.

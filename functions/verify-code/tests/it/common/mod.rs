@@ -1,56 +1,61 @@
-//! The shared world (`twofa::testing::world`) and the calls these tests make as a client.
+//! The shared world (`twofa::testing::world`), answering with send-code's and
+//! verify-code's handlers (a sign-in code is sent before it is verified).
 #![allow(dead_code, unused_imports)]
 
-use serde_json::{Value, json};
-use twofa::api::Response;
-use twofa::senders::SmsSender;
-use twofa::testing::json_request;
-pub use twofa::testing::world::{EMAIL, PHONE, RefusingSms, World, answer};
+use std::future::Future;
+use std::pin::Pin;
 
-/// Requests to the functions under test.
-pub trait Client {
-    /// POST /send-code, texts through the world's log sender.
-    async fn send(&self, body: Value, bearer: Option<&str>) -> Response;
-    /// POST /send-code, texts through `sms`.
-    async fn send_with(&self, sms: &dyn SmsSender, body: Value, bearer: Option<&str>) -> Response;
-    /// Sends a sign-in code by `provider` and returns it as the user reads it.
-    async fn send_sign_in_code(&self, token: &str, provider: &str) -> String;
-    /// POST /verify-code.
-    async fn verify(&self, body: Value, bearer: Option<&str>) -> Response;
+use serde_json::{Value, json};
+use twofa::api::{Request, Response};
+use twofa::senders::SmsSender;
+pub use twofa::testing::fixtures::{EMAIL, PASSWORD, PHONE};
+use twofa::testing::json_request;
+use twofa::testing::world::Handlers;
+pub use twofa::testing::world::{RefusingSms, World};
+pub use twofa::testing::{Client, Reply};
+
+/// send-code's routes to its handler, every other request to verify-code's;
+/// texts and mail go through the world's log sender.
+pub struct Codes;
+
+impl Handlers for Codes {
+    fn handle<'a>(
+        &'a self,
+        w: &'a World,
+        req: Request,
+    ) -> Pin<Box<dyn Future<Output = Response> + Send + 'a>> {
+        if matches!(req.uri().path(), "/send-code" | "/password/forgot") {
+            Box::pin(send_code::handle(&w.core, &w.out, &w.out, req))
+        } else {
+            Box::pin(verify_code::handle(&w.core, &w.out, req))
+        }
+    }
 }
 
-impl Client for World {
-    async fn send(&self, body: Value, bearer: Option<&str>) -> Response {
-        self.send_with(&self.out, body, bearer).await
-    }
+/// A world with the default settings, answering with send-code and verify-code.
+pub fn world() -> World {
+    World::new().serving(Codes)
+}
 
-    async fn send_with(&self, sms: &dyn SmsSender, body: Value, bearer: Option<&str>) -> Response {
-        send_code::handle(
-            &self.core,
-            sms,
-            &self.out,
-            json_request("POST", "/send-code", &body, bearer),
+/// A world whose settings are these environment variables.
+pub fn world_with(env: &[(&str, &str)]) -> World {
+    World::with(env).serving(Codes)
+}
+
+/// Sends a sign-in code by `provider` and returns it as the user reads it.
+pub async fn send_sign_in_code(w: &World, token: &str, provider: &str) -> String {
+    let r = w
+        .send_code(
+            &json!({"two_factor_token": token, "provider": provider}),
+            None,
         )
-        .await
-    }
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    w.last_code()
+}
 
-    async fn send_sign_in_code(&self, token: &str, provider: &str) -> String {
-        let r = self
-            .send(
-                json!({"two_factor_token": token, "provider": provider}),
-                None,
-            )
-            .await;
-        assert_eq!(r.status(), 202, "{}", r.body());
-        self.last_code()
-    }
-
-    async fn verify(&self, body: Value, bearer: Option<&str>) -> Response {
-        verify_code::handle(
-            &self.core,
-            &self.out,
-            json_request("POST", "/verify-code", &body, bearer),
-        )
-        .await
-    }
+/// `POST /send-code` texting through `sms` instead of the world's log sender.
+pub async fn send_code_via(w: &World, sms: &dyn SmsSender, body: &Value) -> Reply {
+    let req = json_request("POST", "/send-code", body, None);
+    Reply::of(&send_code::handle(&w.core, sms, &w.out, req).await)
 }
