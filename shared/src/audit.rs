@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::policy::SettingChange;
-use crate::tenant::Scope;
+use crate::side::Scope;
 use crate::user::User;
 
 /// What happened. The wire name is the snake_case of the variant.

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Timestamp;
 use crate::email::Email;
 use crate::phone::PhoneNumber;
-use crate::tenant::Scope;
+use crate::side::Scope;
 
 /// A role a user holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -325,7 +325,7 @@ impl UserPatch {
 
     /// The same change with a new security stamp: the one way a change ends the
     /// user's remembered browsers and every access and setup token issued before it.
-    /// Handlers write it through `crate::tokens::rotate_stamp`, which also hands the
+    /// Handlers write it through `crate::flows::rotate_stamp`, which also hands the
     /// acting client a fresh token.
     pub fn rotating_stamp(self) -> Self {
         Self {

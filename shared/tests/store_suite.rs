@@ -11,12 +11,13 @@ use twofa::codes::{CodePurpose, PendingCode};
 use twofa::devices::Device;
 use twofa::lockout::LockoutPolicy;
 use twofa::policy::{Behaviour, Provider, TwoFactorSettings};
+use twofa::side::Scope;
 use twofa::store::dynamo::DynamoStore;
 use twofa::store::{
     HARD_LIMIT, HARD_LOCK_SECONDS, Page, PageKey, STAMP, Slot, Spend, Store, StoreError, Subject,
     Succeeded, Success, Unlocked,
 };
-use twofa::tenant::{Scope, Tenant};
+use twofa::tenant::Tenant;
 use twofa::throttle::{Limit, Taken, Window};
 use twofa::user::{Authenticator, Role, User, UserPatch};
 

@@ -14,11 +14,12 @@ use twofa::codes::{CodePurpose, PendingCode};
 use twofa::devices::Device;
 use twofa::lockout::LockoutPolicy;
 use twofa::policy::{Behaviour, TwoFactorSettings};
+use twofa::side::Scope;
 use twofa::store::{
     CodeStore, DeviceStore, EventStore, LoginRecord, Page, PageKey, Slot, Store, StoreError,
     Subject, Succeeded, Success, TenantStore, ThrottleStore, Unlocked, UserStore,
 };
-use twofa::tenant::{Host, Scope, Tenant};
+use twofa::tenant::{Host, Tenant};
 use twofa::throttle::{Limit, Taken, Window};
 use twofa::user::{Authenticator, User, UserPatch};
 

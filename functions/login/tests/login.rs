@@ -9,8 +9,9 @@ use twofa::devices::{Device, device_token_hash, new_device_token};
 use twofa::lockout::LockoutPolicy;
 use twofa::policy::{Behaviour, TwoFactorSettings};
 use twofa::senders::log::LogSender;
+use twofa::side::Scope;
 use twofa::store::{TenantStore, UserStore};
-use twofa::tenant::{Scope, Tenant};
+use twofa::tenant::Tenant;
 use twofa::testing::{Reply, json_request, memory_core, seed_user};
 use twofa::tokens::TokenKind;
 use twofa::user::UserPatch;
@@ -614,7 +615,7 @@ async fn an_unknown_emails_failures_are_recorded_under_its_key_without_the_email
     for _ in 0..5 {
         login(&core, "Nobody@example.com", password).await;
     }
-    let key = twofa::lockout::unknown_email_key(&core, &Scope::Host, "nobody@example.com");
+    let key = twofa::flows::unknown_email_key(&core, &Scope::Host, "nobody@example.com");
     let kept = store.unknown_events(&key);
     let types: Vec<&str> = kept.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(

@@ -3,7 +3,7 @@
 
 use twofa::api::{ApiError, Caller, Request, authenticate};
 use twofa::app::Core;
-use twofa::tenant::Scope;
+use twofa::side::Scope;
 use twofa::tokens::TokenKind;
 use twofa::user::{Role, User};
 

@@ -8,8 +8,9 @@ use twofa::app::Core;
 use twofa::email::Email;
 use twofa::password::{Password, hash_password};
 use twofa::policy::{Behaviour, feature_change};
+use twofa::side::Scope;
 use twofa::store::StoreError;
-use twofa::tenant::{Scope, Tenant, TenantName};
+use twofa::tenant::{Tenant, TenantName};
 use twofa::user::{Role, User};
 
 use crate::caller::{host_admin, signed_in};

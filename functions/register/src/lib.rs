@@ -10,8 +10,8 @@ use twofa::app::Core;
 use twofa::email::Email;
 use twofa::password::{Password, hash_password};
 use twofa::phone::PhoneNumber;
+use twofa::side::Scope;
 use twofa::store::StoreError;
-use twofa::tenant::Scope;
 use twofa::user::User;
 
 twofa::operations! {

@@ -5,8 +5,9 @@
 
 use twofa::api::{ApiError, Request, Response, authenticate, client_info};
 use twofa::app::Core;
+use twofa::flows::load_side;
 use twofa::phone::PhoneNumber;
-use twofa::policy::{ConfirmPurpose, load_side};
+use twofa::policy::ConfirmPurpose;
 use twofa::tokens::TokenKind;
 
 use crate::deliver::{Destination, Senders, send_code};

@@ -4,8 +4,8 @@
 use twofa::app::Core;
 use twofa::email::Email;
 use twofa::password::{Password, hash_password};
+use twofa::side::Scope;
 use twofa::store::StoreError;
-use twofa::tenant::Scope;
 use twofa::user::{Role, User};
 
 /// What seeding did.

@@ -3,29 +3,11 @@
 
 use super::{ApiError, ErrorCode, Request, bearer_token};
 use crate::app::Core;
-use crate::policy::{adding_a_factor_needs_step_up, load_side};
-use crate::tenant::Scope;
-use crate::tokens::{Claims, TokenKind, stamp_digest, user_of_token};
-use crate::user::User;
-
-/// The caller of an authenticated route: who, and with which kind of token.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    /// The kind of token presented.
-    pub kind: TokenKind,
-    /// Its claims.
-    pub claims: Claims,
-    /// The user, freshly read.
-    pub user: User,
-}
-
-impl Caller {
-    /// Whether the caller's token is an access token whose second factor is at most
-    /// `max_age` seconds old at `now`.
-    pub fn has_fresh_second_factor(&self, now: i64, max_age: i64) -> bool {
-        self.kind == TokenKind::Access && self.claims.mfa_at.is_some_and(|t| now - t <= max_age)
-    }
-}
+pub use crate::flows::Caller;
+use crate::flows::{load_side, stamp_digest, user_of_token};
+use crate::policy::adding_a_factor_needs_step_up;
+use crate::side::Scope;
+use crate::tokens::TokenKind;
 
 /// Checks the bearer token (one of `kinds`) and reads its user: 401 `unauthorized`
 /// for a missing, expired, forged or wrong-kind token, or a user that no longer exists.

@@ -19,7 +19,8 @@ use crate::codes::{CodePurpose, PendingCode};
 use crate::devices::Device;
 use crate::lockout::LockoutPolicy;
 use crate::policy::{Behaviour, TwoFactorSettings};
-use crate::tenant::{Host, Scope, Tenant};
+use crate::side::Scope;
+use crate::tenant::{Host, Tenant};
 use crate::throttle::{Limit, Taken, Window};
 use crate::user::{Authenticator, User, UserPatch};
 

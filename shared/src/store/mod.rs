@@ -76,7 +76,8 @@ use crate::email::Email;
 use crate::lockout::LockoutPolicy;
 use crate::phone::PhoneNumber;
 use crate::policy::{Behaviour, TwoFactorSettings};
-use crate::tenant::{Host, Scope, Tenant};
+use crate::side::Scope;
+use crate::tenant::{Host, Tenant};
 use crate::throttle::{Limit, Taken, Window};
 use crate::user::{Authenticator, User, UserPatch};
 

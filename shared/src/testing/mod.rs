@@ -47,9 +47,9 @@ use crate::clock::{Clock, ManualClock};
 use crate::config::Config;
 use crate::email::Email;
 use crate::phone::PhoneNumber;
+use crate::side::Scope;
 use crate::store::Store;
 use crate::store::memory::MemoryStore;
-use crate::tenant::Scope;
 use crate::user::{Role, User, UserPatch};
 
 /// A core over a fresh memory store and a manual clock, with random keys. The clock

@@ -13,9 +13,9 @@ use crate::clock::ManualClock;
 use crate::config::Config;
 use crate::senders::log::{LogSender, OutboxEntry};
 use crate::senders::{DeliveryError, SmsMessage, SmsSender};
+use crate::side::Scope;
 use crate::store::UserStore;
 use crate::store::memory::MemoryStore;
-use crate::tenant::Scope;
 use crate::tokens::{NewToken, TokenKind};
 use crate::user::{Authenticator, User, UserPatch};
 use async_trait::async_trait;
@@ -208,7 +208,7 @@ impl World {
             amr,
             mfa_at,
             sid,
-            ..crate::tokens::token_for(&self.core, user)
+            ..crate::flows::token_for(&self.core, user)
         };
         self.core
             .tokens

@@ -14,7 +14,7 @@ use serde_json::json;
 use twofa::app::Core;
 use twofa::config::Config;
 use twofa::senders::log::LogSender;
-use twofa::tenant::Scope;
+use twofa::side::Scope;
 use twofa::testing::{Reply, json_request, memory_core, seed_user};
 use twofa::user::UserPatch;
 

@@ -10,7 +10,7 @@ use e2e::{
 };
 use serde_json::{Value, json};
 use twofa::config::Config;
-use twofa::tenant::Scope;
+use twofa::side::Scope;
 use twofa::testing::emulator_sdk_config;
 use twofa::user::Role;
 

@@ -215,7 +215,7 @@ async fn unlocks_give_no_more_than_a_hundred_consecutive_guesses_on_both_stores(
     use std::sync::Arc;
     use twofa::clock::ManualClock;
     use twofa::config::Config;
-    use twofa::tenant::Scope;
+    use twofa::side::Scope;
     use twofa::testing::{Reply, core_over, json_request, seed_user};
     use twofa::user::Role;
     let mut backends = vec![Backend::Memory];
@@ -236,7 +236,7 @@ async fn unlocks_give_no_more_than_a_hundred_consecutive_guesses_on_both_stores(
         )
         .await;
         let jane = seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
-        let token = twofa::tokens::issue_access(&core, &admin, &["pwd"], None)
+        let token = twofa::flows::issue_access(&core, &admin, &["pwd"], None)
             .unwrap()
             .access_token;
 

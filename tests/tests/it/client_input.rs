@@ -6,7 +6,7 @@
 use e2e::{AppOptions, Backend, Reply, TestApp, spawn_app};
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use twofa::tenant::Scope;
+use twofa::side::Scope;
 use twofa::user::Role;
 
 const PASSWORD: &str = "correct horse battery staple";

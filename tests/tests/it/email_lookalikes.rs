@@ -3,7 +3,7 @@
 use e2e::{AppOptions, Backend, spawn_app};
 use serde_json::json;
 use twofa::email::Email;
-use twofa::tenant::Scope;
+use twofa::side::Scope;
 use twofa::user::User;
 
 const PASSWORD: &str = "correct horse battery staple";

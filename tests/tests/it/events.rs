@@ -12,7 +12,8 @@ use twofa::app::Core;
 use twofa::codes::{CodePurpose, PendingCode, code_hash};
 use twofa::devices::Device;
 use twofa::policy::{Behaviour, TwoFactorSettings};
-use twofa::tenant::{Scope, Tenant};
+use twofa::side::Scope;
+use twofa::tenant::Tenant;
 use twofa::tokens::{NewToken, TokenKind};
 use twofa::user::{Authenticator, Role, User, UserPatch};
 
@@ -79,7 +80,7 @@ impl World {
         let t = NewToken {
             amr: vec!["pwd".into()],
             mfa_at,
-            ..twofa::tokens::token_for(self.core(), user)
+            ..twofa::flows::token_for(self.core(), user)
         };
         self.core()
             .tokens
@@ -104,7 +105,7 @@ impl World {
         let t = NewToken {
             amr: vec!["pwd".into()],
             sid: Some(sid),
-            ..twofa::tokens::token_for(self.core(), &jane)
+            ..twofa::flows::token_for(self.core(), &jane)
         };
         let token = self
             .core()

@@ -12,8 +12,8 @@ use serde_json::json;
 use twofa::clock::{Clock, ManualClock};
 use twofa::config::Config;
 use twofa::senders::log::LogSender;
+use twofa::side::Scope;
 use twofa::store::dynamo::DynamoStore;
-use twofa::tenant::Scope;
 use twofa::testing::emulator_sdk_config;
 use twofa::testing::json_request;
 use twofa::testing::world::answer as answer_of;
@@ -89,7 +89,7 @@ async fn an_expired_code_answers_410_before_and_after_the_sweep_and_counts_no_fa
     let claims = NewToken {
         amr: vec!["pwd".into()],
         sid: Some(sid),
-        ..twofa::tokens::token_for(&core, &user)
+        ..twofa::flows::token_for(&core, &user)
     };
     let token = core
         .tokens

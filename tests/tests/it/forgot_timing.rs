@@ -14,7 +14,7 @@ use twofa::clock::SystemClock;
 use twofa::config::Config;
 use twofa::senders::log::LogSender;
 use twofa::senders::ses::SesSender;
-use twofa::tenant::Scope;
+use twofa::side::Scope;
 use twofa::testing::emulator_sdk_config;
 use twofa::testing::json_request;
 use twofa::user::UserPatch;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use e2e::gate_store::GateStore;
 use e2e::{AppOptions, Backend, TestApp, spawn_app_over};
 use serde_json::json;
-use twofa::tenant::Scope;
+use twofa::side::Scope;
 use twofa::testing::{patch_user, seed_user};
 use twofa::user::{Authenticator, User, UserPatch};
 
@@ -21,7 +21,7 @@ async fn gated_app() -> (TestApp, GateStore) {
 }
 
 fn access(app: &TestApp, user: &User, amr: &[&str], mfa_at: Option<i64>) -> String {
-    twofa::tokens::issue_access(&app.api.core, user, amr, mfa_at)
+    twofa::flows::issue_access(&app.api.core, user, amr, mfa_at)
         .expect("an access token")
         .access_token
 }

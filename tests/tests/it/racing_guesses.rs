@@ -23,8 +23,8 @@ use e2e::lockout_log::{Entry, LockoutLog, Noted};
 use e2e::{AppOptions, Backend, Reply, TestApp, spawn_app_over};
 use serde_json::{Value, json};
 use twofa::config::Config;
+use twofa::side::Scope;
 use twofa::store::Succeeded;
-use twofa::tenant::Scope;
 use twofa::user::{Authenticator, UserPatch};
 
 const PASSWORD: &str = "correct horse battery staple";

@@ -13,8 +13,8 @@ use twofa::app::Core;
 use twofa::clock::SystemClock;
 use twofa::config::Config;
 use twofa::senders::log::LogSender;
+use twofa::side::Scope;
 use twofa::store::dynamo::DynamoStore;
-use twofa::tenant::Scope;
 use twofa::testing::{Reply, json_request, seed_user};
 use twofa::tokens::{NewToken, TokenKind};
 use twofa::user::{Authenticator, User, UserPatch};
@@ -100,7 +100,7 @@ async fn signing_in(core: &Core) -> (User, Vec<u8>, Vec<String>, String) {
             NewToken {
                 amr: vec!["pwd".into()],
                 sid: Some(sid),
-                ..twofa::tokens::token_for(core, &user)
+                ..twofa::flows::token_for(core, &user)
             },
             core.now(),
         )
@@ -308,7 +308,7 @@ async fn signed_in_user(core: &Core, roles: &[twofa::user::Role]) -> (User, Stri
         roles,
     )
     .await;
-    let token = twofa::tokens::issue_access(core, &user, &["pwd"], None)
+    let token = twofa::flows::issue_access(core, &user, &["pwd"], None)
         .expect("a token")
         .access_token;
     (user, token)

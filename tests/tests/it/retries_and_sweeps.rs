@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use twofa::clock::SystemClock;
 use twofa::config::Config;
+use twofa::side::Scope;
 use twofa::store::dynamo::DynamoStore;
 use twofa::store::{Slot, Spend, Subject, Succeeded, Success};
-use twofa::tenant::Scope;
 use twofa::testing::seed_user;
 use twofa::user::UserPatch;
 
@@ -281,7 +281,7 @@ async fn signing_in_behind_a_proxy() -> Option<(
             NewToken {
                 amr: vec!["pwd".into()],
                 sid: Some(sid),
-                ..twofa::tokens::token_for(&core, &user)
+                ..twofa::flows::token_for(&core, &user)
             },
             core.now(),
         )
@@ -367,7 +367,7 @@ async fn an_expired_code_past_its_grace_answers_the_same_whether_or_not_ttl_swep
         expires_at: now - 2 * 86_400,
     };
     core.store.put_code(&code).await.unwrap();
-    let access = twofa::tokens::issue_access(&core, &user, &["pwd"], None)
+    let access = twofa::flows::issue_access(&core, &user, &["pwd"], None)
         .unwrap()
         .access_token;
     let confirm = || async {
@@ -442,7 +442,7 @@ async fn forgetting_an_expired_browser_answers_the_same_whether_or_not_ttl_swept
         })
         .await
         .unwrap();
-    let access = twofa::tokens::issue_access(&core, &user, &["pwd"], None)
+    let access = twofa::flows::issue_access(&core, &user, &["pwd"], None)
         .unwrap()
         .access_token;
     let forget = |id: &'static str| {

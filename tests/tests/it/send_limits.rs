@@ -7,7 +7,7 @@
 use e2e::{AppOptions, Backend, TestApp, spawn_app};
 use serde_json::json;
 use twofa::config::Config;
-use twofa::tenant::Scope;
+use twofa::side::Scope;
 use twofa::tokens::TokenKind;
 use twofa::user::User;
 
@@ -35,7 +35,7 @@ async fn confirming(app: &TestApp, label: &str) -> String {
     core.tokens
         .issue(
             TokenKind::Access,
-            twofa::tokens::token_for(core, &user),
+            twofa::flows::token_for(core, &user),
             core.now(),
         )
         .expect("signing a token")

@@ -7,7 +7,7 @@
 
 use e2e::{AppOptions, Backend, Reply, TestApp, spawn_app};
 use serde_json::json;
-use twofa::tenant::Scope;
+use twofa::side::Scope;
 use twofa::user::UserPatch;
 
 const PASSWORD: &str = "correct horse battery staple";

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use e2e::gate_store::GateStore;
 use e2e::{AppOptions, Backend, TestApp, spawn_app_over};
 use serde_json::json;
-use twofa::tenant::Scope;
+use twofa::side::Scope;
 use twofa::testing::{patch_user, seed_user};
 use twofa::user::{User, UserPatch};
 
@@ -23,7 +23,7 @@ async fn gated_app() -> (TestApp, GateStore) {
 }
 
 fn access(app: &TestApp, user: &User) -> String {
-    twofa::tokens::issue_access(&app.api.core, user, &["pwd"], None)
+    twofa::flows::issue_access(&app.api.core, user, &["pwd"], None)
         .expect("an access token")
         .access_token
 }
@@ -280,7 +280,7 @@ async fn new_recovery_codes_in_flight_cannot_outrun_sign_out_everywhere() {
     )
     .await;
     let now = core.now();
-    let stolen = twofa::tokens::issue_access(core, &user, &["pwd", "otp"], Some(now))
+    let stolen = twofa::flows::issue_access(core, &user, &["pwd", "otp"], Some(now))
         .expect("an access token")
         .access_token;
     let owners = access(&app, &user);

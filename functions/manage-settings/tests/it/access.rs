@@ -198,7 +198,7 @@ async fn a_token_whose_tenant_is_not_its_users_tenant_is_refused_everywhere() {
             TokenKind::Access,
             NewToken {
                 scope: w.globex_admin.scope.key(),
-                ..twofa::tokens::token_for(&w.core, &w.acme_admin)
+                ..twofa::flows::token_for(&w.core, &w.acme_admin)
             },
             w.core.now(),
         )
@@ -267,7 +267,7 @@ async fn a_role_claimed_in_a_token_but_not_held_grants_nothing() {
             TokenKind::Access,
             NewToken {
                 roles: vec!["host_admin".into()],
-                ..twofa::tokens::token_for(&w.core, &w.host_user)
+                ..twofa::flows::token_for(&w.core, &w.host_user)
             },
             w.core.now(),
         )

@@ -642,7 +642,7 @@ async fn an_admin_turning_its_own_2fa_off_meets_the_same_step_up_as_on_its_accou
         let admin = with_two_factor(&w, admin).await;
         let path = format!("/users/{}/two-factor", admin.id);
         // A token from a remembered browser: no second factor proven.
-        let remembered = twofa::tokens::issue_access(&w.core, &admin, &["pwd", "device"], None)
+        let remembered = twofa::flows::issue_access(&w.core, &admin, &["pwd", "device"], None)
             .unwrap()
             .access_token;
         let r = w

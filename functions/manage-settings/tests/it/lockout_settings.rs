@@ -5,8 +5,8 @@ use crate::support;
 
 use serde_json::json;
 use support::World;
-use twofa::policy::load_side;
-use twofa::tenant::Scope;
+use twofa::flows::load_side;
+use twofa::side::Scope;
 use twofa::user::{Authenticator, UserPatch};
 
 #[tokio::test]

@@ -7,8 +7,8 @@ use crate::support;
 use serde_json::{Value, json};
 use support::World;
 use twofa::devices::Device;
+use twofa::side::Scope;
 use twofa::store::Subject;
-use twofa::tenant::Scope;
 use twofa::testing::seed_user;
 use twofa::user::{Authenticator, UserPatch};
 

@@ -22,8 +22,9 @@ use twofa::audit::{EventType, Origin, SecurityEvent};
 use twofa::clock::SystemClock;
 use twofa::config::{Config, ProcessEnv};
 use twofa::email::Email;
+use twofa::side::Scope;
 use twofa::store::{PageKey, Unlocked};
-use twofa::tenant::{Scope, TenantName};
+use twofa::tenant::TenantName;
 use twofa::user::{User, UserPatch};
 
 #[derive(Parser)]

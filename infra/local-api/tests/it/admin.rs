@@ -3,7 +3,7 @@
 use local_api::admin::{SeedError, Seeded, random_password, seed_host_admin, seed_local_admin};
 use twofa::config::Config;
 use twofa::password::verify_password;
-use twofa::tenant::Scope;
+use twofa::side::Scope;
 use twofa::testing::memory_core;
 use twofa::user::Role;
 

@@ -5,9 +5,9 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use twofa::password::verify_password;
+use twofa::side::Scope;
 use twofa::store::dynamo::DynamoStore;
 use twofa::store::{DeviceStore, UserStore};
-use twofa::tenant::Scope;
 use twofa::user::{Authenticator, Role, User, UserPatch};
 
 fn run(endpoint: &str, table: &str, args: &[&str], stdin: Option<&str>) -> (bool, String) {

@@ -15,8 +15,9 @@ use crate::codes::{CodePurpose, PendingCode};
 use crate::devices::Device;
 use crate::lockout::LockoutPolicy;
 use crate::policy::{Behaviour, TwoFactorSettings};
+use crate::side::Scope;
 use crate::store::StoreError;
-use crate::tenant::{Scope, Tenant};
+use crate::tenant::Tenant;
 use crate::throttle::Window;
 use crate::user::{Authenticator, Role, User};
 

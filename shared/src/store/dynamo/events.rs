@@ -7,8 +7,8 @@ use super::DynamoStore;
 use super::item::{self, Item, Reader, SIDE_PK, SIDE_SK, TTL, corrupt, key, keys, n, s};
 use super::request::{PageQuery, built, side_page_key, user_of};
 use crate::audit::{EventType, SecurityEvent};
+use crate::side::Scope;
 use crate::store::{EventStore, Page, PageKey, StoreError};
-use crate::tenant::Scope;
 
 /// An event's item, under its user's partition and in its side's index partition;
 /// `details` is a JSON string, so its shape is the domain's alone.

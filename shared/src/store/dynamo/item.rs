@@ -93,7 +93,7 @@ pub fn ttl_after(expiry: Timestamp) -> Timestamp {
 /// Keys of every kind of item (see the module doc of `dynamo` for the layout).
 pub mod keys {
     use crate::codes::CodePurpose;
-    use crate::tenant::Scope;
+    use crate::side::Scope;
 
     /// The partition of a user: the user item, its codes and its devices.
     pub fn user_pk(id: &str) -> String {

@@ -17,8 +17,9 @@ use super::update::Update;
 use super::users::{email_item, user_item};
 use crate::lockout::LockoutPolicy;
 use crate::policy::{Behaviour, TwoFactorSettings};
+use crate::side::Scope;
 use crate::store::{StoreError, TenantStore};
-use crate::tenant::{Host, Scope, Tenant};
+use crate::tenant::{Host, Tenant};
 use crate::user::User;
 
 /// The tenant item: name, feature and settings, so a tenant user's policy is one read.

@@ -13,11 +13,11 @@ use super::item::{
 use super::request::{PageQuery, side_page_key};
 use super::update::Update;
 use crate::clock::Timestamp;
+use crate::side::Scope;
 use crate::store::{
     LoginRecord, Page, PageKey, STAMP, Slot, StoreError, Subject, Succeeded, Success, Unlocked,
     UserStore, stored_email, stored_phone,
 };
-use crate::tenant::Scope;
 use crate::user::{Authenticator, Role, User, UserPatch};
 
 /// An authenticator as a map attribute.

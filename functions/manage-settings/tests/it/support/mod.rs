@@ -5,9 +5,10 @@
 
 use serde_json::{Value, json};
 use twofa::config::Config;
-use twofa::tenant::Scope;
+use twofa::flows::{issue_access, token_for};
+use twofa::side::Scope;
 use twofa::testing::{json_request, memory_core, seed_user};
-use twofa::tokens::{NewToken, TokenKind, issue_access, token_for};
+use twofa::tokens::{NewToken, TokenKind};
 use twofa::user::{Role, User, UserPatch};
 
 pub const PASSWORD: &str = "correct horse battery staple";
