@@ -599,7 +599,7 @@ mod tests {
 
     fn user_with(authenticator: bool, email: bool, sms: bool, codes: bool) -> User {
         let mut u = User::new(
-            crate::side::Scope::Host,
+            crate::side::Side::Host,
             crate::testing::test_email("jo@example.com"),
             String::new(),
             0,

@@ -6,34 +6,34 @@ use serde::{Deserialize, Serialize};
 /// Where a user, a setting or a counter belongs: the host, or one tenant (by its key).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "tenant", rename_all = "snake_case")]
-pub enum Scope {
+pub enum Side {
     /// The host's own users and settings.
     Host,
     /// A tenant, by its lower-case key.
     Tenant(String),
 }
 
-impl Scope {
+impl Side {
     /// A stable string for keys: `host` or `t:<key>`.
     pub fn key(&self) -> String {
         match self {
-            Scope::Host => "host".to_string(),
-            Scope::Tenant(k) => format!("t:{k}"),
+            Side::Host => "host".to_string(),
+            Side::Tenant(k) => format!("t:{k}"),
         }
     }
-    /// The reverse of [`Scope::key`].
+    /// The reverse of [`Side::key`].
     pub fn from_key(key: &str) -> Option<Self> {
         if key == "host" {
-            Some(Scope::Host)
+            Some(Side::Host)
         } else {
-            key.strip_prefix("t:").map(|k| Scope::Tenant(k.to_string()))
+            key.strip_prefix("t:").map(|k| Side::Tenant(k.to_string()))
         }
     }
     /// The tenant key, if any.
     pub fn tenant(&self) -> Option<&str> {
         match self {
-            Scope::Host => None,
-            Scope::Tenant(k) => Some(k),
+            Side::Host => None,
+            Side::Tenant(k) => Some(k),
         }
     }
 }
@@ -43,9 +43,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn scope_keys_round_trip() {
-        for s in [Scope::Host, Scope::Tenant("acme".into())] {
-            assert_eq!(Scope::from_key(&s.key()), Some(s));
+    fn side_keys_round_trip() {
+        for s in [Side::Host, Side::Tenant("acme".into())] {
+            assert_eq!(Side::from_key(&s.key()), Some(s));
         }
     }
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Timestamp;
 use crate::lockout::LockoutPolicy;
 use crate::policy::{Behaviour, Effective, Layers, TwoFactorSettings, effective};
-use crate::side::Scope;
+use crate::side::Side;
 
 /// Why a tenant name was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -102,9 +102,9 @@ impl Tenant {
         self.lockout.or(self.host_lockout).unwrap_or(defaults)
     }
 
-    /// The key of this tenant's scope.
-    pub fn scope(&self) -> Scope {
-        Scope::Tenant(self.name.to_ascii_lowercase())
+    /// This tenant's side.
+    pub fn side(&self) -> Side {
+        Side::Tenant(self.name.to_ascii_lowercase())
     }
 }
 

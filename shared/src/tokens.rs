@@ -39,7 +39,7 @@ impl TokenKind {
 pub struct Claims {
     /// The user id.
     pub sub: String,
-    /// The user's scope key (`host` or `t:<tenant>`).
+    /// The key of the user's side (`host` or `t:<tenant>`); the claim keeps its name.
     pub scope: String,
     /// Roles held when issued.
     #[serde(default)]

@@ -11,7 +11,7 @@ use twofa::codes::{CodePurpose, PendingCode};
 use twofa::devices::Device;
 use twofa::lockout::LockoutPolicy;
 use twofa::policy::{Behaviour, Provider, TwoFactorSettings};
-use twofa::side::Scope;
+use twofa::side::Side;
 use twofa::store::dynamo::DynamoStore;
 use twofa::store::{
     HARD_LIMIT, HARD_LOCK_SECONDS, Page, PageKey, STAMP, Slot, Spend, Store, StoreError, Subject,
@@ -273,10 +273,10 @@ async fn ensuring_the_table_from_several_starts_at_once_and_again_later_is_harml
     );
 }
 
-fn user(scope: Scope, email: &str) -> User {
+fn user(scope: Side, email: &str) -> User {
     User {
         id: uuid::Uuid::new_v4().to_string(),
-        scope,
+        side: scope,
         email: twofa::testing::test_email(email),
         email_confirmed: false,
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_string(),
@@ -307,8 +307,8 @@ fn tenant(name: &str) -> Tenant {
     }
 }
 
-fn acme() -> Scope {
-    Scope::Tenant("acme".to_string())
+fn acme() -> Side {
+    Side::Tenant("acme".to_string())
 }
 
 async fn stored(store: &Shared, id: &str) -> User {
@@ -447,14 +447,14 @@ mod scenarios {
         );
         assert_eq!(
             store
-                .user_by_email(&Scope::Host, "jo@example.com")
+                .user_by_email(&Side::Host, "jo@example.com")
                 .await
                 .unwrap(),
             None
         );
         assert_eq!(
             store
-                .user_by_email(&Scope::Tenant("other".into()), "jo@example.com")
+                .user_by_email(&Side::Tenant("other".into()), "jo@example.com")
                 .await
                 .unwrap(),
             None
@@ -500,7 +500,7 @@ mod scenarios {
             "another user stays readable"
         );
 
-        let mut ann = user(Scope::Host, "ann@example.com");
+        let mut ann = user(Side::Host, "ann@example.com");
         ann.phone_number = Some(twofa::testing::test_phone("+15555550100"));
         store.create_user(&ann).await.unwrap();
         plant(&ann.id, "phone_number", "555-0100").await;
@@ -539,9 +539,9 @@ mod scenarios {
             "a refused user must not be half-stored"
         );
 
-        let elsewhere = user(Scope::Tenant("globex".into()), "jo@example.com");
+        let elsewhere = user(Side::Tenant("globex".into()), "jo@example.com");
         store.create_user(&elsewhere).await.unwrap();
-        let host = user(Scope::Host, "jo@example.com");
+        let host = user(Side::Host, "jo@example.com");
         store.create_user(&host).await.unwrap();
         assert_eq!(
             store
@@ -553,7 +553,7 @@ mod scenarios {
         );
         assert_eq!(
             store
-                .user_by_email(&Scope::Host, "jo@example.com")
+                .user_by_email(&Side::Host, "jo@example.com")
                 .await
                 .unwrap()
                 .map(|u| u.id),
@@ -669,7 +669,7 @@ mod scenarios {
             .create_tenant(&tenant("Acme"), &user(acme(), "admin@acme.test"))
             .await
             .unwrap();
-        for scope in [Scope::Host, acme()] {
+        for scope in [Side::Host, acme()] {
             // Both read the defaults (the host item does not even exist yet), then write at once.
             let read = TwoFactorSettings::default();
             let no_sms = TwoFactorSettings {
@@ -697,8 +697,8 @@ mod scenarios {
             .await;
             assert!(results.iter().all(Result::is_ok), "{scope:?}: {results:?}");
             let after = match &scope {
-                Scope::Host => store.host_settings().await.unwrap().unwrap(),
-                Scope::Tenant(k) => store.tenant(k).await.unwrap().unwrap().settings,
+                Side::Host => store.host_settings().await.unwrap().unwrap(),
+                Side::Tenant(k) => store.tenant(k).await.unwrap().unwrap().settings,
             };
             let expected = TwoFactorSettings {
                 behaviour: Behaviour::Forced,
@@ -716,7 +716,7 @@ mod scenarios {
         let read = TwoFactorSettings::default();
         assert_eq!(
             store
-                .change_settings(&Scope::Host, &read, &read)
+                .change_settings(&Side::Host, &read, &read)
                 .await
                 .unwrap(),
             read,
@@ -728,7 +728,7 @@ mod scenarios {
         };
         assert_eq!(
             store
-                .change_settings(&Scope::Host, &read, &sms_only)
+                .change_settings(&Side::Host, &read, &sms_only)
                 .await
                 .unwrap(),
             sms_only
@@ -740,9 +740,7 @@ mod scenarios {
             ..read.clone()
         };
         assert!(matches!(
-            store
-                .change_settings(&Scope::Host, &read, &email_only)
-                .await,
+            store.change_settings(&Side::Host, &read, &email_only).await,
             Err(StoreError::Conflict(_))
         ));
         assert_eq!(
@@ -751,11 +749,11 @@ mod scenarios {
             "nothing of the refused change was written"
         );
         let unchanged = store
-            .change_settings(&Scope::Host, &sms_only, &sms_only)
+            .change_settings(&Side::Host, &sms_only, &sms_only)
             .await
             .unwrap();
         assert_eq!(unchanged, sms_only);
-        let unknown = Scope::Tenant("globex".into());
+        let unknown = Side::Tenant("globex".into());
         assert!(matches!(
             store.change_settings(&unknown, &read, &sms_only).await,
             Err(StoreError::NotFound)
@@ -772,7 +770,7 @@ mod scenarios {
     /// it and changes nothing; under the current stamp each goes through, and the same
     /// write again (an SDK retry of a write whose answer was lost) is its own success.
     pub async fn a_write_made_under_a_stamp_changes_nothing_once_the_stamp_changed(store: Shared) {
-        let u = user(Scope::Host, "jo@example.com");
+        let u = user(Side::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
         let pending = Authenticator {
             sealed_key: "k1".into(),
@@ -884,7 +882,7 @@ mod scenarios {
         store: Shared,
     ) {
         for round in 0..5 {
-            let u = user(Scope::Host, &format!("jo{round}@example.com"));
+            let u = user(Side::Host, &format!("jo{round}@example.com"));
             store.create_user(&u).await.unwrap();
             let sign_out = UserPatch::default().rotating_stamp();
             let sign_out_stamp = sign_out.security_stamp.clone();
@@ -933,7 +931,7 @@ mod scenarios {
     pub async fn an_authenticator_write_applies_only_while_the_authenticator_is_what_was_read(
         store: Shared,
     ) {
-        let u = user(Scope::Host, "jo@example.com");
+        let u = user(Side::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
         let pending = Authenticator {
             sealed_key: "k1".into(),
@@ -998,7 +996,7 @@ mod scenarios {
     ) {
         // Enrolment verify checks a code against the pending key it read; a new
         // enrolment (another key) or a remove meanwhile must not be overwritten.
-        let u = user(Scope::Host, "jo@example.com");
+        let u = user(Side::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
         let first = Authenticator {
             sealed_key: "k1".into(),
@@ -1077,7 +1075,7 @@ mod scenarios {
     }
 
     pub async fn a_patch_changes_only_the_fields_it_names(store: Shared) {
-        let mut u = user(Scope::Host, "jo@example.com");
+        let mut u = user(Side::Host, "jo@example.com");
         u.phone_number = Some(twofa::testing::test_phone("+15555550100"));
         u.authenticator = Some(Authenticator {
             sealed_key: "sealed".into(),
@@ -1138,7 +1136,7 @@ mod scenarios {
     }
 
     pub async fn patches_running_beside_failures_lose_no_failure(store: Shared) {
-        let u = user(Scope::Host, "jo@example.com");
+        let u = user(Side::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
         let results = at_once(20, |i| {
             let (store, id) = (store.clone(), u.id.clone());
@@ -1167,7 +1165,7 @@ mod scenarios {
     }
 
     pub async fn twenty_concurrent_slots_are_counted_one_to_twenty(store: Shared) {
-        let u = user(Scope::Host, "jo@example.com");
+        let u = user(Side::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
         let mut counts: Vec<u32> = at_once(20, |_| {
             let (store, id) = (store.clone(), u.id.clone());
@@ -1191,7 +1189,7 @@ mod scenarios {
     }
 
     pub async fn slots_run_out_at_the_limit_before_anything_is_judged(store: Shared) {
-        let u = user(Scope::Host, "jo@example.com");
+        let u = user(Side::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
         let results = at_once(20, |i| {
             let (store, id) = (store.clone(), u.id.clone());
@@ -1215,7 +1213,7 @@ mod scenarios {
     }
 
     pub async fn a_locked_account_refuses_slots_until_the_lock_ends(store: Shared) {
-        let u = user(Scope::Host, "jo@example.com");
+        let u = user(Side::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
         store
             .update_user(
@@ -1296,7 +1294,7 @@ mod scenarios {
     }
 
     pub async fn a_success_is_refused_once_the_account_locked_while_it_was_judged(store: Shared) {
-        let u = user(Scope::Host, "jo@example.com");
+        let u = user(Side::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
         store
             .update_user(
@@ -1321,7 +1319,7 @@ mod scenarios {
     }
 
     pub async fn a_sign_in_completes_exactly_once_under_concurrency(store: Shared) {
-        let u = user(Scope::Host, "jo@example.com");
+        let u = user(Side::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
         store
             .update_user(
@@ -1362,7 +1360,7 @@ mod scenarios {
     }
 
     pub async fn a_totp_step_is_accepted_once_and_never_an_older_one(store: Shared) {
-        let u = user(Scope::Host, "jo@example.com");
+        let u = user(Side::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
 
         assert_eq!(
@@ -1407,7 +1405,7 @@ mod scenarios {
     }
 
     pub async fn a_recovery_code_is_consumed_exactly_once_under_concurrency(store: Shared) {
-        let mut u = user(Scope::Host, "jo@example.com");
+        let mut u = user(Side::Host, "jo@example.com");
         u.recovery_codes = vec!["h-a".into(), "h-b".into(), "h-c".into()];
         store.create_user(&u).await.unwrap();
 
@@ -1450,7 +1448,7 @@ mod scenarios {
     }
 
     pub async fn a_sent_code_is_spent_with_its_sign_in_in_one_write(store: Shared) {
-        let u = user(Scope::Host, "jo@example.com");
+        let u = user(Side::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
         store
             .update_user(
@@ -1539,7 +1537,7 @@ mod scenarios {
     pub async fn a_right_password_before_a_second_factor_gives_its_slot_back_and_keeps_earlier_failures(
         store: Shared,
     ) {
-        let u = user(Scope::Host, "jo@example.com");
+        let u = user(Side::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
         slot(&store, &u.id).await.unwrap();
         slot(&store, &u.id).await.unwrap();
@@ -1570,7 +1568,7 @@ mod scenarios {
     pub async fn a_retried_give_back_gives_the_slot_back_once(store: Shared) {
         // Two wrong passwords, then a right one whose give-back is sent twice (the SDK
         // retrying a write whose answer was lost): the two failures stay counted.
-        let u = user(Scope::Host, "jo@example.com");
+        let u = user(Side::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
         slot(&store, &u.id).await.unwrap();
         slot(&store, &u.id).await.unwrap();
@@ -1615,7 +1613,7 @@ mod scenarios {
         // or Argon2 on a small Lambda takes that long) gives back a slot that is no longer
         // counted. The count must not go below zero: DynamoDB would store -1, which no
         // longer reads as a user, and every route that reads the user would answer 500.
-        let u = user(Scope::Host, "jo@example.com");
+        let u = user(Side::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
         assert_eq!(count(&slot(&store, &u.id).await.unwrap()), 1);
         store
@@ -1661,7 +1659,7 @@ mod scenarios {
         // The hundredth failure raced by a guess that found every slot held: the short
         // lock lands first, and the 30-day lock must still take effect and restart the
         // streak, or the streak stays at the limit and refuses every attempt for ever.
-        let u = user(Scope::Host, "jo@example.com");
+        let u = user(Side::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
         slot(&store, &u.id).await.unwrap();
         store
@@ -1701,7 +1699,7 @@ mod scenarios {
 
     pub async fn consecutive_failures_are_bounded_across_lock_periods(store: Shared) {
         // Five failures lock for 300 s, again and again: the streak outlives the locks.
-        let u = user(Scope::Host, "jo@example.com");
+        let u = user(Side::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
         let mut now = NOW;
         let mut failures = 0;
@@ -1827,11 +1825,11 @@ mod scenarios {
             Slot::Taken { count: 1, .. }
         ));
 
-        let u = user(Scope::Host, "jo@example.com");
+        let u = user(Side::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
         assert_eq!(
             store
-                .login_record(&Scope::Host, "jo@example.com")
+                .login_record(&Side::Host, "jo@example.com")
                 .await
                 .unwrap()
                 .map(|r| (r.user_id, r.password_hash)),
@@ -1839,7 +1837,7 @@ mod scenarios {
         );
         assert_eq!(
             store
-                .login_record(&Scope::Host, "nobody@example.com")
+                .login_record(&Side::Host, "nobody@example.com")
                 .await
                 .unwrap(),
             None
@@ -1895,7 +1893,7 @@ mod scenarios {
             ),
             "the counter beside the events still counts"
         );
-        for side in [Scope::Host, acme()] {
+        for side in [Side::Host, acme()] {
             let listed = store.side_events(&side, None, None, 10).await.unwrap();
             assert!(listed.items.is_empty(), "{side:?}: {:?}", listed.items);
         }
@@ -1907,7 +1905,7 @@ mod scenarios {
 
     pub async fn a_retried_slot_or_success_is_recognised_as_its_own(store: Shared) {
         // What the store sees when the SDK retries a write whose first try went through.
-        let u = user(Scope::Host, "jo@example.com");
+        let u = user(Side::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
         store
             .update_user(
@@ -2289,13 +2287,13 @@ mod scenarios {
         ] {
             store.create_user(&user(acme(), email)).await.unwrap();
         }
-        let globex = Scope::Tenant("globex".into());
+        let globex = Side::Tenant("globex".into());
         store
             .create_user(&user(globex.clone(), "bob@example.com"))
             .await
             .unwrap();
         store
-            .create_user(&user(Scope::Host, "ben@example.com"))
+            .create_user(&user(Side::Host, "ben@example.com"))
             .await
             .unwrap();
         let s = &store;
@@ -2346,7 +2344,7 @@ mod scenarios {
             ["bob@example.com"]
         );
         assert_eq!(
-            emails(&s.users_in(&Scope::Host, "", None, 10).await.unwrap().items),
+            emails(&s.users_in(&Side::Host, "", None, 10).await.unwrap().items),
             ["ben@example.com"]
         );
         // A page key from one side only positions a list of another side; it never reaches across.
@@ -2358,7 +2356,7 @@ mod scenarios {
             .expect("more than one acme user");
         let crossed = s.users_in(&globex, "", Some(&from_acme), 10).await.unwrap();
         assert!(
-            crossed.items.iter().all(|u| u.scope == globex),
+            crossed.items.iter().all(|u| u.side == globex),
             "{:?}",
             emails(&crossed.items)
         );
@@ -2419,7 +2417,7 @@ mod scenarios {
     pub async fn unlocking_keeps_the_streak_and_never_ends_the_lock_of_a_hundred_consecutive_failures(
         store: Shared,
     ) {
-        let u = user(Scope::Host, "jo@example.com");
+        let u = user(Side::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
         let take = |attempt: String, now: Timestamp| {
             let (store, id) = (store.clone(), u.id.clone());
@@ -2540,7 +2538,7 @@ mod scenarios {
         let (u1, u2, u3) = (
             user(acme(), "one@example.com"),
             user(acme(), "two@example.com"),
-            user(Scope::Tenant("globex".into()), "three@example.com"),
+            user(Side::Tenant("globex".into()), "three@example.com"),
         );
         let mut u1_events = Vec::new();
         for i in 0..5 {
@@ -2622,14 +2620,14 @@ mod scenarios {
         .await;
         assert_eq!(locks, vec![locked]);
         assert_eq!(
-            s.side_events(&Scope::Tenant("globex".into()), None, None, 10)
+            s.side_events(&Side::Tenant("globex".into()), None, None, 10)
                 .await
                 .unwrap()
                 .items,
             vec![other]
         );
         assert!(
-            s.side_events(&Scope::Host, None, None, 10)
+            s.side_events(&Side::Host, None, None, 10)
                 .await
                 .unwrap()
                 .items
@@ -2706,7 +2704,7 @@ mod scenarios {
         store
             .create_tenant(
                 &tenant("Globex"),
-                &user(Scope::Tenant("globex".into()), "admin@globex.test"),
+                &user(Side::Tenant("globex".into()), "admin@globex.test"),
             )
             .await
             .unwrap();
@@ -2750,7 +2748,7 @@ mod scenarios {
         store
             .create_tenant(
                 &tenant("Initech"),
-                &user(Scope::Tenant("initech".into()), "admin@initech.test"),
+                &user(Side::Tenant("initech".into()), "admin@initech.test"),
             )
             .await
             .unwrap();
@@ -2793,7 +2791,7 @@ mod scenarios {
         store.set_host_lockout(&lockout(4, 40)).await.unwrap();
         assert_eq!(
             store
-                .change_settings(&Scope::Host, &defaults, &defaults)
+                .change_settings(&Side::Host, &defaults, &defaults)
                 .await
                 .unwrap(),
             defaults,
@@ -2801,7 +2799,7 @@ mod scenarios {
         );
         assert_eq!(
             store
-                .change_settings(&Scope::Host, &defaults, &forced)
+                .change_settings(&Side::Host, &defaults, &forced)
                 .await
                 .unwrap(),
             forced
@@ -2818,7 +2816,7 @@ mod scenarios {
             ..forced.clone()
         };
         store
-            .change_settings(&Scope::Host, &forced, &sms_only)
+            .change_settings(&Side::Host, &forced, &sms_only)
             .await
             .unwrap();
         store.set_host_lockout(&lockout(6, 60)).await.unwrap();
@@ -2917,7 +2915,7 @@ mod scenarios {
                     store
                         .create_tenant(
                             &tenant(&name),
-                            &user(Scope::Tenant(name.clone()), &format!("admin@{name}.test")),
+                            &user(Side::Tenant(name.clone()), &format!("admin@{name}.test")),
                         )
                         .await
                 }

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::json;
 use twofa::api::{
     ApiError, ErrorCode, Request, Response, cookie, json, operation, origin, parse_body,
-    respond_within, scope_of,
+    respond_within, side_named,
 };
 use twofa::app::Core;
 use twofa::audit::EventType;
@@ -21,7 +21,7 @@ use twofa::lockout::LockoutPolicy;
 use twofa::password::verify_password;
 use twofa::policy::{Effective, usable_providers};
 use twofa::senders::EmailSender;
-use twofa::side::Scope;
+use twofa::side::Side;
 use twofa::store::{Spend, Subject, Success, login_record_under};
 use twofa::tokens::{NewToken, TokenKind};
 use twofa::user::{User, UserPatch};
@@ -76,7 +76,7 @@ async fn password_step(
     req: Request,
     body: LoginBody,
 ) -> Result<Response, ApiError> {
-    let scope = scope_of(body.tenant.as_deref())?;
+    let scope = side_named(body.tenant.as_deref())?;
     // An address that cannot parse cannot have an account; it is answered like any unknown one.
     let keys = Email::lookup_keys(&body.email);
     let email_key = keys.first().cloned();
@@ -155,7 +155,7 @@ async fn password_step(
 async fn unknown_email(
     core: &Core,
     sender: &dyn EmailSender,
-    scope: &Scope,
+    scope: &Side,
     email_key: Option<&str>,
     password: &str,
     policy: LockoutPolicy,

@@ -11,7 +11,7 @@ use twofa::app::Core;
 use twofa::flows::load_side;
 use twofa::lockout::LockoutPolicy;
 use twofa::policy::lockout_changes;
-use twofa::side::Scope;
+use twofa::side::Side;
 use twofa::store::StoreError;
 use twofa::tenant::SidePolicy;
 
@@ -52,7 +52,7 @@ fn view(core: &Core, side: &SidePolicy) -> LockoutView {
     }
 }
 
-async fn read(core: &Core, scope: &Scope) -> Result<SidePolicy, ApiError> {
+async fn read(core: &Core, scope: &Side) -> Result<SidePolicy, ApiError> {
     load_side(core.store.as_ref(), scope)
         .await?
         .ok_or_else(ApiError::unknown_tenant)
@@ -95,8 +95,8 @@ pub async fn put(core: &Core, req: &Request) -> Result<Response, ApiError> {
     // The admin belongs to the side it administers: the side just read is its own.
     require_step_up_to_weaken(core, &caller, &side, &changes)?;
     match &scope {
-        Scope::Host => core.store.set_host_lockout(&next).await?,
-        Scope::Tenant(key) => {
+        Side::Host => core.store.set_host_lockout(&next).await?,
+        Side::Tenant(key) => {
             core.store
                 .set_tenant_lockout(key, &next)
                 .await

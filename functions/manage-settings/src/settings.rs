@@ -7,7 +7,7 @@ use twofa::api::{ApiError, ErrorCode, Request, Response, json, parse_body};
 use twofa::app::Core;
 use twofa::flows::load_side;
 use twofa::policy::{Behaviour, Provider, TwoFactorSettings, normalise_providers, setting_changes};
-use twofa::side::Scope;
+use twofa::side::Side;
 use twofa::tenant::SidePolicy;
 
 use crate::caller::{admin, signed_in};
@@ -140,7 +140,7 @@ pub async fn put(core: &Core, req: &Request) -> Result<Response, ApiError> {
     ))
 }
 
-async fn read(core: &Core, scope: &Scope) -> Result<SidePolicy, ApiError> {
+async fn read(core: &Core, scope: &Side) -> Result<SidePolicy, ApiError> {
     load_side(core.store.as_ref(), scope)
         .await?
         .ok_or_else(ApiError::unknown_tenant)

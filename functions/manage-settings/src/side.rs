@@ -5,7 +5,7 @@ use twofa::api::{ApiError, Caller, require_step_up};
 use twofa::app::Core;
 use twofa::flows::load_side;
 use twofa::policy::{Behaviour, Effective, SettingChange, loses_every_provider, strands};
-use twofa::side::Scope;
+use twofa::side::Side;
 use twofa::tenant::SidePolicy;
 use twofa::user::{User, UserPatch};
 
@@ -13,7 +13,7 @@ use crate::caller::administered;
 
 /// The side `user` belongs to (one store read).
 pub async fn side_of(core: &Core, user: &User) -> Result<SidePolicy, ApiError> {
-    load_side(core.store.as_ref(), &user.scope)
+    load_side(core.store.as_ref(), &user.side)
         .await?
         .ok_or_else(ApiError::unknown_tenant)
 }
@@ -22,7 +22,7 @@ pub async fn side_of(core: &Core, user: &User) -> Result<SidePolicy, ApiError> {
 /// side lets users change it or the user administers that side.
 pub fn may_change_own_flag(user: &User, side: &SidePolicy, eff: &Effective) -> bool {
     eff.behaviour == Behaviour::Optional
-        && (side.settings().users_can_change || administered(user).as_ref() == Some(&user.scope))
+        && (side.settings().users_can_change || administered(user).as_ref() == Some(&user.side))
 }
 
 /// 403 `step_up_required` when `changes` weaken every account of a side and the
@@ -61,7 +61,7 @@ pub struct Losses {
 /// to `after` for each, by its effect ([`loses_every_provider`], [`strands`]).
 pub async fn losses(
     core: &Core,
-    scope: &Scope,
+    scope: &Side,
     before: &SidePolicy,
     after: &SidePolicy,
 ) -> Result<Losses, ApiError> {

@@ -17,7 +17,7 @@ use twofa::lockout::locked_for;
 use twofa::phone::PhoneNumber;
 use twofa::policy::{Behaviour, DecidedBy, Provider, usable_providers};
 use twofa::senders::{EmailSender, notify};
-use twofa::side::Scope;
+use twofa::side::Side;
 use twofa::store::{StoreError, Unlocked};
 use twofa::tenant::SidePolicy;
 use twofa::tokens::FreshAccess;
@@ -291,9 +291,9 @@ pub async fn put(
 
 /// The user `id` if it belongs to the side `scope`; 404 otherwise, whether it does
 /// not exist or belongs elsewhere.
-pub async fn managed(core: &Core, scope: &Scope, id: &str) -> Result<User, ApiError> {
+pub async fn managed(core: &Core, scope: &Side, id: &str) -> Result<User, ApiError> {
     match core.store.user(id).await? {
-        Some(user) if &user.scope == scope => Ok(user),
+        Some(user) if &user.side == scope => Ok(user),
         _ => Err(no_such_user()),
     }
 }

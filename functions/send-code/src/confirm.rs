@@ -38,7 +38,7 @@ pub async fn send(
         }
         ConfirmPurpose::Phone => {
             let input = phone_number.ok_or_else(phone_number_required)?;
-            let side = load_side(core.store.as_ref(), &caller.user.scope)
+            let side = load_side(core.store.as_ref(), &caller.user.side)
                 .await?
                 .ok_or_else(ApiError::unauthorized)?;
             if !side

@@ -29,7 +29,7 @@ pub async fn send(
             return Err(ApiError::provider_unavailable(provider.as_str()));
         }
     };
-    let Some(side) = load_side(core.store.as_ref(), &user.scope).await? else {
+    let Some(side) = load_side(core.store.as_ref(), &user.side).await? else {
         return Err(ApiError::unauthorized());
     };
     if !usable_providers(&user, &side.effective(user.two_factor_enabled)).contains(&provider) {

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use twofa::api::{
-    ApiError, ErrorCode, Request, Response, no_content, origin, parse_body, scope_of,
+    ApiError, ErrorCode, Request, Response, no_content, origin, parse_body, side_named,
 };
 use twofa::app::Core;
 use twofa::audit::EventType;
@@ -84,7 +84,7 @@ async fn attempt(
 ) -> Result<Response, ApiError> {
     // Also under the key an account registered before addresses were normalised has.
     let keys = Email::lookup_keys(&body.email);
-    let (Ok(scope), Some(key)) = (scope_of(body.tenant.as_deref()), keys.first().cloned()) else {
+    let (Ok(scope), Some(key)) = (side_named(body.tenant.as_deref()), keys.first().cloned()) else {
         return Err(invalid_reset_code());
     };
     // As login does: the policy and the email's item are independent reads, one round trip of latency.

@@ -28,7 +28,7 @@ pub async fn verify(
     s: SignIn,
 ) -> Result<Response, ApiError> {
     let PendingSignIn { user, sid } = pending_sign_in(core, &s.two_factor_token).await?;
-    let Some(side) = load_side(core.store.as_ref(), &user.scope).await? else {
+    let Some(side) = load_side(core.store.as_ref(), &user.side).await? else {
         return Err(ApiError::unauthorized());
     };
     let eff = side.effective(user.two_factor_enabled);

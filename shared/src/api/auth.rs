@@ -6,7 +6,7 @@ use crate::app::Core;
 pub use crate::flows::Caller;
 use crate::flows::{load_side, stamp_digest, user_of_token};
 use crate::policy::adding_a_factor_needs_step_up;
-use crate::side::Scope;
+use crate::side::Side;
 use crate::tokens::TokenKind;
 
 /// Checks the bearer token (one of `kinds`) and reads its user: 401 `unauthorized`
@@ -31,13 +31,13 @@ pub async fn authenticate(
     Ok(caller)
 }
 
-/// The scope a public route's `tenant` field names: the host when absent or null;
+/// The side a public route's `tenant` field names: the host when absent or null;
 /// a name that cannot exist is an unknown tenant. Whether it exists is the caller's read.
-pub fn scope_of(tenant: Option<&str>) -> Result<Scope, ApiError> {
+pub fn side_named(tenant: Option<&str>) -> Result<Side, ApiError> {
     match tenant {
-        None => Ok(Scope::Host),
+        None => Ok(Side::Host),
         Some(name) => crate::tenant::TenantName::parse(name)
-            .map(|n| Scope::Tenant(n.key()))
+            .map(|n| Side::Tenant(n.key()))
             .map_err(|_| ApiError::unknown_tenant()),
     }
 }
@@ -72,7 +72,7 @@ pub async fn require_step_up_for_phone(
     if same || caller.kind != TokenKind::Access {
         return Ok(());
     }
-    let side = load_side(core.store.as_ref(), &user.scope)
+    let side = load_side(core.store.as_ref(), &user.side)
         .await?
         .ok_or_else(ApiError::unauthorized)?;
     require_step_up(

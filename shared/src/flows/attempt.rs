@@ -10,7 +10,7 @@ use crate::app::Core;
 use crate::audit::{EventType, Origin, SecurityEvent};
 use crate::lockout::{AfterFailure, LockoutPolicy};
 use crate::senders::{EmailSender, notify};
-use crate::side::Scope;
+use crate::side::Side;
 use crate::store::{HARD_LIMIT, HARD_LOCK_SECONDS, Slot, StoreError, Subject, Succeeded, Success};
 use crate::user::User;
 
@@ -18,7 +18,7 @@ use crate::user::User;
 /// anyway (one read; only on a failure path).
 pub async fn lockout_of(core: &Core, user: &User) -> Result<LockoutPolicy, StoreError> {
     let defaults = core.config.lockout;
-    Ok(load_side(core.store.as_ref(), &user.scope)
+    Ok(load_side(core.store.as_ref(), &user.side)
         .await?
         .map_or(defaults, |side| side.lockout(defaults)))
 }
@@ -51,9 +51,9 @@ pub struct Attempt {
 }
 
 /// The key an email without an account counts its failures under
-/// ([`Subject::Unknown`]): the keyed hash of its scope and lower-case address, so
+/// ([`Subject::Unknown`]): the keyed hash of its side and lower-case address, so
 /// login and password reset add up for it as they do for an account.
-pub fn unknown_email_key(core: &Core, scope: &Scope, email_key: &str) -> String {
+pub fn unknown_email_key(core: &Core, scope: &Side, email_key: &str) -> String {
     core.hash_key
         .hash(&["unknown-email", &scope.key(), email_key])
 }

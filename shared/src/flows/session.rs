@@ -72,7 +72,7 @@ pub(crate) async fn user_of_token(
         .user(&claims.sub)
         .await?
         .ok_or(FlowError::Unauthorized)?;
-    if user.scope.key() != claims.scope {
+    if user.side.key() != claims.scope {
         return Err(FlowError::Unauthorized);
     }
     Ok(Caller { kind, claims, user })
@@ -82,7 +82,7 @@ pub(crate) async fn user_of_token(
 pub fn token_for(core: &Core, user: &User) -> NewToken {
     NewToken {
         user_id: user.id.clone(),
-        scope: user.scope.key(),
+        scope: user.side.key(),
         roles: user.roles.iter().map(|r| r.as_str().to_string()).collect(),
         stamp: Some(stamp_digest(core, user)),
         ..Default::default()

@@ -2,23 +2,23 @@
 //! feature, settings and lockout values travel together in one item
 //! ([`SidePolicy`]), so the whole policy of a request costs one read.
 
-use crate::side::Scope;
+use crate::side::Side;
 use crate::store::{StoreError, TenantStore};
 use crate::tenant::SidePolicy;
 
-/// Reads the side of `scope` in one store read; `None` for a tenant that does not exist.
+/// Reads the policy of the side `scope` in one store read; `None` for a tenant that does not exist.
 pub async fn load_side(
     store: &dyn TenantStore,
-    scope: &Scope,
+    scope: &Side,
 ) -> Result<Option<SidePolicy>, StoreError> {
     Ok(match scope {
-        Scope::Host => {
+        Side::Host => {
             let host = store.host().await?;
             Some(SidePolicy::Host(
                 host.settings.unwrap_or_default(),
                 host.lockout,
             ))
         }
-        Scope::Tenant(key) => store.tenant(key).await?.map(SidePolicy::Tenant),
+        Side::Tenant(key) => store.tenant(key).await?.map(SidePolicy::Tenant),
     })
 }

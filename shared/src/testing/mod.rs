@@ -47,7 +47,7 @@ use crate::clock::{Clock, ManualClock};
 use crate::config::Config;
 use crate::email::Email;
 use crate::phone::PhoneNumber;
-use crate::side::Scope;
+use crate::side::Side;
 use crate::store::Store;
 use crate::store::memory::MemoryStore;
 use crate::user::{Role, User, UserPatch};
@@ -98,7 +98,7 @@ pub fn json_request(
 /// email unconfirmed, no phone, 2FA flag off.
 pub async fn seed_user(
     core: &Core,
-    scope: Scope,
+    scope: Side,
     email: &str,
     password: &str,
     roles: &[Role],
@@ -163,7 +163,7 @@ impl Reply {
 
 /// A user value (not stored) with a throwaway password hash; for building fixtures
 /// such as a tenant's first admin.
-pub fn seed_user_value(scope: &Scope, email: &str) -> User {
+pub fn seed_user_value(scope: &Side, email: &str) -> User {
     User {
         email_confirmed: true,
         roles: vec![Role::TenantAdmin],

@@ -13,7 +13,7 @@ use crate::clock::ManualClock;
 use crate::config::Config;
 use crate::senders::log::{LogSender, OutboxEntry};
 use crate::senders::{DeliveryError, SmsMessage, SmsSender};
-use crate::side::Scope;
+use crate::side::Side;
 use crate::store::UserStore;
 use crate::store::memory::MemoryStore;
 use crate::tokens::{NewToken, TokenKind};
@@ -87,7 +87,7 @@ impl World {
     pub async fn plain_user(&self, email: &str) -> User {
         seed_user(
             &self.core,
-            Scope::Host,
+            Side::Host,
             email,
             "correct horse battery staple",
             &[],

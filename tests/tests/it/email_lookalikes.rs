@@ -3,7 +3,7 @@
 use e2e::{AppOptions, Backend, spawn_app};
 use serde_json::json;
 use twofa::email::Email;
-use twofa::side::Scope;
+use twofa::side::Side;
 use twofa::user::User;
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -25,7 +25,7 @@ async fn an_address_stored_before_normalisation_cannot_get_a_look_alike_twin() {
     let core = &app.api.core;
     let typed = "jose\u{301}@example.com";
     let legacy = User::new(
-        Scope::Host,
+        Side::Host,
         Email::from_stored(typed).expect("a stored address"),
         twofa::password::hash_blocking_for_tests(PASSWORD),
         core.now(),

@@ -12,7 +12,7 @@ use serde_json::json;
 use twofa::clock::{Clock, ManualClock};
 use twofa::config::Config;
 use twofa::senders::log::LogSender;
-use twofa::side::Scope;
+use twofa::side::Side;
 use twofa::store::dynamo::DynamoStore;
 use twofa::testing::emulator_sdk_config;
 use twofa::testing::json_request;
@@ -72,7 +72,7 @@ async fn an_expired_code_answers_410_before_and_after_the_sweep_and_counts_no_fa
     let out = LogSender::new(clock.clone());
 
     let user = User::new(
-        Scope::Host,
+        Side::Host,
         twofa::testing::test_email("jane@example.org"),
         "$argon2id$unused".into(),
         core.now(),
@@ -182,7 +182,7 @@ async fn an_unknown_emails_failures_still_count_after_the_sweep_as_an_accounts_d
     let out = LogSender::new(clock.clone());
     twofa::testing::seed_user(
         &core,
-        Scope::Host,
+        Side::Host,
         "jane@example.org",
         "correct horse battery staple",
         &[],
@@ -233,7 +233,7 @@ async fn a_right_but_expired_reset_code_answers_410_every_time_whatever_the_swee
     let out = LogSender::new(clock.clone());
     let user = twofa::testing::seed_user(
         &core,
-        Scope::Host,
+        Side::Host,
         "jane@example.org",
         "correct horse battery staple",
         &[],

@@ -282,7 +282,7 @@ async fn in_a_brown_out_a_right_code_is_answered_before_the_function_timeout_and
     let core = &app.api.core;
     let user = twofa::testing::seed_user(
         core,
-        twofa::side::Scope::Host,
+        twofa::side::Side::Host,
         "jane@example.com",
         PASSWORD,
         &[],

@@ -215,7 +215,7 @@ struct SmsSide {
 
 impl SmsSide {
     async fn new(backend: &Backend) -> Self {
-        use twofa::side::Scope;
+        use twofa::side::Side;
         use twofa::testing::{patch_user, seed_user};
         use twofa::user::{Authenticator, UserPatch};
         let app = spawn_app(backend, AppOptions::default()).await;
@@ -256,7 +256,7 @@ impl SmsSide {
         .await;
         let user = seed_user(
             core,
-            Scope::Tenant("acme".into()),
+            Side::Tenant("acme".into()),
             "sam@acme.example",
             PASSWORD,
             &[],

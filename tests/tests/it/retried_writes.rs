@@ -13,7 +13,7 @@ use twofa::app::Core;
 use twofa::clock::SystemClock;
 use twofa::config::Config;
 use twofa::senders::log::LogSender;
-use twofa::side::Scope;
+use twofa::side::Side;
 use twofa::store::dynamo::DynamoStore;
 use twofa::testing::{Reply, json_request, seed_user};
 use twofa::tokens::{NewToken, TokenKind};
@@ -60,7 +60,7 @@ async fn setup() -> Option<Setup> {
 async fn signing_in(core: &Core) -> (User, Vec<u8>, Vec<String>, String) {
     let user = seed_user(
         core,
-        Scope::Host,
+        Side::Host,
         &format!("{}@example.com", uuid::Uuid::new_v4().simple()),
         PASSWORD,
         &[],
@@ -302,7 +302,7 @@ async fn a_right_password_whose_give_back_is_retried_keeps_the_earlier_failures_
 async fn signed_in_user(core: &Core, roles: &[twofa::user::Role]) -> (User, String) {
     let user = seed_user(
         core,
-        Scope::Host,
+        Side::Host,
         &format!("{}@example.com", uuid::Uuid::new_v4().simple()),
         PASSWORD,
         roles,

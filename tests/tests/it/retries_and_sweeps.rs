@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use twofa::clock::SystemClock;
 use twofa::config::Config;
-use twofa::side::Scope;
+use twofa::side::Side;
 use twofa::store::dynamo::DynamoStore;
 use twofa::store::{Slot, Spend, Subject, Succeeded, Success};
 use twofa::testing::seed_user;
@@ -48,7 +48,7 @@ async fn a_retried_slot_write_counts_once_even_when_another_attempt_landed_in_be
     };
     let user = seed_user(
         &core,
-        Scope::Host,
+        Side::Host,
         "slot-retry@example.com",
         "correct horse battery staple",
         &[],
@@ -96,7 +96,7 @@ async fn a_retried_success_write_is_its_own_even_when_another_success_landed_in_
     };
     let user = seed_user(
         &core,
-        Scope::Host,
+        Side::Host,
         "success-retry@example.com",
         "correct horse battery staple",
         &[],
@@ -158,7 +158,7 @@ async fn a_retried_give_back_gives_back_once_even_when_another_success_landed_in
     };
     let user = seed_user(
         &core,
-        Scope::Host,
+        Side::Host,
         "giveback-retry@example.com",
         "correct horse battery staple",
         &[],
@@ -251,7 +251,7 @@ async fn signing_in_behind_a_proxy() -> Option<(
     let core = twofa::testing::core_over(Arc::new(store), Arc::new(SystemClock), Config::default());
     let user = seed_user(
         &core,
-        Scope::Host,
+        Side::Host,
         &format!("{}@example.com", uuid::Uuid::new_v4().simple()),
         "correct horse battery staple",
         &[],
@@ -351,7 +351,7 @@ async fn an_expired_code_past_its_grace_answers_the_same_whether_or_not_ttl_swep
     let out = twofa::senders::log::LogSender::default();
     let user = seed_user(
         &core,
-        Scope::Host,
+        Side::Host,
         &format!("{}@example.com", uuid::Uuid::new_v4().simple()),
         "correct horse battery staple",
         &[],
@@ -421,7 +421,7 @@ async fn forgetting_an_expired_browser_answers_the_same_whether_or_not_ttl_swept
     let out = twofa::senders::log::LogSender::default();
     let user = seed_user(
         &core,
-        Scope::Host,
+        Side::Host,
         &format!("{}@example.com", uuid::Uuid::new_v4().simple()),
         "correct horse battery staple",
         &[],
@@ -540,7 +540,7 @@ async fn a_retried_unlock_does_not_clear_a_failure_counted_after_it() {
     };
     let user = seed_user(
         &core,
-        Scope::Host,
+        Side::Host,
         &format!("{}@example.com", uuid::Uuid::new_v4().simple()),
         "correct horse battery staple",
         &[],

@@ -204,7 +204,7 @@ async fn a_wrong_password_and_an_unknown_email_cost_the_same_requests_in_the_sam
         counted_core_with(&endpoint, Config::read(&env).expect("valid settings")).await;
     let user = twofa::testing::seed_user(
         &core,
-        twofa::side::Scope::Host,
+        twofa::side::Side::Host,
         "jane@example.com",
         PASSWORD,
         &[],
@@ -274,7 +274,7 @@ async fn a_wrong_reset_code_and_an_unknown_email_cost_the_same_requests_in_the_s
         counted_core_with(&endpoint, Config::read(&env).expect("valid settings")).await;
     let user = twofa::testing::seed_user(
         &core,
-        twofa::side::Scope::Host,
+        twofa::side::Side::Host,
         "jane@example.com",
         PASSWORD,
         &[],
@@ -315,7 +315,7 @@ fn count(ops: &[String], name: &str) -> usize {
 async fn host_admin(core: &Core) -> (twofa::user::User, String) {
     let admin = twofa::testing::seed_user(
         core,
-        twofa::side::Scope::Host,
+        twofa::side::Side::Host,
         "root@example.com",
         PASSWORD,
         &[twofa::user::Role::HostAdmin],
@@ -338,7 +338,7 @@ async fn a_page_of_users_or_events_is_one_query_never_a_scan() {
     for i in 0..3 {
         twofa::testing::seed_user(
             &core,
-            twofa::side::Scope::Host,
+            twofa::side::Side::Host,
             &format!("user{i}@example.com"),
             PASSWORD,
             &[],
@@ -410,8 +410,7 @@ async fn a_page_of_users_or_events_is_one_query_never_a_scan() {
 
 /// A user of the host signed in on `core`, its access token, and `n` remembered browsers.
 async fn with_browsers(core: &Core, email: &str, n: usize) -> (twofa::user::User, String) {
-    let user =
-        twofa::testing::seed_user(core, twofa::side::Scope::Host, email, PASSWORD, &[]).await;
+    let user = twofa::testing::seed_user(core, twofa::side::Side::Host, email, PASSWORD, &[]).await;
     let now = core.now();
     for i in 0..n {
         let at = now - (n - i) as i64;

@@ -7,7 +7,7 @@
 use e2e::{AppOptions, Backend, TestApp, spawn_app};
 use serde_json::json;
 use twofa::config::Config;
-use twofa::side::Scope;
+use twofa::side::Side;
 use twofa::tokens::TokenKind;
 use twofa::user::User;
 
@@ -23,7 +23,7 @@ fn config(pairs: &[(&str, &str)]) -> Config {
 async fn confirming(app: &TestApp, label: &str) -> String {
     let core = &app.api.core;
     let user = User::new(
-        Scope::Host,
+        Side::Host,
         twofa::testing::test_email(&format!(
             "user-{label}-{}@example.org",
             uuid::Uuid::new_v4().simple()

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use e2e::gate_store::GateStore;
 use e2e::{AppOptions, Backend, TestApp, spawn_app_over};
 use serde_json::json;
-use twofa::side::Scope;
+use twofa::side::Side;
 use twofa::testing::{patch_user, seed_user};
 use twofa::user::{User, UserPatch};
 
@@ -50,7 +50,7 @@ async fn login_status(app: &TestApp, email: &str, password: &str) -> u16 {
 async fn a_password_change_in_flight_cannot_outrun_sign_out_everywhere() {
     let (app, gate) = gated_app().await;
     let core = &app.api.core;
-    let user = seed_user(core, Scope::Host, "jo@example.com", PASSWORD, &[]).await;
+    let user = seed_user(core, Side::Host, "jo@example.com", PASSWORD, &[]).await;
     let stolen = access(&app, &user);
     let owners = access(&app, &user);
 
@@ -90,7 +90,7 @@ async fn a_password_change_in_flight_cannot_outrun_sign_out_everywhere() {
 async fn a_password_change_in_flight_cannot_outrun_the_owners_password_change() {
     let (app, gate) = gated_app().await;
     let core = &app.api.core;
-    let user = seed_user(core, Scope::Host, "jo@example.com", PASSWORD, &[]).await;
+    let user = seed_user(core, Side::Host, "jo@example.com", PASSWORD, &[]).await;
     let stolen = access(&app, &user);
     let owners = access(&app, &user);
 
@@ -138,7 +138,7 @@ async fn a_password_change_in_flight_cannot_outrun_the_owners_password_change() 
 async fn a_reset_code_in_flight_cannot_outrun_the_owners_password_change() {
     let (app, gate) = gated_app().await;
     let core = &app.api.core;
-    let user = seed_user(core, Scope::Host, "jo@example.com", PASSWORD, &[]).await;
+    let user = seed_user(core, Side::Host, "jo@example.com", PASSWORD, &[]).await;
     let user = patch_user(
         core,
         &user,
@@ -213,13 +213,13 @@ async fn an_admins_change_in_flight_cannot_outrun_the_admins_sign_out_everywhere
     let core = &app.api.core;
     let admin = seed_user(
         core,
-        Scope::Host,
+        Side::Host,
         "root@example.com",
         PASSWORD,
         &[twofa::user::Role::HostAdmin],
     )
     .await;
-    let user = seed_user(core, Scope::Host, "jo@example.com", PASSWORD, &[]).await;
+    let user = seed_user(core, Side::Host, "jo@example.com", PASSWORD, &[]).await;
     let user = patch_user(
         core,
         &user,
@@ -267,7 +267,7 @@ async fn an_admins_change_in_flight_cannot_outrun_the_admins_sign_out_everywhere
 async fn new_recovery_codes_in_flight_cannot_outrun_sign_out_everywhere() {
     let (app, gate) = gated_app().await;
     let core = &app.api.core;
-    let user = seed_user(core, Scope::Host, "jo@example.com", PASSWORD, &[]).await;
+    let user = seed_user(core, Side::Host, "jo@example.com", PASSWORD, &[]).await;
     let user = patch_user(
         core,
         &user,

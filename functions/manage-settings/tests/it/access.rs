@@ -197,7 +197,7 @@ async fn a_token_whose_tenant_is_not_its_users_tenant_is_refused_everywhere() {
         .issue(
             TokenKind::Access,
             NewToken {
-                scope: w.globex_admin.scope.key(),
+                scope: w.globex_admin.side.key(),
                 ..twofa::flows::token_for(&w.core, &w.acme_admin)
             },
             w.core.now(),

@@ -1253,7 +1253,7 @@ async fn enrolling_an_authenticator_never_answers_500_for_an_address_register_ac
     );
     let user = twofa::testing::seed_user(
         &w.core,
-        twofa::side::Scope::Host,
+        twofa::side::Side::Host,
         &address,
         "correct horse battery staple",
         &[],

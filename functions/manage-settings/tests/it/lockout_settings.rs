@@ -6,7 +6,7 @@ use crate::support;
 use serde_json::json;
 use support::World;
 use twofa::flows::load_side;
-use twofa::side::Scope;
+use twofa::side::Side;
 use twofa::user::{Authenticator, UserPatch};
 
 #[tokio::test]
@@ -92,7 +92,7 @@ async fn a_tenant_without_its_own_values_follows_the_host_and_one_with_them_keep
     );
 
     // What login reads: the one item of the side.
-    let side = load_side(w.core.store.as_ref(), &Scope::Tenant("globex".into()))
+    let side = load_side(w.core.store.as_ref(), &Side::Tenant("globex".into()))
         .await
         .unwrap()
         .unwrap();
@@ -101,7 +101,7 @@ async fn a_tenant_without_its_own_values_follows_the_host_and_one_with_them_keep
     // A tenant created after the host's change follows it too.
     let r = w.call("POST", "/tenants", json!({"name": "Initech", "admin_email": "boss@initech.example", "admin_password": support::PASSWORD}), Some(&w.token(&w.host_admin))).await;
     assert_eq!(r.status, 201);
-    let side = load_side(w.core.store.as_ref(), &Scope::Tenant("initech".into()))
+    let side = load_side(w.core.store.as_ref(), &Side::Tenant("initech".into()))
         .await
         .unwrap()
         .unwrap();

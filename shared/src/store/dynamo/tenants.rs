@@ -17,7 +17,7 @@ use super::update::Update;
 use super::users::{email_item, user_item};
 use crate::lockout::LockoutPolicy;
 use crate::policy::{Behaviour, TwoFactorSettings};
-use crate::side::Scope;
+use crate::side::Side;
 use crate::store::{StoreError, TenantStore};
 use crate::tenant::{Host, Tenant};
 use crate::user::User;
@@ -221,19 +221,19 @@ impl TenantStore for DynamoStore {
 
     async fn change_settings(
         &self,
-        scope: &Scope,
+        scope: &Side,
         from: &TwoFactorSettings,
         to: &TwoFactorSettings,
     ) -> Result<TwoFactorSettings, StoreError> {
         let key = match scope {
-            Scope::Host => item::single_key(keys::HOST_PK.to_string()),
-            Scope::Tenant(k) => item::single_key(keys::tenant_pk(k)),
+            Side::Host => item::single_key(keys::HOST_PK.to_string()),
+            Side::Tenant(k) => item::single_key(keys::tenant_pk(k)),
         };
         let Some(change) = SettingsChange::new(from, to) else {
             return match (self.get(key).await?, scope) {
                 (Some(current), _) => settings_or_default(&current),
-                (None, Scope::Host) => Ok(TwoFactorSettings::default()),
-                (None, Scope::Tenant(_)) => Err(StoreError::NotFound),
+                (None, Side::Host) => Ok(TwoFactorSettings::default()),
+                (None, Side::Tenant(_)) => Err(StoreError::NotFound),
             };
         };
         // The host's settings exist only once saved; the first change sets them whole.
@@ -282,13 +282,13 @@ impl TenantStore for DynamoStore {
                         return Err(StoreError::Conflict("settings"));
                     }
                 }
-                (None, false, Scope::Tenant(_)) => return Err(StoreError::NotFound),
-                (None, true, Scope::Tenant(_)) => {
+                (None, false, Side::Tenant(_)) => return Err(StoreError::NotFound),
+                (None, true, Side::Tenant(_)) => {
                     return Err(StoreError::Unavailable(
                         "tenant item without settings".into(),
                     ));
                 }
-                (None, _, Scope::Host) if *from == TwoFactorSettings::default() => {
+                (None, _, Side::Host) if *from == TwoFactorSettings::default() => {
                     let created = self
                         .client
                         .update_item()
@@ -309,7 +309,7 @@ impl TenantStore for DynamoStore {
                         Err(e) => return Err(unavailable(e)),
                     }
                 }
-                (None, _, Scope::Host) => return Err(StoreError::Conflict("settings")),
+                (None, _, Side::Host) => return Err(StoreError::Conflict("settings")),
             }
         }
         Err(StoreError::Conflict("settings"))

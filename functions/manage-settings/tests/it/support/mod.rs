@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 use twofa::config::Config;
 use twofa::flows::{issue_access, token_for};
-use twofa::side::Scope;
+use twofa::side::Side;
 use twofa::testing::{json_request, memory_core, seed_user};
 use twofa::tokens::{NewToken, TokenKind};
 use twofa::user::{Role, User, UserPatch};
@@ -44,13 +44,13 @@ impl World {
     pub async fn populate(base: twofa::testing::world::World) -> Self {
         let host_admin = seed_user(
             &base.core,
-            Scope::Host,
+            Side::Host,
             "root@example.com",
             PASSWORD,
             &[Role::HostAdmin],
         )
         .await;
-        let host_user = seed_user(&base.core, Scope::Host, "hana@example.com", PASSWORD, &[]).await;
+        let host_user = seed_user(&base.core, Side::Host, "hana@example.com", PASSWORD, &[]).await;
         let mut w = World {
             base,
             host_user,
@@ -63,7 +63,7 @@ impl World {
         w.acme_admin = w.create_tenant("Acme", "admin@acme.example").await;
         w.acme_user = seed_user(
             &w.core,
-            Scope::Tenant("acme".into()),
+            Side::Tenant("acme".into()),
             "alice@acme.example",
             PASSWORD,
             &[],
@@ -72,7 +72,7 @@ impl World {
         w.globex_admin = w.create_tenant("Globex", "admin@globex.example").await;
         w.globex_user = seed_user(
             &w.core,
-            Scope::Tenant("globex".into()),
+            Side::Tenant("globex".into()),
             "gus@globex.example",
             PASSWORD,
             &[],
