@@ -121,19 +121,20 @@ impl Core {
         self.clock.now()
     }
 
-    /// An event of `event_type` on `user`, now, from where `req` came from.
+    /// An event of `event_type` on `user`, now, from where the request came from
+    /// (an [`Origin`](crate::audit::Origin), or the edge's request, which makes one).
     pub fn event(
         &self,
         event_type: crate::audit::EventType,
         user: &crate::user::User,
-        req: &crate::api::Request,
+        from: impl Into<crate::audit::Origin>,
     ) -> crate::audit::SecurityEvent {
         crate::audit::SecurityEvent::new(
             event_type,
             user,
             self.now(),
             self.config.event_retention_days,
-            &crate::api::origin(req),
+            &from.into(),
         )
     }
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::policy::SettingChange;
-use crate::tenant::Scope;
+use crate::side::Side;
 use crate::user::User;
 
 /// What happened. The wire name is the snake_case of the variant.
@@ -152,7 +152,7 @@ pub struct SecurityEvent {
     pub user_id: String,
     /// The side that account belongs to: whose admins see the event.
     #[serde(skip)]
-    pub scope: Scope,
+    pub side: Side,
     /// The admin who acted, when one did.
     pub actor_id: Option<String>,
     /// The client's address.
@@ -178,7 +178,7 @@ impl SecurityEvent {
         Self::about(
             event_type,
             user.id.clone(),
-            user.scope.clone(),
+            user.side.clone(),
             at,
             retention_days,
             origin,
@@ -199,7 +199,7 @@ impl SecurityEvent {
         Self::about(
             event_type,
             String::new(),
-            Scope::Host,
+            Side::Host,
             at,
             retention_days,
             origin,
@@ -209,7 +209,7 @@ impl SecurityEvent {
     fn about(
         event_type: EventType,
         user_id: String,
-        scope: Scope,
+        side: Side,
         at: Timestamp,
         retention_days: i64,
         origin: &Origin,
@@ -219,7 +219,7 @@ impl SecurityEvent {
             event_type,
             at,
             user_id,
-            scope,
+            side,
             actor_id: None,
             ip: origin.ip.clone(),
             user_agent: origin.user_agent.clone(),
@@ -253,7 +253,7 @@ impl SecurityEvent {
 
     /// The same event with what an admin's change of `side`'s settings moved: each
     /// setting's name, value before and after, and whether it weakens the side.
-    pub fn changes(self, side: &Scope, changes: &[SettingChange]) -> Self {
+    pub fn changes(self, side: &Side, changes: &[SettingChange]) -> Self {
         let moved: Vec<serde_json::Value> = changes
             .iter()
             .map(|c| serde_json::json!({"field": c.field, "from": c.from, "to": c.to, "weakens": c.weakens}))
@@ -272,16 +272,16 @@ impl SecurityEvent {
 /// The log line of an admin's change to the settings of `side` (the host, or a
 /// tenant's feature), beside the stored event: one line per change, for log search,
 /// never a secret (no secret is a setting). Nothing when nothing moved.
-pub fn log_settings_changed(actor: &User, side: &Scope, changes: &[SettingChange]) {
+pub fn log_settings_changed(actor: &User, side: &Side, changes: &[SettingChange]) {
     log_changes(actor, side, changes, "two-factor settings");
 }
 
 /// The same audit line for a change of a side's lockout values.
-pub fn log_lockout_changed(actor: &User, side: &Scope, changes: &[SettingChange]) {
+pub fn log_lockout_changed(actor: &User, side: &Side, changes: &[SettingChange]) {
     log_changes(actor, side, changes, "lockout settings");
 }
 
-fn log_changes(actor: &User, side: &Scope, changes: &[SettingChange], what: &str) {
+fn log_changes(actor: &User, side: &Side, changes: &[SettingChange], what: &str) {
     if changes.is_empty() {
         return;
     }
@@ -293,7 +293,7 @@ fn log_changes(actor: &User, side: &Scope, changes: &[SettingChange], what: &str
     let weakening = changes.iter().any(|c| c.weakens);
     tracing::info!(
         actor_id = %actor.id,
-        actor_side = %actor.scope.key(),
+        actor_side = %actor.side.key(),
         side = %side.key(),
         change = %change,
         weakening,
@@ -334,7 +334,7 @@ mod tests {
     #[test]
     fn events_of_one_second_sort_in_creation_order_and_seconds_in_time_order() {
         let u = User::new(
-            Scope::Host,
+            Side::Host,
             crate::testing::test_email("a@example.com"),
             String::new(),
             0,
@@ -351,13 +351,13 @@ mod tests {
     #[test]
     fn an_event_expires_after_the_retention_and_names_its_actor() {
         let u = User::new(
-            Scope::Tenant("acme".into()),
+            Side::Tenant("acme".into()),
             crate::testing::test_email("a@example.com"),
             String::new(),
             0,
         );
         let admin = User::new(
-            Scope::Tenant("acme".into()),
+            Side::Tenant("acme".into()),
             crate::testing::test_email("b@example.com"),
             String::new(),
             0,
@@ -377,6 +377,10 @@ mod tests {
         assert_eq!(e.actor_id.as_deref(), Some(admin.id.as_str()));
         let wire = serde_json::to_value(&e).unwrap();
         assert_eq!(wire["type"], "unlocked");
-        assert!(wire.get("scope").is_none() && wire.get("expires_at").is_none());
+        assert!(
+            wire.get("side").is_none()
+                && wire.get("scope").is_none()
+                && wire.get("expires_at").is_none()
+        );
     }
 }

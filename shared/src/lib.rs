@@ -1,19 +1,27 @@
-//! twofa: the domain of a multi-tenant two-factor authentication service, and the
-//! ports it needs with their adapters.
+//! twofa: the domain of a multi-tenant two-factor authentication service, the
+//! ports it needs with their adapters, the use cases the handlers drive, and the
+//! HTTP edge they share.
 //!
-//! Pure domain modules ([`policy`], [`audit`], [`lockout`], [`codes`], [`throttle`], [`totp`],
-//! [`tokens`], [`devices`], [`user`], [`tenant`], [`email`], [`phone`], [`password`])
-//! never name an AWS or HTTP type. Ports are narrow traits: [`store`] (adapters
-//! `memory` and `dynamo`) and [`senders`] (`log`, `sns`, `twilio`, `ses`). [`api`]
-//! is the HTTP edge every function shares; [`app`] wires the parts together.
+//! The modules form layers (the module map in docs/development.md, which the test
+//! `tests/tests/it/module_map.rs` checks): no module imports a higher layer, and no
+//! two modules import each other.
 //!
-//! Three domain modules have a half that works through the [`app::Core`] for the
-//! handlers: `policy::side` (reading a user's side), `lockout::attempt` (taking,
-//! counting and ending an attempt in the store) and `tokens::issue` (a user's
-//! tokens and the stamp rotation). They answer in the edge's
-//! [`api::ApiError`]; the rules they apply stay in the pure parent module.
-//! [`sign_in`] holds what is left of a sign-in: the pending one a two-factor
-//! token carries on.
+//! 1. Foundations: [`clock`], [`secret`], [`timeouts`], [`email`], [`phone`],
+//!    [`crypto`], [`telemetry`].
+//! 2. Primitives: [`password`], [`totp`], [`codes`], [`devices`].
+//! 3. Records and rules, pure: [`side`] (the host's or a tenant's, where every
+//!    record lives), [`lockout`], [`throttle`], [`tokens`], [`user`], [`policy`],
+//!    [`tenant`] (with a side's policy, [`tenant::SidePolicy`]), [`audit`].
+//! 4. Ports and adapters: [`config`], `sdk`, [`store`] (adapters `memory` and
+//!    `dynamo`), [`senders`] (`log`, `sns`, `twilio`, `ses`).
+//! 5. Wiring: [`app`] (the [`app::Core`] a handler works through).
+//! 6. Use cases: [`flows`]: what a handler drives through the `Core` (attempts,
+//!    sessions and tokens, a pending sign-in, a side's policy), answering one error
+//!    type, [`flows::FlowError`].
+//! 7. The HTTP edge every function shares: [`api`], which maps a `FlowError` to
+//!    its status and contract code in one place.
+//!
+//! Layers 1 to 4 never name an HTTP type, and only the adapters an AWS one.
 //!
 //! The AWS adapters (`store::dynamo`, `senders::sns`, `senders::ses`, `sdk`,
 //! `api::lambda` and the `app` builders that use them) are the default feature
@@ -29,6 +37,7 @@ pub mod config;
 pub mod crypto;
 pub mod devices;
 pub mod email;
+pub mod flows;
 mod jwt_crypto;
 pub mod lockout;
 pub mod password;
@@ -38,7 +47,7 @@ pub mod policy;
 pub mod sdk;
 pub mod secret;
 pub mod senders;
-pub mod sign_in;
+pub mod side;
 pub mod store;
 pub mod telemetry;
 pub mod tenant;

@@ -1,15 +1,9 @@
 //! Account lockout as ASP.NET Core Identity does it: every failed password or code
 //! counts; at the limit the account locks for a while; a success resets the count.
 //! The store moves the counter atomically; these pure rules read what it returned,
-//! and `attempt` is the store-backed half that takes, counts and ends attempts.
+//! and `flows::attempt` takes, counts and ends attempts through the store.
 
 use serde::{Deserialize, Serialize};
-
-mod attempt;
-pub use attempt::{
-    Attempt, Outcome, WrongAnswer, attempt_id, begin_attempt, lockout_of, refuse_wrong_answer,
-    refuse_wrong_code, right_answer, unknown_email_key,
-};
 
 use crate::clock::Timestamp;
 

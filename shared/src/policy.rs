@@ -1,14 +1,11 @@
 //! The effective two-factor behaviour, decided across the three layers of ABP
 //! Commercial's settings: host (or tenant feature, then tenant), then the user.
 //! Pure: no I/O, so the whole matrix is tested; the one read of a user's side is
-//! `side`.
+//! `flows::load_side`.
 
 use serde::{Deserialize, Serialize};
 
 use crate::user::User;
-
-mod side;
-pub use side::{Side, load_side};
 
 /// Whether two-factor authentication is required, left to the user, or off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -602,7 +599,7 @@ mod tests {
 
     fn user_with(authenticator: bool, email: bool, sms: bool, codes: bool) -> User {
         let mut u = User::new(
-            crate::tenant::Scope::Host,
+            crate::side::Side::Host,
             crate::testing::test_email("jo@example.com"),
             String::new(),
             0,

@@ -1,4 +1,5 @@
-//! Tenants and the scope every record lives in.
+//! Tenants, the host's settings, and the policy of a side (the host's or a tenant's)
+//! as one store item.
 
 use std::fmt;
 
@@ -6,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::lockout::LockoutPolicy;
-use crate::policy::{Behaviour, TwoFactorSettings};
+use crate::policy::{Behaviour, Effective, Layers, TwoFactorSettings, effective};
+use crate::side::Side;
 
 /// Why a tenant name was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -59,41 +61,6 @@ pub struct Host {
     pub lockout: Option<LockoutPolicy>,
 }
 
-/// Where a user, a setting or a counter belongs: the host, or one tenant (by its key).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "kind", content = "tenant", rename_all = "snake_case")]
-pub enum Scope {
-    /// The host's own users and settings.
-    Host,
-    /// A tenant, by its lower-case key.
-    Tenant(String),
-}
-
-impl Scope {
-    /// A stable string for keys: `host` or `t:<key>`.
-    pub fn key(&self) -> String {
-        match self {
-            Scope::Host => "host".to_string(),
-            Scope::Tenant(k) => format!("t:{k}"),
-        }
-    }
-    /// The reverse of [`Scope::key`].
-    pub fn from_key(key: &str) -> Option<Self> {
-        if key == "host" {
-            Some(Scope::Host)
-        } else {
-            key.strip_prefix("t:").map(|k| Scope::Tenant(k.to_string()))
-        }
-    }
-    /// The tenant key, if any.
-    pub fn tenant(&self) -> Option<&str> {
-        match self {
-            Scope::Host => None,
-            Scope::Tenant(k) => Some(k),
-        }
-    }
-}
-
 /// A tenant: its name, the two-factor feature the host sets for it, and its admin's settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tenant {
@@ -135,9 +102,64 @@ impl Tenant {
         self.lockout.or(self.host_lockout).unwrap_or(defaults)
     }
 
-    /// The key of this tenant's scope.
-    pub fn scope(&self) -> Scope {
-        Scope::Tenant(self.name.to_ascii_lowercase())
+    /// This tenant's side.
+    pub fn side(&self) -> Side {
+        Side::Tenant(self.name.to_ascii_lowercase())
+    }
+}
+
+/// The policy of a user's side, as one store item: the host's, or the tenant's
+/// (feature, settings and lockout values together, so the whole policy of a request
+/// costs one read; `flows::load_side` reads it).
+#[derive(Debug, Clone)]
+pub enum SidePolicy {
+    /// Host users follow the host's settings and lockout values (`None`: never set).
+    Host(TwoFactorSettings, Option<LockoutPolicy>),
+    /// Tenant users follow their tenant's feature and settings.
+    Tenant(Tenant),
+}
+
+impl SidePolicy {
+    /// The effective behaviour for a user with this flag.
+    pub fn effective(&self, user_flag: bool) -> Effective {
+        match self {
+            SidePolicy::Host(s, _) => effective(Layers::Host(s), user_flag),
+            SidePolicy::Tenant(t) => effective(
+                Layers::Tenant {
+                    feature: t.feature,
+                    settings: &t.settings,
+                },
+                user_flag,
+            ),
+        }
+    }
+
+    /// The side's own settings.
+    pub fn settings(&self) -> &TwoFactorSettings {
+        match self {
+            SidePolicy::Host(s, _) => s,
+            SidePolicy::Tenant(t) => &t.settings,
+        }
+    }
+
+    /// The same side with `settings` in place of its own (what a change would make of it).
+    pub fn with_settings(&self, settings: TwoFactorSettings) -> SidePolicy {
+        match self {
+            SidePolicy::Host(_, lockout) => SidePolicy::Host(settings, *lockout),
+            SidePolicy::Tenant(t) => SidePolicy::Tenant(Tenant {
+                settings,
+                ..t.clone()
+            }),
+        }
+    }
+
+    /// The lockout values for this side's users: the side's own, for a tenant
+    /// without its own the host's, and else the function's defaults.
+    pub fn lockout(&self, defaults: LockoutPolicy) -> LockoutPolicy {
+        match self {
+            SidePolicy::Host(_, own) => own.unwrap_or(defaults),
+            SidePolicy::Tenant(t) => t.lockout_or(defaults),
+        }
     }
 }
 
@@ -157,13 +179,6 @@ mod tests {
     fn refuses_names_with_spaces_slashes_or_nothing() {
         for bad in ["", " ", "a b", "a/b", "é", &"x".repeat(65)] {
             assert!(TenantName::parse(bad).is_err(), "{bad:?} was accepted");
-        }
-    }
-
-    #[test]
-    fn scope_keys_round_trip() {
-        for s in [Scope::Host, Scope::Tenant("acme".into())] {
-            assert_eq!(Scope::from_key(&s.key()), Some(s));
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Signed tokens (JWT, HS256 only). Each kind has its own audience, so a two-factor
 //! or setup token can never stand in for an access token, nor the reverse. Expiry is
-//! checked against the injected clock. What a user's tokens carry, and the access
-//! token a sign-in or a stamp rotation hands out, are in `issue`.
+//! checked against the injected clock. The bodies that hand a token out are here;
+//! what a user's tokens carry, and issuing them through the `Core`, are in
+//! `flows::session`.
 
 use std::collections::HashMap;
 
@@ -10,16 +11,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::crypto::{CryptoError, random_token};
-
-mod issue;
-// `user_of_token` makes a `Caller` without the stamp check: only `api::authenticate`
-// (which adds it) and `sign_in::pending_sign_in` (whose kind is held by its sign-in
-// id) may call it, so no handler can take it for authentication.
-pub use issue::{
-    FreshAccess, SignedIn, end_sessions, fresh_access, issue_access, remember_cookie, rotate_stamp,
-    token_for,
-};
-pub(crate) use issue::{stamp_digest, user_of_token};
 
 /// The kinds of token. Remember-browser tokens are not JWTs but random device
 /// tokens with a server-side record (see [`crate::devices`]).
@@ -48,7 +39,7 @@ impl TokenKind {
 pub struct Claims {
     /// The user id.
     pub sub: String,
-    /// The user's scope key (`host` or `t:<tenant>`).
+    /// The key of the user's side (`host` or `t:<tenant>`); the claim keeps its name.
     pub scope: String,
     /// Roles held when issued.
     #[serde(default)]
@@ -259,6 +250,40 @@ impl Tokens {
         }
         Ok(data.claims)
     }
+}
+
+/// The body of a successful sign-in.
+#[derive(Debug, Serialize)]
+pub struct SignedIn {
+    /// Always `signed_in`.
+    pub status: &'static str,
+    /// The access token.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// A remember-browser token, when one was asked for and allowed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remember_browser_token: Option<String>,
+}
+
+/// A new access token for the client whose change just rotated its own stamp, in the
+/// body of that change's answer (`access_token`, `expires_in`): the same sign-in,
+/// second factor and expiry as the token it replaces, under the new stamp.
+#[derive(Debug, Serialize)]
+pub struct FreshAccess {
+    /// The new access token.
+    pub access_token: String,
+    /// Seconds until it expires (no later than the one it replaces).
+    pub expires_in: i64,
+}
+
+/// The `Set-Cookie` value for a remember-browser token: HttpOnly, Secure, SameSite=Strict.
+pub fn remember_cookie(cookie_name: &str, token: &str, max_age_seconds: i64) -> String {
+    format!(
+        "{cookie_name}={token}; Max-Age={max_age_seconds}; Path=/; HttpOnly; Secure; SameSite=Strict"
+    )
 }
 
 #[cfg(test)]

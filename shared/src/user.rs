@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Timestamp;
 use crate::email::Email;
 use crate::phone::PhoneNumber;
-use crate::tenant::Scope;
+use crate::side::Side;
 
 /// A role a user holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -58,7 +58,7 @@ pub struct User {
     /// Random, globally unique id.
     pub id: String,
     /// The host or the tenant the user belongs to.
-    pub scope: Scope,
+    pub side: Side,
     /// The address as registered.
     pub email: Email,
     /// Whether the address was confirmed with a code.
@@ -121,7 +121,7 @@ impl fmt::Debug for User {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let User {
             id,
-            scope,
+            side,
             email,
             email_confirmed,
             password_hash: _,
@@ -141,7 +141,7 @@ impl fmt::Debug for User {
         } = self;
         f.debug_struct("User")
             .field("id", id)
-            .field("scope", scope)
+            .field("side", side)
             // As printed before the address was parsed: logs keep their spelling.
             .field("email", &email.as_str())
             .field("email_confirmed", email_confirmed)
@@ -169,10 +169,10 @@ impl fmt::Debug for User {
 impl User {
     /// A new user with a random id and security stamp, nothing confirmed, no second
     /// factor, the own two-factor flag off, no roles.
-    pub fn new(scope: Scope, email: Email, password_hash: String, now: Timestamp) -> Self {
+    pub fn new(side: Side, email: Email, password_hash: String, now: Timestamp) -> Self {
         Self {
             id: uuid::Uuid::new_v4().to_string(),
-            scope,
+            side,
             email,
             email_confirmed: false,
             password_hash,
@@ -325,7 +325,7 @@ impl UserPatch {
 
     /// The same change with a new security stamp: the one way a change ends the
     /// user's remembered browsers and every access and setup token issued before it.
-    /// Handlers write it through `crate::tokens::rotate_stamp`, which also hands the
+    /// Handlers write it through `crate::flows::rotate_stamp`, which also hands the
     /// acting client a fresh token.
     pub fn rotating_stamp(self) -> Self {
         Self {
@@ -381,7 +381,7 @@ mod tests {
 
     fn user_with_every_secret() -> User {
         let mut u = User::new(
-            Scope::Host,
+            Side::Host,
             Email::parse("ada@example.com").unwrap(),
             SECRETS[0].into(),
             0,

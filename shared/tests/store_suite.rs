@@ -11,12 +11,13 @@ use twofa::codes::{CodePurpose, PendingCode};
 use twofa::devices::Device;
 use twofa::lockout::LockoutPolicy;
 use twofa::policy::{Behaviour, Provider, TwoFactorSettings};
+use twofa::side::Side;
 use twofa::store::dynamo::DynamoStore;
 use twofa::store::{
     HARD_LIMIT, HARD_LOCK_SECONDS, Page, PageKey, STAMP, Slot, Spend, Store, StoreError, Subject,
     Succeeded, Success, Unlocked,
 };
-use twofa::tenant::{Scope, Tenant};
+use twofa::tenant::Tenant;
 use twofa::throttle::{Limit, Taken, Window};
 use twofa::user::{Authenticator, Role, User, UserPatch};
 
@@ -281,10 +282,10 @@ async fn ensuring_the_table_from_several_starts_at_once_and_again_later_is_harml
     );
 }
 
-fn user(scope: Scope, email: &str) -> User {
+fn user(scope: Side, email: &str) -> User {
     User {
         id: uuid::Uuid::new_v4().to_string(),
-        scope,
+        side: scope,
         email: twofa::testing::test_email(email),
         email_confirmed: false,
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_string(),
@@ -315,8 +316,8 @@ fn tenant(name: &str) -> Tenant {
     }
 }
 
-fn acme() -> Scope {
-    Scope::Tenant("acme".to_string())
+fn acme() -> Side {
+    Side::Tenant("acme".to_string())
 }
 
 async fn stored(store: &Shared, id: &str) -> User {
@@ -455,14 +456,14 @@ mod scenarios {
         );
         assert_eq!(
             store
-                .user_by_email(&Scope::Host, "jo@example.com")
+                .user_by_email(&Side::Host, "jo@example.com")
                 .await
                 .unwrap(),
             None
         );
         assert_eq!(
             store
-                .user_by_email(&Scope::Tenant("other".into()), "jo@example.com")
+                .user_by_email(&Side::Tenant("other".into()), "jo@example.com")
                 .await
                 .unwrap(),
             None
@@ -508,7 +509,7 @@ mod scenarios {
             "another user stays readable"
         );
 
-        let mut ann = user(Scope::Host, "ann@example.com");
+        let mut ann = user(Side::Host, "ann@example.com");
         ann.phone_number = Some(twofa::testing::test_phone("+15555550100"));
         store.create_user(&ann).await.unwrap();
         plant(&ann.id, "phone_number", "555-0100").await;
@@ -547,9 +548,9 @@ mod scenarios {
             "a refused user must not be half-stored"
         );
 
-        let elsewhere = user(Scope::Tenant("globex".into()), "jo@example.com");
+        let elsewhere = user(Side::Tenant("globex".into()), "jo@example.com");
         store.create_user(&elsewhere).await.unwrap();
-        let host = user(Scope::Host, "jo@example.com");
+        let host = user(Side::Host, "jo@example.com");
         store.create_user(&host).await.unwrap();
         assert_eq!(
             store
@@ -561,7 +562,7 @@ mod scenarios {
         );
         assert_eq!(
             store
-                .user_by_email(&Scope::Host, "jo@example.com")
+                .user_by_email(&Side::Host, "jo@example.com")
                 .await
                 .unwrap()
                 .map(|u| u.id),
@@ -677,7 +678,7 @@ mod scenarios {
             .create_tenant(&tenant("Acme"), &user(acme(), "admin@acme.test"))
             .await
             .unwrap();
-        for scope in [Scope::Host, acme()] {
+        for scope in [Side::Host, acme()] {
             // Both read the defaults (the host item does not even exist yet), then write at once.
             let read = TwoFactorSettings::default();
             let no_sms = TwoFactorSettings {
@@ -705,8 +706,8 @@ mod scenarios {
             .await;
             assert!(results.iter().all(Result::is_ok), "{scope:?}: {results:?}");
             let after = match &scope {
-                Scope::Host => store.host_settings().await.unwrap().unwrap(),
-                Scope::Tenant(k) => store.tenant(k).await.unwrap().unwrap().settings,
+                Side::Host => store.host_settings().await.unwrap().unwrap(),
+                Side::Tenant(k) => store.tenant(k).await.unwrap().unwrap().settings,
             };
             let expected = TwoFactorSettings {
                 behaviour: Behaviour::Forced,
@@ -724,7 +725,7 @@ mod scenarios {
         let read = TwoFactorSettings::default();
         assert_eq!(
             store
-                .change_settings(&Scope::Host, &read, &read)
+                .change_settings(&Side::Host, &read, &read)
                 .await
                 .unwrap(),
             read,
@@ -736,7 +737,7 @@ mod scenarios {
         };
         assert_eq!(
             store
-                .change_settings(&Scope::Host, &read, &sms_only)
+                .change_settings(&Side::Host, &read, &sms_only)
                 .await
                 .unwrap(),
             sms_only
@@ -748,9 +749,7 @@ mod scenarios {
             ..read.clone()
         };
         assert!(matches!(
-            store
-                .change_settings(&Scope::Host, &read, &email_only)
-                .await,
+            store.change_settings(&Side::Host, &read, &email_only).await,
             Err(StoreError::Conflict(_))
         ));
         assert_eq!(
@@ -759,11 +758,11 @@ mod scenarios {
             "nothing of the refused change was written"
         );
         let unchanged = store
-            .change_settings(&Scope::Host, &sms_only, &sms_only)
+            .change_settings(&Side::Host, &sms_only, &sms_only)
             .await
             .unwrap();
         assert_eq!(unchanged, sms_only);
-        let unknown = Scope::Tenant("globex".into());
+        let unknown = Side::Tenant("globex".into());
         assert!(matches!(
             store.change_settings(&unknown, &read, &sms_only).await,
             Err(StoreError::NotFound)
@@ -780,7 +779,7 @@ mod scenarios {
     /// it and changes nothing; under the current stamp each goes through, and the same
     /// write again (an SDK retry of a write whose answer was lost) is its own success.
     pub async fn a_write_made_under_a_stamp_changes_nothing_once_the_stamp_changed(store: Shared) {
-        let u = user(Scope::Host, "jo@example.com");
+        let u = user(Side::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
         let pending = Authenticator {
             sealed_key: "k1".into(),
@@ -892,7 +891,7 @@ mod scenarios {
         store: Shared,
     ) {
         for round in 0..5 {
-            let u = user(Scope::Host, &format!("jo{round}@example.com"));
+            let u = user(Side::Host, &format!("jo{round}@example.com"));
             store.create_user(&u).await.unwrap();
             let sign_out = UserPatch::default().rotating_stamp();
             let sign_out_stamp = sign_out.security_stamp.clone();
@@ -941,7 +940,7 @@ mod scenarios {
     pub async fn an_authenticator_write_applies_only_while_the_authenticator_is_what_was_read(
         store: Shared,
     ) {
-        let u = user(Scope::Host, "jo@example.com");
+        let u = user(Side::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
         let pending = Authenticator {
             sealed_key: "k1".into(),
@@ -1006,7 +1005,7 @@ mod scenarios {
     ) {
         // Enrolment verify checks a code against the pending key it read; a new
         // enrolment (another key) or a remove meanwhile must not be overwritten.
-        let u = user(Scope::Host, "jo@example.com");
+        let u = user(Side::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
         let first = Authenticator {
             sealed_key: "k1".into(),
@@ -1085,7 +1084,7 @@ mod scenarios {
     }
 
     pub async fn a_patch_changes_only_the_fields_it_names(store: Shared) {
-        let mut u = user(Scope::Host, "jo@example.com");
+        let mut u = user(Side::Host, "jo@example.com");
         u.phone_number = Some(twofa::testing::test_phone("+15555550100"));
         u.authenticator = Some(Authenticator {
             sealed_key: "sealed".into(),
@@ -1146,7 +1145,7 @@ mod scenarios {
     }
 
     pub async fn patches_running_beside_failures_lose_no_failure(store: Shared) {
-        let u = user(Scope::Host, "jo@example.com");
+        let u = user(Side::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
         let results = at_once(20, |i| {
             let (store, id) = (store.clone(), u.id.clone());
@@ -1175,7 +1174,7 @@ mod scenarios {
     }
 
     pub async fn twenty_concurrent_slots_are_counted_one_to_twenty(store: Shared) {
-        let u = user(Scope::Host, "jo@example.com");
+        let u = user(Side::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
         let mut counts: Vec<u32> = at_once(20, |_| {
             let (store, id) = (store.clone(), u.id.clone());
@@ -1199,7 +1198,7 @@ mod scenarios {
     }
 
     pub async fn slots_run_out_at_the_limit_before_anything_is_judged(store: Shared) {
-        let u = user(Scope::Host, "jo@example.com");
+        let u = user(Side::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
         let results = at_once(20, |i| {
             let (store, id) = (store.clone(), u.id.clone());
@@ -1223,7 +1222,7 @@ mod scenarios {
     }
 
     pub async fn a_locked_account_refuses_slots_until_the_lock_ends(store: Shared) {
-        let u = user(Scope::Host, "jo@example.com");
+        let u = user(Side::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
         store
             .update_user(
@@ -1304,7 +1303,7 @@ mod scenarios {
     }
 
     pub async fn a_success_is_refused_once_the_account_locked_while_it_was_judged(store: Shared) {
-        let u = user(Scope::Host, "jo@example.com");
+        let u = user(Side::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
         store
             .update_user(
@@ -1329,7 +1328,7 @@ mod scenarios {
     }
 
     pub async fn a_sign_in_completes_exactly_once_under_concurrency(store: Shared) {
-        let u = user(Scope::Host, "jo@example.com");
+        let u = user(Side::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
         store
             .update_user(
@@ -1370,7 +1369,7 @@ mod scenarios {
     }
 
     pub async fn a_totp_step_is_accepted_once_and_never_an_older_one(store: Shared) {
-        let u = user(Scope::Host, "jo@example.com");
+        let u = user(Side::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
 
         assert_eq!(
@@ -1415,7 +1414,7 @@ mod scenarios {
     }
 
     pub async fn a_recovery_code_is_consumed_exactly_once_under_concurrency(store: Shared) {
-        let mut u = user(Scope::Host, "jo@example.com");
+        let mut u = user(Side::Host, "jo@example.com");
         u.recovery_codes = vec!["h-a".into(), "h-b".into(), "h-c".into()];
         store.create_user(&u).await.unwrap();
 
@@ -1458,7 +1457,7 @@ mod scenarios {
     }
 
     pub async fn a_sent_code_is_spent_with_its_sign_in_in_one_write(store: Shared) {
-        let u = user(Scope::Host, "jo@example.com");
+        let u = user(Side::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
         store
             .update_user(
@@ -1547,7 +1546,7 @@ mod scenarios {
     pub async fn a_right_password_before_a_second_factor_gives_its_slot_back_and_keeps_earlier_failures(
         store: Shared,
     ) {
-        let u = user(Scope::Host, "jo@example.com");
+        let u = user(Side::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
         slot(&store, &u.id).await.unwrap();
         slot(&store, &u.id).await.unwrap();
@@ -1578,7 +1577,7 @@ mod scenarios {
     pub async fn a_retried_give_back_gives_the_slot_back_once(store: Shared) {
         // Two wrong passwords, then a right one whose give-back is sent twice (the SDK
         // retrying a write whose answer was lost): the two failures stay counted.
-        let u = user(Scope::Host, "jo@example.com");
+        let u = user(Side::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
         slot(&store, &u.id).await.unwrap();
         slot(&store, &u.id).await.unwrap();
@@ -1623,7 +1622,7 @@ mod scenarios {
         // or Argon2 on a small Lambda takes that long) gives back a slot that is no longer
         // counted. The count must not go below zero: DynamoDB would store -1, which no
         // longer reads as a user, and every route that reads the user would answer 500.
-        let u = user(Scope::Host, "jo@example.com");
+        let u = user(Side::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
         assert_eq!(count(&slot(&store, &u.id).await.unwrap()), 1);
         store
@@ -1669,7 +1668,7 @@ mod scenarios {
         // The hundredth failure raced by a guess that found every slot held: the short
         // lock lands first, and the 30-day lock must still take effect and restart the
         // streak, or the streak stays at the limit and refuses every attempt for ever.
-        let u = user(Scope::Host, "jo@example.com");
+        let u = user(Side::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
         slot(&store, &u.id).await.unwrap();
         store
@@ -1709,7 +1708,7 @@ mod scenarios {
 
     pub async fn consecutive_failures_are_bounded_across_lock_periods(store: Shared) {
         // Five failures lock for 300 s, again and again: the streak outlives the locks.
-        let u = user(Scope::Host, "jo@example.com");
+        let u = user(Side::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
         let mut now = NOW;
         let mut failures = 0;
@@ -1835,11 +1834,11 @@ mod scenarios {
             Slot::Taken { count: 1, .. }
         ));
 
-        let u = user(Scope::Host, "jo@example.com");
+        let u = user(Side::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
         assert_eq!(
             store
-                .login_record(&Scope::Host, "jo@example.com")
+                .login_record(&Side::Host, "jo@example.com")
                 .await
                 .unwrap()
                 .map(|r| (r.user_id, r.password_hash)),
@@ -1847,7 +1846,7 @@ mod scenarios {
         );
         assert_eq!(
             store
-                .login_record(&Scope::Host, "nobody@example.com")
+                .login_record(&Side::Host, "nobody@example.com")
                 .await
                 .unwrap(),
             None
@@ -1903,7 +1902,7 @@ mod scenarios {
             ),
             "the counter beside the events still counts"
         );
-        for side in [Scope::Host, acme()] {
+        for side in [Side::Host, acme()] {
             let listed = store.side_events(&side, None, None, 10).await.unwrap();
             assert!(listed.items.is_empty(), "{side:?}: {:?}", listed.items);
         }
@@ -1915,7 +1914,7 @@ mod scenarios {
 
     pub async fn a_retried_slot_or_success_is_recognised_as_its_own(store: Shared) {
         // What the store sees when the SDK retries a write whose first try went through.
-        let u = user(Scope::Host, "jo@example.com");
+        let u = user(Side::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
         store
             .update_user(
@@ -2297,13 +2296,13 @@ mod scenarios {
         ] {
             store.create_user(&user(acme(), email)).await.unwrap();
         }
-        let globex = Scope::Tenant("globex".into());
+        let globex = Side::Tenant("globex".into());
         store
             .create_user(&user(globex.clone(), "bob@example.com"))
             .await
             .unwrap();
         store
-            .create_user(&user(Scope::Host, "ben@example.com"))
+            .create_user(&user(Side::Host, "ben@example.com"))
             .await
             .unwrap();
         let s = &store;
@@ -2354,7 +2353,7 @@ mod scenarios {
             ["bob@example.com"]
         );
         assert_eq!(
-            emails(&s.users_in(&Scope::Host, "", None, 10).await.unwrap().items),
+            emails(&s.users_in(&Side::Host, "", None, 10).await.unwrap().items),
             ["ben@example.com"]
         );
         // A page key from one side only positions a list of another side; it never reaches across.
@@ -2366,7 +2365,7 @@ mod scenarios {
             .expect("more than one acme user");
         let crossed = s.users_in(&globex, "", Some(&from_acme), 10).await.unwrap();
         assert!(
-            crossed.items.iter().all(|u| u.scope == globex),
+            crossed.items.iter().all(|u| u.side == globex),
             "{:?}",
             emails(&crossed.items)
         );
@@ -2427,7 +2426,7 @@ mod scenarios {
     pub async fn unlocking_keeps_the_streak_and_never_ends_the_lock_of_a_hundred_consecutive_failures(
         store: Shared,
     ) {
-        let u = user(Scope::Host, "jo@example.com");
+        let u = user(Side::Host, "jo@example.com");
         store.create_user(&u).await.unwrap();
         let take = |attempt: String, now: Timestamp| {
             let (store, id) = (store.clone(), u.id.clone());
@@ -2548,7 +2547,7 @@ mod scenarios {
         let (u1, u2, u3) = (
             user(acme(), "one@example.com"),
             user(acme(), "two@example.com"),
-            user(Scope::Tenant("globex".into()), "three@example.com"),
+            user(Side::Tenant("globex".into()), "three@example.com"),
         );
         let mut u1_events = Vec::new();
         for i in 0..5 {
@@ -2630,14 +2629,14 @@ mod scenarios {
         .await;
         assert_eq!(locks, vec![locked]);
         assert_eq!(
-            s.side_events(&Scope::Tenant("globex".into()), None, None, 10)
+            s.side_events(&Side::Tenant("globex".into()), None, None, 10)
                 .await
                 .unwrap()
                 .items,
             vec![other]
         );
         assert!(
-            s.side_events(&Scope::Host, None, None, 10)
+            s.side_events(&Side::Host, None, None, 10)
                 .await
                 .unwrap()
                 .items
@@ -2714,7 +2713,7 @@ mod scenarios {
         store
             .create_tenant(
                 &tenant("Globex"),
-                &user(Scope::Tenant("globex".into()), "admin@globex.test"),
+                &user(Side::Tenant("globex".into()), "admin@globex.test"),
             )
             .await
             .unwrap();
@@ -2758,7 +2757,7 @@ mod scenarios {
         store
             .create_tenant(
                 &tenant("Initech"),
-                &user(Scope::Tenant("initech".into()), "admin@initech.test"),
+                &user(Side::Tenant("initech".into()), "admin@initech.test"),
             )
             .await
             .unwrap();
@@ -2801,7 +2800,7 @@ mod scenarios {
         store.set_host_lockout(&lockout(4, 40)).await.unwrap();
         assert_eq!(
             store
-                .change_settings(&Scope::Host, &defaults, &defaults)
+                .change_settings(&Side::Host, &defaults, &defaults)
                 .await
                 .unwrap(),
             defaults,
@@ -2809,7 +2808,7 @@ mod scenarios {
         );
         assert_eq!(
             store
-                .change_settings(&Scope::Host, &defaults, &forced)
+                .change_settings(&Side::Host, &defaults, &forced)
                 .await
                 .unwrap(),
             forced
@@ -2826,7 +2825,7 @@ mod scenarios {
             ..forced.clone()
         };
         store
-            .change_settings(&Scope::Host, &forced, &sms_only)
+            .change_settings(&Side::Host, &forced, &sms_only)
             .await
             .unwrap();
         store.set_host_lockout(&lockout(6, 60)).await.unwrap();
@@ -2925,7 +2924,7 @@ mod scenarios {
                     store
                         .create_tenant(
                             &tenant(&name),
-                            &user(Scope::Tenant(name.clone()), &format!("admin@{name}.test")),
+                            &user(Side::Tenant(name.clone()), &format!("admin@{name}.test")),
                         )
                         .await
                 }

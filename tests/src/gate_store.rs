@@ -13,11 +13,12 @@ use twofa::codes::{CodePurpose, PendingCode};
 use twofa::devices::Device;
 use twofa::lockout::LockoutPolicy;
 use twofa::policy::{Behaviour, TwoFactorSettings};
+use twofa::side::Side;
 use twofa::store::{
     CodeStore, DeviceStore, EventStore, LoginRecord, Page, PageKey, Slot, Store, StoreError,
     Subject, Succeeded, Success, TenantStore, ThrottleStore, Unlocked, UserStore,
 };
-use twofa::tenant::{Host, Scope, Tenant};
+use twofa::tenant::{Host, Tenant};
 use twofa::throttle::{Limit, Taken, Window};
 use twofa::user::{Authenticator, User, UserPatch};
 
@@ -128,7 +129,7 @@ impl UserStore for GateStore {
     }
     async fn user_by_email(
         &self,
-        scope: &Scope,
+        scope: &Side,
         email_key: &str,
     ) -> Result<Option<User>, StoreError> {
         self.inner.user_by_email(scope, email_key).await
@@ -151,7 +152,7 @@ impl UserStore for GateStore {
     }
     async fn login_record(
         &self,
-        scope: &Scope,
+        scope: &Side,
         email_key: &str,
     ) -> Result<Option<LoginRecord>, StoreError> {
         self.inner.login_record(scope, email_key).await
@@ -208,7 +209,7 @@ impl UserStore for GateStore {
     }
     async fn users_in(
         &self,
-        scope: &Scope,
+        scope: &Side,
         email_prefix: &str,
         after: Option<&PageKey>,
         limit: usize,
@@ -242,7 +243,7 @@ impl EventStore for GateStore {
     }
     async fn side_events(
         &self,
-        scope: &Scope,
+        scope: &Side,
         event_type: Option<EventType>,
         after: Option<&PageKey>,
         limit: usize,
@@ -292,7 +293,7 @@ impl TenantStore for GateStore {
     }
     async fn change_settings(
         &self,
-        scope: &Scope,
+        scope: &Side,
         from: &TwoFactorSettings,
         to: &TwoFactorSettings,
     ) -> Result<TwoFactorSettings, StoreError> {

@@ -815,7 +815,7 @@ async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_lea
 
     let user = core
         .store
-        .user_by_email(&twofa::tenant::Scope::Host, &address.to_lowercase())
+        .user_by_email(&twofa::side::Side::Host, &address.to_lowercase())
         .await
         .expect("read")
         .expect("the user");

@@ -5,23 +5,25 @@ use http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 use twofa::api::{
-    ApiError, ErrorCode, Request, Response, cookie, json, operation, parse_body, respond_within,
-    scope_of,
+    ApiError, ErrorCode, Request, Response, cookie, json, operation, origin, parse_body,
+    respond_within, side_named,
 };
 use twofa::app::Core;
 use twofa::audit::EventType;
 use twofa::crypto::random_token;
 use twofa::devices::parse_device_token;
 use twofa::email::Email;
-use twofa::lockout::{
-    LockoutPolicy, WrongAnswer, attempt_id, begin_attempt, refuse_wrong_answer, right_answer,
+use twofa::flows::{
+    WrongAnswer, attempt_id, begin_attempt, issue_access, load_side, refuse_wrong_answer,
+    right_answer, token_for,
 };
+use twofa::lockout::LockoutPolicy;
 use twofa::password::verify_password;
-use twofa::policy::{Effective, load_side, usable_providers};
+use twofa::policy::{Effective, usable_providers};
 use twofa::senders::EmailSender;
+use twofa::side::Side;
 use twofa::store::{Spend, Subject, Success, login_record_under};
-use twofa::tenant::Scope;
-use twofa::tokens::{NewToken, TokenKind, issue_access, token_for};
+use twofa::tokens::{NewToken, TokenKind};
 use twofa::user::{User, UserPatch};
 
 twofa::operations! {
@@ -74,7 +76,7 @@ async fn password_step(
     req: Request,
     body: LoginBody,
 ) -> Result<Response, ApiError> {
-    let scope = scope_of(body.tenant.as_deref())?;
+    let scope = side_named(body.tenant.as_deref())?;
     // An address that cannot parse cannot have an account; it is answered like any unknown one.
     let keys = Email::lookup_keys(&body.email);
     let email_key = keys.first().cloned();
@@ -123,7 +125,7 @@ async fn password_step(
     };
     if !right {
         let by = WrongAnswer {
-            req: &req,
+            origin: origin(&req),
             factor: "password",
         };
         let refused = refuse_wrong_answer(core, sender, subject, &attempt, by, |_| {
@@ -153,7 +155,7 @@ async fn password_step(
 async fn unknown_email(
     core: &Core,
     sender: &dyn EmailSender,
-    scope: &Scope,
+    scope: &Side,
     email_key: Option<&str>,
     password: &str,
     policy: LockoutPolicy,
@@ -163,7 +165,7 @@ async fn unknown_email(
         verify_password(password, None).await?;
         return Err(invalid_credentials());
     };
-    let key = twofa::lockout::unknown_email_key(core, scope, email_key);
+    let key = twofa::flows::unknown_email_key(core, scope, email_key);
     let subject = Subject::Unknown(&key);
     let (checked, slot) = tokio::join!(
         verify_password(password, None),
@@ -172,7 +174,7 @@ async fn unknown_email(
     checked?;
     let attempt = slot?;
     let by = WrongAnswer {
-        req,
+        origin: origin(req),
         factor: "password",
     };
     let refused = refuse_wrong_answer(core, sender, subject, &attempt, by, |_| {

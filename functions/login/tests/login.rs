@@ -9,8 +9,9 @@ use twofa::devices::{Device, device_token_hash, new_device_token};
 use twofa::lockout::LockoutPolicy;
 use twofa::policy::{Behaviour, TwoFactorSettings};
 use twofa::senders::log::LogSender;
+use twofa::side::Side;
 use twofa::store::{TenantStore, UserStore};
-use twofa::tenant::{Scope, Tenant};
+use twofa::tenant::Tenant;
 use twofa::testing::fixtures::PASSWORD;
 use twofa::testing::{Reply, json_request, memory_core, seed_user};
 use twofa::tokens::TokenKind;
@@ -38,7 +39,7 @@ async fn login(core: &Core, email: &str, password: &str) -> (u16, Value) {
 #[tokio::test]
 async fn the_right_password_signs_in_with_a_bearer_access_token_when_2fa_is_off() {
     let (core, _, _) = memory_core(Config::default());
-    let user = seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
+    let user = seed_user(&core, Side::Host, "jane@example.com", PASSWORD, &[]).await;
     let (status, body) = login(&core, "JANE@example.com", PASSWORD).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
@@ -67,7 +68,7 @@ async fn the_right_password_signs_in_with_a_bearer_access_token_when_2fa_is_off(
 #[tokio::test]
 async fn look_alike_forms_and_accounts_registered_before_normalisation_sign_in() {
     let (core, _, _) = memory_core(Config::default());
-    seed_user(&core, Scope::Host, "jos\u{e9}@example.com", PASSWORD, &[]).await;
+    seed_user(&core, Side::Host, "jos\u{e9}@example.com", PASSWORD, &[]).await;
     for typed in [
         "jose\u{301}@example.com",
         "\u{ff4a}os\u{e9}@\u{ff45}xample.com",
@@ -79,7 +80,7 @@ async fn look_alike_forms_and_accounts_registered_before_normalisation_sign_in()
     let legacy = twofa::email::Email::from_stored("Rene\u{301}@example.com").unwrap();
     for email in [before, legacy] {
         let user = twofa::user::User::new(
-            Scope::Host,
+            Side::Host,
             email,
             twofa::password::hash_blocking_for_tests(PASSWORD),
             core.now(),
@@ -95,7 +96,7 @@ async fn look_alike_forms_and_accounts_registered_before_normalisation_sign_in()
 #[tokio::test]
 async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() {
     let (core, _, _) = memory_core(Config::default());
-    seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
+    seed_user(&core, Side::Host, "jane@example.com", PASSWORD, &[]).await;
     let (s1, b1) = login(&core, "jane@example.com", "wrong horse battery staple").await;
     let (s2, b2) = login(&core, "nobody@example.com", PASSWORD).await;
     let (s3, b3) = login(&core, "not an email", PASSWORD).await;
@@ -108,7 +109,7 @@ async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() {
 #[tokio::test]
 async fn the_fifth_failure_locks_for_five_minutes_even_against_the_right_password() {
     let (core, _, clock) = memory_core(Config::default());
-    seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
+    seed_user(&core, Side::Host, "jane@example.com", PASSWORD, &[]).await;
     for i in 1..=4 {
         assert_eq!(
             login(&core, "jane@example.com", "wrong horse battery")
@@ -146,7 +147,7 @@ async fn the_fifth_failure_locks_for_five_minutes_even_against_the_right_passwor
 #[tokio::test]
 async fn a_success_resets_the_count_of_failures() {
     let (core, _, _) = memory_core(Config::default());
-    seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
+    seed_user(&core, Side::Host, "jane@example.com", PASSWORD, &[]).await;
     for _ in 0..4 {
         login(&core, "jane@example.com", "wrong horse battery").await;
     }
@@ -172,7 +173,7 @@ async fn the_lockout_limits_are_configurable() {
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     let (core, _, _) = memory_core(Config::read(&env).unwrap());
-    seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
+    seed_user(&core, Side::Host, "jane@example.com", PASSWORD, &[]).await;
     assert_eq!(
         login(&core, "jane@example.com", "wrong horse battery")
             .await
@@ -194,13 +195,13 @@ async fn each_side_locks_by_its_own_values_and_a_tenant_without_them_by_the_host
         core.store
             .create_tenant(
                 &tenant,
-                &twofa::testing::seed_user_value(&tenant.scope(), &format!("admin@{name}.example")),
+                &twofa::testing::seed_user_value(&tenant.side(), &format!("admin@{name}.example")),
             )
             .await
             .unwrap();
-        seed_user(&core, tenant.scope(), "jane@example.com", PASSWORD, &[]).await;
+        seed_user(&core, tenant.side(), "jane@example.com", PASSWORD, &[]).await;
     }
-    seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
+    seed_user(&core, Side::Host, "jane@example.com", PASSWORD, &[]).await;
     core.store
         .set_host_lockout(&LockoutPolicy {
             max_failed_attempts: 2,
@@ -244,7 +245,7 @@ async fn each_side_locks_by_its_own_values_and_a_tenant_without_them_by_the_host
 #[tokio::test]
 async fn twenty_concurrent_wrong_passwords_get_at_most_five_invalid_credentials() {
     let (core, _, _) = memory_core(Config::default());
-    seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
+    seed_user(&core, Side::Host, "jane@example.com", PASSWORD, &[]).await;
     let core = Arc::new(core);
     let tasks: Vec<_> = (0..20)
         .map(|_| {
@@ -281,11 +282,11 @@ async fn tenants_are_separate_and_unknown_tenants_are_404() {
     store
         .create_tenant(
             &tenant,
-            &twofa::testing::seed_user_value(&tenant.scope(), "admin@acme.example"),
+            &twofa::testing::seed_user_value(&tenant.side(), "admin@acme.example"),
         )
         .await
         .unwrap();
-    seed_user(&core, tenant.scope(), "jane@example.com", PASSWORD, &[]).await;
+    seed_user(&core, tenant.side(), "jane@example.com", PASSWORD, &[]).await;
     assert_eq!(
         login(&core, "jane@example.com", PASSWORD).await.0,
         401,
@@ -310,7 +311,7 @@ async fn tenants_are_separate_and_unknown_tenants_are_404() {
 #[tokio::test]
 async fn with_2fa_on_the_password_leads_to_the_confirmed_providers_in_contract_order() {
     let (core, store, _) = memory_core(Config::default());
-    let user = seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
+    let user = seed_user(&core, Side::Host, "jane@example.com", PASSWORD, &[]).await;
     let patch = UserPatch {
         two_factor_enabled: Some(true),
         email_confirmed: Some(true),
@@ -346,7 +347,7 @@ async fn with_2fa_on_the_password_leads_to_the_confirmed_providers_in_contract_o
 #[tokio::test]
 async fn unconfirmed_destinations_and_disallowed_providers_are_not_offered() {
     let (core, store, _) = memory_core(Config::default());
-    let user = seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
+    let user = seed_user(&core, Side::Host, "jane@example.com", PASSWORD, &[]).await;
     let patch = UserPatch {
         two_factor_enabled: Some(true),
         email_confirmed: Some(true),
@@ -375,7 +376,7 @@ async fn unconfirmed_destinations_and_disallowed_providers_are_not_offered() {
 #[tokio::test]
 async fn forced_2fa_without_a_usable_provider_gives_only_a_setup_token() {
     let (core, store, _) = memory_core(Config::default());
-    seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
+    seed_user(&core, Side::Host, "jane@example.com", PASSWORD, &[]).await;
     store
         .set_host_settings(&TwoFactorSettings {
             behaviour: Behaviour::Forced,
@@ -405,7 +406,7 @@ async fn forced_2fa_without_a_usable_provider_gives_only_a_setup_token() {
 #[tokio::test]
 async fn disabled_2fa_never_asks_even_when_the_user_turned_it_on() {
     let (core, store, _) = memory_core(Config::default());
-    let user = seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
+    let user = seed_user(&core, Side::Host, "jane@example.com", PASSWORD, &[]).await;
     store
         .update_user(
             &user.id,
@@ -431,7 +432,7 @@ async fn disabled_2fa_never_asks_even_when_the_user_turned_it_on() {
 }
 
 async fn remembered_user(core: &Core, expires_in: i64) -> (twofa::user::User, String) {
-    let user = seed_user(core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
+    let user = seed_user(core, Side::Host, "jane@example.com", PASSWORD, &[]).await;
     core.store
         .update_user(
             &user.id,
@@ -538,7 +539,7 @@ async fn a_remembered_browser_does_not_bypass_the_password() {
 #[tokio::test]
 async fn malformed_requests_get_400_naming_the_field_and_count_nothing() {
     let (core, store, _) = memory_core(Config::default());
-    let user = seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
+    let user = seed_user(&core, Side::Host, "jane@example.com", PASSWORD, &[]).await;
     for (body, field) in [
         (json!({"password": PASSWORD}), "email"),
         (json!({"email": "jane@example.com"}), "password"),
@@ -563,7 +564,7 @@ async fn malformed_requests_get_400_naming_the_field_and_count_nothing() {
 #[tokio::test]
 async fn an_unknown_email_locks_after_as_many_failures_as_an_account_and_answers_alike() {
     let (core, _, clock) = memory_core(Config::default());
-    seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
+    seed_user(&core, Side::Host, "jane@example.com", PASSWORD, &[]).await;
     let mut known = Vec::new();
     let mut unknown = Vec::new();
     for _ in 0..6 {
@@ -613,7 +614,7 @@ async fn an_unknown_emails_failures_are_recorded_under_its_key_without_the_email
     for _ in 0..5 {
         login(&core, "Nobody@example.com", password).await;
     }
-    let key = twofa::lockout::unknown_email_key(&core, &Scope::Host, "nobody@example.com");
+    let key = twofa::flows::unknown_email_key(&core, &Side::Host, "nobody@example.com");
     let kept = store.unknown_events(&key);
     let types: Vec<&str> = kept.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(
@@ -636,9 +637,9 @@ async fn an_unknown_emails_failures_are_recorded_under_its_key_without_the_email
         );
         assert_eq!(e.user_id, "", "no account");
     }
-    seed_user(&core, Scope::Host, "nobody@example.com", PASSWORD, &[]).await;
+    seed_user(&core, Side::Host, "nobody@example.com", PASSWORD, &[]).await;
     assert!(
-        twofa::store::EventStore::side_events(store.as_ref(), &Scope::Host, None, None, 10)
+        twofa::store::EventStore::side_events(store.as_ref(), &Side::Host, None, None, 10)
             .await
             .unwrap()
             .items
@@ -654,7 +655,7 @@ async fn registering_an_email_whose_unknown_counter_is_locked_is_not_blocked() {
         login(&core, "late@example.com", "wrong horse battery").await;
     }
     assert_eq!(login(&core, "late@example.com", PASSWORD).await.0, 423);
-    seed_user(&core, Scope::Host, "late@example.com", PASSWORD, &[]).await;
+    seed_user(&core, Side::Host, "late@example.com", PASSWORD, &[]).await;
     assert_eq!(
         login(&core, "late@example.com", PASSWORD).await.0,
         200,
@@ -673,7 +674,7 @@ async fn consecutive_failures_stop_at_one_hundred_across_lock_periods_with_a_thi
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     let (core, _, clock) = memory_core(Config::read(&env).unwrap());
-    seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
+    seed_user(&core, Side::Host, "jane@example.com", PASSWORD, &[]).await;
     let mut last = (0, Value::Null);
     for _ in 0..100 {
         last = login(&core, "jane@example.com", "wrong horse battery").await;
@@ -699,7 +700,7 @@ async fn the_hundredth_failure_raced_by_a_refused_guess_still_ends_in_a_lock_tha
     // it never restarts the streak: from then on every attempt, the right password
     // included, is refused as "every slot held" and locks again, for ever.
     let (core, store, clock) = memory_core(Config::default());
-    let user = seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
+    let user = seed_user(&core, Side::Host, "jane@example.com", PASSWORD, &[]).await;
     for _ in 0..95 {
         if login(&core, "jane@example.com", "wrong horse battery")
             .await
@@ -737,7 +738,7 @@ async fn a_hundredth_failure_whose_lock_was_never_written_still_ends_in_a_lock_t
     // again, and after it the right password must sign in.
     use twofa::store::{HARD_LIMIT, Slot, Subject};
     let (core, store, clock) = memory_core(Config::default());
-    let user = seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
+    let user = seed_user(&core, Side::Host, "jane@example.com", PASSWORD, &[]).await;
     let mut taken = 0;
     while taken < HARD_LIMIT {
         let now = core.now();
@@ -800,7 +801,7 @@ async fn time_of_the_locking_answer(email: &str) -> std::time::Duration {
         },
         ..Config::default()
     });
-    let user = seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
+    let user = seed_user(&core, Side::Host, "jane@example.com", PASSWORD, &[]).await;
     core.store
         .update_user(
             &user.id,

@@ -6,13 +6,15 @@ use twofa::api::{ApiError, Request, Response, json, parse_body, require_step_up}
 use twofa::app::Core;
 use twofa::audit::EventType;
 use twofa::phone::PhoneNumber;
-use twofa::policy::{Behaviour, DecidedBy, Provider, Side};
+use twofa::policy::{Behaviour, DecidedBy, Provider};
 use twofa::senders::{EmailSender, notify};
+use twofa::tenant::SidePolicy;
 use twofa::user::{User, UserPatch};
 
 use crate::caller::signed_in;
 use crate::side::{may_change_own_flag, side_of};
-use twofa::tokens::{FreshAccess, rotate_stamp};
+use twofa::flows::rotate_stamp;
+use twofa::tokens::FreshAccess;
 
 #[derive(Deserialize)]
 struct FlagChange {
@@ -56,7 +58,7 @@ struct Destination {
     allowed: bool,
 }
 
-fn view(user: &User, side: &Side) -> AccountTwoFactor {
+fn view(user: &User, side: &SidePolicy) -> AccountTwoFactor {
     let eff = side.effective(user.two_factor_enabled);
     let allowed = |p| eff.allowed_providers.contains(&p);
     AccountTwoFactor {

@@ -9,11 +9,11 @@ use twofa::api::{
 };
 use twofa::app::Core;
 use twofa::audit::EventType;
-use twofa::lockout::{attempt_id, begin_attempt, refuse_wrong_code, right_answer};
+use twofa::flows::{attempt_id, begin_attempt, fresh_access, refuse_wrong_code, right_answer};
 use twofa::policy::{Provider, adding_a_factor_needs_step_up};
 use twofa::senders::{EmailSender, notify};
 use twofa::store::{Spend, Subject, Succeeded, Success};
-use twofa::tokens::{FreshAccess, TokenKind, fresh_access};
+use twofa::tokens::{FreshAccess, TokenKind};
 use twofa::totp::{self, Checked};
 use twofa::user::{Authenticator, UserPatch};
 
@@ -121,7 +121,7 @@ pub async fn verify(
         Some(a) => a.clone(),
     };
     // The attempt takes its slot before the code is judged (the store's module doc).
-    let policy = twofa::lockout::lockout_of(core, user).await?;
+    let policy = twofa::flows::lockout_of(core, user).await?;
     let attempt = begin_attempt(core, Subject::User(&user.id), attempt_id()?, None, policy).await?;
     let key = core.seal_key.open(&pending.sealed_key, &user.id)?;
     // The same rule as signing in (verify-code): a step the user used is never taken again.
@@ -132,10 +132,18 @@ pub async fn verify(
         Checked::Fresh(step) => step,
         Checked::Replayed => {
             tracing::warn!(user_id = %user.id, "authenticator code replayed during enrolment");
-            return Err(refuse_wrong_code(core, email, user, &attempt, req, ENROLMENT).await);
+            return Err(
+                refuse_wrong_code(core, email, user, &attempt, req, ENROLMENT)
+                    .await
+                    .into(),
+            );
         }
         Checked::Wrong => {
-            return Err(refuse_wrong_code(core, email, user, &attempt, req, ENROLMENT).await);
+            return Err(
+                refuse_wrong_code(core, email, user, &attempt, req, ENROLMENT)
+                    .await
+                    .into(),
+            );
         }
     };
     let (codes, hashes) = new_codes(core, &user.id)?;
@@ -166,7 +174,11 @@ pub async fn verify(
         Succeeded::Done => {}
         Succeeded::Spent => {
             tracing::warn!(user_id = %user.id, "authenticator code replayed during enrolment");
-            return Err(refuse_wrong_code(core, email, user, &attempt, req, ENROLMENT).await);
+            return Err(
+                refuse_wrong_code(core, email, user, &attempt, req, ENROLMENT)
+                    .await
+                    .into(),
+            );
         }
         Succeeded::Changed => {
             // Not a guess: the attempt gives its slot back.

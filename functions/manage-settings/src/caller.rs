@@ -1,9 +1,9 @@
 //! Who is calling: which token kinds a route takes, and which side an admin administers.
-//! Roles and scope come from the stored user, never from the body.
+//! Roles and side come from the stored user, never from the body.
 
 use twofa::api::{ApiError, Caller, Request, authenticate};
 use twofa::app::Core;
-use twofa::tenant::Scope;
+use twofa::side::Side;
 use twofa::tokens::TokenKind;
 use twofa::user::{Role, User};
 
@@ -21,16 +21,16 @@ pub async fn enrolling(core: &Core, req: &Request) -> Result<Caller, ApiError> {
 /// The side `user` administers: the host for a host admin, its own tenant for a
 /// tenant admin. A role held outside its side (a host user marked tenant admin)
 /// grants nothing.
-pub fn administered(user: &User) -> Option<Scope> {
-    match &user.scope {
-        Scope::Host if user.has_role(Role::HostAdmin) => Some(Scope::Host),
-        Scope::Tenant(_) if user.has_role(Role::TenantAdmin) => Some(user.scope.clone()),
+pub fn administered(user: &User) -> Option<Side> {
+    match &user.side {
+        Side::Host if user.has_role(Role::HostAdmin) => Some(Side::Host),
+        Side::Tenant(_) if user.has_role(Role::TenantAdmin) => Some(user.side.clone()),
         _ => None,
     }
 }
 
 /// The side the caller administers, or 403 `forbidden`.
-pub fn admin(caller: &Caller) -> Result<Scope, ApiError> {
+pub fn admin(caller: &Caller) -> Result<Side, ApiError> {
     administered(&caller.user)
         .ok_or_else(|| ApiError::forbidden("only an administrator may do this"))
 }
@@ -38,7 +38,7 @@ pub fn admin(caller: &Caller) -> Result<Scope, ApiError> {
 /// Nothing, if the caller is a host admin; else 403 `forbidden`.
 pub fn host_admin(caller: &Caller) -> Result<(), ApiError> {
     match administered(&caller.user) {
-        Some(Scope::Host) => Ok(()),
+        Some(Side::Host) => Ok(()),
         _ => Err(ApiError::forbidden("only a host administrator may do this")),
     }
 }

@@ -9,7 +9,7 @@ use twofa::clock::Timestamp;
 use twofa::user::UserPatch;
 
 use crate::caller::signed_in;
-use twofa::tokens::end_sessions;
+use twofa::flows::end_sessions;
 
 /// A remembered browser as listed; times in seconds since the Unix epoch.
 #[derive(Serialize)]

@@ -8,10 +8,12 @@ use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use twofa::api::{ApiError, Request, Response, json, parse_body};
 use twofa::app::Core;
+use twofa::flows::load_side;
 use twofa::lockout::LockoutPolicy;
-use twofa::policy::{Side, load_side, lockout_changes};
+use twofa::policy::lockout_changes;
+use twofa::side::Side;
 use twofa::store::StoreError;
-use twofa::tenant::Scope;
+use twofa::tenant::SidePolicy;
 
 use crate::caller::{admin, signed_in};
 use crate::side::require_step_up_to_weaken;
@@ -32,10 +34,10 @@ struct LockoutChange {
     lockout_seconds: Option<i64>,
 }
 
-fn view(core: &Core, side: &Side) -> LockoutView {
+fn view(core: &Core, side: &SidePolicy) -> LockoutView {
     let (own, host) = match side {
-        Side::Host(_, own) => (*own, None),
-        Side::Tenant(t) => (t.lockout, t.host_lockout),
+        SidePolicy::Host(_, own) => (*own, None),
+        SidePolicy::Tenant(t) => (t.lockout, t.host_lockout),
     };
     let source = match (own, host) {
         (Some(_), _) => "side",
@@ -50,7 +52,7 @@ fn view(core: &Core, side: &Side) -> LockoutView {
     }
 }
 
-async fn read(core: &Core, scope: &Scope) -> Result<Side, ApiError> {
+async fn read(core: &Core, scope: &Side) -> Result<SidePolicy, ApiError> {
     load_side(core.store.as_ref(), scope)
         .await?
         .ok_or_else(ApiError::unknown_tenant)
@@ -93,8 +95,8 @@ pub async fn put(core: &Core, req: &Request) -> Result<Response, ApiError> {
     // The admin belongs to the side it administers: the side just read is its own.
     require_step_up_to_weaken(core, &caller, &side, &changes)?;
     match &scope {
-        Scope::Host => core.store.set_host_lockout(&next).await?,
-        Scope::Tenant(key) => {
+        Side::Host => core.store.set_host_lockout(&next).await?,
+        Side::Tenant(key) => {
             core.store
                 .set_tenant_lockout(key, &next)
                 .await

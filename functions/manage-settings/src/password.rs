@@ -8,10 +8,12 @@
 //! included, and every remembered browser stop working.
 
 use serde::Deserialize;
-use twofa::api::{ApiError, ErrorCode, Request, Response, no_content, parse_body, require_step_up};
+use twofa::api::{
+    ApiError, ErrorCode, Request, Response, no_content, origin, parse_body, require_step_up,
+};
 use twofa::app::Core;
 use twofa::audit::EventType;
-use twofa::lockout::{WrongAnswer, attempt_id, begin_attempt, refuse_wrong_answer, right_answer};
+use twofa::flows::{WrongAnswer, attempt_id, begin_attempt, refuse_wrong_answer, right_answer};
 use twofa::password::{Password, hash_password, verify_password};
 use twofa::senders::{EmailSender, notify};
 use twofa::store::{Spend, Subject, Success};
@@ -66,7 +68,7 @@ pub async fn change(
     let current = attempt.user.as_ref().unwrap_or(user);
     if !verify_password(&change.current_password, Some(&current.password_hash)).await? {
         let by = WrongAnswer {
-            req,
+            origin: origin(req),
             factor: "password",
         };
         let refused = refuse_wrong_answer(core, email, subject, &attempt, by, |_| {

@@ -5,10 +5,10 @@ use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use twofa::api::{ApiError, ErrorCode, Request, Response, json, parse_body};
 use twofa::app::Core;
-use twofa::policy::{
-    Behaviour, Provider, Side, TwoFactorSettings, load_side, normalise_providers, setting_changes,
-};
-use twofa::tenant::Scope;
+use twofa::flows::load_side;
+use twofa::policy::{Behaviour, Provider, TwoFactorSettings, normalise_providers, setting_changes};
+use twofa::side::Side;
+use twofa::tenant::SidePolicy;
 
 use crate::caller::{admin, signed_in};
 use crate::side::{losses, require_step_up_to_weaken};
@@ -55,7 +55,7 @@ pub async fn put(core: &Core, req: &Request) -> Result<Response, ApiError> {
         .transpose()?;
     let side = read(core, &scope).await?;
     let current = side.settings().clone();
-    if let (Side::Tenant(tenant), Some(behaviour)) = (&side, change.behaviour)
+    if let (SidePolicy::Tenant(tenant), Some(behaviour)) = (&side, change.behaviour)
         && behaviour != current.behaviour
         && tenant.feature != Behaviour::Optional
     {
@@ -140,7 +140,7 @@ pub async fn put(core: &Core, req: &Request) -> Result<Response, ApiError> {
     ))
 }
 
-async fn read(core: &Core, scope: &Scope) -> Result<Side, ApiError> {
+async fn read(core: &Core, scope: &Side) -> Result<SidePolicy, ApiError> {
     load_side(core.store.as_ref(), scope)
         .await?
         .ok_or_else(ApiError::unknown_tenant)

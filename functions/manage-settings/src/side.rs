@@ -3,26 +3,26 @@
 
 use twofa::api::{ApiError, Caller, require_step_up};
 use twofa::app::Core;
-use twofa::policy::{
-    Behaviour, Effective, SettingChange, Side, load_side, loses_every_provider, strands,
-};
-use twofa::tenant::Scope;
+use twofa::flows::load_side;
+use twofa::policy::{Behaviour, Effective, SettingChange, loses_every_provider, strands};
+use twofa::side::Side;
+use twofa::tenant::SidePolicy;
 use twofa::user::{User, UserPatch};
 
 use crate::caller::administered;
 
 /// The side `user` belongs to (one store read).
-pub async fn side_of(core: &Core, user: &User) -> Result<Side, ApiError> {
-    load_side(core.store.as_ref(), &user.scope)
+pub async fn side_of(core: &Core, user: &User) -> Result<SidePolicy, ApiError> {
+    load_side(core.store.as_ref(), &user.side)
         .await?
         .ok_or_else(ApiError::unknown_tenant)
 }
 
 /// Whether `user` may switch their own flag: the behaviour is optional, and the
 /// side lets users change it or the user administers that side.
-pub fn may_change_own_flag(user: &User, side: &Side, eff: &Effective) -> bool {
+pub fn may_change_own_flag(user: &User, side: &SidePolicy, eff: &Effective) -> bool {
     eff.behaviour == Behaviour::Optional
-        && (side.settings().users_can_change || administered(user).as_ref() == Some(&user.scope))
+        && (side.settings().users_can_change || administered(user).as_ref() == Some(&user.side))
 }
 
 /// 403 `step_up_required` when `changes` weaken every account of a side and the
@@ -31,7 +31,7 @@ pub fn may_change_own_flag(user: &User, side: &Side, eff: &Effective) -> bool {
 pub fn require_step_up_to_weaken(
     core: &Core,
     caller: &Caller,
-    admin_side: &Side,
+    admin_side: &SidePolicy,
     changes: &[SettingChange],
 ) -> Result<(), ApiError> {
     if !changes.iter().any(|c| c.weakens) {
@@ -61,9 +61,9 @@ pub struct Losses {
 /// to `after` for each, by its effect ([`loses_every_provider`], [`strands`]).
 pub async fn losses(
     core: &Core,
-    scope: &Scope,
-    before: &Side,
-    after: &Side,
+    scope: &Side,
+    before: &SidePolicy,
+    after: &SidePolicy,
 ) -> Result<Losses, ApiError> {
     let mut losses = Losses {
         unmarked: Vec::new(),

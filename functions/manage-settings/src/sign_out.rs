@@ -5,8 +5,8 @@
 use twofa::api::{ApiError, Request, Response, no_content};
 use twofa::app::Core;
 use twofa::audit::EventType;
+use twofa::flows::end_sessions;
 use twofa::senders::{EmailSender, notify};
-use twofa::tokens::end_sessions;
 use twofa::user::UserPatch;
 
 use crate::caller::signed_in;

@@ -8,8 +8,9 @@ use twofa::app::Core;
 use twofa::email::Email;
 use twofa::password::{Password, hash_password};
 use twofa::policy::{Behaviour, feature_change};
+use twofa::side::Side;
 use twofa::store::StoreError;
-use twofa::tenant::{Scope, Tenant, TenantName};
+use twofa::tenant::{Tenant, TenantName};
 use twofa::user::{Role, User};
 
 use crate::caller::{host_admin, signed_in};
@@ -61,7 +62,7 @@ pub async fn create(core: &Core, req: &Request) -> Result<Response, ApiError> {
     let now = core.now();
     let tenant = Tenant::new(name.as_str(), now);
     let mut admin = User::new(
-        Scope::Tenant(name.key()),
+        Side::Tenant(name.key()),
         email,
         hash_password(&password).await?,
         now,
@@ -69,7 +70,7 @@ pub async fn create(core: &Core, req: &Request) -> Result<Response, ApiError> {
     admin.roles = vec![Role::TenantAdmin];
     match core.store.create_tenant(&tenant, &admin).await {
         Ok(()) => {}
-        // The admin's email is new in a new scope: a conflict means a racing create won.
+        // The admin's email is new in a new side: a conflict means a racing create won.
         Err(StoreError::Conflict(_)) => return Err(ApiError::of(ErrorCode::TenantExists)),
         Err(e) => return Err(e.into()),
     }
@@ -126,7 +127,7 @@ pub async fn put_feature(core: &Core, req: &Request, tenant: &str) -> Result<Res
             StoreError::NotFound => ApiError::unknown_tenant(),
             other => other.into(),
         })?;
-    let side = Scope::Tenant(key);
+    let side = Side::Tenant(key);
     twofa::audit::log_settings_changed(&caller.user, &side, &changes);
     let event = core
         .event(twofa::audit::EventType::FeatureChanged, &caller.user, req)

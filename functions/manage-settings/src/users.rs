@@ -12,13 +12,15 @@ use twofa::app::Core;
 use twofa::audit::EventType;
 use twofa::clock::Timestamp;
 use twofa::email::Email;
+use twofa::flows::rotate_stamp;
 use twofa::lockout::locked_for;
 use twofa::phone::PhoneNumber;
-use twofa::policy::{Behaviour, DecidedBy, Provider, Side, usable_providers};
+use twofa::policy::{Behaviour, DecidedBy, Provider, usable_providers};
 use twofa::senders::{EmailSender, notify};
+use twofa::side::Side;
 use twofa::store::{StoreError, Unlocked};
-use twofa::tenant::Scope;
-use twofa::tokens::{FreshAccess, rotate_stamp};
+use twofa::tenant::SidePolicy;
+use twofa::tokens::FreshAccess;
 use twofa::user::{Role, User, UserPatch};
 
 use crate::caller::{admin, signed_in};
@@ -46,7 +48,7 @@ struct UserTwoFactor {
     fresh: Option<FreshAccess>,
 }
 
-fn view(user: &User, side: &Side) -> UserTwoFactor {
+fn view(user: &User, side: &SidePolicy) -> UserTwoFactor {
     let eff = side.effective(user.two_factor_enabled);
     UserTwoFactor {
         user_id: user.id.clone(),
@@ -78,7 +80,7 @@ struct UserList {
     next_cursor: Option<String>,
 }
 
-fn listed(user: User, side: &Side, now: Timestamp) -> Listed {
+fn listed(user: User, side: &SidePolicy, now: Timestamp) -> Listed {
     let eff = side.effective(user.two_factor_enabled);
     Listed {
         providers: usable_providers(&user, &eff),
@@ -289,9 +291,9 @@ pub async fn put(
 
 /// The user `id` if it belongs to the side `scope`; 404 otherwise, whether it does
 /// not exist or belongs elsewhere.
-pub async fn managed(core: &Core, scope: &Scope, id: &str) -> Result<User, ApiError> {
+pub async fn managed(core: &Core, scope: &Side, id: &str) -> Result<User, ApiError> {
     match core.store.user(id).await? {
-        Some(user) if &user.scope == scope => Ok(user),
+        Some(user) if &user.side == scope => Ok(user),
         _ => Err(no_such_user()),
     }
 }

@@ -4,14 +4,14 @@ use http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 use twofa::api::{
-    ApiError, ErrorCode, Request, Response, json, operation, parse_body, respond_within, scope_of,
+    ApiError, ErrorCode, Request, Response, json, operation, parse_body, respond_within, side_named,
 };
 use twofa::app::Core;
 use twofa::email::Email;
 use twofa::password::{Password, hash_password};
 use twofa::phone::PhoneNumber;
+use twofa::side::Side;
 use twofa::store::StoreError;
-use twofa::tenant::Scope;
 use twofa::user::User;
 
 twofa::operations! {
@@ -70,16 +70,16 @@ async fn register(core: &Core, req: Request) -> Result<Response, ApiError> {
         }
         Err(e) => return Err(e.into()),
     }
-    tracing::info!(user_id = %user.id, scope = %user.scope.key(), "user registered");
+    tracing::info!(user_id = %user.id, scope = %user.side.key(), "user registered");
     Ok(json(
         StatusCode::CREATED,
         &json!({ "user_id": user.id, "email": user.email, "email_confirmed": false }),
     ))
 }
 
-async fn existing_scope(core: &Core, tenant: Option<&str>) -> Result<Scope, ApiError> {
-    let scope = scope_of(tenant)?;
-    if let Scope::Tenant(key) = &scope {
+async fn existing_scope(core: &Core, tenant: Option<&str>) -> Result<Side, ApiError> {
+    let scope = side_named(tenant)?;
+    if let Side::Tenant(key) = &scope {
         core.store
             .tenant(key)
             .await?

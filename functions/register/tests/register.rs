@@ -23,7 +23,7 @@ async fn with_tenant(core: &twofa::app::Core, name: &str) {
         lockout: None,
         host_lockout: None,
     };
-    let admin = twofa::testing::seed_user_value(&tenant.scope(), &format!("admin@{name}.example"));
+    let admin = twofa::testing::seed_user_value(&tenant.side(), &format!("admin@{name}.example"));
     core.store.create_tenant(&tenant, &admin).await.unwrap();
 }
 
@@ -131,15 +131,10 @@ async fn look_alike_addresses_collide_and_an_invisible_character_is_refused() {
             "{invisible:?}: {body}"
         );
     }
-    let side = twofa::store::UserStore::users_in(
-        store.as_ref(),
-        &twofa::tenant::Scope::Host,
-        "",
-        None,
-        10,
-    )
-    .await
-    .unwrap();
+    let side =
+        twofa::store::UserStore::users_in(store.as_ref(), &twofa::side::Side::Host, "", None, 10)
+            .await
+            .unwrap();
     assert_eq!(side.items.len(), 1, "one account for all of them");
 }
 
@@ -220,7 +215,7 @@ async fn each_invalid_field_has_its_own_error_and_creates_nothing() {
     assert!(
         twofa::store::UserStore::user_by_email(
             store.as_ref(),
-            &twofa::tenant::Scope::Host,
+            &twofa::side::Side::Host,
             "a@example.com"
         )
         .await

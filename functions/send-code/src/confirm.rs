@@ -5,8 +5,9 @@
 
 use twofa::api::{ApiError, Request, Response, authenticate, client_info};
 use twofa::app::Core;
+use twofa::flows::load_side;
 use twofa::phone::PhoneNumber;
-use twofa::policy::{ConfirmPurpose, load_side};
+use twofa::policy::ConfirmPurpose;
 use twofa::tokens::TokenKind;
 
 use crate::deliver::{Destination, Senders, send_code};
@@ -37,7 +38,7 @@ pub async fn send(
         }
         ConfirmPurpose::Phone => {
             let input = phone_number.ok_or_else(phone_number_required)?;
-            let side = load_side(core.store.as_ref(), &caller.user.scope)
+            let side = load_side(core.store.as_ref(), &caller.user.side)
                 .await?
                 .ok_or_else(ApiError::unauthorized)?;
             if !side

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use serde::Deserialize;
-use twofa::api::{ApiError, Request, Response, json, parse_body, scope_of};
+use twofa::api::{ApiError, Request, Response, json, parse_body, side_named};
 use twofa::app::Core;
 use twofa::codes::CodePurpose;
 use twofa::email::Email;
@@ -64,7 +64,7 @@ async fn send_if_account(
     body: &ForgotBody,
 ) -> Result<(), ApiError> {
     // A tenant name or an address that cannot exist has no account.
-    let Ok(scope) = scope_of(body.tenant.as_deref()) else {
+    let Ok(scope) = side_named(body.tenant.as_deref()) else {
         return Ok(());
     };
     // Also under the key an account registered before addresses were normalised has.

@@ -6,7 +6,8 @@ use std::net::IpAddr;
 use twofa::api::{ApiError, Response};
 use twofa::app::Core;
 use twofa::codes::CodePurpose;
-use twofa::policy::{Provider, load_side, usable_providers};
+use twofa::flows::load_side;
+use twofa::policy::{Provider, usable_providers};
 use twofa::user::User;
 
 use crate::deliver::{Destination, Senders, send_code};
@@ -18,8 +19,8 @@ pub async fn send(
     provider: Provider,
     source: Option<IpAddr>,
 ) -> Result<Response, ApiError> {
-    let twofa::sign_in::PendingSignIn { user, sid } =
-        twofa::sign_in::pending_sign_in(core, token).await?;
+    let twofa::flows::PendingSignIn { user, sid } =
+        twofa::flows::pending_sign_in(core, token).await?;
     let purpose = match provider {
         Provider::Email => CodePurpose::SignInEmail,
         Provider::Sms => CodePurpose::SignInSms,
@@ -28,7 +29,7 @@ pub async fn send(
             return Err(ApiError::provider_unavailable(provider.as_str()));
         }
     };
-    let Some(side) = load_side(core.store.as_ref(), &user.scope).await? else {
+    let Some(side) = load_side(core.store.as_ref(), &user.side).await? else {
         return Err(ApiError::unauthorized());
     };
     if !usable_providers(&user, &side.effective(user.two_factor_enabled)).contains(&provider) {

@@ -79,7 +79,7 @@ pub fn limits(
     // address has one account per side and only the host makes sides, so its
     // confirmations count per side: accounts elsewhere cannot hold up its owner's.
     let key = match purpose {
-        CodePurpose::ConfirmEmail => format!("dest-confirm:{destination}:{}", user.scope.key()),
+        CodePurpose::ConfirmEmail => format!("dest-confirm:{destination}:{}", user.side.key()),
         CodePurpose::ConfirmPhone => format!("dest-confirm:{destination}"),
         _ => format!("dest:{destination}"),
     };
@@ -102,7 +102,7 @@ pub fn limits(
     }
     if !sign_in {
         limits.push(Limit {
-            key: format!("tenant-confirm:{}", user.scope.key()),
+            key: format!("tenant-confirm:{}", user.side.key()),
             max: c.confirmations_per_tenant_per_hour,
             seconds: HOUR,
         });

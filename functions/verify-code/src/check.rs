@@ -1,6 +1,6 @@
 //! Judging a typed code against what the account holds. Nothing is spent here: a
 //! right code is spent by the same conditional write that completes its attempt
-//! (`twofa::lockout::right_answer`), so two requests racing with one code cannot both
+//! (`twofa::flows::right_answer`), so two requests racing with one code cannot both
 //! win, and a retried write knows its own success.
 
 use twofa::api::ApiError;

@@ -8,12 +8,14 @@ use serde_json::json;
 use twofa::api::{ApiError, ErrorCode, Request, Response, authenticate, json};
 use twofa::app::Core;
 use twofa::audit::EventType;
-use twofa::lockout::{Outcome, attempt_id, begin_attempt, refuse_wrong_code, right_answer};
+use twofa::flows::{
+    Outcome, attempt_id, begin_attempt, fresh_access, refuse_wrong_code, right_answer,
+};
 use twofa::phone::PhoneNumber;
 use twofa::policy::ConfirmPurpose;
 use twofa::senders::EmailSender;
 use twofa::store::{Subject, Success, stored_phone};
-use twofa::tokens::{TokenKind, fresh_access};
+use twofa::tokens::TokenKind;
 use twofa::user::UserPatch;
 
 use crate::check::{self, Judged};
@@ -32,7 +34,7 @@ pub async fn verify(
     // The side's lockout values are needed before the attempt takes its slot.
     let (pending, policy) = tokio::join!(
         core.store.code(&user.id, code_purpose),
-        twofa::lockout::lockout_of(core, user)
+        twofa::flows::lockout_of(core, user)
     );
     let (pending, policy) = (pending?, policy?);
     let (destination, number) = match (purpose, &pending) {
@@ -51,7 +53,9 @@ pub async fn verify(
         Judged::Right(spend) => spend,
         Judged::Wrong => {
             return Err(
-                refuse_wrong_code(core, email, user, &attempt, req, code_purpose.as_str()).await,
+                refuse_wrong_code(core, email, user, &attempt, req, code_purpose.as_str())
+                    .await
+                    .into(),
             );
         }
         Judged::Expired => {
@@ -99,7 +103,9 @@ pub async fn verify(
     };
     if right_answer(core, &user.id, &success).await? == Outcome::Spent {
         return Err(
-            refuse_wrong_code(core, email, user, &attempt, req, code_purpose.as_str()).await,
+            refuse_wrong_code(core, email, user, &attempt, req, code_purpose.as_str())
+                .await
+                .into(),
         );
     }
     let mut changed = user.clone();

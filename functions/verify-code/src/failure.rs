@@ -1,9 +1,9 @@
 //! A code that is neither right nor a guess. (A wrong code counts toward the lockout
-//! exactly like a wrong password: `twofa::lockout::refuse_wrong_code`.)
+//! exactly like a wrong password: `twofa::flows::refuse_wrong_code`.)
 
 use twofa::api::ApiError;
 use twofa::app::Core;
-use twofa::lockout::{Attempt, right_answer};
+use twofa::flows::{Attempt, right_answer};
 use twofa::store::{Spend, Success};
 use twofa::user::{User, UserPatch};
 
@@ -17,5 +17,6 @@ pub async fn not_a_guess(core: &Core, user: &User, attempt: &Attempt) -> Result<
         release_only: true,
         authenticator: None,
     };
-    right_answer(core, &user.id, &success).await.map(|_| ())
+    right_answer(core, &user.id, &success).await?;
+    Ok(())
 }

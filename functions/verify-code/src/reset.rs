@@ -14,17 +14,18 @@
 use std::time::Duration;
 
 use serde::Deserialize;
-use twofa::api::{ApiError, ErrorCode, Request, Response, no_content, parse_body, scope_of};
+use twofa::api::{
+    ApiError, ErrorCode, Request, Response, no_content, origin, parse_body, side_named,
+};
 use twofa::app::Core;
 use twofa::audit::EventType;
 use twofa::codes::CodePurpose;
 use twofa::email::Email;
-use twofa::lockout::{
-    Attempt, Outcome, WrongAnswer, attempt_id, begin_attempt, refuse_wrong_answer, right_answer,
-    unknown_email_key,
+use twofa::flows::{
+    Attempt, Outcome, WrongAnswer, attempt_id, begin_attempt, load_side, refuse_wrong_answer,
+    right_answer, unknown_email_key,
 };
 use twofa::password::{Password, hash_password};
-use twofa::policy::load_side;
 use twofa::senders::{EmailSender, notify};
 use twofa::store::{Subject, Success, login_record_under};
 use twofa::user::UserPatch;
@@ -83,7 +84,7 @@ async fn attempt(
 ) -> Result<Response, ApiError> {
     // Also under the key an account registered before addresses were normalised has.
     let keys = Email::lookup_keys(&body.email);
-    let (Ok(scope), Some(key)) = (scope_of(body.tenant.as_deref()), keys.first().cloned()) else {
+    let (Ok(scope), Some(key)) = (side_named(body.tenant.as_deref()), keys.first().cloned()) else {
         return Err(invalid_reset_code());
     };
     // As login does: the policy and the email's item are independent reads, one round trip of latency.
@@ -151,6 +152,7 @@ async fn attempt(
         release_only: false,
     };
     let outcome = right_answer(core, &user.id, &success).await.map_err(|e| {
+        let e = ApiError::from(e);
         // The stamp moved on since the code was checked: the code is dead, and the
         // contract's answer for a dead code is `invalid_code`.
         if e.is(ErrorCode::Unauthorized) {
@@ -203,7 +205,7 @@ async fn wrong_code(
     req: &Request,
 ) -> ApiError {
     let by = WrongAnswer {
-        req,
+        origin: origin(req),
         factor: "reset_code",
     };
     refuse_wrong_answer(core, sender, subject, attempt, by, |_| invalid_reset_code()).await

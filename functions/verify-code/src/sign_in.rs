@@ -6,13 +6,14 @@ use twofa::api::{ApiError, ErrorCode, Request, Response, json, json_with_headers
 use twofa::app::Core;
 use twofa::audit::EventType;
 use twofa::codes::CodePurpose;
-use twofa::lockout::{Outcome, attempt_id, begin_attempt, refuse_wrong_code, right_answer};
+use twofa::flows::{
+    Outcome, PendingSignIn, attempt_id, begin_attempt, issue_access, load_side, pending_sign_in,
+    refuse_wrong_code, right_answer,
+};
 use twofa::phone::PhoneNumber;
-use twofa::policy::{Effective, Provider, load_side, usable_providers};
+use twofa::policy::{Effective, Provider, usable_providers};
 use twofa::senders::{EmailSender, notify};
-use twofa::sign_in::{PendingSignIn, pending_sign_in};
 use twofa::store::{Subject, Success};
-use twofa::tokens::issue_access;
 use twofa::user::{User, UserPatch};
 
 use crate::check::{self, Judged};
@@ -27,7 +28,7 @@ pub async fn verify(
     s: SignIn,
 ) -> Result<Response, ApiError> {
     let PendingSignIn { user, sid } = pending_sign_in(core, &s.two_factor_token).await?;
-    let Some(side) = load_side(core.store.as_ref(), &user.scope).await? else {
+    let Some(side) = load_side(core.store.as_ref(), &user.side).await? else {
         return Err(ApiError::unauthorized());
     };
     let eff = side.effective(user.two_factor_enabled);
@@ -90,7 +91,9 @@ pub async fn verify(
         Judged::Right(spend) => spend,
         Judged::Wrong => {
             return Err(
-                refuse_wrong_code(core, email, &user, &attempt, req, s.provider.as_str()).await,
+                refuse_wrong_code(core, email, &user, &attempt, req, s.provider.as_str())
+                    .await
+                    .into(),
             );
         }
         Judged::Expired => {
@@ -111,7 +114,9 @@ pub async fn verify(
     };
     if right_answer(core, &user.id, &success).await? == Outcome::Spent {
         return Err(
-            refuse_wrong_code(core, email, &user, &attempt, req, s.provider.as_str()).await,
+            refuse_wrong_code(core, email, &user, &attempt, req, s.provider.as_str())
+                .await
+                .into(),
         );
     }
     tracing::info!(user_id = %user.id, method = s.provider.as_str(), "signed in with a second factor");

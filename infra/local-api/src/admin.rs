@@ -4,8 +4,8 @@
 use twofa::app::Core;
 use twofa::email::Email;
 use twofa::password::{Password, hash_password};
+use twofa::side::Side;
 use twofa::store::StoreError;
-use twofa::tenant::Scope;
 use twofa::user::{Role, User};
 
 /// What seeding did.
@@ -66,7 +66,7 @@ pub async fn seed_local_admin(
 
 async fn seed(core: &Core, email: &str, password: &Password) -> Result<Seeded, SeedError> {
     let email = Email::parse(email)?;
-    if let Some(existing) = core.store.user_by_email(&Scope::Host, &email.key()).await? {
+    if let Some(existing) = core.store.user_by_email(&Side::Host, &email.key()).await? {
         return Ok(Seeded::Existed(existing.id));
     }
     let user = User {
@@ -74,7 +74,7 @@ async fn seed(core: &Core, email: &str, password: &Password) -> Result<Seeded, S
         email_confirmed: true,
         roles: vec![Role::HostAdmin],
         ..User::new(
-            Scope::Host,
+            Side::Host,
             email,
             hash_password(password).await?,
             core.now(),

@@ -3,29 +3,11 @@
 
 use super::{ApiError, ErrorCode, Request, bearer_token};
 use crate::app::Core;
-use crate::policy::{adding_a_factor_needs_step_up, load_side};
-use crate::tenant::Scope;
-use crate::tokens::{Claims, TokenKind, stamp_digest, user_of_token};
-use crate::user::User;
-
-/// The caller of an authenticated route: who, and with which kind of token.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    /// The kind of token presented.
-    pub kind: TokenKind,
-    /// Its claims.
-    pub claims: Claims,
-    /// The user, freshly read.
-    pub user: User,
-}
-
-impl Caller {
-    /// Whether the caller's token is an access token whose second factor is at most
-    /// `max_age` seconds old at `now`.
-    pub fn has_fresh_second_factor(&self, now: i64, max_age: i64) -> bool {
-        self.kind == TokenKind::Access && self.claims.mfa_at.is_some_and(|t| now - t <= max_age)
-    }
-}
+pub use crate::flows::Caller;
+use crate::flows::{load_side, stamp_digest, user_of_token};
+use crate::policy::adding_a_factor_needs_step_up;
+use crate::side::Side;
+use crate::tokens::TokenKind;
 
 /// Checks the bearer token (one of `kinds`) and reads its user: 401 `unauthorized`
 /// for a missing, expired, forged or wrong-kind token, or a user that no longer exists.
@@ -49,13 +31,13 @@ pub async fn authenticate(
     Ok(caller)
 }
 
-/// The scope a public route's `tenant` field names: the host when absent or null;
+/// The side a public route's `tenant` field names: the host when absent or null;
 /// a name that cannot exist is an unknown tenant. Whether it exists is the caller's read.
-pub fn scope_of(tenant: Option<&str>) -> Result<Scope, ApiError> {
+pub fn side_named(tenant: Option<&str>) -> Result<Side, ApiError> {
     match tenant {
-        None => Ok(Scope::Host),
+        None => Ok(Side::Host),
         Some(name) => crate::tenant::TenantName::parse(name)
-            .map(|n| Scope::Tenant(n.key()))
+            .map(|n| Side::Tenant(n.key()))
             .map_err(|_| ApiError::unknown_tenant()),
     }
 }
@@ -90,7 +72,7 @@ pub async fn require_step_up_for_phone(
     if same || caller.kind != TokenKind::Access {
         return Ok(());
     }
-    let side = load_side(core.store.as_ref(), &user.scope)
+    let side = load_side(core.store.as_ref(), &user.side)
         .await?
         .ok_or_else(ApiError::unauthorized)?;
     require_step_up(

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use super::Response;
 use super::request::MAX_BODY_BYTES;
+use crate::flows::FlowError;
 use crate::store::StoreError;
 
 macro_rules! error_codes {
@@ -312,6 +313,24 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// The one place a use case's refusal becomes an answer: its status, contract code
+/// and fields.
+impl From<FlowError> for ApiError {
+    fn from(e: FlowError) -> Self {
+        match e {
+            FlowError::Unauthorized => Self::unauthorized(),
+            FlowError::LockedOut { retry_after } => Self::locked_out(retry_after),
+            FlowError::WrongCode { attempts_remaining } => Self::invalid_code(attempts_remaining),
+            FlowError::NoTimeLeft => Self::service_unavailable(),
+            FlowError::AccountChanged => {
+                Self::conflict("the account changed while this answer was checked; start again")
+            }
+            FlowError::Store(e) => e.into(),
+            FlowError::Token(e) => e.into(),
+        }
+    }
+}
+
 impl From<crate::crypto::CryptoError> for ApiError {
     fn from(e: crate::crypto::CryptoError) -> Self {
         Self::internal(e)
@@ -366,5 +385,60 @@ mod tests {
         let r = ApiError::from(StoreError::Unavailable("timed out".into())).into_response();
         assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(r.headers().contains_key(http::header::RETRY_AFTER));
+    }
+
+    #[test]
+    fn each_refusal_of_a_use_case_answers_its_contract_code_and_fields() {
+        let answer = |e: FlowError| {
+            let r = ApiError::from(e).into_response();
+            let body: Value = serde_json::from_str(r.body()).unwrap();
+            (
+                r.status().as_u16(),
+                body,
+                r.headers().get(http::header::RETRY_AFTER).cloned(),
+            )
+        };
+        let (status, body, _) = answer(FlowError::Unauthorized);
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("unauthorized"))
+        );
+        let (status, body, retry) = answer(FlowError::LockedOut { retry_after: 42 });
+        assert_eq!((status, body["error"].as_str()), (423, Some("locked_out")));
+        assert_eq!(
+            (
+                body["retry_after_seconds"].as_i64(),
+                retry.unwrap().to_str().ok().map(String::from)
+            ),
+            (Some(42), Some("42".to_string()))
+        );
+        let (status, body, _) = answer(FlowError::WrongCode {
+            attempts_remaining: 2,
+        });
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_code"))
+        );
+        assert_eq!(body["attempts_remaining"], 2);
+        let (status, body, retry) = answer(FlowError::NoTimeLeft);
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (503, Some("service_unavailable"))
+        );
+        assert!(retry.is_some());
+        let (status, body, _) = answer(FlowError::AccountChanged);
+        assert_eq!((status, body["error"].as_str()), (409, Some("conflict")));
+        assert_eq!(
+            body["message"],
+            "the account changed while this answer was checked; start again"
+        );
+        // A write refused for the caller's changed stamp: the session ended.
+        let (status, _, _) = answer(FlowError::Store(StoreError::Conflict(crate::store::STAMP)));
+        assert_eq!(status, 401);
+        let (status, body, _) = answer(FlowError::Store(StoreError::Unavailable("x".into())));
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (503, Some("service_unavailable"))
+        );
     }
 }

@@ -14,7 +14,7 @@ pub mod paging;
 mod request;
 mod routing;
 
-pub use auth::{Caller, authenticate, require_step_up, require_step_up_for_phone, scope_of};
+pub use auth::{Caller, authenticate, require_step_up, require_step_up_for_phone, side_named};
 pub use client::{ClientInfo, client_info};
 pub use code_body::TokenOrPurpose;
 pub use error::{ApiError, ErrorCode};

@@ -156,6 +156,12 @@ pub fn origin(req: &Request) -> crate::audit::Origin {
     }
 }
 
+impl From<&Request> for crate::audit::Origin {
+    fn from(req: &Request) -> Self {
+        origin(req)
+    }
+}
+
 /// The User-Agent, cut to 256 characters.
 pub fn user_agent(req: &Request) -> Option<String> {
     header(req, http::header::USER_AGENT.as_str()).map(|s| s.chars().take(256).collect())

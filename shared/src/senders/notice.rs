@@ -59,7 +59,7 @@ mod tests {
     #[tokio::test]
     async fn a_notice_the_deadline_leaves_no_time_for_is_dropped_and_the_request_still_answers() {
         let mut user =
-            crate::testing::seed_user_value(&crate::tenant::Scope::Host, "notice@example.com");
+            crate::testing::seed_user_value(&crate::side::Side::Host, "notice@example.com");
         user.email_confirmed = true;
         let answered = within_deadline(async {
             // A change written late in the request (a slow store), then its notice.

@@ -19,7 +19,8 @@ use crate::codes::{CodePurpose, PendingCode};
 use crate::devices::Device;
 use crate::lockout::LockoutPolicy;
 use crate::policy::{Behaviour, TwoFactorSettings};
-use crate::tenant::{Host, Scope, Tenant};
+use crate::side::Side;
+use crate::tenant::{Host, Tenant};
 use crate::throttle::{Limit, Taken, Window};
 use crate::user::{Authenticator, User, UserPatch};
 
@@ -205,7 +206,7 @@ impl MemoryStore {
 impl UserStore for MemoryStore {
     async fn create_user(&self, user: &User) -> Result<(), StoreError> {
         let mut s = self.write();
-        let key = (user.scope.key(), user.email.key());
+        let key = (user.side.key(), user.email.key());
         if s.emails.contains_key(&key) {
             return Err(StoreError::Conflict("email"));
         }
@@ -216,7 +217,7 @@ impl UserStore for MemoryStore {
 
     async fn user_by_email(
         &self,
-        scope: &Scope,
+        scope: &Side,
         email_key: &str,
     ) -> Result<Option<User>, StoreError> {
         let s = self.read();
@@ -279,7 +280,7 @@ impl UserStore for MemoryStore {
 
     async fn login_record(
         &self,
-        scope: &Scope,
+        scope: &Side,
         email_key: &str,
     ) -> Result<Option<LoginRecord>, StoreError> {
         let s = self.read();
@@ -501,7 +502,7 @@ impl UserStore for MemoryStore {
 
     async fn users_in(
         &self,
-        scope: &Scope,
+        scope: &Side,
         email_prefix: &str,
         after: Option<&PageKey>,
         limit: usize,
@@ -510,7 +511,7 @@ impl UserStore for MemoryStore {
         let mut list: Vec<(String, String, User)> = s
             .users
             .values()
-            .filter(|u| &u.scope == scope)
+            .filter(|u| &u.side == scope)
             .map(|u| (u.email.key(), u.id.clone(), u))
             .filter(|(k, _, _)| k.starts_with(email_prefix) && after.is_none_or(|a| *k > a.sort))
             .map(|(k, id, u)| Ok((k, id, read_back(&s.planted, u)?)))
@@ -558,7 +559,7 @@ impl EventStore for MemoryStore {
 
     async fn side_events(
         &self,
-        scope: &Scope,
+        scope: &Side,
         event_type: Option<EventType>,
         after: Option<&PageKey>,
         limit: usize,
@@ -566,7 +567,7 @@ impl EventStore for MemoryStore {
         let s = self.read();
         Ok(event_page(
             &s.events,
-            |e| &e.scope == scope && event_type.is_none_or(|t| e.event_type == t),
+            |e| &e.side == scope && event_type.is_none_or(|t| e.event_type == t),
             after,
             limit,
         ))
@@ -581,7 +582,7 @@ impl TenantStore for MemoryStore {
         if s.tenants.contains_key(&key) {
             return Err(StoreError::Conflict("tenant"));
         }
-        let email_key = (admin.scope.key(), admin.email.key());
+        let email_key = (admin.side.key(), admin.email.key());
         if s.emails.contains_key(&email_key) {
             return Err(StoreError::Conflict("email"));
         }
@@ -653,16 +654,16 @@ impl TenantStore for MemoryStore {
 
     async fn change_settings(
         &self,
-        scope: &Scope,
+        scope: &Side,
         from: &TwoFactorSettings,
         to: &TwoFactorSettings,
     ) -> Result<TwoFactorSettings, StoreError> {
         let mut s = self.write();
         let current = match scope {
-            Scope::Host => s
+            Side::Host => s
                 .host_settings
                 .get_or_insert_with(TwoFactorSettings::default),
-            Scope::Tenant(key) => &mut s.tenants.get_mut(key).ok_or(StoreError::NotFound)?.settings,
+            Side::Tenant(key) => &mut s.tenants.get_mut(key).ok_or(StoreError::NotFound)?.settings,
         };
         let moved = (from.behaviour != to.behaviour && current.behaviour != from.behaviour)
             || (from.users_can_change != to.users_can_change

@@ -76,7 +76,8 @@ use crate::email::Email;
 use crate::lockout::LockoutPolicy;
 use crate::phone::PhoneNumber;
 use crate::policy::{Behaviour, TwoFactorSettings};
-use crate::tenant::{Host, Scope, Tenant};
+use crate::side::Side;
+use crate::tenant::{Host, Tenant};
 use crate::throttle::{Limit, Taken, Window};
 use crate::user::{Authenticator, User, UserPatch};
 
@@ -142,7 +143,7 @@ pub fn stored_email(attribute: &str, text: &str) -> Result<Email, StoreError> {
 /// typed alike cost the same reads.
 pub async fn login_record_under(
     store: &dyn UserStore,
-    scope: &Scope,
+    scope: &Side,
     keys: &[String],
 ) -> Result<Option<LoginRecord>, StoreError> {
     match keys {
@@ -162,7 +163,7 @@ pub async fn login_record_under(
 /// as [`login_record_under`] reads.
 pub async fn user_under(
     store: &dyn UserStore,
-    scope: &Scope,
+    scope: &Side,
     keys: &[String],
 ) -> Result<Option<User>, StoreError> {
     match keys {
@@ -330,7 +331,7 @@ pub trait UserStore: Send + Sync {
     /// The user with this email key (lower case) in `scope`.
     async fn user_by_email(
         &self,
-        scope: &Scope,
+        scope: &Side,
         email_key: &str,
     ) -> Result<Option<User>, StoreError>;
     /// The user with this id.
@@ -342,7 +343,7 @@ pub trait UserStore: Send + Sync {
     /// one item the email names: what login needs before the password check.
     async fn login_record(
         &self,
-        scope: &Scope,
+        scope: &Side,
         email_key: &str,
     ) -> Result<Option<LoginRecord>, StoreError>;
     /// Takes a slot for attempt `attempt` (see the module doc): counts it while
@@ -393,7 +394,7 @@ pub trait UserStore: Send + Sync {
     /// by email key, at most `limit`, after `after`.
     async fn users_in(
         &self,
-        scope: &Scope,
+        scope: &Side,
         email_prefix: &str,
         after: Option<&PageKey>,
         limit: usize,
@@ -425,7 +426,7 @@ pub trait EventStore: Send + Sync {
     /// The events of a side's users (of `event_type` only, if given), newest first, after `after`.
     async fn side_events(
         &self,
-        scope: &Scope,
+        scope: &Side,
         event_type: Option<EventType>,
         after: Option<&PageKey>,
         limit: usize,
@@ -475,7 +476,7 @@ pub trait TenantStore: Send + Sync {
     /// for a tenant that does not exist.
     async fn change_settings(
         &self,
-        scope: &Scope,
+        scope: &Side,
         from: &TwoFactorSettings,
         to: &TwoFactorSettings,
     ) -> Result<TwoFactorSettings, StoreError>;

@@ -59,9 +59,9 @@ use crate::clock::{Clock, ManualClock};
 use crate::config::Config;
 use crate::email::Email;
 use crate::phone::PhoneNumber;
+use crate::side::Side;
 use crate::store::Store;
 use crate::store::memory::MemoryStore;
-use crate::tenant::Scope;
 use crate::user::{Role, User, UserPatch};
 
 /// A core over a fresh memory store and a manual clock, with random keys. The clock
@@ -110,7 +110,7 @@ pub fn json_request(
 /// email unconfirmed, no phone, 2FA flag off.
 pub async fn seed_user(
     core: &Core,
-    scope: Scope,
+    scope: Side,
     email: &str,
     password: &str,
     roles: &[Role],
@@ -186,7 +186,7 @@ impl Reply {
 
 /// A user value (not stored) with a throwaway password hash; for building fixtures
 /// such as a tenant's first admin.
-pub fn seed_user_value(scope: &Scope, email: &str) -> User {
+pub fn seed_user_value(scope: &Side, email: &str) -> User {
     User {
         email_confirmed: true,
         roles: vec![Role::TenantAdmin],

@@ -18,9 +18,9 @@ use crate::clock::ManualClock;
 use crate::config::Config;
 use crate::senders::log::{LogSender, OutboxEntry};
 use crate::senders::{DeliveryError, SmsMessage, SmsSender};
+use crate::side::Side;
 use crate::store::UserStore;
 use crate::store::memory::MemoryStore;
-use crate::tenant::Scope;
 use crate::tokens::{NewToken, TokenKind};
 use crate::user::{Authenticator, User, UserPatch};
 use async_trait::async_trait;
@@ -107,7 +107,7 @@ impl World {
 
     /// A host user with nothing set up.
     pub async fn plain_user(&self, email: &str) -> User {
-        seed_user(&self.core, Scope::Host, email, PASSWORD, &[]).await
+        seed_user(&self.core, Side::Host, email, PASSWORD, &[]).await
     }
 
     /// A host user with 2FA on, email and phone confirmed.
@@ -223,7 +223,7 @@ impl World {
             amr,
             mfa_at,
             sid,
-            ..crate::tokens::token_for(&self.core, user)
+            ..crate::flows::token_for(&self.core, user)
         };
         self.core
             .tokens

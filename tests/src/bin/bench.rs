@@ -14,7 +14,7 @@ use serde_json::json;
 use twofa::app::Core;
 use twofa::config::Config;
 use twofa::senders::log::LogSender;
-use twofa::tenant::Scope;
+use twofa::side::Side;
 use twofa::testing::fixtures::PASSWORD;
 use twofa::testing::{Reply, json_request, memory_core, seed_user};
 use twofa::user::UserPatch;
@@ -159,7 +159,7 @@ async fn handlers() {
     .await;
     summary("POST /login (unknown email: dummy hash)", unknown);
 
-    let user = seed_user(&core, Scope::Host, "mfa@example.com", PASSWORD, &[]).await;
+    let user = seed_user(&core, Side::Host, "mfa@example.com", PASSWORD, &[]).await;
     core.store
         .update_user(
             &user.id,
@@ -356,7 +356,7 @@ async fn units() {
         Config::default(),
     );
     let outbox = LogSender::default();
-    let user = seed_user(&core, Scope::Host, "mfa@example.com", PASSWORD, &[]).await;
+    let user = seed_user(&core, Side::Host, "mfa@example.com", PASSWORD, &[]).await;
     core.store
         .update_user(
             &user.id,

@@ -11,7 +11,7 @@ use e2e::{
 };
 use serde_json::{Value, json};
 use twofa::config::Config;
-use twofa::tenant::Scope;
+use twofa::side::Side;
 use twofa::testing::emulator_sdk_config;
 use twofa::user::Role;
 
@@ -239,7 +239,7 @@ async fn forgot_reset_change_sign_out_everywhere_and_a_host_lockout_of_two_over_
     let admin_email = format!("root-{label}@example.org");
     let root = twofa::testing::seed_user(
         &app.api.core,
-        Scope::Host,
+        Side::Host,
         &admin_email,
         FIRST,
         &[Role::HostAdmin],
@@ -442,7 +442,7 @@ async fn a_password_change_or_sign_out_everywhere_ends_a_pending_reset_code() {
     )
     .await;
     let email = "jane@example.com";
-    let user = twofa::testing::seed_user(&app.api.core, Scope::Host, email, FIRST, &[]).await;
+    let user = twofa::testing::seed_user(&app.api.core, Side::Host, email, FIRST, &[]).await;
     app.api
         .core
         .store

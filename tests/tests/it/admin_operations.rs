@@ -219,7 +219,7 @@ async fn unlocks_give_no_more_than_a_hundred_consecutive_guesses_on_both_stores(
     use std::sync::Arc;
     use twofa::clock::ManualClock;
     use twofa::config::Config;
-    use twofa::tenant::Scope;
+    use twofa::side::Side;
     use twofa::testing::{Reply, core_over, json_request, seed_user};
     use twofa::user::Role;
     let mut backends = vec![Backend::Memory];
@@ -233,14 +233,14 @@ async fn unlocks_give_no_more_than_a_hundred_consecutive_guesses_on_both_stores(
         let core = core_over(e2e::store(&backend).await, clock.clone(), config);
         let admin = seed_user(
             &core,
-            Scope::Host,
+            Side::Host,
             "root@example.com",
             PASSWORD,
             &[Role::HostAdmin],
         )
         .await;
-        let jane = seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
-        let token = twofa::tokens::issue_access(&core, &admin, &["pwd"], None)
+        let jane = seed_user(&core, Side::Host, "jane@example.com", PASSWORD, &[]).await;
+        let token = twofa::flows::issue_access(&core, &admin, &["pwd"], None)
             .unwrap()
             .access_token;
 

@@ -7,7 +7,7 @@ use e2e::Client;
 use e2e::{AppOptions, Backend, Reply, TestApp, spawn_app};
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use twofa::tenant::Scope;
+use twofa::side::Side;
 use twofa::testing::fixtures::PASSWORD;
 use twofa::user::Role;
 
@@ -38,20 +38,13 @@ fn assert_client_error_or_success(reply: &Reply, what: &str) {
 async fn tokens(app: &TestApp) -> (String, String) {
     twofa::testing::seed_user(
         &app.api.core,
-        Scope::Host,
+        Side::Host,
         "admin@example.com",
         PASSWORD,
         &[Role::HostAdmin],
     )
     .await;
-    twofa::testing::seed_user(
-        &app.api.core,
-        Scope::Host,
-        "user@example.com",
-        PASSWORD,
-        &[],
-    )
-    .await;
+    twofa::testing::seed_user(&app.api.core, Side::Host, "user@example.com", PASSWORD, &[]).await;
     let mut out = Vec::new();
     for email in ["admin@example.com", "user@example.com"] {
         let r = app

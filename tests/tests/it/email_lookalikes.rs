@@ -4,7 +4,7 @@ use e2e::Client;
 use e2e::{AppOptions, Backend, spawn_app};
 use serde_json::json;
 use twofa::email::Email;
-use twofa::tenant::Scope;
+use twofa::side::Side;
 use twofa::testing::fixtures::PASSWORD;
 use twofa::user::User;
 
@@ -26,7 +26,7 @@ async fn an_address_stored_before_normalisation_cannot_get_a_look_alike_twin() {
     let core = &app.api.core;
     let typed = "jose\u{301}@example.com";
     let legacy = User::new(
-        Scope::Host,
+        Side::Host,
         Email::from_stored(typed).expect("a stored address"),
         twofa::password::hash_blocking_for_tests(PASSWORD),
         core.now(),

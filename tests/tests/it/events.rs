@@ -12,7 +12,8 @@ use twofa::app::Core;
 use twofa::codes::{CodePurpose, PendingCode, code_hash};
 use twofa::devices::Device;
 use twofa::policy::{Behaviour, TwoFactorSettings};
-use twofa::tenant::{Scope, Tenant};
+use twofa::side::Side;
+use twofa::tenant::Tenant;
 use twofa::tokens::{NewToken, TokenKind};
 use twofa::user::{Authenticator, Role, User, UserPatch};
 
@@ -54,7 +55,7 @@ impl World {
         &self.api.core
     }
 
-    async fn user(&self, scope: Scope, email: &str, roles: &[Role]) -> User {
+    async fn user(&self, scope: Side, email: &str, roles: &[Role]) -> User {
         twofa::testing::seed_user(self.core(), scope, email, JANE_PASSWORD, roles).await
     }
 
@@ -64,7 +65,7 @@ impl World {
 
     /// Jane, whose email is confirmed.
     async fn jane(&self) -> User {
-        let jane = self.user(Scope::Host, JANE, &[]).await;
+        let jane = self.user(Side::Host, JANE, &[]).await;
         self.patch(
             &jane,
             UserPatch {
@@ -79,7 +80,7 @@ impl World {
         let t = NewToken {
             amr: vec!["pwd".into()],
             mfa_at,
-            ..twofa::tokens::token_for(self.core(), user)
+            ..twofa::flows::token_for(self.core(), user)
         };
         self.core()
             .tokens
@@ -104,7 +105,7 @@ impl World {
         let t = NewToken {
             amr: vec!["pwd".into()],
             sid: Some(sid),
-            ..twofa::tokens::token_for(self.core(), &jane)
+            ..twofa::flows::token_for(self.core(), &jane)
         };
         let token = self
             .core()
@@ -116,7 +117,7 @@ impl World {
 
     async fn host_admin(&self) -> String {
         let admin = self
-            .user(Scope::Host, "root@example.com", &[Role::HostAdmin])
+            .user(Side::Host, "root@example.com", &[Role::HostAdmin])
             .await;
         self.access(&admin, None)
     }
@@ -132,7 +133,7 @@ impl World {
             host_lockout: None,
         };
         let mut admin = User::new(
-            tenant.scope(),
+            tenant.side(),
             twofa::testing::test_email("admin@acme.example"),
             twofa::password::hash_blocking_for_tests("amber-Falcon-37-meadow"),
             now,
@@ -168,7 +169,7 @@ impl World {
             "register.json" => (Setup::default(), 201),
             // No second factor applies to a user whose own flag is off: signed in.
             "login.json" => {
-                self.user(Scope::Host, JANE, &[]).await;
+                self.user(Side::Host, JANE, &[]).await;
                 (Setup::default(), 200)
             }
             "send-code.json" => {

@@ -12,8 +12,8 @@ use serde_json::json;
 use twofa::clock::{Clock, ManualClock};
 use twofa::config::Config;
 use twofa::senders::log::LogSender;
+use twofa::side::Side;
 use twofa::store::dynamo::DynamoStore;
-use twofa::tenant::Scope;
 use twofa::testing::Reply;
 use twofa::testing::emulator_sdk_config;
 use twofa::testing::fixtures::PASSWORD;
@@ -77,7 +77,7 @@ async fn an_expired_code_answers_410_before_and_after_the_sweep_and_counts_no_fa
     let out = LogSender::new(clock.clone());
 
     let user = User::new(
-        Scope::Host,
+        Side::Host,
         twofa::testing::test_email("jane@example.org"),
         "$argon2id$unused".into(),
         core.now(),
@@ -94,7 +94,7 @@ async fn an_expired_code_answers_410_before_and_after_the_sweep_and_counts_no_fa
     let claims = NewToken {
         amr: vec!["pwd".into()],
         sid: Some(sid),
-        ..twofa::tokens::token_for(&core, &user)
+        ..twofa::flows::token_for(&core, &user)
     };
     let token = core
         .tokens
@@ -189,7 +189,7 @@ async fn an_unknown_emails_failures_still_count_after_the_sweep_as_an_accounts_d
     let clock = Arc::new(ManualClock::new(4_102_444_800));
     let core = twofa::testing::core_over(Arc::new(store), clock.clone(), Config::default());
     let out = LogSender::new(clock.clone());
-    twofa::testing::seed_user(&core, Scope::Host, "jane@example.org", PASSWORD, &[]).await;
+    twofa::testing::seed_user(&core, Side::Host, "jane@example.org", PASSWORD, &[]).await;
     // Four of the five failures, for an account nobody signs in to and for an email
     // without one: the same answers.
     for email in ["jane@example.org", "nobody@example.org"] {
@@ -238,7 +238,7 @@ async fn a_right_but_expired_reset_code_answers_410_every_time_whatever_the_swee
     let core = twofa::testing::core_over(Arc::new(store), clock.clone(), config);
     let out = LogSender::new(clock.clone());
     let user =
-        twofa::testing::seed_user(&core, Scope::Host, "jane@example.org", PASSWORD, &[]).await;
+        twofa::testing::seed_user(&core, Side::Host, "jane@example.org", PASSWORD, &[]).await;
     core.store
         .update_user(
             &user.id,

@@ -315,7 +315,7 @@ async fn in_a_brown_out_a_right_code_is_answered_before_the_function_timeout_and
     let core = &app.api.core;
     let user = twofa::testing::seed_user(
         core,
-        twofa::tenant::Scope::Host,
+        twofa::side::Side::Host,
         "jane@example.com",
         PASSWORD,
         &[],
@@ -340,7 +340,7 @@ async fn in_a_brown_out_a_right_code_is_answered_before_the_function_timeout_and
             twofa::tokens::NewToken {
                 amr: vec!["pwd".into()],
                 sid: Some(sid),
-                ..twofa::tokens::token_for(core, &user)
+                ..twofa::flows::token_for(core, &user)
             },
             core.now(),
         )

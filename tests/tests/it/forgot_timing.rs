@@ -14,7 +14,7 @@ use twofa::clock::SystemClock;
 use twofa::config::Config;
 use twofa::senders::log::LogSender;
 use twofa::senders::ses::SesSender;
-use twofa::tenant::Scope;
+use twofa::side::Side;
 use twofa::testing::emulator_sdk_config;
 use twofa::testing::fixtures::PASSWORD;
 use twofa::testing::json_request;
@@ -57,7 +57,7 @@ async fn forgot_takes_as_long_for_an_account_that_gets_a_code_as_for_an_unknown_
         let core =
             twofa::testing::core_over(e2e::store(&backend).await, Arc::new(SystemClock), config);
         let user =
-            twofa::testing::seed_user(&core, Scope::Host, "jane@example.org", PASSWORD, &[]).await;
+            twofa::testing::seed_user(&core, Side::Host, "jane@example.org", PASSWORD, &[]).await;
         core.store
             .update_user(
                 &user.id,

@@ -14,6 +14,7 @@ mod expiry;
 mod fault_proxy;
 mod faults;
 mod forgot_timing;
+mod module_map;
 mod permissions;
 mod policy;
 mod policy_cache_measure;

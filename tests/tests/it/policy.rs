@@ -215,7 +215,7 @@ struct SmsSide {
 
 impl SmsSide {
     async fn new(backend: &Backend) -> Self {
-        use twofa::tenant::Scope;
+        use twofa::side::Side;
         use twofa::testing::{patch_user, seed_user};
         use twofa::user::{Authenticator, UserPatch};
         let app = spawn_app(backend, AppOptions::default()).await;
@@ -256,7 +256,7 @@ impl SmsSide {
         .await;
         let user = seed_user(
             core,
-            Scope::Tenant("acme".into()),
+            Side::Tenant("acme".into()),
             "sam@acme.example",
             PASSWORD,
             &[],
@@ -283,7 +283,7 @@ impl SmsSide {
     /// The admin's access token, its second factor proven `age` seconds ago.
     fn admin_token(&self, age: i64) -> String {
         let core = &self.app.api.core;
-        twofa::tokens::issue_access(core, &self.admin, &["pwd", "otp"], Some(core.now() - age))
+        twofa::flows::issue_access(core, &self.admin, &["pwd", "otp"], Some(core.now() - age))
             .expect("an access token")
             .access_token
     }

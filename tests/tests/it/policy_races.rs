@@ -8,7 +8,7 @@ use e2e::Client;
 use e2e::gate_store::GateStore;
 use e2e::{AppOptions, Backend, TestApp, spawn_app_over};
 use serde_json::json;
-use twofa::tenant::Scope;
+use twofa::side::Side;
 use twofa::testing::fixtures::PASSWORD;
 use twofa::testing::{patch_user, seed_user};
 use twofa::user::{Authenticator, User, UserPatch};
@@ -21,7 +21,7 @@ async fn gated_app() -> (TestApp, GateStore) {
 }
 
 fn access(app: &TestApp, user: &User, amr: &[&str], mfa_at: Option<i64>) -> String {
-    twofa::tokens::issue_access(&app.api.core, user, amr, mfa_at)
+    twofa::flows::issue_access(&app.api.core, user, amr, mfa_at)
         .expect("an access token")
         .access_token
 }
@@ -66,7 +66,7 @@ async fn sms_side(app: &TestApp) -> (User, User) {
     .await;
     let user = seed_user(
         core,
-        Scope::Tenant("acme".into()),
+        Side::Tenant("acme".into()),
         "sam@acme.example",
         PASSWORD,
         &[],
@@ -168,7 +168,7 @@ async fn a_login_racing_a_stranding_change_keeps_the_mark_and_the_password_alone
 async fn a_request_in_flight_cannot_outrun_sign_out_everywhere_to_keep_a_live_token() {
     let (app, gate) = gated_app().await;
     let core = &app.api.core;
-    let user = seed_user(core, Scope::Host, "jo@example.com", PASSWORD, &[]).await;
+    let user = seed_user(core, Side::Host, "jo@example.com", PASSWORD, &[]).await;
     let stolen = access(&app, &user, &["pwd"], None);
     let owners = access(&app, &user, &["pwd"], None);
 

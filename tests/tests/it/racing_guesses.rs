@@ -24,8 +24,8 @@ use e2e::lockout_log::{Entry, LockoutLog, Noted};
 use e2e::{AppOptions, Backend, Reply, TestApp, spawn_app_over};
 use serde_json::{Value, json};
 use twofa::config::Config;
+use twofa::side::Side;
 use twofa::store::Succeeded;
-use twofa::tenant::Scope;
 use twofa::testing::fixtures::PASSWORD;
 use twofa::user::{Authenticator, UserPatch};
 
@@ -128,7 +128,7 @@ async fn at_most_one_judged_of(
         .api
         .core
         .store
-        .user_by_email(&Scope::Host, email)
+        .user_by_email(&Side::Host, email)
         .await
         .expect("the store answers")
         .expect("the user exists");
@@ -291,7 +291,7 @@ fn one_slot(seen: &[Entry], judged: usize) -> Result<(), String> {
 /// phone, an enabled authenticator (its key returned), recovery codes, and 2FA on.
 async fn two_factor_user(app: &TestApp, email: &str) -> (String, Vec<u8>, Vec<String>) {
     let core = &app.api.core;
-    let user = twofa::testing::seed_user(core, Scope::Host, email, PASSWORD, &[]).await;
+    let user = twofa::testing::seed_user(core, Side::Host, email, PASSWORD, &[]).await;
     let key = twofa::totp::new_key().expect("randomness").expose().clone();
     let sealed_key = core.seal_key.seal(&key, &user.id).expect("sealing");
     let codes: Vec<String> = twofa::codes::new_recovery_codes()
@@ -328,7 +328,7 @@ async fn passwords(backend: Backend) {
     for round in 0..ROUNDS {
         let email = format!("race{round}@example.com");
         let user =
-            twofa::testing::seed_user(&app.api.core, Scope::Host, &email, PASSWORD, &[]).await;
+            twofa::testing::seed_user(&app.api.core, Side::Host, &email, PASSWORD, &[]).await;
         app.api
             .core
             .store
@@ -424,7 +424,7 @@ async fn codes(backend: Backend, provider: &str) {
 /// A host user with a confirmed email (so lockout notices are sent) and 2FA off, and
 /// an access token from a real login.
 async fn signed_in_user(app: &TestApp, email: &str) -> String {
-    let user = twofa::testing::seed_user(&app.api.core, Scope::Host, email, PASSWORD, &[]).await;
+    let user = twofa::testing::seed_user(&app.api.core, Side::Host, email, PASSWORD, &[]).await;
     app.api
         .core
         .store

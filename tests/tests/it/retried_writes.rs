@@ -13,8 +13,8 @@ use twofa::app::Core;
 use twofa::clock::SystemClock;
 use twofa::config::Config;
 use twofa::senders::log::LogSender;
+use twofa::side::Side;
 use twofa::store::dynamo::DynamoStore;
-use twofa::tenant::Scope;
 use twofa::testing::fixtures::PASSWORD;
 use twofa::testing::{Reply, json_request, seed_user};
 use twofa::tokens::{NewToken, TokenKind};
@@ -59,7 +59,7 @@ async fn setup() -> Option<Setup> {
 async fn signing_in(core: &Core) -> (User, Vec<u8>, Vec<String>, String) {
     let user = seed_user(
         core,
-        Scope::Host,
+        Side::Host,
         &format!("{}@example.com", uuid::Uuid::new_v4().simple()),
         PASSWORD,
         &[],
@@ -99,7 +99,7 @@ async fn signing_in(core: &Core) -> (User, Vec<u8>, Vec<String>, String) {
             NewToken {
                 amr: vec!["pwd".into()],
                 sid: Some(sid),
-                ..twofa::tokens::token_for(core, &user)
+                ..twofa::flows::token_for(core, &user)
             },
             core.now(),
         )
@@ -321,13 +321,13 @@ async fn a_right_password_whose_give_back_is_retried_keeps_the_earlier_failures_
 async fn signed_in_user(core: &Core, roles: &[twofa::user::Role]) -> (User, String) {
     let user = seed_user(
         core,
-        Scope::Host,
+        Side::Host,
         &format!("{}@example.com", uuid::Uuid::new_v4().simple()),
         PASSWORD,
         roles,
     )
     .await;
-    let token = twofa::tokens::issue_access(core, &user, &["pwd"], None)
+    let token = twofa::flows::issue_access(core, &user, &["pwd"], None)
         .expect("a token")
         .access_token;
     (user, token)

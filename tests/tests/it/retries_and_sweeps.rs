@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use twofa::clock::SystemClock;
 use twofa::config::Config;
+use twofa::side::Side;
 use twofa::store::dynamo::DynamoStore;
 use twofa::store::{Slot, Spend, Subject, Succeeded, Success};
-use twofa::tenant::Scope;
 use twofa::testing::fixtures::PASSWORD;
 use twofa::testing::seed_user;
 use twofa::user::UserPatch;
@@ -47,7 +47,7 @@ async fn a_retried_slot_write_counts_once_even_when_another_attempt_landed_in_be
         eprintln!("SKIPPED: no DYNAMODB_ENDPOINT");
         return;
     };
-    let user = seed_user(&core, Scope::Host, "slot-retry@example.com", PASSWORD, &[]).await;
+    let user = seed_user(&core, Side::Host, "slot-retry@example.com", PASSWORD, &[]).await;
     let (store, now) = (core.store.as_ref(), core.now());
     // Attempt A's slot applies; its answer is lost.
     assert_eq!(
@@ -90,7 +90,7 @@ async fn a_retried_success_write_is_its_own_even_when_another_success_landed_in_
     };
     let user = seed_user(
         &core,
-        Scope::Host,
+        Side::Host,
         "success-retry@example.com",
         PASSWORD,
         &[],
@@ -152,7 +152,7 @@ async fn a_retried_give_back_gives_back_once_even_when_another_success_landed_in
     };
     let user = seed_user(
         &core,
-        Scope::Host,
+        Side::Host,
         "giveback-retry@example.com",
         PASSWORD,
         &[],
@@ -245,7 +245,7 @@ async fn signing_in_behind_a_proxy() -> Option<(
     let core = twofa::testing::core_over(Arc::new(store), Arc::new(SystemClock), Config::default());
     let user = seed_user(
         &core,
-        Scope::Host,
+        Side::Host,
         &format!("{}@example.com", uuid::Uuid::new_v4().simple()),
         PASSWORD,
         &[],
@@ -275,7 +275,7 @@ async fn signing_in_behind_a_proxy() -> Option<(
             NewToken {
                 amr: vec!["pwd".into()],
                 sid: Some(sid),
-                ..twofa::tokens::token_for(&core, &user)
+                ..twofa::flows::token_for(&core, &user)
             },
             core.now(),
         )
@@ -353,7 +353,7 @@ async fn an_expired_code_past_its_grace_answers_the_same_whether_or_not_ttl_swep
     let out = twofa::senders::log::LogSender::default();
     let user = seed_user(
         &core,
-        Scope::Host,
+        Side::Host,
         &format!("{}@example.com", uuid::Uuid::new_v4().simple()),
         PASSWORD,
         &[],
@@ -369,7 +369,7 @@ async fn an_expired_code_past_its_grace_answers_the_same_whether_or_not_ttl_swep
         expires_at: now - 2 * 86_400,
     };
     core.store.put_code(&code).await.unwrap();
-    let access = twofa::tokens::issue_access(&core, &user, &["pwd"], None)
+    let access = twofa::flows::issue_access(&core, &user, &["pwd"], None)
         .unwrap()
         .access_token;
     let confirm = || async {
@@ -427,7 +427,7 @@ async fn forgetting_an_expired_browser_answers_the_same_whether_or_not_ttl_swept
     let out = twofa::senders::log::LogSender::default();
     let user = seed_user(
         &core,
-        Scope::Host,
+        Side::Host,
         &format!("{}@example.com", uuid::Uuid::new_v4().simple()),
         PASSWORD,
         &[],
@@ -448,7 +448,7 @@ async fn forgetting_an_expired_browser_answers_the_same_whether_or_not_ttl_swept
         })
         .await
         .unwrap();
-    let access = twofa::tokens::issue_access(&core, &user, &["pwd"], None)
+    let access = twofa::flows::issue_access(&core, &user, &["pwd"], None)
         .unwrap()
         .access_token;
     let forget = |id: &'static str| {
@@ -550,7 +550,7 @@ async fn a_retried_unlock_does_not_clear_a_failure_counted_after_it() {
     };
     let user = seed_user(
         &core,
-        Scope::Host,
+        Side::Host,
         &format!("{}@example.com", uuid::Uuid::new_v4().simple()),
         PASSWORD,
         &[],

@@ -211,7 +211,7 @@ async fn a_wrong_password_and_an_unknown_email_cost_the_same_requests_in_the_sam
         counted_core_with(&endpoint, Config::read(&env).expect("valid settings")).await;
     let user = twofa::testing::seed_user(
         &core,
-        twofa::tenant::Scope::Host,
+        twofa::side::Side::Host,
         "jane@example.com",
         PASSWORD,
         &[],
@@ -285,7 +285,7 @@ async fn a_wrong_reset_code_and_an_unknown_email_cost_the_same_requests_in_the_s
         counted_core_with(&endpoint, Config::read(&env).expect("valid settings")).await;
     let user = twofa::testing::seed_user(
         &core,
-        twofa::tenant::Scope::Host,
+        twofa::side::Side::Host,
         "jane@example.com",
         PASSWORD,
         &[],
@@ -326,13 +326,13 @@ fn count(ops: &[String], name: &str) -> usize {
 async fn host_admin(core: &Core) -> (twofa::user::User, String) {
     let admin = twofa::testing::seed_user(
         core,
-        twofa::tenant::Scope::Host,
+        twofa::side::Side::Host,
         "root@example.com",
         PASSWORD,
         &[twofa::user::Role::HostAdmin],
     )
     .await;
-    let token = twofa::tokens::issue_access(core, &admin, &["pwd"], None)
+    let token = twofa::flows::issue_access(core, &admin, &["pwd"], None)
         .expect("a token")
         .access_token;
     (admin, token)
@@ -353,7 +353,7 @@ async fn a_page_of_users_or_events_is_one_query_never_a_scan() {
     for i in 0..3 {
         twofa::testing::seed_user(
             &core,
-            twofa::tenant::Scope::Host,
+            twofa::side::Side::Host,
             &format!("user{i}@example.com"),
             PASSWORD,
             &[],
@@ -425,8 +425,7 @@ async fn a_page_of_users_or_events_is_one_query_never_a_scan() {
 
 /// A user of the host signed in on `core`, its access token, and `n` remembered browsers.
 async fn with_browsers(core: &Core, email: &str, n: usize) -> (twofa::user::User, String) {
-    let user =
-        twofa::testing::seed_user(core, twofa::tenant::Scope::Host, email, PASSWORD, &[]).await;
+    let user = twofa::testing::seed_user(core, twofa::side::Side::Host, email, PASSWORD, &[]).await;
     let now = core.now();
     for i in 0..n {
         let at = now - (n - i) as i64;
@@ -444,7 +443,7 @@ async fn with_browsers(core: &Core, email: &str, n: usize) -> (twofa::user::User
             .await
             .expect("a remembered browser");
     }
-    let token = twofa::tokens::issue_access(core, &user, &["pwd"], None)
+    let token = twofa::flows::issue_access(core, &user, &["pwd"], None)
         .expect("a token")
         .access_token;
     (user, token)

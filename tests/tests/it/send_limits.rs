@@ -8,7 +8,7 @@ use e2e::Client;
 use e2e::{AppOptions, Backend, TestApp, spawn_app};
 use serde_json::json;
 use twofa::config::Config;
-use twofa::tenant::Scope;
+use twofa::side::Side;
 use twofa::testing::fixtures::PASSWORD;
 use twofa::tokens::TokenKind;
 use twofa::user::User;
@@ -25,7 +25,7 @@ fn config(pairs: &[(&str, &str)]) -> Config {
 async fn confirming(app: &TestApp, label: &str) -> String {
     let core = &app.api.core;
     let user = User::new(
-        Scope::Host,
+        Side::Host,
         twofa::testing::test_email(&format!(
             "user-{label}-{}@example.org",
             uuid::Uuid::new_v4().simple()
@@ -37,7 +37,7 @@ async fn confirming(app: &TestApp, label: &str) -> String {
     core.tokens
         .issue(
             TokenKind::Access,
-            twofa::tokens::token_for(core, &user),
+            twofa::flows::token_for(core, &user),
             core.now(),
         )
         .expect("signing a token")

@@ -8,7 +8,7 @@
 use e2e::Client;
 use e2e::{AppOptions, Backend, Reply, TestApp, spawn_app};
 use serde_json::json;
-use twofa::tenant::Scope;
+use twofa::side::Side;
 use twofa::testing::fixtures::PASSWORD;
 use twofa::user::UserPatch;
 
@@ -89,7 +89,7 @@ async fn race(backend: Backend) {
         // A confirmed address, so that the owner can still sign in once 2FA is on.
         let store = &app.api.core.store;
         let user = store
-            .user_by_email(&Scope::Host, &email)
+            .user_by_email(&Side::Host, &email)
             .await
             .expect("the store answers")
             .expect("the user exists");

@@ -9,7 +9,7 @@ use e2e::Client;
 use e2e::gate_store::GateStore;
 use e2e::{AppOptions, Backend, TestApp, spawn_app_over};
 use serde_json::json;
-use twofa::tenant::Scope;
+use twofa::side::Side;
 use twofa::testing::fixtures::PASSWORD;
 use twofa::testing::{patch_user, seed_user};
 use twofa::user::{User, UserPatch};
@@ -24,7 +24,7 @@ async fn gated_app() -> (TestApp, GateStore) {
 }
 
 fn access(app: &TestApp, user: &User) -> String {
-    twofa::tokens::issue_access(&app.api.core, user, &["pwd"], None)
+    twofa::flows::issue_access(&app.api.core, user, &["pwd"], None)
         .expect("an access token")
         .access_token
 }
@@ -51,7 +51,7 @@ async fn login_status(app: &TestApp, email: &str, password: &str) -> u16 {
 async fn a_password_change_in_flight_cannot_outrun_sign_out_everywhere() {
     let (app, gate) = gated_app().await;
     let core = &app.api.core;
-    let user = seed_user(core, Scope::Host, "jo@example.com", PASSWORD, &[]).await;
+    let user = seed_user(core, Side::Host, "jo@example.com", PASSWORD, &[]).await;
     let stolen = access(&app, &user);
     let owners = access(&app, &user);
 
@@ -91,7 +91,7 @@ async fn a_password_change_in_flight_cannot_outrun_sign_out_everywhere() {
 async fn a_password_change_in_flight_cannot_outrun_the_owners_password_change() {
     let (app, gate) = gated_app().await;
     let core = &app.api.core;
-    let user = seed_user(core, Scope::Host, "jo@example.com", PASSWORD, &[]).await;
+    let user = seed_user(core, Side::Host, "jo@example.com", PASSWORD, &[]).await;
     let stolen = access(&app, &user);
     let owners = access(&app, &user);
 
@@ -139,7 +139,7 @@ async fn a_password_change_in_flight_cannot_outrun_the_owners_password_change() 
 async fn a_reset_code_in_flight_cannot_outrun_the_owners_password_change() {
     let (app, gate) = gated_app().await;
     let core = &app.api.core;
-    let user = seed_user(core, Scope::Host, "jo@example.com", PASSWORD, &[]).await;
+    let user = seed_user(core, Side::Host, "jo@example.com", PASSWORD, &[]).await;
     let user = patch_user(
         core,
         &user,
@@ -214,13 +214,13 @@ async fn an_admins_change_in_flight_cannot_outrun_the_admins_sign_out_everywhere
     let core = &app.api.core;
     let admin = seed_user(
         core,
-        Scope::Host,
+        Side::Host,
         "root@example.com",
         PASSWORD,
         &[twofa::user::Role::HostAdmin],
     )
     .await;
-    let user = seed_user(core, Scope::Host, "jo@example.com", PASSWORD, &[]).await;
+    let user = seed_user(core, Side::Host, "jo@example.com", PASSWORD, &[]).await;
     let user = patch_user(
         core,
         &user,
@@ -268,7 +268,7 @@ async fn an_admins_change_in_flight_cannot_outrun_the_admins_sign_out_everywhere
 async fn new_recovery_codes_in_flight_cannot_outrun_sign_out_everywhere() {
     let (app, gate) = gated_app().await;
     let core = &app.api.core;
-    let user = seed_user(core, Scope::Host, "jo@example.com", PASSWORD, &[]).await;
+    let user = seed_user(core, Side::Host, "jo@example.com", PASSWORD, &[]).await;
     let user = patch_user(
         core,
         &user,
@@ -281,7 +281,7 @@ async fn new_recovery_codes_in_flight_cannot_outrun_sign_out_everywhere() {
     )
     .await;
     let now = core.now();
-    let stolen = twofa::tokens::issue_access(core, &user, &["pwd", "otp"], Some(now))
+    let stolen = twofa::flows::issue_access(core, &user, &["pwd", "otp"], Some(now))
         .expect("an access token")
         .access_token;
     let owners = access(&app, &user);

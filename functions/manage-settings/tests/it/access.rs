@@ -200,8 +200,8 @@ async fn a_token_whose_tenant_is_not_its_users_tenant_is_refused_everywhere() {
         .issue(
             TokenKind::Access,
             NewToken {
-                scope: w.globex_admin.scope.key(),
-                ..twofa::tokens::token_for(&w.core, &w.acme_admin)
+                scope: w.globex_admin.side.key(),
+                ..twofa::flows::token_for(&w.core, &w.acme_admin)
             },
             w.core.now(),
         )
@@ -272,7 +272,7 @@ async fn a_role_claimed_in_a_token_but_not_held_grants_nothing() {
             TokenKind::Access,
             NewToken {
                 roles: vec!["host_admin".into()],
-                ..twofa::tokens::token_for(&w.core, &w.host_user)
+                ..twofa::flows::token_for(&w.core, &w.host_user)
             },
             w.core.now(),
         )

@@ -225,11 +225,14 @@ async fn a_change_authenticated_before_a_sign_out_everywhere_and_written_after_i
         two_factor_enabled: Some(true),
         ..Default::default()
     };
-    match twofa::tokens::rotate_stamp(&w.core, &caller, &caller.user, late).await {
-        Err(e) => assert!(
-            e.is(twofa::api::ErrorCode::Unauthorized),
-            "the late change answered {e:?}"
-        ),
+    match twofa::flows::rotate_stamp(&w.core, &caller, &caller.user, late).await {
+        Err(e) => {
+            let e = twofa::api::ApiError::from(e);
+            assert!(
+                e.is(twofa::api::ErrorCode::Unauthorized),
+                "the late change answered {e:?}"
+            )
+        }
         Ok((_, fresh)) => {
             let token = fresh.expect("a fresh token").access_token;
             let r = w
@@ -1258,8 +1261,7 @@ async fn enrolling_an_authenticator_never_answers_500_for_an_address_register_ac
         "register accepts the address"
     );
     let user =
-        twofa::testing::seed_user(&w.core, twofa::tenant::Scope::Host, &address, PASSWORD, &[])
-            .await;
+        twofa::testing::seed_user(&w.core, twofa::side::Side::Host, &address, PASSWORD, &[]).await;
 
     let r = w
         .settings(

@@ -228,7 +228,7 @@ async fn the_host_admin_creates_a_tenant_with_its_first_admin() {
         (Behaviour::Optional, &TwoFactorSettings::default())
     );
     let admin = w.user(r.body["admin_user_id"].as_str().unwrap()).await;
-    assert_eq!(admin.scope.key(), "t:initech");
+    assert_eq!(admin.side.key(), "t:initech");
     assert_eq!(admin.roles, vec![twofa::user::Role::TenantAdmin]);
     assert!(admin.password_hash.starts_with("$argon2id$"));
     assert!(!r.body.to_string().contains(PASSWORD));
@@ -253,7 +253,7 @@ async fn tenant_names_are_unique_regardless_of_case() {
     assert!(
         w.core
             .store
-            .user_by_email(&w.acme_admin.scope, "other@acme.example")
+            .user_by_email(&w.acme_admin.side, "other@acme.example")
             .await
             .unwrap()
             .is_none()
@@ -648,7 +648,7 @@ async fn an_admin_turning_its_own_2fa_off_meets_the_same_step_up_as_on_its_accou
         let admin = with_two_factor(&w, admin).await;
         let path = format!("/users/{}/two-factor", admin.id);
         // A token from a remembered browser: no second factor proven.
-        let remembered = twofa::tokens::issue_access(&w.core, &admin, &["pwd", "device"], None)
+        let remembered = twofa::flows::issue_access(&w.core, &admin, &["pwd", "device"], None)
             .unwrap()
             .access_token;
         let r = w

@@ -6,8 +6,8 @@ use twofa::testing::Client;
 
 use serde_json::json;
 use support::World;
-use twofa::policy::load_side;
-use twofa::tenant::Scope;
+use twofa::flows::load_side;
+use twofa::side::Side;
 use twofa::user::{Authenticator, UserPatch};
 
 #[tokio::test]
@@ -93,7 +93,7 @@ async fn a_tenant_without_its_own_values_follows_the_host_and_one_with_them_keep
     );
 
     // What login reads: the one item of the side.
-    let side = load_side(w.core.store.as_ref(), &Scope::Tenant("globex".into()))
+    let side = load_side(w.core.store.as_ref(), &Side::Tenant("globex".into()))
         .await
         .unwrap()
         .unwrap();
@@ -102,7 +102,7 @@ async fn a_tenant_without_its_own_values_follows_the_host_and_one_with_them_keep
     // A tenant created after the host's change follows it too.
     let r = w.settings("POST", "/tenants", json!({"name": "Initech", "admin_email": "boss@initech.example", "admin_password": support::PASSWORD}), Some(&w.token(&w.host_admin))).await;
     assert_eq!(r.status, 201);
-    let side = load_side(w.core.store.as_ref(), &Scope::Tenant("initech".into()))
+    let side = load_side(w.core.store.as_ref(), &Side::Tenant("initech".into()))
         .await
         .unwrap()
         .unwrap();

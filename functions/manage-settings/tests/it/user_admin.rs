@@ -8,8 +8,8 @@ use twofa::testing::Client;
 use serde_json::{Value, json};
 use support::World;
 use twofa::devices::Device;
+use twofa::side::Side;
 use twofa::store::Subject;
-use twofa::tenant::Scope;
 use twofa::testing::seed_user;
 use twofa::user::{Authenticator, UserPatch};
 
@@ -58,7 +58,7 @@ async fn all_pages(
 #[tokio::test]
 async fn a_tenant_admin_lists_its_own_users_by_email_prefix_a_page_at_a_time() {
     let w = World::new().await;
-    let acme = Scope::Tenant("acme".into());
+    let acme = Side::Tenant("acme".into());
     for email in [
         "Bert@acme.example",
         "bob@acme.example",
@@ -68,7 +68,7 @@ async fn a_tenant_admin_lists_its_own_users_by_email_prefix_a_page_at_a_time() {
     }
     seed_user(
         &w.core,
-        Scope::Tenant("globex".into()),
+        Side::Tenant("globex".into()),
         "bill@acme.example",
         support::PASSWORD,
         &[],
@@ -199,7 +199,7 @@ async fn a_cursor_works_only_for_the_side_and_prefix_it_was_made_for() {
     for email in ["a1@acme.example", "a2@acme.example"] {
         seed_user(
             &w.core,
-            Scope::Tenant("acme".into()),
+            Side::Tenant("acme".into()),
             email,
             support::PASSWORD,
             &[],

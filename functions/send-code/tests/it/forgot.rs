@@ -383,7 +383,7 @@ async fn resets_strangers_ask_for_their_own_accounts_leave_other_users_sign_in_c
     for i in 0..101 {
         let email = format!("throwaway{i}@attacker.example");
         let account = twofa::user::User::new(
-            twofa::tenant::Scope::Host,
+            twofa::side::Side::Host,
             twofa::testing::test_email(&email),
             "$argon2id$unused".into(),
             w.now(),

@@ -162,7 +162,7 @@ async fn confirm_phone_sends_nothing_where_the_side_does_not_allow_sms() {
 
 /// An account anyone could have registered, stored without running Argon2 (these
 /// tests make a hundred of them); `patch` is what its owner then did with it.
-async fn throwaway(w: &World, scope: twofa::tenant::Scope, email: &str, patch: UserPatch) -> User {
+async fn throwaway(w: &World, scope: twofa::side::Side, email: &str, patch: UserPatch) -> User {
     let user = User::new(
         scope,
         twofa::testing::test_email(email),
@@ -189,7 +189,7 @@ async fn throwaway_accounts_with_their_own_two_factor_on_cannot_use_up_other_use
     for i in 0..101 {
         let account = throwaway(
             &w,
-            twofa::tenant::Scope::Host,
+            twofa::side::Side::Host,
             &format!("throwaway{i}@attacker.example"),
             UserPatch {
                 email_confirmed: Some(true),
@@ -249,7 +249,7 @@ async fn confirmations_strangers_send_to_a_number_leave_its_owners_sign_in_codes
     for i in 0..11 {
         let account = throwaway(
             &w,
-            twofa::tenant::Scope::Host,
+            twofa::side::Side::Host,
             &format!("throwaway{i}@attacker.example"),
             UserPatch::default(),
         )
@@ -301,11 +301,11 @@ async fn confirmations_asked_for_an_address_in_another_tenant_leave_its_owners_s
         .store
         .create_tenant(
             &tenant,
-            &twofa::testing::seed_user_value(&tenant.scope(), "admin@acme.example"),
+            &twofa::testing::seed_user_value(&tenant.side(), "admin@acme.example"),
         )
         .await
         .expect("a new tenant");
-    let impostor = throwaway(&w, tenant.scope(), EMAIL, UserPatch::default()).await;
+    let impostor = throwaway(&w, tenant.side(), EMAIL, UserPatch::default()).await;
     let access = w.access_token(&impostor, None);
     let mut answers = Vec::new();
     for _ in 0..11 {
@@ -398,17 +398,17 @@ async fn resets_and_confirmations_asked_from_an_address_leave_its_sign_in_codes_
 #[tokio::test]
 async fn an_address_registered_in_another_tenant_cannot_hold_up_its_owner_confirming_it() {
     let w = world();
-    let owner = throwaway(&w, twofa::tenant::Scope::Host, EMAIL, UserPatch::default()).await;
+    let owner = throwaway(&w, twofa::side::Side::Host, EMAIL, UserPatch::default()).await;
     let tenant = twofa::tenant::Tenant::new("acme", 0);
     w.core
         .store
         .create_tenant(
             &tenant,
-            &twofa::testing::seed_user_value(&tenant.scope(), "admin@acme.example"),
+            &twofa::testing::seed_user_value(&tenant.side(), "admin@acme.example"),
         )
         .await
         .expect("a new tenant");
-    let impostor = throwaway(&w, tenant.scope(), EMAIL, UserPatch::default()).await;
+    let impostor = throwaway(&w, tenant.side(), EMAIL, UserPatch::default()).await;
     let access = w.access_token(&impostor, None);
     let mut answers = Vec::new();
     for _ in 0..11 {
@@ -469,7 +469,7 @@ async fn throwaway_accounts_cannot_hold_up_the_first_sign_in_of_a_forced_sides_n
     for i in 0..20 {
         let account = throwaway(
             &w,
-            twofa::tenant::Scope::Host,
+            twofa::side::Side::Host,
             &format!("t{i}@attacker.example"),
             UserPatch::default(),
         )
@@ -519,7 +519,7 @@ async fn aliases_of_one_inbox_do_not_mail_it_past_its_hourly_cap() {
     for i in 0..5 {
         let account = throwaway(
             &w,
-            twofa::tenant::Scope::Host,
+            twofa::side::Side::Host,
             &format!("victim+{i}@example.com"),
             UserPatch::default(),
         )

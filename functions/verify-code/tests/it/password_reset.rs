@@ -338,7 +338,7 @@ async fn an_account_registered_before_addresses_were_normalised_resets_its_passw
     // Stored as it was typed (decomposed é): its key is not the normalised address's.
     let typed = "Rene\u{301}@example.com";
     let old = User::new(
-        twofa::tenant::Scope::Host,
+        twofa::side::Side::Host,
         twofa::email::Email::from_stored(typed).expect("stored before normalisation"),
         twofa::password::hash_blocking_for_tests(PASSWORD),
         w.now(),

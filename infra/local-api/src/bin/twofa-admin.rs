@@ -22,8 +22,9 @@ use twofa::audit::{EventType, Origin, SecurityEvent};
 use twofa::clock::SystemClock;
 use twofa::config::{Config, ProcessEnv};
 use twofa::email::Email;
+use twofa::side::Side;
 use twofa::store::{PageKey, Unlocked};
-use twofa::tenant::{Scope, TenantName};
+use twofa::tenant::TenantName;
 use twofa::user::{User, UserPatch};
 
 #[derive(Parser)]
@@ -225,10 +226,10 @@ async fn create_host_admin(email: &str, password_stdin: bool) -> Result<(), Fail
     Ok(())
 }
 
-fn scope(tenant: Option<&str>) -> Result<Scope, Failure> {
+fn scope(tenant: Option<&str>) -> Result<Side, Failure> {
     Ok(match tenant {
-        None => Scope::Host,
-        Some(name) => Scope::Tenant(
+        None => Side::Host,
+        Some(name) => Side::Tenant(
             TenantName::parse(name)
                 .map_err(|e| format!("--tenant: {e}"))?
                 .key(),

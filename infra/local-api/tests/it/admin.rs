@@ -3,7 +3,7 @@
 use local_api::admin::{SeedError, Seeded, random_password, seed_host_admin, seed_local_admin};
 use twofa::config::Config;
 use twofa::password::verify_password;
-use twofa::tenant::Scope;
+use twofa::side::Side;
 use twofa::testing::fixtures::PASSWORD;
 use twofa::testing::memory_core;
 use twofa::user::Role;
@@ -23,7 +23,7 @@ async fn seeding_twice_keeps_the_first_admin_and_its_password() {
     assert_eq!(again, Seeded::Existed(id.clone()));
     let admin = core
         .store
-        .user_by_email(&Scope::Host, "root@example.com")
+        .user_by_email(&Side::Host, "root@example.com")
         .await
         .unwrap()
         .unwrap();

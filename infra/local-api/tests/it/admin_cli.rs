@@ -5,9 +5,9 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use twofa::password::verify_password;
+use twofa::side::Side;
 use twofa::store::dynamo::DynamoStore;
 use twofa::store::{DeviceStore, UserStore};
-use twofa::tenant::Scope;
 use twofa::testing::fixtures::PASSWORD;
 use twofa::user::{Authenticator, Role, User, UserPatch};
 
@@ -73,7 +73,7 @@ async fn the_operator_command_creates_the_first_host_admin_once() {
     );
     assert!(ok, "{out}");
     let admin = store
-        .user_by_email(&Scope::Host, "root@example.com")
+        .user_by_email(&Side::Host, "root@example.com")
         .await
         .unwrap()
         .expect("the admin is in the table");
@@ -96,7 +96,7 @@ async fn the_operator_command_creates_the_first_host_admin_once() {
     );
     assert!(ok && out.contains("already exists"), "{out}");
     let again = store
-        .user_by_email(&Scope::Host, "root@example.com")
+        .user_by_email(&Side::Host, "root@example.com")
         .await
         .unwrap()
         .unwrap();
@@ -139,7 +139,7 @@ async fn the_operator_unlocks_resets_a_lost_second_factor_and_reads_the_events()
         .unwrap()
         .as_secs() as i64;
     let user = User::new(
-        Scope::Tenant("acme".into()),
+        Side::Tenant("acme".into()),
         twofa::testing::test_email("Jo@Acme.example"),
         "$argon2id$x".into(),
         now,

@@ -15,15 +15,16 @@ use crate::codes::{CodePurpose, PendingCode};
 use crate::devices::Device;
 use crate::lockout::LockoutPolicy;
 use crate::policy::{Behaviour, TwoFactorSettings};
+use crate::side::Side;
 use crate::store::StoreError;
-use crate::tenant::{Scope, Tenant};
+use crate::tenant::Tenant;
 use crate::throttle::Window;
 use crate::user::{Authenticator, Role, User};
 
 fn user() -> User {
     User {
         id: "u1".into(),
-        scope: Scope::Tenant("acme".into()),
+        side: Side::Tenant("acme".into()),
         email: crate::testing::test_email("Jo@Example.com"),
         email_confirmed: true,
         password_hash: "$argon2id$x".into(),

@@ -7,8 +7,8 @@ use super::DynamoStore;
 use super::item::{self, Item, Reader, SIDE_PK, SIDE_SK, TTL, corrupt, key, keys, n, s};
 use super::request::{PageQuery, built, side_page_key, user_of};
 use crate::audit::{EventType, SecurityEvent};
+use crate::side::Side;
 use crate::store::{EventStore, Page, PageKey, StoreError};
-use crate::tenant::Scope;
 
 /// An event's item, under its user's partition and in its side's index partition;
 /// `details` is a JSON string, so its shape is the domain's alone.
@@ -20,13 +20,13 @@ pub fn event_item(e: &SecurityEvent) -> Result<Item, StoreError> {
     let mut put = |k: &str, v: AttributeValue| {
         i.insert(k.to_string(), v);
     };
-    put(SIDE_PK, s(keys::side_events(&e.scope)));
+    put(SIDE_PK, s(keys::side_events(&e.side)));
     put(SIDE_SK, s(sort));
     put("event_id", s(&e.event_id));
     put("type", s(e.event_type.as_str()));
     put("at", n(e.at));
     put("user_id", s(&e.user_id));
-    put("scope", s(e.scope.key()));
+    put("scope", s(e.side.key()));
     put("details", s(details));
     put(TTL, n(e.expires_at));
     for (k, v) in [
@@ -67,7 +67,7 @@ pub fn event_from(i: &Item) -> Result<SecurityEvent, StoreError> {
             .ok_or_else(|| corrupt("type", "unknown event type"))?,
         at: r.n("at")?,
         user_id: r.s("user_id")?,
-        scope: Scope::from_key(&r.s("scope")?)
+        side: Side::from_key(&r.s("scope")?)
             .ok_or_else(|| corrupt("scope", "unknown scope key"))?,
         actor_id: r.opt_s("actor_id")?,
         ip: r.opt_s("ip")?,
@@ -152,7 +152,7 @@ impl EventStore for DynamoStore {
 
     async fn side_events(
         &self,
-        scope: &Scope,
+        scope: &Side,
         event_type: Option<EventType>,
         after: Option<&PageKey>,
         limit: usize,

@@ -94,7 +94,7 @@ pub fn ttl_after(expiry: Timestamp) -> Timestamp {
 /// Keys of every kind of item (see the module doc of `dynamo` for the layout).
 pub mod keys {
     use crate::codes::CodePurpose;
-    use crate::tenant::Scope;
+    use crate::side::Side;
 
     /// The partition of a user: the user item, its codes and its devices.
     pub fn user_pk(id: &str) -> String {
@@ -113,7 +113,7 @@ pub mod keys {
         format!("{DEVICE_PREFIX}{device_id}")
     }
     /// The email-uniqueness item of a scope (scope keys never hold `#`).
-    pub fn email_pk(scope: &Scope, email_key: &str) -> String {
+    pub fn email_pk(scope: &Side, email_key: &str) -> String {
         format!("EMAIL#{}#{email_key}", scope.key())
     }
     /// A tenant: name, feature and settings in one item.
@@ -141,11 +141,11 @@ pub mod keys {
         format!("{EVENT_PREFIX}{sort}")
     }
     /// The index partition of a side's users.
-    pub fn side_users(scope: &Scope) -> String {
+    pub fn side_users(scope: &Side) -> String {
         format!("USERS#{}", scope.key())
     }
     /// The index partition of a side's events.
-    pub fn side_events(scope: &Scope) -> String {
+    pub fn side_events(scope: &Side) -> String {
         format!("EVENTS#{}", scope.key())
     }
     /// Sort key of items that are alone in their partition: the kind again.

@@ -14,8 +14,9 @@ use super::settings::{
 use super::users::{email_item, user_item};
 use crate::lockout::LockoutPolicy;
 use crate::policy::{Behaviour, TwoFactorSettings};
+use crate::side::Side;
 use crate::store::{StoreError, TenantStore};
-use crate::tenant::{Host, Scope, Tenant};
+use crate::tenant::{Host, Tenant};
 use crate::user::User;
 
 /// The tenant item: name, feature and settings, so a tenant user's policy is one read.
@@ -191,13 +192,13 @@ impl TenantStore for DynamoStore {
 
     async fn change_settings(
         &self,
-        scope: &Scope,
+        scope: &Side,
         from: &TwoFactorSettings,
         to: &TwoFactorSettings,
     ) -> Result<TwoFactorSettings, StoreError> {
         let key = match scope {
-            Scope::Host => item::single_key(keys::HOST_PK.to_string()),
-            Scope::Tenant(k) => item::single_key(keys::tenant_pk(k)),
+            Side::Host => item::single_key(keys::HOST_PK.to_string()),
+            Side::Tenant(k) => item::single_key(keys::tenant_pk(k)),
         };
         let Some(change) = SettingsChange::new(from, to) else {
             return self.settings_at(key, scope).await;
@@ -234,19 +235,19 @@ impl TenantStore for DynamoStore {
                         return Err(StoreError::Conflict("settings"));
                     }
                 }
-                (None, false, Scope::Tenant(_)) => return Err(StoreError::NotFound),
-                (None, true, Scope::Tenant(_)) => {
+                (None, false, Side::Tenant(_)) => return Err(StoreError::NotFound),
+                (None, true, Side::Tenant(_)) => {
                     return Err(StoreError::Unavailable(
                         "tenant item without settings".into(),
                     ));
                 }
-                (None, _, Scope::Host) if *from == TwoFactorSettings::default() => {
+                (None, _, Side::Host) if *from == TwoFactorSettings::default() => {
                     // Another admin saved first: change on top of theirs.
                     if self.first_host_settings(&key, to, &change.write_id).await? {
                         return Ok(to.clone());
                     }
                 }
-                (None, _, Scope::Host) => return Err(StoreError::Conflict("settings")),
+                (None, _, Side::Host) => return Err(StoreError::Conflict("settings")),
             }
         }
         Err(StoreError::Conflict("settings"))
@@ -255,11 +256,11 @@ impl TenantStore for DynamoStore {
 
 impl DynamoStore {
     /// The settings saved at `key` (the host's default while it has saved none).
-    async fn settings_at(&self, key: Item, scope: &Scope) -> Result<TwoFactorSettings, StoreError> {
+    async fn settings_at(&self, key: Item, scope: &Side) -> Result<TwoFactorSettings, StoreError> {
         match (self.get(key).await?, scope) {
             (Some(current), _) => settings_or_default(&current),
-            (None, Scope::Host) => Ok(TwoFactorSettings::default()),
-            (None, Scope::Tenant(_)) => Err(StoreError::NotFound),
+            (None, Side::Host) => Ok(TwoFactorSettings::default()),
+            (None, Side::Tenant(_)) => Err(StoreError::NotFound),
         }
     }
 

@@ -13,11 +13,11 @@ use super::item::{
 };
 use super::request::{PageQuery, side_page_key};
 use crate::clock::Timestamp;
+use crate::side::Side;
 use crate::store::{
     LoginRecord, Page, PageKey, STAMP, Slot, StoreError, Subject, Succeeded, Success, Unlocked,
     UserStore, stored_email, stored_phone,
 };
-use crate::tenant::Scope;
 use crate::user::{Authenticator, Role, User, UserPatch};
 
 /// An authenticator as a map attribute.
@@ -55,7 +55,7 @@ pub fn user_item(u: &User) -> Item {
         i.insert(k.to_string(), v);
     };
     put(attr::ID, s(&u.id));
-    put(attr::SCOPE, s(u.scope.key()));
+    put(attr::SCOPE, s(u.side.key()));
     put(attr::EMAIL, s(u.email.as_str()));
     put(
         attr::ROLES,
@@ -63,7 +63,7 @@ pub fn user_item(u: &User) -> Item {
     );
     put(attr::FAILED_COUNT, n(u.failed_count));
     put(attr::CREATED_AT, n(u.created_at));
-    put(SIDE_PK, s(keys::side_users(&u.scope)));
+    put(SIDE_PK, s(keys::side_users(&u.side)));
     put(SIDE_SK, s(u.email.key()));
     if let Some(v) = u.totp_last_step {
         put(attr::TOTP_LAST_STEP, n(v));
@@ -77,7 +77,7 @@ pub fn user_item(u: &User) -> Item {
 /// A user from its item.
 pub fn user_from(i: &Item) -> Result<User, StoreError> {
     let r = Reader(i);
-    let scope = Scope::from_key(&r.s(attr::SCOPE)?)
+    let scope = Side::from_key(&r.s(attr::SCOPE)?)
         .ok_or_else(|| corrupt(attr::SCOPE, "unknown scope key"))?;
     let roles = r
         .string_list(attr::ROLES)?
@@ -96,7 +96,7 @@ pub fn user_from(i: &Item) -> Result<User, StoreError> {
     };
     Ok(User {
         id: r.s(attr::ID)?,
-        scope,
+        side: scope,
         email: stored_email(attr::EMAIL, &r.s(attr::EMAIL)?)?,
         email_confirmed: r.bool(attr::EMAIL_CONFIRMED)?,
         password_hash: r.s(attr::PASSWORD_HASH)?,
@@ -121,7 +121,7 @@ pub fn user_from(i: &Item) -> Result<User, StoreError> {
 
 /// The item that makes an email unique in its scope and points at the user.
 pub fn email_item(u: &User) -> Item {
-    let mut i = single_key(keys::email_pk(&u.scope, &u.email.key()));
+    let mut i = single_key(keys::email_pk(&u.side, &u.email.key()));
     i.insert("user_id".to_string(), s(&u.id));
     // A copy, so login can check the password after one round trip (the store's module doc).
     i.insert(attr::PASSWORD_HASH.to_string(), s(&u.password_hash));
@@ -239,7 +239,7 @@ impl UserStore for DynamoStore {
 
     async fn user_by_email(
         &self,
-        scope: &Scope,
+        scope: &Side,
         email_key: &str,
     ) -> Result<Option<User>, StoreError> {
         let Some(pointer) = self
@@ -283,7 +283,7 @@ impl UserStore for DynamoStore {
             // Login's copy on the email item. Not atomic with the user: a stale copy
             // only costs login a second check against the user item's hash.
             if let Some(user) = self.user(id).await? {
-                let key = item::single_key(keys::email_pk(&user.scope, &user.email.key()));
+                let key = item::single_key(keys::email_pk(&user.side, &user.email.key()));
                 let copy = Update::default()
                     .set(attr::PASSWORD_HASH, s(hash))
                     .with_name(item::PK)
@@ -342,7 +342,7 @@ impl UserStore for DynamoStore {
 
     async fn login_record(
         &self,
-        scope: &Scope,
+        scope: &Side,
         email_key: &str,
     ) -> Result<Option<LoginRecord>, StoreError> {
         let Some(pointer) = self
@@ -394,7 +394,7 @@ impl UserStore for DynamoStore {
 
     async fn users_in(
         &self,
-        scope: &Scope,
+        scope: &Side,
         email_prefix: &str,
         after: Option<&PageKey>,
         limit: usize,

@@ -11,11 +11,12 @@ use std::pin::Pin;
 use serde_json::json;
 use twofa::api::{Request, Response};
 use twofa::config::Config;
-use twofa::tenant::Scope;
+use twofa::flows::{issue_access, token_for};
+use twofa::side::Side;
 use twofa::testing::fixtures::{ACME, GLOBEX, HOST_ADMIN_EMAIL, HOST_USER_EMAIL, Tenant};
 use twofa::testing::world::Handlers;
 use twofa::testing::{memory_core, seed_user};
-use twofa::tokens::{NewToken, TokenKind, issue_access, token_for};
+use twofa::tokens::{NewToken, TokenKind};
 use twofa::user::{Role, User, UserPatch};
 
 pub use twofa::testing::fixtures::PASSWORD;
@@ -65,13 +66,13 @@ impl World {
         let base = base.serving(ManageSettings);
         let host_admin = seed_user(
             &base.core,
-            Scope::Host,
+            Side::Host,
             HOST_ADMIN_EMAIL,
             PASSWORD,
             &[Role::HostAdmin],
         )
         .await;
-        let host_user = seed_user(&base.core, Scope::Host, HOST_USER_EMAIL, PASSWORD, &[]).await;
+        let host_user = seed_user(&base.core, Side::Host, HOST_USER_EMAIL, PASSWORD, &[]).await;
         let mut w = World {
             base,
             host_user,
@@ -115,7 +116,7 @@ impl World {
         let admin = self.user(id).await;
         let user = seed_user(
             &self.core,
-            Scope::Tenant(tenant.id.into()),
+            Side::Tenant(tenant.id.into()),
             tenant.user_email,
             PASSWORD,
             &[],

@@ -1,23 +1,24 @@
 //! Lockout in the store: one password or code attempt takes its slot before it is
 //! judged (see the store's module doc), a wrong answer stays counted and may lock,
 //! a right one is written in one conditional write. The counting itself is the
-//! store's atomic write; the rules it is read with are the pure ones of [`super`].
+//! store's atomic write; the rules it is read with are the pure ones of
+//! [`crate::lockout`].
 
-use crate::api::{ApiError, Request};
+use super::FlowError;
+use super::side::load_side;
 use crate::app::Core;
-use crate::audit::{EventType, SecurityEvent};
+use crate::audit::{EventType, Origin, SecurityEvent};
+use crate::lockout::{AfterFailure, LockoutPolicy};
 use crate::senders::{EmailSender, notify};
+use crate::side::Side;
 use crate::store::{HARD_LIMIT, HARD_LOCK_SECONDS, Slot, StoreError, Subject, Succeeded, Success};
-use crate::tenant::Scope;
 use crate::user::User;
-
-use super::{AfterFailure, LockoutPolicy};
 
 /// The lockout values of `user`'s side, for a route that has not read the side
 /// anyway (one read; only on a failure path).
 pub async fn lockout_of(core: &Core, user: &User) -> Result<LockoutPolicy, StoreError> {
     let defaults = core.config.lockout;
-    Ok(crate::policy::load_side(core.store.as_ref(), &user.scope)
+    Ok(load_side(core.store.as_ref(), &user.side)
         .await?
         .map_or(defaults, |side| side.lockout(defaults)))
 }
@@ -50,9 +51,9 @@ pub struct Attempt {
 }
 
 /// The key an email without an account counts its failures under
-/// ([`Subject::Unknown`]): the keyed hash of its scope and lower-case address, so
+/// ([`Subject::Unknown`]): the keyed hash of its side and lower-case address, so
 /// login and password reset add up for it as they do for an account.
-pub fn unknown_email_key(core: &Core, scope: &Scope, email_key: &str) -> String {
+pub fn unknown_email_key(core: &Core, scope: &Side, email_key: &str) -> String {
     core.hash_key
         .hash(&["unknown-email", &scope.key(), email_key])
 }
@@ -62,22 +63,23 @@ pub fn attempt_id() -> Result<String, crate::crypto::CryptoError> {
     crate::crypto::random_token(16)
 }
 
-/// Takes the attempt's slot: 423 while locked, or when every slot is held by
+/// Takes the attempt's slot: [`FlowError::LockedOut`] while locked, or when every slot is held by
 /// attempts not yet judged (which locks the account: an abandoned slot must not
-/// refuse forever); 401 `unauthorized` when `sid` is no longer the pending sign-in.
-/// `policy` is the lockout of the subject's side ([`crate::policy::Side::lockout`]).
+/// refuse forever); [`FlowError::Unauthorized`] when `sid` is no longer the pending
+/// sign-in; [`FlowError::NoTimeLeft`] without the time to judge it.
+/// `policy` is the lockout of the subject's side ([`crate::tenant::SidePolicy::lockout`]).
 pub async fn begin_attempt(
     core: &Core,
     subject: Subject<'_>,
     id: String,
     sid: Option<&str>,
     policy: LockoutPolicy,
-) -> Result<Attempt, ApiError> {
+) -> Result<Attempt, FlowError> {
     // A slot is a failure until its success is written: not taken without the time
     // to write both before the request's deadline (see `timeouts::SLOT_NEEDS`).
     if !crate::timeouts::has_time_for(crate::timeouts::SLOT_NEEDS) {
         tracing::warn!("no time left to judge an attempt before the deadline; refused uncounted");
-        return Err(ApiError::service_unavailable());
+        return Err(FlowError::NoTimeLeft);
     }
     let now = core.now();
     match core
@@ -96,12 +98,16 @@ pub async fn begin_attempt(
             streak,
             policy,
         }),
-        Slot::Locked(until) => Err(ApiError::locked_out(until - now)),
+        Slot::Locked(until) => Err(FlowError::LockedOut {
+            retry_after: until - now,
+        }),
         Slot::Full => {
             let until = now + policy.duration_seconds;
             core.store.lock(subject, now, until, false).await?;
             tracing::warn!("account locked: every attempt slot was taken at once");
-            Err(ApiError::locked_out(until - now))
+            Err(FlowError::LockedOut {
+                retry_after: until - now,
+            })
         }
         Slot::Exhausted => {
             let until = now + HARD_LOCK_SECONDS;
@@ -109,17 +115,19 @@ pub async fn begin_attempt(
             tracing::warn!(
                 "account locked long: the lock after the last consecutive failure was never written"
             );
-            Err(ApiError::locked_out(until - now))
+            Err(FlowError::LockedOut {
+                retry_after: until - now,
+            })
         }
-        Slot::Ended => Err(ApiError::unauthorized()),
+        Slot::Ended => Err(FlowError::Unauthorized),
     }
 }
 
 /// A wrong answer, for its `sign_in_failed` event.
-#[derive(Debug, Clone, Copy)]
-pub struct WrongAnswer<'a> {
-    /// The request, for the event's origin.
-    pub req: &'a Request,
+#[derive(Debug, Clone)]
+pub struct WrongAnswer {
+    /// Where the request came from, for the event.
+    pub origin: Origin,
     /// What was wrong (`password`, `authenticator`, `reset_code`…; never the answer).
     pub factor: &'static str,
 }
@@ -129,48 +137,50 @@ pub struct WrongAnswer<'a> {
 /// `sign_in_failed` event is recorded, with `locked_out` in the same write when this
 /// answer locked it: on the account, or for an email without one under its keyed
 /// hash, so that both refusals cost the same store requests (the store's module doc).
-/// The answer is 423 `locked_out` when the count this attempt's own slot write
-/// returned reached the limit (never an earlier read), else `counted` of the
-/// attempts left.
-pub async fn refuse_wrong_answer(
+/// The answer is [`FlowError::LockedOut`] when the count this attempt's own slot
+/// write returned reached the limit (never an earlier read), else `counted` of the
+/// attempts left: each route words that refusal its own way (a wrong password is not
+/// a wrong code), in its own error type.
+pub async fn refuse_wrong_answer<E: From<FlowError>>(
     core: &Core,
     email: &dyn EmailSender,
     subject: Subject<'_>,
     attempt: &Attempt,
-    by: WrongAnswer<'_>,
-    counted: impl FnOnce(u32) -> ApiError,
-) -> ApiError {
+    by: WrongAnswer,
+    counted: impl FnOnce(u32) -> E,
+) -> E {
     let failure = match wrong_answer(core, email, subject, attempt).await {
         Ok(failure) => failure,
-        Err(e) => return e.into(),
+        Err(e) => return FlowError::from(e).into(),
     };
     record_wrong_answer(core, subject, attempt, by, failure).await;
     match failure {
         Failure::Counted { attempts_remaining } => counted(attempts_remaining),
-        Failure::Locked { retry_after } => ApiError::locked_out(retry_after),
+        Failure::Locked { retry_after } => FlowError::LockedOut { retry_after }.into(),
     }
 }
 
 /// A wrong code from `user` (a second factor, a confirmation, an enrolment):
-/// [`refuse_wrong_answer`] on the account, answered 401 `invalid_code` with the
-/// attempts left, or 423. `factor` names what was wrong in the event.
+/// [`refuse_wrong_answer`] on the account, answered [`FlowError::WrongCode`] with
+/// the attempts left, or [`FlowError::LockedOut`]. `from` is where the request came
+/// from, and `factor` names what was wrong, for the event.
 pub async fn refuse_wrong_code(
     core: &Core,
     email: &dyn EmailSender,
     user: &User,
     attempt: &Attempt,
-    req: &Request,
+    from: impl Into<Origin>,
     factor: &'static str,
-) -> ApiError {
-    let by = WrongAnswer { req, factor };
-    refuse_wrong_answer(
-        core,
-        email,
-        Subject::User(&user.id),
-        attempt,
-        by,
-        ApiError::invalid_code,
-    )
+) -> FlowError {
+    let by = WrongAnswer {
+        origin: from.into(),
+        factor,
+    };
+    refuse_wrong_answer(core, email, Subject::User(&user.id), attempt, by, |n| {
+        FlowError::WrongCode {
+            attempts_remaining: n,
+        }
+    })
     .await
 }
 
@@ -219,14 +229,10 @@ async fn record_wrong_answer(
     core: &Core,
     subject: Subject<'_>,
     attempt: &Attempt,
-    by: WrongAnswer<'_>,
+    by: WrongAnswer,
     failure: Failure,
 ) {
-    let (now, retention, origin) = (
-        core.now(),
-        core.config.event_retention_days,
-        crate::api::origin(by.req),
-    );
+    let (now, retention, origin) = (core.now(), core.config.event_retention_days, by.origin);
     let failed = match &attempt.user {
         Some(user) => SecurityEvent::new(EventType::SignInFailed, user, now, retention, &origin),
         None => SecurityEvent::unknown_email(EventType::SignInFailed, now, retention, &origin),
@@ -264,21 +270,23 @@ pub enum Outcome {
     Spent,
 }
 
-/// Writes a right answer in one conditional write (see [`Success`]): 423 if the
-/// account locked while it was judged, 401 `unauthorized` if its sign-in ended.
+/// Writes a right answer in one conditional write (see [`Success`]):
+/// [`FlowError::LockedOut`] if the account locked while it was judged,
+/// [`FlowError::Unauthorized`] if its sign-in ended, [`FlowError::AccountChanged`]
+/// if the account changed meanwhile.
 pub async fn right_answer(
     core: &Core,
     user_id: &str,
     success: &Success<'_>,
-) -> Result<Outcome, ApiError> {
+) -> Result<Outcome, FlowError> {
     let now = core.now();
     match core.store.succeed(user_id, success, now).await? {
         Succeeded::Done => Ok(Outcome::Accepted),
         Succeeded::Spent => Ok(Outcome::Spent),
-        Succeeded::Locked(until) => Err(ApiError::locked_out(until - now)),
-        Succeeded::Ended => Err(ApiError::unauthorized()),
-        Succeeded::Changed => Err(ApiError::conflict(
-            "the account changed while this answer was checked; start again",
-        )),
+        Succeeded::Locked(until) => Err(FlowError::LockedOut {
+            retry_after: until - now,
+        }),
+        Succeeded::Ended => Err(FlowError::Unauthorized),
+        Succeeded::Changed => Err(FlowError::AccountChanged),
     }
 }

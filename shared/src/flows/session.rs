@@ -1,6 +1,7 @@
-//! Tokens for a user: what each carries (who, which side, which roles, the security
-//! stamp), the user a presented one names, the access token a sign-in ends with,
-//! and the fresh one a change that rotates the caller's own stamp hands back.
+//! A user's sessions: what each of their tokens carries (who, which side, which
+//! roles, the security stamp), the caller a presented one names, the access token a
+//! sign-in ends with, and the fresh one a change that rotates the caller's own stamp
+//! hands back.
 //!
 //! Every token names the user's security stamp (a keyed digest of it), and every
 //! authenticated route compares it with the stamp of the user it reads anyway: a
@@ -11,27 +12,28 @@
 //! authenticated under is still the user's, in the same write (see [`rotate_stamp`]),
 //! so no such request outruns a sign-out.
 
-use serde::Serialize;
-
-use super::{NewToken, TokenError, TokenKind};
-use crate::api::{ApiError, Caller};
+use super::FlowError;
 use crate::app::Core;
+use crate::tokens::{Claims, FreshAccess, NewToken, SignedIn, TokenError, TokenKind};
 use crate::user::{User, UserPatch};
 
-/// The body of a successful sign-in.
-#[derive(Debug, Serialize)]
-pub struct SignedIn {
-    /// Always `signed_in`.
-    pub status: &'static str,
-    /// The access token.
-    pub access_token: String,
-    /// Always `Bearer`.
-    pub token_type: &'static str,
-    /// Seconds until the access token expires.
-    pub expires_in: i64,
-    /// A remember-browser token, when one was asked for and allowed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub remember_browser_token: Option<String>,
+/// The caller of an authenticated route: who, and with which kind of token.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The kind of token presented.
+    pub kind: TokenKind,
+    /// Its claims.
+    pub claims: Claims,
+    /// The user, freshly read.
+    pub user: User,
+}
+
+impl Caller {
+    /// Whether the caller's token is an access token whose second factor is at most
+    /// `max_age` seconds old at `now`.
+    pub fn has_fresh_second_factor(&self, now: i64, max_age: i64) -> bool {
+        self.kind == TokenKind::Access && self.claims.mfa_at.is_some_and(|t| now - t <= max_age)
+    }
 }
 
 /// The keyed digest of `user`'s security stamp that tokens carry: it changes with the
@@ -51,23 +53,27 @@ pub(crate) fn stamp_digest(core: &Core, user: &User) -> String {
 /// or wrong-kind token, a user that no longer exists, or one of another side. What
 /// else holds a token to its user (the stamp, the pending sign-in) is the caller's
 /// check: each kind is held by its own.
+///
+/// It makes a `Caller` without the stamp check: only `api::authenticate` (which
+/// adds it) and [`super::pending_sign_in`] (whose kind is held by its sign-in id)
+/// may call it, so no handler can take it for authentication.
 pub(crate) async fn user_of_token(
     core: &Core,
     kinds: &[TokenKind],
     token: &str,
-) -> Result<Caller, ApiError> {
+) -> Result<Caller, FlowError> {
     let now = core.now();
     let (kind, claims) = kinds
         .iter()
         .find_map(|k| core.tokens.verify(*k, token, now).ok().map(|c| (*k, c)))
-        .ok_or_else(ApiError::unauthorized)?;
+        .ok_or(FlowError::Unauthorized)?;
     let user = core
         .store
         .user(&claims.sub)
         .await?
-        .ok_or_else(ApiError::unauthorized)?;
-    if user.scope.key() != claims.scope {
-        return Err(ApiError::unauthorized());
+        .ok_or(FlowError::Unauthorized)?;
+    if user.side.key() != claims.scope {
+        return Err(FlowError::Unauthorized);
     }
     Ok(Caller { kind, claims, user })
 }
@@ -76,7 +82,7 @@ pub(crate) async fn user_of_token(
 pub fn token_for(core: &Core, user: &User) -> NewToken {
     NewToken {
         user_id: user.id.clone(),
-        scope: user.scope.key(),
+        scope: user.side.key(),
         roles: user.roles.iter().map(|r| r.as_str().to_string()).collect(),
         stamp: Some(stamp_digest(core, user)),
         ..Default::default()
@@ -109,17 +115,6 @@ pub fn issue_access(
     })
 }
 
-/// A new access token for the client whose change just rotated its own stamp, in the
-/// body of that change's answer (`access_token`, `expires_in`): the same sign-in,
-/// second factor and expiry as the token it replaces, under the new stamp.
-#[derive(Debug, Serialize)]
-pub struct FreshAccess {
-    /// The new access token.
-    pub access_token: String,
-    /// Seconds until it expires (no later than the one it replaces).
-    pub expires_in: i64,
-}
-
 /// Writes `patch` to `user` with a new security stamp: every remembered browser of
 /// the user, and every access and setup token issued for it before, stop working.
 /// Returns the user as changed and, when the caller changed its own account with an
@@ -138,12 +133,12 @@ pub async fn rotate_stamp(
     caller: &Caller,
     user: &User,
     patch: UserPatch,
-) -> Result<(User, Option<FreshAccess>), ApiError> {
+) -> Result<(User, Option<FreshAccess>), FlowError> {
     let mut patch = patch.rotating_stamp();
     if caller.user.id == user.id {
         patch = patch.under_stamp(&caller.user.security_stamp);
     }
-    // A refusal for the stamp is `Conflict(STAMP)`, which answers 401.
+    // A refusal for the stamp is `Conflict(STAMP)`, which the edge answers 401.
     core.store.update_user(&user.id, &patch).await?;
     let mut changed = user.clone();
     patch.apply(&mut changed);
@@ -156,7 +151,7 @@ pub async fn rotate_stamp(
 /// every browser), which answer 204 and hand out no token. Nothing in flight can make
 /// them fail, and the stamp they write ends every token issued before it, those that
 /// requests in flight got from [`rotate_stamp`] meanwhile included.
-pub async fn end_sessions(core: &Core, user: &User, patch: UserPatch) -> Result<(), ApiError> {
+pub async fn end_sessions(core: &Core, user: &User, patch: UserPatch) -> Result<(), FlowError> {
     core.store
         .update_user(&user.id, &patch.rotating_stamp())
         .await?;
@@ -193,11 +188,4 @@ pub fn fresh_access(
         access_token: token,
         expires_in,
     }))
-}
-
-/// The `Set-Cookie` value for a remember-browser token: HttpOnly, Secure, SameSite=Strict.
-pub fn remember_cookie(cookie_name: &str, token: &str, max_age_seconds: i64) -> String {
-    format!(
-        "{cookie_name}={token}; Max-Age={max_age_seconds}; Path=/; HttpOnly; Secure; SameSite=Strict"
-    )
 }

@@ -1,12 +1,13 @@
 //! A sign-in waiting for its second factor: what a two-factor token carries on.
-//! The parts a sign-in shares with other routes live where they belong: the side
-//! and usable providers in [`crate::policy`], attempts and lockout in
-//! [`crate::lockout`], tokens in [`crate::tokens`], notices in [`crate::senders`],
-//! caller authentication and step-up in [`crate::api`].
+//! The parts a sign-in shares with other routes live where they belong: the usable
+//! providers in [`crate::policy`], the lockout rule in [`crate::lockout`] and the
+//! attempts in [`super::attempt`], tokens in [`super::session`], notices in
+//! [`crate::senders`], caller authentication and step-up in the HTTP edge.
 
-use crate::api::{ApiError, Caller};
+use super::FlowError;
+use super::session::{Caller, stamp_digest, user_of_token};
 use crate::app::Core;
-use crate::tokens::{TokenKind, stamp_digest, user_of_token};
+use crate::tokens::TokenKind;
 use crate::user::User;
 
 /// A sign-in waiting for its second factor.
@@ -24,10 +25,12 @@ pub struct PendingSignIn {
 /// locked. Every copy of the token dies with the sign-in. The stamp matters to a
 /// login in flight when the password changed: its sign-in may be written after the
 /// change cleared the pending one, but its token still names the old stamp.
-pub async fn pending_sign_in(core: &Core, token: &str) -> Result<PendingSignIn, ApiError> {
+pub async fn pending_sign_in(core: &Core, token: &str) -> Result<PendingSignIn, FlowError> {
     let Caller { claims, user, .. } = user_of_token(core, &[TokenKind::TwoFactor], token).await?;
     if let Some(seconds) = crate::lockout::locked_for(user.lockout_end, core.now()) {
-        return Err(ApiError::locked_out(seconds));
+        return Err(FlowError::LockedOut {
+            retry_after: seconds,
+        });
     }
     match claims.sid {
         Some(sid)
@@ -36,6 +39,6 @@ pub async fn pending_sign_in(core: &Core, token: &str) -> Result<PendingSignIn, 
         {
             Ok(PendingSignIn { user, sid })
         }
-        _ => Err(ApiError::unauthorized()),
+        _ => Err(FlowError::Unauthorized),
     }
 }
