@@ -1301,3 +1301,56 @@ async fn a_wrong_enrolment_code_is_recorded_as_a_failed_attempt_naming_the_enrol
         .collect();
     assert_eq!(failed, [&json!("authenticator_enrolment")]);
 }
+
+#[tokio::test]
+async fn a_malformed_device_id_in_the_path_is_answered_as_an_unknown_browser() {
+    let w = World::new().await;
+    let user = &w.host_user;
+    let later = w.core.now() + 1000;
+    w.core
+        .store
+        .put_device(&device(user, "d1", &user.security_stamp, later))
+        .await
+        .unwrap();
+    let t = w.token(user);
+    let unknown = w
+        .call("DELETE", "/account/devices/d9", json!(null), Some(&t))
+        .await;
+    assert_eq!((unknown.status, unknown.error()), (404, "not_found"));
+    for id in [
+        "d1.x",
+        "d1%20",
+        "d1%00",
+        "d1%2Fx",
+        "%E2%80%8B",
+        "rb1.d1.secret",
+        &"a".repeat(65),
+        &"a".repeat(256),
+    ] {
+        let r = w
+            .call(
+                "DELETE",
+                &format!("/account/devices/{id}"),
+                json!(null),
+                Some(&t),
+            )
+            .await;
+        assert_eq!(
+            (r.status, &r.body),
+            (unknown.status, &unknown.body),
+            "{id:?}"
+        );
+    }
+    let r = w
+        .call("DELETE", "/account/devices/d1.x", json!(null), None)
+        .await;
+    assert_eq!(
+        (r.status, r.error()),
+        (401, "unauthorized"),
+        "the caller is checked first"
+    );
+    assert!(
+        w.core.store.device(&user.id, "d1").await.unwrap().is_some(),
+        "the browser whose id the malformed ones start with is still remembered"
+    );
+}
