@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::crypto::{CryptoError, HashKey, constant_time_eq, random_token};
+use crate::ids::UserId;
 use crate::secret::Secret;
 
 /// How many browsers one user may have remembered at once; remembering another
@@ -19,7 +20,7 @@ pub const MAX_PER_USER: usize = 10;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Device {
     /// Whose browser.
-    pub user_id: String,
+    pub user_id: UserId,
     /// Random id, shown in the device list.
     pub device_id: String,
     /// Keyed hash of the token's secret part.
@@ -60,7 +61,7 @@ pub fn parse_device_token(token: &str) -> Option<(&str, &str)> {
 }
 
 /// The keyed hash a device token is stored as.
-pub fn device_token_hash(key: &HashKey, user_id: &str, token: &str) -> String {
+pub fn device_token_hash(key: &HashKey, user_id: &UserId, token: &str) -> String {
     key.hash(&["device", user_id, token])
 }
 
@@ -89,7 +90,7 @@ mod tests {
         Device {
             user_id: "u1".into(),
             device_id: "d".into(),
-            token_hash: device_token_hash(key, "u1", token),
+            token_hash: device_token_hash(key, &UserId::from("u1"), token),
             security_stamp: "s1".into(),
             created_at: 0,
             last_used_at: 0,

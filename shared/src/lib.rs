@@ -29,6 +29,7 @@ pub mod config;
 pub mod crypto;
 pub mod devices;
 pub mod email;
+pub mod ids;
 mod jwt_crypto;
 pub mod lockout;
 pub mod password;

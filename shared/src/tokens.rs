@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::crypto::{CryptoError, random_token};
+use crate::ids::UserId;
 
 mod issue;
 // `user_of_token` makes a `Caller` without the stamp check: only `api::authenticate`
@@ -47,7 +48,7 @@ impl TokenKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
     /// The user id.
-    pub sub: String,
+    pub sub: UserId,
     /// The user's scope key (`host` or `t:<tenant>`).
     pub scope: String,
     /// Roles held when issued.
@@ -120,7 +121,7 @@ impl Default for TokenLifetimes {
 #[derive(Debug, Clone, Default)]
 pub struct NewToken {
     /// The user id.
-    pub user_id: String,
+    pub user_id: UserId,
     /// The scope key.
     pub scope: String,
     /// Roles.

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::email::Email;
+use crate::ids::UserId;
 use crate::phone::PhoneNumber;
 use crate::tenant::Scope;
 
@@ -56,7 +57,7 @@ pub struct Authenticator {
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     /// Random, globally unique id.
-    pub id: String,
+    pub id: UserId,
     /// The host or the tenant the user belongs to.
     pub scope: Scope,
     /// The address as registered.
@@ -171,7 +172,7 @@ impl User {
     /// factor, the own two-factor flag off, no roles.
     pub fn new(scope: Scope, email: Email, password_hash: String, now: Timestamp) -> Self {
         Self {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: UserId::random(),
             scope,
             email,
             email_confirmed: false,

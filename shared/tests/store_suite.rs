@@ -9,6 +9,7 @@ use twofa::audit::{EventType, Origin, SecurityEvent};
 use twofa::clock::Timestamp;
 use twofa::codes::{CodePurpose, PendingCode};
 use twofa::devices::Device;
+use twofa::ids::UserId;
 use twofa::lockout::LockoutPolicy;
 use twofa::policy::{Behaviour, Provider, TwoFactorSettings};
 use twofa::store::dynamo::DynamoStore;
@@ -146,7 +147,7 @@ mod unparsable_stored_text {
         let planted = store.clone();
         super::scenarios::unparsable_stored_text_reads_as_a_corrupt_item(
             store,
-            async |id: &str, attribute: &str, text: &str| {
+            async |id: &twofa::ids::UserId, attribute: &str, text: &str| {
                 planted.plant_stored_text(id, attribute, text)
             },
         )
@@ -164,7 +165,7 @@ mod unparsable_stored_text {
             .expect("creating a table in DynamoDB Local");
         super::scenarios::unparsable_stored_text_reads_as_a_corrupt_item(
             Arc::new(store),
-            async |id: &str, attribute: &str, text: &str| {
+            async |id: &twofa::ids::UserId, attribute: &str, text: &str| {
                 use aws_sdk_dynamodb::types::AttributeValue::S;
                 raw.update_item()
                     .table_name(&table)
@@ -274,7 +275,7 @@ async fn ensuring_the_table_from_several_starts_at_once_and_again_later_is_harml
 
 fn user(scope: Scope, email: &str) -> User {
     User {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: UserId::random(),
         scope,
         email: twofa::testing::test_email(email),
         email_confirmed: false,
@@ -310,7 +311,7 @@ fn acme() -> Scope {
     Scope::Tenant("acme".to_string())
 }
 
-async fn stored(store: &Shared, id: &str) -> User {
+async fn stored(store: &Shared, id: &UserId) -> User {
     store
         .user(id)
         .await
@@ -344,7 +345,7 @@ where
 }
 
 /// Takes a slot for a fresh attempt with room for many.
-async fn slot(store: &Shared, id: &str) -> Result<Slot, StoreError> {
+async fn slot(store: &Shared, id: &UserId) -> Result<Slot, StoreError> {
     store
         .take_slot(
             Subject::User(id),
@@ -366,7 +367,7 @@ fn count(slot: &Slot) -> u32 {
 /// A success for a fresh attempt.
 async fn succeed(
     store: &Shared,
-    id: &str,
+    id: &UserId,
     sid: Option<&str>,
     spend: Spend<'_>,
 ) -> Result<Succeeded, StoreError> {
@@ -458,7 +459,10 @@ mod scenarios {
                 .unwrap(),
             None
         );
-        assert_eq!(store.user("no-such-user").await.unwrap(), None);
+        assert_eq!(
+            store.user(&UserId::from("no-such-user")).await.unwrap(),
+            None
+        );
     }
 
     /// Text in a user's email or phone_number attribute that no longer parses (a
@@ -467,7 +471,7 @@ mod scenarios {
     /// the user's own. The error names the attribute, not the text, which is personal.
     pub async fn unparsable_stored_text_reads_as_a_corrupt_item(
         store: Shared,
-        plant: impl AsyncFn(&str, &str, &str),
+        plant: impl AsyncFn(&UserId, &str, &str),
     ) {
         let corrupt = |r: Result<_, StoreError>, attribute: &str| match r {
             Err(StoreError::Corrupt(m)) => {
@@ -871,7 +875,9 @@ mod scenarios {
         );
         assert!(stored(&store, &u.id).await.authenticator_enabled());
         assert!(matches!(
-            store.update_user("nobody", &turn_on("stamp-1")).await,
+            store
+                .update_user(&UserId::from("nobody"), &turn_on("stamp-1"))
+                .await,
             Err(StoreError::NotFound)
         ));
     }
@@ -986,7 +992,7 @@ mod scenarios {
         assert_eq!(stored(&store, &u.id).await.authenticator, None);
         assert!(
             !store
-                .update_user_if_authenticator("nobody", None, &set(None))
+                .update_user_if_authenticator(&UserId::from("nobody"), None, &set(None))
                 .await
                 .unwrap()
         );
@@ -1120,17 +1126,19 @@ mod scenarios {
         assert_eq!(stored(&store, &u.id).await, expected);
 
         assert!(matches!(
-            store.update_user("no-such-user", &patch).await,
+            store
+                .update_user(&UserId::from("no-such-user"), &patch)
+                .await,
             Err(StoreError::NotFound)
         ));
         assert!(matches!(
             store
-                .update_user("no-such-user", &UserPatch::default())
+                .update_user(&UserId::from("no-such-user"), &UserPatch::default())
                 .await,
             Err(StoreError::NotFound)
         ));
         assert_eq!(
-            store.user("no-such-user").await.unwrap(),
+            store.user(&UserId::from("no-such-user")).await.unwrap(),
             None,
             "a refused patch must not create a user"
         );
@@ -1179,11 +1187,11 @@ mod scenarios {
         counts.sort_unstable();
         assert_eq!(counts, (1..=20).collect::<Vec<u32>>());
         assert!(matches!(
-            slot(&store, "no-such-user").await,
+            slot(&store, &UserId::from("no-such-user")).await,
             Err(StoreError::NotFound)
         ));
         assert_eq!(
-            store.user("no-such-user").await.unwrap(),
+            store.user(&UserId::from("no-such-user")).await.unwrap(),
             None,
             "a refused slot must not create a user"
         );
@@ -1288,7 +1296,12 @@ mod scenarios {
         ));
         assert!(matches!(
             store
-                .lock(Subject::User("no-such-user"), NOW, until, false)
+                .lock(
+                    Subject::User(&UserId::from("no-such-user")),
+                    NOW,
+                    until,
+                    false
+                )
                 .await,
             Err(StoreError::NotFound)
         ));
@@ -1355,7 +1368,13 @@ mod scenarios {
             Succeeded::Ended
         );
         assert!(matches!(
-            succeed(&store, "no-such-user", Some("sid-1"), Spend::Nothing).await,
+            succeed(
+                &store,
+                &UserId::from("no-such-user"),
+                Some("sid-1"),
+                Spend::Nothing
+            )
+            .await,
             Err(StoreError::NotFound)
         ));
     }
@@ -1399,10 +1418,19 @@ mod scenarios {
         assert_eq!(done(&results), 1);
         assert_eq!(stored(&store, &u.id).await.totp_last_step, Some(200));
         assert!(matches!(
-            succeed(&store, "no-such-user", None, Spend::TotpStep(300)).await,
+            succeed(
+                &store,
+                &UserId::from("no-such-user"),
+                None,
+                Spend::TotpStep(300)
+            )
+            .await,
             Err(StoreError::NotFound)
         ));
-        assert_eq!(store.user("no-such-user").await.unwrap(), None);
+        assert_eq!(
+            store.user(&UserId::from("no-such-user")).await.unwrap(),
+            None
+        );
     }
 
     pub async fn a_recovery_code_is_consumed_exactly_once_under_concurrency(store: Shared) {
@@ -1899,7 +1927,10 @@ mod scenarios {
             assert!(listed.items.is_empty(), "{side:?}: {:?}", listed.items);
         }
         for user_id in ["", key] {
-            let listed = store.user_events(user_id, None, None, 10).await.unwrap();
+            let listed = store
+                .user_events(&UserId::from(user_id), None, None, 10)
+                .await
+                .unwrap();
             assert!(listed.items.is_empty(), "{user_id:?}: {:?}", listed.items);
         }
     }
@@ -1969,7 +2000,7 @@ mod scenarios {
 
     fn code(user_id: &str, purpose: CodePurpose, hash: &str) -> PendingCode {
         PendingCode {
-            user_id: user_id.to_string(),
+            user_id: UserId::from(user_id),
             purpose,
             destination: "+15555550100".to_string(),
             hash: hash.to_string(),
@@ -1984,25 +2015,28 @@ mod scenarios {
 
         assert!(
             !store
-                .take_code("u1", CodePurpose::SignInSms, "hash-wrong")
+                .take_code(&UserId::from("u1"), CodePurpose::SignInSms, "hash-wrong")
                 .await
                 .unwrap()
         );
         assert_eq!(
-            store.code("u1", CodePurpose::SignInSms).await.unwrap(),
+            store
+                .code(&UserId::from("u1"), CodePurpose::SignInSms)
+                .await
+                .unwrap(),
             Some(c),
             "a wrong code leaves the right one usable"
         );
         assert!(
             !store
-                .take_code("u2", CodePurpose::SignInSms, "hash-1")
+                .take_code(&UserId::from("u2"), CodePurpose::SignInSms, "hash-1")
                 .await
                 .unwrap(),
             "another user's code"
         );
         assert!(
             !store
-                .take_code("u1", CodePurpose::ConfirmPhone, "hash-1")
+                .take_code(&UserId::from("u1"), CodePurpose::ConfirmPhone, "hash-1")
                 .await
                 .unwrap(),
             "another purpose"
@@ -2012,14 +2046,17 @@ mod scenarios {
             let store = store.clone();
             async move {
                 store
-                    .take_code("u1", CodePurpose::SignInSms, "hash-1")
+                    .take_code(&UserId::from("u1"), CodePurpose::SignInSms, "hash-1")
                     .await
             }
         })
         .await;
         assert_eq!(trues(&results), 1);
         assert_eq!(
-            store.code("u1", CodePurpose::SignInSms).await.unwrap(),
+            store
+                .code(&UserId::from("u1"), CodePurpose::SignInSms)
+                .await
+                .unwrap(),
             None
         );
     }
@@ -2037,19 +2074,22 @@ mod scenarios {
         store.put_code(&newer).await.unwrap();
 
         assert_eq!(
-            store.code("u1", CodePurpose::SignInEmail).await.unwrap(),
+            store
+                .code(&UserId::from("u1"), CodePurpose::SignInEmail)
+                .await
+                .unwrap(),
             Some(newer)
         );
         assert!(
             !store
-                .take_code("u1", CodePurpose::SignInEmail, "old")
+                .take_code(&UserId::from("u1"), CodePurpose::SignInEmail, "old")
                 .await
                 .unwrap(),
             "the replaced code is dead"
         );
         assert_eq!(
             store
-                .code("u1", CodePurpose::ConfirmEmail)
+                .code(&UserId::from("u1"), CodePurpose::ConfirmEmail)
                 .await
                 .unwrap()
                 .map(|c| c.hash),
@@ -2182,7 +2222,7 @@ mod scenarios {
 
     fn device(user_id: &str, device_id: &str, created_at: Timestamp) -> Device {
         Device {
-            user_id: user_id.to_string(),
+            user_id: UserId::from(user_id),
             device_id: device_id.to_string(),
             token_hash: format!("hash-{device_id}"),
             security_stamp: "stamp-1".to_string(),
@@ -2206,13 +2246,16 @@ mod scenarios {
             store.put_device(d).await.unwrap();
         }
         assert_eq!(
-            store.devices("u1").await.unwrap(),
+            store.devices(&UserId::from("u1")).await.unwrap(),
             all[3..].to_vec(),
             "the newest {max}, oldest first"
         );
-        assert_eq!(store.device("u1", "d00").await.unwrap(), None);
         assert_eq!(
-            store.devices("u2").await.unwrap(),
+            store.device(&UserId::from("u1"), "d00").await.unwrap(),
+            None
+        );
+        assert_eq!(
+            store.devices(&UserId::from("u2")).await.unwrap(),
             vec![other],
             "another user's browsers stay"
         );
@@ -2228,32 +2271,51 @@ mod scenarios {
             store.put_device(d).await.unwrap();
         }
         assert_eq!(
-            store.devices("u1").await.unwrap(),
+            store.devices(&UserId::from("u1")).await.unwrap(),
             vec![d2.clone(), d1.clone()],
             "oldest first"
         );
-        assert_eq!(store.device("u1", "d1").await.unwrap(), Some(d1.clone()));
-        assert_eq!(store.device("u1", "d9").await.unwrap(), None);
+        assert_eq!(
+            store.device(&UserId::from("u1"), "d1").await.unwrap(),
+            Some(d1.clone())
+        );
+        assert_eq!(store.device(&UserId::from("u1"), "d9").await.unwrap(), None);
 
-        store.touch_device("u1", "d1", NOW + 50).await.unwrap();
+        store
+            .touch_device(&UserId::from("u1"), "d1", NOW + 50)
+            .await
+            .unwrap();
         assert_eq!(
             store
-                .device("u1", "d1")
+                .device(&UserId::from("u1"), "d1")
                 .await
                 .unwrap()
                 .map(|d| d.last_used_at),
             Some(NOW + 50)
         );
-        store.touch_device("u1", "d9", NOW + 50).await.unwrap();
+        store
+            .touch_device(&UserId::from("u1"), "d9", NOW + 50)
+            .await
+            .unwrap();
         assert_eq!(
-            store.device("u1", "d9").await.unwrap(),
+            store.device(&UserId::from("u1"), "d9").await.unwrap(),
             None,
             "touching a forgotten browser does not bring it back"
         );
 
-        assert!(store.delete_device("u1", "d1", NOW).await.unwrap());
-        assert!(!store.delete_device("u1", "d1", NOW).await.unwrap());
-        assert_eq!(store.devices("u1").await.unwrap(), vec![d2]);
+        assert!(
+            store
+                .delete_device(&UserId::from("u1"), "d1", NOW)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .delete_device(&UserId::from("u1"), "d1", NOW)
+                .await
+                .unwrap()
+        );
+        assert_eq!(store.devices(&UserId::from("u1")).await.unwrap(), vec![d2]);
 
         // More than one batch of deletes.
         for i in 0..30 {
@@ -2262,14 +2324,14 @@ mod scenarios {
                 .await
                 .unwrap();
         }
-        store.delete_devices("u1").await.unwrap();
-        assert_eq!(store.devices("u1").await.unwrap(), vec![]);
+        store.delete_devices(&UserId::from("u1")).await.unwrap();
+        assert_eq!(store.devices(&UserId::from("u1")).await.unwrap(), vec![]);
         assert_eq!(
-            store.devices("u2").await.unwrap(),
+            store.devices(&UserId::from("u2")).await.unwrap(),
             vec![other],
             "another user's browsers stay"
         );
-        store.delete_devices("nobody").await.unwrap();
+        store.delete_devices(&UserId::from("nobody")).await.unwrap();
     }
 
     fn emails(users: &[User]) -> Vec<String> {
@@ -2405,11 +2467,11 @@ mod scenarios {
             "counting starts again at once"
         );
         assert!(matches!(
-            store.unlock("no-such-user", NOW).await,
+            store.unlock(&UserId::from("no-such-user"), NOW).await,
             Err(StoreError::NotFound)
         ));
         assert_eq!(
-            store.user("no-such-user").await.unwrap(),
+            store.user(&UserId::from("no-such-user")).await.unwrap(),
             None,
             "unlocking does not create a user"
         );
@@ -2656,12 +2718,15 @@ mod scenarios {
         let reset = code("u1", CodePurpose::PasswordReset, "reset");
         store.put_code(&reset).await.unwrap();
         assert_eq!(
-            store.code("u1", CodePurpose::PasswordReset).await.unwrap(),
+            store
+                .code(&UserId::from("u1"), CodePurpose::PasswordReset)
+                .await
+                .unwrap(),
             Some(reset)
         );
         assert!(
             !store
-                .take_code("u1", CodePurpose::PasswordReset, "sign-in")
+                .take_code(&UserId::from("u1"), CodePurpose::PasswordReset, "sign-in")
                 .await
                 .unwrap(),
             "a sign-in code is no reset code"
@@ -2670,7 +2735,7 @@ mod scenarios {
             let store = store.clone();
             async move {
                 store
-                    .take_code("u1", CodePurpose::PasswordReset, "reset")
+                    .take_code(&UserId::from("u1"), CodePurpose::PasswordReset, "reset")
                     .await
             }
         })
@@ -2678,7 +2743,7 @@ mod scenarios {
         assert_eq!(trues(&results), 1);
         assert_eq!(
             store
-                .code("u1", CodePurpose::SignInEmail)
+                .code(&UserId::from("u1"), CodePurpose::SignInEmail)
                 .await
                 .unwrap()
                 .map(|c| c.hash),

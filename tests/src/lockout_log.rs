@@ -12,6 +12,7 @@ use twofa::audit::{EventType, SecurityEvent};
 use twofa::clock::Timestamp;
 use twofa::codes::{CodePurpose, PendingCode};
 use twofa::devices::Device;
+use twofa::ids::UserId;
 use twofa::lockout::LockoutPolicy;
 use twofa::policy::{Behaviour, TwoFactorSettings};
 use twofa::store::{
@@ -67,7 +68,8 @@ pub struct LockoutLog {
 
 fn subject_key(s: Subject<'_>) -> String {
     match s {
-        Subject::User(id) | Subject::Unknown(id) => id.to_string(),
+        Subject::User(id) => id.to_string(),
+        Subject::Unknown(key) => key.to_string(),
     }
 }
 
@@ -130,10 +132,10 @@ impl UserStore for LockoutLog {
     ) -> Result<Option<User>, StoreError> {
         self.inner.user_by_email(scope, email_key).await
     }
-    async fn user(&self, id: &str) -> Result<Option<User>, StoreError> {
+    async fn user(&self, id: &UserId) -> Result<Option<User>, StoreError> {
         self.inner.user(id).await
     }
-    async fn update_user(&self, id: &str, patch: &UserPatch) -> Result<(), StoreError> {
+    async fn update_user(&self, id: &UserId, patch: &UserPatch) -> Result<(), StoreError> {
         self.inner.update_user(id, patch).await
     }
     async fn login_record(
@@ -182,7 +184,7 @@ impl UserStore for LockoutLog {
     }
     async fn succeed(
         &self,
-        id: &str,
+        id: &UserId,
         success: &Success<'_>,
         now: Timestamp,
     ) -> Result<Succeeded, StoreError> {
@@ -201,7 +203,7 @@ impl UserStore for LockoutLog {
     }
     async fn update_user_if_authenticator(
         &self,
-        id: &str,
+        id: &UserId,
         expected: Option<&Authenticator>,
         patch: &UserPatch,
     ) -> Result<bool, StoreError> {
@@ -209,7 +211,7 @@ impl UserStore for LockoutLog {
             .update_user_if_authenticator(id, expected, patch)
             .await
     }
-    async fn unlock(&self, id: &str, now: Timestamp) -> Result<Unlocked, StoreError> {
+    async fn unlock(&self, id: &UserId, now: Timestamp) -> Result<Unlocked, StoreError> {
         self.inner.unlock(id, now).await
     }
     async fn users_in(
@@ -237,7 +239,7 @@ impl EventStore for LockoutLog {
     }
     async fn user_events(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         event_type: Option<EventType>,
         after: Option<&PageKey>,
         limit: usize,
@@ -313,14 +315,14 @@ impl CodeStore for LockoutLog {
     }
     async fn code(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         purpose: CodePurpose,
     ) -> Result<Option<PendingCode>, StoreError> {
         self.inner.code(user_id, purpose).await
     }
     async fn take_code(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         purpose: CodePurpose,
         hash: &str,
     ) -> Result<bool, StoreError> {
@@ -346,26 +348,30 @@ impl DeviceStore for LockoutLog {
     async fn put_device(&self, device: &Device) -> Result<(), StoreError> {
         self.inner.put_device(device).await
     }
-    async fn device(&self, user_id: &str, device_id: &str) -> Result<Option<Device>, StoreError> {
+    async fn device(
+        &self,
+        user_id: &UserId,
+        device_id: &str,
+    ) -> Result<Option<Device>, StoreError> {
         self.inner.device(user_id, device_id).await
     }
-    async fn devices(&self, user_id: &str) -> Result<Vec<Device>, StoreError> {
+    async fn devices(&self, user_id: &UserId) -> Result<Vec<Device>, StoreError> {
         self.inner.devices(user_id).await
     }
     async fn delete_device(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         device_id: &str,
         now: twofa::clock::Timestamp,
     ) -> Result<bool, StoreError> {
         self.inner.delete_device(user_id, device_id, now).await
     }
-    async fn delete_devices(&self, user_id: &str) -> Result<(), StoreError> {
+    async fn delete_devices(&self, user_id: &UserId) -> Result<(), StoreError> {
         self.inner.delete_devices(user_id).await
     }
     async fn touch_device(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         device_id: &str,
         now: Timestamp,
     ) -> Result<(), StoreError> {

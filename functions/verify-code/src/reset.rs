@@ -19,6 +19,7 @@ use twofa::app::Core;
 use twofa::audit::EventType;
 use twofa::codes::CodePurpose;
 use twofa::email::Email;
+use twofa::ids::UserId;
 use twofa::lockout::{
     Attempt, Outcome, WrongAnswer, attempt_id, begin_attempt, refuse_wrong_answer, right_answer,
     unknown_email_key,
@@ -103,16 +104,16 @@ async fn attempt(
     // no user id is a keyed hash.
     let unknown;
     let (subject, code_owner) = match &record {
-        Some(r) => (Subject::User(&r.user_id), r.user_id.as_str()),
+        Some(r) => (Subject::User(&r.user_id), r.user_id.clone()),
         None => {
             unknown = unknown_email_key(core, &scope, &key);
-            (Subject::Unknown(&unknown), unknown.as_str())
+            (Subject::Unknown(&unknown), UserId::from(unknown.as_str()))
         }
     };
     // The attempt takes its slot before the code is judged (the store's module doc);
     // the slot's write returns the user.
     let (pending, attempt) = tokio::join!(
-        core.store.code(code_owner, CodePurpose::PasswordReset),
+        core.store.code(&code_owner, CodePurpose::PasswordReset),
         begin_attempt(core, subject, attempt_id()?, None, policy)
     );
     let (pending, attempt) = (pending?, attempt?);

@@ -6,6 +6,7 @@
 use crate::api::{ApiError, Request};
 use crate::app::Core;
 use crate::audit::{EventType, SecurityEvent};
+use crate::ids::UserId;
 use crate::senders::{EmailSender, notify};
 use crate::store::{HARD_LIMIT, HARD_LOCK_SECONDS, Slot, StoreError, Subject, Succeeded, Success};
 use crate::tenant::Scope;
@@ -268,7 +269,7 @@ pub enum Outcome {
 /// account locked while it was judged, 401 `unauthorized` if its sign-in ended.
 pub async fn right_answer(
     core: &Core,
-    user_id: &str,
+    user_id: &UserId,
     success: &Success<'_>,
 ) -> Result<Outcome, ApiError> {
     let now = core.now();

@@ -17,6 +17,7 @@ use crate::audit::{EventType, SecurityEvent};
 use crate::clock::Timestamp;
 use crate::codes::{CodePurpose, PendingCode};
 use crate::devices::Device;
+use crate::ids::UserId;
 use crate::lockout::LockoutPolicy;
 use crate::policy::{Behaviour, TwoFactorSettings};
 use crate::tenant::{Host, Scope, Tenant};
@@ -25,21 +26,21 @@ use crate::user::{Authenticator, User, UserPatch};
 
 #[derive(Default)]
 struct State {
-    users: HashMap<String, User>,
-    emails: HashMap<(String, String), String>,
+    users: HashMap<UserId, User>,
+    emails: HashMap<(String, String), UserId>,
     tenants: HashMap<String, Tenant>,
     host_settings: Option<TwoFactorSettings>,
     host_lockout: Option<LockoutPolicy>,
-    codes: HashMap<(String, CodePurpose), PendingCode>,
+    codes: HashMap<(UserId, CodePurpose), PendingCode>,
     windows: HashMap<String, Window>,
-    devices: HashMap<(String, String), Device>,
+    devices: HashMap<(UserId, String), Device>,
     /// Lockout counters: a user's by id, an unknown email's by its keyed hash.
     counters: HashMap<CounterKey, Counter>,
     events: Vec<SecurityEvent>,
     /// Events of emails without an account, by the email's keyed hash: no list reads them.
     unknown_events: HashMap<String, Vec<SecurityEvent>>,
     /// Text a test planted in place of a user's parsed address or number, by user id.
-    planted: HashMap<String, Planted>,
+    planted: HashMap<UserId, Planted>,
 }
 
 /// Stored text in place of a parsed field, as a hand-edited DynamoDB item would hold
@@ -51,7 +52,7 @@ struct Planted {
 }
 
 /// `u` as a read returns it: planted text parsed, and unparsable text a corrupt item.
-fn read_back(planted: &HashMap<String, Planted>, u: &User) -> Result<User, StoreError> {
+fn read_back(planted: &HashMap<UserId, Planted>, u: &User) -> Result<User, StoreError> {
     let mut u = u.clone();
     if let Some(p) = planted.get(&u.id) {
         if let Some(text) = &p.email {
@@ -65,7 +66,7 @@ fn read_back(planted: &HashMap<String, Planted>, u: &User) -> Result<User, Store
 }
 
 impl State {
-    fn user(&self, id: &str) -> Result<Option<User>, StoreError> {
+    fn user(&self, id: &UserId) -> Result<Option<User>, StoreError> {
         self.users
             .get(id)
             .map(|u| read_back(&self.planted, u))
@@ -73,7 +74,7 @@ impl State {
     }
 
     /// A patch naming the number writes over planted text, as an update writes over an attribute.
-    fn patched(&mut self, id: &str, patch: &UserPatch) {
+    fn patched(&mut self, id: &UserId, patch: &UserPatch) {
         if patch.phone_number.is_some()
             && let Some(p) = self.planted.get_mut(id)
         {
@@ -85,14 +86,14 @@ impl State {
 /// A [`Subject`] owned, as a map key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum CounterKey {
-    User(String),
+    User(UserId),
     Unknown(String),
 }
 
 impl From<Subject<'_>> for CounterKey {
     fn from(s: Subject<'_>) -> Self {
         match s {
-            Subject::User(id) => CounterKey::User(id.to_string()),
+            Subject::User(id) => CounterKey::User(id.clone()),
             Subject::Unknown(k) => CounterKey::Unknown(k.to_string()),
         }
     }
@@ -113,7 +114,7 @@ struct Counter {
 }
 
 /// The first `limit` of `sorted` (already past the start), and where the next page starts.
-fn page<T>(mut sorted: Vec<(String, String, T)>, limit: usize) -> Page<T> {
+fn page<T>(mut sorted: Vec<(String, UserId, T)>, limit: usize) -> Page<T> {
     let more = sorted.len() > limit;
     sorted.truncate(limit);
     let next = if more {
@@ -137,7 +138,7 @@ fn event_page(
     after: Option<&PageKey>,
     limit: usize,
 ) -> Page<SecurityEvent> {
-    let mut list: Vec<(String, String, SecurityEvent)> = events
+    let mut list: Vec<(String, UserId, SecurityEvent)> = events
         .iter()
         .filter(|e| keep(e))
         .map(|e| (e.sort_key(), e.user_id.clone(), e.clone()))
@@ -190,9 +191,9 @@ impl MemoryStore {
     /// DynamoDB attribute names) is held, unparsed, as a hand edit of the table would:
     /// the store suite checks that both stores read it back the same way.
     #[cfg(any(test, feature = "testing"))]
-    pub fn plant_stored_text(&self, user_id: &str, attribute: &str, text: &str) {
+    pub fn plant_stored_text(&self, user_id: &UserId, attribute: &str, text: &str) {
         let mut s = self.write();
-        let p = s.planted.entry(user_id.to_string()).or_default();
+        let p = s.planted.entry(user_id.clone()).or_default();
         match attribute {
             "email" => p.email = Some(text.to_string()),
             "phone_number" => p.phone_number = Some(text.to_string()),
@@ -226,11 +227,11 @@ impl UserStore for MemoryStore {
         }
     }
 
-    async fn user(&self, id: &str) -> Result<Option<User>, StoreError> {
+    async fn user(&self, id: &UserId) -> Result<Option<User>, StoreError> {
         self.read().user(id)
     }
 
-    async fn update_user(&self, id: &str, patch: &UserPatch) -> Result<(), StoreError> {
+    async fn update_user(&self, id: &UserId, patch: &UserPatch) -> Result<(), StoreError> {
         let mut s = self.write();
         let u = s.users.get_mut(id).ok_or(StoreError::NotFound)?;
         if !patch.stamp_holds(u) {
@@ -243,7 +244,7 @@ impl UserStore for MemoryStore {
         s.patched(id, patch);
         if patch.reset_failures {
             s.counters
-                .entry(CounterKey::User(id.to_string()))
+                .entry(CounterKey::User(id.clone()))
                 .or_default()
                 .streak = 0;
         }
@@ -252,7 +253,7 @@ impl UserStore for MemoryStore {
 
     async fn update_user_if_authenticator(
         &self,
-        id: &str,
+        id: &UserId,
         expected: Option<&Authenticator>,
         patch: &UserPatch,
     ) -> Result<bool, StoreError> {
@@ -270,7 +271,7 @@ impl UserStore for MemoryStore {
         s.patched(id, patch);
         if patch.reset_failures {
             s.counters
-                .entry(CounterKey::User(id.to_string()))
+                .entry(CounterKey::User(id.clone()))
                 .or_default()
                 .streak = 0;
         }
@@ -407,17 +408,14 @@ impl UserStore for MemoryStore {
 
     async fn succeed(
         &self,
-        id: &str,
+        id: &UserId,
         success: &Success<'_>,
         now: Timestamp,
     ) -> Result<Succeeded, StoreError> {
         let mut guard = self.write();
         let s = &mut *guard;
         let u = s.users.get_mut(id).ok_or(StoreError::NotFound)?;
-        let counter = s
-            .counters
-            .entry(CounterKey::User(id.to_string()))
-            .or_default();
+        let counter = s.counters.entry(CounterKey::User(id.clone())).or_default();
         if counter.done_attempt.as_deref() == Some(success.attempt) {
             return Ok(Succeeded::Done);
         }
@@ -450,7 +448,7 @@ impl UserStore for MemoryStore {
                 u.recovery_codes.retain(|h| h != hash);
             }
             Spend::Code(purpose, hash) => {
-                let key = (id.to_string(), purpose);
+                let key = (id.clone(), purpose);
                 if s.codes.get(&key).is_none_or(|c| c.hash != hash) {
                     return Ok(Succeeded::Spent);
                 }
@@ -462,10 +460,7 @@ impl UserStore for MemoryStore {
         if success.sid.is_some() {
             u.pending_sign_in = None;
         }
-        let counter = s
-            .counters
-            .entry(CounterKey::User(id.to_string()))
-            .or_default();
+        let counter = s.counters.entry(CounterKey::User(id.clone())).or_default();
         counter.done_attempt = Some(success.attempt.to_string());
         if success.release_only {
             u.failed_count = u.failed_count.saturating_sub(1);
@@ -478,11 +473,11 @@ impl UserStore for MemoryStore {
         Ok(Succeeded::Done)
     }
 
-    async fn unlock(&self, id: &str, now: Timestamp) -> Result<Unlocked, StoreError> {
+    async fn unlock(&self, id: &UserId, now: Timestamp) -> Result<Unlocked, StoreError> {
         let mut guard = self.write();
         let s = &mut *guard;
         let u = s.users.get_mut(id).ok_or(StoreError::NotFound)?;
-        let counter = s.counters.get_mut(&CounterKey::User(id.to_string()));
+        let counter = s.counters.get_mut(&CounterKey::User(id.clone()));
         if let Some(end) = counter
             .as_ref()
             .and_then(|c| c.hard_lock_end)
@@ -507,7 +502,7 @@ impl UserStore for MemoryStore {
         limit: usize,
     ) -> Result<Page<User>, StoreError> {
         let s = self.read();
-        let mut list: Vec<(String, String, User)> = s
+        let mut list: Vec<(String, UserId, User)> = s
             .users
             .values()
             .filter(|u| &u.scope == scope)
@@ -542,7 +537,7 @@ impl EventStore for MemoryStore {
 
     async fn user_events(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         event_type: Option<EventType>,
         after: Option<&PageKey>,
         limit: usize,
@@ -701,24 +696,20 @@ impl CodeStore for MemoryStore {
 
     async fn code(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         purpose: CodePurpose,
     ) -> Result<Option<PendingCode>, StoreError> {
-        Ok(self
-            .read()
-            .codes
-            .get(&(user_id.to_string(), purpose))
-            .cloned())
+        Ok(self.read().codes.get(&(user_id.clone(), purpose)).cloned())
     }
 
     async fn take_code(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         purpose: CodePurpose,
         hash: &str,
     ) -> Result<bool, StoreError> {
         let mut s = self.write();
-        let key = (user_id.to_string(), purpose);
+        let key = (user_id.clone(), purpose);
         if s.codes.get(&key).is_some_and(|c| c.hash == hash) {
             s.codes.remove(&key);
             Ok(true)
@@ -782,15 +773,19 @@ impl DeviceStore for MemoryStore {
         Ok(())
     }
 
-    async fn device(&self, user_id: &str, device_id: &str) -> Result<Option<Device>, StoreError> {
+    async fn device(
+        &self,
+        user_id: &UserId,
+        device_id: &str,
+    ) -> Result<Option<Device>, StoreError> {
         Ok(self
             .read()
             .devices
-            .get(&(user_id.to_string(), device_id.to_string()))
+            .get(&(user_id.clone(), device_id.to_string()))
             .cloned())
     }
 
-    async fn devices(&self, user_id: &str) -> Result<Vec<Device>, StoreError> {
+    async fn devices(&self, user_id: &UserId) -> Result<Vec<Device>, StoreError> {
         let s = self.read();
         let mut list: Vec<Device> = s
             .devices
@@ -804,12 +799,12 @@ impl DeviceStore for MemoryStore {
 
     async fn delete_device(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         device_id: &str,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
         let mut state = self.write();
-        let key = (user_id.to_string(), device_id.to_string());
+        let key = (user_id.clone(), device_id.to_string());
         let within_grace = state
             .devices
             .get(&key)
@@ -817,21 +812,21 @@ impl DeviceStore for MemoryStore {
         Ok(within_grace && state.devices.remove(&key).is_some())
     }
 
-    async fn delete_devices(&self, user_id: &str) -> Result<(), StoreError> {
+    async fn delete_devices(&self, user_id: &UserId) -> Result<(), StoreError> {
         self.write().devices.retain(|(u, _), _| u != user_id);
         Ok(())
     }
 
     async fn touch_device(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         device_id: &str,
         now: Timestamp,
     ) -> Result<(), StoreError> {
         if let Some(d) = self
             .write()
             .devices
-            .get_mut(&(user_id.to_string(), device_id.to_string()))
+            .get_mut(&(user_id.clone(), device_id.to_string()))
         {
             d.last_used_at = now;
         }

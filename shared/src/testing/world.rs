@@ -11,6 +11,7 @@ use crate::api::Response;
 use crate::app::Core;
 use crate::clock::ManualClock;
 use crate::config::Config;
+use crate::ids::UserId;
 use crate::senders::log::{LogSender, OutboxEntry};
 use crate::senders::{DeliveryError, SmsMessage, SmsSender};
 use crate::store::UserStore;
@@ -117,7 +118,7 @@ impl World {
     }
 
     /// The user as stored.
-    pub async fn user(&self, id: &str) -> User {
+    pub async fn user(&self, id: &UserId) -> User {
         self.core
             .store
             .user(id)

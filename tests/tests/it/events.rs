@@ -238,7 +238,7 @@ impl World {
                 (
                     Setup {
                         bearer: Some(self.host_admin().await),
-                        path_ids: vec![(EVENT_USER_ID, jane.id)],
+                        path_ids: vec![(EVENT_USER_ID, jane.id.into())],
                         ..Default::default()
                     },
                     200,
@@ -387,7 +387,7 @@ impl World {
                 (
                     Setup {
                         bearer: Some(self.host_admin().await),
-                        path_ids: vec![(EVENT_USER_ID, jane.id)],
+                        path_ids: vec![(EVENT_USER_ID, jane.id.into())],
                         ..Default::default()
                     },
                     204,

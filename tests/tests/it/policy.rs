@@ -240,7 +240,7 @@ impl SmsSide {
             .await;
         assert_eq!(r.status, 201, "{:?}", r.body);
         let admin_id = r.body["admin_user_id"].as_str().unwrap();
-        let admin = core.store.user(admin_id).await.unwrap().unwrap();
+        let admin = core.store.user(&admin_id.into()).await.unwrap().unwrap();
         let admin = patch_user(
             core,
             &admin,

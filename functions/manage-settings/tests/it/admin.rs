@@ -227,7 +227,9 @@ async fn the_host_admin_creates_a_tenant_with_its_first_admin() {
         (tenant.feature, &tenant.settings),
         (Behaviour::Optional, &TwoFactorSettings::default())
     );
-    let admin = w.user(r.body["admin_user_id"].as_str().unwrap()).await;
+    let admin = w
+        .user(&r.body["admin_user_id"].as_str().unwrap().into())
+        .await;
     assert_eq!(admin.scope.key(), "t:initech");
     assert_eq!(admin.roles, vec![twofa::user::Role::TenantAdmin]);
     assert!(admin.password_hash.starts_with("$argon2id$"));

@@ -22,6 +22,7 @@ use twofa::audit::{EventType, Origin, SecurityEvent};
 use twofa::clock::SystemClock;
 use twofa::config::{Config, ProcessEnv};
 use twofa::email::Email;
+use twofa::ids::UserId;
 use twofa::store::{PageKey, Unlocked};
 use twofa::tenant::{Scope, TenantName};
 use twofa::user::{User, UserPatch};
@@ -71,7 +72,7 @@ enum Command {
 struct Target {
     /// The user's id.
     #[arg(long, required_unless_present = "email", conflicts_with = "email")]
-    user_id: Option<String>,
+    user_id: Option<UserId>,
     /// The user's email (in the host, or in --tenant).
     #[arg(long)]
     email: Option<String>,
@@ -85,7 +86,7 @@ struct Target {
 struct EventTarget {
     /// One user's events, by id.
     #[arg(long, required_unless_present_any = ["email", "side"], conflicts_with_all = ["email", "side"])]
-    user_id: Option<String>,
+    user_id: Option<UserId>,
     /// One user's events, by email (in the host, or in --tenant).
     #[arg(long, conflicts_with = "side")]
     email: Option<String>,
@@ -238,7 +239,7 @@ fn scope(tenant: Option<&str>) -> Result<Scope, Failure> {
 
 async fn find(
     core: &Core,
-    user_id: Option<String>,
+    user_id: Option<UserId>,
     email: Option<String>,
     tenant: Option<String>,
 ) -> Result<User, Failure> {

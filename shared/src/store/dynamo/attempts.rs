@@ -15,6 +15,7 @@ use super::request::{built, condition_failed, unavailable};
 use super::update::Update;
 use super::users::{patch_update, under_stamp, user_from};
 use crate::clock::Timestamp;
+use crate::ids::UserId;
 use crate::store::{Slot, Spend, StoreError, Subject, Succeeded, Success, Unlocked};
 
 impl DynamoStore {
@@ -176,7 +177,7 @@ impl DynamoStore {
     /// it returns then says until when).
     pub(super) async fn write_unlock(
         &self,
-        id: &str,
+        id: &UserId,
         now: Timestamp,
     ) -> Result<Unlocked, StoreError> {
         let u = Update::default()
@@ -221,7 +222,7 @@ impl DynamoStore {
     /// [`crate::store::UserStore::succeed`].
     pub(super) async fn write_succeed(
         &self,
-        id: &str,
+        id: &UserId,
         success: &Success<'_>,
         now: Timestamp,
     ) -> Result<Succeeded, StoreError> {
@@ -246,7 +247,7 @@ impl DynamoStore {
     /// that alone is `Err` with the counts found.
     async fn write_success(
         &self,
-        id: &str,
+        id: &UserId,
         success: &Success<'_>,
         now: Timestamp,
         count: bool,

@@ -8,6 +8,7 @@ use super::item::{self, Item, Reader, TTL, VALID_UNTIL, key, keys, n, s, ttl_aft
 use super::request::{built, condition_failed, unavailable};
 use crate::clock::Timestamp;
 use crate::devices::{Device, MAX_PER_USER};
+use crate::ids::UserId;
 use crate::store::{DeviceStore, StoreError};
 
 /// A remembered browser's item, under its user's partition.
@@ -31,7 +32,7 @@ pub fn device_item(d: &Device) -> Item {
 pub fn device_from(i: &Item) -> Result<Device, StoreError> {
     let r = Reader(i);
     Ok(Device {
-        user_id: r.s("user_id")?,
+        user_id: r.s("user_id")?.into(),
         device_id: r.s("device_id")?,
         token_hash: r.s("token_hash")?,
         security_stamp: r.s("security_stamp")?,
@@ -52,7 +53,7 @@ const _: () = assert!(MAX_PER_USER < READ_LIMIT);
 
 impl DynamoStore {
     /// A user's device items, at most [`READ_LIMIT`], in one `Query`.
-    pub(super) async fn device_items(&self, user_id: &str) -> Result<Vec<Item>, StoreError> {
+    pub(super) async fn device_items(&self, user_id: &UserId) -> Result<Vec<Item>, StoreError> {
         let out = self
             .client
             .query()
@@ -131,7 +132,11 @@ impl DeviceStore for DynamoStore {
         self.delete_device_items(&evicted).await
     }
 
-    async fn device(&self, user_id: &str, device_id: &str) -> Result<Option<Device>, StoreError> {
+    async fn device(
+        &self,
+        user_id: &UserId,
+        device_id: &str,
+    ) -> Result<Option<Device>, StoreError> {
         self.get(item::key(
             keys::user_pk(user_id),
             keys::device_sk(device_id),
@@ -142,7 +147,7 @@ impl DeviceStore for DynamoStore {
         .transpose()
     }
 
-    async fn devices(&self, user_id: &str) -> Result<Vec<Device>, StoreError> {
+    async fn devices(&self, user_id: &UserId) -> Result<Vec<Device>, StoreError> {
         let mut list = self
             .device_items(user_id)
             .await?
@@ -155,7 +160,7 @@ impl DeviceStore for DynamoStore {
 
     async fn delete_device(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         device_id: &str,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
@@ -180,14 +185,14 @@ impl DeviceStore for DynamoStore {
         Ok(self.transact(tx).await?.is_ok())
     }
 
-    async fn delete_devices(&self, user_id: &str) -> Result<(), StoreError> {
+    async fn delete_devices(&self, user_id: &UserId) -> Result<(), StoreError> {
         let items = self.device_items(user_id).await?;
         self.delete_device_items(&items).await
     }
 
     async fn touch_device(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         device_id: &str,
         now: Timestamp,
     ) -> Result<(), StoreError> {

@@ -7,6 +7,7 @@ use super::DynamoStore;
 use super::item::{self, Item, Reader, SIDE_PK, SIDE_SK, TTL, corrupt, key, keys, n, s};
 use super::request::{PageQuery, built, side_page_key, user_of};
 use crate::audit::{EventType, SecurityEvent};
+use crate::ids::UserId;
 use crate::store::{EventStore, Page, PageKey, StoreError};
 use crate::tenant::Scope;
 
@@ -29,8 +30,9 @@ pub fn event_item(e: &SecurityEvent) -> Result<Item, StoreError> {
     put("scope", s(e.scope.key()));
     put("details", s(details));
     put(TTL, n(e.expires_at));
+    let actor_id = e.actor_id.as_ref().map(String::from);
     for (k, v) in [
-        ("actor_id", &e.actor_id),
+        ("actor_id", &actor_id),
         ("ip", &e.ip),
         ("user_agent", &e.user_agent),
     ] {
@@ -66,10 +68,10 @@ pub fn event_from(i: &Item) -> Result<SecurityEvent, StoreError> {
         event_type: EventType::parse(&r.s("type")?)
             .ok_or_else(|| corrupt("type", "unknown event type"))?,
         at: r.n("at")?,
-        user_id: r.s("user_id")?,
+        user_id: r.s("user_id")?.into(),
         scope: Scope::from_key(&r.s("scope")?)
             .ok_or_else(|| corrupt("scope", "unknown scope key"))?,
-        actor_id: r.opt_s("actor_id")?,
+        actor_id: r.opt_s("actor_id")?.map(UserId::from),
         ip: r.opt_s("ip")?,
         user_agent: r.opt_s("user_agent")?,
         details,
@@ -86,7 +88,7 @@ pub(super) fn event_page_key(i: &Item) -> Result<PageKey, StoreError> {
         .ok_or_else(|| StoreError::Corrupt(format!("{sk} is not an event")))?;
     Ok(PageKey {
         sort,
-        user_id: user_of(i)?,
+        user_id: user_of(i)?.into(),
     })
 }
 
@@ -122,7 +124,7 @@ impl EventStore for DynamoStore {
 
     async fn user_events(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         event_type: Option<EventType>,
         after: Option<&PageKey>,
         limit: usize,

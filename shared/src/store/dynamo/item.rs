@@ -96,7 +96,7 @@ pub mod keys {
     use crate::tenant::Scope;
 
     /// The partition of a user: the user item, its codes and its devices.
-    pub fn user_pk(id: &str) -> String {
+    pub fn user_pk(id: &crate::ids::UserId) -> String {
         format!("USER#{id}")
     }
     /// Sort key of the user item itself.

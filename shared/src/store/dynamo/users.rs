@@ -13,6 +13,7 @@ use super::item::{
 use super::request::{PageQuery, side_page_key};
 use super::update::Update;
 use crate::clock::Timestamp;
+use crate::ids::UserId;
 use crate::store::{
     LoginRecord, Page, PageKey, STAMP, Slot, StoreError, Subject, Succeeded, Success, Unlocked,
     UserStore, stored_email, stored_phone,
@@ -95,7 +96,7 @@ pub fn user_from(i: &Item) -> Result<User, StoreError> {
         }
     };
     Ok(User {
-        id: r.s(attr::ID)?,
+        id: r.s(attr::ID)?.into(),
         scope,
         email: stored_email(attr::EMAIL, &r.s(attr::EMAIL)?)?,
         email_confirmed: r.bool(attr::EMAIL_CONFIRMED)?,
@@ -248,11 +249,11 @@ impl UserStore for DynamoStore {
         else {
             return Ok(None);
         };
-        let id = Reader(&pointer).s("user_id")?;
+        let id = UserId::from(Reader(&pointer).s("user_id")?);
         self.user(&id).await
     }
 
-    async fn user(&self, id: &str) -> Result<Option<User>, StoreError> {
+    async fn user(&self, id: &UserId) -> Result<Option<User>, StoreError> {
         self.get(item::key(keys::user_pk(id), keys::USER_SK))
             .await?
             .as_ref()
@@ -260,7 +261,7 @@ impl UserStore for DynamoStore {
             .transpose()
     }
 
-    async fn update_user(&self, id: &str, patch: &UserPatch) -> Result<(), StoreError> {
+    async fn update_user(&self, id: &UserId, patch: &UserPatch) -> Result<(), StoreError> {
         let u = patch_update(patch);
         if u.is_empty() {
             return match self.user(id).await? {
@@ -298,7 +299,7 @@ impl UserStore for DynamoStore {
 
     async fn update_user_if_authenticator(
         &self,
-        id: &str,
+        id: &UserId,
         expected: Option<&Authenticator>,
         patch: &UserPatch,
     ) -> Result<bool, StoreError> {
@@ -353,7 +354,7 @@ impl UserStore for DynamoStore {
         };
         let r = Reader(&pointer);
         Ok(Some(LoginRecord {
-            user_id: r.s("user_id")?,
+            user_id: r.s("user_id")?.into(),
             password_hash: r.opt_s(attr::PASSWORD_HASH)?,
         }))
     }
@@ -381,14 +382,14 @@ impl UserStore for DynamoStore {
 
     async fn succeed(
         &self,
-        id: &str,
+        id: &UserId,
         success: &Success<'_>,
         now: Timestamp,
     ) -> Result<Succeeded, StoreError> {
         self.write_succeed(id, success, now).await
     }
 
-    async fn unlock(&self, id: &str, now: Timestamp) -> Result<Unlocked, StoreError> {
+    async fn unlock(&self, id: &UserId, now: Timestamp) -> Result<Unlocked, StoreError> {
         self.write_unlock(id, now).await
     }
 
@@ -438,7 +439,7 @@ impl DynamoStore {
     /// One conditional `UpdateItem` on the user item; `Ok(false)` when the condition failed.
     pub(super) async fn update_user_if(
         &self,
-        id: &str,
+        id: &UserId,
         update: Update,
         condition: &str,
     ) -> Result<bool, StoreError> {

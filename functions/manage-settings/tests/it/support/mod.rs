@@ -104,7 +104,7 @@ impl World {
         let id = r.body["admin_user_id"]
             .as_str()
             .expect("the new admin's id");
-        self.user(id).await
+        self.user(&id.into()).await
     }
 
     /// Sends a request to the handler.
