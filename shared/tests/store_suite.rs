@@ -9,7 +9,7 @@ use twofa::audit::{EventType, Origin, SecurityEvent};
 use twofa::clock::Timestamp;
 use twofa::codes::{CodePurpose, PendingCode};
 use twofa::devices::Device;
-use twofa::ids::UserId;
+use twofa::ids::{DeviceId, UserId};
 use twofa::lockout::LockoutPolicy;
 use twofa::policy::{Behaviour, Provider, TwoFactorSettings};
 use twofa::store::dynamo::DynamoStore;
@@ -2223,7 +2223,7 @@ mod scenarios {
     fn device(user_id: &str, device_id: &str, created_at: Timestamp) -> Device {
         Device {
             user_id: UserId::from(user_id),
-            device_id: device_id.to_string(),
+            device_id: DeviceId::from(device_id),
             token_hash: format!("hash-{device_id}"),
             security_stamp: "stamp-1".to_string(),
             created_at,
@@ -2251,7 +2251,10 @@ mod scenarios {
             "the newest {max}, oldest first"
         );
         assert_eq!(
-            store.device(&UserId::from("u1"), "d00").await.unwrap(),
+            store
+                .device(&UserId::from("u1"), &DeviceId::from("d00"))
+                .await
+                .unwrap(),
             None
         );
         assert_eq!(
@@ -2276,42 +2279,54 @@ mod scenarios {
             "oldest first"
         );
         assert_eq!(
-            store.device(&UserId::from("u1"), "d1").await.unwrap(),
+            store
+                .device(&UserId::from("u1"), &DeviceId::from("d1"))
+                .await
+                .unwrap(),
             Some(d1.clone())
         );
-        assert_eq!(store.device(&UserId::from("u1"), "d9").await.unwrap(), None);
+        assert_eq!(
+            store
+                .device(&UserId::from("u1"), &DeviceId::from("d9"))
+                .await
+                .unwrap(),
+            None
+        );
 
         store
-            .touch_device(&UserId::from("u1"), "d1", NOW + 50)
+            .touch_device(&UserId::from("u1"), &DeviceId::from("d1"), NOW + 50)
             .await
             .unwrap();
         assert_eq!(
             store
-                .device(&UserId::from("u1"), "d1")
+                .device(&UserId::from("u1"), &DeviceId::from("d1"))
                 .await
                 .unwrap()
                 .map(|d| d.last_used_at),
             Some(NOW + 50)
         );
         store
-            .touch_device(&UserId::from("u1"), "d9", NOW + 50)
+            .touch_device(&UserId::from("u1"), &DeviceId::from("d9"), NOW + 50)
             .await
             .unwrap();
         assert_eq!(
-            store.device(&UserId::from("u1"), "d9").await.unwrap(),
+            store
+                .device(&UserId::from("u1"), &DeviceId::from("d9"))
+                .await
+                .unwrap(),
             None,
             "touching a forgotten browser does not bring it back"
         );
 
         assert!(
             store
-                .delete_device(&UserId::from("u1"), "d1", NOW)
+                .delete_device(&UserId::from("u1"), &DeviceId::from("d1"), NOW)
                 .await
                 .unwrap()
         );
         assert!(
             !store
-                .delete_device(&UserId::from("u1"), "d1", NOW)
+                .delete_device(&UserId::from("u1"), &DeviceId::from("d1"), NOW)
                 .await
                 .unwrap()
         );

@@ -11,7 +11,7 @@ use twofa::audit::{EventType, SecurityEvent};
 use twofa::clock::Timestamp;
 use twofa::codes::{CodePurpose, PendingCode};
 use twofa::devices::Device;
-use twofa::ids::UserId;
+use twofa::ids::{DeviceId, UserId};
 use twofa::lockout::LockoutPolicy;
 use twofa::policy::{Behaviour, TwoFactorSettings};
 use twofa::store::{
@@ -348,7 +348,7 @@ impl DeviceStore for GateStore {
     async fn device(
         &self,
         user_id: &UserId,
-        device_id: &str,
+        device_id: &DeviceId,
     ) -> Result<Option<Device>, StoreError> {
         self.inner.device(user_id, device_id).await
     }
@@ -358,7 +358,7 @@ impl DeviceStore for GateStore {
     async fn delete_device(
         &self,
         user_id: &UserId,
-        device_id: &str,
+        device_id: &DeviceId,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
         self.inner.delete_device(user_id, device_id, now).await
@@ -369,7 +369,7 @@ impl DeviceStore for GateStore {
     async fn touch_device(
         &self,
         user_id: &UserId,
-        device_id: &str,
+        device_id: &DeviceId,
         now: Timestamp,
     ) -> Result<(), StoreError> {
         self.inner.touch_device(user_id, device_id, now).await

@@ -12,7 +12,7 @@ use twofa::audit::{EventType, SecurityEvent};
 use twofa::clock::Timestamp;
 use twofa::codes::{CodePurpose, PendingCode};
 use twofa::devices::Device;
-use twofa::ids::UserId;
+use twofa::ids::{DeviceId, UserId};
 use twofa::lockout::LockoutPolicy;
 use twofa::policy::{Behaviour, TwoFactorSettings};
 use twofa::store::{
@@ -351,7 +351,7 @@ impl DeviceStore for LockoutLog {
     async fn device(
         &self,
         user_id: &UserId,
-        device_id: &str,
+        device_id: &DeviceId,
     ) -> Result<Option<Device>, StoreError> {
         self.inner.device(user_id, device_id).await
     }
@@ -361,7 +361,7 @@ impl DeviceStore for LockoutLog {
     async fn delete_device(
         &self,
         user_id: &UserId,
-        device_id: &str,
+        device_id: &DeviceId,
         now: twofa::clock::Timestamp,
     ) -> Result<bool, StoreError> {
         self.inner.delete_device(user_id, device_id, now).await
@@ -372,7 +372,7 @@ impl DeviceStore for LockoutLog {
     async fn touch_device(
         &self,
         user_id: &UserId,
-        device_id: &str,
+        device_id: &DeviceId,
         now: Timestamp,
     ) -> Result<(), StoreError> {
         self.inner.touch_device(user_id, device_id, now).await

@@ -194,14 +194,14 @@ async fn remembered(
     if !eff.remember_browser_allowed {
         return Ok(false);
     }
-    let Some(device) = core.store.device(&user.id, device_id).await? else {
+    let Some(device) = core.store.device(&user.id, &device_id).await? else {
         return Ok(false);
     };
     let now = core.now();
     if !device.accepts(&core.hash_key, token, &user.security_stamp, now) {
         return Ok(false);
     }
-    core.store.touch_device(&user.id, device_id, now).await?;
+    core.store.touch_device(&user.id, &device_id, now).await?;
     Ok(true)
 }
 

@@ -2,7 +2,7 @@
 
 use twofa::api::{ApiError, Request, Response, operation};
 use twofa::app::Core;
-use twofa::ids::UserId;
+use twofa::ids::{DeviceId, UserId};
 use twofa::senders::EmailSender;
 
 use crate::{
@@ -97,7 +97,9 @@ pub async fn dispatch(
         Operation::RegenerateRecoveryCodes => recovery::regenerate(core, email, req).await,
         Operation::ForgetBrowsers => devices::forget_all(core, req).await,
         Operation::ListDevices => devices::list(core, req).await,
-        Operation::ForgetDevice => devices::forget_one(core, req, param).await,
+        Operation::ForgetDevice => {
+            devices::forget_one(core, req, DeviceId::parse(param).as_ref()).await
+        }
         Operation::ChangePassword => password::change(core, email, req).await,
         Operation::SignOutEverywhere => sign_out::everywhere(core, email, req).await,
         Operation::GetLockout => lockout::get(core, req).await,

@@ -17,7 +17,7 @@ use crate::audit::{EventType, SecurityEvent};
 use crate::clock::Timestamp;
 use crate::codes::{CodePurpose, PendingCode};
 use crate::devices::Device;
-use crate::ids::UserId;
+use crate::ids::{DeviceId, UserId};
 use crate::lockout::LockoutPolicy;
 use crate::policy::{Behaviour, TwoFactorSettings};
 use crate::tenant::{Host, Scope, Tenant};
@@ -33,7 +33,7 @@ struct State {
     host_lockout: Option<LockoutPolicy>,
     codes: HashMap<(UserId, CodePurpose), PendingCode>,
     windows: HashMap<String, Window>,
-    devices: HashMap<(UserId, String), Device>,
+    devices: HashMap<(UserId, DeviceId), Device>,
     /// Lockout counters: a user's by id, an unknown email's by its keyed hash.
     counters: HashMap<CounterKey, Counter>,
     events: Vec<SecurityEvent>,
@@ -759,7 +759,7 @@ impl DeviceStore for MemoryStore {
         );
         // The oldest of the user's other browsers beyond the bound are forgotten (never
         // the one just remembered), as the DynamoDB store does.
-        let mut theirs: Vec<(Timestamp, String)> = s
+        let mut theirs: Vec<(Timestamp, DeviceId)> = s
             .devices
             .values()
             .filter(|d| d.user_id == device.user_id && d.device_id != device.device_id)
@@ -776,12 +776,12 @@ impl DeviceStore for MemoryStore {
     async fn device(
         &self,
         user_id: &UserId,
-        device_id: &str,
+        device_id: &DeviceId,
     ) -> Result<Option<Device>, StoreError> {
         Ok(self
             .read()
             .devices
-            .get(&(user_id.clone(), device_id.to_string()))
+            .get(&(user_id.clone(), device_id.clone()))
             .cloned())
     }
 
@@ -800,11 +800,11 @@ impl DeviceStore for MemoryStore {
     async fn delete_device(
         &self,
         user_id: &UserId,
-        device_id: &str,
+        device_id: &DeviceId,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
         let mut state = self.write();
-        let key = (user_id.clone(), device_id.to_string());
+        let key = (user_id.clone(), device_id.clone());
         let within_grace = state
             .devices
             .get(&key)
@@ -820,13 +820,13 @@ impl DeviceStore for MemoryStore {
     async fn touch_device(
         &self,
         user_id: &UserId,
-        device_id: &str,
+        device_id: &DeviceId,
         now: Timestamp,
     ) -> Result<(), StoreError> {
         if let Some(d) = self
             .write()
             .devices
-            .get_mut(&(user_id.clone(), device_id.to_string()))
+            .get_mut(&(user_id.clone(), device_id.clone()))
         {
             d.last_used_at = now;
         }

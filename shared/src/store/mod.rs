@@ -73,7 +73,7 @@ use crate::clock::Timestamp;
 use crate::codes::{CodePurpose, PendingCode};
 use crate::devices::Device;
 use crate::email::Email;
-use crate::ids::UserId;
+use crate::ids::{DeviceId, UserId};
 use crate::lockout::LockoutPolicy;
 use crate::phone::PhoneNumber;
 use crate::policy::{Behaviour, TwoFactorSettings};
@@ -525,8 +525,11 @@ pub trait DeviceStore: Send + Sync {
     /// (never this one) beyond [`crate::devices::MAX_PER_USER`].
     async fn put_device(&self, device: &Device) -> Result<(), StoreError>;
     /// One remembered browser.
-    async fn device(&self, user_id: &UserId, device_id: &str)
-    -> Result<Option<Device>, StoreError>;
+    async fn device(
+        &self,
+        user_id: &UserId,
+        device_id: &DeviceId,
+    ) -> Result<Option<Device>, StoreError>;
     /// All of a user's remembered browsers (expired ones may be included; callers filter).
     async fn devices(&self, user_id: &UserId) -> Result<Vec<Device>, StoreError>;
     /// Forgets one; `false` if there was none, or none that `now` is within its
@@ -535,7 +538,7 @@ pub trait DeviceStore: Send + Sync {
     async fn delete_device(
         &self,
         user_id: &UserId,
-        device_id: &str,
+        device_id: &DeviceId,
         now: Timestamp,
     ) -> Result<bool, StoreError>;
     /// Forgets all of a user's browsers.
@@ -544,7 +547,7 @@ pub trait DeviceStore: Send + Sync {
     async fn touch_device(
         &self,
         user_id: &UserId,
-        device_id: &str,
+        device_id: &DeviceId,
         now: Timestamp,
     ) -> Result<(), StoreError>;
 }

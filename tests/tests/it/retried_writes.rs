@@ -434,5 +434,8 @@ async fn a_forgotten_browser_whose_delete_is_retried_is_answered_204() {
         "the fault happened"
     );
     assert_eq!(forgot.status, 204, "{}", forgot.body);
-    assert_eq!(s.core.store.device(&user.id, "d1").await.unwrap(), None);
+    assert_eq!(
+        s.core.store.device(&user.id, &"d1".into()).await.unwrap(),
+        None
+    );
 }

@@ -418,7 +418,7 @@ async fn with_browsers(core: &Core, email: &str, n: usize) -> (twofa::user::User
         core.store
             .put_device(&twofa::devices::Device {
                 user_id: user.id.clone(),
-                device_id: format!("d{i:05}"),
+                device_id: format!("d{i:05}").into(),
                 token_hash: "h".into(),
                 security_stamp: user.security_stamp.clone(),
                 created_at: at,

@@ -6,6 +6,7 @@ use crate::support;
 use serde_json::json;
 use support::World;
 use twofa::devices::Device;
+use twofa::ids::DeviceId;
 use twofa::totp;
 use twofa::user::{Authenticator, User, UserPatch};
 
@@ -950,7 +951,7 @@ async fn forgetting_one_browser_removes_only_that_one_and_others_users_devices_a
     assert!(
         w.core
             .store
-            .device(&w.acme_user.id, "d3")
+            .device(&w.acme_user.id, &DeviceId::from("d3"))
             .await
             .unwrap()
             .is_some()
@@ -962,7 +963,7 @@ async fn forgetting_one_browser_removes_only_that_one_and_others_users_devices_a
         .await
         .unwrap()
         .into_iter()
-        .map(|d| d.device_id)
+        .map(|d| String::from(d.device_id))
         .collect();
     assert_eq!(ids, ["d2"]);
 }
@@ -1350,7 +1351,12 @@ async fn a_malformed_device_id_in_the_path_is_answered_as_an_unknown_browser() {
         "the caller is checked first"
     );
     assert!(
-        w.core.store.device(&user.id, "d1").await.unwrap().is_some(),
+        w.core
+            .store
+            .device(&user.id, &DeviceId::from("d1"))
+            .await
+            .unwrap()
+            .is_some(),
         "the browser whose id the malformed ones start with is still remembered"
     );
 }

@@ -8,7 +8,7 @@ use super::item::{self, Item, Reader, TTL, VALID_UNTIL, key, keys, n, s, ttl_aft
 use super::request::{built, condition_failed, unavailable};
 use crate::clock::Timestamp;
 use crate::devices::{Device, MAX_PER_USER};
-use crate::ids::UserId;
+use crate::ids::{DeviceId, UserId};
 use crate::store::{DeviceStore, StoreError};
 
 /// A remembered browser's item, under its user's partition.
@@ -33,7 +33,7 @@ pub fn device_from(i: &Item) -> Result<Device, StoreError> {
     let r = Reader(i);
     Ok(Device {
         user_id: r.s("user_id")?.into(),
-        device_id: r.s("device_id")?,
+        device_id: r.s("device_id")?.into(),
         token_hash: r.s("token_hash")?,
         security_stamp: r.s("security_stamp")?,
         created_at: r.n("created_at")?,
@@ -135,7 +135,7 @@ impl DeviceStore for DynamoStore {
     async fn device(
         &self,
         user_id: &UserId,
-        device_id: &str,
+        device_id: &DeviceId,
     ) -> Result<Option<Device>, StoreError> {
         self.get(item::key(
             keys::user_pk(user_id),
@@ -161,7 +161,7 @@ impl DeviceStore for DynamoStore {
     async fn delete_device(
         &self,
         user_id: &UserId,
-        device_id: &str,
+        device_id: &DeviceId,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
         // A transaction of one delete, not a `DeleteItem`: the SDK sends its retries
@@ -193,7 +193,7 @@ impl DeviceStore for DynamoStore {
     async fn touch_device(
         &self,
         user_id: &UserId,
-        device_id: &str,
+        device_id: &DeviceId,
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let result = self

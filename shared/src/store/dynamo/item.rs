@@ -108,7 +108,7 @@ pub mod keys {
     /// Sort-key prefix of remembered browsers.
     pub const DEVICE_PREFIX: &str = "DEVICE#";
     /// Sort key of one remembered browser.
-    pub fn device_sk(device_id: &str) -> String {
+    pub fn device_sk(device_id: &crate::ids::DeviceId) -> String {
         format!("{DEVICE_PREFIX}{device_id}")
     }
     /// The email-uniqueness item of a scope (scope keys never hold `#`).
