@@ -160,6 +160,13 @@ impl DeviceId {
     }
 }
 
+impl SessionId {
+    /// A new random sign-in id.
+    pub fn random() -> Result<Self, CryptoError> {
+        Ok(Self(random_token(16)?))
+    }
+}
+
 impl AttemptId {
     /// A new random attempt id.
     pub fn random() -> Result<Self, CryptoError> {

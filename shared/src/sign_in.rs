@@ -6,6 +6,7 @@
 
 use crate::api::{ApiError, Caller};
 use crate::app::Core;
+use crate::ids::SessionId;
 use crate::tokens::{TokenKind, stamp_digest, user_of_token};
 use crate::user::User;
 
@@ -15,7 +16,7 @@ pub struct PendingSignIn {
     /// The user, freshly read.
     pub user: User,
     /// The sign-in id the two-factor token carries.
-    pub sid: String,
+    pub sid: SessionId,
 }
 
 /// The sign-in a two-factor token carries on: 401 for a bad token or a sign-in that
@@ -31,7 +32,7 @@ pub async fn pending_sign_in(core: &Core, token: &str) -> Result<PendingSignIn, 
     }
     match claims.sid {
         Some(sid)
-            if user.pending_sign_in.as_deref() == Some(sid.as_str())
+            if user.pending_sign_in.as_ref() == Some(&sid)
                 && claims.stamp.as_deref() == Some(stamp_digest(core, &user).as_str()) =>
         {
             Ok(PendingSignIn { user, sid })

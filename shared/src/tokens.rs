@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::crypto::{CryptoError, random_token};
-use crate::ids::UserId;
+use crate::ids::{SessionId, UserId};
 
 mod issue;
 // `user_of_token` makes a `Caller` without the stamp check: only `api::authenticate`
@@ -72,7 +72,7 @@ pub struct Claims {
     pub mfa_at: Option<Timestamp>,
     /// For two-factor tokens: the sign-in attempt it belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sid: Option<String>,
+    pub sid: Option<SessionId>,
     /// A keyed digest of the user's security stamp when issued: access and setup
     /// tokens die when the stamp changes (see `crate::api::authenticate`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -131,7 +131,7 @@ pub struct NewToken {
     /// When a second factor was proven.
     pub mfa_at: Option<Timestamp>,
     /// The sign-in attempt (two-factor tokens).
-    pub sid: Option<String>,
+    pub sid: Option<SessionId>,
     /// The digest of the user's security stamp.
     pub stamp: Option<String>,
     /// An expiry not to pass: a token reissued after a stamp change keeps the old one's.

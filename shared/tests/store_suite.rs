@@ -9,7 +9,7 @@ use twofa::audit::{EventType, Origin, SecurityEvent};
 use twofa::clock::Timestamp;
 use twofa::codes::{CodePurpose, PendingCode};
 use twofa::devices::Device;
-use twofa::ids::{DeviceId, UserId};
+use twofa::ids::{DeviceId, SessionId, UserId};
 use twofa::lockout::LockoutPolicy;
 use twofa::policy::{Behaviour, Provider, TwoFactorSettings};
 use twofa::store::dynamo::DynamoStore;
@@ -368,7 +368,7 @@ fn count(slot: &Slot) -> u32 {
 async fn succeed(
     store: &Shared,
     id: &UserId,
-    sid: Option<&str>,
+    sid: Option<&SessionId>,
     spend: Spend<'_>,
 ) -> Result<Succeeded, StoreError> {
     let attempt = uuid::Uuid::new_v4().to_string();
@@ -1281,7 +1281,13 @@ mod scenarios {
         );
         assert_eq!(
             store
-                .take_slot(Subject::User(&u.id), "a3", Some("sid"), 5, until)
+                .take_slot(
+                    Subject::User(&u.id),
+                    "a3",
+                    Some(&SessionId::from("sid")),
+                    5,
+                    until
+                )
                 .await
                 .unwrap(),
             Slot::Ended,
@@ -1348,30 +1354,43 @@ mod scenarios {
         slot(&store, &u.id).await.unwrap();
 
         assert_eq!(
-            succeed(&store, &u.id, Some("sid-other"), Spend::Nothing)
-                .await
-                .unwrap(),
+            succeed(
+                &store,
+                &u.id,
+                Some(&SessionId::from("sid-other")),
+                Spend::Nothing
+            )
+            .await
+            .unwrap(),
             Succeeded::Ended
         );
-        let results = at_once(10, |_| {
-            let (store, id) = (store.clone(), u.id.clone());
-            async move { succeed(&store, &id, Some("sid-1"), Spend::Nothing).await }
-        })
-        .await;
+        let results =
+            at_once(10, |_| {
+                let (store, id) = (store.clone(), u.id.clone());
+                async move {
+                    succeed(&store, &id, Some(&SessionId::from("sid-1")), Spend::Nothing).await
+                }
+            })
+            .await;
         assert_eq!(done(&results), 1);
         let after = stored(&store, &u.id).await;
         assert_eq!((after.pending_sign_in, after.failed_count), (None, 0));
         assert_eq!(
-            succeed(&store, &u.id, Some("sid-1"), Spend::Nothing)
-                .await
-                .unwrap(),
+            succeed(
+                &store,
+                &u.id,
+                Some(&SessionId::from("sid-1")),
+                Spend::Nothing
+            )
+            .await
+            .unwrap(),
             Succeeded::Ended
         );
         assert!(matches!(
             succeed(
                 &store,
                 &UserId::from("no-such-user"),
-                Some("sid-1"),
+                Some(&SessionId::from("sid-1")),
                 Spend::Nothing
             )
             .await,
@@ -1498,7 +1517,7 @@ mod scenarios {
         let wrong = succeed(
             &store,
             &u.id,
-            Some("sid"),
+            Some(&SessionId::from("sid")),
             Spend::Code(CodePurpose::SignInSms, "hash-other"),
         )
         .await
@@ -1517,7 +1536,7 @@ mod scenarios {
                 succeed(
                     &store,
                     &id,
-                    Some("sid"),
+                    Some(&SessionId::from("sid")),
                     Spend::Code(CodePurpose::SignInSms, "hash-1"),
                 )
                 .await
@@ -1950,11 +1969,23 @@ mod scenarios {
             .await
             .unwrap();
         let first = store
-            .take_slot(Subject::User(&u.id), "a-1", Some("sid"), 1, NOW)
+            .take_slot(
+                Subject::User(&u.id),
+                "a-1",
+                Some(&SessionId::from("sid")),
+                1,
+                NOW,
+            )
             .await
             .unwrap();
         let again = store
-            .take_slot(Subject::User(&u.id), "a-1", Some("sid"), 1, NOW)
+            .take_slot(
+                Subject::User(&u.id),
+                "a-1",
+                Some(&SessionId::from("sid")),
+                1,
+                NOW,
+            )
             .await
             .unwrap();
         assert_eq!(
@@ -1964,7 +1995,13 @@ mod scenarios {
         );
         assert_eq!(
             store
-                .take_slot(Subject::User(&u.id), "a-2", Some("sid"), 1, NOW)
+                .take_slot(
+                    Subject::User(&u.id),
+                    "a-2",
+                    Some(&SessionId::from("sid")),
+                    1,
+                    NOW
+                )
                 .await
                 .unwrap(),
             Slot::Full
@@ -1972,7 +2009,7 @@ mod scenarios {
 
         let success = Success {
             attempt: "a-1",
-            sid: Some("sid"),
+            sid: Some(&SessionId::from("sid")),
             spend: Spend::TotpStep(7),
             patch: &UserPatch::default(),
             release_only: false,

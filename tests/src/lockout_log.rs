@@ -12,7 +12,7 @@ use twofa::audit::{EventType, SecurityEvent};
 use twofa::clock::Timestamp;
 use twofa::codes::{CodePurpose, PendingCode};
 use twofa::devices::Device;
-use twofa::ids::{DeviceId, UserId};
+use twofa::ids::{DeviceId, SessionId, UserId};
 use twofa::lockout::LockoutPolicy;
 use twofa::policy::{Behaviour, TwoFactorSettings};
 use twofa::store::{
@@ -149,7 +149,7 @@ impl UserStore for LockoutLog {
         &self,
         subject: Subject<'_>,
         attempt: &str,
-        sid: Option<&str>,
+        sid: Option<&SessionId>,
         max: u32,
         now: Timestamp,
     ) -> Result<Slot, StoreError> {

@@ -10,9 +10,9 @@ use twofa::api::{
 };
 use twofa::app::Core;
 use twofa::audit::EventType;
-use twofa::crypto::random_token;
 use twofa::devices::parse_device_token;
 use twofa::email::Email;
+use twofa::ids::SessionId;
 use twofa::lockout::{
     LockoutPolicy, WrongAnswer, attempt_id, begin_attempt, refuse_wrong_answer, right_answer,
 };
@@ -269,7 +269,7 @@ async fn second_factor(
             &json!({ "status": "two_factor_setup_required", "setup_token": setup_token }),
         ));
     }
-    let sid = random_token(16)?;
+    let sid = SessionId::random()?;
     // Giving the slot back and starting the sign-in are one write, refused if the account locked meanwhile.
     // The lost-second-factor mark stays (only an administrator's reset ends it): the
     // providers seen here come from settings read before the password was checked, so

@@ -6,7 +6,7 @@
 use crate::api::{ApiError, Request};
 use crate::app::Core;
 use crate::audit::{EventType, SecurityEvent};
-use crate::ids::UserId;
+use crate::ids::{SessionId, UserId};
 use crate::senders::{EmailSender, notify};
 use crate::store::{HARD_LIMIT, HARD_LOCK_SECONDS, Slot, StoreError, Subject, Succeeded, Success};
 use crate::tenant::Scope;
@@ -71,7 +71,7 @@ pub async fn begin_attempt(
     core: &Core,
     subject: Subject<'_>,
     id: String,
-    sid: Option<&str>,
+    sid: Option<&SessionId>,
     policy: LockoutPolicy,
 ) -> Result<Attempt, ApiError> {
     // A slot is a failure until its success is written: not taken without the time

@@ -17,7 +17,7 @@ use crate::audit::{EventType, SecurityEvent};
 use crate::clock::Timestamp;
 use crate::codes::{CodePurpose, PendingCode};
 use crate::devices::Device;
-use crate::ids::{DeviceId, UserId};
+use crate::ids::{DeviceId, SessionId, UserId};
 use crate::lockout::LockoutPolicy;
 use crate::policy::{Behaviour, TwoFactorSettings};
 use crate::tenant::{Host, Scope, Tenant};
@@ -296,7 +296,7 @@ impl UserStore for MemoryStore {
         &self,
         subject: Subject<'_>,
         attempt: &str,
-        sid: Option<&str>,
+        sid: Option<&SessionId>,
         max: u32,
         now: Timestamp,
     ) -> Result<Slot, StoreError> {
@@ -323,7 +323,7 @@ impl UserStore for MemoryStore {
                 if let Some(end) = u.lockout_end.filter(|end| *end > now) {
                     return Ok(Slot::Locked(end));
                 }
-                if sid.is_some() && u.pending_sign_in.as_deref() != sid {
+                if sid.is_some() && u.pending_sign_in.as_ref() != sid {
                     return Ok(Slot::Ended);
                 }
                 if counter.streak >= super::HARD_LIMIT {
@@ -422,7 +422,7 @@ impl UserStore for MemoryStore {
         if let Some(end) = u.lockout_end.filter(|end| *end > now) {
             return Ok(Succeeded::Locked(end));
         }
-        if success.sid.is_some() && u.pending_sign_in.as_deref() != success.sid
+        if success.sid.is_some() && u.pending_sign_in.as_ref() != success.sid
             || !success.patch.stamp_holds(u)
         {
             return Ok(Succeeded::Ended);

@@ -73,7 +73,7 @@ use crate::clock::Timestamp;
 use crate::codes::{CodePurpose, PendingCode};
 use crate::devices::Device;
 use crate::email::Email;
-use crate::ids::{DeviceId, UserId};
+use crate::ids::{DeviceId, SessionId, UserId};
 use crate::lockout::LockoutPolicy;
 use crate::phone::PhoneNumber;
 use crate::policy::{Behaviour, TwoFactorSettings};
@@ -251,7 +251,7 @@ pub struct Success<'a> {
     /// The attempt's id (see the module doc on retries).
     pub attempt: &'a str,
     /// The sign-in this ends, if any.
-    pub sid: Option<&'a str>,
+    pub sid: Option<&'a SessionId>,
     /// What it spends.
     pub spend: Spend<'a>,
     /// Other changes made with it (a confirmed address, an enabled authenticator, a
@@ -354,7 +354,7 @@ pub trait UserStore: Send + Sync {
         &self,
         subject: Subject<'_>,
         attempt: &str,
-        sid: Option<&str>,
+        sid: Option<&SessionId>,
         max: u32,
         now: Timestamp,
     ) -> Result<Slot, StoreError>;

@@ -11,7 +11,7 @@ use crate::api::Response;
 use crate::app::Core;
 use crate::clock::ManualClock;
 use crate::config::Config;
-use crate::ids::UserId;
+use crate::ids::{SessionId, UserId};
 use crate::senders::log::{LogSender, OutboxEntry};
 use crate::senders::{DeliveryError, SmsMessage, SmsSender};
 use crate::store::UserStore;
@@ -169,7 +169,7 @@ impl World {
 
     /// What login does when 2FA applies: a new pending sign-in and its two-factor token.
     pub async fn start_sign_in(&self, user: &User) -> String {
-        let sid = uuid::Uuid::new_v4().to_string();
+        let sid = SessionId::from(uuid::Uuid::new_v4().to_string());
         self.store
             .update_user(
                 &user.id,
@@ -198,7 +198,7 @@ impl World {
         kind: TokenKind,
         user: &User,
         mfa_at: Option<i64>,
-        sid: Option<String>,
+        sid: Option<SessionId>,
     ) -> String {
         let amr = if mfa_at.is_some() {
             vec!["pwd".into(), "otp".into()]

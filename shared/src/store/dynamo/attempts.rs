@@ -15,7 +15,7 @@ use super::request::{built, condition_failed, unavailable};
 use super::update::Update;
 use super::users::{patch_update, under_stamp, user_from};
 use crate::clock::Timestamp;
-use crate::ids::UserId;
+use crate::ids::{SessionId, UserId};
 use crate::store::{Slot, Spend, StoreError, Subject, Succeeded, Success, Unlocked};
 
 impl DynamoStore {
@@ -24,7 +24,7 @@ impl DynamoStore {
         &self,
         subject: Subject<'_>,
         attempt: &str,
-        sid: Option<&str>,
+        sid: Option<&SessionId>,
         max: u32,
         now: Timestamp,
     ) -> Result<Slot, StoreError> {
@@ -102,7 +102,8 @@ impl DynamoStore {
         {
             return Ok(Slot::Locked(end));
         }
-        if sid.is_some() && r.opt_s(attr::PENDING_SIGN_IN)?.as_deref() != sid {
+        if sid.is_some() && r.opt_s(attr::PENDING_SIGN_IN)?.as_deref() != sid.map(SessionId::as_str)
+        {
             return Ok(Slot::Ended);
         }
         if r.counter(attr::FAILURE_STREAK)? >= crate::store::HARD_LIMIT {
@@ -430,7 +431,9 @@ impl DynamoStore {
         {
             return Ok(Ok(Succeeded::Locked(end)));
         }
-        if success.sid.is_some() && r.opt_s(attr::PENDING_SIGN_IN)?.as_deref() != success.sid {
+        if success.sid.is_some()
+            && r.opt_s(attr::PENDING_SIGN_IN)?.as_deref() != success.sid.map(SessionId::as_str)
+        {
             return Ok(Ok(Succeeded::Ended));
         }
         if let Some(stamp) = &success.patch.expected_stamp

@@ -13,7 +13,7 @@ use super::item::{
 use super::request::{PageQuery, side_page_key};
 use super::update::Update;
 use crate::clock::Timestamp;
-use crate::ids::UserId;
+use crate::ids::{SessionId, UserId};
 use crate::store::{
     LoginRecord, Page, PageKey, STAMP, Slot, StoreError, Subject, Succeeded, Success, Unlocked,
     UserStore, stored_email, stored_phone,
@@ -114,7 +114,7 @@ pub fn user_from(i: &Item) -> Result<User, StoreError> {
         failed_count: r.counter(attr::FAILED_COUNT)?,
         lockout_end: r.opt_n(attr::LOCKOUT_END)?,
         security_stamp: r.s(attr::SECURITY_STAMP)?,
-        pending_sign_in: r.opt_s(attr::PENDING_SIGN_IN)?,
+        pending_sign_in: r.opt_s(attr::PENDING_SIGN_IN)?.map(SessionId::from),
         created_at: r.n(attr::CREATED_AT)?,
         second_factor_lost: r.bool(attr::SECOND_FACTOR_LOST)?,
     })
@@ -363,7 +363,7 @@ impl UserStore for DynamoStore {
         &self,
         subject: Subject<'_>,
         attempt: &str,
-        sid: Option<&str>,
+        sid: Option<&SessionId>,
         max: u32,
         now: Timestamp,
     ) -> Result<Slot, StoreError> {
