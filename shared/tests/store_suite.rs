@@ -9,7 +9,7 @@ use twofa::audit::{EventType, Origin, SecurityEvent};
 use twofa::clock::Timestamp;
 use twofa::codes::{CodePurpose, PendingCode};
 use twofa::devices::Device;
-use twofa::ids::{DeviceId, SessionId, UserId};
+use twofa::ids::{AttemptId, DeviceId, SessionId, UserId};
 use twofa::lockout::LockoutPolicy;
 use twofa::policy::{Behaviour, Provider, TwoFactorSettings};
 use twofa::store::dynamo::DynamoStore;
@@ -349,7 +349,7 @@ async fn slot(store: &Shared, id: &UserId) -> Result<Slot, StoreError> {
     store
         .take_slot(
             Subject::User(id),
-            &uuid::Uuid::new_v4().to_string(),
+            &AttemptId::from(uuid::Uuid::new_v4().to_string()),
             None,
             100,
             NOW,
@@ -371,7 +371,7 @@ async fn succeed(
     sid: Option<&SessionId>,
     spend: Spend<'_>,
 ) -> Result<Succeeded, StoreError> {
-    let attempt = uuid::Uuid::new_v4().to_string();
+    let attempt = AttemptId::from(uuid::Uuid::new_v4().to_string());
     store
         .succeed(
             id,
@@ -829,7 +829,7 @@ mod scenarios {
                 .unwrap()
         );
         let slot = slot(&store, &u.id).await.unwrap();
-        let attempt = uuid::Uuid::new_v4().to_string();
+        let attempt = AttemptId::from(uuid::Uuid::new_v4().to_string());
         let patch = enable("stamp-1");
         let success = Success {
             attempt: &attempt,
@@ -1031,12 +1031,12 @@ mod scenarios {
             ..Default::default()
         };
         let slot = store
-            .take_slot(Subject::User(&u.id), "a-1", None, 5, NOW)
+            .take_slot(Subject::User(&u.id), &AttemptId::from("a-1"), None, 5, NOW)
             .await
             .unwrap();
         assert_eq!(count(&slot), 1);
         let success = Success {
-            attempt: "a-1",
+            attempt: &AttemptId::from("a-1"),
             sid: None,
             spend: Spend::TotpStep(7),
             patch: &enable,
@@ -1062,7 +1062,7 @@ mod scenarios {
             ..Default::default()
         };
         let success = Success {
-            attempt: "a-2",
+            attempt: &AttemptId::from("a-2"),
             patch: &enable,
             authenticator: Some(&second),
             ..success
@@ -1204,7 +1204,13 @@ mod scenarios {
             let (store, id) = (store.clone(), u.id.clone());
             async move {
                 store
-                    .take_slot(Subject::User(&id), &format!("attempt-{i}"), None, 5, NOW)
+                    .take_slot(
+                        Subject::User(&id),
+                        &AttemptId::from(format!("attempt-{i}")),
+                        None,
+                        5,
+                        NOW,
+                    )
                     .await
             }
         })
@@ -1262,14 +1268,20 @@ mod scenarios {
 
         assert_eq!(
             store
-                .take_slot(Subject::User(&u.id), "a1", None, 5, NOW)
+                .take_slot(Subject::User(&u.id), &AttemptId::from("a1"), None, 5, NOW)
                 .await
                 .unwrap(),
             Slot::Locked(until)
         );
         assert_eq!(
             store
-                .take_slot(Subject::User(&u.id), "a2", None, 5, until - 1)
+                .take_slot(
+                    Subject::User(&u.id),
+                    &AttemptId::from("a2"),
+                    None,
+                    5,
+                    until - 1
+                )
                 .await
                 .unwrap(),
             Slot::Locked(until)
@@ -1283,7 +1295,7 @@ mod scenarios {
             store
                 .take_slot(
                     Subject::User(&u.id),
-                    "a3",
+                    &AttemptId::from("a3"),
                     Some(&SessionId::from("sid")),
                     5,
                     until
@@ -1295,7 +1307,7 @@ mod scenarios {
         );
         assert!(matches!(
             store
-                .take_slot(Subject::User(&u.id), "a4", None, 5, until)
+                .take_slot(Subject::User(&u.id), &AttemptId::from("a4"), None, 5, until)
                 .await
                 .unwrap(),
             Slot::Taken { count: 1, .. }
@@ -1562,7 +1574,7 @@ mod scenarios {
             ..Default::default()
         };
         // Attempt ids are random: DynamoDB keeps a transaction's client token account-wide for 10 minutes.
-        let attempt = uuid::Uuid::new_v4().to_string();
+        let attempt = AttemptId::from(uuid::Uuid::new_v4().to_string());
         let success = Success {
             attempt: &attempt,
             sid: None,
@@ -1595,7 +1607,7 @@ mod scenarios {
             ..Default::default()
         };
         let success = Success {
-            attempt: "pwd-ok",
+            attempt: &AttemptId::from("pwd-ok"),
             sid: None,
             spend: Spend::Nothing,
             patch: &start,
@@ -1621,7 +1633,13 @@ mod scenarios {
         slot(&store, &u.id).await.unwrap();
         slot(&store, &u.id).await.unwrap();
         store
-            .take_slot(Subject::User(&u.id), "pwd-ok", None, 100, NOW)
+            .take_slot(
+                Subject::User(&u.id),
+                &AttemptId::from("pwd-ok"),
+                None,
+                100,
+                NOW,
+            )
             .await
             .unwrap();
         let start = UserPatch {
@@ -1629,7 +1647,7 @@ mod scenarios {
             ..Default::default()
         };
         let success = Success {
-            attempt: "pwd-ok",
+            attempt: &AttemptId::from("pwd-ok"),
             sid: None,
             spend: Spend::Nothing,
             patch: &start,
@@ -1673,7 +1691,7 @@ mod scenarios {
             ..Default::default()
         };
         let success = Success {
-            attempt: "pwd-ok",
+            attempt: &AttemptId::from("pwd-ok"),
             sid: None,
             spend: Spend::Nothing,
             patch: &start,
@@ -1692,7 +1710,13 @@ mod scenarios {
         assert_eq!(after.failed_count, 0);
         assert!(matches!(
             store
-                .take_slot(Subject::User(&u.id), "next", None, 5, NOW + 2)
+                .take_slot(
+                    Subject::User(&u.id),
+                    &AttemptId::from("next"),
+                    None,
+                    5,
+                    NOW + 2
+                )
                 .await
                 .unwrap(),
             Slot::Taken {
@@ -1734,7 +1758,13 @@ mod scenarios {
         let after = NOW + 30 * 86_400;
         assert!(matches!(
             store
-                .take_slot(Subject::User(&u.id), "next", None, 5, after)
+                .take_slot(
+                    Subject::User(&u.id),
+                    &AttemptId::from("next"),
+                    None,
+                    5,
+                    after
+                )
                 .await
                 .unwrap(),
             Slot::Taken {
@@ -1754,7 +1784,13 @@ mod scenarios {
         for round in 0..(HARD_LIMIT / 5 + 1) {
             for i in 0..5 {
                 match store
-                    .take_slot(Subject::User(&u.id), &format!("r{round}-{i}"), None, 5, now)
+                    .take_slot(
+                        Subject::User(&u.id),
+                        &AttemptId::from(format!("r{round}-{i}")),
+                        None,
+                        5,
+                        now,
+                    )
                     .await
                     .unwrap()
                 {
@@ -1773,7 +1809,7 @@ mod scenarios {
             failures, HARD_LIMIT,
             "no slot past {HARD_LIMIT} consecutive failures"
         );
-        let a = "after-success";
+        let a = &AttemptId::from("after-success");
         assert_eq!(
             store
                 .succeed(
@@ -1795,7 +1831,13 @@ mod scenarios {
         assert!(
             matches!(
                 store
-                    .take_slot(Subject::User(&u.id), "fresh", None, 5, now)
+                    .take_slot(
+                        Subject::User(&u.id),
+                        &AttemptId::from("fresh"),
+                        None,
+                        5,
+                        now
+                    )
                     .await
                     .unwrap(),
                 Slot::Taken { streak: 1, .. }
@@ -1809,7 +1851,13 @@ mod scenarios {
         assert!(
             matches!(
                 store
-                    .take_slot(Subject::User(&u.id), "fresh-2", None, 5, now + 300)
+                    .take_slot(
+                        Subject::User(&u.id),
+                        &AttemptId::from("fresh-2"),
+                        None,
+                        5,
+                        now + 300
+                    )
                     .await
                     .unwrap(),
                 Slot::Taken { streak: 1, .. }
@@ -1824,7 +1872,7 @@ mod scenarios {
         let key = "keyed-hash-of-jo";
         assert!(matches!(
             store
-                .take_slot(Subject::Unknown(key), "u1", None, 2, NOW)
+                .take_slot(Subject::Unknown(key), &AttemptId::from("u1"), None, 2, NOW)
                 .await
                 .unwrap(),
             Slot::Taken {
@@ -1835,14 +1883,14 @@ mod scenarios {
         ));
         assert!(matches!(
             store
-                .take_slot(Subject::Unknown(key), "u2", None, 2, NOW)
+                .take_slot(Subject::Unknown(key), &AttemptId::from("u2"), None, 2, NOW)
                 .await
                 .unwrap(),
             Slot::Taken { count: 2, .. }
         ));
         assert_eq!(
             store
-                .take_slot(Subject::Unknown(key), "u3", None, 2, NOW)
+                .take_slot(Subject::Unknown(key), &AttemptId::from("u3"), None, 2, NOW)
                 .await
                 .unwrap(),
             Slot::Full
@@ -1853,21 +1901,39 @@ mod scenarios {
             .unwrap();
         assert_eq!(
             store
-                .take_slot(Subject::Unknown(key), "u4", None, 2, NOW + 299)
+                .take_slot(
+                    Subject::Unknown(key),
+                    &AttemptId::from("u4"),
+                    None,
+                    2,
+                    NOW + 299
+                )
                 .await
                 .unwrap(),
             Slot::Locked(NOW + 300)
         );
         assert!(matches!(
             store
-                .take_slot(Subject::Unknown(key), "u5", None, 2, NOW + 300)
+                .take_slot(
+                    Subject::Unknown(key),
+                    &AttemptId::from("u5"),
+                    None,
+                    2,
+                    NOW + 300
+                )
                 .await
                 .unwrap(),
             Slot::Taken { count: 1, .. }
         ));
         assert!(matches!(
             store
-                .take_slot(Subject::Unknown("another"), "u6", None, 2, NOW)
+                .take_slot(
+                    Subject::Unknown("another"),
+                    &AttemptId::from("u6"),
+                    None,
+                    2,
+                    NOW
+                )
                 .await
                 .unwrap(),
             Slot::Taken { count: 1, .. }
@@ -1910,7 +1976,7 @@ mod scenarios {
         };
         let key = "keyed-hash-of-jo";
         store
-            .take_slot(Subject::Unknown(key), "a1", None, 2, NOW)
+            .take_slot(Subject::Unknown(key), &AttemptId::from("a1"), None, 2, NOW)
             .await
             .unwrap();
         store
@@ -1934,7 +2000,13 @@ mod scenarios {
         assert!(
             matches!(
                 store
-                    .take_slot(Subject::Unknown(key), "a2", None, 2, NOW + 1)
+                    .take_slot(
+                        Subject::Unknown(key),
+                        &AttemptId::from("a2"),
+                        None,
+                        2,
+                        NOW + 1
+                    )
                     .await
                     .unwrap(),
                 Slot::Taken { count: 2, .. }
@@ -1971,7 +2043,7 @@ mod scenarios {
         let first = store
             .take_slot(
                 Subject::User(&u.id),
-                "a-1",
+                &AttemptId::from("a-1"),
                 Some(&SessionId::from("sid")),
                 1,
                 NOW,
@@ -1981,7 +2053,7 @@ mod scenarios {
         let again = store
             .take_slot(
                 Subject::User(&u.id),
-                "a-1",
+                &AttemptId::from("a-1"),
                 Some(&SessionId::from("sid")),
                 1,
                 NOW,
@@ -1997,7 +2069,7 @@ mod scenarios {
             store
                 .take_slot(
                     Subject::User(&u.id),
-                    "a-2",
+                    &AttemptId::from("a-2"),
                     Some(&SessionId::from("sid")),
                     1,
                     NOW
@@ -2008,7 +2080,7 @@ mod scenarios {
         );
 
         let success = Success {
-            attempt: "a-1",
+            attempt: &AttemptId::from("a-1"),
             sid: Some(&SessionId::from("sid")),
             spend: Spend::TotpStep(7),
             patch: &UserPatch::default(),
@@ -2025,7 +2097,7 @@ mod scenarios {
             "the retry is this attempt's own success"
         );
         let other = Success {
-            attempt: "a-3",
+            attempt: &AttemptId::from("a-3"),
             ..success.clone()
         };
         assert_eq!(
@@ -2538,7 +2610,7 @@ mod scenarios {
             let (store, id) = (store.clone(), u.id.clone());
             async move {
                 store
-                    .take_slot(Subject::User(&id), &attempt, None, 5, now)
+                    .take_slot(Subject::User(&id), &AttemptId::from(attempt), None, 5, now)
                     .await
                     .unwrap()
             }

@@ -11,7 +11,7 @@ use twofa::audit::{EventType, SecurityEvent};
 use twofa::clock::Timestamp;
 use twofa::codes::{CodePurpose, PendingCode};
 use twofa::devices::Device;
-use twofa::ids::{DeviceId, SessionId, UserId};
+use twofa::ids::{AttemptId, DeviceId, SessionId, UserId};
 use twofa::lockout::LockoutPolicy;
 use twofa::policy::{Behaviour, TwoFactorSettings};
 use twofa::store::{
@@ -160,7 +160,7 @@ impl UserStore for GateStore {
     async fn take_slot(
         &self,
         subject: Subject<'_>,
-        attempt: &str,
+        attempt: &AttemptId,
         sid: Option<&SessionId>,
         max: u32,
         now: Timestamp,

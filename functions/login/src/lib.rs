@@ -12,7 +12,7 @@ use twofa::app::Core;
 use twofa::audit::EventType;
 use twofa::devices::parse_device_token;
 use twofa::email::Email;
-use twofa::ids::SessionId;
+use twofa::ids::{AttemptId, SessionId};
 use twofa::lockout::{
     LockoutPolicy, WrongAnswer, attempt_id, begin_attempt, refuse_wrong_answer, right_answer,
 };
@@ -209,7 +209,7 @@ async fn remembered(
 async fn signed_in(
     core: &Core,
     user: &User,
-    attempt: &str,
+    attempt: &AttemptId,
     amr: &[&str],
     req: &Request,
 ) -> Result<Response, ApiError> {
@@ -237,7 +237,7 @@ async fn signed_in(
 async fn second_factor(
     core: &Core,
     user: &User,
-    attempt: &str,
+    attempt: &AttemptId,
     eff: &Effective,
 ) -> Result<Response, ApiError> {
     let providers = usable_providers(user, eff);
@@ -318,7 +318,7 @@ async fn second_factor(
 /// left: the password was right, but the password alone never enrols a factor on an
 /// account that had one (SECURITY.md). 403 `forbidden` until a factor it had is
 /// allowed again or an administrator resets its second factor; no token of any kind.
-async fn factor_lost(core: &Core, user: &User, attempt: &str) -> Result<Response, ApiError> {
+async fn factor_lost(core: &Core, user: &User, attempt: &AttemptId) -> Result<Response, ApiError> {
     // The slot is given back, earlier failures stay counted, as for any right password.
     let success = Success {
         attempt,

@@ -6,7 +6,7 @@
 use crate::api::{ApiError, Request};
 use crate::app::Core;
 use crate::audit::{EventType, SecurityEvent};
-use crate::ids::{SessionId, UserId};
+use crate::ids::{AttemptId, SessionId, UserId};
 use crate::senders::{EmailSender, notify};
 use crate::store::{HARD_LIMIT, HARD_LOCK_SECONDS, Slot, StoreError, Subject, Succeeded, Success};
 use crate::tenant::Scope;
@@ -42,7 +42,7 @@ enum Failure {
 #[derive(Debug, Clone)]
 pub struct Attempt {
     /// Its id, written with its slot and its success so a retried write knows its own.
-    pub id: String,
+    pub id: AttemptId,
     /// The user as the slot's write left it (`None` for an unknown email).
     pub user: Option<User>,
     count: u32,
@@ -59,8 +59,8 @@ pub fn unknown_email_key(core: &Core, scope: &Scope, email_key: &str) -> String 
 }
 
 /// A new attempt id.
-pub fn attempt_id() -> Result<String, crate::crypto::CryptoError> {
-    crate::crypto::random_token(16)
+pub fn attempt_id() -> Result<AttemptId, crate::crypto::CryptoError> {
+    AttemptId::random()
 }
 
 /// Takes the attempt's slot: 423 while locked, or when every slot is held by
@@ -70,7 +70,7 @@ pub fn attempt_id() -> Result<String, crate::crypto::CryptoError> {
 pub async fn begin_attempt(
     core: &Core,
     subject: Subject<'_>,
-    id: String,
+    id: AttemptId,
     sid: Option<&SessionId>,
     policy: LockoutPolicy,
 ) -> Result<Attempt, ApiError> {

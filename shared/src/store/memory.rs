@@ -17,7 +17,7 @@ use crate::audit::{EventType, SecurityEvent};
 use crate::clock::Timestamp;
 use crate::codes::{CodePurpose, PendingCode};
 use crate::devices::Device;
-use crate::ids::{DeviceId, SessionId, UserId};
+use crate::ids::{AttemptId, DeviceId, SessionId, UserId};
 use crate::lockout::LockoutPolicy;
 use crate::policy::{Behaviour, TwoFactorSettings};
 use crate::tenant::{Host, Scope, Tenant};
@@ -109,8 +109,8 @@ struct Counter {
     /// When the lock after `HARD_LIMIT` consecutive failures ends (an unlock does not end it).
     hard_lock_end: Option<Timestamp>,
     /// The attempt that took the last slot and the last that succeeded, as DynamoDB keeps them.
-    slot_attempt: Option<String>,
-    done_attempt: Option<String>,
+    slot_attempt: Option<AttemptId>,
+    done_attempt: Option<AttemptId>,
 }
 
 /// The first `limit` of `sorted` (already past the start), and where the next page starts.
@@ -295,7 +295,7 @@ impl UserStore for MemoryStore {
     async fn take_slot(
         &self,
         subject: Subject<'_>,
-        attempt: &str,
+        attempt: &AttemptId,
         sid: Option<&SessionId>,
         max: u32,
         now: Timestamp,
@@ -309,7 +309,7 @@ impl UserStore for MemoryStore {
             return Err(StoreError::NotFound);
         }
         let counter = s.counters.entry(key.clone()).or_default();
-        let again = counter.slot_attempt.as_deref() == Some(attempt);
+        let again = counter.slot_attempt.as_ref() == Some(attempt);
         match key {
             CounterKey::User(id) => {
                 let u = s.users.get_mut(&id).ok_or(StoreError::NotFound)?;
@@ -334,7 +334,7 @@ impl UserStore for MemoryStore {
                 }
                 u.failed_count += 1;
                 counter.streak += 1;
-                counter.slot_attempt = Some(attempt.to_string());
+                counter.slot_attempt = Some(attempt.clone());
                 Ok(Slot::Taken {
                     user: Some(Box::new(read_back(&s.planted, u)?)),
                     count: u.failed_count,
@@ -360,7 +360,7 @@ impl UserStore for MemoryStore {
                 }
                 counter.count += 1;
                 counter.streak += 1;
-                counter.slot_attempt = Some(attempt.to_string());
+                counter.slot_attempt = Some(attempt.clone());
                 Ok(Slot::Taken {
                     user: None,
                     count: counter.count,
@@ -416,7 +416,7 @@ impl UserStore for MemoryStore {
         let s = &mut *guard;
         let u = s.users.get_mut(id).ok_or(StoreError::NotFound)?;
         let counter = s.counters.entry(CounterKey::User(id.clone())).or_default();
-        if counter.done_attempt.as_deref() == Some(success.attempt) {
+        if counter.done_attempt.as_ref() == Some(success.attempt) {
             return Ok(Succeeded::Done);
         }
         if let Some(end) = u.lockout_end.filter(|end| *end > now) {
@@ -461,7 +461,7 @@ impl UserStore for MemoryStore {
             u.pending_sign_in = None;
         }
         let counter = s.counters.entry(CounterKey::User(id.clone())).or_default();
-        counter.done_attempt = Some(success.attempt.to_string());
+        counter.done_attempt = Some(success.attempt.clone());
         if success.release_only {
             u.failed_count = u.failed_count.saturating_sub(1);
             counter.streak = counter.streak.saturating_sub(1);

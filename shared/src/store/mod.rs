@@ -73,7 +73,7 @@ use crate::clock::Timestamp;
 use crate::codes::{CodePurpose, PendingCode};
 use crate::devices::Device;
 use crate::email::Email;
-use crate::ids::{DeviceId, SessionId, UserId};
+use crate::ids::{AttemptId, DeviceId, SessionId, UserId};
 use crate::lockout::LockoutPolicy;
 use crate::phone::PhoneNumber;
 use crate::policy::{Behaviour, TwoFactorSettings};
@@ -249,7 +249,7 @@ pub enum Spend<'a> {
 #[derive(Debug, Clone)]
 pub struct Success<'a> {
     /// The attempt's id (see the module doc on retries).
-    pub attempt: &'a str,
+    pub attempt: &'a AttemptId,
     /// The sign-in this ends, if any.
     pub sid: Option<&'a SessionId>,
     /// What it spends.
@@ -353,7 +353,7 @@ pub trait UserStore: Send + Sync {
     async fn take_slot(
         &self,
         subject: Subject<'_>,
-        attempt: &str,
+        attempt: &AttemptId,
         sid: Option<&SessionId>,
         max: u32,
         now: Timestamp,

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use twofa::clock::SystemClock;
 use twofa::config::Config;
+use twofa::ids::AttemptId;
 use twofa::store::dynamo::DynamoStore;
 use twofa::store::{Slot, Spend, Subject, Succeeded, Success};
 use twofa::tenant::Scope;
@@ -59,7 +60,13 @@ async fn a_retried_slot_write_counts_once_even_when_another_attempt_landed_in_be
     assert_eq!(
         count(
             &store
-                .take_slot(Subject::User(&user.id), "attempt-a", None, 5, now)
+                .take_slot(
+                    Subject::User(&user.id),
+                    &AttemptId::from("attempt-a"),
+                    None,
+                    5,
+                    now
+                )
                 .await
                 .unwrap()
         ),
@@ -69,7 +76,13 @@ async fn a_retried_slot_write_counts_once_even_when_another_attempt_landed_in_be
     assert_eq!(
         count(
             &store
-                .take_slot(Subject::User(&user.id), "attempt-b", None, 5, now)
+                .take_slot(
+                    Subject::User(&user.id),
+                    &AttemptId::from("attempt-b"),
+                    None,
+                    5,
+                    now
+                )
                 .await
                 .unwrap()
         ),
@@ -77,7 +90,13 @@ async fn a_retried_slot_write_counts_once_even_when_another_attempt_landed_in_be
     );
     // The SDK sends A's write again.
     let retried = store
-        .take_slot(Subject::User(&user.id), "attempt-a", None, 5, now)
+        .take_slot(
+            Subject::User(&user.id),
+            &AttemptId::from("attempt-a"),
+            None,
+            5,
+            now,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -103,12 +122,13 @@ async fn a_retried_success_write_is_its_own_even_when_another_success_landed_in_
     )
     .await;
     let (store, now) = (core.store.as_ref(), core.now());
+    let (a, b) = (AttemptId::from("attempt-a"), AttemptId::from("attempt-b"));
     store
-        .take_slot(Subject::User(&user.id), "attempt-a", None, 5, now)
+        .take_slot(Subject::User(&user.id), &a, None, 5, now)
         .await
         .unwrap();
     store
-        .take_slot(Subject::User(&user.id), "attempt-b", None, 5, now)
+        .take_slot(Subject::User(&user.id), &b, None, 5, now)
         .await
         .unwrap();
     let patch = UserPatch::default();
@@ -124,7 +144,7 @@ async fn a_retried_success_write_is_its_own_even_when_another_success_landed_in_
     // A's right authenticator code: the write applies, its answer is lost.
     assert_eq!(
         store
-            .succeed(&user.id, &success("attempt-a", Spend::TotpStep(step)), now)
+            .succeed(&user.id, &success(&a, Spend::TotpStep(step)), now)
             .await
             .unwrap(),
         Succeeded::Done
@@ -132,7 +152,7 @@ async fn a_retried_success_write_is_its_own_even_when_another_success_landed_in_
     // B (the right password in another browser) succeeds meanwhile.
     assert_eq!(
         store
-            .succeed(&user.id, &success("attempt-b", Spend::Nothing), now)
+            .succeed(&user.id, &success(&b, Spend::Nothing), now)
             .await
             .unwrap(),
         Succeeded::Done
@@ -141,7 +161,7 @@ async fn a_retried_success_write_is_its_own_even_when_another_success_landed_in_
     // verify-code answer 401 invalid_code (and record a failure) for a right code.
     assert_eq!(
         store
-            .succeed(&user.id, &success("attempt-a", Spend::TotpStep(step)), now)
+            .succeed(&user.id, &success(&a, Spend::TotpStep(step)), now)
             .await
             .unwrap(),
         Succeeded::Done,
@@ -165,6 +185,7 @@ async fn a_retried_give_back_gives_back_once_even_when_another_success_landed_in
     )
     .await;
     let (store, now) = (core.store.as_ref(), core.now());
+    let (a, b) = (AttemptId::from("attempt-a"), AttemptId::from("attempt-b"));
     let patch = UserPatch::default();
     let give_back = |attempt| Success {
         attempt,
@@ -177,39 +198,30 @@ async fn a_retried_give_back_gives_back_once_even_when_another_success_landed_in
     // Two wrong guesses stay counted.
     for id in ["wrong-1", "wrong-2"] {
         store
-            .take_slot(Subject::User(&user.id), id, None, 5, now)
+            .take_slot(Subject::User(&user.id), &id.into(), None, 5, now)
             .await
             .unwrap();
     }
     // A (a right password before a second factor) and B (an expired code) each take a slot.
     store
-        .take_slot(Subject::User(&user.id), "attempt-a", None, 5, now)
+        .take_slot(Subject::User(&user.id), &a, None, 5, now)
         .await
         .unwrap();
     store
-        .take_slot(Subject::User(&user.id), "attempt-b", None, 5, now)
+        .take_slot(Subject::User(&user.id), &b, None, 5, now)
         .await
         .unwrap();
     // A gives its slot back (answer lost), B gives its own back, A's write is sent again.
     assert_eq!(
-        store
-            .succeed(&user.id, &give_back("attempt-a"), now)
-            .await
-            .unwrap(),
+        store.succeed(&user.id, &give_back(&a), now).await.unwrap(),
         Succeeded::Done
     );
     assert_eq!(
-        store
-            .succeed(&user.id, &give_back("attempt-b"), now)
-            .await
-            .unwrap(),
+        store.succeed(&user.id, &give_back(&b), now).await.unwrap(),
         Succeeded::Done
     );
     assert_eq!(
-        store
-            .succeed(&user.id, &give_back("attempt-a"), now)
-            .await
-            .unwrap(),
+        store.succeed(&user.id, &give_back(&a), now).await.unwrap(),
         Succeeded::Done
     );
     let after = store.user(&user.id).await.unwrap().expect("the user");
@@ -549,7 +561,13 @@ async fn a_retried_unlock_does_not_clear_a_failure_counted_after_it() {
     let (store, now) = (core.store.as_ref(), core.now());
     store.unlock(&user.id, now).await.unwrap();
     store
-        .take_slot(Subject::User(&user.id), "a-guess", None, 5, now)
+        .take_slot(
+            Subject::User(&user.id),
+            &AttemptId::from("a-guess"),
+            None,
+            5,
+            now,
+        )
         .await
         .unwrap();
     store.unlock(&user.id, now).await.unwrap();

@@ -6,7 +6,7 @@ use crate::support;
 use serde_json::json;
 use support::World;
 use twofa::devices::Device;
-use twofa::ids::DeviceId;
+use twofa::ids::{AttemptId, DeviceId};
 use twofa::totp;
 use twofa::user::{Authenticator, User, UserPatch};
 
@@ -539,7 +539,7 @@ async fn a_replayed_code_is_refused_and_counted() {
     let code = totp::code_at(&key, now).unwrap();
     // The step was used already (say, by a sign-in with another device): no replay.
     let used = twofa::store::Success {
-        attempt: "earlier-sign-in",
+        attempt: &AttemptId::from("earlier-sign-in"),
         sid: None,
         spend: twofa::store::Spend::TotpStep(now / 30),
         patch: &twofa::user::UserPatch::default(),

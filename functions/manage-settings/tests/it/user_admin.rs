@@ -7,6 +7,7 @@ use crate::support;
 use serde_json::{Value, json};
 use support::World;
 use twofa::devices::Device;
+use twofa::ids::AttemptId;
 use twofa::store::Subject;
 use twofa::tenant::Scope;
 use twofa::testing::seed_user;
@@ -270,7 +271,13 @@ async fn an_admin_unlocks_its_own_sides_user_and_counting_starts_again() {
     let now = w.core.now();
     w.core
         .store
-        .take_slot(Subject::User(&w.acme_user.id), "attempt-1", None, 5, now)
+        .take_slot(
+            Subject::User(&w.acme_user.id),
+            &AttemptId::from("attempt-1"),
+            None,
+            5,
+            now,
+        )
         .await
         .unwrap();
     w.core

@@ -15,7 +15,7 @@ use super::request::{built, condition_failed, unavailable};
 use super::update::Update;
 use super::users::{patch_update, under_stamp, user_from};
 use crate::clock::Timestamp;
-use crate::ids::{SessionId, UserId};
+use crate::ids::{AttemptId, SessionId, UserId};
 use crate::store::{Slot, Spend, StoreError, Subject, Succeeded, Success, Unlocked};
 
 impl DynamoStore {
@@ -23,7 +23,7 @@ impl DynamoStore {
     pub(super) async fn write_slot(
         &self,
         subject: Subject<'_>,
-        attempt: &str,
+        attempt: &AttemptId,
         sid: Option<&SessionId>,
         max: u32,
         now: Timestamp,

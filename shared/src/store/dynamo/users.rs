@@ -13,7 +13,7 @@ use super::item::{
 use super::request::{PageQuery, side_page_key};
 use super::update::Update;
 use crate::clock::Timestamp;
-use crate::ids::{SessionId, UserId};
+use crate::ids::{AttemptId, SessionId, UserId};
 use crate::store::{
     LoginRecord, Page, PageKey, STAMP, Slot, StoreError, Subject, Succeeded, Success, Unlocked,
     UserStore, stored_email, stored_phone,
@@ -362,7 +362,7 @@ impl UserStore for DynamoStore {
     async fn take_slot(
         &self,
         subject: Subject<'_>,
-        attempt: &str,
+        attempt: &AttemptId,
         sid: Option<&SessionId>,
         max: u32,
         now: Timestamp,
