@@ -20,6 +20,7 @@
 //! `aws`; without it the crate builds without the AWS SDKs (the fuzz targets).
 #![warn(missing_docs)]
 
+pub mod amr;
 pub mod api;
 pub mod app;
 pub mod audit;

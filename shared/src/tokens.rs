@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
+use crate::amr::Amr;
 use crate::clock::Timestamp;
 use crate::crypto::{CryptoError, random_token};
 use crate::ids::{SessionId, UserId};
@@ -56,7 +57,7 @@ pub struct Claims {
     pub roles: Vec<String>,
     /// Authentication methods (RFC 8176): `pwd`, then `otp`, `sms`, `email`, `rec`, `device`…
     #[serde(default)]
-    pub amr: Vec<String>,
+    pub amr: Vec<Amr>,
     /// Issued at.
     pub iat: Timestamp,
     /// Expires at.
@@ -127,7 +128,7 @@ pub struct NewToken {
     /// Roles.
     pub roles: Vec<String>,
     /// Methods used.
-    pub amr: Vec<String>,
+    pub amr: Vec<Amr>,
     /// When a second factor was proven.
     pub mfa_at: Option<Timestamp>,
     /// The sign-in attempt (two-factor tokens).
@@ -276,7 +277,7 @@ mod tests {
         NewToken {
             user_id: user.into(),
             scope: "host".into(),
-            amr: vec!["pwd".into()],
+            amr: vec![Amr::Pwd],
             ..Default::default()
         }
     }

@@ -4,6 +4,7 @@
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
+use twofa::amr::Amr;
 use twofa::api::{
     ApiError, ErrorCode, Request, Response, cookie, json, operation, parse_body, respond_within,
     scope_of,
@@ -134,7 +135,7 @@ async fn password_step(
 
     let eff = side.effective(user.two_factor_enabled);
     if !eff.enabled {
-        return signed_in(core, &user, &attempt.id, &["pwd"], &req).await;
+        return signed_in(core, &user, &attempt.id, &[Amr::Pwd], &req).await;
     }
     let presented = body
         .remember_browser_token
@@ -142,7 +143,7 @@ async fn password_step(
     if let Some(token) = presented
         && remembered(core, &user, &eff, &token).await?
     {
-        return signed_in(core, &user, &attempt.id, &["pwd", "device"], &req).await;
+        return signed_in(core, &user, &attempt.id, &[Amr::Pwd, Amr::Device], &req).await;
     }
     second_factor(core, &user, &attempt.id, &eff).await
 }
@@ -210,7 +211,7 @@ async fn signed_in(
     core: &Core,
     user: &User,
     attempt: &AttemptId,
-    amr: &[&str],
+    amr: &[Amr],
     req: &Request,
 ) -> Result<Response, ApiError> {
     let success = Success {
@@ -245,7 +246,7 @@ async fn second_factor(
     // The setup token names the security stamp: enrolling a first factor rotates it,
     // so the token cannot enrol a second one.
     let base = NewToken {
-        amr: vec!["pwd".into()],
+        amr: vec![Amr::Pwd],
         ..token_for(core, user)
     };
     if providers.is_empty() && user.recovery_codes.is_empty() {

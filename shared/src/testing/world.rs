@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use super::{memory_core, seed_user};
+use crate::amr::Amr;
 use crate::api::Response;
 use crate::app::Core;
 use crate::clock::ManualClock;
@@ -201,9 +202,9 @@ impl World {
         sid: Option<SessionId>,
     ) -> String {
         let amr = if mfa_at.is_some() {
-            vec!["pwd".into(), "otp".into()]
+            vec![Amr::Pwd, Amr::Otp]
         } else {
-            vec!["pwd".into()]
+            vec![Amr::Pwd]
         };
         let t = NewToken {
             amr,

@@ -14,6 +14,7 @@
 use serde::Serialize;
 
 use super::{NewToken, TokenError, TokenKind};
+use crate::amr::Amr;
 use crate::api::{ApiError, Caller};
 use crate::app::Core;
 use crate::user::{User, UserPatch};
@@ -88,13 +89,13 @@ pub fn token_for(core: &Core, user: &User) -> NewToken {
 pub fn issue_access(
     core: &Core,
     user: &User,
-    amr: &[&str],
+    amr: &[Amr],
     mfa_at: Option<i64>,
 ) -> Result<SignedIn, TokenError> {
     let token = core.tokens.issue(
         TokenKind::Access,
         NewToken {
-            amr: amr.iter().map(|s| s.to_string()).collect(),
+            amr: amr.to_vec(),
             mfa_at,
             ..token_for(core, user)
         },

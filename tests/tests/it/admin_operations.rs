@@ -5,6 +5,7 @@
 
 use e2e::{AppOptions, Backend, TestApp, spawn_app};
 use serde_json::{Value, json};
+use twofa::amr::Amr;
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -236,7 +237,7 @@ async fn unlocks_give_no_more_than_a_hundred_consecutive_guesses_on_both_stores(
         )
         .await;
         let jane = seed_user(&core, Scope::Host, "jane@example.com", PASSWORD, &[]).await;
-        let token = twofa::tokens::issue_access(&core, &admin, &["pwd"], None)
+        let token = twofa::tokens::issue_access(&core, &admin, &[Amr::Pwd], None)
             .unwrap()
             .access_token;
 

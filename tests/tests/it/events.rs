@@ -5,6 +5,7 @@
 //! and its placeholder bearer token is swapped for one minted for that user.
 
 use std::sync::Arc;
+use twofa::amr::Amr;
 
 use serde_json::{Value, json};
 use twofa::api::{Request, Response};
@@ -77,7 +78,7 @@ impl World {
 
     fn access(&self, user: &User, mfa_at: Option<i64>) -> String {
         let t = NewToken {
-            amr: vec!["pwd".into()],
+            amr: vec![Amr::Pwd],
             mfa_at,
             ..twofa::tokens::token_for(self.core(), user)
         };
@@ -102,7 +103,7 @@ impl World {
             )
             .await;
         let t = NewToken {
-            amr: vec!["pwd".into()],
+            amr: vec![Amr::Pwd],
             sid: Some(sid),
             ..twofa::tokens::token_for(self.core(), &jane)
         };

@@ -7,6 +7,7 @@
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+use twofa::amr::Amr;
 
 use e2e::fault_proxy::{Fault, FaultProxy, Rule};
 use e2e::{AppOptions, Backend, Reply, TestApp, spawn_app};
@@ -305,7 +306,7 @@ async fn in_a_brown_out_a_right_code_is_answered_before_the_function_timeout_and
         .issue(
             twofa::tokens::TokenKind::TwoFactor,
             twofa::tokens::NewToken {
-                amr: vec!["pwd".into()],
+                amr: vec![Amr::Pwd],
                 sid: Some(sid),
                 ..twofa::tokens::token_for(core, &user)
             },

@@ -3,6 +3,7 @@
 
 use e2e::{AppOptions, Backend, spawn_app};
 use serde_json::json;
+use twofa::amr::Amr;
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -283,9 +284,14 @@ impl SmsSide {
     /// The admin's access token, its second factor proven `age` seconds ago.
     fn admin_token(&self, age: i64) -> String {
         let core = &self.app.api.core;
-        twofa::tokens::issue_access(core, &self.admin, &["pwd", "otp"], Some(core.now() - age))
-            .expect("an access token")
-            .access_token
+        twofa::tokens::issue_access(
+            core,
+            &self.admin,
+            &[Amr::Pwd, Amr::Otp],
+            Some(core.now() - age),
+        )
+        .expect("an access token")
+        .access_token
     }
 
     async fn sms_user_login(&self) -> e2e::Reply {

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use twofa::amr::Amr;
 
 use aws_config::retry::RetryConfig;
 use e2e::fault_proxy::{Fault, FaultProxy, Rule};
@@ -98,7 +99,7 @@ async fn signing_in(core: &Core) -> (User, Vec<u8>, Vec<String>, String) {
         .issue(
             TokenKind::TwoFactor,
             NewToken {
-                amr: vec!["pwd".into()],
+                amr: vec![Amr::Pwd],
                 sid: Some(sid),
                 ..twofa::tokens::token_for(core, &user)
             },
@@ -308,7 +309,7 @@ async fn signed_in_user(core: &Core, roles: &[twofa::user::Role]) -> (User, Stri
         roles,
     )
     .await;
-    let token = twofa::tokens::issue_access(core, &user, &["pwd"], None)
+    let token = twofa::tokens::issue_access(core, &user, &[Amr::Pwd], None)
         .expect("a token")
         .access_token;
     (user, token)

@@ -6,6 +6,7 @@
 //! request, so sending the same store call again is that retry.
 
 use std::sync::Arc;
+use twofa::amr::Amr;
 
 use twofa::clock::SystemClock;
 use twofa::config::Config;
@@ -291,7 +292,7 @@ async fn signing_in_behind_a_proxy() -> Option<(
         .issue(
             TokenKind::TwoFactor,
             NewToken {
-                amr: vec!["pwd".into()],
+                amr: vec![Amr::Pwd],
                 sid: Some(sid),
                 ..twofa::tokens::token_for(&core, &user)
             },
@@ -379,7 +380,7 @@ async fn an_expired_code_past_its_grace_answers_the_same_whether_or_not_ttl_swep
         expires_at: now - 2 * 86_400,
     };
     core.store.put_code(&code).await.unwrap();
-    let access = twofa::tokens::issue_access(&core, &user, &["pwd"], None)
+    let access = twofa::tokens::issue_access(&core, &user, &[Amr::Pwd], None)
         .unwrap()
         .access_token;
     let confirm = || async {
@@ -454,7 +455,7 @@ async fn forgetting_an_expired_browser_answers_the_same_whether_or_not_ttl_swept
         })
         .await
         .unwrap();
-    let access = twofa::tokens::issue_access(&core, &user, &["pwd"], None)
+    let access = twofa::tokens::issue_access(&core, &user, &[Amr::Pwd], None)
         .unwrap()
         .access_token;
     let forget = |id: &'static str| {

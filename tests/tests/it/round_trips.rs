@@ -3,6 +3,7 @@
 //! what they must.
 
 use std::sync::{Arc, Mutex};
+use twofa::amr::Amr;
 
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
@@ -321,7 +322,7 @@ async fn host_admin(core: &Core) -> (twofa::user::User, String) {
         &[twofa::user::Role::HostAdmin],
     )
     .await;
-    let token = twofa::tokens::issue_access(core, &admin, &["pwd"], None)
+    let token = twofa::tokens::issue_access(core, &admin, &[Amr::Pwd], None)
         .expect("a token")
         .access_token;
     (admin, token)
@@ -429,7 +430,7 @@ async fn with_browsers(core: &Core, email: &str, n: usize) -> (twofa::user::User
             .await
             .expect("a remembered browser");
     }
-    let token = twofa::tokens::issue_access(core, &user, &["pwd"], None)
+    let token = twofa::tokens::issue_access(core, &user, &[Amr::Pwd], None)
         .expect("a token")
         .access_token;
     (user, token)

@@ -644,9 +644,14 @@ async fn an_admin_turning_its_own_2fa_off_meets_the_same_step_up_as_on_its_accou
         let admin = with_two_factor(&w, admin).await;
         let path = format!("/users/{}/two-factor", admin.id);
         // A token from a remembered browser: no second factor proven.
-        let remembered = twofa::tokens::issue_access(&w.core, &admin, &["pwd", "device"], None)
-            .unwrap()
-            .access_token;
+        let remembered = twofa::tokens::issue_access(
+            &w.core,
+            &admin,
+            &[twofa::amr::Amr::Pwd, twofa::amr::Amr::Device],
+            None,
+        )
+        .unwrap()
+        .access_token;
         let r = w
             .call("PUT", &path, json!({"enabled": false}), Some(&remembered))
             .await;

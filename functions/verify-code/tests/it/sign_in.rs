@@ -30,7 +30,10 @@ fn access_claims(w: &World, body: &Value) -> (Vec<String>, Option<i64>) {
             w.now(),
         )
         .unwrap();
-    (claims.amr, claims.mfa_at)
+    (
+        claims.amr.iter().map(ToString::to_string).collect(),
+        claims.mfa_at,
+    )
 }
 
 #[tokio::test]

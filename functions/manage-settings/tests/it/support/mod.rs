@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use serde_json::{Value, json};
+use twofa::amr::Amr;
 use twofa::config::Config;
 use twofa::tenant::Scope;
 use twofa::testing::{json_request, memory_core, seed_user};
@@ -120,16 +121,21 @@ impl World {
 
     /// An access token from a password-only sign-in.
     pub fn token(&self, user: &User) -> String {
-        issue_access(&self.core, user, &["pwd"], None)
+        issue_access(&self.core, user, &[Amr::Pwd], None)
             .expect("an access token")
             .access_token
     }
 
     /// An access token from a sign-in with a second factor, proven now.
     pub fn mfa_token(&self, user: &User) -> String {
-        issue_access(&self.core, user, &["pwd", "otp"], Some(self.core.now()))
-            .expect("an access token")
-            .access_token
+        issue_access(
+            &self.core,
+            user,
+            &[Amr::Pwd, Amr::Otp],
+            Some(self.core.now()),
+        )
+        .expect("an access token")
+        .access_token
     }
 
     /// A two-factor token (the wrong kind for every route here).
@@ -150,7 +156,7 @@ impl World {
     /// An access token signed with a key this service does not hold.
     pub fn forged_token(&self, user: &User) -> String {
         let (other, _, _) = memory_core(Config::default());
-        issue_access(&other, user, &["pwd", "otp"], Some(self.core.now()))
+        issue_access(&other, user, &[Amr::Pwd, Amr::Otp], Some(self.core.now()))
             .expect("an access token")
             .access_token
     }
