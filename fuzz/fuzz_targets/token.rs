@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(tokens.verify(kind, text, NOW).is_err(), "an unsigned token was accepted");
     }
     if !text.is_empty() {
-        let claims = NewToken { user_id: "u1".into(), scope: "host".into(), amr: vec!["pwd".into()], ..Default::default() };
+        let claims = NewToken { user_id: "u1".into(), scope: "host".into(), amr: vec![twofa::amr::Amr::Pwd], ..Default::default() };
         let signed = tokens.issue(TokenKind::Access, claims, NOW).expect("a token");
         for tampered in [format!("{signed}{text}"), format!("{text}{signed}")] {
             for kind in KINDS {

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
+use crate::ids::UserId;
 use crate::policy::SettingChange;
 use crate::side::Side;
 use crate::user::User;
@@ -149,12 +150,12 @@ pub struct SecurityEvent {
     /// When (seconds since the Unix epoch).
     pub at: Timestamp,
     /// The account it happened to (for an admin's change of settings, the admin).
-    pub user_id: String,
+    pub user_id: UserId,
     /// The side that account belongs to: whose admins see the event.
     #[serde(skip)]
     pub side: Side,
     /// The admin who acted, when one did.
-    pub actor_id: Option<String>,
+    pub actor_id: Option<UserId>,
     /// The client's address.
     pub ip: Option<String>,
     /// The client's User-Agent.
@@ -198,7 +199,7 @@ impl SecurityEvent {
     ) -> Self {
         Self::about(
             event_type,
-            String::new(),
+            UserId::default(),
             Side::Host,
             at,
             retention_days,
@@ -208,7 +209,7 @@ impl SecurityEvent {
 
     fn about(
         event_type: EventType,
-        user_id: String,
+        user_id: UserId,
         side: Side,
         at: Timestamp,
         retention_days: i64,

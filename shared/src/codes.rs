@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::crypto::{CryptoError, HashKey, random_below};
+use crate::ids::UserId;
 use crate::secret::Secret;
 
 /// What a code was sent for. One pending code per user and purpose: a new one replaces the old.
@@ -44,7 +45,7 @@ impl CodePurpose {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingCode {
     /// Whose code.
-    pub user_id: String,
+    pub user_id: UserId,
     /// What for.
     pub purpose: CodePurpose,
     /// Where it was sent (E.164 number or email address).
@@ -68,7 +69,7 @@ pub fn new_code() -> Result<Secret<String>, CryptoError> {
 /// with no store write to end them.
 pub fn code_hash(
     key: &HashKey,
-    user_id: &str,
+    user_id: &UserId,
     purpose: CodePurpose,
     destination: &str,
     sign_in: Option<&str>,
@@ -128,7 +129,7 @@ pub fn normalise_recovery_code(input: &str) -> String {
 }
 
 /// The keyed hash a recovery code is stored as (of its canonical form).
-pub fn recovery_code_hash(key: &HashKey, user_id: &str, code: &str) -> String {
+pub fn recovery_code_hash(key: &HashKey, user_id: &UserId, code: &str) -> String {
     key.hash(&["recovery", user_id, &normalise_recovery_code(code)])
 }
 
@@ -159,7 +160,7 @@ mod tests {
         let sid = Some("s1");
         let h = code_hash(
             &k,
-            "u1",
+            &UserId::from("u1"),
             CodePurpose::SignInSms,
             "+15555550100",
             sid,
@@ -169,7 +170,7 @@ mod tests {
             h,
             code_hash(
                 &k,
-                "u1",
+                &UserId::from("u1"),
                 CodePurpose::SignInSms,
                 "+15555550100",
                 sid,
@@ -180,7 +181,7 @@ mod tests {
             h,
             code_hash(
                 &k,
-                "u2",
+                &UserId::from("u2"),
                 CodePurpose::SignInSms,
                 "+15555550100",
                 sid,
@@ -191,7 +192,7 @@ mod tests {
             h,
             code_hash(
                 &k,
-                "u1",
+                &UserId::from("u1"),
                 CodePurpose::ConfirmPhone,
                 "+15555550100",
                 sid,
@@ -202,7 +203,7 @@ mod tests {
             h,
             code_hash(
                 &k,
-                "u1",
+                &UserId::from("u1"),
                 CodePurpose::SignInSms,
                 "+15555550101",
                 sid,
@@ -213,7 +214,7 @@ mod tests {
             h,
             code_hash(
                 &k,
-                "u1",
+                &UserId::from("u1"),
                 CodePurpose::SignInSms,
                 "+15555550100",
                 Some("s2"),
@@ -224,7 +225,7 @@ mod tests {
             h,
             code_hash(
                 &k,
-                "u1",
+                &UserId::from("u1"),
                 CodePurpose::SignInSms,
                 "+15555550100",
                 None,
@@ -253,12 +254,12 @@ mod tests {
         assert_eq!(c.len(), 27);
         let retyped = c.to_uppercase().replace('-', " ");
         assert_eq!(
-            recovery_code_hash(&k, "u", c),
-            recovery_code_hash(&k, "u", &retyped)
+            recovery_code_hash(&k, &UserId::from("u"), c),
+            recovery_code_hash(&k, &UserId::from("u"), &retyped)
         );
         assert_ne!(
-            recovery_code_hash(&k, "u", c),
-            recovery_code_hash(&k, "v", c)
+            recovery_code_hash(&k, &UserId::from("u"), c),
+            recovery_code_hash(&k, &UserId::from("v"), c)
         );
     }
 }

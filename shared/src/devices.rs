@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::crypto::{CryptoError, HashKey, constant_time_eq, random_token};
+use crate::ids::{DeviceId, UserId, is_token_text};
 use crate::secret::Secret;
 
 /// How many browsers one user may have remembered at once; remembering another
@@ -19,9 +20,9 @@ pub const MAX_PER_USER: usize = 10;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Device {
     /// Whose browser.
-    pub user_id: String,
+    pub user_id: UserId,
     /// Random id, shown in the device list.
-    pub device_id: String,
+    pub device_id: DeviceId,
     /// Keyed hash of the token's secret part.
     pub token_hash: String,
     /// The user's security stamp when remembered.
@@ -37,8 +38,8 @@ pub struct Device {
 }
 
 /// A new device token: `rb1.<device_id>.<secret>`. Only its hash is stored.
-pub fn new_device_token() -> Result<(String, Secret<String>), CryptoError> {
-    let device_id = random_token(9)?;
+pub fn new_device_token() -> Result<(DeviceId, Secret<String>), CryptoError> {
+    let device_id = DeviceId::random()?;
     let secret = random_token(32)?;
     Ok((
         device_id.clone(),
@@ -47,20 +48,15 @@ pub fn new_device_token() -> Result<(String, Secret<String>), CryptoError> {
 }
 
 /// The device id and secret of a presented token, if it has the right shape.
-pub fn parse_device_token(token: &str) -> Option<(&str, &str)> {
+pub fn parse_device_token(token: &str) -> Option<(DeviceId, &str)> {
     let rest = token.strip_prefix("rb1.")?;
     let (id, secret) = rest.split_once('.')?;
-    let ok = |s: &str| {
-        !s.is_empty()
-            && s.len() <= 64
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    };
-    (ok(id) && ok(secret)).then_some((id, secret))
+    let id = DeviceId::parse(id)?;
+    is_token_text(secret).then_some((id, secret))
 }
 
 /// The keyed hash a device token is stored as.
-pub fn device_token_hash(key: &HashKey, user_id: &str, token: &str) -> String {
+pub fn device_token_hash(key: &HashKey, user_id: &UserId, token: &str) -> String {
     key.hash(&["device", user_id, token])
 }
 
@@ -89,7 +85,7 @@ mod tests {
         Device {
             user_id: "u1".into(),
             device_id: "d".into(),
-            token_hash: device_token_hash(key, "u1", token),
+            token_hash: device_token_hash(key, &UserId::from("u1"), token),
             security_stamp: "s1".into(),
             created_at: 0,
             last_used_at: 0,
@@ -102,10 +98,7 @@ mod tests {
     fn a_device_token_works_until_expiry_or_a_stamp_change() {
         let key = HashKey::random().unwrap();
         let (id, token) = new_device_token().unwrap();
-        assert_eq!(
-            parse_device_token(token.expose()).map(|p| p.0),
-            Some(id.as_str())
-        );
+        assert_eq!(parse_device_token(token.expose()).map(|p| p.0), Some(id));
         let d = device(&key, token.expose());
         assert!(d.accepts(&key, token.expose(), "s1", 99));
         assert!(!d.accepts(&key, token.expose(), "s1", 100));

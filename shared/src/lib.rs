@@ -7,7 +7,8 @@
 //! two modules import each other.
 //!
 //! 1. Foundations: [`clock`], [`secret`], [`timeouts`], [`email`], [`phone`],
-//!    [`crypto`], [`telemetry`].
+//!    [`crypto`], [`telemetry`], [`ids`] (typed identifiers), [`amr`] (the sign-in
+//!    methods).
 //! 2. Primitives: [`password`], [`totp`], [`codes`], [`devices`].
 //! 3. Records and rules, pure: [`side`] (the host's or a tenant's, where every
 //!    record lives), [`lockout`], [`throttle`], [`tokens`], [`user`], [`policy`],
@@ -28,6 +29,7 @@
 //! `aws`; without it the crate builds without the AWS SDKs (the fuzz targets).
 #![warn(missing_docs)]
 
+pub mod amr;
 pub mod api;
 pub mod app;
 pub mod audit;
@@ -38,6 +40,7 @@ pub mod crypto;
 pub mod devices;
 pub mod email;
 pub mod flows;
+pub mod ids;
 mod jwt_crypto;
 pub mod lockout;
 pub mod password;

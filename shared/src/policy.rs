@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::amr::Amr;
 use crate::user::User;
 
 /// Whether two-factor authentication is required, left to the user, or off.
@@ -84,12 +85,12 @@ impl Provider {
     }
 
     /// The RFC 8176 `amr` value an access token records for a sign-in finished with it.
-    pub fn amr(self) -> &'static str {
+    pub fn amr(self) -> Amr {
         match self {
-            Provider::Authenticator => "otp",
-            Provider::Email => "email",
-            Provider::Sms => "sms",
-            Provider::RecoveryCode => "rec",
+            Provider::Authenticator => Amr::Otp,
+            Provider::Email => Amr::Email,
+            Provider::Sms => Amr::Sms,
+            Provider::RecoveryCode => Amr::Rec,
         }
     }
 }

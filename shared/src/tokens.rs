@@ -9,8 +9,10 @@ use std::collections::HashMap;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
+use crate::amr::Amr;
 use crate::clock::Timestamp;
 use crate::crypto::{CryptoError, random_token};
+use crate::ids::{SessionId, UserId};
 
 /// The kinds of token. Remember-browser tokens are not JWTs but random device
 /// tokens with a server-side record (see [`crate::devices`]).
@@ -38,7 +40,7 @@ impl TokenKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
     /// The user id.
-    pub sub: String,
+    pub sub: UserId,
     /// The key of the user's side (`host` or `t:<tenant>`); the claim keeps its name.
     pub scope: String,
     /// Roles held when issued.
@@ -46,7 +48,7 @@ pub struct Claims {
     pub roles: Vec<String>,
     /// Authentication methods (RFC 8176): `pwd`, then `otp`, `sms`, `email`, `rec`, `device`…
     #[serde(default)]
-    pub amr: Vec<String>,
+    pub amr: Vec<Amr>,
     /// Issued at.
     pub iat: Timestamp,
     /// Expires at.
@@ -62,7 +64,7 @@ pub struct Claims {
     pub mfa_at: Option<Timestamp>,
     /// For two-factor tokens: the sign-in attempt it belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sid: Option<String>,
+    pub sid: Option<SessionId>,
     /// A keyed digest of the user's security stamp when issued: access and setup
     /// tokens die when the stamp changes (see `crate::api::authenticate`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -111,17 +113,17 @@ impl Default for TokenLifetimes {
 #[derive(Debug, Clone, Default)]
 pub struct NewToken {
     /// The user id.
-    pub user_id: String,
+    pub user_id: UserId,
     /// The scope key.
     pub scope: String,
     /// Roles.
     pub roles: Vec<String>,
     /// Methods used.
-    pub amr: Vec<String>,
+    pub amr: Vec<Amr>,
     /// When a second factor was proven.
     pub mfa_at: Option<Timestamp>,
     /// The sign-in attempt (two-factor tokens).
-    pub sid: Option<String>,
+    pub sid: Option<SessionId>,
     /// The digest of the user's security stamp.
     pub stamp: Option<String>,
     /// An expiry not to pass: a token reissued after a stamp change keeps the old one's.
@@ -300,7 +302,7 @@ mod tests {
         NewToken {
             user_id: user.into(),
             scope: "host".into(),
-            amr: vec!["pwd".into()],
+            amr: vec![Amr::Pwd],
             ..Default::default()
         }
     }

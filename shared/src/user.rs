@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::email::Email;
+use crate::ids::{SessionId, UserId};
 use crate::phone::PhoneNumber;
 use crate::side::Side;
 
@@ -56,7 +57,7 @@ pub struct Authenticator {
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     /// Random, globally unique id.
-    pub id: String,
+    pub id: UserId,
     /// The host or the tenant the user belongs to.
     pub side: Side,
     /// The address as registered.
@@ -86,7 +87,7 @@ pub struct User {
     /// Changes with every security-relevant change; remembered browsers die with it.
     pub security_stamp: String,
     /// The sign-in in progress: a two-factor token is valid only while it carries this value.
-    pub pending_sign_in: Option<String>,
+    pub pending_sign_in: Option<SessionId>,
     /// When the user registered.
     pub created_at: Timestamp,
     /// Set when a settings change left the account, which could prove a second factor,
@@ -171,7 +172,7 @@ impl User {
     /// factor, the own two-factor flag off, no roles.
     pub fn new(side: Side, email: Email, password_hash: String, now: Timestamp) -> Self {
         Self {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: UserId::random(),
             side,
             email,
             email_confirmed: false,
@@ -224,7 +225,7 @@ pub struct UserPatch {
     /// New password hash.
     pub password_hash: Option<String>,
     /// New pending sign-in (`Some(None)` clears it).
-    pub pending_sign_in: Option<Option<String>>,
+    pub pending_sign_in: Option<Option<SessionId>>,
     /// Reset the failure count to zero.
     pub reset_failures: bool,
     /// New lost-second-factor mark (see [`User::second_factor_lost`]).

@@ -9,6 +9,7 @@ use twofa::audit::{EventType, Origin, SecurityEvent};
 use twofa::clock::Timestamp;
 use twofa::codes::{CodePurpose, PendingCode};
 use twofa::devices::Device;
+use twofa::ids::{AttemptId, DeviceId, SessionId, UserId};
 use twofa::lockout::LockoutPolicy;
 use twofa::policy::{Behaviour, Provider, TwoFactorSettings};
 use twofa::side::Side;
@@ -148,7 +149,7 @@ mod unparsable_stored_text {
         let planted = store.clone();
         super::scenarios::unparsable_stored_text_reads_as_a_corrupt_item(
             store,
-            async |id: &str, attribute: &str, text: &str| {
+            async |id: &twofa::ids::UserId, attribute: &str, text: &str| {
                 planted.plant_stored_text(id, attribute, text)
             },
         )
@@ -170,7 +171,7 @@ mod unparsable_stored_text {
             .expect("creating a table in DynamoDB Local");
         super::scenarios::unparsable_stored_text_reads_as_a_corrupt_item(
             Arc::new(store),
-            async |id: &str, attribute: &str, text: &str| {
+            async |id: &twofa::ids::UserId, attribute: &str, text: &str| {
                 use aws_sdk_dynamodb::types::AttributeValue::S;
                 raw.update_item()
                     .table_name(&table)
@@ -284,7 +285,7 @@ async fn ensuring_the_table_from_several_starts_at_once_and_again_later_is_harml
 
 fn user(scope: Side, email: &str) -> User {
     User {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: uuid::Uuid::new_v4().to_string().into(),
         side: scope,
         email: twofa::testing::test_email(email),
         email_confirmed: false,
@@ -320,7 +321,7 @@ fn acme() -> Side {
     Side::Tenant("acme".to_string())
 }
 
-async fn stored(store: &Shared, id: &str) -> User {
+async fn stored(store: &Shared, id: &UserId) -> User {
     store
         .user(id)
         .await
@@ -354,11 +355,11 @@ where
 }
 
 /// Takes a slot for a fresh attempt with room for many.
-async fn slot(store: &Shared, id: &str) -> Result<Slot, StoreError> {
+async fn slot(store: &Shared, id: &UserId) -> Result<Slot, StoreError> {
     store
         .take_slot(
             Subject::User(id),
-            &uuid::Uuid::new_v4().to_string(),
+            &AttemptId::from(uuid::Uuid::new_v4().to_string()),
             None,
             100,
             NOW,
@@ -376,11 +377,11 @@ fn count(slot: &Slot) -> u32 {
 /// A success for a fresh attempt.
 async fn succeed(
     store: &Shared,
-    id: &str,
-    sid: Option<&str>,
+    id: &UserId,
+    sid: Option<&SessionId>,
     spend: Spend<'_>,
 ) -> Result<Succeeded, StoreError> {
-    let attempt = uuid::Uuid::new_v4().to_string();
+    let attempt = AttemptId::from(uuid::Uuid::new_v4().to_string());
     store
         .succeed(
             id,
@@ -468,7 +469,10 @@ mod scenarios {
                 .unwrap(),
             None
         );
-        assert_eq!(store.user("no-such-user").await.unwrap(), None);
+        assert_eq!(
+            store.user(&UserId::from("no-such-user")).await.unwrap(),
+            None
+        );
     }
 
     /// Text in a user's email or phone_number attribute that no longer parses (a
@@ -477,7 +481,7 @@ mod scenarios {
     /// the user's own. The error names the attribute, not the text, which is personal.
     pub async fn unparsable_stored_text_reads_as_a_corrupt_item(
         store: Shared,
-        plant: impl AsyncFn(&str, &str, &str),
+        plant: impl AsyncFn(&UserId, &str, &str),
     ) {
         let corrupt = |r: Result<_, StoreError>, attribute: &str| match r {
             Err(StoreError::Corrupt(m)) => {
@@ -833,7 +837,7 @@ mod scenarios {
                 .unwrap()
         );
         let slot = slot(&store, &u.id).await.unwrap();
-        let attempt = uuid::Uuid::new_v4().to_string();
+        let attempt = AttemptId::from(uuid::Uuid::new_v4().to_string());
         let patch = enable("stamp-1");
         let success = Success {
             attempt: &attempt,
@@ -879,7 +883,9 @@ mod scenarios {
         );
         assert!(stored(&store, &u.id).await.authenticator_enabled());
         assert!(matches!(
-            store.update_user("nobody", &turn_on("stamp-1")).await,
+            store
+                .update_user(&UserId::from("nobody"), &turn_on("stamp-1"))
+                .await,
             Err(StoreError::NotFound)
         ));
     }
@@ -994,7 +1000,7 @@ mod scenarios {
         assert_eq!(stored(&store, &u.id).await.authenticator, None);
         assert!(
             !store
-                .update_user_if_authenticator("nobody", None, &set(None))
+                .update_user_if_authenticator(&UserId::from("nobody"), None, &set(None))
                 .await
                 .unwrap()
         );
@@ -1033,12 +1039,12 @@ mod scenarios {
             ..Default::default()
         };
         let slot = store
-            .take_slot(Subject::User(&u.id), "a-1", None, 5, NOW)
+            .take_slot(Subject::User(&u.id), &AttemptId::from("a-1"), None, 5, NOW)
             .await
             .unwrap();
         assert_eq!(count(&slot), 1);
         let success = Success {
-            attempt: "a-1",
+            attempt: &AttemptId::from("a-1"),
             sid: None,
             spend: Spend::TotpStep(7),
             patch: &enable,
@@ -1064,7 +1070,7 @@ mod scenarios {
             ..Default::default()
         };
         let success = Success {
-            attempt: "a-2",
+            attempt: &AttemptId::from("a-2"),
             patch: &enable,
             authenticator: Some(&second),
             ..success
@@ -1128,17 +1134,19 @@ mod scenarios {
         assert_eq!(stored(&store, &u.id).await, expected);
 
         assert!(matches!(
-            store.update_user("no-such-user", &patch).await,
+            store
+                .update_user(&UserId::from("no-such-user"), &patch)
+                .await,
             Err(StoreError::NotFound)
         ));
         assert!(matches!(
             store
-                .update_user("no-such-user", &UserPatch::default())
+                .update_user(&UserId::from("no-such-user"), &UserPatch::default())
                 .await,
             Err(StoreError::NotFound)
         ));
         assert_eq!(
-            store.user("no-such-user").await.unwrap(),
+            store.user(&UserId::from("no-such-user")).await.unwrap(),
             None,
             "a refused patch must not create a user"
         );
@@ -1187,11 +1195,11 @@ mod scenarios {
         counts.sort_unstable();
         assert_eq!(counts, (1..=20).collect::<Vec<u32>>());
         assert!(matches!(
-            slot(&store, "no-such-user").await,
+            slot(&store, &UserId::from("no-such-user")).await,
             Err(StoreError::NotFound)
         ));
         assert_eq!(
-            store.user("no-such-user").await.unwrap(),
+            store.user(&UserId::from("no-such-user")).await.unwrap(),
             None,
             "a refused slot must not create a user"
         );
@@ -1204,7 +1212,13 @@ mod scenarios {
             let (store, id) = (store.clone(), u.id.clone());
             async move {
                 store
-                    .take_slot(Subject::User(&id), &format!("attempt-{i}"), None, 5, NOW)
+                    .take_slot(
+                        Subject::User(&id),
+                        &AttemptId::from(format!("attempt-{i}")),
+                        None,
+                        5,
+                        NOW,
+                    )
                     .await
             }
         })
@@ -1262,14 +1276,20 @@ mod scenarios {
 
         assert_eq!(
             store
-                .take_slot(Subject::User(&u.id), "a1", None, 5, NOW)
+                .take_slot(Subject::User(&u.id), &AttemptId::from("a1"), None, 5, NOW)
                 .await
                 .unwrap(),
             Slot::Locked(until)
         );
         assert_eq!(
             store
-                .take_slot(Subject::User(&u.id), "a2", None, 5, until - 1)
+                .take_slot(
+                    Subject::User(&u.id),
+                    &AttemptId::from("a2"),
+                    None,
+                    5,
+                    until - 1
+                )
                 .await
                 .unwrap(),
             Slot::Locked(until)
@@ -1281,7 +1301,13 @@ mod scenarios {
         );
         assert_eq!(
             store
-                .take_slot(Subject::User(&u.id), "a3", Some("sid"), 5, until)
+                .take_slot(
+                    Subject::User(&u.id),
+                    &AttemptId::from("a3"),
+                    Some(&SessionId::from("sid")),
+                    5,
+                    until
+                )
                 .await
                 .unwrap(),
             Slot::Ended,
@@ -1289,14 +1315,19 @@ mod scenarios {
         );
         assert!(matches!(
             store
-                .take_slot(Subject::User(&u.id), "a4", None, 5, until)
+                .take_slot(Subject::User(&u.id), &AttemptId::from("a4"), None, 5, until)
                 .await
                 .unwrap(),
             Slot::Taken { count: 1, .. }
         ));
         assert!(matches!(
             store
-                .lock(Subject::User("no-such-user"), NOW, until, false)
+                .lock(
+                    Subject::User(&UserId::from("no-such-user")),
+                    NOW,
+                    until,
+                    false
+                )
                 .await,
             Err(StoreError::NotFound)
         ));
@@ -1343,27 +1374,46 @@ mod scenarios {
         slot(&store, &u.id).await.unwrap();
 
         assert_eq!(
-            succeed(&store, &u.id, Some("sid-other"), Spend::Nothing)
-                .await
-                .unwrap(),
+            succeed(
+                &store,
+                &u.id,
+                Some(&SessionId::from("sid-other")),
+                Spend::Nothing
+            )
+            .await
+            .unwrap(),
             Succeeded::Ended
         );
-        let results = at_once(10, |_| {
-            let (store, id) = (store.clone(), u.id.clone());
-            async move { succeed(&store, &id, Some("sid-1"), Spend::Nothing).await }
-        })
-        .await;
+        let results =
+            at_once(10, |_| {
+                let (store, id) = (store.clone(), u.id.clone());
+                async move {
+                    succeed(&store, &id, Some(&SessionId::from("sid-1")), Spend::Nothing).await
+                }
+            })
+            .await;
         assert_eq!(done(&results), 1);
         let after = stored(&store, &u.id).await;
         assert_eq!((after.pending_sign_in, after.failed_count), (None, 0));
         assert_eq!(
-            succeed(&store, &u.id, Some("sid-1"), Spend::Nothing)
-                .await
-                .unwrap(),
+            succeed(
+                &store,
+                &u.id,
+                Some(&SessionId::from("sid-1")),
+                Spend::Nothing
+            )
+            .await
+            .unwrap(),
             Succeeded::Ended
         );
         assert!(matches!(
-            succeed(&store, "no-such-user", Some("sid-1"), Spend::Nothing).await,
+            succeed(
+                &store,
+                &UserId::from("no-such-user"),
+                Some(&SessionId::from("sid-1")),
+                Spend::Nothing
+            )
+            .await,
             Err(StoreError::NotFound)
         ));
     }
@@ -1407,10 +1457,19 @@ mod scenarios {
         assert_eq!(done(&results), 1);
         assert_eq!(stored(&store, &u.id).await.totp_last_step, Some(200));
         assert!(matches!(
-            succeed(&store, "no-such-user", None, Spend::TotpStep(300)).await,
+            succeed(
+                &store,
+                &UserId::from("no-such-user"),
+                None,
+                Spend::TotpStep(300)
+            )
+            .await,
             Err(StoreError::NotFound)
         ));
-        assert_eq!(store.user("no-such-user").await.unwrap(), None);
+        assert_eq!(
+            store.user(&UserId::from("no-such-user")).await.unwrap(),
+            None
+        );
     }
 
     pub async fn a_recovery_code_is_consumed_exactly_once_under_concurrency(store: Shared) {
@@ -1478,7 +1537,7 @@ mod scenarios {
         let wrong = succeed(
             &store,
             &u.id,
-            Some("sid"),
+            Some(&SessionId::from("sid")),
             Spend::Code(CodePurpose::SignInSms, "hash-other"),
         )
         .await
@@ -1497,7 +1556,7 @@ mod scenarios {
                 succeed(
                     &store,
                     &id,
-                    Some("sid"),
+                    Some(&SessionId::from("sid")),
                     Spend::Code(CodePurpose::SignInSms, "hash-1"),
                 )
                 .await
@@ -1523,7 +1582,7 @@ mod scenarios {
             ..Default::default()
         };
         // Attempt ids are random: DynamoDB keeps a transaction's client token account-wide for 10 minutes.
-        let attempt = uuid::Uuid::new_v4().to_string();
+        let attempt = AttemptId::from(uuid::Uuid::new_v4().to_string());
         let success = Success {
             attempt: &attempt,
             sid: None,
@@ -1556,7 +1615,7 @@ mod scenarios {
             ..Default::default()
         };
         let success = Success {
-            attempt: "pwd-ok",
+            attempt: &AttemptId::from("pwd-ok"),
             sid: None,
             spend: Spend::Nothing,
             patch: &start,
@@ -1582,7 +1641,13 @@ mod scenarios {
         slot(&store, &u.id).await.unwrap();
         slot(&store, &u.id).await.unwrap();
         store
-            .take_slot(Subject::User(&u.id), "pwd-ok", None, 100, NOW)
+            .take_slot(
+                Subject::User(&u.id),
+                &AttemptId::from("pwd-ok"),
+                None,
+                100,
+                NOW,
+            )
             .await
             .unwrap();
         let start = UserPatch {
@@ -1590,7 +1655,7 @@ mod scenarios {
             ..Default::default()
         };
         let success = Success {
-            attempt: "pwd-ok",
+            attempt: &AttemptId::from("pwd-ok"),
             sid: None,
             spend: Spend::Nothing,
             patch: &start,
@@ -1634,7 +1699,7 @@ mod scenarios {
             ..Default::default()
         };
         let success = Success {
-            attempt: "pwd-ok",
+            attempt: &AttemptId::from("pwd-ok"),
             sid: None,
             spend: Spend::Nothing,
             patch: &start,
@@ -1653,7 +1718,13 @@ mod scenarios {
         assert_eq!(after.failed_count, 0);
         assert!(matches!(
             store
-                .take_slot(Subject::User(&u.id), "next", None, 5, NOW + 2)
+                .take_slot(
+                    Subject::User(&u.id),
+                    &AttemptId::from("next"),
+                    None,
+                    5,
+                    NOW + 2
+                )
                 .await
                 .unwrap(),
             Slot::Taken {
@@ -1695,7 +1766,13 @@ mod scenarios {
         let after = NOW + 30 * 86_400;
         assert!(matches!(
             store
-                .take_slot(Subject::User(&u.id), "next", None, 5, after)
+                .take_slot(
+                    Subject::User(&u.id),
+                    &AttemptId::from("next"),
+                    None,
+                    5,
+                    after
+                )
                 .await
                 .unwrap(),
             Slot::Taken {
@@ -1715,7 +1792,13 @@ mod scenarios {
         for round in 0..(HARD_LIMIT / 5 + 1) {
             for i in 0..5 {
                 match store
-                    .take_slot(Subject::User(&u.id), &format!("r{round}-{i}"), None, 5, now)
+                    .take_slot(
+                        Subject::User(&u.id),
+                        &AttemptId::from(format!("r{round}-{i}")),
+                        None,
+                        5,
+                        now,
+                    )
                     .await
                     .unwrap()
                 {
@@ -1734,7 +1817,7 @@ mod scenarios {
             failures, HARD_LIMIT,
             "no slot past {HARD_LIMIT} consecutive failures"
         );
-        let a = "after-success";
+        let a = &AttemptId::from("after-success");
         assert_eq!(
             store
                 .succeed(
@@ -1756,7 +1839,13 @@ mod scenarios {
         assert!(
             matches!(
                 store
-                    .take_slot(Subject::User(&u.id), "fresh", None, 5, now)
+                    .take_slot(
+                        Subject::User(&u.id),
+                        &AttemptId::from("fresh"),
+                        None,
+                        5,
+                        now
+                    )
                     .await
                     .unwrap(),
                 Slot::Taken { streak: 1, .. }
@@ -1770,7 +1859,13 @@ mod scenarios {
         assert!(
             matches!(
                 store
-                    .take_slot(Subject::User(&u.id), "fresh-2", None, 5, now + 300)
+                    .take_slot(
+                        Subject::User(&u.id),
+                        &AttemptId::from("fresh-2"),
+                        None,
+                        5,
+                        now + 300
+                    )
                     .await
                     .unwrap(),
                 Slot::Taken { streak: 1, .. }
@@ -1785,7 +1880,7 @@ mod scenarios {
         let key = "keyed-hash-of-jo";
         assert!(matches!(
             store
-                .take_slot(Subject::Unknown(key), "u1", None, 2, NOW)
+                .take_slot(Subject::Unknown(key), &AttemptId::from("u1"), None, 2, NOW)
                 .await
                 .unwrap(),
             Slot::Taken {
@@ -1796,14 +1891,14 @@ mod scenarios {
         ));
         assert!(matches!(
             store
-                .take_slot(Subject::Unknown(key), "u2", None, 2, NOW)
+                .take_slot(Subject::Unknown(key), &AttemptId::from("u2"), None, 2, NOW)
                 .await
                 .unwrap(),
             Slot::Taken { count: 2, .. }
         ));
         assert_eq!(
             store
-                .take_slot(Subject::Unknown(key), "u3", None, 2, NOW)
+                .take_slot(Subject::Unknown(key), &AttemptId::from("u3"), None, 2, NOW)
                 .await
                 .unwrap(),
             Slot::Full
@@ -1814,21 +1909,39 @@ mod scenarios {
             .unwrap();
         assert_eq!(
             store
-                .take_slot(Subject::Unknown(key), "u4", None, 2, NOW + 299)
+                .take_slot(
+                    Subject::Unknown(key),
+                    &AttemptId::from("u4"),
+                    None,
+                    2,
+                    NOW + 299
+                )
                 .await
                 .unwrap(),
             Slot::Locked(NOW + 300)
         );
         assert!(matches!(
             store
-                .take_slot(Subject::Unknown(key), "u5", None, 2, NOW + 300)
+                .take_slot(
+                    Subject::Unknown(key),
+                    &AttemptId::from("u5"),
+                    None,
+                    2,
+                    NOW + 300
+                )
                 .await
                 .unwrap(),
             Slot::Taken { count: 1, .. }
         ));
         assert!(matches!(
             store
-                .take_slot(Subject::Unknown("another"), "u6", None, 2, NOW)
+                .take_slot(
+                    Subject::Unknown("another"),
+                    &AttemptId::from("u6"),
+                    None,
+                    2,
+                    NOW
+                )
                 .await
                 .unwrap(),
             Slot::Taken { count: 1, .. }
@@ -1871,7 +1984,7 @@ mod scenarios {
         };
         let key = "keyed-hash-of-jo";
         store
-            .take_slot(Subject::Unknown(key), "a1", None, 2, NOW)
+            .take_slot(Subject::Unknown(key), &AttemptId::from("a1"), None, 2, NOW)
             .await
             .unwrap();
         store
@@ -1895,7 +2008,13 @@ mod scenarios {
         assert!(
             matches!(
                 store
-                    .take_slot(Subject::Unknown(key), "a2", None, 2, NOW + 1)
+                    .take_slot(
+                        Subject::Unknown(key),
+                        &AttemptId::from("a2"),
+                        None,
+                        2,
+                        NOW + 1
+                    )
                     .await
                     .unwrap(),
                 Slot::Taken { count: 2, .. }
@@ -1907,7 +2026,10 @@ mod scenarios {
             assert!(listed.items.is_empty(), "{side:?}: {:?}", listed.items);
         }
         for user_id in ["", key] {
-            let listed = store.user_events(user_id, None, None, 10).await.unwrap();
+            let listed = store
+                .user_events(&UserId::from(user_id), None, None, 10)
+                .await
+                .unwrap();
             assert!(listed.items.is_empty(), "{user_id:?}: {:?}", listed.items);
         }
     }
@@ -1927,11 +2049,23 @@ mod scenarios {
             .await
             .unwrap();
         let first = store
-            .take_slot(Subject::User(&u.id), "a-1", Some("sid"), 1, NOW)
+            .take_slot(
+                Subject::User(&u.id),
+                &AttemptId::from("a-1"),
+                Some(&SessionId::from("sid")),
+                1,
+                NOW,
+            )
             .await
             .unwrap();
         let again = store
-            .take_slot(Subject::User(&u.id), "a-1", Some("sid"), 1, NOW)
+            .take_slot(
+                Subject::User(&u.id),
+                &AttemptId::from("a-1"),
+                Some(&SessionId::from("sid")),
+                1,
+                NOW,
+            )
             .await
             .unwrap();
         assert_eq!(
@@ -1941,15 +2075,21 @@ mod scenarios {
         );
         assert_eq!(
             store
-                .take_slot(Subject::User(&u.id), "a-2", Some("sid"), 1, NOW)
+                .take_slot(
+                    Subject::User(&u.id),
+                    &AttemptId::from("a-2"),
+                    Some(&SessionId::from("sid")),
+                    1,
+                    NOW
+                )
                 .await
                 .unwrap(),
             Slot::Full
         );
 
         let success = Success {
-            attempt: "a-1",
-            sid: Some("sid"),
+            attempt: &AttemptId::from("a-1"),
+            sid: Some(&SessionId::from("sid")),
             spend: Spend::TotpStep(7),
             patch: &UserPatch::default(),
             release_only: false,
@@ -1965,7 +2105,7 @@ mod scenarios {
             "the retry is this attempt's own success"
         );
         let other = Success {
-            attempt: "a-3",
+            attempt: &AttemptId::from("a-3"),
             ..success.clone()
         };
         assert_eq!(
@@ -1977,7 +2117,7 @@ mod scenarios {
 
     fn code(user_id: &str, purpose: CodePurpose, hash: &str) -> PendingCode {
         PendingCode {
-            user_id: user_id.to_string(),
+            user_id: UserId::from(user_id),
             purpose,
             destination: "+15555550100".to_string(),
             hash: hash.to_string(),
@@ -1992,25 +2132,28 @@ mod scenarios {
 
         assert!(
             !store
-                .take_code("u1", CodePurpose::SignInSms, "hash-wrong")
+                .take_code(&UserId::from("u1"), CodePurpose::SignInSms, "hash-wrong")
                 .await
                 .unwrap()
         );
         assert_eq!(
-            store.code("u1", CodePurpose::SignInSms).await.unwrap(),
+            store
+                .code(&UserId::from("u1"), CodePurpose::SignInSms)
+                .await
+                .unwrap(),
             Some(c),
             "a wrong code leaves the right one usable"
         );
         assert!(
             !store
-                .take_code("u2", CodePurpose::SignInSms, "hash-1")
+                .take_code(&UserId::from("u2"), CodePurpose::SignInSms, "hash-1")
                 .await
                 .unwrap(),
             "another user's code"
         );
         assert!(
             !store
-                .take_code("u1", CodePurpose::ConfirmPhone, "hash-1")
+                .take_code(&UserId::from("u1"), CodePurpose::ConfirmPhone, "hash-1")
                 .await
                 .unwrap(),
             "another purpose"
@@ -2020,14 +2163,17 @@ mod scenarios {
             let store = store.clone();
             async move {
                 store
-                    .take_code("u1", CodePurpose::SignInSms, "hash-1")
+                    .take_code(&UserId::from("u1"), CodePurpose::SignInSms, "hash-1")
                     .await
             }
         })
         .await;
         assert_eq!(trues(&results), 1);
         assert_eq!(
-            store.code("u1", CodePurpose::SignInSms).await.unwrap(),
+            store
+                .code(&UserId::from("u1"), CodePurpose::SignInSms)
+                .await
+                .unwrap(),
             None
         );
     }
@@ -2045,19 +2191,22 @@ mod scenarios {
         store.put_code(&newer).await.unwrap();
 
         assert_eq!(
-            store.code("u1", CodePurpose::SignInEmail).await.unwrap(),
+            store
+                .code(&UserId::from("u1"), CodePurpose::SignInEmail)
+                .await
+                .unwrap(),
             Some(newer)
         );
         assert!(
             !store
-                .take_code("u1", CodePurpose::SignInEmail, "old")
+                .take_code(&UserId::from("u1"), CodePurpose::SignInEmail, "old")
                 .await
                 .unwrap(),
             "the replaced code is dead"
         );
         assert_eq!(
             store
-                .code("u1", CodePurpose::ConfirmEmail)
+                .code(&UserId::from("u1"), CodePurpose::ConfirmEmail)
                 .await
                 .unwrap()
                 .map(|c| c.hash),
@@ -2190,8 +2339,8 @@ mod scenarios {
 
     fn device(user_id: &str, device_id: &str, created_at: Timestamp) -> Device {
         Device {
-            user_id: user_id.to_string(),
-            device_id: device_id.to_string(),
+            user_id: UserId::from(user_id),
+            device_id: DeviceId::from(device_id),
             token_hash: format!("hash-{device_id}"),
             security_stamp: "stamp-1".to_string(),
             created_at,
@@ -2214,13 +2363,19 @@ mod scenarios {
             store.put_device(d).await.unwrap();
         }
         assert_eq!(
-            store.devices("u1").await.unwrap(),
+            store.devices(&UserId::from("u1")).await.unwrap(),
             all[3..].to_vec(),
             "the newest {max}, oldest first"
         );
-        assert_eq!(store.device("u1", "d00").await.unwrap(), None);
         assert_eq!(
-            store.devices("u2").await.unwrap(),
+            store
+                .device(&UserId::from("u1"), &DeviceId::from("d00"))
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            store.devices(&UserId::from("u2")).await.unwrap(),
             vec![other],
             "another user's browsers stay"
         );
@@ -2236,32 +2391,63 @@ mod scenarios {
             store.put_device(d).await.unwrap();
         }
         assert_eq!(
-            store.devices("u1").await.unwrap(),
+            store.devices(&UserId::from("u1")).await.unwrap(),
             vec![d2.clone(), d1.clone()],
             "oldest first"
         );
-        assert_eq!(store.device("u1", "d1").await.unwrap(), Some(d1.clone()));
-        assert_eq!(store.device("u1", "d9").await.unwrap(), None);
-
-        store.touch_device("u1", "d1", NOW + 50).await.unwrap();
         assert_eq!(
             store
-                .device("u1", "d1")
+                .device(&UserId::from("u1"), &DeviceId::from("d1"))
+                .await
+                .unwrap(),
+            Some(d1.clone())
+        );
+        assert_eq!(
+            store
+                .device(&UserId::from("u1"), &DeviceId::from("d9"))
+                .await
+                .unwrap(),
+            None
+        );
+
+        store
+            .touch_device(&UserId::from("u1"), &DeviceId::from("d1"), NOW + 50)
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .device(&UserId::from("u1"), &DeviceId::from("d1"))
                 .await
                 .unwrap()
                 .map(|d| d.last_used_at),
             Some(NOW + 50)
         );
-        store.touch_device("u1", "d9", NOW + 50).await.unwrap();
+        store
+            .touch_device(&UserId::from("u1"), &DeviceId::from("d9"), NOW + 50)
+            .await
+            .unwrap();
         assert_eq!(
-            store.device("u1", "d9").await.unwrap(),
+            store
+                .device(&UserId::from("u1"), &DeviceId::from("d9"))
+                .await
+                .unwrap(),
             None,
             "touching a forgotten browser does not bring it back"
         );
 
-        assert!(store.delete_device("u1", "d1", NOW).await.unwrap());
-        assert!(!store.delete_device("u1", "d1", NOW).await.unwrap());
-        assert_eq!(store.devices("u1").await.unwrap(), vec![d2]);
+        assert!(
+            store
+                .delete_device(&UserId::from("u1"), &DeviceId::from("d1"), NOW)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .delete_device(&UserId::from("u1"), &DeviceId::from("d1"), NOW)
+                .await
+                .unwrap()
+        );
+        assert_eq!(store.devices(&UserId::from("u1")).await.unwrap(), vec![d2]);
 
         // More than one batch of deletes.
         for i in 0..30 {
@@ -2270,14 +2456,14 @@ mod scenarios {
                 .await
                 .unwrap();
         }
-        store.delete_devices("u1").await.unwrap();
-        assert_eq!(store.devices("u1").await.unwrap(), vec![]);
+        store.delete_devices(&UserId::from("u1")).await.unwrap();
+        assert_eq!(store.devices(&UserId::from("u1")).await.unwrap(), vec![]);
         assert_eq!(
-            store.devices("u2").await.unwrap(),
+            store.devices(&UserId::from("u2")).await.unwrap(),
             vec![other],
             "another user's browsers stay"
         );
-        store.delete_devices("nobody").await.unwrap();
+        store.delete_devices(&UserId::from("nobody")).await.unwrap();
     }
 
     fn emails(users: &[User]) -> Vec<String> {
@@ -2413,11 +2599,11 @@ mod scenarios {
             "counting starts again at once"
         );
         assert!(matches!(
-            store.unlock("no-such-user", NOW).await,
+            store.unlock(&UserId::from("no-such-user"), NOW).await,
             Err(StoreError::NotFound)
         ));
         assert_eq!(
-            store.user("no-such-user").await.unwrap(),
+            store.user(&UserId::from("no-such-user")).await.unwrap(),
             None,
             "unlocking does not create a user"
         );
@@ -2432,7 +2618,7 @@ mod scenarios {
             let (store, id) = (store.clone(), u.id.clone());
             async move {
                 store
-                    .take_slot(Subject::User(&id), &attempt, None, 5, now)
+                    .take_slot(Subject::User(&id), &AttemptId::from(attempt), None, 5, now)
                     .await
                     .unwrap()
             }
@@ -2664,12 +2850,15 @@ mod scenarios {
         let reset = code("u1", CodePurpose::PasswordReset, "reset");
         store.put_code(&reset).await.unwrap();
         assert_eq!(
-            store.code("u1", CodePurpose::PasswordReset).await.unwrap(),
+            store
+                .code(&UserId::from("u1"), CodePurpose::PasswordReset)
+                .await
+                .unwrap(),
             Some(reset)
         );
         assert!(
             !store
-                .take_code("u1", CodePurpose::PasswordReset, "sign-in")
+                .take_code(&UserId::from("u1"), CodePurpose::PasswordReset, "sign-in")
                 .await
                 .unwrap(),
             "a sign-in code is no reset code"
@@ -2678,7 +2867,7 @@ mod scenarios {
             let store = store.clone();
             async move {
                 store
-                    .take_code("u1", CodePurpose::PasswordReset, "reset")
+                    .take_code(&UserId::from("u1"), CodePurpose::PasswordReset, "reset")
                     .await
             }
         })
@@ -2686,7 +2875,7 @@ mod scenarios {
         assert_eq!(trues(&results), 1);
         assert_eq!(
             store
-                .code("u1", CodePurpose::SignInEmail)
+                .code(&UserId::from("u1"), CodePurpose::SignInEmail)
                 .await
                 .unwrap()
                 .map(|c| c.hash),

@@ -11,6 +11,7 @@ use twofa::audit::{EventType, SecurityEvent};
 use twofa::clock::Timestamp;
 use twofa::codes::{CodePurpose, PendingCode};
 use twofa::devices::Device;
+use twofa::ids::{AttemptId, DeviceId, SessionId, UserId};
 use twofa::lockout::LockoutPolicy;
 use twofa::policy::{Behaviour, TwoFactorSettings};
 use twofa::side::Side;
@@ -134,10 +135,10 @@ impl UserStore for GateStore {
     ) -> Result<Option<User>, StoreError> {
         self.inner.user_by_email(scope, email_key).await
     }
-    async fn user(&self, id: &str) -> Result<Option<User>, StoreError> {
+    async fn user(&self, id: &UserId) -> Result<Option<User>, StoreError> {
         self.inner.user(id).await
     }
-    async fn update_user(&self, id: &str, patch: &UserPatch) -> Result<(), StoreError> {
+    async fn update_user(&self, id: &UserId, patch: &UserPatch) -> Result<(), StoreError> {
         let held = {
             let mut slot = lock(&self.user_hold);
             match slot.as_ref() {
@@ -160,8 +161,8 @@ impl UserStore for GateStore {
     async fn take_slot(
         &self,
         subject: Subject<'_>,
-        attempt: &str,
-        sid: Option<&str>,
+        attempt: &AttemptId,
+        sid: Option<&SessionId>,
         max: u32,
         now: Timestamp,
     ) -> Result<Slot, StoreError> {
@@ -178,7 +179,7 @@ impl UserStore for GateStore {
     }
     async fn succeed(
         &self,
-        id: &str,
+        id: &UserId,
         success: &Success<'_>,
         now: Timestamp,
     ) -> Result<Succeeded, StoreError> {
@@ -196,7 +197,7 @@ impl UserStore for GateStore {
     }
     async fn update_user_if_authenticator(
         &self,
-        id: &str,
+        id: &UserId,
         expected: Option<&Authenticator>,
         patch: &UserPatch,
     ) -> Result<bool, StoreError> {
@@ -204,7 +205,7 @@ impl UserStore for GateStore {
             .update_user_if_authenticator(id, expected, patch)
             .await
     }
-    async fn unlock(&self, id: &str, now: Timestamp) -> Result<Unlocked, StoreError> {
+    async fn unlock(&self, id: &UserId, now: Timestamp) -> Result<Unlocked, StoreError> {
         self.inner.unlock(id, now).await
     }
     async fn users_in(
@@ -232,7 +233,7 @@ impl EventStore for GateStore {
     }
     async fn user_events(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         event_type: Option<EventType>,
         after: Option<&PageKey>,
         limit: usize,
@@ -312,14 +313,14 @@ impl CodeStore for GateStore {
     }
     async fn code(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         purpose: CodePurpose,
     ) -> Result<Option<PendingCode>, StoreError> {
         self.inner.code(user_id, purpose).await
     }
     async fn take_code(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         purpose: CodePurpose,
         hash: &str,
     ) -> Result<bool, StoreError> {
@@ -345,27 +346,31 @@ impl DeviceStore for GateStore {
     async fn put_device(&self, device: &Device) -> Result<(), StoreError> {
         self.inner.put_device(device).await
     }
-    async fn device(&self, user_id: &str, device_id: &str) -> Result<Option<Device>, StoreError> {
+    async fn device(
+        &self,
+        user_id: &UserId,
+        device_id: &DeviceId,
+    ) -> Result<Option<Device>, StoreError> {
         self.inner.device(user_id, device_id).await
     }
-    async fn devices(&self, user_id: &str) -> Result<Vec<Device>, StoreError> {
+    async fn devices(&self, user_id: &UserId) -> Result<Vec<Device>, StoreError> {
         self.inner.devices(user_id).await
     }
     async fn delete_device(
         &self,
-        user_id: &str,
-        device_id: &str,
+        user_id: &UserId,
+        device_id: &DeviceId,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
         self.inner.delete_device(user_id, device_id, now).await
     }
-    async fn delete_devices(&self, user_id: &str) -> Result<(), StoreError> {
+    async fn delete_devices(&self, user_id: &UserId) -> Result<(), StoreError> {
         self.inner.delete_devices(user_id).await
     }
     async fn touch_device(
         &self,
-        user_id: &str,
-        device_id: &str,
+        user_id: &UserId,
+        device_id: &DeviceId,
         now: Timestamp,
     ) -> Result<(), StoreError> {
         self.inner.touch_device(user_id, device_id, now).await

@@ -106,10 +106,8 @@ async fn a_whole_sign_in_leaves_no_secret_in_the_log() {
         ),
     )
     .await;
-    let user_id = Reply::of(&reg).body["user_id"]
-        .as_str()
-        .expect("a user id")
-        .to_string();
+    let user_id =
+        twofa::ids::UserId::from(Reply::of(&reg).body["user_id"].as_str().expect("a user id"));
     store
         .update_user(
             &user_id,
@@ -823,7 +821,10 @@ async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_lea
     secrets.push(("remember-browser cookie", cookie));
 
     let log = pinned.text();
-    assert!(log.contains(&user.id), "the runtime's log was not captured");
+    assert!(
+        log.contains(user.id.as_str()),
+        "the runtime's log was not captured"
+    );
     let found = leaked(&log, &secrets);
     assert!(found.is_empty(), "secrets in the log: {found:?}");
     let control = leaked(&control.text(), &secrets);

@@ -4,19 +4,20 @@
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
+use twofa::amr::Amr;
 use twofa::api::{
     ApiError, ErrorCode, Request, Response, cookie, json, operation, origin, parse_body,
     respond_within, side_named,
 };
 use twofa::app::Core;
 use twofa::audit::EventType;
-use twofa::crypto::random_token;
 use twofa::devices::parse_device_token;
 use twofa::email::Email;
 use twofa::flows::{
     WrongAnswer, attempt_id, begin_attempt, issue_access, load_side, refuse_wrong_answer,
     right_answer, token_for,
 };
+use twofa::ids::{AttemptId, SessionId};
 use twofa::lockout::LockoutPolicy;
 use twofa::password::verify_password;
 use twofa::policy::{Effective, usable_providers};
@@ -136,7 +137,7 @@ async fn password_step(
 
     let eff = side.effective(user.two_factor_enabled);
     if !eff.enabled {
-        return signed_in(core, &user, &attempt.id, &["pwd"], &req).await;
+        return signed_in(core, &user, &attempt.id, &[Amr::Pwd], &req).await;
     }
     let presented = body
         .remember_browser_token
@@ -144,7 +145,7 @@ async fn password_step(
     if let Some(token) = presented
         && remembered(core, &user, &eff, &token).await?
     {
-        return signed_in(core, &user, &attempt.id, &["pwd", "device"], &req).await;
+        return signed_in(core, &user, &attempt.id, &[Amr::Pwd, Amr::Device], &req).await;
     }
     second_factor(core, &user, &attempt.id, &eff).await
 }
@@ -196,14 +197,14 @@ async fn remembered(
     if !eff.remember_browser_allowed {
         return Ok(false);
     }
-    let Some(device) = core.store.device(&user.id, device_id).await? else {
+    let Some(device) = core.store.device(&user.id, &device_id).await? else {
         return Ok(false);
     };
     let now = core.now();
     if !device.accepts(&core.hash_key, token, &user.security_stamp, now) {
         return Ok(false);
     }
-    core.store.touch_device(&user.id, device_id, now).await?;
+    core.store.touch_device(&user.id, &device_id, now).await?;
     Ok(true)
 }
 
@@ -211,8 +212,8 @@ async fn remembered(
 async fn signed_in(
     core: &Core,
     user: &User,
-    attempt: &str,
-    amr: &[&str],
+    attempt: &AttemptId,
+    amr: &[Amr],
     req: &Request,
 ) -> Result<Response, ApiError> {
     let success = Success {
@@ -239,7 +240,7 @@ async fn signed_in(
 async fn second_factor(
     core: &Core,
     user: &User,
-    attempt: &str,
+    attempt: &AttemptId,
     eff: &Effective,
 ) -> Result<Response, ApiError> {
     let providers = usable_providers(user, eff);
@@ -247,7 +248,7 @@ async fn second_factor(
     // The setup token names the security stamp: enrolling a first factor rotates it,
     // so the token cannot enrol a second one.
     let base = NewToken {
-        amr: vec!["pwd".into()],
+        amr: vec![Amr::Pwd],
         ..token_for(core, user)
     };
     if providers.is_empty() && user.recovery_codes.is_empty() {
@@ -271,7 +272,7 @@ async fn second_factor(
             &json!({ "status": "two_factor_setup_required", "setup_token": setup_token }),
         ));
     }
-    let sid = random_token(16)?;
+    let sid = SessionId::random()?;
     // Giving the slot back and starting the sign-in are one write, refused if the account locked meanwhile.
     // The lost-second-factor mark stays (only an administrator's reset ends it): the
     // providers seen here come from settings read before the password was checked, so
@@ -320,7 +321,7 @@ async fn second_factor(
 /// left: the password was right, but the password alone never enrols a factor on an
 /// account that had one (SECURITY.md). 403 `forbidden` until a factor it had is
 /// allowed again or an administrator resets its second factor; no token of any kind.
-async fn factor_lost(core: &Core, user: &User, attempt: &str) -> Result<Response, ApiError> {
+async fn factor_lost(core: &Core, user: &User, attempt: &AttemptId) -> Result<Response, ApiError> {
     // The slot is given back, earlier failures stay counted, as for any right password.
     let success = Success {
         attempt,

@@ -745,7 +745,7 @@ async fn a_hundredth_failure_whose_lock_was_never_written_still_ends_in_a_lock_t
         match store
             .take_slot(
                 Subject::User(&user.id),
-                &format!("abandoned-{taken}"),
+                &format!("abandoned-{taken}").into(),
                 None,
                 5,
                 now,

@@ -6,6 +6,7 @@ use serde::Serialize;
 use twofa::api::{ApiError, Request, Response, json, no_content};
 use twofa::app::Core;
 use twofa::clock::Timestamp;
+use twofa::ids::DeviceId;
 use twofa::user::UserPatch;
 
 use crate::caller::signed_in;
@@ -14,7 +15,7 @@ use twofa::flows::end_sessions;
 /// A remembered browser as listed; times in seconds since the Unix epoch.
 #[derive(Serialize)]
 struct DeviceView {
-    device_id: String,
+    device_id: DeviceId,
     created_at: Timestamp,
     last_used_at: Timestamp,
     expires_at: Timestamp,
@@ -44,23 +45,36 @@ pub async fn list(core: &Core, req: &Request) -> Result<Response, ApiError> {
 }
 
 /// `DELETE /account/devices/{device_id}`: devices are keyed by their user, so only
-/// the caller's own can be found.
-pub async fn forget_one(core: &Core, req: &Request, device_id: &str) -> Result<Response, ApiError> {
+/// the caller's own can be found. `None` is an id in a shape no device id has:
+/// answered as an unknown one, after the caller's checks.
+pub async fn forget_one(
+    core: &Core,
+    req: &Request,
+    device_id: Option<&DeviceId>,
+) -> Result<Response, ApiError> {
     let caller = signed_in(core, req).await?;
+    let Some(device_id) = device_id else {
+        return Err(no_such_browser());
+    };
     if !core
         .store
         .delete_device(&caller.user.id, device_id, core.now())
         .await?
     {
-        return Err(ApiError::not_found("there is no such remembered browser"));
+        return Err(no_such_browser());
     }
-    tracing::info!(user_id = %caller.user.id, device_id, "remembered browser forgotten");
+    tracing::info!(user_id = %caller.user.id, device_id = device_id.as_str(), "remembered browser forgotten");
     core.record(
         core.event(twofa::audit::EventType::BrowserForgotten, &caller.user, req)
-            .detail("device_id", device_id),
+            .detail("device_id", device_id.as_str()),
     )
     .await;
     Ok(no_content())
+}
+
+/// 404 `not_found` for a browser the caller has not remembered (or no longer has).
+fn no_such_browser() -> ApiError {
+    ApiError::not_found("there is no such remembered browser")
 }
 
 /// `POST /account/forget-browser`: every remembered browser stops working.

@@ -7,6 +7,7 @@ use twofa::api::paging::{cursor, encode_cursor, limit, query_param};
 use twofa::api::{ApiError, Request, Response, json};
 use twofa::app::Core;
 use twofa::audit::{EventType, SecurityEvent};
+use twofa::ids::UserId;
 use twofa::store::Page;
 
 use crate::caller::{admin, signed_in};
@@ -52,15 +53,15 @@ fn answer(
 /// account, the admin's address and browser are the admin's business, not the user's.
 pub async fn own(core: &Core, req: &Request) -> Result<Response, ApiError> {
     let caller = signed_in(core, req).await?;
-    let user_id = caller.user.id.as_str();
-    let binding = ["events:own", user_id];
+    let user_id = &caller.user.id;
+    let binding = ["events:own", user_id.as_str()];
     let after = cursor(req, &core.hash_key, &binding)?;
     let page = core
         .store
         .user_events(user_id, None, after.as_ref(), limit(req, PAGE, MAX_PAGE)?)
         .await?;
     Ok(answer(core, page, &binding, |mut e| {
-        if e.actor_id.as_deref().is_some_and(|a| a != user_id) {
+        if e.actor_id.as_ref().is_some_and(|a| a != user_id) {
             e.ip = None;
             e.user_agent = None;
         }
@@ -91,7 +92,7 @@ pub async fn side(core: &Core, req: &Request) -> Result<Response, ApiError> {
     let after = cursor(req, &core.hash_key, &binding)?;
     let page = match &user_id {
         Some(id) => {
-            let user = managed(core, &scope, id).await?;
+            let user = managed(core, &scope, UserId::parse(id).as_ref()).await?;
             core.store
                 .user_events(&user.id, event_type, after.as_ref(), limit)
                 .await?

@@ -5,6 +5,7 @@ use serde::Serialize;
 use twofa::api::{ApiError, Request, Response, json, require_step_up};
 use twofa::app::Core;
 use twofa::codes::{new_recovery_codes, recovery_code_hash};
+use twofa::ids::UserId;
 use twofa::senders::{EmailSender, notify};
 use twofa::user::UserPatch;
 
@@ -17,7 +18,7 @@ struct RecoveryCodes {
 }
 
 /// Ten new codes for `user_id`: the codes to show once, and the keyed hashes to store.
-pub fn new_codes(core: &Core, user_id: &str) -> Result<(Vec<String>, Vec<String>), ApiError> {
+pub fn new_codes(core: &Core, user_id: &UserId) -> Result<(Vec<String>, Vec<String>), ApiError> {
     let codes: Vec<String> = new_recovery_codes()?
         .iter()
         .map(|c| c.expose().clone())

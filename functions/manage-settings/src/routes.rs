@@ -2,6 +2,7 @@
 
 use twofa::api::{ApiError, Request, Response, operation};
 use twofa::app::Core;
+use twofa::ids::{DeviceId, UserId};
 use twofa::senders::EmailSender;
 
 use crate::{
@@ -76,16 +77,18 @@ pub async fn dispatch(
     req: &Request,
 ) -> Result<Response, ApiError> {
     let (op, params) = operation::<Operation>(req)?;
-    // Every pattern has at most one `{param}`.
+    // Every pattern has at most one `{param}`. An id in the wrong shape is `None`: the
+    // handler answers it as an unknown one, after its own checks of the caller.
     let param = params.first().map(String::as_str).unwrap_or_default();
+    let user_id = || UserId::parse(param);
     match op {
         Operation::GetSettings => settings::get(core, req).await,
         Operation::PutSettings => settings::put(core, req).await,
         Operation::CreateTenant => tenants::create(core, req).await,
         Operation::GetTenantFeature => tenants::get_feature(core, req, param).await,
         Operation::PutTenantFeature => tenants::put_feature(core, req, param).await,
-        Operation::GetUserTwoFactor => users::get(core, req, param).await,
-        Operation::PutUserTwoFactor => users::put(core, email, req, param).await,
+        Operation::GetUserTwoFactor => users::get(core, req, user_id().as_ref()).await,
+        Operation::PutUserTwoFactor => users::put(core, email, req, user_id().as_ref()).await,
         Operation::GetAccount => account::get(core, req).await,
         Operation::PutAccount => account::put(core, email, req).await,
         Operation::EnrolAuthenticator => authenticator::create(core, req).await,
@@ -94,7 +97,9 @@ pub async fn dispatch(
         Operation::RegenerateRecoveryCodes => recovery::regenerate(core, email, req).await,
         Operation::ForgetBrowsers => devices::forget_all(core, req).await,
         Operation::ListDevices => devices::list(core, req).await,
-        Operation::ForgetDevice => devices::forget_one(core, req, param).await,
+        Operation::ForgetDevice => {
+            devices::forget_one(core, req, DeviceId::parse(param).as_ref()).await
+        }
         Operation::ChangePassword => password::change(core, email, req).await,
         Operation::SignOutEverywhere => sign_out::everywhere(core, email, req).await,
         Operation::GetLockout => lockout::get(core, req).await,
@@ -102,8 +107,10 @@ pub async fn dispatch(
         Operation::ConsolePage => Ok(console::index()),
         Operation::ConsoleFile => console::asset(param),
         Operation::ListUsers => users::list(core, req).await,
-        Operation::UnlockUser => users::unlock(core, req, param).await,
-        Operation::ResetUserTwoFactor => users::reset_two_factor(core, email, req, param).await,
+        Operation::UnlockUser => users::unlock(core, req, user_id().as_ref()).await,
+        Operation::ResetUserTwoFactor => {
+            users::reset_two_factor(core, email, req, user_id().as_ref()).await
+        }
         Operation::OwnEvents => events::own(core, req).await,
         Operation::SideEvents => events::side(core, req).await,
     }

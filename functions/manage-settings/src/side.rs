@@ -52,7 +52,7 @@ const PAGE: usize = 100;
 /// could sign in with, and how many of them are stranded (not even a recovery code left).
 pub struct Losses {
     /// The users who lose every provider and are not marked yet.
-    unmarked: Vec<String>,
+    unmarked: Vec<twofa::ids::UserId>,
     /// Users left with two-factor sign-in on and no way to prove a second factor.
     pub stranded: usize,
 }

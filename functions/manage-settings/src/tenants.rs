@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use twofa::api::{ApiError, ErrorCode, Request, Response, json, parse_body};
 use twofa::app::Core;
 use twofa::email::Email;
+use twofa::ids::UserId;
 use twofa::password::{Password, hash_password};
 use twofa::policy::{Behaviour, feature_change};
 use twofa::side::Side;
@@ -26,7 +27,7 @@ struct NewTenant {
 #[derive(Serialize)]
 struct Created {
     tenant: String,
-    admin_user_id: String,
+    admin_user_id: UserId,
 }
 
 #[derive(Deserialize)]

@@ -13,6 +13,7 @@ use twofa::audit::EventType;
 use twofa::clock::Timestamp;
 use twofa::email::Email;
 use twofa::flows::rotate_stamp;
+use twofa::ids::UserId;
 use twofa::lockout::locked_for;
 use twofa::phone::PhoneNumber;
 use twofa::policy::{Behaviour, DecidedBy, Provider, usable_providers};
@@ -39,7 +40,7 @@ struct FlagChange {
 
 #[derive(Serialize)]
 struct UserTwoFactor {
-    user_id: String,
+    user_id: UserId,
     enabled: bool,
     behaviour: Behaviour,
     decided_by: DecidedBy,
@@ -62,7 +63,7 @@ fn view(user: &User, side: &SidePolicy) -> UserTwoFactor {
 /// A user as `GET /users` lists it: no secret, the phone only as a hint.
 #[derive(Serialize)]
 struct Listed {
-    user_id: String,
+    user_id: UserId,
     email: Email,
     email_confirmed: bool,
     phone_hint: Option<String>,
@@ -141,7 +142,11 @@ pub async fn list(core: &Core, req: &Request) -> Result<Response, ApiError> {
 /// streak toward the 100-failure limit stays, and the 30-day lock that limit earned
 /// is not the admin's to end (403 `forbidden`, saying until when): either would give
 /// another hundred guesses.
-pub async fn unlock(core: &Core, req: &Request, user_id: &str) -> Result<Response, ApiError> {
+pub async fn unlock(
+    core: &Core,
+    req: &Request,
+    user_id: Option<&UserId>,
+) -> Result<Response, ApiError> {
     let caller = signed_in(core, req).await?;
     let scope = admin(&caller)?;
     // The admin and the user share the side: one policy read, beside the user's.
@@ -175,7 +180,7 @@ pub async fn reset_two_factor(
     core: &Core,
     email: &dyn EmailSender,
     req: &Request,
-    user_id: &str,
+    user_id: Option<&UserId>,
 ) -> Result<Response, ApiError> {
     let caller = signed_in(core, req).await?;
     let scope = admin(&caller)?;
@@ -217,7 +222,11 @@ fn gone(e: StoreError) -> ApiError {
 }
 
 /// `GET /users/{user_id}/two-factor`.
-pub async fn get(core: &Core, req: &Request, user_id: &str) -> Result<Response, ApiError> {
+pub async fn get(
+    core: &Core,
+    req: &Request,
+    user_id: Option<&UserId>,
+) -> Result<Response, ApiError> {
     let caller = signed_in(core, req).await?;
     let scope = admin(&caller)?;
     let user = managed(core, &scope, user_id).await?;
@@ -233,7 +242,7 @@ pub async fn put(
     core: &Core,
     email: &dyn EmailSender,
     req: &Request,
-    user_id: &str,
+    user_id: Option<&UserId>,
 ) -> Result<Response, ApiError> {
     let caller = signed_in(core, req).await?;
     let scope = admin(&caller)?;
@@ -290,9 +299,14 @@ pub async fn put(
 }
 
 /// The user `id` if it belongs to the side `scope`; 404 otherwise, whether it does
-/// not exist or belongs elsewhere.
-pub async fn managed(core: &Core, scope: &Side, id: &str) -> Result<User, ApiError> {
-    match core.store.user(id).await? {
+/// not exist or belongs elsewhere. `None` is an id the client gave in a shape no user
+/// id has ([`UserId::parse`]): answered as an unknown one, after the caller's checks.
+pub async fn managed(core: &Core, scope: &Side, id: Option<&UserId>) -> Result<User, ApiError> {
+    let found = match id {
+        Some(id) => core.store.user(id).await?,
+        None => None,
+    };
+    match found {
         Some(user) if &user.side == scope => Ok(user),
         _ => Err(no_such_user()),
     }

@@ -39,7 +39,7 @@ async fn a_new_user_is_created_unconfirmed_in_the_host() {
     assert_eq!(body["email"], "Jane@Example.com");
     assert_eq!(body["email_confirmed"], false);
     let id = body["user_id"].as_str().unwrap();
-    let user = twofa::store::UserStore::user(store.as_ref(), id)
+    let user = twofa::store::UserStore::user(store.as_ref(), &id.into())
         .await
         .unwrap()
         .unwrap();
@@ -269,10 +269,11 @@ async fn a_phone_number_is_kept_in_e164_and_unconfirmed() {
     )
     .await;
     assert_eq!(status, 201);
-    let user = twofa::store::UserStore::user(store.as_ref(), body["user_id"].as_str().unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let user =
+        twofa::store::UserStore::user(store.as_ref(), &body["user_id"].as_str().unwrap().into())
+            .await
+            .unwrap()
+            .unwrap();
     assert_eq!(
         user.phone_number.as_ref().map(|p| p.as_str()),
         Some("+15555550100")

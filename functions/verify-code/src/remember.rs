@@ -11,7 +11,7 @@ use twofa::user::User;
 
 /// A browser just remembered: the token for the body and its `Set-Cookie` value.
 pub struct Remembered {
-    pub device_id: String,
+    pub device_id: twofa::ids::DeviceId,
     pub token: String,
     pub cookie: String,
 }

@@ -12,6 +12,7 @@
 //! `PASSWORD_RESET_ANSWER_MS`, as `/password/forgot` does.
 
 use std::time::Duration;
+use twofa::ids::UserId;
 
 use serde::Deserialize;
 use twofa::api::{
@@ -104,16 +105,16 @@ async fn attempt(
     // no user id is a keyed hash.
     let unknown;
     let (subject, code_owner) = match &record {
-        Some(r) => (Subject::User(&r.user_id), r.user_id.as_str()),
+        Some(r) => (Subject::User(&r.user_id), r.user_id.clone()),
         None => {
             unknown = unknown_email_key(core, &scope, &key);
-            (Subject::Unknown(&unknown), unknown.as_str())
+            (Subject::Unknown(&unknown), UserId::from(unknown.as_str()))
         }
     };
     // The attempt takes its slot before the code is judged (the store's module doc);
     // the slot's write returns the user.
     let (pending, attempt) = tokio::join!(
-        core.store.code(code_owner, CodePurpose::PasswordReset),
+        core.store.code(&code_owner, CodePurpose::PasswordReset),
         begin_attempt(core, subject, attempt_id()?, None, policy)
     );
     let (pending, attempt) = (pending?, attempt?);

@@ -2,6 +2,7 @@
 //! be pending, the method allowed by policy and set up, the code right. Success ends
 //! the sign-in (so the token cannot be used again) and issues the access token.
 
+use twofa::amr::Amr;
 use twofa::api::{ApiError, ErrorCode, Request, Response, json, json_with_headers};
 use twofa::app::Core;
 use twofa::audit::EventType;
@@ -131,7 +132,7 @@ pub async fn verify(
         .await;
     }
 
-    let amr = ["pwd", s.provider.amr()];
+    let amr = [Amr::Pwd, s.provider.amr()];
     let mut signed_in = issue_access(core, &user, &amr, Some(core.now()))?;
     // Everything this sign-in did goes into the store in one write.
     let mut events = vec![

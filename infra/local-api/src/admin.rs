@@ -3,6 +3,7 @@
 
 use twofa::app::Core;
 use twofa::email::Email;
+use twofa::ids::UserId;
 use twofa::password::{Password, hash_password};
 use twofa::side::Side;
 use twofa::store::StoreError;
@@ -12,9 +13,9 @@ use twofa::user::{Role, User};
 #[derive(Debug, PartialEq, Eq)]
 pub enum Seeded {
     /// A new host admin with this id.
-    Created(String),
+    Created(UserId),
     /// A host user with this email already existed; nothing changed.
-    Existed(String),
+    Existed(UserId),
 }
 
 /// Why seeding failed.
@@ -83,7 +84,7 @@ async fn seed(core: &Core, email: &str, password: &Password) -> Result<Seeded, S
     match core.store.create_user(&user).await {
         Ok(()) => Ok(Seeded::Created(user.id)),
         // Two starts racing: the other one created it.
-        Err(StoreError::Conflict(_)) => Ok(Seeded::Existed(String::new())),
+        Err(StoreError::Conflict(_)) => Ok(Seeded::Existed(UserId::default())),
         Err(e) => Err(e.into()),
     }
 }

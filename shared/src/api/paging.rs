@@ -11,6 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::{ApiError, Request};
 use crate::crypto::{HashKey, constant_time_eq};
+use crate::ids::UserId;
 use crate::store::PageKey;
 
 /// Longest query string value read, in octets; longer is a 400. Octets, not
@@ -110,7 +111,7 @@ pub fn cursor(
         return Err(refused());
     }
     let json = URL_SAFE_NO_PAD.decode(payload).map_err(|_| refused())?;
-    let (sort, user_id): (String, String) = serde_json::from_slice(&json).map_err(|_| refused())?;
+    let (sort, user_id): (String, UserId) = serde_json::from_slice(&json).map_err(|_| refused())?;
     Ok(Some(PageKey { sort, user_id }))
 }
 

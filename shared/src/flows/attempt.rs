@@ -8,6 +8,7 @@ use super::FlowError;
 use super::side::load_side;
 use crate::app::Core;
 use crate::audit::{EventType, Origin, SecurityEvent};
+use crate::ids::{AttemptId, SessionId, UserId};
 use crate::lockout::{AfterFailure, LockoutPolicy};
 use crate::senders::{EmailSender, notify};
 use crate::side::Side;
@@ -42,7 +43,7 @@ enum Failure {
 #[derive(Debug, Clone)]
 pub struct Attempt {
     /// Its id, written with its slot and its success so a retried write knows its own.
-    pub id: String,
+    pub id: AttemptId,
     /// The user as the slot's write left it (`None` for an unknown email).
     pub user: Option<User>,
     count: u32,
@@ -59,8 +60,8 @@ pub fn unknown_email_key(core: &Core, scope: &Side, email_key: &str) -> String {
 }
 
 /// A new attempt id.
-pub fn attempt_id() -> Result<String, crate::crypto::CryptoError> {
-    crate::crypto::random_token(16)
+pub fn attempt_id() -> Result<AttemptId, crate::crypto::CryptoError> {
+    AttemptId::random()
 }
 
 /// Takes the attempt's slot: [`FlowError::LockedOut`] while locked, or when every slot is held by
@@ -71,8 +72,8 @@ pub fn attempt_id() -> Result<String, crate::crypto::CryptoError> {
 pub async fn begin_attempt(
     core: &Core,
     subject: Subject<'_>,
-    id: String,
-    sid: Option<&str>,
+    id: AttemptId,
+    sid: Option<&SessionId>,
     policy: LockoutPolicy,
 ) -> Result<Attempt, FlowError> {
     // A slot is a failure until its success is written: not taken without the time
@@ -276,7 +277,7 @@ pub enum Outcome {
 /// if the account changed meanwhile.
 pub async fn right_answer(
     core: &Core,
-    user_id: &str,
+    user_id: &UserId,
     success: &Success<'_>,
 ) -> Result<Outcome, FlowError> {
     let now = core.now();

@@ -13,6 +13,7 @@
 //! so no such request outruns a sign-out.
 
 use super::FlowError;
+use crate::amr::Amr;
 use crate::app::Core;
 use crate::tokens::{Claims, FreshAccess, NewToken, SignedIn, TokenError, TokenKind};
 use crate::user::{User, UserPatch};
@@ -94,13 +95,13 @@ pub fn token_for(core: &Core, user: &User) -> NewToken {
 pub fn issue_access(
     core: &Core,
     user: &User,
-    amr: &[&str],
+    amr: &[Amr],
     mfa_at: Option<i64>,
 ) -> Result<SignedIn, TokenError> {
     let token = core.tokens.issue(
         TokenKind::Access,
         NewToken {
-            amr: amr.iter().map(|s| s.to_string()).collect(),
+            amr: amr.to_vec(),
             mfa_at,
             ..token_for(core, user)
         },

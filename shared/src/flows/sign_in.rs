@@ -7,6 +7,7 @@
 use super::FlowError;
 use super::session::{Caller, stamp_digest, user_of_token};
 use crate::app::Core;
+use crate::ids::SessionId;
 use crate::tokens::TokenKind;
 use crate::user::User;
 
@@ -16,7 +17,7 @@ pub struct PendingSignIn {
     /// The user, freshly read.
     pub user: User,
     /// The sign-in id the two-factor token carries.
-    pub sid: String,
+    pub sid: SessionId,
 }
 
 /// The sign-in a two-factor token carries on: 401 for a bad token or a sign-in that
@@ -34,7 +35,7 @@ pub async fn pending_sign_in(core: &Core, token: &str) -> Result<PendingSignIn, 
     }
     match claims.sid {
         Some(sid)
-            if user.pending_sign_in.as_deref() == Some(sid.as_str())
+            if user.pending_sign_in.as_ref() == Some(&sid)
                 && claims.stamp.as_deref() == Some(stamp_digest(core, &user).as_str()) =>
         {
             Ok(PendingSignIn { user, sid })

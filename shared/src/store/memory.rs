@@ -17,6 +17,7 @@ use crate::audit::{EventType, SecurityEvent};
 use crate::clock::Timestamp;
 use crate::codes::{CodePurpose, PendingCode};
 use crate::devices::Device;
+use crate::ids::{AttemptId, DeviceId, SessionId, UserId};
 use crate::lockout::LockoutPolicy;
 use crate::policy::{Behaviour, TwoFactorSettings};
 use crate::side::Side;
@@ -26,21 +27,21 @@ use crate::user::{Authenticator, User, UserPatch};
 
 #[derive(Default)]
 struct State {
-    users: HashMap<String, User>,
-    emails: HashMap<(String, String), String>,
+    users: HashMap<UserId, User>,
+    emails: HashMap<(String, String), UserId>,
     tenants: HashMap<String, Tenant>,
     host_settings: Option<TwoFactorSettings>,
     host_lockout: Option<LockoutPolicy>,
-    codes: HashMap<(String, CodePurpose), PendingCode>,
+    codes: HashMap<(UserId, CodePurpose), PendingCode>,
     windows: HashMap<String, Window>,
-    devices: HashMap<(String, String), Device>,
+    devices: HashMap<(UserId, DeviceId), Device>,
     /// Lockout counters: a user's by id, an unknown email's by its keyed hash.
     counters: HashMap<CounterKey, Counter>,
     events: Vec<SecurityEvent>,
     /// Events of emails without an account, by the email's keyed hash: no list reads them.
     unknown_events: HashMap<String, Vec<SecurityEvent>>,
     /// Text a test planted in place of a user's parsed address or number, by user id.
-    planted: HashMap<String, Planted>,
+    planted: HashMap<UserId, Planted>,
 }
 
 /// Stored text in place of a parsed field, as a hand-edited DynamoDB item would hold
@@ -52,7 +53,7 @@ struct Planted {
 }
 
 /// `u` as a read returns it: planted text parsed, and unparsable text a corrupt item.
-fn read_back(planted: &HashMap<String, Planted>, u: &User) -> Result<User, StoreError> {
+fn read_back(planted: &HashMap<UserId, Planted>, u: &User) -> Result<User, StoreError> {
     let mut u = u.clone();
     if let Some(p) = planted.get(&u.id) {
         if let Some(text) = &p.email {
@@ -66,7 +67,7 @@ fn read_back(planted: &HashMap<String, Planted>, u: &User) -> Result<User, Store
 }
 
 impl State {
-    fn user(&self, id: &str) -> Result<Option<User>, StoreError> {
+    fn user(&self, id: &UserId) -> Result<Option<User>, StoreError> {
         self.users
             .get(id)
             .map(|u| read_back(&self.planted, u))
@@ -74,7 +75,7 @@ impl State {
     }
 
     /// A patch naming the number writes over planted text, as an update writes over an attribute.
-    fn patched(&mut self, id: &str, patch: &UserPatch) {
+    fn patched(&mut self, id: &UserId, patch: &UserPatch) {
         if patch.phone_number.is_some()
             && let Some(p) = self.planted.get_mut(id)
         {
@@ -86,14 +87,14 @@ impl State {
 /// A [`Subject`] owned, as a map key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum CounterKey {
-    User(String),
+    User(UserId),
     Unknown(String),
 }
 
 impl From<Subject<'_>> for CounterKey {
     fn from(s: Subject<'_>) -> Self {
         match s {
-            Subject::User(id) => CounterKey::User(id.to_string()),
+            Subject::User(id) => CounterKey::User(id.clone()),
             Subject::Unknown(k) => CounterKey::Unknown(k.to_string()),
         }
     }
@@ -109,12 +110,12 @@ struct Counter {
     /// When the lock after `HARD_LIMIT` consecutive failures ends (an unlock does not end it).
     hard_lock_end: Option<Timestamp>,
     /// The attempt that took the last slot and the last that succeeded, as DynamoDB keeps them.
-    slot_attempt: Option<String>,
-    done_attempt: Option<String>,
+    slot_attempt: Option<AttemptId>,
+    done_attempt: Option<AttemptId>,
 }
 
 /// The first `limit` of `sorted` (already past the start), and where the next page starts.
-fn page<T>(mut sorted: Vec<(String, String, T)>, limit: usize) -> Page<T> {
+fn page<T>(mut sorted: Vec<(String, UserId, T)>, limit: usize) -> Page<T> {
     let more = sorted.len() > limit;
     sorted.truncate(limit);
     let next = if more {
@@ -138,7 +139,7 @@ fn event_page(
     after: Option<&PageKey>,
     limit: usize,
 ) -> Page<SecurityEvent> {
-    let mut list: Vec<(String, String, SecurityEvent)> = events
+    let mut list: Vec<(String, UserId, SecurityEvent)> = events
         .iter()
         .filter(|e| keep(e))
         .map(|e| (e.sort_key(), e.user_id.clone(), e.clone()))
@@ -191,9 +192,9 @@ impl MemoryStore {
     /// DynamoDB attribute names) is held, unparsed, as a hand edit of the table would:
     /// the store suite checks that both stores read it back the same way.
     #[cfg(any(test, feature = "testing"))]
-    pub fn plant_stored_text(&self, user_id: &str, attribute: &str, text: &str) {
+    pub fn plant_stored_text(&self, user_id: &UserId, attribute: &str, text: &str) {
         let mut s = self.write();
-        let p = s.planted.entry(user_id.to_string()).or_default();
+        let p = s.planted.entry(user_id.clone()).or_default();
         match attribute {
             "email" => p.email = Some(text.to_string()),
             "phone_number" => p.phone_number = Some(text.to_string()),
@@ -227,11 +228,11 @@ impl UserStore for MemoryStore {
         }
     }
 
-    async fn user(&self, id: &str) -> Result<Option<User>, StoreError> {
+    async fn user(&self, id: &UserId) -> Result<Option<User>, StoreError> {
         self.read().user(id)
     }
 
-    async fn update_user(&self, id: &str, patch: &UserPatch) -> Result<(), StoreError> {
+    async fn update_user(&self, id: &UserId, patch: &UserPatch) -> Result<(), StoreError> {
         let mut s = self.write();
         let u = s.users.get_mut(id).ok_or(StoreError::NotFound)?;
         if !patch.stamp_holds(u) {
@@ -244,7 +245,7 @@ impl UserStore for MemoryStore {
         s.patched(id, patch);
         if patch.reset_failures {
             s.counters
-                .entry(CounterKey::User(id.to_string()))
+                .entry(CounterKey::User(id.clone()))
                 .or_default()
                 .streak = 0;
         }
@@ -253,7 +254,7 @@ impl UserStore for MemoryStore {
 
     async fn update_user_if_authenticator(
         &self,
-        id: &str,
+        id: &UserId,
         expected: Option<&Authenticator>,
         patch: &UserPatch,
     ) -> Result<bool, StoreError> {
@@ -271,7 +272,7 @@ impl UserStore for MemoryStore {
         s.patched(id, patch);
         if patch.reset_failures {
             s.counters
-                .entry(CounterKey::User(id.to_string()))
+                .entry(CounterKey::User(id.clone()))
                 .or_default()
                 .streak = 0;
         }
@@ -295,8 +296,8 @@ impl UserStore for MemoryStore {
     async fn take_slot(
         &self,
         subject: Subject<'_>,
-        attempt: &str,
-        sid: Option<&str>,
+        attempt: &AttemptId,
+        sid: Option<&SessionId>,
         max: u32,
         now: Timestamp,
     ) -> Result<Slot, StoreError> {
@@ -309,7 +310,7 @@ impl UserStore for MemoryStore {
             return Err(StoreError::NotFound);
         }
         let counter = s.counters.entry(key.clone()).or_default();
-        let again = counter.slot_attempt.as_deref() == Some(attempt);
+        let again = counter.slot_attempt.as_ref() == Some(attempt);
         match key {
             CounterKey::User(id) => {
                 let u = s.users.get_mut(&id).ok_or(StoreError::NotFound)?;
@@ -323,7 +324,7 @@ impl UserStore for MemoryStore {
                 if let Some(end) = u.lockout_end.filter(|end| *end > now) {
                     return Ok(Slot::Locked(end));
                 }
-                if sid.is_some() && u.pending_sign_in.as_deref() != sid {
+                if sid.is_some() && u.pending_sign_in.as_ref() != sid {
                     return Ok(Slot::Ended);
                 }
                 if counter.streak >= super::HARD_LIMIT {
@@ -334,7 +335,7 @@ impl UserStore for MemoryStore {
                 }
                 u.failed_count += 1;
                 counter.streak += 1;
-                counter.slot_attempt = Some(attempt.to_string());
+                counter.slot_attempt = Some(attempt.clone());
                 Ok(Slot::Taken {
                     user: Some(Box::new(read_back(&s.planted, u)?)),
                     count: u.failed_count,
@@ -360,7 +361,7 @@ impl UserStore for MemoryStore {
                 }
                 counter.count += 1;
                 counter.streak += 1;
-                counter.slot_attempt = Some(attempt.to_string());
+                counter.slot_attempt = Some(attempt.clone());
                 Ok(Slot::Taken {
                     user: None,
                     count: counter.count,
@@ -408,24 +409,21 @@ impl UserStore for MemoryStore {
 
     async fn succeed(
         &self,
-        id: &str,
+        id: &UserId,
         success: &Success<'_>,
         now: Timestamp,
     ) -> Result<Succeeded, StoreError> {
         let mut guard = self.write();
         let s = &mut *guard;
         let u = s.users.get_mut(id).ok_or(StoreError::NotFound)?;
-        let counter = s
-            .counters
-            .entry(CounterKey::User(id.to_string()))
-            .or_default();
-        if counter.done_attempt.as_deref() == Some(success.attempt) {
+        let counter = s.counters.entry(CounterKey::User(id.clone())).or_default();
+        if counter.done_attempt.as_ref() == Some(success.attempt) {
             return Ok(Succeeded::Done);
         }
         if let Some(end) = u.lockout_end.filter(|end| *end > now) {
             return Ok(Succeeded::Locked(end));
         }
-        if success.sid.is_some() && u.pending_sign_in.as_deref() != success.sid
+        if success.sid.is_some() && u.pending_sign_in.as_ref() != success.sid
             || !success.patch.stamp_holds(u)
         {
             return Ok(Succeeded::Ended);
@@ -451,7 +449,7 @@ impl UserStore for MemoryStore {
                 u.recovery_codes.retain(|h| h != hash);
             }
             Spend::Code(purpose, hash) => {
-                let key = (id.to_string(), purpose);
+                let key = (id.clone(), purpose);
                 if s.codes.get(&key).is_none_or(|c| c.hash != hash) {
                     return Ok(Succeeded::Spent);
                 }
@@ -463,11 +461,8 @@ impl UserStore for MemoryStore {
         if success.sid.is_some() {
             u.pending_sign_in = None;
         }
-        let counter = s
-            .counters
-            .entry(CounterKey::User(id.to_string()))
-            .or_default();
-        counter.done_attempt = Some(success.attempt.to_string());
+        let counter = s.counters.entry(CounterKey::User(id.clone())).or_default();
+        counter.done_attempt = Some(success.attempt.clone());
         if success.release_only {
             u.failed_count = u.failed_count.saturating_sub(1);
             counter.streak = counter.streak.saturating_sub(1);
@@ -479,11 +474,11 @@ impl UserStore for MemoryStore {
         Ok(Succeeded::Done)
     }
 
-    async fn unlock(&self, id: &str, now: Timestamp) -> Result<Unlocked, StoreError> {
+    async fn unlock(&self, id: &UserId, now: Timestamp) -> Result<Unlocked, StoreError> {
         let mut guard = self.write();
         let s = &mut *guard;
         let u = s.users.get_mut(id).ok_or(StoreError::NotFound)?;
-        let counter = s.counters.get_mut(&CounterKey::User(id.to_string()));
+        let counter = s.counters.get_mut(&CounterKey::User(id.clone()));
         if let Some(end) = counter
             .as_ref()
             .and_then(|c| c.hard_lock_end)
@@ -508,7 +503,7 @@ impl UserStore for MemoryStore {
         limit: usize,
     ) -> Result<Page<User>, StoreError> {
         let s = self.read();
-        let mut list: Vec<(String, String, User)> = s
+        let mut list: Vec<(String, UserId, User)> = s
             .users
             .values()
             .filter(|u| &u.side == scope)
@@ -543,7 +538,7 @@ impl EventStore for MemoryStore {
 
     async fn user_events(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         event_type: Option<EventType>,
         after: Option<&PageKey>,
         limit: usize,
@@ -702,24 +697,20 @@ impl CodeStore for MemoryStore {
 
     async fn code(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         purpose: CodePurpose,
     ) -> Result<Option<PendingCode>, StoreError> {
-        Ok(self
-            .read()
-            .codes
-            .get(&(user_id.to_string(), purpose))
-            .cloned())
+        Ok(self.read().codes.get(&(user_id.clone(), purpose)).cloned())
     }
 
     async fn take_code(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         purpose: CodePurpose,
         hash: &str,
     ) -> Result<bool, StoreError> {
         let mut s = self.write();
-        let key = (user_id.to_string(), purpose);
+        let key = (user_id.clone(), purpose);
         if s.codes.get(&key).is_some_and(|c| c.hash == hash) {
             s.codes.remove(&key);
             Ok(true)
@@ -769,7 +760,7 @@ impl DeviceStore for MemoryStore {
         );
         // The oldest of the user's other browsers beyond the bound are forgotten (never
         // the one just remembered), as the DynamoDB store does.
-        let mut theirs: Vec<(Timestamp, String)> = s
+        let mut theirs: Vec<(Timestamp, DeviceId)> = s
             .devices
             .values()
             .filter(|d| d.user_id == device.user_id && d.device_id != device.device_id)
@@ -783,15 +774,19 @@ impl DeviceStore for MemoryStore {
         Ok(())
     }
 
-    async fn device(&self, user_id: &str, device_id: &str) -> Result<Option<Device>, StoreError> {
+    async fn device(
+        &self,
+        user_id: &UserId,
+        device_id: &DeviceId,
+    ) -> Result<Option<Device>, StoreError> {
         Ok(self
             .read()
             .devices
-            .get(&(user_id.to_string(), device_id.to_string()))
+            .get(&(user_id.clone(), device_id.clone()))
             .cloned())
     }
 
-    async fn devices(&self, user_id: &str) -> Result<Vec<Device>, StoreError> {
+    async fn devices(&self, user_id: &UserId) -> Result<Vec<Device>, StoreError> {
         let s = self.read();
         let mut list: Vec<Device> = s
             .devices
@@ -805,12 +800,12 @@ impl DeviceStore for MemoryStore {
 
     async fn delete_device(
         &self,
-        user_id: &str,
-        device_id: &str,
+        user_id: &UserId,
+        device_id: &DeviceId,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
         let mut state = self.write();
-        let key = (user_id.to_string(), device_id.to_string());
+        let key = (user_id.clone(), device_id.clone());
         let within_grace = state
             .devices
             .get(&key)
@@ -818,21 +813,21 @@ impl DeviceStore for MemoryStore {
         Ok(within_grace && state.devices.remove(&key).is_some())
     }
 
-    async fn delete_devices(&self, user_id: &str) -> Result<(), StoreError> {
+    async fn delete_devices(&self, user_id: &UserId) -> Result<(), StoreError> {
         self.write().devices.retain(|(u, _), _| u != user_id);
         Ok(())
     }
 
     async fn touch_device(
         &self,
-        user_id: &str,
-        device_id: &str,
+        user_id: &UserId,
+        device_id: &DeviceId,
         now: Timestamp,
     ) -> Result<(), StoreError> {
         if let Some(d) = self
             .write()
             .devices
-            .get_mut(&(user_id.to_string(), device_id.to_string()))
+            .get_mut(&(user_id.clone(), device_id.clone()))
         {
             d.last_used_at = now;
         }

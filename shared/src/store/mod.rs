@@ -73,6 +73,7 @@ use crate::clock::Timestamp;
 use crate::codes::{CodePurpose, PendingCode};
 use crate::devices::Device;
 use crate::email::Email;
+use crate::ids::{AttemptId, DeviceId, SessionId, UserId};
 use crate::lockout::LockoutPolicy;
 use crate::phone::PhoneNumber;
 use crate::policy::{Behaviour, TwoFactorSettings};
@@ -202,7 +203,7 @@ pub const HARD_LOCK_SECONDS: i64 = 30 * 86_400;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Subject<'a> {
     /// A user, by id.
-    User(&'a str),
+    User(&'a UserId),
     /// An email without an account, by the keyed hash of its scope and address.
     Unknown(&'a str),
 }
@@ -249,9 +250,9 @@ pub enum Spend<'a> {
 #[derive(Debug, Clone)]
 pub struct Success<'a> {
     /// The attempt's id (see the module doc on retries).
-    pub attempt: &'a str,
+    pub attempt: &'a AttemptId,
     /// The sign-in this ends, if any.
-    pub sid: Option<&'a str>,
+    pub sid: Option<&'a SessionId>,
     /// What it spends.
     pub spend: Spend<'a>,
     /// Other changes made with it (a confirmed address, an enabled authenticator, a
@@ -297,7 +298,7 @@ pub enum Unlocked {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoginRecord {
     /// The user's id.
-    pub user_id: String,
+    pub user_id: UserId,
     /// A copy of the password hash; the user item's is the truth (`None` for a
     /// record written before the copy was kept).
     pub password_hash: Option<String>,
@@ -311,7 +312,7 @@ pub struct PageKey {
     /// The sort key of the last item of the page.
     pub sort: String,
     /// The user of that item.
-    pub user_id: String,
+    pub user_id: UserId,
 }
 
 /// One page of a list; `next` is `None` on the last page.
@@ -335,10 +336,10 @@ pub trait UserStore: Send + Sync {
         email_key: &str,
     ) -> Result<Option<User>, StoreError>;
     /// The user with this id.
-    async fn user(&self, id: &str) -> Result<Option<User>, StoreError>;
+    async fn user(&self, id: &UserId) -> Result<Option<User>, StoreError>;
     /// Changes some fields; `NotFound` if there is no such user, `Conflict(STAMP)`
     /// if the patch was made [`UserPatch::under_stamp`] a stamp that is no longer the user's.
-    async fn update_user(&self, id: &str, patch: &UserPatch) -> Result<(), StoreError>;
+    async fn update_user(&self, id: &UserId, patch: &UserPatch) -> Result<(), StoreError>;
     /// The user id and (a copy of) the password hash under an email key, from the
     /// one item the email names: what login needs before the password check.
     async fn login_record(
@@ -353,8 +354,8 @@ pub trait UserStore: Send + Sync {
     async fn take_slot(
         &self,
         subject: Subject<'_>,
-        attempt: &str,
-        sid: Option<&str>,
+        attempt: &AttemptId,
+        sid: Option<&SessionId>,
         max: u32,
         now: Timestamp,
     ) -> Result<Slot, StoreError>;
@@ -371,7 +372,7 @@ pub trait UserStore: Send + Sync {
     /// Writes a right answer (see [`Success`]).
     async fn succeed(
         &self,
-        id: &str,
+        id: &UserId,
         success: &Success<'_>,
         now: Timestamp,
     ) -> Result<Succeeded, StoreError>;
@@ -381,7 +382,7 @@ pub trait UserStore: Send + Sync {
     /// or the patch was made [`UserPatch::under_stamp`] a stamp that is no longer the user's.
     async fn update_user_if_authenticator(
         &self,
-        id: &str,
+        id: &UserId,
         expected: Option<&Authenticator>,
         patch: &UserPatch,
     ) -> Result<bool, StoreError>;
@@ -389,7 +390,7 @@ pub trait UserStore: Send + Sync {
     /// [`HARD_LIMIT`] consecutive failures earned ([`Unlocked::HardLocked`], nothing
     /// changed). The streak stays either way: only a success resets it. `NotFound` if
     /// there is no such user.
-    async fn unlock(&self, id: &str, now: Timestamp) -> Result<Unlocked, StoreError>;
+    async fn unlock(&self, id: &UserId, now: Timestamp) -> Result<Unlocked, StoreError>;
     /// The users of `scope` whose email key starts with `email_prefix` (lower case),
     /// by email key, at most `limit`, after `after`.
     async fn users_in(
@@ -418,7 +419,7 @@ pub trait EventStore: Send + Sync {
     /// One user's events (of `event_type` only, if given), newest first, after `after`.
     async fn user_events(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         event_type: Option<EventType>,
         after: Option<&PageKey>,
         limit: usize,
@@ -490,13 +491,13 @@ pub trait CodeStore: Send + Sync {
     /// The pending code of a user for a purpose.
     async fn code(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         purpose: CodePurpose,
     ) -> Result<Option<PendingCode>, StoreError>;
     /// Deletes the pending code if its hash is `hash`; `false` if it was not there (used already).
     async fn take_code(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         purpose: CodePurpose,
         hash: &str,
     ) -> Result<bool, StoreError>;
@@ -525,25 +526,29 @@ pub trait DeviceStore: Send + Sync {
     /// (never this one) beyond [`crate::devices::MAX_PER_USER`].
     async fn put_device(&self, device: &Device) -> Result<(), StoreError>;
     /// One remembered browser.
-    async fn device(&self, user_id: &str, device_id: &str) -> Result<Option<Device>, StoreError>;
+    async fn device(
+        &self,
+        user_id: &UserId,
+        device_id: &DeviceId,
+    ) -> Result<Option<Device>, StoreError>;
     /// All of a user's remembered browsers (expired ones may be included; callers filter).
-    async fn devices(&self, user_id: &str) -> Result<Vec<Device>, StoreError>;
+    async fn devices(&self, user_id: &UserId) -> Result<Vec<Device>, StoreError>;
     /// Forgets one; `false` if there was none, or none that `now` is within its
     /// [`TTL_GRACE_SECONDS`] of: past it TTL may have swept the record or not, and
     /// the answer must not depend on which.
     async fn delete_device(
         &self,
-        user_id: &str,
-        device_id: &str,
+        user_id: &UserId,
+        device_id: &DeviceId,
         now: Timestamp,
     ) -> Result<bool, StoreError>;
     /// Forgets all of a user's browsers.
-    async fn delete_devices(&self, user_id: &str) -> Result<(), StoreError>;
+    async fn delete_devices(&self, user_id: &UserId) -> Result<(), StoreError>;
     /// Notes a sign-in with this browser.
     async fn touch_device(
         &self,
-        user_id: &str,
-        device_id: &str,
+        user_id: &UserId,
+        device_id: &DeviceId,
         now: Timestamp,
     ) -> Result<(), StoreError>;
 }

@@ -5,6 +5,7 @@
 //! the handlers a test crate gives it ([`World::serving`]), through the typed
 //! methods of [`Client`]; each answer is read as a [`Reply`].
 
+use crate::amr::Amr;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -16,6 +17,7 @@ use crate::api::{Request, Response};
 use crate::app::Core;
 use crate::clock::ManualClock;
 use crate::config::Config;
+use crate::ids::{SessionId, UserId};
 use crate::senders::log::{LogSender, OutboxEntry};
 use crate::senders::{DeliveryError, SmsMessage, SmsSender};
 use crate::side::Side;
@@ -132,7 +134,7 @@ impl World {
     }
 
     /// The user as stored.
-    pub async fn user(&self, id: &str) -> User {
+    pub async fn user(&self, id: &UserId) -> User {
         self.core
             .store
             .user(id)
@@ -183,7 +185,7 @@ impl World {
 
     /// What login does when 2FA applies: a new pending sign-in and its two-factor token.
     pub async fn start_sign_in(&self, user: &User) -> String {
-        let sid = uuid::Uuid::new_v4().to_string();
+        let sid = SessionId::from(uuid::Uuid::new_v4().to_string());
         self.store
             .update_user(
                 &user.id,
@@ -212,12 +214,12 @@ impl World {
         kind: TokenKind,
         user: &User,
         mfa_at: Option<i64>,
-        sid: Option<String>,
+        sid: Option<SessionId>,
     ) -> String {
         let amr = if mfa_at.is_some() {
-            vec!["pwd".into(), "otp".into()]
+            vec![Amr::Pwd, Amr::Otp]
         } else {
-            vec!["pwd".into()]
+            vec![Amr::Pwd]
         };
         let t = NewToken {
             amr,

@@ -6,6 +6,7 @@
 use e2e::Client;
 use e2e::{AppOptions, Backend, TestApp, spawn_app};
 use serde_json::{Value, json};
+use twofa::amr::Amr;
 use twofa::testing::fixtures::PASSWORD;
 
 async fn sign_in(app: &TestApp, tenant: Option<&str>, email: &str) -> String {
@@ -240,7 +241,7 @@ async fn unlocks_give_no_more_than_a_hundred_consecutive_guesses_on_both_stores(
         )
         .await;
         let jane = seed_user(&core, Side::Host, "jane@example.com", PASSWORD, &[]).await;
-        let token = twofa::flows::issue_access(&core, &admin, &["pwd"], None)
+        let token = twofa::flows::issue_access(&core, &admin, &[Amr::Pwd], None)
             .unwrap()
             .access_token;
 

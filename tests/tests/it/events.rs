@@ -5,6 +5,7 @@
 //! and its placeholder bearer token is swapped for one minted for that user.
 
 use std::sync::Arc;
+use twofa::amr::Amr;
 
 use serde_json::{Value, json};
 use twofa::api::{Request, Response};
@@ -78,7 +79,7 @@ impl World {
 
     fn access(&self, user: &User, mfa_at: Option<i64>) -> String {
         let t = NewToken {
-            amr: vec!["pwd".into()],
+            amr: vec![Amr::Pwd],
             mfa_at,
             ..twofa::flows::token_for(self.core(), user)
         };
@@ -91,7 +92,7 @@ impl World {
     /// Jane in the middle of signing in: 2FA on, a pending sign-in, and its two-factor token.
     async fn jane_signing_in(&self) -> (User, String) {
         let jane = self.jane().await;
-        let sid = "sid-from-login".to_string();
+        let sid = twofa::ids::SessionId::from("sid-from-login");
         let jane = self
             .patch(
                 &jane,
@@ -103,7 +104,7 @@ impl World {
             )
             .await;
         let t = NewToken {
-            amr: vec!["pwd".into()],
+            amr: vec![Amr::Pwd],
             sid: Some(sid),
             ..twofa::flows::token_for(self.core(), &jane)
         };
@@ -239,7 +240,7 @@ impl World {
                 (
                     Setup {
                         bearer: Some(self.host_admin().await),
-                        path_ids: vec![(EVENT_USER_ID, jane.id)],
+                        path_ids: vec![(EVENT_USER_ID, jane.id.into())],
                         ..Default::default()
                     },
                     200,
@@ -388,7 +389,7 @@ impl World {
                 (
                     Setup {
                         bearer: Some(self.host_admin().await),
-                        path_ids: vec![(EVENT_USER_ID, jane.id)],
+                        path_ids: vec![(EVENT_USER_ID, jane.id.into())],
                         ..Default::default()
                     },
                     204,

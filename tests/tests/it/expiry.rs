@@ -5,6 +5,7 @@
 //! The memory store has no sweep to show this.
 
 use std::sync::Arc;
+use twofa::amr::Amr;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use e2e::Backend;
@@ -83,7 +84,7 @@ async fn an_expired_code_answers_410_before_and_after_the_sweep_and_counts_no_fa
         core.now(),
     );
     core.store.create_user(&user).await.unwrap();
-    let sid = uuid::Uuid::new_v4().to_string();
+    let sid = twofa::ids::SessionId::from(uuid::Uuid::new_v4().to_string());
     let patch = UserPatch {
         email_confirmed: Some(true),
         two_factor_enabled: Some(true),
@@ -92,7 +93,7 @@ async fn an_expired_code_answers_410_before_and_after_the_sweep_and_counts_no_fa
     };
     core.store.update_user(&user.id, &patch).await.unwrap();
     let claims = NewToken {
-        amr: vec!["pwd".into()],
+        amr: vec![Amr::Pwd],
         sid: Some(sid),
         ..twofa::flows::token_for(&core, &user)
     };

@@ -7,6 +7,7 @@
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+use twofa::amr::Amr;
 
 use e2e::Client;
 use e2e::fault_proxy::{Fault, FaultProxy, Rule};
@@ -322,7 +323,7 @@ async fn in_a_brown_out_a_right_code_is_answered_before_the_function_timeout_and
     )
     .await;
     let key = twofa::totp::new_key().expect("randomness").expose().clone();
-    let sid = uuid::Uuid::new_v4().to_string();
+    let sid = twofa::ids::SessionId::from(uuid::Uuid::new_v4().to_string());
     let patch = twofa::user::UserPatch {
         two_factor_enabled: Some(true),
         authenticator: Some(Some(twofa::user::Authenticator {
@@ -338,7 +339,7 @@ async fn in_a_brown_out_a_right_code_is_answered_before_the_function_timeout_and
         .issue(
             twofa::tokens::TokenKind::TwoFactor,
             twofa::tokens::NewToken {
-                amr: vec!["pwd".into()],
+                amr: vec![Amr::Pwd],
                 sid: Some(sid),
                 ..twofa::flows::token_for(core, &user)
             },

@@ -4,6 +4,7 @@
 use e2e::Client;
 use e2e::{AppOptions, Backend, spawn_app};
 use serde_json::json;
+use twofa::amr::Amr;
 use twofa::testing::fixtures::PASSWORD;
 
 #[tokio::test]
@@ -240,7 +241,7 @@ impl SmsSide {
             .await;
         assert_eq!(r.status, 201, "{:?}", r.body);
         let admin_id = r.body["admin_user_id"].as_str().unwrap();
-        let admin = core.store.user(admin_id).await.unwrap().unwrap();
+        let admin = core.store.user(&admin_id.into()).await.unwrap().unwrap();
         let admin = patch_user(
             core,
             &admin,
@@ -283,9 +284,14 @@ impl SmsSide {
     /// The admin's access token, its second factor proven `age` seconds ago.
     fn admin_token(&self, age: i64) -> String {
         let core = &self.app.api.core;
-        twofa::flows::issue_access(core, &self.admin, &["pwd", "otp"], Some(core.now() - age))
-            .expect("an access token")
-            .access_token
+        twofa::flows::issue_access(
+            core,
+            &self.admin,
+            &[Amr::Pwd, Amr::Otp],
+            Some(core.now() - age),
+        )
+        .expect("an access token")
+        .access_token
     }
 
     async fn sms_user_login(&self) -> e2e::Reply {

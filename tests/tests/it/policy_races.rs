@@ -3,6 +3,7 @@
 //! request in exactly that window, so the interleaving is certain, not lucky.
 
 use std::sync::Arc;
+use twofa::amr::Amr;
 
 use e2e::Client;
 use e2e::gate_store::GateStore;
@@ -20,7 +21,7 @@ async fn gated_app() -> (TestApp, GateStore) {
     (app, gate)
 }
 
-fn access(app: &TestApp, user: &User, amr: &[&str], mfa_at: Option<i64>) -> String {
+fn access(app: &TestApp, user: &User, amr: &[Amr], mfa_at: Option<i64>) -> String {
     twofa::flows::issue_access(&app.api.core, user, amr, mfa_at)
         .expect("an access token")
         .access_token
@@ -50,7 +51,7 @@ async fn sms_side(app: &TestApp) -> (User, User) {
         .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     let admin_id = r.body["admin_user_id"].as_str().unwrap();
-    let admin = core.store.user(admin_id).await.unwrap().unwrap();
+    let admin = core.store.user(&admin_id.into()).await.unwrap().unwrap();
     let admin = patch_user(
         core,
         &admin,
@@ -110,7 +111,12 @@ async fn sms_user_login(app: &TestApp) -> e2e::Reply {
 async fn a_login_racing_a_stranding_change_keeps_the_mark_and_the_password_alone_enrols_nothing() {
     let (app, gate) = gated_app().await;
     let (admin, _sms_user) = sms_side(&app).await;
-    let fresh = access(&app, &admin, &["pwd", "otp"], Some(app.api.core.now()));
+    let fresh = access(
+        &app,
+        &admin,
+        &[Amr::Pwd, Amr::Otp],
+        Some(app.api.core.now()),
+    );
 
     let mut held = gate.hold_next_settings_change();
     let change = {
@@ -169,8 +175,8 @@ async fn a_request_in_flight_cannot_outrun_sign_out_everywhere_to_keep_a_live_to
     let (app, gate) = gated_app().await;
     let core = &app.api.core;
     let user = seed_user(core, Side::Host, "jo@example.com", PASSWORD, &[]).await;
-    let stolen = access(&app, &user, &["pwd"], None);
-    let owners = access(&app, &user, &["pwd"], None);
+    let stolen = access(&app, &user, &[Amr::Pwd], None);
+    let owners = access(&app, &user, &[Amr::Pwd], None);
 
     let mut held = gate.hold_next_user_update(|p| {
         p.two_factor_enabled == Some(true) && p.security_stamp.is_some()
@@ -244,7 +250,7 @@ async fn a_remembered_browser_of_a_stranded_user_cannot_enrol_a_factor_without_s
         .await
         .unwrap();
 
-    let fresh = access(&app, &admin, &["pwd", "otp"], Some(core.now()));
+    let fresh = access(&app, &admin, &[Amr::Pwd, Amr::Otp], Some(core.now()));
     let r = app
         .call(
             "PUT",

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use twofa::amr::Amr;
 
 use aws_config::retry::RetryConfig;
 use e2e::fault_proxy::{Fault, FaultProxy, Rule};
@@ -76,7 +77,7 @@ async fn signing_in(core: &Core) -> (User, Vec<u8>, Vec<String>, String) {
         .iter()
         .map(|c| twofa::codes::recovery_code_hash(&core.hash_key, &user.id, c))
         .collect();
-    let sid = uuid::Uuid::new_v4().to_string();
+    let sid = twofa::ids::SessionId::from(uuid::Uuid::new_v4().to_string());
     let patch = UserPatch {
         email_confirmed: Some(true),
         two_factor_enabled: Some(true),
@@ -97,7 +98,7 @@ async fn signing_in(core: &Core) -> (User, Vec<u8>, Vec<String>, String) {
         .issue(
             TokenKind::TwoFactor,
             NewToken {
-                amr: vec!["pwd".into()],
+                amr: vec![Amr::Pwd],
                 sid: Some(sid),
                 ..twofa::flows::token_for(core, &user)
             },
@@ -327,7 +328,7 @@ async fn signed_in_user(core: &Core, roles: &[twofa::user::Role]) -> (User, Stri
         roles,
     )
     .await;
-    let token = twofa::flows::issue_access(core, &user, &["pwd"], None)
+    let token = twofa::flows::issue_access(core, &user, &[Amr::Pwd], None)
         .expect("a token")
         .access_token;
     (user, token)
@@ -465,5 +466,8 @@ async fn a_forgotten_browser_whose_delete_is_retried_is_answered_204() {
         "the fault happened"
     );
     assert_eq!(forgot.status, 204, "{}", forgot.body);
-    assert_eq!(s.core.store.device(&user.id, "d1").await.unwrap(), None);
+    assert_eq!(
+        s.core.store.device(&user.id, &"d1".into()).await.unwrap(),
+        None
+    );
 }

@@ -6,6 +6,8 @@
 //! request, so sending the same store call again is that retry.
 
 use std::sync::Arc;
+use twofa::amr::Amr;
+use twofa::ids::AttemptId;
 
 use twofa::clock::SystemClock;
 use twofa::config::Config;
@@ -53,7 +55,13 @@ async fn a_retried_slot_write_counts_once_even_when_another_attempt_landed_in_be
     assert_eq!(
         count(
             &store
-                .take_slot(Subject::User(&user.id), "attempt-a", None, 5, now)
+                .take_slot(
+                    Subject::User(&user.id),
+                    &AttemptId::from("attempt-a"),
+                    None,
+                    5,
+                    now
+                )
                 .await
                 .unwrap()
         ),
@@ -63,7 +71,13 @@ async fn a_retried_slot_write_counts_once_even_when_another_attempt_landed_in_be
     assert_eq!(
         count(
             &store
-                .take_slot(Subject::User(&user.id), "attempt-b", None, 5, now)
+                .take_slot(
+                    Subject::User(&user.id),
+                    &AttemptId::from("attempt-b"),
+                    None,
+                    5,
+                    now
+                )
                 .await
                 .unwrap()
         ),
@@ -71,7 +85,13 @@ async fn a_retried_slot_write_counts_once_even_when_another_attempt_landed_in_be
     );
     // The SDK sends A's write again.
     let retried = store
-        .take_slot(Subject::User(&user.id), "attempt-a", None, 5, now)
+        .take_slot(
+            Subject::User(&user.id),
+            &AttemptId::from("attempt-a"),
+            None,
+            5,
+            now,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -97,12 +117,13 @@ async fn a_retried_success_write_is_its_own_even_when_another_success_landed_in_
     )
     .await;
     let (store, now) = (core.store.as_ref(), core.now());
+    let (a, b) = (AttemptId::from("attempt-a"), AttemptId::from("attempt-b"));
     store
-        .take_slot(Subject::User(&user.id), "attempt-a", None, 5, now)
+        .take_slot(Subject::User(&user.id), &a, None, 5, now)
         .await
         .unwrap();
     store
-        .take_slot(Subject::User(&user.id), "attempt-b", None, 5, now)
+        .take_slot(Subject::User(&user.id), &b, None, 5, now)
         .await
         .unwrap();
     let patch = UserPatch::default();
@@ -118,7 +139,7 @@ async fn a_retried_success_write_is_its_own_even_when_another_success_landed_in_
     // A's right authenticator code: the write applies, its answer is lost.
     assert_eq!(
         store
-            .succeed(&user.id, &success("attempt-a", Spend::TotpStep(step)), now)
+            .succeed(&user.id, &success(&a, Spend::TotpStep(step)), now)
             .await
             .unwrap(),
         Succeeded::Done
@@ -126,7 +147,7 @@ async fn a_retried_success_write_is_its_own_even_when_another_success_landed_in_
     // B (the right password in another browser) succeeds meanwhile.
     assert_eq!(
         store
-            .succeed(&user.id, &success("attempt-b", Spend::Nothing), now)
+            .succeed(&user.id, &success(&b, Spend::Nothing), now)
             .await
             .unwrap(),
         Succeeded::Done
@@ -135,7 +156,7 @@ async fn a_retried_success_write_is_its_own_even_when_another_success_landed_in_
     // verify-code answer 401 invalid_code (and record a failure) for a right code.
     assert_eq!(
         store
-            .succeed(&user.id, &success("attempt-a", Spend::TotpStep(step)), now)
+            .succeed(&user.id, &success(&a, Spend::TotpStep(step)), now)
             .await
             .unwrap(),
         Succeeded::Done,
@@ -159,6 +180,7 @@ async fn a_retried_give_back_gives_back_once_even_when_another_success_landed_in
     )
     .await;
     let (store, now) = (core.store.as_ref(), core.now());
+    let (a, b) = (AttemptId::from("attempt-a"), AttemptId::from("attempt-b"));
     let patch = UserPatch::default();
     let give_back = |attempt| Success {
         attempt,
@@ -171,39 +193,30 @@ async fn a_retried_give_back_gives_back_once_even_when_another_success_landed_in
     // Two wrong guesses stay counted.
     for id in ["wrong-1", "wrong-2"] {
         store
-            .take_slot(Subject::User(&user.id), id, None, 5, now)
+            .take_slot(Subject::User(&user.id), &id.into(), None, 5, now)
             .await
             .unwrap();
     }
     // A (a right password before a second factor) and B (an expired code) each take a slot.
     store
-        .take_slot(Subject::User(&user.id), "attempt-a", None, 5, now)
+        .take_slot(Subject::User(&user.id), &a, None, 5, now)
         .await
         .unwrap();
     store
-        .take_slot(Subject::User(&user.id), "attempt-b", None, 5, now)
+        .take_slot(Subject::User(&user.id), &b, None, 5, now)
         .await
         .unwrap();
     // A gives its slot back (answer lost), B gives its own back, A's write is sent again.
     assert_eq!(
-        store
-            .succeed(&user.id, &give_back("attempt-a"), now)
-            .await
-            .unwrap(),
+        store.succeed(&user.id, &give_back(&a), now).await.unwrap(),
         Succeeded::Done
     );
     assert_eq!(
-        store
-            .succeed(&user.id, &give_back("attempt-b"), now)
-            .await
-            .unwrap(),
+        store.succeed(&user.id, &give_back(&b), now).await.unwrap(),
         Succeeded::Done
     );
     assert_eq!(
-        store
-            .succeed(&user.id, &give_back("attempt-a"), now)
-            .await
-            .unwrap(),
+        store.succeed(&user.id, &give_back(&a), now).await.unwrap(),
         Succeeded::Done
     );
     let after = store.user(&user.id).await.unwrap().expect("the user");
@@ -253,7 +266,7 @@ async fn signing_in_behind_a_proxy() -> Option<(
     .await;
     let key = twofa::totp::new_key().expect("randomness").expose().clone();
     let sealed_key = core.seal_key.seal(&key, &user.id).expect("sealing");
-    let sid = uuid::Uuid::new_v4().to_string();
+    let sid = twofa::ids::SessionId::from(uuid::Uuid::new_v4().to_string());
     let patch = UserPatch {
         email_confirmed: Some(true),
         two_factor_enabled: Some(true),
@@ -273,7 +286,7 @@ async fn signing_in_behind_a_proxy() -> Option<(
         .issue(
             TokenKind::TwoFactor,
             NewToken {
-                amr: vec!["pwd".into()],
+                amr: vec![Amr::Pwd],
                 sid: Some(sid),
                 ..twofa::flows::token_for(&core, &user)
             },
@@ -369,7 +382,7 @@ async fn an_expired_code_past_its_grace_answers_the_same_whether_or_not_ttl_swep
         expires_at: now - 2 * 86_400,
     };
     core.store.put_code(&code).await.unwrap();
-    let access = twofa::flows::issue_access(&core, &user, &["pwd"], None)
+    let access = twofa::flows::issue_access(&core, &user, &[Amr::Pwd], None)
         .unwrap()
         .access_token;
     let confirm = || async {
@@ -448,7 +461,7 @@ async fn forgetting_an_expired_browser_answers_the_same_whether_or_not_ttl_swept
         })
         .await
         .unwrap();
-    let access = twofa::flows::issue_access(&core, &user, &["pwd"], None)
+    let access = twofa::flows::issue_access(&core, &user, &[Amr::Pwd], None)
         .unwrap()
         .access_token;
     let forget = |id: &'static str| {
@@ -559,7 +572,13 @@ async fn a_retried_unlock_does_not_clear_a_failure_counted_after_it() {
     let (store, now) = (core.store.as_ref(), core.now());
     store.unlock(&user.id, now).await.unwrap();
     store
-        .take_slot(Subject::User(&user.id), "a-guess", None, 5, now)
+        .take_slot(
+            Subject::User(&user.id),
+            &AttemptId::from("a-guess"),
+            None,
+            5,
+            now,
+        )
         .await
         .unwrap();
     store.unlock(&user.id, now).await.unwrap();

@@ -3,6 +3,7 @@
 //! what they must.
 
 use std::sync::{Arc, Mutex};
+use twofa::amr::Amr;
 
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
@@ -332,7 +333,7 @@ async fn host_admin(core: &Core) -> (twofa::user::User, String) {
         &[twofa::user::Role::HostAdmin],
     )
     .await;
-    let token = twofa::flows::issue_access(core, &admin, &["pwd"], None)
+    let token = twofa::flows::issue_access(core, &admin, &[Amr::Pwd], None)
         .expect("a token")
         .access_token;
     (admin, token)
@@ -432,7 +433,7 @@ async fn with_browsers(core: &Core, email: &str, n: usize) -> (twofa::user::User
         core.store
             .put_device(&twofa::devices::Device {
                 user_id: user.id.clone(),
-                device_id: format!("d{i:05}"),
+                device_id: format!("d{i:05}").into(),
                 token_hash: "h".into(),
                 security_stamp: user.security_stamp.clone(),
                 created_at: at,
@@ -443,7 +444,7 @@ async fn with_browsers(core: &Core, email: &str, n: usize) -> (twofa::user::User
             .await
             .expect("a remembered browser");
     }
-    let token = twofa::flows::issue_access(core, &user, &["pwd"], None)
+    let token = twofa::flows::issue_access(core, &user, &[Amr::Pwd], None)
         .expect("a token")
         .access_token;
     (user, token)

@@ -4,6 +4,7 @@
 //! runs another request in exactly that window.
 
 use std::sync::Arc;
+use twofa::amr::Amr;
 
 use e2e::Client;
 use e2e::gate_store::GateStore;
@@ -24,7 +25,7 @@ async fn gated_app() -> (TestApp, GateStore) {
 }
 
 fn access(app: &TestApp, user: &User) -> String {
-    twofa::flows::issue_access(&app.api.core, user, &["pwd"], None)
+    twofa::flows::issue_access(&app.api.core, user, &[Amr::Pwd], None)
         .expect("an access token")
         .access_token
 }
@@ -281,7 +282,7 @@ async fn new_recovery_codes_in_flight_cannot_outrun_sign_out_everywhere() {
     )
     .await;
     let now = core.now();
-    let stolen = twofa::flows::issue_access(core, &user, &["pwd", "otp"], Some(now))
+    let stolen = twofa::flows::issue_access(core, &user, &[Amr::Pwd, Amr::Otp], Some(now))
         .expect("an access token")
         .access_token;
     let owners = access(&app, &user);

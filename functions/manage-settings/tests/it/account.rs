@@ -2,6 +2,7 @@
 //! recovery codes and remembered browsers; step-up and security notices.
 
 use crate::support;
+use twofa::ids::{AttemptId, DeviceId};
 use twofa::testing::Client;
 
 use serde_json::json;
@@ -543,7 +544,7 @@ async fn a_replayed_code_is_refused_and_counted() {
     let code = totp::code_at(&key, now).unwrap();
     // The step was used already (say, by a sign-in with another device): no replay.
     let used = twofa::store::Success {
-        attempt: "earlier-sign-in",
+        attempt: &AttemptId::from("earlier-sign-in"),
         sid: None,
         spend: twofa::store::Spend::TotpStep(now / 30),
         patch: &twofa::user::UserPatch::default(),
@@ -958,7 +959,7 @@ async fn forgetting_one_browser_removes_only_that_one_and_others_users_devices_a
     assert!(
         w.core
             .store
-            .device(&w.acme_user.id, "d3")
+            .device(&w.acme_user.id, &DeviceId::from("d3"))
             .await
             .unwrap()
             .is_some()
@@ -970,7 +971,7 @@ async fn forgetting_one_browser_removes_only_that_one_and_others_users_devices_a
         .await
         .unwrap()
         .into_iter()
-        .map(|d| d.device_id)
+        .map(|d| String::from(d.device_id))
         .collect();
     assert_eq!(ids, ["d2"]);
 }
@@ -1306,4 +1307,55 @@ async fn a_wrong_enrolment_code_is_recorded_as_a_failed_attempt_naming_the_enrol
         .map(|e| &e.details["factor"])
         .collect();
     assert_eq!(failed, [&json!("authenticator_enrolment")]);
+}
+
+#[tokio::test]
+async fn a_malformed_device_id_in_the_path_is_answered_as_an_unknown_browser() {
+    let w = World::new().await;
+    let user = &w.host_user;
+    let later = w.core.now() + 1000;
+    w.core
+        .store
+        .put_device(&device(user, "d1", &user.security_stamp, later))
+        .await
+        .unwrap();
+    let t = w.token(user);
+    let unknown = w
+        .call("DELETE", "/account/devices/d9", None, Some(&t))
+        .await;
+    assert_eq!((unknown.status, unknown.error.as_str()), (404, "not_found"));
+    for id in [
+        "d1.x",
+        "d1%20",
+        "d1%00",
+        "d1%2Fx",
+        "%E2%80%8B",
+        "rb1.d1.secret",
+        &"a".repeat(65),
+        &"a".repeat(256),
+    ] {
+        let r = w
+            .call("DELETE", &format!("/account/devices/{id}"), None, Some(&t))
+            .await;
+        assert_eq!(
+            (r.status, &r.body),
+            (unknown.status, &unknown.body),
+            "{id:?}"
+        );
+    }
+    let r = w.call("DELETE", "/account/devices/d1.x", None, None).await;
+    assert_eq!(
+        (r.status, r.error.as_str()),
+        (401, "unauthorized"),
+        "the caller is checked first"
+    );
+    assert!(
+        w.core
+            .store
+            .device(&user.id, &DeviceId::from("d1"))
+            .await
+            .unwrap()
+            .is_some(),
+        "the browser whose id the malformed ones start with is still remembered"
+    );
 }

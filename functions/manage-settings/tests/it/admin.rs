@@ -1,6 +1,8 @@
 //! The admins' routes: settings of a side, tenants and their feature, users' flags.
 
 use crate::support;
+use twofa::amr::Amr;
+use twofa::ids::UserId;
 use twofa::testing::Client;
 
 use serde_json::json;
@@ -227,7 +229,9 @@ async fn the_host_admin_creates_a_tenant_with_its_first_admin() {
         (tenant.feature, &tenant.settings),
         (Behaviour::Optional, &TwoFactorSettings::default())
     );
-    let admin = w.user(r.body["admin_user_id"].as_str().unwrap()).await;
+    let admin = w
+        .user(&UserId::from(r.body["admin_user_id"].as_str().unwrap()))
+        .await;
     assert_eq!(admin.side.key(), "t:initech");
     assert_eq!(admin.roles, vec![twofa::user::Role::TenantAdmin]);
     assert!(admin.password_hash.starts_with("$argon2id$"));
@@ -648,9 +652,10 @@ async fn an_admin_turning_its_own_2fa_off_meets_the_same_step_up_as_on_its_accou
         let admin = with_two_factor(&w, admin).await;
         let path = format!("/users/{}/two-factor", admin.id);
         // A token from a remembered browser: no second factor proven.
-        let remembered = twofa::flows::issue_access(&w.core, &admin, &["pwd", "device"], None)
-            .unwrap()
-            .access_token;
+        let remembered =
+            twofa::flows::issue_access(&w.core, &admin, &[Amr::Pwd, Amr::Device], None)
+                .unwrap()
+                .access_token;
         let r = w
             .settings("PUT", &path, json!({"enabled": false}), Some(&remembered))
             .await;

@@ -3,6 +3,7 @@
 //! ids and cursors answer as if they did not exist.
 
 use crate::support;
+use twofa::ids::AttemptId;
 use twofa::testing::Client;
 
 use serde_json::{Value, json};
@@ -274,7 +275,13 @@ async fn an_admin_unlocks_its_own_sides_user_and_counting_starts_again() {
     let now = w.core.now();
     w.core
         .store
-        .take_slot(Subject::User(&w.acme_user.id), "attempt-1", None, 5, now)
+        .take_slot(
+            Subject::User(&w.acme_user.id),
+            &AttemptId::from("attempt-1"),
+            None,
+            5,
+            now,
+        )
         .await
         .unwrap();
     w.core
@@ -522,4 +529,102 @@ async fn an_admin_turning_off_its_own_flag_through_the_users_route_meets_the_acc
         )
         .await;
     assert_eq!(r.status, 200);
+}
+
+/// Path ids in a shape no user id has: another user's id in capitals, without its
+/// hyphens, in braces, with a byte after it; text; a zero-width space; the longest
+/// parameter the router takes.
+fn malformed_user_ids(real: &str) -> Vec<String> {
+    vec![
+        real.to_uppercase(),
+        real.replace('-', ""),
+        format!("%7B{real}%7D"),
+        format!("{real}%00"),
+        "no-such-user".into(),
+        "%E2%80%8B".into(),
+        "a".repeat(256),
+    ]
+}
+
+#[tokio::test]
+async fn a_malformed_user_id_in_the_path_is_answered_as_an_unknown_user_on_every_user_route() {
+    let w = World::new().await;
+    let admin = w.token(&w.acme_admin);
+    let before = w.user(&w.acme_user.id).await;
+    let routes = [
+        ("GET", "/users/{}/two-factor", json!(null)),
+        ("PUT", "/users/{}/two-factor", json!({"enabled": true})),
+        ("POST", "/users/{}/unlock", json!(null)),
+        ("POST", "/users/{}/reset-two-factor", json!(null)),
+    ];
+    for (method, pattern, body) in routes {
+        let path = |id: &str| pattern.replace("{}", id);
+        let unknown = w
+            .settings(
+                method,
+                &path("00000000-0000-4000-8000-000000000000"),
+                body.clone(),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!((unknown.status, unknown.error.as_str()), (404, "not_found"));
+        for id in malformed_user_ids(w.acme_user.id.as_str()) {
+            let r = w
+                .settings(method, &path(&id), body.clone(), Some(&admin))
+                .await;
+            assert_eq!(
+                (r.status, &r.body),
+                (unknown.status, &unknown.body),
+                "{method} {pattern} with {id:?}"
+            );
+        }
+        // The caller is checked first, whatever the id.
+        let r = w
+            .settings(method, &path("no-such-user"), body.clone(), None)
+            .await;
+        assert_eq!(
+            (r.status, r.error.as_str()),
+            (401, "unauthorized"),
+            "{method} {pattern}"
+        );
+        let r = w
+            .settings(
+                method,
+                &path("no-such-user"),
+                body.clone(),
+                Some(&w.token(&w.acme_user)),
+            )
+            .await;
+        assert_eq!(r.status, 403, "{method} {pattern}");
+    }
+    assert_eq!(
+        w.user(&w.acme_user.id).await,
+        before,
+        "the user named in capitals is untouched"
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_user_id_in_the_event_filter_is_answered_as_an_unknown_user() {
+    let w = World::new().await;
+    let admin = w.token(&w.acme_admin);
+    let unknown = w
+        .call(
+            "GET",
+            "/events?user_id=00000000-0000-4000-8000-000000000000",
+            None,
+            Some(&admin),
+        )
+        .await;
+    assert_eq!((unknown.status, unknown.error.as_str()), (404, "not_found"));
+    for id in malformed_user_ids(w.acme_user.id.as_str()) {
+        let r = w
+            .call("GET", &format!("/events?user_id={id}"), None, Some(&admin))
+            .await;
+        assert_eq!(
+            (r.status, &r.body),
+            (unknown.status, &unknown.body),
+            "{id:?}"
+        );
+    }
 }

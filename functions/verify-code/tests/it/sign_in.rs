@@ -32,7 +32,10 @@ fn access_claims(w: &World, body: &Value) -> (Vec<String>, Option<i64>) {
             w.now(),
         )
         .unwrap();
-    (claims.amr, claims.mfa_at)
+    (
+        claims.amr.iter().map(ToString::to_string).collect(),
+        claims.mfa_at,
+    )
 }
 
 #[tokio::test]
@@ -757,7 +760,7 @@ async fn bad_input_is_refused_naming_the_field_and_changes_nothing() {
 }
 
 /// The user's events, newest first, as the store holds them.
-async fn events(w: &World, user_id: &str) -> Vec<twofa::audit::SecurityEvent> {
+async fn events(w: &World, user_id: &twofa::ids::UserId) -> Vec<twofa::audit::SecurityEvent> {
     use twofa::store::EventStore;
     w.store
         .user_events(user_id, None, None, 100)

@@ -14,6 +14,7 @@
 
 use std::io::BufRead;
 use std::sync::Arc;
+use twofa::ids::UserId;
 
 use clap::{Args, Parser, Subcommand};
 use local_api::admin::{Seeded, random_password, seed_host_admin};
@@ -72,7 +73,7 @@ enum Command {
 struct Target {
     /// The user's id.
     #[arg(long, required_unless_present = "email", conflicts_with = "email")]
-    user_id: Option<String>,
+    user_id: Option<UserId>,
     /// The user's email (in the host, or in --tenant).
     #[arg(long)]
     email: Option<String>,
@@ -86,7 +87,7 @@ struct Target {
 struct EventTarget {
     /// One user's events, by id.
     #[arg(long, required_unless_present_any = ["email", "side"], conflicts_with_all = ["email", "side"])]
-    user_id: Option<String>,
+    user_id: Option<UserId>,
     /// One user's events, by email (in the host, or in --tenant).
     #[arg(long, conflicts_with = "side")]
     email: Option<String>,
@@ -239,7 +240,7 @@ fn scope(tenant: Option<&str>) -> Result<Side, Failure> {
 
 async fn find(
     core: &Core,
-    user_id: Option<String>,
+    user_id: Option<UserId>,
     email: Option<String>,
     tenant: Option<String>,
 ) -> Result<User, Failure> {

@@ -1,6 +1,7 @@
 //! The lockout writes on a user or an unknown email's counter: the slot an
 //! attempt takes, the lock, and the success write (see the module doc).
 
+use crate::ids::{AttemptId, SessionId, UserId};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem};
@@ -19,8 +20,8 @@ impl DynamoStore {
     pub(super) async fn write_slot(
         &self,
         subject: Subject<'_>,
-        attempt: &str,
-        sid: Option<&str>,
+        attempt: &AttemptId,
+        sid: Option<&SessionId>,
         max: u32,
         now: Timestamp,
     ) -> Result<Slot, StoreError> {
@@ -84,7 +85,7 @@ impl DynamoStore {
     /// it returns then says until when).
     pub(super) async fn write_unlock(
         &self,
-        id: &str,
+        id: &UserId,
         now: Timestamp,
     ) -> Result<Unlocked, StoreError> {
         let u = Update::default()
@@ -115,7 +116,7 @@ impl DynamoStore {
     /// [`crate::store::UserStore::succeed`].
     pub(super) async fn write_succeed(
         &self,
-        id: &str,
+        id: &UserId,
         success: &Success<'_>,
         now: Timestamp,
     ) -> Result<Succeeded, StoreError> {
@@ -140,7 +141,7 @@ impl DynamoStore {
     /// that alone is `Err` with the counts found.
     async fn write_success(
         &self,
-        id: &str,
+        id: &UserId,
         success: &Success<'_>,
         now: Timestamp,
         count: bool,
@@ -182,7 +183,7 @@ impl DynamoStore {
     /// `None` when it committed.
     async fn succeed_spending_code(
         &self,
-        id: &str,
+        id: &UserId,
         call: UpdateCall,
         purpose: CodePurpose,
         hash: &str,
@@ -230,7 +231,7 @@ impl DynamoStore {
 fn slot_call(
     subject: Subject<'_>,
     attempt: &str,
-    sid: Option<&str>,
+    sid: Option<&SessionId>,
     max: u32,
     now: Timestamp,
 ) -> UpdateCall {
@@ -289,7 +290,7 @@ fn why_slot_refused(
     old: &Item,
     subject: Subject<'_>,
     attempt: &str,
-    sid: Option<&str>,
+    sid: Option<&SessionId>,
     now: Timestamp,
 ) -> Result<Slot, StoreError> {
     let r = Reader(old);
@@ -303,7 +304,7 @@ fn why_slot_refused(
     {
         return Ok(Slot::Locked(end));
     }
-    if sid.is_some() && r.opt_s(attr::PENDING_SIGN_IN)?.as_deref() != sid {
+    if sid.is_some() && r.opt_s(attr::PENDING_SIGN_IN)?.as_deref() != sid.map(SessionId::as_str) {
         return Ok(Slot::Ended);
     }
     if r.counter(attr::FAILURE_STREAK)? >= crate::store::HARD_LIMIT {
@@ -325,7 +326,7 @@ enum SuccessRefused {
 
 /// The success write's update and condition (see [`DynamoStore::write_success`]).
 fn success_call(
-    id: &str,
+    id: &UserId,
     success: &Success<'_>,
     now: Timestamp,
     count: bool,
@@ -423,7 +424,9 @@ fn why_success_refused(
     {
         return Ok(Ok(Succeeded::Locked(end)));
     }
-    if success.sid.is_some() && r.opt_s(attr::PENDING_SIGN_IN)?.as_deref() != success.sid {
+    if success.sid.is_some()
+        && r.opt_s(attr::PENDING_SIGN_IN)?.as_deref() != success.sid.map(SessionId::as_str)
+    {
         return Ok(Ok(Succeeded::Ended));
     }
     if let Some(stamp) = &success.patch.expected_stamp

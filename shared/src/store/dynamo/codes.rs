@@ -8,6 +8,7 @@ use super::item::{
 };
 use super::request::{condition_failed, unavailable};
 use crate::codes::{CodePurpose, PendingCode};
+use crate::ids::UserId;
 use crate::store::{CodeStore, StoreError};
 
 pub(super) fn parse_purpose(v: &str) -> Result<CodePurpose, StoreError> {
@@ -47,7 +48,7 @@ pub fn code_item(c: &PendingCode) -> Item {
 pub fn code_from(i: &Item) -> Result<PendingCode, StoreError> {
     let r = Reader(i);
     Ok(PendingCode {
-        user_id: r.s("user_id")?,
+        user_id: r.s("user_id")?.into(),
         purpose: parse_purpose(&r.s("purpose")?)?,
         destination: r.s("destination")?,
         hash: r.s("hash")?,
@@ -64,7 +65,7 @@ impl CodeStore for DynamoStore {
 
     async fn code(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         purpose: CodePurpose,
     ) -> Result<Option<PendingCode>, StoreError> {
         self.get(item::key(keys::user_pk(user_id), keys::code_sk(purpose)))
@@ -76,7 +77,7 @@ impl CodeStore for DynamoStore {
 
     async fn take_code(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         purpose: CodePurpose,
         hash: &str,
     ) -> Result<bool, StoreError> {

@@ -9,6 +9,7 @@ use super::item::{self, Item, Reader, TTL, VALID_UNTIL, key, keys, n, s, ttl_aft
 use super::request::{UpdateCall, built, unavailable};
 use crate::clock::Timestamp;
 use crate::devices::{Device, MAX_PER_USER};
+use crate::ids::{DeviceId, UserId};
 use crate::store::{DeviceStore, StoreError};
 
 /// A remembered browser's item, under its user's partition.
@@ -32,8 +33,8 @@ pub fn device_item(d: &Device) -> Item {
 pub fn device_from(i: &Item) -> Result<Device, StoreError> {
     let r = Reader(i);
     Ok(Device {
-        user_id: r.s("user_id")?,
-        device_id: r.s("device_id")?,
+        user_id: r.s("user_id")?.into(),
+        device_id: r.s("device_id")?.into(),
         token_hash: r.s("token_hash")?,
         security_stamp: r.s("security_stamp")?,
         created_at: r.n("created_at")?,
@@ -53,7 +54,7 @@ const _: () = assert!(MAX_PER_USER < READ_LIMIT);
 
 impl DynamoStore {
     /// A user's device items, at most [`READ_LIMIT`], in one `Query`.
-    pub(super) async fn device_items(&self, user_id: &str) -> Result<Vec<Item>, StoreError> {
+    pub(super) async fn device_items(&self, user_id: &UserId) -> Result<Vec<Item>, StoreError> {
         let out = self
             .client
             .query()
@@ -132,7 +133,11 @@ impl DeviceStore for DynamoStore {
         self.delete_device_items(&evicted).await
     }
 
-    async fn device(&self, user_id: &str, device_id: &str) -> Result<Option<Device>, StoreError> {
+    async fn device(
+        &self,
+        user_id: &UserId,
+        device_id: &DeviceId,
+    ) -> Result<Option<Device>, StoreError> {
         self.get(item::key(
             keys::user_pk(user_id),
             keys::device_sk(device_id),
@@ -143,7 +148,7 @@ impl DeviceStore for DynamoStore {
         .transpose()
     }
 
-    async fn devices(&self, user_id: &str) -> Result<Vec<Device>, StoreError> {
+    async fn devices(&self, user_id: &UserId) -> Result<Vec<Device>, StoreError> {
         let mut list = self
             .device_items(user_id)
             .await?
@@ -156,8 +161,8 @@ impl DeviceStore for DynamoStore {
 
     async fn delete_device(
         &self,
-        user_id: &str,
-        device_id: &str,
+        user_id: &UserId,
+        device_id: &DeviceId,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
         // A transaction of one delete, not a `DeleteItem`: the SDK sends its retries
@@ -181,15 +186,15 @@ impl DeviceStore for DynamoStore {
         Ok(self.transact(tx).await?.is_ok())
     }
 
-    async fn delete_devices(&self, user_id: &str) -> Result<(), StoreError> {
+    async fn delete_devices(&self, user_id: &UserId) -> Result<(), StoreError> {
         let items = self.device_items(user_id).await?;
         self.delete_device_items(&items).await
     }
 
     async fn touch_device(
         &self,
-        user_id: &str,
-        device_id: &str,
+        user_id: &UserId,
+        device_id: &DeviceId,
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let u = Update::default()

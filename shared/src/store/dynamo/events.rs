@@ -1,5 +1,6 @@
 //! Security events: under their user's partition and in their side's index partition.
 
+use crate::ids::UserId;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 
@@ -29,8 +30,9 @@ pub fn event_item(e: &SecurityEvent) -> Result<Item, StoreError> {
     put("scope", s(e.side.key()));
     put("details", s(details));
     put(TTL, n(e.expires_at));
+    let actor_id = e.actor_id.as_ref().map(String::from);
     for (k, v) in [
-        ("actor_id", &e.actor_id),
+        ("actor_id", &actor_id),
         ("ip", &e.ip),
         ("user_agent", &e.user_agent),
     ] {
@@ -66,10 +68,10 @@ pub fn event_from(i: &Item) -> Result<SecurityEvent, StoreError> {
         event_type: EventType::parse(&r.s("type")?)
             .ok_or_else(|| corrupt("type", "unknown event type"))?,
         at: r.n("at")?,
-        user_id: r.s("user_id")?,
+        user_id: UserId::from(r.s("user_id")?),
         side: Side::from_key(&r.s("scope")?)
             .ok_or_else(|| corrupt("scope", "unknown scope key"))?,
-        actor_id: r.opt_s("actor_id")?,
+        actor_id: r.opt_s("actor_id")?.map(UserId::from),
         ip: r.opt_s("ip")?,
         user_agent: r.opt_s("user_agent")?,
         details,
@@ -86,7 +88,7 @@ pub(super) fn event_page_key(i: &Item) -> Result<PageKey, StoreError> {
         .ok_or_else(|| StoreError::Corrupt(format!("{sk} is not an event")))?;
     Ok(PageKey {
         sort,
-        user_id: user_of(i)?,
+        user_id: user_of(i)?.into(),
     })
 }
 
@@ -122,7 +124,7 @@ impl EventStore for DynamoStore {
 
     async fn user_events(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         event_type: Option<EventType>,
         after: Option<&PageKey>,
         limit: usize,

@@ -97,7 +97,7 @@ pub mod keys {
     use crate::side::Side;
 
     /// The partition of a user: the user item, its codes and its devices.
-    pub fn user_pk(id: &str) -> String {
+    pub fn user_pk(id: &crate::ids::UserId) -> String {
         format!("USER#{id}")
     }
     /// Sort key of the user item itself.
@@ -109,7 +109,7 @@ pub mod keys {
     /// Sort-key prefix of remembered browsers.
     pub const DEVICE_PREFIX: &str = "DEVICE#";
     /// Sort key of one remembered browser.
-    pub fn device_sk(device_id: &str) -> String {
+    pub fn device_sk(device_id: &crate::ids::DeviceId) -> String {
         format!("{DEVICE_PREFIX}{device_id}")
     }
     /// The email-uniqueness item of a scope (scope keys never hold `#`).

@@ -389,7 +389,7 @@ pub(super) fn user_of(i: &Item) -> Result<String, StoreError> {
 pub(super) fn side_page_key(i: &Item) -> Result<PageKey, StoreError> {
     Ok(PageKey {
         sort: Reader(i).s(item::SIDE_SK)?,
-        user_id: user_of(i)?,
+        user_id: user_of(i)?.into(),
     })
 }
 

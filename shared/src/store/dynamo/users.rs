@@ -1,6 +1,7 @@
 //! Users: the user item, the email item that makes an address unique and
 //! points at it, and the writes a [`UserPatch`] makes.
 
+use crate::ids::{AttemptId, SessionId, UserId};
 use std::collections::HashMap;
 
 use async_trait::async_trait;
@@ -95,7 +96,7 @@ pub fn user_from(i: &Item) -> Result<User, StoreError> {
         }
     };
     Ok(User {
-        id: r.s(attr::ID)?,
+        id: UserId::from(r.s(attr::ID)?),
         side: scope,
         email: stored_email(attr::EMAIL, &r.s(attr::EMAIL)?)?,
         email_confirmed: r.bool(attr::EMAIL_CONFIRMED)?,
@@ -113,7 +114,7 @@ pub fn user_from(i: &Item) -> Result<User, StoreError> {
         failed_count: r.counter(attr::FAILED_COUNT)?,
         lockout_end: r.opt_n(attr::LOCKOUT_END)?,
         security_stamp: r.s(attr::SECURITY_STAMP)?,
-        pending_sign_in: r.opt_s(attr::PENDING_SIGN_IN)?,
+        pending_sign_in: r.opt_s(attr::PENDING_SIGN_IN)?.map(SessionId::from),
         created_at: r.n(attr::CREATED_AT)?,
         second_factor_lost: r.bool(attr::SECOND_FACTOR_LOST)?,
     })
@@ -248,11 +249,11 @@ impl UserStore for DynamoStore {
         else {
             return Ok(None);
         };
-        let id = Reader(&pointer).s("user_id")?;
+        let id = UserId::from(Reader(&pointer).s("user_id")?);
         self.user(&id).await
     }
 
-    async fn user(&self, id: &str) -> Result<Option<User>, StoreError> {
+    async fn user(&self, id: &UserId) -> Result<Option<User>, StoreError> {
         self.get(item::key(keys::user_pk(id), keys::USER_SK))
             .await?
             .as_ref()
@@ -260,7 +261,7 @@ impl UserStore for DynamoStore {
             .transpose()
     }
 
-    async fn update_user(&self, id: &str, patch: &UserPatch) -> Result<(), StoreError> {
+    async fn update_user(&self, id: &UserId, patch: &UserPatch) -> Result<(), StoreError> {
         let u = patch_update(patch);
         if u.is_empty() {
             return match self.user(id).await? {
@@ -298,7 +299,7 @@ impl UserStore for DynamoStore {
 
     async fn update_user_if_authenticator(
         &self,
-        id: &str,
+        id: &UserId,
         expected: Option<&Authenticator>,
         patch: &UserPatch,
     ) -> Result<bool, StoreError> {
@@ -353,7 +354,7 @@ impl UserStore for DynamoStore {
         };
         let r = Reader(&pointer);
         Ok(Some(LoginRecord {
-            user_id: r.s("user_id")?,
+            user_id: r.s("user_id")?.into(),
             password_hash: r.opt_s(attr::PASSWORD_HASH)?,
         }))
     }
@@ -361,8 +362,8 @@ impl UserStore for DynamoStore {
     async fn take_slot(
         &self,
         subject: Subject<'_>,
-        attempt: &str,
-        sid: Option<&str>,
+        attempt: &AttemptId,
+        sid: Option<&SessionId>,
         max: u32,
         now: Timestamp,
     ) -> Result<Slot, StoreError> {
@@ -381,14 +382,14 @@ impl UserStore for DynamoStore {
 
     async fn succeed(
         &self,
-        id: &str,
+        id: &UserId,
         success: &Success<'_>,
         now: Timestamp,
     ) -> Result<Succeeded, StoreError> {
         self.write_succeed(id, success, now).await
     }
 
-    async fn unlock(&self, id: &str, now: Timestamp) -> Result<Unlocked, StoreError> {
+    async fn unlock(&self, id: &UserId, now: Timestamp) -> Result<Unlocked, StoreError> {
         self.write_unlock(id, now).await
     }
 
@@ -438,7 +439,7 @@ impl DynamoStore {
     /// One conditional `UpdateItem` on the user item; `Ok(false)` when the condition failed.
     pub(super) async fn update_user_if(
         &self,
-        id: &str,
+        id: &UserId,
         update: Update,
         condition: &str,
     ) -> Result<bool, StoreError> {

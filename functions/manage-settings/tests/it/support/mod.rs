@@ -7,6 +7,8 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use twofa::amr::Amr;
+use twofa::ids::UserId;
 
 use serde_json::json;
 use twofa::api::{Request, Response};
@@ -113,7 +115,7 @@ impl World {
         let id = r.body["admin_user_id"]
             .as_str()
             .expect("the new admin's id");
-        let admin = self.user(id).await;
+        let admin = self.user(&UserId::from(id)).await;
         let user = seed_user(
             &self.core,
             Side::Tenant(tenant.id.into()),
@@ -127,16 +129,21 @@ impl World {
 
     /// An access token from a password-only sign-in.
     pub fn token(&self, user: &User) -> String {
-        issue_access(&self.core, user, &["pwd"], None)
+        issue_access(&self.core, user, &[Amr::Pwd], None)
             .expect("an access token")
             .access_token
     }
 
     /// An access token from a sign-in with a second factor, proven now.
     pub fn mfa_token(&self, user: &User) -> String {
-        issue_access(&self.core, user, &["pwd", "otp"], Some(self.core.now()))
-            .expect("an access token")
-            .access_token
+        issue_access(
+            &self.core,
+            user,
+            &[Amr::Pwd, Amr::Otp],
+            Some(self.core.now()),
+        )
+        .expect("an access token")
+        .access_token
     }
 
     /// A two-factor token (the wrong kind for every route here).
@@ -157,7 +164,7 @@ impl World {
     /// An access token signed with a key this service does not hold.
     pub fn forged_token(&self, user: &User) -> String {
         let (other, _, _) = memory_core(Config::default());
-        issue_access(&other, user, &["pwd", "otp"], Some(self.core.now()))
+        issue_access(&other, user, &[Amr::Pwd, Amr::Otp], Some(self.core.now()))
             .expect("an access token")
             .access_token
     }
