@@ -10,6 +10,7 @@ pub mod gate_store;
 pub mod iam;
 pub mod iam_gate;
 pub mod lockout_log;
+pub mod pass_through;
 pub mod template;
 
 pub use deployed::{Deployment, spawn_deployed};

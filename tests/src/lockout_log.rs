@@ -8,21 +8,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use twofa::audit::{EventType, SecurityEvent};
 use twofa::clock::Timestamp;
-use twofa::codes::{CodePurpose, PendingCode};
-use twofa::devices::Device;
-use twofa::ids::{AttemptId, DeviceId, SessionId, UserId};
-use twofa::lockout::LockoutPolicy;
-use twofa::policy::{Behaviour, TwoFactorSettings};
-use twofa::side::Side;
-use twofa::store::{
-    CodeStore, DeviceStore, EventStore, LoginRecord, Page, PageKey, Slot, Store, StoreError,
-    Subject, Succeeded, Success, TenantStore, ThrottleStore, Unlocked, UserStore,
-};
-use twofa::tenant::{Host, Tenant};
-use twofa::throttle::{Limit, Taken, Window};
-use twofa::user::{Authenticator, User, UserPatch};
+use twofa::ids::{AttemptId, SessionId, UserId};
+use twofa::store::{Slot, Store, StoreError, Subject, Succeeded, Success};
+
+use crate::pass_through::{Around, PassThrough};
 
 /// What a lockout write returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,13 +49,15 @@ pub struct Entry {
     pub ended: u64,
 }
 
-/// The wrapper; clones share the log.
-#[derive(Clone)]
-pub struct LockoutLog {
-    inner: Arc<dyn Store>,
+/// The log and its clock; clones share them.
+#[derive(Clone, Default)]
+pub struct Notes {
     log: Arc<Mutex<Vec<Entry>>>,
     clock: Arc<AtomicU64>,
 }
+
+/// The wrapper: everything passes through, the lockout writes noted on the way.
+pub type LockoutLog = PassThrough<Notes>;
 
 fn subject_key(s: Subject<'_>) -> String {
     match s {
@@ -77,21 +69,18 @@ fn subject_key(s: Subject<'_>) -> String {
 impl LockoutLog {
     /// Notes the lockout writes made on `inner`.
     pub fn over(inner: Arc<dyn Store>) -> Self {
-        Self {
-            inner,
-            log: Arc::default(),
-            clock: Arc::default(),
-        }
+        PassThrough::new(inner, Notes::default())
     }
 
     /// Forgets what was noted so far.
     pub fn clear(&self) {
-        self.entries().clear();
+        self.around().entries().clear();
     }
 
     /// The writes noted for `subject`, in the order they started.
     pub fn of(&self, subject: &str) -> Vec<Entry> {
         let mut of: Vec<Entry> = self
+            .around()
             .entries()
             .iter()
             .filter(|e| e.subject == subject)
@@ -100,7 +89,9 @@ impl LockoutLog {
         of.sort_by_key(|e| e.started);
         of
     }
+}
 
+impl Notes {
     fn entries(&self) -> std::sync::MutexGuard<'_, Vec<Entry>> {
         self.log.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -122,32 +113,10 @@ impl LockoutLog {
 }
 
 #[async_trait]
-impl UserStore for LockoutLog {
-    async fn create_user(&self, user: &User) -> Result<(), StoreError> {
-        self.inner.create_user(user).await
-    }
-    async fn user_by_email(
-        &self,
-        scope: &Side,
-        email_key: &str,
-    ) -> Result<Option<User>, StoreError> {
-        self.inner.user_by_email(scope, email_key).await
-    }
-    async fn user(&self, id: &UserId) -> Result<Option<User>, StoreError> {
-        self.inner.user(id).await
-    }
-    async fn update_user(&self, id: &UserId, patch: &UserPatch) -> Result<(), StoreError> {
-        self.inner.update_user(id, patch).await
-    }
-    async fn login_record(
-        &self,
-        scope: &Side,
-        email_key: &str,
-    ) -> Result<Option<LoginRecord>, StoreError> {
-        self.inner.login_record(scope, email_key).await
-    }
+impl Around for Notes {
     async fn take_slot(
         &self,
+        inner: &dyn Store,
         subject: Subject<'_>,
         attempt: &AttemptId,
         sid: Option<&SessionId>,
@@ -155,10 +124,7 @@ impl UserStore for LockoutLog {
         now: Timestamp,
     ) -> Result<Slot, StoreError> {
         let started = self.tick();
-        let slot = self
-            .inner
-            .take_slot(subject, attempt, sid, max, now)
-            .await?;
+        let slot = inner.take_slot(subject, attempt, sid, max, now).await?;
         let count = match &slot {
             Slot::Taken { count, .. } => Some(*count),
             _ => None,
@@ -173,24 +139,26 @@ impl UserStore for LockoutLog {
     }
     async fn lock(
         &self,
+        inner: &dyn Store,
         subject: Subject<'_>,
         now: Timestamp,
         until: Timestamp,
         hard: bool,
     ) -> Result<(), StoreError> {
         let started = self.tick();
-        self.inner.lock(subject, now, until, hard).await?;
+        inner.lock(subject, now, until, hard).await?;
         self.note(subject_key(subject), None, Noted::Lock, started);
         Ok(())
     }
     async fn succeed(
         &self,
+        inner: &dyn Store,
         id: &UserId,
         success: &Success<'_>,
         now: Timestamp,
     ) -> Result<Succeeded, StoreError> {
         let started = self.tick();
-        let done = self.inner.succeed(id, success, now).await?;
+        let done = inner.succeed(id, success, now).await?;
         self.note(
             id.to_string(),
             Some(success.attempt),
@@ -201,181 +169,5 @@ impl UserStore for LockoutLog {
             started,
         );
         Ok(done)
-    }
-    async fn update_user_if_authenticator(
-        &self,
-        id: &UserId,
-        expected: Option<&Authenticator>,
-        patch: &UserPatch,
-    ) -> Result<bool, StoreError> {
-        self.inner
-            .update_user_if_authenticator(id, expected, patch)
-            .await
-    }
-    async fn unlock(&self, id: &UserId, now: Timestamp) -> Result<Unlocked, StoreError> {
-        self.inner.unlock(id, now).await
-    }
-    async fn users_in(
-        &self,
-        scope: &Side,
-        email_prefix: &str,
-        after: Option<&PageKey>,
-        limit: usize,
-    ) -> Result<Page<User>, StoreError> {
-        self.inner.users_in(scope, email_prefix, after, limit).await
-    }
-}
-
-#[async_trait]
-impl EventStore for LockoutLog {
-    async fn record_events(&self, events: &[SecurityEvent]) -> Result<(), StoreError> {
-        self.inner.record_events(events).await
-    }
-    async fn record_unknown_events(
-        &self,
-        key: &str,
-        events: &[SecurityEvent],
-    ) -> Result<(), StoreError> {
-        self.inner.record_unknown_events(key, events).await
-    }
-    async fn user_events(
-        &self,
-        user_id: &UserId,
-        event_type: Option<EventType>,
-        after: Option<&PageKey>,
-        limit: usize,
-    ) -> Result<Page<SecurityEvent>, StoreError> {
-        self.inner
-            .user_events(user_id, event_type, after, limit)
-            .await
-    }
-    async fn side_events(
-        &self,
-        scope: &Side,
-        event_type: Option<EventType>,
-        after: Option<&PageKey>,
-        limit: usize,
-    ) -> Result<Page<SecurityEvent>, StoreError> {
-        self.inner
-            .side_events(scope, event_type, after, limit)
-            .await
-    }
-}
-
-#[async_trait]
-impl TenantStore for LockoutLog {
-    async fn create_tenant(&self, tenant: &Tenant, admin: &User) -> Result<(), StoreError> {
-        self.inner.create_tenant(tenant, admin).await
-    }
-    async fn tenant(&self, key: &str) -> Result<Option<Tenant>, StoreError> {
-        self.inner.tenant(key).await
-    }
-    async fn set_tenant_feature(&self, key: &str, feature: Behaviour) -> Result<(), StoreError> {
-        self.inner.set_tenant_feature(key, feature).await
-    }
-    async fn set_tenant_settings(
-        &self,
-        key: &str,
-        settings: &TwoFactorSettings,
-    ) -> Result<(), StoreError> {
-        self.inner.set_tenant_settings(key, settings).await
-    }
-    async fn host_settings(&self) -> Result<Option<TwoFactorSettings>, StoreError> {
-        self.inner.host_settings().await
-    }
-    async fn set_host_settings(&self, settings: &TwoFactorSettings) -> Result<(), StoreError> {
-        self.inner.set_host_settings(settings).await
-    }
-    async fn host(&self) -> Result<Host, StoreError> {
-        self.inner.host().await
-    }
-    async fn set_host_lockout(&self, lockout: &LockoutPolicy) -> Result<(), StoreError> {
-        self.inner.set_host_lockout(lockout).await
-    }
-    async fn set_tenant_lockout(
-        &self,
-        key: &str,
-        lockout: &LockoutPolicy,
-    ) -> Result<(), StoreError> {
-        self.inner.set_tenant_lockout(key, lockout).await
-    }
-    async fn change_settings(
-        &self,
-        scope: &Side,
-        from: &TwoFactorSettings,
-        to: &TwoFactorSettings,
-    ) -> Result<TwoFactorSettings, StoreError> {
-        self.inner.change_settings(scope, from, to).await
-    }
-}
-
-#[async_trait]
-impl CodeStore for LockoutLog {
-    async fn put_code(&self, code: &PendingCode) -> Result<(), StoreError> {
-        self.inner.put_code(code).await
-    }
-    async fn code(
-        &self,
-        user_id: &UserId,
-        purpose: CodePurpose,
-    ) -> Result<Option<PendingCode>, StoreError> {
-        self.inner.code(user_id, purpose).await
-    }
-    async fn take_code(
-        &self,
-        user_id: &UserId,
-        purpose: CodePurpose,
-        hash: &str,
-    ) -> Result<bool, StoreError> {
-        self.inner.take_code(user_id, purpose, hash).await
-    }
-}
-
-#[async_trait]
-impl ThrottleStore for LockoutLog {
-    async fn take_send(&self, limit: &Limit, now: Timestamp) -> Result<Taken, StoreError> {
-        self.inner.take_send(limit, now).await
-    }
-    async fn give_back_send(&self, key: &str, window_end: Timestamp) -> Result<(), StoreError> {
-        self.inner.give_back_send(key, window_end).await
-    }
-    async fn send_window(&self, key: &str) -> Result<Option<Window>, StoreError> {
-        self.inner.send_window(key).await
-    }
-}
-
-#[async_trait]
-impl DeviceStore for LockoutLog {
-    async fn put_device(&self, device: &Device) -> Result<(), StoreError> {
-        self.inner.put_device(device).await
-    }
-    async fn device(
-        &self,
-        user_id: &UserId,
-        device_id: &DeviceId,
-    ) -> Result<Option<Device>, StoreError> {
-        self.inner.device(user_id, device_id).await
-    }
-    async fn devices(&self, user_id: &UserId) -> Result<Vec<Device>, StoreError> {
-        self.inner.devices(user_id).await
-    }
-    async fn delete_device(
-        &self,
-        user_id: &UserId,
-        device_id: &DeviceId,
-        now: twofa::clock::Timestamp,
-    ) -> Result<bool, StoreError> {
-        self.inner.delete_device(user_id, device_id, now).await
-    }
-    async fn delete_devices(&self, user_id: &UserId) -> Result<(), StoreError> {
-        self.inner.delete_devices(user_id).await
-    }
-    async fn touch_device(
-        &self,
-        user_id: &UserId,
-        device_id: &DeviceId,
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
-        self.inner.touch_device(user_id, device_id, now).await
     }
 }

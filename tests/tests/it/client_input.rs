@@ -11,12 +11,6 @@ use twofa::side::Side;
 use twofa::testing::fixtures::PASSWORD;
 use twofa::user::Role;
 
-fn backends() -> Vec<Backend> {
-    let mut all = vec![Backend::Memory];
-    all.extend(Backend::dynamo());
-    all
-}
-
 fn assert_client_error_or_success(reply: &Reply, what: &str) {
     assert!(
         reply.status < 500,
@@ -91,122 +85,165 @@ fn longest_multibyte_email() -> String {
     )
 }
 
-#[tokio::test]
-async fn the_longest_multibyte_email_allowed_gets_its_authenticator_qr_code() {
+async fn the_longest_multibyte_email_allowed_gets_its_authenticator_qr_code(backend: Backend) {
     let email = longest_multibyte_email();
     assert!(email.len() <= 254);
-    for backend in backends() {
-        let app = spawn_app(&backend, AppOptions::default()).await;
-        let registered = app
-            .post(
-                "/register",
-                &json!({"email": email, "password": PASSWORD}),
-                None,
-            )
-            .await;
-        assert_eq!(registered.status, 201, "{:?}", registered.body);
-        let login = app
-            .post(
-                "/login",
-                &json!({"email": email, "password": PASSWORD}),
-                None,
-            )
-            .await;
-        let access = login.body["access_token"]
+    let app = spawn_app(&backend, AppOptions::default()).await;
+    let registered = app
+        .post(
+            "/register",
+            &json!({"email": email, "password": PASSWORD}),
+            None,
+        )
+        .await;
+    assert_eq!(registered.status, 201, "{:?}", registered.body);
+    let login = app
+        .post(
+            "/login",
+            &json!({"email": email, "password": PASSWORD}),
+            None,
+        )
+        .await;
+    let access = login.body["access_token"]
+        .as_str()
+        .expect("signed in")
+        .to_string();
+    let added = app
+        .post("/account/authenticator", &json!({}), Some(&access))
+        .await;
+    assert_eq!(added.status, 200, "{:?}", added.body);
+    assert!(
+        added.body["qr_code_svg"]
             .as_str()
-            .expect("signed in")
-            .to_string();
-        let added = app
-            .post("/account/authenticator", &json!({}), Some(&access))
-            .await;
-        assert_eq!(added.status, 200, "{:?}", added.body);
+            .is_some_and(|s| s.starts_with("<?xml") || s.contains("<svg"))
+    );
+}
+
+#[tokio::test]
+async fn the_longest_multibyte_email_allowed_gets_its_authenticator_qr_code_on_the_embedded_store()
+{
+    the_longest_multibyte_email_allowed_gets_its_authenticator_qr_code(Backend::Memory).await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
+async fn the_longest_multibyte_email_allowed_gets_its_authenticator_qr_code_on_dynamodb_local() {
+    let Some(backend) = Backend::dynamo() else {
+        return;
+    };
+    the_longest_multibyte_email_allowed_gets_its_authenticator_qr_code(backend).await;
+}
+
+async fn a_long_multibyte_email_never_makes_the_authenticator_qr_code_fail(backend: Backend) {
+    let email = long_multibyte_email();
+    assert_eq!(email.chars().count(), 254);
+    let app = spawn_app(&backend, AppOptions::default()).await;
+    let registered = app
+        .post(
+            "/register",
+            &json!({"email": email, "password": PASSWORD}),
+            None,
+        )
+        .await;
+    assert_client_error_or_success(&registered, "register");
+    if registered.status != 201 {
+        assert_eq!(registered.body["error"], "invalid_email");
+        return;
+    }
+    let login = app
+        .post(
+            "/login",
+            &json!({"email": email, "password": PASSWORD}),
+            None,
+        )
+        .await;
+    let access = login.body["access_token"]
+        .as_str()
+        .expect("signed in")
+        .to_string();
+    let added = app
+        .post("/account/authenticator", &json!({}), Some(&access))
+        .await;
+    assert_client_error_or_success(&added, "POST /account/authenticator");
+}
+
+#[tokio::test]
+async fn a_long_multibyte_email_never_makes_the_authenticator_qr_code_fail_on_the_embedded_store() {
+    a_long_multibyte_email_never_makes_the_authenticator_qr_code_fail(Backend::Memory).await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
+async fn a_long_multibyte_email_never_makes_the_authenticator_qr_code_fail_on_dynamodb_local() {
+    let Some(backend) = Backend::dynamo() else {
+        return;
+    };
+    a_long_multibyte_email_never_makes_the_authenticator_qr_code_fail(backend).await;
+}
+
+async fn path_parameters_of_any_length_answer_a_4xx_json_error(backend: Backend) {
+    let app = spawn_app(&backend, AppOptions::default()).await;
+    let (admin, user) = tokens(&app).await;
+    for (method, path, token) in [
+        (
+            "GET",
+            format!("/users/{}/two-factor", "u".repeat(2_100)),
+            &admin,
+        ),
+        (
+            "PUT",
+            format!("/users/{}/two-factor", "u".repeat(2_100)),
+            &admin,
+        ),
+        (
+            "GET",
+            format!("/tenants/{}/features/two-factor", "t".repeat(2_100)),
+            &admin,
+        ),
+        (
+            "DELETE",
+            format!("/account/devices/{}", "d".repeat(1_100)),
+            &user,
+        ),
+        (
+            "DELETE",
+            format!("/account/devices/{}", "%F0%9D%90%80".repeat(300)),
+            &user,
+        ),
+    ] {
+        let body = json!({"enabled": false});
+        let reply = app.call(method, &path, Some(&body), Some(token)).await;
+        assert_client_error_or_success(&reply, &format!("{method} {}…", &path[..40]));
         assert!(
-            added.body["qr_code_svg"]
-                .as_str()
-                .is_some_and(|s| s.starts_with("<?xml") || s.contains("<svg"))
+            reply.status >= 400,
+            "{method} {}…: {}",
+            &path[..40],
+            reply.status
         );
     }
 }
 
 #[tokio::test]
-async fn a_long_multibyte_email_never_makes_the_authenticator_qr_code_fail() {
-    let email = long_multibyte_email();
-    assert_eq!(email.chars().count(), 254);
-    for backend in backends() {
-        let app = spawn_app(&backend, AppOptions::default()).await;
-        let registered = app
-            .post(
-                "/register",
-                &json!({"email": email, "password": PASSWORD}),
-                None,
-            )
-            .await;
-        assert_client_error_or_success(&registered, "register");
-        if registered.status != 201 {
-            assert_eq!(registered.body["error"], "invalid_email");
-            continue;
-        }
-        let login = app
-            .post(
-                "/login",
-                &json!({"email": email, "password": PASSWORD}),
-                None,
-            )
-            .await;
-        let access = login.body["access_token"]
-            .as_str()
-            .expect("signed in")
-            .to_string();
-        let added = app
-            .post("/account/authenticator", &json!({}), Some(&access))
-            .await;
-        assert_client_error_or_success(&added, "POST /account/authenticator");
-    }
+async fn path_parameters_of_any_length_answer_a_4xx_json_error_on_the_embedded_store() {
+    path_parameters_of_any_length_answer_a_4xx_json_error(Backend::Memory).await;
 }
 
 #[tokio::test]
-async fn path_parameters_of_any_length_answer_a_4xx_json_error() {
-    for backend in backends() {
-        let app = spawn_app(&backend, AppOptions::default()).await;
-        let (admin, user) = tokens(&app).await;
-        for (method, path, token) in [
-            (
-                "GET",
-                format!("/users/{}/two-factor", "u".repeat(2_100)),
-                &admin,
-            ),
-            (
-                "PUT",
-                format!("/users/{}/two-factor", "u".repeat(2_100)),
-                &admin,
-            ),
-            (
-                "GET",
-                format!("/tenants/{}/features/two-factor", "t".repeat(2_100)),
-                &admin,
-            ),
-            (
-                "DELETE",
-                format!("/account/devices/{}", "d".repeat(1_100)),
-                &user,
-            ),
-            (
-                "DELETE",
-                format!("/account/devices/{}", "%F0%9D%90%80".repeat(300)),
-                &user,
-            ),
-        ] {
-            let body = json!({"enabled": false});
-            let reply = app.call(method, &path, Some(&body), Some(token)).await;
-            assert_client_error_or_success(&reply, &format!("{method} {}…", &path[..40]));
-            assert!(
-                reply.status >= 400,
-                "{method} {}…: {}",
-                &path[..40],
-                reply.status
-            );
-        }
-    }
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
+async fn path_parameters_of_any_length_answer_a_4xx_json_error_on_dynamodb_local() {
+    let Some(backend) = Backend::dynamo() else {
+        return;
+    };
+    path_parameters_of_any_length_answer_a_4xx_json_error(backend).await;
 }
 
 /// A JSON value of any shape a client might send in a field.
@@ -357,39 +394,53 @@ fn no_body_field_or_path_parameter_gets_a_5xx_on_dynamodb_local() {
 /// 256 octets. `GET /events?user_id=` takes the id to DynamoDB as a key
 /// (`USER#<id>`, at most 2048 bytes): 700 four-byte characters are within the cap
 /// and three times past the key limit, and DynamoDB's refusal comes back as a 503.
-#[tokio::test]
-async fn query_parameters_of_any_length_answer_a_4xx_json_error() {
-    for backend in backends() {
-        let app = spawn_app(&backend, AppOptions::default()).await;
-        let (admin, user) = tokens(&app).await;
-        let long = percent_encode(&"\u{1D400}".repeat(700));
-        for (path, token) in [
-            (format!("/events?user_id={long}"), &admin),
-            (format!("/events?type={long}"), &admin),
-            (format!("/users?email={long}"), &admin),
-            (format!("/users?cursor={long}"), &admin),
-            (format!("/account/events?cursor={long}"), &user),
-        ] {
-            let reply = app.call("GET", &path, None, Some(token)).await;
-            assert_client_error_or_success(&reply, &format!("GET {}…", &path[..30]));
-            assert!(
-                reply.status >= 400,
-                "GET {}…: {}",
-                &path[..30],
-                reply.status
-            );
-        }
-        // At the cap itself (1024 octets) every value is answered, never a 5xx.
-        let at_cap = "u".repeat(1024);
-        for (path, token) in [
-            (format!("/events?user_id={at_cap}"), &admin),
-            (format!("/events?type={at_cap}"), &admin),
-            (format!("/users?email={at_cap}"), &admin),
-            (format!("/users?cursor={at_cap}"), &admin),
-            (format!("/account/events?cursor={at_cap}"), &user),
-        ] {
-            let reply = app.call("GET", &path, None, Some(token)).await;
-            assert_client_error_or_success(&reply, &format!("GET {}…", &path[..30]));
-        }
+async fn query_parameters_of_any_length_answer_a_4xx_json_error(backend: Backend) {
+    let app = spawn_app(&backend, AppOptions::default()).await;
+    let (admin, user) = tokens(&app).await;
+    let long = percent_encode(&"\u{1D400}".repeat(700));
+    for (path, token) in [
+        (format!("/events?user_id={long}"), &admin),
+        (format!("/events?type={long}"), &admin),
+        (format!("/users?email={long}"), &admin),
+        (format!("/users?cursor={long}"), &admin),
+        (format!("/account/events?cursor={long}"), &user),
+    ] {
+        let reply = app.call("GET", &path, None, Some(token)).await;
+        assert_client_error_or_success(&reply, &format!("GET {}…", &path[..30]));
+        assert!(
+            reply.status >= 400,
+            "GET {}…: {}",
+            &path[..30],
+            reply.status
+        );
     }
+    // At the cap itself (1024 octets) every value is answered, never a 5xx.
+    let at_cap = "u".repeat(1024);
+    for (path, token) in [
+        (format!("/events?user_id={at_cap}"), &admin),
+        (format!("/events?type={at_cap}"), &admin),
+        (format!("/users?email={at_cap}"), &admin),
+        (format!("/users?cursor={at_cap}"), &admin),
+        (format!("/account/events?cursor={at_cap}"), &user),
+    ] {
+        let reply = app.call("GET", &path, None, Some(token)).await;
+        assert_client_error_or_success(&reply, &format!("GET {}…", &path[..30]));
+    }
+}
+
+#[tokio::test]
+async fn query_parameters_of_any_length_answer_a_4xx_json_error_on_the_embedded_store() {
+    query_parameters_of_any_length_answer_a_4xx_json_error(Backend::Memory).await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
+async fn query_parameters_of_any_length_answer_a_4xx_json_error_on_dynamodb_local() {
+    let Some(backend) = Backend::dynamo() else {
+        return;
+    };
+    query_parameters_of_any_length_answer_a_4xx_json_error(backend).await;
 }

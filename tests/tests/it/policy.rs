@@ -316,230 +316,297 @@ impl SmsSide {
     }
 }
 
-async fn backends() -> Vec<Backend> {
-    let mut all = vec![Backend::Memory];
-    all.extend(Backend::dynamo());
-    all
-}
+async fn a_stale_admin_session_cannot_take_away_the_only_factor_of_sms_users(backend: Backend) {
+    let side = SmsSide::new(&backend).await;
+    let stale = side.admin_token(3_600);
+    let r = side.allow_only_the_authenticator(&stale).await;
+    assert_eq!(
+        (r.status, r.error.as_str()),
+        (403, "step_up_required"),
+        "removing sms leaves an SMS-only user with 2FA on and nothing to prove it with: {:?}",
+        r.body
+    );
+    let login = side.sms_user_login().await;
+    assert_eq!(
+        (login.body["status"].as_str(), &login.body["providers"]),
+        (Some("two_factor_required"), &json!(["sms"])),
+        "refused: nothing changed: {:?}",
+        login.body
+    );
 
-#[tokio::test]
-async fn a_stale_admin_session_cannot_take_away_the_only_factor_of_sms_users() {
-    for backend in backends().await {
-        let side = SmsSide::new(&backend).await;
-        let stale = side.admin_token(3_600);
-        let r = side.allow_only_the_authenticator(&stale).await;
-        assert_eq!(
-            (r.status, r.error.as_str()),
-            (403, "step_up_required"),
-            "removing sms leaves an SMS-only user with 2FA on and nothing to prove it with: {:?}",
-            r.body
-        );
-        let login = side.sms_user_login().await;
-        assert_eq!(
-            (login.body["status"].as_str(), &login.body["providers"]),
-            (Some("two_factor_required"), &json!(["sms"])),
-            "refused: nothing changed: {:?}",
-            login.body
-        );
-
-        let fresh = side.admin_token(0);
-        let r = side.allow_only_the_authenticator(&fresh).await;
-        assert_eq!(r.status, 200, "{:?}", r.body);
-        assert_eq!(
-            (&r.body["allowed_providers"], &r.body["stranded_users"]),
-            (&json!(["authenticator"]), &json!(1)),
-            "the admin is told how many users the change strands"
-        );
-        let r = side
-            .app
-            .call(
-                "PUT",
-                "/settings/two-factor",
-                Some(&json!({"remember_browser": false})),
-                Some(&stale),
-            )
-            .await;
-        assert_eq!(
-            (r.status, &r.body["stranded_users"]),
-            (200, &json!(0)),
-            "a change that strands nobody and weakens nothing needs no step-up: {:?}",
-            r.body
-        );
-    }
-}
-
-#[tokio::test]
-async fn the_password_alone_never_enrols_a_factor_on_an_account_whose_factor_was_taken_away() {
-    for backend in backends().await {
-        let side = SmsSide::new(&backend).await;
-        let r = side
-            .allow_only_the_authenticator(&side.admin_token(0))
-            .await;
-        assert_eq!(r.status, 200, "{:?}", r.body);
-
-        // Whoever has the password: no setup token, so no authenticator of their own,
-        // no recovery codes and no session.
-        let login = side.sms_user_login().await;
-        assert_eq!(
-            (login.status, login.error.as_str()),
-            (403, "forbidden"),
-            "{:?}",
-            login.body
-        );
-        assert!(
-            login.body.get("setup_token").is_none() && login.body.get("access_token").is_none(),
-            "{:?}",
-            login.body
-        );
-
-        // An admin (with its own fresh second factor) resets the user's second factor:
-        // now the password leads to setup, as for an account that never had one.
-        let reset = side
-            .app
-            .post(
-                &format!("/users/{}/reset-two-factor", side.sms_user.id),
-                &json!({}),
-                Some(&side.admin_token(0)),
-            )
-            .await;
-        assert_eq!(reset.status, 204, "{:?}", reset.body);
-        let login = side.sms_user_login().await;
-        assert_eq!(
-            login.body["status"], "two_factor_setup_required",
-            "{:?}",
-            login.body
-        );
-        let setup = login.body["setup_token"].as_str().unwrap();
-        let enrol = side
-            .app
-            .post("/account/authenticator", &json!({}), Some(setup))
-            .await;
-        assert_eq!(enrol.status, 200, "{:?}", enrol.body);
-    }
-}
-
-#[tokio::test]
-async fn a_factor_allowed_again_signs_in_as_before_and_a_new_user_still_sets_one_up() {
-    for backend in backends().await {
-        let side = SmsSide::new(&backend).await;
-        let fresh = side.admin_token(0);
-        assert_eq!(side.allow_only_the_authenticator(&fresh).await.status, 200);
-        let r = side
-            .app
-            .call(
-                "PUT",
-                "/settings/two-factor",
-                Some(&json!({"allowed_providers": ["authenticator", "sms"]})),
-                Some(&fresh),
-            )
-            .await;
-        assert_eq!(r.status, 200, "{:?}", r.body);
-        let login = side.sms_user_login().await;
-        assert_eq!(
-            (login.body["status"].as_str(), &login.body["providers"]),
-            (Some("two_factor_required"), &json!(["sms"])),
-            "{:?}",
-            login.body
-        );
-
-        // A user who never had a second factor the side allowed is sent to set one up.
-        let r = side
-            .app
-            .post(
-                "/register",
-                &json!({"tenant": "acme", "email": "new@acme.example", "password": PASSWORD}),
-                None,
-            )
-            .await;
-        assert_eq!(r.status, 201, "{:?}", r.body);
-        let r = side
-            .app
-            .call(
-                "PUT",
-                "/settings/two-factor",
-                Some(&json!({"behaviour": "forced", "allowed_providers": ["authenticator"]})),
-                Some(&fresh),
-            )
-            .await;
-        assert_eq!(
-            (r.status, &r.body["stranded_users"]),
-            (200, &json!(1)),
-            "only the SMS user is stranded, not the new one: {:?}",
-            r.body
-        );
-        let login = side
-            .app
-            .post(
-                "/login",
-                &json!({"tenant": "acme", "email": "new@acme.example", "password": PASSWORD}),
-                None,
-            )
-            .await;
-        assert_eq!(
-            login.body["status"], "two_factor_setup_required",
-            "{:?}",
-            login.body
-        );
-    }
-}
-
-#[tokio::test]
-async fn a_user_left_only_a_recovery_code_signs_in_with_it_and_then_cannot_enrol_with_the_password_alone()
- {
-    for backend in backends().await {
-        let side = SmsSide::new(&backend).await;
-        let core = &side.app.api.core;
-        let code = twofa::codes::new_recovery_codes().expect("randomness")[0]
-            .expose()
-            .clone();
-        let code = code.as_str();
-        twofa::testing::patch_user(
-            core,
-            &side.sms_user,
-            twofa::user::UserPatch {
-                recovery_codes: Some(vec![twofa::codes::recovery_code_hash(
-                    &core.hash_key,
-                    &side.sms_user.id,
-                    code,
-                )]),
-                ..Default::default()
-            },
+    let fresh = side.admin_token(0);
+    let r = side.allow_only_the_authenticator(&fresh).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        (&r.body["allowed_providers"], &r.body["stranded_users"]),
+        (&json!(["authenticator"]), &json!(1)),
+        "the admin is told how many users the change strands"
+    );
+    let r = side
+        .app
+        .call(
+            "PUT",
+            "/settings/two-factor",
+            Some(&json!({"remember_browser": false})),
+            Some(&stale),
         )
         .await;
-        let r = side
-            .allow_only_the_authenticator(&side.admin_token(3_600))
-            .await;
-        assert_eq!(
-            (r.status, &r.body["stranded_users"]),
-            (200, &json!(0)),
-            "a recovery code is left: nobody is stranded yet: {:?}",
-            r.body
-        );
+    assert_eq!(
+        (r.status, &r.body["stranded_users"]),
+        (200, &json!(0)),
+        "a change that strands nobody and weakens nothing needs no step-up: {:?}",
+        r.body
+    );
+}
 
-        let login = side.sms_user_login().await;
-        assert_eq!(
-            (login.body["status"].as_str(), &login.body["providers"]),
-            (Some("two_factor_required"), &json!([])),
-            "{:?}",
-            login.body
-        );
-        let signed = side
-            .app
-            .post(
-                "/verify-code",
-                &json!({"two_factor_token": login.body["two_factor_token"], "provider": "recovery_code", "code": code}),
-                None,
-            )
-            .await;
-        assert_eq!(signed.body["status"], "signed_in", "{:?}", signed.body);
+#[tokio::test]
+async fn a_stale_admin_session_cannot_take_away_the_only_factor_of_sms_users_on_the_embedded_store()
+{
+    a_stale_admin_session_cannot_take_away_the_only_factor_of_sms_users(Backend::Memory).await;
+}
 
-        // The code is spent: the password alone must not now enrol a factor.
-        let login = side.sms_user_login().await;
-        assert_eq!(
-            (login.status, login.error.as_str()),
-            (403, "forbidden"),
-            "{:?}",
-            login.body
-        );
-    }
+#[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
+async fn a_stale_admin_session_cannot_take_away_the_only_factor_of_sms_users_on_dynamodb_local() {
+    let Some(backend) = Backend::dynamo() else {
+        return;
+    };
+    a_stale_admin_session_cannot_take_away_the_only_factor_of_sms_users(backend).await;
+}
+
+async fn the_password_alone_never_enrols_a_factor_on_an_account_whose_factor_was_taken_away(
+    backend: Backend,
+) {
+    let side = SmsSide::new(&backend).await;
+    let r = side
+        .allow_only_the_authenticator(&side.admin_token(0))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+
+    // Whoever has the password: no setup token, so no authenticator of their own,
+    // no recovery codes and no session.
+    let login = side.sms_user_login().await;
+    assert_eq!(
+        (login.status, login.error.as_str()),
+        (403, "forbidden"),
+        "{:?}",
+        login.body
+    );
+    assert!(
+        login.body.get("setup_token").is_none() && login.body.get("access_token").is_none(),
+        "{:?}",
+        login.body
+    );
+
+    // An admin (with its own fresh second factor) resets the user's second factor:
+    // now the password leads to setup, as for an account that never had one.
+    let reset = side
+        .app
+        .post(
+            &format!("/users/{}/reset-two-factor", side.sms_user.id),
+            &json!({}),
+            Some(&side.admin_token(0)),
+        )
+        .await;
+    assert_eq!(reset.status, 204, "{:?}", reset.body);
+    let login = side.sms_user_login().await;
+    assert_eq!(
+        login.body["status"], "two_factor_setup_required",
+        "{:?}",
+        login.body
+    );
+    let setup = login.body["setup_token"].as_str().unwrap();
+    let enrol = side
+        .app
+        .post("/account/authenticator", &json!({}), Some(setup))
+        .await;
+    assert_eq!(enrol.status, 200, "{:?}", enrol.body);
+}
+
+#[tokio::test]
+async fn the_password_alone_never_enrols_a_factor_on_an_account_whose_factor_was_taken_away_on_the_embedded_store()
+ {
+    the_password_alone_never_enrols_a_factor_on_an_account_whose_factor_was_taken_away(
+        Backend::Memory,
+    )
+    .await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
+async fn the_password_alone_never_enrols_a_factor_on_an_account_whose_factor_was_taken_away_on_dynamodb_local()
+ {
+    let Some(backend) = Backend::dynamo() else {
+        return;
+    };
+    the_password_alone_never_enrols_a_factor_on_an_account_whose_factor_was_taken_away(backend)
+        .await;
+}
+
+async fn a_factor_allowed_again_signs_in_as_before_and_a_new_user_still_sets_one_up(
+    backend: Backend,
+) {
+    let side = SmsSide::new(&backend).await;
+    let fresh = side.admin_token(0);
+    assert_eq!(side.allow_only_the_authenticator(&fresh).await.status, 200);
+    let r = side
+        .app
+        .call(
+            "PUT",
+            "/settings/two-factor",
+            Some(&json!({"allowed_providers": ["authenticator", "sms"]})),
+            Some(&fresh),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let login = side.sms_user_login().await;
+    assert_eq!(
+        (login.body["status"].as_str(), &login.body["providers"]),
+        (Some("two_factor_required"), &json!(["sms"])),
+        "{:?}",
+        login.body
+    );
+
+    // A user who never had a second factor the side allowed is sent to set one up.
+    let r = side
+        .app
+        .post(
+            "/register",
+            &json!({"tenant": "acme", "email": "new@acme.example", "password": PASSWORD}),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let r = side
+        .app
+        .call(
+            "PUT",
+            "/settings/two-factor",
+            Some(&json!({"behaviour": "forced", "allowed_providers": ["authenticator"]})),
+            Some(&fresh),
+        )
+        .await;
+    assert_eq!(
+        (r.status, &r.body["stranded_users"]),
+        (200, &json!(1)),
+        "only the SMS user is stranded, not the new one: {:?}",
+        r.body
+    );
+    let login = side
+        .app
+        .post(
+            "/login",
+            &json!({"tenant": "acme", "email": "new@acme.example", "password": PASSWORD}),
+            None,
+        )
+        .await;
+    assert_eq!(
+        login.body["status"], "two_factor_setup_required",
+        "{:?}",
+        login.body
+    );
+}
+
+#[tokio::test]
+async fn a_factor_allowed_again_signs_in_as_before_and_a_new_user_still_sets_one_up_on_the_embedded_store()
+ {
+    a_factor_allowed_again_signs_in_as_before_and_a_new_user_still_sets_one_up(Backend::Memory)
+        .await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
+async fn a_factor_allowed_again_signs_in_as_before_and_a_new_user_still_sets_one_up_on_dynamodb_local()
+ {
+    let Some(backend) = Backend::dynamo() else {
+        return;
+    };
+    a_factor_allowed_again_signs_in_as_before_and_a_new_user_still_sets_one_up(backend).await;
+}
+
+async fn a_user_left_only_a_recovery_code_signs_in_with_it_and_then_cannot_enrol_with_the_password_alone(
+    backend: Backend,
+) {
+    let side = SmsSide::new(&backend).await;
+    let core = &side.app.api.core;
+    let code = twofa::codes::new_recovery_codes().expect("randomness")[0]
+        .expose()
+        .clone();
+    let code = code.as_str();
+    twofa::testing::patch_user(
+        core,
+        &side.sms_user,
+        twofa::user::UserPatch {
+            recovery_codes: Some(vec![twofa::codes::recovery_code_hash(
+                &core.hash_key,
+                &side.sms_user.id,
+                code,
+            )]),
+            ..Default::default()
+        },
+    )
+    .await;
+    let r = side
+        .allow_only_the_authenticator(&side.admin_token(3_600))
+        .await;
+    assert_eq!(
+        (r.status, &r.body["stranded_users"]),
+        (200, &json!(0)),
+        "a recovery code is left: nobody is stranded yet: {:?}",
+        r.body
+    );
+
+    let login = side.sms_user_login().await;
+    assert_eq!(
+        (login.body["status"].as_str(), &login.body["providers"]),
+        (Some("two_factor_required"), &json!([])),
+        "{:?}",
+        login.body
+    );
+    let signed = side
+        .app
+        .post(
+            "/verify-code",
+            &json!({"two_factor_token": login.body["two_factor_token"], "provider": "recovery_code", "code": code}),
+            None,
+        )
+        .await;
+    assert_eq!(signed.body["status"], "signed_in", "{:?}", signed.body);
+
+    // The code is spent: the password alone must not now enrol a factor.
+    let login = side.sms_user_login().await;
+    assert_eq!(
+        (login.status, login.error.as_str()),
+        (403, "forbidden"),
+        "{:?}",
+        login.body
+    );
+}
+
+#[tokio::test]
+async fn a_user_left_only_a_recovery_code_signs_in_with_it_and_then_cannot_enrol_with_the_password_alone_on_the_embedded_store()
+ {
+    a_user_left_only_a_recovery_code_signs_in_with_it_and_then_cannot_enrol_with_the_password_alone(Backend::Memory).await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
+async fn a_user_left_only_a_recovery_code_signs_in_with_it_and_then_cannot_enrol_with_the_password_alone_on_dynamodb_local()
+ {
+    let Some(backend) = Backend::dynamo() else {
+        return;
+    };
+    a_user_left_only_a_recovery_code_signs_in_with_it_and_then_cannot_enrol_with_the_password_alone(backend).await;
 }

@@ -191,144 +191,194 @@ async fn sign_in_code(app: &TestApp, email: &str, provider: &str) -> e2e::Reply 
     .await
 }
 
-fn backends() -> Vec<Backend> {
-    let mut all = vec![Backend::Memory];
-    all.extend(Backend::dynamo());
-    all
-}
-
 /// Red team: accounts anyone can register turn their own 2FA on and ask their own
 /// sign-in codes and password resets; those used to count in the side's hourly
 /// sign-in budget (here 3), and every other user of the side was refused.
-#[tokio::test]
-async fn throwaway_accounts_asking_their_own_codes_and_resets_leave_other_users_sign_in_codes_alone()
- {
-    for backend in backends() {
-        let app = spawn_app(
-            &backend,
-            AppOptions {
-                config: config(&[
-                    ("SEND_LIMIT_PER_TENANT_PER_HOUR", "3"),
-                    ("PASSWORD_RESET_ANSWER_MS", "0"),
-                ]),
-                ..Default::default()
-            },
-        )
-        .await;
-        with_two_factor_on(&app, "victim@example.com", None).await;
-        for i in 0..2 {
-            let email = format!("throwaway{i}@attacker.example");
-            with_two_factor_on(&app, &email, None).await;
-            assert_eq!(sign_in_code(&app, &email, "email").await.status, 202);
-            let r = app
-                .post("/password/forgot", &json!({"email": email}), None)
-                .await;
-            assert_eq!(r.status, 202);
-        }
-        let r = sign_in_code(&app, "victim@example.com", "email").await;
-
-        assert_eq!(r.status, 202, "the victim's sign-in code: {:?}", r.body);
-        assert_eq!(
-            app.outbox()
-                .await
-                .iter()
-                .filter(|m| m["code"].is_string()
-                    && m["to"]
-                        .as_str()
-                        .is_some_and(|t| t.ends_with("@attacker.example")))
-                .count(),
-            2 * 3,
-            "each throwaway got its confirmation, its sign-in code and its reset"
-        );
+async fn throwaway_accounts_asking_their_own_codes_and_resets_leave_other_users_sign_in_codes_alone(
+    backend: Backend,
+) {
+    let app = spawn_app(
+        &backend,
+        AppOptions {
+            config: config(&[
+                ("SEND_LIMIT_PER_TENANT_PER_HOUR", "3"),
+                ("PASSWORD_RESET_ANSWER_MS", "0"),
+            ]),
+            ..Default::default()
+        },
+    )
+    .await;
+    with_two_factor_on(&app, "victim@example.com", None).await;
+    for i in 0..2 {
+        let email = format!("throwaway{i}@attacker.example");
+        with_two_factor_on(&app, &email, None).await;
+        assert_eq!(sign_in_code(&app, &email, "email").await.status, 202);
+        let r = app
+            .post("/password/forgot", &json!({"email": email}), None)
+            .await;
+        assert_eq!(r.status, 202);
     }
+    let r = sign_in_code(&app, "victim@example.com", "email").await;
+
+    assert_eq!(r.status, 202, "the victim's sign-in code: {:?}", r.body);
+    assert_eq!(
+        app.outbox()
+            .await
+            .iter()
+            .filter(|m| m["code"].is_string()
+                && m["to"]
+                    .as_str()
+                    .is_some_and(|t| t.ends_with("@attacker.example")))
+            .count(),
+        2 * 3,
+        "each throwaway got its confirmation, its sign-in code and its reset"
+    );
+}
+
+#[tokio::test]
+async fn throwaway_accounts_asking_their_own_codes_and_resets_leave_other_users_sign_in_codes_alone_on_the_embedded_store()
+ {
+    throwaway_accounts_asking_their_own_codes_and_resets_leave_other_users_sign_in_codes_alone(
+        Backend::Memory,
+    )
+    .await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
+async fn throwaway_accounts_asking_their_own_codes_and_resets_leave_other_users_sign_in_codes_alone_on_dynamodb_local()
+ {
+    let Some(backend) = Backend::dynamo() else {
+        return;
+    };
+    throwaway_accounts_asking_their_own_codes_and_resets_leave_other_users_sign_in_codes_alone(
+        backend,
+    )
+    .await;
 }
 
 /// Red team: throwaway accounts ask `confirm_phone` for the victim's number, which
 /// used to spend the number's hourly cap (here 3, one of it the victim's own
 /// confirmation): the victim got the strangers' texts and then no sign-in code.
-#[tokio::test]
-async fn confirmations_strangers_send_to_a_number_leave_its_owners_sign_in_codes_alone() {
-    for backend in backends() {
-        let app = spawn_app(
-            &backend,
-            AppOptions {
-                config: config(&[("SEND_LIMIT_PER_DESTINATION_PER_HOUR", "3")]),
-                ..Default::default()
-            },
-        )
-        .await;
-        let number = e2e::unique_number();
-        with_two_factor_on(&app, "victim@example.com", Some(&number)).await;
-        let mut answers = Vec::new();
-        for i in 0..3 {
-            let access = register(&app, &format!("throwaway{i}@attacker.example"), None).await;
-            let r = app
-                .post(
-                    "/send-code",
-                    &json!({"purpose": "confirm_phone", "phone_number": number}),
-                    Some(&access),
-                )
-                .await;
-            answers.push(r.status);
-        }
-        assert_eq!(
-            answers,
-            [202, 202, 429],
-            "strangers text the number at most its cap, the owner's confirmation included"
-        );
-
-        let r = sign_in_code(&app, "victim@example.com", "sms").await;
-
-        assert_eq!(r.status, 202, "the owner's sign-in code: {:?}", r.body);
+async fn confirmations_strangers_send_to_a_number_leave_its_owners_sign_in_codes_alone(
+    backend: Backend,
+) {
+    let app = spawn_app(
+        &backend,
+        AppOptions {
+            config: config(&[("SEND_LIMIT_PER_DESTINATION_PER_HOUR", "3")]),
+            ..Default::default()
+        },
+    )
+    .await;
+    let number = e2e::unique_number();
+    with_two_factor_on(&app, "victim@example.com", Some(&number)).await;
+    let mut answers = Vec::new();
+    for i in 0..3 {
+        let access = register(&app, &format!("throwaway{i}@attacker.example"), None).await;
+        let r = app
+            .post(
+                "/send-code",
+                &json!({"purpose": "confirm_phone", "phone_number": number}),
+                Some(&access),
+            )
+            .await;
+        answers.push(r.status);
     }
+    assert_eq!(
+        answers,
+        [202, 202, 429],
+        "strangers text the number at most its cap, the owner's confirmation included"
+    );
+
+    let r = sign_in_code(&app, "victim@example.com", "sms").await;
+
+    assert_eq!(r.status, 202, "the owner's sign-in code: {:?}", r.body);
+}
+
+#[tokio::test]
+async fn confirmations_strangers_send_to_a_number_leave_its_owners_sign_in_codes_alone_on_the_embedded_store()
+ {
+    confirmations_strangers_send_to_a_number_leave_its_owners_sign_in_codes_alone(Backend::Memory)
+        .await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
+async fn confirmations_strangers_send_to_a_number_leave_its_owners_sign_in_codes_alone_on_dynamodb_local()
+ {
+    let Some(backend) = Backend::dynamo() else {
+        return;
+    };
+    confirmations_strangers_send_to_a_number_leave_its_owners_sign_in_codes_alone(backend).await;
 }
 
 /// Red team: anonymous `/password/forgot` requests for the victim's address each
 /// mailed a new code that replaced the one the victim was typing (and used up the
 /// address's reset budget, so the victim's own request later sent nothing). A reset
 /// code stays the only one while it lives: the owner's code still resets.
-#[tokio::test]
-async fn anonymous_reset_requests_do_not_void_the_code_the_owner_is_typing() {
-    for backend in backends() {
-        let app = spawn_app(
-            &backend,
-            AppOptions {
-                config: config(&[
-                    ("RESEND_COOLDOWN_SECONDS", "0"),
-                    ("PASSWORD_RESET_ANSWER_MS", "0"),
-                ]),
-                ..Default::default()
-            },
-        )
+async fn anonymous_reset_requests_do_not_void_the_code_the_owner_is_typing(backend: Backend) {
+    let app = spawn_app(
+        &backend,
+        AppOptions {
+            config: config(&[
+                ("RESEND_COOLDOWN_SECONDS", "0"),
+                ("PASSWORD_RESET_ANSWER_MS", "0"),
+            ]),
+            ..Default::default()
+        },
+    )
+    .await;
+    let email = "victim@example.com";
+    let access = register(&app, email, None).await;
+    confirm(&app, &access, email, None).await;
+    let r = app
+        .post("/password/forgot", &json!({"email": email}), None)
         .await;
-        let email = "victim@example.com";
-        let access = register(&app, email, None).await;
-        confirm(&app, &access, email, None).await;
+    assert_eq!(r.status, 202);
+    let code = app
+        .last_code_to(email)
+        .await
+        .expect("the owner's reset code");
+    for _ in 0..10 {
         let r = app
             .post("/password/forgot", &json!({"email": email}), None)
             .await;
         assert_eq!(r.status, 202);
-        let code = app
-            .last_code_to(email)
-            .await
-            .expect("the owner's reset code");
-        for _ in 0..10 {
-            let r = app
-                .post("/password/forgot", &json!({"email": email}), None)
-                .await;
-            assert_eq!(r.status, 202);
-        }
-
-        let r = app
-            .post(
-                "/password/reset",
-                &json!({"email": email, "code": code, "new_password": "a fresh and unguessable passphrase"}),
-                None,
-            )
-            .await;
-
-        assert_eq!(r.status, 204, "the owner's reset code: {:?}", r.body);
     }
+
+    let r = app
+        .post(
+            "/password/reset",
+            &json!({"email": email, "code": code, "new_password": "a fresh and unguessable passphrase"}),
+            None,
+        )
+        .await;
+
+    assert_eq!(r.status, 204, "the owner's reset code: {:?}", r.body);
+}
+
+#[tokio::test]
+async fn anonymous_reset_requests_do_not_void_the_code_the_owner_is_typing_on_the_embedded_store() {
+    anonymous_reset_requests_do_not_void_the_code_the_owner_is_typing(Backend::Memory).await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
+async fn anonymous_reset_requests_do_not_void_the_code_the_owner_is_typing_on_dynamodb_local() {
+    let Some(backend) = Backend::dynamo() else {
+        return;
+    };
+    anonymous_reset_requests_do_not_void_the_code_the_owner_is_typing(backend).await;
 }
 
 /// Issue 22: a send refused by one limit gives back what the others counted (`count
@@ -521,43 +571,54 @@ async fn a_count_whose_answer_was_lost_and_retried_counts_the_send_once() {
 /// lock it for 30 days), and `/password/forgot` sends nothing to a locked account,
 /// so the owner, who has forgotten the password, cannot get a reset code while a
 /// stranger keeps the lock up: 202, and nothing in the inbox.
-#[tokio::test]
-#[ignore = "open: strangers lock the account with wrong passwords and the owner's reset sends nothing"]
-async fn wrong_passwords_from_a_stranger_do_not_silence_the_owners_reset() {
-    for backend in backends() {
-        let app = spawn_app(
-            &backend,
-            AppOptions {
-                config: config(&[("PASSWORD_RESET_ANSWER_MS", "0"), ("LOCKED_ANSWER_MS", "0")]),
-                ..Default::default()
-            },
+async fn wrong_passwords_from_a_stranger_do_not_silence_the_owners_reset(backend: Backend) {
+    let app = spawn_app(
+        &backend,
+        AppOptions {
+            config: config(&[("PASSWORD_RESET_ANSWER_MS", "0"), ("LOCKED_ANSWER_MS", "0")]),
+            ..Default::default()
+        },
+    )
+    .await;
+    let email = "victim@example.com";
+    let access = register(&app, email, None).await;
+    confirm(&app, &access, email, None).await;
+    for _ in 0..5 {
+        app.post(
+            "/login",
+            &json!({"email": email, "password": "a stranger's guess at it"}),
+            None,
         )
         .await;
-        let email = "victim@example.com";
-        let access = register(&app, email, None).await;
-        confirm(&app, &access, email, None).await;
-        for _ in 0..5 {
-            app.post(
-                "/login",
-                &json!({"email": email, "password": "a stranger's guess at it"}),
-                None,
-            )
-            .await;
-        }
-        let before = app.outbox().await.len();
-
-        let r = app
-            .post("/password/forgot", &json!({"email": email}), None)
-            .await;
-
-        assert_eq!(r.status, 202);
-        let reset_mails = app.outbox().await[before..]
-            .iter()
-            .filter(|m| m["to"] == email && m["code"].is_string())
-            .count();
-        assert_eq!(
-            reset_mails, 1,
-            "the owner asked for a reset code and none came"
-        );
     }
+    let before = app.outbox().await.len();
+
+    let r = app
+        .post("/password/forgot", &json!({"email": email}), None)
+        .await;
+
+    assert_eq!(r.status, 202);
+    let reset_mails = app.outbox().await[before..]
+        .iter()
+        .filter(|m| m["to"] == email && m["code"].is_string())
+        .count();
+    assert_eq!(
+        reset_mails, 1,
+        "the owner asked for a reset code and none came"
+    );
+}
+
+#[tokio::test]
+#[ignore = "open: strangers lock the account with wrong passwords and the owner's reset sends nothing"]
+async fn wrong_passwords_from_a_stranger_do_not_silence_the_owners_reset_on_the_embedded_store() {
+    wrong_passwords_from_a_stranger_do_not_silence_the_owners_reset(Backend::Memory).await;
+}
+
+#[tokio::test]
+#[ignore = "open: strangers lock the account with wrong passwords and the owner's reset sends nothing"]
+async fn wrong_passwords_from_a_stranger_do_not_silence_the_owners_reset_on_dynamodb_local() {
+    let Some(backend) = Backend::dynamo() else {
+        return;
+    };
+    wrong_passwords_from_a_stranger_do_not_silence_the_owners_reset(backend).await;
 }
