@@ -15,11 +15,11 @@
 //!    [`tenant`] (with a side's policy, [`tenant::SidePolicy`]), [`audit`].
 //! 4. Ports and adapters: [`config`], `sdk`, [`store`] (adapters `memory` and
 //!    `dynamo`), [`senders`] (`log`, `sns`, `twilio`, `ses`).
-//! 5. Wiring: [`app`] (the [`app::Core`] a handler works through).
-//! 6. Use cases: [`flows`]: what a handler drives through the `Core` (attempts,
-//!    sessions and tokens, a pending sign-in, a side's policy), answering one error
-//!    type, [`flows::FlowError`].
-//! 7. The HTTP edge every function shares: [`api`], which maps a `FlowError` to
+//! 5. The application, [`app`]: the [`app::Core`] a handler works through, and the
+//!    use cases it drives through it, [`app::flows`] (attempts, sessions and tokens,
+//!    a pending sign-in, a side's policy), answering one error type,
+//!    [`app::flows::FlowError`]. They are re-exported as [`flows`].
+//! 6. The HTTP edge every function shares: [`api`], which maps a `FlowError` to
 //!    its status and contract code in one place.
 //!
 //! Layers 1 to 4 never name an HTTP type, and only the adapters an AWS one.
@@ -39,7 +39,7 @@ pub mod config;
 pub mod crypto;
 pub mod devices;
 pub mod email;
-pub mod flows;
+pub use app::flows;
 pub mod ids;
 mod jwt_crypto;
 pub mod lockout;

@@ -326,7 +326,7 @@ impl UserPatch {
 
     /// The same change with a new security stamp: the one way a change ends the
     /// user's remembered browsers and every access and setup token issued before it.
-    /// Handlers write it through `crate::flows::rotate_stamp`, which also hands the
+    /// Handlers write it through `crate::app::flows::rotate_stamp`, which also hands the
     /// acting client a fresh token.
     pub fn rotating_stamp(self) -> Self {
         Self {

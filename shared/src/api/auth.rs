@@ -3,8 +3,8 @@
 
 use super::{ApiError, ErrorCode, Request, bearer_token};
 use crate::app::Core;
-pub use crate::flows::Caller;
-use crate::flows::{load_side, stamp_digest, user_of_token};
+pub use crate::app::flows::Caller;
+use crate::app::flows::{load_side, stamp_digest, user_of_token};
 use crate::policy::adding_a_factor_needs_step_up;
 use crate::side::Side;
 use crate::tokens::TokenKind;

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use super::Response;
 use super::request::MAX_BODY_BYTES;
-use crate::flows::FlowError;
+use crate::app::flows::FlowError;
 use crate::store::StoreError;
 
 macro_rules! error_codes {

@@ -225,7 +225,7 @@ impl World {
             amr,
             mfa_at,
             sid,
-            ..crate::flows::token_for(&self.core, user)
+            ..crate::app::flows::token_for(&self.core, user)
         };
         self.core
             .tokens

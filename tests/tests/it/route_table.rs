@@ -347,7 +347,7 @@ fn every_setting_the_code_reads_is_set_by_the_template() {
     let mut read = BTreeSet::new();
     for file in [
         "shared/src/config.rs",
-        "shared/src/app.rs",
+        "shared/src/app/mod.rs",
         "shared/src/store/dynamo/mod.rs",
         "shared/src/senders/twilio.rs",
         "shared/src/senders/sns.rs",

@@ -1,5 +1,8 @@
-//! Wiring: the settings, keys, clock and store a handler works with ([`Core`]), and
-//! the builders the Lambda mains and the local API call once at start.
+//! The application: its wiring (the settings, keys, clock and store a handler works
+//! with, [`Core`], and the builders the Lambda mains and the local API call once at
+//! start) and the use cases a handler drives through it ([`flows`]).
+
+pub mod flows;
 
 use std::sync::Arc;
 
