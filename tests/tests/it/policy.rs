@@ -216,64 +216,8 @@ struct SmsSide {
 
 impl SmsSide {
     async fn new(backend: &Backend) -> Self {
-        use twofa::side::Side;
-        use twofa::testing::{patch_user, seed_user};
-        use twofa::user::{Authenticator, UserPatch};
         let app = spawn_app(backend, AppOptions::default()).await;
-        let core = &app.api.core;
-        local_api::admin::seed_host_admin(core, "root@example.com", PASSWORD)
-            .await
-            .expect("a host admin");
-        let root = app
-            .post(
-                "/login",
-                &json!({"email": "root@example.com", "password": PASSWORD}),
-                None,
-            )
-            .await;
-        let root = root.body["access_token"].as_str().expect("root signs in");
-        let r = app
-            .post(
-                "/tenants",
-                &json!({"name": "Acme", "admin_email": "boss@acme.example", "admin_password": PASSWORD}),
-                Some(root),
-            )
-            .await;
-        assert_eq!(r.status, 201, "{:?}", r.body);
-        let admin_id = r.body["admin_user_id"].as_str().unwrap();
-        let admin = core.store.user(&admin_id.into()).await.unwrap().unwrap();
-        let admin = patch_user(
-            core,
-            &admin,
-            UserPatch {
-                two_factor_enabled: Some(true),
-                authenticator: Some(Some(Authenticator {
-                    sealed_key: "sealed".into(),
-                    enabled: true,
-                })),
-                ..Default::default()
-            },
-        )
-        .await;
-        let user = seed_user(
-            core,
-            Side::Tenant("acme".into()),
-            "sam@acme.example",
-            PASSWORD,
-            &[],
-        )
-        .await;
-        let sms_user = patch_user(
-            core,
-            &user,
-            UserPatch {
-                phone_number: Some(Some(twofa::testing::test_phone("+12015550123"))),
-                phone_number_confirmed: Some(true),
-                two_factor_enabled: Some(true),
-                ..Default::default()
-            },
-        )
-        .await;
+        let (admin, sms_user) = super::policy_races::sms_side(&app).await;
         SmsSide {
             app,
             admin,

@@ -29,7 +29,7 @@ fn access(app: &TestApp, user: &User, amr: &[Amr], mfa_at: Option<i64>) -> Strin
 
 /// A tenant `acme` whose admin has 2FA on (an authenticator), and a user of it whose
 /// only second factor is a confirmed phone (no recovery codes).
-async fn sms_side(app: &TestApp) -> (User, User) {
+pub(crate) async fn sms_side(app: &TestApp) -> (User, User) {
     let core = &app.api.core;
     local_api::admin::seed_host_admin(core, "root@example.com", PASSWORD)
         .await
