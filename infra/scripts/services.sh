@@ -74,10 +74,12 @@ install_dynamodb() {
 }
 
 install_moto() {
-    if [[ ! -x "$DIR/venv/bin/moto_server" ]]; then
-        log "installing moto[server] into .services/venv"
+    # PyJWT beside moto (whose cryptography it uses): the relying-party test verifies
+    # twofa's access tokens with it (tests/relying/verify_with_pyjwt.py).
+    if [[ ! -x "$DIR/venv/bin/moto_server" ]] || ! "$DIR/venv/bin/python" -c 'import jwt' 2>/dev/null; then
+        log "installing moto[server] and PyJWT into .services/venv"
         python3 -m venv "$DIR/venv" >"$DIR/install-moto.log" 2>&1 \
-            && "$DIR/venv/bin/pip" install --quiet 'moto[server]' >>"$DIR/install-moto.log" 2>&1 \
+            && "$DIR/venv/bin/pip" install --quiet 'moto[server]' 'pyjwt[crypto]' >>"$DIR/install-moto.log" 2>&1 \
             || { log "installing moto failed, see .services/install-moto.log"; return 1; }
     fi
 }

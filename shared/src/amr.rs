@@ -57,6 +57,30 @@ impl PartialEq<&str> for Amr {
     }
 }
 
+/// What an access token's `amr` says of a sign-in that used `methods`: only values
+/// RFC 8176 registers, so a relying API's library knows each. A code sent by email
+/// and a recovery code are one-time codes (`otp`); a text is `sms`; a remembered
+/// browser adds nothing (it is a bearer cookie, not a proof of possession); two
+/// distinct factors add `mfa`. Events keep the exact methods ([`Amr`]).
+pub fn rfc8176(methods: &[Amr]) -> Vec<String> {
+    let mut names: Vec<&'static str> = Vec::new();
+    for m in methods {
+        let name = match m {
+            Amr::Pwd => "pwd",
+            Amr::Otp | Amr::Email | Amr::Rec => "otp",
+            Amr::Sms => "sms",
+            Amr::Device => continue,
+        };
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    if names.contains(&"pwd") && names.len() > 1 {
+        names.push("mfa");
+    }
+    names.into_iter().map(str::to_string).collect()
+}
+
 // An event's detail (`crate::audit::SecurityEvent::detail`) holds it as its name.
 impl From<Amr> for serde_json::Value {
     fn from(amr: Amr) -> Self {
@@ -93,5 +117,19 @@ mod tests {
             assert_eq!(amr.to_string(), name);
         }
         assert!(serde_json::from_value::<Amr>(serde_json::json!("hwk")).is_err());
+    }
+
+    #[test]
+    fn an_access_token_names_only_registered_methods_and_mfa_for_two_factors() {
+        for (methods, names) in [
+            (&[Amr::Pwd][..], &["pwd"][..]),
+            (&[Amr::Pwd, Amr::Otp], &["pwd", "otp", "mfa"]),
+            (&[Amr::Pwd, Amr::Email], &["pwd", "otp", "mfa"]),
+            (&[Amr::Pwd, Amr::Rec], &["pwd", "otp", "mfa"]),
+            (&[Amr::Pwd, Amr::Sms], &["pwd", "sms", "mfa"]),
+            (&[Amr::Pwd, Amr::Device], &["pwd"]),
+        ] {
+            assert_eq!(rfc8176(methods), names, "{methods:?}");
+        }
     }
 }

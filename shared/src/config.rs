@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use crate::lockout::LockoutPolicy;
-use crate::tokens::TokenLifetimes;
+use crate::tokens::{TokenLifetimes, TokenNames};
 
 /// A setting that could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +74,30 @@ fn number<T: std::str::FromStr + PartialOrd + Copy + std::fmt::Display>(
     }
 }
 
+/// `TOKEN_ISSUER` as relying APIs compare it: an `https` URL (or `http` on a
+/// loopback host, for the local API) with no trailing slash, query or fragment;
+/// discovery is served under it.
+fn issuer(text: &str) -> Result<String, ConfigError> {
+    let t = text.trim();
+    let refuse = |why: &str| ConfigError::new("TOKEN_ISSUER", format!("{t:?} {why}"));
+    let rest = t
+        .strip_prefix("https://")
+        .or_else(|| {
+            t.strip_prefix("http://").filter(|r| {
+                ["127.0.0.1", "localhost", "[::1]"].iter().any(|h| {
+                    r == h || r.starts_with(&format!("{h}:")) || r.starts_with(&format!("{h}/"))
+                })
+            })
+        })
+        .ok_or_else(|| refuse("is not an https URL (http only on a loopback host)"))?;
+    if rest.is_empty() || t.ends_with('/') || t.contains(['?', '#', ' ']) {
+        return Err(refuse(
+            "must be a URL with a host and no trailing slash, query or fragment",
+        ));
+    }
+    Ok(t.to_string())
+}
+
 /// Which SMS provider sends texts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SmsProvider {
@@ -129,6 +153,9 @@ pub struct Config {
     pub remember_browser_cookie: String,
     /// `ACCESS_TOKEN_TTL_SECONDS` (900), two-factor tokens 300, setup tokens 600.
     pub token_lifetimes: TokenLifetimes,
+    /// `TOKEN_ISSUER` (unset: each sign-in names the URL it was asked at) and
+    /// `TOKEN_AUDIENCE` (`twofa`): the `iss` and `aud` of access tokens.
+    pub token_names: TokenNames,
     /// `STEP_UP_MAX_AGE_SECONDS` (600): how fresh a second factor must be to weaken the account.
     pub step_up_max_age_seconds: i64,
     /// `PASSWORD_RESET_ANSWER_MS` (1000): the least time every `/password/forgot`
@@ -282,6 +309,13 @@ impl Config {
                 access: number(env, "ACCESS_TOKEN_TTL_SECONDS", 900, 60, 86_400)?,
                 ..TokenLifetimes::default()
             },
+            token_names: TokenNames {
+                issuer: env.get("TOKEN_ISSUER").map(|i| issuer(&i)).transpose()?,
+                audience: env
+                    .get("TOKEN_AUDIENCE")
+                    .map(|a| a.trim().to_string())
+                    .unwrap_or_else(|| "twofa".into()),
+            },
             step_up_max_age_seconds: number(env, "STEP_UP_MAX_AGE_SECONDS", 600, 60, 86_400)?,
             password_reset_answer_ms: number(env, "PASSWORD_RESET_ANSWER_MS", 1000, 0, 5000)?,
             locked_answer_ms: number(env, "LOCKED_ANSWER_MS", 1000, 0, 5000)?,
@@ -420,6 +454,29 @@ mod tests {
         );
         // The local API keeps its log senders.
         assert!(Config::read(&env(&[("SMS_PROVIDER", "log")])).is_ok());
+    }
+
+    #[test]
+    fn the_issuer_is_an_https_url_without_a_trailing_slash() {
+        for (given, ok) in [
+            ("https://auth.example.com", true),
+            ("https://api.example.com/twofa", true),
+            ("http://127.0.0.1:3000", true),
+            ("http://localhost:3000", true),
+            ("http://auth.example.com", false),
+            ("https://auth.example.com/", false),
+            ("https://", false),
+            ("auth.example.com", false),
+            ("https://a.example.com?x=1", false),
+        ] {
+            let read = Config::read(&env(&[("TOKEN_ISSUER", given)]));
+            assert_eq!(read.is_ok(), ok, "{given}");
+        }
+        let c = Config::default();
+        assert_eq!(
+            (c.token_names.issuer, c.token_names.audience.as_str()),
+            (None, "twofa")
+        );
     }
 
     #[test]

@@ -64,6 +64,21 @@ pub fn random_token(n: usize) -> Result<String, CryptoError> {
     Ok(URL_SAFE_NO_PAD.encode(random_bytes(n)?))
 }
 
+/// An RSA private key given in configuration: base64 of its PKCS#8 DER, or PEM
+/// (`-----BEGIN PRIVATE KEY-----`). Whether it is an RSA key is the caller's check.
+pub fn decode_pkcs8(text: &str) -> Result<Vec<u8>, CryptoError> {
+    let body: String = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("-----"))
+        .flat_map(|l| l.chars())
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    STANDARD
+        .decode(&body)
+        .or_else(|_| URL_SAFE_NO_PAD.decode(&body))
+        .map_err(|_| CryptoError::InvalidKey("not base64 or PEM"))
+}
+
 /// Decodes a key given in configuration as base64 (standard or url-safe) and checks its length.
 pub fn decode_key(text: &str, min_len: usize) -> Result<Vec<u8>, CryptoError> {
     let t = text.trim();

@@ -1,17 +1,19 @@
-//! jsonwebtoken's cryptography: HS256 on ring, and nothing else.
+//! jsonwebtoken's cryptography on ring: HS256 (signing and checking the tokens only
+//! twofa reads) and RS256 checking (access tokens, which [`crate::tokens`] signs
+//! with ring's RSA key pair directly, parsed once), and nothing else.
 //!
 //! Its built-in providers (aws-lc or RustCrypto) choose the algorithm from the token
-//! at run time, so either links RSA, ECDSA and EdDSA into every bootstrap though we
-//! only ever sign and accept HS256 ([`crate::tokens`] refuses any other `alg` before
-//! verifying). Here any other algorithm is an error, never a panic.
+//! at run time, so either links ECDSA and EdDSA into every bootstrap though we only
+//! ever use these two ([`crate::tokens`] checks `alg` against the kind of token
+//! before verifying). Here any other algorithm is an error, never a panic.
 
 use std::sync::Once;
 
 use jsonwebtoken::crypto::{CryptoProvider, JwtSigner, JwtVerifier, KeyUtils};
 use jsonwebtoken::errors::{ErrorKind, Result};
 use jsonwebtoken::signature::{self, Signer, Verifier};
-use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, EncodingKey};
-use ring::hmac;
+use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, DecodingKeyKind, EncodingKey};
+use ring::{hmac, signature as ring_signature};
 
 static PROVIDER: CryptoProvider = CryptoProvider {
     signer_factory: signer,
@@ -50,11 +52,40 @@ fn signer(algorithm: &Algorithm, key: &EncodingKey) -> Result<Box<dyn JwtSigner>
 }
 
 fn verifier(algorithm: &Algorithm, key: &DecodingKey) -> Result<Box<dyn JwtVerifier>> {
+    if *algorithm == Algorithm::RS256 {
+        return match key.kind() {
+            DecodingKeyKind::RsaModulusExponent { n, e } => Ok(Box::new(Rs256Public(
+                ring_signature::RsaPublicKeyComponents {
+                    n: n.clone(),
+                    e: e.clone(),
+                },
+            ))),
+            _ => Err(ErrorKind::InvalidKeyFormat.into()),
+        };
+    }
     Ok(Box::new(hs256_key(
         algorithm,
         key.family(),
         key.try_get_as_bytes()?,
     )?))
+}
+
+/// An RSA public key (a JWKS entry's `n` and `e`), checking RS256 signatures.
+struct Rs256Public(ring_signature::RsaPublicKeyComponents<Vec<u8>>);
+
+impl Verifier<Vec<u8>> for Rs256Public {
+    fn verify(&self, msg: &[u8], sig: &Vec<u8>) -> std::result::Result<(), signature::Error> {
+        // 2048 bits at least: a shorter key is refused, whatever signed with it.
+        self.0
+            .verify(&ring_signature::RSA_PKCS1_2048_8192_SHA256, msg, sig)
+            .map_err(|_| signature::Error::new())
+    }
+}
+
+impl JwtVerifier for Rs256Public {
+    fn algorithm(&self) -> Algorithm {
+        Algorithm::RS256
+    }
 }
 
 impl Signer<Vec<u8>> for Hs256 {
@@ -146,6 +177,8 @@ mod tests {
             Algorithm::HS384,
             Algorithm::HS512,
             Algorithm::RS256,
+            Algorithm::RS384,
+            Algorithm::PS256,
             Algorithm::ES256,
             Algorithm::EdDSA,
         ] {

@@ -1,24 +1,30 @@
-//! Signed tokens (JWT, HS256 only). Each kind has its own audience, so a two-factor
-//! or setup token can never stand in for an access token, nor the reverse. Expiry is
-//! checked against the injected clock. The bodies that hand a token out are here;
-//! what a user's tokens carry, and issuing them through the `Core`, are in
-//! `flows::session`.
+//! Signed tokens (JWT). Access tokens are RS256 under an RSA key whose public half
+//! the JWKS publishes ([`AccessKeys`]), so the APIs an application protects with
+//! twofa verify them by themselves; two-factor and setup tokens are read by twofa
+//! alone and stay HS256 under a key of their own. Each kind has its own algorithm,
+//! key, `typ` and audience: a two-factor or setup token never stands in for an
+//! access token, nor the reverse, whatever its header says. Expiry is checked
+//! against the injected clock. The bodies that hand a token out are here; what a
+//! user's tokens carry, and issuing them through the `Core`, are in `flows::session`.
 
 use std::collections::HashMap;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use serde::{Deserialize, Serialize};
 
-use crate::amr::Amr;
 use crate::clock::Timestamp;
 use crate::crypto::{CryptoError, random_token};
-use crate::ids::{SignInId, UserId};
+use crate::ids::{SessionId, SignInId, UserId};
+use crate::side::Side;
 
 /// The kinds of token. Remember-browser tokens are not JWTs but random device
 /// tokens with a server-side record (see [`crate::devices`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenKind {
-    /// Signs requests to authenticated routes.
+    /// Signs requests to authenticated routes, twofa's and the applications'.
     Access,
     /// Carries a sign-in from the password step to the second factor.
     TwoFactor,
@@ -27,7 +33,7 @@ pub enum TokenKind {
 }
 
 impl TokenKind {
-    fn audience(self) -> &'static str {
+    fn internal_audience(self) -> &'static str {
         match self {
             TokenKind::Access => "twofa:access",
             TokenKind::TwoFactor => "twofa:two_factor",
@@ -36,24 +42,43 @@ impl TokenKind {
     }
 }
 
+/// The `typ` header of an access token (RFC 9068), which no other kind carries.
+const ACCESS_TYP: &str = "at+jwt";
+
+/// The OAuth scope every access token carries.
+pub const SCOPE: &str = "twofa";
+
 /// What a token says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
     /// The user id.
     pub sub: UserId,
-    /// The key of the user's side (`host` or `t:<tenant>`); the claim keeps its name.
-    pub scope: String,
+    /// The user's tenant (its key); absent for a host user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
     /// Roles held when issued.
     #[serde(default)]
     pub roles: Vec<String>,
-    /// Authentication methods (RFC 8176): `pwd`, then `otp`, `sms`, `email`, `rec`, `device`…
+    /// Authentication methods, RFC 8176 values (`pwd`, `otp`, `sms`, `mfa`…).
     #[serde(default)]
-    pub amr: Vec<Amr>,
+    pub amr: Vec<String>,
+    /// `aal2` when a second factor was proven at sign-in, else `aal1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+    /// When the user signed in (the session's start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<Timestamp>,
+    /// OAuth scopes, space-separated.
+    #[serde(default)]
+    pub scope: String,
     /// Issued at.
     pub iat: Timestamp,
+    /// Not before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<Timestamp>,
     /// Expires at.
     pub exp: Timestamp,
-    /// Audience: the token kind.
+    /// Audience: `TOKEN_AUDIENCE` for access tokens, the kind for the others.
     pub aud: String,
     /// Issuer.
     pub iss: String,
@@ -62,13 +87,33 @@ pub struct Claims {
     /// When a second factor was last proven, for step-up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mfa_at: Option<Timestamp>,
-    /// For two-factor tokens: the sign-in attempt it belongs to.
+    /// Access tokens: the session. Two-factor tokens: the sign-in attempt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sid: Option<SignInId>,
+    pub sid: Option<String>,
     /// A keyed digest of the user's security stamp when issued: access and setup
     /// tokens die when the stamp changes (see `crate::api::authenticate`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stamp: Option<String>,
+}
+
+impl Claims {
+    /// The side the token's user belongs to.
+    pub fn side(&self) -> Side {
+        match &self.tenant {
+            None => Side::Host,
+            Some(key) => Side::Tenant(key.clone()),
+        }
+    }
+
+    /// A two-factor token's sign-in.
+    pub fn sign_in_id(&self) -> Option<SignInId> {
+        self.sid.as_deref().map(SignInId::from)
+    }
+
+    /// An access token's session.
+    pub fn session_id(&self) -> Option<SessionId> {
+        self.sid.as_deref().map(SessionId::from)
+    }
 }
 
 /// Why a token was refused. Callers answer 401 for every variant.
@@ -114,29 +159,224 @@ impl Default for TokenLifetimes {
 pub struct NewToken {
     /// The user id.
     pub user_id: UserId,
-    /// The scope key.
-    pub scope: String,
+    /// The user's side.
+    pub side: Option<Side>,
     /// Roles.
     pub roles: Vec<String>,
-    /// Methods used.
-    pub amr: Vec<Amr>,
+    /// Methods used, RFC 8176 values ([`crate::amr::rfc8176`]).
+    pub amr: Vec<String>,
     /// When a second factor was proven.
     pub mfa_at: Option<Timestamp>,
-    /// The sign-in attempt (two-factor tokens).
-    pub sid: Option<SignInId>,
+    /// When the user signed in; now when absent.
+    pub auth_time: Option<Timestamp>,
+    /// The session (access tokens) or sign-in attempt (two-factor tokens).
+    pub sid: Option<String>,
     /// The digest of the user's security stamp.
     pub stamp: Option<String>,
     /// An expiry not to pass: a token reissued after a stamp change keeps the old one's.
     pub not_after: Option<Timestamp>,
+    /// The issuer to name when `TOKEN_ISSUER` is not set (the request's own URL;
+    /// `twofa` without one).
+    pub issuer: Option<String>,
 }
 
-/// Issues and checks tokens with an HMAC key, named by a key id so keys can rotate:
-/// the current key signs, older keys listed still verify.
+/// One public key of the JWKS (RFC 7517), as relying APIs read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Jwk {
+    /// Always `RSA`.
+    pub kty: String,
+    /// Always `sig`.
+    #[serde(rename = "use", default = "sig")]
+    pub use_: String,
+    /// Always `RS256`.
+    #[serde(default = "rs256")]
+    pub alg: String,
+    /// The key id tokens name in their header.
+    pub kid: String,
+    /// The modulus, base64url.
+    pub n: String,
+    /// The public exponent, base64url.
+    pub e: String,
+}
+
+fn sig() -> String {
+    "sig".into()
+}
+
+fn rs256() -> String {
+    "RS256".into()
+}
+
+/// A JWK Set: what `GET /.well-known/jwks.json` answers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Jwks {
+    /// The keys.
+    pub keys: Vec<Jwk>,
+}
+
+impl Jwk {
+    fn rsa(n: &[u8], e: &[u8], kid: Option<String>) -> Self {
+        let n = URL_SAFE_NO_PAD.encode(strip_zeros(n));
+        let e = URL_SAFE_NO_PAD.encode(strip_zeros(e));
+        // RFC 7638: the thumbprint is over the required members in this order.
+        let kid = kid.unwrap_or_else(|| {
+            let canonical = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
+            URL_SAFE_NO_PAD.encode(ring::digest::digest(
+                &ring::digest::SHA256,
+                canonical.as_bytes(),
+            ))
+        });
+        Self {
+            kty: "RSA".into(),
+            use_: sig(),
+            alg: rs256(),
+            kid,
+            n,
+            e,
+        }
+    }
+
+    fn decoding_key(&self) -> Result<DecodingKey, CryptoError> {
+        let bits = URL_SAFE_NO_PAD
+            .decode(&self.n)
+            .map(|n| strip_zeros(&n).len() * 8)
+            .unwrap_or(0);
+        if self.kty != "RSA" || self.alg != "RS256" || self.kid.is_empty() || bits < 2048 {
+            return Err(CryptoError::InvalidKey(
+                "an access-token key is an RSA key of 2048 bits or more, for RS256, with a kid",
+            ));
+        }
+        DecodingKey::from_rsa_components(&self.n, &self.e)
+            .map_err(|_| CryptoError::InvalidKey("the key's n and e are not base64url"))
+    }
+}
+
+fn strip_zeros(bytes: &[u8]) -> &[u8] {
+    let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    &bytes[first..]
+}
+
+/// The RSA keys of access tokens: the one that signs, and the public halves of
+/// earlier ones whose tokens may still be alive, which still verify and which the
+/// JWKS keeps listing until the rotation's overlap is over (docs/deploy.md).
+pub struct AccessKeys {
+    signing: RsaKeyPair,
+    jwks: Jwks,
+    decoding: HashMap<String, DecodingKey>,
+}
+
+impl std::fmt::Debug for AccessKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessKeys")
+            .field(
+                "kids",
+                &self.jwks.keys.iter().map(|k| &k.kid).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl AccessKeys {
+    /// Signs with the RSA key `pkcs8` (DER, 2048 to 8192 bits), named by its RFC 7638
+    /// thumbprint; `previous` are earlier keys' JWKS entries, which still verify.
+    pub fn new(pkcs8: &[u8], previous: Vec<Jwk>) -> Result<Self, CryptoError> {
+        let signing = RsaKeyPair::from_pkcs8(pkcs8).map_err(|_| {
+            CryptoError::InvalidKey(
+                "the access-token key is not an RSA key (PKCS#8 DER, 2048 to 8192 bits)",
+            )
+        })?;
+        let public = ring::rsa::PublicKeyComponents::<Vec<u8>>::from(signing.public());
+        let current = Jwk::rsa(&public.n, &public.e, None);
+        let mut keys = vec![current];
+        for jwk in previous {
+            if !keys.iter().any(|k| k.kid == jwk.kid) {
+                keys.push(jwk);
+            }
+        }
+        let decoding = keys
+            .iter()
+            .map(|k| Ok((k.kid.clone(), k.decoding_key()?)))
+            .collect::<Result<_, CryptoError>>()?;
+        Ok(Self {
+            signing,
+            jwks: Jwks { keys },
+            decoding,
+        })
+    }
+
+    /// The id of the signing key.
+    pub fn kid(&self) -> &str {
+        &self.jwks.keys[0].kid
+    }
+
+    /// The public keys: the signing one first.
+    pub fn jwks(&self) -> &Jwks {
+        &self.jwks
+    }
+
+    fn sign(&self, claims: &Claims) -> Result<String, TokenError> {
+        #[derive(Serialize)]
+        struct AccessHeader<'a> {
+            alg: &'static str,
+            typ: &'static str,
+            kid: &'a str,
+        }
+        let header = AccessHeader {
+            alg: "RS256",
+            typ: ACCESS_TYP,
+            kid: self.kid(),
+        };
+        let json = |r: serde_json::Result<Vec<u8>>| {
+            r.map(|bytes| URL_SAFE_NO_PAD.encode(bytes))
+                .map_err(|e| TokenError::Sign(e.to_string()))
+        };
+        let input = format!(
+            "{}.{}",
+            json(serde_json::to_vec(&header))?,
+            json(serde_json::to_vec(claims))?
+        );
+        let mut signature = vec![0; self.signing.public().modulus_len()];
+        self.signing
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &ring::rand::SystemRandom::new(),
+                input.as_bytes(),
+                &mut signature,
+            )
+            .map_err(|_| TokenError::Sign("RSA signing failed".into()))?;
+        Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature)))
+    }
+}
+
+/// Where access tokens say they come from and whom they are for.
+#[derive(Debug, Clone)]
+pub struct TokenNames {
+    /// `TOKEN_ISSUER`: the issuer URL, without a trailing slash. Unset, each sign-in
+    /// names the URL it was asked at, and twofa's own routes take any issuer on a
+    /// token its key signed.
+    pub issuer: Option<String>,
+    /// `TOKEN_AUDIENCE` (`twofa`).
+    pub audience: String,
+}
+
+impl Default for TokenNames {
+    fn default() -> Self {
+        Self {
+            issuer: None,
+            audience: "twofa".into(),
+        }
+    }
+}
+
+/// Issues and checks tokens: access tokens with [`AccessKeys`], the others with an
+/// HMAC key named by a key id so it can rotate (the current key signs, older keys
+/// listed still verify).
 pub struct Tokens {
     kid: String,
     encoding: EncodingKey,
     decoding: HashMap<String, DecodingKey>,
-    issuer: String,
+    access: AccessKeys,
+    names: TokenNames,
     /// Lifetimes of each kind.
     pub lifetimes: TokenLifetimes,
 }
@@ -145,18 +385,24 @@ impl std::fmt::Debug for Tokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Tokens")
             .field("kid", &self.kid)
-            .field("issuer", &self.issuer)
+            .field("access", &self.access)
+            .field("names", &self.names)
             .finish_non_exhaustive()
     }
 }
 
+/// The issuer of the tokens only twofa reads.
+const INTERNAL_ISSUER: &str = "twofa";
+
 impl Tokens {
-    /// Signs with `key` (at least 32 bytes) under `kid`; `previous` are older (kid, key)
-    /// pairs that still verify.
+    /// Two-factor and setup tokens are signed with `key` (at least 32 bytes) under
+    /// `kid`; `previous` are older (kid, key) pairs that still verify. Access tokens
+    /// with `access`.
     pub fn new(
         kid: &str,
         key: &[u8],
         previous: &[(String, Vec<u8>)],
+        access: AccessKeys,
         lifetimes: TokenLifetimes,
     ) -> Result<Self, CryptoError> {
         if key.len() < 32 {
@@ -174,9 +420,26 @@ impl Tokens {
             kid: kid.to_string(),
             encoding: EncodingKey::from_secret(key),
             decoding,
-            issuer: "twofa".to_string(),
+            access,
+            names: TokenNames::default(),
             lifetimes,
         })
+    }
+
+    /// Names the issuer and audience of access tokens.
+    pub fn named(mut self, names: TokenNames) -> Self {
+        self.names = names;
+        self
+    }
+
+    /// The issuer and audience of access tokens.
+    pub fn names(&self) -> &TokenNames {
+        &self.names
+    }
+
+    /// The public keys access tokens are signed with.
+    pub fn jwks(&self) -> &Jwks {
+        self.access.jwks()
     }
 
     /// The lifetime of a kind.
@@ -195,29 +458,55 @@ impl Tokens {
         t: NewToken,
         now: Timestamp,
     ) -> Result<String, TokenError> {
+        let access = kind == TokenKind::Access;
+        let (aud, iss) = if access {
+            // A request with no usable Host (none reaches API Gateway without one)
+            // still signs in; its token names twofa as the internal tokens do.
+            let iss = self
+                .names
+                .issuer
+                .clone()
+                .or(t.issuer)
+                .unwrap_or_else(|| INTERNAL_ISSUER.to_string());
+            (self.names.audience.clone(), iss)
+        } else {
+            (
+                kind.internal_audience().to_string(),
+                INTERNAL_ISSUER.to_string(),
+            )
+        };
         let claims = Claims {
             sub: t.user_id,
-            scope: t.scope,
+            tenant: t.side.as_ref().and_then(|s| s.tenant()).map(str::to_string),
             roles: t.roles,
             amr: t.amr,
+            acr: access.then(|| if t.mfa_at.is_some() { "aal2" } else { "aal1" }.to_string()),
+            auth_time: access.then(|| t.auth_time.unwrap_or(now)),
+            scope: SCOPE.to_string(),
             iat: now,
+            nbf: access.then_some(now),
             exp: t.not_after.map_or(now + self.lifetime(kind), |cap| {
                 cap.min(now + self.lifetime(kind))
             }),
-            aud: kind.audience().to_string(),
-            iss: self.issuer.clone(),
+            aud,
+            iss,
             jti: random_token(12)?,
             mfa_at: t.mfa_at,
             sid: t.sid,
             stamp: t.stamp,
         };
+        if access {
+            return self.access.sign(&claims);
+        }
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(self.kid.clone());
         jsonwebtoken::encode(&header, &claims, &self.encoding)
             .map_err(|e| TokenError::Sign(e.to_string()))
     }
 
-    /// Checks a token of `kind` at `now`: signature by a known key, HS256 only, audience, issuer, expiry.
+    /// Checks a token of `kind` at `now`: for an access token RS256, `typ` `at+jwt`,
+    /// a listed key, the audience and (when set) the issuer; for the others HS256
+    /// under their key and their own audience; for both the expiry.
     pub fn verify(
         &self,
         kind: TokenKind,
@@ -226,29 +515,51 @@ impl Tokens {
     ) -> Result<Claims, TokenError> {
         let header =
             jsonwebtoken::decode_header(token).map_err(|e| TokenError::Invalid(e.to_string()))?;
-        if header.alg != Algorithm::HS256 {
-            return Err(TokenError::Invalid("unexpected algorithm".into()));
+        let access = kind == TokenKind::Access;
+        let is_access_header = header.alg == Algorithm::RS256
+            && header
+                .typ
+                .as_deref()
+                .is_some_and(|t| t.eq_ignore_ascii_case(ACCESS_TYP));
+        if access != is_access_header || (!access && header.alg != Algorithm::HS256) {
+            return Err(TokenError::Invalid("unexpected algorithm or type".into()));
         }
         let kid = header
             .kid
             .ok_or_else(|| TokenError::Invalid("no key id".into()))?;
-        let key = self
-            .decoding
+        let keys = if access {
+            &self.access.decoding
+        } else {
+            &self.decoding
+        };
+        let key = keys
             .get(&kid)
             .ok_or_else(|| TokenError::Invalid("unknown key id".into()))?;
-        let mut v = Validation::new(Algorithm::HS256);
+        let mut v = Validation::new(header.alg);
         // Expiry is checked below against the injected clock.
         v.validate_exp = false;
+        v.validate_nbf = false;
         v.required_spec_claims = ["exp", "aud", "iss", "sub"]
             .iter()
             .map(|s| s.to_string())
             .collect();
-        v.set_audience(&[kind.audience()]);
-        v.set_issuer(&[&self.issuer]);
+        if access {
+            v.set_audience(&[&self.names.audience]);
+            match &self.names.issuer {
+                Some(iss) => v.set_issuer(&[iss]),
+                None => v.iss = None,
+            }
+        } else {
+            v.set_audience(&[kind.internal_audience()]);
+            v.set_issuer(&[INTERNAL_ISSUER]);
+        }
         let data = jsonwebtoken::decode::<Claims>(token, key, &v)
             .map_err(|e| TokenError::Invalid(e.to_string()))?;
         if data.claims.exp <= now {
             return Err(TokenError::Expired);
+        }
+        if data.claims.nbf.is_some_and(|nbf| nbf > now) {
+            return Err(TokenError::Invalid("not yet valid".into()));
         }
         Ok(data.claims)
     }
@@ -291,20 +602,38 @@ pub fn remember_cookie(cookie_name: &str, token: &str, max_age_seconds: i64) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use base64::Engine;
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use crate::testing::access_keys::{ACCESS_KEY, OTHER_ACCESS_KEY};
+    use base64::engine::general_purpose::STANDARD;
+
+    fn access_keys(b64: &str, previous: Vec<Jwk>) -> AccessKeys {
+        AccessKeys::new(&STANDARD.decode(b64).unwrap(), previous).unwrap()
+    }
+
+    fn tokens_with(key: &[u8], access: AccessKeys) -> Tokens {
+        Tokens::new("k1", key, &[], access, TokenLifetimes::default())
+            .unwrap()
+            .named(TokenNames {
+                issuer: Some("https://auth.example.com".into()),
+                audience: "twofa".into(),
+            })
+    }
 
     fn tokens(key: &[u8]) -> Tokens {
-        Tokens::new("k1", key, &[], TokenLifetimes::default()).unwrap()
+        tokens_with(key, access_keys(ACCESS_KEY, vec![]))
     }
 
     fn new(user: &str) -> NewToken {
         NewToken {
             user_id: user.into(),
-            scope: "host".into(),
-            amr: vec![Amr::Pwd],
+            side: Some(Side::Tenant("acme".into())),
+            amr: vec!["pwd".into()],
             ..Default::default()
         }
+    }
+
+    fn part(token: &str, i: usize) -> serde_json::Value {
+        let p = token.split('.').nth(i).unwrap();
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).unwrap()).unwrap()
     }
 
     #[test]
@@ -324,6 +653,89 @@ mod tests {
     }
 
     #[test]
+    fn an_access_token_is_rs256_under_a_listed_kid_with_the_contracts_claims() {
+        let t = tokens(&[7; 32]);
+        let tok = t
+            .issue(
+                TokenKind::Access,
+                NewToken {
+                    mfa_at: Some(990),
+                    auth_time: Some(990),
+                    sid: Some("s1".into()),
+                    amr: vec!["pwd".into(), "otp".into(), "mfa".into()],
+                    ..new("u1")
+                },
+                1000,
+            )
+            .unwrap();
+        let header = part(&tok, 0);
+        assert_eq!(header["alg"], "RS256");
+        assert_eq!(header["typ"], "at+jwt");
+        assert_eq!(header["kid"], t.jwks().keys[0].kid.as_str());
+        let c = part(&tok, 1);
+        for (claim, value) in [
+            ("iss", serde_json::json!("https://auth.example.com")),
+            ("aud", "twofa".into()),
+            ("sub", "u1".into()),
+            ("tenant", "acme".into()),
+            ("sid", "s1".into()),
+            ("auth_time", 990.into()),
+            ("acr", "aal2".into()),
+            ("scope", "twofa".into()),
+            ("iat", 1000.into()),
+            ("nbf", 1000.into()),
+            ("exp", 1900.into()),
+            ("amr", serde_json::json!(["pwd", "otp", "mfa"])),
+        ] {
+            assert_eq!(c[claim], value, "{claim}");
+        }
+        assert!(c["jti"].as_str().is_some_and(|j| j.len() >= 16));
+        let host = t
+            .issue(
+                TokenKind::Access,
+                NewToken {
+                    side: Some(Side::Host),
+                    ..new("u2")
+                },
+                1000,
+            )
+            .unwrap();
+        assert!(part(&host, 1).get("tenant").is_none());
+        assert_eq!(part(&host, 1)["acr"], "aal1");
+    }
+
+    #[test]
+    fn the_jwks_lists_the_signing_key_first_with_no_private_part() {
+        let t = tokens(&[7; 32]);
+        let jwks = serde_json::to_value(t.jwks()).unwrap();
+        let key = &jwks["keys"][0];
+        let mut names: Vec<&str> = key
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        names.sort_unstable();
+        assert_eq!(names, ["alg", "e", "kid", "kty", "n", "use"]);
+        assert_eq!(
+            (
+                key["kty"].as_str(),
+                key["alg"].as_str(),
+                key["use"].as_str()
+            ),
+            (Some("RSA"), Some("RS256"), Some("sig"))
+        );
+        assert_eq!(key["e"], "AQAB");
+        assert_eq!(
+            URL_SAFE_NO_PAD
+                .decode(key["n"].as_str().unwrap())
+                .unwrap()
+                .len(),
+            256
+        );
+    }
+
+    #[test]
     fn expired_tokens_and_other_keys_are_refused() {
         let t = tokens(&[7; 32]);
         let tok = t.issue(TokenKind::TwoFactor, new("u1"), 1000).unwrap();
@@ -337,14 +749,23 @@ mod tests {
                 .verify(TokenKind::TwoFactor, &tok, 1001)
                 .is_err()
         );
+        let access = t.issue(TokenKind::Access, new("u1"), 1000).unwrap();
+        assert!(matches!(
+            t.verify(TokenKind::Access, &access, 1900),
+            Err(TokenError::Expired)
+        ));
+        let stranger = tokens_with(&[7; 32], access_keys(OTHER_ACCESS_KEY, vec![]));
+        assert!(stranger.verify(TokenKind::Access, &access, 1001).is_err());
     }
 
     #[test]
-    fn alg_none_and_tampered_claims_are_refused() {
+    fn alg_none_hs256_under_the_public_key_and_tampered_claims_are_refused() {
         let t = tokens(&[7; 32]);
         let tok = t.issue(TokenKind::Access, new("u1"), 1000).unwrap();
         let parts: Vec<&str> = tok.split('.').collect();
-        let none_header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT","kid":"k1"}"#);
+        let kid = t.jwks().keys[0].kid.clone();
+        let none_header =
+            URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"none","typ":"at+jwt","kid":"{kid}"}}"#));
         assert!(
             t.verify(
                 TokenKind::Access,
@@ -353,8 +774,24 @@ mod tests {
             )
             .is_err()
         );
-        let mut claims: serde_json::Value =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+        // HS256 keyed with the public key's text, the classic confusion.
+        for public in [
+            t.jwks().keys[0].n.clone(),
+            serde_json::to_string(&t.jwks().keys[0]).unwrap(),
+        ] {
+            let mut header = Header::new(Algorithm::HS256);
+            header.kid = Some(kid.clone());
+            header.typ = Some("at+jwt".into());
+            let claims: Claims = serde_json::from_value(part(&tok, 1)).unwrap();
+            let forged = jsonwebtoken::encode(
+                &header,
+                &claims,
+                &EncodingKey::from_secret(public.as_bytes()),
+            )
+            .unwrap();
+            assert!(t.verify(TokenKind::Access, &forged, 1001).is_err());
+        }
+        let mut claims = part(&tok, 1);
         claims["sub"] = "admin".into();
         let forged = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap());
         assert!(
@@ -366,6 +803,24 @@ mod tests {
             .is_err()
         );
         assert!(t.verify(TokenKind::Access, "not a token", 1001).is_err());
+    }
+
+    #[test]
+    fn an_access_token_of_another_audience_or_issuer_is_refused() {
+        let t = tokens(&[7; 32]);
+        let tok = t.issue(TokenKind::Access, new("u1"), 1000).unwrap();
+        let other =
+            |names: TokenNames| tokens_with(&[7; 32], access_keys(ACCESS_KEY, vec![])).named(names);
+        let elsewhere = other(TokenNames {
+            issuer: Some("https://other.example.com".into()),
+            audience: "twofa".into(),
+        });
+        assert!(elsewhere.verify(TokenKind::Access, &tok, 1001).is_err());
+        let for_another = other(TokenNames {
+            issuer: Some("https://auth.example.com".into()),
+            audience: "billing".into(),
+        });
+        assert!(for_another.verify(TokenKind::Access, &tok, 1001).is_err());
     }
 
     #[test]
@@ -402,23 +857,43 @@ mod tests {
     }
 
     #[test]
-    fn an_older_key_still_verifies_after_rotation() {
+    fn an_older_key_still_verifies_after_rotation_and_stops_once_unlisted() {
         let old = tokens(&[7; 32]);
-        let tok = old.issue(TokenKind::Access, new("u1"), 1000).unwrap();
+        let access = old.issue(TokenKind::Access, new("u1"), 1000).unwrap();
+        let two_factor = old.issue(TokenKind::TwoFactor, new("u1"), 1000).unwrap();
+        let old_jwk = old.jwks().keys[0].clone();
         let rotated = Tokens::new(
             "k2",
             &[9; 32],
             &[("k1".into(), vec![7; 32])],
+            access_keys(OTHER_ACCESS_KEY, vec![old_jwk.clone()]),
             TokenLifetimes::default(),
         )
-        .unwrap();
+        .unwrap()
+        .named(old.names().clone());
         assert_eq!(
-            rotated.verify(TokenKind::Access, &tok, 1001).unwrap().sub,
+            rotated
+                .verify(TokenKind::Access, &access, 1001)
+                .unwrap()
+                .sub,
             "u1"
         );
-        let header =
-            jsonwebtoken::decode_header(rotated.issue(TokenKind::Access, new("u1"), 1000).unwrap())
-                .unwrap();
-        assert_eq!(header.kid.as_deref(), Some("k2"));
+        assert!(
+            rotated
+                .verify(TokenKind::TwoFactor, &two_factor, 1001)
+                .is_ok()
+        );
+        let kids: Vec<&str> = rotated.jwks().keys.iter().map(|k| k.kid.as_str()).collect();
+        assert_eq!(
+            kids,
+            [rotated.jwks().keys[0].kid.as_str(), old_jwk.kid.as_str()]
+        );
+        let header = part(
+            &rotated.issue(TokenKind::Access, new("u1"), 1000).unwrap(),
+            0,
+        );
+        assert_ne!(header["kid"], old_jwk.kid.as_str());
+        let after = tokens_with(&[9; 32], access_keys(OTHER_ACCESS_KEY, vec![]));
+        assert!(after.verify(TokenKind::Access, &access, 1001).is_err());
     }
 }

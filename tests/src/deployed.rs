@@ -131,10 +131,16 @@ fn key_env() -> HashMap<String, String> {
         bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
         base64::engine::general_purpose::STANDARD.encode(bytes)
     };
-    ["JWT_SIGNING_KEY", "CODE_HMAC_KEY", "TOTP_ENCRYPTION_KEY"]
-        .into_iter()
-        .map(|k| (k.to_string(), key()))
-        .collect()
+    let mut env: HashMap<String, String> =
+        ["JWT_SIGNING_KEY", "CODE_HMAC_KEY", "TOTP_ENCRYPTION_KEY"]
+            .into_iter()
+            .map(|k| (k.to_string(), key()))
+            .collect();
+    env.insert(
+        "ACCESS_TOKEN_SIGNING_KEY".into(),
+        twofa::testing::access_keys::ACCESS_KEY.into(),
+    );
+    env
 }
 
 /// A function's environment as the template sets it (globals, then its own).

@@ -102,17 +102,23 @@ pub async fn spawn_app_over(store: Arc<dyn Store>, options: AppOptions) -> TestA
     let outbox = LogSender::default();
     let sms = options.sms.unwrap_or_else(|| Arc::new(outbox.clone()));
     let email = options.email.unwrap_or_else(|| Arc::new(outbox.clone()));
-    let core = twofa::testing::core_over(store, Arc::new(SystemClock), options.config);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("a free loopback port");
+    let port = listener.local_addr().expect("a bound address").port();
+    // As the local API does: tokens name its own origin, where discovery is served.
+    let mut config = options.config;
+    config
+        .token_names
+        .issuer
+        .get_or_insert_with(|| format!("http://127.0.0.1:{port}"));
+    let core = twofa::testing::core_over(store, Arc::new(SystemClock), config);
     let api = Arc::new(LocalApi {
         core,
         sms,
         email,
         outbox,
     });
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .expect("a free loopback port");
-    let port = listener.local_addr().expect("a bound address").port();
     let server = api.clone();
     tokio::spawn(async move {
         let _ = local_api::serve(listener, server, std::future::pending()).await;

@@ -414,6 +414,10 @@ async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_lea
         ("AWS_LAMBDA_RUNTIME_API", runtime_addr.as_str()),
         ("TABLE_NAME", table.as_str()),
         ("JWT_SIGNING_KEY", KEY),
+        (
+            "ACCESS_TOKEN_SIGNING_KEY",
+            twofa::testing::access_keys::ACCESS_KEY,
+        ),
         ("CODE_HMAC_KEY", KEY),
         (
             "TOTP_ENCRYPTION_KEY",
@@ -500,6 +504,10 @@ async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_lea
     let mut secrets: Vec<(&str, String)> = vec![
         ("password", PASSWORD.into()),
         ("wrong password", wrong_password.into()),
+        (
+            "access-token signing key",
+            twofa::testing::access_keys::ACCESS_KEY.into(),
+        ),
     ];
     let sms_code = |to: String| {
         let moto = moto.clone();

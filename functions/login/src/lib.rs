@@ -4,10 +4,10 @@
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
-use twofa::amr::Amr;
+use twofa::amr::{Amr, rfc8176};
 use twofa::api::{
     ApiError, ErrorCode, Request, Response, cookie, json, operation, origin, parse_body,
-    respond_within, side_named,
+    respond_within, side_named, sign_in_from,
 };
 use twofa::app::Core;
 use twofa::audit::EventType;
@@ -32,8 +32,14 @@ twofa::operations! {
     pub enum Operation {
         /// Check a password; sign in or start the second factor.
         Login = "POST" "/login",
+        /// Where relying APIs learn the issuer and the JWKS.
+        Discovery = "GET" "/.well-known/openid-configuration",
+        /// The public keys access tokens are signed with.
+        Jwks = "GET" "/.well-known/jwks.json",
     }
 }
+
+mod well_known;
 
 /// Serves one request.
 pub async fn handle(core: &Core, email: &dyn EmailSender, req: Request) -> Response {
@@ -43,6 +49,8 @@ pub async fn handle(core: &Core, email: &dyn EmailSender, req: Request) -> Respo
 async fn serve(core: &Core, email: &dyn EmailSender, req: Request) -> Result<Response, ApiError> {
     match operation::<Operation>(&req)?.0 {
         Operation::Login => login(core, email, req).await,
+        Operation::Discovery => Ok(well_known::discovery(core, &req)),
+        Operation::Jwks => Ok(well_known::jwks(core)),
     }
 }
 
@@ -231,7 +239,8 @@ async fn signed_in(
             .detail("amr", amr.to_vec()),
     )
     .await;
-    Ok(json(StatusCode::OK, &issue_access(core, user, amr, None)?))
+    let signed_in = issue_access(core, user, amr, None, &sign_in_from(req))?;
+    Ok(json(StatusCode::OK, &signed_in))
 }
 
 /// Starts the second step. The failure count is not reset here: failed passwords
@@ -248,7 +257,7 @@ async fn second_factor(
     // The setup token names the security stamp: enrolling a first factor rotates it,
     // so the token cannot enrol a second one.
     let base = NewToken {
-        amr: vec![Amr::Pwd],
+        amr: rfc8176(&[Amr::Pwd]),
         ..token_for(core, user)
     };
     if providers.is_empty() && user.recovery_codes.is_empty() {
@@ -300,7 +309,7 @@ async fn second_factor(
     let token = core.tokens.issue(
         TokenKind::TwoFactor,
         NewToken {
-            sid: Some(sid),
+            sid: Some(sid.to_string()),
             ..base
         },
         now,

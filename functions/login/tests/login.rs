@@ -341,7 +341,7 @@ async fn with_2fa_on_the_password_leads_to_the_confirmed_providers_in_contract_o
         "a two-factor token is not an access token"
     );
     let stored = store.user(&user.id).await.unwrap().unwrap();
-    assert_eq!(claims.sid, stored.pending_sign_in);
+    assert_eq!(claims.sign_in_id(), stored.pending_sign_in);
 }
 
 #[tokio::test]
@@ -488,7 +488,10 @@ async fn a_remembered_browser_skips_the_second_factor_by_body_or_cookie() {
             core.now(),
         )
         .unwrap();
-    assert_eq!(claims.amr, vec!["pwd", "device"]);
+    // A remembered browser is a bearer cookie, not a second factor RFC 8176 names:
+    // the token says the password only, at aal1.
+    assert_eq!(claims.amr, vec!["pwd"]);
+    assert_eq!(claims.acr.as_deref(), Some("aal1"));
 }
 
 #[tokio::test]

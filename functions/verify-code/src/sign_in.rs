@@ -3,7 +3,7 @@
 //! the sign-in (so the token cannot be used again) and issues the access token.
 
 use twofa::amr::Amr;
-use twofa::api::{ApiError, ErrorCode, Request, Response, json, json_with_headers};
+use twofa::api::{ApiError, ErrorCode, Request, Response, json, json_with_headers, sign_in_from};
 use twofa::app::Core;
 use twofa::audit::EventType;
 use twofa::codes::CodePurpose;
@@ -133,7 +133,7 @@ pub async fn verify(
     }
 
     let amr = [Amr::Pwd, s.provider.amr()];
-    let mut signed_in = issue_access(core, &user, &amr, Some(core.now()))?;
+    let mut signed_in = issue_access(core, &user, &amr, Some(core.now()), &sign_in_from(req))?;
     // Everything this sign-in did goes into the store in one write.
     let mut events = vec![
         core.event(EventType::SignIn, &user, req)

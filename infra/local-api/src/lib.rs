@@ -14,6 +14,7 @@ use twofa::senders::log::LogSender;
 use twofa::senders::{EmailSender, SmsSender};
 
 pub mod admin;
+pub mod keys;
 pub mod start;
 
 /// Every route with the function that serves it, as the SAM template maps them.

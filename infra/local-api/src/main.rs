@@ -22,7 +22,20 @@ async fn main() {
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let env = ProcessEnv;
-    let config = Config::from_env()?;
+    let mut config = Config::from_env()?;
+    let port: u16 = env
+        .get("PORT")
+        .map(|p| p.parse())
+        .transpose()
+        .map_err(|_| "PORT must be a port number")?
+        .unwrap_or(3000);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let port = listener.local_addr()?.port();
+    // Tokens name the local API's own origin, where its discovery document is.
+    config
+        .token_names
+        .issuer
+        .get_or_insert_with(|| format!("http://127.0.0.1:{port}"));
     // Keys from the environment when given (tokens then survive restarts), else fresh ones.
     let keys = match env.get("JWT_SIGNING_KEY") {
         Some(_) => Keys::from_env(&env, config.token_lifetimes)?,
@@ -30,7 +43,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             tracing::info!(
                 "no JWT_SIGNING_KEY: using random keys for this run; tokens die when it stops"
             );
-            Keys::random(config.token_lifetimes)?
+            Keys::random(
+                config.token_lifetimes,
+                &local_api::keys::access_token_key()?,
+            )?
         }
     };
     // TABLE_NAME selects DynamoDB: DynamoDB Local at an explicit endpoint, AWS's only with LOCAL_API_USE_AWS=true.
@@ -85,20 +101,13 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
+    tracing::info!("local API listening on http://127.0.0.1:{port}");
     let api = Arc::new(LocalApi {
         core,
         sms,
         email,
         outbox,
     });
-    let port: u16 = env
-        .get("PORT")
-        .map(|p| p.parse())
-        .transpose()
-        .map_err(|_| "PORT must be a port number")?
-        .unwrap_or(3000);
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    tracing::info!("local API listening on http://127.0.0.1:{port}");
     local_api::serve(listener, api, async {
         let _ = tokio::signal::ctrl_c().await;
     })

@@ -18,7 +18,9 @@ pub use auth::{Caller, authenticate, require_step_up, require_step_up_for_phone,
 pub use client::{ClientInfo, client_info};
 pub use code_body::TokenOrPurpose;
 pub use error::{ApiError, ErrorCode};
-pub use request::{MAX_BODY_BYTES, bearer_token, cookie, header, origin, parse_body, user_agent};
+pub use request::{
+    MAX_BODY_BYTES, bearer_token, cookie, header, origin, parse_body, sign_in_from, user_agent,
+};
 pub use routing::{Operation, Route, match_path, operation};
 
 /// A request as the handlers see it.

@@ -162,6 +162,26 @@ impl From<&Request> for crate::audit::Origin {
     }
 }
 
+/// Where a sign-in was asked from ([`crate::app::flows::SignInFrom`]): the URL the
+/// request came to, for the issuer its tokens name when `TOKEN_ISSUER` is unset,
+/// and the client. API Gateway routes a request to this API by its host, so the
+/// host is this API's own domain (its execute-api name or a custom domain); one
+/// that is not a plain host name is not used.
+pub fn sign_in_from(req: &Request) -> crate::app::flows::SignInFrom {
+    let issuer = header(req, http::header::HOST.as_str())
+        .filter(|h| {
+            !h.is_empty()
+                && h.len() <= 253
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':'))
+        })
+        .map(|h| format!("https://{}", h.to_ascii_lowercase()));
+    crate::app::flows::SignInFrom {
+        issuer,
+        origin: origin(req),
+    }
+}
+
 /// The User-Agent, cut to 256 characters.
 pub fn user_agent(req: &Request) -> Option<String> {
     header(req, http::header::USER_AGENT.as_str()).map(|s| s.chars().take(256).collect())

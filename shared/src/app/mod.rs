@@ -18,7 +18,7 @@ use crate::senders::{
     EmailSender, SmsSender, log::LogSender, ses::SesSender, sns::SnsSender, twilio::TwilioSender,
 };
 use crate::store::Store;
-use crate::tokens::{TokenLifetimes, Tokens};
+use crate::tokens::{AccessKeys, Jwk, TokenLifetimes, Tokens};
 
 /// The secrets: token signing, code hashing, TOTP key sealing.
 pub struct Keys {
@@ -31,9 +31,13 @@ pub struct Keys {
 }
 
 impl Keys {
-    /// Reads `JWT_SIGNING_KEY`, `JWT_KEY_ID` (default `k1`), `JWT_PREVIOUS_KEYS`
-    /// (`kid:base64,…`, still accepted), `CODE_HMAC_KEY` and `TOTP_ENCRYPTION_KEY`
-    /// (base64; 32 bytes or more, the last exactly 32).
+    /// Reads `ACCESS_TOKEN_SIGNING_KEY` (the RSA key access tokens are signed with:
+    /// base64 of its PKCS#8 DER, or PEM), `ACCESS_TOKEN_PREVIOUS_KEYS` (the JWKS, or
+    /// a JSON list of its keys, of earlier keys whose tokens may still be alive),
+    /// `JWT_SIGNING_KEY`, `JWT_KEY_ID` (default `k1`) and `JWT_PREVIOUS_KEYS`
+    /// (`kid:base64,…`, still accepted) for the tokens only twofa reads,
+    /// `CODE_HMAC_KEY` and `TOTP_ENCRYPTION_KEY` (base64; 32 bytes or more, the
+    /// last exactly 32).
     pub fn from_env(env: &dyn Env, lifetimes: TokenLifetimes) -> Result<Self, ConfigError> {
         let required = |var: &str, min: usize| -> Result<Vec<u8>, ConfigError> {
             let v = env.get(var).ok_or_else(|| {
@@ -58,7 +62,22 @@ impl Keys {
                 })
                 .collect::<Result<_, ConfigError>>()?,
         };
-        let tokens = Tokens::new(&kid, &jwt, &previous, lifetimes)
+        let access_key = env.get("ACCESS_TOKEN_SIGNING_KEY").ok_or_else(|| {
+            ConfigError::new(
+                "ACCESS_TOKEN_SIGNING_KEY",
+                "required (an RSA key of 2048 bits or more: base64 of PKCS#8 DER, or PEM; twofa-admin keys makes one)",
+            )
+        })?;
+        let access_key = crate::crypto::decode_pkcs8(&access_key)
+            .map_err(|e| ConfigError::new("ACCESS_TOKEN_SIGNING_KEY", e.to_string()))?;
+        let previous_access = match env.get("ACCESS_TOKEN_PREVIOUS_KEYS") {
+            None => Vec::new(),
+            Some(text) => previous_jwks(&text)
+                .map_err(|reason| ConfigError::new("ACCESS_TOKEN_PREVIOUS_KEYS", reason))?,
+        };
+        let access = AccessKeys::new(&access_key, previous_access)
+            .map_err(|e| ConfigError::new("ACCESS_TOKEN_SIGNING_KEY", e.to_string()))?;
+        let tokens = Tokens::new(&kid, &jwt, &previous, access, lifetimes)
             .map_err(|e| ConfigError::new("JWT_SIGNING_KEY", e.to_string()))?;
         let hash_key = HashKey::new(&required("CODE_HMAC_KEY", 32)?)
             .map_err(|e| ConfigError::new("CODE_HMAC_KEY", e.to_string()))?;
@@ -71,22 +90,42 @@ impl Keys {
         })
     }
 
-    /// Fresh random keys: for the local API (tokens die with the process) and tests.
-    /// Without randomness there are no keys: a fixed fallback would let anyone forge
-    /// tokens.
-    pub fn random(lifetimes: TokenLifetimes) -> Result<Self, CryptoError> {
-        Self::from_random_source(lifetimes, crate::crypto::random_bytes)
+    /// Fresh random keys beside the access-token key `access_pkcs8` (ring cannot
+    /// make RSA keys; the local API and `twofa-admin` make one, tests use a fixed
+    /// one): for the local API (tokens die with the process) and tests. Without
+    /// randomness there are no keys: a fixed fallback would let anyone forge tokens.
+    pub fn random(lifetimes: TokenLifetimes, access_pkcs8: &[u8]) -> Result<Self, CryptoError> {
+        Self::from_random_source(lifetimes, access_pkcs8, crate::crypto::random_bytes)
     }
 
     fn from_random_source(
         lifetimes: TokenLifetimes,
+        access_pkcs8: &[u8],
         random_bytes: impl Fn(usize) -> Result<Vec<u8>, CryptoError>,
     ) -> Result<Self, CryptoError> {
+        let access = AccessKeys::new(access_pkcs8, Vec::new())?;
         Ok(Self {
-            tokens: Tokens::new("local", &random_bytes(32)?, &[], lifetimes)?,
+            tokens: Tokens::new("local", &random_bytes(32)?, &[], access, lifetimes)?,
             hash_key: HashKey::new(&random_bytes(32)?)?,
             seal_key: SealKey::new(&random_bytes(32)?)?,
         })
+    }
+}
+
+/// Earlier access-token keys as `ACCESS_TOKEN_PREVIOUS_KEYS` gives them: the JWKS
+/// served before the rotation (`{"keys": [...]}`), or the list of its keys.
+fn previous_jwks(text: &str) -> Result<Vec<Jwk>, String> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Given {
+        Set { keys: Vec<Jwk> },
+        List(Vec<Jwk>),
+    }
+    match serde_json::from_str::<Given>(text) {
+        Ok(Given::Set { keys } | Given::List(keys)) => Ok(keys),
+        Err(e) => Err(format!(
+            "not a JWKS or a list of JWKs (kty, kid, n, e): {e}"
+        )),
     }
 }
 
@@ -112,8 +151,8 @@ impl Core {
         Self {
             store,
             clock,
+            tokens: keys.tokens.named(config.token_names.clone()),
             config,
-            tokens: keys.tokens,
             hash_key: keys.hash_key,
             seal_key: keys.seal_key,
         }
@@ -258,7 +297,12 @@ mod tests {
     #[test]
     fn keys_are_refused_when_the_system_has_no_randomness() {
         let broken = |_: usize| Err(CryptoError::Random);
-        let keys = Keys::from_random_source(TokenLifetimes::default(), broken);
+        let access = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            crate::testing::access_keys::ACCESS_KEY,
+        )
+        .unwrap();
+        let keys = Keys::from_random_source(TokenLifetimes::default(), &access, broken);
         assert!(keys.is_err(), "keys made without randomness are guessable");
     }
 }

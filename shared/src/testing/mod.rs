@@ -29,6 +29,7 @@ pub fn service_endpoint(var: &str) -> Option<String> {
     }
 }
 
+pub mod access_keys;
 pub mod client;
 pub mod fixtures;
 pub mod world;
@@ -78,9 +79,27 @@ pub fn memory_core(config: Config) -> (Core, Arc<MemoryStore>, Arc<ManualClock>)
 }
 
 /// A core over `store` and `clock` with random keys, as every test core is built.
-pub fn core_over(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: Config) -> Core {
-    let keys = Keys::random(config.token_lifetimes).expect("the system has randomness");
+pub fn core_over(store: Arc<dyn Store>, clock: Arc<dyn Clock>, mut config: Config) -> Core {
+    let keys =
+        Keys::random(config.token_lifetimes, &access_key()).expect("the system has randomness");
+    // Requests built in process have no Host to name an issuer by.
+    config
+        .token_names
+        .issuer
+        .get_or_insert_with(|| TEST_ISSUER.to_string());
     Core::new(store, clock, config, keys)
+}
+
+/// The issuer of the tokens a test core signs, unless its config names another.
+pub const TEST_ISSUER: &str = "https://twofa.test";
+
+/// The access-token key test cores sign with ([`access_keys::ACCESS_KEY`]), as DER.
+pub fn access_key() -> Vec<u8> {
+    base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        access_keys::ACCESS_KEY,
+    )
+    .expect("the test key is base64")
 }
 
 /// A JSON request as a client would send it, with an optional bearer token.

@@ -222,9 +222,9 @@ impl World {
             vec![Amr::Pwd]
         };
         let t = NewToken {
-            amr,
+            amr: crate::amr::rfc8176(&amr),
             mfa_at,
-            sid,
+            sid: sid.map(String::from),
             ..crate::app::flows::token_for(&self.core, user)
         };
         self.core

@@ -241,9 +241,10 @@ async fn unlocks_give_no_more_than_a_hundred_consecutive_guesses_on_both_stores(
         )
         .await;
         let jane = seed_user(&core, Side::Host, "jane@example.com", PASSWORD, &[]).await;
-        let token = twofa::flows::issue_access(&core, &admin, &[Amr::Pwd], None)
-            .unwrap()
-            .access_token;
+        let token =
+            twofa::flows::issue_access(&core, &admin, &[Amr::Pwd], None, &Default::default())
+                .unwrap()
+                .access_token;
 
         let (sent, refused) = guess_and_unlock_until_refused(&core, &jane, &token).await;
         assert_eq!(

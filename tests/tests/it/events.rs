@@ -79,7 +79,7 @@ impl World {
 
     fn access(&self, user: &User, mfa_at: Option<i64>) -> String {
         let t = NewToken {
-            amr: vec![Amr::Pwd],
+            amr: twofa::amr::rfc8176(&[Amr::Pwd]),
             mfa_at,
             ..twofa::flows::token_for(self.core(), user)
         };
@@ -104,8 +104,8 @@ impl World {
             )
             .await;
         let t = NewToken {
-            amr: vec![Amr::Pwd],
-            sid: Some(sid),
+            amr: twofa::amr::rfc8176(&[Amr::Pwd]),
+            sid: Some(sid.to_string()),
             ..twofa::flows::token_for(self.core(), &jane)
         };
         let token = self
@@ -372,7 +372,9 @@ impl World {
                 },
                 200,
             ),
-            "console.json" | "console-file.json" => (Setup::default(), 200),
+            "console.json" | "console-file.json" | "discovery.json" | "jwks.json" => {
+                (Setup::default(), 200)
+            }
             "users-list.json" | "events-list.json" => {
                 self.jane().await;
                 (

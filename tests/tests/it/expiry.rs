@@ -93,8 +93,8 @@ async fn an_expired_code_answers_410_before_and_after_the_sweep_and_counts_no_fa
     };
     core.store.update_user(&user.id, &patch).await.unwrap();
     let claims = NewToken {
-        amr: vec![Amr::Pwd],
-        sid: Some(sid),
+        amr: twofa::amr::rfc8176(&[Amr::Pwd]),
+        sid: Some(sid.to_string()),
         ..twofa::flows::token_for(&core, &user)
     };
     let token = core

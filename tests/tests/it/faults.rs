@@ -339,8 +339,8 @@ async fn in_a_brown_out_a_right_code_is_answered_before_the_function_timeout_and
         .issue(
             twofa::tokens::TokenKind::TwoFactor,
             twofa::tokens::NewToken {
-                amr: vec![Amr::Pwd],
-                sid: Some(sid),
+                amr: twofa::amr::rfc8176(&[Amr::Pwd]),
+                sid: Some(sid.to_string()),
                 ..twofa::flows::token_for(core, &user)
             },
             core.now(),

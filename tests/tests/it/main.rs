@@ -20,6 +20,7 @@ mod policy;
 mod policy_cache_measure;
 mod policy_races;
 mod racing_guesses;
+mod relying_party;
 mod replay;
 mod retried_writes;
 mod retries_and_sweeps;

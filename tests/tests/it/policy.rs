@@ -233,6 +233,7 @@ impl SmsSide {
             &self.admin,
             &[Amr::Pwd, Amr::Otp],
             Some(core.now() - age),
+            &Default::default(),
         )
         .expect("an access token")
         .access_token

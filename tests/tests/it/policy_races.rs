@@ -22,7 +22,7 @@ async fn gated_app() -> (TestApp, GateStore) {
 }
 
 fn access(app: &TestApp, user: &User, amr: &[Amr], mfa_at: Option<i64>) -> String {
-    twofa::flows::issue_access(&app.api.core, user, amr, mfa_at)
+    twofa::flows::issue_access(&app.api.core, user, amr, mfa_at, &Default::default())
         .expect("an access token")
         .access_token
 }

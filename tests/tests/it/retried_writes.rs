@@ -98,8 +98,8 @@ async fn signing_in(core: &Core) -> (User, Vec<u8>, Vec<String>, String) {
         .issue(
             TokenKind::TwoFactor,
             NewToken {
-                amr: vec![Amr::Pwd],
-                sid: Some(sid),
+                amr: twofa::amr::rfc8176(&[Amr::Pwd]),
+                sid: Some(sid.to_string()),
                 ..twofa::flows::token_for(core, &user)
             },
             core.now(),
@@ -328,7 +328,7 @@ async fn signed_in_user(core: &Core, roles: &[twofa::user::Role]) -> (User, Stri
         roles,
     )
     .await;
-    let token = twofa::flows::issue_access(core, &user, &[Amr::Pwd], None)
+    let token = twofa::flows::issue_access(core, &user, &[Amr::Pwd], None, &Default::default())
         .expect("a token")
         .access_token;
     (user, token)

@@ -286,8 +286,8 @@ async fn signing_in_behind_a_proxy() -> Option<(
         .issue(
             TokenKind::TwoFactor,
             NewToken {
-                amr: vec![Amr::Pwd],
-                sid: Some(sid),
+                amr: twofa::amr::rfc8176(&[Amr::Pwd]),
+                sid: Some(sid.to_string()),
                 ..twofa::flows::token_for(&core, &user)
             },
             core.now(),
@@ -382,7 +382,7 @@ async fn an_expired_code_past_its_grace_answers_the_same_whether_or_not_ttl_swep
         expires_at: now - 2 * 86_400,
     };
     core.store.put_code(&code).await.unwrap();
-    let access = twofa::flows::issue_access(&core, &user, &[Amr::Pwd], None)
+    let access = twofa::flows::issue_access(&core, &user, &[Amr::Pwd], None, &Default::default())
         .unwrap()
         .access_token;
     let confirm = || async {
@@ -461,7 +461,7 @@ async fn forgetting_an_expired_browser_answers_the_same_whether_or_not_ttl_swept
         })
         .await
         .unwrap();
-    let access = twofa::flows::issue_access(&core, &user, &[Amr::Pwd], None)
+    let access = twofa::flows::issue_access(&core, &user, &[Amr::Pwd], None, &Default::default())
         .unwrap()
         .access_token;
     let forget = |id: &'static str| {

@@ -333,7 +333,7 @@ async fn host_admin(core: &Core) -> (twofa::user::User, String) {
         &[twofa::user::Role::HostAdmin],
     )
     .await;
-    let token = twofa::flows::issue_access(core, &admin, &[Amr::Pwd], None)
+    let token = twofa::flows::issue_access(core, &admin, &[Amr::Pwd], None, &Default::default())
         .expect("a token")
         .access_token;
     (admin, token)
@@ -444,7 +444,7 @@ async fn with_browsers(core: &Core, email: &str, n: usize) -> (twofa::user::User
             .await
             .expect("a remembered browser");
     }
-    let token = twofa::flows::issue_access(core, &user, &[Amr::Pwd], None)
+    let token = twofa::flows::issue_access(core, &user, &[Amr::Pwd], None, &Default::default())
         .expect("a token")
         .access_token;
     (user, token)

@@ -25,7 +25,7 @@ async fn gated_app() -> (TestApp, GateStore) {
 }
 
 fn access(app: &TestApp, user: &User) -> String {
-    twofa::flows::issue_access(&app.api.core, user, &[Amr::Pwd], None)
+    twofa::flows::issue_access(&app.api.core, user, &[Amr::Pwd], None, &Default::default())
         .expect("an access token")
         .access_token
 }
@@ -282,9 +282,15 @@ async fn new_recovery_codes_in_flight_cannot_outrun_sign_out_everywhere() {
     )
     .await;
     let now = core.now();
-    let stolen = twofa::flows::issue_access(core, &user, &[Amr::Pwd, Amr::Otp], Some(now))
-        .expect("an access token")
-        .access_token;
+    let stolen = twofa::flows::issue_access(
+        core,
+        &user,
+        &[Amr::Pwd, Amr::Otp],
+        Some(now),
+        &Default::default(),
+    )
+    .expect("an access token")
+    .access_token;
     let owners = access(&app, &user);
 
     let mut held = gate.hold_next_user_update(|p| p.recovery_codes.is_some());

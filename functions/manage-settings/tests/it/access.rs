@@ -200,7 +200,7 @@ async fn a_token_whose_tenant_is_not_its_users_tenant_is_refused_everywhere() {
         .issue(
             TokenKind::Access,
             NewToken {
-                scope: w.globex_admin.side.key(),
+                side: Some(w.globex_admin.side.clone()),
                 ..twofa::flows::token_for(&w.core, &w.acme_admin)
             },
             w.core.now(),

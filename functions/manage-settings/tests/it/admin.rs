@@ -652,10 +652,15 @@ async fn an_admin_turning_its_own_2fa_off_meets_the_same_step_up_as_on_its_accou
         let admin = with_two_factor(&w, admin).await;
         let path = format!("/users/{}/two-factor", admin.id);
         // A token from a remembered browser: no second factor proven.
-        let remembered =
-            twofa::flows::issue_access(&w.core, &admin, &[Amr::Pwd, Amr::Device], None)
-                .unwrap()
-                .access_token;
+        let remembered = twofa::flows::issue_access(
+            &w.core,
+            &admin,
+            &[Amr::Pwd, Amr::Device],
+            None,
+            &Default::default(),
+        )
+        .unwrap()
+        .access_token;
         let r = w
             .settings("PUT", &path, json!({"enabled": false}), Some(&remembered))
             .await;

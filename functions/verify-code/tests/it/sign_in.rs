@@ -52,7 +52,11 @@ async fn an_emailed_code_signs_in_once_and_the_token_records_the_method() {
     assert!(body.get("remember_browser_token").is_none());
     assert_eq!(
         access_claims(&w, &body),
-        (vec!["pwd".into(), "email".into()], Some(w.now()))
+        // RFC 8176 has no value for email: an emailed code is a one-time code.
+        (
+            vec!["pwd".into(), "otp".into(), "mfa".into()],
+            Some(w.now())
+        )
     );
     assert_eq!(w.user(&user.id).await.pending_sign_in, None);
 
@@ -123,7 +127,7 @@ async fn a_texted_code_signs_in_and_may_be_typed_with_spaces() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         access_claims(&w, &body).0,
-        vec!["pwd".to_string(), "sms".to_string()]
+        vec!["pwd".to_string(), "sms".to_string(), "mfa".to_string()]
     );
 }
 
@@ -259,7 +263,7 @@ async fn an_authenticator_code_is_accepted_once_and_its_replay_is_counted() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         access_claims(&w, &body).0,
-        vec!["pwd".to_string(), "otp".to_string()]
+        vec!["pwd".to_string(), "otp".to_string(), "mfa".to_string()]
     );
 
     // The same code, still inside its 30-second window, in a new sign-in.
@@ -525,7 +529,8 @@ async fn a_recovery_code_works_once_and_the_user_is_told() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         access_claims(&w, &body).0,
-        vec!["pwd".to_string(), "rec".to_string()]
+        // A recovery code is a one-time code (RFC 8176 has no value of its own).
+        vec!["pwd".to_string(), "otp".to_string(), "mfa".to_string()]
     );
     assert_eq!(w.user(&user.id).await.recovery_codes.len(), 9);
     let notice = w

@@ -55,6 +55,9 @@ enum Command {
     /// Removes a user's authenticator and recovery codes, forgets its remembered
     /// browsers and ends its sessions; confirmed email and phone stay.
     ResetTwoFactor(Target),
+    /// Prints a new set of keys as the JSON of the keys secret (docs/deploy.md):
+    /// ACCESS_TOKEN_SIGNING_KEY (RSA), JWT_SIGNING_KEY, CODE_HMAC_KEY, TOTP_ENCRYPTION_KEY.
+    Keys,
     /// Prints security events as JSON lines, newest first.
     Events {
         #[command(flatten)]
@@ -114,17 +117,25 @@ async fn core() -> Result<Core, Failure> {
     let config = Config::from_env()?;
     let sdk = twofa::app::aws_sdk_config().await;
     let store = twofa::store::dynamo::DynamoStore::from_env(&ProcessEnv, &sdk)?;
-    // Only the store is used; no token is signed and no code is hashed here.
+    // Only the store is used; no token is signed and no code is hashed here, so
+    // the keys are throwaway ones.
     Ok(Core::new(
         Arc::new(store),
         Arc::new(SystemClock),
         config.clone(),
-        Keys::random(config.token_lifetimes)?,
+        Keys::random(
+            config.token_lifetimes,
+            &local_api::keys::access_token_key()?,
+        )?,
     ))
 }
 
 async fn run(command: Command) -> Result<(), Failure> {
     match command {
+        Command::Keys => {
+            println!("{}", local_api::keys::secret_json()?);
+            Ok(())
+        }
         Command::CreateHostAdmin {
             email,
             password_stdin,

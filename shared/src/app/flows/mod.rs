@@ -19,7 +19,9 @@ pub use attempt::{
     Attempt, Outcome, WrongAnswer, attempt_id, begin_attempt, lockout_of, refuse_wrong_answer,
     refuse_wrong_code, right_answer, unknown_email_key,
 };
-pub use session::{Caller, end_sessions, fresh_access, issue_access, rotate_stamp, token_for};
+pub use session::{
+    Caller, SignInFrom, end_sessions, fresh_access, issue_access, rotate_stamp, token_for,
+};
 pub(crate) use session::{stamp_digest, user_of_token};
 pub use side::load_side;
 pub use sign_in::{PendingSignIn, pending_sign_in};

@@ -13,8 +13,9 @@
 //! so no such request outruns a sign-out.
 
 use super::FlowError;
-use crate::amr::Amr;
+use crate::amr::{Amr, rfc8176};
 use crate::app::Core;
+use crate::audit::Origin;
 use crate::tokens::{Claims, FreshAccess, NewToken, SignedIn, TokenError, TokenKind};
 use crate::user::{User, UserPatch};
 
@@ -73,7 +74,7 @@ pub(crate) async fn user_of_token(
         .user(&claims.sub)
         .await?
         .ok_or(FlowError::Unauthorized)?;
-    if user.side.key() != claims.scope {
+    if user.side != claims.side() {
         return Err(FlowError::Unauthorized);
     }
     Ok(Caller { kind, claims, user })
@@ -83,11 +84,21 @@ pub(crate) async fn user_of_token(
 pub fn token_for(core: &Core, user: &User) -> NewToken {
     NewToken {
         user_id: user.id.clone(),
-        scope: user.side.key(),
+        side: Some(user.side.clone()),
         roles: user.roles.iter().map(|r| r.as_str().to_string()).collect(),
         stamp: Some(stamp_digest(core, user)),
         ..Default::default()
     }
+}
+
+/// Where a sign-in was asked from: the issuer its tokens name when `TOKEN_ISSUER`
+/// is not set (the URL the request came to), and the client, for its session.
+#[derive(Debug, Clone, Default)]
+pub struct SignInFrom {
+    /// `https://` and the request's host, when it had one.
+    pub issuer: Option<String>,
+    /// The client's address and User-Agent.
+    pub origin: Origin,
 }
 
 /// Issues an access token for `user`, who proved `amr`; `mfa_at` is when a second
@@ -97,12 +108,14 @@ pub fn issue_access(
     user: &User,
     amr: &[Amr],
     mfa_at: Option<i64>,
+    from: &SignInFrom,
 ) -> Result<SignedIn, TokenError> {
     let token = core.tokens.issue(
         TokenKind::Access,
         NewToken {
-            amr: amr.to_vec(),
+            amr: rfc8176(amr),
             mfa_at,
+            issuer: from.issuer.clone(),
             ..token_for(core, user)
         },
         core.now(),
@@ -179,7 +192,10 @@ pub fn fresh_access(
         NewToken {
             amr: c.amr.clone(),
             mfa_at: c.mfa_at,
+            auth_time: c.auth_time,
+            sid: c.sid.clone(),
             not_after: Some(c.exp),
+            issuer: Some(c.iss.clone()),
             ..token_for(core, changed)
         },
         now,

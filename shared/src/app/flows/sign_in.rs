@@ -33,7 +33,7 @@ pub async fn pending_sign_in(core: &Core, token: &str) -> Result<PendingSignIn, 
             retry_after: seconds,
         });
     }
-    match claims.sid {
+    match claims.sign_in_id() {
         Some(sid)
             if user.pending_sign_in.as_ref() == Some(&sid)
                 && claims.stamp.as_deref() == Some(stamp_digest(core, &user).as_str()) =>

@@ -129,7 +129,7 @@ impl World {
 
     /// An access token from a password-only sign-in.
     pub fn token(&self, user: &User) -> String {
-        issue_access(&self.core, user, &[Amr::Pwd], None)
+        issue_access(&self.core, user, &[Amr::Pwd], None, &Default::default())
             .expect("an access token")
             .access_token
     }
@@ -141,6 +141,7 @@ impl World {
             user,
             &[Amr::Pwd, Amr::Otp],
             Some(self.core.now()),
+            &Default::default(),
         )
         .expect("an access token")
         .access_token
@@ -164,8 +165,14 @@ impl World {
     /// An access token signed with a key this service does not hold.
     pub fn forged_token(&self, user: &User) -> String {
         let (other, _, _) = memory_core(Config::default());
-        issue_access(&other, user, &[Amr::Pwd, Amr::Otp], Some(self.core.now()))
-            .expect("an access token")
-            .access_token
+        issue_access(
+            &other,
+            user,
+            &[Amr::Pwd, Amr::Otp],
+            Some(self.core.now()),
+            &Default::default(),
+        )
+        .expect("an access token")
+        .access_token
     }
 }
