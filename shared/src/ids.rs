@@ -124,6 +124,13 @@ id! {
     /// A sign-in waiting for its second factor: the `sid` of its two-factor token
     /// and the user's pending sign-in. A new login replaces it; a lock or a stamp
     /// change ends it.
+    SignInId
+}
+
+id! {
+    /// A signed-in session: started by a sign-in, carried as the `sid` of its access
+    /// tokens and in its refresh token, ended by a sign-out, a revocation, a reuse of
+    /// a rotated refresh token or a stamp change (see [`crate::sessions`]).
     SessionId
 }
 
@@ -160,10 +167,23 @@ impl DeviceId {
     }
 }
 
-impl SessionId {
+impl SignInId {
     /// A new random sign-in id.
     pub fn random() -> Result<Self, CryptoError> {
         Ok(Self(random_token(16)?))
+    }
+}
+
+impl SessionId {
+    /// A new random session id (16 url-safe base64 characters).
+    pub fn random() -> Result<Self, CryptoError> {
+        Ok(Self(random_token(12)?))
+    }
+
+    /// The id a client named (a path parameter or a refresh token's part), if it
+    /// has an id's shape: 1 to 64 url-safe base64 characters.
+    pub fn parse(text: &str) -> Option<Self> {
+        is_token_text(text).then(|| Self(text.to_string()))
     }
 }
 

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::amr::Amr;
 use crate::clock::Timestamp;
 use crate::crypto::{CryptoError, random_token};
-use crate::ids::{SessionId, UserId};
+use crate::ids::{SignInId, UserId};
 
 /// The kinds of token. Remember-browser tokens are not JWTs but random device
 /// tokens with a server-side record (see [`crate::devices`]).
@@ -64,7 +64,7 @@ pub struct Claims {
     pub mfa_at: Option<Timestamp>,
     /// For two-factor tokens: the sign-in attempt it belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sid: Option<SessionId>,
+    pub sid: Option<SignInId>,
     /// A keyed digest of the user's security stamp when issued: access and setup
     /// tokens die when the stamp changes (see `crate::api::authenticate`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -123,7 +123,7 @@ pub struct NewToken {
     /// When a second factor was proven.
     pub mfa_at: Option<Timestamp>,
     /// The sign-in attempt (two-factor tokens).
-    pub sid: Option<SessionId>,
+    pub sid: Option<SignInId>,
     /// The digest of the user's security stamp.
     pub stamp: Option<String>,
     /// An expiry not to pass: a token reissued after a stamp change keeps the old one's.

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::email::Email;
-use crate::ids::{SessionId, UserId};
+use crate::ids::{SignInId, UserId};
 use crate::phone::PhoneNumber;
 use crate::side::Side;
 
@@ -87,7 +87,7 @@ pub struct User {
     /// Changes with every security-relevant change; remembered browsers die with it.
     pub security_stamp: String,
     /// The sign-in in progress: a two-factor token is valid only while it carries this value.
-    pub pending_sign_in: Option<SessionId>,
+    pub pending_sign_in: Option<SignInId>,
     /// When the user registered.
     pub created_at: Timestamp,
     /// Set when a settings change left the account, which could prove a second factor,
@@ -225,7 +225,7 @@ pub struct UserPatch {
     /// New password hash.
     pub password_hash: Option<String>,
     /// New pending sign-in (`Some(None)` clears it).
-    pub pending_sign_in: Option<Option<SessionId>>,
+    pub pending_sign_in: Option<Option<SignInId>>,
     /// Reset the failure count to zero.
     pub reset_failures: bool,
     /// New lost-second-factor mark (see [`User::second_factor_lost`]).

@@ -9,7 +9,7 @@ use twofa::audit::{EventType, Origin, SecurityEvent};
 use twofa::clock::Timestamp;
 use twofa::codes::{CodePurpose, PendingCode};
 use twofa::devices::Device;
-use twofa::ids::{AttemptId, DeviceId, SessionId, UserId};
+use twofa::ids::{AttemptId, DeviceId, SignInId, UserId};
 use twofa::lockout::LockoutPolicy;
 use twofa::policy::{Behaviour, Provider, TwoFactorSettings};
 use twofa::side::Side;
@@ -378,7 +378,7 @@ fn count(slot: &Slot) -> u32 {
 async fn succeed(
     store: &Shared,
     id: &UserId,
-    sid: Option<&SessionId>,
+    sid: Option<&SignInId>,
     spend: Spend<'_>,
 ) -> Result<Succeeded, StoreError> {
     let attempt = AttemptId::from(uuid::Uuid::new_v4().to_string());
@@ -1304,7 +1304,7 @@ mod scenarios {
                 .take_slot(
                     Subject::User(&u.id),
                     &AttemptId::from("a3"),
-                    Some(&SessionId::from("sid")),
+                    Some(&SignInId::from("sid")),
                     5,
                     until
                 )
@@ -1377,7 +1377,7 @@ mod scenarios {
             succeed(
                 &store,
                 &u.id,
-                Some(&SessionId::from("sid-other")),
+                Some(&SignInId::from("sid-other")),
                 Spend::Nothing
             )
             .await
@@ -1388,7 +1388,7 @@ mod scenarios {
             at_once(10, |_| {
                 let (store, id) = (store.clone(), u.id.clone());
                 async move {
-                    succeed(&store, &id, Some(&SessionId::from("sid-1")), Spend::Nothing).await
+                    succeed(&store, &id, Some(&SignInId::from("sid-1")), Spend::Nothing).await
                 }
             })
             .await;
@@ -1399,7 +1399,7 @@ mod scenarios {
             succeed(
                 &store,
                 &u.id,
-                Some(&SessionId::from("sid-1")),
+                Some(&SignInId::from("sid-1")),
                 Spend::Nothing
             )
             .await
@@ -1410,7 +1410,7 @@ mod scenarios {
             succeed(
                 &store,
                 &UserId::from("no-such-user"),
-                Some(&SessionId::from("sid-1")),
+                Some(&SignInId::from("sid-1")),
                 Spend::Nothing
             )
             .await,
@@ -1537,7 +1537,7 @@ mod scenarios {
         let wrong = succeed(
             &store,
             &u.id,
-            Some(&SessionId::from("sid")),
+            Some(&SignInId::from("sid")),
             Spend::Code(CodePurpose::SignInSms, "hash-other"),
         )
         .await
@@ -1556,7 +1556,7 @@ mod scenarios {
                 succeed(
                     &store,
                     &id,
-                    Some(&SessionId::from("sid")),
+                    Some(&SignInId::from("sid")),
                     Spend::Code(CodePurpose::SignInSms, "hash-1"),
                 )
                 .await
@@ -2052,7 +2052,7 @@ mod scenarios {
             .take_slot(
                 Subject::User(&u.id),
                 &AttemptId::from("a-1"),
-                Some(&SessionId::from("sid")),
+                Some(&SignInId::from("sid")),
                 1,
                 NOW,
             )
@@ -2062,7 +2062,7 @@ mod scenarios {
             .take_slot(
                 Subject::User(&u.id),
                 &AttemptId::from("a-1"),
-                Some(&SessionId::from("sid")),
+                Some(&SignInId::from("sid")),
                 1,
                 NOW,
             )
@@ -2078,7 +2078,7 @@ mod scenarios {
                 .take_slot(
                     Subject::User(&u.id),
                     &AttemptId::from("a-2"),
-                    Some(&SessionId::from("sid")),
+                    Some(&SignInId::from("sid")),
                     1,
                     NOW
                 )
@@ -2089,7 +2089,7 @@ mod scenarios {
 
         let success = Success {
             attempt: &AttemptId::from("a-1"),
-            sid: Some(&SessionId::from("sid")),
+            sid: Some(&SignInId::from("sid")),
             spend: Spend::TotpStep(7),
             patch: &UserPatch::default(),
             release_only: false,

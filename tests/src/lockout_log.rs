@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use twofa::clock::Timestamp;
-use twofa::ids::{AttemptId, SessionId, UserId};
+use twofa::ids::{AttemptId, SignInId, UserId};
 use twofa::store::{Slot, Store, StoreError, Subject, Succeeded, Success};
 
 use crate::pass_through::{Around, PassThrough};
@@ -119,7 +119,7 @@ impl Around for Notes {
         inner: &dyn Store,
         subject: Subject<'_>,
         attempt: &AttemptId,
-        sid: Option<&SessionId>,
+        sid: Option<&SignInId>,
         max: u32,
         now: Timestamp,
     ) -> Result<Slot, StoreError> {

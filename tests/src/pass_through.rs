@@ -10,7 +10,7 @@ use twofa::audit::{EventType, SecurityEvent};
 use twofa::clock::Timestamp;
 use twofa::codes::{CodePurpose, PendingCode};
 use twofa::devices::Device;
-use twofa::ids::{AttemptId, DeviceId, SessionId, UserId};
+use twofa::ids::{AttemptId, DeviceId, SignInId, UserId};
 use twofa::lockout::LockoutPolicy;
 use twofa::policy::{Behaviour, TwoFactorSettings};
 use twofa::side::Side;
@@ -41,7 +41,7 @@ pub trait Around: Send + Sync {
         inner: &dyn Store,
         subject: Subject<'_>,
         attempt: &AttemptId,
-        sid: Option<&SessionId>,
+        sid: Option<&SignInId>,
         max: u32,
         now: Timestamp,
     ) -> Result<Slot, StoreError> {
@@ -129,7 +129,7 @@ impl<A: Around> UserStore for PassThrough<A> {
         &self,
         subject: Subject<'_>,
         attempt: &AttemptId,
-        sid: Option<&SessionId>,
+        sid: Option<&SignInId>,
         max: u32,
         now: Timestamp,
     ) -> Result<Slot, StoreError> {

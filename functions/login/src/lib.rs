@@ -17,7 +17,7 @@ use twofa::flows::{
     WrongAnswer, attempt_id, begin_attempt, issue_access, load_side, refuse_wrong_answer,
     right_answer, token_for,
 };
-use twofa::ids::{AttemptId, SessionId};
+use twofa::ids::{AttemptId, SignInId};
 use twofa::lockout::LockoutPolicy;
 use twofa::password::verify_password;
 use twofa::policy::{Effective, usable_providers};
@@ -272,7 +272,7 @@ async fn second_factor(
             &json!({ "status": "two_factor_setup_required", "setup_token": setup_token }),
         ));
     }
-    let sid = SessionId::random()?;
+    let sid = SignInId::random()?;
     // Giving the slot back and starting the sign-in are one write, refused if the account locked meanwhile.
     // The lost-second-factor mark stays (only an administrator's reset ends it): the
     // providers seen here come from settings read before the password was checked, so

@@ -7,7 +7,7 @@ use twofa::api::ApiError;
 use twofa::app::Core;
 use twofa::codes::{PendingCode, code_hash, normalise_code, recovery_code_hash};
 use twofa::crypto::constant_time_eq;
-use twofa::ids::SessionId;
+use twofa::ids::SignInId;
 use twofa::store::{Spend, TTL_GRACE_SECONDS};
 use twofa::totp::{self, Checked};
 use twofa::user::User;
@@ -31,7 +31,7 @@ pub async fn sent_code<'a>(
     pending: Option<&'a PendingCode>,
     typed: &str,
     destination: &str,
-    sid: Option<&SessionId>,
+    sid: Option<&SignInId>,
 ) -> Result<Judged<'a>, ApiError> {
     let Some(p) = pending else {
         return Ok(Judged::Wrong);
@@ -52,7 +52,7 @@ pub async fn sent_code<'a>(
         &p.user_id,
         p.purpose,
         destination,
-        sid.map(SessionId::as_str),
+        sid.map(SignInId::as_str),
         &code,
     );
     if !constant_time_eq(&hash, &p.hash) {

@@ -17,7 +17,7 @@ use crate::audit::{EventType, SecurityEvent};
 use crate::clock::Timestamp;
 use crate::codes::{CodePurpose, PendingCode};
 use crate::devices::Device;
-use crate::ids::{AttemptId, DeviceId, SessionId, UserId};
+use crate::ids::{AttemptId, DeviceId, SignInId, UserId};
 use crate::lockout::LockoutPolicy;
 use crate::policy::{Behaviour, TwoFactorSettings};
 use crate::side::Side;
@@ -297,7 +297,7 @@ impl UserStore for MemoryStore {
         &self,
         subject: Subject<'_>,
         attempt: &AttemptId,
-        sid: Option<&SessionId>,
+        sid: Option<&SignInId>,
         max: u32,
         now: Timestamp,
     ) -> Result<Slot, StoreError> {

@@ -73,7 +73,7 @@ use crate::clock::Timestamp;
 use crate::codes::{CodePurpose, PendingCode};
 use crate::devices::Device;
 use crate::email::Email;
-use crate::ids::{AttemptId, DeviceId, SessionId, UserId};
+use crate::ids::{AttemptId, DeviceId, SignInId, UserId};
 use crate::lockout::LockoutPolicy;
 use crate::phone::PhoneNumber;
 use crate::policy::{Behaviour, TwoFactorSettings};
@@ -252,7 +252,7 @@ pub struct Success<'a> {
     /// The attempt's id (see the module doc on retries).
     pub attempt: &'a AttemptId,
     /// The sign-in this ends, if any.
-    pub sid: Option<&'a SessionId>,
+    pub sid: Option<&'a SignInId>,
     /// What it spends.
     pub spend: Spend<'a>,
     /// Other changes made with it (a confirmed address, an enabled authenticator, a
@@ -355,7 +355,7 @@ pub trait UserStore: Send + Sync {
         &self,
         subject: Subject<'_>,
         attempt: &AttemptId,
-        sid: Option<&SessionId>,
+        sid: Option<&SignInId>,
         max: u32,
         now: Timestamp,
     ) -> Result<Slot, StoreError>;

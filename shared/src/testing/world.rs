@@ -17,7 +17,7 @@ use crate::api::{Request, Response};
 use crate::app::Core;
 use crate::clock::ManualClock;
 use crate::config::Config;
-use crate::ids::{SessionId, UserId};
+use crate::ids::{SignInId, UserId};
 use crate::senders::log::{LogSender, OutboxEntry};
 use crate::senders::{DeliveryError, SmsMessage, SmsSender};
 use crate::side::Side;
@@ -185,7 +185,7 @@ impl World {
 
     /// What login does when 2FA applies: a new pending sign-in and its two-factor token.
     pub async fn start_sign_in(&self, user: &User) -> String {
-        let sid = SessionId::from(uuid::Uuid::new_v4().to_string());
+        let sid = SignInId::from(uuid::Uuid::new_v4().to_string());
         self.store
             .update_user(
                 &user.id,
@@ -214,7 +214,7 @@ impl World {
         kind: TokenKind,
         user: &User,
         mfa_at: Option<i64>,
-        sid: Option<SessionId>,
+        sid: Option<SignInId>,
     ) -> String {
         let amr = if mfa_at.is_some() {
             vec![Amr::Pwd, Amr::Otp]

@@ -92,7 +92,7 @@ impl World {
     /// Jane in the middle of signing in: 2FA on, a pending sign-in, and its two-factor token.
     async fn jane_signing_in(&self) -> (User, String) {
         let jane = self.jane().await;
-        let sid = twofa::ids::SessionId::from("sid-from-login");
+        let sid = twofa::ids::SignInId::from("sid-from-login");
         let jane = self
             .patch(
                 &jane,

@@ -84,7 +84,7 @@ async fn an_expired_code_answers_410_before_and_after_the_sweep_and_counts_no_fa
         core.now(),
     );
     core.store.create_user(&user).await.unwrap();
-    let sid = twofa::ids::SessionId::from(uuid::Uuid::new_v4().to_string());
+    let sid = twofa::ids::SignInId::from(uuid::Uuid::new_v4().to_string());
     let patch = UserPatch {
         email_confirmed: Some(true),
         two_factor_enabled: Some(true),

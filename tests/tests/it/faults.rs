@@ -323,7 +323,7 @@ async fn in_a_brown_out_a_right_code_is_answered_before_the_function_timeout_and
     )
     .await;
     let key = twofa::totp::new_key().expect("randomness").expose().clone();
-    let sid = twofa::ids::SessionId::from(uuid::Uuid::new_v4().to_string());
+    let sid = twofa::ids::SignInId::from(uuid::Uuid::new_v4().to_string());
     let patch = twofa::user::UserPatch {
         two_factor_enabled: Some(true),
         authenticator: Some(Some(twofa::user::Authenticator {

@@ -77,7 +77,7 @@ async fn signing_in(core: &Core) -> (User, Vec<u8>, Vec<String>, String) {
         .iter()
         .map(|c| twofa::codes::recovery_code_hash(&core.hash_key, &user.id, c))
         .collect();
-    let sid = twofa::ids::SessionId::from(uuid::Uuid::new_v4().to_string());
+    let sid = twofa::ids::SignInId::from(uuid::Uuid::new_v4().to_string());
     let patch = UserPatch {
         email_confirmed: Some(true),
         two_factor_enabled: Some(true),

@@ -266,7 +266,7 @@ async fn signing_in_behind_a_proxy() -> Option<(
     .await;
     let key = twofa::totp::new_key().expect("randomness").expose().clone();
     let sealed_key = core.seal_key.seal(&key, &user.id).expect("sealing");
-    let sid = twofa::ids::SessionId::from(uuid::Uuid::new_v4().to_string());
+    let sid = twofa::ids::SignInId::from(uuid::Uuid::new_v4().to_string());
     let patch = UserPatch {
         email_confirmed: Some(true),
         two_factor_enabled: Some(true),

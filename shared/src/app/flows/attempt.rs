@@ -8,7 +8,7 @@ use super::FlowError;
 use super::side::load_side;
 use crate::app::Core;
 use crate::audit::{EventType, Origin, SecurityEvent};
-use crate::ids::{AttemptId, SessionId, UserId};
+use crate::ids::{AttemptId, SignInId, UserId};
 use crate::lockout::{AfterFailure, LockoutPolicy};
 use crate::senders::{EmailSender, notify};
 use crate::side::Side;
@@ -73,7 +73,7 @@ pub async fn begin_attempt(
     core: &Core,
     subject: Subject<'_>,
     id: AttemptId,
-    sid: Option<&SessionId>,
+    sid: Option<&SignInId>,
     policy: LockoutPolicy,
 ) -> Result<Attempt, FlowError> {
     // A slot is a failure until its success is written: not taken without the time

@@ -7,7 +7,7 @@
 use super::FlowError;
 use super::session::{Caller, stamp_digest, user_of_token};
 use crate::app::Core;
-use crate::ids::SessionId;
+use crate::ids::SignInId;
 use crate::tokens::TokenKind;
 use crate::user::User;
 
@@ -17,7 +17,7 @@ pub struct PendingSignIn {
     /// The user, freshly read.
     pub user: User,
     /// The sign-in id the two-factor token carries.
-    pub sid: SessionId,
+    pub sid: SignInId,
 }
 
 /// The sign-in a two-factor token carries on: 401 for a bad token or a sign-in that

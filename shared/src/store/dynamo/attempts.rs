@@ -1,7 +1,7 @@
 //! The lockout writes on a user or an unknown email's counter: the slot an
 //! attempt takes, the lock, and the success write (see the module doc).
 
-use crate::ids::{AttemptId, SessionId, UserId};
+use crate::ids::{AttemptId, SignInId, UserId};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem};
@@ -21,7 +21,7 @@ impl DynamoStore {
         &self,
         subject: Subject<'_>,
         attempt: &AttemptId,
-        sid: Option<&SessionId>,
+        sid: Option<&SignInId>,
         max: u32,
         now: Timestamp,
     ) -> Result<Slot, StoreError> {
@@ -231,7 +231,7 @@ impl DynamoStore {
 fn slot_call(
     subject: Subject<'_>,
     attempt: &str,
-    sid: Option<&SessionId>,
+    sid: Option<&SignInId>,
     max: u32,
     now: Timestamp,
 ) -> UpdateCall {
@@ -290,7 +290,7 @@ fn why_slot_refused(
     old: &Item,
     subject: Subject<'_>,
     attempt: &str,
-    sid: Option<&SessionId>,
+    sid: Option<&SignInId>,
     now: Timestamp,
 ) -> Result<Slot, StoreError> {
     let r = Reader(old);
@@ -304,7 +304,7 @@ fn why_slot_refused(
     {
         return Ok(Slot::Locked(end));
     }
-    if sid.is_some() && r.opt_s(attr::PENDING_SIGN_IN)?.as_deref() != sid.map(SessionId::as_str) {
+    if sid.is_some() && r.opt_s(attr::PENDING_SIGN_IN)?.as_deref() != sid.map(SignInId::as_str) {
         return Ok(Slot::Ended);
     }
     if r.counter(attr::FAILURE_STREAK)? >= crate::store::HARD_LIMIT {
@@ -425,7 +425,7 @@ fn why_success_refused(
         return Ok(Ok(Succeeded::Locked(end)));
     }
     if success.sid.is_some()
-        && r.opt_s(attr::PENDING_SIGN_IN)?.as_deref() != success.sid.map(SessionId::as_str)
+        && r.opt_s(attr::PENDING_SIGN_IN)?.as_deref() != success.sid.map(SignInId::as_str)
     {
         return Ok(Ok(Succeeded::Ended));
     }

@@ -1,7 +1,7 @@
 //! Users: the user item, the email item that makes an address unique and
 //! points at it, and the writes a [`UserPatch`] makes.
 
-use crate::ids::{AttemptId, SessionId, UserId};
+use crate::ids::{AttemptId, SignInId, UserId};
 use std::collections::HashMap;
 
 use async_trait::async_trait;
@@ -114,7 +114,7 @@ pub fn user_from(i: &Item) -> Result<User, StoreError> {
         failed_count: r.counter(attr::FAILED_COUNT)?,
         lockout_end: r.opt_n(attr::LOCKOUT_END)?,
         security_stamp: r.s(attr::SECURITY_STAMP)?,
-        pending_sign_in: r.opt_s(attr::PENDING_SIGN_IN)?.map(SessionId::from),
+        pending_sign_in: r.opt_s(attr::PENDING_SIGN_IN)?.map(SignInId::from),
         created_at: r.n(attr::CREATED_AT)?,
         second_factor_lost: r.bool(attr::SECOND_FACTOR_LOST)?,
     })
@@ -363,7 +363,7 @@ impl UserStore for DynamoStore {
         &self,
         subject: Subject<'_>,
         attempt: &AttemptId,
-        sid: Option<&SessionId>,
+        sid: Option<&SignInId>,
         max: u32,
         now: Timestamp,
     ) -> Result<Slot, StoreError> {
