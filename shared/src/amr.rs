@@ -36,6 +36,70 @@ impl Amr {
             Amr::Device => "device",
         }
     }
+
+    /// The method named `name` in tokens and events (as [`Amr::as_str`] writes it).
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            Amr::Pwd,
+            Amr::Otp,
+            Amr::Email,
+            Amr::Sms,
+            Amr::Rec,
+            Amr::Device,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == name)
+    }
+
+    /// Whether the method is a second factor proven at this sign-in: anything but
+    /// the password and a remembered browser. The browser lets the user skip the
+    /// second factor, but it is a bearer cookie: the sign-in it makes is `aal1`, as
+    /// its access token says ([`rfc8176`] names no method for it).
+    pub fn is_second_factor(self) -> bool {
+        !matches!(self, Amr::Pwd | Amr::Device)
+    }
+}
+
+/// The assurance level a sign-in reached, the `acr` of its access tokens: NIST SP
+/// 800-63B's AAL1 (one factor) or AAL2 (two).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Acr {
+    /// One factor: the password alone.
+    Aal1,
+    /// Two factors.
+    Aal2,
+}
+
+impl Acr {
+    /// The level of a sign-in that used `amr`: AAL2 when one of them is a second factor.
+    pub fn of(amr: &[Amr]) -> Self {
+        if amr.iter().any(|a| a.is_second_factor()) {
+            Acr::Aal2
+        } else {
+            Acr::Aal1
+        }
+    }
+
+    /// The level's name in tokens.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Acr::Aal1 => "aal1",
+            Acr::Aal2 => "aal2",
+        }
+    }
+}
+
+impl fmt::Debug for Acr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Acr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 // As the string it was before it had a type: a log's `amr = ?amr` keeps its shape.
@@ -131,5 +195,30 @@ mod tests {
         ] {
             assert_eq!(rfc8176(methods), names, "{methods:?}");
         }
+    }
+
+    #[test]
+    fn a_method_is_read_back_from_its_name_and_from_no_other_text() {
+        for amr in ALL {
+            assert_eq!(Amr::from_name(amr.as_str()), Some(amr));
+        }
+        for bad in ["", "PWD", "hwk", "pwd "] {
+            assert_eq!(Amr::from_name(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_sign_in_is_aal2_exactly_when_it_used_a_second_factor() {
+        assert_eq!(Acr::of(&[]), Acr::Aal1);
+        assert_eq!(Acr::of(&[Amr::Pwd]), Acr::Aal1);
+        for second in ALL
+            .into_iter()
+            .filter(|a| !matches!(a, Amr::Pwd | Amr::Device))
+        {
+            assert_eq!(Acr::of(&[Amr::Pwd, second]), Acr::Aal2, "{second}");
+        }
+        assert_eq!(Acr::of(&[Amr::Pwd, Amr::Device]), Acr::Aal1);
+        assert_eq!(serde_json::to_value(Acr::Aal2).unwrap(), "aal2");
+        assert_eq!(Acr::Aal1.to_string(), "aal1");
     }
 }

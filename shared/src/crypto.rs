@@ -117,18 +117,32 @@ impl HashKey {
     }
     /// The keyed hash of the parts, each length-prefixed so that no two inputs collide.
     pub fn hash(&self, parts: &[&str]) -> String {
+        let parts: Vec<&[u8]> = parts.iter().map(|p| p.as_bytes()).collect();
+        URL_SAFE_NO_PAD.encode(self.mac(&parts))
+    }
+    /// The HMAC-SHA-256 of the parts as bytes, each length-prefixed as in
+    /// [`HashKey::hash`] (which is its base64url text): for a tag carried inside
+    /// a token, where the parts are not all text.
+    pub fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
         let mut ctx = hmac::Context::with_key(&self.0);
         for p in parts {
             ctx.update(&(p.len() as u64).to_be_bytes());
-            ctx.update(p.as_bytes());
+            ctx.update(p);
         }
-        URL_SAFE_NO_PAD.encode(ctx.sign().as_ref())
+        let mut out = [0u8; 32];
+        out.copy_from_slice(ctx.sign().as_ref());
+        out
     }
 }
 
 /// Compares two strings in time independent of where they differ.
 pub fn constant_time_eq(a: &str, b: &str) -> bool {
     bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// Compares two byte strings in time independent of where they differ.
+pub fn constant_time_eq_bytes(a: &[u8], b: &[u8]) -> bool {
+    bool::from(a.ct_eq(b))
 }
 
 /// AES-256-GCM under a configured key, for secrets we must read back (TOTP keys).
@@ -202,6 +216,21 @@ mod tests {
         assert_eq!(a.hash(&["x", "y"]), a.hash(&["x", "y"]));
         assert_ne!(a.hash(&["x", "y"]), b.hash(&["x", "y"]));
         assert_ne!(a.hash(&["xy", ""]), a.hash(&["x", "y"]));
+    }
+
+    #[test]
+    fn a_keyed_hash_is_the_length_prefixed_hmac_it_always_was() {
+        // Stored hashes (codes, devices) must read back the same across versions:
+        // HMAC-SHA-256 under the key of be64(len) ‖ part for each part, base64url.
+        let k = HashKey::new(&[7; 32]).unwrap();
+        assert_eq!(
+            k.hash(&["a", "bc"]),
+            "Qw5GeXo5bh8U9yQ-t89ez1LjPiECK5_X_QNmPL6oucY"
+        );
+        assert_eq!(
+            k.hash(&["a", "bc"]),
+            URL_SAFE_NO_PAD.encode(k.mac(&[b"a", b"bc"]))
+        );
     }
 
     #[test]

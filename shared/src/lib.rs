@@ -12,7 +12,8 @@
 //! 2. Primitives: [`password`], [`totp`], [`codes`], [`devices`].
 //! 3. Records and rules, pure: [`side`] (the host's or a tenant's, where every
 //!    record lives), [`lockout`], [`throttle`], [`tokens`], [`user`], [`policy`],
-//!    [`tenant`] (with a side's policy, [`tenant::SidePolicy`]), [`audit`].
+//!    [`tenant`] (with a side's policy, [`tenant::SidePolicy`]), [`audit`],
+//!    [`sessions`] (signed-in sessions and their refresh tokens).
 //! 4. Ports and adapters: [`config`], `sdk`, [`store`] (adapters `memory` and
 //!    `dynamo`), [`senders`] (`log`, `sns`, `twilio`, `ses`).
 //! 5. The application, [`app`]: the [`app::Core`] a handler works through, and the
@@ -50,6 +51,7 @@ pub mod policy;
 pub mod sdk;
 pub mod secret;
 pub mod senders;
+pub mod sessions;
 pub mod side;
 pub mod store;
 pub mod telemetry;

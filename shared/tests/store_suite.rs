@@ -5,18 +5,20 @@
 
 use std::sync::Arc;
 
+use twofa::amr::Amr;
 use twofa::audit::{EventType, Origin, SecurityEvent};
 use twofa::clock::Timestamp;
 use twofa::codes::{CodePurpose, PendingCode};
 use twofa::devices::Device;
-use twofa::ids::{AttemptId, DeviceId, SignInId, UserId};
+use twofa::ids::{AttemptId, DeviceId, SessionId, SignInId, UserId};
 use twofa::lockout::LockoutPolicy;
 use twofa::policy::{Behaviour, Provider, TwoFactorSettings};
+use twofa::sessions::Session;
 use twofa::side::Side;
 use twofa::store::dynamo::DynamoStore;
 use twofa::store::{
-    HARD_LIMIT, HARD_LOCK_SECONDS, Page, PageKey, STAMP, Slot, Spend, Store, StoreError, Subject,
-    Succeeded, Success, Unlocked,
+    HARD_LIMIT, HARD_LOCK_SECONDS, Page, PageKey, Rotation, STAMP, Slot, Spend, Store, StoreError,
+    Subject, Succeeded, Success, Unlocked,
 };
 use twofa::tenant::Tenant;
 use twofa::throttle::{Limit, Taken, Window};
@@ -87,6 +89,12 @@ suite!(
     an_ended_window_starts_again_at_one_and_a_give_back_touches_only_its_own_window,
     remembered_browsers_are_listed_touched_and_forgotten_per_user,
     remembering_more_browsers_than_the_bound_forgets_the_oldest_of_that_user_only,
+    sessions_are_listed_oldest_first_per_user_and_read_with_their_user_in_one_call,
+    starting_more_sessions_than_the_bound_ends_the_oldest_of_that_user_only,
+    a_rotation_applies_once_from_its_generation_and_never_after_expiry,
+    of_concurrent_rotations_from_one_generation_exactly_one_wins,
+    a_session_is_restamped_only_while_it_exists,
+    a_session_ends_once_and_ending_all_ends_only_that_users,
     a_side_lists_its_users_by_email_prefix_a_page_at_a_time_and_never_another_sides,
     unlocking_ends_the_lock_and_clears_the_count_of_an_existing_user_only,
     unlocking_keeps_the_streak_and_never_ends_the_lock_of_a_hundred_consecutive_failures,
@@ -3133,5 +3141,285 @@ mod scenarios {
                 .expect("the tenant was created");
             assert_eq!(t.host_lockout, host, "t{i} holds the host's newest values");
         }
+    }
+
+    /// A session of `user_id` started at `created_at`, lasting a day, at generation 0.
+    fn session(user_id: &UserId, session_id: &str, created_at: Timestamp) -> Session {
+        Session {
+            user_id: user_id.clone(),
+            session_id: SessionId::from(session_id),
+            generation: 0,
+            refresh_hash: format!("hash-{session_id}-0"),
+            security_stamp: "stamp-1".to_string(),
+            amr: vec![Amr::Pwd, Amr::Otp],
+            auth_time: created_at,
+            mfa_at: (created_at % 2 == 0).then_some(created_at),
+            created_at,
+            last_used_at: created_at,
+            expires_at: created_at + 86_400,
+            ip: Some("192.0.2.7".to_string()),
+            user_agent: (created_at % 2 == 0).then(|| "Firefox".to_string()),
+            rotation_id: String::new(),
+        }
+    }
+
+    fn rotation(from_generation: u64, now: Timestamp) -> Rotation {
+        Rotation {
+            from_generation,
+            refresh_hash: format!("hash-{}", uuid::Uuid::new_v4().simple()),
+            rotation_id: uuid::Uuid::new_v4().to_string(),
+            now,
+        }
+    }
+
+    pub async fn sessions_are_listed_oldest_first_per_user_and_read_with_their_user_in_one_call(
+        store: Shared,
+    ) {
+        let u = user(Side::Host, "jo@example.com");
+        store.create_user(&u).await.unwrap();
+        let other = UserId::random();
+        let (s1, s2, s3) = (
+            session(&u.id, "s1", NOW + 10),
+            session(&u.id, "s2", NOW + 5),
+            session(&u.id, "s3", NOW + 20),
+        );
+        for s in [&s1, &s2, &s3, &session(&other, "s1", NOW)] {
+            store.put_session(s).await.unwrap();
+        }
+        assert_eq!(
+            store.sessions(&u.id).await.unwrap(),
+            vec![s2.clone(), s1.clone(), s3.clone()]
+        );
+        assert_eq!(
+            store.session(&u.id, &s1.session_id).await.unwrap(),
+            Some(s1.clone())
+        );
+        assert_eq!(
+            store.session(&u.id, &SessionId::from("s9")).await.unwrap(),
+            None
+        );
+        assert_eq!(
+            store.user_and_session(&u.id, &s1.session_id).await.unwrap(),
+            (Some(u.clone()), Some(s1.clone()))
+        );
+        assert_eq!(
+            store
+                .user_and_session(&u.id, &SessionId::from("s9"))
+                .await
+                .unwrap(),
+            (Some(u.clone()), None)
+        );
+        // Another user's session of the same id is not this user's.
+        assert_eq!(
+            store
+                .user_and_session(&other, &s2.session_id)
+                .await
+                .unwrap(),
+            (None, None)
+        );
+        assert_eq!(store.sessions(&UserId::random()).await.unwrap(), vec![]);
+    }
+
+    pub async fn starting_more_sessions_than_the_bound_ends_the_oldest_of_that_user_only(
+        store: Shared,
+    ) {
+        let max = twofa::sessions::MAX_PER_USER;
+        let (u1, u2) = (UserId::random(), UserId::random());
+        let theirs = session(&u2, "s0", NOW);
+        store.put_session(&theirs).await.unwrap();
+        let all: Vec<Session> = (0..max + 3)
+            .map(|i| session(&u1, &format!("s{i:02}"), NOW + i as Timestamp))
+            .collect();
+        for s in &all {
+            store.put_session(s).await.unwrap();
+        }
+        assert_eq!(store.sessions(&u1).await.unwrap(), all[3..].to_vec());
+        assert_eq!(
+            store.session(&u1, &SessionId::from("s00")).await.unwrap(),
+            None
+        );
+        assert_eq!(store.sessions(&u2).await.unwrap(), vec![theirs]);
+        // Started again (a rewrite of one of the kept ones) ends nothing.
+        store.put_session(&all[3]).await.unwrap();
+        assert_eq!(store.sessions(&u1).await.unwrap(), all[3..].to_vec());
+    }
+
+    pub async fn a_rotation_applies_once_from_its_generation_and_never_after_expiry(store: Shared) {
+        let u = UserId::random();
+        let s = session(&u, "s1", NOW);
+        store.put_session(&s).await.unwrap();
+        let first = rotation(0, NOW + 60);
+        assert!(
+            store
+                .rotate_session(&u, &s.session_id, &first)
+                .await
+                .unwrap()
+        );
+        let after = Session {
+            generation: 1,
+            refresh_hash: first.refresh_hash.clone(),
+            rotation_id: first.rotation_id.clone(),
+            last_used_at: NOW + 60,
+            ..s.clone()
+        };
+        assert_eq!(
+            store.session(&u, &s.session_id).await.unwrap(),
+            Some(after.clone())
+        );
+        // The same rotation sent again (a retry whose first answer was lost) is its own success.
+        assert!(
+            store
+                .rotate_session(&u, &s.session_id, &first)
+                .await
+                .unwrap()
+        );
+        // Another rotation from the spent generation (a rotated token presented again) is refused.
+        assert!(
+            !store
+                .rotate_session(&u, &s.session_id, &rotation(0, NOW + 61))
+                .await
+                .unwrap()
+        );
+        // So is one from a generation not reached yet.
+        assert!(
+            !store
+                .rotate_session(&u, &s.session_id, &rotation(2, NOW + 61))
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            store.session(&u, &s.session_id).await.unwrap(),
+            Some(after.clone())
+        );
+        // The next generation rotates; at or past the expiry nothing does.
+        assert!(
+            store
+                .rotate_session(&u, &s.session_id, &rotation(1, NOW + 62))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .rotate_session(&u, &s.session_id, &rotation(2, s.expires_at))
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            store
+                .session(&u, &s.session_id)
+                .await
+                .unwrap()
+                .map(|x| x.generation),
+            Some(2)
+        );
+        // No session, no rotation (and none is created).
+        assert!(
+            !store
+                .rotate_session(&u, &SessionId::from("s9"), &rotation(0, NOW))
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            store.session(&u, &SessionId::from("s9")).await.unwrap(),
+            None
+        );
+        // The last generation there is never wraps around.
+        let top = Session {
+            session_id: SessionId::from("top"),
+            generation: u64::MAX,
+            ..s.clone()
+        };
+        store.put_session(&top).await.unwrap();
+        assert!(
+            !store
+                .rotate_session(&u, &top.session_id, &rotation(u64::MAX, NOW))
+                .await
+                .unwrap()
+        );
+    }
+
+    pub async fn of_concurrent_rotations_from_one_generation_exactly_one_wins(store: Shared) {
+        let u = UserId::random();
+        let s = session(&u, "s1", NOW);
+        store.put_session(&s).await.unwrap();
+        let rotations: Vec<Rotation> = (0..8).map(|_| rotation(0, NOW + 1)).collect();
+        let results = at_once(rotations.len(), |i| {
+            let (store, u, sid, r) = (
+                store.clone(),
+                u.clone(),
+                s.session_id.clone(),
+                rotations[i].clone(),
+            );
+            async move { store.rotate_session(&u, &sid, &r).await }
+        })
+        .await;
+        assert_eq!(trues(&results), 1, "{results:?}");
+        let winner = results
+            .iter()
+            .position(|r| matches!(r, Ok(true)))
+            .expect("one winner");
+        let stored = store.session(&u, &s.session_id).await.unwrap().unwrap();
+        assert_eq!(stored.generation, 1);
+        assert_eq!(stored.refresh_hash, rotations[winner].refresh_hash);
+        assert_eq!(stored.rotation_id, rotations[winner].rotation_id);
+    }
+
+    pub async fn a_session_is_restamped_only_while_it_exists(store: Shared) {
+        let u = UserId::random();
+        let s = session(&u, "s1", NOW);
+        store.put_session(&s).await.unwrap();
+        assert!(
+            store
+                .restamp_session(&u, &s.session_id, "stamp-2")
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            store.session(&u, &s.session_id).await.unwrap(),
+            Some(Session {
+                security_stamp: "stamp-2".to_string(),
+                ..s.clone()
+            })
+        );
+        assert!(
+            !store
+                .restamp_session(&u, &SessionId::from("s9"), "stamp-2")
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            store.session(&u, &SessionId::from("s9")).await.unwrap(),
+            None
+        );
+    }
+
+    pub async fn a_session_ends_once_and_ending_all_ends_only_that_users(store: Shared) {
+        let (u1, u2) = (UserId::random(), UserId::random());
+        let s1 = session(&u1, "s1", NOW);
+        let s2 = session(&u1, "s2", NOW + 1);
+        let theirs = session(&u2, "s1", NOW);
+        for s in [&s1, &s2, &theirs] {
+            store.put_session(s).await.unwrap();
+        }
+        assert!(store.end_session(&u1, &s1.session_id, NOW).await.unwrap());
+        assert!(!store.end_session(&u1, &s1.session_id, NOW).await.unwrap());
+        assert_eq!(store.sessions(&u1).await.unwrap(), vec![s2.clone()]);
+        // Past its expiry and the TTL's grace it may be swept or not: no longer there either way.
+        let late = s2.expires_at + twofa::store::TTL_GRACE_SECONDS;
+        assert!(!store.end_session(&u1, &s2.session_id, late).await.unwrap());
+        for i in 0..5 {
+            store
+                .put_session(&session(&u1, &format!("many{i}"), NOW + i))
+                .await
+                .unwrap();
+        }
+        store.end_sessions(&u1).await.unwrap();
+        assert_eq!(store.sessions(&u1).await.unwrap(), vec![]);
+        assert_eq!(
+            store.user_and_session(&u1, &s2.session_id).await.unwrap(),
+            (None, None)
+        );
+        assert_eq!(store.sessions(&u2).await.unwrap(), vec![theirs]);
+        store.end_sessions(&UserId::random()).await.unwrap();
     }
 }

@@ -10,13 +10,15 @@ use twofa::audit::{EventType, SecurityEvent};
 use twofa::clock::Timestamp;
 use twofa::codes::{CodePurpose, PendingCode};
 use twofa::devices::Device;
-use twofa::ids::{AttemptId, DeviceId, SignInId, UserId};
+use twofa::ids::{AttemptId, DeviceId, SessionId, SignInId, UserId};
 use twofa::lockout::LockoutPolicy;
 use twofa::policy::{Behaviour, TwoFactorSettings};
+use twofa::sessions::Session;
 use twofa::side::Side;
 use twofa::store::{
-    CodeStore, DeviceStore, EventStore, LoginRecord, Page, PageKey, Slot, Store, StoreError,
-    Subject, Succeeded, Success, TenantStore, ThrottleStore, Unlocked, UserStore,
+    CodeStore, DeviceStore, EventStore, LoginRecord, Page, PageKey, Rotation, SessionStore, Slot,
+    Store, StoreError, Subject, Succeeded, Success, TenantStore, ThrottleStore, Unlocked,
+    UserStore,
 };
 use twofa::tenant::{Host, Tenant};
 use twofa::throttle::{Limit, Taken, Window};
@@ -333,5 +335,58 @@ impl<A: Around> DeviceStore for PassThrough<A> {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         self.inner.touch_device(user_id, device_id, now).await
+    }
+}
+
+#[async_trait]
+impl<A: Around> SessionStore for PassThrough<A> {
+    async fn put_session(&self, session: &Session) -> Result<(), StoreError> {
+        self.inner.put_session(session).await
+    }
+    async fn session(
+        &self,
+        user_id: &UserId,
+        session_id: &SessionId,
+    ) -> Result<Option<Session>, StoreError> {
+        self.inner.session(user_id, session_id).await
+    }
+    async fn sessions(&self, user_id: &UserId) -> Result<Vec<Session>, StoreError> {
+        self.inner.sessions(user_id).await
+    }
+    async fn user_and_session(
+        &self,
+        user_id: &UserId,
+        session_id: &SessionId,
+    ) -> Result<(Option<User>, Option<Session>), StoreError> {
+        self.inner.user_and_session(user_id, session_id).await
+    }
+    async fn rotate_session(
+        &self,
+        user_id: &UserId,
+        session_id: &SessionId,
+        rotation: &Rotation,
+    ) -> Result<bool, StoreError> {
+        self.inner
+            .rotate_session(user_id, session_id, rotation)
+            .await
+    }
+    async fn restamp_session(
+        &self,
+        user_id: &UserId,
+        session_id: &SessionId,
+        stamp: &str,
+    ) -> Result<bool, StoreError> {
+        self.inner.restamp_session(user_id, session_id, stamp).await
+    }
+    async fn end_session(
+        &self,
+        user_id: &UserId,
+        session_id: &SessionId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.inner.end_session(user_id, session_id, now).await
+    }
+    async fn end_sessions(&self, user_id: &UserId) -> Result<(), StoreError> {
+        self.inner.end_sessions(user_id).await
     }
 }

@@ -9,17 +9,18 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use async_trait::async_trait;
 
 use super::{
-    CodeStore, DeviceStore, EventStore, LoginRecord, Page, PageKey, STAMP, Slot, Spend, StoreError,
-    Subject, Succeeded, Success, TenantStore, ThrottleStore, Unlocked, UserStore, stored_email,
-    stored_phone,
+    CodeStore, DeviceStore, EventStore, LoginRecord, Page, PageKey, Rotation, STAMP, SessionStore,
+    Slot, Spend, StoreError, Subject, Succeeded, Success, TenantStore, ThrottleStore, Unlocked,
+    UserStore, stored_email, stored_phone,
 };
 use crate::audit::{EventType, SecurityEvent};
 use crate::clock::Timestamp;
 use crate::codes::{CodePurpose, PendingCode};
 use crate::devices::Device;
-use crate::ids::{AttemptId, DeviceId, SignInId, UserId};
+use crate::ids::{AttemptId, DeviceId, SessionId, SignInId, UserId};
 use crate::lockout::LockoutPolicy;
 use crate::policy::{Behaviour, TwoFactorSettings};
+use crate::sessions::Session;
 use crate::side::Side;
 use crate::tenant::{Host, Tenant};
 use crate::throttle::{Limit, Taken, Window};
@@ -35,6 +36,7 @@ struct State {
     codes: HashMap<(UserId, CodePurpose), PendingCode>,
     windows: HashMap<String, Window>,
     devices: HashMap<(UserId, DeviceId), Device>,
+    sessions: HashMap<(UserId, SessionId), Session>,
     /// Lockout counters: a user's by id, an unknown email's by its keyed hash.
     counters: HashMap<CounterKey, Counter>,
     events: Vec<SecurityEvent>,
@@ -831,6 +833,131 @@ impl DeviceStore for MemoryStore {
         {
             d.last_used_at = now;
         }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemoryStore {
+    async fn put_session(&self, session: &Session) -> Result<(), StoreError> {
+        let mut s = self.write();
+        s.sessions.insert(
+            (session.user_id.clone(), session.session_id.clone()),
+            session.clone(),
+        );
+        // The oldest of the user's other sessions beyond the bound end (never the one
+        // just started), as the DynamoDB store does.
+        let mut theirs: Vec<(Timestamp, SessionId)> = s
+            .sessions
+            .values()
+            .filter(|x| x.user_id == session.user_id && x.session_id != session.session_id)
+            .map(|x| (x.created_at, x.session_id.clone()))
+            .collect();
+        theirs.sort();
+        let excess = (theirs.len() + 1).saturating_sub(crate::sessions::MAX_PER_USER);
+        for (_, id) in &theirs[..excess] {
+            s.sessions.remove(&(session.user_id.clone(), id.clone()));
+        }
+        Ok(())
+    }
+
+    async fn session(
+        &self,
+        user_id: &UserId,
+        session_id: &SessionId,
+    ) -> Result<Option<Session>, StoreError> {
+        Ok(self
+            .read()
+            .sessions
+            .get(&(user_id.clone(), session_id.clone()))
+            .cloned())
+    }
+
+    async fn sessions(&self, user_id: &UserId) -> Result<Vec<Session>, StoreError> {
+        let s = self.read();
+        let mut list: Vec<Session> = s
+            .sessions
+            .values()
+            .filter(|x| x.user_id == user_id)
+            .cloned()
+            .collect();
+        list.sort_by(|a, b| (a.created_at, &a.session_id).cmp(&(b.created_at, &b.session_id)));
+        Ok(list)
+    }
+
+    async fn user_and_session(
+        &self,
+        user_id: &UserId,
+        session_id: &SessionId,
+    ) -> Result<(Option<User>, Option<Session>), StoreError> {
+        // One read under the one lock: one round trip, as DynamoDB's two reads side by side.
+        let s = self.read();
+        let session = s
+            .sessions
+            .get(&(user_id.clone(), session_id.clone()))
+            .cloned();
+        Ok((s.user(user_id)?, session))
+    }
+
+    async fn rotate_session(
+        &self,
+        user_id: &UserId,
+        session_id: &SessionId,
+        rotation: &Rotation,
+    ) -> Result<bool, StoreError> {
+        let mut s = self.write();
+        let Some(session) = s.sessions.get_mut(&(user_id.clone(), session_id.clone())) else {
+            return Ok(false);
+        };
+        let Some(next) = rotation.from_generation.checked_add(1) else {
+            return Ok(false);
+        };
+        if session.generation != rotation.from_generation || session.expires_at <= rotation.now {
+            // An earlier try of this very rotation (its answer lost) is this one's success.
+            return Ok(session.generation == next && session.rotation_id == rotation.rotation_id);
+        }
+        session.generation = next;
+        session.refresh_hash = rotation.refresh_hash.clone();
+        session.rotation_id = rotation.rotation_id.clone();
+        session.last_used_at = rotation.now;
+        Ok(true)
+    }
+
+    async fn restamp_session(
+        &self,
+        user_id: &UserId,
+        session_id: &SessionId,
+        stamp: &str,
+    ) -> Result<bool, StoreError> {
+        let mut s = self.write();
+        Ok(
+            match s.sessions.get_mut(&(user_id.clone(), session_id.clone())) {
+                Some(session) => {
+                    session.security_stamp = stamp.to_string();
+                    true
+                }
+                None => false,
+            },
+        )
+    }
+
+    async fn end_session(
+        &self,
+        user_id: &UserId,
+        session_id: &SessionId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut s = self.write();
+        let key = (user_id.clone(), session_id.clone());
+        let within_grace = s
+            .sessions
+            .get(&key)
+            .is_some_and(|x| x.expires_at.saturating_add(super::TTL_GRACE_SECONDS) > now);
+        Ok(within_grace && s.sessions.remove(&key).is_some())
+    }
+
+    async fn end_sessions(&self, user_id: &UserId) -> Result<(), StoreError> {
+        self.write().sessions.retain(|(u, _), _| u != user_id);
         Ok(())
     }
 }

@@ -73,10 +73,11 @@ use crate::clock::Timestamp;
 use crate::codes::{CodePurpose, PendingCode};
 use crate::devices::Device;
 use crate::email::Email;
-use crate::ids::{AttemptId, DeviceId, SignInId, UserId};
+use crate::ids::{AttemptId, DeviceId, SessionId, SignInId, UserId};
 use crate::lockout::LockoutPolicy;
 use crate::phone::PhoneNumber;
 use crate::policy::{Behaviour, TwoFactorSettings};
+use crate::sessions::Session;
 use crate::side::Side;
 use crate::tenant::{Host, Tenant};
 use crate::throttle::{Limit, Taken, Window};
@@ -553,13 +554,83 @@ pub trait DeviceStore: Send + Sync {
     ) -> Result<(), StoreError>;
 }
 
+/// One rotation of a session's refresh token ([`SessionStore::rotate_session`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotation {
+    /// The generation of the refresh token presented: the rotation applies only
+    /// while it is still the session's.
+    pub from_generation: u64,
+    /// The keyed hash of the new refresh token, of generation `from_generation + 1`.
+    pub refresh_hash: String,
+    /// A fresh id for this rotation, written with it: a retry of the write whose
+    /// answer was lost finds it and knows the rotation as its own.
+    pub rotation_id: String,
+    /// When: the session must not have expired by then, and is marked used then.
+    pub now: Timestamp,
+}
+
+/// Signed-in sessions (see [`crate::sessions`]).
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Stores a session, and forgets the oldest of the user's others (never this
+    /// one) beyond [`crate::sessions::MAX_PER_USER`].
+    async fn put_session(&self, session: &Session) -> Result<(), StoreError>;
+    /// One session.
+    async fn session(
+        &self,
+        user_id: &UserId,
+        session_id: &SessionId,
+    ) -> Result<Option<Session>, StoreError>;
+    /// All of a user's sessions, oldest first (expired ones, and ones of another
+    /// stamp, may be included; callers filter).
+    async fn sessions(&self, user_id: &UserId) -> Result<Vec<Session>, StoreError>;
+    /// The user and one of its sessions, in one round trip: what every request
+    /// with an access token reads.
+    async fn user_and_session(
+        &self,
+        user_id: &UserId,
+        session_id: &SessionId,
+    ) -> Result<(Option<User>, Option<Session>), StoreError>;
+    /// Rotates the session's refresh token, in one conditional write that applies
+    /// only while the session exists, its generation is `rotation.from_generation`
+    /// and it has not expired at `rotation.now`: sets the next generation, the new
+    /// hash, the rotation id and `last_used_at`. `true` if it applied (or an earlier
+    /// try of the same rotation did); of rotations racing from one generation,
+    /// exactly one gets `true`.
+    async fn rotate_session(
+        &self,
+        user_id: &UserId,
+        session_id: &SessionId,
+        rotation: &Rotation,
+    ) -> Result<bool, StoreError>;
+    /// Sets the session's security stamp (the acting client's session survives its
+    /// own stamp change); `false` if there is no such session.
+    async fn restamp_session(
+        &self,
+        user_id: &UserId,
+        session_id: &SessionId,
+        stamp: &str,
+    ) -> Result<bool, StoreError>;
+    /// Ends one; `false` if there was none, or none that `now` is within its
+    /// [`TTL_GRACE_SECONDS`] of (as [`DeviceStore::delete_device`]).
+    async fn end_session(
+        &self,
+        user_id: &UserId,
+        session_id: &SessionId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+    /// Ends all of a user's sessions.
+    async fn end_sessions(&self, user_id: &UserId) -> Result<(), StoreError>;
+}
+
 /// Everything a store holds.
 pub trait Store:
-    UserStore + TenantStore + CodeStore + ThrottleStore + DeviceStore + EventStore
+    UserStore + TenantStore + CodeStore + ThrottleStore + DeviceStore + SessionStore + EventStore
 {
 }
 
-impl<T: UserStore + TenantStore + CodeStore + ThrottleStore + DeviceStore + EventStore> Store
-    for T
+impl<
+    T: UserStore + TenantStore + CodeStore + ThrottleStore + DeviceStore + SessionStore + EventStore,
+> Store for T
 {
 }

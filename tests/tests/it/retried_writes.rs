@@ -245,6 +245,7 @@ async fn a_wrong_code_whose_slot_write_is_retried_counts_once() {
     let Some(s) = setup().await else { return };
     let (user, _, _, token) = signing_in(&s.core).await;
     s.proxy.clear();
+    s.proxy.reset_counts();
     s.proxy.add(
         Rule::new(Fault::ForwardThen500)
             .target("UpdateItem")
@@ -358,6 +359,7 @@ async fn a_settings_change_whose_write_is_retried_is_answered_as_applied_and_rec
         .await
         .expect("the host's settings");
     s.proxy.clear();
+    s.proxy.reset_counts();
     s.proxy.add(
         Rule::new(Fault::ForwardThen500)
             .target("UpdateItem")
@@ -401,6 +403,7 @@ async fn a_new_authenticator_whose_write_is_retried_is_the_key_the_client_receiv
     let Some(s) = setup().await else { return };
     let (user, token) = signed_in_user(&s.core, &[]).await;
     s.proxy.clear();
+    s.proxy.reset_counts();
     s.proxy.add(
         Rule::new(Fault::ForwardThen500)
             .target("UpdateItem")
@@ -468,6 +471,119 @@ async fn a_forgotten_browser_whose_delete_is_retried_is_answered_204() {
     assert_eq!(forgot.status, 204, "{}", forgot.body);
     assert_eq!(
         s.core.store.device(&user.id, &"d1".into()).await.unwrap(),
+        None
+    );
+}
+
+/// A session of a fresh user, stored, lasting a day from now.
+async fn stored_session(core: &Core) -> twofa::sessions::Session {
+    let now = core.now();
+    let session = twofa::sessions::Session {
+        user_id: twofa::ids::UserId::random(),
+        session_id: twofa::ids::SessionId::random().expect("randomness"),
+        generation: 0,
+        refresh_hash: "h0".into(),
+        security_stamp: "stamp".into(),
+        amr: vec![Amr::Pwd],
+        auth_time: now,
+        mfa_at: None,
+        created_at: now,
+        last_used_at: now,
+        expires_at: now + 86_400,
+        ip: None,
+        user_agent: None,
+        rotation_id: String::new(),
+    };
+    core.store.put_session(&session).await.unwrap();
+    session
+}
+
+#[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
+async fn a_rotation_whose_write_is_retried_is_answered_as_its_own_and_applied_once() {
+    let Some(s) = setup().await else { return };
+    let session = stored_session(&s.core).await;
+    let rotation = twofa::store::Rotation {
+        from_generation: 0,
+        refresh_hash: "h1".into(),
+        rotation_id: uuid::Uuid::new_v4().to_string(),
+        now: s.core.now(),
+    };
+    s.proxy.clear();
+    s.proxy.reset_counts();
+    s.proxy.add(
+        Rule::new(Fault::ForwardThen500)
+            .target("UpdateItem")
+            .times(1),
+    );
+    let rotated = s
+        .core
+        .store
+        .rotate_session(&session.user_id, &session.session_id, &rotation)
+        .await
+        .unwrap();
+    assert_eq!(s.proxy.count_faults("UpdateItem"), 1, "the fault happened");
+    assert_eq!(s.proxy.count("UpdateItem"), 2, "the SDK sent it again");
+    // Answered false, the refresh that rotated the token would refuse the client its
+    // new token, and the client's next refresh (with the old one) would look like reuse.
+    assert!(rotated, "the retry knew the rotation as its own");
+    let stored = s
+        .core
+        .store
+        .session(&session.user_id, &session.session_id)
+        .await
+        .unwrap()
+        .expect("the session");
+    assert_eq!((stored.generation, stored.refresh_hash.as_str()), (1, "h1"));
+    // Another rotation from the same generation is still refused.
+    let other = twofa::store::Rotation {
+        rotation_id: uuid::Uuid::new_v4().to_string(),
+        ..rotation
+    };
+    assert!(
+        !s.core
+            .store
+            .rotate_session(&session.user_id, &session.session_id, &other)
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
+async fn an_ended_session_whose_delete_is_retried_is_answered_as_ended() {
+    let Some(s) = setup().await else { return };
+    let session = stored_session(&s.core).await;
+    s.proxy.clear();
+    s.proxy.add(
+        Rule::new(Fault::ForwardThen500)
+            .target("TransactWriteItems")
+            .times(1),
+    );
+    let ended = s
+        .core
+        .store
+        .end_session(&session.user_id, &session.session_id, s.core.now())
+        .await
+        .unwrap();
+    assert_eq!(
+        s.proxy.count_faults("TransactWriteItems"),
+        1,
+        "the fault happened"
+    );
+    assert!(ended, "the retry was answered as the first try's success");
+    assert_eq!(
+        s.core
+            .store
+            .session(&session.user_id, &session.session_id)
+            .await
+            .unwrap(),
         None
     );
 }

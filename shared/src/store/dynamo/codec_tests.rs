@@ -8,13 +8,16 @@ use super::item::{
     single_key, ttl_after,
 };
 use super::limits::window_from;
+use super::sessions::{session_from, session_item};
 use super::tenants::{tenant_from, tenant_item};
 use super::users::{user_from, user_item};
+use crate::amr::Amr;
 use crate::audit::{EventType, SecurityEvent};
 use crate::codes::{CodePurpose, PendingCode};
 use crate::devices::Device;
 use crate::lockout::LockoutPolicy;
 use crate::policy::{Behaviour, TwoFactorSettings};
+use crate::sessions::Session;
 use crate::side::Side;
 use crate::store::StoreError;
 use crate::tenant::Tenant;
@@ -226,4 +229,48 @@ fn window_item(key: &str, w: &Window) -> Item {
     i.insert("window_end".to_string(), n(w.window_end));
     i.insert(TTL.to_string(), n(ttl_after(w.window_end)));
     i
+}
+
+#[test]
+pub(super) fn a_session_survives_the_round_trip_and_is_swept_a_day_after_it_expires() {
+    let x = Session {
+        user_id: "u".into(),
+        session_id: "s".into(),
+        generation: u64::MAX,
+        refresh_hash: "h".into(),
+        security_stamp: "st".into(),
+        amr: vec![Amr::Pwd, Amr::Otp],
+        auth_time: 1,
+        mfa_at: Some(2),
+        created_at: 3,
+        last_used_at: 4,
+        expires_at: 5,
+        ip: Some("192.0.2.1".into()),
+        user_agent: Some("ua".into()),
+        rotation_id: "r".into(),
+    };
+    assert_eq!(session_from(&session_item(&x)).unwrap(), x);
+    let bare = Session {
+        amr: vec![],
+        mfa_at: None,
+        ip: None,
+        user_agent: None,
+        rotation_id: String::new(),
+        generation: 0,
+        ..x.clone()
+    };
+    assert_eq!(session_from(&session_item(&bare)).unwrap(), bare);
+    let i = session_item(&x);
+    assert_eq!(i.get(TTL), Some(&n(5 + TTL_GRACE_SECONDS)));
+    assert_eq!(i.get(VALID_UNTIL), Some(&n(5)));
+    assert_eq!(i.get(SK), Some(&s("SESSION#s")));
+    let mut unknown = i.clone();
+    unknown.insert(
+        "amr".into(),
+        aws_sdk_dynamodb::types::AttributeValue::L(vec![s("hwk")]),
+    );
+    assert!(matches!(
+        session_from(&unknown),
+        Err(StoreError::Corrupt(_))
+    ));
 }

@@ -96,7 +96,7 @@ pub mod keys {
     use crate::codes::CodePurpose;
     use crate::side::Side;
 
-    /// The partition of a user: the user item, its codes and its devices.
+    /// The partition of a user: the user item, its codes, its devices and its sessions.
     pub fn user_pk(id: &crate::ids::UserId) -> String {
         format!("USER#{id}")
     }
@@ -111,6 +111,12 @@ pub mod keys {
     /// Sort key of one remembered browser.
     pub fn device_sk(device_id: &crate::ids::DeviceId) -> String {
         format!("{DEVICE_PREFIX}{device_id}")
+    }
+    /// Sort-key prefix of signed-in sessions.
+    pub const SESSION_PREFIX: &str = "SESSION#";
+    /// Sort key of one session.
+    pub fn session_sk(session_id: &crate::ids::SessionId) -> String {
+        format!("{SESSION_PREFIX}{session_id}")
     }
     /// The email-uniqueness item of a scope (scope keys never hold `#`).
     pub fn email_pk(scope: &Side, email_key: &str) -> String {

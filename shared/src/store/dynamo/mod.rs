@@ -8,6 +8,7 @@
 //! | user | `USER#<id>` | `USER` | `USERS#<scope key>` / lower-case email |
 //! | pending code | `USER#<id>` | `CODE#<purpose>` | |
 //! | remembered browser | `USER#<id>` | `DEVICE#<device_id>` | |
+//! | signed-in session | `USER#<id>` | `SESSION#<session_id>` | |
 //! | security event | `USER#<id>` | `EVENT#<at, 12 digits>#<event_id>` | `EVENTS#<scope key>` / `<at>#<event_id>` |
 //! | email uniqueness (→ `user_id`, a copy of `password_hash`) | `EMAIL#<scope key>#<lower-case email>` | `EMAIL` | |
 //! | unknown email's failure counter | `GUESS#<keyed hash of scope and email>` | `GUESS` | |
@@ -18,7 +19,7 @@
 //! | send window (one per limit) | `WINDOW#<limit key>` | `WINDOW` | |
 //! | "the local API created this table" | `CREATED_BY#local-api` | `CREATED_BY` | |
 //!
-//! Codes (but a password reset's), devices, windows and events carry `expires_at`
+//! Codes (but a password reset's), devices, sessions, windows and events carry `expires_at`
 //! (epoch seconds), the TTL, so DynamoDB deletes them once dead. An event expires `EVENT_RETENTION_DAYS`
 //! after it happened. An unknown email's counter has none: it is kept as an
 //! account's count is (the parent module's doc says why).
@@ -27,7 +28,7 @@
 //! One module per record kind, each with its item codec and its port's
 //! implementation: [`users`] (user and email items, the one mapping of a
 //! `UserPatch` to attributes), [`attempts`] (the lockout writes: slot, lock,
-//! success), [`codes`], [`devices`], [`events`], [`tenants`] (tenants, the
+//! success), [`codes`], [`devices`], [`sessions`], [`events`], [`tenants`] (tenants, the
 //! listing, the host item), [`limits`] (send windows). [`settings`] holds the
 //! settings and lockout values as attributes and the per-field settings change;
 //! [`item`] the keys, the attribute names, typed reads and the update-expression
@@ -180,8 +181,9 @@
 //! its condition on the retry. Each one that answers from that condition recognises
 //! itself: the lockout writes by their attempt ids; a settings change and an
 //! authenticator write by the fresh `write_id` each call writes with its change
-//! ([`item::WRITE_ID`]), read back from the refused write's old item; forgetting
-//! one browser is a one-item `TransactWriteItems`, whose retries carry the same
+//! ([`item::WRITE_ID`]), read back from the refused write's old item; a session's
+//! rotation by its `rotation_id`, likewise; forgetting one browser (and ending one
+//! session) is a one-item `TransactWriteItems`, whose retries carry the same
 //! client request token and are answered as the first try's success.
 //!
 //! A request's calls share its deadline (`timeouts::within_deadline`): an SDK
@@ -232,6 +234,18 @@
 //!   Retries); `delete_devices`: that `Query` and one `BatchWriteItem`. A partition
 //!   filled before the bound drains as its items expire (the remember lifetime and
 //!   a day); until then those reads take 25 of its items.
+//! - Sessions: as remembered browsers, bounded by `sessions::MAX_PER_USER` (20).
+//!   `put_session`: `PutItem` ‖ a `Query` of the others, then, only at the bound, one
+//!   `BatchWriteItem`. `user_and_session` (every request with an access token): the
+//!   user's and the session's `GetItem` side by side, one round trip. `session`: one
+//!   `GetItem`; `sessions`: one `Query` of at most 25 items. `rotate_session`: one
+//!   conditional `UpdateItem` (`generation = :from AND valid_until > :now`), so of
+//!   two refreshes of one token exactly one wins; a refusal returns the old item,
+//!   and one holding this rotation's `rotation_id` and the next generation was this
+//!   rotation's own first try (see Retries). `restamp_session`: one conditional
+//!   `UpdateItem`. `end_session`: one `TransactWriteItems` of one delete (as
+//!   `delete_device`); `end_sessions`: a `Query` and one `BatchWriteItem`, again
+//!   while a read comes back full (at most 8 times).
 //! - `users_in`, `side_events`: one index `Query` a page; `user_events`: one table
 //!   `Query` a page. Each asks for one item more than the page so that the last
 //!   page says so; a page DynamoDB cut short (1 MB, or a `type` filter) costs
@@ -250,6 +264,7 @@ mod events;
 mod item;
 mod limits;
 mod request;
+mod sessions;
 mod settings;
 mod table;
 mod tenants;
