@@ -28,6 +28,10 @@ fn cached(mut r: Response) -> Response {
         HeaderValue::from_str(&format!("public, max-age={MAX_AGE_SECONDS}"))
             .unwrap_or(HeaderValue::from_static("no-store")),
     );
+    // Without TOKEN_ISSUER discovery names the host it was asked at: a shared cache
+    // must not hand one host's answer to another.
+    r.headers_mut()
+        .insert(http::header::VARY, HeaderValue::from_static("Host"));
     r
 }
 

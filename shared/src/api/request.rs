@@ -168,18 +168,25 @@ impl From<&Request> for crate::audit::Origin {
 /// host is this API's own domain (its execute-api name or a custom domain); one
 /// that is not a plain host name is not used.
 pub fn sign_in_from(req: &Request) -> crate::app::flows::SignInFrom {
-    let issuer = header(req, http::header::HOST.as_str())
-        .filter(|h| {
-            !h.is_empty()
-                && h.len() <= 253
-                && h.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':'))
-        })
-        .map(|h| format!("https://{}", h.to_ascii_lowercase()));
     crate::app::flows::SignInFrom {
-        issuer,
+        issuer: header(req, http::header::HOST.as_str()).and_then(issuer_of_host),
         origin: origin(req),
     }
+}
+
+/// `https://` and the host, in one spelling whatever the client wrote: lower case,
+/// without a trailing dot or the default port. Any other port, or anything but a
+/// host name's characters, names no issuer.
+fn issuer_of_host(host: &str) -> Option<String> {
+    let host = host.to_ascii_lowercase();
+    let host = host.strip_suffix(":443").unwrap_or(&host);
+    let host = host.strip_suffix('.').unwrap_or(host);
+    let plain = !host.is_empty()
+        && host.len() <= 253
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-'));
+    plain.then(|| format!("https://{host}"))
 }
 
 /// The User-Agent, cut to 256 characters.
@@ -190,6 +197,31 @@ pub fn user_agent(req: &Request) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_host_names_one_issuer_however_it_is_spelled_and_odd_hosts_none() {
+        for host in [
+            "Auth.Example.com",
+            "auth.example.com.",
+            "auth.example.com:443",
+        ] {
+            assert_eq!(
+                issuer_of_host(host).as_deref(),
+                Some("https://auth.example.com"),
+                "{host}"
+            );
+        }
+        for host in [
+            "",
+            "a:b:c",
+            "auth.example.com:8443",
+            "evil.com/x",
+            "a b",
+            "[::1]",
+        ] {
+            assert_eq!(issuer_of_host(host), None, "{host}");
+        }
+    }
     use serde::Deserialize;
 
     #[derive(Debug, Deserialize)]
