@@ -153,6 +153,9 @@ pub struct Config {
     pub remember_browser_cookie: String,
     /// `ACCESS_TOKEN_TTL_SECONDS` (900), two-factor tokens 300, setup tokens 600.
     pub token_lifetimes: TokenLifetimes,
+    /// `REFRESH_TOKEN_TTL_SECONDS` (2,592,000: 30 days): how long a session lasts from
+    /// its sign-in, however often it is refreshed.
+    pub refresh_token_ttl_seconds: i64,
     /// `TOKEN_ISSUER` (unset: each sign-in names the URL it was asked at) and
     /// `TOKEN_AUDIENCE` (`twofa`): the `iss` and `aud` of access tokens.
     pub token_names: TokenNames,
@@ -309,6 +312,13 @@ impl Config {
                 access: number(env, "ACCESS_TOKEN_TTL_SECONDS", 900, 60, 86_400)?,
                 ..TokenLifetimes::default()
             },
+            refresh_token_ttl_seconds: number(
+                env,
+                "REFRESH_TOKEN_TTL_SECONDS",
+                2_592_000,
+                300,
+                31_536_000,
+            )?,
             token_names: TokenNames {
                 issuer: env.get("TOKEN_ISSUER").map(|i| issuer(&i)).transpose()?,
                 audience: env

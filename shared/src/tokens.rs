@@ -241,9 +241,19 @@ impl Jwk {
             .decode(&self.n)
             .map(|n| strip_zeros(&n).len() * 8)
             .unwrap_or(0);
-        if self.kty != "RSA" || self.alg != "RS256" || self.kid.is_empty() || bits < 2048 {
+        // As ring verifies: 2048 to 8192 bits, an odd exponent of at least 3.
+        let e = URL_SAFE_NO_PAD.decode(&self.e).unwrap_or_default();
+        let e = strip_zeros(&e);
+        let odd_e = e.last().is_some_and(|b| b & 1 == 1) && (e.len() > 1 || e[0] >= 3);
+        if self.kty != "RSA"
+            || self.alg != "RS256"
+            || self.use_ != "sig"
+            || self.kid.is_empty()
+            || !(2048..=8192).contains(&bits)
+            || !odd_e
+        {
             return Err(CryptoError::InvalidKey(
-                "an access-token key is an RSA key of 2048 bits or more, for RS256, with a kid",
+                "an access-token key is an RSA signing key (use sig, RS256) of 2048 to 8192 bits with an odd exponent of 3 or more, and a kid",
             ));
         }
         DecodingKey::from_rsa_components(&self.n, &self.e)
@@ -565,8 +575,8 @@ impl Tokens {
     }
 }
 
-/// The body of a successful sign-in.
-#[derive(Debug, Serialize)]
+/// The body of a successful sign-in. Its `Debug` names no token.
+#[derive(Serialize)]
 pub struct SignedIn {
     /// Always `signed_in`.
     pub status: &'static str,
@@ -576,6 +586,10 @@ pub struct SignedIn {
     pub token_type: &'static str,
     /// Seconds until the access token expires.
     pub expires_in: i64,
+    /// Renews the access token (`POST /token/refresh`); works once.
+    pub refresh_token: String,
+    /// Seconds until the session ends, whatever refreshes.
+    pub refresh_expires_in: i64,
     /// A remember-browser token, when one was asked for and allowed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remember_browser_token: Option<String>,
@@ -583,13 +597,31 @@ pub struct SignedIn {
 
 /// A new access token for the client whose change just rotated its own stamp, in the
 /// body of that change's answer (`access_token`, `expires_in`): the same sign-in,
-/// second factor and expiry as the token it replaces, under the new stamp.
-#[derive(Debug, Serialize)]
+/// second factor and expiry as the token it replaces, under the new stamp. Its
+/// `Debug` names no token.
+#[derive(Serialize)]
 pub struct FreshAccess {
     /// The new access token.
     pub access_token: String,
     /// Seconds until it expires (no later than the one it replaces).
     pub expires_in: i64,
+}
+
+impl std::fmt::Debug for SignedIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignedIn")
+            .field("expires_in", &self.expires_in)
+            .field("remembers_browser", &self.remember_browser_token.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for FreshAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FreshAccess")
+            .field("expires_in", &self.expires_in)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The `Set-Cookie` value for a remember-browser token: HttpOnly, Secure, SameSite=Strict.
@@ -733,6 +765,57 @@ mod tests {
                 .len(),
             256
         );
+    }
+
+    #[test]
+    fn a_previous_key_is_refused_unless_it_is_an_rsa_signing_key_ring_would_verify_with() {
+        let good = tokens(&[7; 32]).jwks().keys[0].clone();
+        assert!(
+            AccessKeys::new(
+                &STANDARD.decode(OTHER_ACCESS_KEY).unwrap(),
+                vec![good.clone()]
+            )
+            .is_ok()
+        );
+        for bad in [
+            Jwk {
+                use_: "enc".into(),
+                ..good.clone()
+            },
+            Jwk {
+                e: "AQ".into(),
+                ..good.clone()
+            },
+            Jwk {
+                e: "AAE".into(),
+                ..good.clone()
+            },
+            Jwk {
+                e: "AQAA".into(),
+                ..good.clone()
+            },
+            Jwk {
+                n: URL_SAFE_NO_PAD.encode([0xff; 128]),
+                ..good.clone()
+            },
+            Jwk {
+                alg: "RS512".into(),
+                ..good.clone()
+            },
+            Jwk {
+                kid: String::new(),
+                ..good.clone()
+            },
+        ] {
+            assert!(
+                AccessKeys::new(
+                    &STANDARD.decode(OTHER_ACCESS_KEY).unwrap(),
+                    vec![bad.clone()]
+                )
+                .is_err(),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -14,8 +14,8 @@ use twofa::audit::EventType;
 use twofa::devices::parse_device_token;
 use twofa::email::Email;
 use twofa::flows::{
-    WrongAnswer, attempt_id, begin_attempt, issue_access, load_side, refuse_wrong_answer,
-    right_answer, token_for,
+    WrongAnswer, attempt_id, begin_attempt, load_side, refuse_wrong_answer, right_answer,
+    start_session, token_for,
 };
 use twofa::ids::{AttemptId, SignInId};
 use twofa::lockout::LockoutPolicy;
@@ -32,6 +32,10 @@ twofa::operations! {
     pub enum Operation {
         /// Check a password; sign in or start the second factor.
         Login = "POST" "/login",
+        /// Renew a session's access token with its refresh token.
+        Refresh = "POST" "/token/refresh",
+        /// End the session a refresh token names.
+        Revoke = "POST" "/token/revoke",
         /// Where relying APIs learn the issuer and the JWKS.
         Discovery = "GET" "/.well-known/openid-configuration",
         /// The public keys access tokens are signed with.
@@ -39,6 +43,7 @@ twofa::operations! {
     }
 }
 
+mod token;
 mod well_known;
 
 /// Serves one request.
@@ -49,6 +54,8 @@ pub async fn handle(core: &Core, email: &dyn EmailSender, req: Request) -> Respo
 async fn serve(core: &Core, email: &dyn EmailSender, req: Request) -> Result<Response, ApiError> {
     match operation::<Operation>(&req)?.0 {
         Operation::Login => login(core, email, req).await,
+        Operation::Refresh => token::refresh(core, &req).await,
+        Operation::Revoke => token::revoke(core, &req).await,
         Operation::Discovery => Ok(well_known::discovery(core, &req)),
         Operation::Jwks => Ok(well_known::jwks(core)),
     }
@@ -224,6 +231,9 @@ async fn signed_in(
     amr: &[Amr],
     req: &Request,
 ) -> Result<Response, ApiError> {
+    // The session first: should its write fail, the attempt is not ended yet.
+    let from = sign_in_from(req);
+    let started = start_session(core, user, amr, None, &from).await?;
     let success = Success {
         attempt,
         sid: None,
@@ -239,7 +249,7 @@ async fn signed_in(
             .detail("amr", amr.to_vec()),
     )
     .await;
-    let signed_in = issue_access(core, user, amr, None, &sign_in_from(req))?;
+    let signed_in = started.signed_in(core, user, &from)?;
     Ok(json(StatusCode::OK, &signed_in))
 }
 

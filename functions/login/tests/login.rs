@@ -843,3 +843,74 @@ async fn the_attempt_that_locks_answers_after_the_same_time_for_a_known_and_an_u
     );
     assert!(known.as_millis() >= 300, "{known:?}");
 }
+
+async fn refresh_req(core: &Core, token: &str) -> (u16, Value) {
+    let req = json_request(
+        "POST",
+        "/token/refresh",
+        &json!({"refresh_token": token}),
+        None,
+    );
+    let r = Reply::of(&login::handle(core, &LogSender::default(), req).await);
+    (r.status, r.body)
+}
+
+#[tokio::test]
+async fn the_token_just_rotated_presented_again_after_a_moment_ends_the_session() {
+    let (core, _, clock) = memory_core(Config::default());
+    seed_user(&core, Side::Host, "jane@example.com", PASSWORD, &[]).await;
+    let (_, first) = login(&core, "jane@example.com", PASSWORD).await;
+    let old = first["refresh_token"].as_str().unwrap().to_string();
+    let (status, renewed) = refresh_req(&core, &old).await;
+    assert_eq!(status, 200, "{renewed}");
+    // Past the moment a racing twin could explain it, the old token is a copy.
+    clock.advance(60);
+    assert_eq!(refresh_req(&core, &old).await.0, 401);
+    let (status, body) = refresh_req(&core, renewed["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_grant"))
+    );
+}
+
+#[tokio::test]
+async fn a_session_ends_at_its_lifetime_from_sign_in_however_often_it_is_refreshed() {
+    let config = Config {
+        refresh_token_ttl_seconds: 3600,
+        ..Config::default()
+    };
+    let (core, _, clock) = memory_core(config);
+    seed_user(&core, Side::Host, "jane@example.com", PASSWORD, &[]).await;
+    let (_, first) = login(&core, "jane@example.com", PASSWORD).await;
+    assert_eq!(first["refresh_expires_in"], 3600);
+    let mut token = first["refresh_token"].as_str().unwrap().to_string();
+    for _ in 0..3 {
+        clock.advance(1000);
+        let (status, body) = refresh_req(&core, &token).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body["refresh_expires_in"].as_i64().unwrap() <= 3600 - 1000);
+        assert!(
+            body["expires_in"].as_i64().unwrap() <= body["refresh_expires_in"].as_i64().unwrap()
+        );
+        token = body["refresh_token"].as_str().unwrap().to_string();
+    }
+    clock.advance(700);
+    assert_eq!(refresh_req(&core, &token).await.0, 401);
+}
+
+#[tokio::test]
+async fn a_locked_out_user_cannot_refresh() {
+    let (core, _, _) = memory_core(Config::default());
+    seed_user(&core, Side::Host, "jane@example.com", PASSWORD, &[]).await;
+    let (_, first) = login(&core, "jane@example.com", PASSWORD).await;
+    let token = first["refresh_token"].as_str().unwrap();
+    // Someone guessing at the password locks the account: its sessions stop renewing.
+    for _ in 0..5 {
+        login(&core, "jane@example.com", "wrong horse battery staple").await;
+    }
+    let (status, body) = refresh_req(&core, token).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_grant"))
+    );
+}

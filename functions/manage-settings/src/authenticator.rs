@@ -200,7 +200,7 @@ pub async fn verify(
     }
     let mut changed = user.clone();
     patch.apply(&mut changed);
-    let fresh = fresh_access(core, &caller, &changed)?;
+    let fresh = fresh_access(core, &caller, &changed).await?;
     tracing::info!(user_id = %user.id, "authenticator enabled");
     core.record(core.event(EventType::AuthenticatorAdded, user, req))
         .await;

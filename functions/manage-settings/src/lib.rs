@@ -15,6 +15,7 @@ mod lockout;
 mod password;
 mod recovery;
 mod routes;
+mod sessions;
 mod settings;
 mod side;
 mod sign_out;

@@ -2,12 +2,12 @@
 
 use twofa::api::{ApiError, Request, Response, operation};
 use twofa::app::Core;
-use twofa::ids::{DeviceId, UserId};
+use twofa::ids::{DeviceId, SessionId, UserId};
 use twofa::senders::EmailSender;
 
 use crate::{
-    account, authenticator, console, devices, events, lockout, password, recovery, settings,
-    sign_out, tenants, users,
+    account, authenticator, console, devices, events, lockout, password, recovery, sessions,
+    settings, sign_out, tenants, users,
 };
 
 twofa::operations! {
@@ -45,6 +45,10 @@ twofa::operations! {
         ListDevices = "GET" "/account/devices",
         /// Forget one remembered browser.
         ForgetDevice = "DELETE" "/account/devices/{device_id}",
+        /// List the signed-in sessions.
+        ListSessions = "GET" "/account/sessions",
+        /// End one session.
+        EndSession = "DELETE" "/account/sessions/{session_id}",
         /// Change the password.
         ChangePassword = "PUT" "/account/password",
         /// End every session.
@@ -100,6 +104,8 @@ pub async fn dispatch(
         Operation::ForgetDevice => {
             devices::forget_one(core, req, DeviceId::parse(param).as_ref()).await
         }
+        Operation::ListSessions => sessions::list(core, req).await,
+        Operation::EndSession => sessions::end(core, req, SessionId::parse(param).as_ref()).await,
         Operation::ChangePassword => password::change(core, email, req).await,
         Operation::SignOutEverywhere => sign_out::everywhere(core, email, req).await,
         Operation::GetLockout => lockout::get(core, req).await,

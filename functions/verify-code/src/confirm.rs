@@ -110,7 +110,7 @@ pub async fn verify(
     }
     let mut changed = user.clone();
     patch.apply(&mut changed);
-    let fresh = fresh_access(core, &caller, &changed)?;
+    let fresh = fresh_access(core, &caller, &changed).await?;
     tracing::info!(user_id = %user.id, purpose = code_purpose.as_str(), "confirmed");
     core.record(event).await;
     if let Some(fresh) = fresh {

@@ -8,8 +8,8 @@ use twofa::app::Core;
 use twofa::audit::EventType;
 use twofa::codes::CodePurpose;
 use twofa::flows::{
-    Outcome, PendingSignIn, attempt_id, begin_attempt, issue_access, load_side, pending_sign_in,
-    refuse_wrong_code, right_answer,
+    Outcome, PendingSignIn, attempt_id, begin_attempt, load_side, pending_sign_in,
+    refuse_wrong_code, right_answer, start_session,
 };
 use twofa::phone::PhoneNumber;
 use twofa::policy::{Effective, Provider, usable_providers};
@@ -102,6 +102,10 @@ pub async fn verify(
             return Err(ApiError::of(ErrorCode::CodeExpired));
         }
     };
+    // The session first: should its write fail, the code is not spent yet.
+    let amr = [Amr::Pwd, s.provider.amr()];
+    let from = sign_in_from(req);
+    let started = start_session(core, &user, &amr, Some(core.now()), &from).await?;
     // Spending the factor, ending the sign-in and resetting the count: one write,
     // refused (401) if the stamp changed since the two-factor token was checked.
     let patch = UserPatch::default().under_stamp(&stamp);
@@ -132,8 +136,7 @@ pub async fn verify(
         .await;
     }
 
-    let amr = [Amr::Pwd, s.provider.amr()];
-    let mut signed_in = issue_access(core, &user, &amr, Some(core.now()), &sign_in_from(req))?;
+    let mut signed_in = started.signed_in(core, &user, &from)?;
     // Everything this sign-in did goes into the store in one write.
     let mut events = vec![
         core.event(EventType::SignIn, &user, req)

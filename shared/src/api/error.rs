@@ -63,6 +63,9 @@ error_codes! {
     Unauthorized = "unauthorized", UNAUTHORIZED, "a valid bearer token is required";
     /// A wrong email or password.
     InvalidCredentials = "invalid_credentials", UNAUTHORIZED, "the email or the password is wrong";
+    /// A refresh token that renews nothing: unknown, rotated, revoked or expired, or
+    /// its user's stamp changed, locked out or gone.
+    InvalidGrant = "invalid_grant", UNAUTHORIZED, "the refresh token is not valid; sign in again";
     /// A wrong, used or replaced code; `attempts_remaining` says how many tries are
     /// left before the account locks (not on `/password/reset`, where it would tell
     /// whether the account exists).
@@ -319,6 +322,7 @@ impl From<FlowError> for ApiError {
     fn from(e: FlowError) -> Self {
         match e {
             FlowError::Unauthorized => Self::unauthorized(),
+            FlowError::InvalidGrant => Self::of(ErrorCode::InvalidGrant),
             FlowError::LockedOut { retry_after } => Self::locked_out(retry_after),
             FlowError::WrongCode { attempts_remaining } => Self::invalid_code(attempts_remaining),
             FlowError::NoTimeLeft => Self::service_unavailable(),

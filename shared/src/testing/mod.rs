@@ -90,6 +90,26 @@ pub fn core_over(store: Arc<dyn Store>, clock: Arc<dyn Clock>, mut config: Confi
     Core::new(store, clock, config, keys)
 }
 
+/// A core of another deployment: its own store and keys, its access tokens signed
+/// with [`access_keys::OTHER_ACCESS_KEY`]. What it signs, no test core accepts.
+pub fn stranger_core() -> Core {
+    let config = Config::default();
+    let other = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        access_keys::OTHER_ACCESS_KEY,
+    )
+    .expect("the test key is base64");
+    let keys = Keys::random(config.token_lifetimes, &other).expect("the system has randomness");
+    let mut config = config;
+    config.token_names.issuer = Some(TEST_ISSUER.to_string());
+    Core::new(
+        Arc::new(MemoryStore::new()),
+        Arc::new(ManualClock::new(4_102_444_800)),
+        config,
+        keys,
+    )
+}
+
 /// The issuer of the tokens a test core signs, unless its config names another.
 pub const TEST_ISSUER: &str = "https://twofa.test";
 

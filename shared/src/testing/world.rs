@@ -199,9 +199,18 @@ impl World {
         self.token(TokenKind::TwoFactor, user, None, Some(sid))
     }
 
-    /// An access token as login or verify-code issues it; `mfa_at` when a second factor was proven.
-    pub fn access_token(&self, user: &User, mfa_at: Option<i64>) -> String {
-        self.token(TokenKind::Access, user, mfa_at, None)
+    /// An access token as login or verify-code issues it, of a new session; `mfa_at`
+    /// when a second factor was proven.
+    pub async fn access_token(&self, user: &User, mfa_at: Option<i64>) -> String {
+        let amr = if mfa_at.is_some() {
+            vec![Amr::Pwd, Amr::Otp]
+        } else {
+            vec![Amr::Pwd]
+        };
+        crate::app::flows::issue_access(&self.core, user, &amr, mfa_at, &Default::default())
+            .await
+            .expect("signing in a test user")
+            .access_token
     }
 
     /// A setup token.

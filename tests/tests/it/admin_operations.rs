@@ -243,6 +243,7 @@ async fn unlocks_give_no_more_than_a_hundred_consecutive_guesses_on_both_stores(
         let jane = seed_user(&core, Side::Host, "jane@example.com", PASSWORD, &[]).await;
         let token =
             twofa::flows::issue_access(&core, &admin, &[Amr::Pwd], None, &Default::default())
+                .await
                 .unwrap()
                 .access_token;
 

@@ -21,6 +21,8 @@ use twofa::user::{Authenticator, Role, User, UserPatch};
 /// The ids the event files use in their paths.
 const EVENT_USER_ID: &str = "6f1c5a3e-2b7d-4c9a-9e1f-0d3b8a7c5e21";
 const EVENT_DEVICE_ID: &str = "Xq7b2LmP9vRt";
+/// The session id in events/account-sessions-end.json.
+const EVENT_SESSION_ID: &str = "Zk3pQ7wR2xYt8bNc";
 /// The code the verify-code events carry.
 const EVENT_CODE: &str = "492817";
 const JANE: &str = "jane.doe@example.com";
@@ -77,16 +79,18 @@ impl World {
         .await
     }
 
-    fn access(&self, user: &User, mfa_at: Option<i64>) -> String {
-        let t = NewToken {
-            amr: twofa::amr::rfc8176(&[Amr::Pwd]),
-            mfa_at,
-            ..twofa::flows::token_for(self.core(), user)
-        };
-        self.core()
-            .tokens
-            .issue(TokenKind::Access, t, self.core().now())
-            .expect("minting an access token")
+    /// A password sign-in of `user`'s: a new session and its tokens.
+    async fn sign_in(&self, user: &User) -> twofa::tokens::SignedIn {
+        twofa::flows::issue_access(self.core(), user, &[Amr::Pwd], None, &Default::default())
+            .await
+            .expect("signing in")
+    }
+
+    async fn access(&self, user: &User, mfa_at: Option<i64>) -> String {
+        twofa::flows::issue_access(self.core(), user, &[Amr::Pwd], mfa_at, &Default::default())
+            .await
+            .expect("signing in")
+            .access_token
     }
 
     /// Jane in the middle of signing in: 2FA on, a pending sign-in, and its two-factor token.
@@ -120,7 +124,7 @@ impl World {
         let admin = self
             .user(Side::Host, "root@example.com", &[Role::HostAdmin])
             .await;
-        self.access(&admin, None)
+        self.access(&admin, None).await
     }
 
     async fn tenant_acme(&self) {
@@ -253,7 +257,7 @@ impl World {
                 let jane = self.jane().await;
                 (
                     Setup {
-                        bearer: Some(self.access(&jane, None)),
+                        bearer: Some(self.access(&jane, None).await),
                         ..Default::default()
                     },
                     200,
@@ -264,7 +268,7 @@ impl World {
                 let code = twofa::totp::code_at(&key, now).expect("a code from the authenticator");
                 (
                     Setup {
-                        bearer: Some(self.access(&jane, None)),
+                        bearer: Some(self.access(&jane, None).await),
                         body: vec![("code", json!(code))],
                         ..Default::default()
                     },
@@ -276,7 +280,7 @@ impl World {
                 let (jane, _) = self.authenticator(&self.jane().await, true).await;
                 (
                     Setup {
-                        bearer: Some(self.access(&jane, Some(now))),
+                        bearer: Some(self.access(&jane, Some(now)).await),
                         ..Default::default()
                     },
                     204,
@@ -286,10 +290,44 @@ impl World {
                 let jane = self.jane().await;
                 (
                     Setup {
-                        bearer: Some(self.access(&jane, None)),
+                        bearer: Some(self.access(&jane, None).await),
                         ..Default::default()
                     },
                     204,
+                )
+            }
+            "account-sessions-list.json" | "account-sessions-end.json" => {
+                let jane = self.jane().await;
+                let signed_in = self.sign_in(&jane).await;
+                let session = self
+                    .core()
+                    .tokens
+                    .verify(TokenKind::Access, &signed_in.access_token, now)
+                    .expect("a token of ours")
+                    .sid
+                    .expect("a session");
+                (
+                    Setup {
+                        bearer: Some(signed_in.access_token),
+                        path_ids: vec![(EVENT_SESSION_ID, session)],
+                        ..Default::default()
+                    },
+                    if event == "account-sessions-list.json" {
+                        200
+                    } else {
+                        204
+                    },
+                )
+            }
+            "token-refresh.json" | "token-revoke.json" => {
+                let jane = self.jane().await;
+                let signed_in = self.sign_in(&jane).await;
+                (
+                    Setup {
+                        body: vec![("refresh_token", json!(signed_in.refresh_token))],
+                        ..Default::default()
+                    },
+                    200,
                 )
             }
             "account-devices-list.json" | "account-devices-forget.json" => {
@@ -314,7 +352,7 @@ impl World {
                     .expect("remembering a browser");
                 (
                     Setup {
-                        bearer: Some(self.access(&jane, None)),
+                        bearer: Some(self.access(&jane, None).await),
                         ..Default::default()
                     },
                     if event == "account-devices-list.json" {
@@ -359,7 +397,7 @@ impl World {
                 let jane = self.jane().await;
                 (
                     Setup {
-                        bearer: Some(self.access(&jane, None)),
+                        bearer: Some(self.access(&jane, None).await),
                         ..Default::default()
                     },
                     204,
@@ -401,7 +439,7 @@ impl World {
                 let jane = self.jane().await;
                 (
                     Setup {
-                        bearer: Some(self.access(&jane, None)),
+                        bearer: Some(self.access(&jane, None).await),
                         ..Default::default()
                     },
                     200,

@@ -28,6 +28,7 @@ mod round_trips;
 mod route_table;
 mod second_factor;
 mod send_limits;
+mod sessions;
 mod sign_in;
 mod sign_out_race;
 mod stamp_races;

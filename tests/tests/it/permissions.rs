@@ -383,7 +383,15 @@ fn the_four_public_functions_may_write_only_the_partitions_they_touch() {
             &["USER#u", "TENANT#acme"][..],
             false,
         ),
-        (&login, "login", "DeleteItem", &["USER#u"][..], false),
+        // A revoked session, or one whose rotated refresh token came again.
+        (&login, "login", "DeleteItem", &["USER#u"][..], true),
+        (
+            &login,
+            "login",
+            "DeleteItem",
+            &["EMAIL#host#a@x"][..],
+            false,
+        ),
     ] {
         assert_eq!(
             allows(policy, &access(action, keys)),

@@ -226,7 +226,7 @@ impl SmsSide {
     }
 
     /// The admin's access token, its second factor proven `age` seconds ago.
-    fn admin_token(&self, age: i64) -> String {
+    async fn admin_token(&self, age: i64) -> String {
         let core = &self.app.api.core;
         twofa::flows::issue_access(
             core,
@@ -235,6 +235,7 @@ impl SmsSide {
             Some(core.now() - age),
             &Default::default(),
         )
+        .await
         .expect("an access token")
         .access_token
     }
@@ -263,7 +264,7 @@ impl SmsSide {
 
 async fn a_stale_admin_session_cannot_take_away_the_only_factor_of_sms_users(backend: Backend) {
     let side = SmsSide::new(&backend).await;
-    let stale = side.admin_token(3_600);
+    let stale = side.admin_token(3_600).await;
     let r = side.allow_only_the_authenticator(&stale).await;
     assert_eq!(
         (r.status, r.error.as_str()),
@@ -279,7 +280,7 @@ async fn a_stale_admin_session_cannot_take_away_the_only_factor_of_sms_users(bac
         login.body
     );
 
-    let fresh = side.admin_token(0);
+    let fresh = side.admin_token(0).await;
     let r = side.allow_only_the_authenticator(&fresh).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(
@@ -327,7 +328,7 @@ async fn the_password_alone_never_enrols_a_factor_on_an_account_whose_factor_was
 ) {
     let side = SmsSide::new(&backend).await;
     let r = side
-        .allow_only_the_authenticator(&side.admin_token(0))
+        .allow_only_the_authenticator(&side.admin_token(0).await)
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
 
@@ -353,7 +354,7 @@ async fn the_password_alone_never_enrols_a_factor_on_an_account_whose_factor_was
         .post(
             &format!("/users/{}/reset-two-factor", side.sms_user.id),
             &json!({}),
-            Some(&side.admin_token(0)),
+            Some(&side.admin_token(0).await),
         )
         .await;
     assert_eq!(reset.status, 204, "{:?}", reset.body);
@@ -398,7 +399,7 @@ async fn a_factor_allowed_again_signs_in_as_before_and_a_new_user_still_sets_one
     backend: Backend,
 ) {
     let side = SmsSide::new(&backend).await;
-    let fresh = side.admin_token(0);
+    let fresh = side.admin_token(0).await;
     assert_eq!(side.allow_only_the_authenticator(&fresh).await.status, 200);
     let r = side
         .app
@@ -501,7 +502,7 @@ async fn a_user_left_only_a_recovery_code_signs_in_with_it_and_then_cannot_enrol
     )
     .await;
     let r = side
-        .allow_only_the_authenticator(&side.admin_token(3_600))
+        .allow_only_the_authenticator(&side.admin_token(3_600).await)
         .await;
     assert_eq!(
         (r.status, &r.body["stranded_users"]),

@@ -21,8 +21,9 @@ async fn gated_app() -> (TestApp, GateStore) {
     (app, gate)
 }
 
-fn access(app: &TestApp, user: &User, amr: &[Amr], mfa_at: Option<i64>) -> String {
+async fn access(app: &TestApp, user: &User, amr: &[Amr], mfa_at: Option<i64>) -> String {
     twofa::flows::issue_access(&app.api.core, user, amr, mfa_at, &Default::default())
+        .await
         .expect("an access token")
         .access_token
 }
@@ -116,7 +117,8 @@ async fn a_login_racing_a_stranding_change_keeps_the_mark_and_the_password_alone
         &admin,
         &[Amr::Pwd, Amr::Otp],
         Some(app.api.core.now()),
-    );
+    )
+    .await;
 
     let mut held = gate.hold_next_settings_change();
     let change = {
@@ -175,8 +177,8 @@ async fn a_request_in_flight_cannot_outrun_sign_out_everywhere_to_keep_a_live_to
     let (app, gate) = gated_app().await;
     let core = &app.api.core;
     let user = seed_user(core, Side::Host, "jo@example.com", PASSWORD, &[]).await;
-    let stolen = access(&app, &user, &[Amr::Pwd], None);
-    let owners = access(&app, &user, &[Amr::Pwd], None);
+    let stolen = access(&app, &user, &[Amr::Pwd], None).await;
+    let owners = access(&app, &user, &[Amr::Pwd], None).await;
 
     let mut held = gate.hold_next_user_update(|p| {
         p.two_factor_enabled == Some(true) && p.security_stamp.is_some()
@@ -250,7 +252,7 @@ async fn a_remembered_browser_of_a_stranded_user_cannot_enrol_a_factor_without_s
         .await
         .unwrap();
 
-    let fresh = access(&app, &admin, &[Amr::Pwd, Amr::Otp], Some(core.now()));
+    let fresh = access(&app, &admin, &[Amr::Pwd, Amr::Otp], Some(core.now())).await;
     let r = app
         .call(
             "PUT",

@@ -31,7 +31,7 @@ impl Handlers for VerifyAndSettings {
 async fn the_code_that_confirmed_an_authenticator_cannot_sign_in_in_the_same_step() {
     let w = World::new().serving(VerifyAndSettings);
     let user = w.two_factor_user().await;
-    let access = w.access_token(&user, Some(w.now()));
+    let access = w.access_token(&user, Some(w.now())).await;
     let Reply {
         status,
         body: enrol,

@@ -330,6 +330,7 @@ async fn signed_in_user(core: &Core, roles: &[twofa::user::Role]) -> (User, Stri
     )
     .await;
     let token = twofa::flows::issue_access(core, &user, &[Amr::Pwd], None, &Default::default())
+        .await
         .expect("a token")
         .access_token;
     (user, token)

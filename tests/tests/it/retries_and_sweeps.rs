@@ -383,6 +383,7 @@ async fn an_expired_code_past_its_grace_answers_the_same_whether_or_not_ttl_swep
     };
     core.store.put_code(&code).await.unwrap();
     let access = twofa::flows::issue_access(&core, &user, &[Amr::Pwd], None, &Default::default())
+        .await
         .unwrap()
         .access_token;
     let confirm = || async {
@@ -462,6 +463,7 @@ async fn forgetting_an_expired_browser_answers_the_same_whether_or_not_ttl_swept
         .await
         .unwrap();
     let access = twofa::flows::issue_access(&core, &user, &[Amr::Pwd], None, &Default::default())
+        .await
         .unwrap()
         .access_token;
     let forget = |id: &'static str| {

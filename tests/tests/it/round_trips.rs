@@ -116,10 +116,21 @@ async fn the_policy_is_one_item_read_and_login_is_one_round_trip_before_the_pass
     // Host settings ‖ the email item (with the password hash's copy): one round trip
     // before the password check. The slot's write runs beside Argon2 and returns the
     // user, so there is no user read; the success write gives the slot back.
+    // Policy ‖ email item, then the slot (returning the user); then the session, its
+    // item put beside the Query of the user's others (the bound, sessions::MAX_PER_USER)
+    // before the success is written, so a failed session write spends nothing; then
+    // the success and the sign_in event.
+    let names: Vec<&str> = ops.iter().map(String::as_str).collect();
+    let mut session = names.get(3..5).map(<[&str]>::to_vec).unwrap_or_default();
+    session.sort_unstable();
     assert_eq!(
-        ops,
-        vec!["GetItem", "GetItem", "UpdateItem", "UpdateItem", "PutItem"],
-        "policy ‖ email item, slot (returns the user), success, the sign_in event"
+        (&names[..3], session, names.get(5..)),
+        (
+            &["GetItem", "GetItem", "UpdateItem"][..],
+            vec!["PutItem", "Query"],
+            Some(&["UpdateItem", "PutItem"][..])
+        ),
+        "policy ‖ email item, slot, the session ‖ its bound, success, the sign_in event: {ops:?}"
     );
 
     let token = Reply::of(&login).body["access_token"]
@@ -136,8 +147,8 @@ async fn the_policy_is_one_item_read_and_login_is_one_round_trip_before_the_pass
     assert_eq!(view.status(), 200);
     assert_eq!(
         ops,
-        vec!["GetItem", "GetItem"],
-        "the user, then its whole policy in one item"
+        vec!["GetItem", "GetItem", "GetItem"],
+        "the user ‖ its session (one round trip), then its whole policy in one item"
     );
 
     let wrong = json!({"email": "jane@example.com", "password": "wrong horse battery"});
@@ -334,6 +345,7 @@ async fn host_admin(core: &Core) -> (twofa::user::User, String) {
     )
     .await;
     let token = twofa::flows::issue_access(core, &admin, &[Amr::Pwd], None, &Default::default())
+        .await
         .expect("a token")
         .access_token;
     (admin, token)
@@ -382,10 +394,10 @@ async fn a_page_of_users_or_events_is_one_query_never_a_scan() {
     );
     assert_eq!(
         count(&ops, "GetItem"),
-        2,
-        "the caller, and the side's policy beside the Query: {ops:?}"
+        3,
+        "the caller ‖ its session, and the side's policy beside the Query: {ops:?}"
     );
-    assert_eq!((count(&ops, "Scan"), ops.len()), (0, 3), "{ops:?}");
+    assert_eq!((count(&ops, "Scan"), ops.len()), (0, 4), "{ops:?}");
 
     let (unlock, ops) = calls
         .during(manage_settings::handle(
@@ -402,8 +414,15 @@ async fn a_page_of_users_or_events_is_one_query_never_a_scan() {
     assert_eq!(unlock.status(), 204);
     assert_eq!(
         ops,
-        ["GetItem", "GetItem", "GetItem", "UpdateItem", "PutItem"],
-        "caller, then user and the side's policy at once (step-up), the unlock, its event"
+        [
+            "GetItem",
+            "GetItem",
+            "GetItem",
+            "GetItem",
+            "UpdateItem",
+            "PutItem"
+        ],
+        "caller ‖ its session, then user and the side's policy at once (step-up), the unlock, its event"
     );
 
     for path in [
@@ -445,6 +464,7 @@ async fn with_browsers(core: &Core, email: &str, n: usize) -> (twofa::user::User
             .expect("a remembered browser");
     }
     let token = twofa::flows::issue_access(core, &user, &[Amr::Pwd], None, &Default::default())
+        .await
         .expect("a token")
         .access_token;
     (user, token)
@@ -497,8 +517,8 @@ async fn listing_and_forgetting_remembered_browsers_cost_the_same_whatever_the_h
     assert_eq!(forgot_one.status, 204, "{}", forgot_one.body);
     assert_eq!(
         ops_one,
-        ["GetItem", "TransactWriteItems", "PutItem"],
-        "the caller, the delete (a transaction, so its retry knows itself), its event"
+        ["GetItem", "GetItem", "TransactWriteItems", "PutItem"],
+        "the caller ‖ its session, the delete (a transaction, so its retry knows itself), its event"
     );
 
     let (_, ops_one) = calls

@@ -10,7 +10,6 @@ use serde_json::json;
 use twofa::config::Config;
 use twofa::side::Side;
 use twofa::testing::fixtures::PASSWORD;
-use twofa::tokens::TokenKind;
 use twofa::user::User;
 
 fn config(pairs: &[(&str, &str)]) -> Config {
@@ -34,13 +33,16 @@ async fn confirming(app: &TestApp, label: &str) -> String {
         core.now(),
     );
     core.store.create_user(&user).await.expect("a new user");
-    core.tokens
-        .issue(
-            TokenKind::Access,
-            twofa::flows::token_for(core, &user),
-            core.now(),
-        )
-        .expect("signing a token")
+    twofa::flows::issue_access(
+        core,
+        &user,
+        &[twofa::amr::Amr::Pwd],
+        None,
+        &Default::default(),
+    )
+    .await
+    .expect("signing in")
+    .access_token
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -24,8 +24,9 @@ async fn gated_app() -> (TestApp, GateStore) {
     (app, gate)
 }
 
-fn access(app: &TestApp, user: &User) -> String {
+async fn access(app: &TestApp, user: &User) -> String {
     twofa::flows::issue_access(&app.api.core, user, &[Amr::Pwd], None, &Default::default())
+        .await
         .expect("an access token")
         .access_token
 }
@@ -53,8 +54,8 @@ async fn a_password_change_in_flight_cannot_outrun_sign_out_everywhere() {
     let (app, gate) = gated_app().await;
     let core = &app.api.core;
     let user = seed_user(core, Side::Host, "jo@example.com", PASSWORD, &[]).await;
-    let stolen = access(&app, &user);
-    let owners = access(&app, &user);
+    let stolen = access(&app, &user).await;
+    let owners = access(&app, &user).await;
 
     let mut held = gate.hold_next_success(|p| p.password_hash.is_some());
     let thief = {
@@ -93,8 +94,8 @@ async fn a_password_change_in_flight_cannot_outrun_the_owners_password_change() 
     let (app, gate) = gated_app().await;
     let core = &app.api.core;
     let user = seed_user(core, Side::Host, "jo@example.com", PASSWORD, &[]).await;
-    let stolen = access(&app, &user);
-    let owners = access(&app, &user);
+    let stolen = access(&app, &user).await;
+    let owners = access(&app, &user).await;
 
     let mut held = gate.hold_next_success(|p| p.password_hash.is_some());
     let thief = {
@@ -150,7 +151,7 @@ async fn a_reset_code_in_flight_cannot_outrun_the_owners_password_change() {
         },
     )
     .await;
-    let owners = access(&app, &user);
+    let owners = access(&app, &user).await;
     let asked = app
         .post(
             "/password/forgot",
@@ -231,8 +232,8 @@ async fn an_admins_change_in_flight_cannot_outrun_the_admins_sign_out_everywhere
         },
     )
     .await;
-    let stolen = access(&app, &admin);
-    let owners = access(&app, &admin);
+    let stolen = access(&app, &admin).await;
+    let owners = access(&app, &admin).await;
 
     let mut held =
         gate.hold_next_user_update(|p| p.recovery_codes.is_some() && p.security_stamp.is_some());
@@ -289,9 +290,10 @@ async fn new_recovery_codes_in_flight_cannot_outrun_sign_out_everywhere() {
         Some(now),
         &Default::default(),
     )
+    .await
     .expect("an access token")
     .access_token;
-    let owners = access(&app, &user);
+    let owners = access(&app, &user).await;
 
     let mut held = gate.hold_next_user_update(|p| p.recovery_codes.is_some());
     let thief = {

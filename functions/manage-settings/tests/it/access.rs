@@ -48,6 +48,8 @@ fn routes() -> Vec<(&'static str, &'static str, Value)> {
         ("POST", "/account/forget-browser", json!(null)),
         ("GET", "/account/devices", json!(null)),
         ("DELETE", "/account/devices/{device_id}", json!(null)),
+        ("GET", "/account/sessions", json!(null)),
+        ("DELETE", "/account/sessions/{session_id}", json!(null)),
         (
             "PUT",
             "/account/password",
@@ -73,6 +75,7 @@ fn path_for(pattern: &str, tenant: &str, user: &User) -> String {
         .replace("{tenant}", tenant)
         .replace("{user_id}", &user.id)
         .replace("{device_id}", "d1")
+        .replace("{session_id}", "s1")
 }
 
 #[test]
@@ -91,7 +94,7 @@ fn the_route_table_here_is_the_function_s_route_table() {
 #[tokio::test]
 async fn unknown_paths_are_404_and_known_paths_with_another_method_are_405() {
     let w = World::new().await;
-    let t = w.token(&w.host_admin);
+    let t = w.token(&w.host_admin).await;
     let r = w.settings("GET", "/nope", json!(null), Some(&t)).await;
     assert_eq!((r.status, r.error.as_str()), (404, "not_found"));
     let r = w
@@ -120,11 +123,11 @@ async fn unknown_paths_are_404_and_known_paths_with_another_method_are_405() {
 async fn every_route_refuses_a_missing_forged_expired_or_wrong_kind_token() {
     let w = World::new().await;
     let user = &w.host_admin;
-    let expired = w.token(user);
+    let expired = w.token(user).await;
     w.clock.advance(901);
     let bad: [(&str, Option<String>); 5] = [
         ("no token", None),
-        ("forged", Some(w.forged_token(user))),
+        ("forged", Some(w.forged_token(user).await)),
         ("expired", Some(expired)),
         ("two-factor token", Some(w.two_factor_token(user))),
         ("garbage", Some("not.a.token".into())),
@@ -150,13 +153,13 @@ async fn every_route_refuses_a_missing_forged_expired_or_wrong_kind_token() {
 async fn every_route_refuses_an_access_token_issued_before_the_security_stamp_changed() {
     let w = World::new().await;
     let admin = &w.host_admin;
-    let before = w.mfa_token(admin);
+    let before = w.mfa_token(admin).await;
     let r = w
         .settings(
             "POST",
             "/account/forget-browser",
             json!(null),
-            Some(&w.mfa_token(admin)),
+            Some(&w.mfa_token(admin).await),
         )
         .await;
     assert_eq!(r.status, 204);
@@ -193,7 +196,8 @@ async fn a_setup_token_opens_only_authenticator_enrolment() {
 #[tokio::test]
 async fn a_token_whose_tenant_is_not_its_users_tenant_is_refused_everywhere() {
     let w = World::new().await;
-    // Signed by us, but claiming the acme user is in globex.
+    // Signed by us, of a live session, but claiming the acme user is in globex.
+    let session = live_session(&w, &w.acme_admin).await;
     let crossed = w
         .core
         .tokens
@@ -201,6 +205,7 @@ async fn a_token_whose_tenant_is_not_its_users_tenant_is_refused_everywhere() {
             TokenKind::Access,
             NewToken {
                 side: Some(w.globex_admin.side.clone()),
+                sid: session,
                 ..twofa::flows::token_for(&w.core, &w.acme_admin)
             },
             w.core.now(),
@@ -228,12 +233,12 @@ async fn admin_routes_answer_each_role_as_the_contract_says() {
         (4, [403, 403, 200]),
         (5, [403, 200, 200]),
         (6, [403, 200, 200]),
-        (18, [403, 200, 200]),
-        (19, [403, 200, 200]),
         (20, [403, 200, 200]),
-        (21, [403, 204, 204]),
-        (22, [403, 204, 204]),
-        (24, [403, 200, 200]),
+        (21, [403, 200, 200]),
+        (22, [403, 200, 200]),
+        (23, [403, 204, 204]),
+        (24, [403, 204, 204]),
+        (26, [403, 200, 200]),
     ];
     let all = routes();
     for (i, statuses) in expected {
@@ -249,7 +254,7 @@ async fn admin_routes_answer_each_role_as_the_contract_says() {
             // its flag, a reset): the token is for the caller as stored now.
             let caller = w.core.store.user(&caller.id).await.unwrap().unwrap();
             let r = w
-                .settings(method, &path, body.clone(), Some(&w.token(&caller)))
+                .settings(method, &path, body.clone(), Some(&w.token(&caller).await))
                 .await;
             assert_eq!(
                 r.status,
@@ -265,6 +270,8 @@ async fn admin_routes_answer_each_role_as_the_contract_says() {
 #[tokio::test]
 async fn a_role_claimed_in_a_token_but_not_held_grants_nothing() {
     let w = World::new().await;
+    // A live session of the user's, so that only the role claim is false.
+    let session = live_session(&w, &w.host_user).await;
     let boastful = w
         .core
         .tokens
@@ -272,6 +279,7 @@ async fn a_role_claimed_in_a_token_but_not_held_grants_nothing() {
             TokenKind::Access,
             NewToken {
                 roles: vec!["host_admin".into()],
+                sid: session,
                 ..twofa::flows::token_for(&w.core, &w.host_user)
             },
             w.core.now(),
@@ -292,7 +300,7 @@ async fn a_role_claimed_in_a_token_but_not_held_grants_nothing() {
 #[tokio::test]
 async fn a_tenant_admin_reaches_neither_another_tenant_nor_the_host_on_any_admin_route() {
     let w = World::new().await;
-    let host = w.token(&w.host_admin);
+    let host = w.token(&w.host_admin).await;
     w.settings(
         "PUT",
         "/settings/two-factor",
@@ -304,10 +312,10 @@ async fn a_tenant_admin_reaches_neither_another_tenant_nor_the_host_on_any_admin
         "PUT",
         "/settings/two-factor",
         json!({"behaviour": "disabled"}),
-        Some(&w.token(&w.globex_admin)),
+        Some(&w.token(&w.globex_admin).await),
     )
     .await;
-    let acme = w.token(&w.acme_admin);
+    let acme = w.token(&w.acme_admin).await;
     // Settings: its own tenant's, whatever the host's and globex's are.
     let r = w
         .settings("GET", "/settings/two-factor", json!(null), Some(&acme))
@@ -446,7 +454,7 @@ async fn account_routes_act_on_the_callers_own_records_only() {
         user_agent: None,
     };
     w.core.store.put_device(&theirs).await.unwrap();
-    let acme = w.token(&w.acme_user);
+    let acme = w.token(&w.acme_user).await;
     assert_eq!(
         w.settings("DELETE", "/account/devices/d1", json!(null), Some(&acme))
             .await
@@ -470,7 +478,7 @@ async fn account_routes_act_on_the_callers_own_records_only() {
         vec![theirs]
     );
     // forget-browser ended that session: sign in again.
-    let acme = w.token(&w.user(&w.acme_user.id).await);
+    let acme = w.token(&w.user(&w.acme_user.id).await).await;
     assert_eq!(
         w.settings("POST", "/account/recovery-codes", json!(null), Some(&acme))
             .await
@@ -485,4 +493,14 @@ async fn account_routes_act_on_the_callers_own_records_only() {
     );
     let globex = w.user(&w.globex_user.id).await;
     assert_eq!(globex, w.globex_user, "nothing of the globex user changed");
+}
+
+/// The session id of a new sign-in of `user`'s.
+async fn live_session(w: &World, user: &twofa::user::User) -> Option<String> {
+    let token = w.token(user).await;
+    w.core
+        .tokens
+        .verify(TokenKind::Access, &token, w.core.now())
+        .expect("a token of ours")
+        .sid
 }

@@ -50,7 +50,7 @@ async fn the_account_view_shows_policy_providers_with_masked_hints_and_recovery_
             "GET",
             "/account/two-factor",
             json!(null),
-            Some(&w.token(&user)),
+            Some(&w.token(&user).await),
         )
         .await;
     assert_eq!(r.status, 200);
@@ -73,7 +73,7 @@ async fn the_account_view_shows_policy_providers_with_masked_hints_and_recovery_
             "GET",
             "/account/two-factor",
             json!(null),
-            Some(&w.token(&w.host_user)),
+            Some(&w.token(&w.host_user).await),
         )
         .await;
     assert_eq!(
@@ -86,7 +86,7 @@ async fn the_account_view_shows_policy_providers_with_masked_hints_and_recovery_
 async fn reading_the_account_view_costs_two_store_reads_the_user_and_its_side() {
     let w = World::new().await;
     for user in [&w.host_user, &w.acme_user] {
-        let t = w.token(user);
+        let t = w.token(user).await;
         let before = w.store.reads();
         let r = w
             .settings("GET", "/account/two-factor", json!(null), Some(&t))
@@ -106,7 +106,7 @@ async fn view(w: &World, user: &User) -> serde_json::Value {
         "GET",
         "/account/two-factor",
         json!(null),
-        Some(&w.token(user)),
+        Some(&w.token(user).await),
     )
     .await
     .body
@@ -115,8 +115,8 @@ async fn view(w: &World, user: &User) -> serde_json::Value {
 #[tokio::test]
 async fn the_account_view_names_the_layer_that_decided() {
     let w = World::new().await;
-    let host = w.token(&w.host_admin);
-    let acme = w.token(&w.acme_admin);
+    let host = w.token(&w.host_admin).await;
+    let acme = w.token(&w.acme_admin).await;
     w.settings(
         "PUT",
         "/settings/two-factor",
@@ -177,7 +177,7 @@ async fn a_user_turns_2fa_on_with_a_provider_and_is_told() {
             "PUT",
             "/account/two-factor",
             json!({"enabled": true}),
-            Some(&w.token(&user)),
+            Some(&w.token(&user).await),
         )
         .await;
     assert_eq!((r.status, &r.body["enabled"]), (200, &json!(true)));
@@ -202,7 +202,7 @@ async fn a_change_authenticated_before_a_sign_out_everywhere_and_written_after_i
  {
     let w = World::new().await;
     let user = &w.host_user;
-    let (stolen, own) = (w.token(user), w.token(user));
+    let (stolen, own) = (w.token(user).await, w.token(user).await);
     let request = twofa::testing::json_request(
         "PUT",
         "/account/two-factor",
@@ -268,7 +268,7 @@ async fn turning_2fa_on_before_any_provider_is_set_up_is_allowed_and_shown() {
             "PUT",
             "/account/two-factor",
             json!({"enabled": true}),
-            Some(&w.token(&user)),
+            Some(&w.token(&user).await),
         )
         .await;
     assert_eq!((r.status, &r.body["enabled"]), (200, &json!(true)));
@@ -292,11 +292,11 @@ async fn turning_2fa_off_needs_a_second_factor_proven_in_the_last_ten_minutes() 
             "PUT",
             "/account/two-factor",
             json!({"enabled": false}),
-            Some(&w.token(&user)),
+            Some(&w.token(&user).await),
         )
         .await;
     assert_eq!((r.status, r.error.as_str()), (403, "step_up_required"));
-    let stale = w.mfa_token(&user);
+    let stale = w.mfa_token(&user).await;
     w.clock.advance(601);
     let r = w
         .settings(
@@ -313,7 +313,7 @@ async fn turning_2fa_off_needs_a_second_factor_proven_in_the_last_ten_minutes() 
             "PUT",
             "/account/two-factor",
             json!({"enabled": false}),
-            Some(&w.mfa_token(&user)),
+            Some(&w.mfa_token(&user).await),
         )
         .await;
     assert_eq!((r.status, &r.body["enabled"]), (200, &json!(false)));
@@ -330,7 +330,7 @@ async fn turning_2fa_off_needs_a_second_factor_proven_in_the_last_ten_minutes() 
 #[tokio::test]
 async fn a_user_cannot_change_the_flag_when_policy_decides_or_users_may_not() {
     let w = World::new().await;
-    let acme = w.token(&w.acme_admin);
+    let acme = w.token(&w.acme_admin).await;
     w.settings(
         "PUT",
         "/settings/two-factor",
@@ -344,7 +344,7 @@ async fn a_user_cannot_change_the_flag_when_policy_decides_or_users_may_not() {
             "PUT",
             "/account/two-factor",
             json!({"enabled": true}),
-            Some(&w.token(&user)),
+            Some(&w.token(&user).await),
         )
         .await;
     assert_eq!((r.status, r.error.as_str()), (403, "forbidden"));
@@ -353,7 +353,7 @@ async fn a_user_cannot_change_the_flag_when_policy_decides_or_users_may_not() {
             "GET",
             "/account/two-factor",
             json!(null),
-            Some(&w.token(&user))
+            Some(&w.token(&user).await)
         )
         .await
         .body["can_change"],
@@ -366,7 +366,7 @@ async fn a_user_cannot_change_the_flag_when_policy_decides_or_users_may_not() {
             "PUT",
             "/account/two-factor",
             json!({"enabled": true}),
-            Some(&w.token(&admin)),
+            Some(&w.token(&admin).await),
         )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
@@ -378,7 +378,7 @@ async fn a_user_cannot_change_the_flag_when_policy_decides_or_users_may_not() {
             "PUT",
             "/settings/two-factor",
             json!({"behaviour": "forced"}),
-            Some(&w.mfa_token(&admin)),
+            Some(&w.mfa_token(&admin).await),
         )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
@@ -387,7 +387,7 @@ async fn a_user_cannot_change_the_flag_when_policy_decides_or_users_may_not() {
             "PUT",
             "/account/two-factor",
             json!({"enabled": false}),
-            Some(&w.mfa_token(&admin)),
+            Some(&w.mfa_token(&admin).await),
         )
         .await;
     assert_eq!((r.status, r.error.as_str()), (403, "forbidden"));
@@ -407,7 +407,7 @@ async fn a_bad_flag_body_is_refused_naming_the_field() {
                 "PUT",
                 "/account/two-factor",
                 body.clone(),
-                Some(&w.token(&w.host_user)),
+                Some(&w.token(&w.host_user).await),
             )
             .await;
         assert_eq!(
@@ -426,7 +426,7 @@ async fn enrolling_an_authenticator_gives_a_key_uri_and_qr_code_and_keeps_the_ke
             "POST",
             "/account/authenticator",
             json!(null),
-            Some(&w.token(&w.acme_user)),
+            Some(&w.token(&w.acme_user).await),
         )
         .await;
     assert_eq!(r.status, 200);
@@ -461,7 +461,7 @@ async fn enrolling_an_authenticator_gives_a_key_uri_and_qr_code_and_keeps_the_ke
             "GET",
             "/account/two-factor",
             json!(null),
-            Some(&w.token(&w.acme_user)),
+            Some(&w.token(&w.acme_user).await),
         )
         .await;
     assert_eq!(v.body["providers"]["authenticator"]["enabled"], false);
@@ -471,7 +471,7 @@ async fn enrolling_an_authenticator_gives_a_key_uri_and_qr_code_and_keeps_the_ke
 async fn a_code_from_the_app_enables_it_turns_2fa_on_and_gives_ten_recovery_codes() {
     let w = World::new().await;
     let user = &w.acme_user;
-    let t = w.token(user);
+    let t = w.token(user).await;
     let key = start_enrolment(&w, &t).await;
     let code = totp::code_at(&key, w.core.now()).unwrap();
     let r = w
@@ -538,7 +538,7 @@ async fn a_code_from_the_app_enables_it_turns_2fa_on_and_gives_ten_recovery_code
 async fn a_replayed_code_is_refused_and_counted() {
     let w = World::new().await;
     let user = &w.host_user;
-    let t = w.token(user);
+    let t = w.token(user).await;
     let key = start_enrolment(&w, &t).await;
     let now = w.core.now();
     let code = totp::code_at(&key, now).unwrap();
@@ -574,7 +574,7 @@ async fn a_replayed_code_is_refused_and_counted() {
 async fn wrong_codes_count_toward_the_lockout_and_the_fifth_locks() {
     let w = World::new().await;
     let user = &w.host_user;
-    let t = w.token(user);
+    let t = w.token(user).await;
     let key = start_enrolment(&w, &t).await;
     let good = totp::code_at(&key, w.core.now()).unwrap();
     let wrong = if good == "000000" { "111111" } else { "000000" };
@@ -624,7 +624,7 @@ async fn wrong_codes_count_toward_the_lockout_and_the_fifth_locks() {
 #[tokio::test]
 async fn verifying_without_a_pending_authenticator_or_a_code_is_refused() {
     let w = World::new().await;
-    let t = w.token(&w.host_user);
+    let t = w.token(&w.host_user).await;
     let r = w
         .settings(
             "POST",
@@ -667,7 +667,7 @@ async fn a_user_forced_into_2fa_enrols_with_a_setup_token_and_must_sign_in_again
         "PUT",
         "/tenants/acme/features/two-factor",
         json!({"behaviour": "forced"}),
-        Some(&w.token(&w.host_admin)),
+        Some(&w.token(&w.host_admin).await),
     )
     .await;
     let user = w
@@ -717,7 +717,7 @@ async fn an_authenticator_not_allowed_by_policy_cannot_be_enrolled() {
         "PUT",
         "/settings/two-factor",
         json!({"allowed_providers": ["email", "sms"]}),
-        Some(&w.token(&w.globex_admin)),
+        Some(&w.token(&w.globex_admin).await),
     )
     .await;
     let r = w
@@ -725,7 +725,7 @@ async fn an_authenticator_not_allowed_by_policy_cannot_be_enrolled() {
             "POST",
             "/account/authenticator",
             json!(null),
-            Some(&w.token(&w.globex_user)),
+            Some(&w.token(&w.globex_user).await),
         )
         .await;
     assert_eq!((r.status, r.error.as_str()), (400, "provider_unavailable"));
@@ -752,7 +752,7 @@ async fn a_working_authenticator_must_be_removed_before_another_is_enrolled() {
             "POST",
             "/account/authenticator",
             json!(null),
-            Some(&w.mfa_token(&user)),
+            Some(&w.mfa_token(&user).await),
         )
         .await;
     assert_eq!((r.status, r.error.as_str()), (409, "authenticator_exists"));
@@ -780,7 +780,7 @@ async fn removing_a_working_authenticator_needs_step_up_when_2fa_is_on() {
             "DELETE",
             "/account/authenticator",
             json!(null),
-            Some(&w.token(&user)),
+            Some(&w.token(&user).await),
         )
         .await;
     assert_eq!((r.status, r.error.as_str()), (403, "step_up_required"));
@@ -790,7 +790,7 @@ async fn removing_a_working_authenticator_needs_step_up_when_2fa_is_on() {
             "DELETE",
             "/account/authenticator",
             json!(null),
-            Some(&w.mfa_token(&user)),
+            Some(&w.mfa_token(&user).await),
         )
         .await;
     assert_eq!(r.status, 204);
@@ -808,7 +808,7 @@ async fn removing_a_working_authenticator_needs_step_up_when_2fa_is_on() {
             "DELETE",
             "/account/authenticator",
             json!(null),
-            Some(&w.mfa_token(&after)),
+            Some(&w.mfa_token(&after).await),
         )
         .await;
     assert_eq!((r.status, r.error.as_str()), (404, "not_found"));
@@ -832,7 +832,7 @@ async fn new_recovery_codes_replace_the_old_ones_and_need_step_up_when_2fa_is_on
             "POST",
             "/account/recovery-codes",
             json!(null),
-            Some(&w.token(&user)),
+            Some(&w.token(&user).await),
         )
         .await;
     assert_eq!((r.status, r.error.as_str()), (403, "step_up_required"));
@@ -845,7 +845,7 @@ async fn new_recovery_codes_replace_the_old_ones_and_need_step_up_when_2fa_is_on
             "POST",
             "/account/recovery-codes",
             json!(null),
-            Some(&w.mfa_token(&user)),
+            Some(&w.mfa_token(&user).await),
         )
         .await;
     assert_eq!(r.status, 200);
@@ -870,7 +870,7 @@ async fn without_2fa_on_no_step_up_is_asked() {
             "POST",
             "/account/recovery-codes",
             json!(null),
-            Some(&w.token(&w.host_user)),
+            Some(&w.token(&w.host_user).await),
         )
         .await;
     assert_eq!(r.status, 200);
@@ -904,7 +904,12 @@ async fn the_device_list_shows_only_live_remembered_browsers_with_epoch_times() 
         w.core.store.put_device(&d).await.unwrap();
     }
     let r = w
-        .settings("GET", "/account/devices", json!(null), Some(&w.token(user)))
+        .settings(
+            "GET",
+            "/account/devices",
+            json!(null),
+            Some(&w.token(user).await),
+        )
         .await;
     assert_eq!(r.status, 200);
     assert_eq!(
@@ -941,7 +946,7 @@ async fn forgetting_one_browser_removes_only_that_one_and_others_users_devices_a
         ))
         .await
         .unwrap();
-    let t = w.token(user);
+    let t = w.token(user).await;
     assert_eq!(
         w.settings("DELETE", "/account/devices/d1", json!(null), Some(&t))
             .await
@@ -1001,7 +1006,7 @@ async fn forget_browser_kills_every_remembered_browser_of_the_user_only() {
             "POST",
             "/account/forget-browser",
             json!(null),
-            Some(&w.token(user)),
+            Some(&w.token(user).await),
         )
         .await;
     assert_eq!(r.status, 204);
@@ -1016,7 +1021,7 @@ async fn forget_browser_kills_every_remembered_browser_of_the_user_only() {
             "GET",
             "/account/devices",
             json!(null),
-            Some(&w.token(&w.user(&user.id).await)),
+            Some(&w.token(&w.user(&user.id).await).await),
         )
         .await;
     assert_eq!(r.body, json!([]));
@@ -1039,7 +1044,7 @@ async fn adding_an_authenticator_to_an_account_with_2fa_on_needs_a_fresh_second_
             "POST",
             "/account/authenticator",
             json!({}),
-            Some(&w.token(&user)),
+            Some(&w.token(&user).await),
         )
         .await;
     assert_eq!((r.status, r.error.as_str()), (403, "step_up_required"));
@@ -1052,7 +1057,7 @@ async fn adding_an_authenticator_to_an_account_with_2fa_on_needs_a_fresh_second_
             "POST",
             "/account/authenticator",
             json!({}),
-            Some(&w.mfa_token(&user)),
+            Some(&w.mfa_token(&user).await),
         )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
@@ -1079,8 +1084,8 @@ async fn turning_2fa_off_ends_earlier_tokens_and_the_acting_client_gets_a_fresh_
             },
         )
         .await;
-    let other_session = w.token(&user);
-    let acting = w.mfa_token(&user);
+    let other_session = w.token(&user).await;
+    let acting = w.mfa_token(&user).await;
     w.clock.advance(60);
 
     let r = w
@@ -1131,8 +1136,8 @@ async fn turning_2fa_off_ends_earlier_tokens_and_the_acting_client_gets_a_fresh_
 async fn a_new_authenticator_ends_earlier_tokens_and_the_acting_client_gets_a_fresh_one() {
     let w = World::new().await;
     let user = &w.acme_user;
-    let other_session = w.token(user);
-    let acting = w.token(user);
+    let other_session = w.token(user).await;
+    let acting = w.token(user).await;
     let key = start_enrolment(&w, &acting).await;
     let code = totp::code_at(&key, w.core.now()).unwrap();
 
@@ -1169,8 +1174,8 @@ async fn a_new_authenticator_ends_earlier_tokens_and_the_acting_client_gets_a_fr
 async fn forget_browser_ends_the_session_that_asked_and_every_other() {
     let w = World::new().await;
     let user = &w.host_user;
-    let acting = w.token(user);
-    let other_session = w.token(user);
+    let acting = w.token(user).await;
+    let other_session = w.token(user).await;
     assert_eq!(
         w.settings(
             "POST",
@@ -1199,7 +1204,7 @@ async fn a_setup_token_stops_working_once_its_authenticator_is_enrolled() {
         "PUT",
         "/tenants/acme/features/two-factor",
         json!({"behaviour": "forced"}),
-        Some(&w.token(&w.host_admin)),
+        Some(&w.token(&w.host_admin).await),
     )
     .await;
     let user = w
@@ -1269,7 +1274,7 @@ async fn enrolling_an_authenticator_never_answers_500_for_an_address_register_ac
             "POST",
             "/account/authenticator",
             json!(null),
-            Some(&w.token(&user)),
+            Some(&w.token(&user).await),
         )
         .await;
 
@@ -1285,7 +1290,7 @@ async fn enrolling_an_authenticator_never_answers_500_for_an_address_register_ac
 async fn a_wrong_enrolment_code_is_recorded_as_a_failed_attempt_naming_the_enrolment() {
     let w = World::new().await;
     let user = &w.host_user;
-    let t = w.token(user);
+    let t = w.token(user).await;
     start_enrolment(&w, &t).await;
     let r = w
         .settings(
@@ -1319,7 +1324,7 @@ async fn a_malformed_device_id_in_the_path_is_answered_as_an_unknown_browser() {
         .put_device(&device(user, "d1", &user.security_stamp, later))
         .await
         .unwrap();
-    let t = w.token(user);
+    let t = w.token(user).await;
     let unknown = w
         .call("DELETE", "/account/devices/d9", None, Some(&t))
         .await;

@@ -24,7 +24,7 @@ async fn settings_start_at_the_documented_defaults_for_the_host_and_every_tenant
                 "GET",
                 "/settings/two-factor",
                 json!(null),
-                Some(&w.token(admin)),
+                Some(&w.token(admin).await),
             )
             .await;
         assert_eq!(
@@ -39,7 +39,7 @@ async fn settings_start_at_the_documented_defaults_for_the_host_and_every_tenant
 #[tokio::test]
 async fn a_partial_put_changes_only_the_fields_sent_and_answers_the_whole_settings() {
     let w = World::new().await;
-    let t = w.token(&w.host_admin);
+    let t = w.token(&w.host_admin).await;
     let r = w
         .settings(
             "PUT",
@@ -77,7 +77,7 @@ async fn a_partial_put_changes_only_the_fields_sent_and_answers_the_whole_settin
 #[tokio::test]
 async fn bad_settings_are_refused_naming_the_field_and_change_nothing() {
     let w = World::new().await;
-    let t = w.token(&w.acme_admin);
+    let t = w.token(&w.acme_admin).await;
     let cases = [
         (json!({"behaviour": "sometimes"}), "behaviour"),
         (json!({"behaviour": 1}), "behaviour"),
@@ -118,7 +118,7 @@ async fn a_tenant_admin_sets_its_own_tenant_only() {
             "PUT",
             "/settings/two-factor",
             json!({"allowed_providers": ["authenticator", "email"]}),
-            Some(&w.token(&w.acme_admin)),
+            Some(&w.token(&w.acme_admin).await),
         )
         .await;
     assert_eq!(r.status, 200);
@@ -151,7 +151,7 @@ async fn a_tenant_admin_sets_its_own_tenant_only() {
 async fn users_without_an_admin_role_may_not_read_or_change_settings() {
     let w = World::new().await;
     for user in [&w.host_user, &w.acme_user] {
-        let t = w.token(user);
+        let t = w.token(user).await;
         assert_eq!(
             w.settings("GET", "/settings/two-factor", json!(null), Some(&t))
                 .await
@@ -174,8 +174,8 @@ async fn users_without_an_admin_role_may_not_read_or_change_settings() {
 #[tokio::test]
 async fn a_tenant_admin_cannot_change_the_behaviour_while_the_host_decides_it() {
     let w = World::new().await;
-    let host = w.token(&w.host_admin);
-    let admin = w.token(&w.acme_admin);
+    let host = w.token(&w.host_admin).await;
+    let admin = w.token(&w.acme_admin).await;
     let r = w
         .settings(
             "PUT",
@@ -214,7 +214,7 @@ async fn a_tenant_admin_cannot_change_the_behaviour_while_the_host_decides_it() 
 #[tokio::test]
 async fn the_host_admin_creates_a_tenant_with_its_first_admin() {
     let w = World::new().await;
-    let r = w.settings("POST", "/tenants", json!({"name": "Initech", "admin_email": "bill@initech.example", "admin_password": PASSWORD}), Some(&w.token(&w.host_admin)))
+    let r = w.settings("POST", "/tenants", json!({"name": "Initech", "admin_email": "bill@initech.example", "admin_password": PASSWORD}), Some(&w.token(&w.host_admin).await))
         .await;
     assert_eq!(r.status, 201);
     assert_eq!(r.body["tenant"], "Initech");
@@ -242,7 +242,7 @@ async fn the_host_admin_creates_a_tenant_with_its_first_admin() {
             "GET",
             "/settings/two-factor",
             json!(null),
-            Some(&w.token(&admin)),
+            Some(&w.token(&admin).await),
         )
         .await;
     assert_eq!(s.status, 200);
@@ -251,7 +251,7 @@ async fn the_host_admin_creates_a_tenant_with_its_first_admin() {
 #[tokio::test]
 async fn tenant_names_are_unique_regardless_of_case() {
     let w = World::new().await;
-    let r = w.settings("POST", "/tenants", json!({"name": "ACME", "admin_email": "other@acme.example", "admin_password": PASSWORD}), Some(&w.token(&w.host_admin)))
+    let r = w.settings("POST", "/tenants", json!({"name": "ACME", "admin_email": "other@acme.example", "admin_password": PASSWORD}), Some(&w.token(&w.host_admin).await))
         .await;
     assert_eq!((r.status, r.error.as_str()), (409, "tenant_exists"));
     assert!(
@@ -267,7 +267,7 @@ async fn tenant_names_are_unique_regardless_of_case() {
 #[tokio::test]
 async fn a_tenant_with_a_bad_name_email_or_password_is_refused_and_not_created() {
     let w = World::new().await;
-    let t = w.token(&w.host_admin);
+    let t = w.token(&w.host_admin).await;
     let cases = [
         (
             json!({"name": "a b", "admin_email": "x@initech.example", "admin_password": PASSWORD}),
@@ -327,7 +327,7 @@ async fn a_tenant_with_a_bad_name_email_or_password_is_refused_and_not_created()
 async fn only_the_host_admin_creates_tenants() {
     let w = World::new().await;
     for user in [&w.host_user, &w.acme_admin, &w.acme_user] {
-        let r = w.settings("POST", "/tenants", json!({"name": "Rogue", "admin_email": "x@rogue.example", "admin_password": PASSWORD}), Some(&w.token(user)))
+        let r = w.settings("POST", "/tenants", json!({"name": "Rogue", "admin_email": "x@rogue.example", "admin_password": PASSWORD}), Some(&w.token(user).await))
             .await;
         assert_eq!(
             (r.status, r.error.as_str()),
@@ -342,7 +342,7 @@ async fn only_the_host_admin_creates_tenants() {
 #[tokio::test]
 async fn the_host_admin_reads_and_sets_a_tenants_feature_by_name_in_any_case() {
     let w = World::new().await;
-    let t = w.token(&w.host_admin);
+    let t = w.token(&w.host_admin).await;
     let r = w
         .settings(
             "GET",
@@ -383,7 +383,7 @@ async fn the_host_admin_reads_and_sets_a_tenants_feature_by_name_in_any_case() {
 #[tokio::test]
 async fn features_of_unknown_tenants_answer_unknown_tenant_and_bad_values_are_refused() {
     let w = World::new().await;
-    let t = w.token(&w.host_admin);
+    let t = w.token(&w.host_admin).await;
     for path in [
         "/tenants/nope/features/two-factor",
         "/tenants/a%20b/features/two-factor",
@@ -432,7 +432,7 @@ async fn features_of_unknown_tenants_answer_unknown_tenant_and_bad_values_are_re
 async fn only_the_host_admin_reads_or_sets_features_even_a_tenant_admin_for_its_own_tenant() {
     let w = World::new().await;
     for user in [&w.acme_admin, &w.acme_user, &w.host_user] {
-        let t = w.token(user);
+        let t = w.token(user).await;
         assert_eq!(
             w.settings(
                 "GET",
@@ -465,7 +465,7 @@ async fn only_the_host_admin_reads_or_sets_features_even_a_tenant_admin_for_its_
 #[tokio::test]
 async fn an_admin_reads_and_sets_the_flag_of_a_user_of_its_side_and_the_user_is_told() {
     let w = World::new().await;
-    let t = w.token(&w.acme_admin);
+    let t = w.token(&w.acme_admin).await;
     let path = format!("/users/{}/two-factor", w.acme_user.id);
     let r = w.settings("GET", &path, json!(null), Some(&t)).await;
     assert_eq!(
@@ -503,7 +503,7 @@ async fn an_admin_reads_and_sets_the_flag_of_a_user_of_its_side_and_the_user_is_
 #[tokio::test]
 async fn a_users_flag_cannot_be_set_while_the_behaviour_is_forced_or_disabled() {
     let w = World::new().await;
-    let host = w.token(&w.host_admin);
+    let host = w.token(&w.host_admin).await;
     w.settings(
         "PUT",
         "/tenants/acme/features/two-factor",
@@ -513,7 +513,12 @@ async fn a_users_flag_cannot_be_set_while_the_behaviour_is_forced_or_disabled() 
     .await;
     let path = format!("/users/{}/two-factor", w.acme_user.id);
     let r = w
-        .settings("GET", &path, json!(null), Some(&w.token(&w.acme_admin)))
+        .settings(
+            "GET",
+            &path,
+            json!(null),
+            Some(&w.token(&w.acme_admin).await),
+        )
         .await;
     assert_eq!(
         r.body,
@@ -524,7 +529,7 @@ async fn a_users_flag_cannot_be_set_while_the_behaviour_is_forced_or_disabled() 
             "PUT",
             &path,
             json!({"enabled": false}),
-            Some(&w.token(&w.acme_admin)),
+            Some(&w.token(&w.acme_admin).await),
         )
         .await;
     assert_eq!((r.status, r.error.as_str()), (409, "not_optional"));
@@ -558,7 +563,7 @@ async fn users_of_another_side_look_exactly_like_unknown_users() {
         (&w.globex_admin, &w.acme_admin),
     ];
     for (admin, target) in cases {
-        let t = w.token(admin);
+        let t = w.token(admin).await;
         let path = format!("/users/{}/two-factor", target.id);
         let got = w.settings("GET", &path, json!(null), Some(&t)).await;
         let unknown = w
@@ -588,7 +593,7 @@ async fn users_of_another_side_look_exactly_like_unknown_users() {
 #[tokio::test]
 async fn plain_users_may_not_use_the_user_routes_even_on_themselves() {
     let w = World::new().await;
-    let t = w.token(&w.acme_user);
+    let t = w.token(&w.acme_user).await;
     let path = format!("/users/{}/two-factor", w.acme_user.id);
     assert_eq!(
         w.settings("GET", &path, json!(null), Some(&t)).await.status,
@@ -659,6 +664,7 @@ async fn an_admin_turning_its_own_2fa_off_meets_the_same_step_up_as_on_its_accou
             None,
             &Default::default(),
         )
+        .await
         .unwrap()
         .access_token;
         let r = w
@@ -681,7 +687,7 @@ async fn an_admin_turning_its_own_2fa_off_meets_the_same_step_up_as_on_its_accou
                 "PUT",
                 &path,
                 json!({"enabled": false}),
-                Some(&w.mfa_token(&admin)),
+                Some(&w.mfa_token(&admin).await),
             )
             .await;
         assert_eq!(
@@ -717,7 +723,7 @@ async fn an_admin_with_2fa_on_needs_a_fresh_second_factor_to_turn_a_users_2fa_of
             "PUT",
             &path,
             json!({"enabled": false}),
-            Some(&w.token(&admin)),
+            Some(&w.token(&admin).await),
         )
         .await;
     assert_eq!((r.status, r.error.as_str()), (403, "step_up_required"));
@@ -727,7 +733,7 @@ async fn an_admin_with_2fa_on_needs_a_fresh_second_factor_to_turn_a_users_2fa_of
             "PUT",
             &path,
             json!({"enabled": false}),
-            Some(&w.mfa_token(&admin)),
+            Some(&w.mfa_token(&admin).await),
         )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
@@ -751,7 +757,7 @@ async fn settings_that_weaken_every_account_of_a_side_need_the_admins_fresh_seco
                 "PUT",
                 "/settings/two-factor",
                 strict.clone(),
-                Some(&w.mfa_token(admin)),
+                Some(&w.mfa_token(admin).await),
             )
             .await;
         assert_eq!(r.status, 200, "{}: {:?}", admin.email.as_str(), r.body);
@@ -763,7 +769,7 @@ async fn settings_that_weaken_every_account_of_a_side_need_the_admins_fresh_seco
         json!({"remember_browser": true}),
     ];
     for admin in [&host, &acme] {
-        let stale = w.token(admin);
+        let stale = w.token(admin).await;
         for change in &weakening {
             let r = w
                 .settings("PUT", "/settings/two-factor", change.clone(), Some(&stale))
@@ -796,7 +802,7 @@ async fn settings_that_weaken_every_account_of_a_side_need_the_admins_fresh_seco
             )
             .await;
         assert_eq!(r.status, 200, "{}: {:?}", admin.email.as_str(), r.body);
-        let fresh = w.mfa_token(admin);
+        let fresh = w.mfa_token(admin).await;
         for change in &weakening {
             let r = w
                 .settings("PUT", "/settings/two-factor", change.clone(), Some(&fresh))
@@ -820,7 +826,7 @@ async fn an_admin_without_2fa_is_asked_no_step_up_for_settings() {
             "PUT",
             "/settings/two-factor",
             json!({"behaviour": "disabled"}),
-            Some(&w.token(&w.host_admin)),
+            Some(&w.token(&w.host_admin).await),
         )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
@@ -835,7 +841,7 @@ async fn the_host_disabling_a_tenants_feature_needs_its_fresh_second_factor() {
             "PUT",
             "/tenants/acme/features/two-factor",
             json!({"behaviour": "forced"}),
-            Some(&w.token(&host)),
+            Some(&w.token(&host).await),
         )
         .await;
     assert_eq!(r.status, 200, "tightening needs no step-up: {:?}", r.body);
@@ -845,7 +851,7 @@ async fn the_host_disabling_a_tenants_feature_needs_its_fresh_second_factor() {
                 "PUT",
                 "/tenants/acme/features/two-factor",
                 json!({"behaviour": behaviour}),
-                Some(&w.token(&host)),
+                Some(&w.token(&host).await),
             )
             .await;
         assert_eq!(
@@ -863,7 +869,7 @@ async fn the_host_disabling_a_tenants_feature_needs_its_fresh_second_factor() {
             "PUT",
             "/tenants/acme/features/two-factor",
             json!({"behaviour": "disabled"}),
-            Some(&w.mfa_token(&host)),
+            Some(&w.mfa_token(&host).await),
         )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
@@ -876,8 +882,8 @@ async fn the_host_disabling_a_tenants_feature_needs_its_fresh_second_factor() {
 #[tokio::test]
 async fn every_settings_or_feature_change_leaves_an_audit_line_with_actor_side_and_change() {
     let w = World::new().await;
-    let host = w.token(&w.host_admin);
-    let acme = w.token(&w.acme_admin);
+    let host = w.token(&w.host_admin).await;
+    let acme = w.token(&w.acme_admin).await;
     let log = logged(async {
         w.settings(
             "PUT",
@@ -956,7 +962,7 @@ async fn a_stale_admin_session_cannot_shed_step_up_by_disallowing_its_own_provid
             },
         )
         .await;
-    let stale = w.token(&admin);
+    let stale = w.token(&admin).await;
     let off = w
         .settings(
             "PUT",

@@ -19,7 +19,7 @@ async fn every_side_starts_with_the_functions_defaults() {
                 "GET",
                 "/settings/lockout",
                 json!(null),
-                Some(&w.token(admin)),
+                Some(&w.token(admin).await),
             )
             .await;
         assert_eq!(
@@ -40,7 +40,7 @@ async fn a_tenant_without_its_own_values_follows_the_host_and_one_with_them_keep
             "PUT",
             "/settings/lockout",
             json!({"max_failed_attempts": 3, "lockout_seconds": 60}),
-            Some(&w.token(&w.acme_admin)),
+            Some(&w.token(&w.acme_admin).await),
         )
         .await;
     assert_eq!(
@@ -56,7 +56,7 @@ async fn a_tenant_without_its_own_values_follows_the_host_and_one_with_them_keep
             "PUT",
             "/settings/lockout",
             json!({"max_failed_attempts": 2, "lockout_seconds": 3600}),
-            Some(&w.token(&w.host_admin)),
+            Some(&w.token(&w.host_admin).await),
         )
         .await;
     assert_eq!(
@@ -72,7 +72,7 @@ async fn a_tenant_without_its_own_values_follows_the_host_and_one_with_them_keep
             "GET",
             "/settings/lockout",
             json!(null),
-            Some(&w.token(&w.acme_admin)),
+            Some(&w.token(&w.acme_admin).await),
         )
         .await;
     assert_eq!(
@@ -84,7 +84,7 @@ async fn a_tenant_without_its_own_values_follows_the_host_and_one_with_them_keep
             "GET",
             "/settings/lockout",
             json!(null),
-            Some(&w.token(&w.globex_admin)),
+            Some(&w.token(&w.globex_admin).await),
         )
         .await;
     assert_eq!(
@@ -100,7 +100,7 @@ async fn a_tenant_without_its_own_values_follows_the_host_and_one_with_them_keep
     assert_eq!(side.lockout(w.core.config.lockout).max_failed_attempts, 2);
 
     // A tenant created after the host's change follows it too.
-    let r = w.settings("POST", "/tenants", json!({"name": "Initech", "admin_email": "boss@initech.example", "admin_password": support::PASSWORD}), Some(&w.token(&w.host_admin))).await;
+    let r = w.settings("POST", "/tenants", json!({"name": "Initech", "admin_email": "boss@initech.example", "admin_password": support::PASSWORD}), Some(&w.token(&w.host_admin).await)).await;
     assert_eq!(r.status, 201);
     let side = load_side(w.core.store.as_ref(), &Side::Tenant("initech".into()))
         .await
@@ -112,7 +112,7 @@ async fn a_tenant_without_its_own_values_follows_the_host_and_one_with_them_keep
 #[tokio::test]
 async fn omitted_fields_keep_their_values_and_out_of_range_ones_are_refused_naming_the_field() {
     let w = World::new().await;
-    let token = w.token(&w.acme_admin);
+    let token = w.token(&w.acme_admin).await;
     let r = w
         .settings(
             "PUT",
@@ -162,7 +162,12 @@ async fn only_admins_see_or_change_lockout_settings_and_only_of_their_own_side()
             ("PUT", json!({"max_failed_attempts": 100})),
         ] {
             let r = w
-                .settings(method, "/settings/lockout", body, Some(&w.token(user)))
+                .settings(
+                    method,
+                    "/settings/lockout",
+                    body,
+                    Some(&w.token(user).await),
+                )
                 .await;
             assert_eq!((r.status, r.error.as_str()), (403, "forbidden"));
         }
@@ -181,7 +186,7 @@ async fn only_admins_see_or_change_lockout_settings_and_only_of_their_own_side()
             "PUT",
             "/settings/lockout",
             json!({"max_failed_attempts": 9}),
-            Some(&w.token(&w.globex_admin)),
+            Some(&w.token(&w.globex_admin).await),
         )
         .await;
     assert_eq!(r.status, 200);
@@ -190,7 +195,7 @@ async fn only_admins_see_or_change_lockout_settings_and_only_of_their_own_side()
             "GET",
             "/settings/lockout",
             json!(null),
-            Some(&w.token(&w.acme_admin)),
+            Some(&w.token(&w.acme_admin).await),
         )
         .await;
     assert_eq!(
@@ -215,7 +220,7 @@ async fn weakening_the_lockout_needs_the_admins_fresh_second_factor_when_it_has_
             },
         )
         .await;
-    let stale = w.token(&admin);
+    let stale = w.token(&admin).await;
     let r = w
         .settings(
             "PUT",
@@ -243,7 +248,7 @@ async fn weakening_the_lockout_needs_the_admins_fresh_second_factor_when_it_has_
             "PUT",
             "/settings/lockout",
             json!({"max_failed_attempts": 50}),
-            Some(&w.mfa_token(&admin)),
+            Some(&w.mfa_token(&admin).await),
         )
         .await;
     assert_eq!(

@@ -39,7 +39,7 @@ async fn the_right_current_password_sets_the_new_one_rotates_the_stamp_and_sends
             "PUT",
             "/account/password",
             change(PASSWORD, NEW),
-            Some(&w.token(&before)),
+            Some(&w.token(&before).await),
         )
         .await;
 
@@ -74,7 +74,7 @@ async fn a_wrong_current_password_is_401_and_counts_toward_the_sides_lockout() {
         )
         .await
         .unwrap();
-    let token = w.token(&user);
+    let token = w.token(&user).await;
 
     let r = w
         .settings(
@@ -126,7 +126,7 @@ async fn with_two_factor_on_the_change_needs_a_fresh_second_factor() {
             "PUT",
             "/account/password",
             change(PASSWORD, NEW),
-            Some(&w.token(&user)),
+            Some(&w.token(&user).await),
         )
         .await;
     assert_eq!((r.status, r.error.as_str()), (403, "step_up_required"));
@@ -141,7 +141,7 @@ async fn with_two_factor_on_the_change_needs_a_fresh_second_factor() {
             "PUT",
             "/account/password",
             change(PASSWORD, NEW),
-            Some(&w.mfa_token(&user)),
+            Some(&w.mfa_token(&user).await),
         )
         .await;
     assert_eq!(r.status, 204, "{:?}", r.body);
@@ -157,7 +157,7 @@ async fn a_weak_new_password_is_400_and_costs_no_attempt() {
                 "PUT",
                 "/account/password",
                 change("wrong, but never checked", weak),
-                Some(&w.token(&user)),
+                Some(&w.token(&user).await),
             )
             .await;
         assert_eq!(
@@ -183,7 +183,7 @@ async fn bad_bodies_and_tokens_are_refused_and_change_nothing() {
                 "PUT",
                 "/account/password",
                 body.clone(),
-                Some(&w.token(&user)),
+                Some(&w.token(&user).await),
             )
             .await;
         assert_eq!(
@@ -196,7 +196,7 @@ async fn bad_bodies_and_tokens_are_refused_and_change_nothing() {
         None,
         Some(w.setup_token(&user)),
         Some(w.two_factor_token(&user)),
-        Some(w.forged_token(&user)),
+        Some(w.forged_token(&user).await),
     ] {
         let r = w
             .settings(
@@ -244,7 +244,7 @@ async fn signing_out_everywhere_rotates_the_stamp_forgets_every_browser_and_send
             "POST",
             "/account/sign-out-everywhere",
             json!(null),
-            Some(&w.token(&user)),
+            Some(&w.token(&user).await),
         )
         .await;
 
@@ -286,7 +286,7 @@ async fn a_user_whose_only_second_factor_is_recovery_codes_still_needs_step_up()
             "GET",
             "/account/two-factor",
             json!(null),
-            Some(&w.token(&user)),
+            Some(&w.token(&user).await),
         )
         .await;
     assert_eq!(seen.body["enabled"], true, "{:?}", seen.body);
@@ -297,7 +297,7 @@ async fn a_user_whose_only_second_factor_is_recovery_codes_still_needs_step_up()
         ("POST", "/account/recovery-codes", json!(null)),
         ("PUT", "/account/two-factor", json!({"enabled": false})),
     ] {
-        let stale = w.token(&w.user(&user.id).await);
+        let stale = w.token(&w.user(&user.id).await).await;
         let r = w.settings(method, path, body, Some(&stale)).await;
         assert_eq!(
             (r.status, r.error.as_str()),

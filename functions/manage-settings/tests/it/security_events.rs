@@ -32,7 +32,7 @@ fn types(body: &Value) -> Vec<String> {
 #[tokio::test]
 async fn a_user_reads_its_own_events_newest_first_and_not_the_address_of_the_admin_who_acted() {
     let w = World::new().await;
-    let user_token = w.token(&w.acme_user);
+    let user_token = w.token(&w.acme_user).await;
     assert_eq!(
         call_from(
             &w,
@@ -48,9 +48,15 @@ async fn a_user_reads_its_own_events_newest_first_and_not_the_address_of_the_adm
     w.clock.advance(5);
     let unlock = format!("/users/{}/unlock", w.acme_user.id);
     assert_eq!(
-        call_from(&w, "198.51.100.7", "POST", &unlock, &w.token(&w.acme_admin))
-            .await
-            .status,
+        call_from(
+            &w,
+            "198.51.100.7",
+            "POST",
+            &unlock,
+            &w.token(&w.acme_admin).await
+        )
+        .await
+        .status,
         204
     );
 
@@ -60,7 +66,7 @@ async fn a_user_reads_its_own_events_newest_first_and_not_the_address_of_the_adm
             "GET",
             "/account/events",
             json!(null),
-            Some(&w.token(&w.user(&w.acme_user.id).await)),
+            Some(&w.token(&w.user(&w.acme_user.id).await).await),
         )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
@@ -108,7 +114,7 @@ async fn a_user_reads_its_own_events_newest_first_and_not_the_address_of_the_adm
             "GET",
             &format!("/events?user_id={}", w.acme_user.id),
             json!(null),
-            Some(&w.token(&w.acme_admin)),
+            Some(&w.token(&w.acme_admin).await),
         )
         .await;
     assert_eq!(
@@ -120,7 +126,7 @@ async fn a_user_reads_its_own_events_newest_first_and_not_the_address_of_the_adm
             "GET",
             "/account/events",
             json!(null),
-            Some(&w.token(&w.globex_user)),
+            Some(&w.token(&w.globex_user).await),
         )
         .await;
     assert_eq!(
@@ -139,14 +145,14 @@ async fn an_admin_reads_its_sides_events_only_filtered_by_user_and_type() {
                 "POST",
                 "/account/forget-browser",
                 json!(null),
-                Some(&w.token(user))
+                Some(&w.token(user).await)
             )
             .await
             .status,
             204
         );
     }
-    let acme = w.token(&w.acme_admin);
+    let acme = w.token(&w.acme_admin).await;
     assert_eq!(
         w.settings(
             "PUT",
@@ -183,7 +189,7 @@ async fn an_admin_reads_its_sides_events_only_filtered_by_user_and_type() {
             "GET",
             "/events?type=browsers_forgotten",
             json!(null),
-            Some(&w.token(&w.host_admin)),
+            Some(&w.token(&w.host_admin).await),
         )
         .await;
     let host_users: Vec<&str> = r.body["events"]
@@ -220,7 +226,7 @@ async fn an_admin_reads_its_sides_events_only_filtered_by_user_and_type() {
             "GET",
             "/events",
             json!(null),
-            Some(&w.token(&w.user(&w.acme_user.id).await)),
+            Some(&w.token(&w.user(&w.acme_user.id).await).await),
         )
         .await;
     assert_eq!((r.status, r.error.as_str()), (403, "forbidden"));
@@ -237,7 +243,7 @@ async fn event_lists_page_with_cursors_bound_to_the_list_they_came_from() {
     let w = World::new().await;
     for _ in 0..5 {
         // Each forget-browser rotates the stamp: a new sign-in each time.
-        let t = w.token(&w.user(&w.acme_user.id).await);
+        let t = w.token(&w.user(&w.acme_user.id).await).await;
         assert_eq!(
             w.settings("POST", "/account/forget-browser", json!(null), Some(&t))
                 .await
@@ -246,7 +252,7 @@ async fn event_lists_page_with_cursors_bound_to_the_list_they_came_from() {
         );
         w.clock.advance(1);
     }
-    let t = w.token(&w.user(&w.acme_user.id).await);
+    let t = w.token(&w.user(&w.acme_user.id).await).await;
     let (mut seen, mut cursor, mut pages) = (Vec::new(), String::new(), 0);
     loop {
         let r = w
@@ -286,7 +292,7 @@ async fn event_lists_page_with_cursors_bound_to_the_list_they_came_from() {
             "GET",
             &format!("/account/events?cursor={c}"),
             json!(null),
-            Some(&w.token(&w.globex_user)),
+            Some(&w.token(&w.globex_user).await),
         )
         .await;
     assert_eq!(
@@ -299,7 +305,7 @@ async fn event_lists_page_with_cursors_bound_to_the_list_they_came_from() {
             "GET",
             &format!("/events?cursor={c}"),
             json!(null),
-            Some(&w.token(&w.acme_admin)),
+            Some(&w.token(&w.acme_admin).await),
         )
         .await;
     assert_eq!(
@@ -312,7 +318,7 @@ async fn event_lists_page_with_cursors_bound_to_the_list_they_came_from() {
 #[tokio::test]
 async fn events_past_their_retention_are_not_listed_even_before_the_ttl_sweeps_them() {
     let w = World::new().await;
-    let t = w.token(&w.acme_user);
+    let t = w.token(&w.acme_user).await;
     assert_eq!(
         w.settings("POST", "/account/forget-browser", json!(null), Some(&t))
             .await
@@ -325,7 +331,7 @@ async fn events_past_their_retention_are_not_listed_even_before_the_ttl_sweeps_t
             "GET",
             "/account/events",
             json!(null),
-            Some(&w.token(&w.user(&w.acme_user.id).await)),
+            Some(&w.token(&w.user(&w.acme_user.id).await).await),
         )
         .await;
     assert_eq!(types(&r.body), Vec::<String>::new());
@@ -346,7 +352,7 @@ async fn every_account_change_is_recorded_once_and_no_event_holds_a_secret() {
             },
         )
         .await;
-    let t = w.mfa_token(&user);
+    let t = w.mfa_token(&user).await;
     let r = w
         .settings("POST", "/account/recovery-codes", json!(null), Some(&t))
         .await;
@@ -363,7 +369,7 @@ async fn every_account_change_is_recorded_once_and_no_event_holds_a_secret() {
             "PUT",
             "/account/two-factor",
             json!({"enabled": true}),
-            Some(&w.mfa_token(&w.user(&user.id).await))
+            Some(&w.mfa_token(&w.user(&user.id).await).await)
         )
         .await
         .status,
@@ -374,7 +380,7 @@ async fn every_account_change_is_recorded_once_and_no_event_holds_a_secret() {
             "PUT",
             "/account/two-factor",
             json!({"enabled": false}),
-            Some(&w.mfa_token(&w.user(&user.id).await))
+            Some(&w.mfa_token(&w.user(&user.id).await).await)
         )
         .await
         .status,
@@ -385,13 +391,13 @@ async fn every_account_change_is_recorded_once_and_no_event_holds_a_secret() {
             "DELETE",
             "/account/authenticator",
             json!(null),
-            Some(&w.mfa_token(&w.user(&user.id).await))
+            Some(&w.mfa_token(&w.user(&user.id).await).await)
         )
         .await
         .status,
         204
     );
-    let admin = w.token(&w.acme_admin);
+    let admin = w.token(&w.acme_admin).await;
     assert_eq!(
         w.settings(
             "PUT",
@@ -420,7 +426,7 @@ async fn every_account_change_is_recorded_once_and_no_event_holds_a_secret() {
             "GET",
             "/account/events",
             json!(null),
-            Some(&w.token(&w.user(&user.id).await)),
+            Some(&w.token(&w.user(&user.id).await).await),
         )
         .await;
     assert_eq!(

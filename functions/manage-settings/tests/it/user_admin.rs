@@ -75,7 +75,7 @@ async fn a_tenant_admin_lists_its_own_users_by_email_prefix_a_page_at_a_time() {
         &[],
     )
     .await;
-    let t = w.token(&w.acme_admin);
+    let t = w.token(&w.acme_admin).await;
 
     let (all, sizes) = all_pages(&w, "", 2, &t).await;
     assert_eq!(
@@ -108,7 +108,7 @@ async fn a_tenant_admin_lists_its_own_users_by_email_prefix_a_page_at_a_time() {
         "default page of 50"
     );
     assert_eq!(
-        emails(&list(&w, "", &w.token(&w.host_admin)).await.body),
+        emails(&list(&w, "", &w.token(&w.host_admin).await).await.body),
         ["hana@example.com", "root@example.com"],
         "the host admin sees host users"
     );
@@ -143,7 +143,7 @@ async fn a_listed_user_shows_its_state_and_no_secret() {
         )
         .await
         .unwrap();
-    let r = list(&w, "?email=alice", &w.token(&w.acme_admin)).await;
+    let r = list(&w, "?email=alice", &w.token(&w.acme_admin).await).await;
     assert_eq!(r.status, 200);
     let item = &r.body["users"][0];
     let mut keys: Vec<&str> = item
@@ -186,7 +186,7 @@ async fn a_listed_user_shows_its_state_and_no_secret() {
         assert!(!text.contains(secret), "{secret} in {text}");
     }
     w.clock.advance(301);
-    let r = list(&w, "?email=alice", &w.token(&w.acme_admin)).await;
+    let r = list(&w, "?email=alice", &w.token(&w.acme_admin).await).await;
     assert_eq!(
         r.body["users"][0]["locked_until"],
         Value::Null,
@@ -207,7 +207,7 @@ async fn a_cursor_works_only_for_the_side_and_prefix_it_was_made_for() {
         )
         .await;
     }
-    let acme = w.token(&w.acme_admin);
+    let acme = w.token(&w.acme_admin).await;
     let cursor = list(&w, "?limit=1", &acme).await.body["next_cursor"]
         .as_str()
         .expect("more than one page")
@@ -215,9 +215,12 @@ async fn a_cursor_works_only_for_the_side_and_prefix_it_was_made_for() {
     for (query, token) in [
         (
             format!("?limit=1&cursor={cursor}"),
-            w.token(&w.globex_admin),
+            w.token(&w.globex_admin).await,
         ),
-        (format!("?limit=1&cursor={cursor}"), w.token(&w.host_admin)),
+        (
+            format!("?limit=1&cursor={cursor}"),
+            w.token(&w.host_admin).await,
+        ),
         (format!("?limit=1&email=a&cursor={cursor}"), acme.clone()),
         (format!("?limit=1&cursor={}x", cursor), acme.clone()),
         ("?cursor=not-a-cursor".to_string(), acme.clone()),
@@ -240,7 +243,7 @@ async fn a_cursor_works_only_for_the_side_and_prefix_it_was_made_for() {
 #[tokio::test]
 async fn bad_list_parameters_and_non_admins_are_refused() {
     let w = World::new().await;
-    let t = w.token(&w.acme_admin);
+    let t = w.token(&w.acme_admin).await;
     for query in ["?limit=0", "?limit=101", "?limit=-3", "?limit=many"] {
         let r = list(&w, query, &t).await;
         assert_eq!(
@@ -254,7 +257,7 @@ async fn bad_list_parameters_and_non_admins_are_refused() {
     assert_eq!(list(&w, "?email=%ff", &t).await.status, 400);
     assert_eq!(list(&w, "?limit=100", &t).await.status, 200);
     for user in [&w.acme_user, &w.host_user] {
-        let r = list(&w, "", &w.token(user)).await;
+        let r = list(&w, "", &w.token(user).await).await;
         assert_eq!((r.status, r.error.as_str()), (403, "forbidden"));
     }
     assert_eq!(
@@ -292,9 +295,9 @@ async fn an_admin_unlocks_its_own_sides_user_and_counting_starts_again() {
     let path = format!("/users/{}/unlock", w.acme_user.id);
 
     for (token, status) in [
-        (w.token(&w.globex_admin), 404),
-        (w.token(&w.host_admin), 404),
-        (w.token(&w.acme_user), 403),
+        (w.token(&w.globex_admin).await, 404),
+        (w.token(&w.host_admin).await, 404),
+        (w.token(&w.acme_user).await, 403),
     ] {
         let r = w.settings("POST", &path, json!(null), Some(&token)).await;
         assert_eq!(r.status, status, "{:?}", r.body);
@@ -305,7 +308,12 @@ async fn an_admin_unlocks_its_own_sides_user_and_counting_starts_again() {
     );
 
     let r = w
-        .settings("POST", &path, json!(null), Some(&w.token(&w.acme_admin)))
+        .settings(
+            "POST",
+            &path,
+            json!(null),
+            Some(&w.token(&w.acme_admin).await),
+        )
         .await;
     assert_eq!(r.status, 204);
     let after = w.user(&w.acme_user.id).await;
@@ -315,7 +323,7 @@ async fn an_admin_unlocks_its_own_sides_user_and_counting_starts_again() {
             "POST",
             "/users/no-such-user/unlock",
             json!(null),
-            Some(&w.token(&w.acme_admin)),
+            Some(&w.token(&w.acme_admin).await),
         )
         .await;
     assert_eq!((r.status, r.error.as_str()), (404, "not_found"));
@@ -344,7 +352,7 @@ async fn a_stale_admin_session_cannot_unlock_a_user() {
         )
         .await;
     let path = format!("/users/{}/unlock", w.acme_user.id);
-    let stale = w.mfa_token(&admin);
+    let stale = w.mfa_token(&admin).await;
     w.clock.advance(w.core.config.step_up_max_age_seconds + 1);
     let r = w.settings("POST", &path, json!(null), Some(&stale)).await;
     assert_eq!(
@@ -359,7 +367,7 @@ async fn a_stale_admin_session_cannot_unlock_a_user() {
         "refused: nothing changed"
     );
     let r = w
-        .settings("POST", &path, json!(null), Some(&w.mfa_token(&admin)))
+        .settings("POST", &path, json!(null), Some(&w.mfa_token(&admin).await))
         .await;
     assert_eq!(r.status, 204, "{:?}", r.body);
     assert_eq!(w.user(&w.acme_user.id).await.lockout_end, None);
@@ -406,7 +414,7 @@ async fn resetting_a_lost_second_factor_keeps_the_confirmed_email_and_phone() {
             "POST",
             &format!("/users/{}/reset-two-factor", user.id),
             json!(null),
-            Some(&w.token(&w.acme_admin)),
+            Some(&w.token(&w.acme_admin).await),
         )
         .await;
     assert_eq!(
@@ -452,7 +460,7 @@ async fn an_admin_with_2fa_on_needs_its_own_fresh_second_factor_to_reset_a_users
         .await;
     let path = format!("/users/{}/reset-two-factor", user.id);
     let r = w
-        .settings("POST", &path, json!(null), Some(&w.token(&admin)))
+        .settings("POST", &path, json!(null), Some(&w.token(&admin).await))
         .await;
     assert_eq!((r.status, r.error.as_str()), (403, "step_up_required"));
     assert!(
@@ -464,7 +472,7 @@ async fn an_admin_with_2fa_on_needs_its_own_fresh_second_factor_to_reset_a_users
             "POST",
             &path,
             json!(null),
-            Some(&w.mfa_token(&w.globex_admin)),
+            Some(&w.mfa_token(&w.globex_admin).await),
         )
         .await;
     assert_eq!(
@@ -473,7 +481,7 @@ async fn an_admin_with_2fa_on_needs_its_own_fresh_second_factor_to_reset_a_users
         "another side's user is unknown"
     );
     assert_eq!(
-        w.settings("POST", &path, json!(null), Some(&w.mfa_token(&admin)))
+        w.settings("POST", &path, json!(null), Some(&w.mfa_token(&admin).await))
             .await
             .status,
         204
@@ -503,7 +511,7 @@ async fn an_admin_turning_off_its_own_flag_through_the_users_route_meets_the_acc
             "PUT",
             &path,
             json!({"enabled": false}),
-            Some(&w.token(&admin)),
+            Some(&w.token(&admin).await),
         )
         .await;
     assert_eq!((r.status, r.error.as_str()), (403, "step_up_required"));
@@ -513,7 +521,7 @@ async fn an_admin_turning_off_its_own_flag_through_the_users_route_meets_the_acc
             "PUT",
             &path,
             json!({"enabled": false}),
-            Some(&w.mfa_token(&admin)),
+            Some(&w.mfa_token(&admin).await),
         )
         .await;
     assert_eq!(r.status, 200);
@@ -525,7 +533,7 @@ async fn an_admin_turning_off_its_own_flag_through_the_users_route_meets_the_acc
             "PUT",
             &format!("/users/{}/two-factor", w.acme_user.id),
             json!({"enabled": true}),
-            Some(&w.token(&admin)),
+            Some(&w.token(&admin).await),
         )
         .await;
     assert_eq!(r.status, 200);
@@ -549,7 +557,7 @@ fn malformed_user_ids(real: &str) -> Vec<String> {
 #[tokio::test]
 async fn a_malformed_user_id_in_the_path_is_answered_as_an_unknown_user_on_every_user_route() {
     let w = World::new().await;
-    let admin = w.token(&w.acme_admin);
+    let admin = w.token(&w.acme_admin).await;
     let before = w.user(&w.acme_user.id).await;
     let routes = [
         ("GET", "/users/{}/two-factor", json!(null)),
@@ -592,7 +600,7 @@ async fn a_malformed_user_id_in_the_path_is_answered_as_an_unknown_user_on_every
                 method,
                 &path("no-such-user"),
                 body.clone(),
-                Some(&w.token(&w.acme_user)),
+                Some(&w.token(&w.acme_user).await),
             )
             .await;
         assert_eq!(r.status, 403, "{method} {pattern}");
@@ -607,7 +615,7 @@ async fn a_malformed_user_id_in_the_path_is_answered_as_an_unknown_user_on_every
 #[tokio::test]
 async fn a_malformed_user_id_in_the_event_filter_is_answered_as_an_unknown_user() {
     let w = World::new().await;
-    let admin = w.token(&w.acme_admin);
+    let admin = w.token(&w.acme_admin).await;
     let unknown = w
         .call(
             "GET",

@@ -18,7 +18,7 @@ async fn account(w: &World, user: &User) -> Value {
             "GET",
             "/account/two-factor",
             json!(null),
-            Some(&w.token(&user)),
+            Some(&w.token(&user).await),
         )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
@@ -35,9 +35,9 @@ fn layer(v: &Value) -> (&str, &str, bool) {
 
 /// The walkthrough, step by step; each step checks what the users see.
 async fn walkthrough(w: &World) {
-    let host = w.token(&w.host_admin);
-    let acme = w.token(&w.acme_admin);
-    let globex = w.token(&w.globex_admin);
+    let host = w.token(&w.host_admin).await;
+    let acme = w.token(&w.acme_admin).await;
+    let globex = w.token(&w.globex_admin).await;
     let other_acme_user = w.acme_admin.clone();
 
     // 1. The host forces two-factor sign-in on acme.
@@ -138,7 +138,7 @@ async fn walkthrough(w: &World) {
             "PUT",
             "/account/two-factor",
             json!({"enabled": true}),
-            Some(&w.token(&w.acme_user)),
+            Some(&w.token(&w.acme_user).await),
         )
         .await;
     assert_eq!(

@@ -13,7 +13,7 @@ use twofa::user::UserPatch;
 async fn a_confirmation_code_goes_to_the_account_email_address() {
     let w = world();
     let user = w.plain_user(EMAIL).await;
-    let access = w.access_token(&user, None);
+    let access = w.access_token(&user, None).await;
 
     let Reply { status, body, .. } = w
         .send_code(&json!({"purpose": "confirm_email"}), Some(&access))
@@ -39,7 +39,7 @@ async fn a_confirmation_code_goes_to_the_account_email_address() {
 async fn a_phone_confirmation_code_goes_to_the_number_given_in_e164() {
     let w = world();
     let user = w.plain_user(EMAIL).await;
-    let access = w.access_token(&user, None);
+    let access = w.access_token(&user, None).await;
 
     let r = w
         .send_code(
@@ -73,7 +73,7 @@ async fn a_phone_confirmation_code_goes_to_the_number_given_in_e164() {
 async fn an_impossible_number_or_a_country_not_allowed_is_invalid_phone() {
     let w = world_with(&[("ALLOWED_COUNTRY_CODES", "1")]);
     let user = w.plain_user(EMAIL).await;
-    let access = w.access_token(&user, None);
+    let access = w.access_token(&user, None).await;
 
     let Reply {
         status,
@@ -112,7 +112,7 @@ async fn a_new_number_needs_a_fresh_second_factor_when_two_factor_is_on() {
     let user = w.two_factor_user().await;
     let new_number = json!({"purpose": "confirm_phone", "phone_number": "+12015550123"});
 
-    let stale = w.access_token(&user, None);
+    let stale = w.access_token(&user, None).await;
     let Reply {
         status,
         error: code,
@@ -124,7 +124,7 @@ async fn a_new_number_needs_a_fresh_second_factor_when_two_factor_is_on() {
         "no second factor in the token"
     );
 
-    let fresh = w.access_token(&user, Some(w.now()));
+    let fresh = w.access_token(&user, Some(w.now())).await;
     w.clock.advance(601);
     let Reply {
         status,
@@ -138,7 +138,7 @@ async fn a_new_number_needs_a_fresh_second_factor_when_two_factor_is_on() {
     );
     assert!(w.outbox().is_empty());
 
-    let fresh = w.access_token(&user, Some(w.now() - 600));
+    let fresh = w.access_token(&user, Some(w.now() - 600)).await;
     assert_eq!(w.send_code(&new_number, Some(&fresh)).await.status, 202);
 }
 
@@ -146,7 +146,7 @@ async fn a_new_number_needs_a_fresh_second_factor_when_two_factor_is_on() {
 async fn reconfirming_the_confirmed_number_or_a_user_without_two_factor_needs_no_step_up() {
     let w = world();
     let user = w.two_factor_user().await;
-    let stale = w.access_token(&user, None);
+    let stale = w.access_token(&user, None).await;
     let same = json!({"purpose": "confirm_phone", "phone_number": common::PHONE});
     assert_eq!(w.send_code(&same, Some(&stale)).await.status, 202);
 
@@ -160,7 +160,7 @@ async fn reconfirming_the_confirmed_number_or_a_user_without_two_factor_needs_no
             },
         )
         .await;
-    let token = w.access_token(&off, None);
+    let token = w.access_token(&off, None).await;
     assert_eq!(
         w.send_code(
             &json!({"purpose": "confirm_phone", "phone_number": "+12015550123"}),

@@ -34,7 +34,7 @@ async fn confirmations_from_throwaway_accounts_do_not_starve_sign_in_codes() {
     let mut answers = Vec::new();
     for i in 0..3 {
         let throwaway = w.plain_user(&format!("throwaway{i}@example.net")).await;
-        let access = w.access_token(&throwaway, None);
+        let access = w.access_token(&throwaway, None).await;
         answers.push(
             w.send_code(&json!({"purpose": "confirm_email"}), Some(&access))
                 .await
@@ -64,7 +64,7 @@ async fn one_source_address_is_capped_across_accounts_and_another_address_is_not
     let mut answers = Vec::new();
     for i in 0..3 {
         let user = w.plain_user(&format!("user{i}@example.net")).await;
-        let access = w.access_token(&user, None);
+        let access = w.access_token(&user, None).await;
         answers.push(
             send_from(
                 &w,
@@ -83,7 +83,7 @@ async fn one_source_address_is_capped_across_accounts_and_another_address_is_not
     assert!(answers[..2].iter().all(|(s, _)| *s == 202), "{answers:?}");
 
     let other = w.plain_user("other@example.net").await;
-    let access = w.access_token(&other, None);
+    let access = w.access_token(&other, None).await;
     assert_eq!(
         send_from(
             &w,
@@ -106,7 +106,7 @@ async fn a_refused_send_gives_back_what_the_other_limits_counted() {
         ("RESEND_COOLDOWN_SECONDS", "0"),
     ]);
     let user = w.plain_user(EMAIL).await;
-    let access = w.access_token(&user, None);
+    let access = w.access_token(&user, None).await;
     let body = json!({"purpose": "confirm_phone", "phone_number": "+12015550123"});
     let answers: Vec<u16> = {
         let mut v = Vec::new();
@@ -118,7 +118,7 @@ async fn a_refused_send_gives_back_what_the_other_limits_counted() {
     assert_eq!(answers, [202, 429, 429, 429, 429]);
     for i in 0..2 {
         let u = w.plain_user(&format!("u{i}@example.net")).await;
-        let t = w.access_token(&u, None);
+        let t = w.access_token(&u, None).await;
         assert_eq!(
             w.send_code(&json!({"purpose": "confirm_email"}), Some(&t))
                 .await
@@ -138,7 +138,7 @@ async fn confirm_phone_sends_nothing_where_the_side_does_not_allow_sms() {
     };
     w.store.set_host_settings(&no_sms).await.unwrap();
     let user = w.plain_user(EMAIL).await;
-    let access = w.access_token(&user, None);
+    let access = w.access_token(&user, None).await;
 
     let Reply {
         status,
@@ -254,7 +254,7 @@ async fn confirmations_strangers_send_to_a_number_leave_its_owners_sign_in_codes
             UserPatch::default(),
         )
         .await;
-        let access = w.access_token(&account, None);
+        let access = w.access_token(&account, None).await;
         answers.push(
             w.send_code(
                 &json!({"purpose": "confirm_phone", "phone_number": PHONE}),
@@ -306,7 +306,7 @@ async fn confirmations_asked_for_an_address_in_another_tenant_leave_its_owners_s
         .await
         .expect("a new tenant");
     let impostor = throwaway(&w, tenant.side(), EMAIL, UserPatch::default()).await;
-    let access = w.access_token(&impostor, None);
+    let access = w.access_token(&impostor, None).await;
     let mut answers = Vec::new();
     for _ in 0..11 {
         answers.push(
@@ -358,7 +358,7 @@ async fn resets_and_confirmations_asked_from_an_address_leave_its_sign_in_codes_
         assert_eq!(r.status(), 202);
     }
     let stranger = w.plain_user("stranger@example.net").await;
-    let access = w.access_token(&stranger, None);
+    let access = w.access_token(&stranger, None).await;
     assert_eq!(
         send_from(&w, shared, json!({"purpose": "confirm_email"}), &access)
             .await
@@ -409,7 +409,7 @@ async fn an_address_registered_in_another_tenant_cannot_hold_up_its_owner_confir
         .await
         .expect("a new tenant");
     let impostor = throwaway(&w, tenant.side(), EMAIL, UserPatch::default()).await;
-    let access = w.access_token(&impostor, None);
+    let access = w.access_token(&impostor, None).await;
     let mut answers = Vec::new();
     for _ in 0..11 {
         answers.push(
@@ -433,7 +433,7 @@ async fn an_address_registered_in_another_tenant_cannot_hold_up_its_owner_confir
     } = w
         .send_code(
             &json!({"purpose": "confirm_email"}),
-            Some(&w.access_token(&owner, None)),
+            Some(&w.access_token(&owner, None).await),
         )
         .await;
 
@@ -524,7 +524,7 @@ async fn aliases_of_one_inbox_do_not_mail_it_past_its_hourly_cap() {
             UserPatch::default(),
         )
         .await;
-        tokens.push(w.access_token(&account, None));
+        tokens.push(w.access_token(&account, None).await);
     }
     for _ in 0..10 {
         for token in &tokens {

@@ -157,7 +157,7 @@ async fn a_provider_the_policy_does_not_allow_is_unavailable_even_when_confirmed
 async fn only_a_live_two_factor_token_of_a_pending_sign_in_is_accepted() {
     let w = world();
     let user = w.two_factor_user().await;
-    let access = w.access_token(&user, Some(w.now()));
+    let access = w.access_token(&user, Some(w.now())).await;
     let old = w.start_sign_in(&user).await;
     let current = w.start_sign_in(&user).await;
 
@@ -459,7 +459,7 @@ async fn accounts_anyone_can_register_cannot_spend_the_tenants_cap_on_sign_in_co
         let r = w
             .send_code(
                 &json!({"purpose": "confirm_email"}),
-                Some(&w.access_token(&throwaway, None)),
+                Some(&w.access_token(&throwaway, None).await),
             )
             .await;
         assert_eq!(r.status, 202, "throwaway {i}: {}", r.body);

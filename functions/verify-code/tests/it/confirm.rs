@@ -16,7 +16,7 @@ fn confirm(purpose: &str, code: &str) -> Value {
 async fn confirming_the_email_address_marks_it_confirmed() {
     let w = world();
     let user = w.plain_user(EMAIL).await;
-    let access = w.access_token(&user, None);
+    let access = w.access_token(&user, None).await;
     assert_eq!(
         w.send_code(&json!({"purpose": "confirm_email"}), Some(&access))
             .await
@@ -44,7 +44,7 @@ async fn confirming_the_email_address_marks_it_confirmed() {
 async fn confirming_a_phone_number_records_it_and_changes_the_security_stamp() {
     let w = world();
     let user = w.plain_user(EMAIL).await;
-    let access = w.access_token(&user, None);
+    let access = w.access_token(&user, None).await;
     let r = w
         .send_code(
             &json!({"purpose": "confirm_phone", "phone_number": "+1 201 555 0123"}),
@@ -88,7 +88,7 @@ async fn confirming_a_phone_number_records_it_and_changes_the_security_stamp() {
 async fn a_new_number_is_confirmed_only_with_a_fresh_second_factor_when_two_factor_is_on() {
     let w = world();
     let user = w.two_factor_user().await;
-    let fresh = w.access_token(&user, Some(w.now()));
+    let fresh = w.access_token(&user, Some(w.now())).await;
     let r = w
         .send_code(
             &json!({"purpose": "confirm_phone", "phone_number": "+12015550123"}),
@@ -98,7 +98,7 @@ async fn a_new_number_is_confirmed_only_with_a_fresh_second_factor_when_two_fact
     assert_eq!(r.status, 202);
     let code = w.last_code();
 
-    let stale = w.access_token(&user, None);
+    let stale = w.access_token(&user, None).await;
     let Reply {
         status,
         error: code_name,
@@ -161,7 +161,7 @@ async fn a_setup_token_can_confirm_a_phone_number() {
 async fn a_wrong_confirmation_code_counts_toward_the_lockout_and_an_old_one_expires() {
     let w = world_with(&[("CODE_TTL_SECONDS", "60")]);
     let user = w.plain_user(EMAIL).await;
-    let access = w.access_token(&user, None);
+    let access = w.access_token(&user, None).await;
     assert_eq!(
         w.send_code(&json!({"purpose": "confirm_email"}), Some(&access))
             .await
@@ -216,7 +216,7 @@ async fn a_wrong_confirmation_code_counts_toward_the_lockout_and_an_old_one_expi
 async fn a_locked_account_cannot_confirm() {
     let w = world();
     let user = w.plain_user(EMAIL).await;
-    let access = w.access_token(&user, None);
+    let access = w.access_token(&user, None).await;
     assert_eq!(
         w.send_code(&json!({"purpose": "confirm_email"}), Some(&access))
             .await
@@ -360,8 +360,8 @@ async fn a_setup_token_cannot_confirm_a_second_phone_number() {
 async fn a_confirmation_ends_earlier_access_tokens_and_hands_the_caller_a_fresh_one() {
     let w = world();
     let user = w.plain_user(EMAIL).await;
-    let other_session = w.access_token(&user, None);
-    let access = w.access_token(&user, None);
+    let other_session = w.access_token(&user, None).await;
+    let access = w.access_token(&user, None).await;
     assert_eq!(
         w.send_code(&json!({"purpose": "confirm_email"}), Some(&access))
             .await
@@ -404,7 +404,7 @@ async fn a_confirmation_ends_earlier_access_tokens_and_hands_the_caller_a_fresh_
 async fn a_wrong_confirmation_code_is_recorded_as_a_failed_attempt_naming_its_purpose() {
     let w = world();
     let user = w.plain_user(EMAIL).await;
-    let access = w.access_token(&user, None);
+    let access = w.access_token(&user, None).await;
     let sent = w
         .send_code(&json!({"purpose": "confirm_email"}), Some(&access))
         .await;

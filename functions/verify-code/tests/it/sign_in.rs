@@ -416,7 +416,7 @@ async fn wrong_sign_in_and_confirmation_codes_lock_by_the_sides_lockout_values()
     );
 
     let other = w.plain_user("otto@example.com").await;
-    let access = w.access_token(&other, None);
+    let access = w.access_token(&other, None).await;
     assert_eq!(
         w.send_code(&json!({"purpose": "confirm_email"}), Some(&access))
             .await
@@ -668,7 +668,7 @@ async fn an_access_token_or_a_replaced_sign_in_is_not_a_two_factor_token() {
     let old = w.start_sign_in(&user).await;
     let code = send_sign_in_code(&w, &old, "email").await;
     let _current = w.start_sign_in(&user).await;
-    let access = w.access_token(&user, Some(w.now()));
+    let access = w.access_token(&user, Some(w.now())).await;
 
     for token in [access.as_str(), old.as_str(), "x.y.z"] {
         let Reply {

@@ -1,5 +1,6 @@
 //! The use cases a handler drives through the [`Core`](crate::app::Core): a password
-//! or code attempt ([`attempt`]), a user's sessions and tokens ([`session`]), the
+//! or code attempt ([`attempt`]), a user's sessions and tokens ([`session`]), a
+//! session's refresh and revocation ([`refresh`]), the
 //! sign-in a two-factor token carries on ([`sign_in`]) and the read of a side's
 //! policy ([`side`]).
 //!
@@ -11,6 +12,7 @@
 //! ApiError` in `api/error.rs`).
 
 pub mod attempt;
+pub mod refresh;
 pub mod session;
 pub mod side;
 pub mod sign_in;
@@ -20,7 +22,8 @@ pub use attempt::{
     refuse_wrong_code, right_answer, unknown_email_key,
 };
 pub use session::{
-    Caller, SignInFrom, end_sessions, fresh_access, issue_access, rotate_stamp, token_for,
+    Caller, SignInFrom, StartedSession, end_sessions, fresh_access, issue_access, rotate_stamp,
+    start_session, token_for,
 };
 pub(crate) use session::{stamp_digest, user_of_token};
 pub use side::load_side;
@@ -37,6 +40,10 @@ pub enum FlowError {
     /// another side, or a sign-in that ended (HTTP 401 `unauthorized`).
     #[error("no valid token, user or sign-in")]
     Unauthorized,
+    /// A refresh token that renews nothing: unknown, rotated, revoked or expired,
+    /// or its user's stamp changed, locked or gone (HTTP 401 `invalid_grant`).
+    #[error("the refresh token renews no session")]
+    InvalidGrant,
     /// The account is locked (HTTP 423 `locked_out`).
     #[error("the account is locked for {retry_after} more seconds")]
     LockedOut {

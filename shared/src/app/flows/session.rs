@@ -16,6 +16,9 @@ use super::FlowError;
 use crate::amr::{Amr, rfc8176};
 use crate::app::Core;
 use crate::audit::Origin;
+use crate::ids::SessionId;
+use crate::secret::Secret;
+use crate::sessions::{Session, new_refresh_token, refresh_token_hash};
 use crate::tokens::{Claims, FreshAccess, NewToken, SignedIn, TokenError, TokenKind};
 use crate::user::{User, UserPatch};
 
@@ -69,11 +72,23 @@ pub(crate) async fn user_of_token(
         .iter()
         .find_map(|k| core.tokens.verify(*k, token, now).ok().map(|c| (*k, c)))
         .ok_or(FlowError::Unauthorized)?;
-    let user = core
-        .store
-        .user(&claims.sub)
-        .await?
-        .ok_or(FlowError::Unauthorized)?;
+    // An access token holds only while its session does (not ended, not expired,
+    // under the user's stamp): read beside the user, in the same round trip.
+    let user = if kind == TokenKind::Access {
+        let sid = claims.session_id().ok_or(FlowError::Unauthorized)?;
+        let (user, session) = core.store.user_and_session(&claims.sub, &sid).await?;
+        let user = user.ok_or(FlowError::Unauthorized)?;
+        let session = session.ok_or(FlowError::Unauthorized)?;
+        if !session.is_live(&user.security_stamp, now) {
+            return Err(FlowError::Unauthorized);
+        }
+        user
+    } else {
+        core.store
+            .user(&claims.sub)
+            .await?
+            .ok_or(FlowError::Unauthorized)?
+    };
     if user.side != claims.side() {
         return Err(FlowError::Unauthorized);
     }
@@ -101,30 +116,105 @@ pub struct SignInFrom {
     pub origin: Origin,
 }
 
-/// Issues an access token for `user`, who proved `amr`; `mfa_at` is when a second
-/// factor was proven (for step-up), if one was.
-pub fn issue_access(
+/// Signs `user` in, who proved `amr` (`mfa_at` when a second factor was proven,
+/// for step-up): starts a session ([`start_session`]) and answers its first access
+/// token and refresh token.
+pub async fn issue_access(
     core: &Core,
     user: &User,
     amr: &[Amr],
     mfa_at: Option<i64>,
     from: &SignInFrom,
+) -> Result<SignedIn, FlowError> {
+    let started = start_session(core, user, amr, mfa_at, from).await?;
+    Ok(started.signed_in(core, user, from)?)
+}
+
+/// A session written and not yet handed out: its refresh token exists only here.
+pub struct StartedSession {
+    session: Session,
+    refresh: Secret<String>,
+}
+
+impl StartedSession {
+    /// The `signed_in` body that hands the session out.
+    pub fn signed_in(
+        self,
+        core: &Core,
+        user: &User,
+        from: &SignInFrom,
+    ) -> Result<SignedIn, TokenError> {
+        session_tokens(core, user, &self.session, self.refresh, from.issuer.clone())
+    }
+}
+
+/// Writes a new session for `user` (`REFRESH_TOKEN_TTL_SECONDS` long, one write;
+/// the oldest beyond [`crate::sessions::MAX_PER_USER`] are forgotten). A sign-in
+/// starts it before the write that spends its code or password attempt: should
+/// this write fail, nothing is spent and the client may try again; should the
+/// spend fail after it, the session is never handed out and nobody holds its
+/// refresh token.
+pub async fn start_session(
+    core: &Core,
+    user: &User,
+    amr: &[Amr],
+    mfa_at: Option<i64>,
+    from: &SignInFrom,
+) -> Result<StartedSession, FlowError> {
+    let now = core.now();
+    let session_id = SessionId::random().map_err(TokenError::from)?;
+    let refresh =
+        new_refresh_token(&core.hash_key, &user.id, &session_id, 0).map_err(TokenError::from)?;
+    let session = Session {
+        user_id: user.id.clone(),
+        session_id,
+        generation: 0,
+        refresh_hash: refresh_token_hash(&core.hash_key, refresh.expose()),
+        security_stamp: user.security_stamp.clone(),
+        amr: amr.to_vec(),
+        auth_time: now,
+        mfa_at,
+        created_at: now,
+        last_used_at: now,
+        expires_at: now + core.config.refresh_token_ttl_seconds,
+        ip: from.origin.ip.clone(),
+        user_agent: from.origin.user_agent.clone(),
+        rotation_id: String::new(),
+    };
+    core.store.put_session(&session).await?;
+    Ok(StartedSession { session, refresh })
+}
+
+/// The body that hands out `session`'s access token and its refresh token `refresh`.
+pub(super) fn session_tokens(
+    core: &Core,
+    user: &User,
+    session: &Session,
+    refresh: Secret<String>,
+    issuer: Option<String>,
 ) -> Result<SignedIn, TokenError> {
+    let now = core.now();
     let token = core.tokens.issue(
         TokenKind::Access,
         NewToken {
-            amr: rfc8176(amr),
-            mfa_at,
-            issuer: from.issuer.clone(),
+            amr: rfc8176(&session.amr),
+            mfa_at: session.mfa_at,
+            auth_time: Some(session.auth_time),
+            sid: Some(session.session_id.to_string()),
+            not_after: Some(session.expires_at),
+            issuer,
             ..token_for(core, user)
         },
-        core.now(),
+        now,
     )?;
+    let lifetime = core.tokens.lifetime(TokenKind::Access);
     Ok(SignedIn {
         status: "signed_in",
         access_token: token,
         token_type: "Bearer",
-        expires_in: core.tokens.lifetime(TokenKind::Access),
+        expires_in: session.expires_at.min(now + lifetime) - now,
+        refresh_token: refresh.expose().clone(),
+        refresh_expires_in: session.expires_at - now,
         remember_browser_token: None,
     })
 }
@@ -156,7 +246,7 @@ pub async fn rotate_stamp(
     core.store.update_user(&user.id, &patch).await?;
     let mut changed = user.clone();
     patch.apply(&mut changed);
-    let fresh = fresh_access(core, caller, &changed)?;
+    let fresh = fresh_access(core, caller, &changed).await?;
     Ok((changed, fresh))
 }
 
@@ -177,12 +267,26 @@ pub async fn end_sessions(core: &Core, user: &User, patch: UserPatch) -> Result<
 /// write, and [`UserPatch::under_stamp`] the caller's stamp, so that the write
 /// was refused had the caller's session ended meanwhile); `None` for a setup token
 /// or someone else's account.
-pub fn fresh_access(
+///
+/// The stamp change ended every session; the caller's own goes on under the new
+/// stamp (written after the user, so a crash between ends it rather than keeping
+/// another alive). A session ended meanwhile stays ended: no token then.
+pub async fn fresh_access(
     core: &Core,
     caller: &Caller,
     changed: &User,
-) -> Result<Option<FreshAccess>, TokenError> {
+) -> Result<Option<FreshAccess>, FlowError> {
     if caller.kind != TokenKind::Access || caller.user.id != changed.id {
+        return Ok(None);
+    }
+    let Some(sid) = caller.claims.session_id() else {
+        return Ok(None);
+    };
+    if !core
+        .store
+        .restamp_session(&changed.id, &sid, &changed.security_stamp)
+        .await?
+    {
         return Ok(None);
     }
     let now = core.now();

@@ -12,12 +12,11 @@ use twofa::ids::UserId;
 
 use serde_json::json;
 use twofa::api::{Request, Response};
-use twofa::config::Config;
 use twofa::flows::{issue_access, token_for};
 use twofa::side::Side;
 use twofa::testing::fixtures::{ACME, GLOBEX, HOST_ADMIN_EMAIL, HOST_USER_EMAIL, Tenant};
+use twofa::testing::seed_user;
 use twofa::testing::world::Handlers;
-use twofa::testing::{memory_core, seed_user};
 use twofa::tokens::{NewToken, TokenKind};
 use twofa::user::{Role, User, UserPatch};
 
@@ -105,7 +104,7 @@ impl World {
     async fn create_tenant(&self, tenant: Tenant) -> (User, User) {
         let body = json!({"name": tenant.name, "admin_email": tenant.admin_email, "admin_password": PASSWORD});
         let r = self
-            .post("/tenants", &body, Some(&self.token(&self.host_admin)))
+            .post("/tenants", &body, Some(&self.token(&self.host_admin).await))
             .await;
         assert_eq!(
             r.status, 201,
@@ -128,14 +127,15 @@ impl World {
     }
 
     /// An access token from a password-only sign-in.
-    pub fn token(&self, user: &User) -> String {
+    pub async fn token(&self, user: &User) -> String {
         issue_access(&self.core, user, &[Amr::Pwd], None, &Default::default())
+            .await
             .expect("an access token")
             .access_token
     }
 
     /// An access token from a sign-in with a second factor, proven now.
-    pub fn mfa_token(&self, user: &User) -> String {
+    pub async fn mfa_token(&self, user: &User) -> String {
         issue_access(
             &self.core,
             user,
@@ -143,6 +143,7 @@ impl World {
             Some(self.core.now()),
             &Default::default(),
         )
+        .await
         .expect("an access token")
         .access_token
     }
@@ -163,8 +164,8 @@ impl World {
     }
 
     /// An access token signed with a key this service does not hold.
-    pub fn forged_token(&self, user: &User) -> String {
-        let (other, _, _) = memory_core(Config::default());
+    pub async fn forged_token(&self, user: &User) -> String {
+        let other = twofa::testing::stranger_core();
         issue_access(
             &other,
             user,
@@ -172,6 +173,7 @@ impl World {
             Some(self.core.now()),
             &Default::default(),
         )
+        .await
         .expect("an access token")
         .access_token
     }
