@@ -27,7 +27,7 @@ impl ConfigError {
 }
 
 /// Where settings come from: the process environment, or a map in tests.
-pub trait Env {
+pub trait Env: Send + Sync {
     /// The value of `var`, if set and not empty.
     fn get(&self, var: &str) -> Option<String>;
 }

@@ -111,8 +111,8 @@ pub fn lambda_sdk_config(env: &dyn Env) -> Result<SdkConfig, ConfigError> {
 }
 
 /// The services the functions call, as the SDK names them in its endpoint variables
-/// (`AWS_ENDPOINT_URL_DYNAMODB`, `_SNS`, `_SES`).
-const SERVICES: [&str; 3] = ["DYNAMODB", "SNS", "SES"];
+/// (`AWS_ENDPOINT_URL_DYNAMODB`, `_SNS`, `_SES`, `_SECRETS_MANAGER`).
+const SERVICES: [&str; 4] = ["DYNAMODB", "SNS", "SES", "SECRETS_MANAGER"];
 
 /// The SDK's endpoint variables, read once with the rest of the configuration: what
 /// each client's builder asks its [`SdkConfig`]'s service configuration for

@@ -241,6 +241,16 @@ pub fn ses(sdk: &aws_config::SdkConfig) -> aws_sdk_ses::Client {
     aws_sdk_ses::Client::from_conf(config.build())
 }
 
+/// A Secrets Manager client with the providers' limits: the keys are read within
+/// the first request's time.
+#[cfg(feature = "aws")]
+pub fn secrets_manager(sdk: &aws_config::SdkConfig) -> aws_sdk_secretsmanager::Client {
+    let config = aws_sdk_secretsmanager::config::Builder::from(sdk)
+        .timeout_config(provider_timeouts())
+        .retry_config(provider_retries());
+    aws_sdk_secretsmanager::Client::from_conf(config.build())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -405,6 +405,7 @@ async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_lea
     let label = uuid::Uuid::new_v4().simple().to_string();
     let table = format!("twofa-logs-{label}");
     let from = format!("no-reply@{label}.example.com");
+    let secret_name = format!("twofa/keys-{label}");
     // What the template and Lambda give a function, set before anything reads the
     // environment (this test is the only one here that does).
     for (var, value) in [
@@ -413,16 +414,9 @@ async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_lea
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
         ("AWS_LAMBDA_RUNTIME_API", runtime_addr.as_str()),
         ("TABLE_NAME", table.as_str()),
-        ("JWT_SIGNING_KEY", KEY),
-        (
-            "ACCESS_TOKEN_SIGNING_KEY",
-            twofa::testing::access_keys::ACCESS_KEY,
-        ),
-        ("CODE_HMAC_KEY", KEY),
-        (
-            "TOTP_ENCRYPTION_KEY",
-            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
-        ),
+        // As the template gives them: no key in the configuration, only the secret's name.
+        ("KEYS_SECRET_ID", secret_name.as_str()),
+        ("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto.as_str()),
         ("SMS_PROVIDER", "sns"),
         ("EMAIL_PROVIDER", "ses"),
         ("SES_FROM", from.as_str()),
@@ -448,15 +442,25 @@ async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_lea
         .send()
         .await
         .expect("moto verifies the sender");
-    let core = Arc::new(
-        twofa::app::Core::from_env(&sdk)
-            .await
-            .expect("a core from the environment"),
-    );
+    // The keys secret as `twofa-admin keys` makes one, in moto's Secrets Manager.
+    let keys = serde_json::json!({
+        "ACCESS_TOKEN_SIGNING_KEY": twofa::testing::access_keys::ACCESS_KEY,
+        "JWT_SIGNING_KEY": KEY,
+        "CODE_HMAC_KEY": KEY,
+        "TOTP_ENCRYPTION_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+    });
+    aws_sdk_secretsmanager::Client::new(&sdk)
+        .create_secret()
+        .name(&secret_name)
+        .secret_string(keys.to_string())
+        .send()
+        .await
+        .expect("moto keeps the keys secret");
+    let config = twofa::config::Config::from_env().expect("settings");
+    let cell = Arc::new(twofa::app::keys::CoreOnFirstUse::new(sdk.clone()));
     let log = twofa::senders::log::LogSender::default();
-    let sms =
-        twofa::app::sms_sender(&core.config, &twofa::config::ProcessEnv, &sdk, &log).expect("SNS");
-    let email = twofa::app::email_sender(&core.config, &sdk, &log).expect("SES");
+    let sms = twofa::app::sms_sender(&config, &twofa::config::ProcessEnv, &sdk, &log).expect("SNS");
+    let email = twofa::app::email_sender(&config, &sdk, &log).expect("SES");
     // The runtime's thread logs through the functions' own layer (pinned, at trace)
     // and, as the control, through one without the pins: the control must catch a
     // secret, or this test could not tell a leak from a log it never saw.
@@ -475,16 +479,21 @@ async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_lea
                 .with_writer(move || w2.clone())
                 .with_filter(tracing::level_filters::LevelFilter::TRACE),
         );
-    let served = core.clone();
+    let served = cell.clone();
     std::thread::spawn(move || {
         let _log = tracing::subscriber::set_default(subscriber);
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("a runtime");
-        let (core, sms, email) = (&served, &sms, &email);
+        let (cell, sms, email) = (&served, &sms, &email);
         let _ = rt.block_on(twofa::api::lambda::run(
             move |req: twofa::api::Request| async move {
+                // As every main: the core, and so the keys, made by the first request.
+                let core = match twofa::api::lambda::core(cell).await {
+                    Ok(core) => core,
+                    Err(answer) => return answer,
+                };
                 match req.uri().path() {
                     "/register" => register::handle(core, req).await,
                     "/login" => login::handle(core, email.as_ref(), req).await,
@@ -508,6 +517,7 @@ async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_lea
             "access-token signing key",
             twofa::testing::access_keys::ACCESS_KEY.into(),
         ),
+        ("HMAC key", KEY.into()),
     ];
     let sms_code = |to: String| {
         let moto = moto.clone();
@@ -819,7 +829,10 @@ async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_lea
         ),
     ]);
 
-    let user = core
+    let user = cell
+        .get()
+        .await
+        .expect("the core the requests made")
         .store
         .user_by_email(&twofa::side::Side::Host, &address.to_lowercase())
         .await

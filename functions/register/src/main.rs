@@ -4,6 +4,15 @@
 async fn main() -> Result<(), lambda_http::Error> {
     twofa::telemetry::init();
     let sdk = twofa::sdk::lambda_sdk_config(&twofa::config::ProcessEnv)?;
-    let core = twofa::app::Core::from_env(&sdk).await?;
-    twofa::api::lambda::run(|req| register::handle(&core, req)).await
+    // A setting that cannot be used stops the function at start; the keys are read by
+    // the first request, not at init (twofa::app::keys).
+    twofa::config::Config::from_env()?;
+    let core = twofa::app::keys::CoreOnFirstUse::new(sdk.clone());
+    twofa::api::lambda::run(|req| async {
+        match twofa::api::lambda::core(&core).await {
+            Ok(core) => register::handle(core, req).await,
+            Err(answer) => answer,
+        }
+    })
+    .await
 }

@@ -7,9 +7,17 @@ use twofa::senders::log::LogSender;
 async fn main() -> Result<(), lambda_http::Error> {
     twofa::telemetry::init();
     let sdk = twofa::sdk::lambda_sdk_config(&ProcessEnv)?;
-    let core = twofa::app::Core::from_env(&sdk).await?;
+    // The keys are read by the first request, not at init (twofa::app::keys).
+    let config = twofa::config::Config::from_env()?;
+    let core = twofa::app::keys::CoreOnFirstUse::new(sdk.clone());
     let log = LogSender::default();
-    let sms = twofa::app::sms_sender(&core.config, &ProcessEnv, &sdk, &log)?;
-    let email = twofa::app::email_sender(&core.config, &sdk, &log)?;
-    twofa::api::lambda::run(|req| send_code::handle(&core, sms.as_ref(), email.as_ref(), req)).await
+    let sms = twofa::app::sms_sender(&config, &ProcessEnv, &sdk, &log)?;
+    let email = twofa::app::email_sender(&config, &sdk, &log)?;
+    twofa::api::lambda::run(|req| async {
+        match twofa::api::lambda::core(&core).await {
+            Ok(core) => send_code::handle(core, sms.as_ref(), email.as_ref(), req).await,
+            Err(answer) => answer,
+        }
+    })
+    .await
 }

@@ -6,7 +6,15 @@ use twofa::senders::log::LogSender;
 async fn main() -> Result<(), lambda_http::Error> {
     twofa::telemetry::init();
     let sdk = twofa::sdk::lambda_sdk_config(&twofa::config::ProcessEnv)?;
-    let core = twofa::app::Core::from_env(&sdk).await?;
-    let email = twofa::app::email_sender(&core.config, &sdk, &LogSender::default())?;
-    twofa::api::lambda::run(|req| verify_code::handle(&core, email.as_ref(), req)).await
+    // The keys are read by the first request, not at init (twofa::app::keys).
+    let config = twofa::config::Config::from_env()?;
+    let core = twofa::app::keys::CoreOnFirstUse::new(sdk.clone());
+    let email = twofa::app::email_sender(&config, &sdk, &LogSender::default())?;
+    twofa::api::lambda::run(|req| async {
+        match twofa::api::lambda::core(&core).await {
+            Ok(core) => verify_code::handle(core, email.as_ref(), req).await,
+            Err(answer) => answer,
+        }
+    })
+    .await
 }

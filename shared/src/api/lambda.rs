@@ -61,6 +61,17 @@ pub fn request_id(req: &lambda_http::Request) -> String {
     }
 }
 
+/// The function's [`Core`](crate::app::Core), made by the first request
+/// ([`CoreOnFirstUse`](crate::app::keys::CoreOnFirstUse)); until it can be made
+/// (the keys secret unreadable, a setting unusable) every request is answered 503
+/// `service_unavailable` and the cause, never a key, is logged.
+pub async fn core(cell: &crate::app::keys::CoreOnFirstUse) -> Result<&crate::app::Core, Response> {
+    cell.get().await.map_err(|e| {
+        tracing::error!(variable = %e.var, reason = %e.reason, "the function cannot serve: its settings or keys are not usable");
+        super::ApiError::service_unavailable().into_response()
+    })
+}
+
 /// Runs a handler on Lambda until the runtime stops it.
 pub async fn run<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
 where

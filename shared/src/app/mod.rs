@@ -3,6 +3,8 @@
 //! start) and the use cases a handler drives through it ([`flows`]).
 
 pub mod flows;
+#[cfg(feature = "aws")]
+pub mod keys;
 
 use std::sync::Arc;
 
@@ -196,11 +198,24 @@ impl Core {
     }
 
     #[cfg(feature = "aws")]
-    /// For a Lambda function: settings and keys from the environment, DynamoDB from
-    /// `TABLE_NAME` (and `AWS_ENDPOINT_URL_DYNAMODB` or `DYNAMODB_ENDPOINT`, if set).
+    /// For a Lambda function: settings from the environment, keys from the secret
+    /// `KEYS_SECRET_ID` names (or, where the environment holds them, as for `sam
+    /// local`, from there: [`Keys::from_env`]), DynamoDB from `TABLE_NAME` (and
+    /// `AWS_ENDPOINT_URL_DYNAMODB` or `DYNAMODB_ENDPOINT`, if set).
     pub async fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
         let config = Config::from_env()?;
-        let keys = Keys::from_env(&ProcessEnv, config.token_lifetimes)?;
+        let keys = match ProcessEnv.get("JWT_SIGNING_KEY") {
+            Some(_) => Keys::from_env(&ProcessEnv, config.token_lifetimes)?,
+            None => {
+                let id = ProcessEnv.get("KEYS_SECRET_ID").ok_or_else(|| {
+                    ConfigError::new(
+                        "KEYS_SECRET_ID",
+                        "required: the Secrets Manager secret holding the keys (docs/deploy.md)",
+                    )
+                })?;
+                keys::from_secret(sdk, &id, config.token_lifetimes).await?
+            }
+        };
         let store = crate::store::dynamo::store_from_env(&ProcessEnv, sdk).await?;
         Ok(Self::new(store, Arc::new(SystemClock), config, keys))
     }

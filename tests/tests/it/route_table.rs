@@ -344,6 +344,13 @@ fn every_setting_the_code_reads_is_set_by_the_template() {
         "TWILIO_TIMEOUT_SECONDS",
         "TWILIO_ACCOUNT_SID",
     ];
+    // Members of the keys secret (KEYS_SECRET_ID) that only a rotation adds: never in
+    // the configuration (secrets_come_from_secrets_manager_and_no_parameter_has_a_secret_default).
+    let secret_members = [
+        "ACCESS_TOKEN_PREVIOUS_KEYS",
+        "JWT_KEY_ID",
+        "JWT_PREVIOUS_KEYS",
+    ];
     let mut read = BTreeSet::new();
     for file in [
         "shared/src/config.rs",
@@ -360,7 +367,11 @@ fn every_setting_the_code_reads_is_set_by_the_template() {
     );
     let missing: Vec<_> = read
         .iter()
-        .filter(|v| !set.contains(*v) && !not_for_lambda.contains(&v.as_str()))
+        .filter(|v| {
+            !set.contains(*v)
+                && !not_for_lambda.contains(&v.as_str())
+                && !secret_members.contains(&v.as_str())
+        })
         .collect();
     assert!(
         missing.is_empty(),
@@ -386,18 +397,49 @@ fn secrets_come_from_secrets_manager_and_no_parameter_has_a_secret_default() {
         "Variables",
     )
     .clone();
-    for (scope, var) in [
-        (globals, "JWT_SIGNING_KEY"),
-        (globals, "CODE_HMAC_KEY"),
-        (globals, "TOTP_ENCRYPTION_KEY"),
-        (&send_code_env, "TWILIO_AUTH_TOKEN"),
+    // The keys are never in the configuration: declared empty (for `sam local`'s
+    // events/env.json to fill), and read at run time from the secret KEYS_SECRET_ID names.
+    for var in [
+        "ACCESS_TOKEN_SIGNING_KEY",
+        "JWT_SIGNING_KEY",
+        "CODE_HMAC_KEY",
+        "TOTP_ENCRYPTION_KEY",
     ] {
-        let v = serde_yaml::to_string(&untag(scope)[var]).expect("serialisable");
-        assert!(
-            v.contains("{{resolve:secretsmanager:"),
-            "{var} must be a Secrets Manager dynamic reference, found {v}"
+        assert_eq!(
+            untag(globals)[var].as_str(),
+            Some(""),
+            "{var} must not be in the functions' configuration"
         );
     }
+    assert!(
+        !raw.contains("SecretString:JWT_SIGNING_KEY")
+            && !raw.contains("SecretString:ACCESS_TOKEN_SIGNING_KEY")
+            && !raw.contains("SecretString:CODE_HMAC_KEY")
+            && !raw.contains("SecretString:TOTP_ENCRYPTION_KEY"),
+        "no key is resolved into the configuration"
+    );
+    assert_eq!(
+        serde_yaml::to_string(&untag(globals)["KEYS_SECRET_ID"])
+            .expect("serialisable")
+            .trim(),
+        "!Ref KeysSecretName"
+    );
+    for (_, f) in serverless_functions(&template) {
+        let policies =
+            serde_yaml::to_string(get(get(f, "Properties"), "Policies")).expect("serialisable");
+        assert!(
+            policies.contains("secretsmanager:GetSecretValue")
+                && policies.contains(":secret:${KeysSecretName}-??????"),
+            "{}: may read the keys secret, and only it",
+            binary(f)
+        );
+    }
+    let v =
+        serde_yaml::to_string(&untag(&send_code_env)["TWILIO_AUTH_TOKEN"]).expect("serialisable");
+    assert!(
+        v.contains("{{resolve:secretsmanager:"),
+        "TWILIO_AUTH_TOKEN must be a Secrets Manager dynamic reference, found {v}"
+    );
     for (name, p) in mapping(get(&template, "Parameters")) {
         let lower = name.to_lowercase();
         // A parameter named for a secret would carry its value through the stack's parameters
