@@ -19,7 +19,9 @@
 //! 5. The application, [`app`]: the [`app::Core`] a handler works through, and the
 //!    use cases it drives through it, [`app::flows`] (attempts, sessions and tokens,
 //!    a pending sign-in, a side's policy), answering one error type,
-//!    [`app::flows::FlowError`]. They are re-exported as [`flows`].
+//!    [`app::flows::FlowError`]. They are re-exported as [`flows`]. A Lambda
+//!    function's `Core` is made by its first request (`app::keys`), which reads the
+//!    keys secret.
 //! 6. The HTTP edge every function shares: [`api`], which maps a `FlowError` to
 //!    its status and contract code in one place.
 //!
