@@ -242,7 +242,10 @@ async fn signed_in(
         release_only: false,
         authenticator: None,
     };
-    right_answer(core, &user.id, &success).await?;
+    if let Err(e) = right_answer(core, &user.id, &success).await {
+        started.abandon(core).await;
+        return Err(e.into());
+    }
     tracing::info!(user_id = %user.id, amr = ?amr, "signed in");
     core.record(
         core.event(EventType::SignIn, user, req)

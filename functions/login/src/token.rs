@@ -16,7 +16,7 @@ struct TokenBody {
 pub async fn refresh(core: &Core, req: &Request) -> Result<Response, ApiError> {
     let body: TokenBody = parse_body(req)?;
     let renewed =
-        twofa::flows::refresh::refresh(core, &body.refresh_token, sign_in_from(req).issuer).await?;
+        twofa::flows::refresh::refresh(core, &body.refresh_token, &sign_in_from(req)).await?;
     Ok(json(
         StatusCode::OK,
         &json!({

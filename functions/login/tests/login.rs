@@ -914,3 +914,39 @@ async fn a_locked_out_user_cannot_refresh() {
         (401, Some("invalid_grant"))
     );
 }
+
+#[tokio::test]
+async fn the_token_just_rotated_coming_again_from_another_client_ends_the_session_at_once() {
+    let (core, _, _) = memory_core(Config::default());
+    seed_user(&core, Side::Host, "jane@example.com", PASSWORD, &[]).await;
+    let (_, first) = login(&core, "jane@example.com", PASSWORD).await;
+    let old = first["refresh_token"].as_str().unwrap().to_string();
+    let (_, renewed) = refresh_req(&core, &old).await;
+    // The same moment, but not from the address the session signed in from (these
+    // requests carry none): a copy, not a twin tab.
+    assert_eq!(refresh_req(&core, &old).await.0, 401);
+    let (status, _) = refresh_req(&core, renewed["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(status, 401, "the session ended");
+}
+
+#[tokio::test]
+async fn a_password_only_session_stops_renewing_once_the_policy_forces_a_second_factor() {
+    let (core, _, _) = memory_core(Config::default());
+    seed_user(&core, Side::Host, "jane@example.com", PASSWORD, &[]).await;
+    let (_, first) = login(&core, "jane@example.com", PASSWORD).await;
+    let token = first["refresh_token"].as_str().unwrap().to_string();
+    let (status, renewed) = refresh_req(&core, &token).await;
+    assert_eq!(status, 200, "{renewed}");
+    core.store
+        .set_host_settings(&TwoFactorSettings {
+            behaviour: Behaviour::Forced,
+            ..TwoFactorSettings::default()
+        })
+        .await
+        .unwrap();
+    let (status, body) = refresh_req(&core, renewed["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_grant"))
+    );
+}

@@ -117,7 +117,11 @@ pub async fn verify(
         release_only: false,
         authenticator: None,
     };
-    if right_answer(core, &user.id, &success).await? == Outcome::Spent {
+    let written = right_answer(core, &user.id, &success).await;
+    if !matches!(written, Ok(Outcome::Accepted)) {
+        started.abandon(core).await;
+    }
+    if written? == Outcome::Spent {
         return Err(
             refuse_wrong_code(core, email, &user, &attempt, req, s.provider.as_str())
                 .await

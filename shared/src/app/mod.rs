@@ -114,6 +114,18 @@ impl Keys {
     }
 }
 
+/// Whether a Lambda function may take its keys from its environment: under `sam
+/// local` (which sets `AWS_SAM_LOCAL`), in a test stack, or outside Lambda. A
+/// deployment never does: whatever put them there, anyone allowed
+/// `lambda:GetFunctionConfiguration` reads them (and events/env.json's are public).
+pub fn keys_may_be_in_the_environment(env: &dyn Env) -> bool {
+    env.get("AWS_LAMBDA_FUNCTION_NAME").is_none()
+        || env
+            .get("AWS_SAM_LOCAL")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+        || env.get("TEST_STACK").is_some_and(|v| v.trim() == "true")
+}
+
 /// Earlier access-token keys as `ACCESS_TOKEN_PREVIOUS_KEYS` gives them: the JWKS
 /// served before the rotation (`{"keys": [...]}`), or the list of its keys.
 fn previous_jwks(text: &str) -> Result<Vec<Jwk>, String> {
@@ -205,6 +217,13 @@ impl Core {
     pub async fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
         let config = Config::from_env()?;
         let keys = match ProcessEnv.get("JWT_SIGNING_KEY") {
+            Some(_) if !keys_may_be_in_the_environment(&ProcessEnv) => {
+                return Err(ConfigError::new(
+                    "JWT_SIGNING_KEY",
+                    "keys in the environment are for sam local (AWS_SAM_LOCAL) and test stacks \
+                     (TEST_STACK=true): a deployment reads them from KEYS_SECRET_ID",
+                ));
+            }
             Some(_) => Keys::from_env(&ProcessEnv, config.token_lifetimes)?,
             None => {
                 let id = ProcessEnv.get("KEYS_SECRET_ID").ok_or_else(|| {
@@ -307,6 +326,31 @@ mod tests {
                 "{price}"
             );
         }
+    }
+
+    #[test]
+    fn only_sam_local_test_stacks_and_what_is_not_lambda_take_keys_from_the_environment() {
+        let env = |pairs: &[(&str, &str)]| -> std::collections::HashMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let lambda = ("AWS_LAMBDA_FUNCTION_NAME", "twofa-LoginFunction");
+        assert!(keys_may_be_in_the_environment(&env(&[])));
+        assert!(!keys_may_be_in_the_environment(&env(&[lambda])));
+        assert!(keys_may_be_in_the_environment(&env(&[
+            lambda,
+            ("AWS_SAM_LOCAL", "true")
+        ])));
+        assert!(keys_may_be_in_the_environment(&env(&[
+            lambda,
+            ("TEST_STACK", "true")
+        ])));
+        assert!(!keys_may_be_in_the_environment(&env(&[
+            lambda,
+            ("TEST_STACK", "false")
+        ])));
     }
 
     #[test]

@@ -343,6 +343,8 @@ fn every_setting_the_code_reads_is_set_by_the_template() {
         "TWILIO_BASE_URL",
         "TWILIO_TIMEOUT_SECONDS",
         "TWILIO_ACCOUNT_SID",
+        // Set by `sam local` itself.
+        "AWS_SAM_LOCAL",
     ];
     // Members of the keys secret (KEYS_SECRET_ID) that only a rotation adds: never in
     // the configuration (secrets_come_from_secrets_manager_and_no_parameter_has_a_secret_default).

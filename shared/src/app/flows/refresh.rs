@@ -7,12 +7,14 @@
 //! one. One conditional write moves the session to the next generation: of two
 //! refreshes of one token exactly one wins, and the loser is refused. A token of an
 //! earlier generation, presented again after it was rotated, ends the session: the
-//! token was copied, and which copy is the thief's cannot be told. Only within a few
-//! seconds of its rotation is the token just replaced taken for the loser of a race
-//! (refused, the session left alone).
+//! token was copied, and which copy is the thief's cannot be told. Only within two
+//! seconds of its rotation, and from the address and browser the session signed in
+//! from, is the token just replaced taken for the loser of a race (refused, the
+//! session left alone).
 
-use super::FlowError;
 use super::session::session_tokens;
+use super::{FlowError, SignInFrom, load_side};
+use crate::amr::Amr;
 use crate::app::Core;
 use crate::crypto::{constant_time_eq, random_token};
 use crate::ids::{SessionId, UserId};
@@ -20,21 +22,17 @@ use crate::sessions::{Session, new_refresh_token, parse_refresh_token, refresh_t
 use crate::store::Rotation;
 use crate::tokens::{SignedIn, TokenError};
 
-/// How long after a rotation the token it replaced is taken for a refresh sent
-/// beside the winning one, not for a copy: refused, without ending the session.
-/// Refused either way, so a thief gains nothing from it.
-const RACE_SECONDS: i64 = 5;
+/// How long after a rotation the token it replaced, coming again from the client
+/// the session signed in from, is taken for a refresh sent beside the winning one,
+/// not for a copy: refused, without ending the session.
+const RACE_SECONDS: i64 = 2;
 
 /// Renews a session: a new access token of the same sign-in (its `amr`, `acr`,
-/// `auth_time`) and the next refresh token, `issuer` as at sign-in when
-/// `TOKEN_ISSUER` is unset. [`FlowError::InvalidGrant`] for a token twofa did not
+/// `auth_time`) and the next refresh token, naming the issuer the request came to
+/// when `TOKEN_ISSUER` is unset. [`FlowError::InvalidGrant`] for a token twofa did not
 /// make, one of an ended or expired session, of a user whose stamp changed, who is
 /// locked out or gone, or one already rotated (which also ends the session).
-pub async fn refresh(
-    core: &Core,
-    token: &str,
-    issuer: Option<String>,
-) -> Result<SignedIn, FlowError> {
+pub async fn refresh(core: &Core, token: &str, from: &SignInFrom) -> Result<SignedIn, FlowError> {
     let presented = parse_refresh_token(&core.hash_key, token).ok_or(FlowError::InvalidGrant)?;
     let now = core.now();
     let (user, session) = core
@@ -49,10 +47,15 @@ pub async fn refresh(
     {
         return Err(FlowError::InvalidGrant);
     }
-    if presented.generation + 1 == session.generation && now - session.last_used_at <= RACE_SECONDS
+    if presented.generation + 1 == session.generation
+        && now - session.last_used_at <= RACE_SECONDS
+        && same_client(&session, from)
     {
-        // The token rotated a moment ago: a refresh sent beside the one that won
-        // (two tabs), refused like the loser of the write, the session left alone.
+        // The token rotated a moment ago, and this comes from the client the session
+        // signed in from: a refresh sent beside the one that won (two tabs), refused
+        // like the loser of the write, the session left alone. From anywhere else it
+        // is a copy, and ends the session below.
+        tracing::warn!(user_id = %user.id, session_id = %session.session_id, "a refresh token rotated a moment ago came again from the same client; refused");
         return Err(FlowError::InvalidGrant);
     }
     if presented.generation < session.generation {
@@ -62,6 +65,21 @@ pub async fn refresh(
             .await?;
         tracing::warn!(user_id = %user.id, session_id = %session.session_id, "a rotated refresh token was presented again; the session is ended");
         return Err(FlowError::InvalidGrant);
+    }
+    // A session that began without a second factor ends when the account's policy
+    // now asks for one (a forced 2FA, or the user turning it on): its refreshes would
+    // otherwise go on at aal1 for the rest of the session's life.
+    if !session
+        .amr
+        .iter()
+        .any(|a| a.is_second_factor() || *a == Amr::Device)
+    {
+        let side = load_side(core.store.as_ref(), &user.side)
+            .await?
+            .ok_or(FlowError::InvalidGrant)?;
+        if side.effective(user.two_factor_enabled).enabled {
+            return Err(FlowError::InvalidGrant);
+        }
     }
     if presented.generation != session.generation
         || !constant_time_eq(
@@ -94,7 +112,20 @@ pub async fn refresh(
         last_used_at: now,
         ..session
     };
-    Ok(session_tokens(core, &user, &renewed, refresh, issuer)?)
+    Ok(session_tokens(
+        core,
+        &user,
+        &renewed,
+        refresh,
+        from.issuer.clone(),
+    )?)
+}
+
+/// Whether a request comes from the address and browser the session signed in from.
+fn same_client(session: &Session, from: &SignInFrom) -> bool {
+    session.ip.is_some()
+        && session.ip == from.origin.ip
+        && session.user_agent == from.origin.user_agent
 }
 
 /// Ends the session a refresh token of any generation names (RFC 7009: the answer

@@ -137,6 +137,19 @@ pub struct StartedSession {
 }
 
 impl StartedSession {
+    /// Ends the session a refused sign-in started (best effort: nobody holds its
+    /// refresh token, but it would be listed and count toward the bound).
+    pub async fn abandon(&self, core: &Core) {
+        let s = &self.session;
+        if let Err(e) = core
+            .store
+            .end_session(&s.user_id, &s.session_id, core.now())
+            .await
+        {
+            tracing::warn!(user_id = %s.user_id, error = %e, "a session no sign-in handed out was not ended; it expires unused");
+        }
+    }
+
     /// The `signed_in` body that hands the session out.
     pub fn signed_in(
         self,
