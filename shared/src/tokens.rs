@@ -624,6 +624,36 @@ impl std::fmt::Debug for FreshAccess {
     }
 }
 
+/// The cookie a browser keeps its refresh token in, for the console: page script never
+/// reads it, so a script injected into the page, or a later reader of its storage,
+/// finds no token that outlives the access token in memory.
+pub const REFRESH_COOKIE: &str = "twofa_refresh";
+
+/// The routes a refresh cookie is sent to (`/token/refresh`, `/token/revoke`) and no
+/// others: every other request of the browser goes without it.
+pub const REFRESH_COOKIE_PATH: &str = "/token";
+
+/// The `Set-Cookie` value for a refresh token, living as long as its session:
+/// HttpOnly, Secure, SameSite=Strict (no other site's page makes the browser send
+/// it), scoped to [`REFRESH_COOKIE_PATH`].
+pub fn refresh_cookie(token: &str, max_age_seconds: i64) -> String {
+    format!(
+        "{REFRESH_COOKIE}={token}; Max-Age={max_age_seconds}; Path={REFRESH_COOKIE_PATH}; HttpOnly; Secure; SameSite=Strict"
+    )
+}
+
+/// The `Set-Cookie` value that makes the browser drop its refresh cookie.
+pub fn refresh_cookie_cleared() -> String {
+    refresh_cookie("", 0)
+}
+
+impl SignedIn {
+    /// The `Set-Cookie` value that keeps this sign-in's refresh token in the browser.
+    pub fn refresh_cookie(&self) -> String {
+        refresh_cookie(&self.refresh_token, self.refresh_expires_in)
+    }
+}
+
 /// The `Set-Cookie` value for a remember-browser token: HttpOnly, Secure, SameSite=Strict.
 pub fn remember_cookie(cookie_name: &str, token: &str, max_age_seconds: i64) -> String {
     format!(

@@ -165,17 +165,19 @@ test('the second-factor walkthrough, clicked through the console', async () => {
   await page.getByRole('button', { name: 'Verify', exact: true }).click();
   await page.locator('[data-error-for="code"]').getByText(/wrong or was already used/).waitFor();
 
-  // The token lives in this tab's sessionStorage only; a token the API refuses
-  // (expired, or ended by a security change) sends the console back to sign-in.
+  // The token lives in the page's memory only; a session ended elsewhere (here its
+  // refresh token revoked behind the console's back) sends the console back to
+  // sign-in at its next call, its renewal refused too.
   await page.getByLabel('Recovery code').fill(codes[1]);
   await page.getByRole('button', { name: 'Verify', exact: true }).click();
   await heading(page, 'Account security');
   assert.deepEqual(await page.evaluate(() => [localStorage.length, document.cookie]), [0, '']);
-  await page.evaluate(() => {
-    const s = JSON.parse(sessionStorage.getItem('twofa.session'));
-    sessionStorage.setItem('twofa.session', JSON.stringify({ ...s, token: `${s.token}x` }));
+  const refresh = (await page.context().cookies()).find((c) => c.name === 'twofa_refresh');
+  const revoked = await fetch(`${api.base}/token/revoke`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ refresh_token: refresh.value }),
   });
-  await page.reload();
+  assert.equal(revoked.status, 200);
+  await region(page, 'Recovery codes').getByRole('button', { name: 'Generate new recovery codes' }).click();
   await heading(page, 'Sign in');
   await page.getByText(/Your session has ended/).waitFor();
 

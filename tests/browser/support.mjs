@@ -67,9 +67,10 @@ export async function launch() {
 }
 
 // A new browser context (its own cookies and storage) with one page, watched for
-// console errors, uncaught exceptions and CSP violations.
-export async function newPage(browser, problems) {
-  const context = await browser.newContext({ viewport: { width: 1120, height: 820 } });
+// console errors, uncaught exceptions and CSP violations. `options`: the context's
+// others (another `userAgent`, for a second device).
+export async function newPage(browser, problems, options = {}) {
+  const context = await browser.newContext({ viewport: { width: 1120, height: 820 }, ...options });
   const page = await context.newPage();
   await page.addInitScript(() => {
     document.addEventListener('securitypolicyviolation', (e) => {

@@ -6,8 +6,8 @@ use serde::Deserialize;
 use serde_json::json;
 use twofa::amr::{Amr, rfc8176};
 use twofa::api::{
-    ApiError, ErrorCode, Request, Response, cookie, json, operation, origin, parse_body,
-    respond_within, side_named, sign_in_from,
+    ApiError, ErrorCode, Request, Response, cookie, json, json_with_headers, operation, origin,
+    parse_body, respond_within, side_named, sign_in_from,
 };
 use twofa::app::Core;
 use twofa::audit::EventType;
@@ -253,7 +253,13 @@ async fn signed_in(
     )
     .await;
     let signed_in = started.signed_in(core, user, &from)?;
-    Ok(json(StatusCode::OK, &signed_in))
+    // The browser keeps the refresh token where page script cannot read it.
+    let cookie = signed_in.refresh_cookie();
+    Ok(json_with_headers(
+        StatusCode::OK,
+        &signed_in,
+        &[(http::header::SET_COOKIE, cookie)],
+    ))
 }
 
 /// Starts the second step. The failure count is not reset here: failed passwords

@@ -950,3 +950,153 @@ async fn a_password_only_session_stops_renewing_once_the_policy_forces_a_second_
         (401, Some("invalid_grant"))
     );
 }
+
+/// A request to the token routes with `body` and, when given, the refresh cookie.
+async fn token_req(core: &Core, path: &str, body: Value, cookie: Option<&str>) -> Reply {
+    let mut req = json_request("POST", path, &body, None);
+    if let Some(token) = cookie {
+        let header = format!("theme=dark; {}={token}", twofa::tokens::REFRESH_COOKIE);
+        req.headers_mut().insert("cookie", header.parse().unwrap());
+    }
+    Reply::of(&login::handle(core, &LogSender::default(), req).await)
+}
+
+fn set_cookies(headers: &http::HeaderMap) -> Vec<String> {
+    headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect()
+}
+
+fn refresh_cookie_of(headers: &http::HeaderMap) -> String {
+    let all = set_cookies(headers);
+    let found: Vec<_> = all
+        .iter()
+        .filter(|c| c.starts_with("twofa_refresh="))
+        .collect();
+    assert_eq!(found.len(), 1, "one refresh cookie: {all:?}");
+    found[0].clone()
+}
+
+#[tokio::test]
+async fn a_sign_in_sets_the_refresh_token_as_an_http_only_strict_cookie_of_the_token_routes() {
+    let (core, _, _) = memory_core(Config::default());
+    seed_user(&core, Side::Host, "jane@example.com", PASSWORD, &[]).await;
+    let (status, body, headers) = login_req(
+        &core,
+        json!({"email": "jane@example.com", "password": PASSWORD}),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        refresh_cookie_of(&headers),
+        format!(
+            "twofa_refresh={}; Max-Age={}; Path=/token; HttpOnly; Secure; SameSite=Strict",
+            body["refresh_token"].as_str().unwrap(),
+            body["refresh_expires_in"].as_i64().unwrap()
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_refresh_by_the_cookie_rotates_the_token_and_sets_the_next_one_as_the_cookie() {
+    let (core, _, clock) = memory_core(Config::default());
+    seed_user(&core, Side::Host, "jane@example.com", PASSWORD, &[]).await;
+    let (_, first) = login(&core, "jane@example.com", PASSWORD).await;
+    let old = first["refresh_token"].as_str().unwrap();
+
+    let renewed = token_req(&core, "/token/refresh", json!({}), Some(old)).await;
+    assert_eq!(renewed.status, 200, "{}", renewed.text);
+    let next = renewed.body["refresh_token"].as_str().unwrap();
+    assert_ne!(next, old);
+    assert!(
+        core.tokens
+            .verify(
+                TokenKind::Access,
+                renewed.body["access_token"].as_str().unwrap(),
+                core.now()
+            )
+            .is_ok()
+    );
+    assert_eq!(
+        refresh_cookie_of(&renewed.headers),
+        format!(
+            "twofa_refresh={next}; Max-Age={}; Path=/token; HttpOnly; Secure; SameSite=Strict",
+            renewed.body["refresh_expires_in"].as_i64().unwrap()
+        )
+    );
+
+    // A token in the body is the one judged, whatever the cookie holds.
+    clock.advance(60);
+    let body_wins = token_req(
+        &core,
+        "/token/refresh",
+        json!({"refresh_token": "not-a-refresh-token"}),
+        Some(next),
+    )
+    .await;
+    assert_eq!(
+        (body_wins.status, body_wins.error.as_str()),
+        (401, "invalid_grant")
+    );
+    let again = token_req(&core, "/token/refresh", json!({}), Some(next)).await;
+    assert_eq!(again.status, 200, "{}", again.text);
+}
+
+#[tokio::test]
+async fn a_revoke_by_the_cookie_ends_the_session_and_clears_the_cookie() {
+    let (core, _, _) = memory_core(Config::default());
+    seed_user(&core, Side::Host, "jane@example.com", PASSWORD, &[]).await;
+    let (_, first) = login(&core, "jane@example.com", PASSWORD).await;
+    let token = first["refresh_token"].as_str().unwrap();
+
+    let revoked = token_req(&core, "/token/revoke", json!({}), Some(token)).await;
+    assert_eq!((revoked.status, &revoked.body), (200, &json!({})));
+    assert_eq!(
+        refresh_cookie_of(&revoked.headers),
+        "twofa_refresh=; Max-Age=0; Path=/token; HttpOnly; Secure; SameSite=Strict"
+    );
+    assert_eq!(refresh_req(&core, token).await.0, 401);
+    // Nothing to revoke is still 200 (RFC 7009), and still clears the cookie.
+    let nothing = token_req(&core, "/token/revoke", json!({}), None).await;
+    assert_eq!((nothing.status, &nothing.body), (200, &json!({})));
+    assert!(refresh_cookie_of(&nothing.headers).contains("Max-Age=0"));
+}
+
+#[tokio::test]
+async fn bad_input_on_the_token_routes_is_a_4xx_json_error_and_changes_nothing() {
+    let (core, _, _) = memory_core(Config::default());
+    seed_user(&core, Side::Host, "jane@example.com", PASSWORD, &[]).await;
+    let (_, first) = login(&core, "jane@example.com", PASSWORD).await;
+    let token = first["refresh_token"].as_str().unwrap();
+
+    let cases = [
+        ("/token/refresh", json!({}), None),
+        ("/token/refresh", json!({}), Some("")),
+        ("/token/refresh", json!([]), Some(token)),
+        ("/token/refresh", json!("x"), Some(token)),
+        ("/token/refresh", json!({"refresh_token": 5}), Some(token)),
+        ("/token/revoke", json!([]), Some(token)),
+        ("/token/revoke", json!({"refresh_token": 5}), Some(token)),
+    ];
+    for (i, (path, body, cookie)) in cases.into_iter().enumerate() {
+        let r = token_req(&core, path, body, cookie).await;
+        assert_eq!(
+            (r.status, r.error.as_str()),
+            (400, "invalid_request"),
+            "row {i}: {}",
+            r.text
+        );
+        assert!(set_cookies(&r.headers).is_empty(), "row {i}: no cookie set");
+    }
+    // No body at all is refused too.
+    let mut req = json_request("POST", "/token/refresh", &Value::Null, None);
+    req.headers_mut()
+        .insert("cookie", format!("twofa_refresh={token}").parse().unwrap());
+    let r = Reply::of(&login::handle(&core, &LogSender::default(), req).await);
+    assert_eq!(r.status, 400, "{}", r.text);
+    // The session was left alone: its token still renews it.
+    assert_eq!(refresh_req(&core, token).await.0, 200);
+}

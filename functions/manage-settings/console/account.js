@@ -1,10 +1,10 @@
 // Account security: the effective behaviour and who decided it, the 2FA switch,
 // confirming email and phone, the authenticator with its QR code, recovery codes,
-// remembered browsers, the password, signing out everywhere, the account's security
-// events. A change that needs a fresh second factor asks for it in place (stepup.js)
+// the signed-in sessions, remembered browsers, the password, signing out everywhere,
+// the account's security events. A change that needs a fresh second factor asks for it in place (stepup.js)
 // and then carries on.
 
-import { call, session } from './api.js';
+import { call, session, signOut } from './api.js';
 import { h, replace, field, form, button, showError, notice, section, describe, when } from './ui.js';
 import { guarded } from './stepup.js';
 import { changePassword, signOutEverywhere } from './password.js';
@@ -168,11 +168,11 @@ export async function account(main, go) {
     else if (d.status !== 401) replace(codesSlot, notice(describe(d), 'error'));
   };
 
-  const browsers = await devices(refresh, tf.remember_browser_allowed);
+  const [live, browsers] = await Promise.all([sessions(refresh, go), devices(refresh, tf.remember_browser_allowed)]);
   if (main.dataset.screen !== shown) return null;
   replace(main,
     h('h1', {}, 'Account security'),
-    h('p', { class: 'who' }, `Signed in as ${s.email}${s.tenant ? ` (tenant ${s.tenant})` : ''}. Your user id: `, h('code', { class: 'user-id' }, claims.sub || '')),
+    h('p', { class: 'who' }, s.email ? `Signed in as ${s.email}${s.tenant ? ` (tenant ${s.tenant})` : ''}. ` : 'Signed in. ', 'Your user id: ', h('code', { class: 'user-id' }, claims.sub || '')),
     section('Two-factor sign-in',
       h('dl', { class: 'facts' },
         h('dt', {}, 'Behaviour'), h('dd', { class: 'behaviour' }, BEHAVIOUR[tf.behaviour]),
@@ -187,10 +187,39 @@ export async function account(main, go) {
     section('Recovery codes',
       h('p', {}, `${tf.recovery_codes_left} recovery code(s) left.`),
       button('Generate new recovery codes', newCodes, { kind: 'secondary' }), codesSlot),
+    section('Signed-in sessions', live),
     section('Remembered browsers', browsers),
     section('Password', changePassword(go)),
     section('Sign out everywhere', signOutEverywhere(go)),
     section('Security events', h('p', { class: 'hint' }, 'What happened on your account, newest first.'), eventList('/account/events', { ownId: claims.sub })));
+}
+
+// How a session proved it was the user (RFC 8176 values, as its tokens say).
+const METHODS = { pwd: 'password', otp: 'one-time code', sms: 'SMS code', hwk: 'security key', swk: 'passkey' };
+const methods = (amr) => (amr || []).filter((m) => m !== 'mfa').map((m) => METHODS[m] || m).join(' and ');
+
+// Every session signed in to the account, this one first, each with a button that
+// ends it. Ending this one signs out here.
+async function sessions(refresh, go) {
+  const slot = h('div');
+  const r = await call('GET', '/account/sessions');
+  if (!r.ok) return replace(slot, notice(describe(r), 'error'));
+  const list = (r.body || []).slice().sort((a, b) => Number(b.current) - Number(a.current) || b.last_used_at - a.last_used_at);
+  const end = (s) => async () => {
+    if (s.current) {
+      await signOut();
+      return go('#/sign-in', { message: 'You have signed out.' });
+    }
+    const d = await call('DELETE', `/account/sessions/${encodeURIComponent(s.session_id)}`);
+    if (d.ok || d.status === 404) refresh(); else if (d.status !== 401) replace(slot, notice(describe(d), 'error'));
+  };
+  return replace(slot,
+    h('p', {}, 'Where your account is signed in. Ending a session signs that browser or app out at once.'),
+    h('ul', { class: 'sessions' }, list.map((s) => h('li', { 'data-current': String(!!s.current) },
+      h('span', { class: 'ua' }, s.user_agent || 'Unknown browser or app'),
+      s.current ? h('strong', { class: 'current' }, ' (this session)') : null,
+      h('span', { class: 'hint' }, ` Signed in ${when(s.created_at)} with ${methods(s.amr) || 'a password'}${s.ip ? ` from ${s.ip}` : ''}, last used ${when(s.last_used_at)}. `),
+      button('End', end(s), { kind: s.current ? 'danger' : 'secondary', 'aria-label': s.current ? 'End this session (sign out)' : `End the session of ${s.user_agent || 'an unknown browser'} signed in ${when(s.created_at)}` })))));
 }
 
 async function devices(refresh, allowed) {

@@ -1,7 +1,7 @@
 // The console's router and frame: which screens exist, the navigation, the
 // outbox panel of the local API.
 
-import { call, session, onSessionEnded } from './api.js';
+import { call, session, onSessionEnded, resume, signOut } from './api.js';
 import { h, replace, button, when } from './ui.js';
 import { signIn, register } from './signin.js';
 import { account } from './account.js';
@@ -37,7 +37,7 @@ function render() {
   replace(nav, h('ul', {},
     SCREENS.filter((s) => s.label && s.show(claims)).map((s) => h('li', {},
       h('a', { href: s.hash, 'aria-current': s === screen ? 'page' : undefined }, s.label))),
-    claims ? h('li', {}, button('Sign out', () => { session.clear(); go('#/sign-in', { message: 'You have signed out.' }); }, { kind: 'link' })) : null));
+    claims ? h('li', {}, button('Sign out', async () => { await signOut(); go('#/sign-in', { message: 'You have signed out.' }); }, { kind: 'link' })) : null));
   const state = pending; pending = null;
   // Screens that load data first check this before drawing: a slow answer must not
   // draw over the screen the user has moved on to.
@@ -48,7 +48,9 @@ function render() {
 
 onSessionEnded(() => go('#/sign-in', { email: '', message: 'Your session has ended (it expired, or your security settings changed). Sign in again.' }));
 window.addEventListener('hashchange', render);
-render();
+// A reload (or a new tab) resumes the session the refresh cookie holds, if any,
+// before the first screen is chosen.
+resume().then(render);
 
 // The local API's outbox: what its log senders would have delivered. A deployed
 // stack has no such route and the panel stays hidden.

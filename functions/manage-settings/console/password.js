@@ -1,8 +1,7 @@
-// The password: forgot and reset with the emailed code (signed out), change it and
+import { call, session, signOut } from './api.js';
 // sign out everywhere (signed in). A change, a reset and signing out everywhere end
 // every session, this one included: the console then goes back to sign-in and says why.
 
-import { call, session } from './api.js';
 import { h, replace, field, form, button, showError, notice, describe } from './ui.js';
 import { guarded } from './stepup.js';
 
@@ -85,6 +84,7 @@ export function signOutEverywhere(go) {
 
 function ended(go, message) {
   const s = session.get() || {};
-  session.clear();
+  // The session ended on the API's side; this clears the refresh cookie too.
+  signOut();
   go('#/sign-in', { email: s.email, tenant: s.tenant, message });
 }

@@ -58,7 +58,7 @@ export function signIn(main, go, { email = '', tenant = '', message } = {}) {
 }
 
 // The second factor of a sign-in (or of a step-up): choose a provider, then the code.
-// `step` is the login answer; `done(accessToken)` gets the session.
+// `step` is the login answer; `done(accessToken, signedIn)` gets the session.
 export function secondFactor(container, step, done, { restart, stepUp = false } = {}) {
   const heading = stepUp ? 'h3' : 'h1';
   const choose = () => {
@@ -92,7 +92,7 @@ export function secondFactor(container, step, done, { restart, stepUp = false } 
       const body = { two_factor_token: step.two_factor_token, provider, code: v.code.replace(/\s+/g, '') };
       if (v.remember_browser) body.remember_browser = true;
       const r = await call('POST', '/verify-code', body, { anonymous: true, omitCookies: stepUp });
-      if (r.ok) return done(r.body.access_token);
+      if (r.ok) return done(r.body.access_token, r.body);
       if (r.error === 'unauthorized') return expired();
       showError(f, r);
     }, [

@@ -154,6 +154,11 @@ mod tests {
                     && !body.contains("document.cookie"),
                 "{name}"
             );
+            // Tokens stay in api.js's memory; its sessionStorage holds who signed in.
+            assert!(
+                *name == "api.js" || !body.contains("sessionStorage"),
+                "{name} uses sessionStorage"
+            );
         }
     }
 

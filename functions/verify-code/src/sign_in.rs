@@ -3,7 +3,7 @@
 //! the sign-in (so the token cannot be used again) and issues the access token.
 
 use twofa::amr::Amr;
-use twofa::api::{ApiError, ErrorCode, Request, Response, json, json_with_headers, sign_in_from};
+use twofa::api::{ApiError, ErrorCode, Request, Response, json_with_headers, sign_in_from};
 use twofa::app::Core;
 use twofa::audit::EventType;
 use twofa::codes::CodePurpose;
@@ -167,21 +167,22 @@ pub async fn verify(
     } else {
         None
     };
+    // The browser keeps the refresh token where page script cannot read it.
+    let mut cookies = vec![(http::header::SET_COOKIE, signed_in.refresh_cookie())];
     if let Some(remembered) = remembered {
         events.push(
             core.event(EventType::BrowserRemembered, &user, req)
                 .detail("device_id", remembered.device_id.clone()),
         );
-        core.record_all(events).await;
         signed_in.remember_browser_token = Some(remembered.token);
-        return Ok(json_with_headers(
-            http::StatusCode::OK,
-            &signed_in,
-            &[(http::header::SET_COOKIE, remembered.cookie)],
-        ));
+        cookies.push((http::header::SET_COOKIE, remembered.cookie));
     }
     core.record_all(events).await;
-    Ok(json(http::StatusCode::OK, &signed_in))
+    Ok(json_with_headers(
+        http::StatusCode::OK,
+        &signed_in,
+        &cookies,
+    ))
 }
 
 /// Whether the policy allows `provider` and the user has it set up. Recovery codes

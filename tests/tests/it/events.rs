@@ -552,22 +552,28 @@ async fn the_remembered_browser_event_sets_a_strict_cookie() {
     let (setup, _) = world.prepare(&name).await;
     let req = lambda_http::request::from_str(&apply(event, &setup)).expect("a valid event");
     let resp = world.call(twofa::api::lambda::into_request(req)).await;
-    let cookie = resp
+    // One Set-Cookie each: the refresh token's, scoped to /token, and the browser's.
+    let cookies: Vec<String> = resp
         .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    assert!(
-        cookie.starts_with("Identity.TwoFactorRememberMe="),
-        "Set-Cookie: {cookie:?} ({})",
-        resp.body()
-    );
-    for attribute in ["HttpOnly", "Secure", "SameSite=Strict"] {
-        assert!(
-            cookie.contains(attribute),
-            "Set-Cookie lacks {attribute}: {cookie}"
-        );
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::to_string)
+        .collect();
+    for (name, path) in [
+        ("twofa_refresh=", "Path=/token"),
+        ("Identity.TwoFactorRememberMe=", "Path=/"),
+    ] {
+        let cookie = cookies
+            .iter()
+            .find(|c| c.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} in Set-Cookie: {cookies:?} ({})", resp.body()));
+        for attribute in ["HttpOnly", "Secure", "SameSite=Strict", path] {
+            assert!(
+                cookie.split("; ").any(|a| a == attribute),
+                "Set-Cookie lacks {attribute}: {cookie}"
+            );
+        }
     }
 }
 

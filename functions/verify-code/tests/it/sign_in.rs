@@ -573,7 +573,23 @@ async fn remember_browser_returns_a_token_and_a_strict_cookie_and_stores_a_devic
     let device_token = body["remember_browser_token"]
         .as_str()
         .expect("a remember-browser token");
-    let cookie = r.headers["set-cookie"].to_str().unwrap();
+    let cookies: Vec<&str> = r
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    // The refresh cookie, then the remember-browser cookie.
+    assert_eq!(cookies.len(), 2, "{cookies:?}");
+    assert_eq!(
+        cookies[0],
+        format!(
+            "twofa_refresh={}; Max-Age={}; Path=/token; HttpOnly; Secure; SameSite=Strict",
+            body["refresh_token"].as_str().unwrap(),
+            body["refresh_expires_in"].as_i64().unwrap()
+        )
+    );
+    let cookie = cookies[1];
     assert!(
         cookie.starts_with(&format!("Identity.TwoFactorRememberMe={device_token};")),
         "{cookie}"
@@ -626,7 +642,10 @@ async fn remember_browser_is_not_granted_where_the_settings_do_not_offer_it() {
     let Reply { status, body, .. } = r;
     assert_eq!(status, 200, "{body}");
     assert!(body.get("remember_browser_token").is_none());
-    assert!(r.headers.get("set-cookie").is_none());
+    // The refresh cookie only.
+    let cookies: Vec<_> = r.headers.get_all("set-cookie").iter().collect();
+    assert_eq!(cookies.len(), 1, "{cookies:?}");
+    assert!(cookies[0].to_str().unwrap().starts_with("twofa_refresh="));
     assert!(w.store.devices(&user.id).await.unwrap().is_empty());
 }
 
