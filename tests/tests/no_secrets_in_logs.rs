@@ -653,10 +653,13 @@ async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_lea
     let signed = runtime
         .post("/verify-code", json!({"two_factor_token": tf, "provider": "sms", "code": code, "remember_browser": true}), None)
         .await;
+    // The remember-browser cookie, beside the refresh cookie.
     let cookie = signed
         .headers
-        .get(http::header::SET_COOKIE)
-        .and_then(|c| c.to_str().ok())
+        .get_all(http::header::SET_COOKIE)
+        .iter()
+        .filter_map(|c| c.to_str().ok())
+        .find(|c| c.starts_with("Identity.TwoFactorRememberMe="))
         .unwrap_or_default()
         .split(';')
         .next()
