@@ -1,12 +1,13 @@
 //! Remembered browsers, under their user's partition.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{Delete, DeleteRequest, TransactWriteItem, WriteRequest};
+use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
 
 use super::DynamoStore;
+use super::bounded::Bounded;
 use super::item::Update;
 use super::item::{self, Item, Reader, TTL, VALID_UNTIL, key, keys, n, s, ttl_after, valid_until};
-use super::request::{UpdateCall, built, unavailable};
+use super::request::{UpdateCall, built};
 use crate::clock::Timestamp;
 use crate::devices::{Device, MAX_PER_USER};
 use crate::ids::{DeviceId, UserId};
@@ -52,85 +53,19 @@ pub fn device_from(i: &Item) -> Result<Device, StoreError> {
 const READ_LIMIT: usize = 25;
 const _: () = assert!(MAX_PER_USER < READ_LIMIT);
 
-impl DynamoStore {
-    /// A user's device items, at most [`READ_LIMIT`], in one `Query`.
-    pub(super) async fn device_items(&self, user_id: &UserId) -> Result<Vec<Item>, StoreError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", item::PK)
-            .expression_attribute_names("#sk", item::SK)
-            .expression_attribute_values(":pk", s(keys::user_pk(user_id)))
-            .expression_attribute_values(":prefix", s(keys::DEVICE_PREFIX))
-            .consistent_read(true)
-            .limit(READ_LIMIT as i32)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(out.items.unwrap_or_default())
-    }
-
-    /// Deletes these device items (their keys), in batches of 25.
-    async fn delete_device_items(&self, items: &[Item]) -> Result<(), StoreError> {
-        let keys: Vec<Item> = items
-            .iter()
-            .map(|i| {
-                i.iter()
-                    .filter(|(k, _)| *k == item::PK || *k == item::SK)
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect()
-            })
-            .collect();
-        for chunk in keys.chunks(25) {
-            let requests = chunk
-                .iter()
-                .map(|k| {
-                    Ok(WriteRequest::builder()
-                        .delete_request(
-                            DeleteRequest::builder()
-                                .set_key(Some(k.clone()))
-                                .build()
-                                .map_err(built)?,
-                        )
-                        .build())
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?;
-            self.batch_write(requests, "remembered browsers").await?;
-        }
-        Ok(())
-    }
-}
+/// Remembered browsers as a bounded kind (see [`super::bounded`]).
+const DEVICES: Bounded = Bounded {
+    prefix: keys::DEVICE_PREFIX,
+    bound: MAX_PER_USER,
+    read_limit: READ_LIMIT,
+    what: "remembered browsers",
+};
 
 #[async_trait]
 impl DeviceStore for DynamoStore {
     async fn put_device(&self, device: &Device) -> Result<(), StoreError> {
-        // The read of the others runs beside the put (it may or may not see the new
-        // one, which is never among those evicted): one round trip, and a batch of
-        // deletes only when the bound is reached.
-        let (put, others) = tokio::join!(
-            self.put(device_item(device)),
-            self.device_items(&device.user_id)
-        );
-        put?;
-        let items = others?;
-        let mut others = items
-            .iter()
-            .map(|i| Ok((device_from(i)?, i)))
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        others.retain(|(d, _)| d.device_id != device.device_id);
-        if others.len() < MAX_PER_USER {
-            return Ok(());
-        }
-        others.sort_by(|(a, _), (b, _)| {
-            (a.created_at, &a.device_id).cmp(&(b.created_at, &b.device_id))
-        });
-        let evicted: Vec<Item> = others[..others.len() + 1 - MAX_PER_USER]
-            .iter()
-            .map(|(_, i)| (*i).clone())
-            .collect();
-        self.delete_device_items(&evicted).await
+        self.put_bounded(&DEVICES, &device.user_id, device_item(device))
+            .await
     }
 
     async fn device(
@@ -150,7 +85,7 @@ impl DeviceStore for DynamoStore {
 
     async fn devices(&self, user_id: &UserId) -> Result<Vec<Device>, StoreError> {
         let mut list = self
-            .device_items(user_id)
+            .bounded_items(&DEVICES, user_id)
             .await?
             .iter()
             .map(device_from)
@@ -187,8 +122,8 @@ impl DeviceStore for DynamoStore {
     }
 
     async fn delete_devices(&self, user_id: &UserId) -> Result<(), StoreError> {
-        let items = self.device_items(user_id).await?;
-        self.delete_device_items(&items).await
+        let items = self.bounded_items(&DEVICES, user_id).await?;
+        self.delete_items(&DEVICES, &items).await
     }
 
     async fn touch_device(

@@ -256,6 +256,7 @@
 //!   unknown email's refusal costs what an account's does.
 
 mod attempts;
+mod bounded;
 #[cfg(test)]
 mod codec_tests;
 mod codes;

@@ -3,14 +3,13 @@
 //! `Query`.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, DeleteRequest, TransactWriteItem, WriteRequest,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem};
 
 use super::DynamoStore;
+use super::bounded::Bounded;
 use super::item::Update;
 use super::item::{self, Item, Reader, TTL, VALID_UNTIL, key, keys, n, s, ttl_after, valid_until};
-use super::request::{UpdateCall, Updated, built, unavailable};
+use super::request::{UpdateCall, Updated, built};
 use crate::amr::Amr;
 use crate::clock::Timestamp;
 use crate::ids::{SessionId, UserId};
@@ -97,81 +96,19 @@ const _: () = assert!(MAX_PER_USER < READ_LIMIT);
 /// it was started under), and expires with its lifetime.
 const END_ALL_ROUNDS: usize = 8;
 
-impl DynamoStore {
-    /// A user's session items, at most [`READ_LIMIT`], in one `Query`.
-    async fn session_items(&self, user_id: &UserId) -> Result<Vec<Item>, StoreError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", item::PK)
-            .expression_attribute_names("#sk", item::SK)
-            .expression_attribute_values(":pk", s(keys::user_pk(user_id)))
-            .expression_attribute_values(":prefix", s(keys::SESSION_PREFIX))
-            .consistent_read(true)
-            .limit(READ_LIMIT as i32)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(out.items.unwrap_or_default())
-    }
-
-    /// Deletes these session items (their keys), in one `BatchWriteItem` (at most 25).
-    async fn delete_session_items(&self, items: &[Item]) -> Result<(), StoreError> {
-        for chunk in items.chunks(25) {
-            let requests = chunk
-                .iter()
-                .map(|i| {
-                    let key: Item = i
-                        .iter()
-                        .filter(|(k, _)| *k == item::PK || *k == item::SK)
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect();
-                    Ok(WriteRequest::builder()
-                        .delete_request(
-                            DeleteRequest::builder()
-                                .set_key(Some(key))
-                                .build()
-                                .map_err(built)?,
-                        )
-                        .build())
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?;
-            self.batch_write(requests, "sessions").await?;
-        }
-        Ok(())
-    }
-}
+/// Sessions as a bounded kind (see [`super::bounded`]).
+const SESSIONS: Bounded = Bounded {
+    prefix: keys::SESSION_PREFIX,
+    bound: MAX_PER_USER,
+    read_limit: READ_LIMIT,
+    what: "sessions",
+};
 
 #[async_trait]
 impl SessionStore for DynamoStore {
     async fn put_session(&self, session: &Session) -> Result<(), StoreError> {
-        // As `put_device`: the read of the others runs beside the put (it may or may
-        // not see the new one, which is never among those ended), so one round trip,
-        // and a batch of deletes only at the bound.
-        let (put, others) = tokio::join!(
-            self.put(session_item(session)),
-            self.session_items(&session.user_id)
-        );
-        put?;
-        let items = others?;
-        let mut others = items
-            .iter()
-            .map(|i| Ok((session_from(i)?, i)))
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        others.retain(|(x, _)| x.session_id != session.session_id);
-        if others.len() < MAX_PER_USER {
-            return Ok(());
-        }
-        others.sort_by(|(a, _), (b, _)| {
-            (a.created_at, &a.session_id).cmp(&(b.created_at, &b.session_id))
-        });
-        let ended: Vec<Item> = others[..others.len() + 1 - MAX_PER_USER]
-            .iter()
-            .map(|(_, i)| (*i).clone())
-            .collect();
-        self.delete_session_items(&ended).await
+        self.put_bounded(&SESSIONS, &session.user_id, session_item(session))
+            .await
     }
 
     async fn session(
@@ -188,7 +125,7 @@ impl SessionStore for DynamoStore {
 
     async fn sessions(&self, user_id: &UserId) -> Result<Vec<Session>, StoreError> {
         let mut list = self
-            .session_items(user_id)
+            .bounded_items(&SESSIONS, user_id)
             .await?
             .iter()
             .map(session_from)
@@ -291,8 +228,8 @@ impl SessionStore for DynamoStore {
 
     async fn end_sessions(&self, user_id: &UserId) -> Result<(), StoreError> {
         for _ in 0..END_ALL_ROUNDS {
-            let items = self.session_items(user_id).await?;
-            self.delete_session_items(&items).await?;
+            let items = self.bounded_items(&SESSIONS, user_id).await?;
+            self.delete_items(&SESSIONS, &items).await?;
             // A read cut at the limit may have left some behind: read again.
             if items.len() < READ_LIMIT {
                 break;
