@@ -93,6 +93,7 @@ suite!(
     starting_more_sessions_than_the_bound_ends_the_oldest_of_that_user_only,
     a_rotation_applies_once_from_its_generation_and_never_after_expiry,
     of_concurrent_rotations_from_one_generation_exactly_one_wins,
+    a_rotation_is_refused_once_the_users_stamp_changed_or_the_user_is_locked,
     a_session_is_restamped_only_while_it_exists,
     a_session_ends_once_and_ending_all_ends_only_that_users,
     a_side_lists_its_users_by_email_prefix_a_page_at_a_time_and_never_another_sides,
@@ -3169,7 +3170,66 @@ mod scenarios {
             refresh_hash: format!("hash-{}", uuid::Uuid::new_v4().simple()),
             rotation_id: uuid::Uuid::new_v4().to_string(),
             now,
+            user_stamp: "stamp-1".to_string(),
         }
+    }
+
+    /// A stored user whose stamp is the one [`session`]s and [`rotation`]s name.
+    async fn session_owner(store: &Shared) -> UserId {
+        let mut u = user(
+            Side::Host,
+            &format!("{}@example.com", uuid::Uuid::new_v4().simple()),
+        );
+        u.security_stamp = "stamp-1".to_string();
+        store.create_user(&u).await.unwrap();
+        u.id
+    }
+
+    pub async fn a_rotation_is_refused_once_the_users_stamp_changed_or_the_user_is_locked(
+        store: Shared,
+    ) {
+        let u = session_owner(&store).await;
+        let s = session(&u, "s1", NOW);
+        store.put_session(&s).await.unwrap();
+        let stale = Rotation {
+            user_stamp: "stamp-0".to_string(),
+            ..rotation(0, NOW + 1)
+        };
+        assert!(
+            !store
+                .rotate_session(&u, &s.session_id, &stale)
+                .await
+                .unwrap(),
+            "a refresh judged under another stamp hands out nothing"
+        );
+        let stranger = UserId::random();
+        let theirs = session(&stranger, "s1", NOW);
+        store.put_session(&theirs).await.unwrap();
+        assert!(
+            !store
+                .rotate_session(&stranger, &theirs.session_id, &rotation(0, NOW + 1))
+                .await
+                .unwrap(),
+            "no user, no rotation"
+        );
+        store
+            .lock(Subject::User(&u), NOW, NOW + 300, false)
+            .await
+            .unwrap();
+        assert!(
+            !store
+                .rotate_session(&u, &s.session_id, &rotation(0, NOW + 2))
+                .await
+                .unwrap(),
+            "a locked user's session does not renew"
+        );
+        assert!(
+            store
+                .rotate_session(&u, &s.session_id, &rotation(0, NOW + 301))
+                .await
+                .unwrap(),
+            "once the lock is over it does"
+        );
     }
 
     pub async fn sessions_are_listed_oldest_first_per_user_and_read_with_their_user_in_one_call(
@@ -3245,7 +3305,7 @@ mod scenarios {
     }
 
     pub async fn a_rotation_applies_once_from_its_generation_and_never_after_expiry(store: Shared) {
-        let u = UserId::random();
+        let u = session_owner(&store).await;
         let s = session(&u, "s1", NOW);
         store.put_session(&s).await.unwrap();
         let first = rotation(0, NOW + 60);
@@ -3339,7 +3399,7 @@ mod scenarios {
     }
 
     pub async fn of_concurrent_rotations_from_one_generation_exactly_one_wins(store: Shared) {
-        let u = UserId::random();
+        let u = session_owner(&store).await;
         let s = session(&u, "s1", NOW);
         store.put_session(&s).await.unwrap();
         let rotations: Vec<Rotation> = (0..8).map(|_| rotation(0, NOW + 1)).collect();

@@ -906,6 +906,10 @@ impl SessionStore for MemoryStore {
         rotation: &Rotation,
     ) -> Result<bool, StoreError> {
         let mut s = self.write();
+        let user_holds = s.users.get(user_id).is_some_and(|u| {
+            u.security_stamp == rotation.user_stamp
+                && u.lockout_end.is_none_or(|end| end <= rotation.now)
+        });
         let Some(session) = s.sessions.get_mut(&(user_id.clone(), session_id.clone())) else {
             return Ok(false);
         };
@@ -915,6 +919,9 @@ impl SessionStore for MemoryStore {
         if session.generation != rotation.from_generation || session.expires_at <= rotation.now {
             // An earlier try of this very rotation (its answer lost) is this one's success.
             return Ok(session.generation == next && session.rotation_id == rotation.rotation_id);
+        }
+        if !user_holds {
+            return Ok(false);
         }
         session.generation = next;
         session.refresh_hash = rotation.refresh_hash.clone();

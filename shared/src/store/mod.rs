@@ -567,6 +567,11 @@ pub struct Rotation {
     pub rotation_id: String,
     /// When: the session must not have expired by then, and is marked used then.
     pub now: Timestamp,
+    /// The user's security stamp the refresh was judged under: the rotation applies
+    /// only while it is still the user's and the user is not locked out at `now`, in
+    /// the same write, so a refresh in flight when a sign-out everywhere or a password
+    /// change lands hands out nothing.
+    pub user_stamp: String,
 }
 
 /// Signed-in sessions (see [`crate::sessions`]).

@@ -476,11 +476,20 @@ async fn a_forgotten_browser_whose_delete_is_retried_is_answered_204() {
     );
 }
 
-/// A session of a fresh user, stored, lasting a day from now.
+/// A session of a fresh user (stored, with the stamp the session names), lasting a
+/// day from now.
 async fn stored_session(core: &Core) -> twofa::sessions::Session {
     let now = core.now();
+    let mut user = twofa::user::User::new(
+        twofa::side::Side::Host,
+        twofa::testing::test_email(&format!("{}@example.com", uuid::Uuid::new_v4().simple())),
+        "$argon2id$unused".into(),
+        now,
+    );
+    user.security_stamp = "stamp".into();
+    core.store.create_user(&user).await.expect("a user");
     let session = twofa::sessions::Session {
-        user_id: twofa::ids::UserId::random(),
+        user_id: user.id.clone(),
         session_id: twofa::ids::SessionId::random().expect("randomness"),
         generation: 0,
         refresh_hash: "h0".into(),
@@ -512,12 +521,13 @@ async fn a_rotation_whose_write_is_retried_is_answered_as_its_own_and_applied_on
         refresh_hash: "h1".into(),
         rotation_id: uuid::Uuid::new_v4().to_string(),
         now: s.core.now(),
+        user_stamp: "stamp".into(),
     };
     s.proxy.clear();
     s.proxy.reset_counts();
     s.proxy.add(
         Rule::new(Fault::ForwardThen500)
-            .target("UpdateItem")
+            .target("TransactWriteItems")
             .times(1),
     );
     let rotated = s
@@ -526,8 +536,16 @@ async fn a_rotation_whose_write_is_retried_is_answered_as_its_own_and_applied_on
         .rotate_session(&session.user_id, &session.session_id, &rotation)
         .await
         .unwrap();
-    assert_eq!(s.proxy.count_faults("UpdateItem"), 1, "the fault happened");
-    assert_eq!(s.proxy.count("UpdateItem"), 2, "the SDK sent it again");
+    assert_eq!(
+        s.proxy.count_faults("TransactWriteItems"),
+        1,
+        "the fault happened"
+    );
+    assert_eq!(
+        s.proxy.count("TransactWriteItems"),
+        2,
+        "the SDK sent it again"
+    );
     // Answered false, the refresh that rotated the token would refuse the client its
     // new token, and the client's next refresh (with the old one) would look like reuse.
     assert!(rotated, "the retry knew the rotation as its own");

@@ -523,7 +523,13 @@ fn each_function_may_send_only_what_it_sends_and_touch_only_the_table() {
             "register" => assert_eq!(writes, BTreeSet::from(["PutItem"]), "{name}"),
             "login" => assert_eq!(
                 writes,
-                BTreeSet::from(["UpdateItem", "PutItem", "BatchWriteItem", "DeleteItem"]),
+                BTreeSet::from([
+                    "UpdateItem",
+                    "PutItem",
+                    "BatchWriteItem",
+                    "DeleteItem",
+                    "ConditionCheckItem"
+                ]),
                 "{name}"
             ),
             _ => assert!(!writes.is_empty(), "{name} writes"),

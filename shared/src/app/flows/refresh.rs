@@ -97,6 +97,7 @@ pub async fn refresh(core: &Core, token: &str, from: &SignInFrom) -> Result<Sign
         refresh_hash: refresh_token_hash(&core.hash_key, refresh.expose()),
         rotation_id: random_token(16).map_err(TokenError::from)?,
         now,
+        user_stamp: user.security_stamp.clone(),
     };
     // The loser of two refreshes of one token, sent together, is refused without
     // ending the session: the winner's new token goes on.

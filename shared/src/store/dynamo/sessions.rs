@@ -3,7 +3,7 @@
 //! `Query`.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, TransactWriteItem};
 
 use super::DynamoStore;
 use super::bounded::Bounded;
@@ -168,20 +168,36 @@ impl SessionStore for DynamoStore {
             .with_value("from", n(rotation.from_generation))
             .with_value("now", n(rotation.now));
         let call = UpdateCall::new(key(keys::user_pk(user_id), keys::session_sk(session_id)), u)
-            .when("attribute_exists(#pk) AND #generation = :from AND #valid_until > :now")
-            .old_on_refusal();
-        Ok(match self.update_item(call).await? {
-            Updated::Applied(_) => true,
-            // Refused: another rotation won, the session ended or expired, or this
-            // is the SDK's retry of this very rotation, which went through and whose
-            // answer was lost: then the item holds its id and the next generation.
-            Updated::Refused(old) => old.is_some_and(|old| {
-                let r = Reader(&old);
-                r.opt_s(ROTATION_ID).ok().flatten().as_deref()
-                    == Some(rotation.rotation_id.as_str())
-                    && r.opt_n::<u64>(GENERATION).ok().flatten() == Some(next)
-            }),
-        })
+            .when("attribute_exists(#pk) AND #generation = :from AND #valid_until > :now");
+        // The user's stamp and lock, checked in the same write: a sign-out everywhere
+        // or a password change that lands while this refresh is judged refuses it.
+        let user = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::user_pk(user_id), keys::USER_SK)))
+            .condition_expression(
+                "#stamp = :stamp AND (attribute_not_exists(#lock) OR #lock <= :now)",
+            )
+            .expression_attribute_names("#stamp", item::attr::SECURITY_STAMP)
+            .expression_attribute_names("#lock", item::attr::LOCKOUT_END)
+            .expression_attribute_values(":stamp", s(&rotation.user_stamp))
+            .expression_attribute_values(":now", n(rotation.now))
+            .build()
+            .map_err(built)?;
+        let tx = vec![
+            TransactWriteItem::builder().condition_check(user).build(),
+            call.in_transaction(&self.table)?,
+        ];
+        // A transaction's retries carry its first try's client request token: a retry
+        // whose first try applied (its answer lost) is answered as that success. A
+        // refusal may still be this rotation's own (a caller's retry after a timeout):
+        // then the session holds its id and the next generation.
+        if self.transact(tx).await?.is_ok() {
+            return Ok(true);
+        }
+        Ok(self
+            .session(user_id, session_id)
+            .await?
+            .is_some_and(|now| now.rotation_id == rotation.rotation_id && now.generation == next))
     }
 
     async fn restamp_session(
