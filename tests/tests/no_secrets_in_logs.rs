@@ -496,7 +496,9 @@ async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_lea
                 };
                 match req.uri().path() {
                     "/register" => register::handle(core, req).await,
-                    "/login" => login::handle(core, email.as_ref(), req).await,
+                    "/login" | "/token/refresh" | "/token/revoke" => {
+                        login::handle(core, email.as_ref(), req).await
+                    }
                     "/send-code" => {
                         send_code::handle(core, sms.as_ref(), email.as_ref(), req).await
                     }
@@ -564,14 +566,37 @@ async fn a_whole_sign_in_with_every_provider_through_the_lambda_entry_points_lea
         .post("/login", login(wrong_password, None), None)
         .await
         .expect_status(401, "a wrong password");
-    let access = runtime
+    let signed_in = runtime
         .post("/login", login(PASSWORD, None), None)
         .await
-        .expect_status(200, "login")["access_token"]
+        .expect_status(200, "login");
+    let access = signed_in["access_token"]
         .as_str()
         .expect("a token")
         .to_string();
     secrets.push(("access token", access.clone()));
+    // A refresh, at trace: neither the refresh token presented nor the next one logged.
+    let first_refresh = signed_in["refresh_token"]
+        .as_str()
+        .expect("a refresh token")
+        .to_string();
+    let renewed = runtime
+        .post(
+            "/token/refresh",
+            json!({"refresh_token": first_refresh}),
+            None,
+        )
+        .await
+        .expect_status(200, "refresh");
+    secrets.push(("refresh token", first_refresh));
+    secrets.push((
+        "refresh token (renewed)",
+        renewed["refresh_token"].as_str().expect("the next").into(),
+    ));
+    secrets.push((
+        "access token (renewed)",
+        renewed["access_token"].as_str().expect("a token").into(),
+    ));
     runtime
         .post(
             "/send-code",
