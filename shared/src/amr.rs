@@ -22,6 +22,10 @@ pub enum Amr {
     Rec,
     /// A remembered browser stood in for the second factor.
     Device,
+    /// A passkey bound to its device (not backed up): RFC 8176's hardware key.
+    Hwk,
+    /// A passkey its provider syncs between devices (backed up): a software key.
+    Swk,
 }
 
 impl Amr {
@@ -34,6 +38,8 @@ impl Amr {
             Amr::Sms => "sms",
             Amr::Rec => "rec",
             Amr::Device => "device",
+            Amr::Hwk => "hwk",
+            Amr::Swk => "swk",
         }
     }
 
@@ -46,6 +52,8 @@ impl Amr {
             Amr::Sms,
             Amr::Rec,
             Amr::Device,
+            Amr::Hwk,
+            Amr::Swk,
         ]
         .into_iter()
         .find(|a| a.as_str() == name)
@@ -57,6 +65,12 @@ impl Amr {
     /// its access token says ([`rfc8176`] names no method for it).
     pub fn is_second_factor(self) -> bool {
         !matches!(self, Amr::Pwd | Amr::Device)
+    }
+
+    /// Whether the method is a passkey, which twofa accepts only with user
+    /// verification when it signs in alone: a factor held and a PIN or biometric.
+    pub fn is_passkey(self) -> bool {
+        matches!(self, Amr::Hwk | Amr::Swk)
     }
 }
 
@@ -124,8 +138,10 @@ impl PartialEq<&str> for Amr {
 /// What an access token's `amr` says of a sign-in that used `methods`: only values
 /// RFC 8176 registers, so a relying API's library knows each. A code sent by email
 /// and a recovery code are one-time codes (`otp`); a text is `sms`; a remembered
-/// browser adds nothing (it is a bearer cookie, not a proof of possession); two
-/// distinct factors add `mfa`. Events keep the exact methods ([`Amr`]).
+/// browser adds nothing (it is a bearer cookie, not a proof of possession); a
+/// passkey is `hwk` or `swk`; two distinct factors add `mfa`, and so does a passkey
+/// alone (a passwordless sign-in, where user verification is required: the key held
+/// and the PIN or biometric that unlocked it). Events keep the exact methods ([`Amr`]).
 pub fn rfc8176(methods: &[Amr]) -> Vec<String> {
     let mut names: Vec<&'static str> = Vec::new();
     for m in methods {
@@ -133,13 +149,16 @@ pub fn rfc8176(methods: &[Amr]) -> Vec<String> {
             Amr::Pwd => "pwd",
             Amr::Otp | Amr::Email | Amr::Rec => "otp",
             Amr::Sms => "sms",
+            Amr::Hwk => "hwk",
+            Amr::Swk => "swk",
             Amr::Device => continue,
         };
         if !names.contains(&name) {
             names.push(name);
         }
     }
-    if names.contains(&"pwd") && names.len() > 1 {
+    let passkey_alone = !names.contains(&"pwd") && methods.iter().any(|m| m.is_passkey());
+    if (names.contains(&"pwd") && names.len() > 1) || passkey_alone {
         names.push("mfa");
     }
     names.into_iter().map(str::to_string).collect()
@@ -156,20 +175,22 @@ impl From<Amr> for serde_json::Value {
 mod tests {
     use super::*;
 
-    const ALL: [Amr; 6] = [
+    const ALL: [Amr; 8] = [
         Amr::Pwd,
         Amr::Otp,
         Amr::Email,
         Amr::Sms,
         Amr::Rec,
         Amr::Device,
+        Amr::Hwk,
+        Amr::Swk,
     ];
 
     #[test]
     fn each_method_is_written_read_and_printed_as_its_rfc_8176_name() {
         for (amr, name) in ALL
             .into_iter()
-            .zip(["pwd", "otp", "email", "sms", "rec", "device"])
+            .zip(["pwd", "otp", "email", "sms", "rec", "device", "hwk", "swk"])
         {
             assert_eq!(serde_json::to_value(amr).unwrap(), name);
             assert_eq!(serde_json::Value::from(amr), name);
@@ -180,7 +201,7 @@ mod tests {
             assert_eq!(format!("{amr:?}"), format!("{name:?}"));
             assert_eq!(amr.to_string(), name);
         }
-        assert!(serde_json::from_value::<Amr>(serde_json::json!("hwk")).is_err());
+        assert!(serde_json::from_value::<Amr>(serde_json::json!("mfa")).is_err());
     }
 
     #[test]
@@ -192,6 +213,9 @@ mod tests {
             (&[Amr::Pwd, Amr::Rec], &["pwd", "otp", "mfa"]),
             (&[Amr::Pwd, Amr::Sms], &["pwd", "sms", "mfa"]),
             (&[Amr::Pwd, Amr::Device], &["pwd"]),
+            (&[Amr::Pwd, Amr::Hwk], &["pwd", "hwk", "mfa"]),
+            (&[Amr::Swk], &["swk", "mfa"]),
+            (&[Amr::Hwk, Amr::Device], &["hwk", "mfa"]),
         ] {
             assert_eq!(rfc8176(methods), names, "{methods:?}");
         }
@@ -202,7 +226,7 @@ mod tests {
         for amr in ALL {
             assert_eq!(Amr::from_name(amr.as_str()), Some(amr));
         }
-        for bad in ["", "PWD", "hwk", "pwd "] {
+        for bad in ["", "PWD", "mfa", "pwd "] {
             assert_eq!(Amr::from_name(bad), None, "{bad:?}");
         }
     }
@@ -218,6 +242,7 @@ mod tests {
             assert_eq!(Acr::of(&[Amr::Pwd, second]), Acr::Aal2, "{second}");
         }
         assert_eq!(Acr::of(&[Amr::Pwd, Amr::Device]), Acr::Aal1);
+        assert_eq!(Acr::of(&[Amr::Swk]), Acr::Aal2);
         assert_eq!(serde_json::to_value(Acr::Aal2).unwrap(), "aal2");
         assert_eq!(Acr::Aal1.to_string(), "aal1");
     }

@@ -37,6 +37,10 @@ pub enum EventType {
     AuthenticatorAdded,
     /// The authenticator app was removed.
     AuthenticatorRemoved,
+    /// A passkey was enrolled.
+    PasskeyAdded,
+    /// A passkey was removed by its owner.
+    PasskeyRemoved,
     /// New recovery codes replaced the old ones.
     RecoveryCodesGenerated,
     /// A recovery code was spent on a sign-in.
@@ -69,7 +73,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every type, for parsing and documentation.
-    pub const ALL: [EventType; 23] = [
+    pub const ALL: [EventType; 25] = [
         EventType::SignIn,
         EventType::SignInFailed,
         EventType::LockedOut,
@@ -79,6 +83,8 @@ impl EventType {
         EventType::TwoFactorReset,
         EventType::AuthenticatorAdded,
         EventType::AuthenticatorRemoved,
+        EventType::PasskeyAdded,
+        EventType::PasskeyRemoved,
         EventType::RecoveryCodesGenerated,
         EventType::RecoveryCodeUsed,
         EventType::PhoneConfirmed,
@@ -107,6 +113,8 @@ impl EventType {
             EventType::TwoFactorReset => "two_factor_reset",
             EventType::AuthenticatorAdded => "authenticator_added",
             EventType::AuthenticatorRemoved => "authenticator_removed",
+            EventType::PasskeyAdded => "passkey_added",
+            EventType::PasskeyRemoved => "passkey_removed",
             EventType::RecoveryCodesGenerated => "recovery_codes_generated",
             EventType::RecoveryCodeUsed => "recovery_code_used",
             EventType::PhoneConfirmed => "phone_confirmed",

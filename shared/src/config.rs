@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use crate::lockout::LockoutPolicy;
+use crate::passkeys::{RelyingParty, RpConfig};
 use crate::tokens::{TokenLifetimes, TokenNames};
 
 /// A setting that could not be used.
@@ -77,6 +78,35 @@ fn number<T: std::str::FromStr + PartialOrd + Copy + std::fmt::Display>(
 /// `TOKEN_ISSUER` as relying APIs compare it: an `https` URL (or `http` on a
 /// loopback host, for the local API) with no trailing slash, query or fragment;
 /// discovery is served under it.
+/// The relying party's settings, checked by building it once: a wrong RP ID or
+/// origin stops the function at start rather than failing every ceremony.
+fn webauthn(env: &dyn Env) -> Result<Option<RpConfig>, ConfigError> {
+    let Some(rp_id) = env
+        .get("WEBAUTHN_RP_ID")
+        .map(|v| v.trim().to_ascii_lowercase())
+    else {
+        return Ok(None);
+    };
+    let origins = match env.get("WEBAUTHN_ORIGINS") {
+        Some(list) => list
+            .split(',')
+            .map(|o| o.trim().trim_end_matches('/').to_string())
+            .filter(|o| !o.is_empty())
+            .collect(),
+        None => vec![format!("https://{rp_id}")],
+    };
+    let config = RpConfig {
+        rp_id,
+        rp_name: env
+            .get("WEBAUTHN_RP_NAME")
+            .map(|n| n.trim().to_string())
+            .unwrap_or_else(|| "twofa".into()),
+        origins,
+    };
+    RelyingParty::new(&config).map_err(|reason| ConfigError::new("WEBAUTHN_ORIGINS", reason))?;
+    Ok(Some(config))
+}
+
 fn issuer(text: &str) -> Result<String, ConfigError> {
     let t = text.trim();
     let refuse = |why: &str| ConfigError::new("TOKEN_ISSUER", format!("{t:?} {why}"));
@@ -183,6 +213,10 @@ pub struct Config {
     pub email_provider: EmailProvider,
     /// `EVENT_RETENTION_DAYS` (90): how long security events are kept before the table's TTL drops them.
     pub event_retention_days: i64,
+    /// The passkeys' relying party: `WEBAUTHN_RP_ID`, `WEBAUTHN_RP_NAME` (`twofa`) and
+    /// `WEBAUTHN_ORIGINS` (`https://<rp id>`). Without an RP ID a deployment has no
+    /// passkeys: none is offered, enrolled or accepted.
+    pub webauthn: Option<RpConfig>,
 }
 
 impl Default for Config {
@@ -333,6 +367,7 @@ impl Config {
             sms_provider,
             email_provider,
             event_retention_days: number(env, "EVENT_RETENTION_DAYS", 90, 1, 3650)?,
+            webauthn: webauthn(env)?,
         })
     }
 

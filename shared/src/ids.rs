@@ -135,6 +135,18 @@ id! {
 }
 
 id! {
+    /// One of a user's passkeys, as the account lists it (not the WebAuthn
+    /// credential id, which is the authenticator's; see [`crate::passkeys`]).
+    PasskeyId
+}
+
+id! {
+    /// One WebAuthn ceremony (an enrolment, a second factor, a passwordless
+    /// sign-in): its challenge state is kept server side under this id and works once.
+    CeremonyId
+}
+
+id! {
     /// One password or code attempt's id, written with its lockout slot and its
     /// success, so that a retried write knows its own (see [`crate::lockout`]).
     AttemptId
@@ -191,6 +203,31 @@ impl AttemptId {
     /// A new random attempt id.
     pub fn random() -> Result<Self, CryptoError> {
         Ok(Self(random_token(16)?))
+    }
+}
+
+impl PasskeyId {
+    /// A new random passkey id (16 url-safe base64 characters).
+    pub fn random() -> Result<Self, CryptoError> {
+        Ok(Self(random_token(12)?))
+    }
+
+    /// The id a client named (a path parameter), if it has an id's shape.
+    pub fn parse(text: &str) -> Option<Self> {
+        is_token_text(text).then(|| Self(text.to_string()))
+    }
+}
+
+impl CeremonyId {
+    /// A new random ceremony id (22 url-safe base64 characters: 128 bits, as it is
+    /// all a passwordless ceremony's finish needs beside the authenticator's answer).
+    pub fn random() -> Result<Self, CryptoError> {
+        Ok(Self(random_token(16)?))
+    }
+
+    /// The id a client sent, if it has an id's shape.
+    pub fn parse(text: &str) -> Option<Self> {
+        is_token_text(text).then(|| Self(text.to_string()))
     }
 }
 

@@ -46,6 +46,7 @@ pub use app::flows;
 pub mod ids;
 mod jwt_crypto;
 pub mod lockout;
+pub mod passkeys;
 pub mod password;
 pub mod phone;
 pub mod policy;

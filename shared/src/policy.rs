@@ -48,6 +48,8 @@ impl Behaviour {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Provider {
+    /// A passkey (WebAuthn), see [`crate::passkeys`].
+    Passkey,
     /// An authenticator app (TOTP, RFC 6238).
     Authenticator,
     /// A code emailed to a confirmed address.
@@ -60,11 +62,17 @@ pub enum Provider {
 
 impl Provider {
     /// The providers a side's settings may allow, in the order the contract offers them.
-    pub const ALLOWABLE: [Provider; 3] = [Provider::Authenticator, Provider::Email, Provider::Sms];
+    pub const ALLOWABLE: [Provider; 4] = [
+        Provider::Passkey,
+        Provider::Authenticator,
+        Provider::Email,
+        Provider::Sms,
+    ];
 
     /// The contract's name of the provider.
     pub fn as_str(self) -> &'static str {
         match self {
+            Provider::Passkey => "passkey",
             Provider::Authenticator => "authenticator",
             Provider::Email => "email",
             Provider::Sms => "sms",
@@ -75,6 +83,7 @@ impl Provider {
     /// The provider the contract names `name`, if any.
     pub fn parse(name: &str) -> Option<Provider> {
         [
+            Provider::Passkey,
             Provider::Authenticator,
             Provider::Email,
             Provider::Sms,
@@ -84,9 +93,12 @@ impl Provider {
         .find(|p| p.as_str() == name)
     }
 
-    /// The RFC 8176 `amr` value an access token records for a sign-in finished with it.
+    /// The RFC 8176 `amr` value an access token records for a sign-in finished with
+    /// it. A passkey's is its own ([`crate::passkeys::Passkey::amr`]: `swk` when it is
+    /// synced); a device-bound one's is this.
     pub fn amr(self) -> Amr {
         match self {
+            Provider::Passkey => Amr::Hwk,
             Provider::Authenticator => Amr::Otp,
             Provider::Email => Amr::Email,
             Provider::Sms => Amr::Sms,
@@ -361,6 +373,7 @@ pub fn usable_providers(user: &User, eff: &Effective) -> Vec<Provider> {
         .iter()
         .copied()
         .filter(|p| match p {
+            Provider::Passkey => !user.passkeys.is_empty(),
             Provider::Authenticator => user.authenticator_enabled(),
             Provider::Email => user.email_confirmed,
             Provider::Sms => user.phone_number.is_some() && user.phone_number_confirmed,
@@ -498,7 +511,7 @@ mod tests {
             behaviour(),
             any::<bool>(),
             any::<bool>(),
-            proptest::sample::subsequence(Provider::ALLOWABLE.to_vec(), 0..=3),
+            proptest::sample::subsequence(Provider::ALLOWABLE.to_vec(), 0..=4),
         )
             .prop_map(
                 |(behaviour, users_can_change, remember_browser, allowed_providers)| {

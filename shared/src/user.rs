@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Timestamp;
 use crate::email::Email;
 use crate::ids::{SignInId, UserId};
+use crate::passkeys::Passkey;
 use crate::phone::PhoneNumber;
 use crate::side::Side;
 
@@ -99,6 +100,9 @@ pub struct User {
     /// an account with no provider and no recovery code left).
     #[serde(default)]
     pub second_factor_lost: bool,
+    /// The passkeys enrolled, at most [`crate::passkeys::MAX_PER_USER`], oldest first.
+    #[serde(default)]
+    pub passkeys: Vec<Passkey>,
 }
 
 /// What a log may show in place of a secret: that it is there, not what it is.
@@ -139,6 +143,7 @@ impl fmt::Debug for User {
             pending_sign_in,
             created_at,
             second_factor_lost,
+            passkeys,
         } = self;
         f.debug_struct("User")
             .field("id", id)
@@ -163,6 +168,7 @@ impl fmt::Debug for User {
             .field("pending_sign_in", &redacted(pending_sign_in))
             .field("created_at", created_at)
             .field("second_factor_lost", second_factor_lost)
+            .field("passkeys", &passkeys.len())
             .finish()
     }
 }
@@ -190,6 +196,7 @@ impl User {
             pending_sign_in: None,
             created_at: now,
             second_factor_lost: false,
+            passkeys: Vec::new(),
         }
     }
 
@@ -200,6 +207,13 @@ impl User {
     /// Whether an authenticator app is enrolled and verified.
     pub fn authenticator_enabled(&self) -> bool {
         self.authenticator.as_ref().is_some_and(|a| a.enabled)
+    }
+
+    /// The passkey with this credential id (base64url), if it is one of the user's.
+    pub fn passkey_with_credential(&self, credential_id: &str) -> Option<&Passkey> {
+        self.passkeys
+            .iter()
+            .find(|p| p.credential_id == credential_id)
     }
 }
 
@@ -230,6 +244,8 @@ pub struct UserPatch {
     pub reset_failures: bool,
     /// New lost-second-factor mark (see [`User::second_factor_lost`]).
     pub second_factor_lost: Option<bool>,
+    /// New passkeys (replacing all; an administrator's reset empties them).
+    pub passkeys: Option<Vec<Passkey>>,
     /// Not a change but a condition: written only while the user's security stamp is
     /// still this one, the stamp the request was authenticated under (see
     /// [`UserPatch::under_stamp`]); otherwise the write changes nothing.
@@ -250,6 +266,7 @@ impl fmt::Debug for UserPatch {
             pending_sign_in,
             reset_failures,
             second_factor_lost,
+            passkeys,
             expected_stamp,
         } = self;
         f.debug_struct("UserPatch")
@@ -269,6 +286,7 @@ impl fmt::Debug for UserPatch {
             .field("pending_sign_in", &pending_sign_in.as_ref().map(redacted))
             .field("reset_failures", reset_failures)
             .field("second_factor_lost", second_factor_lost)
+            .field("passkeys", &passkeys.as_ref().map(Vec::len))
             .field("expected_stamp", &redacted(expected_stamp))
             .finish()
     }
@@ -310,6 +328,9 @@ impl UserPatch {
         if let Some(v) = self.second_factor_lost {
             u.second_factor_lost = v;
         }
+        if let Some(v) = &self.passkeys {
+            u.passkeys = v.clone();
+        }
     }
     /// For a user who lost the phone: no authenticator, no recovery codes. Email and
     /// phone stay. Written `.rotating_stamp()`, so that sessions and remembered browsers end.
@@ -320,6 +341,7 @@ impl UserPatch {
             authenticator: Some(None),
             recovery_codes: Some(Vec::new()),
             second_factor_lost: Some(false),
+            passkeys: Some(Vec::new()),
             ..Default::default()
         }
     }

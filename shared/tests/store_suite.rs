@@ -10,15 +10,16 @@ use twofa::audit::{EventType, Origin, SecurityEvent};
 use twofa::clock::Timestamp;
 use twofa::codes::{CodePurpose, PendingCode};
 use twofa::devices::Device;
-use twofa::ids::{AttemptId, DeviceId, SessionId, SignInId, UserId};
+use twofa::ids::{AttemptId, CeremonyId, DeviceId, PasskeyId, SessionId, SignInId, UserId};
 use twofa::lockout::LockoutPolicy;
+use twofa::passkeys::{Asserted, Ceremony, MAX_PER_USER, Passkey, Purpose};
 use twofa::policy::{Behaviour, Provider, TwoFactorSettings};
 use twofa::sessions::Session;
 use twofa::side::Side;
 use twofa::store::dynamo::DynamoStore;
 use twofa::store::{
-    HARD_LIMIT, HARD_LOCK_SECONDS, Page, PageKey, Rotation, STAMP, Slot, Spend, Store, StoreError,
-    Subject, Succeeded, Success, Unlocked,
+    HARD_LIMIT, HARD_LOCK_SECONDS, Page, PageKey, PasskeyAdded, Rotation, STAMP, Slot, Spend,
+    Store, StoreError, Subject, Succeeded, Success, Unlocked,
 };
 use twofa::tenant::Tenant;
 use twofa::throttle::{Limit, Taken, Window};
@@ -106,6 +107,10 @@ suite!(
     lockout_values_and_two_factor_settings_of_one_item_are_written_apart,
     an_admins_settings_changes_and_lockout_changes_leave_each_other_in_place,
     racing_host_lockout_changes_and_tenant_creations_leave_every_tenant_with_the_newest_values,
+    a_passkey_is_claimed_once_in_its_side_and_removed_with_its_claim,
+    a_passkey_is_added_only_under_the_stamp_read_and_up_to_the_bound,
+    a_ceremony_is_taken_once_under_concurrency_and_never_after_it_expired,
+    an_assertion_moves_the_counter_once_under_concurrency,
 );
 
 /// A DynamoDB store on a fresh table, or `None` (skipped) without DynamoDB Local.
@@ -312,6 +317,7 @@ fn user(scope: Side, email: &str) -> User {
         pending_sign_in: None,
         created_at: NOW,
         second_factor_lost: false,
+        passkeys: Vec::new(),
     }
 }
 
@@ -3481,5 +3487,310 @@ mod scenarios {
         );
         assert_eq!(store.sessions(&u2).await.unwrap(), vec![theirs]);
         store.end_sessions(&UserId::random()).await.unwrap();
+    }
+
+    fn passkey(id: &str, credential_id: &str, at: Timestamp) -> Passkey {
+        Passkey {
+            id: PasskeyId::from(id),
+            credential_id: credential_id.to_string(),
+            name: format!("key {id}"),
+            created_at: at,
+            last_used_at: None,
+            backed_up: false,
+            counter: 1,
+            credential: "{\"cred\":{}}".to_string(),
+        }
+    }
+
+    pub async fn a_passkey_is_claimed_once_in_its_side_and_removed_with_its_claim(store: Shared) {
+        let (ada, bob) = (
+            user(acme(), "ada@acme.example"),
+            user(acme(), "bob@acme.example"),
+        );
+        let host = user(Side::Host, "ada@acme.example");
+        for u in [&ada, &bob, &host] {
+            store.create_user(u).await.unwrap();
+        }
+        let key = passkey("pk-1", "Y3JlZC0x", NOW);
+        let none = UserPatch::default();
+        assert_eq!(
+            store
+                .add_passkey(&ada.id, &acme(), &key, &none)
+                .await
+                .unwrap(),
+            PasskeyAdded::Done
+        );
+        assert_eq!(stored(&store, &ada.id).await.passkeys, vec![key.clone()]);
+        assert_eq!(
+            store.credential_owner(&acme(), "Y3JlZC0x").await.unwrap(),
+            Some(ada.id.clone())
+        );
+        assert_eq!(
+            store
+                .credential_owner(&Side::Host, "Y3JlZC0x")
+                .await
+                .unwrap(),
+            None
+        );
+        // The same credential on another account of the side: refused, nothing written.
+        let theirs = passkey("pk-2", "Y3JlZC0x", NOW);
+        assert_eq!(
+            store
+                .add_passkey(&bob.id, &acme(), &theirs, &none)
+                .await
+                .unwrap(),
+            PasskeyAdded::Taken
+        );
+        assert!(stored(&store, &bob.id).await.passkeys.is_empty());
+        // Another side is another namespace.
+        assert_eq!(
+            store
+                .add_passkey(&host.id, &Side::Host, &theirs, &none)
+                .await
+                .unwrap(),
+            PasskeyAdded::Done
+        );
+
+        assert!(
+            store
+                .rename_passkey(&ada.id, &key.id, "Phone")
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .rename_passkey(&ada.id, &PasskeyId::from("nope"), "x")
+                .await
+                .unwrap()
+        );
+        assert!(!store.rename_passkey(&bob.id, &key.id, "x").await.unwrap());
+        assert_eq!(stored(&store, &ada.id).await.passkeys[0].name, "Phone");
+
+        let patch = UserPatch::default()
+            .rotating_stamp()
+            .under_stamp(&ada.security_stamp);
+        assert!(
+            store
+                .remove_passkey(&ada.id, &acme(), &key, &patch)
+                .await
+                .unwrap()
+        );
+        let after = stored(&store, &ada.id).await;
+        assert!(after.passkeys.is_empty());
+        assert_ne!(
+            after.security_stamp, ada.security_stamp,
+            "removed with its patch"
+        );
+        assert_eq!(
+            store.credential_owner(&acme(), "Y3JlZC0x").await.unwrap(),
+            None
+        );
+        let again = UserPatch::default()
+            .rotating_stamp()
+            .under_stamp(&after.security_stamp);
+        assert!(
+            !store
+                .remove_passkey(&ada.id, &acme(), &key, &again)
+                .await
+                .unwrap()
+        );
+        // Freed, the credential may be enrolled again; forgetting claims frees them too.
+        assert_eq!(
+            store
+                .add_passkey(&bob.id, &acme(), &theirs, &none)
+                .await
+                .unwrap(),
+            PasskeyAdded::Done
+        );
+        store
+            .forget_credentials(&acme(), &["Y3JlZC0x".to_string()])
+            .await
+            .unwrap();
+        assert_eq!(
+            store.credential_owner(&acme(), "Y3JlZC0x").await.unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .credential_owner(&Side::Host, "Y3JlZC0x")
+                .await
+                .unwrap(),
+            Some(host.id.clone())
+        );
+    }
+
+    pub async fn a_passkey_is_added_only_under_the_stamp_read_and_up_to_the_bound(store: Shared) {
+        let u = user(Side::Host, "jo@example.com");
+        store.create_user(&u).await.unwrap();
+        let stale = UserPatch::default()
+            .rotating_stamp()
+            .under_stamp("another stamp");
+        assert_eq!(
+            store
+                .add_passkey(&u.id, &Side::Host, &passkey("p0", "c0", NOW), &stale)
+                .await
+                .unwrap(),
+            PasskeyAdded::Ended
+        );
+        assert_eq!(
+            store.credential_owner(&Side::Host, "c0").await.unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .add_passkey(
+                    &UserId::random(),
+                    &Side::Host,
+                    &passkey("p0", "c0", NOW),
+                    &UserPatch::default()
+                )
+                .await
+                .unwrap(),
+            PasskeyAdded::Ended,
+            "no such user"
+        );
+        for i in 0..MAX_PER_USER {
+            let added = store
+                .add_passkey(
+                    &u.id,
+                    &Side::Host,
+                    &passkey(&format!("p{i}"), &format!("c{i}"), NOW + i as i64),
+                    &UserPatch::default(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(added, PasskeyAdded::Done, "{i}");
+        }
+        assert_eq!(
+            store
+                .add_passkey(
+                    &u.id,
+                    &Side::Host,
+                    &passkey("px", "cx", NOW),
+                    &UserPatch::default()
+                )
+                .await
+                .unwrap(),
+            PasskeyAdded::Full
+        );
+        assert_eq!(
+            store.credential_owner(&Side::Host, "cx").await.unwrap(),
+            None
+        );
+        let ids: Vec<String> = stored(&store, &u.id)
+            .await
+            .passkeys
+            .iter()
+            .map(|p| p.id.to_string())
+            .collect();
+        let expected: Vec<String> = (0..MAX_PER_USER).map(|i| format!("p{i}")).collect();
+        assert_eq!(ids, expected, "oldest first");
+    }
+
+    pub async fn a_ceremony_is_taken_once_under_concurrency_and_never_after_it_expired(
+        store: Shared,
+    ) {
+        let c = Ceremony {
+            id: CeremonyId::from("ceremony-1"),
+            purpose: Purpose::SignIn { side: acme() },
+            state: "{\"challenge\":\"x\"}".to_string(),
+            expires_at: NOW + 300,
+        };
+        store.put_ceremony(&c).await.unwrap();
+        let takers: Vec<AttemptId> = (0..8).map(|i| AttemptId::from(format!("t{i}"))).collect();
+        let results = at_once(takers.len(), |i| {
+            let (store, taker) = (store.clone(), takers[i].clone());
+            async move {
+                store
+                    .take_ceremony(&CeremonyId::from("ceremony-1"), &taker, NOW)
+                    .await
+            }
+        })
+        .await;
+        let won: Vec<usize> = (0..results.len())
+            .filter(|i| matches!(&results[*i], Ok(Some(_))))
+            .collect();
+        assert_eq!(won.len(), 1, "{results:?}");
+        assert_eq!(results[won[0]].as_ref().unwrap().as_ref(), Some(&c));
+        // The winner's retry (its answer lost) gets it again; nobody else does.
+        assert_eq!(
+            store
+                .take_ceremony(&c.id, &takers[won[0]], NOW)
+                .await
+                .unwrap(),
+            Some(c.clone())
+        );
+        let loser = takers[(won[0] + 1) % takers.len()].clone();
+        assert_eq!(store.take_ceremony(&c.id, &loser, NOW).await.unwrap(), None);
+
+        let late = Ceremony {
+            id: CeremonyId::from("ceremony-2"),
+            ..c.clone()
+        };
+        store.put_ceremony(&late).await.unwrap();
+        let t = AttemptId::from("late");
+        assert_eq!(
+            store.take_ceremony(&late.id, &t, NOW + 300).await.unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .take_ceremony(&CeremonyId::from("never"), &t, NOW)
+                .await
+                .unwrap(),
+            None
+        );
+    }
+
+    pub async fn an_assertion_moves_the_counter_once_under_concurrency(store: Shared) {
+        let u = user(Side::Host, "jo@example.com");
+        store.create_user(&u).await.unwrap();
+        let key = passkey("pk-1", "c1", NOW);
+        store
+            .add_passkey(&u.id, &Side::Host, &key, &UserPatch::default())
+            .await
+            .unwrap();
+        let asserted = Asserted {
+            passkey_id: key.id.clone(),
+            previous_counter: 1,
+            counter: 2,
+            backed_up: true,
+        };
+        let results = at_once(8, |_| {
+            let (store, id, asserted) = (store.clone(), u.id.clone(), asserted.clone());
+            async move { succeed(&store, &id, None, Spend::Passkey(&asserted)).await }
+        })
+        .await;
+        let done = results
+            .iter()
+            .filter(|r| matches!(r, Ok(Succeeded::Done)))
+            .count();
+        let spent = results
+            .iter()
+            .filter(|r| matches!(r, Ok(Succeeded::Spent)))
+            .count();
+        assert_eq!((done, spent), (1, 7), "{results:?}");
+        let now = stored(&store, &u.id).await.passkeys[0].clone();
+        assert_eq!(
+            (now.counter, now.backed_up, now.last_used_at),
+            (2, true, Some(NOW))
+        );
+        // Judged against a counter the record no longer holds, or for a passkey gone.
+        assert_eq!(
+            succeed(&store, &u.id, None, Spend::Passkey(&asserted))
+                .await
+                .unwrap(),
+            Succeeded::Spent
+        );
+        let gone = Asserted {
+            passkey_id: PasskeyId::from("gone"),
+            ..asserted.clone()
+        };
+        assert_eq!(
+            succeed(&store, &u.id, None, Spend::Passkey(&gone))
+                .await
+                .unwrap(),
+            Succeeded::Spent
+        );
     }
 }

@@ -228,12 +228,12 @@ pub(crate) async fn spawn(
     let core = |store: DynamoStore| {
         let keys = Keys::from_env(&key_env, options.config.token_lifetimes)
             .expect("the test keys are valid");
-        Core::new(
-            Arc::new(store),
-            Arc::new(SystemClock),
-            options.config.clone(),
-            keys,
-        )
+        // Passkeys for the test origin, as every test core has them.
+        let mut config = options.config.clone();
+        config
+            .webauthn
+            .get_or_insert_with(twofa::testing::test_relying_party);
+        Core::new(Arc::new(store), Arc::new(SystemClock), config, keys)
     };
 
     let mut by_function = BTreeMap::new();

@@ -10,15 +10,16 @@ use twofa::audit::{EventType, SecurityEvent};
 use twofa::clock::Timestamp;
 use twofa::codes::{CodePurpose, PendingCode};
 use twofa::devices::Device;
-use twofa::ids::{AttemptId, DeviceId, SessionId, SignInId, UserId};
+use twofa::ids::{AttemptId, CeremonyId, DeviceId, PasskeyId, SessionId, SignInId, UserId};
 use twofa::lockout::LockoutPolicy;
+use twofa::passkeys::{Ceremony, Passkey};
 use twofa::policy::{Behaviour, TwoFactorSettings};
 use twofa::sessions::Session;
 use twofa::side::Side;
 use twofa::store::{
-    CodeStore, DeviceStore, EventStore, LoginRecord, Page, PageKey, Rotation, SessionStore, Slot,
-    Store, StoreError, Subject, Succeeded, Success, TenantStore, ThrottleStore, Unlocked,
-    UserStore,
+    CodeStore, DeviceStore, EventStore, LoginRecord, Page, PageKey, PasskeyAdded, PasskeyStore,
+    Rotation, SessionStore, Slot, Store, StoreError, Subject, Succeeded, Success, TenantStore,
+    ThrottleStore, Unlocked, UserStore,
 };
 use twofa::tenant::{Host, Tenant};
 use twofa::throttle::{Limit, Taken, Window};
@@ -388,5 +389,62 @@ impl<A: Around> SessionStore for PassThrough<A> {
     }
     async fn end_sessions(&self, user_id: &UserId) -> Result<(), StoreError> {
         self.inner.end_sessions(user_id).await
+    }
+}
+
+#[async_trait]
+impl<A: Around> PasskeyStore for PassThrough<A> {
+    async fn add_passkey(
+        &self,
+        user_id: &UserId,
+        side: &Side,
+        passkey: &Passkey,
+        patch: &UserPatch,
+    ) -> Result<PasskeyAdded, StoreError> {
+        self.inner.add_passkey(user_id, side, passkey, patch).await
+    }
+    async fn rename_passkey(
+        &self,
+        user_id: &UserId,
+        passkey_id: &PasskeyId,
+        name: &str,
+    ) -> Result<bool, StoreError> {
+        self.inner.rename_passkey(user_id, passkey_id, name).await
+    }
+    async fn remove_passkey(
+        &self,
+        user_id: &UserId,
+        side: &Side,
+        passkey: &Passkey,
+        patch: &UserPatch,
+    ) -> Result<bool, StoreError> {
+        self.inner
+            .remove_passkey(user_id, side, passkey, patch)
+            .await
+    }
+    async fn credential_owner(
+        &self,
+        side: &Side,
+        credential_id: &str,
+    ) -> Result<Option<UserId>, StoreError> {
+        self.inner.credential_owner(side, credential_id).await
+    }
+    async fn forget_credentials(
+        &self,
+        side: &Side,
+        credential_ids: &[String],
+    ) -> Result<(), StoreError> {
+        self.inner.forget_credentials(side, credential_ids).await
+    }
+    async fn put_ceremony(&self, ceremony: &Ceremony) -> Result<(), StoreError> {
+        self.inner.put_ceremony(ceremony).await
+    }
+    async fn take_ceremony(
+        &self,
+        id: &CeremonyId,
+        taker: &AttemptId,
+        now: Timestamp,
+    ) -> Result<Option<Ceremony>, StoreError> {
+        self.inner.take_ceremony(id, taker, now).await
     }
 }

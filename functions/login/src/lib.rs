@@ -1,5 +1,6 @@
 //! The login function: `POST /login`. The password step of signing in, and the
-//! decision whether a second factor is needed (skipped for a remembered browser).
+//! decision whether a second factor is needed (skipped for a remembered browser);
+//! passwordless sign-in with a passkey; refresh and revocation; discovery and JWKS.
 
 use http::StatusCode;
 use serde::Deserialize;
@@ -40,9 +41,14 @@ twofa::operations! {
         Discovery = "GET" "/.well-known/openid-configuration",
         /// The public keys access tokens are signed with.
         Jwks = "GET" "/.well-known/jwks.json",
+        /// Start a passwordless sign-in with a passkey.
+        StartPasskeySignIn = "POST" "/passkeys/sign-in",
+        /// Finish a passwordless sign-in with the authenticator's answer.
+        FinishPasskeySignIn = "POST" "/passkeys/sign-in/finish",
     }
 }
 
+mod passkeys;
 mod token;
 mod well_known;
 
@@ -58,6 +64,8 @@ async fn serve(core: &Core, email: &dyn EmailSender, req: Request) -> Result<Res
         Operation::Revoke => token::revoke(core, &req).await,
         Operation::Discovery => Ok(well_known::discovery(core, &req)),
         Operation::Jwks => Ok(well_known::jwks(core)),
+        Operation::StartPasskeySignIn => passkeys::start(core, &req).await,
+        Operation::FinishPasskeySignIn => passkeys::finish(core, email, &req).await,
     }
 }
 

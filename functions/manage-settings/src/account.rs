@@ -40,9 +40,17 @@ struct AccountTwoFactor {
 
 #[derive(Serialize)]
 struct Providers {
+    passkey: PasskeyState,
     authenticator: AuthenticatorState,
     email: Destination,
     sms: Destination,
+}
+
+#[derive(Serialize)]
+struct PasskeyState {
+    /// How many passkeys the account has (`GET /account/passkeys` lists them).
+    count: usize,
+    allowed: bool,
 }
 
 #[derive(Serialize)]
@@ -69,6 +77,10 @@ fn view(user: &User, side: &SidePolicy) -> AccountTwoFactor {
         remember_browser_allowed: eff.remember_browser_allowed,
         allowed_providers: eff.allowed_providers.clone(),
         providers: Providers {
+            passkey: PasskeyState {
+                count: user.passkeys.len(),
+                allowed: allowed(Provider::Passkey),
+            },
             authenticator: AuthenticatorState {
                 enabled: user.authenticator_enabled(),
                 allowed: allowed(Provider::Authenticator),

@@ -12,6 +12,7 @@ pub mod console;
 mod devices;
 mod events;
 mod lockout;
+mod passkeys;
 mod password;
 mod recovery;
 mod routes;

@@ -2,12 +2,12 @@
 
 use twofa::api::{ApiError, Request, Response, operation};
 use twofa::app::Core;
-use twofa::ids::{DeviceId, SessionId, UserId};
+use twofa::ids::{DeviceId, PasskeyId, SessionId, UserId};
 use twofa::senders::EmailSender;
 
 use crate::{
-    account, authenticator, console, devices, events, lockout, password, recovery, sessions,
-    settings, sign_out, tenants, users,
+    account, authenticator, console, devices, events, lockout, passkeys, password, recovery,
+    sessions, settings, sign_out, tenants, users,
 };
 
 twofa::operations! {
@@ -45,6 +45,16 @@ twofa::operations! {
         ListDevices = "GET" "/account/devices",
         /// Forget one remembered browser.
         ForgetDevice = "DELETE" "/account/devices/{device_id}",
+        /// Start enrolling a passkey.
+        StartPasskey = "POST" "/account/passkeys/register",
+        /// Finish enrolling a passkey with the authenticator's answer.
+        FinishPasskey = "POST" "/account/passkeys/register/finish",
+        /// List the passkeys.
+        ListPasskeys = "GET" "/account/passkeys",
+        /// Rename a passkey.
+        RenamePasskey = "PATCH" "/account/passkeys/{passkey_id}",
+        /// Remove a passkey.
+        RemovePasskey = "DELETE" "/account/passkeys/{passkey_id}",
         /// List the signed-in sessions.
         ListSessions = "GET" "/account/sessions",
         /// End one session.
@@ -103,6 +113,15 @@ pub async fn dispatch(
         Operation::ListDevices => devices::list(core, req).await,
         Operation::ForgetDevice => {
             devices::forget_one(core, req, DeviceId::parse(param).as_ref()).await
+        }
+        Operation::StartPasskey => passkeys::start(core, req).await,
+        Operation::FinishPasskey => passkeys::finish(core, email, req).await,
+        Operation::ListPasskeys => passkeys::list(core, req).await,
+        Operation::RenamePasskey => {
+            passkeys::rename(core, req, PasskeyId::parse(param).as_ref()).await
+        }
+        Operation::RemovePasskey => {
+            passkeys::remove(core, email, req, PasskeyId::parse(param).as_ref()).await
         }
         Operation::ListSessions => sessions::list(core, req).await,
         Operation::EndSession => sessions::end(core, req, SessionId::parse(param).as_ref()).await,

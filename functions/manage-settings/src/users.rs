@@ -198,6 +198,15 @@ pub async fn reset_two_factor(
         .await
         .map_err(gone)?;
     core.store.delete_devices(&user.id).await?;
+    // The passkeys went with the write above; their credential ids are freed after.
+    // Should this fail, a claim left behind names a passkey the account no longer
+    // has, which signs nobody in (login answers it as a wrong passkey).
+    let claims: Vec<String> = user
+        .passkeys
+        .iter()
+        .map(|p| p.credential_id.clone())
+        .collect();
+    core.store.forget_credentials(&user.side, &claims).await?;
     tracing::info!(user_id = %user.id, admin_id = %caller.user.id, "second factor reset by an administrator");
     core.record(
         core.event(EventType::TwoFactorReset, &user, req)
@@ -208,7 +217,7 @@ pub async fn reset_two_factor(
         email,
         &user,
         "Your second factor was reset",
-        "An administrator removed your authenticator app and recovery codes and forgot your remembered browsers.",
+        "An administrator removed your authenticator app, passkeys and recovery codes and forgot your remembered browsers.",
     )
     .await;
     Ok(no_content())

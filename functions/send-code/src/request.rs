@@ -36,7 +36,7 @@ impl SendRequest {
             body.two_factor_token,
             body.provider,
             body.purpose,
-            &[Provider::Email, Provider::Sms],
+            &[Provider::Passkey, Provider::Email, Provider::Sms],
             "send two_factor_token and provider to sign in, or purpose with a bearer token to confirm an address",
         )?;
         match shape {

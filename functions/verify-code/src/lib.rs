@@ -1,5 +1,6 @@
 //! The verify-code function: `POST /verify-code`. Checks a second-factor code to
-//! finish a sign-in (authenticator, emailed or texted code, recovery code), or a
+//! finish a sign-in (authenticator, emailed or texted code, recovery code, or a
+//! passkey's assertion), or a
 //! confirmation code for the account's email address or a phone number. Every code
 //! works once; every wrong one counts toward the account lockout. Also
 //! `POST /password/reset`, which takes a password reset code.
@@ -7,7 +8,7 @@
 mod check;
 mod confirm;
 mod failure;
-mod remember;
+mod passkey;
 mod request;
 mod reset;
 mod sign_in;
@@ -47,6 +48,7 @@ async fn verify_code(
 ) -> Result<Response, ApiError> {
     match VerifyRequest::parse(req)? {
         VerifyRequest::SignIn(sign_in) => sign_in::verify(core, email, req, sign_in).await,
+        VerifyRequest::Passkey(sign_in) => passkey::verify(core, email, req, sign_in).await,
         VerifyRequest::Confirm { purpose, code } => {
             confirm::verify(core, email, req, purpose, &code).await
         }

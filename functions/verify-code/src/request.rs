@@ -15,9 +15,19 @@ pub struct SignIn {
     pub remember_browser: bool,
 }
 
+/// A passkey's assertion in place of a code (`provider: "passkey"`).
+#[derive(Debug)]
+pub struct PasskeySignIn {
+    pub two_factor_token: String,
+    pub ceremony_id: String,
+    pub credential: serde_json::Value,
+    pub remember_browser: bool,
+}
+
 #[derive(Debug)]
 pub enum VerifyRequest {
     SignIn(SignIn),
+    Passkey(PasskeySignIn),
     Confirm {
         purpose: ConfirmPurpose,
         code: String,
@@ -31,6 +41,8 @@ struct Body {
     purpose: Option<String>,
     code: Option<String>,
     remember_browser: Option<bool>,
+    ceremony_id: Option<String>,
+    credential: Option<serde_json::Value>,
 }
 
 impl VerifyRequest {
@@ -41,6 +53,7 @@ impl VerifyRequest {
             body.provider,
             body.purpose,
             &[
+                Provider::Passkey,
                 Provider::Authenticator,
                 Provider::Email,
                 Provider::Sms,
@@ -48,6 +61,30 @@ impl VerifyRequest {
             ],
             "send two_factor_token, provider and code to sign in, or purpose and code with a bearer token to confirm",
         )?;
+        if let TokenOrPurpose::SignIn {
+            two_factor_token,
+            provider: Provider::Passkey,
+        } = shape
+        {
+            let ceremony_id = body.ceremony_id.ok_or_else(|| {
+                ApiError::invalid_field("ceremony_id", "the field ceremony_id is required")
+            })?;
+            let credential = body
+                .credential
+                .filter(serde_json::Value::is_object)
+                .ok_or_else(|| {
+                    ApiError::invalid_field(
+                        "credential",
+                        "the field credential is required: the PublicKeyCredential in JSON form",
+                    )
+                })?;
+            return Ok(VerifyRequest::Passkey(PasskeySignIn {
+                two_factor_token,
+                ceremony_id,
+                credential,
+                remember_browser: body.remember_browser.unwrap_or(false),
+            }));
+        }
         let code = body
             .code
             .ok_or_else(|| ApiError::invalid_field("code", "the field code is required"))?;

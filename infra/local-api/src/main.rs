@@ -36,6 +36,16 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .token_names
         .issuer
         .get_or_insert_with(|| format!("http://127.0.0.1:{port}"));
+    // Passkeys for the local API's own pages unless configured: `localhost`, since
+    // browsers take no IP address as an RP ID (open the console at localhost, not
+    // 127.0.0.1, to use them).
+    if config.webauthn.is_none() {
+        config.webauthn = Some(twofa::passkeys::RpConfig {
+            rp_id: "localhost".into(),
+            rp_name: "twofa (local)".into(),
+            origins: vec![format!("http://localhost:{port}")],
+        });
+    }
     // Keys from the environment when given (tokens then survive restarts), else fresh ones.
     let keys = match env.get("JWT_SIGNING_KEY") {
         Some(_) => Keys::from_env(&env, config.token_lifetimes)?,

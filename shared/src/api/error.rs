@@ -94,6 +94,11 @@ error_codes! {
     AuthenticatorExists = "authenticator_exists", CONFLICT, "an authenticator app is already set up; remove it first (DELETE /account/authenticator)";
     /// No authenticator awaits its first code.
     NoPendingAuthenticator = "no_pending_authenticator", CONFLICT, "there is no authenticator waiting for a code; start with POST /account/authenticator";
+    /// A passkey ceremony that is unknown, expired, finished already, or another caller's.
+    InvalidCeremony = "invalid_ceremony", BAD_REQUEST, "this passkey ceremony is unknown, expired or finished; start again";
+    /// An authenticator's answer to an enrolment that the relying party refused
+    /// (wrong origin or RP ID, no user verification, a credential enrolled already).
+    PasskeyRefused = "passkey_refused", BAD_REQUEST, "the passkey could not be added: the authenticator's answer was refused";
     /// The code is past its lifetime.
     CodeExpired = "code_expired", GONE, "the code has expired; ask for a new one";
     /// A body over the limit.
@@ -331,6 +336,8 @@ impl From<FlowError> for ApiError {
             }
             FlowError::Store(e) => e.into(),
             FlowError::Token(e) => e.into(),
+            FlowError::PasskeysOff => Self::provider_unavailable("passkey"),
+            FlowError::InvalidCeremony => Self::of(ErrorCode::InvalidCeremony),
         }
     }
 }

@@ -11,6 +11,7 @@ mod error;
 #[cfg(feature = "aws")]
 pub mod lambda;
 pub mod paging;
+mod remember;
 mod request;
 mod routing;
 
@@ -18,6 +19,7 @@ pub use auth::{Caller, authenticate, require_step_up, require_step_up_for_phone,
 pub use client::{ClientInfo, client_info};
 pub use code_body::TokenOrPurpose;
 pub use error::{ApiError, ErrorCode};
+pub use remember::{Remembered, remember};
 pub use request::{
     MAX_BODY_BYTES, bearer_token, cookie, header, origin, parse_body, sign_in_from, user_agent,
 };

@@ -15,6 +15,7 @@ use crate::config::{Config, ConfigError, Env};
 #[cfg(feature = "aws")]
 use crate::config::{EmailProvider, ProcessEnv, SmsProvider};
 use crate::crypto::{CryptoError, HashKey, SealKey, decode_key};
+use crate::passkeys::RelyingParty;
 #[cfg(feature = "aws")]
 use crate::senders::{
     EmailSender, SmsSender, log::LogSender, ses::SesSender, sns::SnsSender, twilio::TwilioSender,
@@ -157,14 +158,22 @@ pub struct Core {
     pub hash_key: HashKey,
     /// TOTP key sealing.
     pub seal_key: SealKey,
+    /// The passkeys' relying party, when the settings name one.
+    pub passkeys: Option<RelyingParty>,
 }
 
 impl Core {
     /// Puts the parts together.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: Config, keys: Keys) -> Self {
+        // The settings were checked when read (`Config::read` builds it once).
+        let passkeys = config
+            .webauthn
+            .as_ref()
+            .and_then(|rp| RelyingParty::new(rp).ok());
         Self {
             store,
             clock,
+            passkeys,
             tokens: keys.tokens.named(config.token_names.clone()),
             config,
             hash_key: keys.hash_key,

@@ -9,16 +9,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use async_trait::async_trait;
 
 use super::{
-    CodeStore, DeviceStore, EventStore, LoginRecord, Page, PageKey, Rotation, STAMP, SessionStore,
-    Slot, Spend, StoreError, Subject, Succeeded, Success, TenantStore, ThrottleStore, Unlocked,
-    UserStore, stored_email, stored_phone,
+    CodeStore, DeviceStore, EventStore, LoginRecord, Page, PageKey, PasskeyAdded, PasskeyStore,
+    Rotation, STAMP, SessionStore, Slot, Spend, StoreError, Subject, Succeeded, Success,
+    TenantStore, ThrottleStore, Unlocked, UserStore, stored_email, stored_phone,
 };
 use crate::audit::{EventType, SecurityEvent};
 use crate::clock::Timestamp;
 use crate::codes::{CodePurpose, PendingCode};
 use crate::devices::Device;
-use crate::ids::{AttemptId, DeviceId, SessionId, SignInId, UserId};
+use crate::ids::{AttemptId, CeremonyId, DeviceId, PasskeyId, SessionId, SignInId, UserId};
 use crate::lockout::LockoutPolicy;
+use crate::passkeys::{Ceremony, MAX_PER_USER, Passkey};
 use crate::policy::{Behaviour, TwoFactorSettings};
 use crate::sessions::Session;
 use crate::side::Side;
@@ -37,6 +38,10 @@ struct State {
     windows: HashMap<String, Window>,
     devices: HashMap<(UserId, DeviceId), Device>,
     sessions: HashMap<(UserId, SessionId), Session>,
+    /// Credential ids claimed in a side (side key, credential id): their user.
+    credentials: HashMap<(String, String), UserId>,
+    /// Ceremonies in flight, and who took each.
+    ceremonies: HashMap<CeremonyId, (Ceremony, Option<AttemptId>)>,
     /// Lockout counters: a user's by id, an unknown email's by its keyed hash.
     counters: HashMap<CounterKey, Counter>,
     events: Vec<SecurityEvent>,
@@ -456,6 +461,17 @@ impl UserStore for MemoryStore {
                     return Ok(Succeeded::Spent);
                 }
                 s.codes.remove(&key);
+            }
+            Spend::Passkey(asserted) => {
+                let Some(p) = u.passkeys.iter_mut().find(|p| p.id == asserted.passkey_id) else {
+                    return Ok(Succeeded::Spent);
+                };
+                if p.counter != asserted.previous_counter {
+                    return Ok(Succeeded::Spent);
+                }
+                p.counter = asserted.counter;
+                p.backed_up = asserted.backed_up;
+                p.last_used_at = Some(now);
             }
         }
         let u = s.users.get_mut(id).ok_or(StoreError::NotFound)?;
@@ -966,5 +982,129 @@ impl SessionStore for MemoryStore {
     async fn end_sessions(&self, user_id: &UserId) -> Result<(), StoreError> {
         self.write().sessions.retain(|(u, _), _| u != user_id);
         Ok(())
+    }
+}
+
+#[async_trait]
+impl PasskeyStore for MemoryStore {
+    async fn add_passkey(
+        &self,
+        user_id: &UserId,
+        side: &Side,
+        passkey: &Passkey,
+        patch: &UserPatch,
+    ) -> Result<PasskeyAdded, StoreError> {
+        let mut s = self.write();
+        let claim = (side.key(), passkey.credential_id.clone());
+        let Some(u) = s.users.get(user_id) else {
+            return Ok(PasskeyAdded::Ended);
+        };
+        if !patch.stamp_holds(u) {
+            return Ok(match patch.written_over(u) {
+                true => PasskeyAdded::Done,
+                false => PasskeyAdded::Ended,
+            });
+        }
+        if s.credentials.contains_key(&claim) {
+            return Ok(PasskeyAdded::Taken);
+        }
+        if u.passkeys.len() >= MAX_PER_USER {
+            return Ok(PasskeyAdded::Full);
+        }
+        s.credentials.insert(claim, user_id.clone());
+        let u = s.users.get_mut(user_id).ok_or(StoreError::NotFound)?;
+        patch.apply(u);
+        u.passkeys.push(passkey.clone());
+        Ok(PasskeyAdded::Done)
+    }
+
+    async fn rename_passkey(
+        &self,
+        user_id: &UserId,
+        passkey_id: &PasskeyId,
+        name: &str,
+    ) -> Result<bool, StoreError> {
+        let mut s = self.write();
+        let Some(p) = s
+            .users
+            .get_mut(user_id)
+            .and_then(|u| u.passkeys.iter_mut().find(|p| p.id == *passkey_id))
+        else {
+            return Ok(false);
+        };
+        p.name = name.to_string();
+        Ok(true)
+    }
+
+    async fn remove_passkey(
+        &self,
+        user_id: &UserId,
+        side: &Side,
+        passkey: &Passkey,
+        patch: &UserPatch,
+    ) -> Result<bool, StoreError> {
+        let mut s = self.write();
+        let Some(u) = s.users.get_mut(user_id) else {
+            return Ok(false);
+        };
+        if !patch.stamp_holds(u) {
+            return Ok(patch.written_over(u));
+        }
+        if !u.passkeys.iter().any(|p| p.id == passkey.id) {
+            return Ok(false);
+        }
+        patch.apply(u);
+        u.passkeys.retain(|p| p.id != passkey.id);
+        s.credentials
+            .remove(&(side.key(), passkey.credential_id.clone()));
+        Ok(true)
+    }
+
+    async fn credential_owner(
+        &self,
+        side: &Side,
+        credential_id: &str,
+    ) -> Result<Option<UserId>, StoreError> {
+        Ok(self
+            .read()
+            .credentials
+            .get(&(side.key(), credential_id.to_string()))
+            .cloned())
+    }
+
+    async fn forget_credentials(
+        &self,
+        side: &Side,
+        credential_ids: &[String],
+    ) -> Result<(), StoreError> {
+        let mut s = self.write();
+        for id in credential_ids {
+            s.credentials.remove(&(side.key(), id.clone()));
+        }
+        Ok(())
+    }
+
+    async fn put_ceremony(&self, ceremony: &Ceremony) -> Result<(), StoreError> {
+        self.write()
+            .ceremonies
+            .insert(ceremony.id.clone(), (ceremony.clone(), None));
+        Ok(())
+    }
+
+    async fn take_ceremony(
+        &self,
+        id: &CeremonyId,
+        taker: &AttemptId,
+        now: Timestamp,
+    ) -> Result<Option<Ceremony>, StoreError> {
+        let mut s = self.write();
+        let Some((ceremony, taken_by)) = s.ceremonies.get_mut(id) else {
+            return Ok(None);
+        };
+        if ceremony.expires_at <= now || taken_by.as_ref().is_some_and(|t| t != taker) {
+            return Ok(None);
+        }
+        *taken_by = Some(taker.clone());
+        Ok(Some(ceremony.clone()))
     }
 }

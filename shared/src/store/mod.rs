@@ -73,8 +73,9 @@ use crate::clock::Timestamp;
 use crate::codes::{CodePurpose, PendingCode};
 use crate::devices::Device;
 use crate::email::Email;
-use crate::ids::{AttemptId, DeviceId, SessionId, SignInId, UserId};
+use crate::ids::{AttemptId, CeremonyId, DeviceId, PasskeyId, SessionId, SignInId, UserId};
 use crate::lockout::LockoutPolicy;
+use crate::passkeys::{Asserted, Ceremony, Passkey};
 use crate::phone::PhoneNumber;
 use crate::policy::{Behaviour, TwoFactorSettings};
 use crate::sessions::Session;
@@ -244,6 +245,10 @@ pub enum Spend<'a> {
     RecoveryCode(&'a str),
     /// The pending emailed or texted code, deleted if its hash is still this.
     Code(CodePurpose, &'a str),
+    /// A passkey's assertion: its new counter, backup state and last use, written
+    /// only while the passkey is still the user's and still holds the counter the
+    /// assertion was judged against (two assertions racing with one counter: one wins).
+    Passkey(&'a Asserted),
 }
 
 /// A right answer, written as one conditional write that holds only while the
@@ -628,14 +633,102 @@ pub trait SessionStore: Send + Sync {
     async fn end_sessions(&self, user_id: &UserId) -> Result<(), StoreError>;
 }
 
+/// What adding a passkey did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasskeyAdded {
+    /// Added (or added by an earlier try of the same write).
+    Done,
+    /// Refused: the credential is already enrolled on an account of the side.
+    Taken,
+    /// Refused: the account has [`crate::passkeys::MAX_PER_USER`] passkeys.
+    Full,
+    /// Refused: the user's stamp is no longer the one the request was made under,
+    /// or there is no such user.
+    Ended,
+}
+
+/// Passkeys and WebAuthn ceremonies (see [`crate::passkeys`]). A user's passkeys
+/// live in its own record (read with it, counted with its lockout, spent by
+/// [`Spend::Passkey`] in the same write as a success); each credential id is also
+/// claimed in its side, so that a passwordless sign-in finds its user without a scan
+/// and no credential belongs to two accounts of a side.
+#[async_trait]
+pub trait PasskeyStore: Send + Sync {
+    /// Adds `passkey` to the user's and claims its credential id in `side`, with
+    /// `patch` (a new stamp, written [`UserPatch::under_stamp`] the request's), in
+    /// one write.
+    async fn add_passkey(
+        &self,
+        user_id: &UserId,
+        side: &Side,
+        passkey: &Passkey,
+        patch: &UserPatch,
+    ) -> Result<PasskeyAdded, StoreError>;
+    /// Renames one; `false` if the user has no such passkey.
+    async fn rename_passkey(
+        &self,
+        user_id: &UserId,
+        passkey_id: &PasskeyId,
+        name: &str,
+    ) -> Result<bool, StoreError>;
+    /// Removes one and frees its credential id, with `patch` (as for
+    /// [`PasskeyStore::add_passkey`]), in one write; `false` if the user no longer has
+    /// it or the stamp moved.
+    async fn remove_passkey(
+        &self,
+        user_id: &UserId,
+        side: &Side,
+        passkey: &Passkey,
+        patch: &UserPatch,
+    ) -> Result<bool, StoreError>;
+    /// The user whose passkey has this credential id (base64url) in `side`.
+    async fn credential_owner(
+        &self,
+        side: &Side,
+        credential_id: &str,
+    ) -> Result<Option<UserId>, StoreError>;
+    /// Frees credential ids whose passkeys a user no longer has (an administrator's
+    /// reset empties them with the user's other factors).
+    async fn forget_credentials(
+        &self,
+        side: &Side,
+        credential_ids: &[String],
+    ) -> Result<(), StoreError>;
+    /// Stores a ceremony in flight.
+    async fn put_ceremony(&self, ceremony: &Ceremony) -> Result<(), StoreError>;
+    /// Takes a ceremony, once: one conditional write marks it taken by `taker`.
+    /// `None` when there is none, it expired by `now`, or another taker has it; a
+    /// retry by the same taker (a write whose answer was lost) gets it again.
+    async fn take_ceremony(
+        &self,
+        id: &CeremonyId,
+        taker: &AttemptId,
+        now: Timestamp,
+    ) -> Result<Option<Ceremony>, StoreError>;
+}
+
 /// Everything a store holds.
 pub trait Store:
-    UserStore + TenantStore + CodeStore + ThrottleStore + DeviceStore + SessionStore + EventStore
+    UserStore
+    + TenantStore
+    + CodeStore
+    + ThrottleStore
+    + DeviceStore
+    + SessionStore
+    + PasskeyStore
+    + EventStore
 {
 }
 
 impl<
-    T: UserStore + TenantStore + CodeStore + ThrottleStore + DeviceStore + SessionStore + EventStore,
+    T: UserStore
+        + TenantStore
+        + CodeStore
+        + ThrottleStore
+        + DeviceStore
+        + SessionStore
+        + PasskeyStore
+        + EventStore,
 > Store for T
 {
 }

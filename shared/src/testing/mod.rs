@@ -30,6 +30,7 @@ pub fn service_endpoint(var: &str) -> Option<String> {
 }
 
 pub mod access_keys;
+pub mod authenticator;
 pub mod client;
 pub mod fixtures;
 pub mod world;
@@ -87,8 +88,22 @@ pub fn core_over(store: Arc<dyn Store>, clock: Arc<dyn Clock>, mut config: Confi
         .token_names
         .issuer
         .get_or_insert_with(|| TEST_ISSUER.to_string());
+    config.webauthn.get_or_insert_with(test_relying_party);
     Core::new(store, clock, config, keys)
 }
+
+/// The relying party of test cores: passkeys for [`TEST_ORIGIN`], as the software
+/// authenticator (`authenticator`) answers from it.
+pub fn test_relying_party() -> crate::passkeys::RpConfig {
+    crate::passkeys::RpConfig {
+        rp_id: "twofa.test".into(),
+        rp_name: "twofa tests".into(),
+        origins: vec![TEST_ORIGIN.into()],
+    }
+}
+
+/// The page test clients use passkeys from.
+pub const TEST_ORIGIN: &str = "https://twofa.test";
 
 /// A core of another deployment: its own store and keys, its access tokens signed
 /// with [`access_keys::OTHER_ACCESS_KEY`]. What it signs, no test core accepts.

@@ -12,9 +12,14 @@ use twofa::api::{Request, Response};
 use twofa::app::Core;
 use twofa::codes::{CodePurpose, PendingCode, code_hash};
 use twofa::devices::Device;
+use twofa::flows::passkey::start_ceremony;
+use twofa::ids::PasskeyId;
+use twofa::passkeys::{Passkey, Purpose};
 use twofa::policy::{Behaviour, TwoFactorSettings};
 use twofa::side::Side;
 use twofa::tenant::Tenant;
+use twofa::testing::TEST_ORIGIN;
+use twofa::testing::authenticator::SoftAuthenticator;
 use twofa::tokens::{NewToken, TokenKind};
 use twofa::user::{Authenticator, Role, User, UserPatch};
 
@@ -23,6 +28,8 @@ const EVENT_USER_ID: &str = "6f1c5a3e-2b7d-4c9a-9e1f-0d3b8a7c5e21";
 const EVENT_DEVICE_ID: &str = "Xq7b2LmP9vRt";
 /// The session id in events/account-sessions-end.json.
 const EVENT_SESSION_ID: &str = "Zk3pQ7wR2xYt8bNc";
+/// The passkey id in events/account-passkeys-rename.json and -remove.json.
+const EVENT_PASSKEY_ID: &str = "Qm4xT8vYp2Lk";
 /// The code the verify-code events carry.
 const EVENT_CODE: &str = "492817";
 const JANE: &str = "jane.doe@example.com";
@@ -77,6 +84,49 @@ impl World {
             },
         )
         .await
+    }
+
+    /// `user` with a passkey enrolled (as the finish of an enrolment stores it) and
+    /// the authenticator that holds it.
+    async fn passkey(&self, user: &User) -> (User, PasskeyId, SoftAuthenticator) {
+        let rp = self
+            .core()
+            .passkeys
+            .as_ref()
+            .expect("test cores have passkeys");
+        let mut device = SoftAuthenticator::new(TEST_ORIGIN);
+        let (options, state) = rp
+            .start_registration(&user.id, user.email.as_str(), &[])
+            .expect("creation options");
+        let credential = device
+            .register(&options)
+            .expect("the authenticator answers");
+        let enrolled = rp
+            .finish_registration(&state, &credential)
+            .expect("the relying party accepts it");
+        let passkey = Passkey {
+            id: PasskeyId::random().expect("randomness"),
+            credential_id: enrolled.credential_id,
+            name: "Laptop".into(),
+            created_at: self.core().now(),
+            last_used_at: None,
+            backed_up: enrolled.backed_up,
+            counter: enrolled.counter,
+            credential: enrolled.credential,
+        };
+        self.core()
+            .store
+            .add_passkey(&user.id, &user.side, &passkey, &UserPatch::default())
+            .await
+            .expect("storing the passkey");
+        let user = self
+            .core()
+            .store
+            .user(&user.id)
+            .await
+            .expect("the store answers")
+            .expect("the user");
+        (user, passkey.id, device)
     }
 
     /// A password sign-in of `user`'s: a new session and its tokens.
@@ -443,6 +493,92 @@ impl World {
                         ..Default::default()
                     },
                     200,
+                )
+            }
+            "passkeys-sign-in.json" => (Setup::default(), 200),
+            "passkeys-sign-in-finish.json" => {
+                let (_, _, mut device) = self.passkey(&self.jane().await).await;
+                let rp = self.core().passkeys.as_ref().expect("passkeys");
+                let (options, state) = rp.start_sign_in().expect("request options");
+                let started = start_ceremony(
+                    self.core(),
+                    Purpose::SignIn { side: Side::Host },
+                    options,
+                    state,
+                )
+                .await
+                .expect("a ceremony");
+                let credential = device.assert(&started.options).expect("an assertion");
+                (
+                    Setup {
+                        body: vec![
+                            ("ceremony_id", json!(started.ceremony_id)),
+                            ("credential", credential),
+                        ],
+                        ..Default::default()
+                    },
+                    200,
+                )
+            }
+            "account-passkeys-register.json" | "account-passkeys-list.json" => {
+                let jane = self.jane().await;
+                (
+                    Setup {
+                        bearer: Some(self.access(&jane, None).await),
+                        ..Default::default()
+                    },
+                    200,
+                )
+            }
+            "account-passkeys-register-finish.json" => {
+                let jane = self.jane().await;
+                let signed_in = self.sign_in(&jane).await;
+                let session = self
+                    .core()
+                    .tokens
+                    .verify(TokenKind::Access, &signed_in.access_token, now)
+                    .expect("a token of ours")
+                    .sid
+                    .expect("a session");
+                let rp = self.core().passkeys.as_ref().expect("passkeys");
+                let (options, state) = rp
+                    .start_registration(&jane.id, jane.email.as_str(), &[])
+                    .expect("creation options");
+                let purpose = Purpose::Register {
+                    user_id: jane.id.clone(),
+                    session,
+                };
+                let started = start_ceremony(self.core(), purpose, options, state)
+                    .await
+                    .expect("a ceremony");
+                let credential = SoftAuthenticator::new(TEST_ORIGIN)
+                    .register(&started.options)
+                    .expect("the authenticator answers");
+                (
+                    Setup {
+                        bearer: Some(signed_in.access_token),
+                        body: vec![
+                            ("ceremony_id", json!(started.ceremony_id)),
+                            ("credential", credential),
+                        ],
+                        ..Default::default()
+                    },
+                    201,
+                )
+            }
+            "account-passkeys-rename.json" | "account-passkeys-remove.json" => {
+                let (jane, id, _) = self.passkey(&self.jane().await).await;
+                (
+                    Setup {
+                        bearer: Some(self.access(&jane, None).await),
+                        path_ids: vec![(EVENT_PASSKEY_ID, id.into())],
+                        ..Default::default()
+                    },
+                    if event == "account-passkeys-rename.json" {
+                        200
+                    } else {
+                        204
+                    },
                 )
             }
             other => panic!("events/{other} has no expectation here: add one"),

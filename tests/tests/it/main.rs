@@ -15,6 +15,7 @@ mod fault_proxy;
 mod faults;
 mod forgot_timing;
 mod module_map;
+mod passkeys;
 mod permissions;
 mod policy;
 mod policy_cache_measure;

@@ -48,6 +48,19 @@ fn routes() -> Vec<(&'static str, &'static str, Value)> {
         ("POST", "/account/forget-browser", json!(null)),
         ("GET", "/account/devices", json!(null)),
         ("DELETE", "/account/devices/{device_id}", json!(null)),
+        ("POST", "/account/passkeys/register", json!(null)),
+        (
+            "POST",
+            "/account/passkeys/register/finish",
+            json!({"ceremony_id": "c1", "credential": {}}),
+        ),
+        ("GET", "/account/passkeys", json!(null)),
+        (
+            "PATCH",
+            "/account/passkeys/{passkey_id}",
+            json!({"name": "Laptop"}),
+        ),
+        ("DELETE", "/account/passkeys/{passkey_id}", json!(null)),
         ("GET", "/account/sessions", json!(null)),
         ("DELETE", "/account/sessions/{session_id}", json!(null)),
         (
@@ -76,6 +89,7 @@ fn path_for(pattern: &str, tenant: &str, user: &User) -> String {
         .replace("{user_id}", &user.id)
         .replace("{device_id}", "d1")
         .replace("{session_id}", "s1")
+        .replace("{passkey_id}", "p1")
 }
 
 #[test]
@@ -177,13 +191,15 @@ async fn every_route_refuses_an_access_token_issued_before_the_security_stamp_ch
 }
 
 #[tokio::test]
-async fn a_setup_token_opens_only_authenticator_enrolment() {
+async fn a_setup_token_opens_only_enrolment_of_a_first_factor() {
     let w = World::new().await;
     let setup = w.setup_token(&w.host_admin);
     for (method, pattern, body) in routes() {
         let path = path_for(pattern, "acme", &w.host_user);
         let r = w.settings(method, &path, body.clone(), Some(&setup)).await;
-        let enrolment = pattern.starts_with("/account/authenticator") && method == "POST";
+        let enrolment = (pattern.starts_with("/account/authenticator")
+            || pattern.starts_with("/account/passkeys/register"))
+            && method == "POST";
         assert_eq!(
             r.error.as_str() == "unauthorized",
             !enrolment,
@@ -233,12 +249,12 @@ async fn admin_routes_answer_each_role_as_the_contract_says() {
         (4, [403, 403, 200]),
         (5, [403, 200, 200]),
         (6, [403, 200, 200]),
-        (20, [403, 200, 200]),
-        (21, [403, 200, 200]),
-        (22, [403, 200, 200]),
-        (23, [403, 204, 204]),
-        (24, [403, 204, 204]),
+        (25, [403, 200, 200]),
         (26, [403, 200, 200]),
+        (27, [403, 200, 200]),
+        (28, [403, 204, 204]),
+        (29, [403, 204, 204]),
+        (31, [403, 200, 200]),
     ];
     let all = routes();
     for (i, statuses) in expected {

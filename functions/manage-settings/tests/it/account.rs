@@ -59,8 +59,9 @@ async fn the_account_view_shows_policy_providers_with_masked_hints_and_recovery_
         json!({
             "behaviour": "optional", "decided_by": "user", "enabled": false, "can_change": true,
             "remember_browser_allowed": true,
-            "allowed_providers": ["authenticator", "email", "sms"],
+            "allowed_providers": ["passkey", "authenticator", "email", "sms"],
             "providers": {
+                "passkey": {"count": 0, "allowed": true},
                 "authenticator": {"enabled": false, "allowed": true},
                 "email": {"hint": "a***@acme.example", "confirmed": true, "allowed": true},
                 "sms": {"hint": "+1*******0100", "confirmed": true, "allowed": true}

@@ -9,7 +9,7 @@ use serde_json::json;
 use support::{PASSWORD, World};
 use twofa::policy::{Behaviour, TwoFactorSettings};
 
-const DEFAULTS: &str = r#"{"behaviour":"optional","users_can_change":true,"remember_browser":true,"allowed_providers":["authenticator","email","sms"]}"#;
+const DEFAULTS: &str = r#"{"behaviour":"optional","users_can_change":true,"remember_browser":true,"allowed_providers":["passkey","authenticator","email","sms"]}"#;
 
 fn defaults() -> serde_json::Value {
     serde_json::from_str(DEFAULTS).unwrap()
@@ -51,7 +51,7 @@ async fn a_partial_put_changes_only_the_fields_sent_and_answers_the_whole_settin
     assert_eq!(r.status, 200);
     assert_eq!(
         r.body,
-        json!({"behaviour":"optional","users_can_change":true,"remember_browser":false,"allowed_providers":["authenticator","email","sms"],"stranded_users":0})
+        json!({"behaviour":"optional","users_can_change":true,"remember_browser":false,"allowed_providers":["passkey","authenticator","email","sms"],"stranded_users":0})
     );
     let r = w
         .settings(
@@ -921,7 +921,7 @@ async fn every_settings_or_feature_change_leaves_an_audit_line_with_actor_side_a
             audit[1],
             &w.acme_admin.id,
             "t:acme",
-            "allowed_providers: authenticator,email,sms -> email",
+            "allowed_providers: passkey,authenticator,email,sms -> email",
         ),
         (
             audit[2],

@@ -1,8 +1,8 @@
 //! The use cases a handler drives through the [`Core`](crate::app::Core): a password
 //! or code attempt ([`attempt`]), a user's sessions and tokens ([`session`]), a
 //! session's refresh and revocation ([`refresh`]), the
-//! sign-in a two-factor token carries on ([`sign_in`]) and the read of a side's
-//! policy ([`side`]).
+//! sign-in a two-factor token carries on ([`sign_in`]), the read of a side's
+//! policy ([`side`]) and a WebAuthn ceremony's two halves ([`passkey`]).
 //!
 //! The layer between the domain and the HTTP edge (docs/development.md, "Module
 //! map"): the code here needs the store, the clock, the keys and the settings
@@ -12,6 +12,7 @@
 //! ApiError` in `api/error.rs`).
 
 pub mod attempt;
+pub mod passkey;
 pub mod refresh;
 pub mod session;
 pub mod side;
@@ -70,4 +71,12 @@ pub enum FlowError {
     /// A token could not be signed.
     #[error(transparent)]
     Token(#[from] TokenError),
+    /// Passkeys are not configured, or the side does not allow them (HTTP 400
+    /// `provider_unavailable`).
+    #[error("passkeys are not available here")]
+    PasskeysOff,
+    /// A ceremony that is unknown, expired, finished already or another caller's
+    /// (HTTP 400 `invalid_ceremony`).
+    #[error("no such ceremony in flight for this caller")]
+    InvalidCeremony,
 }

@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem};
 use super::DynamoStore;
 use super::item::Update;
 use super::item::{self, Item, Reader, attr, keys, n, s};
+use super::passkeys::spend_passkey;
 use super::request::{UpdateCall, Updated, built, is_condition_failure};
 use super::users::{patch_update, under_stamp, user_from};
 use crate::clock::Timestamp;
@@ -373,7 +374,7 @@ fn success_call(
             .with_value("expected_enabled", AttributeValue::Bool(a.enabled));
         condition.push_str(" AND #authenticator.#sealed_key = :expected_sealed_key AND #authenticator.#enabled = :expected_enabled");
     }
-    (u, condition) = spend_in_update(&success.spend, u, condition);
+    (u, condition) = spend_in_update(&success.spend, u, condition, now);
     UpdateCall::new(item::key(keys::user_pk(id), keys::USER_SK), u)
         .when(condition)
         .old_on_refusal()
@@ -381,8 +382,14 @@ fn success_call(
 
 /// What spending a TOTP step or a recovery code adds to the user's update (an
 /// emailed or texted code is its own item, deleted beside it).
-fn spend_in_update(spend: &Spend<'_>, u: Update, mut condition: String) -> (Update, String) {
+fn spend_in_update(
+    spend: &Spend<'_>,
+    u: Update,
+    mut condition: String,
+    now: Timestamp,
+) -> (Update, String) {
     let u = match spend {
+        Spend::Passkey(asserted) => spend_passkey(asserted, u, &mut condition, now),
         Spend::Nothing | Spend::Code(..) => u,
         Spend::TotpStep(step) => {
             condition.push_str(

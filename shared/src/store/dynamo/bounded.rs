@@ -74,13 +74,13 @@ impl DynamoStore {
             .iter()
             .map(|(_, _, i)| i.clone())
             .collect();
-        self.delete_items(kind, &oldest).await
+        self.delete_items(kind.what, &oldest).await
     }
 
-    /// Deletes these items (by their keys) in batches of 25.
+    /// Deletes these items (by their keys) in batches of 25; `what` names them in errors.
     pub(super) async fn delete_items(
         &self,
-        kind: &Bounded,
+        what: &'static str,
         items: &[Item],
     ) -> Result<(), StoreError> {
         for chunk in items.chunks(25) {
@@ -102,7 +102,7 @@ impl DynamoStore {
                         .build())
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
-            self.batch_write(requests, kind.what).await?;
+            self.batch_write(requests, what).await?;
         }
         Ok(())
     }

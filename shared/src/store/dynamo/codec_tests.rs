@@ -47,6 +47,16 @@ fn user() -> User {
         pending_sign_in: Some("sid".into()),
         created_at: 1,
         second_factor_lost: true,
+        passkeys: vec![crate::passkeys::Passkey {
+            id: "pk-1".into(),
+            credential_id: "Y3JlZA".into(),
+            name: "Laptop".into(),
+            created_at: 2,
+            last_used_at: Some(3),
+            backed_up: true,
+            counter: 4,
+            credential: "{}".into(),
+        }],
     }
 }
 
@@ -62,6 +72,7 @@ pub(super) fn a_user_survives_the_round_trip_through_an_item() {
         lockout_end: None,
         pending_sign_in: None,
         roles: vec![],
+        passkeys: vec![],
         ..u
     };
     let item = user_item(&bare);
@@ -267,7 +278,7 @@ pub(super) fn a_session_survives_the_round_trip_and_is_swept_a_day_after_it_expi
     let mut unknown = i.clone();
     unknown.insert(
         "amr".into(),
-        aws_sdk_dynamodb::types::AttributeValue::L(vec![s("hwk")]),
+        aws_sdk_dynamodb::types::AttributeValue::L(vec![s("mfa")]),
     );
     assert!(matches!(
         session_from(&unknown),

@@ -123,7 +123,7 @@ impl DeviceStore for DynamoStore {
 
     async fn delete_devices(&self, user_id: &UserId) -> Result<(), StoreError> {
         let items = self.bounded_items(&DEVICES, user_id).await?;
-        self.delete_items(&DEVICES, &items).await
+        self.delete_items(DEVICES.what, &items).await
     }
 
     async fn touch_device(

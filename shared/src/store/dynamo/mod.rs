@@ -9,6 +9,9 @@
 //! | pending code | `USER#<id>` | `CODE#<purpose>` | |
 //! | remembered browser | `USER#<id>` | `DEVICE#<device_id>` | |
 //! | signed-in session | `USER#<id>` | `SESSION#<session_id>` | |
+//! | passkeys | the user item's map `passkeys` (by passkey id) | | |
+//! | passkey credential claim (→ `user_id`, `passkey_id`) | `CREDENTIAL#<scope key>#<credential id, base64url>` | `CREDENTIAL` | |
+//! | WebAuthn ceremony in flight (purpose, state, `taken_by`) | `CEREMONY#<ceremony id>` | `CEREMONY` | |
 //! | security event | `USER#<id>` | `EVENT#<at, 12 digits>#<event_id>` | `EVENTS#<scope key>` / `<at>#<event_id>` |
 //! | email uniqueness (→ `user_id`, a copy of `password_hash`) | `EMAIL#<scope key>#<lower-case email>` | `EMAIL` | |
 //! | unknown email's failure counter | `GUESS#<keyed hash of scope and email>` | `GUESS` | |
@@ -28,7 +31,7 @@
 //! One module per record kind, each with its item codec and its port's
 //! implementation: [`users`] (user and email items, the one mapping of a
 //! `UserPatch` to attributes), [`attempts`] (the lockout writes: slot, lock,
-//! success), [`codes`], [`devices`], [`sessions`], [`events`], [`tenants`] (tenants, the
+//! success), [`codes`], [`devices`], [`sessions`], [`passkeys`] (passkeys, credential claims, ceremonies), [`events`], [`tenants`] (tenants, the
 //! listing, the host item), [`limits`] (send windows). [`settings`] holds the
 //! settings and lockout values as attributes and the per-field settings change;
 //! [`item`] the keys, the attribute names, typed reads and the update-expression
@@ -264,6 +267,7 @@ mod devices;
 mod events;
 mod item;
 mod limits;
+mod passkeys;
 mod request;
 mod sessions;
 mod settings;

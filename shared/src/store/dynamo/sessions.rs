@@ -245,7 +245,7 @@ impl SessionStore for DynamoStore {
     async fn end_sessions(&self, user_id: &UserId) -> Result<(), StoreError> {
         for _ in 0..END_ALL_ROUNDS {
             let items = self.bounded_items(&SESSIONS, user_id).await?;
-            self.delete_items(&SESSIONS, &items).await?;
+            self.delete_items(SESSIONS.what, &items).await?;
             // A read cut at the limit may have left some behind: read again.
             if items.len() < READ_LIMIT {
                 break;

@@ -12,6 +12,7 @@ use super::item::Update;
 use super::item::{
     self, Item, Reader, SIDE_PK, SIDE_SK, attr, corrupt, key, keys, n, s, single_key, string_set,
 };
+use super::passkeys::{PASSKEYS, passkeys_from, passkeys_value};
 use super::request::{PageQuery, side_page_key};
 use crate::clock::Timestamp;
 use crate::side::Side;
@@ -45,6 +46,7 @@ pub fn user_item(u: &User) -> Item {
         pending_sign_in: Some(u.pending_sign_in.clone()),
         reset_failures: false,
         second_factor_lost: Some(u.second_factor_lost),
+        passkeys: Some(u.passkeys.clone()),
         expected_stamp: None,
     };
     for (name, v) in patch_attributes(&whole) {
@@ -117,6 +119,7 @@ pub fn user_from(i: &Item) -> Result<User, StoreError> {
         pending_sign_in: r.opt_s(attr::PENDING_SIGN_IN)?.map(SignInId::from),
         created_at: r.n(attr::CREATED_AT)?,
         second_factor_lost: r.bool(attr::SECOND_FACTOR_LOST)?,
+        passkeys: passkeys_from(i)?,
     })
 }
 
@@ -180,6 +183,11 @@ fn patch_attributes(p: &UserPatch) -> Vec<(&'static str, Option<AttributeValue>)
     field(
         attr::SECOND_FACTOR_LOST,
         flag(&p.second_factor_lost).map(Some),
+    );
+    // Always a map, empty too: an added passkey is set as a path inside it.
+    field(
+        PASSKEYS,
+        p.passkeys.as_ref().map(|v| Some(passkeys_value(v))),
     );
     if p.reset_failures {
         field(attr::FAILED_COUNT, Some(Some(n(0))));

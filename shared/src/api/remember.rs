@@ -2,20 +2,25 @@
 //! expiry and the user's security stamp, so it can be listed, revoked, and dies with
 //! any change of the user's security settings.
 
-use twofa::api::{ApiError, Request, user_agent};
-use twofa::app::Core;
-use twofa::devices::{Device, device_token_hash, new_device_token};
-use twofa::senders::{EmailSender, notify};
-use twofa::tokens::remember_cookie;
-use twofa::user::User;
+use super::{ApiError, Request, user_agent};
+use crate::app::Core;
+use crate::devices::{Device, device_token_hash, new_device_token};
+use crate::senders::{EmailSender, notify};
+use crate::tokens::remember_cookie;
+use crate::user::User;
 
 /// A browser just remembered: the token for the body and its `Set-Cookie` value.
 pub struct Remembered {
-    pub device_id: twofa::ids::DeviceId,
+    /// The remembered browser's id.
+    pub device_id: crate::ids::DeviceId,
+    /// The device token, for a client that keeps it itself.
     pub token: String,
+    /// The `Set-Cookie` value that keeps it in the browser.
     pub cookie: String,
 }
 
+/// Remembers the browser `req` came from for `user` (a sign-in that proved both
+/// factors just ended), and tells the user by email.
 pub async fn remember(
     core: &Core,
     email: &dyn EmailSender,

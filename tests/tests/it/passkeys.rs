@@ -1,0 +1,395 @@
+//! Passkeys over HTTP (API.md v1.2), on the embedded store and on DynamoDB Local
+//! behind the template's permissions, with the software authenticator
+//! (`twofa::testing::authenticator`) in place of a browser: enrolment, passwordless
+//! sign-in, a passkey as the second factor, and the refusals a relying party owes:
+//! a replayed or raced ceremony, no user verification, a bad signature, another
+//! origin or RP ID, a counter that went backwards, an unknown or removed credential,
+//! a side that turned passkeys off. Every refusal of a passwordless sign-in answers
+//! alike, whether the credential is known or not.
+
+use base64::Engine;
+use e2e::{AppOptions, Backend, Client, Reply, TestApp, spawn_app};
+use serde_json::{Value, json};
+use twofa::testing::TEST_ORIGIN;
+use twofa::testing::authenticator::SoftAuthenticator;
+use twofa::testing::fixtures::PASSWORD;
+
+fn claims(access_token: &str) -> Value {
+    let payload = access_token.split('.').nth(1).expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("JSON claims")
+}
+
+fn access(r: &Reply) -> String {
+    r.body["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("an access token: {:?}", r.body))
+        .to_string()
+}
+
+async fn signed_in_user(app: &TestApp, email: &str) -> String {
+    let r = app
+        .register(&json!({"email": email, "password": PASSWORD}))
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let r = app.sign_in(email, PASSWORD).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    access(&r)
+}
+
+/// Enrols a passkey from `device` on the account `token` signs in; answers the
+/// finish's reply (201 with a fresh token when it worked).
+async fn enrol(app: &TestApp, token: &str, device: &mut SoftAuthenticator, name: &str) -> Reply {
+    let started = app
+        .post("/account/passkeys/register", &json!({}), Some(token))
+        .await;
+    assert_eq!(started.status, 200, "{:?}", started.body);
+    let credential = device
+        .register(&started.body["options"])
+        .expect("the authenticator answers");
+    app.post(
+        "/account/passkeys/register/finish",
+        &json!({"ceremony_id": started.body["ceremony_id"], "credential": credential, "name": name}),
+        Some(token),
+    )
+    .await
+}
+
+/// A passwordless ceremony's start and the device's answer to it.
+async fn passwordless_answer(app: &TestApp, device: &mut SoftAuthenticator) -> Value {
+    let started = app.post("/passkeys/sign-in", &json!({}), None).await;
+    assert_eq!(started.status, 200, "{:?}", started.body);
+    let options = &started.body["options"];
+    assert_eq!(options["userVerification"], "required");
+    assert!(
+        options["allowCredentials"]
+            .as_array()
+            .is_none_or(|a| a.is_empty()),
+        "a passwordless ceremony names no credential: {options}"
+    );
+    let credential = device.assert(options).expect("the authenticator answers");
+    json!({"ceremony_id": started.body["ceremony_id"], "credential": credential})
+}
+
+async fn finish_passwordless(app: &TestApp, body: &Value) -> Reply {
+    app.post("/passkeys/sign-in/finish", body, None).await
+}
+
+async fn enrolment_and_passwordless_sign_in(app: &TestApp) {
+    let token = signed_in_user(app, "pk-ada@example.com").await;
+    let mut device = SoftAuthenticator::new(TEST_ORIGIN);
+    let added = enrol(app, &token, &mut device, "Ada's laptop").await;
+    assert_eq!(added.status, 201, "{:?}", added.body);
+    assert_eq!(added.body["name"], "Ada's laptop");
+    assert_eq!(added.body["backed_up"], false);
+    // A new factor changes the stamp: the old token is done, the fresh one goes on.
+    assert_eq!(app.get("/account/passkeys", Some(&token)).await.status, 401);
+    let fresh = access(&added);
+    let listed = app.get("/account/passkeys", Some(&fresh)).await;
+    assert_eq!(listed.status, 200);
+    assert_eq!(listed.body.as_array().map(Vec::len), Some(1));
+    assert_eq!(listed.body[0]["passkey_id"], added.body["passkey_id"]);
+    assert!(listed.body[0]["last_used_at"].is_null());
+
+    let body = passwordless_answer(app, &mut device).await;
+    let r = finish_passwordless(app, &body).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["status"], "signed_in");
+    assert!(r.body["refresh_token"].as_str().is_some());
+    let c = claims(&access(&r));
+    assert_eq!(c["acr"], "aal2");
+    assert_eq!(c["amr"], json!(["hwk", "mfa"]));
+
+    // The same answer again: the ceremony worked once.
+    let again = finish_passwordless(app, &body).await;
+    assert_eq!(
+        (again.status, again.error.as_str()),
+        (401, "invalid_credentials")
+    );
+
+    let listed = app.get("/account/passkeys", Some(&fresh)).await;
+    assert!(listed.body[0]["last_used_at"].as_i64().is_some());
+}
+
+async fn two_finishes_of_one_ceremony_sign_in_once(app: &TestApp) {
+    let token = signed_in_user(app, "pk-race@example.com").await;
+    let mut device = SoftAuthenticator::new(TEST_ORIGIN);
+    assert_eq!(enrol(app, &token, &mut device, "key").await.status, 201);
+    let body = passwordless_answer(app, &mut device).await;
+    let (a, b) = tokio::join!(
+        finish_passwordless(app, &body),
+        finish_passwordless(app, &body)
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses, [200, 401], "{:?} / {:?}", a.body, b.body);
+}
+
+async fn refused_assertions_answer_alike_known_or_not(app: &TestApp) {
+    let token = signed_in_user(app, "pk-refuse@example.com").await;
+    let mut device = SoftAuthenticator::new(TEST_ORIGIN);
+    assert_eq!(enrol(app, &token, &mut device, "key").await.status, 201);
+
+    let mut refusals = Vec::new();
+    // No user verification where it is required.
+    let mut no_uv = device.clone();
+    no_uv.set_user_verified(false);
+    refusals.push(("no user verification", no_uv));
+    let mut bogus = device.clone();
+    bogus.corrupt_next_signature();
+    refusals.push(("a bad signature", bogus));
+    let mut elsewhere = device.clone();
+    elsewhere.set_client_origin("https://evil.example");
+    refusals.push(("another origin", elsewhere));
+    let mut other_rp = device.clone();
+    other_rp.set_rp_id_hash_of("evil.example");
+    refusals.push(("another RP ID", other_rp));
+    let mut bodies = Vec::new();
+    for (what, mut d) in refusals {
+        let body = passwordless_answer(app, &mut d).await;
+        let r = finish_passwordless(app, &body).await;
+        assert_eq!(
+            (r.status, r.error.as_str()),
+            (401, "invalid_credentials"),
+            "{what}: {:?}",
+            r.body
+        );
+        bodies.push(r.text);
+    }
+    // A credential no account holds: a device that made one but never finished enrolling.
+    let mut stranger = SoftAuthenticator::new(TEST_ORIGIN);
+    let other = signed_in_user(app, "pk-stranger@example.com").await;
+    let started = app
+        .post("/account/passkeys/register", &json!({}), Some(&other))
+        .await;
+    stranger.register(&started.body["options"]).expect("made");
+    let body = passwordless_answer(app, &mut stranger).await;
+    let r = finish_passwordless(app, &body).await;
+    assert_eq!((r.status, r.error.as_str()), (401, "invalid_credentials"));
+    assert!(
+        bodies.iter().all(|b| *b == r.text),
+        "an unknown credential is answered as a refused known one: {bodies:?} / {}",
+        r.text
+    );
+    // The refusals were counted on the account: the lock comes at the fifth.
+    let body = passwordless_answer(app, &mut device.clone().set_user_verified(false).clone()).await;
+    let r = finish_passwordless(app, &body).await;
+    assert_eq!(
+        (r.status, r.error.as_str()),
+        (423, "locked_out"),
+        "{:?}",
+        r.body
+    );
+    // Locked, the right passkey waits too.
+    let body = passwordless_answer(app, &mut device).await;
+    assert_eq!(finish_passwordless(app, &body).await.status, 423);
+}
+
+async fn a_counter_that_went_backwards_is_refused(app: &TestApp) {
+    let token = signed_in_user(app, "pk-clone@example.com").await;
+    let mut device = SoftAuthenticator::new(TEST_ORIGIN);
+    assert_eq!(enrol(app, &token, &mut device, "key").await.status, 201);
+    let mut clone = device.clone();
+    let body = passwordless_answer(app, &mut device).await;
+    assert_eq!(finish_passwordless(app, &body).await.status, 200);
+    // The clone signs with the counter the original already used.
+    let body = passwordless_answer(app, &mut clone).await;
+    let r = finish_passwordless(app, &body).await;
+    assert_eq!((r.status, r.error.as_str()), (401, "invalid_credentials"));
+    // The original goes on.
+    let body = passwordless_answer(app, &mut device).await;
+    assert_eq!(finish_passwordless(app, &body).await.status, 200);
+}
+
+async fn a_passkey_as_the_second_factor(app: &TestApp) {
+    let token = signed_in_user(app, "pk-2fa@example.com").await;
+    let mut device = SoftAuthenticator::new(TEST_ORIGIN);
+    let added = enrol(app, &token, &mut device, "key").await;
+    assert_eq!(added.status, 201);
+    let fresh = access(&added);
+    let on = app
+        .settings(
+            "PUT",
+            "/account/two-factor",
+            json!({"enabled": true}),
+            Some(&fresh),
+        )
+        .await;
+    assert_eq!(on.status, 200, "{:?}", on.body);
+
+    let login = app.sign_in("pk-2fa@example.com", PASSWORD).await;
+    assert_eq!(
+        login.body["status"], "two_factor_required",
+        "{:?}",
+        login.body
+    );
+    assert_eq!(login.body["providers"][0], "passkey");
+    let two_factor_token = login.body["two_factor_token"].clone();
+    let sent = app
+        .send_code(
+            &json!({"two_factor_token": two_factor_token, "provider": "passkey"}),
+            None,
+        )
+        .await;
+    assert_eq!(sent.status, 200, "{:?}", sent.body);
+    assert_eq!(sent.body["provider"], "passkey");
+    let allowed = &sent.body["options"]["allowCredentials"];
+    assert_eq!(allowed.as_array().map(Vec::len), Some(1), "{allowed}");
+    let credential = device.assert(&sent.body["options"]).expect("answers");
+    let body = json!({
+        "two_factor_token": two_factor_token, "provider": "passkey",
+        "ceremony_id": sent.body["ceremony_id"], "credential": credential,
+    });
+    let r = app.verify_code(&body, None).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let c = claims(&access(&r));
+    assert_eq!(c["amr"], json!(["pwd", "hwk", "mfa"]));
+    assert_eq!(c["acr"], "aal2");
+    // The same assertion again: the sign-in and its ceremony are over.
+    assert_eq!(app.verify_code(&body, None).await.status, 401);
+
+    // A bad assertion counts as a wrong code does.
+    let login = app.sign_in("pk-2fa@example.com", PASSWORD).await;
+    let two_factor_token = login.body["two_factor_token"].clone();
+    let sent = app
+        .send_code(
+            &json!({"two_factor_token": two_factor_token, "provider": "passkey"}),
+            None,
+        )
+        .await;
+    let mut bogus = device.clone();
+    bogus.corrupt_next_signature();
+    let credential = bogus.assert(&sent.body["options"]).expect("answers");
+    let r = app
+        .verify_code(
+            &json!({
+                "two_factor_token": two_factor_token, "provider": "passkey",
+                "ceremony_id": sent.body["ceremony_id"], "credential": credential,
+            }),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.error.as_str()),
+        (401, "invalid_code"),
+        "{:?}",
+        r.body
+    );
+    assert!(r.body["attempts_remaining"].as_u64().is_some());
+}
+
+async fn rename_remove_and_bad_input(app: &TestApp) {
+    let token = signed_in_user(app, "pk-manage@example.com").await;
+    let mut device = SoftAuthenticator::new(TEST_ORIGIN);
+    let added = enrol(app, &token, &mut device, "old name").await;
+    let fresh = access(&added);
+    let id = added.body["passkey_id"]
+        .as_str()
+        .expect("an id")
+        .to_string();
+    let path = format!("/account/passkeys/{id}");
+
+    for (body, field) in [
+        (json!({"name": ""}), "name"),
+        (json!({"name": "x".repeat(65)}), "name"),
+        (json!({}), ""),
+    ] {
+        let r = app.settings("PATCH", &path, body, Some(&fresh)).await;
+        assert_eq!(r.status, 400, "{:?}", r.body);
+        if !field.is_empty() {
+            assert_eq!(r.body["field"], field);
+        }
+    }
+    let r = app
+        .settings("PATCH", &path, json!({"name": "Work key"}), Some(&fresh))
+        .await;
+    assert_eq!((r.status, &r.body["name"]), (200, &json!("Work key")));
+    let r = app
+        .settings(
+            "PATCH",
+            "/account/passkeys/nope",
+            json!({"name": "x"}),
+            Some(&fresh),
+        )
+        .await;
+    assert_eq!(r.status, 404);
+
+    // Finishing with no ceremony, a stranger's ceremony id, or a credential that is
+    // not one: 4xx, nothing enrolled.
+    for body in [
+        json!({"credential": {}}),
+        json!({"ceremony_id": "unknown", "credential": {"id": "x"}}),
+        json!({"ceremony_id": 7, "credential": {}}),
+    ] {
+        let r = app
+            .post("/account/passkeys/register/finish", &body, Some(&fresh))
+            .await;
+        assert!((400..500).contains(&r.status), "{body}: {:?}", r.body);
+    }
+    let started = app
+        .post("/account/passkeys/register", &json!({}), Some(&fresh))
+        .await;
+    let r = app
+        .post(
+            "/account/passkeys/register/finish",
+            &json!({"ceremony_id": started.body["ceremony_id"], "credential": {"id": "x"}}),
+            Some(&fresh),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["field"].as_str()),
+        (400, Some("credential"))
+    );
+    for body in [
+        json!({}),
+        json!({"ceremony_id": "x"}),
+        json!({"ceremony_id": "x", "credential": "y"}),
+    ] {
+        let r = finish_passwordless(app, &body).await;
+        assert_eq!(r.status, 400, "{body}: {:?}", r.body);
+    }
+    let listed = app.get("/account/passkeys", Some(&fresh)).await;
+    assert_eq!(listed.body.as_array().map(Vec::len), Some(1));
+
+    // Removed, it signs nobody in.
+    let r = app
+        .settings("DELETE", &path, Value::Null, Some(&fresh))
+        .await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    let body = passwordless_answer(app, &mut device).await;
+    let r = finish_passwordless(app, &body).await;
+    assert_eq!((r.status, r.error.as_str()), (401, "invalid_credentials"));
+}
+
+async fn all(app: &TestApp) {
+    enrolment_and_passwordless_sign_in(app).await;
+    two_finishes_of_one_ceremony_sign_in_once(app).await;
+    refused_assertions_answer_alike_known_or_not(app).await;
+    a_counter_that_went_backwards_is_refused(app).await;
+    a_passkey_as_the_second_factor(app).await;
+    rename_remove_and_bad_input(app).await;
+    assert_eq!(
+        app.denied(),
+        Vec::<String>::new(),
+        "the template grants every call"
+    );
+}
+
+#[tokio::test]
+async fn passkeys_work_as_the_contract_says_on_the_embedded_store() {
+    all(&spawn_app(&Backend::Memory, AppOptions::default()).await).await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
+async fn passkeys_work_as_the_contract_says_on_dynamodb_local() {
+    let Some(backend) = Backend::dynamo() else {
+        return;
+    };
+    all(&spawn_app(&backend, AppOptions::default()).await).await;
+}
