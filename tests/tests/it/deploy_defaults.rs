@@ -272,6 +272,8 @@ fn the_api_logs_each_request_without_headers_or_bodies_and_limits_the_routes_tha
         "POST /register",
         "POST /send-code",
         "POST /password/forgot",
+        "POST /passkeys/sign-in",
+        "POST /passkeys/sign-in/finish",
     ] {
         let rate = untag(&settings[route]["ThrottlingRateLimit"])
             .as_str()

@@ -8,7 +8,7 @@
 //! alike, whether the credential is known or not.
 
 use base64::Engine;
-use e2e::{AppOptions, Backend, Client, Reply, TestApp, spawn_app};
+use e2e::{Client, Reply, TestApp};
 use serde_json::{Value, json};
 use twofa::testing::TEST_ORIGIN;
 use twofa::testing::authenticator::SoftAuthenticator;
@@ -363,33 +363,220 @@ async fn rename_remove_and_bad_input(app: &TestApp) {
     assert_eq!((r.status, r.error.as_str()), (401, "invalid_credentials"));
 }
 
-async fn all(app: &TestApp) {
-    enrolment_and_passwordless_sign_in(app).await;
-    two_finishes_of_one_ceremony_sign_in_once(app).await;
-    refused_assertions_answer_alike_known_or_not(app).await;
-    a_counter_that_went_backwards_is_refused(app).await;
-    a_passkey_as_the_second_factor(app).await;
-    rename_remove_and_bad_input(app).await;
-    assert_eq!(
-        app.denied(),
-        Vec::<String>::new(),
-        "the template grants every call"
+async fn host_admin(app: &TestApp) -> String {
+    local_api::admin::seed_host_admin(&app.api.core, "root@example.com", PASSWORD)
+        .await
+        .expect("the host admin");
+    let r = app.sign_in("root@example.com", PASSWORD).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    access(&r)
+}
+
+fn user_id_of(token: &str) -> String {
+    claims(token)["sub"]
+        .as_str()
+        .expect("a subject")
+        .to_string()
+}
+
+async fn enrolment_needs_step_up_and_an_admin_reset_removes_passkeys(app: &TestApp) {
+    let token = signed_in_user(app, "pk-stepup@example.com").await;
+    let mut device = SoftAuthenticator::new(TEST_ORIGIN);
+    let added = enrol(app, &token, &mut device, "first").await;
+    assert_eq!(added.status, 201);
+    let events = app.get("/account/events", Some(&access(&added))).await;
+    assert!(
+        events.text.contains("passkey_added"),
+        "the enrolment is an event: {:?}",
+        events.body
+    );
+    let on = app
+        .settings(
+            "PUT",
+            "/account/two-factor",
+            json!({"enabled": true}),
+            Some(&access(&added)),
+        )
+        .await;
+    assert_eq!(on.status, 200, "{:?}", on.body);
+    let password_only = access(&on);
+    // A session that proved no second factor adds none, and removes none.
+    let r = app
+        .post(
+            "/account/passkeys/register",
+            &json!({}),
+            Some(&password_only),
+        )
+        .await;
+    assert_eq!((r.status, r.error.as_str()), (403, "step_up_required"));
+    let id = added.body["passkey_id"].as_str().expect("an id");
+    let r = app
+        .settings(
+            "DELETE",
+            &format!("/account/passkeys/{id}"),
+            Value::Null,
+            Some(&password_only),
+        )
+        .await;
+    assert_eq!((r.status, r.error.as_str()), (403, "step_up_required"));
+
+    // With the passkey just proven, it may.
+    let login = app.sign_in("pk-stepup@example.com", PASSWORD).await;
+    let two_factor_token = login.body["two_factor_token"].clone();
+    let sent = app
+        .send_code(
+            &json!({"two_factor_token": two_factor_token, "provider": "passkey"}),
+            None,
+        )
+        .await;
+    let credential = device.assert(&sent.body["options"]).expect("answers");
+    let fresh = app
+        .verify_code(
+            &json!({"two_factor_token": two_factor_token, "provider": "passkey",
+                    "ceremony_id": sent.body["ceremony_id"], "credential": credential}),
+            None,
+        )
+        .await;
+    assert_eq!(fresh.status, 200, "{:?}", fresh.body);
+    let mut second = SoftAuthenticator::new(TEST_ORIGIN);
+    let added = enrol(app, &access(&fresh), &mut second, "second").await;
+    assert_eq!(added.status, 201, "{:?}", added.body);
+
+    // An administrator's reset takes every passkey: none signs in any more.
+    let admin = host_admin(app).await;
+    let user_id = user_id_of(&access(&added));
+    let r = app
+        .post(
+            &format!("/users/{user_id}/reset-two-factor"),
+            &json!({}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    for d in [&mut device, &mut second] {
+        let body = passwordless_answer(app, d).await;
+        let r = finish_passwordless(app, &body).await;
+        assert_eq!((r.status, r.error.as_str()), (401, "invalid_credentials"));
+    }
+    let login = app.sign_in("pk-stepup@example.com", PASSWORD).await;
+    assert_ne!(
+        login.body["providers"][0], "passkey",
+        "no passkey is offered after the reset: {:?}",
+        login.body
     );
 }
 
-#[tokio::test]
-async fn passkeys_work_as_the_contract_says_on_the_embedded_store() {
-    all(&spawn_app(&Backend::Memory, AppOptions::default()).await).await;
+async fn a_credential_signs_in_only_on_its_own_side(app: &TestApp) {
+    let admin = host_admin(app).await;
+    let r = app
+        .post(
+            "/tenants",
+            &json!({"name": "Acme", "admin_email": "boss@acme.example", "admin_password": PASSWORD}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let token = signed_in_user(app, "pk-host@example.com").await;
+    let mut device = SoftAuthenticator::new(TEST_ORIGIN);
+    assert_eq!(enrol(app, &token, &mut device, "key").await.status, 201);
+    // A ceremony of the tenant, answered with the host user's passkey.
+    let started = app
+        .post("/passkeys/sign-in", &json!({"tenant": "acme"}), None)
+        .await;
+    assert_eq!(started.status, 200, "{:?}", started.body);
+    let credential = device.assert(&started.body["options"]).expect("answers");
+    let r = finish_passwordless(
+        app,
+        &json!({"tenant": "acme", "ceremony_id": started.body["ceremony_id"], "credential": credential}),
+    )
+    .await;
+    assert_eq!((r.status, r.error.as_str()), (401, "invalid_credentials"));
+    // A host ceremony finished as the tenant's: the ceremony is the side's it was started on.
+    let body = passwordless_answer(app, &mut device).await;
+    let mut crossed = body.clone();
+    crossed["tenant"] = json!("acme");
+    let r = finish_passwordless(app, &crossed).await;
+    assert_eq!((r.status, r.error.as_str()), (401, "invalid_credentials"));
 }
 
-#[tokio::test]
-#[cfg_attr(
-    no_dynamodb,
-    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
-)]
-async fn passkeys_work_as_the_contract_says_on_dynamodb_local() {
-    let Some(backend) = Backend::dynamo() else {
-        return;
-    };
-    all(&spawn_app(&backend, AppOptions::default()).await).await;
+async fn a_side_that_turns_passkeys_off_neither_offers_nor_accepts_them(app: &TestApp) {
+    let token = signed_in_user(app, "pk-off@example.com").await;
+    let mut device = SoftAuthenticator::new(TEST_ORIGIN);
+    let added = enrol(app, &token, &mut device, "key").await;
+    assert_eq!(added.status, 201);
+    let fresh = access(&added);
+    let pending = passwordless_answer(app, &mut device).await;
+    let admin = host_admin(app).await;
+    let r = app
+        .settings(
+            "PUT",
+            "/settings/two-factor",
+            json!({"allowed_providers": ["authenticator", "email", "sms"]}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    for r in [
+        app.post("/passkeys/sign-in", &json!({}), None).await,
+        finish_passwordless(app, &pending).await,
+        app.post("/account/passkeys/register", &json!({}), Some(&fresh))
+            .await,
+    ] {
+        assert_eq!(
+            (r.status, r.error.as_str(), r.body["provider"].as_str()),
+            (400, "provider_unavailable", Some("passkey")),
+            "{:?}",
+            r.body
+        );
+    }
+    let view = app.get("/account/two-factor", Some(&fresh)).await;
+    assert_eq!(
+        view.body["providers"]["passkey"],
+        json!({"count": 1, "allowed": false})
+    );
 }
+
+/// Runs each scenario on a fresh app over the embedded store and over DynamoDB Local
+/// (behind the template's permissions, every call of which must be granted).
+macro_rules! on_both_stores {
+    ($($scenario:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    let app = e2e::spawn_app(&e2e::Backend::Memory, e2e::AppOptions::default()).await;
+                    super::$scenario(&app).await;
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test]
+                #[cfg_attr(
+                    no_dynamodb,
+                    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+                )]
+                async fn $scenario() {
+                    let Some(backend) = e2e::Backend::dynamo() else {
+                        return;
+                    };
+                    let app = e2e::spawn_app(&backend, e2e::AppOptions::default()).await;
+                    super::$scenario(&app).await;
+                    assert_eq!(app.denied(), Vec::<String>::new(), "the template grants every call");
+                }
+            )*
+        }
+    };
+}
+
+on_both_stores!(
+    enrolment_and_passwordless_sign_in,
+    two_finishes_of_one_ceremony_sign_in_once,
+    refused_assertions_answer_alike_known_or_not,
+    a_counter_that_went_backwards_is_refused,
+    a_passkey_as_the_second_factor,
+    rename_remove_and_bad_input,
+    enrolment_needs_step_up_and_an_admin_reset_removes_passkeys,
+    a_credential_signs_in_only_on_its_own_side,
+    a_side_that_turns_passkeys_off_neither_offers_nor_accepts_them,
+);

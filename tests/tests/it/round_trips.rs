@@ -530,3 +530,180 @@ async fn listing_and_forgetting_remembered_browsers_cost_the_same_whatever_the_h
     assert_eq!(forgot_many.status, 204, "{}", forgot_many.body);
     assert_eq!(ops_one, ops_many, "forgetting every browser costs the same");
 }
+
+/// A passwordless ceremony started on `core` and answered by `device`: the finish's body.
+async fn passwordless_body(
+    core: &Core,
+    device: &mut twofa::testing::authenticator::SoftAuthenticator,
+) -> Value {
+    let started = login::handle(
+        core,
+        &LogSender::default(),
+        json_request("POST", "/passkeys/sign-in", &json!({}), None),
+    )
+    .await;
+    let started = Reply::of(&started).expect_status(200, "a passwordless ceremony");
+    let credential = device
+        .assert(&started["options"])
+        .expect("the authenticator answers");
+    json!({"ceremony_id": started["ceremony_id"], "credential": credential})
+}
+
+/// The DynamoDB requests, in order, of `tries` refused passwordless finishes by
+/// `device`, with the status each got.
+async fn failed_passkeys(
+    core: &Core,
+    calls: &Calls,
+    device: &mut twofa::testing::authenticator::SoftAuthenticator,
+    tries: usize,
+) -> Vec<(u16, Vec<String>)> {
+    let mut seen = Vec::new();
+    for _ in 0..tries {
+        let body = passwordless_body(core, device).await;
+        let (answer, ops) = calls
+            .during(login::handle(
+                core,
+                &LogSender::default(),
+                json_request("POST", "/passkeys/sign-in/finish", &body, None),
+            ))
+            .await;
+        seen.push((answer.status().as_u16(), ops));
+    }
+    seen
+}
+
+#[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
+async fn a_passwordless_sign_in_costs_a_claim_read_and_a_refused_one_the_same_known_or_not() {
+    use twofa::testing::TEST_ORIGIN;
+    use twofa::testing::authenticator::SoftAuthenticator;
+    let Some(endpoint) = twofa::testing::service_endpoint("DYNAMODB_ENDPOINT") else {
+        return;
+    };
+    let env = std::collections::HashMap::from([
+        ("LOCKOUT_MAX_FAILED_ATTEMPTS".to_string(), "2".to_string()),
+        ("LOCKED_ANSWER_MS".to_string(), "0".to_string()),
+    ]);
+    let (core, calls) =
+        counted_core_with(&endpoint, Config::read(&env).expect("valid settings")).await;
+    let user = twofa::testing::seed_user(
+        &core,
+        twofa::side::Side::Host,
+        "jane@example.com",
+        PASSWORD,
+        &[],
+    )
+    .await;
+    let token = twofa::flows::issue_access(&core, &user, &[Amr::Pwd], None, &Default::default())
+        .await
+        .expect("signed in")
+        .access_token;
+    let started = manage_settings::handle(
+        &core,
+        &LogSender::default(),
+        json_request(
+            "POST",
+            "/account/passkeys/register",
+            &json!({}),
+            Some(&token),
+        ),
+    )
+    .await;
+    let started = Reply::of(&started).expect_status(200, "an enrolment");
+    let mut device = SoftAuthenticator::new(TEST_ORIGIN);
+    let credential = device.register(&started["options"]).expect("made");
+    let body = json!({"ceremony_id": started["ceremony_id"], "credential": credential});
+    let (added, ops) = calls
+        .during(manage_settings::handle(
+            &core,
+            &LogSender::default(),
+            json_request(
+                "POST",
+                "/account/passkeys/register/finish",
+                &body,
+                Some(&token),
+            ),
+        ))
+        .await;
+    let added = Reply::of(&added).expect_status(201, "enrolled");
+    // The enrolment changed the stamp: the caller goes on with its fresh token.
+    let token = added["access_token"].as_str().expect("a fresh token").to_string();
+    // The caller (user ‖ session) and its policy; the ceremony's take; the passkey, its
+    // claim and the new stamp in one transaction; the caller's session restamped; the event.
+    let mut caller = ops[..2].to_vec();
+    caller.sort();
+    assert_eq!(
+        (caller, &ops[2..]),
+        (
+            vec!["GetItem".to_string(), "GetItem".to_string()],
+            &[
+                "GetItem",
+                "UpdateItem",
+                "TransactWriteItems",
+                "UpdateItem",
+                "PutItem"
+            ]
+            .map(String::from)[..]
+        ),
+        "{ops:?}"
+    );
+
+    let body = passwordless_body(&core, &mut device).await;
+    let (signed_in, ops) = calls
+        .during(login::handle(
+            &core,
+            &LogSender::default(),
+            json_request("POST", "/passkeys/sign-in/finish", &body, None),
+        ))
+        .await;
+    Reply::of(&signed_in).expect_status(200, "signed in with the passkey");
+    // Policy, the ceremony's take, the claim, the slot (returning the user and its
+    // passkeys), the session (put ‖ the Query of the bound), the success (counter
+    // moved in it), the event.
+    let names: Vec<&str> = ops.iter().map(String::as_str).collect();
+    let mut session = names.get(4..6).map(<[&str]>::to_vec).unwrap_or_default();
+    session.sort_unstable();
+    assert_eq!(
+        (&names[..4], session, names.get(6..)),
+        (
+            &["GetItem", "UpdateItem", "GetItem", "UpdateItem"][..],
+            vec!["PutItem", "Query"],
+            Some(&["UpdateItem", "PutItem"][..])
+        ),
+        "{ops:?}"
+    );
+
+    // Refused: the account's passkey without user verification, and a credential no
+    // account holds: the same requests, in the same order, to the lock and past it.
+    let mut unverified = device.clone();
+    unverified.set_user_verified(false);
+    let mut stranger = SoftAuthenticator::new(TEST_ORIGIN);
+    let other = manage_settings::handle(
+        &core,
+        &LogSender::default(),
+        json_request(
+            "POST",
+            "/account/passkeys/register",
+            &json!({}),
+            Some(&token),
+        ),
+    )
+    .await;
+    stranger
+        .register(&Reply::of(&other).body["options"])
+        .expect("made, never enrolled");
+    let account = failed_passkeys(&core, &calls, &mut unverified, 3).await;
+    let nobody = failed_passkeys(&core, &calls, &mut stranger, 3).await;
+    let statuses = |seen: &[(u16, Vec<String>)]| seen.iter().map(|(s, _)| *s).collect::<Vec<_>>();
+    assert_eq!(statuses(&account), [401, 423, 423], "{account:?}");
+    assert_eq!(statuses(&nobody), [401, 423, 423], "{nobody:?}");
+    let ops = |seen: &[(u16, Vec<String>)]| seen.iter().map(|(_, o)| o.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        ops(&account),
+        ops(&nobody),
+        "a known credential's, then an unknown one's"
+    );
+}
