@@ -173,8 +173,12 @@ async fn refused_assertions_answer_alike_known_or_not(app: &TestApp) {
         "an unknown credential is answered as a refused known one: {bodies:?} / {}",
         r.text
     );
-    // The refusals were counted on the account: the lock comes at the fifth.
-    let body = passwordless_answer(app, &mut device.clone().set_user_verified(false).clone()).await;
+    // The user handle is not signed: a right assertion naming another user is refused
+    // all the same. The refusals were counted on the account: this fifth one locks it.
+    let mut body = passwordless_answer(app, &mut device.clone()).await;
+    body["credential"]["response"]["userHandle"] = json!(
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes())
+    );
     let r = finish_passwordless(app, &body).await;
     assert_eq!(
         (r.status, r.error.as_str()),

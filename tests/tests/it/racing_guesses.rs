@@ -562,6 +562,48 @@ async fn phone_confirmations(backend: Backend) {
     }
 }
 
+/// Passwordless sign-ins: assertions without user verification sent with the right
+/// one, each answering a ceremony of its own.
+async fn passkey_sign_ins(backend: Backend) {
+    use twofa::testing::TEST_ORIGIN;
+    use twofa::testing::authenticator::SoftAuthenticator;
+    let (app, log) = racing_app(&backend).await;
+    let ceremony = |app: TestApp, mut device: SoftAuthenticator| async move {
+        let started = app.post("/passkeys/sign-in", &json!({}), None).await;
+        assert_eq!(started.status, 200, "{:?}", started.body);
+        let credential = device
+            .assert(&started.body["options"])
+            .expect("the authenticator answers");
+        json!({"ceremony_id": started.body["ceremony_id"], "credential": credential})
+    };
+    for round in 0..ROUNDS {
+        let email = format!("race-passkey{round}@example.com");
+        let token = signed_in_user(&app, &email).await;
+        let started = app
+            .post("/account/passkeys/register", &json!({}), Some(&token))
+            .await;
+        let mut device = SoftAuthenticator::new(TEST_ORIGIN);
+        let credential = device.register(&started.body["options"]).expect("made");
+        let added = app
+            .post(
+                "/account/passkeys/register/finish",
+                &json!({"ceremony_id": started.body["ceremony_id"], "credential": credential}),
+                Some(&token),
+            )
+            .await;
+        assert_eq!(added.status, 201, "{:?}", added.body);
+        let mut unverified = device.clone();
+        unverified.set_user_verified(false);
+        let mut wrong = Vec::new();
+        for _ in 0..WRONG {
+            wrong.push(ceremony(app.clone(), unverified.clone()).await);
+        }
+        let right = ceremony(app.clone(), device.clone()).await;
+        let (right, wrong) = together(&app, &log, "/passkeys/sign-in/finish", wrong, right).await;
+        at_most_one_judged(&app, &log, &email, &right, &wrong).await;
+    }
+}
+
 /// A noted write of attempt `attempt` (`None` for a lock) between ticks `started` and `ended`.
 fn noted(attempt: Option<&str>, noted: Noted, started: u64, ended: u64) -> Entry {
     Entry {
@@ -707,4 +749,5 @@ on_both_stores! {
     wrong_reset_codes_sent_with_the_right_one_leave_it_no_second_slot => |b| boxed(password_resets(b));
     wrong_enrolment_codes_sent_with_the_right_one_leave_it_no_second_slot => |b| boxed(authenticator_enrolments(b));
     wrong_phone_confirmation_codes_sent_with_the_right_one_leave_it_no_second_slot => |b| boxed(phone_confirmations(b));
+    refused_passkeys_sent_with_the_right_one_leave_it_no_second_slot => |b| boxed(passkey_sign_ins(b));
 }

@@ -630,7 +630,10 @@ async fn a_passwordless_sign_in_costs_a_claim_read_and_a_refused_one_the_same_kn
         .await;
     let added = Reply::of(&added).expect_status(201, "enrolled");
     // The enrolment changed the stamp: the caller goes on with its fresh token.
-    let token = added["access_token"].as_str().expect("a fresh token").to_string();
+    let token = added["access_token"]
+        .as_str()
+        .expect("a fresh token")
+        .to_string();
     // The caller (user ‖ session) and its policy; the ceremony's take; the passkey, its
     // claim and the new stamp in one transaction; the caller's session restamped; the event.
     let mut caller = ops[..2].to_vec();
