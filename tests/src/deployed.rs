@@ -213,7 +213,16 @@ pub(crate) async fn spawn(
     let arn = format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}");
     let template = Template::parse(&text, &parameters)
         .unwrap_or_else(|e| panic!("{e}"))
-        .with_resource("Table", &table, &[("Arn", &arn)]);
+        .with_resource("Table", &table, &[("Arn", &arn)])
+        // The functions never call KMS themselves (Secrets Manager does, for the secret).
+        .with_resource(
+            "KeysKey",
+            "keys-key",
+            &[(
+                "Arn",
+                &format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/keys-key"),
+            )],
+        );
     if deployment.is_some() {
         let refused = template.refusals().unwrap_or_else(|e| panic!("{e}"));
         assert!(

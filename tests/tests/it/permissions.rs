@@ -255,7 +255,12 @@ fn the_four_public_functions_may_write_only_the_partitions_they_touch() {
     let arn = "arn:aws:dynamodb:us-east-1:123456789012:table/t";
     let template = Template::parse(&Template::repo_text(), &[("SesFrom", "a@example.com")])
         .expect("template.yaml")
-        .with_resource("Table", "t", &[("Arn", arn)]);
+        .with_resource("Table", "t", &[("Arn", arn)])
+        .with_resource(
+            "KeysKey",
+            "k",
+            &[("Arn", "arn:aws:kms:us-east-1:123456789012:key/k")],
+        );
     let access = |action: &str, keys: &[&str]| Access {
         action: format!("dynamodb:{action}"),
         resource: arn.into(),
