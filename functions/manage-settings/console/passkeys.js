@@ -58,6 +58,7 @@ export const PASSKEY_WORDS = {
   invalid_ceremony: 'This passkey request expired or was already used. Try again.',
   passkey_refused: 'The passkey was not accepted: the authenticator\'s answer was refused, or this passkey is already registered.',
   conflict: 'You have 10 passkeys, the most an account keeps: remove one first.',
+  provider_unavailable: 'Passkeys are not available here: the service has none set up, or your administrator does not allow them.',
 };
 
 // The Passkeys section: `state` is `providers.passkey` of GET /account/two-factor
