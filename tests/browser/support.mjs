@@ -27,7 +27,10 @@ function freePort() {
   });
 }
 
-export async function startApi() {
+// `host`: the name the browser reaches the API by (`base`). Passkeys need
+// `localhost`: the local API's relying party, as browsers take no IP address as a
+// passkey's site. The binary listens on 127.0.0.1 either way, which `direct` names.
+export async function startApi({ host = '127.0.0.1' } = {}) {
   const endpoint = process.env.DYNAMODB_ENDPOINT;
   if (!endpoint) throw new Error('DYNAMODB_ENDPOINT is not set: start DynamoDB Local (infra/scripts/services.sh start)');
   const bin = process.env.LOCAL_API_BIN || join(process.env.CARGO_TARGET_DIR || join(ROOT, 'target'), 'debug/local-api');
@@ -46,10 +49,11 @@ export async function startApi() {
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
-  const base = `http://127.0.0.1:${port}`;
+  const direct = `http://127.0.0.1:${port}`;
+  const base = `http://${host}:${port}`;
   for (let i = 0; i < 240; i++) {
     if (child.exitCode !== null) throw new Error(`the local API exited with ${child.exitCode}`);
-    try { if ((await fetch(`${base}/`)).ok) return { base, stop: () => child.kill('SIGTERM') }; } catch { /* not yet */ }
+    try { if ((await fetch(`${direct}/`)).ok) return { base, direct, stop: () => child.kill('SIGTERM') }; } catch { /* not yet */ }
     await new Promise((r) => setTimeout(r, 250));
   }
   child.kill('SIGTERM');

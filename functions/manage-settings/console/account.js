@@ -1,5 +1,5 @@
 // Account security: the effective behaviour and who decided it, the 2FA switch,
-// confirming email and phone, the authenticator with its QR code, recovery codes,
+// confirming email and phone, passkeys, the authenticator with its QR code, recovery codes,
 // the signed-in sessions, remembered browsers, the password, signing out everywhere,
 // the account's security events. A change that needs a fresh second factor asks for it in place (stepup.js)
 // and then carries on.
@@ -9,6 +9,7 @@ import { h, replace, field, form, button, showError, notice, section, describe, 
 import { guarded } from './stepup.js';
 import { changePassword, signOutEverywhere } from './password.js';
 import { eventList } from './events.js';
+import { passkeySection } from './passkeys.js';
 
 const BEHAVIOUR = { forced: 'Required', optional: 'Optional', disabled: 'Turned off' };
 const DECIDED_BY = {
@@ -22,6 +23,7 @@ const DECIDED_BY = {
 export function enrolment(token, onDone) {
   const opts = { token };
   return h('div', {},
+    section('Passkeys', passkeySection(null, opts, onDone)),
     section('Authenticator app', authenticatorSetup(opts, onDone)),
     section('Email', confirmEmail(opts, null, onDone)),
     section('Phone number', confirmPhone(opts, null, onDone)));
@@ -148,7 +150,7 @@ export async function account(main, go) {
     },
   }, h('span', { class: 'track', 'aria-hidden': 'true' }), h('span', {}, 'Two-factor sign-in'), h('span', { class: 'state' }, tf.enabled ? 'On' : 'Off'));
 
-  const hasProvider = tf.providers.authenticator.enabled || tf.providers.email.confirmed || tf.providers.sms.confirmed;
+  const hasProvider = tf.providers.passkey?.count > 0 || tf.providers.authenticator.enabled || tf.providers.email.confirmed || tf.providers.sms.confirmed;
   const auth = tf.providers.authenticator;
   const authSlot = h('div');
   if (!auth.allowed) replace(authSlot, h('p', {}, 'Your administrator does not allow authenticator apps.'));
@@ -183,6 +185,7 @@ export async function account(main, go) {
       switchSlot),
     section('Email', tf.providers.email.allowed ? null : h('p', { class: 'hint' }, 'Your administrator does not allow codes by email.'), confirmEmail({}, tf.providers.email, refresh)),
     section('Phone number', tf.providers.sms.allowed ? null : h('p', { class: 'hint' }, 'Your administrator does not allow codes by SMS.'), confirmPhone({}, tf.providers.sms, refresh)),
+    section('Passkeys', passkeySection(tf.providers.passkey || { allowed: false }, {}, refresh, go)),
     section('Authenticator app', authSlot),
     section('Recovery codes',
       h('p', {}, `${tf.recovery_codes_left} recovery code(s) left.`),
@@ -195,7 +198,7 @@ export async function account(main, go) {
 }
 
 // How a session proved it was the user (RFC 8176 values, as its tokens say).
-const METHODS = { pwd: 'password', otp: 'one-time code', sms: 'SMS code', hwk: 'security key', swk: 'passkey' };
+const METHODS = { pwd: 'password', otp: 'one-time code', sms: 'SMS code', hwk: 'passkey', swk: 'synced passkey' };
 const methods = (amr) => (amr || []).filter((m) => m !== 'mfa').map((m) => METHODS[m] || m).join(' and ');
 
 // Every session signed in to the account, this one first, each with a button that

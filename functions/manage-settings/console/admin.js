@@ -12,7 +12,7 @@ import { userSearch, manageUser } from './users.js';
 import { eventList, EVENT_NAMES } from './events.js';
 
 const BEHAVIOURS = [['forced', 'Forced: every user must use two-factor sign-in'], ['optional', 'Optional: each user chooses'], ['disabled', 'Disabled: nobody uses it']];
-const PROVIDERS = [['authenticator', 'Authenticator app'], ['email', 'Email'], ['sms', 'SMS']];
+const PROVIDERS = [['passkey', 'Passkey'], ['authenticator', 'Authenticator app'], ['email', 'Email'], ['sms', 'SMS']];
 
 export async function admin(main, go, claims) {
   const host = (claims.roles || []).includes('host_admin');

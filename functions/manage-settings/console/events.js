@@ -14,6 +14,8 @@ export const EVENT_NAMES = {
   two_factor_reset: 'Second factor reset',
   authenticator_added: 'Authenticator app set up',
   authenticator_removed: 'Authenticator app removed',
+  passkey_added: 'Passkey added',
+  passkey_removed: 'Passkey removed',
   recovery_codes_generated: 'New recovery codes',
   recovery_code_used: 'Recovery code used',
   phone_confirmed: 'Phone number confirmed',
@@ -30,7 +32,7 @@ export const EVENT_NAMES = {
   tenant_created: 'Tenant created',
 };
 
-const AMR = { pwd: 'password', otp: 'authenticator app', sms: 'SMS code', email: 'email code', rec: 'recovery code', device: 'remembered browser' };
+const AMR = { pwd: 'password', otp: 'authenticator app', sms: 'SMS code', email: 'email code', rec: 'recovery code', device: 'remembered browser', hwk: 'passkey', swk: 'synced passkey' };
 
 const PAGE_SIZE = 25;
 const words = (k) => k.replace(/_/g, ' ');

@@ -8,7 +8,7 @@ import { guarded } from './stepup.js';
 import { eventList } from './events.js';
 
 const PAGE_SIZE = 10;
-const WAYS = { authenticator: 'authenticator app', email: 'email', sms: 'SMS' };
+const WAYS = { passkey: 'passkey', authenticator: 'authenticator app', email: 'email', sms: 'SMS' };
 
 // The "Users" section; `manage(user)` opens one in the "Manage a user" section;
 // `names` (user id → email) learns every user shown. Returns [element, reload] so
@@ -90,7 +90,7 @@ export function manageUser(changed, people) {
       flag,
       h('div', { class: 'actions' },
         act('Unlock', 'unlock', 'The account is unlocked and its failed attempts are cleared.', 'secondary'),
-        act('Reset second factor', 'reset-two-factor', 'The second factor is reset: the authenticator app and recovery codes are removed and every remembered browser and session ended. A confirmed email or phone still works.', 'danger'),
+        act('Reset second factor', 'reset-two-factor', 'The second factor is reset: the passkeys, the authenticator app and recovery codes are removed and every remembered browser and session ended. A confirmed email or phone still works.', 'danger'),
         button("Show this user's events", () => replace(events, eventList(`/events?user_id=${encodeURIComponent(user.user_id)}`, { admin: true, ...people })), { kind: 'link' })),
       stepSlot, status, events);
     slot.querySelector('h3').scrollIntoView({ block: 'nearest' });

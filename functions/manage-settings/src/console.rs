@@ -43,6 +43,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../console/admin.js"),
     ),
     (
+        "passkeys.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../console/passkeys.js"),
+    ),
+    (
         "stepup.js",
         "text/javascript; charset=utf-8",
         include_str!("../console/stepup.js"),
