@@ -66,7 +66,7 @@ struct Destination {
     allowed: bool,
 }
 
-fn view(user: &User, side: &SidePolicy) -> AccountTwoFactor {
+fn view(core: &Core, user: &User, side: &SidePolicy) -> AccountTwoFactor {
     let eff = side.effective(user.two_factor_enabled);
     let allowed = |p| eff.allowed_providers.contains(&p);
     AccountTwoFactor {
@@ -79,7 +79,8 @@ fn view(user: &User, side: &SidePolicy) -> AccountTwoFactor {
         providers: Providers {
             passkey: PasskeyState {
                 count: user.passkeys.len(),
-                allowed: allowed(Provider::Passkey),
+                // Allowed by the side, and usable in this deployment (WEBAUTHN_RP_ID set).
+                allowed: allowed(Provider::Passkey) && core.passkeys.is_some(),
             },
             authenticator: AuthenticatorState {
                 enabled: user.authenticator_enabled(),
@@ -105,7 +106,7 @@ fn view(user: &User, side: &SidePolicy) -> AccountTwoFactor {
 pub async fn get(core: &Core, req: &Request) -> Result<Response, ApiError> {
     let caller = signed_in(core, req).await?;
     let side = side_of(core, &caller.user).await?;
-    Ok(json(StatusCode::OK, &view(&caller.user, &side)))
+    Ok(json(StatusCode::OK, &view(core, &caller.user, &side)))
 }
 
 /// `PUT /account/two-factor`: the caller's own flag, when the policy leaves it to
@@ -131,7 +132,7 @@ pub async fn put(
         ));
     }
     if change.enabled == user.two_factor_enabled {
-        return Ok(json(StatusCode::OK, &view(user, &side)));
+        return Ok(json(StatusCode::OK, &view(core, user, &side)));
     }
     // Turning it on with nothing set up yet is allowed, as in ASP.NET Core Identity:
     // login then answers two_factor_setup_required and lets the user enrol a provider,
@@ -171,7 +172,7 @@ pub async fn put(
         StatusCode::OK,
         &AccountTwoFactor {
             fresh,
-            ..view(&user, &side)
+            ..view(core, &user, &side)
         },
     ))
 }
