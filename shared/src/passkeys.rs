@@ -24,10 +24,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use webauthn_rs::prelude::{
-    CreationChallengeResponse, CredentialID, DiscoverableAuthentication, DiscoverableKey,
-    Passkey as Credential, PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential,
-    RequestChallengeResponse, SecurityKey, SecurityKeyAuthentication, Url, Uuid, Webauthn,
-    WebauthnBuilder,
+    AuthenticationResult, CreationChallengeResponse, CredentialID, DiscoverableAuthentication,
+    DiscoverableKey, Passkey as Credential, PasskeyRegistration, PublicKeyCredential,
+    RegisterPublicKeyCredential, RequestChallengeResponse, SecurityKey, SecurityKeyAuthentication,
+    Url, Uuid, Webauthn, WebauthnBuilder,
 };
 
 use crate::amr::Amr;
@@ -77,12 +77,18 @@ impl fmt::Debug for Passkey {
     }
 }
 
-impl Passkey {
-    /// The method a sign-in with it used: a synced passkey is a software key, one
-    /// bound to its device a hardware key.
-    pub fn amr(&self) -> Amr {
-        if self.backed_up { Amr::Swk } else { Amr::Hwk }
+/// What a notice of a password change, a reset or a sign-out everywhere adds: those
+/// end sessions, not passkeys, which go on signing in alone; one a thief enrolled
+/// must be found and removed by its owner. Empty when there are none.
+pub fn notice_of_passkeys(passkeys: &[Passkey]) -> String {
+    if passkeys.is_empty() {
+        return String::new();
     }
+    let names: Vec<String> = passkeys.iter().map(|p| format!("\"{}\"", p.name)).collect();
+    format!(
+        " Your passkeys still sign in: {}. If one of them is not yours, remove it in your two-factor settings.",
+        names.join(", ")
+    )
 }
 
 /// A passkey's name as given: trimmed, 1 to [`NAME_MAX_CHARS`] characters, no
@@ -185,6 +191,21 @@ pub struct Asserted {
     pub counter: u32,
     /// The backup state it reported.
     pub backed_up: bool,
+    /// Whether its provider may sync it (backup eligibility): what decides between a
+    /// hardware and a software key. Self-reported: enrolment asks no attestation.
+    pub syncable: bool,
+}
+
+impl Asserted {
+    /// The method a sign-in with it used: `swk` for a passkey its provider may sync,
+    /// `hwk` for one bound to its device.
+    pub fn amr(&self) -> Amr {
+        if self.syncable || self.backed_up {
+            Amr::Swk
+        } else {
+            Amr::Hwk
+        }
+    }
 }
 
 /// The relying party: enrols passkeys and judges assertions.
@@ -254,10 +275,19 @@ fn state_from<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, Refused> 
     serde_json::from_str(text).map_err(invalid)
 }
 
+/// The longest credential id WebAuthn allows, in bytes (§5.8.3). Longer is not a
+/// credential at all (and would not fit a DynamoDB key).
+pub const CREDENTIAL_ID_MAX_BYTES: usize = 1023;
+
 /// The credential id an assertion names, and the user handle it carries (a
-/// discoverable credential's), without judging it.
+/// discoverable credential's; `None` when absent or not a user id's shape), without
+/// judging it. [`Refused::Malformed`] for what is no assertion, or an id over
+/// [`CREDENTIAL_ID_MAX_BYTES`].
 pub fn named_credential(credential: &Value) -> Result<(String, Option<String>), Refused> {
     let c: PublicKeyCredential = parse(credential)?;
+    if c.get_credential_id().len() > CREDENTIAL_ID_MAX_BYTES {
+        return Err(Refused::Malformed);
+    }
     let id = URL_SAFE_NO_PAD.encode(c.get_credential_id());
     let handle = c
         .get_user_unique_id()
@@ -283,6 +313,18 @@ impl RelyingParty {
         let Some((first, rest)) = origins.split_first() else {
             return Err("at least one origin is needed".into());
         };
+        // The crate checks the first origin against the RP ID, not the ones appended:
+        // each is checked here, https unless it is this machine.
+        for o in &origins {
+            let host = o.host_str().unwrap_or_default();
+            let local = host == "localhost";
+            if !(host == config.rp_id || host.ends_with(&format!(".{}", config.rp_id))) {
+                return Err(format!("origin {o} is not on the RP ID {:?}", config.rp_id));
+            }
+            if o.scheme() != "https" && !(local && o.scheme() == "http") {
+                return Err(format!("origin {o} is not https"));
+            }
+        }
         let mut builder = WebauthnBuilder::new(&config.rp_id, first)
             .map_err(|e| format!("RP ID {:?} with origin {first}: {e}", config.rp_id))?
             .rp_name(&config.rp_name);
@@ -340,6 +382,9 @@ impl RelyingParty {
             .webauthn
             .finish_passkey_registration(&reg, &state)
             .map_err(invalid)?;
+        if key.cred_id().len() > CREDENTIAL_ID_MAX_BYTES {
+            return Err(Refused::Invalid("a credential id over 1023 bytes".into()));
+        }
         let (backed_up, counter) = credential_fields(&key)?;
         Ok(Enrolled {
             credential_id: URL_SAFE_NO_PAD.encode(key.cred_id()),
@@ -360,10 +405,13 @@ impl RelyingParty {
             .webauthn
             .start_securitykey_authentication(&keys)
             .map_err(invalid)?;
-        Ok((
-            options_json(serde_json::to_value(options).map_err(invalid)?),
-            state_json(&state)?,
-        ))
+        let mut options = options_json(serde_json::to_value(options).map_err(invalid)?);
+        // The crate hints "security-key", which steers browsers to an external key
+        // and away from the platform or phone passkey the user enrolled.
+        if let Some(o) = options.as_object_mut() {
+            o.remove("hints");
+        }
+        Ok((options, state_json(&state)?))
     }
 
     /// The passkey of `passkeys` that made `credential`, judged against the second
@@ -385,7 +433,7 @@ impl RelyingParty {
             .iter()
             .find(|p| p.credential_id == id)
             .ok_or_else(|| Refused::Invalid("a credential the ceremony did not allow".into()))?;
-        asserted(passkey, result.counter(), result.backup_state())
+        asserted(passkey, &result)
     }
 
     /// Request options for a passwordless sign-in: no credential named, user
@@ -419,11 +467,12 @@ impl RelyingParty {
         if !result.user_verified() {
             return Err(Refused::Invalid("the user was not verified".into()));
         }
-        asserted(passkey, result.counter(), result.backup_state())
+        asserted(passkey, &result)
     }
 }
 
-fn asserted(passkey: &Passkey, counter: u32, backed_up: bool) -> Result<Asserted, Refused> {
+fn asserted(passkey: &Passkey, result: &AuthenticationResult) -> Result<Asserted, Refused> {
+    let counter = result.counter();
     if !counter_went_forward(passkey.counter, counter) {
         return Err(Refused::CounterWentBack);
     }
@@ -431,7 +480,8 @@ fn asserted(passkey: &Passkey, counter: u32, backed_up: bool) -> Result<Asserted
         passkey_id: passkey.id.clone(),
         previous_counter: passkey.counter,
         counter,
-        backed_up,
+        backed_up: result.backup_state(),
+        syncable: result.backup_eligible(),
     })
 }
 
@@ -479,6 +529,23 @@ mod tests {
         assert!(rp("example.com", &[]).is_err());
         assert!(rp("example.com", &["not a url"]).is_err());
         assert!(rp("example.com", &["https://other.org"]).is_err());
+        // Every origin, not only the first, is on the RP ID and https.
+        assert!(rp("example.com", &["https://example.com", "https://other.org"]).is_err());
+        assert!(
+            rp(
+                "example.com",
+                &["https://example.com", "http://app.example.com"]
+            )
+            .is_err()
+        );
+        assert!(
+            rp(
+                "example.com",
+                &["https://example.com", "https://evil-example.com"]
+            )
+            .is_err()
+        );
+        assert!(rp("localhost", &["http://localhost:3000"]).is_ok());
     }
 
     #[test]

@@ -3755,6 +3755,7 @@ mod scenarios {
             previous_counter: 1,
             counter: 2,
             backed_up: true,
+            syncable: true,
         };
         let results = at_once(8, |_| {
             let (store, id, asserted) = (store.clone(), u.id.clone(), asserted.clone());

@@ -12,7 +12,6 @@
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::Value;
-use twofa::amr::Amr;
 use twofa::api::{
     ApiError, ErrorCode, Request, Response, json, json_with_headers, origin, parse_body, remember,
     side_named, sign_in_from,
@@ -24,6 +23,7 @@ use twofa::flows::{
     FlowError, Outcome, WrongAnswer, attempt_id, begin_attempt, load_side, refuse_wrong_answer,
     right_answer, start_session,
 };
+use twofa::ids::{AttemptId, UserId};
 use twofa::passkeys::{Purpose, Refused, named_credential};
 use twofa::senders::EmailSender;
 use twofa::side::Side;
@@ -105,26 +105,48 @@ async fn judge(core: &Core, sender: &dyn EmailSender, req: &Request) -> Result<R
         origin: origin(req),
         factor,
     };
-    let Some(owner) = core.store.credential_owner(&scope, &credential_id).await? else {
+    let owner = core.store.credential_owner(&scope, &credential_id).await?;
+    let unknown = |attempt: AttemptId| {
         let key = unknown_credential_key(core, &scope, &credential_id);
-        let subject = Subject::Unknown(&key);
-        let attempt = begin_attempt(core, subject, attempt, None, policy).await?;
-        let refused = refuse_wrong_answer(core, sender, subject, &attempt, by("passkey"), |_| {
-            invalid_credentials()
-        });
-        return Err(refused.await);
+        let by = by("passkey");
+        async move {
+            let subject = Subject::Unknown(&key);
+            let attempt = begin_attempt(core, subject, attempt, None, policy).await?;
+            let refused = refuse_wrong_answer(core, sender, subject, &attempt, by, |_| {
+                invalid_credentials()
+            });
+            Err::<Response, ApiError>(refused.await)
+        }
+    };
+    let Some(owner) = owner else {
+        return unknown(attempt).await;
     };
     let subject = Subject::User(&owner);
     let attempt = begin_attempt(core, subject, attempt, None, policy).await?;
     let user = attempt.user.clone().ok_or_else(invalid_credentials)?;
-    let judged = match user.passkey_with_credential(&credential_id) {
-        // The authenticator's user handle must be this user's: a credential claimed
-        // for one account never signs in another.
-        Some(passkey) if handle.as_deref().is_none_or(|h| h == user.id.as_str()) => {
-            rp.finish_sign_in(&ceremony.state, &body.credential, passkey)
+    let Some(passkey) = user.passkey_with_credential(&credential_id) else {
+        // A claim an administrator's reset (or a removal cut short) left behind: its
+        // passkey is gone. Not a guess at this account: the slot goes back, the claim
+        // goes, and the attempt counts as the unknown credential it now is, so that
+        // whoever holds the old passkey cannot lock the account out with it.
+        release_slot(core, &owner, &attempt.id).await?;
+        if let Err(e) = core
+            .store
+            .forget_credentials(&scope, std::slice::from_ref(&credential_id))
+            .await
+        {
+            tracing::warn!(error = %e, "a stale passkey claim was not forgotten");
         }
-        // A claim left behind by a removal that did not finish: no such passkey.
-        _ => Err(Refused::Invalid("no such passkey on the account".into())),
+        return unknown(attempt_id()?).await;
+    };
+    // The authenticator's user handle must be this user's (the signature does not
+    // cover it): a credential claimed for one account never signs in another.
+    let judged = if handle.as_deref() == Some(user.id.as_str()) {
+        rp.finish_sign_in(&ceremony.state, &body.credential, passkey)
+    } else {
+        Err(Refused::Invalid(
+            "the user handle is not the claim's user".into(),
+        ))
     };
     let asserted = match judged {
         Ok(asserted) => asserted,
@@ -142,11 +164,7 @@ async fn judge(core: &Core, sender: &dyn EmailSender, req: &Request) -> Result<R
             return Err(refused.await);
         }
     };
-    let amr = [if asserted.backed_up {
-        Amr::Swk
-    } else {
-        Amr::Hwk
-    }];
+    let amr = [asserted.amr()];
     // The session first: should its write fail, nothing is spent yet.
     let from = sign_in_from(req);
     let started = start_session(core, &user, &amr, Some(core.now()), &from).await?;
@@ -200,6 +218,20 @@ async fn judge(core: &Core, sender: &dyn EmailSender, req: &Request) -> Result<R
     }
     core.record_all(events).await;
     Ok(json_with_headers(StatusCode::OK, &signed_in, &cookies))
+}
+
+/// Gives back the slot an attempt took that proved nothing about the account.
+async fn release_slot(core: &Core, user: &UserId, attempt: &AttemptId) -> Result<(), ApiError> {
+    let release = Success {
+        attempt,
+        sid: None,
+        spend: Spend::Nothing,
+        patch: &UserPatch::default(),
+        release_only: true,
+        authenticator: None,
+    };
+    right_answer(core, user, &release).await?;
+    Ok(())
 }
 
 /// The key an unknown credential counts its failures under ([`Subject::Unknown`]).

@@ -92,12 +92,7 @@ pub async fn start(core: &Core, req: &Request) -> Result<Response, ApiError> {
     let side = side_of(core, user).await?;
     let eff = side.effective(user.two_factor_enabled);
     let rp = relying_party(core, &eff)?;
-    // As for an authenticator: a session without a fresh second factor (a remembered
-    // browser, a stolen token) must not add a factor of its own to an account that
-    // has one. A setup token's holder is adding a first factor.
-    if caller.kind == TokenKind::Access {
-        require_step_up(core, &caller, adding_a_factor_needs_step_up(user, &eff))?;
-    }
+    may_enrol(core, &caller, &eff)?;
     if user.passkeys.len() >= MAX_PER_USER {
         return Err(too_many());
     }
@@ -106,6 +101,30 @@ pub async fn start(core: &Core, req: &Request) -> Result<Response, ApiError> {
         .map_err(ApiError::internal)?;
     let started = start_ceremony(core, enrolment_of(&caller), options, state).await?;
     Ok(json(StatusCode::OK, &started))
+}
+
+/// Whether the caller may bind a passkey now. As for an authenticator, a session
+/// without a fresh second factor (a remembered browser, a stolen token) must not add
+/// a factor of its own to an account that has one. And since a passkey then signs in
+/// alone, at `aal2`, and outlives a password change, an account without a second
+/// factor binds one only in a session signed in just now: a stolen or long-lived
+/// token cannot leave its thief a way back in (NIST SP 800-63B 6.1.2.1 binds an
+/// authenticator only within a fresh authentication). A setup token's holder has
+/// just proven the password and is adding a first factor.
+fn may_enrol(core: &Core, caller: &Caller, eff: &twofa::policy::Effective) -> Result<(), ApiError> {
+    if caller.kind != TokenKind::Access {
+        return Ok(());
+    }
+    if adding_a_factor_needs_step_up(&caller.user, eff) {
+        return require_step_up(core, caller, true);
+    }
+    let max_age = core.config.step_up_max_age_seconds;
+    if caller.signed_in_recently(core.now(), max_age) {
+        return Ok(());
+    }
+    Err(ApiError::of(ErrorCode::StepUpRequired).saying(format!(
+        "adding a passkey needs a sign-in in the last {max_age} seconds; sign in again"
+    )))
 }
 
 fn too_many() -> ApiError {
@@ -138,6 +157,7 @@ pub async fn finish(
     let side = side_of(core, user).await?;
     let eff = side.effective(user.two_factor_enabled);
     let rp = relying_party(core, &eff)?;
+    may_enrol(core, &caller, &eff)?;
     let ceremony = take_ceremony(
         core,
         &body.ceremony_id,

@@ -124,7 +124,10 @@ pub async fn change(
         email,
         user,
         "Your password was changed",
-        "The password of your account was changed. Every session and remembered browser was signed out.",
+        &format!(
+            "The password of your account was changed. Every session and remembered browser was signed out.{}",
+            twofa::passkeys::notice_of_passkeys(&user.passkeys)
+        ),
     )
     .await;
     Ok(no_content())

@@ -38,7 +38,10 @@ pub async fn everywhere(
         email,
         user,
         "You were signed out everywhere",
-        "Every session and remembered browser of your account was signed out.",
+        &format!(
+            "Every session and remembered browser of your account was signed out.{}",
+            twofa::passkeys::notice_of_passkeys(&user.passkeys)
+        ),
     )
     .await;
     Ok(no_content())

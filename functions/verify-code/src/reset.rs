@@ -189,7 +189,10 @@ async fn attempt(
         sender,
         &user,
         "Your password was reset",
-        "The password of your account was reset with a code sent to this address. Every session and remembered browser was signed out.",
+        &format!(
+            "The password of your account was reset with a code sent to this address. Every session and remembered browser was signed out.{}",
+            twofa::passkeys::notice_of_passkeys(&user.passkeys)
+        ),
     )
     .await;
     Ok(no_content())

@@ -15,6 +15,7 @@ mod fault_proxy;
 mod faults;
 mod forgot_timing;
 mod module_map;
+mod passkey_attacks;
 mod passkeys;
 mod permissions;
 mod policy;

@@ -39,6 +39,18 @@ impl Caller {
     pub fn has_fresh_second_factor(&self, now: i64, max_age: i64) -> bool {
         self.kind == TokenKind::Access && self.claims.mfa_at.is_some_and(|t| now - t <= max_age)
     }
+
+    /// Whether the caller's session was signed in (with whatever it proved) at most
+    /// `max_age` seconds before `now`: a refresh carries the sign-in's time on, so an
+    /// old session or a stolen token does not pass. A setup token is minted by the
+    /// password check and lives 10 minutes: it passes.
+    pub fn signed_in_recently(&self, now: i64, max_age: i64) -> bool {
+        match self.kind {
+            TokenKind::Access => self.claims.auth_time.is_some_and(|t| now - t <= max_age),
+            TokenKind::Setup => true,
+            _ => false,
+        }
+    }
 }
 
 /// The keyed digest of `user`'s security stamp that tokens carry: it changes with the
