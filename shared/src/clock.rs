@@ -26,6 +26,22 @@ impl Clock for SystemClock {
     }
 }
 
+/// The UTC date of `t`, `YYYY-MM-DD`: for text a person reads (a notice), where a
+/// date is enough and pulling in a calendar crate is not.
+pub fn utc_date(t: Timestamp) -> String {
+    // Howard Hinnant's days-to-civil, on days since 1970-01-01.
+    let z = t.div_euclid(86_400) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
 /// A clock that only moves when told to; for tests.
 #[cfg(any(test, feature = "testing"))]
 #[derive(Debug)]
@@ -47,5 +63,18 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
         self.0.load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_date_is_the_utc_calendar_day() {
+        assert_eq!(utc_date(0), "1970-01-01");
+        assert_eq!(utc_date(951_782_400), "2000-02-29");
+        assert_eq!(utc_date(4_102_444_799), "2099-12-31");
+        assert_eq!(utc_date(4_102_444_800), "2100-01-01");
     }
 }

@@ -23,7 +23,7 @@ const NFKC: icu_normalizer::ComposingNormalizerBorrowed<'static> =
 /// Characters that show nothing (zero-width spaces and joiners, the soft hyphen,
 /// variation selectors, bidi controls...): two addresses differing only by them
 /// look the same.
-fn is_invisible(c: char) -> bool {
+pub(crate) fn is_invisible(c: char) -> bool {
     c.is_control()
         || icu_properties::CodePointSetData::new::<icu_properties::props::DefaultIgnorableCodePoint>()
             .contains(c)

@@ -84,20 +84,32 @@ pub fn notice_of_passkeys(passkeys: &[Passkey]) -> String {
     if passkeys.is_empty() {
         return String::new();
     }
-    let names: Vec<String> = passkeys.iter().map(|p| format!("\"{}\"", p.name)).collect();
+    let names: Vec<String> = passkeys
+        .iter()
+        .map(|p| {
+            format!(
+                "\"{}\" (added {})",
+                p.name,
+                crate::clock::utc_date(p.created_at)
+            )
+        })
+        .collect();
     format!(
         " Your passkeys still sign in: {}. If one of them is not yours, remove it in your two-factor settings.",
         names.join(", ")
     )
 }
 
-/// A passkey's name as given: trimmed, 1 to [`NAME_MAX_CHARS`] characters, no
-/// control characters; `None` otherwise.
+/// A passkey's name as given: trimmed, 1 to [`NAME_MAX_CHARS`] characters; `None`
+/// with a control, invisible (zero-width, bidi) or line-breaking character, or a
+/// double quote. Notices quote names to their owner, and whoever enrolled one (a
+/// thief, perhaps) chose it: it must not pass for another text.
 pub fn name(given: &str) -> Option<String> {
     let name = given.trim();
-    let ok = !name.is_empty()
-        && name.chars().count() <= NAME_MAX_CHARS
-        && !name.chars().any(char::is_control);
+    let refused =
+        |c: char| crate::email::is_invisible(c) || matches!(c, '"' | '\u{2028}' | '\u{2029}');
+    let ok =
+        !name.is_empty() && name.chars().count() <= NAME_MAX_CHARS && !name.chars().any(refused);
     ok.then(|| name.to_string())
 }
 
@@ -495,8 +507,26 @@ mod tests {
         assert_eq!(name(""), None);
         assert_eq!(name("   "), None);
         assert_eq!(name("a\u{7}b"), None);
+        for lookalike in ["iPhone\", \"Mac", "a\u{200B}b", "a\u{202E}b", "a\u{2028}b"] {
+            assert_eq!(name(lookalike), None, "{lookalike:?}");
+        }
+        assert_eq!(name("Ada's iPhone").as_deref(), Some("Ada's iPhone"));
         assert!(name(&"é".repeat(NAME_MAX_CHARS)).is_some());
         assert_eq!(name(&"é".repeat(NAME_MAX_CHARS + 1)), None);
+    }
+
+    #[test]
+    fn a_passkey_its_provider_may_sync_is_a_software_key_backed_up_yet_or_not() {
+        let a = |syncable, backed_up| Asserted {
+            passkey_id: PasskeyId::from("p"),
+            previous_counter: 0,
+            counter: 0,
+            backed_up,
+            syncable,
+        };
+        assert_eq!(a(false, false).amr(), Amr::Hwk);
+        assert_eq!(a(true, false).amr(), Amr::Swk);
+        assert_eq!(a(true, true).amr(), Amr::Swk);
     }
 
     #[test]

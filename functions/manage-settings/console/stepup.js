@@ -27,7 +27,7 @@ function stepUp(slot, retry, cancel) {
   replace(slot, box);
   replace(box,
     h('h3', {}, 'Confirm it is you'),
-    h('p', {}, 'This change needs a second factor proven in the last few minutes. Enter your password, then a fresh code.'),
+    h('p', {}, 'This change needs a recent sign-in: enter your password, then a fresh code if your account has a second factor.'),
     form([
       askEmail ? field('Email', 'email', { type: 'email', autocomplete: 'username' }) : null,
       field('Password', 'password', { type: 'password', autocomplete: 'current-password' }),

@@ -5,12 +5,13 @@
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use twofa::api::{
-    ApiError, ErrorCode, Request, Response, json, no_content, parse_body, require_step_up,
+    ApiError, ErrorCode, Request, Response, json, no_content, parse_body, require_fresh_binding,
+    require_step_up,
 };
 use twofa::app::Core;
 use twofa::audit::EventType;
 use twofa::flows::{attempt_id, begin_attempt, fresh_access, refuse_wrong_code, right_answer};
-use twofa::policy::{Provider, adding_a_factor_needs_step_up};
+use twofa::policy::Provider;
 use twofa::senders::{EmailSender, notify};
 use twofa::store::{Spend, Subject, Succeeded, Success};
 use twofa::tokens::{FreshAccess, TokenKind};
@@ -64,12 +65,7 @@ pub async fn create(core: &Core, req: &Request) -> Result<Response, ApiError> {
             Provider::Authenticator.as_str(),
         ));
     }
-    // A session without a fresh second factor (a remembered browser, a stolen token)
-    // must not add a factor of its own to an account that has one. A setup token's
-    // holder is adding a first factor.
-    if caller.kind == TokenKind::Access {
-        require_step_up(core, &caller, adding_a_factor_needs_step_up(user, &eff))?;
-    }
+    require_fresh_binding(core, &caller, &eff)?;
     let key = totp::new_key()?;
     let sealed_key = core.seal_key.seal(key.expose(), &user.id)?;
     let pending = UserPatch {

@@ -7,7 +7,8 @@ use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use twofa::api::{
-    ApiError, Caller, ErrorCode, Request, Response, json, no_content, parse_body, require_step_up,
+    ApiError, Caller, ErrorCode, Request, Response, json, no_content, parse_body,
+    require_fresh_binding, require_step_up,
 };
 use twofa::app::Core;
 use twofa::audit::EventType;
@@ -15,7 +16,6 @@ use twofa::flows::passkey::{relying_party, start_ceremony, take_ceremony};
 use twofa::flows::{attempt_id, fresh_access};
 use twofa::ids::PasskeyId;
 use twofa::passkeys::{self, MAX_PER_USER, Passkey, Purpose, Refused};
-use twofa::policy::adding_a_factor_needs_step_up;
 use twofa::senders::{EmailSender, notify};
 use twofa::store::PasskeyAdded;
 use twofa::tokens::{FreshAccess, TokenKind};
@@ -92,7 +92,7 @@ pub async fn start(core: &Core, req: &Request) -> Result<Response, ApiError> {
     let side = side_of(core, user).await?;
     let eff = side.effective(user.two_factor_enabled);
     let rp = relying_party(core, &eff)?;
-    may_enrol(core, &caller, &eff)?;
+    require_fresh_binding(core, &caller, &eff)?;
     if user.passkeys.len() >= MAX_PER_USER {
         return Err(too_many());
     }
@@ -101,30 +101,6 @@ pub async fn start(core: &Core, req: &Request) -> Result<Response, ApiError> {
         .map_err(ApiError::internal)?;
     let started = start_ceremony(core, enrolment_of(&caller), options, state).await?;
     Ok(json(StatusCode::OK, &started))
-}
-
-/// Whether the caller may bind a passkey now. As for an authenticator, a session
-/// without a fresh second factor (a remembered browser, a stolen token) must not add
-/// a factor of its own to an account that has one. And since a passkey then signs in
-/// alone, at `aal2`, and outlives a password change, an account without a second
-/// factor binds one only in a session signed in just now: a stolen or long-lived
-/// token cannot leave its thief a way back in (NIST SP 800-63B 6.1.2.1 binds an
-/// authenticator only within a fresh authentication). A setup token's holder has
-/// just proven the password and is adding a first factor.
-fn may_enrol(core: &Core, caller: &Caller, eff: &twofa::policy::Effective) -> Result<(), ApiError> {
-    if caller.kind != TokenKind::Access {
-        return Ok(());
-    }
-    if adding_a_factor_needs_step_up(&caller.user, eff) {
-        return require_step_up(core, caller, true);
-    }
-    let max_age = core.config.step_up_max_age_seconds;
-    if caller.signed_in_recently(core.now(), max_age) {
-        return Ok(());
-    }
-    Err(ApiError::of(ErrorCode::StepUpRequired).saying(format!(
-        "adding a passkey needs a sign-in in the last {max_age} seconds; sign in again"
-    )))
 }
 
 fn too_many() -> ApiError {
@@ -157,7 +133,7 @@ pub async fn finish(
     let side = side_of(core, user).await?;
     let eff = side.effective(user.two_factor_enabled);
     let rp = relying_party(core, &eff)?;
-    may_enrol(core, &caller, &eff)?;
+    require_fresh_binding(core, &caller, &eff)?;
     let ceremony = take_ceremony(
         core,
         &body.ceremony_id,
@@ -220,7 +196,7 @@ pub async fn finish(
         user,
         "A passkey was added",
         &format!(
-            "A passkey named \"{}\" was added to your account.",
+            "A passkey named \"{}\" was added to your account. It signs in without your password: changing the password does not remove it. If you did not add it, remove it in your two-factor settings (or ask your administrator to reset your second factor).",
             passkey.name
         ),
     )

@@ -70,12 +70,7 @@ pub async fn verify(
                 .into());
         }
     };
-    // As the authenticator reports it now: a synced passkey is a software key.
-    let amr = if asserted.backed_up {
-        Amr::Swk
-    } else {
-        Amr::Hwk
-    };
+    let amr = asserted.amr();
     let finished = Finished {
         user: &user,
         sid: &sid,

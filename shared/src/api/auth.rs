@@ -5,7 +5,7 @@ use super::{ApiError, ErrorCode, Request, bearer_token};
 use crate::app::Core;
 pub use crate::app::flows::Caller;
 use crate::app::flows::{load_side, stamp_digest, user_of_token};
-use crate::policy::adding_a_factor_needs_step_up;
+use crate::policy::{Effective, adding_a_factor_needs_step_up};
 use crate::side::Side;
 use crate::tokens::TokenKind;
 
@@ -53,6 +53,35 @@ pub fn require_step_up(core: &Core, caller: &Caller, two_factor_on: bool) -> Res
     }
     Err(ApiError::of(ErrorCode::StepUpRequired).saying(format!(
         "this change needs a second factor proven in the last {max_age} seconds; sign in again with your second factor"
+    )))
+}
+
+/// Whether the caller may bind a new factor (an authenticator, a passkey) now. A
+/// session without a fresh second factor (a remembered browser, a stolen token) must
+/// not add a factor of its own to an account that has one: step-up. An account
+/// without one binds a factor only in a session signed in just now (within
+/// `STEP_UP_MAX_AGE_SECONDS`; a refresh keeps the sign-in's time): a stolen or
+/// long-lived token cannot leave its thief a factor (a passkey signs in alone and
+/// outlives a password change; an authenticator turns two-factor sign-in on against
+/// its owner). NIST SP 800-63B 6.1.2.1 binds an authenticator only within a fresh
+/// authentication. A setup token's holder has just proven the password.
+pub fn require_fresh_binding(
+    core: &Core,
+    caller: &Caller,
+    eff: &Effective,
+) -> Result<(), ApiError> {
+    if caller.kind != TokenKind::Access {
+        return Ok(());
+    }
+    if adding_a_factor_needs_step_up(&caller.user, eff) {
+        return require_step_up(core, caller, true);
+    }
+    let max_age = core.config.step_up_max_age_seconds;
+    if caller.signed_in_recently(core.now(), max_age) {
+        return Ok(());
+    }
+    Err(ApiError::of(ErrorCode::StepUpRequired).saying(format!(
+        "adding a second factor needs a sign-in in the last {max_age} seconds; sign in again"
     )))
 }
 

@@ -15,7 +15,10 @@ mod remember;
 mod request;
 mod routing;
 
-pub use auth::{Caller, authenticate, require_step_up, require_step_up_for_phone, side_named};
+pub use auth::{
+    Caller, authenticate, require_fresh_binding, require_step_up, require_step_up_for_phone,
+    side_named,
+};
 pub use client::{ClientInfo, client_info};
 pub use code_body::TokenOrPurpose;
 pub use error::{ApiError, ErrorCode};

@@ -6,7 +6,7 @@ mod access;
 mod account;
 mod admin;
 mod lockout_settings;
-mod passkeys;
+mod binding;
 mod password;
 mod security_events;
 mod user_admin;

@@ -1,8 +1,9 @@
-//! Binding a passkey, in process: only a session signed in just now (or with a fresh
-//! second factor, where the account has one) binds one, since a passkey signs in
-//! alone and outlives a password change; and the notices of a password change or a
-//! sign-out everywhere name the passkeys that still sign in, so that one a thief
-//! bound is found.
+//! Binding a factor, in process: only a session signed in just now (or with a fresh
+//! second factor, where the account has one) binds a passkey or an authenticator,
+//! since a passkey signs in alone and outlives a password change, and an
+//! authenticator turns two-factor sign-in on against its owner; and the notices of a
+//! password change or a sign-out everywhere name the passkeys that still sign in, so
+//! that one a thief bound is found.
 
 use serde_json::json;
 use twofa::passkeys::Passkey;
@@ -44,7 +45,7 @@ async fn bound(w: &World, user: &User, name: &str) -> User {
 }
 
 #[tokio::test]
-async fn only_a_session_signed_in_just_now_binds_a_passkey_to_an_account_without_a_second_factor() {
+async fn only_a_session_signed_in_just_now_binds_a_factor_to_an_account_without_a_second_factor() {
     let w = World::new().await;
     let old = w.token(&w.host_user).await;
     // Within the token's life, past the step-up age (STEP_UP_MAX_AGE_SECONDS, 600 s):
