@@ -53,10 +53,12 @@ cargo build --release -q "${packages[@]}" "${bins[@]}"
 cargo build --release -q -p local-api -p e2e --bin local-api --bin bench --bin coldstart --bin hello-lambda
 BIN=$ROOT/target/release
 
-# What a deployed function has in its environment (template.yaml), with test secrets.
+# What a deployed function has in its environment (template.yaml).
 export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_SESSION_TOKEN=test
 export TABLE_NAME=bench EMAIL_PROVIDER=ses SES_FROM=no-reply@example.com SMS_PROVIDER=sns RUST_LOG=info
-export JWT_SIGNING_KEY=$(head -c 32 /dev/urandom | base64) CODE_HMAC_KEY=$(head -c 32 /dev/urandom | base64) TOTP_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64)
+# No keys: a deployed function reads them from KEYS_SECRET_ID at its first request,
+# never at init, and the local API makes its own at start.
+export KEYS_SECRET_ID=twofa/keys
 
 load built
 echo "1. cold starts" >&2

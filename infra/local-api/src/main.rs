@@ -111,7 +111,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
-    tracing::info!("local API listening on http://127.0.0.1:{port}");
+    tracing::info!(
+        "local API listening on http://127.0.0.1:{port}; open the console at http://localhost:{port} for passkeys"
+    );
     let api = Arc::new(LocalApi {
         core,
         sms,
