@@ -18,7 +18,7 @@ use twofa::api::{
 };
 use twofa::app::Core;
 use twofa::audit::EventType;
-use twofa::flows::passkey::{relying_party, start_ceremony, take_ceremony};
+use twofa::flows::passkey::{refused_factor, relying_party, start_ceremony, take_ceremony};
 use twofa::flows::{
     FlowError, Outcome, WrongAnswer, attempt_id, begin_attempt, load_side, refuse_wrong_answer,
     right_answer, start_session,
@@ -151,13 +151,7 @@ async fn judge(core: &Core, sender: &dyn EmailSender, req: &Request) -> Result<R
     let asserted = match judged {
         Ok(asserted) => asserted,
         Err(refused) => {
-            let factor = match refused {
-                Refused::CounterWentBack => {
-                    tracing::warn!(user_id = %user.id, "a passkey's sign counter went backwards: it may have been cloned; refused");
-                    "passkey_counter"
-                }
-                _ => "passkey",
-            };
+            let factor = refused_factor(&user.id, &refused);
             let refused = refuse_wrong_answer(core, sender, subject, &attempt, by(factor), |_| {
                 invalid_credentials()
             });

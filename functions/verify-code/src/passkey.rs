@@ -6,11 +6,11 @@
 use twofa::amr::Amr;
 use twofa::api::{ApiError, Request, Response};
 use twofa::app::Core;
-use twofa::flows::passkey::{relying_party, take_ceremony};
+use twofa::flows::passkey::{refused_factor, relying_party, take_ceremony};
 use twofa::flows::{
     PendingSignIn, attempt_id, begin_attempt, load_side, pending_sign_in, refuse_wrong_code,
 };
-use twofa::passkeys::{Purpose, Refused, named_credential};
+use twofa::passkeys::{Purpose, named_credential};
 use twofa::policy::Provider;
 use twofa::senders::EmailSender;
 use twofa::store::{Spend, Subject};
@@ -58,13 +58,7 @@ pub async fn verify(
     let asserted = match rp.finish_second_factor(&ceremony.state, &p.credential, &user.passkeys) {
         Ok(asserted) => asserted,
         Err(refused) => {
-            let factor = match refused {
-                Refused::CounterWentBack => {
-                    tracing::warn!(user_id = %user.id, "a passkey's sign counter went backwards: it may have been cloned; refused");
-                    "passkey_counter"
-                }
-                _ => "passkey",
-            };
+            let factor = refused_factor(&user.id, &refused);
             return Err(refuse_wrong_code(core, email, &user, &attempt, req, factor)
                 .await
                 .into());

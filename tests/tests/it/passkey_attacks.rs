@@ -11,60 +11,20 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use e2e::gate_store::GateStore;
 use e2e::{AppOptions, Backend, Client, Reply, TestApp, spawn_app_over};
-use serde_json::{Value, json};
+
+use crate::passkeys::{
+    access, claims, enrol, finish_passwordless, passwordless_answer, signed_in_user,
+};
+use serde_json::json;
 use twofa::testing::TEST_ORIGIN;
 use twofa::testing::authenticator::SoftAuthenticator;
 use twofa::testing::fixtures::PASSWORD;
 use twofa::user::UserPatch;
 
-fn claims(access_token: &str) -> Value {
-    let payload = access_token.split('.').nth(1).expect("a JWT");
-    serde_json::from_slice(&B64.decode(payload).expect("base64url")).expect("JSON claims")
-}
-
-fn access(r: &Reply) -> String {
-    r.body["access_token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("an access token: {:?}", r.body))
-        .to_string()
-}
-
-async fn signed_in_user(app: &TestApp, email: &str) -> String {
-    let r = app
-        .register(&json!({"email": email, "password": PASSWORD}))
-        .await;
-    assert_eq!(r.status, 201, "{:?}", r.body);
-    let r = app.sign_in(email, PASSWORD).await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    access(&r)
-}
-
-async fn enrol(app: &TestApp, token: &str, device: &mut SoftAuthenticator) -> Reply {
-    let started = app
-        .post("/account/passkeys/register", &json!({}), Some(token))
-        .await;
-    if started.status != 200 {
-        return started;
-    }
-    let credential = device.register(&started.body["options"]).expect("answers");
-    app.post(
-        "/account/passkeys/register/finish",
-        &json!({"ceremony_id": started.body["ceremony_id"], "credential": credential}),
-        Some(token),
-    )
-    .await
-}
-
+/// A passwordless sign-in by `device`, start to finish.
 async fn passwordless(app: &TestApp, device: &mut SoftAuthenticator) -> Reply {
-    let started = app.post("/passkeys/sign-in", &json!({}), None).await;
-    assert_eq!(started.status, 200, "{:?}", started.body);
-    let credential = device.assert(&started.body["options"]).expect("answers");
-    app.post(
-        "/passkeys/sign-in/finish",
-        &json!({"ceremony_id": started.body["ceremony_id"], "credential": credential}),
-        None,
-    )
-    .await
+    let body = passwordless_answer(app, device).await;
+    finish_passwordless(app, &body).await
 }
 
 /// A credential id is the assertion's `rawId`, and the passwordless finish reads
@@ -149,7 +109,10 @@ async fn a_passkey_wiped_by_an_admin_reset_cannot_lock_its_former_owner_out() {
     };
     held.reached().await;
     let mut intruders = SoftAuthenticator::new(TEST_ORIGIN);
-    assert_eq!(enrol(&app, &stolen, &mut intruders).await.status, 201);
+    assert_eq!(
+        enrol(&app, &stolen, &mut intruders, "key").await.status,
+        201
+    );
     held.release();
     assert_eq!(reset.await.expect("joined").status, 204);
 
@@ -172,7 +135,7 @@ async fn a_reset_killed_before_freeing_claims_leaves_no_lever_on_the_owners_lock
     let app = e2e::spawn_app(&Backend::Memory, AppOptions::default()).await;
     let token = signed_in_user(&app, "killed@example.com").await;
     let mut device = SoftAuthenticator::new(TEST_ORIGIN);
-    assert_eq!(enrol(&app, &token, &mut device).await.status, 201);
+    assert_eq!(enrol(&app, &token, &mut device, "key").await.status, 201);
     let user_id = twofa::ids::UserId::from(claims(&token)["sub"].as_str().expect("sub"));
     app.api
         .core
@@ -199,7 +162,7 @@ async fn options_sent_to_browsers() {
     let app = e2e::spawn_app(&Backend::Memory, AppOptions::default()).await;
     let token = signed_in_user(&app, "opts@example.com").await;
     let mut device = SoftAuthenticator::new(TEST_ORIGIN);
-    let added = enrol(&app, &token, &mut device).await;
+    let added = enrol(&app, &token, &mut device, "key").await;
     let fresh = access(&added);
     let reg = app
         .post("/account/passkeys/register", &json!({}), Some(&fresh))
@@ -250,7 +213,7 @@ async fn disallowing_passkeys_does_not_let_the_password_enrol_a_new_factor() {
     let app = e2e::spawn_app(&Backend::Memory, AppOptions::default()).await;
     let token = signed_in_user(&app, "only-pk@example.com").await;
     let mut device = SoftAuthenticator::new(TEST_ORIGIN);
-    let added = enrol(&app, &token, &mut device).await;
+    let added = enrol(&app, &token, &mut device, "key").await;
     let on = app
         .settings(
             "PUT",
@@ -355,7 +318,7 @@ async fn a_second_factor_assertion_without_user_verification_is_refused() {
     let app = e2e::spawn_app(&Backend::Memory, AppOptions::default()).await;
     let token = signed_in_user(&app, "uv@example.com").await;
     let mut device = SoftAuthenticator::new(TEST_ORIGIN);
-    let added = enrol(&app, &token, &mut device).await;
+    let added = enrol(&app, &token, &mut device, "key").await;
     let on = app
         .settings(
             "PUT",

@@ -14,7 +14,7 @@ use twofa::testing::TEST_ORIGIN;
 use twofa::testing::authenticator::SoftAuthenticator;
 use twofa::testing::fixtures::PASSWORD;
 
-fn claims(access_token: &str) -> Value {
+pub(crate) fn claims(access_token: &str) -> Value {
     let payload = access_token.split('.').nth(1).expect("a JWT");
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload)
@@ -22,14 +22,14 @@ fn claims(access_token: &str) -> Value {
     serde_json::from_slice(&bytes).expect("JSON claims")
 }
 
-fn access(r: &Reply) -> String {
+pub(crate) fn access(r: &Reply) -> String {
     r.body["access_token"]
         .as_str()
         .unwrap_or_else(|| panic!("an access token: {:?}", r.body))
         .to_string()
 }
 
-async fn signed_in_user(app: &TestApp, email: &str) -> String {
+pub(crate) async fn signed_in_user(app: &TestApp, email: &str) -> String {
     let r = app
         .register(&json!({"email": email, "password": PASSWORD}))
         .await;
@@ -41,7 +41,12 @@ async fn signed_in_user(app: &TestApp, email: &str) -> String {
 
 /// Enrols a passkey from `device` on the account `token` signs in; answers the
 /// finish's reply (201 with a fresh token when it worked).
-async fn enrol(app: &TestApp, token: &str, device: &mut SoftAuthenticator, name: &str) -> Reply {
+pub(crate) async fn enrol(
+    app: &TestApp,
+    token: &str,
+    device: &mut SoftAuthenticator,
+    name: &str,
+) -> Reply {
     let started = app
         .post("/account/passkeys/register", &json!({}), Some(token))
         .await;
@@ -58,7 +63,7 @@ async fn enrol(app: &TestApp, token: &str, device: &mut SoftAuthenticator, name:
 }
 
 /// A passwordless ceremony's start and the device's answer to it.
-async fn passwordless_answer(app: &TestApp, device: &mut SoftAuthenticator) -> Value {
+pub(crate) async fn passwordless_answer(app: &TestApp, device: &mut SoftAuthenticator) -> Value {
     let started = app.post("/passkeys/sign-in", &json!({}), None).await;
     assert_eq!(started.status, 200, "{:?}", started.body);
     let options = &started.body["options"];
@@ -73,7 +78,7 @@ async fn passwordless_answer(app: &TestApp, device: &mut SoftAuthenticator) -> V
     json!({"ceremony_id": started.body["ceremony_id"], "credential": credential})
 }
 
-async fn finish_passwordless(app: &TestApp, body: &Value) -> Reply {
+pub(crate) async fn finish_passwordless(app: &TestApp, body: &Value) -> Reply {
     app.post("/passkeys/sign-in/finish", body, None).await
 }
 

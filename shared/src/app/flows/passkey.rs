@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::FlowError;
 use crate::app::Core;
 use crate::ids::{AttemptId, CeremonyId};
-use crate::passkeys::{Ceremony, Purpose, RelyingParty};
+use crate::passkeys::{Ceremony, Purpose, Refused, RelyingParty};
 use crate::policy::{Effective, Provider};
 
 /// The relying party, when passkeys are configured and `eff` allows them.
@@ -67,5 +67,18 @@ pub async fn take_ceremony(
     match core.store.take_ceremony(&id, taker, core.now()).await? {
         Some(c) if c.purpose == *purpose => Ok(c),
         _ => Err(FlowError::InvalidCeremony),
+    }
+}
+
+/// What a refused assertion of `user`'s names as the wrong factor in its
+/// `sign_in_failed` event: `passkey_counter` for a counter that went backwards (the
+/// key may have been cloned: worth a warning of its own), `passkey` otherwise.
+pub fn refused_factor(user: &crate::ids::UserId, refused: &Refused) -> &'static str {
+    match refused {
+        Refused::CounterWentBack => {
+            tracing::warn!(user_id = %user, "a passkey's sign counter went backwards: it may have been cloned; refused");
+            "passkey_counter"
+        }
+        _ => "passkey",
     }
 }
