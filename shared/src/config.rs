@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use crate::lockout::LockoutPolicy;
-use crate::passkeys::{RelyingParty, RpConfig};
+use crate::passkeys::RpConfig;
 use crate::tokens::{TokenLifetimes, TokenNames};
 
 /// A setting that could not be used.
@@ -103,7 +103,9 @@ fn webauthn(env: &dyn Env) -> Result<Option<RpConfig>, ConfigError> {
             .unwrap_or_else(|| "twofa".into()),
         origins,
     };
-    RelyingParty::new(&config).map_err(|reason| ConfigError::new("WEBAUTHN_ORIGINS", reason))?;
+    #[cfg(feature = "passkeys")]
+    crate::passkeys::RelyingParty::new(&config)
+        .map_err(|reason| ConfigError::new("WEBAUTHN_ORIGINS", reason))?;
     Ok(Some(config))
 }
 

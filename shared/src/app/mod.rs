@@ -15,6 +15,7 @@ use crate::config::{Config, ConfigError, Env};
 #[cfg(feature = "aws")]
 use crate::config::{EmailProvider, ProcessEnv, SmsProvider};
 use crate::crypto::{CryptoError, HashKey, SealKey, decode_key};
+#[cfg(feature = "passkeys")]
 use crate::passkeys::RelyingParty;
 #[cfg(feature = "aws")]
 use crate::senders::{
@@ -159,6 +160,7 @@ pub struct Core {
     /// TOTP key sealing.
     pub seal_key: SealKey,
     /// The passkeys' relying party, when the settings name one.
+    #[cfg(feature = "passkeys")]
     pub passkeys: Option<RelyingParty>,
 }
 
@@ -166,6 +168,7 @@ impl Core {
     /// Puts the parts together.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: Config, keys: Keys) -> Self {
         // The settings were checked when read (`Config::read` builds it once).
+        #[cfg(feature = "passkeys")]
         let passkeys = config
             .webauthn
             .as_ref()
@@ -173,6 +176,7 @@ impl Core {
         Self {
             store,
             clock,
+            #[cfg(feature = "passkeys")]
             passkeys,
             tokens: keys.tokens.named(config.token_names.clone()),
             config,

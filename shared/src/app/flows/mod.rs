@@ -12,6 +12,7 @@
 //! ApiError` in `api/error.rs`).
 
 pub mod attempt;
+#[cfg(feature = "passkeys")]
 pub mod passkey;
 pub mod refresh;
 pub mod session;
