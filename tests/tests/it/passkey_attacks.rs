@@ -77,12 +77,11 @@ async fn an_oversized_credential_id_is_bad_input_in_dynamodb() {
     an_oversized_credential_id_is_bad_input(&app).await;
 }
 
-/// An administrator resets a compromised account while the intruder
-/// enrols one more passkey: the reset read the passkey list before the enrolment
-/// and writes `passkeys = {}` after it (its write is not conditional on the stamp
-/// it read), so it frees only the claims it read. The intruder's claim stays,
-/// pointing at the owner: every assertion the intruder makes with it counts on the
-/// owner's lockout, so the owner's right password meets 423.
+/// An administrator resets a compromised account while the intruder enrols one more
+/// passkey: the reset read the passkey list before the enrolment and writes
+/// `passkeys = {}` after it, so it frees only the claims it read, and the intruder's
+/// claim stays, pointing at the owner. Its assertions must not count on the owner's
+/// lockout (they used to, and the owner's right password then met 423).
 #[tokio::test]
 async fn a_passkey_wiped_by_an_admin_reset_cannot_lock_its_former_owner_out() {
     let gate = GateStore::over(e2e::store(&Backend::Memory).await);
