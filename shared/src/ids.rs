@@ -152,6 +152,12 @@ id! {
     AttemptId
 }
 
+id! {
+    /// One administrator's write (an unlock): a retry of it carries the same id,
+    /// and another request another, so that the store tells the two apart.
+    RequestId
+}
+
 impl UserId {
     /// A new random id.
     pub fn random() -> Self {
@@ -201,6 +207,13 @@ impl SessionId {
 
 impl AttemptId {
     /// A new random attempt id.
+    pub fn random() -> Result<Self, CryptoError> {
+        Ok(Self(random_token(16)?))
+    }
+}
+
+impl RequestId {
+    /// A new random request id.
     pub fn random() -> Result<Self, CryptoError> {
         Ok(Self(random_token(16)?))
     }

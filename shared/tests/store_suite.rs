@@ -10,7 +10,9 @@ use twofa::audit::{EventType, Origin, SecurityEvent};
 use twofa::clock::Timestamp;
 use twofa::codes::{CodePurpose, PendingCode};
 use twofa::devices::Device;
-use twofa::ids::{AttemptId, CeremonyId, DeviceId, PasskeyId, SessionId, SignInId, UserId};
+use twofa::ids::{
+    AttemptId, CeremonyId, DeviceId, PasskeyId, RequestId, SessionId, SignInId, UserId,
+};
 use twofa::lockout::LockoutPolicy;
 use twofa::passkeys::{Asserted, Ceremony, MAX_PER_USER, Passkey, Purpose};
 use twofa::policy::{Behaviour, Provider, TwoFactorSettings};
@@ -2605,7 +2607,13 @@ mod scenarios {
             .await
             .unwrap();
         assert_eq!(slot(&store, &u.id).await.unwrap(), Slot::Locked(NOW + 300));
-        assert_eq!(store.unlock(&u.id, NOW).await.unwrap(), Unlocked::Done);
+        assert_eq!(
+            store
+                .unlock(&u.id, &RequestId::random().unwrap(), NOW)
+                .await
+                .unwrap(),
+            Unlocked::Done
+        );
         let after = stored(&store, &u.id).await;
         assert_eq!((after.lockout_end, after.failed_count), (None, 0));
         assert_eq!(
@@ -2614,7 +2622,13 @@ mod scenarios {
             "counting starts again at once"
         );
         assert!(matches!(
-            store.unlock(&UserId::from("no-such-user"), NOW).await,
+            store
+                .unlock(
+                    &UserId::from("no-such-user"),
+                    &RequestId::random().unwrap(),
+                    NOW
+                )
+                .await,
             Err(StoreError::NotFound)
         ));
         assert_eq!(
@@ -2654,7 +2668,10 @@ mod scenarios {
                 .lock(Subject::User(&u.id), now, until, hard)
                 .await
                 .unwrap();
-            let unlocked = store.unlock(&u.id, now + 1).await.unwrap();
+            let unlocked = store
+                .unlock(&u.id, &RequestId::random().unwrap(), now + 1)
+                .await
+                .unwrap();
             if !hard {
                 assert_eq!(unlocked, Unlocked::Done, "round {round}");
                 continue;
@@ -2682,7 +2699,13 @@ mod scenarios {
                 .lock(Subject::User(&u.id), now, now + 300, false)
                 .await
                 .unwrap();
-            assert_eq!(store.unlock(&u.id, now).await.unwrap(), Unlocked::Done);
+            assert_eq!(
+                store
+                    .unlock(&u.id, &RequestId::random().unwrap(), now)
+                    .await
+                    .unwrap(),
+                Unlocked::Done
+            );
             assert_eq!(stored(&store, &u.id).await.lockout_end, None);
             return;
         }

@@ -169,8 +169,13 @@ impl<A: Around> UserStore for PassThrough<A> {
             .update_user_if_authenticator(id, expected, patch)
             .await
     }
-    async fn unlock(&self, id: &UserId, now: Timestamp) -> Result<Unlocked, StoreError> {
-        self.inner.unlock(id, now).await
+    async fn unlock(
+        &self,
+        id: &UserId,
+        request: &twofa::ids::RequestId,
+        now: Timestamp,
+    ) -> Result<Unlocked, StoreError> {
+        self.inner.unlock(id, request, now).await
     }
     async fn users_in(
         &self,

@@ -13,7 +13,7 @@ use twofa::audit::EventType;
 use twofa::clock::Timestamp;
 use twofa::email::Email;
 use twofa::flows::rotate_stamp;
-use twofa::ids::UserId;
+use twofa::ids::{RequestId, UserId};
 use twofa::lockout::locked_for;
 use twofa::phone::PhoneNumber;
 use twofa::policy::{Behaviour, DecidedBy, Provider, usable_providers};
@@ -159,7 +159,7 @@ pub async fn unlock(
     )?;
     if let Unlocked::HardLocked(until) = core
         .store
-        .unlock(&user.id, core.now())
+        .unlock(&user.id, &RequestId::random()?, core.now())
         .await
         .map_err(gone)?
     {

@@ -2,7 +2,7 @@
 //! API and by fast tests; behaves as the DynamoDB adapter does (the shared suite
 //! checks), including the atomic conditional updates.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -17,7 +17,9 @@ use crate::audit::{EventType, SecurityEvent};
 use crate::clock::Timestamp;
 use crate::codes::{CodePurpose, PendingCode};
 use crate::devices::Device;
-use crate::ids::{AttemptId, CeremonyId, DeviceId, PasskeyId, SessionId, SignInId, UserId};
+use crate::ids::{
+    AttemptId, CeremonyId, DeviceId, PasskeyId, RequestId, SessionId, SignInId, UserId,
+};
 use crate::lockout::LockoutPolicy;
 use crate::passkeys::{Ceremony, MAX_PER_USER, Passkey};
 use crate::policy::{Behaviour, TwoFactorSettings};
@@ -116,9 +118,32 @@ struct Counter {
     streak: u32,
     /// When the lock after `HARD_LIMIT` consecutive failures ends (an unlock does not end it).
     hard_lock_end: Option<Timestamp>,
-    /// The attempt that took the last slot and the last that succeeded, as DynamoDB keeps them.
-    slot_attempt: Option<AttemptId>,
-    done_attempt: Option<AttemptId>,
+    /// The attempts whose slots are counted and not given back or reset, as DynamoDB keeps them.
+    held: HashSet<AttemptId>,
+    /// The latest successes and unlocks, which a retry of theirs finds (DynamoDB's
+    /// client request tokens do this there): what a retry that lands after other
+    /// writes must be answered with.
+    recent: VecDeque<Recent>,
+}
+
+/// A success or an unlock that applied, remembered for its retry.
+#[derive(Debug, Clone, PartialEq)]
+enum Recent {
+    Success(AttemptId),
+    Unlock(RequestId),
+}
+
+impl Counter {
+    /// How many of the latest successes and unlocks are remembered: more than a
+    /// user's writes during any retry's backoff.
+    const RECENT: usize = 16;
+
+    fn remember(&mut self, done: Recent) {
+        if self.recent.len() == Self::RECENT {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(done);
+    }
 }
 
 /// The first `limit` of `sorted` (already past the start), and where the next page starts.
@@ -317,7 +342,7 @@ impl UserStore for MemoryStore {
             return Err(StoreError::NotFound);
         }
         let counter = s.counters.entry(key.clone()).or_default();
-        let again = counter.slot_attempt.as_ref() == Some(attempt);
+        let again = counter.held.contains(attempt);
         match key {
             CounterKey::User(id) => {
                 let u = s.users.get_mut(&id).ok_or(StoreError::NotFound)?;
@@ -342,7 +367,7 @@ impl UserStore for MemoryStore {
                 }
                 u.failed_count += 1;
                 counter.streak += 1;
-                counter.slot_attempt = Some(attempt.clone());
+                counter.held.insert(attempt.clone());
                 Ok(Slot::Taken {
                     user: Some(Box::new(read_back(&s.planted, u)?)),
                     count: u.failed_count,
@@ -368,7 +393,7 @@ impl UserStore for MemoryStore {
                 }
                 counter.count += 1;
                 counter.streak += 1;
-                counter.slot_attempt = Some(attempt.clone());
+                counter.held.insert(attempt.clone());
                 Ok(Slot::Taken {
                     user: None,
                     count: counter.count,
@@ -407,6 +432,7 @@ impl UserStore for MemoryStore {
         }
         counter.lockout_end = Some(until);
         counter.count = 0;
+        counter.held.clear();
         if hard {
             counter.streak = 0;
             counter.hard_lock_end = Some(until);
@@ -424,7 +450,10 @@ impl UserStore for MemoryStore {
         let s = &mut *guard;
         let u = s.users.get_mut(id).ok_or(StoreError::NotFound)?;
         let counter = s.counters.entry(CounterKey::User(id.clone())).or_default();
-        if counter.done_attempt.as_ref() == Some(success.attempt) {
+        if counter
+            .recent
+            .contains(&Recent::Success(success.attempt.clone()))
+        {
             return Ok(Succeeded::Done);
         }
         if let Some(end) = u.lockout_end.filter(|end| *end > now) {
@@ -480,36 +509,42 @@ impl UserStore for MemoryStore {
             u.pending_sign_in = None;
         }
         let counter = s.counters.entry(CounterKey::User(id.clone())).or_default();
-        counter.done_attempt = Some(success.attempt.clone());
+        counter.remember(Recent::Success(success.attempt.clone()));
         if success.release_only {
             u.failed_count = u.failed_count.saturating_sub(1);
             counter.streak = counter.streak.saturating_sub(1);
+            counter.held.remove(success.attempt);
         } else {
             u.failed_count = 0;
             counter.streak = 0;
+            counter.held.clear();
         }
         s.patched(id, success.patch);
         Ok(Succeeded::Done)
     }
 
-    async fn unlock(&self, id: &UserId, now: Timestamp) -> Result<Unlocked, StoreError> {
+    async fn unlock(
+        &self,
+        id: &UserId,
+        request: &RequestId,
+        now: Timestamp,
+    ) -> Result<Unlocked, StoreError> {
         let mut guard = self.write();
         let s = &mut *guard;
         let u = s.users.get_mut(id).ok_or(StoreError::NotFound)?;
-        let counter = s.counters.get_mut(&CounterKey::User(id.clone()));
-        if let Some(end) = counter
-            .as_ref()
-            .and_then(|c| c.hard_lock_end)
-            .filter(|end| *end > now)
-        {
+        let counter = s.counters.entry(CounterKey::User(id.clone())).or_default();
+        if counter.recent.contains(&Recent::Unlock(request.clone())) {
+            return Ok(Unlocked::Done);
+        }
+        if let Some(end) = counter.hard_lock_end.filter(|end| *end > now) {
             return Ok(Unlocked::HardLocked(end));
         }
         u.lockout_end = None;
         u.failed_count = 0;
         // The streak stays: it bounds consecutive failures across locks, and an unlock is not a success.
-        if let Some(c) = counter {
-            c.lockout_end = None;
-        }
+        counter.lockout_end = None;
+        counter.held.clear();
+        counter.remember(Recent::Unlock(request.clone()));
         Ok(Unlocked::Done)
     }
 

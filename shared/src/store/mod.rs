@@ -60,11 +60,17 @@
 //! would tell which emails have an account.
 //!
 //! # Retried writes
-//! The slot and the success write carry the attempt's id (`slot_attempt`,
-//! `done_attempt`). A write whose first try succeeded but whose answer was lost is
-//! retried by the SDK and then fails its condition; the old item it returns carries
-//! this attempt's id, which means "it was me": the slot counts once, and the right
-//! code spent by the first try is answered as accepted, not as a wrong code.
+//! The SDK retries a write whose answer was lost, and another attempt of the same
+//! user may land between the first try and the retry. Each lockout write knows its
+//! own retry whatever landed in between:
+//! - a slot adds the attempt's id to the set of slots held (`held_slots`, emptied
+//!   by every reset of the count): a retried slot finds its id there and is not
+//!   counted again;
+//! - a success, a give-back and an unlock are each one-item transactions whose
+//!   client request token names the attempt (the user and the second, for an
+//!   unlock): DynamoDB answers the retry as the first try was answered, without
+//!   applying it again, so a right code spent by the first try is accepted, and a
+//!   slot or a count is never given back or cleared twice.
 
 use async_trait::async_trait;
 
@@ -73,7 +79,9 @@ use crate::clock::Timestamp;
 use crate::codes::{CodePurpose, PendingCode};
 use crate::devices::Device;
 use crate::email::Email;
-use crate::ids::{AttemptId, CeremonyId, DeviceId, PasskeyId, SessionId, SignInId, UserId};
+use crate::ids::{
+    AttemptId, CeremonyId, DeviceId, PasskeyId, RequestId, SessionId, SignInId, UserId,
+};
 use crate::lockout::LockoutPolicy;
 use crate::passkeys::{Asserted, Ceremony, Passkey};
 use crate::phone::PhoneNumber;
@@ -395,8 +403,15 @@ pub trait UserStore: Send + Sync {
     /// Ends a lock and clears the failure count, unless the lock on at `now` is the one
     /// [`HARD_LIMIT`] consecutive failures earned ([`Unlocked::HardLocked`], nothing
     /// changed). The streak stays either way: only a success resets it. `NotFound` if
-    /// there is no such user.
-    async fn unlock(&self, id: &UserId, now: Timestamp) -> Result<Unlocked, StoreError>;
+    /// there is no such user. The same `request` again (a retry whose first try
+    /// applied) is answered as the first was, and changes nothing: a failure counted
+    /// after the unlock stays counted.
+    async fn unlock(
+        &self,
+        id: &UserId,
+        request: &RequestId,
+        now: Timestamp,
+    ) -> Result<Unlocked, StoreError>;
     /// The users of `scope` whose email key starts with `email_prefix` (lower case),
     /// by email key, at most `limit`, after `after`.
     async fn users_in(

@@ -119,13 +119,14 @@ async fn verify(s: &Setup, body: Value) -> (u16, Value) {
     (r.status, r.body)
 }
 
-/// The second write of the kind `operation` (the first is the attempt's slot) is applied and answered 500.
-fn fail_the_success_write(proxy: &FaultProxy, operation: &str) {
+/// The success write (one `TransactWriteItems`) is applied and answered 500.
+fn fail_the_success_write(proxy: &FaultProxy) {
     proxy.clear();
-    if operation == "UpdateItem" {
-        proxy.add(Rule::new(Fault::Pass).target("UpdateItem").times(1));
-    }
-    proxy.add(Rule::new(Fault::ForwardThen500).target(operation).times(1));
+    proxy.add(
+        Rule::new(Fault::ForwardThen500)
+            .target("TransactWriteItems")
+            .times(1),
+    );
 }
 
 #[tokio::test]
@@ -136,13 +137,17 @@ fn fail_the_success_write(proxy: &FaultProxy, operation: &str) {
 async fn a_right_recovery_code_whose_write_is_retried_still_signs_in() {
     let Some(s) = setup().await else { return };
     let (user, _, codes, token) = signing_in(&s.core).await;
-    fail_the_success_write(&s.proxy, "UpdateItem");
+    fail_the_success_write(&s.proxy);
     let (status, body) = verify(
         &s,
         json!({"two_factor_token": token, "provider": "recovery_code", "code": codes[0]}),
     )
     .await;
-    assert_eq!(s.proxy.count_faults("UpdateItem"), 1, "the fault happened");
+    assert_eq!(
+        s.proxy.count_faults("TransactWriteItems"),
+        1,
+        "the fault happened"
+    );
     assert_eq!(status, 200, "{body}");
     let after = s.core.store.user(&user.id).await.unwrap().unwrap();
     assert_eq!(
@@ -164,13 +169,17 @@ async fn a_right_authenticator_code_whose_write_is_retried_still_signs_in() {
     let Some(s) = setup().await else { return };
     let (user, key, _, token) = signing_in(&s.core).await;
     let code = twofa::totp::code_at(&key, s.core.now()).expect("a TOTP code");
-    fail_the_success_write(&s.proxy, "UpdateItem");
+    fail_the_success_write(&s.proxy);
     let (status, body) = verify(
         &s,
         json!({"two_factor_token": token, "provider": "authenticator", "code": code}),
     )
     .await;
-    assert_eq!(s.proxy.count_faults("UpdateItem"), 1, "the fault happened");
+    assert_eq!(
+        s.proxy.count_faults("TransactWriteItems"),
+        1,
+        "the fault happened"
+    );
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         s.core
@@ -212,7 +221,7 @@ async fn a_right_emailed_code_whose_transaction_is_retried_still_signs_in() {
         .rev()
         .find_map(|m| m.code.clone())
         .expect("a code was sent");
-    fail_the_success_write(&s.proxy, "TransactWriteItems");
+    fail_the_success_write(&s.proxy);
     let (status, body) = verify(
         &s,
         json!({"two_factor_token": token, "provider": "email", "code": code}),
@@ -304,9 +313,13 @@ async fn a_right_password_whose_give_back_is_retried_keeps_the_earlier_failures_
         assert_eq!(status, 401, "{body}");
     }
     // The slot passes; the give-back that starts the second step is applied and answered 500.
-    fail_the_success_write(&s.proxy, "UpdateItem");
+    fail_the_success_write(&s.proxy);
     let (status, body) = login(&s, &email, PASSWORD).await;
-    assert_eq!(s.proxy.count_faults("UpdateItem"), 1, "the fault happened");
+    assert_eq!(
+        s.proxy.count_faults("TransactWriteItems"),
+        1,
+        "the fault happened"
+    );
     assert_eq!(
         (status, body["status"].as_str()),
         (200, Some("two_factor_required")),

@@ -1,9 +1,9 @@
-//! Retries and sweeps at their edges: a write the SDK retries after its answer was lost
-//! recognises its own earlier try only by the one attempt id the item carries
-//! (`slot_attempt`, `done_attempt`). Another attempt of the same user landing
-//! between the try and its retry overwrites that id, and the retry is then applied
-//! a second time or refused as a conflict. The SDK's retry sends the very same
-//! request, so sending the same store call again is that retry.
+//! Retries and sweeps at their edges: a write the SDK retries after its answer was
+//! lost, with another attempt of the same user landing between the try and its
+//! retry, must still be recognised as the write that already applied (a slot by
+//! the ids of the slots held, a success, a give-back or an unlock by its client
+//! request token). The SDK's retry sends the very same request, so sending the same
+//! store call again is that retry.
 
 use std::sync::Arc;
 use twofa::amr::Amr;
@@ -43,7 +43,6 @@ fn count(slot: &Slot) -> u32 {
 }
 
 #[tokio::test]
-#[ignore = "open: a slot write retried after another attempt's slot landed counts its attempt twice"]
 async fn a_retried_slot_write_counts_once_even_when_another_attempt_landed_in_between() {
     let Some(core) = core().await else {
         eprintln!("SKIPPED: no DYNAMODB_ENDPOINT");
@@ -102,7 +101,6 @@ async fn a_retried_slot_write_counts_once_even_when_another_attempt_landed_in_be
 }
 
 #[tokio::test]
-#[ignore = "open: a success write retried after another attempt's success landed answers Spent for a code it accepted"]
 async fn a_retried_success_write_is_its_own_even_when_another_success_landed_in_between() {
     let Some(core) = core().await else {
         eprintln!("SKIPPED: no DYNAMODB_ENDPOINT");
@@ -165,7 +163,6 @@ async fn a_retried_success_write_is_its_own_even_when_another_success_landed_in_
 }
 
 #[tokio::test]
-#[ignore = "open: a give-back retried after another attempt's success landed gives a slot back twice"]
 async fn a_retried_give_back_gives_back_once_even_when_another_success_landed_in_between() {
     let Some(core) = core().await else {
         eprintln!("SKIPPED: no DYNAMODB_ENDPOINT");
@@ -557,7 +554,6 @@ async fn a_right_reset_code_whose_follow_up_write_fails_is_not_answered_as_a_fai
 /// An admin's unlock applies and its answer is lost; a guess lands (counted); the
 /// SDK sends the unlock again, which clears the count again: the guess is free.
 #[tokio::test]
-#[ignore = "open: an unlock retried after a guess landed clears that guess's count"]
 async fn a_retried_unlock_does_not_clear_a_failure_counted_after_it() {
     let Some(core) = core().await else {
         eprintln!("SKIPPED: no DYNAMODB_ENDPOINT");
@@ -572,7 +568,8 @@ async fn a_retried_unlock_does_not_clear_a_failure_counted_after_it() {
     )
     .await;
     let (store, now) = (core.store.as_ref(), core.now());
-    store.unlock(&user.id, now).await.unwrap();
+    let unlock = twofa::ids::RequestId::from("the-unlock");
+    store.unlock(&user.id, &unlock, now).await.unwrap();
     store
         .take_slot(
             Subject::User(&user.id),
@@ -583,7 +580,7 @@ async fn a_retried_unlock_does_not_clear_a_failure_counted_after_it() {
         )
         .await
         .unwrap();
-    store.unlock(&user.id, now).await.unwrap();
+    store.unlock(&user.id, &unlock, now).await.unwrap();
     let after = store.user(&user.id).await.unwrap().unwrap();
     assert_eq!(
         after.failed_count, 1,

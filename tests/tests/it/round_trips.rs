@@ -119,7 +119,8 @@ async fn the_policy_is_one_item_read_and_login_is_one_round_trip_before_the_pass
     // Policy ‖ email item, then the slot (returning the user); then the session, its
     // item put beside the Query of the user's others (the bound, sessions::MAX_PER_USER)
     // before the success is written, so a failed session write spends nothing; then
-    // the success and the sign_in event.
+    // the success (a one-item transaction, so that its retry is known as its own)
+    // and the sign_in event.
     let names: Vec<&str> = ops.iter().map(String::as_str).collect();
     let mut session = names.get(3..5).map(<[&str]>::to_vec).unwrap_or_default();
     session.sort_unstable();
@@ -128,7 +129,7 @@ async fn the_policy_is_one_item_read_and_login_is_one_round_trip_before_the_pass
         (
             &["GetItem", "GetItem", "UpdateItem"][..],
             vec!["PutItem", "Query"],
-            Some(&["UpdateItem", "PutItem"][..])
+            Some(&["TransactWriteItems", "PutItem"][..])
         ),
         "policy ‖ email item, slot, the session ‖ its bound, success, the sign_in event: {ops:?}"
     );
@@ -419,7 +420,7 @@ async fn a_page_of_users_or_events_is_one_query_never_a_scan() {
             "GetItem",
             "GetItem",
             "GetItem",
-            "UpdateItem",
+            "TransactWriteItems",
             "PutItem"
         ],
         "caller ‖ its session, then user and the side's policy at once (step-up), the unlock, its event"
@@ -674,7 +675,7 @@ async fn a_passwordless_sign_in_costs_a_claim_read_and_a_refused_one_the_same_kn
         (
             &["GetItem", "UpdateItem", "GetItem", "UpdateItem"][..],
             vec!["PutItem", "Query"],
-            Some(&["UpdateItem", "PutItem"][..])
+            Some(&["TransactWriteItems", "PutItem"][..])
         ),
         "{ops:?}"
     );

@@ -143,7 +143,11 @@ async fn run(command: Command) -> Result<(), Failure> {
         Command::Unlock(target) => {
             let core = core().await?;
             let user = find(&core, target.user_id, target.email, target.tenant).await?;
-            if let Unlocked::HardLocked(until) = core.store.unlock(&user.id, core.now()).await? {
+            if let Unlocked::HardLocked(until) = core
+                .store
+                .unlock(&user.id, &twofa::ids::RequestId::random()?, core.now())
+                .await?
+            {
                 // As for an admin: the lock 100 consecutive failures earned ends by itself.
                 return Err(Failure::from(format!(
                     "{} ({}) reached 100 consecutive failed attempts; that lock ends by itself at {until} (Unix time)",

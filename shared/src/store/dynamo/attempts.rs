@@ -1,7 +1,7 @@
 //! The lockout writes on a user or an unknown email's counter: the slot an
 //! attempt takes, the lock, and the success write (see the module doc).
 
-use crate::ids::{AttemptId, SignInId, UserId};
+use crate::ids::{AttemptId, RequestId, SignInId, UserId};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem};
@@ -47,6 +47,7 @@ impl DynamoStore {
         let mut u = Update::default()
             .set(attr::LOCKOUT_END, n(until))
             .set(attr::FAILED_COUNT, n(0))
+            .remove(attr::HELD_SLOTS)
             .with_value("now", n(now));
         if hard {
             // Unlock reads it: the lock that restarted the streak is not the admin's to end.
@@ -81,17 +82,21 @@ impl DynamoStore {
         }
     }
 
-    /// [`crate::store::UserStore::unlock`]: one `UpdateItem`, refused while the lock
-    /// [`crate::store::HARD_LIMIT`] consecutive failures earned is on (the old item
-    /// it returns then says until when).
+    /// [`crate::store::UserStore::unlock`]: one update of the user, refused while the
+    /// lock [`crate::store::HARD_LIMIT`] consecutive failures earned is on (the old
+    /// item it returns then says until when). A one-item transaction whose client
+    /// token names the request: an unlock the SDK retries after a guess landed must
+    /// not clear that guess's count.
     pub(super) async fn write_unlock(
         &self,
         id: &UserId,
+        request: &RequestId,
         now: Timestamp,
     ) -> Result<Unlocked, StoreError> {
         let u = Update::default()
             .remove(attr::LOCKOUT_END)
             .set(attr::FAILED_COUNT, n(0))
+            .remove(attr::HELD_SLOTS)
             .with_name(item::PK)
             .with_name(attr::HARD_LOCK_END)
             .with_value("now", n(now));
@@ -100,10 +105,13 @@ impl DynamoStore {
                 "attribute_exists(#pk) AND (attribute_not_exists(#hard_lock_end) OR #hard_lock_end <= :now)",
             )
             .old_on_refusal();
-        match self.update_item(call).await? {
-            Updated::Applied(_) => Ok(Unlocked::Done),
-            Updated::Refused(None) => Err(StoreError::NotFound),
-            Updated::Refused(Some(old)) => match Reader(&old).opt_n(attr::HARD_LOCK_END)? {
+        match self
+            .transact_one(call, &["unlock", request.as_str()])
+            .await?
+        {
+            None => Ok(Unlocked::Done),
+            Some(None) => Err(StoreError::NotFound),
+            Some(Some(old)) => match Reader(&old).opt_n(attr::HARD_LOCK_END)? {
                 Some(end) => Ok(Unlocked::HardLocked(end)),
                 // Not a hard lock that failed the condition: the item is not what it should be.
                 None => Err(item::corrupt(
@@ -112,6 +120,28 @@ impl DynamoStore {
                 )),
             },
         }
+    }
+
+    /// One update as a one-item `TransactWriteItems` under its client request token
+    /// ([`UpdateCall::client_token`] of `parts` and the update), so that a retry of
+    /// a write that applied is answered as applied, by DynamoDB, whatever other
+    /// writes landed on the item in between (its idempotency window is ten
+    /// minutes); retried on a transaction conflict. `None` when it committed, else
+    /// the item as it was (when the update asked for it and the item exists).
+    async fn transact_one(
+        &self,
+        call: UpdateCall,
+        parts: &[&str],
+    ) -> Result<Option<Option<Item>>, StoreError> {
+        let token = call.client_token(parts);
+        let items = vec![call.in_transaction(&self.table)?];
+        let Some(reasons) = self
+            .transact_retrying(items, || Some(token.clone()), 5, Duration::from_millis(20))
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(reasons.first().and_then(|r| r.item().cloned())))
     }
 
     /// [`crate::store::UserStore::succeed`].
@@ -154,7 +184,15 @@ impl DynamoStore {
                 self.succeed_spending_code(id, call, purpose, hash, success.attempt)
                     .await?
             }
-            _ => self.succeed_in_place(call).await?,
+            // The attempt names the token: two attempts whose writes read alike
+            // are still two requests, each judged on the item as it is.
+            _ => match self
+                .transact_one(call, &["success", success.attempt.as_str()])
+                .await?
+            {
+                None => None,
+                Some(old) => Some(SuccessRefused::User(old.ok_or(StoreError::NotFound)?)),
+            },
         };
         match refused {
             None => Ok(Ok(Succeeded::Done)),
@@ -166,30 +204,23 @@ impl DynamoStore {
         }
     }
 
-    /// The success write as one `UpdateItem` of the user; `None` when it applied.
-    async fn succeed_in_place(
-        &self,
-        call: UpdateCall,
-    ) -> Result<Option<SuccessRefused>, StoreError> {
-        match self.update_item(call).await? {
-            Updated::Applied(_) => Ok(None),
-            Updated::Refused(old) => {
-                Ok(Some(SuccessRefused::User(old.ok_or(StoreError::NotFound)?)))
-            }
-        }
-    }
-
     /// The success write and the conditional delete of the emailed or texted code,
-    /// as one `TransactWriteItems` whose client request token is the attempt id;
-    /// `None` when it committed.
+    /// as one `TransactWriteItems` under a client request token made from both
+    /// (see [`DynamoStore::transact_one`]); `None` when it committed.
     async fn succeed_spending_code(
         &self,
         id: &UserId,
         call: UpdateCall,
         purpose: CodePurpose,
         hash: &str,
-        attempt: &str,
+        attempt: &AttemptId,
     ) -> Result<Option<SuccessRefused>, StoreError> {
+        let token = call.client_token(&[
+            "success-spending-code",
+            attempt.as_str(),
+            purpose.as_str(),
+            hash,
+        ]);
         let delete = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(item::key(keys::user_pk(id), keys::code_sk(purpose))))
@@ -202,14 +233,8 @@ impl DynamoStore {
             call.in_transaction(&self.table)?,
             TransactWriteItem::builder().delete(delete).build(),
         ];
-        // The client token makes the SDK's own retries of this call idempotent.
         let Some(reasons) = self
-            .transact_retrying(
-                items,
-                || Some(attempt.to_string()),
-                5,
-                Duration::from_millis(20),
-            )
+            .transact_retrying(items, || Some(token.clone()), 5, Duration::from_millis(20))
             .await?
         else {
             return Ok(None);
@@ -239,7 +264,11 @@ fn slot_call(
     let mut u = Update::default()
         .add(attr::FAILED_COUNT, n(1))
         .add(attr::FAILURE_STREAK, n(1))
-        .set(attr::SLOT_ATTEMPT, s(attempt))
+        .add(
+            attr::HELD_SLOTS,
+            AttributeValue::Ss(vec![attempt.to_string()]),
+        )
+        .with_value("attempt", s(attempt))
         .with_name(attr::LOCKOUT_END)
         .with_value("now", n(now))
         .with_value("max", n(max))
@@ -248,7 +277,7 @@ fn slot_call(
         "(attribute_not_exists(#lockout_end) OR #lockout_end <= :now) \
          AND (attribute_not_exists(#failed_count) OR #failed_count < :max) \
          AND (attribute_not_exists(#failure_streak) OR #failure_streak < :hard) \
-         AND (attribute_not_exists(#slot_attempt) OR #slot_attempt <> :slot_attempt)",
+         AND NOT contains(#held_slots, :attempt)",
     );
     let key = match subject {
         Subject::User(id) => {
@@ -295,7 +324,10 @@ fn why_slot_refused(
     now: Timestamp,
 ) -> Result<Slot, StoreError> {
     let r = Reader(old);
-    if r.opt_s(attr::SLOT_ATTEMPT)?.as_deref() == Some(attempt) {
+    if r.string_set(attr::HELD_SLOTS)?
+        .iter()
+        .any(|held| held == attempt)
+    {
         // Refused as a retry of a write that went through: this attempt's own slot.
         return slot_taken(subject, old);
     }
@@ -334,22 +366,22 @@ fn success_call(
     streak: bool,
 ) -> UpdateCall {
     let mut u = patch_update(success.patch)
-        .set(attr::DONE_ATTEMPT, s(success.attempt))
         .with_name(item::PK)
         .with_name(attr::LOCKOUT_END)
         .with_value("now", n(now));
-    // Not this attempt's own success already: a retry of a write whose answer was
-    // lost is refused, and its old item says it was this attempt's (a give-back,
-    // which spends nothing, would otherwise give the slot back twice).
     let mut condition = String::from(
-        "attribute_exists(#pk) AND (attribute_not_exists(#lockout_end) OR #lockout_end <= :now) \
-         AND (attribute_not_exists(#done_attempt) OR #done_attempt <> :done_attempt)",
+        "attribute_exists(#pk) AND (attribute_not_exists(#lockout_end) OR #lockout_end <= :now)",
     );
-    if !success.release_only {
-        u = u
-            .set(attr::FAILED_COUNT, n(0))
-            .set(attr::FAILURE_STREAK, n(0));
-    }
+    u = if success.release_only {
+        u.delete(
+            attr::HELD_SLOTS,
+            AttributeValue::Ss(vec![success.attempt.to_string()]),
+        )
+    } else {
+        u.set(attr::FAILED_COUNT, n(0))
+            .set(attr::FAILURE_STREAK, n(0))
+            .remove(attr::HELD_SLOTS)
+    };
     for (attr, give_back) in [(attr::FAILED_COUNT, count), (attr::FAILURE_STREAK, streak)] {
         if success.release_only && give_back {
             u = u.add(attr, n(-1)).with_value("zero", n(0));
@@ -421,10 +453,6 @@ fn why_success_refused(
     streak: bool,
 ) -> Result<Result<Succeeded, (u32, u32)>, StoreError> {
     let r = Reader(old);
-    if r.opt_s(attr::DONE_ATTEMPT)?.as_deref() == Some(success.attempt) {
-        // A retry of a write that went through: this attempt's own success.
-        return Ok(Ok(Succeeded::Done));
-    }
     if let Some(end) = r
         .opt_n::<Timestamp>(attr::LOCKOUT_END)?
         .filter(|end| *end > now)

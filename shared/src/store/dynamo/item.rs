@@ -80,10 +80,10 @@ pub mod attr {
     pub const SECOND_FACTOR_LOST: &str = "second_factor_lost";
     /// When the lock after `HARD_LIMIT` consecutive failures ends: an unlock does not end it.
     pub const HARD_LOCK_END: &str = "hard_lock_end";
-    /// The last attempt that took a slot (see the store's module doc on retries).
-    pub const SLOT_ATTEMPT: &str = "slot_attempt";
-    /// The last attempt that succeeded.
-    pub const DONE_ATTEMPT: &str = "done_attempt";
+    /// The attempts whose slots are counted and not yet given back or reset (see
+    /// the store's module doc on retries): a string set, at most as many as the
+    /// count allows, emptied by every reset of the count.
+    pub const HELD_SLOTS: &str = "held_slots";
 }
 
 /// The TTL of an item whose logical expiry is `expiry`.

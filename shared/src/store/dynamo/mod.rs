@@ -79,36 +79,39 @@
 //! The rules are in the parent module's doc (`store/mod.rs`); here is what they cost.
 //! The user item holds `failed_count` (attempts counted since the last success or
 //! lock, in-flight ones included), `failure_streak` (failures since the last
-//! success, across locks), `lockout_end`, and the ids of the last attempt that took
-//! a slot (`slot_attempt`) and the last that succeeded (`done_attempt`).
-//! - `take_slot`: one `UpdateItem`, `ADD failed_count 1, failure_streak 1` under
-//!   `not locked AND failed_count < max AND failure_streak < 100 AND slot_attempt <>
-//!   this attempt` (and `pending_sign_in = sid` for a second factor), returning the
-//!   new item: the slot is also the read of the user. A refusal returns the old
-//!   item, which says why (locked, sign-in ended, all slots held) or that it was
-//!   this attempt's own slot written by a try whose answer was lost.
+//! success, across locks), `lockout_end`, and the ids of the attempts whose slots
+//! are counted and not yet given back (`held_slots`, a string set no larger than
+//! the count, emptied by every reset of it).
+//! - `take_slot`: one `UpdateItem`, `ADD failed_count 1, failure_streak 1,
+//!   held_slots {attempt}` under `not locked AND failed_count < max AND
+//!   failure_streak < 100 AND NOT contains(held_slots, attempt)` (and
+//!   `pending_sign_in = sid` for a second factor), returning the new item: the slot
+//!   is also the read of the user. A refusal returns the old item, which says why
+//!   (locked, sign-in ended, all slots held) or that it was this attempt's own slot
+//!   written by a try whose answer was lost (its id is held).
 //! - `lock`: one `UpdateItem` under `not locked`, or for the hard lock `not locked
 //!   OR lockout_end < until`: the 30-day lock replaces a shorter one (the raced
-//!   hundredth failure); no lock shortens or extends another otherwise.
-//! - `succeed`: one `UpdateItem` that spends a TOTP step (`totp_last_step <
-//!   step`) or a recovery code (`DELETE` from the set, `contains`), ends the sign-in,
-//!   applies the patch, sets `done_attempt` and resets the counts, under `not
-//!   locked` (and `pending_sign_in = sid`). An emailed or texted code is its own
-//!   item: then one `TransactWriteItems` (that update plus the conditional delete of
-//!   the code) with the attempt id as client request token, retried on a
-//!   transaction conflict. A refusal whose old item carries this `done_attempt` is
-//!   this attempt's own success; the write's condition also refuses an item whose
-//!   `done_attempt` is already this attempt, so a retried give-back (which spends
-//!   nothing another condition would catch) is recognised rather than applied
-//!   twice. A right password before a second factor gives
-//!   its slot back instead (`ADD -1` on each count, each under `> 0`: a lock may
-//!   have reset the count meanwhile; refused for that alone, the write is retried
-//!   giving back only what is still counted), so no count goes below zero.
-//! - Failure counting cannot double: a retried slot write finds its own
-//!   `slot_attempt` and is not counted again. The one exception: another attempt on
-//!   the same account taking a slot between the first try and the retry (a few ms);
-//!   then one failure counts twice, erring toward the lock. `lock` is a `SET`, so a
-//!   retry is harmless.
+//!   hundredth failure); no lock shortens or extends another otherwise. `lock` is
+//!   a `SET`, so a retry is harmless.
+//! - `succeed`: one `TransactWriteItems` whose client request token is a hash of
+//!   the attempt id (and of what it gives back), so DynamoDB answers a retry of a
+//!   write that applied as applied, without applying it again, for ten minutes,
+//!   whatever other writes landed on the user meanwhile. Its update spends a TOTP
+//!   step (`totp_last_step < step`) or a recovery code (`DELETE` from the set,
+//!   `contains`), ends the sign-in, applies the patch and resets the counts (and
+//!   `held_slots`), under `not locked` (and `pending_sign_in = sid`); an emailed or
+//!   texted code is its own item, deleted under a condition in the same
+//!   transaction. Retried on a transaction conflict. A right password before a
+//!   second factor gives its slot back instead (`ADD -1` on each count, each under
+//!   `> 0`: a lock may have reset the count meanwhile; refused for that alone, the
+//!   write is retried, under another token, giving back only what is still
+//!   counted), so no count goes below zero.
+//! - `unlock`: a one-item transaction too, its token naming the user and the
+//!   second, so a retried unlock never clears a failure counted after it.
+//!
+//! A one-item transaction costs two write units where an `UpdateItem` costs one:
+//! that is the price of a retry that cannot be told from a new request otherwise
+//! (the item can hold only so many ids of past requests).
 //!
 //! # Lockout values per side, and why the tenant item holds the host's
 //! Login reads a user's policy in one item (below), and the lockout values are

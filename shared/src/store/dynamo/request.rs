@@ -344,6 +344,42 @@ impl UpdateCall {
         self
     }
 
+    /// A client request token for a transaction holding this update (DynamoDB takes
+    /// at most 36 characters): the first 128 bits of a SHA-256 of `parts` and of
+    /// the whole update (key, expression, condition, names and values). The SDK's
+    /// retry of a request, or the same request sent again, carries the same token,
+    /// and DynamoDB answers it as the first was answered without applying it again;
+    /// any other request carries another, so a token is never reused for different
+    /// parameters (which DynamoDB refuses).
+    pub(super) fn client_token(&self, parts: &[&str]) -> String {
+        fn sorted<V: std::fmt::Debug>(map: &std::collections::HashMap<String, V>) -> String {
+            let mut entries: Vec<_> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            format!("{entries:?}")
+        }
+        let whole = [
+            sorted(&self.key),
+            self.update.expression(),
+            format!("{:?}", self.condition),
+            sorted(&self.update.names),
+            sorted(&self.update.values),
+        ];
+        let mut hashed = ring::digest::Context::new(&ring::digest::SHA256);
+        for part in parts
+            .iter()
+            .copied()
+            .chain(whole.iter().map(String::as_str))
+        {
+            // Length-prefixed, so that no two lists of parts hash alike.
+            hashed.update(&(part.len() as u64).to_be_bytes());
+            hashed.update(part.as_bytes());
+        }
+        hashed.finish().as_ref()[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// The same update as one item of a `TransactWriteItems` on `table`.
     pub(super) fn in_transaction(self, table: &str) -> Result<TransactWriteItem, StoreError> {
         let mut update = aws_sdk_dynamodb::types::Update::builder()

@@ -1,7 +1,7 @@
 //! Users: the user item, the email item that makes an address unique and
 //! points at it, and the writes a [`UserPatch`] makes.
 
-use crate::ids::{AttemptId, SignInId, UserId};
+use crate::ids::{AttemptId, RequestId, SignInId, UserId};
 use std::collections::HashMap;
 
 use async_trait::async_trait;
@@ -397,8 +397,13 @@ impl UserStore for DynamoStore {
         self.write_succeed(id, success, now).await
     }
 
-    async fn unlock(&self, id: &UserId, now: Timestamp) -> Result<Unlocked, StoreError> {
-        self.write_unlock(id, now).await
+    async fn unlock(
+        &self,
+        id: &UserId,
+        request: &RequestId,
+        now: Timestamp,
+    ) -> Result<Unlocked, StoreError> {
+        self.write_unlock(id, request, now).await
     }
 
     async fn users_in(
