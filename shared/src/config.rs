@@ -168,8 +168,9 @@ pub struct Config {
     pub sends_per_user_per_hour: u32,
     /// `SEND_LIMIT_PER_DESTINATION_PER_HOUR` (10): a number or address shared by a household or a team is legitimate; harassment and pumping stay capped.
     pub sends_per_destination_per_hour: u32,
-    /// `SEND_LIMIT_CONFIRMATIONS_PER_TENANT_PER_HOUR` (200): confirmation codes for one
-    /// tenant (or the host), which any registered account may ask. Sign-in codes have
+    /// `SEND_LIMIT_CONFIRMATIONS_PER_TENANT_PER_HOUR` (200): texted confirmation codes
+    /// for one tenant (or the host), which any registered account may ask (emails cost
+    /// next to nothing, and count in no budget of the side). Sign-in codes have
     /// no such budget of the side (`SEND_LIMIT_PER_TENANT_PER_HOUR` is no longer read):
     /// accounts anyone can register could fill it for every other user.
     pub confirmations_per_tenant_per_hour: u32,

@@ -88,9 +88,39 @@ pub fn source_key(ip: std::net::IpAddr) -> String {
     }
 }
 
+/// The inbox an address key (lower case) reaches, as far as the address shows it,
+/// for the caps on what one destination receives: a `+tag` is dropped, and at
+/// Gmail (which ignores dots and answers to two domains) the dots too. Aliases of
+/// one inbox (`jo+1@`, `jo+2@`, `j.o@gmail.com`) are separate accounts, but one
+/// destination: accounts registered under them cannot mail it past its cap.
+pub fn inbox_key(address_key: &str) -> String {
+    let Some((local, domain)) = address_key.rsplit_once('@') else {
+        return address_key.to_string();
+    };
+    let local = local.split_once('+').map_or(local, |(base, _)| base);
+    let local = if local.is_empty() { "+" } else { local };
+    match domain {
+        "gmail.com" | "googlemail.com" => format!("{}@gmail.com", local.replace('.', "")),
+        _ => format!("{local}@{domain}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aliases_of_one_inbox_share_its_key_and_other_inboxes_do_not() {
+        assert_eq!(inbox_key("jo+1@example.com"), "jo@example.com");
+        assert_eq!(inbox_key("jo+a+b@example.com"), "jo@example.com");
+        assert_eq!(inbox_key("j.o+x@googlemail.com"), "jo@gmail.com");
+        assert_eq!(inbox_key("j.o@gmail.com"), "jo@gmail.com");
+        // Dots matter elsewhere, and so does the domain.
+        assert_ne!(inbox_key("j.o@example.com"), inbox_key("jo@example.com"));
+        assert_ne!(inbox_key("jo@example.com"), inbox_key("jo@example.org"));
+        // An address that is only a tag stays one destination of its own.
+        assert_eq!(inbox_key("+tag@example.com"), "+@example.com");
+    }
 
     fn limit(max: u32, seconds: i64) -> Limit {
         Limit {

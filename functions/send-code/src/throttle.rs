@@ -15,8 +15,8 @@
 //!   is one that strangers' accounts can fill for everyone else.
 //! - confirmations: the account's own budget, the destination's confirmations (apart
 //!   from its sign-in codes, so strangers texting a number cannot starve its owner's
-//!   sign-in; an address's per side), the source address's and the side's
-//!   confirmations.
+//!   sign-in; an address's per side and per inbox), the source address's, and for a
+//!   text the side's texted confirmations.
 //! - resets: one live code per account and security stamp. While a reset code lives,
 //!   another request sends nothing, and the code already in the owner's inbox still
 //!   works: strangers can neither silence the owner's reset nor void the code being
@@ -34,7 +34,7 @@ use futures_util::future::join_all;
 use twofa::api::ApiError;
 use twofa::app::Core;
 use twofa::codes::CodePurpose;
-use twofa::throttle::{Limit, Taken, retry_after, source_key};
+use twofa::throttle::{Limit, Taken, inbox_key, retry_after, source_key};
 use twofa::user::User;
 
 const HOUR: i64 = 3600;
@@ -78,8 +78,13 @@ pub fn limits(
     // may ask a confirmation for any number, only its owners a sign-in code. An
     // address has one account per side and only the host makes sides, so its
     // confirmations count per side: accounts elsewhere cannot hold up its owner's.
+    // They count per inbox: accounts registered under its aliases are strangers too.
     let key = match purpose {
-        CodePurpose::ConfirmEmail => format!("dest-confirm:{destination}:{}", user.side.key()),
+        CodePurpose::ConfirmEmail => format!(
+            "dest-confirm:{}:{}",
+            inbox_key(destination),
+            user.side.key()
+        ),
         CodePurpose::ConfirmPhone => format!("dest-confirm:{destination}"),
         _ => format!("dest:{destination}"),
     };
@@ -100,7 +105,11 @@ pub fn limits(
             ..ip_limit(core, ip)
         });
     }
-    if !sign_in {
+    // Texts only: each costs money, and the side's budget bounds what throwaway
+    // accounts can text. An email costs next to nothing, and a side-wide cap on
+    // them is one throwaway accounts confirming their own addresses fill ahead of
+    // every new user's first sign-in where the side forces 2FA.
+    if purpose == CodePurpose::ConfirmPhone {
         limits.push(Limit {
             key: format!("tenant-confirm:{}", user.side.key()),
             max: c.confirmations_per_tenant_per_hour,

@@ -1,6 +1,6 @@
 //! Send limits over HTTP against the local API: many users of one tenant asking for
-//! codes at once do not contend on one counter and the tenant's confirmation cap still
-//! holds (on DynamoDB Local: the memory store serialises everything behind one lock,
+//! codes at once do not contend on one counter and the tenant's cap on texted
+//! confirmations still holds (on DynamoDB Local: the memory store serialises everything behind one lock,
 //! so only DynamoDB shows the contention); budgets strangers can cause sends in never
 //! hold up an owner's sign-in; a give-back retried after a lost answer applies once.
 
@@ -69,18 +69,18 @@ async fn twenty_users_of_one_tenant_sending_at_once_all_get_their_code_and_the_t
     }
     let last = tokens.pop().expect("21 users");
     let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(tokens.len()));
+    // Texts: the side's confirmation budget counts them (an email costs next to nothing).
+    let text =
+        |i: usize| json!({"purpose": "confirm_phone", "phone_number": format!("+1201555{i:04}")});
     let sends: Vec<_> = tokens
         .into_iter()
-        .map(|token| {
+        .enumerate()
+        .map(|(i, token)| {
             let (app, barrier) = (app.clone(), barrier.clone());
+            let body = text(i);
             tokio::spawn(async move {
                 barrier.wait().await;
-                app.post(
-                    "/send-code",
-                    &json!({"purpose": "confirm_email"}),
-                    Some(&token),
-                )
-                .await
+                app.post("/send-code", &body, Some(&token)).await
             })
         })
         .collect();
@@ -93,13 +93,7 @@ async fn twenty_users_of_one_tenant_sending_at_once_all_get_their_code_and_the_t
         statuses.iter().all(|(s, _)| *s == 202),
         "every send within the cap is served: {statuses:?}"
     );
-    let r = app
-        .post(
-            "/send-code",
-            &json!({"purpose": "confirm_email"}),
-            Some(&last),
-        )
-        .await;
+    let r = app.post("/send-code", &text(20), Some(&last)).await;
     assert_eq!(
         (r.status, r.body["error"].as_str()),
         (429, Some("too_many_requests")),
