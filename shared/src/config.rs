@@ -175,8 +175,9 @@ pub struct Config {
     /// accounts anyone can register could fill it for every other user.
     pub confirmations_per_tenant_per_hour: u32,
     /// `SEND_LIMIT_PER_IP_PER_HOUR` (100): codes requested from one source address
-    /// (an IPv6 /64) in an hour, whatever the account; sign-in codes and the rest
-    /// (confirmations, resets, which need no password) each count this many apart.
+    /// (an IPv6 /64) in an hour, whatever the account; sign-in codes and
+    /// confirmations (which need no password) each count this many apart. Resets
+    /// count in no budget of the address: strangers sharing it could spend it.
     pub sends_per_ip_per_hour: u32,
     /// `ALLOWED_COUNTRY_CODES`: calling codes SMS may go to, e.g. `1,44`; empty allows all.
     pub allowed_country_codes: Vec<u16>,

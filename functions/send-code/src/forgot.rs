@@ -16,7 +16,6 @@ use twofa::lockout::locked_for;
 use twofa::store::user_under;
 
 use crate::deliver::{Destination, Senders, send_code};
-use crate::throttle;
 
 #[derive(Deserialize)]
 struct ForgotBody {
@@ -33,22 +32,10 @@ pub async fn forgot(
     let body: ForgotBody = parse_body(req)?;
     let answer_at =
         tokio::time::Instant::now() + Duration::from_millis(core.config.password_reset_answer_ms);
-    // The caller's address pays for every request, account or not: counted only
-    // when a code went out, its budget running out early would tell the caller that
-    // an email it asked about has an account.
-    let source = twofa::api::client_info(req).source_ip;
-    let allowed = match source {
-        Some(ip) => throttle::reserve(core, &[throttle::ip_limit(core, ip)])
-            .await
-            .is_ok(),
-        None => true,
-    };
-    let looked_up = if allowed {
-        send_if_account(core, senders, &body).await
-    } else {
-        tracing::info!("password reset asked over this address's hourly cap; nothing sent");
-        Ok(())
-    };
+    // No budget of the caller's address: strangers behind the owner's (a carrier's
+    // NAT, an office) could spend it and silence the owner's reset for the hour.
+    // What bounds resets is the account's one live code (see `crate::throttle`).
+    let looked_up = send_if_account(core, senders, &body).await;
     tokio::time::sleep_until(answer_at).await;
     // Only the lookup itself can fail the request, alike for every email.
     looked_up?;
@@ -92,7 +79,7 @@ async fn send_if_account(
         // off or an admin reset (each rotates it) ends a reset code the owner never
         // asked for, with no write of its own.
         Some(&user.security_stamp),
-        // The caller's address was counted before the lookup.
+        // Counted in no budget of the address (see above).
         None,
     )
     .await

@@ -20,8 +20,8 @@
 //! - resets: one live code per account and security stamp. While a reset code lives,
 //!   another request sends nothing, and the code already in the owner's inbox still
 //!   works: strangers can neither silence the owner's reset nor void the code being
-//!   typed, and they mail the owner at most one code per code lifetime. The caller's
-//!   address is counted before the account is looked up ([`ip_limit`]).
+//!   typed, and they mail the owner at most one code per code lifetime. No budget of
+//!   the caller's address: strangers sharing the owner's could spend it.
 //!
 //! When one limit refuses, the sends the others counted are given back. Otherwise a
 //! sender hammering a capped destination (or its own cooldown) would use up its
@@ -95,14 +95,15 @@ pub fn limits(
     });
     if let Some(ip) = source {
         limits.push(Limit {
-            // Apart from the address's confirmations and resets, which strangers
-            // sharing it (a NAT, a café) can ask without the owner's password.
+            // Apart from the address's confirmations, which strangers sharing it (a
+            // NAT, a café) can ask without the owner's password.
             key: format!(
                 "ip{}:{}",
                 if sign_in { "-sign-in" } else { "" },
                 source_key(ip)
             ),
-            ..ip_limit(core, ip)
+            max: c.sends_per_ip_per_hour,
+            seconds: HOUR,
         });
     }
     // Texts only: each costs money, and the side's budget bounds what throwaway
@@ -117,15 +118,6 @@ pub fn limits(
         });
     }
     limits
-}
-
-/// The hourly cap on confirmations and resets asked from one address.
-pub fn ip_limit(core: &Core, ip: std::net::IpAddr) -> Limit {
-    Limit {
-        key: format!("ip:{}", source_key(ip)),
-        max: core.config.sends_per_ip_per_hour,
-        seconds: HOUR,
-    }
 }
 
 /// Counts one send against every limit, or refuses with 429 and the longest wait.
