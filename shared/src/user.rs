@@ -250,6 +250,41 @@ pub struct UserPatch {
     /// still this one, the stamp the request was authenticated under (see
     /// [`UserPatch::under_stamp`]); otherwise the write changes nothing.
     pub expected_stamp: Option<String>,
+    /// Not a change but a condition either: written only while the administrator
+    /// making it is still signed in under the stamp its request was authenticated
+    /// under (see [`UserPatch::by`]).
+    pub admin_stamp: Option<AdminStamp>,
+}
+
+/// An administrator changing someone else's account, and the security stamp its
+/// request was authenticated under: the change is written only while that stamp is
+/// still the administrator's, so a stolen admin session's request in flight cannot
+/// land after the administrator signed out everywhere or changed the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdminStamp {
+    /// The administrator.
+    pub admin: UserId,
+    /// The stamp its request was authenticated under.
+    pub stamp: String,
+}
+
+impl AdminStamp {
+    /// The stamp `admin` (as its request read it) is held to.
+    pub fn of(admin: &User) -> Self {
+        Self {
+            admin: admin.id.clone(),
+            stamp: admin.security_stamp.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for AdminStamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdminStamp")
+            .field("admin", &self.admin)
+            .field("stamp", &"[redacted]")
+            .finish()
+    }
 }
 
 impl fmt::Debug for UserPatch {
@@ -268,6 +303,7 @@ impl fmt::Debug for UserPatch {
             second_factor_lost,
             passkeys,
             expected_stamp,
+            admin_stamp,
         } = self;
         f.debug_struct("UserPatch")
             .field("email_confirmed", email_confirmed)
@@ -288,6 +324,7 @@ impl fmt::Debug for UserPatch {
             .field("second_factor_lost", second_factor_lost)
             .field("passkeys", &passkeys.as_ref().map(Vec::len))
             .field("expected_stamp", &redacted(expected_stamp))
+            .field("admin_stamp", admin_stamp)
             .finish()
     }
 }
@@ -368,6 +405,20 @@ impl UserPatch {
             ..self
         }
     }
+    /// The same change, made by `caller` (as its request read it): held to the
+    /// caller's stamp, in the same write. On the caller's own account that is the
+    /// account's stamp ([`UserPatch::under_stamp`]); on someone else's, the
+    /// administrator's ([`AdminStamp`]).
+    pub fn by(self, caller: &User, target: &UserId) -> Self {
+        if caller.id == *target {
+            self.under_stamp(&caller.security_stamp)
+        } else {
+            Self {
+                admin_stamp: Some(AdminStamp::of(caller)),
+                ..self
+            }
+        }
+    }
     /// Whether `user`'s stamp lets this patch be written (see [`UserPatch::under_stamp`]).
     pub fn stamp_holds(&self, user: &User) -> bool {
         self.expected_stamp
@@ -382,9 +433,10 @@ impl UserPatch {
     }
     /// Whether the patch changes nothing.
     pub fn is_empty(&self) -> bool {
-        // The expected stamp is a condition, not a change.
+        // The expected stamps are conditions, not changes.
         UserPatch {
             expected_stamp: None,
+            admin_stamp: None,
             ..self.clone()
         } == UserPatch::default()
     }

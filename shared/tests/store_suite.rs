@@ -25,7 +25,7 @@ use twofa::store::{
 };
 use twofa::tenant::Tenant;
 use twofa::throttle::{Limit, Taken, Window};
-use twofa::user::{Authenticator, Role, User, UserPatch};
+use twofa::user::{AdminStamp, Authenticator, Role, User, UserPatch};
 
 type Shared = Arc<dyn Store>;
 
@@ -101,6 +101,7 @@ suite!(
     a_session_ends_once_and_ending_all_ends_only_that_users,
     a_side_lists_its_users_by_email_prefix_a_page_at_a_time_and_never_another_sides,
     unlocking_ends_the_lock_and_clears_the_count_of_an_existing_user_only,
+    an_admins_change_to_another_user_is_written_only_while_the_admins_stamp_holds,
     unlocking_keeps_the_streak_and_never_ends_the_lock_of_a_hundred_consecutive_failures,
     a_lost_second_factor_mark_is_kept_until_a_reset_of_the_second_factor,
     events_are_listed_newest_first_per_user_and_per_side_a_page_at_a_time,
@@ -2596,6 +2597,74 @@ mod scenarios {
         assert_eq!(listed.lockout_end, Some(NOW + 60));
     }
 
+    pub async fn an_admins_change_to_another_user_is_written_only_while_the_admins_stamp_holds(
+        store: Shared,
+    ) {
+        let admin = user(acme(), "admin@example.com");
+        let u = user(acme(), "jo@example.com");
+        store.create_user(&admin).await.unwrap();
+        store.create_user(&u).await.unwrap();
+        // The admin's request read its stamp; the admin signs out everywhere meanwhile.
+        let stale = admin.clone();
+        store
+            .update_user(&admin.id, &UserPatch::default().rotating_stamp())
+            .await
+            .unwrap();
+        let reset = UserPatch {
+            two_factor_enabled: Some(false),
+            ..Default::default()
+        };
+        assert!(matches!(
+            store
+                .update_user(&u.id, &reset.clone().rotating_stamp().by(&stale, &u.id))
+                .await,
+            Err(StoreError::Conflict(STAMP))
+        ));
+        slot(&store, &u.id).await.unwrap();
+        store
+            .lock(Subject::User(&u.id), NOW, NOW + 300, false)
+            .await
+            .unwrap();
+        assert!(matches!(
+            store
+                .unlock(
+                    &u.id,
+                    &RequestId::random().unwrap(),
+                    Some(&AdminStamp::of(&stale)),
+                    NOW
+                )
+                .await,
+            Err(StoreError::Conflict(STAMP))
+        ));
+        let after = store.user(&u.id).await.unwrap().unwrap();
+        assert_eq!(
+            (after.security_stamp, after.lockout_end),
+            (u.security_stamp.clone(), Some(NOW + 300)),
+            "nothing was written for an admin whose session ended"
+        );
+        // Under the admin's stamp as it is now, both are written.
+        let current = store.user(&admin.id).await.unwrap().unwrap();
+        store
+            .update_user(&u.id, &reset.rotating_stamp().by(&current, &u.id))
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .unlock(
+                    &u.id,
+                    &RequestId::random().unwrap(),
+                    Some(&AdminStamp::of(&current)),
+                    NOW
+                )
+                .await
+                .unwrap(),
+            Unlocked::Done
+        );
+        let after = store.user(&u.id).await.unwrap().unwrap();
+        assert_ne!(after.security_stamp, u.security_stamp);
+        assert_eq!(after.lockout_end, None);
+    }
+
     pub async fn unlocking_ends_the_lock_and_clears_the_count_of_an_existing_user_only(
         store: Shared,
     ) {
@@ -2609,7 +2678,7 @@ mod scenarios {
         assert_eq!(slot(&store, &u.id).await.unwrap(), Slot::Locked(NOW + 300));
         assert_eq!(
             store
-                .unlock(&u.id, &RequestId::random().unwrap(), NOW)
+                .unlock(&u.id, &RequestId::random().unwrap(), None, NOW)
                 .await
                 .unwrap(),
             Unlocked::Done
@@ -2626,6 +2695,7 @@ mod scenarios {
                 .unlock(
                     &UserId::from("no-such-user"),
                     &RequestId::random().unwrap(),
+                    None,
                     NOW
                 )
                 .await,
@@ -2669,7 +2739,7 @@ mod scenarios {
                 .await
                 .unwrap();
             let unlocked = store
-                .unlock(&u.id, &RequestId::random().unwrap(), now + 1)
+                .unlock(&u.id, &RequestId::random().unwrap(), None, now + 1)
                 .await
                 .unwrap();
             if !hard {
@@ -2701,7 +2771,7 @@ mod scenarios {
                 .unwrap();
             assert_eq!(
                 store
-                    .unlock(&u.id, &RequestId::random().unwrap(), now)
+                    .unlock(&u.id, &RequestId::random().unwrap(), None, now)
                     .await
                     .unwrap(),
                 Unlocked::Done

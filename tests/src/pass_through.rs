@@ -173,9 +173,10 @@ impl<A: Around> UserStore for PassThrough<A> {
         &self,
         id: &UserId,
         request: &twofa::ids::RequestId,
+        admin: Option<&twofa::user::AdminStamp>,
         now: Timestamp,
     ) -> Result<Unlocked, StoreError> {
-        self.inner.unlock(id, request, now).await
+        self.inner.unlock(id, request, admin, now).await
     }
     async fn users_in(
         &self,

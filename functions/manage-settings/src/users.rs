@@ -22,7 +22,7 @@ use twofa::side::Side;
 use twofa::store::{StoreError, Unlocked};
 use twofa::tenant::SidePolicy;
 use twofa::tokens::FreshAccess;
-use twofa::user::{Role, User, UserPatch};
+use twofa::user::{AdminStamp, Role, User, UserPatch};
 
 use crate::caller::{admin, signed_in};
 use crate::side::side_of;
@@ -159,7 +159,14 @@ pub async fn unlock(
     )?;
     if let Unlocked::HardLocked(until) = core
         .store
-        .unlock(&user.id, &RequestId::random()?, core.now())
+        .unlock(
+            &user.id,
+            &RequestId::random()?,
+            (caller.user.id != user.id)
+                .then(|| AdminStamp::of(&caller.user))
+                .as_ref(),
+            core.now(),
+        )
         .await
         .map_err(gone)?
     {
@@ -192,9 +199,13 @@ pub async fn reset_two_factor(
         &caller,
         side.effective(caller.user.two_factor_enabled).enabled,
     )?;
-    // The new stamp ends the user's sessions and remembered browsers.
+    // The new stamp ends the user's sessions and remembered browsers; held to the
+    // admin's stamp, so that it cannot land after the admin signed out everywhere.
+    let reset = UserPatch::second_factor_reset()
+        .rotating_stamp()
+        .by(&caller.user, &user.id);
     core.store
-        .update_user(&user.id, &UserPatch::second_factor_reset().rotating_stamp())
+        .update_user(&user.id, &reset)
         .await
         .map_err(gone)?;
     core.store.delete_devices(&user.id).await?;

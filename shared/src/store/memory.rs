@@ -27,7 +27,7 @@ use crate::sessions::Session;
 use crate::side::Side;
 use crate::tenant::{Host, Tenant};
 use crate::throttle::{Limit, Taken, Window};
-use crate::user::{Authenticator, User, UserPatch};
+use crate::user::{AdminStamp, Authenticator, User, UserPatch};
 
 #[derive(Default)]
 struct State {
@@ -81,6 +81,15 @@ impl State {
             .get(id)
             .map(|u| read_back(&self.planted, u))
             .transpose()
+    }
+
+    /// Whether the administrator a change is held to (if any) still has the stamp.
+    fn admin_holds(&self, admin: Option<&AdminStamp>) -> bool {
+        admin.is_none_or(|a| {
+            self.users
+                .get(&a.admin)
+                .is_some_and(|u| u.security_stamp == a.stamp)
+        })
     }
 
     /// A patch naming the number writes over planted text, as an update writes over an attribute.
@@ -266,6 +275,9 @@ impl UserStore for MemoryStore {
 
     async fn update_user(&self, id: &UserId, patch: &UserPatch) -> Result<(), StoreError> {
         let mut s = self.write();
+        if !s.admin_holds(patch.admin_stamp.as_ref()) {
+            return Err(StoreError::Conflict(STAMP));
+        }
         let u = s.users.get_mut(id).ok_or(StoreError::NotFound)?;
         if !patch.stamp_holds(u) {
             return match patch.written_over(u) {
@@ -527,10 +539,14 @@ impl UserStore for MemoryStore {
         &self,
         id: &UserId,
         request: &RequestId,
+        admin: Option<&AdminStamp>,
         now: Timestamp,
     ) -> Result<Unlocked, StoreError> {
         let mut guard = self.write();
         let s = &mut *guard;
+        if !s.admin_holds(admin) {
+            return Err(StoreError::Conflict(STAMP));
+        }
         let u = s.users.get_mut(id).ok_or(StoreError::NotFound)?;
         let counter = s.counters.entry(CounterKey::User(id.clone())).or_default();
         if counter.recent.contains(&Recent::Unlock(request.clone())) {

@@ -90,7 +90,7 @@ use crate::sessions::Session;
 use crate::side::Side;
 use crate::tenant::{Host, Tenant};
 use crate::throttle::{Limit, Taken, Window};
-use crate::user::{Authenticator, User, UserPatch};
+use crate::user::{AdminStamp, Authenticator, User, UserPatch};
 
 #[cfg(feature = "aws")]
 pub mod dynamo;
@@ -405,11 +405,14 @@ pub trait UserStore: Send + Sync {
     /// changed). The streak stays either way: only a success resets it. `NotFound` if
     /// there is no such user. The same `request` again (a retry whose first try
     /// applied) is answered as the first was, and changes nothing: a failure counted
-    /// after the unlock stays counted.
+    /// after the unlock stays counted. An administrator's unlock (`admin`) is written
+    /// only while the administrator still has the stamp its request read:
+    /// `Conflict(STAMP)` otherwise.
     async fn unlock(
         &self,
         id: &UserId,
         request: &RequestId,
+        admin: Option<&AdminStamp>,
         now: Timestamp,
     ) -> Result<Unlocked, StoreError>;
     /// The users of `scope` whose email key starts with `email_prefix` (lower case),

@@ -569,7 +569,7 @@ async fn a_retried_unlock_does_not_clear_a_failure_counted_after_it() {
     .await;
     let (store, now) = (core.store.as_ref(), core.now());
     let unlock = twofa::ids::RequestId::from("the-unlock");
-    store.unlock(&user.id, &unlock, now).await.unwrap();
+    store.unlock(&user.id, &unlock, None, now).await.unwrap();
     store
         .take_slot(
             Subject::User(&user.id),
@@ -580,7 +580,7 @@ async fn a_retried_unlock_does_not_clear_a_failure_counted_after_it() {
         )
         .await
         .unwrap();
-    store.unlock(&user.id, &unlock, now).await.unwrap();
+    store.unlock(&user.id, &unlock, None, now).await.unwrap();
     let after = store.user(&user.id).await.unwrap().unwrap();
     assert_eq!(
         after.failed_count, 1,

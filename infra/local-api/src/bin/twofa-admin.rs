@@ -145,7 +145,12 @@ async fn run(command: Command) -> Result<(), Failure> {
             let user = find(&core, target.user_id, target.email, target.tenant).await?;
             if let Unlocked::HardLocked(until) = core
                 .store
-                .unlock(&user.id, &twofa::ids::RequestId::random()?, core.now())
+                .unlock(
+                    &user.id,
+                    &twofa::ids::RequestId::random()?,
+                    None,
+                    core.now(),
+                )
                 .await?
             {
                 // As for an admin: the lock 100 consecutive failures earned ends by itself.

@@ -255,18 +255,16 @@ pub(super) fn session_tokens(
 /// landed answers 401 `unauthorized` and changes nothing, rather than handing out a
 /// token under a stamp of its own making that would outlive the sign-out. A change
 /// an admin makes to someone else's account hands that account no token, so it is
-/// not held to the account's stamp. Changes whose point is to end sessions use
-/// [`end_sessions`] instead.
+/// not held to the account's stamp but to the admin's ([`UserPatch::by`]): a stolen
+/// admin session's request in flight cannot land after the admin signed out
+/// everywhere. Changes whose point is to end sessions use [`end_sessions`] instead.
 pub async fn rotate_stamp(
     core: &Core,
     caller: &Caller,
     user: &User,
     patch: UserPatch,
 ) -> Result<(User, Option<FreshAccess>), FlowError> {
-    let mut patch = patch.rotating_stamp();
-    if caller.user.id == user.id {
-        patch = patch.under_stamp(&caller.user.security_stamp);
-    }
+    let patch = patch.rotating_stamp().by(&caller.user, &user.id);
     // A refusal for the stamp is `Conflict(STAMP)`, which the edge answers 401.
     core.store.update_user(&user.id, &patch).await?;
     let mut changed = user.clone();

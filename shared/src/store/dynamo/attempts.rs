@@ -14,7 +14,8 @@ use super::request::{UpdateCall, Updated, built, is_condition_failure};
 use super::users::{patch_update, under_stamp, user_from};
 use crate::clock::Timestamp;
 use crate::codes::CodePurpose;
-use crate::store::{Slot, Spend, StoreError, Subject, Succeeded, Success, Unlocked};
+use crate::store::{STAMP, Slot, Spend, StoreError, Subject, Succeeded, Success, Unlocked};
+use crate::user::AdminStamp;
 
 impl DynamoStore {
     /// [`crate::store::UserStore::take_slot`]: one `UpdateItem` that is also the read of the user.
@@ -86,11 +87,12 @@ impl DynamoStore {
     /// lock [`crate::store::HARD_LIMIT`] consecutive failures earned is on (the old
     /// item it returns then says until when). A one-item transaction whose client
     /// token names the request: an unlock the SDK retries after a guess landed must
-    /// not clear that guess's count.
+    /// not clear that guess's count. An administrator's is held to its stamp.
     pub(super) async fn write_unlock(
         &self,
         id: &UserId,
         request: &RequestId,
+        admin: Option<&AdminStamp>,
         now: Timestamp,
     ) -> Result<Unlocked, StoreError> {
         let u = Update::default()
@@ -106,7 +108,7 @@ impl DynamoStore {
             )
             .old_on_refusal();
         match self
-            .transact_one(call, &["unlock", request.as_str()])
+            .transact_one(call, &["unlock", request.as_str()], admin)
             .await?
         {
             None => Ok(Unlocked::Done),
@@ -128,19 +130,33 @@ impl DynamoStore {
     /// writes landed on the item in between (its idempotency window is ten
     /// minutes); retried on a transaction conflict. `None` when it committed, else
     /// the item as it was (when the update asked for it and the item exists).
+    ///
+    /// With `admin`, the transaction also checks that the administrator making the
+    /// change still has the stamp its request read: `Conflict(STAMP)` otherwise.
     async fn transact_one(
         &self,
         call: UpdateCall,
         parts: &[&str],
+        admin: Option<&AdminStamp>,
     ) -> Result<Option<Option<Item>>, StoreError> {
-        let token = call.client_token(parts);
-        let items = vec![call.in_transaction(&self.table)?];
+        let mut parts = parts.to_vec();
+        if let Some(a) = admin {
+            parts.extend([a.admin.as_str(), a.stamp.as_str()]);
+        }
+        let token = call.client_token(&parts);
+        let mut items = vec![call.in_transaction(&self.table)?];
+        if let Some(a) = admin {
+            items.push(self.admin_check(a)?);
+        }
         let Some(reasons) = self
             .transact_retrying(items, || Some(token.clone()), 5, Duration::from_millis(20))
             .await?
         else {
             return Ok(None);
         };
+        if reasons.get(1).is_some_and(is_condition_failure) {
+            return Err(StoreError::Conflict(STAMP));
+        }
         Ok(Some(reasons.first().and_then(|r| r.item().cloned())))
     }
 
@@ -187,7 +203,7 @@ impl DynamoStore {
             // The attempt names the token: two attempts whose writes read alike
             // are still two requests, each judged on the item as it is.
             _ => match self
-                .transact_one(call, &["success", success.attempt.as_str()])
+                .transact_one(call, &["success", success.attempt.as_str()], None)
                 .await?
             {
                 None => None,

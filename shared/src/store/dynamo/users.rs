@@ -5,7 +5,7 @@ use crate::ids::{AttemptId, RequestId, SignInId, UserId};
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem};
 
 use super::DynamoStore;
 use super::item::Update;
@@ -13,14 +13,14 @@ use super::item::{
     self, Item, Reader, SIDE_PK, SIDE_SK, attr, corrupt, key, keys, n, s, single_key, string_set,
 };
 use super::passkeys::{PASSKEYS, passkeys_from, passkeys_value};
-use super::request::{PageQuery, side_page_key};
+use super::request::{PageQuery, UpdateCall, built, side_page_key};
 use crate::clock::Timestamp;
 use crate::side::Side;
 use crate::store::{
     LoginRecord, Page, PageKey, STAMP, Slot, StoreError, Subject, Succeeded, Success, Unlocked,
     UserStore, stored_email, stored_phone,
 };
-use crate::user::{Authenticator, Role, User, UserPatch};
+use crate::user::{AdminStamp, Authenticator, Role, User, UserPatch};
 
 /// An authenticator as a map attribute.
 pub fn authenticator(a: &Authenticator) -> AttributeValue {
@@ -48,6 +48,7 @@ pub fn user_item(u: &User) -> Item {
         second_factor_lost: Some(u.second_factor_lost),
         passkeys: Some(u.passkeys.clone()),
         expected_stamp: None,
+        admin_stamp: None,
     };
     for (name, v) in patch_attributes(&whole) {
         if let Some(v) = v {
@@ -209,6 +210,22 @@ const USER_EXISTS: &str = "attribute_exists(#pk)";
 
 /// The condition a patch made [`UserPatch::under_stamp`] adds to its write: the
 /// security stamp is still the one the request read.
+impl DynamoStore {
+    /// A check, in the transaction of an administrator's change to someone else's
+    /// account, that the administrator's stamp is still the one its request read.
+    pub(super) fn admin_check(&self, admin: &AdminStamp) -> Result<TransactWriteItem, StoreError> {
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(item::key(keys::user_pk(&admin.admin), keys::USER_SK)))
+            .condition_expression("#stamp = :stamp")
+            .expression_attribute_names("#stamp", attr::SECURITY_STAMP)
+            .expression_attribute_values(":stamp", s(&admin.stamp))
+            .build()
+            .map_err(built)?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
+    }
+}
+
 pub(super) fn under_stamp(patch: &UserPatch, u: Update, condition: &mut String) -> Update {
     match &patch.expected_stamp {
         None => u,
@@ -280,7 +297,24 @@ impl UserStore for DynamoStore {
         }
         let mut condition = USER_EXISTS.to_string();
         let u = under_stamp(patch, u, &mut condition);
-        if !self.update_user_if(id, u, &condition).await? {
+        let applied = match &patch.admin_stamp {
+            None => self.update_user_if(id, u, &condition).await?,
+            Some(admin) => {
+                let call =
+                    UpdateCall::new(item::key(keys::user_pk(id), keys::USER_SK), u).when(condition);
+                let tx = vec![self.admin_check(admin)?, call.in_transaction(&self.table)?];
+                match self.transact(tx).await? {
+                    Ok(()) => true,
+                    // The admin's stamp moved on (a retry of a write that applied is
+                    // answered by DynamoDB as applied: its client token is the same).
+                    Err(failed) if failed.first() == Some(&true) => {
+                        return Err(StoreError::Conflict(STAMP));
+                    }
+                    Err(_) => false,
+                }
+            }
+        };
+        if !applied {
             if patch.expected_stamp.is_none() {
                 return Err(StoreError::NotFound);
             }
@@ -401,9 +435,10 @@ impl UserStore for DynamoStore {
         &self,
         id: &UserId,
         request: &RequestId,
+        admin: Option<&AdminStamp>,
         now: Timestamp,
     ) -> Result<Unlocked, StoreError> {
-        self.write_unlock(id, request, now).await
+        self.write_unlock(id, request, admin, now).await
     }
 
     async fn users_in(
