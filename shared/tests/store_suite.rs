@@ -102,6 +102,7 @@ suite!(
     a_side_lists_its_users_by_email_prefix_a_page_at_a_time_and_never_another_sides,
     unlocking_ends_the_lock_and_clears_the_count_of_an_existing_user_only,
     an_admins_change_to_another_user_is_written_only_while_the_admins_stamp_holds,
+    an_admins_change_to_a_side_is_written_only_while_the_admins_stamp_holds,
     unlocking_keeps_the_streak_and_never_ends_the_lock_of_a_hundred_consecutive_failures,
     a_lost_second_factor_mark_is_kept_until_a_reset_of_the_second_factor,
     events_are_listed_newest_first_per_user_and_per_side_a_page_at_a_time,
@@ -658,7 +659,7 @@ mod scenarios {
         };
 
         store
-            .set_tenant_feature("acme", Behaviour::Forced)
+            .set_tenant_feature("acme", Behaviour::Forced, None)
             .await
             .unwrap();
         store.set_tenant_settings("acme", &settings).await.unwrap();
@@ -669,7 +670,7 @@ mod scenarios {
         );
 
         store
-            .set_tenant_feature("acme", Behaviour::Disabled)
+            .set_tenant_feature("acme", Behaviour::Disabled, None)
             .await
             .unwrap();
         assert_eq!(
@@ -679,7 +680,9 @@ mod scenarios {
         );
 
         assert!(matches!(
-            store.set_tenant_feature("globex", Behaviour::Forced).await,
+            store
+                .set_tenant_feature("globex", Behaviour::Forced, None)
+                .await,
             Err(StoreError::NotFound)
         ));
         assert!(matches!(
@@ -723,7 +726,7 @@ mod scenarios {
                     read.clone(),
                     changes[i].clone(),
                 );
-                async move { store.change_settings(&scope, &read, &to).await }
+                async move { store.change_settings(&scope, &read, &to, None).await }
             })
             .await;
             assert!(results.iter().all(Result::is_ok), "{scope:?}: {results:?}");
@@ -747,7 +750,7 @@ mod scenarios {
         let read = TwoFactorSettings::default();
         assert_eq!(
             store
-                .change_settings(&Side::Host, &read, &read)
+                .change_settings(&Side::Host, &read, &read, None)
                 .await
                 .unwrap(),
             read,
@@ -759,7 +762,7 @@ mod scenarios {
         };
         assert_eq!(
             store
-                .change_settings(&Side::Host, &read, &sms_only)
+                .change_settings(&Side::Host, &read, &sms_only, None)
                 .await
                 .unwrap(),
             sms_only
@@ -771,7 +774,9 @@ mod scenarios {
             ..read.clone()
         };
         assert!(matches!(
-            store.change_settings(&Side::Host, &read, &email_only).await,
+            store
+                .change_settings(&Side::Host, &read, &email_only, None)
+                .await,
             Err(StoreError::Conflict(_))
         ));
         assert_eq!(
@@ -780,13 +785,15 @@ mod scenarios {
             "nothing of the refused change was written"
         );
         let unchanged = store
-            .change_settings(&Side::Host, &sms_only, &sms_only)
+            .change_settings(&Side::Host, &sms_only, &sms_only, None)
             .await
             .unwrap();
         assert_eq!(unchanged, sms_only);
         let unknown = Side::Tenant("globex".into());
         assert!(matches!(
-            store.change_settings(&unknown, &read, &sms_only).await,
+            store
+                .change_settings(&unknown, &read, &sms_only, None)
+                .await,
             Err(StoreError::NotFound)
         ));
         assert_eq!(
@@ -2665,6 +2672,72 @@ mod scenarios {
         assert_eq!(after.lockout_end, None);
     }
 
+    pub async fn an_admins_change_to_a_side_is_written_only_while_the_admins_stamp_holds(
+        store: Shared,
+    ) {
+        let mut admin = user(acme(), "admin@acme.test");
+        admin.roles = vec![Role::TenantAdmin];
+        store.create_tenant(&tenant("Acme"), &admin).await.unwrap();
+        let before = store.tenant("acme").await.unwrap().unwrap();
+        // The admin's request read its stamp; the admin signs out everywhere meanwhile.
+        let stale = AdminStamp::of(&admin);
+        store
+            .update_user(&admin.id, &UserPatch::default().rotating_stamp())
+            .await
+            .unwrap();
+        let weaker = TwoFactorSettings {
+            allowed_providers: vec![Provider::Sms],
+            ..before.settings.clone()
+        };
+        let lockout = LockoutPolicy {
+            max_failed_attempts: 100,
+            duration_seconds: 1,
+        };
+        for (what, refused) in [
+            (
+                "settings",
+                store
+                    .change_settings(&acme(), &before.settings, &weaker, Some(&stale))
+                    .await
+                    .map(|_| ()),
+            ),
+            (
+                "feature",
+                store
+                    .set_tenant_feature("acme", Behaviour::Disabled, Some(&stale))
+                    .await,
+            ),
+            (
+                "tenant lockout",
+                store
+                    .set_tenant_lockout("acme", &lockout, Some(&stale))
+                    .await,
+            ),
+            (
+                "host lockout",
+                store.set_host_lockout(&lockout, Some(&stale)).await,
+            ),
+        ] {
+            assert!(
+                matches!(refused, Err(StoreError::Conflict(STAMP))),
+                "{what}: {refused:?}"
+            );
+        }
+        assert_eq!(
+            store.tenant("acme").await.unwrap().unwrap(),
+            before,
+            "nothing was written for an admin whose session ended"
+        );
+        assert_eq!(store.host().await.unwrap().lockout, None);
+        // Under the admin's stamp as it is now, the change is written.
+        let current = AdminStamp::of(&store.user(&admin.id).await.unwrap().unwrap());
+        let saved = store
+            .change_settings(&acme(), &before.settings, &weaker, Some(&current))
+            .await
+            .unwrap();
+        assert_eq!(saved, weaker);
+    }
+
     pub async fn unlocking_ends_the_lock_and_clears_the_count_of_an_existing_user_only(
         store: Shared,
     ) {
@@ -3025,10 +3098,10 @@ mod scenarios {
         );
 
         store
-            .set_tenant_lockout("globex", &lockout(9, 90))
+            .set_tenant_lockout("globex", &lockout(9, 90), None)
             .await
             .unwrap();
-        store.set_host_lockout(&lockout(2, 60)).await.unwrap();
+        store.set_host_lockout(&lockout(2, 60), None).await.unwrap();
         assert_eq!(store.host().await.unwrap().lockout, Some(lockout(2, 60)));
         assert_eq!(
             store
@@ -3065,7 +3138,7 @@ mod scenarios {
             "a new tenant starts with the host's values"
         );
 
-        store.set_host_lockout(&lockout(3, 30)).await.unwrap();
+        store.set_host_lockout(&lockout(3, 30), None).await.unwrap();
         for key in ["acme", "globex", "initech"] {
             assert_eq!(
                 store.tenant(key).await.unwrap().unwrap().host_lockout,
@@ -3074,7 +3147,9 @@ mod scenarios {
             );
         }
         assert!(matches!(
-            store.set_tenant_lockout("nowhere", &lockout(1, 1)).await,
+            store
+                .set_tenant_lockout("nowhere", &lockout(1, 1), None)
+                .await,
             Err(StoreError::NotFound)
         ));
         assert_eq!(
@@ -3094,10 +3169,10 @@ mod scenarios {
         };
         // The host's lockout values saved before its settings ever were: the first
         // settings change must set them beside the values, not replace the item.
-        store.set_host_lockout(&lockout(4, 40)).await.unwrap();
+        store.set_host_lockout(&lockout(4, 40), None).await.unwrap();
         assert_eq!(
             store
-                .change_settings(&Side::Host, &defaults, &defaults)
+                .change_settings(&Side::Host, &defaults, &defaults, None)
                 .await
                 .unwrap(),
             defaults,
@@ -3105,7 +3180,7 @@ mod scenarios {
         );
         assert_eq!(
             store
-                .change_settings(&Side::Host, &defaults, &forced)
+                .change_settings(&Side::Host, &defaults, &forced, None)
                 .await
                 .unwrap(),
             forced
@@ -3122,10 +3197,10 @@ mod scenarios {
             ..forced.clone()
         };
         store
-            .change_settings(&Side::Host, &forced, &sms_only)
+            .change_settings(&Side::Host, &forced, &sms_only, None)
             .await
             .unwrap();
-        store.set_host_lockout(&lockout(6, 60)).await.unwrap();
+        store.set_host_lockout(&lockout(6, 60), None).await.unwrap();
         assert_eq!(
             store.host().await.unwrap(),
             twofa::tenant::Host {
@@ -3139,7 +3214,7 @@ mod scenarios {
             .await
             .unwrap();
         store
-            .set_tenant_lockout("acme", &lockout(7, 70))
+            .set_tenant_lockout("acme", &lockout(7, 70), None)
             .await
             .unwrap();
         let read = store.tenant("acme").await.unwrap().unwrap().settings;
@@ -3148,7 +3223,7 @@ mod scenarios {
             ..read.clone()
         };
         store
-            .change_settings(&acme(), &read, &changed)
+            .change_settings(&acme(), &read, &changed, None)
             .await
             .unwrap();
         let t = store.tenant("acme").await.unwrap().unwrap();
@@ -3165,7 +3240,7 @@ mod scenarios {
             behaviour: Behaviour::Forced,
             ..Default::default()
         };
-        store.set_host_lockout(&lockout(4, 40)).await.unwrap();
+        store.set_host_lockout(&lockout(4, 40), None).await.unwrap();
         store.set_host_settings(&forced).await.unwrap();
         assert_eq!(
             store.host().await.unwrap(),
@@ -3174,7 +3249,7 @@ mod scenarios {
                 lockout: Some(lockout(4, 40))
             }
         );
-        store.set_host_lockout(&lockout(6, 60)).await.unwrap();
+        store.set_host_lockout(&lockout(6, 60), None).await.unwrap();
         assert_eq!(
             store.host_settings().await.unwrap(),
             Some(forced.clone()),
@@ -3186,12 +3261,12 @@ mod scenarios {
             .await
             .unwrap();
         store
-            .set_tenant_lockout("acme", &lockout(7, 70))
+            .set_tenant_lockout("acme", &lockout(7, 70), None)
             .await
             .unwrap();
         store.set_tenant_settings("acme", &forced).await.unwrap();
         store
-            .set_tenant_feature("acme", Behaviour::Disabled)
+            .set_tenant_feature("acme", Behaviour::Disabled, None)
             .await
             .unwrap();
         let t = store.tenant("acme").await.unwrap().unwrap();
@@ -3214,7 +3289,7 @@ mod scenarios {
             async move {
                 if i % 2 == 0 {
                     store
-                        .set_host_lockout(&lockout(1 + i as u32, 10 + i as i64))
+                        .set_host_lockout(&lockout(1 + i as u32, 10 + i as i64), None)
                         .await
                 } else {
                     let name = format!("t{i}");

@@ -12,7 +12,7 @@ use twofa::ids::UserId;
 use twofa::policy::TwoFactorSettings;
 use twofa::side::Side;
 use twofa::store::{Store, StoreError, Succeeded, Success};
-use twofa::user::UserPatch;
+use twofa::user::{AdminStamp, UserPatch};
 
 use crate::pass_through::{Around, PassThrough};
 
@@ -115,12 +115,13 @@ impl Around for Holds {
         scope: &Side,
         from: &TwoFactorSettings,
         to: &TwoFactorSettings,
+        admin: Option<&AdminStamp>,
     ) -> Result<TwoFactorSettings, StoreError> {
         let held = lock(&self.settings_hold).take();
         if let Some(h) = held {
             h.wait().await;
         }
-        inner.change_settings(scope, from, to).await
+        inner.change_settings(scope, from, to, admin).await
     }
 }
 

@@ -23,7 +23,7 @@ use twofa::store::{
 };
 use twofa::tenant::{Host, Tenant};
 use twofa::throttle::{Limit, Taken, Window};
-use twofa::user::{Authenticator, User, UserPatch};
+use twofa::user::{AdminStamp, Authenticator, User, UserPatch};
 
 /// What a wrapper does instead of passing the few calls a test watches or holds; each
 /// method is given the wrapped store and, by default, just passes the call to it.
@@ -78,8 +78,9 @@ pub trait Around: Send + Sync {
         scope: &Side,
         from: &TwoFactorSettings,
         to: &TwoFactorSettings,
+        admin: Option<&AdminStamp>,
     ) -> Result<TwoFactorSettings, StoreError> {
-        inner.change_settings(scope, from, to).await
+        inner.change_settings(scope, from, to, admin).await
     }
 }
 
@@ -233,8 +234,13 @@ impl<A: Around> TenantStore for PassThrough<A> {
     async fn tenant(&self, key: &str) -> Result<Option<Tenant>, StoreError> {
         self.inner.tenant(key).await
     }
-    async fn set_tenant_feature(&self, key: &str, feature: Behaviour) -> Result<(), StoreError> {
-        self.inner.set_tenant_feature(key, feature).await
+    async fn set_tenant_feature(
+        &self,
+        key: &str,
+        feature: Behaviour,
+        admin: Option<&AdminStamp>,
+    ) -> Result<(), StoreError> {
+        self.inner.set_tenant_feature(key, feature, admin).await
     }
     async fn set_tenant_settings(
         &self,
@@ -252,24 +258,30 @@ impl<A: Around> TenantStore for PassThrough<A> {
     async fn host(&self) -> Result<Host, StoreError> {
         self.inner.host().await
     }
-    async fn set_host_lockout(&self, lockout: &LockoutPolicy) -> Result<(), StoreError> {
-        self.inner.set_host_lockout(lockout).await
+    async fn set_host_lockout(
+        &self,
+        lockout: &LockoutPolicy,
+        admin: Option<&AdminStamp>,
+    ) -> Result<(), StoreError> {
+        self.inner.set_host_lockout(lockout, admin).await
     }
     async fn set_tenant_lockout(
         &self,
         key: &str,
         lockout: &LockoutPolicy,
+        admin: Option<&AdminStamp>,
     ) -> Result<(), StoreError> {
-        self.inner.set_tenant_lockout(key, lockout).await
+        self.inner.set_tenant_lockout(key, lockout, admin).await
     }
     async fn change_settings(
         &self,
         scope: &Side,
         from: &TwoFactorSettings,
         to: &TwoFactorSettings,
+        admin: Option<&AdminStamp>,
     ) -> Result<TwoFactorSettings, StoreError> {
         self.around
-            .change_settings(&*self.inner, scope, from, to)
+            .change_settings(&*self.inner, scope, from, to, admin)
             .await
     }
 }

@@ -203,10 +203,13 @@ async fn each_side_locks_by_its_own_values_and_a_tenant_without_them_by_the_host
     }
     seed_user(&core, Side::Host, "jane@example.com", PASSWORD, &[]).await;
     core.store
-        .set_host_lockout(&LockoutPolicy {
-            max_failed_attempts: 2,
-            duration_seconds: 60,
-        })
+        .set_host_lockout(
+            &LockoutPolicy {
+                max_failed_attempts: 2,
+                duration_seconds: 60,
+            },
+            None,
+        )
         .await
         .unwrap();
     core.store
@@ -216,6 +219,7 @@ async fn each_side_locks_by_its_own_values_and_a_tenant_without_them_by_the_host
                 max_failed_attempts: 3,
                 duration_seconds: 120,
             },
+            None,
         )
         .await
         .unwrap();

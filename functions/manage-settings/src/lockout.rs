@@ -14,6 +14,7 @@ use twofa::policy::lockout_changes;
 use twofa::side::Side;
 use twofa::store::StoreError;
 use twofa::tenant::SidePolicy;
+use twofa::user::AdminStamp;
 
 use crate::caller::{admin, signed_in};
 use crate::side::require_step_up_to_weaken;
@@ -94,17 +95,17 @@ pub async fn put(core: &Core, req: &Request) -> Result<Response, ApiError> {
     let changes = lockout_changes(&current, &next);
     // The admin belongs to the side it administers: the side just read is its own.
     require_step_up_to_weaken(core, &caller, &side, &changes)?;
+    let by = AdminStamp::of(&caller.user);
     match &scope {
-        Side::Host => core.store.set_host_lockout(&next).await?,
-        Side::Tenant(key) => {
-            core.store
-                .set_tenant_lockout(key, &next)
-                .await
-                .map_err(|e| match e {
-                    StoreError::NotFound => ApiError::unknown_tenant(),
-                    other => other.into(),
-                })?
-        }
+        Side::Host => core.store.set_host_lockout(&next, Some(&by)).await?,
+        Side::Tenant(key) => core
+            .store
+            .set_tenant_lockout(key, &next, Some(&by))
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => ApiError::unknown_tenant(),
+                other => other.into(),
+            })?,
     }
     twofa::audit::log_lockout_changed(&caller.user, &scope, &changes);
     if !changes.is_empty() {

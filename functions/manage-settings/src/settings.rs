@@ -9,6 +9,7 @@ use twofa::flows::load_side;
 use twofa::policy::{Behaviour, Provider, TwoFactorSettings, normalise_providers, setting_changes};
 use twofa::side::Side;
 use twofa::tenant::SidePolicy;
+use twofa::user::AdminStamp;
 
 use crate::caller::{admin, signed_in};
 use crate::side::{losses, require_step_up_to_weaken};
@@ -104,10 +105,12 @@ pub async fn put(core: &Core, req: &Request) -> Result<Response, ApiError> {
     // change decided on a value that moved meanwhile is refused, not applied blind.
     let saved = core
         .store
-        .change_settings(&scope, &current, &next)
+        .change_settings(&scope, &current, &next, Some(&AdminStamp::of(&caller.user)))
         .await
         .map_err(|e| match e {
             twofa::store::StoreError::NotFound => ApiError::unknown_tenant(),
+            // The admin's session ended while this change was in flight.
+            e @ twofa::store::StoreError::Conflict(twofa::store::STAMP) => e.into(),
             twofa::store::StoreError::Conflict(_) => ApiError::conflict(
                 "the settings changed while this change was being made; read them again and retry",
             ),

@@ -12,7 +12,7 @@ use twofa::policy::{Behaviour, feature_change};
 use twofa::side::Side;
 use twofa::store::StoreError;
 use twofa::tenant::{Tenant, TenantName};
-use twofa::user::{Role, User};
+use twofa::user::{AdminStamp, Role, User};
 
 use crate::caller::{host_admin, signed_in};
 use crate::side::{require_step_up_to_weaken, side_of};
@@ -122,7 +122,7 @@ pub async fn put_feature(core: &Core, req: &Request, tenant: &str) -> Result<Res
     }
     let key = tenant.name.to_ascii_lowercase();
     core.store
-        .set_tenant_feature(&key, change.behaviour)
+        .set_tenant_feature(&key, change.behaviour, Some(&AdminStamp::of(&caller.user)))
         .await
         .map_err(|e| match e {
             StoreError::NotFound => ApiError::unknown_tenant(),

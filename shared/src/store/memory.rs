@@ -664,8 +664,16 @@ impl TenantStore for MemoryStore {
         Ok(self.read().tenants.get(key).cloned())
     }
 
-    async fn set_tenant_feature(&self, key: &str, feature: Behaviour) -> Result<(), StoreError> {
+    async fn set_tenant_feature(
+        &self,
+        key: &str,
+        feature: Behaviour,
+        admin: Option<&AdminStamp>,
+    ) -> Result<(), StoreError> {
         let mut s = self.write();
+        if !s.admin_holds(admin) {
+            return Err(StoreError::Conflict(STAMP));
+        }
         s.tenants.get_mut(key).ok_or(StoreError::NotFound)?.feature = feature;
         Ok(())
     }
@@ -697,8 +705,15 @@ impl TenantStore for MemoryStore {
         })
     }
 
-    async fn set_host_lockout(&self, lockout: &LockoutPolicy) -> Result<(), StoreError> {
+    async fn set_host_lockout(
+        &self,
+        lockout: &LockoutPolicy,
+        admin: Option<&AdminStamp>,
+    ) -> Result<(), StoreError> {
         let mut s = self.write();
+        if !s.admin_holds(admin) {
+            return Err(StoreError::Conflict(STAMP));
+        }
         s.host_lockout = Some(*lockout);
         for t in s.tenants.values_mut() {
             t.host_lockout = Some(*lockout);
@@ -710,8 +725,12 @@ impl TenantStore for MemoryStore {
         &self,
         key: &str,
         lockout: &LockoutPolicy,
+        admin: Option<&AdminStamp>,
     ) -> Result<(), StoreError> {
         let mut s = self.write();
+        if !s.admin_holds(admin) {
+            return Err(StoreError::Conflict(STAMP));
+        }
         s.tenants.get_mut(key).ok_or(StoreError::NotFound)?.lockout = Some(*lockout);
         Ok(())
     }
@@ -721,8 +740,12 @@ impl TenantStore for MemoryStore {
         scope: &Side,
         from: &TwoFactorSettings,
         to: &TwoFactorSettings,
+        admin: Option<&AdminStamp>,
     ) -> Result<TwoFactorSettings, StoreError> {
         let mut s = self.write();
+        if !s.admin_holds(admin) {
+            return Err(StoreError::Conflict(STAMP));
+        }
         let current = match scope {
             Side::Host => s
                 .host_settings

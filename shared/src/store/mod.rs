@@ -468,7 +468,13 @@ pub trait TenantStore: Send + Sync {
     /// The tenant with this key (lower-case name).
     async fn tenant(&self, key: &str) -> Result<Option<Tenant>, StoreError>;
     /// Sets the feature the host admin controls; `NotFound` if no such tenant.
-    async fn set_tenant_feature(&self, key: &str, feature: Behaviour) -> Result<(), StoreError>;
+    /// Held to `admin`'s stamp like [`TenantStore::change_settings`].
+    async fn set_tenant_feature(
+        &self,
+        key: &str,
+        feature: Behaviour,
+        admin: Option<&AdminStamp>,
+    ) -> Result<(), StoreError>;
     /// Sets the tenant admin's settings; `NotFound` if no such tenant.
     async fn set_tenant_settings(
         &self,
@@ -486,24 +492,33 @@ pub trait TenantStore: Send + Sync {
     /// Saves the host's own lockout values and copies them into every tenant, whose
     /// item keeps them for when it has no values of its own: a later read of any
     /// tenant sees them.
-    async fn set_host_lockout(&self, lockout: &LockoutPolicy) -> Result<(), StoreError>;
+    /// Held to `admin`'s stamp like [`TenantStore::change_settings`].
+    async fn set_host_lockout(
+        &self,
+        lockout: &LockoutPolicy,
+        admin: Option<&AdminStamp>,
+    ) -> Result<(), StoreError>;
     /// Sets a tenant's own lockout values; `NotFound` if no such tenant.
     async fn set_tenant_lockout(
         &self,
         key: &str,
         lockout: &LockoutPolicy,
+        admin: Option<&AdminStamp>,
     ) -> Result<(), StoreError>;
     /// Changes the fields of `scope`'s settings where `to` differs from `from` (what
     /// the caller read and decided on), only while each of those fields still holds
     /// its `from` value, and leaves the other fields as they are: two admins changing
     /// different fields at once both keep their change. Returns the settings as they
     /// are after (lockout values are not settings: they stay); `Conflict("settings")` if a field to change had moved, `NotFound`
-    /// for a tenant that does not exist.
+    /// for a tenant that does not exist. An administrator's change (`admin`) is
+    /// written only while the administrator still has the stamp its request read,
+    /// in the same write: `Conflict(STAMP)` otherwise, and nothing written.
     async fn change_settings(
         &self,
         scope: &Side,
         from: &TwoFactorSettings,
         to: &TwoFactorSettings,
+        admin: Option<&AdminStamp>,
     ) -> Result<TwoFactorSettings, StoreError>;
 }
 

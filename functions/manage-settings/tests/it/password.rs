@@ -71,6 +71,7 @@ async fn a_wrong_current_password_is_401_and_counts_toward_the_sides_lockout() {
                 max_failed_attempts: 2,
                 duration_seconds: 900,
             },
+            None,
         )
         .await
         .unwrap();

@@ -222,10 +222,13 @@ async fn wrong_codes_lock_the_account_by_its_sides_lockout_values_and_a_locked_a
     let w = world();
     let u = user(&w).await;
     w.store
-        .set_host_lockout(&twofa::lockout::LockoutPolicy {
-            max_failed_attempts: 2,
-            duration_seconds: 600,
-        })
+        .set_host_lockout(
+            &twofa::lockout::LockoutPolicy {
+                max_failed_attempts: 2,
+                duration_seconds: 600,
+            },
+            None,
+        )
         .await
         .unwrap();
     let code = forgot(&w, EMAIL).await;
@@ -311,10 +314,13 @@ async fn nothing_a_client_sends_gets_a_5xx() {
 async fn an_unknown_email_locks_after_as_many_wrong_codes_as_an_account_does() {
     let w = world();
     w.store
-        .set_host_lockout(&twofa::lockout::LockoutPolicy {
-            max_failed_attempts: 2,
-            duration_seconds: 600,
-        })
+        .set_host_lockout(
+            &twofa::lockout::LockoutPolicy {
+                max_failed_attempts: 2,
+                duration_seconds: 600,
+            },
+            None,
+        )
         .await
         .unwrap();
     user(&w).await;

@@ -381,10 +381,13 @@ async fn five_wrong_codes_lock_the_account_and_kill_the_two_factor_token() {
 async fn wrong_sign_in_and_confirmation_codes_lock_by_the_sides_lockout_values() {
     let w = world();
     w.store
-        .set_host_lockout(&twofa::lockout::LockoutPolicy {
-            max_failed_attempts: 2,
-            duration_seconds: 45,
-        })
+        .set_host_lockout(
+            &twofa::lockout::LockoutPolicy {
+                max_failed_attempts: 2,
+                duration_seconds: 45,
+            },
+            None,
+        )
         .await
         .unwrap();
     let user = w.two_factor_user().await;

@@ -15,6 +15,7 @@ use super::DynamoStore;
 use super::item::Update;
 use super::item::{self, Item, Reader};
 use crate::store::{Page, PageKey, StoreError};
+use crate::user::AdminStamp;
 
 impl DynamoStore {
     /// One page of a `Query`: asks for one item more than `limit` so that `next` is
@@ -172,6 +173,37 @@ impl DynamoStore {
                 }
                 _ => Err(unavailable(e)),
             },
+        }
+    }
+
+    /// As [`DynamoStore::update_item`], made by an administrator: with `admin`, the
+    /// update and a check that the administrator still has the stamp its request
+    /// read go as one `TransactWriteItems`, so that a stolen admin session's request
+    /// in flight cannot land after the administrator signed out everywhere
+    /// (`Conflict(STAMP)` then, and nothing written). A transaction returns no item:
+    /// an update that asked for the new one reads it after, strongly.
+    pub(super) async fn update_item_as(
+        &self,
+        call: UpdateCall,
+        admin: Option<&AdminStamp>,
+    ) -> Result<Updated, StoreError> {
+        let Some(admin) = admin else {
+            return self.update_item(call).await;
+        };
+        let (key, return_new) = (call.key.clone(), call.return_new);
+        let items = vec![call.in_transaction(&self.table)?, self.admin_check(admin)?];
+        match self
+            .transact_retrying(items, || None, 5, Duration::from_millis(20))
+            .await?
+        {
+            None if return_new => Ok(Updated::Applied(self.get(key).await?.unwrap_or_default())),
+            None => Ok(Updated::Applied(Item::new())),
+            Some(reasons) if reasons.get(1).is_some_and(is_condition_failure) => {
+                Err(StoreError::Conflict(crate::store::STAMP))
+            }
+            Some(reasons) => Ok(Updated::Refused(
+                reasons.first().and_then(|r| r.item().cloned()),
+            )),
         }
     }
 

@@ -17,7 +17,7 @@ use crate::policy::{Behaviour, TwoFactorSettings};
 use crate::side::Side;
 use crate::store::{StoreError, TenantStore};
 use crate::tenant::{Host, Tenant};
-use crate::user::User;
+use crate::user::{AdminStamp, User};
 
 /// The tenant item: name, feature and settings, so a tenant user's policy is one read.
 pub fn tenant_item(t: &Tenant) -> Item {
@@ -114,10 +114,16 @@ impl TenantStore for DynamoStore {
             .transpose()
     }
 
-    async fn set_tenant_feature(&self, key: &str, feature: Behaviour) -> Result<(), StoreError> {
+    async fn set_tenant_feature(
+        &self,
+        key: &str,
+        feature: Behaviour,
+        admin: Option<&AdminStamp>,
+    ) -> Result<(), StoreError> {
         self.update_tenant(
             key,
             Update::default().set("feature", behaviour_value(feature)),
+            admin,
         )
         .await
     }
@@ -130,6 +136,7 @@ impl TenantStore for DynamoStore {
         self.update_tenant(
             key,
             Update::default().set("settings", settings_value(settings)),
+            None,
         )
         .await
     }
@@ -140,9 +147,12 @@ impl TenantStore for DynamoStore {
 
     async fn set_host_settings(&self, settings: &TwoFactorSettings) -> Result<(), StoreError> {
         // An update, not a put: the host's lockout values live in the same item.
-        self.update_host(Update::default().set("settings", settings_value(settings)))
-            .await
-            .map(|_| ())
+        self.update_host(
+            Update::default().set("settings", settings_value(settings)),
+            None,
+        )
+        .await
+        .map(|_| ())
     }
 
     async fn host(&self) -> Result<Host, StoreError> {
@@ -155,11 +165,16 @@ impl TenantStore for DynamoStore {
         }
     }
 
-    async fn set_host_lockout(&self, lockout: &LockoutPolicy) -> Result<(), StoreError> {
+    async fn set_host_lockout(
+        &self,
+        lockout: &LockoutPolicy,
+        admin: Option<&AdminStamp>,
+    ) -> Result<(), StoreError> {
         let update = Update::default()
             .set("lockout", lockout_value(lockout))
             .add("lockout_version", n(1));
-        let host = self.update_host(update).await?;
+        // Held to the admin's stamp; the copies that follow carry out what it decided.
+        let host = self.update_host(update, admin).await?;
         let version: u64 = Reader(&host).n("lockout_version")?;
         // Every copy is conditional on being older, so two host changes racing
         // leave the newer values everywhere, whatever order the copies land in.
@@ -182,10 +197,12 @@ impl TenantStore for DynamoStore {
         &self,
         key: &str,
         lockout: &LockoutPolicy,
+        admin: Option<&AdminStamp>,
     ) -> Result<(), StoreError> {
         self.update_tenant(
             key,
             Update::default().set("lockout", lockout_value(lockout)),
+            admin,
         )
         .await
     }
@@ -195,6 +212,7 @@ impl TenantStore for DynamoStore {
         scope: &Side,
         from: &TwoFactorSettings,
         to: &TwoFactorSettings,
+        admin: Option<&AdminStamp>,
     ) -> Result<TwoFactorSettings, StoreError> {
         let key = match scope {
             Side::Host => item::single_key(keys::HOST_PK.to_string()),
@@ -211,7 +229,7 @@ impl TenantStore for DynamoStore {
                 .when(&change.condition)
                 .returning_new()
                 .old_on_refusal();
-            let old = match self.update_item(call).await? {
+            let old = match self.update_item_as(call, admin).await? {
                 Updated::Applied(new) => return settings_or_default(&new),
                 Updated::Refused(old) => old,
             };
@@ -243,7 +261,10 @@ impl TenantStore for DynamoStore {
                 }
                 (None, _, Side::Host) if *from == TwoFactorSettings::default() => {
                     // Another admin saved first: change on top of theirs.
-                    if self.first_host_settings(&key, to, &change.write_id).await? {
+                    if self
+                        .first_host_settings(&key, to, &change.write_id, admin)
+                        .await?
+                    {
                         return Ok(to.clone());
                     }
                 }
@@ -265,10 +286,14 @@ impl DynamoStore {
     }
 
     /// Updates the host's item (creating it if absent); returns it as updated.
-    pub(super) async fn update_host(&self, update: Update) -> Result<Item, StoreError> {
+    pub(super) async fn update_host(
+        &self,
+        update: Update,
+        admin: Option<&AdminStamp>,
+    ) -> Result<Item, StoreError> {
         let key = item::single_key(keys::HOST_PK.to_string());
         match self
-            .update_item(UpdateCall::new(key, update).returning_new())
+            .update_item_as(UpdateCall::new(key, update).returning_new(), admin)
             .await?
         {
             Updated::Applied(item) => Ok(item),
@@ -285,12 +310,16 @@ impl DynamoStore {
         key: &Item,
         to: &TwoFactorSettings,
         write_id: &str,
+        admin: Option<&AdminStamp>,
     ) -> Result<bool, StoreError> {
         let u = Update::default()
             .set("settings", settings_value(to))
             .set(item::WRITE_ID, s(write_id));
         let call = UpdateCall::new(key.clone(), u).when("attribute_not_exists(#settings)");
-        Ok(matches!(self.update_item(call).await?, Updated::Applied(_)))
+        Ok(matches!(
+            self.update_item_as(call, admin).await?,
+            Updated::Applied(_)
+        ))
     }
 
     /// The host's lockout values as a new tenant copies them, and their version (0
@@ -371,11 +400,16 @@ impl DynamoStore {
         Ok(())
     }
 
-    pub(super) async fn update_tenant(&self, key: &str, update: Update) -> Result<(), StoreError> {
+    pub(super) async fn update_tenant(
+        &self,
+        key: &str,
+        update: Update,
+        admin: Option<&AdminStamp>,
+    ) -> Result<(), StoreError> {
         let update = update.with_name(item::PK);
         let call = UpdateCall::new(item::single_key(keys::tenant_pk(key)), update)
             .when("attribute_exists(#pk)");
-        match self.update_item(call).await? {
+        match self.update_item_as(call, admin).await? {
             Updated::Applied(_) => Ok(()),
             Updated::Refused(_) => Err(StoreError::NotFound),
         }
