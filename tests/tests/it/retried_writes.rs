@@ -387,7 +387,11 @@ async fn a_settings_change_whose_write_is_retried_is_answered_as_applied_and_rec
         &token,
     )
     .await;
-    assert_eq!(s.proxy.count_faults("TransactWriteItems"), 1, "the fault happened");
+    assert_eq!(
+        s.proxy.count_faults("TransactWriteItems"),
+        1,
+        "the fault happened"
+    );
     assert_eq!(
         (put.status, put.body["remember_browser"].as_bool()),
         (200, Some(false)),

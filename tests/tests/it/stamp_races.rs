@@ -7,9 +7,9 @@ use std::sync::Arc;
 use twofa::amr::Amr;
 
 use e2e::Client;
-use e2e::gate_store::GateStore;
-use e2e::{AppOptions, Backend, TestApp, spawn_app_over};
-use serde_json::json;
+use e2e::gate_store::{GateStore, Held};
+use e2e::{AppOptions, Backend, Reply, TestApp, spawn_app_over};
+use serde_json::{Value, json};
 use twofa::side::Side;
 use twofa::testing::fixtures::PASSWORD;
 use twofa::testing::{patch_user, seed_user};
@@ -200,26 +200,75 @@ async fn a_reset_code_in_flight_cannot_outrun_the_owners_password_change() {
     assert_eq!(login_status(&app, "jo@example.com", OWNERS).await, 200);
 }
 
+/// A host admin (2FA off: no step-up) over `backend`'s store behind the gate, and
+/// two access tokens of its: the one a thief stole and the admin's own.
+struct AdminRace {
+    app: TestApp,
+    gate: GateStore,
+    stolen: String,
+    owners: String,
+}
+
+impl AdminRace {
+    async fn on(backend: Backend) -> Self {
+        let gate = GateStore::over(e2e::store(&backend).await);
+        let app = spawn_app_over(Arc::new(gate.clone()), AppOptions::default()).await;
+        let admin = seed_user(
+            &app.api.core,
+            Side::Host,
+            "root@example.com",
+            PASSWORD,
+            &[twofa::user::Role::HostAdmin],
+        )
+        .await;
+        let stolen = access(&app, &admin).await;
+        let owners = access(&app, &admin).await;
+        Self {
+            app,
+            gate,
+            stolen,
+            owners,
+        }
+    }
+
+    /// Sends the thief's request with the stolen token, and while its write is held
+    /// the admin signs out everywhere; the thief's answer.
+    async fn outrun(
+        &self,
+        mut held: Held,
+        method: &'static str,
+        path: String,
+        body: Value,
+    ) -> Reply {
+        let thief = {
+            let (app, stolen) = (self.app.clone(), self.stolen.clone());
+            tokio::spawn(async move { app.call(method, &path, Some(&body), Some(&stolen)).await })
+        };
+        held.reached().await;
+        let out = self
+            .app
+            .post(
+                "/account/sign-out-everywhere",
+                &json!({}),
+                Some(&self.owners),
+            )
+            .await;
+        assert_eq!(out.status, 204, "{:?}", out.body);
+        held.release();
+        thief.await.expect("the thief's request finished")
+    }
+}
+
 /// An administrator's change to someone else's account is held to the stamp its
 /// request was authenticated under, in the same write. A thief with a stolen
-/// host-admin access token (the admin has 2FA off: no step-up) sends POST
-/// /users/{id}/reset-two-factor; before its write lands, the admin signs out
-/// everywhere (204). The reset then changes nothing and answers 401: the user keeps
-/// its recovery codes and sessions. Held in the gate over `backend`'s store.
+/// host-admin access token sends POST /users/{id}/reset-two-factor; before its
+/// write lands, the admin signs out everywhere. The reset then changes nothing and
+/// answers 401: the user keeps its recovery codes and sessions.
 async fn an_admins_change_in_flight_cannot_outrun_the_admins_sign_out_everywhere_on(
     backend: Backend,
 ) {
-    let gate = GateStore::over(e2e::store(&backend).await);
-    let app = spawn_app_over(Arc::new(gate.clone()), AppOptions::default()).await;
-    let core = &app.api.core;
-    let admin = seed_user(
-        core,
-        Side::Host,
-        "root@example.com",
-        PASSWORD,
-        &[twofa::user::Role::HostAdmin],
-    )
-    .await;
+    let race = AdminRace::on(backend).await;
+    let core = &race.app.api.core;
     let user = seed_user(core, Side::Host, "jo@example.com", PASSWORD, &[]).await;
     let user = patch_user(
         core,
@@ -230,23 +279,11 @@ async fn an_admins_change_in_flight_cannot_outrun_the_admins_sign_out_everywhere
         },
     )
     .await;
-    let stolen = access(&app, &admin).await;
-    let owners = access(&app, &admin).await;
-
-    let mut held =
-        gate.hold_next_user_update(|p| p.recovery_codes.is_some() && p.security_stamp.is_some());
-    let thief = {
-        let app = app.clone();
-        let path = format!("/users/{}/reset-two-factor", user.id);
-        tokio::spawn(async move { app.post(&path, &json!({}), Some(&stolen)).await })
-    };
-    held.reached().await;
-    let out = app
-        .post("/account/sign-out-everywhere", &json!({}), Some(&owners))
-        .await;
-    assert_eq!(out.status, 204, "{:?}", out.body);
-    held.release();
-    let r = thief.await.expect("the thief's request finished");
+    let held = race
+        .gate
+        .hold_next_user_update(|p| p.recovery_codes.is_some() && p.security_stamp.is_some());
+    let path = format!("/users/{}/reset-two-factor", user.id);
+    let r = race.outrun(held, "POST", path, json!({})).await;
     let after = core.store.user(&user.id).await.unwrap().unwrap();
     assert_eq!(
         after.recovery_codes.len(),
@@ -264,41 +301,14 @@ async fn an_admins_change_in_flight_cannot_outrun_the_admins_sign_out_everywhere
 async fn an_admins_settings_change_in_flight_cannot_outrun_the_admins_sign_out_everywhere_on(
     backend: Backend,
 ) {
-    let gate = GateStore::over(e2e::store(&backend).await);
-    let app = spawn_app_over(Arc::new(gate.clone()), AppOptions::default()).await;
-    let core = &app.api.core;
-    let admin = seed_user(
-        core,
-        Side::Host,
-        "root@example.com",
-        PASSWORD,
-        &[twofa::user::Role::HostAdmin],
-    )
-    .await;
+    let race = AdminRace::on(backend).await;
+    let core = &race.app.api.core;
     let before = core.store.host().await.unwrap().settings;
-    let stolen = access(&app, &admin).await;
-    let owners = access(&app, &admin).await;
-
-    let mut held = gate.hold_next_settings_change();
-    let thief = {
-        let app = app.clone();
-        tokio::spawn(async move {
-            app.call(
-                "PUT",
-                "/settings/two-factor",
-                Some(&json!({"allowed_providers": ["authenticator"]})),
-                Some(&stolen),
-            )
-            .await
-        })
-    };
-    held.reached().await;
-    let out = app
-        .post("/account/sign-out-everywhere", &json!({}), Some(&owners))
+    let held = race.gate.hold_next_settings_change();
+    let body = json!({"allowed_providers": ["authenticator"]});
+    let r = race
+        .outrun(held, "PUT", "/settings/two-factor".into(), body)
         .await;
-    assert_eq!(out.status, 204, "{:?}", out.body);
-    held.release();
-    let r = thief.await.expect("the thief's request finished");
     assert_eq!(r.status, 401, "{:?}", r.body);
     assert_eq!(
         core.store.host().await.unwrap().settings,
