@@ -138,6 +138,40 @@ async fn look_alike_addresses_collide_and_an_invisible_character_is_refused() {
     assert_eq!(side.items.len(), 1, "one account for all of them");
 }
 
+/// A Cyrillic letter among Latin ones looks like the Latin address: refused as
+/// `invalid_email` on the field, and nothing is created; one script alone, or Latin
+/// with Japanese, registers.
+#[tokio::test]
+async fn an_address_mixing_look_alike_scripts_is_refused_and_one_script_is_not() {
+    let (core, store, _) = memory_core(Config::default());
+    for mixed in ["j\u{430}ne@example.com", "jane@ex\u{430}mple.com"] {
+        let (status, body) = post(&core, json!({"email": mixed, "password": STRONG})).await;
+        assert_eq!(
+            (status, body["error"].as_str(), body["field"].as_str()),
+            (400, Some("invalid_email"), Some("email")),
+            "{mixed:?}: {body}"
+        );
+        assert!(
+            body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("mixes letters of different scripts")),
+            "{body}"
+        );
+    }
+    let side =
+        twofa::store::UserStore::users_in(store.as_ref(), &twofa::side::Side::Host, "", None, 10)
+            .await
+            .unwrap();
+    assert!(side.items.is_empty(), "nothing was created");
+    for fine in [
+        "\u{438}\u{432}\u{430}\u{43d}@\u{43f}\u{440}\u{438}\u{43c}\u{435}\u{440}.\u{440}\u{444}",
+        "tanaka.\u{305f}\u{306a}\u{304b}@example.jp",
+    ] {
+        let (status, body) = post(&core, json!({"email": fine, "password": STRONG})).await;
+        assert_eq!(status, 201, "{fine:?}: {body}");
+    }
+}
+
 #[tokio::test]
 async fn unknown_or_impossible_tenants_are_404() {
     let (core, _, _) = memory_core(Config::default());
