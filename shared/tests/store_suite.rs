@@ -10,6 +10,7 @@ use twofa::audit::{EventType, Origin, SecurityEvent};
 use twofa::clock::Timestamp;
 use twofa::codes::{CodePurpose, PendingCode};
 use twofa::devices::Device;
+use twofa::email::Email;
 use twofa::ids::{
     AttemptId, CeremonyId, DeviceId, PasskeyId, RequestId, SessionId, SignInId, UserId,
 };
@@ -19,6 +20,7 @@ use twofa::policy::{Behaviour, Provider, TwoFactorSettings};
 use twofa::sessions::Session;
 use twofa::side::Side;
 use twofa::store::dynamo::DynamoStore;
+use twofa::store::rekey::{Rekeyed, rekey_emails};
 use twofa::store::{
     HARD_LIMIT, HARD_LOCK_SECONDS, Page, PageKey, PasskeyAdded, Rotation, STAMP, Slot, Spend,
     Store, StoreError, Subject, Succeeded, Success, Unlocked,
@@ -115,6 +117,8 @@ suite!(
     a_passkey_is_added_only_under_the_stamp_read_and_up_to_the_bound,
     a_ceremony_is_taken_once_under_concurrency_and_never_after_it_expired,
     an_assertion_moves_the_counter_once_under_concurrency,
+    a_stored_address_is_moved_to_its_key_once_and_a_twin_stays_where_it_is,
+    every_user_of_every_side_is_read_once_a_page_at_a_time,
 );
 
 /// A DynamoDB store on a fresh table, or `None` (skipped) without DynamoDB Local.
@@ -2489,6 +2493,171 @@ mod scenarios {
             "another user's browsers stay"
         );
         store.delete_devices(&UserId::from("nobody")).await.unwrap();
+    }
+
+    /// Accounts stored under the key an older rule gave their address (the text in
+    /// lower case: as typed, before addresses were normalised, or normalised, before
+    /// they were case-folded) are moved to the key it has now, once, and read back
+    /// with it; a twin whose key another account holds, and an address that no
+    /// longer normalises, stay where they are.
+    pub async fn a_stored_address_is_moved_to_its_key_once_and_a_twin_stays_where_it_is(
+        store: Shared,
+    ) {
+        let stored_before = |text: &str| User {
+            email: Email::from_stored(text).expect("a stored address"),
+            ..user(Side::Host, "x@example.com")
+        };
+        let nfd = stored_before("Jose\u{301}@example.com");
+        let fullwidth = stored_before("\u{ff4a}os\u{e9}@example.com");
+        let sigma = stored_before("\u{3bf}\u{3c2}@example.com");
+        let invisible = stored_before("jo\u{200b}e@example.com");
+        let today = user(Side::Host, "ada@example.com");
+        for u in [&nfd, &fullwidth, &sigma, &invisible, &today] {
+            store.create_user(u).await.unwrap();
+        }
+
+        let walk = rekey_emails(store.as_ref()).await.unwrap();
+        // The first two have one key now: whichever the walk meets first moves.
+        let (first, second) = match walk.moved.contains(&nfd.id) {
+            true => (&nfd, &fullwidth),
+            false => (&fullwidth, &nfd),
+        };
+        let mut moved = walk.moved.clone();
+        moved.sort();
+        let mut expected = vec![first.id.clone(), sigma.id.clone()];
+        expected.sort();
+        assert_eq!(moved, expected);
+        assert_eq!(walk.twins, [(second.id.clone(), first.id.clone())]);
+        assert_eq!(walk.kept, std::slice::from_ref(&invisible.id));
+        assert!(walk.changed.is_empty());
+
+        let found = store
+            .user_by_email(&Side::Host, "jos\u{e9}@example.com")
+            .await
+            .unwrap()
+            .expect("moved to the key its address has now");
+        assert_eq!(found.id, first.id);
+        assert_eq!(
+            found.email.as_str(),
+            first.email.as_str(),
+            "shown as stored"
+        );
+        assert_eq!(
+            found.email.key(),
+            "jos\u{e9}@example.com",
+            "read back with its key"
+        );
+        assert_eq!(
+            store
+                .user_by_email(&Side::Host, &first.email.key())
+                .await
+                .unwrap(),
+            None,
+            "the old key is free"
+        );
+        assert_eq!(
+            store
+                .user_by_email(&Side::Host, &second.email.key())
+                .await
+                .unwrap()
+                .map(|u| u.id),
+            Some(second.id.clone()),
+            "the twin keeps its key"
+        );
+        assert_eq!(
+            emails(
+                &store
+                    .users_in(&Side::Host, "\u{3bf}\u{3c3}", None, 10)
+                    .await
+                    .unwrap()
+                    .items
+            ),
+            ["\u{3bf}\u{3c2}@example.com"],
+            "listed under its key now"
+        );
+        assert!(
+            matches!(
+                store
+                    .create_user(&user(Side::Host, "JOS\u{c9}@example.com"))
+                    .await,
+                Err(StoreError::Conflict("email"))
+            ),
+            "a case variant of a moved address is an address taken"
+        );
+
+        // Login's copy of the password hash moved with the key, and follows a change.
+        let record = |key: &'static str| {
+            let store = store.clone();
+            async move { store.login_record(&Side::Host, key).await.unwrap() }
+        };
+        assert_eq!(
+            record("jos\u{e9}@example.com")
+                .await
+                .and_then(|r| r.password_hash),
+            Some(first.password_hash.clone())
+        );
+        let patch = UserPatch {
+            password_hash: Some("new-hash".into()),
+            ..UserPatch::default()
+        };
+        store.update_user(&first.id, &patch).await.unwrap();
+        assert_eq!(
+            record("jos\u{e9}@example.com")
+                .await
+                .and_then(|r| r.password_hash),
+            Some("new-hash".to_string())
+        );
+
+        let again = rekey_emails(store.as_ref()).await.unwrap();
+        assert_eq!(
+            again,
+            Rekeyed {
+                twins: walk.twins.clone(),
+                kept: walk.kept.clone(),
+                ..Rekeyed::default()
+            },
+            "a second walk moves nothing"
+        );
+        assert!(
+            matches!(
+                store.rekey_email(first, "other@example.com").await,
+                Err(StoreError::Conflict("user"))
+            ),
+            "a move decided on a key that is no longer the user's"
+        );
+    }
+
+    /// The walk over every user reaches each once, a page at a time, in every side.
+    pub async fn every_user_of_every_side_is_read_once_a_page_at_a_time(store: Shared) {
+        let mut ids = Vec::new();
+        for (side, email) in [
+            (Side::Host, "a@example.com"),
+            (acme(), "b@example.com"),
+            (acme(), "c@example.com"),
+            (Side::Tenant("globex".into()), "d@example.com"),
+            (Side::Host, "e@example.com"),
+        ] {
+            let u = user(side, email);
+            store.create_user(&u).await.unwrap();
+            store
+                .put_device(&device(u.id.as_str(), "d1", NOW))
+                .await
+                .unwrap();
+            ids.push(u.id);
+        }
+        let mut read = Vec::new();
+        let mut after = None;
+        loop {
+            let page = store.every_user(after.as_ref(), 2).await.unwrap();
+            read.extend(page.users.into_iter().map(|u| u.id));
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        read.sort();
+        ids.sort();
+        assert_eq!(read, ids);
     }
 
     fn emails(users: &[User]) -> Vec<String> {

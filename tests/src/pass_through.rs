@@ -18,8 +18,8 @@ use twofa::sessions::Session;
 use twofa::side::Side;
 use twofa::store::{
     CodeStore, DeviceStore, EventStore, LoginRecord, Page, PageKey, PasskeyAdded, PasskeyStore,
-    Rotation, SessionStore, Slot, Store, StoreError, Subject, Succeeded, Success, TenantStore,
-    ThrottleStore, Unlocked, UserStore,
+    Rotation, ScanKey, SessionStore, Slot, Store, StoreError, Subject, Succeeded, Success,
+    TenantStore, ThrottleStore, Unlocked, UserScan, UserStore,
 };
 use twofa::tenant::{Host, Tenant};
 use twofa::throttle::{Limit, Taken, Window};
@@ -187,6 +187,16 @@ impl<A: Around> UserStore for PassThrough<A> {
         limit: usize,
     ) -> Result<Page<User>, StoreError> {
         self.inner.users_in(scope, email_prefix, after, limit).await
+    }
+    async fn every_user(
+        &self,
+        after: Option<&ScanKey>,
+        limit: usize,
+    ) -> Result<UserScan, StoreError> {
+        self.inner.every_user(after, limit).await
+    }
+    async fn rekey_email(&self, user: &User, key: &str) -> Result<(), StoreError> {
+        self.inner.rekey_email(user, key).await
     }
 }
 

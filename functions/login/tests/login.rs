@@ -93,6 +93,30 @@ async fn look_alike_forms_and_accounts_registered_before_normalisation_sign_in()
     assert_eq!(status, 200, "{body}");
 }
 
+/// Look-alike twins registered before the rules made them one address (an account
+/// stored under its address as typed, decomposed, and one registered since under
+/// the composed form) both keep signing in: each is found by its owner's spelling,
+/// the most literal key, never the other's.
+#[tokio::test]
+async fn twins_registered_before_addresses_were_one_each_sign_in_typed_as_registered() {
+    const OTHER: &str = "another long passphrase here";
+    let (core, _, _) = memory_core(Config::default());
+    seed_user(&core, Side::Host, "jos\u{e9}@example.com", OTHER, &[]).await;
+    let typed = "jose\u{301}@example.com";
+    let before = twofa::user::User::new(
+        Side::Host,
+        twofa::email::Email::from_stored(typed).unwrap(),
+        twofa::password::hash_blocking_for_tests(PASSWORD),
+        core.now(),
+    );
+    core.store.create_user(&before).await.unwrap();
+
+    let (status, body) = login(&core, typed, PASSWORD).await;
+    assert_eq!(status, 200, "the account stored as typed: {body}");
+    let (status, body) = login(&core, "jos\u{e9}@example.com", OTHER).await;
+    assert_eq!(status, 200, "the account registered since: {body}");
+}
+
 #[tokio::test]
 async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() {
     let (core, _, _) = memory_core(Config::default());

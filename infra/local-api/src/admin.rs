@@ -6,7 +6,7 @@ use twofa::email::Email;
 use twofa::ids::UserId;
 use twofa::password::{Password, hash_password};
 use twofa::side::Side;
-use twofa::store::StoreError;
+use twofa::store::{StoreError, user_under};
 use twofa::user::{Role, User};
 
 /// What seeding did.
@@ -66,8 +66,9 @@ pub async fn seed_local_admin(
 }
 
 async fn seed(core: &Core, email: &str, password: &Password) -> Result<Seeded, SeedError> {
+    let keys = Email::lookup_keys(email);
     let email = Email::parse(email)?;
-    if let Some(existing) = core.store.user_by_email(&Side::Host, &email.key()).await? {
+    if let Some(existing) = user_under(core.store.as_ref(), &Side::Host, &keys).await? {
         return Ok(Seeded::Existed(existing.id));
     }
     let user = User {

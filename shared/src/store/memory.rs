@@ -10,13 +10,14 @@ use async_trait::async_trait;
 
 use super::{
     CodeStore, DeviceStore, EventStore, LoginRecord, Page, PageKey, PasskeyAdded, PasskeyStore,
-    Rotation, STAMP, SessionStore, Slot, Spend, StoreError, Subject, Succeeded, Success,
-    TenantStore, ThrottleStore, Unlocked, UserStore, stored_email, stored_phone,
+    Rotation, STAMP, ScanKey, SessionStore, Slot, Spend, StoreError, Subject, Succeeded, Success,
+    TenantStore, ThrottleStore, Unlocked, UserScan, UserStore, stored_email, stored_phone,
 };
 use crate::audit::{EventType, SecurityEvent};
 use crate::clock::Timestamp;
 use crate::codes::{CodePurpose, PendingCode};
 use crate::devices::Device;
+use crate::email::Email;
 use crate::ids::{
     AttemptId, CeremonyId, DeviceId, PasskeyId, RequestId, SessionId, SignInId, UserId,
 };
@@ -66,7 +67,7 @@ fn read_back(planted: &HashMap<UserId, Planted>, u: &User) -> Result<User, Store
     let mut u = u.clone();
     if let Some(p) = planted.get(&u.id) {
         if let Some(text) = &p.email {
-            u.email = stored_email("email", text)?;
+            u.email = stored_email("email", text, Some(&u.email.key()))?;
         }
         if let Some(text) = &p.phone_number {
             u.phone_number = Some(stored_phone("phone_number", text)?);
@@ -582,6 +583,55 @@ impl UserStore for MemoryStore {
             .collect::<Result<_, StoreError>>()?;
         list.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(page(list, limit))
+    }
+
+    async fn every_user(
+        &self,
+        after: Option<&ScanKey>,
+        limit: usize,
+    ) -> Result<UserScan, StoreError> {
+        let s = self.read();
+        let mut ids: Vec<&UserId> = s
+            .users
+            .keys()
+            .filter(|id| after.is_none_or(|a| id.as_str() > a.partition.as_str()))
+            .collect();
+        ids.sort();
+        let more = ids.len() > limit;
+        ids.truncate(limit);
+        let users = ids
+            .iter()
+            .filter_map(|id| s.user(id).transpose())
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = match (more, ids.last()) {
+            (true, Some(last)) => Some(ScanKey {
+                partition: last.to_string(),
+                sort: String::new(),
+            }),
+            _ => None,
+        };
+        Ok(UserScan { users, next })
+    }
+
+    async fn rekey_email(&self, user: &User, key: &str) -> Result<(), StoreError> {
+        let mut s = self.write();
+        let scope = user.side.key();
+        let (old, new) = ((scope.clone(), user.email.key()), (scope, key.to_string()));
+        if s.emails.contains_key(&new) {
+            return Err(StoreError::Conflict("email"));
+        }
+        let stored = s.users.get(&user.id).map(|u| &u.email);
+        if s.emails.get(&old) != Some(&user.id) || stored != Some(&user.email) {
+            return Err(StoreError::Conflict("user"));
+        }
+        let moved = Email::from_stored_with_key(user.email.as_str(), key)
+            .map_err(|_| StoreError::Corrupt("attribute email: not an email address".into()))?;
+        s.emails.remove(&old);
+        s.emails.insert(new, user.id.clone());
+        if let Some(u) = s.users.get_mut(&user.id) {
+            u.email = moved;
+        }
+        Ok(())
     }
 }
 

@@ -73,6 +73,7 @@
 //!   slot or a count is never given back or cleared twice.
 
 use async_trait::async_trait;
+use futures_util::future::try_join_all;
 
 use crate::audit::{EventType, SecurityEvent};
 use crate::clock::Timestamp;
@@ -95,6 +96,7 @@ use crate::user::{AdminStamp, Authenticator, User, UserPatch};
 #[cfg(feature = "aws")]
 pub mod dynamo;
 pub mod memory;
+pub mod rekey;
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -139,55 +141,45 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// A stored address read back, as stored ([`Email::from_stored`]: an address
-/// registered before addresses were normalised keeps its text and key). Text that
-/// does not have an address's shape (written by hand) is a corrupt item for both stores alike: never a panic, and
-/// never a default a handler would mistake for the user's address. The message names
-/// the attribute, not the text, which is personal data.
-pub fn stored_email(attribute: &str, text: &str) -> Result<Email, StoreError> {
-    Email::from_stored(text)
-        .map_err(|_| StoreError::Corrupt(format!("attribute {attribute}: not an email address")))
+/// registered before addresses were normalised keeps its text), with the key its
+/// record is stored under, or without one (a record written before records kept
+/// it: keyed by its text in lower case). Text that does not have an address's
+/// shape (written by hand) is a corrupt item for both stores alike: never a panic,
+/// and never a default a handler would mistake for the user's address. The message
+/// names the attribute, not the text, which is personal data.
+pub fn stored_email(attribute: &str, text: &str, key: Option<&str>) -> Result<Email, StoreError> {
+    match key {
+        Some(key) => Email::from_stored_with_key(text, key),
+        None => Email::from_stored(text),
+    }
+    .map_err(|_| StoreError::Corrupt(format!("attribute {attribute}: not an email address")))
 }
 
-/// The login record under the first of `keys` ([`Email::lookup_keys`]) that has one.
-/// A second key (an account registered before addresses were normalised) is read
-/// beside the first, so it costs no extra latency, and a known and an unknown address
-/// typed alike cost the same reads.
+/// The login record under one of `keys` ([`Email::lookup_keys`]), read at once so
+/// that a second or third key (an account stored under the key an older rule gave)
+/// costs no extra latency, and a known and an unknown address typed alike cost the
+/// same reads. Where two keys hold an account (look-alike twins registered before
+/// the rules made them one address), the most literal key's, the last of `keys`
+/// that has one, is the typed address's own: each twin's owner still signs in to
+/// their own account by typing the address as they registered it.
 pub async fn login_record_under(
     store: &dyn UserStore,
     scope: &Side,
     keys: &[String],
 ) -> Result<Option<LoginRecord>, StoreError> {
-    match keys {
-        [] => Ok(None),
-        [key] => store.login_record(scope, key).await,
-        [key, old, ..] => {
-            let (new, old) = tokio::join!(
-                store.login_record(scope, key),
-                store.login_record(scope, old)
-            );
-            Ok(new?.or(old?))
-        }
-    }
+    let found = try_join_all(keys.iter().map(|key| store.login_record(scope, key))).await?;
+    Ok(found.into_iter().rev().flatten().next())
 }
 
-/// The user under the first of `keys` ([`Email::lookup_keys`]) that has one, read
-/// as [`login_record_under`] reads.
+/// The user under one of `keys` ([`Email::lookup_keys`]), read and chosen as
+/// [`login_record_under`] reads and chooses.
 pub async fn user_under(
     store: &dyn UserStore,
     scope: &Side,
     keys: &[String],
 ) -> Result<Option<User>, StoreError> {
-    match keys {
-        [] => Ok(None),
-        [key] => store.user_by_email(scope, key).await,
-        [key, old, ..] => {
-            let (new, old) = tokio::join!(
-                store.user_by_email(scope, key),
-                store.user_by_email(scope, old)
-            );
-            Ok(new?.or(old?))
-        }
-    }
+    let found = try_join_all(keys.iter().map(|key| store.user_by_email(scope, key))).await?;
+    Ok(found.into_iter().rev().flatten().next())
 }
 
 /// A stored phone number read back; as [`stored_email`], but checked for shape only
@@ -424,6 +416,38 @@ pub trait UserStore: Send + Sync {
         after: Option<&PageKey>,
         limit: usize,
     ) -> Result<Page<User>, StoreError>;
+    /// Every user of every side (those the side index misses too), about `limit` a
+    /// page, in no order of meaning, from where `after` stopped: an operator's walk
+    /// ([`rekey::rekey_emails`]), never a request's (on DynamoDB a `Scan`).
+    async fn every_user(
+        &self,
+        after: Option<&ScanKey>,
+        limit: usize,
+    ) -> Result<UserScan, StoreError>;
+    /// Moves `user`'s email item from the key it is stored under (`user.email.key()`)
+    /// to `key`, in one write with the user's record of its key: the address is then
+    /// one account with every look-alike and case variant of it. `Conflict("email")`
+    /// when an item is under `key` already (another account's, or this one's, moved
+    /// meanwhile); `Conflict("user")` when the user's address or key is no longer
+    /// what `user` holds, or there is no such user.
+    async fn rekey_email(&self, user: &User, key: &str) -> Result<(), StoreError>;
+}
+
+/// Where a walk over every user ([`UserStore::every_user`]) goes on: the key of the
+/// last item the store read, which only the store reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanKey {
+    pub(crate) partition: String,
+    pub(crate) sort: String,
+}
+
+/// One page of [`UserStore::every_user`]; `next` is `None` on the last page.
+#[derive(Debug, Clone)]
+pub struct UserScan {
+    /// The users read.
+    pub users: Vec<User>,
+    /// Where the next page starts.
+    pub next: Option<ScanKey>,
 }
 
 /// Security events, newest first.

@@ -7,6 +7,7 @@
 //! twofa-admin unlock (--user-id ID | --email ADDRESS [--tenant NAME])
 //! twofa-admin reset-two-factor (--user-id ID | --email ADDRESS [--tenant NAME])
 //! twofa-admin events (--user-id ID | --email ADDRESS | --side) [--tenant NAME] [--type TYPE] [--limit N]
+//! twofa-admin rekey-emails
 //! ```
 //!
 //! Changes are recorded as security events with `details.by = "operator"`; events
@@ -24,7 +25,8 @@ use twofa::clock::SystemClock;
 use twofa::config::{Config, ProcessEnv};
 use twofa::email::Email;
 use twofa::side::Side;
-use twofa::store::{PageKey, Unlocked};
+use twofa::store::rekey::rekey_emails;
+use twofa::store::{PageKey, Unlocked, user_under};
 use twofa::tenant::TenantName;
 use twofa::user::{User, UserPatch};
 
@@ -69,6 +71,11 @@ enum Command {
         #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
         limit: u32,
     },
+    /// Moves every account stored under the key an older rule gave its address to
+    /// the key it has now, so that no look-alike or case variant of it registers as
+    /// another account (docs/deploy.md). Reads the whole table; run once after
+    /// upgrading, and again if cut short: it changes nothing twice.
+    RekeyEmails,
 }
 
 /// One user, by id or by email in a side.
@@ -181,6 +188,27 @@ async fn run(command: Command) -> Result<(), Failure> {
             );
             Ok(())
         }
+        Command::RekeyEmails => {
+            let core = core().await?;
+            let done = rekey_emails(core.store.as_ref()).await?;
+            for (user, holder) in &done.twins {
+                println!("twin: {user} keeps its key; the key its address has now is {holder}'s");
+            }
+            for user in &done.kept {
+                println!("kept: {user} has an address that no longer normalises; it keeps its key");
+            }
+            for user in &done.changed {
+                println!("changed: {user} changed during the walk; run rekey-emails again");
+            }
+            println!(
+                "{} moved, {} twins, {} kept, {} changed meanwhile",
+                done.moved.len(),
+                done.twins.len(),
+                done.kept.len(),
+                done.changed.len()
+            );
+            Ok(())
+        }
         Command::Events {
             target,
             event_type,
@@ -267,12 +295,12 @@ async fn find(
     let found = match (user_id, email) {
         (Some(id), _) => core.store.user(&id).await?,
         (None, Some(email)) => {
-            let key = Email::parse(&email)
-                .map_err(|e| format!("--email: {e}"))?
-                .key();
-            core.store
-                .user_by_email(&scope(tenant.as_deref())?, &key)
-                .await?
+            // Also under the key an account stored before has (as login finds it).
+            let keys = Email::lookup_keys(&email);
+            if keys.is_empty() {
+                return Err(format!("--email: {email:?} is not an email address").into());
+            }
+            user_under(core.store.as_ref(), &scope(tenant.as_deref())?, &keys).await?
         }
         (None, None) => return Err("name a user with --user-id or --email".into()),
     };

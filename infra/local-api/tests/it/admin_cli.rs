@@ -249,3 +249,45 @@ async fn the_operator_unlocks_resets_a_lost_second_factor_and_reads_the_events()
     );
     assert!(!ok, "one way of naming a user: {out}");
 }
+
+/// `rekey-emails` moves an account stored under the key its address had before
+/// addresses were normalised to the key it has now, once: a second run moves
+/// nothing, and the account is then found under the composed address.
+#[tokio::test]
+#[cfg_attr(
+    no_dynamodb,
+    ignore = "needs DynamoDB Local: DYNAMODB_ENDPOINT unset (infra/scripts/services.sh start)"
+)]
+async fn the_operator_moves_accounts_stored_under_an_older_key_once() {
+    let Some(endpoint) = twofa::testing::service_endpoint("DYNAMODB_ENDPOINT") else {
+        return;
+    };
+    let (store, table) = table(&endpoint).await;
+    let legacy = User::new(
+        Side::Host,
+        twofa::email::Email::from_stored("jose\u{301}@example.com").expect("a stored address"),
+        "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_string(),
+        0,
+    );
+    store.create_user(&legacy).await.unwrap();
+
+    let (ok, out) = run(&endpoint, &table, &["rekey-emails"], None);
+    assert!(ok && out.contains("1 moved, 0 twins, 0 kept"), "{out}");
+    let moved = store
+        .user_by_email(&Side::Host, "jos\u{e9}@example.com")
+        .await
+        .unwrap()
+        .expect("found under the composed address");
+    assert_eq!(moved.id, legacy.id);
+    assert_eq!(
+        moved.email.as_str(),
+        "jose\u{301}@example.com",
+        "kept as stored"
+    );
+
+    let (ok, out) = run(&endpoint, &table, &["rekey-emails"], None);
+    assert!(
+        ok && out.contains("0 moved"),
+        "a second run moves nothing: {out}"
+    );
+}

@@ -73,6 +73,48 @@ impl DynamoStore {
         Ok(Page { items, next })
     }
 
+    /// About `limit` items of a `Scan` that `filter` keeps, from `start`, and where the
+    /// next read starts (`None` at the end of the table). A read that the filter
+    /// empties goes on at once, a few times. An operator's walk, never a request's:
+    /// it reads the whole table.
+    pub(super) async fn scan_page(
+        &self,
+        filter: &str,
+        names: &[(&str, &str)],
+        values: Vec<(&str, AttributeValue)>,
+        start: Option<Item>,
+        limit: usize,
+    ) -> Result<(Vec<Item>, Option<Item>), StoreError> {
+        let mut items: Vec<Item> = Vec::new();
+        let mut start = start;
+        for _ in 0..8 {
+            let mut req = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression(filter)
+                .consistent_read(true)
+                .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start.take());
+            for (k, v) in names {
+                req = req.expression_attribute_names(*k, *v);
+            }
+            for (k, v) in &values {
+                req = req.expression_attribute_values(*k, v.clone());
+            }
+            let out = req.send().await.map_err(unavailable)?;
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok((items, None)),
+            }
+            if items.len() >= limit {
+                break;
+            }
+        }
+        Ok((items, start))
+    }
+
     pub(super) async fn get(&self, key: Item) -> Result<Option<Item>, StoreError> {
         let out = self
             .client

@@ -5,7 +5,7 @@ use crate::ids::{AttemptId, RequestId, SignInId, UserId};
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, TransactWriteItem};
 
 use super::DynamoStore;
 use super::item::Update;
@@ -15,10 +15,11 @@ use super::item::{
 use super::passkeys::{PASSKEYS, passkeys_from, passkeys_value};
 use super::request::{PageQuery, UpdateCall, built, side_page_key};
 use crate::clock::Timestamp;
+use crate::email::Email;
 use crate::side::Side;
 use crate::store::{
-    LoginRecord, Page, PageKey, STAMP, Slot, StoreError, Subject, Succeeded, Success, Unlocked,
-    UserStore, stored_email, stored_phone,
+    LoginRecord, Page, PageKey, STAMP, ScanKey, Slot, StoreError, Subject, Succeeded, Success,
+    Unlocked, UserScan, UserStore, stored_email, stored_phone,
 };
 use crate::user::{AdminStamp, Authenticator, Role, User, UserPatch};
 
@@ -101,7 +102,13 @@ pub fn user_from(i: &Item) -> Result<User, StoreError> {
     Ok(User {
         id: UserId::from(r.s(attr::ID)?),
         side: scope,
-        email: stored_email(attr::EMAIL, &r.s(attr::EMAIL)?)?,
+        // The key it is stored under: on every user since the side index (see
+        // `user_item`), and the text in lower case on one written before.
+        email: stored_email(
+            attr::EMAIL,
+            &r.s(attr::EMAIL)?,
+            r.opt_s(SIDE_SK)?.as_deref(),
+        )?,
         email_confirmed: r.bool(attr::EMAIL_CONFIRMED)?,
         password_hash: r.s(attr::PASSWORD_HASH)?,
         phone_number: r
@@ -480,6 +487,80 @@ impl UserStore for DynamoStore {
             items: page.items.iter().map(user_from).collect::<Result<_, _>>()?,
             next: page.next,
         })
+    }
+
+    async fn every_user(
+        &self,
+        after: Option<&ScanKey>,
+        limit: usize,
+    ) -> Result<UserScan, StoreError> {
+        let start = after.map(|a| item::key(a.partition.clone(), a.sort.clone()));
+        let (items, next) = self
+            .scan_page(
+                "#sk = :user_sk",
+                &[("#sk", item::SK)],
+                vec![(":user_sk", s(keys::USER_SK))],
+                start,
+                limit.max(1),
+            )
+            .await?;
+        let next = match next {
+            Some(k) => Some(ScanKey {
+                partition: Reader(&k).s(item::PK)?,
+                sort: Reader(&k).s(item::SK)?,
+            }),
+            None => None,
+        };
+        Ok(UserScan {
+            users: items.iter().map(user_from).collect::<Result<_, _>>()?,
+            next,
+        })
+    }
+
+    async fn rekey_email(&self, user: &User, key: &str) -> Result<(), StoreError> {
+        let old = user.email.key();
+        let moved = User {
+            email: Email::from_stored_with_key(user.email.as_str(), key)
+                .map_err(|_| corrupt(attr::EMAIL, "not an email address"))?,
+            ..user.clone()
+        };
+        let new = self.put_if(
+            email_item(&moved),
+            "attribute_not_exists(#pk)",
+            &[("#pk", item::PK)],
+            vec![],
+        )?;
+        let free = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(single_key(keys::email_pk(&user.side, &old))))
+            .condition_expression("#user_id = :user_id")
+            .expression_attribute_names("#user_id", "user_id")
+            .expression_attribute_values(":user_id", s(&user.id))
+            .build()
+            .map_err(built)?;
+        // The user's record of its key, and the side index's keys with it (a user
+        // written before the index had none, and was in no list).
+        let record = UpdateCall::new(
+            item::key(keys::user_pk(&user.id), keys::USER_SK),
+            Update::default()
+                .set(SIDE_PK, s(keys::side_users(&user.side)))
+                .set(SIDE_SK, s(key))
+                .with_name(attr::EMAIL)
+                .with_value("email", s(user.email.as_str()))
+                .with_value("old", s(&old)),
+        )
+        .when("#email = :email AND (attribute_not_exists(#side_sk) OR #side_sk = :old)")
+        .in_transaction(&self.table)?;
+        let tx = vec![
+            new,
+            TransactWriteItem::builder().delete(free).build(),
+            record,
+        ];
+        match self.transact(tx).await? {
+            Ok(()) => Ok(()),
+            Err(failed) if failed.first() == Some(&true) => Err(StoreError::Conflict(attr::EMAIL)),
+            Err(_) => Err(StoreError::Conflict("user")),
+        }
     }
 }
 
