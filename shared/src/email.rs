@@ -51,7 +51,7 @@ impl Email {
     /// octets, not characters: 254 four-byte characters were once taken, and
     /// overflowed the authenticator's QR code, which carries the address). Last, a
     /// local part or a domain label that mixes scripts the way look-alikes do (a
-    /// Cyrillic `а` among Latin letters) is refused: see [`mixes_scripts`].
+    /// Cyrillic `а` among Latin letters) is refused (see `mixes_scripts`).
     pub fn parse(input: &str) -> Result<Self, InvalidEmail> {
         let text = normalise(input)?;
         let (local, domain) = text

@@ -335,7 +335,7 @@ pub struct Page<T> {
 pub trait UserStore: Send + Sync {
     /// Creates a user; `Conflict("email")` if the email is taken in its scope.
     async fn create_user(&self, user: &User) -> Result<(), StoreError>;
-    /// The user with this email key (lower case) in `scope`.
+    /// The user with this email key ([`Email::key`]) in `scope`.
     async fn user_by_email(
         &self,
         scope: &Side,
@@ -407,7 +407,7 @@ pub trait UserStore: Send + Sync {
         admin: Option<&AdminStamp>,
         now: Timestamp,
     ) -> Result<Unlocked, StoreError>;
-    /// The users of `scope` whose email key starts with `email_prefix` (lower case),
+    /// The users of `scope` whose email key starts with `email_prefix` ([`Email::search_prefix`]),
     /// by email key, at most `limit`, after `after`.
     async fn users_in(
         &self,

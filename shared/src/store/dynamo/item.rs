@@ -23,7 +23,8 @@ pub const SK: &str = "sk";
 pub const SIDE_INDEX: &str = "by_side";
 /// Partition key of [`SIDE_INDEX`]: `USERS#<scope key>` or `EVENTS#<scope key>`.
 pub const SIDE_PK: &str = "side_pk";
-/// Sort key of [`SIDE_INDEX`]: the lower-case email, or the event's sort key.
+/// Sort key of [`SIDE_INDEX`]: the email's key (`Email::key`, which a user reads
+/// back from it), or the event's sort key.
 pub const SIDE_SK: &str = "side_sk";
 /// The TTL attribute (epoch seconds) on codes, devices, send windows and events. On
 /// codes, devices and windows it is set [`TTL_GRACE_SECONDS`] past the logical

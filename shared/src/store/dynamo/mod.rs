@@ -5,7 +5,7 @@
 //! # Items
 //! | record | `pk` | `sk` | `side_pk` / `side_sk` (index) |
 //! |---|---|---|---|
-//! | user | `USER#<id>` | `USER` | `USERS#<scope key>` / lower-case email |
+//! | user | `USER#<id>` | `USER` | `USERS#<scope key>` / email key |
 //! | pending code | `USER#<id>` | `CODE#<purpose>` | |
 //! | remembered browser | `USER#<id>` | `DEVICE#<device_id>` | |
 //! | signed-in session | `USER#<id>` | `SESSION#<session_id>` | |
@@ -13,7 +13,7 @@
 //! | passkey credential claim (→ `user_id`, `passkey_id`) | `CREDENTIAL#<scope key>#<credential id, base64url>` | `CREDENTIAL` | |
 //! | WebAuthn ceremony in flight (purpose, state, `taken_by`) | `CEREMONY#<ceremony id>` | `CEREMONY` | |
 //! | security event | `USER#<id>` | `EVENT#<at, 12 digits>#<event_id>` | `EVENTS#<scope key>` / `<at>#<event_id>` |
-//! | email uniqueness (→ `user_id`, a copy of `password_hash`) | `EMAIL#<scope key>#<lower-case email>` | `EMAIL` | |
+//! | email uniqueness (→ `user_id`, a copy of `password_hash`) | `EMAIL#<scope key>#<email key>` | `EMAIL` | |
 //! | unknown email's failure counter | `GUESS#<keyed hash of scope and email>` | `GUESS` | |
 //! | unknown email's failure event (no `user_id`, `scope`) | `GUESS#<keyed hash of scope and email>` | `EVENT#<at, 12 digits>#<event_id>` | none: no list reads it |
 //! | tenant (name, feature, settings, lockout values) | `TENANT#<lower-case name>` | `TENANT` | |
@@ -56,7 +56,7 @@
 //! # Paging a side: the `by_side` index
 //! An admin lists its side's users by email prefix, and its side's events newest
 //! first, without a `Scan`: each user item and each event item also carries index
-//! keys, so one side's users are one index partition sorted by lower-case email (a
+//! keys, so one side's users are one index partition sorted by email key (a
 //! prefix is `begins_with` on the sort key) and its events another, sorted by time.
 //! The side in the key comes from the caller's stored user, never from the request,
 //! and a cursor only says where in that partition to start, so no cursor reaches
