@@ -15,8 +15,8 @@
 //!   is one that strangers' accounts can fill for everyone else.
 //! - confirmations: the account's own budget, the destination's confirmations (apart
 //!   from its sign-in codes, so strangers texting a number cannot starve its owner's
-//!   sign-in; an address's per side and per inbox), the source address's, and for a
-//!   text the side's texted confirmations.
+//!   sign-in; an address's per side, its aliases' together), the source address's,
+//!   and for a text the side's texted confirmations.
 //! - resets: one live code per account and security stamp. While a reset code lives,
 //!   another request sends nothing, and the code already in the owner's inbox still
 //!   works: strangers can neither silence the owner's reset nor void the code being
@@ -78,13 +78,19 @@ pub fn limits(
     // may ask a confirmation for any number, only its owners a sign-in code. An
     // address has one account per side and only the host makes sides, so its
     // confirmations count per side: accounts elsewhere cannot hold up its owner's.
-    // They count per inbox: accounts registered under its aliases are strangers too.
+    // The address an inbox is known by (`jo@`) keeps a cap only its one account of
+    // the side spends; its aliases (`jo+1@`, at Gmail `j.o@`), which anyone may
+    // register, share one other cap: they cannot mail the inbox past it, nor hold
+    // up the owner's confirmation by filling the owner's.
     let key = match purpose {
-        CodePurpose::ConfirmEmail => format!(
-            "dest-confirm:{}:{}",
-            inbox_key(destination),
-            user.side.key()
-        ),
+        CodePurpose::ConfirmEmail => {
+            let inbox = inbox_key(destination);
+            if inbox == destination {
+                format!("dest-confirm:{destination}:{}", user.side.key())
+            } else {
+                format!("dest-confirm-aliases:{inbox}:{}", user.side.key())
+            }
+        }
         CodePurpose::ConfirmPhone => format!("dest-confirm:{destination}"),
         _ => format!("dest:{destination}"),
     };
