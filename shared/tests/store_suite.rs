@@ -83,6 +83,7 @@ suite!(
     a_sent_code_is_spent_with_its_sign_in_in_one_write,
     a_right_password_before_a_second_factor_gives_its_slot_back_and_keeps_earlier_failures,
     a_slot_given_back_after_a_lock_reset_the_count_leaves_the_user_readable,
+    a_slot_given_back_after_the_count_was_reset_leaves_later_failures_counted,
     a_retried_give_back_gives_the_slot_back_once,
     a_hard_lock_replaces_a_shorter_lock_and_restarts_the_streak,
     consecutive_failures_are_bounded_across_lock_periods,
@@ -1638,7 +1639,18 @@ mod scenarios {
         store.create_user(&u).await.unwrap();
         slot(&store, &u.id).await.unwrap();
         slot(&store, &u.id).await.unwrap();
-        assert_eq!(count(&slot(&store, &u.id).await.unwrap()), 3);
+        // The right password's own slot, the one it gives back.
+        let taken = store
+            .take_slot(
+                Subject::User(&u.id),
+                &AttemptId::from("pwd-ok"),
+                None,
+                100,
+                NOW,
+            )
+            .await
+            .unwrap();
+        assert_eq!(count(&taken), 3);
         let start = UserPatch {
             pending_sign_in: Some(Some("sid-2".into())),
             ..Default::default()
@@ -1762,6 +1774,68 @@ mod scenarios {
                 ..
             }
         ));
+    }
+
+    pub async fn a_slot_given_back_after_the_count_was_reset_leaves_later_failures_counted(
+        store: Shared,
+    ) {
+        // A right password takes its slot; before it gives the slot back, the count is
+        // reset (an administrator's unlock, or a lock that has already ended) and a
+        // wrong guess is counted. The reset already took the right password's slot
+        // off the count: giving it back again would erase the wrong guess.
+        for reset in ["unlock", "a lock that ended"] {
+            let u = user(Side::Host, &format!("jo-{}@example.com", reset.len()));
+            store.create_user(&u).await.unwrap();
+            let right = AttemptId::from("pwd-ok");
+            store
+                .take_slot(Subject::User(&u.id), &right, None, 5, NOW)
+                .await
+                .unwrap();
+            if reset == "unlock" {
+                store
+                    .unlock(&u.id, &RequestId::random().unwrap(), NOW)
+                    .await
+                    .unwrap();
+            } else {
+                store
+                    .lock(Subject::User(&u.id), NOW, NOW + 1, false)
+                    .await
+                    .unwrap();
+            }
+            let wrong = store
+                .take_slot(
+                    Subject::User(&u.id),
+                    &AttemptId::from("wrong"),
+                    None,
+                    5,
+                    NOW + 2,
+                )
+                .await
+                .unwrap();
+            assert_eq!(count(&wrong), 1, "{reset}");
+            let start = UserPatch {
+                pending_sign_in: Some(Some("sid".into())),
+                ..Default::default()
+            };
+            let give_back = Success {
+                attempt: &right,
+                sid: None,
+                spend: Spend::Nothing,
+                patch: &start,
+                release_only: true,
+                authenticator: None,
+            };
+            assert_eq!(
+                store.succeed(&u.id, &give_back, NOW + 2).await.unwrap(),
+                Succeeded::Done,
+                "{reset}"
+            );
+            assert_eq!(
+                stored(&store, &u.id).await.failed_count,
+                1,
+                "after {reset}, the wrong guess counted since must stay counted"
+            );
+        }
     }
 
     pub async fn a_hard_lock_replaces_a_shorter_lock_and_restarts_the_streak(store: Shared) {

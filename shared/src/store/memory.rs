@@ -524,9 +524,12 @@ impl UserStore for MemoryStore {
         let counter = s.counters.entry(CounterKey::User(id.clone())).or_default();
         counter.remember(Recent::Success(success.attempt.clone()));
         if success.release_only {
-            u.failed_count = u.failed_count.saturating_sub(1);
+            // A reset since the slot was taken (lock, unlock, success) already took it
+            // off the count: only a slot still held is given back.
+            if counter.held.remove(success.attempt) {
+                u.failed_count = u.failed_count.saturating_sub(1);
+            }
             counter.streak = counter.streak.saturating_sub(1);
-            counter.held.remove(success.attempt);
         } else {
             u.failed_count = 0;
             counter.streak = 0;

@@ -265,7 +265,10 @@ pub struct Success<'a> {
     /// new pending sign-in).
     pub patch: &'a UserPatch,
     /// Only give the slot back, keeping earlier failures counted (a right password
-    /// before a second factor); otherwise the counts reset.
+    /// before a second factor); otherwise the counts reset. The count gets the slot
+    /// back only while this attempt's slot is still held: a reset since (a lock, an
+    /// unlock, a success) took it off already, and giving it back again would erase
+    /// a failure counted after the reset.
     pub release_only: bool,
     /// Written only while the user's authenticator is still this one (the pending
     /// one a code was checked against); otherwise [`Succeeded::Changed`].

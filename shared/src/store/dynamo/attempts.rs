@@ -168,14 +168,15 @@ impl DynamoStore {
         now: Timestamp,
     ) -> Result<Succeeded, StoreError> {
         let (mut count, mut streak) = (success.release_only, success.release_only);
-        // The counts to give back may have been reset meanwhile (a lock reset the
-        // count while the answer was judged, and that lock has ended): write again
-        // giving back only what is still counted. Each retry gives back less: at most two.
+        // The counts to give back may have been reset meanwhile (a lock, an unlock or
+        // a success reset the count while the answer was judged, and no lock is on
+        // now): write again giving back only what is still counted. Each retry gives
+        // back less: at most two.
         for _ in 0..3 {
             match self.write_success(id, success, now, count, streak).await? {
                 Ok(done) => return Ok(done),
                 Err((counted, streaked)) => {
-                    (count, streak) = (count && counted > 0, streak && streaked > 0)
+                    (count, streak) = (count && counted, streak && streaked)
                 }
             }
         }
@@ -183,9 +184,10 @@ impl DynamoStore {
     }
 
     /// The success write. With `release_only`, the slot is given back by `ADD -1`
-    /// on `failed_count` (when `count`) and `failure_streak` (when `streak`), each
-    /// only while it is above 0, so the counts never go below zero; a refusal for
-    /// that alone is `Err` with the counts found.
+    /// on `failed_count` (when `count`, only while the attempt's slot is still held:
+    /// a reset since took it off the count already) and `failure_streak` (when
+    /// `streak`), each only while it is above 0, so the counts never go below zero;
+    /// a refusal for that alone is `Err` with whether each is still to give back.
     async fn write_success(
         &self,
         id: &UserId,
@@ -193,7 +195,7 @@ impl DynamoStore {
         now: Timestamp,
         count: bool,
         streak: bool,
-    ) -> Result<Result<Succeeded, (u32, u32)>, StoreError> {
+    ) -> Result<Result<Succeeded, (bool, bool)>, StoreError> {
         let call = success_call(id, success, now, count, streak);
         let refused = match success.spend {
             Spend::Code(purpose, hash) => {
@@ -404,6 +406,10 @@ fn success_call(
             condition.push_str(&format!(" AND #{attr} > :zero"));
         }
     }
+    if success.release_only && count {
+        u = u.with_value("attempt", s(success.attempt));
+        condition.push_str(" AND contains(#held_slots, :attempt)");
+    }
     if let Some(sid) = success.sid {
         if success.patch.pending_sign_in.is_none() {
             u = u.remove(attr::PENDING_SIGN_IN);
@@ -457,17 +463,17 @@ fn spend_in_update(
     (u, condition)
 }
 
-/// What a refused success write meant, from the user item as it was: this
-/// attempt's own success retried, a lock, an ended sign-in, a changed stamp or
-/// authenticator, or (`Err`, with the counts found) only a slot to give back that
-/// a lock had already reset.
+/// What a refused success write meant, from the user item as it was: a lock, an
+/// ended sign-in, a changed stamp or authenticator, or (`Err`, with whether each
+/// count is still to give back) only a slot to give back that a reset had already
+/// taken off the count.
 fn why_success_refused(
     old: &Item,
     success: &Success<'_>,
     now: Timestamp,
     count: bool,
     streak: bool,
-) -> Result<Result<Succeeded, (u32, u32)>, StoreError> {
+) -> Result<Result<Succeeded, (bool, bool)>, StoreError> {
     let r = Reader(old);
     if let Some(end) = r
         .opt_n::<Timestamp>(attr::LOCKOUT_END)?
@@ -490,11 +496,15 @@ fn why_success_refused(
     {
         return Ok(Ok(Succeeded::Changed));
     }
+    let held = r
+        .string_set(attr::HELD_SLOTS)?
+        .iter()
+        .any(|held| held == success.attempt.as_str());
     let (counted, streaked) = (
-        r.counter(attr::FAILED_COUNT)?,
-        r.counter(attr::FAILURE_STREAK)?,
+        r.counter(attr::FAILED_COUNT)? > 0 && held,
+        r.counter(attr::FAILURE_STREAK)? > 0,
     );
-    if (count && counted == 0) || (streak && streaked == 0) {
+    if (count && !counted) || (streak && !streaked) {
         return Ok(Err((counted, streaked)));
     }
     Ok(Ok(Succeeded::Spent))

@@ -103,8 +103,10 @@
 //!   texted code is its own item, deleted under a condition in the same
 //!   transaction. Retried on a transaction conflict. A right password before a
 //!   second factor gives its slot back instead (`ADD -1` on each count, each under
-//!   `> 0`: a lock may have reset the count meanwhile; refused for that alone, the
-//!   write is retried, under another token, giving back only what is still
+//!   `> 0`, and the count's only while `held_slots` still holds the attempt: a
+//!   lock, an unlock or a success may have reset the count meanwhile, and a
+//!   failure counted after that reset must stay counted; refused for that alone,
+//!   the write is retried, under another token, giving back only what is still
 //!   counted), so no count goes below zero.
 //! - `unlock`: a one-item transaction too, its token naming the user and the
 //!   second, so a retried unlock never clears a failure counted after it.
