@@ -67,8 +67,8 @@
 //!   by every reset of the count): a retried slot finds its id there and is not
 //!   counted again;
 //! - a success, a give-back and an unlock are each one-item transactions whose
-//!   client request token names the attempt (the user and the second, for an
-//!   unlock): DynamoDB answers the retry as the first try was answered, without
+//!   client request token names the attempt (the administrator's request, for
+//!   an unlock) and the whole update: DynamoDB answers the retry as the first try was answered, without
 //!   applying it again, so a right code spent by the first try is accepted, and a
 //!   slot or a count is never given back or cleared twice.
 

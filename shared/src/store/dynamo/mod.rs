@@ -108,8 +108,10 @@
 //!   failure counted after that reset must stay counted; refused for that alone,
 //!   the write is retried, under another token, giving back only what is still
 //!   counted), so no count goes below zero.
-//! - `unlock`: a one-item transaction too, its token naming the user and the
-//!   second, so a retried unlock never clears a failure counted after it.
+//! - `unlock`: a one-item transaction too, its token naming the administrator's
+//!   request (a random id) and the update, so a retried unlock never clears a
+//!   failure counted after it, and a second unlock within the same second is
+//!   still applied.
 //!
 //! A one-item transaction costs two write units where an `UpdateItem` costs one:
 //! that is the price of a retry that cannot be told from a new request otherwise
