@@ -84,6 +84,7 @@ suite!(
     a_right_password_before_a_second_factor_gives_its_slot_back_and_keeps_earlier_failures,
     a_slot_given_back_after_a_lock_reset_the_count_leaves_the_user_readable,
     a_slot_given_back_after_the_count_was_reset_leaves_later_failures_counted,
+    two_unlocks_in_the_same_second_are_two_unlocks,
     a_retried_give_back_gives_the_slot_back_once,
     a_hard_lock_replaces_a_shorter_lock_and_restarts_the_streak,
     consecutive_failures_are_bounded_across_lock_periods,
@@ -1834,6 +1835,29 @@ mod scenarios {
                 stored(&store, &u.id).await.failed_count,
                 1,
                 "after {reset}, the wrong guess counted since must stay counted"
+            );
+        }
+    }
+
+    pub async fn two_unlocks_in_the_same_second_are_two_unlocks(store: Shared) {
+        // An unlock's retry is known by its client request token; a second unlock by
+        // an administrator, the same second, after a guess was counted, is another
+        // request and must clear that guess too, not be answered as done unapplied.
+        let u = user(Side::Host, "jo@example.com");
+        store.create_user(&u).await.unwrap();
+        for round in 0..2 {
+            slot(&store, &u.id).await.unwrap();
+            assert_eq!(
+                store
+                    .unlock(&u.id, &RequestId::random().unwrap(), NOW)
+                    .await
+                    .unwrap(),
+                Unlocked::Done
+            );
+            assert_eq!(
+                stored(&store, &u.id).await.failed_count,
+                0,
+                "unlock {round}"
             );
         }
     }
