@@ -1794,7 +1794,7 @@ mod scenarios {
                 .unwrap();
             if reset == "unlock" {
                 store
-                    .unlock(&u.id, &RequestId::random().unwrap(), NOW)
+                    .unlock(&u.id, &RequestId::random().unwrap(), None, NOW)
                     .await
                     .unwrap();
             } else {
@@ -1849,7 +1849,7 @@ mod scenarios {
             slot(&store, &u.id).await.unwrap();
             assert_eq!(
                 store
-                    .unlock(&u.id, &RequestId::random().unwrap(), NOW)
+                    .unlock(&u.id, &RequestId::random().unwrap(), None, NOW)
                     .await
                     .unwrap(),
                 Unlocked::Done
