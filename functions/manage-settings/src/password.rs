@@ -108,8 +108,11 @@ pub async fn change(
         .store
         .update_user(
             &user.id,
+            // Only while the stamp is still the one this change wrote: a reset or
+            // another change that landed since must not get the older password back.
             &UserPatch {
                 password_hash: Some(hash),
+                expected_stamp: patch.security_stamp.clone(),
                 ..Default::default()
             },
         )

@@ -131,6 +131,66 @@ async fn a_password_change_in_flight_cannot_outrun_the_owners_password_change() 
     assert_eq!(login_status(&app, "jo@example.com", OWNERS).await, 200);
 }
 
+/// A password change writes the new hash twice: in its success, then on the user
+/// item again with login's copy. A thief with a stolen token and the password
+/// changes it; its second write stalls; meanwhile the owner resets the password
+/// with an emailed code. The stalled write must not put the thief's password back.
+#[tokio::test]
+async fn a_password_changes_second_write_cannot_undo_a_reset_that_landed_before_it() {
+    let (app, gate) = gated_app().await;
+    let core = &app.api.core;
+    let user = seed_user(core, Side::Host, "jo@example.com", PASSWORD, &[]).await;
+    let user = patch_user(
+        core,
+        &user,
+        UserPatch {
+            email_confirmed: Some(true),
+            ..Default::default()
+        },
+    )
+    .await;
+    let stolen = access(&app, &user).await;
+    let mut held =
+        gate.hold_next_user_update(|p| p.password_hash.is_some() && p.security_stamp.is_none());
+    let thief = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            app.call(
+                "PUT",
+                "/account/password",
+                Some(&json!({"current_password": PASSWORD, "new_password": THIEFS})),
+                Some(&stolen),
+            )
+            .await
+        })
+    };
+    held.reached().await;
+    let asked = app
+        .post(
+            "/password/forgot",
+            &json!({"email": "jo@example.com"}),
+            None,
+        )
+        .await;
+    assert_eq!(asked.status, 202, "{:?}", asked.body);
+    let code = app
+        .last_code_to("jo@example.com")
+        .await
+        .expect("a reset code in the outbox");
+    let reset = app
+        .post(
+            "/password/reset",
+            &json!({"email": "jo@example.com", "code": code, "new_password": OWNERS}),
+            None,
+        )
+        .await;
+    assert_eq!(reset.status, 204, "{:?}", reset.body);
+    held.release();
+    thief.await.expect("the thief's request finished");
+    assert_eq!(login_status(&app, "jo@example.com", OWNERS).await, 200);
+    assert_eq!(login_status(&app, "jo@example.com", THIEFS).await, 401);
+}
+
 /// A reset code is bound to the stamp it was sent under ("a password change, sign-out
 /// everywhere ... ends it"). Someone who reads the owner's mail asks for a code and
 /// sends POST /password/reset; the code is checked against stamp S0; before the
